@@ -1,0 +1,185 @@
+//! The canonical error: every rule violation the core can report, with no
+//! notion of HTTP. Each dialect maps it to its own (status, code, message)
+//! in one exhaustive match, so adding a variant fails to compile until every
+//! dialect has decided what it means on its wire.
+
+use std::net::IpAddr;
+
+use thiserror::Error;
+
+/// What a "not found" refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Project,
+    Vpc,
+    Subnet,
+    Instance,
+    LoadBalancer,
+    Listener,
+    Pool,
+    Backend,
+}
+
+impl ResourceKind {
+    /// Lowercase name for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Project => "project",
+            Self::Vpc => "vpc",
+            Self::Subnet => "subnet",
+            Self::Instance => "instance",
+            Self::LoadBalancer => "load balancer",
+            Self::Listener => "listener",
+            Self::Pool => "pool",
+            Self::Backend => "backend",
+        }
+    }
+}
+
+/// Which limit a request ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaKind {
+    /// Backends in one pool (Zenlayer: per listener).
+    BackendsPerPool,
+    /// Backends named in one request (Aliyun: 20).
+    BackendsPerRequest,
+}
+
+/// Every way a command can be refused by the domain rules.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Error {
+    /// The resource does not exist or belongs to another project (the two
+    /// are indistinguishable on purpose).
+    #[error("{} {id} not found", kind.as_str())]
+    NotFound { kind: ResourceKind, id: String },
+
+    /// A field is malformed or out of range; `field` is a path such as
+    /// `backends[3].weight`.
+    #[error("{field}: {reason}")]
+    InvalidField { field: String, reason: String },
+
+    /// The load balancer is not in a state that accepts this change.
+    #[error("load balancer {id} is {status}, it must be RUNNING")]
+    LoadBalancerNotRunning { id: String, status: String },
+
+    /// An instance named as a backend is not running.
+    #[error("instance {instance_id} is not running")]
+    InstanceNotRunning { instance_id: String },
+
+    /// A VM named as a backend is outside the load balancer's VPC.
+    #[error("instance {instance_id} is not in the load balancer's VPC")]
+    InstanceNotInVpc { instance_id: String },
+
+    /// Both an instance and an address were given and they disagree.
+    #[error("instance {instance_id} has private IP {actual}, not {given}")]
+    InstanceAddressMismatch {
+        instance_id: String,
+        given: IpAddr,
+        actual: IpAddr,
+    },
+
+    /// Bare metal is registered by private IP only (Zenlayer ZLB).
+    #[error("instance {instance_id} is bare metal: register it by its private IP, without an instance id")]
+    BareMetalByAddressOnly { instance_id: String },
+
+    /// A bare-metal backend needs a border gateway on the load balancer's VPC.
+    #[error("a border gateway is required on the VPC for bare-metal backend {address}")]
+    BorderGatewayRequired { address: IpAddr },
+
+    /// The address is outside the operator's backend ranges.
+    #[error("{address} is not a private IP (allowed backend ranges: {allowed})")]
+    AddressNotPrivate { address: IpAddr, allowed: String },
+
+    /// The address can never be a backend (metadata service, the VIP).
+    #[error("{address} cannot be a backend: {reason}")]
+    AddressReserved { address: IpAddr, reason: String },
+
+    /// The dialect requires an instance behind the address and none exists.
+    #[error("no instance with private IP {address} in the load balancer's VPC")]
+    AddressNotInstance { address: IpAddr },
+
+    /// The address lies outside the named subnet.
+    #[error("{address} is not inside subnet {subnet_id}")]
+    AddressNotInSubnet { address: IpAddr, subnet_id: String },
+
+    /// The named subnet is not in the load balancer's VPC.
+    #[error("subnet {subnet_id} is not in the load balancer's VPC")]
+    SubnetNotInVpc { subnet_id: String },
+
+    /// A port was given where the listener forbids one.
+    #[error("a backend port cannot be specified: {reason}")]
+    PortNotAllowed { reason: String },
+
+    /// A backend with this address and port is already in the pool.
+    #[error("backend {address}{} already exists in the pool (id {existing_id})", port_suffix(*port))]
+    BackendExists {
+        address: IpAddr,
+        port: u16,
+        existing_id: String,
+    },
+
+    /// The instance is already a backend of this listener.
+    #[error("instance {instance_id} is already a backend of this listener")]
+    InstanceAlreadyRegistered { instance_id: String },
+
+    /// The same instance is named twice in one request.
+    #[error("instance {instance_id} is named more than once in the request")]
+    DuplicateInstanceInRequest { instance_id: String },
+
+    /// The same address and port are named twice in one request.
+    #[error("backend {address}{} is named more than once in the request", port_suffix(*port))]
+    DuplicateAddressInRequest { address: IpAddr, port: u16 },
+
+    /// A quota would be exceeded.
+    #[error("{}: limit is {limit}, the request would make {requested}", match kind {
+        QuotaKind::BackendsPerPool => "too many backends in the pool",
+        QuotaKind::BackendsPerRequest => "too many backends in one request",
+    })]
+    QuotaExceeded {
+        kind: QuotaKind,
+        limit: usize,
+        requested: usize,
+    },
+
+    /// A client token was reused with a different request.
+    #[error("client token {token} was already used with a different request")]
+    IdempotencyMismatch { token: String },
+
+    /// The change conflicts with existing state (overlapping CIDRs, a port
+    /// already taken, a resource still in use).
+    #[error("{reason}")]
+    Conflict { reason: String },
+}
+
+fn port_suffix(port: u16) -> String {
+    if port == 0 {
+        String::new()
+    } else {
+        format!(":{port}")
+    }
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidField`].
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(kind: ResourceKind, id: impl ToString) -> Self {
+        Self::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Conflict`].
+    pub fn conflict(reason: impl Into<String>) -> Self {
+        Self::Conflict {
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Inventory rules: VPCs, subnets and instances. The inventory is what
+//! registration by instance id resolves against.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::ids::*;
+use crate::model::{Instance, InstanceState, InstanceType, Subnet, Vpc};
+use crate::{Error, Timestamp};
+
+/// Longest accepted name of any resource.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Checks a free-form resource name: at most [`MAX_NAME_LEN`] characters, no
+/// control characters.
+pub fn validate_name(field: &str, name: &str) -> Result<(), Error> {
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("longer than {MAX_NAME_LEN} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Parses a CIDR and insists on its network form (`10.0.0.0/16`, not
+/// `10.0.0.1/16`), so stored CIDRs compare and display canonically.
+pub fn parse_cidr(field: &str, text: &str) -> Result<IpNet, Error> {
+    let net: IpNet = text
+        .parse()
+        .map_err(|_| Error::invalid(field, format!("{text:?} is not a CIDR such as 10.0.0.0/16")))?;
+    if net.trunc() != net {
+        return Err(Error::invalid(
+            field,
+            format!("{text} has host bits set; did you mean {}?", net.trunc()),
+        ));
+    }
+    Ok(net)
+}
+
+/// Parses an IPv4 or IPv6 address.
+pub fn parse_ip(field: &str, text: &str) -> Result<IpAddr, Error> {
+    text.parse()
+        .map_err(|_| Error::invalid(field, format!("{text:?} is not an IP address")))
+}
+
+/// A VPC as requested.
+#[derive(Debug, Clone)]
+pub struct NewVpc {
+    pub name: String,
+    pub cidr: String,
+    pub has_border_gateway: bool,
+}
+
+/// Validates a new VPC.
+pub fn plan_vpc(project_id: &ProjectId, req: &NewVpc, id: String, now: Timestamp) -> Result<Vpc, Error> {
+    validate_name("name", &req.name)?;
+    let cidr = parse_cidr("cidr", &req.cidr)?;
+    Ok(Vpc {
+        id: VpcId::new(id),
+        project_id: project_id.clone(),
+        name: req.name.clone(),
+        cidr,
+        has_border_gateway: req.has_border_gateway,
+        created_at: now,
+    })
+}
+
+/// A subnet as requested.
+#[derive(Debug, Clone)]
+pub struct NewSubnet {
+    pub name: String,
+    pub cidr: String,
+}
+
+/// Validates a new subnet against its VPC and the VPC's other subnets: it
+/// must lie inside the VPC and overlap none of them.
+pub fn plan_subnet(
+    vpc: &Vpc,
+    siblings: &[Subnet],
+    req: &NewSubnet,
+    id: String,
+    now: Timestamp,
+) -> Result<Subnet, Error> {
+    validate_name("name", &req.name)?;
+    let cidr = parse_cidr("cidr", &req.cidr)?;
+    if !vpc.cidr.contains(&cidr) {
+        return Err(Error::invalid(
+            "cidr",
+            format!("{cidr} is not inside the VPC's {}", vpc.cidr),
+        ));
+    }
+    if let Some(other) = siblings
+        .iter()
+        .find(|s| s.cidr.contains(&cidr.network()) || cidr.contains(&s.cidr.network()))
+    {
+        return Err(Error::conflict(format!(
+            "{cidr} overlaps subnet {} ({})",
+            other.id, other.cidr
+        )));
+    }
+    Ok(Subnet {
+        id: SubnetId::new(id),
+        project_id: vpc.project_id.clone(),
+        vpc_id: vpc.id.clone(),
+        name: req.name.clone(),
+        cidr,
+        created_at: now,
+    })
+}
+
+/// An instance as requested.
+#[derive(Debug, Clone)]
+pub struct NewInstance {
+    pub name: String,
+    pub instance_type: String,
+    pub private_ip: String,
+    pub state: Option<String>,
+}
+
+/// Parses an instance type name.
+pub fn parse_instance_type(field: &str, text: &str) -> Result<InstanceType, Error> {
+    text.parse().map_err(|()| {
+        Error::invalid(field, format!("{text:?} is not one of {}", InstanceType::NAMES.join(", ")))
+    })
+}
+
+/// Parses an instance state name.
+pub fn parse_instance_state(field: &str, text: &str) -> Result<InstanceState, Error> {
+    text.parse().map_err(|()| {
+        Error::invalid(field, format!("{text:?} is not one of {}", InstanceState::NAMES.join(", ")))
+    })
+}
+
+/// Validates a new instance: its IP lies in its subnet and is not taken by
+/// another instance of the same VPC (`ip_holder`, loaded by the caller).
+pub fn plan_instance(
+    subnet: &Subnet,
+    ip_holder: Option<&Instance>,
+    req: &NewInstance,
+    id: String,
+    now: Timestamp,
+) -> Result<Instance, Error> {
+    validate_name("name", &req.name)?;
+    let instance_type = parse_instance_type("type", &req.instance_type)?;
+    let state = match &req.state {
+        Some(s) => parse_instance_state("state", s)?,
+        None => InstanceState::Running,
+    };
+    let private_ip = parse_ip("private_ip", &req.private_ip)?;
+    if !subnet.cidr.contains(&private_ip) {
+        return Err(Error::invalid(
+            "private_ip",
+            format!("{private_ip} is not inside subnet {} ({})", subnet.id, subnet.cidr),
+        ));
+    }
+    if let Some(holder) = ip_holder {
+        return Err(Error::conflict(format!(
+            "{private_ip} is already the private IP of instance {}",
+            holder.id
+        )));
+    }
+    Ok(Instance {
+        id: InstanceId::new(id),
+        project_id: subnet.project_id.clone(),
+        subnet_id: subnet.id.clone(),
+        vpc_id: subnet.vpc_id.clone(),
+        name: req.name.clone(),
+        instance_type,
+        state,
+        private_ip,
+        created_at: now,
+    })
+}
+
+/// A change to an instance.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceUpdate {
+    pub name: Option<String>,
+    pub state: Option<String>,
+}
+
+/// Applies an update to an instance.
+pub fn plan_instance_update(current: &Instance, update: &InstanceUpdate) -> Result<Instance, Error> {
+    let mut next = current.clone();
+    if let Some(name) = &update.name {
+        validate_name("name", name)?;
+        next.name = name.clone();
+    }
+    if let Some(state) = &update.state {
+        next.state = parse_instance_state("state", state)?;
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vpc() -> Vpc {
+        plan_vpc(
+            &ProjectId::from("p"),
+            &NewVpc { name: "v".into(), cidr: "10.0.0.0/16".into(), has_border_gateway: false },
+            "vpc-1".into(),
+            Timestamp(0),
+        )
+        .unwrap()
+    }
+
+    fn subnet(vpc: &Vpc, cidr: &str, siblings: &[Subnet]) -> Result<Subnet, Error> {
+        plan_subnet(vpc, siblings, &NewSubnet { name: "s".into(), cidr: cidr.into() }, "sn".into(), Timestamp(0))
+    }
+
+    #[test]
+    fn cidr_must_be_canonical() {
+        assert!(matches!(parse_cidr("cidr", "10.0.0.1/16"), Err(Error::InvalidField { .. })));
+        assert!(matches!(parse_cidr("cidr", "banana"), Err(Error::InvalidField { .. })));
+        assert_eq!(parse_cidr("cidr", "10.0.0.0/16").unwrap().to_string(), "10.0.0.0/16");
+    }
+
+    #[test]
+    fn subnet_inside_vpc_and_not_overlapping() {
+        let vpc = vpc();
+        let first = subnet(&vpc, "10.0.1.0/24", &[]).unwrap();
+        assert!(matches!(subnet(&vpc, "10.1.0.0/24", &[]), Err(Error::InvalidField { .. })));
+        assert!(matches!(subnet(&vpc, "10.0.0.0/20", &[first.clone()]), Err(Error::Conflict { .. })));
+        assert!(subnet(&vpc, "10.0.2.0/24", &[first]).is_ok());
+    }
+
+    #[test]
+    fn instance_ip_inside_subnet_and_unique() {
+        let vpc = vpc();
+        let sn = subnet(&vpc, "10.0.1.0/24", &[]).unwrap();
+        let req = |ip: &str| NewInstance {
+            name: "i".into(),
+            instance_type: "vm".into(),
+            private_ip: ip.into(),
+            state: None,
+        };
+        let first = plan_instance(&sn, None, &req("10.0.1.5"), "i1".into(), Timestamp(0)).unwrap();
+        assert_eq!(first.state, InstanceState::Running);
+        assert!(matches!(
+            plan_instance(&sn, None, &req("10.0.2.5"), "i2".into(), Timestamp(0)),
+            Err(Error::InvalidField { .. })
+        ));
+        assert!(matches!(
+            plan_instance(&sn, Some(&first), &req("10.0.1.5"), "i2".into(), Timestamp(0)),
+            Err(Error::Conflict { .. })
+        ));
+        let bad_type = NewInstance { instance_type: "vax".into(), ..req("10.0.1.6") };
+        assert!(matches!(
+            plan_instance(&sn, None, &bad_type, "i3".into(), Timestamp(0)),
+            Err(Error::InvalidField { field, .. }) if field == "type"
+        ));
+    }
+}

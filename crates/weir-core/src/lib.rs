@@ -1,0 +1,36 @@
+//! Weir's domain core: the model, the validation rules of all five cloud
+//! dialects, and pure planners that turn a command plus a snapshot of the
+//! relevant state into the change to write.
+//!
+//! The core knows nothing of HTTP, SQL, async or the clock: a caller loads a
+//! snapshot, passes `now` and fresh ids in, and gets back either a [`Error`]
+//! or the rows to write. That keeps every rule testable without tokio and
+//! makes each dialect a pure translation layer.
+//!
+//! Module map:
+//! - [`model`]: entities (VPC, subnet, instance, load balancer, listener,
+//!   pool, backend) and their enums.
+//! - [`ids`]: typed identifiers.
+//! - [`error`]: the canonical [`Error`] every dialect maps exhaustively.
+//! - [`settings`]: operator settings the rules depend on.
+//! - [`inventory`]: VPC, subnet and instance rules.
+//! - [`loadbalancer`]: load balancer and listener rules, VIP allocation.
+//! - [`register`]: the backend registration planner (the union of the five
+//!   pages) and its per-dialect [`register::RegisterPolicy`].
+//! - [`backend`]: backend update rules.
+//! - [`idempotency`]: client-token replay decisions.
+//! - [`time`]: the injected timestamp type.
+
+pub mod backend;
+pub mod error;
+pub mod idempotency;
+pub mod ids;
+pub mod inventory;
+pub mod loadbalancer;
+pub mod model;
+pub mod register;
+pub mod settings;
+pub mod time;
+
+pub use error::{Error, ResourceKind};
+pub use time::Timestamp;

@@ -1,0 +1,352 @@
+//! Load balancer and listener rules: VIP allocation, listener port specs,
+//! port overlap between listeners, and lifecycle transitions.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use crate::ids::*;
+use crate::inventory::{parse_ip, validate_name};
+use crate::model::*;
+use crate::settings::NetworkSettings;
+use crate::{Error, Timestamp};
+
+/// A load balancer as requested.
+#[derive(Debug, Clone)]
+pub struct NewLoadBalancer {
+    pub name: String,
+    pub vip: Option<String>,
+}
+
+/// A new load balancer together with its LB-wide default pool.
+#[derive(Debug, Clone)]
+pub struct LoadBalancerPlan {
+    pub load_balancer: LoadBalancer,
+    pub default_pool: Pool,
+}
+
+/// Plans a load balancer in `subnet`. `used_vips` are the VIPs of every
+/// existing load balancer; a requested VIP must be free, and without one the
+/// first free host address of `network.vip_ranges` is taken.
+pub fn plan_load_balancer(
+    subnet: &Subnet,
+    used_vips: &HashSet<IpAddr>,
+    req: &NewLoadBalancer,
+    network: &NetworkSettings,
+    ids: &mut dyn IdSource,
+    now: Timestamp,
+) -> Result<LoadBalancerPlan, Error> {
+    validate_name("name", &req.name)?;
+    let vip = match &req.vip {
+        Some(text) => {
+            let vip = parse_ip("vip", text)?;
+            if used_vips.contains(&vip) {
+                return Err(Error::conflict(format!(
+                    "VIP {vip} is already used by another load balancer"
+                )));
+            }
+            vip
+        }
+        None => allocate_vip(used_vips, network)?,
+    };
+    let id = LoadBalancerId::new(ids.next_id());
+    let pool = Pool {
+        id: PoolId::new(ids.next_id()),
+        project_id: subnet.project_id.clone(),
+        lb_id: id.clone(),
+        listener_id: None,
+        name: "default".to_owned(),
+        created_at: now,
+    };
+    Ok(LoadBalancerPlan {
+        load_balancer: LoadBalancer {
+            id,
+            project_id: subnet.project_id.clone(),
+            name: req.name.clone(),
+            subnet_id: subnet.id.clone(),
+            vpc_id: subnet.vpc_id.clone(),
+            vip,
+            // Until a data plane confirms its listeners, RUNNING is the truth
+            // the control plane can offer.
+            status: LbStatus::Running,
+            default_pool_id: pool.id.clone(),
+            created_at: now,
+        },
+        default_pool: pool,
+    })
+}
+
+/// First host address of the VIP ranges not in `used`.
+fn allocate_vip(used: &HashSet<IpAddr>, network: &NetworkSettings) -> Result<IpAddr, Error> {
+    network
+        .vip_ranges
+        .iter()
+        .flat_map(|range| range.hosts())
+        .find(|ip| !used.contains(ip))
+        .ok_or_else(|| Error::conflict("no free VIP left in network.vip_ranges"))
+}
+
+/// A listener as requested; exactly one of `port`, `port_ranges` and
+/// `all_ports` describes its ports.
+#[derive(Debug, Clone, Default)]
+pub struct NewListener {
+    pub name: String,
+    pub protocol: String,
+    pub port: Option<u32>,
+    pub port_ranges: Option<Vec<(u32, u32)>>,
+    pub all_ports: bool,
+    pub forwarding_mode: Option<String>,
+    pub scheduler: Option<String>,
+}
+
+/// A new listener together with its default pool.
+#[derive(Debug, Clone)]
+pub struct ListenerPlan {
+    pub listener: Listener,
+    pub default_pool: Pool,
+}
+
+/// Checks a port number from the wire.
+pub fn parse_port(field: &str, port: u32) -> Result<u16, Error> {
+    match u16::try_from(port) {
+        Ok(p) if p != 0 => Ok(p),
+        _ => Err(Error::invalid(field, format!("{port} is not a port in 1-65535"))),
+    }
+}
+
+fn parse_enum<T: std::str::FromStr<Err = ()>>(field: &str, text: &str, names: &[&str]) -> Result<T, Error> {
+    text.parse()
+        .map_err(|()| Error::invalid(field, format!("{text:?} is not one of {}", names.join(", "))))
+}
+
+fn listener_ports(req: &NewListener) -> Result<ListenerPorts, Error> {
+    match (req.port, &req.port_ranges, req.all_ports) {
+        (Some(p), None, false) => Ok(ListenerPorts::Single(parse_port("port", p)?)),
+        (None, Some(ranges), false) => {
+            if ranges.is_empty() {
+                return Err(Error::invalid("port_ranges", "must name at least one range"));
+            }
+            let mut parsed = Vec::with_capacity(ranges.len());
+            for (i, (start, end)) in ranges.iter().enumerate() {
+                let start = parse_port(&format!("port_ranges[{i}].start"), *start)?;
+                let end = parse_port(&format!("port_ranges[{i}].end"), *end)?;
+                if start > end {
+                    return Err(Error::invalid(format!("port_ranges[{i}]"), "start is after end"));
+                }
+                parsed.push(PortRange { start, end });
+            }
+            parsed.sort();
+            if let Some(w) = parsed.windows(2).find(|w| w[0].overlaps(&w[1])) {
+                return Err(Error::invalid(
+                    "port_ranges",
+                    format!("ranges {}-{} and {}-{} overlap", w[0].start, w[0].end, w[1].start, w[1].end),
+                ));
+            }
+            Ok(ListenerPorts::Ranges(parsed))
+        }
+        (None, None, true) => Ok(ListenerPorts::All),
+        _ => Err(Error::invalid(
+            "port",
+            "give exactly one of port, port_ranges or all_ports",
+        )),
+    }
+}
+
+/// Plans a listener on `lb`. Its ports must not overlap a listener of the
+/// same protocol on the same load balancer.
+pub fn plan_listener(
+    lb: &LoadBalancer,
+    siblings: &[Listener],
+    req: &NewListener,
+    ids: &mut dyn IdSource,
+    now: Timestamp,
+) -> Result<ListenerPlan, Error> {
+    validate_name("name", &req.name)?;
+    let protocol: Protocol = parse_enum("protocol", &req.protocol, Protocol::NAMES)?;
+    let ports = listener_ports(req)?;
+    let forwarding_mode = match &req.forwarding_mode {
+        Some(m) => parse_enum("forwarding_mode", m, ForwardingMode::NAMES)?,
+        None => ForwardingMode::Proxy,
+    };
+    let scheduler = match &req.scheduler {
+        Some(s) => parse_enum("scheduler", s, Scheduler::NAMES)?,
+        None => Scheduler::Wrr,
+    };
+    if protocol == Protocol::Http && forwarding_mode != ForwardingMode::Proxy {
+        return Err(Error::invalid(
+            "forwarding_mode",
+            "an http listener terminates HTTP and can only forward in proxy mode",
+        ));
+    }
+    let mine = ports.ranges();
+    for other in siblings.iter().filter(|l| l.protocol == protocol) {
+        let clash = other
+            .ports
+            .ranges()
+            .iter()
+            .any(|theirs| mine.iter().any(|r| r.overlaps(theirs)));
+        if clash {
+            return Err(Error::conflict(format!(
+                "{protocol} port(s) {} overlap listener {} ({})",
+                ports.to_spec(),
+                other.id,
+                other.ports.to_spec()
+            )));
+        }
+    }
+    let id = ListenerId::new(ids.next_id());
+    let pool = Pool {
+        id: PoolId::new(ids.next_id()),
+        project_id: lb.project_id.clone(),
+        lb_id: lb.id.clone(),
+        listener_id: Some(id.clone()),
+        name: format!("{}-default", req.name),
+        created_at: now,
+    };
+    Ok(ListenerPlan {
+        listener: Listener {
+            id,
+            project_id: lb.project_id.clone(),
+            lb_id: lb.id.clone(),
+            name: req.name.clone(),
+            protocol,
+            ports,
+            forwarding_mode,
+            scheduler,
+            default_pool_id: pool.id.clone(),
+            created_at: now,
+        },
+        default_pool: pool,
+    })
+}
+
+/// Lifecycle actions on a load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LbAction {
+    Start,
+    Stop,
+}
+
+/// The status a load balancer moves to, or why it cannot. Starting a
+/// running balancer (or stopping a stopped one) is a no-op, so retries are
+/// safe.
+pub fn plan_lb_action(lb: &LoadBalancer, action: LbAction) -> Result<LbStatus, Error> {
+    match (lb.status, action) {
+        (LbStatus::Creating, _) => Err(Error::conflict(format!(
+            "load balancer {} is still being created",
+            lb.id
+        ))),
+        (_, LbAction::Start) => Ok(LbStatus::Running),
+        (_, LbAction::Stop) => Ok(LbStatus::Stopped),
+    }
+}
+
+/// Whether a load balancer may be deleted: with listeners it needs an
+/// explicit cascade, so one mistyped id cannot take down live traffic.
+pub fn plan_lb_delete(lb: &LoadBalancer, listener_count: usize, cascade: bool) -> Result<(), Error> {
+    if listener_count > 0 && !cascade {
+        return Err(Error::conflict(format!(
+            "load balancer {} still has {listener_count} listener(s); delete them first or pass cascade=true",
+            lb.id
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::SequentialIds;
+
+    fn subnet() -> Subnet {
+        Subnet {
+            id: "sn".into(),
+            project_id: "p".into(),
+            vpc_id: "v".into(),
+            name: "s".into(),
+            cidr: "10.0.0.0/24".parse().unwrap(),
+            created_at: Timestamp(0),
+        }
+    }
+
+    fn lb() -> LoadBalancer {
+        plan_load_balancer(
+            &subnet(),
+            &HashSet::new(),
+            &NewLoadBalancer { name: "lb".into(), vip: None },
+            &NetworkSettings::default(),
+            &mut SequentialIds::default(),
+            Timestamp(0),
+        )
+        .unwrap()
+        .load_balancer
+    }
+
+    #[test]
+    fn vips_are_allocated_first_free() {
+        let mut used = HashSet::new();
+        used.insert("127.0.1.1".parse().unwrap());
+        let plan = plan_load_balancer(
+            &subnet(),
+            &used,
+            &NewLoadBalancer { name: "lb".into(), vip: None },
+            &NetworkSettings::default(),
+            &mut SequentialIds::default(),
+            Timestamp(0),
+        )
+        .unwrap();
+        assert_eq!(plan.load_balancer.vip.to_string(), "127.0.1.2");
+        assert_eq!(plan.load_balancer.status, LbStatus::Running);
+        assert_eq!(plan.default_pool.listener_id, None);
+        let taken = plan_load_balancer(
+            &subnet(),
+            &used,
+            &NewLoadBalancer { name: "lb".into(), vip: Some("127.0.1.1".into()) },
+            &NetworkSettings::default(),
+            &mut SequentialIds::default(),
+            Timestamp(0),
+        );
+        assert!(matches!(taken, Err(Error::Conflict { .. })));
+    }
+
+    fn listener(req: NewListener, siblings: &[Listener]) -> Result<Listener, Error> {
+        plan_listener(&lb(), siblings, &req, &mut SequentialIds::default(), Timestamp(0)).map(|p| p.listener)
+    }
+
+    #[test]
+    fn listener_ports_are_exclusive_and_non_overlapping() {
+        let tcp80 = NewListener { name: "a".into(), protocol: "tcp".into(), port: Some(80), ..Default::default() };
+        let first = listener(tcp80.clone(), &[]).unwrap();
+        assert_eq!(first.scheduler, Scheduler::Wrr);
+        assert!(matches!(listener(tcp80.clone(), &[first.clone()]), Err(Error::Conflict { .. })));
+        let udp80 = NewListener { protocol: "udp".into(), ..tcp80.clone() };
+        assert!(listener(udp80, &[first.clone()]).is_ok());
+        let range = NewListener {
+            port: None,
+            port_ranges: Some(vec![(70, 90)]),
+            ..tcp80.clone()
+        };
+        assert!(matches!(listener(range, &[first.clone()]), Err(Error::Conflict { .. })));
+        let both = NewListener { all_ports: true, ..tcp80.clone() };
+        assert!(matches!(listener(both, &[]), Err(Error::InvalidField { .. })));
+        let zero = NewListener { port: Some(0), ..tcp80.clone() };
+        assert!(matches!(listener(zero, &[]), Err(Error::InvalidField { field, .. }) if field == "port"));
+        let dr_http = NewListener {
+            protocol: "http".into(),
+            forwarding_mode: Some("dr".into()),
+            ..tcp80
+        };
+        assert!(matches!(listener(dr_http, &[]), Err(Error::InvalidField { .. })));
+    }
+
+    #[test]
+    fn lifecycle() {
+        let mut lb = lb();
+        assert_eq!(plan_lb_action(&lb, LbAction::Stop).unwrap(), LbStatus::Stopped);
+        lb.status = LbStatus::Stopped;
+        assert_eq!(plan_lb_action(&lb, LbAction::Start).unwrap(), LbStatus::Running);
+        lb.status = LbStatus::Creating;
+        assert!(plan_lb_action(&lb, LbAction::Start).is_err());
+        assert!(plan_lb_delete(&lb, 1, false).is_err());
+        assert!(plan_lb_delete(&lb, 1, true).is_ok());
+    }
+}

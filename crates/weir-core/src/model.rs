@@ -1,0 +1,353 @@
+//! The domain model shared by every dialect: one registry, five faces.
+//!
+//! Plain data with validated field types; the rules that relate entities to
+//! each other live in the planner modules.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+use crate::ids::*;
+use crate::Timestamp;
+
+/// Parses the lowercase wire names of the small enums below.
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vdoc])* $variant),* }
+
+        impl $name {
+            /// Every accepted wire name, for error messages and docs.
+            pub const NAMES: &'static [&'static str] = &[$($text),*];
+
+            /// The canonical wire name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),* }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> Result<Self, ()> {
+                match s { $($text => Ok(Self::$variant),)* _ => Err(()) }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// What kind of machine an instance is; bare metal has extra rules on
+    /// Zenlayer ZLB (registered by address, behind a border gateway).
+    InstanceType { Vm = "vm", Bm = "bm" }
+);
+wire_enum!(
+    /// Power state of an instance; Aliyun only adds running servers.
+    InstanceState { Running = "running", Stopped = "stopped" }
+);
+wire_enum!(
+    /// Load balancer lifecycle, Zenlayer's names.
+    LbStatus { Creating = "CREATING", Running = "RUNNING", Stopped = "STOPPED", Error = "ERROR" }
+);
+wire_enum!(
+    /// Listener protocol.
+    Protocol { Tcp = "tcp", Udp = "udp", Http = "http" }
+);
+wire_enum!(
+    /// How packets reach backends. DR and NAT keep the client's port layout,
+    /// so backends get no port of their own on DR listeners.
+    ForwardingMode { Proxy = "proxy", Nat = "nat", Dr = "dr" }
+);
+wire_enum!(
+    /// Backend selection algorithm: weighted round robin, least connections,
+    /// source hashing.
+    Scheduler { Wrr = "wrr", Lc = "lc", Sh = "sh" }
+);
+
+/// A project (tenant). Credentials are handled by the control layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+    pub access_key_id: String,
+    pub created_at: Timestamp,
+}
+
+/// A VPC of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vpc {
+    pub id: VpcId,
+    pub project_id: ProjectId,
+    pub name: String,
+    pub cidr: IpNet,
+    pub has_border_gateway: bool,
+    pub created_at: Timestamp,
+}
+
+/// A subnet; its CIDR lies inside its VPC's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subnet {
+    pub id: SubnetId,
+    pub project_id: ProjectId,
+    pub vpc_id: VpcId,
+    pub name: String,
+    pub cidr: IpNet,
+    pub created_at: Timestamp,
+}
+
+/// A VM or bare-metal server of the inventory, with its private address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: InstanceId,
+    pub project_id: ProjectId,
+    pub subnet_id: SubnetId,
+    /// Denormalised from the subnet so VPC membership needs no join.
+    pub vpc_id: VpcId,
+    pub name: String,
+    pub instance_type: InstanceType,
+    pub state: InstanceState,
+    pub private_ip: IpAddr,
+    pub created_at: Timestamp,
+}
+
+/// A load balancer: a VIP in a subnet, with listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    pub id: LoadBalancerId,
+    pub project_id: ProjectId,
+    pub name: String,
+    pub subnet_id: SubnetId,
+    pub vpc_id: VpcId,
+    pub vip: IpAddr,
+    pub status: LbStatus,
+    /// The LB-wide pool of Aliyun's model (its "default server group").
+    pub default_pool_id: PoolId,
+    pub created_at: Timestamp,
+}
+
+/// An inclusive range of ports, `start <= end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+}
+
+impl PortRange {
+    /// Whether two ranges share a port.
+    pub fn overlaps(&self, other: &PortRange) -> bool {
+        self.start <= other.end && other.start <= self.end
+    }
+
+    /// Number of ports in the range.
+    pub fn len(&self) -> u32 {
+        u32::from(self.end) - u32::from(self.start) + 1
+    }
+
+    /// Ranges are never empty; present for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// The ports a listener accepts on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ListenerPorts {
+    /// One port; backends may carry their own port.
+    Single(u16),
+    /// Sorted, non-overlapping ranges; backends get the client's port.
+    Ranges(Vec<PortRange>),
+    /// Every port; backends get the client's port.
+    All,
+}
+
+impl ListenerPorts {
+    /// The ranges this spec covers, for overlap checks between listeners.
+    pub fn ranges(&self) -> Vec<PortRange> {
+        match self {
+            Self::Single(p) => vec![PortRange { start: *p, end: *p }],
+            Self::Ranges(r) => r.clone(),
+            Self::All => vec![PortRange { start: 1, end: u16::MAX }],
+        }
+    }
+
+    /// Whether a backend port is meaningful: only on a single-port listener
+    /// (ranges and all-ports forward to the port the client used).
+    pub fn is_single(&self) -> bool {
+        match self {
+            Self::Single(_) => true,
+            Self::Ranges(r) => r.len() == 1 && r[0].start == r[0].end,
+            Self::All => false,
+        }
+    }
+
+    /// The compact text form used by the store and the CLI:
+    /// `80`, `1000-2000,3000`, `all`.
+    pub fn to_spec(&self) -> String {
+        match self {
+            Self::Single(p) => p.to_string(),
+            Self::All => "all".to_owned(),
+            Self::Ranges(r) => r
+                .iter()
+                .map(|r| {
+                    if r.start == r.end {
+                        r.start.to_string()
+                    } else {
+                        format!("{}-{}", r.start, r.end)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
+    /// Parses [`Self::to_spec`]'s form back.
+    pub fn from_spec(spec: &str) -> Option<Self> {
+        if spec == "all" {
+            return Some(Self::All);
+        }
+        if let Ok(p) = spec.parse::<u16>() {
+            return (p != 0).then_some(Self::Single(p));
+        }
+        let mut ranges = Vec::new();
+        for part in spec.split(',') {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (start, end) = (a.parse().ok()?, b.parse().ok()?);
+            if start == 0 || start > end {
+                return None;
+            }
+            ranges.push(PortRange { start, end });
+        }
+        Some(Self::Ranges(ranges))
+    }
+}
+
+/// A listener: protocol and ports on its load balancer's VIP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub id: ListenerId,
+    pub project_id: ProjectId,
+    pub lb_id: LoadBalancerId,
+    pub name: String,
+    pub protocol: Protocol,
+    pub ports: ListenerPorts,
+    pub forwarding_mode: ForwardingMode,
+    pub scheduler: Scheduler,
+    pub default_pool_id: PoolId,
+    pub created_at: Timestamp,
+}
+
+impl Listener {
+    /// Why a backend of this listener may not carry a port, if it may not
+    /// (Zenlayer INVALID_BACKEND_SERVER_PORT).
+    pub fn port_forbidden_reason(&self) -> Option<&'static str> {
+        if self.forwarding_mode == ForwardingMode::Dr {
+            Some("the listener forwards in DR mode")
+        } else if self.ports == ListenerPorts::All {
+            Some("the listener listens on all ports")
+        } else if !self.ports.is_single() {
+            Some("the listener listens on several ports")
+        } else {
+            None
+        }
+    }
+
+    /// The port a backend defaults to when it names none.
+    pub fn single_port(&self) -> Option<u16> {
+        match &self.ports {
+            ListenerPorts::Single(p) => Some(*p),
+            ListenerPorts::Ranges(r) if self.ports.is_single() => Some(r[0].start),
+            _ => None,
+        }
+    }
+}
+
+/// A pool of backends: a listener's default pool or an LB-wide pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    pub id: PoolId,
+    pub project_id: ProjectId,
+    pub lb_id: LoadBalancerId,
+    /// The listener this pool is the default pool of; `None` for the
+    /// LB-wide pool.
+    pub listener_id: Option<ListenerId>,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+/// The port(s) a backend receives traffic on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BackendPorts {
+    /// No port of its own: the client's port (DR, ranges, all-ports) or the
+    /// listener's port (LB-wide pool).
+    Inherit,
+    /// One port.
+    One(u16),
+    /// Several ports (Zenlayer BMC `portList`), sorted and distinct.
+    List(Vec<u16>),
+}
+
+impl BackendPorts {
+    /// The port part of a backend's identity inside its pool: the port, the
+    /// first of a list, or 0 when it inherits. Backed by a unique index.
+    pub fn key(&self) -> u16 {
+        match self {
+            Self::Inherit => 0,
+            Self::One(p) => *p,
+            Self::List(l) => l.first().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// A backend registered in a pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub id: BackendId,
+    pub project_id: ProjectId,
+    pub pool_id: PoolId,
+    pub lb_id: LoadBalancerId,
+    pub listener_id: Option<ListenerId>,
+    /// Set when registered by instance id (or resolved to one by address).
+    pub instance_id: Option<InstanceId>,
+    pub address: IpAddr,
+    pub ports: BackendPorts,
+    /// 0 means "no new connections".
+    pub weight: u16,
+    pub enabled: bool,
+    /// Used only when no primary backend of the pool is eligible.
+    pub backup: bool,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_port_specs_round_trip() {
+        for spec in ["80", "all", "1000-2000,3000"] {
+            let parsed = ListenerPorts::from_spec(spec).unwrap();
+            assert_eq!(parsed.to_spec(), spec);
+        }
+        assert_eq!(ListenerPorts::from_spec("8080-8080").unwrap().to_spec(), "8080");
+        assert_eq!(ListenerPorts::from_spec("0"), None);
+        assert_eq!(ListenerPorts::from_spec("20-10"), None);
+        assert_eq!(ListenerPorts::from_spec("x"), None);
+    }
+
+    #[test]
+    fn single_port_range_counts_as_single() {
+        let ports = ListenerPorts::Ranges(vec![PortRange { start: 9, end: 9 }]);
+        assert!(ports.is_single());
+        assert!(!ListenerPorts::All.is_single());
+    }
+}

@@ -1,0 +1,60 @@
+//! Operator settings that domain rules depend on. Parsed and defaulted by
+//! the binary; the core only reads them.
+
+use ipnet::IpNet;
+
+/// Network rules: which addresses may be backends and where VIPs come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSettings {
+    /// Backend addresses must lie in one of these. Default: RFC 1918,
+    /// 100.64.0.0/10 (CGNAT, used by clouds for VPCs) and fc00::/7 (ULA).
+    /// Loopback is allowed only when an operator adds it.
+    pub backend_ranges: Vec<IpNet>,
+    /// Where VIPs are allocated when a load balancer names none. The default
+    /// 127.0.1.0/24 binds on any Linux host without setup.
+    pub vip_ranges: Vec<IpNet>,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        let parse = |s: &str| s.parse::<IpNet>().expect("literal CIDR");
+        Self {
+            backend_ranges: [
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "100.64.0.0/10",
+                "fc00::/7",
+            ]
+            .into_iter()
+            .map(parse)
+            .collect(),
+            vip_ranges: vec![parse("127.0.1.0/24")],
+        }
+    }
+}
+
+/// Size limits of the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Backends in one pool.
+    pub backends_per_pool: usize,
+    /// Backends in one registration request (a dialect may narrow it).
+    pub backends_per_request: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            backends_per_pool: 1000,
+            backends_per_request: 5000,
+        }
+    }
+}
+
+/// Everything the rules need from configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub network: NetworkSettings,
+    pub limits: Limits,
+}
