@@ -1,1 +1,18 @@
-//! placeholder
+//! The native `/v1` REST API: JSON over HTTP with bearer tokens. It is
+//! "dialect zero": it only translates between its wire format and
+//! `weir_control` calls, and maps errors in one place ([`error`]).
+//!
+//! - [`edge`]: request ids, authentication, the JSON body extractor.
+//! - [`error`]: the one `core::Error` → (status, code) table.
+//! - [`views`]: response bodies.
+//! - [`routes`]: the handlers and the router.
+
+pub mod edge;
+pub mod error;
+pub mod routes;
+pub mod views;
+
+pub use routes::router;
+
+/// The OpenAPI document served at `/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");

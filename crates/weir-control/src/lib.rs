@@ -1,1 +1,57 @@
-//! placeholder
+//! Weir's application services: one method per command.
+//!
+//! Every write follows the same path: load what the command touches inside a
+//! store transaction, ask a pure `weir_core` planner, save the plan, commit,
+//! publish the new revision. Writes go through one task ([`writer`]) that
+//! commits whatever commands are queued together in a single transaction
+//! (group commit), each command inside its own savepoint, so that
+//! - throughput is many commands per fsync,
+//! - two commands that create the same backend are serialised and exactly
+//!   one wins, while commands on different backends of one load balancer
+//!   never wait for a lock,
+//! - an answer is sent only after its transaction is durable.
+//!
+//! Reads go straight to the store's reader pool.
+
+mod auth;
+mod service;
+pub mod writer;
+
+pub use auth::{hash_token, random_token, Principal};
+pub use service::*;
+pub use weir_store::Page;
+
+/// Why a command failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ControlError {
+    /// A domain rule refused it.
+    #[error(transparent)]
+    Domain(#[from] weir_core::Error),
+    /// Only the operator (admin token) may do this.
+    #[error("this operation needs the admin token")]
+    AdminOnly,
+    /// The store failed; nothing of the command was written.
+    #[error("the store failed: {0}")]
+    Store(String),
+    /// The service is shutting down.
+    #[error("the service is shutting down")]
+    Unavailable,
+}
+
+impl From<weir_store::StoreError> for ControlError {
+    fn from(e: weir_store::StoreError) -> Self {
+        match e {
+            // With one writer the planner sees every row, so this only fires
+            // when another node won a race on a shared database.
+            weir_store::StoreError::Unique(what) => {
+                ControlError::Domain(weir_core::Error::conflict(format!(
+                    "a concurrent request created the same resource ({what})"
+                )))
+            }
+            other => ControlError::Store(other.to_string()),
+        }
+    }
+}
+
+/// Result of a control operation.
+pub type ControlResult<T> = Result<T, ControlError>;

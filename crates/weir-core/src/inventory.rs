@@ -30,9 +30,9 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), Error> {
 /// Parses a CIDR and insists on its network form (`10.0.0.0/16`, not
 /// `10.0.0.1/16`), so stored CIDRs compare and display canonically.
 pub fn parse_cidr(field: &str, text: &str) -> Result<IpNet, Error> {
-    let net: IpNet = text
-        .parse()
-        .map_err(|_| Error::invalid(field, format!("{text:?} is not a CIDR such as 10.0.0.0/16")))?;
+    let net: IpNet = text.parse().map_err(|_| {
+        Error::invalid(field, format!("{text:?} is not a CIDR such as 10.0.0.0/16"))
+    })?;
     if net.trunc() != net {
         return Err(Error::invalid(
             field,
@@ -57,7 +57,12 @@ pub struct NewVpc {
 }
 
 /// Validates a new VPC.
-pub fn plan_vpc(project_id: &ProjectId, req: &NewVpc, id: String, now: Timestamp) -> Result<Vpc, Error> {
+pub fn plan_vpc(
+    project_id: &ProjectId,
+    req: &NewVpc,
+    id: String,
+    now: Timestamp,
+) -> Result<Vpc, Error> {
     validate_name("name", &req.name)?;
     let cidr = parse_cidr("cidr", &req.cidr)?;
     Ok(Vpc {
@@ -125,14 +130,20 @@ pub struct NewInstance {
 /// Parses an instance type name.
 pub fn parse_instance_type(field: &str, text: &str) -> Result<InstanceType, Error> {
     text.parse().map_err(|()| {
-        Error::invalid(field, format!("{text:?} is not one of {}", InstanceType::NAMES.join(", ")))
+        Error::invalid(
+            field,
+            format!("{text:?} is not one of {}", InstanceType::NAMES.join(", ")),
+        )
     })
 }
 
 /// Parses an instance state name.
 pub fn parse_instance_state(field: &str, text: &str) -> Result<InstanceState, Error> {
     text.parse().map_err(|()| {
-        Error::invalid(field, format!("{text:?} is not one of {}", InstanceState::NAMES.join(", ")))
+        Error::invalid(
+            field,
+            format!("{text:?} is not one of {}", InstanceState::NAMES.join(", ")),
+        )
     })
 }
 
@@ -155,7 +166,10 @@ pub fn plan_instance(
     if !subnet.cidr.contains(&private_ip) {
         return Err(Error::invalid(
             "private_ip",
-            format!("{private_ip} is not inside subnet {} ({})", subnet.id, subnet.cidr),
+            format!(
+                "{private_ip} is not inside subnet {} ({})",
+                subnet.id, subnet.cidr
+            ),
         ));
     }
     if let Some(holder) = ip_holder {
@@ -185,7 +199,10 @@ pub struct InstanceUpdate {
 }
 
 /// Applies an update to an instance.
-pub fn plan_instance_update(current: &Instance, update: &InstanceUpdate) -> Result<Instance, Error> {
+pub fn plan_instance_update(
+    current: &Instance,
+    update: &InstanceUpdate,
+) -> Result<Instance, Error> {
     let mut next = current.clone();
     if let Some(name) = &update.name {
         validate_name("name", name)?;
@@ -204,7 +221,11 @@ mod tests {
     fn vpc() -> Vpc {
         plan_vpc(
             &ProjectId::from("p"),
-            &NewVpc { name: "v".into(), cidr: "10.0.0.0/16".into(), has_border_gateway: false },
+            &NewVpc {
+                name: "v".into(),
+                cidr: "10.0.0.0/16".into(),
+                has_border_gateway: false,
+            },
             "vpc-1".into(),
             Timestamp(0),
         )
@@ -212,22 +233,46 @@ mod tests {
     }
 
     fn subnet(vpc: &Vpc, cidr: &str, siblings: &[Subnet]) -> Result<Subnet, Error> {
-        plan_subnet(vpc, siblings, &NewSubnet { name: "s".into(), cidr: cidr.into() }, "sn".into(), Timestamp(0))
+        plan_subnet(
+            vpc,
+            siblings,
+            &NewSubnet {
+                name: "s".into(),
+                cidr: cidr.into(),
+            },
+            "sn".into(),
+            Timestamp(0),
+        )
     }
 
     #[test]
     fn cidr_must_be_canonical() {
-        assert!(matches!(parse_cidr("cidr", "10.0.0.1/16"), Err(Error::InvalidField { .. })));
-        assert!(matches!(parse_cidr("cidr", "banana"), Err(Error::InvalidField { .. })));
-        assert_eq!(parse_cidr("cidr", "10.0.0.0/16").unwrap().to_string(), "10.0.0.0/16");
+        assert!(matches!(
+            parse_cidr("cidr", "10.0.0.1/16"),
+            Err(Error::InvalidField { .. })
+        ));
+        assert!(matches!(
+            parse_cidr("cidr", "banana"),
+            Err(Error::InvalidField { .. })
+        ));
+        assert_eq!(
+            parse_cidr("cidr", "10.0.0.0/16").unwrap().to_string(),
+            "10.0.0.0/16"
+        );
     }
 
     #[test]
     fn subnet_inside_vpc_and_not_overlapping() {
         let vpc = vpc();
         let first = subnet(&vpc, "10.0.1.0/24", &[]).unwrap();
-        assert!(matches!(subnet(&vpc, "10.1.0.0/24", &[]), Err(Error::InvalidField { .. })));
-        assert!(matches!(subnet(&vpc, "10.0.0.0/20", &[first.clone()]), Err(Error::Conflict { .. })));
+        assert!(matches!(
+            subnet(&vpc, "10.1.0.0/24", &[]),
+            Err(Error::InvalidField { .. })
+        ));
+        assert!(matches!(
+            subnet(&vpc, "10.0.0.0/20", std::slice::from_ref(&first)),
+            Err(Error::Conflict { .. })
+        ));
         assert!(subnet(&vpc, "10.0.2.0/24", &[first]).is_ok());
     }
 
@@ -248,10 +293,19 @@ mod tests {
             Err(Error::InvalidField { .. })
         ));
         assert!(matches!(
-            plan_instance(&sn, Some(&first), &req("10.0.1.5"), "i2".into(), Timestamp(0)),
+            plan_instance(
+                &sn,
+                Some(&first),
+                &req("10.0.1.5"),
+                "i2".into(),
+                Timestamp(0)
+            ),
             Err(Error::Conflict { .. })
         ));
-        let bad_type = NewInstance { instance_type: "vax".into(), ..req("10.0.1.6") };
+        let bad_type = NewInstance {
+            instance_type: "vax".into(),
+            ..req("10.0.1.6")
+        };
         assert!(matches!(
             plan_instance(&sn, None, &bad_type, "i3".into(), Timestamp(0)),
             Err(Error::InvalidField { field, .. }) if field == "type"

@@ -109,13 +109,24 @@ pub struct ListenerPlan {
 pub fn parse_port(field: &str, port: u32) -> Result<u16, Error> {
     match u16::try_from(port) {
         Ok(p) if p != 0 => Ok(p),
-        _ => Err(Error::invalid(field, format!("{port} is not a port in 1-65535"))),
+        _ => Err(Error::invalid(
+            field,
+            format!("{port} is not a port in 1-65535"),
+        )),
     }
 }
 
-fn parse_enum<T: std::str::FromStr<Err = ()>>(field: &str, text: &str, names: &[&str]) -> Result<T, Error> {
-    text.parse()
-        .map_err(|()| Error::invalid(field, format!("{text:?} is not one of {}", names.join(", "))))
+fn parse_enum<T: std::str::FromStr<Err = ()>>(
+    field: &str,
+    text: &str,
+    names: &[&str],
+) -> Result<T, Error> {
+    text.parse().map_err(|()| {
+        Error::invalid(
+            field,
+            format!("{text:?} is not one of {}", names.join(", ")),
+        )
+    })
 }
 
 fn listener_ports(req: &NewListener) -> Result<ListenerPorts, Error> {
@@ -123,14 +134,20 @@ fn listener_ports(req: &NewListener) -> Result<ListenerPorts, Error> {
         (Some(p), None, false) => Ok(ListenerPorts::Single(parse_port("port", p)?)),
         (None, Some(ranges), false) => {
             if ranges.is_empty() {
-                return Err(Error::invalid("port_ranges", "must name at least one range"));
+                return Err(Error::invalid(
+                    "port_ranges",
+                    "must name at least one range",
+                ));
             }
             let mut parsed = Vec::with_capacity(ranges.len());
             for (i, (start, end)) in ranges.iter().enumerate() {
                 let start = parse_port(&format!("port_ranges[{i}].start"), *start)?;
                 let end = parse_port(&format!("port_ranges[{i}].end"), *end)?;
                 if start > end {
-                    return Err(Error::invalid(format!("port_ranges[{i}]"), "start is after end"));
+                    return Err(Error::invalid(
+                        format!("port_ranges[{i}]"),
+                        "start is after end",
+                    ));
                 }
                 parsed.push(PortRange { start, end });
             }
@@ -138,7 +155,10 @@ fn listener_ports(req: &NewListener) -> Result<ListenerPorts, Error> {
             if let Some(w) = parsed.windows(2).find(|w| w[0].overlaps(&w[1])) {
                 return Err(Error::invalid(
                     "port_ranges",
-                    format!("ranges {}-{} and {}-{} overlap", w[0].start, w[0].end, w[1].start, w[1].end),
+                    format!(
+                        "ranges {}-{} and {}-{} overlap",
+                        w[0].start, w[0].end, w[1].start, w[1].end
+                    ),
                 ));
             }
             Ok(ListenerPorts::Ranges(parsed))
@@ -242,7 +262,11 @@ pub fn plan_lb_action(lb: &LoadBalancer, action: LbAction) -> Result<LbStatus, E
 
 /// Whether a load balancer may be deleted: with listeners it needs an
 /// explicit cascade, so one mistyped id cannot take down live traffic.
-pub fn plan_lb_delete(lb: &LoadBalancer, listener_count: usize, cascade: bool) -> Result<(), Error> {
+pub fn plan_lb_delete(
+    lb: &LoadBalancer,
+    listener_count: usize,
+    cascade: bool,
+) -> Result<(), Error> {
     if listener_count > 0 && !cascade {
         return Err(Error::conflict(format!(
             "load balancer {} still has {listener_count} listener(s); delete them first or pass cascade=true",
@@ -272,7 +296,10 @@ mod tests {
         plan_load_balancer(
             &subnet(),
             &HashSet::new(),
-            &NewLoadBalancer { name: "lb".into(), vip: None },
+            &NewLoadBalancer {
+                name: "lb".into(),
+                vip: None,
+            },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
             Timestamp(0),
@@ -288,7 +315,10 @@ mod tests {
         let plan = plan_load_balancer(
             &subnet(),
             &used,
-            &NewLoadBalancer { name: "lb".into(), vip: None },
+            &NewLoadBalancer {
+                name: "lb".into(),
+                vip: None,
+            },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
             Timestamp(0),
@@ -300,7 +330,10 @@ mod tests {
         let taken = plan_load_balancer(
             &subnet(),
             &used,
-            &NewLoadBalancer { name: "lb".into(), vip: Some("127.0.1.1".into()) },
+            &NewLoadBalancer {
+                name: "lb".into(),
+                vip: Some("127.0.1.1".into()),
+            },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
             Timestamp(0),
@@ -309,41 +342,82 @@ mod tests {
     }
 
     fn listener(req: NewListener, siblings: &[Listener]) -> Result<Listener, Error> {
-        plan_listener(&lb(), siblings, &req, &mut SequentialIds::default(), Timestamp(0)).map(|p| p.listener)
+        plan_listener(
+            &lb(),
+            siblings,
+            &req,
+            &mut SequentialIds::default(),
+            Timestamp(0),
+        )
+        .map(|p| p.listener)
     }
 
     #[test]
     fn listener_ports_are_exclusive_and_non_overlapping() {
-        let tcp80 = NewListener { name: "a".into(), protocol: "tcp".into(), port: Some(80), ..Default::default() };
+        let tcp80 = NewListener {
+            name: "a".into(),
+            protocol: "tcp".into(),
+            port: Some(80),
+            ..Default::default()
+        };
         let first = listener(tcp80.clone(), &[]).unwrap();
         assert_eq!(first.scheduler, Scheduler::Wrr);
-        assert!(matches!(listener(tcp80.clone(), &[first.clone()]), Err(Error::Conflict { .. })));
-        let udp80 = NewListener { protocol: "udp".into(), ..tcp80.clone() };
-        assert!(listener(udp80, &[first.clone()]).is_ok());
+        assert!(matches!(
+            listener(tcp80.clone(), std::slice::from_ref(&first)),
+            Err(Error::Conflict { .. })
+        ));
+        let udp80 = NewListener {
+            protocol: "udp".into(),
+            ..tcp80.clone()
+        };
+        assert!(listener(udp80, std::slice::from_ref(&first)).is_ok());
         let range = NewListener {
             port: None,
             port_ranges: Some(vec![(70, 90)]),
             ..tcp80.clone()
         };
-        assert!(matches!(listener(range, &[first.clone()]), Err(Error::Conflict { .. })));
-        let both = NewListener { all_ports: true, ..tcp80.clone() };
-        assert!(matches!(listener(both, &[]), Err(Error::InvalidField { .. })));
-        let zero = NewListener { port: Some(0), ..tcp80.clone() };
-        assert!(matches!(listener(zero, &[]), Err(Error::InvalidField { field, .. }) if field == "port"));
+        assert!(matches!(
+            listener(range, std::slice::from_ref(&first)),
+            Err(Error::Conflict { .. })
+        ));
+        let both = NewListener {
+            all_ports: true,
+            ..tcp80.clone()
+        };
+        assert!(matches!(
+            listener(both, &[]),
+            Err(Error::InvalidField { .. })
+        ));
+        let zero = NewListener {
+            port: Some(0),
+            ..tcp80.clone()
+        };
+        assert!(
+            matches!(listener(zero, &[]), Err(Error::InvalidField { field, .. }) if field == "port")
+        );
         let dr_http = NewListener {
             protocol: "http".into(),
             forwarding_mode: Some("dr".into()),
             ..tcp80
         };
-        assert!(matches!(listener(dr_http, &[]), Err(Error::InvalidField { .. })));
+        assert!(matches!(
+            listener(dr_http, &[]),
+            Err(Error::InvalidField { .. })
+        ));
     }
 
     #[test]
     fn lifecycle() {
         let mut lb = lb();
-        assert_eq!(plan_lb_action(&lb, LbAction::Stop).unwrap(), LbStatus::Stopped);
+        assert_eq!(
+            plan_lb_action(&lb, LbAction::Stop).unwrap(),
+            LbStatus::Stopped
+        );
         lb.status = LbStatus::Stopped;
-        assert_eq!(plan_lb_action(&lb, LbAction::Start).unwrap(), LbStatus::Running);
+        assert_eq!(
+            plan_lb_action(&lb, LbAction::Start).unwrap(),
+            LbStatus::Running
+        );
         lb.status = LbStatus::Creating;
         assert!(plan_lb_action(&lb, LbAction::Start).is_err());
         assert!(plan_lb_delete(&lb, 1, false).is_err());

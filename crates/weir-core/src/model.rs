@@ -174,7 +174,10 @@ impl ListenerPorts {
         match self {
             Self::Single(p) => vec![PortRange { start: *p, end: *p }],
             Self::Ranges(r) => r.clone(),
-            Self::All => vec![PortRange { start: 1, end: u16::MAX }],
+            Self::All => vec![PortRange {
+                start: 1,
+                end: u16::MAX,
+            }],
         }
     }
 
@@ -338,7 +341,10 @@ mod tests {
             let parsed = ListenerPorts::from_spec(spec).unwrap();
             assert_eq!(parsed.to_spec(), spec);
         }
-        assert_eq!(ListenerPorts::from_spec("8080-8080").unwrap().to_spec(), "8080");
+        assert_eq!(
+            ListenerPorts::from_spec("8080-8080").unwrap().to_spec(),
+            "8080"
+        );
         assert_eq!(ListenerPorts::from_spec("0"), None);
         assert_eq!(ListenerPorts::from_spec("20-10"), None);
         assert_eq!(ListenerPorts::from_spec("x"), None);

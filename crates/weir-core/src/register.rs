@@ -132,7 +132,11 @@ pub fn snapshot_keys(specs: &[BackendSpec]) -> SnapshotKeys {
     let mut keys = SnapshotKeys::default();
     for spec in specs {
         keys.instance_ids.extend(spec.instance_id.iter().cloned());
-        keys.addresses.extend(spec.address.as_deref().and_then(|a| a.parse::<IpAddr>().ok()));
+        keys.addresses.extend(
+            spec.address
+                .as_deref()
+                .and_then(|a| a.parse::<IpAddr>().ok()),
+        );
         keys.subnet_ids.extend(spec.subnet_id.iter().cloned());
     }
     for list in [&mut keys.instance_ids, &mut keys.subnet_ids] {
@@ -272,7 +276,9 @@ pub fn plan_register(
             Some(w) => u16::try_from(w)
                 .ok()
                 .filter(|w| (min..=max).contains(w))
-                .ok_or_else(|| Error::invalid(field("weight"), format!("{w} is not in {min}-{max}")))?,
+                .ok_or_else(|| {
+                    Error::invalid(field("weight"), format!("{w} is not in {min}-{max}"))
+                })?,
         };
         let name = check_name(&field("name"), spec.name.as_deref(), policy.name_rule)?;
 
@@ -398,7 +404,11 @@ fn check_address(
     if !ranges.iter().any(|r| r.contains(&address)) {
         return Err(Error::AddressNotPrivate {
             address,
-            allowed: ranges.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", "),
+            allowed: ranges
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     }
     if let Some(inst) = instance {
@@ -433,7 +443,11 @@ fn check_address(
 /// The port(s) of a backend: forbidden on DR, all-ports and multi-port
 /// listeners; otherwise the given port or list, defaulting to the
 /// listener's port.
-fn resolve_ports(listener: Option<&Listener>, spec: &BackendSpec, index: usize) -> Result<BackendPorts, Error> {
+fn resolve_ports(
+    listener: Option<&Listener>,
+    spec: &BackendSpec,
+    index: usize,
+) -> Result<BackendPorts, Error> {
     let field = |name: &str| format!("backends[{index}].{name}");
     let wide_port = |name: String, p: i64| {
         u32::try_from(p)
@@ -441,7 +455,10 @@ fn resolve_ports(listener: Option<&Listener>, spec: &BackendSpec, index: usize) 
             .and_then(|p| parse_port(&name, p))
     };
     if spec.port.is_some() && spec.ports.is_some() {
-        return Err(Error::invalid(field("port"), "give port or ports, not both"));
+        return Err(Error::invalid(
+            field("port"),
+            "give port or ports, not both",
+        ));
     }
     if spec.port.is_some() || spec.ports.is_some() {
         if let Some(reason) = listener.and_then(Listener::port_forbidden_reason) {

@@ -57,6 +57,9 @@ mod tests {
             Timestamp(1_795_965_845_123).to_string(),
             "2026-11-29T15:24:05.123Z"
         );
-        assert_eq!(Timestamp(951_782_400_000).to_string(), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            Timestamp(951_782_400_000).to_string(),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 }

@@ -1,1 +1,180 @@
-//! placeholder
+//! Weir's durable store.
+//!
+//! [`Store`] hands out readers and write transactions; [`StoreTx`] is one
+//! atomic unit: everything written through it commits together or not at
+//! all. Every write appends to the change log, whose monotonically growing
+//! revision the data plane follows. [`sqlite::SqliteStore`] is the embedded
+//! default; PostgreSQL is meant to be a second implementation of the same
+//! traits run against the same test suite, which is why the SQL stays
+//! portable and no `Any` driver is used.
+//!
+//! Rows map to `weir_core` types by hand in [`sqlite`]; no row struct leaks.
+
+pub mod sqlite;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use async_trait::async_trait;
+use weir_core::ids::*;
+use weir_core::model::*;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write: a concurrent writer won.
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    /// A row could not be mapped back to the domain.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Keyset paging: rows after `marker` (an id), at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    pub marker: Option<String>,
+    pub limit: usize,
+}
+
+/// A project with the secrets the edge verifies credentials against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectCredentials {
+    pub project: Project,
+    /// The access key secret, kept in clear because request signatures
+    /// (HMAC) are verified with it.
+    pub access_key_secret: String,
+}
+
+/// A stored idempotency record: the request fingerprint and the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub response: String,
+}
+
+/// Reads, available both outside and inside a write transaction (inside,
+/// they see the transaction's own earlier writes).
+#[async_trait]
+pub trait Reads: Send {
+    async fn project(&mut self, id: &ProjectId) -> StoreResult<Option<Project>>;
+    async fn project_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Project>>;
+    async fn project_by_access_key(
+        &mut self,
+        access_key_id: &str,
+    ) -> StoreResult<Option<ProjectCredentials>>;
+    async fn projects(&mut self) -> StoreResult<Vec<Project>>;
+
+    async fn vpc(&mut self, id: &VpcId) -> StoreResult<Option<Vpc>>;
+    async fn vpcs(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Vpc>>;
+    async fn subnet(&mut self, id: &SubnetId) -> StoreResult<Option<Subnet>>;
+    async fn subnets(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Subnet>>;
+    async fn subnets_of_vpc(&mut self, vpc: &VpcId) -> StoreResult<Vec<Subnet>>;
+    async fn subnets_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Subnet>>;
+    async fn instance(&mut self, id: &InstanceId) -> StoreResult<Option<Instance>>;
+    async fn instances(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Instance>>;
+    async fn instance_by_ip(&mut self, vpc: &VpcId, ip: IpAddr) -> StoreResult<Option<Instance>>;
+    /// Instances whose id is in `ids` or whose private IP is in `ips`.
+    async fn instances_by_ids_or_ips(
+        &mut self,
+        ids: &[String],
+        ips: &[IpAddr],
+    ) -> StoreResult<Vec<Instance>>;
+
+    async fn load_balancer(&mut self, id: &LoadBalancerId) -> StoreResult<Option<LoadBalancer>>;
+    async fn load_balancers(
+        &mut self,
+        project: Option<&ProjectId>,
+    ) -> StoreResult<Vec<LoadBalancer>>;
+    async fn used_vips(&mut self) -> StoreResult<HashSet<IpAddr>>;
+    async fn listener(&mut self, id: &ListenerId) -> StoreResult<Option<Listener>>;
+    async fn listeners_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Listener>>;
+    async fn pool(&mut self, id: &PoolId) -> StoreResult<Option<Pool>>;
+
+    async fn backend(&mut self, id: &BackendId) -> StoreResult<Option<Backend>>;
+    async fn backends(&mut self, pool: &PoolId, page: &Page) -> StoreResult<Vec<Backend>>;
+    async fn backends_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Backend>>;
+    async fn count_backends(&mut self, pool: &PoolId) -> StoreResult<usize>;
+    /// Backends of `pool` with one of `addresses` or one of `instance_ids`.
+    async fn overlapping_backends(
+        &mut self,
+        pool: &PoolId,
+        addresses: &[IpAddr],
+        instance_ids: &[String],
+    ) -> StoreResult<Vec<Backend>>;
+
+    async fn idempotency_record(
+        &mut self,
+        project: &ProjectId,
+        operation: &str,
+        token: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
+
+    /// The latest committed revision of the change log (0 when empty).
+    async fn revision(&mut self) -> StoreResult<u64>;
+}
+
+/// One atomic write. Dropping it without [`StoreTx::commit`] rolls back.
+#[async_trait]
+pub trait StoreTx: Reads {
+    async fn insert_project(
+        &mut self,
+        project: &Project,
+        token_hash: &str,
+        access_key_secret: &str,
+    ) -> StoreResult<()>;
+    async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()>;
+    async fn insert_subnet(&mut self, subnet: &Subnet) -> StoreResult<()>;
+    async fn insert_instance(&mut self, instance: &Instance) -> StoreResult<()>;
+    async fn update_instance(&mut self, instance: &Instance) -> StoreResult<()>;
+    async fn insert_load_balancer(
+        &mut self,
+        lb: &LoadBalancer,
+        default_pool: &Pool,
+    ) -> StoreResult<()>;
+    async fn set_load_balancer_status(
+        &mut self,
+        lb: &LoadBalancer,
+        status: LbStatus,
+    ) -> StoreResult<()>;
+    /// Deletes the load balancer with its listeners, pools and backends.
+    async fn delete_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()>;
+    async fn insert_listener(
+        &mut self,
+        listener: &Listener,
+        default_pool: &Pool,
+    ) -> StoreResult<()>;
+    async fn insert_backends(&mut self, backends: &[Backend]) -> StoreResult<()>;
+    async fn update_backend(&mut self, backend: &Backend) -> StoreResult<()>;
+    async fn delete_backend(&mut self, backend: &Backend) -> StoreResult<()>;
+    async fn put_idempotency_record(
+        &mut self,
+        project: &ProjectId,
+        operation: &str,
+        token: &str,
+        record: &IdempotencyRecord,
+        created_at: weir_core::Timestamp,
+    ) -> StoreResult<()>;
+
+    /// Marks a point the transaction can return to, so one command of a
+    /// group commit can fail without undoing its neighbours.
+    async fn savepoint(&mut self) -> StoreResult<()>;
+    async fn release_savepoint(&mut self) -> StoreResult<()>;
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()>;
+
+    /// Makes every write durable; on error nothing of it is.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// A store: readers share a pool, writers get a transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn read(&self) -> StoreResult<Box<dyn Reads>>;
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
+}

@@ -74,14 +74,50 @@ fn snapshot() -> RegisterSnapshot {
         pool_backend_count: 0,
         overlapping: vec![],
         instances: vec![
-            instance("vm-1", "10.0.0.11", "vpc-1", InstanceType::Vm, InstanceState::Running),
-            instance("vm-2", "10.0.0.12", "vpc-1", InstanceType::Vm, InstanceState::Running),
-            instance("vm-stopped", "10.0.0.13", "vpc-1", InstanceType::Vm, InstanceState::Stopped),
-            instance("vm-far", "10.9.0.1", "vpc-9", InstanceType::Vm, InstanceState::Running),
-            instance("bm-1", "192.168.5.5", "vpc-bm", InstanceType::Bm, InstanceState::Running),
+            instance(
+                "vm-1",
+                "10.0.0.11",
+                "vpc-1",
+                InstanceType::Vm,
+                InstanceState::Running,
+            ),
+            instance(
+                "vm-2",
+                "10.0.0.12",
+                "vpc-1",
+                InstanceType::Vm,
+                InstanceState::Running,
+            ),
+            instance(
+                "vm-stopped",
+                "10.0.0.13",
+                "vpc-1",
+                InstanceType::Vm,
+                InstanceState::Stopped,
+            ),
+            instance(
+                "vm-far",
+                "10.9.0.1",
+                "vpc-9",
+                InstanceType::Vm,
+                InstanceState::Running,
+            ),
+            instance(
+                "bm-1",
+                "192.168.5.5",
+                "vpc-bm",
+                InstanceType::Bm,
+                InstanceState::Running,
+            ),
             Instance {
                 project_id: "someone-else".into(),
-                ..instance("vm-foreign", "10.0.0.14", "vpc-1", InstanceType::Vm, InstanceState::Running)
+                ..instance(
+                    "vm-foreign",
+                    "10.0.0.14",
+                    "vpc-1",
+                    InstanceType::Vm,
+                    InstanceState::Running,
+                )
             },
         ],
         subnets: vec![
@@ -106,11 +142,17 @@ fn snapshot() -> RegisterSnapshot {
 }
 
 fn by_instance(id: &str) -> BackendSpec {
-    BackendSpec { instance_id: Some(id.into()), ..Default::default() }
+    BackendSpec {
+        instance_id: Some(id.into()),
+        ..Default::default()
+    }
 }
 
 fn by_address(ip: &str) -> BackendSpec {
-    BackendSpec { address: Some(ip.into()), ..Default::default() }
+    BackendSpec {
+        address: Some(ip.into()),
+        ..Default::default()
+    }
 }
 
 fn zlb() -> RegisterPolicy {
@@ -121,8 +163,19 @@ fn zlb() -> RegisterPolicy {
     }
 }
 
-fn plan_with(snap: &RegisterSnapshot, specs: &[BackendSpec], policy: &RegisterPolicy) -> Result<RegisterPlan, Error> {
-    plan_register(snap, specs, policy, &Settings::default(), &mut SequentialIds::default(), ts())
+fn plan_with(
+    snap: &RegisterSnapshot,
+    specs: &[BackendSpec],
+    policy: &RegisterPolicy,
+) -> Result<RegisterPlan, Error> {
+    plan_register(
+        snap,
+        specs,
+        policy,
+        &Settings::default(),
+        &mut SequentialIds::default(),
+        ts(),
+    )
 }
 
 fn plan(specs: &[BackendSpec]) -> Result<RegisterPlan, Error> {
@@ -154,7 +207,11 @@ fn registers_by_instance_taking_address_from_inventory() {
     let b = &plan.backends[0];
     assert_eq!(b.address.to_string(), "10.0.0.11");
     assert_eq!(b.instance_id, Some("vm-1".into()));
-    assert_eq!(b.ports, BackendPorts::One(80), "port defaults to the listener's");
+    assert_eq!(
+        b.ports,
+        BackendPorts::One(80),
+        "port defaults to the listener's"
+    );
     assert_eq!((b.weight, b.enabled, b.backup), (100, true, false));
     assert_eq!(b.listener_id, Some("ls-1".into()));
 }
@@ -193,15 +250,30 @@ fn unknown_and_foreign_instances_are_not_found() {
 
 #[test]
 fn instance_must_be_running_and_in_the_vpc() {
-    assert!(matches!(plan(&[by_instance("vm-stopped")]), Err(Error::InstanceNotRunning { .. })));
-    assert!(matches!(plan(&[by_instance("vm-far")]), Err(Error::InstanceNotInVpc { .. })));
+    assert!(matches!(
+        plan(&[by_instance("vm-stopped")]),
+        Err(Error::InstanceNotRunning { .. })
+    ));
+    assert!(matches!(
+        plan(&[by_instance("vm-far")]),
+        Err(Error::InstanceNotInVpc { .. })
+    ));
 }
 
 #[test]
 fn given_address_must_match_the_instance() {
-    let spec = BackendSpec { address: Some("10.0.0.99".into()), ..by_instance("vm-1") };
-    assert!(matches!(plan(&[spec]), Err(Error::InstanceAddressMismatch { .. })));
-    let spec = BackendSpec { address: Some("10.0.0.11".into()), ..by_instance("vm-1") };
+    let spec = BackendSpec {
+        address: Some("10.0.0.99".into()),
+        ..by_instance("vm-1")
+    };
+    assert!(matches!(
+        plan(&[spec]),
+        Err(Error::InstanceAddressMismatch { .. })
+    ));
+    let spec = BackendSpec {
+        address: Some("10.0.0.11".into()),
+        ..by_instance("vm-1")
+    };
     assert!(plan(&[spec]).is_ok());
 }
 
@@ -219,22 +291,50 @@ fn bare_metal_on_zlb_is_by_address_behind_a_border_gateway() {
 
 #[test]
 fn addresses_must_be_private_and_never_reserved() {
-    assert!(matches!(plan(&[by_address("8.8.8.8")]), Err(Error::AddressNotPrivate { .. })));
-    assert!(matches!(plan(&[by_address("127.0.0.1")]), Err(Error::AddressNotPrivate { .. })));
-    assert!(matches!(plan(&[by_address("10.0.0.100")]), Err(Error::AddressReserved { .. })));
+    assert!(matches!(
+        plan(&[by_address("8.8.8.8")]),
+        Err(Error::AddressNotPrivate { .. })
+    ));
+    assert!(matches!(
+        plan(&[by_address("127.0.0.1")]),
+        Err(Error::AddressNotPrivate { .. })
+    ));
+    assert!(matches!(
+        plan(&[by_address("10.0.0.100")]),
+        Err(Error::AddressReserved { .. })
+    ));
     assert!(matches!(
         plan(&[by_address("not-an-ip")]),
         Err(Error::InvalidField { field, .. }) if field == "backends[0].address"
     ));
     let mut settings = Settings::default();
-    settings.network.backend_ranges.push("169.254.0.0/16".parse().unwrap());
-    settings.network.backend_ranges.push("127.0.0.0/8".parse().unwrap());
+    settings
+        .network
+        .backend_ranges
+        .push("169.254.0.0/16".parse().unwrap());
+    settings
+        .network
+        .backend_ranges
+        .push("127.0.0.0/8".parse().unwrap());
     let policy = RegisterPolicy::native();
     let run = |ip: &str| {
-        plan_register(&snapshot(), &[by_address(ip)], &policy, &settings, &mut SequentialIds::default(), ts())
+        plan_register(
+            &snapshot(),
+            &[by_address(ip)],
+            &policy,
+            &settings,
+            &mut SequentialIds::default(),
+            ts(),
+        )
     };
-    assert!(matches!(run("169.254.169.254"), Err(Error::AddressReserved { .. })));
-    assert!(run("127.0.0.1").is_ok(), "loopback once the operator allows it");
+    assert!(matches!(
+        run("169.254.169.254"),
+        Err(Error::AddressReserved { .. })
+    ));
+    assert!(
+        run("127.0.0.1").is_ok(),
+        "loopback once the operator allows it"
+    );
 }
 
 #[test]
@@ -245,20 +345,38 @@ fn zlb_addresses_must_belong_to_an_instance() {
 
 #[test]
 fn named_subnet_must_be_in_the_vpc_and_hold_the_address() {
-    let with_subnet = |ip: &str, sn: &str| BackendSpec { subnet_id: Some(sn.into()), ..by_address(ip) };
+    let with_subnet = |ip: &str, sn: &str| BackendSpec {
+        subnet_id: Some(sn.into()),
+        ..by_address(ip)
+    };
     assert!(plan(&[with_subnet("10.0.0.50", "sn-1")]).is_ok());
-    assert!(matches!(plan(&[with_subnet("10.0.1.50", "sn-1")]), Err(Error::AddressNotInSubnet { .. })));
-    assert!(matches!(plan(&[with_subnet("10.9.0.50", "sn-9")]), Err(Error::SubnetNotInVpc { .. })));
+    assert!(matches!(
+        plan(&[with_subnet("10.0.1.50", "sn-1")]),
+        Err(Error::AddressNotInSubnet { .. })
+    ));
+    assert!(matches!(
+        plan(&[with_subnet("10.9.0.50", "sn-9")]),
+        Err(Error::SubnetNotInVpc { .. })
+    ));
     assert!(matches!(
         plan(&[with_subnet("10.0.0.50", "sn-x")]),
-        Err(Error::NotFound { kind: ResourceKind::Subnet, .. })
+        Err(Error::NotFound {
+            kind: ResourceKind::Subnet,
+            ..
+        })
     ));
 }
 
 #[test]
 fn ports_are_forbidden_on_dr_all_port_and_multi_port_listeners() {
-    let with_port = BackendSpec { port: Some(8080), ..by_instance("vm-1") };
-    let with_list = BackendSpec { ports: Some(vec![8080, 8081]), ..by_instance("vm-1") };
+    let with_port = BackendSpec {
+        port: Some(8080),
+        ..by_instance("vm-1")
+    };
+    let with_list = BackendSpec {
+        ports: Some(vec![8080, 8081]),
+        ..by_instance("vm-1")
+    };
     for listener in [
         listener(ListenerPorts::Single(80), ForwardingMode::Dr),
         listener(ListenerPorts::All, ForwardingMode::Proxy),
@@ -270,7 +388,8 @@ fn ports_are_forbidden_on_dr_all_port_and_multi_port_listeners() {
         let mut snap = snapshot();
         snap.listener = Some(listener);
         for spec in [&with_port, &with_list] {
-            let err = plan_with(&snap, std::slice::from_ref(spec), &RegisterPolicy::native()).unwrap_err();
+            let err = plan_with(&snap, std::slice::from_ref(spec), &RegisterPolicy::native())
+                .unwrap_err();
             assert!(matches!(err, Error::PortNotAllowed { .. }), "{err}");
         }
         let plan = plan_with(&snap, &[by_instance("vm-1")], &RegisterPolicy::native()).unwrap();
@@ -280,29 +399,78 @@ fn ports_are_forbidden_on_dr_all_port_and_multi_port_listeners() {
 
 #[test]
 fn ports_are_checked_and_lists_sorted() {
-    let ok = plan(&[BackendSpec { ports: Some(vec![443, 80]), ..by_instance("vm-1") }]).unwrap();
+    let ok = plan(&[BackendSpec {
+        ports: Some(vec![443, 80]),
+        ..by_instance("vm-1")
+    }])
+    .unwrap();
     assert_eq!(ok.backends[0].ports, BackendPorts::List(vec![80, 443]));
     for (spec, field) in [
-        (BackendSpec { port: Some(0), ..by_instance("vm-1") }, "backends[0].port"),
-        (BackendSpec { port: Some(65_536), ..by_instance("vm-1") }, "backends[0].port"),
-        (BackendSpec { port: Some(-1), ..by_instance("vm-1") }, "backends[0].port"),
-        (BackendSpec { ports: Some(vec![80, 0]), ..by_instance("vm-1") }, "backends[0].ports[1]"),
-        (BackendSpec { ports: Some(vec![80, 80]), ..by_instance("vm-1") }, "backends[0].ports"),
-        (BackendSpec { ports: Some(vec![]), ..by_instance("vm-1") }, "backends[0].ports"),
+        (
+            BackendSpec {
+                port: Some(0),
+                ..by_instance("vm-1")
+            },
+            "backends[0].port",
+        ),
+        (
+            BackendSpec {
+                port: Some(65_536),
+                ..by_instance("vm-1")
+            },
+            "backends[0].port",
+        ),
+        (
+            BackendSpec {
+                port: Some(-1),
+                ..by_instance("vm-1")
+            },
+            "backends[0].port",
+        ),
+        (
+            BackendSpec {
+                ports: Some(vec![80, 0]),
+                ..by_instance("vm-1")
+            },
+            "backends[0].ports[1]",
+        ),
+        (
+            BackendSpec {
+                ports: Some(vec![80, 80]),
+                ..by_instance("vm-1")
+            },
+            "backends[0].ports",
+        ),
+        (
+            BackendSpec {
+                ports: Some(vec![]),
+                ..by_instance("vm-1")
+            },
+            "backends[0].ports",
+        ),
     ] {
         let err = plan(&[spec]).unwrap_err();
-        assert!(matches!(&err, Error::InvalidField { field: f, .. } if f == field), "{err}");
+        assert!(
+            matches!(&err, Error::InvalidField { field: f, .. } if f == field),
+            "{err}"
+        );
     }
 }
 
 #[test]
 fn weight_range_is_the_dialects() {
-    let w = |weight: i64| BackendSpec { weight: Some(weight), ..by_instance("vm-1") };
+    let w = |weight: i64| BackendSpec {
+        weight: Some(weight),
+        ..by_instance("vm-1")
+    };
     assert_eq!(plan(&[w(0)]).unwrap().backends[0].weight, 0);
     assert_eq!(plan(&[w(65_535)]).unwrap().backends[0].weight, 65_535);
     assert!(plan(&[w(65_536)]).is_err());
     assert!(plan(&[w(-1)]).is_err());
-    let bmc = RegisterPolicy { weight_range: (1, 100), ..RegisterPolicy::native() };
+    let bmc = RegisterPolicy {
+        weight_range: (1, 100),
+        ..RegisterPolicy::native()
+    };
     let err = plan_with(&snapshot(), &[w(0)], &bmc).unwrap_err();
     assert!(matches!(err, Error::InvalidField { field, .. } if field == "backends[0].weight"));
     assert!(plan_with(&snapshot(), &[w(101)], &bmc).is_err());
@@ -310,11 +478,26 @@ fn weight_range_is_the_dialects() {
 
 #[test]
 fn bmc_names_are_letters_digits_dash_dot() {
-    let bmc = RegisterPolicy { name_rule: NameRule::LettersDigitsDashDot, ..RegisterPolicy::native() };
-    let named = |n: Option<&str>| BackendSpec { name: n.map(str::to_owned), ..by_instance("vm-1") };
+    let bmc = RegisterPolicy {
+        name_rule: NameRule::LettersDigitsDashDot,
+        ..RegisterPolicy::native()
+    };
+    let named = |n: Option<&str>| BackendSpec {
+        name: n.map(str::to_owned),
+        ..by_instance("vm-1")
+    };
     assert!(plan_with(&snapshot(), &[named(Some("web-1.a"))], &bmc).is_ok());
-    for bad in [None, Some(""), Some("web_1"), Some("wéb"), Some(&*"a".repeat(65))] {
-        assert!(plan_with(&snapshot(), &[named(bad)], &bmc).is_err(), "{bad:?}");
+    for bad in [
+        None,
+        Some(""),
+        Some("web_1"),
+        Some("wéb"),
+        Some(&*"a".repeat(65)),
+    ] {
+        assert!(
+            plan_with(&snapshot(), &[named(bad)], &bmc).is_err(),
+            "{bad:?}"
+        );
     }
     assert!(plan(&[named(Some("any name at all"))]).is_ok());
 }
@@ -325,26 +508,58 @@ fn existing_backends_conflict() {
     snap.overlapping = vec![existing("10.0.0.11", 80, Some("vm-1"))];
     let err = plan_with(&snap, &[by_address("10.0.0.11")], &RegisterPolicy::native()).unwrap_err();
     assert!(matches!(err, Error::BackendExists { .. }));
-    let other_port = BackendSpec { port: Some(81), ..by_instance("vm-1") };
-    let err = plan_with(&snap, &[other_port.clone()], &RegisterPolicy::native()).unwrap_err();
+    let other_port = BackendSpec {
+        port: Some(81),
+        ..by_instance("vm-1")
+    };
+    let err = plan_with(
+        &snap,
+        std::slice::from_ref(&other_port),
+        &RegisterPolicy::native(),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::InstanceAlreadyRegistered { .. }));
-    let ucloud = RegisterPolicy { unique_instance_per_listener: false, ..RegisterPolicy::native() };
-    assert!(plan_with(&snap, &[other_port], &ucloud).is_ok(), "same instance on another port");
+    let ucloud = RegisterPolicy {
+        unique_instance_per_listener: false,
+        ..RegisterPolicy::native()
+    };
+    assert!(
+        plan_with(&snap, &[other_port], &ucloud).is_ok(),
+        "same instance on another port"
+    );
 }
 
 #[test]
 fn duplicates_in_one_request_reject_or_first_wins() {
-    let dup_instance = [by_instance("vm-1"), BackendSpec { weight: Some(5), ..by_instance("vm-1") }];
-    assert!(matches!(plan(&dup_instance), Err(Error::DuplicateInstanceInRequest { .. })));
+    let dup_instance = [
+        by_instance("vm-1"),
+        BackendSpec {
+            weight: Some(5),
+            ..by_instance("vm-1")
+        },
+    ];
+    assert!(matches!(
+        plan(&dup_instance),
+        Err(Error::DuplicateInstanceInRequest { .. })
+    ));
     let dup_ip = [by_address("10.0.0.50"), by_address("10.0.0.50")];
-    assert!(matches!(plan(&dup_ip), Err(Error::DuplicateAddressInRequest { .. })));
+    assert!(matches!(
+        plan(&dup_ip),
+        Err(Error::DuplicateAddressInRequest { .. })
+    ));
 
-    let first_wins = RegisterPolicy { duplicates: DuplicatePolicy::FirstWins, ..RegisterPolicy::native() };
+    let first_wins = RegisterPolicy {
+        duplicates: DuplicatePolicy::FirstWins,
+        ..RegisterPolicy::native()
+    };
     // The ignored duplicate is not judged: its out-of-range weight is moot.
     let specs = [
         by_instance("vm-1"),
         by_instance("vm-2"),
-        BackendSpec { weight: Some(1_000_000), ..by_instance("vm-1") },
+        BackendSpec {
+            weight: Some(1_000_000),
+            ..by_instance("vm-1")
+        },
     ];
     let plan = plan_with(&snapshot(), &specs, &first_wins).unwrap();
     assert_eq!(plan.backends.len(), 2);
@@ -358,13 +573,37 @@ fn quotas_per_pool_and_per_request() {
     let mut snap = snapshot();
     snap.pool_backend_count = 999;
     assert!(plan_with(&snap, &[by_instance("vm-1")], &RegisterPolicy::native()).is_ok());
-    let err = plan_with(&snap, &[by_instance("vm-1"), by_instance("vm-2")], &RegisterPolicy::native()).unwrap_err();
-    assert!(matches!(err, Error::QuotaExceeded { kind: QuotaKind::BackendsPerPool, limit: 1000, requested: 1001 }));
+    let err = plan_with(
+        &snap,
+        &[by_instance("vm-1"), by_instance("vm-2")],
+        &RegisterPolicy::native(),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::QuotaExceeded {
+            kind: QuotaKind::BackendsPerPool,
+            limit: 1000,
+            requested: 1001
+        }
+    ));
 
-    let aliyun = RegisterPolicy { max_per_request: Some(20), ..RegisterPolicy::native() };
-    let many: Vec<_> = (0..21).map(|i| by_address(&format!("10.0.0.{}", 150 + i))).collect();
+    let aliyun = RegisterPolicy {
+        max_per_request: Some(20),
+        ..RegisterPolicy::native()
+    };
+    let many: Vec<_> = (0..21)
+        .map(|i| by_address(&format!("10.0.0.{}", 150 + i)))
+        .collect();
     let err = plan_with(&snapshot(), &many, &aliyun).unwrap_err();
-    assert!(matches!(err, Error::QuotaExceeded { kind: QuotaKind::BackendsPerRequest, limit: 20, .. }));
+    assert!(matches!(
+        err,
+        Error::QuotaExceeded {
+            kind: QuotaKind::BackendsPerRequest,
+            limit: 20,
+            ..
+        }
+    ));
     assert!(plan_with(&snapshot(), &many[..20], &aliyun).is_ok());
     assert!(matches!(plan(&[]), Err(Error::InvalidField { .. })));
 }
@@ -386,7 +625,10 @@ fn snapshot_keys_list_what_the_request_names() {
         by_instance("vm-1"),
         by_address("10.0.0.5"),
         by_address("junk"),
-        BackendSpec { subnet_id: Some("sn-1".into()), ..by_address("10.0.0.5") },
+        BackendSpec {
+            subnet_id: Some("sn-1".into()),
+            ..by_address("10.0.0.5")
+        },
     ];
     let keys = snapshot_keys(&specs);
     assert_eq!(keys.instance_ids, vec!["vm-1".to_owned()]);

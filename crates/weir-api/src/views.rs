@@ -1,0 +1,263 @@
+//! Response bodies of the native API, converted by hand from core types
+//! (the core stays free of serde).
+
+use serde::Serialize;
+use weir_core::model::*;
+
+#[derive(Serialize)]
+pub struct ProjectView {
+    pub id: String,
+    pub name: String,
+    pub access_key_id: String,
+    pub created_at: String,
+}
+
+impl From<&Project> for ProjectView {
+    fn from(p: &Project) -> Self {
+        Self {
+            id: p.id.to_string(),
+            name: p.name.clone(),
+            access_key_id: p.access_key_id.clone(),
+            created_at: p.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct VpcView {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub cidr: String,
+    pub has_border_gateway: bool,
+    pub created_at: String,
+}
+
+impl From<&Vpc> for VpcView {
+    fn from(v: &Vpc) -> Self {
+        Self {
+            id: v.id.to_string(),
+            project_id: v.project_id.to_string(),
+            name: v.name.clone(),
+            cidr: v.cidr.to_string(),
+            has_border_gateway: v.has_border_gateway,
+            created_at: v.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SubnetView {
+    pub id: String,
+    pub project_id: String,
+    pub vpc_id: String,
+    pub name: String,
+    pub cidr: String,
+    pub created_at: String,
+}
+
+impl From<&Subnet> for SubnetView {
+    fn from(s: &Subnet) -> Self {
+        Self {
+            id: s.id.to_string(),
+            project_id: s.project_id.to_string(),
+            vpc_id: s.vpc_id.to_string(),
+            name: s.name.clone(),
+            cidr: s.cidr.to_string(),
+            created_at: s.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct InstanceView {
+    pub id: String,
+    pub project_id: String,
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub instance_type: &'static str,
+    pub state: &'static str,
+    pub private_ip: String,
+    pub created_at: String,
+}
+
+impl From<&Instance> for InstanceView {
+    fn from(i: &Instance) -> Self {
+        Self {
+            id: i.id.to_string(),
+            project_id: i.project_id.to_string(),
+            subnet_id: i.subnet_id.to_string(),
+            vpc_id: i.vpc_id.to_string(),
+            name: i.name.clone(),
+            instance_type: i.instance_type.as_str(),
+            state: i.state.as_str(),
+            private_ip: i.private_ip.to_string(),
+            created_at: i.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct LoadBalancerView {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub vip: String,
+    pub status: &'static str,
+    pub default_pool_id: String,
+    pub created_at: String,
+}
+
+impl From<&LoadBalancer> for LoadBalancerView {
+    fn from(l: &LoadBalancer) -> Self {
+        Self {
+            id: l.id.to_string(),
+            project_id: l.project_id.to_string(),
+            name: l.name.clone(),
+            subnet_id: l.subnet_id.to_string(),
+            vpc_id: l.vpc_id.to_string(),
+            vip: l.vip.to_string(),
+            status: l.status.as_str(),
+            default_pool_id: l.default_pool_id.to_string(),
+            created_at: l.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PortRangeView {
+    pub start: u16,
+    pub end: u16,
+}
+
+#[derive(Serialize)]
+pub struct ListenerView {
+    pub id: String,
+    pub project_id: String,
+    pub load_balancer_id: String,
+    pub name: String,
+    pub protocol: &'static str,
+    /// Set for a single-port listener.
+    pub port: Option<u16>,
+    /// Set for a listener on port ranges.
+    pub port_ranges: Option<Vec<PortRangeView>>,
+    pub all_ports: bool,
+    pub forwarding_mode: &'static str,
+    pub scheduler: &'static str,
+    pub default_pool_id: String,
+    pub created_at: String,
+}
+
+impl From<&Listener> for ListenerView {
+    fn from(l: &Listener) -> Self {
+        let (port, port_ranges) = match &l.ports {
+            ListenerPorts::Single(p) => (Some(*p), None),
+            ListenerPorts::Ranges(r) => (
+                None,
+                Some(
+                    r.iter()
+                        .map(|r| PortRangeView {
+                            start: r.start,
+                            end: r.end,
+                        })
+                        .collect(),
+                ),
+            ),
+            ListenerPorts::All => (None, None),
+        };
+        Self {
+            id: l.id.to_string(),
+            project_id: l.project_id.to_string(),
+            load_balancer_id: l.lb_id.to_string(),
+            name: l.name.clone(),
+            protocol: l.protocol.as_str(),
+            port,
+            port_ranges,
+            all_ports: l.ports == ListenerPorts::All,
+            forwarding_mode: l.forwarding_mode.as_str(),
+            scheduler: l.scheduler.as_str(),
+            default_pool_id: l.default_pool_id.to_string(),
+            created_at: l.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PoolView {
+    pub id: String,
+    pub project_id: String,
+    pub load_balancer_id: String,
+    pub listener_id: Option<String>,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<&Pool> for PoolView {
+    fn from(p: &Pool) -> Self {
+        Self {
+            id: p.id.to_string(),
+            project_id: p.project_id.to_string(),
+            load_balancer_id: p.lb_id.to_string(),
+            listener_id: p.listener_id.as_ref().map(ToString::to_string),
+            name: p.name.clone(),
+            created_at: p.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct BackendView {
+    pub id: String,
+    pub project_id: String,
+    pub pool_id: String,
+    pub load_balancer_id: String,
+    pub listener_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub address: String,
+    /// The single port, when the backend has one.
+    pub port: Option<u16>,
+    /// The port list, when the backend has several.
+    pub ports: Option<Vec<u16>>,
+    pub weight: u16,
+    pub enabled: bool,
+    pub backup: bool,
+    pub name: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Backend> for BackendView {
+    fn from(b: &Backend) -> Self {
+        let (port, ports) = match &b.ports {
+            BackendPorts::Inherit => (None, None),
+            BackendPorts::One(p) => (Some(*p), None),
+            BackendPorts::List(l) => (None, Some(l.clone())),
+        };
+        Self {
+            id: b.id.to_string(),
+            project_id: b.project_id.to_string(),
+            pool_id: b.pool_id.to_string(),
+            load_balancer_id: b.lb_id.to_string(),
+            listener_id: b.listener_id.as_ref().map(ToString::to_string),
+            instance_id: b.instance_id.as_ref().map(ToString::to_string),
+            address: b.address.to_string(),
+            port,
+            ports,
+            weight: b.weight,
+            enabled: b.enabled,
+            backup: b.backup,
+            name: b.name.clone(),
+            created_at: b.created_at.to_string(),
+            updated_at: b.updated_at.to_string(),
+        }
+    }
+}
+
+/// Converts a slice of core values into views.
+pub fn views<'a, T: 'a, V: From<&'a T>>(items: &'a [T]) -> Vec<V> {
+    items.iter().map(V::from).collect()
+}

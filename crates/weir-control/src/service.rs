@@ -1,0 +1,781 @@
+//! The commands and queries of the control plane.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use weir_core::backend::{plan_backend_update, BackendUpdate};
+use weir_core::idempotency::{self, Replay};
+use weir_core::ids::*;
+use weir_core::inventory::{self, InstanceUpdate, NewInstance, NewSubnet, NewVpc};
+use weir_core::loadbalancer::{self, LbAction, NewListener, NewLoadBalancer};
+use weir_core::model::*;
+use weir_core::register::{self, BackendSpec, IgnoredBackend, RegisterPolicy, RegisterSnapshot};
+use weir_core::settings::Settings;
+use weir_core::{Error, ResourceKind, Timestamp};
+use weir_store::{IdempotencyRecord, Page, Reads, Store, StoreTx};
+
+use crate::auth::{constant_time_eq, hash_token, hex, random_string, random_token, Principal};
+use crate::writer::Writer;
+use crate::{ControlError, ControlResult};
+
+const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// Idempotency scope of backend registration.
+const OP_REGISTER: &str = "register_backends";
+
+/// Fresh ids: UUIDv7, so id order is creation order and keyset paging by
+/// id lists backends oldest first.
+struct UuidIds;
+
+impl IdSource for UuidIds {
+    fn next_id(&mut self) -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
+}
+
+fn now() -> Timestamp {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A project just created, with the only copy of its secrets.
+#[derive(Debug, Clone)]
+pub struct ProjectCreated {
+    pub project: Project,
+    pub token: String,
+    pub access_key_secret: String,
+}
+
+/// Where a registration goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RegisterTarget {
+    Pool(PoolId),
+    /// The listener's default pool.
+    Listener(ListenerId),
+    /// The load balancer's LB-wide pool (Aliyun's default server group).
+    LoadBalancer(LoadBalancerId),
+}
+
+/// A registration request as a dialect translated it.
+#[derive(Debug, Clone)]
+pub struct RegisterRequest {
+    pub target: RegisterTarget,
+    pub backends: Vec<BackendSpec>,
+    pub policy: RegisterPolicy,
+    pub client_token: Option<String>,
+}
+
+/// What a registration did.
+#[derive(Debug, Clone)]
+pub struct RegisterOutcome {
+    pub backends: Vec<Backend>,
+    /// Request items skipped as duplicates (first-wins policy).
+    pub ignored: Vec<IgnoredBackend>,
+    /// The client token had been seen with this request: nothing was
+    /// registered, the original backends are returned.
+    pub replayed: bool,
+}
+
+/// The control plane: commands, queries, authentication.
+#[derive(Clone)]
+pub struct Control {
+    store: Arc<dyn Store>,
+    writer: Writer,
+    settings: Arc<Settings>,
+    admin_token: Arc<str>,
+}
+
+impl Control {
+    /// Starts the control plane on `store`.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        admin_token: String,
+    ) -> ControlResult<Self> {
+        let revision = store.read().await?.revision().await?;
+        Ok(Self {
+            writer: Writer::spawn(store.clone(), revision),
+            store,
+            settings: Arc::new(settings),
+            admin_token: admin_token.into(),
+        })
+    }
+
+    /// The settings the rules run with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Follows committed revisions of the change log.
+    pub fn revision(&self) -> watch::Receiver<u64> {
+        self.writer.revision()
+    }
+
+    async fn reader(&self) -> ControlResult<Box<dyn Reads>> {
+        Ok(self.store.read().await?)
+    }
+
+    /// Resolves a bearer token to its principal.
+    pub async fn authenticate(&self, token: &str) -> ControlResult<Option<Principal>> {
+        if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
+            return Ok(Some(Principal::Admin));
+        }
+        // The lookup is by hash, so timing reveals nothing about the token.
+        let project = self
+            .reader()
+            .await?
+            .project_by_token_hash(&hash_token(token))
+            .await?;
+        Ok(project.map(|p| Principal::Project(p.id)))
+    }
+
+    fn admin_only(principal: &Principal) -> ControlResult<()> {
+        match principal {
+            Principal::Admin => Ok(()),
+            Principal::Project(_) => Err(ControlError::AdminOnly),
+        }
+    }
+
+    // === projects ===
+
+    /// Creates a project with a bearer token and an access key pair.
+    pub async fn create_project(
+        &self,
+        principal: &Principal,
+        name: String,
+    ) -> ControlResult<ProjectCreated> {
+        Self::admin_only(principal)?;
+        inventory::validate_name("name", &name)?;
+        let token = random_token("wt_");
+        let secret = random_token("");
+        let project = Project {
+            id: ProjectId::new(UuidIds.next_id()),
+            name,
+            access_key_id: format!("WK{}", random_string(UPPER_ALNUM, 20)),
+            created_at: now(),
+        };
+        let created = ProjectCreated {
+            project: project.clone(),
+            token: token.clone(),
+            access_key_secret: secret.clone(),
+        };
+        self.writer
+            .write(move |mut tx| async move {
+                let result = tx
+                    .insert_project(&project, &hash_token(&token), &secret)
+                    .await;
+                (tx, result.map_err(ControlError::from))
+            })
+            .await?;
+        Ok(created)
+    }
+
+    /// Lists projects (admin) or the caller's own.
+    pub async fn list_projects(&self, principal: &Principal) -> ControlResult<Vec<Project>> {
+        let all = self.reader().await?.projects().await?;
+        Ok(all.into_iter().filter(|p| principal.sees(&p.id)).collect())
+    }
+
+    // === inventory ===
+
+    /// Creates a VPC for a project (admin).
+    pub async fn create_vpc(
+        &self,
+        principal: &Principal,
+        project_id: ProjectId,
+        req: NewVpc,
+    ) -> ControlResult<Vpc> {
+        Self::admin_only(principal)?;
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let project = tx.project(&project_id).await?;
+                    Principal::Admin.check(
+                        project,
+                        |p| &p.id,
+                        ResourceKind::Project,
+                        project_id.as_str(),
+                    )?;
+                    let vpc = inventory::plan_vpc(&project_id, &req, UuidIds.next_id(), now())?;
+                    tx.insert_vpc(&vpc).await?;
+                    Ok(vpc)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Lists VPCs the caller sees.
+    pub async fn list_vpcs(&self, principal: &Principal) -> ControlResult<Vec<Vpc>> {
+        Ok(self.reader().await?.vpcs(principal.scope()).await?)
+    }
+
+    /// Creates a subnet in a VPC (admin).
+    pub async fn create_subnet(
+        &self,
+        principal: &Principal,
+        vpc_id: VpcId,
+        req: NewSubnet,
+    ) -> ControlResult<Subnet> {
+        Self::admin_only(principal)?;
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let vpc = tx.vpc(&vpc_id).await?;
+                    let vpc = Principal::Admin.check(
+                        vpc,
+                        |v| &v.project_id,
+                        ResourceKind::Vpc,
+                        vpc_id.as_str(),
+                    )?;
+                    let siblings = tx.subnets_of_vpc(&vpc_id).await?;
+                    let subnet =
+                        inventory::plan_subnet(&vpc, &siblings, &req, UuidIds.next_id(), now())?;
+                    tx.insert_subnet(&subnet).await?;
+                    Ok(subnet)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Lists subnets the caller sees.
+    pub async fn list_subnets(&self, principal: &Principal) -> ControlResult<Vec<Subnet>> {
+        Ok(self.reader().await?.subnets(principal.scope()).await?)
+    }
+
+    /// Creates an instance in a subnet (admin); `project_id` must own the
+    /// subnet.
+    pub async fn create_instance(
+        &self,
+        principal: &Principal,
+        project_id: ProjectId,
+        subnet_id: SubnetId,
+        req: NewInstance,
+    ) -> ControlResult<Instance> {
+        Self::admin_only(principal)?;
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let owner = Principal::Project(project_id);
+                    let subnet = tx.subnet(&subnet_id).await?;
+                    let subnet = owner.check(
+                        subnet,
+                        |s| &s.project_id,
+                        ResourceKind::Subnet,
+                        subnet_id.as_str(),
+                    )?;
+                    let ip = inventory::parse_ip("private_ip", &req.private_ip)?;
+                    let holder = tx.instance_by_ip(&subnet.vpc_id, ip).await?;
+                    let instance = inventory::plan_instance(
+                        &subnet,
+                        holder.as_ref(),
+                        &req,
+                        UuidIds.next_id(),
+                        now(),
+                    )?;
+                    tx.insert_instance(&instance).await?;
+                    Ok(instance)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Changes an instance's name or state (admin).
+    pub async fn update_instance(
+        &self,
+        principal: &Principal,
+        id: InstanceId,
+        update: InstanceUpdate,
+    ) -> ControlResult<Instance> {
+        Self::admin_only(principal)?;
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let current = tx.instance(&id).await?;
+                    let current = Principal::Admin.check(
+                        current,
+                        |i| &i.project_id,
+                        ResourceKind::Instance,
+                        id.as_str(),
+                    )?;
+                    let next = inventory::plan_instance_update(&current, &update)?;
+                    tx.update_instance(&next).await?;
+                    Ok(next)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Lists instances the caller sees.
+    pub async fn list_instances(&self, principal: &Principal) -> ControlResult<Vec<Instance>> {
+        Ok(self.reader().await?.instances(principal.scope()).await?)
+    }
+
+    /// Shows one instance.
+    pub async fn get_instance(
+        &self,
+        principal: &Principal,
+        id: &InstanceId,
+    ) -> ControlResult<Instance> {
+        let found = self.reader().await?.instance(id).await?;
+        Ok(principal.check(
+            found,
+            |i| &i.project_id,
+            ResourceKind::Instance,
+            id.as_str(),
+        )?)
+    }
+
+    // === load balancers and listeners ===
+
+    /// Creates a load balancer in a subnet of the caller's project.
+    pub async fn create_load_balancer(
+        &self,
+        principal: &Principal,
+        subnet_id: SubnetId,
+        req: NewLoadBalancer,
+    ) -> ControlResult<LoadBalancer> {
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let subnet = tx.subnet(&subnet_id).await?;
+                    let subnet = principal.check(
+                        subnet,
+                        |s| &s.project_id,
+                        ResourceKind::Subnet,
+                        subnet_id.as_str(),
+                    )?;
+                    let used = tx.used_vips().await?;
+                    let plan = loadbalancer::plan_load_balancer(
+                        &subnet,
+                        &used,
+                        &req,
+                        &settings.network,
+                        &mut UuidIds,
+                        now(),
+                    )?;
+                    tx.insert_load_balancer(&plan.load_balancer, &plan.default_pool)
+                        .await?;
+                    Ok(plan.load_balancer)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Shows one load balancer.
+    pub async fn get_load_balancer(
+        &self,
+        principal: &Principal,
+        id: &LoadBalancerId,
+    ) -> ControlResult<LoadBalancer> {
+        let found = self.reader().await?.load_balancer(id).await?;
+        Ok(principal.check(
+            found,
+            |l| &l.project_id,
+            ResourceKind::LoadBalancer,
+            id.as_str(),
+        )?)
+    }
+
+    /// Lists the load balancers the caller sees.
+    pub async fn list_load_balancers(
+        &self,
+        principal: &Principal,
+    ) -> ControlResult<Vec<LoadBalancer>> {
+        Ok(self
+            .reader()
+            .await?
+            .load_balancers(principal.scope())
+            .await?)
+    }
+
+    /// Starts or stops a load balancer.
+    pub async fn load_balancer_action(
+        &self,
+        principal: &Principal,
+        id: LoadBalancerId,
+        action: LbAction,
+    ) -> ControlResult<LoadBalancer> {
+        let principal = principal.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let lb = tx.load_balancer(&id).await?;
+                    let mut lb = principal.check(
+                        lb,
+                        |l| &l.project_id,
+                        ResourceKind::LoadBalancer,
+                        id.as_str(),
+                    )?;
+                    let status = loadbalancer::plan_lb_action(&lb, action)?;
+                    if status != lb.status {
+                        tx.set_load_balancer_status(&lb, status).await?;
+                        lb.status = status;
+                    }
+                    Ok(lb)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Deletes a load balancer; with listeners only when `cascade`.
+    pub async fn delete_load_balancer(
+        &self,
+        principal: &Principal,
+        id: LoadBalancerId,
+        cascade: bool,
+    ) -> ControlResult<()> {
+        let principal = principal.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let lb = tx.load_balancer(&id).await?;
+                    let lb = principal.check(
+                        lb,
+                        |l| &l.project_id,
+                        ResourceKind::LoadBalancer,
+                        id.as_str(),
+                    )?;
+                    let listeners = tx.listeners_of(&id).await?;
+                    loadbalancer::plan_lb_delete(&lb, listeners.len(), cascade)?;
+                    tx.delete_load_balancer(&lb).await?;
+                    Ok(())
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Creates a listener (and its default pool) on a load balancer.
+    pub async fn create_listener(
+        &self,
+        principal: &Principal,
+        lb_id: LoadBalancerId,
+        req: NewListener,
+    ) -> ControlResult<Listener> {
+        let principal = principal.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let lb = tx.load_balancer(&lb_id).await?;
+                    let lb = principal.check(
+                        lb,
+                        |l| &l.project_id,
+                        ResourceKind::LoadBalancer,
+                        lb_id.as_str(),
+                    )?;
+                    let siblings = tx.listeners_of(&lb_id).await?;
+                    let plan =
+                        loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
+                    tx.insert_listener(&plan.listener, &plan.default_pool)
+                        .await?;
+                    Ok(plan.listener)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Shows one listener.
+    pub async fn get_listener(
+        &self,
+        principal: &Principal,
+        id: &ListenerId,
+    ) -> ControlResult<Listener> {
+        let found = self.reader().await?.listener(id).await?;
+        Ok(principal.check(
+            found,
+            |l| &l.project_id,
+            ResourceKind::Listener,
+            id.as_str(),
+        )?)
+    }
+
+    /// Lists the listeners of a load balancer.
+    pub async fn list_listeners(
+        &self,
+        principal: &Principal,
+        lb_id: &LoadBalancerId,
+    ) -> ControlResult<Vec<Listener>> {
+        let mut reads = self.reader().await?;
+        let lb = reads.load_balancer(lb_id).await?;
+        principal.check(
+            lb,
+            |l| &l.project_id,
+            ResourceKind::LoadBalancer,
+            lb_id.as_str(),
+        )?;
+        Ok(reads.listeners_of(lb_id).await?)
+    }
+
+    // === backends ===
+
+    /// Registers backends: planned whole, written in one transaction,
+    /// idempotent under a client token.
+    pub async fn register_backends(
+        &self,
+        principal: &Principal,
+        req: RegisterRequest,
+    ) -> ControlResult<RegisterOutcome> {
+        if let Some(token) = &req.client_token {
+            idempotency::validate_token("client_token", token)?;
+        }
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let result = register_in(&mut *tx, &principal, &req, &settings).await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Lists a pool's backends, oldest first, `page.limit` at a time.
+    pub async fn list_backends(
+        &self,
+        principal: &Principal,
+        pool_id: &PoolId,
+        page: &Page,
+    ) -> ControlResult<Vec<Backend>> {
+        let mut reads = self.reader().await?;
+        let pool = reads.pool(pool_id).await?;
+        principal.check(
+            pool,
+            |p| &p.project_id,
+            ResourceKind::Pool,
+            pool_id.as_str(),
+        )?;
+        Ok(reads.backends(pool_id, page).await?)
+    }
+
+    /// Shows one pool.
+    pub async fn get_pool(&self, principal: &Principal, id: &PoolId) -> ControlResult<Pool> {
+        let found = self.reader().await?.pool(id).await?;
+        Ok(principal.check(found, |p| &p.project_id, ResourceKind::Pool, id.as_str())?)
+    }
+
+    /// Shows one backend.
+    pub async fn get_backend(
+        &self,
+        principal: &Principal,
+        id: &BackendId,
+    ) -> ControlResult<Backend> {
+        let found = self.reader().await?.backend(id).await?;
+        Ok(principal.check(found, |b| &b.project_id, ResourceKind::Backend, id.as_str())?)
+    }
+
+    /// Changes a backend's weight, state, backup flag or name.
+    pub async fn update_backend(
+        &self,
+        principal: &Principal,
+        id: BackendId,
+        update: BackendUpdate,
+        policy: RegisterPolicy,
+    ) -> ControlResult<Backend> {
+        let principal = principal.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let current = tx.backend(&id).await?;
+                    let current = principal.check(
+                        current,
+                        |b| &b.project_id,
+                        ResourceKind::Backend,
+                        id.as_str(),
+                    )?;
+                    let next = plan_backend_update(&current, &update, &policy, now())?;
+                    if next != current {
+                        tx.update_backend(&next).await?;
+                    }
+                    Ok(next)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Deregisters a backend.
+    pub async fn delete_backend(
+        &self,
+        principal: &Principal,
+        id: BackendId,
+    ) -> ControlResult<Backend> {
+        let principal = principal.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let current = tx.backend(&id).await?;
+                    let current = principal.check(
+                        current,
+                        |b| &b.project_id,
+                        ResourceKind::Backend,
+                        id.as_str(),
+                    )?;
+                    tx.delete_backend(&current).await?;
+                    Ok(current)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    }
+}
+
+/// Fingerprint of a registration for idempotency: a hash of the parsed
+/// request, so key order and whitespace on the wire do not matter.
+fn fingerprint(req: &RegisterRequest) -> String {
+    hex(&Sha256::digest(
+        format!("{:?}|{:?}", req.target, req.backends).as_bytes(),
+    ))
+}
+
+async fn register_in(
+    tx: &mut dyn StoreTx,
+    principal: &Principal,
+    req: &RegisterRequest,
+    settings: &Settings,
+) -> ControlResult<RegisterOutcome> {
+    let (pool, listener) = resolve_target(tx, principal, &req.target).await?;
+    let project = pool.project_id.clone();
+
+    let fingerprint = fingerprint(req);
+    if let Some(token) = &req.client_token {
+        let stored = tx
+            .idempotency_record(&project, OP_REGISTER, token)
+            .await?
+            .map(|r| (r.fingerprint, r.response));
+        if let Replay::Respond(ids) = idempotency::decide(token, stored, &fingerprint)? {
+            let ids: Vec<String> = ids
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let mut backends = tx.backends_by_ids(&ids).await?;
+            backends.sort_by_key(|b| ids.iter().position(|i| i == b.id.as_str()));
+            return Ok(RegisterOutcome {
+                backends,
+                ignored: Vec::new(),
+                replayed: true,
+            });
+        }
+    }
+
+    let lb = tx
+        .load_balancer(&pool.lb_id)
+        .await?
+        .ok_or_else(|| Error::not_found(ResourceKind::LoadBalancer, &pool.lb_id))?;
+    let vpc = tx
+        .vpc(&lb.vpc_id)
+        .await?
+        .ok_or_else(|| Error::not_found(ResourceKind::Vpc, &lb.vpc_id))?;
+    let keys = register::snapshot_keys(&req.backends);
+    let instances = tx
+        .instances_by_ids_or_ips(&keys.instance_ids, &keys.addresses)
+        .await?;
+    // Uniqueness must also see the addresses behind instance ids and the
+    // instances behind addresses.
+    let mut addresses = keys.addresses.clone();
+    addresses.extend(instances.iter().map(|i| i.private_ip));
+    let mut instance_ids = keys.instance_ids.clone();
+    instance_ids.extend(instances.iter().map(|i| i.id.to_string()));
+    let snapshot = RegisterSnapshot {
+        overlapping: tx
+            .overlapping_backends(&pool.id, &addresses, &instance_ids)
+            .await?,
+        pool_backend_count: tx.count_backends(&pool.id).await?,
+        subnets: tx.subnets_by_ids(&keys.subnet_ids).await?,
+        instances,
+        load_balancer: lb,
+        vpc,
+        listener,
+        pool,
+    };
+    let at = now();
+    let plan = register::plan_register(
+        &snapshot,
+        &req.backends,
+        &req.policy,
+        settings,
+        &mut UuidIds,
+        at,
+    )?;
+    tx.insert_backends(&plan.backends).await?;
+    if let Some(token) = &req.client_token {
+        let ids: Vec<&str> = plan.backends.iter().map(|b| b.id.as_str()).collect();
+        let record = IdempotencyRecord {
+            fingerprint,
+            response: ids.join(","),
+        };
+        tx.put_idempotency_record(&project, OP_REGISTER, token, &record, at)
+            .await?;
+    }
+    Ok(RegisterOutcome {
+        backends: plan.backends,
+        ignored: plan.ignored,
+        replayed: false,
+    })
+}
+
+async fn resolve_target(
+    tx: &mut dyn StoreTx,
+    principal: &Principal,
+    target: &RegisterTarget,
+) -> ControlResult<(Pool, Option<Listener>)> {
+    let pool_id = match target {
+        RegisterTarget::Pool(id) => id.clone(),
+        RegisterTarget::Listener(id) => {
+            let found = tx.listener(id).await?;
+            principal
+                .check(
+                    found,
+                    |l| &l.project_id,
+                    ResourceKind::Listener,
+                    id.as_str(),
+                )?
+                .default_pool_id
+        }
+        RegisterTarget::LoadBalancer(id) => {
+            let found = tx.load_balancer(id).await?;
+            principal
+                .check(
+                    found,
+                    |l| &l.project_id,
+                    ResourceKind::LoadBalancer,
+                    id.as_str(),
+                )?
+                .default_pool_id
+        }
+    };
+    let found = tx.pool(&pool_id).await?;
+    let pool = principal.check(
+        found,
+        |p| &p.project_id,
+        ResourceKind::Pool,
+        pool_id.as_str(),
+    )?;
+    let listener = match &pool.listener_id {
+        Some(id) => tx.listener(id).await?,
+        None => None,
+    };
+    Ok((pool, listener))
+}

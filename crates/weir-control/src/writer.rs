@@ -1,0 +1,140 @@
+//! The group-commit writer: one task owns the write side of the store and
+//! commits every command queued while the previous commit was flushing in
+//! one transaction, each command in its own savepoint.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use weir_store::{Store, StoreTx};
+
+use crate::{ControlError, ControlResult};
+
+/// The most commands committed together; bounds the latency one group adds.
+pub const MAX_GROUP: usize = 512;
+
+type Tx = Box<dyn StoreTx>;
+type Deliver = Box<dyn FnOnce(ControlResult<()>) + Send>;
+type JobFuture = Pin<Box<dyn Future<Output = (Tx, Deliver, bool)> + Send>>;
+type Job = Box<dyn FnOnce(Tx) -> JobFuture + Send>;
+
+/// The sending side: queues commands for the writer task.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+    revision: watch::Receiver<u64>,
+}
+
+impl Writer {
+    /// Starts the writer task on `store`, publishing each committed revision
+    /// (starting from `revision`) on the returned handle's watch channel.
+    pub fn spawn(store: Arc<dyn Store>, revision: u64) -> Self {
+        let (jobs, rx) = mpsc::channel(4 * MAX_GROUP);
+        let (rev_tx, rev_rx) = watch::channel(revision);
+        tokio::spawn(run(store, rx, rev_tx));
+        Self {
+            jobs,
+            revision: rev_rx,
+        }
+    }
+
+    /// The latest committed revision, updated after every commit.
+    pub fn revision(&self) -> watch::Receiver<u64> {
+        self.revision.clone()
+    }
+
+    /// Runs `command` inside the next group transaction and returns its
+    /// result once that transaction has committed. A command that returns
+    /// an error leaves no trace: its savepoint is rolled back.
+    pub async fn write<T, F, Fut>(&self, command: F) -> ControlResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Tx) -> Fut + Send + 'static,
+        Fut: Future<Output = (Tx, ControlResult<T>)> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |tx| {
+            Box::pin(async move {
+                let (tx, result) = command(tx).await;
+                let ok = result.is_ok();
+                let deliver: Deliver = Box::new(move |committed| {
+                    // The caller may have gone away; its answer is moot then.
+                    let _ = reply.send(committed.and(result));
+                });
+                (tx, deliver, ok)
+            })
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| ControlError::Unavailable)?;
+        answer.await.map_err(|_| ControlError::Unavailable)?
+    }
+}
+
+async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, revision: watch::Sender<u64>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let mut deliveries = Vec::with_capacity(group.len());
+        let outcome = commit_group(&*store, &mut group, &mut deliveries).await;
+        if let Ok(rev) = &outcome {
+            revision.send_replace(*rev);
+        } else if let Err(e) = &outcome {
+            tracing::error!(error = %e, commands = deliveries.len(), "group commit failed");
+        }
+        let committed = outcome.map(drop);
+        for deliver in deliveries {
+            deliver(committed.clone());
+        }
+    }
+}
+
+/// Runs and commits one group; on any store failure the whole group fails
+/// and nothing of it is written.
+async fn commit_group(
+    store: &dyn Store,
+    group: &mut Vec<Job>,
+    deliveries: &mut Vec<Deliver>,
+) -> ControlResult<u64> {
+    let mut tx = match store.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            // Jobs that never ran still owe their callers an answer.
+            for job in group.drain(..) {
+                drop(job);
+            }
+            return Err(e.into());
+        }
+    };
+    let mut failure = None;
+    for job in group.drain(..) {
+        if failure.is_some() {
+            // Dropping the job drops its reply sender: the caller sees
+            // Unavailable rather than waiting forever.
+            drop(job);
+            continue;
+        }
+        if let Err(e) = tx.savepoint().await {
+            failure = Some(e);
+            continue;
+        }
+        let (back, deliver, ok) = job(tx).await;
+        tx = back;
+        deliveries.push(deliver);
+        let settled = if ok {
+            tx.release_savepoint().await
+        } else {
+            tx.rollback_to_savepoint().await
+        };
+        if let Err(e) = settled {
+            failure = Some(e);
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    let rev = tx.revision().await?;
+    tx.commit().await?;
+    Ok(rev)
+}

@@ -1,0 +1,923 @@
+//! The embedded SQLite store: one writer connection (writes are serialised
+//! by the control layer's group-commit task anyway) and a pool of readers,
+//! in WAL mode with `synchronous = FULL` so an acknowledged commit survives
+//! a crash of the process or the machine.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use weir_core::ids::*;
+use weir_core::model::*;
+use weir_core::Timestamp;
+
+use crate::{
+    IdempotencyRecord, Page, ProjectCredentials, Reads, Store, StoreError, StoreResult, StoreTx,
+};
+
+/// Schema migrations in order; each runs once, in its own transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+/// Rows per multi-row INSERT, well under SQLite's bind-variable limit.
+const INSERT_CHUNK: usize = 500;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Unique(db.message().to_owned())
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+/// How hard commits are pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on every commit: survives power loss (the default).
+    Full,
+    /// fsync at checkpoints only: survives a process crash, not power loss.
+    Normal,
+}
+
+/// SQLite behind the [`Store`] traits.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path, durability: Durability) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        migrate(&writer).await?;
+        // Readers open after migrating: the schema and the WAL index exist.
+        let readers = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { writer, readers })
+    }
+}
+
+async fn migrate(writer: &SqlitePool) -> StoreResult<()> {
+    let mut conn = writer.acquire().await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        .execute(&mut *conn)
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if applied.is_none() {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "applied schema migration");
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn read(&self) -> StoreResult<Box<dyn Reads>> {
+        Ok(Box::new(SqliteReader {
+            conn: self.readers.acquire().await?,
+        }))
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        Ok(Box::new(SqliteTx {
+            tx: self.writer.begin().await?,
+        }))
+    }
+}
+
+/// Something that can lend a connection for reads.
+trait Conn: Send {
+    fn conn(&mut self) -> &mut SqliteConnection;
+}
+
+struct SqliteReader {
+    conn: PoolConnection<Sqlite>,
+}
+
+impl Conn for SqliteReader {
+    fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+impl Conn for SqliteTx {
+    fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
+
+// === row decoding ===
+
+fn col<'r, T>(row: &'r SqliteRow, name: &str) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(name)
+        .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+fn parsed<T: FromStr>(row: &SqliteRow, name: &str) -> StoreResult<T> {
+    let text: String = col(row, name)?;
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{name}: cannot parse {text:?}")))
+}
+
+fn ts(row: &SqliteRow, name: &str) -> StoreResult<Timestamp> {
+    Ok(Timestamp(col(row, name)?))
+}
+
+fn project_from(row: &SqliteRow) -> StoreResult<Project> {
+    Ok(Project {
+        id: ProjectId::new(col::<String>(row, "id")?),
+        name: col(row, "name")?,
+        access_key_id: col(row, "access_key_id")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn vpc_from(row: &SqliteRow) -> StoreResult<Vpc> {
+    Ok(Vpc {
+        id: VpcId::new(col::<String>(row, "id")?),
+        project_id: ProjectId::new(col::<String>(row, "project_id")?),
+        name: col(row, "name")?,
+        cidr: parsed(row, "cidr")?,
+        has_border_gateway: col(row, "has_border_gateway")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn subnet_from(row: &SqliteRow) -> StoreResult<Subnet> {
+    Ok(Subnet {
+        id: SubnetId::new(col::<String>(row, "id")?),
+        project_id: ProjectId::new(col::<String>(row, "project_id")?),
+        vpc_id: VpcId::new(col::<String>(row, "vpc_id")?),
+        name: col(row, "name")?,
+        cidr: parsed(row, "cidr")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn enum_col<T: FromStr<Err = ()>>(row: &SqliteRow, name: &str) -> StoreResult<T> {
+    parsed(row, name)
+}
+
+fn instance_from(row: &SqliteRow) -> StoreResult<Instance> {
+    Ok(Instance {
+        id: InstanceId::new(col::<String>(row, "id")?),
+        project_id: ProjectId::new(col::<String>(row, "project_id")?),
+        subnet_id: SubnetId::new(col::<String>(row, "subnet_id")?),
+        vpc_id: VpcId::new(col::<String>(row, "vpc_id")?),
+        name: col(row, "name")?,
+        instance_type: enum_col(row, "instance_type")?,
+        state: enum_col(row, "state")?,
+        private_ip: parsed(row, "private_ip")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn lb_from(row: &SqliteRow) -> StoreResult<LoadBalancer> {
+    Ok(LoadBalancer {
+        id: LoadBalancerId::new(col::<String>(row, "id")?),
+        project_id: ProjectId::new(col::<String>(row, "project_id")?),
+        name: col(row, "name")?,
+        subnet_id: SubnetId::new(col::<String>(row, "subnet_id")?),
+        vpc_id: VpcId::new(col::<String>(row, "vpc_id")?),
+        vip: parsed(row, "vip")?,
+        status: enum_col(row, "status")?,
+        default_pool_id: PoolId::new(col::<String>(row, "default_pool_id")?),
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn listener_from(row: &SqliteRow) -> StoreResult<Listener> {
+    let spec: String = col(row, "ports")?;
+    Ok(Listener {
+        id: ListenerId::new(col::<String>(row, "id")?),
+        project_id: ProjectId::new(col::<String>(row, "project_id")?),
+        lb_id: LoadBalancerId::new(col::<String>(row, "lb_id")?),
+        name: col(row, "name")?,
+        protocol: enum_col(row, "protocol")?,
+        ports: ListenerPorts::from_spec(&spec)
+            .ok_or_else(|| StoreError::Corrupt(format!("listener ports {spec:?}")))?,
+        forwarding_mode: enum_col(row, "forwarding_mode")?,
+        scheduler: enum_col(row, "scheduler")?,
+        default_pool_id: PoolId::new(col::<String>(row, "default_pool_id")?),
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn pool_from(row: &SqliteRow) -> StoreResult<Pool> {
+    Ok(Pool {
+        id: PoolId::new(col::<String>(row, "id")?),
+        project_id: ProjectId::new(col::<String>(row, "project_id")?),
+        lb_id: LoadBalancerId::new(col::<String>(row, "lb_id")?),
+        listener_id: col::<Option<String>>(row, "listener_id")?.map(ListenerId::new),
+        name: col(row, "name")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+/// Backend ports as stored: NULL inherits, `80` is one port, `[80,443]` a
+/// list (kept distinct from one port so a one-element list round-trips).
+fn ports_to_text(ports: &BackendPorts) -> Option<String> {
+    match ports {
+        BackendPorts::Inherit => None,
+        BackendPorts::One(p) => Some(p.to_string()),
+        BackendPorts::List(list) => Some(format!(
+            "[{}]",
+            list.iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        )),
+    }
+}
+
+fn ports_from_text(text: Option<String>) -> StoreResult<BackendPorts> {
+    let corrupt = |t: &str| StoreError::Corrupt(format!("backend ports {t:?}"));
+    match text {
+        None => Ok(BackendPorts::Inherit),
+        Some(t) => match t.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            Some(list) => list
+                .split(',')
+                .map(|p| p.parse::<u16>().map_err(|_| corrupt(&t)))
+                .collect::<StoreResult<Vec<_>>>()
+                .map(BackendPorts::List),
+            None => t.parse().map(BackendPorts::One).map_err(|_| corrupt(&t)),
+        },
+    }
+}
+
+fn backend_from(row: &SqliteRow) -> StoreResult<Backend> {
+    let weight: i64 = col(row, "weight")?;
+    Ok(Backend {
+        id: BackendId::new(col::<String>(row, "id")?),
+        project_id: ProjectId::new(col::<String>(row, "project_id")?),
+        pool_id: PoolId::new(col::<String>(row, "pool_id")?),
+        lb_id: LoadBalancerId::new(col::<String>(row, "lb_id")?),
+        listener_id: col::<Option<String>>(row, "listener_id")?.map(ListenerId::new),
+        instance_id: col::<Option<String>>(row, "instance_id")?.map(InstanceId::new),
+        address: parsed(row, "address")?,
+        ports: ports_from_text(col(row, "ports")?)?,
+        weight: u16::try_from(weight)
+            .map_err(|_| StoreError::Corrupt(format!("weight {weight}")))?,
+        enabled: col(row, "enabled")?,
+        backup: col(row, "backup")?,
+        name: col(row, "name")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+fn all<T>(rows: Vec<SqliteRow>, f: fn(&SqliteRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+fn one<T>(row: Option<SqliteRow>, f: fn(&SqliteRow) -> StoreResult<T>) -> StoreResult<Option<T>> {
+    row.as_ref().map(f).transpose()
+}
+
+/// `SELECT * FROM table WHERE column IN (values...)`, or nothing for an
+/// empty list (SQL has no empty IN).
+async fn select_in<T>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    column: &str,
+    values: &[String],
+    f: fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT * FROM {table} WHERE {column} IN ("));
+    let mut list = qb.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    list.push_unseparated(")");
+    all(qb.build().fetch_all(conn).await?, f)
+}
+
+#[async_trait]
+impl<C: Conn> Reads for C {
+    async fn project(&mut self, id: &ProjectId) -> StoreResult<Option<Project>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, project_from)
+    }
+
+    async fn project_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Project>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, project_from)
+    }
+
+    async fn project_by_access_key(
+        &mut self,
+        access_key_id: &str,
+    ) -> StoreResult<Option<ProjectCredentials>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE access_key_id = ?")
+            .bind(access_key_id)
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, |r| {
+            Ok(ProjectCredentials {
+                project: project_from(r)?,
+                access_key_secret: col(r, "access_key_secret")?,
+            })
+        })
+    }
+
+    async fn projects(&mut self) -> StoreResult<Vec<Project>> {
+        let rows = sqlx::query("SELECT * FROM projects ORDER BY id")
+            .fetch_all(self.conn())
+            .await?;
+        all(rows, project_from)
+    }
+
+    async fn vpc(&mut self, id: &VpcId) -> StoreResult<Option<Vpc>> {
+        let row = sqlx::query("SELECT * FROM vpcs WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, vpc_from)
+    }
+
+    async fn vpcs(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Vpc>> {
+        let p = project.map(ProjectId::as_str);
+        let rows =
+            sqlx::query("SELECT * FROM vpcs WHERE (? IS NULL OR project_id = ?) ORDER BY id")
+                .bind(p)
+                .bind(p)
+                .fetch_all(self.conn())
+                .await?;
+        all(rows, vpc_from)
+    }
+
+    async fn subnet(&mut self, id: &SubnetId) -> StoreResult<Option<Subnet>> {
+        let row = sqlx::query("SELECT * FROM subnets WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, subnet_from)
+    }
+
+    async fn subnets(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Subnet>> {
+        let p = project.map(ProjectId::as_str);
+        let rows =
+            sqlx::query("SELECT * FROM subnets WHERE (? IS NULL OR project_id = ?) ORDER BY id")
+                .bind(p)
+                .bind(p)
+                .fetch_all(self.conn())
+                .await?;
+        all(rows, subnet_from)
+    }
+
+    async fn subnets_of_vpc(&mut self, vpc: &VpcId) -> StoreResult<Vec<Subnet>> {
+        let rows = sqlx::query("SELECT * FROM subnets WHERE vpc_id = ? ORDER BY id")
+            .bind(vpc.as_str())
+            .fetch_all(self.conn())
+            .await?;
+        all(rows, subnet_from)
+    }
+
+    async fn subnets_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Subnet>> {
+        select_in(self.conn(), "subnets", "id", ids, subnet_from).await
+    }
+
+    async fn instance(&mut self, id: &InstanceId) -> StoreResult<Option<Instance>> {
+        let row = sqlx::query("SELECT * FROM instances WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, instance_from)
+    }
+
+    async fn instances(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Instance>> {
+        let p = project.map(ProjectId::as_str);
+        let rows =
+            sqlx::query("SELECT * FROM instances WHERE (? IS NULL OR project_id = ?) ORDER BY id")
+                .bind(p)
+                .bind(p)
+                .fetch_all(self.conn())
+                .await?;
+        all(rows, instance_from)
+    }
+
+    async fn instance_by_ip(&mut self, vpc: &VpcId, ip: IpAddr) -> StoreResult<Option<Instance>> {
+        let row = sqlx::query("SELECT * FROM instances WHERE vpc_id = ? AND private_ip = ?")
+            .bind(vpc.as_str())
+            .bind(ip.to_string())
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, instance_from)
+    }
+
+    async fn instances_by_ids_or_ips(
+        &mut self,
+        ids: &[String],
+        ips: &[IpAddr],
+    ) -> StoreResult<Vec<Instance>> {
+        let mut found = select_in(self.conn(), "instances", "id", ids, instance_from).await?;
+        let ips: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
+        for inst in select_in(self.conn(), "instances", "private_ip", &ips, instance_from).await? {
+            if !found.iter().any(|i| i.id == inst.id) {
+                found.push(inst);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn load_balancer(&mut self, id: &LoadBalancerId) -> StoreResult<Option<LoadBalancer>> {
+        let row = sqlx::query("SELECT * FROM load_balancers WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, lb_from)
+    }
+
+    async fn load_balancers(
+        &mut self,
+        project: Option<&ProjectId>,
+    ) -> StoreResult<Vec<LoadBalancer>> {
+        let p = project.map(ProjectId::as_str);
+        let rows = sqlx::query(
+            "SELECT * FROM load_balancers WHERE (? IS NULL OR project_id = ?) ORDER BY id",
+        )
+        .bind(p)
+        .bind(p)
+        .fetch_all(self.conn())
+        .await?;
+        all(rows, lb_from)
+    }
+
+    async fn used_vips(&mut self) -> StoreResult<HashSet<IpAddr>> {
+        let vips: Vec<String> = sqlx::query_scalar("SELECT vip FROM load_balancers")
+            .fetch_all(self.conn())
+            .await?;
+        vips.iter()
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("vip {v:?}")))
+            })
+            .collect()
+    }
+
+    async fn listener(&mut self, id: &ListenerId) -> StoreResult<Option<Listener>> {
+        let row = sqlx::query("SELECT * FROM listeners WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, listener_from)
+    }
+
+    async fn listeners_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Listener>> {
+        let rows = sqlx::query("SELECT * FROM listeners WHERE lb_id = ? ORDER BY id")
+            .bind(lb.as_str())
+            .fetch_all(self.conn())
+            .await?;
+        all(rows, listener_from)
+    }
+
+    async fn pool(&mut self, id: &PoolId) -> StoreResult<Option<Pool>> {
+        let row = sqlx::query("SELECT * FROM pools WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, pool_from)
+    }
+
+    async fn backend(&mut self, id: &BackendId) -> StoreResult<Option<Backend>> {
+        let row = sqlx::query("SELECT * FROM backends WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        one(row, backend_from)
+    }
+
+    async fn backends(&mut self, pool: &PoolId, page: &Page) -> StoreResult<Vec<Backend>> {
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+        let rows =
+            sqlx::query("SELECT * FROM backends WHERE pool_id = ? AND id > ? ORDER BY id LIMIT ?")
+                .bind(pool.as_str())
+                .bind(page.marker.as_deref().unwrap_or(""))
+                .bind(limit)
+                .fetch_all(self.conn())
+                .await?;
+        all(rows, backend_from)
+    }
+
+    async fn backends_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Backend>> {
+        select_in(self.conn(), "backends", "id", ids, backend_from).await
+    }
+
+    async fn count_backends(&mut self, pool: &PoolId) -> StoreResult<usize> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backends WHERE pool_id = ?")
+            .bind(pool.as_str())
+            .fetch_one(self.conn())
+            .await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    async fn overlapping_backends(
+        &mut self,
+        pool: &PoolId,
+        addresses: &[IpAddr],
+        instance_ids: &[String],
+    ) -> StoreResult<Vec<Backend>> {
+        if addresses.is_empty() && instance_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM backends WHERE pool_id = ");
+        qb.push_bind(pool.as_str()).push(" AND (address IN (");
+        let mut list = qb.separated(", ");
+        // NULL keeps the IN list non-empty without matching anything.
+        list.push("NULL");
+        for a in addresses {
+            list.push_bind(a.to_string());
+        }
+        qb.push(") OR instance_id IN (");
+        let mut list = qb.separated(", ");
+        list.push("NULL");
+        for i in instance_ids {
+            list.push_bind(i.as_str());
+        }
+        qb.push("))");
+        all(qb.build().fetch_all(self.conn()).await?, backend_from)
+    }
+
+    async fn idempotency_record(
+        &mut self,
+        project: &ProjectId,
+        operation: &str,
+        token: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let row = sqlx::query(
+            "SELECT fingerprint, response FROM idempotency_records WHERE project_id = ? AND operation = ? AND token = ?",
+        )
+        .bind(project.as_str())
+        .bind(operation)
+        .bind(token)
+        .fetch_optional(self.conn())
+        .await?;
+        one(row, |r| {
+            Ok(IdempotencyRecord {
+                fingerprint: col(r, "fingerprint")?,
+                response: col(r, "response")?,
+            })
+        })
+    }
+
+    async fn revision(&mut self) -> StoreResult<u64> {
+        let rev: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(revision), 0) FROM change_log")
+            .fetch_one(self.conn())
+            .await?;
+        Ok(u64::try_from(rev).unwrap_or(0))
+    }
+}
+
+impl SqliteTx {
+    /// Appends one change-log row per entity touched.
+    async fn log(
+        &mut self,
+        project: &ProjectId,
+        entity: &str,
+        ids: &[&str],
+        op: &str,
+    ) -> StoreResult<()> {
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO change_log (project_id, entity, entity_id, op) ",
+            );
+            qb.push_values(chunk, |mut row, id| {
+                row.push_bind(project.as_str())
+                    .push_bind(entity)
+                    .push_bind(*id)
+                    .push_bind(op);
+            });
+            qb.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn exec(&mut self, sql: &str, binds: &[&str]) -> StoreResult<u64> {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        Ok(q.execute(&mut *self.tx).await?.rows_affected())
+    }
+}
+
+#[async_trait]
+impl StoreTx for SqliteTx {
+    async fn insert_project(
+        &mut self,
+        project: &Project,
+        token_hash: &str,
+        access_key_secret: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO projects (id, name, token_hash, access_key_id, access_key_secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(project.id.as_str())
+        .bind(&project.name)
+        .bind(token_hash)
+        .bind(&project.access_key_id)
+        .bind(access_key_secret)
+        .bind(project.created_at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.log(&project.id, "project", &[project.id.as_str()], "create")
+            .await
+    }
+
+    async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()> {
+        sqlx::query("INSERT INTO vpcs (id, project_id, name, cidr, has_border_gateway, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(vpc.id.as_str())
+            .bind(vpc.project_id.as_str())
+            .bind(&vpc.name)
+            .bind(vpc.cidr.to_string())
+            .bind(vpc.has_border_gateway)
+            .bind(vpc.created_at.millis())
+            .execute(&mut *self.tx)
+            .await?;
+        self.log(&vpc.project_id, "vpc", &[vpc.id.as_str()], "create")
+            .await
+    }
+
+    async fn insert_subnet(&mut self, subnet: &Subnet) -> StoreResult<()> {
+        sqlx::query("INSERT INTO subnets (id, project_id, vpc_id, name, cidr, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(subnet.id.as_str())
+            .bind(subnet.project_id.as_str())
+            .bind(subnet.vpc_id.as_str())
+            .bind(&subnet.name)
+            .bind(subnet.cidr.to_string())
+            .bind(subnet.created_at.millis())
+            .execute(&mut *self.tx)
+            .await?;
+        self.log(
+            &subnet.project_id,
+            "subnet",
+            &[subnet.id.as_str()],
+            "create",
+        )
+        .await
+    }
+
+    async fn insert_instance(&mut self, i: &Instance) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO instances (id, project_id, subnet_id, vpc_id, name, instance_type, state, private_ip, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(i.id.as_str())
+        .bind(i.project_id.as_str())
+        .bind(i.subnet_id.as_str())
+        .bind(i.vpc_id.as_str())
+        .bind(&i.name)
+        .bind(i.instance_type.as_str())
+        .bind(i.state.as_str())
+        .bind(i.private_ip.to_string())
+        .bind(i.created_at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.log(&i.project_id, "instance", &[i.id.as_str()], "create")
+            .await
+    }
+
+    async fn update_instance(&mut self, i: &Instance) -> StoreResult<()> {
+        self.exec(
+            "UPDATE instances SET name = ?, state = ? WHERE id = ?",
+            &[&i.name, i.state.as_str(), i.id.as_str()],
+        )
+        .await?;
+        self.log(&i.project_id, "instance", &[i.id.as_str()], "update")
+            .await
+    }
+
+    async fn insert_load_balancer(&mut self, lb: &LoadBalancer, pool: &Pool) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO load_balancers (id, project_id, name, subnet_id, vpc_id, vip, status, default_pool_id, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(lb.id.as_str())
+        .bind(lb.project_id.as_str())
+        .bind(&lb.name)
+        .bind(lb.subnet_id.as_str())
+        .bind(lb.vpc_id.as_str())
+        .bind(lb.vip.to_string())
+        .bind(lb.status.as_str())
+        .bind(lb.default_pool_id.as_str())
+        .bind(lb.created_at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.insert_pool(pool).await?;
+        self.log(&lb.project_id, "load_balancer", &[lb.id.as_str()], "create")
+            .await
+    }
+
+    async fn set_load_balancer_status(
+        &mut self,
+        lb: &LoadBalancer,
+        status: LbStatus,
+    ) -> StoreResult<()> {
+        self.exec(
+            "UPDATE load_balancers SET status = ? WHERE id = ?",
+            &[status.as_str(), lb.id.as_str()],
+        )
+        .await?;
+        self.log(&lb.project_id, "load_balancer", &[lb.id.as_str()], "update")
+            .await
+    }
+
+    async fn delete_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
+        let id = lb.id.as_str();
+        self.exec("DELETE FROM backends WHERE lb_id = ?", &[id])
+            .await?;
+        self.exec("DELETE FROM pools WHERE lb_id = ?", &[id])
+            .await?;
+        self.exec("DELETE FROM listeners WHERE lb_id = ?", &[id])
+            .await?;
+        self.exec("DELETE FROM load_balancers WHERE id = ?", &[id])
+            .await?;
+        self.log(&lb.project_id, "load_balancer", &[id], "delete")
+            .await
+    }
+
+    async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, default_pool_id, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(l.id.as_str())
+        .bind(l.project_id.as_str())
+        .bind(l.lb_id.as_str())
+        .bind(&l.name)
+        .bind(l.protocol.as_str())
+        .bind(l.ports.to_spec())
+        .bind(l.forwarding_mode.as_str())
+        .bind(l.scheduler.as_str())
+        .bind(l.default_pool_id.as_str())
+        .bind(l.created_at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.insert_pool(pool).await?;
+        self.log(&l.project_id, "listener", &[l.id.as_str()], "create")
+            .await
+    }
+
+    async fn insert_backends(&mut self, backends: &[Backend]) -> StoreResult<()> {
+        let Some(first) = backends.first() else {
+            return Ok(());
+        };
+        for chunk in backends.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO backends (id, project_id, pool_id, lb_id, listener_id, instance_id, address, ports, port_key, \
+                 weight, enabled, backup, name, created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut row, b| {
+                row.push_bind(b.id.as_str())
+                    .push_bind(b.project_id.as_str())
+                    .push_bind(b.pool_id.as_str())
+                    .push_bind(b.lb_id.as_str())
+                    .push_bind(b.listener_id.as_ref().map(ListenerId::as_str))
+                    .push_bind(b.instance_id.as_ref().map(InstanceId::as_str))
+                    .push_bind(b.address.to_string())
+                    .push_bind(ports_to_text(&b.ports))
+                    .push_bind(i64::from(b.ports.key()))
+                    .push_bind(i64::from(b.weight))
+                    .push_bind(b.enabled)
+                    .push_bind(b.backup)
+                    .push_bind(b.name.as_str())
+                    .push_bind(b.created_at.millis())
+                    .push_bind(b.updated_at.millis());
+            });
+            qb.build().execute(&mut *self.tx).await?;
+        }
+        let ids: Vec<&str> = backends.iter().map(|b| b.id.as_str()).collect();
+        self.log(&first.project_id, "backend", &ids, "create").await
+    }
+
+    async fn update_backend(&mut self, b: &Backend) -> StoreResult<()> {
+        sqlx::query("UPDATE backends SET weight = ?, enabled = ?, backup = ?, name = ?, updated_at = ? WHERE id = ?")
+            .bind(i64::from(b.weight))
+            .bind(b.enabled)
+            .bind(b.backup)
+            .bind(&b.name)
+            .bind(b.updated_at.millis())
+            .bind(b.id.as_str())
+            .execute(&mut *self.tx)
+            .await?;
+        self.log(&b.project_id, "backend", &[b.id.as_str()], "update")
+            .await
+    }
+
+    async fn delete_backend(&mut self, b: &Backend) -> StoreResult<()> {
+        self.exec("DELETE FROM backends WHERE id = ?", &[b.id.as_str()])
+            .await?;
+        self.log(&b.project_id, "backend", &[b.id.as_str()], "delete")
+            .await
+    }
+
+    async fn put_idempotency_record(
+        &mut self,
+        project: &ProjectId,
+        operation: &str,
+        token: &str,
+        record: &IdempotencyRecord,
+        created_at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO idempotency_records (project_id, operation, token, fingerprint, response, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(project.as_str())
+        .bind(operation)
+        .bind(token)
+        .bind(&record.fingerprint)
+        .bind(&record.response)
+        .bind(created_at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn savepoint(&mut self) -> StoreResult<()> {
+        self.exec("SAVEPOINT command", &[]).await.map(drop)
+    }
+
+    async fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.exec("RELEASE SAVEPOINT command", &[]).await.map(drop)
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.exec("ROLLBACK TO SAVEPOINT command", &[]).await?;
+        self.exec("RELEASE SAVEPOINT command", &[]).await.map(drop)
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl SqliteTx {
+    async fn insert_pool(&mut self, p: &Pool) -> StoreResult<()> {
+        sqlx::query("INSERT INTO pools (id, project_id, lb_id, listener_id, name, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(p.id.as_str())
+            .bind(p.project_id.as_str())
+            .bind(p.lb_id.as_str())
+            .bind(p.listener_id.as_ref().map(ListenerId::as_str))
+            .bind(&p.name)
+            .bind(p.created_at.millis())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}

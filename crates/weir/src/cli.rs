@@ -1,0 +1,291 @@
+//! The command line: `weir serve` and the client subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Weir: register backends with load-balancer listeners.
+#[derive(Parser)]
+#[command(name = "weir", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Print the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the client commands send requests.
+#[derive(Args, Clone)]
+pub struct ClientArgs {
+    /// Base URL of the Weir API.
+    #[arg(
+        long,
+        env = "WEIR_URL",
+        default_value = "http://127.0.0.1:8480",
+        global = true
+    )]
+    pub url: String,
+    /// Bearer token: the admin token or a project's token.
+    #[arg(long, env = "WEIR_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the Weir service.
+    Serve(ServeArgs),
+    /// Projects (tenants).
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// VPCs of the inventory.
+    #[command(subcommand)]
+    Vpc(VpcCmd),
+    /// Subnets of the inventory.
+    #[command(subcommand)]
+    Subnet(SubnetCmd),
+    /// Instances (VMs and bare metal) of the inventory.
+    #[command(subcommand)]
+    Instance(InstanceCmd),
+    /// Load balancers.
+    #[command(subcommand)]
+    Lb(LbCmd),
+    /// Listeners.
+    #[command(subcommand)]
+    Listener(ListenerCmd),
+    /// Backends registered in pools.
+    #[command(subcommand)]
+    Backend(BackendCmd),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Directory for the database and the admin token.
+    #[arg(long, env = "WEIR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the API.
+    #[arg(long, env = "WEIR_LISTEN")]
+    pub listen: Option<String>,
+    /// TOML settings file (see docs/config.md).
+    #[arg(long, env = "WEIR_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum ProjectCmd {
+    /// Create a project; prints its token and access key (shown only once).
+    Create { name: String },
+    /// List projects.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum VpcCmd {
+    /// Create a VPC for a project (admin).
+    Create {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        cidr: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// The VPC has a border gateway (needed for bare-metal backends).
+        #[arg(long)]
+        border_gateway: bool,
+    },
+    /// List VPCs.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum SubnetCmd {
+    /// Create a subnet in a VPC (admin).
+    Create {
+        #[arg(long)]
+        vpc: String,
+        #[arg(long)]
+        cidr: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List subnets.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum InstanceCmd {
+    /// Create an instance (admin).
+    Create {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        subnet: String,
+        /// Private IP inside the subnet.
+        #[arg(long)]
+        ip: String,
+        /// vm or bm.
+        #[arg(long = "type", default_value = "vm")]
+        instance_type: String,
+        /// running or stopped.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List instances.
+    List,
+    /// Change an instance's state or name (admin).
+    Update {
+        id: String,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LbCmd {
+    /// Create a load balancer in a subnet.
+    Create {
+        #[arg(long)]
+        subnet: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// VIP; allocated from network.vip_ranges when absent.
+        #[arg(long)]
+        vip: Option<String>,
+    },
+    /// List load balancers.
+    List,
+    /// Show a load balancer.
+    Show { id: String },
+    /// Stop a load balancer.
+    Stop { id: String },
+    /// Start a load balancer.
+    Start { id: String },
+    /// Delete a load balancer.
+    Delete {
+        id: String,
+        /// Also delete its listeners, pools and backends.
+        #[arg(long)]
+        cascade: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ListenerCmd {
+    /// Create a listener on a load balancer.
+    Create {
+        #[arg(long)]
+        lb: String,
+        /// tcp, udp or http.
+        #[arg(long)]
+        protocol: String,
+        /// A single port.
+        #[arg(long, conflicts_with_all = ["port_range", "all_ports"])]
+        port: Option<u32>,
+        /// A port range START-END; repeat for several.
+        #[arg(long)]
+        port_range: Vec<String>,
+        /// Listen on every port.
+        #[arg(long)]
+        all_ports: bool,
+        /// proxy, nat or dr.
+        #[arg(long)]
+        mode: Option<String>,
+        /// wrr, lc or sh.
+        #[arg(long)]
+        scheduler: Option<String>,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Show a listener.
+    Show { id: String },
+    /// List the listeners of a load balancer.
+    List {
+        #[arg(long)]
+        lb: String,
+    },
+}
+
+/// Which pool a backend command addresses.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct PoolTarget {
+    /// A listener (its default pool).
+    #[arg(long)]
+    pub listener: Option<String>,
+    /// A pool.
+    #[arg(long)]
+    pub pool: Option<String>,
+    /// A load balancer's LB-wide pool.
+    #[arg(long)]
+    pub lb: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum BackendCmd {
+    /// Register backends: repeat --instance and --address for several, or
+    /// pass a JSON file with a "backends" array for thousands.
+    Register {
+        #[command(flatten)]
+        target: PoolTarget,
+        /// An instance id; repeatable.
+        #[arg(long)]
+        instance: Vec<String>,
+        /// An address, optionally ADDRESS:PORT (IPv6: [ADDR]:PORT); repeatable.
+        #[arg(long)]
+        address: Vec<String>,
+        /// JSON file: {"backends": [...]} as in the API.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        port: Option<i64>,
+        #[arg(long)]
+        weight: Option<i64>,
+        /// Register as backup servers.
+        #[arg(long)]
+        backup: bool,
+        /// Register disabled.
+        #[arg(long)]
+        disabled: bool,
+        #[arg(long)]
+        name: Option<String>,
+        /// Makes retries safe: the same token and request register once.
+        #[arg(long)]
+        client_token: Option<String>,
+        /// Skip duplicates inside the request instead of refusing it.
+        #[arg(long)]
+        first_wins: bool,
+    },
+    /// List the backends of a pool or listener.
+    List {
+        #[command(flatten)]
+        target: PoolTarget,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        marker: Option<String>,
+    },
+    /// Show a backend.
+    Show { id: String },
+    /// Change a backend.
+    Update {
+        id: String,
+        #[arg(long)]
+        weight: Option<i64>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        #[arg(long)]
+        backup: Option<bool>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Deregister a backend.
+    Deregister { id: String },
+}

@@ -1,0 +1,490 @@
+//! The client subcommands: each builds one API request, then prints the
+//! answer as a table (or the raw JSON with `--json`). Errors print as one
+//! line with the API's code and exit non-zero.
+
+use std::process::ExitCode;
+
+use serde_json::{json, Value};
+
+use crate::cli::*;
+
+/// One API call and how to show its answer.
+struct Call {
+    method: &'static str,
+    path: String,
+    body: Option<Value>,
+    show: Show,
+}
+
+/// How to print a response.
+enum Show {
+    /// A list under this key, with these columns.
+    Table(&'static str, &'static [&'static str]),
+    /// One object as `key: value` lines.
+    Object,
+    /// Nothing but a confirmation line.
+    Done(String),
+}
+
+const LB_COLUMNS: &[&str] = &["id", "name", "vip", "status", "subnet_id"];
+const LISTENER_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "protocol",
+    "port",
+    "forwarding_mode",
+    "scheduler",
+    "default_pool_id",
+];
+const BACKEND_COLUMNS: &[&str] = &[
+    "id",
+    "address",
+    "port",
+    "weight",
+    "enabled",
+    "backup",
+    "instance_id",
+    "name",
+];
+
+fn call(method: &'static str, path: impl Into<String>, body: Option<Value>, show: Show) -> Call {
+    Call {
+        method,
+        path: path.into(),
+        body,
+        show,
+    }
+}
+
+fn pool_path(t: &PoolTarget) -> String {
+    match (&t.listener, &t.pool, &t.lb) {
+        (Some(l), _, _) => format!("/v1/listeners/{l}/backends"),
+        (_, Some(p), _) => format!("/v1/pools/{p}/backends"),
+        (_, _, Some(lb)) => format!("/v1/loadbalancers/{lb}/backends"),
+        _ => unreachable!("clap requires one target"),
+    }
+}
+
+/// `ADDRESS`, `ADDRESS:PORT` or `[V6]:PORT` → (address, port).
+fn split_address(text: &str) -> Result<(String, Option<i64>), String> {
+    if text.parse::<std::net::IpAddr>().is_ok() {
+        return Ok((text.to_owned(), None));
+    }
+    let addr: std::net::SocketAddr = text
+        .parse()
+        .map_err(|_| format!("--address {text:?}: expected IP, IP:PORT or [IPv6]:PORT"))?;
+    Ok((addr.ip().to_string(), Some(i64::from(addr.port()))))
+}
+
+fn build(command: Command) -> Result<Call, String> {
+    Ok(match command {
+        Command::Serve(_) => unreachable!("handled by main"),
+        Command::Project(ProjectCmd::Create { name }) => call(
+            "POST",
+            "/v1/projects",
+            Some(json!({"name": name})),
+            Show::Object,
+        ),
+        Command::Project(ProjectCmd::List) => call(
+            "GET",
+            "/v1/projects",
+            None,
+            Show::Table("projects", &["id", "name", "access_key_id", "created_at"]),
+        ),
+        Command::Vpc(VpcCmd::Create {
+            project,
+            cidr,
+            name,
+            border_gateway,
+        }) => call(
+            "POST",
+            "/v1/vpcs",
+            Some(
+                json!({"project_id": project, "cidr": cidr, "name": name, "has_border_gateway": border_gateway}),
+            ),
+            Show::Object,
+        ),
+        Command::Vpc(VpcCmd::List) => call(
+            "GET",
+            "/v1/vpcs",
+            None,
+            Show::Table(
+                "vpcs",
+                &["id", "project_id", "name", "cidr", "has_border_gateway"],
+            ),
+        ),
+        Command::Subnet(SubnetCmd::Create { vpc, cidr, name }) => call(
+            "POST",
+            "/v1/subnets",
+            Some(json!({"vpc_id": vpc, "cidr": cidr, "name": name})),
+            Show::Object,
+        ),
+        Command::Subnet(SubnetCmd::List) => call(
+            "GET",
+            "/v1/subnets",
+            None,
+            Show::Table("subnets", &["id", "vpc_id", "name", "cidr"]),
+        ),
+        Command::Instance(InstanceCmd::Create {
+            project,
+            subnet,
+            ip,
+            instance_type,
+            state,
+            name,
+        }) => call(
+            "POST",
+            "/v1/instances",
+            Some(
+                json!({"project_id": project, "subnet_id": subnet, "private_ip": ip, "type": instance_type, "state": state, "name": name}),
+            ),
+            Show::Object,
+        ),
+        Command::Instance(InstanceCmd::List) => call(
+            "GET",
+            "/v1/instances",
+            None,
+            Show::Table(
+                "instances",
+                &["id", "name", "type", "state", "private_ip", "subnet_id"],
+            ),
+        ),
+        Command::Instance(InstanceCmd::Update { id, state, name }) => call(
+            "PATCH",
+            format!("/v1/instances/{id}"),
+            Some(json!({"state": state, "name": name})),
+            Show::Object,
+        ),
+        Command::Lb(LbCmd::Create { subnet, name, vip }) => call(
+            "POST",
+            "/v1/loadbalancers",
+            Some(json!({"subnet_id": subnet, "name": name, "vip": vip})),
+            Show::Object,
+        ),
+        Command::Lb(LbCmd::List) => call(
+            "GET",
+            "/v1/loadbalancers",
+            None,
+            Show::Table("loadbalancers", LB_COLUMNS),
+        ),
+        Command::Lb(LbCmd::Show { id }) => {
+            call("GET", format!("/v1/loadbalancers/{id}"), None, Show::Object)
+        }
+        Command::Lb(LbCmd::Stop { id }) => call(
+            "POST",
+            format!("/v1/loadbalancers/{id}/stop"),
+            None,
+            Show::Object,
+        ),
+        Command::Lb(LbCmd::Start { id }) => call(
+            "POST",
+            format!("/v1/loadbalancers/{id}/start"),
+            None,
+            Show::Object,
+        ),
+        Command::Lb(LbCmd::Delete { id, cascade }) => call(
+            "DELETE",
+            format!("/v1/loadbalancers/{id}?cascade={cascade}"),
+            None,
+            Show::Done(format!("deleted load balancer {id}")),
+        ),
+        Command::Listener(ListenerCmd::Create {
+            lb,
+            protocol,
+            port,
+            port_range,
+            all_ports,
+            mode,
+            scheduler,
+            name,
+        }) => {
+            let ranges = port_range
+                .iter()
+                .map(|r| {
+                    let (a, b) = r.split_once('-').unwrap_or((r, r));
+                    match (a.parse::<u32>(), b.parse::<u32>()) {
+                        (Ok(start), Ok(end)) => Ok(json!({"start": start, "end": end})),
+                        _ => Err(format!("--port-range {r:?}: expected START-END")),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut body = json!({"name": name, "protocol": protocol, "forwarding_mode": mode, "scheduler": scheduler});
+            if let Some(port) = port {
+                body["port"] = json!(port);
+            }
+            if !ranges.is_empty() {
+                body["port_ranges"] = json!(ranges);
+            }
+            if all_ports {
+                body["all_ports"] = json!(true);
+            }
+            call(
+                "POST",
+                format!("/v1/loadbalancers/{lb}/listeners"),
+                Some(body),
+                Show::Object,
+            )
+        }
+        Command::Listener(ListenerCmd::Show { id }) => {
+            call("GET", format!("/v1/listeners/{id}"), None, Show::Object)
+        }
+        Command::Listener(ListenerCmd::List { lb }) => call(
+            "GET",
+            format!("/v1/loadbalancers/{lb}/listeners"),
+            None,
+            Show::Table("listeners", LISTENER_COLUMNS),
+        ),
+        Command::Backend(BackendCmd::Register {
+            target,
+            instance,
+            address,
+            file,
+            port,
+            weight,
+            backup,
+            disabled,
+            name,
+            client_token,
+            first_wins,
+        }) => {
+            let mut backends: Vec<Value> = match &file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let doc: Value = serde_json::from_str(&text)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    doc.get("backends")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .ok_or_else(|| {
+                            format!("{}: expected {{\"backends\": [...]}}", path.display())
+                        })?
+                }
+                None => Vec::new(),
+            };
+            let common = |mut b: Value| {
+                for (key, value) in [("weight", json!(weight)), ("name", json!(name))] {
+                    if !value.is_null() {
+                        b[key] = value;
+                    }
+                }
+                if backup {
+                    b["backup"] = json!(true);
+                }
+                if disabled {
+                    b["enabled"] = json!(false);
+                }
+                b
+            };
+            for id in &instance {
+                let mut b = json!({"instance_id": id});
+                if let Some(p) = port {
+                    b["port"] = json!(p);
+                }
+                backends.push(common(b));
+            }
+            for text in &address {
+                let (ip, own_port) = split_address(text)?;
+                let mut b = json!({"address": ip});
+                if let Some(p) = own_port.or(port) {
+                    b["port"] = json!(p);
+                }
+                backends.push(common(b));
+            }
+            if backends.is_empty() {
+                return Err("name at least one backend: --instance, --address or --file".to_owned());
+            }
+            let mut body = json!({"backends": backends, "on_duplicate": if first_wins { "first_wins" } else { "reject" }});
+            if let Some(token) = client_token {
+                body["client_token"] = json!(token);
+            }
+            call(
+                "POST",
+                pool_path(&target),
+                Some(body),
+                Show::Table("backends", BACKEND_COLUMNS),
+            )
+        }
+        Command::Backend(BackendCmd::List {
+            target,
+            limit,
+            marker,
+        }) => {
+            let mut path = pool_path(&target);
+            let mut query = Vec::new();
+            if let Some(l) = limit {
+                query.push(format!("limit={l}"));
+            }
+            if let Some(m) = marker {
+                query.push(format!("marker={m}"));
+            }
+            if !query.is_empty() {
+                path = format!("{path}?{}", query.join("&"));
+            }
+            call("GET", path, None, Show::Table("backends", BACKEND_COLUMNS))
+        }
+        Command::Backend(BackendCmd::Show { id }) => {
+            call("GET", format!("/v1/backends/{id}"), None, Show::Object)
+        }
+        Command::Backend(BackendCmd::Update {
+            id,
+            weight,
+            enable,
+            disable,
+            backup,
+            name,
+        }) => {
+            let enabled = if enable {
+                Some(true)
+            } else if disable {
+                Some(false)
+            } else {
+                None
+            };
+            call(
+                "PATCH",
+                format!("/v1/backends/{id}"),
+                Some(json!({"weight": weight, "enabled": enabled, "backup": backup, "name": name})),
+                Show::Object,
+            )
+        }
+        Command::Backend(BackendCmd::Deregister { id }) => call(
+            "DELETE",
+            format!("/v1/backends/{id}"),
+            None,
+            Show::Done(format!("deregistered backend {id}")),
+        ),
+    })
+}
+
+/// Drops `null` members so optional flags left out are not sent.
+fn without_nulls(body: Value) -> Value {
+    match body {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
+        }
+        other => other,
+    }
+}
+
+pub fn main(args: &ClientArgs, command: Command, json_output: bool) -> ExitCode {
+    let call = match build(command) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = format!("{}{}", args.url.trim_end_matches('/'), call.path);
+    let mut request = ureq::request(call.method, &url);
+    if let Some(token) = &args.token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let result = match call.body {
+        Some(body) => request.send_json(without_nulls(body)),
+        None => request.call(),
+    };
+    match result {
+        Ok(response) => {
+            let text = response.into_string().unwrap_or_default();
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if json_output {
+                println!("{}", serde_json::to_string_pretty(&value).unwrap_or(text));
+            } else {
+                print_value(&call.show, &value);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(ureq::Error::Status(status, response)) => {
+            let request_id = response.header("x-request-id").unwrap_or("").to_owned();
+            let text = response.into_string().unwrap_or_default();
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) if v["error"]["code"].is_string() => eprintln!(
+                    "error: {} ({status}): {} [request {request_id}]",
+                    v["error"]["code"].as_str().unwrap_or(""),
+                    v["error"]["message"].as_str().unwrap_or("")
+                ),
+                _ => eprintln!("error: HTTP {status}: {text}"),
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: cannot reach {url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".to_owned(),
+        Value::String(s) if s.is_empty() => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+fn print_value(show: &Show, value: &Value) {
+    match show {
+        Show::Done(line) => println!("{line}"),
+        Show::Object => {
+            if let Value::Object(map) = value {
+                let width = map.keys().map(String::len).max().unwrap_or(0);
+                for (k, v) in map {
+                    println!("{k:width$}  {}", cell(v));
+                }
+            }
+        }
+        Show::Table(key, columns) => {
+            let rows: Vec<Vec<String>> = value[*key]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|item| columns.iter().map(|c| cell(&item[*c])).collect())
+                        .collect()
+                })
+                .unwrap_or_default();
+            print_table(columns, &rows);
+            if let Some(marker) = value["next_marker"].as_str() {
+                println!("(more: --marker {marker})");
+            }
+            if let Some(ignored) = value["ignored"].as_array().filter(|i| !i.is_empty()) {
+                for item in ignored {
+                    println!(
+                        "ignored #{}: {}",
+                        cell(&item["index"]),
+                        cell(&item["message"])
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn print_table(columns: &[&str], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(columns.iter().map(|c| c.to_uppercase()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
