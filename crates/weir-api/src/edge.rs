@@ -117,7 +117,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let field = (path != ".").then_some(path);
+        let field = (path != "." && path != "?").then_some(path);
         let inner = e.into_inner();
         let message = match &field {
             Some(f) => format!("{f}: {inner}"),

@@ -1,0 +1,116 @@
+//! Authentication, request ids, malformed input, the OpenAPI document.
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+#[test]
+fn tokens_are_required_and_checked() {
+    let s = start();
+    let none = s.raw("GET", "/v1/loadbalancers", None, None);
+    assert_error(&none, 401, "Unauthenticated");
+    let wrong = s.get("/v1/loadbalancers", "not-a-token");
+    assert_error(&wrong, 401, "Unauthenticated");
+    let made = s.create("/v1/projects", ADMIN, json!({"name": "p"}));
+    assert!(made["token"].as_str().unwrap().starts_with("wt_"));
+    assert_eq!(made["access_key_secret"].as_str().unwrap().len(), 40);
+    let token = made["token"].as_str().unwrap();
+    assert_eq!(s.get("/v1/loadbalancers", token).status, 200);
+    assert_error(
+        &s.post("/v1/projects", token, json!({"name": "x"})),
+        403,
+        "Forbidden",
+    );
+    let listed = s.get("/v1/projects", ADMIN).body;
+    assert!(
+        listed["projects"][0].get("access_key_secret").is_none(),
+        "secrets are shown once"
+    );
+}
+
+#[test]
+fn every_response_has_a_request_id() {
+    let s = start();
+    let ok = s.raw("GET", "/healthz", None, None);
+    assert_eq!(ok.status, 200);
+    assert!(!ok.request_id.is_empty());
+    let missing = s.raw("GET", "/v1/nothing-here", None, None);
+    assert_error(&missing, 404, "RouteNotFound");
+    let method = s.raw("PUT", "/v1/loadbalancers", Some(ADMIN), Some(b"{}"));
+    assert_error(&method, 405, "MethodNotAllowed");
+}
+
+#[test]
+fn bad_bodies_get_a_precise_400_and_write_nothing() {
+    let s = start();
+    let f = fixture(&s);
+    let path = format!("/v1/listeners/{}/backends", f.listener);
+    let before = s.revision();
+    let cases: [(&[u8], Option<&str>); 7] = [
+        (b"{not json", None),
+        (b"", None),
+        (br#"{"backends": [{"address": "10.0.1.5"}]} trailing"#, None),
+        (
+            br#"{"backends": [{"address": "10.0.1.5", "weight": "heavy"}]}"#,
+            Some("backends[0].weight"),
+        ),
+        (
+            br#"{"backends": [{"address": "10.0.1.5", "colour": "red"}]}"#,
+            Some("backends[0].colour"),
+        ),
+        (
+            br#"{"backends": [{"address": 10}]}"#,
+            Some("backends[0].address"),
+        ),
+        (br#"{"backends": {}}"#, Some("backends")),
+    ];
+    for (body, field) in cases {
+        let reply = s.raw("POST", &path, Some(&f.token), Some(body));
+        assert_error(&reply, 400, "InvalidRequest");
+        assert_eq!(
+            reply.body["error"].get("field").and_then(Value::as_str),
+            field,
+            "{}",
+            reply.body
+        );
+    }
+    let huge = vec![b' '; (1 << 20) + 1];
+    let reply = s.raw("POST", &path, Some(&f.token), Some(&huge));
+    assert_error(&reply, 413, "PayloadTooLarge");
+    assert_eq!(s.revision(), before);
+}
+
+#[test]
+fn openapi_documents_every_route() {
+    let s = start();
+    let doc = s.raw("GET", "/v1/openapi.json", None, None);
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    let paths = doc.body["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/healthz", &["get"][..]),
+        ("/v1/projects", &["get", "post"]),
+        ("/v1/vpcs", &["get", "post"]),
+        ("/v1/subnets", &["get", "post"]),
+        ("/v1/instances", &["get", "post"]),
+        ("/v1/instances/{id}", &["get", "patch"]),
+        ("/v1/loadbalancers", &["get", "post"]),
+        ("/v1/loadbalancers/{id}", &["get", "delete"]),
+        ("/v1/loadbalancers/{id}/stop", &["post"]),
+        ("/v1/loadbalancers/{id}/start", &["post"]),
+        ("/v1/loadbalancers/{id}/listeners", &["get", "post"]),
+        ("/v1/loadbalancers/{id}/backends", &["post"]),
+        ("/v1/listeners/{id}", &["get"]),
+        ("/v1/listeners/{id}/backends", &["get", "post"]),
+        ("/v1/pools/{id}", &["get"]),
+        ("/v1/pools/{id}/backends", &["get", "post"]),
+        ("/v1/backends/{id}", &["get", "patch", "delete"]),
+    ] {
+        for m in methods {
+            assert!(
+                paths.get(path).and_then(|p| p.get(*m)).is_some(),
+                "{m} {path} undocumented"
+            );
+        }
+    }
+}

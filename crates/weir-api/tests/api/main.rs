@@ -1,0 +1,9 @@
+//! The native API driven over real sockets: an in-process server on
+//! 127.0.0.1:0 with its own SQLite file per test, a blocking HTTP client.
+//! One integration binary for the crate keeps link time down.
+
+mod harness;
+
+mod backends;
+mod edge;
+mod resources;

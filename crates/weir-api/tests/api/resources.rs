@@ -1,0 +1,247 @@
+//! Projects, inventory, load balancers and listeners.
+
+use serde_json::json;
+
+use crate::harness::*;
+
+#[test]
+fn inventory_is_admin_written_and_project_readable() {
+    let s = start();
+    let f = fixture(&s);
+    let other = fixture_named(&s, "other");
+
+    let vpcs = s.get("/v1/vpcs", &f.token);
+    assert_eq!(vpcs.status, 200);
+    let ids: Vec<_> = vpcs.body["vpcs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!(f.vpc)], "a project sees only its own VPCs");
+    assert_eq!(
+        s.get("/v1/vpcs", ADMIN).body["vpcs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let instances = s.get("/v1/instances", &f.token).body;
+    assert_eq!(instances["instances"].as_array().unwrap().len(), 3);
+    assert_eq!(instances["instances"][0]["state"], "running");
+
+    let denied = s.post(
+        "/v1/vpcs",
+        &f.token,
+        json!({"project_id": f.project, "cidr": "10.1.0.0/16"}),
+    );
+    assert_error(&denied, 403, "Forbidden");
+
+    // Another project's instance is invisible.
+    let peek = s.get(&format!("/v1/instances/{}", other.instances[0]), &f.token);
+    assert_error(&peek, 404, "NotFound");
+
+    let stopped = s.call(
+        "PATCH",
+        &format!("/v1/instances/{}", f.instances[0]),
+        ADMIN,
+        Some(json!({"state": "stopped"})),
+    );
+    assert_eq!(stopped.status, 200, "{}", stopped.body);
+    assert_eq!(stopped.body["state"], "stopped");
+}
+
+#[test]
+fn inventory_rules_reach_the_client() {
+    let s = start();
+    let f = fixture(&s);
+    let outside = s.post(
+        "/v1/subnets",
+        ADMIN,
+        json!({"vpc_id": f.vpc, "cidr": "10.9.0.0/24"}),
+    );
+    assert_error(&outside, 400, "InvalidField");
+    assert_eq!(outside.body["error"]["field"], "cidr");
+    let overlap = s.post(
+        "/v1/subnets",
+        ADMIN,
+        json!({"vpc_id": f.vpc, "cidr": "10.0.1.128/25"}),
+    );
+    assert_error(&overlap, 409, "Conflict");
+    let bad_cidr = s.post(
+        "/v1/vpcs",
+        ADMIN,
+        json!({"project_id": f.project, "cidr": "10.0.0.1/33"}),
+    );
+    assert_error(&bad_cidr, 400, "InvalidField");
+    let taken_ip = s.post(
+        "/v1/instances",
+        ADMIN,
+        json!({"project_id": f.project, "subnet_id": f.subnet, "private_ip": "10.0.1.11"}),
+    );
+    assert_error(&taken_ip, 409, "Conflict");
+    let bad_ip = s.post(
+        "/v1/instances",
+        ADMIN,
+        json!({"project_id": f.project, "subnet_id": f.subnet, "private_ip": "10.0.1.300"}),
+    );
+    assert_error(&bad_ip, 400, "InvalidField");
+    assert_eq!(bad_ip.body["error"]["field"], "private_ip");
+}
+
+#[test]
+fn load_balancer_lifecycle() {
+    let s = start();
+    let f = fixture(&s);
+    let lb = s.get(&format!("/v1/loadbalancers/{}", f.lb), &f.token).body;
+    assert_eq!(lb["status"], "RUNNING");
+    assert_eq!(lb["vip"], "127.0.1.1", "first VIP of the default range");
+
+    let stopped = s.post(
+        &format!("/v1/loadbalancers/{}/stop", f.lb),
+        &f.token,
+        json!(null),
+    );
+    assert_eq!(stopped.body["status"], "STOPPED");
+    let refused = s.post(
+        &format!("/v1/listeners/{}/backends", f.listener),
+        &f.token,
+        json!({"backends": [{"instance_id": f.instances[0]}]}),
+    );
+    assert_error(&refused, 409, "LoadBalancerNotRunning");
+    let started = s.post(
+        &format!("/v1/loadbalancers/{}/start", f.lb),
+        &f.token,
+        json!(null),
+    );
+    assert_eq!(started.body["status"], "RUNNING");
+
+    let second = s.create(
+        "/v1/loadbalancers",
+        &f.token,
+        json!({"subnet_id": f.subnet, "vip": "10.0.1.200"}),
+    );
+    assert_eq!(second["vip"], "10.0.1.200");
+    let clash = s.post(
+        "/v1/loadbalancers",
+        &f.token,
+        json!({"subnet_id": f.subnet, "vip": "10.0.1.200"}),
+    );
+    assert_error(&clash, 409, "Conflict");
+
+    let listed = s.get("/v1/loadbalancers", &f.token).body;
+    assert_eq!(listed["loadbalancers"].as_array().unwrap().len(), 2);
+
+    let keep = s.call(
+        "DELETE",
+        &format!("/v1/loadbalancers/{}", f.lb),
+        &f.token,
+        None,
+    );
+    assert_error(&keep, 409, "Conflict");
+    let gone = s.call(
+        "DELETE",
+        &format!("/v1/loadbalancers/{}?cascade=true", f.lb),
+        &f.token,
+        None,
+    );
+    assert_eq!(gone.status, 204);
+    assert_error(
+        &s.get(&format!("/v1/loadbalancers/{}", f.lb), &f.token),
+        404,
+        "NotFound",
+    );
+    assert_error(
+        &s.get(&format!("/v1/listeners/{}", f.listener), &f.token),
+        404,
+        "NotFound",
+    );
+    assert_error(
+        &s.get(&format!("/v1/pools/{}/backends", f.pool), &f.token),
+        404,
+        "NotFound",
+    );
+}
+
+#[test]
+fn listeners_have_ports_modes_and_a_default_pool() {
+    let s = start();
+    let f = fixture(&s);
+    let path = format!("/v1/loadbalancers/{}/listeners", f.lb);
+    let ranged = s.create(
+        &path,
+        &f.token,
+        json!({"name": "dr", "protocol": "udp", "port_ranges": [{"start": 5000, "end": 5010}], "forwarding_mode": "dr", "scheduler": "sh"}),
+    );
+    assert_eq!(ranged["port_ranges"][0]["end"], 5010);
+    assert_eq!(ranged["forwarding_mode"], "dr");
+    let pool = s.get(
+        &format!("/v1/pools/{}", ranged["default_pool_id"].as_str().unwrap()),
+        &f.token,
+    );
+    assert_eq!(pool.body["listener_id"], ranged["id"]);
+
+    let clash = s.post(
+        &path,
+        &f.token,
+        json!({"protocol": "tcp", "port_ranges": [{"start": 70, "end": 90}]}),
+    );
+    assert_error(&clash, 409, "Conflict");
+    let both = s.post(
+        &path,
+        &f.token,
+        json!({"protocol": "tcp", "port": 81, "all_ports": true}),
+    );
+    assert_error(&both, 400, "InvalidField");
+    let bad_proto = s.post(&path, &f.token, json!({"protocol": "sctp", "port": 81}));
+    assert_error(&bad_proto, 400, "InvalidField");
+    assert_eq!(bad_proto.body["error"]["field"], "protocol");
+
+    let all = s.get(&path, &f.token).body;
+    assert_eq!(all["listeners"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn projects_never_see_each_other() {
+    let s = start();
+    let a = fixture_named(&s, "a");
+    let b = fixture_named(&s, "b");
+    let reg = s.create(
+        &format!("/v1/listeners/{}/backends", a.listener),
+        &a.token,
+        json!({"backends": [{"instance_id": a.instances[0]}]}),
+    );
+    let backend = reg["backends"][0]["id"].as_str().unwrap();
+    for path in [
+        format!("/v1/loadbalancers/{}", a.lb),
+        format!("/v1/listeners/{}", a.listener),
+        format!("/v1/pools/{}", a.pool),
+        format!("/v1/pools/{}/backends", a.pool),
+        format!("/v1/backends/{backend}"),
+    ] {
+        assert_error(&s.get(&path, &b.token), 404, "NotFound");
+    }
+    let write = s.post(
+        &format!("/v1/listeners/{}/backends", a.listener),
+        &b.token,
+        json!({"backends": [{"address": "10.0.1.50"}]}),
+    );
+    assert_error(&write, 404, "NotFound");
+    let delete = s.call("DELETE", &format!("/v1/backends/{backend}"), &b.token, None);
+    assert_error(&delete, 404, "NotFound");
+    // b naming a's instance from b's own listener: not found, not forbidden.
+    let foreign = s.post(
+        &format!("/v1/listeners/{}/backends", b.listener),
+        &b.token,
+        json!({"backends": [{"instance_id": a.instances[1]}]}),
+    );
+    assert_error(&foreign, 404, "NotFound");
+    assert_eq!(
+        s.get("/v1/projects", &b.token).body["projects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
