@@ -1,0 +1,344 @@
+//! The real binary: `weir serve` with no configuration, the CLI against
+//! it, and durability across `kill -9`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_weir");
+
+/// A `weir serve` child process; killed when dropped.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `weir serve` in `cwd` on a free loopback port, with no config
+/// file and no data-dir flag: the embedded defaults.
+fn serve(cwd: &Path, admin_token: Option<&str>) -> Served {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .current_dir(cwd)
+        .env("WEIR_LISTEN", "127.0.0.1:0")
+        .env_remove("WEIR_DATA_DIR")
+        .env_remove("WEIR_CONFIG")
+        .env("WEIR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    match admin_token {
+        Some(t) => cmd.env("WEIR_ADMIN_TOKEN", t),
+        None => cmd.env_remove("WEIR_ADMIN_TOKEN"),
+    };
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("weir listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server announced its address");
+    Served { child, url }
+}
+
+fn request(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let req = ureq::request(method, url).set("Authorization", &format!("Bearer {token}"));
+    let result = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn weir(url: &str, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("WEIR_URL", url)
+        .env("WEIR_TOKEN", token)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn weir_json(url: &str, token: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (ok, out, err) = weir(url, token, &all);
+    assert!(ok, "weir {args:?}: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Builds project, VPC, subnet, LB and TCP:80 listener with the CLI;
+/// returns (project token, listener id).
+fn cli_setup(url: &str, admin: &str) -> (String, String) {
+    let project = weir_json(url, admin, &["project", "create", "demo"]);
+    let project_id = project["id"].as_str().unwrap();
+    let token = project["token"].as_str().unwrap().to_owned();
+    let vpc = weir_json(
+        url,
+        admin,
+        &[
+            "vpc",
+            "create",
+            "--project",
+            project_id,
+            "--cidr",
+            "10.0.0.0/16",
+        ],
+    );
+    let subnet = weir_json(
+        url,
+        admin,
+        &[
+            "subnet",
+            "create",
+            "--vpc",
+            vpc["id"].as_str().unwrap(),
+            "--cidr",
+            "10.0.1.0/24",
+        ],
+    );
+    let subnet_id = subnet["id"].as_str().unwrap();
+    let lb = weir_json(
+        url,
+        &token,
+        &["lb", "create", "--subnet", subnet_id, "--name", "web"],
+    );
+    let listener = weir_json(
+        url,
+        &token,
+        &[
+            "listener",
+            "create",
+            "--lb",
+            lb["id"].as_str().unwrap(),
+            "--protocol",
+            "tcp",
+            "--port",
+            "80",
+        ],
+    );
+    (token, listener["id"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn serve_with_no_config_keeps_an_admin_token_in_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), None);
+    let token_file = dir.path().join("weir-data/admin-token");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let mode = std::fs::metadata(&token_file).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    assert!(dir.path().join("weir-data/weir.db").exists());
+    let (status, _) = request(
+        "GET",
+        &format!("{}/v1/projects", server.url),
+        token.trim(),
+        None,
+    );
+    assert_eq!(status, 200);
+    drop(server);
+    // A restart reuses the saved token.
+    let server = serve(dir.path(), None);
+    let (status, _) = request(
+        "GET",
+        &format!("{}/v1/projects", server.url),
+        token.trim(),
+        None,
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn the_cli_registers_lists_updates_and_deregisters() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), Some("cli-admin"));
+    let url = &server.url;
+    let (token, listener) = cli_setup(url, "cli-admin");
+
+    let (ok, table, err) = weir(
+        url,
+        &token,
+        &[
+            "backend",
+            "register",
+            "--listener",
+            &listener,
+            "--address",
+            "10.0.1.10",
+            "--address",
+            "10.0.1.11:8080",
+            "--weight",
+            "7",
+        ],
+    );
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("ADDRESS") && lines[0].contains("WEIGHT"),
+        "{table}"
+    );
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[2].contains("10.0.1.11") && lines[2].contains("8080") && lines[2].contains(" 7 "),
+        "{table}"
+    );
+
+    let listed = weir_json(url, &token, &["backend", "list", "--listener", &listener]);
+    let backends = listed["backends"].as_array().unwrap();
+    assert_eq!(backends.len(), 2);
+    let id = backends[0]["id"].as_str().unwrap();
+
+    let updated = weir_json(
+        url,
+        &token,
+        &["backend", "update", id, "--weight", "0", "--disable"],
+    );
+    assert_eq!(
+        (updated["weight"].clone(), updated["enabled"].clone()),
+        (json!(0), json!(false))
+    );
+
+    let (ok, _, err) = weir(
+        url,
+        &token,
+        &[
+            "backend",
+            "register",
+            "--listener",
+            &listener,
+            "--address",
+            "10.0.1.10",
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+    assert!(err.starts_with("error: BackendExists (409):"), "{err}");
+
+    let (ok, out, _) = weir(url, &token, &["backend", "deregister", id]);
+    assert!(ok);
+    assert!(out.contains("deregistered"));
+    let listed = weir_json(url, &token, &["backend", "list", "--listener", &listener]);
+    assert_eq!(listed["backends"].as_array().unwrap().len(), 1);
+
+    let (ok, _, err) = weir(url, "wrong-token", &["lb", "list"]);
+    assert!(!ok);
+    assert!(err.contains("Unauthenticated"), "{err}");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = "durable-admin";
+    let server = serve(dir.path(), Some(admin));
+    let url = server.url.clone();
+    let (token, listener) = cli_setup(&url, admin);
+    let path = format!("{url}/v1/listeners/{listener}/backends");
+
+    // Writers keep registering batches of ten until the process dies; every
+    // acknowledged batch must be there after restart, and no batch may be
+    // there in part.
+    let acked: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..4u32)
+            .map(|w| {
+                let (path, token) = (&path, &token);
+                scope.spawn(move || {
+                    let mut acked = Vec::new();
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    for batch in 0..25u32 {
+                        if Instant::now() > deadline {
+                            break;
+                        }
+                        let addresses: Vec<String> =
+                            (0..10).map(|i| format!("10.{}.{}.{}", 1 + w, batch, 1 + i)).collect();
+                        let body = json!({"backends": addresses.iter().map(|a| json!({"address": a})).collect::<Vec<_>>()});
+                        let req = ureq::post(path).set("Authorization", &format!("Bearer {token}"));
+                        match req.send_json(body) {
+                            Ok(r) if r.status() == 201 => acked.push(addresses),
+                            _ => break,
+                        }
+                    }
+                    acked
+                })
+            })
+            .collect();
+        // Let some batches land, then kill without warning.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            let (_, page) = request("GET", &format!("{path}?limit=1000"), &token, None);
+            if page["backends"].as_array().map_or(0, Vec::len) >= 200 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(kill_9(server.child.id()), 0);
+        writers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    drop(server);
+    assert!(!acked.is_empty());
+
+    let server = serve(dir.path(), Some(admin));
+    let path = format!("{}/v1/listeners/{listener}/backends?limit=1000", server.url);
+    let (status, page) = request("GET", &path, &token, None);
+    assert_eq!(status, 200);
+    let stored: std::collections::HashSet<String> = page["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["address"].as_str().unwrap().to_owned())
+        .collect();
+    for batch in &acked {
+        for a in batch {
+            assert!(stored.contains(a), "acknowledged {a} lost");
+        }
+    }
+    // Whole batches only: every stored address's batch is complete.
+    for a in &stored {
+        let prefix = a.rsplit_once('.').unwrap().0;
+        let siblings = stored
+            .iter()
+            .filter(|s| s.rsplit_once('.').unwrap().0 == prefix)
+            .count();
+        assert_eq!(siblings, 10, "batch {prefix} is partial");
+    }
+}
+
+/// `kill -9` through the `kill` command, to stay free of unsafe code.
+fn kill_9(pid: u32) -> i32 {
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .map(|s| s.code().unwrap_or(1))
+        .unwrap_or(1)
+}
