@@ -1,0 +1,335 @@
+//! The store contract, written against the traits so that every
+//! implementation (SQLite now, PostgreSQL next) runs the same suite.
+
+use std::sync::Arc;
+
+use weir_core::ids::*;
+use weir_core::model::*;
+use weir_core::Timestamp;
+use weir_store::sqlite::{Durability, SqliteStore};
+use weir_store::{IdempotencyRecord, Page, Store, StoreError};
+
+async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Full)
+        .await
+        .unwrap();
+    (Arc::new(store), dir)
+}
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp(ms)
+}
+
+/// Inserts project → VPC → subnet → LB (+pool) → listener (+pool).
+async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
+    let project = Project {
+        id: "p1".into(),
+        name: "p".into(),
+        access_key_id: "AK1".into(),
+        created_at: t(1),
+    };
+    let vpc = Vpc {
+        id: "v1".into(),
+        project_id: "p1".into(),
+        name: "v".into(),
+        cidr: "10.0.0.0/16".parse().unwrap(),
+        has_border_gateway: true,
+        created_at: t(2),
+    };
+    let subnet = Subnet {
+        id: "s1".into(),
+        project_id: "p1".into(),
+        vpc_id: "v1".into(),
+        name: "s".into(),
+        cidr: "10.0.1.0/24".parse().unwrap(),
+        created_at: t(3),
+    };
+    let lb = LoadBalancer {
+        id: "lb1".into(),
+        project_id: "p1".into(),
+        name: "lb".into(),
+        subnet_id: "s1".into(),
+        vpc_id: "v1".into(),
+        vip: "127.0.1.1".parse().unwrap(),
+        status: LbStatus::Running,
+        default_pool_id: "lbpool".into(),
+        created_at: t(4),
+    };
+    let lb_pool = Pool {
+        id: "lbpool".into(),
+        project_id: "p1".into(),
+        lb_id: "lb1".into(),
+        listener_id: None,
+        name: "default".into(),
+        created_at: t(4),
+    };
+    let listener = Listener {
+        id: "l1".into(),
+        project_id: "p1".into(),
+        lb_id: "lb1".into(),
+        name: "l".into(),
+        protocol: Protocol::Udp,
+        ports: ListenerPorts::Ranges(vec![
+            PortRange {
+                start: 5000,
+                end: 5010,
+            },
+            PortRange {
+                start: 6000,
+                end: 6000,
+            },
+        ]),
+        forwarding_mode: ForwardingMode::Dr,
+        scheduler: Scheduler::Sh,
+        default_pool_id: "pool1".into(),
+        created_at: t(5),
+    };
+    let pool = Pool {
+        id: "pool1".into(),
+        listener_id: Some("l1".into()),
+        ..lb_pool.clone()
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_project(&project, "hash", "secret").await.unwrap();
+    tx.insert_vpc(&vpc).await.unwrap();
+    tx.insert_subnet(&subnet).await.unwrap();
+    tx.insert_load_balancer(&lb, &lb_pool).await.unwrap();
+    tx.insert_listener(&listener, &pool).await.unwrap();
+    tx.commit().await.unwrap();
+    (lb, listener)
+}
+
+fn backend(id: &str, address: &str, ports: BackendPorts) -> Backend {
+    Backend {
+        id: id.into(),
+        project_id: "p1".into(),
+        pool_id: "pool1".into(),
+        lb_id: "lb1".into(),
+        listener_id: Some("l1".into()),
+        instance_id: None,
+        address: address.parse().unwrap(),
+        ports,
+        weight: 65_535,
+        enabled: true,
+        backup: false,
+        name: "b".into(),
+        created_at: t(10),
+        updated_at: t(10),
+    }
+}
+
+#[tokio::test]
+async fn entities_round_trip() {
+    let (store, _dir) = sqlite().await;
+    let (lb, listener) = seed(&*store).await;
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.load_balancer(&lb.id).await.unwrap(), Some(lb.clone()));
+    assert_eq!(
+        r.listener(&listener.id).await.unwrap(),
+        Some(listener.clone())
+    );
+    assert_eq!(r.used_vips().await.unwrap().len(), 1);
+    let creds = r.project_by_access_key("AK1").await.unwrap().unwrap();
+    assert_eq!(creds.access_key_secret, "secret");
+    assert_eq!(
+        r.project_by_token_hash("hash").await.unwrap().unwrap().id,
+        ProjectId::from("p1")
+    );
+    drop(r);
+
+    let list = BackendPorts::List(vec![80]);
+    let backends = vec![
+        backend("b1", "10.0.1.1", BackendPorts::Inherit),
+        backend("b2", "10.0.1.2", BackendPorts::One(8080)),
+        backend("b3", "fd00::3", list.clone()),
+    ];
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_backends(&backends).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    let page = Page {
+        marker: None,
+        limit: 10,
+    };
+    assert_eq!(r.backends(&"pool1".into(), &page).await.unwrap(), backends);
+    assert_eq!(
+        r.backend(&"b3".into()).await.unwrap().unwrap().ports,
+        list,
+        "a one-port list stays a list"
+    );
+}
+
+#[tokio::test]
+async fn identity_in_a_pool_is_unique() {
+    let (store, _dir) = sqlite().await;
+    seed(&*store).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::One(80))])
+        .await
+        .unwrap();
+    let clash = tx
+        .insert_backends(&[backend("b2", "10.0.1.1", BackendPorts::One(80))])
+        .await;
+    assert!(matches!(clash, Err(StoreError::Unique(_))), "{clash:?}");
+}
+
+#[tokio::test]
+async fn savepoints_undo_one_command_and_keep_the_rest() {
+    let (store, _dir) = sqlite().await;
+    seed(&*store).await;
+    let before = store.read().await.unwrap().revision().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.savepoint().await.unwrap();
+    tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::Inherit)])
+        .await
+        .unwrap();
+    tx.release_savepoint().await.unwrap();
+    tx.savepoint().await.unwrap();
+    tx.insert_backends(&[backend("b2", "10.0.1.2", BackendPorts::Inherit)])
+        .await
+        .unwrap();
+    tx.rollback_to_savepoint().await.unwrap();
+    assert_eq!(
+        tx.count_backends(&"pool1".into()).await.unwrap(),
+        1,
+        "reads see the transaction"
+    );
+    tx.commit().await.unwrap();
+
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.count_backends(&"pool1".into()).await.unwrap(), 1);
+    assert_eq!(r.revision().await.unwrap(), before + 1, "one change logged");
+}
+
+#[tokio::test]
+async fn dropped_transactions_leave_nothing() {
+    let (store, _dir) = sqlite().await;
+    seed(&*store).await;
+    {
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::Inherit)])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .read()
+            .await
+            .unwrap()
+            .count_backends(&"pool1".into())
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn paging_overlap_and_updates() {
+    let (store, _dir) = sqlite().await;
+    seed(&*store).await;
+    let many: Vec<Backend> = (0..1200)
+        .map(|i| {
+            backend(
+                &format!("b{i:05}"),
+                &format!("10.0.{}.{}", i / 250, i % 250),
+                BackendPorts::Inherit,
+            )
+        })
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_backends(&many).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut r = store.read().await.unwrap();
+    let first = r
+        .backends(
+            &"pool1".into(),
+            &Page {
+                marker: None,
+                limit: 500,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 500);
+    let rest = r
+        .backends(
+            &"pool1".into(),
+            &Page {
+                marker: Some(first[499].id.to_string()),
+                limit: 1000,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 700);
+    assert_eq!(rest[0].id.as_str(), "b00500");
+
+    let hits = r
+        .overlapping_backends(&"pool1".into(), &["10.0.0.7".parse().unwrap()], &[])
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(r
+        .overlapping_backends(&"pool1".into(), &[], &[])
+        .await
+        .unwrap()
+        .is_empty());
+    drop(r);
+
+    let mut changed = many[3].clone();
+    changed.weight = 0;
+    changed.enabled = false;
+    changed.updated_at = t(99);
+    let mut tx = store.begin().await.unwrap();
+    tx.update_backend(&changed).await.unwrap();
+    tx.delete_backend(&many[4]).await.unwrap();
+    tx.put_idempotency_record(
+        &"p1".into(),
+        "op",
+        "tok",
+        &IdempotencyRecord {
+            fingerprint: "f".into(),
+            response: "r".into(),
+        },
+        t(5),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.backend(&changed.id).await.unwrap(), Some(changed));
+    assert_eq!(r.backend(&many[4].id).await.unwrap(), None);
+    assert_eq!(
+        r.idempotency_record(&"p1".into(), "op", "tok")
+            .await
+            .unwrap()
+            .unwrap()
+            .response,
+        "r"
+    );
+    assert_eq!(
+        r.idempotency_record(&"p1".into(), "op2", "tok")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_load_balancer_cascades() {
+    let (store, _dir) = sqlite().await;
+    let (lb, listener) = seed(&*store).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::Inherit)])
+        .await
+        .unwrap();
+    tx.delete_load_balancer(&lb).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.load_balancer(&lb.id).await.unwrap(), None);
+    assert_eq!(r.listener(&listener.id).await.unwrap(), None);
+    assert_eq!(r.pool(&"pool1".into()).await.unwrap(), None);
+    assert_eq!(r.backend(&"b1".into()).await.unwrap(), None);
+}
