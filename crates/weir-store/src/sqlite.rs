@@ -558,7 +558,7 @@ impl<C: Conn> Reads for C {
     }
 
     async fn count_backends(&mut self, pool: &PoolId) -> StoreResult<usize> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backends WHERE pool_id = ?")
+        let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(backend_count), 0) FROM pools WHERE id = ?")
             .bind(pool.as_str())
             .fetch_one(self.conn())
             .await?;
@@ -571,25 +571,28 @@ impl<C: Conn> Reads for C {
         addresses: &[IpAddr],
         instance_ids: &[String],
     ) -> StoreResult<Vec<Backend>> {
-        if addresses.is_empty() && instance_ids.is_empty() {
-            return Ok(Vec::new());
+        // Two index lookups rather than one OR, which SQLite would answer
+        // by scanning the whole pool.
+        let addresses: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
+        let mut found = Vec::new();
+        for (column, values) in [("address", &addresses[..]), ("instance_id", instance_ids)] {
+            if values.is_empty() {
+                continue;
+            }
+            let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM backends WHERE pool_id = ");
+            qb.push_bind(pool.as_str()).push(format!(" AND {column} IN ("));
+            let mut list = qb.separated(", ");
+            for v in values {
+                list.push_bind(v.as_str());
+            }
+            list.push_unseparated(")");
+            for b in all(qb.build().fetch_all(self.conn()).await?, backend_from)? {
+                if !found.iter().any(|f: &Backend| f.id == b.id) {
+                    found.push(b);
+                }
+            }
         }
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM backends WHERE pool_id = ");
-        qb.push_bind(pool.as_str()).push(" AND (address IN (");
-        let mut list = qb.separated(", ");
-        // NULL keeps the IN list non-empty without matching anything.
-        list.push("NULL");
-        for a in addresses {
-            list.push_bind(a.to_string());
-        }
-        qb.push(") OR instance_id IN (");
-        let mut list = qb.separated(", ");
-        list.push("NULL");
-        for i in instance_ids {
-            list.push_bind(i.as_str());
-        }
-        qb.push("))");
-        all(qb.build().fetch_all(self.conn()).await?, backend_from)
+        Ok(found)
     }
 
     async fn idempotency_record(
@@ -839,6 +842,20 @@ impl StoreTx for SqliteTx {
                     .push_bind(b.updated_at.millis());
             });
             qb.build().execute(&mut *self.tx).await?;
+        }
+        let mut per_pool: Vec<(&str, i64)> = Vec::new();
+        for b in backends {
+            match per_pool.iter_mut().find(|(p, _)| *p == b.pool_id.as_str()) {
+                Some((_, n)) => *n += 1,
+                None => per_pool.push((b.pool_id.as_str(), 1)),
+            }
+        }
+        for (pool, n) in per_pool {
+            sqlx::query("UPDATE pools SET backend_count = backend_count + ? WHERE id = ?")
+                .bind(n)
+                .bind(pool)
+                .execute(&mut *self.tx)
+                .await?;
         }
         let ids: Vec<&str> = backends.iter().map(|b| b.id.as_str()).collect();
         self.log(&first.project_id, "backend", &ids, "create").await

@@ -79,6 +79,8 @@ CREATE TABLE pools (
     lb_id       TEXT NOT NULL REFERENCES load_balancers(id),
     listener_id TEXT REFERENCES listeners(id),
     name        TEXT NOT NULL,
+    -- Kept with every insert and delete so quota checks need no COUNT(*).
+    backend_count BIGINT NOT NULL DEFAULT 0,
     created_at  BIGINT NOT NULL
 );
 CREATE INDEX pools_lb ON pools(lb_id);

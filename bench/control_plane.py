@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Control-plane benchmark for Weir (issue: foundation).
+
+Measures, against a release build of `weir serve` on durable SQLite:
+  1. single-backend registrations/s with 32 concurrent clients (wrk), p50/p99;
+  2. one request registering 1,000 backends (median and max of 10 runs);
+  3. listing one pool of 1,000 among ~100,000 backends over 1,000 listeners,
+     p50/p99 of 200 sequential requests, and the server's resident memory.
+Everything runs on loopback; every loop is bounded in count and time.
+Usage: bench/control_plane.py [--duration 10]
+"""
+import argparse, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ADMIN = "bench-admin"
+
+
+class Api:
+    def __init__(self, port, token):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.token = token
+
+    def call(self, method, path, body=None, expect=(200, 201)):
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        self.conn.request(method, path, body=data, headers=headers)
+        resp = self.conn.getresponse()
+        raw = resp.read()
+        if resp.status not in expect:
+            sys.exit(f"{method} {path}: {resp.status} {raw[:300]!r}")
+        return json.loads(raw) if raw else None
+
+
+def start_server(data_dir, config):
+    cfg = os.path.join(data_dir, "weir.toml")
+    with open(cfg, "w") as f:
+        f.write(config)
+    env = dict(os.environ, WEIR_ADMIN_TOKEN=ADMIN, WEIR_LOG="warn")
+    proc = subprocess.Popen(
+        [os.path.join(ROOT, "target/release/weir"), "serve", "--data-dir", data_dir,
+         "--listen", "127.0.0.1:0", "--config", cfg],
+        stdout=subprocess.PIPE, env=env, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            return proc, int(m.group(1))
+    proc.kill()
+    sys.exit("server did not start")
+
+
+def setup(admin, listeners=1):
+    project = admin.call("POST", "/v1/projects", {"name": "bench"})
+    tenant = Api(admin.conn.port, project["token"])
+    vpc = admin.call("POST", "/v1/vpcs", {"project_id": project["id"], "cidr": "10.0.0.0/8"})
+    subnet = admin.call("POST", "/v1/subnets", {"vpc_id": vpc["id"], "cidr": "10.0.0.0/16"})
+    lb = tenant.call("POST", "/v1/loadbalancers", {"name": "bench", "subnet_id": subnet["id"]})
+    made = [tenant.call("POST", f"/v1/loadbalancers/{lb['id']}/listeners",
+                        {"protocol": "tcp", "port": 10000 + i}) for i in range(listeners)]
+    return tenant, made
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def bench_registrations(duration):
+    data_dir = tempfile.mkdtemp(prefix="weir-bench-")
+    proc, port = start_server(data_dir, "[limits]\nbackends_per_pool = 1000000\n")
+    try:
+        tenant, (listener,) = setup(Api(port, ADMIN))
+        out = subprocess.run(
+            ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-s", os.path.join(ROOT, "bench/register.lua"),
+             f"http://127.0.0.1:{port}", "--", f"/v1/listeners/{listener['id']}/backends", tenant.token],
+            capture_output=True, text=True, timeout=duration + 60)
+        if out.returncode != 0 or "unexpected status" in out.stderr:
+            sys.exit(out.stdout + out.stderr)
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
+        lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out.stdout, re.M))
+        count = len(tenant.call("GET", f"/v1/pools/{listener['default_pool_id']}/backends?limit=1000")["backends"])
+        assert count > 0
+        return rate, lat.get("50"), lat.get("99")
+    finally:
+        proc.kill(); proc.wait(); shutil.rmtree(data_dir)
+
+
+def bench_batch_and_list():
+    data_dir = tempfile.mkdtemp(prefix="weir-bench-")
+    proc, port = start_server(data_dir, "")
+    try:
+        tenant, listeners = setup(Api(port, ADMIN), listeners=1000)
+        # 1. One request with 1,000 backends, ten times into fresh listeners.
+        batch_ms = []
+        for n in range(10):
+            body = {"backends": [{"address": f"10.{n + 1}.{i // 250}.{i % 250 + 1}"} for i in range(1000)]}
+            t0 = time.perf_counter()
+            reply = tenant.call("POST", f"/v1/listeners/{listeners[n]['id']}/backends", body)
+            batch_ms.append((time.perf_counter() - t0) * 1000)
+            assert len(reply["backends"]) == 1000
+        # 2. Fill the other 990 listeners with 91 each: ~100k backends in all.
+        for n in range(10, 1000):
+            body = {"backends": [{"address": f"10.{100 + n // 250}.{n % 250}.{i + 1}"} for i in range(91)]}
+            tenant.call("POST", f"/v1/listeners/{listeners[n]['id']}/backends", body)
+        total = 10 * 1000 + 990 * 91
+        # 3. List one pool of 1,000, 200 times.
+        path = f"/v1/pools/{listeners[0]['default_pool_id']}/backends?limit=1000"
+        list_ms = []
+        for _ in range(200):
+            t0 = time.perf_counter()
+            page = tenant.call("GET", path)
+            list_ms.append((time.perf_counter() - t0) * 1000)
+            assert len(page["backends"]) == 1000
+        return batch_ms, list_ms, total, rss_kib(proc.pid)
+    finally:
+        proc.kill(); proc.wait(); shutil.rmtree(data_dir)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    args = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
+    rate, p50, p99 = bench_registrations(args.duration)
+    batch_ms, list_ms, total, rss = bench_batch_and_list()
+    print(f"cpu: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
+    print(f"single registrations, 32 clients, {args.duration}s: {rate:.0f}/s, p50 {p50}, p99 {p99}")
+    print(f"1,000 backends in one request: median {statistics.median(batch_ms):.1f} ms, max {max(batch_ms):.1f} ms")
+    print(f"list 1,000 of {total} backends: p50 {pct(list_ms, 50):.1f} ms, p99 {pct(list_ms, 99):.1f} ms")
+    print(f"server RSS with {total} backends: {rss / 1024:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

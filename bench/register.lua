@@ -1,0 +1,29 @@
+-- wrk script: each request registers one new backend; addresses are unique
+-- per thread (10.<tid>.<hi>.<lo>) so no request collides with another.
+local counter = 0
+local started = 0
+
+-- Runs in the main state; `tid` becomes a global of each thread's state.
+function setup(thread)
+  started = started + 1
+  thread:set("tid", started)
+end
+
+function init(args)
+  path = args[1]
+  token = args[2]
+end
+
+function request()
+  counter = counter + 1
+  local hi = math.floor(counter / 250) % 256
+  local lo = counter % 250 + 1
+  local body = string.format('{"backends":[{"address":"10.%d.%d.%d"}]}', tid, hi, lo)
+  return wrk.format("POST", path, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+end
+
+function response(status, headers, body)
+  if status ~= 201 then
+    io.stderr:write("unexpected status " .. status .. ": " .. body .. "\n")
+  end
+end
