@@ -1,6 +1,7 @@
 //! The commands and queries of the control plane.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -84,6 +85,10 @@ pub struct RegisterOutcome {
 #[derive(Clone)]
 pub struct Control {
     store: Arc<dyn Store>,
+    /// Token hash → project, filled on first use. Valid for as long as
+    /// tokens are neither rotated nor projects deleted (neither exists yet;
+    /// whoever adds them must evict here).
+    token_cache: Arc<RwLock<HashMap<String, ProjectId>>>,
     writer: Writer,
     settings: Arc<Settings>,
     admin_token: Arc<str>,
@@ -100,6 +105,7 @@ impl Control {
         Ok(Self {
             writer: Writer::spawn(store.clone(), revision),
             store,
+            token_cache: Arc::default(),
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
         })
@@ -125,12 +131,22 @@ impl Control {
             return Ok(Some(Principal::Admin));
         }
         // The lookup is by hash, so timing reveals nothing about the token.
-        let project = self
-            .reader()
-            .await?
-            .project_by_token_hash(&hash_token(token))
-            .await?;
-        Ok(project.map(|p| Principal::Project(p.id)))
+        let hash = hash_token(token);
+        let cached = self
+            .token_cache
+            .read()
+            .expect("token cache lock")
+            .get(&hash)
+            .cloned();
+        if let Some(id) = cached {
+            return Ok(Some(Principal::Project(id)));
+        }
+        let project = self.reader().await?.project_by_token_hash(&hash).await?;
+        Ok(project.map(|p| {
+            let mut cache = self.token_cache.write().expect("token cache lock");
+            cache.insert(hash, p.id.clone());
+            Principal::Project(p.id)
+        }))
     }
 
     fn admin_only(principal: &Principal) -> ControlResult<()> {
@@ -741,29 +757,27 @@ async fn resolve_target(
     principal: &Principal,
     target: &RegisterTarget,
 ) -> ControlResult<(Pool, Option<Listener>)> {
-    let pool_id = match target {
-        RegisterTarget::Pool(id) => id.clone(),
+    let (pool_id, listener) = match target {
+        RegisterTarget::Pool(id) => (id.clone(), None),
         RegisterTarget::Listener(id) => {
             let found = tx.listener(id).await?;
-            principal
-                .check(
-                    found,
-                    |l| &l.project_id,
-                    ResourceKind::Listener,
-                    id.as_str(),
-                )?
-                .default_pool_id
+            let listener = principal.check(
+                found,
+                |l| &l.project_id,
+                ResourceKind::Listener,
+                id.as_str(),
+            )?;
+            (listener.default_pool_id.clone(), Some(listener))
         }
         RegisterTarget::LoadBalancer(id) => {
             let found = tx.load_balancer(id).await?;
-            principal
-                .check(
-                    found,
-                    |l| &l.project_id,
-                    ResourceKind::LoadBalancer,
-                    id.as_str(),
-                )?
-                .default_pool_id
+            let lb = principal.check(
+                found,
+                |l| &l.project_id,
+                ResourceKind::LoadBalancer,
+                id.as_str(),
+            )?;
+            (lb.default_pool_id, None)
         }
     };
     let found = tx.pool(&pool_id).await?;
@@ -773,9 +787,10 @@ async fn resolve_target(
         ResourceKind::Pool,
         pool_id.as_str(),
     )?;
-    let listener = match &pool.listener_id {
-        Some(id) => tx.listener(id).await?,
-        None => None,
+    let listener = match (listener, &pool.listener_id) {
+        (Some(known), _) => Some(known),
+        (None, Some(id)) => tx.listener(id).await?,
+        (None, None) => None,
     };
     Ok((pool, listener))
 }

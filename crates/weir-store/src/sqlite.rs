@@ -119,6 +119,7 @@ impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         Ok(Box::new(SqliteTx {
             tx: self.writer.begin().await?,
+            savepoint: Savepoint::None,
         }))
     }
 }
@@ -140,6 +141,20 @@ impl Conn for SqliteReader {
 
 struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
+    savepoint: Savepoint,
+}
+
+/// The current command's savepoint. It is opened lazily, right before the
+/// command's first write: a command that only reads (or fails while
+/// planning) costs no savepoint round trips.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Savepoint {
+    /// No command is running, or it has not asked for one.
+    None,
+    /// Asked for; opened at the first write.
+    Pending,
+    /// Opened.
+    Open,
 }
 
 impl Conn for SqliteTx {
@@ -558,10 +573,11 @@ impl<C: Conn> Reads for C {
     }
 
     async fn count_backends(&mut self, pool: &PoolId) -> StoreResult<usize> {
-        let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(backend_count), 0) FROM pools WHERE id = ?")
-            .bind(pool.as_str())
-            .fetch_one(self.conn())
-            .await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(backend_count), 0) FROM pools WHERE id = ?")
+                .bind(pool.as_str())
+                .fetch_one(self.conn())
+                .await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -580,7 +596,8 @@ impl<C: Conn> Reads for C {
                 continue;
             }
             let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM backends WHERE pool_id = ");
-            qb.push_bind(pool.as_str()).push(format!(" AND {column} IN ("));
+            qb.push_bind(pool.as_str())
+                .push(format!(" AND {column} IN ("));
             let mut list = qb.separated(", ");
             for v in values {
                 list.push_bind(v.as_str());
@@ -644,9 +661,21 @@ impl SqliteTx {
                     .push_bind(*id)
                     .push_bind(op);
             });
-            qb.build().execute(&mut *self.tx).await?;
+            qb.build().execute(self.w().await?).await?;
         }
         Ok(())
+    }
+
+    /// The connection for a write: opens the command's savepoint first if
+    /// one is pending.
+    async fn w(&mut self) -> StoreResult<&mut SqliteConnection> {
+        if self.savepoint == Savepoint::Pending {
+            sqlx::query("SAVEPOINT command")
+                .execute(&mut *self.tx)
+                .await?;
+            self.savepoint = Savepoint::Open;
+        }
+        Ok(&mut self.tx)
     }
 
     async fn exec(&mut self, sql: &str, binds: &[&str]) -> StoreResult<u64> {
@@ -654,7 +683,7 @@ impl SqliteTx {
         for b in binds {
             q = q.bind(*b);
         }
-        Ok(q.execute(&mut *self.tx).await?.rows_affected())
+        Ok(q.execute(self.w().await?).await?.rows_affected())
     }
 }
 
@@ -675,7 +704,7 @@ impl StoreTx for SqliteTx {
         .bind(&project.access_key_id)
         .bind(access_key_secret)
         .bind(project.created_at.millis())
-        .execute(&mut *self.tx)
+        .execute(self.w().await?)
         .await?;
         self.log(&project.id, "project", &[project.id.as_str()], "create")
             .await
@@ -689,7 +718,7 @@ impl StoreTx for SqliteTx {
             .bind(vpc.cidr.to_string())
             .bind(vpc.has_border_gateway)
             .bind(vpc.created_at.millis())
-            .execute(&mut *self.tx)
+            .execute(self.w().await?)
             .await?;
         self.log(&vpc.project_id, "vpc", &[vpc.id.as_str()], "create")
             .await
@@ -703,7 +732,7 @@ impl StoreTx for SqliteTx {
             .bind(&subnet.name)
             .bind(subnet.cidr.to_string())
             .bind(subnet.created_at.millis())
-            .execute(&mut *self.tx)
+            .execute(self.w().await?)
             .await?;
         self.log(
             &subnet.project_id,
@@ -728,7 +757,7 @@ impl StoreTx for SqliteTx {
         .bind(i.state.as_str())
         .bind(i.private_ip.to_string())
         .bind(i.created_at.millis())
-        .execute(&mut *self.tx)
+        .execute(self.w().await?)
         .await?;
         self.log(&i.project_id, "instance", &[i.id.as_str()], "create")
             .await
@@ -758,7 +787,7 @@ impl StoreTx for SqliteTx {
         .bind(lb.status.as_str())
         .bind(lb.default_pool_id.as_str())
         .bind(lb.created_at.millis())
-        .execute(&mut *self.tx)
+        .execute(self.w().await?)
         .await?;
         self.insert_pool(pool).await?;
         self.log(&lb.project_id, "load_balancer", &[lb.id.as_str()], "create")
@@ -808,7 +837,7 @@ impl StoreTx for SqliteTx {
         .bind(l.scheduler.as_str())
         .bind(l.default_pool_id.as_str())
         .bind(l.created_at.millis())
-        .execute(&mut *self.tx)
+        .execute(self.w().await?)
         .await?;
         self.insert_pool(pool).await?;
         self.log(&l.project_id, "listener", &[l.id.as_str()], "create")
@@ -841,21 +870,7 @@ impl StoreTx for SqliteTx {
                     .push_bind(b.created_at.millis())
                     .push_bind(b.updated_at.millis());
             });
-            qb.build().execute(&mut *self.tx).await?;
-        }
-        let mut per_pool: Vec<(&str, i64)> = Vec::new();
-        for b in backends {
-            match per_pool.iter_mut().find(|(p, _)| *p == b.pool_id.as_str()) {
-                Some((_, n)) => *n += 1,
-                None => per_pool.push((b.pool_id.as_str(), 1)),
-            }
-        }
-        for (pool, n) in per_pool {
-            sqlx::query("UPDATE pools SET backend_count = backend_count + ? WHERE id = ?")
-                .bind(n)
-                .bind(pool)
-                .execute(&mut *self.tx)
-                .await?;
+            qb.build().execute(self.w().await?).await?;
         }
         let ids: Vec<&str> = backends.iter().map(|b| b.id.as_str()).collect();
         self.log(&first.project_id, "backend", &ids, "create").await
@@ -869,7 +884,7 @@ impl StoreTx for SqliteTx {
             .bind(&b.name)
             .bind(b.updated_at.millis())
             .bind(b.id.as_str())
-            .execute(&mut *self.tx)
+            .execute(self.w().await?)
             .await?;
         self.log(&b.project_id, "backend", &[b.id.as_str()], "update")
             .await
@@ -900,22 +915,32 @@ impl StoreTx for SqliteTx {
         .bind(&record.fingerprint)
         .bind(&record.response)
         .bind(created_at.millis())
-        .execute(&mut *self.tx)
+        .execute(self.w().await?)
         .await?;
         Ok(())
     }
 
     async fn savepoint(&mut self) -> StoreResult<()> {
-        self.exec("SAVEPOINT command", &[]).await.map(drop)
+        self.savepoint = Savepoint::Pending;
+        Ok(())
     }
 
     async fn release_savepoint(&mut self) -> StoreResult<()> {
-        self.exec("RELEASE SAVEPOINT command", &[]).await.map(drop)
+        // Kept on the stack rather than released: COMMIT releases them all,
+        // and a later ROLLBACK TO finds the newest one of this name, which
+        // is always the current command's. One round trip saved per write.
+        self.savepoint = Savepoint::None;
+        Ok(())
     }
 
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        self.exec("ROLLBACK TO SAVEPOINT command", &[]).await?;
-        self.exec("RELEASE SAVEPOINT command", &[]).await.map(drop)
+        if self.savepoint == Savepoint::Open {
+            sqlx::query("ROLLBACK TO SAVEPOINT command")
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.savepoint = Savepoint::None;
+        Ok(())
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
@@ -933,7 +958,7 @@ impl SqliteTx {
             .bind(p.listener_id.as_ref().map(ListenerId::as_str))
             .bind(&p.name)
             .bind(p.created_at.millis())
-            .execute(&mut *self.tx)
+            .execute(self.w().await?)
             .await?;
         Ok(())
     }

@@ -301,7 +301,11 @@ async fn paging_overlap_and_updates() {
     let mut r = store.read().await.unwrap();
     assert_eq!(r.backend(&changed.id).await.unwrap(), Some(changed));
     assert_eq!(r.backend(&many[4].id).await.unwrap(), None);
-    assert_eq!(r.count_backends(&"pool1".into()).await.unwrap(), 1199, "counts follow deletes");
+    assert_eq!(
+        r.count_backends(&"pool1".into()).await.unwrap(),
+        1199,
+        "counts follow deletes"
+    );
     assert_eq!(
         r.idempotency_record(&"p1".into(), "op", "tok")
             .await

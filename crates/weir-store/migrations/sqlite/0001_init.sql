@@ -79,7 +79,7 @@ CREATE TABLE pools (
     lb_id       TEXT NOT NULL REFERENCES load_balancers(id),
     listener_id TEXT REFERENCES listeners(id),
     name        TEXT NOT NULL,
-    -- Kept with every insert and delete so quota checks need no COUNT(*).
+    -- Kept by triggers on backends so quota checks need no COUNT(*).
     backend_count BIGINT NOT NULL DEFAULT 0,
     created_at  BIGINT NOT NULL
 );
@@ -108,6 +108,14 @@ CREATE TABLE backends (
 CREATE INDEX backends_pool ON backends(pool_id, id);
 CREATE INDEX backends_pool_instance ON backends(pool_id, instance_id);
 CREATE INDEX backends_lb ON backends(lb_id);
+
+-- pools.backend_count follows every insert and delete, whoever writes.
+CREATE TRIGGER backends_count_insert AFTER INSERT ON backends BEGIN
+    UPDATE pools SET backend_count = backend_count + 1 WHERE id = NEW.pool_id;
+END;
+CREATE TRIGGER backends_count_delete AFTER DELETE ON backends BEGIN
+    UPDATE pools SET backend_count = backend_count - 1 WHERE id = OLD.pool_id;
+END;
 
 CREATE TABLE idempotency_records (
     project_id  TEXT NOT NULL,
