@@ -15,11 +15,23 @@
 
 mod auth;
 mod service;
+mod topology;
 pub mod writer;
 
 pub use auth::{hash_token, random_token, Principal};
 pub use service::*;
 pub use weir_store::Page;
+
+use weir_core::ids::{BackendId, ListenerId};
+use weir_core::status::{BackendLive, ListenerLive};
+
+/// What the data plane knows right now, for the API to show beside the
+/// stored configuration. Implemented by the composition root over the data
+/// plane, so that neither the control layer nor the API depends on it.
+pub trait LiveView: Send + Sync {
+    fn backend(&self, id: &BackendId) -> Option<BackendLive>;
+    fn listener(&self, id: &ListenerId) -> Option<ListenerLive>;
+}
 
 /// Why a command failed.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! The commands and queries of the control plane.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -12,13 +12,17 @@ use weir_core::ids::*;
 use weir_core::inventory::{self, InstanceUpdate, NewInstance, NewSubnet, NewVpc};
 use weir_core::loadbalancer::{self, LbAction, NewListener, NewLoadBalancer};
 use weir_core::model::*;
+use weir_core::pool::{plan_pool_update, PoolUpdate};
 use weir_core::register::{self, BackendSpec, IgnoredBackend, RegisterPolicy, RegisterSnapshot};
 use weir_core::settings::Settings;
+use weir_core::status::{BackendLive, ListenerLive};
+use weir_core::topology::Topology;
 use weir_core::{Error, ResourceKind, Timestamp};
 use weir_store::{IdempotencyRecord, Page, Reads, Store, StoreTx};
 
 use crate::auth::{constant_time_eq, hash_token, hex, random_string, random_token, Principal};
 use crate::writer::Writer;
+use crate::LiveView;
 use crate::{ControlError, ControlResult};
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -89,6 +93,8 @@ pub struct Control {
     /// tokens are neither rotated nor projects deleted (neither exists yet;
     /// whoever adds them must evict here).
     token_cache: Arc<RwLock<HashMap<String, ProjectId>>>,
+    topology: watch::Receiver<Arc<Topology>>,
+    live: Arc<OnceLock<Arc<dyn LiveView>>>,
     writer: Writer,
     settings: Arc<Settings>,
     admin_token: Arc<str>,
@@ -102,10 +108,14 @@ impl Control {
         admin_token: String,
     ) -> ControlResult<Self> {
         let revision = store.read().await?.revision().await?;
+        let writer = Writer::spawn(store.clone(), revision);
+        let topology = crate::topology::spawn(store.clone(), writer.revision()).await?;
         Ok(Self {
-            writer: Writer::spawn(store.clone(), revision),
+            writer,
             store,
             token_cache: Arc::default(),
+            topology,
+            live: Arc::default(),
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
         })
@@ -114,6 +124,26 @@ impl Control {
     /// The settings the rules run with.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The data plane's topology, kept current from the change log.
+    pub fn topology(&self) -> watch::Receiver<Arc<Topology>> {
+        self.topology.clone()
+    }
+
+    /// Connects the data plane's live view (once, at startup).
+    pub fn set_live_view(&self, view: Arc<dyn LiveView>) {
+        let _ = self.live.set(view);
+    }
+
+    /// The data plane's view of a backend, when a data plane runs.
+    pub fn backend_live(&self, id: &BackendId) -> Option<BackendLive> {
+        self.live.get().and_then(|v| v.backend(id))
+    }
+
+    /// The data plane's view of a listener, when a data plane runs.
+    pub fn listener_live(&self, id: &ListenerId) -> Option<ListenerLive> {
+        self.live.get().and_then(|v| v.listener(id))
     }
 
     /// Follows committed revisions of the change log.
@@ -587,6 +617,36 @@ impl Control {
     pub async fn get_pool(&self, principal: &Principal, id: &PoolId) -> ControlResult<Pool> {
         let found = self.reader().await?.pool(id).await?;
         Ok(principal.check(found, |p| &p.project_id, ResourceKind::Pool, id.as_str())?)
+    }
+
+    /// Changes a pool's health check or drain timeout.
+    pub async fn update_pool(
+        &self,
+        principal: &Principal,
+        id: PoolId,
+        update: PoolUpdate,
+    ) -> ControlResult<Pool> {
+        let principal = principal.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let current = tx.pool(&id).await?;
+                    let current = principal.check(
+                        current,
+                        |p| &p.project_id,
+                        ResourceKind::Pool,
+                        id.as_str(),
+                    )?;
+                    let next = plan_pool_update(&current, &update)?;
+                    if next != current {
+                        tx.update_pool(&next).await?;
+                    }
+                    Ok(next)
+                }
+                .await;
+                (tx, result)
+            })
+            .await
     }
 
     /// Shows one backend.

@@ -18,6 +18,9 @@
 //! - [`register`]: the backend registration planner (the union of the five
 //!   pages) and its per-dialect [`register::RegisterPolicy`].
 //! - [`backend`]: backend update rules.
+//! - [`pool`]: pool settings: health checks and drain timeout.
+//! - [`status`]: live state reported by the data plane.
+//! - [`topology`]: what the data plane must run, compiled from the model.
 //! - [`idempotency`]: client-token replay decisions.
 //! - [`time`]: the injected timestamp type.
 
@@ -28,9 +31,12 @@ pub mod ids;
 pub mod inventory;
 pub mod loadbalancer;
 pub mod model;
+pub mod pool;
 pub mod register;
 pub mod settings;
+pub mod status;
 pub mod time;
+pub mod topology;
 
 pub use error::{Error, ResourceKind};
 pub use time::Timestamp;

@@ -55,6 +55,8 @@ pub fn plan_load_balancer(
         lb_id: id.clone(),
         listener_id: None,
         name: "default".to_owned(),
+        health_check: None,
+        drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
         created_at: now,
     };
     Ok(LoadBalancerPlan {
@@ -220,6 +222,8 @@ pub fn plan_listener(
         lb_id: lb.id.clone(),
         listener_id: Some(id.clone()),
         name: format!("{}-default", req.name),
+        health_check: None,
+        drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
         created_at: now,
     };
     Ok(ListenerPlan {

@@ -272,6 +272,10 @@ impl Listener {
     }
 }
 
+/// How long a removed or disabled backend keeps its open connections by
+/// default (AWS's deregistration delay).
+pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 300_000;
+
 /// A pool of backends: a listener's default pool or an LB-wide pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pool {
@@ -282,7 +286,37 @@ pub struct Pool {
     /// LB-wide pool.
     pub listener_id: Option<ListenerId>,
     pub name: String,
+    /// Active checks; without them a backend takes traffic at once.
+    pub health_check: Option<HealthCheck>,
+    /// How long a drained backend's open connections may live.
+    pub drain_timeout_ms: u64,
     pub created_at: Timestamp,
+}
+
+/// What an active check does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CheckKind {
+    /// A TCP connect succeeds.
+    Tcp,
+    /// An HTTP GET of `path` answers with a status in `expected`.
+    Http {
+        path: String,
+        expected: Vec<(u16, u16)>,
+    },
+}
+
+/// An active health check of a pool (HAProxy's rise/fall hysteresis).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HealthCheck {
+    pub kind: CheckKind,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// Consecutive passes that make a backend healthy.
+    pub rise: u32,
+    /// Consecutive failures that make it unhealthy.
+    pub fall: u32,
+    /// Checked instead of the traffic port when set.
+    pub port: Option<u16>,
 }
 
 /// The port(s) a backend receives traffic on.

@@ -59,6 +59,22 @@ pub struct IdempotencyRecord {
     pub response: String,
 }
 
+/// One row of the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    pub revision: u64,
+    /// `project`, `vpc`, `subnet`, `instance`, `load_balancer`, `listener`,
+    /// `pool` or `backend`.
+    pub entity: String,
+    pub entity_id: String,
+    /// `create`, `update` or `delete`.
+    pub op: String,
+    /// The load balancer the change belongs to, if any.
+    pub lb_id: Option<LoadBalancerId>,
+    /// The pool the change belongs to, if any.
+    pub pool_id: Option<PoolId>,
+}
+
 /// Reads, available both outside and inside a write transaction (inside,
 /// they see the transaction's own earlier writes).
 #[async_trait]
@@ -116,6 +132,15 @@ pub trait Reads: Send {
         token: &str,
     ) -> StoreResult<Option<IdempotencyRecord>>;
 
+    async fn pools_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Pool>>;
+
+    /// Change-log rows after `revision`, oldest first, at most `limit`.
+    async fn changes_since(
+        &mut self,
+        revision: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChangeRecord>>;
+
     /// The latest committed revision of the change log (0 when empty).
     async fn revision(&mut self) -> StoreResult<u64>;
 }
@@ -150,6 +175,7 @@ pub trait StoreTx: Reads {
         listener: &Listener,
         default_pool: &Pool,
     ) -> StoreResult<()>;
+    async fn update_pool(&mut self, pool: &Pool) -> StoreResult<()>;
     async fn insert_backends(&mut self, backends: &[Backend]) -> StoreResult<()>;
     async fn update_backend(&mut self, backend: &Backend) -> StoreResult<()>;
     async fn delete_backend(&mut self, backend: &Backend) -> StoreResult<()>;

@@ -20,7 +20,8 @@ use weir_core::model::*;
 use weir_core::Timestamp;
 
 use crate::{
-    IdempotencyRecord, Page, ProjectCredentials, Reads, Store, StoreError, StoreResult, StoreTx,
+    ChangeRecord, IdempotencyRecord, Page, ProjectCredentials, Reads, Store, StoreError,
+    StoreResult, StoreTx,
 };
 
 /// Schema migrations in order; each runs once, in its own transaction.
@@ -264,14 +265,96 @@ fn listener_from(row: &SqliteRow) -> StoreResult<Listener> {
 }
 
 fn pool_from(row: &SqliteRow) -> StoreResult<Pool> {
+    let health_check = match col::<Option<String>>(row, "hc_type")?.as_deref() {
+        None => None,
+        Some(kind) => {
+            let kind = match kind {
+                "tcp" => CheckKind::Tcp,
+                "http" => {
+                    let codes: String = col(row, "hc_codes")?;
+                    CheckKind::Http {
+                        path: col(row, "hc_path")?,
+                        expected: weir_core::pool::parse_codes("hc_codes", &codes)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    }
+                }
+                other => return Err(StoreError::Corrupt(format!("hc_type {other:?}"))),
+            };
+            let port: Option<i64> = col(row, "hc_port")?;
+            Some(HealthCheck {
+                kind,
+                interval_ms: u64_col(row, "hc_interval_ms")?,
+                timeout_ms: u64_col(row, "hc_timeout_ms")?,
+                rise: u32::try_from(col::<i64>(row, "hc_rise")?)
+                    .map_err(|_| StoreError::Corrupt("hc_rise".into()))?,
+                fall: u32::try_from(col::<i64>(row, "hc_fall")?)
+                    .map_err(|_| StoreError::Corrupt("hc_fall".into()))?,
+                port: port
+                    .map(|p| u16::try_from(p).map_err(|_| StoreError::Corrupt("hc_port".into())))
+                    .transpose()?,
+            })
+        }
+    };
     Ok(Pool {
         id: PoolId::new(col::<String>(row, "id")?),
         project_id: ProjectId::new(col::<String>(row, "project_id")?),
         lb_id: LoadBalancerId::new(col::<String>(row, "lb_id")?),
         listener_id: col::<Option<String>>(row, "listener_id")?.map(ListenerId::new),
         name: col(row, "name")?,
+        health_check,
+        drain_timeout_ms: u64_col(row, "drain_timeout_ms")?,
         created_at: ts(row, "created_at")?,
     })
+}
+
+fn u64_col(row: &SqliteRow, name: &str) -> StoreResult<u64> {
+    let v: i64 = col(row, name)?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{name}: {v}")))
+}
+
+/// The health-check columns of a pool, in `POOL_HC_COLUMNS` order.
+struct HcColumns {
+    kind: Option<&'static str>,
+    interval_ms: Option<i64>,
+    timeout_ms: Option<i64>,
+    rise: Option<i64>,
+    fall: Option<i64>,
+    port: Option<i64>,
+    path: Option<String>,
+    codes: Option<String>,
+}
+
+fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
+    let Some(c) = check else {
+        return HcColumns {
+            kind: None,
+            interval_ms: None,
+            timeout_ms: None,
+            rise: None,
+            fall: None,
+            port: None,
+            path: None,
+            codes: None,
+        };
+    };
+    let (kind, path, codes) = match &c.kind {
+        CheckKind::Tcp => ("tcp", None, None),
+        CheckKind::Http { path, expected } => (
+            "http",
+            Some(path.clone()),
+            Some(weir_core::pool::format_codes(expected)),
+        ),
+    };
+    HcColumns {
+        kind: Some(kind),
+        interval_ms: i64::try_from(c.interval_ms).ok(),
+        timeout_ms: i64::try_from(c.timeout_ms).ok(),
+        rise: Some(i64::from(c.rise)),
+        fall: Some(i64::from(c.fall)),
+        port: c.port.map(i64::from),
+        path,
+        codes,
+    }
 }
 
 /// Backend ports as stored: NULL inherits, `80` is one port, `[80,443]` a
@@ -634,6 +717,37 @@ impl<C: Conn> Reads for C {
         })
     }
 
+    async fn pools_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Pool>> {
+        let rows = sqlx::query("SELECT * FROM pools WHERE lb_id = ? ORDER BY id")
+            .bind(lb.as_str())
+            .fetch_all(self.conn())
+            .await?;
+        all(rows, pool_from)
+    }
+
+    async fn changes_since(
+        &mut self,
+        revision: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChangeRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM change_log WHERE revision > ? ORDER BY revision LIMIT ?")
+                .bind(i64::try_from(revision).unwrap_or(i64::MAX))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(self.conn())
+                .await?;
+        all(rows, |r| {
+            Ok(ChangeRecord {
+                revision: u64_col(r, "revision")?,
+                entity: col(r, "entity")?,
+                entity_id: col(r, "entity_id")?,
+                op: col(r, "op")?,
+                lb_id: col::<Option<String>>(r, "lb_id")?.map(LoadBalancerId::new),
+                pool_id: col::<Option<String>>(r, "pool_id")?.map(PoolId::new),
+            })
+        })
+    }
+
     async fn revision(&mut self) -> StoreResult<u64> {
         let rev: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(revision), 0) FROM change_log")
             .fetch_one(self.conn())
@@ -642,24 +756,64 @@ impl<C: Conn> Reads for C {
     }
 }
 
+/// The load balancer and pool a change-log row belongs to.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    lb: Option<&'a str>,
+    pool: Option<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    const NONE: Scope<'static> = Scope {
+        lb: None,
+        pool: None,
+    };
+
+    fn lb(id: &'a LoadBalancerId) -> Self {
+        Scope {
+            lb: Some(id.as_str()),
+            pool: None,
+        }
+    }
+
+    fn backend(b: &'a Backend) -> Self {
+        Scope {
+            lb: Some(b.lb_id.as_str()),
+            pool: Some(b.pool_id.as_str()),
+        }
+    }
+
+    fn pool(p: &'a Pool) -> Self {
+        Scope {
+            lb: Some(p.lb_id.as_str()),
+            pool: Some(p.id.as_str()),
+        }
+    }
+}
+
 impl SqliteTx {
-    /// Appends one change-log row per entity touched.
+    /// Appends one change-log row per entity touched. `scope` names the
+    /// load balancer and pool the change belongs to, so a follower can tell
+    /// what to reload without reading the (possibly deleted) entity.
     async fn log(
         &mut self,
         project: &ProjectId,
         entity: &str,
         ids: &[&str],
         op: &str,
+        scope: Scope<'_>,
     ) -> StoreResult<()> {
         for chunk in ids.chunks(INSERT_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO change_log (project_id, entity, entity_id, op) ",
+                "INSERT INTO change_log (project_id, entity, entity_id, op, lb_id, pool_id) ",
             );
             qb.push_values(chunk, |mut row, id| {
                 row.push_bind(project.as_str())
                     .push_bind(entity)
                     .push_bind(*id)
-                    .push_bind(op);
+                    .push_bind(op)
+                    .push_bind(scope.lb)
+                    .push_bind(scope.pool);
             });
             qb.build().execute(self.w().await?).await?;
         }
@@ -706,8 +860,14 @@ impl StoreTx for SqliteTx {
         .bind(project.created_at.millis())
         .execute(self.w().await?)
         .await?;
-        self.log(&project.id, "project", &[project.id.as_str()], "create")
-            .await
+        self.log(
+            &project.id,
+            "project",
+            &[project.id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
     }
 
     async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()> {
@@ -720,8 +880,14 @@ impl StoreTx for SqliteTx {
             .bind(vpc.created_at.millis())
             .execute(self.w().await?)
             .await?;
-        self.log(&vpc.project_id, "vpc", &[vpc.id.as_str()], "create")
-            .await
+        self.log(
+            &vpc.project_id,
+            "vpc",
+            &[vpc.id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
     }
 
     async fn insert_subnet(&mut self, subnet: &Subnet) -> StoreResult<()> {
@@ -739,6 +905,7 @@ impl StoreTx for SqliteTx {
             "subnet",
             &[subnet.id.as_str()],
             "create",
+            Scope::NONE,
         )
         .await
     }
@@ -759,8 +926,14 @@ impl StoreTx for SqliteTx {
         .bind(i.created_at.millis())
         .execute(self.w().await?)
         .await?;
-        self.log(&i.project_id, "instance", &[i.id.as_str()], "create")
-            .await
+        self.log(
+            &i.project_id,
+            "instance",
+            &[i.id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
     }
 
     async fn update_instance(&mut self, i: &Instance) -> StoreResult<()> {
@@ -769,8 +942,14 @@ impl StoreTx for SqliteTx {
             &[&i.name, i.state.as_str(), i.id.as_str()],
         )
         .await?;
-        self.log(&i.project_id, "instance", &[i.id.as_str()], "update")
-            .await
+        self.log(
+            &i.project_id,
+            "instance",
+            &[i.id.as_str()],
+            "update",
+            Scope::NONE,
+        )
+        .await
     }
 
     async fn insert_load_balancer(&mut self, lb: &LoadBalancer, pool: &Pool) -> StoreResult<()> {
@@ -790,8 +969,14 @@ impl StoreTx for SqliteTx {
         .execute(self.w().await?)
         .await?;
         self.insert_pool(pool).await?;
-        self.log(&lb.project_id, "load_balancer", &[lb.id.as_str()], "create")
-            .await
+        self.log(
+            &lb.project_id,
+            "load_balancer",
+            &[lb.id.as_str()],
+            "create",
+            Scope::lb(&lb.id),
+        )
+        .await
     }
 
     async fn set_load_balancer_status(
@@ -804,8 +989,14 @@ impl StoreTx for SqliteTx {
             &[status.as_str(), lb.id.as_str()],
         )
         .await?;
-        self.log(&lb.project_id, "load_balancer", &[lb.id.as_str()], "update")
-            .await
+        self.log(
+            &lb.project_id,
+            "load_balancer",
+            &[lb.id.as_str()],
+            "update",
+            Scope::lb(&lb.id),
+        )
+        .await
     }
 
     async fn delete_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
@@ -818,8 +1009,14 @@ impl StoreTx for SqliteTx {
             .await?;
         self.exec("DELETE FROM load_balancers WHERE id = ?", &[id])
             .await?;
-        self.log(&lb.project_id, "load_balancer", &[id], "delete")
-            .await
+        self.log(
+            &lb.project_id,
+            "load_balancer",
+            &[id],
+            "delete",
+            Scope::lb(&lb.id),
+        )
+        .await
     }
 
     async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
@@ -840,8 +1037,14 @@ impl StoreTx for SqliteTx {
         .execute(self.w().await?)
         .await?;
         self.insert_pool(pool).await?;
-        self.log(&l.project_id, "listener", &[l.id.as_str()], "create")
-            .await
+        self.log(
+            &l.project_id,
+            "listener",
+            &[l.id.as_str()],
+            "create",
+            Scope::lb(&l.lb_id),
+        )
+        .await
     }
 
     async fn insert_backends(&mut self, backends: &[Backend]) -> StoreResult<()> {
@@ -873,7 +1076,42 @@ impl StoreTx for SqliteTx {
             qb.build().execute(self.w().await?).await?;
         }
         let ids: Vec<&str> = backends.iter().map(|b| b.id.as_str()).collect();
-        self.log(&first.project_id, "backend", &ids, "create").await
+        self.log(
+            &first.project_id,
+            "backend",
+            &ids,
+            "create",
+            Scope::backend(first),
+        )
+        .await
+    }
+
+    async fn update_pool(&mut self, p: &Pool) -> StoreResult<()> {
+        let hc = hc_columns(p.health_check.as_ref());
+        sqlx::query(
+            "UPDATE pools SET hc_type = ?, hc_interval_ms = ?, hc_timeout_ms = ?, hc_rise = ?, hc_fall = ?, \
+             hc_port = ?, hc_path = ?, hc_codes = ?, drain_timeout_ms = ? WHERE id = ?",
+        )
+        .bind(hc.kind)
+        .bind(hc.interval_ms)
+        .bind(hc.timeout_ms)
+        .bind(hc.rise)
+        .bind(hc.fall)
+        .bind(hc.port)
+        .bind(hc.path)
+        .bind(hc.codes)
+        .bind(i64::try_from(p.drain_timeout_ms).unwrap_or(i64::MAX))
+        .bind(p.id.as_str())
+        .execute(self.w().await?)
+        .await?;
+        self.log(
+            &p.project_id,
+            "pool",
+            &[p.id.as_str()],
+            "update",
+            Scope::pool(p),
+        )
+        .await
     }
 
     async fn update_backend(&mut self, b: &Backend) -> StoreResult<()> {
@@ -886,15 +1124,27 @@ impl StoreTx for SqliteTx {
             .bind(b.id.as_str())
             .execute(self.w().await?)
             .await?;
-        self.log(&b.project_id, "backend", &[b.id.as_str()], "update")
-            .await
+        self.log(
+            &b.project_id,
+            "backend",
+            &[b.id.as_str()],
+            "update",
+            Scope::backend(b),
+        )
+        .await
     }
 
     async fn delete_backend(&mut self, b: &Backend) -> StoreResult<()> {
         self.exec("DELETE FROM backends WHERE id = ?", &[b.id.as_str()])
             .await?;
-        self.log(&b.project_id, "backend", &[b.id.as_str()], "delete")
-            .await
+        self.log(
+            &b.project_id,
+            "backend",
+            &[b.id.as_str()],
+            "delete",
+            Scope::backend(b),
+        )
+        .await
     }
 
     async fn put_idempotency_record(
@@ -951,15 +1201,29 @@ impl StoreTx for SqliteTx {
 
 impl SqliteTx {
     async fn insert_pool(&mut self, p: &Pool) -> StoreResult<()> {
-        sqlx::query("INSERT INTO pools (id, project_id, lb_id, listener_id, name, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(p.id.as_str())
-            .bind(p.project_id.as_str())
-            .bind(p.lb_id.as_str())
-            .bind(p.listener_id.as_ref().map(ListenerId::as_str))
-            .bind(&p.name)
-            .bind(p.created_at.millis())
-            .execute(self.w().await?)
-            .await?;
+        let hc = hc_columns(p.health_check.as_ref());
+        sqlx::query(
+            "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
+             hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.project_id.as_str())
+        .bind(p.lb_id.as_str())
+        .bind(p.listener_id.as_ref().map(ListenerId::as_str))
+        .bind(&p.name)
+        .bind(hc.kind)
+        .bind(hc.interval_ms)
+        .bind(hc.timeout_ms)
+        .bind(hc.rise)
+        .bind(hc.fall)
+        .bind(hc.port)
+        .bind(hc.path)
+        .bind(hc.codes)
+        .bind(i64::try_from(p.drain_timeout_ms).unwrap_or(i64::MAX))
+        .bind(p.created_at.millis())
+        .execute(self.w().await?)
+        .await?;
         Ok(())
     }
 }

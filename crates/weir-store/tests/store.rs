@@ -62,6 +62,8 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         lb_id: "lb1".into(),
         listener_id: None,
         name: "default".into(),
+        health_check: None,
+        drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
         created_at: t(4),
     };
     let listener = Listener {
@@ -337,4 +339,96 @@ async fn deleting_a_load_balancer_cascades() {
     assert_eq!(r.listener(&listener.id).await.unwrap(), None);
     assert_eq!(r.pool(&"pool1".into()).await.unwrap(), None);
     assert_eq!(r.backend(&"b1".into()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn pool_settings_round_trip_and_changes_are_scoped() {
+    let (store, _dir) = sqlite().await;
+    let (lb, _) = seed(&*store).await;
+    let mut pool = store
+        .read()
+        .await
+        .unwrap()
+        .pool(&"pool1".into())
+        .await
+        .unwrap()
+        .unwrap();
+    let start = store.read().await.unwrap().revision().await.unwrap();
+    for check in [
+        HealthCheck {
+            kind: CheckKind::Http {
+                path: "/up".into(),
+                expected: vec![(200, 299), (404, 404)],
+            },
+            interval_ms: 500,
+            timeout_ms: 200,
+            rise: 1,
+            fall: 2,
+            port: Some(8081),
+        },
+        HealthCheck {
+            kind: CheckKind::Tcp,
+            interval_ms: 100,
+            timeout_ms: 100,
+            rise: 3,
+            fall: 3,
+            port: None,
+        },
+    ] {
+        pool.health_check = Some(check);
+        pool.drain_timeout_ms = 1234;
+        let mut tx = store.begin().await.unwrap();
+        tx.update_pool(&pool).await.unwrap();
+        tx.insert_backends(&[backend(
+            &format!("b{}", pool.health_check.as_ref().unwrap().rise),
+            "10.0.1.1",
+            BackendPorts::One(pool.health_check.as_ref().unwrap().rise as u16),
+        )])
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            store.read().await.unwrap().pool(&pool.id).await.unwrap(),
+            Some(pool.clone())
+        );
+    }
+    let changes = store
+        .read()
+        .await
+        .unwrap()
+        .changes_since(start, 100)
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 4);
+    assert!(changes.windows(2).all(|w| w[0].revision < w[1].revision));
+    assert_eq!(
+        (changes[0].entity.as_str(), changes[0].op.as_str()),
+        ("pool", "update")
+    );
+    assert_eq!(changes[1].entity, "backend");
+    assert!(changes
+        .iter()
+        .all(|c| c.lb_id.as_ref() == Some(&lb.id) && c.pool_id == Some(pool.id.clone())));
+    assert_eq!(
+        store
+            .read()
+            .await
+            .unwrap()
+            .changes_since(start, 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .read()
+            .await
+            .unwrap()
+            .pools_of(&lb.id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }

@@ -69,6 +69,8 @@ fn snapshot() -> RegisterSnapshot {
             lb_id: "lb-1".into(),
             listener_id: Some("ls-1".into()),
             name: "p".into(),
+            health_check: None,
+            drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
             created_at: ts(),
         },
         pool_backend_count: 0,

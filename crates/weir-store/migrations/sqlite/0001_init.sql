@@ -81,6 +81,16 @@ CREATE TABLE pools (
     name        TEXT NOT NULL,
     -- Kept by triggers on backends so quota checks need no COUNT(*).
     backend_count BIGINT NOT NULL DEFAULT 0,
+    -- Active health check; hc_type NULL means none.
+    hc_type        TEXT,
+    hc_interval_ms BIGINT,
+    hc_timeout_ms  BIGINT,
+    hc_rise        INTEGER,
+    hc_fall        INTEGER,
+    hc_port        INTEGER,
+    hc_path        TEXT,
+    hc_codes       TEXT,
+    drain_timeout_ms BIGINT NOT NULL,
     created_at  BIGINT NOT NULL
 );
 CREATE INDEX pools_lb ON pools(lb_id);
@@ -133,5 +143,8 @@ CREATE TABLE change_log (
     project_id TEXT NOT NULL,
     entity     TEXT NOT NULL,
     entity_id  TEXT NOT NULL,
-    op         TEXT NOT NULL
+    op         TEXT NOT NULL,
+    -- What a follower must reload: the load balancer and the pool.
+    lb_id      TEXT,
+    pool_id    TEXT
 );

@@ -1,0 +1,216 @@
+//! Follows the change log and keeps the data plane's [`Topology`] current.
+//!
+//! Startup loads every running load balancer once; after that each wake-up
+//! reads the change-log rows since the last applied revision and reloads
+//! only what they name: a load balancer's listeners when it or one of its
+//! listeners changed, a pool's settings when the pool changed, and single
+//! backends by id. Bursts coalesce: one wake-up applies every row that
+//! arrived meanwhile. Unchanged listeners and pools keep their `Arc`s, so
+//! the data plane can skip them by pointer.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use weir_core::ids::*;
+use weir_core::model::{LbStatus, Pool};
+use weir_core::topology::{listener_spec, BackendTarget, PoolSpec, Topology};
+use weir_store::{Page, Reads, Store, StoreResult};
+
+/// Rows read per change-log query.
+const CHANGES_PER_READ: usize = 10_000;
+/// A safety net: poll the log this often even without a revision signal.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The follower's working state: pools with their backends by id.
+#[derive(Default)]
+struct Follower {
+    topology: Topology,
+    backends: HashMap<PoolId, BTreeMap<BackendId, BackendTarget>>,
+    pools: HashMap<PoolId, Pool>,
+}
+
+impl Follower {
+    /// (Re)loads a load balancer: its listeners, and for new pools their
+    /// backends. A load balancer that is gone or not RUNNING disappears from
+    /// the topology.
+    async fn load_lb(&mut self, reads: &mut dyn Reads, lb_id: &LoadBalancerId) -> StoreResult<()> {
+        let lb = reads
+            .load_balancer(lb_id)
+            .await?
+            .filter(|lb| lb.status == LbStatus::Running);
+        self.topology.listeners.retain(|_, l| &l.lb_id != lb_id);
+        let Some(lb) = lb else {
+            self.topology.pools.retain(|_, p| &p.lb_id != lb_id);
+            self.pools.retain(|_, p| &p.lb_id != lb_id);
+            self.backends.retain(|id, _| self.pools.contains_key(id));
+            return Ok(());
+        };
+        for listener in reads.listeners_of(lb_id).await? {
+            let spec = Arc::new(listener_spec(&lb, &listener));
+            self.topology.listeners.insert(listener.id.clone(), spec);
+        }
+        let pools = reads.pools_of(lb_id).await?;
+        for pool in pools {
+            if !self.pools.contains_key(&pool.id) {
+                let all = Page {
+                    marker: None,
+                    limit: usize::MAX,
+                };
+                let backends = reads.backends(&pool.id, &all).await?;
+                self.backends.insert(
+                    pool.id.clone(),
+                    backends
+                        .iter()
+                        .map(|b| (b.id.clone(), BackendTarget::from(b)))
+                        .collect(),
+                );
+            }
+            self.pools.insert(pool.id.clone(), pool);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the published spec of one pool.
+    fn publish_pool(&mut self, pool_id: &PoolId) {
+        match (self.pools.get(pool_id), self.backends.get(pool_id)) {
+            (Some(pool), Some(backends)) => {
+                let spec = PoolSpec {
+                    id: pool.id.clone(),
+                    lb_id: pool.lb_id.clone(),
+                    health_check: pool.health_check.clone(),
+                    drain_timeout_ms: pool.drain_timeout_ms,
+                    backends: backends.values().cloned().collect(),
+                };
+                self.topology.pools.insert(pool_id.clone(), Arc::new(spec));
+            }
+            _ => {
+                self.topology.pools.remove(pool_id);
+            }
+        }
+    }
+
+    /// Applies every change after the current revision.
+    async fn catch_up(&mut self, reads: &mut dyn Reads) -> StoreResult<bool> {
+        let mut lbs = BTreeSet::new();
+        let mut pools = BTreeSet::new();
+        let mut backends: BTreeMap<PoolId, BTreeSet<String>> = BTreeMap::new();
+        let mut revision = self.topology.revision;
+        loop {
+            let changes = reads.changes_since(revision, CHANGES_PER_READ).await?;
+            let Some(last) = changes.last() else { break };
+            revision = last.revision;
+            for c in &changes {
+                match (c.entity.as_str(), &c.lb_id, &c.pool_id) {
+                    ("load_balancer" | "listener", Some(lb), _) => {
+                        lbs.insert(lb.clone());
+                    }
+                    ("pool", _, Some(pool)) => {
+                        pools.insert(pool.clone());
+                    }
+                    ("backend", _, Some(pool)) => {
+                        backends
+                            .entry(pool.clone())
+                            .or_default()
+                            .insert(c.entity_id.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if revision == self.topology.revision {
+            return Ok(false);
+        }
+        for lb in &lbs {
+            self.load_lb(reads, lb).await?;
+        }
+        for pool_id in &pools {
+            if self.pools.contains_key(pool_id) {
+                match reads.pool(pool_id).await? {
+                    Some(pool) => {
+                        self.pools.insert(pool_id.clone(), pool);
+                    }
+                    None => {
+                        self.pools.remove(pool_id);
+                    }
+                }
+            }
+        }
+        for (pool_id, ids) in &backends {
+            let Some(current) = self.backends.get_mut(pool_id) else {
+                continue;
+            };
+            let ids: Vec<String> = ids.iter().cloned().collect();
+            let found = reads.backends_by_ids(&ids).await?;
+            for id in &ids {
+                current.remove(&BackendId::new(id.clone()));
+            }
+            for b in found.iter().filter(|b| &b.pool_id == pool_id) {
+                current.insert(b.id.clone(), BackendTarget::from(b));
+            }
+        }
+        let touched: BTreeSet<PoolId> = pools
+            .into_iter()
+            .chain(backends.into_keys())
+            .chain(
+                self.pools
+                    .keys()
+                    .filter(|id| !self.topology.pools.contains_key(*id))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+            .collect();
+        for pool_id in &touched {
+            self.publish_pool(pool_id);
+        }
+        let known = &self.pools;
+        self.topology.pools.retain(|id, _| known.contains_key(id));
+        self.topology.revision = revision;
+        Ok(true)
+    }
+}
+
+/// Starts the follower; the receiver always holds the latest topology.
+pub(crate) async fn spawn(
+    store: Arc<dyn Store>,
+    mut revisions: watch::Receiver<u64>,
+) -> StoreResult<watch::Receiver<Arc<Topology>>> {
+    let mut follower = Follower::default();
+    {
+        let mut reads = store.read().await?;
+        let revision = reads.revision().await?;
+        for lb in reads.load_balancers(None).await? {
+            follower.load_lb(&mut *reads, &lb.id).await?;
+        }
+        let ids: Vec<PoolId> = follower.pools.keys().cloned().collect();
+        for id in &ids {
+            follower.publish_pool(id);
+        }
+        follower.topology.revision = revision;
+    }
+    let (tx, rx) = watch::channel(Arc::new(follower.topology.clone()));
+    tokio::spawn(async move {
+        loop {
+            // Either a commit was signalled or the poll interval passed.
+            if let Ok(Err(_)) = tokio::time::timeout(POLL, revisions.changed()).await {
+                // The writer is gone; keep polling the log at the safety-net pace.
+                tokio::time::sleep(POLL).await;
+            }
+            let applied = match store.read().await {
+                Ok(mut reads) => follower.catch_up(&mut *reads).await,
+                Err(e) => Err(e),
+            };
+            match applied {
+                Ok(true) => {
+                    tx.send_replace(Arc::new(follower.topology.clone()));
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "topology follower could not read the change log")
+                }
+            }
+        }
+    });
+    Ok(rx)
+}

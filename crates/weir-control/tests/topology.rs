@@ -1,0 +1,261 @@
+//! The topology follower converges on what the store holds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use weir_control::{Control, Principal, RegisterRequest, RegisterTarget};
+use weir_core::backend::BackendUpdate;
+use weir_core::inventory::{NewSubnet, NewVpc};
+use weir_core::loadbalancer::{LbAction, NewListener, NewLoadBalancer};
+use weir_core::register::{BackendSpec, RegisterPolicy};
+use weir_core::settings::Settings;
+use weir_core::topology::Topology;
+use weir_store::sqlite::{Durability, SqliteStore};
+
+/// Waits (bounded) until the topology satisfies `pred`.
+async fn until(
+    rx: &mut watch::Receiver<Arc<Topology>>,
+    pred: impl Fn(&Topology) -> bool,
+) -> Arc<Topology> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let current = rx.borrow_and_update().clone();
+            if pred(&current) {
+                return current;
+            }
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("topology converged")
+}
+
+#[tokio::test]
+async fn topology_follows_registrations_and_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal)
+        .await
+        .unwrap();
+    let control = Control::start(Arc::new(store), Settings::default(), "admin".into())
+        .await
+        .unwrap();
+    let admin = Principal::Admin;
+    let project = control
+        .create_project(&admin, "p".into())
+        .await
+        .unwrap()
+        .project;
+    let vpc = control
+        .create_vpc(
+            &admin,
+            project.id.clone(),
+            NewVpc {
+                name: "v".into(),
+                cidr: "10.0.0.0/16".into(),
+                has_border_gateway: false,
+            },
+        )
+        .await
+        .unwrap();
+    let subnet = control
+        .create_subnet(
+            &admin,
+            vpc.id.clone(),
+            NewSubnet {
+                name: "s".into(),
+                cidr: "10.0.1.0/24".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let tenant = Principal::Project(project.id.clone());
+    let mut rx = control.topology();
+    assert!(rx.borrow().listeners.is_empty());
+
+    let lb = control
+        .create_load_balancer(
+            &tenant,
+            subnet.id.clone(),
+            NewLoadBalancer {
+                name: "lb".into(),
+                vip: None,
+            },
+        )
+        .await
+        .unwrap();
+    let listener = control
+        .create_listener(
+            &tenant,
+            lb.id.clone(),
+            NewListener {
+                name: "l".into(),
+                protocol: "tcp".into(),
+                port: Some(80),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t = until(&mut rx, |t| t.listeners.contains_key(&listener.id)).await;
+    assert_eq!(
+        t.listeners[&listener.id].pools,
+        vec![listener.default_pool_id.clone(), lb.default_pool_id.clone()]
+    );
+
+    let outcome = control
+        .register_backends(
+            &tenant,
+            RegisterRequest {
+                target: RegisterTarget::Listener(listener.id.clone()),
+                backends: (1..=3)
+                    .map(|i| BackendSpec {
+                        address: Some(format!("10.0.1.{i}")),
+                        ..Default::default()
+                    })
+                    .collect(),
+                policy: RegisterPolicy::native(),
+                client_token: None,
+            },
+        )
+        .await
+        .unwrap();
+    let pool = listener.default_pool_id.clone();
+    until(&mut rx, |t| {
+        t.pools.get(&pool).is_some_and(|p| p.backends.len() == 3)
+    })
+    .await;
+
+    let first = outcome.backends[0].id.clone();
+    control
+        .update_backend(
+            &tenant,
+            first.clone(),
+            BackendUpdate {
+                weight: Some(7),
+                ..Default::default()
+            },
+            RegisterPolicy::native(),
+        )
+        .await
+        .unwrap();
+    control
+        .delete_backend(&tenant, outcome.backends[1].id.clone())
+        .await
+        .unwrap();
+    let t = until(&mut rx, |t| t.pools[&pool].backends.len() == 2).await;
+    assert_eq!(
+        t.pools[&pool]
+            .backends
+            .iter()
+            .find(|b| b.id == first)
+            .unwrap()
+            .weight,
+        7
+    );
+
+    let before = rx.borrow().clone();
+    control
+        .load_balancer_action(&tenant, lb.id.clone(), LbAction::Stop)
+        .await
+        .unwrap();
+    let t = until(&mut rx, |t| t.listeners.is_empty()).await;
+    assert!(t.pools.is_empty(), "a stopped load balancer runs nothing");
+    control
+        .load_balancer_action(&tenant, lb.id.clone(), LbAction::Start)
+        .await
+        .unwrap();
+    let t = until(&mut rx, |t| t.listeners.len() == 1 && t.pools.len() == 2).await;
+    assert_eq!(
+        t.pools[&pool], before.pools[&pool],
+        "restart reloads the same backends"
+    );
+}
+
+#[tokio::test]
+async fn startup_loads_what_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let (listener_id, pool_id) = {
+        let store = SqliteStore::open(&path, Durability::Normal).await.unwrap();
+        let control = Control::start(Arc::new(store), Settings::default(), "admin".into())
+            .await
+            .unwrap();
+        let admin = Principal::Admin;
+        let project = control
+            .create_project(&admin, "p".into())
+            .await
+            .unwrap()
+            .project;
+        let vpc = control
+            .create_vpc(
+                &admin,
+                project.id.clone(),
+                NewVpc {
+                    name: "v".into(),
+                    cidr: "10.0.0.0/16".into(),
+                    has_border_gateway: false,
+                },
+            )
+            .await
+            .unwrap();
+        let subnet = control
+            .create_subnet(
+                &admin,
+                vpc.id,
+                NewSubnet {
+                    name: "s".into(),
+                    cidr: "10.0.1.0/24".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let lb = control
+            .create_load_balancer(
+                &admin,
+                subnet.id,
+                NewLoadBalancer {
+                    name: "lb".into(),
+                    vip: None,
+                },
+            )
+            .await
+            .unwrap();
+        let listener = control
+            .create_listener(
+                &admin,
+                lb.id,
+                NewListener {
+                    protocol: "udp".into(),
+                    port: Some(53),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        control
+            .register_backends(
+                &admin,
+                RegisterRequest {
+                    target: RegisterTarget::Listener(listener.id.clone()),
+                    backends: vec![BackendSpec {
+                        address: Some("10.0.1.9".into()),
+                        ..Default::default()
+                    }],
+                    policy: RegisterPolicy::native(),
+                    client_token: None,
+                },
+            )
+            .await
+            .unwrap();
+        (listener.id, listener.default_pool_id)
+    };
+    let store = SqliteStore::open(&path, Durability::Normal).await.unwrap();
+    let control = Control::start(Arc::new(store), Settings::default(), "admin".into())
+        .await
+        .unwrap();
+    let t = control.topology().borrow().clone();
+    assert!(t.listeners.contains_key(&listener_id));
+    assert_eq!(t.pools[&pool_id].backends.len(), 1);
+    assert!(t.revision > 0);
+}

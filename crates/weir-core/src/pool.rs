@@ -1,0 +1,240 @@
+//! Pool settings: active health checks and the drain timeout.
+
+use crate::model::{CheckKind, HealthCheck, Pool};
+use crate::Error;
+
+/// Bounds of the check timing, in milliseconds.
+pub const MIN_INTERVAL_MS: u64 = 50;
+pub const MAX_INTERVAL_MS: u64 = 3_600_000;
+/// Longest drain timeout (AWS allows an hour as well).
+pub const MAX_DRAIN_TIMEOUT_MS: u64 = 3_600_000;
+
+/// A health check as requested; absent fields take HAProxy's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthCheckSpec {
+    /// `tcp` or `http`.
+    pub kind: String,
+    pub interval_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub rise: Option<u32>,
+    pub fall: Option<u32>,
+    pub port: Option<u32>,
+    /// HTTP only; default `/`.
+    pub path: Option<String>,
+    /// HTTP only: `200`, `200-399`, `200,204,300-302`; default `200-399`.
+    pub expected_codes: Option<String>,
+}
+
+/// A change to a pool's settings. `health_check: Some(None)` removes the
+/// check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolUpdate {
+    pub health_check: Option<Option<HealthCheckSpec>>,
+    pub drain_timeout_ms: Option<u64>,
+}
+
+/// Parses `200`, `200-399`, `200,204,300-302`.
+pub fn parse_codes(field: &str, text: &str) -> Result<Vec<(u16, u16)>, Error> {
+    let bad = || {
+        Error::invalid(
+            field,
+            format!("{text:?} is not a list of HTTP codes such as 200-399,404"),
+        )
+    };
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let (a, b) = part
+            .trim()
+            .split_once('-')
+            .unwrap_or((part.trim(), part.trim()));
+        let (a, b): (u16, u16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+        if !(100..=599).contains(&a) || !(100..=599).contains(&b) || a > b {
+            return Err(bad());
+        }
+        out.push((a, b));
+    }
+    Ok(out)
+}
+
+/// Formats codes the way [`parse_codes`] reads them.
+pub fn format_codes(codes: &[(u16, u16)]) -> String {
+    codes
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Validates a health check, filling defaults (interval 2 s, timeout 1 s,
+/// rise 2, fall 3).
+pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
+    let f = |name: &str| format!("health_check.{name}");
+    let kind = match spec.kind.as_str() {
+        "tcp" => {
+            if spec.path.is_some() || spec.expected_codes.is_some() {
+                return Err(Error::invalid(
+                    f("path"),
+                    "path and expected_codes apply to http checks only",
+                ));
+            }
+            CheckKind::Tcp
+        }
+        "http" => {
+            let path = spec.path.clone().unwrap_or_else(|| "/".to_owned());
+            if !path.starts_with('/')
+                || path.len() > 1024
+                || path.chars().any(|c| c.is_control() || c == ' ')
+            {
+                return Err(Error::invalid(
+                    f("path"),
+                    "must start with '/' and contain no spaces",
+                ));
+            }
+            let expected = parse_codes(
+                &f("expected_codes"),
+                spec.expected_codes.as_deref().unwrap_or("200-399"),
+            )?;
+            CheckKind::Http { path, expected }
+        }
+        other => {
+            return Err(Error::invalid(
+                f("type"),
+                format!("{other:?} is not one of tcp, http"),
+            ))
+        }
+    };
+    let interval_ms = spec.interval_ms.unwrap_or(2_000);
+    if !(MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&interval_ms) {
+        return Err(Error::invalid(
+            f("interval_ms"),
+            format!("must be in {MIN_INTERVAL_MS}-{MAX_INTERVAL_MS}"),
+        ));
+    }
+    let timeout_ms = spec.timeout_ms.unwrap_or(1_000.min(interval_ms));
+    if timeout_ms == 0 || timeout_ms > interval_ms {
+        return Err(Error::invalid(
+            f("timeout_ms"),
+            "must be between 1 and the interval",
+        ));
+    }
+    let count = |name: &str, v: Option<u32>, default: u32| match v.unwrap_or(default) {
+        n @ 1..=10 => Ok(n),
+        n => Err(Error::invalid(f(name), format!("{n} is not in 1-10"))),
+    };
+    let port = spec
+        .port
+        .map(|p| crate::loadbalancer::parse_port(&f("port"), p))
+        .transpose()?;
+    Ok(HealthCheck {
+        kind,
+        interval_ms,
+        timeout_ms,
+        rise: count("rise", spec.rise, 2)?,
+        fall: count("fall", spec.fall, 3)?,
+        port,
+    })
+}
+
+/// Applies an update to a pool.
+pub fn plan_pool_update(current: &Pool, update: &PoolUpdate) -> Result<Pool, Error> {
+    let mut next = current.clone();
+    if let Some(check) = &update.health_check {
+        next.health_check = check.as_ref().map(plan_health_check).transpose()?;
+    }
+    if let Some(ms) = update.drain_timeout_ms {
+        if ms > MAX_DRAIN_TIMEOUT_MS {
+            return Err(Error::invalid(
+                "drain_timeout_ms",
+                format!("must be at most {MAX_DRAIN_TIMEOUT_MS}"),
+            ));
+        }
+        next.drain_timeout_ms = ms;
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_get_defaults_and_limits() {
+        let tcp = plan_health_check(&HealthCheckSpec {
+            kind: "tcp".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (tcp.interval_ms, tcp.timeout_ms, tcp.rise, tcp.fall),
+            (2000, 1000, 2, 3)
+        );
+        let http = plan_health_check(&HealthCheckSpec {
+            kind: "http".into(),
+            path: Some("/health".into()),
+            expected_codes: Some("200,204-206".into()),
+            interval_ms: Some(100),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(http.timeout_ms, 100);
+        assert_eq!(
+            http.kind,
+            CheckKind::Http {
+                path: "/health".into(),
+                expected: vec![(200, 200), (204, 206)]
+            }
+        );
+        for bad in [
+            HealthCheckSpec {
+                kind: "icmp".into(),
+                ..Default::default()
+            },
+            HealthCheckSpec {
+                kind: "tcp".into(),
+                interval_ms: Some(10),
+                ..Default::default()
+            },
+            HealthCheckSpec {
+                kind: "tcp".into(),
+                timeout_ms: Some(5000),
+                ..Default::default()
+            },
+            HealthCheckSpec {
+                kind: "tcp".into(),
+                rise: Some(0),
+                ..Default::default()
+            },
+            HealthCheckSpec {
+                kind: "tcp".into(),
+                path: Some("/".into()),
+                ..Default::default()
+            },
+            HealthCheckSpec {
+                kind: "http".into(),
+                path: Some("x".into()),
+                ..Default::default()
+            },
+            HealthCheckSpec {
+                kind: "http".into(),
+                expected_codes: Some("99".into()),
+                ..Default::default()
+            },
+            HealthCheckSpec {
+                kind: "tcp".into(),
+                port: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(
+                matches!(plan_health_check(&bad), Err(Error::InvalidField { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+}
