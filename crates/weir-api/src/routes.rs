@@ -13,6 +13,8 @@ use weir_core::backend::BackendUpdate;
 use weir_core::ids::*;
 use weir_core::inventory::{InstanceUpdate, NewInstance, NewSubnet, NewVpc};
 use weir_core::loadbalancer::{LbAction, NewListener, NewLoadBalancer};
+use weir_core::model::{Backend, Listener};
+use weir_core::pool::{HealthCheckSpec, PoolUpdate};
 use weir_core::register::{BackendSpec, DuplicatePolicy, RegisterPolicy};
 
 use crate::edge::{request_id, Auth, JsonBody, BODY_LIMIT};
@@ -52,7 +54,7 @@ pub fn router(control: Control) -> Router {
             "/v1/listeners/{id}/backends",
             post(register_on_listener).get(list_listener_backends),
         )
-        .route("/v1/pools/{id}", get(get_pool))
+        .route("/v1/pools/{id}", get(get_pool).patch(update_pool))
         .route(
             "/v1/pools/{id}/backends",
             post(register_on_pool).get(list_pool_backends),
@@ -68,6 +70,16 @@ pub fn router(control: Control) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(request_id))
         .with_state(control)
+}
+
+/// A backend with the data plane's live state, when one runs.
+fn backend_view(c: &Control, b: &Backend) -> BackendView {
+    BackendView::from(b).with_status(c.backend_live(&b.id))
+}
+
+/// A listener with the data plane's live state, when one runs.
+fn listener_view(c: &Control, l: &Listener) -> ListenerView {
+    ListenerView::from(l).with_status(c.listener_live(&l.id))
 }
 
 fn created<T: serde::Serialize>(body: T) -> ApiResult {
@@ -389,7 +401,8 @@ async fn list_listeners(
     Path(id): Path<String>,
 ) -> ApiResult {
     let listeners = c.list_listeners(&p, &LoadBalancerId::new(id)).await?;
-    ok(json!({"listeners": views::<_, ListenerView>(&listeners)}))
+    let views: Vec<ListenerView> = listeners.iter().map(|l| listener_view(&c, l)).collect();
+    ok(json!({ "listeners": views }))
 }
 
 async fn get_listener(
@@ -397,13 +410,72 @@ async fn get_listener(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult {
-    ok(ListenerView::from(
+    ok(listener_view(
+        &c,
         &c.get_listener(&p, &ListenerId::new(id)).await?,
     ))
 }
 
 async fn get_pool(State(c): State<Control>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult {
     ok(PoolView::from(&c.get_pool(&p, &PoolId::new(id)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HealthCheckBody {
+    #[serde(rename = "type")]
+    kind: String,
+    interval_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    rise: Option<u32>,
+    fall: Option<u32>,
+    port: Option<u32>,
+    path: Option<String>,
+    expected_codes: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchPool {
+    /// `null` removes the check; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    health_check: Option<Option<HealthCheckBody>>,
+    drain_timeout_ms: Option<u64>,
+}
+
+/// Tells "absent" (outer `None`) from "null" (`Some(None)`).
+fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+async fn update_pool(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<PatchPool>,
+) -> ApiResult {
+    let update = PoolUpdate {
+        health_check: req.health_check.map(|check| {
+            check.map(|h| HealthCheckSpec {
+                kind: h.kind,
+                interval_ms: h.interval_ms,
+                timeout_ms: h.timeout_ms,
+                rise: h.rise,
+                fall: h.fall,
+                port: h.port,
+                path: h.path,
+                expected_codes: h.expected_codes,
+            })
+        }),
+        drain_timeout_ms: req.drain_timeout_ms,
+    };
+    ok(PoolView::from(
+        &c.update_pool(&p, PoolId::new(id), update).await?,
+    ))
 }
 
 // === backends ===
@@ -554,7 +626,7 @@ async fn list_backends(
     let backends = c.list_backends(p, &pool, &page).await?;
     let next_marker = (backends.len() == limit).then(|| backends.last().map(|b| b.id.to_string()));
     ok(
-        json!({"backends": views::<_, BackendView>(&backends), "next_marker": next_marker.flatten()}),
+        json!({"backends": backends.iter().map(|b| backend_view(c, b)).collect::<Vec<_>>(), "next_marker": next_marker.flatten()}),
     )
 }
 
@@ -578,7 +650,8 @@ async fn list_listener_backends(
 }
 
 async fn get_backend(State(c): State<Control>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult {
-    ok(BackendView::from(
+    ok(backend_view(
+        &c,
         &c.get_backend(&p, &BackendId::new(id)).await?,
     ))
 }
@@ -607,7 +680,7 @@ async fn update_backend(
     let backend = c
         .update_backend(&p, BackendId::new(id), update, RegisterPolicy::native())
         .await?;
-    ok(BackendView::from(&backend))
+    ok(backend_view(&c, &backend))
 }
 
 async fn delete_backend(

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use weir_core::model::*;
+use weir_core::status::{BackendLive, ListenerLive};
 
 #[derive(Serialize)]
 pub struct ProjectView {
@@ -150,6 +151,17 @@ pub struct ListenerView {
     pub scheduler: &'static str,
     pub default_pool_id: String,
     pub created_at: String,
+    /// Live state from the data plane; absent when none runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_status: Option<ListenerStatusView>,
+}
+
+impl ListenerView {
+    /// Adds the data plane's live view.
+    pub fn with_status(mut self, live: Option<ListenerLive>) -> Self {
+        self.operating_status = live.as_ref().map(ListenerStatusView::from);
+        self
+    }
 }
 
 impl From<&Listener> for ListenerView {
@@ -182,6 +194,43 @@ impl From<&Listener> for ListenerView {
             scheduler: l.scheduler.as_str(),
             default_pool_id: l.default_pool_id.to_string(),
             created_at: l.created_at.to_string(),
+            operating_status: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct HealthCheckView {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub rise: u32,
+    pub fall: u32,
+    pub port: Option<u16>,
+    pub path: Option<String>,
+    pub expected_codes: Option<String>,
+}
+
+impl From<&HealthCheck> for HealthCheckView {
+    fn from(c: &HealthCheck) -> Self {
+        let (kind, path, expected_codes) = match &c.kind {
+            CheckKind::Tcp => ("tcp", None, None),
+            CheckKind::Http { path, expected } => (
+                "http",
+                Some(path.clone()),
+                Some(weir_core::pool::format_codes(expected)),
+            ),
+        };
+        Self {
+            kind,
+            interval_ms: c.interval_ms,
+            timeout_ms: c.timeout_ms,
+            rise: c.rise,
+            fall: c.fall,
+            port: c.port,
+            path,
+            expected_codes,
         }
     }
 }
@@ -193,6 +242,8 @@ pub struct PoolView {
     pub load_balancer_id: String,
     pub listener_id: Option<String>,
     pub name: String,
+    pub health_check: Option<HealthCheckView>,
+    pub drain_timeout_ms: u64,
     pub created_at: String,
 }
 
@@ -204,8 +255,46 @@ impl From<&Pool> for PoolView {
             load_balancer_id: p.lb_id.to_string(),
             listener_id: p.listener_id.as_ref().map(ToString::to_string),
             name: p.name.clone(),
+            health_check: p.health_check.as_ref().map(HealthCheckView::from),
+            drain_timeout_ms: p.drain_timeout_ms,
             created_at: p.created_at.to_string(),
         }
+    }
+}
+
+/// The data plane's view of a backend, shown as `status`.
+#[derive(Serialize)]
+pub struct BackendStatusView {
+    pub state: &'static str,
+    pub reason: Option<String>,
+    pub active_connections: u64,
+}
+
+impl From<&BackendLive> for BackendStatusView {
+    fn from(l: &BackendLive) -> Self {
+        Self {
+            state: l.state.as_str(),
+            reason: l.reason.clone(),
+            active_connections: l.active_connections,
+        }
+    }
+}
+
+/// The data plane's view of a listener, shown as `operating_status`.
+#[derive(Serialize)]
+pub struct ListenerStatusView {
+    pub state: &'static str,
+    pub reason: Option<String>,
+}
+
+impl From<&ListenerLive> for ListenerStatusView {
+    fn from(l: &ListenerLive) -> Self {
+        let (state, reason) = match l {
+            ListenerLive::Active => ("active", None),
+            ListenerLive::Error(r) => ("error", Some(r.clone())),
+            ListenerLive::Unsupported(r) => ("unsupported", Some(r.clone())),
+        };
+        Self { state, reason }
     }
 }
 
@@ -228,6 +317,17 @@ pub struct BackendView {
     pub name: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Live state from the data plane; absent when none runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<BackendStatusView>,
+}
+
+impl BackendView {
+    /// Adds the data plane's live view.
+    pub fn with_status(mut self, live: Option<BackendLive>) -> Self {
+        self.status = live.as_ref().map(BackendStatusView::from);
+        self
+    }
 }
 
 impl From<&Backend> for BackendView {
@@ -253,6 +353,7 @@ impl From<&Backend> for BackendView {
             name: b.name.clone(),
             created_at: b.created_at.to_string(),
             updated_at: b.updated_at.to_string(),
+            status: None,
         }
     }
 }

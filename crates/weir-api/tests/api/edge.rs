@@ -102,7 +102,7 @@ fn openapi_documents_every_route() {
         ("/v1/loadbalancers/{id}/backends", &["post"]),
         ("/v1/listeners/{id}", &["get"]),
         ("/v1/listeners/{id}/backends", &["get", "post"]),
-        ("/v1/pools/{id}", &["get"]),
+        ("/v1/pools/{id}", &["get", "patch"]),
         ("/v1/pools/{id}/backends", &["get", "post"]),
         ("/v1/backends/{id}", &["get", "patch", "delete"]),
     ] {

@@ -245,3 +245,48 @@ fn projects_never_see_each_other() {
         1
     );
 }
+
+#[test]
+fn pools_take_health_checks_and_drain_timeouts() {
+    let s = start();
+    let f = fixture(&s);
+    let path = format!("/v1/pools/{}", f.pool);
+    let set = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"health_check": {"type": "http", "path": "/up", "interval_ms": 500}, "drain_timeout_ms": 1500})),
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.body["health_check"]["expected_codes"], "200-399");
+    assert_eq!(set.body["health_check"]["rise"], 2);
+    assert_eq!(set.body["drain_timeout_ms"], 1500);
+    assert_eq!(s.get(&path, &f.token).body, set.body);
+
+    let bad = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"health_check": {"type": "tcp", "rise": 50}})),
+    );
+    assert_error(&bad, 400, "InvalidField");
+    assert_eq!(bad.body["error"]["field"], "health_check.rise");
+
+    let kept = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"drain_timeout_ms": 10})),
+    );
+    assert_eq!(
+        kept.body["health_check"]["path"], "/up",
+        "absent leaves the check"
+    );
+    let removed = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"health_check": null})),
+    );
+    assert_eq!(removed.body["health_check"], serde_json::Value::Null);
+}
