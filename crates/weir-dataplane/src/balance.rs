@@ -1,0 +1,247 @@
+//! Selection algorithms, pure: they turn weights into lookup tables that
+//! the connection path reads without locks.
+//!
+//! - Smooth weighted round robin (nginx's algorithm) is unrolled into its
+//!   full cycle once per snapshot; a pick is one atomic increment and an
+//!   index. The cycle is exactly nginx's order (`5:1:1` -> `a a b a c a a`).
+//! - Source hashing uses a Maglev table: each backend fills slots in its own
+//!   permutation order, weighted, so a change of the backend set moves only
+//!   about its share of keys.
+//! - Least connections compares `active / weight` across the candidates.
+
+/// The longest SWRR cycle kept; larger weight sums are scaled down
+/// proportionally (shares stay within 1/`MAX_CYCLE` of exact).
+pub const MAX_CYCLE: u64 = 4096;
+
+/// The nginx smooth-WRR order for `weights` over one full cycle. Zero
+/// weights never appear. Empty when every weight is zero.
+pub fn swrr_cycle(weights: &[u32]) -> Vec<u32> {
+    let weights = scale(weights);
+    let total: i64 = weights.iter().map(|w| i64::from(*w)).sum();
+    let mut current = vec![0i64; weights.len()];
+    let mut cycle = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for _ in 0..total {
+        let mut best = 0;
+        for (i, w) in weights.iter().enumerate() {
+            current[i] += i64::from(*w);
+            if current[i] > current[best] {
+                best = i;
+            }
+        }
+        current[best] -= total;
+        cycle.push(u32::try_from(best).expect("fewer than 2^32 backends"));
+    }
+    cycle
+}
+
+/// Divides weights by their gcd, then scales them down so their sum fits
+/// [`MAX_CYCLE`], keeping every non-zero weight at least 1.
+fn scale(weights: &[u32]) -> Vec<u32> {
+    let g = weights.iter().fold(0u32, |a, &b| gcd(a, b)).max(1);
+    let reduced: Vec<u32> = weights.iter().map(|w| w / g).collect();
+    let sum: u64 = reduced.iter().map(|w| u64::from(*w)).sum();
+    if sum <= MAX_CYCLE {
+        return reduced;
+    }
+    reduced
+        .iter()
+        .map(|&w| {
+            if w == 0 {
+                0
+            } else {
+                u32::try_from((u64::from(w) * MAX_CYCLE / sum).max(1)).unwrap_or(1)
+            }
+        })
+        .collect()
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Maglev table sizes (primes); the smallest at least 100 slots per
+/// backend is used, as the Maglev paper advises.
+const TABLE_SIZES: [u64; 5] = [1031, 4099, 16411, 65537, 262_147];
+
+/// FNV-1a, enough to spread ids and client addresses (not adversarial
+/// input: a client only picks its own backend).
+pub fn hash(bytes: &[u8], seed: u64) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // A final avalanche so nearby inputs land far apart.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
+/// A Maglev lookup table over backends identified by `keys` (stable ids)
+/// with `weights`; each slot holds a backend index. Empty when every
+/// weight is zero.
+pub fn maglev_table(keys: &[&str], weights: &[u32]) -> Vec<u32> {
+    let active: Vec<usize> = (0..keys.len()).filter(|&i| weights[i] > 0).collect();
+    if active.is_empty() {
+        return Vec::new();
+    }
+    let size = TABLE_SIZES
+        .iter()
+        .copied()
+        .find(|s| *s >= 100 * active.len() as u64)
+        .unwrap_or(TABLE_SIZES[TABLE_SIZES.len() - 1]);
+    let max_weight = active.iter().map(|&i| weights[i]).max().unwrap_or(1);
+    let perm: Vec<(u64, u64)> = active
+        .iter()
+        .map(|&i| {
+            let offset = hash(keys[i].as_bytes(), 1) % size;
+            let skip = hash(keys[i].as_bytes(), 2) % (size - 1) + 1;
+            (offset, skip)
+        })
+        .collect();
+    let mut next = vec![0u64; active.len()];
+    let mut credit = vec![0u64; active.len()];
+    let mut table = vec![u32::MAX; size as usize];
+    let mut filled = 0u64;
+    while filled < size {
+        for (n, &i) in active.iter().enumerate() {
+            // Weighted Maglev: a backend takes a turn when its accumulated
+            // credit reaches the largest weight.
+            credit[n] += u64::from(weights[i]);
+            if credit[n] < u64::from(max_weight) {
+                continue;
+            }
+            credit[n] -= u64::from(max_weight);
+            let (offset, skip) = perm[n];
+            loop {
+                let slot = ((offset + next[n] * skip) % size) as usize;
+                next[n] += 1;
+                if table[slot] == u32::MAX {
+                    table[slot] = i as u32;
+                    filled += 1;
+                    break;
+                }
+            }
+            if filled == size {
+                break;
+            }
+        }
+    }
+    table
+}
+
+/// Index of the candidate with the fewest active connections per unit of
+/// weight, starting the scan at `start` so ties rotate. `None` when empty.
+pub fn least_connections(candidates: &[(u64, u32)], start: usize) -> Option<usize> {
+    let n = candidates.len();
+    let mut best: Option<usize> = None;
+    for k in 0..n {
+        let i = (start + k) % n;
+        let (active, weight) = candidates[i];
+        if weight == 0 {
+            continue;
+        }
+        best = match best {
+            None => Some(i),
+            Some(b) => {
+                let (b_active, b_weight) = candidates[b];
+                // active/weight < b_active/b_weight, without division.
+                if u128::from(active) * u128::from(b_weight)
+                    < u128::from(b_active) * u128::from(weight)
+                {
+                    Some(i)
+                } else {
+                    Some(b)
+                }
+            }
+        };
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn swrr_matches_nginx_order() {
+        assert_eq!(swrr_cycle(&[5, 1, 1]), vec![0, 0, 1, 0, 2, 0, 0]);
+        assert_eq!(swrr_cycle(&[1, 1]), vec![0, 1]);
+        assert_eq!(swrr_cycle(&[0, 3]), vec![1]);
+        assert!(swrr_cycle(&[0, 0]).is_empty());
+        assert_eq!(swrr_cycle(&[100, 100]).len(), 2, "gcd reduces the cycle");
+    }
+
+    #[test]
+    fn huge_weights_are_scaled_into_the_cycle() {
+        let cycle = swrr_cycle(&[65_535, 1, 30_000]);
+        assert!(cycle.len() as u64 <= MAX_CYCLE + 3);
+        let count = |i| cycle.iter().filter(|c| **c == i).count();
+        assert!(count(1) >= 1, "a small weight still gets turns");
+        let ratio = count(0) as f64 / count(2) as f64;
+        assert!((ratio - 65_535.0 / 30_000.0).abs() < 0.01, "{ratio}");
+    }
+
+    #[test]
+    fn maglev_spreads_by_weight_and_moves_little() {
+        let keys: Vec<String> = (0..10).map(|i| format!("backend-{i}")).collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let weights = vec![1u32; 10];
+        let table = maglev_table(&refs, &weights);
+        assert_eq!(table.len(), 1031);
+        for i in 0..10u32 {
+            let share = table.iter().filter(|s| **s == i).count();
+            assert!((90..=120).contains(&share), "backend {i}: {share}");
+        }
+        // Remove backend 3: only its slots (and a few others) move.
+        let mut fewer = weights.clone();
+        fewer[3] = 0;
+        let after = maglev_table(&refs, &fewer);
+        let moved = table
+            .iter()
+            .zip(&after)
+            .filter(|(a, b)| a != b && **a != 3)
+            .count();
+        assert!(moved < table.len() / 10, "moved {moved}");
+        // Weighted: 3:1.
+        let t = maglev_table(&refs[..2], &[3, 1]);
+        let share0 = t.iter().filter(|s| **s == 0).count() as f64 / t.len() as f64;
+        assert!((share0 - 0.75).abs() < 0.03, "{share0}");
+    }
+
+    #[test]
+    fn least_connections_weighs_and_rotates_ties() {
+        assert_eq!(least_connections(&[(4, 1), (1, 1), (2, 1)], 0), Some(1));
+        assert_eq!(
+            least_connections(&[(4, 4), (2, 1)], 0),
+            Some(0),
+            "1 per weight beats 2"
+        );
+        assert_eq!(
+            least_connections(&[(0, 1), (0, 1)], 1),
+            Some(1),
+            "ties start at the rotation"
+        );
+        assert_eq!(least_connections(&[(0, 0)], 0), None);
+        assert_eq!(least_connections(&[], 0), None);
+    }
+
+    proptest! {
+        /// Over one cycle every backend is picked exactly its (reduced)
+        /// weight's share, for weights small enough not to be scaled.
+        #[test]
+        fn swrr_cycle_honours_weights(weights in prop::collection::vec(0u32..50, 1..12)) {
+            let cycle = swrr_cycle(&weights);
+            let g = weights.iter().fold(0u32, |a, &b| gcd(a, b)).max(1);
+            for (i, w) in weights.iter().enumerate() {
+                let picks = cycle.iter().filter(|c| **c as usize == i).count() as u32;
+                prop_assert_eq!(picks, w / g);
+            }
+        }
+    }
+}

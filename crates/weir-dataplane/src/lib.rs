@@ -1,0 +1,328 @@
+//! Weir's data plane: binds every listener of the topology on its VIP,
+//! balances new connections over eligible backends, checks their health,
+//! drains what is removed or disabled, and never dials outside the egress
+//! allow-list.
+//!
+//! - [`balance`]: pure selection tables (smooth WRR, Maglev, least conns).
+//! - [`health`]: the sans-io rise/fall verdict; [`probe`] runs the checks.
+//! - [`pool`]: pools and backends at run time, the lock-free snapshot.
+//! - [`listener`], [`tcp`], [`udp`], [`http`]: sockets and proxying.
+//! - [`egress`]: the only code that opens outbound sockets.
+//!
+//! [`DataPlane::apply`] is the one path for startup and change: it diffs the
+//! new topology against what runs (by pointer, then by value) and touches
+//! only what differs. Startup is the first diff, from an empty topology.
+
+pub mod balance;
+pub mod egress;
+pub mod health;
+pub mod http;
+pub mod listener;
+pub mod pool;
+pub mod probe;
+pub mod tcp;
+pub mod udp;
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::sync::watch;
+use weir_core::ids::{BackendId, ListenerId, PoolId};
+use weir_core::model::{ListenerPorts, Scheduler};
+use weir_core::status::{BackendLive, ListenerLive};
+use weir_core::topology::{ListenerSpec, Topology};
+
+use crate::egress::Egress;
+use crate::listener::ListenerRuntime;
+use crate::pool::{lock, Ejection, PoolRuntime, Registry};
+
+/// Data-plane settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Backends outside these networks are never dialled or checked.
+    pub egress_allow: Vec<IpNet>,
+    pub connect_timeout: Duration,
+    /// Backends tried for one client connection before giving up.
+    pub connect_attempts: usize,
+    pub ejection: Ejection,
+    pub udp_idle_timeout: Duration,
+    /// Ports one range listener may bind.
+    pub max_ports_per_listener: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            egress_allow: weir_core::settings::NetworkSettings::default().backend_ranges,
+            connect_timeout: Duration::from_secs(3),
+            connect_attempts: 3,
+            ejection: Ejection {
+                after_failures: 3,
+                period: Duration::from_secs(10),
+            },
+            udp_idle_timeout: Duration::from_secs(30),
+            max_ports_per_listener: 1024,
+        }
+    }
+}
+
+/// What every connection task shares.
+pub struct Shared {
+    pub config: Config,
+    pub egress: Egress,
+    pub http: http::Pool,
+    request_ids: AtomicU64,
+    boot: u64,
+}
+
+impl Shared {
+    /// A request id unique across restarts: boot time and a counter.
+    pub fn next_request_id(&self) -> String {
+        format!(
+            "{:x}-{:x}",
+            self.boot,
+            self.request_ids.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+#[derive(Default)]
+struct Running {
+    topology: Arc<Topology>,
+    listeners: HashMap<ListenerId, Arc<ListenerRuntime>>,
+    pools: HashMap<PoolId, Arc<PoolRuntime>>,
+}
+
+/// The data plane. Cheap to clone.
+#[derive(Clone)]
+pub struct DataPlane {
+    shared: Arc<Shared>,
+    running: Arc<Mutex<Running>>,
+    registry: Registry,
+    applied: watch::Sender<u64>,
+}
+
+impl DataPlane {
+    /// A data plane running nothing yet. Call from within a tokio runtime:
+    /// every task it starts runs there.
+    pub fn new(config: Config) -> Self {
+        let egress = Egress::new(config.egress_allow.clone(), config.connect_timeout);
+        let boot = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self {
+            shared: Arc::new(Shared {
+                http: http::client(egress.clone()),
+                egress,
+                config,
+                request_ids: AtomicU64::new(0),
+                boot,
+            }),
+            running: Arc::default(),
+            registry: Arc::default(),
+            applied: watch::channel(0).0,
+        }
+    }
+
+    /// Applies every topology `topologies` publishes, starting with the
+    /// current one, until the sender goes away.
+    pub async fn follow(self, mut topologies: watch::Receiver<Arc<Topology>>) {
+        loop {
+            let topology = topologies.borrow_and_update().clone();
+            self.apply(topology);
+            if topologies.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The revision of the last applied topology.
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Makes the running state match `topology`.
+    pub fn apply(&self, topology: Arc<Topology>) {
+        let mut running = lock(&self.running);
+        let previous = std::mem::replace(&mut running.topology, topology.clone());
+
+        // Pools first, so listeners find them.
+        for (id, spec) in &topology.pools {
+            match running.pools.get(id) {
+                Some(runtime) => {
+                    let unchanged = previous
+                        .pools
+                        .get(id)
+                        .is_some_and(|old| Arc::ptr_eq(old, spec) || old == spec);
+                    if !unchanged {
+                        runtime.apply(spec.clone());
+                    }
+                }
+                None => {
+                    let runtime = PoolRuntime::new(
+                        spec.clone(),
+                        self.shared.egress.clone(),
+                        self.shared.config.ejection,
+                        self.registry.clone(),
+                    );
+                    running.pools.insert(id.clone(), runtime);
+                }
+            }
+        }
+        let gone: Vec<PoolId> = running
+            .pools
+            .keys()
+            .filter(|id| !topology.pools.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(pool) = running.pools.remove(&id) {
+                pool.retire();
+            }
+        }
+
+        // Listeners: rebind only when the sockets differ.
+        let gone: Vec<ListenerId> = running
+            .listeners
+            .keys()
+            .filter(|id| !topology.listeners.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(listener) = running.listeners.remove(&id) {
+                listener.stop();
+            }
+        }
+        for (id, spec) in &topology.listeners {
+            let pools: Vec<Arc<PoolRuntime>> = spec
+                .pools
+                .iter()
+                .filter_map(|p| running.pools.get(p).cloned())
+                .collect();
+            match running.listeners.get(id) {
+                Some(current) if same_sockets(&current.spec(), spec) => {
+                    if !Arc::ptr_eq(&current.spec(), spec) {
+                        current.update(spec.clone(), pools);
+                    }
+                }
+                Some(current) => {
+                    current.stop();
+                    let fresh = ListenerRuntime::start(spec.clone(), pools, &self.shared);
+                    running.listeners.insert(id.clone(), fresh);
+                }
+                None => {
+                    let fresh = ListenerRuntime::start(spec.clone(), pools, &self.shared);
+                    running.listeners.insert(id.clone(), fresh);
+                }
+            }
+        }
+
+        // What each pool must offer: Maglev for source hashing, and the port
+        // inheriting backends are checked on.
+        let mut hints: HashMap<&PoolId, (bool, u16)> = HashMap::new();
+        for spec in topology.listeners.values() {
+            let port = match &spec.ports {
+                ListenerPorts::Single(p) => *p,
+                ListenerPorts::Ranges(r) => r.first().map_or(0, |r| r.start),
+                ListenerPorts::All => 0,
+            };
+            for pool in &spec.pools {
+                let hint = hints.entry(pool).or_insert((false, port));
+                hint.0 |= spec.scheduler == Scheduler::Sh;
+            }
+        }
+        for (id, pool) in &running.pools {
+            let (hash, port) = hints.get(id).copied().unwrap_or((false, 0));
+            pool.default_port.store(port, Ordering::Relaxed);
+            if pool.wants_hash.swap(hash, Ordering::Relaxed) != hash {
+                pool.rebuild();
+            }
+        }
+        self.applied.send_replace(topology.revision);
+    }
+
+    /// The live view of a backend.
+    pub fn backend_live(&self, id: &BackendId) -> Option<BackendLive> {
+        lock(&self.registry).get(id).map(|b| b.live())
+    }
+
+    /// The live view of a listener.
+    pub fn listener_live(&self, id: &ListenerId) -> Option<ListenerLive> {
+        lock(&self.running).listeners.get(id).map(|l| l.status())
+    }
+
+    /// Prometheus text exposition of per-listener and per-backend traffic.
+    pub fn render_metrics(&self, out: &mut String) {
+        let running = lock(&self.running);
+        let _ = writeln!(out, "# TYPE weir_listener_connections_total counter");
+        for (id, l) in &running.listeners {
+            let _ = writeln!(
+                out,
+                "weir_listener_connections_total{{listener=\"{id}\"}} {}",
+                l.connections.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# TYPE weir_listener_failures_total counter");
+        for (id, l) in &running.listeners {
+            let _ = writeln!(
+                out,
+                "weir_listener_failures_total{{listener=\"{id}\"}} {}",
+                l.failures.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# TYPE weir_listener_up gauge");
+        for (id, l) in &running.listeners {
+            let up = u8::from(l.status() == ListenerLive::Active);
+            let _ = writeln!(out, "weir_listener_up{{listener=\"{id}\"}} {up}");
+        }
+        drop(running);
+        let registry = lock(&self.registry);
+        type Family = (&'static str, &'static str, fn(&pool::BackendRuntime) -> u64);
+        let families: [Family; 6] = [
+            ("weir_backend_active_connections", "gauge", |b| {
+                b.active.load(Ordering::Relaxed)
+            }),
+            ("weir_backend_connections_total", "counter", |b| {
+                b.total.load(Ordering::Relaxed)
+            }),
+            ("weir_backend_bytes_sent_total", "counter", |b| {
+                b.bytes_out.load(Ordering::Relaxed)
+            }),
+            ("weir_backend_bytes_received_total", "counter", |b| {
+                b.bytes_in.load(Ordering::Relaxed)
+            }),
+            ("weir_backend_connect_failures_total", "counter", |b| {
+                b.connect_failures.load(Ordering::Relaxed)
+            }),
+            ("weir_backend_healthy", "gauge", |b| {
+                u64::from(b.live().state == weir_core::status::BackendState::Healthy)
+            }),
+        ];
+        for (name, kind, value) in families {
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (id, b) in registry.iter() {
+                let _ = writeln!(out, "{name}{{backend=\"{id}\"}} {}", value(b));
+            }
+        }
+        let _ = writeln!(out, "# TYPE weir_backend_http_responses_total counter");
+        for (id, b) in registry.iter() {
+            for (class, counter) in b.responses.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "weir_backend_http_responses_total{{backend=\"{id}\",class=\"{}xx\"}} {}",
+                    class + 1,
+                    counter.load(Ordering::Relaxed)
+                );
+            }
+        }
+    }
+}
+
+/// Whether two specs bind the same sockets (so a change needs no rebind).
+fn same_sockets(a: &ListenerSpec, b: &ListenerSpec) -> bool {
+    a.vip == b.vip && a.protocol == b.protocol && a.ports == b.ports
+}

@@ -1,0 +1,609 @@
+//! Pools at run time: backends with their live state, and the immutable
+//! selection snapshot the connection path reads without locks.
+//!
+//! State that must survive configuration changes (connection counts, health,
+//! the round-robin position) lives in [`BackendRuntime`] and [`PoolRuntime`],
+//! keyed by backend id; a [`Snapshot`] is rebuilt from it on every change of
+//! configuration or eligibility and swapped in with `arc-swap`. Locks are
+//! taken only on those transitions, never when a connection picks a backend.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use weir_core::ids::BackendId;
+use weir_core::model::{HealthCheck, Scheduler};
+use weir_core::status::{BackendLive, BackendState};
+use weir_core::topology::{BackendTarget, PoolSpec};
+
+use crate::balance;
+use crate::egress::Egress;
+use crate::health::{Tracker, Verdict};
+
+/// Passive health: consecutive failed connects that eject a backend, and
+/// for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Ejection {
+    pub after_failures: u32,
+    pub period: Duration,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these small locks leaves plain data;
+    // carrying on is better than taking the data plane down.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Transition-time state of a backend.
+#[derive(Debug)]
+struct Status {
+    /// `None` when the pool has no checks.
+    tracker: Option<Tracker>,
+    reason: Option<String>,
+    consecutive_failures: u32,
+    ejected_until: Option<Instant>,
+    /// Set while draining; the deadline closes what is left.
+    drain_deadline: Option<Instant>,
+    drained: bool,
+    removed: bool,
+    egress_denied: bool,
+}
+
+/// One backend's live state, shared by every snapshot that contains it.
+#[derive(Debug)]
+pub struct BackendRuntime {
+    pub id: BackendId,
+    target: ArcSwap<BackendTarget>,
+    pub active: AtomicU64,
+    pub total: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub connect_failures: AtomicU64,
+    /// HTTP responses by class: 1xx .. 5xx.
+    pub responses: [AtomicU64; 5],
+    status: Mutex<Status>,
+    idle: Notify,
+    close: watch::Sender<bool>,
+}
+
+impl BackendRuntime {
+    fn new(target: BackendTarget, checked: Option<&HealthCheck>, egress: &Egress) -> Self {
+        let egress_denied = !egress.allows(target.address);
+        Self {
+            id: target.id.clone(),
+            status: Mutex::new(Status {
+                tracker: checked.map(|c| Tracker::new(c.rise, c.fall)),
+                reason: egress_denied.then(|| egress.refusal(target.address)),
+                consecutive_failures: 0,
+                ejected_until: None,
+                drain_deadline: None,
+                drained: false,
+                removed: false,
+                egress_denied,
+            }),
+            target: ArcSwap::from_pointee(target),
+            active: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            connect_failures: AtomicU64::new(0),
+            responses: Default::default(),
+            idle: Notify::new(),
+            close: watch::channel(false).0,
+        }
+    }
+
+    /// The backend's current configuration.
+    pub fn target(&self) -> Arc<BackendTarget> {
+        self.target.load_full()
+    }
+
+    /// Counts an HTTP response by status class.
+    pub fn count_status(&self, status: u16) {
+        if let Some(counter) = self
+            .responses
+            .get(usize::from(status / 100).wrapping_sub(1))
+        {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Subscribes a connection to the drain deadline.
+    pub fn closer(&self) -> watch::Receiver<bool> {
+        self.close.subscribe()
+    }
+
+    fn eligible(&self, now: Instant) -> bool {
+        let t = self.target.load();
+        let s = lock(&self.status);
+        t.enabled
+            && t.weight > 0
+            && !s.removed
+            && !s.egress_denied
+            && s.drain_deadline.is_none()
+            && s.ejected_until.is_none_or(|until| until <= now)
+            && s.tracker
+                .as_ref()
+                .is_none_or(|tr| tr.verdict() == Verdict::Up)
+    }
+
+    /// The live view for the API.
+    pub fn live(&self) -> BackendLive {
+        let t = self.target.load();
+        let s = lock(&self.status);
+        let active = self.active.load(Ordering::Relaxed);
+        let (state, reason) = if s.drain_deadline.is_some() || (s.removed && !s.drained) {
+            (
+                BackendState::Draining,
+                Some("no new connections; open ones are finishing".to_owned()),
+            )
+        } else if !t.enabled {
+            let state = if s.drained {
+                BackendState::Drained
+            } else {
+                BackendState::Disabled
+            };
+            (state, None)
+        } else if s.egress_denied || s.ejected_until.is_some_and(|u| u > Instant::now()) {
+            (BackendState::Unhealthy, s.reason.clone())
+        } else {
+            match s.tracker.as_ref().map(Tracker::verdict) {
+                Some(Verdict::Unknown) => (BackendState::Checking, None),
+                Some(Verdict::Down) => (BackendState::Unhealthy, s.reason.clone()),
+                Some(Verdict::Up) | None => (BackendState::Healthy, None),
+            }
+        };
+        BackendLive {
+            state,
+            reason,
+            active_connections: active,
+        }
+    }
+}
+
+/// Counts a connection to a backend for as long as it lives.
+pub struct ConnGuard {
+    backend: Arc<BackendRuntime>,
+}
+
+impl ConnGuard {
+    pub fn new(backend: Arc<BackendRuntime>) -> Self {
+        backend.active.fetch_add(1, Ordering::Relaxed);
+        backend.total.fetch_add(1, Ordering::Relaxed);
+        Self { backend }
+    }
+
+    pub fn backend(&self) -> &Arc<BackendRuntime> {
+        &self.backend
+    }
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        if self.backend.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.backend.idle.notify_waiters();
+        }
+    }
+}
+
+/// Eligible backends of one tier with their selection tables.
+#[derive(Default)]
+struct Tier {
+    members: Vec<Arc<BackendRuntime>>,
+    weights: Vec<u32>,
+    cycle: Vec<u32>,
+    maglev: Vec<u32>,
+}
+
+impl Tier {
+    fn build(members: Vec<Arc<BackendRuntime>>, with_maglev: bool) -> Self {
+        let weights: Vec<u32> = members
+            .iter()
+            .map(|m| u32::from(m.target.load().weight))
+            .collect();
+        let cycle = balance::swrr_cycle(&weights);
+        let maglev = if with_maglev {
+            let keys: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+            balance::maglev_table(&keys, &weights)
+        } else {
+            Vec::new()
+        };
+        Self {
+            members,
+            weights,
+            cycle,
+            maglev,
+        }
+    }
+
+    fn pick(
+        &self,
+        scheduler: Scheduler,
+        client: IpAddr,
+        counter: &AtomicUsize,
+        exclude: &[BackendId],
+    ) -> Option<Arc<BackendRuntime>> {
+        if self.members.is_empty() {
+            return None;
+        }
+        let allowed = |i: usize| !exclude.contains(&self.members[i].id);
+        match scheduler {
+            Scheduler::Wrr => {
+                let n = self.cycle.len();
+                for _ in 0..n {
+                    let i = self.cycle[counter.fetch_add(1, Ordering::Relaxed) % n] as usize;
+                    if allowed(i) {
+                        return Some(self.members[i].clone());
+                    }
+                }
+                None
+            }
+            Scheduler::Lc => {
+                let candidates: Vec<(u64, u32)> = self
+                    .members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        (
+                            m.active.load(Ordering::Relaxed),
+                            if allowed(i) { self.weights[i] } else { 0 },
+                        )
+                    })
+                    .collect();
+                let start = counter.fetch_add(1, Ordering::Relaxed);
+                balance::least_connections(&candidates, start % candidates.len())
+                    .map(|i| self.members[i].clone())
+            }
+            Scheduler::Sh => {
+                let n = self.maglev.len();
+                if n == 0 {
+                    return None;
+                }
+                let key = match client {
+                    IpAddr::V4(v4) => balance::hash(&v4.octets(), 0),
+                    IpAddr::V6(v6) => balance::hash(&v6.octets(), 0),
+                };
+                let start = (key % n as u64) as usize;
+                // Excluded (failed) backends pass their keys on to the next
+                // slot's owner; everyone else keeps theirs.
+                (0..n)
+                    .map(|k| self.maglev[(start + k) % n] as usize)
+                    .find(|&i| allowed(i))
+                    .map(|i| self.members[i].clone())
+            }
+        }
+    }
+}
+
+/// What the connection path reads: eligible primaries and backups.
+#[derive(Default)]
+pub struct Snapshot {
+    primary: Tier,
+    backup: Tier,
+}
+
+/// Backends of all pools by id (a backend belongs to one pool).
+pub type Registry = Arc<Mutex<HashMap<BackendId, Arc<BackendRuntime>>>>;
+
+/// A pool at run time.
+pub struct PoolRuntime {
+    spec: Mutex<Arc<PoolSpec>>,
+    backends: Mutex<HashMap<BackendId, Arc<BackendRuntime>>>,
+    checks: Mutex<HashMap<BackendId, JoinHandle<()>>>,
+    snapshot: ArcSwap<Snapshot>,
+    /// The round-robin position, kept across snapshots so a change does not
+    /// restart the rotation.
+    counter: AtomicUsize,
+    /// Whether a listener using this pool hashes by source (builds Maglev).
+    pub wants_hash: AtomicBool,
+    /// The listener port that inheriting backends are checked on.
+    pub default_port: AtomicU16,
+    egress: Egress,
+    ejection: Ejection,
+    /// Every backend of every pool by id, for the API's live view.
+    registry: Registry,
+    /// Weak self, for the tasks this pool spawns.
+    me: std::sync::Weak<PoolRuntime>,
+}
+
+impl PoolRuntime {
+    pub fn new(
+        spec: Arc<PoolSpec>,
+        egress: Egress,
+        ejection: Ejection,
+        registry: Registry,
+    ) -> Arc<Self> {
+        let pool = Arc::new_cyclic(|me| Self {
+            spec: Mutex::new(Arc::new(PoolSpec {
+                backends: Vec::new(),
+                ..(*spec).clone()
+            })),
+            backends: Mutex::default(),
+            checks: Mutex::default(),
+            snapshot: ArcSwap::default(),
+            counter: AtomicUsize::new(0),
+            wants_hash: AtomicBool::new(false),
+            default_port: AtomicU16::new(0),
+            egress,
+            ejection,
+            registry,
+            me: me.clone(),
+        });
+        pool.apply(spec);
+        pool
+    }
+
+    pub fn default_port(&self) -> u16 {
+        self.default_port.load(Ordering::Relaxed)
+    }
+
+    /// Picks a backend for a new connection: primaries first, backups only
+    /// when no primary is eligible; `exclude` holds backends that already
+    /// failed for this connection.
+    pub fn pick(
+        &self,
+        scheduler: Scheduler,
+        client: IpAddr,
+        exclude: &[BackendId],
+    ) -> Option<Arc<BackendRuntime>> {
+        let snap = self.snapshot.load();
+        snap.primary
+            .pick(scheduler, client, &self.counter, exclude)
+            .or_else(|| snap.backup.pick(scheduler, client, &self.counter, exclude))
+    }
+
+    /// Every backend known to the pool (including draining ones).
+    pub fn members(&self) -> Vec<Arc<BackendRuntime>> {
+        lock(&self.backends).values().cloned().collect()
+    }
+
+    /// Takes a new configuration: new backends join (checked first when the
+    /// pool has checks), changed ones update in place keeping their state,
+    /// removed ones drain.
+    pub fn apply(&self, spec: Arc<PoolSpec>) {
+        let previous = std::mem::replace(&mut *lock(&self.spec), spec.clone());
+        let checks_changed = previous.health_check != spec.health_check;
+        let drain = Duration::from_millis(spec.drain_timeout_ms);
+        let mut to_drain = Vec::new();
+        {
+            let mut backends = lock(&self.backends);
+            let wanted: HashMap<&BackendId, &BackendTarget> =
+                spec.backends.iter().map(|b| (&b.id, b)).collect();
+            for (id, runtime) in backends.iter() {
+                if !wanted.contains_key(id) && !lock(&runtime.status).removed {
+                    lock(&runtime.status).removed = true;
+                    to_drain.push(runtime.clone());
+                }
+            }
+            for target in &spec.backends {
+                match backends.get(&target.id) {
+                    Some(runtime) => {
+                        let was_enabled = runtime.target.load().enabled;
+                        runtime.target.store(Arc::new(target.clone()));
+                        if checks_changed {
+                            lock(&runtime.status).tracker = spec
+                                .health_check
+                                .as_ref()
+                                .map(|c| Tracker::new(c.rise, c.fall));
+                        }
+                        if was_enabled && !target.enabled {
+                            to_drain.push(runtime.clone());
+                        } else if !was_enabled && target.enabled {
+                            let mut s = lock(&runtime.status);
+                            s.drain_deadline = None;
+                            s.drained = false;
+                            runtime.close.send_replace(false);
+                        }
+                    }
+                    None => {
+                        let runtime = Arc::new(BackendRuntime::new(
+                            target.clone(),
+                            spec.health_check.as_ref(),
+                            &self.egress,
+                        ));
+                        lock(&self.registry).insert(target.id.clone(), runtime.clone());
+                        backends.insert(target.id.clone(), runtime);
+                    }
+                }
+            }
+        }
+        for runtime in to_drain {
+            self.drain(runtime, drain);
+        }
+        self.sync_checks(&spec, checks_changed);
+        self.rebuild();
+    }
+
+    /// Starts checks for backends without one; restarts all on a new check.
+    fn sync_checks(&self, spec: &PoolSpec, restart: bool) {
+        let mut checks = lock(&self.checks);
+        if restart || spec.health_check.is_none() {
+            for (_, task) in checks.drain() {
+                task.abort();
+            }
+        }
+        let Some(check) = &spec.health_check else {
+            return;
+        };
+        let Some(me) = self.me.upgrade() else { return };
+        let backends = lock(&self.backends);
+        checks.retain(|id, task| {
+            let keep = backends.get(id).is_some_and(|b| !lock(&b.status).removed);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for (id, runtime) in backends.iter() {
+            if !checks.contains_key(id) && !lock(&runtime.status).removed {
+                let task = tokio::spawn(crate::probe::run(
+                    me.clone(),
+                    runtime.clone(),
+                    check.clone(),
+                    self.egress.clone(),
+                ));
+                checks.insert(id.clone(), task);
+            }
+        }
+    }
+
+    /// Rebuilds the selection snapshot from current eligibility.
+    pub fn rebuild(&self) {
+        let now = Instant::now();
+        let mut members: Vec<Arc<BackendRuntime>> = lock(&self.backends)
+            .values()
+            .filter(|b| b.eligible(now))
+            .cloned()
+            .collect();
+        // A stable order keeps the rotation and the hash table stable.
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        let (backup, primary): (Vec<_>, Vec<_>) =
+            members.into_iter().partition(|b| b.target.load().backup);
+        let with_maglev = self.wants_hash.load(Ordering::Relaxed);
+        self.snapshot.store(Arc::new(Snapshot {
+            primary: Tier::build(primary, with_maglev),
+            backup: Tier::build(backup, with_maglev),
+        }));
+    }
+
+    /// Records a health-check result.
+    pub fn record_check(&self, backend: &BackendRuntime, result: Result<(), String>) {
+        let changed = {
+            let mut s = lock(&backend.status);
+            let passed = result.is_ok();
+            if let Err(reason) = result {
+                s.reason = Some(reason);
+            }
+            let changed = s.tracker.as_mut().and_then(|t| t.record(passed));
+            if changed == Some(Verdict::Up) {
+                s.reason = None;
+            }
+            changed
+        };
+        if let Some(verdict) = changed {
+            tracing::info!(backend = %backend.id, ?verdict, "health changed");
+            self.rebuild();
+        }
+    }
+
+    /// Records a failed connect (passive health): enough in a row eject
+    /// the backend for the ejection period.
+    pub fn record_connect_failure(&self, backend: &Arc<BackendRuntime>, error: &std::io::Error) {
+        backend.connect_failures.fetch_add(1, Ordering::Relaxed);
+        let ejected = {
+            let mut s = lock(&backend.status);
+            s.consecutive_failures += 1;
+            s.reason = Some(format!("connect failed: {error}"));
+            if s.consecutive_failures >= self.ejection.after_failures && s.ejected_until.is_none() {
+                s.ejected_until = Some(Instant::now() + self.ejection.period);
+                true
+            } else {
+                false
+            }
+        };
+        if ejected {
+            tracing::warn!(backend = %backend.id, %error, "ejected after failed connects");
+            self.rebuild();
+            let (me, backend, period) = (self.me.clone(), backend.clone(), self.ejection.period);
+            tokio::spawn(async move {
+                tokio::time::sleep(period).await;
+                if let Some(pool) = me.upgrade() {
+                    let mut s = lock(&backend.status);
+                    s.ejected_until = None;
+                    s.consecutive_failures = 0;
+                    drop(s);
+                    pool.rebuild();
+                }
+            });
+        }
+    }
+
+    /// Records a successful connect.
+    pub fn record_connect_success(&self, backend: &BackendRuntime) {
+        let mut s = lock(&backend.status);
+        if s.consecutive_failures > 0 {
+            s.consecutive_failures = 0;
+        }
+    }
+
+    /// No new connections from now; open ones may run until `timeout`,
+    /// then they are closed.
+    fn drain(&self, backend: Arc<BackendRuntime>, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        lock(&backend.status).drain_deadline = Some(deadline);
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let idle = async {
+                loop {
+                    let notified = backend.idle.notified();
+                    if backend.active.load(Ordering::Acquire) == 0 {
+                        return;
+                    }
+                    notified.await;
+                }
+            };
+            let timed_out = tokio::time::timeout_at(deadline.into(), idle)
+                .await
+                .is_err();
+            if timed_out {
+                backend.close.send_replace(true);
+            }
+            let removed = {
+                let mut s = lock(&backend.status);
+                // Re-enabled meanwhile: the drain was called off.
+                if s.drain_deadline != Some(deadline) {
+                    return;
+                }
+                s.drain_deadline = None;
+                s.drained = true;
+                s.removed
+            };
+            tracing::info!(backend = %backend.id, timed_out, "drained");
+            if let (true, Some(pool)) = (removed, me.upgrade()) {
+                lock(&pool.backends).remove(&backend.id);
+                let mut registry = lock(&pool.registry);
+                if registry
+                    .get(&backend.id)
+                    .is_some_and(|b| Arc::ptr_eq(b, &backend))
+                {
+                    registry.remove(&backend.id);
+                }
+                drop(registry);
+                if let Some(task) = lock(&pool.checks).remove(&backend.id) {
+                    task.abort();
+                }
+            }
+        });
+    }
+
+    /// Stops every task of the pool (it left the topology); its backends
+    /// drain as if removed.
+    pub fn retire(&self) {
+        let spec = lock(&self.spec).clone();
+        self.apply(Arc::new(PoolSpec {
+            backends: Vec::new(),
+            health_check: None,
+            ..(*spec).clone()
+        }));
+    }
+
+    /// The address to dial for `backend` when a client came in on
+    /// `listener_port`.
+    pub fn address(backend: &BackendRuntime, listener_port: u16) -> SocketAddr {
+        let t = backend.target.load();
+        SocketAddr::new(t.address, t.port_for(listener_port))
+    }
+}
+
+impl Drop for PoolRuntime {
+    fn drop(&mut self) {
+        for (_, task) in lock(&self.checks).drain() {
+            task.abort();
+        }
+    }
+}

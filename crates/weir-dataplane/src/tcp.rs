@@ -1,0 +1,123 @@
+//! TCP listeners: a full proxy per client connection, with retry on
+//! another backend when a connect fails, correct half-close, and the drain
+//! deadline closing what outlives a removal.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::listener::ListenerRuntime;
+use crate::pool::{BackendRuntime, ConnGuard, PoolRuntime};
+use crate::Shared;
+
+/// Per-direction copy buffer; larger than tokio's default 8 KiB for bulk
+/// throughput.
+const COPY_BUFFER: usize = 64 * 1024;
+
+/// Accepts on one bound port until the task is aborted.
+pub async fn accept_loop(
+    listener: TcpListener,
+    port: u16,
+    runtime: Arc<ListenerRuntime>,
+    shared: Arc<Shared>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((client, peer)) => {
+                let _ = client.set_nodelay(true);
+                tokio::spawn(serve(client, peer, port, runtime.clone(), shared.clone()));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Connects to a backend of the listener's pools, trying others when a
+/// connect fails (passive health), within `shared.config.connect_attempts`.
+pub async fn connect_upstream(
+    runtime: &ListenerRuntime,
+    shared: &Shared,
+    client: std::net::IpAddr,
+    port: u16,
+) -> Option<(TcpStream, Arc<BackendRuntime>)> {
+    let scheduler = runtime.spec().scheduler;
+    let pools = runtime.pools();
+    let mut tried = Vec::new();
+    for _ in 0..shared.config.connect_attempts {
+        let (pool, backend) = pick(&pools, scheduler, client, &tried)?;
+        let addr = PoolRuntime::address(&backend, port);
+        match shared.egress.connect(addr).await {
+            Ok(stream) => {
+                pool.record_connect_success(&backend);
+                return Some((stream, backend));
+            }
+            Err(e) => {
+                pool.record_connect_failure(&backend, &e);
+                tried.push(backend.id.clone());
+            }
+        }
+    }
+    None
+}
+
+/// The first pool (own, then LB-wide) with an eligible backend decides.
+pub fn pick(
+    pools: &[Arc<PoolRuntime>],
+    scheduler: weir_core::model::Scheduler,
+    client: std::net::IpAddr,
+    exclude: &[weir_core::ids::BackendId],
+) -> Option<(Arc<PoolRuntime>, Arc<BackendRuntime>)> {
+    pools
+        .iter()
+        .find_map(|p| p.pick(scheduler, client, exclude).map(|b| (p.clone(), b)))
+}
+
+async fn serve(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    port: u16,
+    runtime: Arc<ListenerRuntime>,
+    shared: Arc<Shared>,
+) {
+    runtime.connections.fetch_add(1, Ordering::Relaxed);
+    let Some((mut upstream, backend)) = connect_upstream(&runtime, &shared, peer.ip(), port).await
+    else {
+        runtime.failures.fetch_add(1, Ordering::Relaxed);
+        // No backend could take it: close at once so the client sees it.
+        let _ = client.shutdown().await;
+        return;
+    };
+    let guard = ConnGuard::new(backend);
+    let mut closer = guard.backend().closer();
+    tokio::select! {
+        copied = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, COPY_BUFFER, COPY_BUFFER) => {
+            if let Ok((to_backend, to_client)) = copied {
+                guard.backend().bytes_out.fetch_add(to_backend, Ordering::Relaxed);
+                guard.backend().bytes_in.fetch_add(to_client, Ordering::Relaxed);
+            }
+        }
+        () = closed(&mut closer) => {
+            tracing::debug!(backend = %guard.backend().id, "drain deadline closed a connection");
+        }
+    }
+}
+
+/// Resolves when the backend's drain deadline passes.
+pub async fn closed(closer: &mut watch::Receiver<bool>) {
+    loop {
+        if *closer.borrow_and_update() {
+            return;
+        }
+        if closer.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}

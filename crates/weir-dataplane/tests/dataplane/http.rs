@@ -1,0 +1,200 @@
+//! HTTP: balancing with keep-alive, forwarding headers, pooled-connection
+//! retry, and the 503 when nothing can serve.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use weir_core::model::{Protocol, Scheduler};
+
+use crate::support::*;
+
+/// An HTTP backend answering `tag` and echoing the forwarding headers.
+async fn http_backend(tag: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                    let header = |name: &str| {
+                        req.headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    let mut response = Response::new(Full::new(Bytes::from(tag)));
+                    let h = response.headers_mut();
+                    h.insert(
+                        "x-seen-forwarded-for",
+                        header("x-forwarded-for").parse().unwrap(),
+                    );
+                    h.insert(
+                        "x-seen-forwarded-proto",
+                        header("x-forwarded-proto").parse().unwrap(),
+                    );
+                    h.insert("x-seen-request-id", header("x-request-id").parse().unwrap());
+                    Ok::<_, Infallible>(response)
+                });
+                let _ = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A backend that answers one request per connection, advertising
+/// keep-alive, and then closes the socket: every pooled connection to it
+/// goes stale.
+async fn one_shot_backend(tag: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{tag}",
+                    tag.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+type TestClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
+
+fn client() -> TestClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+async fn get(client: &TestClient, vip: SocketAddr) -> (u16, String, hyper::HeaderMap) {
+    let uri = format!("http://{vip}/path?q=1").parse().unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), client.get(uri))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_requests_are_balanced_and_forwarded() {
+    let dp = dataplane();
+    let a = http_backend("a").await;
+    let b = http_backend("b").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Http,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1), backend("b", b, 3)],
+        None,
+        1000,
+    ));
+    let client = client();
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..40 {
+        let (status, body, headers) = get(&client, v).await;
+        assert_eq!(status, 200);
+        *counts.entry(body).or_insert(0) += 1;
+        assert_eq!(headers["x-seen-forwarded-for"], "127.0.0.1");
+        assert_eq!(headers["x-seen-forwarded-proto"], "http");
+        assert_eq!(
+            headers["x-seen-request-id"], headers["x-request-id"],
+            "one id, both ways"
+        );
+    }
+    assert_eq!(counts.get("a"), Some(&10), "{counts:?}");
+    assert_eq!(counts.get("b"), Some(&30), "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_pooled_connections_are_retried() {
+    let dp = dataplane();
+    let a = one_shot_backend("a").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Http,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1)],
+        None,
+        1000,
+    ));
+    let client = client();
+    for _ in 0..20 {
+        let (status, body, _) = get(&client, v).await;
+        assert_eq!((status, body.as_str()), (200, "a"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_backend_means_a_clear_503_and_a_dead_one_a_retry() {
+    let dp = dataplane();
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Http,
+        Scheduler::Wrr,
+        vec![],
+        None,
+        1000,
+    ));
+    let client = client();
+    let (status, body, _) = get(&client, v).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("no healthy backend"), "{body}");
+
+    let live = http_backend("live").await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    dp.apply(topology(
+        2,
+        v,
+        Protocol::Http,
+        Scheduler::Wrr,
+        vec![backend("dead", dead, 1), backend("live", live, 1)],
+        None,
+        1000,
+    ));
+    for _ in 0..10 {
+        let (status, body, _) = get(&client, v).await;
+        assert_eq!((status, body.as_str()), (200, "live"));
+    }
+}

@@ -1,0 +1,8 @@
+//! The data plane through real sockets on 127.x: backends are small
+//! loopback servers that tag their replies with their name.
+
+mod support;
+
+mod http;
+mod tcp;
+mod udp;

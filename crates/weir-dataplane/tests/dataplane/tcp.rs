@@ -1,0 +1,430 @@
+//! TCP: weights, backups, health, failover, drain, egress, live changes.
+
+use std::time::Duration;
+
+use weir_core::model::{CheckKind, HealthCheck, Protocol, Scheduler};
+use weir_core::status::BackendState;
+
+use crate::support::*;
+
+fn fast_check() -> HealthCheck {
+    HealthCheck {
+        kind: CheckKind::Tcp,
+        interval_ms: 50,
+        timeout_ms: 50,
+        rise: 1,
+        fall: 1,
+        port: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weights_are_honoured() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let (b, _tb) = tcp_backend("b").await;
+    let (c, _tc) = tcp_backend("c").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1), backend("b", b, 2), backend("c", c, 3)],
+        None,
+        1000,
+    ));
+    let counts = spread(v, 600).await;
+    // Smooth WRR is exact over whole cycles: 600 = 100 cycles of 6.
+    assert_eq!(counts.get("a"), Some(&100), "{counts:?}");
+    assert_eq!(counts.get("b"), Some(&200), "{counts:?}");
+    assert_eq!(counts.get("c"), Some(&300), "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weight_zero_and_disabled_get_no_new_connections() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let (b, _tb) = tcp_backend("b").await;
+    let (c, _tc) = tcp_backend("c").await;
+    let v = vip();
+    let mut disabled = backend("c", c, 5);
+    disabled.enabled = false;
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1), backend("b", b, 0), disabled],
+        None,
+        1000,
+    ));
+    let counts = spread(v, 20).await;
+    assert_eq!(counts.get("a"), Some(&20), "{counts:?}");
+    assert_eq!(
+        dp.backend_live(&"c".into()).unwrap().state,
+        BackendState::Disabled
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_connections_and_source_hash() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let (b, _tb) = tcp_backend("b").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Lc,
+        vec![backend("a", a, 1), backend("b", b, 1)],
+        None,
+        1000,
+    ));
+    // Hold one connection open: the next ones go to the other backend.
+    let (first, _held) = open(v).await;
+    for _ in 0..5 {
+        let (tag, _conn) = open(v).await;
+        assert_ne!(tag, first, "least connections avoids the busy backend");
+        drop(_conn);
+        assert!(
+            eventually(Duration::from_secs(2), async || dp
+                .backend_live(&tag.as_str().into())
+                .unwrap()
+                .active_connections
+                == 0)
+            .await
+        );
+    }
+    dp.apply(topology(
+        2,
+        v,
+        Protocol::Tcp,
+        Scheduler::Sh,
+        vec![backend("a", a, 1), backend("b", b, 1)],
+        None,
+        1000,
+    ));
+    let counts = spread(v, 20).await;
+    assert_eq!(
+        counts.len(),
+        1,
+        "one client address, one backend: {counts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_backend_fails_no_new_connection() {
+    let dp = dataplane();
+    let (a, ta) = tcp_backend("a").await;
+    let (b, _tb) = tcp_backend("b").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1), backend("b", b, 1)],
+        None,
+        1000,
+    ));
+    assert_eq!(spread(v, 4).await.len(), 2);
+    ta.abort();
+    assert!(
+        eventually(Duration::from_secs(2), async || {
+            tokio::net::TcpStream::connect(a).await.is_err()
+        })
+        .await
+    );
+    let counts = spread(v, 50).await;
+    assert_eq!(
+        counts.get("b"),
+        Some(&50),
+        "every connection retried onto b: {counts:?}"
+    );
+    assert_eq!(
+        dp.backend_live(&"a".into()).unwrap().state,
+        BackendState::Unhealthy
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_take_over_and_hand_back() {
+    let dp = dataplane();
+    let (a, ta) = tcp_backend("primary").await;
+    let (b, _tb) = tcp_backend("backup").await;
+    let mut spare = backend("backup", b, 1);
+    spare.backup = true;
+    let v = vip();
+    let topo = |rev, primary_addr| {
+        topology(
+            rev,
+            v,
+            Protocol::Tcp,
+            Scheduler::Wrr,
+            vec![backend("primary", primary_addr, 1), spare.clone()],
+            Some(fast_check()),
+            1000,
+        )
+    };
+    dp.apply(topo(1, a));
+    assert!(
+        eventually(Duration::from_secs(5), async || tag_of(v).await.as_deref()
+            == Some("primary"))
+        .await
+    );
+    assert_eq!(
+        spread(v, 10).await.get("primary"),
+        Some(&10),
+        "backups idle while a primary is up"
+    );
+
+    ta.abort();
+    assert!(
+        eventually(Duration::from_secs(5), async || dp
+            .backend_live(&"primary".into())
+            .unwrap()
+            .state
+            == BackendState::Unhealthy)
+        .await
+    );
+    assert_eq!(spread(v, 10).await.get("backup"), Some(&10));
+
+    // The primary comes back on a new port (a new registration of it).
+    let (a2, _ta2) = tcp_backend("primary").await;
+    dp.apply(topo(2, a2));
+    assert!(
+        eventually(Duration::from_secs(5), async || tag_of(v).await.as_deref()
+            == Some("primary"))
+        .await
+    );
+    assert_eq!(spread(v, 10).await.get("primary"), Some(&10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checked_backends_start_checking_then_take_traffic() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let v = vip();
+    let mut check = fast_check();
+    check.interval_ms = 60_000;
+    check.timeout_ms = 1000;
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1)],
+        Some(check),
+        1000,
+    ));
+    // With a one-minute interval only the immediate first check can admit it.
+    assert!(
+        eventually(Duration::from_secs(3), async || dp
+            .backend_live(&"a".into())
+            .unwrap()
+            .state
+            == BackendState::Healthy)
+        .await
+    );
+    assert_eq!(tag_of(v).await.as_deref(), Some("a"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removal_drains_open_connections_until_the_deadline() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let (b, _tb) = tcp_backend("b").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1)],
+        None,
+        400,
+    ));
+    let (tag, mut conn) = open(v).await;
+    assert_eq!(tag, "a");
+    dp.apply(topology(
+        2,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("b", b, 1)],
+        None,
+        400,
+    ));
+    assert_eq!(
+        dp.backend_live(&"a".into()).unwrap().state,
+        BackendState::Draining
+    );
+    assert_eq!(
+        tag_of(v).await.as_deref(),
+        Some("b"),
+        "new connections avoid the drained backend"
+    );
+    assert_eq!(
+        echo(&mut conn, "still here").await.as_deref(),
+        Some("still here"),
+        "the open one lives on"
+    );
+    assert!(
+        closed_within(&mut conn, Duration::from_secs(3)).await,
+        "closed at the drain deadline"
+    );
+    assert!(
+        eventually(Duration::from_secs(2), async || dp
+            .backend_live(&"a".into())
+            .is_none())
+        .await,
+        "forgotten once drained"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_drains_and_reports_drained() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let (b, _tb) = tcp_backend("b").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1), backend("b", b, 1)],
+        None,
+        10_000,
+    ));
+    let (first, conn) = open(v).await;
+    let mut off = backend(&first, if first == "a" { a } else { b }, 1);
+    off.enabled = false;
+    let other = if first == "a" {
+        backend("b", b, 1)
+    } else {
+        backend("a", a, 1)
+    };
+    dp.apply(topology(
+        2,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![off, other],
+        None,
+        10_000,
+    ));
+    assert_eq!(
+        dp.backend_live(&first.as_str().into()).unwrap().state,
+        BackendState::Draining
+    );
+    assert!(!spread(v, 6).await.contains_key(&first));
+    drop(conn);
+    assert!(
+        eventually(Duration::from_secs(3), async || dp
+            .backend_live(&first.as_str().into())
+            .unwrap()
+            .state
+            == BackendState::Drained)
+        .await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_egress_guard_refuses_private_addresses_here() {
+    let dp = dataplane();
+    let v = vip();
+    let outside = backend("outside", "10.255.255.1:80".parse().unwrap(), 1);
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![outside],
+        None,
+        1000,
+    ));
+    assert_eq!(
+        tag_of(v).await,
+        None,
+        "no backend may be dialled: the client is closed"
+    );
+    let live = dp.backend_live(&"outside".into()).unwrap();
+    assert_eq!(live.state, BackendState::Unhealthy);
+    assert!(live.reason.unwrap().contains("egress_allow"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_under_load_lose_no_connection() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let (b, _tb) = tcp_backend("b").await;
+    let (c, _tc) = tcp_backend("c").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1)],
+        None,
+        1000,
+    ));
+    let load = tokio::spawn(async move {
+        let mut failures = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..600 {
+            match tag_of(v).await {
+                Some(tag) => {
+                    seen.insert(tag);
+                }
+                None => failures += 1,
+            }
+        }
+        (failures, seen)
+    });
+    let sets = [
+        vec![backend("a", a, 1), backend("b", b, 1)],
+        vec![backend("b", b, 1), backend("c", c, 2)],
+        vec![backend("c", c, 1), backend("a", a, 1)],
+    ];
+    for (i, set) in sets.iter().cycle().take(30).enumerate() {
+        dp.apply(topology(
+            2 + i as u64,
+            v,
+            Protocol::Tcp,
+            Scheduler::Wrr,
+            set.clone(),
+            None,
+            1000,
+        ));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (failures, seen) = load.await.unwrap();
+    assert_eq!(failures, 0);
+    assert_eq!(seen.len(), 3, "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bind_failures_are_reported() {
+    let dp = dataplane();
+    let v = vip();
+    let _squatter = std::net::TcpListener::bind(v).unwrap();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![],
+        None,
+        1000,
+    ));
+    match dp.listener_live(&"listener".into()).unwrap() {
+        weir_core::status::ListenerLive::Error(reason) => {
+            assert!(reason.contains("cannot bind"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,64 @@
+//! UDP: round trip from the VIP, per-flow affinity, idle expiry.
+
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use weir_core::model::{Protocol, Scheduler};
+
+use crate::support::*;
+
+async fn ask(
+    client: &UdpSocket,
+    vip: std::net::SocketAddr,
+    text: &str,
+) -> (String, std::net::SocketAddr) {
+    client.send_to(text.as_bytes(), vip).await.unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, from) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    (String::from_utf8_lossy(&buf[..n]).into_owned(), from)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_stick_to_a_backend_and_replies_come_from_the_vip() {
+    let dp = dataplane();
+    let (a, _ta) = udp_backend("a").await;
+    let (b, _tb) = udp_backend("b").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Udp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1), backend("b", b, 1)],
+        None,
+        1000,
+    ));
+    let mut tags = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (first, from) = ask(&client, v, "hello").await;
+        assert_eq!(from, v, "replies leave from the VIP");
+        let tag = first.split(':').next().unwrap().to_owned();
+        assert_eq!(first, format!("{tag}:hello"));
+        for i in 0..5 {
+            let (reply, _) = ask(&client, v, &format!("m{i}")).await;
+            assert_eq!(reply, format!("{tag}:m{i}"), "one flow, one backend");
+        }
+        tags.insert(tag);
+    }
+    assert_eq!(tags.len(), 2, "flows are balanced: {tags:?}");
+    let live = dp.backend_live(&"a".into()).unwrap();
+    assert!(live.active_connections <= 2);
+    assert!(
+        eventually(Duration::from_secs(3), async || dp
+            .backend_live(&"a".into())
+            .unwrap()
+            .active_connections
+            == 0)
+        .await,
+        "idle flows expire"
+    );
+}
