@@ -31,6 +31,7 @@ const MAX_PAGE: usize = 1000;
 pub fn router(control: Control) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/projects", post(create_project).get(list_projects))
         .route("/v1/vpcs", post(create_vpc).get(list_vpcs))
@@ -111,6 +112,14 @@ async fn method_not_allowed() -> ApiError {
 async fn healthz(State(control): State<Control>) -> Json<serde_json::Value> {
     let revision = *control.revision().borrow();
     Json(json!({"status": "ok", "revision": revision}))
+}
+
+async fn metrics(State(control): State<Control>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        control.render_metrics(),
+    )
+        .into_response()
 }
 
 async fn openapi() -> Response {

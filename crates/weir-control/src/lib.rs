@@ -31,6 +31,8 @@ use weir_core::status::{BackendLive, ListenerLive};
 pub trait LiveView: Send + Sync {
     fn backend(&self, id: &BackendId) -> Option<BackendLive>;
     fn listener(&self, id: &ListenerId) -> Option<ListenerLive>;
+    /// Appends Prometheus text exposition of live traffic.
+    fn render_metrics(&self, out: &mut String);
 }
 
 /// Why a command failed.

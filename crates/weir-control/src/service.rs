@@ -146,6 +146,21 @@ impl Control {
         self.live.get().and_then(|v| v.listener(id))
     }
 
+    /// Prometheus text: control-plane gauges, then the data plane's.
+    pub fn render_metrics(&self) -> String {
+        let mut out = String::new();
+        let revision = *self.writer.revision().borrow();
+        let applied = self.topology.borrow().revision;
+        out.push_str("# TYPE weir_store_revision gauge\n");
+        out.push_str(&format!("weir_store_revision {revision}\n"));
+        out.push_str("# TYPE weir_topology_revision gauge\n");
+        out.push_str(&format!("weir_topology_revision {applied}\n"));
+        if let Some(live) = self.live.get() {
+            live.render_metrics(&mut out);
+        }
+        out
+    }
+
     /// Follows committed revisions of the change log.
     pub fn revision(&self) -> watch::Receiver<u64> {
         self.writer.revision()

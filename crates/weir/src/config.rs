@@ -27,6 +27,31 @@ struct FileConfig {
     network: NetworkSection,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    dataplane: DataplaneSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DataplaneSection {
+    /// false runs the control plane alone.
+    enabled: Option<bool>,
+    /// Worker threads of the data plane (default: the CPU count).
+    workers: Option<usize>,
+    /// Networks the data plane may dial (default: network.backend_ranges).
+    egress_allow: Option<Vec<String>>,
+    connect_timeout_ms: Option<u64>,
+    connect_attempts: Option<usize>,
+    eject_after_failures: Option<u32>,
+    eject_ms: Option<u64>,
+    udp_idle_timeout_ms: Option<u64>,
+    max_ports_per_listener: Option<usize>,
+}
+
+/// How the data plane runs.
+pub struct DataplaneConfig {
+    pub workers: usize,
+    pub engine: weir_dataplane::Config,
 }
 
 #[derive(Deserialize, Default)]
@@ -56,6 +81,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub durability: Durability,
     pub settings: Settings,
+    /// `None` when the data plane is disabled.
+    pub dataplane: Option<DataplaneConfig>,
 }
 
 fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
@@ -97,7 +124,55 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             ))
         }
     };
+    let dp = &file.dataplane;
+    let dataplane = if dp.enabled.unwrap_or(true) {
+        let defaults = weir_dataplane::Config::default();
+        // The environment wins, so a test harness can pin the data plane to
+        // loopback whatever the file says.
+        let from_env: Option<Vec<String>> = std::env::var("WEIR_EGRESS_ALLOW").ok().map(|v| {
+            v.split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect()
+        });
+        let egress_allow = match from_env.as_ref().or(dp.egress_allow.as_ref()) {
+            Some(list) => cidrs("dataplane.egress_allow", list)?,
+            None => network.backend_ranges.clone(),
+        };
+        let workers = dp
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if workers == 0 {
+            return Err("dataplane.workers must be at least 1".to_owned());
+        }
+        let ms = std::time::Duration::from_millis;
+        Some(DataplaneConfig {
+            workers,
+            engine: weir_dataplane::Config {
+                egress_allow,
+                connect_timeout: dp.connect_timeout_ms.map_or(defaults.connect_timeout, ms),
+                connect_attempts: dp
+                    .connect_attempts
+                    .unwrap_or(defaults.connect_attempts)
+                    .max(1),
+                ejection: weir_dataplane::pool::Ejection {
+                    after_failures: dp
+                        .eject_after_failures
+                        .unwrap_or(defaults.ejection.after_failures)
+                        .max(1),
+                    period: dp.eject_ms.map_or(defaults.ejection.period, ms),
+                },
+                udp_idle_timeout: dp.udp_idle_timeout_ms.map_or(defaults.udp_idle_timeout, ms),
+                max_ports_per_listener: dp
+                    .max_ports_per_listener
+                    .unwrap_or(defaults.max_ports_per_listener),
+            },
+        })
+    } else {
+        None
+    };
     Ok(ServeConfig {
+        dataplane,
         listen: args
             .listen
             .clone()

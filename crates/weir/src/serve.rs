@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use weir_control::Control;
+use weir_control::{Control, LiveView};
+use weir_core::ids::{BackendId, ListenerId};
+use weir_core::status::{BackendLive, ListenerLive};
+use weir_dataplane::DataPlane;
 use weir_store::sqlite::SqliteStore;
 
 use crate::cli::ServeArgs;
@@ -29,11 +32,23 @@ pub fn main(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The API and the data plane run on separate runtimes, so the data
+    // plane's worker count is its own and API load never starves traffic.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name("weir-api")
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(run(config)) {
+    let dataplane_runtime = config.dataplane.as_ref().map(|dp| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(dp.workers)
+            .enable_all()
+            .thread_name("weir-dataplane")
+            .build()
+            .expect("tokio runtime")
+    });
+    let dataplane = dataplane_runtime.as_ref().map(|rt| rt.handle().clone());
+    match runtime.block_on(run(config, dataplane)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -42,7 +57,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn run(config: ServeConfig) -> Result<(), String> {
+async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> Result<(), String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let admin_token = admin_token(&config.data_dir)?;
@@ -53,6 +68,10 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let control = Control::start(Arc::new(store), config.settings, admin_token)
         .await
         .map_err(|e| e.to_string())?;
+    if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
+        let dp = handle.block_on_spawn(dp_config.engine, control.topology());
+        control.set_live_view(Arc::new(LiveDataPlane(dp)));
+    }
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -105,4 +124,44 @@ async fn shutdown() {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+}
+
+/// Starts the data plane on its runtime, following the topology.
+trait SpawnDataPlane {
+    fn block_on_spawn(
+        &self,
+        config: weir_dataplane::Config,
+        topology: tokio::sync::watch::Receiver<Arc<weir_core::topology::Topology>>,
+    ) -> DataPlane;
+}
+
+impl SpawnDataPlane for tokio::runtime::Handle {
+    fn block_on_spawn(
+        &self,
+        config: weir_dataplane::Config,
+        topology: tokio::sync::watch::Receiver<Arc<weir_core::topology::Topology>>,
+    ) -> DataPlane {
+        // Created inside its runtime: every task it starts runs there.
+        let _entered = self.enter();
+        let dp = DataPlane::new(config);
+        self.spawn(dp.clone().follow(topology));
+        dp
+    }
+}
+
+/// The data plane seen through the control layer's `LiveView`.
+struct LiveDataPlane(DataPlane);
+
+impl LiveView for LiveDataPlane {
+    fn backend(&self, id: &BackendId) -> Option<BackendLive> {
+        self.0.backend_live(id)
+    }
+
+    fn listener(&self, id: &ListenerId) -> Option<ListenerLive> {
+        self.0.listener_live(id)
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        self.0.render_metrics(out);
+    }
 }

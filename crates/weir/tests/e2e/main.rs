@@ -1,0 +1,6 @@
+//! End-to-end tests of the `weir` binary: one integration test binary.
+
+mod support;
+
+mod process;
+mod traffic;

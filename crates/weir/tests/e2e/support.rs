@@ -1,0 +1,156 @@
+//! Helpers: the real `weir` binary as a child process, and JSON calls.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_weir");
+
+/// A `weir serve` child process; killed when dropped.
+pub struct Served {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `weir serve` in `cwd` on a free loopback port, with no config
+/// file and no data-dir flag: the embedded defaults. The data plane may
+/// dial loopback only (`WEIR_EGRESS_ALLOW`), as every test here must.
+pub fn serve(cwd: &Path, admin_token: Option<&str>) -> Served {
+    serve_with(cwd, admin_token, None)
+}
+
+/// Like [`serve`], with a settings file.
+pub fn serve_with(cwd: &Path, admin_token: Option<&str>, config: Option<&Path>) -> Served {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .current_dir(cwd)
+        .env("WEIR_LISTEN", "127.0.0.1:0")
+        .env("WEIR_EGRESS_ALLOW", "127.0.0.0/8")
+        .env_remove("WEIR_DATA_DIR")
+        .env_remove("WEIR_CONFIG")
+        .env("WEIR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    match admin_token {
+        Some(t) => cmd.env("WEIR_ADMIN_TOKEN", t),
+        None => cmd.env_remove("WEIR_ADMIN_TOKEN"),
+    };
+    if let Some(path) = config {
+        cmd.arg("--config").arg(path);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("weir listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server announced its address");
+    Served { child, url }
+}
+
+pub fn request(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let req = ureq::request(method, url).set("Authorization", &format!("Bearer {token}"));
+    let result = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub fn weir(url: &str, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("WEIR_URL", url)
+        .env("WEIR_TOKEN", token)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn weir_json(url: &str, token: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (ok, out, err) = weir(url, token, &all);
+    assert!(ok, "weir {args:?}: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Builds project, VPC, subnet, LB and TCP:80 listener with the CLI;
+/// returns (project token, listener id).
+pub fn cli_setup(url: &str, admin: &str) -> (String, String) {
+    let project = weir_json(url, admin, &["project", "create", "demo"]);
+    let project_id = project["id"].as_str().unwrap();
+    let token = project["token"].as_str().unwrap().to_owned();
+    let vpc = weir_json(
+        url,
+        admin,
+        &[
+            "vpc",
+            "create",
+            "--project",
+            project_id,
+            "--cidr",
+            "10.0.0.0/16",
+        ],
+    );
+    let subnet = weir_json(
+        url,
+        admin,
+        &[
+            "subnet",
+            "create",
+            "--vpc",
+            vpc["id"].as_str().unwrap(),
+            "--cidr",
+            "10.0.1.0/24",
+        ],
+    );
+    let subnet_id = subnet["id"].as_str().unwrap();
+    let lb = weir_json(
+        url,
+        &token,
+        &["lb", "create", "--subnet", subnet_id, "--name", "web"],
+    );
+    let listener = weir_json(
+        url,
+        &token,
+        &[
+            "listener",
+            "create",
+            "--lb",
+            lb["id"].as_str().unwrap(),
+            "--protocol",
+            "tcp",
+            "--port",
+            "80",
+        ],
+    );
+    (token, listener["id"].as_str().unwrap().to_owned())
+}

@@ -1,0 +1,157 @@
+//! A registration is real only when traffic flows: the whole binary, API
+//! to data plane, with loopback backends that tag their replies.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// A TCP backend on 127.0.0.1 that writes `tag\n` to every connection.
+fn tagging_backend(tag: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let _ = stream.write_all(format!("{tag}\n").as_bytes());
+        }
+    });
+    addr
+}
+
+fn tag_of(addr: SocketAddr) -> Option<String> {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    let tag = line.trim().to_owned();
+    (!tag.is_empty()).then_some(tag)
+}
+
+/// Polls until `addr` answers with `want` (or, with `None`, never with
+/// `avoid`); returns how long it took.
+fn until_tag(addr: SocketAddr, want: &str) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if tag_of(addr).as_deref() == Some(want) {
+            return start.elapsed();
+        }
+    }
+    panic!("{addr} never answered {want}");
+}
+
+#[test]
+fn registered_backends_carry_traffic_within_milliseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    // A VIP range of this test's own, so parallel tests never collide.
+    let octet = 20 + std::process::id() % 200;
+    let config = dir.path().join("weir.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.7.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
+        ),
+    )
+    .unwrap();
+    let admin = "traffic-admin";
+    let server = serve_with(dir.path(), Some(admin), Some(&config));
+    let url = &server.url;
+    let call = |method: &str, path: &str, token: &str, body: Option<Value>| {
+        request(method, &format!("{url}{path}"), token, body)
+    };
+
+    let (_, project) = call(
+        "POST",
+        "/v1/projects",
+        admin,
+        Some(json!({"name": "traffic"})),
+    );
+    let token = project["token"].as_str().unwrap().to_owned();
+    let (_, vpc) = call(
+        "POST",
+        "/v1/vpcs",
+        admin,
+        Some(json!({"project_id": project["id"], "cidr": "10.0.0.0/16"})),
+    );
+    let (_, subnet) = call(
+        "POST",
+        "/v1/subnets",
+        admin,
+        Some(json!({"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})),
+    );
+    let (status, lb) = call(
+        "POST",
+        "/v1/loadbalancers",
+        &token,
+        Some(json!({"subnet_id": subnet["id"]})),
+    );
+    assert_eq!(status, 201);
+    let vip: std::net::IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
+    let port = {
+        let probe = TcpListener::bind((vip, 0)).unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let lb_id = lb["id"].as_str().unwrap();
+    let (status, listener) = call(
+        "POST",
+        &format!("/v1/loadbalancers/{lb_id}/listeners"),
+        &token,
+        Some(json!({"protocol": "tcp", "port": port})),
+    );
+    assert_eq!(status, 201, "{listener}");
+    let listener_id = listener["id"].as_str().unwrap();
+    let front = SocketAddr::new(vip, port);
+
+    let a = tagging_backend("a");
+    let b = tagging_backend("b");
+    let register = |addr: SocketAddr| {
+        let (status, body) = call(
+            "POST",
+            &format!("/v1/listeners/{listener_id}/backends"),
+            &token,
+            Some(json!({"backends": [{"address": addr.ip().to_string(), "port": addr.port()}]})),
+        );
+        assert_eq!(status, 201, "{body}");
+        body["backends"][0]["id"].as_str().unwrap().to_owned()
+    };
+    let a_id = register(a);
+    let first = until_tag(front, "a");
+    assert!(
+        first < Duration::from_secs(2),
+        "registration to traffic took {first:?}"
+    );
+    register(b);
+    until_tag(front, "b");
+
+    let (_, shown) = call("GET", &format!("/v1/listeners/{listener_id}"), &token, None);
+    assert_eq!(shown["operating_status"]["state"], "active");
+    let (_, listed) = call(
+        "GET",
+        &format!("/v1/listeners/{listener_id}/backends"),
+        &token,
+        None,
+    );
+    for backend in listed["backends"].as_array().unwrap() {
+        assert_eq!(backend["status"]["state"], "healthy", "{backend}");
+    }
+
+    let (status, _) = call("DELETE", &format!("/v1/backends/{a_id}"), &token, None);
+    assert_eq!(status, 204);
+    // Bounded: after the deregistration is applied, a never answers again.
+    until_tag(front, "b");
+    for _ in 0..20 {
+        assert_eq!(tag_of(front).as_deref(), Some("b"));
+    }
+    let metrics = ureq::get(&format!("{url}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        metrics.contains("weir_backend_connections_total{backend="),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!("weir_listener_up{{listener=\"{listener_id}\"}} 1")));
+}
