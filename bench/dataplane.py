@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""Data-plane benchmark: Weir against HAProxy, nginx and a direct connection,
+side by side in one run on loopback (see docs/BENCHMARKS.md).
+
+Backends: one nginx worker serving three ports with a small static body.
+Proxies: HAProxy 2.6 (nbthread 1), nginx 1.22 (worker_processes 1, upstream
+keepalive 64), Weir (dataplane.workers 1, then 2), each in HTTP (L7) and
+TCP (L4) mode. Load: wrk -t2 -c64 for --duration seconds after a 2 s warm-up
+(keep-alive, then `Connection: close` for new connections); bulk: iperf3, one
+stream. Also measured for Weir: registration -> first request and
+deregistration -> no new requests through the API, client errors while
+backends change under load, and resident memory with 1,000 listeners and
+10,000 backends. Everything binds 127.x; every loop is bounded.
+
+Needs the Debian packages wrk, haproxy, nginx, libnginx-mod-stream, iperf3.
+Usage: bench/dataplane.py [--duration 10]
+"""
+import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WEIR = os.path.join(ROOT, "target/release/weir")
+BASE = 19200  # port block used by this script
+BACKENDS = [BASE + 1, BASE + 2, BASE + 3]
+IPERF = BASE + 11
+ADMIN = "bench-admin"
+
+
+def free(port, host="127.0.0.1"):
+    with socket.socket() as s:
+        return s.connect_ex((host, port)) != 0
+
+
+def wait_port(port, host="127.0.0.1", limit=10):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    sys.exit(f"{host}:{port} never opened")
+
+
+class Procs:
+    def __init__(self):
+        self.procs = []
+
+    def start(self, args, **kw):
+        p = subprocess.Popen(args, stdout=kw.pop("stdout", subprocess.DEVNULL), stderr=subprocess.DEVNULL, start_new_session=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p):
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        p.wait(timeout=10)
+        self.procs.remove(p)
+
+    def stop_all(self):
+        for p in list(self.procs):
+            self.stop(p)
+
+
+def nginx_conf(work, body):
+    os.makedirs(f"{work}/nginx", exist_ok=True)
+    path = f"{work}/nginx/{abs(hash(body))}.conf"
+    with open(path, "w") as f:
+        f.write(f"""load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+daemon off;
+pid {path}.pid;
+error_log /dev/null crit;
+events {{ worker_connections 4096; }}
+{body}
+""")
+    return path
+
+
+def backends_conf(work):
+    servers = "\n".join(
+        f"server {{ listen 127.0.0.1:{p} reuseport backlog=4096; keepalive_requests 1000000; location / {{ return 200 'backend{i + 1}\\n'; }} }}"
+        for i, p in enumerate(BACKENDS))
+    return nginx_conf(work, f"http {{ access_log off; {servers} }}")
+
+
+def wrk(url, duration, close=False):
+    args = ["wrk", "-t2", "-c64", "--latency"] + (["-H", "Connection: close"] if close else [])
+    subprocess.run(args + ["-d2s", url], capture_output=True, timeout=60)  # warm-up
+    out = subprocess.run(args + [f"-d{duration}s", url], capture_output=True, text=True, timeout=duration + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {k: v for k, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
+    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(m.group(1)) if m else 0
+    return {"rps": rps, "p50": ms(lat.get("50")), "p99": ms(lat.get("99")), "errors": errors}
+
+
+def ms(text):
+    if not text:
+        return None
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    v, unit = float(m.group(1)), m.group(2)
+    return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+
+
+def iperf(port, host="127.0.0.1", duration=10):
+    out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", str(duration), "-O", "1", "-J"],
+                         capture_output=True, text=True, timeout=duration + 30).stdout
+    return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9
+
+
+def api(url, method, path, token, body=None):
+    req = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+class Weir:
+    """A `weir serve` with a tenant, a load balancer and helpers."""
+
+    def __init__(self, procs, work, workers, vip_net):
+        self.dir = tempfile.mkdtemp(prefix="weir-dp-", dir=work)
+        cfg = f"{self.dir}/weir.toml"
+        with open(cfg, "w") as f:
+            f.write(f"""[network]
+backend_ranges = ["127.0.0.0/8"]
+vip_ranges = ["{vip_net}"]
+[store]
+durability = "normal"
+[limits]
+backends_per_pool = 100000
+[dataplane]
+workers = {workers}
+egress_allow = ["127.0.0.0/8"]
+""")
+        env = dict(os.environ, WEIR_ADMIN_TOKEN=ADMIN, WEIR_LOG="warn", WEIR_EGRESS_ALLOW="127.0.0.0/8")
+        self.proc = procs.start([WEIR, "serve", "--data-dir", self.dir, "--listen", "127.0.0.1:0", "--config", cfg],
+                                env=env, stdout=subprocess.PIPE, text=True)
+        line = ""
+        deadline = time.time() + 30
+        while "listening on" not in line and time.time() < deadline:
+            line = self.proc.stdout.readline()
+        self.url = re.search(r"(http://\S+)", line).group(1)
+        _, project = api(self.url, "POST", "/v1/projects", ADMIN, {"name": "bench"})
+        self.token = project["token"]
+        _, vpc = api(self.url, "POST", "/v1/vpcs", ADMIN, {"project_id": project["id"], "cidr": "10.0.0.0/16"})
+        _, subnet = api(self.url, "POST", "/v1/subnets", ADMIN, {"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})
+        _, self.lb = api(self.url, "POST", "/v1/loadbalancers", self.token, {"subnet_id": subnet["id"]})
+        self.vip = self.lb["vip"]
+
+    def listener(self, protocol, port, backends=()):
+        status, l = api(self.url, "POST", f"/v1/loadbalancers/{self.lb['id']}/listeners", self.token, {"protocol": protocol, "port": port})
+        assert status == 201, l
+        if backends:
+            self.register(l["id"], backends)
+        wait_port(port, self.vip)
+        return l
+
+    def register(self, listener_id, ports):
+        status, reply = api(self.url, "POST", f"/v1/listeners/{listener_id}/backends", self.token,
+                            {"backends": [{"address": "127.0.0.1", "port": p} for p in ports]})
+        assert status == 201, reply
+        return [b["id"] for b in reply["backends"]]
+
+    def rss_mib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return int(next(l for l in f if l.startswith("VmRSS")).split()[1]) / 1024
+
+
+def proxies(procs, work):
+    """HAProxy and nginx in front of the backends, one worker each."""
+    servers = "\n".join(f"    server b{i + 1} 127.0.0.1:{p}" for i, p in enumerate(BACKENDS))
+    hcfg = f"{work}/haproxy.cfg"
+    with open(hcfg, "w") as f:
+        f.write(f"""global
+    nbthread 1
+    maxconn 8000
+defaults
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend http
+    mode http
+    bind 127.0.0.1:{BASE + 21}
+    default_backend web
+backend web
+    mode http
+    balance roundrobin
+{servers}
+frontend tcp
+    mode tcp
+    bind 127.0.0.1:{BASE + 22}
+    default_backend tcpweb
+backend tcpweb
+    mode tcp
+    balance roundrobin
+{servers}
+frontend bulk
+    mode tcp
+    bind 127.0.0.1:{BASE + 23}
+    default_backend iperf
+backend iperf
+    mode tcp
+    server i 127.0.0.1:{IPERF}
+""")
+    procs.start(["haproxy", "-f", hcfg, "-db"])
+    ups = "\n".join(f"server 127.0.0.1:{p};" for p in BACKENDS)
+    ncfg = nginx_conf(work, f"""
+http {{ access_log off;
+  upstream web {{ {ups} keepalive 64; }}
+  server {{ listen 127.0.0.1:{BASE + 31} backlog=4096; keepalive_requests 1000000;
+    location / {{ proxy_pass http://web; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}
+}}
+stream {{
+  upstream tcpweb {{ {ups} }}
+  upstream iperf {{ server 127.0.0.1:{IPERF}; }}
+  server {{ listen 127.0.0.1:{BASE + 32} backlog=4096; proxy_pass tcpweb; }}
+  server {{ listen 127.0.0.1:{BASE + 33}; proxy_pass iperf; }}
+}}""")
+    procs.start(["nginx", "-c", ncfg])
+    for p in (BASE + 21, BASE + 22, BASE + 23, BASE + 31, BASE + 32, BASE + 33):
+        wait_port(p)
+
+
+def change_latency(w, rounds=20):
+    """API 2xx -> first request on a new backend; deregistration -> no new requests."""
+    import http.client
+    port = BASE + 60
+    l = w.listener("http", port)
+    adds, removes = [], []
+
+    def probe():
+        c = http.client.HTTPConnection(w.vip, port, timeout=5)
+        c.request("GET", "/", headers={"Connection": "close"})
+        r = c.getresponse()
+        body = r.read().decode().strip()
+        c.close()
+        return r.status, body
+
+    for i in range(rounds):
+        backend = BACKENDS[i % 3]
+        t0 = time.perf_counter()
+        (bid,) = w.register(l["id"], [backend])
+        t1 = time.perf_counter()
+        deadline = t1 + 5
+        while time.perf_counter() < deadline:
+            status, _ = probe()
+            if status == 200:
+                break
+        adds.append((time.perf_counter() - t1) * 1000)
+        t0 = time.perf_counter()
+        status, _ = api(w.url, "DELETE", f"/v1/backends/{bid}", w.token)
+        assert status == 204
+        t1 = time.perf_counter()
+        deadline = t1 + 5
+        while time.perf_counter() < deadline:
+            status, _ = probe()
+            if status == 503:
+                break
+        removes.append((time.perf_counter() - t1) * 1000)
+    return statistics.median(adds), statistics.median(removes)
+
+
+def churn_errors(w, duration):
+    """wrk on an HTTP listener while backends are added and removed."""
+    port = BASE + 61
+    l = w.listener("http", port, BACKENDS[:1])
+    load = subprocess.Popen(["wrk", "-t1", "-c16", f"-d{duration}s", f"http://{w.vip}:{port}/"], stdout=subprocess.PIPE, text=True)
+    changes = 0
+    deadline = time.time() + duration - 1
+    while time.time() < deadline and changes < 400:
+        (bid,) = w.register(l["id"], [BACKENDS[1 + changes % 2]])
+        time.sleep(0.05)
+        api(w.url, "DELETE", f"/v1/backends/{bid}", w.token)
+        time.sleep(0.05)
+        changes += 2
+    out = load.communicate(timeout=duration + 30)[0]
+    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(m.group(1)) if m else 0
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return changes, errors, requests
+
+
+def memory(procs, work):
+    w = Weir(procs, work, 1, "127.77.0.0/16")
+    lb_listeners = []
+    for i in range(1000):
+        status, l = api(w.url, "POST", f"/v1/loadbalancers/{w.lb['id']}/listeners", w.token, {"protocol": "tcp", "port": 30000 + i})
+        assert status == 201, l
+        lb_listeners.append(l)
+    for i, l in enumerate(lb_listeners):
+        api(w.url, "POST", f"/v1/listeners/{l['id']}/backends", w.token,
+            {"backends": [{"address": f"127.0.{i % 250}.{j + 1}", "port": 40000 + i} for j in range(10)]})
+    time.sleep(2)
+    rss = w.rss_mib()
+    procs.stop(w.proc)
+    return rss
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    args = ap.parse_args()
+    d = args.duration
+    subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
+    work = tempfile.mkdtemp(prefix="weir-bench-")
+    procs = Procs()
+    results = {}
+    try:
+        procs.start(["nginx", "-c", backends_conf(work)])
+        procs.start(["iperf3", "-s", "-p", str(IPERF)])
+        for p in BACKENDS + [IPERF]:
+            wait_port(p)
+        proxies(procs, work)
+        targets = {
+            "direct": (f"http://127.0.0.1:{BACKENDS[0]}/", IPERF, "127.0.0.1"),
+            "haproxy-http": (f"http://127.0.0.1:{BASE + 21}/", None, None),
+            "haproxy-tcp": (f"http://127.0.0.1:{BASE + 22}/", BASE + 23, "127.0.0.1"),
+            "nginx-http": (f"http://127.0.0.1:{BASE + 31}/", None, None),
+            "nginx-stream": (f"http://127.0.0.1:{BASE + 32}/", BASE + 33, "127.0.0.1"),
+        }
+        weirs = {}
+        for workers in (1, 2):
+            w = Weir(procs, work, workers, f"127.{60 + workers}.0.0/24")
+            w.listener("http", BASE + 41, BACKENDS)
+            w.listener("tcp", BASE + 42, BACKENDS)
+            w.listener("tcp", BASE + 43, [IPERF])
+            weirs[workers] = w
+            targets[f"weir-http-w{workers}"] = (f"http://{w.vip}:{BASE + 41}/", None, None)
+            targets[f"weir-tcp-w{workers}"] = (f"http://{w.vip}:{BASE + 42}/", BASE + 43, w.vip)
+        for name, (url, bulk_port, bulk_host) in targets.items():
+            ka = wrk(url, d)
+            nc = wrk(url, d, close=True)
+            bulk = iperf(bulk_port, bulk_host, d) if bulk_port else None
+            results[name] = {"keepalive": ka, "newconn": nc, "bulk_gbps": bulk}
+            print(name, json.dumps(results[name]), flush=True)
+        add_ms, remove_ms = change_latency(weirs[1])
+        changes, errors, served = churn_errors(weirs[1], d)
+        for w in weirs.values():
+            procs.stop(w.proc)
+        rss = memory(procs, work)
+    finally:
+        procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+    direct = results["direct"]
+    print()
+    print(f"run {time.strftime('%Y-%m-%d %H:%M')} UTC, {os.cpu_count()} cores, wrk -t2 -c64 -d{d}s, iperf3 -t{d}")
+    print("| target | keep-alive req/s | x direct | p50 ms | p99 ms | new conn/s | x direct | p99 ms | bulk Gbit/s | x direct | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        ka, nc, bulk = r["keepalive"], r["newconn"], r["bulk_gbps"]
+        bulk_cols = f"{bulk:.1f} | {bulk / direct['bulk_gbps']:.2f}" if bulk else "n/a | n/a"
+        print(f"| {name} | {ka['rps']:.0f} | {ka['rps'] / direct['keepalive']['rps']:.2f} | {ka['p50']:.2f} | {ka['p99']:.2f} | "
+              f"{nc['rps']:.0f} | {nc['rps'] / direct['newconn']['rps']:.2f} | {nc['p99']:.2f} | {bulk_cols} | {ka['errors'] + nc['errors']} |")
+    print()
+    print(f"registration -> first request (median of 20): {add_ms:.1f} ms; deregistration -> no new requests: {remove_ms:.1f} ms")
+    print(f"{changes} backend changes under wrk -c16 load: {errors} client errors in {served} requests")
+    print(f"RSS of weir serve with 1,000 listeners and 10,000 backends: {rss:.1f} MiB")
+    with open(os.path.join(work + "-results.json"), "w") as f:
+        json.dump(results, f)
+
+
+if __name__ == "__main__":
+    main()
