@@ -6,7 +6,9 @@
 //! - [`balance`]: pure selection tables (smooth WRR, Maglev, least conns).
 //! - [`health`]: the sans-io rise/fall verdict; [`probe`] runs the checks.
 //! - [`pool`]: pools and backends at run time, the lock-free snapshot.
-//! - [`listener`], [`tcp`], [`udp`], [`http`]: sockets and proxying.
+//! - [`listener`], [`tcp`], [`udp`], [`http`]: sockets and proxying (the
+//!   HTTP/1.1 engine is our own, on `httparse`: one task per client
+//!   connection, no hops between the two sockets).
 //! - [`egress`]: the only code that opens outbound sockets.
 //!
 //! [`DataPlane::apply`] is the one path for startup and change: it diffs the
@@ -74,7 +76,6 @@ impl Default for Config {
 pub struct Shared {
     pub config: Config,
     pub egress: Egress,
-    pub http: http::Pool,
     request_ids: AtomicU64,
     boot: u64,
 }
@@ -116,7 +117,6 @@ impl DataPlane {
             .map_or(0, |d| d.as_secs());
         Self {
             shared: Arc::new(Shared {
-                http: http::client(egress.clone()),
                 egress,
                 config,
                 request_ids: AtomicU64::new(0),

@@ -25,6 +25,9 @@ use crate::balance;
 use crate::egress::Egress;
 use crate::health::{Tracker, Verdict};
 
+/// Idle HTTP connections kept per backend.
+const MAX_IDLE_PER_BACKEND: usize = 256;
+
 /// Passive health: consecutive failed connects that eject a backend, and
 /// for how long.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +70,8 @@ pub struct BackendRuntime {
     /// HTTP responses by class: 1xx .. 5xx.
     pub responses: [AtomicU64; 5],
     status: Mutex<Status>,
+    /// Idle HTTP connections to this backend, most recent last.
+    idle_connections: Mutex<Vec<tokio::net::TcpStream>>,
     idle: Notify,
     close: watch::Sender<bool>,
 }
@@ -93,6 +98,7 @@ impl BackendRuntime {
             bytes_out: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
             responses: Default::default(),
+            idle_connections: Mutex::default(),
             idle: Notify::new(),
             close: watch::channel(false).0,
         }
@@ -101,6 +107,25 @@ impl BackendRuntime {
     /// The backend's current configuration.
     pub fn target(&self) -> Arc<BackendTarget> {
         self.target.load_full()
+    }
+
+    /// An idle HTTP connection to reuse, if any (most recent first: it is
+    /// the least likely to have been closed by the backend).
+    pub fn take_idle(&self) -> Option<tokio::net::TcpStream> {
+        lock(&self.idle_connections).pop()
+    }
+
+    /// Returns an HTTP connection for reuse; beyond the cap, or once the
+    /// backend is leaving, it is closed instead.
+    pub fn put_idle(&self, stream: tokio::net::TcpStream) {
+        let leaving = {
+            let s = lock(&self.status);
+            s.removed || s.drain_deadline.is_some()
+        };
+        let mut idle = lock(&self.idle_connections);
+        if !leaving && idle.len() < MAX_IDLE_PER_BACKEND {
+            idle.push(stream);
+        }
     }
 
     /// Counts an HTTP response by status class.

@@ -198,3 +198,134 @@ async fn no_backend_means_a_clear_503_and_a_dead_one_a_retry() {
         assert_eq!((status, body.as_str()), (200, "live"));
     }
 }
+
+/// A response body of unknown length, so hyper sends it chunked.
+struct Chunks(std::collections::VecDeque<Bytes>);
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+/// An HTTP backend that answers with the request's method, body length and
+/// body, as a chunked response.
+async fn echo_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
+                    let method = req.method().to_string();
+                    let body = req.into_body().collect().await.unwrap().to_bytes();
+                    let text =
+                        format!("{method} {} {}", body.len(), String::from_utf8_lossy(&body));
+                    let (a, b) = text.split_at(text.len() / 2);
+                    let chunks =
+                        Chunks([Bytes::from(a.to_owned()), Bytes::from(b.to_owned())].into());
+                    Ok::<_, Infallible>(Response::new(chunks))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Sends raw bytes on one connection and reads `responses` answers back.
+async fn raw_exchange(vip: SocketAddr, request: &[u8], until: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(vip).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !String::from_utf8_lossy(&seen).contains(until) && tokio::time::Instant::now() < deadline
+    {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// Decodes a chunked body.
+fn dechunk(mut text: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let n = usize::from_str_radix(size.split(';').next().unwrap(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        text = &rest[n + 2..];
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_relayed_by_length_and_chunked_and_pipelined() {
+    let dp = dataplane();
+    let echo = echo_backend().await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Http,
+        Scheduler::Wrr,
+        vec![backend("echo", echo, 1)],
+        None,
+        1000,
+    ));
+    // A length-delimited POST, a chunked POST and a HEAD, pipelined on one
+    // connection; the chunked responses are relayed as chunks.
+    let request = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\n\r\n\
+GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let answer = raw_exchange(v, request, "GET 0 ").await;
+    let bodies: Vec<String> = answer
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .map(|response| dechunk(response.split_once("\r\n\r\n").unwrap().1))
+        .collect();
+    assert_eq!(
+        bodies,
+        ["POST 5 hello", "POST 7 abcdefg", "GET 0 "],
+        "{answer}"
+    );
+    assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 3, "{answer}");
+    assert!(
+        answer.contains("connection: close") || answer.contains("Connection: close"),
+        "the last answer closes: {answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_a_400() {
+    let dp = dataplane();
+    let echo = echo_backend().await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Http,
+        Scheduler::Wrr,
+        vec![backend("echo", echo, 1)],
+        None,
+        1000,
+    ));
+    let answer = raw_exchange(v, b"NOT A REQUEST\r\n\r\n", "\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
