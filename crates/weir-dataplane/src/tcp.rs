@@ -14,9 +14,11 @@ use crate::listener::ListenerRuntime;
 use crate::pool::{BackendRuntime, ConnGuard, PoolRuntime};
 use crate::Shared;
 
-/// Per-direction copy buffer; larger than tokio's default 8 KiB for bulk
-/// throughput.
-const COPY_BUFFER: usize = 64 * 1024;
+/// Per-direction copy buffer: it starts small, so a short connection costs
+/// little, and doubles whenever a read fills it, up to the maximum, so a
+/// bulk transfer moves large blocks.
+const COPY_START: usize = 4 * 1024;
+const COPY_MAX: usize = 256 * 1024;
 
 /// Accepts on one bound port until the task is aborted.
 pub async fn accept_loop(
@@ -98,7 +100,7 @@ async fn serve(
     let guard = ConnGuard::new(backend);
     let mut closer = guard.backend().closer();
     tokio::select! {
-        copied = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, COPY_BUFFER, COPY_BUFFER) => {
+        copied = relay(&mut client, &mut upstream) => {
             if let Ok((to_backend, to_client)) = copied {
                 guard.backend().bytes_out.fetch_add(to_backend, Ordering::Relaxed);
                 guard.backend().bytes_in.fetch_add(to_client, Ordering::Relaxed);
@@ -106,6 +108,38 @@ async fn serve(
         }
         () = closed(&mut closer) => {
             tracing::debug!(backend = %guard.backend().id, "drain deadline closed a connection");
+        }
+    }
+}
+
+/// Copies both ways until both sides have finished; each side's EOF is
+/// passed on as a half-close.
+async fn relay(client: &mut TcpStream, upstream: &mut TcpStream) -> std::io::Result<(u64, u64)> {
+    let (client_read, client_write) = client.split();
+    let (upstream_read, upstream_write) = upstream.split();
+    tokio::try_join!(
+        pump(client_read, upstream_write),
+        pump(upstream_read, client_write)
+    )
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::ReadHalf<'_>,
+    mut to: tokio::net::tcp::WriteHalf<'_>,
+) -> std::io::Result<u64> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; COPY_START];
+    let mut total = 0u64;
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            to.shutdown().await?;
+            return Ok(total);
+        }
+        to.write_all(&buf[..n]).await?;
+        total += n as u64;
+        if n == buf.len() && buf.len() < COPY_MAX {
+            buf.resize(buf.len() * 2, 0);
         }
     }
 }

@@ -428,3 +428,43 @@ async fn bind_failures_are_reported() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_close_and_large_transfers_pass_through() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1)],
+        None,
+        1000,
+    ));
+    let mut stream = tokio::net::TcpStream::connect(v).await.unwrap();
+    // 4 MiB out, then our write side closes; the echo must all come back
+    // and then the backend's own close.
+    let payload: Vec<u8> = (0..4 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let (mut r, mut w) = stream.split();
+    let send = async {
+        w.write_all(&payload).await.unwrap();
+        w.shutdown().await.unwrap();
+    };
+    let mut received = Vec::new();
+    let recv = async {
+        tokio::time::timeout(Duration::from_secs(20), r.read_to_end(&mut received))
+            .await
+            .unwrap()
+            .unwrap();
+    };
+    tokio::join!(send, recv);
+    assert_eq!(&received[..2], b"a\n");
+    assert_eq!(received.len(), 2 + payload.len());
+    assert!(
+        received[2..] == payload[..],
+        "bytes arrive intact and in order"
+    );
+}
