@@ -43,6 +43,8 @@ const BACKEND_COLUMNS: &[&str] = &[
     "weight",
     "enabled",
     "backup",
+    "status.state",
+    "status.reason",
     "instance_id",
     "name",
 ];
@@ -425,6 +427,11 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// A member by dotted path (`status.state`); `Null` when absent.
+fn field<'a>(item: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(item, |v, key| &v[key])
+}
+
 fn print_value(show: &Show, value: &Value) {
     match show {
         Show::Done(line) => println!("{line}"),
@@ -442,7 +449,7 @@ fn print_value(show: &Show, value: &Value) {
                 .map(|items| {
                     items
                         .iter()
-                        .map(|item| columns.iter().map(|c| cell(&item[*c])).collect())
+                        .map(|item| columns.iter().map(|c| cell(field(item, c))).collect())
                         .collect()
                 })
                 .unwrap_or_default();
@@ -483,7 +490,13 @@ fn print_table(columns: &[&str], rows: &[Vec<String>]) {
             .collect();
         println!("{}", padded.join("  ").trim_end());
     };
-    line(columns.iter().map(|c| c.to_uppercase()).collect());
+    // `status.state` is headed STATE.
+    line(
+        columns
+            .iter()
+            .map(|c| c.rsplit('.').next().unwrap_or(c).to_uppercase())
+            .collect(),
+    );
     for row in rows {
         line(row.clone());
     }
