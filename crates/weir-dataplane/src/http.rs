@@ -176,7 +176,12 @@ fn parse_request(
                 keep_alive = true;
             }
         }
-        if is_hop_by_hop(h.name) || h.name.eq_ignore_ascii_case("x-forwarded-proto") {
+        // With chunked framing a Content-Length is dropped rather than
+        // passed on next to it (request smuggling, RFC 9112 §6.3).
+        let stale_length =
+            framing == Framing::Chunked && h.name.eq_ignore_ascii_case("content-length");
+        if stale_length || is_hop_by_hop(h.name) || h.name.eq_ignore_ascii_case("x-forwarded-proto")
+        {
             continue;
         }
         if h.name.eq_ignore_ascii_case("x-forwarded-for") {
@@ -241,7 +246,12 @@ fn parse_response(
                 reusable = true;
             }
         }
-        if is_hop_by_hop(h.name) || h.name.eq_ignore_ascii_case("x-request-id") {
+        let stale_length = h.name.eq_ignore_ascii_case("content-length")
+            && res
+                .headers
+                .iter()
+                .any(|t| t.name.eq_ignore_ascii_case("transfer-encoding"));
+        if stale_length || is_hop_by_hop(h.name) || h.name.eq_ignore_ascii_case("x-request-id") {
             continue;
         }
         push_header(&mut out, h.name, h.value);

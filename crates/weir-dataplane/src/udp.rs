@@ -152,7 +152,7 @@ async fn relay_replies(
                 Err(_) => {
                     // Quiet from the backend; the flow lives while the
                     // client keeps sending.
-                    let since = epoch.elapsed().as_millis() as u64 - last_seen.load(Ordering::Relaxed);
+                    let since = (epoch.elapsed().as_millis() as u64).saturating_sub(last_seen.load(Ordering::Relaxed));
                     if since >= idle.as_millis() as u64 {
                         return;
                     }
