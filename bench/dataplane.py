@@ -173,8 +173,8 @@ egress_allow = ["127.0.0.0/8"]
             return int(next(l for l in f if l.startswith("VmRSS")).split()[1]) / 1024
 
 
-def proxies(procs, work):
-    """HAProxy and nginx in front of the backends, one worker each."""
+def start_haproxy(procs, work):
+    """HAProxy in front of the backends, one thread (HTTP, TCP, bulk)."""
     servers = "\n".join(f"    server b{i + 1} 127.0.0.1:{p}" for i, p in enumerate(BACKENDS))
     hcfg = f"{work}/haproxy.cfg"
     with open(hcfg, "w") as f:
@@ -209,7 +209,14 @@ backend iperf
     mode tcp
     server i 127.0.0.1:{IPERF}
 """)
-    procs.start(["haproxy", "-f", hcfg, "-db"])
+    p = procs.start(["haproxy", "-f", hcfg, "-db"])
+    for port in (BASE + 21, BASE + 22, BASE + 23):
+        wait_port(port)
+    return p
+
+
+def start_nginx(procs, work):
+    """nginx in front of the backends, one worker (http and stream)."""
     ups = "\n".join(f"server 127.0.0.1:{p};" for p in BACKENDS)
     ncfg = nginx_conf(work, f"""
 http {{ access_log off;
@@ -223,9 +230,10 @@ stream {{
   server {{ listen 127.0.0.1:{BASE + 32} backlog=4096; proxy_pass tcpweb; }}
   server {{ listen 127.0.0.1:{BASE + 33}; proxy_pass iperf; }}
 }}""")
-    procs.start(["nginx", "-c", ncfg])
-    for p in (BASE + 21, BASE + 22, BASE + 23, BASE + 31, BASE + 32, BASE + 33):
-        wait_port(p)
+    p = procs.start(["nginx", "-c", ncfg])
+    for port in (BASE + 31, BASE + 32, BASE + 33):
+        wait_port(port)
+    return p
 
 
 def change_latency(w, rounds=20):
@@ -319,42 +327,56 @@ def main():
         procs.start(["iperf3", "-s", "-p", str(IPERF)])
         for p in BACKENDS + [IPERF]:
             wait_port(p)
-        proxies(procs, work)
-        targets = {
-            "direct": (f"http://127.0.0.1:{BACKENDS[0]}/", IPERF, "127.0.0.1"),
-            "haproxy-http": (f"http://127.0.0.1:{BASE + 21}/", None, None),
-            "haproxy-tcp": (f"http://127.0.0.1:{BASE + 22}/", BASE + 23, "127.0.0.1"),
-            "nginx-http": (f"http://127.0.0.1:{BASE + 31}/", None, None),
-            "nginx-stream": (f"http://127.0.0.1:{BASE + 32}/", BASE + 33, "127.0.0.1"),
-        }
-        weirs = {}
-        for workers in (1, 2):
-            w = Weir(procs, work, workers, f"127.{60 + workers}.0.0/24")
-            w.listener("http", BASE + 41, BACKENDS)
-            w.listener("tcp", BASE + 42, BACKENDS)
-            w.listener("tcp", BASE + 43, [IPERF])
-            weirs[workers] = w
-            targets[f"weir-http-w{workers}"] = (f"http://{w.vip}:{BASE + 41}/", None, None)
-            targets[f"weir-tcp-w{workers}"] = (f"http://{w.vip}:{BASE + 42}/", BASE + 43, w.vip)
+        # Each proxy runs only while it is measured: an idle HAProxy beside
+        # the others was seen to cost them (noise that is not theirs).
+        def weir_group(workers):
+            def start():
+                w = Weir(procs, work, workers, f"127.{60 + workers}.0.0/24")
+                w.listener("http", BASE + 41, BACKENDS)
+                w.listener("tcp", BASE + 42, BACKENDS)
+                w.listener("tcp", BASE + 43, [IPERF])
+                return w.proc, {
+                    f"weir-http-w{workers}": (f"http://{w.vip}:{BASE + 41}/", None, None),
+                    f"weir-tcp-w{workers}": (f"http://{w.vip}:{BASE + 42}/", BASE + 43, w.vip),
+                }
+            return start
+
+        groups = [
+            lambda: (None, {"direct": (f"http://127.0.0.1:{BACKENDS[0]}/", IPERF, "127.0.0.1")}),
+            lambda: (start_haproxy(procs, work), {
+                "haproxy-http": (f"http://127.0.0.1:{BASE + 21}/", None, None),
+                "haproxy-tcp": (f"http://127.0.0.1:{BASE + 22}/", BASE + 23, "127.0.0.1"),
+            }),
+            lambda: (start_nginx(procs, work), {
+                "nginx-http": (f"http://127.0.0.1:{BASE + 31}/", None, None),
+                "nginx-stream": (f"http://127.0.0.1:{BASE + 32}/", BASE + 33, "127.0.0.1"),
+            }),
+            weir_group(1),
+            weir_group(2),
+        ]
         # Rounds interleave the targets so that noise from the shared
         # machine spreads over all of them; the median round is reported.
-        runs = {name: [] for name in targets}
+        runs = {}
         for r in range(args.rounds):
-            for name, (url, bulk_port, bulk_host) in targets.items():
-                ka = wrk(url, d)
-                nc = wrk(url, d, close=True)
-                bulk = iperf(bulk_port, bulk_host, d) if bulk_port else None
-                runs[name].append({"keepalive": ka, "newconn": nc, "bulk_gbps": bulk})
-                print(r, name, json.dumps(runs[name][-1]), flush=True)
+            for group in groups:
+                proc, targets = group()
+                for name, (url, bulk_port, bulk_host) in targets.items():
+                    ka = wrk(url, d)
+                    nc = wrk(url, d, close=True)
+                    bulk = iperf(bulk_port, bulk_host, d) if bulk_port else None
+                    runs.setdefault(name, []).append({"keepalive": ka, "newconn": nc, "bulk_gbps": bulk})
+                    print(r, name, json.dumps(runs[name][-1]), flush=True)
+                if proc is not None:
+                    procs.stop(proc)
         for name, rs in runs.items():
             pick = lambda key: sorted(rs, key=lambda x: x[key]["rps"])[len(rs) // 2][key]
             bulks = sorted(x["bulk_gbps"] for x in rs) if rs[0]["bulk_gbps"] else None
             results[name] = {"keepalive": pick("keepalive"), "newconn": pick("newconn"),
                              "bulk_gbps": bulks[len(bulks) // 2] if bulks else None}
+        weirs = {1: Weir(procs, work, 1, "127.71.0.0/24")}
         add_ms, remove_ms = change_latency(weirs[1])
         changes, errors, served = churn_errors(weirs[1], d)
-        for w in weirs.values():
-            procs.stop(w.proc)
+        procs.stop(weirs[1].proc)
         rss = memory(procs, work)
     finally:
         procs.stop_all()
