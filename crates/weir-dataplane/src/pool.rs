@@ -382,11 +382,6 @@ impl PoolRuntime {
             .or_else(|| snap.backup.pick(scheduler, client, &self.counter, exclude))
     }
 
-    /// Every backend known to the pool (including draining ones).
-    pub fn members(&self) -> Vec<Arc<BackendRuntime>> {
-        lock(&self.backends).values().cloned().collect()
-    }
-
     /// Takes a new configuration: new backends join (checked first when the
     /// pool has checks), changed ones update in place keeping their state,
     /// removed ones drain.

@@ -44,7 +44,7 @@ pub async fn accept_loop(
 
 /// Connects to a backend of the listener's pools, trying others when a
 /// connect fails (passive health), within `shared.config.connect_attempts`.
-pub async fn connect_upstream(
+async fn connect_upstream(
     runtime: &ListenerRuntime,
     shared: &Shared,
     client: std::net::IpAddr,
