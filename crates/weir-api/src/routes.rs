@@ -380,6 +380,7 @@ struct CreateListener {
     all_ports: bool,
     forwarding_mode: Option<String>,
     scheduler: Option<String>,
+    proxy_protocol: Option<String>,
 }
 
 async fn create_listener(
@@ -398,6 +399,7 @@ async fn create_listener(
         all_ports: req.all_ports,
         forwarding_mode: req.forwarding_mode,
         scheduler: req.scheduler,
+        proxy_protocol: req.proxy_protocol,
     };
     created(ListenerView::from(
         &c.create_listener(&p, LoadBalancerId::new(id), new).await?,

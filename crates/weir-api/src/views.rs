@@ -149,6 +149,7 @@ pub struct ListenerView {
     pub all_ports: bool,
     pub forwarding_mode: &'static str,
     pub scheduler: &'static str,
+    pub proxy_protocol: &'static str,
     pub default_pool_id: String,
     pub created_at: String,
     /// Live state from the data plane; absent when none runs.
@@ -192,6 +193,7 @@ impl From<&Listener> for ListenerView {
             all_ports: l.ports == ListenerPorts::All,
             forwarding_mode: l.forwarding_mode.as_str(),
             scheduler: l.scheduler.as_str(),
+            proxy_protocol: l.proxy_protocol.as_str(),
             default_pool_id: l.default_pool_id.to_string(),
             created_at: l.created_at.to_string(),
             operating_status: None,

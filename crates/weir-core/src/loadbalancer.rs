@@ -98,6 +98,8 @@ pub struct NewListener {
     pub all_ports: bool,
     pub forwarding_mode: Option<String>,
     pub scheduler: Option<String>,
+    /// `none` (default), `v1` or `v2`; TCP listeners only.
+    pub proxy_protocol: Option<String>,
 }
 
 /// A new listener together with its default pool.
@@ -193,6 +195,16 @@ pub fn plan_listener(
         Some(s) => parse_enum("scheduler", s, Scheduler::NAMES)?,
         None => Scheduler::Wrr,
     };
+    let proxy_protocol = match &req.proxy_protocol {
+        Some(p) => parse_enum("proxy_protocol", p, ProxyProtocol::NAMES)?,
+        None => ProxyProtocol::None,
+    };
+    if proxy_protocol != ProxyProtocol::None && protocol != Protocol::Tcp {
+        return Err(Error::invalid(
+            "proxy_protocol",
+            "the PROXY protocol is sent to backends of tcp listeners only (http listeners add X-Forwarded-For)",
+        ));
+    }
     if protocol == Protocol::Http && forwarding_mode != ForwardingMode::Proxy {
         return Err(Error::invalid(
             "forwarding_mode",
@@ -236,6 +248,7 @@ pub fn plan_listener(
             ports,
             forwarding_mode,
             scheduler,
+            proxy_protocol,
             default_pool_id: pool.id.clone(),
             created_at: now,
         },

@@ -67,6 +67,11 @@ wire_enum!(
     ForwardingMode { Proxy = "proxy", Nat = "nat", Dr = "dr" }
 );
 wire_enum!(
+    /// Whether TCP backends get a PROXY protocol header first, so they see
+    /// the client's address.
+    ProxyProtocol { None = "none", V1 = "v1", V2 = "v2" }
+);
+wire_enum!(
     /// Backend selection algorithm: weighted round robin, least connections,
     /// source hashing.
     Scheduler { Wrr = "wrr", Lc = "lc", Sh = "sh" }
@@ -243,6 +248,7 @@ pub struct Listener {
     pub ports: ListenerPorts,
     pub forwarding_mode: ForwardingMode,
     pub scheduler: Scheduler,
+    pub proxy_protocol: ProxyProtocol,
     pub default_pool_id: PoolId,
     pub created_at: Timestamp,
 }

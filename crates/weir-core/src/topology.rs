@@ -31,6 +31,7 @@ pub struct ListenerSpec {
     pub ports: ListenerPorts,
     pub forwarding_mode: ForwardingMode,
     pub scheduler: Scheduler,
+    pub proxy_protocol: ProxyProtocol,
     /// The pools whose backends serve this listener: its default pool, then
     /// the load balancer's LB-wide pool (Aliyun's default server group,
     /// whose backends take the listener's port).
@@ -95,6 +96,7 @@ pub fn listener_spec(lb: &LoadBalancer, listener: &Listener) -> ListenerSpec {
         ports: listener.ports.clone(),
         forwarding_mode: listener.forwarding_mode,
         scheduler: listener.scheduler,
+        proxy_protocol: listener.proxy_protocol,
         pools: vec![listener.default_pool_id.clone(), lb.default_pool_id.clone()],
     }
 }

@@ -10,6 +10,7 @@
 //!   HTTP/1.1 engine is our own, on `httparse`: one task per client
 //!   connection, no hops between the two sockets).
 //! - [`egress`]: the only code that opens outbound sockets.
+//! - [`proxy_protocol`]: PROXY protocol v1/v2 headers towards TCP backends.
 //!
 //! [`DataPlane::apply`] is the one path for startup and change: it diffs the
 //! new topology against what runs (by pointer, then by value) and touches
@@ -22,6 +23,7 @@ pub mod http;
 pub mod listener;
 pub mod pool;
 pub mod probe;
+pub mod proxy_protocol;
 pub mod tcp;
 pub mod udp;
 

@@ -97,6 +97,14 @@ async fn serve(
         let _ = client.shutdown().await;
         return;
     };
+    let version = runtime.spec().proxy_protocol;
+    if version != weir_core::model::ProxyProtocol::None {
+        let listener = client.local_addr().unwrap_or(peer);
+        let header = crate::proxy_protocol::header(version, peer, listener);
+        if upstream.write_all(&header).await.is_err() {
+            return;
+        }
+    }
     let guard = ConnGuard::new(backend);
     let mut closer = guard.backend().closer();
     tokio::select! {

@@ -259,6 +259,7 @@ fn listener_from(row: &SqliteRow) -> StoreResult<Listener> {
             .ok_or_else(|| StoreError::Corrupt(format!("listener ports {spec:?}")))?,
         forwarding_mode: enum_col(row, "forwarding_mode")?,
         scheduler: enum_col(row, "scheduler")?,
+        proxy_protocol: enum_col(row, "proxy_protocol")?,
         default_pool_id: PoolId::new(col::<String>(row, "default_pool_id")?),
         created_at: ts(row, "created_at")?,
     })
@@ -1021,8 +1022,8 @@ impl StoreTx for SqliteTx {
 
     async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, default_pool_id, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, proxy_protocol, default_pool_id, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(l.id.as_str())
         .bind(l.project_id.as_str())
@@ -1032,6 +1033,7 @@ impl StoreTx for SqliteTx {
         .bind(l.ports.to_spec())
         .bind(l.forwarding_mode.as_str())
         .bind(l.scheduler.as_str())
+        .bind(l.proxy_protocol.as_str())
         .bind(l.default_pool_id.as_str())
         .bind(l.created_at.millis())
         .execute(self.w().await?)

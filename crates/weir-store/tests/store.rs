@@ -84,6 +84,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         ]),
         forwarding_mode: ForwardingMode::Dr,
         scheduler: Scheduler::Sh,
+        proxy_protocol: ProxyProtocol::V2,
         default_pool_id: "pool1".into(),
         created_at: t(5),
     };

@@ -199,6 +199,10 @@ pub enum ListenerCmd {
         /// wrr, lc or sh.
         #[arg(long)]
         scheduler: Option<String>,
+        /// none, v1 or v2: a PROXY protocol header towards the backends
+        /// (tcp listeners).
+        #[arg(long)]
+        proxy_protocol: Option<String>,
         #[arg(long, default_value = "")]
         name: String,
     },

@@ -198,6 +198,7 @@ fn build(command: Command) -> Result<Call, String> {
             all_ports,
             mode,
             scheduler,
+            proxy_protocol,
             name,
         }) => {
             let ranges = port_range
@@ -210,7 +211,13 @@ fn build(command: Command) -> Result<Call, String> {
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut body = json!({"name": name, "protocol": protocol, "forwarding_mode": mode, "scheduler": scheduler});
+            let mut body = json!({
+                "name": name,
+                "protocol": protocol,
+                "forwarding_mode": mode,
+                "scheduler": scheduler,
+                "proxy_protocol": proxy_protocol,
+            });
             if let Some(port) = port {
                 body["port"] = json!(port);
             }

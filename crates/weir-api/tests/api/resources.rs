@@ -198,8 +198,23 @@ fn listeners_have_ports_modes_and_a_default_pool() {
     assert_error(&bad_proto, 400, "InvalidField");
     assert_eq!(bad_proto.body["error"]["field"], "protocol");
 
+    let proxied = s.create(
+        &path,
+        &f.token,
+        json!({"protocol": "tcp", "port": 9000, "proxy_protocol": "v2"}),
+    );
+    assert_eq!(proxied["proxy_protocol"], "v2");
+    let udp_proxy = s.post(
+        &path,
+        &f.token,
+        json!({"protocol": "udp", "port": 9001, "proxy_protocol": "v1"}),
+    );
+    assert_error(&udp_proxy, 400, "InvalidField");
+    assert_eq!(udp_proxy.body["error"]["field"], "proxy_protocol");
+
     let all = s.get(&path, &f.token).body;
-    assert_eq!(all["listeners"].as_array().unwrap().len(), 2);
+    assert_eq!(all["listeners"].as_array().unwrap().len(), 3);
+    assert_eq!(all["listeners"][0]["proxy_protocol"], "none");
 }
 
 #[test]

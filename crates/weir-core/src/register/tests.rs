@@ -36,6 +36,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         ports,
         forwarding_mode: mode,
         scheduler: Scheduler::Wrr,
+        proxy_protocol: ProxyProtocol::None,
         default_pool_id: "pool-1".into(),
         created_at: ts(),
     }

@@ -180,6 +180,7 @@ pub fn topology(
         ports: ListenerPorts::Single(vip.port()),
         forwarding_mode: ForwardingMode::Proxy,
         scheduler,
+        proxy_protocol: ProxyProtocol::None,
         pools: vec!["pool".into()],
     };
     Arc::new(Topology {

@@ -7,13 +7,16 @@ use weir_core::status::BackendState;
 
 use crate::support::*;
 
+/// Checks every 50 ms; a refused connect fails at once, while the long
+/// timeout and `fall: 2` keep a loaded test machine from failing a live
+/// backend.
 fn fast_check() -> HealthCheck {
     HealthCheck {
         kind: CheckKind::Tcp,
         interval_ms: 50,
-        timeout_ms: 50,
+        timeout_ms: 1000,
         rise: 1,
-        fall: 1,
+        fall: 2,
         port: None,
     }
 }
@@ -466,5 +469,60 @@ async fn half_close_and_large_transfers_pass_through() {
     assert!(
         received[2..] == payload[..],
         "bytes arrive intact and in order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_protocol_tells_the_backend_who_the_client_is() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    // A backend that echoes the first line it receives: the PROXY header.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).await.is_ok() {
+                    let _ = reader.get_mut().write_all(line.as_bytes()).await;
+                }
+            });
+        }
+    });
+    let dp = dataplane();
+    let v = vip();
+    let mut topo = (*topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", addr, 1)],
+        None,
+        1000,
+    ))
+    .clone();
+    let mut spec = (*topo.listeners[&weir_core::ids::ListenerId::from("listener")]).clone();
+    spec.proxy_protocol = weir_core::model::ProxyProtocol::V1;
+    topo.listeners
+        .insert(spec.id.clone(), std::sync::Arc::new(spec));
+    dp.apply(std::sync::Arc::new(topo));
+
+    let client = tokio::net::TcpStream::connect(v).await.unwrap();
+    let local = client.local_addr().unwrap();
+    let mut reader = BufReader::new(client);
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        line,
+        format!(
+            "PROXY TCP4 {} {} {} {}\r\n",
+            local.ip(),
+            v.ip(),
+            local.port(),
+            v.port()
+        )
     );
 }

@@ -68,6 +68,7 @@ CREATE TABLE listeners (
     ports           TEXT NOT NULL,
     forwarding_mode TEXT NOT NULL,
     scheduler       TEXT NOT NULL,
+    proxy_protocol  TEXT NOT NULL,
     default_pool_id TEXT NOT NULL,
     created_at      BIGINT NOT NULL
 );
