@@ -13,7 +13,7 @@ backends change under load, and resident memory with 1,000 listeners and
 10,000 backends. Everything binds 127.x; every loop is bounded.
 
 Needs the Debian packages wrk, haproxy, nginx, libnginx-mod-stream, iperf3.
-Usage: bench/dataplane.py [--duration 10] [--rounds 3]
+Usage: bench/dataplane.py [--duration 10] [--rounds 3] [--only weir-w1,haproxy]
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
@@ -316,6 +316,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", default="", help="measure only these groups: direct, haproxy, nginx, weir-w1, weir-w2 (comma-separated)")
     args = ap.parse_args()
     d = args.duration
     subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
@@ -342,23 +343,26 @@ def main():
             return start
 
         groups = [
-            lambda: (None, {"direct": (f"http://127.0.0.1:{BACKENDS[0]}/", IPERF, "127.0.0.1")}),
-            lambda: (start_haproxy(procs, work), {
+            ("direct", lambda: (None, {"direct": (f"http://127.0.0.1:{BACKENDS[0]}/", IPERF, "127.0.0.1")})),
+            ("haproxy", lambda: (start_haproxy(procs, work), {
                 "haproxy-http": (f"http://127.0.0.1:{BASE + 21}/", None, None),
                 "haproxy-tcp": (f"http://127.0.0.1:{BASE + 22}/", BASE + 23, "127.0.0.1"),
-            }),
-            lambda: (start_nginx(procs, work), {
+            })),
+            ("nginx", lambda: (start_nginx(procs, work), {
                 "nginx-http": (f"http://127.0.0.1:{BASE + 31}/", None, None),
                 "nginx-stream": (f"http://127.0.0.1:{BASE + 32}/", BASE + 33, "127.0.0.1"),
-            }),
-            weir_group(1),
-            weir_group(2),
+            })),
+            ("weir-w1", weir_group(1)),
+            ("weir-w2", weir_group(2)),
         ]
+        if args.only:
+            wanted = args.only.split(",")
+            groups = [g for g in groups if g[0] in wanted]
         # Rounds interleave the targets so that noise from the shared
         # machine spreads over all of them; the median round is reported.
         runs = {}
         for r in range(args.rounds):
-            for group in groups:
+            for _, group in groups:
                 proc, targets = group()
                 for name, (url, bulk_port, bulk_host) in targets.items():
                     ka = wrk(url, d)
@@ -382,7 +386,11 @@ def main():
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
 
-    direct = results["direct"]
+    direct = results.get("direct")
+    if direct is None:
+        for name, r in results.items():
+            print(name, json.dumps(r))
+        return
     print()
     print(f"run {time.strftime('%Y-%m-%d %H:%M')} UTC, {os.cpu_count()} cores, wrk -t2 -c64 -d{d}s, iperf3 -t{d}, median of {args.rounds} rounds")
     print("| target | keep-alive req/s | x direct | p50 ms | p99 ms | new conn/s | x direct | p99 ms | bulk Gbit/s | x direct | errors |")
