@@ -3,6 +3,7 @@
 
 use sha2::{Digest, Sha256};
 use weir_core::ids::ProjectId;
+use weir_core::model::Owned;
 use weir_core::{Error, ResourceKind};
 
 /// The authenticated caller.
@@ -33,15 +34,14 @@ impl Principal {
 
     /// Hides another project's resource behind "not found", so ids never
     /// leak across tenants.
-    pub fn check<T>(
+    pub fn check<T: Owned>(
         &self,
         found: Option<T>,
-        project: impl Fn(&T) -> &ProjectId,
         kind: ResourceKind,
         id: &str,
     ) -> Result<T, Error> {
         found
-            .filter(|r| self.sees(project(r)))
+            .filter(|r| self.sees(r.owner()))
             .ok_or_else(|| Error::not_found(kind, id))
     }
 }

@@ -27,6 +27,24 @@ use crate::{ControlError, ControlResult};
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
+/// Runs `$body` as one command of the next group commit, with `$tx`
+/// bound to the transaction; the command's result is returned once the
+/// group has committed (see [`Writer::write`]).
+macro_rules! command {
+    ($writer:expr, |$tx:ident| $body:block) => {
+        $writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let $tx: &mut dyn StoreTx = &mut *tx;
+                    $body
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    };
+}
+
 /// Idempotency scope of backend registration.
 const OP_REGISTER: &str = "register_backends";
 
@@ -251,24 +269,13 @@ impl Control {
         req: NewVpc,
     ) -> ControlResult<Vpc> {
         Self::admin_only(principal)?;
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let project = tx.project(&project_id).await?;
-                    Principal::Admin.check(
-                        project,
-                        |p| &p.id,
-                        ResourceKind::Project,
-                        project_id.as_str(),
-                    )?;
-                    let vpc = inventory::plan_vpc(&project_id, &req, UuidIds.next_id(), now())?;
-                    tx.insert_vpc(&vpc).await?;
-                    Ok(vpc)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let project = tx.project(&project_id).await?;
+            Principal::Admin.check(project, ResourceKind::Project, project_id.as_str())?;
+            let vpc = inventory::plan_vpc(&project_id, &req, UuidIds.next_id(), now())?;
+            tx.insert_vpc(&vpc).await?;
+            Ok(vpc)
+        })
     }
 
     /// Lists VPCs the caller sees.
@@ -284,26 +291,14 @@ impl Control {
         req: NewSubnet,
     ) -> ControlResult<Subnet> {
         Self::admin_only(principal)?;
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let vpc = tx.vpc(&vpc_id).await?;
-                    let vpc = Principal::Admin.check(
-                        vpc,
-                        |v| &v.project_id,
-                        ResourceKind::Vpc,
-                        vpc_id.as_str(),
-                    )?;
-                    let siblings = tx.subnets_of_vpc(&vpc_id).await?;
-                    let subnet =
-                        inventory::plan_subnet(&vpc, &siblings, &req, UuidIds.next_id(), now())?;
-                    tx.insert_subnet(&subnet).await?;
-                    Ok(subnet)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let vpc = tx.vpc(&vpc_id).await?;
+            let vpc = Principal::Admin.check(vpc, ResourceKind::Vpc, vpc_id.as_str())?;
+            let siblings = tx.subnets_of_vpc(&vpc_id).await?;
+            let subnet = inventory::plan_subnet(&vpc, &siblings, &req, UuidIds.next_id(), now())?;
+            tx.insert_subnet(&subnet).await?;
+            Ok(subnet)
+        })
     }
 
     /// Lists subnets the caller sees.
@@ -321,33 +316,17 @@ impl Control {
         req: NewInstance,
     ) -> ControlResult<Instance> {
         Self::admin_only(principal)?;
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let owner = Principal::Project(project_id);
-                    let subnet = tx.subnet(&subnet_id).await?;
-                    let subnet = owner.check(
-                        subnet,
-                        |s| &s.project_id,
-                        ResourceKind::Subnet,
-                        subnet_id.as_str(),
-                    )?;
-                    let ip = inventory::parse_ip("private_ip", &req.private_ip)?;
-                    let holder = tx.instance_by_ip(&subnet.vpc_id, ip).await?;
-                    let instance = inventory::plan_instance(
-                        &subnet,
-                        holder.as_ref(),
-                        &req,
-                        UuidIds.next_id(),
-                        now(),
-                    )?;
-                    tx.insert_instance(&instance).await?;
-                    Ok(instance)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let owner = Principal::Project(project_id);
+            let subnet = tx.subnet(&subnet_id).await?;
+            let subnet = owner.check(subnet, ResourceKind::Subnet, subnet_id.as_str())?;
+            let ip = inventory::parse_ip("private_ip", &req.private_ip)?;
+            let holder = tx.instance_by_ip(&subnet.vpc_id, ip).await?;
+            let instance =
+                inventory::plan_instance(&subnet, holder.as_ref(), &req, UuidIds.next_id(), now())?;
+            tx.insert_instance(&instance).await?;
+            Ok(instance)
+        })
     }
 
     /// Changes an instance's name or state (admin).
@@ -358,24 +337,13 @@ impl Control {
         update: InstanceUpdate,
     ) -> ControlResult<Instance> {
         Self::admin_only(principal)?;
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let current = tx.instance(&id).await?;
-                    let current = Principal::Admin.check(
-                        current,
-                        |i| &i.project_id,
-                        ResourceKind::Instance,
-                        id.as_str(),
-                    )?;
-                    let next = inventory::plan_instance_update(&current, &update)?;
-                    tx.update_instance(&next).await?;
-                    Ok(next)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let current = tx.instance(&id).await?;
+            let current = Principal::Admin.check(current, ResourceKind::Instance, id.as_str())?;
+            let next = inventory::plan_instance_update(&current, &update)?;
+            tx.update_instance(&next).await?;
+            Ok(next)
+        })
     }
 
     /// Lists instances the caller sees.
@@ -390,12 +358,7 @@ impl Control {
         id: &InstanceId,
     ) -> ControlResult<Instance> {
         let found = self.reader().await?.instance(id).await?;
-        Ok(principal.check(
-            found,
-            |i| &i.project_id,
-            ResourceKind::Instance,
-            id.as_str(),
-        )?)
+        Ok(principal.check(found, ResourceKind::Instance, id.as_str())?)
     }
 
     // === load balancers and listeners ===
@@ -409,33 +372,22 @@ impl Control {
     ) -> ControlResult<LoadBalancer> {
         let principal = principal.clone();
         let settings = self.settings.clone();
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let subnet = tx.subnet(&subnet_id).await?;
-                    let subnet = principal.check(
-                        subnet,
-                        |s| &s.project_id,
-                        ResourceKind::Subnet,
-                        subnet_id.as_str(),
-                    )?;
-                    let used = tx.used_vips().await?;
-                    let plan = loadbalancer::plan_load_balancer(
-                        &subnet,
-                        &used,
-                        &req,
-                        &settings.network,
-                        &mut UuidIds,
-                        now(),
-                    )?;
-                    tx.insert_load_balancer(&plan.load_balancer, &plan.default_pool)
-                        .await?;
-                    Ok(plan.load_balancer)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let subnet = tx.subnet(&subnet_id).await?;
+            let subnet = principal.check(subnet, ResourceKind::Subnet, subnet_id.as_str())?;
+            let used = tx.used_vips().await?;
+            let plan = loadbalancer::plan_load_balancer(
+                &subnet,
+                &used,
+                &req,
+                &settings.network,
+                &mut UuidIds,
+                now(),
+            )?;
+            tx.insert_load_balancer(&plan.load_balancer, &plan.default_pool)
+                .await?;
+            Ok(plan.load_balancer)
+        })
     }
 
     /// Shows one load balancer.
@@ -445,12 +397,7 @@ impl Control {
         id: &LoadBalancerId,
     ) -> ControlResult<LoadBalancer> {
         let found = self.reader().await?.load_balancer(id).await?;
-        Ok(principal.check(
-            found,
-            |l| &l.project_id,
-            ResourceKind::LoadBalancer,
-            id.as_str(),
-        )?)
+        Ok(principal.check(found, ResourceKind::LoadBalancer, id.as_str())?)
     }
 
     /// Lists the load balancers the caller sees.
@@ -473,27 +420,16 @@ impl Control {
         action: LbAction,
     ) -> ControlResult<LoadBalancer> {
         let principal = principal.clone();
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let lb = tx.load_balancer(&id).await?;
-                    let mut lb = principal.check(
-                        lb,
-                        |l| &l.project_id,
-                        ResourceKind::LoadBalancer,
-                        id.as_str(),
-                    )?;
-                    let status = loadbalancer::plan_lb_action(&lb, action)?;
-                    if status != lb.status {
-                        tx.set_load_balancer_status(&lb, status).await?;
-                        lb.status = status;
-                    }
-                    Ok(lb)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let lb = tx.load_balancer(&id).await?;
+            let mut lb = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
+            let status = loadbalancer::plan_lb_action(&lb, action)?;
+            if status != lb.status {
+                tx.set_load_balancer_status(&lb, status).await?;
+                lb.status = status;
+            }
+            Ok(lb)
+        })
     }
 
     /// Deletes a load balancer; with listeners only when `cascade`.
@@ -504,25 +440,14 @@ impl Control {
         cascade: bool,
     ) -> ControlResult<()> {
         let principal = principal.clone();
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let lb = tx.load_balancer(&id).await?;
-                    let lb = principal.check(
-                        lb,
-                        |l| &l.project_id,
-                        ResourceKind::LoadBalancer,
-                        id.as_str(),
-                    )?;
-                    let listeners = tx.listeners_of(&id).await?;
-                    loadbalancer::plan_lb_delete(&lb, listeners.len(), cascade)?;
-                    tx.delete_load_balancer(&lb).await?;
-                    Ok(())
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let lb = tx.load_balancer(&id).await?;
+            let lb = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
+            let listeners = tx.listeners_of(&id).await?;
+            loadbalancer::plan_lb_delete(&lb, listeners.len(), cascade)?;
+            tx.delete_load_balancer(&lb).await?;
+            Ok(())
+        })
     }
 
     /// Creates a listener (and its default pool) on a load balancer.
@@ -533,27 +458,15 @@ impl Control {
         req: NewListener,
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let lb = tx.load_balancer(&lb_id).await?;
-                    let lb = principal.check(
-                        lb,
-                        |l| &l.project_id,
-                        ResourceKind::LoadBalancer,
-                        lb_id.as_str(),
-                    )?;
-                    let siblings = tx.listeners_of(&lb_id).await?;
-                    let plan =
-                        loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
-                    tx.insert_listener(&plan.listener, &plan.default_pool)
-                        .await?;
-                    Ok(plan.listener)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let lb = tx.load_balancer(&lb_id).await?;
+            let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
+            let siblings = tx.listeners_of(&lb_id).await?;
+            let plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
+            tx.insert_listener(&plan.listener, &plan.default_pool)
+                .await?;
+            Ok(plan.listener)
+        })
     }
 
     /// Shows one listener.
@@ -563,12 +476,7 @@ impl Control {
         id: &ListenerId,
     ) -> ControlResult<Listener> {
         let found = self.reader().await?.listener(id).await?;
-        Ok(principal.check(
-            found,
-            |l| &l.project_id,
-            ResourceKind::Listener,
-            id.as_str(),
-        )?)
+        Ok(principal.check(found, ResourceKind::Listener, id.as_str())?)
     }
 
     /// Lists the listeners of a load balancer.
@@ -579,12 +487,7 @@ impl Control {
     ) -> ControlResult<Vec<Listener>> {
         let mut reads = self.reader().await?;
         let lb = reads.load_balancer(lb_id).await?;
-        principal.check(
-            lb,
-            |l| &l.project_id,
-            ResourceKind::LoadBalancer,
-            lb_id.as_str(),
-        )?;
+        principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
         Ok(reads.listeners_of(lb_id).await?)
     }
 
@@ -619,19 +522,14 @@ impl Control {
     ) -> ControlResult<Vec<Backend>> {
         let mut reads = self.reader().await?;
         let pool = reads.pool(pool_id).await?;
-        principal.check(
-            pool,
-            |p| &p.project_id,
-            ResourceKind::Pool,
-            pool_id.as_str(),
-        )?;
+        principal.check(pool, ResourceKind::Pool, pool_id.as_str())?;
         Ok(reads.backends(pool_id, page).await?)
     }
 
     /// Shows one pool.
     pub async fn get_pool(&self, principal: &Principal, id: &PoolId) -> ControlResult<Pool> {
         let found = self.reader().await?.pool(id).await?;
-        Ok(principal.check(found, |p| &p.project_id, ResourceKind::Pool, id.as_str())?)
+        Ok(principal.check(found, ResourceKind::Pool, id.as_str())?)
     }
 
     /// Changes a pool's health check or drain timeout.
@@ -642,26 +540,15 @@ impl Control {
         update: PoolUpdate,
     ) -> ControlResult<Pool> {
         let principal = principal.clone();
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let current = tx.pool(&id).await?;
-                    let current = principal.check(
-                        current,
-                        |p| &p.project_id,
-                        ResourceKind::Pool,
-                        id.as_str(),
-                    )?;
-                    let next = plan_pool_update(&current, &update)?;
-                    if next != current {
-                        tx.update_pool(&next).await?;
-                    }
-                    Ok(next)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let current = tx.pool(&id).await?;
+            let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
+            let next = plan_pool_update(&current, &update)?;
+            if next != current {
+                tx.update_pool(&next).await?;
+            }
+            Ok(next)
+        })
     }
 
     /// Shows one backend.
@@ -671,7 +558,7 @@ impl Control {
         id: &BackendId,
     ) -> ControlResult<Backend> {
         let found = self.reader().await?.backend(id).await?;
-        Ok(principal.check(found, |b| &b.project_id, ResourceKind::Backend, id.as_str())?)
+        Ok(principal.check(found, ResourceKind::Backend, id.as_str())?)
     }
 
     /// Changes a backend's weight, state, backup flag or name.
@@ -683,26 +570,15 @@ impl Control {
         policy: RegisterPolicy,
     ) -> ControlResult<Backend> {
         let principal = principal.clone();
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let current = tx.backend(&id).await?;
-                    let current = principal.check(
-                        current,
-                        |b| &b.project_id,
-                        ResourceKind::Backend,
-                        id.as_str(),
-                    )?;
-                    let next = plan_backend_update(&current, &update, &policy, now())?;
-                    if next != current {
-                        tx.update_backend(&next).await?;
-                    }
-                    Ok(next)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let current = tx.backend(&id).await?;
+            let current = principal.check(current, ResourceKind::Backend, id.as_str())?;
+            let next = plan_backend_update(&current, &update, &policy, now())?;
+            if next != current {
+                tx.update_backend(&next).await?;
+            }
+            Ok(next)
+        })
     }
 
     /// Deregisters a backend.
@@ -712,23 +588,12 @@ impl Control {
         id: BackendId,
     ) -> ControlResult<Backend> {
         let principal = principal.clone();
-        self.writer
-            .write(move |mut tx| async move {
-                let result = async {
-                    let current = tx.backend(&id).await?;
-                    let current = principal.check(
-                        current,
-                        |b| &b.project_id,
-                        ResourceKind::Backend,
-                        id.as_str(),
-                    )?;
-                    tx.delete_backend(&current).await?;
-                    Ok(current)
-                }
-                .await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, |tx| {
+            let current = tx.backend(&id).await?;
+            let current = principal.check(current, ResourceKind::Backend, id.as_str())?;
+            tx.delete_backend(&current).await?;
+            Ok(current)
+        })
     }
 }
 
@@ -836,32 +701,17 @@ async fn resolve_target(
         RegisterTarget::Pool(id) => (id.clone(), None),
         RegisterTarget::Listener(id) => {
             let found = tx.listener(id).await?;
-            let listener = principal.check(
-                found,
-                |l| &l.project_id,
-                ResourceKind::Listener,
-                id.as_str(),
-            )?;
+            let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
             (listener.default_pool_id.clone(), Some(listener))
         }
         RegisterTarget::LoadBalancer(id) => {
             let found = tx.load_balancer(id).await?;
-            let lb = principal.check(
-                found,
-                |l| &l.project_id,
-                ResourceKind::LoadBalancer,
-                id.as_str(),
-            )?;
+            let lb = principal.check(found, ResourceKind::LoadBalancer, id.as_str())?;
             (lb.default_pool_id, None)
         }
     };
     let found = tx.pool(&pool_id).await?;
-    let pool = principal.check(
-        found,
-        |p| &p.project_id,
-        ResourceKind::Pool,
-        pool_id.as_str(),
-    )?;
+    let pool = principal.check(found, ResourceKind::Pool, pool_id.as_str())?;
     let listener = match (listener, &pool.listener_id) {
         (Some(known), _) => Some(known),
         (None, Some(id)) => tx.listener(id).await?,

@@ -371,6 +371,30 @@ pub struct Backend {
     pub updated_at: Timestamp,
 }
 
+/// A resource that belongs to one project (every resource but a project
+/// itself, which owns itself).
+pub trait Owned {
+    fn owner(&self) -> &ProjectId;
+}
+
+macro_rules! owned_by_project_id {
+    ($($t:ty),*) => {$(
+        impl Owned for $t {
+            fn owner(&self) -> &ProjectId {
+                &self.project_id
+            }
+        }
+    )*};
+}
+
+owned_by_project_id!(Vpc, Subnet, Instance, LoadBalancer, Listener, Pool, Backend);
+
+impl Owned for Project {
+    fn owner(&self) -> &ProjectId {
+        &self.id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
