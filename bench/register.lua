@@ -9,8 +9,13 @@ function setup(thread)
   thread:set("tid", started)
 end
 
+-- args: a comma-separated list of registration paths (one per listener),
+-- then the project token. Requests rotate over the listeners.
 function init(args)
-  path = args[1]
+  paths = {}
+  for p in string.gmatch(args[1], "[^,]+") do
+    table.insert(paths, p)
+  end
   token = args[2]
 end
 
@@ -19,6 +24,7 @@ function request()
   local hi = math.floor(counter / 250) % 256
   local lo = counter % 250 + 1
   local body = string.format('{"backends":[{"address":"10.%d.%d.%d"}]}', tid, hi, lo)
+  local path = paths[counter % #paths + 1]
   return wrk.format("POST", path, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
 

@@ -13,13 +13,41 @@
 /// proportionally (shares stay within 1/`MAX_CYCLE` of exact).
 pub const MAX_CYCLE: u64 = 4096;
 
-/// The nginx smooth-WRR order for `weights` over one full cycle. Zero
-/// weights never appear. Empty when every weight is zero.
+/// Above this many steps (cycle length × backends) the exact nginx
+/// construction, O(cycle × backends), gives way to stride scheduling,
+/// O(cycle × log backends), which is as smooth but orders ties differently.
+const EXACT_BUDGET: u64 = 1 << 18;
+
+/// The smooth-WRR order for `weights` over one full cycle: nginx's exact
+/// order for small pools, stride scheduling for large ones, plain rotation
+/// when all weights are equal. Zero weights never appear. Empty when every
+/// weight is zero.
 pub fn swrr_cycle(weights: &[u32]) -> Vec<u32> {
     let weights = scale(weights);
-    let total: i64 = weights.iter().map(|w| i64::from(*w)).sum();
+    let active: Vec<u32> = (0..weights.len() as u32)
+        .filter(|&i| weights[i as usize] > 0)
+        .collect();
+    let total: u64 = weights.iter().map(|w| u64::from(*w)).sum();
+    if active
+        .iter()
+        .all(|&i| weights[i as usize] == weights[active[0] as usize])
+    {
+        // Equal weights (the common case) reduce to 1 each: a rotation.
+        return active;
+    }
+    if total * active.len() as u64 <= EXACT_BUDGET {
+        nginx_cycle(&weights, total)
+    } else {
+        stride_cycle(&weights, total)
+    }
+}
+
+/// nginx's algorithm, step by step: every backend gains its weight, the
+/// largest current weight is picked and loses the total.
+fn nginx_cycle(weights: &[u32], total: u64) -> Vec<u32> {
+    let total = total as i64;
     let mut current = vec![0i64; weights.len()];
-    let mut cycle = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    let mut cycle = Vec::with_capacity(total as usize);
     for _ in 0..total {
         let mut best = 0;
         for (i, w) in weights.iter().enumerate() {
@@ -29,7 +57,46 @@ pub fn swrr_cycle(weights: &[u32]) -> Vec<u32> {
             }
         }
         current[best] -= total;
-        cycle.push(u32::try_from(best).expect("fewer than 2^32 backends"));
+        cycle.push(best as u32);
+    }
+    cycle
+}
+
+/// Stride scheduling: each backend's k-th turn falls at (k + 1/2) / weight
+/// of the cycle; turns are taken in that order (ties by index).
+fn stride_cycle(weights: &[u32], total: u64) -> Vec<u32> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    // Positions as exact fractions (2k + 1) / (2w), compared by cross
+    // multiplication: (num, den, index).
+    #[derive(PartialEq, Eq)]
+    struct Turn(u64, u64, u32);
+    impl Ord for Turn {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            (u128::from(self.0) * u128::from(other.1))
+                .cmp(&(u128::from(other.0) * u128::from(self.1)))
+                .then(self.2.cmp(&other.2))
+        }
+    }
+    impl PartialOrd for Turn {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    let mut heap: BinaryHeap<Reverse<Turn>> = weights
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| **w > 0)
+        .map(|(i, w)| Reverse(Turn(1, 2 * u64::from(*w), i as u32)))
+        .collect();
+    let mut cycle = Vec::with_capacity(total as usize);
+    while let Some(Reverse(Turn(num, den, i))) = heap.pop() {
+        cycle.push(i);
+        let next = num + 2;
+        // The backend's last turn in the cycle is its weight-th.
+        if next < den {
+            heap.push(Reverse(Turn(next, den, i)));
+        }
     }
     cycle
 }
@@ -175,6 +242,34 @@ mod tests {
         assert_eq!(swrr_cycle(&[0, 3]), vec![1]);
         assert!(swrr_cycle(&[0, 0]).is_empty());
         assert_eq!(swrr_cycle(&[100, 100]).len(), 2, "gcd reduces the cycle");
+    }
+
+    #[test]
+    fn large_pools_stay_proportional_and_cheap() {
+        // 1,000 backends of weights 1..=4: past the exact budget, within
+        // the cycle cap.
+        let weights: Vec<u32> = (0..1000).map(|i| 1 + i % 4).collect();
+        let cycle = swrr_cycle(&weights);
+        assert_eq!(cycle.len() as u32, weights.iter().sum::<u32>());
+        let mut counts = vec![0u32; weights.len()];
+        for &i in &cycle {
+            counts[i as usize] += 1;
+        }
+        assert_eq!(counts, weights, "each backend exactly its weight per cycle");
+        // Smooth: the heaviest backend's turns are spread, not bunched.
+        let turns: Vec<usize> = cycle
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == 3)
+            .map(|(k, _)| k)
+            .collect();
+        let gaps: Vec<usize> = turns.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|g| *g > 100), "{gaps:?}");
+        assert_eq!(
+            swrr_cycle(&vec![100; 5000]).len(),
+            5000,
+            "equal weights rotate"
+        );
     }
 
     #[test]
