@@ -259,6 +259,12 @@ impl DataPlane {
 
     /// Prometheus text exposition of per-listener and per-backend traffic.
     pub fn render_metrics(&self, out: &mut String) {
+        let _ = writeln!(out, "# TYPE weir_dataplane_applied_revision gauge");
+        let _ = writeln!(
+            out,
+            "weir_dataplane_applied_revision {}",
+            *self.applied.borrow()
+        );
         let running = lock(&self.running);
         let _ = writeln!(out, "# TYPE weir_listener_connections_total counter");
         for (id, l) in &running.listeners {
