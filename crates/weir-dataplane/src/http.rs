@@ -55,25 +55,11 @@ pub async fn accept_loop(
     runtime: Arc<ListenerRuntime>,
     shared: Arc<Shared>,
 ) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    crate::listener::accept_each(listener, |stream, peer| {
         runtime.connections.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(serve_client(
-            stream,
-            peer,
-            port,
-            runtime.clone(),
-            shared.clone(),
-        ));
-    }
+        serve_client(stream, peer, port, runtime.clone(), shared.clone())
+    })
+    .await;
 }
 
 /// How a message body is delimited.

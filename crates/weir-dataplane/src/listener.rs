@@ -142,6 +142,28 @@ fn bind_all(
     Ok(tasks)
 }
 
+/// Accepts connections until the task is aborted, handing each (with
+/// `TCP_NODELAY` set) to `serve` in a task of its own.
+pub async fn accept_each<F, Fut>(listener: tokio::net::TcpListener, mut serve: F)
+where
+    F: FnMut(tokio::net::TcpStream, SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(stream, peer));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
 /// Pending-connection queue of a listening socket, as HAProxy and nginx
 /// use by default (std's 128 drops bursts of new connections).
 const BACKLOG: u32 = 1024;

@@ -30,19 +30,10 @@ pub async fn accept_loop(
     runtime: Arc<ListenerRuntime>,
     shared: Arc<Shared>,
 ) {
-    loop {
-        match listener.accept().await {
-            Ok((client, peer)) => {
-                let _ = client.set_nodelay(true);
-                tokio::spawn(serve(client, peer, port, runtime.clone(), shared.clone()));
-            }
-            Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
+    crate::listener::accept_each(listener, |client, peer| {
+        serve(client, peer, port, runtime.clone(), shared.clone())
+    })
+    .await;
 }
 
 /// Connects to a backend of the listener's pools, trying others when a
