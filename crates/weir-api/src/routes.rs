@@ -321,9 +321,9 @@ async fn list_lbs(State(c): State<Control>, Auth(p): Auth) -> ApiResult {
 }
 
 async fn get_lb(State(c): State<Control>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult {
-    ok(LoadBalancerView::from(
-        &c.get_load_balancer(&p, &LoadBalancerId::new(id)).await?,
-    ))
+    let lb = c.get_load_balancer(&p, &LoadBalancerId::new(id)).await?;
+    let live = c.load_balancer_live(&lb).await?;
+    ok(LoadBalancerView::from(&lb).with_status(live))
 }
 
 #[derive(Deserialize)]

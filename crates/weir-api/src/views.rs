@@ -111,6 +111,18 @@ pub struct LoadBalancerView {
     pub status: &'static str,
     pub default_pool_id: String,
     pub created_at: String,
+    /// Live state from the data plane (its listeners' worst); absent when
+    /// none runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_status: Option<ListenerStatusView>,
+}
+
+impl LoadBalancerView {
+    /// Adds the data plane's live view.
+    pub fn with_status(mut self, live: Option<ListenerLive>) -> Self {
+        self.operating_status = live.as_ref().map(ListenerStatusView::from);
+        self
+    }
 }
 
 impl From<&LoadBalancer> for LoadBalancerView {
@@ -125,6 +137,7 @@ impl From<&LoadBalancer> for LoadBalancerView {
             status: l.status.as_str(),
             default_pool_id: l.default_pool_id.to_string(),
             created_at: l.created_at.to_string(),
+            operating_status: None,
         }
     }
 }

@@ -179,6 +179,33 @@ impl Control {
         out
     }
 
+    /// The data plane's view of a load balancer: its listeners' states,
+    /// the worst one winning (error, then unsupported, then active).
+    pub async fn load_balancer_live(
+        &self,
+        lb: &LoadBalancer,
+    ) -> ControlResult<Option<ListenerLive>> {
+        let Some(live) = self.live.get() else {
+            return Ok(None);
+        };
+        let listeners = self.reader().await?.listeners_of(&lb.id).await?;
+        let states: Vec<ListenerLive> = listeners
+            .iter()
+            .filter_map(|l| live.listener(&l.id))
+            .collect();
+        let worst = states
+            .iter()
+            .find(|s| matches!(s, ListenerLive::Error(_)))
+            .or_else(|| {
+                states
+                    .iter()
+                    .find(|s| matches!(s, ListenerLive::Unsupported(_)))
+            })
+            .cloned()
+            .unwrap_or(ListenerLive::Active);
+        Ok(Some(worst))
+    }
+
     /// Follows committed revisions of the change log.
     pub fn revision(&self) -> watch::Receiver<u64> {
         self.writer.revision()

@@ -141,6 +141,41 @@ fn registered_backends_carry_traffic_within_milliseconds() {
 
     let (_, shown) = call("GET", &format!("/v1/listeners/{listener_id}"), &token, None);
     assert_eq!(shown["operating_status"]["state"], "active");
+    let (_, shown) = call("GET", &format!("/v1/loadbalancers/{lb_id}"), &token, None);
+    assert_eq!(shown["operating_status"]["state"], "active");
+    assert_eq!(shown["status"], "RUNNING");
+
+    // A second listener on a port someone else holds: its bind fails, and
+    // the listener and its load balancer say why.
+    let squatter = TcpListener::bind((vip, 0)).unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    let (status, clash) = call(
+        "POST",
+        &format!("/v1/loadbalancers/{lb_id}/listeners"),
+        &token,
+        Some(json!({"protocol": "tcp", "port": taken})),
+    );
+    assert_eq!(status, 201, "{clash}");
+    let clash_id = clash["id"].as_str().unwrap();
+    let start = Instant::now();
+    loop {
+        let (_, shown) = call("GET", &format!("/v1/listeners/{clash_id}"), &token, None);
+        if shown["operating_status"]["state"] == "error" {
+            assert!(
+                shown["operating_status"]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("cannot bind"),
+                "{shown}"
+            );
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{shown}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let (_, shown) = call("GET", &format!("/v1/loadbalancers/{lb_id}"), &token, None);
+    assert_eq!(shown["operating_status"]["state"], "error", "{shown}");
+    drop(squatter);
     let (_, listed) = call(
         "GET",
         &format!("/v1/listeners/{listener_id}/backends"),
