@@ -418,6 +418,44 @@ fn one<T>(row: Option<SqliteRow>, f: fn(&SqliteRow) -> StoreResult<T>) -> StoreR
     row.as_ref().map(f).transpose()
 }
 
+/// `SELECT * FROM table WHERE column = value`: at most one row (the
+/// column is a key). Table and column names are literals of this module.
+async fn select_one<T>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    column: &str,
+    value: &str,
+    f: fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let sql = format!("SELECT * FROM {table} WHERE {column} = ?");
+    let row = sqlx::query(&sql).bind(value).fetch_optional(conn).await?;
+    one(row, f)
+}
+
+/// `SELECT * FROM table WHERE column = value ORDER BY id`.
+async fn select_where<T>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    column: &str,
+    value: &str,
+    f: fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let sql = format!("SELECT * FROM {table} WHERE {column} = ? ORDER BY id");
+    all(sqlx::query(&sql).bind(value).fetch_all(conn).await?, f)
+}
+
+/// Every row of `table`, or only `project`'s, by id.
+async fn select_scoped<T>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    project: Option<&ProjectId>,
+    f: fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let sql = format!("SELECT * FROM {table} WHERE (? IS NULL OR project_id = ?) ORDER BY id");
+    let p = project.map(ProjectId::as_str);
+    all(sqlx::query(&sql).bind(p).bind(p).fetch_all(conn).await?, f)
+}
+
 /// `SELECT * FROM table WHERE column IN (values...)`, or nothing for an
 /// empty list (SQL has no empty IN).
 async fn select_in<T>(
@@ -442,19 +480,18 @@ async fn select_in<T>(
 #[async_trait]
 impl<C: Conn> Reads for C {
     async fn project(&mut self, id: &ProjectId) -> StoreResult<Option<Project>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        one(row, project_from)
+        select_one(self.conn(), "projects", "id", id.as_str(), project_from).await
     }
 
     async fn project_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Project>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE token_hash = ?")
-            .bind(token_hash)
-            .fetch_optional(self.conn())
-            .await?;
-        one(row, project_from)
+        select_one(
+            self.conn(),
+            "projects",
+            "token_hash",
+            token_hash,
+            project_from,
+        )
+        .await
     }
 
     async fn project_by_access_key(
@@ -481,49 +518,23 @@ impl<C: Conn> Reads for C {
     }
 
     async fn vpc(&mut self, id: &VpcId) -> StoreResult<Option<Vpc>> {
-        let row = sqlx::query("SELECT * FROM vpcs WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        one(row, vpc_from)
+        select_one(self.conn(), "vpcs", "id", id.as_str(), vpc_from).await
     }
 
     async fn vpcs(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Vpc>> {
-        let p = project.map(ProjectId::as_str);
-        let rows =
-            sqlx::query("SELECT * FROM vpcs WHERE (? IS NULL OR project_id = ?) ORDER BY id")
-                .bind(p)
-                .bind(p)
-                .fetch_all(self.conn())
-                .await?;
-        all(rows, vpc_from)
+        select_scoped(self.conn(), "vpcs", project, vpc_from).await
     }
 
     async fn subnet(&mut self, id: &SubnetId) -> StoreResult<Option<Subnet>> {
-        let row = sqlx::query("SELECT * FROM subnets WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        one(row, subnet_from)
+        select_one(self.conn(), "subnets", "id", id.as_str(), subnet_from).await
     }
 
     async fn subnets(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Subnet>> {
-        let p = project.map(ProjectId::as_str);
-        let rows =
-            sqlx::query("SELECT * FROM subnets WHERE (? IS NULL OR project_id = ?) ORDER BY id")
-                .bind(p)
-                .bind(p)
-                .fetch_all(self.conn())
-                .await?;
-        all(rows, subnet_from)
+        select_scoped(self.conn(), "subnets", project, subnet_from).await
     }
 
     async fn subnets_of_vpc(&mut self, vpc: &VpcId) -> StoreResult<Vec<Subnet>> {
-        let rows = sqlx::query("SELECT * FROM subnets WHERE vpc_id = ? ORDER BY id")
-            .bind(vpc.as_str())
-            .fetch_all(self.conn())
-            .await?;
-        all(rows, subnet_from)
+        select_where(self.conn(), "subnets", "vpc_id", vpc.as_str(), subnet_from).await
     }
 
     async fn subnets_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Subnet>> {
@@ -531,22 +542,11 @@ impl<C: Conn> Reads for C {
     }
 
     async fn instance(&mut self, id: &InstanceId) -> StoreResult<Option<Instance>> {
-        let row = sqlx::query("SELECT * FROM instances WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        one(row, instance_from)
+        select_one(self.conn(), "instances", "id", id.as_str(), instance_from).await
     }
 
     async fn instances(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Instance>> {
-        let p = project.map(ProjectId::as_str);
-        let rows =
-            sqlx::query("SELECT * FROM instances WHERE (? IS NULL OR project_id = ?) ORDER BY id")
-                .bind(p)
-                .bind(p)
-                .fetch_all(self.conn())
-                .await?;
-        all(rows, instance_from)
+        select_scoped(self.conn(), "instances", project, instance_from).await
     }
 
     async fn instance_by_ip(&mut self, vpc: &VpcId, ip: IpAddr) -> StoreResult<Option<Instance>> {
@@ -574,26 +574,14 @@ impl<C: Conn> Reads for C {
     }
 
     async fn load_balancer(&mut self, id: &LoadBalancerId) -> StoreResult<Option<LoadBalancer>> {
-        let row = sqlx::query("SELECT * FROM load_balancers WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        one(row, lb_from)
+        select_one(self.conn(), "load_balancers", "id", id.as_str(), lb_from).await
     }
 
     async fn load_balancers(
         &mut self,
         project: Option<&ProjectId>,
     ) -> StoreResult<Vec<LoadBalancer>> {
-        let p = project.map(ProjectId::as_str);
-        let rows = sqlx::query(
-            "SELECT * FROM load_balancers WHERE (? IS NULL OR project_id = ?) ORDER BY id",
-        )
-        .bind(p)
-        .bind(p)
-        .fetch_all(self.conn())
-        .await?;
-        all(rows, lb_from)
+        select_scoped(self.conn(), "load_balancers", project, lb_from).await
     }
 
     async fn used_vips(&mut self) -> StoreResult<HashSet<IpAddr>> {
@@ -609,35 +597,26 @@ impl<C: Conn> Reads for C {
     }
 
     async fn listener(&mut self, id: &ListenerId) -> StoreResult<Option<Listener>> {
-        let row = sqlx::query("SELECT * FROM listeners WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        one(row, listener_from)
+        select_one(self.conn(), "listeners", "id", id.as_str(), listener_from).await
     }
 
     async fn listeners_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Listener>> {
-        let rows = sqlx::query("SELECT * FROM listeners WHERE lb_id = ? ORDER BY id")
-            .bind(lb.as_str())
-            .fetch_all(self.conn())
-            .await?;
-        all(rows, listener_from)
+        select_where(
+            self.conn(),
+            "listeners",
+            "lb_id",
+            lb.as_str(),
+            listener_from,
+        )
+        .await
     }
 
     async fn pool(&mut self, id: &PoolId) -> StoreResult<Option<Pool>> {
-        let row = sqlx::query("SELECT * FROM pools WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        one(row, pool_from)
+        select_one(self.conn(), "pools", "id", id.as_str(), pool_from).await
     }
 
     async fn backend(&mut self, id: &BackendId) -> StoreResult<Option<Backend>> {
-        let row = sqlx::query("SELECT * FROM backends WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        one(row, backend_from)
+        select_one(self.conn(), "backends", "id", id.as_str(), backend_from).await
     }
 
     async fn backends(&mut self, pool: &PoolId, page: &Page) -> StoreResult<Vec<Backend>> {
@@ -719,11 +698,7 @@ impl<C: Conn> Reads for C {
     }
 
     async fn pools_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Pool>> {
-        let rows = sqlx::query("SELECT * FROM pools WHERE lb_id = ? ORDER BY id")
-            .bind(lb.as_str())
-            .fetch_all(self.conn())
-            .await?;
-        all(rows, pool_from)
+        select_where(self.conn(), "pools", "lb_id", lb.as_str(), pool_from).await
     }
 
     async fn changes_since(
