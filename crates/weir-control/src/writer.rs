@@ -76,8 +76,21 @@ impl Writer {
 async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, revision: watch::Sender<u64>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let mut deliveries = Vec::with_capacity(group.len());
-        let outcome = commit_group(&*store, &mut group, &mut deliveries).await;
+        // Each group runs in a task of its own so that a panic in one
+        // command rolls back its group (the transaction is dropped, the
+        // callers see Unavailable) instead of ending every later write.
+        let mut batch = std::mem::replace(&mut group, Vec::with_capacity(MAX_GROUP));
+        let group_store = store.clone();
+        let ran = tokio::spawn(async move {
+            let mut deliveries = Vec::with_capacity(batch.len());
+            let outcome = commit_group(&*group_store, &mut batch, &mut deliveries).await;
+            (outcome, deliveries)
+        })
+        .await;
+        let Ok((outcome, deliveries)) = ran else {
+            tracing::error!("a command panicked; its group was rolled back");
+            continue;
+        };
         if let Ok(rev) = &outcome {
             revision.send_replace(*rev);
         } else if let Err(e) = &outcome {

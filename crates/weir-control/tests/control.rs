@@ -1,4 +1,6 @@
-//! The topology follower converges on what the store holds.
+//! The control layer through its public API: the topology follower
+//! converges on what the store holds; the writer survives a panicking
+//! command.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -258,4 +260,33 @@ async fn startup_loads_what_is_stored() {
     assert!(t.listeners.contains_key(&listener_id));
     assert_eq!(t.pools[&pool_id].backends.len(), 1);
     assert!(t.revision > 0);
+}
+
+#[tokio::test]
+async fn a_panicking_command_does_not_stop_the_writer() {
+    use weir_control::writer::Writer;
+    use weir_control::{ControlError, ControlResult};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("t.db"), Durability::Normal)
+            .await
+            .unwrap(),
+    );
+    let writer = Writer::spawn(store, 0);
+    let boom: ControlResult<()> = writer
+        .write(|mut tx| async move {
+            if tx.revision().await.is_ok() {
+                panic!("a bug in a command");
+            }
+            (tx, Ok(()))
+        })
+        .await;
+    assert!(matches!(boom, Err(ControlError::Unavailable)), "{boom:?}");
+    let after: ControlResult<u64> = writer
+        .write(|mut tx| async move {
+            let rev = tx.revision().await.map_err(ControlError::from);
+            (tx, rev)
+        })
+        .await;
+    assert_eq!(after.unwrap(), 0, "later commands still run");
 }
