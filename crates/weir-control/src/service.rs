@@ -641,13 +641,14 @@ async fn register_in(
     let (pool, listener) = resolve_target(tx, principal, &req.target).await?;
     let project = pool.project_id.clone();
 
-    let fingerprint = fingerprint(req);
-    if let Some(token) = &req.client_token {
+    // Only a request with a client token needs its fingerprint.
+    let fingerprint = req.client_token.as_ref().map(|_| fingerprint(req));
+    if let (Some(token), Some(fingerprint)) = (&req.client_token, &fingerprint) {
         let stored = tx
             .idempotency_record(&project, OP_REGISTER, token)
             .await?
             .map(|r| (r.fingerprint, r.response));
-        if let Replay::Respond(ids) = idempotency::decide(token, stored, &fingerprint)? {
+        if let Replay::Respond(ids) = idempotency::decide(token, stored, fingerprint)? {
             let ids: Vec<String> = ids
                 .split(',')
                 .filter(|s| !s.is_empty())
@@ -703,7 +704,7 @@ async fn register_in(
         at,
     )?;
     tx.insert_backends(&plan.backends).await?;
-    if let Some(token) = &req.client_token {
+    if let (Some(token), Some(fingerprint)) = (&req.client_token, fingerprint) {
         let ids: Vec<&str> = plan.backends.iter().map(|b| b.id.as_str()).collect();
         let record = IdempotencyRecord {
             fingerprint,
