@@ -321,6 +321,9 @@ pub struct PoolRuntime {
     backends: Mutex<HashMap<BackendId, Arc<BackendRuntime>>>,
     checks: Mutex<HashMap<BackendId, JoinHandle<()>>>,
     snapshot: ArcSwap<Snapshot>,
+    /// Serialises rebuilds: two transitions rebuilding at once could
+    /// otherwise store their snapshots out of order, the older one last.
+    rebuilding: Mutex<()>,
     /// The round-robin position, kept across snapshots so a change does not
     /// restart the rotation.
     counter: AtomicUsize,
@@ -351,6 +354,7 @@ impl PoolRuntime {
             backends: Mutex::default(),
             checks: Mutex::default(),
             snapshot: ArcSwap::default(),
+            rebuilding: Mutex::new(()),
             counter: AtomicUsize::new(0),
             wants_hash: AtomicBool::new(false),
             default_port: AtomicU16::new(0),
@@ -474,6 +478,9 @@ impl PoolRuntime {
 
     /// Rebuilds the selection snapshot from current eligibility.
     pub fn rebuild(&self) {
+        // Held from reading eligibility to storing the snapshot, so the last
+        // rebuild to finish has seen every transition before it.
+        let _serial = lock(&self.rebuilding);
         let now = Instant::now();
         let mut members: Vec<Arc<BackendRuntime>> = lock(&self.backends)
             .values()

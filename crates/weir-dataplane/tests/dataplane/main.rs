@@ -4,5 +4,6 @@
 mod support;
 
 mod http;
+mod pool;
 mod tcp;
 mod udp;

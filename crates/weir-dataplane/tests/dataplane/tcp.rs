@@ -177,10 +177,13 @@ async fn backups_take_over_and_hand_back() {
             == Some("primary"))
         .await
     );
+    let counts = spread(v, 10).await;
     assert_eq!(
-        spread(v, 10).await.get("primary"),
+        counts.get("primary"),
         Some(&10),
-        "backups idle while a primary is up"
+        "backups idle while a primary is up: {counts:?}, primary {:?}, backup {:?}",
+        dp.backend_live(&"primary".into()),
+        dp.backend_live(&"backup".into()),
     );
 
     ta.abort();
