@@ -290,7 +290,7 @@ impl DataPlane {
         drop(running);
         let registry = lock(&self.registry);
         type Family = (&'static str, &'static str, fn(&pool::BackendRuntime) -> u64);
-        let families: [Family; 6] = [
+        let families: [Family; 7] = [
             ("weir_backend_active_connections", "gauge", |b| {
                 b.active.load(Ordering::Relaxed)
             }),
@@ -305,6 +305,9 @@ impl DataPlane {
             }),
             ("weir_backend_connect_failures_total", "counter", |b| {
                 b.connect_failures.load(Ordering::Relaxed)
+            }),
+            ("weir_backend_check_latency_microseconds", "gauge", |b| {
+                b.check_latency_us.load(Ordering::Relaxed)
             }),
             ("weir_backend_healthy", "gauge", |b| {
                 u64::from(b.live().state == weir_core::status::BackendState::Healthy)

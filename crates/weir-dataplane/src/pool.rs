@@ -69,6 +69,8 @@ pub struct BackendRuntime {
     pub connect_failures: AtomicU64,
     /// HTTP responses by class: 1xx .. 5xx.
     pub responses: [AtomicU64; 5],
+    /// How long the last active check took, in microseconds.
+    pub check_latency_us: AtomicU64,
     status: Mutex<Status>,
     /// Idle HTTP connections to this backend, most recent last.
     idle_connections: Mutex<Vec<tokio::net::TcpStream>>,
@@ -98,6 +100,7 @@ impl BackendRuntime {
             bytes_out: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
             responses: Default::default(),
+            check_latency_us: AtomicU64::new(0),
             idle_connections: Mutex::default(),
             idle: Notify::new(),
             close: watch::channel(false).0,

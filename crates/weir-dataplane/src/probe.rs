@@ -86,7 +86,12 @@ pub async fn run(
             .port
             .unwrap_or_else(|| target.port_for(pool.default_port()));
         let addr = SocketAddr::new(target.address, port);
+        let started = std::time::Instant::now();
         let result = check_once(&egress, &check, addr).await;
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        backend
+            .check_latency_us
+            .store(took, std::sync::atomic::Ordering::Relaxed);
         pool.record_check(&backend, result);
         tokio::time::sleep(interval).await;
     }

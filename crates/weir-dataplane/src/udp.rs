@@ -20,6 +20,7 @@ const DATAGRAM: usize = 65_535;
 
 struct Flow {
     upstream: Arc<UdpSocket>,
+    backend: Arc<crate::pool::BackendRuntime>,
     /// Milliseconds since `epoch` of the client's last datagram.
     last_seen: Arc<AtomicU64>,
 }
@@ -48,25 +49,27 @@ pub async fn serve(
         let now_ms = epoch.elapsed().as_millis() as u64;
         let existing = lock(&flows)
             .get(&client)
-            .map(|f| (f.upstream.clone(), f.last_seen.clone()));
-        let upstream = match existing {
-            Some((upstream, last_seen)) => {
+            .map(|f| (f.upstream.clone(), f.backend.clone(), f.last_seen.clone()));
+        let (upstream, backend) = match existing {
+            Some((upstream, backend, last_seen)) => {
                 last_seen.store(now_ms, Ordering::Relaxed);
-                upstream
+                (upstream, backend)
             }
             None => match open_flow(
                 &socket, client, port, &runtime, &shared, &flows, epoch, now_ms,
             )
             .await
             {
-                Some(upstream) => upstream,
+                Some(opened) => opened,
                 None => {
                     runtime.failures.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
             },
         };
-        let _ = upstream.send(&buf[..n]).await;
+        if upstream.send(&buf[..n]).await.is_ok() {
+            backend.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+        }
     }
 }
 
@@ -80,7 +83,7 @@ async fn open_flow(
     flows: &Flows,
     epoch: Instant,
     now_ms: u64,
-) -> Option<Arc<UdpSocket>> {
+) -> Option<(Arc<UdpSocket>, Arc<crate::pool::BackendRuntime>)> {
     let scheduler = runtime.spec().scheduler;
     let pools = runtime.pools();
     let mut tried = Vec::new();
@@ -99,6 +102,7 @@ async fn open_flow(
                     client,
                     Flow {
                         upstream: upstream.clone(),
+                        backend: backend.clone(),
                         last_seen: last_seen.clone(),
                     },
                 );
@@ -106,7 +110,7 @@ async fn open_flow(
                     socket.clone(),
                     upstream.clone(),
                     client,
-                    ConnGuard::new(backend),
+                    ConnGuard::new(backend.clone()),
                     last_seen,
                     shared.clone(),
                     epoch,
@@ -116,7 +120,7 @@ async fn open_flow(
                     task.await;
                     lock(&flows).remove(&client);
                 });
-                return Some(upstream);
+                return Some((upstream, backend));
             }
             Err(e) => {
                 pool.record_connect_failure(&backend, &e);

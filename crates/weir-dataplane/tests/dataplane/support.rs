@@ -211,3 +211,13 @@ pub async fn spread(addr: SocketAddr, n: usize) -> BTreeMap<String, usize> {
     }
     counts
 }
+
+/// A per-backend value from the data plane's metrics.
+pub fn metric(dp: &DataPlane, family: &str, backend: &str) -> Option<u64> {
+    let mut text = String::new();
+    dp.render_metrics(&mut text);
+    let prefix = format!("{family}{{backend=\"{backend}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.parse().ok())
+}

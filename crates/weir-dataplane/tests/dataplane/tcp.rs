@@ -235,6 +235,10 @@ async fn checked_backends_start_checking_then_take_traffic() {
         .await
     );
     assert_eq!(tag_of(v).await.as_deref(), Some("a"));
+    assert!(
+        metric(&dp, "weir_backend_check_latency_microseconds", "a").unwrap() > 0,
+        "the check's latency is reported"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,16 @@ async fn flows_stick_to_a_backend_and_replies_come_from_the_vip() {
         tags.insert(tag);
     }
     assert_eq!(tags.len(), 2, "flows are balanced: {tags:?}");
+    for b in ["a", "b"] {
+        assert!(
+            metric(&dp, "weir_backend_bytes_sent_total", b).unwrap() > 0,
+            "client bytes counted for {b}"
+        );
+        assert!(
+            metric(&dp, "weir_backend_bytes_received_total", b).unwrap() > 0,
+            "reply bytes counted for {b}"
+        );
+    }
     let live = dp.backend_live(&"a".into()).unwrap();
     assert!(live.active_connections <= 2);
     assert!(
