@@ -33,6 +33,16 @@ impl Tracker {
         }
     }
 
+    /// A tracker that starts from an earlier verdict, for a backend whose
+    /// checks changed: one that was serving keeps serving until the new
+    /// checks say otherwise.
+    pub fn resume(rise: u32, fall: u32, verdict: Verdict) -> Self {
+        Self {
+            verdict,
+            ..Self::new(rise, fall)
+        }
+    }
+
     pub fn verdict(&self) -> Verdict {
         self.verdict
     }
@@ -78,6 +88,13 @@ mod tests {
         assert_eq!(t.record(false), Some(Verdict::Down), "fall = 3");
         assert_eq!(t.record(true), None);
         assert_eq!(t.record(true), Some(Verdict::Up), "rise = 2");
+    }
+
+    #[test]
+    fn a_resumed_verdict_needs_the_full_fall_to_change() {
+        let mut t = Tracker::resume(2, 2, Verdict::Up);
+        assert_eq!(t.record(false), None);
+        assert_eq!(t.record(false), Some(Verdict::Down));
     }
 
     #[test]

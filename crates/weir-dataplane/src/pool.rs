@@ -413,10 +413,18 @@ impl PoolRuntime {
                         let was_enabled = runtime.target.load().enabled;
                         runtime.target.store(Arc::new(target.clone()));
                         if checks_changed {
-                            lock(&runtime.status).tracker = spec
+                            // A backend that was serving keeps serving while
+                            // the new checks form their verdict: adding a
+                            // check to a live pool must not blink it out.
+                            let mut status = lock(&runtime.status);
+                            let before = status
+                                .tracker
+                                .as_ref()
+                                .map_or(Verdict::Up, Tracker::verdict);
+                            status.tracker = spec
                                 .health_check
                                 .as_ref()
-                                .map(|c| Tracker::new(c.rise, c.fall));
+                                .map(|c| Tracker::resume(c.rise, c.fall, before));
                         }
                         if was_enabled && !target.enabled {
                             to_drain.push(runtime.clone());

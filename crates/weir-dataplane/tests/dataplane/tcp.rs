@@ -533,3 +533,56 @@ async fn proxy_protocol_tells_the_backend_who_the_client_is() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_check_to_a_live_pool_keeps_it_serving() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1)],
+        None,
+        1000,
+    ));
+    assert_eq!(tag_of(v).await.as_deref(), Some("a"));
+    // A check on a port nobody listens on, once a minute, two failures to
+    // fall: its first (immediate) failure alone must not take `a` out.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let check = HealthCheck {
+        kind: CheckKind::Tcp,
+        interval_ms: 60_000,
+        timeout_ms: 1000,
+        rise: 1,
+        fall: 2,
+        port: Some(closed_port),
+    };
+    dp.apply(topology(
+        2,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1)],
+        Some(check),
+        1000,
+    ));
+    assert!(
+        eventually(Duration::from_secs(3), async || {
+            metric(&dp, "weir_backend_check_latency_microseconds", "a").is_some_and(|us| us > 0)
+        })
+        .await,
+        "the first check ran"
+    );
+    assert_eq!(
+        dp.backend_live(&"a".into()).unwrap().state,
+        BackendState::Healthy
+    );
+    assert_eq!(spread(v, 10).await.get("a"), Some(&10));
+}
