@@ -410,8 +410,12 @@ impl PoolRuntime {
             for target in &spec.backends {
                 match backends.get(&target.id) {
                     Some(runtime) => {
-                        let was_enabled = runtime.target.load().enabled;
-                        runtime.target.store(Arc::new(target.clone()));
+                        let current = runtime.target.load_full();
+                        let was_enabled = current.enabled;
+                        // Most backends of a changed pool did not change.
+                        if *current != *target {
+                            runtime.target.store(Arc::new(target.clone()));
+                        }
                         if checks_changed {
                             // A backend that was serving keeps serving while
                             // the new checks form their verdict: adding a
