@@ -79,6 +79,9 @@ struct RequestHead {
     framing: Framing,
     keep_alive: bool,
     is_head: bool,
+    /// The client waits for `100 Continue` before sending its body; the
+    /// proxy answers that itself, as nginx does, rather than relaying it.
+    expect_continue: bool,
     request_id: String,
 }
 
@@ -148,6 +151,7 @@ fn parse_request(
     let framing = framing_of(req.headers)?;
     let mut keep_alive = version == 1;
     let mut forwarded_for: Option<&[u8]> = None;
+    let mut expect_continue = false;
     let mut request_id: Option<String> = None;
     let mut out = Vec::with_capacity(used + 128);
     out.extend_from_slice(method.as_bytes());
@@ -172,6 +176,10 @@ fn parse_request(
         }
         if h.name.eq_ignore_ascii_case("x-forwarded-for") {
             forwarded_for = Some(h.value);
+            continue;
+        }
+        if h.name.eq_ignore_ascii_case("expect") && has_token(h.value, "100-continue") {
+            expect_continue = true;
             continue;
         }
         if h.name.eq_ignore_ascii_case("x-request-id") {
@@ -203,6 +211,7 @@ fn parse_request(
             framing,
             keep_alive,
             is_head: method.eq_ignore_ascii_case("HEAD"),
+            expect_continue,
             request_id,
         },
     )))
@@ -594,6 +603,15 @@ async fn attempt(
         return Attempt::Retry(e);
     }
     if head.framing != Framing::None {
+        if head.expect_continue
+            && cbuf.is_empty()
+            && client
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+        {
+            return Attempt::Broken;
+        }
         if let Err(e) = relay_body(client, cbuf, &mut up.stream, head.framing).await {
             tracing::debug!(request_id = %head.request_id, error = %e, "request body relay failed");
             return Attempt::Broken;

@@ -329,3 +329,43 @@ async fn malformed_requests_get_a_400() {
     let answer = raw_exchange(v, b"NOT A REQUEST\r\n\r\n", "\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_is_answered_before_the_body() {
+    let dp = dataplane();
+    let echo = echo_backend().await;
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Http,
+        Scheduler::Wrr,
+        vec![backend("echo", echo, 1)],
+        None,
+        1000,
+    ));
+    let mut stream = tokio::net::TcpStream::connect(v).await.unwrap();
+    stream
+        .write_all(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // The client holds its body back until it is told to continue.
+    let mut interim = [0u8; 25];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut interim))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(b"hello").await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&rest);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(
+        dechunk(answer.split_once("\r\n\r\n").unwrap().1),
+        "POST 5 hello"
+    );
+}
