@@ -251,27 +251,20 @@ def change_latency(w, rounds=20):
         c.close()
         return r.status, body
 
-    for i in range(rounds):
-        backend = BACKENDS[i % 3]
+    def until(status_wanted):
+        """Milliseconds until a fresh probe answers `status_wanted` (bounded)."""
         t0 = time.perf_counter()
-        (bid,) = w.register(l["id"], [backend])
-        t1 = time.perf_counter()
-        deadline = t1 + 5
-        while time.perf_counter() < deadline:
-            status, _ = probe()
-            if status == 200:
+        while time.perf_counter() < t0 + 5:
+            if probe()[0] == status_wanted:
                 break
-        adds.append((time.perf_counter() - t1) * 1000)
-        t0 = time.perf_counter()
+        return (time.perf_counter() - t0) * 1000
+
+    for i in range(rounds):
+        (bid,) = w.register(l["id"], [BACKENDS[i % 3]])
+        adds.append(until(200))
         status, _ = api(w.url, "DELETE", f"/v1/backends/{bid}", w.token)
         assert status == 204
-        t1 = time.perf_counter()
-        deadline = t1 + 5
-        while time.perf_counter() < deadline:
-            status, _ = probe()
-            if status == 503:
-                break
-        removes.append((time.perf_counter() - t1) * 1000)
+        removes.append(until(503))
     return statistics.median(adds), statistics.median(removes)
 
 

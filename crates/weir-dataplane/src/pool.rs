@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -48,7 +48,6 @@ struct Status {
     /// `None` when the pool has no checks.
     tracker: Option<Tracker>,
     reason: Option<String>,
-    consecutive_failures: u32,
     ejected_until: Option<Instant>,
     /// Set while draining; the deadline closes what is left.
     drain_deadline: Option<Instant>,
@@ -67,6 +66,9 @@ pub struct BackendRuntime {
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub connect_failures: AtomicU64,
+    /// Failed connects since the last success; outside the status lock so
+    /// that a successful connect (the common case) takes no lock.
+    consecutive_failures: AtomicU32,
     /// HTTP responses by class: 1xx .. 5xx.
     pub responses: [AtomicU64; 5],
     /// How long the last active check took, in microseconds.
@@ -86,7 +88,6 @@ impl BackendRuntime {
             status: Mutex::new(Status {
                 tracker: checked.map(|c| Tracker::new(c.rise, c.fall)),
                 reason: egress_denied.then(|| egress.refusal(target.address)),
-                consecutive_failures: 0,
                 ejected_until: None,
                 drain_deadline: None,
                 drained: false,
@@ -99,6 +100,7 @@ impl BackendRuntime {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
+            consecutive_failures: AtomicU32::new(0),
             responses: Default::default(),
             check_latency_us: AtomicU64::new(0),
             idle_connections: Mutex::default(),
@@ -538,10 +540,10 @@ impl PoolRuntime {
     pub fn record_connect_failure(&self, backend: &Arc<BackendRuntime>, error: &std::io::Error) {
         backend.connect_failures.fetch_add(1, Ordering::Relaxed);
         let ejected = {
+            let failures = backend.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
             let mut s = lock(&backend.status);
-            s.consecutive_failures += 1;
             s.reason = Some(format!("connect failed: {error}"));
-            if s.consecutive_failures >= self.ejection.after_failures && s.ejected_until.is_none() {
+            if failures >= self.ejection.after_failures && s.ejected_until.is_none() {
                 s.ejected_until = Some(Instant::now() + self.ejection.period);
                 true
             } else {
@@ -557,8 +559,8 @@ impl PoolRuntime {
                 if let Some(pool) = me.upgrade() {
                     let mut s = lock(&backend.status);
                     s.ejected_until = None;
-                    s.consecutive_failures = 0;
                     drop(s);
+                    backend.consecutive_failures.store(0, Ordering::Relaxed);
                     pool.rebuild();
                 }
             });
@@ -567,9 +569,8 @@ impl PoolRuntime {
 
     /// Records a successful connect.
     pub fn record_connect_success(&self, backend: &BackendRuntime) {
-        let mut s = lock(&backend.status);
-        if s.consecutive_failures > 0 {
-            s.consecutive_failures = 0;
+        if backend.consecutive_failures.load(Ordering::Relaxed) > 0 {
+            backend.consecutive_failures.store(0, Ordering::Relaxed);
         }
     }
 
