@@ -52,6 +52,7 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
         Error::LoadBalancerNotRunning { .. } => (S::CONFLICT, "LoadBalancerNotRunning"),
         Error::InstanceNotRunning { .. } => (S::CONFLICT, "InstanceNotRunning"),
         Error::InstanceNotInVpc { .. } => (S::BAD_REQUEST, "InstanceNotInVpc"),
+        Error::InstanceTypeMismatch { .. } => (S::BAD_REQUEST, "InstanceTypeMismatch"),
         Error::InstanceAddressMismatch { .. } => (S::BAD_REQUEST, "InstanceAddressMismatch"),
         Error::BareMetalByAddressOnly { .. } => (S::BAD_REQUEST, "BareMetalByAddressOnly"),
         Error::BorderGatewayRequired { .. } => (S::CONFLICT, "BorderGatewayRequired"),

@@ -309,6 +309,7 @@ async fn create_lb(
     let new = NewLoadBalancer {
         name: req.name,
         vip: req.vip,
+        vpc_id: None,
     };
     created(LoadBalancerView::from(
         &c.create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
@@ -548,6 +549,7 @@ async fn register(
             enabled: b.enabled,
             backup: b.backup,
             name: b.name,
+            ..BackendSpec::default()
         })
         .collect();
     let outcome = c

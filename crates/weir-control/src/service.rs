@@ -6,7 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
-use weir_core::backend::{plan_backend_update, BackendUpdate};
+use weir_core::backend::{
+    plan_backend_update, select_backends, BackendSelector, BackendUpdate, WhenMissing,
+};
 use weir_core::idempotency::{self, Replay};
 use weir_core::ids::*;
 use weir_core::inventory::{self, InstanceUpdate, NewInstance, NewSubnet, NewVpc};
@@ -103,6 +105,20 @@ pub struct RegisterOutcome {
     pub replayed: bool,
 }
 
+/// A project's access key, for verifying a dialect's request signature.
+#[derive(Debug, Clone)]
+pub struct AccessKey {
+    pub project_id: ProjectId,
+    pub secret: String,
+}
+
+impl AccessKey {
+    /// The principal a request signed with this key acts as.
+    pub fn principal(&self) -> Principal {
+        Principal::Project(self.project_id.clone())
+    }
+}
+
 /// The control plane: commands, queries, authentication.
 #[derive(Clone)]
 pub struct Control {
@@ -111,6 +127,8 @@ pub struct Control {
     /// tokens are neither rotated nor projects deleted (neither exists yet;
     /// whoever adds them must evict here).
     token_cache: Arc<RwLock<HashMap<String, ProjectId>>>,
+    /// Access key id → key, filled on first use (same lifetime caveat).
+    key_cache: Arc<RwLock<HashMap<String, AccessKey>>>,
     topology: watch::Receiver<Arc<Topology>>,
     live: Arc<OnceLock<Arc<dyn LiveView>>>,
     writer: Writer,
@@ -132,6 +150,7 @@ impl Control {
             writer,
             store,
             token_cache: Arc::default(),
+            key_cache: Arc::default(),
             topology,
             live: Arc::default(),
             settings: Arc::new(settings),
@@ -213,6 +232,34 @@ impl Control {
 
     async fn reader(&self) -> ControlResult<Box<dyn Reads>> {
         Ok(self.store.read().await?)
+    }
+
+    /// Looks up an access key by id, for a dialect to verify a signature
+    /// with its secret.
+    pub async fn access_key(&self, access_key_id: &str) -> ControlResult<Option<AccessKey>> {
+        let cached = self
+            .key_cache
+            .read()
+            .expect("key cache lock")
+            .get(access_key_id)
+            .cloned();
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let found = self
+            .reader()
+            .await?
+            .project_by_access_key(access_key_id)
+            .await?;
+        Ok(found.map(|c| {
+            let key = AccessKey {
+                project_id: c.project.id,
+                secret: c.access_key_secret,
+            };
+            let mut cache = self.key_cache.write().expect("key cache lock");
+            cache.insert(access_key_id.to_owned(), key.clone());
+            key
+        }))
     }
 
     /// Resolves a bearer token to its principal.
@@ -484,12 +531,26 @@ impl Control {
         lb_id: LoadBalancerId,
         req: NewListener,
     ) -> ControlResult<Listener> {
+        self.create_listener_with_pool(principal, lb_id, req, PoolUpdate::default())
+            .await
+    }
+
+    /// Creates a listener whose default pool starts with `pool` applied
+    /// (health check, drain timeout), in one atomic write.
+    pub async fn create_listener_with_pool(
+        &self,
+        principal: &Principal,
+        lb_id: LoadBalancerId,
+        req: NewListener,
+        pool: PoolUpdate,
+    ) -> ControlResult<Listener> {
         let principal = principal.clone();
         command!(self.writer, |tx| {
             let lb = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let siblings = tx.listeners_of(&lb_id).await?;
-            let plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
+            let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
+            plan.default_pool = plan_pool_update(&plan.default_pool, &pool)?;
             tx.insert_listener(&plan.listener, &plan.default_pool)
                 .await?;
             Ok(plan.listener)
@@ -518,7 +579,130 @@ impl Control {
         Ok(reads.listeners_of(lb_id).await?)
     }
 
+    /// Deletes a listener with its default pool and that pool's backends
+    /// (which drain in the data plane).
+    pub async fn delete_listener(
+        &self,
+        principal: &Principal,
+        id: ListenerId,
+    ) -> ControlResult<Listener> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let found = tx.listener(&id).await?;
+            let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            tx.delete_listener(&listener).await?;
+            Ok(listener)
+        })
+    }
+
     // === backends ===
+
+    /// Every backend of the pool `target` names, oldest first, with that
+    /// pool (and its listener, when it is a listener's default pool).
+    pub async fn backends_of(
+        &self,
+        principal: &Principal,
+        target: &RegisterTarget,
+    ) -> ControlResult<(Pool, Option<Listener>, Vec<Backend>)> {
+        let mut reads = self.reader().await?;
+        let (pool_id, listener) = match target {
+            RegisterTarget::Pool(id) => (id.clone(), None),
+            RegisterTarget::Listener(id) => {
+                let found = reads.listener(id).await?;
+                let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+                (listener.default_pool_id.clone(), Some(listener))
+            }
+            RegisterTarget::LoadBalancer(id) => {
+                let found = reads.load_balancer(id).await?;
+                let lb = principal.check(found, ResourceKind::LoadBalancer, id.as_str())?;
+                (lb.default_pool_id, None)
+            }
+        };
+        let found = reads.pool(&pool_id).await?;
+        let pool = principal.check(found, ResourceKind::Pool, pool_id.as_str())?;
+        let page = Page {
+            marker: None,
+            limit: reads
+                .count_backends(&pool_id)
+                .await?
+                .max(self.settings.limits.backends_per_pool),
+        };
+        let backends = reads.backends(&pool_id, &page).await?;
+        Ok((pool, listener, backends))
+    }
+
+    /// Deregisters the backends `selectors` name in one pool, all or none.
+    pub async fn deregister_selected(
+        &self,
+        principal: &Principal,
+        target: RegisterTarget,
+        selectors: Vec<BackendSelector>,
+        missing: WhenMissing,
+        field: &'static str,
+    ) -> ControlResult<Vec<Backend>> {
+        let principal = principal.clone();
+        let limit = self.settings.limits.backends_per_pool;
+        command!(self.writer, |tx| {
+            let (pool, _) = resolve_target(tx, &principal, &target).await?;
+            let all = all_backends(tx, &pool.id, limit).await?;
+            let chosen: Vec<Backend> = select_backends(&all, &selectors, missing, field)?
+                .into_iter()
+                .cloned()
+                .collect();
+            for b in &chosen {
+                tx.delete_backend(b).await?;
+            }
+            Ok(chosen)
+        })
+    }
+
+    /// Applies each update to the backends its selector names in one
+    /// pool, all or none.
+    pub async fn update_selected(
+        &self,
+        principal: &Principal,
+        target: RegisterTarget,
+        changes: Vec<(BackendSelector, BackendUpdate)>,
+        policy: RegisterPolicy,
+        field: &'static str,
+    ) -> ControlResult<Vec<Backend>> {
+        let principal = principal.clone();
+        let limit = self.settings.limits.backends_per_pool;
+        command!(self.writer, |tx| {
+            let (pool, _) = resolve_target(tx, &principal, &target).await?;
+            let before = all_backends(tx, &pool.id, limit).await?;
+            let mut all = before.clone();
+            let at = now();
+            let mut changed_ids: Vec<BackendId> = Vec::new();
+            for (selector, update) in &changes {
+                let ids: Vec<BackendId> = select_backends(
+                    &all,
+                    std::slice::from_ref(selector),
+                    WhenMissing::Fail,
+                    field,
+                )?
+                .into_iter()
+                .map(|b| b.id.clone())
+                .collect();
+                for id in ids {
+                    let slot = all.iter_mut().find(|b| b.id == id).expect("selected");
+                    *slot = plan_backend_update(slot, update, &policy, at)?;
+                    if !changed_ids.contains(&id) {
+                        changed_ids.push(id);
+                    }
+                }
+            }
+            let mut out = Vec::with_capacity(changed_ids.len());
+            for id in changed_ids {
+                let b = all.iter().find(|b| b.id == id).expect("changed").clone();
+                if !before.contains(&b) {
+                    tx.update_backend(&b).await?;
+                }
+                out.push(b);
+            }
+            Ok(out)
+        })
+    }
 
     /// Registers backends: planned whole, written in one transaction,
     /// idempotent under a client token.
@@ -718,6 +902,19 @@ async fn register_in(
         ignored: plan.ignored,
         replayed: false,
     })
+}
+
+/// Every backend of a pool (at most `limit`, the pool quota).
+async fn all_backends(
+    tx: &mut dyn StoreTx,
+    pool: &PoolId,
+    limit: usize,
+) -> ControlResult<Vec<Backend>> {
+    let page = Page {
+        marker: None,
+        limit: limit.max(tx.count_backends(pool).await?),
+    };
+    Ok(tx.backends(pool, &page).await?)
 }
 
 async fn resolve_target(

@@ -82,6 +82,7 @@ async fn topology_follows_registrations_and_lifecycle() {
             NewLoadBalancer {
                 name: "lb".into(),
                 vip: None,
+                vpc_id: None,
             },
         )
         .await
@@ -219,6 +220,7 @@ async fn startup_loads_what_is_stored() {
                 NewLoadBalancer {
                     name: "lb".into(),
                     vip: None,
+                    vpc_id: None,
                 },
             )
             .await

@@ -1,8 +1,94 @@
-//! Changing a registered backend: weight, enabled, backup, name.
+//! Changing a registered backend (weight, enabled, backup, name) and
+//! finding backends the way the clouds name them: by instance, or by
+//! address and port.
+
+use std::net::IpAddr;
 
 use crate::model::Backend;
 use crate::register::{check_name, RegisterPolicy};
-use crate::{Error, Timestamp};
+use crate::{Error, ResourceKind, Timestamp};
+
+/// How a caller names a registered backend when it has no backend id
+/// (Zenlayer ZLB `backendServers`, Aliyun `ServerId`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendSelector {
+    pub instance_id: Option<String>,
+    pub address: Option<String>,
+    /// Narrows the match to this port when given.
+    pub port: Option<i64>,
+}
+
+impl BackendSelector {
+    fn describe(&self) -> String {
+        let who = match (&self.instance_id, &self.address) {
+            (Some(id), _) => id.clone(),
+            (None, Some(a)) => a.clone(),
+            (None, None) => "(unnamed)".to_owned(),
+        };
+        match self.port {
+            Some(p) => format!("{who}:{p}"),
+            None => who,
+        }
+    }
+
+    fn matches(&self, b: &Backend, address: Option<IpAddr>) -> bool {
+        let port_ok = self.port.is_none_or(|p| i64::from(b.ports.key()) == p);
+        let who_ok = match (&self.instance_id, address) {
+            (Some(id), _) => b.instance_id.as_ref().is_some_and(|i| i.as_str() == id),
+            (None, Some(a)) => b.address == a,
+            (None, None) => false,
+        };
+        who_ok && port_ok
+    }
+}
+
+/// What to do when a selector matches nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenMissing {
+    /// The request is refused with `NotFound` (Zenlayer).
+    Fail,
+    /// The selector is skipped (Aliyun RemoveBackendServers).
+    Skip,
+}
+
+/// The backends of `pool` named by `selectors`, each once, in selector
+/// order. `field` names the list in errors (`backendServers`).
+pub fn select_backends<'a>(
+    pool: &'a [Backend],
+    selectors: &[BackendSelector],
+    missing: WhenMissing,
+    field: &str,
+) -> Result<Vec<&'a Backend>, Error> {
+    let mut chosen: Vec<&Backend> = Vec::new();
+    for (i, sel) in selectors.iter().enumerate() {
+        if sel.instance_id.is_none() && sel.address.is_none() {
+            return Err(Error::invalid(
+                format!("{field}[{i}]"),
+                "give an instance id or an address",
+            ));
+        }
+        let address = match (&sel.instance_id, &sel.address) {
+            (None, Some(a)) => Some(a.parse::<IpAddr>().map_err(|_| {
+                Error::invalid(
+                    format!("{field}[{i}].address"),
+                    format!("{a:?} is not an IP address"),
+                )
+            })?),
+            _ => None,
+        };
+        let mut matched = false;
+        for b in pool.iter().filter(|b| sel.matches(b, address)) {
+            matched = true;
+            if !chosen.iter().any(|c| c.id == b.id) {
+                chosen.push(b);
+            }
+        }
+        if !matched && missing == WhenMissing::Fail {
+            return Err(Error::not_found(ResourceKind::Backend, sel.describe()));
+        }
+    }
+    Ok(chosen)
+}
 
 /// A partial update; absent fields keep their value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,4 +127,100 @@ pub fn plan_backend_update(
         next.updated_at = now;
     }
     Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::*;
+    use crate::model::BackendPorts;
+
+    fn backend(id: &str, ip: &str, port: u16, instance: Option<&str>) -> Backend {
+        Backend {
+            id: id.into(),
+            project_id: "p".into(),
+            pool_id: "pool".into(),
+            lb_id: "lb".into(),
+            listener_id: None,
+            instance_id: instance.map(InstanceId::from),
+            address: ip.parse().unwrap(),
+            ports: BackendPorts::One(port),
+            weight: 1,
+            enabled: true,
+            backup: false,
+            name: String::new(),
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }
+    }
+
+    fn pool() -> Vec<Backend> {
+        vec![
+            backend("b1", "10.0.0.1", 80, Some("i-1")),
+            backend("b2", "10.0.0.1", 81, Some("i-1")),
+            backend("b3", "10.0.0.2", 80, None),
+        ]
+    }
+
+    fn ids(found: &[&Backend]) -> Vec<String> {
+        found.iter().map(|b| b.id.to_string()).collect()
+    }
+
+    #[test]
+    fn selects_by_instance_or_by_address_and_port() {
+        let pool = pool();
+        let by_instance = BackendSelector {
+            instance_id: Some("i-1".into()),
+            ..Default::default()
+        };
+        let found = select_backends(&pool, &[by_instance], WhenMissing::Fail, "s").unwrap();
+        assert_eq!(ids(&found), ["b1", "b2"]);
+        let by_address_port = BackendSelector {
+            address: Some("10.0.0.1".into()),
+            port: Some(81),
+            ..Default::default()
+        };
+        let found = select_backends(&pool, &[by_address_port], WhenMissing::Fail, "s").unwrap();
+        assert_eq!(ids(&found), ["b2"]);
+    }
+
+    #[test]
+    fn a_selector_matching_nothing_fails_or_is_skipped() {
+        let pool = pool();
+        let absent = BackendSelector {
+            address: Some("10.0.0.9".into()),
+            ..Default::default()
+        };
+        let present = BackendSelector {
+            address: Some("10.0.0.2".into()),
+            ..Default::default()
+        };
+        let both = [present, absent];
+        assert!(matches!(
+            select_backends(&pool, &both, WhenMissing::Fail, "s"),
+            Err(Error::NotFound {
+                kind: ResourceKind::Backend,
+                ..
+            })
+        ));
+        let found = select_backends(&pool, &both, WhenMissing::Skip, "s").unwrap();
+        assert_eq!(ids(&found), ["b3"]);
+    }
+
+    #[test]
+    fn a_selector_names_something_valid() {
+        let pool = pool();
+        assert!(matches!(
+            select_backends(&pool, &[BackendSelector::default()], WhenMissing::Skip, "servers"),
+            Err(Error::InvalidField { field, .. }) if field == "servers[0]"
+        ));
+        let bad_ip = BackendSelector {
+            address: Some("nope".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            select_backends(&pool, &[bad_ip], WhenMissing::Skip, "servers"),
+            Err(Error::InvalidField { field, .. }) if field == "servers[0].address"
+        ));
+    }
 }

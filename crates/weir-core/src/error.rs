@@ -66,6 +66,14 @@ pub enum Error {
     #[error("instance {instance_id} is not running")]
     InstanceNotRunning { instance_id: String },
 
+    /// The instance is not of the type the request says it is.
+    #[error("instance {instance_id} is of type {actual}, not {expected}")]
+    InstanceTypeMismatch {
+        instance_id: String,
+        expected: String,
+        actual: String,
+    },
+
     /// A VM named as a backend is outside the load balancer's VPC.
     #[error("instance {instance_id} is not in the load balancer's VPC")]
     InstanceNotInVpc { instance_id: String },

@@ -15,6 +15,9 @@ use crate::{Error, Timestamp};
 pub struct NewLoadBalancer {
     pub name: String,
     pub vip: Option<String>,
+    /// The VPC the caller expects the subnet to be in (Zenlayer `vpcId`,
+    /// UCloud `VPCId`); refused when the subnet is elsewhere.
+    pub vpc_id: Option<String>,
 }
 
 /// A new load balancer together with its LB-wide default pool.
@@ -36,6 +39,13 @@ pub fn plan_load_balancer(
     now: Timestamp,
 ) -> Result<LoadBalancerPlan, Error> {
     validate_name("name", &req.name)?;
+    if let Some(vpc_id) = &req.vpc_id {
+        if vpc_id != subnet.vpc_id.as_str() {
+            return Err(Error::SubnetNotInVpc {
+                subnet_id: subnet.id.to_string(),
+            });
+        }
+    }
     let vip = match &req.vip {
         Some(text) => {
             let vip = parse_ip("vip", text)?;
@@ -316,6 +326,7 @@ mod tests {
             &NewLoadBalancer {
                 name: "lb".into(),
                 vip: None,
+                vpc_id: None,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -335,6 +346,7 @@ mod tests {
             &NewLoadBalancer {
                 name: "lb".into(),
                 vip: None,
+                vpc_id: None,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -350,6 +362,7 @@ mod tests {
             &NewLoadBalancer {
                 name: "lb".into(),
                 vip: Some("127.0.1.1".into()),
+                vpc_id: None,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),

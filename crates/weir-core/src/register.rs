@@ -94,6 +94,15 @@ pub struct BackendSpec {
     pub enabled: Option<bool>,
     pub backup: Option<bool>,
     pub name: Option<String>,
+    /// The named instance must be of this type (Zenlayer BMC
+    /// `instanceType`, UCloud `ResourceType` UHost/UPM).
+    pub instance_type: Option<InstanceType>,
+    /// The VPC the caller places the address in (UCloud `VPCId`); it must
+    /// be the load balancer's.
+    pub vpc_id: Option<String>,
+    /// This kind of backend can only be reached through a full proxy, not
+    /// by packet forwarding (UCloud UHybrid, CUBE and IP backends).
+    pub proxy_only: bool,
 }
 
 /// The state a registration is planned against, loaded by the caller.
@@ -221,6 +230,7 @@ pub fn plan_register(
     for (index, spec) in specs.iter().enumerate() {
         let field = |name: &str| format!("backends[{index}].{name}");
         let (address, instance) = resolve_target(snap, spec, policy, index)?;
+        check_kind(snap, spec, instance, index)?;
 
         // Duplicates inside the request are decided on identity alone, so a
         // first-wins duplicate is ignored before its other fields are judged.
@@ -376,6 +386,41 @@ fn resolve_target<'a>(
             "give an instance_id or an address",
         )),
     }
+}
+
+/// What the caller said about the kind of backend: its instance type, its
+/// VPC, whether packet forwarding can reach it.
+fn check_kind(
+    snap: &RegisterSnapshot,
+    spec: &BackendSpec,
+    instance: Option<&Instance>,
+    index: usize,
+) -> Result<(), Error> {
+    if let (Some(expected), Some(inst)) = (spec.instance_type, instance) {
+        if inst.instance_type != expected {
+            return Err(Error::InstanceTypeMismatch {
+                instance_id: inst.id.to_string(),
+                expected: expected.to_string(),
+                actual: inst.instance_type.to_string(),
+            });
+        }
+    }
+    if let Some(vpc_id) = &spec.vpc_id {
+        if vpc_id != snap.load_balancer.vpc_id.as_str() {
+            return Err(Error::invalid(
+                format!("backends[{index}].vpc_id"),
+                format!("{vpc_id} is not the load balancer's VPC"),
+            ));
+        }
+    }
+    let mode = snap.listener.as_ref().map(|l| l.forwarding_mode);
+    if spec.proxy_only && mode.is_some_and(|m| m != ForwardingMode::Proxy) {
+        return Err(Error::invalid(
+            format!("backends[{index}]"),
+            "this kind of backend cannot be reached by packet forwarding (DR/NAT listener)",
+        ));
+    }
+    Ok(())
 }
 
 /// Address rules that hold however the address was found.

@@ -52,9 +52,37 @@ impl Default for Limits {
     }
 }
 
+/// The region every deployment answers to unless configured otherwise.
+pub const DEFAULT_REGION: &str = "local";
+
 /// Everything the rules need from configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub network: NetworkSettings,
     pub limits: Limits,
+    /// Region names the dialects answer to; a request naming another gets
+    /// that dialect's invalid-region error. The first is the default.
+    pub regions: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            network: NetworkSettings::default(),
+            limits: Limits::default(),
+            regions: vec![DEFAULT_REGION.to_owned()],
+        }
+    }
+}
+
+impl Settings {
+    /// Whether `region` is one this deployment answers to.
+    pub fn knows_region(&self, region: &str) -> bool {
+        self.regions.iter().any(|r| r == region)
+    }
+
+    /// The default region (the first configured).
+    pub fn default_region(&self) -> &str {
+        self.regions.first().map_or(DEFAULT_REGION, String::as_str)
+    }
 }

@@ -175,6 +175,8 @@ pub trait StoreTx: Reads {
         listener: &Listener,
         default_pool: &Pool,
     ) -> StoreResult<()>;
+    /// Deletes the listener with its default pool and that pool's backends.
+    async fn delete_listener(&mut self, listener: &Listener) -> StoreResult<()>;
     async fn update_pool(&mut self, pool: &Pool) -> StoreResult<()>;
     async fn insert_backends(&mut self, backends: &[Backend]) -> StoreResult<()>;
     async fn update_backend(&mut self, backend: &Backend) -> StoreResult<()>;

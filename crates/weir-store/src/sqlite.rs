@@ -995,6 +995,23 @@ impl StoreTx for SqliteTx {
         .await
     }
 
+    async fn delete_listener(&mut self, l: &Listener) -> StoreResult<()> {
+        let pool = l.default_pool_id.as_str();
+        self.exec("DELETE FROM backends WHERE pool_id = ?", &[pool])
+            .await?;
+        self.exec("DELETE FROM pools WHERE id = ?", &[pool]).await?;
+        self.exec("DELETE FROM listeners WHERE id = ?", &[l.id.as_str()])
+            .await?;
+        self.log(
+            &l.project_id,
+            "listener",
+            &[l.id.as_str()],
+            "delete",
+            Scope::lb(&l.lb_id),
+        )
+        .await
+    }
+
     async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, proxy_protocol, default_pool_id, created_at) \

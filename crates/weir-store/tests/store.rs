@@ -343,6 +343,34 @@ async fn deleting_a_load_balancer_cascades() {
 }
 
 #[tokio::test]
+async fn deleting_a_listener_takes_its_pool_and_backends_and_is_logged() {
+    let (store, _dir) = sqlite().await;
+    let (lb, listener) = seed(&*store).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::Inherit)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let before = store.read().await.unwrap().revision().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.delete_listener(&listener).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.listener(&listener.id).await.unwrap(), None);
+    assert_eq!(r.pool(&"pool1".into()).await.unwrap(), None);
+    assert_eq!(r.backend(&"b1".into()).await.unwrap(), None);
+    assert!(r.load_balancer(&lb.id).await.unwrap().is_some());
+    assert!(r.pool(&"lbpool".into()).await.unwrap().is_some());
+    let changes = r.changes_since(before, 10).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        (changes[0].entity.as_str(), changes[0].op.as_str()),
+        ("listener", "delete")
+    );
+    assert_eq!(changes[0].lb_id.as_ref(), Some(&lb.id));
+}
+
+#[tokio::test]
 async fn pool_settings_round_trip_and_changes_are_scoped() {
     let (store, _dir) = sqlite().await;
     let (lb, _) = seed(&*store).await;

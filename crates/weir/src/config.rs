@@ -29,6 +29,18 @@ struct FileConfig {
     limits: LimitsSection,
     #[serde(default)]
     dataplane: DataplaneSection,
+    /// Region names the cloud dialects answer to (default `["local"]`).
+    regions: Option<Vec<String>>,
+    #[serde(default)]
+    dialects: DialectsSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DialectsSection {
+    /// Seconds during which an identical signed UCloud write is refused as
+    /// a replay (UCloud signs no timestamp); 0 or absent: off.
+    ucloud_replay_window_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -83,6 +95,7 @@ pub struct ServeConfig {
     pub settings: Settings,
     /// `None` when the data plane is disabled.
     pub dataplane: Option<DataplaneConfig>,
+    pub dialects: weir_dialects::Config,
 }
 
 fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
@@ -171,8 +184,20 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
     } else {
         None
     };
+    let regions = file.regions.unwrap_or_else(|| Settings::default().regions);
+    if regions.is_empty() || regions.iter().any(|r| r.trim().is_empty()) {
+        return Err("regions: list at least one non-empty region name".to_owned());
+    }
+    let dialects = weir_dialects::Config {
+        ucloud_replay_window: file
+            .dialects
+            .ucloud_replay_window_secs
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs),
+    };
     Ok(ServeConfig {
         dataplane,
+        dialects,
         listen: args
             .listen
             .clone()
@@ -184,7 +209,11 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         durability,
-        settings: Settings { network, limits },
+        settings: Settings {
+            network,
+            limits,
+            regions,
+        },
     })
 }
 

@@ -80,7 +80,9 @@ async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> 
     println!("weir listening on http://{addr}");
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
-    axum::serve(listener, weir_api::router(control))
+    let app =
+        weir_api::router(control.clone()).merge(weir_dialects::router(control, config.dialects));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| e.to_string())

@@ -685,3 +685,55 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_named_instance_type_must_match() {
+    let vm_as_bm = BackendSpec {
+        instance_type: Some(InstanceType::Bm),
+        ..by_instance("vm-1")
+    };
+    assert!(matches!(
+        plan(&[vm_as_bm]),
+        Err(Error::InstanceTypeMismatch { instance_id, expected, actual })
+            if instance_id == "vm-1" && expected == "bm" && actual == "vm"
+    ));
+    let vm_as_vm = BackendSpec {
+        instance_type: Some(InstanceType::Vm),
+        ..by_instance("vm-1")
+    };
+    assert_eq!(plan(&[vm_as_vm]).unwrap().backends.len(), 1);
+}
+
+#[test]
+fn a_named_vpc_must_be_the_load_balancers() {
+    let elsewhere = BackendSpec {
+        vpc_id: Some("vpc-9".into()),
+        ..by_address("10.0.0.50")
+    };
+    assert!(matches!(
+        plan(&[elsewhere]),
+        Err(Error::InvalidField { field, .. }) if field == "backends[0].vpc_id"
+    ));
+    let here = BackendSpec {
+        vpc_id: Some("vpc-1".into()),
+        ..by_address("10.0.0.50")
+    };
+    assert_eq!(plan(&[here]).unwrap().backends.len(), 1);
+}
+
+#[test]
+fn proxy_only_backends_are_refused_by_packet_forwarding_listeners() {
+    let ip_backend = BackendSpec {
+        proxy_only: true,
+        ..by_address("10.0.0.50")
+    };
+    assert_eq!(plan(std::slice::from_ref(&ip_backend)).unwrap().backends.len(), 1);
+    for mode in [ForwardingMode::Dr, ForwardingMode::Nat] {
+        let mut snap = snapshot();
+        snap.listener = Some(listener(ListenerPorts::Single(80), mode));
+        assert!(matches!(
+            plan_with(&snap, std::slice::from_ref(&ip_backend), &RegisterPolicy::native()),
+            Err(Error::InvalidField { field, .. }) if field == "backends[0]"
+        ));
+    }
+}

@@ -1,0 +1,59 @@
+//! The cloud dialects: thin adapters that let each cloud's official SDK
+//! drive Weir unmodified. A dialect parses its wire format, verifies its
+//! signature with the project's access key, translates the request into
+//! `weir_control` calls with its own `RegisterPolicy`, and maps the
+//! canonical `weir_core::Error` to its codes in one exhaustive match. It
+//! never touches the store or another dialect; rules shared by two
+//! dialects live in `weir-core`.
+//!
+//! - [`common`]: request ids, hashing and HMAC, the replay guard, JSON
+//!   parsing with field paths — transport plumbing, no rules.
+//! - [`zenlayer`]: Zenlayer Cloud API 2.0, ZLB and BMC (`POST /api/v2/{zlb,bmc}`).
+//! - [`ucloud`]: UCloud / SCloud ULB (`POST /ucloud`, form-encoded).
+
+pub mod common;
+pub mod ucloud;
+pub mod zenlayer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use weir_control::Control;
+
+/// Operator settings of the dialects.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Refuse an identical signed UCloud write seen within this window
+    /// (UCloud signs no timestamp, so a captured request replays forever);
+    /// `None`: off.
+    pub ucloud_replay_window: Option<Duration>,
+}
+
+/// What every dialect handler needs.
+#[derive(Clone)]
+pub struct Dialects {
+    pub control: Control,
+    pub config: Arc<Config>,
+    ucloud_replays: Arc<common::ReplayGuard>,
+}
+
+impl Dialects {
+    pub fn new(control: Control, config: Config) -> Self {
+        let window = config.ucloud_replay_window.unwrap_or_default();
+        Self {
+            control,
+            config: Arc::new(config),
+            ucloud_replays: Arc::new(common::ReplayGuard::new(window)),
+        }
+    }
+}
+
+/// Every dialect's routes, to merge beside the native API.
+pub fn router(control: Control, config: Config) -> Router {
+    let state = Dialects::new(control, config);
+    Router::new()
+        .merge(zenlayer::routes())
+        .merge(ucloud::routes())
+        .with_state(state)
+}

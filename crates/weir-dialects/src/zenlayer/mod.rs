@@ -1,0 +1,308 @@
+//! Zenlayer Cloud API 2.0: ZLB (`POST /api/v2/zlb`) and BMC load balancing
+//! (`POST /api/v2/bmc`) share one transport: JSON bodies, the action in
+//! `x-zc-action`, `ZC2-HMAC-SHA256` signatures or bearer tokens, success as
+//! exactly HTTP 200 `{"requestId","response":{…}}` and errors as a 4xx/5xx
+//! with all of `requestId`, `code` and `message` (the SDK raises `KeyError`
+//! without any of them).
+//!
+//! - [`sign`]: the pure signature verifier.
+//! - [`zlb`], [`bmc`]: the actions of each service.
+//! - [`ZcError::from_control`]: the one canonical-error table of both.
+
+pub mod bmc;
+pub mod sign;
+pub mod zlb;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use weir_control::{Control, ControlError, Principal};
+use weir_core::error::QuotaKind;
+use weir_core::{Error, ResourceKind};
+
+use crate::common::{self, parse_json, JsonProblem, BODY_LIMIT};
+use crate::Dialects;
+
+/// Which Zenlayer service a request is for; they differ in a few codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Zlb,
+    Bmc,
+}
+
+/// A Zenlayer error: HTTP status, code, message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZcError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ZcError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn auth(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "AUTH_FAILED", message)
+    }
+
+    /// A bad parameter value the adapter itself found while translating.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_PARAMETER", message)
+    }
+
+    fn from_json(problem: JsonProblem) -> Self {
+        match problem {
+            JsonProblem::Missing(field) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "MISSING_PARAMETER",
+                format!("the required parameter {field} is missing"),
+            ),
+            JsonProblem::Invalid(text) => Self::invalid(text),
+        }
+    }
+
+    /// The canonical error on Zenlayer's wire: one exhaustive table for
+    /// both services. The twelve codes of the RegisterBackend page are used
+    /// where they fit; the rest are ours, in Zenlayer's style
+    /// (docs/dialects/zenlayer.md).
+    pub fn from_control(e: ControlError, service: Service) -> Self {
+        use StatusCode as S;
+        let domain = match e {
+            ControlError::Domain(d) => d,
+            ControlError::AdminOnly => {
+                return Self::new(S::FORBIDDEN, "OPERATION_DENIED", e.to_string())
+            }
+            ControlError::Store(_) => {
+                tracing::error!(error = %e, "zenlayer: store failure");
+                return Self::new(S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", e.to_string());
+            }
+            ControlError::Unavailable => {
+                return Self::new(S::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", e.to_string())
+            }
+        };
+        let message = zenlayer_names(&domain.to_string());
+        let (status, code) = match &domain {
+            Error::NotFound { kind, .. } => match kind {
+                ResourceKind::Instance => (S::NOT_FOUND, "INVALID_INSTANCE_NOT_FOUND"),
+                ResourceKind::Listener | ResourceKind::Pool => {
+                    (S::NOT_FOUND, "INVALID_LB_LISTENER_NOT_FOUND")
+                }
+                ResourceKind::LoadBalancer => (S::NOT_FOUND, "INVALID_LB_NOT_FOUND"),
+                ResourceKind::Backend => match service {
+                    // ZLB names backends by server, and "Backend server does
+                    // not exist" is its page's INVALID_INSTANCE_NOT_FOUND.
+                    Service::Zlb => (S::NOT_FOUND, "INVALID_INSTANCE_NOT_FOUND"),
+                    Service::Bmc => (S::NOT_FOUND, "INVALID_BACKEND_NOT_FOUND"),
+                },
+                ResourceKind::Subnet => (S::NOT_FOUND, "INVALID_SUBNET_NOT_FOUND"),
+                ResourceKind::Vpc => (S::NOT_FOUND, "INVALID_VPC_NOT_FOUND"),
+                ResourceKind::Project => (S::NOT_FOUND, "INVALID_PROJECT_NOT_FOUND"),
+            },
+            Error::InvalidField { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
+            Error::LoadBalancerNotRunning { .. } => (S::BAD_REQUEST, "INVALID_LB_STATUS"),
+            Error::InstanceNotRunning { .. } => (S::BAD_REQUEST, "INVALID_INSTANCE_STATUS"),
+            Error::InstanceTypeMismatch { .. } => (S::BAD_REQUEST, "INVALID_INSTANCE_TYPE"),
+            Error::InstanceNotInVpc { .. } => (S::BAD_REQUEST, "INVALID_INSTANCE_VPC_MISMATCH"),
+            Error::InstanceAddressMismatch { .. } | Error::BareMetalByAddressOnly { .. } => {
+                (S::BAD_REQUEST, "INVALID_INSTANCE_IP_ADDRESS")
+            }
+            Error::BorderGatewayRequired { .. } => (S::CONFLICT, "INVALID_BACKEND_IP_ZBG_REQUIRED"),
+            Error::AddressNotPrivate { .. } | Error::AddressReserved { .. } => {
+                (S::BAD_REQUEST, "INVALID_BACKEND_SERVER_IP_INVALID")
+            }
+            Error::AddressNotInstance { .. } => (S::BAD_REQUEST, "INVALID_BACKEND_IP_ADDRESS"),
+            Error::AddressNotInSubnet { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
+            Error::SubnetNotInVpc { .. } => (S::BAD_REQUEST, "INVALID_SUBNET_VPC_MISMATCH"),
+            Error::PortNotAllowed { .. } => (S::BAD_REQUEST, "INVALID_BACKEND_SERVER_PORT"),
+            Error::BackendExists { .. } | Error::InstanceAlreadyRegistered { .. } => {
+                (S::CONFLICT, "INVALID_BACKEND_INSTANCE_LISTENER_EXIST")
+            }
+            Error::DuplicateInstanceInRequest { .. } => {
+                (S::CONFLICT, "INVALID_BACKEND_INSTANCE_MULTIPLE")
+            }
+            Error::DuplicateAddressInRequest { .. } => {
+                (S::CONFLICT, "INVALID_BACKEND_SERVER_IP_REPEAT")
+            }
+            Error::QuotaExceeded { kind, .. } => match kind {
+                QuotaKind::BackendsPerPool => {
+                    (S::BAD_REQUEST, "INVALID_RS_QUOTA_EXCEED_PER_LISTENER")
+                }
+                QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, "INVALID_PARAMETER"),
+            },
+            Error::IdempotencyMismatch { .. } => (S::CONFLICT, "INVALID_CLIENT_TOKEN_CONFLICT"),
+            Error::Conflict { .. } => (S::CONFLICT, "RESOURCE_CONFLICT"),
+        };
+        Self::new(status, code, message)
+    }
+}
+
+/// Core messages name fields the native way; Zenlayer callers know them
+/// by their wire names.
+fn zenlayer_names(message: &str) -> String {
+    message
+        .replace("backends[", "backendServers[")
+        .replace("].address", "].privateIpAddress")
+        .replace("].instance_id", "].instanceId")
+}
+
+/// What an action handler gets: the control plane, who is calling, and
+/// which API version the SDK speaks.
+pub struct Call {
+    pub control: Control,
+    pub principal: Principal,
+    pub version: String,
+}
+
+impl Call {
+    /// Parses the body as the action's request type.
+    pub fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, ZcError> {
+        parse_json(body).map_err(ZcError::from_json)
+    }
+
+    /// Refuses a region this deployment does not serve.
+    pub fn check_region(&self, field: &str, region: &str) -> Result<(), ZcError> {
+        if self.control.settings().knows_region(region) {
+            Ok(())
+        } else {
+            Err(ZcError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REGION_NOT_FOUND",
+                format!(
+                    "{field} {region:?} is not a region of this service (regions: {})",
+                    self.control.settings().regions.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The result of an action: the inner `response` object.
+pub type ActionResult = Result<Value, ZcError>;
+
+pub(crate) fn routes() -> Router<Dialects> {
+    Router::new()
+        .route("/api/v2/zlb", post(zlb_endpoint))
+        .route("/api/v2/bmc", post(bmc_endpoint))
+}
+
+async fn zlb_endpoint(State(d): State<Dialects>, req: Request) -> Response {
+    serve(d, req, Service::Zlb).await
+}
+
+async fn bmc_endpoint(State(d): State<Dialects>, req: Request) -> Response {
+    serve(d, req, Service::Bmc).await
+}
+
+async fn serve(d: Dialects, req: Request, service: Service) -> Response {
+    let request_id = common::request_id();
+    let (parts, body) = req.into_parts();
+    let outcome = async {
+        let body = read_body(body).await?;
+        let principal = authenticate(&d.control, &parts.headers, &body).await?;
+        let action = header(&parts.headers, "x-zc-action")
+            .ok_or_else(|| {
+                ZcError::new(
+                    StatusCode::BAD_REQUEST,
+                    "MISSING_PARAMETER",
+                    "the x-zc-action header is missing",
+                )
+            })?
+            .to_owned();
+        let call = Call {
+            control: d.control.clone(),
+            principal,
+            version: header(&parts.headers, "x-zc-version")
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        match service {
+            Service::Zlb => zlb::dispatch(&call, &action, &body).await,
+            Service::Bmc => bmc::dispatch(&call, &action, &body).await,
+        }
+    }
+    .await;
+    match outcome {
+        Ok(mut inner) => {
+            if let Value::Object(map) = &mut inner {
+                map.insert("requestId".to_owned(), Value::String(request_id.clone()));
+            }
+            let body = json!({"requestId": request_id, "response": inner});
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Err(e) => {
+            let body = json!({"requestId": request_id, "code": e.code, "message": e.message});
+            (e.status, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// An unknown action, in the service's words.
+pub fn unknown_action(action: &str) -> ZcError {
+    ZcError::new(
+        StatusCode::BAD_REQUEST,
+        "INVALID_ACTION",
+        format!("the action {action:?} is not supported by this service"),
+    )
+}
+
+async fn read_body(body: Body) -> Result<Vec<u8>, ZcError> {
+    axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|_| {
+            ZcError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "REQUEST_BODY_TOO_LARGE",
+                format!("the request body is larger than {BODY_LIMIT} bytes"),
+            )
+        })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn authenticate(
+    control: &Control,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Principal, ZcError> {
+    let authorization = header(headers, "authorization")
+        .ok_or_else(|| ZcError::auth("the Authorization header is missing"))?;
+    if let Some(token) = authorization.strip_prefix("Bearer ") {
+        return control
+            .authenticate(token.trim())
+            .await
+            .map_err(|e| ZcError::from_control(e, Service::Zlb))?
+            .ok_or_else(|| ZcError::auth("the bearer token is not valid"));
+    }
+    let auth =
+        sign::parse_authorization(authorization).map_err(|e| ZcError::auth(e.to_string()))?;
+    let parts = sign::SignedParts {
+        method: "POST",
+        content_type: header(headers, "content-type").unwrap_or_default(),
+        host: header(headers, "host").unwrap_or_default(),
+        timestamp: header(headers, "x-zc-timestamp")
+            .ok_or_else(|| ZcError::auth("the x-zc-timestamp header is missing"))?,
+        body,
+    };
+    let key = control
+        .access_key(&auth.access_key_id)
+        .await
+        .map_err(|e| ZcError::from_control(e, Service::Zlb))?
+        .ok_or_else(|| ZcError::auth("the access key id is not known"))?;
+    sign::verify(&parts, &auth, &key.secret, common::unix_now())
+        .map_err(|e| ZcError::auth(e.to_string()))?;
+    Ok(key.principal())
+}
