@@ -484,6 +484,7 @@ async fn update_pool(
             })
         }),
         drain_timeout_ms: req.drain_timeout_ms,
+        name: None,
     };
     ok(PoolView::from(
         &c.update_pool(&p, PoolId::new(id), update).await?,

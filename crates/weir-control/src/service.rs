@@ -7,12 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use weir_core::backend::{
-    plan_backend_update, select_backends, BackendSelector, BackendUpdate, WhenMissing,
+    plan_backend_update, plan_batch, select_backends, BackendSelector, BackendUpdate, WhenMissing,
 };
 use weir_core::idempotency::{self, Replay};
 use weir_core::ids::*;
 use weir_core::inventory::{self, InstanceUpdate, NewInstance, NewSubnet, NewVpc};
-use weir_core::loadbalancer::{self, LbAction, NewListener, NewLoadBalancer};
+use weir_core::loadbalancer::{self, LbAction, ListenerUpdate, NewListener, NewLoadBalancer};
 use weir_core::model::*;
 use weir_core::pool::{plan_pool_update, PoolUpdate};
 use weir_core::register::{self, BackendSpec, IgnoredBackend, RegisterPolicy, RegisterSnapshot};
@@ -81,6 +81,10 @@ pub enum RegisterTarget {
     Pool(PoolId),
     /// The listener's default pool.
     Listener(ListenerId),
+    /// The listener's default pool, provided the listener is on this load
+    /// balancer (the clouds that name both): otherwise the listener is
+    /// "not found".
+    ListenerOn(LoadBalancerId, ListenerId),
     /// The load balancer's LB-wide pool (Aliyun's default server group).
     LoadBalancer(LoadBalancerId),
 }
@@ -103,6 +107,14 @@ pub struct RegisterOutcome {
     /// The client token had been seen with this request: nothing was
     /// registered, the original backends are returned.
     pub replayed: bool,
+}
+
+/// What a declarative batch did.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOutcome {
+    pub created: Vec<Backend>,
+    pub updated: Vec<Backend>,
+    pub deleted: Vec<Backend>,
 }
 
 /// A project's access key, for verifying a dialect's request signature.
@@ -579,6 +591,25 @@ impl Control {
         Ok(reads.listeners_of(lb_id).await?)
     }
 
+    /// Changes a listener's name, scheduler or PROXY protocol.
+    pub async fn update_listener(
+        &self,
+        principal: &Principal,
+        id: ListenerId,
+        update: ListenerUpdate,
+    ) -> ControlResult<Listener> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let found = tx.listener(&id).await?;
+            let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            let next = loadbalancer::plan_listener_update(&current, &update)?;
+            if next != current {
+                tx.update_listener(&next).await?;
+            }
+            Ok(next)
+        })
+    }
+
     /// Deletes a listener with its default pool and that pool's backends
     /// (which drain in the data plane).
     pub async fn delete_listener(
@@ -609,6 +640,11 @@ impl Control {
             RegisterTarget::Pool(id) => (id.clone(), None),
             RegisterTarget::Listener(id) => {
                 let found = reads.listener(id).await?;
+                let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+                (listener.default_pool_id.clone(), Some(listener))
+            }
+            RegisterTarget::ListenerOn(lb, id) => {
+                let found = reads.listener(id).await?.filter(|l| &l.lb_id == lb);
                 let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
                 (listener.default_pool_id.clone(), Some(listener))
             }
@@ -653,6 +689,49 @@ impl Control {
                 tx.delete_backend(b).await?;
             }
             Ok(chosen)
+        })
+    }
+
+    /// Makes a pool's backends the desired set (Octavia's batch member
+    /// update): matched by address and port, updated, created, and —
+    /// unless `additive_only` — the rest deleted, in one atomic write.
+    pub async fn batch_backends(
+        &self,
+        principal: &Principal,
+        pool_id: PoolId,
+        desired: Vec<BackendSpec>,
+        additive_only: bool,
+        policy: RegisterPolicy,
+    ) -> ControlResult<BatchOutcome> {
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        command!(self.writer, |tx| {
+            let target = RegisterTarget::Pool(pool_id);
+            let (pool, _) = resolve_target(tx, &principal, &target).await?;
+            let existing = all_backends(tx, &pool.id, settings.limits.backends_per_pool).await?;
+            let plan = plan_batch(&existing, &desired, additive_only, &policy, now())?;
+            for b in &plan.deleted {
+                tx.delete_backend(b).await?;
+            }
+            for b in &plan.updated {
+                tx.update_backend(b).await?;
+            }
+            let created = if plan.created.is_empty() {
+                Vec::new()
+            } else {
+                let req = RegisterRequest {
+                    target,
+                    backends: plan.created,
+                    policy,
+                    client_token: None,
+                };
+                register_in(tx, &principal, &req, &settings).await?.backends
+            };
+            Ok(BatchOutcome {
+                created,
+                updated: plan.updated,
+                deleted: plan.deleted,
+            })
         })
     }
 
@@ -926,6 +1005,11 @@ async fn resolve_target(
         RegisterTarget::Pool(id) => (id.clone(), None),
         RegisterTarget::Listener(id) => {
             let found = tx.listener(id).await?;
+            let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            (listener.default_pool_id.clone(), Some(listener))
+        }
+        RegisterTarget::ListenerOn(lb, id) => {
+            let found = tx.listener(id).await?.filter(|l| &l.lb_id == lb);
             let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
             (listener.default_pool_id.clone(), Some(listener))
         }

@@ -129,6 +129,82 @@ pub fn plan_backend_update(
     Ok(next)
 }
 
+/// What a declarative batch (Octavia `PUT …/members`) changes: the
+/// request is the desired set, matched to existing backends by address
+/// and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// Existing backends with their new settings (only those that change).
+    pub updated: Vec<Backend>,
+    /// Request items with no existing match, to register.
+    pub created: Vec<crate::register::BackendSpec>,
+    /// Existing backends the request no longer names (none when additive).
+    pub deleted: Vec<Backend>,
+}
+
+/// Plans a declarative batch over `existing`. Each item must give an
+/// address and a port; an existing backend may be named once.
+pub fn plan_batch(
+    existing: &[Backend],
+    desired: &[crate::register::BackendSpec],
+    additive_only: bool,
+    policy: &RegisterPolicy,
+    now: Timestamp,
+) -> Result<BatchPlan, Error> {
+    let mut matched: Vec<bool> = vec![false; existing.len()];
+    let mut plan = BatchPlan {
+        updated: Vec::new(),
+        created: Vec::new(),
+        deleted: Vec::new(),
+    };
+    for (i, spec) in desired.iter().enumerate() {
+        let field = |name: &str| format!("members[{i}].{name}");
+        let address = spec
+            .address
+            .as_deref()
+            .ok_or_else(|| Error::invalid(field("address"), "is required"))?
+            .parse::<IpAddr>()
+            .map_err(|_| Error::invalid(field("address"), "is not an IP address"))?;
+        let port = spec
+            .port
+            .ok_or_else(|| Error::invalid(field("protocol_port"), "is required"))?;
+        let found = existing
+            .iter()
+            .position(|b| b.address == address && i64::from(b.ports.key()) == port);
+        match found {
+            Some(at) if matched[at] => {
+                return Err(Error::invalid(
+                    format!("members[{i}]"),
+                    "a member may be named only once in the same request",
+                ))
+            }
+            Some(at) => {
+                matched[at] = true;
+                let update = BackendUpdate {
+                    weight: spec.weight,
+                    enabled: spec.enabled,
+                    backup: spec.backup,
+                    name: spec.name.clone(),
+                };
+                let next = plan_backend_update(&existing[at], &update, policy, now)?;
+                if next != existing[at] {
+                    plan.updated.push(next);
+                }
+            }
+            None => plan.created.push(spec.clone()),
+        }
+    }
+    if !additive_only {
+        plan.deleted = existing
+            .iter()
+            .zip(&matched)
+            .filter(|(_, m)| !**m)
+            .map(|(b, _)| b.clone())
+            .collect();
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +219,7 @@ mod tests {
             lb_id: "lb".into(),
             listener_id: None,
             instance_id: instance.map(InstanceId::from),
+            subnet_id: None,
             address: ip.parse().unwrap(),
             ports: BackendPorts::One(port),
             weight: 1,
@@ -205,6 +282,39 @@ mod tests {
         ));
         let found = select_backends(&pool, &both, WhenMissing::Skip, "s").unwrap();
         assert_eq!(ids(&found), ["b3"]);
+    }
+
+    #[test]
+    fn a_batch_updates_matches_creates_the_rest_and_deletes_the_unnamed() {
+        use crate::register::{BackendSpec, RegisterPolicy};
+        let pool = pool();
+        let item = |ip: &str, port: i64, weight: Option<i64>| BackendSpec {
+            address: Some(ip.into()),
+            port: Some(port),
+            weight,
+            ..BackendSpec::default()
+        };
+        let desired = [item("10.0.0.1", 80, Some(7)), item("10.0.0.9", 80, None)];
+        let policy = RegisterPolicy::native();
+        let plan = plan_batch(&pool, &desired, false, &policy, Timestamp(5)).unwrap();
+        assert_eq!(plan.updated.len(), 1);
+        assert_eq!((plan.updated[0].id.as_str(), plan.updated[0].weight), ("b1", 7));
+        assert_eq!(plan.created, vec![desired[1].clone()]);
+        let deleted: Vec<&str> = plan.deleted.iter().map(|b| b.id.as_str()).collect();
+        assert_eq!(deleted, ["b2", "b3"]);
+
+        let additive = plan_batch(&pool, &desired, true, &policy, Timestamp(5)).unwrap();
+        assert!(additive.deleted.is_empty());
+
+        let unchanged = [item("10.0.0.1", 80, Some(1))];
+        let plan = plan_batch(&pool, &unchanged, true, &policy, Timestamp(5)).unwrap();
+        assert!(plan.updated.is_empty() && plan.created.is_empty());
+
+        let twice = [item("10.0.0.2", 80, None), item("10.0.0.2", 80, Some(3))];
+        assert!(matches!(
+            plan_batch(&pool, &twice, false, &policy, Timestamp(5)),
+            Err(Error::InvalidField { field, .. }) if field == "members[1]"
+        ));
     }
 
     #[test]

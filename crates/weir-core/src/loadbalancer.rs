@@ -119,6 +119,37 @@ pub struct ListenerPlan {
     pub default_pool: Pool,
 }
 
+/// A change to a listener's name, scheduler or PROXY protocol (Octavia
+/// sets the last two through its pool's `lb_algorithm` and `protocol`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenerUpdate {
+    pub name: Option<String>,
+    pub scheduler: Option<String>,
+    pub proxy_protocol: Option<String>,
+}
+
+/// Applies `update` under the same rules as creation.
+pub fn plan_listener_update(current: &Listener, update: &ListenerUpdate) -> Result<Listener, Error> {
+    let mut next = current.clone();
+    if let Some(name) = &update.name {
+        validate_name("name", name)?;
+        next.name = name.clone();
+    }
+    if let Some(s) = &update.scheduler {
+        next.scheduler = parse_enum("scheduler", s, Scheduler::NAMES)?;
+    }
+    if let Some(p) = &update.proxy_protocol {
+        next.proxy_protocol = parse_enum("proxy_protocol", p, ProxyProtocol::NAMES)?;
+        if next.proxy_protocol != ProxyProtocol::None && next.protocol != Protocol::Tcp {
+            return Err(Error::invalid(
+                "proxy_protocol",
+                "the PROXY protocol is only sent on tcp listeners",
+            ));
+        }
+    }
+    Ok(next)
+}
+
 /// Checks a port number from the wire.
 pub fn parse_port(field: &str, port: u32) -> Result<u16, Error> {
     match u16::try_from(port) {

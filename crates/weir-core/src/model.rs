@@ -359,6 +359,8 @@ pub struct Backend {
     pub listener_id: Option<ListenerId>,
     /// Set when registered by instance id (or resolved to one by address).
     pub instance_id: Option<InstanceId>,
+    /// The subnet the caller registered it with, if any.
+    pub subnet_id: Option<SubnetId>,
     pub address: IpAddr,
     pub ports: BackendPorts,
     /// 0 means "no new connections".

@@ -31,6 +31,7 @@ pub struct HealthCheckSpec {
 pub struct PoolUpdate {
     pub health_check: Option<Option<HealthCheckSpec>>,
     pub drain_timeout_ms: Option<u64>,
+    pub name: Option<String>,
 }
 
 /// Parses `200`, `200-399`, `200,204,300-302`.
@@ -144,6 +145,10 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
 /// Applies an update to a pool.
 pub fn plan_pool_update(current: &Pool, update: &PoolUpdate) -> Result<Pool, Error> {
     let mut next = current.clone();
+    if let Some(name) = &update.name {
+        crate::inventory::validate_name("name", name)?;
+        next.name = name.clone();
+    }
     if let Some(check) = &update.health_check {
         next.health_check = check.as_ref().map(plan_health_check).transpose()?;
     }

@@ -62,6 +62,12 @@ pub struct RegisterPolicy {
     /// A bare-metal backend needs a border gateway on the VPC (Zenlayer ZLB).
     pub bare_metal_needs_border_gateway: bool,
     pub name_rule: NameRule,
+    /// A backend's address must lie inside the subnet it names (Huawei,
+    /// UCloud); Octavia only asks that the subnet can route to it.
+    pub address_within_subnet: bool,
+    /// Backends must be registered enabled (Huawei: `admin_state_up`
+    /// must be true).
+    pub enabled_only: bool,
 }
 
 impl RegisterPolicy {
@@ -77,6 +83,8 @@ impl RegisterPolicy {
             bare_metal_by_address_only: false,
             bare_metal_needs_border_gateway: true,
             name_rule: NameRule::Free,
+            address_within_subnet: true,
+            enabled_only: false,
         }
     }
 }
@@ -291,6 +299,12 @@ pub fn plan_register(
                 })?,
         };
         let name = check_name(&field("name"), spec.name.as_deref(), policy.name_rule)?;
+        if policy.enabled_only && spec.enabled == Some(false) {
+            return Err(Error::invalid(
+                field("enabled"),
+                "a backend must be registered enabled",
+            ));
+        }
 
         plan.backends.push(Backend {
             id: BackendId::new(ids.next_id()),
@@ -299,6 +313,7 @@ pub fn plan_register(
             lb_id: lb.id.clone(),
             listener_id: snap.listener.as_ref().map(|l| l.id.clone()),
             instance_id: instance.map(|i| i.id.clone()),
+            subnet_id: spec.subnet_id.as_deref().map(SubnetId::new),
             address,
             ports,
             weight,
@@ -475,7 +490,7 @@ fn check_address(
                 subnet_id: subnet_id.clone(),
             });
         }
-        if !subnet.cidr.contains(&address) {
+        if policy.address_within_subnet && !subnet.cidr.contains(&address) {
             return Err(Error::AddressNotInSubnet {
                 address,
                 subnet_id: subnet_id.clone(),

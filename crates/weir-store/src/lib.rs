@@ -175,6 +175,8 @@ pub trait StoreTx: Reads {
         listener: &Listener,
         default_pool: &Pool,
     ) -> StoreResult<()>;
+    /// Changes a listener's name, scheduler and PROXY protocol.
+    async fn update_listener(&mut self, listener: &Listener) -> StoreResult<()>;
     /// Deletes the listener with its default pool and that pool's backends.
     async fn delete_listener(&mut self, listener: &Listener) -> StoreResult<()>;
     async fn update_pool(&mut self, pool: &Pool) -> StoreResult<()>;

@@ -25,7 +25,10 @@ use crate::{
 };
 
 /// Schema migrations in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_backend_subnet.sql")),
+];
 
 /// Rows per multi-row INSERT, well under SQLite's bind-variable limit.
 const INSERT_CHUNK: usize = 500;
@@ -398,6 +401,7 @@ fn backend_from(row: &SqliteRow) -> StoreResult<Backend> {
         lb_id: LoadBalancerId::new(col::<String>(row, "lb_id")?),
         listener_id: col::<Option<String>>(row, "listener_id")?.map(ListenerId::new),
         instance_id: col::<Option<String>>(row, "instance_id")?.map(InstanceId::new),
+        subnet_id: col::<Option<String>>(row, "subnet_id")?.map(SubnetId::new),
         address: parsed(row, "address")?,
         ports: ports_from_text(col(row, "ports")?)?,
         weight: u16::try_from(weight)
@@ -995,6 +999,26 @@ impl StoreTx for SqliteTx {
         .await
     }
 
+    async fn update_listener(&mut self, l: &Listener) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE listeners SET name = ?, scheduler = ?, proxy_protocol = ? WHERE id = ?",
+        )
+        .bind(&l.name)
+        .bind(l.scheduler.as_str())
+        .bind(l.proxy_protocol.as_str())
+        .bind(l.id.as_str())
+        .execute(self.w().await?)
+        .await?;
+        self.log(
+            &l.project_id,
+            "listener",
+            &[l.id.as_str()],
+            "update",
+            Scope::lb(&l.lb_id),
+        )
+        .await
+    }
+
     async fn delete_listener(&mut self, l: &Listener) -> StoreResult<()> {
         let pool = l.default_pool_id.as_str();
         self.exec("DELETE FROM backends WHERE pool_id = ?", &[pool])
@@ -1047,8 +1071,8 @@ impl StoreTx for SqliteTx {
         };
         for chunk in backends.chunks(INSERT_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO backends (id, project_id, pool_id, lb_id, listener_id, instance_id, address, ports, port_key, \
-                 weight, enabled, backup, name, created_at, updated_at) ",
+                "INSERT INTO backends (id, project_id, pool_id, lb_id, listener_id, instance_id, subnet_id, address, ports, \
+                 port_key, weight, enabled, backup, name, created_at, updated_at) ",
             );
             qb.push_values(chunk, |mut row, b| {
                 row.push_bind(b.id.as_str())
@@ -1057,6 +1081,7 @@ impl StoreTx for SqliteTx {
                     .push_bind(b.lb_id.as_str())
                     .push_bind(b.listener_id.as_ref().map(ListenerId::as_str))
                     .push_bind(b.instance_id.as_ref().map(InstanceId::as_str))
+                    .push_bind(b.subnet_id.as_ref().map(SubnetId::as_str))
                     .push_bind(b.address.to_string())
                     .push_bind(ports_to_text(&b.ports))
                     .push_bind(i64::from(b.ports.key()))
@@ -1084,7 +1109,7 @@ impl StoreTx for SqliteTx {
         let hc = hc_columns(p.health_check.as_ref());
         sqlx::query(
             "UPDATE pools SET hc_type = ?, hc_interval_ms = ?, hc_timeout_ms = ?, hc_rise = ?, hc_fall = ?, \
-             hc_port = ?, hc_path = ?, hc_codes = ?, drain_timeout_ms = ? WHERE id = ?",
+             hc_port = ?, hc_path = ?, hc_codes = ?, drain_timeout_ms = ?, name = ? WHERE id = ?",
         )
         .bind(hc.kind)
         .bind(hc.interval_ms)
@@ -1095,6 +1120,7 @@ impl StoreTx for SqliteTx {
         .bind(hc.path)
         .bind(hc.codes)
         .bind(i64::try_from(p.drain_timeout_ms).unwrap_or(i64::MAX))
+        .bind(&p.name)
         .bind(p.id.as_str())
         .execute(self.w().await?)
         .await?;

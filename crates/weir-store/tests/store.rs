@@ -111,6 +111,7 @@ fn backend(id: &str, address: &str, ports: BackendPorts) -> Backend {
         lb_id: "lb1".into(),
         listener_id: Some("l1".into()),
         instance_id: None,
+        subnet_id: None,
         address: address.parse().unwrap(),
         ports,
         weight: 65_535,

@@ -193,6 +193,7 @@ fn existing(address: &str, port: u16, instance: Option<&str>) -> Backend {
         lb_id: "lb-1".into(),
         listener_id: Some("ls-1".into()),
         instance_id: instance.map(InstanceId::from),
+        subnet_id: None,
         address: address.parse().unwrap(),
         ports: BackendPorts::One(port),
         weight: 1,

@@ -25,6 +25,7 @@ pub fn policy() -> RegisterPolicy {
         bare_metal_by_address_only: false,
         bare_metal_needs_border_gateway: false,
         name_rule: NameRule::Free,
+        ..RegisterPolicy::native()
     }
 }
 
@@ -231,6 +232,7 @@ async fn create_vserver(call: &Call) -> ActionResult {
             PoolUpdate {
                 health_check: health.map(Some),
                 drain_timeout_ms: None,
+                name: None,
             },
         )
         .await
@@ -301,7 +303,10 @@ async fn backend_view(call: &Call, lb: &LoadBalancer, b: &Backend) -> Value {
         "IsBackup": i32::from(b.backup),
         "Status": i32::from(failing),
         "VPCId": lb.vpc_id.as_str(),
-        "SubnetId": instance.as_ref().map_or(lb.subnet_id.as_str(), |i| i.subnet_id.as_str()),
+        "SubnetId": b.subnet_id.as_ref().map_or_else(
+            || instance.as_ref().map_or(lb.subnet_id.as_str(), |i| i.subnet_id.as_str()),
+            |s| s.as_str(),
+        ),
     })
 }
 

@@ -31,6 +31,7 @@ pub fn policy() -> RegisterPolicy {
         bare_metal_by_address_only: false,
         bare_metal_needs_border_gateway: false,
         name_rule: NameRule::LettersDigitsDashDot,
+        ..RegisterPolicy::native()
     }
 }
 
@@ -232,6 +233,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
             PoolUpdate {
                 health_check: health,
                 drain_timeout_ms: None,
+                name: None,
             },
         )
         .await

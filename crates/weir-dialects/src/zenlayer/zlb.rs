@@ -29,6 +29,7 @@ pub fn policy() -> RegisterPolicy {
         bare_metal_by_address_only: true,
         bare_metal_needs_border_gateway: true,
         name_rule: NameRule::Free,
+        ..RegisterPolicy::native()
     }
 }
 
@@ -381,6 +382,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
             PoolUpdate {
                 health_check: health,
                 drain_timeout_ms: None,
+                name: None,
             },
         )
         .await
@@ -487,8 +489,17 @@ struct BackendServers {
     backend_servers: Vec<BackendServer>,
 }
 
+/// The listener's pool, checked to be on the named load balancer inside
+/// the command itself (no separate read).
+fn target(req: &BackendServers) -> RegisterTarget {
+    RegisterTarget::ListenerOn(
+        LoadBalancerId::new(req.load_balancer_id.as_str()),
+        ListenerId::new(req.listener_id.as_str()),
+    )
+}
+
 async fn register_backend(call: &Call, req: BackendServers) -> ActionResult {
-    let listener = listener_of(call, &req.load_balancer_id, &req.listener_id).await?;
+    let target = target(&req);
     let backends = req
         .backend_servers
         .into_iter()
@@ -504,7 +515,7 @@ async fn register_backend(call: &Call, req: BackendServers) -> ActionResult {
         .register_backends(
             &call.principal,
             RegisterRequest {
-                target: RegisterTarget::Listener(listener.id),
+                target,
                 backends,
                 policy: policy(),
                 client_token: None,
@@ -528,7 +539,6 @@ fn selector(s: &BackendServer) -> BackendSelector {
 }
 
 async fn modify_backend(call: &Call, req: BackendServers) -> ActionResult {
-    let listener = listener_of(call, &req.load_balancer_id, &req.listener_id).await?;
     let changes = req
         .backend_servers
         .iter()
@@ -545,7 +555,7 @@ async fn modify_backend(call: &Call, req: BackendServers) -> ActionResult {
     call.control
         .update_selected(
             &call.principal,
-            RegisterTarget::Listener(listener.id),
+            target(&req),
             changes,
             policy(),
             "backendServers",
@@ -556,12 +566,11 @@ async fn modify_backend(call: &Call, req: BackendServers) -> ActionResult {
 }
 
 async fn deregister_backend(call: &Call, req: BackendServers) -> ActionResult {
-    let listener = listener_of(call, &req.load_balancer_id, &req.listener_id).await?;
     let selectors = req.backend_servers.iter().map(selector).collect();
     call.control
         .deregister_selected(
             &call.principal,
-            RegisterTarget::Listener(listener.id),
+            target(&req),
             selectors,
             WhenMissing::Fail,
             "backendServers",
