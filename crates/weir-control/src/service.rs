@@ -185,6 +185,12 @@ impl Control {
         let _ = self.live.set(view);
     }
 
+    /// Whether a data plane reports its live state (so "not in the live
+    /// view" means "not applied yet").
+    pub fn has_live_view(&self) -> bool {
+        self.live.get().is_some()
+    }
+
     /// The data plane's view of a backend, when a data plane runs.
     pub fn backend_live(&self, id: &BackendId) -> Option<BackendLive> {
         self.live.get().and_then(|v| v.backend(id))
@@ -610,6 +616,47 @@ impl Control {
         })
     }
 
+    /// Changes a listener and its default pool together (Octavia sets the
+    /// scheduler and PROXY protocol through the pool), in one write.
+    pub async fn update_listener_and_pool(
+        &self,
+        principal: &Principal,
+        id: ListenerId,
+        listener_update: ListenerUpdate,
+        pool_update: PoolUpdate,
+    ) -> ControlResult<(Listener, Pool)> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let found = tx.listener(&id).await?;
+            let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            let next = loadbalancer::plan_listener_update(&current, &listener_update)?;
+            let found = tx.pool(&current.default_pool_id).await?;
+            let pool =
+                principal.check(found, ResourceKind::Pool, current.default_pool_id.as_str())?;
+            let next_pool = plan_pool_update(&pool, &pool_update)?;
+            if next != current {
+                tx.update_listener(&next).await?;
+            }
+            if next_pool != pool {
+                tx.update_pool(&next_pool).await?;
+            }
+            Ok((next, next_pool))
+        })
+    }
+
+    /// Lists the pools of a load balancer: its LB-wide pool, then each
+    /// listener's default pool.
+    pub async fn list_pools(
+        &self,
+        principal: &Principal,
+        lb_id: &LoadBalancerId,
+    ) -> ControlResult<Vec<Pool>> {
+        let mut reads = self.reader().await?;
+        let lb = reads.load_balancer(lb_id).await?;
+        principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
+        Ok(reads.pools_of(lb_id).await?)
+    }
+
     /// Deletes a listener with its default pool and that pool's backends
     /// (which drain in the data plane).
     pub async fn delete_listener(
@@ -656,6 +703,11 @@ impl Control {
         };
         let found = reads.pool(&pool_id).await?;
         let pool = principal.check(found, ResourceKind::Pool, pool_id.as_str())?;
+        let listener = match (listener, &pool.listener_id) {
+            (Some(known), _) => Some(known),
+            (None, Some(id)) => reads.listener(id).await?,
+            (None, None) => None,
+        };
         let page = Page {
             marker: None,
             limit: reads

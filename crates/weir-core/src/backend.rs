@@ -298,7 +298,10 @@ mod tests {
         let policy = RegisterPolicy::native();
         let plan = plan_batch(&pool, &desired, false, &policy, Timestamp(5)).unwrap();
         assert_eq!(plan.updated.len(), 1);
-        assert_eq!((plan.updated[0].id.as_str(), plan.updated[0].weight), ("b1", 7));
+        assert_eq!(
+            (plan.updated[0].id.as_str(), plan.updated[0].weight),
+            ("b1", 7)
+        );
         assert_eq!(plan.created, vec![desired[1].clone()]);
         let deleted: Vec<&str> = plan.deleted.iter().map(|b| b.id.as_str()).collect();
         assert_eq!(deleted, ["b2", "b3"]);

@@ -129,7 +129,10 @@ pub struct ListenerUpdate {
 }
 
 /// Applies `update` under the same rules as creation.
-pub fn plan_listener_update(current: &Listener, update: &ListenerUpdate) -> Result<Listener, Error> {
+pub fn plan_listener_update(
+    current: &Listener,
+    update: &ListenerUpdate,
+) -> Result<Listener, Error> {
     let mut next = current.clone();
     if let Some(name) = &update.name {
         validate_name("name", name)?;

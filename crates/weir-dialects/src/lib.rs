@@ -10,8 +10,13 @@
 //!   parsing with field paths — transport plumbing, no rules.
 //! - [`zenlayer`]: Zenlayer Cloud API 2.0, ZLB and BMC (`POST /api/v2/{zlb,bmc}`).
 //! - [`ucloud`]: UCloud / SCloud ULB (`POST /ucloud`, form-encoded).
+//! - [`openstack`]: Keystone v3 tokens and Octavia (`/v2.0/lbaas`, `/v2/lbaas`).
+//! - [`lbaas`]: the OpenStack LBaaS v2 resource model that the OpenStack
+//!   and Huawei ELB dialects both speak (shared shapes, one error table).
 
 pub mod common;
+pub mod lbaas;
+pub mod openstack;
 pub mod ucloud;
 pub mod zenlayer;
 
@@ -28,6 +33,8 @@ pub struct Config {
     /// (UCloud signs no timestamp, so a captured request replays forever);
     /// `None`: off.
     pub ucloud_replay_window: Option<Duration>,
+    /// Lifetime of Keystone tokens (default one hour).
+    pub keystone_token_ttl: Option<Duration>,
 }
 
 /// What every dialect handler needs.
@@ -36,15 +43,24 @@ pub struct Dialects {
     pub control: Control,
     pub config: Arc<Config>,
     ucloud_replays: Arc<common::ReplayGuard>,
+    tokens: Arc<openstack::Tokens>,
 }
 
 impl Dialects {
     pub fn new(control: Control, config: Config) -> Self {
         let window = config.ucloud_replay_window.unwrap_or_default();
+        // A fresh key per process: tokens die with the process, and
+        // keystoneauth re-authenticates on the 401 that follows.
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the OS random source is available");
+        let ttl = config
+            .keystone_token_ttl
+            .unwrap_or(openstack::DEFAULT_TOKEN_TTL);
         Self {
             control,
             config: Arc::new(config),
             ucloud_replays: Arc::new(common::ReplayGuard::new(window)),
+            tokens: Arc::new(openstack::Tokens::new(key, ttl)),
         }
     }
 }
@@ -55,5 +71,6 @@ pub fn router(control: Control, config: Config) -> Router {
     Router::new()
         .merge(zenlayer::routes())
         .merge(ucloud::routes())
+        .merge(openstack::routes(state.clone()))
         .with_state(state)
 }

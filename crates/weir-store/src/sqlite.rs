@@ -27,7 +27,10 @@ use crate::{
 /// Schema migrations in order; each runs once, in its own transaction.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../migrations/sqlite/0002_backend_subnet.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_backend_subnet.sql"),
+    ),
 ];
 
 /// Rows per multi-row INSERT, well under SQLite's bind-variable limit.

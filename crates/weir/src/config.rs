@@ -41,6 +41,8 @@ struct DialectsSection {
     /// Seconds during which an identical signed UCloud write is refused as
     /// a replay (UCloud signs no timestamp); 0 or absent: off.
     ucloud_replay_window_secs: Option<u64>,
+    /// Lifetime of Keystone tokens in seconds (default 3600).
+    keystone_token_ttl_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -192,6 +194,11 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
         ucloud_replay_window: file
             .dialects
             .ucloud_replay_window_secs
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs),
+        keystone_token_ttl: file
+            .dialects
+            .keystone_token_ttl_secs
             .filter(|s| *s > 0)
             .map(std::time::Duration::from_secs),
     };

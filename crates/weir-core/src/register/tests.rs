@@ -728,7 +728,13 @@ fn proxy_only_backends_are_refused_by_packet_forwarding_listeners() {
         proxy_only: true,
         ..by_address("10.0.0.50")
     };
-    assert_eq!(plan(std::slice::from_ref(&ip_backend)).unwrap().backends.len(), 1);
+    assert_eq!(
+        plan(std::slice::from_ref(&ip_backend))
+            .unwrap()
+            .backends
+            .len(),
+        1
+    );
     for mode in [ForwardingMode::Dr, ForwardingMode::Nat] {
         let mut snap = snapshot();
         snap.listener = Some(listener(ListenerPorts::Single(80), mode));
