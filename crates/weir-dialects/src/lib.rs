@@ -11,10 +11,12 @@
 //! - [`zenlayer`]: Zenlayer Cloud API 2.0, ZLB and BMC (`POST /api/v2/{zlb,bmc}`).
 //! - [`ucloud`]: UCloud / SCloud ULB (`POST /ucloud`, form-encoded).
 //! - [`openstack`]: Keystone v3 tokens and Octavia (`/v2.0/lbaas`, `/v2/lbaas`).
+//! - [`huawei`]: Huawei ELB v2 (`/v2/{project_id}/elb`, AK/SK).
 //! - [`lbaas`]: the OpenStack LBaaS v2 resource model that the OpenStack
 //!   and Huawei ELB dialects both speak (shared shapes, one error table).
 
 pub mod common;
+pub mod huawei;
 pub mod lbaas;
 pub mod openstack;
 pub mod ucloud;
@@ -72,5 +74,6 @@ pub fn router(control: Control, config: Config) -> Router {
         .merge(zenlayer::routes())
         .merge(ucloud::routes())
         .merge(openstack::routes(state.clone()))
+        .merge(huawei::routes(state.clone()))
         .with_state(state)
 }

@@ -144,3 +144,43 @@ fn ucloud_vector_verifies_and_tampering_does_not() {
         .collect();
     assert!(!ucloud_sign::verify(&unsigned, SECRET));
 }
+
+#[test]
+fn huawei_vector_verifies_and_tampering_does_not() {
+    use weir_dialects::huawei::sign as hw;
+    let raw = Raw::load("huawei-request.raw");
+    let mut line = raw.request_line.split(' ');
+    let method = line.next().unwrap();
+    let target = line.next().unwrap();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let auth = hw::parse_authorization(raw.header("authorization")).unwrap();
+    assert_eq!(auth.access_key_id, "AKIDTEST");
+    let parts = hw::SignedParts {
+        method,
+        path,
+        query: &query,
+        headers: &raw.headers,
+        body: &raw.body,
+    };
+    let now = hw::parse_sdk_date(raw.header("x-sdk-date")).unwrap();
+    assert_eq!(hw::verify(&parts, &auth, SECRET, now), Ok(()));
+    assert_eq!(hw::verify(&parts, &auth, SECRET, now - 900), Ok(()));
+    assert!(matches!(
+        hw::verify(&parts, &auth, SECRET, now + 901),
+        Err(hw::SignError::Expired { .. })
+    ));
+    assert_eq!(
+        hw::verify(&parts, &auth, "WRONGSECRET", now),
+        Err(hw::SignError::Mismatch)
+    );
+    let other_path = path.replace("pool-hw-1", "pool-hw-2");
+    let moved = hw::SignedParts {
+        path: &other_path,
+        ..parts.clone()
+    };
+    assert_eq!(
+        hw::verify(&moved, &auth, SECRET, now),
+        Err(hw::SignError::Mismatch)
+    );
+}

@@ -1,0 +1,240 @@
+//! `SDK-HMAC-SHA256`, Huawei Cloud's AK/SK request signature, as a pure
+//! verifier: the caller passes the request's parts and "now".
+//!
+//! Canonical request: method, the path with each segment re-encoded and
+//! a trailing `/`, the sorted query, the signed headers (`name:value`),
+//! their names, and the body's SHA-256 (or `X-Sdk-Content-Sha256`).
+
+use crate::common::{constant_time_eq, hex, hmac_sha256, sha256_hex, CLOCK_SKEW_SECS};
+
+pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
+
+/// A parsed `Authorization: SDK-HMAC-SHA256 Access=…, SignedHeaders=…, Signature=…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    pub access_key_id: String,
+    pub signed_headers: Vec<String>,
+    pub signature: String,
+}
+
+/// The parts of a request the signature covers.
+#[derive(Debug, Clone)]
+pub struct SignedParts<'a> {
+    pub method: &'a str,
+    /// The path as received (percent-encoded).
+    pub path: &'a str,
+    /// The query pairs, decoded.
+    pub query: &'a [(String, String)],
+    /// Every header, names lower-case.
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignError {
+    Malformed(String),
+    Expired { skew_secs: i64 },
+    Mismatch,
+}
+
+impl std::fmt::Display for SignError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Malformed(why) => write!(f, "malformed signature: {why}"),
+            Self::Expired { skew_secs } => write!(
+                f,
+                "X-Sdk-Date is {skew_secs} s away from the server clock (at most {CLOCK_SKEW_SECS} s allowed)"
+            ),
+            Self::Mismatch => f.write_str("the request signature does not match"),
+        }
+    }
+}
+
+pub fn parse_authorization(header: &str) -> Result<Authorization, SignError> {
+    let rest = header
+        .strip_prefix(ALGORITHM)
+        .ok_or_else(|| SignError::Malformed(format!("the scheme must be {ALGORITHM}")))?;
+    let (mut access, mut signed, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let Some((key, value)) = part.trim().split_once('=') else {
+            continue;
+        };
+        match key {
+            "Access" => access = Some(value.to_owned()),
+            "SignedHeaders" => signed = Some(value.to_owned()),
+            "Signature" => signature = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    let missing = |what: &str| SignError::Malformed(format!("Authorization lacks {what}"));
+    Ok(Authorization {
+        access_key_id: access.ok_or_else(|| missing("Access"))?,
+        signed_headers: signed
+            .ok_or_else(|| missing("SignedHeaders"))?
+            .split(';')
+            .map(str::to_owned)
+            .collect(),
+        signature: signature.ok_or_else(|| missing("Signature"))?,
+    })
+}
+
+/// RFC 3986 encoding: unreserved characters kept, the rest `%XX`.
+pub fn pct(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (invalid ones are kept as they are).
+fn pct_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let digits = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(digits, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn header<'a>(parts: &'a SignedParts<'_>, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The canonical request the signature is over.
+pub fn canonical_request(parts: &SignedParts<'_>, signed: &[String]) -> String {
+    let mut uri = pct_decode(parts.path)
+        .split('/')
+        .map(pct)
+        .collect::<Vec<_>>()
+        .join("/");
+    if !uri.ends_with('/') {
+        uri.push('/');
+    }
+    let mut query: Vec<(String, String)> =
+        parts.query.iter().map(|(k, v)| (pct(k), pct(v))).collect();
+    query.sort();
+    let query = query
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let headers: String = signed
+        .iter()
+        .map(|name| {
+            format!(
+                "{name}:{}\n",
+                header(parts, name).unwrap_or_default().trim()
+            )
+        })
+        .collect();
+    let payload =
+        header(parts, "x-sdk-content-sha256").map_or_else(|| sha256_hex(parts.body), str::to_owned);
+    format!(
+        "{}\n{uri}\n{query}\n{headers}\n{}\n{payload}",
+        parts.method,
+        signed.join(";")
+    )
+}
+
+/// `YYYYMMDDTHHMMSSZ` as Unix seconds.
+pub fn parse_sdk_date(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// The signature a client with `secret` sends for `parts`.
+pub fn sign(parts: &SignedParts<'_>, signed: &[String], secret: &str) -> String {
+    let date = header(parts, "x-sdk-date").unwrap_or_default();
+    let sts = format!(
+        "{ALGORITHM}\n{date}\n{}",
+        sha256_hex(canonical_request(parts, signed).as_bytes())
+    );
+    hex(&hmac_sha256(secret.as_bytes(), sts.as_bytes()))
+}
+
+/// Verifies `auth` over `parts` with `secret` at `now_unix`.
+pub fn verify(
+    parts: &SignedParts<'_>,
+    auth: &Authorization,
+    secret: &str,
+    now_unix: i64,
+) -> Result<(), SignError> {
+    for required in ["host", "x-sdk-date"] {
+        if !auth.signed_headers.iter().any(|h| h == required) {
+            return Err(SignError::Malformed(format!(
+                "SignedHeaders must include {required}"
+            )));
+        }
+    }
+    let date = header(parts, "x-sdk-date")
+        .ok_or_else(|| SignError::Malformed("X-Sdk-Date is missing".to_owned()))?;
+    let ts = parse_sdk_date(date)
+        .ok_or_else(|| SignError::Malformed("X-Sdk-Date must be YYYYMMDDTHHMMSSZ".to_owned()))?;
+    let skew = ts - now_unix;
+    if skew.abs() > CLOCK_SKEW_SECS {
+        return Err(SignError::Expired { skew_secs: skew });
+    }
+    let expected = sign(parts, &auth.signed_headers, secret);
+    if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+        Ok(())
+    } else {
+        Err(SignError::Mismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sdk_dates_parse_to_unix_seconds() {
+        assert_eq!(parse_sdk_date("19700101T000000Z"), Some(0));
+        assert_eq!(parse_sdk_date("20261122T140556Z"), Some(1_795_356_356));
+        assert_eq!(parse_sdk_date("2026-11-22T14:05:56Z"), None);
+        assert_eq!(parse_sdk_date("20261322T140556Z"), None);
+    }
+
+    #[test]
+    fn path_segments_are_reencoded() {
+        assert_eq!(pct("a b/c"), "a%20b%2Fc");
+        assert_eq!(pct_decode("a%20b"), "a b");
+        assert_eq!(pct_decode("100%"), "100%");
+    }
+}
