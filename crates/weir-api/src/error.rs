@@ -75,6 +75,7 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
             ..
         } => (S::BAD_REQUEST, "TooManyBackendsInRequest"),
         Error::IdempotencyMismatch { .. } => (S::CONFLICT, "ClientTokenReused"),
+        Error::ListenerPortInUse { .. } => (S::CONFLICT, "Conflict"),
         Error::Conflict { .. } => (S::CONFLICT, "Conflict"),
     }
 }

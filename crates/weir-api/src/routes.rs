@@ -690,6 +690,7 @@ async fn update_backend(
         enabled: req.enabled,
         backup: req.backup,
         name: req.name,
+        port: None,
     };
     let backend = c
         .update_backend(&p, BackendId::new(id), update, RegisterPolicy::native())

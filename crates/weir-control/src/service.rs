@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use weir_core::backend::{
-    plan_backend_update, plan_batch, select_backends, BackendSelector, BackendUpdate, WhenMissing,
+    plan_backend_update, plan_batch, plan_port_change, select_backends, BackendSelector,
+    BackendUpdate, WhenMissing,
 };
 use weir_core::idempotency::{self, Replay};
 use weir_core::ids::*;
@@ -49,6 +50,8 @@ macro_rules! command {
 
 /// Idempotency scope of backend registration.
 const OP_REGISTER: &str = "register_backends";
+/// Idempotency scope of load balancer creation.
+const OP_CREATE_LB: &str = "create_load_balancer";
 
 /// Fresh ids: UUIDv7, so id order is creation order and keyset paging by
 /// id lists backends oldest first.
@@ -462,22 +465,61 @@ impl Control {
         subnet_id: SubnetId,
         req: NewLoadBalancer,
     ) -> ControlResult<LoadBalancer> {
+        self.create_load_balancer_once(principal, subnet_id, req, None)
+            .await
+    }
+
+    /// Creates a load balancer; with a client token, a replay of the same
+    /// request returns the load balancer the first one created (Zenlayer
+    /// BMC `clientToken`), and the same token with another request is
+    /// refused.
+    pub async fn create_load_balancer_once(
+        &self,
+        principal: &Principal,
+        subnet_id: SubnetId,
+        req: NewLoadBalancer,
+        client_token: Option<String>,
+    ) -> ControlResult<LoadBalancer> {
+        if let Some(token) = &client_token {
+            idempotency::validate_token("client_token", token)?;
+        }
         let principal = principal.clone();
         let settings = self.settings.clone();
         command!(self.writer, |tx| {
             let subnet = tx.subnet(&subnet_id).await?;
             let subnet = principal.check(subnet, ResourceKind::Subnet, subnet_id.as_str())?;
+            let fingerprint = hex(&Sha256::digest(format!("{subnet_id:?}|{req:?}").as_bytes()));
+            if let Some(token) = &client_token {
+                let stored = tx
+                    .idempotency_record(&subnet.project_id, OP_CREATE_LB, token)
+                    .await?
+                    .map(|r| (r.fingerprint, r.response));
+                if let Replay::Respond(id) = idempotency::decide(token, stored, &fingerprint)? {
+                    let id = LoadBalancerId::new(id);
+                    let found = tx.load_balancer(&id).await?;
+                    return Ok(principal.check(found, ResourceKind::LoadBalancer, id.as_str())?);
+                }
+            }
             let used = tx.used_vips().await?;
+            let at = now();
             let plan = loadbalancer::plan_load_balancer(
                 &subnet,
                 &used,
                 &req,
                 &settings.network,
                 &mut UuidIds,
-                now(),
+                at,
             )?;
             tx.insert_load_balancer(&plan.load_balancer, &plan.default_pool)
                 .await?;
+            if let Some(token) = &client_token {
+                let record = IdempotencyRecord {
+                    fingerprint,
+                    response: plan.load_balancer.id.to_string(),
+                };
+                tx.put_idempotency_record(&subnet.project_id, OP_CREATE_LB, token, &record, at)
+                    .await?;
+            }
             Ok(plan.load_balancer)
         })
     }
@@ -915,7 +957,21 @@ impl Control {
         command!(self.writer, |tx| {
             let current = tx.backend(&id).await?;
             let current = principal.check(current, ResourceKind::Backend, id.as_str())?;
-            let next = plan_backend_update(&current, &update, &policy, now())?;
+            let mut next = plan_backend_update(&current, &update, &policy, now())?;
+            if let Some(port) = update.port {
+                let listener = match &current.listener_id {
+                    Some(l) => tx.listener(l).await?,
+                    None => None,
+                };
+                let same_address = tx
+                    .overlapping_backends(&current.pool_id, &[current.address], &[])
+                    .await?;
+                let ports = plan_port_change(&current, port, listener.as_ref(), &same_address)?;
+                if ports != next.ports {
+                    next.ports = ports;
+                    next.updated_at = now();
+                }
+            }
             if next != current {
                 tx.update_backend(&next).await?;
             }

@@ -97,6 +97,39 @@ pub struct BackendUpdate {
     pub enabled: Option<bool>,
     pub backup: Option<bool>,
     pub name: Option<String>,
+    /// A new traffic port (UCloud `UpdateBackendAttribute Port`); planned
+    /// by [`plan_port_change`], which needs the pool's other backends.
+    pub port: Option<i64>,
+}
+
+/// Moves a backend to another port: allowed only where a backend may
+/// carry a port, and only to an address and port free in its pool.
+pub fn plan_port_change(
+    current: &Backend,
+    port: i64,
+    listener: Option<&crate::model::Listener>,
+    same_address: &[Backend],
+) -> Result<crate::model::BackendPorts, Error> {
+    if let Some(reason) = listener.and_then(crate::model::Listener::port_forbidden_reason) {
+        return Err(Error::PortNotAllowed {
+            reason: reason.to_owned(),
+        });
+    }
+    let port = u16::try_from(port)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| Error::invalid("port", format!("{port} is not a port in 1-65535")))?;
+    if let Some(other) = same_address
+        .iter()
+        .find(|b| b.id != current.id && b.address == current.address && b.ports.key() == port)
+    {
+        return Err(Error::BackendExists {
+            address: current.address,
+            port,
+            existing_id: other.id.to_string(),
+        });
+    }
+    Ok(crate::model::BackendPorts::One(port))
 }
 
 /// Applies `update` under the dialect's weight and name rules.
@@ -185,6 +218,7 @@ pub fn plan_batch(
                     enabled: spec.enabled,
                     backup: spec.backup,
                     name: spec.name.clone(),
+                    port: None,
                 };
                 let next = plan_backend_update(&existing[at], &update, policy, now)?;
                 if next != existing[at] {
@@ -318,6 +352,22 @@ mod tests {
             plan_batch(&pool, &twice, false, &policy, Timestamp(5)),
             Err(Error::InvalidField { field, .. }) if field == "members[1]"
         ));
+    }
+
+    #[test]
+    fn a_port_change_needs_a_free_port_where_ports_are_allowed() {
+        let pool = pool();
+        let moved = plan_port_change(&pool[0], 8080, None, &pool).unwrap();
+        assert_eq!(moved, BackendPorts::One(8080));
+        assert!(matches!(
+            plan_port_change(&pool[0], 81, None, &pool),
+            Err(Error::BackendExists { port: 81, .. })
+        ));
+        assert!(plan_port_change(&pool[0], 0, None, &pool).is_err());
+        assert_eq!(
+            plan_port_change(&pool[0], 80, None, &pool).unwrap(),
+            BackendPorts::One(80)
+        );
     }
 
     #[test]

@@ -153,8 +153,13 @@ pub enum Error {
     #[error("client token {token} was already used with a different request")]
     IdempotencyMismatch { token: String },
 
-    /// The change conflicts with existing state (overlapping CIDRs, a port
-    /// already taken, a resource still in use).
+    /// A listener's ports overlap another listener of the same protocol on
+    /// the load balancer.
+    #[error("{reason}")]
+    ListenerPortInUse { reason: String },
+
+    /// The change conflicts with existing state (overlapping CIDRs, a
+    /// resource still in use).
     #[error("{reason}")]
     Conflict { reason: String },
 }

@@ -263,12 +263,14 @@ pub fn plan_listener(
             .iter()
             .any(|theirs| mine.iter().any(|r| r.overlaps(theirs)));
         if clash {
-            return Err(Error::conflict(format!(
-                "{protocol} port(s) {} overlap listener {} ({})",
-                ports.to_spec(),
-                other.id,
-                other.ports.to_spec()
-            )));
+            return Err(Error::ListenerPortInUse {
+                reason: format!(
+                    "{protocol} port(s) {} overlap listener {} ({})",
+                    ports.to_spec(),
+                    other.id,
+                    other.ports.to_spec()
+                ),
+            });
         }
     }
     let id = ListenerId::new(ids.next_id());
@@ -428,7 +430,7 @@ mod tests {
         assert_eq!(first.scheduler, Scheduler::Wrr);
         assert!(matches!(
             listener(tcp80.clone(), std::slice::from_ref(&first)),
-            Err(Error::Conflict { .. })
+            Err(Error::ListenerPortInUse { .. })
         ));
         let udp80 = NewListener {
             protocol: "udp".into(),
@@ -442,7 +444,7 @@ mod tests {
         };
         assert!(matches!(
             listener(range, std::slice::from_ref(&first)),
-            Err(Error::Conflict { .. })
+            Err(Error::ListenerPortInUse { .. })
         ));
         let both = NewListener {
             all_ports: true,

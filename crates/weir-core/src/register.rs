@@ -237,12 +237,16 @@ pub fn plan_register(
 
     for (index, spec) in specs.iter().enumerate() {
         let field = |name: &str| format!("backends[{index}].{name}");
-        let (address, instance) = resolve_target(snap, spec, policy, index)?;
+        let (address, instance) = resolve_target(snap, spec, policy, settings, index)?;
         check_kind(snap, spec, instance, index)?;
 
         // Duplicates inside the request are decided on identity alone, so a
         // first-wins duplicate is ignored before its other fields are judged.
-        if let Some(inst) = instance.filter(|_| policy.unique_instance_per_listener) {
+        // Named by id twice is a duplicate instance; named by address twice
+        // is a duplicate address (Zenlayer tells the two apart).
+        let named_by_id = spec.instance_id.is_some();
+        if let Some(inst) = instance.filter(|_| policy.unique_instance_per_listener && named_by_id)
+        {
             if !seen_instances.insert(inst.id.clone()) {
                 let reason = Error::DuplicateInstanceInRequest {
                     instance_id: inst.id.to_string(),
@@ -341,6 +345,7 @@ fn resolve_target<'a>(
     snap: &'a RegisterSnapshot,
     spec: &BackendSpec,
     policy: &RegisterPolicy,
+    settings: &Settings,
     index: usize,
 ) -> Result<(IpAddr, Option<&'a Instance>), Error> {
     let lb = &snap.load_balancer;
@@ -392,6 +397,9 @@ fn resolve_target<'a>(
                     && (i.vpc_id == lb.vpc_id || i.instance_type == InstanceType::Bm)
             });
             if inst.is_none() && policy.address_requires_instance {
+                // An address that could never be a backend says so, rather
+                // than "no instance has it".
+                check_address_range(snap, address, settings)?;
                 return Err(Error::AddressNotInstance { address });
             }
             Ok((address, inst))
@@ -438,13 +446,10 @@ fn check_kind(
     Ok(())
 }
 
-/// Address rules that hold however the address was found.
-fn check_address(
+/// The address is neither reserved nor outside the backend ranges.
+fn check_address_range(
     snap: &RegisterSnapshot,
-    spec: &BackendSpec,
     address: IpAddr,
-    instance: Option<&Instance>,
-    policy: &RegisterPolicy,
     settings: &Settings,
 ) -> Result<(), Error> {
     let lb = &snap.load_balancer;
@@ -471,6 +476,20 @@ fn check_address(
                 .join(", "),
         });
     }
+    Ok(())
+}
+
+/// Address rules that hold however the address was found.
+fn check_address(
+    snap: &RegisterSnapshot,
+    spec: &BackendSpec,
+    address: IpAddr,
+    instance: Option<&Instance>,
+    policy: &RegisterPolicy,
+    settings: &Settings,
+) -> Result<(), Error> {
+    check_address_range(snap, address, settings)?;
+    let lb = &snap.load_balancer;
     if let Some(inst) = instance {
         if inst.instance_type == InstanceType::Bm
             && policy.bare_metal_needs_border_gateway

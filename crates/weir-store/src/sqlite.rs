@@ -1138,15 +1138,20 @@ impl StoreTx for SqliteTx {
     }
 
     async fn update_backend(&mut self, b: &Backend) -> StoreResult<()> {
-        sqlx::query("UPDATE backends SET weight = ?, enabled = ?, backup = ?, name = ?, updated_at = ? WHERE id = ?")
-            .bind(i64::from(b.weight))
-            .bind(b.enabled)
-            .bind(b.backup)
-            .bind(&b.name)
-            .bind(b.updated_at.millis())
-            .bind(b.id.as_str())
-            .execute(self.w().await?)
-            .await?;
+        sqlx::query(
+            "UPDATE backends SET weight = ?, enabled = ?, backup = ?, name = ?, updated_at = ?, \
+             ports = ?, port_key = ? WHERE id = ?",
+        )
+        .bind(i64::from(b.weight))
+        .bind(b.enabled)
+        .bind(b.backup)
+        .bind(&b.name)
+        .bind(b.updated_at.millis())
+        .bind(ports_to_text(&b.ports))
+        .bind(i64::from(b.ports.key()))
+        .bind(b.id.as_str())
+        .execute(self.w().await?)
+        .await?;
         self.log(
             &b.project_id,
             "backend",

@@ -744,3 +744,39 @@ fn proxy_only_backends_are_refused_by_packet_forwarding_listeners() {
         ));
     }
 }
+
+#[test]
+fn an_unusable_address_is_reported_before_a_missing_instance() {
+    for (ip, public) in [("8.8.8.8", true), ("169.254.169.254", false)] {
+        let err = plan_with(&snapshot(), &[by_address(ip)], &zlb()).unwrap_err();
+        if public {
+            assert!(
+                matches!(err, Error::AddressNotPrivate { .. }),
+                "{ip}: {err:?}"
+            );
+        } else {
+            assert!(
+                matches!(err, Error::AddressReserved { .. }),
+                "{ip}: {err:?}"
+            );
+        }
+    }
+    assert!(matches!(
+        plan_with(&snapshot(), &[by_address("10.0.0.99")], &zlb()),
+        Err(Error::AddressNotInstance { .. })
+    ));
+}
+
+#[test]
+fn an_instance_named_twice_by_address_is_a_repeated_address() {
+    let twice = [by_address("10.0.0.11"), by_address("10.0.0.11")];
+    assert!(matches!(
+        plan_with(&snapshot(), &twice, &zlb()),
+        Err(Error::DuplicateAddressInRequest { .. })
+    ));
+    let twice_by_id = [by_instance("vm-1"), by_instance("vm-1")];
+    assert!(matches!(
+        plan_with(&snapshot(), &twice_by_id, &zlb()),
+        Err(Error::DuplicateInstanceInRequest { .. })
+    ));
+}

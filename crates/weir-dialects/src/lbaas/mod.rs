@@ -171,7 +171,10 @@ impl LbaasError {
                 QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, codes::INVALID, domain.to_string()),
             },
             Error::LoadBalancerNotRunning { .. } => (S::CONFLICT, codes::IMMUTABLE, domain.to_string()),
-            Error::InstanceNotRunning { .. } | Error::Conflict { .. } | Error::IdempotencyMismatch { .. } => {
+            Error::InstanceNotRunning { .. }
+            | Error::Conflict { .. }
+            | Error::ListenerPortInUse { .. }
+            | Error::IdempotencyMismatch { .. } => {
                 (S::CONFLICT, codes::CONFLICT, domain.to_string())
             }
             Error::InvalidField { .. }

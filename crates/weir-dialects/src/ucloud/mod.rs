@@ -46,6 +46,7 @@ pub mod codes {
     pub const GATEWAY_REQUIRED: i64 = 4034;
     pub const BACKEND_QUOTA: i64 = 4035;
     pub const CONFLICT: i64 = 4036;
+    pub const PORT_IN_USE: i64 = 4037;
     pub const BACKEND_EXISTS: i64 = 4078;
     pub const ULB_NOT_FOUND: i64 = 4086;
     pub const VSERVER_NOT_FOUND: i64 = 4103;
@@ -119,6 +120,7 @@ impl UcError {
                 QuotaKind::BackendsPerPool => BACKEND_QUOTA,
                 QuotaKind::BackendsPerRequest => PARAMETER_INVALID,
             },
+            Error::ListenerPortInUse { .. } => PORT_IN_USE,
             Error::Conflict { .. } => CONFLICT,
         };
         Self::new(code, message)

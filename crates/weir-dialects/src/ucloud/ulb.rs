@@ -13,7 +13,9 @@ use weir_core::status::BackendState;
 
 use super::{codes, Call, UcError};
 
-/// Seed 002's rules: weight 1-100 defaulting to 1, duplicates refused.
+/// Seed 002's rules: weight 1-100 defaulting to 1, duplicates refused;
+/// bare metal (UPM) is reached through the VPC's border gateway, as
+/// everywhere in Weir.
 pub fn policy() -> RegisterPolicy {
     RegisterPolicy {
         duplicates: DuplicatePolicy::Reject,
@@ -23,7 +25,6 @@ pub fn policy() -> RegisterPolicy {
         unique_instance_per_listener: true,
         address_requires_instance: false,
         bare_metal_by_address_only: false,
-        bare_metal_needs_border_gateway: false,
         name_rule: NameRule::Free,
         ..RegisterPolicy::native()
     }
@@ -405,7 +406,11 @@ fn spec(a: &Allocation<'_>, listener: &Listener) -> Result<BackendSpec, UcError>
                 "Params [ResourceId/ResourceIP] not valid: give one of them, not both",
             ))
         }
-        (None, None) => return Err(UcError::missing("ResourceId or ResourceIP")),
+        (None, None) => {
+            return Err(UcError::invalid(
+                "Params [ResourceId/ResourceIP] not valid: give one of them",
+            ))
+        }
         (None, Some(_)) if !by_ip => {
             return Err(UcError::invalid(format!(
                 "Params [ResourceIP] not valid: a {} backend is named by ResourceId",
@@ -587,13 +592,6 @@ async fn update_backend_attribute(call: &Call) -> ActionResult {
     let p = &call.params;
     let lb = ulb(call).await?;
     let current = backend(call, &lb).await?;
-    if let Some(port) = p.int("Port")? {
-        if port != i64::from(current.ports.key()) {
-            return Err(UcError::invalid(
-                "Params [Port] not valid: changing a backend's port is not supported; release it and allocate it again",
-            ));
-        }
-    }
     call.dialects
         .control
         .update_backend(
@@ -604,6 +602,7 @@ async fn update_backend_attribute(call: &Call) -> ActionResult {
                 enabled: p.flag("Enabled")?,
                 backup: p.flag("IsBackup")?,
                 name: None,
+                port: p.int("Port")?,
             },
             policy(),
         )

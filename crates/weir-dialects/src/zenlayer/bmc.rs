@@ -63,13 +63,14 @@ struct CreateLoadBalancer {
     zone_id: String,
     load_balancer_name: Option<String>,
     subnet_id: String,
+    client_token: Option<String>,
 }
 
 async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionResult {
     call.check_region("zoneId", &req.zone_id)?;
     let lb = call
         .control
-        .create_load_balancer(
+        .create_load_balancer_once(
             &call.principal,
             SubnetId::new(req.subnet_id),
             NewLoadBalancer {
@@ -77,6 +78,7 @@ async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionRes
                 vip: None,
                 vpc_id: None,
             },
+            req.client_token,
         )
         .await
         .map_err(fail)?;

@@ -141,6 +141,7 @@ impl ZcError {
                 QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             },
             Error::IdempotencyMismatch { .. } => (S::CONFLICT, "INVALID_CLIENT_TOKEN_CONFLICT"),
+            Error::ListenerPortInUse { .. } => (S::CONFLICT, "INVALID_LISTENER_PORT_CONFLICT"),
             Error::Conflict { .. } => (S::CONFLICT, "RESOURCE_CONFLICT"),
         };
         Self::new(status, code, message)

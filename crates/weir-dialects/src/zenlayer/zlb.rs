@@ -148,6 +148,17 @@ async fn describe_load_balancers(call: &Call, req: DescribeLoadBalancers) -> Act
             .list_listeners(&call.principal, &lb.id)
             .await
             .map_err(fail)?;
+        let mut backend_count = 0;
+        for l in &listeners {
+            let target = RegisterTarget::Listener(l.id.clone());
+            backend_count += call
+                .control
+                .backends_of(&call.principal, &target)
+                .await
+                .map_err(fail)?
+                .2
+                .len();
+        }
         data.push(json!({
             "regionId": call.control.settings().default_region(),
             "loadBalancerId": lb.id.as_str(),
@@ -159,6 +170,7 @@ async fn describe_load_balancers(call: &Call, req: DescribeLoadBalancers) -> Act
             "privateIpAddress": [lb.vip.to_string()],
             "publicIpAddress": [],
             "listenerCount": listeners.len(),
+            "backendServerCount": backend_count,
             "createTime": lb.created_at.to_string(),
         }));
     }
