@@ -401,6 +401,7 @@ async fn create_listener(
         forwarding_mode: req.forwarding_mode,
         scheduler: req.scheduler,
         proxy_protocol: req.proxy_protocol,
+        backend_port: None,
     };
     created(ListenerView::from(
         &c.create_listener(&p, LoadBalancerId::new(id), new).await?,

@@ -110,6 +110,8 @@ pub struct NewListener {
     pub scheduler: Option<String>,
     /// `none` (default), `v1` or `v2`; TCP listeners only.
     pub proxy_protocol: Option<String>,
+    /// Aliyun `BackendServerPort`: single-port listeners only.
+    pub backend_port: Option<u32>,
 }
 
 /// A new listener together with its default pool.
@@ -255,6 +257,16 @@ pub fn plan_listener(
             "an http listener terminates HTTP and can only forward in proxy mode",
         ));
     }
+    let backend_port = match req.backend_port {
+        None => None,
+        Some(_) if !ports.is_single() => {
+            return Err(Error::invalid(
+                "backend_port",
+                "only a single-port listener can name the port of its backends",
+            ))
+        }
+        Some(p) => Some(parse_port("backend_port", p)?),
+    };
     let mine = ports.ranges();
     for other in siblings.iter().filter(|l| l.protocol == protocol) {
         let clash = other
@@ -295,6 +307,7 @@ pub fn plan_listener(
             forwarding_mode,
             scheduler,
             proxy_protocol,
+            backend_port,
             default_pool_id: pool.id.clone(),
             created_at: now,
         },
@@ -453,6 +466,21 @@ mod tests {
         assert!(matches!(
             listener(both, &[]),
             Err(Error::InvalidField { .. })
+        ));
+        let to_8080 = NewListener {
+            backend_port: Some(8080),
+            ..tcp80.clone()
+        };
+        assert_eq!(listener(to_8080, &[]).unwrap().backend_port, Some(8080));
+        let range_to_8080 = NewListener {
+            port: None,
+            port_ranges: Some(vec![(70, 90)]),
+            backend_port: Some(8080),
+            ..tcp80.clone()
+        };
+        assert!(matches!(
+            listener(range_to_8080, &[]),
+            Err(Error::InvalidField { field, .. }) if field == "backend_port"
         ));
         let zero = NewListener {
             port: Some(0),

@@ -249,6 +249,10 @@ pub struct Listener {
     pub forwarding_mode: ForwardingMode,
     pub scheduler: Scheduler,
     pub proxy_protocol: ProxyProtocol,
+    /// The port backends of the load balancer's LB-wide pool are dialled
+    /// on for this listener (Aliyun `BackendServerPort`); `None`: the port
+    /// the client used.
+    pub backend_port: Option<u16>,
     pub default_pool_id: PoolId,
     pub created_at: Timestamp,
 }

@@ -32,6 +32,9 @@ pub struct ListenerSpec {
     pub forwarding_mode: ForwardingMode,
     pub scheduler: Scheduler,
     pub proxy_protocol: ProxyProtocol,
+    /// The port LB-wide pool backends are dialled on (Aliyun
+    /// `BackendServerPort`); `None`: the client's port.
+    pub backend_port: Option<u16>,
     /// The pools whose backends serve this listener: its default pool, then
     /// the load balancer's LB-wide pool (Aliyun's default server group,
     /// whose backends take the listener's port).
@@ -86,6 +89,14 @@ impl BackendTarget {
     }
 }
 
+impl ListenerSpec {
+    /// The port a backend without one of its own is dialled on when a
+    /// client came in on `client_port`.
+    pub fn inherited_port(&self, client_port: u16) -> u16 {
+        self.backend_port.unwrap_or(client_port)
+    }
+}
+
 /// Builds the spec of one listener of `lb`.
 pub fn listener_spec(lb: &LoadBalancer, listener: &Listener) -> ListenerSpec {
     ListenerSpec {
@@ -97,6 +108,7 @@ pub fn listener_spec(lb: &LoadBalancer, listener: &Listener) -> ListenerSpec {
         forwarding_mode: listener.forwarding_mode,
         scheduler: listener.scheduler,
         proxy_protocol: listener.proxy_protocol,
+        backend_port: listener.backend_port,
         pools: vec![listener.default_pool_id.clone(), lb.default_pool_id.clone()],
     }
 }

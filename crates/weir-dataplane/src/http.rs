@@ -539,7 +539,7 @@ async fn forward(
         let Some((pool, backend)) = pick(&pools, scheduler, peer.ip(), &tried) else {
             break;
         };
-        let addr = PoolRuntime::address(&backend, port);
+        let addr = PoolRuntime::address(&backend, runtime.spec().inherited_port(port));
         match attempt(client, cbuf, head, &backend, addr, shared).await {
             Attempt::Done(keep) => {
                 pool.record_connect_success(&backend);

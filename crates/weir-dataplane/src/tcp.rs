@@ -49,7 +49,7 @@ async fn connect_upstream(
     let mut tried = Vec::new();
     for _ in 0..shared.config.connect_attempts {
         let (pool, backend) = pick(&pools, scheduler, client, &tried)?;
-        let addr = PoolRuntime::address(&backend, port);
+        let addr = PoolRuntime::address(&backend, runtime.spec().inherited_port(port));
         match shared.egress.connect(addr).await {
             Ok(stream) => {
                 pool.record_connect_success(&backend);

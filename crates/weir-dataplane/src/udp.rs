@@ -91,7 +91,10 @@ async fn open_flow(
         let (pool, backend) = pick(&pools, scheduler, client.ip(), &tried)?;
         match shared
             .egress
-            .udp(PoolRuntime::address(&backend, port))
+            .udp(PoolRuntime::address(
+                &backend,
+                runtime.spec().inherited_port(port),
+            ))
             .await
         {
             Ok(upstream) => {

@@ -31,6 +31,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_backend_subnet.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_listener_backend_port.sql"),
+    ),
 ];
 
 /// Rows per multi-row INSERT, well under SQLite's bind-variable limit.
@@ -266,6 +270,9 @@ fn listener_from(row: &SqliteRow) -> StoreResult<Listener> {
         forwarding_mode: enum_col(row, "forwarding_mode")?,
         scheduler: enum_col(row, "scheduler")?,
         proxy_protocol: enum_col(row, "proxy_protocol")?,
+        backend_port: col::<Option<i64>>(row, "backend_port")?
+            .map(|p| u16::try_from(p).map_err(|_| StoreError::Corrupt(format!("backend port {p}"))))
+            .transpose()?,
         default_pool_id: PoolId::new(col::<String>(row, "default_pool_id")?),
         created_at: ts(row, "created_at")?,
     })
@@ -1041,8 +1048,8 @@ impl StoreTx for SqliteTx {
 
     async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, proxy_protocol, default_pool_id, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, proxy_protocol, default_pool_id, created_at, backend_port) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(l.id.as_str())
         .bind(l.project_id.as_str())
@@ -1055,6 +1062,7 @@ impl StoreTx for SqliteTx {
         .bind(l.proxy_protocol.as_str())
         .bind(l.default_pool_id.as_str())
         .bind(l.created_at.millis())
+        .bind(l.backend_port.map(i64::from))
         .execute(self.w().await?)
         .await?;
         self.insert_pool(pool).await?;

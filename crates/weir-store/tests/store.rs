@@ -85,6 +85,8 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         forwarding_mode: ForwardingMode::Dr,
         scheduler: Scheduler::Sh,
         proxy_protocol: ProxyProtocol::V2,
+        // Stored as given; the planner allows it on single-port listeners only.
+        backend_port: Some(7000),
         default_pool_id: "pool1".into(),
         created_at: t(5),
     };

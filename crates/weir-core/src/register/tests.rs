@@ -37,6 +37,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         forwarding_mode: mode,
         scheduler: Scheduler::Wrr,
         proxy_protocol: ProxyProtocol::None,
+        backend_port: None,
         default_pool_id: "pool-1".into(),
         created_at: ts(),
     }

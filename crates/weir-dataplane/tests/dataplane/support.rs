@@ -181,6 +181,7 @@ pub fn topology(
         forwarding_mode: ForwardingMode::Proxy,
         scheduler,
         proxy_protocol: ProxyProtocol::None,
+        backend_port: None,
         pools: vec!["pool".into()],
     };
     Arc::new(Topology {

@@ -586,3 +586,34 @@ async fn adding_a_check_to_a_live_pool_keeps_it_serving() {
     );
     assert_eq!(spread(v, 10).await.get("a"), Some(&10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_without_a_port_are_dialled_on_the_listeners_backend_port() {
+    use std::sync::Arc;
+    use weir_core::model::BackendPorts;
+    use weir_core::topology::BackendTarget;
+
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let v = vip();
+    let mut top = topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![BackendTarget {
+            ports: BackendPorts::Inherit,
+            ..backend("a", a, 1)
+        }],
+        None,
+        1000,
+    );
+    // Aliyun's default server group: the listener on the VIP's port sends
+    // to BackendServerPort, the port the backend really listens on.
+    let t = Arc::make_mut(&mut top);
+    let listener = t.listeners.values_mut().next().unwrap();
+    Arc::make_mut(listener).backend_port = Some(a.port());
+    dp.apply(top);
+    let (tag, _conn) = open(v).await;
+    assert_eq!(tag, "a");
+}

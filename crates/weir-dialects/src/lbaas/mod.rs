@@ -833,6 +833,7 @@ async fn create_listener(
                 forwarding_mode: None,
                 scheduler: None,
                 proxy_protocol: None,
+                backend_port: None,
             },
         )
         .await

@@ -229,6 +229,7 @@ async fn create_vserver(call: &Call) -> ActionResult {
                 forwarding_mode: Some(mode.to_owned()),
                 scheduler: Some(scheduler.to_owned()),
                 proxy_protocol: None,
+                backend_port: None,
             },
             PoolUpdate {
                 health_check: health.map(Some),

@@ -231,6 +231,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
                 forwarding_mode: Some(kind(req.kind.as_deref().unwrap_or("FNAT"))?.to_owned()),
                 scheduler: Some(scheduler(req.scheduler.as_deref().unwrap_or("wrr"))?.to_owned()),
                 proxy_protocol: None,
+                backend_port: None,
             },
             PoolUpdate {
                 health_check: health,

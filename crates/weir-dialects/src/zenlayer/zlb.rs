@@ -384,6 +384,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
         forwarding_mode: Some(kind(req.kind.as_deref().unwrap_or("FNAT"))?.to_owned()),
         scheduler: Some(scheduler(req.scheduler.as_deref().unwrap_or("wrr"))?.to_owned()),
         proxy_protocol: req.proxy_protocol.filter(|p| *p).map(|_| "v2".to_owned()),
+        backend_port: None,
     };
     let listener = call
         .control
