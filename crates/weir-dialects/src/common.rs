@@ -8,6 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Largest request body any dialect accepts (the native API's limit).
@@ -50,6 +52,77 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(message);
     mac.finalize().into_bytes().to_vec()
+}
+
+/// RFC 3986 encoding: unreserved characters kept, the rest `%XX`.
+pub fn pct(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Standard base64 with padding (Aliyun's signature v1).
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Unix seconds of a UTC civil date and time (Howard Hinnant's
+/// days-from-civil), so date headers need no date crate.
+pub fn unix_from_civil(y: i64, m: i64, d: i64, hh: i64, mm: i64, ss: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + hh * 3600 + mm * 60 + ss
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (Aliyun `Timestamp`, `x-acs-date`) as Unix
+/// seconds.
+pub fn parse_iso8601(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    Some(unix_from_civil(y, m, d, hh, mm, ss))
 }
 
 /// Compares in time independent of where the inputs differ.
@@ -107,6 +180,31 @@ impl ReplayGuard {
         }
         seen.insert(digest, now);
         true
+    }
+}
+
+/// A port or weight that may arrive as a number or a numeric string (the
+/// Huawei page sends `"protocol_port": "88"`, Aliyun's SDK passes
+/// `BackendServers` weights through as the caller wrote them).
+#[derive(Debug, Clone, Copy)]
+pub struct Lenient(pub i64);
+
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => n
+                .as_i64()
+                .map(Lenient)
+                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not an integer"))),
+            Value::String(s) => s
+                .trim()
+                .parse()
+                .map(Lenient)
+                .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer"))),
+            other => Err(serde::de::Error::custom(format!(
+                "{other} is not an integer"
+            ))),
+        }
     }
 }
 
@@ -193,6 +291,18 @@ mod tests {
             parse_json::<Req>(b"{not json"),
             Err(JsonProblem::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn encodings_and_dates() {
+        assert_eq!(pct("a b/c~"), "a%20b%2Fc~");
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(parse_iso8601("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_iso8601("2026-11-22T14:05:56Z"), Some(1_795_356_356));
+        assert_eq!(parse_iso8601("2026-11-22 14:05:56"), None);
     }
 
     #[test]

@@ -11,10 +11,13 @@
 //! - [`zenlayer`]: Zenlayer Cloud API 2.0, ZLB and BMC (`POST /api/v2/{zlb,bmc}`).
 //! - [`ucloud`]: UCloud / SCloud ULB (`POST /ucloud`, form-encoded).
 //! - [`openstack`]: Keystone v3 tokens and Octavia (`/v2.0/lbaas`, `/v2/lbaas`).
+//! - [`aliyun`]: Alibaba Cloud SLB (`POST /?Action=…` signature v1, or
+//!   `x-acs-action` with ACS3-HMAC-SHA256).
 //! - [`huawei`]: Huawei ELB v2 (`/v2/{project_id}/elb`, AK/SK).
 //! - [`lbaas`]: the OpenStack LBaaS v2 resource model that the OpenStack
 //!   and Huawei ELB dialects both speak (shared shapes, one error table).
 
+pub mod aliyun;
 pub mod common;
 pub mod huawei;
 pub mod lbaas;
@@ -46,6 +49,8 @@ pub struct Dialects {
     pub config: Arc<Config>,
     ucloud_replays: Arc<common::ReplayGuard>,
     tokens: Arc<openstack::Tokens>,
+    /// Alibaba signature nonces seen within twice the clock-skew window.
+    aliyun_nonces: Arc<common::ReplayGuard>,
 }
 
 impl Dialects {
@@ -63,6 +68,9 @@ impl Dialects {
             config: Arc::new(config),
             ucloud_replays: Arc::new(common::ReplayGuard::new(window)),
             tokens: Arc::new(openstack::Tokens::new(key, ttl)),
+            aliyun_nonces: Arc::new(common::ReplayGuard::new(Duration::from_secs(
+                2 * common::CLOCK_SKEW_SECS.unsigned_abs(),
+            ))),
         }
     }
 }
@@ -75,5 +83,6 @@ pub fn router(control: Control, config: Config) -> Router {
         .merge(ucloud::routes())
         .merge(openstack::routes(state.clone()))
         .merge(huawei::routes(state.clone()))
+        .merge(aliyun::routes())
         .with_state(state)
 }

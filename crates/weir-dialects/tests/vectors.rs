@@ -184,3 +184,70 @@ fn huawei_vector_verifies_and_tampering_does_not() {
         Err(hw::SignError::Mismatch)
     );
 }
+
+#[test]
+fn aliyun_v1_vector_verifies_and_tampering_does_not() {
+    use weir_dialects::aliyun::sign as ali;
+    use weir_dialects::common::parse_iso8601;
+    let raw = Raw::load("aliyun-request.raw");
+    let target = raw.request_line.split(' ').nth(1).unwrap();
+    let query = target.split_once('?').unwrap().1;
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let stamp = &params.iter().find(|(k, _)| k == "Timestamp").unwrap().1;
+    let now = parse_iso8601(stamp).unwrap();
+    assert_eq!(ali::v1_verify("POST", &params, SECRET, now), Ok(()));
+    assert!(matches!(
+        ali::v1_verify("POST", &params, SECRET, now + 901),
+        Err(ali::SignError::Expired { .. })
+    ));
+    assert!(matches!(
+        ali::v1_verify("POST", &params, "WRONGSECRET", now),
+        Err(ali::SignError::Mismatch { .. })
+    ));
+    let mut tampered = params.clone();
+    for (k, v) in tampered.iter_mut() {
+        if k == "LoadBalancerId" {
+            *v = "lb-other".to_owned();
+        }
+    }
+    assert!(matches!(
+        ali::v1_verify("POST", &tampered, SECRET, now),
+        Err(ali::SignError::Mismatch { .. })
+    ));
+}
+
+#[test]
+fn aliyun_acs3_vector_verifies_and_tampering_does_not() {
+    use weir_dialects::aliyun::sign as ali;
+    use weir_dialects::common::parse_iso8601;
+    let raw = Raw::load("aliyun-acs3-request.raw");
+    let target = raw.request_line.split(' ').nth(1).unwrap();
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(target.split_once('?').unwrap().1).unwrap();
+    let auth = ali::parse_acs3(raw.header("authorization")).unwrap();
+    assert_eq!(auth.access_key_id, "AKIDTEST");
+    let parts = ali::Acs3Parts {
+        method: "POST",
+        query: &query,
+        headers: &raw.headers,
+        body: &raw.body,
+    };
+    let now = parse_iso8601(raw.header("x-acs-date")).unwrap();
+    assert_eq!(ali::acs3_verify(&parts, &auth, SECRET, now), Ok(()));
+    assert!(matches!(
+        ali::acs3_verify(&parts, &auth, SECRET, now - 901),
+        Err(ali::SignError::Expired { .. })
+    ));
+    assert!(matches!(
+        ali::acs3_verify(&parts, &auth, "WRONGSECRET", now),
+        Err(ali::SignError::Mismatch { .. })
+    ));
+    let with_body = ali::Acs3Parts {
+        body: b"smuggled",
+        ..parts.clone()
+    };
+    assert!(matches!(
+        ali::acs3_verify(&with_body, &auth, SECRET, now),
+        Err(ali::SignError::Malformed(_))
+    ));
+}

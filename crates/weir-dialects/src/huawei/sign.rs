@@ -5,7 +5,9 @@
 //! a trailing `/`, the sorted query, the signed headers (`name:value`),
 //! their names, and the body's SHA-256 (or `X-Sdk-Content-Sha256`).
 
-use crate::common::{constant_time_eq, hex, hmac_sha256, sha256_hex, CLOCK_SKEW_SECS};
+use crate::common::{
+    constant_time_eq, hex, hmac_sha256, pct, sha256_hex, unix_from_civil, CLOCK_SKEW_SECS,
+};
 
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 
@@ -77,19 +79,6 @@ pub fn parse_authorization(header: &str) -> Result<Authorization, SignError> {
             .collect(),
         signature: signature.ok_or_else(|| missing("Signature"))?,
     })
-}
-
-/// RFC 3986 encoding: unreserved characters kept, the rest `%XX`.
-pub fn pct(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Decodes `%XX` escapes (invalid ones are kept as they are).
@@ -168,15 +157,7 @@ pub fn parse_sdk_date(text: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    Some(unix_from_civil(y, m, d, hh, mm, ss))
 }
 
 /// The signature a client with `secret` sends for `parts`.
@@ -233,7 +214,6 @@ mod tests {
 
     #[test]
     fn path_segments_are_reencoded() {
-        assert_eq!(pct("a b/c"), "a%20b%2Fc");
         assert_eq!(pct_decode("a%20b"), "a b");
         assert_eq!(pct_decode("100%"), "100%");
     }

@@ -32,7 +32,7 @@ use weir_core::register::{BackendSpec, DuplicatePolicy, NameRule, RegisterPolicy
 use weir_core::status::{BackendState, ListenerLive};
 use weir_core::{Error, ResourceKind};
 
-use crate::common::{parse_json, JsonProblem, BODY_LIMIT};
+use crate::common::{parse_json, JsonProblem, Lenient, BODY_LIMIT};
 use crate::Dialects;
 
 /// Which cloud's rules apply to a request.
@@ -314,30 +314,6 @@ fn problem(p: JsonProblem) -> LbaasError {
     match p {
         JsonProblem::Missing(f) => LbaasError::bad_request(format!("{f} is required")),
         JsonProblem::Invalid(t) => LbaasError::bad_request(t),
-    }
-}
-
-/// A port or weight that may arrive as a number or a numeric string (the
-/// Huawei page's own example sends `"protocol_port": "88"`).
-#[derive(Debug, Clone, Copy)]
-pub struct Lenient(pub i64);
-
-impl<'de> Deserialize<'de> for Lenient {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Number(n) => n
-                .as_i64()
-                .map(Lenient)
-                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not an integer"))),
-            Value::String(s) => s
-                .trim()
-                .parse()
-                .map(Lenient)
-                .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer"))),
-            other => Err(serde::de::Error::custom(format!(
-                "{other} is not an integer"
-            ))),
-        }
     }
 }
 
