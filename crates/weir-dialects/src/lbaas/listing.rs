@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use serde_json::{json, Map, Value};
 
 use super::LbaasError;
+use crate::common::pct;
 
 /// The largest page (Octavia's `pagination_max_limit`).
 pub const MAX_LIMIT: usize = 1000;
@@ -59,6 +60,8 @@ pub fn list(
                 .iter()
                 .filter(|(k, _)| !CONTROL_KEYS.contains(&k.as_str()))
                 .all(|(k, want)| match item.get(k.as_str()) {
+                    // openstacksdk sends Python booleans: `True`.
+                    Some(Value::Bool(b)) => want.eq_ignore_ascii_case(&b.to_string()),
                     Some(v) => as_text(v).is_some_and(|t| &t == want),
                     // Unknown attributes filter nothing, as Octavia ignores
                     // filters it does not know.
@@ -134,6 +137,13 @@ pub fn list(
     let more = items.len() > start + limit;
     let page: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
 
+    // Links keep every other parameter (sort, filters, fields), so a
+    // client that follows them as given sees one consistent listing.
+    let kept: String = query
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "limit" | "marker" | "page_reverse"))
+        .map(|(k, v)| format!("&{}={}", pct(k), pct(v)))
+        .collect();
     let mut links = Vec::new();
     if more {
         if let Some(last) = page
@@ -142,7 +152,7 @@ pub fn list(
             .and_then(Value::as_str)
         {
             links.push(
-                json!({"rel": "next", "href": format!("{path}?limit={limit}&marker={last}")}),
+                json!({"rel": "next", "href": format!("{path}?limit={limit}&marker={last}{kept}")}),
             );
         }
     }
@@ -154,7 +164,7 @@ pub fn list(
         {
             links.push(json!({
                 "rel": "previous",
-                "href": format!("{path}?limit={limit}&marker={first}&page_reverse=true")
+                "href": format!("{path}?limit={limit}&marker={first}&page_reverse=true{kept}")
             }));
         }
     }

@@ -137,6 +137,16 @@ impl LbaasError {
             }
         };
         let (status, code, message) = match &domain {
+            // A body naming a missing network object is a bad request
+            // (Octavia validates `subnet_id` with 400 "Subnet … not found").
+            Error::NotFound {
+                kind: kind @ (ResourceKind::Subnet | ResourceKind::Vpc | ResourceKind::Instance),
+                id,
+            } => (
+                S::BAD_REQUEST,
+                codes::INVALID,
+                format!("{} {id} not found.", lbaas_kind(*kind)),
+            ),
             Error::NotFound { kind, id } => (
                 S::NOT_FOUND,
                 codes::NOT_FOUND,
@@ -385,7 +395,11 @@ fn worse(a: &'static str, b: &'static str) -> &'static str {
 
 /// (provisioning_status, operating_status) of a listener: ACTIVE once the
 /// data plane has applied it.
-fn listener_status(c: &Control, l: &Listener) -> (&'static str, &'static str) {
+fn listener_status(c: &Control, l: &Listener, lb_running: bool) -> (&'static str, &'static str) {
+    if !lb_running {
+        // A stopped load balancer's listeners are applied as "not bound".
+        return ("ACTIVE", "OFFLINE");
+    }
     match c.listener_live(&l.id) {
         Some(ListenerLive::Active) => ("ACTIVE", "ONLINE"),
         Some(ListenerLive::Error(_)) => ("ERROR", "ERROR"),
@@ -406,10 +420,12 @@ fn member_status(c: &Control, b: &Backend, monitored: bool) -> (&'static str, &'
         "OFFLINE"
     } else {
         match live.map(|l| l.state) {
-            Some(BackendState::Healthy) | None if !monitored => "NO_MONITOR",
+            // Octavia: without a monitor the health is unknown, whatever
+            // passive ejection may think.
+            Some(BackendState::Draining) => "DRAINING",
+            _ if !monitored => "NO_MONITOR",
             Some(BackendState::Healthy) => "ONLINE",
             Some(BackendState::Unhealthy) => "ERROR",
-            Some(BackendState::Draining) => "DRAINING",
             Some(BackendState::Checking | BackendState::Drained | BackendState::Disabled)
             | None => "OFFLINE",
         }
@@ -427,7 +443,7 @@ fn lb_view(c: &Control, lb: &LoadBalancer, listeners: &[Listener], pools: &[Pool
         "OFFLINE"
     };
     for l in listeners {
-        let (p, o) = listener_status(c, l);
+        let (p, o) = listener_status(c, l, lb.status == LbStatus::Running);
         provisioning = worse(provisioning, p);
         if o == "ERROR" {
             operating = "ERROR";
@@ -457,8 +473,8 @@ fn lb_view(c: &Control, lb: &LoadBalancer, listeners: &[Listener], pools: &[Pool
     })
 }
 
-fn listener_view(c: &Control, l: &Listener) -> Value {
-    let (provisioning, operating) = listener_status(c, l);
+fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Value {
+    let (provisioning, operating) = listener_status(c, l, lb_running);
     json!({
         "id": l.id.as_str(),
         "name": l.name,
@@ -712,22 +728,30 @@ async fn update_lb(
     ok(json!({"loadbalancer": lb_full(c, &ctx.principal, &lb).await?}))
 }
 
-#[derive(Deserialize)]
-struct CascadeQuery {
-    cascade: Option<bool>,
+/// A boolean query flag as OpenStack clients spell it (`true`, `True`,
+/// `1`; openstacksdk sends Python's `True`).
+fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, LbaasError> {
+    match q.get(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" || v == "1" => Ok(true),
+        Some(v) if v == "false" || v == "0" => Ok(false),
+        Some(v) => Err(LbaasError::bad_request(format!(
+            "{name}={v} is not a boolean"
+        ))),
+    }
 }
 
 async fn delete_lb(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
     Path(p): Path<HashMap<String, String>>,
-    Query(q): Query<CascadeQuery>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> LbResult {
     d.control
         .delete_load_balancer(
             &ctx.principal,
             LoadBalancerId::new(param(&p, "lb_id")),
-            q.cascade.unwrap_or(false),
+            flag(&q, "cascade")?,
         )
         .await
         .map_err(fail)?;
@@ -736,13 +760,26 @@ async fn delete_lb(
 
 // === listeners ===
 
-/// Every listener the caller sees, across their load balancers.
-async fn all_listeners(c: &Control, p: &Principal) -> Result<Vec<Listener>, LbaasError> {
+/// Every listener the caller sees, across their load balancers, with
+/// whether its load balancer runs.
+async fn all_listeners(c: &Control, p: &Principal) -> Result<Vec<(Listener, bool)>, LbaasError> {
     let mut out = Vec::new();
     for lb in c.list_load_balancers(p).await.map_err(fail)? {
-        out.extend(c.list_listeners(p, &lb.id).await.map_err(fail)?);
+        let running = lb.status == LbStatus::Running;
+        out.extend(
+            c.list_listeners(p, &lb.id)
+                .await
+                .map_err(fail)?
+                .into_iter()
+                .map(|l| (l, running)),
+        );
     }
     Ok(out)
+}
+
+/// Whether the listener's load balancer runs.
+async fn lb_running(c: &Control, p: &Principal, l: &Listener) -> Result<bool, LbaasError> {
+    Ok(c.get_load_balancer(p, &l.lb_id).await.map_err(fail)?.status == LbStatus::Running)
 }
 
 async fn list_listeners(
@@ -755,7 +792,7 @@ async fn list_listeners(
     let items = all_listeners(c, &ctx.principal)
         .await?
         .iter()
-        .map(|l| listener_view(c, l))
+        .map(|(l, running)| listener_view(c, l, *running))
         .collect();
     ok(listing::list(items, &q, "listeners", &here)?)
 }
@@ -814,7 +851,8 @@ async fn create_listener(
         )
         .await
         .map_err(fail)?;
-    created(json!({"listener": listener_view(c, &listener)}))
+    let running = lb_running(c, &ctx.principal, &listener).await?;
+    created(json!({"listener": listener_view(c, &listener, running)}))
 }
 
 async fn show_listener(
@@ -827,7 +865,8 @@ async fn show_listener(
         .get_listener(&ctx.principal, &ListenerId::new(param(&p, "listener_id")))
         .await
         .map_err(fail)?;
-    ok(json!({"listener": listener_view(c, &l)}))
+    let running = lb_running(c, &ctx.principal, &l).await?;
+    ok(json!({"listener": listener_view(c, &l, running)}))
 }
 
 #[derive(Deserialize)]
@@ -854,7 +893,8 @@ async fn update_listener(
         )
         .await
         .map_err(fail)?;
-    ok(json!({"listener": listener_view(c, &l)}))
+    let running = lb_running(c, &ctx.principal, &l).await?;
+    ok(json!({"listener": listener_view(c, &l, running)}))
 }
 
 async fn delete_listener(
@@ -1277,11 +1317,6 @@ async fn delete_member(
 }
 
 #[derive(Deserialize)]
-struct BatchQuery {
-    additive_only: Option<bool>,
-}
-
-#[derive(Deserialize)]
 struct BatchBody {
     members: Vec<MemberBody>,
 }
@@ -1290,7 +1325,7 @@ async fn batch_members(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
     Path(p): Path<HashMap<String, String>>,
-    Query(q): Query<BatchQuery>,
+    Query(q): Query<HashMap<String, String>>,
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: BatchBody = parse_json(&raw).map_err(problem)?;
@@ -1305,7 +1340,7 @@ async fn batch_members(
             &ctx.principal,
             PoolId::new(param(&p, "pool_id")),
             specs,
-            q.additive_only.unwrap_or(false),
+            flag(&q, "additive_only")?,
             ctx.flavor.policy(),
         )
         .await
