@@ -376,6 +376,8 @@ pub fn routes() -> Router<Dialects> {
             "/healthmonitors/{monitor_id}",
             get(show_monitor).put(update_monitor).delete(delete_monitor),
         )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
 }
 
 // === status ===
@@ -1204,7 +1206,12 @@ async fn create_member(
             },
         )
         .await
-        .map_err(fail)?;
+        .map_err(|e| {
+            // One member per call: name its fields as the body does.
+            let mut e = fail(e);
+            e.message = e.message.replace("members[0].", "member.");
+            e
+        })?;
     let pool = c.get_pool(&ctx.principal, &pool_id).await.map_err(fail)?;
     let b = outcome.backends.first().ok_or_else(|| {
         LbaasError::new(
@@ -1526,6 +1533,15 @@ async fn delete_monitor(
 /// Answers a request for an unknown LBaaS path in the LBaaS shape.
 pub async fn not_found() -> LbaasError {
     LbaasError::not_found("The resource could not be found.")
+}
+
+/// Answers a method a route does not take, in the LBaaS shape.
+pub async fn method_not_allowed() -> LbaasError {
+    LbaasError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::INVALID,
+        "The method is not allowed for the requested URL.",
+    )
 }
 
 /// A body-less error response, for authentication layers.
