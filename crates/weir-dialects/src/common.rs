@@ -125,6 +125,29 @@ pub fn parse_iso8601(text: &str) -> Option<i64> {
     Some(unix_from_civil(y, m, d, hh, mm, ss))
 }
 
+/// The `key=value` fields of an `Authorization: SCHEME k=v, k=v` header
+/// (the Zenlayer, Huawei and Alibaba signatures all use this form), or
+/// why it is not one.
+pub fn auth_fields<'a>(header: &'a str, scheme: &str) -> Result<Vec<(&'a str, &'a str)>, String> {
+    let rest = header
+        .strip_prefix(scheme)
+        .filter(|r| r.starts_with(' '))
+        .ok_or_else(|| format!("the scheme must be {scheme}"))?;
+    Ok(rest
+        .split(',')
+        .filter_map(|part| part.trim().split_once('='))
+        .collect())
+}
+
+/// The value of a required `name` among `fields`.
+pub fn auth_field<'a>(fields: &[(&'a str, &'a str)], name: &str) -> Result<&'a str, String> {
+    fields
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| format!("Authorization lacks {name}"))
+}
+
 /// Compares in time independent of where the inputs differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

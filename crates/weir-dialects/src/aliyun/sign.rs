@@ -17,7 +17,8 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 use crate::common::{
-    base64, constant_time_eq, hex, hmac_sha256, parse_iso8601, pct, sha256_hex, CLOCK_SKEW_SECS,
+    auth_field, auth_fields, base64, constant_time_eq, hex, hmac_sha256, parse_iso8601, pct,
+    sha256_hex, CLOCK_SKEW_SECS,
 };
 
 pub const ACS3: &str = "ACS3-HMAC-SHA256";
@@ -116,30 +117,19 @@ pub struct Acs3Authorization {
 }
 
 pub fn parse_acs3(header: &str) -> Result<Acs3Authorization, SignError> {
-    let rest = header
-        .strip_prefix(ACS3)
-        .ok_or_else(|| SignError::Malformed(format!("the scheme must be {ACS3}")))?;
-    let (mut credential, mut signed, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let Some((key, value)) = part.trim().split_once('=') else {
-            continue;
-        };
-        match key {
-            "Credential" => credential = Some(value.to_owned()),
-            "SignedHeaders" => signed = Some(value.to_owned()),
-            "Signature" => signature = Some(value.to_owned()),
-            _ => {}
-        }
-    }
-    let missing = |what: &str| SignError::Malformed(format!("Authorization lacks {what}"));
+    let fields = auth_fields(header, ACS3).map_err(SignError::Malformed)?;
     Ok(Acs3Authorization {
-        access_key_id: credential.ok_or_else(|| missing("Credential"))?,
-        signed_headers: signed
-            .ok_or_else(|| missing("SignedHeaders"))?
+        access_key_id: auth_field(&fields, "Credential")
+            .map_err(SignError::Malformed)?
+            .to_owned(),
+        signed_headers: auth_field(&fields, "SignedHeaders")
+            .map_err(SignError::Malformed)?
             .split(';')
             .map(str::to_owned)
             .collect(),
-        signature: signature.ok_or_else(|| missing("Signature"))?,
+        signature: auth_field(&fields, "Signature")
+            .map_err(SignError::Malformed)?
+            .to_owned(),
     })
 }
 

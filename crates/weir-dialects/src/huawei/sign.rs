@@ -6,7 +6,8 @@
 //! their names, and the body's SHA-256 (or `X-Sdk-Content-Sha256`).
 
 use crate::common::{
-    constant_time_eq, hex, hmac_sha256, pct, sha256_hex, unix_from_civil, CLOCK_SKEW_SECS,
+    auth_field, auth_fields, constant_time_eq, hex, hmac_sha256, pct, sha256_hex, unix_from_civil,
+    CLOCK_SKEW_SECS,
 };
 
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
@@ -54,30 +55,19 @@ impl std::fmt::Display for SignError {
 }
 
 pub fn parse_authorization(header: &str) -> Result<Authorization, SignError> {
-    let rest = header
-        .strip_prefix(ALGORITHM)
-        .ok_or_else(|| SignError::Malformed(format!("the scheme must be {ALGORITHM}")))?;
-    let (mut access, mut signed, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let Some((key, value)) = part.trim().split_once('=') else {
-            continue;
-        };
-        match key {
-            "Access" => access = Some(value.to_owned()),
-            "SignedHeaders" => signed = Some(value.to_owned()),
-            "Signature" => signature = Some(value.to_owned()),
-            _ => {}
-        }
-    }
-    let missing = |what: &str| SignError::Malformed(format!("Authorization lacks {what}"));
+    let fields = auth_fields(header, ALGORITHM).map_err(SignError::Malformed)?;
     Ok(Authorization {
-        access_key_id: access.ok_or_else(|| missing("Access"))?,
-        signed_headers: signed
-            .ok_or_else(|| missing("SignedHeaders"))?
+        access_key_id: auth_field(&fields, "Access")
+            .map_err(SignError::Malformed)?
+            .to_owned(),
+        signed_headers: auth_field(&fields, "SignedHeaders")
+            .map_err(SignError::Malformed)?
             .split(';')
             .map(str::to_owned)
             .collect(),
-        signature: signature.ok_or_else(|| missing("Signature"))?,
+        signature: auth_field(&fields, "Signature")
+            .map_err(SignError::Malformed)?
+            .to_owned(),
     })
 }
 

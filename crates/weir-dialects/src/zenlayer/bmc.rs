@@ -149,50 +149,17 @@ struct HealthCheck {
 }
 
 fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
-    if hc.check_enabled == Some(false) {
-        return Ok(None);
-    }
-    let kind = match hc
-        .check_type
-        .as_deref()
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
-        None | Some("TCP") => "tcp",
-        Some("HTTP") => "http",
-        Some(other) => {
-            return Err(ZcError::invalid(format!(
-                "healthCheck.checkType {other:?} is not TCP or HTTP"
-            )))
-        }
-    };
-    let codes = match &hc.http_code {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        Some(other) => {
-            return Err(ZcError::invalid(format!(
-                "healthCheck.httpCode {other} is not a status code list"
-            )))
-        }
-    };
-    Ok(Some(HealthCheckSpec {
-        kind: kind.to_owned(),
-        interval_ms: hc.check_interval_time.map(|s| s.saturating_mul(1000)),
-        timeout_ms: hc.check_connect_timeout.map(|s| s.saturating_mul(1000)),
-        rise: None,
-        fall: hc.check_retry,
+    super::health_spec(super::CheckFields {
+        enabled: hc.check_enabled,
+        kind: hc.check_type.as_deref(),
         port: hc.check_port,
-        path: hc.http_check_path.clone(),
-        expected_codes: codes,
-    }))
+        interval_secs: hc.check_interval_time,
+        timeout_secs: hc.check_connect_timeout,
+        retry: hc.check_retry,
+        path: hc.http_check_path.as_deref(),
+        codes: hc.http_code.as_ref(),
+        codes_field: "httpCode",
+    })
 }
 
 #[derive(Deserialize)]

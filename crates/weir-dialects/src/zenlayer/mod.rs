@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use weir_control::{Control, ControlError, Principal};
 use weir_core::error::QuotaKind;
+use weir_core::pool::HealthCheckSpec;
 use weir_core::{Error, ResourceKind};
 
 use crate::common::{self, parse_json, JsonProblem, BODY_LIMIT};
@@ -186,6 +187,66 @@ impl Call {
             ))
         }
     }
+}
+
+/// A health check as ZLB and BMC spell it (their field names differ, the
+/// meaning does not).
+pub struct CheckFields<'a> {
+    pub enabled: Option<bool>,
+    pub kind: Option<&'a str>,
+    pub port: Option<u32>,
+    pub interval_secs: Option<u64>,
+    pub timeout_secs: Option<u64>,
+    pub retry: Option<u32>,
+    pub path: Option<&'a str>,
+    /// Status codes as a string, a number or a list of either.
+    pub codes: Option<&'a Value>,
+    /// The codes field's wire name, for errors.
+    pub codes_field: &'static str,
+}
+
+/// A Zenlayer health check as the core's spec; `None` when disabled.
+pub fn health_spec(f: CheckFields<'_>) -> Result<Option<HealthCheckSpec>, ZcError> {
+    if f.enabled == Some(false) {
+        return Ok(None);
+    }
+    let kind = match f.kind.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("TCP") => "tcp",
+        Some("HTTP") => "http",
+        Some(other) => {
+            return Err(ZcError::invalid(format!(
+                "healthCheck.checkType {other:?} is not TCP or HTTP"
+            )))
+        }
+    };
+    let codes = match f.codes {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        Some(other) => {
+            return Err(ZcError::invalid(format!(
+                "healthCheck.{} {other} is not a status code list",
+                f.codes_field
+            )))
+        }
+    };
+    Ok(Some(HealthCheckSpec {
+        kind: kind.to_owned(),
+        interval_ms: f.interval_secs.map(|s| s.saturating_mul(1000)),
+        timeout_ms: f.timeout_secs.map(|s| s.saturating_mul(1000)),
+        rise: None,
+        fall: f.retry,
+        port: f.port,
+        path: f.path.map(str::to_owned),
+        expected_codes: codes,
+    }))
 }
 
 /// The result of an action: the inner `response` object.

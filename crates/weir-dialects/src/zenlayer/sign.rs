@@ -5,7 +5,9 @@
 //! (never the path or the action), with a timestamp but no nonce, so the
 //! timestamp window is the only replay bound Zenlayer's scheme allows.
 
-use crate::common::{constant_time_eq, hex, hmac_sha256, sha256_hex, CLOCK_SKEW_SECS};
+use crate::common::{
+    auth_field, auth_fields, constant_time_eq, hex, hmac_sha256, sha256_hex, CLOCK_SKEW_SECS,
+};
 
 pub const ALGORITHM: &str = "ZC2-HMAC-SHA256";
 
@@ -52,26 +54,17 @@ impl std::fmt::Display for SignError {
 
 /// Parses the Authorization header of a signed request.
 pub fn parse_authorization(header: &str) -> Result<Authorization, SignError> {
-    let rest = header
-        .strip_prefix(ALGORITHM)
-        .ok_or_else(|| SignError::Malformed(format!("the scheme must be {ALGORITHM}")))?;
-    let (mut credential, mut signed, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let Some((key, value)) = part.trim().split_once('=') else {
-            continue;
-        };
-        match key {
-            "Credential" => credential = Some(value.to_owned()),
-            "SignedHeaders" => signed = Some(value.to_owned()),
-            "Signature" => signature = Some(value.to_owned()),
-            _ => {}
-        }
-    }
-    let missing = |what: &str| SignError::Malformed(format!("Authorization lacks {what}"));
+    let fields = auth_fields(header, ALGORITHM).map_err(SignError::Malformed)?;
     Ok(Authorization {
-        access_key_id: credential.ok_or_else(|| missing("Credential"))?,
-        signed_headers: signed.ok_or_else(|| missing("SignedHeaders"))?,
-        signature: signature.ok_or_else(|| missing("Signature"))?,
+        access_key_id: auth_field(&fields, "Credential")
+            .map_err(SignError::Malformed)?
+            .to_owned(),
+        signed_headers: auth_field(&fields, "SignedHeaders")
+            .map_err(SignError::Malformed)?
+            .to_owned(),
+        signature: auth_field(&fields, "Signature")
+            .map_err(SignError::Malformed)?
+            .to_owned(),
     })
 }
 

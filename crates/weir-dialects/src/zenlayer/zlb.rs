@@ -190,52 +190,18 @@ struct HealthCheck {
     check_http_status_code: Option<Value>,
 }
 
-/// A Zenlayer health check as the core's spec; `None` when disabled.
 fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
-    if hc.enabled == Some(false) {
-        return Ok(None);
-    }
-    let kind = match hc
-        .check_type
-        .as_deref()
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
-        None | Some("TCP") => "tcp",
-        Some("HTTP") => "http",
-        Some(other) => {
-            return Err(ZcError::invalid(format!(
-                "healthCheck.checkType {other:?} is not TCP or HTTP"
-            )))
-        }
-    };
-    let codes = match &hc.check_http_status_code {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        Some(other) => {
-            return Err(ZcError::invalid(format!(
-                "healthCheck.checkHttpStatusCode {other} is not a status code list"
-            )))
-        }
-    };
-    Ok(Some(HealthCheckSpec {
-        kind: kind.to_owned(),
-        interval_ms: hc.check_delay_loop.map(|s| s.saturating_mul(1000)),
-        timeout_ms: hc.check_conn_timeout.map(|s| s.saturating_mul(1000)),
-        rise: None,
-        fall: hc.check_retry,
+    super::health_spec(super::CheckFields {
+        enabled: hc.enabled,
+        kind: hc.check_type.as_deref(),
         port: hc.check_port,
-        path: hc.check_http_get_url.clone(),
-        expected_codes: codes,
-    }))
+        interval_secs: hc.check_delay_loop,
+        timeout_secs: hc.check_conn_timeout,
+        retry: hc.check_retry,
+        path: hc.check_http_get_url.as_deref(),
+        codes: hc.check_http_status_code.as_ref(),
+        codes_field: "checkHttpStatusCode",
+    })
 }
 
 fn health_view(pool: &Pool) -> Value {
