@@ -591,18 +591,21 @@ impl Control {
         lb_id: LoadBalancerId,
         req: NewListener,
     ) -> ControlResult<Listener> {
-        self.create_listener_with_pool(principal, lb_id, req, PoolUpdate::default())
+        self.create_listener_with_pool(principal, lb_id, req, PoolUpdate::default(), None)
             .await
     }
 
     /// Creates a listener whose default pool starts with `pool` applied
-    /// (health check, drain timeout), in one atomic write.
+    /// (health check, drain timeout), and, when given, applies `lb_pool`
+    /// to the load balancer's LB-wide pool (Aliyun configures the default
+    /// server group's checks on its listeners), in one atomic write.
     pub async fn create_listener_with_pool(
         &self,
         principal: &Principal,
         lb_id: LoadBalancerId,
         req: NewListener,
         pool: PoolUpdate,
+        lb_pool: Option<PoolUpdate>,
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
         command!(self.writer, |tx| {
@@ -611,8 +614,21 @@ impl Control {
             let siblings = tx.listeners_of(&lb_id).await?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
             plan.default_pool = plan_pool_update(&plan.default_pool, &pool)?;
+            let lb_pool_next = match &lb_pool {
+                Some(update) => {
+                    let found = tx.pool(&lb.default_pool_id).await?;
+                    let current =
+                        principal.check(found, ResourceKind::Pool, lb.default_pool_id.as_str())?;
+                    let next = plan_pool_update(&current, update)?;
+                    (next != current).then_some(next)
+                }
+                None => None,
+            };
             tx.insert_listener(&plan.listener, &plan.default_pool)
                 .await?;
+            if let Some(next) = lb_pool_next {
+                tx.update_pool(&next).await?;
+            }
             Ok(plan.listener)
         })
     }

@@ -136,10 +136,12 @@ pub struct Params {
 }
 
 impl Params {
+    /// A parameter by name; the first letter's case is not significant,
+    /// as the SDKs spell some (`healthCheckInterval`) both ways.
     pub fn opt(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     }

@@ -310,7 +310,22 @@ fn http_codes(text: &str) -> Result<String, AliError> {
 
 fn health_spec(call: &Call, protocol: &str) -> Result<Option<HealthCheckSpec>, AliError> {
     let p = &call.params;
-    let wanted = match p.opt("HealthCheck") {
+    // `HealthCheck` (HTTP listeners) or `HealthCheckSwitch` (TCP/UDP)
+    // turns the check on or off; without either, naming any check
+    // parameter asks for one.
+    const CHECK_PARAMS: &[&str] = &[
+        "HealthCheckType",
+        "HealthCheckInterval",
+        "HealthCheckConnectPort",
+        "HealthyThreshold",
+        "UnhealthyThreshold",
+        "HealthCheckConnectTimeout",
+        "HealthCheckTimeout",
+        "HealthCheckURI",
+        "HealthCheckHttpCode",
+    ];
+    let switch = p.opt("HealthCheck").or_else(|| p.opt("HealthCheckSwitch"));
+    let wanted = match switch {
         Some("on") => true,
         Some("off") => false,
         Some(other) => {
@@ -318,7 +333,7 @@ fn health_spec(call: &Call, protocol: &str) -> Result<Option<HealthCheckSpec>, A
                 "The parameter HealthCheck is invalid: {other:?} is not on or off."
             )))
         }
-        None => p.opt("HealthCheckType").is_some(),
+        None => CHECK_PARAMS.iter().any(|name| p.opt(name).is_some()),
     };
     if !wanted {
         return Ok(None);
@@ -368,7 +383,11 @@ async fn create_listener(call: &Call, protocol: &str) -> ActionResult {
         ));
     }
     let backend_port = p.int("BackendServerPort")?;
-    let health = health_spec(call, protocol)?;
+    let mut health = health_spec(call, protocol)?;
+    // The default server group is checked on the port it serves.
+    if let (Some(check), Some(port)) = (health.as_mut(), backend_port) {
+        check.port = check.port.or(u32::try_from(port).ok());
+    }
     let wide = |v: i64| u32::try_from(v).unwrap_or(0);
     call.dialects
         .control
@@ -387,9 +406,14 @@ async fn create_listener(call: &Call, protocol: &str) -> ActionResult {
                 backend_port: backend_port.map(wide),
             },
             PoolUpdate {
-                health_check: health.map(Some),
+                health_check: health.clone().map(Some),
                 ..PoolUpdate::default()
             },
+            // The listener's check watches the default server group.
+            health.map(|check| PoolUpdate {
+                health_check: Some(Some(check)),
+                ..PoolUpdate::default()
+            }),
         )
         .await
         .map_err(fail)?;
@@ -485,8 +509,10 @@ async fn add_backend_servers(call: &Call) -> ActionResult {
     let lb = lb(call).await?;
     let list = servers(call)?;
     let mut specs = Vec::with_capacity(list.len());
+    let mut types = Vec::with_capacity(list.len());
     for (i, s) in list.into_iter().enumerate() {
         check_type(i, &s)?;
+        types.push(s.kind.clone().unwrap_or_else(|| "ecs".to_owned()));
         let id = s
             .server_id
             .ok_or_else(|| AliError::missing(&format!("BackendServers[{i}].ServerId")))?;
@@ -514,7 +540,24 @@ async fn add_backend_servers(call: &Call) -> ActionResult {
         )
         .await
         .map_err(fail)?;
-    let added: Vec<Value> = outcome.backends.iter().map(server_view).collect();
+    // Echo each added server with the Type it was sent with; first-wins
+    // duplicates were skipped, so walk the request without them.
+    let skipped: Vec<usize> = outcome.ignored.iter().map(|i| i.index).collect();
+    let kinds = types
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skipped.contains(i))
+        .map(|(_, t)| t);
+    let added: Vec<Value> = outcome
+        .backends
+        .iter()
+        .zip(kinds)
+        .map(|(b, kind)| {
+            let mut v = server_view(b);
+            v["Type"] = json!(kind);
+            v
+        })
+        .collect();
     Ok(json!({"LoadBalancerId": lb.id.as_str(), "BackendServers": {"BackendServer": added}}))
 }
 
@@ -599,7 +642,12 @@ async fn set_backend_servers(call: &Call) -> ActionResult {
     Ok(json!({"LoadBalancerId": lb.id.as_str(), "BackendServers": {"BackendServer": all}}))
 }
 
-fn health_word(call: &Call, b: &Backend) -> &'static str {
+/// Alibaba's words: `unavailable` when the group is not checked (or has
+/// no verdict yet).
+fn health_word(call: &Call, b: &Backend, checked: bool) -> &'static str {
+    if !checked {
+        return "unavailable";
+    }
     match call.dialects.control.backend_live(&b.id).map(|l| l.state) {
         Some(BackendState::Healthy) => "normal",
         Some(BackendState::Unhealthy) => "abnormal",
@@ -619,7 +667,16 @@ async fn describe_health_status(call: &Call) -> ActionResult {
         .into_iter()
         .filter(|l| port.is_none_or(|p| l.single_port().map(i64::from) == Some(p)))
         .collect();
-    let group = default_group(call, &lb).await?;
+    let (pool, _, group) = call
+        .dialects
+        .control
+        .backends_of(
+            &call.principal,
+            &RegisterTarget::LoadBalancer(lb.id.clone()),
+        )
+        .await
+        .map_err(fail)?;
+    let checked = pool.health_check.is_some();
     let mut rows = Vec::new();
     for l in &listeners {
         let listener_port = l.single_port();
@@ -634,7 +691,7 @@ async fn describe_health_status(call: &Call) -> ActionResult {
                 "Port": port,
                 "ListenerPort": listener_port,
                 "Protocol": l.protocol.as_str(),
-                "ServerHealthStatus": health_word(call, b),
+                "ServerHealthStatus": health_word(call, b, checked),
             }));
         }
     }

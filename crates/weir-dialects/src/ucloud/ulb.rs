@@ -236,6 +236,7 @@ async fn create_vserver(call: &Call) -> ActionResult {
                 drain_timeout_ms: None,
                 name: None,
             },
+            None,
         )
         .await
         .map_err(fail)?;

@@ -363,6 +363,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
                 drain_timeout_ms: None,
                 name: None,
             },
+            None,
         )
         .await
         .map_err(fail)?;
