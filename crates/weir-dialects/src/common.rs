@@ -148,6 +148,15 @@ pub fn auth_field<'a>(fields: &[(&'a str, &'a str)], name: &str) -> Result<&'a s
         .ok_or_else(|| format!("Authorization lacks {name}"))
 }
 
+/// `address:port`, or the address alone for a backend without a port.
+pub fn endpoint(address: std::net::IpAddr, port: u16) -> String {
+    if port == 0 {
+        address.to_string()
+    } else {
+        std::net::SocketAddr::new(address, port).to_string()
+    }
+}
+
 /// Compares in time independent of where the inputs differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

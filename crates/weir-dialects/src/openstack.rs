@@ -285,6 +285,7 @@ fn token_body(
         "user": {"id": user, "name": user, "domain": {"id": "default", "name": "Default"}, "password_expires_at": null},
         "project": {"id": project.id.as_str(), "name": project.name, "domain": {"id": "default", "name": "Default"}},
         "is_domain": false,
+        "audit_ids": [crate::common::request_id()],
         "roles": [{"id": "member", "name": "member"}, {"id": "load-balancer_member", "name": "load-balancer_member"}],
         "catalog": [
             {"type": "load-balancer", "name": "octavia", "id": "load-balancer", "endpoints": endpoints(&base)},

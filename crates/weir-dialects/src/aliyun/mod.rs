@@ -117,6 +117,13 @@ impl AliError {
             Error::ListenerPortInUse { .. } => (S::BAD_REQUEST, "ListenerAlreadyExists"),
             Error::Conflict { .. } => (S::BAD_REQUEST, "OperationFailed.Conflict"),
         };
+        let message = match &domain {
+            Error::BackendExists { address, port, .. } => format!(
+                "The backend server {} already exists in the server group.",
+                crate::common::endpoint(*address, *port)
+            ),
+            _ => message,
+        };
         Self::new(status, code, message)
     }
 }

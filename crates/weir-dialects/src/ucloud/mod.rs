@@ -123,6 +123,13 @@ impl UcError {
             Error::ListenerPortInUse { .. } => PORT_IN_USE,
             Error::Conflict { .. } => CONFLICT,
         };
+        let message = match &domain {
+            Error::BackendExists { address, port, .. } => format!(
+                "backend {} already exists on this VServer",
+                crate::common::endpoint(*address, *port)
+            ),
+            _ => message,
+        };
         Self::new(code, message)
     }
 }

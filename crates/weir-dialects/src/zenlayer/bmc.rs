@@ -128,7 +128,7 @@ async fn describe_load_balancers(call: &Call, req: DescribeLoadBalancers) -> Act
                 "vipList": [{"ipAddress": lb.vip.to_string(), "type": "PRIVATE", "status": "ACTIVE"}],
                 "status": lb.status.as_str(),
                 "isWorking": lb.status == LbStatus::Running,
-                "createTime": lb.created_at.to_string(),
+                "createTime": super::zc_time(lb.created_at),
             })
         })
         .collect();
@@ -291,7 +291,7 @@ async fn describe_listeners(call: &Call, req: DescribeListeners) -> ActionResult
                 "backendProtocol": l.protocol.as_str().to_ascii_uppercase(),
                 "scheduler": scheduler_name(l.scheduler),
                 "kind": kind_name(l.forwarding_mode),
-                "createTime": l.created_at.to_string(),
+                "createTime": super::zc_time(l.created_at),
             })
         })
         .collect();
@@ -462,7 +462,7 @@ async fn describe_backends(call: &Call, req: DescribeBackends) -> ActionResult {
                 "instanceId": b.instance_id.as_ref().map(|i| i.as_str()),
                 "instanceType": inst.as_ref().map(|i| instance_type_name(i.instance_type)),
                 "instanceName": inst.as_ref().map(|i| i.name.clone()),
-                "createTime": b.created_at.to_string(),
+                "createTime": super::zc_time(b.created_at),
             })
         })
         .collect();

@@ -145,8 +145,23 @@ impl ZcError {
             Error::ListenerPortInUse { .. } => (S::CONFLICT, "INVALID_LISTENER_PORT_CONFLICT"),
             Error::Conflict { .. } => (S::CONFLICT, "RESOURCE_CONFLICT"),
         };
+        let message = match &domain {
+            // The core's wording names the pool and the existing id; a
+            // Zenlayer caller knows servers on listeners.
+            Error::BackendExists { address, port, .. } => format!(
+                "Backend server already exists: {} is already on this listener.",
+                common::endpoint(*address, *port)
+            ),
+            _ => message,
+        };
         Self::new(status, code, message)
     }
+}
+
+/// Zenlayer's time format: RFC 3339 to the second.
+pub fn zc_time(t: weir_core::Timestamp) -> String {
+    let text = t.to_string();
+    format!("{}Z", &text[..19])
 }
 
 /// Core messages name fields the native way; Zenlayer callers know them

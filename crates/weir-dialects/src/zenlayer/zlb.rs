@@ -171,7 +171,7 @@ async fn describe_load_balancers(call: &Call, req: DescribeLoadBalancers) -> Act
             "publicIpAddress": [],
             "listenerCount": listeners.len(),
             "backendServerCount": backend_count,
-            "createTime": lb.created_at.to_string(),
+            "createTime": super::zc_time(lb.created_at),
         }));
     }
     Ok(json!({"totalCount": total, "dataSet": data}))
@@ -392,7 +392,7 @@ async fn listener_view(control: &Control, call: &Call, l: &Listener) -> Result<V
         "scheduler": scheduler_name(l.scheduler),
         "kind": kind_name(l.forwarding_mode),
         "healthCheck": health_view(&pool),
-        "createTime": l.created_at.to_string(),
+        "createTime": super::zc_time(l.created_at),
     }))
 }
 
