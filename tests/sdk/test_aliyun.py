@@ -25,6 +25,14 @@ from aliyunsdkslb.request.v20140515 import (
     CreateLoadBalancerRequest,
     CreateLoadBalancerTCPListenerRequest,
     CreateLoadBalancerUDPListenerRequest,
+    CreateVServerGroupRequest,
+    AddVServerGroupBackendServersRequest,
+    DeleteVServerGroupRequest,
+    DescribeVServerGroupAttributeRequest,
+    DescribeVServerGroupsRequest,
+    ModifyVServerGroupBackendServersRequest,
+    RemoveVServerGroupBackendServersRequest,
+    SetVServerGroupAttributeRequest,
     DeleteLoadBalancerListenerRequest,
     DeleteLoadBalancerRequest,
     DescribeHealthStatusRequest,
@@ -380,7 +388,7 @@ class AliyunListeners(AliyunTestCase):
             "ListenerAlreadyExists", 400, "Tea: second TCP listener on the port")
         self.assertAcsError(lambda: self.client.do_action_with_exception(req(
             CreateLoadBalancerTCPListenerRequest, LoadBalancerId=self.lb, ListenerPort=self.port(), Bandwidth=-1,
-            VServerGroupId="rsp-1")), "OperationFailed.NotSupported", 400, "VServerGroupId")
+            VServerGroupId="rsp-1")), "InvalidVServerGroupId.NotFound", 404, "an unknown VServerGroupId")
         self.assertAcsError(lambda: self.client.do_action_with_exception(req(
             CreateLoadBalancerTCPListenerRequest, LoadBalancerId="lb-nosuch", ListenerPort=self.port(), Bandwidth=-1)),
             "InvalidLoadBalancerId.NotFound", 404, "listener on an unknown load balancer")
@@ -903,6 +911,84 @@ class AliyunTraffic(AliyunTestCase):
             time.sleep(0.2)
         self.assertEqual(got, want, "DescribeHealthStatus after up to 8 s (native group: %r)"
                          % self.native.ok("GET", "/v1/pools/%s/backends" % self.group_pool(lb_id))["backends"])
+
+
+class AliyunVServerGroups(AliyunTestCase):
+    """VServer groups: a port per server, the same ECS on several ports, a listener that forwards to the
+    group only, all-or-nothing replacement, and no deletion while a listener uses the group."""
+
+    @classmethod
+    def bootstrap(cls):
+        cls.p = cls.native.project("ali-vsg")
+        cls.vpc = cls.native.vpc(cls.p, "127.0.0.0/16", name="loopback")
+        cls.subnet = cls.native.subnet(cls.vpc, "127.0.0.0/24")
+
+    def group(self, client, gid):
+        body = self.acs(client, req(DescribeVServerGroupAttributeRequest, VServerGroupId=gid))
+        return {(s["ServerId"], s["Port"]): s["Weight"] for s in body["BackendServers"]["BackendServer"]}
+
+    def test_group_lifecycle_and_traffic(self):
+        srv = ali.TokenTCPBackend("127.0.0.41")
+        self.addCleanup(srv.close)
+        inst = self.native.instance(self.p, self.subnet, "127.0.0.41", name="vsg-backend")
+        other = self.native.instance(self.p, self.subnet, "127.0.0.42", name="vsg-other")
+        client = self.classic(self.p)
+        made = self.acs(client, req(CreateLoadBalancerRequest, VSwitchId=self.subnet["id"], VpcId=self.vpc["id"]))
+        lb_id, address = made["LoadBalancerId"], ali.assert_loopback(made["Address"])
+        created = self.acs(client, req(CreateVServerGroupRequest, LoadBalancerId=lb_id, VServerGroupName="web",
+                                       BackendServers=servers_json({"ServerId": inst["id"], "Port": srv.port,
+                                                                    "Weight": "40"})))
+        gid = created["VServerGroupId"]
+        # The same ECS on a second port of the group.
+        self.acs(client, req(AddVServerGroupBackendServersRequest, VServerGroupId=gid,
+                             BackendServers=servers_json({"ServerId": inst["id"], "Port": srv.port + 1, "Weight": 5})))
+        self.assertEqual(self.group(client, gid), {(inst["id"], srv.port): 40, (inst["id"], srv.port + 1): 5})
+        # A server without its Port is refused and writes nothing.
+        before = self.revision()
+        self.assertAcsError(lambda: client.do_action_with_exception(req(
+            AddVServerGroupBackendServersRequest, VServerGroupId=gid,
+            BackendServers=servers_json({"ServerId": other["id"]}))), "MissingParameter", 400, "group server without Port")
+        self.assertEqual(self.revision(), before, "a refused group change was written")
+
+        # A listener bound to the group carries traffic to the group's ports only.
+        port = ali.free_port(address)
+        self.acs(client, req(CreateLoadBalancerTCPListenerRequest, LoadBalancerId=lb_id, ListenerPort=port,
+                             VServerGroupId=gid, Bandwidth=-1))
+        self.acs(client, req(RemoveVServerGroupBackendServersRequest, VServerGroupId=gid,
+                             BackendServers=servers_json({"ServerId": inst["id"], "Port": srv.port + 1},
+                                                         {"ServerId": other["id"], "Port": 1})))
+        data, err = ali.tcp_exchange(address, port)
+        self.assertEqual(data, srv.token, "TCP via the VServer group listener: last error %s" % err)
+        listed = self.acs(client, req(DescribeVServerGroupsRequest, LoadBalancerId=lb_id))["VServerGroups"]["VServerGroup"]
+        self.assertEqual([(g["VServerGroupId"], g["AssociatedObjects"]["Listeners"]["Listener"][0]["Port"])
+                          for g in listed], [(gid, port)])
+
+        # Weights and name; then an all-or-nothing replacement.
+        self.acs(client, req(SetVServerGroupAttributeRequest, VServerGroupId=gid, VServerGroupName="web2",
+                             BackendServers=servers_json({"ServerId": inst["id"], "Port": srv.port, "Weight": 70})))
+        self.assertEqual(self.group(client, gid), {(inst["id"], srv.port): 70})
+        before = self.revision()
+        self.assertAcsError(lambda: client.do_action_with_exception(req(
+            ModifyVServerGroupBackendServersRequest, VServerGroupId=gid,
+            OldBackendServers=servers_json({"ServerId": inst["id"], "Port": srv.port},
+                                           {"ServerId": other["id"], "Port": 9}),
+            NewBackendServers=servers_json({"ServerId": other["id"], "Port": 9000},
+                                           {"ServerId": other["id"], "Port": 9001}))),
+            "BackendServer.NotExist", 404, "replacing a server the group lacks")
+        self.assertEqual(self.revision(), before, "a refused replacement was half-written")
+        self.acs(client, req(ModifyVServerGroupBackendServersRequest, VServerGroupId=gid,
+                             OldBackendServers=servers_json({"ServerId": inst["id"], "Port": srv.port}),
+                             NewBackendServers=servers_json({"ServerId": other["id"], "Port": 9000, "Weight": 3})))
+        self.assertEqual(self.group(client, gid), {(other["id"], 9000): 3})
+
+        # In use: refused; after the listener goes, deleted.
+        self.assertAcsError(lambda: client.do_action_with_exception(req(DeleteVServerGroupRequest, VServerGroupId=gid)),
+                            "OperationFailed.Conflict", 400, "deleting a group a listener uses", message_re="in use")
+        self.acs(client, req(DeleteLoadBalancerListenerRequest, LoadBalancerId=lb_id, ListenerPort=port))
+        self.acs(client, req(DeleteVServerGroupRequest, VServerGroupId=gid))
+        self.assertAcsError(lambda: client.do_action_with_exception(req(
+            DescribeVServerGroupAttributeRequest, VServerGroupId=gid)), "InvalidVServerGroupId.NotFound", 404,
+            "a deleted group")
 
 
 if __name__ == "__main__":

@@ -402,6 +402,7 @@ async fn create_listener(
         scheduler: req.scheduler,
         proxy_protocol: req.proxy_protocol,
         backend_port: None,
+        group_pool_id: None,
     };
     created(ListenerView::from(
         &c.create_listener(&p, LoadBalancerId::new(id), new).await?,

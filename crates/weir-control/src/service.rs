@@ -597,8 +597,9 @@ impl Control {
 
     /// Creates a listener whose default pool starts with `pool` applied
     /// (health check, drain timeout), and, when given, applies `lb_pool`
-    /// to the load balancer's LB-wide pool (Aliyun configures the default
-    /// server group's checks on its listeners), in one atomic write.
+    /// to the pool it serves beyond its own — its server group, or the
+    /// load balancer's LB-wide pool (Aliyun configures a server group's
+    /// checks on its listeners) — in one atomic write.
     pub async fn create_listener_with_pool(
         &self,
         principal: &Principal,
@@ -614,11 +615,22 @@ impl Control {
             let siblings = tx.listeners_of(&lb_id).await?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
             plan.default_pool = plan_pool_update(&plan.default_pool, &pool)?;
+            if let Some(group) = &plan.listener.group_pool_id {
+                let found = tx.pool(group).await?;
+                let group = principal.check(found, ResourceKind::Pool, group.as_str())?;
+                loadbalancer::check_group_pool(&lb, &group)?;
+            }
             let lb_pool_next = match &lb_pool {
                 Some(update) => {
-                    let found = tx.pool(&lb.default_pool_id).await?;
-                    let current =
-                        principal.check(found, ResourceKind::Pool, lb.default_pool_id.as_str())?;
+                    // The pool the listener serves from: its server group,
+                    // or the LB-wide pool.
+                    let served = plan
+                        .listener
+                        .group_pool_id
+                        .clone()
+                        .unwrap_or_else(|| lb.default_pool_id.clone());
+                    let found = tx.pool(&served).await?;
+                    let current = principal.check(found, ResourceKind::Pool, served.as_str())?;
                     let next = plan_pool_update(&current, update)?;
                     (next != current).then_some(next)
                 }
@@ -653,6 +665,92 @@ impl Control {
         let lb = reads.load_balancer(lb_id).await?;
         principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
         Ok(reads.listeners_of(lb_id).await?)
+    }
+
+    /// Creates a server group on a load balancer with its first backends
+    /// (Aliyun CreateVServerGroup), in one atomic write.
+    pub async fn create_server_group(
+        &self,
+        principal: &Principal,
+        lb_id: LoadBalancerId,
+        name: String,
+        backends: Vec<BackendSpec>,
+        policy: RegisterPolicy,
+    ) -> ControlResult<(Pool, Vec<Backend>)> {
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        command!(self.writer, |tx| {
+            let found = tx.load_balancer(&lb_id).await?;
+            let lb = principal.check(found, ResourceKind::LoadBalancer, lb_id.as_str())?;
+            let pool = loadbalancer::plan_server_group(&lb, &name, &mut UuidIds, now())?;
+            tx.insert_server_group(&pool).await?;
+            let backends = if backends.is_empty() {
+                Vec::new()
+            } else {
+                let req = RegisterRequest {
+                    target: RegisterTarget::Pool(pool.id.clone()),
+                    backends,
+                    policy,
+                    client_token: None,
+                };
+                register_in(tx, &principal, &req, &settings).await?.backends
+            };
+            Ok((pool, backends))
+        })
+    }
+
+    /// Deletes a server group no listener forwards to, with its backends.
+    pub async fn delete_server_group(
+        &self,
+        principal: &Principal,
+        id: PoolId,
+    ) -> ControlResult<Pool> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let found = tx.pool(&id).await?;
+            let pool = principal.check(found, ResourceKind::Pool, id.as_str())?;
+            let lb = tx
+                .load_balancer(&pool.lb_id)
+                .await?
+                .ok_or_else(|| Error::not_found(ResourceKind::LoadBalancer, &pool.lb_id))?;
+            let listeners = tx.listeners_of(&lb.id).await?;
+            loadbalancer::plan_server_group_delete(&lb, &pool, &listeners)?;
+            tx.delete_server_group(&pool).await?;
+            Ok(pool)
+        })
+    }
+
+    /// Replaces the backends `old` names with `new` ones in one pool, all
+    /// or none (Aliyun ModifyVServerGroupBackendServers).
+    pub async fn replace_backends(
+        &self,
+        principal: &Principal,
+        target: RegisterTarget,
+        old: Vec<BackendSelector>,
+        new: Vec<BackendSpec>,
+        policy: RegisterPolicy,
+        field: &'static str,
+    ) -> ControlResult<Vec<Backend>> {
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        command!(self.writer, |tx| {
+            let (pool, _) = resolve_target(tx, &principal, &target).await?;
+            let all = all_backends(tx, &pool.id, settings.limits.backends_per_pool).await?;
+            let gone: Vec<Backend> = select_backends(&all, &old, WhenMissing::Fail, field)?
+                .into_iter()
+                .cloned()
+                .collect();
+            for b in &gone {
+                tx.delete_backend(b).await?;
+            }
+            let req = RegisterRequest {
+                target,
+                backends: new,
+                policy,
+                client_token: None,
+            };
+            Ok(register_in(tx, &principal, &req, &settings).await?.backends)
+        })
     }
 
     /// Changes a listener's name, scheduler or PROXY protocol.

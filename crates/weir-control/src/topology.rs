@@ -106,6 +106,11 @@ impl Follower {
                     ("load_balancer" | "listener", Some(lb), _) => {
                         lbs.insert(lb.clone());
                     }
+                    // A server group appearing or going changes the set of
+                    // pools, not one pool's settings.
+                    ("pool", Some(lb), _) if c.op != "update" => {
+                        lbs.insert(lb.clone());
+                    }
                     ("pool", _, Some(pool)) => {
                         pools.insert(pool.clone());
                     }

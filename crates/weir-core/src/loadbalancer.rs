@@ -112,6 +112,9 @@ pub struct NewListener {
     pub proxy_protocol: Option<String>,
     /// Aliyun `BackendServerPort`: single-port listeners only.
     pub backend_port: Option<u32>,
+    /// A server group of the same load balancer to forward to (Aliyun
+    /// `VServerGroupId`); checked by [`check_group_pool`].
+    pub group_pool_id: Option<String>,
 }
 
 /// A new listener together with its default pool.
@@ -119,6 +122,72 @@ pub struct NewListener {
 pub struct ListenerPlan {
     pub listener: Listener,
     pub default_pool: Pool,
+}
+
+/// Plans a server group: an extra pool of `lb` that listeners may forward
+/// to (Aliyun's VServer groups), apart from the LB-wide pool.
+pub fn plan_server_group(
+    lb: &LoadBalancer,
+    name: &str,
+    ids: &mut dyn IdSource,
+    now: Timestamp,
+) -> Result<Pool, Error> {
+    validate_name("name", name)?;
+    Ok(Pool {
+        id: PoolId::new(ids.next_id()),
+        project_id: lb.project_id.clone(),
+        lb_id: lb.id.clone(),
+        listener_id: None,
+        name: name.to_owned(),
+        health_check: None,
+        drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
+        created_at: now,
+    })
+}
+
+/// Whether `pool` is a server group (not a listener's pool, not the
+/// LB-wide pool).
+pub fn is_server_group(lb: &LoadBalancer, pool: &Pool) -> bool {
+    pool.lb_id == lb.id && pool.listener_id.is_none() && pool.id != lb.default_pool_id
+}
+
+/// A listener may forward only to a server group of its own load balancer.
+pub fn check_group_pool(lb: &LoadBalancer, pool: &Pool) -> Result<(), Error> {
+    if is_server_group(lb, pool) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "group_pool_id",
+            format!(
+                "pool {} is not a server group of load balancer {}",
+                pool.id, lb.id
+            ),
+        ))
+    }
+}
+
+/// A server group can go only when no listener forwards to it.
+pub fn plan_server_group_delete(
+    lb: &LoadBalancer,
+    pool: &Pool,
+    listeners: &[Listener],
+) -> Result<(), Error> {
+    if !is_server_group(lb, pool) {
+        return Err(Error::invalid(
+            "pool",
+            format!("pool {} is not a server group", pool.id),
+        ));
+    }
+    if let Some(l) = listeners
+        .iter()
+        .find(|l| l.group_pool_id.as_ref() == Some(&pool.id))
+    {
+        return Err(Error::conflict(format!(
+            "server group {} is in use by listener {}",
+            pool.id, l.id
+        )));
+    }
+    Ok(())
 }
 
 /// A change to a listener's name, scheduler or PROXY protocol (Octavia
@@ -308,6 +377,7 @@ pub fn plan_listener(
             scheduler,
             proxy_protocol,
             backend_port,
+            group_pool_id: req.group_pool_id.as_deref().map(PoolId::new),
             default_pool_id: pool.id.clone(),
             created_at: now,
         },
@@ -516,5 +586,34 @@ mod tests {
         assert!(plan_lb_action(&lb, LbAction::Start).is_err());
         assert!(plan_lb_delete(&lb, 1, false).is_err());
         assert!(plan_lb_delete(&lb, 1, true).is_ok());
+    }
+
+    #[test]
+    fn server_groups_are_extra_pools_a_listener_may_forward_to() {
+        let lb = lb();
+        let group =
+            plan_server_group(&lb, "g", &mut SequentialIds::default(), Timestamp(1)).unwrap();
+        assert!(is_server_group(&lb, &group));
+        assert!(check_group_pool(&lb, &group).is_ok());
+        let lb_wide = Pool {
+            id: lb.default_pool_id.clone(),
+            ..group.clone()
+        };
+        assert!(check_group_pool(&lb, &lb_wide).is_err());
+        let tcp80 = NewListener {
+            name: "a".into(),
+            protocol: "tcp".into(),
+            port: Some(80),
+            group_pool_id: Some(group.id.to_string()),
+            ..Default::default()
+        };
+        let bound = listener(tcp80, &[]).unwrap();
+        assert_eq!(bound.group_pool_id.as_ref(), Some(&group.id));
+        assert!(matches!(
+            plan_server_group_delete(&lb, &group, std::slice::from_ref(&bound)),
+            Err(Error::Conflict { .. })
+        ));
+        assert!(plan_server_group_delete(&lb, &group, &[]).is_ok());
+        assert!(plan_server_group_delete(&lb, &lb_wide, &[]).is_err());
     }
 }

@@ -253,6 +253,9 @@ pub struct Listener {
     /// on for this listener (Aliyun `BackendServerPort`); `None`: the port
     /// the client used.
     pub backend_port: Option<u16>,
+    /// The server group this listener forwards to instead of its default
+    /// pool and the LB-wide pool (Aliyun `VServerGroupId`).
+    pub group_pool_id: Option<PoolId>,
     pub default_pool_id: PoolId,
     pub created_at: Timestamp,
 }

@@ -109,7 +109,10 @@ pub fn listener_spec(lb: &LoadBalancer, listener: &Listener) -> ListenerSpec {
         scheduler: listener.scheduler,
         proxy_protocol: listener.proxy_protocol,
         backend_port: listener.backend_port,
-        pools: vec![listener.default_pool_id.clone(), lb.default_pool_id.clone()],
+        pools: match &listener.group_pool_id {
+            Some(group) => vec![group.clone()],
+            None => vec![listener.default_pool_id.clone(), lb.default_pool_id.clone()],
+        },
     }
 }
 

@@ -175,6 +175,11 @@ pub trait StoreTx: Reads {
         listener: &Listener,
         default_pool: &Pool,
     ) -> StoreResult<()>;
+    /// Adds a server group (a pool of a load balancer outside its
+    /// listeners).
+    async fn insert_server_group(&mut self, pool: &Pool) -> StoreResult<()>;
+    /// Deletes a server group with its backends.
+    async fn delete_server_group(&mut self, pool: &Pool) -> StoreResult<()>;
     /// Changes a listener's name, scheduler and PROXY protocol.
     async fn update_listener(&mut self, listener: &Listener) -> StoreResult<()>;
     /// Deletes the listener with its default pool and that pool's backends.

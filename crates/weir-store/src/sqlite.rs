@@ -35,6 +35,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_listener_backend_port.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_listener_group_pool.sql"),
+    ),
 ];
 
 /// Rows per multi-row INSERT, well under SQLite's bind-variable limit.
@@ -273,6 +277,7 @@ fn listener_from(row: &SqliteRow) -> StoreResult<Listener> {
         backend_port: col::<Option<i64>>(row, "backend_port")?
             .map(|p| u16::try_from(p).map_err(|_| StoreError::Corrupt(format!("backend port {p}"))))
             .transpose()?,
+        group_pool_id: col::<Option<String>>(row, "group_pool_id")?.map(PoolId::new),
         default_pool_id: PoolId::new(col::<String>(row, "default_pool_id")?),
         created_at: ts(row, "created_at")?,
     })
@@ -993,6 +998,12 @@ impl StoreTx for SqliteTx {
         let id = lb.id.as_str();
         self.exec("DELETE FROM backends WHERE lb_id = ?", &[id])
             .await?;
+        // Listeners may point at the server groups about to go.
+        self.exec(
+            "UPDATE listeners SET group_pool_id = NULL WHERE lb_id = ?",
+            &[id],
+        )
+        .await?;
         self.exec("DELETE FROM pools WHERE lb_id = ?", &[id])
             .await?;
         self.exec("DELETE FROM listeners WHERE lb_id = ?", &[id])
@@ -1007,6 +1018,27 @@ impl StoreTx for SqliteTx {
             Scope::lb(&lb.id),
         )
         .await
+    }
+
+    async fn insert_server_group(&mut self, pool: &Pool) -> StoreResult<()> {
+        self.insert_pool(pool).await?;
+        self.log(
+            &pool.project_id,
+            "pool",
+            &[pool.id.as_str()],
+            "create",
+            Scope::pool(pool),
+        )
+        .await
+    }
+
+    async fn delete_server_group(&mut self, pool: &Pool) -> StoreResult<()> {
+        let id = pool.id.as_str();
+        self.exec("DELETE FROM backends WHERE pool_id = ?", &[id])
+            .await?;
+        self.exec("DELETE FROM pools WHERE id = ?", &[id]).await?;
+        self.log(&pool.project_id, "pool", &[id], "delete", Scope::pool(pool))
+            .await
     }
 
     async fn update_listener(&mut self, l: &Listener) -> StoreResult<()> {
@@ -1048,8 +1080,8 @@ impl StoreTx for SqliteTx {
 
     async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, proxy_protocol, default_pool_id, created_at, backend_port) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(l.id.as_str())
         .bind(l.project_id.as_str())
@@ -1063,6 +1095,7 @@ impl StoreTx for SqliteTx {
         .bind(l.default_pool_id.as_str())
         .bind(l.created_at.millis())
         .bind(l.backend_port.map(i64::from))
+        .bind(l.group_pool_id.as_ref().map(PoolId::as_str))
         .execute(self.w().await?)
         .await?;
         self.insert_pool(pool).await?;

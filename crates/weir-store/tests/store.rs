@@ -87,6 +87,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         proxy_protocol: ProxyProtocol::V2,
         // Stored as given; the planner allows it on single-port listeners only.
         backend_port: Some(7000),
+        group_pool_id: None,
         default_pool_id: "pool1".into(),
         created_at: t(5),
     };
@@ -463,4 +464,65 @@ async fn pool_settings_round_trip_and_changes_are_scoped() {
             .len(),
         2
     );
+}
+
+#[tokio::test]
+async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb() {
+    let (store, _dir) = sqlite().await;
+    let (lb, listener) = seed(&*store).await;
+    let group = Pool {
+        id: "group1".into(),
+        project_id: lb.project_id.clone(),
+        lb_id: lb.id.clone(),
+        listener_id: None,
+        name: "g".into(),
+        health_check: None,
+        drain_timeout_ms: 1000,
+        created_at: t(5),
+    };
+    let before = store.read().await.unwrap().revision().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_server_group(&group).await.unwrap();
+    tx.insert_backends(&[Backend {
+        pool_id: "group1".into(),
+        ..backend("gb1", "10.0.1.9", BackendPorts::One(81))
+    }])
+    .await
+    .unwrap();
+    let bound = Listener {
+        id: "l2".into(),
+        group_pool_id: Some("group1".into()),
+        ports: ListenerPorts::Single(9000),
+        default_pool_id: "pool2".into(),
+        ..listener.clone()
+    };
+    let own_pool = Pool {
+        id: "pool2".into(),
+        listener_id: Some("l2".into()),
+        ..group.clone()
+    };
+    tx.insert_listener(&bound, &own_pool).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(
+        r.listener(&"l2".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .group_pool_id,
+        Some("group1".into())
+    );
+    let changes = r.changes_since(before, 10).await.unwrap();
+    assert!(changes
+        .iter()
+        .any(|c| c.entity == "pool" && c.op == "create" && c.lb_id.as_ref() == Some(&lb.id)));
+    drop(r);
+
+    let mut tx = store.begin().await.unwrap();
+    tx.delete_load_balancer(&lb).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.pool(&"group1".into()).await.unwrap(), None);
+    assert_eq!(r.backend(&"gb1".into()).await.unwrap(), None);
+    assert_eq!(r.listener(&"l2".into()).await.unwrap(), None);
 }

@@ -38,6 +38,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         scheduler: Scheduler::Wrr,
         proxy_protocol: ProxyProtocol::None,
         backend_port: None,
+        group_pool_id: None,
         default_pool_id: "pool-1".into(),
         created_at: ts(),
     }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use weir_control::{RegisterRequest, RegisterTarget};
 use weir_core::backend::{BackendSelector, BackendUpdate, WhenMissing};
 use weir_core::ids::*;
-use weir_core::loadbalancer::{LbAction, NewListener, NewLoadBalancer};
+use weir_core::loadbalancer::{is_server_group, LbAction, NewListener, NewLoadBalancer};
 use weir_core::model::*;
 use weir_core::pool::{HealthCheckSpec, PoolUpdate};
 use weir_core::register::{BackendSpec, DuplicatePolicy, NameRule, RegisterPolicy};
@@ -36,6 +36,15 @@ pub fn policy() -> RegisterPolicy {
     }
 }
 
+/// VServer groups give each server its port, so one ECS may serve on
+/// several ports of a group.
+pub fn group_policy() -> RegisterPolicy {
+    RegisterPolicy {
+        unique_instance_per_listener: false,
+        ..policy()
+    }
+}
+
 type ActionResult = Result<Value, AliError>;
 
 pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
@@ -59,6 +68,14 @@ pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
         "RemoveBackendServers" => remove_backend_servers(call).await,
         "SetBackendServers" => set_backend_servers(call).await,
         "DescribeHealthStatus" => describe_health_status(call).await,
+        "CreateVServerGroup" => create_vserver_group(call).await,
+        "DescribeVServerGroups" => describe_vserver_groups(call).await,
+        "DescribeVServerGroupAttribute" => describe_vserver_group(call).await,
+        "AddVServerGroupBackendServers" => add_vserver_group_servers(call).await,
+        "RemoveVServerGroupBackendServers" => remove_vserver_group_servers(call).await,
+        "SetVServerGroupAttribute" => set_vserver_group_attribute(call).await,
+        "ModifyVServerGroupBackendServers" => modify_vserver_group_servers(call).await,
+        "DeleteVServerGroup" => delete_vserver_group(call).await,
         other => Err(AliError::new(
             axum::http::StatusCode::NOT_FOUND,
             "InvalidAction.NotFound",
@@ -375,13 +392,6 @@ async fn create_listener(call: &Call, protocol: &str) -> ActionResult {
     let port = p
         .int("ListenerPort")?
         .ok_or_else(|| AliError::missing("ListenerPort"))?;
-    if p.opt("VServerGroupId").is_some() {
-        return Err(AliError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "OperationFailed.NotSupported",
-            "VServer groups are not supported by this service yet: use the default server group (AddBackendServers).",
-        ));
-    }
     let backend_port = p.int("BackendServerPort")?;
     let mut health = health_spec(call, protocol)?;
     // The default server group is checked on the port it serves.
@@ -404,6 +414,7 @@ async fn create_listener(call: &Call, protocol: &str) -> ActionResult {
                 scheduler: Some(scheduler(p.opt("Scheduler").unwrap_or("wrr"))?.to_owned()),
                 proxy_protocol: None,
                 backend_port: backend_port.map(wide),
+                group_pool_id: p.opt("VServerGroupId").map(str::to_owned),
             },
             PoolUpdate {
                 health_check: health.clone().map(Some),
@@ -473,6 +484,7 @@ async fn delete_listener(call: &Call) -> ActionResult {
 #[serde(rename_all = "PascalCase")]
 struct Server {
     server_id: Option<String>,
+    port: Option<Lenient>,
     weight: Option<Lenient>,
     #[serde(rename = "Type")]
     kind: Option<String>,
@@ -481,7 +493,11 @@ struct Server {
 }
 
 fn servers(call: &Call) -> Result<Vec<Server>, AliError> {
-    let raw = call.params.req("BackendServers")?;
+    servers_in(call, "BackendServers")
+}
+
+fn servers_in(call: &Call, param: &str) -> Result<Vec<Server>, AliError> {
+    let raw = call.params.req(param)?;
     let value: Value = serde_json::from_str(raw).map_err(|e| {
         AliError::invalid(format!(
             "The parameter BackendServers is not a JSON list: {e}"
@@ -696,4 +712,286 @@ async fn describe_health_status(call: &Call) -> ActionResult {
         }
     }
     Ok(json!({"BackendServers": {"BackendServer": rows}}))
+}
+
+// === VServer groups: server groups with a port per server ===
+
+/// The group named by `VServerGroupId`, with its load balancer.
+async fn vserver_group(call: &Call) -> Result<(LoadBalancer, Pool), AliError> {
+    let id = call.params.req("VServerGroupId")?;
+    let not_found = || {
+        AliError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "InvalidVServerGroupId.NotFound",
+            format!("The specified VServerGroupId {id} does not exist."),
+        )
+    };
+    let control = &call.dialects.control;
+    let pool = control
+        .get_pool(&call.principal, &PoolId::new(id))
+        .await
+        .map_err(|_| not_found())?;
+    let lb = control
+        .get_load_balancer(&call.principal, &pool.lb_id)
+        .await
+        .map_err(fail)?;
+    if !is_server_group(&lb, &pool) {
+        return Err(not_found());
+    }
+    Ok((lb, pool))
+}
+
+/// Group servers: `ServerId` and `Port` required, as Alibaba's API has it.
+fn group_specs(list: Vec<Server>, param: &str) -> Result<Vec<BackendSpec>, AliError> {
+    if list.len() > 20 {
+        return Err(AliError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "InvalidParameter.BackendServersTooMany",
+            format!("The parameter {param} names more than 20 servers."),
+        ));
+    }
+    let mut specs = Vec::with_capacity(list.len());
+    for (i, s) in list.into_iter().enumerate() {
+        check_type(i, &s)?;
+        let id = s
+            .server_id
+            .ok_or_else(|| AliError::missing(&format!("{param}[{i}].ServerId")))?;
+        let port = s
+            .port
+            .ok_or_else(|| AliError::missing(&format!("{param}[{i}].Port")))?;
+        specs.push(BackendSpec {
+            instance_id: Some(id),
+            address: s.server_ip,
+            port: Some(port.0),
+            weight: s.weight.map(|w| w.0),
+            name: s.description,
+            ..BackendSpec::default()
+        });
+    }
+    Ok(specs)
+}
+
+fn group_server_view(b: &Backend) -> Value {
+    let mut v = server_view(b);
+    v["Port"] = json!(b.ports.key());
+    v
+}
+
+fn group_selector(s: &Server) -> BackendSelector {
+    BackendSelector {
+        port: s.port.map(|p| p.0),
+        ..selector(s)
+    }
+}
+
+async fn group_servers(call: &Call, pool: &Pool) -> Result<Vec<Value>, AliError> {
+    Ok(call
+        .dialects
+        .control
+        .backends_of(&call.principal, &RegisterTarget::Pool(pool.id.clone()))
+        .await
+        .map_err(fail)?
+        .2
+        .iter()
+        .map(group_server_view)
+        .collect())
+}
+
+async fn create_vserver_group(call: &Call) -> ActionResult {
+    let lb = lb(call).await?;
+    let name = call.params.req("VServerGroupName")?.to_owned();
+    let specs = match call.params.opt("BackendServers") {
+        Some(_) => group_specs(servers(call)?, "BackendServers")?,
+        None => Vec::new(),
+    };
+    let (pool, added) = call
+        .dialects
+        .control
+        .create_server_group(&call.principal, lb.id, name, specs, group_policy())
+        .await
+        .map_err(fail)?;
+    Ok(json!({
+        "VServerGroupId": pool.id.as_str(),
+        "BackendServers": {"BackendServer": added.iter().map(group_server_view).collect::<Vec<_>>()},
+    }))
+}
+
+async fn describe_vserver_groups(call: &Call) -> ActionResult {
+    let lb = lb(call).await?;
+    let control = &call.dialects.control;
+    let listeners = control
+        .list_listeners(&call.principal, &lb.id)
+        .await
+        .map_err(fail)?;
+    let groups: Vec<Value> = control
+        .list_pools(&call.principal, &lb.id)
+        .await
+        .map_err(fail)?
+        .iter()
+        .filter(|p| is_server_group(&lb, p))
+        .map(|p| {
+            let users: Vec<Value> = listeners
+                .iter()
+                .filter(|l| l.group_pool_id.as_ref() == Some(&p.id))
+                .map(|l| json!({"Port": l.single_port(), "Protocol": l.protocol.as_str()}))
+                .collect();
+            json!({
+                "VServerGroupId": p.id.as_str(),
+                "VServerGroupName": p.name,
+                "AssociatedObjects": {"Listeners": {"Listener": users}},
+            })
+        })
+        .collect();
+    Ok(json!({"VServerGroups": {"VServerGroup": groups}}))
+}
+
+async fn describe_vserver_group(call: &Call) -> ActionResult {
+    let (lb, pool) = vserver_group(call).await?;
+    Ok(json!({
+        "VServerGroupId": pool.id.as_str(),
+        "VServerGroupName": pool.name,
+        "LoadBalancerId": lb.id.as_str(),
+        "BackendServers": {"BackendServer": group_servers(call, &pool).await?},
+    }))
+}
+
+async fn add_vserver_group_servers(call: &Call) -> ActionResult {
+    let (_, pool) = vserver_group(call).await?;
+    let specs = group_specs(servers(call)?, "BackendServers")?;
+    call.dialects
+        .control
+        .register_backends(
+            &call.principal,
+            RegisterRequest {
+                target: RegisterTarget::Pool(pool.id.clone()),
+                backends: specs,
+                policy: group_policy(),
+                client_token: None,
+            },
+        )
+        .await
+        .map_err(fail)?;
+    Ok(json!({
+        "VServerGroupId": pool.id.as_str(),
+        "BackendServers": {"BackendServer": group_servers(call, &pool).await?},
+    }))
+}
+
+async fn remove_vserver_group_servers(call: &Call) -> ActionResult {
+    let (_, pool) = vserver_group(call).await?;
+    let list = servers(call)?;
+    if list.len() > 20 {
+        return Err(AliError::invalid(
+            "The parameter BackendServers names more than 20 servers.",
+        ));
+    }
+    call.dialects
+        .control
+        .deregister_selected(
+            &call.principal,
+            RegisterTarget::Pool(pool.id.clone()),
+            list.iter().map(group_selector).collect(),
+            WhenMissing::Skip,
+            "BackendServers",
+        )
+        .await
+        .map_err(fail)?;
+    Ok(json!({
+        "VServerGroupId": pool.id.as_str(),
+        "BackendServers": {"BackendServer": group_servers(call, &pool).await?},
+    }))
+}
+
+async fn set_vserver_group_attribute(call: &Call) -> ActionResult {
+    let (_, pool) = vserver_group(call).await?;
+    let control = &call.dialects.control;
+    if call.params.opt("BackendServers").is_some() {
+        let list = servers(call)?;
+        let changes = list
+            .iter()
+            .map(|s| {
+                (
+                    group_selector(s),
+                    BackendUpdate {
+                        weight: s.weight.map(|w| w.0),
+                        name: s.description.clone(),
+                        ..BackendUpdate::default()
+                    },
+                )
+            })
+            .collect();
+        control
+            .update_selected(
+                &call.principal,
+                RegisterTarget::Pool(pool.id.clone()),
+                changes,
+                group_policy(),
+                "BackendServers",
+            )
+            .await
+            .map_err(fail)?;
+    }
+    let pool = match call.params.opt("VServerGroupName") {
+        Some(name) => control
+            .update_pool(
+                &call.principal,
+                pool.id,
+                PoolUpdate {
+                    name: Some(name.to_owned()),
+                    ..PoolUpdate::default()
+                },
+            )
+            .await
+            .map_err(fail)?,
+        None => pool,
+    };
+    Ok(json!({
+        "VServerGroupId": pool.id.as_str(),
+        "VServerGroupName": pool.name,
+        "BackendServers": {"BackendServer": group_servers(call, &pool).await?},
+    }))
+}
+
+async fn modify_vserver_group_servers(call: &Call) -> ActionResult {
+    let (_, pool) = vserver_group(call).await?;
+    let old = servers_in(call, "OldBackendServers")?;
+    let new = servers_in(call, "NewBackendServers")?;
+    if old.len() != new.len() {
+        return Err(AliError::invalid(
+            "OldBackendServers and NewBackendServers must name as many servers.",
+        ));
+    }
+    let old: Vec<BackendSelector> = old.iter().map(group_selector).collect();
+    let new = group_specs(new, "NewBackendServers")?;
+    if old.len() > 20 {
+        return Err(AliError::invalid(
+            "OldBackendServers names more than 20 servers.",
+        ));
+    }
+    call.dialects
+        .control
+        .replace_backends(
+            &call.principal,
+            RegisterTarget::Pool(pool.id.clone()),
+            old,
+            new,
+            group_policy(),
+            "OldBackendServers",
+        )
+        .await
+        .map_err(fail)?;
+    Ok(json!({
+        "VServerGroupId": pool.id.as_str(),
+        "BackendServers": {"BackendServer": group_servers(call, &pool).await?},
+    }))
+}
+
+async fn delete_vserver_group(call: &Call) -> ActionResult {
+    let (_, pool) = vserver_group(call).await?;
+    call.dialects
+        .control
+        .delete_server_group(&call.principal, pool.id)
+        .await
+        .map_err(fail)?;
+    Ok(json!({}))
 }

@@ -849,6 +849,7 @@ async fn create_listener(
                 scheduler: None,
                 proxy_protocol: None,
                 backend_port: None,
+                group_pool_id: None,
             },
         )
         .await

@@ -230,6 +230,7 @@ async fn create_vserver(call: &Call) -> ActionResult {
                 scheduler: Some(scheduler.to_owned()),
                 proxy_protocol: None,
                 backend_port: None,
+                group_pool_id: None,
             },
             PoolUpdate {
                 health_check: health.map(Some),

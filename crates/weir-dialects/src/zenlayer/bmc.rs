@@ -199,6 +199,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
                 scheduler: Some(scheduler(req.scheduler.as_deref().unwrap_or("wrr"))?.to_owned()),
                 proxy_protocol: None,
                 backend_port: None,
+                group_pool_id: None,
             },
             PoolUpdate {
                 health_check: health,

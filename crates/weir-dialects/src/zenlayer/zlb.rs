@@ -351,6 +351,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
         scheduler: Some(scheduler(req.scheduler.as_deref().unwrap_or("wrr"))?.to_owned()),
         proxy_protocol: req.proxy_protocol.filter(|p| *p).map(|_| "v2".to_owned()),
         backend_port: None,
+        group_pool_id: None,
     };
     let listener = call
         .control
