@@ -402,11 +402,18 @@ class AliyunListeners(AliyunTestCase):
         self.assertAcsError(lambda: self.client.do_action_with_exception(req(
             StartLoadBalancerListenerRequest, LoadBalancerId=self.lb, ListenerPort=port + 1 if port < 65535 else 1)),
             "InvalidListener.NotFound", 404, "start a listener that does not exist")
-        self.assertAcsError(lambda: self.client.do_action_with_exception(req(
-            StopLoadBalancerListenerRequest, LoadBalancerId=self.lb, ListenerPort=port)),
-            "OperationFailed.NotSupported", 400, "StopLoadBalancerListener")
-        self.assertEqual(self.revision(), before, "start/stop wrote something")
-        self.assertEqual(self.listener_on(port, "tcp")["port"], port)
+        self.assertEqual(self.revision(), before, "starting a running listener wrote something")
+
+        def status():
+            attr = self.acs(self.client, req(DescribeLoadBalancerAttributeRequest, LoadBalancerId=self.lb))
+            return {p["ListenerPort"]: p["ListenerStatus"]
+                    for p in attr["ListenerPortsAndProtocol"]["ListenerPortAndProtocol"]}[port]
+        self.assertEqual(status(), "running")
+        self.acs(self.client, req(StopLoadBalancerListenerRequest, LoadBalancerId=self.lb, ListenerPort=port))
+        self.assertEqual(status(), "stopped")
+        self.assertEqual(self.listener_on(port, "tcp")["port"], port, "a stopped listener stays configured")
+        self.acs(self.client, req(StartLoadBalancerListenerRequest, LoadBalancerId=self.lb, ListenerPort=port))
+        self.assertEqual(status(), "running")
 
         self.acs(self.client, req(DeleteLoadBalancerListenerRequest, LoadBalancerId=self.lb, ListenerPort=port,
                                   ListenerProtocol="tcp"))

@@ -47,11 +47,24 @@ impl Follower {
             self.backends.retain(|id, _| self.pools.contains_key(id));
             return Ok(());
         };
-        for listener in reads.listeners_of(lb_id).await? {
+        // A stopped listener stays configured but is not served.
+        for listener in reads
+            .listeners_of(lb_id)
+            .await?
+            .into_iter()
+            .filter(|l| l.enabled)
+        {
             let spec = Arc::new(listener_spec(&lb, &listener));
             self.topology.listeners.insert(listener.id.clone(), spec);
         }
         let pools = reads.pools_of(lb_id).await?;
+        // Pools that went with a listener or a server group go here too,
+        // or their checks would run on.
+        let present: BTreeSet<PoolId> = pools.iter().map(|p| p.id.clone()).collect();
+        self.pools
+            .retain(|id, p| &p.lb_id != lb_id || present.contains(id));
+        let known = &self.pools;
+        self.backends.retain(|id, _| known.contains_key(id));
         for pool in pools {
             if !self.pools.contains_key(&pool.id) {
                 let all = Page {

@@ -292,3 +292,130 @@ async fn a_panicking_command_does_not_stop_the_writer() {
         .await;
     assert_eq!(after.unwrap(), 0, "later commands still run");
 }
+
+#[tokio::test]
+async fn topology_drops_what_goes_and_skips_stopped_listeners() {
+    use weir_core::loadbalancer::ListenerUpdate;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal)
+        .await
+        .unwrap();
+    let control = Control::start(Arc::new(store), Settings::default(), "admin".into())
+        .await
+        .unwrap();
+    let admin = Principal::Admin;
+    let project = control
+        .create_project(&admin, "p".into())
+        .await
+        .unwrap()
+        .project;
+    let vpc = control
+        .create_vpc(
+            &admin,
+            project.id.clone(),
+            NewVpc {
+                name: "v".into(),
+                cidr: "10.0.0.0/16".into(),
+                has_border_gateway: false,
+            },
+        )
+        .await
+        .unwrap();
+    let subnet = control
+        .create_subnet(
+            &admin,
+            vpc.id.clone(),
+            NewSubnet {
+                name: "s".into(),
+                cidr: "10.0.1.0/24".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let tenant = Principal::Project(project.id.clone());
+    let mut rx = control.topology();
+    let lb = control
+        .create_load_balancer(
+            &tenant,
+            subnet.id.clone(),
+            NewLoadBalancer {
+                name: "lb".into(),
+                vip: None,
+                vpc_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let spec = |port| BackendSpec {
+        address: Some("10.0.1.5".into()),
+        port: Some(port),
+        ..Default::default()
+    };
+    let (group, _) = control
+        .create_server_group(
+            &tenant,
+            lb.id.clone(),
+            "g".into(),
+            vec![spec(81), spec(82)],
+            RegisterPolicy::native(),
+        )
+        .await
+        .unwrap();
+    let bound = control
+        .create_listener(
+            &tenant,
+            lb.id.clone(),
+            NewListener {
+                name: "to-group".into(),
+                protocol: "tcp".into(),
+                port: Some(80),
+                group_pool_id: Some(group.id.to_string()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t = until(&mut rx, |t| t.listeners.contains_key(&bound.id)).await;
+    assert_eq!(t.listeners[&bound.id].pools, vec![group.id.clone()]);
+    assert_eq!(t.pools[&group.id].backends.len(), 2);
+
+    // Stopped: configured, not served; started again: served.
+    let stop = |enabled| ListenerUpdate {
+        enabled: Some(enabled),
+        ..Default::default()
+    };
+    control
+        .update_listener(&tenant, bound.id.clone(), stop(false))
+        .await
+        .unwrap();
+    until(&mut rx, |t| !t.listeners.contains_key(&bound.id)).await;
+    control
+        .update_listener(&tenant, bound.id.clone(), stop(true))
+        .await
+        .unwrap();
+    until(&mut rx, |t| t.listeners.contains_key(&bound.id)).await;
+
+    // In use, the group stays; once the listener is gone, the listener's
+    // own pool and then the group leave the topology.
+    assert!(control
+        .delete_server_group(&tenant, group.id.clone())
+        .await
+        .is_err());
+    control
+        .delete_listener(&tenant, bound.id.clone())
+        .await
+        .unwrap();
+    let t = until(&mut rx, |t| !t.pools.contains_key(&bound.default_pool_id)).await;
+    assert!(t.pools.contains_key(&group.id));
+    control
+        .delete_server_group(&tenant, group.id.clone())
+        .await
+        .unwrap();
+    let t = until(&mut rx, |t| !t.pools.contains_key(&group.id)).await;
+    assert_eq!(
+        t.pools.keys().cloned().collect::<Vec<_>>(),
+        vec![lb.default_pool_id.clone()],
+        "only the LB-wide pool is left"
+    );
+}

@@ -195,6 +195,8 @@ pub fn plan_server_group_delete(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListenerUpdate {
     pub name: Option<String>,
+    /// Stops (false) or starts (true) serving the listener.
+    pub enabled: Option<bool>,
     pub scheduler: Option<String>,
     pub proxy_protocol: Option<String>,
 }
@@ -208,6 +210,9 @@ pub fn plan_listener_update(
     if let Some(name) = &update.name {
         validate_name("name", name)?;
         next.name = name.clone();
+    }
+    if let Some(enabled) = update.enabled {
+        next.enabled = enabled;
     }
     if let Some(s) = &update.scheduler {
         next.scheduler = parse_enum("scheduler", s, Scheduler::NAMES)?;
@@ -378,6 +383,7 @@ pub fn plan_listener(
             proxy_protocol,
             backend_port,
             group_pool_id: req.group_pool_id.as_deref().map(PoolId::new),
+            enabled: true,
             default_pool_id: pool.id.clone(),
             created_at: now,
         },

@@ -256,6 +256,8 @@ pub struct Listener {
     /// The server group this listener forwards to instead of its default
     /// pool and the LB-wide pool (Aliyun `VServerGroupId`).
     pub group_pool_id: Option<PoolId>,
+    /// false: configured but not served (a stopped listener).
+    pub enabled: bool,
     pub default_pool_id: PoolId,
     pub created_at: Timestamp,
 }

@@ -39,6 +39,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_listener_group_pool.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_listener_enabled.sql"),
+    ),
 ];
 
 /// Rows per multi-row INSERT, well under SQLite's bind-variable limit.
@@ -278,6 +282,7 @@ fn listener_from(row: &SqliteRow) -> StoreResult<Listener> {
             .map(|p| u16::try_from(p).map_err(|_| StoreError::Corrupt(format!("backend port {p}"))))
             .transpose()?,
         group_pool_id: col::<Option<String>>(row, "group_pool_id")?.map(PoolId::new),
+        enabled: col(row, "enabled")?,
         default_pool_id: PoolId::new(col::<String>(row, "default_pool_id")?),
         created_at: ts(row, "created_at")?,
     })
@@ -1043,11 +1048,12 @@ impl StoreTx for SqliteTx {
 
     async fn update_listener(&mut self, l: &Listener) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE listeners SET name = ?, scheduler = ?, proxy_protocol = ? WHERE id = ?",
+            "UPDATE listeners SET name = ?, scheduler = ?, proxy_protocol = ?, enabled = ? WHERE id = ?",
         )
         .bind(&l.name)
         .bind(l.scheduler.as_str())
         .bind(l.proxy_protocol.as_str())
+        .bind(l.enabled)
         .bind(l.id.as_str())
         .execute(self.w().await?)
         .await?;
@@ -1080,8 +1086,8 @@ impl StoreTx for SqliteTx {
 
     async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(l.id.as_str())
         .bind(l.project_id.as_str())
@@ -1096,6 +1102,7 @@ impl StoreTx for SqliteTx {
         .bind(l.created_at.millis())
         .bind(l.backend_port.map(i64::from))
         .bind(l.group_pool_id.as_ref().map(PoolId::as_str))
+        .bind(l.enabled)
         .execute(self.w().await?)
         .await?;
         self.insert_pool(pool).await?;

@@ -88,6 +88,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         // Stored as given; the planner allows it on single-port listeners only.
         backend_port: Some(7000),
         group_pool_id: None,
+        enabled: true,
         default_pool_id: "pool1".into(),
         created_at: t(5),
     };
@@ -492,6 +493,7 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb()
     let bound = Listener {
         id: "l2".into(),
         group_pool_id: Some("group1".into()),
+        enabled: true,
         ports: ListenerPorts::Single(9000),
         default_pool_id: "pool2".into(),
         ..listener.clone()

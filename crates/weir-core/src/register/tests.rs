@@ -39,6 +39,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         proxy_protocol: ProxyProtocol::None,
         backend_port: None,
         group_pool_id: None,
+        enabled: true,
         default_pool_id: "pool-1".into(),
         created_at: ts(),
     }

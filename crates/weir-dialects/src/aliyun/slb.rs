@@ -57,12 +57,8 @@ pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
         "CreateLoadBalancerTCPListener" => create_listener(call, "tcp").await,
         "CreateLoadBalancerUDPListener" => create_listener(call, "udp").await,
         "CreateLoadBalancerHTTPListener" => create_listener(call, "http").await,
-        "StartLoadBalancerListener" => start_listener(call).await,
-        "StopLoadBalancerListener" => Err(AliError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "OperationFailed.NotSupported",
-            "Stopping a listener is not supported by this service: delete it, or set the load balancer inactive.",
-        )),
+        "StartLoadBalancerListener" => set_listener_enabled(call, true).await,
+        "StopLoadBalancerListener" => set_listener_enabled(call, false).await,
         "DeleteLoadBalancerListener" => delete_listener(call).await,
         "AddBackendServers" => add_backend_servers(call).await,
         "RemoveBackendServers" => remove_backend_servers(call).await,
@@ -264,6 +260,7 @@ async fn describe_load_balancer_attribute(call: &Call) -> ActionResult {
         "ListenerPort": l.single_port(),
         "ListenerProtocol": l.protocol.as_str(),
         "Description": l.name,
+        "ListenerStatus": if l.enabled { "running" } else { "stopped" },
     })).collect::<Vec<_>>()});
     out["BackendServers"] = json!({"BackendServer": servers});
     Ok(out)
@@ -462,10 +459,23 @@ async fn listener(call: &Call, lb: &LoadBalancer) -> Result<Listener, AliError> 
         })
 }
 
-async fn start_listener(call: &Call) -> ActionResult {
-    // Listeners serve from creation; starting one is a confirmation.
+/// Start and Stop: the listener stays configured; stopped, it is not
+/// served (its VIP port closes, open connections drain).
+async fn set_listener_enabled(call: &Call, enabled: bool) -> ActionResult {
     let lb = lb(call).await?;
-    listener(call, &lb).await?;
+    let l = listener(call, &lb).await?;
+    call.dialects
+        .control
+        .update_listener(
+            &call.principal,
+            l.id,
+            weir_core::loadbalancer::ListenerUpdate {
+                enabled: Some(enabled),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(fail)?;
     Ok(json!({}))
 }
 

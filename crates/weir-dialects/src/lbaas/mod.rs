@@ -398,8 +398,9 @@ fn worse(a: &'static str, b: &'static str) -> &'static str {
 /// (provisioning_status, operating_status) of a listener: ACTIVE once the
 /// data plane has applied it.
 fn listener_status(c: &Control, l: &Listener, lb_running: bool) -> (&'static str, &'static str) {
-    if !lb_running {
-        // A stopped load balancer's listeners are applied as "not bound".
+    if !lb_running || !l.enabled {
+        // A stopped load balancer's (or a stopped listener's) listeners are
+        // applied as "not bound".
         return ("ACTIVE", "OFFLINE");
     }
     match c.listener_live(&l.id) {
@@ -487,7 +488,7 @@ fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Value {
         "loadbalancer_id": l.lb_id.as_str(),
         "default_pool_id": l.default_pool_id.as_str(),
         "connection_limit": -1,
-        "admin_state_up": true,
+        "admin_state_up": l.enabled,
         "provisioning_status": provisioning,
         "operating_status": operating,
         "project_id": l.project_id.as_str(),
@@ -875,6 +876,7 @@ async fn show_listener(
 #[derive(Deserialize)]
 struct UpdateListener {
     name: Option<String>,
+    admin_state_up: Option<bool>,
 }
 
 async fn update_listener(
@@ -891,6 +893,7 @@ async fn update_listener(
             ListenerId::new(param(&p, "listener_id")),
             ListenerUpdate {
                 name: req.name,
+                enabled: req.admin_state_up,
                 ..ListenerUpdate::default()
             },
         )
@@ -993,6 +996,7 @@ fn listener_change(req: &PoolBody, listener: &Listener) -> Result<ListenerUpdate
     };
     Ok(ListenerUpdate {
         name: None,
+        enabled: None,
         scheduler: req
             .lb_algorithm
             .as_deref()
