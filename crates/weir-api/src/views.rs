@@ -164,6 +164,16 @@ pub struct ListenerView {
     pub scheduler: &'static str,
     pub proxy_protocol: &'static str,
     pub default_pool_id: String,
+    /// The port the LB-wide pool's backends are dialled on (Aliyun
+    /// `BackendServerPort`); absent: the client's port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_port: Option<u16>,
+    /// The server group the listener forwards to instead of its own pool
+    /// and the LB-wide pool (Aliyun VServer groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_pool_id: Option<String>,
+    /// false: configured but not served (a stopped listener).
+    pub enabled: bool,
     pub created_at: String,
     /// Live state from the data plane; absent when none runs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,6 +218,9 @@ impl From<&Listener> for ListenerView {
             scheduler: l.scheduler.as_str(),
             proxy_protocol: l.proxy_protocol.as_str(),
             default_pool_id: l.default_pool_id.to_string(),
+            backend_port: l.backend_port,
+            group_pool_id: l.group_pool_id.as_ref().map(|p| p.to_string()),
+            enabled: l.enabled,
             created_at: l.created_at.to_string(),
             operating_status: None,
         }
