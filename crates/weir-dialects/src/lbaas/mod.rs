@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use weir_control::{Control, ControlError, Principal, RegisterRequest, RegisterTarget};
-use weir_core::backend::BackendUpdate;
+use weir_core::backend::{BackendSelector, BackendUpdate, WhenMissing};
 use weir_core::error::QuotaKind;
 use weir_core::ids::*;
 use weir_core::loadbalancer::{LbAction, ListenerUpdate, NewListener, NewLoadBalancer};
@@ -1333,6 +1333,13 @@ struct BatchBody {
     members: Vec<MemberBody>,
 }
 
+/// Most members one Huawei batch may name.
+const HUAWEI_BATCH_LIMIT: usize = 200;
+
+/// `PUT …/pools/{id}/members`: Octavia's declarative batch (the body is
+/// the desired set; `additive_only` keeps the unnamed), with Huawei's
+/// `action`: `replace` (the default, the same), `add` (additive) or
+/// `delete` (remove exactly the members named, all or none).
 async fn batch_members(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
@@ -1341,6 +1348,53 @@ async fn batch_members(
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: BatchBody = parse_json(&raw).map_err(problem)?;
+    if ctx.flavor == Flavor::Huawei && req.members.len() > HUAWEI_BATCH_LIMIT {
+        return Err(LbaasError::bad_request(format!(
+            "a batch names at most {HUAWEI_BATCH_LIMIT} members, this one {}",
+            req.members.len()
+        )));
+    }
+    let pool = PoolId::new(param(&p, "pool_id"));
+    let action = q.get("action").map_or("replace", String::as_str);
+    let additive = match action {
+        "replace" => flag(&q, "additive_only")?,
+        "add" => true,
+        "delete" => {
+            let selectors = req
+                .members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let missing = |f: &str| {
+                        LbaasError::bad_request(format!(
+                            "Invalid input for field/attribute members[{i}].{f}. Value: None. Mandatory field missing."
+                        ))
+                    };
+                    Ok(BackendSelector {
+                        instance_id: None,
+                        address: Some(m.address.clone().ok_or_else(|| missing("address"))?),
+                        port: Some(m.protocol_port.ok_or_else(|| missing("protocol_port"))?.0),
+                    })
+                })
+                .collect::<Result<Vec<_>, LbaasError>>()?;
+            d.control
+                .deregister_selected(
+                    &ctx.principal,
+                    RegisterTarget::Pool(pool),
+                    selectors,
+                    WhenMissing::Fail,
+                    "members",
+                )
+                .await
+                .map_err(fail)?;
+            return Ok(StatusCode::ACCEPTED.into_response());
+        }
+        other => {
+            return Err(LbaasError::bad_request(format!(
+                "action={other} is not add, delete or replace"
+            )))
+        }
+    };
     let specs = req
         .members
         .into_iter()
@@ -1348,13 +1402,7 @@ async fn batch_members(
         .map(|(i, m)| member_spec(m, ctx.flavor, &format!("members[{i}].")))
         .collect::<Result<Vec<_>, _>>()?;
     d.control
-        .batch_backends(
-            &ctx.principal,
-            PoolId::new(param(&p, "pool_id")),
-            specs,
-            flag(&q, "additive_only")?,
-            ctx.flavor.policy(),
-        )
+        .batch_backends(&ctx.principal, pool, specs, additive, ctx.flavor.policy())
         .await
         .map_err(fail)?;
     Ok(StatusCode::ACCEPTED.into_response())
