@@ -11,12 +11,12 @@
 
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use weir_control::{Control, Principal};
@@ -82,6 +82,12 @@ pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
     let lbaas = Router::new()
         .nest("/v2.0/lbaas", lbaas::routes())
         .nest("/v2/lbaas", lbaas::routes())
+        // The read side of Neutron that clients use to resolve names and
+        // ids (python-octaviaclient looks `--vip-subnet-id` up there).
+        .route("/v2.0/subnets", get(list_subnets))
+        .route("/v2.0/subnets/{id}", get(show_subnet))
+        .route("/v2.0/networks", get(list_networks))
+        .route("/v2.0/networks/{id}", get(show_network))
         .layer(middleware::from_fn_with_state(state, token_layer));
     Router::new()
         .route("/v3", get(version))
@@ -316,6 +322,105 @@ async fn validate_token(State(d): State<Dialects>, headers: HeaderMap) -> Respon
         }
         None => keystone_error(StatusCode::NOT_FOUND, "Could not find token."),
     }
+}
+
+fn subnet_view(s: &weir_core::model::Subnet) -> Value {
+    json!({
+        "id": s.id.as_str(),
+        "name": s.name,
+        "network_id": s.vpc_id.as_str(),
+        "cidr": s.cidr.to_string(),
+        "ip_version": if s.cidr.addr().is_ipv4() { 4 } else { 6 },
+        "project_id": s.project_id.as_str(),
+        "tenant_id": s.project_id.as_str(),
+        "enable_dhcp": false,
+        "created_at": s.created_at.to_string(),
+        "tags": [],
+    })
+}
+
+fn network_view(v: &weir_core::model::Vpc, subnets: &[weir_core::model::Subnet]) -> Value {
+    json!({
+        "id": v.id.as_str(),
+        "name": v.name,
+        "status": "ACTIVE",
+        "admin_state_up": true,
+        "subnets": subnets.iter().filter(|s| s.vpc_id == v.id).map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        "project_id": v.project_id.as_str(),
+        "tenant_id": v.project_id.as_str(),
+        "created_at": v.created_at.to_string(),
+        "tags": [],
+    })
+}
+
+async fn neutron_subnets(
+    d: &Dialects,
+    ctx: &Ctx,
+) -> Result<Vec<weir_core::model::Subnet>, LbaasError> {
+    d.control
+        .list_subnets(&ctx.principal)
+        .await
+        .map_err(LbaasError::from_control)
+}
+
+async fn list_subnets(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<Vec<(String, String)>>,
+    lbaas::Here(here): lbaas::Here,
+) -> Result<Json<Value>, LbaasError> {
+    let items = neutron_subnets(&d, &ctx)
+        .await?
+        .iter()
+        .map(subnet_view)
+        .collect();
+    Ok(Json(lbaas::listing::list(items, &q, "subnets", &here)?))
+}
+
+async fn show_subnet(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, LbaasError> {
+    neutron_subnets(&d, &ctx)
+        .await?
+        .iter()
+        .find(|s| s.id.as_str() == id)
+        .map(|s| Json(json!({"subnet": subnet_view(s)})))
+        .ok_or_else(|| LbaasError::not_found(format!("Subnet {id} could not be found.")))
+}
+
+async fn list_networks(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<Vec<(String, String)>>,
+    lbaas::Here(here): lbaas::Here,
+) -> Result<Json<Value>, LbaasError> {
+    let subnets = neutron_subnets(&d, &ctx).await?;
+    let vpcs = d
+        .control
+        .list_vpcs(&ctx.principal)
+        .await
+        .map_err(LbaasError::from_control)?;
+    let items = vpcs.iter().map(|v| network_view(v, &subnets)).collect();
+    Ok(Json(lbaas::listing::list(items, &q, "networks", &here)?))
+}
+
+async fn show_network(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, LbaasError> {
+    let subnets = neutron_subnets(&d, &ctx).await?;
+    let vpcs = d
+        .control
+        .list_vpcs(&ctx.principal)
+        .await
+        .map_err(LbaasError::from_control)?;
+    vpcs.iter()
+        .find(|v| v.id.as_str() == id)
+        .map(|v| Json(json!({"network": network_view(v, &subnets)})))
+        .ok_or_else(|| LbaasError::not_found(format!("Network {id} could not be found.")))
 }
 
 async fn token_layer(State(d): State<Dialects>, mut req: Request, next: Next) -> Response {
