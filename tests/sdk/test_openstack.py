@@ -840,6 +840,20 @@ class OctaviaTest(LbaasTestCase):
         self.os_step("network.delete_pool_member", lambda: net.delete_pool_member(m, pool.id, ignore_missing=False))
         self.assertEqual(self.member_keys(pool), [])
 
+    def test_deleting_a_pool_empties_it_in_one_write(self):
+        """Pools are structural here: DELETE removes its members and monitor together and leaves it empty."""
+        lb, listener, pool = self.stack()
+        for n in (190, 191):
+            self.member(pool, address=self.addr(n), protocol_port=80)
+        self.os_step("create_health_monitor", lambda: self.conn.load_balancer.create_health_monitor(
+            pool_id=pool.id, type="TCP", delay=5, timeout=3, max_retries=2))
+        self.os_step("delete_pool", lambda: self.conn.load_balancer.delete_pool(pool))
+        self.assertEqual(self.os_step("members", lambda: list(self.conn.load_balancer.members(pool.id))), [])
+        self.assertOsError(lambda: self.conn.load_balancer.get_health_monitor(pool.id), os_exc.NotFoundException,
+                           404, "the pool's monitor after the delete")
+        again = self.os_step("get_pool", lambda: self.conn.load_balancer.get_pool(pool.id))
+        self.assertEqual((again.members, again.health_monitor_id), ([], None))
+
     def test_v2_alias_serves_the_same_resources(self):
         lb, listener, pool = self.stack()
         token = self.conn.auth_token

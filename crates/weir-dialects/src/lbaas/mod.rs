@@ -1107,27 +1107,17 @@ async fn delete_pool(
     Extension(ctx): Extension<Ctx>,
     Path(p): Path<HashMap<String, String>>,
 ) -> LbResult {
-    let c = &d.control;
-    let pool_id = PoolId::new(param(&p, "pool_id"));
-    c.batch_backends(
-        &ctx.principal,
-        pool_id.clone(),
-        Vec::new(),
-        false,
-        ctx.flavor.policy(),
-    )
-    .await
-    .map_err(fail)?;
-    c.update_pool(
-        &ctx.principal,
-        pool_id,
-        PoolUpdate {
-            health_check: Some(None),
-            ..PoolUpdate::default()
-        },
-    )
-    .await
-    .map_err(fail)?;
+    d.control
+        .clear_pool(
+            &ctx.principal,
+            PoolId::new(param(&p, "pool_id")),
+            PoolUpdate {
+                health_check: Some(None),
+                ..PoolUpdate::default()
+            },
+        )
+        .await
+        .map_err(fail)?;
     no_content()
 }
 
