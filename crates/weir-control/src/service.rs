@@ -839,39 +839,13 @@ impl Control {
         target: &RegisterTarget,
     ) -> ControlResult<(Pool, Option<Listener>, Vec<Backend>)> {
         let mut reads = self.reader().await?;
-        let (pool_id, listener) = match target {
-            RegisterTarget::Pool(id) => (id.clone(), None),
-            RegisterTarget::Listener(id) => {
-                let found = reads.listener(id).await?;
-                let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
-                (listener.default_pool_id.clone(), Some(listener))
-            }
-            RegisterTarget::ListenerOn(lb, id) => {
-                let found = reads.listener(id).await?.filter(|l| &l.lb_id == lb);
-                let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
-                (listener.default_pool_id.clone(), Some(listener))
-            }
-            RegisterTarget::LoadBalancer(id) => {
-                let found = reads.load_balancer(id).await?;
-                let lb = principal.check(found, ResourceKind::LoadBalancer, id.as_str())?;
-                (lb.default_pool_id, None)
-            }
-        };
-        let found = reads.pool(&pool_id).await?;
-        let pool = principal.check(found, ResourceKind::Pool, pool_id.as_str())?;
-        let listener = match (listener, &pool.listener_id) {
-            (Some(known), _) => Some(known),
-            (None, Some(id)) => reads.listener(id).await?,
-            (None, None) => None,
-        };
-        let page = Page {
-            marker: None,
-            limit: reads
-                .count_backends(&pool_id)
-                .await?
-                .max(self.settings.limits.backends_per_pool),
-        };
-        let backends = reads.backends(&pool_id, &page).await?;
+        let (pool, listener) = resolve_target(&mut *reads, principal, target).await?;
+        let backends = all_backends(
+            &mut *reads,
+            &pool.id,
+            self.settings.limits.backends_per_pool,
+        )
+        .await?;
         Ok((pool, listener, backends))
     }
 
@@ -1230,20 +1204,23 @@ async fn register_in(
 }
 
 /// Every backend of a pool (at most `limit`, the pool quota).
-async fn all_backends(
-    tx: &mut dyn StoreTx,
+async fn all_backends<R: Reads + ?Sized>(
+    reads: &mut R,
     pool: &PoolId,
     limit: usize,
 ) -> ControlResult<Vec<Backend>> {
     let page = Page {
         marker: None,
-        limit: limit.max(tx.count_backends(pool).await?),
+        limit: limit.max(reads.count_backends(pool).await?),
     };
-    Ok(tx.backends(pool, &page).await?)
+    Ok(reads.backends(pool, &page).await?)
 }
 
-async fn resolve_target(
-    tx: &mut dyn StoreTx,
+/// The pool a target names (checked against the principal), with its
+/// listener when it is a listener's default pool; works on a reader or
+/// inside a write transaction.
+async fn resolve_target<R: Reads + ?Sized>(
+    tx: &mut R,
     principal: &Principal,
     target: &RegisterTarget,
 ) -> ControlResult<(Pool, Option<Listener>)> {

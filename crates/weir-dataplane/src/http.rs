@@ -527,7 +527,10 @@ async fn forward(
     runtime: &ListenerRuntime,
     shared: &Shared,
 ) -> Option<bool> {
-    let scheduler = runtime.spec().scheduler;
+    let spec = runtime.spec();
+    let scheduler = spec.scheduler;
+    // Backends without a port of their own: one port for every attempt.
+    let dial_port = spec.inherited_port(port);
     let pools = runtime.pools();
     let repeatable = head.framing == Framing::None;
     let mut tried = Vec::new();
@@ -539,7 +542,7 @@ async fn forward(
         let Some((pool, backend)) = pick(&pools, scheduler, peer.ip(), &tried) else {
             break;
         };
-        let addr = PoolRuntime::address(&backend, runtime.spec().inherited_port(port));
+        let addr = PoolRuntime::address(&backend, dial_port);
         match attempt(client, cbuf, head, &backend, addr, shared).await {
             Attempt::Done(keep) => {
                 pool.record_connect_success(&backend);

@@ -44,12 +44,15 @@ async fn connect_upstream(
     client: std::net::IpAddr,
     port: u16,
 ) -> Option<(TcpStream, Arc<BackendRuntime>)> {
-    let scheduler = runtime.spec().scheduler;
+    let spec = runtime.spec();
+    let scheduler = spec.scheduler;
+    // Backends without a port of their own: one port for every attempt.
+    let dial_port = spec.inherited_port(port);
     let pools = runtime.pools();
     let mut tried = Vec::new();
     for _ in 0..shared.config.connect_attempts {
         let (pool, backend) = pick(&pools, scheduler, client, &tried)?;
-        let addr = PoolRuntime::address(&backend, runtime.spec().inherited_port(port));
+        let addr = PoolRuntime::address(&backend, dial_port);
         match shared.egress.connect(addr).await {
             Ok(stream) => {
                 pool.record_connect_success(&backend);

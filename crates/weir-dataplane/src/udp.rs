@@ -84,17 +84,17 @@ async fn open_flow(
     epoch: Instant,
     now_ms: u64,
 ) -> Option<(Arc<UdpSocket>, Arc<crate::pool::BackendRuntime>)> {
-    let scheduler = runtime.spec().scheduler;
+    let spec = runtime.spec();
+    let scheduler = spec.scheduler;
+    // Backends without a port of their own: one port for every attempt.
+    let dial_port = spec.inherited_port(port);
     let pools = runtime.pools();
     let mut tried = Vec::new();
     for _ in 0..shared.config.connect_attempts {
         let (pool, backend) = pick(&pools, scheduler, client.ip(), &tried)?;
         match shared
             .egress
-            .udp(PoolRuntime::address(
-                &backend,
-                runtime.spec().inherited_port(port),
-            ))
+            .udp(PoolRuntime::address(&backend, dial_port))
             .await
         {
             Ok(upstream) => {

@@ -157,6 +157,39 @@ pub fn endpoint(address: std::net::IpAddr, port: u16) -> String {
     }
 }
 
+/// A header's value among lower-case `(name, value)` pairs.
+pub fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Sorted `k=v` pairs joined with `&`: the canonical query of the
+/// Huawei and Alibaba ACS3 signatures (each encodes the pairs its way
+/// first).
+pub fn canonical_query(mut pairs: Vec<(String, String)>) -> String {
+    pairs.sort();
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `name:value\n` for each signed header, values trimmed.
+pub fn canonical_headers(headers: &[(String, String)], signed: &[String]) -> String {
+    signed
+        .iter()
+        .map(|name| {
+            format!(
+                "{name}:{}\n",
+                header_value(headers, name).unwrap_or_default().trim()
+            )
+        })
+        .collect()
+}
+
 /// Compares in time independent of where the inputs differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

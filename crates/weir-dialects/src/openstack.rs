@@ -363,6 +363,19 @@ async fn neutron_subnets(
         .map_err(LbaasError::from_control)
 }
 
+/// The caller's VPCs (Neutron networks) with every subnet.
+async fn neutron_networks(
+    d: &Dialects,
+    ctx: &Ctx,
+) -> Result<(Vec<weir_core::model::Vpc>, Vec<weir_core::model::Subnet>), LbaasError> {
+    let vpcs = d
+        .control
+        .list_vpcs(&ctx.principal)
+        .await
+        .map_err(LbaasError::from_control)?;
+    Ok((vpcs, neutron_subnets(d, ctx).await?))
+}
+
 async fn list_subnets(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
@@ -396,12 +409,7 @@ async fn list_networks(
     Query(q): Query<Vec<(String, String)>>,
     lbaas::Here(here): lbaas::Here,
 ) -> Result<Json<Value>, LbaasError> {
-    let subnets = neutron_subnets(&d, &ctx).await?;
-    let vpcs = d
-        .control
-        .list_vpcs(&ctx.principal)
-        .await
-        .map_err(LbaasError::from_control)?;
+    let (vpcs, subnets) = neutron_networks(&d, &ctx).await?;
     let items = vpcs.iter().map(|v| network_view(v, &subnets)).collect();
     Ok(Json(lbaas::listing::list(items, &q, "networks", &here)?))
 }
@@ -411,12 +419,7 @@ async fn show_network(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, LbaasError> {
-    let subnets = neutron_subnets(&d, &ctx).await?;
-    let vpcs = d
-        .control
-        .list_vpcs(&ctx.principal)
-        .await
-        .map_err(LbaasError::from_control)?;
+    let (vpcs, subnets) = neutron_networks(&d, &ctx).await?;
     vpcs.iter()
         .find(|v| v.id.as_str() == id)
         .map(|v| Json(json!({"network": network_view(v, &subnets)})))

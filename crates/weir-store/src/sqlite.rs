@@ -832,6 +832,14 @@ impl SqliteTx {
         Ok(&mut self.tx)
     }
 
+    /// Deletes a pool with its backends (the change log is the caller's).
+    async fn delete_pool_rows(&mut self, pool: &str) -> StoreResult<()> {
+        self.exec("DELETE FROM backends WHERE pool_id = ?", &[pool])
+            .await?;
+        self.exec("DELETE FROM pools WHERE id = ?", &[pool]).await?;
+        Ok(())
+    }
+
     async fn exec(&mut self, sql: &str, binds: &[&str]) -> StoreResult<u64> {
         let mut q = sqlx::query(sql);
         for b in binds {
@@ -1039,9 +1047,7 @@ impl StoreTx for SqliteTx {
 
     async fn delete_server_group(&mut self, pool: &Pool) -> StoreResult<()> {
         let id = pool.id.as_str();
-        self.exec("DELETE FROM backends WHERE pool_id = ?", &[id])
-            .await?;
-        self.exec("DELETE FROM pools WHERE id = ?", &[id]).await?;
+        self.delete_pool_rows(id).await?;
         self.log(&pool.project_id, "pool", &[id], "delete", Scope::pool(pool))
             .await
     }
@@ -1068,10 +1074,7 @@ impl StoreTx for SqliteTx {
     }
 
     async fn delete_listener(&mut self, l: &Listener) -> StoreResult<()> {
-        let pool = l.default_pool_id.as_str();
-        self.exec("DELETE FROM backends WHERE pool_id = ?", &[pool])
-            .await?;
-        self.exec("DELETE FROM pools WHERE id = ?", &[pool]).await?;
+        self.delete_pool_rows(l.default_pool_id.as_str()).await?;
         self.exec("DELETE FROM listeners WHERE id = ?", &[l.id.as_str()])
             .await?;
         self.log(

@@ -17,8 +17,8 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 use crate::common::{
-    auth_field, auth_fields, base64, constant_time_eq, hex, hmac_sha256, parse_iso8601, pct,
-    sha256_hex, CLOCK_SKEW_SECS,
+    auth_field, auth_fields, base64, canonical_headers, canonical_query, constant_time_eq,
+    header_value, hex, hmac_sha256, parse_iso8601, pct, sha256_hex, CLOCK_SKEW_SECS,
 };
 
 pub const ACS3: &str = "ACS3-HMAC-SHA256";
@@ -39,17 +39,13 @@ pub enum SignError {
 
 /// The v1 string to sign of `params` (query and form, any order).
 pub fn v1_string_to_sign(method: &str, params: &[(String, String)]) -> String {
-    let mut pairs: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| k != "Signature")
-        .map(|(k, v)| (pct(k), pct(v)))
-        .collect();
-    pairs.sort();
-    let canon = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    let canon = canonical_query(
+        params
+            .iter()
+            .filter(|(k, _)| k != "Signature")
+            .map(|(k, v)| (pct(k), pct(v)))
+            .collect(),
+    );
     format!("{method}&{}&{}", pct("/"), pct(&canon))
 }
 
@@ -145,35 +141,19 @@ pub struct Acs3Parts<'a> {
 }
 
 fn header<'a>(parts: &'a Acs3Parts<'_>, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    header_value(parts.headers, name)
 }
 
 /// The ACS3 string to sign.
 pub fn acs3_string_to_sign(parts: &Acs3Parts<'_>, signed: &[String]) -> String {
-    let mut query: Vec<(String, String)> = parts
-        .query
-        .iter()
-        .map(|(k, v)| (k.clone(), pct(v)))
-        .collect();
-    query.sort();
-    let query = query
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let headers: String = signed
-        .iter()
-        .map(|name| {
-            format!(
-                "{name}:{}\n",
-                header(parts, name).unwrap_or_default().trim()
-            )
-        })
-        .collect();
+    let query = canonical_query(
+        parts
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), pct(v)))
+            .collect(),
+    );
+    let headers = canonical_headers(parts.headers, signed);
     let payload = header(parts, "x-acs-content-sha256").unwrap_or_default();
     let canonical = format!(
         "{}\n/\n{query}\n{headers}\n{}\n{payload}",

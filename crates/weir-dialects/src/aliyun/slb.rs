@@ -19,6 +19,19 @@ use weir_core::Timestamp;
 use super::{AliError, Call};
 use crate::common::Lenient;
 
+/// Most servers one call may name (seed 003).
+const PER_CALL: usize = 20;
+
+/// Remove, Set and Modify name at most [`PER_CALL`] servers, as Add does.
+fn at_most_per_call(len: usize, param: &str) -> Result<(), AliError> {
+    if len > PER_CALL {
+        return Err(AliError::invalid(format!(
+            "The parameter {param} names more than {PER_CALL} servers."
+        )));
+    }
+    Ok(())
+}
+
 /// Seed 003's rules: at most 20 servers per call, duplicates in one call
 /// first-wins, weight 0-100 defaulting to 100; the ECS must be running
 /// (a rule of every dialect).
@@ -27,7 +40,7 @@ pub fn policy() -> RegisterPolicy {
         duplicates: DuplicatePolicy::FirstWins,
         weight_range: (0, 100),
         default_weight: 100,
-        max_per_request: Some(20),
+        max_per_request: Some(PER_CALL),
         unique_instance_per_listener: true,
         address_requires_instance: false,
         bare_metal_by_address_only: false,
@@ -587,6 +600,15 @@ async fn add_backend_servers(call: &Call) -> ActionResult {
     Ok(json!({"LoadBalancerId": lb.id.as_str(), "BackendServers": {"BackendServer": added}}))
 }
 
+/// What SetBackendServers and SetVServerGroupAttribute change of a server.
+fn server_update(s: &Server) -> BackendUpdate {
+    BackendUpdate {
+        weight: s.weight.map(|w| w.0),
+        name: s.description.clone(),
+        ..BackendUpdate::default()
+    }
+}
+
 fn selector(s: &Server) -> BackendSelector {
     match &s.server_id {
         Some(id) if !id.is_empty() => BackendSelector {
@@ -603,11 +625,7 @@ fn selector(s: &Server) -> BackendSelector {
 async fn remove_backend_servers(call: &Call) -> ActionResult {
     let lb = lb(call).await?;
     let list = servers(call)?;
-    if list.len() > 20 {
-        return Err(AliError::invalid(
-            "The parameter BackendServers names more than 20 servers.",
-        ));
-    }
+    at_most_per_call(list.len(), "BackendServers")?;
     let selectors = list.iter().map(selector).collect();
     call.dialects
         .control
@@ -631,23 +649,10 @@ async fn remove_backend_servers(call: &Call) -> ActionResult {
 async fn set_backend_servers(call: &Call) -> ActionResult {
     let lb = lb(call).await?;
     let list = servers(call)?;
-    if list.len() > 20 {
-        return Err(AliError::invalid(
-            "The parameter BackendServers names more than 20 servers.",
-        ));
-    }
+    at_most_per_call(list.len(), "BackendServers")?;
     let changes = list
         .iter()
-        .map(|s| {
-            (
-                selector(s),
-                BackendUpdate {
-                    weight: s.weight.map(|w| w.0),
-                    name: s.description.clone(),
-                    ..BackendUpdate::default()
-                },
-            )
-        })
+        .map(|s| (selector(s), server_update(s)))
         .collect();
     call.dialects
         .control
@@ -753,11 +758,11 @@ async fn vserver_group(call: &Call) -> Result<(LoadBalancer, Pool), AliError> {
 
 /// Group servers: `ServerId` and `Port` required, as Alibaba's API has it.
 fn group_specs(list: Vec<Server>, param: &str) -> Result<Vec<BackendSpec>, AliError> {
-    if list.len() > 20 {
+    if list.len() > PER_CALL {
         return Err(AliError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "InvalidParameter.BackendServersTooMany",
-            format!("The parameter {param} names more than 20 servers."),
+            format!("The parameter {param} names more than {PER_CALL} servers."),
         ));
     }
     let mut specs = Vec::with_capacity(list.len());
@@ -890,11 +895,7 @@ async fn add_vserver_group_servers(call: &Call) -> ActionResult {
 async fn remove_vserver_group_servers(call: &Call) -> ActionResult {
     let (_, pool) = vserver_group(call).await?;
     let list = servers(call)?;
-    if list.len() > 20 {
-        return Err(AliError::invalid(
-            "The parameter BackendServers names more than 20 servers.",
-        ));
-    }
+    at_most_per_call(list.len(), "BackendServers")?;
     call.dialects
         .control
         .deregister_selected(
@@ -919,16 +920,7 @@ async fn set_vserver_group_attribute(call: &Call) -> ActionResult {
         let list = servers(call)?;
         let changes = list
             .iter()
-            .map(|s| {
-                (
-                    group_selector(s),
-                    BackendUpdate {
-                        weight: s.weight.map(|w| w.0),
-                        name: s.description.clone(),
-                        ..BackendUpdate::default()
-                    },
-                )
-            })
+            .map(|s| (group_selector(s), server_update(s)))
             .collect();
         control
             .update_selected(
@@ -973,11 +965,7 @@ async fn modify_vserver_group_servers(call: &Call) -> ActionResult {
     }
     let old: Vec<BackendSelector> = old.iter().map(group_selector).collect();
     let new = group_specs(new, "NewBackendServers")?;
-    if old.len() > 20 {
-        return Err(AliError::invalid(
-            "OldBackendServers names more than 20 servers.",
-        ));
-    }
+    at_most_per_call(old.len(), "OldBackendServers")?;
     call.dialects
         .control
         .replace_backends(

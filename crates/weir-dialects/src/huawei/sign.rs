@@ -6,8 +6,8 @@
 //! their names, and the body's SHA-256 (or `X-Sdk-Content-Sha256`).
 
 use crate::common::{
-    auth_field, auth_fields, constant_time_eq, hex, hmac_sha256, pct, sha256_hex, unix_from_civil,
-    CLOCK_SKEW_SECS,
+    auth_field, auth_fields, canonical_headers, canonical_query, constant_time_eq, header_value,
+    hex, hmac_sha256, pct, sha256_hex, unix_from_civil, CLOCK_SKEW_SECS,
 };
 
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
@@ -92,11 +92,7 @@ fn pct_decode(text: &str) -> String {
 }
 
 fn header<'a>(parts: &'a SignedParts<'_>, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    header_value(parts.headers, name)
 }
 
 /// The canonical request the signature is over.
@@ -109,23 +105,8 @@ pub fn canonical_request(parts: &SignedParts<'_>, signed: &[String]) -> String {
     if !uri.ends_with('/') {
         uri.push('/');
     }
-    let mut query: Vec<(String, String)> =
-        parts.query.iter().map(|(k, v)| (pct(k), pct(v))).collect();
-    query.sort();
-    let query = query
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let headers: String = signed
-        .iter()
-        .map(|name| {
-            format!(
-                "{name}:{}\n",
-                header(parts, name).unwrap_or_default().trim()
-            )
-        })
-        .collect();
+    let query = canonical_query(parts.query.iter().map(|(k, v)| (pct(k), pct(v))).collect());
+    let headers = canonical_headers(parts.headers, signed);
     let payload =
         header(parts, "x-sdk-content-sha256").map_or_else(|| sha256_hex(parts.body), str::to_owned);
     format!(
