@@ -455,6 +455,8 @@ struct PatchPool {
     #[serde(default, deserialize_with = "present")]
     health_check: Option<Option<HealthCheckBody>>,
     drain_timeout_ms: Option<u64>,
+    /// 0 turns slow start off.
+    slow_start_ms: Option<u64>,
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
@@ -486,6 +488,7 @@ async fn update_pool(
             })
         }),
         drain_timeout_ms: req.drain_timeout_ms,
+        slow_start_ms: req.slow_start_ms,
         name: None,
     };
     ok(PoolView::from(

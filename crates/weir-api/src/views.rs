@@ -272,6 +272,7 @@ pub struct PoolView {
     pub name: String,
     pub health_check: Option<HealthCheckView>,
     pub drain_timeout_ms: u64,
+    pub slow_start_ms: u64,
     pub created_at: String,
 }
 
@@ -285,6 +286,7 @@ impl From<&Pool> for PoolView {
             name: p.name.clone(),
             health_check: p.health_check.as_ref().map(HealthCheckView::from),
             drain_timeout_ms: p.drain_timeout_ms,
+            slow_start_ms: p.slow_start_ms,
             created_at: p.created_at.to_string(),
         }
     }

@@ -94,6 +94,7 @@ impl Follower {
                     lb_id: pool.lb_id.clone(),
                     health_check: pool.health_check.clone(),
                     drain_timeout_ms: pool.drain_timeout_ms,
+                    slow_start_ms: pool.slow_start_ms,
                     backends: backends.values().cloned().collect(),
                 };
                 self.topology.pools.insert(pool_id.clone(), Arc::new(spec));

@@ -67,6 +67,7 @@ pub fn plan_load_balancer(
         name: "default".to_owned(),
         health_check: None,
         drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
+        slow_start_ms: 0,
         created_at: now,
     };
     Ok(LoadBalancerPlan {
@@ -141,6 +142,7 @@ pub fn plan_server_group(
         name: name.to_owned(),
         health_check: None,
         drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
+        slow_start_ms: 0,
         created_at: now,
     })
 }
@@ -368,6 +370,7 @@ pub fn plan_listener(
         name: format!("{}-default", req.name),
         health_check: None,
         drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
+        slow_start_ms: 0,
         created_at: now,
     };
     Ok(ListenerPlan {

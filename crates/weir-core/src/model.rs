@@ -305,6 +305,9 @@ pub struct Pool {
     pub health_check: Option<HealthCheck>,
     /// How long a drained backend's open connections may live.
     pub drain_timeout_ms: u64,
+    /// Slow start: a backend that joins or recovers ramps from a small
+    /// share to its full weight over this long; 0 is off.
+    pub slow_start_ms: u64,
     pub created_at: Timestamp,
 }
 

@@ -1,4 +1,4 @@
-//! Pool settings: active health checks and the drain timeout.
+//! Pool settings: active health checks, the drain timeout and slow start.
 
 use crate::model::{CheckKind, HealthCheck, Pool};
 use crate::Error;
@@ -8,6 +8,8 @@ pub const MIN_INTERVAL_MS: u64 = 50;
 pub const MAX_INTERVAL_MS: u64 = 3_600_000;
 /// Longest drain timeout (AWS allows an hour as well).
 pub const MAX_DRAIN_TIMEOUT_MS: u64 = 3_600_000;
+/// Longest slow start (HAProxy and AWS allow minutes; an hour is generous).
+pub const MAX_SLOW_START_MS: u64 = 3_600_000;
 
 /// A health check as requested; absent fields take HAProxy's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub struct HealthCheckSpec {
 pub struct PoolUpdate {
     pub health_check: Option<Option<HealthCheckSpec>>,
     pub drain_timeout_ms: Option<u64>,
+    /// 0 turns slow start off.
+    pub slow_start_ms: Option<u64>,
     pub name: Option<String>,
 }
 
@@ -160,6 +164,15 @@ pub fn plan_pool_update(current: &Pool, update: &PoolUpdate) -> Result<Pool, Err
             ));
         }
         next.drain_timeout_ms = ms;
+    }
+    if let Some(ms) = update.slow_start_ms {
+        if ms > MAX_SLOW_START_MS {
+            return Err(Error::invalid(
+                "slow_start_ms",
+                format!("must be at most {MAX_SLOW_START_MS}"),
+            ));
+        }
+        next.slow_start_ms = ms;
     }
     Ok(next)
 }

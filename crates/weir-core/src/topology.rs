@@ -49,6 +49,8 @@ pub struct PoolSpec {
     pub health_check: Option<HealthCheck>,
     /// How long a removed or disabled backend's open connections may live.
     pub drain_timeout_ms: u64,
+    /// How long a joining or recovering backend ramps up; 0 is off.
+    pub slow_start_ms: u64,
     pub backends: Vec<BackendTarget>,
 }
 
@@ -123,6 +125,7 @@ pub fn pool_spec(pool: &Pool, backends: &[Backend]) -> PoolSpec {
         lb_id: pool.lb_id.clone(),
         health_check: pool.health_check.clone(),
         drain_timeout_ms: pool.drain_timeout_ms,
+        slow_start_ms: pool.slow_start_ms,
         backends: backends.iter().map(BackendTarget::from).collect(),
     }
 }

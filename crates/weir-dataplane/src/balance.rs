@@ -8,6 +8,9 @@
 //!   permutation order, weighted, so a change of the backend set moves only
 //!   about its share of keys.
 //! - Least connections compares `active / weight` across the candidates.
+//! - Slow start ([`ramped_weights`]) shrinks the weight of a backend that
+//!   has just joined or recovered, in proportion to how far into its ramp
+//!   it is; every algorithm above then works on the ramped weights.
 
 /// The longest SWRR cycle kept; larger weight sums are scaled down
 /// proportionally (shares stay within 1/`MAX_CYCLE` of exact).
@@ -230,6 +233,37 @@ pub fn least_connections(candidates: &[(u64, u32)], start: usize) -> Option<usiz
     best
 }
 
+/// Weights are multiplied by this while any backend of a tier ramps, so a
+/// backend of weight 1 can still start at a fraction of its neighbours.
+pub const RAMP_SCALE: u32 = 16;
+
+/// Progress through a slow-start ramp, in thousandths.
+pub const RAMP_DONE: u32 = 1000;
+
+/// The weights to select with when `ramp[i]` says how far backend `i` is
+/// into its slow start (`None`: not ramping). A ramping backend gets its
+/// weight times its progress, never less than one step, as HAProxy's
+/// `slowstart` does; with nobody ramping the weights are unchanged.
+pub fn ramped_weights(weights: &[u32], ramp: &[Option<u32>]) -> Vec<u32> {
+    if ramp.iter().all(|r| r.is_none_or(|p| p >= RAMP_DONE)) {
+        return weights.to_vec();
+    }
+    weights
+        .iter()
+        .zip(ramp)
+        .map(|(&w, progress)| {
+            let full = u64::from(w) * u64::from(RAMP_SCALE);
+            let weight = match progress {
+                Some(p) if w > 0 && *p < RAMP_DONE => {
+                    (full * u64::from(*p) / u64::from(RAMP_DONE)).max(1)
+                }
+                _ => full,
+            };
+            u32::try_from(weight).unwrap_or(u32::MAX)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +363,22 @@ mod tests {
     proptest! {
         /// Over one cycle every backend is picked exactly its (reduced)
         /// weight's share, for weights small enough not to be scaled.
+        #[test]
+        fn ramps_grow_to_the_full_weight(weight in 1u32..1000, others in 1u32..1000, p in 0u32..=1000) {
+            let ramped = ramped_weights(&[others, weight], &[None, Some(p)]);
+            if p >= RAMP_DONE {
+                prop_assert_eq!(ramped, vec![others, weight]);
+            } else {
+                // The others keep their full weight; the ramping one gets
+                // its share of it, at least one step.
+                prop_assert_eq!(ramped[0], others * RAMP_SCALE);
+                prop_assert!(ramped[1] >= 1);
+                prop_assert!(ramped[1] <= weight * RAMP_SCALE * p / RAMP_DONE + 1);
+                let later = ramped_weights(&[others, weight], &[None, Some((p + 100).min(999))]);
+                prop_assert!(later[1] >= ramped[1]);
+            }
+        }
+
         #[test]
         fn swrr_cycle_honours_weights(weights in prop::collection::vec(0u32..50, 1..12)) {
             let cycle = swrr_cycle(&weights);

@@ -54,6 +54,15 @@ struct Status {
     drained: bool,
     removed: bool,
     egress_denied: bool,
+    /// When the backend last became eligible, while it is; `None` while it
+    /// is not. Slow start ramps from here.
+    serving_since: Option<Instant>,
+    /// Present when the pool first started: its first turn to serve is not
+    /// a join, so it does not ramp (HAProxy: no slow start at startup,
+    /// or a cold start would take the whole ramp).
+    skip_first_ramp: bool,
+    /// This turn of serving does not ramp (it began at startup).
+    ramp_exempt: bool,
 }
 
 /// One backend's live state, shared by every snapshot that contains it.
@@ -78,6 +87,19 @@ pub struct BackendRuntime {
     idle_connections: Mutex<Vec<tokio::net::TcpStream>>,
     idle: Notify,
     close: watch::Sender<bool>,
+    /// The pool's slow-start window, for the live view.
+    slow_start: Mutex<Duration>,
+}
+
+/// How far into its ramp a backend serving since `since` is, in
+/// thousandths; `None` when it is not ramping.
+fn ramp_progress(since: Option<Instant>, window: Duration, now: Instant) -> Option<u32> {
+    let elapsed = now.saturating_duration_since(since?);
+    if window.is_zero() || elapsed >= window {
+        return None;
+    }
+    let progress = elapsed.as_micros() * u128::from(balance::RAMP_DONE) / window.as_micros();
+    Some(u32::try_from(progress).unwrap_or(balance::RAMP_DONE))
 }
 
 impl BackendRuntime {
@@ -93,6 +115,9 @@ impl BackendRuntime {
                 drained: false,
                 removed: false,
                 egress_denied,
+                serving_since: None,
+                skip_first_ramp: false,
+                ramp_exempt: false,
             }),
             target: ArcSwap::from_pointee(target),
             active: AtomicU64::new(0),
@@ -106,6 +131,7 @@ impl BackendRuntime {
             idle_connections: Mutex::default(),
             idle: Notify::new(),
             close: watch::channel(false).0,
+            slow_start: Mutex::new(Duration::ZERO),
         }
     }
 
@@ -162,8 +188,9 @@ impl BackendRuntime {
                 .is_none_or(|tr| tr.verdict() == Verdict::Up)
     }
 
-    /// The live view for the API.
+    /// The live view for the API; `slow_start` is the pool's ramp.
     pub fn live(&self) -> BackendLive {
+        let slow_start = *lock(&self.slow_start);
         let t = self.target.load();
         let s = lock(&self.status);
         let active = self.active.load(Ordering::Relaxed);
@@ -185,7 +212,17 @@ impl BackendRuntime {
             match s.tracker.as_ref().map(Tracker::verdict) {
                 Some(Verdict::Unknown) => (BackendState::Checking, None),
                 Some(Verdict::Down) => (BackendState::Unhealthy, s.reason.clone()),
-                Some(Verdict::Up) | None => (BackendState::Healthy, None),
+                Some(Verdict::Up) | None => {
+                    let ramp = ramp_progress(s.serving_since, slow_start, Instant::now())
+                        .filter(|_| !s.ramp_exempt);
+                    let reason = ramp.map(|p| {
+                        format!(
+                            "slow start: {}% of its weight",
+                            p * 100 / balance::RAMP_DONE
+                        )
+                    });
+                    (BackendState::Healthy, reason)
+                }
             }
         };
         BackendLive {
@@ -231,11 +268,13 @@ struct Tier {
 }
 
 impl Tier {
-    fn build(members: Vec<Arc<BackendRuntime>>, with_maglev: bool) -> Self {
-        let weights: Vec<u32> = members
+    /// `ramp[i]`: member `i`'s slow-start progress, if it is ramping.
+    fn build(members: Vec<Arc<BackendRuntime>>, ramp: &[Option<u32>], with_maglev: bool) -> Self {
+        let configured: Vec<u32> = members
             .iter()
             .map(|m| u32::from(m.target.load().weight))
             .collect();
+        let weights = balance::ramped_weights(&configured, ramp);
         let cycle = balance::swrr_cycle(&weights);
         let maglev = if with_maglev {
             let keys: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
@@ -336,6 +375,8 @@ pub struct PoolRuntime {
     pub wants_hash: AtomicBool,
     /// The listener port that inheriting backends are checked on.
     pub default_port: AtomicU16,
+    /// Whether a rebuild is already scheduled to move slow starts along.
+    ramp_tick: AtomicBool,
     egress: Egress,
     ejection: Ejection,
     /// Every backend of every pool by id, for the API's live view.
@@ -363,12 +404,14 @@ impl PoolRuntime {
             counter: AtomicUsize::new(0),
             wants_hash: AtomicBool::new(false),
             default_port: AtomicU16::new(0),
+            ramp_tick: AtomicBool::new(false),
             egress,
             ejection,
             registry,
             me: me.clone(),
         });
-        pool.apply(spec);
+        // Backends present when the pool starts do not slow-start.
+        pool.apply_as(spec, true);
         pool
     }
 
@@ -395,8 +438,14 @@ impl PoolRuntime {
     /// pool has checks), changed ones update in place keeping their state,
     /// removed ones drain.
     pub fn apply(&self, spec: Arc<PoolSpec>) {
+        self.apply_as(spec, false);
+    }
+
+    /// [`Self::apply`]; `starting`: the pool's first configuration.
+    fn apply_as(&self, spec: Arc<PoolSpec>, starting: bool) {
         let previous = std::mem::replace(&mut *lock(&self.spec), spec.clone());
         let checks_changed = previous.health_check != spec.health_check;
+        let slow_start = Duration::from_millis(spec.slow_start_ms);
         let drain = Duration::from_millis(spec.drain_timeout_ms);
         let mut to_drain = Vec::new();
         {
@@ -412,6 +461,7 @@ impl PoolRuntime {
             for target in &spec.backends {
                 match backends.get(&target.id) {
                     Some(runtime) => {
+                        *lock(&runtime.slow_start) = slow_start;
                         let current = runtime.target.load_full();
                         let was_enabled = current.enabled;
                         // Most backends of a changed pool did not change.
@@ -447,6 +497,8 @@ impl PoolRuntime {
                             spec.health_check.as_ref(),
                             &self.egress,
                         ));
+                        *lock(&runtime.slow_start) = slow_start;
+                        lock(&runtime.status).skip_first_ramp = starting;
                         lock(&self.registry).insert(target.id.clone(), runtime.clone());
                         backends.insert(target.id.clone(), runtime);
                     }
@@ -499,20 +551,70 @@ impl PoolRuntime {
         // rebuild to finish has seen every transition before it.
         let _serial = lock(&self.rebuilding);
         let now = Instant::now();
-        let mut members: Vec<Arc<BackendRuntime>> = lock(&self.backends)
-            .values()
-            .filter(|b| b.eligible(now))
-            .cloned()
-            .collect();
+        let window = Duration::from_millis(lock(&self.spec).slow_start_ms);
+        let mut members: Vec<(Arc<BackendRuntime>, Option<u32>)> = Vec::new();
+        for backend in lock(&self.backends).values() {
+            let eligible = backend.eligible(now);
+            let mut s = lock(&backend.status);
+            if !eligible {
+                s.serving_since = None;
+                // Awaiting its first verdict keeps a start-up backend
+                // exempt; anything else out of service makes its return a join.
+                let awaiting_first_check = s
+                    .tracker
+                    .as_ref()
+                    .is_some_and(|t| t.verdict() == Verdict::Unknown);
+                if !awaiting_first_check {
+                    s.skip_first_ramp = false;
+                }
+                continue;
+            }
+            if s.serving_since.is_none() {
+                s.serving_since = Some(now);
+                s.ramp_exempt = std::mem::take(&mut s.skip_first_ramp);
+            }
+            let ramp = if s.ramp_exempt {
+                None
+            } else {
+                ramp_progress(s.serving_since, window, now)
+            };
+            drop(s);
+            members.push((backend.clone(), ramp));
+        }
         // A stable order keeps the rotation and the hash table stable.
-        members.sort_by(|a, b| a.id.cmp(&b.id));
+        members.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        let ramping = members.iter().any(|(_, r)| r.is_some());
         let (backup, primary): (Vec<_>, Vec<_>) =
-            members.into_iter().partition(|b| b.target.load().backup);
+            members.into_iter().partition(|b| b.0.target.load().backup);
         let with_maglev = self.wants_hash.load(Ordering::Relaxed);
+        let tier = |m: Vec<(Arc<BackendRuntime>, Option<u32>)>| {
+            let (members, ramp): (Vec<_>, Vec<_>) = m.into_iter().unzip();
+            Tier::build(members, &ramp, with_maglev)
+        };
         self.snapshot.store(Arc::new(Snapshot {
-            primary: Tier::build(primary, with_maglev),
-            backup: Tier::build(backup, with_maglev),
+            primary: tier(primary),
+            backup: tier(backup),
         }));
+        if ramping {
+            self.schedule_ramp_step(window);
+        }
+    }
+
+    /// Rebuilds again a step later while a backend ramps: sixteen steps
+    /// per window, between 50 ms and 1 s apart.
+    fn schedule_ramp_step(&self, window: Duration) {
+        if self.ramp_tick.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let step = (window / 16).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(step).await;
+            if let Some(pool) = me.upgrade() {
+                pool.ramp_tick.store(false, Ordering::Release);
+                pool.rebuild();
+            }
+        });
     }
 
     /// Records a health-check result.

@@ -43,6 +43,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_listener_enabled.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_pool_slow_start.sql"),
+    ),
 ];
 
 /// Rows per multi-row INSERT, well under SQLite's bind-variable limit.
@@ -327,6 +331,7 @@ fn pool_from(row: &SqliteRow) -> StoreResult<Pool> {
         name: col(row, "name")?,
         health_check,
         drain_timeout_ms: u64_col(row, "drain_timeout_ms")?,
+        slow_start_ms: u64_col(row, "slow_start_ms")?,
         created_at: ts(row, "created_at")?,
     })
 }
@@ -1163,7 +1168,8 @@ impl StoreTx for SqliteTx {
         let hc = hc_columns(p.health_check.as_ref());
         sqlx::query(
             "UPDATE pools SET hc_type = ?, hc_interval_ms = ?, hc_timeout_ms = ?, hc_rise = ?, hc_fall = ?, \
-             hc_port = ?, hc_path = ?, hc_codes = ?, drain_timeout_ms = ?, name = ? WHERE id = ?",
+             hc_port = ?, hc_path = ?, hc_codes = ?, drain_timeout_ms = ?, slow_start_ms = ?, name = ? \
+             WHERE id = ?",
         )
         .bind(hc.kind)
         .bind(hc.interval_ms)
@@ -1174,6 +1180,7 @@ impl StoreTx for SqliteTx {
         .bind(hc.path)
         .bind(hc.codes)
         .bind(i64::try_from(p.drain_timeout_ms).unwrap_or(i64::MAX))
+        .bind(i64::try_from(p.slow_start_ms).unwrap_or(i64::MAX))
         .bind(&p.name)
         .bind(p.id.as_str())
         .execute(self.w().await?)
@@ -1283,8 +1290,8 @@ impl SqliteTx {
         let hc = hc_columns(p.health_check.as_ref());
         sqlx::query(
             "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
-             hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, slow_start_ms, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(p.id.as_str())
         .bind(p.project_id.as_str())
@@ -1300,6 +1307,7 @@ impl SqliteTx {
         .bind(hc.path)
         .bind(hc.codes)
         .bind(i64::try_from(p.drain_timeout_ms).unwrap_or(i64::MAX))
+        .bind(i64::try_from(p.slow_start_ms).unwrap_or(i64::MAX))
         .bind(p.created_at.millis())
         .execute(self.w().await?)
         .await?;

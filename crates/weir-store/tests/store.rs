@@ -64,6 +64,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         name: "default".into(),
         health_check: None,
         drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
+        slow_start_ms: 0,
         created_at: t(4),
     };
     let listener = Listener {
@@ -479,6 +480,7 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb()
         name: "g".into(),
         health_check: None,
         drain_timeout_ms: 1000,
+        slow_start_ms: 250,
         created_at: t(5),
     };
     let before = store.read().await.unwrap().revision().await.unwrap();
@@ -513,6 +515,11 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb()
             .unwrap()
             .group_pool_id,
         Some("group1".into())
+    );
+    assert_eq!(
+        r.pool(&"group1".into()).await.unwrap().as_ref(),
+        Some(&group),
+        "a pool's settings, slow start among them, round-trip"
     );
     let changes = r.changes_since(before, 10).await.unwrap();
     assert!(changes

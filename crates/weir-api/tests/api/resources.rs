@@ -262,7 +262,7 @@ fn projects_never_see_each_other() {
 }
 
 #[test]
-fn pools_take_health_checks_and_drain_timeouts() {
+fn pools_take_health_checks_drain_timeouts_and_slow_start() {
     let s = start();
     let f = fixture(&s);
     let path = format!("/v1/pools/{}", f.pool);
@@ -304,4 +304,27 @@ fn pools_take_health_checks_and_drain_timeouts() {
         Some(json!({"health_check": null})),
     );
     assert_eq!(removed.body["health_check"], serde_json::Value::Null);
+
+    assert_eq!(
+        removed.body["slow_start_ms"], 0,
+        "slow start is off by default"
+    );
+    let ramp = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"slow_start_ms": 30000})),
+    );
+    assert_eq!(ramp.status, 200, "{}", ramp.body);
+    assert_eq!(ramp.body["slow_start_ms"], 30000);
+    assert_eq!(ramp.body["drain_timeout_ms"], 10, "other settings stay");
+    let too_long = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"slow_start_ms": 3_600_001})),
+    );
+    assert_error(&too_long, 400, "InvalidField");
+    assert_eq!(too_long.body["error"]["field"], "slow_start_ms");
+    assert_eq!(s.get(&path, &f.token).body["slow_start_ms"], 30000);
 }

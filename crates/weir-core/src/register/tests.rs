@@ -75,6 +75,7 @@ fn snapshot() -> RegisterSnapshot {
             name: "p".into(),
             health_check: None,
             drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
+            slow_start_ms: 0,
             created_at: ts(),
         },
         pool_backend_count: 0,

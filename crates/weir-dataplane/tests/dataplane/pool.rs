@@ -27,6 +27,7 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
             lb_id: "lb".into(),
             health_check: None,
             drain_timeout_ms: 1000,
+            slow_start_ms: 0,
             backends,
         });
         let egress = Egress::new(vec!["127.0.0.0/8".parse().unwrap()], Duration::from_secs(1));

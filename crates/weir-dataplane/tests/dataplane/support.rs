@@ -170,6 +170,7 @@ pub fn topology(
         lb_id: "lb".into(),
         health_check: check,
         drain_timeout_ms,
+        slow_start_ms: 0,
         backends,
     };
     let listener = ListenerSpec {
@@ -189,6 +190,17 @@ pub fn topology(
         listeners: BTreeMap::from([(listener.id.clone(), Arc::new(listener))]),
         pools: BTreeMap::from([(pool.id.clone(), Arc::new(pool))]),
     })
+}
+
+/// `topology` with the pool's slow start set to `ms`.
+pub fn with_slow_start(topology: Arc<Topology>, ms: u64) -> Arc<Topology> {
+    let mut t = (*topology).clone();
+    for pool in t.pools.values_mut() {
+        let mut spec = (**pool).clone();
+        spec.slow_start_ms = ms;
+        *pool = Arc::new(spec);
+    }
+    Arc::new(t)
 }
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes.

@@ -617,3 +617,81 @@ async fn backends_without_a_port_are_dialled_on_the_listeners_backend_port() {
     let (tag, _conn) = open(v).await;
     assert_eq!(tag, "a");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_start_ramps_joining_backends_but_not_those_present_at_start() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let (b, _tb) = tcp_backend("b").await;
+    let (c, _tc) = tcp_backend("c").await;
+    let v = vip();
+    let pool = |rev: u64, c_enabled: bool, slow_start_ms: u64| {
+        let mut third = backend("c", c, 10);
+        third.enabled = c_enabled;
+        with_slow_start(
+            topology(
+                rev,
+                v,
+                Protocol::Tcp,
+                Scheduler::Wrr,
+                vec![backend("a", a, 10), backend("b", b, 10), third],
+                None,
+                1000,
+            ),
+            slow_start_ms,
+        )
+    };
+    // Present when the pool starts: full weight at once (a and b alternate).
+    dp.apply(pool(1, false, 60_000));
+    let counts = spread(v, 40).await;
+    assert_eq!(counts.get("a"), Some(&20), "{counts:?}");
+    assert_eq!(counts.get("b"), Some(&20), "{counts:?}");
+
+    // Joins with a minute-long ramp: a sliver of its equal share at first.
+    dp.apply(pool(2, true, 60_000));
+    let counts = spread(v, 60).await;
+    let joined = counts.get("c").copied().unwrap_or(0);
+    assert!(
+        joined <= 3,
+        "a ramping backend took {joined} of 60: {counts:?}"
+    );
+    let live = dp.backend_live(&"c".into()).unwrap();
+    assert_eq!(live.state, BackendState::Healthy);
+    assert!(
+        live.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("slow start")),
+        "{live:?}"
+    );
+
+    // Slow start turned off: full weight at once.
+    dp.apply(pool(3, true, 0));
+    let counts = spread(v, 30).await;
+    assert_eq!(counts.get("c"), Some(&10), "{counts:?}");
+    assert_eq!(dp.backend_live(&"c".into()).unwrap().reason, None);
+
+    // Disabled and enabled again under a short ramp: it ramps, and the
+    // pool's own steps bring it to its full share without another change.
+    dp.apply(pool(4, false, 400));
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            dp.backend_live(&"c".into()).unwrap().state == BackendState::Drained
+        })
+        .await
+    );
+    dp.apply(pool(5, true, 400));
+    assert!(
+        dp.backend_live(&"c".into())
+            .unwrap()
+            .reason
+            .is_some_and(|r| r.starts_with("slow start")),
+        "re-enabled backends ramp"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            spread(v, 30).await.get("c") == Some(&10)
+        })
+        .await,
+        "the ramp finishes on its own"
+    );
+}

@@ -235,6 +235,7 @@ async fn create_vserver(call: &Call) -> ActionResult {
             PoolUpdate {
                 health_check: health.map(Some),
                 drain_timeout_ms: None,
+                slow_start_ms: None,
                 name: None,
             },
             None,

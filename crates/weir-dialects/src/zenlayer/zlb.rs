@@ -362,6 +362,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
             PoolUpdate {
                 health_check: health,
                 drain_timeout_ms: None,
+                slow_start_ms: None,
                 name: None,
             },
             None,
