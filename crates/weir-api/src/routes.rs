@@ -80,7 +80,28 @@ fn backend_view(c: &Control, b: &Backend) -> BackendView {
 
 /// A listener with the data plane's live state, when one runs.
 fn listener_view(c: &Control, l: &Listener) -> ListenerView {
-    ListenerView::from(l).with_status(c.listener_live(&l.id))
+    ListenerView::from(l).with_status(c.listener_live(l))
+}
+
+/// Load balancers with the status the data plane gives them.
+async fn lb_views(
+    c: &Control,
+    lbs: &[weir_core::model::LoadBalancer],
+) -> Result<Vec<LoadBalancerView>, ApiError> {
+    let live = c.load_balancers_live(lbs).await?;
+    Ok(lbs
+        .iter()
+        .zip(live)
+        .map(|(lb, (status, listeners))| LoadBalancerView::from(lb).with_status(status, listeners))
+        .collect())
+}
+
+async fn lb_view(
+    c: &Control,
+    lb: weir_core::model::LoadBalancer,
+) -> Result<LoadBalancerView, ApiError> {
+    let mut views = lb_views(c, std::slice::from_ref(&lb)).await?;
+    Ok(views.remove(0))
 }
 
 fn created<T: serde::Serialize>(body: T) -> ApiResult {
@@ -311,20 +332,20 @@ async fn create_lb(
         vip: req.vip,
         vpc_id: None,
     };
-    created(LoadBalancerView::from(
-        &c.create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
-            .await?,
-    ))
+    let lb = c
+        .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
+        .await?;
+    created(lb_view(&c, lb).await?)
 }
 
 async fn list_lbs(State(c): State<Control>, Auth(p): Auth) -> ApiResult {
-    ok(json!({"loadbalancers": views::<_, LoadBalancerView>(&c.list_load_balancers(&p).await?)}))
+    let lbs = c.list_load_balancers(&p).await?;
+    ok(json!({"loadbalancers": lb_views(&c, &lbs).await?}))
 }
 
 async fn get_lb(State(c): State<Control>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult {
     let lb = c.get_load_balancer(&p, &LoadBalancerId::new(id)).await?;
-    let live = c.load_balancer_live(&lb).await?;
-    ok(LoadBalancerView::from(&lb).with_status(live))
+    ok(lb_view(&c, lb).await?)
 }
 
 #[derive(Deserialize)]
@@ -347,17 +368,17 @@ async fn delete_lb(
 }
 
 async fn stop_lb(State(c): State<Control>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult {
-    ok(LoadBalancerView::from(
-        &c.load_balancer_action(&p, LoadBalancerId::new(id), LbAction::Stop)
-            .await?,
-    ))
+    let lb = c
+        .load_balancer_action(&p, LoadBalancerId::new(id), LbAction::Stop)
+        .await?;
+    ok(lb_view(&c, lb).await?)
 }
 
 async fn start_lb(State(c): State<Control>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult {
-    ok(LoadBalancerView::from(
-        &c.load_balancer_action(&p, LoadBalancerId::new(id), LbAction::Start)
-            .await?,
-    ))
+    let lb = c
+        .load_balancer_action(&p, LoadBalancerId::new(id), LbAction::Start)
+        .await?;
+    ok(lb_view(&c, lb).await?)
 }
 
 // === listeners ===
@@ -404,9 +425,8 @@ async fn create_listener(
         backend_port: None,
         group_pool_id: None,
     };
-    created(ListenerView::from(
-        &c.create_listener(&p, LoadBalancerId::new(id), new).await?,
-    ))
+    let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
+    created(listener_view(&c, &listener))
 }
 
 async fn list_listeners(

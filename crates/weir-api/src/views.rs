@@ -118,8 +118,10 @@ pub struct LoadBalancerView {
 }
 
 impl LoadBalancerView {
-    /// Adds the data plane's live view.
-    pub fn with_status(mut self, live: Option<ListenerLive>) -> Self {
+    /// Adds the data plane's live view: `status` as users see it (RUNNING
+    /// once every listener is bound) and the worst listener state.
+    pub fn with_status(mut self, status: LbStatus, live: Option<ListenerLive>) -> Self {
+        self.status = status.as_str();
         self.operating_status = live.as_ref().map(ListenerStatusView::from);
         self
     }
@@ -320,6 +322,10 @@ pub struct ListenerStatusView {
 impl From<&ListenerLive> for ListenerStatusView {
     fn from(l: &ListenerLive) -> Self {
         let (state, reason) = match l {
+            ListenerLive::Pending => (
+                "pending",
+                Some("not yet applied by the data plane".to_owned()),
+            ),
             ListenerLive::Active => ("active", None),
             ListenerLive::Error(r) => ("error", Some(r.clone())),
             ListenerLive::Unsupported(r) => ("unsupported", Some(r.clone())),

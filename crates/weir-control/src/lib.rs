@@ -31,6 +31,8 @@ use weir_core::status::{BackendLive, ListenerLive};
 pub trait LiveView: Send + Sync {
     fn backend(&self, id: &BackendId) -> Option<BackendLive>;
     fn listener(&self, id: &ListenerId) -> Option<ListenerLive>;
+    /// The store revision the data plane has applied, as it moves.
+    fn applied(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Appends Prometheus text exposition of live traffic.
     fn render_metrics(&self, out: &mut String);
 }

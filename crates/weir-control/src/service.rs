@@ -48,6 +48,10 @@ macro_rules! command {
     };
 }
 
+/// Longest a listener or load-balancer command waits for the data plane to
+/// apply it before answering (it takes well under a millisecond normally).
+const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Idempotency scope of backend registration.
 const OP_REGISTER: &str = "register_backends";
 /// Idempotency scope of load balancer creation.
@@ -199,9 +203,17 @@ impl Control {
         self.live.get().and_then(|v| v.backend(id))
     }
 
-    /// The data plane's view of a listener, when a data plane runs.
-    pub fn listener_live(&self, id: &ListenerId) -> Option<ListenerLive> {
-        self.live.get().and_then(|v| v.listener(id))
+    /// The data plane's view of a listener, when a data plane runs:
+    /// `Pending` while an enabled listener is missing from it and it has
+    /// not yet applied the store's latest revision. Once it has caught up,
+    /// a missing listener is one it does not serve (its load balancer is
+    /// stopped): no live state.
+    pub fn listener_live(&self, listener: &Listener) -> Option<ListenerLive> {
+        let live = self.live.get()?;
+        live.listener(&listener.id).or_else(|| {
+            let behind = *live.applied().borrow() < *self.writer.revision().borrow();
+            (listener.enabled && behind).then_some(ListenerLive::Pending)
+        })
     }
 
     /// Prometheus text: control-plane gauges, then the data plane's.
@@ -219,31 +231,47 @@ impl Control {
         out
     }
 
-    /// The data plane's view of a load balancer: its listeners' states,
-    /// the worst one winning (error, then unsupported, then active).
-    pub async fn load_balancer_live(
+    /// Load balancers as users see them, with the data plane's say: the
+    /// status (RUNNING only once every listener is bound, CREATING before,
+    /// ERROR when a bind failed) and the worst state of the listeners it
+    /// serves (error, pending, unsupported, active). Without a data plane:
+    /// the stored status and no live state.
+    pub async fn load_balancers_live(
         &self,
-        lb: &LoadBalancer,
-    ) -> ControlResult<Option<ListenerLive>> {
-        let Some(live) = self.live.get() else {
-            return Ok(None);
-        };
-        let listeners = self.reader().await?.listeners_of(&lb.id).await?;
-        let states: Vec<ListenerLive> = listeners
-            .iter()
-            .filter_map(|l| live.listener(&l.id))
-            .collect();
-        let worst = states
-            .iter()
-            .find(|s| matches!(s, ListenerLive::Error(_)))
-            .or_else(|| {
-                states
-                    .iter()
-                    .find(|s| matches!(s, ListenerLive::Unsupported(_)))
-            })
-            .cloned()
-            .unwrap_or(ListenerLive::Active);
-        Ok(Some(worst))
+        lbs: &[LoadBalancer],
+    ) -> ControlResult<Vec<(LbStatus, Option<ListenerLive>)>> {
+        if self.live.get().is_none() {
+            return Ok(lbs.iter().map(|lb| (lb.status, None)).collect());
+        }
+        let mut reads = self.reader().await?;
+        let mut out = Vec::with_capacity(lbs.len());
+        for lb in lbs {
+            let states: Vec<ListenerLive> = reads
+                .listeners_of(&lb.id)
+                .await?
+                .iter()
+                .filter_map(|l| self.listener_live(l))
+                .collect();
+            out.push((
+                weir_core::status::load_balancer_status(lb.status, &states),
+                Some(weir_core::status::worst_listener(&states)),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Waits, at most [`SETTLE_TIMEOUT`], until the data plane has applied
+    /// every committed change, so that an answer about listeners tells
+    /// whether they are bound rather than "pending". Without a data plane
+    /// it returns at once.
+    async fn settle(&self) {
+        let Some(live) = self.live.get() else { return };
+        let target = *self.writer.revision().borrow();
+        let mut applied = live.applied();
+        let reached = applied.wait_for(|rev| *rev >= target);
+        // A data plane that is slow (or gone) must not hold the answer: the
+        // listener then reads as pending.
+        let _ = tokio::time::timeout(SETTLE_TIMEOUT, reached).await;
     }
 
     /// Follows committed revisions of the change log.
@@ -554,7 +582,7 @@ impl Control {
         action: LbAction,
     ) -> ControlResult<LoadBalancer> {
         let principal = principal.clone();
-        command!(self.writer, |tx| {
+        let lb = command!(self.writer, |tx| {
             let lb = tx.load_balancer(&id).await?;
             let mut lb = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
             let status = loadbalancer::plan_lb_action(&lb, action)?;
@@ -563,7 +591,9 @@ impl Control {
                 lb.status = status;
             }
             Ok(lb)
-        })
+        })?;
+        self.settle().await;
+        Ok(lb)
     }
 
     /// Deletes a load balancer; with listeners only when `cascade`.
@@ -609,7 +639,7 @@ impl Control {
         lb_pool: Option<PoolUpdate>,
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
-        command!(self.writer, |tx| {
+        let listener = command!(self.writer, |tx| {
             let lb = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let siblings = tx.listeners_of(&lb_id).await?;
@@ -642,7 +672,9 @@ impl Control {
                 tx.update_pool(&next).await?;
             }
             Ok(plan.listener)
-        })
+        })?;
+        self.settle().await;
+        Ok(listener)
     }
 
     /// Shows one listener.
@@ -761,7 +793,7 @@ impl Control {
         update: ListenerUpdate,
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
-        command!(self.writer, |tx| {
+        let listener = command!(self.writer, |tx| {
             let found = tx.listener(&id).await?;
             let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
             let next = loadbalancer::plan_listener_update(&current, &update)?;
@@ -769,7 +801,9 @@ impl Control {
                 tx.update_listener(&next).await?;
             }
             Ok(next)
-        })
+        })?;
+        self.settle().await;
+        Ok(listener)
     }
 
     /// Changes a listener and its default pool together (Octavia sets the
@@ -782,7 +816,7 @@ impl Control {
         pool_update: PoolUpdate,
     ) -> ControlResult<(Listener, Pool)> {
         let principal = principal.clone();
-        command!(self.writer, |tx| {
+        let updated = command!(self.writer, |tx| {
             let found = tx.listener(&id).await?;
             let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
             let next = loadbalancer::plan_listener_update(&current, &listener_update)?;
@@ -797,7 +831,9 @@ impl Control {
                 tx.update_pool(&next_pool).await?;
             }
             Ok((next, next_pool))
-        })
+        })?;
+        self.settle().await;
+        Ok(updated)
     }
 
     /// Lists the pools of a load balancer: its LB-wide pool, then each

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::model::LbStatus;
+
 /// Where a backend stands in the data plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendState {
@@ -52,10 +54,86 @@ pub struct BackendLive {
 /// Where a listener stands in the data plane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenerLive {
+    /// Configured and to be served, but the data plane has not applied it
+    /// yet (it is behind the store's revision).
+    Pending,
     /// Bound and serving.
     Active,
     /// Could not be served; the reason says why (a bind failure, ...).
     Error(String),
     /// This data plane does not serve this kind of listener.
     Unsupported(String),
+}
+
+/// A load balancer's status as users see it: the stored one (RUNNING or
+/// STOPPED, what the operator asked for) until the data plane has a say.
+/// A running load balancer is CREATING while any of its served listeners
+/// is still pending and ERROR when one could not be bound, so it reads
+/// RUNNING only once the data plane has bound every listener.
+/// `listeners` holds the live state of the listeners it serves.
+pub fn load_balancer_status(stored: LbStatus, listeners: &[ListenerLive]) -> LbStatus {
+    if stored != LbStatus::Running {
+        return stored;
+    }
+    if listeners
+        .iter()
+        .any(|l| matches!(l, ListenerLive::Error(_)))
+    {
+        LbStatus::Error
+    } else if listeners.contains(&ListenerLive::Pending) {
+        LbStatus::Creating
+    } else {
+        LbStatus::Running
+    }
+}
+
+/// The listener state that speaks for a whole load balancer: an error
+/// first, then pending, then unsupported, else active.
+pub fn worst_listener(listeners: &[ListenerLive]) -> ListenerLive {
+    let find = |want: fn(&ListenerLive) -> bool| listeners.iter().find(|l| want(l)).cloned();
+    find(|l| matches!(l, ListenerLive::Error(_)))
+        .or_else(|| find(|l| *l == ListenerLive::Pending))
+        .or_else(|| find(|l| matches!(l, ListenerLive::Unsupported(_))))
+        .unwrap_or(ListenerLive::Active)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_balancer_runs_once_every_listener_is_bound() {
+        use ListenerLive::*;
+        let bind_error = Error("address in use".into());
+        let unsupported = Unsupported("all ports".into());
+        for (stored, listeners, shown) in [
+            (LbStatus::Running, vec![], LbStatus::Running),
+            (LbStatus::Running, vec![Active, Pending], LbStatus::Creating),
+            (
+                LbStatus::Running,
+                vec![Active, unsupported.clone()],
+                LbStatus::Running,
+            ),
+            (
+                LbStatus::Running,
+                vec![Pending, bind_error.clone()],
+                LbStatus::Error,
+            ),
+            (
+                LbStatus::Stopped,
+                vec![bind_error.clone()],
+                LbStatus::Stopped,
+            ),
+        ] {
+            assert_eq!(
+                load_balancer_status(stored, &listeners),
+                shown,
+                "{listeners:?}"
+            );
+        }
+        assert_eq!(worst_listener(&[]), Active);
+        assert_eq!(worst_listener(&[unsupported.clone(), Pending]), Pending);
+        assert_eq!(worst_listener(&[Pending, bind_error.clone()]), bind_error);
+        assert_eq!(worst_listener(&[Active, unsupported.clone()]), unsupported);
+    }
 }

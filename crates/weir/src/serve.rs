@@ -163,6 +163,10 @@ impl LiveView for LiveDataPlane {
         self.0.listener_live(id)
     }
 
+    fn applied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.applied()
+    }
+
     fn render_metrics(&self, out: &mut String) {
         self.0.render_metrics(out);
     }

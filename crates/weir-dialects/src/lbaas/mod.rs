@@ -403,7 +403,8 @@ fn listener_status(c: &Control, l: &Listener, lb_running: bool) -> (&'static str
         // applied as "not bound".
         return ("ACTIVE", "OFFLINE");
     }
-    match c.listener_live(&l.id) {
+    match c.listener_live(l) {
+        Some(ListenerLive::Pending) => ("PENDING_CREATE", "OFFLINE"),
         Some(ListenerLive::Active) => ("ACTIVE", "ONLINE"),
         Some(ListenerLive::Error(_)) => ("ERROR", "ERROR"),
         Some(ListenerLive::Unsupported(_)) => ("ACTIVE", "OFFLINE"),
