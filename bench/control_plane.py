@@ -8,7 +8,9 @@ Measures, against a release build of `weir serve` on durable SQLite:
   3. listing one pool of 1,000 among ~100,000 backends over 1,000 listeners,
      p50/p99 of 200 sequential requests, and the server's resident memory.
 Everything runs on loopback; every loop is bounded in count and time.
-Usage: bench/control_plane.py [--duration 10]
+Usage: bench/control_plane.py [--duration 10] [--registrations-only]
+       [--compare-dataplane ROUNDS]  (registrations with the data plane on
+       and off, alternating, to report what following costs as a ratio)
 """
 import argparse, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -83,9 +85,9 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def bench_registrations(duration):
+def bench_registrations(duration, dataplane=True):
     data_dir = tempfile.mkdtemp(prefix="weir-bench-")
-    proc, port = start_server(data_dir, "")
+    proc, port = start_server(data_dir, "" if dataplane else "[dataplane]\nenabled = false\n")
     try:
         # 64 listeners with the default quota of 1,000 backends each: the
         # load spreads as a real fleet's would, and no pool outgrows it.
@@ -140,9 +142,24 @@ def bench_batch_and_list():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--registrations-only", action="store_true")
+    ap.add_argument("--compare-dataplane", type=int, default=0, metavar="ROUNDS")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
+    if args.compare_dataplane:
+        on, off = [], []
+        for _ in range(args.compare_dataplane):
+            on.append(bench_registrations(args.duration, True)[0])
+            off.append(bench_registrations(args.duration, False)[0])
+        m_on, m_off = statistics.median(on), statistics.median(off)
+        print(f"registrations/s, data plane following: {[round(r) for r in on]}, median {m_on:.0f}")
+        print(f"registrations/s, data plane off:       {[round(r) for r in off]}, median {m_off:.0f}")
+        print(f"ratio on/off: {m_on / m_off:.2f}")
+        return
     rate, p50, p99 = bench_registrations(args.duration)
+    if args.registrations_only:
+        print(f"single registrations, 32 clients, {args.duration}s: {rate:.0f}/s, p50 {p50}, p99 {p99}")
+        return
     batch_ms, list_ms, total, rss = bench_batch_and_list()
     print(f"cpu: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
     print(f"single registrations, 32 clients, {args.duration}s: {rate:.0f}/s, p50 {p50}, p99 {p99}")

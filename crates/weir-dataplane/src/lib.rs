@@ -56,6 +56,8 @@ pub struct Config {
     pub udp_idle_timeout: Duration,
     /// Ports one range listener may bind.
     pub max_ports_per_listener: usize,
+    /// How often a listener whose bind failed tries again.
+    pub bind_retry: Duration,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             },
             udp_idle_timeout: Duration::from_secs(30),
             max_ports_per_listener: 1024,
+            bind_retry: Duration::from_secs(2),
         }
     }
 }
@@ -132,13 +135,43 @@ impl DataPlane {
 
     /// Applies every topology `topologies` publishes, starting with the
     /// current one, until the sender goes away.
+    /// Listeners whose bind failed try again every `bind_retry` meanwhile.
     pub async fn follow(self, mut topologies: watch::Receiver<Arc<Topology>>) {
+        let mut retry = tokio::time::interval(self.shared.config.bind_retry);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let topology = topologies.borrow_and_update().clone();
             self.apply(topology);
-            if topologies.changed().await.is_err() {
-                return;
+            loop {
+                tokio::select! {
+                    changed = topologies.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        break;
+                    }
+                    _ = retry.tick() => self.retry_failed_binds(),
+                }
             }
+        }
+    }
+
+    /// Binds again every listener whose bind failed (the port may have been
+    /// freed since); one that now binds starts serving with its pools.
+    pub fn retry_failed_binds(&self) {
+        let mut running = lock(&self.running);
+        let failed: Vec<(ListenerId, Arc<ListenerRuntime>)> = running
+            .listeners
+            .iter()
+            .filter(|(_, l)| matches!(l.status(), ListenerLive::Error(_)))
+            .map(|(id, l)| (id.clone(), l.clone()))
+            .collect();
+        for (id, old) in failed {
+            let fresh = ListenerRuntime::start(old.spec(), old.pools().to_vec(), &self.shared);
+            if fresh.status() == ListenerLive::Active {
+                tracing::info!(listener = %id, "listener bound after an earlier failure");
+            }
+            running.listeners.insert(id, fresh);
         }
     }
 

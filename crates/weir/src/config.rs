@@ -60,6 +60,7 @@ struct DataplaneSection {
     eject_ms: Option<u64>,
     udp_idle_timeout_ms: Option<u64>,
     max_ports_per_listener: Option<usize>,
+    bind_retry_ms: Option<u64>,
 }
 
 /// How the data plane runs.
@@ -181,6 +182,10 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
                 max_ports_per_listener: dp
                     .max_ports_per_listener
                     .unwrap_or(defaults.max_ports_per_listener),
+                bind_retry: dp
+                    .bind_retry_ms
+                    .filter(|ms| *ms > 0)
+                    .map_or(defaults.bind_retry, ms),
             },
         })
     } else {

@@ -418,25 +418,50 @@ async fn changes_under_load_lose_no_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bind_failures_are_reported() {
+async fn bind_failures_are_reported_and_retried_until_the_port_is_free() {
     let dp = dataplane();
     let v = vip();
-    let _squatter = std::net::TcpListener::bind(v).unwrap();
-    dp.apply(topology(
+    let (a, _ta) = tcp_backend("a").await;
+    let squatter = std::net::TcpListener::bind(v).unwrap();
+    let (topologies, follow) = tokio::sync::watch::channel(topology(
         1,
         v,
         Protocol::Tcp,
         Scheduler::Wrr,
-        vec![],
+        vec![backend("a", a, 1)],
         None,
         1000,
     ));
+    tokio::spawn(dp.clone().follow(follow));
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            dp.listener_live(&"listener".into()).is_some()
+        })
+        .await
+    );
     match dp.listener_live(&"listener".into()).unwrap() {
         weir_core::status::ListenerLive::Error(reason) => {
             assert!(reason.contains("cannot bind"), "{reason}")
         }
         other => panic!("{other:?}"),
     }
+    // Still failing while the port is held: retries change nothing.
+    dp.retry_failed_binds();
+    assert!(matches!(
+        dp.listener_live(&"listener".into()),
+        Some(weir_core::status::ListenerLive::Error(_))
+    ));
+    // The port comes free: the next retry binds it and traffic flows.
+    drop(squatter);
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            dp.listener_live(&"listener".into()) == Some(weir_core::status::ListenerLive::Active)
+        })
+        .await,
+        "the listener binds once the port is free"
+    );
+    assert_eq!(tag_of(v).await.as_deref(), Some("a"));
+    drop(topologies);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
