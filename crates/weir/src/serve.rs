@@ -39,15 +39,11 @@ pub fn main(args: ServeArgs) -> ExitCode {
         .thread_name("weir-api")
         .build()
         .expect("tokio runtime");
-    let dataplane_runtime = config.dataplane.as_ref().map(|dp| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(dp.workers)
-            .enable_all()
-            .thread_name("weir-dataplane")
-            .build()
-            .expect("tokio runtime")
-    });
-    let dataplane = dataplane_runtime.as_ref().map(|rt| rt.handle().clone());
+    let dataplane_runtime = config
+        .dataplane
+        .as_ref()
+        .map(|dp| DataPlaneRuntime::start(dp.workers));
+    let dataplane = dataplane_runtime.as_ref().map(DataPlaneRuntime::handle);
     match runtime.block_on(run(config, dataplane)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -126,6 +122,49 @@ async fn shutdown() {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+}
+
+/// The data plane's own runtime. One worker gets a current-thread runtime
+/// on a thread of its own: every connection task then runs in arrival
+/// order on one thread, with none of the work-stealing bookkeeping that a
+/// single-worker multi-thread runtime pays for nothing (measured: see
+/// docs/BENCHMARKS.md). More workers share a multi-thread runtime.
+enum DataPlaneRuntime {
+    Multi(tokio::runtime::Runtime),
+    /// The thread drives the runtime until the process ends.
+    Single(tokio::runtime::Handle),
+}
+
+impl DataPlaneRuntime {
+    fn start(workers: usize) -> Self {
+        if workers > 1 {
+            return Self::Multi(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(workers)
+                    .enable_all()
+                    .thread_name("weir-dataplane")
+                    .build()
+                    .expect("tokio runtime"),
+            );
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("weir-dataplane".to_owned())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .expect("data-plane thread");
+        Self::Single(handle)
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        match self {
+            Self::Multi(runtime) => runtime.handle().clone(),
+            Self::Single(handle) => handle.clone(),
+        }
+    }
 }
 
 /// Starts the data plane on its runtime, following the topology.
