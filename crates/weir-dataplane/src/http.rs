@@ -126,6 +126,22 @@ fn framing_of(headers: &[httparse::Header<'_>]) -> Result<Framing, &'static str>
     Ok(framing)
 }
 
+/// Appends `n` in decimal: the status line of every response, without the
+/// formatting machinery.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
@@ -136,7 +152,7 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 /// Parses a request head from `buf`; `Ok(None)` when more bytes are needed.
 fn parse_request(
     buf: &[u8],
-    peer: SocketAddr,
+    client: &str,
     shared: &Shared,
 ) -> Result<Option<(usize, RequestHead)>, &'static str> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -190,7 +206,6 @@ fn parse_request(
         }
         push_header(&mut out, h.name, h.value);
     }
-    let client = peer.ip().to_string();
     match forwarded_for {
         Some(chain) => {
             let mut value = chain.to_vec();
@@ -232,7 +247,11 @@ fn parse_response(
     let version = res.version.unwrap_or(1);
     let mut reusable = version == 1;
     let mut out = Vec::with_capacity(used + 64);
-    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", res.reason.unwrap_or("")).as_bytes());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_decimal(&mut out, u64::from(status));
+    out.push(b' ');
+    out.extend_from_slice(res.reason.unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
     for h in res.headers.iter() {
         if h.name.eq_ignore_ascii_case("connection") {
             if has_token(h.value, "close") {
@@ -427,11 +446,16 @@ async fn answer(
     client.write_all(head.as_bytes()).await
 }
 
-/// An open connection to a backend with its read buffer.
+/// An open connection to a backend.
 struct Upstream {
     stream: TcpStream,
-    buf: BytesMut,
     pooled: bool,
+}
+
+/// A client connection's read buffers, kept across its requests.
+struct Buffers<'a> {
+    client: &'a mut BytesMut,
+    upstream: &'a mut BytesMut,
 }
 
 /// An idle pooled connection to `backend`, or a new one. With `probe`, an
@@ -448,7 +472,6 @@ async fn checkout(
         if !probe {
             return Ok(Upstream {
                 stream,
-                buf: BytesMut::with_capacity(CHUNK),
                 pooled: true,
             });
         }
@@ -459,7 +482,6 @@ async fn checkout(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 return Ok(Upstream {
                     stream,
-                    buf: BytesMut::with_capacity(CHUNK),
                     pooled: true,
                 })
             }
@@ -469,7 +491,6 @@ async fn checkout(
     let stream = shared.egress.connect(addr).await?;
     Ok(Upstream {
         stream,
-        buf: BytesMut::with_capacity(CHUNK),
         pooled: false,
     })
 }
@@ -495,21 +516,32 @@ async fn serve_client(
     shared: Arc<Shared>,
 ) {
     let mut cbuf = BytesMut::with_capacity(CHUNK);
+    // Reused by every request of this connection: a backend connection goes
+    // back to its pool only with nothing left in it.
+    let mut ubuf = BytesMut::with_capacity(CHUNK);
+    let client_ip = peer.ip().to_string();
     loop {
-        let head =
-            match read_head(&mut client, &mut cbuf, |b| parse_request(b, peer, &shared)).await {
-                Ok(Some(head)) => head,
-                Ok(None) => return,
-                Err(e) => {
-                    if e.kind() == io::ErrorKind::InvalidData {
-                        let id = shared.next_request_id();
-                        let _ = answer(&mut client, 400, "Bad Request", &e.to_string(), &id, false)
-                            .await;
-                    }
-                    return;
+        let head = match read_head(&mut client, &mut cbuf, |b| {
+            parse_request(b, &client_ip, &shared)
+        })
+        .await
+        {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(e) => {
+                if e.kind() == io::ErrorKind::InvalidData {
+                    let id = shared.next_request_id();
+                    let _ =
+                        answer(&mut client, 400, "Bad Request", &e.to_string(), &id, false).await;
                 }
-            };
-        match forward(&mut client, &mut cbuf, &head, peer, port, &runtime, &shared).await {
+                return;
+            }
+        };
+        let buffers = Buffers {
+            client: &mut cbuf,
+            upstream: &mut ubuf,
+        };
+        match forward(&mut client, buffers, &head, peer, port, &runtime, &shared).await {
             Some(true) if head.keep_alive => continue,
             _ => return,
         }
@@ -520,7 +552,7 @@ async fn serve_client(
 /// the client connection is still in a clean state.
 async fn forward(
     client: &mut TcpStream,
-    cbuf: &mut BytesMut,
+    buffers: Buffers<'_>,
     head: &RequestHead,
     peer: SocketAddr,
     port: u16,
@@ -532,6 +564,10 @@ async fn forward(
     // Backends without a port of their own: one port for every attempt.
     let dial_port = spec.inherited_port(port);
     let pools = runtime.pools();
+    let Buffers {
+        client: cbuf,
+        upstream: ubuf,
+    } = buffers;
     let repeatable = head.framing == Framing::None;
     let mut tried = Vec::new();
     let mut last_error: Option<String> = None;
@@ -543,7 +579,8 @@ async fn forward(
             break;
         };
         let addr = PoolRuntime::address(&backend, dial_port);
-        match attempt(client, cbuf, head, &backend, addr, shared).await {
+        ubuf.clear();
+        match attempt(client, cbuf, ubuf, head, &backend, addr, shared).await {
             Attempt::Done(keep) => {
                 pool.record_connect_success(&backend);
                 return Some(keep);
@@ -591,6 +628,7 @@ async fn forward(
 async fn attempt(
     client: &mut TcpStream,
     cbuf: &mut BytesMut,
+    ubuf: &mut BytesMut,
     head: &RequestHead,
     backend: &Arc<BackendRuntime>,
     addr: SocketAddr,
@@ -624,7 +662,7 @@ async fn attempt(
     loop {
         let parsed = tokio::time::timeout(
             RESPONSE_TIMEOUT,
-            read_head(&mut up.stream, &mut up.buf, |b| parse_response(b, head)),
+            read_head(&mut up.stream, ubuf, |b| parse_response(b, head)),
         )
         .await;
         let response = match parsed {
@@ -677,9 +715,9 @@ async fn attempt(
         // A small body already read goes out with the head: one write.
         let mut framing = response.framing;
         if let Framing::Length(n) = framing {
-            if (up.buf.len() as u64) >= n && n <= CHUNK as u64 {
-                out.extend_from_slice(&up.buf[..n as usize]);
-                up.buf.advance(n as usize);
+            if (ubuf.len() as u64) >= n && n <= CHUNK as u64 {
+                out.extend_from_slice(&ubuf[..n as usize]);
+                ubuf.advance(n as usize);
                 backend.bytes_in.fetch_add(n, Ordering::Relaxed);
                 framing = Framing::None;
             }
@@ -692,16 +730,28 @@ async fn attempt(
             continue;
         }
         backend.count_status(response.status);
-        match relay_body(&mut up.stream, &mut up.buf, client, framing).await {
+        match relay_body(&mut up.stream, ubuf, client, framing).await {
             Ok(n) => {
                 backend.bytes_in.fetch_add(n, Ordering::Relaxed);
             }
             Err(_) => return Attempt::Broken,
         }
         drop(guard);
-        if response.reusable && up.buf.is_empty() {
+        if response.reusable && ubuf.is_empty() {
             backend.put_idle(up.stream);
         }
         return Attempt::Done(keep_client);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimals_are_written_like_format() {
+        for n in [0u64, 7, 10, 200, 404, 599, 65_535, u64::MAX] {
+            let mut out = Vec::new();
+            super::push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
     }
 }

@@ -86,13 +86,23 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// A request id unique across restarts: boot time and a counter.
+    /// A request id unique across restarts: boot time and a counter, in
+    /// hex (written by hand: this runs for every proxied request).
     pub fn next_request_id(&self) -> String {
-        format!(
-            "{:x}-{:x}",
-            self.boot,
-            self.request_ids.fetch_add(1, Ordering::Relaxed)
-        )
+        let mut id = String::with_capacity(24);
+        push_hex(&mut id, self.boot);
+        id.push('-');
+        push_hex(&mut id, self.request_ids.fetch_add(1, Ordering::Relaxed));
+        id
+    }
+}
+
+/// Appends `n` in lowercase hex without leading zeros.
+fn push_hex(out: &mut String, n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let nibbles = (64 - n.leading_zeros()).div_ceil(4).max(1);
+    for k in (0..nibbles).rev() {
+        out.push(char::from(DIGITS[((n >> (k * 4)) & 15) as usize]));
     }
 }
 
@@ -369,4 +379,16 @@ impl DataPlane {
 /// Whether two specs bind the same sockets (so a change needs no rebind).
 fn same_sockets(a: &ListenerSpec, b: &ListenerSpec) -> bool {
     a.vip == b.vip && a.protocol == b.protocol && a.ports == b.ports
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_hex_like_format() {
+        for n in [0u64, 1, 15, 16, 255, 0xdead_beef, u64::MAX] {
+            let mut out = String::new();
+            super::push_hex(&mut out, n);
+            assert_eq!(out, format!("{n:x}"));
+        }
+    }
 }
