@@ -84,16 +84,39 @@ def backends_conf(work):
     return nginx_conf(work, f"http {{ access_log off; {servers} }}")
 
 
-def wrk(url, duration, close=False):
+def cpu_seconds(pid):
+    """User + system CPU of a process and its descendants (nginx's worker)."""
+    if pid is None:
+        return 0.0
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                total += sum(cpu_seconds(int(c)) for c in f.read().split())
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
+def wrk(url, duration, close=False, pid=None):
+    """One wrk run; with `pid`, also the proxy's CPU per request in µs, a
+    figure far less sensitive to the shared machine's noise than req/s."""
     args = ["wrk", "-t2", "-c64", "--latency"] + (["-H", "Connection: close"] if close else [])
     subprocess.run(args + ["-d2s", url], capture_output=True, timeout=60)  # warm-up
+    cpu0 = cpu_seconds(pid)
     out = subprocess.run(args + [f"-d{duration}s", url], capture_output=True, text=True, timeout=duration + 60).stdout
+    cpu = cpu_seconds(pid) - cpu0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = {k: v for k, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
     errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors += int(m.group(1)) if m else 0
-    return {"rps": rps, "p50": ms(lat.get("50")), "p99": ms(lat.get("99")), "errors": errors}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu_us = cpu * 1e6 / requests if pid is not None and requests else None
+    return {"rps": rps, "p50": ms(lat.get("50")), "p99": ms(lat.get("99")), "errors": errors, "cpu_us": cpu_us}
 
 
 def ms(text):
@@ -104,10 +127,13 @@ def ms(text):
     return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 
 
-def iperf(port, host="127.0.0.1", duration=10):
+def iperf(port, host="127.0.0.1", duration=10, pid=None):
+    """Gbit/s of one iperf3 stream, and the share of a core the proxy used."""
+    cpu0, t0 = cpu_seconds(pid), time.time()
     out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", str(duration), "-O", "1", "-J"],
                          capture_output=True, text=True, timeout=duration + 30).stdout
-    return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9
+    core = (cpu_seconds(pid) - cpu0) / (time.time() - t0) if pid is not None else None
+    return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9, core
 
 
 def api(url, method, path, token, body=None):
@@ -357,19 +383,25 @@ def main():
         for r in range(args.rounds):
             for _, group in groups:
                 proc, targets = group()
+                pid = proc.pid if proc is not None else None
                 for name, (url, bulk_port, bulk_host) in targets.items():
-                    ka = wrk(url, d)
-                    nc = wrk(url, d, close=True)
-                    bulk = iperf(bulk_port, bulk_host, d) if bulk_port else None
-                    runs.setdefault(name, []).append({"keepalive": ka, "newconn": nc, "bulk_gbps": bulk})
+                    ka = wrk(url, d, pid=pid)
+                    nc = wrk(url, d, close=True, pid=pid)
+                    bulk, bulk_core = iperf(bulk_port, bulk_host, d, pid) if bulk_port else (None, None)
+                    runs.setdefault(name, []).append({"keepalive": ka, "newconn": nc, "bulk_gbps": bulk, "bulk_core": bulk_core})
                     print(r, name, json.dumps(runs[name][-1]), flush=True)
                 if proc is not None:
                     procs.stop(proc)
         for name, rs in runs.items():
             pick = lambda key: sorted(rs, key=lambda x: x[key]["rps"])[len(rs) // 2][key]
-            bulks = sorted(x["bulk_gbps"] for x in rs) if rs[0]["bulk_gbps"] else None
+            median = lambda values: sorted(values)[len(values) // 2]
+            bulk = rs[0]["bulk_gbps"] is not None
             results[name] = {"keepalive": pick("keepalive"), "newconn": pick("newconn"),
-                             "bulk_gbps": bulks[len(bulks) // 2] if bulks else None}
+                             "bulk_gbps": median([x["bulk_gbps"] for x in rs]) if bulk else None,
+                             "bulk_core": median([x["bulk_core"] for x in rs]) if bulk and rs[0]["bulk_core"] is not None else None,
+                             # CPU per request: the median of each round's figure.
+                             "ka_cpu_us": median([x["keepalive"]["cpu_us"] for x in rs]) if rs[0]["keepalive"]["cpu_us"] else None,
+                             "nc_cpu_us": median([x["newconn"]["cpu_us"] for x in rs]) if rs[0]["newconn"]["cpu_us"] else None}
         weirs = {1: Weir(procs, work, 1, "127.71.0.0/24")}
         add_ms, remove_ms = change_latency(weirs[1])
         changes, errors, served = churn_errors(weirs[1], d)
@@ -393,6 +425,16 @@ def main():
         bulk_cols = f"{bulk:.1f} | {bulk / direct['bulk_gbps']:.2f}" if bulk else "n/a | n/a"
         print(f"| {name} | {ka['rps']:.0f} | {ka['rps'] / direct['keepalive']['rps']:.2f} | {ka['p50']:.2f} | {ka['p99']:.2f} | "
               f"{nc['rps']:.0f} | {nc['rps'] / direct['newconn']['rps']:.2f} | {nc['p99']:.2f} | {bulk_cols} | {ka['errors'] + nc['errors']} |")
+    print()
+    print("proxy CPU (user + system, the proxy's processes only) per unit of work:")
+    print("| target | µs CPU / keep-alive request | µs CPU / new connection | bulk: share of a core | bulk: CPU s per 10 GB |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in results.items():
+        if r["ka_cpu_us"] is None:
+            continue
+        core = r["bulk_core"]
+        bulk_cols = f"{core:.2f} | {core * 80 / r['bulk_gbps']:.2f}" if core is not None else "n/a | n/a"
+        print(f"| {name} | {r['ka_cpu_us']:.1f} | {r['nc_cpu_us']:.1f} | {bulk_cols} |")
     print()
     print(f"registration -> first request (median of 20): {add_ms:.1f} ms; deregistration -> no new requests: {remove_ms:.1f} ms")
     print(f"{changes} backend changes under wrk -c16 load: {errors} client errors in {served} requests")
