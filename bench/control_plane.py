@@ -11,6 +11,9 @@ Everything runs on loopback; every loop is bounded in count and time.
 Usage: bench/control_plane.py [--duration 10] [--registrations-only]
        [--compare-dataplane ROUNDS]  (registrations with the data plane on
        and off, alternating, to report what following costs as a ratio)
+       [--pool-sizes 0,10000,50000]  (single registrations into one pool
+       already holding that many backends: rate and server CPU per
+       registration, to show what a change costs as the pool grows)
 """
 import argparse, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -108,6 +111,40 @@ def bench_registrations(duration, dataplane=True):
         proc.kill(); proc.wait(); shutil.rmtree(data_dir)
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_large_pool(duration, size):
+    """Registrations into one listener whose pool already holds `size`."""
+    data_dir = tempfile.mkdtemp(prefix="weir-bench-")
+    proc, port = start_server(data_dir, "[limits]\nbackends_per_pool = 1000000\n")
+    try:
+        tenant, (listener,) = setup(Api(port, ADMIN), listeners=1)
+        path = f"/v1/listeners/{listener['id']}/backends"
+        for n in range(0, size, 1000):
+            body = {"backends": [{"address": f"10.{100 + n // 64000}.{(n // 250 + i // 250) % 250}.{i % 250 + 1}",
+                                  "port": 1 + n // 1000 % 60000} for i in range(min(1000, size - n))]}
+            tenant.call("POST", path, body)
+        time.sleep(1)  # let the data plane settle the fill before timing
+        cpu0 = cpu_seconds(proc.pid)
+        out = subprocess.run(
+            ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-s", os.path.join(ROOT, "bench/register.lua"),
+             f"http://127.0.0.1:{port}", "--", path, tenant.token],
+            capture_output=True, text=True, timeout=duration + 60)
+        cpu = cpu_seconds(proc.pid) - cpu0
+        if out.returncode != 0 or "unexpected status" in out.stderr:
+            sys.exit(out.stdout + out.stderr)
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
+        done = int(re.search(r"(\d+) requests in", out.stdout).group(1))
+        lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out.stdout, re.M))
+        return rate, cpu * 1e6 / done, lat.get("50"), lat.get("99")
+    finally:
+        proc.kill(); proc.wait(); shutil.rmtree(data_dir)
+
+
 def bench_batch_and_list():
     data_dir = tempfile.mkdtemp(prefix="weir-bench-")
     proc, port = start_server(data_dir, "")
@@ -144,8 +181,16 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--registrations-only", action="store_true")
     ap.add_argument("--compare-dataplane", type=int, default=0, metavar="ROUNDS")
+    ap.add_argument("--pool-sizes", default="", metavar="N,N,...")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
+    if args.pool_sizes:
+        print("| backends already in the pool | registrations/s | server µs CPU / registration | p50 | p99 |")
+        print("|---:|---:|---:|---:|---:|")
+        for size in (int(x) for x in args.pool_sizes.split(",")):
+            rate, cpu_us, p50, p99 = bench_large_pool(args.duration, size)
+            print(f"| {size:,} | {rate:.0f} | {cpu_us:.0f} | {p50} | {p99} |", flush=True)
+        return
     if args.compare_dataplane:
         on, off = [], []
         for _ in range(args.compare_dataplane):

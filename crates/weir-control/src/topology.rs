@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use weir_core::ids::*;
 use weir_core::model::{LbStatus, Pool};
-use weir_core::topology::{listener_spec, BackendTarget, PoolSpec, Topology};
+use weir_core::topology::{listener_spec, BackendSet, BackendTarget, PoolSpec, Topology};
 use weir_store::{Page, Reads, Store, StoreResult};
 
 /// Rows read per change-log query.
@@ -27,7 +27,9 @@ const POLL: Duration = Duration::from_secs(1);
 #[derive(Default)]
 struct Follower {
     topology: Topology,
-    backends: HashMap<PoolId, BTreeMap<BackendId, BackendTarget>>,
+    /// Shared copy-on-write with the published topology: a change copies
+    /// one shard of its pool, not the pool.
+    backends: HashMap<PoolId, BackendSet>,
     pools: HashMap<PoolId, Pool>,
 }
 
@@ -74,10 +76,7 @@ impl Follower {
                 let backends = reads.backends(&pool.id, &all).await?;
                 self.backends.insert(
                     pool.id.clone(),
-                    backends
-                        .iter()
-                        .map(|b| (b.id.clone(), BackendTarget::from(b)))
-                        .collect(),
+                    backends.iter().map(BackendTarget::from).collect(),
                 );
             }
             self.pools.insert(pool.id.clone(), pool);
@@ -95,7 +94,7 @@ impl Follower {
                     health_check: pool.health_check.clone(),
                     drain_timeout_ms: pool.drain_timeout_ms,
                     slow_start_ms: pool.slow_start_ms,
-                    backends: backends.values().cloned().collect(),
+                    backends: backends.clone(),
                 };
                 self.topology.pools.insert(pool_id.clone(), Arc::new(spec));
             }
@@ -166,7 +165,7 @@ impl Follower {
                 current.remove(&BackendId::new(id.clone()));
             }
             for b in found.iter().filter(|b| &b.pool_id == pool_id) {
-                current.insert(b.id.clone(), BackendTarget::from(b));
+                current.insert(BackendTarget::from(b));
             }
         }
         let touched: BTreeSet<PoolId> = pools

@@ -51,7 +51,168 @@ pub struct PoolSpec {
     pub drain_timeout_ms: u64,
     /// How long a joining or recovering backend ramps up; 0 is off.
     pub slow_start_ms: u64,
-    pub backends: Vec<BackendTarget>,
+    pub backends: BackendSet,
+}
+
+impl PoolSpec {
+    /// Whether the pool-wide settings differ (everything but the backends).
+    pub fn settings_differ(&self, other: &PoolSpec) -> bool {
+        self.health_check != other.health_check
+            || self.drain_timeout_ms != other.drain_timeout_ms
+            || self.slow_start_ms != other.slow_start_ms
+    }
+}
+
+/// Shards of a [`BackendSet`]: a change to one backend copies one shard in
+/// the follower and diffs one shard in the data plane, about n / 64 entries
+/// instead of the whole pool.
+const SHARDS: usize = 64;
+
+/// A pool's backends by id, sharded and shared copy-on-write: cloning a set
+/// is 64 pointer copies, and two sets that came from one another compare and
+/// diff by shard pointer first, so only the shards a change touched are read.
+#[derive(Clone, Default)]
+pub struct BackendSet {
+    /// Empty, or `SHARDS` maps; untouched shards are shared between versions.
+    shards: Vec<Arc<BTreeMap<BackendId, Arc<BackendTarget>>>>,
+    len: usize,
+}
+
+/// One difference between two versions of a [`BackendSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChange<'a> {
+    Added(&'a Arc<BackendTarget>),
+    Changed(&'a Arc<BackendTarget>),
+    Removed(&'a Arc<BackendTarget>),
+}
+
+/// The shard of an id: FNV-1a, stable across runs and platforms.
+fn shard_of(id: &BackendId) -> usize {
+    let hash = id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % SHARDS as u64) as usize
+}
+
+impl BackendSet {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, id: &BackendId) -> Option<&Arc<BackendTarget>> {
+        self.shards.get(shard_of(id))?.get(id)
+    }
+
+    /// Adds or replaces a backend; copies its shard if another version
+    /// shares it.
+    pub fn insert(&mut self, target: BackendTarget) {
+        if self.shards.is_empty() {
+            // One empty map behind every slot until a shard is written.
+            self.shards = vec![Arc::default(); SHARDS];
+        }
+        let shard = Arc::make_mut(&mut self.shards[shard_of(&target.id)]);
+        if shard.insert(target.id.clone(), Arc::new(target)).is_none() {
+            self.len += 1;
+        }
+    }
+
+    pub fn remove(&mut self, id: &BackendId) -> Option<Arc<BackendTarget>> {
+        let slot = self.shards.get_mut(shard_of(id))?;
+        if !slot.contains_key(id) {
+            return None;
+        }
+        let removed = Arc::make_mut(slot).remove(id);
+        self.len -= 1;
+        removed
+    }
+
+    /// Every backend, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<BackendTarget>> {
+        self.shards.iter().flat_map(|s| s.values())
+    }
+
+    /// What changed from `self` to `newer`, reading only the shards that
+    /// are not shared between the two.
+    pub fn diff<'a>(&'a self, newer: &'a BackendSet) -> Vec<BackendChange<'a>> {
+        static EMPTY: BTreeMap<BackendId, Arc<BackendTarget>> = BTreeMap::new();
+        let mut changes = Vec::new();
+        for i in 0..SHARDS {
+            let old = self.shards.get(i).map_or(&EMPTY, |s| &**s);
+            let new = newer.shards.get(i).map_or(&EMPTY, |s| &**s);
+            if std::ptr::eq(old, new) || (old.is_empty() && new.is_empty()) {
+                continue;
+            }
+            diff_sorted(old, new, &mut changes);
+        }
+        changes
+    }
+}
+
+/// Merges two id-sorted maps into the changes between them.
+fn diff_sorted<'a>(
+    old: &'a BTreeMap<BackendId, Arc<BackendTarget>>,
+    new: &'a BTreeMap<BackendId, Arc<BackendTarget>>,
+    changes: &mut Vec<BackendChange<'a>>,
+) {
+    let (mut old, mut new) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        match (old.peek(), new.peek()) {
+            (None, None) => return,
+            (Some((_, o)), None) => {
+                changes.push(BackendChange::Removed(o));
+                old.next();
+            }
+            (None, Some((_, n))) => {
+                changes.push(BackendChange::Added(n));
+                new.next();
+            }
+            (Some((oid, o)), Some((nid, n))) => match oid.cmp(nid) {
+                std::cmp::Ordering::Less => {
+                    changes.push(BackendChange::Removed(o));
+                    old.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    changes.push(BackendChange::Added(n));
+                    new.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if !Arc::ptr_eq(o, n) && o != n {
+                        changes.push(BackendChange::Changed(n));
+                    }
+                    old.next();
+                    new.next();
+                }
+            },
+        }
+    }
+}
+
+impl PartialEq for BackendSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.diff(other).is_empty()
+    }
+}
+
+impl Eq for BackendSet {}
+
+impl std::fmt::Debug for BackendSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<BackendTarget> for BackendSet {
+    fn from_iter<I: IntoIterator<Item = BackendTarget>>(targets: I) -> Self {
+        let mut set = BackendSet::default();
+        for target in targets {
+            set.insert(target);
+        }
+        set
+    }
 }
 
 /// One backend as the data plane sees it.
@@ -147,5 +308,119 @@ mod tests {
         assert_eq!(target(BackendPorts::Inherit).port_for(8080), 8080);
         assert_eq!(target(BackendPorts::One(81)).port_for(8080), 81);
         assert_eq!(target(BackendPorts::List(vec![90, 91])).port_for(8080), 90);
+    }
+
+    fn backend(id: &str, weight: u16) -> BackendTarget {
+        BackendTarget {
+            id: id.into(),
+            address: "10.0.0.1".parse().unwrap(),
+            ports: BackendPorts::One(80),
+            weight,
+            enabled: true,
+            backup: false,
+        }
+    }
+
+    #[test]
+    fn a_change_copies_and_diffs_only_its_shard() {
+        let before: BackendSet = (0..1000).map(|i| backend(&format!("b{i}"), 1)).collect();
+        let mut after = before.clone();
+        after.insert(backend("b7", 5));
+        after.remove(&"b8".into());
+        after.insert(backend("new", 1));
+        let shared = (0..SHARDS)
+            .filter(|&i| Arc::ptr_eq(&before.shards[i], &after.shards[i]))
+            .count();
+        assert!(
+            shared >= SHARDS - 3,
+            "only touched shards are copied: {shared} shared"
+        );
+        let mut changes: Vec<(String, &str)> = before
+            .diff(&after)
+            .into_iter()
+            .map(|c| match c {
+                BackendChange::Added(t) => (t.id.to_string(), "added"),
+                BackendChange::Changed(t) => (t.id.to_string(), "changed"),
+                BackendChange::Removed(t) => (t.id.to_string(), "removed"),
+            })
+            .collect();
+        changes.sort();
+        assert_eq!(
+            changes,
+            [
+                ("b7".into(), "changed"),
+                ("b8".into(), "removed"),
+                ("new".into(), "added")
+            ]
+        );
+        assert_eq!((before.len(), after.len()), (1000, 1000));
+        assert_ne!(before, after);
+        assert_eq!(after.get(&"b7".into()).map(|t| t.weight), Some(5));
+    }
+
+    #[test]
+    fn equal_contents_compare_equal_whatever_their_history() {
+        let a: BackendSet = [backend("x", 1), backend("y", 2)].into_iter().collect();
+        let mut b: BackendSet = [backend("y", 2)].into_iter().collect();
+        b.insert(backend("z", 1));
+        assert_ne!(a, b);
+        b.remove(&"z".into());
+        b.insert(backend("x", 1));
+        assert_eq!(a, b);
+        assert!(a.diff(&b).is_empty());
+        assert!(BackendSet::default()
+            .diff(&BackendSet::default())
+            .is_empty());
+        assert_eq!(
+            BackendSet::default().diff(&a).len(),
+            2,
+            "startup diffs from empty"
+        );
+        assert!(b.remove(&"absent".into()).is_none());
+        assert_eq!(b.len(), 2);
+    }
+
+    proptest::proptest! {
+        /// Against a plain map: applying the diff between two versions to
+        /// the older one's contents gives the newer one's, and equality
+        /// agrees with the contents.
+        #[test]
+        fn diffs_replay_to_the_newer_version(
+            ops in proptest::collection::vec((0u8..40, 0u16..3, proptest::bool::ANY), 0..120),
+            split in 0usize..120,
+        ) {
+            let mut set = BackendSet::default();
+            let mut model = BTreeMap::new();
+            let mut older = (BackendSet::default(), BTreeMap::new());
+            for (i, (id, weight, insert)) in ops.iter().enumerate() {
+                if i == split {
+                    older = (set.clone(), model.clone());
+                }
+                let id = format!("b{id}");
+                if *insert {
+                    set.insert(backend(&id, *weight));
+                    model.insert(id, *weight);
+                } else {
+                    proptest::prop_assert_eq!(set.remove(&id.as_str().into()).is_some(), model.remove(&id).is_some());
+                }
+            }
+            let (old_set, mut replayed) = older;
+            for change in old_set.diff(&set) {
+                match change {
+                    BackendChange::Added(t) | BackendChange::Changed(t) => {
+                        replayed.insert(t.id.to_string(), t.weight);
+                    }
+                    BackendChange::Removed(t) => {
+                        replayed.remove(t.id.as_str());
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(&replayed, &model);
+            proptest::prop_assert_eq!(set.len(), model.len());
+            let contents: BTreeMap<String, u16> = set.iter().map(|t| (t.id.to_string(), t.weight)).collect();
+            proptest::prop_assert_eq!(&contents, &model);
+            let rebuilt: BackendSet = model.iter().map(|(id, w)| backend(id, *w)).collect();
+            proptest::prop_assert_eq!(&rebuilt, &set);
+        }
     }
 }

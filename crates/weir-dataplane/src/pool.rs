@@ -7,7 +7,7 @@
 //! configuration or eligibility and swapped in with `arc-swap`. Locks are
 //! taken only on those transitions, never when a connection picks a backend.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use weir_core::ids::BackendId;
 use weir_core::model::{HealthCheck, Scheduler};
 use weir_core::status::{BackendLive, BackendState};
-use weir_core::topology::{BackendTarget, PoolSpec};
+use weir_core::topology::{BackendChange, BackendSet, BackendTarget, PoolSpec};
 
 use crate::balance;
 use crate::egress::Egress;
@@ -103,7 +103,7 @@ fn ramp_progress(since: Option<Instant>, window: Duration, now: Instant) -> Opti
 }
 
 impl BackendRuntime {
-    fn new(target: BackendTarget, checked: Option<&HealthCheck>, egress: &Egress) -> Self {
+    fn new(target: Arc<BackendTarget>, checked: Option<&HealthCheck>, egress: &Egress) -> Self {
         let egress_denied = !egress.allows(target.address);
         Self {
             id: target.id.clone(),
@@ -119,7 +119,7 @@ impl BackendRuntime {
                 skip_first_ramp: false,
                 ramp_exempt: false,
             }),
-            target: ArcSwap::from_pointee(target),
+            target: ArcSwap::new(target),
             active: AtomicU64::new(0),
             total: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
@@ -362,7 +362,8 @@ pub type Registry = Arc<Mutex<HashMap<BackendId, Arc<BackendRuntime>>>>;
 /// A pool at run time.
 pub struct PoolRuntime {
     spec: Mutex<Arc<PoolSpec>>,
-    backends: Mutex<HashMap<BackendId, Arc<BackendRuntime>>>,
+    /// By id, so a rebuild walks them in a stable order without sorting.
+    backends: Mutex<BTreeMap<BackendId, Arc<BackendRuntime>>>,
     checks: Mutex<HashMap<BackendId, JoinHandle<()>>>,
     snapshot: ArcSwap<Snapshot>,
     /// Serialises rebuilds: two transitions rebuilding at once could
@@ -394,7 +395,7 @@ impl PoolRuntime {
     ) -> Arc<Self> {
         let pool = Arc::new_cyclic(|me| Self {
             spec: Mutex::new(Arc::new(PoolSpec {
-                backends: Vec::new(),
+                backends: BackendSet::default(),
                 ..(*spec).clone()
             })),
             backends: Mutex::default(),
@@ -442,65 +443,80 @@ impl PoolRuntime {
     }
 
     /// [`Self::apply`]; `starting`: the pool's first configuration.
+    ///
+    /// Only the backends the spec's diff names are touched (a registration
+    /// into a pool of 50,000 visits one shard); a change of pool-wide
+    /// settings visits every backend.
     fn apply_as(&self, spec: Arc<PoolSpec>, starting: bool) {
         let previous = std::mem::replace(&mut *lock(&self.spec), spec.clone());
         let checks_changed = previous.health_check != spec.health_check;
         let slow_start = Duration::from_millis(spec.slow_start_ms);
         let drain = Duration::from_millis(spec.drain_timeout_ms);
         let mut to_drain = Vec::new();
+        let mut joined = Vec::new();
+        let mut left = Vec::new();
         {
             let mut backends = lock(&self.backends);
-            let wanted: HashMap<&BackendId, &BackendTarget> =
-                spec.backends.iter().map(|b| (&b.id, b)).collect();
-            for (id, runtime) in backends.iter() {
-                if !wanted.contains_key(id) && !lock(&runtime.status).removed {
-                    lock(&runtime.status).removed = true;
-                    to_drain.push(runtime.clone());
-                }
-            }
-            for target in &spec.backends {
-                match backends.get(&target.id) {
-                    Some(runtime) => {
-                        *lock(&runtime.slow_start) = slow_start;
-                        let current = runtime.target.load_full();
-                        let was_enabled = current.enabled;
-                        // Most backends of a changed pool did not change.
-                        if *current != *target {
-                            runtime.target.store(Arc::new(target.clone()));
-                        }
-                        if checks_changed {
-                            // A backend that was serving keeps serving while
-                            // the new checks form their verdict: adding a
-                            // check to a live pool must not blink it out.
-                            let mut status = lock(&runtime.status);
-                            let before = status
-                                .tracker
-                                .as_ref()
-                                .map_or(Verdict::Up, Tracker::verdict);
-                            status.tracker = spec
-                                .health_check
-                                .as_ref()
-                                .map(|c| Tracker::resume(c.rise, c.fall, before));
-                        }
-                        if was_enabled && !target.enabled {
+            for change in previous.backends.diff(&spec.backends) {
+                match change {
+                    BackendChange::Removed(target) => {
+                        let Some(runtime) = backends.get(&target.id) else {
+                            continue;
+                        };
+                        let mut status = lock(&runtime.status);
+                        if !status.removed {
+                            status.removed = true;
+                            drop(status);
                             to_drain.push(runtime.clone());
-                        } else if !was_enabled && target.enabled {
-                            let mut s = lock(&runtime.status);
-                            s.drain_deadline = None;
-                            s.drained = false;
-                            runtime.close.send_replace(false);
+                            left.push(target.id.clone());
                         }
                     }
-                    None => {
-                        let runtime = Arc::new(BackendRuntime::new(
-                            target.clone(),
-                            spec.health_check.as_ref(),
-                            &self.egress,
-                        ));
-                        *lock(&runtime.slow_start) = slow_start;
-                        lock(&runtime.status).skip_first_ramp = starting;
-                        lock(&self.registry).insert(target.id.clone(), runtime.clone());
-                        backends.insert(target.id.clone(), runtime);
+                    BackendChange::Added(target) | BackendChange::Changed(target) => {
+                        match backends.get(&target.id) {
+                            Some(runtime) => {
+                                let was_enabled = runtime.target.load().enabled;
+                                runtime.target.store(target.clone());
+                                if was_enabled && !target.enabled {
+                                    to_drain.push(runtime.clone());
+                                } else if !was_enabled && target.enabled {
+                                    let mut s = lock(&runtime.status);
+                                    s.drain_deadline = None;
+                                    s.drained = false;
+                                    runtime.close.send_replace(false);
+                                }
+                            }
+                            None => {
+                                let runtime = Arc::new(BackendRuntime::new(
+                                    target.clone(),
+                                    spec.health_check.as_ref(),
+                                    &self.egress,
+                                ));
+                                *lock(&runtime.slow_start) = slow_start;
+                                lock(&runtime.status).skip_first_ramp = starting;
+                                lock(&self.registry).insert(target.id.clone(), runtime.clone());
+                                backends.insert(target.id.clone(), runtime.clone());
+                                joined.push(runtime);
+                            }
+                        }
+                    }
+                }
+            }
+            if checks_changed || previous.slow_start_ms != spec.slow_start_ms {
+                for runtime in backends.values() {
+                    *lock(&runtime.slow_start) = slow_start;
+                    if checks_changed {
+                        // A backend that was serving keeps serving while
+                        // the new checks form their verdict: adding a
+                        // check to a live pool must not blink it out.
+                        let mut status = lock(&runtime.status);
+                        let before = status
+                            .tracker
+                            .as_ref()
+                            .map_or(Verdict::Up, Tracker::verdict);
+                        status.tracker = spec
+                            .health_check
+                            .as_ref()
+                            .map(|c| Tracker::resume(c.rise, c.fall, before));
                     }
                 }
             }
@@ -508,15 +524,27 @@ impl PoolRuntime {
         for runtime in to_drain {
             self.drain(runtime, drain);
         }
-        self.sync_checks(&spec, checks_changed);
+        self.sync_checks(&spec, checks_changed, &joined, &left);
         self.rebuild();
     }
 
-    /// Starts checks for backends without one; restarts all on a new check.
-    fn sync_checks(&self, spec: &PoolSpec, restart: bool) {
+    /// Keeps one check task per backend that is not removed: all restart on
+    /// a new check; otherwise `joined` gain one and `left` lose theirs.
+    fn sync_checks(
+        &self,
+        spec: &PoolSpec,
+        restart: bool,
+        joined: &[Arc<BackendRuntime>],
+        left: &[BackendId],
+    ) {
         let mut checks = lock(&self.checks);
         if restart || spec.health_check.is_none() {
             for (_, task) in checks.drain() {
+                task.abort();
+            }
+        }
+        for id in left {
+            if let Some(task) = checks.remove(id) {
                 task.abort();
             }
         }
@@ -524,23 +552,26 @@ impl PoolRuntime {
             return;
         };
         let Some(me) = self.me.upgrade() else { return };
-        let backends = lock(&self.backends);
-        checks.retain(|id, task| {
-            let keep = backends.get(id).is_some_and(|b| !lock(&b.status).removed);
-            if !keep {
-                task.abort();
+        let spawn = |runtime: &Arc<BackendRuntime>| {
+            tokio::spawn(crate::probe::run(
+                me.clone(),
+                runtime.clone(),
+                check.clone(),
+                self.egress.clone(),
+            ))
+        };
+        if restart {
+            let backends = lock(&self.backends);
+            for (id, runtime) in backends.iter() {
+                if !lock(&runtime.status).removed {
+                    checks.insert(id.clone(), spawn(runtime));
+                }
             }
-            keep
-        });
-        for (id, runtime) in backends.iter() {
-            if !checks.contains_key(id) && !lock(&runtime.status).removed {
-                let task = tokio::spawn(crate::probe::run(
-                    me.clone(),
-                    runtime.clone(),
-                    check.clone(),
-                    self.egress.clone(),
-                ));
-                checks.insert(id.clone(), task);
+        } else {
+            for runtime in joined {
+                checks
+                    .entry(runtime.id.clone())
+                    .or_insert_with(|| spawn(runtime));
             }
         }
     }
@@ -581,8 +612,8 @@ impl PoolRuntime {
             drop(s);
             members.push((backend.clone(), ramp));
         }
-        // A stable order keeps the rotation and the hash table stable.
-        members.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        // Members come in id order (the map's), a stable order that keeps
+        // the rotation and the hash table stable across rebuilds.
         let ramping = members.iter().any(|(_, r)| r.is_some());
         let (backup, primary): (Vec<_>, Vec<_>) =
             members.into_iter().partition(|b| b.0.target.load().backup);
@@ -731,7 +762,7 @@ impl PoolRuntime {
     pub fn retire(&self) {
         let spec = lock(&self.spec).clone();
         self.apply(Arc::new(PoolSpec {
-            backends: Vec::new(),
+            backends: BackendSet::default(),
             health_check: None,
             ..(*spec).clone()
         }));

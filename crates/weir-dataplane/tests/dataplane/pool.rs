@@ -28,7 +28,7 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
             health_check: None,
             drain_timeout_ms: 1000,
             slow_start_ms: 0,
-            backends,
+            backends: backends.into_iter().collect(),
         });
         let egress = Egress::new(vec!["127.0.0.0/8".parse().unwrap()], Duration::from_secs(1));
         let ejection = Ejection {

@@ -172,7 +172,7 @@ pub fn topology(
         health_check: check,
         drain_timeout_ms,
         slow_start_ms: 0,
-        backends,
+        backends: backends.into_iter().collect(),
     };
     let listener = ListenerSpec {
         id: "listener".into(),
