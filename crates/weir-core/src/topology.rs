@@ -54,15 +54,6 @@ pub struct PoolSpec {
     pub backends: BackendSet,
 }
 
-impl PoolSpec {
-    /// Whether the pool-wide settings differ (everything but the backends).
-    pub fn settings_differ(&self, other: &PoolSpec) -> bool {
-        self.health_check != other.health_check
-            || self.drain_timeout_ms != other.drain_timeout_ms
-            || self.slow_start_ms != other.slow_start_ms
-    }
-}
-
 /// Shards of a [`BackendSet`]: a change to one backend copies one shard in
 /// the follower and diffs one shard in the data plane, about n / 64 entries
 /// instead of the whole pool.
@@ -192,8 +183,19 @@ fn diff_sorted<'a>(
 }
 
 impl PartialEq for BackendSet {
+    /// Shard by shard, pointer first; stops at the first difference.
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.diff(other).is_empty()
+        if self.len != other.len {
+            return false;
+        }
+        if self.len == 0 {
+            return true;
+        }
+        // Both non-empty, so both hold all `SHARDS` maps.
+        self.shards
+            .iter()
+            .zip(&other.shards)
+            .all(|(a, b)| Arc::ptr_eq(a, b) || a == b)
     }
 }
 
