@@ -505,6 +505,55 @@ async fn half_close_and_large_transfers_pass_through() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_finishes_first_still_receives_the_rest() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The backend speaks first and half-closes (as an SMTP or FTP banner
+    // server might), then keeps reading: the client must see its EOF at
+    // once and still be able to send everything it has.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (counted, received) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        stream.write_all(b"bye\n").await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).await.unwrap();
+        let _ = counted.send(rest);
+    });
+    let dp = dataplane();
+    let v = vip();
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", addr, 1)],
+        None,
+        1000,
+    ));
+    let mut stream = tokio::net::TcpStream::connect(v).await.unwrap();
+    let mut banner = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut banner))
+        .await
+        .expect("the backend's half-close reaches the client")
+        .unwrap();
+    assert_eq!(banner, b"bye\n");
+    let payload: Vec<u8> = (0..2 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
+    stream.write_all(&payload).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let rest = tokio::time::timeout(Duration::from_secs(20), received)
+        .await
+        .expect("the client's EOF reaches the backend")
+        .unwrap();
+    assert_eq!(rest.len(), payload.len());
+    assert!(
+        rest == payload,
+        "bytes after the backend's EOF arrive intact"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_protocol_tells_the_backend_who_the_client_is() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     // A backend that echoes the first line it receives: the PROXY header.
