@@ -208,12 +208,15 @@ pub(crate) async fn spawn(
         follower.topology.revision = revision;
     }
     let (tx, rx) = watch::channel(Arc::new(follower.topology.clone()));
+    // Other nodes' commits arrive only by reading the log; this process's
+    // own also wake the follower at once.
+    let poll = store.foreign_commits_poll().unwrap_or(POLL);
     tokio::spawn(async move {
         loop {
             // Either a commit was signalled or the poll interval passed.
-            if let Ok(Err(_)) = tokio::time::timeout(POLL, revisions.changed()).await {
+            if let Ok(Err(_)) = tokio::time::timeout(poll, revisions.changed()).await {
                 // The writer is gone; keep polling the log at the safety-net pace.
-                tokio::time::sleep(POLL).await;
+                tokio::time::sleep(poll).await;
             }
             let applied = match store.read().await {
                 Ok(mut reads) => follower.catch_up(&mut *reads).await,

@@ -4,12 +4,14 @@
 //! atomic unit: everything written through it commits together or not at
 //! all. Every write appends to the change log, whose monotonically growing
 //! revision the data plane follows. [`sqlite::SqliteStore`] is the embedded
-//! default; PostgreSQL is meant to be a second implementation of the same
-//! traits run against the same test suite, which is why the SQL stays
-//! portable and no `Any` driver is used.
+//! default; [`postgres::PgStore`] lets several nodes share one registry.
+//! Both run the same SQL (the private `sql` module, written once against a
+//! small driver seam) and the same test suite; no `Any` driver is used.
 //!
-//! Rows map to `weir_core` types by hand in [`sqlite`]; no row struct leaks.
+//! Rows map to `weir_core` types by hand in `sql`; no row struct leaks.
 
+pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -31,6 +33,17 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Unique(db.message().to_owned())
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
 }
 
 /// Result of a store call.
@@ -212,4 +225,12 @@ pub trait StoreTx: Reads {
 pub trait Store: Send + Sync + 'static {
     async fn read(&self) -> StoreResult<Box<dyn Reads>>;
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
+
+    /// How often a follower should read the change log for commits that
+    /// did not pass through this process (other nodes sharing the
+    /// database). `None`: this process is the only writer, and its own
+    /// commits wake the follower directly.
+    fn foreign_commits_poll(&self) -> Option<std::time::Duration> {
+        None
+    }
 }

@@ -1,11 +1,14 @@
 //! The store contract, written against the traits so that every
-//! implementation (SQLite now, PostgreSQL next) runs the same suite.
+//! implementation runs the same suite: each case below runs once on SQLite
+//! and once on PostgreSQL (when `WEIR_TEST_POSTGRES_URL` names a database
+//! the tests may create schemas in; `.ci/run` sets one up).
 
 use std::sync::Arc;
 
 use weir_core::ids::*;
 use weir_core::model::*;
 use weir_core::Timestamp;
+use weir_store::postgres::PgStore;
 use weir_store::sqlite::{Durability, SqliteStore};
 use weir_store::{IdempotencyRecord, Page, Store, StoreError};
 
@@ -15,6 +18,40 @@ async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
         .await
         .unwrap();
     (Arc::new(store), dir)
+}
+
+/// A store in a schema of its own, so cases can run side by side; `None`
+/// when no PostgreSQL is configured (unless `WEIR_REQUIRE_POSTGRES` says
+/// one must be, as in CI, where a silent skip would hide a broken store).
+async fn postgres() -> Option<Arc<dyn Store>> {
+    let Ok(url) = std::env::var("WEIR_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("WEIR_REQUIRE_POSTGRES").is_none(),
+            "WEIR_REQUIRE_POSTGRES is set but WEIR_TEST_POSTGRES_URL is not"
+        );
+        eprintln!("PostgreSQL case skipped: WEIR_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let schema = format!(
+        "store_test_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("connect to WEIR_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    Some(Arc::new(PgStore::connect(&scoped).await.unwrap()))
 }
 
 fn t(ms: i64) -> Timestamp {
@@ -128,9 +165,7 @@ fn backend(id: &str, address: &str, ports: BackendPorts) -> Backend {
     }
 }
 
-#[tokio::test]
-async fn entities_round_trip() {
-    let (store, _dir) = sqlite().await;
+async fn entities_round_trip(store: Arc<dyn Store>) {
     let (lb, listener) = seed(&*store).await;
     let mut r = store.read().await.unwrap();
     assert_eq!(r.load_balancer(&lb.id).await.unwrap(), Some(lb.clone()));
@@ -169,9 +204,7 @@ async fn entities_round_trip() {
     );
 }
 
-#[tokio::test]
-async fn identity_in_a_pool_is_unique() {
-    let (store, _dir) = sqlite().await;
+async fn identity_in_a_pool_is_unique(store: Arc<dyn Store>) {
     seed(&*store).await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::One(80))])
@@ -183,9 +216,7 @@ async fn identity_in_a_pool_is_unique() {
     assert!(matches!(clash, Err(StoreError::Unique(_))), "{clash:?}");
 }
 
-#[tokio::test]
-async fn savepoints_undo_one_command_and_keep_the_rest() {
-    let (store, _dir) = sqlite().await;
+async fn savepoints_undo_one_command_and_keep_the_rest(store: Arc<dyn Store>) {
     seed(&*store).await;
     let before = store.read().await.unwrap().revision().await.unwrap();
     let mut tx = store.begin().await.unwrap();
@@ -211,9 +242,7 @@ async fn savepoints_undo_one_command_and_keep_the_rest() {
     assert_eq!(r.revision().await.unwrap(), before + 1, "one change logged");
 }
 
-#[tokio::test]
-async fn dropped_transactions_leave_nothing() {
-    let (store, _dir) = sqlite().await;
+async fn dropped_transactions_leave_nothing(store: Arc<dyn Store>) {
     seed(&*store).await;
     {
         let mut tx = store.begin().await.unwrap();
@@ -233,9 +262,7 @@ async fn dropped_transactions_leave_nothing() {
     );
 }
 
-#[tokio::test]
-async fn paging_overlap_and_updates() {
-    let (store, _dir) = sqlite().await;
+async fn paging_overlap_and_updates(store: Arc<dyn Store>) {
     seed(&*store).await;
     let many: Vec<Backend> = (0..1200)
         .map(|i| {
@@ -331,9 +358,7 @@ async fn paging_overlap_and_updates() {
     );
 }
 
-#[tokio::test]
-async fn deleting_a_load_balancer_cascades() {
-    let (store, _dir) = sqlite().await;
+async fn deleting_a_load_balancer_cascades(store: Arc<dyn Store>) {
     let (lb, listener) = seed(&*store).await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::Inherit)])
@@ -348,9 +373,7 @@ async fn deleting_a_load_balancer_cascades() {
     assert_eq!(r.backend(&"b1".into()).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn deleting_a_listener_takes_its_pool_and_backends_and_is_logged() {
-    let (store, _dir) = sqlite().await;
+async fn deleting_a_listener_takes_its_pool_and_backends_and_is_logged(store: Arc<dyn Store>) {
     let (lb, listener) = seed(&*store).await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::Inherit)])
@@ -376,9 +399,7 @@ async fn deleting_a_listener_takes_its_pool_and_backends_and_is_logged() {
     assert_eq!(changes[0].lb_id.as_ref(), Some(&lb.id));
 }
 
-#[tokio::test]
-async fn pool_settings_round_trip_and_changes_are_scoped() {
-    let (store, _dir) = sqlite().await;
+async fn pool_settings_round_trip_and_changes_are_scoped(store: Arc<dyn Store>) {
     let (lb, _) = seed(&*store).await;
     let mut pool = store
         .read()
@@ -468,9 +489,9 @@ async fn pool_settings_round_trip_and_changes_are_scoped() {
     );
 }
 
-#[tokio::test]
-async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb() {
-    let (store, _dir) = sqlite().await;
+async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
+    store: Arc<dyn Store>,
+) {
     let (lb, listener) = seed(&*store).await;
     let group = Pool {
         id: "group1".into(),
@@ -535,3 +556,40 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb()
     assert_eq!(r.backend(&"gb1".into()).await.unwrap(), None);
     assert_eq!(r.listener(&"l2".into()).await.unwrap(), None);
 }
+
+/// Every case above, once per store.
+macro_rules! for_each_store {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_store {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (store, _dir) = super::sqlite().await;
+                    super::$case(store).await;
+                }
+            )*
+        }
+        mod postgres_store {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    if let Some(store) = super::postgres().await {
+                        super::$case(store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+for_each_store!(
+    entities_round_trip,
+    identity_in_a_pool_is_unique,
+    savepoints_undo_one_command_and_keep_the_rest,
+    dropped_transactions_leave_nothing,
+    paging_overlap_and_updates,
+    deleting_a_load_balancer_cascades,
+    deleting_a_listener_takes_its_pool_and_backends_and_is_logged,
+    pool_settings_round_trip_and_changes_are_scoped,
+    server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb,
+);

@@ -71,6 +71,11 @@ pub struct ServeArgs {
     /// TOML settings file (see docs/config.md).
     #[arg(long, env = "WEIR_CONFIG")]
     pub config: Option<PathBuf>,
+    /// A PostgreSQL registry shared with other nodes
+    /// (`postgres://user:password@host/database`) instead of SQLite in the
+    /// data directory.
+    #[arg(long, env = "WEIR_STORE_URL")]
+    pub store_url: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -72,8 +72,25 @@ pub struct DataplaneConfig {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct StoreSection {
-    /// "full" (default) or "normal".
+    /// "full" (default) or "normal" (SQLite only).
     durability: Option<String>,
+    /// `postgres://...`: a PostgreSQL registry shared by several nodes,
+    /// instead of SQLite in the data directory.
+    url: Option<String>,
+    /// With PostgreSQL: how often this node reads the change log for other
+    /// nodes' commits.
+    poll_ms: Option<u64>,
+}
+
+/// Where the registry lives.
+pub enum StoreConfig {
+    /// `<data_dir>/weir.db`.
+    Sqlite { durability: Durability },
+    /// A database several nodes share.
+    Postgres {
+        url: String,
+        poll: std::time::Duration,
+    },
 }
 
 #[derive(Deserialize, Default)]
@@ -94,7 +111,7 @@ struct LimitsSection {
 pub struct ServeConfig {
     pub listen: String,
     pub data_dir: PathBuf,
-    pub durability: Durability,
+    pub store: StoreConfig,
     pub settings: Settings,
     /// `None` when the data plane is disabled.
     pub dataplane: Option<DataplaneConfig>,
@@ -138,6 +155,30 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             return Err(format!(
                 "store.durability: {other:?} is not \"full\" or \"normal\""
             ))
+        }
+    };
+    let store = match args.store_url.clone().or(file.store.url) {
+        None => StoreConfig::Sqlite { durability },
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            if file.store.durability.is_some() {
+                return Err(
+                    "store.durability applies to SQLite; PostgreSQL commits as the server is configured"
+                        .to_owned(),
+                );
+            }
+            StoreConfig::Postgres {
+                url,
+                poll: file.store.poll_ms.filter(|ms| *ms > 0).map_or(
+                    weir_store::postgres::DEFAULT_POLL,
+                    std::time::Duration::from_millis,
+                ),
+            }
+        }
+        Some(_) => {
+            return Err(
+                "store.url: only postgres:// URLs are supported (leave it unset for SQLite)"
+                    .to_owned(),
+            )
         }
     };
     let dp = &file.dataplane;
@@ -220,7 +261,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             .clone()
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-        durability,
+        store,
         settings: Settings {
             network,
             limits,

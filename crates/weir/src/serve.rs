@@ -11,10 +11,12 @@ use weir_control::{Control, LiveView};
 use weir_core::ids::{BackendId, ListenerId};
 use weir_core::status::{BackendLive, ListenerLive};
 use weir_dataplane::DataPlane;
+use weir_store::postgres::PgStore;
 use weir_store::sqlite::SqliteStore;
+use weir_store::Store;
 
 use crate::cli::ServeArgs;
-use crate::config::{self, ServeConfig};
+use crate::config::{self, ServeConfig, StoreConfig};
 
 pub fn main(args: ServeArgs) -> ExitCode {
     tracing_subscriber::fmt()
@@ -57,11 +59,22 @@ async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> 
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let admin_token = admin_token(&config.data_dir)?;
-    let db = config.data_dir.join("weir.db");
-    let store = SqliteStore::open(&db, config.durability)
-        .await
-        .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
-    let control = Control::start(Arc::new(store), config.settings, admin_token)
+    let store: Arc<dyn Store> = match &config.store {
+        StoreConfig::Sqlite { durability } => {
+            let db = config.data_dir.join("weir.db");
+            let store = SqliteStore::open(&db, *durability)
+                .await
+                .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+            Arc::new(store)
+        }
+        StoreConfig::Postgres { url, poll } => {
+            let store = PgStore::connect(url)
+                .await
+                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?;
+            Arc::new(store.with_poll(*poll))
+        }
+    };
+    let control = Control::start(store, config.settings, admin_token)
         .await
         .map_err(|e| e.to_string())?;
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {

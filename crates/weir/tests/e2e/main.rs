@@ -3,4 +3,5 @@
 mod support;
 
 mod process;
+mod shared_store;
 mod traffic;

@@ -204,3 +204,33 @@ fn kill_9(pid: u32) -> i32 {
         .map(|s| s.code().unwrap_or(1))
         .unwrap_or(1)
 }
+
+/// `weir serve` with `store_url` as its store: exit status and stderr.
+fn serve_fails_with_store(store_url: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--store-url", store_url])
+        .current_dir(dir.path())
+        .env_remove("WEIR_CONFIG")
+        .env("WEIR_EGRESS_ALLOW", "127.0.0.0/8")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_store_weir_cannot_use_stops_the_start_with_the_reason() {
+    let (code, stderr) = serve_fails_with_store("mysql://weir@127.0.0.1/weir");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("only postgres:// URLs"), "{stderr}");
+    // Nothing listens on port 1 of loopback: the connect is refused at once.
+    let (code, stderr) = serve_fails_with_store("postgres://weir:weir@127.0.0.1:1/weir");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the PostgreSQL store"),
+        "{stderr}"
+    );
+}

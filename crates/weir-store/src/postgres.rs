@@ -1,0 +1,147 @@
+//! The PostgreSQL store, for operators who run several Weir nodes against
+//! one registry. It runs the same SQL as SQLite (`crate::sql`); what is its
+//! own is the connection setup, the schema and one rule for writers:
+//!
+//! Every write transaction takes one transaction-level advisory lock
+//! before anything else. Change-log revisions come from an identity
+//! column, and without the lock two nodes could commit revisions 11 and 10
+//! in that order: a follower that had read up to 11 would never see 10.
+//! With it, revisions commit in the order they are assigned, which is what
+//! [`crate::Reads::changes_since`] promises. Each node already funnels its
+//! own writes through one group-commit task, so the lock is contended only
+//! between nodes.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::sql::{Reader, TxDriver, WriteTx};
+use crate::{Reads, Store, StoreError, StoreResult, StoreTx};
+
+/// Schema migrations in order; each runs once, in its own transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+/// Advisory-lock keys, one pair per schema: registries in different
+/// schemas of one database neither share nor block each other's locks.
+const WRITER_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('weir writer ' || coalesce(current_schema(), '')))";
+const MIGRATION_LOCK: &str =
+    "SELECT pg_advisory_lock(hashtext('weir migration ' || coalesce(current_schema(), '')))";
+const MIGRATION_UNLOCK: &str =
+    "SELECT pg_advisory_unlock(hashtext('weir migration ' || coalesce(current_schema(), '')))";
+
+/// Connections per node: the writer, the follower and API readers.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// How long a connection may take: a node whose database does not answer
+/// fails at start with the reason (its supervisor restarts it) rather than
+/// hanging, and a query waits no longer than this for a free connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often a node looks for other nodes' commits, unless told otherwise.
+pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
+
+/// PostgreSQL behind the [`Store`] traits.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    poll: Duration,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host/database`, with
+    /// any libpq-style parameters sqlx accepts, e.g. `options=-c
+    /// search_path=weir`) and applies migrations. Nodes starting at once
+    /// migrate one at a time.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("store URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        Ok(Self {
+            pool,
+            poll: DEFAULT_POLL,
+        })
+    }
+
+    /// Sets how often this node reads the change log for other nodes'
+    /// commits: the most they wait to reach this node's data plane.
+    pub fn with_poll(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+}
+
+async fn migrate(pool: &PgPool) -> StoreResult<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query(MIGRATION_LOCK).execute(&mut *conn).await?;
+    let applied = apply_migrations(&mut conn).await;
+    let unlocked = sqlx::query(MIGRATION_UNLOCK).execute(&mut *conn).await;
+    applied?;
+    unlocked?;
+    Ok(())
+}
+
+async fn apply_migrations(conn: &mut PoolConnection<Postgres>) -> StoreResult<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+        .execute(&mut **conn)
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut **conn)
+                .await?;
+        if done.is_none() {
+            let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "applied PostgreSQL schema migration");
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn read(&self) -> StoreResult<Box<dyn Reads>> {
+        Ok(Box::new(Reader(PgReader(self.pool.acquire().await?))))
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(WRITER_LOCK).execute(&mut *tx).await?;
+        Ok(Box::new(WriteTx::new(PgTx(tx))))
+    }
+
+    fn foreign_commits_poll(&self) -> Option<Duration> {
+        Some(self.poll)
+    }
+}
+
+/// A pooled connection outside any transaction.
+struct PgReader(PoolConnection<Postgres>);
+
+/// A connection inside a write transaction (holding the writer lock).
+struct PgTx(Transaction<'static, Postgres>);
+
+crate::sql::sqlx_driver!(Postgres, PgRow, PgReader, PgTx);
+
+#[async_trait]
+impl TxDriver for PgTx {
+    async fn commit(self) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+}

@@ -1,0 +1,222 @@
+//! Several nodes, one PostgreSQL registry: a backend registered through one
+//! node's API carries traffic through another node's data plane, and the
+//! nodes allocate from one pool of VIPs. Runs when `WEIR_TEST_POSTGRES_URL`
+//! names a database the test may create a schema in (`.ci/run` sets one up).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// A schema of this test's own in the configured database, as a store URL;
+/// `None` without one (unless `WEIR_REQUIRE_POSTGRES` demands it, as CI
+/// does, so a broken setup fails instead of skipping).
+fn postgres_schema_url() -> Option<String> {
+    let Ok(url) = std::env::var("WEIR_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("WEIR_REQUIRE_POSTGRES").is_none(),
+            "WEIR_REQUIRE_POSTGRES is set but WEIR_TEST_POSTGRES_URL is not"
+        );
+        eprintln!("shared-store test skipped: WEIR_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let schema = format!("e2e_{}_{nanos}", std::process::id());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("connect to WEIR_TEST_POSTGRES_URL");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    });
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+}
+
+fn node_config(dir: &Path, store_url: &str, octet: u32, dataplane: bool) -> std::path::PathBuf {
+    let path = dir.join("weir.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\nurl = \"{store_url}\"\npoll_ms = 20\n\n\
+             [network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n\
+             [dataplane]\nenabled = {dataplane}\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn tag_of(addr: SocketAddr) -> Option<String> {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    let tag = line.trim().to_owned();
+    (!tag.is_empty()).then_some(tag)
+}
+
+/// Polls (bounded) until `probe` holds; how long it took.
+fn within(limit: Duration, mut probe: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if probe() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+#[test]
+fn a_backend_registered_on_one_node_is_served_by_another() {
+    let Some(store_url) = postgres_schema_url() else {
+        return;
+    };
+    let octet = 20 + std::process::id() % 200;
+    let admin = "shared-admin";
+    let data_node = tempfile::tempdir().unwrap();
+    let api_node = tempfile::tempdir().unwrap();
+    let serving = serve_with(
+        data_node.path(),
+        Some(admin),
+        Some(&node_config(data_node.path(), &store_url, octet, true)),
+    );
+    let api_only = serve_with(
+        api_node.path(),
+        Some(admin),
+        Some(&node_config(api_node.path(), &store_url, octet, false)),
+    );
+    let on = |node: &Served, method: &str, path: &str, token: &str, body: Option<Value>| {
+        request(method, &format!("{}{path}", node.url), token, body)
+    };
+
+    // Everything is created through the node without a data plane.
+    let (_, project) = on(
+        &api_only,
+        "POST",
+        "/v1/projects",
+        admin,
+        Some(json!({"name": "shared"})),
+    );
+    let token = project["token"].as_str().unwrap().to_owned();
+    let (_, vpc) = on(
+        &api_only,
+        "POST",
+        "/v1/vpcs",
+        admin,
+        Some(json!({"project_id": project["id"], "cidr": "10.0.0.0/16"})),
+    );
+    let (_, subnet) = on(
+        &api_only,
+        "POST",
+        "/v1/subnets",
+        admin,
+        Some(json!({"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})),
+    );
+    let (status, lb) = on(
+        &api_only,
+        "POST",
+        "/v1/loadbalancers",
+        &token,
+        Some(json!({"subnet_id": subnet["id"]})),
+    );
+    assert_eq!(status, 201, "{lb}");
+    let vip: IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
+    let port = TcpListener::bind((vip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let lb_id = lb["id"].as_str().unwrap();
+    let (status, listener) = on(
+        &api_only,
+        "POST",
+        &format!("/v1/loadbalancers/{lb_id}/listeners"),
+        &token,
+        Some(json!({"protocol": "tcp", "port": port})),
+    );
+    assert_eq!(status, 201, "{listener}");
+    let listener_id = listener["id"].as_str().unwrap();
+
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in backend.incoming().map_while(Result::ok) {
+            let _ = stream.write_all(b"a\n");
+        }
+    });
+    let (status, registered) = on(
+        &api_only,
+        "POST",
+        &format!("/v1/listeners/{listener_id}/backends"),
+        &token,
+        Some(json!({"backends": [{"address": "127.0.0.1", "port": backend_addr.port()}]})),
+    );
+    assert_eq!(status, 201, "{registered}");
+    let backend_id = registered["backends"][0]["id"].as_str().unwrap().to_owned();
+
+    // The other node picks it up from the shared change log and serves it.
+    let front = SocketAddr::new(vip, port);
+    let took = within(Duration::from_secs(10), || {
+        tag_of(front).as_deref() == Some("a")
+    });
+    let took = took
+        .expect("the serving node never carried traffic to a backend registered on the other node");
+    eprintln!("registration on one node -> traffic through the other: {took:?}");
+
+    // Both nodes read the same registry; the serving one reports live state.
+    let (_, listed) = on(
+        &serving,
+        "GET",
+        &format!("/v1/listeners/{listener_id}/backends"),
+        &token,
+        None,
+    );
+    assert_eq!(listed["backends"][0]["id"], backend_id.as_str(), "{listed}");
+    assert_eq!(
+        listed["backends"][0]["status"]["state"], "healthy",
+        "{listed}"
+    );
+
+    // A load balancer created on the serving node gets another VIP: one
+    // allocation for the whole registry.
+    let (status, second) = on(
+        &serving,
+        "POST",
+        "/v1/loadbalancers",
+        &token,
+        Some(json!({"subnet_id": subnet["id"]})),
+    );
+    assert_eq!(status, 201, "{second}");
+    assert_ne!(second["vip"], lb["vip"], "{second}");
+
+    // Deregistered through the serving node: no new connections reach it.
+    let (status, _) = on(
+        &serving,
+        "DELETE",
+        &format!("/v1/backends/{backend_id}"),
+        &token,
+        None,
+    );
+    assert_eq!(status, 204);
+    assert!(
+        within(Duration::from_secs(10), || tag_of(front).is_none()).is_some(),
+        "a deregistered backend still takes new connections"
+    );
+    drop(api_only);
+    drop(serving);
+}
