@@ -14,11 +14,18 @@ Usage: bench/control_plane.py [--duration 10] [--registrations-only]
        [--pool-sizes 0,10000,50000]  (single registrations into one pool
        already holding that many backends: rate and server CPU per
        registration, to show what a change costs as the pool grows)
+       WEIR_BIN=path: measure that binary instead of building this tree
+       [--store-url postgres://...]  (every server on PostgreSQL instead,
+       each in a fresh schema made with psql; scripts/postgres-for-tests
+       starts a local one)
 """
 import argparse, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADMIN = "bench-admin"
+DEFAULT_WEIR = os.path.join(ROOT, "target/release/weir")
+# WEIR_BIN: another build to measure (say, an older commit's) beside this one.
+WEIR = os.environ.get("WEIR_BIN", DEFAULT_WEIR)
 
 
 class Api:
@@ -46,13 +53,26 @@ class Api:
         return json.loads(raw) if raw else None
 
 
+STORE_URL = None  # --store-url: PostgreSQL instead of SQLite
+
+
+def store_section():
+    """`[store]` for a fresh PostgreSQL schema, or nothing for SQLite."""
+    if not STORE_URL:
+        return ""
+    schema = f"bench_{os.getpid()}_{time.time_ns()}"
+    subprocess.run(["psql", "-q", STORE_URL, "-c", f"CREATE SCHEMA {schema}"], check=True)
+    sep = "&" if "?" in STORE_URL else "?"
+    return f'[store]\nurl = "{STORE_URL}{sep}options=-csearch_path%3D{schema}"\n'
+
+
 def start_server(data_dir, config):
     cfg = os.path.join(data_dir, "weir.toml")
     with open(cfg, "w") as f:
-        f.write(config)
+        f.write(store_section() + config)
     env = dict(os.environ, WEIR_ADMIN_TOKEN=ADMIN, WEIR_LOG="warn")
     proc = subprocess.Popen(
-        [os.path.join(ROOT, "target/release/weir"), "serve", "--data-dir", data_dir,
+        [WEIR, "serve", "--data-dir", data_dir,
          "--listen", "127.0.0.1:0", "--config", cfg],
         stdout=subprocess.PIPE, env=env, text=True)
     deadline = time.time() + 30
@@ -182,8 +202,12 @@ def main():
     ap.add_argument("--registrations-only", action="store_true")
     ap.add_argument("--compare-dataplane", type=int, default=0, metavar="ROUNDS")
     ap.add_argument("--pool-sizes", default="", metavar="N,N,...")
+    ap.add_argument("--store-url", default="", metavar="postgres://...")
     args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
+    global STORE_URL
+    STORE_URL = args.store_url or None
+    if WEIR == DEFAULT_WEIR:
+        subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
     if args.pool_sizes:
         print("| backends already in the pool | registrations/s | server µs CPU / registration | p50 | p99 |")
         print("|---:|---:|---:|---:|---:|")

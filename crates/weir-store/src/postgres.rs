@@ -137,7 +137,7 @@ struct PgReader(PoolConnection<Postgres>);
 /// A connection inside a write transaction (holding the writer lock).
 struct PgTx(Transaction<'static, Postgres>);
 
-crate::sql::sqlx_driver!(Postgres, PgRow, PgReader, PgTx);
+crate::sql::sqlx_driver!(Postgres, PgRow, crate::sql::as_written, PgReader, PgTx);
 
 #[async_trait]
 impl TxDriver for PgTx {

@@ -128,7 +128,13 @@ struct SqliteReader(PoolConnection<Sqlite>);
 /// The writer connection inside a transaction.
 struct SqliteTx(Transaction<'static, Sqlite>);
 
-crate::sql::sqlx_driver!(Sqlite, SqliteRow, SqliteReader, SqliteTx);
+crate::sql::sqlx_driver!(
+    Sqlite,
+    SqliteRow,
+    crate::sql::positional,
+    SqliteReader,
+    SqliteTx
+);
 
 #[async_trait]
 impl TxDriver for SqliteTx {
