@@ -13,6 +13,8 @@
 pub mod postgres;
 mod sql;
 pub mod sqlite;
+#[doc(hidden)]
+pub mod testing;
 
 use std::collections::HashSet;
 use std::net::IpAddr;

@@ -80,6 +80,28 @@ impl PgStore {
     }
 }
 
+/// Creates a new, empty schema named `{prefix}_{pid}_{counter}_{nanos}` in the
+/// database at `url` and returns a URL whose connections use it: one
+/// registry per test (or per benchmark run) in a shared database.
+pub async fn fresh_schema(url: &str, prefix: &str) -> StoreResult<String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let schema = format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(url).await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .await?;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+}
+
 async fn migrate(pool: &PgPool) -> StoreResult<()> {
     let mut conn = pool.acquire().await?;
     sqlx::query(MIGRATION_LOCK).execute(&mut *conn).await?;

@@ -32,25 +32,9 @@ async fn postgres() -> Option<Arc<dyn Store>> {
         eprintln!("PostgreSQL case skipped: WEIR_TEST_POSTGRES_URL is not set");
         return None;
     };
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!(
-        "store_test_{}_{}_{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+    let scoped = weir_store::postgres::fresh_schema(&url, "store_test")
         .await
-        .expect("connect to WEIR_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
+        .expect("a schema of its own in WEIR_TEST_POSTGRES_URL");
     Some(Arc::new(PgStore::connect(&scoped).await.unwrap()))
 }
 

@@ -1,11 +1,9 @@
 //! Test harness: a server per test and a small JSON client.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 use weir_control::Control;
 use weir_core::settings::Settings;
-use weir_store::sqlite::{Durability, SqliteStore};
+use weir_store::sqlite::Durability;
 
 pub const ADMIN: &str = "test-admin-token";
 
@@ -32,10 +30,13 @@ pub fn start_with(settings: Settings) -> Server {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let store = SqliteStore::open(&db, Durability::Full).await.unwrap();
-            let control = Control::start(Arc::new(store), settings, ADMIN.to_owned())
-                .await
-                .unwrap();
+            let control = Control::start(
+                weir_store::testing::store(&db, Durability::Full).await,
+                settings,
+                ADMIN.to_owned(),
+            )
+            .await
+            .unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             axum::serve(listener, weir_api::router(control))

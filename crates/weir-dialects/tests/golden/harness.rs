@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,7 +14,7 @@ use weir_core::settings::Settings;
 use weir_core::Timestamp;
 use weir_dialects::common::{pct, unix_now};
 use weir_dialects::{aliyun, huawei, ucloud, zenlayer};
-use weir_store::sqlite::{Durability, SqliteStore};
+use weir_store::sqlite::Durability;
 
 /// One instance of the inventory.
 #[derive(Debug, Clone)]
@@ -147,11 +146,10 @@ pub fn start() -> Server {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let store = SqliteStore::open(&db, Durability::Normal).await.unwrap();
-            let control =
-                Control::start(Arc::new(store), Settings::default(), "golden-admin".into())
-                    .await
-                    .unwrap();
+            let store = weir_store::testing::store(&db, Durability::Normal).await;
+            let control = Control::start(store, Settings::default(), "golden-admin".into())
+                .await
+                .unwrap();
             let inventory = bootstrap(&control).await;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send((listener.local_addr().unwrap(), inventory))

@@ -24,26 +24,15 @@ fn postgres_schema_url() -> Option<String> {
         eprintln!("shared-store test skipped: WEIR_TEST_POSTGRES_URL is not set");
         return None;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!("e2e_{}_{nanos}", std::process::id());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-            .await
-            .expect("connect to WEIR_TEST_POSTGRES_URL");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    });
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+    Some(
+        runtime
+            .block_on(weir_store::postgres::fresh_schema(&url, "e2e"))
+            .expect("a schema of its own in WEIR_TEST_POSTGRES_URL"),
+    )
 }
 
 fn node_config(dir: &Path, store_url: &str, octet: u32, dataplane: bool) -> std::path::PathBuf {
