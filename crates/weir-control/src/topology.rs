@@ -208,15 +208,28 @@ pub(crate) async fn spawn(
         follower.topology.revision = revision;
     }
     let (tx, rx) = watch::channel(Arc::new(follower.topology.clone()));
-    // Other nodes' commits arrive only by reading the log; this process's
-    // own also wake the follower at once.
-    let poll = store.foreign_commits_poll().unwrap_or(POLL);
+    // This process's commits wake the follower through the writer; other
+    // nodes' (a shared store) through the store's signal; the poll is the
+    // safety net for both.
+    let foreign = store.foreign_commits();
+    let poll = foreign.as_ref().map_or(POLL, |f| f.poll);
     tokio::spawn(async move {
+        let mut writer_alive = true;
         loop {
-            // Either a commit was signalled or the poll interval passed.
-            if let Ok(Err(_)) = tokio::time::timeout(poll, revisions.changed()).await {
-                // The writer is gone; keep polling the log at the safety-net pace.
-                tokio::time::sleep(poll).await;
+            let foreign_commit = async {
+                match &foreign {
+                    Some(f) => f.signal.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                changed = revisions.changed(), if writer_alive => {
+                    // The writer is gone: from now on only the poll and
+                    // the signal wake the follower.
+                    writer_alive = changed.is_ok();
+                }
+                () = foreign_commit => {}
+                () = tokio::time::sleep(poll) => {}
             }
             let applied = match store.read().await {
                 Ok(mut reads) => follower.catch_up(&mut *reads).await,

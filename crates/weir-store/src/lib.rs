@@ -228,11 +228,21 @@ pub trait Store: Send + Sync + 'static {
     async fn read(&self) -> StoreResult<Box<dyn Reads>>;
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
 
-    /// How often a follower should read the change log for commits that
-    /// did not pass through this process (other nodes sharing the
-    /// database). `None`: this process is the only writer, and its own
-    /// commits wake the follower directly.
-    fn foreign_commits_poll(&self) -> Option<std::time::Duration> {
+    /// Commits that did not pass through this process (other nodes
+    /// sharing the database): a signal that fires when one may have
+    /// happened, and how often to read the change log anyway in case a
+    /// signal was lost. `None`: this process is the only writer, and its
+    /// own commits wake the follower directly.
+    fn foreign_commits(&self) -> Option<ForeignCommits> {
         None
     }
+}
+
+/// How a follower learns of other writers' commits.
+#[derive(Clone)]
+pub struct ForeignCommits {
+    /// Notified (one stored permit) when another writer may have committed.
+    pub signal: std::sync::Arc<tokio::sync::Notify>,
+    /// Read the change log at least this often.
+    pub poll: std::time::Duration,
 }

@@ -10,17 +10,27 @@
 //! [`crate::Reads::changes_since`] promises. Each node already funnels its
 //! own writes through one group-commit task, so the lock is contended only
 //! between nodes.
+//!
+//! Every write transaction also sends `NOTIFY weir_changes` with its schema
+//! as payload (delivered at commit, not at all on rollback); each node
+//! listens and wakes its topology follower, so a registration through one
+//! node reaches every node's data plane in milliseconds. A notification
+//! lost while the listening connection reconnects is covered by polling
+//! the log every `poll`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::sql::{Reader, TxDriver, WriteTx};
-use crate::{Reads, Store, StoreError, StoreResult, StoreTx};
+use tokio::sync::Notify;
+
+use crate::{ForeignCommits, Reads, Store, StoreError, StoreResult, StoreTx};
 
 /// Schema migrations in order; each runs once, in its own transaction.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
@@ -42,14 +52,20 @@ const MAX_CONNECTIONS: u32 = 8;
 /// hanging, and a query waits no longer than this for a free connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often a node looks for other nodes' commits, unless told otherwise.
-pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
+/// How often a node reads the change log even without a notification,
+/// unless told otherwise.
+pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
+
+/// The notification channel; the payload names the schema.
+const CHANNEL: &str = "weir_changes";
+const NOTIFY: &str = "SELECT pg_notify('weir_changes', coalesce(current_schema(), ''))";
 
 /// PostgreSQL behind the [`Store`] traits.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     poll: Duration,
+    commits: Arc<Notify>,
 }
 
 impl PgStore {
@@ -66,9 +82,12 @@ impl PgStore {
             .connect_with(options)
             .await?;
         migrate(&pool).await?;
+        let commits = Arc::new(Notify::new());
+        listen_for_commits(&pool, commits.clone()).await?;
         Ok(Self {
             pool,
             poll: DEFAULT_POLL,
+            commits,
         })
     }
 
@@ -100,6 +119,30 @@ pub async fn fresh_schema(url: &str, prefix: &str) -> StoreResult<String> {
         .await?;
     let separator = if url.contains('?') { '&' } else { '?' };
     Ok(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+}
+
+/// Listens on [`CHANNEL`] for this schema's commits (any node's, this
+/// one's included: a spare wake-up costs one empty read) until the process
+/// ends. sqlx's listener reconnects by itself after a lost connection.
+async fn listen_for_commits(pool: &PgPool, commits: Arc<Notify>) -> StoreResult<()> {
+    let schema: String = sqlx::query_scalar("SELECT coalesce(current_schema(), '')")
+        .fetch_one(pool)
+        .await?;
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    tokio::spawn(async move {
+        loop {
+            match listener.recv().await {
+                Ok(note) if note.payload() == schema => commits.notify_one(),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the commit notifications; polling until they are back");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 async fn migrate(pool: &PgPool) -> StoreResult<()> {
@@ -148,8 +191,11 @@ impl Store for PgStore {
         Ok(Box::new(WriteTx::new(PgTx(tx))))
     }
 
-    fn foreign_commits_poll(&self) -> Option<Duration> {
-        Some(self.poll)
+    fn foreign_commits(&self) -> Option<ForeignCommits> {
+        Some(ForeignCommits {
+            signal: self.commits.clone(),
+            poll: self.poll,
+        })
     }
 }
 
@@ -163,7 +209,8 @@ crate::sql::sqlx_driver!(Postgres, PgRow, crate::sql::as_written, PgReader, PgTx
 
 #[async_trait]
 impl TxDriver for PgTx {
-    async fn commit(self) -> StoreResult<()> {
+    async fn commit(mut self) -> StoreResult<()> {
+        sqlx::query(NOTIFY).execute(&mut *self.0).await?;
         Ok(self.0.commit().await?)
     }
 }

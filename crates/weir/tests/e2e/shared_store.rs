@@ -1,6 +1,7 @@
 //! Several nodes, one PostgreSQL registry: a backend registered through one
-//! node's API carries traffic through another node's data plane, and the
-//! nodes allocate from one pool of VIPs. Runs when `WEIR_TEST_POSTGRES_URL`
+//! node's API carries traffic through another node's data plane (woken by
+//! the commit's notification: the poll is set to a minute, so only that
+//! can make it in time), and the nodes allocate from one pool of VIPs. Runs when `WEIR_TEST_POSTGRES_URL`
 //! names a database the test may create a schema in (`.ci/run` sets one up).
 
 use std::io::{BufRead, BufReader, Write};
@@ -40,7 +41,7 @@ fn node_config(dir: &Path, store_url: &str, octet: u32, dataplane: bool) -> std:
     std::fs::write(
         &path,
         format!(
-            "[store]\nurl = \"{store_url}\"\npoll_ms = 20\n\n\
+            "[store]\nurl = \"{store_url}\"\npoll_ms = 60000\n\n\
              [network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n\
              [dataplane]\nenabled = {dataplane}\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
         ),
