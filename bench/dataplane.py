@@ -14,6 +14,8 @@ backends change under load, and resident memory with 1,000 listeners and
 
 Needs the Debian packages wrk, haproxy, nginx, libnginx-mod-stream, iperf3.
 Usage: bench/dataplane.py [--duration 10] [--rounds 3] [--only weir-w1,haproxy]
+       bench/dataplane.py --cross-node postgres://...  (registration on one
+       node -> traffic through another, both on that database)
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
@@ -150,18 +152,23 @@ def api(url, method, path, token, body=None):
 class Weir:
     """A `weir serve` with a tenant, a load balancer and helpers."""
 
-    def __init__(self, procs, work, workers, vip_net):
+    def __init__(self, procs, work, workers, vip_net, store_url=None, dataplane=True, setup=True):
+        """`store_url`: a PostgreSQL registry instead of SQLite; `setup`:
+        create a tenant and a load balancer (a second node of a shared
+        registry needs none)."""
         self.dir = tempfile.mkdtemp(prefix="weir-dp-", dir=work)
         cfg = f"{self.dir}/weir.toml"
+        store = f'url = "{store_url}"' if store_url else 'durability = "normal"'
         with open(cfg, "w") as f:
             f.write(f"""[network]
 backend_ranges = ["127.0.0.0/8"]
 vip_ranges = ["{vip_net}"]
 [store]
-durability = "normal"
+{store}
 [limits]
 backends_per_pool = 100000
 [dataplane]
+enabled = {"true" if dataplane else "false"}
 workers = {workers}
 egress_allow = ["127.0.0.0/8"]
 """)
@@ -173,6 +180,8 @@ egress_allow = ["127.0.0.0/8"]
         while "listening on" not in line and time.time() < deadline:
             line = self.proc.stdout.readline()
         self.url = re.search(r"(http://\S+)", line).group(1)
+        if not setup:
+            return
         _, project = api(self.url, "POST", "/v1/projects", ADMIN, {"name": "bench"})
         self.token = project["token"]
         _, vpc = api(self.url, "POST", "/v1/vpcs", ADMIN, {"project_id": project["id"], "cidr": "10.0.0.0/16"})
@@ -315,6 +324,26 @@ def churn_errors(w, duration):
     return changes, errors, requests
 
 
+def cross_node(procs, work, store_url):
+    """Two nodes on one PostgreSQL registry: registrations and removals
+    through the node without a data plane, traffic through the other.
+    Also one node alone on the same database, for comparison."""
+    def fresh():
+        schema = f"bench_dp_{os.getpid()}_{time.time_ns()}"
+        subprocess.run(["psql", "-q", store_url, "-c", f"CREATE SCHEMA {schema}"], check=True)
+        return f"{store_url}{'&' if '?' in store_url else '?'}options=-csearch_path%3D{schema}"
+    alone = Weir(procs, work, 1, "127.73.0.0/24", store_url=fresh())
+    single = change_latency(alone)
+    procs.stop(alone.proc)
+    shared = fresh()
+    api_node = Weir(procs, work, 1, "127.74.0.0/24", store_url=shared, dataplane=False)
+    serving = Weir(procs, work, 1, "127.74.0.0/24", store_url=shared, setup=False)
+    across = change_latency(api_node)
+    procs.stop(api_node.proc)
+    procs.stop(serving.proc)
+    return single, across
+
+
 def memory(procs, work):
     w = Weir(procs, work, 1, "127.77.0.0/16")
     lb_listeners = []
@@ -336,9 +365,25 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", default="", help="measure only these groups: direct, haproxy, nginx, weir-w1, weir-w2 (comma-separated)")
+    ap.add_argument("--cross-node", default="", metavar="postgres://...",
+                    help="only measure registration -> traffic across two nodes sharing this PostgreSQL database")
     args = ap.parse_args()
     d = args.duration
     subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
+    if args.cross_node:
+        work = tempfile.mkdtemp(prefix="weir-bench-")
+        procs = Procs()
+        try:
+            procs.start(["nginx", "-c", backends_conf(work)])
+            for p in BACKENDS:
+                wait_port(p)
+            (s_add, s_remove), (x_add, x_remove) = cross_node(procs, work, args.cross_node)
+        finally:
+            procs.stop_all()
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"one node on PostgreSQL: registration -> first request {s_add:.1f} ms, deregistration -> no new requests {s_remove:.1f} ms (medians of 20)")
+        print(f"registered on node B, served by node A: {x_add:.1f} ms; deregistered on B, gone from A: {x_remove:.1f} ms (medians of 20)")
+        return
     work = tempfile.mkdtemp(prefix="weir-bench-")
     procs = Procs()
     results = {}
