@@ -101,13 +101,13 @@ impl From<ControlError> for ApiError {
         let (status, code, message) = match e {
             ControlError::Domain(e) => return e.into(),
             ControlError::AdminOnly => (StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
-            ControlError::Store(detail) => {
+            ControlError::Store(ref detail) => {
                 // Logged here, where it is handled; the client gets no internals.
                 tracing::error!(%detail, "store failure");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal",
-                    "the store failed; nothing was written".to_owned(),
+                    e.client_message(),
                 )
             }
             ControlError::Unavailable => (
@@ -115,6 +115,14 @@ impl From<ControlError> for ApiError {
                 "Unavailable",
                 e.to_string(),
             ),
+            ControlError::StoreUnavailable(ref detail) => {
+                tracing::error!(%detail, "store unreachable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Unavailable",
+                    e.client_message(),
+                )
+            }
         };
         Self {
             status,

@@ -49,9 +49,27 @@ pub enum ControlError {
     /// The store failed; nothing of the command was written.
     #[error("the store failed: {0}")]
     Store(String),
+    /// The store cannot be reached; nothing was written, and the same
+    /// request may succeed later.
+    #[error("the store is unreachable; nothing was written, try again: {0}")]
+    StoreUnavailable(String),
     /// The service is shutting down.
     #[error("the service is shutting down")]
     Unavailable,
+}
+
+impl ControlError {
+    /// What a client may be told: store failures without their internals
+    /// (those are for the log), everything else as it reads.
+    pub fn client_message(&self) -> String {
+        match self {
+            ControlError::Store(_) => "the store failed; nothing was written".to_owned(),
+            ControlError::StoreUnavailable(_) => {
+                "the store is unreachable; nothing was written, try again".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 impl From<weir_store::StoreError> for ControlError {
@@ -64,6 +82,7 @@ impl From<weir_store::StoreError> for ControlError {
                     "a concurrent request created the same resource ({what})"
                 )))
             }
+            weir_store::StoreError::Unavailable(why) => ControlError::StoreUnavailable(why),
             other => ControlError::Store(other.to_string()),
         }
     }

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use weir_store::{Store, StoreTx};
@@ -17,7 +17,15 @@ pub const MAX_GROUP: usize = 512;
 type Tx = Box<dyn StoreTx>;
 type Deliver = Box<dyn FnOnce(ControlResult<()>) + Send>;
 type JobFuture = Pin<Box<dyn Future<Output = (Tx, Deliver, bool)> + Send>>;
-type Job = Box<dyn FnOnce(Tx) -> JobFuture + Send>;
+
+/// One queued command.
+struct Job {
+    run: Box<dyn FnOnce(Tx) -> JobFuture + Send>,
+    /// Answers the caller with the group's error when the command never
+    /// ran (the transaction could not begin, or an earlier command's
+    /// savepoint failed), so the caller learns why.
+    not_run: Box<dyn FnOnce(ControlError) + Send>,
+}
 
 /// The sending side: queues commands for the writer task.
 #[derive(Clone)]
@@ -54,23 +62,41 @@ impl Writer {
         Fut: Future<Output = (Tx, ControlResult<T>)> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |tx| {
-            Box::pin(async move {
-                let (tx, result) = command(tx).await;
-                let ok = result.is_ok();
-                let deliver: Deliver = Box::new(move |committed| {
-                    // The caller may have gone away; its answer is moot then.
-                    let _ = reply.send(committed.and(result));
-                });
-                (tx, deliver, ok)
-            })
-        });
+        // Whichever of the two paths answers takes the sender.
+        let reply = Arc::new(Mutex::new(Some(reply)));
+        let unanswered = reply.clone();
+        let job = Job {
+            run: Box::new(move |tx| {
+                Box::pin(async move {
+                    let (tx, result) = command(tx).await;
+                    let ok = result.is_ok();
+                    let deliver: Deliver = Box::new(move |committed| {
+                        // The caller may have gone away; its answer is moot then.
+                        if let Some(reply) = take(&reply) {
+                            let _ = reply.send(committed.and(result));
+                        }
+                    });
+                    (tx, deliver, ok)
+                })
+            }),
+            not_run: Box::new(move |error| {
+                if let Some(reply) = take(&unanswered) {
+                    let _ = reply.send(Err(error));
+                }
+            }),
+        };
         self.jobs
             .send(job)
             .await
             .map_err(|_| ControlError::Unavailable)?;
         answer.await.map_err(|_| ControlError::Unavailable)?
     }
+}
+
+/// The sender, if neither path has answered yet (a poisoned lock only means
+/// a panicking command, whose group is already lost).
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
 }
 
 async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, revision: watch::Sender<u64>) {
@@ -114,25 +140,26 @@ async fn commit_group(
         Ok(tx) => tx,
         Err(e) => {
             // Jobs that never ran still owe their callers an answer.
+            let error = ControlError::from(e);
             for job in group.drain(..) {
-                drop(job);
+                (job.not_run)(error.clone());
             }
-            return Err(e.into());
+            return Err(error);
         }
     };
-    let mut failure = None;
+    let mut failure: Option<ControlError> = None;
     for job in group.drain(..) {
-        if failure.is_some() {
-            // Dropping the job drops its reply sender: the caller sees
-            // Unavailable rather than waiting forever.
-            drop(job);
+        if let Some(error) = &failure {
+            (job.not_run)(error.clone());
             continue;
         }
         if let Err(e) = tx.savepoint().await {
-            failure = Some(e);
+            let error = ControlError::from(e);
+            (job.not_run)(error.clone());
+            failure = Some(error);
             continue;
         }
-        let (back, deliver, ok) = job(tx).await;
+        let (back, deliver, ok) = (job.run)(tx).await;
         tx = back;
         deliveries.push(deliver);
         let settled = if ok {
@@ -141,11 +168,11 @@ async fn commit_group(
             tx.rollback_to_savepoint().await
         };
         if let Err(e) = settled {
-            failure = Some(e);
+            failure = Some(e.into());
         }
     }
     if let Some(e) = failure {
-        return Err(e.into());
+        return Err(e);
     }
     let rev = tx.revision().await?;
     tx.commit().await?;

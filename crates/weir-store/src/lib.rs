@@ -32,6 +32,11 @@ pub enum StoreError {
     /// A row could not be mapped back to the domain.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database could not be reached (connection refused or lost, no
+    /// free connection in time): nothing was written, and a retry may
+    /// succeed.
+    #[error("database unreachable: {0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
@@ -43,6 +48,10 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Unique(db.message().to_owned())
             }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Database(e.to_string()),
         }
     }

@@ -67,10 +67,19 @@ impl AliError {
             }
             ControlError::Store(_) => {
                 tracing::error!(error = %e, "aliyun: store failure");
-                return Self::new(S::INTERNAL_SERVER_ERROR, "InternalError", e.to_string());
+                return Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    e.client_message(),
+                );
             }
-            ControlError::Unavailable => {
-                return Self::new(S::SERVICE_UNAVAILABLE, "ServiceUnavailable", e.to_string())
+            ControlError::Unavailable | ControlError::StoreUnavailable(_) => {
+                tracing::warn!(error = %e, "aliyun: unavailable");
+                return Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    e.client_message(),
+                );
             }
         };
         let message = aliyun_names(&domain.to_string());

@@ -131,9 +131,17 @@ impl LbaasError {
             ControlError::AdminOnly => {
                 return Self::new(S::FORBIDDEN, codes::FORBIDDEN, e.to_string())
             }
-            ControlError::Store(_) | ControlError::Unavailable => {
+            ControlError::Store(_) => {
                 tracing::error!(error = %e, "lbaas: control failure");
-                return Self::new(S::INTERNAL_SERVER_ERROR, codes::INTERNAL, e.to_string());
+                return Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    codes::INTERNAL,
+                    e.client_message(),
+                );
+            }
+            ControlError::Unavailable | ControlError::StoreUnavailable(_) => {
+                tracing::warn!(error = %e, "lbaas: unavailable");
+                return Self::new(S::SERVICE_UNAVAILABLE, codes::INTERNAL, e.client_message());
             }
         };
         let (status, code, message) = match &domain {

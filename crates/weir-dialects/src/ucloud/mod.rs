@@ -82,9 +82,11 @@ impl UcError {
         let domain = match e {
             ControlError::Domain(d) => d,
             ControlError::AdminOnly => return Self::new(NO_PERMISSION, e.to_string()),
-            ControlError::Store(_) | ControlError::Unavailable => {
+            ControlError::Store(_)
+            | ControlError::Unavailable
+            | ControlError::StoreUnavailable(_) => {
                 tracing::error!(error = %e, "ucloud: control failure");
-                return Self::new(INTERNAL, e.to_string());
+                return Self::new(INTERNAL, e.client_message());
             }
         };
         let message = ucloud_names(&domain.to_string());

@@ -86,10 +86,19 @@ impl ZcError {
             }
             ControlError::Store(_) => {
                 tracing::error!(error = %e, "zenlayer: store failure");
-                return Self::new(S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", e.to_string());
+                return Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    e.client_message(),
+                );
             }
-            ControlError::Unavailable => {
-                return Self::new(S::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", e.to_string())
+            ControlError::Unavailable | ControlError::StoreUnavailable(_) => {
+                tracing::warn!(error = %e, "zenlayer: unavailable");
+                return Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    e.client_message(),
+                );
             }
         };
         let message = zenlayer_names(&domain.to_string());

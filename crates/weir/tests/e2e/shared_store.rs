@@ -210,3 +210,149 @@ fn a_backend_registered_on_one_node_is_served_by_another() {
     drop(api_only);
     drop(serving);
 }
+
+/// A loopback TCP forwarder to the database that the test can cut: while
+/// cut, open connections are closed and new ones dropped at once.
+struct Forwarder {
+    port: u16,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+}
+
+impl Forwarder {
+    fn start(target: SocketAddr) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let live: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (accepting, tracked) = (open.clone(), live.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                if !accepting.load(Ordering::SeqCst) {
+                    continue; // dropped: the connect fails
+                }
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                let mut list = tracked.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self { port, open, live }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.live.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_store_outage_is_a_retryable_error_and_writes_resume_after_it() {
+    let Some(store_url) = postgres_schema_url() else {
+        return;
+    };
+    // postgres://user:password@HOST:PORT/db?options=... through the forwarder.
+    let rest = store_url.split_once('@').unwrap();
+    let (authority, path) = rest.1.split_once('/').unwrap();
+    let target: SocketAddr = authority.parse().expect("a host:port address in the URL");
+    assert!(target.ip().is_loopback());
+    let forwarder = Forwarder::start(target);
+    let via = format!("{}@127.0.0.1:{}/{path}", rest.0, forwarder.port);
+    let dir = tempfile::tempdir().unwrap();
+    let admin = "outage-admin";
+    let node = serve_with(
+        dir.path(),
+        Some(admin),
+        Some(&node_config(dir.path(), &via, 90, false)),
+    );
+    let call = |method: &str, path: &str, token: &str, body: Option<Value>| {
+        request(method, &format!("{}{path}", node.url), token, body)
+    };
+    let (_, project) = call("POST", "/v1/projects", admin, Some(json!({"name": "o"})));
+    let token = project["token"].as_str().unwrap().to_owned();
+    let (_, vpc) = call(
+        "POST",
+        "/v1/vpcs",
+        admin,
+        Some(json!({"project_id": project["id"], "cidr": "10.0.0.0/16"})),
+    );
+    let (_, subnet) = call(
+        "POST",
+        "/v1/subnets",
+        admin,
+        Some(json!({"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})),
+    );
+    let (_, lb) = call(
+        "POST",
+        "/v1/loadbalancers",
+        &token,
+        Some(json!({"subnet_id": subnet["id"]})),
+    );
+    let (status, listener) = call(
+        "POST",
+        &format!("/v1/loadbalancers/{}/listeners", lb["id"].as_str().unwrap()),
+        &token,
+        Some(json!({"protocol": "tcp", "port": 8000})),
+    );
+    assert_eq!(status, 201, "{listener}");
+    let backends = format!(
+        "/v1/listeners/{}/backends",
+        listener["id"].as_str().unwrap()
+    );
+    let register = |address: &str| {
+        call(
+            "POST",
+            &backends,
+            &token,
+            Some(json!({"backends": [{"address": address, "port": 80}]})),
+        )
+    };
+    assert_eq!(register("10.0.1.5").0, 201);
+
+    forwarder.cut();
+    let (status, refused) = register("10.0.1.6");
+    assert_eq!(status, 503, "{refused}");
+    assert_eq!(refused["error"]["code"], "Unavailable", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable"),
+        "{refused}"
+    );
+
+    forwarder.restore();
+    let resumed = within(Duration::from_secs(20), || register("10.0.1.7").0 == 201);
+    assert!(resumed.is_some(), "writes never resumed after the outage");
+    let (_, listed) = call("GET", &backends, &token, None);
+    let addresses: Vec<&str> = listed["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        addresses,
+        ["10.0.1.5", "10.0.1.7"],
+        "the refused write left nothing behind"
+    );
+}
