@@ -281,18 +281,6 @@ pub fn listener_spec(lb: &LoadBalancer, listener: &Listener) -> ListenerSpec {
     }
 }
 
-/// Builds the spec of one pool from its stored form and backends.
-pub fn pool_spec(pool: &Pool, backends: &[Backend]) -> PoolSpec {
-    PoolSpec {
-        id: pool.id.clone(),
-        lb_id: pool.lb_id.clone(),
-        health_check: pool.health_check.clone(),
-        drain_timeout_ms: pool.drain_timeout_ms,
-        slow_start_ms: pool.slow_start_ms,
-        backends: backends.iter().map(BackendTarget::from).collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
