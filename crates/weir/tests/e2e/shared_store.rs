@@ -95,34 +95,13 @@ fn a_backend_registered_on_one_node_is_served_by_another() {
     };
 
     // Everything is created through the node without a data plane.
-    let (_, project) = on(
-        &api_only,
-        "POST",
-        "/v1/projects",
-        admin,
-        Some(json!({"name": "shared"})),
-    );
-    let token = project["token"].as_str().unwrap().to_owned();
-    let (_, vpc) = on(
-        &api_only,
-        "POST",
-        "/v1/vpcs",
-        admin,
-        Some(json!({"project_id": project["id"], "cidr": "10.0.0.0/16"})),
-    );
-    let (_, subnet) = on(
-        &api_only,
-        "POST",
-        "/v1/subnets",
-        admin,
-        Some(json!({"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})),
-    );
+    let (token, subnet_id) = tenant(&api_only.url, admin);
     let (status, lb) = on(
         &api_only,
         "POST",
         "/v1/loadbalancers",
         &token,
-        Some(json!({"subnet_id": subnet["id"]})),
+        Some(json!({"subnet_id": subnet_id})),
     );
     assert_eq!(status, 201, "{lb}");
     let vip: IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
@@ -189,7 +168,7 @@ fn a_backend_registered_on_one_node_is_served_by_another() {
         "POST",
         "/v1/loadbalancers",
         &token,
-        Some(json!({"subnet_id": subnet["id"]})),
+        Some(json!({"subnet_id": subnet_id})),
     );
     assert_eq!(status, 201, "{second}");
     assert_ne!(second["vip"], lb["vip"], "{second}");
@@ -287,25 +266,12 @@ fn a_store_outage_is_a_retryable_error_and_writes_resume_after_it() {
     let call = |method: &str, path: &str, token: &str, body: Option<Value>| {
         request(method, &format!("{}{path}", node.url), token, body)
     };
-    let (_, project) = call("POST", "/v1/projects", admin, Some(json!({"name": "o"})));
-    let token = project["token"].as_str().unwrap().to_owned();
-    let (_, vpc) = call(
-        "POST",
-        "/v1/vpcs",
-        admin,
-        Some(json!({"project_id": project["id"], "cidr": "10.0.0.0/16"})),
-    );
-    let (_, subnet) = call(
-        "POST",
-        "/v1/subnets",
-        admin,
-        Some(json!({"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})),
-    );
+    let (token, subnet_id) = tenant(&node.url, admin);
     let (_, lb) = call(
         "POST",
         "/v1/loadbalancers",
         &token,
-        Some(json!({"subnet_id": subnet["id"]})),
+        Some(json!({"subnet_id": subnet_id})),
     );
     let (status, listener) = call(
         "POST",

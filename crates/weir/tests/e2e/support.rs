@@ -80,6 +80,35 @@ pub fn request(method: &str, url: &str, token: &str, body: Option<Value>) -> (u1
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// A project with a VPC (10.0.0.0/16) and a subnet (10.0.1.0/24), made
+/// through the native API at `url`: (project token, subnet id).
+pub fn tenant(url: &str, admin: &str) -> (String, Value) {
+    let (status, project) = request(
+        "POST",
+        &format!("{url}/v1/projects"),
+        admin,
+        Some(serde_json::json!({"name": "e2e"})),
+    );
+    assert_eq!(status, 201, "{project}");
+    let (_, vpc) = request(
+        "POST",
+        &format!("{url}/v1/vpcs"),
+        admin,
+        Some(serde_json::json!({"project_id": project["id"], "cidr": "10.0.0.0/16"})),
+    );
+    let (status, subnet) = request(
+        "POST",
+        &format!("{url}/v1/subnets"),
+        admin,
+        Some(serde_json::json!({"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})),
+    );
+    assert_eq!(status, 201, "{subnet}");
+    (
+        project["token"].as_str().unwrap().to_owned(),
+        subnet["id"].clone(),
+    )
+}
+
 pub fn weir(url: &str, token: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)

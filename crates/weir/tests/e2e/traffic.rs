@@ -76,30 +76,12 @@ fn registered_backends_carry_traffic_within_milliseconds() {
         request(method, &format!("{url}{path}"), token, body)
     };
 
-    let (_, project) = call(
-        "POST",
-        "/v1/projects",
-        admin,
-        Some(json!({"name": "traffic"})),
-    );
-    let token = project["token"].as_str().unwrap().to_owned();
-    let (_, vpc) = call(
-        "POST",
-        "/v1/vpcs",
-        admin,
-        Some(json!({"project_id": project["id"], "cidr": "10.0.0.0/16"})),
-    );
-    let (_, subnet) = call(
-        "POST",
-        "/v1/subnets",
-        admin,
-        Some(json!({"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})),
-    );
+    let (token, subnet_id) = tenant(url, admin);
     let (status, lb) = call(
         "POST",
         "/v1/loadbalancers",
         &token,
-        Some(json!({"subnet_id": subnet["id"]})),
+        Some(json!({"subnet_id": subnet_id})),
     );
     assert_eq!(status, 201);
     let vip: std::net::IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
