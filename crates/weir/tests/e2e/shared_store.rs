@@ -4,7 +4,7 @@
 //! can make it in time), and the nodes allocate from one pool of VIPs. Runs when `WEIR_TEST_POSTGRES_URL`
 //! names a database the test may create a schema in (`.ci/run` sets one up).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -48,15 +48,6 @@ fn node_config(dir: &Path, store_url: &str, octet: u32, dataplane: bool) -> std:
     )
     .unwrap();
     path
-}
-
-fn tag_of(addr: SocketAddr) -> Option<String> {
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
-    let tag = line.trim().to_owned();
-    (!tag.is_empty()).then_some(tag)
 }
 
 /// Polls (bounded) until `probe` holds; how long it took.

@@ -109,6 +109,17 @@ pub fn tenant(url: &str, admin: &str) -> (String, Value) {
     )
 }
 
+/// The first line a TCP listener at `addr` sends a new connection (the
+/// tagging backends write their tag), or `None` if it sends nothing.
+pub fn tag_of(addr: std::net::SocketAddr) -> Option<String> {
+    let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    let tag = line.trim().to_owned();
+    (!tag.is_empty()).then_some(tag)
+}
+
 pub fn weir(url: &str, token: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)

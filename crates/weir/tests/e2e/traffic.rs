@@ -1,8 +1,8 @@
 //! A registration is real only when traffic flows: the whole binary, API
 //! to data plane, with loopback backends that tag their replies.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -19,15 +19,6 @@ fn tagging_backend(tag: &'static str) -> SocketAddr {
         }
     });
     addr
-}
-
-fn tag_of(addr: SocketAddr) -> Option<String> {
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
-    let tag = line.trim().to_owned();
-    (!tag.is_empty()).then_some(tag)
 }
 
 /// Polls until `addr` answers with `want` (or, with `None`, never with
