@@ -26,10 +26,9 @@ use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Transaction};
-
-use crate::sql::{Reader, TxDriver, WriteTx};
 use tokio::sync::Notify;
 
+use crate::sql::{Reader, TxDriver, WriteTx};
 use crate::{ForeignCommits, Reads, Store, StoreError, StoreResult, StoreTx};
 
 /// Schema migrations in order; each runs once, in its own transaction.
@@ -44,7 +43,8 @@ const MIGRATION_LOCK: &str =
 const MIGRATION_UNLOCK: &str =
     "SELECT pg_advisory_unlock(hashtext('weir migration ' || coalesce(current_schema(), '')))";
 
-/// Connections per node: the writer, the follower and API readers.
+/// Connections per node: the writer, the commit listener (one, held for
+/// good), the follower and API readers.
 const MAX_CONNECTIONS: u32 = 8;
 
 /// How long a connection may take: a node whose database does not answer
