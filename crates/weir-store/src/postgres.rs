@@ -148,34 +148,10 @@ async fn listen_for_commits(pool: &PgPool, commits: Arc<Notify>) -> StoreResult<
 async fn migrate(pool: &PgPool) -> StoreResult<()> {
     let mut conn = pool.acquire().await?;
     sqlx::query(MIGRATION_LOCK).execute(&mut *conn).await?;
-    let applied = apply_migrations(&mut conn).await;
+    let applied = async { crate::sql::apply_migrations!(&mut *conn, MIGRATIONS) }.await;
     let unlocked = sqlx::query(MIGRATION_UNLOCK).execute(&mut *conn).await;
     applied?;
     unlocked?;
-    Ok(())
-}
-
-async fn apply_migrations(conn: &mut PoolConnection<Postgres>) -> StoreResult<()> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-        .execute(&mut **conn)
-        .await?;
-    for (version, sql) in MIGRATIONS {
-        let done: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut **conn)
-                .await?;
-        if done.is_none() {
-            let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
-                .bind(version)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            tracing::info!(version, "applied PostgreSQL schema migration");
-        }
-    }
     Ok(())
 }
 

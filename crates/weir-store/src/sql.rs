@@ -239,6 +239,38 @@ macro_rules! sqlx_driver {
 }
 pub(crate) use sqlx_driver;
 
+/// Applies the migrations of `$migrations` (`&[(version, sql)]`) that the
+/// `schema_migrations` table does not list yet, each in its own
+/// transaction, on `$conn` (a `&mut` sqlx connection of either database):
+/// the one migration runner, written once like the driver above.
+macro_rules! apply_migrations {
+    ($conn:expr, $migrations:expr) => {{
+        let conn = $conn;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+            .execute(&mut *conn)
+            .await?;
+        for (version, sql) in $migrations {
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if applied.is_none() {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                tracing::info!(version, "applied schema migration");
+            }
+        }
+        StoreResult::Ok(())
+    }};
+}
+pub(crate) use apply_migrations;
+
 /// One named column of a sqlx row, with a corrupt-data error that names it.
 pub(crate) fn column<'r, DB, R, T>(row: &'r R, name: &str) -> StoreResult<T>
 where

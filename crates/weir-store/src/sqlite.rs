@@ -86,27 +86,7 @@ impl SqliteStore {
 
 async fn migrate(writer: &SqlitePool) -> StoreResult<()> {
     let mut conn = writer.acquire().await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-        .execute(&mut *conn)
-        .await?;
-    for (version, sql) in MIGRATIONS {
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-                .bind(version)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if applied.is_none() {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
-                .bind(version)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            tracing::info!(version, "applied schema migration");
-        }
-    }
-    Ok(())
+    crate::sql::apply_migrations!(&mut *conn, MIGRATIONS)
 }
 
 #[async_trait]
