@@ -330,9 +330,14 @@ impl Client {
     /// UCloud: a form-encoded POST with `Region` and `ProjectId` added as
     /// the SDK adds them, and the SHA-1 `Signature`.
     pub fn ucloud(&self, params: &[(&str, &str)]) -> Reply {
+        self.ucloud_in(&self.inventory.project, params)
+    }
+
+    /// UCloud as [`Self::ucloud`], naming `project` as the `ProjectId`.
+    pub fn ucloud_in(&self, project: &str, params: &[(&str, &str)]) -> Reply {
         let mut pairs: Vec<(String, String)> = vec![
             ("Region".into(), "local".into()),
-            ("ProjectId".into(), self.inventory.project.clone()),
+            ("ProjectId".into(), project.to_owned()),
         ];
         pairs.extend(
             params
@@ -392,7 +397,13 @@ impl Client {
     /// Huawei ELB v2: `/v2/{project_id}/elb{rest}`, signed with
     /// SDK-HMAC-SHA256 over content-type, host, x-project-id, x-sdk-date.
     pub fn huawei(&self, method: &str, rest: &str, body: Option<&Value>) -> Reply {
-        let project = &self.inventory.project;
+        self.huawei_in(&self.inventory.project, method, rest, body)
+    }
+
+    /// Huawei as [`Self::huawei`], with `project` in the path and in
+    /// `X-Project-Id`, signed with this client's key.
+    pub fn huawei_in(&self, project: &str, method: &str, rest: &str, body: Option<&Value>) -> Reply {
+        let project = &project.to_owned();
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let path = format!("/v2/{project}/elb{path}");
         let query_pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
@@ -474,7 +485,20 @@ impl Client {
 
     /// Octavia under `/v2.0/lbaas` with `X-Auth-Token`.
     pub fn octavia(&self, token: &str, method: &str, rest: &str, body: Option<&Value>) -> Reply {
-        let path = format!("/v2.0/lbaas{rest}");
+        self.octavia_at("/v2.0/lbaas", token, method, rest, body)
+    }
+
+    /// Octavia or Neutron under `prefix` (`/v2.0/lbaas`, `/v2/lbaas`,
+    /// `/v2.0`) with `X-Auth-Token`.
+    pub fn octavia_at(
+        &self,
+        prefix: &str,
+        token: &str,
+        method: &str,
+        rest: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let path = format!("{prefix}{rest}");
         let body = body
             .map(|b| serde_json::to_vec(b).unwrap())
             .unwrap_or_default();
