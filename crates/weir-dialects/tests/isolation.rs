@@ -17,10 +17,10 @@
 //!
 //! Runs on SQLite; `WEIR_TEST_STORE=postgres` runs it on PostgreSQL.
 
-#[path = "golden/harness.rs"]
-mod harness;
 #[path = "isolation/aliyun.rs"]
 mod aliyun;
+#[path = "golden/harness.rs"]
+mod harness;
 #[path = "isolation/lbaas.rs"]
 mod lbaas;
 #[path = "isolation/native.rs"]
@@ -50,7 +50,12 @@ fn project_a_cannot_see_or_touch_project_b_on_any_route() {
     let (a, b) = (&clients[0], &clients[1]);
     let (a_token, b_token) = (token(a), token(b));
     let a_ids = world::build(a, &a_token);
-    let b_ids = world::build(b, &b_token);
+    let mut b_ids = world::build(b, &b_token);
+    world::lone_instance(b, &mut b_ids, "10.0.1.31");
+
+    for (role, id) in &a_ids.0 {
+        assert_ne!(b_ids.0.get(role), Some(id), "A and B share their {role}");
+    }
 
     let before = world::snapshot(b, &b_token, &b_ids);
     let a_before = world::snapshot(a, &a_token, &a_ids);
@@ -100,10 +105,26 @@ fn project_a_cannot_see_or_touch_project_b_on_any_route() {
 fn every_route() -> BTreeSet<Route> {
     let mut out = BTreeSet::new();
     let actions: [(Dialect, &[&str], &str); 4] = [
-        (Dialect::Zlb, weir_dialects::zenlayer::zlb::ACTIONS, include_str!("../src/zenlayer/zlb.rs")),
-        (Dialect::Bmc, weir_dialects::zenlayer::bmc::ACTIONS, include_str!("../src/zenlayer/bmc.rs")),
-        (Dialect::Ucloud, weir_dialects::ucloud::ulb::ACTIONS, include_str!("../src/ucloud/ulb.rs")),
-        (Dialect::Aliyun, weir_dialects::aliyun::slb::ACTIONS, include_str!("../src/aliyun/slb.rs")),
+        (
+            Dialect::Zlb,
+            weir_dialects::zenlayer::zlb::ACTIONS,
+            include_str!("../src/zenlayer/zlb.rs"),
+        ),
+        (
+            Dialect::Bmc,
+            weir_dialects::zenlayer::bmc::ACTIONS,
+            include_str!("../src/zenlayer/bmc.rs"),
+        ),
+        (
+            Dialect::Ucloud,
+            weir_dialects::ucloud::ulb::ACTIONS,
+            include_str!("../src/ucloud/ulb.rs"),
+        ),
+        (
+            Dialect::Aliyun,
+            weir_dialects::aliyun::slb::ACTIONS,
+            include_str!("../src/aliyun/slb.rs"),
+        ),
     ];
     for (dialect, listed, source) in actions {
         assert_eq!(
@@ -114,7 +135,10 @@ fn every_route() -> BTreeSet<Route> {
         out.extend(listed.iter().map(|a| (dialect, (*a).to_owned())));
     }
 
-    let native = routed(include_str!("../../weir-api/src/routes.rs"), "pub fn router(");
+    let native = routed(
+        include_str!("../../weir-api/src/routes.rs"),
+        "pub fn router(",
+    );
     let openapi: serde_json::Value =
         serde_json::from_str(include_str!("../../weir-api/openapi.json")).unwrap();
     let documented: BTreeSet<(String, String)> = openapi["paths"]
@@ -150,7 +174,10 @@ fn every_route() -> BTreeSet<Route> {
         for prefix in lbaas::OCTAVIA_PREFIXES {
             out.insert((Dialect::Octavia, format!("{method} {prefix}{path}")));
         }
-        out.insert((Dialect::Huawei, format!("{method} {}{path}", lbaas::HUAWEI_PREFIX)));
+        out.insert((
+            Dialect::Huawei,
+            format!("{method} {}{path}", lbaas::HUAWEI_PREFIX),
+        ));
     }
     let openstack = routed(include_str!("../src/openstack.rs"), "pub(crate) fn routes(");
     for route in openstack.iter().map(named) {
@@ -165,7 +192,10 @@ fn every_route() -> BTreeSet<Route> {
         out.insert((dialect, route));
     }
     // The nests themselves must be the prefixes the sweep probes.
-    for source in [include_str!("../src/openstack.rs"), include_str!("../src/huawei/mod.rs")] {
+    for source in [
+        include_str!("../src/openstack.rs"),
+        include_str!("../src/huawei/mod.rs"),
+    ] {
         for nest in source.match_indices(".nest(\"") {
             let rest = &source[nest.0 + ".nest(\"".len()..];
             let prefix = &rest[..rest.find('"').unwrap()];

@@ -91,10 +91,7 @@ impl Reply {
 
 async fn bootstrap(control: &Control, name: &str) -> Inventory {
     let admin = Principal::Admin;
-    let created = control
-        .create_project(&admin, name.into())
-        .await
-        .unwrap();
+    let created = control.create_project(&admin, name.into()).await.unwrap();
     let project = created.project.id.clone();
     let vpc = control
         .create_vpc(
@@ -195,8 +192,10 @@ pub fn start_projects(names: &[&str]) -> (Vec<Client>, tempfile::TempDir) {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send((listener.local_addr().unwrap(), inventories))
                 .unwrap();
-            let app = weir_api::router(control.clone())
-                .merge(weir_dialects::router(control, weir_dialects::Config::default()));
+            let app = weir_api::router(control.clone()).merge(weir_dialects::router(
+                control,
+                weir_dialects::Config::default(),
+            ));
             axum::serve(listener, app).await.unwrap();
         });
     });
@@ -402,7 +401,13 @@ impl Client {
 
     /// Huawei as [`Self::huawei`], with `project` in the path and in
     /// `X-Project-Id`, signed with this client's key.
-    pub fn huawei_in(&self, project: &str, method: &str, rest: &str, body: Option<&Value>) -> Reply {
+    pub fn huawei_in(
+        &self,
+        project: &str,
+        method: &str,
+        rest: &str,
+        body: Option<&Value>,
+    ) -> Reply {
         let project = &project.to_owned();
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let path = format!("/v2/{project}/elb{path}");

@@ -25,104 +25,221 @@ const ABSENT_IS_NO_ERROR: Expect =
 pub fn sweep(s: &mut Sweep) {
     let probes: &[(&str, Expect, Params)] = &[
         ("CreateLoadBalancer", Expect::NotFound, |_, t| {
-            vec![("VSwitchId", t.get("subnet").into()), ("VpcId", t.get("vpc").into())]
+            vec![
+                ("VSwitchId", t.get("subnet").into()),
+                ("VpcId", t.get("vpc").into()),
+            ]
         }),
-        ("DescribeLoadBalancers", Expect::Empty, |_, t| vec![("LoadBalancerId", t.get("aliyun.lb").into())]),
-        ("DescribeLoadBalancers", Expect::Empty, |_, t| vec![("VpcId", t.get("vpc").into())]),
-        ("DescribeLoadBalancers", Expect::Empty, |_, t| vec![("VSwitchId", t.get("subnet").into())]),
+        ("CreateLoadBalancer", Expect::NotFound, |a, t| {
+            vec![
+                ("VSwitchId", t.get("subnet").into()),
+                ("VpcId", a.get("vpc").into()),
+            ]
+        }),
+        ("DescribeLoadBalancers", Expect::Empty, |_, t| {
+            vec![("LoadBalancerId", t.get("aliyun.lb").into())]
+        }),
+        ("DescribeLoadBalancers", Expect::Empty, |_, t| {
+            vec![("VpcId", t.get("vpc").into())]
+        }),
+        ("DescribeLoadBalancers", Expect::Empty, |_, t| {
+            vec![("VSwitchId", t.get("subnet").into())]
+        }),
         ("DescribeLoadBalancerAttribute", Expect::NotFound, |_, t| {
             vec![("LoadBalancerId", t.get("aliyun.lb").into())]
         }),
         ("SetLoadBalancerStatus", Expect::NotFound, |_, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("LoadBalancerStatus", "inactive".into())]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("LoadBalancerStatus", "inactive".into()),
+            ]
         }),
-        ("DeleteLoadBalancer", Expect::NotFound, |_, t| vec![("LoadBalancerId", t.get("aliyun.lb").into())]),
+        ("DeleteLoadBalancer", Expect::NotFound, |_, t| {
+            vec![("LoadBalancerId", t.get("aliyun.lb").into())]
+        }),
         ("CreateLoadBalancerTCPListener", Expect::NotFound, |_, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("ListenerPort", "81".into()),
-                 ("BackendServerPort", "8081".into()), ("Bandwidth", "-1".into())]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "81".into()),
+                ("BackendServerPort", "8081".into()),
+                ("Bandwidth", "-1".into()),
+            ]
         }),
         // A's own load balancer, forwarding to B's server group.
         ("CreateLoadBalancerTCPListener", Expect::NotFound, |a, t| {
-            vec![("LoadBalancerId", a.get("aliyun.lb").into()), ("ListenerPort", "82".into()),
-                 ("Bandwidth", "-1".into()), ("VServerGroupId", t.get("aliyun.group").into())]
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("ListenerPort", "82".into()),
+                ("Bandwidth", "-1".into()),
+                ("VServerGroupId", t.get("aliyun.group").into()),
+            ]
         }),
         ("CreateLoadBalancerUDPListener", Expect::NotFound, |_, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("ListenerPort", "81".into()),
-                 ("BackendServerPort", "8081".into()), ("Bandwidth", "-1".into())]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "81".into()),
+                ("BackendServerPort", "8081".into()),
+                ("Bandwidth", "-1".into()),
+            ]
         }),
-        ("CreateLoadBalancerHTTPListener", Expect::NotFound, |_, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("ListenerPort", "81".into()),
-                 ("BackendServerPort", "8081".into()), ("Bandwidth", "-1".into())]
-        }),
+        (
+            "CreateLoadBalancerHTTPListener",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "81".into()),
+                    ("BackendServerPort", "8081".into()),
+                    ("Bandwidth", "-1".into()),
+                ]
+            },
+        ),
         ("StartLoadBalancerListener", Expect::NotFound, |_, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("ListenerPort", "80".into())]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "80".into()),
+            ]
         }),
         ("StopLoadBalancerListener", Expect::NotFound, |_, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("ListenerPort", "80".into())]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "80".into()),
+            ]
         }),
         ("DeleteLoadBalancerListener", Expect::NotFound, |_, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("ListenerPort", "80".into())]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "80".into()),
+            ]
         }),
         ("AddBackendServers", Expect::NotFound, |a, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("BackendServers", servers(a.get("vm2")))]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("BackendServers", servers(a.get("vm2"))),
+            ]
         }),
         ("AddBackendServers", Expect::NotFound, |a, t| {
-            vec![("LoadBalancerId", a.get("aliyun.lb").into()), ("BackendServers", servers(t.get("vm2")))]
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm2"))),
+            ]
         }),
         ("RemoveBackendServers", Expect::NotFound, |_, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("BackendServers", servers(t.get("vm0")))]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm0"))),
+            ]
         }),
         ("RemoveBackendServers", ABSENT_IS_NO_ERROR, |a, t| {
-            vec![("LoadBalancerId", a.get("aliyun.lb").into()), ("BackendServers", servers(t.get("vm0")))]
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm0"))),
+            ]
         }),
         ("SetBackendServers", Expect::NotFound, |_, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("BackendServers", servers(t.get("vm0")))]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm0"))),
+            ]
         }),
         ("SetBackendServers", Expect::NotFound, |a, t| {
-            vec![("LoadBalancerId", a.get("aliyun.lb").into()), ("BackendServers", servers(t.get("vm0")))]
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm0"))),
+            ]
         }),
-        ("DescribeHealthStatus", Expect::NotFound, |_, t| vec![("LoadBalancerId", t.get("aliyun.lb").into())]),
+        ("DescribeHealthStatus", Expect::NotFound, |_, t| {
+            vec![("LoadBalancerId", t.get("aliyun.lb").into())]
+        }),
         ("CreateVServerGroup", Expect::NotFound, |a, t| {
-            vec![("LoadBalancerId", t.get("aliyun.lb").into()), ("VServerGroupName", "x".into()),
-                 ("BackendServers", group_servers(a.get("vm2")))]
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("VServerGroupName", "x".into()),
+                ("BackendServers", group_servers(a.get("vm2"))),
+            ]
         }),
         ("CreateVServerGroup", Expect::NotFound, |a, t| {
-            vec![("LoadBalancerId", a.get("aliyun.lb").into()), ("VServerGroupName", "x".into()),
-                 ("BackendServers", group_servers(t.get("vm2")))]
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("VServerGroupName", "x".into()),
+                ("BackendServers", group_servers(t.get("vm2"))),
+            ]
         }),
-        ("DescribeVServerGroups", Expect::NotFound, |_, t| vec![("LoadBalancerId", t.get("aliyun.lb").into())]),
+        ("DescribeVServerGroups", Expect::NotFound, |_, t| {
+            vec![("LoadBalancerId", t.get("aliyun.lb").into())]
+        }),
         ("DescribeVServerGroupAttribute", Expect::NotFound, |_, t| {
             vec![("VServerGroupId", t.get("aliyun.group").into())]
         }),
         ("AddVServerGroupBackendServers", Expect::NotFound, |a, t| {
-            vec![("VServerGroupId", t.get("aliyun.group").into()), ("BackendServers", group_servers(a.get("vm2")))]
+            vec![
+                ("VServerGroupId", t.get("aliyun.group").into()),
+                ("BackendServers", group_servers(a.get("vm2"))),
+            ]
         }),
         ("AddVServerGroupBackendServers", Expect::NotFound, |a, t| {
-            vec![("VServerGroupId", a.get("aliyun.group").into()), ("BackendServers", group_servers(t.get("vm2")))]
+            vec![
+                ("VServerGroupId", a.get("aliyun.group").into()),
+                ("BackendServers", group_servers(t.get("vm2"))),
+            ]
         }),
-        ("RemoveVServerGroupBackendServers", Expect::NotFound, |_, t| {
-            vec![("VServerGroupId", t.get("aliyun.group").into()), ("BackendServers", group_servers(t.get("vm1")))]
-        }),
-        ("RemoveVServerGroupBackendServers", ABSENT_IS_NO_ERROR, |a, t| {
-            vec![("VServerGroupId", a.get("aliyun.group").into()), ("BackendServers", group_servers(t.get("vm1")))]
-        }),
+        (
+            "RemoveVServerGroupBackendServers",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("VServerGroupId", t.get("aliyun.group").into()),
+                    ("BackendServers", group_servers(t.get("vm1"))),
+                ]
+            },
+        ),
+        (
+            "RemoveVServerGroupBackendServers",
+            ABSENT_IS_NO_ERROR,
+            |a, t| {
+                vec![
+                    ("VServerGroupId", a.get("aliyun.group").into()),
+                    ("BackendServers", group_servers(t.get("vm1"))),
+                ]
+            },
+        ),
         ("SetVServerGroupAttribute", Expect::NotFound, |_, t| {
-            vec![("VServerGroupId", t.get("aliyun.group").into()), ("VServerGroupName", "x".into())]
+            vec![
+                ("VServerGroupId", t.get("aliyun.group").into()),
+                ("VServerGroupName", "x".into()),
+            ]
         }),
         ("SetVServerGroupAttribute", Expect::NotFound, |a, t| {
-            vec![("VServerGroupId", a.get("aliyun.group").into()), ("BackendServers", group_servers(t.get("vm1")))]
+            vec![
+                ("VServerGroupId", a.get("aliyun.group").into()),
+                ("BackendServers", group_servers(t.get("vm1"))),
+            ]
         }),
-        ("ModifyVServerGroupBackendServers", Expect::NotFound, |_, t| {
-            vec![("VServerGroupId", t.get("aliyun.group").into()),
-                 ("OldBackendServers", group_servers(t.get("vm1"))),
-                 ("NewBackendServers", group_servers(t.get("vm2")))]
+        (
+            "ModifyVServerGroupBackendServers",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("VServerGroupId", t.get("aliyun.group").into()),
+                    ("OldBackendServers", group_servers(t.get("vm1"))),
+                    ("NewBackendServers", group_servers(t.get("vm2"))),
+                ]
+            },
+        ),
+        (
+            "ModifyVServerGroupBackendServers",
+            Expect::NotFound,
+            |a, t| {
+                vec![
+                    ("VServerGroupId", a.get("aliyun.group").into()),
+                    ("OldBackendServers", group_servers(a.get("vm1"))),
+                    ("NewBackendServers", group_servers(t.get("vm2"))),
+                ]
+            },
+        ),
+        ("DeleteVServerGroup", Expect::NotFound, |_, t| {
+            vec![("VServerGroupId", t.get("aliyun.group").into())]
         }),
-        ("ModifyVServerGroupBackendServers", Expect::NotFound, |a, t| {
-            vec![("VServerGroupId", a.get("aliyun.group").into()),
-                 ("OldBackendServers", group_servers(a.get("vm1"))),
-                 ("NewBackendServers", group_servers(t.get("vm2")))]
-        }),
-        ("DeleteVServerGroup", Expect::NotFound, |_, t| vec![("VServerGroupId", t.get("aliyun.group").into())]),
     ];
     for &(action, expect, params) in probes {
         s.probe(Aliyun, action, expect, move |c, a, t| {

@@ -46,81 +46,347 @@ use Expect::{Empty, NotFound};
 
 fn probes() -> Vec<Probe> {
     vec![
-        p("GET", "/loadbalancers", Empty, |_, t, f| format!("/loadbalancers?id={}", id(t, f, "lb")), none),
-        p("GET", "/loadbalancers", Empty, |_, t, _| format!("/loadbalancers?vip_subnet_id={}", t.get("subnet")), none),
-        p("POST", "/loadbalancers", NotFound, |_, _, _| "/loadbalancers".into(), |_, t, _| {
-            Some(json!({"loadbalancer": {"vip_subnet_id": t.get("subnet")}}))
-        }),
-        p("GET", "/loadbalancers/{lb_id}", NotFound, |_, t, f| format!("/loadbalancers/{}", id(t, f, "lb")), none),
-        p("PUT", "/loadbalancers/{lb_id}", NotFound, |_, t, f| format!("/loadbalancers/{}", id(t, f, "lb")), |_, _, _| {
-            Some(json!({"loadbalancer": {"description": "x"}}))
-        }),
-        p("DELETE", "/loadbalancers/{lb_id}", NotFound, |_, t, f| format!("/loadbalancers/{}?cascade=true", id(t, f, "lb")), none),
-        p("GET", "/listeners", Empty, |_, t, f| format!("/listeners?loadbalancer_id={}", id(t, f, "lb")), none),
-        p("GET", "/listeners", Empty, |_, t, f| format!("/listeners?id={}", id(t, f, "listener")), none),
-        p("POST", "/listeners", NotFound, |_, _, _| "/listeners".into(), |_, t, f| {
-            Some(json!({"listener": {"loadbalancer_id": id(t, f, "lb"), "protocol": "TCP", "protocol_port": 81}}))
-        }),
-        p("GET", "/listeners/{listener_id}", NotFound, |_, t, f| format!("/listeners/{}", id(t, f, "listener")), none),
-        p("PUT", "/listeners/{listener_id}", NotFound, |_, t, f| format!("/listeners/{}", id(t, f, "listener")), |_, _, _| {
-            Some(json!({"listener": {"name": "x"}}))
-        }),
-        p("DELETE", "/listeners/{listener_id}", NotFound, |_, t, f| format!("/listeners/{}", id(t, f, "listener")), none),
-        p("GET", "/pools", Empty, |_, t, f| format!("/pools?loadbalancer_id={}", id(t, f, "lb")), none),
-        p("GET", "/pools", Empty, |_, t, f| format!("/pools?id={}", id(t, f, "pool")), none),
-        p("POST", "/pools", NotFound, |_, _, _| "/pools".into(), |_, t, f| {
-            Some(json!({"pool": {"listener_id": id(t, f, "listener"), "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}))
-        }),
-        p("POST", "/pools", NotFound, |_, _, _| "/pools".into(), |_, t, f| {
-            Some(json!({"pool": {"loadbalancer_id": id(t, f, "lb"), "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}))
-        }),
-        p("GET", "/pools/{pool_id}", NotFound, |_, t, f| format!("/pools/{}", id(t, f, "pool")), none),
-        p("PUT", "/pools/{pool_id}", NotFound, |_, t, f| format!("/pools/{}", id(t, f, "pool")), |_, _, _| {
-            Some(json!({"pool": {"name": "x"}}))
-        }),
-        p("DELETE", "/pools/{pool_id}", NotFound, |_, t, f| format!("/pools/{}", id(t, f, "pool")), none),
-        p("GET", "/pools/{pool_id}/members", NotFound, |_, t, f| format!("/pools/{}/members", id(t, f, "pool")), none),
+        p(
+            "GET",
+            "/loadbalancers",
+            Empty,
+            |_, t, f| format!("/loadbalancers?id={}", id(t, f, "lb")),
+            none,
+        ),
+        p(
+            "GET",
+            "/loadbalancers",
+            Empty,
+            |_, t, _| format!("/loadbalancers?vip_subnet_id={}", t.get("subnet")),
+            none,
+        ),
+        p(
+            "GET",
+            "/loadbalancers",
+            Empty,
+            |_, t, _| format!("/loadbalancers?project_id={}", t.get("project")),
+            none,
+        ),
+        p(
+            "GET",
+            "/loadbalancers",
+            Empty,
+            |_, t, _| format!("/loadbalancers?tenant_id={}", t.get("project")),
+            none,
+        ),
+        p(
+            "POST",
+            "/loadbalancers",
+            NotFound,
+            |_, _, _| "/loadbalancers".into(),
+            |_, t, _| Some(json!({"loadbalancer": {"vip_subnet_id": t.get("subnet")}})),
+        ),
+        p(
+            "GET",
+            "/loadbalancers/{lb_id}",
+            NotFound,
+            |_, t, f| format!("/loadbalancers/{}", id(t, f, "lb")),
+            none,
+        ),
+        p(
+            "PUT",
+            "/loadbalancers/{lb_id}",
+            NotFound,
+            |_, t, f| format!("/loadbalancers/{}", id(t, f, "lb")),
+            |_, _, _| Some(json!({"loadbalancer": {"description": "x"}})),
+        ),
+        p(
+            "DELETE",
+            "/loadbalancers/{lb_id}",
+            NotFound,
+            |_, t, f| format!("/loadbalancers/{}?cascade=true", id(t, f, "lb")),
+            none,
+        ),
+        p(
+            "GET",
+            "/listeners",
+            Empty,
+            |_, t, f| format!("/listeners?loadbalancer_id={}", id(t, f, "lb")),
+            none,
+        ),
+        p(
+            "GET",
+            "/listeners",
+            Empty,
+            |_, t, f| format!("/listeners?id={}", id(t, f, "listener")),
+            none,
+        ),
+        p(
+            "GET",
+            "/listeners",
+            Empty,
+            |_, t, _| format!("/listeners?project_id={}", t.get("project")),
+            none,
+        ),
+        p(
+            "POST",
+            "/listeners",
+            NotFound,
+            |_, _, _| "/listeners".into(),
+            |_, t, f| {
+                Some(
+                    json!({"listener": {"loadbalancer_id": id(t, f, "lb"), "protocol": "TCP", "protocol_port": 81}}),
+                )
+            },
+        ),
+        p(
+            "GET",
+            "/listeners/{listener_id}",
+            NotFound,
+            |_, t, f| format!("/listeners/{}", id(t, f, "listener")),
+            none,
+        ),
+        p(
+            "PUT",
+            "/listeners/{listener_id}",
+            NotFound,
+            |_, t, f| format!("/listeners/{}", id(t, f, "listener")),
+            |_, _, _| Some(json!({"listener": {"name": "x"}})),
+        ),
+        p(
+            "DELETE",
+            "/listeners/{listener_id}",
+            NotFound,
+            |_, t, f| format!("/listeners/{}", id(t, f, "listener")),
+            none,
+        ),
+        p(
+            "GET",
+            "/pools",
+            Empty,
+            |_, t, f| format!("/pools?loadbalancer_id={}", id(t, f, "lb")),
+            none,
+        ),
+        p(
+            "GET",
+            "/pools",
+            Empty,
+            |_, t, f| format!("/pools?id={}", id(t, f, "pool")),
+            none,
+        ),
+        p(
+            "GET",
+            "/pools",
+            Empty,
+            |_, t, _| format!("/pools?project_id={}", t.get("project")),
+            none,
+        ),
+        p(
+            "POST",
+            "/pools",
+            NotFound,
+            |_, _, _| "/pools".into(),
+            |_, t, f| {
+                Some(
+                    json!({"pool": {"listener_id": id(t, f, "listener"), "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}),
+                )
+            },
+        ),
+        p(
+            "POST",
+            "/pools",
+            NotFound,
+            |_, _, _| "/pools".into(),
+            |_, t, f| {
+                Some(
+                    json!({"pool": {"loadbalancer_id": id(t, f, "lb"), "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}),
+                )
+            },
+        ),
+        p(
+            "GET",
+            "/pools/{pool_id}",
+            NotFound,
+            |_, t, f| format!("/pools/{}", id(t, f, "pool")),
+            none,
+        ),
+        p(
+            "PUT",
+            "/pools/{pool_id}",
+            NotFound,
+            |_, t, f| format!("/pools/{}", id(t, f, "pool")),
+            |_, _, _| Some(json!({"pool": {"name": "x"}})),
+        ),
+        p(
+            "DELETE",
+            "/pools/{pool_id}",
+            NotFound,
+            |_, t, f| format!("/pools/{}", id(t, f, "pool")),
+            none,
+        ),
+        p(
+            "GET",
+            "/pools/{pool_id}/members",
+            NotFound,
+            |_, t, f| format!("/pools/{}/members", id(t, f, "pool")),
+            none,
+        ),
+        // B's member id as the page marker of A's own pool.
+        p(
+            "GET",
+            "/pools/{pool_id}/members",
+            NotFound,
+            |a, t, f| {
+                format!(
+                    "/pools/{}/members?marker={}",
+                    id(a, f, "pool"),
+                    id(t, f, "member")
+                )
+            },
+            none,
+        ),
+        p(
+            "GET",
+            "/pools",
+            Empty,
+            |_, t, f| format!("/pools?listener_id={}", id(t, f, "listener")),
+            none,
+        ),
         // A's own machine into B's pool; B's subnet for A's pool.
-        p("POST", "/pools/{pool_id}/members", NotFound, |_, t, f| format!("/pools/{}/members", id(t, f, "pool")), |a, _, _| {
-            Some(json!({"member": {"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": a.get("subnet")}}))
-        }),
-        p("POST", "/pools/{pool_id}/members", NotFound, |a, _, f| format!("/pools/{}/members", id(a, f, "pool")), |_, t, _| {
-            Some(json!({"member": {"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": t.get("subnet")}}))
-        }),
-        p("PUT", "/pools/{pool_id}/members", NotFound, |_, t, f| format!("/pools/{}/members", id(t, f, "pool")), |a, _, _| {
-            Some(json!({"members": [{"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": a.get("subnet")}]}))
-        }),
-        p("PUT", "/pools/{pool_id}/members", NotFound, |a, _, f| format!("/pools/{}/members", id(a, f, "pool")), |_, t, _| {
-            Some(json!({"members": [{"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": t.get("subnet")}]}))
-        }),
-        p("GET", "/pools/{pool_id}/members/{member_id}", NotFound, |_, t, f| {
-            format!("/pools/{}/members/{}", id(t, f, "pool"), id(t, f, "member"))
-        }, none),
-        p("GET", "/pools/{pool_id}/members/{member_id}", NotFound, |a, t, f| {
-            format!("/pools/{}/members/{}", id(a, f, "pool"), id(t, f, "member"))
-        }, none),
-        p("PUT", "/pools/{pool_id}/members/{member_id}", NotFound, |_, t, f| {
-            format!("/pools/{}/members/{}", id(t, f, "pool"), id(t, f, "member"))
-        }, |_, _, _| Some(json!({"member": {"weight": 1}}))),
-        p("PUT", "/pools/{pool_id}/members/{member_id}", NotFound, |a, t, f| {
-            format!("/pools/{}/members/{}", id(a, f, "pool"), id(t, f, "member"))
-        }, |_, _, _| Some(json!({"member": {"weight": 1}}))),
-        p("DELETE", "/pools/{pool_id}/members/{member_id}", NotFound, |_, t, f| {
-            format!("/pools/{}/members/{}", id(t, f, "pool"), id(t, f, "member"))
-        }, none),
-        p("DELETE", "/pools/{pool_id}/members/{member_id}", NotFound, |a, t, f| {
-            format!("/pools/{}/members/{}", id(a, f, "pool"), id(t, f, "member"))
-        }, none),
-        p("GET", "/healthmonitors", Empty, |_, t, _| format!("/healthmonitors?pool_id={}", t.get("os.pool")), none),
-        p("GET", "/healthmonitors", Empty, |_, t, _| format!("/healthmonitors?id={}", t.get("os.monitor")), none),
-        p("POST", "/healthmonitors", NotFound, |_, _, _| "/healthmonitors".into(), |_, t, f| {
-            Some(json!({"healthmonitor": {"pool_id": id(t, f, "pool"), "type": "TCP", "delay": 5, "timeout": 3, "max_retries": 2}}))
-        }),
-        p("GET", "/healthmonitors/{monitor_id}", NotFound, |_, t, _| format!("/healthmonitors/{}", t.get("os.monitor")), none),
-        p("PUT", "/healthmonitors/{monitor_id}", NotFound, |_, t, _| format!("/healthmonitors/{}", t.get("os.monitor")), |_, _, _| {
-            Some(json!({"healthmonitor": {"delay": 7}}))
-        }),
-        p("DELETE", "/healthmonitors/{monitor_id}", NotFound, |_, t, _| format!("/healthmonitors/{}", t.get("os.monitor")), none),
+        p(
+            "POST",
+            "/pools/{pool_id}/members",
+            NotFound,
+            |_, t, f| format!("/pools/{}/members", id(t, f, "pool")),
+            |a, _, _| {
+                Some(
+                    json!({"member": {"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": a.get("subnet")}}),
+                )
+            },
+        ),
+        p(
+            "POST",
+            "/pools/{pool_id}/members",
+            NotFound,
+            |a, _, f| format!("/pools/{}/members", id(a, f, "pool")),
+            |_, t, _| {
+                Some(
+                    json!({"member": {"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": t.get("subnet")}}),
+                )
+            },
+        ),
+        p(
+            "PUT",
+            "/pools/{pool_id}/members",
+            NotFound,
+            |_, t, f| format!("/pools/{}/members", id(t, f, "pool")),
+            |a, _, _| {
+                Some(
+                    json!({"members": [{"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": a.get("subnet")}]}),
+                )
+            },
+        ),
+        p(
+            "PUT",
+            "/pools/{pool_id}/members",
+            NotFound,
+            |a, _, f| format!("/pools/{}/members", id(a, f, "pool")),
+            |_, t, _| {
+                Some(
+                    json!({"members": [{"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": t.get("subnet")}]}),
+                )
+            },
+        ),
+        p(
+            "GET",
+            "/pools/{pool_id}/members/{member_id}",
+            NotFound,
+            |_, t, f| format!("/pools/{}/members/{}", id(t, f, "pool"), id(t, f, "member")),
+            none,
+        ),
+        p(
+            "GET",
+            "/pools/{pool_id}/members/{member_id}",
+            NotFound,
+            |a, t, f| format!("/pools/{}/members/{}", id(a, f, "pool"), id(t, f, "member")),
+            none,
+        ),
+        p(
+            "PUT",
+            "/pools/{pool_id}/members/{member_id}",
+            NotFound,
+            |_, t, f| format!("/pools/{}/members/{}", id(t, f, "pool"), id(t, f, "member")),
+            |_, _, _| Some(json!({"member": {"weight": 1}})),
+        ),
+        p(
+            "PUT",
+            "/pools/{pool_id}/members/{member_id}",
+            NotFound,
+            |a, t, f| format!("/pools/{}/members/{}", id(a, f, "pool"), id(t, f, "member")),
+            |_, _, _| Some(json!({"member": {"weight": 1}})),
+        ),
+        p(
+            "DELETE",
+            "/pools/{pool_id}/members/{member_id}",
+            NotFound,
+            |_, t, f| format!("/pools/{}/members/{}", id(t, f, "pool"), id(t, f, "member")),
+            none,
+        ),
+        p(
+            "DELETE",
+            "/pools/{pool_id}/members/{member_id}",
+            NotFound,
+            |a, t, f| format!("/pools/{}/members/{}", id(a, f, "pool"), id(t, f, "member")),
+            none,
+        ),
+        p(
+            "GET",
+            "/healthmonitors",
+            Empty,
+            |_, t, _| format!("/healthmonitors?pool_id={}", t.get("os.pool")),
+            none,
+        ),
+        p(
+            "GET",
+            "/healthmonitors",
+            Empty,
+            |_, t, _| format!("/healthmonitors?id={}", t.get("os.monitor")),
+            none,
+        ),
+        p(
+            "GET",
+            "/healthmonitors",
+            Empty,
+            |_, t, _| format!("/healthmonitors?project_id={}", t.get("project")),
+            none,
+        ),
+        p(
+            "POST",
+            "/healthmonitors",
+            NotFound,
+            |_, _, _| "/healthmonitors".into(),
+            |_, t, f| {
+                Some(
+                    json!({"healthmonitor": {"pool_id": id(t, f, "pool"), "type": "TCP", "delay": 5, "timeout": 3, "max_retries": 2}}),
+                )
+            },
+        ),
+        p(
+            "GET",
+            "/healthmonitors/{monitor_id}",
+            NotFound,
+            |_, t, _| format!("/healthmonitors/{}", t.get("os.monitor")),
+            none,
+        ),
+        p(
+            "PUT",
+            "/healthmonitors/{monitor_id}",
+            NotFound,
+            |_, t, _| format!("/healthmonitors/{}", t.get("os.monitor")),
+            |_, _, _| Some(json!({"healthmonitor": {"delay": 7}})),
+        ),
+        p(
+            "DELETE",
+            "/healthmonitors/{monitor_id}",
+            NotFound,
+            |_, t, _| format!("/healthmonitors/{}", t.get("os.monitor")),
+            none,
+        ),
     ]
 }
 
@@ -133,7 +399,13 @@ pub fn sweep(s: &mut Sweep, token: &str) {
             let route = format!("{} {prefix}{}", probe.method, probe.route);
             s.probe(Dialect::Octavia, &route, probe.expect, |c, a, t| {
                 let rest = (probe.rest)(a, t, "os");
-                c.octavia_at(prefix, token, probe.method, &rest, (probe.body)(a, t, "os").as_ref())
+                c.octavia_at(
+                    prefix,
+                    token,
+                    probe.method,
+                    &rest,
+                    (probe.body)(a, t, "os").as_ref(),
+                )
             });
         }
     }
@@ -152,7 +424,14 @@ pub fn sweep(s: &mut Sweep, token: &str) {
             Dialect::Huawei,
             &route,
             Expect::Uniform("the path's project is not the key's: 403 ELB.1003 whatever it names"),
-            |c, a, t| c.huawei_in(t.get("project"), probe.method, &(probe.rest)(a, t, "hw"), body(a, t).as_ref()),
+            |c, a, t| {
+                c.huawei_in(
+                    t.get("project"),
+                    probe.method,
+                    &(probe.rest)(a, t, "hw"),
+                    body(a, t).as_ref(),
+                )
+            },
         );
     }
     neutron_and_keystone(s, token);
@@ -161,15 +440,27 @@ pub fn sweep(s: &mut Sweep, token: &str) {
 fn neutron_and_keystone(s: &mut Sweep, token: &str) {
     let get = |c: &Client, rest: String| c.octavia_at("/v2.0", token, "GET", &rest, None);
     let o = Dialect::Octavia;
-    s.probe(o, "GET /v2.0/subnets", Empty, |c, _, t| get(c, format!("/subnets?id={}", t.get("subnet"))));
-    s.probe(o, "GET /v2.0/subnets", Empty, |c, _, t| get(c, format!("/subnets?network_id={}", t.get("vpc"))));
-    s.probe(o, "GET /v2.0/subnets/{id}", NotFound, |c, _, t| get(c, format!("/subnets/{}", t.get("subnet"))));
-    s.probe(o, "GET /v2.0/networks", Empty, |c, _, t| get(c, format!("/networks?id={}", t.get("vpc"))));
-    s.probe(o, "GET /v2.0/networks/{id}", NotFound, |c, _, t| get(c, format!("/networks/{}", t.get("vpc"))));
+    s.probe(o, "GET /v2.0/subnets", Empty, |c, _, t| {
+        get(c, format!("/subnets?id={}", t.get("subnet")))
+    });
+    s.probe(o, "GET /v2.0/subnets", Empty, |c, _, t| {
+        get(c, format!("/subnets?network_id={}", t.get("vpc")))
+    });
+    s.probe(o, "GET /v2.0/subnets/{id}", NotFound, |c, _, t| {
+        get(c, format!("/subnets/{}", t.get("subnet")))
+    });
+    s.probe(o, "GET /v2.0/networks", Empty, |c, _, t| {
+        get(c, format!("/networks?id={}", t.get("vpc")))
+    });
+    s.probe(o, "GET /v2.0/networks/{id}", NotFound, |c, _, t| {
+        get(c, format!("/networks/{}", t.get("vpc")))
+    });
 
     let k = Dialect::Keystone;
     for path in ["/v3", "/v3/"] {
-        s.probe(k, &format!("GET {path}"), Empty, move |c, _, _| c.send("GET", path, &[], b"", format!("GET {path}")));
+        s.probe(k, &format!("GET {path}"), Empty, move |c, _, _| {
+            c.send("GET", path, &[], b"", format!("GET {path}"))
+        });
     }
     // A's credentials asking for B's project scope.
     s.probe(

@@ -225,7 +225,10 @@ fn strip(value: &mut Value) {
 /// unknown-action arm: the actions the dispatcher really serves.
 pub fn dispatched_actions(source: &str) -> Vec<String> {
     let start = source.find("async fn dispatch(").expect("a dispatch fn");
-    let end = start + source[start..].find("other =>").expect("an unknown-action arm");
+    let end = start
+        + source[start..]
+            .find("other =>")
+            .expect("an unknown-action arm");
     source[start..end]
         .lines()
         .filter_map(|line| line.split_once("=>").map(|(pattern, _)| pattern))
@@ -269,9 +272,11 @@ pub fn routed(source: &str, fn_name: &str) -> BTreeSet<(String, String)> {
         }
         let chain = &rest[close + 1..end];
         for method in ["get", "post", "put", "patch", "delete", "any"] {
-            let called = chain
-                .match_indices(&format!("{method}("))
-                .any(|(i, _)| i == 0 || !chain.as_bytes()[i - 1].is_ascii_alphanumeric() && chain.as_bytes()[i - 1] != b'_');
+            let called = chain.match_indices(&format!("{method}(")).any(|(i, _)| {
+                i == 0
+                    || !chain.as_bytes()[i - 1].is_ascii_alphanumeric()
+                        && chain.as_bytes()[i - 1] != b'_'
+            });
             if called {
                 out.insert((method.to_ascii_uppercase(), path.clone()));
             }

@@ -9,26 +9,56 @@ type Params = fn(&Ids, &Ids) -> Vec<(&'static str, String)>;
 pub fn sweep(s: &mut Sweep) {
     let probes: &[(&str, Expect, Params)] = &[
         ("CreateULB", Expect::NotFound, |_, t| {
-            vec![("VPCId", t.get("vpc").into()), ("SubnetId", t.get("subnet").into())]
+            vec![
+                ("VPCId", t.get("vpc").into()),
+                ("SubnetId", t.get("subnet").into()),
+            ]
         }),
-        ("DescribeULB", Expect::NotFound, |_, t| vec![("ULBId", t.get("ucloud.ulb").into())]),
+        ("CreateULB", Expect::NotFound, |a, t| {
+            vec![
+                ("VPCId", a.get("vpc").into()),
+                ("SubnetId", t.get("subnet").into()),
+            ]
+        }),
+        ("DescribeULB", Expect::NotFound, |_, t| {
+            vec![("ULBId", t.get("ucloud.ulb").into())]
+        }),
         ("DescribeULBSimple", Expect::NotFound, |_, t| {
             vec![("ULBId", t.get("ucloud.ulb").into())]
         }),
-        ("DescribeULB", Expect::Empty, |_, t| vec![("VPCId", t.get("vpc").into())]),
-        ("DeleteULB", Expect::NotFound, |_, t| vec![("ULBId", t.get("ucloud.ulb").into())]),
-        ("CreateVServer", Expect::NotFound, |_, t| {
-            vec![("ULBId", t.get("ucloud.ulb").into()), ("Protocol", "TCP".into()), ("FrontendPort", "81".into())]
+        ("DescribeULB", Expect::Empty, |_, t| {
+            vec![("VPCId", t.get("vpc").into())]
         }),
-        ("DescribeVServer", Expect::NotFound, |_, t| vec![("ULBId", t.get("ucloud.ulb").into())]),
+        ("DeleteULB", Expect::NotFound, |_, t| {
+            vec![("ULBId", t.get("ucloud.ulb").into())]
+        }),
+        ("CreateVServer", Expect::NotFound, |_, t| {
+            vec![
+                ("ULBId", t.get("ucloud.ulb").into()),
+                ("Protocol", "TCP".into()),
+                ("FrontendPort", "81".into()),
+            ]
+        }),
+        ("DescribeVServer", Expect::NotFound, |_, t| {
+            vec![("ULBId", t.get("ucloud.ulb").into())]
+        }),
         ("DescribeVServer", Expect::NotFound, |a, t| {
-            vec![("ULBId", a.get("ucloud.ulb").into()), ("VServerId", t.get("ucloud.vserver").into())]
+            vec![
+                ("ULBId", a.get("ucloud.ulb").into()),
+                ("VServerId", t.get("ucloud.vserver").into()),
+            ]
         }),
         ("DeleteVServer", Expect::NotFound, |_, t| {
-            vec![("ULBId", t.get("ucloud.ulb").into()), ("VServerId", t.get("ucloud.vserver").into())]
+            vec![
+                ("ULBId", t.get("ucloud.ulb").into()),
+                ("VServerId", t.get("ucloud.vserver").into()),
+            ]
         }),
         ("DeleteVServer", Expect::NotFound, |a, t| {
-            vec![("ULBId", a.get("ucloud.ulb").into()), ("VServerId", t.get("ucloud.vserver").into())]
+            vec![
+                ("ULBId", a.get("ucloud.ulb").into()),
+                ("VServerId", t.get("ucloud.vserver").into()),
+            ]
         }),
         ("AllocateBackend", Expect::NotFound, |a, t| {
             vec![
@@ -77,10 +107,16 @@ pub fn sweep(s: &mut Sweep) {
             ]
         }),
         ("ReleaseBackend", Expect::NotFound, |_, t| {
-            vec![("ULBId", t.get("ucloud.ulb").into()), ("BackendId", t.get("ucloud.backend").into())]
+            vec![
+                ("ULBId", t.get("ucloud.ulb").into()),
+                ("BackendId", t.get("ucloud.backend").into()),
+            ]
         }),
         ("ReleaseBackend", Expect::NotFound, |a, t| {
-            vec![("ULBId", a.get("ucloud.ulb").into()), ("BackendId", t.get("ucloud.backend").into())]
+            vec![
+                ("ULBId", a.get("ucloud.ulb").into()),
+                ("BackendId", t.get("ucloud.backend").into()),
+            ]
         }),
     ];
     for &(action, expect, params) in probes {

@@ -21,11 +21,7 @@ pub fn field(reply: &Reply, pointer: &str) -> String {
 
 #[track_caller]
 fn ok(reply: Reply, status: u16) -> Reply {
-    assert_eq!(
-        reply.status, status,
-        "{}\n-> {}",
-        reply.request, reply.text
-    );
+    assert_eq!(reply.status, status, "{}\n-> {}", reply.request, reply.text);
     let body = reply.json();
     assert!(
         body.get("RetCode").is_none_or(|c| c == 0),
@@ -52,7 +48,10 @@ pub fn native(c: &Client, method: &str, path: &str, body: Option<&Value>) -> Rep
     )
 }
 
-/// Everything a project owns, created through each dialect in turn.
+/// Everything a project owns, created through each dialect in turn. The
+/// client tokens are the same in every project, each with a different
+/// request: were idempotency records not per project, the second
+/// project's build would be refused or handed the first's resources.
 pub fn build(c: &Client, token: &str) -> Ids {
     let inv = &c.inventory;
     let mut ids = Ids::default();
@@ -67,7 +66,12 @@ pub fn build(c: &Client, token: &str) -> Ids {
 
     // Native /v1.
     let lb = ok(
-        native(c, "POST", "/v1/loadbalancers", Some(&json!({"name": "native", "subnet_id": inv.subnet}))),
+        native(
+            c,
+            "POST",
+            "/v1/loadbalancers",
+            Some(&json!({"name": "native", "subnet_id": inv.subnet})),
+        ),
         201,
     );
     let lb = field(&lb, "/id");
@@ -87,7 +91,10 @@ pub fn build(c: &Client, token: &str) -> Ids {
             c,
             "POST",
             &format!("/v1/listeners/{listener}/backends"),
-            Some(&json!({"backends": [{"instance_id": inv.vms[0].id, "port": 8080}]})),
+            Some(
+                &json!({"backends": [{"instance_id": inv.vms[0].id, "port": 8080}],
+                         "client_token": "iso-native"}),
+            ),
         ),
         201,
     );
@@ -108,7 +115,10 @@ pub fn build(c: &Client, token: &str) -> Ids {
     // Zenlayer ZLB.
     let zlb = |action: &str, body: Value| ok(c.zenlayer("zlb", "2025-04-01", action, &body), 200);
     let lb = field(
-        &zlb("CreateLoadBalancer", json!({"regionId": "local", "vpcId": inv.vpc, "subnetId": inv.subnet, "loadBalancerName": "zlb"})),
+        &zlb(
+            "CreateLoadBalancer",
+            json!({"regionId": "local", "vpcId": inv.vpc, "subnetId": inv.subnet, "loadBalancerName": "zlb"}),
+        ),
         "/response/loadBalancerIds/0",
     );
     let listener = field(
@@ -132,7 +142,10 @@ pub fn build(c: &Client, token: &str) -> Ids {
     // Zenlayer BMC.
     let bmc = |action: &str, body: Value| ok(c.zenlayer("bmc", "2026-02-01", action, &body), 200);
     let lb = field(
-        &bmc("CreateLoadBalancer", json!({"zoneId": "local", "subnetId": inv.subnet, "loadBalancerName": "bmc", "clientToken": "iso-lb"})),
+        &bmc(
+            "CreateLoadBalancer",
+            json!({"zoneId": "local", "subnetId": inv.subnet, "loadBalancerName": "bmc", "clientToken": "iso-lb"}),
+        ),
         "/response/loadBalancerId",
     );
     let listener = field(
@@ -157,7 +170,15 @@ pub fn build(c: &Client, token: &str) -> Ids {
 
     // UCloud.
     let ulb = field(
-        &ok(c.ucloud(&[("Action", "CreateULB"), ("ULBName", "ucloud"), ("VPCId", &inv.vpc), ("SubnetId", &inv.subnet)]), 200),
+        &ok(
+            c.ucloud(&[
+                ("Action", "CreateULB"),
+                ("ULBName", "ucloud"),
+                ("VPCId", &inv.vpc),
+                ("SubnetId", &inv.subnet),
+            ]),
+            200,
+        ),
         "/ULBId",
     );
     let vserver = field(
@@ -194,20 +215,41 @@ pub fn build(c: &Client, token: &str) -> Ids {
     // Aliyun SLB, with a VServer group.
     let slb = |action: &str, params: &[(&str, &str)]| ok(c.aliyun(action, params, false), 200);
     let lb = field(
-        &slb("CreateLoadBalancer", &[("VSwitchId", &inv.subnet), ("VpcId", &inv.vpc), ("LoadBalancerName", "slb")]),
+        &slb(
+            "CreateLoadBalancer",
+            &[
+                ("VSwitchId", &inv.subnet),
+                ("VpcId", &inv.vpc),
+                ("LoadBalancerName", "slb"),
+                ("ClientToken", "iso-slb"),
+            ],
+        ),
         "/LoadBalancerId",
     );
     slb(
         "CreateLoadBalancerTCPListener",
-        &[("LoadBalancerId", &lb), ("ListenerPort", "80"), ("BackendServerPort", "8080"), ("Bandwidth", "-1")],
+        &[
+            ("LoadBalancerId", &lb),
+            ("ListenerPort", "80"),
+            ("BackendServerPort", "8080"),
+            ("Bandwidth", "-1"),
+        ],
     );
     let servers = json!([{"ServerId": inv.vms[0].id, "Weight": "100"}]).to_string();
-    slb("AddBackendServers", &[("LoadBalancerId", &lb), ("BackendServers", &servers)]);
-    let group_servers = json!([{"ServerId": inv.vms[1].id, "Port": "9090", "Weight": "10"}]).to_string();
+    slb(
+        "AddBackendServers",
+        &[("LoadBalancerId", &lb), ("BackendServers", &servers)],
+    );
+    let group_servers =
+        json!([{"ServerId": inv.vms[1].id, "Port": "9090", "Weight": "10"}]).to_string();
     let group = field(
         &slb(
             "CreateVServerGroup",
-            &[("LoadBalancerId", &lb), ("VServerGroupName", "group"), ("BackendServers", &group_servers)],
+            &[
+                ("LoadBalancerId", &lb),
+                ("VServerGroupName", "group"),
+                ("BackendServers", &group_servers),
+            ],
         ),
         "/VServerGroupId",
     );
@@ -219,7 +261,12 @@ pub fn build(c: &Client, token: &str) -> Ids {
         ok(c.octavia(token, method, rest, Some(&body)), status)
     };
     let lb = field(
-        &os("POST", "/loadbalancers", json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "name": "octavia"}}), 201),
+        &os(
+            "POST",
+            "/loadbalancers",
+            json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "name": "octavia"}}),
+            201,
+        ),
         "/loadbalancer/id",
     );
     let listener = os(
@@ -256,7 +303,11 @@ pub fn build(c: &Client, token: &str) -> Ids {
     // Huawei ELB.
     let hw = |method: &str, rest: &str, body: Value| ok(c.huawei(method, rest, Some(&body)), 201);
     let lb = field(
-        &hw("POST", "/loadbalancers", json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "name": "huawei"}})),
+        &hw(
+            "POST",
+            "/loadbalancers",
+            json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "name": "huawei"}}),
+        ),
         "/loadbalancer/id",
     );
     let listener = hw(
@@ -280,6 +331,26 @@ pub fn build(c: &Client, token: &str) -> Ids {
     ids
 }
 
+/// An instance of the project at `ip` that the other project has no
+/// twin of (their address spaces overlap), created by the operator; its
+/// address is the role `lone_ip`.
+pub fn lone_instance(c: &Client, ids: &mut Ids, ip: &str) {
+    let body = json!({"project_id": c.inventory.project, "subnet_id": c.inventory.subnet, "private_ip": ip});
+    let reply = c.send(
+        "POST",
+        "/v1/instances",
+        &[
+            ("Authorization", "Bearer golden-admin".to_owned()),
+            ("Content-Type", "application/json".to_owned()),
+        ],
+        body.to_string().as_bytes(),
+        format!("POST /v1/instances {body}"),
+    );
+    let reply = ok(reply, 201);
+    ids.set("lone_vm", field(&reply, "/id"));
+    ids.set("lone_ip", ip.to_owned());
+}
+
 /// Everything of the project, read with its own credentials through the
 /// native API, Octavia and Aliyun (server groups), without request ids.
 pub fn snapshot(c: &Client, token: &str, ids: &Ids) -> Value {
@@ -299,7 +370,10 @@ pub fn snapshot(c: &Client, token: &str, ids: &Ids) -> Value {
     for lb in &lbs {
         let listeners = get(&format!("/v1/loadbalancers/{lb}/listeners"));
         for l in listeners["listeners"].as_array().unwrap() {
-            let (id, pool) = (l["id"].as_str().unwrap(), l["default_pool_id"].as_str().unwrap());
+            let (id, pool) = (
+                l["id"].as_str().unwrap(),
+                l["default_pool_id"].as_str().unwrap(),
+            );
             out[format!("backends:{id}")] = get(&format!("/v1/listeners/{id}/backends?limit=1000"));
             out[format!("pool:{pool}")] = get(&format!("/v1/pools/{pool}"));
         }
@@ -319,8 +393,11 @@ pub fn snapshot(c: &Client, token: &str, ids: &Ids) -> Value {
         out[format!("octavia:{rest}")] = ok(c.octavia(token, "GET", &rest, None), 200).json();
     }
     let lb = ids.get("aliyun.lb");
-    out["aliyun:groups"] =
-        ok(c.aliyun("DescribeVServerGroups", &[("LoadBalancerId", lb)], false), 200).json();
+    out["aliyun:groups"] = ok(
+        c.aliyun("DescribeVServerGroups", &[("LoadBalancerId", lb)], false),
+        200,
+    )
+    .json();
     out["aliyun:group"] = ok(
         c.aliyun(
             "DescribeVServerGroupAttribute",
@@ -330,8 +407,15 @@ pub fn snapshot(c: &Client, token: &str, ids: &Ids) -> Value {
         200,
     )
     .json();
-    out["aliyun:lb"] =
-        ok(c.aliyun("DescribeLoadBalancerAttribute", &[("LoadBalancerId", lb)], false), 200).json();
+    out["aliyun:lb"] = ok(
+        c.aliyun(
+            "DescribeLoadBalancerAttribute",
+            &[("LoadBalancerId", lb)],
+            false,
+        ),
+        200,
+    )
+    .json();
     drop_request_ids(&mut out);
     out
 }

@@ -17,25 +17,54 @@ fn bmc(c: &Client, action: &str, body: &Value) -> Reply {
 
 type Body = fn(&Ids, &Ids) -> Value;
 
+const LONE_IP: Expect =
+    Expect::Uniform("no instance of A's at the address: INVALID_BACKEND_IP_ADDRESS");
+
 pub fn sweep(s: &mut Sweep) {
     let zlb_probes: &[(&str, Expect, Body)] = &[
-        ("CreateLoadBalancer", Expect::NotFound, |_, t| {
-            json!({"regionId": "local", "vpcId": t.get("vpc"), "subnetId": t.get("subnet")})
+        (
+            "CreateLoadBalancer",
+            Expect::NotFound,
+            |_, t| json!({"regionId": "local", "vpcId": t.get("vpc"), "subnetId": t.get("subnet")}),
+        ),
+        (
+            "CreateLoadBalancer",
+            Expect::NotFound,
+            |a, t| json!({"regionId": "local", "vpcId": a.get("vpc"), "subnetId": t.get("subnet")}),
+        ),
+        (
+            "DescribeLoadBalancers",
+            Expect::Empty,
+            |_, t| json!({"regionId": "local", "loadBalancerIds": [t.get("zlb.lb")]}),
+        ),
+        (
+            "DescribeLoadBalancers",
+            Expect::Empty,
+            |_, t| json!({"regionId": "local", "vpcId": t.get("vpc")}),
+        ),
+        ("DescribeLoadBalancerRegions", Expect::Empty, |_, _| {
+            json!({})
         }),
-        ("DescribeLoadBalancers", Expect::Empty, |_, t| {
-            json!({"regionId": "local", "loadBalancerIds": [t.get("zlb.lb")]})
-        }),
-        ("DescribeLoadBalancerRegions", Expect::Empty, |_, _| json!({})),
-        ("CreateListener", Expect::NotFound, |_, t| {
-            json!({"loadBalancerId": t.get("zlb.lb"), "listenerName": "x", "protocol": "TCP", "port": "81"})
-        }),
-        ("DescribeListeners", Expect::NotFound, |_, t| json!({"loadBalancerId": t.get("zlb.lb")})),
-        ("DeleteListener", Expect::NotFound, |_, t| {
-            json!({"loadBalancerId": t.get("zlb.lb"), "listenerId": t.get("zlb.listener")})
-        }),
-        ("DeleteListener", Expect::NotFound, |a, t| {
-            json!({"loadBalancerId": a.get("zlb.lb"), "listenerId": t.get("zlb.listener")})
-        }),
+        (
+            "CreateListener",
+            Expect::NotFound,
+            |_, t| json!({"loadBalancerId": t.get("zlb.lb"), "listenerName": "x", "protocol": "TCP", "port": "81"}),
+        ),
+        (
+            "DescribeListeners",
+            Expect::NotFound,
+            |_, t| json!({"loadBalancerId": t.get("zlb.lb")}),
+        ),
+        (
+            "DeleteListener",
+            Expect::NotFound,
+            |_, t| json!({"loadBalancerId": t.get("zlb.lb"), "listenerId": t.get("zlb.listener")}),
+        ),
+        (
+            "DeleteListener",
+            Expect::NotFound,
+            |a, t| json!({"loadBalancerId": a.get("zlb.lb"), "listenerId": t.get("zlb.listener")}),
+        ),
         ("RegisterBackend", Expect::NotFound, |a, t| {
             json!({"loadBalancerId": t.get("zlb.lb"), "listenerId": t.get("zlb.listener"),
                    "backendServers": [{"instanceId": a.get("vm2"), "port": 8081}]})
@@ -44,13 +73,27 @@ pub fn sweep(s: &mut Sweep) {
             json!({"loadBalancerId": a.get("zlb.lb"), "listenerId": a.get("zlb.listener"),
                    "backendServers": [{"instanceId": t.get("vm2"), "port": 8081}]})
         }),
-        ("DescribeBackends", Expect::NotFound, |_, t| {
-            json!({"loadBalancerId": t.get("zlb.lb"), "listenerId": t.get("zlb.listener")})
+        // An address where only B has an instance: ZLB wants an instance
+        // behind every address, and B's must not count.
+        ("RegisterBackend", LONE_IP, |a, t| {
+            json!({"loadBalancerId": a.get("zlb.lb"), "listenerId": a.get("zlb.listener"),
+                   "backendServers": [{"privateIpAddress": t.get("lone_ip"), "port": 8081}]})
         }),
-        ("DescribeBackends", Expect::NotFound, |a, t| {
-            json!({"loadBalancerId": a.get("zlb.lb"), "listenerId": t.get("zlb.listener")})
-        }),
-        ("DescribeBackendHealth", Expect::NotFound, |_, t| json!({"loadBalancerId": t.get("zlb.lb")})),
+        (
+            "DescribeBackends",
+            Expect::NotFound,
+            |_, t| json!({"loadBalancerId": t.get("zlb.lb"), "listenerId": t.get("zlb.listener")}),
+        ),
+        (
+            "DescribeBackends",
+            Expect::NotFound,
+            |a, t| json!({"loadBalancerId": a.get("zlb.lb"), "listenerId": t.get("zlb.listener")}),
+        ),
+        (
+            "DescribeBackendHealth",
+            Expect::NotFound,
+            |_, t| json!({"loadBalancerId": t.get("zlb.lb")}),
+        ),
         ("ModifyBackend", Expect::NotFound, |_, t| {
             json!({"loadBalancerId": t.get("zlb.lb"), "listenerId": t.get("zlb.listener"),
                    "backendServers": [{"instanceId": t.get("vm0"), "weight": 1}]})
@@ -69,22 +112,43 @@ pub fn sweep(s: &mut Sweep) {
         }),
     ];
     for &(action, expect, body) in zlb_probes {
-        s.probe(Dialect::Zlb, action, expect, move |c, a, t| zlb(c, action, &body(a, t)));
+        s.probe(Dialect::Zlb, action, expect, move |c, a, t| {
+            zlb(c, action, &body(a, t))
+        });
     }
 
     let bmc_probes: &[(&str, Expect, Body)] = &[
-        ("CreateLoadBalancer", Expect::NotFound, |_, t| {
-            json!({"zoneId": "local", "subnetId": t.get("subnet"), "clientToken": "iso-probe"})
-        }),
-        ("DescribeLoadBalancers", Expect::Empty, |_, t| {
-            json!({"zoneId": "local", "loadBalancerIds": [t.get("bmc.lb")]})
-        }),
+        (
+            "CreateLoadBalancer",
+            Expect::NotFound,
+            |_, t| json!({"zoneId": "local", "subnetId": t.get("subnet"), "clientToken": "iso-probe"}),
+        ),
+        (
+            "DescribeLoadBalancers",
+            Expect::Empty,
+            |_, t| json!({"zoneId": "local", "loadBalancerIds": [t.get("bmc.lb")]}),
+        ),
         ("DescribeLoadBalancerZones", Expect::Empty, |_, _| json!({})),
-        ("CreateListener", Expect::NotFound, |_, t| {
-            json!({"loadBalancerId": t.get("bmc.lb"), "listenerName": "x", "portList": [81], "protocol": "TCP"})
-        }),
-        ("DescribeListeners", Expect::NotFound, |_, t| json!({"loadBalancerIds": [t.get("bmc.lb")]})),
-        ("DeleteListener", Expect::NotFound, |_, t| json!({"listenerId": t.get("bmc.listener")})),
+        (
+            "CreateListener",
+            Expect::NotFound,
+            |_, t| json!({"loadBalancerId": t.get("bmc.lb"), "listenerName": "x", "portList": [81], "protocol": "TCP"}),
+        ),
+        (
+            "DescribeListeners",
+            Expect::NotFound,
+            |_, t| json!({"loadBalancerIds": [t.get("bmc.lb")]}),
+        ),
+        (
+            "DescribeListeners",
+            Expect::Empty,
+            |_, t| json!({"listenerIds": [t.get("bmc.listener")]}),
+        ),
+        (
+            "DeleteListener",
+            Expect::NotFound,
+            |_, t| json!({"listenerId": t.get("bmc.listener")}),
+        ),
         ("RegisterBackend", Expect::NotFound, |a, t| {
             json!({"listenerId": t.get("bmc.listener"), "backendName": "x", "instanceId": a.get("bm"),
                    "instanceType": "BM", "portList": [8081], "clientToken": "iso-probe"})
@@ -93,13 +157,30 @@ pub fn sweep(s: &mut Sweep) {
             json!({"listenerId": a.get("bmc.listener"), "backendName": "x", "instanceId": t.get("bm"),
                    "instanceType": "BM", "portList": [8081], "clientToken": "iso-probe"})
         }),
-        ("DescribeBackends", Expect::NotFound, |_, t| json!({"listenerId": t.get("bmc.listener")})),
-        ("DeregisterBackend", Expect::NotFound, |_, t| json!({"backendId": t.get("bmc.backend")})),
-        ("ModifyBackendWeight", Expect::NotFound, |_, t| {
-            json!({"backendId": t.get("bmc.backend"), "weight": 1})
-        }),
+        (
+            "DescribeBackends",
+            Expect::NotFound,
+            |_, t| json!({"listenerId": t.get("bmc.listener")}),
+        ),
+        (
+            "DescribeBackends",
+            Expect::Empty,
+            |_, t| json!({"backendIds": [t.get("bmc.backend")]}),
+        ),
+        (
+            "DeregisterBackend",
+            Expect::NotFound,
+            |_, t| json!({"backendId": t.get("bmc.backend")}),
+        ),
+        (
+            "ModifyBackendWeight",
+            Expect::NotFound,
+            |_, t| json!({"backendId": t.get("bmc.backend"), "weight": 1}),
+        ),
     ];
     for &(action, expect, body) in bmc_probes {
-        s.probe(Dialect::Bmc, action, expect, move |c, a, t| bmc(c, action, &body(a, t)));
+        s.probe(Dialect::Bmc, action, expect, move |c, a, t| {
+            bmc(c, action, &body(a, t))
+        });
     }
 }
