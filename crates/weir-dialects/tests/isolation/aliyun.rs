@@ -42,6 +42,12 @@ pub fn sweep(s: &mut Sweep) {
         ("DescribeLoadBalancers", Expect::Empty, |_, t| {
             vec![("VpcId", t.get("vpc").into())]
         }),
+        ("DescribeLoadBalancers", Expect::Empty, |a, t| {
+            vec![(
+                "LoadBalancerId",
+                format!("{},{}", a.get("aliyun.lb"), t.get("aliyun.lb")),
+            )]
+        }),
         ("DescribeLoadBalancers", Expect::Empty, |_, t| {
             vec![("VSwitchId", t.get("subnet").into())]
         }),

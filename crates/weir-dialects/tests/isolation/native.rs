@@ -267,6 +267,10 @@ pub fn sweep(s: &mut Sweep) {
             None,
         ),
     );
+    // A's own address, placed in B's subnet.
+    s.probe(Native, "POST /v1/pools/{id}/backends", Expect::NotFound, with("POST", |a, _| {
+        format!("/v1/pools/{}/backends", a.get("native.pool"))
+    }, |_, t| json!({"backends": [{"address": "10.0.1.13", "subnet_id": t.get("subnet"), "port": 8081}]})));
     // B's backend id as the page marker of A's own pool.
     s.probe(
         Native,

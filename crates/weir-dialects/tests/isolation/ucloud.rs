@@ -29,6 +29,9 @@ pub fn sweep(s: &mut Sweep) {
         ("DescribeULB", Expect::Empty, |_, t| {
             vec![("VPCId", t.get("vpc").into())]
         }),
+        ("DescribeULB", Expect::Empty, |_, t| {
+            vec![("SubnetId", t.get("subnet").into())]
+        }),
         ("DeleteULB", Expect::NotFound, |_, t| {
             vec![("ULBId", t.get("ucloud.ulb").into())]
         }),
