@@ -22,6 +22,9 @@ fn group_servers(instance: &str) -> String {
 const ABSENT_IS_NO_ERROR: Expect =
     Expect::Uniform("removing a server not attached answers A's own list");
 
+const NOT_IN_VPC: Expect =
+    Expect::Uniform("A's subnet is not in any other VPC: the VPC is compared, never read");
+
 pub fn sweep(s: &mut Sweep) {
     let probes: &[(&str, Expect, Params)] = &[
         ("CreateLoadBalancer", Expect::NotFound, |_, t| {
@@ -34,6 +37,14 @@ pub fn sweep(s: &mut Sweep) {
             vec![
                 ("VSwitchId", t.get("subnet").into()),
                 ("VpcId", a.get("vpc").into()),
+            ]
+        }),
+        // A's own subnet said to be in B's VPC: refused as not in that VPC,
+        // which is never looked up.
+        ("CreateLoadBalancer", NOT_IN_VPC, |a, t| {
+            vec![
+                ("VSwitchId", a.get("subnet").into()),
+                ("VpcId", t.get("vpc").into()),
             ]
         }),
         ("DescribeLoadBalancers", Expect::Empty, |_, t| {

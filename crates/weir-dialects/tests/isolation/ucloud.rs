@@ -20,6 +20,16 @@ pub fn sweep(s: &mut Sweep) {
                 ("SubnetId", t.get("subnet").into()),
             ]
         }),
+        (
+            "CreateULB",
+            Expect::Uniform("A's subnet is not in any other VPC"),
+            |a, t| {
+                vec![
+                    ("VPCId", t.get("vpc").into()),
+                    ("SubnetId", a.get("subnet").into()),
+                ]
+            },
+        ),
         ("DescribeULB", Expect::NotFound, |_, t| {
             vec![("ULBId", t.get("ucloud.ulb").into())]
         }),

@@ -33,6 +33,11 @@ pub fn sweep(s: &mut Sweep) {
             |a, t| json!({"regionId": "local", "vpcId": a.get("vpc"), "subnetId": t.get("subnet")}),
         ),
         (
+            "CreateLoadBalancer",
+            Expect::Uniform("A's subnet is not in any other VPC"),
+            |a, t| json!({"regionId": "local", "vpcId": t.get("vpc"), "subnetId": a.get("subnet")}),
+        ),
+        (
             "DescribeLoadBalancers",
             Expect::Empty,
             |_, t| json!({"regionId": "local", "loadBalancerIds": [t.get("zlb.lb")]}),
