@@ -52,6 +52,7 @@ fn project_a_cannot_see_or_touch_project_b_on_any_route() {
     let a_ids = world::build(a, &a_token);
     let mut b_ids = world::build(b, &b_token);
     world::lone_instance(b, &mut b_ids, "10.0.1.31");
+    world::stop_some(b, &b_ids);
 
     for (role, id) in &a_ids.0 {
         assert_ne!(b_ids.0.get(role), Some(id), "A and B share their {role}");

@@ -77,7 +77,7 @@ pub fn sweep(s: &mut Sweep) {
         ("CreateLoadBalancerTCPListener", Expect::NotFound, |_, t| {
             vec![
                 ("LoadBalancerId", t.get("aliyun.lb").into()),
-                ("ListenerPort", "81".into()),
+                ("ListenerPort", "80".into()),
                 ("BackendServerPort", "8081".into()),
                 ("Bandwidth", "-1".into()),
             ]
@@ -94,7 +94,7 @@ pub fn sweep(s: &mut Sweep) {
         ("CreateLoadBalancerUDPListener", Expect::NotFound, |_, t| {
             vec![
                 ("LoadBalancerId", t.get("aliyun.lb").into()),
-                ("ListenerPort", "81".into()),
+                ("ListenerPort", "80".into()),
                 ("BackendServerPort", "8081".into()),
                 ("Bandwidth", "-1".into()),
             ]
@@ -105,7 +105,7 @@ pub fn sweep(s: &mut Sweep) {
             |_, t| {
                 vec![
                     ("LoadBalancerId", t.get("aliyun.lb").into()),
-                    ("ListenerPort", "81".into()),
+                    ("ListenerPort", "80".into()),
                     ("BackendServerPort", "8081".into()),
                     ("Bandwidth", "-1".into()),
                 ]
@@ -132,7 +132,7 @@ pub fn sweep(s: &mut Sweep) {
         ("AddBackendServers", Expect::NotFound, |a, t| {
             vec![
                 ("LoadBalancerId", t.get("aliyun.lb").into()),
-                ("BackendServers", servers(a.get("vm2"))),
+                ("BackendServers", servers(a.get("vm0"))),
             ]
         }),
         ("AddBackendServers", Expect::NotFound, |a, t| {
@@ -172,7 +172,7 @@ pub fn sweep(s: &mut Sweep) {
             vec![
                 ("LoadBalancerId", t.get("aliyun.lb").into()),
                 ("VServerGroupName", "x".into()),
-                ("BackendServers", group_servers(a.get("vm2"))),
+                ("BackendServers", group_servers(a.get("vm1"))),
             ]
         }),
         ("CreateVServerGroup", Expect::NotFound, |a, t| {
@@ -191,7 +191,7 @@ pub fn sweep(s: &mut Sweep) {
         ("AddVServerGroupBackendServers", Expect::NotFound, |a, t| {
             vec![
                 ("VServerGroupId", t.get("aliyun.group").into()),
-                ("BackendServers", group_servers(a.get("vm2"))),
+                ("BackendServers", group_servers(a.get("vm1"))),
             ]
         }),
         ("AddVServerGroupBackendServers", Expect::NotFound, |a, t| {

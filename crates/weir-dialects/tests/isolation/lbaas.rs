@@ -22,6 +22,17 @@ fn id(ids: &Ids, family: &str, role: &str) -> String {
     ids.get(&format!("{family}.{role}")).to_owned()
 }
 
+/// The address and port of the target's own member in that family's
+/// pool (B's `vm0` for Octavia, `vm1` for Huawei), which A's own machines
+/// share: a duplicate there must not be told before the pool's owner.
+fn twin(family: &str) -> &'static str {
+    if family == "os" {
+        "10.0.1.11"
+    } else {
+        "10.0.1.12"
+    }
+}
+
 fn none(_: &Ids, _: &Ids, _: &str) -> Option<Value> {
     None
 }
@@ -130,7 +141,7 @@ fn probes() -> Vec<Probe> {
             |_, _, _| "/listeners".into(),
             |_, t, f| {
                 Some(
-                    json!({"listener": {"loadbalancer_id": id(t, f, "lb"), "protocol": "TCP", "protocol_port": 81}}),
+                    json!({"listener": {"loadbalancer_id": id(t, f, "lb"), "protocol": "TCP", "protocol_port": 80}}),
                 )
             },
         ),
@@ -253,9 +264,9 @@ fn probes() -> Vec<Probe> {
             "/pools/{pool_id}/members",
             NotFound,
             |_, t, f| format!("/pools/{}/members", id(t, f, "pool")),
-            |a, _, _| {
+            |a, _, f| {
                 Some(
-                    json!({"member": {"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": a.get("subnet")}}),
+                    json!({"member": {"address": twin(f), "protocol_port": 8080, "subnet_id": a.get("subnet")}}),
                 )
             },
         ),
@@ -275,9 +286,9 @@ fn probes() -> Vec<Probe> {
             "/pools/{pool_id}/members",
             NotFound,
             |_, t, f| format!("/pools/{}/members", id(t, f, "pool")),
-            |a, _, _| {
+            |a, _, f| {
                 Some(
-                    json!({"members": [{"address": "10.0.1.13", "protocol_port": 8081, "subnet_id": a.get("subnet")}]}),
+                    json!({"members": [{"address": twin(f), "protocol_port": 8080, "subnet_id": a.get("subnet")}]}),
                 )
             },
         ),

@@ -165,14 +165,14 @@ pub fn sweep(s: &mut Sweep) {
         on(
             "POST",
             |_, t| format!("/v1/loadbalancers/{}/listeners", t.get("native.lb")),
-            Some(json!({"protocol": "tcp", "port": 81})),
+            Some(json!({"protocol": "tcp", "port": 80})),
         ),
     );
 
     // Registering into B's targets with A's own machine, and into A's
     // targets with B's machine.
     let own_backend =
-        |a: &Ids, _: &Ids| json!({"backends": [{"instance_id": a.get("vm2"), "port": 8081}]});
+        |a: &Ids, _: &Ids| json!({"backends": [{"instance_id": a.get("vm0"), "port": 8080}]});
     let their_backend =
         |_: &Ids, t: &Ids| json!({"backends": [{"instance_id": t.get("vm2"), "port": 8081}]});
     s.probe(

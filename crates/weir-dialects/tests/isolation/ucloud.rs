@@ -49,7 +49,7 @@ pub fn sweep(s: &mut Sweep) {
             vec![
                 ("ULBId", t.get("ucloud.ulb").into()),
                 ("Protocol", "TCP".into()),
-                ("FrontendPort", "81".into()),
+                ("FrontendPort", "80".into()),
             ]
         }),
         ("DescribeVServer", Expect::NotFound, |_, t| {
@@ -78,8 +78,8 @@ pub fn sweep(s: &mut Sweep) {
                 ("ULBId", t.get("ucloud.ulb").into()),
                 ("VServerId", t.get("ucloud.vserver").into()),
                 ("ResourceType", "UHost".into()),
-                ("ResourceId", a.get("vm2").into()),
-                ("Port", "8081".into()),
+                ("ResourceId", a.get("vm0").into()),
+                ("Port", "8080".into()),
             ]
         }),
         ("AllocateBackend", Expect::NotFound, |a, t| {
@@ -95,7 +95,7 @@ pub fn sweep(s: &mut Sweep) {
             vec![
                 ("ULBId", t.get("ucloud.ulb").into()),
                 ("VServerId", t.get("ucloud.vserver").into()),
-                ("Backends.0", format!("{}|UHost|8081|1|1|0", a.get("vm2"))),
+                ("Backends.0", format!("{}|UHost|8080|1|1|0", a.get("vm0"))),
             ]
         }),
         ("AllocateBackendBatch", Expect::NotFound, |a, t| {

@@ -351,6 +351,39 @@ pub fn lone_instance(c: &Client, ids: &mut Ids, ip: &str) {
     ids.set("lone_ip", ip.to_owned());
 }
 
+/// Puts some of the project's resources in the states other checks look
+/// at — its `vm2` stopped, its native and Aliyun load balancers stopped —
+/// so that a check made before the owner's ("instance not running",
+/// "load balancer not running") would show in the sweep.
+pub fn stop_some(c: &Client, ids: &Ids) {
+    let body = json!({"state": "stopped"});
+    let path = format!("/v1/instances/{}", ids.get("vm2"));
+    let reply = c.send(
+        "PATCH",
+        &path,
+        &[
+            ("Authorization", "Bearer golden-admin".to_owned()),
+            ("Content-Type", "application/json".to_owned()),
+        ],
+        body.to_string().as_bytes(),
+        format!("PATCH {path} {body}"),
+    );
+    ok(reply, 200);
+    let path = format!("/v1/loadbalancers/{}/stop", ids.get("native.lb"));
+    ok(native(c, "POST", &path, None), 200);
+    ok(
+        c.aliyun(
+            "SetLoadBalancerStatus",
+            &[
+                ("LoadBalancerId", ids.get("aliyun.lb")),
+                ("LoadBalancerStatus", "inactive"),
+            ],
+            false,
+        ),
+        200,
+    );
+}
+
 /// Everything of the project, read with its own credentials through the
 /// native API, Octavia and Aliyun (server groups), without request ids.
 pub fn snapshot(c: &Client, token: &str, ids: &Ids) -> Value {

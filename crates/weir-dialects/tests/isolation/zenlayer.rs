@@ -53,7 +53,7 @@ pub fn sweep(s: &mut Sweep) {
         (
             "CreateListener",
             Expect::NotFound,
-            |_, t| json!({"loadBalancerId": t.get("zlb.lb"), "listenerName": "x", "protocol": "TCP", "port": "81"}),
+            |_, t| json!({"loadBalancerId": t.get("zlb.lb"), "listenerName": "x", "protocol": "TCP", "port": "80"}),
         ),
         (
             "DescribeListeners",
@@ -72,7 +72,7 @@ pub fn sweep(s: &mut Sweep) {
         ),
         ("RegisterBackend", Expect::NotFound, |a, t| {
             json!({"loadBalancerId": t.get("zlb.lb"), "listenerId": t.get("zlb.listener"),
-                   "backendServers": [{"instanceId": a.get("vm2"), "port": 8081}]})
+                   "backendServers": [{"instanceId": a.get("vm0"), "port": 8080}]})
         }),
         ("RegisterBackend", Expect::NotFound, |a, t| {
             json!({"loadBalancerId": a.get("zlb.lb"), "listenerId": a.get("zlb.listener"),
@@ -137,7 +137,7 @@ pub fn sweep(s: &mut Sweep) {
         (
             "CreateListener",
             Expect::NotFound,
-            |_, t| json!({"loadBalancerId": t.get("bmc.lb"), "listenerName": "x", "portList": [81], "protocol": "TCP"}),
+            |_, t| json!({"loadBalancerId": t.get("bmc.lb"), "listenerName": "x", "portList": [80], "protocol": "TCP"}),
         ),
         (
             "DescribeListeners",
@@ -156,7 +156,7 @@ pub fn sweep(s: &mut Sweep) {
         ),
         ("RegisterBackend", Expect::NotFound, |a, t| {
             json!({"listenerId": t.get("bmc.listener"), "backendName": "x", "instanceId": a.get("bm"),
-                   "instanceType": "BM", "portList": [8081], "clientToken": "iso-probe"})
+                   "instanceType": "BM", "portList": [8080], "clientToken": "iso-probe"})
         }),
         ("RegisterBackend", Expect::NotFound, |a, t| {
             json!({"listenerId": a.get("bmc.listener"), "backendName": "x", "instanceId": t.get("bm"),
