@@ -71,6 +71,14 @@ fn probes() -> Vec<Probe> {
             |_, t, _| format!("/loadbalancers?vip_subnet_id={}", t.get("subnet")),
             none,
         ),
+        // A page marker is looked for in the caller's own list only.
+        p(
+            "GET",
+            "/loadbalancers",
+            NotFound,
+            |_, t, f| format!("/loadbalancers?marker={}", id(t, f, "lb")),
+            none,
+        ),
         p(
             "GET",
             "/loadbalancers",
