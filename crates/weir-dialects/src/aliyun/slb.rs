@@ -60,6 +60,35 @@ pub fn group_policy() -> RegisterPolicy {
 
 type ActionResult = Result<Value, AliError>;
 
+/// Every action the SLB dispatcher serves, in its order; the tenant
+/// isolation sweep (`tests/isolation.rs`) checks that it probes each one
+/// and that this list is the dispatcher's.
+pub const ACTIONS: &[&str] = &[
+    "CreateLoadBalancer",
+    "DescribeLoadBalancers",
+    "DescribeLoadBalancerAttribute",
+    "SetLoadBalancerStatus",
+    "DeleteLoadBalancer",
+    "CreateLoadBalancerTCPListener",
+    "CreateLoadBalancerUDPListener",
+    "CreateLoadBalancerHTTPListener",
+    "StartLoadBalancerListener",
+    "StopLoadBalancerListener",
+    "DeleteLoadBalancerListener",
+    "AddBackendServers",
+    "RemoveBackendServers",
+    "SetBackendServers",
+    "DescribeHealthStatus",
+    "CreateVServerGroup",
+    "DescribeVServerGroups",
+    "DescribeVServerGroupAttribute",
+    "AddVServerGroupBackendServers",
+    "RemoveVServerGroupBackendServers",
+    "SetVServerGroupAttribute",
+    "ModifyVServerGroupBackendServers",
+    "DeleteVServerGroup",
+];
+
 pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
     match action {
         "CreateLoadBalancer" => create_load_balancer(call).await,

@@ -32,6 +32,23 @@ pub fn policy() -> RegisterPolicy {
 
 type ActionResult = Result<Value, UcError>;
 
+/// Every action the ULB dispatcher serves, in its order; the tenant
+/// isolation sweep (`tests/isolation.rs`) checks that it probes each one
+/// and that this list is the dispatcher's.
+pub const ACTIONS: &[&str] = &[
+    "CreateULB",
+    "DescribeULB",
+    "DescribeULBSimple",
+    "DeleteULB",
+    "CreateVServer",
+    "DescribeVServer",
+    "DeleteVServer",
+    "AllocateBackend",
+    "AllocateBackendBatch",
+    "UpdateBackendAttribute",
+    "ReleaseBackend",
+];
+
 pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
     match action {
         "CreateULB" => create_ulb(call).await,

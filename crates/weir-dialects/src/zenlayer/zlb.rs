@@ -33,6 +33,23 @@ pub fn policy() -> RegisterPolicy {
     }
 }
 
+/// Every action the ZLB dispatcher serves, in its order; the tenant
+/// isolation sweep (`tests/isolation.rs`) checks that it probes each one
+/// and that this list is the dispatcher's.
+pub const ACTIONS: &[&str] = &[
+    "CreateLoadBalancer",
+    "DescribeLoadBalancers",
+    "DescribeLoadBalancerRegions",
+    "CreateListener",
+    "DescribeListeners",
+    "DeleteListener",
+    "RegisterBackend",
+    "DescribeBackends",
+    "DescribeBackendHealth",
+    "ModifyBackend",
+    "DeregisterBackend",
+];
+
 pub(super) async fn dispatch(call: &Call, action: &str, body: &[u8]) -> ActionResult {
     match action {
         "CreateLoadBalancer" => create_load_balancer(call, call.parse(body)?).await,

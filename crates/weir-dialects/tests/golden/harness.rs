@@ -1,10 +1,16 @@
-//! The golden tests' harness: an in-process server (SQLite in a tempdir,
-//! `Control` without a data plane, `weir_dialects::router` on
-//! 127.0.0.1:0) with an inventory bootstrapped as the admin, and one
-//! signed client per dialect built on the crate's own signing functions.
+//! The golden and isolation tests' harness: an in-process server (SQLite
+//! in a tempdir, or PostgreSQL with `WEIR_TEST_STORE=postgres`; `Control`
+//! without a data plane; the native API and `weir_dialects::router` on
+//! 127.0.0.1:0, merged as `weir serve` merges them) with one inventory per
+//! project bootstrapped as the admin, and a client per project that signs
+//! every dialect's requests with the crate's own signing functions.
+
+#![allow(dead_code)] // each test binary uses its own part of the harness
 
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,6 +35,8 @@ pub struct Inventory {
     pub project: String,
     pub access_key_id: String,
     pub secret: String,
+    /// The project's bearer token for the native API.
+    pub token: String,
     pub vpc: String,
     /// 10.0.1.0/24 in `vpc`.
     pub subnet: String,
@@ -38,14 +46,30 @@ pub struct Inventory {
     pub bm: Machine,
 }
 
-/// A running server; it lives as long as the test process.
-pub struct Server {
+/// One project's signed client of a running server.
+#[derive(Clone)]
+pub struct Client {
     /// `127.0.0.1:<port>`, also the Host header every request carries.
     pub host: String,
     pub inventory: Inventory,
     agent: ureq::Agent,
-    nonce: AtomicU64,
+    /// Shared by every client of the server, so no two requests of the
+    /// process carry the same nonce or Zenlayer timestamp offset.
+    nonce: Arc<AtomicU64>,
+}
+
+/// A running server with one project; it lives as long as the test process.
+pub struct Server {
+    client: Client,
     _dir: tempfile::TempDir,
+}
+
+impl Deref for Server {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 /// One answer: status, content type, raw body, and a one-line description
@@ -65,12 +89,9 @@ impl Reply {
     }
 }
 
-async fn bootstrap(control: &Control) -> Inventory {
+async fn bootstrap(control: &Control, name: &str) -> Inventory {
     let admin = Principal::Admin;
-    let created = control
-        .create_project(&admin, "golden".into())
-        .await
-        .unwrap();
+    let created = control.create_project(&admin, name.into()).await.unwrap();
     let project = created.project.id.clone();
     let vpc = control
         .create_vpc(
@@ -126,6 +147,7 @@ async fn bootstrap(control: &Control) -> Inventory {
         project: project.as_str().to_owned(),
         access_key_id: created.project.access_key_id,
         secret: created.access_key_secret,
+        token: created.token,
         vpc: vpc.id.as_str().to_owned(),
         subnet: subnet.id.as_str().to_owned(),
         vms: machines,
@@ -136,9 +158,22 @@ async fn bootstrap(control: &Control) -> Inventory {
 /// Starts a server with default settings and dialect config on its own
 /// runtime thread, with a fresh inventory.
 pub fn start() -> Server {
+    let (mut clients, dir) = start_projects(&["golden"]);
+    Server {
+        client: clients.remove(0),
+        _dir: dir,
+    }
+}
+
+/// Starts a server as [`start`] does, with one project per name, each
+/// with the same inventory layout (address spaces of projects overlap, as
+/// in every cloud); one client per project, in order. The directory holds
+/// the SQLite file and must outlive the clients.
+pub fn start_projects(names: &[&str]) -> (Vec<Client>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("weir.db");
-    let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, Inventory)>();
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, Vec<Inventory>)>();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -150,25 +185,36 @@ pub fn start() -> Server {
             let control = Control::start(store, Settings::default(), "golden-admin".into())
                 .await
                 .unwrap();
-            let inventory = bootstrap(&control).await;
+            let mut inventories = Vec::new();
+            for name in &names {
+                inventories.push(bootstrap(&control, name).await);
+            }
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send((listener.local_addr().unwrap(), inventory))
+            tx.send((listener.local_addr().unwrap(), inventories))
                 .unwrap();
-            let app = weir_dialects::router(control, weir_dialects::Config::default());
+            let app = weir_api::router(control.clone()).merge(weir_dialects::router(
+                control,
+                weir_dialects::Config::default(),
+            ));
             axum::serve(listener, app).await.unwrap();
         });
     });
-    let (addr, inventory) = rx.recv().expect("the server started");
+    let (addr, inventories) = rx.recv().expect("the server started");
     assert!(addr.ip().is_loopback());
-    Server {
-        host: addr.to_string(),
-        inventory,
-        agent: ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(10))
-            .build(),
-        nonce: AtomicU64::new(0),
-        _dir: dir,
-    }
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build();
+    let nonce = Arc::new(AtomicU64::new(0));
+    let clients = inventories
+        .into_iter()
+        .map(|inventory| Client {
+            host: addr.to_string(),
+            inventory,
+            agent: agent.clone(),
+            nonce: nonce.clone(),
+        })
+        .collect();
+    (clients, dir)
 }
 
 /// Unix seconds as `YYYY-MM-DDThh:mm:ssZ`.
@@ -194,9 +240,9 @@ fn form(pairs: &[(String, String)]) -> String {
         .join("&")
 }
 
-impl Server {
+impl Client {
     /// Sends one request to this server; HTTP errors are answers too.
-    fn send(
+    pub fn send(
         &self,
         method: &str,
         path_and_query: &str,
@@ -237,7 +283,11 @@ impl Server {
     /// ZC2-HMAC-SHA256 as the Python SDK signs it.
     pub fn zenlayer(&self, service: &str, version: &str, action: &str, body: &Value) -> Reply {
         let body = serde_json::to_vec(body).unwrap();
-        let timestamp = unix_now().to_string();
+        // Zenlayer signs only the second and the body, and every accepted
+        // signature is single-use: a distinct second (within the ±15 min
+        // window) for each request keeps identical bodies distinct.
+        let offset = self.nonce.fetch_add(1, Ordering::Relaxed) % 600;
+        let timestamp = (unix_now() - offset as i64).to_string();
         let content_type = "application/json";
         let parts = zenlayer::sign::SignedParts {
             method: "POST",
@@ -279,9 +329,14 @@ impl Server {
     /// UCloud: a form-encoded POST with `Region` and `ProjectId` added as
     /// the SDK adds them, and the SHA-1 `Signature`.
     pub fn ucloud(&self, params: &[(&str, &str)]) -> Reply {
+        self.ucloud_in(&self.inventory.project, params)
+    }
+
+    /// UCloud as [`Self::ucloud`], naming `project` as the `ProjectId`.
+    pub fn ucloud_in(&self, project: &str, params: &[(&str, &str)]) -> Reply {
         let mut pairs: Vec<(String, String)> = vec![
             ("Region".into(), "local".into()),
-            ("ProjectId".into(), self.inventory.project.clone()),
+            ("ProjectId".into(), project.to_owned()),
         ];
         pairs.extend(
             params
@@ -341,7 +396,19 @@ impl Server {
     /// Huawei ELB v2: `/v2/{project_id}/elb{rest}`, signed with
     /// SDK-HMAC-SHA256 over content-type, host, x-project-id, x-sdk-date.
     pub fn huawei(&self, method: &str, rest: &str, body: Option<&Value>) -> Reply {
-        let project = &self.inventory.project;
+        self.huawei_in(&self.inventory.project, method, rest, body)
+    }
+
+    /// Huawei as [`Self::huawei`], with `project` in the path and in
+    /// `X-Project-Id`, signed with this client's key.
+    pub fn huawei_in(
+        &self,
+        project: &str,
+        method: &str,
+        rest: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let project = &project.to_owned();
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let path = format!("/v2/{project}/elb{path}");
         let query_pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
@@ -423,7 +490,20 @@ impl Server {
 
     /// Octavia under `/v2.0/lbaas` with `X-Auth-Token`.
     pub fn octavia(&self, token: &str, method: &str, rest: &str, body: Option<&Value>) -> Reply {
-        let path = format!("/v2.0/lbaas{rest}");
+        self.octavia_at("/v2.0/lbaas", token, method, rest, body)
+    }
+
+    /// Octavia or Neutron under `prefix` (`/v2.0/lbaas`, `/v2/lbaas`,
+    /// `/v2.0`) with `X-Auth-Token`.
+    pub fn octavia_at(
+        &self,
+        prefix: &str,
+        token: &str,
+        method: &str,
+        rest: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let path = format!("{prefix}{rest}");
         let body = body
             .map(|b| serde_json::to_vec(b).unwrap())
             .unwrap_or_default();

@@ -1,0 +1,268 @@
+//! Alibaba Cloud SLB: project A's key on every action, with B's load
+//! balancer, listener port, VServer group and servers. Each request has
+//! its own `SignatureNonce`.
+
+use serde_json::json;
+
+use crate::probe::{Dialect::Aliyun, Expect, Ids, Sweep};
+
+type Params = fn(&Ids, &Ids) -> Vec<(&'static str, String)>;
+
+fn servers(instance: &str) -> String {
+    json!([{"ServerId": instance, "Weight": "1"}]).to_string()
+}
+
+fn group_servers(instance: &str) -> String {
+    json!([{"ServerId": instance, "Port": "9090", "Weight": "1"}]).to_string()
+}
+
+/// Removing a server that is not attached is not an error
+/// (docs/dialects/aliyun.md): A's own list comes back unchanged, for B's
+/// server as for one that exists nowhere.
+const ABSENT_IS_NO_ERROR: Expect =
+    Expect::Uniform("removing a server not attached answers A's own list");
+
+const NOT_IN_VPC: Expect =
+    Expect::Uniform("A's subnet is not in any other VPC: the VPC is compared, never read");
+
+pub fn sweep(s: &mut Sweep) {
+    let probes: &[(&str, Expect, Params)] = &[
+        ("CreateLoadBalancer", Expect::NotFound, |_, t| {
+            vec![
+                ("VSwitchId", t.get("subnet").into()),
+                ("VpcId", t.get("vpc").into()),
+            ]
+        }),
+        ("CreateLoadBalancer", Expect::NotFound, |a, t| {
+            vec![
+                ("VSwitchId", t.get("subnet").into()),
+                ("VpcId", a.get("vpc").into()),
+            ]
+        }),
+        // A's own subnet said to be in B's VPC: refused as not in that VPC,
+        // which is never looked up.
+        ("CreateLoadBalancer", NOT_IN_VPC, |a, t| {
+            vec![
+                ("VSwitchId", a.get("subnet").into()),
+                ("VpcId", t.get("vpc").into()),
+            ]
+        }),
+        ("DescribeLoadBalancers", Expect::Empty, |_, t| {
+            vec![("LoadBalancerId", t.get("aliyun.lb").into())]
+        }),
+        ("DescribeLoadBalancers", Expect::Empty, |_, t| {
+            vec![("VpcId", t.get("vpc").into())]
+        }),
+        ("DescribeLoadBalancers", Expect::Empty, |a, t| {
+            vec![(
+                "LoadBalancerId",
+                format!("{},{}", a.get("aliyun.lb"), t.get("aliyun.lb")),
+            )]
+        }),
+        ("DescribeLoadBalancers", Expect::Empty, |_, t| {
+            vec![("VSwitchId", t.get("subnet").into())]
+        }),
+        ("DescribeLoadBalancerAttribute", Expect::NotFound, |_, t| {
+            vec![("LoadBalancerId", t.get("aliyun.lb").into())]
+        }),
+        ("SetLoadBalancerStatus", Expect::NotFound, |_, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("LoadBalancerStatus", "inactive".into()),
+            ]
+        }),
+        ("DeleteLoadBalancer", Expect::NotFound, |_, t| {
+            vec![("LoadBalancerId", t.get("aliyun.lb").into())]
+        }),
+        ("CreateLoadBalancerTCPListener", Expect::NotFound, |_, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "80".into()),
+                ("BackendServerPort", "8081".into()),
+                ("Bandwidth", "-1".into()),
+            ]
+        }),
+        // A's own load balancer, forwarding to B's server group.
+        ("CreateLoadBalancerTCPListener", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("ListenerPort", "82".into()),
+                ("Bandwidth", "-1".into()),
+                ("VServerGroupId", t.get("aliyun.group").into()),
+            ]
+        }),
+        ("CreateLoadBalancerUDPListener", Expect::NotFound, |_, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "80".into()),
+                ("BackendServerPort", "8081".into()),
+                ("Bandwidth", "-1".into()),
+            ]
+        }),
+        (
+            "CreateLoadBalancerHTTPListener",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "80".into()),
+                    ("BackendServerPort", "8081".into()),
+                    ("Bandwidth", "-1".into()),
+                ]
+            },
+        ),
+        ("StartLoadBalancerListener", Expect::NotFound, |_, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "80".into()),
+            ]
+        }),
+        ("StopLoadBalancerListener", Expect::NotFound, |_, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "80".into()),
+            ]
+        }),
+        ("DeleteLoadBalancerListener", Expect::NotFound, |_, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "80".into()),
+            ]
+        }),
+        ("AddBackendServers", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("BackendServers", servers(a.get("vm0"))),
+            ]
+        }),
+        ("AddBackendServers", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm2"))),
+            ]
+        }),
+        ("RemoveBackendServers", Expect::NotFound, |_, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm0"))),
+            ]
+        }),
+        ("RemoveBackendServers", ABSENT_IS_NO_ERROR, |a, t| {
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm0"))),
+            ]
+        }),
+        ("SetBackendServers", Expect::NotFound, |_, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm0"))),
+            ]
+        }),
+        ("SetBackendServers", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("BackendServers", servers(t.get("vm0"))),
+            ]
+        }),
+        ("DescribeHealthStatus", Expect::NotFound, |_, t| {
+            vec![("LoadBalancerId", t.get("aliyun.lb").into())]
+        }),
+        ("CreateVServerGroup", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("VServerGroupName", "x".into()),
+                ("BackendServers", group_servers(a.get("vm1"))),
+            ]
+        }),
+        ("CreateVServerGroup", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("VServerGroupName", "x".into()),
+                ("BackendServers", group_servers(t.get("vm2"))),
+            ]
+        }),
+        ("DescribeVServerGroups", Expect::NotFound, |_, t| {
+            vec![("LoadBalancerId", t.get("aliyun.lb").into())]
+        }),
+        ("DescribeVServerGroupAttribute", Expect::NotFound, |_, t| {
+            vec![("VServerGroupId", t.get("aliyun.group").into())]
+        }),
+        ("AddVServerGroupBackendServers", Expect::NotFound, |a, t| {
+            vec![
+                ("VServerGroupId", t.get("aliyun.group").into()),
+                ("BackendServers", group_servers(a.get("vm1"))),
+            ]
+        }),
+        ("AddVServerGroupBackendServers", Expect::NotFound, |a, t| {
+            vec![
+                ("VServerGroupId", a.get("aliyun.group").into()),
+                ("BackendServers", group_servers(t.get("vm2"))),
+            ]
+        }),
+        (
+            "RemoveVServerGroupBackendServers",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("VServerGroupId", t.get("aliyun.group").into()),
+                    ("BackendServers", group_servers(t.get("vm1"))),
+                ]
+            },
+        ),
+        (
+            "RemoveVServerGroupBackendServers",
+            ABSENT_IS_NO_ERROR,
+            |a, t| {
+                vec![
+                    ("VServerGroupId", a.get("aliyun.group").into()),
+                    ("BackendServers", group_servers(t.get("vm1"))),
+                ]
+            },
+        ),
+        ("SetVServerGroupAttribute", Expect::NotFound, |_, t| {
+            vec![
+                ("VServerGroupId", t.get("aliyun.group").into()),
+                ("VServerGroupName", "x".into()),
+            ]
+        }),
+        ("SetVServerGroupAttribute", Expect::NotFound, |a, t| {
+            vec![
+                ("VServerGroupId", a.get("aliyun.group").into()),
+                ("BackendServers", group_servers(t.get("vm1"))),
+            ]
+        }),
+        (
+            "ModifyVServerGroupBackendServers",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("VServerGroupId", t.get("aliyun.group").into()),
+                    ("OldBackendServers", group_servers(t.get("vm1"))),
+                    ("NewBackendServers", group_servers(t.get("vm2"))),
+                ]
+            },
+        ),
+        (
+            "ModifyVServerGroupBackendServers",
+            Expect::NotFound,
+            |a, t| {
+                vec![
+                    ("VServerGroupId", a.get("aliyun.group").into()),
+                    ("OldBackendServers", group_servers(a.get("vm1"))),
+                    ("NewBackendServers", group_servers(t.get("vm2"))),
+                ]
+            },
+        ),
+        ("DeleteVServerGroup", Expect::NotFound, |_, t| {
+            vec![("VServerGroupId", t.get("aliyun.group").into())]
+        }),
+    ];
+    for &(action, expect, params) in probes {
+        s.probe(Aliyun, action, expect, move |c, a, t| {
+            let params = params(a, t);
+            let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            c.aliyun(action, &pairs, false)
+        });
+    }
+}
