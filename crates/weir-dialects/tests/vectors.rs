@@ -64,9 +64,9 @@ fn check_zenlayer_vector(name: &str, path: &str) {
     assert_eq!(auth.access_key_id, "AKIDTEST");
     let ts: i64 = parts.timestamp.parse().unwrap();
 
-    assert_eq!(zc::verify(&parts, &auth, SECRET, ts), Ok(()));
-    assert_eq!(zc::verify(&parts, &auth, SECRET, ts + 15 * 60), Ok(()));
-    assert_eq!(zc::verify(&parts, &auth, SECRET, ts - 15 * 60), Ok(()));
+    assert_eq!(zc::verify(&parts, &auth, SECRET, ts), Ok(ts));
+    assert_eq!(zc::verify(&parts, &auth, SECRET, ts + 15 * 60), Ok(ts));
+    assert_eq!(zc::verify(&parts, &auth, SECRET, ts - 15 * 60), Ok(ts));
     assert_eq!(
         zc::verify(&parts, &auth, SECRET, ts + 15 * 60 + 1),
         Err(SignError::Expired { skew_secs: -901 })

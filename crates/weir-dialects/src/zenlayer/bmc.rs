@@ -39,9 +39,12 @@ pub(super) async fn dispatch(call: &Call, action: &str, body: &[u8]) -> ActionRe
     match action {
         "CreateLoadBalancer" => create_load_balancer(call, call.parse(body)?).await,
         "DescribeLoadBalancers" => describe_load_balancers(call, call.parse(body)?).await,
-        "DescribeLoadBalancerZones" => Ok(json!({
-            "zoneIdSet": call.control.settings().regions.clone()
-        })),
+        "DescribeLoadBalancerZones" => {
+            let _: DescribeZones = call.parse(body)?;
+            Ok(json!({
+                "zoneIdSet": call.control.settings().regions.clone()
+            }))
+        }
         "CreateListener" => create_listener(call, call.parse(body)?).await,
         "DescribeListeners" => describe_listeners(call, call.parse(body)?).await,
         "DeleteListener" => delete_listener(call, call.parse(body)?).await,
@@ -57,8 +60,17 @@ fn fail(e: weir_control::ControlError) -> ZcError {
     ZcError::from_control(e, Service::Bmc)
 }
 
+/// DescribeLoadBalancerZones: every zone serves every charge type, so the
+/// `chargeType` filter leaves the list whole.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DescribeZones {
+    #[allow(dead_code, reason = "a string is required, and every zone matches it")]
+    charge_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateLoadBalancer {
     zone_id: String,
     load_balancer_name: Option<String>,
@@ -86,7 +98,7 @@ async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionRes
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeLoadBalancers {
     load_balancer_ids: Option<Vec<String>>,
     zone_id: Option<String>,
@@ -136,7 +148,7 @@ async fn describe_load_balancers(call: &Call, req: DescribeLoadBalancers) -> Act
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct HealthCheck {
     check_enabled: Option<bool>,
     check_type: Option<String>,
@@ -163,7 +175,7 @@ fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateListener {
     load_balancer_id: String,
     listener_name: Option<String>,
@@ -215,7 +227,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeListeners {
     listener_ids: Option<Vec<String>>,
     load_balancer_ids: Option<Vec<String>>,
@@ -301,7 +313,7 @@ async fn describe_listeners(call: &Call, req: DescribeListeners) -> ActionResult
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ListenerRef {
     listener_id: String,
 }
@@ -315,7 +327,7 @@ async fn delete_listener(call: &Call, req: ListenerRef) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RegisterBackend {
     listener_id: String,
     backend_name: String,
@@ -389,7 +401,7 @@ async fn register_backend(call: &Call, req: RegisterBackend) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeBackends {
     listener_id: Option<String>,
     backend_ids: Option<Vec<String>>,
@@ -472,7 +484,7 @@ async fn describe_backends(call: &Call, req: DescribeBackends) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct BackendRef {
     backend_id: String,
 }
@@ -486,7 +498,7 @@ async fn deregister_backend(call: &Call, req: BackendRef) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ModifyBackendWeight {
     backend_id: String,
     weight: i64,

@@ -295,7 +295,7 @@ async fn serve(d: Dialects, req: Request, service: Service) -> Response {
     let (parts, body) = req.into_parts();
     let outcome = async {
         let body = read_body(body).await?;
-        let principal = authenticate(&d.control, &parts.headers, &body).await?;
+        let principal = authenticate(&d, &parts.headers, &body).await?;
         let action = header(&parts.headers, "x-zc-action")
             .ok_or_else(|| {
                 ZcError::new(
@@ -360,10 +360,11 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn authenticate(
-    control: &Control,
+    d: &Dialects,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Principal, ZcError> {
+    let control = &d.control;
     let authorization = header(headers, "authorization")
         .ok_or_else(|| ZcError::auth("the Authorization header is missing"))?;
     if let Some(token) = authorization.strip_prefix("Bearer ") {
@@ -388,7 +389,55 @@ async fn authenticate(
         .await
         .map_err(|e| ZcError::from_control(e, Service::Zlb))?
         .ok_or_else(|| ZcError::auth("the access key id is not known"))?;
-    sign::verify(&parts, &auth, &key.secret, common::unix_now())
-        .map_err(|e| ZcError::auth(e.to_string()))?;
+    let now = common::unix_now();
+    let signed_at =
+        sign::verify(&parts, &auth, &key.secret, now).map_err(|e| ZcError::auth(e.to_string()))?;
+    single_use(d, key.project_id.as_str(), &auth.signature, signed_at, now)?;
     Ok(key.principal())
+}
+
+/// Makes a verified signature single-use until its timestamp leaves the
+/// window. The SDK signs neither the action (`x-zc-action`) nor the path,
+/// so without this a captured `DescribeBackends` replays as
+/// `DeleteListener`, or a ZLB request on `/api/v2/bmc`.
+///
+/// A repeat is answered 429 `REQUEST_LIMIT_EXCEEDED`: the SDK retries that
+/// code after a second with a fresh timestamp, so two identical calls in
+/// one second (one signature) cost the second a one-second wait, while an
+/// attacker, who cannot sign again, gets nothing.
+fn single_use(
+    d: &Dialects,
+    project: &str,
+    signature: &str,
+    signed_at: i64,
+    now: i64,
+) -> Result<(), ZcError> {
+    // Accepted while |signed_at - now| <= skew in whole seconds, so up to
+    // signed_at + skew + 1 on a finer clock; one second more for the
+    // truncation of `now`.
+    let remaining = signed_at
+        .saturating_add(common::CLOCK_SKEW_SECS + 2)
+        .saturating_sub(now)
+        .max(1);
+    let lifetime = std::time::Duration::from_secs(remaining.unsigned_abs());
+    let key = signature.to_ascii_lowercase();
+    match d
+        .zenlayer_signatures
+        .offer_for(project, key.as_bytes(), std::time::Instant::now(), lifetime)
+    {
+        common::Use::First => Ok(()),
+        common::Use::Replayed => Err(ZcError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "REQUEST_LIMIT_EXCEEDED",
+            "this signature was already used: every signed request is single-use (Zenlayer's signature covers neither the action nor the path); sign the request again with a new x-zc-timestamp",
+        )),
+        common::Use::Full => Err(ZcError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "REQUEST_LIMIT_EXCEEDED",
+            format!(
+                "this project sent more than {} signed requests within the last 30 minutes; retry later",
+                d.replay_limits().per_project
+            ),
+        )),
+    }
 }

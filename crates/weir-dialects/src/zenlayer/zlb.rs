@@ -37,10 +37,13 @@ pub(super) async fn dispatch(call: &Call, action: &str, body: &[u8]) -> ActionRe
     match action {
         "CreateLoadBalancer" => create_load_balancer(call, call.parse(body)?).await,
         "DescribeLoadBalancers" => describe_load_balancers(call, call.parse(body)?).await,
-        "DescribeLoadBalancerRegions" => Ok(json!({
-            "regions": call.control.settings().regions.iter()
-                .map(|r| json!({"regionId": r})).collect::<Vec<_>>()
-        })),
+        "DescribeLoadBalancerRegions" => {
+            let NoParameters {} = call.parse(body)?;
+            Ok(json!({
+                "regions": call.control.settings().regions.iter()
+                    .map(|r| json!({"regionId": r})).collect::<Vec<_>>()
+            }))
+        }
         "CreateListener" => create_listener(call, call.parse(body)?).await,
         "DescribeListeners" => describe_listeners(call, call.parse(body)?).await,
         "DeleteListener" => delete_listener(call, call.parse(body)?).await,
@@ -57,8 +60,14 @@ fn fail(e: weir_control::ControlError) -> ZcError {
     ZcError::from_control(e, Service::Zlb)
 }
 
+/// An action without parameters: any field is refused, so no other
+/// action's signed body passes as this one's.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+struct NoParameters {}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateLoadBalancer {
     region_id: String,
     vpc_id: String,
@@ -85,7 +94,7 @@ async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionRes
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeLoadBalancers {
     region_id: Option<String>,
     vpc_id: Option<String>,
@@ -178,7 +187,7 @@ async fn describe_load_balancers(call: &Call, req: DescribeLoadBalancers) -> Act
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct HealthCheck {
     enabled: Option<bool>,
     check_type: Option<String>,
@@ -231,7 +240,7 @@ fn health_view(pool: &Pool) -> Value {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateListener {
     load_balancer_id: String,
     listener_name: Option<String>,
@@ -373,7 +382,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeListeners {
     load_balancer_id: String,
     listener_ids: Option<Vec<String>>,
@@ -424,7 +433,7 @@ async fn describe_listeners(call: &Call, req: DescribeListeners) -> ActionResult
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ListenerRef {
     load_balancer_id: String,
     listener_id: String,
@@ -455,7 +464,7 @@ async fn delete_listener(call: &Call, req: ListenerRef) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct BackendServer {
     instance_id: Option<String>,
     private_ip_address: Option<String>,
@@ -464,7 +473,7 @@ struct BackendServer {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct BackendServers {
     load_balancer_id: String,
     listener_id: String,
@@ -563,7 +572,7 @@ async fn deregister_backend(call: &Call, req: BackendServers) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeBackends {
     load_balancer_id: String,
     listener_id: Option<String>,

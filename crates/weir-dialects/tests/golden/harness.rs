@@ -3,8 +3,14 @@
 //! 127.0.0.1:0) with an inventory bootstrapped as the admin, and one
 //! signed client per dialect built on the crate's own signing functions.
 
+#![allow(
+    dead_code,
+    reason = "each test binary uses its own part of the harness"
+)]
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,7 +18,7 @@ use weir_control::{Control, Principal};
 use weir_core::inventory::{NewInstance, NewSubnet, NewVpc};
 use weir_core::settings::Settings;
 use weir_core::Timestamp;
-use weir_dialects::common::{pct, unix_now};
+use weir_dialects::common::{hex, hmac_sha256, pct, sha256_hex, unix_now, ReplayLimits};
 use weir_dialects::{aliyun, huawei, ucloud, zenlayer};
 use weir_store::sqlite::Durability;
 
@@ -42,10 +48,45 @@ pub struct Inventory {
 pub struct Server {
     /// `127.0.0.1:<port>`, also the Host header every request carries.
     pub host: String,
+    /// The project whose access key signs this handle's requests.
     pub inventory: Inventory,
+    /// Another project of the same server, when started with one.
+    pub other: Option<Inventory>,
     agent: ureq::Agent,
-    nonce: AtomicU64,
-    _dir: tempfile::TempDir,
+    nonce: Arc<AtomicU64>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+/// How [`start_with`] sets a server up.
+#[derive(Default)]
+pub struct Options {
+    pub config: weir_dialects::Config,
+    /// The replay guards' bounds (default: the production ones).
+    pub replay_limits: Option<ReplayLimits>,
+    /// Bootstrap a second project with its own inventory (`Server::other`).
+    pub second_project: bool,
+}
+
+/// One Zenlayer request as signed, to send (or replay) as it is.
+#[derive(Debug, Clone)]
+pub struct ZcSigned {
+    pub path: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl ZcSigned {
+    /// The same signed bytes with another `x-zc-action` or path.
+    pub fn with(&self, path: &str, action: &str) -> Self {
+        let mut copy = self.clone();
+        copy.path = path.to_owned();
+        for (k, v) in copy.headers.iter_mut() {
+            if *k == "x-zc-action" {
+                *v = action.to_owned();
+            }
+        }
+        copy
+    }
 }
 
 /// One answer: status, content type, raw body, and a one-line description
@@ -65,12 +106,9 @@ impl Reply {
     }
 }
 
-async fn bootstrap(control: &Control) -> Inventory {
+async fn bootstrap(control: &Control, name: &str) -> Inventory {
     let admin = Principal::Admin;
-    let created = control
-        .create_project(&admin, "golden".into())
-        .await
-        .unwrap();
+    let created = control.create_project(&admin, name.into()).await.unwrap();
     let project = created.project.id.clone();
     let vpc = control
         .create_vpc(
@@ -136,9 +174,15 @@ async fn bootstrap(control: &Control) -> Inventory {
 /// Starts a server with default settings and dialect config on its own
 /// runtime thread, with a fresh inventory.
 pub fn start() -> Server {
+    start_with(Options::default())
+}
+
+/// Starts a server as [`start`] does, set up by `options`.
+pub fn start_with(options: Options) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("weir.db");
-    let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, Inventory)>();
+    type Started = (SocketAddr, Inventory, Option<Inventory>);
+    let (tx, rx) = std::sync::mpsc::channel::<Started>();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -150,25 +194,80 @@ pub fn start() -> Server {
             let control = Control::start(store, Settings::default(), "golden-admin".into())
                 .await
                 .unwrap();
-            let inventory = bootstrap(&control).await;
+            let inventory = bootstrap(&control, "golden").await;
+            let other = if options.second_project {
+                Some(bootstrap(&control, "golden-other").await)
+            } else {
+                None
+            };
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send((listener.local_addr().unwrap(), inventory))
+            tx.send((listener.local_addr().unwrap(), inventory, other))
                 .unwrap();
-            let app = weir_dialects::router(control, weir_dialects::Config::default());
+            let state = weir_dialects::Dialects::with_replay_limits(
+                control,
+                options.config,
+                options.replay_limits.unwrap_or_default(),
+            );
+            let app = weir_dialects::router_with_state(state);
             axum::serve(listener, app).await.unwrap();
         });
     });
-    let (addr, inventory) = rx.recv().expect("the server started");
+    let (addr, inventory, other) = rx.recv().expect("the server started");
     assert!(addr.ip().is_loopback());
     Server {
         host: addr.to_string(),
         inventory,
+        other,
         agent: ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(10))
             .build(),
-        nonce: AtomicU64::new(0),
-        _dir: dir,
+        nonce: Arc::new(AtomicU64::new(0)),
+        _dir: Arc::new(dir),
     }
+}
+
+/// The SDK-HMAC-SHA256 signature as huaweicloudsdkcore computes it: over
+/// the body's hash, or over `X-Sdk-Content-Sha256` as given when the body
+/// is not empty (what the SDK does, and what a forger would try).
+fn huawei_signature(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    body: &[u8],
+    signed: &[String],
+    secret: &str,
+) -> String {
+    let parts = huawei::sign::SignedParts {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    };
+    let canonical = huawei::sign::canonical_request(&parts, signed);
+    let claimed = headers
+        .iter()
+        .find(|(k, _)| k == "x-sdk-content-sha256")
+        .map(|(_, v)| v.as_str());
+    let canonical = match claimed {
+        Some(hash) if !body.is_empty() => {
+            let (head, _) = canonical.rsplit_once('\n').expect("a payload line");
+            format!("{head}\n{hash}")
+        }
+        _ => canonical,
+    };
+    let date = headers
+        .iter()
+        .find(|(k, _)| k == "x-sdk-date")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let sts = format!(
+        "{}\n{date}\n{}",
+        huawei::sign::ALGORITHM,
+        sha256_hex(canonical.as_bytes())
+    );
+    hex(&hmac_sha256(secret.as_bytes(), sts.as_bytes()))
 }
 
 /// Unix seconds as `YYYY-MM-DDThh:mm:ssZ`.
@@ -195,8 +294,20 @@ fn form(pairs: &[(String, String)]) -> String {
 }
 
 impl Server {
+    /// A handle on the same server that signs as the second project.
+    pub fn as_other(&self) -> Server {
+        Server {
+            host: self.host.clone(),
+            inventory: self.other.clone().expect("started with a second project"),
+            other: Some(self.inventory.clone()),
+            agent: self.agent.clone(),
+            nonce: Arc::clone(&self.nonce),
+            _dir: Arc::clone(&self._dir),
+        }
+    }
+
     /// Sends one request to this server; HTTP errors are answers too.
-    fn send(
+    pub fn send(
         &self,
         method: &str,
         path_and_query: &str,
@@ -234,17 +345,43 @@ impl Server {
     }
 
     /// Zenlayer Cloud API 2.0 (`service` zlb or bmc), signed with
-    /// ZC2-HMAC-SHA256 as the Python SDK signs it.
+    /// ZC2-HMAC-SHA256 as the Python SDK signs it. Like the SDK, a 429
+    /// `REQUEST_LIMIT_EXCEEDED` (an identical request already sent within
+    /// the same second shares its signature, which is single-use) is
+    /// retried once the clock has moved on, signed again.
     pub fn zenlayer(&self, service: &str, version: &str, action: &str, body: &Value) -> Reply {
         let body = serde_json::to_vec(body).unwrap();
-        let timestamp = unix_now().to_string();
+        for _ in 0..3 {
+            let signed = self.zenlayer_signed(service, version, action, &body, unix_now());
+            let reply = self.send_zenlayer(&signed);
+            let limited = reply.status == 429
+                && serde_json::from_str::<Value>(&reply.text)
+                    .is_ok_and(|v| v["code"] == "REQUEST_LIMIT_EXCEEDED");
+            if !limited {
+                return reply;
+            }
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        panic!("POST /api/v2/{service} {action}: still limited after three signatures")
+    }
+
+    /// A Zenlayer request signed at `timestamp`, not yet sent.
+    pub fn zenlayer_signed(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        body: &[u8],
+        timestamp: i64,
+    ) -> ZcSigned {
+        let timestamp = timestamp.to_string();
         let content_type = "application/json";
         let parts = zenlayer::sign::SignedParts {
             method: "POST",
             content_type,
             host: &self.host,
             timestamp: &timestamp,
-            body: &body,
+            body,
         };
         let signature = zenlayer::sign::sign(&parts, &self.inventory.secret);
         let authorization = format!(
@@ -252,11 +389,9 @@ impl Server {
             zenlayer::sign::ALGORITHM,
             self.inventory.access_key_id
         );
-        let path = format!("/api/v2/{service}");
-        self.send(
-            "POST",
-            &path,
-            &[
+        ZcSigned {
+            path: format!("/api/v2/{service}"),
+            headers: vec![
                 ("Content-Type", content_type.to_owned()),
                 ("x-zc-version", version.to_owned()),
                 ("x-zc-service", service.to_owned()),
@@ -268,10 +403,27 @@ impl Server {
                 ),
                 ("Authorization", authorization),
             ],
-            &body,
+            body: body.to_vec(),
+        }
+    }
+
+    /// Sends a signed Zenlayer request as it is.
+    pub fn send_zenlayer(&self, signed: &ZcSigned) -> Reply {
+        let action = signed
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "x-zc-action")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        self.send(
+            "POST",
+            &signed.path,
+            &signed.headers,
+            &signed.body,
             format!(
-                "POST {path} x-zc-action: {action}\n{}",
-                String::from_utf8_lossy(&body)
+                "POST {} x-zc-action: {action}\n{}",
+                signed.path,
+                String::from_utf8_lossy(&signed.body)
             ),
         )
     }
@@ -279,6 +431,12 @@ impl Server {
     /// UCloud: a form-encoded POST with `Region` and `ProjectId` added as
     /// the SDK adds them, and the SHA-1 `Signature`.
     pub fn ucloud(&self, params: &[(&str, &str)]) -> Reply {
+        let pairs = self.ucloud_signed(params);
+        self.send_ucloud(&pairs)
+    }
+
+    /// The parameters of a UCloud request, signed (`Signature` last).
+    pub fn ucloud_signed(&self, params: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut pairs: Vec<(String, String)> = vec![
             ("Region".into(), "local".into()),
             ("ProjectId".into(), self.inventory.project.clone()),
@@ -288,10 +446,20 @@ impl Server {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
-        let request = format!("POST /ucloud {}", plain(&pairs));
         pairs.push(("PublicKey".into(), self.inventory.access_key_id.clone()));
         let signature = ucloud::sign::sign(&pairs, &self.inventory.secret);
         pairs.push(("Signature".into(), signature));
+        pairs
+    }
+
+    /// Sends UCloud parameters as they are, form-encoded.
+    pub fn send_ucloud(&self, pairs: &[(String, String)]) -> Reply {
+        let shown: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "PublicKey" && k != "Signature")
+            .cloned()
+            .collect();
+        let request = format!("POST /ucloud {}", plain(&shown));
         self.send(
             "POST",
             "/ucloud",
@@ -299,7 +467,7 @@ impl Server {
                 "Content-Type",
                 "application/x-www-form-urlencoded".to_owned(),
             )],
-            form(&pairs).as_bytes(),
+            form(pairs).as_bytes(),
             request,
         )
     }
@@ -307,6 +475,19 @@ impl Server {
     /// Alibaba Cloud SLB with signature v1 (aliyun-python-sdk-core): every
     /// parameter in the query of an empty POST; `Format=XML` when `xml`.
     pub fn aliyun(&self, action: &str, params: &[(&str, &str)], xml: bool) -> Reply {
+        let (pairs, request) = self.aliyun_signed(action, params, xml, &self.next_nonce());
+        self.send_aliyun(action, &pairs, request)
+    }
+
+    /// An Alibaba v1 request with the given `SignatureNonce`, signed, and
+    /// its description.
+    pub fn aliyun_signed(
+        &self,
+        action: &str,
+        params: &[(&str, &str)],
+        xml: bool,
+        nonce: &str,
+    ) -> (Vec<(String, String)>, String) {
         let mut pairs: Vec<(String, String)> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -321,7 +502,7 @@ impl Server {
             ("SignatureMethod".to_owned(), "HMAC-SHA1".to_owned()),
             ("SignatureType".to_owned(), String::new()),
             ("SignatureVersion".to_owned(), "1.0".to_owned()),
-            ("SignatureNonce".to_owned(), self.next_nonce()),
+            ("SignatureNonce".to_owned(), nonce.to_owned()),
             (
                 "AccessKeyId".to_owned(),
                 self.inventory.access_key_id.clone(),
@@ -329,9 +510,14 @@ impl Server {
         ]);
         let signature = aliyun::sign::v1_sign("POST", &pairs, &self.inventory.secret);
         pairs.push(("Signature".into(), signature));
+        (pairs, request)
+    }
+
+    /// Sends signed Alibaba v1 parameters in the query of an empty POST.
+    pub fn send_aliyun(&self, action: &str, pairs: &[(String, String)], request: String) -> Reply {
         self.send(
             "POST",
-            &format!("/?{}", form(&pairs)),
+            &format!("/?{}", form(pairs)),
             &[("x-acs-action", action.to_owned())],
             b"",
             request,
@@ -341,29 +527,47 @@ impl Server {
     /// Huawei ELB v2: `/v2/{project_id}/elb{rest}`, signed with
     /// SDK-HMAC-SHA256 over content-type, host, x-project-id, x-sdk-date.
     pub fn huawei(&self, method: &str, rest: &str, body: Option<&Value>) -> Reply {
+        let body = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        self.huawei_with(method, rest, &body, &body, None)
+    }
+
+    /// Huawei ELB v2 as [`Server::huawei`], signed over `signed_body` (and
+    /// `X-Sdk-Content-Sha256: content_sha256` when given) but sending
+    /// `body`: a captured request replayed with another body.
+    pub fn huawei_with(
+        &self,
+        method: &str,
+        rest: &str,
+        body: &[u8],
+        signed_body: &[u8],
+        content_sha256: Option<&str>,
+    ) -> Reply {
         let project = &self.inventory.project;
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let path = format!("/v2/{project}/elb{path}");
         let query_pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
-        let body = body
-            .map(|b| serde_json::to_vec(b).unwrap())
-            .unwrap_or_default();
         let date = iso_seconds(unix_now()).replace(['-', ':'], "");
-        let headers: Vec<(String, String)> = vec![
+        let mut headers: Vec<(String, String)> = vec![
             ("content-type".into(), "application/json".into()),
             ("host".into(), self.host.clone()),
             ("x-project-id".into(), project.clone()),
             ("x-sdk-date".into(), date),
         ];
+        if let Some(hash) = content_sha256 {
+            headers.push(("x-sdk-content-sha256".into(), hash.to_owned()));
+        }
         let signed: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
-        let parts = huawei::sign::SignedParts {
+        let signature = huawei_signature(
             method,
-            path: &path,
-            query: &query_pairs,
-            headers: &headers,
-            body: &body,
-        };
-        let signature = huawei::sign::sign(&parts, &signed, &self.inventory.secret);
+            &path,
+            &query_pairs,
+            &headers,
+            signed_body,
+            &signed,
+            &self.inventory.secret,
+        );
         let authorization = format!(
             "{} Access={}, SignedHeaders={}, Signature={signature}",
             huawei::sign::ALGORITHM,
@@ -385,8 +589,8 @@ impl Server {
             method,
             &target,
             &send_headers,
-            &body,
-            format!("{method} {target}\n{}", String::from_utf8_lossy(&body)),
+            body,
+            format!("{method} {target}\n{}", String::from_utf8_lossy(body)),
         )
     }
 
