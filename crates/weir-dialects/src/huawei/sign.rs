@@ -120,9 +120,16 @@ pub fn canonical_request(parts: &SignedParts<'_>, signed: &[String]) -> String {
     let query = canonical_query(parts.query.iter().map(|(k, v)| (pct(k), pct(v))).collect());
     let headers = canonical_headers(parts.headers, signed);
     // Always the body received: the SDK hashes an empty body whatever the
-    // header says, and any other body's header must equal this (checked
-    // by `verify`), so the two agree on every request that verifies.
+    // header says, and signs a body's header as it is written, which is
+    // only taken when it spells this very hash (in either case; `verify`
+    // refuses any other).
     let payload = sha256_hex(parts.body);
+    let payload = match header(parts, "x-sdk-content-sha256").map(str::trim) {
+        Some(claimed) if !parts.body.is_empty() && claimed.eq_ignore_ascii_case(&payload) => {
+            claimed.to_owned()
+        }
+        _ => payload,
+    };
     format!(
         "{}\n{uri}\n{query}\n{headers}\n{}\n{payload}",
         parts.method,
