@@ -184,6 +184,11 @@ struct CreateListener {
     scheduler: Option<String>,
     kind: Option<String>,
     health_check: Option<HealthCheck>,
+    /// Accepted as before (docs/dialects/zenlayer.md): a retried create
+    /// meets its own listener's ports and is refused as a port conflict,
+    /// so it never creates a second listener.
+    #[allow(dead_code, reason = "documented as accepted, not yet stored")]
+    client_token: Option<String>,
 }
 
 async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
