@@ -215,12 +215,15 @@ pub struct ReplayLimits {
 }
 
 impl Default for ReplayLimits {
-    /// 16,384 entries (18 signed requests a second, sustained over a
-    /// 15-minute lifetime) for each of 1,024 projects: about 24 bytes an
-    /// entry, so at most ~400 MiB if every project floods at once.
+    /// 32,768 live entries per project (a sustained 18 signed requests a
+    /// second over Alibaba's 30-minute nonce lifetime, 36 over Zenlayer's
+    /// 15 minutes) for each of 1,024 projects. A full table takes about
+    /// 0.85 MiB (12-byte entries, hash-table slack included), so the
+    /// worst case, every project flooding at once, is about 870 MiB per
+    /// guard; a quiet project costs nothing.
     fn default() -> Self {
         Self {
-            per_project: 16_384,
+            per_project: 32_768,
             projects: 1_024,
         }
     }
@@ -252,19 +255,21 @@ pub struct ReplayGuard {
 #[derive(Default)]
 struct GuardState {
     tables: HashMap<String, Table>,
-    /// No table can be wholly expired before this (ms since `origin`).
-    earliest_table_end: u64,
+    /// No table can be wholly expired before this (s since `origin`).
+    earliest_table_end: u32,
 }
 
-/// One project's entries: a truncated SHA-256 of the key (128 bits is far
-/// past any accidental collision) and its expiry in ms since `origin`.
+/// One project's entries: 64 bits of the key's SHA-256 and its expiry in
+/// whole seconds since `origin`, rounded up. A collision can only make a
+/// fresh request look used (refused, retryably; about one in 2^48 with a
+/// full table), never let a used one through.
 struct Table {
-    seen: HashMap<[u8; 16], u64>,
+    seen: HashMap<[u8; 8], u32>,
     /// No entry expires before this, so a full table of live entries is
     /// refused without a scan.
-    next_expiry: u64,
+    next_expiry: u32,
     /// Every entry has expired at this point.
-    last_expiry: u64,
+    last_expiry: u32,
 }
 
 impl ReplayGuard {
@@ -299,10 +304,11 @@ impl ReplayGuard {
             return Use::First;
         }
         let digest: [u8; 32] = Sha256::digest(key).into();
-        let mut short = [0u8; 16];
-        short.copy_from_slice(&digest[..16]);
+        let mut short = [0u8; 8];
+        short.copy_from_slice(&digest[..8]);
         let now_ms = self.millis(now);
-        let expiry = now_ms.saturating_add(millis(lifetime.min(self.window)).max(1));
+        let expiry_ms = now_ms.saturating_add(millis(lifetime.min(self.window)).max(1));
+        let expiry = u32::try_from(expiry_ms.div_ceil(1000)).unwrap_or(u32::MAX);
         let mut state = self.state.lock().expect("replay guard lock");
         if !state.tables.contains_key(project) {
             if state.tables.len() >= self.limits.projects {
@@ -315,7 +321,7 @@ impl ReplayGuard {
                 project.to_owned(),
                 Table {
                     seen: HashMap::new(),
-                    next_expiry: u64::MAX,
+                    next_expiry: u32::MAX,
                     last_expiry: 0,
                 },
             );
@@ -325,7 +331,7 @@ impl ReplayGuard {
             .get_mut(project)
             .expect("the project's table exists");
         match table.seen.get(&short) {
-            Some(at) if now_ms < *at => return Use::Replayed,
+            Some(at) if now_ms < u64::from(*at) * 1000 => return Use::Replayed,
             Some(_) => {}
             None => {
                 if table.seen.len() >= self.limits.per_project {
@@ -356,27 +362,28 @@ impl GuardState {
     /// Drops the tables whose entries have all expired (only scans when
     /// one can have).
     fn drop_expired_tables(&mut self, now_ms: u64) {
-        if now_ms < self.earliest_table_end {
+        if now_ms < u64::from(self.earliest_table_end) * 1000 {
             return;
         }
-        self.tables.retain(|_, t| t.last_expiry > now_ms);
+        self.tables
+            .retain(|_, t| u64::from(t.last_expiry) * 1000 > now_ms);
         self.earliest_table_end = self
             .tables
             .values()
             .map(|t| t.last_expiry)
             .min()
-            .unwrap_or(u64::MAX);
+            .unwrap_or(u32::MAX);
     }
 }
 
 impl Table {
     /// Drops expired entries (only scans when one can have expired).
     fn drop_expired(&mut self, now_ms: u64) {
-        if now_ms < self.next_expiry {
+        if now_ms < u64::from(self.next_expiry) * 1000 {
             return;
         }
-        self.seen.retain(|_, at| *at > now_ms);
-        self.next_expiry = self.seen.values().copied().min().unwrap_or(u64::MAX);
+        self.seen.retain(|_, at| u64::from(*at) * 1000 > now_ms);
+        self.next_expiry = self.seen.values().copied().min().unwrap_or(u32::MAX);
     }
 }
 
@@ -474,7 +481,9 @@ mod tests {
             guard.offer_for("p", b"sig", t0 + ten / 2, ten),
             Use::Replayed
         );
-        assert_eq!(guard.offer_for("p", b"sig", t0 + ten, ten), Use::First);
+        // Expiries are whole seconds, rounded up.
+        let past = t0 + ten + Duration::from_secs(1);
+        assert_eq!(guard.offer_for("p", b"sig", past, ten), Use::First);
     }
 
     #[test]
