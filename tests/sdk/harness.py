@@ -514,7 +514,7 @@ class WeirTestCase(unittest.TestCase):
     @classmethod
     def zc_config(cls):
         # The SDK's own retry of 429 REQUEST_LIMIT_EXCEEDED is left on, as in its default Config: Weir
-        # makes every signature single-use, so a second identical call within the same second (one
+        # makes a write's signature single-use, so a second identical write within the same second (one
         # signature) is answered with that code and the SDK signs it again. Waiting only until the next
         # second (the SDK's default waits 1 s, then 2, 4) keeps the suite fast; the behaviour is the same.
         return Config(scheme="http", domain=cls.server.authority, request_timeout=HTTP_TIMEOUT_S,

@@ -218,9 +218,9 @@ impl Default for ReplayLimits {
     /// 32,768 live entries per project (a sustained 18 signed requests a
     /// second over Alibaba's 30-minute nonce lifetime, 36 over Zenlayer's
     /// 15 minutes) for each of 1,024 projects. A full table takes about
-    /// 0.85 MiB (12-byte entries, hash-table slack included), so the
-    /// worst case, every project flooding at once, is about 870 MiB per
-    /// guard; a quiet project costs nothing.
+    /// 1.1 MiB (16-byte entries, hash-table slack included), so the worst
+    /// case, every project flooding at once, is about 1.1 GiB per guard; a
+    /// quiet project costs nothing.
     fn default() -> Self {
         Self {
             per_project: 32_768,
@@ -259,12 +259,11 @@ struct GuardState {
     earliest_table_end: u32,
 }
 
-/// One project's entries: 64 bits of the key's SHA-256 and its expiry in
-/// whole seconds since `origin`, rounded up. A collision can only make a
-/// fresh request look used (refused, retryably; about one in 2^48 with a
-/// full table), never let a used one through.
+/// One project's entries, by 64 bits of the key's SHA-256. A collision
+/// can only make a fresh request look used (refused, retryably; about one
+/// in 2^48 with a full table), never let a used one through.
 struct Table {
-    seen: HashMap<[u8; 8], u32>,
+    seen: HashMap<[u8; 8], Entry>,
     /// No entry expires before this, so a full table of live entries is
     /// refused without a scan.
     next_expiry: u32,
@@ -300,6 +299,22 @@ impl ReplayGuard {
     /// Offers `key` of `project`, to be remembered for `lifetime` (at most
     /// the guard's window): a signature need not outlive its timestamp.
     pub fn offer_for(&self, project: &str, key: &[u8], now: Instant, lifetime: Duration) -> Use {
+        self.offer_repeatable(project, key, now, lifetime, None)
+    }
+
+    /// As [`ReplayGuard::offer_for`], except that a key first offered with
+    /// `repeatable: Some(what)` may be offered again with that very `what`
+    /// (a read that is safe to run twice, such as the same Describe on the
+    /// same service) within its lifetime; offered with anything else, or
+    /// first offered without, it is a replay.
+    pub fn offer_repeatable(
+        &self,
+        project: &str,
+        key: &[u8],
+        now: Instant,
+        lifetime: Duration,
+        repeatable: Option<&[u8]>,
+    ) -> Use {
         if !self.enabled() {
             return Use::First;
         }
@@ -309,6 +324,12 @@ impl ReplayGuard {
         let now_ms = self.millis(now);
         let expiry_ms = now_ms.saturating_add(millis(lifetime.min(self.window)).max(1));
         let expiry = u32::try_from(expiry_ms.div_ceil(1000)).unwrap_or(u32::MAX);
+        // 0 marks a single-use entry; a repeatable one carries 32 bits of
+        // what it may repeat as, never 0.
+        let repeat = repeatable.map_or(0, |what| {
+            let d = Sha256::digest(what);
+            u32::from_le_bytes([d[0], d[1], d[2], d[3]]) | 1
+        });
         let mut state = self.state.lock().expect("replay guard lock");
         if !state.tables.contains_key(project) {
             if state.tables.len() >= self.limits.projects {
@@ -331,7 +352,13 @@ impl ReplayGuard {
             .get_mut(project)
             .expect("the project's table exists");
         match table.seen.get(&short) {
-            Some(at) if now_ms < u64::from(*at) * 1000 => return Use::Replayed,
+            Some(entry) if now_ms < u64::from(entry.expiry) * 1000 => {
+                return if entry.repeat != 0 && entry.repeat == repeat {
+                    Use::First
+                } else {
+                    Use::Replayed
+                };
+            }
             Some(_) => {}
             None => {
                 if table.seen.len() >= self.limits.per_project {
@@ -342,7 +369,7 @@ impl ReplayGuard {
                 }
             }
         }
-        table.seen.insert(short, expiry);
+        table.seen.insert(short, Entry { expiry, repeat });
         table.next_expiry = table.next_expiry.min(expiry);
         table.last_expiry = table.last_expiry.max(expiry);
         state.earliest_table_end = state.earliest_table_end.min(expiry);
@@ -356,6 +383,14 @@ impl ReplayGuard {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    /// Whole seconds since `origin`, rounded up.
+    expiry: u32,
+    /// What the entry may be repeated as (0: never).
+    repeat: u32,
 }
 
 impl GuardState {
@@ -382,8 +417,13 @@ impl Table {
         if now_ms < u64::from(self.next_expiry) * 1000 {
             return;
         }
-        self.seen.retain(|_, at| u64::from(*at) * 1000 > now_ms);
-        self.next_expiry = self.seen.values().copied().min().unwrap_or(u32::MAX);
+        self.seen.retain(|_, e| u64::from(e.expiry) * 1000 > now_ms);
+        self.next_expiry = self
+            .seen
+            .values()
+            .map(|e| e.expiry)
+            .min()
+            .unwrap_or(u32::MAX);
     }
 }
 
@@ -484,6 +524,39 @@ mod tests {
         // Expiries are whole seconds, rounded up.
         let past = t0 + ten + Duration::from_secs(1);
         assert_eq!(guard.offer_for("p", b"sig", past, ten), Use::First);
+    }
+
+    #[test]
+    fn a_repeatable_key_repeats_only_as_what_it_was() {
+        let guard = ReplayGuard::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let life = Duration::from_secs(60);
+        let read = Some(b"zlb/DescribeBackends".as_slice());
+        let other = Some(b"zlb/DescribeListeners".as_slice());
+        assert_eq!(
+            guard.offer_repeatable("p", b"s1", t0, life, read),
+            Use::First
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s1", t0, life, read),
+            Use::First
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s1", t0, life, other),
+            Use::Replayed
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s1", t0, life, None),
+            Use::Replayed
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s2", t0, life, None),
+            Use::First
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s2", t0, life, read),
+            Use::Replayed
+        );
     }
 
     #[test]

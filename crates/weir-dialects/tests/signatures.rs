@@ -187,8 +187,17 @@ fn a_zenlayer_signature_never_replays_as_another_action() {
             .contains("already used"),
         "{refused}"
     );
-    zc_code(&s.send_zenlayer(&describe), 429, "REQUEST_LIMIT_EXCEEDED");
+    // Nor as another read; only the very same read may repeat.
+    let health = describe.with("/api/v2/zlb", "DescribeBackendHealth");
+    zc_code(&s.send_zenlayer(&health), 429, "REQUEST_LIMIT_EXCEEDED");
+    status(&s.send_zenlayer(&describe), 200);
     assert_eq!(zlb_listener_count(&s, &lb), 1, "the listener survived");
+    // A write's signature is used once, even as itself. (Signed a second
+    // later: within the same second it would be the very signature the
+    // DescribeBackends above already used, and refused.)
+    let delete = s.zenlayer_signed("zlb", ZLB, "DeleteListener", &body, unix_now() + 1);
+    status(&s.send_zenlayer(&delete), 200);
+    zc_code(&s.send_zenlayer(&delete), 429, "REQUEST_LIMIT_EXCEEDED");
 }
 
 /// Hole 2: the path is not signed either, so a ZLB request replayed on
@@ -316,18 +325,30 @@ fn zenlayer_bodies_are_parsed_strictly() {
     );
 }
 
-/// Two identical calls within one second share one signature: the second
-/// is answered like a rate limit, which the SDK retries signed afresh.
+/// Two identical calls within one second share one signature: a read is
+/// served twice; a write's second call is answered like a rate limit,
+/// which the SDK retries signed afresh.
 #[test]
-fn an_identical_zenlayer_call_in_the_same_second_is_asked_to_retry() {
+fn identical_zenlayer_calls_in_the_same_second() {
     let s = harness::start();
+    let (lb, listener) = zlb_listener(&s);
     let now = unix_now();
-    let first = s.zenlayer_signed("zlb", ZLB, "DescribeLoadBalancers", b"{}", now);
+    let poll = s.zenlayer_signed("zlb", ZLB, "DescribeLoadBalancers", b"{}", now);
     let again = s.zenlayer_signed("zlb", ZLB, "DescribeLoadBalancers", b"{}", now);
-    status(&s.send_zenlayer(&first), 200);
-    zc_code(&s.send_zenlayer(&again), 429, "REQUEST_LIMIT_EXCEEDED");
-    let retry = s.zenlayer_signed("zlb", ZLB, "DescribeLoadBalancers", b"{}", now + 1);
-    status(&s.send_zenlayer(&retry), 200);
+    status(&s.send_zenlayer(&poll), 200);
+    status(&s.send_zenlayer(&again), 200);
+
+    let body = serde_json::to_vec(&json!({"loadBalancerId": lb, "listenerId": listener})).unwrap();
+    let delete = s.zenlayer_signed("zlb", ZLB, "DeleteListener", &body, now);
+    let twice = s.zenlayer_signed("zlb", ZLB, "DeleteListener", &body, now);
+    status(&s.send_zenlayer(&delete), 200);
+    zc_code(&s.send_zenlayer(&twice), 429, "REQUEST_LIMIT_EXCEEDED");
+    let retry = s.zenlayer_signed("zlb", ZLB, "DeleteListener", &body, now + 1);
+    zc_code(
+        &s.send_zenlayer(&retry),
+        404,
+        "INVALID_LB_LISTENER_NOT_FOUND",
+    );
 }
 
 fn small_limits() -> ReplayLimits {
@@ -349,8 +370,15 @@ fn one_projects_zenlayer_flood_never_lets_anothers_replay_through() {
     });
     let b = s.as_other();
     let now = unix_now();
-    let captured = b.zenlayer_signed("zlb", ZLB, "DescribeLoadBalancers", b"{}", now);
-    status(&b.send_zenlayer(&captured), 200);
+    // A write (it fails on its own: nothing to delete), so a repeat is a
+    // replay.
+    let body = br#"{"loadBalancerId": "lb-none", "listenerId": "lsn-none"}"#;
+    let captured = b.zenlayer_signed("zlb", ZLB, "DeleteListener", body, now);
+    zc_code(
+        &b.send_zenlayer(&captured),
+        404,
+        "INVALID_LB_LISTENER_NOT_FOUND",
+    );
 
     let mut full = 0;
     for i in 0..12 {

@@ -295,7 +295,7 @@ async fn serve(d: Dialects, req: Request, service: Service) -> Response {
     let (parts, body) = req.into_parts();
     let outcome = async {
         let body = read_body(body).await?;
-        let principal = authenticate(&d, &parts.headers, &body).await?;
+        let principal = authenticate(&d, &parts.headers, &body, service).await?;
         let action = header(&parts.headers, "x-zc-action")
             .ok_or_else(|| {
                 ZcError::new(
@@ -363,6 +363,7 @@ async fn authenticate(
     d: &Dialects,
     headers: &HeaderMap,
     body: &[u8],
+    service: Service,
 ) -> Result<Principal, ZcError> {
     let control = &d.control;
     let authorization = header(headers, "authorization")
@@ -392,8 +393,26 @@ async fn authenticate(
     let now = common::unix_now();
     let signed_at =
         sign::verify(&parts, &auth, &key.secret, now).map_err(|e| ZcError::auth(e.to_string()))?;
-    single_use(d, key.project_id.as_str(), &auth.signature, signed_at, now)?;
+    let used_as = UsedAs {
+        service,
+        action: header(headers, "x-zc-action").unwrap_or_default(),
+    };
+    single_use(
+        d,
+        key.project_id.as_str(),
+        &auth.signature,
+        used_as,
+        signed_at,
+        now,
+    )?;
     Ok(key.principal())
+}
+
+/// What a signature was used for: the service (path) and the action, the
+/// two things the SDK does not sign.
+struct UsedAs<'a> {
+    service: Service,
+    action: &'a str,
 }
 
 /// Makes a verified signature single-use until its timestamp leaves the
@@ -401,14 +420,20 @@ async fn authenticate(
 /// so without this a captured `DescribeBackends` replays as
 /// `DeleteListener`, or a ZLB request on `/api/v2/bmc`.
 ///
-/// A repeat is answered 429 `REQUEST_LIMIT_EXCEEDED`: the SDK retries that
-/// code after a second with a fresh timestamp, so two identical calls in
-/// one second (one signature) cost the second a one-second wait, while an
+/// One exception (docs/dialects/zenlayer.md): a signature first used for a
+/// `Describe…` read may be used again for that very read on that very
+/// service, since two identical polls within one second carry one
+/// signature and repeating a read changes nothing. It can never become
+/// another action or cross to the other service, and a write's signature
+/// is used once. A refused repeat is answered 429 `REQUEST_LIMIT_EXCEEDED`,
+/// which the SDK retries after a second with a fresh timestamp (an
+/// identical write in the same second costs a one-second wait), while an
 /// attacker, who cannot sign again, gets nothing.
 fn single_use(
     d: &Dialects,
     project: &str,
     signature: &str,
+    used_as: UsedAs<'_>,
     signed_at: i64,
     now: i64,
 ) -> Result<(), ZcError> {
@@ -421,15 +446,23 @@ fn single_use(
         .max(1);
     let lifetime = std::time::Duration::from_secs(remaining.unsigned_abs());
     let key = signature.to_ascii_lowercase();
-    match d
-        .zenlayer_signatures
-        .offer_for(project, key.as_bytes(), std::time::Instant::now(), lifetime)
-    {
+    let read = format!("{:?}/{}", used_as.service, used_as.action);
+    let repeatable = used_as
+        .action
+        .starts_with("Describe")
+        .then_some(read.as_bytes());
+    match d.zenlayer_signatures.offer_repeatable(
+        project,
+        key.as_bytes(),
+        std::time::Instant::now(),
+        lifetime,
+        repeatable,
+    ) {
         common::Use::First => Ok(()),
         common::Use::Replayed => Err(ZcError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "REQUEST_LIMIT_EXCEEDED",
-            "this signature was already used: every signed request is single-use (Zenlayer's signature covers neither the action nor the path); sign the request again with a new x-zc-timestamp",
+            "this signature was already used: a signed request is single-use (Zenlayer's signature covers neither the action nor the path; only the same Describe may repeat); sign the request again with a new x-zc-timestamp",
         )),
         common::Use::Full => Err(ZcError::new(
             StatusCode::TOO_MANY_REQUESTS,
