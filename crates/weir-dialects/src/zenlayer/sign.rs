@@ -4,9 +4,10 @@
 //! The SDK signs only the method, `content-type`, `host` and the body hash
 //! (never the path or the action), with a timestamp but no nonce. The
 //! transport therefore makes each verified signature single-use within
-//! its window (`super::single_use`) and parses every action's body
-//! strictly, so a captured request replays neither as itself nor as
-//! another action or service.
+//! its window (`super::single_use`; only the very same `Describe…` may
+//! repeat) and parses every action's body strictly, so a captured request
+//! replays neither as another action nor on the other service, and a
+//! write not even as itself.
 
 use crate::common::{
     auth_field, auth_fields, constant_time_eq, hex, hmac_sha256, sha256_hex, CLOCK_SKEW_SECS,
