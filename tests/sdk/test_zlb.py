@@ -407,6 +407,26 @@ class ZlbListeners(h.WeirTestCase):
                            "DeleteListener of a deleted listener")
         self.assertEqual(self.native.call("GET", "/v1/listeners/%s" % lid)[0], 404)
 
+    def test_captured_sdk_request_never_replays_as_another_action_or_service(self):
+        """Issue 14: the SDK signs neither x-zc-action nor the path, so a captured DescribeBackends
+        (body {loadBalancerId, listenerId}, the same as DeleteListener's) replayed within its window as
+        DeleteListener, or on /api/v2/bmc, -> 429 REQUEST_LIMIT_EXCEEDED and nothing changes; the same
+        Describe repeated is served (identical polls within one second share a signature)."""
+        lid = self.zlb_listener(self.client, self.lb, port="18960")
+        with h.observe_http() as seen:
+            self.step("DescribeBackends", lambda: self.client.DescribeBackends(
+                model(M.DescribeBackendsRequest, loadBalancerId=self.lb, listenerId=lid)))
+        (sent,) = [r.request for r in seen]
+        headers = {k: v for k, v in sent.headers.items()}
+        replay = lambda path, action: h._raw_post(  # noqa: E731
+            self.server.host, self.server.port, path, sent.body, dict(headers, **{"x-zc-action": action}))
+        self.assertZcRawError(replay("/api/v2/zlb", "DeleteListener"), "REQUEST_LIMIT_EXCEEDED", 429,
+                              "captured DescribeBackends replayed as DeleteListener", message_re="already used")
+        self.assertZcRawError(replay("/api/v2/bmc", "DescribeBackends"), "REQUEST_LIMIT_EXCEEDED", 429,
+                              "captured ZLB DescribeBackends replayed on /api/v2/bmc")
+        self.assertZcRawOk(replay("/api/v2/zlb", "DescribeBackends"), "the same Describe again")
+        self.assertEqual([l.listenerId for l in self.describe()], [lid], "the listener must survive")
+
     def test_delete_with_backends(self):
         """DeleteListener of a listener with backends removes them with it."""
         lid = self.zlb_listener(self.client, self.lb, port="18950")

@@ -1,5 +1,5 @@
 //! Transport plumbing shared by the dialects: request ids, digests and
-//! HMACs, constant-time comparison, a replay guard, JSON parsing that names
+//! HMACs, constant-time comparison, a per-project replay guard, JSON parsing that names
 //! the offending field. No domain rule lives here.
 
 use std::collections::HashMap;
@@ -198,21 +198,91 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Remembers what it has seen for `window`, so a signed request (or a
-/// nonce) can be used once. Memory is bounded: past `capacity` entries the
-/// expired ones are dropped, and if all are live the oldest go first.
+/// How much a [`ReplayGuard`] may remember: a table per project, so one
+/// tenant's flood fills only its own table and never pushes out another
+/// tenant's entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayLimits {
+    /// Live entries one project may hold; past it (after dropping the
+    /// expired ones) that project's new signatures are refused with a
+    /// retryable error until its oldest entries expire.
+    pub per_project: usize,
+    /// Projects with a table at once; a table whose entries have all
+    /// expired is dropped to make room, and while every table is live a
+    /// project without one is refused (retryable) rather than any live
+    /// entry being forgotten.
+    pub projects: usize,
+}
+
+impl Default for ReplayLimits {
+    /// 32,768 live entries per project (a sustained 18 signed requests a
+    /// second over Alibaba's 30-minute nonce lifetime, 36 over Zenlayer's
+    /// 15 minutes) for each of 1,024 projects. A full table takes about
+    /// 1.1 MiB (16-byte entries, hash-table slack included), so the worst
+    /// case, every project flooding at once, is about 1.1 GiB per guard; a
+    /// quiet project costs nothing.
+    fn default() -> Self {
+        Self {
+            per_project: 32_768,
+            projects: 1_024,
+        }
+    }
+}
+
+/// What a [`ReplayGuard`] says of an offered key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Not seen within its lifetime: accepted, and now remembered.
+    First,
+    /// Seen and not yet expired: refuse as a replay.
+    Replayed,
+    /// The project's table (or the table of projects) is full of live
+    /// entries: refuse, retryably, rather than forget one.
+    Full,
+}
+
+/// Remembers keys (signatures, nonces) per project until each expires, so
+/// a signed request can be used once. Memory is bounded by
+/// [`ReplayLimits`], and nothing unexpired is ever evicted: when a table
+/// is full the guard answers [`Use::Full`] instead.
 pub struct ReplayGuard {
     window: Duration,
-    capacity: usize,
-    seen: Mutex<HashMap<[u8; 32], Instant>>,
+    limits: ReplayLimits,
+    origin: Instant,
+    state: Mutex<GuardState>,
+}
+
+#[derive(Default)]
+struct GuardState {
+    tables: HashMap<String, Table>,
+    /// No table can be wholly expired before this (s since `origin`).
+    earliest_table_end: u32,
+}
+
+/// One project's entries, by 64 bits of the key's SHA-256. A collision
+/// can only make a fresh request look used (refused, retryably; about one
+/// in 2^48 with a full table), never let a used one through.
+struct Table {
+    seen: HashMap<[u8; 8], Entry>,
+    /// No entry expires before this, so a full table of live entries is
+    /// refused without a scan.
+    next_expiry: u32,
+    /// Every entry has expired at this point.
+    last_expiry: u32,
 }
 
 impl ReplayGuard {
+    /// Entries live `window`; a zero window turns the guard off.
     pub fn new(window: Duration) -> Self {
+        Self::with_limits(window, ReplayLimits::default())
+    }
+
+    pub fn with_limits(window: Duration, limits: ReplayLimits) -> Self {
         Self {
             window,
-            capacity: 100_000,
-            seen: Mutex::new(HashMap::new()),
+            limits,
+            origin: Instant::now(),
+            state: Mutex::new(GuardState::default()),
         }
     }
 
@@ -221,30 +291,139 @@ impl ReplayGuard {
         !self.window.is_zero()
     }
 
-    /// True the first time `key` is offered within the window.
-    pub fn first_use(&self, key: &[u8], now: Instant) -> bool {
+    /// Offers `key` of `project`, to be remembered for the guard's window.
+    pub fn offer(&self, project: &str, key: &[u8], now: Instant) -> Use {
+        self.offer_for(project, key, now, self.window)
+    }
+
+    /// Offers `key` of `project`, to be remembered for `lifetime` (at most
+    /// the guard's window): a signature need not outlive its timestamp.
+    pub fn offer_for(&self, project: &str, key: &[u8], now: Instant, lifetime: Duration) -> Use {
+        self.offer_repeatable(project, key, now, lifetime, None)
+    }
+
+    /// As [`ReplayGuard::offer_for`], except that a key first offered with
+    /// `repeatable: Some(what)` may be offered again with that very `what`
+    /// (a read that is safe to run twice, such as the same Describe on the
+    /// same service) within its lifetime; offered with anything else, or
+    /// first offered without, it is a replay.
+    pub fn offer_repeatable(
+        &self,
+        project: &str,
+        key: &[u8],
+        now: Instant,
+        lifetime: Duration,
+        repeatable: Option<&[u8]>,
+    ) -> Use {
         if !self.enabled() {
-            return true;
+            return Use::First;
         }
         let digest: [u8; 32] = Sha256::digest(key).into();
-        let mut seen = self.seen.lock().expect("replay guard lock");
-        if let Some(at) = seen.get(&digest) {
-            if now.duration_since(*at) < self.window {
-                return false;
+        let mut short = [0u8; 8];
+        short.copy_from_slice(&digest[..8]);
+        let now_ms = self.millis(now);
+        let expiry_ms = now_ms.saturating_add(millis(lifetime.min(self.window)).max(1));
+        let expiry = u32::try_from(expiry_ms.div_ceil(1000)).unwrap_or(u32::MAX);
+        // 0 marks a single-use entry; a repeatable one carries 32 bits of
+        // what it may repeat as, never 0.
+        let repeat = repeatable.map_or(0, |what| {
+            let d = Sha256::digest(what);
+            u32::from_le_bytes([d[0], d[1], d[2], d[3]]) | 1
+        });
+        let mut state = self.state.lock().expect("replay guard lock");
+        if !state.tables.contains_key(project) {
+            if state.tables.len() >= self.limits.projects {
+                state.drop_expired_tables(now_ms);
+                if state.tables.len() >= self.limits.projects {
+                    return Use::Full;
+                }
+            }
+            state.tables.insert(
+                project.to_owned(),
+                Table {
+                    seen: HashMap::new(),
+                    next_expiry: u32::MAX,
+                    last_expiry: 0,
+                },
+            );
+        }
+        let table = state
+            .tables
+            .get_mut(project)
+            .expect("the project's table exists");
+        match table.seen.get(&short) {
+            Some(entry) if now_ms < u64::from(entry.expiry) * 1000 => {
+                return if entry.repeat != 0 && entry.repeat == repeat {
+                    Use::First
+                } else {
+                    Use::Replayed
+                };
+            }
+            Some(_) => {}
+            None => {
+                if table.seen.len() >= self.limits.per_project {
+                    table.drop_expired(now_ms);
+                    if table.seen.len() >= self.limits.per_project {
+                        return Use::Full;
+                    }
+                }
             }
         }
-        if seen.len() >= self.capacity {
-            let window = self.window;
-            seen.retain(|_, at| now.duration_since(*at) < window);
-            if seen.len() >= self.capacity {
-                let mut ages: Vec<Instant> = seen.values().copied().collect();
-                ages.sort_unstable();
-                let cutoff = ages[ages.len() / 2];
-                seen.retain(|_, at| *at > cutoff);
-            }
+        table.seen.insert(short, Entry { expiry, repeat });
+        table.next_expiry = table.next_expiry.min(expiry);
+        table.last_expiry = table.last_expiry.max(expiry);
+        state.earliest_table_end = state.earliest_table_end.min(expiry);
+        Use::First
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        millis(at.saturating_duration_since(self.origin))
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    /// Whole seconds since `origin`, rounded up.
+    expiry: u32,
+    /// What the entry may be repeated as (0: never).
+    repeat: u32,
+}
+
+impl GuardState {
+    /// Drops the tables whose entries have all expired (only scans when
+    /// one can have).
+    fn drop_expired_tables(&mut self, now_ms: u64) {
+        if now_ms < u64::from(self.earliest_table_end) * 1000 {
+            return;
         }
-        seen.insert(digest, now);
-        true
+        self.tables
+            .retain(|_, t| u64::from(t.last_expiry) * 1000 > now_ms);
+        self.earliest_table_end = self
+            .tables
+            .values()
+            .map(|t| t.last_expiry)
+            .min()
+            .unwrap_or(u32::MAX);
+    }
+}
+
+impl Table {
+    /// Drops expired entries (only scans when one can have expired).
+    fn drop_expired(&mut self, now_ms: u64) {
+        if now_ms < u64::from(self.next_expiry) * 1000 {
+            return;
+        }
+        self.seen.retain(|_, e| u64::from(e.expiry) * 1000 > now_ms);
+        self.next_expiry = self
+            .seen
+            .values()
+            .map(|e| e.expiry)
+            .min()
+            .unwrap_or(u32::MAX);
     }
 }
 
@@ -318,18 +497,126 @@ mod tests {
     fn replay_guard_refuses_a_second_use_within_the_window_only() {
         let guard = ReplayGuard::new(Duration::from_secs(60));
         let t0 = Instant::now();
-        assert!(guard.first_use(b"req", t0));
-        assert!(!guard.first_use(b"req", t0 + Duration::from_secs(59)));
-        assert!(guard.first_use(b"req", t0 + Duration::from_secs(61)));
-        assert!(guard.first_use(b"other", t0));
+        assert_eq!(guard.offer("p", b"req", t0), Use::First);
+        assert_eq!(
+            guard.offer("p", b"req", t0 + Duration::from_secs(59)),
+            Use::Replayed
+        );
+        assert_eq!(
+            guard.offer("p", b"req", t0 + Duration::from_secs(61)),
+            Use::First
+        );
+        assert_eq!(guard.offer("p", b"other", t0), Use::First);
+        // The same key of another project is that project's own.
+        assert_eq!(guard.offer("q", b"req", t0), Use::First);
+    }
+
+    #[test]
+    fn a_shorter_lifetime_expires_first() {
+        let guard = ReplayGuard::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let ten = Duration::from_secs(10);
+        assert_eq!(guard.offer_for("p", b"sig", t0, ten), Use::First);
+        assert_eq!(
+            guard.offer_for("p", b"sig", t0 + ten / 2, ten),
+            Use::Replayed
+        );
+        // Expiries are whole seconds, rounded up.
+        let past = t0 + ten + Duration::from_secs(1);
+        assert_eq!(guard.offer_for("p", b"sig", past, ten), Use::First);
+    }
+
+    #[test]
+    fn a_repeatable_key_repeats_only_as_what_it_was() {
+        let guard = ReplayGuard::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let life = Duration::from_secs(60);
+        let read = Some(b"zlb/DescribeBackends".as_slice());
+        let other = Some(b"zlb/DescribeListeners".as_slice());
+        assert_eq!(
+            guard.offer_repeatable("p", b"s1", t0, life, read),
+            Use::First
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s1", t0, life, read),
+            Use::First
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s1", t0, life, other),
+            Use::Replayed
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s1", t0, life, None),
+            Use::Replayed
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s2", t0, life, None),
+            Use::First
+        );
+        assert_eq!(
+            guard.offer_repeatable("p", b"s2", t0, life, read),
+            Use::Replayed
+        );
     }
 
     #[test]
     fn a_zero_window_turns_the_guard_off() {
         let guard = ReplayGuard::new(Duration::ZERO);
         let t0 = Instant::now();
-        assert!(guard.first_use(b"req", t0));
-        assert!(guard.first_use(b"req", t0));
+        assert_eq!(guard.offer("p", b"req", t0), Use::First);
+        assert_eq!(guard.offer("p", b"req", t0), Use::First);
+    }
+
+    /// The regression of issue 14: one global table whose oldest half was
+    /// evicted when full let a flood from project A push out project B's
+    /// entry, after which B's request replayed. Flooded at the real
+    /// default limits.
+    #[test]
+    fn one_projects_flood_never_evicts_anothers_entries() {
+        let guard = ReplayGuard::new(Duration::from_secs(1800));
+        let limits = ReplayLimits::default();
+        let t0 = Instant::now();
+        assert_eq!(guard.offer("project-b", b"nonce-b", t0), Use::First);
+        let mut refused = 0;
+        for i in 0..limits.per_project * 7 {
+            let t = t0 + Duration::from_millis(i as u64 / 64);
+            match guard.offer("project-a", format!("nonce-{i}").as_bytes(), t) {
+                Use::First => {}
+                Use::Full => refused += 1,
+                Use::Replayed => panic!("nonce-{i} was never offered before"),
+            }
+        }
+        assert_eq!(
+            refused,
+            limits.per_project * 6,
+            "A is held to its own table"
+        );
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(guard.offer("project-b", b"nonce-b", later), Use::Replayed);
+        // B still has room of its own while A is full.
+        assert_eq!(guard.offer("project-b", b"nonce-b2", later), Use::First);
+        // Once A's entries expire, A is served again.
+        let expired = t0 + Duration::from_secs(1900);
+        assert_eq!(guard.offer("project-a", b"fresh", expired), Use::First);
+    }
+
+    #[test]
+    fn the_table_of_projects_is_bounded_without_forgetting_live_entries() {
+        let limits = ReplayLimits {
+            per_project: 4,
+            projects: 2,
+        };
+        let guard = ReplayGuard::with_limits(Duration::from_secs(60), limits);
+        let t0 = Instant::now();
+        assert_eq!(guard.offer("a", b"k", t0), Use::First);
+        assert_eq!(guard.offer("b", b"k", t0), Use::First);
+        assert_eq!(guard.offer("c", b"k", t0), Use::Full);
+        assert_eq!(guard.offer("a", b"k", t0), Use::Replayed);
+        assert_eq!(guard.offer("b", b"k", t0), Use::Replayed);
+        // Once a and b have nothing live left, their tables make room.
+        let later = t0 + Duration::from_secs(61);
+        assert_eq!(guard.offer("c", b"k", later), Use::First);
+        assert_eq!(guard.offer("c", b"k", later), Use::Replayed);
     }
 
     #[test]

@@ -51,10 +51,25 @@ pub struct Dialects {
     tokens: Arc<openstack::Tokens>,
     /// Alibaba signature nonces seen within twice the clock-skew window.
     aliyun_nonces: Arc<common::ReplayGuard>,
+    /// Zenlayer signatures, each single-use until its timestamp leaves the
+    /// window: the SDK signs neither the action nor the path.
+    zenlayer_signatures: Arc<common::ReplayGuard>,
+    replay_limits: common::ReplayLimits,
 }
 
 impl Dialects {
     pub fn new(control: Control, config: Config) -> Self {
+        Self::with_replay_limits(control, config, common::ReplayLimits::default())
+    }
+
+    /// As [`Dialects::new`], with the replay guards' bounds chosen (tests
+    /// fill a small table; operators keep the defaults).
+    pub fn with_replay_limits(
+        control: Control,
+        config: Config,
+        limits: common::ReplayLimits,
+    ) -> Self {
+        let skew_window = Duration::from_secs(2 * common::CLOCK_SKEW_SECS.unsigned_abs());
         let window = config.ucloud_replay_window.unwrap_or_default();
         // A fresh key per process: tokens die with the process, and
         // keystoneauth re-authenticates on the 401 that follows.
@@ -66,18 +81,32 @@ impl Dialects {
         Self {
             control,
             config: Arc::new(config),
-            ucloud_replays: Arc::new(common::ReplayGuard::new(window)),
+            ucloud_replays: Arc::new(common::ReplayGuard::with_limits(window, limits)),
             tokens: Arc::new(openstack::Tokens::new(key, ttl)),
-            aliyun_nonces: Arc::new(common::ReplayGuard::new(Duration::from_secs(
-                2 * common::CLOCK_SKEW_SECS.unsigned_abs(),
-            ))),
+            aliyun_nonces: Arc::new(common::ReplayGuard::with_limits(skew_window, limits)),
+            // A signature verifies until 15 min (+2 s of rounding) past
+            // its timestamp, which may itself be 15 min ahead.
+            zenlayer_signatures: Arc::new(common::ReplayGuard::with_limits(
+                skew_window + Duration::from_secs(2),
+                limits,
+            )),
+            replay_limits: limits,
         }
+    }
+
+    /// The bounds of the replay guards, for the dialects' messages.
+    pub fn replay_limits(&self) -> common::ReplayLimits {
+        self.replay_limits
     }
 }
 
 /// Every dialect's routes, to merge beside the native API.
 pub fn router(control: Control, config: Config) -> Router {
-    let state = Dialects::new(control, config);
+    router_with_state(Dialects::new(control, config))
+}
+
+/// Every dialect's routes over a prepared [`Dialects`].
+pub fn router_with_state(state: Dialects) -> Router {
     Router::new()
         .merge(zenlayer::routes())
         .merge(ucloud::routes())

@@ -6,6 +6,20 @@ use weir_dialects::zenlayer::sign::{self as zc, SignError, SignedParts};
 
 const SECRET: &str = "SECRETTEST";
 
+/// Byte-string replacement for the captured bodies.
+trait ReplaceAscii {
+    fn replace_ascii(&self, from: &str, to: &str) -> Vec<u8>;
+}
+
+impl ReplaceAscii for Vec<u8> {
+    fn replace_ascii(&self, from: &str, to: &str) -> Vec<u8> {
+        String::from_utf8(self.clone())
+            .expect("a UTF-8 body")
+            .replace(from, to)
+            .into_bytes()
+    }
+}
+
 /// A captured HTTP/1.1 request split into its head lines and body.
 struct Raw {
     request_line: String,
@@ -64,9 +78,9 @@ fn check_zenlayer_vector(name: &str, path: &str) {
     assert_eq!(auth.access_key_id, "AKIDTEST");
     let ts: i64 = parts.timestamp.parse().unwrap();
 
-    assert_eq!(zc::verify(&parts, &auth, SECRET, ts), Ok(()));
-    assert_eq!(zc::verify(&parts, &auth, SECRET, ts + 15 * 60), Ok(()));
-    assert_eq!(zc::verify(&parts, &auth, SECRET, ts - 15 * 60), Ok(()));
+    assert_eq!(zc::verify(&parts, &auth, SECRET, ts), Ok(ts));
+    assert_eq!(zc::verify(&parts, &auth, SECRET, ts + 15 * 60), Ok(ts));
+    assert_eq!(zc::verify(&parts, &auth, SECRET, ts - 15 * 60), Ok(ts));
     assert_eq!(
         zc::verify(&parts, &auth, SECRET, ts + 15 * 60 + 1),
         Err(SignError::Expired { skew_secs: -901 })
@@ -172,6 +186,41 @@ fn huawei_vector_verifies_and_tampering_does_not() {
     ));
     assert_eq!(
         hw::verify(&parts, &auth, "WRONGSECRET", now),
+        Err(hw::SignError::Mismatch)
+    );
+    // The captured request with X-Sdk-Content-Sha256 added: the true hash
+    // still verifies, any other claim (UNSIGNED-PAYLOAD included) is a
+    // mismatch, and a body swapped under a claimed hash never verifies.
+    let with_header = |value: &str| {
+        let mut headers = raw.headers.clone();
+        headers.push(("x-sdk-content-sha256".to_owned(), value.to_owned()));
+        headers
+    };
+    let true_hash = with_header(&weir_dialects::common::sha256_hex(&raw.body));
+    let claimed = hw::SignedParts {
+        headers: &true_hash,
+        ..parts.clone()
+    };
+    assert_eq!(hw::verify(&claimed, &auth, SECRET, now), Ok(()));
+    for value in ["UNSIGNED-PAYLOAD", &"0".repeat(64)] {
+        let headers = with_header(value);
+        let claimed = hw::SignedParts {
+            headers: &headers,
+            ..parts.clone()
+        };
+        assert_eq!(
+            hw::verify(&claimed, &auth, SECRET, now),
+            Err(hw::SignError::PayloadMismatch),
+            "{value}"
+        );
+    }
+    let swapped = raw.body.replace_ascii("10.0.0.21", "10.0.0.99");
+    let replayed = hw::SignedParts {
+        body: &swapped,
+        ..parts.clone()
+    };
+    assert_eq!(
+        hw::verify(&replayed, &auth, SECRET, now),
         Err(hw::SignError::Mismatch)
     );
     let other_path = path.replace("pool-hw-1", "pool-hw-2");

@@ -25,7 +25,7 @@ use weir_control::{ControlError, Principal};
 use weir_core::error::QuotaKind;
 use weir_core::{Error, ResourceKind};
 
-use crate::common::{self, unix_now, BODY_LIMIT};
+use crate::common::{self, unix_now, Use, BODY_LIMIT};
 use crate::Dialects;
 
 /// An Alibaba Cloud error: status, code, message.
@@ -366,14 +366,24 @@ async fn authenticate(
             .to_owned();
         (key, nonce)
     };
-    let once = format!("{}|{nonce}", key.project_id);
-    if !d.aliyun_nonces.first_use(once.as_bytes(), Instant::now()) {
-        return Err(bad(
+    match d
+        .aliyun_nonces
+        .offer(key.project_id.as_str(), nonce.as_bytes(), Instant::now())
+    {
+        Use::First => Ok(key.principal()),
+        Use::Replayed => Err(bad(
             "SignatureNonceUsed",
             "The request signature nonce has been used.".to_owned(),
-        ));
+        )),
+        // aliyunsdkcore retries `Throttling` with a fresh nonce.
+        Use::Full => Err(bad(
+            "Throttling",
+            format!(
+                "Request was denied due to request throttling: this project has {} signature nonces still inside their 30-minute window; retry later.",
+                d.replay_limits().per_project
+            ),
+        )),
     }
-    Ok(key.principal())
 }
 
 async fn lookup(d: &Dialects, key_id: &str) -> Result<weir_control::AccessKey, AliError> {

@@ -3,7 +3,11 @@
 //!
 //! Canonical request: method, the path with each segment re-encoded and
 //! a trailing `/`, the sorted query, the signed headers (`name:value`),
-//! their names, and the body's SHA-256 (or `X-Sdk-Content-Sha256`).
+//! their names, and the SHA-256 of the body received. The SDK may send
+//! that hash as `X-Sdk-Content-Sha256` (or `UNSIGNED-PAYLOAD` for bodies
+//! that are not JSON); the verifier never takes the header's word for it:
+//! a header that is not the body's hash is a mismatch, so a captured
+//! request cannot be replayed with another body.
 
 use crate::common::{
     auth_field, auth_fields, canonical_headers, canonical_query, constant_time_eq, header_value,
@@ -37,8 +41,13 @@ pub struct SignedParts<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignError {
     Malformed(String),
-    Expired { skew_secs: i64 },
+    Expired {
+        skew_secs: i64,
+    },
     Mismatch,
+    /// `X-Sdk-Content-Sha256` is not the SHA-256 of the body received
+    /// (`UNSIGNED-PAYLOAD` included): the signature does not cover it.
+    PayloadMismatch,
 }
 
 impl std::fmt::Display for SignError {
@@ -50,6 +59,9 @@ impl std::fmt::Display for SignError {
                 "X-Sdk-Date is {skew_secs} s away from the server clock (at most {CLOCK_SKEW_SECS} s allowed)"
             ),
             Self::Mismatch => f.write_str("the request signature does not match"),
+            Self::PayloadMismatch => f.write_str(
+                "the request signature does not match: X-Sdk-Content-Sha256 is not the SHA-256 of the body received (UNSIGNED-PAYLOAD is refused for a request with a body)",
+            ),
         }
     }
 }
@@ -107,8 +119,17 @@ pub fn canonical_request(parts: &SignedParts<'_>, signed: &[String]) -> String {
     }
     let query = canonical_query(parts.query.iter().map(|(k, v)| (pct(k), pct(v))).collect());
     let headers = canonical_headers(parts.headers, signed);
-    let payload =
-        header(parts, "x-sdk-content-sha256").map_or_else(|| sha256_hex(parts.body), str::to_owned);
+    // Always the body received: the SDK hashes an empty body whatever the
+    // header says, and signs a body's header as it is written, which is
+    // only taken when it spells this very hash (in either case; `verify`
+    // refuses any other).
+    let payload = sha256_hex(parts.body);
+    let payload = match header(parts, "x-sdk-content-sha256").map(str::trim) {
+        Some(claimed) if !parts.body.is_empty() && claimed.eq_ignore_ascii_case(&payload) => {
+            claimed.to_owned()
+        }
+        _ => payload,
+    };
     format!(
         "{}\n{uri}\n{query}\n{headers}\n{}\n{payload}",
         parts.method,
@@ -162,6 +183,13 @@ pub fn verify(
     let skew = ts - now_unix;
     if skew.abs() > CLOCK_SKEW_SECS {
         return Err(SignError::Expired { skew_secs: skew });
+    }
+    if !parts.body.is_empty() {
+        if let Some(claimed) = header(parts, "x-sdk-content-sha256") {
+            if !claimed.trim().eq_ignore_ascii_case(&sha256_hex(parts.body)) {
+                return Err(SignError::PayloadMismatch);
+            }
+        }
     }
     let expected = sign(parts, &auth.signed_headers, secret);
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {

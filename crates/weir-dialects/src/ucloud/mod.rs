@@ -23,7 +23,7 @@ use weir_control::{ControlError, Principal};
 use weir_core::error::QuotaKind;
 use weir_core::{Error, ResourceKind};
 
-use crate::common::BODY_LIMIT;
+use crate::common::{Use, BODY_LIMIT};
 use crate::Dialects;
 
 /// UCloud RetCodes Weir answers with; docs/dialects/ucloud.md lists them.
@@ -51,6 +51,9 @@ pub mod codes {
     pub const ULB_NOT_FOUND: i64 = 4086;
     pub const VSERVER_NOT_FOUND: i64 = 4103;
     pub const INTERNAL: i64 = 5000;
+    /// Retryable (the SDK retries RetCodes above 2000): the project's
+    /// replay table is full of live entries.
+    pub const BUSY: i64 = 5001;
 }
 
 /// A UCloud error: RetCode and message.
@@ -325,20 +328,30 @@ async fn authenticate(
         }
     }
     // Reads are safe to repeat; a replayed write is refused when the
-    // operator turned the window on.
+    // operator turned the window on. The key is what the signature covers
+    // (every pair but `Signature`, as signed) and the verified signature
+    // in lower case: upper-casing the signature or adding a second
+    // `Signature` pair changes neither, so neither escapes the guard.
     let is_read = action.starts_with("Describe") || action.starts_with("Get");
     if !is_read {
-        let mut canonical: Vec<&(String, String)> = pairs.iter().collect();
-        canonical.sort();
-        let key_bytes = format!("{canonical:?}");
-        if !d
+        let signature = sign::sign(pairs, &key.secret);
+        let replay_key = format!("{signature}\n{}", sign::string_to_sign(pairs));
+        match d
             .ucloud_replays
-            .first_use(key_bytes.as_bytes(), Instant::now())
+            .offer(key.project_id.as_str(), replay_key.as_bytes(), Instant::now())
         {
-            return Err(UcError::new(
+            Use::First => {}
+            Use::Replayed => return Err(UcError::new(
                 codes::REPLAYED,
                 "an identical signed request was already received; UCloud signs no timestamp, so this server refuses replays within its window",
-            ));
+            )),
+            Use::Full => return Err(UcError::new(
+                codes::BUSY,
+                format!(
+                    "this project sent more than {} signed writes within the replay window; retry later",
+                    d.replay_limits().per_project
+                ),
+            )),
         }
     }
     Ok(key.principal())

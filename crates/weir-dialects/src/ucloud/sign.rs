@@ -10,16 +10,19 @@ use sha1::{Digest, Sha1};
 
 use crate::common::{constant_time_eq, hex};
 
-/// The signature a client holding `private_key` sends with `params`.
-pub fn sign(params: &[(String, String)], private_key: &str) -> String {
+/// What the signature covers: every pair but `Signature`, sorted by name
+/// (stable, so repeated names keep their order), each as name then value.
+pub fn string_to_sign(params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> =
         params.iter().filter(|(k, _)| k != "Signature").collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted.iter().map(|(k, v)| format!("{k}{v}")).collect()
+}
+
+/// The signature a client holding `private_key` sends with `params`.
+pub fn sign(params: &[(String, String)], private_key: &str) -> String {
     let mut hasher = Sha1::new();
-    for (k, v) in sorted {
-        hasher.update(k.as_bytes());
-        hasher.update(v.as_bytes());
-    }
+    hasher.update(string_to_sign(params).as_bytes());
     hasher.update(private_key.as_bytes());
     hex(&hasher.finalize())
 }

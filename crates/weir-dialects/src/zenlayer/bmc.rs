@@ -55,9 +55,12 @@ pub(super) async fn dispatch(call: &Call, action: &str, body: &[u8]) -> ActionRe
     match action {
         "CreateLoadBalancer" => create_load_balancer(call, call.parse(body)?).await,
         "DescribeLoadBalancers" => describe_load_balancers(call, call.parse(body)?).await,
-        "DescribeLoadBalancerZones" => Ok(json!({
-            "zoneIdSet": call.control.settings().regions.clone()
-        })),
+        "DescribeLoadBalancerZones" => {
+            let _: DescribeZones = call.parse(body)?;
+            Ok(json!({
+                "zoneIdSet": call.control.settings().regions.clone()
+            }))
+        }
         "CreateListener" => create_listener(call, call.parse(body)?).await,
         "DescribeListeners" => describe_listeners(call, call.parse(body)?).await,
         "DeleteListener" => delete_listener(call, call.parse(body)?).await,
@@ -73,8 +76,17 @@ fn fail(e: weir_control::ControlError) -> ZcError {
     ZcError::from_control(e, Service::Bmc)
 }
 
+/// DescribeLoadBalancerZones: every zone serves every charge type, so the
+/// `chargeType` filter leaves the list whole.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DescribeZones {
+    #[allow(dead_code, reason = "a string is required, and every zone matches it")]
+    charge_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateLoadBalancer {
     zone_id: String,
     load_balancer_name: Option<String>,
@@ -102,7 +114,7 @@ async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionRes
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeLoadBalancers {
     load_balancer_ids: Option<Vec<String>>,
     zone_id: Option<String>,
@@ -152,7 +164,7 @@ async fn describe_load_balancers(call: &Call, req: DescribeLoadBalancers) -> Act
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct HealthCheck {
     check_enabled: Option<bool>,
     check_type: Option<String>,
@@ -179,7 +191,7 @@ fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateListener {
     load_balancer_id: String,
     listener_name: Option<String>,
@@ -188,6 +200,11 @@ struct CreateListener {
     scheduler: Option<String>,
     kind: Option<String>,
     health_check: Option<HealthCheck>,
+    /// Accepted as before (docs/dialects/zenlayer.md): a retried create
+    /// meets its own listener's ports and is refused as a port conflict,
+    /// so it never creates a second listener.
+    #[allow(dead_code, reason = "documented as accepted, not yet stored")]
+    client_token: Option<String>,
 }
 
 async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
@@ -231,7 +248,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeListeners {
     listener_ids: Option<Vec<String>>,
     load_balancer_ids: Option<Vec<String>>,
@@ -317,7 +334,7 @@ async fn describe_listeners(call: &Call, req: DescribeListeners) -> ActionResult
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ListenerRef {
     listener_id: String,
 }
@@ -331,7 +348,7 @@ async fn delete_listener(call: &Call, req: ListenerRef) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RegisterBackend {
     listener_id: String,
     backend_name: String,
@@ -405,7 +422,7 @@ async fn register_backend(call: &Call, req: RegisterBackend) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeBackends {
     listener_id: Option<String>,
     backend_ids: Option<Vec<String>>,
@@ -488,7 +505,7 @@ async fn describe_backends(call: &Call, req: DescribeBackends) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct BackendRef {
     backend_id: String,
 }
@@ -502,7 +519,7 @@ async fn deregister_backend(call: &Call, req: BackendRef) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ModifyBackendWeight {
     backend_id: String,
     weight: i64,

@@ -295,7 +295,7 @@ async fn serve(d: Dialects, req: Request, service: Service) -> Response {
     let (parts, body) = req.into_parts();
     let outcome = async {
         let body = read_body(body).await?;
-        let principal = authenticate(&d.control, &parts.headers, &body).await?;
+        let principal = authenticate(&d, &parts.headers, &body, service).await?;
         let action = header(&parts.headers, "x-zc-action")
             .ok_or_else(|| {
                 ZcError::new(
@@ -360,10 +360,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn authenticate(
-    control: &Control,
+    d: &Dialects,
     headers: &HeaderMap,
     body: &[u8],
+    service: Service,
 ) -> Result<Principal, ZcError> {
+    let control = &d.control;
     let authorization = header(headers, "authorization")
         .ok_or_else(|| ZcError::auth("the Authorization header is missing"))?;
     if let Some(token) = authorization.strip_prefix("Bearer ") {
@@ -388,7 +390,87 @@ async fn authenticate(
         .await
         .map_err(|e| ZcError::from_control(e, Service::Zlb))?
         .ok_or_else(|| ZcError::auth("the access key id is not known"))?;
-    sign::verify(&parts, &auth, &key.secret, common::unix_now())
-        .map_err(|e| ZcError::auth(e.to_string()))?;
+    let now = common::unix_now();
+    let signed_at =
+        sign::verify(&parts, &auth, &key.secret, now).map_err(|e| ZcError::auth(e.to_string()))?;
+    let used_as = UsedAs {
+        service,
+        action: header(headers, "x-zc-action").unwrap_or_default(),
+    };
+    single_use(
+        d,
+        key.project_id.as_str(),
+        &auth.signature,
+        used_as,
+        signed_at,
+        now,
+    )?;
     Ok(key.principal())
+}
+
+/// What a signature was used for: the service (path) and the action, the
+/// two things the SDK does not sign.
+struct UsedAs<'a> {
+    service: Service,
+    action: &'a str,
+}
+
+/// Makes a verified signature single-use until its timestamp leaves the
+/// window. The SDK signs neither the action (`x-zc-action`) nor the path,
+/// so without this a captured `DescribeBackends` replays as
+/// `DeleteListener`, or a ZLB request on `/api/v2/bmc`.
+///
+/// One exception (docs/dialects/zenlayer.md): a signature first used for a
+/// `Describe…` read may be used again for that very read on that very
+/// service, since two identical polls within one second carry one
+/// signature and repeating a read changes nothing. It can never become
+/// another action or cross to the other service, and a write's signature
+/// is used once. A refused repeat is answered 429 `REQUEST_LIMIT_EXCEEDED`,
+/// which the SDK retries after a second with a fresh timestamp (an
+/// identical write in the same second costs a one-second wait), while an
+/// attacker, who cannot sign again, gets nothing.
+fn single_use(
+    d: &Dialects,
+    project: &str,
+    signature: &str,
+    used_as: UsedAs<'_>,
+    signed_at: i64,
+    now: i64,
+) -> Result<(), ZcError> {
+    // Accepted while |signed_at - now| <= skew in whole seconds, so up to
+    // signed_at + skew + 1 on a finer clock; one second more for the
+    // truncation of `now`.
+    let remaining = signed_at
+        .saturating_add(common::CLOCK_SKEW_SECS + 2)
+        .saturating_sub(now)
+        .max(1);
+    let lifetime = std::time::Duration::from_secs(remaining.unsigned_abs());
+    let key = signature.to_ascii_lowercase();
+    let read = format!("{:?}/{}", used_as.service, used_as.action);
+    let repeatable = used_as
+        .action
+        .starts_with("Describe")
+        .then_some(read.as_bytes());
+    match d.zenlayer_signatures.offer_repeatable(
+        project,
+        key.as_bytes(),
+        std::time::Instant::now(),
+        lifetime,
+        repeatable,
+    ) {
+        common::Use::First => Ok(()),
+        common::Use::Replayed => Err(ZcError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "REQUEST_LIMIT_EXCEEDED",
+            "this signature was already used: a signed request is single-use (Zenlayer's signature covers neither the action nor the path; only the same Describe may repeat); sign the request again with a new x-zc-timestamp",
+        )),
+        common::Use::Full => Err(ZcError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "REQUEST_LIMIT_EXCEEDED",
+            format!(
+                "this project sent more than {} signed requests within the last 30 minutes; retry later",
+                d.replay_limits().per_project
+            ),
+        )),
+    }
 }

@@ -2,8 +2,12 @@
 //! verifier: the caller passes the request's parts and "now".
 //!
 //! The SDK signs only the method, `content-type`, `host` and the body hash
-//! (never the path or the action), with a timestamp but no nonce, so the
-//! timestamp window is the only replay bound Zenlayer's scheme allows.
+//! (never the path or the action), with a timestamp but no nonce. The
+//! transport therefore makes each verified signature single-use within
+//! its window (`super::single_use`; only the very same `Describe…` may
+//! repeat) and parses every action's body strictly, so a captured request
+//! replays neither as another action nor on the other service, and a
+//! write not even as itself.
 
 use crate::common::{
     auth_field, auth_fields, constant_time_eq, hex, hmac_sha256, sha256_hex, CLOCK_SKEW_SECS,
@@ -96,13 +100,15 @@ pub fn sign(parts: &SignedParts<'_>, secret: &str) -> String {
     ))
 }
 
-/// Verifies `auth` over `parts` with `secret` at `now_unix`.
+/// Verifies `auth` over `parts` with `secret` at `now_unix`; returns the
+/// signed timestamp (Unix seconds), which bounds how long the caller must
+/// remember the signature to make it single-use.
 pub fn verify(
     parts: &SignedParts<'_>,
     auth: &Authorization,
     secret: &str,
     now_unix: i64,
-) -> Result<(), SignError> {
+) -> Result<i64, SignError> {
     if auth.signed_headers != "content-type;host" {
         return Err(SignError::Malformed(
             "SignedHeaders must be content-type;host".to_owned(),
@@ -118,7 +124,7 @@ pub fn verify(
     }
     let expected = sign(parts, secret);
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
-        Ok(())
+        Ok(ts)
     } else {
         Err(SignError::Mismatch)
     }

@@ -54,10 +54,13 @@ pub(super) async fn dispatch(call: &Call, action: &str, body: &[u8]) -> ActionRe
     match action {
         "CreateLoadBalancer" => create_load_balancer(call, call.parse(body)?).await,
         "DescribeLoadBalancers" => describe_load_balancers(call, call.parse(body)?).await,
-        "DescribeLoadBalancerRegions" => Ok(json!({
-            "regions": call.control.settings().regions.iter()
-                .map(|r| json!({"regionId": r})).collect::<Vec<_>>()
-        })),
+        "DescribeLoadBalancerRegions" => {
+            let NoParameters {} = call.parse(body)?;
+            Ok(json!({
+                "regions": call.control.settings().regions.iter()
+                    .map(|r| json!({"regionId": r})).collect::<Vec<_>>()
+            }))
+        }
         "CreateListener" => create_listener(call, call.parse(body)?).await,
         "DescribeListeners" => describe_listeners(call, call.parse(body)?).await,
         "DeleteListener" => delete_listener(call, call.parse(body)?).await,
@@ -74,8 +77,14 @@ fn fail(e: weir_control::ControlError) -> ZcError {
     ZcError::from_control(e, Service::Zlb)
 }
 
+/// An action without parameters: any field is refused, so no other
+/// action's signed body passes as this one's.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+struct NoParameters {}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateLoadBalancer {
     region_id: String,
     vpc_id: String,
@@ -102,7 +111,7 @@ async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionRes
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeLoadBalancers {
     region_id: Option<String>,
     vpc_id: Option<String>,
@@ -195,7 +204,7 @@ async fn describe_load_balancers(call: &Call, req: DescribeLoadBalancers) -> Act
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct HealthCheck {
     enabled: Option<bool>,
     check_type: Option<String>,
@@ -248,7 +257,7 @@ fn health_view(pool: &Pool) -> Value {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateListener {
     load_balancer_id: String,
     listener_name: Option<String>,
@@ -390,7 +399,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeListeners {
     load_balancer_id: String,
     listener_ids: Option<Vec<String>>,
@@ -441,7 +450,7 @@ async fn describe_listeners(call: &Call, req: DescribeListeners) -> ActionResult
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ListenerRef {
     load_balancer_id: String,
     listener_id: String,
@@ -472,7 +481,7 @@ async fn delete_listener(call: &Call, req: ListenerRef) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct BackendServer {
     instance_id: Option<String>,
     private_ip_address: Option<String>,
@@ -481,7 +490,7 @@ struct BackendServer {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct BackendServers {
     load_balancer_id: String,
     listener_id: String,
@@ -580,7 +589,7 @@ async fn deregister_backend(call: &Call, req: BackendServers) -> ActionResult {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DescribeBackends {
     load_balancer_id: String,
     listener_id: Option<String>,

@@ -5,10 +5,12 @@
 //! project bootstrapped as the admin, and a client per project that signs
 //! every dialect's requests with the crate's own signing functions.
 
-#![allow(dead_code)] // each test binary uses its own part of the harness
+#![allow(
+    dead_code,
+    reason = "each test binary uses its own part of the harness"
+)]
 
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use weir_control::{Control, Principal};
 use weir_core::inventory::{NewInstance, NewSubnet, NewVpc};
 use weir_core::settings::Settings;
 use weir_core::Timestamp;
-use weir_dialects::common::{pct, unix_now};
+use weir_dialects::common::{hex, hmac_sha256, pct, sha256_hex, unix_now, ReplayLimits};
 use weir_dialects::{aliyun, huawei, ucloud, zenlayer};
 use weir_store::sqlite::Durability;
 
@@ -33,10 +35,10 @@ pub struct Machine {
 #[derive(Debug, Clone)]
 pub struct Inventory {
     pub project: String,
-    pub access_key_id: String,
-    pub secret: String,
     /// The project's bearer token for the native API.
     pub token: String,
+    pub access_key_id: String,
+    pub secret: String,
     pub vpc: String,
     /// 10.0.1.0/24 in `vpc`.
     pub subnet: String,
@@ -46,29 +48,56 @@ pub struct Inventory {
     pub bm: Machine,
 }
 
-/// One project's signed client of a running server.
+/// One project's signed client of a running server (cheap to clone: the
+/// server's directory and nonce counter are shared); it keeps the server's
+/// directory alive.
 #[derive(Clone)]
-pub struct Client {
+pub struct Server {
     /// `127.0.0.1:<port>`, also the Host header every request carries.
     pub host: String,
+    /// The project whose access key signs this handle's requests.
     pub inventory: Inventory,
+    /// Another project of the same server, when started with one.
+    pub other: Option<Inventory>,
     agent: ureq::Agent,
     /// Shared by every client of the server, so no two requests of the
     /// process carry the same nonce or Zenlayer timestamp offset.
     nonce: Arc<AtomicU64>,
+    _dir: Arc<tempfile::TempDir>,
 }
 
-/// A running server with one project; it lives as long as the test process.
-pub struct Server {
-    client: Client,
-    _dir: tempfile::TempDir,
+/// The isolation sweep's name for a per-project handle.
+pub type Client = Server;
+
+/// How [`start_with`] sets a server up.
+#[derive(Default)]
+pub struct Options {
+    pub config: weir_dialects::Config,
+    /// The replay guards' bounds (default: the production ones).
+    pub replay_limits: Option<ReplayLimits>,
+    /// Bootstrap a second project with its own inventory (`Server::other`).
+    pub second_project: bool,
 }
 
-impl Deref for Server {
-    type Target = Client;
+/// One Zenlayer request as signed, to send (or replay) as it is.
+#[derive(Debug, Clone)]
+pub struct ZcSigned {
+    pub path: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
 
-    fn deref(&self) -> &Client {
-        &self.client
+impl ZcSigned {
+    /// The same signed bytes with another `x-zc-action` or path.
+    pub fn with(&self, path: &str, action: &str) -> Self {
+        let mut copy = self.clone();
+        copy.path = path.to_owned();
+        for (k, v) in copy.headers.iter_mut() {
+            if *k == "x-zc-action" {
+                *v = action.to_owned();
+            }
+        }
+        copy
     }
 }
 
@@ -145,9 +174,9 @@ async fn bootstrap(control: &Control, name: &str) -> Inventory {
     let bm = machines.pop().expect("four machines");
     Inventory {
         project: project.as_str().to_owned(),
+        token: created.token,
         access_key_id: created.project.access_key_id,
         secret: created.access_key_secret,
-        token: created.token,
         vpc: vpc.id.as_str().to_owned(),
         subnet: subnet.id.as_str().to_owned(),
         vms: machines,
@@ -158,18 +187,36 @@ async fn bootstrap(control: &Control, name: &str) -> Inventory {
 /// Starts a server with default settings and dialect config on its own
 /// runtime thread, with a fresh inventory.
 pub fn start() -> Server {
-    let (mut clients, dir) = start_projects(&["golden"]);
-    Server {
-        client: clients.remove(0),
-        _dir: dir,
+    start_with(Options::default())
+}
+
+/// Starts a server as [`start`] does, set up by `options`.
+pub fn start_with(options: Options) -> Server {
+    let mut names = vec!["golden"];
+    if options.second_project {
+        names.push("golden-other");
     }
+    let mut clients = start_inner(&names, options.config, options.replay_limits);
+    let mut first = clients.remove(0);
+    first.other = clients.pop().map(|c| c.inventory);
+    first
 }
 
 /// Starts a server as [`start`] does, with one project per name, each
 /// with the same inventory layout (address spaces of projects overlap, as
 /// in every cloud); one client per project, in order. The directory holds
-/// the SQLite file and must outlive the clients.
-pub fn start_projects(names: &[&str]) -> (Vec<Client>, tempfile::TempDir) {
+/// the database file and must outlive the clients.
+pub fn start_projects(names: &[&str]) -> (Vec<Client>, Arc<tempfile::TempDir>) {
+    let clients = start_inner(names, weir_dialects::Config::default(), None);
+    let dir = Arc::clone(&clients[0]._dir);
+    (clients, dir)
+}
+
+fn start_inner(
+    names: &[&str],
+    config: weir_dialects::Config,
+    replay_limits: Option<ReplayLimits>,
+) -> Vec<Client> {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("weir.db");
     let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
@@ -192,10 +239,13 @@ pub fn start_projects(names: &[&str]) -> (Vec<Client>, tempfile::TempDir) {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send((listener.local_addr().unwrap(), inventories))
                 .unwrap();
-            let app = weir_api::router(control.clone()).merge(weir_dialects::router(
-                control,
-                weir_dialects::Config::default(),
-            ));
+            let state = weir_dialects::Dialects::with_replay_limits(
+                control.clone(),
+                config,
+                replay_limits.unwrap_or_default(),
+            );
+            // Merged as `weir serve` merges them.
+            let app = weir_api::router(control).merge(weir_dialects::router_with_state(state));
             axum::serve(listener, app).await.unwrap();
         });
     });
@@ -205,16 +255,62 @@ pub fn start_projects(names: &[&str]) -> (Vec<Client>, tempfile::TempDir) {
         .timeout(Duration::from_secs(10))
         .build();
     let nonce = Arc::new(AtomicU64::new(0));
-    let clients = inventories
+    let dir = Arc::new(dir);
+    inventories
         .into_iter()
         .map(|inventory| Client {
             host: addr.to_string(),
             inventory,
+            other: None,
             agent: agent.clone(),
-            nonce: nonce.clone(),
+            nonce: Arc::clone(&nonce),
+            _dir: Arc::clone(&dir),
         })
-        .collect();
-    (clients, dir)
+        .collect()
+}
+
+/// The SDK-HMAC-SHA256 signature as huaweicloudsdkcore computes it: over
+/// the body's hash, or over `X-Sdk-Content-Sha256` as given when the body
+/// is not empty (what the SDK does, and what a forger would try).
+fn huawei_signature(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    body: &[u8],
+    signed: &[String],
+    secret: &str,
+) -> String {
+    let parts = huawei::sign::SignedParts {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    };
+    let canonical = huawei::sign::canonical_request(&parts, signed);
+    let claimed = headers
+        .iter()
+        .find(|(k, _)| k == "x-sdk-content-sha256")
+        .map(|(_, v)| v.as_str());
+    let canonical = match claimed {
+        Some(hash) if !body.is_empty() => {
+            let (head, _) = canonical.rsplit_once('\n').expect("a payload line");
+            format!("{head}\n{hash}")
+        }
+        _ => canonical,
+    };
+    let date = headers
+        .iter()
+        .find(|(k, _)| k == "x-sdk-date")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let sts = format!(
+        "{}\n{date}\n{}",
+        huawei::sign::ALGORITHM,
+        sha256_hex(canonical.as_bytes())
+    );
+    hex(&hmac_sha256(secret.as_bytes(), sts.as_bytes()))
 }
 
 /// Unix seconds as `YYYY-MM-DDThh:mm:ssZ`.
@@ -240,7 +336,19 @@ fn form(pairs: &[(String, String)]) -> String {
         .join("&")
 }
 
-impl Client {
+impl Server {
+    /// A handle on the same server that signs as the second project.
+    pub fn as_other(&self) -> Server {
+        Server {
+            host: self.host.clone(),
+            inventory: self.other.clone().expect("started with a second project"),
+            other: Some(self.inventory.clone()),
+            agent: self.agent.clone(),
+            nonce: Arc::clone(&self.nonce),
+            _dir: Arc::clone(&self._dir),
+        }
+    }
+
     /// Sends one request to this server; HTTP errors are answers too.
     pub fn send(
         &self,
@@ -280,21 +388,49 @@ impl Client {
     }
 
     /// Zenlayer Cloud API 2.0 (`service` zlb or bmc), signed with
-    /// ZC2-HMAC-SHA256 as the Python SDK signs it.
+    /// ZC2-HMAC-SHA256 as the Python SDK signs it. Like the SDK, a 429
+    /// `REQUEST_LIMIT_EXCEEDED` (an identical request already sent within
+    /// the same second shares its signature, which is single-use) is
+    /// retried once the clock has moved on, signed again.
     pub fn zenlayer(&self, service: &str, version: &str, action: &str, body: &Value) -> Reply {
         let body = serde_json::to_vec(body).unwrap();
-        // Zenlayer signs only the second and the body, and every accepted
-        // signature is single-use: a distinct second (within the ±15 min
-        // window) for each request keeps identical bodies distinct.
-        let offset = self.nonce.fetch_add(1, Ordering::Relaxed) % 600;
-        let timestamp = (unix_now() - offset as i64).to_string();
+        for _ in 0..3 {
+            // Zenlayer signs only the second and the body, and every
+            // accepted write signature is single-use: a distinct second
+            // (within the ±15 min window) for each request keeps identical
+            // bodies distinct; the 429 retry covers any collision left.
+            let offset = self.nonce.fetch_add(1, Ordering::Relaxed) % 600;
+            let timestamp = unix_now() - offset as i64;
+            let signed = self.zenlayer_signed(service, version, action, &body, timestamp);
+            let reply = self.send_zenlayer(&signed);
+            let limited = reply.status == 429
+                && serde_json::from_str::<Value>(&reply.text)
+                    .is_ok_and(|v| v["code"] == "REQUEST_LIMIT_EXCEEDED");
+            if !limited {
+                return reply;
+            }
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        panic!("POST /api/v2/{service} {action}: still limited after three signatures")
+    }
+
+    /// A Zenlayer request signed at `timestamp`, not yet sent.
+    pub fn zenlayer_signed(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        body: &[u8],
+        timestamp: i64,
+    ) -> ZcSigned {
+        let timestamp = timestamp.to_string();
         let content_type = "application/json";
         let parts = zenlayer::sign::SignedParts {
             method: "POST",
             content_type,
             host: &self.host,
             timestamp: &timestamp,
-            body: &body,
+            body,
         };
         let signature = zenlayer::sign::sign(&parts, &self.inventory.secret);
         let authorization = format!(
@@ -302,11 +438,9 @@ impl Client {
             zenlayer::sign::ALGORITHM,
             self.inventory.access_key_id
         );
-        let path = format!("/api/v2/{service}");
-        self.send(
-            "POST",
-            &path,
-            &[
+        ZcSigned {
+            path: format!("/api/v2/{service}"),
+            headers: vec![
                 ("Content-Type", content_type.to_owned()),
                 ("x-zc-version", version.to_owned()),
                 ("x-zc-service", service.to_owned()),
@@ -318,10 +452,27 @@ impl Client {
                 ),
                 ("Authorization", authorization),
             ],
-            &body,
+            body: body.to_vec(),
+        }
+    }
+
+    /// Sends a signed Zenlayer request as it is.
+    pub fn send_zenlayer(&self, signed: &ZcSigned) -> Reply {
+        let action = signed
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "x-zc-action")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        self.send(
+            "POST",
+            &signed.path,
+            &signed.headers,
+            &signed.body,
             format!(
-                "POST {path} x-zc-action: {action}\n{}",
-                String::from_utf8_lossy(&body)
+                "POST {} x-zc-action: {action}\n{}",
+                signed.path,
+                String::from_utf8_lossy(&signed.body)
             ),
         )
     }
@@ -334,6 +485,21 @@ impl Client {
 
     /// UCloud as [`Self::ucloud`], naming `project` as the `ProjectId`.
     pub fn ucloud_in(&self, project: &str, params: &[(&str, &str)]) -> Reply {
+        let pairs = self.ucloud_signed_in(project, params);
+        self.send_ucloud(&pairs)
+    }
+
+    /// The parameters of a UCloud request, signed (`Signature` last).
+    pub fn ucloud_signed(&self, params: &[(&str, &str)]) -> Vec<(String, String)> {
+        self.ucloud_signed_in(&self.inventory.project, params)
+    }
+
+    /// UCloud parameters naming `project`, signed with this client's key.
+    pub fn ucloud_signed_in(
+        &self,
+        project: &str,
+        params: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
         let mut pairs: Vec<(String, String)> = vec![
             ("Region".into(), "local".into()),
             ("ProjectId".into(), project.to_owned()),
@@ -343,10 +509,20 @@ impl Client {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
-        let request = format!("POST /ucloud {}", plain(&pairs));
         pairs.push(("PublicKey".into(), self.inventory.access_key_id.clone()));
         let signature = ucloud::sign::sign(&pairs, &self.inventory.secret);
         pairs.push(("Signature".into(), signature));
+        pairs
+    }
+
+    /// Sends UCloud parameters as they are, form-encoded.
+    pub fn send_ucloud(&self, pairs: &[(String, String)]) -> Reply {
+        let shown: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "PublicKey" && k != "Signature")
+            .cloned()
+            .collect();
+        let request = format!("POST /ucloud {}", plain(&shown));
         self.send(
             "POST",
             "/ucloud",
@@ -354,7 +530,7 @@ impl Client {
                 "Content-Type",
                 "application/x-www-form-urlencoded".to_owned(),
             )],
-            form(&pairs).as_bytes(),
+            form(pairs).as_bytes(),
             request,
         )
     }
@@ -362,6 +538,19 @@ impl Client {
     /// Alibaba Cloud SLB with signature v1 (aliyun-python-sdk-core): every
     /// parameter in the query of an empty POST; `Format=XML` when `xml`.
     pub fn aliyun(&self, action: &str, params: &[(&str, &str)], xml: bool) -> Reply {
+        let (pairs, request) = self.aliyun_signed(action, params, xml, &self.next_nonce());
+        self.send_aliyun(action, &pairs, request)
+    }
+
+    /// An Alibaba v1 request with the given `SignatureNonce`, signed, and
+    /// its description.
+    pub fn aliyun_signed(
+        &self,
+        action: &str,
+        params: &[(&str, &str)],
+        xml: bool,
+        nonce: &str,
+    ) -> (Vec<(String, String)>, String) {
         let mut pairs: Vec<(String, String)> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -376,7 +565,7 @@ impl Client {
             ("SignatureMethod".to_owned(), "HMAC-SHA1".to_owned()),
             ("SignatureType".to_owned(), String::new()),
             ("SignatureVersion".to_owned(), "1.0".to_owned()),
-            ("SignatureNonce".to_owned(), self.next_nonce()),
+            ("SignatureNonce".to_owned(), nonce.to_owned()),
             (
                 "AccessKeyId".to_owned(),
                 self.inventory.access_key_id.clone(),
@@ -384,9 +573,14 @@ impl Client {
         ]);
         let signature = aliyun::sign::v1_sign("POST", &pairs, &self.inventory.secret);
         pairs.push(("Signature".into(), signature));
+        (pairs, request)
+    }
+
+    /// Sends signed Alibaba v1 parameters in the query of an empty POST.
+    pub fn send_aliyun(&self, action: &str, pairs: &[(String, String)], request: String) -> Reply {
         self.send(
             "POST",
-            &format!("/?{}", form(&pairs)),
+            &format!("/?{}", form(pairs)),
             &[("x-acs-action", action.to_owned())],
             b"",
             request,
@@ -408,29 +602,59 @@ impl Client {
         rest: &str,
         body: Option<&Value>,
     ) -> Reply {
-        let project = &project.to_owned();
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let path = format!("/v2/{project}/elb{path}");
-        let query_pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
         let body = body
             .map(|b| serde_json::to_vec(b).unwrap())
             .unwrap_or_default();
+        self.huawei_signed_in(project, method, rest, &body, &body, None)
+    }
+
+    /// Huawei ELB v2 as [`Server::huawei`], signed over `signed_body` (and
+    /// `X-Sdk-Content-Sha256: content_sha256` when given) but sending
+    /// `body`: a captured request replayed with another body.
+    pub fn huawei_with(
+        &self,
+        method: &str,
+        rest: &str,
+        body: &[u8],
+        signed_body: &[u8],
+        content_sha256: Option<&str>,
+    ) -> Reply {
+        let project = self.inventory.project.clone();
+        self.huawei_signed_in(&project, method, rest, body, signed_body, content_sha256)
+    }
+
+    fn huawei_signed_in(
+        &self,
+        project: &str,
+        method: &str,
+        rest: &str,
+        body: &[u8],
+        signed_body: &[u8],
+        content_sha256: Option<&str>,
+    ) -> Reply {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = format!("/v2/{project}/elb{path}");
+        let query_pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
         let date = iso_seconds(unix_now()).replace(['-', ':'], "");
-        let headers: Vec<(String, String)> = vec![
+        let mut headers: Vec<(String, String)> = vec![
             ("content-type".into(), "application/json".into()),
             ("host".into(), self.host.clone()),
-            ("x-project-id".into(), project.clone()),
+            ("x-project-id".into(), project.to_owned()),
             ("x-sdk-date".into(), date),
         ];
+        if let Some(hash) = content_sha256 {
+            headers.push(("x-sdk-content-sha256".into(), hash.to_owned()));
+        }
         let signed: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
-        let parts = huawei::sign::SignedParts {
+        let signature = huawei_signature(
             method,
-            path: &path,
-            query: &query_pairs,
-            headers: &headers,
-            body: &body,
-        };
-        let signature = huawei::sign::sign(&parts, &signed, &self.inventory.secret);
+            &path,
+            &query_pairs,
+            &headers,
+            signed_body,
+            &signed,
+            &self.inventory.secret,
+        );
         let authorization = format!(
             "{} Access={}, SignedHeaders={}, Signature={signature}",
             huawei::sign::ALGORITHM,
@@ -452,8 +676,8 @@ impl Client {
             method,
             &target,
             &send_headers,
-            &body,
-            format!("{method} {target}\n{}", String::from_utf8_lossy(&body)),
+            body,
+            format!("{method} {target}\n{}", String::from_utf8_lossy(body)),
         )
     }
 
