@@ -1201,10 +1201,12 @@ async fn register_in(
     addresses.extend(instances.iter().map(|i| i.private_ip));
     let mut instance_ids = keys.instance_ids.clone();
     instance_ids.extend(instances.iter().map(|i| i.id.to_string()));
+    let vips = tx.vips_among(&addresses).await?;
     let snapshot = RegisterSnapshot {
         overlapping: tx
             .overlapping_backends(&pool.id, &addresses, &instance_ids)
             .await?,
+        vips,
         pool_backend_count: tx.count_backends(&pool.id).await?,
         subnets: tx.subnets_by_ids(&keys.subnet_ids).await?,
         instances,

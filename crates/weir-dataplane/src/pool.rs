@@ -675,7 +675,8 @@ impl PoolRuntime {
         let ejected = {
             let failures = backend.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
             let mut s = lock(&backend.status);
-            s.reason = Some(format!("connect failed: {error}"));
+            // The errno is for the operator's log, not the tenant's view.
+            s.reason = Some(weir_core::status::FailureReason::ConnectionFailed.to_string());
             if failures >= self.ejection.after_failures && s.ejected_until.is_none() {
                 s.ejected_until = Some(Instant::now() + self.ejection.period);
                 true

@@ -133,6 +133,9 @@ pub trait Reads: Send {
         project: Option<&ProjectId>,
     ) -> StoreResult<Vec<LoadBalancer>>;
     async fn used_vips(&mut self) -> StoreResult<HashSet<IpAddr>>;
+    /// Which of `addresses` are the VIP of some load balancer (any
+    /// project): an index lookup, for the "no VIP is a backend" rule.
+    async fn vips_among(&mut self, addresses: &[IpAddr]) -> StoreResult<HashSet<IpAddr>>;
     async fn listener(&mut self, id: &ListenerId) -> StoreResult<Option<Listener>>;
     async fn listeners_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Listener>>;
     async fn pool(&mut self, id: &PoolId) -> StoreResult<Option<Pool>>;
