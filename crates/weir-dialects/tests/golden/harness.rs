@@ -36,6 +36,9 @@ pub struct Inventory {
     pub vms: Vec<Machine>,
     /// A running bare-metal server at 10.0.1.21.
     pub bm: Machine,
+    /// Projects after the first also own a VPC nobody else shares
+    /// (10.9.0.0/16): its subnet 10.9.1.0/24 and a VM at 10.9.1.5.
+    pub private: Option<(String, Machine)>,
 }
 
 /// A running server; it lives as long as the test process.
@@ -45,7 +48,7 @@ pub struct Server {
     pub inventory: Inventory,
     agent: ureq::Agent,
     nonce: AtomicU64,
-    _dir: tempfile::TempDir,
+    _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// One answer: status, content type, raw body, and a one-line description
@@ -65,12 +68,9 @@ impl Reply {
     }
 }
 
-async fn bootstrap(control: &Control) -> Inventory {
+async fn bootstrap(control: &Control, name: &str, private: bool) -> Inventory {
     let admin = Principal::Admin;
-    let created = control
-        .create_project(&admin, "golden".into())
-        .await
-        .unwrap();
+    let created = control.create_project(&admin, name.into()).await.unwrap();
     let project = created.project.id.clone();
     let vpc = control
         .create_vpc(
@@ -122,7 +122,56 @@ async fn bootstrap(control: &Control) -> Inventory {
         });
     }
     let bm = machines.pop().expect("four machines");
+    let private = if private {
+        let vpc = control
+            .create_vpc(
+                &admin,
+                project.clone(),
+                NewVpc {
+                    name: "private".into(),
+                    cidr: "10.9.0.0/16".into(),
+                    has_border_gateway: false,
+                },
+            )
+            .await
+            .unwrap();
+        let subnet = control
+            .create_subnet(
+                &admin,
+                vpc.id.clone(),
+                NewSubnet {
+                    name: "private".into(),
+                    cidr: "10.9.1.0/24".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let db = control
+            .create_instance(
+                &admin,
+                project.clone(),
+                subnet.id.clone(),
+                NewInstance {
+                    name: "db".into(),
+                    instance_type: "vm".into(),
+                    private_ip: "10.9.1.5".into(),
+                    state: None,
+                },
+            )
+            .await
+            .unwrap();
+        Some((
+            subnet.id.as_str().to_owned(),
+            Machine {
+                id: db.id.as_str().to_owned(),
+                ip: "10.9.1.5".to_owned(),
+            },
+        ))
+    } else {
+        None
+    };
     Inventory {
+        private,
         project: project.as_str().to_owned(),
         access_key_id: created.project.access_key_id,
         secret: created.access_key_secret,
@@ -136,9 +185,18 @@ async fn bootstrap(control: &Control) -> Inventory {
 /// Starts a server with default settings and dialect config on its own
 /// runtime thread, with a fresh inventory.
 pub fn start() -> Server {
+    start_many(Settings::default(), 1)
+        .pop()
+        .expect("one project")
+}
+
+/// Starts one server with `settings` and `projects` projects, each with
+/// the same inventory (their VPCs overlap, as clouds allow); returns one
+/// client per project, signing with that project's key.
+pub fn start_many(settings: Settings, projects: usize) -> Vec<Server> {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("weir.db");
-    let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, Inventory)>();
+    let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, Vec<Inventory>)>();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -147,10 +205,18 @@ pub fn start() -> Server {
             .unwrap();
         rt.block_on(async move {
             let store = weir_store::testing::store(&db, Durability::Normal).await;
-            let control = Control::start(store, Settings::default(), "golden-admin".into())
+            let control = Control::start(store, settings, "golden-admin".into())
                 .await
                 .unwrap();
-            let inventory = bootstrap(&control).await;
+            let mut inventory = Vec::new();
+            for i in 0..projects {
+                let name = if i == 0 {
+                    "golden".to_owned()
+                } else {
+                    format!("golden{i}")
+                };
+                inventory.push(bootstrap(&control, &name, i > 0).await);
+            }
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send((listener.local_addr().unwrap(), inventory))
                 .unwrap();
@@ -158,17 +224,21 @@ pub fn start() -> Server {
             axum::serve(listener, app).await.unwrap();
         });
     });
-    let (addr, inventory) = rx.recv().expect("the server started");
+    let (addr, inventories) = rx.recv().expect("the server started");
     assert!(addr.ip().is_loopback());
-    Server {
-        host: addr.to_string(),
-        inventory,
-        agent: ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(10))
-            .build(),
-        nonce: AtomicU64::new(0),
-        _dir: dir,
-    }
+    let dir = std::sync::Arc::new(dir);
+    inventories
+        .into_iter()
+        .map(|inventory| Server {
+            host: addr.to_string(),
+            inventory,
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(10))
+                .build(),
+            nonce: AtomicU64::new(0),
+            _dir: dir.clone(),
+        })
+        .collect()
 }
 
 /// Unix seconds as `YYYY-MM-DDThh:mm:ssZ`.
@@ -230,7 +300,12 @@ impl Server {
     }
 
     fn next_nonce(&self) -> String {
-        format!("golden-{}", self.nonce.fetch_add(1, Ordering::Relaxed))
+        // Per project, so two projects' clients never share a nonce.
+        format!(
+            "golden-{}-{}",
+            self.inventory.project,
+            self.nonce.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// Zenlayer Cloud API 2.0 (`service` zlb or bmc), signed with
