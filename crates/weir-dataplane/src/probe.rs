@@ -118,6 +118,9 @@ pub async fn run(
         let addr = SocketAddr::new(target.address, port);
         let started = std::time::Instant::now();
         let result = check_once(&egress, &check, addr).await;
+        backend
+            .checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Only a passing check has a latency worth showing: the time a
         // refused or filtered probe took is what a port scan measures.
         if result.is_ok() {

@@ -55,6 +55,7 @@ async fn a_refused_probe_reads_connection_failed_with_no_latency() {
         Some(FailureReason::ConnectionFailed.as_str()),
         "no errno text such as \"Connection refused (os error 111)\""
     );
+    assert!(metric(&dp, "weir_backend_checks_total", "closed").is_some_and(|n| n > 0));
     assert_eq!(
         metric(&dp, "weir_backend_check_latency_microseconds", "closed"),
         Some(0),
