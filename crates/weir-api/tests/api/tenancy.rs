@@ -206,3 +206,32 @@ fn bad_vips_are_refused() {
     );
     assert_eq!(good["vip"], "127.0.1.77");
 }
+
+#[test]
+fn a_new_vip_is_never_a_registered_backends_address() {
+    // VIPs from the subnet every project has: a VIP equal to project A's
+    // backend 10.0.1.130 would be bound on this host and take A's traffic.
+    let mut settings = Settings::default();
+    settings.network.vip_ranges = vec!["10.0.1.128/25".parse().unwrap()];
+    let s = start_with(settings);
+    let a = fixture_named(&s, "a");
+    assert_eq!(vip_of(&s, &a), "10.0.1.129");
+    let taken = register(
+        &s,
+        &a,
+        json!([{"address": "10.0.1.130"}, {"address": "10.0.1.131"}]),
+    );
+    assert_eq!(taken.status, 201, "{}", taken.body);
+    let b = fixture_named(&s, "b");
+    assert_eq!(
+        vip_of(&s, &b),
+        "10.0.1.132",
+        "allocation skips backends' addresses"
+    );
+    let named = s.post(
+        "/v1/loadbalancers",
+        &b.token,
+        json!({"name": "steal", "subnet_id": b.subnet, "vip": "10.0.1.130"}),
+    );
+    assert_error(&named, 400, "VipNotAllowed");
+}
