@@ -162,6 +162,7 @@ class Weir:
         with open(cfg, "w") as f:
             f.write(f"""[network]
 backend_ranges = ["127.0.0.0/8"]
+external_backend_ranges = ["127.0.0.0/8"]
 vip_ranges = ["{vip_net}"]
 [store]
 {store}

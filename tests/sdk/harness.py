@@ -177,7 +177,8 @@ def merge_config(base, extra):
 
 BASE_CONFIG = {
     "store": {"durability": "normal"},  # tests do not need fsync per commit
-    "network": {"backend_ranges": BACKEND_RANGES},
+    # Loopback backends are granted outside VPCs, as an operator grants bare metal behind a border gateway.
+    "network": {"backend_ranges": BACKEND_RANGES, "external_backend_ranges": ["127.0.0.0/8"]},
 }
 
 

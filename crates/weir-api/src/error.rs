@@ -58,6 +58,8 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
         Error::BorderGatewayRequired { .. } => (S::CONFLICT, "BorderGatewayRequired"),
         Error::AddressNotPrivate { .. } => (S::BAD_REQUEST, "AddressNotPrivate"),
         Error::AddressReserved { .. } => (S::BAD_REQUEST, "AddressReserved"),
+        Error::AddressNotInNetwork { .. } => (S::BAD_REQUEST, "AddressNotInNetwork"),
+        Error::VipNotAllowed { .. } => (S::BAD_REQUEST, "VipNotAllowed"),
         Error::AddressNotInstance { .. } => (S::BAD_REQUEST, "AddressNotInstance"),
         Error::AddressNotInSubnet { .. } => (S::BAD_REQUEST, "AddressNotInSubnet"),
         Error::SubnetNotInVpc { .. } => (S::BAD_REQUEST, "SubnetNotInVpc"),

@@ -528,16 +528,33 @@ impl Control {
                     return Ok(principal.check(found, ResourceKind::LoadBalancer, id.as_str())?);
                 }
             }
-            let used = tx.used_vips().await?;
+            let mut used = tx.used_vips().await?;
             let at = now();
-            let plan = loadbalancer::plan_load_balancer(
-                &subnet,
-                &used,
-                &req,
-                &settings.network,
-                &mut UuidIds,
-                at,
-            )?;
+            // A VIP that is some backend's address would take that
+            // backend's traffic (the data plane binds it on this host):
+            // a named one is refused, an allocated one is skipped.
+            let plan = loop {
+                let plan = loadbalancer::plan_load_balancer(
+                    &subnet,
+                    &used,
+                    &req,
+                    &settings.network,
+                    &mut UuidIds,
+                    at,
+                )?;
+                let vip = plan.load_balancer.vip;
+                if !tx.backend_address_in_use(vip).await? {
+                    break plan;
+                }
+                if req.vip.is_some() {
+                    return Err(Error::VipNotAllowed {
+                        vip: vip.to_string(),
+                        reason: "it is the address of a registered backend".to_owned(),
+                    }
+                    .into());
+                }
+                used.insert(vip);
+            };
             tx.insert_load_balancer(&plan.load_balancer, &plan.default_pool)
                 .await?;
             if let Some(token) = &client_token {
@@ -1201,10 +1218,12 @@ async fn register_in(
     addresses.extend(instances.iter().map(|i| i.private_ip));
     let mut instance_ids = keys.instance_ids.clone();
     instance_ids.extend(instances.iter().map(|i| i.id.to_string()));
+    let vips = tx.vips_among(&addresses).await?;
     let snapshot = RegisterSnapshot {
         overlapping: tx
             .overlapping_backends(&pool.id, &addresses, &instance_ids)
             .await?,
+        vips,
         pool_backend_count: tx.count_backends(&pool.id).await?,
         subnets: tx.subnets_by_ids(&keys.subnet_ids).await?,
         instances,

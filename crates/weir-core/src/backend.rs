@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use crate::address::canonical;
 use crate::model::Backend;
 use crate::register::{check_name, RegisterPolicy};
 use crate::{Error, ResourceKind, Timestamp};
@@ -68,7 +69,7 @@ pub fn select_backends<'a>(
             ));
         }
         let address = match (&sel.instance_id, &sel.address) {
-            (None, Some(a)) => Some(a.parse::<IpAddr>().map_err(|_| {
+            (None, Some(a)) => Some(a.parse::<IpAddr>().map(canonical).map_err(|_| {
                 Error::invalid(
                     format!("{field}[{i}].address"),
                     format!("{a:?} is not an IP address"),
@@ -197,6 +198,7 @@ pub fn plan_batch(
             .as_deref()
             .ok_or_else(|| Error::invalid(field("address"), "is required"))?
             .parse::<IpAddr>()
+            .map(canonical)
             .map_err(|_| Error::invalid(field("address"), "is not an IP address"))?;
         let port = spec
             .port

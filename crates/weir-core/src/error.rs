@@ -98,9 +98,19 @@ pub enum Error {
     #[error("{address} is not a private IP (allowed backend ranges: {allowed})")]
     AddressNotPrivate { address: IpAddr, allowed: String },
 
-    /// The address can never be a backend (metadata service, the VIP).
+    /// The address can never be a backend (metadata service, any VIP).
     #[error("{address} cannot be a backend: {reason}")]
     AddressReserved { address: IpAddr, reason: String },
+
+    /// A bare address outside the caller's own networks: the load
+    /// balancer's VPC, the subnet it names, `network.external_backend_ranges`.
+    #[error("{address} is not in the load balancer's VPC, the named subnet or network.external_backend_ranges")]
+    AddressNotInNetwork { address: IpAddr },
+
+    /// A VIP a tenant asked for that cannot be one (unspecified, multicast,
+    /// IPv4-mapped, outside `network.vip_ranges`, ...).
+    #[error("{vip} cannot be a VIP: {reason}")]
+    VipNotAllowed { vip: String, reason: String },
 
     /// The dialect requires an instance behind the address and none exists.
     #[error("no instance with private IP {address} in the load balancer's VPC")]

@@ -30,9 +30,12 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), Error> {
 /// Parses a CIDR and insists on its network form (`10.0.0.0/16`, not
 /// `10.0.0.1/16`), so stored CIDRs compare and display canonically.
 pub fn parse_cidr(field: &str, text: &str) -> Result<IpNet, Error> {
-    let net: IpNet = text.parse().map_err(|_| {
-        Error::invalid(field, format!("{text:?} is not a CIDR such as 10.0.0.0/16"))
-    })?;
+    let net: IpNet = text
+        .parse()
+        .map(crate::address::canonical_net)
+        .map_err(|_| {
+            Error::invalid(field, format!("{text:?} is not a CIDR such as 10.0.0.0/16"))
+        })?;
     if net.trunc() != net {
         return Err(Error::invalid(
             field,
@@ -42,9 +45,11 @@ pub fn parse_cidr(field: &str, text: &str) -> Result<IpNet, Error> {
     Ok(net)
 }
 
-/// Parses an IPv4 or IPv6 address.
+/// Parses an IPv4 or IPv6 address in canonical form (IPv4-mapped IPv6 is
+/// stored and compared as the IPv4 address it reaches).
 pub fn parse_ip(field: &str, text: &str) -> Result<IpAddr, Error> {
     text.parse()
+        .map(crate::address::canonical)
         .map_err(|_| Error::invalid(field, format!("{text:?} is not an IP address")))
 }
 

@@ -13,6 +13,8 @@
 //! - [`ids`]: typed identifiers.
 //! - [`error`]: the canonical [`Error`] every dialect maps exhaustively.
 //! - [`settings`]: operator settings the rules depend on.
+//! - [`address`]: canonical addresses (IPv4-mapped IPv6 as IPv4), range
+//!   membership, the VIP rules.
 //! - [`inventory`]: VPC, subnet and instance rules.
 //! - [`loadbalancer`]: load balancer and listener rules, VIP allocation.
 //! - [`register`]: the backend registration planner (the union of the five
@@ -24,6 +26,7 @@
 //! - [`idempotency`]: client-token replay decisions.
 //! - [`time`]: the injected timestamp type.
 
+pub mod address;
 pub mod backend;
 pub mod error;
 pub mod idempotency;

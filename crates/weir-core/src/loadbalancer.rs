@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
+use crate::address;
 use crate::ids::*;
-use crate::inventory::{parse_ip, validate_name};
+use crate::inventory::validate_name;
 use crate::model::*;
 use crate::settings::NetworkSettings;
 use crate::{Error, Timestamp};
@@ -28,8 +29,9 @@ pub struct LoadBalancerPlan {
 }
 
 /// Plans a load balancer in `subnet`. `used_vips` are the VIPs of every
-/// existing load balancer; a requested VIP must be free, and without one the
-/// first free host address of `network.vip_ranges` is taken.
+/// existing load balancer; a requested VIP must pass
+/// [`address::check_vip`] and be free, and without one the first free host
+/// address of `network.vip_ranges` is taken.
 pub fn plan_load_balancer(
     subnet: &Subnet,
     used_vips: &HashSet<IpAddr>,
@@ -48,7 +50,7 @@ pub fn plan_load_balancer(
     }
     let vip = match &req.vip {
         Some(text) => {
-            let vip = parse_ip("vip", text)?;
+            let vip = address::check_vip(text, network)?;
             if used_vips.contains(&vip) {
                 return Err(Error::conflict(format!(
                     "VIP {vip} is already used by another load balancer"
@@ -93,8 +95,8 @@ fn allocate_vip(used: &HashSet<IpAddr>, network: &NetworkSettings) -> Result<IpA
     network
         .vip_ranges
         .iter()
-        .flat_map(|range| range.hosts())
-        .find(|ip| !used.contains(ip))
+        .flat_map(|range| address::canonical_net(*range).hosts())
+        .find(|ip| !used.contains(ip) && address::vip_refusal(*ip, network).is_none())
         .ok_or_else(|| Error::conflict("no free VIP left in network.vip_ranges"))
 }
 

@@ -7,8 +7,10 @@
 //! dialect picks a [`RegisterPolicy`]; each policy is implemented once here.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
+pub use crate::address::METADATA_ADDRESS;
+use crate::address::{canonical, in_ranges};
 use crate::error::QuotaKind;
 use crate::ids::*;
 use crate::inventory::{parse_ip, validate_name};
@@ -16,9 +18,6 @@ use crate::loadbalancer::parse_port;
 use crate::model::*;
 use crate::settings::Settings;
 use crate::{Error, ResourceKind, Timestamp};
-
-/// The cloud metadata service: never a backend, whatever the ranges say.
-pub const METADATA_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254));
 
 /// Most ports one backend may list (Zenlayer BMC `portList`).
 pub const MAX_PORTS_PER_BACKEND: usize = 64;
@@ -132,6 +131,10 @@ pub struct RegisterSnapshot {
     pub instances: Vec<Instance>,
     /// Subnets named by the request.
     pub subnets: Vec<Subnet>,
+    /// The VIPs, of any load balancer of any project, among the addresses
+    /// the request names or resolves to: a VIP is never a backend (a load
+    /// balancer pointing at another, or at itself, is a loop).
+    pub vips: HashSet<IpAddr>,
 }
 
 /// What a caller must load for a request: the instances and subnets it
@@ -152,7 +155,8 @@ pub fn snapshot_keys(specs: &[BackendSpec]) -> SnapshotKeys {
         keys.addresses.extend(
             spec.address
                 .as_deref()
-                .and_then(|a| a.parse::<IpAddr>().ok()),
+                .and_then(|a| a.parse::<IpAddr>().ok())
+                .map(canonical),
         );
         keys.subnet_ids.extend(spec.subnet_id.iter().cloned());
     }
@@ -446,7 +450,8 @@ fn check_kind(
     Ok(())
 }
 
-/// The address is neither reserved nor outside the backend ranges.
+/// The address is neither reserved (the metadata service, any VIP) nor
+/// outside the backend ranges. Addresses reach here canonical.
 fn check_address_range(
     snap: &RegisterSnapshot,
     address: IpAddr,
@@ -459,14 +464,21 @@ fn check_address_range(
             reason: "it is the metadata service address".to_owned(),
         });
     }
-    if address == lb.vip {
+    if address == canonical(lb.vip) {
         return Err(Error::AddressReserved {
             address,
             reason: "it is the load balancer's own VIP".to_owned(),
         });
     }
+    if snap.vips.iter().any(|v| canonical(*v) == address) {
+        return Err(Error::AddressReserved {
+            address,
+            reason: "it is a load balancer's VIP (a load balancer cannot forward to one)"
+                .to_owned(),
+        });
+    }
     let ranges = &settings.network.backend_ranges;
-    if !ranges.iter().any(|r| r.contains(&address)) {
+    if !in_ranges(ranges, address) {
         return Err(Error::AddressNotPrivate {
             address,
             allowed: ranges
@@ -516,7 +528,40 @@ fn check_address(
             });
         }
     }
+    if instance.is_none() {
+        check_own_network(snap, spec, address, settings)?;
+    }
     Ok(())
+}
+
+/// A bare address (no instance of the caller behind it) must lie in the
+/// caller's own network: the load balancer's VPC, the subnet the request
+/// names (already checked to be the caller's), or a range the operator
+/// grants outside VPCs. Address spaces of projects overlap, so this asks
+/// "is it inside my networks", never "is it someone else's instance":
+/// otherwise project A could publish project B's private service on A's
+/// VIP.
+fn check_own_network(
+    snap: &RegisterSnapshot,
+    spec: &BackendSpec,
+    address: IpAddr,
+    settings: &Settings,
+) -> Result<(), Error> {
+    let lb = &snap.load_balancer;
+    let in_vpc = in_ranges(std::slice::from_ref(&snap.vpc.cidr), address);
+    let in_named_subnet = spec.subnet_id.as_ref().is_some_and(|id| {
+        snap.subnets.iter().any(|s| {
+            s.id.as_str() == id
+                && s.project_id == lb.project_id
+                && in_ranges(std::slice::from_ref(&s.cidr), address)
+        })
+    });
+    let granted = in_ranges(&settings.network.external_backend_ranges, address);
+    if in_vpc || in_named_subnet || granted {
+        Ok(())
+    } else {
+        Err(Error::AddressNotInNetwork { address })
+    }
 }
 
 /// The port(s) of a backend: forbidden on DR, all-ports and multi-port

@@ -8,8 +8,14 @@ use ipnet::IpNet;
 pub struct NetworkSettings {
     /// Backend addresses must lie in one of these. Default: RFC 1918,
     /// 100.64.0.0/10 (CGNAT, used by clouds for VPCs) and fc00::/7 (ULA).
-    /// Loopback is allowed only when an operator adds it.
+    /// Loopback is allowed only when an operator adds it. This is the outer
+    /// bound; a bare address must also be in the caller's own network.
     pub backend_ranges: Vec<IpNet>,
+    /// Where a bare backend address may lie outside the load balancer's
+    /// VPC: networks the operator reaches on every tenant's behalf (bare
+    /// metal behind a border gateway, a loopback test host). Empty by
+    /// default: a bare address must then be inside the caller's VPC.
+    pub external_backend_ranges: Vec<IpNet>,
     /// Where VIPs are allocated when a load balancer names none. The default
     /// 127.0.1.0/24 binds on any Linux host without setup.
     pub vip_ranges: Vec<IpNet>,
@@ -29,6 +35,7 @@ impl Default for NetworkSettings {
             .into_iter()
             .map(parse)
             .collect(),
+            external_backend_ranges: Vec::new(),
             vip_ranges: vec![parse("127.0.1.0/24")],
         }
     }

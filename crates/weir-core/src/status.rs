@@ -42,11 +42,48 @@ impl fmt::Display for BackendState {
     }
 }
 
+/// Why a backend is unhealthy, in the only words a tenant reads. A raw
+/// probe error ("Connection refused (os error 111)", "timed out after
+/// 2000 ms", the latency of a refused probe) tells closed from filtered
+/// from open ports, which would make Weir a port scanner for whatever
+/// a tenant can name; the data plane logs the detail for operators and
+/// shows this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    /// Connecting, sending or reading failed or timed out, whatever the
+    /// errno.
+    ConnectionFailed,
+    /// The backend answered, but not as the HTTP check expects.
+    UnexpectedResponse,
+    /// The data plane may not dial the address (`dataplane.egress_allow`).
+    NotAllowed,
+}
+
+impl FailureReason {
+    /// The tenant-facing text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConnectionFailed => "connection failed",
+            Self::UnexpectedResponse => "health check failed: unexpected response",
+            Self::NotAllowed => {
+                "the data plane may not reach this address (dataplane.egress_allow)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A backend's live view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendLive {
     pub state: BackendState,
-    /// Why, in words: the last check's result, the egress guard, ...
+    /// Why, in words: a [`FailureReason`], draining, the slow-start ramp;
+    /// never a raw probe error.
     pub reason: Option<String>,
     pub active_connections: u64,
 }

@@ -23,27 +23,33 @@ impl Egress {
         }
     }
 
-    /// Whether `ip` may be dialled.
+    /// Whether `ip` may be dialled. IPv4-mapped IPv6 is judged as the IPv4
+    /// address it reaches, so `::ffff:10.0.0.1` is neither let past an
+    /// IPv4 allow-list nor refused by one that holds 10.0.0.1.
     pub fn allows(&self, ip: IpAddr) -> bool {
-        self.allow.iter().any(|net| net.contains(&ip))
+        weir_core::address::in_ranges(&self.allow, ip)
     }
 
-    /// Why `ip` may not be dialled, for a backend's status.
-    pub fn refusal(&self, ip: IpAddr) -> String {
-        let allowed: Vec<String> = self.allow.iter().map(ToString::to_string).collect();
-        format!(
-            "egress to {ip} is outside dataplane.egress_allow ({})",
-            allowed.join(", ")
-        )
+    /// Why a backend may not be dialled, as its status shows it to the
+    /// tenant (the allow-list itself is the operator's).
+    pub fn refusal(&self, _ip: IpAddr) -> String {
+        weir_core::status::FailureReason::NotAllowed
+            .as_str()
+            .to_owned()
     }
 
     fn check(&self, addr: SocketAddr) -> io::Result<()> {
         if self.allows(addr.ip()) {
             Ok(())
         } else {
+            let allowed: Vec<String> = self.allow.iter().map(ToString::to_string).collect();
             Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
-                self.refusal(addr.ip()),
+                format!(
+                    "egress to {} is outside dataplane.egress_allow ({})",
+                    addr.ip(),
+                    allowed.join(", ")
+                ),
             ))
         }
     }
@@ -102,6 +108,19 @@ mod tests {
     async fn refuses_outside_the_allow_list_without_dialling() {
         let egress = Egress::new(vec!["127.0.0.0/8".parse().unwrap()], Duration::from_secs(1));
         assert!(egress.allows("127.0.0.9".parse().unwrap()));
+        assert!(
+            egress.allows("::ffff:127.0.0.9".parse().unwrap()),
+            "IPv4-mapped is the IPv4 address"
+        );
+        let err = egress
+            .connect("[::ffff:10.1.2.3]:80".parse().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            io::ErrorKind::PermissionDenied,
+            "a mapped address outside the list is refused without dialling"
+        );
         let err = egress
             .connect("10.1.2.3:80".parse().unwrap())
             .await

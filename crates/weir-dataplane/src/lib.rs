@@ -333,7 +333,7 @@ impl DataPlane {
         drop(running);
         let registry = lock(&self.registry);
         type Family = (&'static str, &'static str, fn(&pool::BackendRuntime) -> u64);
-        let families: [Family; 7] = [
+        let families: [Family; 8] = [
             ("weir_backend_active_connections", "gauge", |b| {
                 b.active.load(Ordering::Relaxed)
             }),
@@ -351,6 +351,9 @@ impl DataPlane {
             }),
             ("weir_backend_check_latency_microseconds", "gauge", |b| {
                 b.check_latency_us.load(Ordering::Relaxed)
+            }),
+            ("weir_backend_checks_total", "counter", |b| {
+                b.checks.load(Ordering::Relaxed)
             }),
             ("weir_backend_healthy", "gauge", |b| {
                 u64::from(b.live().state == weir_core::status::BackendState::Healthy)

@@ -80,8 +80,11 @@ pub struct BackendRuntime {
     consecutive_failures: AtomicU32,
     /// HTTP responses by class: 1xx .. 5xx.
     pub responses: [AtomicU64; 5],
-    /// How long the last active check took, in microseconds.
+    /// How long the last passing active check took, in microseconds (a
+    /// failed probe's time is what a port scan measures, so none is kept).
     pub check_latency_us: AtomicU64,
+    /// Active checks run, passed or failed.
+    pub checks: AtomicU64,
     status: Mutex<Status>,
     /// Idle HTTP connections to this backend, most recent last.
     idle_connections: Mutex<Vec<tokio::net::TcpStream>>,
@@ -128,6 +131,7 @@ impl BackendRuntime {
             consecutive_failures: AtomicU32::new(0),
             responses: Default::default(),
             check_latency_us: AtomicU64::new(0),
+            checks: AtomicU64::new(0),
             idle_connections: Mutex::default(),
             idle: Notify::new(),
             close: watch::channel(false).0,
@@ -675,7 +679,8 @@ impl PoolRuntime {
         let ejected = {
             let failures = backend.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
             let mut s = lock(&backend.status);
-            s.reason = Some(format!("connect failed: {error}"));
+            // The errno is for the operator's log, not the tenant's view.
+            s.reason = Some(weir_core::status::FailureReason::ConnectionFailed.to_string());
             if failures >= self.ejection.after_failures && s.ejected_until.is_none() {
                 s.ejected_until = Some(Instant::now() + self.ejection.period);
                 true

@@ -8,22 +8,47 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use weir_core::model::{CheckKind, HealthCheck};
+use weir_core::status::FailureReason;
 
 use crate::egress::Egress;
 use crate::pool::{BackendRuntime, PoolRuntime};
+
+/// A failed check: the coarse reason tenants see and the detail only the
+/// operator's log gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailed {
+    pub reason: FailureReason,
+    pub detail: String,
+}
+
+impl CheckFailed {
+    fn new(reason: FailureReason, detail: String) -> Self {
+        Self { reason, detail }
+    }
+}
 
 /// Runs one check against `addr`; `Err` says why it failed.
 pub async fn check_once(
     egress: &Egress,
     check: &HealthCheck,
     addr: SocketAddr,
-) -> Result<(), String> {
+) -> Result<(), CheckFailed> {
+    use FailureReason::{ConnectionFailed, NotAllowed, UnexpectedResponse};
     let timeout = Duration::from_millis(check.timeout_ms);
+    let io_failure = |stage: &str, e: std::io::Error| {
+        let reason =
+            if e.kind() == std::io::ErrorKind::PermissionDenied && !egress.allows(addr.ip()) {
+                NotAllowed
+            } else {
+                ConnectionFailed
+            };
+        CheckFailed::new(reason, format!("{stage} {addr}: {e}"))
+    };
     let attempt = async {
         let mut stream = egress
             .connect_within(addr, timeout)
             .await
-            .map_err(|e| format!("connect to {addr}: {e}"))?;
+            .map_err(|e| io_failure("connect to", e))?;
         match &check.kind {
             CheckKind::Tcp => Ok(()),
             CheckKind::Http { path, expected } => {
@@ -33,7 +58,7 @@ pub async fn check_once(
                 stream
                     .write_all(request.as_bytes())
                     .await
-                    .map_err(|e| format!("send to {addr}: {e}"))?;
+                    .map_err(|e| io_failure("send to", e))?;
                 let mut head = [0u8; 64];
                 let mut read = 0;
                 // The status line fits in the first bytes; read until the
@@ -42,7 +67,7 @@ pub async fn check_once(
                     let n = stream
                         .read(&mut head[read..])
                         .await
-                        .map_err(|e| format!("read from {addr}: {e}"))?;
+                        .map_err(|e| io_failure("read from", e))?;
                     if n == 0 {
                         break;
                     }
@@ -53,11 +78,16 @@ pub async fn check_once(
                     .strip_prefix("HTTP/1.")
                     .and_then(|rest| rest.get(2..5))
                     .and_then(|c| c.parse().ok())
-                    .ok_or_else(|| format!("{addr} did not answer HTTP"))?;
+                    .ok_or_else(|| {
+                        CheckFailed::new(UnexpectedResponse, format!("{addr} did not answer HTTP"))
+                    })?;
                 if expected.iter().any(|(a, b)| (*a..=*b).contains(&code)) {
                     Ok(())
                 } else {
-                    Err(format!("GET {path} answered {code}"))
+                    Err(CheckFailed::new(
+                        UnexpectedResponse,
+                        format!("GET {path} answered {code}"),
+                    ))
                 }
             }
         }
@@ -65,9 +95,9 @@ pub async fn check_once(
     tokio::time::timeout(timeout, attempt)
         .await
         .unwrap_or_else(|_| {
-            Err(format!(
-                "check of {addr} timed out after {} ms",
-                check.timeout_ms
+            Err(CheckFailed::new(
+                ConnectionFailed,
+                format!("check of {addr} timed out after {} ms", check.timeout_ms),
             ))
         })
 }
@@ -88,10 +118,21 @@ pub async fn run(
         let addr = SocketAddr::new(target.address, port);
         let started = std::time::Instant::now();
         let result = check_once(&egress, &check, addr).await;
-        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         backend
-            .check_latency_us
-            .store(took, std::sync::atomic::Ordering::Relaxed);
+            .checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Only a passing check has a latency worth showing: the time a
+        // refused or filtered probe took is what a port scan measures.
+        if result.is_ok() {
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            backend
+                .check_latency_us
+                .store(took, std::sync::atomic::Ordering::Relaxed);
+        }
+        let result = result.map_err(|failed| {
+            tracing::debug!(backend = %backend.id, detail = %failed.detail, "health check failed");
+            failed.reason.as_str().to_owned()
+        });
         pool.record_check(&backend, result);
         tokio::time::sleep(interval).await;
     }

@@ -34,6 +34,10 @@ fn setup() -> (Server, Redactor) {
         r.label(&vm.id, &format!("vm-{i}"));
     }
     r.label(&inv.bm.id, "bm-0");
+    if let Some((subnet, db)) = &inv.private {
+        r.label(subnet, "private-subnet");
+        r.label(&db.id, "private-db");
+    }
     (server, r)
 }
 

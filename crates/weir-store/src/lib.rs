@@ -133,6 +133,13 @@ pub trait Reads: Send {
         project: Option<&ProjectId>,
     ) -> StoreResult<Vec<LoadBalancer>>;
     async fn used_vips(&mut self) -> StoreResult<HashSet<IpAddr>>;
+    /// Which of `addresses` are the VIP of some load balancer (any
+    /// project): an index lookup, for the "no VIP is a backend" rule.
+    async fn vips_among(&mut self, addresses: &[IpAddr]) -> StoreResult<HashSet<IpAddr>>;
+    /// Whether any backend, of any pool and project, has `address`: a new
+    /// VIP must not be one (the data plane would serve that backend's
+    /// traffic on it). A scan, but load balancers are created rarely.
+    async fn backend_address_in_use(&mut self, address: IpAddr) -> StoreResult<bool>;
     async fn listener(&mut self, id: &ListenerId) -> StoreResult<Option<Listener>>;
     async fn listeners_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Listener>>;
     async fn pool(&mut self, id: &PoolId) -> StoreResult<Option<Pool>>;

@@ -787,6 +787,32 @@ impl<L: Lend> Reads for L {
         rows.iter().map(|r| parsed(r, "vip")).collect()
     }
 
+    async fn backend_address_in_use(&mut self, address: IpAddr) -> StoreResult<bool> {
+        let row = self
+            .driver()
+            .fetch_optional(
+                "SELECT id FROM backends WHERE address = $1 LIMIT 1",
+                args![address.to_string()],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn vips_among(&mut self, addresses: &[IpAddr]) -> StoreResult<HashSet<IpAddr>> {
+        let addresses: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
+        let vip = |r: &_| parsed(r, "vip");
+        let found = select_in(
+            self.driver(),
+            "load_balancers",
+            unscoped(),
+            "vip",
+            &addresses,
+            vip,
+        )
+        .await?;
+        Ok(found.into_iter().collect())
+    }
+
     async fn listener(&mut self, id: &ListenerId) -> StoreResult<Option<Listener>> {
         select_one(self.driver(), "listeners", "id", id.as_str(), listener_from).await
     }

@@ -97,6 +97,7 @@ pub enum StoreConfig {
 #[serde(deny_unknown_fields)]
 struct NetworkSection {
     backend_ranges: Option<Vec<String>>,
+    external_backend_ranges: Option<Vec<String>>,
     vip_ranges: Option<Vec<String>>,
 }
 
@@ -120,7 +121,11 @@ pub struct ServeConfig {
 
 fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
     list.iter()
-        .map(|c| c.parse().map_err(|_| format!("{key}: {c:?} is not a CIDR")))
+        .map(|c| {
+            c.parse()
+                .map(weir_core::address::canonical_net)
+                .map_err(|_| format!("{key}: {c:?} is not a CIDR"))
+        })
         .collect()
 }
 
@@ -133,6 +138,9 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
     let mut network = NetworkSettings::default();
     if let Some(list) = &file.network.backend_ranges {
         network.backend_ranges = cidrs("network.backend_ranges", list)?;
+    }
+    if let Some(list) = &file.network.external_backend_ranges {
+        network.external_backend_ranges = cidrs("network.external_backend_ranges", list)?;
     }
     if let Some(list) = &file.network.vip_ranges {
         network.vip_ranges = cidrs("network.vip_ranges", list)?;

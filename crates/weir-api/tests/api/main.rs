@@ -7,3 +7,4 @@ mod harness;
 mod backends;
 mod edge;
 mod resources;
+mod tenancy;

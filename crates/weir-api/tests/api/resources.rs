@@ -92,7 +92,14 @@ fn inventory_rules_reach_the_client() {
 
 #[test]
 fn load_balancer_lifecycle() {
-    let s = start();
+    // VIPs come from the default loopback range; the operator also offers
+    // the subnet's range, so a tenant may name one there.
+    let mut settings = weir_core::settings::Settings::default();
+    settings
+        .network
+        .vip_ranges
+        .push("10.0.1.0/24".parse().unwrap());
+    let s = start_with(settings);
     let f = fixture(&s);
     let lb = s.get(&format!("/v1/loadbalancers/{}", f.lb), &f.token).body;
     assert_eq!(lb["status"], "RUNNING");

@@ -145,6 +145,7 @@ fn snapshot() -> RegisterSnapshot {
                 created_at: ts(),
             },
         ],
+        vips: HashSet::new(),
     }
 }
 
@@ -340,9 +341,173 @@ fn addresses_must_be_private_and_never_reserved() {
         Err(Error::AddressReserved { .. })
     ));
     assert!(
-        run("127.0.0.1").is_ok(),
-        "loopback once the operator allows it"
+        matches!(run("127.0.0.1"), Err(Error::AddressNotInNetwork { .. })),
+        "allowed as a backend range, loopback is still outside the VPC"
     );
+    settings
+        .network
+        .external_backend_ranges
+        .push("127.0.0.0/8".parse().unwrap());
+    let policy = RegisterPolicy::native();
+    let run = |ip: &str| {
+        plan_register(
+            &snapshot(),
+            &[by_address(ip)],
+            &policy,
+            &settings,
+            &mut SequentialIds::default(),
+            ts(),
+        )
+    };
+    assert!(
+        run("127.0.0.1").is_ok(),
+        "loopback once the operator allows it and grants it outside VPCs"
+    );
+}
+
+fn with_settings(
+    snap: &RegisterSnapshot,
+    specs: &[BackendSpec],
+    settings: &Settings,
+) -> Result<RegisterPlan, Error> {
+    plan_register(
+        snap,
+        specs,
+        &RegisterPolicy::native(),
+        settings,
+        &mut SequentialIds::default(),
+        ts(),
+    )
+}
+
+#[test]
+fn ipv4_mapped_addresses_are_the_ipv4_address() {
+    let mapped = plan(&[by_address("::ffff:10.0.0.12")]).unwrap();
+    assert_eq!(mapped.backends[0].address.to_string(), "10.0.0.12");
+    assert_eq!(mapped.backends[0].instance_id, Some("vm-2".into()));
+    assert!(
+        matches!(
+            plan(&[by_address("::ffff:10.0.0.100")]),
+            Err(Error::AddressReserved { .. })
+        ),
+        "the own VIP, mapped"
+    );
+    assert!(matches!(
+        plan(&[by_address("::ffff:8.8.8.8")]),
+        Err(Error::AddressNotPrivate { .. })
+    ));
+    let mut settings = Settings::default();
+    settings
+        .network
+        .backend_ranges
+        .push("169.254.0.0/16".parse().unwrap());
+    settings
+        .network
+        .external_backend_ranges
+        .push("169.254.0.0/16".parse().unwrap());
+    assert!(
+        matches!(
+            with_settings(
+                &snapshot(),
+                &[by_address("::ffff:169.254.169.254")],
+                &settings
+            ),
+            Err(Error::AddressReserved { .. })
+        ),
+        "the metadata address, mapped"
+    );
+    assert_eq!(
+        snapshot_keys(&[by_address("::ffff:10.0.0.5")]).addresses,
+        vec!["10.0.0.5".parse::<IpAddr>().unwrap()]
+    );
+}
+
+#[test]
+fn a_bare_address_must_be_in_the_callers_own_network() {
+    // 10.9.0.0/24 is another VPC; nothing of the caller lies there.
+    assert_eq!(
+        plan(&[by_address("10.9.0.77")]).unwrap_err(),
+        Error::AddressNotInNetwork {
+            address: "10.9.0.77".parse().unwrap()
+        }
+    );
+    // Someone else's instance inside the caller's VPC range is still the
+    // caller's address space (overlapping CIDRs): it is the caller's own.
+    let plan_ok = plan(&[by_address("10.0.0.14")]).unwrap();
+    assert_eq!(
+        plan_ok.backends[0].instance_id, None,
+        "not the foreign instance"
+    );
+    // A bare address in a granted range works from any VPC.
+    let mut settings = Settings::default();
+    settings
+        .network
+        .external_backend_ranges
+        .push("10.9.0.0/24".parse().unwrap());
+    assert!(with_settings(&snapshot(), &[by_address("10.9.0.77")], &settings).is_ok());
+    // The caller's own bare metal elsewhere is reached by its instance.
+    let mut snap = snapshot();
+    snap.vpc.has_border_gateway = true;
+    assert!(with_settings(&snap, &[by_address("192.168.5.5")], &Settings::default()).is_ok());
+    // A VM of the caller in another VPC is not a way in either.
+    assert!(matches!(
+        plan(&[by_address("10.9.0.1")]),
+        Err(Error::AddressNotInNetwork { .. })
+    ));
+}
+
+#[test]
+fn a_named_subnet_is_own_network_only_when_it_is_the_callers() {
+    let octavia = RegisterPolicy {
+        address_within_subnet: false,
+        ..RegisterPolicy::native()
+    };
+    let spec = BackendSpec {
+        subnet_id: Some("sn-1".into()),
+        ..by_address("10.0.3.3")
+    };
+    assert!(
+        plan_with(&snapshot(), &[spec], &octavia).is_ok(),
+        "inside the VPC"
+    );
+    let mut snap = snapshot();
+    snap.subnets.push(Subnet {
+        id: "sn-b".into(),
+        project_id: "someone-else".into(),
+        vpc_id: "vpc-1".into(),
+        name: "theirs".into(),
+        cidr: "10.0.4.0/24".parse().unwrap(),
+        created_at: ts(),
+    });
+    let spec = BackendSpec {
+        subnet_id: Some("sn-b".into()),
+        ..by_address("10.0.4.4")
+    };
+    assert_eq!(
+        plan_with(&snap, &[spec], &octavia).unwrap_err(),
+        Error::not_found(ResourceKind::Subnet, "sn-b")
+    );
+}
+
+#[test]
+fn no_load_balancers_vip_is_a_backend() {
+    let mut snap = snapshot();
+    snap.vips.insert("10.0.0.50".parse().unwrap());
+    for ip in ["10.0.0.50", "::ffff:10.0.0.50"] {
+        assert!(
+            matches!(
+                with_settings(&snap, &[by_address(ip)], &Settings::default()),
+                Err(Error::AddressReserved { reason, .. }) if reason.contains("VIP")
+            ),
+            "{ip}"
+        );
+    }
+    // Even behind an instance (an operator mistake): still a loop.
+    snap.vips.insert("10.0.0.11".parse().unwrap());
+    assert!(matches!(
+        with_settings(&snap, &[by_instance("vm-1")], &Settings::default()),
+        Err(Error::AddressReserved { .. })
+    ));
 }
 
 #[test]

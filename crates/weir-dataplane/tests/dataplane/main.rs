@@ -3,6 +3,7 @@
 
 mod support;
 
+mod health_privacy;
 mod http;
 mod pool;
 mod tcp;

@@ -649,7 +649,7 @@ async fn adding_a_check_to_a_live_pool_keeps_it_serving() {
     ));
     assert!(
         eventually(Duration::from_secs(3), async || {
-            metric(&dp, "weir_backend_check_latency_microseconds", "a").is_some_and(|us| us > 0)
+            metric(&dp, "weir_backend_checks_total", "a").is_some_and(|n| n > 0)
         })
         .await,
         "the first check ran"

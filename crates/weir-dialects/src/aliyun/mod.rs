@@ -100,6 +100,8 @@ impl AliError {
             | Error::BareMetalByAddressOnly { .. }
             | Error::AddressNotPrivate { .. }
             | Error::AddressReserved { .. }
+            | Error::AddressNotInNetwork { .. }
+            | Error::VipNotAllowed { .. }
             | Error::AddressNotInstance { .. }
             | Error::AddressNotInSubnet { .. }
             | Error::PortNotAllowed { .. } => (S::BAD_REQUEST, "InvalidParameter"),

@@ -175,10 +175,15 @@ impl LbaasError {
             Error::InstanceAlreadyRegistered { .. } | Error::DuplicateInstanceInRequest { .. } => {
                 (S::CONFLICT, codes::DUPLICATE, domain.to_string())
             }
-            Error::AddressReserved { address, .. } => (
+            Error::AddressReserved { address, .. } | Error::AddressNotInNetwork { address } => (
                 S::BAD_REQUEST,
                 codes::INVALID,
                 format!("{address} is not a valid option for member address: {domain}"),
+            ),
+            Error::VipNotAllowed { vip, reason } => (
+                S::BAD_REQUEST,
+                codes::INVALID,
+                format!("Invalid input for field/attribute vip_address. Value: {vip}. {reason}"),
             ),
             Error::QuotaExceeded { kind, .. } => match kind {
                 QuotaKind::BackendsPerPool => (

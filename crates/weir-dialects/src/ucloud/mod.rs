@@ -108,6 +108,8 @@ impl UcError {
             | Error::BareMetalByAddressOnly { .. }
             | Error::AddressNotPrivate { .. }
             | Error::AddressReserved { .. }
+            | Error::AddressNotInNetwork { .. }
+            | Error::VipNotAllowed { .. }
             | Error::AddressNotInSubnet { .. }
             | Error::SubnetNotInVpc { .. }
             | Error::PortNotAllowed { .. }

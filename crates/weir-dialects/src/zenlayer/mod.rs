@@ -128,9 +128,13 @@ impl ZcError {
                 (S::BAD_REQUEST, "INVALID_INSTANCE_IP_ADDRESS")
             }
             Error::BorderGatewayRequired { .. } => (S::CONFLICT, "INVALID_BACKEND_IP_ZBG_REQUIRED"),
-            Error::AddressNotPrivate { .. } | Error::AddressReserved { .. } => {
+            Error::AddressNotPrivate { .. }
+            | Error::AddressReserved { .. }
+            | Error::AddressNotInNetwork { .. } => {
                 (S::BAD_REQUEST, "INVALID_BACKEND_SERVER_IP_INVALID")
             }
+            // Zenlayer callers never choose a VIP; mapped for completeness.
+            Error::VipNotAllowed { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::AddressNotInstance { .. } => (S::BAD_REQUEST, "INVALID_BACKEND_IP_ADDRESS"),
             Error::AddressNotInSubnet { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::SubnetNotInVpc { .. } => (S::BAD_REQUEST, "INVALID_SUBNET_VPC_MISMATCH"),

@@ -46,6 +46,9 @@ pub struct Inventory {
     pub vms: Vec<Machine>,
     /// A running bare-metal server at 10.0.1.21.
     pub bm: Machine,
+    /// Projects after the first also own a VPC nobody else shares
+    /// (10.9.0.0/16): its subnet 10.9.1.0/24 and a VM at 10.9.1.5.
+    pub private: Option<(String, Machine)>,
 }
 
 /// One project's signed client of a running server (cheap to clone: the
@@ -118,7 +121,7 @@ impl Reply {
     }
 }
 
-async fn bootstrap(control: &Control, name: &str) -> Inventory {
+async fn bootstrap(control: &Control, name: &str, private: bool) -> Inventory {
     let admin = Principal::Admin;
     let created = control.create_project(&admin, name.into()).await.unwrap();
     let project = created.project.id.clone();
@@ -172,7 +175,56 @@ async fn bootstrap(control: &Control, name: &str) -> Inventory {
         });
     }
     let bm = machines.pop().expect("four machines");
+    let private = if private {
+        let vpc = control
+            .create_vpc(
+                &admin,
+                project.clone(),
+                NewVpc {
+                    name: "private".into(),
+                    cidr: "10.9.0.0/16".into(),
+                    has_border_gateway: false,
+                },
+            )
+            .await
+            .unwrap();
+        let subnet = control
+            .create_subnet(
+                &admin,
+                vpc.id.clone(),
+                NewSubnet {
+                    name: "private".into(),
+                    cidr: "10.9.1.0/24".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let db = control
+            .create_instance(
+                &admin,
+                project.clone(),
+                subnet.id.clone(),
+                NewInstance {
+                    name: "db".into(),
+                    instance_type: "vm".into(),
+                    private_ip: "10.9.1.5".into(),
+                    state: None,
+                },
+            )
+            .await
+            .unwrap();
+        Some((
+            subnet.id.as_str().to_owned(),
+            Machine {
+                id: db.id.as_str().to_owned(),
+                ip: "10.9.1.5".to_owned(),
+            },
+        ))
+    } else {
+        None
+    };
     Inventory {
+        private,
         project: project.as_str().to_owned(),
         token: created.token,
         access_key_id: created.project.access_key_id,
@@ -196,10 +248,32 @@ pub fn start_with(options: Options) -> Server {
     if options.second_project {
         names.push("golden-other");
     }
-    let mut clients = start_inner(&names, options.config, options.replay_limits);
+    let mut clients = start_inner(
+        &names,
+        Settings::default(),
+        options.config,
+        options.replay_limits,
+    );
     let mut first = clients.remove(0);
     first.other = clients.pop().map(|c| c.inventory);
     first
+}
+
+/// Starts one server with `settings` and `projects` projects, each with
+/// the same inventory (their VPCs overlap, as clouds allow); returns one
+/// client per project, signing with that project's key.
+pub fn start_many(settings: Settings, projects: usize) -> Vec<Server> {
+    let names: Vec<String> = (0..projects)
+        .map(|i| {
+            if i == 0 {
+                "golden".to_owned()
+            } else {
+                format!("golden{i}")
+            }
+        })
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    start_inner(&names, settings, weir_dialects::Config::default(), None)
 }
 
 /// Starts a server as [`start`] does, with one project per name, each
@@ -207,13 +281,19 @@ pub fn start_with(options: Options) -> Server {
 /// in every cloud); one client per project, in order. The directory holds
 /// the database file and must outlive the clients.
 pub fn start_projects(names: &[&str]) -> (Vec<Client>, Arc<tempfile::TempDir>) {
-    let clients = start_inner(names, weir_dialects::Config::default(), None);
+    let clients = start_inner(
+        names,
+        Settings::default(),
+        weir_dialects::Config::default(),
+        None,
+    );
     let dir = Arc::clone(&clients[0]._dir);
     (clients, dir)
 }
 
 fn start_inner(
     names: &[&str],
+    settings: Settings,
     config: weir_dialects::Config,
     replay_limits: Option<ReplayLimits>,
 ) -> Vec<Client> {
@@ -229,12 +309,12 @@ fn start_inner(
             .unwrap();
         rt.block_on(async move {
             let store = weir_store::testing::store(&db, Durability::Normal).await;
-            let control = Control::start(store, Settings::default(), "golden-admin".into())
+            let control = Control::start(store, settings, "golden-admin".into())
                 .await
                 .unwrap();
             let mut inventories = Vec::new();
-            for name in &names {
-                inventories.push(bootstrap(&control, name).await);
+            for (i, name) in names.iter().enumerate() {
+                inventories.push(bootstrap(&control, name, i > 0).await);
             }
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send((listener.local_addr().unwrap(), inventories))
@@ -384,7 +464,12 @@ impl Server {
     }
 
     fn next_nonce(&self) -> String {
-        format!("golden-{}", self.nonce.fetch_add(1, Ordering::Relaxed))
+        // Per project, so two projects' clients never share a nonce.
+        format!(
+            "golden-{}-{}",
+            self.inventory.project,
+            self.nonce.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// Zenlayer Cloud API 2.0 (`service` zlb or bmc), signed with

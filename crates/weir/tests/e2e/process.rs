@@ -139,8 +139,11 @@ fn acknowledged_writes_survive_kill_9() {
                         if Instant::now() > deadline {
                             break;
                         }
-                        let addresses: Vec<String> =
-                            (0..10).map(|i| format!("10.{}.{}.{}", 1 + w, batch, 1 + i)).collect();
+                        // Inside the load balancer's VPC (10.0.0.0/16): a
+                        // bare address must be the caller's own.
+                        let addresses: Vec<String> = (0..10)
+                            .map(|i| format!("10.0.{}.{}", w * 25 + batch, 1 + i))
+                            .collect();
                         let body = json!({"backends": addresses.iter().map(|a| json!({"address": a})).collect::<Vec<_>>()});
                         let req = ureq::post(path).set("Authorization", &format!("Bearer {token}"));
                         match req.send_json(body) {

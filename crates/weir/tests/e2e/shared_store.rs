@@ -42,7 +42,7 @@ fn node_config(dir: &Path, store_url: &str, octet: u32, dataplane: bool) -> std:
         &path,
         format!(
             "[store]\nurl = \"{store_url}\"\npoll_ms = 60000\n\n\
-             [network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n\
+             [network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n\
              [dataplane]\nenabled = {dataplane}\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
         ),
     )
