@@ -4,6 +4,8 @@
 mod support;
 
 mod http;
+mod http_limits;
 mod pool;
+mod smuggling;
 mod tcp;
 mod udp;
