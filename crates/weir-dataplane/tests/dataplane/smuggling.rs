@@ -460,7 +460,8 @@ fn cases() -> Vec<Case> {
             "obs-fold in a trailer",
             post("Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n 2\r\n\r\n"),
             400,
-            Box::new(|c| Reaches::Truncated(chunked_head(c) + "5\r\nhello\r\n")),
+            // Small chunks wait in Weir's write buffer, so the head alone went out.
+            Box::new(|c| Reaches::Truncated(chunked_head(c))),
         ),
         (
             "trailer section past the head cap",
