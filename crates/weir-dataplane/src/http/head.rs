@@ -374,9 +374,8 @@ pub(super) fn parse_request(
     let connection = connection_tokens(headers);
     let keep_alive = !connection.close && (!http10 || connection.keep_alive);
     let append_chain = cx.settings.forwarded_for == ForwardedFor::Append;
-    let dropped = |h: &httparse::Header<'_>| {
-        connection.names_fields && named_by_connection(headers, h.name)
-    };
+    let dropped =
+        |h: &httparse::Header<'_>| connection.names_fields && named_by_connection(headers, h.name);
     let mut expect_continue = false;
     let mut request_id: Option<String> = None;
     let mut out = Vec::with_capacity(used + 128);
@@ -598,7 +597,12 @@ mod tests {
             b"0x5",
             b"18446744073709551616",
         ] {
-            assert_eq!(parse_length(bad), None, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_length(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

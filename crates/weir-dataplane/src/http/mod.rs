@@ -173,7 +173,8 @@ async fn serve_client(
     let mut head_deadline = Some(Instant::now() + settings.head_timeout);
     loop {
         if cbuf.is_empty() {
-            let deadline = head_deadline.unwrap_or_else(|| Instant::now() + settings.keepalive_timeout);
+            let deadline =
+                head_deadline.unwrap_or_else(|| Instant::now() + settings.keepalive_timeout);
             cbuf.reserve(CHUNK);
             match tokio::time::timeout_at(deadline, client.read_buf(&mut cbuf)).await {
                 Ok(Ok(n)) if n > 0 => {}

@@ -62,10 +62,10 @@ async fn checkout(
     shared: &Shared,
     reuse: Reuse,
 ) -> io::Result<Upstream> {
-    while reuse != Reuse::Fresh {
-        let Some(stream) = backend.take_idle() else {
-            break;
-        };
+    while let Some(stream) = (reuse != Reuse::Fresh)
+        .then(|| backend.take_idle())
+        .flatten()
+    {
         if reuse == Reuse::Idle {
             return Ok(Upstream {
                 stream,
@@ -75,14 +75,11 @@ async fn checkout(
         // An idle connection the backend has closed reads EOF (or an
         // error) at once; anything else means it is still usable.
         let mut byte = [0u8; 1];
-        match stream.try_read(&mut byte) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Ok(Upstream {
-                    stream,
-                    pooled: true,
-                })
-            }
-            _ => continue,
+        if matches!(stream.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            return Ok(Upstream {
+                stream,
+                pooled: true,
+            });
         }
     }
     let stream = shared.egress.connect(addr).await?;
@@ -185,7 +182,13 @@ pub(super) async fn forward(
 }
 
 /// Answers `status` for a request that broke before its answer started.
-async fn fail(client: &mut TcpStream, backend: &BackendRuntime, status: u16, message: &str, id: &str) {
+async fn fail(
+    client: &mut TcpStream,
+    backend: &BackendRuntime,
+    status: u16,
+    message: &str,
+    id: &str,
+) {
     backend.count_status(status);
     let reason = if status == 504 {
         "Gateway Timeout"

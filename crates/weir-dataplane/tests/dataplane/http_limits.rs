@@ -76,7 +76,10 @@ async fn a_head_sent_a_byte_at_a_time_gets_408_and_a_close() {
         .await
         .expect("the connection is closed");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
-    assert!(recording.lock().unwrap().is_empty(), "nothing reached the backend");
+    assert!(
+        recording.lock().unwrap().is_empty(),
+        "nothing reached the backend"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,7 +122,10 @@ async fn a_stalled_request_body_gets_408_and_both_sides_close() {
         !all.is_empty() && all.iter().all(|r| r.closed)
     })
     .await;
-    assert!(closed, "the backend connection is closed with the partial body");
+    assert!(
+        closed,
+        "the backend connection is closed with the partial body"
+    );
 }
 
 async fn status_for(v: SocketAddr, request: &[u8]) -> String {

@@ -40,8 +40,8 @@ fn complete_request(buf: &[u8]) -> Option<usize> {
         let mut at = end;
         loop {
             let line_end = at + buf[at..].windows(2).position(|w| w == b"\r\n")?;
-            let size = usize::from_str_radix(std::str::from_utf8(&buf[at..line_end]).ok()?, 16)
-                .ok()?;
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&buf[at..line_end]).ok()?, 16).ok()?;
             at = line_end + 2;
             if size == 0 {
                 // Trailers, up to the empty line.
@@ -581,7 +581,9 @@ async fn smuggling_matrix() {
         let (answer, client) = exchange(v, request.as_bytes()).await;
         let got = status_of(&answer);
         if got != Some(*status) {
-            failures.push(format!("{name}: client got {got:?}, want {status}: {answer:?}"));
+            failures.push(format!(
+                "{name}: client got {got:?}, want {status}: {answer:?}"
+            ));
             continue;
         }
         if let Err(e) = verdict(&recording, &reaches(&client)).await {
@@ -685,7 +687,9 @@ async fn ambiguous_responses_are_a_502_and_their_connection_is_closed() {
             continue;
         }
         if want == 200 && answer.contains("\r\n0\r\n\r\n") {
-            failures.push(format!("{name}: the client got a complete body: {answer:?}"));
+            failures.push(format!(
+                "{name}: the client got a complete body: {answer:?}"
+            ));
         }
         let closed = eventually(Duration::from_secs(5), async || {
             recording.lock().unwrap().iter().all(|r| r.closed)
