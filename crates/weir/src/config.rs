@@ -329,3 +329,50 @@ fn read(path: &Path) -> Result<FileConfig, String> {
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(text: &str) -> Result<weir_dataplane::http::HttpSettings, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        http_settings(&file.dataplane)
+    }
+
+    #[test]
+    fn http_settings_default_and_map() {
+        let defaults = http("").unwrap();
+        assert_eq!(defaults.head_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(defaults.max_head_bytes, 16 * 1024);
+        assert_eq!(
+            defaults.forwarded_for,
+            weir_dataplane::http::ForwardedFor::Replace
+        );
+        let set = http(
+            "[dataplane]\nhttp_head_timeout_ms = 500\nhttp_keepalive_timeout_ms = 5000\nhttp_body_timeout_ms = 700\nhttp_max_head_bytes = 8192\nhttp_max_headers = 50\nhttp_forwarded_for = \"append\"\n",
+        )
+        .unwrap();
+        assert_eq!(set.head_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(set.keepalive_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(set.body_timeout, std::time::Duration::from_millis(700));
+        assert_eq!((set.max_head_bytes, set.max_headers), (8192, 50));
+        assert_eq!(
+            set.forwarded_for,
+            weir_dataplane::http::ForwardedFor::Append
+        );
+    }
+
+    #[test]
+    fn http_settings_that_unbound_a_client_are_refused() {
+        for text in [
+            "[dataplane]\nhttp_head_timeout_ms = 0",
+            "[dataplane]\nhttp_body_timeout_ms = 0",
+            "[dataplane]\nhttp_max_headers = 0",
+            "[dataplane]\nhttp_max_headers = 5000",
+            "[dataplane]\nhttp_max_head_bytes = 10",
+            "[dataplane]\nhttp_forwarded_for = \"trust\"",
+        ] {
+            assert!(http(text).is_err(), "{text} accepted");
+        }
+    }
+}

@@ -363,3 +363,32 @@ async fn a_post_is_never_resent_after_a_reused_connection_fails() {
         assert_eq!(sent, copies, "{line} reached the backend: {got:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_chain_is_appended_to_when_the_policy_says_so() {
+    let dp = dataplane_with(HttpSettings {
+        forwarded_for: weir_dataplane::http::ForwardedFor::Append,
+        ..HttpSettings::default()
+    });
+    let (addr, recording) = recording_backend().await;
+    let v = serve(&dp, addr);
+    let mut stream = TcpStream::connect(v).await.unwrap();
+    let client = stream.local_addr().unwrap().ip();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.0.1\r\nX-Real-IP: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    let got = String::from_utf8_lossy(&recording.lock().unwrap()[0].bytes).into_owned();
+    assert!(
+        got.contains(&format!(
+            "\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2, {client}\r\n"
+        )),
+        "{got:?}"
+    );
+    assert!(got.contains("\r\nX-Real-IP: 10.0.0.1\r\n"), "{got:?}");
+    assert_eq!(got.matches("X-Forwarded-For").count(), 1, "{got:?}");
+}
