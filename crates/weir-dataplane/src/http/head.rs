@@ -208,23 +208,66 @@ struct ConnectionTokens {
     names_fields: bool,
 }
 
-fn connection_tokens(headers: &[httparse::Header<'_>]) -> ConnectionTokens {
-    let mut seen = ConnectionTokens::default();
+/// What one pass over a head's fields finds: its framing, its `Host`
+/// count and its `Connection` tokens.
+struct Survey {
+    framing: Framing,
+    hosts: usize,
+    connection: ConnectionTokens,
+}
+
+/// Reads the fields Weir decides on, or says why the framing is
+/// ambiguous.
+fn survey(headers: &[httparse::Header<'_>], http10: bool) -> Result<Survey, &'static str> {
+    let mut length = None;
+    let mut chunked = false;
+    let mut hosts = 0;
+    let mut connection = ConnectionTokens::default();
     for h in headers {
-        if classify(h.name) != Field::Connection {
-            continue;
-        }
-        for t in tokens(h.value) {
-            if t.eq_ignore_ascii_case(b"close") {
-                seen.close = true;
-            } else if t.eq_ignore_ascii_case(b"keep-alive") {
-                seen.keep_alive = true;
-            } else {
-                seen.names_fields = true;
+        match classify(h.name) {
+            Field::TransferEncoding => {
+                if chunked {
+                    return Err("more than one Transfer-Encoding field");
+                }
+                // httparse has trimmed the surrounding whitespace already.
+                if !h.value.eq_ignore_ascii_case(b"chunked") {
+                    return Err("Transfer-Encoding other than chunked");
+                }
+                chunked = true;
             }
+            Field::ContentLength => {
+                if length.is_some() {
+                    return Err("more than one Content-Length field");
+                }
+                length = Some(parse_length(h.value).ok_or("invalid Content-Length")?);
+            }
+            Field::Host => hosts += 1,
+            Field::Connection => {
+                for t in tokens(h.value) {
+                    if t.eq_ignore_ascii_case(b"close") {
+                        connection.close = true;
+                    } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                        connection.keep_alive = true;
+                    } else {
+                        connection.names_fields = true;
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    seen
+    let framing = match (chunked, length) {
+        (true, Some(_)) => return Err("both Transfer-Encoding and Content-Length"),
+        (true, None) if http10 => return Err("Transfer-Encoding in an HTTP/1.0 message"),
+        (true, None) => Framing::Chunked,
+        (false, Some(n)) => Framing::Length(n),
+        (false, None) => Framing::None,
+    };
+    Ok(Survey {
+        framing,
+        hosts,
+        connection,
+    })
 }
 
 /// Whether a `Connection` field names `name` (it is then for this hop only,
@@ -248,43 +291,6 @@ fn parse_length(value: &[u8]) -> Option<u64> {
         }
         n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
     })
-}
-
-/// What a message's framing fields declare, or why they are ambiguous.
-fn declared_framing(
-    headers: &[httparse::Header<'_>],
-    http10: bool,
-) -> Result<Framing, &'static str> {
-    let mut length = None;
-    let mut chunked = false;
-    for h in headers {
-        match classify(h.name) {
-            Field::TransferEncoding => {
-                if chunked {
-                    return Err("more than one Transfer-Encoding field");
-                }
-                // httparse has trimmed the surrounding whitespace already.
-                if !h.value.eq_ignore_ascii_case(b"chunked") {
-                    return Err("Transfer-Encoding other than chunked");
-                }
-                chunked = true;
-            }
-            Field::ContentLength => {
-                if length.is_some() {
-                    return Err("more than one Content-Length field");
-                }
-                length = Some(parse_length(h.value).ok_or("invalid Content-Length")?);
-            }
-            _ => {}
-        }
-    }
-    match (chunked, length) {
-        (true, Some(_)) => Err("both Transfer-Encoding and Content-Length"),
-        (true, None) if http10 => Err("Transfer-Encoding in an HTTP/1.0 message"),
-        (true, None) => Ok(Framing::Chunked),
-        (false, Some(n)) => Ok(Framing::Length(n)),
-        (false, None) => Ok(Framing::None),
-    }
 }
 
 /// Appends `n` in decimal: the status line of every response, without the
@@ -363,15 +369,14 @@ pub(super) fn parse_request(
     let path = req.path.unwrap_or("/");
     let http10 = req.version.unwrap_or(1) == 0;
     let headers: &[httparse::Header<'_>] = req.headers;
-    let framing = declared_framing(headers, http10).map_err(Refusal::bad)?;
-    let hosts = headers
-        .iter()
-        .filter(|h| classify(h.name) == Field::Host)
-        .count();
+    let Survey {
+        framing,
+        hosts,
+        connection,
+    } = survey(headers, http10).map_err(Refusal::bad)?;
     if hosts > 1 || (hosts == 0 && !http10) {
         return Err(Refusal::bad("a request needs exactly one Host field"));
     }
-    let connection = connection_tokens(headers);
     let keep_alive = !connection.close && (!http10 || connection.keep_alive);
     let append_chain = cx.settings.forwarded_for == ForwardedFor::Append;
     let dropped =
@@ -467,8 +472,11 @@ pub(super) fn parse_response(
     let status = res.code.unwrap_or(502);
     let http10 = res.version.unwrap_or(1) == 0;
     let headers: &[httparse::Header<'_>] = res.headers;
-    let declared = declared_framing(headers, http10).map_err(bad)?;
-    let connection = connection_tokens(headers);
+    let Survey {
+        framing: declared,
+        connection,
+        ..
+    } = survey(headers, http10).map_err(bad)?;
     let mut reusable = !connection.close && (!http10 || connection.keep_alive);
     let mut out = Vec::with_capacity(used + 64);
     out.extend_from_slice(b"HTTP/1.1 ");
