@@ -58,6 +58,8 @@ pub struct Config {
     pub max_ports_per_listener: usize,
     /// How often a listener whose bind failed tries again.
     pub bind_retry: Duration,
+    /// HTTP listeners' timeouts, head limits and forwarding policy.
+    pub http: http::HttpSettings,
 }
 
 impl Default for Config {
@@ -73,6 +75,7 @@ impl Default for Config {
             udp_idle_timeout: Duration::from_secs(30),
             max_ports_per_listener: 1024,
             bind_retry: Duration::from_secs(2),
+            http: http::HttpSettings::default(),
         }
     }
 }

@@ -61,6 +61,13 @@ struct DataplaneSection {
     udp_idle_timeout_ms: Option<u64>,
     max_ports_per_listener: Option<usize>,
     bind_retry_ms: Option<u64>,
+    http_head_timeout_ms: Option<u64>,
+    http_keepalive_timeout_ms: Option<u64>,
+    http_body_timeout_ms: Option<u64>,
+    http_max_head_bytes: Option<usize>,
+    http_max_headers: Option<usize>,
+    /// "replace" (default: trust no client's chain) or "append".
+    http_forwarded_for: Option<String>,
 }
 
 /// How the data plane runs.
@@ -127,6 +134,51 @@ fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
                 .map_err(|_| format!("{key}: {c:?} is not a CIDR"))
         })
         .collect()
+}
+
+/// The HTTP listeners' settings: zero timeouts and limits are refused
+/// rather than read as "off", since every one of them bounds a client.
+fn http_settings(dp: &DataplaneSection) -> Result<weir_dataplane::http::HttpSettings, String> {
+    let defaults = weir_dataplane::http::HttpSettings::default();
+    let positive = |key: &str, value: Option<u64>, default: std::time::Duration| match value {
+        None => Ok(default),
+        Some(0) => Err(format!("dataplane.{key} must be at least 1")),
+        Some(ms) => Ok(std::time::Duration::from_millis(ms)),
+    };
+    let max_headers = dp.http_max_headers.unwrap_or(defaults.max_headers);
+    if !(1..=1024).contains(&max_headers) {
+        return Err("dataplane.http_max_headers must be between 1 and 1024".to_owned());
+    }
+    let max_head_bytes = dp.http_max_head_bytes.unwrap_or(defaults.max_head_bytes);
+    if !(1024..=1024 * 1024).contains(&max_head_bytes) {
+        return Err("dataplane.http_max_head_bytes must be between 1024 and 1048576".to_owned());
+    }
+    let forwarded_for = match dp.http_forwarded_for.as_deref() {
+        None => defaults.forwarded_for,
+        Some(text) => weir_dataplane::http::ForwardedFor::parse(text).ok_or_else(|| {
+            format!("dataplane.http_forwarded_for: {text:?} is not \"replace\" or \"append\"")
+        })?,
+    };
+    Ok(weir_dataplane::http::HttpSettings {
+        head_timeout: positive(
+            "http_head_timeout_ms",
+            dp.http_head_timeout_ms,
+            defaults.head_timeout,
+        )?,
+        keepalive_timeout: positive(
+            "http_keepalive_timeout_ms",
+            dp.http_keepalive_timeout_ms,
+            defaults.keepalive_timeout,
+        )?,
+        body_timeout: positive(
+            "http_body_timeout_ms",
+            dp.http_body_timeout_ms,
+            defaults.body_timeout,
+        )?,
+        max_head_bytes,
+        max_headers,
+        forwarded_for,
+    })
 }
 
 /// Reads the file named by `--config` (if any) and applies the flags.
@@ -211,6 +263,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             return Err("dataplane.workers must be at least 1".to_owned());
         }
         let ms = std::time::Duration::from_millis;
+        let http = http_settings(dp)?;
         Some(DataplaneConfig {
             workers,
             engine: weir_dataplane::Config {
@@ -235,6 +288,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
                     .bind_retry_ms
                     .filter(|ms| *ms > 0)
                     .map_or(defaults.bind_retry, ms),
+                http,
             },
         })
     } else {
@@ -282,4 +336,51 @@ fn read(path: &Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(text: &str) -> Result<weir_dataplane::http::HttpSettings, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        http_settings(&file.dataplane)
+    }
+
+    #[test]
+    fn http_settings_default_and_map() {
+        let defaults = http("").unwrap();
+        assert_eq!(defaults.head_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(defaults.max_head_bytes, 16 * 1024);
+        assert_eq!(
+            defaults.forwarded_for,
+            weir_dataplane::http::ForwardedFor::Replace
+        );
+        let set = http(
+            "[dataplane]\nhttp_head_timeout_ms = 500\nhttp_keepalive_timeout_ms = 5000\nhttp_body_timeout_ms = 700\nhttp_max_head_bytes = 8192\nhttp_max_headers = 50\nhttp_forwarded_for = \"append\"\n",
+        )
+        .unwrap();
+        assert_eq!(set.head_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(set.keepalive_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(set.body_timeout, std::time::Duration::from_millis(700));
+        assert_eq!((set.max_head_bytes, set.max_headers), (8192, 50));
+        assert_eq!(
+            set.forwarded_for,
+            weir_dataplane::http::ForwardedFor::Append
+        );
+    }
+
+    #[test]
+    fn http_settings_that_unbound_a_client_are_refused() {
+        for text in [
+            "[dataplane]\nhttp_head_timeout_ms = 0",
+            "[dataplane]\nhttp_body_timeout_ms = 0",
+            "[dataplane]\nhttp_max_headers = 0",
+            "[dataplane]\nhttp_max_headers = 5000",
+            "[dataplane]\nhttp_max_head_bytes = 10",
+            "[dataplane]\nhttp_forwarded_for = \"trust\"",
+        ] {
+            assert!(http(text).is_err(), "{text} accepted");
+        }
+    }
 }

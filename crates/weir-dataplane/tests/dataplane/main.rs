@@ -5,6 +5,8 @@ mod support;
 
 mod health_privacy;
 mod http;
+mod http_limits;
 mod pool;
+mod smuggling;
 mod tcp;
 mod udp;

@@ -27,6 +27,7 @@ pub fn dataplane() -> DataPlane {
         udp_idle_timeout: Duration::from_millis(500),
         max_ports_per_listener: 64,
         bind_retry: Duration::from_millis(50),
+        ..Config::default()
     })
 }
 

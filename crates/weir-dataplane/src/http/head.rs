@@ -1,0 +1,632 @@
+//! Request and response heads: read without re-parsing, checked against
+//! RFC 9112's framing rules, and written again for the next hop.
+//!
+//! A head is refused (400 from a client, 502 from a backend) when its
+//! framing has more than one reading:
+//! - `Transfer-Encoding` other than exactly one `chunked` (Weir implements
+//!   no other transfer coding), or in an HTTP/1.0 message;
+//! - `Transfer-Encoding` together with `Content-Length` (RFC 9112 §6.3
+//!   lets a recipient drop the length instead; refusing is the reading no
+//!   peer can disagree with);
+//! - a `Content-Length` that is not plain digits (`+5`, `-1`, `5, 6`,
+//!   `0x5`, overflow) or appears twice, even with the same value;
+//! - a request without exactly one `Host` (HTTP/1.1) or with two;
+//! - what `httparse` refuses: obs-fold (a field line starting with space or
+//!   tab), a bare CR, a field name with a byte outside `token`, a space
+//!   before the colon.
+//!
+//! A bare LF ends a head line (RFC 9112 §2.2 allows it): every line is
+//! written again with CRLF, so no next hop sees the difference. Chunk lines
+//! are stricter (`body`).
+//!
+//! The framing headers the next hop sees are Weir's own (`Content-Length:
+//! n` or `Transfer-Encoding: chunked`), hop-by-hop fields and every field
+//! the `Connection` header names are removed (except `Host`; the framing
+//! fields are rewritten anyway). `Upgrade` is hop-by-hop here, so no
+//! WebSocket handshake passes yet: tunnelling it will mean keeping
+//! `Upgrade` and `Connection: upgrade` for that one request.
+
+use std::io;
+use std::mem::MaybeUninit;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use super::{ForwardedFor, HttpSettings, CHUNK};
+use crate::Shared;
+
+/// Largest response head accepted from a backend (backends are the
+/// operator's; big `Set-Cookie` lists are theirs to send).
+pub(super) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// Most header fields any head may have, whatever the settings say.
+pub(super) const MAX_HEADERS_LIMIT: usize = 1024;
+
+/// How a message body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    /// Until the sender closes (responses only).
+    Close,
+}
+
+impl Framing {
+    /// Whether bytes follow the head.
+    pub(super) fn has_body(self) -> bool {
+        !matches!(self, Framing::None | Framing::Length(0))
+    }
+}
+
+/// Why a head is refused: the status the proxy answers and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Refusal {
+    pub status: u16,
+    pub message: &'static str,
+}
+
+impl Refusal {
+    const fn bad(message: &'static str) -> Self {
+        Self {
+            status: 400,
+            message,
+        }
+    }
+
+    const fn too_large(message: &'static str) -> Self {
+        Self {
+            status: 431,
+            message,
+        }
+    }
+
+    pub(super) fn reason(&self) -> &'static str {
+        match self.status {
+            400 => "Bad Request",
+            408 => "Request Timeout",
+            431 => "Request Header Fields Too Large",
+            502 => "Bad Gateway",
+            _ => "Error",
+        }
+    }
+}
+
+/// How reading a head ended without one.
+#[derive(Debug)]
+pub(super) enum HeadError {
+    /// The peer closed before sending a byte of it.
+    Closed,
+    Refused(Refusal),
+    Io(io::Error),
+}
+
+/// A parsed request, already rewritten for the backend.
+pub(super) struct RequestHead {
+    /// The head to send upstream.
+    pub bytes: Vec<u8>,
+    pub framing: Framing,
+    pub keep_alive: bool,
+    pub is_head: bool,
+    /// An HTTP/1.0 client: it never gets a chunked response.
+    pub http10: bool,
+    /// RFC 9110 §9.2.2: the method may be sent twice with the effect of
+    /// once.
+    pub idempotent: bool,
+    /// The client waits for `100 Continue` before sending its body; the
+    /// proxy answers that itself, as nginx does, rather than relaying it.
+    pub expect_continue: bool,
+    pub request_id: String,
+}
+
+/// A parsed response, already rewritten for the client.
+pub(super) struct ResponseHead {
+    pub status: u16,
+    /// How the backend delimits the body.
+    pub framing: Framing,
+    /// The body arrives chunked but goes to an HTTP/1.0 client as plain
+    /// bytes, delimited by the close.
+    pub dechunk: bool,
+    /// The backend keeps the connection open after this response.
+    pub reusable: bool,
+    /// The head without its final blank line, so `Connection` can still be
+    /// added.
+    pub bytes: Vec<u8>,
+}
+
+/// What the request parser needs from its connection.
+pub(super) struct RequestContext<'a> {
+    /// The peer's address, formatted once per connection.
+    pub client_ip: &'a str,
+    pub settings: &'a HttpSettings,
+    pub shared: &'a Shared,
+}
+
+/// The fields Weir reads or rewrites, told apart once per field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Other,
+    Host,
+    Connection,
+    HopByHop,
+    ContentLength,
+    TransferEncoding,
+    ForwardedFor,
+    /// `X-Real-IP` and `Forwarded`: client claims about its address.
+    AddressClaim,
+    ForwardedProto,
+    RequestId,
+    Expect,
+}
+
+fn classify(name: &str) -> Field {
+    let is = |other: &str| name.eq_ignore_ascii_case(other);
+    // By length first: most fields are compared against nothing.
+    match name.len() {
+        2 if is("te") => Field::HopByHop,
+        4 if is("host") => Field::Host,
+        6 if is("expect") => Field::Expect,
+        7 if is("trailer") || is("upgrade") => Field::HopByHop,
+        9 if is("x-real-ip") || is("forwarded") => Field::AddressClaim,
+        10 if is("connection") => Field::Connection,
+        10 if is("keep-alive") => Field::HopByHop,
+        12 if is("x-request-id") => Field::RequestId,
+        14 if is("content-length") => Field::ContentLength,
+        15 if is("x-forwarded-for") => Field::ForwardedFor,
+        16 if is("proxy-connection") => Field::HopByHop,
+        17 if is("transfer-encoding") => Field::TransferEncoding,
+        17 if is("x-forwarded-proto") => Field::ForwardedProto,
+        19 if is("proxy-authorization") => Field::HopByHop,
+        _ => Field::Other,
+    }
+}
+
+fn trim_ows(mut value: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = value {
+        value = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = value {
+        value = rest;
+    }
+    value
+}
+
+/// The comma-separated tokens of a list field.
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|b| *b == b',')
+        .map(trim_ows)
+        .filter(|t| !t.is_empty())
+}
+
+/// What a message's `Connection` fields say.
+#[derive(Default)]
+struct ConnectionTokens {
+    close: bool,
+    keep_alive: bool,
+    /// Some token names a field to remove.
+    names_fields: bool,
+}
+
+/// What one pass over a head's fields finds: its framing, its `Host`
+/// count and its `Connection` tokens.
+struct Survey {
+    framing: Framing,
+    hosts: usize,
+    connection: ConnectionTokens,
+}
+
+/// Reads the fields Weir decides on, or says why the framing is
+/// ambiguous.
+fn survey(headers: &[httparse::Header<'_>], http10: bool) -> Result<Survey, &'static str> {
+    let mut length = None;
+    let mut chunked = false;
+    let mut hosts = 0;
+    let mut connection = ConnectionTokens::default();
+    for h in headers {
+        match classify(h.name) {
+            Field::TransferEncoding => {
+                if chunked {
+                    return Err("more than one Transfer-Encoding field");
+                }
+                // httparse has trimmed the surrounding whitespace already.
+                if !h.value.eq_ignore_ascii_case(b"chunked") {
+                    return Err("Transfer-Encoding other than chunked");
+                }
+                chunked = true;
+            }
+            Field::ContentLength => {
+                if length.is_some() {
+                    return Err("more than one Content-Length field");
+                }
+                length = Some(parse_length(h.value).ok_or("invalid Content-Length")?);
+            }
+            Field::Host => hosts += 1,
+            Field::Connection => {
+                for t in tokens(h.value) {
+                    if t.eq_ignore_ascii_case(b"close") {
+                        connection.close = true;
+                    } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                        connection.keep_alive = true;
+                    } else {
+                        connection.names_fields = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let framing = match (chunked, length) {
+        (true, Some(_)) => return Err("both Transfer-Encoding and Content-Length"),
+        (true, None) if http10 => return Err("Transfer-Encoding in an HTTP/1.0 message"),
+        (true, None) => Framing::Chunked,
+        (false, Some(n)) => Framing::Length(n),
+        (false, None) => Framing::None,
+    };
+    Ok(Survey {
+        framing,
+        hosts,
+        connection,
+    })
+}
+
+/// Whether a `Connection` field names `name` (it is then for this hop only,
+/// RFC 9110 §7.6.1).
+fn named_by_connection(headers: &[httparse::Header<'_>], name: &str) -> bool {
+    headers
+        .iter()
+        .filter(|h| classify(h.name) == Field::Connection)
+        .any(|h| tokens(h.value).any(|t| t.eq_ignore_ascii_case(name.as_bytes())))
+}
+
+/// `Content-Length = 1*DIGIT`, nothing else: no sign, no list, no inner
+/// space, no overflow.
+fn parse_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+/// Appends `n` in decimal: the status line of every response, without the
+/// formatting machinery.
+pub(super) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+pub(super) fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The framing field Weir writes for a body it relays as `framing`.
+fn push_framing(out: &mut Vec<u8>, framing: Framing) {
+    match framing {
+        Framing::Length(n) => {
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        Framing::None | Framing::Close => {}
+    }
+}
+
+fn refusal_of(e: httparse::Error) -> Refusal {
+    match e {
+        httparse::Error::TooManyHeaders => Refusal::too_large("too many header fields"),
+        httparse::Error::HeaderName => Refusal::bad("invalid header field name (or obs-fold)"),
+        httparse::Error::HeaderValue => Refusal::bad("invalid header field value"),
+        httparse::Error::NewLine => Refusal::bad("bare CR in the head"),
+        httparse::Error::Version => Refusal::bad("unsupported HTTP version"),
+        _ => Refusal::bad("malformed request line"),
+    }
+}
+
+/// Methods RFC 9110 §9.2.2 calls idempotent.
+fn is_idempotent(method: &str) -> bool {
+    ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]
+        .iter()
+        .any(|m| method.eq_ignore_ascii_case(m))
+}
+
+/// Parses a request head from `buf`; `Ok(None)` when more bytes are needed.
+pub(super) fn parse_request(
+    buf: &[u8],
+    cx: &RequestContext<'_>,
+) -> Result<Option<(usize, RequestHead)>, Refusal> {
+    let limit = cx.settings.max_headers.clamp(1, MAX_HEADERS_LIMIT);
+    let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS_LIMIT];
+    let mut req = httparse::Request::new(&mut []);
+    let used = match req
+        .parse_with_uninit_headers(buf, &mut storage[..limit])
+        .map_err(refusal_of)?
+    {
+        httparse::Status::Complete(n) => n,
+        httparse::Status::Partial => return Ok(None),
+    };
+    if used > cx.settings.max_head_bytes {
+        return Err(Refusal::too_large("request head too large"));
+    }
+    let method = req.method.unwrap_or("GET");
+    let path = req.path.unwrap_or("/");
+    let http10 = req.version.unwrap_or(1) == 0;
+    let headers: &[httparse::Header<'_>] = req.headers;
+    let Survey {
+        framing,
+        hosts,
+        connection,
+    } = survey(headers, http10).map_err(Refusal::bad)?;
+    if hosts > 1 || (hosts == 0 && !http10) {
+        return Err(Refusal::bad("a request needs exactly one Host field"));
+    }
+    let keep_alive = !connection.close && (!http10 || connection.keep_alive);
+    let append_chain = cx.settings.forwarded_for == ForwardedFor::Append;
+    let dropped =
+        |h: &httparse::Header<'_>| connection.names_fields && named_by_connection(headers, h.name);
+    let mut expect_continue = false;
+    let mut request_id: Option<String> = None;
+    let mut out = Vec::with_capacity(used + 128);
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for h in headers {
+        match classify(h.name) {
+            // Written below, from what was checked.
+            Field::Connection
+            | Field::HopByHop
+            | Field::ContentLength
+            | Field::TransferEncoding
+            | Field::ForwardedFor
+            | Field::ForwardedProto => continue,
+            Field::AddressClaim if !append_chain => continue,
+            Field::Host => {}
+            _ if dropped(h) => continue,
+            Field::Expect if has_token(h.value, b"100-continue") => {
+                expect_continue = true;
+                continue;
+            }
+            Field::RequestId => {
+                if h.value.len() <= 128 && h.value.iter().all(u8::is_ascii_graphic) {
+                    request_id = Some(String::from_utf8_lossy(h.value).into_owned());
+                }
+                continue;
+            }
+            _ => {}
+        }
+        push_header(&mut out, h.name, h.value);
+    }
+    push_framing(&mut out, framing);
+    out.extend_from_slice(b"X-Forwarded-For: ");
+    if append_chain {
+        for h in headers {
+            if classify(h.name) == Field::ForwardedFor && !dropped(h) && !h.value.is_empty() {
+                out.extend_from_slice(h.value);
+                out.extend_from_slice(b", ");
+            }
+        }
+    }
+    out.extend_from_slice(cx.client_ip.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    push_header(&mut out, "X-Forwarded-Proto", b"http");
+    let request_id = request_id.unwrap_or_else(|| cx.shared.next_request_id());
+    push_header(&mut out, "X-Request-Id", request_id.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    Ok(Some((
+        used,
+        RequestHead {
+            bytes: out,
+            framing,
+            keep_alive,
+            is_head: method.eq_ignore_ascii_case("HEAD"),
+            http10,
+            idempotent: is_idempotent(method),
+            expect_continue,
+            request_id,
+        },
+    )))
+}
+
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    tokens(value).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+/// Parses a response head from `buf`; `Ok(None)` when more bytes are
+/// needed. A refusal means the backend cannot be trusted with this
+/// connection: the client gets 502 and the connection is not reused.
+pub(super) fn parse_response(
+    buf: &[u8],
+    request: &RequestHead,
+) -> Result<Option<(usize, ResponseHead)>, Refusal> {
+    let bad = |message| Refusal {
+        status: 502,
+        message,
+    };
+    let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS_LIMIT];
+    let mut res = httparse::Response::new(&mut []);
+    let used = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, buf, &mut storage)
+        .map_err(|_| bad("malformed response head from the backend"))?
+    {
+        httparse::Status::Complete(n) => n,
+        httparse::Status::Partial => return Ok(None),
+    };
+    let status = res.code.unwrap_or(502);
+    let http10 = res.version.unwrap_or(1) == 0;
+    let headers: &[httparse::Header<'_>] = res.headers;
+    let Survey {
+        framing: declared,
+        connection,
+        ..
+    } = survey(headers, http10).map_err(bad)?;
+    let mut reusable = !connection.close && (!http10 || connection.keep_alive);
+    let mut out = Vec::with_capacity(used + 64);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_decimal(&mut out, u64::from(status));
+    out.push(b' ');
+    out.extend_from_slice(res.reason.unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for h in headers {
+        match classify(h.name) {
+            Field::Connection
+            | Field::HopByHop
+            | Field::ContentLength
+            | Field::TransferEncoding
+            | Field::RequestId => continue,
+            _ if connection.names_fields && named_by_connection(headers, h.name) => continue,
+            _ => push_header(&mut out, h.name, h.value),
+        }
+    }
+    push_header(&mut out, "X-Request-Id", request.request_id.as_bytes());
+    let informational = (100..200).contains(&status);
+    let no_body = request.is_head || informational || status == 204 || status == 304;
+    // The declared framing still describes a HEAD or 304 answer's
+    // representation; 1xx and 204 have none.
+    let framing = match declared {
+        _ if informational || status == 204 => Framing::None,
+        Framing::Chunked if request.http10 => Framing::Close,
+        other => other,
+    };
+    push_framing(&mut out, framing);
+    let framing = match declared {
+        _ if no_body => Framing::None,
+        Framing::None => Framing::Close,
+        other => other,
+    };
+    if framing == Framing::Close {
+        reusable = false;
+    }
+    Ok(Some((
+        used,
+        ResponseHead {
+            status,
+            framing,
+            dechunk: framing == Framing::Chunked && request.http10,
+            reusable,
+            bytes: out,
+        },
+    )))
+}
+
+/// Whether a head (or trailer section) may end in `buf` at a line feed at
+/// or after `from`: an empty line, ended by CRLF or a bare LF.
+pub(super) fn may_end(buf: &[u8], from: usize) -> bool {
+    let start = from.saturating_sub(2);
+    buf[start..].iter().enumerate().any(|(k, &b)| {
+        let i = start + k;
+        b == b'\n'
+            && ((i >= 1 && buf[i - 1] == b'\n')
+                || (i >= 2 && buf[i - 1] == b'\r' && buf[i - 2] == b'\n'))
+    })
+}
+
+/// Reads until `parse` finds a complete head in `buf`, at most `max`
+/// bytes. The head is parsed only once an empty line may have arrived, so
+/// a head sent a byte at a time costs one pass, not one per read.
+pub(super) async fn read_head<T>(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    max: usize,
+    mut parse: impl FnMut(&[u8]) -> Result<Option<(usize, T)>, Refusal>,
+) -> Result<T, HeadError> {
+    let mut scanned = 0;
+    loop {
+        if may_end(buf, scanned) {
+            match parse(buf) {
+                Ok(Some((used, head))) => {
+                    buf.advance(used);
+                    return Ok(head);
+                }
+                Ok(None) => {}
+                Err(refusal) => return Err(HeadError::Refused(refusal)),
+            }
+        }
+        scanned = buf.len();
+        if buf.len() >= max {
+            return Err(HeadError::Refused(Refusal::too_large("head too large")));
+        }
+        buf.reserve(CHUNK);
+        match stream.read_buf(buf).await {
+            Ok(0) if buf.is_empty() => return Err(HeadError::Closed),
+            Ok(0) => {
+                return Err(HeadError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "closed mid-head",
+                )))
+            }
+            Ok(_) => {}
+            Err(e) => return Err(HeadError::Io(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_like_format() {
+        for n in [0u64, 7, 10, 200, 404, 599, 65_535, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn content_length_is_digits_only() {
+        assert_eq!(parse_length(b"0"), Some(0));
+        assert_eq!(parse_length(b"0042"), Some(42));
+        assert_eq!(parse_length(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b""[..],
+            b"+5",
+            b"-1",
+            b"5, 6",
+            b"5 5",
+            b"0x5",
+            b"18446744073709551616",
+        ] {
+            assert_eq!(
+                parse_length(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn a_head_may_end_only_at_an_empty_line() {
+        assert!(!may_end(b"GET / HTTP/1.1\r\nHost: x\r\n", 0));
+        assert!(may_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0));
+        assert!(may_end(b"GET / HTTP/1.1\nHost: x\n\n", 0));
+        assert!(may_end(b"GET / HTTP/1.1\r\nHost: x\n\r\n", 0));
+        // Split across reads: the scan restarts two bytes back.
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        for cut in 1..head.len() {
+            assert!(
+                may_end(head, cut) || cut == head.len(),
+                "cut at {cut} missed the end"
+            );
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! HTTP/1.1 listeners: keep-alive on both sides, a pool of idle
+//! connections per backend, `X-Forwarded-For` / `X-Forwarded-Proto` /
+//! `X-Request-Id`, and clear 4xx/5xx answers when a request cannot be
+//! served.
+//!
+//! One task serves one client connection and everything it asks for: it
+//! parses a request head ([`head`]), picks a backend per request, reuses an
+//! idle connection to it or opens one ([`upstream`]), relays the body by its
+//! framing ([`body`]), then relays the response the same way. No channels or
+//! task hops sit between the two sockets, which is what lets a single
+//! worker keep up with HAProxy.
+//!
+//! Framing is strict (RFC 9112, request smuggling): every head is parsed
+//! and written again for the next hop, so what a backend sees is one
+//! canonical reading of what the client sent; anything with two readings is
+//! refused. The rules are listed in `ARCHITECTURE.md` (data-plane
+//! invariants) and in [`head`].
+//!
+//! Every wait on a client is bounded ([`HttpSettings`]): the head must
+//! arrive within `head_timeout` (slowloris), an idle keep-alive connection
+//! is closed after `keepalive_timeout`, a request body may stall at most
+//! `body_timeout` between reads, and a head is at most `max_head_bytes` with
+//! `max_headers` fields (431 beyond).
+
+mod body;
+mod head;
+mod upstream;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+use crate::listener::ListenerRuntime;
+use crate::Shared;
+
+use head::{HeadError, Refusal, RequestContext};
+
+/// Read buffer growth step and body copy size.
+const CHUNK: usize = 16 * 1024;
+
+/// Limits and policies of the HTTP listeners (`dataplane.http_*` in the
+/// configuration file; per-listener overrides come later).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// From a connection's accept (or a keep-alive request's first byte) to
+    /// the end of its request head; past it the client gets 408 and the
+    /// connection is closed (slowloris). HAProxy's `timeout http-request`.
+    pub head_timeout: Duration,
+    /// How long a client connection may sit idle between requests before
+    /// it is closed. HAProxy's `timeout http-keep-alive`.
+    pub keepalive_timeout: Duration,
+    /// Longest pause between two reads of a request body (408 if nothing
+    /// has been answered yet; the connection is closed either way).
+    pub body_timeout: Duration,
+    /// Largest request head (request line and fields) accepted; larger is
+    /// answered with 431. Chunked trailers share the cap.
+    pub max_head_bytes: usize,
+    /// Most header fields in one request head (431 beyond); at most 1024.
+    pub max_headers: usize,
+    /// What happens to a client-sent `X-Forwarded-For`.
+    pub forwarded_for: ForwardedFor,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            head_timeout: Duration::from_secs(10),
+            keepalive_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            max_head_bytes: 16 * 1024,
+            max_headers: 100,
+            forwarded_for: ForwardedFor::Replace,
+        }
+    }
+}
+
+/// Whether the client's own `X-Forwarded-For` chain is believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedFor {
+    /// Trust no client: any `X-Forwarded-For`, `X-Real-IP` and `Forwarded`
+    /// it sends is dropped and `X-Forwarded-For` is the peer address alone.
+    Replace,
+    /// The clients are proxies the operator trusts: their chain is kept
+    /// (every `X-Forwarded-For` field, in order) and the peer appended.
+    Append,
+}
+
+impl ForwardedFor {
+    /// Parses the configuration spelling (`"replace"` or `"append"`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "replace" => Some(Self::Replace),
+            "append" => Some(Self::Append),
+            _ => None,
+        }
+    }
+}
+
+/// Accepts on one bound port until the task is aborted.
+pub async fn accept_loop(
+    listener: TcpListener,
+    port: u16,
+    runtime: Arc<ListenerRuntime>,
+    shared: Arc<Shared>,
+) {
+    crate::listener::accept_each(listener, |stream, peer| {
+        runtime.connections.fetch_add(1, Ordering::Relaxed);
+        serve_client(stream, peer, port, runtime.clone(), shared.clone())
+    })
+    .await;
+}
+
+/// A minimal response of the proxy itself.
+async fn answer(
+    client: &mut TcpStream,
+    status: u16,
+    reason: &str,
+    message: &str,
+    request_id: &str,
+    keep_alive: bool,
+) -> io::Result<()> {
+    let body = format!("weir: {message}\n");
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nX-Request-Id: {request_id}\r\nConnection: {connection}\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(head.as_bytes()).await
+}
+
+/// Answers a refused request and leaves the connection to be closed: after
+/// a framing error nothing that follows on it can be trusted.
+async fn refuse(client: &mut TcpStream, refusal: Refusal, request_id: &str) {
+    let _ = answer(
+        client,
+        refusal.status,
+        refusal.reason(),
+        refusal.message,
+        request_id,
+        false,
+    )
+    .await;
+}
+
+async fn serve_client(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    port: u16,
+    runtime: Arc<ListenerRuntime>,
+    shared: Arc<Shared>,
+) {
+    let settings = &shared.config.http;
+    let mut cbuf = BytesMut::with_capacity(CHUNK);
+    // Reused by every request of this connection: a backend connection goes
+    // back to its pool only with nothing left in it.
+    let mut ubuf = BytesMut::with_capacity(CHUNK);
+    let client_ip = peer.ip().to_string();
+    let cx = RequestContext {
+        client_ip: &client_ip,
+        settings,
+        shared: &shared,
+    };
+    // The first request's head is due `head_timeout` after the accept,
+    // whether or not its first byte has come (a silent connection is a
+    // slowloris too); later ones may idle `keepalive_timeout` first.
+    let mut head_deadline = Some(Instant::now() + settings.head_timeout);
+    loop {
+        if cbuf.is_empty() {
+            let deadline =
+                head_deadline.unwrap_or_else(|| Instant::now() + settings.keepalive_timeout);
+            cbuf.reserve(CHUNK);
+            match tokio::time::timeout_at(deadline, client.read_buf(&mut cbuf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                // Nothing asked yet: close quietly, as HAProxy does for an
+                // idle keep-alive connection.
+                _ => return,
+            }
+        }
+        let deadline = head_deadline
+            .take()
+            .unwrap_or_else(|| Instant::now() + settings.head_timeout);
+        let read = head::read_head(&mut client, &mut cbuf, settings.max_head_bytes, |b| {
+            head::parse_request(b, &cx)
+        });
+        let head = match tokio::time::timeout_at(deadline, read).await {
+            Ok(Ok(head)) => head,
+            Ok(Err(HeadError::Refused(refusal))) => {
+                refuse(&mut client, refusal, &shared.next_request_id()).await;
+                return;
+            }
+            Ok(Err(HeadError::Closed)) => return,
+            Ok(Err(HeadError::Io(e))) => {
+                tracing::debug!(client = %peer, error = %e, "client left mid-head");
+                return;
+            }
+            Err(_) => {
+                let refusal = Refusal {
+                    status: 408,
+                    message: "request head not received in time",
+                };
+                refuse(&mut client, refusal, &shared.next_request_id()).await;
+                return;
+            }
+        };
+        let buffers = upstream::Buffers {
+            client: &mut cbuf,
+            upstream: &mut ubuf,
+        };
+        match upstream::forward(&mut client, buffers, &head, peer, port, &runtime, &shared).await {
+            Some(true) if head.keep_alive => continue,
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! One request's trip to a backend: pick one, reuse an idle connection or
+//! open one, send the head and body, relay the answer, and decide what may
+//! be tried again.
+//!
+//! Retries: a connect that fails sent nothing, so any request may go to
+//! another backend. Once a request has been written to a reused idle
+//! connection that then fails before answering, only an idempotent request
+//! without a body is sent again, once, on a fresh connection: the backend
+//! may have acted on the first copy, and a body is already consumed. Other
+//! requests get 502, and their idle connection is probed for a close before
+//! use to make that rare.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::body::{self, BodyRules};
+use super::head::{self, Framing, HeadError, RequestHead};
+use super::{answer, refuse, Refusal, CHUNK};
+use crate::listener::ListenerRuntime;
+use crate::pool::{BackendRuntime, ConnGuard, PoolRuntime};
+use crate::tcp::pick;
+use crate::Shared;
+
+/// How long a backend may take to start its answer.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An open connection to a backend.
+struct Upstream {
+    stream: TcpStream,
+    pooled: bool,
+}
+
+/// A client connection's read buffers, kept across its requests.
+pub(super) struct Buffers<'a> {
+    pub client: &'a mut BytesMut,
+    pub upstream: &'a mut BytesMut,
+}
+
+/// How a connection to the backend is chosen.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    /// An idle one as it is: a request that may be sent again if it was
+    /// closed meanwhile.
+    Idle,
+    /// An idle one checked for a close first (one extra system call).
+    Probed,
+    /// A new one: the resend after a reused connection failed.
+    Fresh,
+}
+
+/// An idle pooled connection to `backend`, or a new one.
+async fn checkout(
+    backend: &BackendRuntime,
+    addr: SocketAddr,
+    shared: &Shared,
+    reuse: Reuse,
+) -> io::Result<Upstream> {
+    while let Some(stream) = (reuse != Reuse::Fresh)
+        .then(|| backend.take_idle())
+        .flatten()
+    {
+        if reuse == Reuse::Idle {
+            return Ok(Upstream {
+                stream,
+                pooled: true,
+            });
+        }
+        // An idle connection the backend has closed reads EOF (or an
+        // error) at once; anything else means it is still usable.
+        let mut byte = [0u8; 1];
+        if matches!(stream.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            return Ok(Upstream {
+                stream,
+                pooled: true,
+            });
+        }
+    }
+    let stream = shared.egress.connect(addr).await?;
+    Ok(Upstream {
+        stream,
+        pooled: false,
+    })
+}
+
+/// How one attempt at a request ended.
+enum Attempt {
+    /// The answer was relayed; whether the client connection stays open.
+    Done(bool),
+    /// A reused connection failed before anything reached the client.
+    Retry(io::Error),
+    /// The connect failed (passive health); the request may go elsewhere.
+    ConnectFailed(io::Error),
+    /// The exchange broke after the client saw part of it, or cannot be
+    /// repeated: close the client connection.
+    Broken,
+}
+
+/// Sends one request to a backend and relays the answer. `Some(keep)` when
+/// the client connection is still in a clean state.
+pub(super) async fn forward(
+    client: &mut TcpStream,
+    buffers: Buffers<'_>,
+    head: &RequestHead,
+    peer: SocketAddr,
+    port: u16,
+    runtime: &ListenerRuntime,
+    shared: &Shared,
+) -> Option<bool> {
+    let spec = runtime.spec();
+    let scheduler = spec.scheduler;
+    // Backends without a port of their own: one port for every attempt.
+    let dial_port = spec.inherited_port(port);
+    let pools = runtime.pools();
+    let Buffers {
+        client: cbuf,
+        upstream: ubuf,
+    } = buffers;
+    let repeatable = head.idempotent && !head.framing.has_body();
+    let mut reuse = if repeatable {
+        Reuse::Idle
+    } else {
+        Reuse::Probed
+    };
+    let mut tried = Vec::new();
+    let mut last_error: Option<String> = None;
+    let mut attempts = shared.config.connect_attempts;
+    while attempts > 0 {
+        let Some((pool, backend)) = pick(&pools, scheduler, peer.ip(), &tried) else {
+            break;
+        };
+        let addr = PoolRuntime::address(&backend, dial_port);
+        ubuf.clear();
+        match attempt(client, cbuf, ubuf, head, &backend, addr, shared, reuse).await {
+            Attempt::Done(keep) => {
+                pool.record_connect_success(&backend);
+                return Some(keep);
+            }
+            Attempt::ConnectFailed(e) => {
+                attempts -= 1;
+                pool.record_connect_failure(&backend, &e);
+                tried.push(backend.id.clone());
+                last_error = Some(format!("backend {addr}: {e}"));
+            }
+            Attempt::Retry(e) if repeatable && reuse != Reuse::Fresh => {
+                tracing::debug!(request_id = %head.request_id, backend = %addr, error = %e, "resending request on a fresh connection");
+                last_error = Some(format!("backend {addr}: {e}"));
+                reuse = Reuse::Fresh;
+            }
+            Attempt::Retry(e) => {
+                last_error = Some(format!("backend {addr}: {e}"));
+                break;
+            }
+            Attempt::Broken => return None,
+        }
+    }
+    runtime.failures.fetch_add(1, Ordering::Relaxed);
+    // The body (if any) was not consumed: only a body-less request leaves
+    // the client connection clean.
+    let keep = !head.framing.has_body() && head.keep_alive;
+    let sent = match last_error {
+        Some(error) => answer(client, 502, "Bad Gateway", &error, &head.request_id, keep).await,
+        None => {
+            answer(
+                client,
+                503,
+                "Service Unavailable",
+                "no healthy backend is available for this listener",
+                &head.request_id,
+                keep,
+            )
+            .await
+        }
+    };
+    sent.ok().map(|()| keep)
+}
+
+/// Answers `status` for a request that broke before its answer started.
+async fn fail(
+    client: &mut TcpStream,
+    backend: &BackendRuntime,
+    status: u16,
+    message: &str,
+    id: &str,
+) {
+    backend.count_status(status);
+    let reason = if status == 504 {
+        "Gateway Timeout"
+    } else {
+        "Bad Gateway"
+    };
+    let _ = answer(client, status, reason, message, id, false).await;
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    client: &mut TcpStream,
+    cbuf: &mut BytesMut,
+    ubuf: &mut BytesMut,
+    head: &RequestHead,
+    backend: &Arc<BackendRuntime>,
+    addr: SocketAddr,
+    shared: &Shared,
+    reuse: Reuse,
+) -> Attempt {
+    let settings = &shared.config.http;
+    let mut up = match checkout(backend, addr, shared, reuse).await {
+        Ok(up) => up,
+        Err(e) => return Attempt::ConnectFailed(e),
+    };
+    let guard = ConnGuard::new(backend.clone());
+    if let Err(e) = up.stream.write_all(&head.bytes).await {
+        return if up.pooled {
+            Attempt::Retry(e)
+        } else {
+            Attempt::ConnectFailed(e)
+        };
+    }
+    if head.framing.has_body() {
+        if head.expect_continue
+            && cbuf.is_empty()
+            && client
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+        {
+            return Attempt::Broken;
+        }
+        let rules = BodyRules {
+            idle: Some(settings.body_timeout),
+            max_trailer_bytes: settings.max_head_bytes,
+            max_trailers: settings.max_headers,
+            dechunk: false,
+        };
+        if let Err(e) = body::relay(client, cbuf, &mut up.stream, head.framing, rules).await {
+            tracing::debug!(request_id = %head.request_id, error = %e, "request body relay failed");
+            // The backend connection is dropped with a partial body: it
+            // can never read what follows as a request of its own.
+            let refusal = match e.kind() {
+                io::ErrorKind::InvalidData => Some(Refusal {
+                    status: 400,
+                    message: "invalid chunked request body",
+                }),
+                io::ErrorKind::TimedOut => Some(Refusal {
+                    status: 408,
+                    message: "request body stalled",
+                }),
+                _ => None,
+            };
+            if let Some(refusal) = refusal {
+                refuse(client, refusal, &head.request_id).await;
+            }
+            return Attempt::Broken;
+        }
+    }
+    let mut sent_any = false;
+    loop {
+        let parsed = tokio::time::timeout(
+            RESPONSE_TIMEOUT,
+            head::read_head(&mut up.stream, ubuf, head::MAX_RESPONSE_HEAD, |b| {
+                head::parse_response(b, head)
+            }),
+        )
+        .await;
+        let response = match parsed {
+            Ok(Ok(response)) => response,
+            // Closed before a byte of an answer: the idle connection was
+            // stale (or the backend dropped the request).
+            Ok(Err(HeadError::Closed | HeadError::Io(_))) if !sent_any && up.pooled => {
+                return Attempt::Retry(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "pooled connection closed",
+                ));
+            }
+            Ok(Err(HeadError::Closed | HeadError::Io(_))) if !sent_any => {
+                let message = format!("backend {addr} closed without answering");
+                fail(client, backend, 502, &message, &head.request_id).await;
+                return Attempt::Broken;
+            }
+            Ok(Err(HeadError::Refused(refusal))) if !sent_any => {
+                tracing::debug!(request_id = %head.request_id, backend = %addr, reason = refusal.message, "refused a response");
+                let message = format!("backend {addr}: {}", refusal.message);
+                fail(client, backend, 502, &message, &head.request_id).await;
+                return Attempt::Broken;
+            }
+            Err(_) if !sent_any => {
+                let message = format!(
+                    "backend {addr} did not answer within {} s",
+                    RESPONSE_TIMEOUT.as_secs()
+                );
+                fail(client, backend, 504, &message, &head.request_id).await;
+                return Attempt::Broken;
+            }
+            _ => return Attempt::Broken,
+        };
+        let interim = (100..200).contains(&response.status);
+        if interim && head.http10 {
+            // An HTTP/1.0 client knows no interim answers (RFC 9110 §15.2).
+            continue;
+        }
+        let to_client_closes = response.framing == Framing::Close || response.dechunk;
+        let keep_client = head.keep_alive && !to_client_closes;
+        let mut out = response.bytes;
+        if !interim {
+            if !keep_client {
+                out.extend_from_slice(b"Connection: close\r\n");
+            } else if head.http10 {
+                out.extend_from_slice(b"Connection: keep-alive\r\n");
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        // A small body already read goes out with the head: one write.
+        let mut framing = response.framing;
+        if let Framing::Length(n) = framing {
+            if (ubuf.len() as u64) >= n && n <= CHUNK as u64 {
+                out.extend_from_slice(&ubuf[..n as usize]);
+                ubuf.advance(n as usize);
+                backend.bytes_in.fetch_add(n, Ordering::Relaxed);
+                framing = Framing::None;
+            }
+        }
+        if client.write_all(&out).await.is_err() {
+            return Attempt::Broken;
+        }
+        sent_any = true;
+        if interim {
+            continue;
+        }
+        backend.count_status(response.status);
+        let rules = BodyRules {
+            idle: None,
+            max_trailer_bytes: head::MAX_RESPONSE_HEAD,
+            max_trailers: head::MAX_HEADERS_LIMIT,
+            dechunk: response.dechunk,
+        };
+        match body::relay(&mut up.stream, ubuf, client, framing, rules).await {
+            Ok(n) => {
+                backend.bytes_in.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(_) => return Attempt::Broken,
+        }
+        drop(guard);
+        if response.reusable && ubuf.is_empty() {
+            backend.put_idle(up.stream);
+        }
+        return Attempt::Done(keep_client);
+    }
+}
