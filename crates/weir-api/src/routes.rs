@@ -424,6 +424,8 @@ async fn create_listener(
         proxy_protocol: req.proxy_protocol,
         backend_port: None,
         group_pool_id: None,
+        max_connections: None,
+        idle_timeout_ms: None,
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))

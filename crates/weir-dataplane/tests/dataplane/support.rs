@@ -27,6 +27,7 @@ pub fn dataplane() -> DataPlane {
         udp_idle_timeout: Duration::from_millis(500),
         max_ports_per_listener: 64,
         bind_retry: Duration::from_millis(50),
+        ..Config::default()
     })
 }
 
@@ -185,6 +186,8 @@ pub fn topology(
         proxy_protocol: ProxyProtocol::None,
         backend_port: None,
         pools: vec!["pool".into()],
+        max_connections: None,
+        idle_timeout_ms: None,
     };
     Arc::new(Topology {
         revision,

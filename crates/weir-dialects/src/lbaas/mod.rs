@@ -860,6 +860,8 @@ async fn create_listener(
                 proxy_protocol: None,
                 backend_port: None,
                 group_pool_id: None,
+                max_connections: None,
+                idle_timeout_ms: None,
             },
         )
         .await
@@ -1013,6 +1015,7 @@ fn listener_change(req: &PoolBody, listener: &Listener) -> Result<ListenerUpdate
             .transpose()?
             .map(str::to_owned),
         proxy_protocol: proxy,
+        ..ListenerUpdate::default()
     })
 }
 
