@@ -4,6 +4,7 @@
 mod support;
 
 mod http;
+mod limits;
 mod pool;
 mod tcp;
 mod udp;
