@@ -38,6 +38,7 @@ fn tag_within(stream: &TcpStream, limit: Duration) -> Option<String> {
 fn metric(url: &str, name: &str) -> Option<u64> {
     let text = ureq::get(&format!("{url}/metrics"))
         .set("Authorization", "Bearer fds-admin")
+        .timeout(Duration::from_secs(5))
         .call()
         .ok()?
         .into_string()
