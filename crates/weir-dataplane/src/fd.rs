@@ -133,18 +133,17 @@ mod tests {
         let files: Vec<std::fs::File> = (0..8)
             .map(|_| std::fs::File::open("/dev/null").unwrap())
             .collect();
-        // Other tests' threads open files too: at least ours are counted.
-        assert!(open_fds().unwrap() >= before + 8 - 2);
+        // Other tests' threads open and close files too: ours are counted.
+        assert!(open_fds().unwrap() + 2 >= before + 8);
         drop(files);
+        // The reserve never exceeds a quarter of the limit.
+        assert_eq!(FdBudget::with_limit(400, 10_000).reserve(), 100);
+        // A budget already at its ceiling refuses, and counts the refusal.
         let open = open_fds().unwrap();
-        // Room for exactly one connection past what is open now, plus the
-        // reserve: the first fits, and after it the budget says no.
-        let budget = FdBudget::with_limit((open + 2 + 100) * 4, 10_000);
-        assert_eq!(budget.reserve(), budget.limit() / 4);
-        let tight = FdBudget::with_limit(open + FDS_PER_CONNECTION + 10, 10);
-        assert!(tight.admit() || open_fds().unwrap() > open, "room for one");
         let full = FdBudget::with_limit(open, 0);
         assert!(!full.admit(), "nothing fits at the limit");
         assert_eq!(full.refusals.load(Ordering::Relaxed), 1);
+        // Far below it, admits.
+        assert!(FdBudget::with_limit(open + 10_000, 0).admit());
     }
 }
