@@ -285,6 +285,35 @@ class OctaviaTest(LbaasTestCase):
                            "a listener on an unknown load balancer")
         self.assertEqual(len(self.os_step("get_load_balancer", lambda: lbx.get_load_balancer(lb.id)).listeners), 1)
 
+    def test_listener_connection_limit_is_kept_and_bounded(self):
+        """connection_limit (issue 14, hole 7): -1 is the default (Weir's dataplane.max_connections),
+        a positive value is the listener's cap, 0, -2 and values past 1,000,000 are 400s; an update
+        changes it and -1 sets it back."""
+        lbx = self.conn.load_balancer
+        lb = self.os_step("create_load_balancer", lambda: lbx.create_load_balancer(
+            vip_subnet_id=self.world.subnet["id"]))
+        port = free_port(lb.vip_address)
+        for what, limit in (("zero", 0), ("below -1", -2), ("past the ceiling", 1000001)):
+            with self.subTest(what):
+                self.assertOsError(lambda: lbx.create_listener(loadbalancer_id=lb.id, protocol="TCP",
+                                                               protocol_port=port, connection_limit=limit),
+                                   os_exc.BadRequestException, 400, what)
+        default = self.os_step("create_listener", lambda: lbx.create_listener(
+            loadbalancer_id=lb.id, protocol="UDP", protocol_port=port))
+        self.assertEqual(default.connection_limit, -1)
+        capped = self.os_step("create_listener", lambda: lbx.create_listener(
+            loadbalancer_id=lb.id, protocol="TCP", protocol_port=port, connection_limit=100))
+        self.assertEqual(capped.connection_limit, 100)
+        self.assertEqual(self.os_step("get_listener", lambda: lbx.get_listener(capped.id)).connection_limit, 100)
+        self.assertEqual(self.os_step("update_listener", lambda: lbx.update_listener(
+            capped.id, connection_limit=7)).connection_limit, 7)
+        self.assertOsError(lambda: lbx.update_listener(capped.id, connection_limit=0),
+                           os_exc.BadRequestException, 400, "update to 0")
+        self.assertEqual(self.os_step("get_listener", lambda: lbx.get_listener(capped.id)).connection_limit, 7,
+                         "a refused update changes nothing")
+        self.assertEqual(self.os_step("update_listener", lambda: lbx.update_listener(
+            capped.id, connection_limit=-1)).connection_limit, -1)
+
     def test_unknown_lbaas_path_is_404_in_lbaas_shape(self):
         """Errors on the Octavia routes carry the LBaaS error body and x-openstack-request-id,
         including a path the API does not serve."""

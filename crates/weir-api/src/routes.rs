@@ -403,6 +403,10 @@ struct CreateListener {
     forwarding_mode: Option<String>,
     scheduler: Option<String>,
     proxy_protocol: Option<String>,
+    /// Absent: the data plane's `dataplane.max_connections`.
+    max_connections: Option<u64>,
+    /// Absent: the data plane's idle timeout for the protocol.
+    idle_timeout_ms: Option<u64>,
 }
 
 async fn create_listener(
@@ -424,6 +428,8 @@ async fn create_listener(
         proxy_protocol: req.proxy_protocol,
         backend_port: None,
         group_pool_id: None,
+        max_connections: req.max_connections,
+        idle_timeout_ms: req.idle_timeout_ms,
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))

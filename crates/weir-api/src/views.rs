@@ -176,6 +176,14 @@ pub struct ListenerView {
     pub group_pool_id: Option<String>,
     /// false: configured but not served (a stopped listener).
     pub enabled: bool,
+    /// Connections (UDP: flows) served at once; absent: the data plane's
+    /// default (`dataplane.max_connections`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// A connection silent this long is closed; absent: the data plane's
+    /// default for the protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_ms: Option<u64>,
     pub created_at: String,
     /// Live state from the data plane; absent when none runs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,6 +231,8 @@ impl From<&Listener> for ListenerView {
             backend_port: l.backend_port,
             group_pool_id: l.group_pool_id.as_ref().map(|p| p.to_string()),
             enabled: l.enabled,
+            max_connections: l.max_connections,
+            idle_timeout_ms: l.idle_timeout_ms,
             created_at: l.created_at.to_string(),
             operating_status: None,
         }

@@ -21,6 +21,7 @@
 //!   pages) and its per-dialect [`register::RegisterPolicy`].
 //! - [`backend`]: backend update rules.
 //! - [`pool`]: pool settings: health checks and drain timeout.
+//! - [`limits`]: per-listener connection caps and idle timeouts.
 //! - [`status`]: live state reported by the data plane.
 //! - [`topology`]: what the data plane must run, compiled from the model.
 //! - [`idempotency`]: client-token replay decisions.
@@ -32,6 +33,7 @@ pub mod error;
 pub mod idempotency;
 pub mod ids;
 pub mod inventory;
+pub mod limits;
 pub mod loadbalancer;
 pub mod model;
 pub mod pool;

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use crate::address;
 use crate::ids::*;
 use crate::inventory::validate_name;
+use crate::limits;
 use crate::model::*;
 use crate::settings::NetworkSettings;
 use crate::{Error, Timestamp};
@@ -118,6 +119,9 @@ pub struct NewListener {
     /// A server group of the same load balancer to forward to (Aliyun
     /// `VServerGroupId`); checked by [`check_group_pool`].
     pub group_pool_id: Option<String>,
+    /// See [`crate::limits`]; `None`: the data plane's defaults.
+    pub max_connections: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
 }
 
 /// A new listener together with its default pool.
@@ -203,6 +207,9 @@ pub struct ListenerUpdate {
     pub enabled: Option<bool>,
     pub scheduler: Option<String>,
     pub proxy_protocol: Option<String>,
+    /// `Some(None)`: back to the data plane's default.
+    pub max_connections: Option<Option<u64>>,
+    pub idle_timeout_ms: Option<Option<u64>>,
 }
 
 /// Applies `update` under the same rules as creation.
@@ -217,6 +224,12 @@ pub fn plan_listener_update(
     }
     if let Some(enabled) = update.enabled {
         next.enabled = enabled;
+    }
+    if let Some(cap) = update.max_connections {
+        next.max_connections = limits::max_connections(cap)?;
+    }
+    if let Some(idle) = update.idle_timeout_ms {
+        next.idle_timeout_ms = limits::idle_timeout_ms(idle)?;
     }
     if let Some(s) = &update.scheduler {
         next.scheduler = parse_enum("scheduler", s, Scheduler::NAMES)?;
@@ -345,6 +358,8 @@ pub fn plan_listener(
         }
         Some(p) => Some(parse_port("backend_port", p)?),
     };
+    let max_connections = limits::max_connections(req.max_connections)?;
+    let idle_timeout_ms = limits::idle_timeout_ms(req.idle_timeout_ms)?;
     let mine = ports.ranges();
     for other in siblings.iter().filter(|l| l.protocol == protocol) {
         let clash = other
@@ -389,6 +404,8 @@ pub fn plan_listener(
             backend_port,
             group_pool_id: req.group_pool_id.as_deref().map(PoolId::new),
             enabled: true,
+            max_connections,
+            idle_timeout_ms,
             default_pool_id: pool.id.clone(),
             created_at: now,
         },

@@ -258,6 +258,12 @@ pub struct Listener {
     pub group_pool_id: Option<PoolId>,
     /// false: configured but not served (a stopped listener).
     pub enabled: bool,
+    /// Connections (UDP: flows) served at once; `None`: the data plane's
+    /// `dataplane.max_connections`.
+    pub max_connections: Option<u32>,
+    /// A connection (UDP: flow) silent both ways this long is closed;
+    /// `None`: the data plane's default for the protocol.
+    pub idle_timeout_ms: Option<u64>,
     pub default_pool_id: PoolId,
     pub created_at: Timestamp,
 }

@@ -39,6 +39,9 @@ pub struct ListenerSpec {
     /// the load balancer's LB-wide pool (Aliyun's default server group,
     /// whose backends take the listener's port).
     pub pools: Vec<PoolId>,
+    /// `None`: the data plane's default (see [`crate::limits`]).
+    pub max_connections: Option<u32>,
+    pub idle_timeout_ms: Option<u64>,
 }
 
 /// A pool's backends and checks.
@@ -274,6 +277,8 @@ pub fn listener_spec(lb: &LoadBalancer, listener: &Listener) -> ListenerSpec {
         scheduler: listener.scheduler,
         proxy_protocol: listener.proxy_protocol,
         backend_port: listener.backend_port,
+        max_connections: listener.max_connections,
+        idle_timeout_ms: listener.idle_timeout_ms,
         pools: match &listener.group_pool_id {
             Some(group) => vec![group.clone()],
             None => vec![listener.default_pool_id.clone(), lb.default_pool_id.clone()],

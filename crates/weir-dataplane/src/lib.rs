@@ -10,6 +10,7 @@
 //!   HTTP/1.1 engine is our own, on `httparse`: one task per client
 //!   connection, no hops between the two sockets).
 //! - [`egress`]: the only code that opens outbound sockets.
+//! - [`fd`]: the descriptor limit and the reserve left to the API.
 //! - [`proxy_protocol`]: PROXY protocol v1/v2 headers towards TCP backends.
 //!
 //! [`DataPlane::apply`] is the one path for startup and change: it diffs the
@@ -18,6 +19,7 @@
 
 pub mod balance;
 pub mod egress;
+pub mod fd;
 pub mod health;
 pub mod http;
 pub mod listener;
@@ -60,6 +62,16 @@ pub struct Config {
     pub bind_retry: Duration,
     /// HTTP listeners' timeouts, head limits and forwarding policy.
     pub http: http::HttpSettings,
+    /// Connections (UDP: flows) per listener that names no cap.
+    pub max_connections: u32,
+    /// A TCP connection silent both ways this long is closed, on listeners
+    /// that name no idle timeout.
+    pub tcp_idle_timeout: Duration,
+    /// UDP flows one client address may hold on one listener.
+    pub udp_max_flows_per_source: usize,
+    /// Descriptors the data plane leaves to the rest of the process (at
+    /// most a quarter of the limit).
+    pub fd_reserve: u64,
 }
 
 impl Default for Config {
@@ -76,6 +88,11 @@ impl Default for Config {
             max_ports_per_listener: 1024,
             bind_retry: Duration::from_secs(2),
             http: http::HttpSettings::default(),
+            // HAProxy's and Octavia's default maxconn.
+            max_connections: 50_000,
+            tcp_idle_timeout: Duration::from_secs(15 * 60),
+            udp_max_flows_per_source: 256,
+            fd_reserve: 1024,
         }
     }
 }
@@ -84,6 +101,7 @@ impl Default for Config {
 pub struct Shared {
     pub config: Config,
     pub egress: Egress,
+    pub fds: fd::FdBudget,
     request_ids: AtomicU64,
     boot: u64,
 }
@@ -136,6 +154,7 @@ impl DataPlane {
         Self {
             shared: Arc::new(Shared {
                 egress,
+                fds: fd::FdBudget::new(config.fd_reserve),
                 config,
                 request_ids: AtomicU64::new(0),
                 boot,
@@ -333,7 +352,38 @@ impl DataPlane {
             let up = u8::from(l.status() == ListenerLive::Active);
             let _ = writeln!(out, "weir_listener_up{{listener=\"{id}\"}} {up}");
         }
+        type ListenerFamily = (&'static str, &'static str, fn(&ListenerRuntime) -> u64);
+        let limits: [ListenerFamily; 3] = [
+            ("weir_listener_active_connections", "gauge", |l| {
+                l.slots.open() as u64
+            }),
+            ("weir_listener_max_connections", "gauge", |l| {
+                l.slots.limit() as u64
+            }),
+            ("weir_listener_saturated_total", "counter", |l| {
+                l.slots.saturated.load(Ordering::Relaxed)
+            }),
+        ];
+        for (name, kind, value) in limits {
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (id, l) in &running.listeners {
+                let _ = writeln!(out, "{name}{{listener=\"{id}\"}} {}", value(l));
+            }
+        }
         drop(running);
+        let fds = &self.shared.fds;
+        let _ = writeln!(out, "# TYPE weir_process_open_fds gauge");
+        let _ = writeln!(out, "weir_process_open_fds {}", fd::open_fds().unwrap_or(0));
+        let _ = writeln!(out, "# TYPE weir_process_max_fds gauge");
+        let _ = writeln!(out, "weir_process_max_fds {}", fds.limit());
+        let _ = writeln!(out, "# TYPE weir_dataplane_fd_reserve gauge");
+        let _ = writeln!(out, "weir_dataplane_fd_reserve {}", fds.reserve());
+        let _ = writeln!(out, "# TYPE weir_dataplane_fd_refusals_total counter");
+        let _ = writeln!(
+            out,
+            "weir_dataplane_fd_refusals_total {}",
+            fds.refusals.load(Ordering::Relaxed)
+        );
         let registry = lock(&self.registry);
         type Family = (&'static str, &'static str, fn(&pool::BackendRuntime) -> u64);
         let families: [Family; 8] = [

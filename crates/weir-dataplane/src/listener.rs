@@ -1,9 +1,17 @@
 //! Listeners at run time: the bound sockets and their accept tasks, the
-//! pools they serve from, and their operating state.
+//! pools they serve from, their operating state, and the connection cap.
+//!
+//! The cap works as HAProxy's `maxconn`: at the limit a listener stops
+//! accepting, so new connections wait in the kernel's backlog (and are
+//! served as soon as one ends) instead of being accepted and reset; past
+//! the backlog the kernel drops SYNs and clients retry. The same holds
+//! when the process nears its descriptor limit ([`crate::fd`]), and an
+//! accept that fails with EMFILE/ENFILE backs off instead of spinning.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
@@ -14,6 +22,87 @@ use weir_core::topology::ListenerSpec;
 use crate::pool::{lock, PoolRuntime};
 use crate::Shared;
 
+/// How long an accept loop waits before trying again when descriptors ran
+/// out: long enough not to spin, short enough to resume promptly.
+const FD_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The connections (UDP: flows) a listener may hold at once.
+#[derive(Debug, Default)]
+pub struct Slots {
+    limit: AtomicUsize,
+    open: AtomicUsize,
+    freed: tokio::sync::Notify,
+    /// Times a new connection had to wait (TCP) or was turned away (UDP)
+    /// at the cap.
+    pub saturated: AtomicU64,
+}
+
+/// One held slot, given back when dropped.
+#[derive(Debug)]
+pub struct Slot(Arc<Slots>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let before = self.0.open.fetch_sub(1, Ordering::AcqRel);
+        // Only a release from a full listener can have a waiter.
+        if before >= self.0.limit.load(Ordering::Relaxed) {
+            self.0.freed.notify_waiters();
+        }
+    }
+}
+
+impl Slots {
+    fn with_limit(limit: usize) -> Arc<Self> {
+        let slots = Arc::new(Self::default());
+        slots.set_limit(limit);
+        slots
+    }
+
+    /// A new cap; connections above a lowered one run on, and no new one
+    /// is accepted until they are below it.
+    pub fn set_limit(&self, limit: usize) {
+        self.limit.store(limit.max(1), Ordering::Relaxed);
+        self.freed.notify_waiters();
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Connections (UDP: flows) open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// A slot if one is free.
+    pub fn try_acquire(self: &Arc<Self>) -> Option<Slot> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(self.clone()))
+    }
+
+    /// Waits for a free slot.
+    pub async fn acquire(self: &Arc<Self>) -> Slot {
+        let mut counted = false;
+        loop {
+            // Registered before the check, so a release in between wakes us.
+            let freed = self.freed.notified();
+            if let Some(slot) = self.try_acquire() {
+                return slot;
+            }
+            if !counted {
+                counted = true;
+                self.saturated.fetch_add(1, Ordering::Relaxed);
+            }
+            freed.await;
+        }
+    }
+}
+
 /// A listener at run time.
 pub struct ListenerRuntime {
     spec: ArcSwap<ListenerSpec>,
@@ -22,6 +111,10 @@ pub struct ListenerRuntime {
     status: Mutex<ListenerLive>,
     pub connections: AtomicU64,
     pub failures: AtomicU64,
+    /// The connection (UDP: flow) cap and what holds it.
+    pub slots: Arc<Slots>,
+    /// `dataplane.max_connections`, for specs that name no cap.
+    default_cap: u32,
 }
 
 impl ListenerRuntime {
@@ -39,6 +132,8 @@ impl ListenerRuntime {
 
     /// Takes a new spec that binds the same sockets (pools, scheduler).
     pub fn update(&self, spec: Arc<ListenerSpec>, pools: Vec<Arc<PoolRuntime>>) {
+        self.slots
+            .set_limit(spec.max_connections.unwrap_or(self.default_cap) as usize);
         self.spec.store(spec);
         self.pools.store(Arc::new(pools));
     }
@@ -58,7 +153,10 @@ impl ListenerRuntime {
         pools: Vec<Arc<PoolRuntime>>,
         shared: &Arc<Shared>,
     ) -> Arc<Self> {
+        let default_cap = shared.config.max_connections;
         let runtime = Arc::new(Self {
+            slots: Slots::with_limit(spec.max_connections.unwrap_or(default_cap) as usize),
+            default_cap,
             spec: ArcSwap::new(spec.clone()),
             pools: ArcSwap::from_pointee(pools),
             tasks: Mutex::default(),
@@ -143,22 +241,47 @@ fn bind_all(
 }
 
 /// Accepts connections until the task is aborted, handing each (with
-/// `TCP_NODELAY` set) to `serve` in a task of its own.
-pub async fn accept_each<F, Fut>(listener: tokio::net::TcpListener, mut serve: F)
-where
+/// `TCP_NODELAY` set) to `serve` in a task of its own, which holds one of
+/// the listener's slots for as long as it runs. At the cap, or with too
+/// few descriptors left for the rest of the process, it stops accepting
+/// until that changes.
+pub async fn accept_each<F, Fut>(
+    listener: tokio::net::TcpListener,
+    runtime: &ListenerRuntime,
+    shared: &Shared,
+    mut serve: F,
+) where
     F: FnMut(tokio::net::TcpStream, SocketAddr) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    let mut out_of_fds = false;
     loop {
+        let slot = runtime.slots.acquire().await;
+        while !shared.fds.admit() {
+            tokio::time::sleep(FD_BACKOFF).await;
+        }
         match listener.accept().await {
             Ok((stream, peer)) => {
+                out_of_fds = false;
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, peer));
+                let served = serve(stream, peer);
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    served.await;
+                });
+            }
+            Err(e) if crate::fd::is_exhaustion(&e) => {
+                // Once per episode, not once per retry.
+                if !std::mem::replace(&mut out_of_fds, true) {
+                    tracing::warn!(error = %e, "accept: out of descriptors; backing off");
+                }
+                shared.fds.refusals.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(FD_BACKOFF).await;
             }
             Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                // A connection reset before it was accepted, and the like.
+                tracing::debug!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
     }

@@ -51,6 +51,10 @@ struct Status {
     ejected_until: Option<Instant>,
     /// Set while draining; the deadline closes what is left.
     drain_deadline: Option<Instant>,
+    /// Counts drains begun and called off: a drain timer acts only while
+    /// the round it was started in is still current, so a drain that was
+    /// called off (re-enabled) or restarted (disabled again) never fires.
+    drain_round: u64,
     drained: bool,
     removed: bool,
     egress_denied: bool,
@@ -115,6 +119,7 @@ impl BackendRuntime {
                 reason: egress_denied.then(|| egress.refusal(target.address)),
                 ejected_until: None,
                 drain_deadline: None,
+                drain_round: 0,
                 drained: false,
                 removed: false,
                 egress_denied,
@@ -483,8 +488,11 @@ impl PoolRuntime {
                                 if was_enabled && !target.enabled {
                                     to_drain.push(runtime.clone());
                                 } else if !was_enabled && target.enabled {
+                                    // Calls the drain off: its timer sees a
+                                    // newer round and leaves the backend be.
                                     let mut s = lock(&runtime.status);
                                     s.drain_deadline = None;
+                                    s.drain_round += 1;
                                     s.drained = false;
                                     runtime.close.send_replace(false);
                                 }
@@ -716,7 +724,12 @@ impl PoolRuntime {
     /// then they are closed.
     fn drain(&self, backend: Arc<BackendRuntime>, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        lock(&backend.status).drain_deadline = Some(deadline);
+        let round = {
+            let mut s = lock(&backend.status);
+            s.drain_deadline = Some(deadline);
+            s.drain_round += 1;
+            s.drain_round
+        };
         let me = self.me.clone();
         tokio::spawn(async move {
             let idle = async {
@@ -731,14 +744,18 @@ impl PoolRuntime {
             let timed_out = tokio::time::timeout_at(deadline.into(), idle)
                 .await
                 .is_err();
-            if timed_out {
-                backend.close.send_replace(true);
-            }
             let removed = {
                 let mut s = lock(&backend.status);
-                // Re-enabled meanwhile: the drain was called off.
-                if s.drain_deadline != Some(deadline) {
+                // Called off (re-enabled) or started again (disabled
+                // anew, with its own deadline) meanwhile: not ours to end.
+                // Checked before closing anything, and under the lock a
+                // re-enable takes, so a called-off drain cannot latch
+                // `close` and kill the connections it was meant to spare.
+                if s.drain_round != round {
                     return;
+                }
+                if timed_out {
+                    backend.close.send_replace(true);
                 }
                 s.drain_deadline = None;
                 s.drained = true;

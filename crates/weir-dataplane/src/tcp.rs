@@ -1,10 +1,13 @@
 //! TCP listeners: a full proxy per client connection, with retry on
-//! another backend when a connect fails, correct half-close, and the drain
-//! deadline closing what outlives a removal.
+//! another backend when a connect fails, correct half-close, the drain
+//! deadline closing what outlives a removal, and the idle timeout closing
+//! a connection that moved no byte either way for that long (HAProxy's
+//! `timeout client` / `timeout server` for TCP, one value for both).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -30,7 +33,7 @@ pub async fn accept_loop(
     runtime: Arc<ListenerRuntime>,
     shared: Arc<Shared>,
 ) {
-    crate::listener::accept_each(listener, |client, peer| {
+    crate::listener::accept_each(listener, &runtime, &shared, |client, peer| {
         serve(client, peer, port, runtime.clone(), shared.clone())
     })
     .await;
@@ -104,8 +107,13 @@ async fn serve(
     }
     let guard = ConnGuard::new(backend);
     let mut closer = guard.backend().closer();
+    let idle_timeout = runtime
+        .spec()
+        .idle_timeout_ms
+        .map_or(shared.config.tcp_idle_timeout, Duration::from_millis);
+    let activity = Activity::new();
     tokio::select! {
-        copied = relay(&mut client, &mut upstream) => {
+        copied = relay(&mut client, &mut upstream, &activity) => {
             if let Ok((to_backend, to_client)) = copied {
                 guard.backend().bytes_out.fetch_add(to_backend, Ordering::Relaxed);
                 guard.backend().bytes_in.fetch_add(to_client, Ordering::Relaxed);
@@ -113,6 +121,42 @@ async fn serve(
         }
         () = closed(&mut closer) => {
             tracing::debug!(backend = %guard.backend().id, "drain deadline closed a connection");
+        }
+        () = activity.idle_for(idle_timeout) => {
+            tracing::debug!(backend = %guard.backend().id, "idle timeout closed a connection");
+        }
+    }
+}
+
+/// When a connection last moved bytes, in milliseconds since it began.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Bytes moved just now.
+    fn touch(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// Resolves once no bytes have moved for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let quiet = self.start.elapsed().saturating_sub(last);
+            if quiet >= timeout {
+                return;
+            }
+            tokio::time::sleep(timeout - quiet).await;
         }
     }
 }
@@ -122,13 +166,17 @@ async fn serve(
 /// after it, and the close sends that FIN itself (one system call less per
 /// connection, and nothing is left unread to turn the close into a reset,
 /// since each direction stopped only at its EOF).
-async fn relay(client: &mut TcpStream, upstream: &mut TcpStream) -> std::io::Result<(u64, u64)> {
+async fn relay(
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
+    activity: &Activity,
+) -> std::io::Result<(u64, u64)> {
     let (client_read, client_write) = client.split();
     let (upstream_read, upstream_write) = upstream.split();
     let finished = AtomicBool::new(false);
     tokio::try_join!(
-        pump(client_read, upstream_write, &finished),
-        pump(upstream_read, client_write, &finished)
+        pump(client_read, upstream_write, &finished, activity),
+        pump(upstream_read, client_write, &finished, activity)
     )
 }
 
@@ -143,26 +191,35 @@ fn first_to_finish(finished: &AtomicBool) -> bool {
 /// four times the system calls; 1 MiB is the unprivileged maximum).
 const SPLICE_CHUNK: usize = 1024 * 1024;
 
+/// A pipe for [`splice_pump`]: (read end, write end).
+type Pipe = (std::os::fd::OwnedFd, std::os::fd::OwnedFd);
+
+fn splice_pipe() -> std::io::Result<Pipe> {
+    use nix::fcntl::OFlag;
+    let (pipe_out, pipe_in) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
+    // Best effort: a lower pipe-max-size leaves the default, which works.
+    let _ = nix::fcntl::fcntl(
+        &pipe_in,
+        nix::fcntl::FcntlArg::F_SETPIPE_SZ(SPLICE_CHUNK as nix::libc::c_int),
+    );
+    Ok((pipe_out, pipe_in))
+}
+
 /// Moves bytes kernel-side, socket to pipe to socket, without copying them
 /// through user space.
 async fn splice_pump(
     from: &TcpStream,
     to: &TcpStream,
     finished: &AtomicBool,
+    activity: &Activity,
+    (pipe_out, pipe_in): Pipe,
 ) -> std::io::Result<u64> {
     use std::io::{Error, ErrorKind};
     use std::os::fd::AsRawFd;
 
-    use nix::fcntl::{splice, OFlag, SpliceFFlags};
+    use nix::fcntl::{splice, SpliceFFlags};
     use tokio::io::Interest;
 
-    let (pipe_out, pipe_in) =
-        nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).map_err(Error::from)?;
-    // Best effort: a lower pipe-max-size leaves the default, which works.
-    let _ = nix::fcntl::fcntl(
-        &pipe_in,
-        nix::fcntl::FcntlArg::F_SETPIPE_SZ(SPLICE_CHUNK as nix::libc::c_int),
-    );
     let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
     let mut total = 0u64;
     loop {
@@ -183,13 +240,17 @@ async fn splice_pump(
             Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e),
         };
+        activity.touch();
         let mut left = n;
         while left > 0 {
             to.writable().await?;
             match to.try_io(Interest::WRITABLE, || {
                 splice(&pipe_out, None, to, None, left, flags).map_err(Error::from)
             }) {
-                Ok(m) => left -= m,
+                Ok(m) => {
+                    left -= m;
+                    activity.touch();
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }
@@ -204,13 +265,16 @@ async fn pump(
     mut from: tokio::net::tcp::ReadHalf<'_>,
     mut to: tokio::net::tcp::WriteHalf<'_>,
     finished: &AtomicBool,
+    activity: &Activity,
 ) -> std::io::Result<u64> {
     use tokio::io::AsyncReadExt;
     let mut buf = Vec::with_capacity(COPY_START);
     let mut total = 0u64;
+    let mut may_splice = true;
     loop {
         buf.clear();
         let n = from.read_buf(&mut buf).await?;
+        activity.touch();
         if n == 0 {
             if first_to_finish(finished) {
                 to.shutdown().await?;
@@ -218,10 +282,18 @@ async fn pump(
             return Ok(total);
         }
         to.write_all(&buf).await?;
+        activity.touch();
         total += n as u64;
-        if total >= SPLICE_AFTER {
-            // A bulk transfer: from here the kernel moves the bytes.
-            return Ok(total + splice_pump(from.as_ref(), to.as_ref(), finished).await?);
+        if may_splice && total >= SPLICE_AFTER {
+            // A bulk transfer: from here the kernel moves the bytes. With
+            // no descriptors left for a pipe, copying carries on instead.
+            match splice_pipe() {
+                Ok(pipe) => {
+                    let (from, to) = (from.as_ref(), to.as_ref());
+                    return Ok(total + splice_pump(from, to, finished, activity, pipe).await?);
+                }
+                Err(_) => may_splice = false,
+            }
         }
         if n == buf.capacity() && buf.capacity() < COPY_MAX {
             // Nothing in it is still needed: a fresh one spares the copy.

@@ -1,31 +1,67 @@
 //! UDP listeners: one flow per client address, pinned to one backend for
 //! its lifetime, ended after an idle timeout. Replies leave from the
 //! listener's own socket, so the client sees them come from the VIP.
+//!
+//! Bounded by construction: a listener holds at most its cap of flows
+//! (`max_connections`, shared by all its ports) and one client address at
+//! most `dataplane.udp_max_flows_per_source` per port; a datagram from a
+//! new client past either cap is dropped and counted. Nothing is queued in
+//! user space: datagrams are read into one buffer per port (requests) or
+//! per worker thread (replies) and sent without waiting; a full socket
+//! buffer drops the datagram, as the kernel would.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
-use crate::listener::ListenerRuntime;
-use crate::pool::{lock, ConnGuard, PoolRuntime};
+use crate::listener::{ListenerRuntime, Slot};
+use crate::pool::{lock, BackendRuntime, ConnGuard, PoolRuntime};
 use crate::tcp::{closed, pick};
 use crate::Shared;
 
 /// Largest datagram relayed.
 const DATAGRAM: usize = 65_535;
 
+thread_local! {
+    /// Replies of every flow on this worker pass through here, so a flow
+    /// costs no buffer of its own while it waits.
+    static REPLY: RefCell<Vec<u8>> = RefCell::new(vec![0; DATAGRAM]);
+}
+
 struct Flow {
     upstream: Arc<UdpSocket>,
-    backend: Arc<crate::pool::BackendRuntime>,
+    backend: Arc<BackendRuntime>,
     /// Milliseconds since `epoch` of the client's last datagram.
     last_seen: Arc<AtomicU64>,
 }
 
-type Flows = Arc<Mutex<HashMap<SocketAddr, Flow>>>;
+/// The flows of one bound port.
+#[derive(Default)]
+struct FlowTable {
+    by_client: HashMap<SocketAddr, Flow>,
+    per_source: HashMap<IpAddr, usize>,
+}
+
+impl FlowTable {
+    fn remove(&mut self, client: SocketAddr) {
+        if self.by_client.remove(&client).is_some() {
+            if let Some(n) = self.per_source.get_mut(&client.ip()) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_source.remove(&client.ip());
+                }
+            }
+        }
+    }
+}
+
+type Flows = Arc<Mutex<FlowTable>>;
 
 /// Serves one bound UDP port until the task is aborted.
 pub async fn serve(
@@ -48,6 +84,7 @@ pub async fn serve(
         };
         let now_ms = epoch.elapsed().as_millis() as u64;
         let existing = lock(&flows)
+            .by_client
             .get(&client)
             .map(|f| (f.upstream.clone(), f.backend.clone(), f.last_seen.clone()));
         let (upstream, backend) = match existing {
@@ -55,39 +92,115 @@ pub async fn serve(
                 last_seen.store(now_ms, Ordering::Relaxed);
                 (upstream, backend)
             }
-            None => match open_flow(
-                &socket, client, port, &runtime, &shared, &flows, epoch, now_ms,
-            )
-            .await
-            {
-                Some(opened) => opened,
-                None => {
-                    runtime.failures.fetch_add(1, Ordering::Relaxed);
+            None => {
+                let Some(slot) = admit(&runtime, &shared, &flows, client) else {
+                    runtime.slots.saturated.fetch_add(1, Ordering::Relaxed);
                     continue;
+                };
+                let opened = open_flow(FlowStart {
+                    socket: &socket,
+                    client,
+                    port,
+                    runtime: &runtime,
+                    shared: &shared,
+                    flows: &flows,
+                    epoch,
+                    now_ms,
+                    slot,
+                })
+                .await;
+                match opened {
+                    Some(opened) => opened,
+                    None => {
+                        runtime.failures.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                 }
-            },
+            }
         };
-        if upstream.send(&buf[..n]).await.is_ok() {
+        // A full send buffer drops the datagram rather than stalling every
+        // other flow of the port behind this one.
+        if send_now(&upstream, &buf[..n], None).is_ok() {
             backend.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn open_flow(
-    socket: &Arc<UdpSocket>,
+/// Sends one datagram without waiting (`MSG_DONTWAIT`): a full socket
+/// buffer fails the send. Straight to the socket, since tokio's `try_send`
+/// refuses until the reactor has first seen the socket writable, which
+/// would drop a new flow's first datagram.
+fn send_now(socket: &UdpSocket, datagram: &[u8], to: Option<SocketAddr>) -> std::io::Result<usize> {
+    use nix::sys::socket::{send, sendto, MsgFlags, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let sent = match to {
+        None => send(fd, datagram, MsgFlags::MSG_DONTWAIT),
+        Some(addr) => sendto(
+            fd,
+            datagram,
+            &match addr {
+                SocketAddr::V4(v4) => SockaddrStorage::from(v4),
+                SocketAddr::V6(v6) => SockaddrStorage::from(v6),
+            },
+            MsgFlags::MSG_DONTWAIT,
+        ),
+    };
+    Ok(sent?)
+}
+
+/// A slot for a new flow from `client`, if the listener's cap, the
+/// per-source cap and the descriptor budget all allow one.
+fn admit(
+    runtime: &Arc<ListenerRuntime>,
+    shared: &Shared,
+    flows: &Flows,
+    client: SocketAddr,
+) -> Option<Slot> {
+    let from_source = lock(flows)
+        .per_source
+        .get(&client.ip())
+        .copied()
+        .unwrap_or(0);
+    if from_source >= shared.config.udp_max_flows_per_source {
+        return None;
+    }
+    let slot = runtime.slots.try_acquire()?;
+    shared.fds.admit().then_some(slot)
+}
+
+/// What opening a flow needs.
+struct FlowStart<'a> {
+    socket: &'a Arc<UdpSocket>,
     client: SocketAddr,
     port: u16,
-    runtime: &Arc<ListenerRuntime>,
-    shared: &Arc<Shared>,
-    flows: &Flows,
+    runtime: &'a Arc<ListenerRuntime>,
+    shared: &'a Arc<Shared>,
+    flows: &'a Flows,
     epoch: Instant,
     now_ms: u64,
-) -> Option<(Arc<UdpSocket>, Arc<crate::pool::BackendRuntime>)> {
+    slot: Slot,
+}
+
+async fn open_flow(start: FlowStart<'_>) -> Option<(Arc<UdpSocket>, Arc<BackendRuntime>)> {
+    let FlowStart {
+        socket,
+        client,
+        port,
+        runtime,
+        shared,
+        flows,
+        epoch,
+        now_ms,
+        slot,
+    } = start;
     let spec = runtime.spec();
     let scheduler = spec.scheduler;
     // Backends without a port of their own: one port for every attempt.
     let dial_port = spec.inherited_port(port);
+    let idle = spec
+        .idle_timeout_ms
+        .map_or(shared.config.udp_idle_timeout, Duration::from_millis);
     let pools = runtime.pools();
     let mut tried = Vec::new();
     for _ in 0..shared.config.connect_attempts {
@@ -101,27 +214,32 @@ async fn open_flow(
                 runtime.connections.fetch_add(1, Ordering::Relaxed);
                 let upstream = Arc::new(upstream);
                 let last_seen = Arc::new(AtomicU64::new(now_ms));
-                lock(flows).insert(
+                {
+                    let mut table = lock(flows);
+                    table.by_client.insert(
+                        client,
+                        Flow {
+                            upstream: upstream.clone(),
+                            backend: backend.clone(),
+                            last_seen: last_seen.clone(),
+                        },
+                    );
+                    *table.per_source.entry(client.ip()).or_insert(0) += 1;
+                }
+                let task = relay_replies(Replies {
+                    socket: socket.clone(),
+                    upstream: upstream.clone(),
                     client,
-                    Flow {
-                        upstream: upstream.clone(),
-                        backend: backend.clone(),
-                        last_seen: last_seen.clone(),
-                    },
-                );
-                let task = relay_replies(
-                    socket.clone(),
-                    upstream.clone(),
-                    client,
-                    ConnGuard::new(backend.clone()),
+                    guard: ConnGuard::new(backend.clone()),
                     last_seen,
-                    shared.clone(),
+                    idle,
                     epoch,
-                );
+                });
                 let flows = flows.clone();
                 tokio::spawn(async move {
                     task.await;
-                    lock(&flows).remove(&client);
+                    lock(&flows).remove(client);
+                    drop(slot);
                 });
                 return Some((upstream, backend));
             }
@@ -134,36 +252,52 @@ async fn open_flow(
     None
 }
 
-/// Relays the backend's datagrams to the client until the flow idles out
-/// or the backend's drain deadline passes.
-async fn relay_replies(
+/// One flow's reply path.
+struct Replies {
     socket: Arc<UdpSocket>,
     upstream: Arc<UdpSocket>,
     client: SocketAddr,
     guard: ConnGuard,
     last_seen: Arc<AtomicU64>,
-    shared: Arc<Shared>,
+    idle: Duration,
     epoch: Instant,
-) {
-    let idle = shared.config.udp_idle_timeout;
-    let mut closer = guard.backend().closer();
-    let mut buf = vec![0u8; DATAGRAM];
+}
+
+/// Relays the backend's datagrams to the client until the flow idles out
+/// (no datagram either way for `idle`) or the backend's drain deadline
+/// passes.
+async fn relay_replies(r: Replies) {
+    let mut closer = r.guard.backend().closer();
+    let mut last_reply_ms = r.epoch.elapsed().as_millis() as u64;
     loop {
+        let now = r.epoch.elapsed().as_millis() as u64;
+        let last = last_reply_ms.max(r.last_seen.load(Ordering::Relaxed));
+        let quiet = Duration::from_millis(now.saturating_sub(last));
+        if quiet >= r.idle {
+            return;
+        }
         tokio::select! {
-            received = tokio::time::timeout(idle, upstream.recv(&mut buf)) => match received {
-                Ok(Ok(n)) => {
-                    guard.backend().bytes_in.fetch_add(n as u64, Ordering::Relaxed);
-                    let _ = socket.send_to(&buf[..n], client).await;
-                }
-                Ok(Err(_)) => {}
-                Err(_) => {
-                    // Quiet from the backend; the flow lives while the
-                    // client keeps sending.
-                    let since = (epoch.elapsed().as_millis() as u64).saturating_sub(last_seen.load(Ordering::Relaxed));
-                    if since >= idle.as_millis() as u64 {
-                        return;
+            ready = tokio::time::timeout(r.idle - quiet, r.upstream.readable()) => match ready {
+                Ok(Ok(())) => {
+                    let relayed = REPLY.with(|buf| {
+                        let mut buf = buf.borrow_mut();
+                        let n = r.upstream.try_recv(&mut buf)?;
+                        // Dropped, not queued, when the client's side is full.
+                        let _ = send_now(&r.socket, &buf[..n], Some(r.client));
+                        Ok::<usize, std::io::Error>(n)
+                    });
+                    match relayed {
+                        Ok(n) => {
+                            last_reply_ms = r.epoch.elapsed().as_millis() as u64;
+                            r.guard.backend().bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                        // An ICMP error from the backend: the flow lives on.
+                        Err(_) => {}
                     }
                 }
+                Ok(Err(_)) => return,
+                Err(_) => {}
             },
             () = closed(&mut closer) => return,
         }

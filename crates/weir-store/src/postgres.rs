@@ -32,7 +32,13 @@ use crate::sql::{Reader, TxDriver, WriteTx};
 use crate::{ForeignCommits, Reads, Store, StoreError, StoreResult, StoreTx};
 
 /// Schema migrations in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_listener_max_connections.sql"),
+    ),
+];
 
 /// Advisory-lock keys, one pair per schema: registries in different
 /// schemas of one database neither share nor block each other's locks.

@@ -401,6 +401,18 @@ fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
         backend_port: port_col(row, "backend_port")?,
         group_pool_id: row.opt_text("group_pool_id")?.map(PoolId::new),
         enabled: row.flag("enabled")?,
+        max_connections: row
+            .opt_int("max_connections")?
+            .map(|n| {
+                u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("max_connections: {n}")))
+            })
+            .transpose()?,
+        idle_timeout_ms: row
+            .opt_int("idle_timeout_ms")?
+            .map(|n| {
+                u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("idle_timeout_ms: {n}")))
+            })
+            .transpose()?,
         default_pool_id: PoolId::new(row.text("default_pool_id")?),
         created_at: ts(row, "created_at")?,
     })
@@ -1324,12 +1336,16 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
 
     async fn update_listener(&mut self, l: &Listener) -> StoreResult<()> {
         self.exec(
-            "UPDATE listeners SET name = $1, scheduler = $2, proxy_protocol = $3, enabled = $4 WHERE id = $5",
+            "UPDATE listeners SET name = $1, scheduler = $2, proxy_protocol = $3, enabled = $4, \
+             max_connections = $5, idle_timeout_ms = $6 WHERE id = $7",
             args![
                 &l.name,
                 l.scheduler.as_str(),
                 l.proxy_protocol.as_str(),
                 l.enabled,
+                l.max_connections.map(i64::from),
+                l.idle_timeout_ms
+                    .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
                 l.id.as_str(),
             ],
         )
@@ -1361,8 +1377,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
         self.exec(
             "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, \
-             proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
+             max_connections, idle_timeout_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -1378,6 +1395,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.backend_port.map(i64::from),
                 l.group_pool_id.as_ref().map(PoolId::as_str),
                 l.enabled,
+                l.max_connections.map(i64::from),
+                l.idle_timeout_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
             ],
         )
         .await?;

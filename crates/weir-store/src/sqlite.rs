@@ -39,6 +39,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_pool_slow_start.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_listener_max_connections.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

@@ -111,6 +111,8 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         backend_port: Some(7000),
         group_pool_id: None,
         enabled: true,
+        max_connections: Some(1234),
+        idle_timeout_ms: Some(60_000),
         default_pool_id: "pool1".into(),
         created_at: t(5),
     };
@@ -157,6 +159,21 @@ async fn entities_round_trip(store: Arc<dyn Store>) {
         r.listener(&listener.id).await.unwrap(),
         Some(listener.clone())
     );
+    drop(r);
+    // Limits change and fall back to the data plane's defaults.
+    for (cap, idle) in [(Some(7), None), (None, Some(1_000)), (None, None)] {
+        let changed = Listener {
+            max_connections: cap,
+            idle_timeout_ms: idle,
+            ..listener.clone()
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.update_listener(&changed).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut r = store.read().await.unwrap();
+        assert_eq!(r.listener(&listener.id).await.unwrap(), Some(changed));
+    }
+    let mut r = store.read().await.unwrap();
     assert_eq!(r.used_vips().await.unwrap().len(), 1);
     let creds = r.project_by_access_key("AK1").await.unwrap().unwrap();
     assert_eq!(creds.access_key_secret, "secret");

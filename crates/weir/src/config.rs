@@ -68,6 +68,12 @@ struct DataplaneSection {
     http_max_headers: Option<usize>,
     /// "replace" (default: trust no client's chain) or "append".
     http_forwarded_for: Option<String>,
+    /// Connections (UDP: flows) per listener that names no cap.
+    max_connections: Option<u32>,
+    tcp_idle_timeout_ms: Option<u64>,
+    udp_max_flows_per_source: Option<usize>,
+    /// Descriptors kept back from the data plane for the API.
+    fd_reserve: Option<u64>,
 }
 
 /// How the data plane runs.
@@ -289,6 +295,19 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
                     .filter(|ms| *ms > 0)
                     .map_or(defaults.bind_retry, ms),
                 http,
+                max_connections: dp
+                    .max_connections
+                    .unwrap_or(defaults.max_connections)
+                    .max(1),
+                tcp_idle_timeout: dp
+                    .tcp_idle_timeout_ms
+                    .filter(|ms| *ms > 0)
+                    .map_or(defaults.tcp_idle_timeout, ms),
+                udp_max_flows_per_source: dp
+                    .udp_max_flows_per_source
+                    .unwrap_or(defaults.udp_max_flows_per_source)
+                    .max(1),
+                fd_reserve: dp.fd_reserve.unwrap_or(defaults.fd_reserve),
             },
         })
     } else {

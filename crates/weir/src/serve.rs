@@ -56,6 +56,11 @@ pub fn main(args: ServeArgs) -> ExitCode {
 }
 
 async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> Result<(), String> {
+    // Before the data plane reads the limit it budgets under.
+    match weir_dataplane::fd::raise_nofile_limit() {
+        Ok((soft, hard)) => tracing::info!(soft, hard, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let admin_token = admin_token(&config.data_dir)?;

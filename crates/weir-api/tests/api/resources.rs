@@ -222,6 +222,53 @@ fn listeners_have_ports_modes_and_a_default_pool() {
     let all = s.get(&path, &f.token).body;
     assert_eq!(all["listeners"].as_array().unwrap().len(), 3);
     assert_eq!(all["listeners"][0]["proxy_protocol"], "none");
+    assert!(
+        all["listeners"][0].get("max_connections").is_none(),
+        "unset: the data plane's default"
+    );
+
+    let capped = s.create(
+        &path,
+        &f.token,
+        json!({"protocol": "tcp", "port": 9100, "max_connections": 100, "idle_timeout_ms": 60000}),
+    );
+    assert_eq!(capped["max_connections"], 100);
+    assert_eq!(capped["idle_timeout_ms"], 60000);
+    let id = capped["id"].as_str().unwrap();
+    let read = s.get(&format!("/v1/listeners/{id}"), &f.token).body;
+    assert_eq!(read["max_connections"], 100);
+    for (body, field) in [
+        (
+            json!({"protocol": "tcp", "port": 9101, "max_connections": 0}),
+            "max_connections",
+        ),
+        (
+            json!({"protocol": "tcp", "port": 9101, "max_connections": 1_000_001}),
+            "max_connections",
+        ),
+        (
+            json!({"protocol": "tcp", "port": 9101, "idle_timeout_ms": 10}),
+            "idle_timeout_ms",
+        ),
+    ] {
+        let refused = s.post(&path, &f.token, body);
+        assert_error(&refused, 400, "InvalidField");
+        assert_eq!(refused.body["error"]["field"], field);
+    }
+    let negative = s.post(
+        &path,
+        &f.token,
+        json!({"protocol": "tcp", "port": 9101, "max_connections": -1}),
+    );
+    assert_eq!(negative.status, 400);
+    assert_eq!(
+        s.get(&path, &f.token).body["listeners"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4,
+        "nothing refused was written"
+    );
 }
 
 #[test]

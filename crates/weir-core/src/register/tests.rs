@@ -40,6 +40,8 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         backend_port: None,
         group_pool_id: None,
         enabled: true,
+        max_connections: None,
+        idle_timeout_ms: None,
         default_pool_id: "pool-1".into(),
         created_at: ts(),
     }

@@ -110,7 +110,7 @@ pub async fn accept_loop(
     runtime: Arc<ListenerRuntime>,
     shared: Arc<Shared>,
 ) {
-    crate::listener::accept_each(listener, |stream, peer| {
+    crate::listener::accept_each(listener, &runtime, &shared, |stream, peer| {
         runtime.connections.fetch_add(1, Ordering::Relaxed);
         serve_client(stream, peer, port, runtime.clone(), shared.clone())
     })

@@ -6,6 +6,7 @@ mod support;
 mod health_privacy;
 mod http;
 mod http_limits;
+mod limits;
 mod pool;
 mod smuggling;
 mod tcp;

@@ -16,7 +16,12 @@ use weir_dataplane::{Config, DataPlane};
 
 /// A data plane allowed to dial loopback only, with short timers.
 pub fn dataplane() -> DataPlane {
-    DataPlane::new(Config {
+    dataplane_with(|_| {})
+}
+
+/// [`dataplane`] with `change` applied to its settings.
+pub fn dataplane_with(change: impl FnOnce(&mut Config)) -> DataPlane {
+    let mut config = Config {
         egress_allow: vec!["127.0.0.0/8".parse().unwrap()],
         connect_timeout: Duration::from_secs(2),
         connect_attempts: 3,
@@ -28,7 +33,9 @@ pub fn dataplane() -> DataPlane {
         max_ports_per_listener: 64,
         bind_retry: Duration::from_millis(50),
         ..Config::default()
-    })
+    };
+    change(&mut config);
+    DataPlane::new(config)
 }
 
 static NEXT_VIP: AtomicU32 = AtomicU32::new(1);
@@ -186,12 +193,35 @@ pub fn topology(
         proxy_protocol: ProxyProtocol::None,
         backend_port: None,
         pools: vec!["pool".into()],
+        max_connections: None,
+        idle_timeout_ms: None,
     };
     Arc::new(Topology {
         revision,
         listeners: BTreeMap::from([(listener.id.clone(), Arc::new(listener))]),
         pools: BTreeMap::from([(pool.id.clone(), Arc::new(pool))]),
     })
+}
+
+/// `topology` with its listeners changed by `change`.
+pub fn with_listener(topology: Arc<Topology>, change: impl Fn(&mut ListenerSpec)) -> Arc<Topology> {
+    let mut t = (*topology).clone();
+    for listener in t.listeners.values_mut() {
+        let mut spec = (**listener).clone();
+        change(&mut spec);
+        *listener = Arc::new(spec);
+    }
+    Arc::new(t)
+}
+
+/// A listener-wide value from the data plane's metrics.
+pub fn listener_metric(dp: &DataPlane, family: &str) -> Option<u64> {
+    let mut text = String::new();
+    dp.render_metrics(&mut text);
+    let prefix = format!("{family}{{listener=\"listener\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.parse().ok())
 }
 
 /// `topology` with the pool's slow start set to `ms`.

@@ -342,6 +342,110 @@ async fn disabling_drains_and_reports_drained() {
     );
 }
 
+/// One backend "a" on `v`, enabled or not, with a drain timeout of `drain_ms`.
+fn only_a(
+    revision: u64,
+    v: std::net::SocketAddr,
+    a: std::net::SocketAddr,
+    enabled: bool,
+    drain_ms: u64,
+) -> std::sync::Arc<weir_core::topology::Topology> {
+    let mut target = backend("a", a, 1);
+    target.enabled = enabled;
+    topology(
+        revision,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![target],
+        None,
+        drain_ms,
+    )
+}
+
+/// Issue 14, hole 6: the drain timer used to latch `close` before looking
+/// whether the drain had been called off, so at the old deadline every
+/// connection of a re-enabled backend died and new ones were cut at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_called_off_by_re_enabling_never_fires() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let v = vip();
+    let drain = Duration::from_millis(400);
+    dp.apply(only_a(1, v, a, true, 400));
+    let (tag, mut conn) = open(v).await;
+    assert_eq!(tag, "a");
+    let disabled_at = std::time::Instant::now();
+    dp.apply(only_a(2, v, a, false, 400));
+    assert_eq!(
+        dp.backend_live(&"a".into()).unwrap().state,
+        BackendState::Draining
+    );
+    dp.apply(only_a(3, v, a, true, 400));
+    // Past the old deadline, with room for a slow timer.
+    tokio::time::sleep_until((disabled_at + drain * 2).into()).await;
+    assert_eq!(
+        echo(&mut conn, "still here").await.as_deref(),
+        Some("still here"),
+        "the open connection outlives the called-off deadline"
+    );
+    assert_eq!(
+        tag_of(v).await.as_deref(),
+        Some("a"),
+        "new connections reach the re-enabled backend"
+    );
+    let (_, mut fresh) = open(v).await;
+    assert_eq!(
+        echo(&mut fresh, "new").await.as_deref(),
+        Some("new"),
+        "and stay open"
+    );
+    assert_eq!(
+        dp.backend_live(&"a".into()).unwrap().state,
+        BackendState::Healthy
+    );
+}
+
+/// Disable, re-enable, disable again: the second drain runs to a deadline
+/// of its own, not the first one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_again_after_a_called_off_drain_gets_a_fresh_deadline() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let v = vip();
+    let drain = Duration::from_millis(1500);
+    dp.apply(only_a(1, v, a, true, 1500));
+    let (_, mut conn) = open(v).await;
+    let first_disable = std::time::Instant::now();
+    dp.apply(only_a(2, v, a, false, 1500));
+    dp.apply(only_a(3, v, a, true, 1500));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    dp.apply(only_a(4, v, a, false, 1500));
+    // Past the first deadline, well before the second.
+    tokio::time::sleep_until((first_disable + drain + Duration::from_millis(200)).into()).await;
+    assert_eq!(
+        echo(&mut conn, "between deadlines").await.as_deref(),
+        Some("between deadlines"),
+        "the first deadline was called off"
+    );
+    assert_eq!(
+        dp.backend_live(&"a".into()).unwrap().state,
+        BackendState::Draining
+    );
+    assert!(
+        closed_within(&mut conn, Duration::from_secs(5)).await,
+        "closed at the second deadline"
+    );
+    assert!(
+        eventually(Duration::from_secs(2), async || dp
+            .backend_live(&"a".into())
+            .unwrap()
+            .state
+            == BackendState::Drained)
+        .await
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_egress_guard_refuses_private_addresses_here() {
     let dp = dataplane();

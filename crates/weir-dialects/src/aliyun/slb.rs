@@ -454,6 +454,8 @@ async fn create_listener(call: &Call, protocol: &str) -> ActionResult {
                 proxy_protocol: None,
                 backend_port: backend_port.map(wide),
                 group_pool_id: p.opt("VServerGroupId").map(str::to_owned),
+                max_connections: None,
+                idle_timeout_ms: None,
             },
             PoolUpdate {
                 health_check: health.clone().map(Some),

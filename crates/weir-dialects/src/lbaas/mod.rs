@@ -501,7 +501,7 @@ fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Value {
         "loadbalancers": [{"id": l.lb_id.as_str()}],
         "loadbalancer_id": l.lb_id.as_str(),
         "default_pool_id": l.default_pool_id.as_str(),
-        "connection_limit": -1,
+        "connection_limit": l.max_connections.map_or(-1, i64::from),
         "admin_state_up": l.enabled,
         "provisioning_status": provisioning,
         "operating_status": operating,
@@ -820,6 +820,23 @@ struct CreateListener {
     protocol: Option<String>,
     protocol_port: Option<Lenient>,
     name: Option<String>,
+    connection_limit: Option<Lenient>,
+}
+
+/// Octavia's `connection_limit`: -1 (its default) means "the provider's
+/// default", here `dataplane.max_connections` (Octavia's amphora driver
+/// likewise maps it to HAProxy's default of 50,000); a positive value is
+/// the listener's cap (bounded by the core). 0 and other negatives are
+/// refused: a listener that accepts nothing is a mistake, not a setting.
+fn connection_limit(limit: Lenient) -> Result<Option<u64>, LbaasError> {
+    match limit.0 {
+        -1 => Ok(None),
+        n if n > 0 => Ok(Some(n.unsigned_abs())),
+        n => Err(LbaasError::bad_request(format!(
+            "Invalid input for field/attribute connection_limit. Value: '{n}'. \
+             Value must be -1 (the default) or a positive number of connections."
+        ))),
+    }
 }
 
 fn listener_protocol(p: &str) -> Result<&'static str, LbaasError> {
@@ -865,6 +882,12 @@ async fn create_listener(
                 proxy_protocol: None,
                 backend_port: None,
                 group_pool_id: None,
+                max_connections: req
+                    .connection_limit
+                    .map(connection_limit)
+                    .transpose()?
+                    .flatten(),
+                idle_timeout_ms: None,
             },
         )
         .await
@@ -891,6 +914,7 @@ async fn show_listener(
 struct UpdateListener {
     name: Option<String>,
     admin_state_up: Option<bool>,
+    connection_limit: Option<Lenient>,
 }
 
 async fn update_listener(
@@ -908,6 +932,7 @@ async fn update_listener(
             ListenerUpdate {
                 name: req.name,
                 enabled: req.admin_state_up,
+                max_connections: req.connection_limit.map(connection_limit).transpose()?,
                 ..ListenerUpdate::default()
             },
         )
@@ -1018,6 +1043,7 @@ fn listener_change(req: &PoolBody, listener: &Listener) -> Result<ListenerUpdate
             .transpose()?
             .map(str::to_owned),
         proxy_protocol: proxy,
+        ..ListenerUpdate::default()
     })
 }
 

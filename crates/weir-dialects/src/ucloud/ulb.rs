@@ -248,6 +248,8 @@ async fn create_vserver(call: &Call) -> ActionResult {
                 proxy_protocol: None,
                 backend_port: None,
                 group_pool_id: None,
+                max_connections: None,
+                idle_timeout_ms: None,
             },
             PoolUpdate {
                 health_check: health.map(Some),

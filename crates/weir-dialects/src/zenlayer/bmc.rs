@@ -233,6 +233,8 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
                 proxy_protocol: None,
                 backend_port: None,
                 group_pool_id: None,
+                max_connections: None,
+                idle_timeout_ms: None,
             },
             PoolUpdate {
                 health_check: health,

@@ -378,6 +378,8 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
         proxy_protocol: req.proxy_protocol.filter(|p| *p).map(|_| "v2".to_owned()),
         backend_port: None,
         group_pool_id: None,
+        max_connections: None,
+        idle_timeout_ms: None,
     };
     let listener = call
         .control

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod fds;
 mod process;
 mod shared_store;
 mod traffic;

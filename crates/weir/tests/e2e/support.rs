@@ -31,7 +31,20 @@ pub fn serve(cwd: &Path, admin_token: Option<&str>) -> Served {
 
 /// Like [`serve`], with a settings file.
 pub fn serve_with(cwd: &Path, admin_token: Option<&str>, config: Option<&Path>) -> Served {
-    let mut cmd = Command::new(BIN);
+    spawn(Command::new(BIN), cwd, admin_token, config)
+}
+
+/// Like [`serve_with`], under an open-file limit of `nofile` (soft and
+/// hard, through util-linux's `prlimit`).
+pub fn serve_with_nofile(cwd: &Path, admin: &str, config: &Path, nofile: u64) -> Served {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--nofile={nofile}:{nofile}"))
+        .arg("--")
+        .arg(BIN);
+    spawn(cmd, cwd, Some(admin), Some(config))
+}
+
+fn spawn(mut cmd: Command, cwd: &Path, admin_token: Option<&str>, config: Option<&Path>) -> Served {
     cmd.arg("serve")
         .current_dir(cwd)
         .env("WEIR_LISTEN", "127.0.0.1:0")
