@@ -1052,6 +1052,13 @@ impl Control {
         pool_id: &PoolId,
         page: &Page,
     ) -> ControlResult<Vec<Backend>> {
+        // Every other id from the wire is a lookup, which finds nothing when
+        // it cannot be an id; a marker is compared, so it is refused.
+        if let Some(marker) = &page.marker {
+            if !weir_core::ids::well_formed(marker) {
+                return Err(Error::invalid("marker", "not a backend id").into());
+            }
+        }
         let mut reads = self.reader().await?;
         let pool = reads.pool(pool_id).await?;
         principal.check(pool, ResourceKind::Pool, pool_id.as_str())?;

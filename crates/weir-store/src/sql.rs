@@ -575,6 +575,9 @@ async fn select_one<D: Driver, T>(
     value: &str,
     f: fn(&D::Row) -> StoreResult<T>,
 ) -> StoreResult<Option<T>> {
+    if !well_formed(value) {
+        return Ok(None);
+    }
     let sql = format!("SELECT * FROM {table} WHERE {column} = $1");
     one(conn.fetch_optional(&sql, args![value]).await?, f)
 }
@@ -587,6 +590,9 @@ async fn select_where<D: Driver, T>(
     value: &str,
     f: fn(&D::Row) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
+    if !well_formed(value) {
+        return Ok(Vec::new());
+    }
     let sql = format!("SELECT * FROM {table} WHERE {column} = $1 ORDER BY id");
     all(conn.fetch_all(&sql, args![value]).await?, f)
 }
@@ -613,7 +619,8 @@ async fn select_scoped<D: Driver, T>(
 
 /// `SELECT * FROM table WHERE [prefix AND] column IN (values...)`, or
 /// nothing for an empty list (SQL has no empty IN). `prefix` binds the
-/// leading arguments.
+/// leading arguments. Values that cannot be ids are left out: they match
+/// nothing.
 async fn select_in<'a, D: Driver, T>(
     conn: &mut D,
     table: &str,
@@ -622,13 +629,14 @@ async fn select_in<'a, D: Driver, T>(
     values: &'a [String],
     f: fn(&D::Row) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
+    let values: Vec<&'a String> = values.iter().filter(|v| well_formed(v)).collect();
     if values.is_empty() {
         return Ok(Vec::new());
     }
     let (condition, mut bound) = prefix;
     let list = placeholders(bound.len() + 1, values.len());
     let sql = format!("SELECT * FROM {table} WHERE {condition}{column} IN ({list})");
-    bound.extend(values.iter().map(Arg::from));
+    bound.extend(values.into_iter().map(Arg::from));
     all(conn.fetch_all(&sql, bound).await?, f)
 }
 
@@ -638,30 +646,41 @@ fn unscoped<'a>() -> (&'static str, Vec<Arg<'a>>) {
 }
 
 /// Lends a connection for reads: a pooled reader or a write transaction.
+#[async_trait]
 pub(crate) trait Lend: Send {
     type D: Driver;
-    fn driver(&mut self) -> &mut Self::D;
+    /// The connection, ready for a statement: inside a write transaction
+    /// that means inside the current command's savepoint.
+    async fn driver(&mut self) -> StoreResult<&mut Self::D>;
 }
 
 /// A pooled connection outside any transaction.
 pub(crate) struct Reader<D>(pub D);
 
+#[async_trait]
 impl<D: Driver> Lend for Reader<D> {
     type D = D;
-    fn driver(&mut self) -> &mut D {
-        &mut self.0
+    async fn driver(&mut self) -> StoreResult<&mut D> {
+        Ok(&mut self.0)
     }
 }
 
 #[async_trait]
 impl<L: Lend> Reads for L {
     async fn project(&mut self, id: &ProjectId) -> StoreResult<Option<Project>> {
-        select_one(self.driver(), "projects", "id", id.as_str(), project_from).await
+        select_one(
+            self.driver().await?,
+            "projects",
+            "id",
+            id.as_str(),
+            project_from,
+        )
+        .await
     }
 
     async fn project_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Project>> {
         select_one(
-            self.driver(),
+            self.driver().await?,
             "projects",
             "token_hash",
             token_hash,
@@ -674,8 +693,12 @@ impl<L: Lend> Reads for L {
         &mut self,
         access_key_id: &str,
     ) -> StoreResult<Option<ProjectCredentials>> {
+        if !well_formed(access_key_id) {
+            return Ok(None);
+        }
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT * FROM projects WHERE access_key_id = $1",
                 args![access_key_id],
@@ -690,28 +713,35 @@ impl<L: Lend> Reads for L {
     }
 
     async fn projects(&mut self) -> StoreResult<Vec<Project>> {
-        select_scoped(self.driver(), "projects", None, project_from).await
+        select_scoped(self.driver().await?, "projects", None, project_from).await
     }
 
     async fn vpc(&mut self, id: &VpcId) -> StoreResult<Option<Vpc>> {
-        select_one(self.driver(), "vpcs", "id", id.as_str(), vpc_from).await
+        select_one(self.driver().await?, "vpcs", "id", id.as_str(), vpc_from).await
     }
 
     async fn vpcs(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Vpc>> {
-        select_scoped(self.driver(), "vpcs", project, vpc_from).await
+        select_scoped(self.driver().await?, "vpcs", project, vpc_from).await
     }
 
     async fn subnet(&mut self, id: &SubnetId) -> StoreResult<Option<Subnet>> {
-        select_one(self.driver(), "subnets", "id", id.as_str(), subnet_from).await
+        select_one(
+            self.driver().await?,
+            "subnets",
+            "id",
+            id.as_str(),
+            subnet_from,
+        )
+        .await
     }
 
     async fn subnets(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Subnet>> {
-        select_scoped(self.driver(), "subnets", project, subnet_from).await
+        select_scoped(self.driver().await?, "subnets", project, subnet_from).await
     }
 
     async fn subnets_of_vpc(&mut self, vpc: &VpcId) -> StoreResult<Vec<Subnet>> {
         select_where(
-            self.driver(),
+            self.driver().await?,
             "subnets",
             "vpc_id",
             vpc.as_str(),
@@ -721,20 +751,36 @@ impl<L: Lend> Reads for L {
     }
 
     async fn subnets_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Subnet>> {
-        select_in(self.driver(), "subnets", unscoped(), "id", ids, subnet_from).await
+        select_in(
+            self.driver().await?,
+            "subnets",
+            unscoped(),
+            "id",
+            ids,
+            subnet_from,
+        )
+        .await
     }
 
     async fn instance(&mut self, id: &InstanceId) -> StoreResult<Option<Instance>> {
-        select_one(self.driver(), "instances", "id", id.as_str(), instance_from).await
+        select_one(
+            self.driver().await?,
+            "instances",
+            "id",
+            id.as_str(),
+            instance_from,
+        )
+        .await
     }
 
     async fn instances(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Instance>> {
-        select_scoped(self.driver(), "instances", project, instance_from).await
+        select_scoped(self.driver().await?, "instances", project, instance_from).await
     }
 
     async fn instance_by_ip(&mut self, vpc: &VpcId, ip: IpAddr) -> StoreResult<Option<Instance>> {
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT * FROM instances WHERE vpc_id = $1 AND private_ip = $2",
                 args![vpc.as_str(), ip.to_string()],
@@ -748,7 +794,7 @@ impl<L: Lend> Reads for L {
         ids: &[String],
         ips: &[IpAddr],
     ) -> StoreResult<Vec<Instance>> {
-        let conn = self.driver();
+        let conn = self.driver().await?;
         let mut found = select_in(conn, "instances", unscoped(), "id", ids, instance_from).await?;
         let ips: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
         let by_ip = select_in(
@@ -769,31 +815,46 @@ impl<L: Lend> Reads for L {
     }
 
     async fn load_balancer(&mut self, id: &LoadBalancerId) -> StoreResult<Option<LoadBalancer>> {
-        select_one(self.driver(), "load_balancers", "id", id.as_str(), lb_from).await
+        select_one(
+            self.driver().await?,
+            "load_balancers",
+            "id",
+            id.as_str(),
+            lb_from,
+        )
+        .await
     }
 
     async fn load_balancers(
         &mut self,
         project: Option<&ProjectId>,
     ) -> StoreResult<Vec<LoadBalancer>> {
-        select_scoped(self.driver(), "load_balancers", project, lb_from).await
+        select_scoped(self.driver().await?, "load_balancers", project, lb_from).await
     }
 
     async fn used_vips(&mut self) -> StoreResult<HashSet<IpAddr>> {
         let rows = self
             .driver()
+            .await?
             .fetch_all("SELECT vip FROM load_balancers", Vec::new())
             .await?;
         rows.iter().map(|r| parsed(r, "vip")).collect()
     }
 
     async fn listener(&mut self, id: &ListenerId) -> StoreResult<Option<Listener>> {
-        select_one(self.driver(), "listeners", "id", id.as_str(), listener_from).await
+        select_one(
+            self.driver().await?,
+            "listeners",
+            "id",
+            id.as_str(),
+            listener_from,
+        )
+        .await
     }
 
     async fn listeners_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Listener>> {
         select_where(
-            self.driver(),
+            self.driver().await?,
             "listeners",
             "lb_id",
             lb.as_str(),
@@ -803,17 +864,28 @@ impl<L: Lend> Reads for L {
     }
 
     async fn pool(&mut self, id: &PoolId) -> StoreResult<Option<Pool>> {
-        select_one(self.driver(), "pools", "id", id.as_str(), pool_from).await
+        select_one(self.driver().await?, "pools", "id", id.as_str(), pool_from).await
     }
 
     async fn backend(&mut self, id: &BackendId) -> StoreResult<Option<Backend>> {
-        select_one(self.driver(), "backends", "id", id.as_str(), backend_from).await
+        select_one(
+            self.driver().await?,
+            "backends",
+            "id",
+            id.as_str(),
+            backend_from,
+        )
+        .await
     }
 
     async fn backends(&mut self, pool: &PoolId, page: &Page) -> StoreResult<Vec<Backend>> {
+        if !well_formed(pool.as_str()) {
+            return Ok(Vec::new());
+        }
         let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
         let rows = self
             .driver()
+            .await?
             .fetch_all(
                 "SELECT * FROM backends WHERE pool_id = $1 AND id > $2 ORDER BY id LIMIT $3",
                 args![pool.as_str(), page.marker.as_deref().unwrap_or(""), limit],
@@ -824,7 +896,7 @@ impl<L: Lend> Reads for L {
 
     async fn backends_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Backend>> {
         select_in(
-            self.driver(),
+            self.driver().await?,
             "backends",
             unscoped(),
             "id",
@@ -835,8 +907,12 @@ impl<L: Lend> Reads for L {
     }
 
     async fn count_backends(&mut self, pool: &PoolId) -> StoreResult<usize> {
+        if !well_formed(pool.as_str()) {
+            return Ok(0);
+        }
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT backend_count FROM pools WHERE id = $1",
                 args![pool.as_str()],
@@ -855,7 +931,7 @@ impl<L: Lend> Reads for L {
         // Two index lookups rather than one OR, which SQLite would answer
         // by scanning the whole pool.
         let addresses: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
-        let conn = self.driver();
+        let conn = self.driver().await?;
         let mut found = Vec::new();
         for (column, values) in [("address", &addresses[..]), ("instance_id", instance_ids)] {
             let prefix = ("pool_id = $1 AND ", args![pool.as_str()]);
@@ -876,6 +952,7 @@ impl<L: Lend> Reads for L {
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT fingerprint, response FROM idempotency_records \
                  WHERE project_id = $1 AND operation = $2 AND token = $3",
@@ -891,7 +968,14 @@ impl<L: Lend> Reads for L {
     }
 
     async fn pools_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Pool>> {
-        select_where(self.driver(), "pools", "lb_id", lb.as_str(), pool_from).await
+        select_where(
+            self.driver().await?,
+            "pools",
+            "lb_id",
+            lb.as_str(),
+            pool_from,
+        )
+        .await
     }
 
     async fn changes_since(
@@ -901,6 +985,7 @@ impl<L: Lend> Reads for L {
     ) -> StoreResult<Vec<ChangeRecord>> {
         let rows = self
             .driver()
+            .await?
             .fetch_all(
                 "SELECT * FROM change_log WHERE revision > $1 ORDER BY revision LIMIT $2",
                 args![
@@ -915,6 +1000,7 @@ impl<L: Lend> Reads for L {
     async fn revision(&mut self) -> StoreResult<u64> {
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT revision FROM change_log ORDER BY revision DESC LIMIT 1",
                 Vec::new(),
@@ -963,13 +1049,16 @@ impl<'a> Scope<'a> {
 }
 
 /// The current command's savepoint. It is opened lazily, right before the
-/// command's first write: a command that only reads (or fails while
-/// planning) costs no savepoint round trips.
+/// command's first statement, reads included: on PostgreSQL any failing
+/// statement (a read the server refuses, a lock or statement timeout)
+/// aborts the whole transaction until it rolls back to a savepoint, so a
+/// read outside one would fail every other command of the group. A
+/// command that fails while planning, before any statement, costs none.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Savepoint {
     /// No command is running, or it has not asked for one.
     None,
-    /// Asked for; opened at the first write.
+    /// Asked for; opened at the first statement.
     Pending,
     /// Opened.
     Open,
@@ -1021,8 +1110,8 @@ impl<D: TxDriver> WriteTx<D> {
         Ok(())
     }
 
-    /// The connection for a write: opens the command's savepoint first if
-    /// one is pending.
+    /// The connection for any statement: opens the command's savepoint
+    /// first if one is pending.
     async fn w(&mut self) -> StoreResult<&mut D> {
         if self.savepoint == Savepoint::Pending {
             self.conn.execute("SAVEPOINT command", Vec::new()).await?;
@@ -1074,10 +1163,11 @@ impl<D: TxDriver> WriteTx<D> {
     }
 }
 
+#[async_trait]
 impl<D: TxDriver> Lend for WriteTx<D> {
     type D = D;
-    fn driver(&mut self) -> &mut D {
-        &mut self.conn
+    async fn driver(&mut self) -> StoreResult<&mut D> {
+        self.w().await
     }
 }
 

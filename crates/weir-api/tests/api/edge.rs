@@ -114,3 +114,61 @@ fn openapi_documents_every_route() {
         }
     }
 }
+
+/// Ids that cannot be ids (a NUL byte, control characters, over-long) in
+/// paths, bodies and query strings are "not found" (a marker: invalid),
+/// never a store failure: on PostgreSQL they once reached the database,
+/// which refused the statement and failed the request with 500.
+#[test]
+fn malformed_ids_are_not_found() {
+    let s = start();
+    let f = fixture(&s);
+    let long = "x".repeat(200);
+    for bad in ["%00", "lb%00x", "a%01b", long.as_str()] {
+        assert_error(
+            &s.get(&format!("/v1/loadbalancers/{bad}"), &f.token),
+            404,
+            "NotFound",
+        );
+        assert_error(
+            &s.get(&format!("/v1/backends/{bad}"), &f.token),
+            404,
+            "NotFound",
+        );
+        assert_error(
+            &s.call("DELETE", &format!("/v1/backends/{bad}"), &f.token, None),
+            404,
+            "NotFound",
+        );
+        assert_error(
+            &s.post(
+                &format!("/v1/listeners/{bad}/backends"),
+                &f.token,
+                json!({"backends": [{"address": "10.0.1.11"}]}),
+            ),
+            404,
+            "NotFound",
+        );
+    }
+    let by_instance = s.post(
+        &format!("/v1/listeners/{}/backends", f.listener),
+        &f.token,
+        json!({"backends": [{"instance_id": "i\u{0}x"}]}),
+    );
+    assert_error(&by_instance, 404, "NotFound");
+    assert_error(
+        &s.get(
+            &format!("/v1/pools/{}/backends?marker=%00", f.pool),
+            &f.token,
+        ),
+        400,
+        "InvalidField",
+    );
+    // The registry still works for everyone.
+    let ok = s.post(
+        &format!("/v1/listeners/{}/backends", f.listener),
+        &f.token,
+        json!({"backends": [{"address": "10.0.1.11"}]}),
+    );
+    assert_eq!(ok.status, 201, "{}", ok.body);
+}
