@@ -37,6 +37,11 @@ pub trait LiveView: Send + Sync {
     fn render_metrics(&self, out: &mut String);
 }
 
+/// What a client is told when its commit's outcome is unknown.
+pub const COMMIT_OUTCOME_UNKNOWN: &str =
+    "the store connection was lost during commit: the write may have happened; \
+     retry with the same client token, or read the resource before writing again";
+
 /// Why a command failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ControlError {
@@ -53,6 +58,12 @@ pub enum ControlError {
     /// request may succeed later.
     #[error("the store is unreachable; nothing was written, try again: {0}")]
     StoreUnavailable(String),
+    /// The connection to the store was lost while the commit was on its
+    /// way: the write may or may not have happened. Retrying with the same
+    /// client token is safe (it answers the first outcome if there was
+    /// one); without one, read before writing again.
+    #[error("the store connection was lost during commit; the write may have happened: {0}")]
+    CommitOutcomeUnknown(String),
     /// The service is shutting down.
     #[error("the service is shutting down")]
     Unavailable,
@@ -67,6 +78,7 @@ impl ControlError {
             ControlError::StoreUnavailable(_) => {
                 "the store is unreachable; nothing was written, try again".to_owned()
             }
+            ControlError::CommitOutcomeUnknown(_) => COMMIT_OUTCOME_UNKNOWN.to_owned(),
             other => other.to_string(),
         }
     }
@@ -83,6 +95,9 @@ impl From<weir_store::StoreError> for ControlError {
                 )))
             }
             weir_store::StoreError::Unavailable(why) => ControlError::StoreUnavailable(why),
+            weir_store::StoreError::CommitOutcomeUnknown(why) => {
+                ControlError::CommitOutcomeUnknown(why)
+            }
             other => ControlError::Store(other.to_string()),
         }
     }

@@ -80,6 +80,10 @@ struct StoreSection {
     /// With PostgreSQL: how often this node reads the change log for other
     /// nodes' commits.
     poll_ms: Option<u64>,
+    /// With PostgreSQL: bounds on waits (see `weir_store::postgres::Timeouts`).
+    lock_timeout_ms: Option<u64>,
+    statement_timeout_ms: Option<u64>,
+    idle_in_transaction_timeout_ms: Option<u64>,
 }
 
 /// Where the registry lives.
@@ -90,6 +94,7 @@ pub enum StoreConfig {
     Postgres {
         url: String,
         poll: std::time::Duration,
+        timeouts: weir_store::postgres::Timeouts,
     },
 }
 
@@ -122,6 +127,24 @@ fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
     list.iter()
         .map(|c| c.parse().map_err(|_| format!("{key}: {c:?} is not a CIDR")))
         .collect()
+}
+
+/// The PostgreSQL wait bounds: each setting given (and non-zero) or its
+/// default.
+fn pg_timeouts(store: &StoreSection) -> weir_store::postgres::Timeouts {
+    let defaults = weir_store::postgres::Timeouts::default();
+    let or = |ms: Option<u64>, default| {
+        ms.filter(|ms| *ms > 0)
+            .map_or(default, std::time::Duration::from_millis)
+    };
+    weir_store::postgres::Timeouts {
+        lock: or(store.lock_timeout_ms, defaults.lock),
+        statement: or(store.statement_timeout_ms, defaults.statement),
+        idle_in_transaction: or(
+            store.idle_in_transaction_timeout_ms,
+            defaults.idle_in_transaction,
+        ),
+    }
 }
 
 /// Reads the file named by `--config` (if any) and applies the flags.
@@ -172,6 +195,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
                     weir_store::postgres::DEFAULT_POLL,
                     std::time::Duration::from_millis,
                 ),
+                timeouts: pg_timeouts(&file.store),
             }
         }
         Some(_) => {

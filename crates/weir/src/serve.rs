@@ -67,8 +67,12 @@ async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> 
                 .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
             Arc::new(store)
         }
-        StoreConfig::Postgres { url, poll } => {
-            let store = PgStore::connect(url)
+        StoreConfig::Postgres {
+            url,
+            poll,
+            timeouts,
+        } => {
+            let store = PgStore::connect_with(url, *timeouts)
                 .await
                 .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?;
             Arc::new(store.with_poll(*poll))
