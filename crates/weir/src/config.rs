@@ -180,7 +180,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             ))
         }
     };
-    let store = match args.store_url.clone().or(file.store.url) {
+    let store = match args.store_url.clone().or(file.store.url.clone()) {
         None => StoreConfig::Sqlite { durability },
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             if file.store.durability.is_some() {
