@@ -153,6 +153,8 @@ pub struct Control {
     writer: Writer,
     settings: Arc<Settings>,
     admin_token: Arc<str>,
+    /// A token that reads `/metrics` and nothing else (operators' scrapers).
+    metrics_token: Option<Arc<str>>,
 }
 
 impl Control {
@@ -174,7 +176,27 @@ impl Control {
             live: Arc::default(),
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
+            metrics_token: None,
         })
+    }
+
+    /// Lets `token` read the metrics, besides the admin token (an empty
+    /// token is ignored).
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token.filter(|t| !t.is_empty()).map(Into::into);
+        self
+    }
+
+    /// Whether a bearer token may read the metrics, which name every
+    /// tenant's load balancers, listeners and backends: the admin token or
+    /// the metrics token, compared in constant time.
+    pub fn may_read_metrics(&self, token: &str) -> bool {
+        let admin = constant_time_eq(token.as_bytes(), self.admin_token.as_bytes());
+        let scraper = self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|m| constant_time_eq(token.as_bytes(), m.as_bytes()));
+        admin | scraper
     }
 
     /// The settings the rules run with.

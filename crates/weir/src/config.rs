@@ -33,6 +33,8 @@ struct FileConfig {
     regions: Option<Vec<String>>,
     #[serde(default)]
     dialects: DialectsSection,
+    #[serde(default)]
+    api: ApiSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -67,6 +69,13 @@ struct DataplaneSection {
 pub struct DataplaneConfig {
     pub workers: usize,
     pub engine: weir_dataplane::Config,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ApiSection {
+    /// A bearer token that reads `/metrics` (besides the admin token).
+    metrics_token: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -121,6 +130,9 @@ pub struct ServeConfig {
     /// `None` when the data plane is disabled.
     pub dataplane: Option<DataplaneConfig>,
     pub dialects: weir_dialects::Config,
+    /// Reads `/metrics` besides the admin token (`api.metrics_token`,
+    /// `WEIR_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
 }
 
 fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
@@ -275,6 +287,10 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
     Ok(ServeConfig {
         dataplane,
         dialects,
+        metrics_token: std::env::var("WEIR_METRICS_TOKEN")
+            .ok()
+            .or(file.api.metrics_token.clone())
+            .filter(|t| !t.is_empty()),
         listen: args
             .listen
             .clone()

@@ -80,7 +80,8 @@ async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> 
     };
     let control = Control::start(store, config.settings, admin_token)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_metrics_token(config.metrics_token);
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
         let dp = handle.block_on_spawn(dp_config.engine, control.topology());
         control.set_live_view(Arc::new(LiveDataPlane(dp)));

@@ -1,6 +1,7 @@
 //! Authentication, request ids, malformed input, the OpenAPI document.
 
 use serde_json::{json, Value};
+use weir_core::settings::Settings;
 
 use crate::harness::*;
 
@@ -171,4 +172,42 @@ fn malformed_ids_are_not_found() {
         json!({"backends": [{"address": "10.0.1.11"}]}),
     );
     assert_eq!(ok.status, 201, "{}", ok.body);
+}
+
+/// `/metrics` names every tenant's load balancers, listeners and backends:
+/// only the admin token or the metrics token reads it (it was open to
+/// anyone).
+#[test]
+fn metrics_need_the_admin_or_metrics_token() {
+    let s = start_full(Settings::default(), Some("scrape-token"));
+    let f = fixture(&s);
+    assert_error(
+        &s.raw("GET", "/metrics", None, None),
+        401,
+        "Unauthenticated",
+    );
+    assert_error(
+        &s.raw("GET", "/metrics", Some(&f.token), None),
+        401,
+        "Unauthenticated",
+    );
+    assert_error(
+        &s.raw("GET", "/metrics", Some("scrape-tokenX"), None),
+        401,
+        "Unauthenticated",
+    );
+    for token in [ADMIN, "scrape-token"] {
+        let ok = ureq::get(&format!("{}/metrics", s.url))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{token}");
+        assert!(ok.content_type().starts_with("text/plain"), "{token}");
+    }
+    // The metrics token is for metrics only.
+    assert_error(
+        &s.raw("GET", "/v1/loadbalancers", Some("scrape-token"), None),
+        401,
+        "Unauthenticated",
+    );
 }
