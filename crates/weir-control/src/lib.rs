@@ -14,11 +14,13 @@
 //! Reads go straight to the store's reader pool.
 
 mod auth;
+mod maintenance;
 mod service;
 mod topology;
 pub mod writer;
 
 pub use auth::{hash_token, random_token, Principal};
+pub use maintenance::Retention;
 pub use service::*;
 pub use weir_store::Page;
 

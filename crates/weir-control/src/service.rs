@@ -25,8 +25,8 @@ use weir_store::{IdempotencyRecord, Page, Reads, Store, StoreTx};
 
 use crate::auth::{constant_time_eq, hash_token, hex, random_string, random_token, Principal};
 use crate::writer::Writer;
-use crate::LiveView;
 use crate::{ControlError, ControlResult};
+use crate::{LiveView, Retention};
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
@@ -158,14 +158,26 @@ pub struct Control {
 }
 
 impl Control {
-    /// Starts the control plane on `store`.
+    /// Starts the control plane on `store`, with the default retention.
     pub async fn start(
         store: Arc<dyn Store>,
         settings: Settings,
         admin_token: String,
     ) -> ControlResult<Self> {
+        Self::start_with(store, settings, admin_token, Retention::default()).await
+    }
+
+    /// Starts the control plane on `store`, compacting it as `retention`
+    /// says.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        admin_token: String,
+        retention: Retention,
+    ) -> ControlResult<Self> {
         let revision = store.read().await?.revision().await?;
         let writer = Writer::spawn(store.clone(), revision);
+        crate::maintenance::spawn(writer.downgrade(), retention, now);
         let topology = crate::topology::spawn(store.clone(), writer.revision()).await?;
         Ok(Self {
             writer,
@@ -178,6 +190,16 @@ impl Control {
             admin_token: admin_token.into(),
             metrics_token: None,
         })
+    }
+
+    /// Runs one compaction sweep now (the periodic task runs the same),
+    /// as of `now`: for operators' tooling and tests.
+    pub async fn compact_now(
+        &self,
+        retention: Retention,
+        now: Timestamp,
+    ) -> ControlResult<weir_store::Compacted> {
+        crate::maintenance::sweep(&self.writer, retention, now).await
     }
 
     /// Lets `token` read the metrics, besides the admin token (an empty

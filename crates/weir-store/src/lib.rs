@@ -195,6 +195,18 @@ pub trait Reads: Send {
 
     /// The latest committed revision of the change log (0 when empty).
     async fn revision(&mut self) -> StoreResult<u64>;
+
+    /// The revision through which change-log rows have been deleted by
+    /// [`StoreTx::compact`] (0: none). A follower whose revision is below
+    /// it may have missed changes and must reload everything.
+    async fn compacted_through(&mut self) -> StoreResult<u64>;
+}
+
+/// What [`StoreTx::compact`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Compacted {
+    pub change_log_rows: u64,
+    pub idempotency_records: u64,
 }
 
 /// One atomic write. Dropping it without [`StoreTx::commit`] rolls back.
@@ -248,6 +260,16 @@ pub trait StoreTx: Reads {
         record: &IdempotencyRecord,
         created_at: weir_core::Timestamp,
     ) -> StoreResult<()>;
+
+    /// Deletes idempotency records created before `records_before`, and
+    /// change-log rows older than the newest `keep_revisions` revisions
+    /// (the newest row always stays, so [`Reads::revision`] never moves
+    /// back), recording the horizon for [`Reads::compacted_through`].
+    async fn compact(
+        &mut self,
+        records_before: weir_core::Timestamp,
+        keep_revisions: u64,
+    ) -> StoreResult<Compacted>;
 
     /// Marks a point the transaction can return to, so one command of a
     /// group commit can fail without undoing its neighbours.

@@ -42,7 +42,13 @@ use crate::sql::{Reader, TxDriver, WriteTx};
 use crate::{ForeignCommits, Reads, Store, StoreError, StoreResult, StoreTx};
 
 /// Schema migrations in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_compaction.sql"),
+    ),
+];
 
 /// Advisory-lock keys, one pair per schema: registries in different
 /// schemas of one database neither share nor block each other's locks.

@@ -22,8 +22,8 @@ use weir_core::model::*;
 use weir_core::Timestamp;
 
 use crate::{
-    ChangeRecord, IdempotencyRecord, Page, ProjectCredentials, Reads, StoreError, StoreResult,
-    StoreTx,
+    ChangeRecord, Compacted, IdempotencyRecord, Page, ProjectCredentials, Reads, StoreError,
+    StoreResult, StoreTx,
 };
 
 /// Rows per multi-row INSERT: 16 columns × 500 stays well under both
@@ -1011,6 +1011,21 @@ impl<L: Lend> Reads for L {
             .transpose()?
             .unwrap_or(0))
     }
+
+    async fn compacted_through(&mut self) -> StoreResult<u64> {
+        let row = self
+            .driver()
+            .await?
+            .fetch_optional(
+                "SELECT revision FROM change_log_horizon WHERE id = 1",
+                Vec::new(),
+            )
+            .await?;
+        Ok(row
+            .map(|r| u64_col(&r, "revision"))
+            .transpose()?
+            .unwrap_or(0))
+    }
 }
 
 /// The load balancer and pool a change-log row belongs to.
@@ -1594,6 +1609,40 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         )
         .await?;
         Ok(())
+    }
+
+    async fn compact(
+        &mut self,
+        records_before: Timestamp,
+        keep_revisions: u64,
+    ) -> StoreResult<Compacted> {
+        let idempotency_records = self
+            .exec(
+                "DELETE FROM idempotency_records WHERE created_at < $1",
+                args![records_before.millis()],
+            )
+            .await?;
+        let latest = self.revision().await?;
+        let through = latest.saturating_sub(keep_revisions.max(1));
+        let mut change_log_rows = 0;
+        if through > self.compacted_through().await? {
+            let through = i64::try_from(through).unwrap_or(i64::MAX);
+            change_log_rows = self
+                .exec(
+                    "DELETE FROM change_log WHERE revision <= $1",
+                    args![through],
+                )
+                .await?;
+            self.exec(
+                "UPDATE change_log_horizon SET revision = $1 WHERE id = 1",
+                args![through],
+            )
+            .await?;
+        }
+        Ok(Compacted {
+            change_log_rows,
+            idempotency_records,
+        })
     }
 
     async fn savepoint(&mut self) -> StoreResult<()> {

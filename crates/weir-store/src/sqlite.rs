@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_pool_slow_start.sql"),
     ),
+    (8, include_str!("../migrations/sqlite/0008_compaction.sql")),
 ];
 
 /// How hard commits are pushed to disk.

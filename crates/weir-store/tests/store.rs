@@ -299,6 +299,68 @@ async fn malformed_ids_find_nothing(store: Arc<dyn Store>) {
     );
 }
 
+/// Compaction: idempotency records older than the cut-off go, newer ones
+/// stay; the change log keeps its newest revisions (the newest always) and
+/// records the horizon it deleted through.
+async fn compaction_sweeps_old_records_and_keeps_the_newest_changes(store: Arc<dyn Store>) {
+    seed(&*store).await;
+    let record = IdempotencyRecord {
+        fingerprint: "f".into(),
+        response: "r".into(),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.put_idempotency_record(&"p1".into(), "op", "old", &record, t(1_000))
+        .await
+        .unwrap();
+    tx.put_idempotency_record(&"p1".into(), "op", "new", &record, t(3_000))
+        .await
+        .unwrap();
+    for i in 1..=5 {
+        tx.insert_backends(&[backend(
+            &format!("b{i}"),
+            &format!("10.0.1.{i}"),
+            BackendPorts::Inherit,
+        )])
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    let latest = r.revision().await.unwrap();
+    assert_eq!(r.compacted_through().await.unwrap(), 0);
+    drop(r);
+
+    let mut tx = store.begin().await.unwrap();
+    let done = tx.compact(t(2_000), 2).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(done.idempotency_records, 1);
+    let mut r = store.read().await.unwrap();
+    let p1: ProjectId = "p1".into();
+    assert_eq!(r.idempotency_record(&p1, "op", "old").await.unwrap(), None);
+    assert!(r
+        .idempotency_record(&p1, "op", "new")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(r.revision().await.unwrap(), latest, "the newest row stays");
+    assert_eq!(r.compacted_through().await.unwrap(), latest - 2);
+    let kept = r.changes_since(0, 100).await.unwrap();
+    assert_eq!(
+        kept.iter().map(|c| c.revision).collect::<Vec<_>>(),
+        vec![latest - 1, latest]
+    );
+    assert!(done.change_log_rows > 0);
+    drop(r);
+
+    // Keeping nothing still keeps the newest row.
+    let mut tx = store.begin().await.unwrap();
+    tx.compact(t(0), 0).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.revision().await.unwrap(), latest);
+    assert_eq!(r.compacted_through().await.unwrap(), latest - 1);
+}
+
 async fn dropped_transactions_leave_nothing(store: Arc<dyn Store>) {
     seed(&*store).await;
     {
@@ -645,6 +707,7 @@ for_each_store!(
     savepoints_undo_one_command_and_keep_the_rest,
     a_failing_read_undoes_only_its_command,
     malformed_ids_find_nothing,
+    compaction_sweeps_old_records_and_keeps_the_newest_changes,
     dropped_transactions_leave_nothing,
     paging_overlap_and_updates,
     deleting_a_load_balancer_cascades,

@@ -93,6 +93,10 @@ struct StoreSection {
     lock_timeout_ms: Option<u64>,
     statement_timeout_ms: Option<u64>,
     idle_in_transaction_timeout_ms: Option<u64>,
+    /// Compaction (both stores): see `weir_control::Retention`.
+    idempotency_ttl_secs: Option<u64>,
+    change_log_keep: Option<u64>,
+    compact_interval_secs: Option<u64>,
 }
 
 /// Where the registry lives.
@@ -130,6 +134,8 @@ pub struct ServeConfig {
     /// `None` when the data plane is disabled.
     pub dataplane: Option<DataplaneConfig>,
     pub dialects: weir_dialects::Config,
+    /// What the store keeps only for a while.
+    pub retention: weir_control::Retention,
     /// Reads `/metrics` besides the admin token (`api.metrics_token`,
     /// `WEIR_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
@@ -139,6 +145,23 @@ fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
     list.iter()
         .map(|c| c.parse().map_err(|_| format!("{key}: {c:?} is not a CIDR")))
         .collect()
+}
+
+/// Compaction settings: each given (and non-zero) or its default.
+fn retention(store: &StoreSection) -> weir_control::Retention {
+    let defaults = weir_control::Retention::default();
+    let secs = |s: Option<u64>, default| {
+        s.filter(|s| *s > 0)
+            .map_or(default, std::time::Duration::from_secs)
+    };
+    weir_control::Retention {
+        idempotency_ttl: secs(store.idempotency_ttl_secs, defaults.idempotency_ttl),
+        change_log_keep: store
+            .change_log_keep
+            .filter(|n| *n > 0)
+            .unwrap_or(defaults.change_log_keep),
+        every: secs(store.compact_interval_secs, defaults.every),
+    }
 }
 
 /// The PostgreSQL wait bounds: each setting given (and non-zero) or its
@@ -287,6 +310,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
     Ok(ServeConfig {
         dataplane,
         dialects,
+        retention: retention(&file.store),
         metrics_token: std::env::var("WEIR_METRICS_TOKEN")
             .ok()
             .or(file.api.metrics_token.clone())

@@ -78,7 +78,7 @@ async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> 
             Arc::new(store.with_poll(*poll))
         }
     };
-    let control = Control::start(store, config.settings, admin_token)
+    let control = Control::start_with(store, config.settings, admin_token, config.retention)
         .await
         .map_err(|e| e.to_string())?
         .with_metrics_token(config.metrics_token);
