@@ -1,8 +1,10 @@
-//! The control layer on PostgreSQL under faults. When another node stalls while holding
-//! the writer lock: this node's writes fail with a retryable
-//! `StoreUnavailable` (503 in every dialect) within `lock_timeout`, and
-//! succeed again once the lock is free. Skipped without
-//! `WEIR_TEST_POSTGRES_URL` (unless `WEIR_REQUIRE_POSTGRES` is set).
+//! The control layer on PostgreSQL under faults: another node stalled
+//! while holding the writer lock (this node's writes fail with a
+//! retryable `StoreUnavailable`, 503 in every dialect, within
+//! `lock_timeout`, and succeed once the lock is free), and one command of
+//! a group commit failing on a read (its neighbours still commit).
+//! Skipped without `WEIR_TEST_POSTGRES_URL` (unless
+//! `WEIR_REQUIRE_POSTGRES` is set).
 
 use std::sync::Arc;
 use std::time::Duration;
