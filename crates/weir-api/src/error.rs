@@ -125,6 +125,14 @@ impl From<ControlError> for ApiError {
                     e.client_message(),
                 )
             }
+            ControlError::CommitOutcomeUnknown(ref detail) => {
+                tracing::error!(%detail, "commit outcome unknown");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "CommitOutcomeUnknown",
+                    e.client_message(),
+                )
+            }
         };
         Self {
             status,
@@ -143,5 +151,22 @@ impl IntoResponse for ApiError {
         }
         let body = json!({"error": error, "request_id": current_request_id()});
         (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_commit_outcome_is_a_retryable_503_that_says_so() {
+        let e = ApiError::from(ControlError::CommitOutcomeUnknown(
+            "connection reset (internal detail)".into(),
+        ));
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code, "CommitOutcomeUnknown");
+        assert!(e.message.contains("may have happened"), "{}", e.message);
+        assert!(e.message.contains("same client token"), "{}", e.message);
+        assert!(!e.message.contains("internal detail"), "{}", e.message);
     }
 }

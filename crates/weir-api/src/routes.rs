@@ -135,7 +135,20 @@ async fn healthz(State(control): State<Control>) -> Json<serde_json::Value> {
     Json(json!({"status": "ok", "revision": revision}))
 }
 
-async fn metrics(State(control): State<Control>) -> Response {
+/// The metrics name every tenant's resources: only the operator (admin
+/// token) or its scraper (`api.metrics_token`) may read them.
+async fn metrics(State(control): State<Control>, headers: axum::http::HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim);
+    if !token.is_some_and(|t| control.may_read_metrics(t)) {
+        return crate::error::ApiError::unauthenticated(
+            "/metrics needs Authorization: Bearer <admin or metrics token>",
+        )
+        .into_response();
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         control.render_metrics(),

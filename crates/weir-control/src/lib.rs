@@ -14,11 +14,13 @@
 //! Reads go straight to the store's reader pool.
 
 mod auth;
+mod maintenance;
 mod service;
 mod topology;
 pub mod writer;
 
 pub use auth::{hash_token, random_token, Principal};
+pub use maintenance::Retention;
 pub use service::*;
 pub use weir_store::Page;
 
@@ -37,6 +39,11 @@ pub trait LiveView: Send + Sync {
     fn render_metrics(&self, out: &mut String);
 }
 
+/// What a client is told when its commit's outcome is unknown.
+pub const COMMIT_OUTCOME_UNKNOWN: &str =
+    "the store connection was lost during commit: the write may have happened; \
+     retry with the same client token, or read the resource before writing again";
+
 /// Why a command failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ControlError {
@@ -53,6 +60,12 @@ pub enum ControlError {
     /// request may succeed later.
     #[error("the store is unreachable; nothing was written, try again: {0}")]
     StoreUnavailable(String),
+    /// The connection to the store was lost while the commit was on its
+    /// way: the write may or may not have happened. Retrying with the same
+    /// client token is safe (it answers the first outcome if there was
+    /// one); without one, read before writing again.
+    #[error("the store connection was lost during commit; the write may have happened: {0}")]
+    CommitOutcomeUnknown(String),
     /// The service is shutting down.
     #[error("the service is shutting down")]
     Unavailable,
@@ -67,6 +80,7 @@ impl ControlError {
             ControlError::StoreUnavailable(_) => {
                 "the store is unreachable; nothing was written, try again".to_owned()
             }
+            ControlError::CommitOutcomeUnknown(_) => COMMIT_OUTCOME_UNKNOWN.to_owned(),
             other => other.to_string(),
         }
     }
@@ -83,6 +97,9 @@ impl From<weir_store::StoreError> for ControlError {
                 )))
             }
             weir_store::StoreError::Unavailable(why) => ControlError::StoreUnavailable(why),
+            weir_store::StoreError::CommitOutcomeUnknown(why) => {
+                ControlError::CommitOutcomeUnknown(why)
+            }
             other => ControlError::Store(other.to_string()),
         }
     }

@@ -25,8 +25,8 @@ use weir_store::{IdempotencyRecord, Page, Reads, Store, StoreTx};
 
 use crate::auth::{constant_time_eq, hash_token, hex, random_string, random_token, Principal};
 use crate::writer::Writer;
-use crate::LiveView;
 use crate::{ControlError, ControlResult};
+use crate::{LiveView, Retention};
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
@@ -153,17 +153,31 @@ pub struct Control {
     writer: Writer,
     settings: Arc<Settings>,
     admin_token: Arc<str>,
+    /// A token that reads `/metrics` and nothing else (operators' scrapers).
+    metrics_token: Option<Arc<str>>,
 }
 
 impl Control {
-    /// Starts the control plane on `store`.
+    /// Starts the control plane on `store`, with the default retention.
     pub async fn start(
         store: Arc<dyn Store>,
         settings: Settings,
         admin_token: String,
     ) -> ControlResult<Self> {
+        Self::start_with(store, settings, admin_token, Retention::default()).await
+    }
+
+    /// Starts the control plane on `store`, compacting it as `retention`
+    /// says.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        admin_token: String,
+        retention: Retention,
+    ) -> ControlResult<Self> {
         let revision = store.read().await?.revision().await?;
         let writer = Writer::spawn(store.clone(), revision);
+        crate::maintenance::spawn(writer.downgrade(), retention, now);
         let topology = crate::topology::spawn(store.clone(), writer.revision()).await?;
         Ok(Self {
             writer,
@@ -174,7 +188,37 @@ impl Control {
             live: Arc::default(),
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
+            metrics_token: None,
         })
+    }
+
+    /// Runs one compaction sweep now (the periodic task runs the same),
+    /// as of `now`: for operators' tooling and tests.
+    pub async fn compact_now(
+        &self,
+        retention: Retention,
+        now: Timestamp,
+    ) -> ControlResult<weir_store::Compacted> {
+        crate::maintenance::sweep(&self.writer, retention, now).await
+    }
+
+    /// Lets `token` read the metrics, besides the admin token (an empty
+    /// token is ignored).
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token.filter(|t| !t.is_empty()).map(Into::into);
+        self
+    }
+
+    /// Whether a bearer token may read the metrics, which name every
+    /// tenant's load balancers, listeners and backends: the admin token or
+    /// the metrics token, compared in constant time.
+    pub fn may_read_metrics(&self, token: &str) -> bool {
+        let admin = constant_time_eq(token.as_bytes(), self.admin_token.as_bytes());
+        let scraper = self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|m| constant_time_eq(token.as_bytes(), m.as_bytes()));
+        admin | scraper
     }
 
     /// The settings the rules run with.
@@ -1069,6 +1113,13 @@ impl Control {
         pool_id: &PoolId,
         page: &Page,
     ) -> ControlResult<Vec<Backend>> {
+        // Every other id from the wire is a lookup, which finds nothing when
+        // it cannot be an id; a marker is compared, so it is refused.
+        if let Some(marker) = &page.marker {
+            if !weir_core::ids::well_formed(marker) {
+                return Err(Error::invalid("marker", "not a backend id").into());
+            }
+        }
         let mut reads = self.reader().await?;
         let pool = reads.pool(pool_id).await?;
         principal.check(pool, ResourceKind::Pool, pool_id.as_str())?;

@@ -7,6 +7,11 @@
 //! backends by id. Bursts coalesce: one wake-up applies every row that
 //! arrived meanwhile. Unchanged listeners and pools keep their `Arc`s, so
 //! the data plane can skip them by pointer.
+//!
+//! The change log is compacted (`StoreTx::compact`): a follower that finds
+//! its revision below the compacted horizon may have missed rows, so it
+//! loads everything again, as at startup. The horizon is read after the
+//! rows, so a compaction that commits in between is noticed too.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -104,8 +109,41 @@ impl Follower {
         }
     }
 
-    /// Applies every change after the current revision.
+    /// Everything, as of the store's latest revision.
+    async fn load_all(reads: &mut dyn Reads) -> StoreResult<Self> {
+        let mut follower = Follower::default();
+        // Read first: a change committed during the load is applied again
+        // by the next catch-up, which is harmless.
+        let revision = reads.revision().await?;
+        for lb in reads.load_balancers(None).await? {
+            follower.load_lb(reads, &lb.id).await?;
+        }
+        let ids: Vec<PoolId> = follower.pools.keys().cloned().collect();
+        for id in &ids {
+            follower.publish_pool(id);
+        }
+        follower.topology.revision = revision;
+        Ok(follower)
+    }
+
+    /// Applies every change after the current revision; reloads
+    /// everything when the rows it needs were compacted away.
     async fn catch_up(&mut self, reads: &mut dyn Reads) -> StoreResult<bool> {
+        let before = self.topology.revision;
+        let applied = self.apply_changes(reads).await?;
+        if reads.compacted_through().await? > before {
+            tracing::info!(
+                revision = before,
+                "the change log was compacted past this follower; reloading everything"
+            );
+            *self = Self::load_all(reads).await?;
+            return Ok(true);
+        }
+        Ok(applied)
+    }
+
+    /// Applies the change-log rows after the current revision.
+    async fn apply_changes(&mut self, reads: &mut dyn Reads) -> StoreResult<bool> {
         let mut lbs = BTreeSet::new();
         let mut pools = BTreeSet::new();
         let mut backends: BTreeMap<PoolId, BTreeSet<String>> = BTreeMap::new();
@@ -194,19 +232,7 @@ pub(crate) async fn spawn(
     store: Arc<dyn Store>,
     mut revisions: watch::Receiver<u64>,
 ) -> StoreResult<watch::Receiver<Arc<Topology>>> {
-    let mut follower = Follower::default();
-    {
-        let mut reads = store.read().await?;
-        let revision = reads.revision().await?;
-        for lb in reads.load_balancers(None).await? {
-            follower.load_lb(&mut *reads, &lb.id).await?;
-        }
-        let ids: Vec<PoolId> = follower.pools.keys().cloned().collect();
-        for id in &ids {
-            follower.publish_pool(id);
-        }
-        follower.topology.revision = revision;
-    }
+    let mut follower = Follower::load_all(&mut *store.read().await?).await?;
     let (tx, rx) = watch::channel(Arc::new(follower.topology.clone()));
     // This process's commits wake the follower through the writer; other
     // nodes' (a shared store) through the store's signal; the poll is the
@@ -247,4 +273,135 @@ pub(crate) async fn spawn(
         }
     });
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_core::inventory::{NewSubnet, NewVpc};
+    use weir_core::loadbalancer::{NewListener, NewLoadBalancer};
+    use weir_core::register::{BackendSpec, RegisterPolicy};
+    use weir_core::settings::Settings;
+    use weir_store::sqlite::{Durability, SqliteStore};
+
+    use super::*;
+    use crate::{Control, Principal, RegisterRequest, RegisterTarget, Retention};
+
+    fn listener(name: &str, port: u32) -> NewListener {
+        NewListener {
+            name: name.into(),
+            protocol: "tcp".into(),
+            port: Some(port),
+            ..Default::default()
+        }
+    }
+
+    /// A follower that fell behind while the change log was compacted past
+    /// its revision (a node down for long) must not apply only the rows
+    /// that are left: it reloads everything and ends up where a fresh one
+    /// would.
+    #[tokio::test]
+    async fn a_follower_behind_the_compacted_horizon_reloads_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("t.db"), Durability::Normal)
+                .await
+                .unwrap(),
+        );
+        let control = Control::start(store.clone(), Settings::default(), "admin".into())
+            .await
+            .unwrap();
+        let admin = Principal::Admin;
+        let project = control
+            .create_project(&admin, "p".into())
+            .await
+            .unwrap()
+            .project;
+        let vpc = control
+            .create_vpc(
+                &admin,
+                project.id.clone(),
+                NewVpc {
+                    name: "v".into(),
+                    cidr: "10.0.0.0/16".into(),
+                    has_border_gateway: false,
+                },
+            )
+            .await
+            .unwrap();
+        let subnet = control
+            .create_subnet(
+                &admin,
+                vpc.id.clone(),
+                NewSubnet {
+                    name: "s".into(),
+                    cidr: "10.0.1.0/24".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let tenant = Principal::Project(project.id.clone());
+        let lb = control
+            .create_load_balancer(
+                &tenant,
+                subnet.id.clone(),
+                NewLoadBalancer {
+                    name: "lb".into(),
+                    vip: None,
+                    vpc_id: None,
+                },
+            )
+            .await
+            .unwrap();
+        let first = control
+            .create_listener(&tenant, lb.id.clone(), listener("a", 80))
+            .await
+            .unwrap();
+
+        // The stalled follower stops here.
+        let mut behind = Follower::load_all(&mut *store.read().await.unwrap())
+            .await
+            .unwrap();
+        assert!(behind.topology.listeners.contains_key(&first.id));
+
+        let second = control
+            .create_listener(&tenant, lb.id.clone(), listener("b", 81))
+            .await
+            .unwrap();
+        control
+            .register_backends(
+                &tenant,
+                RegisterRequest {
+                    target: RegisterTarget::Listener(first.id.clone()),
+                    backends: (1..=3)
+                        .map(|i| BackendSpec {
+                            address: Some(format!("10.0.1.{i}")),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    policy: RegisterPolicy::native(),
+                    client_token: None,
+                },
+            )
+            .await
+            .unwrap();
+        let keep_one = Retention {
+            change_log_keep: 1,
+            ..Retention::default()
+        };
+        let done = control
+            .compact_now(keep_one, weir_core::Timestamp(0))
+            .await
+            .unwrap();
+        assert!(done.change_log_rows > 0);
+
+        let mut reads = store.read().await.unwrap();
+        assert!(behind.catch_up(&mut *reads).await.unwrap());
+        let fresh = Follower::load_all(&mut *reads).await.unwrap();
+        assert!(behind.topology.listeners.contains_key(&second.id));
+        assert_eq!(
+            behind.topology.pools[&first.default_pool_id].backends.len(),
+            3
+        );
+        assert_eq!(behind.topology, fresh.topology);
+    }
 }

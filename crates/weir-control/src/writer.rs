@@ -34,7 +34,33 @@ pub struct Writer {
     revision: watch::Receiver<u64>,
 }
 
+/// A handle that does not keep the writer running: background tasks hold
+/// it, so the writer still ends when the last [`Writer`] goes.
+#[derive(Clone)]
+pub struct WeakWriter {
+    jobs: mpsc::WeakSender<Job>,
+    revision: watch::Receiver<u64>,
+}
+
+impl WeakWriter {
+    /// The writer, while it runs.
+    pub fn upgrade(&self) -> Option<Writer> {
+        Some(Writer {
+            jobs: self.jobs.upgrade()?,
+            revision: self.revision.clone(),
+        })
+    }
+}
+
 impl Writer {
+    /// A handle that does not keep the writer running.
+    pub fn downgrade(&self) -> WeakWriter {
+        WeakWriter {
+            jobs: self.jobs.downgrade(),
+            revision: self.revision.clone(),
+        }
+    }
+
     /// Starts the writer task on `store`, publishing each committed revision
     /// (starting from `revision`) on the returned handle's watch channel.
     pub fn spawn(store: Arc<dyn Store>, revision: u64) -> Self {

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use weir_control::{Control, Principal, RegisterRequest, RegisterTarget};
+use weir_control::{Control, Principal, RegisterRequest, RegisterTarget, Retention};
 use weir_core::backend::BackendUpdate;
 use weir_core::inventory::{NewSubnet, NewVpc};
 use weir_core::loadbalancer::{LbAction, NewListener, NewLoadBalancer};
 use weir_core::register::{BackendSpec, RegisterPolicy};
 use weir_core::settings::Settings;
 use weir_core::topology::Topology;
+use weir_core::Timestamp;
 use weir_store::sqlite::{Durability, SqliteStore};
 
 /// Waits (bounded) until the topology satisfies `pred`.
@@ -418,4 +419,112 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
         vec![lb.default_pool_id.clone()],
         "only the LB-wide pool is left"
     );
+}
+
+/// A client token is remembered for the idempotency TTL and no longer:
+/// within it, the token with another request is refused; after the sweep
+/// (run here as of a clock past the TTL) the record is gone and the token
+/// executes again.
+#[tokio::test]
+async fn client_tokens_expire_after_the_idempotency_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal)
+        .await
+        .unwrap();
+    let control = Control::start(Arc::new(store), Settings::default(), "admin".into())
+        .await
+        .unwrap();
+    let admin = Principal::Admin;
+    let project = control
+        .create_project(&admin, "p".into())
+        .await
+        .unwrap()
+        .project;
+    let vpc = control
+        .create_vpc(
+            &admin,
+            project.id.clone(),
+            NewVpc {
+                name: "v".into(),
+                cidr: "10.0.0.0/16".into(),
+                has_border_gateway: false,
+            },
+        )
+        .await
+        .unwrap();
+    let subnet = control
+        .create_subnet(
+            &admin,
+            vpc.id.clone(),
+            NewSubnet {
+                name: "s".into(),
+                cidr: "10.0.1.0/24".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let tenant = Principal::Project(project.id.clone());
+    let lb = control
+        .create_load_balancer(
+            &tenant,
+            subnet.id.clone(),
+            NewLoadBalancer {
+                name: "lb".into(),
+                vip: None,
+                vpc_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let listener = control
+        .create_listener(
+            &tenant,
+            lb.id.clone(),
+            NewListener {
+                name: "l".into(),
+                protocol: "tcp".into(),
+                port: Some(80),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let register = |address: &str| RegisterRequest {
+        target: RegisterTarget::Listener(listener.id.clone()),
+        backends: vec![BackendSpec {
+            address: Some(address.into()),
+            ..Default::default()
+        }],
+        policy: RegisterPolicy::native(),
+        client_token: Some("token-1".into()),
+    };
+    control
+        .register_backends(&tenant, register("10.0.1.1"))
+        .await
+        .unwrap();
+    let reused = control
+        .register_backends(&tenant, register("10.0.1.2"))
+        .await;
+    assert!(reused.is_err(), "within the TTL the token is taken");
+
+    let retention = Retention {
+        idempotency_ttl: Duration::from_secs(3600),
+        ..Retention::default()
+    };
+    let in_two_hours = Timestamp(
+        i64::try_from(
+            (std::time::SystemTime::now() + Duration::from_secs(7200))
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap(),
+    );
+    let done = control.compact_now(retention, in_two_hours).await.unwrap();
+    assert_eq!(done.idempotency_records, 1);
+    let again = control
+        .register_backends(&tenant, register("10.0.1.2"))
+        .await
+        .expect("after the TTL the token executes again");
+    assert!(!again.replayed);
 }

@@ -2,6 +2,13 @@
 //! control layer uses UUIDv7 so that id order follows creation order, which
 //! keeps marker paging stable); the newtypes stop a pool id from being
 //! passed where a listener id is expected.
+//!
+//! Ids arrive from the wire in paths, bodies and query strings.
+//! [`well_formed`] is the one shape check every front end relies on: an id
+//! that fails it cannot name a stored resource, so lookups answer "not
+//! found" without asking the database (PostgreSQL refuses a NUL byte in
+//! text outright, which would fail the whole group commit the lookup runs
+//! in).
 
 use std::fmt;
 
@@ -62,6 +69,18 @@ id_type!(
     BackendId,
 );
 
+/// Longest id accepted anywhere (UUIDs take 36; operators' and clouds'
+/// prefixed ids fit with room to spare).
+pub const MAX_ID_LEN: usize = 128;
+
+/// Whether `id` can be an id at all: 1 to [`MAX_ID_LEN`] bytes of printable
+/// ASCII without spaces. Every id Weir mints or stores has this shape; a
+/// NUL byte, a control character, non-ASCII text or an over-long string
+/// does not.
+pub fn well_formed(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Supplies fresh ids to planners, which must not generate them themselves
 /// (no randomness or clock in the core).
 pub trait IdSource {
@@ -79,5 +98,21 @@ impl IdSource for SequentialIds {
     fn next_id(&mut self) -> String {
         self.next += 1;
         format!("id-{:06}", self.next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_bounded_printable_ascii() {
+        assert!(well_formed("0190d6e2-7c1e-7a55-9d1e-7f7c3b0f5e2a"));
+        assert!(well_formed("lb-2ze8z4m1k0"));
+        assert!(well_formed(&"a".repeat(MAX_ID_LEN)));
+        for bad in ["", "a\0b", "\0", "a b", "tab\there", "é", "id\n"] {
+            assert!(!well_formed(bad), "{bad:?}");
+        }
+        assert!(!well_formed(&"a".repeat(MAX_ID_LEN + 1)));
     }
 }

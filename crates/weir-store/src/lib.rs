@@ -37,9 +37,34 @@ pub enum StoreError {
     /// succeed.
     #[error("database unreachable: {0}")]
     Unavailable(String),
+    /// The connection was lost while COMMIT was on its way: the
+    /// transaction may or may not have committed, and only reading the
+    /// store again (or retrying with the same client token) can tell.
+    #[error("the commit's outcome is unknown: {0}")]
+    CommitOutcomeUnknown(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
+}
+
+/// SQLSTATEs that say "nothing was done, try again": the connection is
+/// gone or going (class 08, 57P01-57P03: an administrator or a restart
+/// ended it), or a bound on waiting ran out (55P03 `lock_timeout`, 57014
+/// `statement_timeout`). The transaction they hit is rolled back.
+fn retryable_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "55P03" | "57014")
+}
+
+/// Whether `e` means the connection itself failed (as opposed to the
+/// server refusing one statement on a working connection).
+pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -47,6 +72,9 @@ impl From<sqlx::Error> for StoreError {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Unique(db.message().to_owned())
+            }
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| retryable_code(&c)) => {
+                StoreError::Unavailable(e.to_string())
             }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
@@ -174,6 +202,18 @@ pub trait Reads: Send {
 
     /// The latest committed revision of the change log (0 when empty).
     async fn revision(&mut self) -> StoreResult<u64>;
+
+    /// The revision through which change-log rows have been deleted by
+    /// [`StoreTx::compact`] (0: none). A follower whose revision is below
+    /// it may have missed changes and must reload everything.
+    async fn compacted_through(&mut self) -> StoreResult<u64>;
+}
+
+/// What [`StoreTx::compact`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Compacted {
+    pub change_log_rows: u64,
+    pub idempotency_records: u64,
 }
 
 /// One atomic write. Dropping it without [`StoreTx::commit`] rolls back.
@@ -227,6 +267,16 @@ pub trait StoreTx: Reads {
         record: &IdempotencyRecord,
         created_at: weir_core::Timestamp,
     ) -> StoreResult<()>;
+
+    /// Deletes idempotency records created before `records_before`, and
+    /// change-log rows older than the newest `keep_revisions` revisions
+    /// (the newest row always stays, so [`Reads::revision`] never moves
+    /// back), recording the horizon for [`Reads::compacted_through`].
+    async fn compact(
+        &mut self,
+        records_before: weir_core::Timestamp,
+        keep_revisions: u64,
+    ) -> StoreResult<Compacted>;
 
     /// Marks a point the transaction can return to, so one command of a
     /// group commit can fail without undoing its neighbours.

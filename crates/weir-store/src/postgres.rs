@@ -17,6 +17,16 @@
 //! node reaches every node's data plane in milliseconds. A notification
 //! lost while the listening connection reconnects is covered by polling
 //! the log every `poll`.
+//!
+//! No wait is unbounded ([`Timeouts`]): a node that stalls while holding
+//! the writer lock (a paused VM, a hung process) would otherwise hang every
+//! other node's writes. Waiting for a lock ends after `lock_timeout`, any
+//! statement after `statement_timeout`, and the server ends a session idle
+//! inside a transaction after `idle_in_transaction_timeout`, releasing the
+//! lock a stalled node holds. All three fail the write as
+//! [`StoreError::Unavailable`]: rolled back, try again. A connection lost
+//! while COMMIT was on its way is [`StoreError::CommitOutcomeUnknown`]
+//! instead: the server may have committed before the connection died.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -37,6 +47,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         include_str!("../migrations/postgres/0002_listener_max_connections.sql"),
+    ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_compaction.sql"),
     ),
 ];
 
@@ -66,6 +80,45 @@ pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
 const CHANNEL: &str = "weir_changes";
 const NOTIFY: &str = "SELECT pg_notify('weir_changes', coalesce(current_schema(), ''))";
 
+/// Bounds on how long a node's statements may wait on PostgreSQL, set on
+/// every connection it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Waiting for any lock, the writer lock included (`lock_timeout`).
+    pub lock: Duration,
+    /// Any one statement (`statement_timeout`).
+    pub statement: Duration,
+    /// A session idle inside an open transaction is ended by the server
+    /// (`idle_in_transaction_session_timeout`).
+    pub idle_in_transaction: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            lock: Duration::from_secs(5),
+            statement: Duration::from_secs(30),
+            idle_in_transaction: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The settings as `-c` options of a connection (0 would mean "no
+    /// limit" to PostgreSQL, so a zero is raised to 1 ms).
+    fn as_options(&self) -> [(&'static str, String); 3] {
+        let ms = |d: Duration| format!("{}ms", d.as_millis().max(1));
+        [
+            ("lock_timeout", ms(self.lock)),
+            ("statement_timeout", ms(self.statement)),
+            (
+                "idle_in_transaction_session_timeout",
+                ms(self.idle_in_transaction),
+            ),
+        ]
+    }
+}
+
 /// PostgreSQL behind the [`Store`] traits.
 #[derive(Clone)]
 pub struct PgStore {
@@ -80,8 +133,14 @@ impl PgStore {
     /// search_path=weir`) and applies migrations. Nodes starting at once
     /// migrate one at a time.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, Timeouts::default()).await
+    }
+
+    /// [`PgStore::connect`] with bounds of its own on waits.
+    pub async fn connect_with(url: &str, timeouts: Timeouts) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Database(format!("store URL: {e}")))?;
+            .map_err(|e| StoreError::Database(format!("store URL: {e}")))?
+            .options(timeouts.as_options());
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -170,6 +229,10 @@ impl Store for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(WRITER_LOCK).execute(&mut *tx).await?;
+        // Queued now, delivered at commit (never on rollback): COMMIT is
+        // then the transaction's only statement whose outcome can be in
+        // doubt.
+        sqlx::query(NOTIFY).execute(&mut *tx).await?;
         Ok(Box::new(WriteTx::new(PgTx(tx))))
     }
 
@@ -191,8 +254,15 @@ crate::sql::sqlx_driver!(Postgres, PgRow, crate::sql::as_written, PgReader, PgTx
 
 #[async_trait]
 impl TxDriver for PgTx {
-    async fn commit(mut self) -> StoreResult<()> {
-        sqlx::query(NOTIFY).execute(&mut *self.0).await?;
-        Ok(self.0.commit().await?)
+    async fn commit(self) -> StoreResult<()> {
+        self.0.commit().await.map_err(|e| {
+            if crate::connection_lost(&e) {
+                StoreError::CommitOutcomeUnknown(e.to_string())
+            } else {
+                // The server answered: it refused the commit, and rolled
+                // the transaction back.
+                e.into()
+            }
+        })
     }
 }

@@ -22,8 +22,8 @@ use weir_core::model::*;
 use weir_core::Timestamp;
 
 use crate::{
-    ChangeRecord, IdempotencyRecord, Page, ProjectCredentials, Reads, StoreError, StoreResult,
-    StoreTx,
+    ChangeRecord, Compacted, IdempotencyRecord, Page, ProjectCredentials, Reads, StoreError,
+    StoreResult, StoreTx,
 };
 
 /// Rows per multi-row INSERT: 16 columns × 500 stays well under both
@@ -587,6 +587,9 @@ async fn select_one<D: Driver, T>(
     value: &str,
     f: fn(&D::Row) -> StoreResult<T>,
 ) -> StoreResult<Option<T>> {
+    if !well_formed(value) {
+        return Ok(None);
+    }
     let sql = format!("SELECT * FROM {table} WHERE {column} = $1");
     one(conn.fetch_optional(&sql, args![value]).await?, f)
 }
@@ -599,6 +602,9 @@ async fn select_where<D: Driver, T>(
     value: &str,
     f: fn(&D::Row) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
+    if !well_formed(value) {
+        return Ok(Vec::new());
+    }
     let sql = format!("SELECT * FROM {table} WHERE {column} = $1 ORDER BY id");
     all(conn.fetch_all(&sql, args![value]).await?, f)
 }
@@ -625,7 +631,8 @@ async fn select_scoped<D: Driver, T>(
 
 /// `SELECT * FROM table WHERE [prefix AND] column IN (values...)`, or
 /// nothing for an empty list (SQL has no empty IN). `prefix` binds the
-/// leading arguments.
+/// leading arguments. Values that cannot be ids are left out: they match
+/// nothing.
 async fn select_in<'a, D: Driver, T>(
     conn: &mut D,
     table: &str,
@@ -634,13 +641,14 @@ async fn select_in<'a, D: Driver, T>(
     values: &'a [String],
     f: fn(&D::Row) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
+    let values: Vec<&'a String> = values.iter().filter(|v| well_formed(v)).collect();
     if values.is_empty() {
         return Ok(Vec::new());
     }
     let (condition, mut bound) = prefix;
     let list = placeholders(bound.len() + 1, values.len());
     let sql = format!("SELECT * FROM {table} WHERE {condition}{column} IN ({list})");
-    bound.extend(values.iter().map(Arg::from));
+    bound.extend(values.into_iter().map(Arg::from));
     all(conn.fetch_all(&sql, bound).await?, f)
 }
 
@@ -650,30 +658,41 @@ fn unscoped<'a>() -> (&'static str, Vec<Arg<'a>>) {
 }
 
 /// Lends a connection for reads: a pooled reader or a write transaction.
+#[async_trait]
 pub(crate) trait Lend: Send {
     type D: Driver;
-    fn driver(&mut self) -> &mut Self::D;
+    /// The connection, ready for a statement: inside a write transaction
+    /// that means inside the current command's savepoint.
+    async fn driver(&mut self) -> StoreResult<&mut Self::D>;
 }
 
 /// A pooled connection outside any transaction.
 pub(crate) struct Reader<D>(pub D);
 
+#[async_trait]
 impl<D: Driver> Lend for Reader<D> {
     type D = D;
-    fn driver(&mut self) -> &mut D {
-        &mut self.0
+    async fn driver(&mut self) -> StoreResult<&mut D> {
+        Ok(&mut self.0)
     }
 }
 
 #[async_trait]
 impl<L: Lend> Reads for L {
     async fn project(&mut self, id: &ProjectId) -> StoreResult<Option<Project>> {
-        select_one(self.driver(), "projects", "id", id.as_str(), project_from).await
+        select_one(
+            self.driver().await?,
+            "projects",
+            "id",
+            id.as_str(),
+            project_from,
+        )
+        .await
     }
 
     async fn project_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Project>> {
         select_one(
-            self.driver(),
+            self.driver().await?,
             "projects",
             "token_hash",
             token_hash,
@@ -686,8 +705,12 @@ impl<L: Lend> Reads for L {
         &mut self,
         access_key_id: &str,
     ) -> StoreResult<Option<ProjectCredentials>> {
+        if !well_formed(access_key_id) {
+            return Ok(None);
+        }
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT * FROM projects WHERE access_key_id = $1",
                 args![access_key_id],
@@ -702,28 +725,35 @@ impl<L: Lend> Reads for L {
     }
 
     async fn projects(&mut self) -> StoreResult<Vec<Project>> {
-        select_scoped(self.driver(), "projects", None, project_from).await
+        select_scoped(self.driver().await?, "projects", None, project_from).await
     }
 
     async fn vpc(&mut self, id: &VpcId) -> StoreResult<Option<Vpc>> {
-        select_one(self.driver(), "vpcs", "id", id.as_str(), vpc_from).await
+        select_one(self.driver().await?, "vpcs", "id", id.as_str(), vpc_from).await
     }
 
     async fn vpcs(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Vpc>> {
-        select_scoped(self.driver(), "vpcs", project, vpc_from).await
+        select_scoped(self.driver().await?, "vpcs", project, vpc_from).await
     }
 
     async fn subnet(&mut self, id: &SubnetId) -> StoreResult<Option<Subnet>> {
-        select_one(self.driver(), "subnets", "id", id.as_str(), subnet_from).await
+        select_one(
+            self.driver().await?,
+            "subnets",
+            "id",
+            id.as_str(),
+            subnet_from,
+        )
+        .await
     }
 
     async fn subnets(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Subnet>> {
-        select_scoped(self.driver(), "subnets", project, subnet_from).await
+        select_scoped(self.driver().await?, "subnets", project, subnet_from).await
     }
 
     async fn subnets_of_vpc(&mut self, vpc: &VpcId) -> StoreResult<Vec<Subnet>> {
         select_where(
-            self.driver(),
+            self.driver().await?,
             "subnets",
             "vpc_id",
             vpc.as_str(),
@@ -733,20 +763,36 @@ impl<L: Lend> Reads for L {
     }
 
     async fn subnets_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Subnet>> {
-        select_in(self.driver(), "subnets", unscoped(), "id", ids, subnet_from).await
+        select_in(
+            self.driver().await?,
+            "subnets",
+            unscoped(),
+            "id",
+            ids,
+            subnet_from,
+        )
+        .await
     }
 
     async fn instance(&mut self, id: &InstanceId) -> StoreResult<Option<Instance>> {
-        select_one(self.driver(), "instances", "id", id.as_str(), instance_from).await
+        select_one(
+            self.driver().await?,
+            "instances",
+            "id",
+            id.as_str(),
+            instance_from,
+        )
+        .await
     }
 
     async fn instances(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Instance>> {
-        select_scoped(self.driver(), "instances", project, instance_from).await
+        select_scoped(self.driver().await?, "instances", project, instance_from).await
     }
 
     async fn instance_by_ip(&mut self, vpc: &VpcId, ip: IpAddr) -> StoreResult<Option<Instance>> {
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT * FROM instances WHERE vpc_id = $1 AND private_ip = $2",
                 args![vpc.as_str(), ip.to_string()],
@@ -760,7 +806,7 @@ impl<L: Lend> Reads for L {
         ids: &[String],
         ips: &[IpAddr],
     ) -> StoreResult<Vec<Instance>> {
-        let conn = self.driver();
+        let conn = self.driver().await?;
         let mut found = select_in(conn, "instances", unscoped(), "id", ids, instance_from).await?;
         let ips: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
         let by_ip = select_in(
@@ -781,19 +827,27 @@ impl<L: Lend> Reads for L {
     }
 
     async fn load_balancer(&mut self, id: &LoadBalancerId) -> StoreResult<Option<LoadBalancer>> {
-        select_one(self.driver(), "load_balancers", "id", id.as_str(), lb_from).await
+        select_one(
+            self.driver().await?,
+            "load_balancers",
+            "id",
+            id.as_str(),
+            lb_from,
+        )
+        .await
     }
 
     async fn load_balancers(
         &mut self,
         project: Option<&ProjectId>,
     ) -> StoreResult<Vec<LoadBalancer>> {
-        select_scoped(self.driver(), "load_balancers", project, lb_from).await
+        select_scoped(self.driver().await?, "load_balancers", project, lb_from).await
     }
 
     async fn used_vips(&mut self) -> StoreResult<HashSet<IpAddr>> {
         let rows = self
             .driver()
+            .await?
             .fetch_all("SELECT vip FROM load_balancers", Vec::new())
             .await?;
         rows.iter().map(|r| parsed(r, "vip")).collect()
@@ -826,12 +880,19 @@ impl<L: Lend> Reads for L {
     }
 
     async fn listener(&mut self, id: &ListenerId) -> StoreResult<Option<Listener>> {
-        select_one(self.driver(), "listeners", "id", id.as_str(), listener_from).await
+        select_one(
+            self.driver().await?,
+            "listeners",
+            "id",
+            id.as_str(),
+            listener_from,
+        )
+        .await
     }
 
     async fn listeners_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Listener>> {
         select_where(
-            self.driver(),
+            self.driver().await?,
             "listeners",
             "lb_id",
             lb.as_str(),
@@ -841,17 +902,28 @@ impl<L: Lend> Reads for L {
     }
 
     async fn pool(&mut self, id: &PoolId) -> StoreResult<Option<Pool>> {
-        select_one(self.driver(), "pools", "id", id.as_str(), pool_from).await
+        select_one(self.driver().await?, "pools", "id", id.as_str(), pool_from).await
     }
 
     async fn backend(&mut self, id: &BackendId) -> StoreResult<Option<Backend>> {
-        select_one(self.driver(), "backends", "id", id.as_str(), backend_from).await
+        select_one(
+            self.driver().await?,
+            "backends",
+            "id",
+            id.as_str(),
+            backend_from,
+        )
+        .await
     }
 
     async fn backends(&mut self, pool: &PoolId, page: &Page) -> StoreResult<Vec<Backend>> {
+        if !well_formed(pool.as_str()) {
+            return Ok(Vec::new());
+        }
         let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
         let rows = self
             .driver()
+            .await?
             .fetch_all(
                 "SELECT * FROM backends WHERE pool_id = $1 AND id > $2 ORDER BY id LIMIT $3",
                 args![pool.as_str(), page.marker.as_deref().unwrap_or(""), limit],
@@ -862,7 +934,7 @@ impl<L: Lend> Reads for L {
 
     async fn backends_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Backend>> {
         select_in(
-            self.driver(),
+            self.driver().await?,
             "backends",
             unscoped(),
             "id",
@@ -873,8 +945,12 @@ impl<L: Lend> Reads for L {
     }
 
     async fn count_backends(&mut self, pool: &PoolId) -> StoreResult<usize> {
+        if !well_formed(pool.as_str()) {
+            return Ok(0);
+        }
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT backend_count FROM pools WHERE id = $1",
                 args![pool.as_str()],
@@ -893,7 +969,7 @@ impl<L: Lend> Reads for L {
         // Two index lookups rather than one OR, which SQLite would answer
         // by scanning the whole pool.
         let addresses: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
-        let conn = self.driver();
+        let conn = self.driver().await?;
         let mut found = Vec::new();
         for (column, values) in [("address", &addresses[..]), ("instance_id", instance_ids)] {
             let prefix = ("pool_id = $1 AND ", args![pool.as_str()]);
@@ -914,6 +990,7 @@ impl<L: Lend> Reads for L {
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT fingerprint, response FROM idempotency_records \
                  WHERE project_id = $1 AND operation = $2 AND token = $3",
@@ -929,7 +1006,14 @@ impl<L: Lend> Reads for L {
     }
 
     async fn pools_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Pool>> {
-        select_where(self.driver(), "pools", "lb_id", lb.as_str(), pool_from).await
+        select_where(
+            self.driver().await?,
+            "pools",
+            "lb_id",
+            lb.as_str(),
+            pool_from,
+        )
+        .await
     }
 
     async fn changes_since(
@@ -939,6 +1023,7 @@ impl<L: Lend> Reads for L {
     ) -> StoreResult<Vec<ChangeRecord>> {
         let rows = self
             .driver()
+            .await?
             .fetch_all(
                 "SELECT * FROM change_log WHERE revision > $1 ORDER BY revision LIMIT $2",
                 args![
@@ -953,8 +1038,24 @@ impl<L: Lend> Reads for L {
     async fn revision(&mut self) -> StoreResult<u64> {
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT revision FROM change_log ORDER BY revision DESC LIMIT 1",
+                Vec::new(),
+            )
+            .await?;
+        Ok(row
+            .map(|r| u64_col(&r, "revision"))
+            .transpose()?
+            .unwrap_or(0))
+    }
+
+    async fn compacted_through(&mut self) -> StoreResult<u64> {
+        let row = self
+            .driver()
+            .await?
+            .fetch_optional(
+                "SELECT revision FROM change_log_horizon WHERE id = 1",
                 Vec::new(),
             )
             .await?;
@@ -1001,13 +1102,16 @@ impl<'a> Scope<'a> {
 }
 
 /// The current command's savepoint. It is opened lazily, right before the
-/// command's first write: a command that only reads (or fails while
-/// planning) costs no savepoint round trips.
+/// command's first statement, reads included: on PostgreSQL any failing
+/// statement (a read the server refuses, a lock or statement timeout)
+/// aborts the whole transaction until it rolls back to a savepoint, so a
+/// read outside one would fail every other command of the group. A
+/// command that fails while planning, before any statement, costs none.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Savepoint {
     /// No command is running, or it has not asked for one.
     None,
-    /// Asked for; opened at the first write.
+    /// Asked for; opened at the first statement.
     Pending,
     /// Opened.
     Open,
@@ -1059,8 +1163,8 @@ impl<D: TxDriver> WriteTx<D> {
         Ok(())
     }
 
-    /// The connection for a write: opens the command's savepoint first if
-    /// one is pending.
+    /// The connection for any statement: opens the command's savepoint
+    /// first if one is pending.
     async fn w(&mut self) -> StoreResult<&mut D> {
         if self.savepoint == Savepoint::Pending {
             self.conn.execute("SAVEPOINT command", Vec::new()).await?;
@@ -1112,10 +1216,11 @@ impl<D: TxDriver> WriteTx<D> {
     }
 }
 
+#[async_trait]
 impl<D: TxDriver> Lend for WriteTx<D> {
     type D = D;
-    fn driver(&mut self) -> &mut D {
-        &mut self.conn
+    async fn driver(&mut self) -> StoreResult<&mut D> {
+        self.w().await
     }
 }
 
@@ -1549,6 +1654,40 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         )
         .await?;
         Ok(())
+    }
+
+    async fn compact(
+        &mut self,
+        records_before: Timestamp,
+        keep_revisions: u64,
+    ) -> StoreResult<Compacted> {
+        let idempotency_records = self
+            .exec(
+                "DELETE FROM idempotency_records WHERE created_at < $1",
+                args![records_before.millis()],
+            )
+            .await?;
+        let latest = self.revision().await?;
+        let through = latest.saturating_sub(keep_revisions.max(1));
+        let mut change_log_rows = 0;
+        if through > self.compacted_through().await? {
+            let through = i64::try_from(through).unwrap_or(i64::MAX);
+            change_log_rows = self
+                .exec(
+                    "DELETE FROM change_log WHERE revision <= $1",
+                    args![through],
+                )
+                .await?;
+            self.exec(
+                "UPDATE change_log_horizon SET revision = $1 WHERE id = 1",
+                args![through],
+            )
+            .await?;
+        }
+        Ok(Compacted {
+            change_log_rows,
+            idempotency_records,
+        })
     }
 
     async fn savepoint(&mut self) -> StoreResult<()> {

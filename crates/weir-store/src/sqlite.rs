@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_listener_max_connections.sql"),
     ),
+    (8, include_str!("../migrations/sqlite/0008_compaction.sql")),
 ];
 
 /// How hard commits are pushed to disk.

@@ -243,6 +243,141 @@ async fn savepoints_undo_one_command_and_keep_the_rest(store: Arc<dyn Store>) {
     assert_eq!(r.revision().await.unwrap(), before + 1, "one change logged");
 }
 
+/// A group commit's commands on PostgreSQL: one fails on a read (the
+/// server refuses a NUL byte in text), and its neighbours before and after
+/// it still commit. The failing read must run inside the command's
+/// savepoint, or it aborts the whole transaction.
+async fn a_failing_read_undoes_only_its_command(store: Arc<dyn Store>) {
+    seed(&*store).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.savepoint().await.unwrap();
+    tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::Inherit)])
+        .await
+        .unwrap();
+    tx.release_savepoint().await.unwrap();
+
+    tx.savepoint().await.unwrap();
+    let refused = Page {
+        marker: Some("b\0".into()),
+        limit: 10,
+    };
+    // SQLite takes the NUL; PostgreSQL refuses the statement. Either way the
+    // command is then abandoned, as the writer does with a failed one.
+    let _ = tx.backends(&"pool1".into(), &refused).await;
+    tx.rollback_to_savepoint().await.unwrap();
+
+    tx.savepoint().await.unwrap();
+    tx.insert_backends(&[backend("b2", "10.0.1.2", BackendPorts::Inherit)])
+        .await
+        .expect("the command after the failed one runs");
+    tx.release_savepoint().await.unwrap();
+    tx.commit().await.expect("the group commits");
+
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.count_backends(&"pool1".into()).await.unwrap(), 2);
+}
+
+/// Ids that cannot be ids (NUL bytes, control characters, over-long) name
+/// nothing: lookups answer "none" without reaching the database, inside a
+/// transaction too, which then still commits.
+async fn malformed_ids_find_nothing(store: Arc<dyn Store>) {
+    seed(&*store).await;
+    let long = "l".repeat(weir_core::ids::MAX_ID_LEN + 1);
+    let mut tx = store.begin().await.unwrap();
+    tx.savepoint().await.unwrap();
+    for bad in ["lb1\0", "\0", "l b", long.as_str()] {
+        assert_eq!(tx.load_balancer(&bad.into()).await.unwrap(), None);
+        assert_eq!(tx.listener(&bad.into()).await.unwrap(), None);
+        assert_eq!(tx.backend(&bad.into()).await.unwrap(), None);
+        assert_eq!(tx.count_backends(&bad.into()).await.unwrap(), 0);
+        assert!(tx.listeners_of(&bad.into()).await.unwrap().is_empty());
+        assert!(tx
+            .backends_by_ids(&[bad.to_owned(), "b1".into()])
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(tx.project_by_access_key(bad).await.unwrap().is_none());
+    }
+    tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::Inherit)])
+        .await
+        .unwrap();
+    tx.release_savepoint().await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store
+            .read()
+            .await
+            .unwrap()
+            .backends_by_ids(&["b1\0".into(), "b1".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Compaction: idempotency records older than the cut-off go, newer ones
+/// stay; the change log keeps its newest revisions (the newest always) and
+/// records the horizon it deleted through.
+async fn compaction_sweeps_old_records_and_keeps_the_newest_changes(store: Arc<dyn Store>) {
+    seed(&*store).await;
+    let record = IdempotencyRecord {
+        fingerprint: "f".into(),
+        response: "r".into(),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.put_idempotency_record(&"p1".into(), "op", "old", &record, t(1_000))
+        .await
+        .unwrap();
+    tx.put_idempotency_record(&"p1".into(), "op", "new", &record, t(3_000))
+        .await
+        .unwrap();
+    for i in 1..=5 {
+        tx.insert_backends(&[backend(
+            &format!("b{i}"),
+            &format!("10.0.1.{i}"),
+            BackendPorts::Inherit,
+        )])
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    let latest = r.revision().await.unwrap();
+    assert_eq!(r.compacted_through().await.unwrap(), 0);
+    drop(r);
+
+    let mut tx = store.begin().await.unwrap();
+    let done = tx.compact(t(2_000), 2).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(done.idempotency_records, 1);
+    let mut r = store.read().await.unwrap();
+    let p1: ProjectId = "p1".into();
+    assert_eq!(r.idempotency_record(&p1, "op", "old").await.unwrap(), None);
+    assert!(r
+        .idempotency_record(&p1, "op", "new")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(r.revision().await.unwrap(), latest, "the newest row stays");
+    assert_eq!(r.compacted_through().await.unwrap(), latest - 2);
+    let kept = r.changes_since(0, 100).await.unwrap();
+    assert_eq!(
+        kept.iter().map(|c| c.revision).collect::<Vec<_>>(),
+        vec![latest - 1, latest]
+    );
+    assert!(done.change_log_rows > 0);
+    drop(r);
+
+    // Keeping nothing still keeps the newest row.
+    let mut tx = store.begin().await.unwrap();
+    tx.compact(t(0), 0).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.revision().await.unwrap(), latest);
+    assert_eq!(r.compacted_through().await.unwrap(), latest - 1);
+}
+
 async fn dropped_transactions_leave_nothing(store: Arc<dyn Store>) {
     seed(&*store).await;
     {
@@ -587,6 +722,9 @@ for_each_store!(
     entities_round_trip,
     identity_in_a_pool_is_unique,
     savepoints_undo_one_command_and_keep_the_rest,
+    a_failing_read_undoes_only_its_command,
+    malformed_ids_find_nothing,
+    compaction_sweeps_old_records_and_keeps_the_newest_changes,
     dropped_transactions_leave_nothing,
     paging_overlap_and_updates,
     deleting_a_load_balancer_cascades,

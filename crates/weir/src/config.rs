@@ -33,6 +33,8 @@ struct FileConfig {
     regions: Option<Vec<String>>,
     #[serde(default)]
     dialects: DialectsSection,
+    #[serde(default)]
+    api: ApiSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -84,6 +86,13 @@ pub struct DataplaneConfig {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct ApiSection {
+    /// A bearer token that reads `/metrics` (besides the admin token).
+    metrics_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct StoreSection {
     /// "full" (default) or "normal" (SQLite only).
     durability: Option<String>,
@@ -93,6 +102,14 @@ struct StoreSection {
     /// With PostgreSQL: how often this node reads the change log for other
     /// nodes' commits.
     poll_ms: Option<u64>,
+    /// With PostgreSQL: bounds on waits (see `weir_store::postgres::Timeouts`).
+    lock_timeout_ms: Option<u64>,
+    statement_timeout_ms: Option<u64>,
+    idle_in_transaction_timeout_ms: Option<u64>,
+    /// Compaction (both stores): see `weir_control::Retention`.
+    idempotency_ttl_secs: Option<u64>,
+    change_log_keep: Option<u64>,
+    compact_interval_secs: Option<u64>,
 }
 
 /// Where the registry lives.
@@ -103,6 +120,7 @@ pub enum StoreConfig {
     Postgres {
         url: String,
         poll: std::time::Duration,
+        timeouts: weir_store::postgres::Timeouts,
     },
 }
 
@@ -130,6 +148,11 @@ pub struct ServeConfig {
     /// `None` when the data plane is disabled.
     pub dataplane: Option<DataplaneConfig>,
     pub dialects: weir_dialects::Config,
+    /// What the store keeps only for a while.
+    pub retention: weir_control::Retention,
+    /// Reads `/metrics` besides the admin token (`api.metrics_token`,
+    /// `WEIR_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
 }
 
 fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
@@ -187,6 +210,41 @@ fn http_settings(dp: &DataplaneSection) -> Result<weir_dataplane::http::HttpSett
     })
 }
 
+/// Compaction settings: each given (and non-zero) or its default.
+fn retention(store: &StoreSection) -> weir_control::Retention {
+    let defaults = weir_control::Retention::default();
+    let secs = |s: Option<u64>, default| {
+        s.filter(|s| *s > 0)
+            .map_or(default, std::time::Duration::from_secs)
+    };
+    weir_control::Retention {
+        idempotency_ttl: secs(store.idempotency_ttl_secs, defaults.idempotency_ttl),
+        change_log_keep: store
+            .change_log_keep
+            .filter(|n| *n > 0)
+            .unwrap_or(defaults.change_log_keep),
+        every: secs(store.compact_interval_secs, defaults.every),
+    }
+}
+
+/// The PostgreSQL wait bounds: each setting given (and non-zero) or its
+/// default.
+fn pg_timeouts(store: &StoreSection) -> weir_store::postgres::Timeouts {
+    let defaults = weir_store::postgres::Timeouts::default();
+    let or = |ms: Option<u64>, default| {
+        ms.filter(|ms| *ms > 0)
+            .map_or(default, std::time::Duration::from_millis)
+    };
+    weir_store::postgres::Timeouts {
+        lock: or(store.lock_timeout_ms, defaults.lock),
+        statement: or(store.statement_timeout_ms, defaults.statement),
+        idle_in_transaction: or(
+            store.idle_in_transaction_timeout_ms,
+            defaults.idle_in_transaction,
+        ),
+    }
+}
+
 /// Reads the file named by `--config` (if any) and applies the flags.
 pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
     let file = match &args.config {
@@ -223,7 +281,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             ))
         }
     };
-    let store = match args.store_url.clone().or(file.store.url) {
+    let store = match args.store_url.clone().or(file.store.url.clone()) {
         None => StoreConfig::Sqlite { durability },
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             if file.store.durability.is_some() {
@@ -238,6 +296,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
                     weir_store::postgres::DEFAULT_POLL,
                     std::time::Duration::from_millis,
                 ),
+                timeouts: pg_timeouts(&file.store),
             }
         }
         Some(_) => {
@@ -332,6 +391,11 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
     Ok(ServeConfig {
         dataplane,
         dialects,
+        retention: retention(&file.store),
+        metrics_token: std::env::var("WEIR_METRICS_TOKEN")
+            .ok()
+            .or(file.api.metrics_token.clone())
+            .filter(|t| !t.is_empty()),
         listen: args
             .listen
             .clone()

@@ -72,16 +72,21 @@ async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> 
                 .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
             Arc::new(store)
         }
-        StoreConfig::Postgres { url, poll } => {
-            let store = PgStore::connect(url)
+        StoreConfig::Postgres {
+            url,
+            poll,
+            timeouts,
+        } => {
+            let store = PgStore::connect_with(url, *timeouts)
                 .await
                 .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?;
             Arc::new(store.with_poll(*poll))
         }
     };
-    let control = Control::start(store, config.settings, admin_token)
+    let control = Control::start_with(store, config.settings, admin_token, config.retention)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_metrics_token(config.metrics_token);
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
         let dp = handle.block_on_spawn(dp_config.engine, control.topology());
         control.set_live_view(Arc::new(LiveDataPlane(dp)));

@@ -1,6 +1,7 @@
 //! Authentication, request ids, malformed input, the OpenAPI document.
 
 use serde_json::{json, Value};
+use weir_core::settings::Settings;
 
 use crate::harness::*;
 
@@ -113,4 +114,100 @@ fn openapi_documents_every_route() {
             );
         }
     }
+}
+
+/// Ids that cannot be ids (a NUL byte, control characters, over-long) in
+/// paths, bodies and query strings are "not found" (a marker: invalid),
+/// never a store failure: on PostgreSQL they once reached the database,
+/// which refused the statement and failed the request with 500.
+#[test]
+fn malformed_ids_are_not_found() {
+    let s = start();
+    let f = fixture(&s);
+    let long = "x".repeat(200);
+    for bad in ["%00", "lb%00x", "a%01b", long.as_str()] {
+        assert_error(
+            &s.get(&format!("/v1/loadbalancers/{bad}"), &f.token),
+            404,
+            "NotFound",
+        );
+        assert_error(
+            &s.get(&format!("/v1/backends/{bad}"), &f.token),
+            404,
+            "NotFound",
+        );
+        assert_error(
+            &s.call("DELETE", &format!("/v1/backends/{bad}"), &f.token, None),
+            404,
+            "NotFound",
+        );
+        assert_error(
+            &s.post(
+                &format!("/v1/listeners/{bad}/backends"),
+                &f.token,
+                json!({"backends": [{"address": "10.0.1.11"}]}),
+            ),
+            404,
+            "NotFound",
+        );
+    }
+    let by_instance = s.post(
+        &format!("/v1/listeners/{}/backends", f.listener),
+        &f.token,
+        json!({"backends": [{"instance_id": "i\u{0}x"}]}),
+    );
+    assert_error(&by_instance, 404, "NotFound");
+    assert_error(
+        &s.get(
+            &format!("/v1/pools/{}/backends?marker=%00", f.pool),
+            &f.token,
+        ),
+        400,
+        "InvalidField",
+    );
+    // The registry still works for everyone.
+    let ok = s.post(
+        &format!("/v1/listeners/{}/backends", f.listener),
+        &f.token,
+        json!({"backends": [{"address": "10.0.1.11"}]}),
+    );
+    assert_eq!(ok.status, 201, "{}", ok.body);
+}
+
+/// `/metrics` names every tenant's load balancers, listeners and backends:
+/// only the admin token or the metrics token reads it (it was open to
+/// anyone).
+#[test]
+fn metrics_need_the_admin_or_metrics_token() {
+    let s = start_full(Settings::default(), Some("scrape-token"));
+    let f = fixture(&s);
+    assert_error(
+        &s.raw("GET", "/metrics", None, None),
+        401,
+        "Unauthenticated",
+    );
+    assert_error(
+        &s.raw("GET", "/metrics", Some(&f.token), None),
+        401,
+        "Unauthenticated",
+    );
+    assert_error(
+        &s.raw("GET", "/metrics", Some("scrape-tokenX"), None),
+        401,
+        "Unauthenticated",
+    );
+    for token in [ADMIN, "scrape-token"] {
+        let ok = ureq::get(&format!("{}/metrics", s.url))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{token}");
+        assert!(ok.content_type().starts_with("text/plain"), "{token}");
+    }
+    // The metrics token is for metrics only.
+    assert_error(
+        &s.raw("GET", "/v1/loadbalancers", Some("scrape-token"), None),
+        401,
+        "Unauthenticated",
+    );
 }

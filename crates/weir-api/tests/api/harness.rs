@@ -20,6 +20,12 @@ pub fn start() -> Server {
 
 /// Starts a server with `settings` on its own runtime thread.
 pub fn start_with(settings: Settings) -> Server {
+    start_full(settings, None)
+}
+
+/// Starts a server with `settings` and a metrics token.
+pub fn start_full(settings: Settings, metrics_token: Option<&str>) -> Server {
+    let metrics_token = metrics_token.map(str::to_owned);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("weir.db");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -36,7 +42,8 @@ pub fn start_with(settings: Settings) -> Server {
                 ADMIN.to_owned(),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .with_metrics_token(metrics_token);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             axum::serve(listener, weir_api::router(control))

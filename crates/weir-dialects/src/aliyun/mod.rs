@@ -73,7 +73,9 @@ impl AliError {
                     e.client_message(),
                 );
             }
-            ControlError::Unavailable | ControlError::StoreUnavailable(_) => {
+            ControlError::Unavailable
+            | ControlError::StoreUnavailable(_)
+            | ControlError::CommitOutcomeUnknown(_) => {
                 tracing::warn!(error = %e, "aliyun: unavailable");
                 return Self::new(
                     S::SERVICE_UNAVAILABLE,

@@ -139,7 +139,9 @@ impl LbaasError {
                     e.client_message(),
                 );
             }
-            ControlError::Unavailable | ControlError::StoreUnavailable(_) => {
+            ControlError::Unavailable
+            | ControlError::StoreUnavailable(_)
+            | ControlError::CommitOutcomeUnknown(_) => {
                 tracing::warn!(error = %e, "lbaas: unavailable");
                 return Self::new(S::SERVICE_UNAVAILABLE, codes::INTERNAL, e.client_message());
             }

@@ -87,7 +87,8 @@ impl UcError {
             ControlError::AdminOnly => return Self::new(NO_PERMISSION, e.to_string()),
             ControlError::Store(_)
             | ControlError::Unavailable
-            | ControlError::StoreUnavailable(_) => {
+            | ControlError::StoreUnavailable(_)
+            | ControlError::CommitOutcomeUnknown(_) => {
                 tracing::error!(error = %e, "ucloud: control failure");
                 return Self::new(INTERNAL, e.client_message());
             }

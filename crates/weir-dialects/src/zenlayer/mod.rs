@@ -92,7 +92,9 @@ impl ZcError {
                     e.client_message(),
                 );
             }
-            ControlError::Unavailable | ControlError::StoreUnavailable(_) => {
+            ControlError::Unavailable
+            | ControlError::StoreUnavailable(_)
+            | ControlError::CommitOutcomeUnknown(_) => {
                 tracing::warn!(error = %e, "zenlayer: unavailable");
                 return Self::new(
                     S::SERVICE_UNAVAILABLE,

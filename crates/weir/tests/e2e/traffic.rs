@@ -34,8 +34,9 @@ fn until_tag(addr: SocketAddr, want: &str) -> Duration {
 }
 
 /// The revision the data plane has applied, from /metrics.
-fn applied_revision(url: &str) -> u64 {
+fn applied_revision(url: &str, admin: &str) -> u64 {
     let metrics = ureq::get(&format!("{url}/metrics"))
+        .set("Authorization", &format!("Bearer {admin}"))
         .call()
         .unwrap()
         .into_string()
@@ -198,7 +199,7 @@ fn registered_backends_carry_traffic_within_milliseconds() {
     let (_, health) = call("GET", "/healthz", &token, None);
     let revision = health["revision"].as_u64().unwrap();
     let start = Instant::now();
-    while applied_revision(url) < revision {
+    while applied_revision(url, admin) < revision {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "the data plane never applied {revision}"
@@ -209,6 +210,7 @@ fn registered_backends_carry_traffic_within_milliseconds() {
         assert_eq!(tag_of(front).as_deref(), Some("b"));
     }
     let metrics = ureq::get(&format!("{url}/metrics"))
+        .set("Authorization", &format!("Bearer {admin}"))
         .call()
         .unwrap()
         .into_string()
