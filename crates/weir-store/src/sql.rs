@@ -856,6 +856,7 @@ impl<L: Lend> Reads for L {
     async fn backend_address_in_use(&mut self, address: IpAddr) -> StoreResult<bool> {
         let row = self
             .driver()
+            .await?
             .fetch_optional(
                 "SELECT id FROM backends WHERE address = $1 LIMIT 1",
                 args![address.to_string()],
@@ -868,7 +869,7 @@ impl<L: Lend> Reads for L {
         let addresses: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
         let vip = |r: &_| parsed(r, "vip");
         let found = select_in(
-            self.driver(),
+            self.driver().await?,
             "load_balancers",
             unscoped(),
             "vip",
