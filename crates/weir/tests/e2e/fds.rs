@@ -64,7 +64,7 @@ fn the_api_answers_while_the_data_plane_is_out_of_descriptors() {
     std::fs::write(
         &config,
         format!(
-            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
+            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
         ),
     )
     .unwrap();
