@@ -5,7 +5,6 @@
 //! (`weir_core::ids::well_formed`) these lookups failed with the store
 //! error (500) instead.
 
-#[allow(dead_code)]
 #[path = "golden/harness.rs"]
 mod harness;
 

@@ -8,7 +8,6 @@
 // The golden suite's harness, shared whole: this suite drives only the
 // dialects that let a tenant choose an address, so parts stay unused here.
 #[path = "golden/harness.rs"]
-#[allow(dead_code)]
 mod harness;
 
 use serde_json::{json, Value};
