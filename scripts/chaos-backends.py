@@ -18,7 +18,13 @@ route around every failure mode while at least one backend is healthy.
 Bounded: --duration seconds of wrk (default 30); every server thread ends
 with the run.
 
+A stalled backend can only be told from a slow one by a timeout: the run
+sets `dataplane.http_response_timeout_ms` (--response-timeout-ms, 1000)
+well under wrk's 5 s, as an operator would for a service that answers in
+milliseconds.
+
 Usage: scripts/chaos-backends.py [--duration 30] [--connections 16]
+       [--response-timeout-ms 1000] [--health-path /health]
        WEIR_BIN=path (default target/release/weir, built if missing)
 """
 import argparse, json, os, re, socket, struct, subprocess, sys, tempfile, threading, time
@@ -142,6 +148,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=30)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--response-timeout-ms", type=int, default=1000,
+                    help="dataplane.http_response_timeout_ms: how soon a silent (stalled) backend "
+                         "counts as failed; wrk's own timeout is 5 s")
     ap.add_argument("--health-path", default="/health",
                     help="/health: hostile backends pass their health checks (gray failure); "
                          "/: they fail them too")
@@ -155,7 +164,8 @@ def main():
     with open(cfg, "w") as f:
         f.write('[network]\nbackend_ranges = ["127.0.0.0/8"]\nvip_ranges = ["127.0.3.0/24"]\n'
                 'external_backend_ranges = ["127.0.0.0/8"]\n'
-                '[dataplane]\nworkers = 1\negress_allow = ["127.0.0.0/8"]\n')
+                '[dataplane]\nworkers = 1\negress_allow = ["127.0.0.0/8"]\n'
+                f'http_response_timeout_ms = {args.response_timeout_ms}\n')
     env = dict(os.environ, WEIR_ADMIN_TOKEN=ADMIN, WEIR_LOG="error")
     proc = subprocess.Popen([WEIR, "serve", "--data-dir", work, "--listen", "127.0.0.1:0",
                              "--config", cfg], stdout=subprocess.PIPE, env=env, text=True)

@@ -55,6 +55,9 @@ pub enum FailureReason {
     ConnectionFailed,
     /// The backend answered, but not as the HTTP check expects.
     UnexpectedResponse,
+    /// Traffic reached the backend but got no usable answer (passive
+    /// health: closed, reset, not HTTP, or too slow).
+    NoResponse,
     /// The data plane may not dial the address (`dataplane.egress_allow`).
     NotAllowed,
 }
@@ -65,6 +68,7 @@ impl FailureReason {
         match self {
             Self::ConnectionFailed => "connection failed",
             Self::UnexpectedResponse => "health check failed: unexpected response",
+            Self::NoResponse => "requests failed: no usable response",
             Self::NotAllowed => {
                 "the data plane may not reach this address (dataplane.egress_allow)"
             }

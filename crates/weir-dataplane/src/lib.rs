@@ -52,7 +52,8 @@ pub struct Config {
     /// Backends outside these networks are never dialled or checked.
     pub egress_allow: Vec<IpNet>,
     pub connect_timeout: Duration,
-    /// Backends tried for one client connection before giving up.
+    /// Backends tried for one client connection (HTTP: one request) whose
+    /// connects fail, before giving up.
     pub connect_attempts: usize,
     pub ejection: Ejection,
     pub udp_idle_timeout: Duration,
@@ -386,7 +387,7 @@ impl DataPlane {
         );
         let registry = lock(&self.registry);
         type Family = (&'static str, &'static str, fn(&pool::BackendRuntime) -> u64);
-        let families: [Family; 8] = [
+        let families: [Family; 9] = [
             ("weir_backend_active_connections", "gauge", |b| {
                 b.active.load(Ordering::Relaxed)
             }),
@@ -401,6 +402,9 @@ impl DataPlane {
             }),
             ("weir_backend_connect_failures_total", "counter", |b| {
                 b.connect_failures.load(Ordering::Relaxed)
+            }),
+            ("weir_backend_failed_responses_total", "counter", |b| {
+                b.response_failures.load(Ordering::Relaxed)
             }),
             ("weir_backend_check_latency_microseconds", "gauge", |b| {
                 b.check_latency_us.load(Ordering::Relaxed)

@@ -28,12 +28,30 @@ use crate::health::{Tracker, Verdict};
 /// Idle HTTP connections kept per backend.
 const MAX_IDLE_PER_BACKEND: usize = 256;
 
-/// Passive health: consecutive failed connects that eject a backend, and
-/// for how long.
+/// Passive health: consecutive failures seen by traffic that eject a
+/// backend, and for how long. A backend ejected again soon after coming
+/// back stays out longer each time (`period` times the ejections in a row,
+/// at most [`MAX_EJECTION_FACTOR`] times), so one that keeps failing costs
+/// traffic less and less (Envoy's outlier detection does the same).
 #[derive(Debug, Clone, Copy)]
 pub struct Ejection {
     pub after_failures: u32,
     pub period: Duration,
+}
+
+/// The longest ejection, in ejection periods.
+pub const MAX_EJECTION_FACTOR: u32 = 10;
+
+/// What traffic saw go wrong with a backend (passive health).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassiveFailure {
+    /// The connect failed or timed out.
+    Connect,
+    /// Connected, but no usable answer: closed or reset before a response,
+    /// a response that is not HTTP, or none within the response timeout.
+    /// What a backend that passes its health check but fails its traffic
+    /// (a gray failure) looks like.
+    Response,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -49,6 +67,9 @@ struct Status {
     tracker: Option<Tracker>,
     reason: Option<String>,
     ejected_until: Option<Instant>,
+    /// Failing as often as ejects, but kept serving as the pool's last
+    /// backend: unhealthy in the live view until it serves well again.
+    failing_unejected: bool,
     /// Set while draining; the deadline closes what is left.
     drain_deadline: Option<Instant>,
     /// Counts drains begun and called off: a drain timer acts only while
@@ -79,9 +100,13 @@ pub struct BackendRuntime {
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub connect_failures: AtomicU64,
-    /// Failed connects since the last success; outside the status lock so
+    /// Connected attempts that got no usable answer ([`PassiveFailure::Response`]).
+    pub response_failures: AtomicU64,
+    /// Failures of either kind since the last success; outside the status lock so
     /// that a successful connect (the common case) takes no lock.
     consecutive_failures: AtomicU32,
+    /// Ejections since the backend last served well: each one is longer.
+    ejections: AtomicU32,
     /// HTTP responses by class: 1xx .. 5xx.
     pub responses: [AtomicU64; 5],
     /// How long the last passing active check took, in microseconds (a
@@ -118,6 +143,7 @@ impl BackendRuntime {
                 tracker: checked.map(|c| Tracker::new(c.rise, c.fall)),
                 reason: egress_denied.then(|| egress.refusal(target.address)),
                 ejected_until: None,
+                failing_unejected: false,
                 drain_deadline: None,
                 drain_round: 0,
                 drained: false,
@@ -133,7 +159,9 @@ impl BackendRuntime {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
+            response_failures: AtomicU64::new(0),
             consecutive_failures: AtomicU32::new(0),
+            ejections: AtomicU32::new(0),
             responses: Default::default(),
             check_latency_us: AtomicU64::new(0),
             checks: AtomicU64::new(0),
@@ -215,7 +243,10 @@ impl BackendRuntime {
                 BackendState::Disabled
             };
             (state, None)
-        } else if s.egress_denied || s.ejected_until.is_some_and(|u| u > Instant::now()) {
+        } else if s.egress_denied
+            || s.failing_unejected
+            || s.ejected_until.is_some_and(|u| u > Instant::now())
+        {
             (BackendState::Unhealthy, s.reason.clone())
         } else {
             match s.tracker.as_ref().map(Tracker::verdict) {
@@ -592,7 +623,12 @@ impl PoolRuntime {
     pub fn rebuild(&self) {
         // Held from reading eligibility to storing the snapshot, so the last
         // rebuild to finish has seen every transition before it.
-        let _serial = lock(&self.rebuilding);
+        let serial = lock(&self.rebuilding);
+        self.rebuild_serialised(&serial);
+    }
+
+    /// [`Self::rebuild`] for a caller that holds the rebuild lock.
+    fn rebuild_serialised(&self, _serial: &MutexGuard<'_, ()>) {
         let now = Instant::now();
         let window = Duration::from_millis(lock(&self.spec).slow_start_ms);
         let mut members: Vec<(Arc<BackendRuntime>, Option<u32>)> = Vec::new();
@@ -680,26 +716,56 @@ impl PoolRuntime {
         }
     }
 
-    /// Records a failed connect (passive health): enough in a row eject
-    /// the backend for the ejection period.
-    pub fn record_connect_failure(&self, backend: &Arc<BackendRuntime>, error: &std::io::Error) {
-        backend.connect_failures.fetch_add(1, Ordering::Relaxed);
-        let ejected = {
-            let failures = backend.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+    /// Records a failure seen by traffic (passive health): enough in a row
+    /// eject the backend for the ejection period, longer when it was
+    /// ejected before without serving well since.
+    pub fn record_failure(
+        &self,
+        backend: &Arc<BackendRuntime>,
+        kind: PassiveFailure,
+        error: &dyn std::fmt::Display,
+    ) {
+        use weir_core::status::FailureReason;
+        let (counter, reason) = match kind {
+            PassiveFailure::Connect => (&backend.connect_failures, FailureReason::ConnectionFailed),
+            PassiveFailure::Response => (&backend.response_failures, FailureReason::NoResponse),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let failures = backend.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        // The errno is for the operator's log, not the tenant's view.
+        lock(&backend.status).reason = Some(reason.to_string());
+        if failures < self.ejection.after_failures {
+            return;
+        }
+        // Decided and applied under the rebuild lock, so two backends
+        // failing at once cannot both see the other still serving.
+        let serial = lock(&self.rebuilding);
+        let snapshot = self.snapshot.load();
+        let others_serve = [&snapshot.primary, &snapshot.backup]
+            .iter()
+            .flat_map(|tier| tier.members.iter())
+            .any(|member| member.id != backend.id);
+        let period = {
             let mut s = lock(&backend.status);
-            // The errno is for the operator's log, not the tenant's view.
-            s.reason = Some(weir_core::status::FailureReason::ConnectionFailed.to_string());
-            if failures >= self.ejection.after_failures && s.ejected_until.is_none() {
-                s.ejected_until = Some(Instant::now() + self.ejection.period);
-                true
+            // The last backend serving is never ejected: without it every
+            // request would fail, with it some may still succeed.
+            s.failing_unejected = !others_serve;
+            if others_serve && s.ejected_until.is_none() {
+                let ejections = backend.ejections.fetch_add(1, Ordering::Relaxed) + 1;
+                let period = self.ejection.period * ejections.min(MAX_EJECTION_FACTOR);
+                s.ejected_until = Some(Instant::now() + period);
+                Some(period)
             } else {
-                false
+                None
             }
         };
-        if ejected {
-            tracing::warn!(backend = %backend.id, %error, "ejected after failed connects");
-            self.rebuild();
-            let (me, backend, period) = (self.me.clone(), backend.clone(), self.ejection.period);
+        if let Some(period) = period {
+            self.rebuild_serialised(&serial);
+        }
+        drop(serial);
+        if let Some(period) = period {
+            tracing::warn!(backend = %backend.id, ?kind, %error, ?period, "ejected after failures");
+            let (me, backend) = (self.me.clone(), backend.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(period).await;
                 if let Some(pool) = me.upgrade() {
@@ -713,10 +779,15 @@ impl PoolRuntime {
         }
     }
 
-    /// Records a successful connect.
-    pub fn record_connect_success(&self, backend: &BackendRuntime) {
+    /// Records a request served (HTTP) or a connect made (TCP, UDP).
+    pub fn record_success(&self, backend: &BackendRuntime) {
+        // Loads first: the common case writes nothing shared.
         if backend.consecutive_failures.load(Ordering::Relaxed) > 0 {
             backend.consecutive_failures.store(0, Ordering::Relaxed);
+            lock(&backend.status).failing_unejected = false;
+        }
+        if backend.ejections.load(Ordering::Relaxed) > 0 {
+            backend.ejections.store(0, Ordering::Relaxed);
         }
     }
 

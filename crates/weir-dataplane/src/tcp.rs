@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::listener::ListenerRuntime;
-use crate::pool::{BackendRuntime, ConnGuard, PoolRuntime};
+use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime};
 use crate::Shared;
 
 /// Per-direction copy buffer: it starts small, so a short connection costs
@@ -58,11 +58,11 @@ async fn connect_upstream(
         let addr = PoolRuntime::address(&backend, dial_port);
         match shared.egress.connect(addr).await {
             Ok(stream) => {
-                pool.record_connect_success(&backend);
+                pool.record_success(&backend);
                 return Some((stream, backend));
             }
             Err(e) => {
-                pool.record_connect_failure(&backend, &e);
+                pool.record_failure(&backend, PassiveFailure::Connect, &e);
                 tried.push(backend.id.clone());
             }
         }

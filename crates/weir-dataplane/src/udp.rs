@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
 use crate::listener::{ListenerRuntime, Slot};
-use crate::pool::{lock, BackendRuntime, ConnGuard, PoolRuntime};
+use crate::pool::{lock, BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime};
 use crate::tcp::{closed, pick};
 use crate::Shared;
 
@@ -244,7 +244,7 @@ async fn open_flow(start: FlowStart<'_>) -> Option<(Arc<UdpSocket>, Arc<BackendR
                 return Some((upstream, backend));
             }
             Err(e) => {
-                pool.record_connect_failure(&backend, &e);
+                pool.record_failure(&backend, PassiveFailure::Connect, &e);
                 tried.push(backend.id.clone());
             }
         }

@@ -70,6 +70,9 @@ struct DataplaneSection {
     http_max_headers: Option<usize>,
     /// "replace" (default: trust no client's chain) or "append".
     http_forwarded_for: Option<String>,
+    http_response_timeout_ms: Option<u64>,
+    /// Backends one idempotent, body-less request may be tried on.
+    http_idempotent_attempts: Option<usize>,
     /// Connections (UDP: flows) per listener that names no cap.
     max_connections: Option<u32>,
     tcp_idle_timeout_ms: Option<u64>,
@@ -182,6 +185,12 @@ fn http_settings(dp: &DataplaneSection) -> Result<weir_dataplane::http::HttpSett
     if !(1024..=1024 * 1024).contains(&max_head_bytes) {
         return Err("dataplane.http_max_head_bytes must be between 1024 and 1048576".to_owned());
     }
+    let idempotent_attempts = dp
+        .http_idempotent_attempts
+        .unwrap_or(defaults.idempotent_attempts);
+    if !(1..=64).contains(&idempotent_attempts) {
+        return Err("dataplane.http_idempotent_attempts must be between 1 and 64".to_owned());
+    }
     let forwarded_for = match dp.http_forwarded_for.as_deref() {
         None => defaults.forwarded_for,
         Some(text) => weir_dataplane::http::ForwardedFor::parse(text).ok_or_else(|| {
@@ -207,6 +216,12 @@ fn http_settings(dp: &DataplaneSection) -> Result<weir_dataplane::http::HttpSett
         max_head_bytes,
         max_headers,
         forwarded_for,
+        response_timeout: positive(
+            "http_response_timeout_ms",
+            dp.http_response_timeout_ms,
+            defaults.response_timeout,
+        )?,
+        idempotent_attempts,
     })
 }
 
@@ -440,13 +455,20 @@ mod tests {
             weir_dataplane::http::ForwardedFor::Replace
         );
         let set = http(
-            "[dataplane]\nhttp_head_timeout_ms = 500\nhttp_keepalive_timeout_ms = 5000\nhttp_body_timeout_ms = 700\nhttp_max_head_bytes = 8192\nhttp_max_headers = 50\nhttp_forwarded_for = \"append\"\n",
+            "[dataplane]\nhttp_head_timeout_ms = 500\nhttp_keepalive_timeout_ms = 5000\nhttp_body_timeout_ms = 700\nhttp_max_head_bytes = 8192\nhttp_max_headers = 50\nhttp_forwarded_for = \"append\"\nhttp_response_timeout_ms = 1500\nhttp_idempotent_attempts = 4\n",
         )
         .unwrap();
         assert_eq!(set.head_timeout, std::time::Duration::from_millis(500));
         assert_eq!(set.keepalive_timeout, std::time::Duration::from_secs(5));
         assert_eq!(set.body_timeout, std::time::Duration::from_millis(700));
         assert_eq!((set.max_head_bytes, set.max_headers), (8192, 50));
+        assert_eq!(set.response_timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(set.idempotent_attempts, 4);
+        assert_eq!(
+            defaults.response_timeout,
+            std::time::Duration::from_secs(60)
+        );
+        assert_eq!(defaults.idempotent_attempts, 16);
         assert_eq!(
             set.forwarded_for,
             weir_dataplane::http::ForwardedFor::Append
@@ -462,6 +484,9 @@ mod tests {
             "[dataplane]\nhttp_max_headers = 5000",
             "[dataplane]\nhttp_max_head_bytes = 10",
             "[dataplane]\nhttp_forwarded_for = \"trust\"",
+            "[dataplane]\nhttp_response_timeout_ms = 0",
+            "[dataplane]\nhttp_idempotent_attempts = 0",
+            "[dataplane]\nhttp_idempotent_attempts = 1000",
         ] {
             assert!(http(text).is_err(), "{text} accepted");
         }

@@ -66,6 +66,18 @@ pub struct HttpSettings {
     pub max_headers: usize,
     /// What happens to a client-sent `X-Forwarded-For`.
     pub forwarded_for: ForwardedFor,
+    /// How long one attempt waits for a backend's response head once the
+    /// request is sent. Past it the attempt failed (504, or the next
+    /// backend for a request that may be sent again). HAProxy's
+    /// `timeout server` for the head; nginx's `proxy_read_timeout`.
+    pub response_timeout: Duration,
+    /// Backends an idempotent request without a body may be tried on when
+    /// they fail to answer (reset, closed, not HTTP, too slow), each at
+    /// most once: with the default every backend of a pool of up to 16 is
+    /// tried before the client sees a failure, as nginx's
+    /// `proxy_next_upstream` does. Other requests may have been acted on,
+    /// so they only move on when the connect fails.
+    pub idempotent_attempts: usize,
 }
 
 impl Default for HttpSettings {
@@ -77,6 +89,8 @@ impl Default for HttpSettings {
             max_head_bytes: 16 * 1024,
             max_headers: 100,
             forwarded_for: ForwardedFor::Replace,
+            response_timeout: Duration::from_secs(60),
+            idempotent_attempts: 16,
         }
     }
 }

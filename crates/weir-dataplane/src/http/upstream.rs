@@ -3,18 +3,22 @@
 //! be tried again.
 //!
 //! Retries: a connect that fails sent nothing, so any request may go to
-//! another backend. Once a request has been written to a reused idle
-//! connection that then fails before answering, only an idempotent request
-//! without a body is sent again, once, on a fresh connection: the backend
-//! may have acted on the first copy, and a body is already consumed. Other
-//! requests get 502, and their idle connection is probed for a close before
-//! use to make that rare.
+//! another backend (`connect_attempts` in all). A backend that takes the
+//! request and then fails it before the client has seen a byte (resets,
+//! closes, answers something that is not HTTP, or stays silent past
+//! `response_timeout`) counts against it for passive ejection just as a
+//! failed connect does, and only an idempotent request without a body goes
+//! on to the next backend (each at most once, `idempotent_attempts` in
+//! all): anything else may have been acted on and gets 502 or 504. A reused
+//! idle connection that closes before answering is the backend's keep-alive
+//! timer, not a fault: the same idempotent request is sent once more on a
+//! fresh connection, other requests get 502, and their idle connection is
+//! probed for a close before use to make that rare.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
@@ -24,12 +28,9 @@ use super::body::{self, BodyRules};
 use super::head::{self, Framing, HeadError, RequestHead};
 use super::{answer, refuse, Refusal, CHUNK};
 use crate::listener::ListenerRuntime;
-use crate::pool::{BackendRuntime, ConnGuard, PoolRuntime};
+use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime};
 use crate::tcp::pick;
 use crate::Shared;
-
-/// How long a backend may take to start its answer.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An open connection to a backend.
 struct Upstream {
@@ -93,13 +94,52 @@ async fn checkout(
 enum Attempt {
     /// The answer was relayed; whether the client connection stays open.
     Done(bool),
-    /// A reused connection failed before anything reached the client.
-    Retry(io::Error),
-    /// The connect failed (passive health); the request may go elsewhere.
-    ConnectFailed(io::Error),
+    /// A reused idle connection closed before answering: the backend may
+    /// have timed it out meanwhile, which is no fault of its own.
+    Stale(io::Error),
+    /// The backend failed and nothing reached the client: it is counted
+    /// against the backend (passive health), and the request may go to
+    /// another one if that is safe ([`Failure::kind`] says).
+    Failed(Failure),
     /// The exchange broke after the client saw part of it, or cannot be
     /// repeated: close the client connection.
     Broken,
+}
+
+/// A backend's failure to serve one attempt.
+struct Failure {
+    /// A failed connect sent nothing, so any request may move on; a
+    /// failed answer may have been acted on, so only a repeatable one may.
+    kind: PassiveFailure,
+    /// What the client gets if no other backend serves the request.
+    status: u16,
+    message: String,
+}
+
+impl Failure {
+    fn connect(addr: SocketAddr, error: &io::Error) -> Self {
+        Self {
+            kind: PassiveFailure::Connect,
+            status: 502,
+            message: format!("backend {addr}: {error}"),
+        }
+    }
+
+    fn response(status: u16, message: String) -> Self {
+        Self {
+            kind: PassiveFailure::Response,
+            status,
+            message,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        if self.status == 504 {
+            "Gateway Timeout"
+        } else {
+            "Bad Gateway"
+        }
+    }
 }
 
 /// Sends one request to a backend and relays the answer. `Some(keep)` when
@@ -123,15 +163,23 @@ pub(super) async fn forward(
         upstream: ubuf,
     } = buffers;
     let repeatable = head.idempotent && !head.framing.has_body();
-    let mut reuse = if repeatable {
+    let first_reuse = if repeatable {
         Reuse::Idle
     } else {
         Reuse::Probed
     };
+    let mut reuse = first_reuse;
+    // Each backend is tried at most once (`pick` skips the ones tried), so
+    // a request never waits on more failures than there are backends.
+    let max_backends = if repeatable {
+        let config = &shared.config;
+        config.connect_attempts.max(config.http.idempotent_attempts)
+    } else {
+        shared.config.connect_attempts
+    };
     let mut tried = Vec::new();
-    let mut last_error: Option<String> = None;
-    let mut attempts = shared.config.connect_attempts;
-    while attempts > 0 {
+    let mut last_failure: Option<(Arc<BackendRuntime>, Failure)> = None;
+    while tried.len() < max_backends {
         let Some((pool, backend)) = pick(&pools, scheduler, peer.ip(), &tried) else {
             break;
         };
@@ -139,33 +187,52 @@ pub(super) async fn forward(
         ubuf.clear();
         match attempt(client, cbuf, ubuf, head, &backend, addr, shared, reuse).await {
             Attempt::Done(keep) => {
-                pool.record_connect_success(&backend);
+                pool.record_success(&backend);
                 return Some(keep);
             }
-            Attempt::ConnectFailed(e) => {
-                attempts -= 1;
-                pool.record_connect_failure(&backend, &e);
-                tried.push(backend.id.clone());
-                last_error = Some(format!("backend {addr}: {e}"));
-            }
-            Attempt::Retry(e) if repeatable && reuse != Reuse::Fresh => {
+            Attempt::Stale(e) if repeatable && reuse != Reuse::Fresh => {
                 tracing::debug!(request_id = %head.request_id, backend = %addr, error = %e, "resending request on a fresh connection");
-                last_error = Some(format!("backend {addr}: {e}"));
                 reuse = Reuse::Fresh;
             }
-            Attempt::Retry(e) => {
-                last_error = Some(format!("backend {addr}: {e}"));
+            Attempt::Stale(e) => {
+                let failure = Failure::response(502, format!("backend {addr}: {e}"));
+                last_failure = Some((backend, failure));
                 break;
+            }
+            Attempt::Failed(failure) => {
+                pool.record_failure(&backend, failure.kind, &failure.message);
+                tried.push(backend.id.clone());
+                reuse = first_reuse;
+                let may_move_on = repeatable || failure.kind == PassiveFailure::Connect;
+                if may_move_on {
+                    tracing::debug!(request_id = %head.request_id, backend = %addr, error = %failure.message, "trying another backend");
+                }
+                last_failure = Some((backend, failure));
+                if !may_move_on {
+                    break;
+                }
             }
             Attempt::Broken => return None,
         }
     }
     runtime.failures.fetch_add(1, Ordering::Relaxed);
-    // The body (if any) was not consumed: only a body-less request leaves
-    // the client connection clean.
+    // Only a body-less request leaves the client connection clean: a body
+    // may be half read.
     let keep = !head.framing.has_body() && head.keep_alive;
-    let sent = match last_error {
-        Some(error) => answer(client, 502, "Bad Gateway", &error, &head.request_id, keep).await,
+    let sent = match last_failure {
+        Some((backend, failure)) => {
+            backend.count_status(failure.status);
+            let (status, reason) = (failure.status, failure.reason());
+            answer(
+                client,
+                status,
+                reason,
+                &failure.message,
+                &head.request_id,
+                keep,
+            )
+            .await
+        }
         None => {
             answer(
                 client,
@@ -179,23 +246,6 @@ pub(super) async fn forward(
         }
     };
     sent.ok().map(|()| keep)
-}
-
-/// Answers `status` for a request that broke before its answer started.
-async fn fail(
-    client: &mut TcpStream,
-    backend: &BackendRuntime,
-    status: u16,
-    message: &str,
-    id: &str,
-) {
-    backend.count_status(status);
-    let reason = if status == 504 {
-        "Gateway Timeout"
-    } else {
-        "Bad Gateway"
-    };
-    let _ = answer(client, status, reason, message, id, false).await;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -212,14 +262,16 @@ async fn attempt(
     let settings = &shared.config.http;
     let mut up = match checkout(backend, addr, shared, reuse).await {
         Ok(up) => up,
-        Err(e) => return Attempt::ConnectFailed(e),
+        Err(e) => return Attempt::Failed(Failure::connect(addr, &e)),
     };
     let guard = ConnGuard::new(backend.clone());
     if let Err(e) = up.stream.write_all(&head.bytes).await {
+        // Refused before the head was taken in: as good as a failed
+        // connect.
         return if up.pooled {
-            Attempt::Retry(e)
+            Attempt::Stale(e)
         } else {
-            Attempt::ConnectFailed(e)
+            Attempt::Failed(Failure::connect(addr, &e))
         };
     }
     if head.framing.has_body() {
@@ -262,42 +314,41 @@ async fn attempt(
     let mut sent_any = false;
     loop {
         let parsed = tokio::time::timeout(
-            RESPONSE_TIMEOUT,
+            settings.response_timeout,
             head::read_head(&mut up.stream, ubuf, head::MAX_RESPONSE_HEAD, |b| {
                 head::parse_response(b, head)
             }),
         )
         .await;
+        // Until the client has seen a byte, a failure is the backend's
+        // alone and the request may still go elsewhere.
         let response = match parsed {
             Ok(Ok(response)) => response,
+            _ if sent_any => return Attempt::Broken,
             // Closed before a byte of an answer: the idle connection was
             // stale (or the backend dropped the request).
-            Ok(Err(HeadError::Closed | HeadError::Io(_))) if !sent_any && up.pooled => {
-                return Attempt::Retry(io::Error::new(
+            Ok(Err(HeadError::Closed | HeadError::Io(_))) if up.pooled => {
+                return Attempt::Stale(io::Error::new(
                     io::ErrorKind::ConnectionReset,
                     "pooled connection closed",
                 ));
             }
-            Ok(Err(HeadError::Closed | HeadError::Io(_))) if !sent_any => {
+            Ok(Err(HeadError::Closed | HeadError::Io(_))) => {
                 let message = format!("backend {addr} closed without answering");
-                fail(client, backend, 502, &message, &head.request_id).await;
-                return Attempt::Broken;
+                return Attempt::Failed(Failure::response(502, message));
             }
-            Ok(Err(HeadError::Refused(refusal))) if !sent_any => {
+            Ok(Err(HeadError::Refused(refusal))) => {
                 tracing::debug!(request_id = %head.request_id, backend = %addr, reason = refusal.message, "refused a response");
                 let message = format!("backend {addr}: {}", refusal.message);
-                fail(client, backend, 502, &message, &head.request_id).await;
-                return Attempt::Broken;
+                return Attempt::Failed(Failure::response(502, message));
             }
-            Err(_) if !sent_any => {
+            Err(_) => {
                 let message = format!(
-                    "backend {addr} did not answer within {} s",
-                    RESPONSE_TIMEOUT.as_secs()
+                    "backend {addr} did not answer within {} ms",
+                    settings.response_timeout.as_millis()
                 );
-                fail(client, backend, 504, &message, &head.request_id).await;
-                return Attempt::Broken;
+                return Attempt::Failed(Failure::response(504, message));
             }
-            _ => return Attempt::Broken,
         };
         let interim = (100..200).contains(&response.status);
         if interim && head.http10 {

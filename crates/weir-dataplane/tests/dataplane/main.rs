@@ -3,6 +3,7 @@
 
 mod support;
 
+mod gray;
 mod health_privacy;
 mod http;
 mod http_limits;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use weir_core::model::{BackendPorts, Scheduler};
 use weir_core::topology::{BackendTarget, PoolSpec};
 use weir_dataplane::egress::Egress;
-use weir_dataplane::pool::{Ejection, PoolRuntime, Registry};
+use weir_dataplane::pool::{Ejection, PassiveFailure, PoolRuntime, Registry};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_transitions_never_leave_a_stale_snapshot() {
@@ -47,13 +47,23 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
                     // The ejection timer is a tokio task.
                     let _entered = runtime.enter();
                     for b in chunk {
-                        pool.record_connect_failure(b, &std::io::Error::other("refused"));
+                        pool.record_failure(
+                            b,
+                            PassiveFailure::Connect,
+                            &std::io::Error::other("refused"),
+                        );
                     }
                 });
             }
         });
+        // Every backend but the last one serving is ejected: passive
+        // health never empties a pool.
         for scheduler in [Scheduler::Wrr, Scheduler::Lc] {
-            let picked = pool.pick(scheduler, "127.0.0.1".parse().unwrap(), &[]);
+            let client = "127.0.0.1".parse().unwrap();
+            let survivor = pool
+                .pick(scheduler, client, &[])
+                .expect("the last backend serves");
+            let picked = pool.pick(scheduler, client, &[survivor.id.clone()]);
             assert!(
                 picked.is_none(),
                 "an ejected backend is still picked: {:?}",
@@ -61,4 +71,69 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_ejected_again_stays_out_longer_until_it_serves_well() {
+    let registry: Registry = Arc::default();
+    let spec = Arc::new(PoolSpec {
+        id: "pool".into(),
+        lb_id: "lb".into(),
+        health_check: None,
+        drain_timeout_ms: 1000,
+        slow_start_ms: 0,
+        // "b" fails; "steady" keeps the pool serving, without which "b"
+        // would never be ejected.
+        backends: ["b", "steady"]
+            .into_iter()
+            .map(|id| BackendTarget {
+                id: id.into(),
+                address: "127.0.0.1".parse().unwrap(),
+                ports: BackendPorts::One(9),
+                weight: 1,
+                enabled: true,
+                backup: false,
+            })
+            .collect(),
+    });
+    let egress = Egress::new(vec!["127.0.0.0/8".parse().unwrap()], Duration::from_secs(1));
+    let period = Duration::from_millis(300);
+    let ejection = Ejection {
+        after_failures: 1,
+        period,
+    };
+    let pool = PoolRuntime::new(spec, egress, ejection, registry.clone());
+    let b = registry.lock().unwrap()[&"b".into()].clone();
+    let client = "127.0.0.1".parse().unwrap();
+    let steady = ["steady".into()];
+    let picks_b = || pool.pick(Scheduler::Wrr, client, &steady).is_some();
+    let back_within = async |limit: Duration| {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if picks_b() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    };
+    let failed = || pool.record_failure(&b, PassiveFailure::Response, &"reset");
+    failed();
+    assert!(!picks_b(), "ejected");
+    assert!(back_within(period * 3).await, "back after one period");
+    // Failing again before serving well: two periods out.
+    failed();
+    assert!(
+        !back_within(period + period / 2).await,
+        "out for two periods"
+    );
+    assert!(back_within(period * 3).await, "back after two periods");
+    // A request served well forgives the past: one period again (not
+    // three).
+    pool.record_success(&b);
+    failed();
+    assert!(
+        back_within(period * 5 / 2).await,
+        "one period after a success"
+    );
 }
