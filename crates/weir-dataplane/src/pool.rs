@@ -759,7 +759,7 @@ impl PoolRuntime {
                 None
             }
         };
-        if let Some(period) = period {
+        if period.is_some() {
             self.rebuild_serialised(&serial);
         }
         drop(serial);
