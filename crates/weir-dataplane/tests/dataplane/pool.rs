@@ -63,7 +63,7 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
             let survivor = pool
                 .pick(scheduler, client, &[])
                 .expect("the last backend serves");
-            let picked = pool.pick(scheduler, client, &[survivor.id.clone()]);
+            let picked = pool.pick(scheduler, client, std::slice::from_ref(&survivor.id));
             assert!(
                 picked.is_none(),
                 "an ejected backend is still picked: {:?}",
