@@ -75,6 +75,11 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--churn-ms", type=int, default=100)
+    ap.add_argument("--new-connections-per-s", type=float, default=40,
+                    help="pace of each client that opens a connection per request: "
+                         "every closed connection holds a local port in TIME_WAIT for 60 s, and "
+                         "too fast a pace runs the host out of ports (EADDRNOTAVAIL), which "
+                         "would be counted against Weir")
     args = ap.parse_args()
     if not os.path.exists(WEIR):
         subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
@@ -115,6 +120,8 @@ def main():
                             {"backends": [{"address": "127.0.0.1", "port": p} for p in backends]})
         assert status == 201, reply
     counts = {"requests": 0, "errors": 0, "changes": 0, "change_errors": 0}
+    # What failed, by kind: the status, or the exception and errno.
+    error_kinds = {}
     lock = threading.Lock()
 
     def client(keepalive, proto):
@@ -127,18 +134,22 @@ def main():
                 resp = conn.getresponse()
                 resp.read()
                 ok = resp.status == 200
+                kind = None if ok else f"status {resp.status}"
                 if not keepalive or resp.will_close:
                     conn.close()
                     conn = None
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as e:
                 ok = False
+                kind = f"{type(e).__name__} {getattr(e, 'errno', '') or ''}".strip()
                 if conn:
                     conn.close()
                 conn = None
             with lock:
                 counts["requests"] += 1
                 counts["errors"] += not ok
-            STOP.wait(0.005)
+                if kind:
+                    error_kinds[kind] = error_kinds.get(kind, 0) + 1
+            STOP.wait(0.005 if keepalive else 1 / args.new_connections_per_s)
 
     def churn():
         # Spare backends (serving too) are registered and removed; the
@@ -189,7 +200,8 @@ def main():
         s = sample(proc.pid)
         samples.append(s)
         with lock:
-            print(json.dumps({"minute": round((time.time() - began) / 60, 1), **s, **counts}), flush=True)
+            print(json.dumps({"minute": round((time.time() - began) / 60, 1), **s, **counts,
+                              "error_kinds": dict(error_kinds)}), flush=True)
     STOP.set()
     for t in threads:
         t.join(timeout=15)
@@ -199,7 +211,8 @@ def main():
                       "rss_kib_start": start["rss_kib"], "rss_kib_end": final["rss_kib"],
                       "rss_kib_max": max(s["rss_kib"] for s in samples),
                       "fds_start": start["fds"], "fds_end": final["fds"],
-                      "fds_max": max(s["fds"] for s in samples), **counts}))
+                      "fds_max": max(s["fds"] for s in samples), **counts,
+                      "error_kinds": error_kinds}))
 
 
 if __name__ == "__main__":

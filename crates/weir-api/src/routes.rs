@@ -201,6 +201,9 @@ struct CreateVpc {
     cidr: String,
     #[serde(default)]
     has_border_gateway: bool,
+    /// Every project may use it (see `Vpc::shared`).
+    #[serde(default)]
+    shared: bool,
 }
 
 async fn create_vpc(
@@ -212,6 +215,7 @@ async fn create_vpc(
         name: req.name,
         cidr: req.cidr,
         has_border_gateway: req.has_border_gateway,
+        shared: req.shared,
     };
     let vpc = c
         .create_vpc(&p, ProjectId::new(req.project_id), new)

@@ -31,6 +31,7 @@ pub struct VpcView {
     pub name: String,
     pub cidr: String,
     pub has_border_gateway: bool,
+    pub shared: bool,
     pub created_at: String,
 }
 
@@ -42,6 +43,7 @@ impl From<&Vpc> for VpcView {
             name: v.name.clone(),
             cidr: v.cidr.to_string(),
             has_border_gateway: v.has_border_gateway,
+            shared: v.shared,
             created_at: v.created_at.to_string(),
         }
     }

@@ -559,11 +559,21 @@ impl Control {
         let settings = self.settings.clone();
         command!(self.writer, |tx| {
             let subnet = tx.subnet(&subnet_id).await?;
-            let subnet = principal.check(subnet, ResourceKind::Subnet, subnet_id.as_str())?;
+            // A shared subnet serves every project; the load balancer is
+            // the caller's (the operator's lands in the subnet's project).
+            let owner = match &principal {
+                Principal::Project(p) => p.clone(),
+                Principal::Admin => subnet
+                    .as_ref()
+                    .map_or_else(|| ProjectId::new(""), |s| s.project_id.clone()),
+            };
+            let subnet = subnet
+                .filter(|s| principal == Principal::Admin || s.usable_by(&owner))
+                .ok_or_else(|| Error::not_found(ResourceKind::Subnet, subnet_id.as_str()))?;
             let fingerprint = hex(&Sha256::digest(format!("{subnet_id:?}|{req:?}").as_bytes()));
             if let Some(token) = &client_token {
                 let stored = tx
-                    .idempotency_record(&subnet.project_id, OP_CREATE_LB, token)
+                    .idempotency_record(&owner, OP_CREATE_LB, token)
                     .await?
                     .map(|r| (r.fingerprint, r.response));
                 if let Replay::Respond(id) = idempotency::decide(token, stored, &fingerprint)? {
@@ -579,6 +589,7 @@ impl Control {
             // a named one is refused, an allocated one is skipped.
             let plan = loop {
                 let plan = loadbalancer::plan_load_balancer(
+                    &owner,
                     &subnet,
                     &used,
                     &req,
@@ -606,7 +617,7 @@ impl Control {
                     fingerprint,
                     response: plan.load_balancer.id.to_string(),
                 };
-                tx.put_idempotency_record(&subnet.project_id, OP_CREATE_LB, token, &record, at)
+                tx.put_idempotency_record(&owner, OP_CREATE_LB, token, &record, at)
                     .await?;
             }
             Ok(plan.load_balancer)

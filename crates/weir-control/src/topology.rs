@@ -324,6 +324,7 @@ mod tests {
                     name: "v".into(),
                     cidr: "10.0.0.0/16".into(),
                     has_border_gateway: false,
+                    shared: false,
                 },
             )
             .await

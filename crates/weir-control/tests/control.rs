@@ -57,6 +57,7 @@ async fn topology_follows_registrations_and_lifecycle() {
                 name: "v".into(),
                 cidr: "10.0.0.0/16".into(),
                 has_border_gateway: false,
+                shared: false,
             },
         )
         .await
@@ -199,6 +200,7 @@ async fn startup_loads_what_is_stored() {
                     name: "v".into(),
                     cidr: "10.0.0.0/16".into(),
                     has_border_gateway: false,
+                    shared: false,
                 },
             )
             .await
@@ -319,6 +321,7 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
                 name: "v".into(),
                 cidr: "10.0.0.0/16".into(),
                 has_border_gateway: false,
+                shared: false,
             },
         )
         .await
@@ -448,6 +451,7 @@ async fn client_tokens_expire_after_the_idempotency_ttl() {
                 name: "v".into(),
                 cidr: "10.0.0.0/16".into(),
                 has_border_gateway: false,
+                shared: false,
             },
         )
         .await
@@ -527,4 +531,114 @@ async fn client_tokens_expire_after_the_idempotency_ttl() {
         .await
         .expect("after the TTL the token executes again");
     assert!(!again.replayed);
+}
+
+#[tokio::test]
+async fn a_shared_vpc_serves_every_project_and_a_private_one_only_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal)
+        .await
+        .unwrap();
+    let control = Control::start(Arc::new(store), Settings::default(), "admin".into())
+        .await
+        .unwrap();
+    let admin = Principal::Admin;
+    let mut projects = Vec::new();
+    for name in ["owner", "other"] {
+        let made = control.create_project(&admin, name.into()).await.unwrap();
+        projects.push(made.project.id);
+    }
+    let network = |shared: bool, cidr: &str| NewVpc {
+        name: "net".into(),
+        cidr: cidr.into(),
+        has_border_gateway: false,
+        shared,
+    };
+    let mut subnets = Vec::new();
+    for (shared, cidr, inner) in [
+        (true, "10.1.0.0/16", "10.1.2.0/24"),
+        (false, "10.2.0.0/16", "10.2.2.0/24"),
+    ] {
+        let vpc = control
+            .create_vpc(&admin, projects[0].clone(), network(shared, cidr))
+            .await
+            .unwrap();
+        assert_eq!(vpc.shared, shared);
+        let subnet = control
+            .create_subnet(
+                &admin,
+                vpc.id.clone(),
+                NewSubnet {
+                    name: "s".into(),
+                    cidr: inner.into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(subnet.shared, shared);
+        subnets.push(subnet);
+    }
+    let other = Principal::Project(projects[1].clone());
+    let visible = control.list_subnets(&other).await.unwrap();
+    assert_eq!(
+        visible.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        vec![subnets[0].id.clone()],
+        "another project sees the shared subnet only"
+    );
+    let new_lb = || NewLoadBalancer {
+        name: "lb".into(),
+        vip: None,
+        vpc_id: None,
+    };
+    let lb = control
+        .create_load_balancer(&other, subnets[0].id.clone(), new_lb())
+        .await
+        .unwrap();
+    assert_eq!(
+        lb.project_id, projects[1],
+        "the load balancer is the caller's"
+    );
+    let owner = Principal::Project(projects[0].clone());
+    assert!(
+        control.get_load_balancer(&owner, &lb.id).await.is_err(),
+        "the network's owner does not see what others build on it"
+    );
+    // An address of the shared network is the caller's own network.
+    let listener = control
+        .create_listener(
+            &other,
+            lb.id.clone(),
+            NewListener {
+                name: "l".into(),
+                protocol: "tcp".into(),
+                port: Some(80),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    control
+        .register_backends(
+            &other,
+            RegisterRequest {
+                target: RegisterTarget::Listener(listener.id.clone()),
+                backends: vec![BackendSpec {
+                    address: Some("10.1.2.7".into()),
+                    subnet_id: Some(subnets[0].id.to_string()),
+                    ..Default::default()
+                }],
+                policy: RegisterPolicy::native(),
+                client_token: None,
+            },
+        )
+        .await
+        .unwrap();
+    let refused = control
+        .create_load_balancer(&other, subnets[1].id.clone(), new_lb())
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("not found"),
+        "a private subnet of another project is not found: {refused}"
+    );
 }

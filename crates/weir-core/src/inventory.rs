@@ -59,6 +59,8 @@ pub struct NewVpc {
     pub name: String,
     pub cidr: String,
     pub has_border_gateway: bool,
+    /// See [`Vpc::shared`].
+    pub shared: bool,
 }
 
 /// Validates a new VPC.
@@ -76,6 +78,7 @@ pub fn plan_vpc(
         name: req.name.clone(),
         cidr,
         has_border_gateway: req.has_border_gateway,
+        shared: req.shared,
         created_at: now,
     })
 }
@@ -119,6 +122,7 @@ pub fn plan_subnet(
         vpc_id: vpc.id.clone(),
         name: req.name.clone(),
         cidr,
+        shared: vpc.shared,
         created_at: now,
     })
 }
@@ -230,6 +234,7 @@ mod tests {
                 name: "v".into(),
                 cidr: "10.0.0.0/16".into(),
                 has_border_gateway: false,
+                shared: false,
             },
             "vpc-1".into(),
             Timestamp(0),

@@ -10,7 +10,7 @@ use crate::inventory::validate_name;
 use crate::limits;
 use crate::model::*;
 use crate::settings::NetworkSettings;
-use crate::{Error, Timestamp};
+use crate::{Error, ResourceKind, Timestamp};
 
 /// A load balancer as requested.
 #[derive(Debug, Clone)]
@@ -29,11 +29,13 @@ pub struct LoadBalancerPlan {
     pub default_pool: Pool,
 }
 
-/// Plans a load balancer in `subnet`. `used_vips` are the VIPs of every
-/// existing load balancer; a requested VIP must pass
+/// Plans a load balancer of project `owner` in `subnet`, which must be
+/// `owner`'s or shared ([`Subnet::usable_by`]; else it is not found).
+/// `used_vips` are the VIPs of every existing load balancer; a requested VIP must pass
 /// [`address::check_vip`] and be free, and without one the first free host
 /// address of `network.vip_ranges` is taken.
 pub fn plan_load_balancer(
+    owner: &ProjectId,
     subnet: &Subnet,
     used_vips: &HashSet<IpAddr>,
     req: &NewLoadBalancer,
@@ -41,6 +43,9 @@ pub fn plan_load_balancer(
     ids: &mut dyn IdSource,
     now: Timestamp,
 ) -> Result<LoadBalancerPlan, Error> {
+    if !subnet.usable_by(owner) {
+        return Err(Error::not_found(ResourceKind::Subnet, subnet.id.as_str()));
+    }
     validate_name("name", &req.name)?;
     if let Some(vpc_id) = &req.vpc_id {
         if vpc_id != subnet.vpc_id.as_str() {
@@ -64,7 +69,7 @@ pub fn plan_load_balancer(
     let id = LoadBalancerId::new(ids.next_id());
     let pool = Pool {
         id: PoolId::new(ids.next_id()),
-        project_id: subnet.project_id.clone(),
+        project_id: owner.clone(),
         lb_id: id.clone(),
         listener_id: None,
         name: "default".to_owned(),
@@ -76,7 +81,7 @@ pub fn plan_load_balancer(
     Ok(LoadBalancerPlan {
         load_balancer: LoadBalancer {
             id,
-            project_id: subnet.project_id.clone(),
+            project_id: owner.clone(),
             name: req.name.clone(),
             subnet_id: subnet.id.clone(),
             vpc_id: subnet.vpc_id.clone(),
@@ -462,12 +467,14 @@ mod tests {
             vpc_id: "v".into(),
             name: "s".into(),
             cidr: "10.0.0.0/24".parse().unwrap(),
+            shared: false,
             created_at: Timestamp(0),
         }
     }
 
     fn lb() -> LoadBalancer {
         plan_load_balancer(
+            &subnet().project_id,
             &subnet(),
             &HashSet::new(),
             &NewLoadBalancer {
@@ -488,6 +495,7 @@ mod tests {
         let mut used = HashSet::new();
         used.insert("127.0.1.1".parse().unwrap());
         let plan = plan_load_balancer(
+            &subnet().project_id,
             &subnet(),
             &used,
             &NewLoadBalancer {
@@ -504,6 +512,7 @@ mod tests {
         assert_eq!(plan.load_balancer.status, LbStatus::Running);
         assert_eq!(plan.default_pool.listener_id, None);
         let taken = plan_load_balancer(
+            &subnet().project_id,
             &subnet(),
             &used,
             &NewLoadBalancer {

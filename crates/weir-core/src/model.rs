@@ -94,7 +94,19 @@ pub struct Vpc {
     pub name: String,
     pub cidr: IpNet,
     pub has_border_gateway: bool,
+    /// Every project may put load balancers on it and register addresses
+    /// in it (OpenStack's `shared` network, an operator's provider
+    /// network); it still belongs to `project_id`, and what others build
+    /// on it belongs to them. Set by the operator when it is created.
+    pub shared: bool,
     pub created_at: Timestamp,
+}
+
+impl Vpc {
+    /// Whether `project` may use the VPC: its own, or a shared one.
+    pub fn usable_by(&self, project: &ProjectId) -> bool {
+        self.shared || &self.project_id == project
+    }
 }
 
 /// A subnet; its CIDR lies inside its VPC's.
@@ -105,7 +117,16 @@ pub struct Subnet {
     pub vpc_id: VpcId,
     pub name: String,
     pub cidr: IpNet,
+    /// Its VPC's [`Vpc::shared`] (fixed when the VPC is created).
+    pub shared: bool,
     pub created_at: Timestamp,
+}
+
+impl Subnet {
+    /// Whether `project` may use the subnet: its own, or a shared one.
+    pub fn usable_by(&self, project: &ProjectId) -> bool {
+        self.shared || &self.project_id == project
+    }
 }
 
 /// A VM or bare-metal server of the inventory, with its private address.

@@ -514,7 +514,7 @@ fn check_address(
         let subnet = snap
             .subnets
             .iter()
-            .find(|s| s.id.as_str() == subnet_id && s.project_id == lb.project_id)
+            .find(|s| s.id.as_str() == subnet_id && s.usable_by(&lb.project_id))
             .ok_or_else(|| Error::not_found(ResourceKind::Subnet, subnet_id))?;
         if subnet.vpc_id != lb.vpc_id {
             return Err(Error::SubnetNotInVpc {
@@ -552,7 +552,7 @@ fn check_own_network(
     let in_named_subnet = spec.subnet_id.as_ref().is_some_and(|id| {
         snap.subnets.iter().any(|s| {
             s.id.as_str() == id
-                && s.project_id == lb.project_id
+                && s.usable_by(&lb.project_id)
                 && in_ranges(std::slice::from_ref(&s.cidr), address)
         })
     });

@@ -78,8 +78,17 @@ impl Tokens {
     }
 }
 
+/// Where the catalog points the `load-balancer` service: Octavia's own
+/// deployments serve it under this prefix, and its root must be Octavia's
+/// version document (the Aliyun dialect owns an unsigned `GET /`).
+pub const LOAD_BALANCER_PREFIX: &str = "/load-balancer";
+
 pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
     let lbaas = Router::new()
+        .nest("/load-balancer/v2.0/lbaas", lbaas::routes())
+        .nest("/load-balancer/v2/lbaas", lbaas::routes())
+        // The prefix-less paths of earlier catalogs stay for clients that
+        // kept an endpoint.
         .nest("/v2.0/lbaas", lbaas::routes())
         .nest("/v2/lbaas", lbaas::routes())
         // The read side of Neutron that clients use to resolve names and
@@ -90,6 +99,8 @@ pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
         .route("/v2.0/networks/{id}", get(show_network))
         .layer(middleware::from_fn_with_state(state, token_layer));
     Router::new()
+        .route(LOAD_BALANCER_PREFIX, get(octavia_versions))
+        .route("/load-balancer/", get(octavia_versions))
         .route("/v3", get(version))
         .route("/v3/", get(version))
         .route("/v3/auth/tokens", post(issue_token).get(validate_token))
@@ -121,6 +132,25 @@ async fn version(headers: HeaderMap) -> Json<Value> {
         "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
     }}))
 }
+
+/// Octavia's version document, unauthenticated as Octavia's is: clients
+/// (tempest's Octavia client, keystoneauth's discovery) read the `CURRENT`
+/// version from it. Weir claims the API version whose fields it honours
+/// (see `docs/dialects/openstack.md`).
+async fn octavia_versions(headers: HeaderMap) -> Json<Value> {
+    let base = base_url(&headers);
+    Json(json!({"versions": [{
+        "id": OCTAVIA_API_VERSION,
+        "status": "CURRENT",
+        "updated": "2016-12-11T00:00:00Z",
+        "links": [{"rel": "self", "href": format!("{base}{LOAD_BALANCER_PREFIX}/v2")}],
+    }]}))
+}
+
+/// The Octavia API version Weir implements: 2.0, the base LBaaS v2 API.
+/// Later versions add fields (listener timeouts in 2.1, tags in 2.5, ...)
+/// that clients would expect honoured once it is claimed.
+const OCTAVIA_API_VERSION: &str = "v2.0";
 
 #[derive(Deserialize)]
 struct AuthRequest {
@@ -294,7 +324,7 @@ fn token_body(
         "audit_ids": [crate::common::request_id()],
         "roles": [{"id": "member", "name": "member"}, {"id": "load-balancer_member", "name": "load-balancer_member"}],
         "catalog": [
-            {"type": "load-balancer", "name": "octavia", "id": "load-balancer", "endpoints": endpoints(&base)},
+            {"type": "load-balancer", "name": "octavia", "id": "load-balancer", "endpoints": endpoints(&format!("{base}{LOAD_BALANCER_PREFIX}"))},
             {"type": "network", "name": "neutron", "id": "network", "endpoints": endpoints(&base)},
             {"type": "identity", "name": "keystone", "id": "identity", "endpoints": endpoints(&format!("{base}/v3"))},
         ],
@@ -334,6 +364,7 @@ fn subnet_view(s: &weir_core::model::Subnet) -> Value {
         "project_id": s.project_id.as_str(),
         "tenant_id": s.project_id.as_str(),
         "enable_dhcp": false,
+        "shared": s.shared,
         "created_at": s.created_at.to_string(),
         "tags": [],
     })
@@ -348,6 +379,7 @@ fn network_view(v: &weir_core::model::Vpc, subnets: &[weir_core::model::Subnet])
         "subnets": subnets.iter().filter(|s| s.vpc_id == v.id).map(|s| s.id.as_str()).collect::<Vec<_>>(),
         "project_id": v.project_id.as_str(),
         "tenant_id": v.project_id.as_str(),
+        "shared": v.shared,
         "created_at": v.created_at.to_string(),
         "tags": [],
     })

@@ -617,3 +617,53 @@ fn huawei_elb() {
     );
     golden(&mut r, "huawei_03_create_member_duplicate", &reply, 409);
 }
+
+/// What octavia-tempest-plugin and keystoneauth do first: read the
+/// version document at the catalog's `load-balancer` endpoint, unsigned
+/// and unauthenticated, then use the `CURRENT` version's link; and what the
+/// plugin does with a test network alone: create a load balancer on it.
+#[test]
+fn octavia_version_document_and_a_network_only_load_balancer() {
+    let (s, _) = setup();
+    let inv = s.inventory.clone();
+    let (_, token) = s.keystone_token();
+    for root in ["/load-balancer", "/load-balancer/"] {
+        let reply = s.octavia_at(root, "", "GET", "", None);
+        assert_eq!(reply.status, 200, "{root}: {}", reply.text);
+        let versions = reply.json()["versions"].clone();
+        assert_eq!(versions[0]["status"], "CURRENT", "{versions}");
+        let href = versions[0]["links"][0]["href"].as_str().unwrap().to_owned();
+        assert!(href.ends_with("/load-balancer/v2"), "{href}");
+    }
+    // The versioned prefix serves Octavia with a token.
+    let reply = s.octavia_at(
+        "/load-balancer/v2/lbaas",
+        &token,
+        "POST",
+        "/loadbalancers",
+        Some(&json!({"loadbalancer": {"vip_network_id": inv.vpc, "name": "net-only"}})),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(field(&reply, "/loadbalancer/vip_subnet_id"), inv.subnet);
+    assert_eq!(field(&reply, "/loadbalancer/vip_network_id"), inv.vpc);
+    let unknown = s.octavia_at(
+        "/load-balancer/v2/lbaas",
+        &token,
+        "POST",
+        "/loadbalancers",
+        Some(&json!({"loadbalancer": {"vip_network_id": "no-such-network"}})),
+    );
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    let mismatch = s.octavia_at(
+        "/load-balancer/v2/lbaas",
+        &token,
+        "POST",
+        "/loadbalancers",
+        Some(&json!({"loadbalancer": {"vip_network_id": "no-such-network", "vip_subnet_id": inv.subnet}})),
+    );
+    assert_eq!(
+        mismatch.status, 400,
+        "subnet outside the named network: {}",
+        mismatch.text
+    );
+}

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_compaction.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_shared_vpc.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

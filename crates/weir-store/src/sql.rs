@@ -338,6 +338,7 @@ fn vpc_from(row: &impl Columns) -> StoreResult<Vpc> {
         name: row.text("name")?,
         cidr: parsed(row, "cidr")?,
         has_border_gateway: row.flag("has_border_gateway")?,
+        shared: row.flag("shared")?,
         created_at: ts(row, "created_at")?,
     })
 }
@@ -349,6 +350,7 @@ fn subnet_from(row: &impl Columns) -> StoreResult<Subnet> {
         vpc_id: VpcId::new(row.text("vpc_id")?),
         name: row.text("name")?,
         cidr: parsed(row, "cidr")?,
+        shared: row.flag("shared")?,
         created_at: ts(row, "created_at")?,
     })
 }
@@ -629,6 +631,27 @@ async fn select_scoped<D: Driver, T>(
     all(rows, f)
 }
 
+/// [`select_scoped`] for a table with a `shared` column (VPCs, subnets):
+/// a project also sees the rows every project may use.
+async fn select_scoped_or_shared<D: Driver, T>(
+    conn: &mut D,
+    table: &str,
+    project: Option<&ProjectId>,
+    f: fn(&D::Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let rows = match project {
+        Some(p) => {
+            let sql = format!("SELECT * FROM {table} WHERE project_id = $1 OR shared ORDER BY id");
+            conn.fetch_all(&sql, args![p.as_str()]).await?
+        }
+        None => {
+            let sql = format!("SELECT * FROM {table} ORDER BY id");
+            conn.fetch_all(&sql, Vec::new()).await?
+        }
+    };
+    all(rows, f)
+}
+
 /// `SELECT * FROM table WHERE [prefix AND] column IN (values...)`, or
 /// nothing for an empty list (SQL has no empty IN). `prefix` binds the
 /// leading arguments. Values that cannot be ids are left out: they match
@@ -733,7 +756,7 @@ impl<L: Lend> Reads for L {
     }
 
     async fn vpcs(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Vpc>> {
-        select_scoped(self.driver().await?, "vpcs", project, vpc_from).await
+        select_scoped_or_shared(self.driver().await?, "vpcs", project, vpc_from).await
     }
 
     async fn subnet(&mut self, id: &SubnetId) -> StoreResult<Option<Subnet>> {
@@ -748,7 +771,7 @@ impl<L: Lend> Reads for L {
     }
 
     async fn subnets(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Subnet>> {
-        select_scoped(self.driver().await?, "subnets", project, subnet_from).await
+        select_scoped_or_shared(self.driver().await?, "subnets", project, subnet_from).await
     }
 
     async fn subnets_of_vpc(&mut self, vpc: &VpcId) -> StoreResult<Vec<Subnet>> {
@@ -1258,14 +1281,15 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
 
     async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()> {
         self.exec(
-            "INSERT INTO vpcs (id, project_id, name, cidr, has_border_gateway, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO vpcs (id, project_id, name, cidr, has_border_gateway, shared, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             args![
                 vpc.id.as_str(),
                 vpc.project_id.as_str(),
                 &vpc.name,
                 vpc.cidr.to_string(),
                 vpc.has_border_gateway,
+                vpc.shared,
                 vpc.created_at.millis(),
             ],
         )
@@ -1282,14 +1306,15 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
 
     async fn insert_subnet(&mut self, subnet: &Subnet) -> StoreResult<()> {
         self.exec(
-            "INSERT INTO subnets (id, project_id, vpc_id, name, cidr, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO subnets (id, project_id, vpc_id, name, cidr, shared, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             args![
                 subnet.id.as_str(),
                 subnet.project_id.as_str(),
                 subnet.vpc_id.as_str(),
                 &subnet.name,
                 subnet.cidr.to_string(),
+                subnet.shared,
                 subnet.created_at.millis(),
             ],
         )

@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0007_listener_max_connections.sql"),
     ),
     (8, include_str!("../migrations/sqlite/0008_compaction.sql")),
+    (9, include_str!("../migrations/sqlite/0009_shared_vpc.sql")),
 ];
 
 /// How hard commits are pushed to disk.

@@ -56,6 +56,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         name: "v".into(),
         cidr: "10.0.0.0/16".parse().unwrap(),
         has_border_gateway: true,
+        shared: false,
         created_at: t(2),
     };
     let subnet = Subnet {
@@ -64,6 +65,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         vpc_id: "v1".into(),
         name: "s".into(),
         cidr: "10.0.1.0/24".parse().unwrap(),
+        shared: false,
         created_at: t(3),
     };
     let lb = LoadBalancer {

@@ -66,6 +66,7 @@ fn snapshot() -> RegisterSnapshot {
             name: "v".into(),
             cidr: "10.0.0.0/16".parse().unwrap(),
             has_border_gateway: false,
+            shared: false,
             created_at: ts(),
         },
         listener: Some(listener(ListenerPorts::Single(80), ForwardingMode::Proxy)),
@@ -136,6 +137,7 @@ fn snapshot() -> RegisterSnapshot {
                 vpc_id: "vpc-1".into(),
                 name: "s".into(),
                 cidr: "10.0.0.0/24".parse().unwrap(),
+                shared: false,
                 created_at: ts(),
             },
             Subnet {
@@ -144,6 +146,7 @@ fn snapshot() -> RegisterSnapshot {
                 vpc_id: "vpc-9".into(),
                 name: "s9".into(),
                 cidr: "10.9.0.0/24".parse().unwrap(),
+                shared: false,
                 created_at: ts(),
             },
         ],
@@ -479,6 +482,7 @@ fn a_named_subnet_is_own_network_only_when_it_is_the_callers() {
         vpc_id: "vpc-1".into(),
         name: "theirs".into(),
         cidr: "10.0.4.0/24".parse().unwrap(),
+        shared: false,
         created_at: ts(),
     });
     let spec = BackendSpec {

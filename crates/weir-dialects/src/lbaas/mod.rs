@@ -667,6 +667,7 @@ async fn list_lbs(
 #[derive(Deserialize)]
 struct CreateLb {
     vip_subnet_id: Option<String>,
+    vip_network_id: Option<String>,
     name: Option<String>,
     vip_address: Option<String>,
     admin_state_up: Option<bool>,
@@ -678,15 +679,33 @@ async fn create_lb(
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: CreateLb = body(&raw, "loadbalancer")?;
-    let subnet = req.vip_subnet_id.ok_or_else(|| {
-        LbaasError::bad_request("Invalid input for field/attribute vip_subnet_id. Value: None. Mandatory field missing.")
-    })?;
+    let c = &d.control;
+    let subnet = match (req.vip_subnet_id, &req.vip_network_id) {
+        (Some(subnet), _) => subnet,
+        // As Octavia: a network alone means its first subnet.
+        (None, Some(network)) => c
+            .list_subnets(&ctx.principal)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .find(|s| s.vpc_id.as_str() == network)
+            .map(|s| s.id.to_string())
+            .ok_or_else(|| {
+                LbaasError::bad_request(format!(
+                    "Network {network} could not be found or has no subnet."
+                ))
+            })?,
+        (None, None) => {
+            return Err(LbaasError::bad_request(
+                "Invalid input for field/attribute vip_subnet_id. Value: None. Mandatory field missing.",
+            ))
+        }
+    };
     if req.admin_state_up == Some(false) {
         return Err(LbaasError::bad_request(
             "admin_state_up false on create is not supported; create, then set it to false",
         ));
     }
-    let c = &d.control;
     let lb = c
         .create_load_balancer(
             &ctx.principal,
@@ -694,7 +713,8 @@ async fn create_lb(
             NewLoadBalancer {
                 name: req.name.unwrap_or_default(),
                 vip: req.vip_address,
-                vpc_id: None,
+                // Both named: the subnet must be in the network.
+                vpc_id: req.vip_network_id,
             },
         )
         .await

@@ -133,6 +133,7 @@ async fn bootstrap(control: &Control, name: &str, private: bool) -> Inventory {
                 name: "vpc".into(),
                 cidr: "10.0.0.0/16".into(),
                 has_border_gateway: false,
+                shared: false,
             },
         )
         .await
@@ -184,6 +185,7 @@ async fn bootstrap(control: &Control, name: &str, private: bool) -> Inventory {
                     name: "private".into(),
                     cidr: "10.9.0.0/16".into(),
                     has_border_gateway: false,
+                    shared: false,
                 },
             )
             .await

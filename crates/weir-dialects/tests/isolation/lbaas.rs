@@ -409,7 +409,12 @@ fn probes() -> Vec<Probe> {
     ]
 }
 
-pub const OCTAVIA_PREFIXES: &[&str] = &["/v2.0/lbaas", "/v2/lbaas"];
+pub const OCTAVIA_PREFIXES: &[&str] = &[
+    "/load-balancer/v2.0/lbaas",
+    "/load-balancer/v2/lbaas",
+    "/v2.0/lbaas",
+    "/v2/lbaas",
+];
 pub const HUAWEI_PREFIX: &str = "/v2/{project_id}/elb";
 
 pub fn sweep(s: &mut Sweep, token: &str) {
@@ -504,7 +509,13 @@ fn neutron_and_keystone(s: &mut Sweep, token: &str) {
 }
 
 /// Routes the sweep does not probe, and why.
-pub const NOT_PROBED: &[(&str, &str)] = &[(
-    "GET /v3/auth/tokens",
-    "takes a token, not an id: a token names its project in clear and cannot be forged (tested in openstack.rs)",
-)];
+pub const NOT_PROBED: &[(&str, &str)] = &[
+    (
+        "GET /v3/auth/tokens",
+        "takes a token, not an id: a token names its project in clear and cannot be forged (tested in openstack.rs)",
+    ),
+    (
+        "GET /load-balancer/",
+        "Octavia's version document: unauthenticated and the same for everyone, it names no resource",
+    ),
+];
