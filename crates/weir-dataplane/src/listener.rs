@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use weir_core::model::{ListenerPorts, Protocol};
 use weir_core::status::ListenerLive;
@@ -115,6 +116,11 @@ pub struct ListenerRuntime {
     pub slots: Arc<Slots>,
     /// `dataplane.max_connections`, for specs that name no cap.
     default_cap: u32,
+    /// Set once the listener stops (removed, or its load balancer
+    /// stopped): an HTTP keep-alive connection then closes instead of
+    /// serving its next request from pools that are gone. A restarted
+    /// listener is a new runtime, so clients reconnect to it.
+    stopped: watch::Sender<bool>,
 }
 
 impl ListenerRuntime {
@@ -138,11 +144,19 @@ impl ListenerRuntime {
         self.pools.store(Arc::new(pools));
     }
 
-    /// Stops accepting. Open connections carry on.
+    /// Stops accepting. Open TCP connections and UDP flows carry on until
+    /// their backends drain; an HTTP connection finishes the request it is
+    /// serving and closes.
     pub fn stop(&self) {
         for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
+        self.stopped.send_replace(true);
+    }
+
+    /// Whether [`Self::stop`] was called, and a receiver that sees it.
+    pub fn stopped(&self) -> watch::Receiver<bool> {
+        self.stopped.subscribe()
     }
 
     /// Binds every port of `spec` and starts serving. A listener this data
@@ -163,6 +177,7 @@ impl ListenerRuntime {
             status: Mutex::new(ListenerLive::Active),
             connections: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            stopped: watch::channel(false).0,
         });
         let status = match bind_all(&spec, &runtime, shared) {
             Ok(tasks) => {

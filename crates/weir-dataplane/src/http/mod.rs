@@ -185,16 +185,26 @@ async fn serve_client(
     // whether or not its first byte has come (a silent connection is a
     // slowloris too); later ones may idle `keepalive_timeout` first.
     let mut head_deadline = Some(Instant::now() + settings.head_timeout);
+    let mut stopped = runtime.stopped();
     loop {
+        // A stopped listener's pools are gone: serving on would answer
+        // 503 for ever to a client that keeps its connection. Closing an
+        // idle keep-alive connection is what clients expect and retry.
+        if *stopped.borrow_and_update() {
+            return;
+        }
         if cbuf.is_empty() {
             let deadline =
                 head_deadline.unwrap_or_else(|| Instant::now() + settings.keepalive_timeout);
             cbuf.reserve(CHUNK);
-            match tokio::time::timeout_at(deadline, client.read_buf(&mut cbuf)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                // Nothing asked yet: close quietly, as HAProxy does for an
-                // idle keep-alive connection.
-                _ => return,
+            tokio::select! {
+                read = tokio::time::timeout_at(deadline, client.read_buf(&mut cbuf)) => match read {
+                    Ok(Ok(n)) if n > 0 => {}
+                    // Nothing asked yet: close quietly, as HAProxy does
+                    // for an idle keep-alive connection.
+                    _ => return,
+                },
+                _ = stopped.changed() => return,
             }
         }
         let deadline = head_deadline

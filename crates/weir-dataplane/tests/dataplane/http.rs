@@ -369,3 +369,75 @@ async fn expect_continue_is_answered_before_the_body() {
         "POST 5 hello"
     );
 }
+
+/// Reads one `Content-Length` answer from a keep-alive connection.
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+            _ => return text,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keep_alive_connection_closes_when_its_listener_stops() {
+    let dp = dataplane();
+    let (addr, _) = crate::smuggling::recording_backend().await;
+    let v = vip();
+    let serving = |revision| {
+        topology(
+            revision,
+            v,
+            Protocol::Http,
+            Scheduler::Wrr,
+            vec![backend("b", addr, 1)],
+            None,
+            1000,
+        )
+    };
+    dp.apply(serving(1));
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut old = tokio::net::TcpStream::connect(v).await.unwrap();
+    old.write_all(request).await.unwrap();
+    let first = read_answer(&mut old).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first:?}");
+    // The load balancer stops and starts again (Octavia admin_state_up,
+    // native stop/start): the listener is a new one.
+    dp.apply(std::sync::Arc::new(weir_core::topology::Topology {
+        revision: 2,
+        listeners: Default::default(),
+        pools: Default::default(),
+    }));
+    dp.apply(serving(3));
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), old.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "the idle connection of the stopped listener closes without a word: {closed:?} {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    let mut new = tokio::net::TcpStream::connect(v).await.unwrap();
+    for _ in 0..3 {
+        new.write_all(request).await.unwrap();
+        let answer = read_answer(&mut new).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    }
+}
