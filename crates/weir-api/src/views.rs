@@ -56,6 +56,7 @@ pub struct SubnetView {
     pub vpc_id: String,
     pub name: String,
     pub cidr: String,
+    pub shared: bool,
     pub created_at: String,
 }
 
@@ -67,6 +68,7 @@ impl From<&Subnet> for SubnetView {
             vpc_id: s.vpc_id.to_string(),
             name: s.name.clone(),
             cidr: s.cidr.to_string(),
+            shared: s.shared,
             created_at: s.created_at.to_string(),
         }
     }

@@ -99,6 +99,9 @@ pub enum VpcCmd {
         /// The VPC has a border gateway (needed for bare-metal backends).
         #[arg(long)]
         border_gateway: bool,
+        /// Every project may use it (an OpenStack shared network).
+        #[arg(long)]
+        shared: bool,
     },
     /// List VPCs.
     List,

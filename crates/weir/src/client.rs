@@ -98,11 +98,12 @@ fn build(command: Command) -> Result<Call, String> {
             cidr,
             name,
             border_gateway,
+            shared,
         }) => call(
             "POST",
             "/v1/vpcs",
             Some(
-                json!({"project_id": project, "cidr": cidr, "name": name, "has_border_gateway": border_gateway}),
+                json!({"project_id": project, "cidr": cidr, "name": name, "has_border_gateway": border_gateway, "shared": shared}),
             ),
             Show::Object,
         ),
@@ -112,7 +113,14 @@ fn build(command: Command) -> Result<Call, String> {
             None,
             Show::Table(
                 "vpcs",
-                &["id", "project_id", "name", "cidr", "has_border_gateway"],
+                &[
+                    "id",
+                    "project_id",
+                    "name",
+                    "cidr",
+                    "has_border_gateway",
+                    "shared",
+                ],
             ),
         ),
         Command::Subnet(SubnetCmd::Create { vpc, cidr, name }) => call(
