@@ -42,9 +42,9 @@ pub(super) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// Most header fields any head may have, whatever the settings say.
 pub(super) const MAX_HEADERS_LIMIT: usize = 1024;
 
-/// How a message body is delimited.
+/// How a message body is delimited. Public only for [`super::fuzzing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Framing {
+pub enum Framing {
     None,
     Length(u64),
     Chunked,
