@@ -108,6 +108,22 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// What [`DataPlane::new`] starts from; also the one honest way to
+    /// give the parsers a context outside a running data plane.
+    pub(crate) fn new(config: Config) -> Self {
+        let egress = Egress::new(config.egress_allow.clone(), config.connect_timeout);
+        let boot = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self {
+            egress,
+            fds: fd::FdBudget::new(config.fd_reserve),
+            config,
+            request_ids: AtomicU64::new(0),
+            boot,
+        }
+    }
+
     /// A request id unique across restarts: boot time and a counter, in
     /// hex (written by hand: this runs for every proxied request).
     pub fn next_request_id(&self) -> String {
@@ -148,18 +164,8 @@ impl DataPlane {
     /// A data plane running nothing yet. Call from within a tokio runtime:
     /// every task it starts runs there.
     pub fn new(config: Config) -> Self {
-        let egress = Egress::new(config.egress_allow.clone(), config.connect_timeout);
-        let boot = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         Self {
-            shared: Arc::new(Shared {
-                egress,
-                fds: fd::FdBudget::new(config.fd_reserve),
-                config,
-                request_ids: AtomicU64::new(0),
-                boot,
-            }),
+            shared: Arc::new(Shared::new(config)),
             running: Arc::default(),
             registry: Arc::default(),
             applied: watch::channel(0).0,

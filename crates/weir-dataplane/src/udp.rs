@@ -10,10 +10,12 @@
 //! per worker thread (replies) and sent without waiting; a full socket
 //! buffer drops the datagram, as the kernel would.
 
+#[doc(hidden)]
+pub mod flows;
+
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,26 +44,7 @@ struct Flow {
 }
 
 /// The flows of one bound port.
-#[derive(Default)]
-struct FlowTable {
-    by_client: HashMap<SocketAddr, Flow>,
-    per_source: HashMap<IpAddr, usize>,
-}
-
-impl FlowTable {
-    fn remove(&mut self, client: SocketAddr) {
-        if self.by_client.remove(&client).is_some() {
-            if let Some(n) = self.per_source.get_mut(&client.ip()) {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_source.remove(&client.ip());
-                }
-            }
-        }
-    }
-}
-
-type Flows = Arc<Mutex<FlowTable>>;
+type Flows = Arc<Mutex<flows::FlowTable<Flow>>>;
 
 /// Serves one bound UDP port until the task is aborted.
 pub async fn serve(
@@ -84,7 +67,6 @@ pub async fn serve(
         };
         let now_ms = epoch.elapsed().as_millis() as u64;
         let existing = lock(&flows)
-            .by_client
             .get(&client)
             .map(|f| (f.upstream.clone(), f.backend.clone(), f.last_seen.clone()));
         let (upstream, backend) = match existing {
@@ -157,16 +139,13 @@ fn admit(
     flows: &Flows,
     client: SocketAddr,
 ) -> Option<Slot> {
-    let from_source = lock(flows)
-        .per_source
-        .get(&client.ip())
-        .copied()
-        .unwrap_or(0);
-    if from_source >= shared.config.udp_max_flows_per_source {
-        return None;
-    }
-    let slot = runtime.slots.try_acquire()?;
-    shared.fds.admit().then_some(slot)
+    let from_source = lock(flows).from_source(client.ip());
+    flows::admit(
+        from_source,
+        shared.config.udp_max_flows_per_source,
+        &runtime.slots,
+        || shared.fds.admit(),
+    )
 }
 
 /// What opening a flow needs.
@@ -215,8 +194,7 @@ async fn open_flow(start: FlowStart<'_>) -> Option<(Arc<UdpSocket>, Arc<BackendR
                 let upstream = Arc::new(upstream);
                 let last_seen = Arc::new(AtomicU64::new(now_ms));
                 {
-                    let mut table = lock(flows);
-                    table.by_client.insert(
+                    lock(flows).insert(
                         client,
                         Flow {
                             upstream: upstream.clone(),
@@ -224,7 +202,6 @@ async fn open_flow(start: FlowStart<'_>) -> Option<(Arc<UdpSocket>, Arc<BackendR
                             last_seen: last_seen.clone(),
                         },
                     );
-                    *table.per_source.entry(client.ip()).or_insert(0) += 1;
                 }
                 let task = relay_replies(Replies {
                     socket: socket.clone(),
@@ -238,7 +215,7 @@ async fn open_flow(start: FlowStart<'_>) -> Option<(Arc<UdpSocket>, Arc<BackendR
                 let flows = flows.clone();
                 tokio::spawn(async move {
                     task.await;
-                    lock(&flows).remove(client);
+                    let _ = lock(&flows).remove(client);
                     drop(slot);
                 });
                 return Some((upstream, backend));
@@ -272,12 +249,11 @@ async fn relay_replies(r: Replies) {
     loop {
         let now = r.epoch.elapsed().as_millis() as u64;
         let last = last_reply_ms.max(r.last_seen.load(Ordering::Relaxed));
-        let quiet = Duration::from_millis(now.saturating_sub(last));
-        if quiet >= r.idle {
+        let Some(left) = flows::idle_left(now, last, r.idle) else {
             return;
-        }
+        };
         tokio::select! {
-            ready = tokio::time::timeout(r.idle - quiet, r.upstream.readable()) => match ready {
+            ready = tokio::time::timeout(left, r.upstream.readable()) => match ready {
                 Ok(Ok(())) => {
                     let relayed = REPLY.with(|buf| {
                         let mut buf = buf.borrow_mut();

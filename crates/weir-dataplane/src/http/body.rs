@@ -16,8 +16,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::head::{self, Framing};
 use super::CHUNK;
@@ -43,7 +42,11 @@ fn invalid(message: &'static str) -> io::Error {
 }
 
 /// Reads more of the body; the sender closing mid-body is an error.
-async fn fill(src: &mut TcpStream, buf: &mut BytesMut, idle: Option<Duration>) -> io::Result<()> {
+async fn fill<S: AsyncRead + Unpin>(
+    src: &mut S,
+    buf: &mut BytesMut,
+    idle: Option<Duration>,
+) -> io::Result<()> {
     buf.reserve(CHUNK);
     let n = match idle {
         Some(limit) => tokio::time::timeout(limit, src.read_buf(buf))
@@ -63,13 +66,19 @@ async fn fill(src: &mut TcpStream, buf: &mut BytesMut, idle: Option<Duration>) -
 /// Relays a body from `src` (with `buf` holding bytes already read) to
 /// `dst`. Bytes past the body stay in `buf`. Returns the payload length.
 /// `InvalidData` is a framing error, `TimedOut` a stalled sender.
-pub(super) async fn relay(
-    src: &mut TcpStream,
+/// Generic so the fuzz targets can run it on memory; every proxied body
+/// is TCP to TCP, so only that copy is built for the data plane.
+pub(super) async fn relay<S, D>(
+    src: &mut S,
     buf: &mut BytesMut,
-    dst: &mut TcpStream,
+    dst: &mut D,
     framing: Framing,
     rules: BodyRules,
-) -> io::Result<u64> {
+) -> io::Result<u64>
+where
+    S: AsyncRead + Unpin,
+    D: AsyncWrite + Unpin,
+{
     match framing {
         Framing::None => Ok(0),
         Framing::Length(n) => relay_exact(src, buf, dst, n, rules.idle).await.map(|()| n),
@@ -84,13 +93,17 @@ pub(super) async fn relay(
     }
 }
 
-async fn relay_exact(
-    src: &mut TcpStream,
+async fn relay_exact<S, D>(
+    src: &mut S,
     buf: &mut BytesMut,
-    dst: &mut TcpStream,
+    dst: &mut D,
     mut left: u64,
     idle: Option<Duration>,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: AsyncRead + Unpin,
+    D: AsyncWrite + Unpin,
+{
     while left > 0 {
         if buf.is_empty() {
             fill(src, buf, idle).await?;
@@ -157,7 +170,7 @@ fn push_hex(out: &mut Vec<u8>, n: u64) {
 }
 
 /// Writes what is pending in `out`.
-async fn flush(dst: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+async fn flush<D: AsyncWrite + Unpin>(dst: &mut D, out: &mut Vec<u8>) -> io::Result<()> {
     if !out.is_empty() {
         dst.write_all(out).await?;
         out.clear();
@@ -167,12 +180,16 @@ async fn flush(dst: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
 
 /// Relays a chunked body, re-encoded (or decoded), following its framing to
 /// find where it ends. Small chunks are gathered into one write.
-async fn relay_chunked(
-    src: &mut TcpStream,
+async fn relay_chunked<S, D>(
+    src: &mut S,
     buf: &mut BytesMut,
-    dst: &mut TcpStream,
+    dst: &mut D,
     rules: BodyRules,
-) -> io::Result<u64> {
+) -> io::Result<u64>
+where
+    S: AsyncRead + Unpin,
+    D: AsyncWrite + Unpin,
+{
     let mut out = Vec::with_capacity(CHUNK.min(buf.len() + 64));
     let mut total = 0u64;
     loop {
@@ -233,13 +250,17 @@ async fn relay_chunked(
 /// Reads the trailer section after the last chunk (up to its empty line),
 /// checks it like a head, and returns its fields written again, CRLF
 /// ended, without the empty line. Nearly every body has none.
-async fn read_trailers(
-    src: &mut TcpStream,
+async fn read_trailers<S, D>(
+    src: &mut S,
     buf: &mut BytesMut,
     out: &mut Vec<u8>,
-    dst: &mut TcpStream,
+    dst: &mut D,
     rules: BodyRules,
-) -> io::Result<Vec<u8>> {
+) -> io::Result<Vec<u8>>
+where
+    S: AsyncRead + Unpin,
+    D: AsyncWrite + Unpin,
+{
     let mut scanned = 0;
     loop {
         if buf.starts_with(b"\r\n") {

@@ -10,7 +10,10 @@
 //!   peer can disagree with);
 //! - a `Content-Length` that is not plain digits (`+5`, `-1`, `5, 6`,
 //!   `0x5`, overflow) or appears twice, even with the same value;
-//! - a request without exactly one `Host` (HTTP/1.1) or with two;
+//! - a request without exactly one `Host` (HTTP/1.1) or with two (an
+//!   HTTP/1.0 request without one goes on as HTTP/1.1 with an empty
+//!   `Host`, RFC 9112 §3.2);
+//! - a response status below 100 (httparse takes any three digits);
 //! - what `httparse` refuses: obs-fold (a field line starting with space or
 //!   tab), a bare CR, a field name with a byte outside `token`, a space
 //!   before the colon.
@@ -42,9 +45,9 @@ pub(super) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// Most header fields any head may have, whatever the settings say.
 pub(super) const MAX_HEADERS_LIMIT: usize = 1024;
 
-/// How a message body is delimited.
+/// How a message body is delimited. Public only for [`super::fuzzing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Framing {
+pub enum Framing {
     None,
     Length(u64),
     Chunked,
@@ -388,6 +391,12 @@ pub(super) fn parse_request(
     out.push(b' ');
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    // The head goes on as HTTP/1.1, which must carry a Host (RFC 9112
+    // §3.2: a backend answers 400 without one); an HTTP/1.0 client that
+    // sent none named no authority, which is written as an empty value.
+    if hosts == 0 {
+        push_header(&mut out, "Host", b"");
+    }
     for h in headers {
         match classify(h.name) {
             // Written below, from what was checked.
@@ -470,6 +479,11 @@ pub(super) fn parse_response(
         httparse::Status::Partial => return Ok(None),
     };
     let status = res.code.unwrap_or(502);
+    // httparse takes any three digits; below 100 is no status (RFC 9110
+    // §15) and would be written back as fewer than three.
+    if status < 100 {
+        return Err(bad("response status below 100 from the backend"));
+    }
     let http10 = res.version.unwrap_or(1) == 0;
     let headers: &[httparse::Header<'_>] = res.headers;
     let Survey {
@@ -581,6 +595,60 @@ pub(super) async fn read_head<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The head the backend gets for `raw`, or the refusal's status.
+    fn rewritten(raw: &[u8]) -> Result<String, u16> {
+        let shared = Shared::new(crate::Config::default());
+        let settings = HttpSettings::default();
+        let cx = RequestContext {
+            client_ip: "192.0.2.1",
+            settings: &settings,
+            shared: &shared,
+        };
+        match parse_request(raw, &cx) {
+            Ok(Some((_, head))) => Ok(String::from_utf8(head.bytes).unwrap()),
+            Ok(None) => panic!("incomplete"),
+            Err(refusal) => Err(refusal.status),
+        }
+    }
+
+    #[test]
+    fn a_response_status_below_100_is_refused() {
+        // Found by fuzz/fuzz_targets/http_framing.rs: `056` was written
+        // back as `HTTP/1.1 56`, which no client can parse.
+        let shared = Shared::new(crate::Config::default());
+        let settings = HttpSettings::default();
+        let cx = RequestContext {
+            client_ip: "192.0.2.1",
+            settings: &settings,
+            shared: &shared,
+        };
+        let (_, request) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &cx)
+            .unwrap()
+            .unwrap();
+        for head in [&b"HTTP/1.1 056 OK\r\n\r\n"[..], b"HTTP/1.1 000 X\r\n\r\n"] {
+            let refusal = parse_response(head, &request).err().expect("refused");
+            assert_eq!(refusal.status, 502);
+        }
+        let (_, ok) = parse_response(b"HTTP/1.1 100 Continue\r\n\r\n", &request)
+            .unwrap()
+            .unwrap();
+        assert_eq!(ok.status, 100);
+        assert!(ok.bytes.starts_with(b"HTTP/1.1 100 Continue\r\n"));
+    }
+
+    #[test]
+    fn an_http10_request_without_host_goes_on_with_an_empty_one() {
+        // Found by fuzz/fuzz_targets/http_framing.rs: the head went on as
+        // HTTP/1.1 with no Host, which Weir itself (and any backend)
+        // refuses.
+        let head = rewritten(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        assert!(head.starts_with("GET / HTTP/1.1\r\nHost: \r\n"), "{head:?}");
+        assert_eq!(head.matches("Host:").count(), 1, "{head:?}");
+        assert!(rewritten(head.as_bytes()).is_ok(), "{head:?}");
+        let with_host = rewritten(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(with_host.matches("Host:").count(), 1, "{with_host:?}");
+    }
 
     #[test]
     fn decimals_are_written_like_format() {

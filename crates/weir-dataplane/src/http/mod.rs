@@ -23,6 +23,8 @@
 //! `max_headers` fields (431 beyond).
 
 mod body;
+#[doc(hidden)]
+pub mod fuzzing;
 mod head;
 mod upstream;
 
