@@ -348,6 +348,7 @@ async fn create_lb(
         name: req.name,
         vip: req.vip,
         vpc_id: None,
+        stopped: false,
     };
     let lb = c
         .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)

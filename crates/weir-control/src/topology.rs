@@ -349,6 +349,7 @@ mod tests {
                     name: "lb".into(),
                     vip: None,
                     vpc_id: None,
+                    stopped: false,
                 },
             )
             .await

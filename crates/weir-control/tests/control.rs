@@ -85,6 +85,7 @@ async fn topology_follows_registrations_and_lifecycle() {
                 name: "lb".into(),
                 vip: None,
                 vpc_id: None,
+                stopped: false,
             },
         )
         .await
@@ -224,6 +225,7 @@ async fn startup_loads_what_is_stored() {
                     name: "lb".into(),
                     vip: None,
                     vpc_id: None,
+                    stopped: false,
                 },
             )
             .await
@@ -347,6 +349,7 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
                 name: "lb".into(),
                 vip: None,
                 vpc_id: None,
+                stopped: false,
             },
         )
         .await
@@ -476,6 +479,7 @@ async fn client_tokens_expire_after_the_idempotency_ttl() {
                 name: "lb".into(),
                 vip: None,
                 vpc_id: None,
+                stopped: false,
             },
         )
         .await
@@ -589,6 +593,7 @@ async fn a_shared_vpc_serves_every_project_and_a_private_one_only_its_own() {
         name: "lb".into(),
         vip: None,
         vpc_id: None,
+        stopped: false,
     };
     let lb = control
         .create_load_balancer(&other, subnets[0].id.clone(), new_lb())

@@ -20,6 +20,9 @@ pub struct NewLoadBalancer {
     /// The VPC the caller expects the subnet to be in (Zenlayer `vpcId`,
     /// UCloud `VPCId`); refused when the subnet is elsewhere.
     pub vpc_id: Option<String>,
+    /// Created stopped: nothing is served until it is started (Octavia
+    /// `admin_state_up: false` on create).
+    pub stopped: bool,
 }
 
 /// A new load balancer together with its LB-wide default pool.
@@ -88,7 +91,11 @@ pub fn plan_load_balancer(
             vip,
             // Until a data plane confirms its listeners, RUNNING is the truth
             // the control plane can offer.
-            status: LbStatus::Running,
+            status: if req.stopped {
+                LbStatus::Stopped
+            } else {
+                LbStatus::Running
+            },
             default_pool_id: pool.id.clone(),
             created_at: now,
         },
@@ -481,6 +488,7 @@ mod tests {
                 name: "lb".into(),
                 vip: None,
                 vpc_id: None,
+                stopped: false,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -502,6 +510,7 @@ mod tests {
                 name: "lb".into(),
                 vip: None,
                 vpc_id: None,
+                stopped: false,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -519,6 +528,7 @@ mod tests {
                 name: "lb".into(),
                 vip: Some("127.0.1.1".into()),
                 vpc_id: None,
+                stopped: false,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),

@@ -646,6 +646,20 @@ fn octavia_version_document_and_a_network_only_load_balancer() {
     assert_eq!(reply.status, 201, "{}", reply.text);
     assert_eq!(field(&reply, "/loadbalancer/vip_subnet_id"), inv.subnet);
     assert_eq!(field(&reply, "/loadbalancer/vip_network_id"), inv.vpc);
+    // Created stopped, as Octavia's admin_state_up false on create.
+    let stopped = s.octavia_at(
+        "/load-balancer/v2/lbaas",
+        &token,
+        "POST",
+        "/loadbalancers",
+        Some(&json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "admin_state_up": false}})),
+    );
+    assert_eq!(stopped.status, 201, "{}", stopped.text);
+    assert_eq!(stopped.json()["loadbalancer"]["admin_state_up"], false);
+    assert_eq!(
+        stopped.json()["loadbalancer"]["operating_status"],
+        "OFFLINE"
+    );
     let unknown = s.octavia_at(
         "/load-balancer/v2/lbaas",
         &token,

@@ -171,6 +171,7 @@ async fn create_load_balancer(call: &Call) -> ActionResult {
                 name: p.opt("LoadBalancerName").unwrap_or_default().to_owned(),
                 vip: p.opt("Address").map(str::to_owned),
                 vpc_id: p.opt("VpcId").map(str::to_owned),
+                stopped: false,
             },
             p.opt("ClientToken").map(str::to_owned),
         )

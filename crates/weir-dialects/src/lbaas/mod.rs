@@ -701,11 +701,6 @@ async fn create_lb(
             ))
         }
     };
-    if req.admin_state_up == Some(false) {
-        return Err(LbaasError::bad_request(
-            "admin_state_up false on create is not supported; create, then set it to false",
-        ));
-    }
     let lb = c
         .create_load_balancer(
             &ctx.principal,
@@ -715,6 +710,7 @@ async fn create_lb(
                 vip: req.vip_address,
                 // Both named: the subnet must be in the network.
                 vpc_id: req.vip_network_id,
+                stopped: req.admin_state_up == Some(false),
             },
         )
         .await

@@ -90,6 +90,7 @@ async fn create_ulb(call: &Call) -> ActionResult {
                 name: p.opt("ULBName").unwrap_or_default().to_owned(),
                 vip: p.opt("PrivateIp").map(str::to_owned),
                 vpc_id: p.opt("VPCId").map(str::to_owned),
+                stopped: false,
             },
         )
         .await

@@ -105,6 +105,7 @@ async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionRes
                 name: req.load_balancer_name.unwrap_or_default(),
                 vip: None,
                 vpc_id: None,
+                stopped: false,
             },
             req.client_token,
         )

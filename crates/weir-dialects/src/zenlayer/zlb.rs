@@ -103,6 +103,7 @@ async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionRes
                 name: req.load_balancer_name.unwrap_or_default(),
                 vip: None,
                 vpc_id: Some(req.vpc_id),
+                stopped: false,
             },
         )
         .await
