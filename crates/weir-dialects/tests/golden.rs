@@ -529,6 +529,21 @@ fn openstack_octavia() {
     let member = field(&reply, "/member/id");
     r.label(&member, "member-0");
     golden(&mut r, "octavia_05_create_member", &reply, 201);
+    // A health-check target of its own is not honoured yet: refused.
+    let monitored = api(
+        "POST",
+        &format!("/pools/{pool}/members"),
+        Some(
+            json!({"member": {"address": inv.vms[1].ip, "protocol_port": 8080,
+                               "monitor_address": inv.vms[2].ip, "monitor_port": 9000}}),
+        ),
+    );
+    assert_eq!(monitored.status, 400, "{}", monitored.text);
+    assert!(
+        monitored.text.contains("monitor_address"),
+        "{}",
+        monitored.text
+    );
 
     let reply = api(
         "POST",
@@ -660,6 +675,16 @@ fn octavia_version_document_and_a_network_only_load_balancer() {
         stopped.json()["loadbalancer"]["operating_status"],
         "OFFLINE"
     );
+    // Fields Weir does not keep yet are refused, never silently dropped.
+    let described = s.octavia_at(
+        "/load-balancer/v2/lbaas",
+        &token,
+        "POST",
+        "/loadbalancers",
+        Some(&json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "description": "web tier"}})),
+    );
+    assert_eq!(described.status, 400, "{}", described.text);
+    assert!(described.text.contains("description"), "{}", described.text);
     let unknown = s.octavia_at(
         "/load-balancer/v2/lbaas",
         &token,

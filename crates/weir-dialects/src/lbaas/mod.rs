@@ -668,6 +668,9 @@ async fn list_lbs(
 struct CreateLb {
     vip_subnet_id: Option<String>,
     vip_network_id: Option<String>,
+    /// Not kept yet: refused unless null or empty.
+    description: Option<Value>,
+    tags: Option<Value>,
     name: Option<String>,
     vip_address: Option<String>,
     admin_state_up: Option<bool>,
@@ -679,6 +682,13 @@ async fn create_lb(
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: CreateLb = body(&raw, "loadbalancer")?;
+    let empty = |v: &Option<Value>| match v {
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::Array(a)) if a.is_empty() => None,
+        other => other.clone(),
+    };
+    refuse_unhonoured("", "description", empty(&req.description).as_ref())?;
+    refuse_unhonoured("", "tags", empty(&req.tags).as_ref())?;
     let c = &d.control;
     let subnet = match (req.vip_subnet_id, &req.vip_network_id) {
         (Some(subnet), _) => subnet,
@@ -1190,6 +1200,21 @@ struct MemberBody {
     admin_state_up: Option<bool>,
     backup: Option<bool>,
     name: Option<String>,
+    /// Octavia fields Weir does not honour yet: refused unless null, so a
+    /// 2xx never hides an ignored health-check target or tag.
+    monitor_address: Option<Value>,
+    monitor_port: Option<Value>,
+    tags: Option<Value>,
+}
+
+/// Refuses an Octavia field Weir accepts only as null.
+fn refuse_unhonoured(field: &str, name: &str, value: Option<&Value>) -> Result<(), LbaasError> {
+    match value {
+        None | Some(Value::Null) => Ok(()),
+        Some(v) => Err(LbaasError::bad_request(format!(
+            "Invalid input for field/attribute {field}{name}. Value: '{v}'. Weir does not support {name} yet"
+        ))),
+    }
 }
 
 fn member_spec(m: MemberBody, flavor: Flavor, field: &str) -> Result<BackendSpec, LbaasError> {
@@ -1198,6 +1223,9 @@ fn member_spec(m: MemberBody, flavor: Flavor, field: &str) -> Result<BackendSpec
             "Invalid input for field/attribute {field}{f}. Value: None. Mandatory field missing."
         ))
     };
+    refuse_unhonoured(field, "monitor_address", m.monitor_address.as_ref())?;
+    refuse_unhonoured(field, "monitor_port", m.monitor_port.as_ref())?;
+    refuse_unhonoured(field, "tags", m.tags.as_ref())?;
     let address = m.address.ok_or_else(|| missing("address"))?;
     let port = m.protocol_port.ok_or_else(|| missing("protocol_port"))?.0;
     if !(1..=65535).contains(&port) {
