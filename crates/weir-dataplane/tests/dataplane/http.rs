@@ -434,7 +434,17 @@ async fn a_keep_alive_connection_closes_when_its_listener_stops() {
         "the idle connection of the stopped listener closes without a word: {closed:?} {:?}",
         String::from_utf8_lossy(&rest)
     );
-    let mut new = tokio::net::TcpStream::connect(v).await.unwrap();
+    // The old socket may still hold the port for a moment: the new
+    // listener binds on its retry (`bind_retry`, 50 ms here).
+    let mut new = None;
+    for _ in 0..100 {
+        if let Ok(stream) = tokio::net::TcpStream::connect(v).await {
+            new = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut new = new.expect("the restarted listener accepts");
     for _ in 0..3 {
         new.write_all(request).await.unwrap();
         let answer = read_answer(&mut new).await;
