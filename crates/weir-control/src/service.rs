@@ -558,18 +558,17 @@ impl Control {
         let principal = principal.clone();
         let settings = self.settings.clone();
         command!(self.writer, |tx| {
-            let subnet = tx.subnet(&subnet_id).await?;
+            let not_found = || Error::not_found(ResourceKind::Subnet, subnet_id.as_str());
+            let subnet = tx.subnet(&subnet_id).await?.ok_or_else(not_found)?;
             // A shared subnet serves every project; the load balancer is
             // the caller's (the operator's lands in the subnet's project).
             let owner = match &principal {
                 Principal::Project(p) => p.clone(),
-                Principal::Admin => subnet
-                    .as_ref()
-                    .map_or_else(|| ProjectId::new(""), |s| s.project_id.clone()),
+                Principal::Admin => subnet.project_id.clone(),
             };
-            let subnet = subnet
-                .filter(|s| principal == Principal::Admin || s.usable_by(&owner))
-                .ok_or_else(|| Error::not_found(ResourceKind::Subnet, subnet_id.as_str()))?;
+            if !subnet.usable_by(&owner) {
+                return Err(not_found().into());
+            }
             let fingerprint = hex(&Sha256::digest(format!("{subnet_id:?}|{req:?}").as_bytes()));
             if let Some(token) = &client_token {
                 let stored = tx

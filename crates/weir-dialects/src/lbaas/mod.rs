@@ -682,13 +682,8 @@ async fn create_lb(
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: CreateLb = body(&raw, "loadbalancer")?;
-    let empty = |v: &Option<Value>| match v {
-        Some(Value::String(s)) if s.is_empty() => None,
-        Some(Value::Array(a)) if a.is_empty() => None,
-        other => other.clone(),
-    };
-    refuse_unhonoured("", "description", empty(&req.description).as_ref())?;
-    refuse_unhonoured("", "tags", empty(&req.tags).as_ref())?;
+    refuse_unhonoured("", "description", req.description.as_ref())?;
+    refuse_unhonoured("", "tags", req.tags.as_ref())?;
     let c = &d.control;
     let subnet = match (req.vip_subnet_id, &req.vip_network_id) {
         (Some(subnet), _) => subnet,
@@ -1207,10 +1202,13 @@ struct MemberBody {
     tags: Option<Value>,
 }
 
-/// Refuses an Octavia field Weir accepts only as null.
+/// Refuses an Octavia field Weir accepts only as null (or empty: `""`,
+/// `[]`, what clients send for "none").
 fn refuse_unhonoured(field: &str, name: &str, value: Option<&Value>) -> Result<(), LbaasError> {
     match value {
         None | Some(Value::Null) => Ok(()),
+        Some(Value::String(s)) if s.is_empty() => Ok(()),
+        Some(Value::Array(a)) if a.is_empty() => Ok(()),
         Some(v) => Err(LbaasError::bad_request(format!(
             "Invalid input for field/attribute {field}{name}. Value: '{v}'. Weir does not support {name} yet"
         ))),
