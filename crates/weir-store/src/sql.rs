@@ -618,17 +618,7 @@ async fn select_scoped<D: Driver, T>(
     project: Option<&ProjectId>,
     f: fn(&D::Row) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
-    let rows = match project {
-        Some(p) => {
-            let sql = format!("SELECT * FROM {table} WHERE project_id = $1 ORDER BY id");
-            conn.fetch_all(&sql, args![p.as_str()]).await?
-        }
-        None => {
-            let sql = format!("SELECT * FROM {table} ORDER BY id");
-            conn.fetch_all(&sql, Vec::new()).await?
-        }
-    };
-    all(rows, f)
+    select_visible(conn, table, project, "project_id = $1", f).await
 }
 
 /// [`select_scoped`] for a table with a `shared` column (VPCs, subnets):
@@ -639,9 +629,21 @@ async fn select_scoped_or_shared<D: Driver, T>(
     project: Option<&ProjectId>,
     f: fn(&D::Row) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
+    select_visible(conn, table, project, "(project_id = $1 OR shared)", f).await
+}
+
+/// Every row of `table`, or those `visible` (binding `project` as `$1`)
+/// keeps, by id.
+async fn select_visible<D: Driver, T>(
+    conn: &mut D,
+    table: &str,
+    project: Option<&ProjectId>,
+    visible: &str,
+    f: fn(&D::Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
     let rows = match project {
         Some(p) => {
-            let sql = format!("SELECT * FROM {table} WHERE project_id = $1 OR shared ORDER BY id");
+            let sql = format!("SELECT * FROM {table} WHERE {visible} ORDER BY id");
             conn.fetch_all(&sql, args![p.as_str()]).await?
         }
         None => {

@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use weir_core::model::{Protocol, Scheduler};
 
+use crate::http_limits::one_request;
 use crate::support::*;
 
 /// An HTTP backend answering `tag` and echoing the forwarding headers.
@@ -370,33 +371,6 @@ async fn expect_continue_is_answered_before_the_body() {
     );
 }
 
-/// Reads one `Content-Length` answer from a keep-alive connection.
-async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&seen).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length: ")
-                        .map(str::to_owned)
-                })
-                .and_then(|n| n.parse::<usize>().ok())
-                .unwrap_or(0);
-            if body.len() >= length {
-                return text;
-            }
-        }
-        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
-            _ => return text,
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keep_alive_connection_closes_when_its_listener_stops() {
     let dp = dataplane();
@@ -416,8 +390,7 @@ async fn a_keep_alive_connection_closes_when_its_listener_stops() {
     dp.apply(serving(1));
     let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut old = tokio::net::TcpStream::connect(v).await.unwrap();
-    old.write_all(request).await.unwrap();
-    let first = read_answer(&mut old).await;
+    let first = one_request(&mut old, request).await;
     assert!(first.starts_with("HTTP/1.1 200"), "{first:?}");
     // The load balancer stops and starts again (Octavia admin_state_up,
     // native stop/start): the listener is a new one.
@@ -446,8 +419,7 @@ async fn a_keep_alive_connection_closes_when_its_listener_stops() {
     }
     let mut new = new.expect("the restarted listener accepts");
     for _ in 0..3 {
-        new.write_all(request).await.unwrap();
-        let answer = read_answer(&mut new).await;
+        let answer = one_request(&mut new, request).await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     }
 }

@@ -298,7 +298,9 @@ async fn second_request_dropping_backend() -> (SocketAddr, Arc<Mutex<Vec<String>
     (addr, seen)
 }
 
-async fn one_request(stream: &mut TcpStream, request: &[u8]) -> String {
+/// Sends `request` on `stream` and reads one whole answer (every answer
+/// here carries a `Content-Length`).
+pub async fn one_request(stream: &mut TcpStream, request: &[u8]) -> String {
     stream.write_all(request).await.unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
