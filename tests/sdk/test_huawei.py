@@ -66,9 +66,10 @@ class HuaweiElbTest(LbaasTestCase):
         self.assertEqual(lb.vip_subnet_id, self.world.subnet["id"])
         self.assertEqual(lb.vip_address, self.native.vip(lb.id))
         self.assertEqual((listener.protocol, listener.loadbalancers[0].id), ("TCP", lb.id))
-        self.assertEqual(pool.id, listener.default_pool_id, "the pool is the listener's default pool")
+        self.assertEqual([x.id for x in pool.listeners], [listener.id], "the pool is the listener's default pool")
         self.assertEqual((pool.protocol, pool.lb_algorithm), ("TCP", "LEAST_CONNECTIONS"))
-        self.assertEqual(self.native.listener(listener.id)["scheduler"], "lc")
+        self.assertEqual(self.native.pool(pool.id)["scheduler"], "lc")
+        self.assertEqual(self.native.listener(listener.id)["group_pool_id"], pool.id)
 
         shown = self.hw_step("show_loadbalancer", lambda: self.client.show_loadbalancer(
             elb.ShowLoadbalancerRequest(loadbalancer_id=lb.id))).loadbalancer
@@ -339,8 +340,9 @@ class CrossDialectLbaasTest(LbaasTestCase):
         self.assertEqual((hm.address, hm.protocol_port, hm.weight, hm.name, hm.subnet_id),
                          ("10.70.1.11", 8080, 40, "from-openstack", sn))
         nb = self.native_backends(pool.id)[om.id]
-        self.assertEqual((nb["address"], nb["port"], nb["weight"], nb["name"], nb["listener_id"]),
-                         ("10.70.1.11", 8080, 40, "from-openstack", listener.id))
+        # An Octavia pool is a server group: its backends belong to no one listener.
+        self.assertEqual((nb["address"], nb["port"], nb["weight"], nb["name"], nb["listener_id"], nb["pool_id"]),
+                         ("10.70.1.11", 8080, 40, "from-openstack", None, pool.id))
         # Huawei SDK -> openstacksdk + native
         hwm = self.hw_step("create_member", lambda: self.client.create_member(hw_create_member(
             pool.id, address="10.70.1.12", protocol_port=8080, weight=60, name="from-huawei", subnet_id=sn))).member

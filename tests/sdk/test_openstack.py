@@ -41,7 +41,6 @@ MEMBER_QUOTA = 4  # [limits] backends_per_pool of OctaviaTest's server
 
 # Weir's native names for what an Octavia pool body selects.
 NATIVE_SCHEDULER = {"ROUND_ROBIN": "wrr", "LEAST_CONNECTIONS": "lc", "SOURCE_IP": "sh"}
-NATIVE_PROXY = {"TCP": "none", "PROXY": "v1", "PROXYV2": "v2", "UDP": "none", "HTTP": "none"}
 
 
 def _now_utc():
@@ -221,7 +220,7 @@ class OctaviaTest(LbaasTestCase):
             listener = self.os_step("create_listener %s" % protocol, lambda: self.conn.load_balancer.create_listener(
                 loadbalancer_id=lb.id, protocol=protocol, protocol_port=port, name="l-" + protocol.lower()))
             self.assertEqual((listener.protocol, listener.protocol_port), (protocol, port))
-            self.assertTrue(listener.default_pool_id, "listener without default_pool_id: %r" % listener)
+            self.assertIsNone(listener.default_pool_id, "a new listener has no pool yet: %r" % listener)
             listeners.append(listener)
         for listener in listeners:
             self.wait_os_active("listener %s" % listener.protocol,
@@ -340,48 +339,59 @@ class OctaviaTest(LbaasTestCase):
         self.assertOsError(lambda: self.conn.load_balancer.get_load_balancer(lb.id), os_exc.NotFoundException, 404,
                            "get a cascade-deleted load balancer")
 
-    def test_pool_adopts_listener_pool_and_applies_algorithm_and_protocol(self):
+    def test_pools_are_server_groups_with_their_own_algorithm_and_protocol(self):
         lb = self.os_step("create_load_balancer", lambda: self.conn.load_balancer.create_load_balancer(
             vip_subnet_id=self.world.subnet["id"], name="pools"))
         cases = [("TCP", "TCP", "ROUND_ROBIN"), ("TCP", "PROXY", "LEAST_CONNECTIONS"),
-                 ("TCP", "PROXYV2", "SOURCE_IP"), ("UDP", "UDP", "SOURCE_IP"), ("HTTP", "HTTP", "LEAST_CONNECTIONS")]
+                 ("TCP", "PROXYV2", "SOURCE_IP"), ("UDP", "UDP", "SOURCE_IP"), ("HTTP", "HTTP", "LEAST_CONNECTIONS"),
+                 ("TCP", "HTTPS", "ROUND_ROBIN")]
         for listener_protocol, pool_protocol, algorithm in cases:
             with self.subTest(listener=listener_protocol, pool=pool_protocol, algorithm=algorithm):
                 port = free_port(lb.vip_address)
                 listener = self.os_step("create_listener", lambda: self.conn.load_balancer.create_listener(
                     loadbalancer_id=lb.id, protocol=listener_protocol, protocol_port=port))
                 pool = self.os_step("create_pool", lambda: self.conn.load_balancer.create_pool(
-                    listener_id=listener.id, protocol=pool_protocol, lb_algorithm=algorithm, name="p-" + pool_protocol))
+                    listener_id=listener.id, protocol=pool_protocol, lb_algorithm=algorithm, name="p-" + pool_protocol,
+                    description="a %s pool" % pool_protocol))
+                listener = self.os_step("get_listener", lambda: self.conn.load_balancer.get_listener(listener.id))
                 self.assertEqual(pool.id, listener.default_pool_id, "the pool is the listener's default pool")
-                self.assertEqual((pool.protocol, pool.lb_algorithm, pool.name),
-                                 (pool_protocol, algorithm, "p-" + pool_protocol))
+                self.assertEqual((pool.protocol, pool.lb_algorithm, pool.name, pool.description),
+                                 (pool_protocol, algorithm, "p-" + pool_protocol, "a %s pool" % pool_protocol))
                 self.assertEqual([x["id"] for x in pool.listeners], [listener.id])
                 self.assertEqual([x["id"] for x in pool.loadbalancers], [lb.id])
                 shown = self.os_step("get_pool", lambda: self.conn.load_balancer.get_pool(pool.id))
                 self.assertEqual((shown.protocol, shown.lb_algorithm), (pool_protocol, algorithm))
-                native = self.native.listener(listener.id)
-                self.assertEqual((native["scheduler"], native["proxy_protocol"]),
-                                 (NATIVE_SCHEDULER[algorithm], NATIVE_PROXY[pool_protocol]))
+                # The pool, not the listener, carries them (Weir's server group).
+                native = self.native.pool(pool.id)
+                self.assertEqual((native["scheduler"], native["protocol"]),
+                                 (NATIVE_SCHEDULER[algorithm], pool_protocol.lower()))
+                self.assertEqual(self.native.listener(listener.id)["group_pool_id"], pool.id)
         # A pool protocol that does not fit the listener, an unknown algorithm: 400.
         port = free_port(lb.vip_address)
         tcp = self.os_step("create_listener", lambda: self.conn.load_balancer.create_listener(
             loadbalancer_id=lb.id, protocol="TCP", protocol_port=port))
         self.assertOsError(lambda: self.conn.load_balancer.create_pool(
-            listener_id=tcp.id, protocol="HTTP", lb_algorithm="ROUND_ROBIN"), os_exc.BadRequestException, 400,
-            "HTTP pool on a TCP listener")
+            listener_id=tcp.id, protocol="UDP", lb_algorithm="ROUND_ROBIN"), os_exc.BadRequestException, 400,
+            "UDP pool on a TCP listener")
         self.assertOsError(lambda: self.conn.load_balancer.create_pool(
             listener_id=tcp.id, protocol="TCP", lb_algorithm="RANDOM"), os_exc.BadRequestException, 400,
             "unknown lb_algorithm", message_re="lb_algorithm")
-        # With only loadbalancer_id: the load balancer's LB-wide pool.
-        lb_pool = self.os_step("create_pool loadbalancer_id", lambda: self.conn.load_balancer.create_pool(
-            loadbalancer_id=lb.id, protocol="TCP", lb_algorithm="ROUND_ROBIN", name="lb-wide"))
-        self.assertEqual(lb_pool.id, self.native.loadbalancer(lb.id)["default_pool_id"])
-        self.assertEqual(lb_pool.listeners, [])
-        self.assertEqual([x["id"] for x in lb_pool.loadbalancers], [lb.id])
+        # With only loadbalancer_id: a pool of its own, in use by no listener, as many as wanted.
+        standalone = [self.os_step("create_pool loadbalancer_id", lambda: self.conn.load_balancer.create_pool(
+            loadbalancer_id=lb.id, protocol="TCP", lb_algorithm=algorithm, name="alone-" + algorithm))
+            for algorithm in ("ROUND_ROBIN", "SOURCE_IP")]
+        for alone in standalone:
+            self.assertNotEqual(alone.id, self.native.loadbalancer(lb.id)["default_pool_id"])
+            self.assertEqual((alone.listeners, alone.operating_status), ([], "OFFLINE"))
+            self.assertEqual([x["id"] for x in alone.loadbalancers], [lb.id])
         pools = self.os_step("pools(loadbalancer_id=)",
                              lambda: list(self.conn.load_balancer.pools(loadbalancer_id=lb.id)))
-        self.assertIn(lb_pool.id, [p.id for p in pools])
-        self.assertEqual(len(pools), len(cases) + 2, "every listener's pool plus the LB-wide pool")
+        self.assertEqual(len(pools), len(cases) + len(standalone), "the pools made as pools, no other")
+        # The TCP listener takes one as its default pool, then another.
+        for alone in standalone:
+            moved = self.os_step("update_listener default_pool_id", lambda: self.conn.load_balancer.update_listener(
+                tcp, default_pool_id=alone.id))
+            self.assertEqual(moved.default_pool_id, alone.id)
 
     # ---- members: tempest API tests (§8.1) ----------------------------------
 
@@ -762,6 +772,8 @@ class OctaviaTest(LbaasTestCase):
         lb, listener, pool = self.stack()
         second = self.os_step("second listener", lambda: self.conn.load_balancer.create_listener(
             loadbalancer_id=lb.id, protocol="TCP", protocol_port=free_port(lb.vip_address)))
+        second_pool = self.os_step("second pool", lambda: self.conn.load_balancer.create_pool(
+            listener_id=second.id, protocol="TCP", lb_algorithm="ROUND_ROBIN"))
         barrier = threading.Barrier(3, timeout=10)
         results, errors = {}, {}
 
@@ -774,7 +786,7 @@ class OctaviaTest(LbaasTestCase):
 
         threads = [threading.Thread(target=create, args=("a", self.conn, pool.id, self.addr(150))),
                    threading.Thread(target=create, args=("b", self.conn2, pool.id, self.addr(151))),
-                   threading.Thread(target=create, args=("c", self.os_conn(self.world.project), second.default_pool_id,
+                   threading.Thread(target=create, args=("c", self.os_conn(self.world.project), second_pool.id,
                                                          self.addr(152)))]
         for t in threads:
             t.start()
@@ -869,19 +881,22 @@ class OctaviaTest(LbaasTestCase):
         self.os_step("network.delete_pool_member", lambda: net.delete_pool_member(m, pool.id, ignore_missing=False))
         self.assertEqual(self.member_keys(pool), [])
 
-    def test_deleting_a_pool_empties_it_in_one_write(self):
-        """Pools are structural here: DELETE removes its members and monitor together and leaves it empty."""
+    def test_deleting_a_pool_takes_its_members_and_monitor(self):
+        """An Octavia pool is deleted for real, with its members and monitor; its listener is left
+        without a default pool."""
         lb, listener, pool = self.stack()
-        for n in (190, 191):
-            self.member(pool, address=self.addr(n), protocol_port=80)
+        members = [self.member(pool, address=self.addr(n), protocol_port=80) for n in (190, 191)]
         self.os_step("create_health_monitor", lambda: self.conn.load_balancer.create_health_monitor(
             pool_id=pool.id, type="TCP", delay=5, timeout=3, max_retries=2))
         self.os_step("delete_pool", lambda: self.conn.load_balancer.delete_pool(pool))
-        self.assertEqual(self.os_step("members", lambda: list(self.conn.load_balancer.members(pool.id))), [])
+        self.assertOsError(lambda: self.conn.load_balancer.get_pool(pool.id), os_exc.NotFoundException, 404,
+                           "the deleted pool")
         self.assertOsError(lambda: self.conn.load_balancer.get_health_monitor(pool.id), os_exc.NotFoundException,
                            404, "the pool's monitor after the delete")
-        again = self.os_step("get_pool", lambda: self.conn.load_balancer.get_pool(pool.id))
-        self.assertEqual((again.members, again.health_monitor_id), ([], None))
+        for m in members:
+            self.assertEqual(self.native.call("GET", "/v1/backends/%s" % m.id)[0], 404)
+        shown = self.os_step("get_listener", lambda: self.conn.load_balancer.get_listener(listener.id))
+        self.assertIsNone(shown.default_pool_id)
 
     def test_v2_alias_serves_the_same_resources(self):
         lb, listener, pool = self.stack()

@@ -349,6 +349,7 @@ async fn create_lb(
         vip: req.vip,
         vpc_id: None,
         stopped: false,
+        ..Default::default()
     };
     let lb = c
         .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
@@ -448,6 +449,7 @@ async fn create_listener(
         group_pool_id: None,
         max_connections: req.max_connections,
         idle_timeout_ms: req.idle_timeout_ms,
+        ..Default::default()
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))
@@ -534,6 +536,7 @@ async fn update_pool(
         drain_timeout_ms: req.drain_timeout_ms,
         slow_start_ms: req.slow_start_ms,
         name: None,
+        ..Default::default()
     };
     ok(PoolView::from(
         &c.update_pool(&p, PoolId::new(id), update).await?,

@@ -289,7 +289,19 @@ pub struct PoolView {
     pub health_check: Option<HealthCheckView>,
     pub drain_timeout_ms: u64,
     pub slow_start_ms: u64,
+    /// A server group's own algorithm (Octavia pools); absent: each
+    /// listener's scheduler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<&'static str>,
+    /// What a server group's backends speak (Octavia pools); absent:
+    /// whatever the listener speaks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
+    /// false: the pool serves nothing.
+    pub enabled: bool,
+    pub description: String,
     pub created_at: String,
+    pub updated_at: String,
 }
 
 impl From<&Pool> for PoolView {
@@ -303,7 +315,12 @@ impl From<&Pool> for PoolView {
             health_check: p.health_check.as_ref().map(HealthCheckView::from),
             drain_timeout_ms: p.drain_timeout_ms,
             slow_start_ms: p.slow_start_ms,
+            scheduler: p.scheduler.map(Scheduler::as_str),
+            protocol: p.protocol.map(PoolProtocol::as_str),
+            enabled: p.enabled,
+            description: p.description.clone(),
             created_at: p.created_at.to_string(),
+            updated_at: p.updated_at.to_string(),
         }
     }
 }

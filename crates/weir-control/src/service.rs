@@ -10,10 +10,13 @@ use weir_core::backend::{
     plan_backend_update, plan_batch, plan_port_change, select_backends, BackendSelector,
     BackendUpdate, WhenMissing,
 };
+use weir_core::group::{self, NewServerGroup, WhenInUse};
 use weir_core::idempotency::{self, Replay};
 use weir_core::ids::*;
 use weir_core::inventory::{self, InstanceUpdate, NewInstance, NewSubnet, NewVpc};
-use weir_core::loadbalancer::{self, LbAction, ListenerUpdate, NewListener, NewLoadBalancer};
+use weir_core::loadbalancer::{
+    self, LbAction, ListenerUpdate, LoadBalancerUpdate, NewListener, NewLoadBalancer,
+};
 use weir_core::model::*;
 use weir_core::pool::{plan_pool_update, PoolUpdate};
 use weir_core::register::{self, BackendSpec, IgnoredBackend, RegisterPolicy, RegisterSnapshot};
@@ -667,6 +670,28 @@ impl Control {
         Ok(lb)
     }
 
+    /// Changes a load balancer's name, description or lifecycle in one
+    /// write.
+    pub async fn update_load_balancer(
+        &self,
+        principal: &Principal,
+        id: LoadBalancerId,
+        update: LoadBalancerUpdate,
+    ) -> ControlResult<LoadBalancer> {
+        let principal = principal.clone();
+        let lb = command!(self.writer, |tx| {
+            let lb = tx.load_balancer(&id).await?;
+            let current = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
+            let next = loadbalancer::plan_lb_update(&current, &update, now())?;
+            if next != current {
+                tx.update_load_balancer(&next).await?;
+            }
+            Ok(next)
+        })?;
+        self.settle().await;
+        Ok(lb)
+    }
+
     /// Deletes a load balancer; with listeners only when `cascade`.
     pub async fn delete_load_balancer(
         &self,
@@ -715,11 +740,11 @@ impl Control {
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let siblings = tx.listeners_of(&lb_id).await?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
-            plan.default_pool = plan_pool_update(&plan.default_pool, &pool)?;
+            plan.default_pool = plan_pool_update(&plan.default_pool, &pool, now())?;
             if let Some(group) = &plan.listener.group_pool_id {
                 let found = tx.pool(group).await?;
                 let group = principal.check(found, ResourceKind::Pool, group.as_str())?;
-                loadbalancer::check_group_pool(&lb, &group)?;
+                group::check_attach(&lb, &plan.listener, &group)?;
             }
             let lb_pool_next = match &lb_pool {
                 Some(update) => {
@@ -732,7 +757,7 @@ impl Control {
                         .unwrap_or_else(|| lb.default_pool_id.clone());
                     let found = tx.pool(&served).await?;
                     let current = principal.check(found, ResourceKind::Pool, served.as_str())?;
-                    let next = plan_pool_update(&current, update)?;
+                    let next = plan_pool_update(&current, update, now())?;
                     (next != current).then_some(next)
                 }
                 None => None,
@@ -771,22 +796,44 @@ impl Control {
     }
 
     /// Creates a server group on a load balancer with its first backends
-    /// (Aliyun CreateVServerGroup), in one atomic write.
+    /// (Aliyun CreateVServerGroup), in one atomic write; with `attach_to`,
+    /// that listener (which must forward to no group yet) forwards to it
+    /// (Octavia's pool created with a `listener_id`).
     pub async fn create_server_group(
         &self,
         principal: &Principal,
         lb_id: LoadBalancerId,
-        name: String,
+        req: NewServerGroup,
+        attach_to: Option<ListenerId>,
         backends: Vec<BackendSpec>,
         policy: RegisterPolicy,
     ) -> ControlResult<(Pool, Vec<Backend>)> {
         let principal = principal.clone();
         let settings = self.settings.clone();
-        command!(self.writer, |tx| {
+        let attaching = attach_to.is_some();
+        let created = command!(self.writer, |tx| {
             let found = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(found, ResourceKind::LoadBalancer, lb_id.as_str())?;
-            let pool = loadbalancer::plan_server_group(&lb, &name, &mut UuidIds, now())?;
+            let at = now();
+            let pool = group::plan_server_group(&lb, &req, &mut UuidIds, at)?;
+            let attached = match &attach_to {
+                Some(id) => {
+                    let found = tx.listener(id).await?;
+                    let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+                    group::check_listener_free(&listener)?;
+                    group::check_attach(&lb, &listener, &pool)?;
+                    Some(Listener {
+                        group_pool_id: Some(pool.id.clone()),
+                        updated_at: at,
+                        ..listener
+                    })
+                }
+                None => None,
+            };
             tx.insert_server_group(&pool).await?;
+            if let Some(listener) = &attached {
+                tx.update_listener(listener).await?;
+            }
             let backends = if backends.is_empty() {
                 Vec::new()
             } else {
@@ -799,14 +846,20 @@ impl Control {
                 register_in(tx, &principal, &req, &settings).await?.backends
             };
             Ok((pool, backends))
-        })
+        })?;
+        if attaching {
+            self.settle().await;
+        }
+        Ok(created)
     }
 
-    /// Deletes a server group no listener forwards to, with its backends.
+    /// Deletes a server group with its backends; one a listener forwards
+    /// to is refused or detached from it, as `when_in_use` says.
     pub async fn delete_server_group(
         &self,
         principal: &Principal,
         id: PoolId,
+        when_in_use: WhenInUse,
     ) -> ControlResult<Pool> {
         let principal = principal.clone();
         command!(self.writer, |tx| {
@@ -817,7 +870,11 @@ impl Control {
                 .await?
                 .ok_or_else(|| Error::not_found(ResourceKind::LoadBalancer, &pool.lb_id))?;
             let listeners = tx.listeners_of(&lb.id).await?;
-            loadbalancer::plan_server_group_delete(&lb, &pool, &listeners)?;
+            let detached =
+                group::plan_server_group_delete(&lb, &pool, &listeners, when_in_use, now())?;
+            for listener in &detached {
+                tx.update_listener(listener).await?;
+            }
             tx.delete_server_group(&pool).await?;
             Ok(pool)
         })
@@ -867,7 +924,8 @@ impl Control {
         let listener = command!(self.writer, |tx| {
             let found = tx.listener(&id).await?;
             let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
-            let next = loadbalancer::plan_listener_update(&current, &update)?;
+            let next = loadbalancer::plan_listener_update(&current, &update, now())?;
+            check_new_group(tx, &principal, &current, &next).await?;
             if next != current {
                 tx.update_listener(&next).await?;
             }
@@ -890,11 +948,12 @@ impl Control {
         let updated = command!(self.writer, |tx| {
             let found = tx.listener(&id).await?;
             let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
-            let next = loadbalancer::plan_listener_update(&current, &listener_update)?;
+            let next = loadbalancer::plan_listener_update(&current, &listener_update, now())?;
+            check_new_group(tx, &principal, &current, &next).await?;
             let found = tx.pool(&current.default_pool_id).await?;
             let pool =
                 principal.check(found, ResourceKind::Pool, current.default_pool_id.as_str())?;
-            let next_pool = plan_pool_update(&pool, &pool_update)?;
+            let next_pool = plan_pool_update(&pool, &pool_update, now())?;
             if next != current {
                 tx.update_listener(&next).await?;
             }
@@ -1037,7 +1096,7 @@ impl Control {
         command!(self.writer, |tx| {
             let found = tx.pool(&id).await?;
             let current = principal.check(found, ResourceKind::Pool, id.as_str())?;
-            let next = plan_pool_update(&current, &update)?;
+            let next = plan_pool_update(&current, &update, now())?;
             for b in all_backends(tx, &id, limit).await? {
                 tx.delete_backend(&b).await?;
             }
@@ -1153,7 +1212,7 @@ impl Control {
         command!(self.writer, |tx| {
             let current = tx.pool(&id).await?;
             let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
-            let next = plan_pool_update(&current, &update)?;
+            let next = plan_pool_update(&current, &update, now())?;
             if next != current {
                 tx.update_pool(&next).await?;
             }
@@ -1317,6 +1376,30 @@ async fn register_in(
         ignored: plan.ignored,
         replayed: false,
     })
+}
+
+/// Checks the server group an update points a listener at, when it
+/// points it at a new one.
+async fn check_new_group(
+    tx: &mut dyn StoreTx,
+    principal: &Principal,
+    current: &Listener,
+    next: &Listener,
+) -> ControlResult<()> {
+    let Some(id) = next.group_pool_id.as_ref() else {
+        return Ok(());
+    };
+    if current.group_pool_id.as_ref() == Some(id) && current.protocol == next.protocol {
+        return Ok(());
+    }
+    let found = tx.pool(id).await?;
+    let pool = principal.check(found, ResourceKind::Pool, id.as_str())?;
+    let lb = tx
+        .load_balancer(&next.lb_id)
+        .await?
+        .ok_or_else(|| Error::not_found(ResourceKind::LoadBalancer, &next.lb_id))?;
+    group::check_attach(&lb, next, &pool)?;
+    Ok(())
 }
 
 /// Every backend of a pool (at most `limit`, the pool quota).

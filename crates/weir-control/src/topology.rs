@@ -20,7 +20,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use weir_core::ids::*;
 use weir_core::model::{LbStatus, Pool};
-use weir_core::topology::{listener_spec, BackendSet, BackendTarget, PoolSpec, Topology};
+use weir_core::topology::{
+    listener_spec, served_pool_id, BackendSet, BackendTarget, PoolSpec, Topology,
+};
 use weir_store::{Page, Reads, Store, StoreResult};
 
 /// Rows read per change-log query.
@@ -54,6 +56,7 @@ impl Follower {
             self.backends.retain(|id, _| self.pools.contains_key(id));
             return Ok(());
         };
+        let pools = reads.pools_of(lb_id).await?;
         // A stopped listener stays configured but is not served.
         for listener in reads
             .listeners_of(lb_id)
@@ -61,10 +64,10 @@ impl Follower {
             .into_iter()
             .filter(|l| l.enabled)
         {
-            let spec = Arc::new(listener_spec(&lb, &listener));
+            let served = pools.iter().find(|p| &p.id == served_pool_id(&listener));
+            let spec = Arc::new(listener_spec(&lb, &listener, served));
             self.topology.listeners.insert(listener.id.clone(), spec);
         }
-        let pools = reads.pools_of(lb_id).await?;
         // Pools that went with a listener or a server group go here too,
         // or their checks would run on.
         let present: BTreeSet<PoolId> = pools.iter().map(|p| p.id.clone()).collect();
@@ -157,13 +160,18 @@ impl Follower {
                     ("load_balancer" | "listener", Some(lb), _) => {
                         lbs.insert(lb.clone());
                     }
-                    // A server group appearing or going changes the set of
-                    // pools, not one pool's settings.
-                    ("pool", Some(lb), _) if c.op != "update" => {
-                        lbs.insert(lb.clone());
-                    }
-                    ("pool", _, Some(pool)) => {
-                        pools.insert(pool.clone());
+                    // A pool's algorithm, protocol and state shape the specs
+                    // of the listeners it serves, and a server group
+                    // appearing or going changes the set of pools: its load
+                    // balancer is reloaded. (Pool changes are rare; backend
+                    // changes, the frequent ones, touch only their pool.)
+                    ("pool", lb, pool) => {
+                        if let Some(lb) = lb {
+                            lbs.insert(lb.clone());
+                        }
+                        if let (Some(pool), "update") = (pool, c.op.as_str()) {
+                            pools.insert(pool.clone());
+                        }
                     }
                     ("backend", _, Some(pool)) => {
                         backends
@@ -350,6 +358,7 @@ mod tests {
                     vip: None,
                     vpc_id: None,
                     stopped: false,
+                    description: None,
                 },
             )
             .await

@@ -8,8 +8,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use weir_control::{Control, Principal, RegisterRequest, RegisterTarget, Retention};
 use weir_core::backend::BackendUpdate;
+use weir_core::group::{NewServerGroup, WhenInUse};
 use weir_core::inventory::{NewSubnet, NewVpc};
 use weir_core::loadbalancer::{LbAction, NewListener, NewLoadBalancer};
+use weir_core::model::{ProxyProtocol, Scheduler};
+use weir_core::pool::PoolUpdate;
 use weir_core::register::{BackendSpec, RegisterPolicy};
 use weir_core::settings::Settings;
 use weir_core::topology::Topology;
@@ -86,6 +89,7 @@ async fn topology_follows_registrations_and_lifecycle() {
                 vip: None,
                 vpc_id: None,
                 stopped: false,
+                description: None,
             },
         )
         .await
@@ -226,6 +230,7 @@ async fn startup_loads_what_is_stored() {
                     vip: None,
                     vpc_id: None,
                     stopped: false,
+                    description: None,
                 },
             )
             .await
@@ -350,6 +355,7 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
                 vip: None,
                 vpc_id: None,
                 stopped: false,
+                description: None,
             },
         )
         .await
@@ -363,7 +369,13 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
         .create_server_group(
             &tenant,
             lb.id.clone(),
-            "g".into(),
+            NewServerGroup {
+                name: "g".into(),
+                scheduler: Some("lc".into()),
+                protocol: Some("proxy".into()),
+                ..Default::default()
+            },
+            None,
             vec![spec(81), spec(82)],
             RegisterPolicy::native(),
         )
@@ -386,6 +398,40 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
     let t = until(&mut rx, |t| t.listeners.contains_key(&bound.id)).await;
     assert_eq!(t.listeners[&bound.id].pools, vec![group.id.clone()]);
     assert_eq!(t.pools[&group.id].backends.len(), 2);
+    // The group's own algorithm and protocol are the listener's.
+    assert_eq!(t.listeners[&bound.id].scheduler, Scheduler::Lc);
+    assert_eq!(t.listeners[&bound.id].proxy_protocol, ProxyProtocol::V1);
+    assert_eq!(
+        bound.scheduler,
+        Scheduler::Wrr,
+        "the listener's own is kept"
+    );
+
+    // A disabled group serves nothing; enabled again, it serves.
+    let enable = |on| PoolUpdate {
+        enabled: Some(on),
+        ..Default::default()
+    };
+    control
+        .update_pool(&tenant, group.id.clone(), enable(false))
+        .await
+        .unwrap();
+    until(&mut rx, |t| {
+        t.listeners
+            .get(&bound.id)
+            .is_some_and(|l| l.pools.is_empty())
+    })
+    .await;
+    control
+        .update_pool(&tenant, group.id.clone(), enable(true))
+        .await
+        .unwrap();
+    until(&mut rx, |t| {
+        t.listeners
+            .get(&bound.id)
+            .is_some_and(|l| l.pools == vec![group.id.clone()])
+    })
+    .await;
 
     // Stopped: configured, not served; started again: served.
     let stop = |enabled| ListenerUpdate {
@@ -406,7 +452,7 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
     // In use, the group stays; once the listener is gone, the listener's
     // own pool and then the group leave the topology.
     assert!(control
-        .delete_server_group(&tenant, group.id.clone())
+        .delete_server_group(&tenant, group.id.clone(), WhenInUse::Refuse)
         .await
         .is_err());
     control
@@ -416,7 +462,7 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
     let t = until(&mut rx, |t| !t.pools.contains_key(&bound.default_pool_id)).await;
     assert!(t.pools.contains_key(&group.id));
     control
-        .delete_server_group(&tenant, group.id.clone())
+        .delete_server_group(&tenant, group.id.clone(), WhenInUse::Refuse)
         .await
         .unwrap();
     let t = until(&mut rx, |t| !t.pools.contains_key(&group.id)).await;
@@ -480,6 +526,7 @@ async fn client_tokens_expire_after_the_idempotency_ttl() {
                 vip: None,
                 vpc_id: None,
                 stopped: false,
+                description: None,
             },
         )
         .await
@@ -594,6 +641,7 @@ async fn a_shared_vpc_serves_every_project_and_a_private_one_only_its_own() {
         vip: None,
         vpc_id: None,
         stopped: false,
+        description: None,
     };
     let lb = control
         .create_load_balancer(&other, subnets[0].id.clone(), new_lb())

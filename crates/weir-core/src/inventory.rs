@@ -27,6 +27,24 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Longest description (Octavia's limit).
+pub const MAX_DESCRIPTION_LEN: usize = 255;
+
+/// Checks a free-text description: bounded, and no control characters
+/// (they would reach logs and terminals as given).
+pub fn validate_description(field: &str, text: &str) -> Result<(), Error> {
+    if text.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("longer than {MAX_DESCRIPTION_LEN} characters"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
 /// Parses a CIDR and insists on its network form (`10.0.0.0/16`, not
 /// `10.0.0.1/16`), so stored CIDRs compare and display canonically.
 pub fn parse_cidr(field: &str, text: &str) -> Result<IpNet, Error> {

@@ -6,14 +6,14 @@ use std::net::IpAddr;
 
 use crate::address;
 use crate::ids::*;
-use crate::inventory::validate_name;
+use crate::inventory::{validate_description, validate_name};
 use crate::limits;
 use crate::model::*;
 use crate::settings::NetworkSettings;
 use crate::{Error, ResourceKind, Timestamp};
 
 /// A load balancer as requested.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewLoadBalancer {
     pub name: String,
     pub vip: Option<String>,
@@ -23,6 +23,40 @@ pub struct NewLoadBalancer {
     /// Created stopped: nothing is served until it is started (Octavia
     /// `admin_state_up: false` on create).
     pub stopped: bool,
+    pub description: Option<String>,
+}
+
+/// A change to a load balancer's name, description or lifecycle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadBalancerUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Start or stop, as [`plan_lb_action`].
+    pub action: Option<LbAction>,
+}
+
+/// Applies `update` under the rules of creation.
+pub fn plan_lb_update(
+    current: &LoadBalancer,
+    update: &LoadBalancerUpdate,
+    now: Timestamp,
+) -> Result<LoadBalancer, Error> {
+    let mut next = current.clone();
+    if let Some(name) = &update.name {
+        validate_name("name", name)?;
+        next.name = name.clone();
+    }
+    if let Some(text) = &update.description {
+        validate_description("description", text)?;
+        next.description = text.clone();
+    }
+    if let Some(action) = update.action {
+        next.status = plan_lb_action(current, action)?;
+    }
+    if next != *current {
+        next.updated_at = now;
+    }
+    Ok(next)
 }
 
 /// A new load balancer together with its LB-wide default pool.
@@ -50,6 +84,8 @@ pub fn plan_load_balancer(
         return Err(Error::not_found(ResourceKind::Subnet, subnet.id.as_str()));
     }
     validate_name("name", &req.name)?;
+    let description = req.description.clone().unwrap_or_default();
+    validate_description("description", &description)?;
     if let Some(vpc_id) = &req.vpc_id {
         if vpc_id != subnet.vpc_id.as_str() {
             return Err(Error::SubnetNotInVpc {
@@ -70,17 +106,13 @@ pub fn plan_load_balancer(
         None => allocate_vip(used_vips, network)?,
     };
     let id = LoadBalancerId::new(ids.next_id());
-    let pool = Pool {
-        id: PoolId::new(ids.next_id()),
-        project_id: owner.clone(),
-        lb_id: id.clone(),
-        listener_id: None,
-        name: "default".to_owned(),
-        health_check: None,
-        drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
-        slow_start_ms: 0,
-        created_at: now,
-    };
+    let pool = Pool::new(
+        PoolId::new(ids.next_id()),
+        (owner, &id),
+        None,
+        "default".to_owned(),
+        now,
+    );
     Ok(LoadBalancerPlan {
         load_balancer: LoadBalancer {
             id,
@@ -97,7 +129,9 @@ pub fn plan_load_balancer(
                 LbStatus::Running
             },
             default_pool_id: pool.id.clone(),
+            description,
             created_at: now,
+            updated_at: now,
         },
         default_pool: pool,
     })
@@ -134,6 +168,9 @@ pub struct NewListener {
     /// See [`crate::limits`]; `None`: the data plane's defaults.
     pub max_connections: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
+    pub description: Option<String>,
+    /// Created stopped (Octavia `admin_state_up: false`).
+    pub disabled: bool,
 }
 
 /// A new listener together with its default pool.
@@ -141,73 +178,6 @@ pub struct NewListener {
 pub struct ListenerPlan {
     pub listener: Listener,
     pub default_pool: Pool,
-}
-
-/// Plans a server group: an extra pool of `lb` that listeners may forward
-/// to (Aliyun's VServer groups), apart from the LB-wide pool.
-pub fn plan_server_group(
-    lb: &LoadBalancer,
-    name: &str,
-    ids: &mut dyn IdSource,
-    now: Timestamp,
-) -> Result<Pool, Error> {
-    validate_name("name", name)?;
-    Ok(Pool {
-        id: PoolId::new(ids.next_id()),
-        project_id: lb.project_id.clone(),
-        lb_id: lb.id.clone(),
-        listener_id: None,
-        name: name.to_owned(),
-        health_check: None,
-        drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
-        slow_start_ms: 0,
-        created_at: now,
-    })
-}
-
-/// Whether `pool` is a server group (not a listener's pool, not the
-/// LB-wide pool).
-pub fn is_server_group(lb: &LoadBalancer, pool: &Pool) -> bool {
-    pool.lb_id == lb.id && pool.listener_id.is_none() && pool.id != lb.default_pool_id
-}
-
-/// A listener may forward only to a server group of its own load balancer.
-pub fn check_group_pool(lb: &LoadBalancer, pool: &Pool) -> Result<(), Error> {
-    if is_server_group(lb, pool) {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "group_pool_id",
-            format!(
-                "pool {} is not a server group of load balancer {}",
-                pool.id, lb.id
-            ),
-        ))
-    }
-}
-
-/// A server group can go only when no listener forwards to it.
-pub fn plan_server_group_delete(
-    lb: &LoadBalancer,
-    pool: &Pool,
-    listeners: &[Listener],
-) -> Result<(), Error> {
-    if !is_server_group(lb, pool) {
-        return Err(Error::invalid(
-            "pool",
-            format!("pool {} is not a server group", pool.id),
-        ));
-    }
-    if let Some(l) = listeners
-        .iter()
-        .find(|l| l.group_pool_id.as_ref() == Some(&pool.id))
-    {
-        return Err(Error::conflict(format!(
-            "server group {} is in use by listener {}",
-            pool.id, l.id
-        )));
-    }
-    Ok(())
 }
 
 /// A change to a listener's name, scheduler or PROXY protocol (Octavia
@@ -222,14 +192,27 @@ pub struct ListenerUpdate {
     /// `Some(None)`: back to the data plane's default.
     pub max_connections: Option<Option<u64>>,
     pub idle_timeout_ms: Option<Option<u64>>,
+    pub description: Option<String>,
+    /// The server group to forward to; `Some(None)`: none (back to the
+    /// listener's own pool). The caller checks the group with
+    /// [`crate::group::check_attach`].
+    pub group_pool_id: Option<Option<String>>,
 }
 
 /// Applies `update` under the same rules as creation.
 pub fn plan_listener_update(
     current: &Listener,
     update: &ListenerUpdate,
+    now: Timestamp,
 ) -> Result<Listener, Error> {
     let mut next = current.clone();
+    if let Some(text) = &update.description {
+        validate_description("description", text)?;
+        next.description = text.clone();
+    }
+    if let Some(group) = &update.group_pool_id {
+        next.group_pool_id = group.as_deref().map(PoolId::new);
+    }
     if let Some(name) = &update.name {
         validate_name("name", name)?;
         next.name = name.clone();
@@ -254,6 +237,9 @@ pub fn plan_listener_update(
                 "the PROXY protocol is only sent on tcp listeners",
             ));
         }
+    }
+    if next != *current {
+        next.updated_at = now;
     }
     Ok(next)
 }
@@ -390,18 +376,16 @@ pub fn plan_listener(
             });
         }
     }
+    let description = req.description.clone().unwrap_or_default();
+    validate_description("description", &description)?;
     let id = ListenerId::new(ids.next_id());
-    let pool = Pool {
-        id: PoolId::new(ids.next_id()),
-        project_id: lb.project_id.clone(),
-        lb_id: lb.id.clone(),
-        listener_id: Some(id.clone()),
-        name: format!("{}-default", req.name),
-        health_check: None,
-        drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
-        slow_start_ms: 0,
-        created_at: now,
-    };
+    let pool = Pool::new(
+        PoolId::new(ids.next_id()),
+        (&lb.project_id, &lb.id),
+        Some(id.clone()),
+        format!("{}-default", req.name),
+        now,
+    );
     Ok(ListenerPlan {
         listener: Listener {
             id,
@@ -415,11 +399,13 @@ pub fn plan_listener(
             proxy_protocol,
             backend_port,
             group_pool_id: req.group_pool_id.as_deref().map(PoolId::new),
-            enabled: true,
+            enabled: !req.disabled,
             max_connections,
             idle_timeout_ms,
             default_pool_id: pool.id.clone(),
+            description,
             created_at: now,
+            updated_at: now,
         },
         default_pool: pool,
     })
@@ -489,6 +475,7 @@ mod tests {
                 vip: None,
                 vpc_id: None,
                 stopped: false,
+                description: None,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -511,6 +498,7 @@ mod tests {
                 vip: None,
                 vpc_id: None,
                 stopped: false,
+                description: None,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -529,6 +517,7 @@ mod tests {
                 vip: Some("127.0.1.1".into()),
                 vpc_id: None,
                 stopped: false,
+                description: None,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -633,34 +622,5 @@ mod tests {
         assert!(plan_lb_action(&lb, LbAction::Start).is_err());
         assert!(plan_lb_delete(&lb, 1, false).is_err());
         assert!(plan_lb_delete(&lb, 1, true).is_ok());
-    }
-
-    #[test]
-    fn server_groups_are_extra_pools_a_listener_may_forward_to() {
-        let lb = lb();
-        let group =
-            plan_server_group(&lb, "g", &mut SequentialIds::default(), Timestamp(1)).unwrap();
-        assert!(is_server_group(&lb, &group));
-        assert!(check_group_pool(&lb, &group).is_ok());
-        let lb_wide = Pool {
-            id: lb.default_pool_id.clone(),
-            ..group.clone()
-        };
-        assert!(check_group_pool(&lb, &lb_wide).is_err());
-        let tcp80 = NewListener {
-            name: "a".into(),
-            protocol: "tcp".into(),
-            port: Some(80),
-            group_pool_id: Some(group.id.to_string()),
-            ..Default::default()
-        };
-        let bound = listener(tcp80, &[]).unwrap();
-        assert_eq!(bound.group_pool_id.as_ref(), Some(&group.id));
-        assert!(matches!(
-            plan_server_group_delete(&lb, &group, std::slice::from_ref(&bound)),
-            Err(Error::Conflict { .. })
-        ));
-        assert!(plan_server_group_delete(&lb, &group, &[]).is_ok());
-        assert!(plan_server_group_delete(&lb, &lb_wide, &[]).is_err());
     }
 }

@@ -72,6 +72,45 @@ wire_enum!(
     ProxyProtocol { None = "none", V1 = "v1", V2 = "v2" }
 );
 wire_enum!(
+    /// What a server group's backends speak, when the group says (Octavia's
+    /// pool `protocol`): it decides which listeners may forward to the
+    /// group and whether they send a PROXY header first.
+    PoolProtocol {
+        Tcp = "tcp",
+        Udp = "udp",
+        Http = "http",
+        /// TLS the backends terminate; passed through as TCP.
+        Https = "https",
+        /// TCP after a PROXY protocol v1 header.
+        Proxy = "proxy",
+        /// TCP after a PROXY protocol v2 header.
+        ProxyV2 = "proxyv2"
+    }
+);
+
+impl PoolProtocol {
+    /// Whether a listener of `listener` protocol can forward to a group
+    /// of this protocol (Octavia's listener/pool compatibility table, less
+    /// what Weir cannot do: an HTTP listener sends no PROXY header).
+    pub fn serves(self, listener: Protocol) -> bool {
+        match listener {
+            Protocol::Tcp => !matches!(self, Self::Udp),
+            Protocol::Udp => self == Self::Udp,
+            Protocol::Http => self == Self::Http,
+        }
+    }
+
+    /// The PROXY header a listener sends the group's backends first.
+    pub fn proxy_header(self) -> ProxyProtocol {
+        match self {
+            Self::Proxy => ProxyProtocol::V1,
+            Self::ProxyV2 => ProxyProtocol::V2,
+            _ => ProxyProtocol::None,
+        }
+    }
+}
+
+wire_enum!(
     /// Backend selection algorithm: weighted round robin, least connections,
     /// source hashing.
     Scheduler { Wrr = "wrr", Lc = "lc", Sh = "sh" }
@@ -156,7 +195,10 @@ pub struct LoadBalancer {
     pub status: LbStatus,
     /// The LB-wide pool of Aliyun's model (its "default server group").
     pub default_pool_id: PoolId,
+    /// Free text for people (Octavia `description`), at most 255 characters.
+    pub description: String,
     pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// An inclusive range of ports, `start <= end`.
@@ -286,7 +328,9 @@ pub struct Listener {
     /// `None`: the data plane's default for the protocol.
     pub idle_timeout_ms: Option<u64>,
     pub default_pool_id: PoolId,
+    pub description: String,
     pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl Listener {
@@ -335,7 +379,49 @@ pub struct Pool {
     /// Slow start: a backend that joins or recovers ramps from a small
     /// share to its full weight over this long; 0 is off.
     pub slow_start_ms: u64,
+    /// A server group's own algorithm (Octavia's pool `lb_algorithm`),
+    /// used by every listener that forwards to it; `None`: each listener's
+    /// scheduler (Aliyun's VServer groups, every structural pool).
+    pub scheduler: Option<Scheduler>,
+    /// What a server group's backends speak (Octavia's pool `protocol`);
+    /// `None`: whatever the listener speaks.
+    pub protocol: Option<PoolProtocol>,
+    /// false: the group serves nothing (Octavia pool `admin_state_up`).
+    pub enabled: bool,
+    pub description: String,
+    /// The name of the pool's health check (Octavia's health monitor).
+    pub monitor_name: String,
     pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Pool {
+    /// A pool with the defaults of every field but its identity.
+    pub fn new(
+        id: PoolId,
+        lb: (&ProjectId, &LoadBalancerId),
+        listener_id: Option<ListenerId>,
+        name: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            project_id: lb.0.clone(),
+            lb_id: lb.1.clone(),
+            listener_id,
+            name,
+            health_check: None,
+            drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
+            slow_start_ms: 0,
+            scheduler: None,
+            protocol: None,
+            enabled: true,
+            description: String::new(),
+            monitor_name: String::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// What an active check does.

@@ -1,7 +1,7 @@
 //! Pool settings: active health checks, the drain timeout and slow start.
 
-use crate::model::{CheckKind, HealthCheck, Pool};
-use crate::Error;
+use crate::model::{CheckKind, HealthCheck, Pool, Scheduler};
+use crate::{Error, Timestamp};
 
 /// Bounds of the check timing, in milliseconds.
 pub const MIN_INTERVAL_MS: u64 = 50;
@@ -36,6 +36,14 @@ pub struct PoolUpdate {
     /// 0 turns slow start off.
     pub slow_start_ms: Option<u64>,
     pub name: Option<String>,
+    pub description: Option<String>,
+    /// A server group's own algorithm ([`Pool::scheduler`]); `Some(None)`:
+    /// back to each listener's.
+    pub scheduler: Option<Option<String>>,
+    /// Serve (true) or serve nothing (false).
+    pub enabled: Option<bool>,
+    /// The health check's name (Octavia's health monitor `name`).
+    pub monitor_name: Option<String>,
 }
 
 /// Parses `200`, `200-399`, `200,204,300-302`.
@@ -147,11 +155,37 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
 }
 
 /// Applies an update to a pool.
-pub fn plan_pool_update(current: &Pool, update: &PoolUpdate) -> Result<Pool, Error> {
+pub fn plan_pool_update(
+    current: &Pool,
+    update: &PoolUpdate,
+    now: Timestamp,
+) -> Result<Pool, Error> {
     let mut next = current.clone();
     if let Some(name) = &update.name {
         crate::inventory::validate_name("name", name)?;
         next.name = name.clone();
+    }
+    if let Some(text) = &update.description {
+        crate::inventory::validate_description("description", text)?;
+        next.description = text.clone();
+    }
+    if let Some(name) = &update.monitor_name {
+        crate::inventory::validate_name("monitor_name", name)?;
+        next.monitor_name = name.clone();
+    }
+    if let Some(scheduler) = &update.scheduler {
+        next.scheduler = match scheduler {
+            None => None,
+            Some(s) => Some(s.parse().map_err(|()| {
+                Error::invalid(
+                    "scheduler",
+                    format!("{s:?} is not one of {}", Scheduler::NAMES.join(", ")),
+                )
+            })?),
+        };
+    }
+    if let Some(enabled) = update.enabled {
+        next.enabled = enabled;
     }
     if let Some(check) = &update.health_check {
         next.health_check = check.as_ref().map(plan_health_check).transpose()?;
@@ -173,6 +207,9 @@ pub fn plan_pool_update(current: &Pool, update: &PoolUpdate) -> Result<Pool, Err
             ));
         }
         next.slow_start_ms = ms;
+    }
+    if next != *current {
+        next.updated_at = now;
     }
     Ok(next)
 }

@@ -265,8 +265,26 @@ impl ListenerSpec {
     }
 }
 
-/// Builds the spec of one listener of `lb`.
-pub fn listener_spec(lb: &LoadBalancer, listener: &Listener) -> ListenerSpec {
+/// Builds the spec of one listener of `lb`. `served` is the pool whose
+/// own algorithm and protocol, when it has them, the listener uses: its
+/// server group when it forwards to one, else its own pool.
+pub fn listener_spec(
+    lb: &LoadBalancer,
+    listener: &Listener,
+    served: Option<&Pool>,
+) -> ListenerSpec {
+    let scheduler = served
+        .and_then(|p| p.scheduler)
+        .unwrap_or(listener.scheduler);
+    let proxy_protocol = served
+        .and_then(|p| p.protocol)
+        .map_or(listener.proxy_protocol, PoolProtocol::proxy_header);
+    let pools = match &listener.group_pool_id {
+        // A disabled group serves nothing, as Octavia's admin-down pool.
+        Some(_) if served.is_some_and(|p| !p.enabled) => Vec::new(),
+        Some(group) => vec![group.clone()],
+        None => vec![listener.default_pool_id.clone(), lb.default_pool_id.clone()],
+    };
     ListenerSpec {
         id: listener.id.clone(),
         lb_id: lb.id.clone(),
@@ -274,16 +292,22 @@ pub fn listener_spec(lb: &LoadBalancer, listener: &Listener) -> ListenerSpec {
         protocol: listener.protocol,
         ports: listener.ports.clone(),
         forwarding_mode: listener.forwarding_mode,
-        scheduler: listener.scheduler,
-        proxy_protocol: listener.proxy_protocol,
+        scheduler,
+        proxy_protocol,
         backend_port: listener.backend_port,
         max_connections: listener.max_connections,
         idle_timeout_ms: listener.idle_timeout_ms,
-        pools: match &listener.group_pool_id {
-            Some(group) => vec![group.clone()],
-            None => vec![listener.default_pool_id.clone(), lb.default_pool_id.clone()],
-        },
+        pools,
     }
+}
+
+/// The pool [`listener_spec`] takes a listener's algorithm and protocol
+/// from.
+pub fn served_pool_id(listener: &Listener) -> &PoolId {
+    listener
+        .group_pool_id
+        .as_ref()
+        .unwrap_or(&listener.default_pool_id)
 }
 
 #[cfg(test)]

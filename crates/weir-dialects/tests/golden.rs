@@ -500,23 +500,28 @@ fn openstack_octavia() {
     );
     let listener = field(&reply, "/listener/id");
     r.label(&listener, "listener");
-    // Every Weir listener has its pool from the start.
-    let pool = field(&reply, "/listener/default_pool_id");
-    r.label(&pool, "pool");
     golden(&mut r, "octavia_03_create_listener", &reply, 201);
 
     let reply = api(
         "POST",
         "/pools",
         Some(json!({"pool": {"listener_id": listener, "protocol": "TCP",
-                              "lb_algorithm": "LEAST_CONNECTIONS", "name": "web-pool"}})),
+                              "lb_algorithm": "LEAST_CONNECTIONS", "name": "web-pool",
+                              "description": "the web tier"}})),
     );
-    assert_eq!(
-        field(&reply, "/pool/id"),
-        pool,
-        "the pool adopts the listener's"
-    );
+    let pool = field(&reply, "/pool/id");
+    r.label(&pool, "pool");
     golden(&mut r, "octavia_04_create_pool", &reply, 201);
+    let shown = api("GET", &format!("/listeners/{listener}"), None);
+    assert_eq!(field(&shown, "/listener/default_pool_id"), pool);
+    // One default pool per listener.
+    let second = api(
+        "POST",
+        "/pools",
+        Some(json!({"pool": {"listener_id": listener, "protocol": "TCP",
+                              "lb_algorithm": "ROUND_ROBIN"}})),
+    );
+    assert_eq!(second.status, 409, "{}", second.text);
 
     let reply = api(
         "POST",
@@ -602,8 +607,16 @@ fn huawei_elb() {
         ),
     );
     assert_eq!(reply.status, 201, "{}", reply.text);
-    let pool = field(&reply, "/listener/default_pool_id");
-    r.label(&field(&reply, "/listener/id"), "listener");
+    let listener = field(&reply, "/listener/id");
+    r.label(&listener, "listener");
+    let reply = s.huawei(
+        "POST",
+        "/pools",
+        Some(&json!({"pool": {"listener_id": listener, "protocol": "TCP",
+                               "lb_algorithm": "ROUND_ROBIN"}})),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let pool = field(&reply, "/pool/id");
     r.label(&pool, "pool");
 
     // Seed 004's own example sends the port as a string.
@@ -675,7 +688,8 @@ fn octavia_version_document_and_a_network_only_load_balancer() {
         stopped.json()["loadbalancer"]["operating_status"],
         "OFFLINE"
     );
-    // Fields Weir does not keep yet are refused, never silently dropped.
+    // A description is kept, an update's time is kept; tags are not kept
+    // yet and are refused, never silently dropped.
     let described = s.octavia_at(
         "/load-balancer/v2/lbaas",
         &token,
@@ -683,8 +697,39 @@ fn octavia_version_document_and_a_network_only_load_balancer() {
         "/loadbalancers",
         Some(&json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "description": "web tier"}})),
     );
-    assert_eq!(described.status, 400, "{}", described.text);
-    assert!(described.text.contains("description"), "{}", described.text);
+    assert_eq!(described.status, 201, "{}", described.text);
+    assert_eq!(field(&described, "/loadbalancer/description"), "web tier");
+    let id = field(&described, "/loadbalancer/id");
+    let created_at = field(&described, "/loadbalancer/updated_at");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let updated = s.octavia_at(
+        "/load-balancer/v2/lbaas",
+        &token,
+        "PUT",
+        &format!("/loadbalancers/{id}"),
+        Some(&json!({"loadbalancer": {"name": "renamed", "description": "tier 2"}})),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(field(&updated, "/loadbalancer/name"), "renamed");
+    assert_eq!(field(&updated, "/loadbalancer/description"), "tier 2");
+    assert_ne!(field(&updated, "/loadbalancer/updated_at"), created_at);
+    let tagged = s.octavia_at(
+        "/load-balancer/v2/lbaas",
+        &token,
+        "POST",
+        "/loadbalancers",
+        Some(&json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "tags": ["a"]}})),
+    );
+    assert_eq!(tagged.status, 400, "{}", tagged.text);
+    assert!(tagged.text.contains("tags"), "{}", tagged.text);
+    let too_long = s.octavia_at(
+        "/load-balancer/v2/lbaas",
+        &token,
+        "PUT",
+        &format!("/loadbalancers/{id}"),
+        Some(&json!({"loadbalancer": {"description": "x".repeat(256)}})),
+    );
+    assert_eq!(too_long.status, 400, "{}", too_long.text);
     let unknown = s.octavia_at(
         "/load-balancer/v2/lbaas",
         &token,

@@ -70,7 +70,17 @@ fn huawei_pool(s: &Server) -> String {
                                   "protocol_port": 80, "name": "tcp-80"}}),
         ),
     );
-    status(&reply, 201)["listener"]["default_pool_id"]
+    let listener = status(&reply, 201)["listener"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = s.huawei(
+        "POST",
+        "/pools",
+        Some(&json!({"pool": {"listener_id": listener, "protocol": "TCP",
+                               "lb_algorithm": "ROUND_ROBIN"}})),
+    );
+    status(&reply, 201)["pool"]["id"]
         .as_str()
         .unwrap()
         .to_owned()

@@ -70,9 +70,20 @@ fn lbaas_pool(call: &dyn Fn(&str, &str, Option<Value>) -> Reply, subnet: &str) -
         ),
         201,
     );
+    let pool = status(
+        &call(
+            "POST",
+            "/pools",
+            Some(
+                json!({"pool": {"listener_id": text(&listener, "/listener/id"),
+                                  "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}),
+            ),
+        ),
+        201,
+    );
     (
         text(&lb, "/loadbalancer/vip_address"),
-        text(&listener, "/listener/default_pool_id"),
+        text(&pool, "/pool/id"),
     )
 }
 

@@ -234,6 +234,9 @@ pub trait StoreTx: Reads {
         lb: &LoadBalancer,
         default_pool: &Pool,
     ) -> StoreResult<()>;
+    /// Writes a load balancer's name, description, status and update
+    /// time.
+    async fn update_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()>;
     async fn set_load_balancer_status(
         &mut self,
         lb: &LoadBalancer,

@@ -56,6 +56,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_shared_vpc.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_octavia_pools.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -383,7 +383,9 @@ fn lb_from(row: &impl Columns) -> StoreResult<LoadBalancer> {
         vip: parsed(row, "vip")?,
         status: enum_col(row, "status")?,
         default_pool_id: PoolId::new(row.text("default_pool_id")?),
+        description: row.text("description")?,
         created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
     })
 }
 
@@ -416,7 +418,9 @@ fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
             })
             .transpose()?,
         default_pool_id: PoolId::new(row.text("default_pool_id")?),
+        description: row.text("description")?,
         created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
     })
 }
 
@@ -459,7 +463,25 @@ fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
         health_check,
         drain_timeout_ms: u64_col(row, "drain_timeout_ms")?,
         slow_start_ms: u64_col(row, "slow_start_ms")?,
+        scheduler: row
+            .opt_text("scheduler")?
+            .map(|s| {
+                s.parse()
+                    .map_err(|()| StoreError::Corrupt(format!("pool scheduler {s:?}")))
+            })
+            .transpose()?,
+        protocol: row
+            .opt_text("protocol")?
+            .map(|s| {
+                s.parse()
+                    .map_err(|()| StoreError::Corrupt(format!("pool protocol {s:?}")))
+            })
+            .transpose()?,
+        enabled: row.flag("enabled")?,
+        description: row.text("description")?,
+        monitor_name: row.text("monitor_name")?,
         created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
     })
 }
 
@@ -1216,8 +1238,10 @@ impl<D: TxDriver> WriteTx<D> {
         let hc = hc_columns(p.health_check.as_ref());
         self.exec(
             "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
-             hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, slow_start_ms, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, slow_start_ms, created_at, \
+             scheduler, protocol, enabled, description, monitor_name, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21, $22)",
             args![
                 p.id.as_str(),
                 p.project_id.as_str(),
@@ -1235,6 +1259,12 @@ impl<D: TxDriver> WriteTx<D> {
                 i64::try_from(p.drain_timeout_ms).unwrap_or(i64::MAX),
                 i64::try_from(p.slow_start_ms).unwrap_or(i64::MAX),
                 p.created_at.millis(),
+                p.scheduler.map(Scheduler::as_str),
+                p.protocol.map(PoolProtocol::as_str),
+                p.enabled,
+                &p.description,
+                &p.monitor_name,
+                p.updated_at.millis(),
             ],
         )
         .await?;
@@ -1376,8 +1406,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
 
     async fn insert_load_balancer(&mut self, lb: &LoadBalancer, pool: &Pool) -> StoreResult<()> {
         self.exec(
-            "INSERT INTO load_balancers (id, project_id, name, subnet_id, vpc_id, vip, status, default_pool_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO load_balancers (id, project_id, name, subnet_id, vpc_id, vip, status, default_pool_id, created_at, \
+             description, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             args![
                 lb.id.as_str(),
                 lb.project_id.as_str(),
@@ -1388,6 +1419,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 lb.status.as_str(),
                 lb.default_pool_id.as_str(),
                 lb.created_at.millis(),
+                &lb.description,
+                lb.updated_at.millis(),
             ],
         )
         .await?;
@@ -1410,6 +1443,28 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.exec(
             "UPDATE load_balancers SET status = $1 WHERE id = $2",
             args![status.as_str(), lb.id.as_str()],
+        )
+        .await?;
+        self.log(
+            &lb.project_id,
+            "load_balancer",
+            &[lb.id.as_str()],
+            "update",
+            Scope::lb(&lb.id),
+        )
+        .await
+    }
+
+    async fn update_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
+        self.exec(
+            "UPDATE load_balancers SET name = $1, description = $2, status = $3, updated_at = $4 WHERE id = $5",
+            args![
+                &lb.name,
+                &lb.description,
+                lb.status.as_str(),
+                lb.updated_at.millis(),
+                lb.id.as_str()
+            ],
         )
         .await?;
         self.log(
@@ -1470,7 +1525,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn update_listener(&mut self, l: &Listener) -> StoreResult<()> {
         self.exec(
             "UPDATE listeners SET name = $1, scheduler = $2, proxy_protocol = $3, enabled = $4, \
-             max_connections = $5, idle_timeout_ms = $6 WHERE id = $7",
+             max_connections = $5, idle_timeout_ms = $6, description = $7, group_pool_id = $8, \
+             updated_at = $9 WHERE id = $10",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -1479,6 +1535,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.max_connections.map(i64::from),
                 l.idle_timeout_ms
                     .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                &l.description,
+                l.group_pool_id.as_ref().map(PoolId::as_str),
+                l.updated_at.millis(),
                 l.id.as_str(),
             ],
         )
@@ -1511,8 +1570,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.exec(
             "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, \
              proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
-             max_connections, idle_timeout_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             max_connections, idle_timeout_ms, description, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -1530,6 +1589,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.enabled,
                 l.max_connections.map(i64::from),
                 l.idle_timeout_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                &l.description,
+                l.updated_at.millis(),
             ],
         )
         .await?;
@@ -1593,8 +1654,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         let hc = hc_columns(p.health_check.as_ref());
         self.exec(
             "UPDATE pools SET hc_type = $1, hc_interval_ms = $2, hc_timeout_ms = $3, hc_rise = $4, hc_fall = $5, \
-             hc_port = $6, hc_path = $7, hc_codes = $8, drain_timeout_ms = $9, slow_start_ms = $10, name = $11 \
-             WHERE id = $12",
+             hc_port = $6, hc_path = $7, hc_codes = $8, drain_timeout_ms = $9, slow_start_ms = $10, name = $11, \
+             scheduler = $12, enabled = $13, description = $14, monitor_name = $15, updated_at = $16 \
+             WHERE id = $17",
             args![
                 hc.kind,
                 hc.interval_ms,
@@ -1607,6 +1669,11 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 i64::try_from(p.drain_timeout_ms).unwrap_or(i64::MAX),
                 i64::try_from(p.slow_start_ms).unwrap_or(i64::MAX),
                 &p.name,
+                p.scheduler.map(Scheduler::as_str),
+                p.enabled,
+                &p.description,
+                &p.monitor_name,
+                p.updated_at.millis(),
                 p.id.as_str(),
             ],
         )

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (8, include_str!("../migrations/sqlite/0008_compaction.sql")),
     (9, include_str!("../migrations/sqlite/0009_shared_vpc.sql")),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_octavia_pools.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

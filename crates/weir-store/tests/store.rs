@@ -77,19 +77,17 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         vip: "127.0.1.1".parse().unwrap(),
         status: LbStatus::Running,
         default_pool_id: "lbpool".into(),
+        description: "the front door".into(),
         created_at: t(4),
+        updated_at: t(4),
     };
-    let lb_pool = Pool {
-        id: "lbpool".into(),
-        project_id: "p1".into(),
-        lb_id: "lb1".into(),
-        listener_id: None,
-        name: "default".into(),
-        health_check: None,
-        drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
-        slow_start_ms: 0,
-        created_at: t(4),
-    };
+    let lb_pool = Pool::new(
+        "lbpool".into(),
+        (&"p1".into(), &"lb1".into()),
+        None,
+        "default".into(),
+        t(4),
+    );
     let listener = Listener {
         id: "l1".into(),
         project_id: "p1".into(),
@@ -116,7 +114,9 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         max_connections: Some(1234),
         idle_timeout_ms: Some(60_000),
         default_pool_id: "pool1".into(),
+        description: "udp ranges".into(),
         created_at: t(5),
+        updated_at: t(5),
     };
     let pool = Pool {
         id: "pool1".into(),
@@ -632,15 +632,21 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
 ) {
     let (lb, listener) = seed(&*store).await;
     let group = Pool {
-        id: "group1".into(),
-        project_id: lb.project_id.clone(),
-        lb_id: lb.id.clone(),
-        listener_id: None,
-        name: "g".into(),
-        health_check: None,
         drain_timeout_ms: 1000,
         slow_start_ms: 250,
-        created_at: t(5),
+        scheduler: Some(Scheduler::Lc),
+        protocol: Some(PoolProtocol::ProxyV2),
+        enabled: false,
+        description: "an Octavia pool".into(),
+        monitor_name: "hm".into(),
+        updated_at: t(6),
+        ..Pool::new(
+            "group1".into(),
+            (&lb.project_id, &lb.id),
+            None,
+            "g".into(),
+            t(5),
+        )
     };
     let before = store.read().await.unwrap().revision().await.unwrap();
     let mut tx = store.begin().await.unwrap();
@@ -684,6 +690,29 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
     assert!(changes
         .iter()
         .any(|c| c.entity == "pool" && c.op == "create" && c.lb_id.as_ref() == Some(&lb.id)));
+    drop(r);
+
+    // Detaching the group, renaming the load balancer: both round-trip.
+    let detached = Listener {
+        group_pool_id: None,
+        description: "own pool again".into(),
+        updated_at: t(9),
+        ..bound.clone()
+    };
+    let renamed = LoadBalancer {
+        name: "renamed".into(),
+        description: "still the front door".into(),
+        status: LbStatus::Stopped,
+        updated_at: t(9),
+        ..lb.clone()
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.update_listener(&detached).await.unwrap();
+    tx.update_load_balancer(&renamed).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.listener(&"l2".into()).await.unwrap(), Some(detached));
+    assert_eq!(r.load_balancer(&lb.id).await.unwrap(), Some(renamed));
     drop(r);
 
     let mut tx = store.begin().await.unwrap();

@@ -43,7 +43,9 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         max_connections: None,
         idle_timeout_ms: None,
         default_pool_id: "pool-1".into(),
+        description: String::new(),
         created_at: ts(),
+        updated_at: ts(),
     }
 }
 
@@ -58,7 +60,9 @@ fn snapshot() -> RegisterSnapshot {
             vip: "10.0.0.100".parse().unwrap(),
             status: LbStatus::Running,
             default_pool_id: "pool-lb".into(),
+            description: String::new(),
             created_at: ts(),
+            updated_at: ts(),
         },
         vpc: Vpc {
             id: "vpc-1".into(),
@@ -70,17 +74,13 @@ fn snapshot() -> RegisterSnapshot {
             created_at: ts(),
         },
         listener: Some(listener(ListenerPorts::Single(80), ForwardingMode::Proxy)),
-        pool: Pool {
-            id: "pool-1".into(),
-            project_id: P.into(),
-            lb_id: "lb-1".into(),
-            listener_id: Some("ls-1".into()),
-            name: "p".into(),
-            health_check: None,
-            drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
-            slow_start_ms: 0,
-            created_at: ts(),
-        },
+        pool: Pool::new(
+            "pool-1".into(),
+            (&P.into(), &"lb-1".into()),
+            Some("ls-1".into()),
+            "p".into(),
+            ts(),
+        ),
         pool_backend_count: 0,
         overlapping: vec![],
         instances: vec![

@@ -407,8 +407,10 @@ async fn a_keep_alive_connection_closes_when_its_listener_stops() {
         "the idle connection of the stopped listener closes without a word: {closed:?} {:?}",
         String::from_utf8_lossy(&rest)
     );
-    // The old socket may still hold the port for a moment: the new
-    // listener binds on its retry (`bind_retry`, 50 ms here).
+    // The old socket may still hold the port for a moment (its aborted
+    // accept task drops it when the runtime next polls it): the new
+    // listener binds on a retry, which `DataPlane::run` makes every
+    // `bind_retry` and this test, driving `apply` by hand, makes itself.
     let mut new = None;
     for _ in 0..100 {
         if let Ok(stream) = tokio::net::TcpStream::connect(v).await {
@@ -416,6 +418,7 @@ async fn a_keep_alive_connection_closes_when_its_listener_stops() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+        dp.retry_failed_binds();
     }
     let mut new = new.expect("the restarted listener accepts");
     for _ in 0..3 {

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use weir_control::{RegisterRequest, RegisterTarget};
 use weir_core::backend::{BackendSelector, BackendUpdate, WhenMissing};
+use weir_core::group::{is_server_group, NewServerGroup, WhenInUse};
 use weir_core::ids::*;
-use weir_core::loadbalancer::{is_server_group, LbAction, NewListener, NewLoadBalancer};
+use weir_core::loadbalancer::{LbAction, NewListener, NewLoadBalancer};
 use weir_core::model::*;
 use weir_core::pool::{HealthCheckSpec, PoolUpdate};
 use weir_core::register::{BackendSpec, DuplicatePolicy, NameRule, RegisterPolicy};
@@ -172,6 +173,7 @@ async fn create_load_balancer(call: &Call) -> ActionResult {
                 vip: p.opt("Address").map(str::to_owned),
                 vpc_id: p.opt("VpcId").map(str::to_owned),
                 stopped: false,
+                ..Default::default()
             },
             p.opt("ClientToken").map(str::to_owned),
         )
@@ -457,6 +459,7 @@ async fn create_listener(call: &Call, protocol: &str) -> ActionResult {
                 group_pool_id: p.opt("VServerGroupId").map(str::to_owned),
                 max_connections: None,
                 idle_timeout_ms: None,
+                ..Default::default()
             },
             PoolUpdate {
                 health_check: health.clone().map(Some),
@@ -854,7 +857,17 @@ async fn create_vserver_group(call: &Call) -> ActionResult {
     let (pool, added) = call
         .dialects
         .control
-        .create_server_group(&call.principal, lb.id, name, specs, group_policy())
+        .create_server_group(
+            &call.principal,
+            lb.id,
+            NewServerGroup {
+                name,
+                ..NewServerGroup::default()
+            },
+            None,
+            specs,
+            group_policy(),
+        )
         .await
         .map_err(fail)?;
     Ok(json!({
@@ -1020,7 +1033,7 @@ async fn delete_vserver_group(call: &Call) -> ActionResult {
     let (_, pool) = vserver_group(call).await?;
     call.dialects
         .control
-        .delete_server_group(&call.principal, pool.id)
+        .delete_server_group(&call.principal, pool.id, WhenInUse::Refuse)
         .await
         .map_err(fail)?;
     Ok(json!({}))

@@ -91,6 +91,7 @@ async fn create_ulb(call: &Call) -> ActionResult {
                 vip: p.opt("PrivateIp").map(str::to_owned),
                 vpc_id: p.opt("VPCId").map(str::to_owned),
                 stopped: false,
+                ..Default::default()
             },
         )
         .await
@@ -251,12 +252,14 @@ async fn create_vserver(call: &Call) -> ActionResult {
                 group_pool_id: None,
                 max_connections: None,
                 idle_timeout_ms: None,
+                ..Default::default()
             },
             PoolUpdate {
                 health_check: health.map(Some),
                 drain_timeout_ms: None,
                 slow_start_ms: None,
                 name: None,
+                ..Default::default()
             },
             None,
         )

@@ -106,6 +106,7 @@ async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionRes
                 vip: None,
                 vpc_id: None,
                 stopped: false,
+                ..Default::default()
             },
             req.client_token,
         )
@@ -236,12 +237,14 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
                 group_pool_id: None,
                 max_connections: None,
                 idle_timeout_ms: None,
+                ..Default::default()
             },
             PoolUpdate {
                 health_check: health,
                 drain_timeout_ms: None,
                 slow_start_ms: None,
                 name: None,
+                ..Default::default()
             },
             None,
         )

@@ -104,6 +104,7 @@ async fn create_load_balancer(call: &Call, req: CreateLoadBalancer) -> ActionRes
                 vip: None,
                 vpc_id: Some(req.vpc_id),
                 stopped: false,
+                ..Default::default()
             },
         )
         .await
@@ -381,6 +382,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
         group_pool_id: None,
         max_connections: None,
         idle_timeout_ms: None,
+        ..Default::default()
     };
     let listener = call
         .control
@@ -393,6 +395,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
                 drain_timeout_ms: None,
                 slow_start_ms: None,
                 name: None,
+                ..Default::default()
             },
             None,
         )

@@ -275,7 +275,16 @@ pub fn build(c: &Client, token: &str) -> Ids {
         json!({"listener": {"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 80}}),
         201,
     );
-    let pool = field(&listener, "/listener/default_pool_id");
+    let pool = field(
+        &os(
+            "POST",
+            "/pools",
+            json!({"pool": {"listener_id": field(&listener, "/listener/id"),
+                             "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}),
+            201,
+        ),
+        "/pool/id",
+    );
     let member = field(
         &os(
             "POST",
@@ -315,7 +324,15 @@ pub fn build(c: &Client, token: &str) -> Ids {
         "/listeners",
         json!({"listener": {"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 80}}),
     );
-    let pool = field(&listener, "/listener/default_pool_id");
+    let pool = field(
+        &hw(
+            "POST",
+            "/pools",
+            json!({"pool": {"listener_id": field(&listener, "/listener/id"),
+                             "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}),
+        ),
+        "/pool/id",
+    );
     let member = field(
         &hw(
             "POST",

@@ -1,0 +1,313 @@
+//! `/pools`: create, list, show, update, delete.
+//!
+//! An LBaaS pool is a server group of its load balancer
+//! ([`weir_core::group`]): any number per load balancer, each with its own
+//! algorithm, protocol, members and monitor, the default pool of the
+//! listeners that forward to it. The structural pools the other dialects
+//! register into (a listener's own pool, the LB-wide pool) are not LBaaS
+//! pools and are not found here.
+
+use weir_core::group::{is_server_group, NewServerGroup, WhenInUse};
+
+use super::*;
+
+/// A pool, the listeners it is the default pool of, and its members;
+/// 404 unless it is a server group.
+pub(super) async fn pool_full(
+    c: &Control,
+    p: &Principal,
+    pool_id: &PoolId,
+) -> Result<(Pool, Vec<Listener>, Vec<Backend>), LbaasError> {
+    let gone = || LbaasError::not_found(format!("Pool {pool_id} could not be found."));
+    let (pool, _, members) = c
+        .backends_of(p, &RegisterTarget::Pool(pool_id.clone()))
+        .await
+        .map_err(|e| match e {
+            ControlError::Domain(Error::NotFound { .. }) => gone(),
+            e => fail(e),
+        })?;
+    let lb = c.get_load_balancer(p, &pool.lb_id).await.map_err(fail)?;
+    if !is_server_group(&lb, &pool) {
+        return Err(gone());
+    }
+    let listeners = c
+        .list_listeners(p, &lb.id)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .filter(|l| l.group_pool_id.as_ref() == Some(&pool.id))
+        .collect();
+    Ok((pool, listeners, members))
+}
+
+/// The server groups of `lb`.
+pub(super) async fn groups_of(
+    c: &Control,
+    p: &Principal,
+    lb: &LoadBalancer,
+) -> Result<Vec<Pool>, LbaasError> {
+    Ok(c.list_pools(p, &lb.id)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .filter(|pool| is_server_group(lb, pool))
+        .collect())
+}
+
+pub(super) async fn all_pools(c: &Control, p: &Principal) -> Result<Vec<PoolId>, LbaasError> {
+    let mut out = Vec::new();
+    for lb in c.list_load_balancers(p).await.map_err(fail)? {
+        out.extend(groups_of(c, p, &lb).await?.into_iter().map(|p| p.id));
+    }
+    Ok(out)
+}
+
+pub(super) async fn list_pools(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<Vec<(String, String)>>,
+    Here(here): Here,
+) -> LbResult {
+    let c = &d.control;
+    let mut items = Vec::new();
+    for id in all_pools(c, &ctx.principal).await? {
+        let (pool, listeners, members) = pool_full(c, &ctx.principal, &id).await?;
+        items.push(pool_view(c, &pool, &listeners, &members));
+    }
+    ok(listing::list(items, &q, "pools", &here)?)
+}
+
+/// Every field of Octavia's pool body; those Weir cannot honour yet are
+/// refused unless they say "none" ([`refuse_unhonoured`]), and any other
+/// field is refused by name, as Octavia's own API does.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PoolBody {
+    listener_id: Option<String>,
+    loadbalancer_id: Option<String>,
+    protocol: Option<String>,
+    lb_algorithm: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    admin_state_up: Option<bool>,
+    project_id: Option<String>,
+    tenant_id: Option<String>,
+    session_persistence: Option<Value>,
+    tags: Option<Value>,
+    tls_enabled: Option<bool>,
+    tls_container_ref: Option<Value>,
+    ca_tls_container_ref: Option<Value>,
+    crl_container_ref: Option<Value>,
+    tls_versions: Option<Value>,
+    tls_ciphers: Option<Value>,
+    alpn_protocols: Option<Value>,
+}
+
+impl PoolBody {
+    /// Refuses what Weir cannot honour; `owner` is the project the pool
+    /// belongs to (its load balancer's).
+    fn refuse_unhonoured(&self, owner: &ProjectId) -> Result<(), LbaasError> {
+        refuse_unhonoured("", "session_persistence", self.session_persistence.as_ref())?;
+        refuse_unhonoured("", "tags", self.tags.as_ref())?;
+        for (name, value) in [
+            ("tls_container_ref", &self.tls_container_ref),
+            ("ca_tls_container_ref", &self.ca_tls_container_ref),
+            ("crl_container_ref", &self.crl_container_ref),
+            ("tls_versions", &self.tls_versions),
+            ("tls_ciphers", &self.tls_ciphers),
+            ("alpn_protocols", &self.alpn_protocols),
+        ] {
+            refuse_unhonoured("", name, value.as_ref())?;
+        }
+        if self.tls_enabled == Some(true) {
+            return Err(LbaasError::bad_request(
+                "Invalid input for field/attribute tls_enabled. Value: 'True'. Weir does not re-encrypt to members yet",
+            ));
+        }
+        // A pool always belongs to its load balancer's project.
+        for named in [&self.project_id, &self.tenant_id].into_iter().flatten() {
+            if named != owner.as_str() {
+                return Err(LbaasError::bad_request(format!(
+                    "Invalid input for field/attribute project_id. Value: '{named}'. A pool belongs to its load balancer's project"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Octavia's pool protocol as Weir's [`PoolProtocol`] wire name.
+pub(super) fn group_protocol(p: &str) -> Result<&'static str, LbaasError> {
+    match p {
+        "TCP" => Ok("tcp"),
+        "UDP" => Ok("udp"),
+        "HTTP" => Ok("http"),
+        "HTTPS" => Ok("https"),
+        "PROXY" => Ok("proxy"),
+        "PROXYV2" => Ok("proxyv2"),
+        other => Err(LbaasError::bad_request(format!(
+            "Invalid input for field/attribute protocol. Value: '{other}'. \
+             Value should be one of TCP, UDP, HTTP, HTTPS, PROXY, PROXYV2"
+        ))),
+    }
+}
+
+/// A protocol/listener mismatch in Octavia's words.
+fn protocol_mismatch(e: ControlError, protocol: &str, listener: Option<&Listener>) -> LbaasError {
+    match (&e, listener) {
+        (ControlError::Domain(Error::InvalidField { field, .. }), Some(l))
+            if field == "group_pool_id" =>
+        {
+            LbaasError::bad_request(format!(
+                "The pool protocol '{protocol}' is invalid while the listener protocol is '{}'.",
+                l.protocol.as_str().to_ascii_uppercase()
+            ))
+        }
+        _ => fail(e),
+    }
+}
+
+pub(super) async fn create_pool(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    RawBody(raw): RawBody,
+) -> LbResult {
+    let req: PoolBody = body(&raw, "pool")?;
+    let missing = |f: &str| {
+        LbaasError::bad_request(format!(
+            "Invalid input for field/attribute {f}. Value: None. Mandatory field missing."
+        ))
+    };
+    let protocol = req.protocol.as_deref().ok_or_else(|| missing("protocol"))?;
+    let algorithm = algorithm(
+        req.lb_algorithm
+            .as_deref()
+            .ok_or_else(|| missing("lb_algorithm"))?,
+    )?;
+    let c = &d.control;
+    let listener = match &req.listener_id {
+        Some(id) => Some(
+            c.get_listener(&ctx.principal, &ListenerId::new(id.as_str()))
+                .await
+                .map_err(fail)?,
+        ),
+        None => None,
+    };
+    let lb_id = match (&listener, &req.loadbalancer_id) {
+        (Some(l), Some(lb)) if l.lb_id.as_str() != lb => {
+            return Err(LbaasError::bad_request(format!(
+                "Listener {} is not on load balancer {lb}.",
+                l.id
+            )))
+        }
+        (Some(l), _) => l.lb_id.clone(),
+        (None, Some(lb)) => LoadBalancerId::new(lb.as_str()),
+        (None, None) => return Err(missing("listener_id or loadbalancer_id")),
+    };
+    let lb = c
+        .get_load_balancer(&ctx.principal, &lb_id)
+        .await
+        .map_err(fail)?;
+    req.refuse_unhonoured(&lb.project_id)?;
+    let (pool, _) = c
+        .create_server_group(
+            &ctx.principal,
+            lb_id,
+            NewServerGroup {
+                name: req.name.clone().unwrap_or_default(),
+                description: req.description.clone(),
+                scheduler: Some(algorithm.to_owned()),
+                protocol: Some(group_protocol(protocol)?.to_owned()),
+                disabled: req.admin_state_up == Some(false),
+            },
+            listener.as_ref().map(|l| l.id.clone()),
+            Vec::new(),
+            ctx.flavor.policy(),
+        )
+        .await
+        .map_err(|e| match e {
+            ControlError::Domain(Error::Conflict { .. }) if listener.is_some() => LbaasError::new(
+                StatusCode::CONFLICT,
+                codes::CONFLICT,
+                format!(
+                    "Listener {} already has a default pool.",
+                    req.listener_id.as_deref().unwrap_or_default()
+                ),
+            ),
+            e => protocol_mismatch(e, protocol, listener.as_ref()),
+        })?;
+    let (pool, listeners, members) = pool_full(c, &ctx.principal, &pool.id).await?;
+    created(json!({"pool": pool_view(c, &pool, &listeners, &members)}))
+}
+
+pub(super) async fn show_pool(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(p): Path<HashMap<String, String>>,
+) -> LbResult {
+    let c = &d.control;
+    let (pool, listeners, members) =
+        pool_full(c, &ctx.principal, &PoolId::new(param(&p, "pool_id"))).await?;
+    ok(json!({"pool": pool_view(c, &pool, &listeners, &members)}))
+}
+
+pub(super) async fn update_pool(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(p): Path<HashMap<String, String>>,
+    RawBody(raw): RawBody,
+) -> LbResult {
+    let req: PoolBody = body(&raw, "pool")?;
+    // What a pool is attached to and speaks is fixed at creation.
+    for (name, given) in [
+        ("listener_id", req.listener_id.is_some()),
+        ("loadbalancer_id", req.loadbalancer_id.is_some()),
+        ("protocol", req.protocol.is_some()),
+    ] {
+        if given {
+            return Err(LbaasError::bad_request(format!(
+                "Invalid input for field/attribute {name}: it cannot be changed on a pool."
+            )));
+        }
+    }
+    let c = &d.control;
+    let id = PoolId::new(param(&p, "pool_id"));
+    let (current, _, _) = pool_full(c, &ctx.principal, &id).await?;
+    req.refuse_unhonoured(&current.project_id)?;
+    c.update_pool(
+        &ctx.principal,
+        id.clone(),
+        PoolUpdate {
+            name: req.name,
+            description: req.description,
+            enabled: req.admin_state_up,
+            scheduler: req
+                .lb_algorithm
+                .as_deref()
+                .map(algorithm)
+                .transpose()?
+                .map(|s| Some(s.to_owned())),
+            ..PoolUpdate::default()
+        },
+    )
+    .await
+    .map_err(fail)?;
+    let (pool, listeners, members) = pool_full(c, &ctx.principal, &id).await?;
+    ok(json!({"pool": pool_view(c, &pool, &listeners, &members)}))
+}
+
+/// Deletes the pool with its members and monitor; a listener it was the
+/// default pool of is left without one, as in Octavia.
+pub(super) async fn delete_pool(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(p): Path<HashMap<String, String>>,
+) -> LbResult {
+    let c = &d.control;
+    let id = PoolId::new(param(&p, "pool_id"));
+    pool_full(c, &ctx.principal, &id).await?;
+    c.delete_server_group(&ctx.principal, id, WhenInUse::Detach)
+        .await
+        .map_err(fail)?;
+    no_content()
+}

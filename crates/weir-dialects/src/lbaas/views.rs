@@ -1,0 +1,295 @@
+//! The LBaaS JSON views of Weir's resources and their derived
+//! provisioning and operating statuses.
+
+use super::*;
+
+pub(super) fn worse(a: &'static str, b: &'static str) -> &'static str {
+    let rank = |s: &str| match s {
+        "ERROR" => 2,
+        "PENDING_CREATE" => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// (provisioning_status, operating_status) of a listener: ACTIVE once the
+/// data plane has applied it.
+pub(super) fn listener_status(
+    c: &Control,
+    l: &Listener,
+    lb_running: bool,
+) -> (&'static str, &'static str) {
+    if !lb_running || !l.enabled {
+        // A stopped load balancer's (or a stopped listener's) listeners are
+        // applied as "not bound".
+        return ("ACTIVE", "OFFLINE");
+    }
+    match c.listener_live(l) {
+        Some(ListenerLive::Pending) => ("PENDING_CREATE", "OFFLINE"),
+        Some(ListenerLive::Active) => ("ACTIVE", "ONLINE"),
+        Some(ListenerLive::Error(_)) => ("ERROR", "ERROR"),
+        Some(ListenerLive::Unsupported(_)) => ("ACTIVE", "OFFLINE"),
+        None if c.has_live_view() => ("PENDING_CREATE", "OFFLINE"),
+        None => ("ACTIVE", "ONLINE"),
+    }
+}
+
+pub(super) fn member_status(
+    c: &Control,
+    b: &Backend,
+    monitored: bool,
+) -> (&'static str, &'static str) {
+    let live = c.backend_live(&b.id);
+    let provisioning = if live.is_none() && c.has_live_view() {
+        "PENDING_CREATE"
+    } else {
+        "ACTIVE"
+    };
+    let operating = if !b.enabled {
+        "OFFLINE"
+    } else {
+        match live.map(|l| l.state) {
+            // Octavia: without a monitor the health is unknown, whatever
+            // passive ejection may think.
+            Some(BackendState::Draining) => "DRAINING",
+            _ if !monitored => "NO_MONITOR",
+            Some(BackendState::Healthy) => "ONLINE",
+            Some(BackendState::Unhealthy) => "ERROR",
+            Some(BackendState::Checking | BackendState::Drained | BackendState::Disabled)
+            | None => "OFFLINE",
+        }
+    };
+    (provisioning, operating)
+}
+
+pub(super) fn lb_view(
+    c: &Control,
+    lb: &LoadBalancer,
+    listeners: &[Listener],
+    pools: &[Pool],
+) -> Value {
+    let mut provisioning = "ACTIVE";
+    let mut operating = if lb.status == LbStatus::Running {
+        "ONLINE"
+    } else {
+        "OFFLINE"
+    };
+    for l in listeners {
+        let (p, o) = listener_status(c, l, lb.status == LbStatus::Running);
+        provisioning = worse(provisioning, p);
+        if o == "ERROR" {
+            operating = "ERROR";
+        }
+    }
+    json!({
+        "id": lb.id.as_str(),
+        "name": lb.name,
+        "description": lb.description,
+        "vip_address": lb.vip.to_string(),
+        "vip_subnet_id": lb.subnet_id.as_str(),
+        "vip_network_id": lb.vpc_id.as_str(),
+        "vip_port_id": null,
+        "project_id": lb.project_id.as_str(),
+        "tenant_id": lb.project_id.as_str(),
+        "provisioning_status": provisioning,
+        "operating_status": operating,
+        "admin_state_up": lb.status == LbStatus::Running,
+        "listeners": listeners.iter().map(|l| json!({"id": l.id.as_str()})).collect::<Vec<_>>(),
+        "pools": pools.iter().map(|p| json!({"id": p.id.as_str()})).collect::<Vec<_>>(),
+        "provider": "weir",
+        "flavor_id": null,
+        "availability_zone": null,
+        "created_at": lb.created_at.to_string(),
+        "updated_at": lb.updated_at.to_string(),
+        "tags": [],
+    })
+}
+
+pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Value {
+    let (provisioning, operating) = listener_status(c, l, lb_running);
+    json!({
+        "id": l.id.as_str(),
+        "name": l.name,
+        "description": l.description,
+        "protocol": l.protocol.as_str().to_ascii_uppercase(),
+        "protocol_port": l.single_port(),
+        "loadbalancers": [{"id": l.lb_id.as_str()}],
+        "loadbalancer_id": l.lb_id.as_str(),
+        "default_pool_id": l.group_pool_id.as_ref().map(PoolId::as_str),
+        "connection_limit": l.max_connections.map_or(-1, i64::from),
+        "admin_state_up": l.enabled,
+        "provisioning_status": provisioning,
+        "operating_status": operating,
+        "project_id": l.project_id.as_str(),
+        "tenant_id": l.project_id.as_str(),
+        "insert_headers": {},
+        "created_at": l.created_at.to_string(),
+        "updated_at": l.updated_at.to_string(),
+        "tags": [],
+    })
+}
+
+pub(super) fn algorithm_name(s: Scheduler) -> &'static str {
+    match s {
+        Scheduler::Wrr => "ROUND_ROBIN",
+        Scheduler::Lc => "LEAST_CONNECTIONS",
+        Scheduler::Sh => "SOURCE_IP",
+    }
+}
+
+pub(super) fn algorithm(name: &str) -> Result<&'static str, LbaasError> {
+    match name {
+        "ROUND_ROBIN" => Ok("wrr"),
+        "LEAST_CONNECTIONS" => Ok("lc"),
+        "SOURCE_IP" => Ok("sh"),
+        // Octavia's answer for an option its provider cannot do.
+        "SOURCE_IP_PORT" => Err(LbaasError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            codes::NOT_IMPLEMENTED,
+            "Provider 'weir' does not support a requested option: lb_algorithm SOURCE_IP_PORT (Weir hashes on the source address only: SOURCE_IP)",
+        )),
+        other => Err(LbaasError::bad_request(format!(
+            "Invalid input for field/attribute lb_algorithm. Value: '{other}'. Value should be one of ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP, SOURCE_IP_PORT"
+        ))),
+    }
+}
+
+/// Octavia's name of a pool's protocol: its own, else what its first
+/// listener speaks (groups made by other dialects name none).
+pub(super) fn pool_protocol(pool: &Pool, listener: Option<&Listener>) -> &'static str {
+    match (pool.protocol, listener) {
+        (Some(PoolProtocol::Tcp), _) => "TCP",
+        (Some(PoolProtocol::Udp), _) => "UDP",
+        (Some(PoolProtocol::Http), _) => "HTTP",
+        (Some(PoolProtocol::Https), _) => "HTTPS",
+        (Some(PoolProtocol::Proxy), _) => "PROXY",
+        (Some(PoolProtocol::ProxyV2), _) => "PROXYV2",
+        (None, None) => "TCP",
+        (None, Some(l)) => match (l.protocol, l.proxy_protocol) {
+            (Protocol::Tcp, ProxyProtocol::V1) => "PROXY",
+            (Protocol::Tcp, ProxyProtocol::V2) => "PROXYV2",
+            (Protocol::Tcp, ProxyProtocol::None) => "TCP",
+            (Protocol::Udp, _) => "UDP",
+            (Protocol::Http, _) => "HTTP",
+        },
+    }
+}
+
+pub(super) fn pool_view(
+    c: &Control,
+    pool: &Pool,
+    listeners: &[Listener],
+    members: &[Backend],
+) -> Value {
+    let monitored = pool.health_check.is_some();
+    let ops: Vec<&str> = members
+        .iter()
+        .map(|b| member_status(c, b, monitored).1)
+        .collect();
+    // Octavia: a pool no listener serves (or an admin-down one) is
+    // OFFLINE; a served one reads from its members.
+    let operating = if listeners.is_empty() || !pool.enabled {
+        "OFFLINE"
+    } else if !ops.is_empty() && ops.iter().all(|o| *o == "ERROR") {
+        "ERROR"
+    } else if ops.contains(&"ERROR") {
+        "DEGRADED"
+    } else {
+        "ONLINE"
+    };
+    let first = listeners.first();
+    let scheduler = pool
+        .scheduler
+        .or(first.map(|l| l.scheduler))
+        .unwrap_or(Scheduler::Wrr);
+    json!({
+        "id": pool.id.as_str(),
+        "name": pool.name,
+        "description": pool.description,
+        "protocol": pool_protocol(pool, first),
+        "lb_algorithm": algorithm_name(scheduler),
+        "listeners": listeners.iter().map(|l| json!({"id": l.id.as_str()})).collect::<Vec<_>>(),
+        "listener_id": first.map(|l| l.id.as_str()),
+        "loadbalancers": [{"id": pool.lb_id.as_str()}],
+        "loadbalancer_id": pool.lb_id.as_str(),
+        "members": members.iter().map(|b| json!({"id": b.id.as_str()})).collect::<Vec<_>>(),
+        "healthmonitor_id": pool.health_check.as_ref().map(|_| pool.id.as_str()),
+        "session_persistence": null,
+        "admin_state_up": pool.enabled,
+        "provisioning_status": "ACTIVE",
+        "operating_status": operating,
+        "project_id": pool.project_id.as_str(),
+        "tenant_id": pool.project_id.as_str(),
+        "tls_enabled": false,
+        "tls_container_ref": null,
+        "ca_tls_container_ref": null,
+        "crl_container_ref": null,
+        "tls_versions": null,
+        "tls_ciphers": null,
+        "alpn_protocols": null,
+        "created_at": pool.created_at.to_string(),
+        "updated_at": pool.updated_at.to_string(),
+        "tags": [],
+    })
+}
+
+pub(super) fn member_view(c: &Control, b: &Backend, monitored: bool) -> Value {
+    let (provisioning, operating) = member_status(c, b, monitored);
+    json!({
+        "id": b.id.as_str(),
+        "name": b.name,
+        "address": b.address.to_string(),
+        "protocol_port": b.ports.key(),
+        "weight": b.weight,
+        "admin_state_up": b.enabled,
+        "backup": b.backup,
+        "subnet_id": b.subnet_id.as_ref().map(|s| s.as_str()),
+        "project_id": b.project_id.as_str(),
+        "tenant_id": b.project_id.as_str(),
+        "pool_id": b.pool_id.as_str(),
+        "provisioning_status": provisioning,
+        "operating_status": operating,
+        "monitor_address": null,
+        "monitor_port": null,
+        "created_at": b.created_at.to_string(),
+        "updated_at": b.updated_at.to_string(),
+        "tags": [],
+    })
+}
+
+pub(super) fn monitor_view(pool: &Pool) -> Option<Value> {
+    let hc = pool.health_check.as_ref()?;
+    let (kind, path, codes) = match &hc.kind {
+        CheckKind::Tcp => ("TCP", None, None),
+        CheckKind::Http { path, expected } => {
+            ("HTTP", Some(path.clone()), Some(format_codes(expected)))
+        }
+    };
+    Some(json!({
+        "id": pool.id.as_str(),
+        "name": pool.monitor_name,
+        "type": kind,
+        "delay": hc.interval_ms.div_ceil(1000),
+        "timeout": hc.timeout_ms.div_ceil(1000),
+        "max_retries": hc.rise,
+        "max_retries_down": hc.fall,
+        "url_path": path,
+        "expected_codes": codes,
+        "http_method": if kind == "HTTP" { Some("GET") } else { None },
+        "monitor_port": hc.port,
+        "pools": [{"id": pool.id.as_str()}],
+        "pool_id": pool.id.as_str(),
+        "admin_state_up": true,
+        "provisioning_status": "ACTIVE",
+        "operating_status": "ONLINE",
+        "project_id": pool.project_id.as_str(),
+        "tenant_id": pool.project_id.as_str(),
+        "created_at": pool.created_at.to_string(),
+        "updated_at": pool.updated_at.to_string(),
+        "tags": [],
+    }))
+}
