@@ -11,6 +11,7 @@ Addresses 10.x are data only: the server's data plane may dial 127.0.0.0/8 only.
 """
 
 import datetime
+import socket
 import threading
 import time
 import uuid
@@ -35,6 +36,41 @@ from tests.sdk.lbaas_support import (
     raw_request,
     tcp_exchange,
 )
+
+class RecordingTCPBackend:
+    """A TCP server on 127.x that keeps the first bytes of each connection and answers its token."""
+
+    def __init__(self, host):
+        self.token = ("weir-recording-" + uuid.uuid4().hex[:8]).encode()
+        self.seen = []
+        self.sock = socket.socket()
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.host, self.port = self.sock.getsockname()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2.0)
+                try:
+                    self.seen.append(conn.recv(1024))
+                    conn.sendall(self.token)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
 
 TOKEN_TTL_S = 2
 MEMBER_QUOTA = 4  # [limits] backends_per_pool of OctaviaTest's server
@@ -831,13 +867,19 @@ class OctaviaTest(LbaasTestCase):
         self.assertOsError(lambda: self.conn.load_balancer.get_health_monitor(hm.id), os_exc.NotFoundException, 404,
                            "a deleted monitor")
         self.assertIsNone(self.os_step("get_pool", lambda: self.conn.load_balancer.get_pool(pool.id)).health_monitor_id)
-        # TCP and PING monitors are accepted on a TCP pool; an unknown type is not.
+        # A TCP monitor, named and admin-down, is kept as given; a timeout past the delay is accepted
+        # (checks never overlap). PING and the TLS monitors are options Weir lacks: Octavia's 501.
         tcp_pool = self.stack()[2]
-        for kind in ("TCP", "PING"):
-            hm = self.os_step("create %s monitor" % kind, lambda: self.conn.load_balancer.create_health_monitor(
-                pool_id=tcp_pool.id, type=kind, delay=2, timeout=1, max_retries=1))
-            self.assertEqual(hm.id, tcp_pool.id)
-            self.os_step("delete monitor", lambda: self.conn.load_balancer.delete_health_monitor(hm))
+        hm = self.os_step("create TCP monitor", lambda: self.conn.load_balancer.create_health_monitor(
+            pool_id=tcp_pool.id, type="TCP", delay=2, timeout=3, max_retries=1, name="tcp-hm",
+            admin_state_up=False))
+        self.assertEqual((hm.id, hm.name, hm.is_admin_state_up, hm.timeout, hm.operating_status),
+                         (tcp_pool.id, "tcp-hm", False, 3, "OFFLINE"))
+        self.os_step("delete monitor", lambda: self.conn.load_balancer.delete_health_monitor(hm))
+        for kind in ("PING", "HTTPS", "TLS-HELLO"):
+            self.assertOsError(lambda: self.conn.load_balancer.create_health_monitor(
+                pool_id=tcp_pool.id, type=kind, delay=2, timeout=1, max_retries=1), os_exc.HttpException,
+                501, "%s monitor" % kind, message_re="does not support")
         self.assertOsError(lambda: self.conn.load_balancer.create_health_monitor(
             pool_id=tcp_pool.id, type="SCTP-BOGUS", delay=2, timeout=1, max_retries=1), os_exc.BadRequestException,
             400, "unknown monitor type")
@@ -937,6 +979,53 @@ class OctaviaTrafficTest(LbaasTestCase):
     def bootstrap(cls):
         cls.world = World(cls.native, "otr", 10, 40, vms=0)
         cls.conn = openstack_connection(cls.server, cls.world.project.ak, cls.world.project.sk)
+
+    def test_a_pools_protocol_and_persistence_shape_its_traffic(self):
+        """Octavia pools are Weir's server groups: a PROXY pool sends the PROXY header first, a pool with
+        SOURCE_IP persistence keeps one client on one member, and a listener moved to another pool
+        forwards there at once."""
+        recorder = RecordingTCPBackend("127.0.0.1")
+        self.addCleanup(recorder.close)
+        tokens = [TokenTCPBackend("127.0.0.1") for _ in range(2)]
+        for b in tokens:
+            self.addCleanup(b.close)
+        lb, listener, pool = self.os_stack(self.conn, self.world, protocol="TCP", pool_protocol="PROXY",
+                                           algorithm="LEAST_CONNECTIONS")
+        member = lambda p, **kw: self.os_step("create_member", lambda: self.conn.load_balancer.create_member(p, **kw))  # noqa: E731
+        member(pool, address=recorder.host, protocol_port=recorder.port)
+        data, err = tcp_exchange(lb.vip_address, listener.protocol_port)
+        self.assertEqual(data, recorder.token, err)
+        self.assertTrue(recorder.seen and recorder.seen[-1].startswith(b"PROXY TCP4 127."), recorder.seen)
+
+        # Two more pools on the same load balancer: round robin with and without source-IP persistence.
+        sticky = self.os_step("create_pool sticky", lambda: self.conn.load_balancer.create_pool(
+            loadbalancer_id=lb.id, protocol="TCP", lb_algorithm="ROUND_ROBIN",
+            session_persistence={"type": "SOURCE_IP"}))
+        plain = self.os_step("create_pool plain", lambda: self.conn.load_balancer.create_pool(
+            loadbalancer_id=lb.id, protocol="TCP", lb_algorithm="ROUND_ROBIN"))
+        self.assertEqual(sticky.session_persistence["type"], "SOURCE_IP")
+        self.assertEqual(sticky.lb_algorithm, "ROUND_ROBIN")
+        for p in (sticky, plain):
+            for b in tokens:
+                member(p, address=b.host, protocol_port=b.port)
+
+        def answers(target, n=8):
+            self.os_step("update_listener default_pool_id", lambda: self.conn.load_balancer.update_listener(
+                listener, default_pool_id=target.id))
+            got = []
+            for _ in range(n):
+                data, err = tcp_exchange(lb.vip_address, listener.protocol_port)
+                self.assertIsNotNone(data, err)
+                got.append(data)
+            return got
+
+        plain_answers = answers(plain)
+        self.assertEqual(set(plain_answers), {b.token for b in tokens}, "round robin reaches both members")
+        sticky_answers = answers(sticky)
+        self.assertEqual(len(set(sticky_answers)), 1, "source-IP persistence keeps one member: %r" % sticky_answers)
+        self.assertIn(sticky_answers[0], {b.token for b in tokens})
+        # The PROXY pool's header is the pool's: the plain pool's members got none.
+        self.assertFalse(any(seen.startswith(b"PROXY") for seen in recorder.seen[1:]))
 
     def test_tcp_exchange_reaches_member(self):
         backend = TokenTCPBackend("127.0.0.1")

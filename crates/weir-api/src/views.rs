@@ -260,6 +260,7 @@ impl From<&HealthCheck> for HealthCheckView {
     fn from(c: &HealthCheck) -> Self {
         let (kind, path, expected_codes) = match &c.kind {
             CheckKind::Tcp => ("tcp", None, None),
+            CheckKind::UdpConnect => ("udp-connect", None, None),
             CheckKind::Http { path, expected } => (
                 "http",
                 Some(path.clone()),

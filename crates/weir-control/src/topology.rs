@@ -99,7 +99,8 @@ impl Follower {
                 let spec = PoolSpec {
                     id: pool.id.clone(),
                     lb_id: pool.lb_id.clone(),
-                    health_check: pool.health_check.clone(),
+                    // A kept but disabled check does not run.
+                    health_check: pool.health_check.clone().filter(|_| pool.monitor_enabled),
                     drain_timeout_ms: pool.drain_timeout_ms,
                     slow_start_ms: pool.slow_start_ms,
                     backends: backends.clone(),

@@ -20,6 +20,8 @@ pub struct NewServerGroup {
     pub scheduler: Option<String>,
     /// A [`PoolProtocol`] wire name.
     pub protocol: Option<String>,
+    /// A [`Persistence`] wire name.
+    pub persistence: Option<String>,
     /// Created serving nothing (Octavia `admin_state_up: false`).
     pub disabled: bool,
 }
@@ -65,6 +67,11 @@ pub fn plan_server_group(
         .protocol
         .as_deref()
         .map(|p| parse("protocol", p, PoolProtocol::NAMES))
+        .transpose()?;
+    pool.persistence = req
+        .persistence
+        .as_deref()
+        .map(|p| parse("persistence", p, Persistence::NAMES))
         .transpose()?;
     pool.enabled = !req.disabled;
     Ok(pool)

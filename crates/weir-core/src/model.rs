@@ -111,6 +111,14 @@ impl PoolProtocol {
 }
 
 wire_enum!(
+    /// How a server group keeps a client on one backend (Octavia's
+    /// `session_persistence`). Source-IP persistence is consistent hashing
+    /// of the client address (the `sh` scheduler, Maglev), whatever the
+    /// group's algorithm; cookies come with the listener-policy work.
+    Persistence { SourceIp = "source-ip" }
+);
+
+wire_enum!(
     /// Backend selection algorithm: weighted round robin, least connections,
     /// source hashing.
     Scheduler { Wrr = "wrr", Lc = "lc", Sh = "sh" }
@@ -386,11 +394,16 @@ pub struct Pool {
     /// What a server group's backends speak (Octavia's pool `protocol`);
     /// `None`: whatever the listener speaks.
     pub protocol: Option<PoolProtocol>,
+    /// Keeps a client on one backend (Octavia `session_persistence`).
+    pub persistence: Option<Persistence>,
     /// false: the group serves nothing (Octavia pool `admin_state_up`).
     pub enabled: bool,
     pub description: String,
     /// The name of the pool's health check (Octavia's health monitor).
     pub monitor_name: String,
+    /// false: the health check is kept but not run (Octavia's monitor
+    /// `admin_state_up: false`); backends then take traffic unchecked.
+    pub monitor_enabled: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -415,9 +428,11 @@ impl Pool {
             slow_start_ms: 0,
             scheduler: None,
             protocol: None,
+            persistence: None,
             enabled: true,
             description: String::new(),
             monitor_name: String::new(),
+            monitor_enabled: true,
             created_at: now,
             updated_at: now,
         }
@@ -434,6 +449,10 @@ pub enum CheckKind {
         path: String,
         expected: Vec<(u16, u16)>,
     },
+    /// A UDP datagram draws no ICMP port-unreachable within the timeout
+    /// (Octavia's UDP-CONNECT): a closed port fails, an open or silent
+    /// one passes.
+    UdpConnect,
 }
 
 /// An active health check of a pool (HAProxy's rise/fall hysteresis).

@@ -1,6 +1,6 @@
 //! Pool settings: active health checks, the drain timeout and slow start.
 
-use crate::model::{CheckKind, HealthCheck, Pool, Scheduler};
+use crate::model::{CheckKind, HealthCheck, Persistence, Pool, Scheduler};
 use crate::{Error, Timestamp};
 
 /// Bounds of the check timing, in milliseconds.
@@ -42,8 +42,12 @@ pub struct PoolUpdate {
     pub scheduler: Option<Option<String>>,
     /// Serve (true) or serve nothing (false).
     pub enabled: Option<bool>,
+    /// A [`crate::model::Persistence`] wire name; `Some(None)`: none.
+    pub persistence: Option<Option<String>>,
     /// The health check's name (Octavia's health monitor `name`).
     pub monitor_name: Option<String>,
+    /// Run (true) or keep but not run (false) the health check.
+    pub monitor_enabled: Option<bool>,
 }
 
 /// Parses `200`, `200-399`, `200,204,300-302`.
@@ -98,6 +102,15 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
             }
             CheckKind::Tcp
         }
+        "udp-connect" => {
+            if spec.path.is_some() || spec.expected_codes.is_some() {
+                return Err(Error::invalid(
+                    f("path"),
+                    "path and expected_codes apply to http checks only",
+                ));
+            }
+            CheckKind::UdpConnect
+        }
         "http" => {
             let path = spec.path.clone().unwrap_or_else(|| "/".to_owned());
             if !path.starts_with('/')
@@ -118,7 +131,7 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
         other => {
             return Err(Error::invalid(
                 f("type"),
-                format!("{other:?} is not one of tcp, http"),
+                format!("{other:?} is not one of tcp, http, udp-connect"),
             ))
         }
     };
@@ -129,11 +142,14 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
             format!("must be in {MIN_INTERVAL_MS}-{MAX_INTERVAL_MS}"),
         ));
     }
+    // Checks of one backend never overlap (the next starts an interval
+    // after the last ended), so a timeout longer than the interval is
+    // meaningful, as in Octavia and HAProxy: it only spaces checks out.
     let timeout_ms = spec.timeout_ms.unwrap_or(1_000.min(interval_ms));
-    if timeout_ms == 0 || timeout_ms > interval_ms {
+    if !(1..=MAX_INTERVAL_MS).contains(&timeout_ms) {
         return Err(Error::invalid(
             f("timeout_ms"),
-            "must be between 1 and the interval",
+            format!("must be in 1-{MAX_INTERVAL_MS}"),
         ));
     }
     let count = |name: &str, v: Option<u32>, default: u32| match v.unwrap_or(default) {
@@ -187,6 +203,20 @@ pub fn plan_pool_update(
     if let Some(enabled) = update.enabled {
         next.enabled = enabled;
     }
+    if let Some(persistence) = &update.persistence {
+        next.persistence = match persistence {
+            None => None,
+            Some(p) => Some(p.parse().map_err(|()| {
+                Error::invalid(
+                    "persistence",
+                    format!("{p:?} is not one of {}", Persistence::NAMES.join(", ")),
+                )
+            })?),
+        };
+    }
+    if let Some(enabled) = update.monitor_enabled {
+        next.monitor_enabled = enabled;
+    }
     if let Some(check) = &update.health_check {
         next.health_check = check.as_ref().map(plan_health_check).transpose()?;
     }
@@ -238,6 +268,15 @@ mod tests {
         })
         .unwrap();
         assert_eq!(http.timeout_ms, 100);
+        // A timeout past the interval only spaces the checks out.
+        let slow = plan_health_check(&HealthCheckSpec {
+            kind: "udp-connect".into(),
+            interval_ms: Some(2_000),
+            timeout_ms: Some(3_000),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((slow.kind, slow.timeout_ms), (CheckKind::UdpConnect, 3_000));
         assert_eq!(
             http.kind,
             CheckKind::Http {
@@ -257,7 +296,12 @@ mod tests {
             },
             HealthCheckSpec {
                 kind: "tcp".into(),
-                timeout_ms: Some(5000),
+                timeout_ms: Some(0),
+                ..Default::default()
+            },
+            HealthCheckSpec {
+                kind: "udp-connect".into(),
+                path: Some("/".into()),
                 ..Default::default()
             },
             HealthCheckSpec {

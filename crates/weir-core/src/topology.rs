@@ -273,9 +273,12 @@ pub fn listener_spec(
     listener: &Listener,
     served: Option<&Pool>,
 ) -> ListenerSpec {
-    let scheduler = served
-        .and_then(|p| p.scheduler)
-        .unwrap_or(listener.scheduler);
+    let scheduler = match served {
+        Some(p) if p.persistence == Some(Persistence::SourceIp) => Scheduler::Sh,
+        _ => served
+            .and_then(|p| p.scheduler)
+            .unwrap_or(listener.scheduler),
+    };
     let proxy_protocol = served
         .and_then(|p| p.protocol)
         .map_or(listener.proxy_protocol, PoolProtocol::proxy_header);
@@ -338,6 +341,80 @@ mod tests {
             enabled: true,
             backup: false,
         }
+    }
+
+    #[test]
+    fn the_served_pool_decides_algorithm_protocol_and_state() {
+        let lb = LoadBalancer {
+            id: "lb".into(),
+            project_id: "p".into(),
+            name: "lb".into(),
+            subnet_id: "s".into(),
+            vpc_id: "v".into(),
+            vip: "10.0.0.5".parse().unwrap(),
+            status: LbStatus::Running,
+            default_pool_id: "lb-wide".into(),
+            description: String::new(),
+            created_at: crate::Timestamp(0),
+            updated_at: crate::Timestamp(0),
+        };
+        let listener = Listener {
+            id: "l".into(),
+            project_id: "p".into(),
+            lb_id: "lb".into(),
+            name: "l".into(),
+            protocol: Protocol::Tcp,
+            ports: ListenerPorts::Single(80),
+            forwarding_mode: ForwardingMode::Proxy,
+            scheduler: Scheduler::Wrr,
+            proxy_protocol: ProxyProtocol::None,
+            backend_port: None,
+            group_pool_id: Some("g".into()),
+            enabled: true,
+            max_connections: None,
+            idle_timeout_ms: None,
+            default_pool_id: "own".into(),
+            description: String::new(),
+            created_at: crate::Timestamp(0),
+            updated_at: crate::Timestamp(0),
+        };
+        let mut group = Pool::new(
+            "g".into(),
+            (&lb.project_id, &lb.id),
+            None,
+            "g".into(),
+            crate::Timestamp(0),
+        );
+        let spec = listener_spec(&lb, &listener, Some(&group));
+        assert_eq!(
+            (spec.scheduler, spec.proxy_protocol),
+            (Scheduler::Wrr, ProxyProtocol::None)
+        );
+        assert_eq!(spec.pools, vec![PoolId::from("g")]);
+        group.scheduler = Some(Scheduler::Lc);
+        group.protocol = Some(PoolProtocol::ProxyV2);
+        let spec = listener_spec(&lb, &listener, Some(&group));
+        assert_eq!(
+            (spec.scheduler, spec.proxy_protocol),
+            (Scheduler::Lc, ProxyProtocol::V2)
+        );
+        // Source-IP persistence hashes, whatever the algorithm.
+        group.persistence = Some(Persistence::SourceIp);
+        assert_eq!(
+            listener_spec(&lb, &listener, Some(&group)).scheduler,
+            Scheduler::Sh
+        );
+        group.enabled = false;
+        assert!(listener_spec(&lb, &listener, Some(&group)).pools.is_empty());
+        // Without a group: its own pool, then the LB-wide pool.
+        let own = Listener {
+            group_pool_id: None,
+            ..listener
+        };
+        assert_eq!(
+            listener_spec(&lb, &own, None).pools,
+            vec![PoolId::from("own"), PoolId::from("lb-wide")]
+        );
     }
 
     #[test]

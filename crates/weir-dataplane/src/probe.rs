@@ -45,12 +45,17 @@ pub async fn check_once(
         CheckFailed::new(reason, format!("{stage} {addr}: {e}"))
     };
     let attempt = async {
+        if check.kind == CheckKind::UdpConnect {
+            return udp_connect(egress, addr, timeout)
+                .await
+                .map_err(|e| io_failure("datagram to", e));
+        }
         let mut stream = egress
             .connect_within(addr, timeout)
             .await
             .map_err(|e| io_failure("connect to", e))?;
         match &check.kind {
-            CheckKind::Tcp => Ok(()),
+            CheckKind::Tcp | CheckKind::UdpConnect => Ok(()),
             CheckKind::Http { path, expected } => {
                 let request = format!(
                     "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: weir-health-check\r\nConnection: close\r\n\r\n"
@@ -100,6 +105,20 @@ pub async fn check_once(
                 format!("check of {addr} timed out after {} ms", check.timeout_ms),
             ))
         })
+}
+
+/// Octavia's UDP-CONNECT: a datagram to a closed UDP port draws an ICMP
+/// port-unreachable, which a connected socket reports as a refused
+/// receive; an answer, or silence for most of the timeout, means the port
+/// is open (or filtered, which a UDP probe cannot tell apart).
+async fn udp_connect(egress: &Egress, addr: SocketAddr, timeout: Duration) -> std::io::Result<()> {
+    let socket = egress.udp(addr).await?;
+    socket.send(b"weir-health-check\n").await?;
+    let mut answer = [0u8; 64];
+    match tokio::time::timeout(timeout * 3 / 4, socket.recv(&mut answer)).await {
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(_)) | Err(_) => Ok(()),
+    }
 }
 
 /// Checks `backend` every interval until the task is aborted.

@@ -227,7 +227,7 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
         body
     };
     for (field, value) in [
-        ("session_persistence", json!({"type": "HTTP_COOKIE"})),
+        ("session_persistence", json!({"type": "NO_SUCH_TYPE"})),
         ("tags", json!(["a"])),
         ("tls_enabled", json!(true)),
         ("ca_tls_container_ref", json!("http://barbican/secret")),
@@ -242,8 +242,41 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
     }
     // Hashing on the source port as well is an option Weir's provider
     // does not have: Octavia's 501, which clients treat as "unsupported".
-    let reply = o.pool(with("lb_algorithm", json!("SOURCE_IP_PORT")));
-    status(&reply, 501);
+    for (field, value) in [
+        ("lb_algorithm", json!("SOURCE_IP_PORT")),
+        ("session_persistence", json!({"type": "HTTP_COOKIE"})),
+        (
+            "session_persistence",
+            json!({"type": "APP_COOKIE", "cookie_name": "c"}),
+        ),
+        (
+            "session_persistence",
+            json!({"type": "SOURCE_IP", "persistence_timeout": 60}),
+        ),
+    ] {
+        let reply = o.pool(with(field, value));
+        assert!(status(&reply, 501)["faultstring"]
+            .as_str()
+            .unwrap()
+            .starts_with("Provider 'weir' does not support a requested option"));
+    }
+    // Source-IP persistence is honoured: kept, shown, cleared by null.
+    let sticky = status(
+        &o.pool(with("session_persistence", json!({"type": "SOURCE_IP"}))),
+        201,
+    );
+    assert_eq!(sticky["pool"]["session_persistence"]["type"], "SOURCE_IP");
+    assert_eq!(sticky["pool"]["lb_algorithm"], "ROUND_ROBIN");
+    let sticky_id = text(&sticky, "/pool/id");
+    let cleared = o.call(
+        "PUT",
+        &format!("/pools/{sticky_id}"),
+        Some(json!({"pool": {"session_persistence": null}})),
+    );
+    assert_eq!(
+        status(&cleared, 200)["pool"]["session_persistence"],
+        Value::Null
+    );
     // What says "none" is accepted.
     let reply = o.pool(with("session_persistence", Value::Null));
     status(&reply, 201);
@@ -257,5 +290,5 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
         &o.call("GET", &format!("/pools?loadbalancer_id={lb}"), None),
         200,
     );
-    assert_eq!(listed["pools"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["pools"].as_array().unwrap().len(), 3);
 }

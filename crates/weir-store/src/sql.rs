@@ -430,6 +430,7 @@ fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
         Some(kind) => {
             let kind = match kind {
                 "tcp" => CheckKind::Tcp,
+                "udp-connect" => CheckKind::UdpConnect,
                 "http" => {
                     let codes = row.text("hc_codes")?;
                     CheckKind::Http {
@@ -477,9 +478,17 @@ fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
                     .map_err(|()| StoreError::Corrupt(format!("pool protocol {s:?}")))
             })
             .transpose()?,
+        persistence: row
+            .opt_text("persistence")?
+            .map(|s| {
+                s.parse()
+                    .map_err(|()| StoreError::Corrupt(format!("pool persistence {s:?}")))
+            })
+            .transpose()?,
         enabled: row.flag("enabled")?,
         description: row.text("description")?,
         monitor_name: row.text("monitor_name")?,
+        monitor_enabled: row.flag("monitor_enabled")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
@@ -512,6 +521,7 @@ fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
     };
     let (kind, path, codes) = match &c.kind {
         CheckKind::Tcp => ("tcp", None, None),
+        CheckKind::UdpConnect => ("udp-connect", None, None),
         CheckKind::Http { path, expected } => (
             "http",
             Some(path.clone()),
@@ -1239,9 +1249,9 @@ impl<D: TxDriver> WriteTx<D> {
         self.exec(
             "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
              hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, slow_start_ms, created_at, \
-             scheduler, protocol, enabled, description, monitor_name, updated_at) \
+             scheduler, protocol, enabled, description, monitor_name, updated_at, monitor_enabled, persistence) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22)",
+             $17, $18, $19, $20, $21, $22, $23, $24)",
             args![
                 p.id.as_str(),
                 p.project_id.as_str(),
@@ -1265,6 +1275,8 @@ impl<D: TxDriver> WriteTx<D> {
                 &p.description,
                 &p.monitor_name,
                 p.updated_at.millis(),
+                p.monitor_enabled,
+                p.persistence.map(Persistence::as_str),
             ],
         )
         .await?;
@@ -1655,8 +1667,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.exec(
             "UPDATE pools SET hc_type = $1, hc_interval_ms = $2, hc_timeout_ms = $3, hc_rise = $4, hc_fall = $5, \
              hc_port = $6, hc_path = $7, hc_codes = $8, drain_timeout_ms = $9, slow_start_ms = $10, name = $11, \
-             scheduler = $12, enabled = $13, description = $14, monitor_name = $15, updated_at = $16 \
-             WHERE id = $17",
+             scheduler = $12, enabled = $13, description = $14, monitor_name = $15, updated_at = $16, \
+             monitor_enabled = $17, persistence = $18 WHERE id = $19",
             args![
                 hc.kind,
                 hc.interval_ms,
@@ -1674,6 +1686,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 &p.description,
                 &p.monitor_name,
                 p.updated_at.millis(),
+                p.monitor_enabled,
+                p.persistence.map(Persistence::as_str),
                 p.id.as_str(),
             ],
         )

@@ -636,9 +636,11 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
         slow_start_ms: 250,
         scheduler: Some(Scheduler::Lc),
         protocol: Some(PoolProtocol::ProxyV2),
+        persistence: Some(Persistence::SourceIp),
         enabled: false,
         description: "an Octavia pool".into(),
         monitor_name: "hm".into(),
+        monitor_enabled: false,
         updated_at: t(6),
         ..Pool::new(
             "group1".into(),

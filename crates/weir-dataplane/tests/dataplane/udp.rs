@@ -72,3 +72,60 @@ async fn flows_stick_to_a_backend_and_replies_come_from_the_vip() {
         "idle flows expire"
     );
 }
+
+/// Octavia's UDP-CONNECT check: a backend whose UDP port is open passes; one
+/// whose port is closed draws an ICMP port-unreachable and is taken out,
+/// so flows go to the live one only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_connect_check_takes_out_a_closed_port() {
+    use weir_core::model::{CheckKind, HealthCheck};
+    use weir_core::status::BackendState;
+    let dp = dataplane();
+    let (live, _task) = udp_backend("live").await;
+    // A port that was bound and let go: nothing listens on it.
+    let closed = {
+        let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        s.local_addr().unwrap()
+    };
+    let v = vip();
+    let check = HealthCheck {
+        kind: CheckKind::UdpConnect,
+        interval_ms: 100,
+        timeout_ms: 400,
+        rise: 1,
+        fall: 1,
+        port: None,
+    };
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Udp,
+        Scheduler::Wrr,
+        vec![backend("live", live, 1), backend("closed", closed, 1)],
+        Some(check),
+        1000,
+    ));
+    let state = |id: &'static str| {
+        let dp = &dp;
+        move || dp.backend_live(&id.into()).map(|l| l.state)
+    };
+    assert!(
+        eventually(Duration::from_secs(5), async || state("closed")()
+            == Some(BackendState::Unhealthy))
+        .await,
+        "the closed port is unhealthy: {:?}",
+        state("closed")()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), async || state("live")()
+            == Some(BackendState::Healthy))
+        .await,
+        "the open port is healthy: {:?}",
+        state("live")()
+    );
+    for _ in 0..4 {
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (tag, _) = ask(&client, v, "hello").await;
+        assert!(tag.starts_with("live"), "{tag}");
+    }
+}

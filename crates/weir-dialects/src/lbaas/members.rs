@@ -81,7 +81,7 @@ pub(super) async fn list_members(
     let c = &d.control;
     let (pool, _, members) =
         pool_full(c, &ctx.principal, &PoolId::new(param(&p, "pool_id"))).await?;
-    let monitored = pool.health_check.is_some();
+    let monitored = monitored(&pool);
     let items = members
         .iter()
         .map(|b| member_view(c, b, monitored))
@@ -124,7 +124,7 @@ pub(super) async fn create_member(
             "no member registered",
         )
     })?;
-    created(json!({"member": member_view(c, b, pool.health_check.is_some())}))
+    created(json!({"member": member_view(c, b, monitored(&pool))}))
 }
 
 /// The member, provided it is in the named pool (Octavia answers 404
@@ -149,7 +149,7 @@ pub(super) async fn member_in_pool(
             Error::not_found(ResourceKind::Backend, member_id).into(),
         ));
     }
-    Ok((b, pool.health_check.is_some()))
+    Ok((b, monitored(&pool)))
 }
 
 pub(super) async fn show_member(

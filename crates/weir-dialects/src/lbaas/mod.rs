@@ -131,6 +131,17 @@ impl LbaasError {
         Self::new(StatusCode::BAD_REQUEST, codes::INVALID, message)
     }
 
+    /// An option Weir's provider does not have: Octavia's 501 (its
+    /// ProviderUnsupportedOptionError), which Octavia clients and the
+    /// tempest plugin read as "this provider cannot do that".
+    pub fn unsupported(option: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            codes::NOT_IMPLEMENTED,
+            format!("Provider 'weir' does not support a requested option: {option}"),
+        )
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
     }

@@ -92,7 +92,9 @@ pub(super) struct PoolBody {
     admin_state_up: Option<bool>,
     project_id: Option<String>,
     tenant_id: Option<String>,
-    session_persistence: Option<Value>,
+    /// `null` (`Some(None)`) clears it on update; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    session_persistence: Option<Option<Value>>,
     tags: Option<Value>,
     tls_enabled: Option<bool>,
     tls_container_ref: Option<Value>,
@@ -107,7 +109,6 @@ impl PoolBody {
     /// Refuses what Weir cannot honour; `owner` is the project the pool
     /// belongs to (its load balancer's).
     fn refuse_unhonoured(&self, owner: &ProjectId) -> Result<(), LbaasError> {
-        refuse_unhonoured("", "session_persistence", self.session_persistence.as_ref())?;
         refuse_unhonoured("", "tags", self.tags.as_ref())?;
         for (name, value) in [
             ("tls_container_ref", &self.tls_container_ref),
@@ -133,6 +134,59 @@ impl PoolBody {
             }
         }
         Ok(())
+    }
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Value>>, D::Error> {
+    Option::<Value>::deserialize(d).map(Some)
+}
+
+/// Octavia's `session_persistence` as Weir's [`Persistence`] wire name:
+/// source-IP persistence is honoured (consistent hashing of the client
+/// address); cookies are options Weir's provider does not have yet.
+pub(super) fn persistence(sp: Option<&Value>) -> Result<Option<&'static str>, LbaasError> {
+    let Some(sp) = sp.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let field = |name: &str| sp.get(name).filter(|v| !v.is_null());
+    match field("type").and_then(Value::as_str) {
+        Some("SOURCE_IP") => {
+            for name in [
+                "cookie_name",
+                "persistence_timeout",
+                "persistence_granularity",
+            ] {
+                if let Some(v) = field(name) {
+                    return Err(LbaasError::unsupported(format!(
+                        "session_persistence {name} {v} (SOURCE_IP persistence hashes the client address)"
+                    )));
+                }
+            }
+            if let Some(unknown) = sp.as_object().and_then(|o| {
+                o.keys().find(|k| {
+                    ![
+                        "type",
+                        "cookie_name",
+                        "persistence_timeout",
+                        "persistence_granularity",
+                    ]
+                    .contains(&k.as_str())
+                })
+            }) {
+                return Err(LbaasError::bad_request(format!(
+                    "Invalid input for field/attribute session_persistence: unknown attribute {unknown}"
+                )));
+            }
+            Ok(Some("source-ip"))
+        }
+        Some(kind @ ("HTTP_COOKIE" | "APP_COOKIE")) => Err(LbaasError::unsupported(format!(
+            "session_persistence {kind} (cookie persistence is not built yet)"
+        ))),
+        _ => Err(LbaasError::bad_request(format!(
+            "Invalid input for field/attribute session_persistence. Value: '{sp}'. \
+             type should be one of SOURCE_IP, HTTP_COOKIE, APP_COOKIE"
+        ))),
     }
 }
 
@@ -218,6 +272,10 @@ pub(super) async fn create_pool(
                 description: req.description.clone(),
                 scheduler: Some(algorithm.to_owned()),
                 protocol: Some(group_protocol(protocol)?.to_owned()),
+                persistence: persistence(
+                    req.session_persistence.as_ref().and_then(Option::as_ref),
+                )?
+                .map(str::to_owned),
                 disabled: req.admin_state_up == Some(false),
             },
             listener.as_ref().map(|l| l.id.clone()),
@@ -281,6 +339,11 @@ pub(super) async fn update_pool(
             name: req.name,
             description: req.description,
             enabled: req.admin_state_up,
+            persistence: req
+                .session_persistence
+                .as_ref()
+                .map(|sp| persistence(sp.as_ref()).map(|p| p.map(str::to_owned)))
+                .transpose()?,
             scheduler: req
                 .lb_algorithm
                 .as_deref()

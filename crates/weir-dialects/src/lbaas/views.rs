@@ -38,6 +38,12 @@ pub(super) fn listener_status(
     }
 }
 
+/// Whether a pool's members are health checked: a monitor that exists and
+/// runs.
+pub(super) fn monitored(pool: &Pool) -> bool {
+    pool.health_check.is_some() && pool.monitor_enabled
+}
+
 pub(super) fn member_status(
     c: &Control,
     b: &Backend,
@@ -147,10 +153,8 @@ pub(super) fn algorithm(name: &str) -> Result<&'static str, LbaasError> {
         "LEAST_CONNECTIONS" => Ok("lc"),
         "SOURCE_IP" => Ok("sh"),
         // Octavia's answer for an option its provider cannot do.
-        "SOURCE_IP_PORT" => Err(LbaasError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            codes::NOT_IMPLEMENTED,
-            "Provider 'weir' does not support a requested option: lb_algorithm SOURCE_IP_PORT (Weir hashes on the source address only: SOURCE_IP)",
+        "SOURCE_IP_PORT" => Err(LbaasError::unsupported(
+            "lb_algorithm SOURCE_IP_PORT (Weir hashes on the source address only: SOURCE_IP)",
         )),
         other => Err(LbaasError::bad_request(format!(
             "Invalid input for field/attribute lb_algorithm. Value: '{other}'. Value should be one of ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP, SOURCE_IP_PORT"
@@ -185,7 +189,7 @@ pub(super) fn pool_view(
     listeners: &[Listener],
     members: &[Backend],
 ) -> Value {
-    let monitored = pool.health_check.is_some();
+    let monitored = monitored(pool);
     let ops: Vec<&str> = members
         .iter()
         .map(|b| member_status(c, b, monitored).1)
@@ -218,7 +222,11 @@ pub(super) fn pool_view(
         "loadbalancer_id": pool.lb_id.as_str(),
         "members": members.iter().map(|b| json!({"id": b.id.as_str()})).collect::<Vec<_>>(),
         "healthmonitor_id": pool.health_check.as_ref().map(|_| pool.id.as_str()),
-        "session_persistence": null,
+        "session_persistence": pool.persistence.map(|p| match p {
+            Persistence::SourceIp => json!({"type": "SOURCE_IP", "cookie_name": null,
+                                            "persistence_timeout": null,
+                                            "persistence_granularity": null}),
+        }),
         "admin_state_up": pool.enabled,
         "provisioning_status": "ACTIVE",
         "operating_status": operating,
@@ -261,13 +269,12 @@ pub(super) fn member_view(c: &Control, b: &Backend, monitored: bool) -> Value {
     })
 }
 
-pub(super) fn monitor_view(pool: &Pool) -> Option<Value> {
+pub(super) fn monitor_view(pool: &Pool, flavor: Flavor) -> Option<Value> {
     let hc = pool.health_check.as_ref()?;
-    let (kind, path, codes) = match &hc.kind {
-        CheckKind::Tcp => ("TCP", None, None),
-        CheckKind::Http { path, expected } => {
-            ("HTTP", Some(path.clone()), Some(format_codes(expected)))
-        }
+    let kind = kind_name(&hc.kind, flavor);
+    let (path, codes) = match &hc.kind {
+        CheckKind::Http { path, expected } => (Some(path.clone()), Some(format_codes(expected))),
+        CheckKind::Tcp | CheckKind::UdpConnect => (None, None),
     };
     Some(json!({
         "id": pool.id.as_str(),
@@ -283,9 +290,9 @@ pub(super) fn monitor_view(pool: &Pool) -> Option<Value> {
         "monitor_port": hc.port,
         "pools": [{"id": pool.id.as_str()}],
         "pool_id": pool.id.as_str(),
-        "admin_state_up": true,
+        "admin_state_up": pool.monitor_enabled,
         "provisioning_status": "ACTIVE",
-        "operating_status": "ONLINE",
+        "operating_status": if pool.monitor_enabled { "ONLINE" } else { "OFFLINE" },
         "project_id": pool.project_id.as_str(),
         "tenant_id": pool.project_id.as_str(),
         "created_at": pool.created_at.to_string(),

@@ -238,6 +238,7 @@ fn health_view(pool: &Pool) -> Value {
         Some(hc) => {
             let (kind, path, codes) = match &hc.kind {
                 CheckKind::Tcp => ("TCP", None, None),
+                CheckKind::UdpConnect => ("UDP", None, None),
                 CheckKind::Http { path, expected } => (
                     "HTTP",
                     Some(path.clone()),

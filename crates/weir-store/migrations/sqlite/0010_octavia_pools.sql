@@ -1,11 +1,13 @@
 -- Server groups as Octavia's pools: a group's own algorithm, backend
--- protocol and admin state (NULL algorithm/protocol: each listener's);
+-- protocol, session persistence and admin state (NULL algorithm/protocol: each listener's);
 -- descriptions, the health monitor's name, and update times.
 ALTER TABLE pools ADD COLUMN scheduler TEXT;
 ALTER TABLE pools ADD COLUMN protocol TEXT;
+ALTER TABLE pools ADD COLUMN persistence TEXT;
 ALTER TABLE pools ADD COLUMN enabled BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE pools ADD COLUMN description TEXT NOT NULL DEFAULT '';
 ALTER TABLE pools ADD COLUMN monitor_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE pools ADD COLUMN monitor_enabled BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE pools ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;
 UPDATE pools SET updated_at = created_at;
 ALTER TABLE listeners ADD COLUMN description TEXT NOT NULL DEFAULT '';

@@ -1,0 +1,287 @@
+//! Backends: registration, updates, batches, deregistration.
+
+use super::*;
+
+impl Control {
+    /// Every backend of the pool `target` names, oldest first, with that
+    /// pool (and its listener, when it is a listener's default pool).
+    pub async fn backends_of(
+        &self,
+        principal: &Principal,
+        target: &RegisterTarget,
+    ) -> ControlResult<(Pool, Option<Listener>, Vec<Backend>)> {
+        let mut reads = self.reader().await?;
+        let (pool, listener) = resolve_target(&mut *reads, principal, target).await?;
+        let backends = all_backends(
+            &mut *reads,
+            &pool.id,
+            self.settings.limits.backends_per_pool,
+        )
+        .await?;
+        Ok((pool, listener, backends))
+    }
+
+    /// Deregisters the backends `selectors` name in one pool, all or none.
+    pub async fn deregister_selected(
+        &self,
+        principal: &Principal,
+        target: RegisterTarget,
+        selectors: Vec<BackendSelector>,
+        missing: WhenMissing,
+        field: &'static str,
+    ) -> ControlResult<Vec<Backend>> {
+        let principal = principal.clone();
+        let limit = self.settings.limits.backends_per_pool;
+        command!(self.writer, |tx| {
+            let (pool, _) = resolve_target(tx, &principal, &target).await?;
+            let all = all_backends(tx, &pool.id, limit).await?;
+            let chosen: Vec<Backend> = select_backends(&all, &selectors, missing, field)?
+                .into_iter()
+                .cloned()
+                .collect();
+            for b in &chosen {
+                tx.delete_backend(b).await?;
+            }
+            Ok(chosen)
+        })
+    }
+
+    /// Makes a pool's backends the desired set (Octavia's batch member
+    /// update): matched by address and port, updated, created, and —
+    /// unless `additive_only` — the rest deleted, in one atomic write.
+    pub async fn batch_backends(
+        &self,
+        principal: &Principal,
+        pool_id: PoolId,
+        desired: Vec<BackendSpec>,
+        additive_only: bool,
+        policy: RegisterPolicy,
+    ) -> ControlResult<BatchOutcome> {
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        command!(self.writer, |tx| {
+            let target = RegisterTarget::Pool(pool_id);
+            let (pool, _) = resolve_target(tx, &principal, &target).await?;
+            let existing = all_backends(tx, &pool.id, settings.limits.backends_per_pool).await?;
+            let plan = plan_batch(&existing, &desired, additive_only, &policy, now())?;
+            for b in &plan.deleted {
+                tx.delete_backend(b).await?;
+            }
+            for b in &plan.updated {
+                tx.update_backend(b).await?;
+            }
+            let created = if plan.created.is_empty() {
+                Vec::new()
+            } else {
+                let req = RegisterRequest {
+                    target,
+                    backends: plan.created,
+                    policy,
+                    client_token: None,
+                };
+                register_in(tx, &principal, &req, &settings).await?.backends
+            };
+            Ok(BatchOutcome {
+                created,
+                updated: plan.updated,
+                deleted: plan.deleted,
+            })
+        })
+    }
+
+    /// Empties a pool — every backend deregistered, settings applied (an
+    /// Octavia pool delete: the pool itself is structural) — in one write.
+    pub async fn clear_pool(
+        &self,
+        principal: &Principal,
+        id: PoolId,
+        update: PoolUpdate,
+    ) -> ControlResult<Pool> {
+        let principal = principal.clone();
+        let limit = self.settings.limits.backends_per_pool;
+        command!(self.writer, |tx| {
+            let found = tx.pool(&id).await?;
+            let current = principal.check(found, ResourceKind::Pool, id.as_str())?;
+            let next = plan_pool_update(&current, &update, now())?;
+            for b in all_backends(tx, &id, limit).await? {
+                tx.delete_backend(&b).await?;
+            }
+            if next != current {
+                tx.update_pool(&next).await?;
+            }
+            Ok(next)
+        })
+    }
+
+    /// Applies each update to the backends its selector names in one
+    /// pool, all or none.
+    pub async fn update_selected(
+        &self,
+        principal: &Principal,
+        target: RegisterTarget,
+        changes: Vec<(BackendSelector, BackendUpdate)>,
+        policy: RegisterPolicy,
+        field: &'static str,
+    ) -> ControlResult<Vec<Backend>> {
+        let principal = principal.clone();
+        let limit = self.settings.limits.backends_per_pool;
+        command!(self.writer, |tx| {
+            let (pool, _) = resolve_target(tx, &principal, &target).await?;
+            let before = all_backends(tx, &pool.id, limit).await?;
+            let mut all = before.clone();
+            let at = now();
+            let mut changed_ids: Vec<BackendId> = Vec::new();
+            for (selector, update) in &changes {
+                let ids: Vec<BackendId> = select_backends(
+                    &all,
+                    std::slice::from_ref(selector),
+                    WhenMissing::Fail,
+                    field,
+                )?
+                .into_iter()
+                .map(|b| b.id.clone())
+                .collect();
+                for id in ids {
+                    let slot = all.iter_mut().find(|b| b.id == id).expect("selected");
+                    *slot = plan_backend_update(slot, update, &policy, at)?;
+                    if !changed_ids.contains(&id) {
+                        changed_ids.push(id);
+                    }
+                }
+            }
+            let mut out = Vec::with_capacity(changed_ids.len());
+            for id in changed_ids {
+                let b = all.iter().find(|b| b.id == id).expect("changed").clone();
+                if !before.contains(&b) {
+                    tx.update_backend(&b).await?;
+                }
+                out.push(b);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Registers backends: planned whole, written in one transaction,
+    /// idempotent under a client token.
+    pub async fn register_backends(
+        &self,
+        principal: &Principal,
+        req: RegisterRequest,
+    ) -> ControlResult<RegisterOutcome> {
+        if let Some(token) = &req.client_token {
+            idempotency::validate_token("client_token", token)?;
+        }
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        self.writer
+            .write(move |mut tx| async move {
+                let result = register_in(&mut *tx, &principal, &req, &settings).await;
+                (tx, result)
+            })
+            .await
+    }
+
+    /// Lists a pool's backends, oldest first, `page.limit` at a time.
+    pub async fn list_backends(
+        &self,
+        principal: &Principal,
+        pool_id: &PoolId,
+        page: &Page,
+    ) -> ControlResult<Vec<Backend>> {
+        // Every other id from the wire is a lookup, which finds nothing when
+        // it cannot be an id; a marker is compared, so it is refused.
+        if let Some(marker) = &page.marker {
+            if !weir_core::ids::well_formed(marker) {
+                return Err(Error::invalid("marker", "not a backend id").into());
+            }
+        }
+        let mut reads = self.reader().await?;
+        let pool = reads.pool(pool_id).await?;
+        principal.check(pool, ResourceKind::Pool, pool_id.as_str())?;
+        Ok(reads.backends(pool_id, page).await?)
+    }
+
+    /// Shows one pool.
+    pub async fn get_pool(&self, principal: &Principal, id: &PoolId) -> ControlResult<Pool> {
+        let found = self.reader().await?.pool(id).await?;
+        Ok(principal.check(found, ResourceKind::Pool, id.as_str())?)
+    }
+
+    /// Changes a pool's health check or drain timeout.
+    pub async fn update_pool(
+        &self,
+        principal: &Principal,
+        id: PoolId,
+        update: PoolUpdate,
+    ) -> ControlResult<Pool> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let current = tx.pool(&id).await?;
+            let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
+            let next = plan_pool_update(&current, &update, now())?;
+            if next != current {
+                tx.update_pool(&next).await?;
+            }
+            Ok(next)
+        })
+    }
+
+    /// Shows one backend.
+    pub async fn get_backend(
+        &self,
+        principal: &Principal,
+        id: &BackendId,
+    ) -> ControlResult<Backend> {
+        let found = self.reader().await?.backend(id).await?;
+        Ok(principal.check(found, ResourceKind::Backend, id.as_str())?)
+    }
+
+    /// Changes a backend's weight, state, backup flag or name.
+    pub async fn update_backend(
+        &self,
+        principal: &Principal,
+        id: BackendId,
+        update: BackendUpdate,
+        policy: RegisterPolicy,
+    ) -> ControlResult<Backend> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let current = tx.backend(&id).await?;
+            let current = principal.check(current, ResourceKind::Backend, id.as_str())?;
+            let mut next = plan_backend_update(&current, &update, &policy, now())?;
+            if let Some(port) = update.port {
+                let listener = match &current.listener_id {
+                    Some(l) => tx.listener(l).await?,
+                    None => None,
+                };
+                let same_address = tx
+                    .overlapping_backends(&current.pool_id, &[current.address], &[])
+                    .await?;
+                let ports = plan_port_change(&current, port, listener.as_ref(), &same_address)?;
+                if ports != next.ports {
+                    next.ports = ports;
+                    next.updated_at = now();
+                }
+            }
+            if next != current {
+                tx.update_backend(&next).await?;
+            }
+            Ok(next)
+        })
+    }
+
+    /// Deregisters a backend.
+    pub async fn delete_backend(
+        &self,
+        principal: &Principal,
+        id: BackendId,
+    ) -> ControlResult<Backend> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let current = tx.backend(&id).await?;
+            let current = principal.check(current, ResourceKind::Backend, id.as_str())?;
+            tx.delete_backend(&current).await?;
+            Ok(current)
+        })
+    }
+}

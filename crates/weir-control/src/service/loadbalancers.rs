@@ -1,0 +1,467 @@
+//! Load balancers, listeners, server groups and pool settings.
+
+use super::*;
+
+impl Control {
+    /// Creates a load balancer in a subnet of the caller's project.
+    pub async fn create_load_balancer(
+        &self,
+        principal: &Principal,
+        subnet_id: SubnetId,
+        req: NewLoadBalancer,
+    ) -> ControlResult<LoadBalancer> {
+        self.create_load_balancer_once(principal, subnet_id, req, None)
+            .await
+    }
+
+    /// Creates a load balancer; with a client token, a replay of the same
+    /// request returns the load balancer the first one created (Zenlayer
+    /// BMC `clientToken`), and the same token with another request is
+    /// refused.
+    pub async fn create_load_balancer_once(
+        &self,
+        principal: &Principal,
+        subnet_id: SubnetId,
+        req: NewLoadBalancer,
+        client_token: Option<String>,
+    ) -> ControlResult<LoadBalancer> {
+        if let Some(token) = &client_token {
+            idempotency::validate_token("client_token", token)?;
+        }
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        command!(self.writer, |tx| {
+            let not_found = || Error::not_found(ResourceKind::Subnet, subnet_id.as_str());
+            let subnet = tx.subnet(&subnet_id).await?.ok_or_else(not_found)?;
+            // A shared subnet serves every project; the load balancer is
+            // the caller's (the operator's lands in the subnet's project).
+            let owner = match &principal {
+                Principal::Project(p) => p.clone(),
+                Principal::Admin => subnet.project_id.clone(),
+            };
+            if !subnet.usable_by(&owner) {
+                return Err(not_found().into());
+            }
+            let fingerprint = hex(&Sha256::digest(format!("{subnet_id:?}|{req:?}").as_bytes()));
+            if let Some(token) = &client_token {
+                let stored = tx
+                    .idempotency_record(&owner, OP_CREATE_LB, token)
+                    .await?
+                    .map(|r| (r.fingerprint, r.response));
+                if let Replay::Respond(id) = idempotency::decide(token, stored, &fingerprint)? {
+                    let id = LoadBalancerId::new(id);
+                    let found = tx.load_balancer(&id).await?;
+                    return Ok(principal.check(found, ResourceKind::LoadBalancer, id.as_str())?);
+                }
+            }
+            let mut used = tx.used_vips().await?;
+            let at = now();
+            // A VIP that is some backend's address would take that
+            // backend's traffic (the data plane binds it on this host):
+            // a named one is refused, an allocated one is skipped.
+            let plan = loop {
+                let plan = loadbalancer::plan_load_balancer(
+                    &owner,
+                    &subnet,
+                    &used,
+                    &req,
+                    &settings.network,
+                    &mut UuidIds,
+                    at,
+                )?;
+                let vip = plan.load_balancer.vip;
+                if !tx.backend_address_in_use(vip).await? {
+                    break plan;
+                }
+                if req.vip.is_some() {
+                    return Err(Error::VipNotAllowed {
+                        vip: vip.to_string(),
+                        reason: "it is the address of a registered backend".to_owned(),
+                    }
+                    .into());
+                }
+                used.insert(vip);
+            };
+            tx.insert_load_balancer(&plan.load_balancer, &plan.default_pool)
+                .await?;
+            if let Some(token) = &client_token {
+                let record = IdempotencyRecord {
+                    fingerprint,
+                    response: plan.load_balancer.id.to_string(),
+                };
+                tx.put_idempotency_record(&owner, OP_CREATE_LB, token, &record, at)
+                    .await?;
+            }
+            Ok(plan.load_balancer)
+        })
+    }
+
+    /// Shows one load balancer.
+    pub async fn get_load_balancer(
+        &self,
+        principal: &Principal,
+        id: &LoadBalancerId,
+    ) -> ControlResult<LoadBalancer> {
+        let found = self.reader().await?.load_balancer(id).await?;
+        Ok(principal.check(found, ResourceKind::LoadBalancer, id.as_str())?)
+    }
+
+    /// Lists the load balancers the caller sees.
+    pub async fn list_load_balancers(
+        &self,
+        principal: &Principal,
+    ) -> ControlResult<Vec<LoadBalancer>> {
+        Ok(self
+            .reader()
+            .await?
+            .load_balancers(principal.scope())
+            .await?)
+    }
+
+    /// Starts or stops a load balancer.
+    pub async fn load_balancer_action(
+        &self,
+        principal: &Principal,
+        id: LoadBalancerId,
+        action: LbAction,
+    ) -> ControlResult<LoadBalancer> {
+        let principal = principal.clone();
+        let lb = command!(self.writer, |tx| {
+            let lb = tx.load_balancer(&id).await?;
+            let mut lb = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
+            let status = loadbalancer::plan_lb_action(&lb, action)?;
+            if status != lb.status {
+                tx.set_load_balancer_status(&lb, status).await?;
+                lb.status = status;
+            }
+            Ok(lb)
+        })?;
+        self.settle().await;
+        Ok(lb)
+    }
+
+    /// Changes a load balancer's name, description or lifecycle in one
+    /// write.
+    pub async fn update_load_balancer(
+        &self,
+        principal: &Principal,
+        id: LoadBalancerId,
+        update: LoadBalancerUpdate,
+    ) -> ControlResult<LoadBalancer> {
+        let principal = principal.clone();
+        let lb = command!(self.writer, |tx| {
+            let lb = tx.load_balancer(&id).await?;
+            let current = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
+            let next = loadbalancer::plan_lb_update(&current, &update, now())?;
+            if next != current {
+                tx.update_load_balancer(&next).await?;
+            }
+            Ok(next)
+        })?;
+        self.settle().await;
+        Ok(lb)
+    }
+
+    /// Deletes a load balancer; with listeners only when `cascade`.
+    pub async fn delete_load_balancer(
+        &self,
+        principal: &Principal,
+        id: LoadBalancerId,
+        cascade: bool,
+    ) -> ControlResult<()> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let lb = tx.load_balancer(&id).await?;
+            let lb = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
+            let listeners = tx.listeners_of(&id).await?;
+            loadbalancer::plan_lb_delete(&lb, listeners.len(), cascade)?;
+            tx.delete_load_balancer(&lb).await?;
+            Ok(())
+        })
+    }
+
+    /// Creates a listener (and its default pool) on a load balancer.
+    pub async fn create_listener(
+        &self,
+        principal: &Principal,
+        lb_id: LoadBalancerId,
+        req: NewListener,
+    ) -> ControlResult<Listener> {
+        self.create_listener_with_pool(principal, lb_id, req, PoolUpdate::default(), None)
+            .await
+    }
+
+    /// Creates a listener whose default pool starts with `pool` applied
+    /// (health check, drain timeout), and, when given, applies `lb_pool`
+    /// to the pool it serves beyond its own — its server group, or the
+    /// load balancer's LB-wide pool (Aliyun configures a server group's
+    /// checks on its listeners) — in one atomic write.
+    pub async fn create_listener_with_pool(
+        &self,
+        principal: &Principal,
+        lb_id: LoadBalancerId,
+        req: NewListener,
+        pool: PoolUpdate,
+        lb_pool: Option<PoolUpdate>,
+    ) -> ControlResult<Listener> {
+        let principal = principal.clone();
+        let listener = command!(self.writer, |tx| {
+            let lb = tx.load_balancer(&lb_id).await?;
+            let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
+            let siblings = tx.listeners_of(&lb_id).await?;
+            let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
+            plan.default_pool = plan_pool_update(&plan.default_pool, &pool, now())?;
+            if let Some(group) = &plan.listener.group_pool_id {
+                let found = tx.pool(group).await?;
+                let group = principal.check(found, ResourceKind::Pool, group.as_str())?;
+                group::check_attach(&lb, &plan.listener, &group)?;
+            }
+            let lb_pool_next = match &lb_pool {
+                Some(update) => {
+                    // The pool the listener serves from: its server group,
+                    // or the LB-wide pool.
+                    let served = plan
+                        .listener
+                        .group_pool_id
+                        .clone()
+                        .unwrap_or_else(|| lb.default_pool_id.clone());
+                    let found = tx.pool(&served).await?;
+                    let current = principal.check(found, ResourceKind::Pool, served.as_str())?;
+                    let next = plan_pool_update(&current, update, now())?;
+                    (next != current).then_some(next)
+                }
+                None => None,
+            };
+            tx.insert_listener(&plan.listener, &plan.default_pool)
+                .await?;
+            if let Some(next) = lb_pool_next {
+                tx.update_pool(&next).await?;
+            }
+            Ok(plan.listener)
+        })?;
+        self.settle().await;
+        Ok(listener)
+    }
+
+    /// Shows one listener.
+    pub async fn get_listener(
+        &self,
+        principal: &Principal,
+        id: &ListenerId,
+    ) -> ControlResult<Listener> {
+        let found = self.reader().await?.listener(id).await?;
+        Ok(principal.check(found, ResourceKind::Listener, id.as_str())?)
+    }
+
+    /// Lists the listeners of a load balancer.
+    pub async fn list_listeners(
+        &self,
+        principal: &Principal,
+        lb_id: &LoadBalancerId,
+    ) -> ControlResult<Vec<Listener>> {
+        let mut reads = self.reader().await?;
+        let lb = reads.load_balancer(lb_id).await?;
+        principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
+        Ok(reads.listeners_of(lb_id).await?)
+    }
+
+    /// Creates a server group on a load balancer with its first backends
+    /// (Aliyun CreateVServerGroup), in one atomic write; with `attach_to`,
+    /// that listener (which must forward to no group yet) forwards to it
+    /// (Octavia's pool created with a `listener_id`).
+    pub async fn create_server_group(
+        &self,
+        principal: &Principal,
+        lb_id: LoadBalancerId,
+        req: NewServerGroup,
+        attach_to: Option<ListenerId>,
+        backends: Vec<BackendSpec>,
+        policy: RegisterPolicy,
+    ) -> ControlResult<(Pool, Vec<Backend>)> {
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        let attaching = attach_to.is_some();
+        let created = command!(self.writer, |tx| {
+            let found = tx.load_balancer(&lb_id).await?;
+            let lb = principal.check(found, ResourceKind::LoadBalancer, lb_id.as_str())?;
+            let at = now();
+            let pool = group::plan_server_group(&lb, &req, &mut UuidIds, at)?;
+            let attached = match &attach_to {
+                Some(id) => {
+                    let found = tx.listener(id).await?;
+                    let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+                    group::check_listener_free(&listener)?;
+                    group::check_attach(&lb, &listener, &pool)?;
+                    Some(Listener {
+                        group_pool_id: Some(pool.id.clone()),
+                        updated_at: at,
+                        ..listener
+                    })
+                }
+                None => None,
+            };
+            tx.insert_server_group(&pool).await?;
+            if let Some(listener) = &attached {
+                tx.update_listener(listener).await?;
+            }
+            let backends = if backends.is_empty() {
+                Vec::new()
+            } else {
+                let req = RegisterRequest {
+                    target: RegisterTarget::Pool(pool.id.clone()),
+                    backends,
+                    policy,
+                    client_token: None,
+                };
+                register_in(tx, &principal, &req, &settings).await?.backends
+            };
+            Ok((pool, backends))
+        })?;
+        if attaching {
+            self.settle().await;
+        }
+        Ok(created)
+    }
+
+    /// Deletes a server group with its backends; one a listener forwards
+    /// to is refused or detached from it, as `when_in_use` says.
+    pub async fn delete_server_group(
+        &self,
+        principal: &Principal,
+        id: PoolId,
+        when_in_use: WhenInUse,
+    ) -> ControlResult<Pool> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let found = tx.pool(&id).await?;
+            let pool = principal.check(found, ResourceKind::Pool, id.as_str())?;
+            let lb = tx
+                .load_balancer(&pool.lb_id)
+                .await?
+                .ok_or_else(|| Error::not_found(ResourceKind::LoadBalancer, &pool.lb_id))?;
+            let listeners = tx.listeners_of(&lb.id).await?;
+            let detached =
+                group::plan_server_group_delete(&lb, &pool, &listeners, when_in_use, now())?;
+            for listener in &detached {
+                tx.update_listener(listener).await?;
+            }
+            tx.delete_server_group(&pool).await?;
+            Ok(pool)
+        })
+    }
+
+    /// Replaces the backends `old` names with `new` ones in one pool, all
+    /// or none (Aliyun ModifyVServerGroupBackendServers).
+    pub async fn replace_backends(
+        &self,
+        principal: &Principal,
+        target: RegisterTarget,
+        old: Vec<BackendSelector>,
+        new: Vec<BackendSpec>,
+        policy: RegisterPolicy,
+        field: &'static str,
+    ) -> ControlResult<Vec<Backend>> {
+        let principal = principal.clone();
+        let settings = self.settings.clone();
+        command!(self.writer, |tx| {
+            let (pool, _) = resolve_target(tx, &principal, &target).await?;
+            let all = all_backends(tx, &pool.id, settings.limits.backends_per_pool).await?;
+            let gone: Vec<Backend> = select_backends(&all, &old, WhenMissing::Fail, field)?
+                .into_iter()
+                .cloned()
+                .collect();
+            for b in &gone {
+                tx.delete_backend(b).await?;
+            }
+            let req = RegisterRequest {
+                target,
+                backends: new,
+                policy,
+                client_token: None,
+            };
+            Ok(register_in(tx, &principal, &req, &settings).await?.backends)
+        })
+    }
+
+    /// Changes a listener's name, scheduler or PROXY protocol.
+    pub async fn update_listener(
+        &self,
+        principal: &Principal,
+        id: ListenerId,
+        update: ListenerUpdate,
+    ) -> ControlResult<Listener> {
+        let principal = principal.clone();
+        let listener = command!(self.writer, |tx| {
+            let found = tx.listener(&id).await?;
+            let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            let next = loadbalancer::plan_listener_update(&current, &update, now())?;
+            check_new_group(tx, &principal, &current, &next).await?;
+            if next != current {
+                tx.update_listener(&next).await?;
+            }
+            Ok(next)
+        })?;
+        self.settle().await;
+        Ok(listener)
+    }
+
+    /// Changes a listener and its default pool together (Octavia sets the
+    /// scheduler and PROXY protocol through the pool), in one write.
+    pub async fn update_listener_and_pool(
+        &self,
+        principal: &Principal,
+        id: ListenerId,
+        listener_update: ListenerUpdate,
+        pool_update: PoolUpdate,
+    ) -> ControlResult<(Listener, Pool)> {
+        let principal = principal.clone();
+        let updated = command!(self.writer, |tx| {
+            let found = tx.listener(&id).await?;
+            let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            let next = loadbalancer::plan_listener_update(&current, &listener_update, now())?;
+            check_new_group(tx, &principal, &current, &next).await?;
+            let found = tx.pool(&current.default_pool_id).await?;
+            let pool =
+                principal.check(found, ResourceKind::Pool, current.default_pool_id.as_str())?;
+            let next_pool = plan_pool_update(&pool, &pool_update, now())?;
+            if next != current {
+                tx.update_listener(&next).await?;
+            }
+            if next_pool != pool {
+                tx.update_pool(&next_pool).await?;
+            }
+            Ok((next, next_pool))
+        })?;
+        self.settle().await;
+        Ok(updated)
+    }
+
+    /// Lists the pools of a load balancer: its LB-wide pool, then each
+    /// listener's default pool.
+    pub async fn list_pools(
+        &self,
+        principal: &Principal,
+        lb_id: &LoadBalancerId,
+    ) -> ControlResult<Vec<Pool>> {
+        let mut reads = self.reader().await?;
+        let lb = reads.load_balancer(lb_id).await?;
+        principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
+        Ok(reads.pools_of(lb_id).await?)
+    }
+
+    /// Deletes a listener with its default pool and that pool's backends
+    /// (which drain in the data plane).
+    pub async fn delete_listener(
+        &self,
+        principal: &Principal,
+        id: ListenerId,
+    ) -> ControlResult<Listener> {
+        let principal = principal.clone();
+        command!(self.writer, |tx| {
+            let found = tx.listener(&id).await?;
+            let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            tx.delete_listener(&listener).await?;
+            Ok(listener)
+        })
+    }
+}

@@ -1,0 +1,568 @@
+//! The commands and queries of the control plane, one module per command
+//! family ([`tenants`]: projects and inventory, [`loadbalancers`], [`backends`]); this module holds
+//! [`Control`] itself, its start, authentication and the shared helpers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use weir_core::backend::{
+    plan_backend_update, plan_batch, plan_port_change, select_backends, BackendSelector,
+    BackendUpdate, WhenMissing,
+};
+use weir_core::group::{self, NewServerGroup, WhenInUse};
+use weir_core::idempotency::{self, Replay};
+use weir_core::ids::*;
+use weir_core::inventory::{self, InstanceUpdate, NewInstance, NewSubnet, NewVpc};
+use weir_core::loadbalancer::{
+    self, LbAction, ListenerUpdate, LoadBalancerUpdate, NewListener, NewLoadBalancer,
+};
+use weir_core::model::*;
+use weir_core::pool::{plan_pool_update, PoolUpdate};
+use weir_core::register::{self, BackendSpec, IgnoredBackend, RegisterPolicy, RegisterSnapshot};
+use weir_core::settings::Settings;
+use weir_core::status::{BackendLive, ListenerLive};
+use weir_core::topology::Topology;
+use weir_core::{Error, ResourceKind, Timestamp};
+use weir_store::{IdempotencyRecord, Page, Reads, Store, StoreTx};
+
+use crate::auth::{constant_time_eq, hash_token, hex, random_string, random_token, Principal};
+use crate::writer::Writer;
+use crate::{ControlError, ControlResult};
+use crate::{LiveView, Retention};
+
+const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// Runs `$body` as one command of the next group commit, with `$tx`
+/// bound to the transaction; the command's result is returned once the
+/// group has committed (see [`Writer::write`]).
+macro_rules! command {
+    ($writer:expr, |$tx:ident| $body:block) => {
+        $writer
+            .write(move |mut tx| async move {
+                let result = async {
+                    let $tx: &mut dyn StoreTx = &mut *tx;
+                    $body
+                }
+                .await;
+                (tx, result)
+            })
+            .await
+    };
+}
+
+mod backends;
+mod loadbalancers;
+mod tenants;
+
+/// Longest a listener or load-balancer command waits for the data plane to
+/// apply it before answering (it takes well under a millisecond normally).
+const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Idempotency scope of backend registration.
+const OP_REGISTER: &str = "register_backends";
+/// Idempotency scope of load balancer creation.
+const OP_CREATE_LB: &str = "create_load_balancer";
+
+/// Fresh ids: UUIDv7, so id order is creation order and keyset paging by
+/// id lists backends oldest first.
+struct UuidIds;
+
+impl IdSource for UuidIds {
+    fn next_id(&mut self) -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
+}
+
+fn now() -> Timestamp {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A project just created, with the only copy of its secrets.
+#[derive(Debug, Clone)]
+pub struct ProjectCreated {
+    pub project: Project,
+    pub token: String,
+    pub access_key_secret: String,
+}
+
+/// Where a registration goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RegisterTarget {
+    Pool(PoolId),
+    /// The listener's default pool.
+    Listener(ListenerId),
+    /// The listener's default pool, provided the listener is on this load
+    /// balancer (the clouds that name both): otherwise the listener is
+    /// "not found".
+    ListenerOn(LoadBalancerId, ListenerId),
+    /// The load balancer's LB-wide pool (Aliyun's default server group).
+    LoadBalancer(LoadBalancerId),
+}
+
+/// A registration request as a dialect translated it.
+#[derive(Debug, Clone)]
+pub struct RegisterRequest {
+    pub target: RegisterTarget,
+    pub backends: Vec<BackendSpec>,
+    pub policy: RegisterPolicy,
+    pub client_token: Option<String>,
+}
+
+/// What a registration did.
+#[derive(Debug, Clone)]
+pub struct RegisterOutcome {
+    pub backends: Vec<Backend>,
+    /// Request items skipped as duplicates (first-wins policy).
+    pub ignored: Vec<IgnoredBackend>,
+    /// The client token had been seen with this request: nothing was
+    /// registered, the original backends are returned.
+    pub replayed: bool,
+}
+
+/// What a declarative batch did.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOutcome {
+    pub created: Vec<Backend>,
+    pub updated: Vec<Backend>,
+    pub deleted: Vec<Backend>,
+}
+
+/// A project's access key, for verifying a dialect's request signature.
+#[derive(Debug, Clone)]
+pub struct AccessKey {
+    pub project_id: ProjectId,
+    pub secret: String,
+}
+
+impl AccessKey {
+    /// The principal a request signed with this key acts as.
+    pub fn principal(&self) -> Principal {
+        Principal::Project(self.project_id.clone())
+    }
+}
+
+/// The control plane: commands, queries, authentication.
+#[derive(Clone)]
+pub struct Control {
+    store: Arc<dyn Store>,
+    /// Token hash → project, filled on first use. Valid for as long as
+    /// tokens are neither rotated nor projects deleted (neither exists yet;
+    /// whoever adds them must evict here).
+    token_cache: Arc<RwLock<HashMap<String, ProjectId>>>,
+    /// Access key id → key, filled on first use (same lifetime caveat).
+    key_cache: Arc<RwLock<HashMap<String, AccessKey>>>,
+    topology: watch::Receiver<Arc<Topology>>,
+    live: Arc<OnceLock<Arc<dyn LiveView>>>,
+    writer: Writer,
+    settings: Arc<Settings>,
+    admin_token: Arc<str>,
+    /// A token that reads `/metrics` and nothing else (operators' scrapers).
+    metrics_token: Option<Arc<str>>,
+}
+
+impl Control {
+    /// Starts the control plane on `store`, with the default retention.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        admin_token: String,
+    ) -> ControlResult<Self> {
+        Self::start_with(store, settings, admin_token, Retention::default()).await
+    }
+
+    /// Starts the control plane on `store`, compacting it as `retention`
+    /// says.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        admin_token: String,
+        retention: Retention,
+    ) -> ControlResult<Self> {
+        let revision = store.read().await?.revision().await?;
+        let writer = Writer::spawn(store.clone(), revision);
+        crate::maintenance::spawn(writer.downgrade(), retention, now);
+        let topology = crate::topology::spawn(store.clone(), writer.revision()).await?;
+        Ok(Self {
+            writer,
+            store,
+            token_cache: Arc::default(),
+            key_cache: Arc::default(),
+            topology,
+            live: Arc::default(),
+            settings: Arc::new(settings),
+            admin_token: admin_token.into(),
+            metrics_token: None,
+        })
+    }
+
+    /// Runs one compaction sweep now (the periodic task runs the same),
+    /// as of `now`: for operators' tooling and tests.
+    pub async fn compact_now(
+        &self,
+        retention: Retention,
+        now: Timestamp,
+    ) -> ControlResult<weir_store::Compacted> {
+        crate::maintenance::sweep(&self.writer, retention, now).await
+    }
+
+    /// Lets `token` read the metrics, besides the admin token (an empty
+    /// token is ignored).
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token.filter(|t| !t.is_empty()).map(Into::into);
+        self
+    }
+
+    /// Whether a bearer token may read the metrics, which name every
+    /// tenant's load balancers, listeners and backends: the admin token or
+    /// the metrics token, compared in constant time.
+    pub fn may_read_metrics(&self, token: &str) -> bool {
+        let admin = constant_time_eq(token.as_bytes(), self.admin_token.as_bytes());
+        let scraper = self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|m| constant_time_eq(token.as_bytes(), m.as_bytes()));
+        admin | scraper
+    }
+
+    /// The settings the rules run with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The data plane's topology, kept current from the change log.
+    pub fn topology(&self) -> watch::Receiver<Arc<Topology>> {
+        self.topology.clone()
+    }
+
+    /// Connects the data plane's live view (once, at startup).
+    pub fn set_live_view(&self, view: Arc<dyn LiveView>) {
+        let _ = self.live.set(view);
+    }
+
+    /// Whether a data plane reports its live state (so "not in the live
+    /// view" means "not applied yet").
+    pub fn has_live_view(&self) -> bool {
+        self.live.get().is_some()
+    }
+
+    /// The data plane's view of a backend, when a data plane runs.
+    pub fn backend_live(&self, id: &BackendId) -> Option<BackendLive> {
+        self.live.get().and_then(|v| v.backend(id))
+    }
+
+    /// The data plane's view of a listener, when a data plane runs:
+    /// `Pending` while an enabled listener is missing from it and it has
+    /// not yet applied the store's latest revision. Once it has caught up,
+    /// a missing listener is one it does not serve (its load balancer is
+    /// stopped): no live state.
+    pub fn listener_live(&self, listener: &Listener) -> Option<ListenerLive> {
+        let live = self.live.get()?;
+        live.listener(&listener.id).or_else(|| {
+            let behind = *live.applied().borrow() < *self.writer.revision().borrow();
+            (listener.enabled && behind).then_some(ListenerLive::Pending)
+        })
+    }
+
+    /// Prometheus text: control-plane gauges, then the data plane's.
+    pub fn render_metrics(&self) -> String {
+        let mut out = String::new();
+        let revision = *self.writer.revision().borrow();
+        let applied = self.topology.borrow().revision;
+        out.push_str("# TYPE weir_store_revision gauge\n");
+        out.push_str(&format!("weir_store_revision {revision}\n"));
+        out.push_str("# TYPE weir_topology_revision gauge\n");
+        out.push_str(&format!("weir_topology_revision {applied}\n"));
+        if let Some(live) = self.live.get() {
+            live.render_metrics(&mut out);
+        }
+        out
+    }
+
+    /// Load balancers as users see them, with the data plane's say: the
+    /// status (RUNNING only once every listener is bound, CREATING before,
+    /// ERROR when a bind failed) and the worst state of the listeners it
+    /// serves (error, pending, unsupported, active). Without a data plane:
+    /// the stored status and no live state.
+    pub async fn load_balancers_live(
+        &self,
+        lbs: &[LoadBalancer],
+    ) -> ControlResult<Vec<(LbStatus, Option<ListenerLive>)>> {
+        if self.live.get().is_none() {
+            return Ok(lbs.iter().map(|lb| (lb.status, None)).collect());
+        }
+        let mut reads = self.reader().await?;
+        let mut out = Vec::with_capacity(lbs.len());
+        for lb in lbs {
+            let states: Vec<ListenerLive> = reads
+                .listeners_of(&lb.id)
+                .await?
+                .iter()
+                .filter_map(|l| self.listener_live(l))
+                .collect();
+            out.push((
+                weir_core::status::load_balancer_status(lb.status, &states),
+                Some(weir_core::status::worst_listener(&states)),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Waits, at most [`SETTLE_TIMEOUT`], until the data plane has applied
+    /// every committed change, so that an answer about listeners tells
+    /// whether they are bound rather than "pending". Without a data plane
+    /// it returns at once.
+    async fn settle(&self) {
+        let Some(live) = self.live.get() else { return };
+        let target = *self.writer.revision().borrow();
+        let mut applied = live.applied();
+        let reached = applied.wait_for(|rev| *rev >= target);
+        // A data plane that is slow (or gone) must not hold the answer: the
+        // listener then reads as pending.
+        let _ = tokio::time::timeout(SETTLE_TIMEOUT, reached).await;
+    }
+
+    /// Follows committed revisions of the change log.
+    pub fn revision(&self) -> watch::Receiver<u64> {
+        self.writer.revision()
+    }
+
+    async fn reader(&self) -> ControlResult<Box<dyn Reads>> {
+        Ok(self.store.read().await?)
+    }
+
+    /// Looks up an access key by id, for a dialect to verify a signature
+    /// with its secret.
+    pub async fn access_key(&self, access_key_id: &str) -> ControlResult<Option<AccessKey>> {
+        let cached = self
+            .key_cache
+            .read()
+            .expect("key cache lock")
+            .get(access_key_id)
+            .cloned();
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let found = self
+            .reader()
+            .await?
+            .project_by_access_key(access_key_id)
+            .await?;
+        Ok(found.map(|c| {
+            let key = AccessKey {
+                project_id: c.project.id,
+                secret: c.access_key_secret,
+            };
+            let mut cache = self.key_cache.write().expect("key cache lock");
+            cache.insert(access_key_id.to_owned(), key.clone());
+            key
+        }))
+    }
+
+    /// Resolves a bearer token to its principal.
+    pub async fn authenticate(&self, token: &str) -> ControlResult<Option<Principal>> {
+        if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
+            return Ok(Some(Principal::Admin));
+        }
+        // The lookup is by hash, so timing reveals nothing about the token.
+        let hash = hash_token(token);
+        let cached = self
+            .token_cache
+            .read()
+            .expect("token cache lock")
+            .get(&hash)
+            .cloned();
+        if let Some(id) = cached {
+            return Ok(Some(Principal::Project(id)));
+        }
+        let project = self.reader().await?.project_by_token_hash(&hash).await?;
+        Ok(project.map(|p| {
+            let mut cache = self.token_cache.write().expect("token cache lock");
+            cache.insert(hash, p.id.clone());
+            Principal::Project(p.id)
+        }))
+    }
+
+    fn admin_only(principal: &Principal) -> ControlResult<()> {
+        match principal {
+            Principal::Admin => Ok(()),
+            Principal::Project(_) => Err(ControlError::AdminOnly),
+        }
+    }
+}
+
+/// Fingerprint of a registration for idempotency: a hash of the parsed
+/// request, so key order and whitespace on the wire do not matter.
+fn fingerprint(req: &RegisterRequest) -> String {
+    hex(&Sha256::digest(
+        format!("{:?}|{:?}", req.target, req.backends).as_bytes(),
+    ))
+}
+
+async fn register_in(
+    tx: &mut dyn StoreTx,
+    principal: &Principal,
+    req: &RegisterRequest,
+    settings: &Settings,
+) -> ControlResult<RegisterOutcome> {
+    let (pool, listener) = resolve_target(tx, principal, &req.target).await?;
+    let project = pool.project_id.clone();
+
+    // Only a request with a client token needs its fingerprint.
+    let fingerprint = req.client_token.as_ref().map(|_| fingerprint(req));
+    if let (Some(token), Some(fingerprint)) = (&req.client_token, &fingerprint) {
+        let stored = tx
+            .idempotency_record(&project, OP_REGISTER, token)
+            .await?
+            .map(|r| (r.fingerprint, r.response));
+        if let Replay::Respond(ids) = idempotency::decide(token, stored, fingerprint)? {
+            let ids: Vec<String> = ids
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let mut backends = tx.backends_by_ids(&ids).await?;
+            backends.sort_by_key(|b| ids.iter().position(|i| i == b.id.as_str()));
+            return Ok(RegisterOutcome {
+                backends,
+                ignored: Vec::new(),
+                replayed: true,
+            });
+        }
+    }
+
+    let lb = tx
+        .load_balancer(&pool.lb_id)
+        .await?
+        .ok_or_else(|| Error::not_found(ResourceKind::LoadBalancer, &pool.lb_id))?;
+    let vpc = tx
+        .vpc(&lb.vpc_id)
+        .await?
+        .ok_or_else(|| Error::not_found(ResourceKind::Vpc, &lb.vpc_id))?;
+    let keys = register::snapshot_keys(&req.backends);
+    let instances = tx
+        .instances_by_ids_or_ips(&keys.instance_ids, &keys.addresses)
+        .await?;
+    // Uniqueness must also see the addresses behind instance ids and the
+    // instances behind addresses.
+    let mut addresses = keys.addresses.clone();
+    addresses.extend(instances.iter().map(|i| i.private_ip));
+    let mut instance_ids = keys.instance_ids.clone();
+    instance_ids.extend(instances.iter().map(|i| i.id.to_string()));
+    let vips = tx.vips_among(&addresses).await?;
+    let snapshot = RegisterSnapshot {
+        overlapping: tx
+            .overlapping_backends(&pool.id, &addresses, &instance_ids)
+            .await?,
+        vips,
+        pool_backend_count: tx.count_backends(&pool.id).await?,
+        subnets: tx.subnets_by_ids(&keys.subnet_ids).await?,
+        instances,
+        load_balancer: lb,
+        vpc,
+        listener,
+        pool,
+    };
+    let at = now();
+    let plan = register::plan_register(
+        &snapshot,
+        &req.backends,
+        &req.policy,
+        settings,
+        &mut UuidIds,
+        at,
+    )?;
+    tx.insert_backends(&plan.backends).await?;
+    if let (Some(token), Some(fingerprint)) = (&req.client_token, fingerprint) {
+        let ids: Vec<&str> = plan.backends.iter().map(|b| b.id.as_str()).collect();
+        let record = IdempotencyRecord {
+            fingerprint,
+            response: ids.join(","),
+        };
+        tx.put_idempotency_record(&project, OP_REGISTER, token, &record, at)
+            .await?;
+    }
+    Ok(RegisterOutcome {
+        backends: plan.backends,
+        ignored: plan.ignored,
+        replayed: false,
+    })
+}
+
+/// Checks the server group an update points a listener at, when it
+/// points it at a new one.
+async fn check_new_group(
+    tx: &mut dyn StoreTx,
+    principal: &Principal,
+    current: &Listener,
+    next: &Listener,
+) -> ControlResult<()> {
+    let Some(id) = next.group_pool_id.as_ref() else {
+        return Ok(());
+    };
+    if current.group_pool_id.as_ref() == Some(id) && current.protocol == next.protocol {
+        return Ok(());
+    }
+    let found = tx.pool(id).await?;
+    let pool = principal.check(found, ResourceKind::Pool, id.as_str())?;
+    let lb = tx
+        .load_balancer(&next.lb_id)
+        .await?
+        .ok_or_else(|| Error::not_found(ResourceKind::LoadBalancer, &next.lb_id))?;
+    group::check_attach(&lb, next, &pool)?;
+    Ok(())
+}
+
+/// Every backend of a pool (at most `limit`, the pool quota).
+async fn all_backends<R: Reads + ?Sized>(
+    reads: &mut R,
+    pool: &PoolId,
+    limit: usize,
+) -> ControlResult<Vec<Backend>> {
+    let page = Page {
+        marker: None,
+        limit: limit.max(reads.count_backends(pool).await?),
+    };
+    Ok(reads.backends(pool, &page).await?)
+}
+
+/// The pool a target names (checked against the principal), with its
+/// listener when it is a listener's default pool; works on a reader or
+/// inside a write transaction.
+async fn resolve_target<R: Reads + ?Sized>(
+    tx: &mut R,
+    principal: &Principal,
+    target: &RegisterTarget,
+) -> ControlResult<(Pool, Option<Listener>)> {
+    let (pool_id, listener) = match target {
+        RegisterTarget::Pool(id) => (id.clone(), None),
+        RegisterTarget::Listener(id) => {
+            let found = tx.listener(id).await?;
+            let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            (listener.default_pool_id.clone(), Some(listener))
+        }
+        RegisterTarget::ListenerOn(lb, id) => {
+            let found = tx.listener(id).await?.filter(|l| &l.lb_id == lb);
+            let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            (listener.default_pool_id.clone(), Some(listener))
+        }
+        RegisterTarget::LoadBalancer(id) => {
+            let found = tx.load_balancer(id).await?;
+            let lb = principal.check(found, ResourceKind::LoadBalancer, id.as_str())?;
+            (lb.default_pool_id, None)
+        }
+    };
+    let found = tx.pool(&pool_id).await?;
+    let pool = principal.check(found, ResourceKind::Pool, pool_id.as_str())?;
+    let listener = match (listener, &pool.listener_id) {
+        (Some(known), _) => Some(known),
+        (None, Some(id)) => tx.listener(id).await?,
+        (None, None) => None,
+    };
+    Ok((pool, listener))
+}

@@ -1,0 +1,145 @@
+//! Projects and the inventory: VPCs, subnets, instances.
+
+use super::*;
+
+impl Control {
+    /// Creates a project with a bearer token and an access key pair.
+    pub async fn create_project(
+        &self,
+        principal: &Principal,
+        name: String,
+    ) -> ControlResult<ProjectCreated> {
+        Self::admin_only(principal)?;
+        inventory::validate_name("name", &name)?;
+        let token = random_token("wt_");
+        let secret = random_token("");
+        let project = Project {
+            id: ProjectId::new(UuidIds.next_id()),
+            name,
+            access_key_id: format!("WK{}", random_string(UPPER_ALNUM, 20)),
+            created_at: now(),
+        };
+        let created = ProjectCreated {
+            project: project.clone(),
+            token: token.clone(),
+            access_key_secret: secret.clone(),
+        };
+        self.writer
+            .write(move |mut tx| async move {
+                let result = tx
+                    .insert_project(&project, &hash_token(&token), &secret)
+                    .await;
+                (tx, result.map_err(ControlError::from))
+            })
+            .await?;
+        Ok(created)
+    }
+
+    /// Lists projects (admin) or the caller's own.
+    pub async fn list_projects(&self, principal: &Principal) -> ControlResult<Vec<Project>> {
+        let all = self.reader().await?.projects().await?;
+        Ok(all.into_iter().filter(|p| principal.sees(&p.id)).collect())
+    }
+
+    // === inventory ===
+
+    /// Creates a VPC for a project (admin).
+    pub async fn create_vpc(
+        &self,
+        principal: &Principal,
+        project_id: ProjectId,
+        req: NewVpc,
+    ) -> ControlResult<Vpc> {
+        Self::admin_only(principal)?;
+        command!(self.writer, |tx| {
+            let project = tx.project(&project_id).await?;
+            Principal::Admin.check(project, ResourceKind::Project, project_id.as_str())?;
+            let vpc = inventory::plan_vpc(&project_id, &req, UuidIds.next_id(), now())?;
+            tx.insert_vpc(&vpc).await?;
+            Ok(vpc)
+        })
+    }
+
+    /// Lists VPCs the caller sees.
+    pub async fn list_vpcs(&self, principal: &Principal) -> ControlResult<Vec<Vpc>> {
+        Ok(self.reader().await?.vpcs(principal.scope()).await?)
+    }
+
+    /// Creates a subnet in a VPC (admin).
+    pub async fn create_subnet(
+        &self,
+        principal: &Principal,
+        vpc_id: VpcId,
+        req: NewSubnet,
+    ) -> ControlResult<Subnet> {
+        Self::admin_only(principal)?;
+        command!(self.writer, |tx| {
+            let vpc = tx.vpc(&vpc_id).await?;
+            let vpc = Principal::Admin.check(vpc, ResourceKind::Vpc, vpc_id.as_str())?;
+            let siblings = tx.subnets_of_vpc(&vpc_id).await?;
+            let subnet = inventory::plan_subnet(&vpc, &siblings, &req, UuidIds.next_id(), now())?;
+            tx.insert_subnet(&subnet).await?;
+            Ok(subnet)
+        })
+    }
+
+    /// Lists subnets the caller sees.
+    pub async fn list_subnets(&self, principal: &Principal) -> ControlResult<Vec<Subnet>> {
+        Ok(self.reader().await?.subnets(principal.scope()).await?)
+    }
+
+    /// Creates an instance in a subnet (admin); `project_id` must own the
+    /// subnet.
+    pub async fn create_instance(
+        &self,
+        principal: &Principal,
+        project_id: ProjectId,
+        subnet_id: SubnetId,
+        req: NewInstance,
+    ) -> ControlResult<Instance> {
+        Self::admin_only(principal)?;
+        command!(self.writer, |tx| {
+            let owner = Principal::Project(project_id);
+            let subnet = tx.subnet(&subnet_id).await?;
+            let subnet = owner.check(subnet, ResourceKind::Subnet, subnet_id.as_str())?;
+            let ip = inventory::parse_ip("private_ip", &req.private_ip)?;
+            let holder = tx.instance_by_ip(&subnet.vpc_id, ip).await?;
+            let instance =
+                inventory::plan_instance(&subnet, holder.as_ref(), &req, UuidIds.next_id(), now())?;
+            tx.insert_instance(&instance).await?;
+            Ok(instance)
+        })
+    }
+
+    /// Changes an instance's name or state (admin).
+    pub async fn update_instance(
+        &self,
+        principal: &Principal,
+        id: InstanceId,
+        update: InstanceUpdate,
+    ) -> ControlResult<Instance> {
+        Self::admin_only(principal)?;
+        command!(self.writer, |tx| {
+            let current = tx.instance(&id).await?;
+            let current = Principal::Admin.check(current, ResourceKind::Instance, id.as_str())?;
+            let next = inventory::plan_instance_update(&current, &update)?;
+            tx.update_instance(&next).await?;
+            Ok(next)
+        })
+    }
+
+    /// Lists instances the caller sees.
+    pub async fn list_instances(&self, principal: &Principal) -> ControlResult<Vec<Instance>> {
+        Ok(self.reader().await?.instances(principal.scope()).await?)
+    }
+
+    /// Shows one instance.
+    pub async fn get_instance(
+        &self,
+        principal: &Principal,
+        id: &InstanceId,
+    ) -> ControlResult<Instance> {
+        let found = self.reader().await?.instance(id).await?;
+        Ok(principal.check(found, ResourceKind::Instance, id.as_str())?)
+    }
+}
