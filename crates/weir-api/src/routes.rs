@@ -742,7 +742,7 @@ async fn update_backend(
         enabled: req.enabled,
         backup: req.backup,
         name: req.name,
-        port: None,
+        ..BackendUpdate::default()
     };
     let backend = c
         .update_backend(&p, BackendId::new(id), update, RegisterPolicy::native())

@@ -101,6 +101,12 @@ pub struct BackendUpdate {
     /// A new traffic port (UCloud `UpdateBackendAttribute Port`); planned
     /// by [`plan_port_change`], which needs the pool's other backends.
     pub port: Option<i64>,
+    /// A new health-check address (`Some(None)`: the backend's own); the
+    /// caller checks it with [`crate::register::check_monitor_address`]
+    /// and applies it.
+    pub monitor_address: Option<Option<String>>,
+    /// A new health-check port (`Some(None)`: the traffic port).
+    pub monitor_port: Option<Option<i64>>,
 }
 
 /// Moves a backend to another port: allowed only where a backend may
@@ -157,6 +163,11 @@ pub fn plan_backend_update(
     if update.name.is_some() {
         next.name = check_name("name", update.name.as_deref(), policy.name_rule)?;
     }
+    if let Some(port) = update.monitor_port {
+        next.monitor_port = port
+            .map(|p| crate::register::parse_monitor_port("monitor_port", p))
+            .transpose()?;
+    }
     if next != *current {
         next.updated_at = now;
     }
@@ -168,7 +179,10 @@ pub fn plan_backend_update(
 /// and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchPlan {
-    /// Existing backends with their new settings (only those that change).
+    /// Existing backends with their new settings (only those that change);
+    /// a changed `monitor_address` is parsed, not yet checked against the
+    /// address rules ([`crate::register::check_monitor_address`]), which
+    /// need the caller's networks.
     pub updated: Vec<Backend>,
     /// Request items with no existing match, to register.
     pub created: Vec<crate::register::BackendSpec>,
@@ -220,9 +234,21 @@ pub fn plan_batch(
                     enabled: spec.enabled,
                     backup: spec.backup,
                     name: spec.name.clone(),
-                    port: None,
+                    monitor_port: spec.monitor_port.map(Some),
+                    ..BackendUpdate::default()
                 };
-                let next = plan_backend_update(&existing[at], &update, policy, now)?;
+                let mut next = plan_backend_update(&existing[at], &update, policy, now)?;
+                // The caller holds a changed monitor address to the
+                // address rules ([`BatchPlan::updated`]).
+                if let Some(text) = &spec.monitor_address {
+                    next.monitor_address =
+                        Some(text.parse::<IpAddr>().map(canonical).map_err(|_| {
+                            Error::invalid(field("monitor_address"), "is not an IP address")
+                        })?);
+                    if next != existing[at] {
+                        next.updated_at = now;
+                    }
+                }
                 if next != existing[at] {
                     plan.updated.push(next);
                 }
@@ -264,6 +290,8 @@ mod tests {
             name: String::new(),
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
+            monitor_address: None,
+            monitor_port: None,
         }
     }
 

@@ -231,7 +231,7 @@ pub fn plan_listener_update(
     }
     if let Some(p) = &update.proxy_protocol {
         next.proxy_protocol = parse_enum("proxy_protocol", p, ProxyProtocol::NAMES)?;
-        if next.proxy_protocol != ProxyProtocol::None && next.protocol != Protocol::Tcp {
+        if next.proxy_protocol != ProxyProtocol::None && !next.protocol.is_stream_relay() {
             return Err(Error::invalid(
                 "proxy_protocol",
                 "the PROXY protocol is only sent on tcp listeners",
@@ -334,7 +334,7 @@ pub fn plan_listener(
         Some(p) => parse_enum("proxy_protocol", p, ProxyProtocol::NAMES)?,
         None => ProxyProtocol::None,
     };
-    if proxy_protocol != ProxyProtocol::None && protocol != Protocol::Tcp {
+    if proxy_protocol != ProxyProtocol::None && !protocol.is_stream_relay() {
         return Err(Error::invalid(
             "proxy_protocol",
             "the PROXY protocol is sent to backends of tcp listeners only (http listeners add X-Forwarded-For)",
@@ -359,7 +359,12 @@ pub fn plan_listener(
     let max_connections = limits::max_connections(req.max_connections)?;
     let idle_timeout_ms = limits::idle_timeout_ms(req.idle_timeout_ms)?;
     let mine = ports.ranges();
-    for other in siblings.iter().filter(|l| l.protocol == protocol) {
+    // Ports collide by transport: a TCP, an HTTP and a TLS listener on one
+    // VIP port would all need the same TCP socket.
+    for other in siblings
+        .iter()
+        .filter(|l| l.protocol.is_tcp() == protocol.is_tcp())
+    {
         let clash = other
             .ports
             .ranges()

@@ -59,8 +59,31 @@ wire_enum!(
 );
 wire_enum!(
     /// Listener protocol.
-    Protocol { Tcp = "tcp", Udp = "udp", Http = "http" }
+    Protocol {
+        Tcp = "tcp",
+        Udp = "udp",
+        Http = "http",
+        /// TLS passed through untouched to backends that terminate it
+        /// (Octavia's `HTTPS`): served as TCP, kept as said so that pools
+        /// and views know what the bytes are. Terminating TLS is another
+        /// protocol (the HTTPS issue).
+        TlsPassthrough = "tls-passthrough"
+    }
 );
+
+impl Protocol {
+    /// Whether the listener takes TCP connections (its ports collide with
+    /// every other TCP-borne listener's on the same VIP).
+    pub fn is_tcp(self) -> bool {
+        !matches!(self, Self::Udp)
+    }
+
+    /// Whether Weir relays the listener's bytes untouched (TCP and TLS
+    /// passthrough), so a PROXY header may go first.
+    pub fn is_stream_relay(self) -> bool {
+        matches!(self, Self::Tcp | Self::TlsPassthrough)
+    }
+}
 wire_enum!(
     /// How packets reach backends. DR and NAT keep the client's port layout,
     /// so backends get no port of their own on DR listeners.
@@ -95,6 +118,9 @@ impl PoolProtocol {
     pub fn serves(self, listener: Protocol) -> bool {
         match listener {
             Protocol::Tcp => !matches!(self, Self::Udp),
+            Protocol::TlsPassthrough => {
+                matches!(self, Self::Https | Self::Tcp | Self::Proxy | Self::ProxyV2)
+            }
             Protocol::Udp => self == Self::Udp,
             Protocol::Http => self == Self::Http,
         }
@@ -513,6 +539,12 @@ pub struct Backend {
     /// Used only when no primary backend of the pool is eligible.
     pub backup: bool,
     pub name: String,
+    /// Health-checked at this address instead of its own (Octavia's
+    /// member `monitor_address`); held to the same address rules.
+    pub monitor_address: Option<IpAddr>,
+    /// Health-checked on this port instead of its traffic port (Octavia's
+    /// member `monitor_port`).
+    pub monitor_port: Option<u16>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

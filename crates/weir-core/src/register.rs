@@ -110,6 +110,10 @@ pub struct BackendSpec {
     /// This kind of backend can only be reached through a full proxy, not
     /// by packet forwarding (UCloud UHybrid, CUBE and IP backends).
     pub proxy_only: bool,
+    /// Where health checks go instead of the backend (Octavia member
+    /// `monitor_address`, `monitor_port`); see [`check_monitor_address`].
+    pub monitor_address: Option<String>,
+    pub monitor_port: Option<i64>,
 }
 
 /// The state a registration is planned against, loaded by the caller.
@@ -152,12 +156,11 @@ pub fn snapshot_keys(specs: &[BackendSpec]) -> SnapshotKeys {
     let mut keys = SnapshotKeys::default();
     for spec in specs {
         keys.instance_ids.extend(spec.instance_id.iter().cloned());
-        keys.addresses.extend(
-            spec.address
-                .as_deref()
-                .and_then(|a| a.parse::<IpAddr>().ok())
-                .map(canonical),
-        );
+        // A monitor address is checked against the VIPs as well.
+        for text in [&spec.address, &spec.monitor_address].into_iter().flatten() {
+            keys.addresses
+                .extend(text.parse::<IpAddr>().ok().map(canonical));
+        }
         keys.subnet_ids.extend(spec.subnet_id.iter().cloned());
     }
     for list in [&mut keys.instance_ids, &mut keys.subnet_ids] {
@@ -314,6 +317,23 @@ pub fn plan_register(
             ));
         }
 
+        let monitor_address = spec
+            .monitor_address
+            .as_deref()
+            .map(|text| {
+                check_monitor_address(
+                    snap,
+                    spec.subnet_id.as_deref(),
+                    &field("monitor_address"),
+                    text,
+                    settings,
+                )
+            })
+            .transpose()?;
+        let monitor_port = spec
+            .monitor_port
+            .map(|p| parse_monitor_port(&field("monitor_port"), p))
+            .transpose()?;
         plan.backends.push(Backend {
             id: BackendId::new(ids.next_id()),
             project_id: lb.project_id.clone(),
@@ -328,6 +348,8 @@ pub fn plan_register(
             enabled: spec.enabled.unwrap_or(true),
             backup: spec.backup.unwrap_or(false),
             name,
+            monitor_address,
+            monitor_port,
             created_at: now,
             updated_at: now,
         });
@@ -448,6 +470,40 @@ fn check_kind(
         ));
     }
     Ok(())
+}
+
+/// A backend's own health-check address: held to the rules of a backend
+/// address without an instance behind it (not reserved, in the backend
+/// ranges, inside the caller's own networks), or a tenant could point
+/// Weir's checks at anyone's host and read the answers off its status.
+/// `subnet_id` is the backend's, which widens "own networks" as for the
+/// backend itself. `snap.vips` must hold the VIPs among the address.
+pub fn check_monitor_address(
+    snap: &RegisterSnapshot,
+    subnet_id: Option<&str>,
+    field: &str,
+    text: &str,
+    settings: &Settings,
+) -> Result<IpAddr, Error> {
+    let address = text
+        .parse::<IpAddr>()
+        .map(canonical)
+        .map_err(|_| Error::invalid(field, format!("{text:?} is not an IP address")))?;
+    check_address_range(snap, address, settings)?;
+    let spec = BackendSpec {
+        subnet_id: subnet_id.map(str::to_owned),
+        ..BackendSpec::default()
+    };
+    check_own_network(snap, &spec, address, settings)?;
+    Ok(address)
+}
+
+/// A backend's own health-check port.
+pub fn parse_monitor_port(field: &str, port: i64) -> Result<u16, Error> {
+    u16::try_from(port)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| Error::invalid(field, format!("{port} is not a port in 1-65535")))
 }
 
 /// The address is neither reserved (the metadata service, any VIP) nor

@@ -229,6 +229,9 @@ pub struct BackendTarget {
     pub weight: u16,
     pub enabled: bool,
     pub backup: bool,
+    /// Checked here instead of `address` / the traffic port when set.
+    pub monitor_address: Option<IpAddr>,
+    pub monitor_port: Option<u16>,
 }
 
 impl From<&Backend> for BackendTarget {
@@ -240,6 +243,8 @@ impl From<&Backend> for BackendTarget {
             weight: b.weight,
             enabled: b.enabled,
             backup: b.backup,
+            monitor_address: b.monitor_address,
+            monitor_port: b.monitor_port,
         }
     }
 }
@@ -326,6 +331,8 @@ mod tests {
             weight: 1,
             enabled: true,
             backup: false,
+            monitor_address: None,
+            monitor_port: None,
         };
         assert_eq!(target(BackendPorts::Inherit).port_for(8080), 8080);
         assert_eq!(target(BackendPorts::One(81)).port_for(8080), 81);
@@ -340,6 +347,8 @@ mod tests {
             weight,
             enabled: true,
             backup: false,
+            monitor_address: None,
+            monitor_port: None,
         }
     }
 

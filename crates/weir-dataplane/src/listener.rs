@@ -222,20 +222,22 @@ fn bind_all(
     for port in ports {
         let addr = SocketAddr::new(spec.vip, port);
         let bound = match spec.protocol {
-            Protocol::Tcp | Protocol::Http => bind_tcp(addr).map(|l| match spec.protocol {
-                Protocol::Http => tokio::spawn(crate::http::accept_loop(
-                    l,
-                    port,
-                    runtime.clone(),
-                    shared.clone(),
-                )),
-                _ => tokio::spawn(crate::tcp::accept_loop(
-                    l,
-                    port,
-                    runtime.clone(),
-                    shared.clone(),
-                )),
-            }),
+            Protocol::Tcp | Protocol::Http | Protocol::TlsPassthrough => {
+                bind_tcp(addr).map(|l| match spec.protocol {
+                    Protocol::Http => tokio::spawn(crate::http::accept_loop(
+                        l,
+                        port,
+                        runtime.clone(),
+                        shared.clone(),
+                    )),
+                    _ => tokio::spawn(crate::tcp::accept_loop(
+                        l,
+                        port,
+                        runtime.clone(),
+                        shared.clone(),
+                    )),
+                })
+            }
             Protocol::Udp => bind_udp(addr)
                 .map(|s| tokio::spawn(crate::udp::serve(s, port, runtime.clone(), shared.clone()))),
         };

@@ -131,10 +131,13 @@ pub async fn run(
     let interval = Duration::from_millis(check.interval_ms);
     loop {
         let target = backend.target();
-        let port = check
-            .port
+        // A backend's own check target (Octavia's member monitor_address
+        // and monitor_port) comes before the pool's check port.
+        let port = target
+            .monitor_port
+            .or(check.port)
             .unwrap_or_else(|| target.port_for(pool.default_port()));
-        let addr = SocketAddr::new(target.address, port);
+        let addr = SocketAddr::new(target.monitor_address.unwrap_or(target.address), port);
         let started = std::time::Instant::now();
         let result = check_once(&egress, &check, addr).await;
         backend

@@ -534,7 +534,21 @@ fn openstack_octavia() {
     let member = field(&reply, "/member/id");
     r.label(&member, "member-0");
     golden(&mut r, "octavia_05_create_member", &reply, 201);
-    // A health-check target of its own is not honoured yet: refused.
+    // A health-check target of its own is held to the member address
+    // rules: the metadata service, a VIP, an address outside the caller's
+    // networks are refused; one of its own VMs is kept.
+    for hostile in ["169.254.169.254", "127.0.1.1", "192.168.77.7"] {
+        let refused = api(
+            "POST",
+            &format!("/pools/{pool}/members"),
+            Some(
+                json!({"member": {"address": inv.vms[1].ip, "protocol_port": 8080,
+                                   "monitor_address": hostile, "monitor_port": 9000}}),
+            ),
+        );
+        assert_eq!(refused.status, 400, "{hostile}: {}", refused.text);
+        assert!(refused.text.contains(hostile), "{}", refused.text);
+    }
     let monitored = api(
         "POST",
         &format!("/pools/{pool}/members"),
@@ -543,12 +557,33 @@ fn openstack_octavia() {
                                "monitor_address": inv.vms[2].ip, "monitor_port": 9000}}),
         ),
     );
-    assert_eq!(monitored.status, 400, "{}", monitored.text);
-    assert!(
-        monitored.text.contains("monitor_address"),
-        "{}",
-        monitored.text
+    assert_eq!(monitored.status, 201, "{}", monitored.text);
+    assert_eq!(field(&monitored, "/member/monitor_address"), inv.vms[2].ip);
+    assert_eq!(monitored.json()["member"]["monitor_port"], 9000);
+    let monitored_id = field(&monitored, "/member/id");
+    let moved = api(
+        "PUT",
+        &format!("/pools/{pool}/members/{monitored_id}"),
+        Some(json!({"member": {"monitor_address": "169.254.169.254"}})),
     );
+    assert_eq!(
+        moved.status, 400,
+        "an update is held to the rules: {}",
+        moved.text
+    );
+    let cleared = api(
+        "PUT",
+        &format!("/pools/{pool}/members/{monitored_id}"),
+        Some(json!({"member": {"monitor_address": null, "monitor_port": null}})),
+    );
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    assert_eq!(cleared.json()["member"]["monitor_address"], Value::Null);
+    let gone = api(
+        "DELETE",
+        &format!("/pools/{pool}/members/{monitored_id}"),
+        None,
+    );
+    assert_eq!(gone.status, 204, "{}", gone.text);
 
     let reply = api(
         "POST",

@@ -588,6 +588,14 @@ fn backend_from(row: &impl Columns) -> StoreResult<Backend> {
         enabled: row.flag("enabled")?,
         backup: row.flag("backup")?,
         name: row.text("name")?,
+        monitor_address: row
+            .opt_text("monitor_address")?
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("monitor_address {a:?}")))
+            })
+            .transpose()?,
+        monitor_port: port_col(row, "monitor_port")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
@@ -1621,11 +1629,11 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         let Some(first) = backends.first() else {
             return Ok(());
         };
-        const WIDTH: usize = 16;
+        const WIDTH: usize = 18;
         for chunk in backends.chunks(INSERT_CHUNK) {
             let sql = format!(
                 "INSERT INTO backends (id, project_id, pool_id, lb_id, listener_id, instance_id, subnet_id, address, ports, \
-                 port_key, weight, enabled, backup, name, created_at, updated_at) VALUES {}",
+                 port_key, weight, enabled, backup, name, created_at, updated_at, monitor_address, monitor_port) VALUES {}",
                 value_rows(chunk.len(), WIDTH)
             );
             let mut bound = Vec::with_capacity(chunk.len() * WIDTH);
@@ -1647,6 +1655,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                     b.name.as_str(),
                     b.created_at.millis(),
                     b.updated_at.millis(),
+                    b.monitor_address.map(|a| a.to_string()),
+                    b.monitor_port.map(i64::from),
                 ]);
             }
             self.exec(&sql, bound).await?;
@@ -1705,7 +1715,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn update_backend(&mut self, b: &Backend) -> StoreResult<()> {
         self.exec(
             "UPDATE backends SET weight = $1, enabled = $2, backup = $3, name = $4, updated_at = $5, \
-             ports = $6, port_key = $7 WHERE id = $8",
+             ports = $6, port_key = $7, monitor_address = $8, monitor_port = $9 WHERE id = $10",
             args![
                 i64::from(b.weight),
                 b.enabled,
@@ -1714,6 +1724,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 b.updated_at.millis(),
                 ports_to_text(&b.ports),
                 i64::from(b.ports.key()),
+                b.monitor_address.map(|a| a.to_string()),
+                b.monitor_port.map(i64::from),
                 b.id.as_str(),
             ],
         )

@@ -147,6 +147,8 @@ fn backend(id: &str, address: &str, ports: BackendPorts) -> Backend {
         weight: 65_535,
         enabled: true,
         backup: false,
+        monitor_address: None,
+        monitor_port: None,
         name: "b".into(),
         created_at: t(10),
         updated_at: t(10),

@@ -64,6 +64,14 @@ impl Control {
             let (pool, _) = resolve_target(tx, &principal, &target).await?;
             let existing = all_backends(tx, &pool.id, settings.limits.backends_per_pool).await?;
             let plan = plan_batch(&existing, &desired, additive_only, &policy, now())?;
+            for b in &plan.updated {
+                let before = existing.iter().find(|e| e.id == b.id);
+                if let Some(address) = b.monitor_address {
+                    if before.and_then(|e| e.monitor_address) != Some(address) {
+                        check_monitor(tx, b, &address.to_string(), &settings).await?;
+                    }
+                }
+            }
             for b in &plan.deleted {
                 tx.delete_backend(b).await?;
             }
@@ -125,6 +133,7 @@ impl Control {
     ) -> ControlResult<Vec<Backend>> {
         let principal = principal.clone();
         let limit = self.settings.limits.backends_per_pool;
+        let settings = self.settings.clone();
         command!(self.writer, |tx| {
             let (pool, _) = resolve_target(tx, &principal, &target).await?;
             let before = all_backends(tx, &pool.id, limit).await?;
@@ -143,7 +152,10 @@ impl Control {
                 .collect();
                 for id in ids {
                     let slot = all.iter_mut().find(|b| b.id == id).expect("selected");
-                    *slot = plan_backend_update(slot, update, &policy, at)?;
+                    let mut next = plan_backend_update(slot, update, &policy, at)?;
+                    apply_monitor_address(tx, &mut next, &update.monitor_address, &settings, at)
+                        .await?;
+                    *slot = next;
                     if !changed_ids.contains(&id) {
                         changed_ids.push(id);
                     }
@@ -245,10 +257,12 @@ impl Control {
         policy: RegisterPolicy,
     ) -> ControlResult<Backend> {
         let principal = principal.clone();
+        let settings = self.settings.clone();
         command!(self.writer, |tx| {
             let current = tx.backend(&id).await?;
             let current = principal.check(current, ResourceKind::Backend, id.as_str())?;
             let mut next = plan_backend_update(&current, &update, &policy, now())?;
+            apply_monitor_address(tx, &mut next, &update.monitor_address, &settings, now()).await?;
             if let Some(port) = update.port {
                 let listener = match &current.listener_id {
                     Some(l) => tx.listener(l).await?,
@@ -284,4 +298,70 @@ impl Control {
             Ok(current)
         })
     }
+}
+
+/// Applies a monitor-address change to `next`, holding a new address to
+/// the address rules of its load balancer's networks.
+async fn apply_monitor_address(
+    tx: &mut dyn StoreTx,
+    next: &mut Backend,
+    change: &Option<Option<String>>,
+    settings: &Settings,
+    at: Timestamp,
+) -> ControlResult<()> {
+    let Some(change) = change else {
+        return Ok(());
+    };
+    let address = match change {
+        None => None,
+        Some(text) => Some(check_monitor(tx, next, text, settings).await?),
+    };
+    if address != next.monitor_address {
+        next.monitor_address = address;
+        next.updated_at = at;
+    }
+    Ok(())
+}
+
+/// [`register::check_monitor_address`] for an existing backend: its load
+/// balancer, VPC and subnet are the networks the address must be in.
+async fn check_monitor(
+    tx: &mut dyn StoreTx,
+    backend: &Backend,
+    text: &str,
+    settings: &Settings,
+) -> ControlResult<std::net::IpAddr> {
+    let missing = |kind, id: &str| Error::not_found(kind, id);
+    let pool = tx
+        .pool(&backend.pool_id)
+        .await?
+        .ok_or_else(|| missing(ResourceKind::Pool, backend.pool_id.as_str()))?;
+    let lb = tx
+        .load_balancer(&backend.lb_id)
+        .await?
+        .ok_or_else(|| missing(ResourceKind::LoadBalancer, backend.lb_id.as_str()))?;
+    let vpc = tx
+        .vpc(&lb.vpc_id)
+        .await?
+        .ok_or_else(|| missing(ResourceKind::Vpc, lb.vpc_id.as_str()))?;
+    let subnet_ids: Vec<String> = backend.subnet_id.iter().map(|s| s.to_string()).collect();
+    let addresses: Vec<std::net::IpAddr> = text.parse().into_iter().collect();
+    let snapshot = RegisterSnapshot {
+        vips: tx.vips_among(&addresses).await?,
+        subnets: tx.subnets_by_ids(&subnet_ids).await?,
+        load_balancer: lb,
+        vpc,
+        listener: None,
+        pool,
+        pool_backend_count: 0,
+        overlapping: Vec::new(),
+        instances: Vec::new(),
+    };
+    Ok(register::check_monitor_address(
+        &snapshot,
+        backend.subnet_id.as_ref().map(SubnetId::as_str),
+        "monitor_address",
+        text,
+        settings,
+    )?)
 }

@@ -212,6 +212,8 @@ fn existing(address: &str, port: u16, instance: Option<&str>) -> Backend {
         name: String::new(),
         created_at: ts(),
         updated_at: ts(),
+        monitor_address: None,
+        monitor_port: None,
     }
 }
 

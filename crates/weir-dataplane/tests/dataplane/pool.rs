@@ -20,6 +20,8 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
                 weight: 1,
                 enabled: true,
                 backup: false,
+                monitor_address: None,
+                monitor_port: None,
             })
             .collect();
         let spec = Arc::new(PoolSpec {
@@ -93,6 +95,8 @@ async fn a_backend_ejected_again_stays_out_longer_until_it_serves_well() {
                 weight: 1,
                 enabled: true,
                 backup: false,
+                monitor_address: None,
+                monitor_port: None,
             })
             .collect(),
     });

@@ -161,6 +161,8 @@ pub fn backend(id: &str, addr: SocketAddr, weight: u16) -> BackendTarget {
         weight,
         enabled: true,
         backup: false,
+        monitor_address: None,
+        monitor_port: None,
     }
 }
 

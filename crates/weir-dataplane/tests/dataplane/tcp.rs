@@ -873,3 +873,51 @@ async fn slow_start_ramps_joining_backends_but_not_those_present_at_start() {
         "the ramp finishes on its own"
     );
 }
+
+/// A backend's own check target (Octavia's member `monitor_address` and
+/// `monitor_port`): the check goes there, not to the traffic port, so a
+/// backend whose monitor is down leaves while its traffic port still
+/// answers, and one whose monitor is up serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_go_to_the_backends_own_monitor_target() {
+    let dp = dataplane();
+    let (a, _ta) = tcp_backend("a").await;
+    let (b, _tb) = tcp_backend("b").await;
+    let (monitor, _tm) = tcp_backend("monitor").await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let v = vip();
+    let mut watched_down = backend("a", a, 1);
+    watched_down.monitor_port = Some(closed.port());
+    let mut watched_up = backend("b", b, 1);
+    watched_up.monitor_address = Some(monitor.ip());
+    watched_up.monitor_port = Some(monitor.port());
+    dp.apply(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![watched_down, watched_up],
+        Some(fast_check()),
+        1000,
+    ));
+    let state = |id: &str| dp.backend_live(&id.into()).map(|l| l.state);
+    assert!(
+        eventually(Duration::from_secs(5), async || state("a")
+            == Some(BackendState::Unhealthy))
+        .await,
+        "a's monitor port is closed: {:?}",
+        state("a")
+    );
+    assert!(
+        eventually(Duration::from_secs(5), async || state("b")
+            == Some(BackendState::Healthy))
+        .await,
+        "b's monitor answers: {:?}",
+        state("b")
+    );
+    let counts = spread(v, 10).await;
+    assert_eq!(counts.get("b"), Some(&10), "{counts:?}");
+}

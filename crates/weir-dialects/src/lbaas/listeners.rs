@@ -79,8 +79,16 @@ pub(super) fn listener_protocol(p: &str) -> Result<&'static str, LbaasError> {
         "TCP" => Ok("tcp"),
         "UDP" => Ok("udp"),
         "HTTP" => Ok("http"),
+        // Octavia's HTTPS passes TLS through to members that terminate it.
+        "HTTPS" => Ok("tls-passthrough"),
+        "TERMINATED_HTTPS" => Err(LbaasError::unsupported(
+            "protocol TERMINATED_HTTPS (Weir does not terminate TLS yet; HTTPS passes it through)",
+        )),
+        "SCTP" => Err(LbaasError::unsupported("protocol SCTP")),
+        "PROMETHEUS" => Err(LbaasError::unsupported("protocol PROMETHEUS")),
         other => Err(LbaasError::bad_request(format!(
-            "protocol {other} is not supported by this service (TCP, UDP, HTTP)"
+            "Invalid input for field/attribute protocol. Value: '{other}'. \
+             Value should be one of HTTP, HTTPS, PROMETHEUS, SCTP, TCP, TERMINATED_HTTPS, UDP"
         ))),
     }
 }

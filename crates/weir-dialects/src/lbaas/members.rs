@@ -12,10 +12,11 @@ pub(super) struct MemberBody {
     admin_state_up: Option<bool>,
     backup: Option<bool>,
     name: Option<String>,
-    /// Octavia fields Weir does not honour yet: refused unless null, so a
-    /// 2xx never hides an ignored health-check target or tag.
-    monitor_address: Option<Value>,
-    monitor_port: Option<Value>,
+    /// The member's own health-check target.
+    monitor_address: Option<String>,
+    monitor_port: Option<Lenient>,
+    /// Not kept yet: refused unless null, so a 2xx never hides an ignored
+    /// tag.
     tags: Option<Value>,
 }
 
@@ -46,8 +47,6 @@ pub(super) fn member_spec(
             "Invalid input for field/attribute {field}{f}. Value: None. Mandatory field missing."
         ))
     };
-    refuse_unhonoured(field, "monitor_address", m.monitor_address.as_ref())?;
-    refuse_unhonoured(field, "monitor_port", m.monitor_port.as_ref())?;
     refuse_unhonoured(field, "tags", m.tags.as_ref())?;
     let address = m.address.ok_or_else(|| missing("address"))?;
     let port = m.protocol_port.ok_or_else(|| missing("protocol_port"))?.0;
@@ -67,6 +66,8 @@ pub(super) fn member_spec(
         enabled: m.admin_state_up,
         backup: m.backup,
         name: m.name,
+        monitor_address: m.monitor_address.filter(|a| !a.is_empty()),
+        monitor_port: m.monitor_port.map(|p| p.0),
         ..BackendSpec::default()
     })
 }
@@ -192,10 +193,24 @@ pub(super) async fn update_member(
             ("backup", Value::Null) => update.backup = Some(false),
             ("backup", Value::Bool(v)) => update.backup = Some(*v),
             ("admin_state_up", Value::Bool(v)) => update.enabled = Some(*v),
-            ("monitor_address" | "monitor_port" | "tags", Value::Null) => {}
+            ("monitor_address", Value::Null) => update.monitor_address = Some(None),
+            ("monitor_address", Value::String(s)) => update.monitor_address = Some(Some(s.clone())),
+            ("monitor_port", Value::Null) => update.monitor_port = Some(None),
+            ("monitor_port", v) => {
+                update.monitor_port = Some(Some(
+                    serde_json::from_value::<Lenient>(v.clone())
+                        .map_err(|e| {
+                            LbaasError::bad_request(format!(
+                                "Invalid input for field/attribute monitor_port: {e}"
+                            ))
+                        })?
+                        .0,
+                ))
+            }
+            ("tags", Value::Null) => {}
             (
-                "address" | "protocol_port" | "subnet_id" | "monitor_address" | "monitor_port"
-                | "tags" | "admin_state_up" | "name" | "backup",
+                "address" | "protocol_port" | "subnet_id" | "monitor_address" | "tags"
+                | "admin_state_up" | "name" | "backup",
                 _,
             ) => {
                 return Err(LbaasError::bad_request(format!(

@@ -214,7 +214,7 @@ fn protocol_mismatch(e: ControlError, protocol: &str, listener: Option<&Listener
         {
             LbaasError::bad_request(format!(
                 "The pool protocol '{protocol}' is invalid while the listener protocol is '{}'.",
-                l.protocol.as_str().to_ascii_uppercase()
+                octavia_protocol(l.protocol)
             ))
         }
         _ => fail(e),

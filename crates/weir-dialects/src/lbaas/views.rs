@@ -121,7 +121,7 @@ pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Valu
         "id": l.id.as_str(),
         "name": l.name,
         "description": l.description,
-        "protocol": l.protocol.as_str().to_ascii_uppercase(),
+        "protocol": octavia_protocol(l.protocol),
         "protocol_port": l.single_port(),
         "loadbalancers": [{"id": l.lb_id.as_str()}],
         "loadbalancer_id": l.lb_id.as_str(),
@@ -177,9 +177,20 @@ pub(super) fn pool_protocol(pool: &Pool, listener: Option<&Listener>) -> &'stati
             (Protocol::Tcp, ProxyProtocol::V1) => "PROXY",
             (Protocol::Tcp, ProxyProtocol::V2) => "PROXYV2",
             (Protocol::Tcp, ProxyProtocol::None) => "TCP",
+            (Protocol::TlsPassthrough, _) => "HTTPS",
             (Protocol::Udp, _) => "UDP",
             (Protocol::Http, _) => "HTTP",
         },
+    }
+}
+
+/// Octavia's name of a listener protocol.
+pub(super) fn octavia_protocol(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "TCP",
+        Protocol::Udp => "UDP",
+        Protocol::Http => "HTTP",
+        Protocol::TlsPassthrough => "HTTPS",
     }
 }
 
@@ -261,8 +272,8 @@ pub(super) fn member_view(c: &Control, b: &Backend, monitored: bool) -> Value {
         "pool_id": b.pool_id.as_str(),
         "provisioning_status": provisioning,
         "operating_status": operating,
-        "monitor_address": null,
-        "monitor_port": null,
+        "monitor_address": b.monitor_address.map(|a| a.to_string()),
+        "monitor_port": b.monitor_port,
         "created_at": b.created_at.to_string(),
         "updated_at": b.updated_at.to_string(),
         "tags": [],

@@ -358,7 +358,8 @@ async fn vserver_view(call: &Call, lb: &LoadBalancer, l: &Listener) -> Result<Va
         "VServerId": l.id.as_str(),
         "VServerName": l.name,
         "ULBId": lb.id.as_str(),
-        "Protocol": l.protocol.as_str().to_ascii_uppercase(),
+        // A TLS passthrough listener (made through Octavia) is TCP here.
+        "Protocol": if l.protocol.is_stream_relay() { "TCP".to_owned() } else { l.protocol.as_str().to_ascii_uppercase() },
         "FrontendPort": l.single_port(),
         "ListenType": listen_type(l.forwarding_mode),
         "Method": method_name(l.scheduler),
@@ -630,6 +631,7 @@ async fn update_backend_attribute(call: &Call) -> ActionResult {
                 backup: p.flag("IsBackup")?,
                 name: None,
                 port: p.int("Port")?,
+                ..BackendUpdate::default()
             },
             policy(),
         )

@@ -328,8 +328,8 @@ async fn describe_listeners(call: &Call, req: DescribeListeners) -> ActionResult
                 "listenerName": l.name,
                 "status": "RUNNING",
                 "port": port_list(&l.ports),
-                "protocol": l.protocol.as_str().to_ascii_uppercase(),
-                "backendProtocol": l.protocol.as_str().to_ascii_uppercase(),
+                "protocol": bmc_protocol(l.protocol),
+                "backendProtocol": bmc_protocol(l.protocol),
                 "scheduler": scheduler_name(l.scheduler),
                 "kind": kind_name(l.forwarding_mode),
                 "createTime": super::zc_time(l.created_at),
@@ -545,4 +545,14 @@ async fn modify_backend_weight(call: &Call, req: ModifyBackendWeight) -> ActionR
         .await
         .map_err(fail)?;
     Ok(json!({}))
+}
+
+/// BMC's name of a listener protocol; a TLS passthrough listener (made
+/// through Octavia) is TCP here.
+fn bmc_protocol(p: Protocol) -> String {
+    if p.is_stream_relay() {
+        "TCP".to_owned()
+    } else {
+        p.as_str().to_ascii_uppercase()
+    }
 }

@@ -16,3 +16,6 @@ UPDATE listeners SET updated_at = created_at;
 ALTER TABLE load_balancers ADD COLUMN description TEXT NOT NULL DEFAULT '';
 ALTER TABLE load_balancers ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;
 UPDATE load_balancers SET updated_at = created_at;
+-- A member's own health-check target (Octavia monitor_address/port).
+ALTER TABLE backends ADD COLUMN monitor_address TEXT;
+ALTER TABLE backends ADD COLUMN monitor_port INTEGER;
