@@ -305,7 +305,7 @@ class OctaviaTest(LbaasTestCase):
         lb = self.os_step("create_load_balancer", lambda: lbx.create_load_balancer(
             vip_subnet_id=self.world.subnet["id"]))
         port = free_port(lb.vip_address)
-        for what, attrs in (("protocol HTTPS", dict(protocol="HTTPS", protocol_port=port)),
+        for what, attrs in (("protocol BOGUS", dict(protocol="BOGUS", protocol_port=port)),
                             ("port 0", dict(protocol="TCP", protocol_port=0)),
                             ("port 65536", dict(protocol="TCP", protocol_port=65536))):
             with self.subTest(what):
@@ -319,6 +319,12 @@ class OctaviaTest(LbaasTestCase):
                                                        protocol_port=port), os_exc.NotFoundException, 404,
                            "a listener on an unknown load balancer")
         self.assertEqual(len(self.os_step("get_load_balancer", lambda: lbx.get_load_balancer(lb.id)).listeners), 1)
+        # An HTTP listener would need the same TCP socket: 409 too. TLS termination is Octavia's 501.
+        self.assertOsError(lambda: lbx.create_listener(loadbalancer_id=lb.id, protocol="HTTP", protocol_port=port),
+                           os_exc.ConflictException, 409, "an HTTP listener on a TCP listener's port")
+        self.assertOsError(lambda: lbx.create_listener(loadbalancer_id=lb.id, protocol="TERMINATED_HTTPS",
+                                                       protocol_port=free_port(lb.vip_address)),
+                           os_exc.HttpException, 501, "TERMINATED_HTTPS", message_re="does not support")
 
     def test_listener_connection_limit_is_kept_and_bounded(self):
         """connection_limit (issue 14, hole 7): -1 is the default (Weir's dataplane.max_connections),
@@ -1026,6 +1032,19 @@ class OctaviaTrafficTest(LbaasTestCase):
         self.assertIn(sticky_answers[0], {b.token for b in tokens})
         # The PROXY pool's header is the pool's: the plain pool's members got none.
         self.assertFalse(any(seen.startswith(b"PROXY") for seen in recorder.seen[1:]))
+
+    def test_https_listener_passes_bytes_through(self):
+        """Octavia's HTTPS listener is TLS passthrough: Weir relays the bytes untouched to members that
+        terminate TLS (here a plain TCP backend proves nothing is added or taken away)."""
+        backend = TokenTCPBackend("127.0.0.1")
+        self.addCleanup(backend.close)
+        lb, listener, pool = self.os_stack(self.conn, self.world, protocol="HTTPS")
+        self.assertEqual((listener.protocol, pool.protocol), ("HTTPS", "HTTPS"))
+        self.os_step("create_member", lambda: self.conn.load_balancer.create_member(
+            pool, address=backend.host, protocol_port=backend.port))
+        data, err = tcp_exchange(lb.vip_address, listener.protocol_port)
+        self.assertEqual(data, backend.token, err)
+        self.assertEqual(self.native.listener(listener.id)["protocol"], "tls-passthrough")
 
     def test_tcp_exchange_reaches_member(self):
         backend = TokenTCPBackend("127.0.0.1")

@@ -97,6 +97,8 @@ pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
         .route("/v2.0/subnets/{id}", get(show_subnet))
         .route("/v2.0/networks", get(list_networks))
         .route("/v2.0/networks/{id}", get(show_network))
+        .route("/v2.0/ports", get(list_ports))
+        .route("/v2.0/ports/{id}", get(show_port))
         .layer(middleware::from_fn_with_state(state, token_layer));
     Router::new()
         .route(LOAD_BALANCER_PREFIX, get(octavia_versions))
@@ -383,6 +385,59 @@ fn network_view(v: &weir_core::model::Vpc, subnets: &[weir_core::model::Subnet])
         "created_at": v.created_at.to_string(),
         "tags": [],
     })
+}
+
+/// A load balancer's VIP as the Neutron port Octavia would have made for
+/// it; its id is the load balancer's (`vip_port_id`).
+fn port_view(lb: &weir_core::model::LoadBalancer) -> Value {
+    json!({
+        "id": lb.id.as_str(),
+        "name": format!("octavia-lb-{}", lb.id),
+        "network_id": lb.vpc_id.as_str(),
+        "fixed_ips": [{"subnet_id": lb.subnet_id.as_str(), "ip_address": lb.vip.to_string()}],
+        "device_id": format!("lb-{}", lb.id),
+        "device_owner": "Octavia",
+        "admin_state_up": true,
+        "status": "ACTIVE",
+        "project_id": lb.project_id.as_str(),
+        "tenant_id": lb.project_id.as_str(),
+        "created_at": lb.created_at.to_string(),
+        "tags": [],
+    })
+}
+
+async fn list_ports(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<Vec<(String, String)>>,
+    lbaas::Here(here): lbaas::Here,
+) -> Result<Json<Value>, LbaasError> {
+    let items = d
+        .control
+        .list_load_balancers(&ctx.principal)
+        .await
+        .map_err(LbaasError::from_control)?
+        .iter()
+        .map(port_view)
+        .collect();
+    Ok(Json(lbaas::listing::list(items, &q, "ports", &here)?))
+}
+
+async fn show_port(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, LbaasError> {
+    let gone = || LbaasError::not_found(format!("Port {id} could not be found."));
+    let lb = d
+        .control
+        .get_load_balancer(
+            &ctx.principal,
+            &weir_core::ids::LoadBalancerId::new(id.as_str()),
+        )
+        .await
+        .map_err(|_| gone())?;
+    Ok(Json(json!({"port": port_view(&lb)})))
 }
 
 async fn neutron_subnets(

@@ -709,6 +709,15 @@ fn octavia_version_document_and_a_network_only_load_balancer() {
     assert_eq!(reply.status, 201, "{}", reply.text);
     assert_eq!(field(&reply, "/loadbalancer/vip_subnet_id"), inv.subnet);
     assert_eq!(field(&reply, "/loadbalancer/vip_network_id"), inv.vpc);
+    // Its VIP port is a Neutron port of the network, holding the VIP.
+    let port_id = field(&reply, "/loadbalancer/vip_port_id");
+    let port = s.octavia_at("/v2.0", &token, "GET", &format!("/ports/{port_id}"), None);
+    assert_eq!(port.status, 200, "{}", port.text);
+    assert_eq!(field(&port, "/port/network_id"), inv.vpc);
+    assert_eq!(
+        field(&port, "/port/fixed_ips/0/ip_address"),
+        field(&reply, "/loadbalancer/vip_address")
+    );
     // Created stopped, as Octavia's admin_state_up false on create.
     let stopped = s.octavia_at(
         "/load-balancer/v2/lbaas",

@@ -46,6 +46,9 @@ pub(super) async fn list_listeners(
     ok(listing::list(items, &q, "listeners", &here)?)
 }
 
+/// Every field of Octavia's (and Huawei's) listener body. What Weir cannot
+/// honour yet is refused unless it says "none" ([`Unhonoured`]), and any
+/// other field by name: a listener never silently drops a setting.
 #[derive(Deserialize)]
 pub(super) struct CreateListener {
     loadbalancer_id: Option<String>,
@@ -56,6 +59,165 @@ pub(super) struct CreateListener {
     admin_state_up: Option<bool>,
     connection_limit: Option<Lenient>,
     default_pool_id: Option<String>,
+    insert_headers: Option<Value>,
+    project_id: Option<String>,
+    tenant_id: Option<String>,
+    #[serde(flatten)]
+    unhonoured: Unhonoured,
+}
+
+/// Listener fields Weir has no setting for yet (TLS termination, the
+/// per-listener timeouts and source ranges of the listener-policy work,
+/// nested creation, tags).
+#[derive(Deserialize, Default)]
+pub(super) struct Unhonoured {
+    default_tls_container_ref: Option<Value>,
+    sni_container_refs: Option<Value>,
+    client_ca_tls_container_ref: Option<Value>,
+    client_authentication: Option<Value>,
+    client_crl_container_ref: Option<Value>,
+    timeout_client_data: Option<Value>,
+    timeout_member_connect: Option<Value>,
+    timeout_member_data: Option<Value>,
+    timeout_tcp_inspect: Option<Value>,
+    allowed_cidrs: Option<Value>,
+    tls_ciphers: Option<Value>,
+    tls_versions: Option<Value>,
+    alpn_protocols: Option<Value>,
+    hsts_max_age: Option<Value>,
+    hsts_include_subdomains: Option<Value>,
+    hsts_preload: Option<Value>,
+    default_pool: Option<Value>,
+    l7policies: Option<Value>,
+    tags: Option<Value>,
+}
+
+/// The listener fields Weir knows (serde cannot deny unknown fields next
+/// to a flattened struct, so [`known_fields`] does).
+const LISTENER_FIELDS: &[&str] = &[
+    "loadbalancer_id",
+    "protocol",
+    "protocol_port",
+    "name",
+    "description",
+    "admin_state_up",
+    "connection_limit",
+    "default_pool_id",
+    "insert_headers",
+    "project_id",
+    "tenant_id",
+    "default_tls_container_ref",
+    "sni_container_refs",
+    "client_ca_tls_container_ref",
+    "client_authentication",
+    "client_crl_container_ref",
+    "timeout_client_data",
+    "timeout_member_connect",
+    "timeout_member_data",
+    "timeout_tcp_inspect",
+    "allowed_cidrs",
+    "tls_ciphers",
+    "tls_versions",
+    "alpn_protocols",
+    "hsts_max_age",
+    "hsts_include_subdomains",
+    "hsts_preload",
+    "default_pool",
+    "l7policies",
+    "tags",
+];
+
+/// Refuses a body field outside `known`, by name, as Octavia does.
+pub(super) fn known_fields(raw: &[u8], wrapper: &str, known: &[&str]) -> Result<(), LbaasError> {
+    let fields: serde_json::Map<String, Value> = body(raw, wrapper)?;
+    match fields.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(LbaasError::bad_request(format!(
+            "Invalid input for field/attribute {wrapper}: unknown attribute {unknown}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+impl Unhonoured {
+    fn refuse(&self) -> Result<(), LbaasError> {
+        for (name, value) in [
+            ("default_tls_container_ref", &self.default_tls_container_ref),
+            ("sni_container_refs", &self.sni_container_refs),
+            (
+                "client_ca_tls_container_ref",
+                &self.client_ca_tls_container_ref,
+            ),
+            ("client_crl_container_ref", &self.client_crl_container_ref),
+            ("timeout_client_data", &self.timeout_client_data),
+            ("timeout_member_connect", &self.timeout_member_connect),
+            ("timeout_member_data", &self.timeout_member_data),
+            ("timeout_tcp_inspect", &self.timeout_tcp_inspect),
+            ("allowed_cidrs", &self.allowed_cidrs),
+            ("tls_ciphers", &self.tls_ciphers),
+            ("tls_versions", &self.tls_versions),
+            ("alpn_protocols", &self.alpn_protocols),
+            ("hsts_max_age", &self.hsts_max_age),
+            ("hsts_include_subdomains", &self.hsts_include_subdomains),
+            ("hsts_preload", &self.hsts_preload),
+            ("default_pool", &self.default_pool),
+            ("l7policies", &self.l7policies),
+            ("tags", &self.tags),
+        ] {
+            refuse_unhonoured("", name, value.as_ref())?;
+        }
+        match self.client_authentication.as_ref().and_then(Value::as_str) {
+            None | Some("NONE") => Ok(()),
+            Some(other) => Err(LbaasError::unsupported(format!(
+                "client_authentication {other} (Weir does not terminate TLS yet)"
+            ))),
+        }
+    }
+}
+
+/// Octavia's `insert_headers`: on an HTTP listener Weir always sends
+/// `X-Forwarded-For` and `X-Forwarded-Proto`, so asking for them is
+/// honoured; turning them off, or any other header, is not yet.
+pub(super) fn check_insert_headers(
+    headers: Option<&Value>,
+    protocol: Protocol,
+) -> Result<(), LbaasError> {
+    let Some(map) = headers.filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let map = map.as_object().ok_or_else(|| {
+        LbaasError::bad_request("Invalid input for field/attribute insert_headers: not an object")
+    })?;
+    for (name, value) in map {
+        let on = match value {
+            Value::Bool(b) => *b,
+            Value::String(s) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        };
+        let always = protocol == Protocol::Http
+            && matches!(name.as_str(), "X-Forwarded-For" | "X-Forwarded-Proto");
+        if !(on && always) {
+            return Err(LbaasError::unsupported(format!(
+                "insert_headers {name}: {value} (an HTTP listener always sends X-Forwarded-For and X-Forwarded-Proto, and no other)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A body naming another project than the load balancer's.
+pub(super) fn check_owner(
+    named: [&Option<String>; 2],
+    owner: &ProjectId,
+) -> Result<(), LbaasError> {
+    for named in named.into_iter().flatten() {
+        if named != owner.as_str() {
+            return Err(LbaasError::bad_request(format!(
+                "Invalid input for field/attribute project_id. Value: '{named}'. \
+                 A listener belongs to its load balancer's project"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Octavia's `connection_limit`: -1 (its default) means "the provider's
@@ -104,10 +266,23 @@ pub(super) async fn create_listener(
             "Invalid input for field/attribute {f}. Value: None. Mandatory field missing."
         ))
     };
+    known_fields(&raw, "listener", LISTENER_FIELDS)?;
+    req.unhonoured.refuse()?;
     let lb = req
         .loadbalancer_id
         .ok_or_else(|| missing("loadbalancer_id"))?;
+    let owner = d
+        .control
+        .get_load_balancer(&ctx.principal, &LoadBalancerId::new(lb.as_str()))
+        .await
+        .map_err(fail)?
+        .project_id;
+    check_owner([&req.project_id, &req.tenant_id], &owner)?;
     let protocol = listener_protocol(&req.protocol.ok_or_else(|| missing("protocol"))?)?;
+    check_insert_headers(
+        req.insert_headers.as_ref(),
+        protocol.parse().unwrap_or(Protocol::Tcp),
+    )?;
     let port = req.protocol_port.ok_or_else(|| missing("protocol_port"))?.0;
     let c = &d.control;
     let listener = c
@@ -164,6 +339,9 @@ pub(super) struct UpdateListener {
     /// `null` detaches the default pool; absent leaves it.
     #[serde(default, deserialize_with = "present")]
     default_pool_id: Option<Option<String>>,
+    insert_headers: Option<Value>,
+    #[serde(flatten)]
+    unhonoured: Unhonoured,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -178,11 +356,30 @@ pub(super) async fn update_listener(
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: UpdateListener = body(&raw, "listener")?;
+    known_fields(&raw, "listener", LISTENER_FIELDS)?;
+    req.unhonoured.refuse()?;
     let c = &d.control;
+    let id = ListenerId::new(param(&p, "listener_id"));
+    let current = c.get_listener(&ctx.principal, &id).await.map_err(fail)?;
+    check_insert_headers(req.insert_headers.as_ref(), current.protocol)?;
+    for fixed in [
+        "loadbalancer_id",
+        "protocol",
+        "protocol_port",
+        "project_id",
+        "tenant_id",
+    ] {
+        let fields: serde_json::Map<String, Value> = body(&raw, "listener")?;
+        if fields.contains_key(fixed) {
+            return Err(LbaasError::bad_request(format!(
+                "Invalid input for field/attribute {fixed}: it cannot be changed on a listener."
+            )));
+        }
+    }
     let l = c
         .update_listener(
             &ctx.principal,
-            ListenerId::new(param(&p, "listener_id")),
+            id,
             ListenerUpdate {
                 name: req.name,
                 description: req.description,

@@ -8,6 +8,7 @@
 //! `error_code`/`error_msg` together, which both SDKs read
 //! (research: sdk-wire-formats §6.2).
 
+mod l7;
 mod listeners;
 pub mod listing;
 mod loadbalancers;
@@ -42,6 +43,7 @@ use weir_core::{Error, ResourceKind};
 
 use crate::common::{parse_json, JsonProblem, Lenient, BODY_LIMIT};
 use crate::Dialects;
+use l7::*;
 use listeners::*;
 use loadbalancers::*;
 use members::*;
@@ -417,6 +419,23 @@ pub fn routes() -> Router<Dialects> {
         .route(
             "/healthmonitors/{monitor_id}",
             get(show_monitor).put(update_monitor).delete(delete_monitor),
+        )
+        .route("/l7policies", get(list_l7policies).post(create_l7policy))
+        .route(
+            "/l7policies/{l7policy_id}",
+            get(missing_l7policy)
+                .put(missing_l7policy)
+                .delete(missing_l7policy),
+        )
+        .route(
+            "/l7policies/{l7policy_id}/rules",
+            get(missing_l7policy).post(create_l7rule),
+        )
+        .route(
+            "/l7policies/{l7policy_id}/rules/{rule_id}",
+            get(missing_l7policy)
+                .put(missing_l7policy)
+                .delete(missing_l7policy),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

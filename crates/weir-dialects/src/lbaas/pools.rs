@@ -4,40 +4,74 @@
 //! ([`weir_core::group`]): any number per load balancer, each with its own
 //! algorithm, protocol, members and monitor, the default pool of the
 //! listeners that forward to it. The structural pools the other dialects
-//! register into (a listener's own pool, the LB-wide pool) are not LBaaS
-//! pools and are not found here.
+//! register into (a listener's own pool, the LB-wide pool) are not listed
+//! as LBaaS pools; named by id they can be shown and their members and
+//! monitor managed (one registry, several faces), but not changed or
+//! deleted here (409).
 
 use weir_core::group::{is_server_group, NewServerGroup, WhenInUse};
 
 use super::*;
 
-/// A pool, the listeners it is the default pool of, and its members;
-/// 404 unless it is a server group.
+/// A pool, the listeners it serves (those whose default pool it is, or
+/// a structural pool's own listener), and its members.
 pub(super) async fn pool_full(
     c: &Control,
     p: &Principal,
     pool_id: &PoolId,
 ) -> Result<(Pool, Vec<Listener>, Vec<Backend>), LbaasError> {
+    let (pool, own, members) = any_pool(c, p, pool_id).await?;
+    let lb = c.get_load_balancer(p, &pool.lb_id).await.map_err(fail)?;
+    let listeners = if is_server_group(&lb, &pool) {
+        c.list_listeners(p, &lb.id)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .filter(|l| l.group_pool_id.as_ref() == Some(&pool.id))
+            .collect()
+    } else {
+        own.into_iter().collect()
+    };
+    Ok((pool, listeners, members))
+}
+
+/// [`pool_full`] of a server group: the structural pools of the other
+/// dialects cannot be changed or deleted through LBaaS.
+pub(super) async fn group_full(
+    c: &Control,
+    p: &Principal,
+    pool_id: &PoolId,
+) -> Result<(Pool, Vec<Listener>, Vec<Backend>), LbaasError> {
+    let full = pool_full(c, p, pool_id).await?;
+    let lb = c.get_load_balancer(p, &full.0.lb_id).await.map_err(fail)?;
+    if is_server_group(&lb, &full.0) {
+        Ok(full)
+    } else {
+        Err(LbaasError::new(
+            StatusCode::CONFLICT,
+            codes::CONFLICT,
+            format!(
+                "Pool {pool_id} is the own pool of a listener or load balancer made through another API; \
+                 it cannot be changed or deleted here."
+            ),
+        ))
+    }
+}
+
+/// Any pool of the caller with its own listener and members; 404 as
+/// Octavia words it.
+async fn any_pool(
+    c: &Control,
+    p: &Principal,
+    pool_id: &PoolId,
+) -> Result<(Pool, Option<Listener>, Vec<Backend>), LbaasError> {
     let gone = || LbaasError::not_found(format!("Pool {pool_id} could not be found."));
-    let (pool, _, members) = c
-        .backends_of(p, &RegisterTarget::Pool(pool_id.clone()))
+    c.backends_of(p, &RegisterTarget::Pool(pool_id.clone()))
         .await
         .map_err(|e| match e {
             ControlError::Domain(Error::NotFound { .. }) => gone(),
             e => fail(e),
-        })?;
-    let lb = c.get_load_balancer(p, &pool.lb_id).await.map_err(fail)?;
-    if !is_server_group(&lb, &pool) {
-        return Err(gone());
-    }
-    let listeners = c
-        .list_listeners(p, &lb.id)
-        .await
-        .map_err(fail)?
-        .into_iter()
-        .filter(|l| l.group_pool_id.as_ref() == Some(&pool.id))
-        .collect();
-    Ok((pool, listeners, members))
+        })
 }
 
 /// The server groups of `lb`.
@@ -330,7 +364,7 @@ pub(super) async fn update_pool(
     }
     let c = &d.control;
     let id = PoolId::new(param(&p, "pool_id"));
-    let (current, _, _) = pool_full(c, &ctx.principal, &id).await?;
+    let (current, _, _) = group_full(c, &ctx.principal, &id).await?;
     req.refuse_unhonoured(&current.project_id)?;
     c.update_pool(
         &ctx.principal,
@@ -368,7 +402,7 @@ pub(super) async fn delete_pool(
 ) -> LbResult {
     let c = &d.control;
     let id = PoolId::new(param(&p, "pool_id"));
-    pool_full(c, &ctx.principal, &id).await?;
+    group_full(c, &ctx.principal, &id).await?;
     c.delete_server_group(&ctx.principal, id, WhenInUse::Detach)
         .await
         .map_err(fail)?;

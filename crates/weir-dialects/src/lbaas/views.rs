@@ -98,7 +98,9 @@ pub(super) fn lb_view(
         "vip_address": lb.vip.to_string(),
         "vip_subnet_id": lb.subnet_id.as_str(),
         "vip_network_id": lb.vpc_id.as_str(),
-        "vip_port_id": null,
+        // The VIP's Neutron port (`/v2.0/ports/{id}`) has the load
+        // balancer's id.
+        "vip_port_id": lb.id.as_str(),
         "project_id": lb.project_id.as_str(),
         "tenant_id": lb.project_id.as_str(),
         "provisioning_status": provisioning,
@@ -132,7 +134,19 @@ pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Valu
         "operating_status": operating,
         "project_id": l.project_id.as_str(),
         "tenant_id": l.project_id.as_str(),
-        "insert_headers": {},
+        // What Weir sends (check_insert_headers): an HTTP listener always
+        // adds these two.
+        "insert_headers": if l.protocol == Protocol::Http {
+            json!({"X-Forwarded-For": "true", "X-Forwarded-Proto": "true"})
+        } else {
+            json!({})
+        },
+        "default_tls_container_ref": null,
+        "sni_container_refs": [],
+        "client_ca_tls_container_ref": null,
+        "client_authentication": "NONE",
+        "client_crl_container_ref": null,
+        "l7policies": [],
         "created_at": l.created_at.to_string(),
         "updated_at": l.updated_at.to_string(),
         "tags": [],

@@ -53,7 +53,7 @@ const fn p(
     }
 }
 
-use Expect::{Empty, NotFound};
+use Expect::{Empty, NotFound, Uniform};
 
 fn probes() -> Vec<Probe> {
     vec![
@@ -406,6 +406,102 @@ fn probes() -> Vec<Probe> {
             |_, t, _| format!("/healthmonitors/{}", t.get("os.monitor")),
             none,
         ),
+        // Weir has no L7 policies: none to list, show or change for
+        // anyone, and creating one is the provider's 501 for everyone.
+        p(
+            "GET",
+            "/l7policies",
+            Empty,
+            |_, _, _| "/l7policies".into(),
+            none,
+        ),
+        p(
+            "POST",
+            "/l7policies",
+            Uniform("L7 policies are an option Weir lacks: 501 whatever listener it names"),
+            |_, _, _| "/l7policies".into(),
+            |_, t, f| {
+                Some(json!({"l7policy": {"listener_id": id(t, f, "listener"), "action": "REJECT"}}))
+            },
+        ),
+        p(
+            "GET",
+            "/l7policies/{l7policy_id}",
+            NotFound,
+            |_, t, f| format!("/l7policies/{}", id(t, f, "listener")),
+            |_, _, _| Some(json!({"l7policy": {"name": "x"}})),
+        ),
+        p(
+            "PUT",
+            "/l7policies/{l7policy_id}",
+            NotFound,
+            |_, t, f| format!("/l7policies/{}", id(t, f, "listener")),
+            |_, _, _| Some(json!({"l7policy": {"name": "x"}})),
+        ),
+        p(
+            "DELETE",
+            "/l7policies/{l7policy_id}",
+            NotFound,
+            |_, t, f| format!("/l7policies/{}", id(t, f, "listener")),
+            |_, _, _| Some(json!({"l7policy": {"name": "x"}})),
+        ),
+        p(
+            "GET",
+            "/l7policies/{l7policy_id}/rules",
+            NotFound,
+            |_, t, f| format!("/l7policies/{}/rules", id(t, f, "listener")),
+            |_, _, _| {
+                Some(json!({"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/"}}))
+            },
+        ),
+        p(
+            "POST",
+            "/l7policies/{l7policy_id}/rules",
+            NotFound,
+            |_, t, f| format!("/l7policies/{}/rules", id(t, f, "listener")),
+            |_, _, _| {
+                Some(json!({"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/"}}))
+            },
+        ),
+        p(
+            "GET",
+            "/l7policies/{l7policy_id}/rules/{rule_id}",
+            NotFound,
+            |_, t, f| {
+                format!(
+                    "/l7policies/{}/rules/{}",
+                    id(t, f, "listener"),
+                    id(t, f, "pool")
+                )
+            },
+            |_, _, _| Some(json!({"rule": {"value": "/"}})),
+        ),
+        p(
+            "PUT",
+            "/l7policies/{l7policy_id}/rules/{rule_id}",
+            NotFound,
+            |_, t, f| {
+                format!(
+                    "/l7policies/{}/rules/{}",
+                    id(t, f, "listener"),
+                    id(t, f, "pool")
+                )
+            },
+            |_, _, _| Some(json!({"rule": {"value": "/"}})),
+        ),
+        p(
+            "DELETE",
+            "/l7policies/{l7policy_id}/rules/{rule_id}",
+            NotFound,
+            |_, t, f| {
+                format!(
+                    "/l7policies/{}/rules/{}",
+                    id(t, f, "listener"),
+                    id(t, f, "pool")
+                )
+            },
+            |_, _, _| Some(json!({"rule": {"value": "/"}})),
+        ),
     ]
 }
 
@@ -478,6 +574,16 @@ fn neutron_and_keystone(s: &mut Sweep, token: &str) {
     });
     s.probe(o, "GET /v2.0/networks/{id}", NotFound, |c, _, t| {
         get(c, format!("/networks/{}", t.get("vpc")))
+    });
+    // A load balancer's VIP port has its id.
+    s.probe(o, "GET /v2.0/ports", Empty, |c, _, t| {
+        get(c, format!("/ports?id={}", t.get("os.lb")))
+    });
+    s.probe(o, "GET /v2.0/ports", Empty, |c, _, t| {
+        get(c, format!("/ports?network_id={}", t.get("vpc")))
+    });
+    s.probe(o, "GET /v2.0/ports/{id}", NotFound, |c, _, t| {
+        get(c, format!("/ports/{}", t.get("os.lb")))
     });
 
     let k = Dialect::Keystone;

@@ -1,7 +1,8 @@
-//! Octavia's pool model over a real socket (issue 19): any number of
+//! Octavia's resource model over a real socket (issue 19): any number of
 //! pools per load balancer, each with its own algorithm and protocol, the
-//! default pool of the listeners that name it, deleted for real; and the
-//! pool fields Weir cannot honour refused by name.
+//! default pool of the listeners that name it, deleted for real; HTTPS
+//! listeners passing TLS through; L7 policies Weir does not have; and the
+//! pool and listener fields Weir cannot honour refused by name.
 
 // The golden suite's harness, shared whole; this suite drives Octavia only.
 #[path = "golden/harness.rs"]
@@ -291,4 +292,92 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
         200,
     );
     assert_eq!(listed["pools"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
+    let o = Octavia::start();
+    let subnet = o.server.inventory.subnet.clone();
+    let lb = text(
+        &status(
+            &o.call(
+                "POST",
+                "/loadbalancers",
+                Some(json!({"loadbalancer": {"vip_subnet_id": subnet}})),
+            ),
+            201,
+        ),
+        "/loadbalancer/id",
+    );
+    let create = |port: u16, extra: Value| {
+        let mut body = json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": port});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        o.call("POST", "/listeners", Some(json!({ "listener": body })))
+    };
+    // Settings Weir has no room for yet: 400 naming the field.
+    for (port, field, value) in [
+        (81, "allowed_cidrs", json!(["10.0.0.0/8"])),
+        (82, "timeout_client_data", json!(1000)),
+        (83, "default_tls_container_ref", json!("http://barbican/c")),
+        (84, "no_such_field", json!(true)),
+    ] {
+        let body = status(&create(port, json!({ field: value })), 400);
+        assert!(body.to_string().contains(field), "{field}: {body}");
+    }
+    // What says "none", and what Weir always does, is accepted.
+    status(
+        &create(
+            85,
+            json!({"allowed_cidrs": [], "timeout_client_data": null,
+                   "insert_headers": {"X-Forwarded-For": "true", "X-Forwarded-Proto": "true"}}),
+        ),
+        201,
+    );
+    // Turning a header off, or a header Weir does not send: 501.
+    for headers in [
+        json!({"X-Forwarded-For": "false"}),
+        json!({"X-Forwarded-ELB-IP": "true"}),
+    ] {
+        status(&create(86, json!({ "insert_headers": headers })), 501);
+    }
+    // TLS termination and the others are options Weir lacks; HTTPS passes
+    // TLS through and collides on its port with any other TCP listener.
+    for protocol in ["TERMINATED_HTTPS", "SCTP", "PROMETHEUS"] {
+        let reply = o.call(
+            "POST",
+            "/listeners",
+            Some(json!({"listener": {"loadbalancer_id": lb, "protocol": protocol, "protocol_port": 443}})),
+        );
+        status(&reply, 501);
+    }
+    let https = o.listener(&lb, "HTTPS", 443, json!({}));
+    assert_eq!(text(&https, "/listener/protocol"), "HTTPS");
+    let clash = o.call(
+        "POST",
+        "/listeners",
+        Some(json!({"listener": {"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 443}})),
+    );
+    status(&clash, 409);
+    o.listener(&lb, "UDP", 443, json!({}));
+    let http_pool = o.pool(json!({"listener_id": text(&https, "/listener/id"),
+                                  "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}));
+    status(&http_pool, 400);
+    let pool = o.pool(json!({"listener_id": text(&https, "/listener/id"),
+                             "protocol": "HTTPS", "lb_algorithm": "ROUND_ROBIN"}));
+    assert_eq!(text(&status(&pool, 201), "/pool/protocol"), "HTTPS");
+
+    // No L7 policies: an empty list, 404 for any id, 501 to create one.
+    let listed = status(&o.call("GET", "/l7policies", None), 200);
+    assert_eq!(listed["l7policies"], json!([]));
+    status(&o.call("GET", "/l7policies/nope", None), 404);
+    let reply = o.call(
+        "POST",
+        "/l7policies",
+        Some(
+            json!({"l7policy": {"listener_id": text(&https, "/listener/id"), "action": "REJECT"}}),
+        ),
+    );
+    status(&reply, 501);
 }
