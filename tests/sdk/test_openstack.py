@@ -984,7 +984,13 @@ class OctaviaTrafficTest(LbaasTestCase):
     @classmethod
     def bootstrap(cls):
         cls.world = World(cls.native, "otr", 10, 40, vms=0)
+        cls.other = World(cls.native, "otx", 10, 41, vms=0)
         cls.conn = openstack_connection(cls.server, cls.world.project.ak, cls.world.project.sk)
+
+    def lb_get(self, path):
+        resp = self.conn.load_balancer.get(path)
+        self.assertEqual(resp.status_code, 200, "GET %s: %s %s" % (path, resp.status_code, resp.text[:300]))
+        return resp.json()
 
     def test_a_pools_protocol_and_persistence_shape_its_traffic(self):
         """Octavia pools are Weir's server groups: a PROXY pool sends the PROXY header first, a pool with
@@ -1032,6 +1038,38 @@ class OctaviaTrafficTest(LbaasTestCase):
         self.assertIn(sticky_answers[0], {b.token for b in tokens})
         # The PROXY pool's header is the pool's: the plain pool's members got none.
         self.assertFalse(any(seen.startswith(b"PROXY") for seen in recorder.seen[1:]))
+
+    def test_stats_and_status_tree_follow_traffic(self):
+        """GET …/listeners/{id}/stats and …/loadbalancers/{id}/stats count what flowed; the status tree
+        names the load balancer, its listener, pool, monitor and member."""
+        backend = TokenTCPBackend("127.0.0.1")
+        self.addCleanup(backend.close)
+        lb, listener, pool = self.os_stack(self.conn, self.world, protocol="TCP")
+        m = self.os_step("create_member", lambda: self.conn.load_balancer.create_member(
+            pool, address=backend.host, protocol_port=backend.port))
+        self.os_step("create_health_monitor", lambda: self.conn.load_balancer.create_health_monitor(
+            pool_id=pool.id, type="TCP", delay=1, timeout=1, max_retries=1, name="hm"))
+        before = self.lb_get("/lbaas/listeners/%s/stats" % listener.id)["stats"]
+        self.assertEqual(sorted(before), ["active_connections", "bytes_in", "bytes_out", "request_errors",
+                                          "total_connections"])
+        for _ in range(3):
+            data, err = tcp_exchange(lb.vip_address, listener.protocol_port)
+            self.assertEqual(data, backend.token, err)
+        after = self.poll("stats", lambda: self.lb_get("/lbaas/listeners/%s/stats" % listener.id)["stats"],
+                          lambda s: s["total_connections"] >= before["total_connections"] + 3)
+        self.assertGreaterEqual(after["bytes_in"], before["bytes_in"] + 3 * len(b"ping\n"))
+        self.assertGreaterEqual(after["bytes_out"], before["bytes_out"] + 3 * len(backend.token))
+        lb_stats = self.lb_get("/lbaas/loadbalancers/%s/stats" % lb.id)["stats"]
+        self.assertGreaterEqual(lb_stats["total_connections"], after["total_connections"])
+        tree = self.lb_get("/lbaas/loadbalancers/%s/status" % lb.id)["statuses"]["loadbalancer"]
+        self.assertEqual(tree["id"], lb.id)
+        (ltree,) = tree["listeners"]
+        (ptree,) = ltree["pools"]
+        self.assertEqual((ltree["id"], ptree["id"], ptree["health_monitor"]["name"]), (listener.id, pool.id, "hm"))
+        self.assertEqual([x["id"] for x in ptree["members"]], [m.id])
+        self.assertEqual(self.octavia_raw("GET", "/loadbalancers/%s/stats" % lb.id,
+                                          token=self.os_conn(self.other.project).auth_token).status, 404,
+                         "another project's stats")
 
     def test_https_listener_passes_bytes_through(self):
         """Octavia's HTTPS listener is TLS passthrough: Weir relays the bytes untouched to members that

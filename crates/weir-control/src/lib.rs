@@ -33,6 +33,8 @@ use weir_core::status::{BackendLive, ListenerLive};
 pub trait LiveView: Send + Sync {
     fn backend(&self, id: &BackendId) -> Option<BackendLive>;
     fn listener(&self, id: &ListenerId) -> Option<ListenerLive>;
+    /// A served listener's traffic counters.
+    fn listener_stats(&self, id: &ListenerId) -> Option<weir_core::status::ListenerStats>;
     /// The store revision the data plane has applied, as it moves.
     fn applied(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Appends Prometheus text exposition of live traffic.

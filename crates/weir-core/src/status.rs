@@ -92,6 +92,34 @@ pub struct BackendLive {
     pub active_connections: u64,
 }
 
+/// A listener's traffic since the data plane started serving it
+/// (Octavia's listener `stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenerStats {
+    pub active_connections: u64,
+    pub total_connections: u64,
+    /// Bytes clients sent (as relayed to backends of the pools it serves;
+    /// a pool two listeners share counts for each).
+    pub bytes_in: u64,
+    /// Bytes backends answered with, counted the same way.
+    pub bytes_out: u64,
+    /// Connections or requests that failed (no backend, refused, reset).
+    pub request_errors: u64,
+}
+
+impl std::ops::Add for ListenerStats {
+    type Output = Self;
+    fn add(self, o: Self) -> Self {
+        Self {
+            active_connections: self.active_connections + o.active_connections,
+            total_connections: self.total_connections + o.total_connections,
+            bytes_in: self.bytes_in + o.bytes_in,
+            bytes_out: self.bytes_out + o.bytes_out,
+            request_errors: self.request_errors + o.request_errors,
+        }
+    }
+}
+
 /// Where a listener stands in the data plane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenerLive {

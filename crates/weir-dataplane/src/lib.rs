@@ -329,6 +329,30 @@ impl DataPlane {
         lock(&self.running).listeners.get(id).map(|l| l.status())
     }
 
+    /// A served listener's counters; bytes are those of the backends of the
+    /// pools it serves.
+    pub fn listener_stats(&self, id: &ListenerId) -> Option<weir_core::status::ListenerStats> {
+        let running = lock(&self.running);
+        let l = running.listeners.get(id)?;
+        let mut stats = weir_core::status::ListenerStats {
+            active_connections: l.slots.open() as u64,
+            total_connections: l.connections.load(Ordering::Relaxed),
+            request_errors: l.failures.load(Ordering::Relaxed),
+            ..Default::default()
+        };
+        let registry = lock(&self.registry);
+        for pool in &l.spec().pools {
+            let Some(spec) = running.topology.pools.get(pool) else {
+                continue;
+            };
+            for b in spec.backends.iter().filter_map(|b| registry.get(&b.id)) {
+                stats.bytes_in += b.bytes_out.load(Ordering::Relaxed);
+                stats.bytes_out += b.bytes_in.load(Ordering::Relaxed);
+            }
+        }
+        Some(stats)
+    }
+
     /// Prometheus text exposition of per-listener and per-backend traffic.
     pub fn render_metrics(&self, out: &mut String) {
         let _ = writeln!(out, "# TYPE weir_dataplane_applied_revision gauge");

@@ -229,6 +229,10 @@ impl LiveView for LiveDataPlane {
         self.0.applied()
     }
 
+    fn listener_stats(&self, id: &ListenerId) -> Option<weir_core::status::ListenerStats> {
+        self.0.listener_stats(id)
+    }
+
     fn render_metrics(&self, out: &mut String) {
         self.0.render_metrics(out);
     }

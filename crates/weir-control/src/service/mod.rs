@@ -269,6 +269,15 @@ impl Control {
         })
     }
 
+    /// A listener's traffic counters; zero when no data plane serves it
+    /// (stopped, or not applied yet: nothing has flowed).
+    pub fn listener_stats(&self, listener: &Listener) -> weir_core::status::ListenerStats {
+        self.live
+            .get()
+            .and_then(|live| live.listener_stats(&listener.id))
+            .unwrap_or_default()
+    }
+
     /// Prometheus text: control-plane gauges, then the data plane's.
     pub fn render_metrics(&self) -> String {
         let mut out = String::new();

@@ -213,7 +213,7 @@ pub(super) fn check_owner(
         if named != owner.as_str() {
             return Err(LbaasError::bad_request(format!(
                 "Invalid input for field/attribute project_id. Value: '{named}'. \
-                 A listener belongs to its load balancer's project"
+                 It must be the project the resource is created in"
             )));
         }
     }
@@ -405,4 +405,18 @@ pub(super) async fn delete_listener(
         .await
         .map_err(fail)?;
     no_content()
+}
+
+/// `GET /listeners/{id}/stats`.
+pub(super) async fn listener_stats(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(p): Path<HashMap<String, String>>,
+) -> LbResult {
+    let c = &d.control;
+    let l = c
+        .get_listener(&ctx.principal, &ListenerId::new(param(&p, "listener_id")))
+        .await
+        .map_err(fail)?;
+    ok(stats_view(c.listener_stats(&l)))
 }

@@ -26,16 +26,30 @@ pub(super) async fn list_lbs(
     ok(listing::list(items, &q, "loadbalancers", &here)?)
 }
 
+/// Every field of Octavia's load balancer body; what Weir has no room for
+/// is refused unless it says "none", any other field by name.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct CreateLb {
     vip_subnet_id: Option<String>,
     vip_network_id: Option<String>,
     description: Option<String>,
-    /// Not kept yet: refused unless null or empty.
-    tags: Option<Value>,
     name: Option<String>,
     vip_address: Option<String>,
     admin_state_up: Option<bool>,
+    /// Only Weir's own provider exists.
+    provider: Option<String>,
+    project_id: Option<String>,
+    tenant_id: Option<String>,
+    /// Not kept yet: refused unless null or empty.
+    tags: Option<Value>,
+    vip_port_id: Option<Value>,
+    vip_qos_policy_id: Option<Value>,
+    flavor_id: Option<Value>,
+    availability_zone: Option<Value>,
+    additional_vips: Option<Value>,
+    listeners: Option<Value>,
+    pools: Option<Value>,
 }
 
 pub(super) async fn create_lb(
@@ -44,7 +58,34 @@ pub(super) async fn create_lb(
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: CreateLb = body(&raw, "loadbalancer")?;
-    refuse_unhonoured("", "tags", req.tags.as_ref())?;
+    for (name, value) in [
+        ("tags", &req.tags),
+        ("vip_port_id", &req.vip_port_id),
+        ("vip_qos_policy_id", &req.vip_qos_policy_id),
+        ("flavor_id", &req.flavor_id),
+        ("availability_zone", &req.availability_zone),
+        ("additional_vips", &req.additional_vips),
+        ("listeners", &req.listeners),
+        ("pools", &req.pools),
+    ] {
+        refuse_unhonoured("", name, value.as_ref())?;
+    }
+    if let Some(provider) = req.provider.as_deref().filter(|p| *p != "weir") {
+        return Err(LbaasError::bad_request(format!(
+            "Provider '{provider}' is not enabled. Enabled providers: weir"
+        )));
+    }
+    match ctx.principal.scope() {
+        Some(owner) => check_owner([&req.project_id, &req.tenant_id], owner)?,
+        // The operator's load balancer lands in its subnet's project; one
+        // for another project is made with that project's credentials.
+        None if req.project_id.is_some() || req.tenant_id.is_some() => {
+            return Err(LbaasError::bad_request(
+                "Invalid input for field/attribute project_id: create the load balancer with that project's credentials",
+            ))
+        }
+        None => {}
+    }
     let c = &d.control;
     let subnet = match (req.vip_subnet_id, &req.vip_network_id) {
         (Some(subnet), _) => subnet,
@@ -162,4 +203,92 @@ pub(super) async fn delete_lb(
         .await
         .map_err(fail)?;
     no_content()
+}
+
+/// Octavia's stats body from Weir's counters.
+pub(super) fn stats_view(s: weir_core::status::ListenerStats) -> Value {
+    json!({"stats": {
+        "active_connections": s.active_connections,
+        "bytes_in": s.bytes_in,
+        "bytes_out": s.bytes_out,
+        "request_errors": s.request_errors,
+        "total_connections": s.total_connections,
+    }})
+}
+
+/// `GET /loadbalancers/{id}/stats`: the sum of its listeners'.
+pub(super) async fn lb_stats(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(p): Path<HashMap<String, String>>,
+) -> LbResult {
+    let c = &d.control;
+    let id = LoadBalancerId::new(param(&p, "lb_id"));
+    let total = c
+        .list_listeners(&ctx.principal, &id)
+        .await
+        .map_err(fail)?
+        .iter()
+        .map(|l| c.listener_stats(l))
+        .fold(Default::default(), |a, b| a + b);
+    ok(stats_view(total))
+}
+
+/// `GET /loadbalancers/{id}/status`: the status tree Octavia answers,
+/// load balancer → listeners → pools → monitor and members.
+pub(super) async fn lb_status(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(p): Path<HashMap<String, String>>,
+) -> LbResult {
+    let c = &d.control;
+    let lb = c
+        .get_load_balancer(&ctx.principal, &LoadBalancerId::new(param(&p, "lb_id")))
+        .await
+        .map_err(fail)?;
+    let shown = lb_full(c, &ctx.principal, &lb).await?;
+    let running = lb.status == LbStatus::Running;
+    let mut listeners = Vec::new();
+    for l in c
+        .list_listeners(&ctx.principal, &lb.id)
+        .await
+        .map_err(fail)?
+    {
+        let (provisioning, operating) = listener_status(c, &l, running);
+        let mut pools = Vec::new();
+        if let Some(group) = &l.group_pool_id {
+            let (pool, users, members) = pool_full(c, &ctx.principal, group).await?;
+            let view = pool_view(c, &pool, &users, &members);
+            let monitored = monitored(&pool);
+            let members: Vec<Value> = members
+                .iter()
+                .map(|b| {
+                    let (provisioning, operating) = member_status(c, b, monitored);
+                    json!({"id": b.id.as_str(), "name": b.name, "address": b.address.to_string(),
+                           "protocol_port": b.ports.key(), "provisioning_status": provisioning,
+                           "operating_status": operating})
+                })
+                .collect();
+            let mut entry = json!({"id": pool.id.as_str(), "name": pool.name,
+                                   "provisioning_status": view["provisioning_status"],
+                                   "operating_status": view["operating_status"],
+                                   "members": members});
+            if let Some(hm) = monitor_view(&pool, ctx.flavor) {
+                entry["health_monitor"] = json!({"id": hm["id"], "name": hm["name"], "type": hm["type"],
+                                                 "provisioning_status": hm["provisioning_status"],
+                                                 "operating_status": hm["operating_status"]});
+            }
+            pools.push(entry);
+        }
+        listeners.push(json!({"id": l.id.as_str(), "name": l.name,
+                              "provisioning_status": provisioning, "operating_status": operating,
+                              "pools": pools}));
+    }
+    ok(json!({"statuses": {"loadbalancer": {
+        "id": lb.id.as_str(),
+        "name": lb.name,
+        "provisioning_status": shown["provisioning_status"],
+        "operating_status": shown["operating_status"],
+        "listeners": listeners,
+    }}}))
 }

@@ -395,7 +395,10 @@ pub fn routes() -> Router<Dialects> {
             "/loadbalancers/{lb_id}",
             get(show_lb).put(update_lb).delete(delete_lb),
         )
+        .route("/loadbalancers/{lb_id}/stats", get(lb_stats))
+        .route("/loadbalancers/{lb_id}/status", get(lb_status))
         .route("/listeners", get(list_listeners).post(create_listener))
+        .route("/listeners/{listener_id}/stats", get(listener_stats))
         .route(
             "/listeners/{listener_id}",
             get(show_listener)

@@ -101,6 +101,7 @@ pub(super) fn lb_view(
         // The VIP's Neutron port (`/v2.0/ports/{id}`) has the load
         // balancer's id.
         "vip_port_id": lb.id.as_str(),
+        "vip_qos_policy_id": null,
         "project_id": lb.project_id.as_str(),
         "tenant_id": lb.project_id.as_str(),
         "provisioning_status": provisioning,

@@ -406,6 +406,27 @@ fn probes() -> Vec<Probe> {
             |_, t, _| format!("/healthmonitors/{}", t.get("os.monitor")),
             none,
         ),
+        p(
+            "GET",
+            "/loadbalancers/{lb_id}/stats",
+            NotFound,
+            |_, t, f| format!("/loadbalancers/{}/stats", id(t, f, "lb")),
+            none,
+        ),
+        p(
+            "GET",
+            "/loadbalancers/{lb_id}/status",
+            NotFound,
+            |_, t, f| format!("/loadbalancers/{}/status", id(t, f, "lb")),
+            none,
+        ),
+        p(
+            "GET",
+            "/listeners/{listener_id}/stats",
+            NotFound,
+            |_, t, f| format!("/listeners/{}/stats", id(t, f, "listener")),
+            none,
+        ),
         // Weir has no L7 policies: none to list, show or change for
         // anyone, and creating one is the provider's 501 for everyone.
         p(
