@@ -1052,6 +1052,7 @@ class OctaviaTrafficTest(LbaasTestCase):
         before = self.lb_get("/lbaas/listeners/%s/stats" % listener.id)["stats"]
         self.assertEqual(sorted(before), ["active_connections", "bytes_in", "bytes_out", "request_errors",
                                           "total_connections"])
+        self.assertEqual(before["active_connections"], 0, "an idle listener serves no one: %r" % before)
         for _ in range(3):
             data, err = tcp_exchange(lb.vip_address, listener.protocol_port)
             self.assertEqual(data, backend.token, err)

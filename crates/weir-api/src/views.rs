@@ -114,7 +114,9 @@ pub struct LoadBalancerView {
     pub vip: String,
     pub status: &'static str,
     pub default_pool_id: String,
+    pub description: String,
     pub created_at: String,
+    pub updated_at: String,
     /// Live state from the data plane (its listeners' worst); absent when
     /// none runs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,7 +144,9 @@ impl From<&LoadBalancer> for LoadBalancerView {
             vip: l.vip.to_string(),
             status: l.status.as_str(),
             default_pool_id: l.default_pool_id.to_string(),
+            description: l.description.clone(),
             created_at: l.created_at.to_string(),
+            updated_at: l.updated_at.to_string(),
             operating_status: None,
         }
     }
@@ -188,7 +192,9 @@ pub struct ListenerView {
     /// default for the protocol.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout_ms: Option<u64>,
+    pub description: String,
     pub created_at: String,
+    pub updated_at: String,
     /// Live state from the data plane; absent when none runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operating_status: Option<ListenerStatusView>,
@@ -237,7 +243,9 @@ impl From<&Listener> for ListenerView {
             enabled: l.enabled,
             max_connections: l.max_connections,
             idle_timeout_ms: l.idle_timeout_ms,
+            description: l.description.clone(),
             created_at: l.created_at.to_string(),
+            updated_at: l.updated_at.to_string(),
             operating_status: None,
         }
     }
@@ -383,6 +391,11 @@ pub struct BackendView {
     pub enabled: bool,
     pub backup: bool,
     pub name: String,
+    /// Health-checked here instead of `address` / the traffic port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitor_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitor_port: Option<u16>,
     pub created_at: String,
     pub updated_at: String,
     /// Live state from the data plane; absent when none runs.
@@ -418,6 +431,8 @@ impl From<&Backend> for BackendView {
             weight: b.weight,
             enabled: b.enabled,
             backup: b.backup,
+            monitor_address: b.monitor_address.map(|a| a.to_string()),
+            monitor_port: b.monitor_port,
             name: b.name.clone(),
             created_at: b.created_at.to_string(),
             updated_at: b.updated_at.to_string(),

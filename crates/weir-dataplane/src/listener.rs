@@ -36,6 +36,19 @@ pub struct Slots {
     /// Times a new connection had to wait (TCP) or was turned away (UDP)
     /// at the cap.
     pub saturated: AtomicU64,
+    /// Slots accept loops hold while they wait for the next connection
+    /// (taken before the accept, as HAProxy's maxconn): open but serving
+    /// no one.
+    accepting: AtomicUsize,
+}
+
+/// An accept loop's slot while it waits for a connection.
+struct Accepting<'a>(&'a Slots);
+
+impl Drop for Accepting<'_> {
+    fn drop(&mut self) {
+        self.0.accepting.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One held slot, given back when dropped.
@@ -70,9 +83,17 @@ impl Slots {
         self.limit.load(Ordering::Relaxed)
     }
 
-    /// Connections (UDP: flows) open now.
+    /// Connections (UDP: flows) open now, not counting the slots accept
+    /// loops hold while they wait.
     pub fn open(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
+        self.open
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.accepting.load(Ordering::Relaxed))
+    }
+
+    fn accepting(&self) -> Accepting<'_> {
+        self.accepting.fetch_add(1, Ordering::Relaxed);
+        Accepting(self)
     }
 
     /// A slot if one is free.
@@ -274,10 +295,13 @@ pub async fn accept_each<F, Fut>(
     let mut out_of_fds = false;
     loop {
         let slot = runtime.slots.acquire().await;
+        let accepting = runtime.slots.accepting();
         while !shared.fds.admit() {
             tokio::time::sleep(FD_BACKOFF).await;
         }
-        match listener.accept().await {
+        let accepted = listener.accept().await;
+        drop(accepting);
+        match accepted {
             Ok((stream, peer)) => {
                 out_of_fds = false;
                 let _ = stream.set_nodelay(true);

@@ -38,6 +38,19 @@ async fn a_full_listener_stops_accepting_until_a_connection_ends() {
         )
     };
     dp.apply(capped(1, 2));
+    // The slot the accept loop holds while it waits serves no one: an idle
+    // listener has no active connection (Octavia's stats read this).
+    let (_, probe) = open(v).await;
+    drop(probe);
+    assert!(
+        eventually(Duration::from_secs(2), async || listener_metric(
+            &dp,
+            "weir_listener_active_connections"
+        ) == Some(0))
+        .await,
+        "{:?}",
+        listener_metric(&dp, "weir_listener_active_connections")
+    );
     let (_, first) = open(v).await;
     let (_, mut second) = open(v).await;
     assert_eq!(
