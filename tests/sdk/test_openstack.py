@@ -882,10 +882,14 @@ class OctaviaTest(LbaasTestCase):
         self.assertEqual((hm.id, hm.name, hm.is_admin_state_up, hm.timeout, hm.operating_status),
                          (tcp_pool.id, "tcp-hm", False, 3, "OFFLINE"))
         self.os_step("delete monitor", lambda: self.conn.load_balancer.delete_health_monitor(hm))
-        for kind in ("PING", "HTTPS", "TLS-HELLO"):
-            self.assertOsError(lambda: self.conn.load_balancer.create_health_monitor(
-                pool_id=tcp_pool.id, type=kind, delay=2, timeout=1, max_retries=1), os_exc.HttpException,
-                501, "%s monitor" % kind, message_re="does not support")
+        for kind in ("HTTPS", "TLS-HELLO"):
+            hm = self.os_step("create %s monitor" % kind, lambda: self.conn.load_balancer.create_health_monitor(
+                pool_id=tcp_pool.id, type=kind, delay=2, timeout=1, max_retries=1))
+            self.assertEqual(hm.type, kind)
+            self.os_step("delete monitor", lambda: self.conn.load_balancer.delete_health_monitor(hm))
+        self.assertOsError(lambda: self.conn.load_balancer.create_health_monitor(
+            pool_id=tcp_pool.id, type="PING", delay=2, timeout=1, max_retries=1), os_exc.HttpException,
+            501, "PING monitor", message_re="does not support")
         self.assertOsError(lambda: self.conn.load_balancer.create_health_monitor(
             pool_id=tcp_pool.id, type="SCTP-BOGUS", delay=2, timeout=1, max_retries=1), os_exc.BadRequestException,
             400, "unknown monitor type")

@@ -269,6 +269,12 @@ impl From<&HealthCheck> for HealthCheckView {
         let (kind, path, expected_codes) = match &c.kind {
             CheckKind::Tcp => ("tcp", None, None),
             CheckKind::UdpConnect => ("udp-connect", None, None),
+            CheckKind::TlsHello => ("tls-hello", None, None),
+            CheckKind::Https { path, expected } => (
+                "https",
+                Some(path.clone()),
+                Some(weir_core::pool::format_codes(expected)),
+            ),
             CheckKind::Http { path, expected } => (
                 "http",
                 Some(path.clone()),

@@ -475,6 +475,16 @@ pub enum CheckKind {
         path: String,
         expected: Vec<(u16, u16)>,
     },
+    /// The HTTP check over TLS (Octavia's HTTPS monitor). The member's
+    /// certificate is not verified, as Octavia's amphora does not: the
+    /// check asks whether the member serves, not who it is.
+    Https {
+        path: String,
+        expected: Vec<(u16, u16)>,
+    },
+    /// A TLS handshake completes (Octavia's TLS-HELLO), certificate
+    /// unverified.
+    TlsHello,
     /// A UDP datagram draws no ICMP port-unreachable within the timeout
     /// (Octavia's UDP-CONNECT): a closed port fails, an open or silent
     /// one passes.

@@ -102,16 +102,20 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
             }
             CheckKind::Tcp
         }
-        "udp-connect" => {
+        "udp-connect" | "tls-hello" => {
             if spec.path.is_some() || spec.expected_codes.is_some() {
                 return Err(Error::invalid(
                     f("path"),
                     "path and expected_codes apply to http checks only",
                 ));
             }
-            CheckKind::UdpConnect
+            if spec.kind == "tls-hello" {
+                CheckKind::TlsHello
+            } else {
+                CheckKind::UdpConnect
+            }
         }
-        "http" => {
+        "http" | "https" => {
             let path = spec.path.clone().unwrap_or_else(|| "/".to_owned());
             if !path.starts_with('/')
                 || path.len() > 1024
@@ -126,12 +130,16 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
                 &f("expected_codes"),
                 spec.expected_codes.as_deref().unwrap_or("200-399"),
             )?;
-            CheckKind::Http { path, expected }
+            if spec.kind == "https" {
+                CheckKind::Https { path, expected }
+            } else {
+                CheckKind::Http { path, expected }
+            }
         }
         other => {
             return Err(Error::invalid(
                 f("type"),
-                format!("{other:?} is not one of tcp, http, udp-connect"),
+                format!("{other:?} is not one of tcp, http, https, tls-hello, udp-connect"),
             ))
         }
     };

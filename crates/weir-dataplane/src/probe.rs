@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use weir_core::model::{CheckKind, HealthCheck};
 use weir_core::status::FailureReason;
 
@@ -33,7 +33,7 @@ pub async fn check_once(
     check: &HealthCheck,
     addr: SocketAddr,
 ) -> Result<(), CheckFailed> {
-    use FailureReason::{ConnectionFailed, NotAllowed, UnexpectedResponse};
+    use FailureReason::{ConnectionFailed, NotAllowed};
     let timeout = Duration::from_millis(check.timeout_ms);
     let io_failure = |stage: &str, e: std::io::Error| {
         let reason =
@@ -50,50 +50,19 @@ pub async fn check_once(
                 .await
                 .map_err(|e| io_failure("datagram to", e));
         }
-        let mut stream = egress
+        let stream = egress
             .connect_within(addr, timeout)
             .await
             .map_err(|e| io_failure("connect to", e))?;
         match &check.kind {
             CheckKind::Tcp | CheckKind::UdpConnect => Ok(()),
             CheckKind::Http { path, expected } => {
-                let request = format!(
-                    "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: weir-health-check\r\nConnection: close\r\n\r\n"
-                );
-                stream
-                    .write_all(request.as_bytes())
-                    .await
-                    .map_err(|e| io_failure("send to", e))?;
-                let mut head = [0u8; 64];
-                let mut read = 0;
-                // The status line fits in the first bytes; read until the
-                // code is in or the peer closes.
-                while read < 12 {
-                    let n = stream
-                        .read(&mut head[read..])
-                        .await
-                        .map_err(|e| io_failure("read from", e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    read += n;
-                }
-                let line = String::from_utf8_lossy(&head[..read]);
-                let code: u16 = line
-                    .strip_prefix("HTTP/1.")
-                    .and_then(|rest| rest.get(2..5))
-                    .and_then(|c| c.parse().ok())
-                    .ok_or_else(|| {
-                        CheckFailed::new(UnexpectedResponse, format!("{addr} did not answer HTTP"))
-                    })?;
-                if expected.iter().any(|(a, b)| (*a..=*b).contains(&code)) {
-                    Ok(())
-                } else {
-                    Err(CheckFailed::new(
-                        UnexpectedResponse,
-                        format!("GET {path} answered {code}"),
-                    ))
-                }
+                http_exchange(stream, addr, path, expected, &io_failure).await
+            }
+            CheckKind::TlsHello => tls_handshake(stream, addr).await.map(drop),
+            CheckKind::Https { path, expected } => {
+                let tls = tls_handshake(stream, addr).await?;
+                http_exchange(tls, addr, path, expected, &io_failure).await
             }
         }
     };
@@ -105,6 +74,139 @@ pub async fn check_once(
                 format!("check of {addr} timed out after {} ms", check.timeout_ms),
             ))
         })
+}
+
+/// `GET path` on an open stream (plain or TLS); passes on a status in
+/// `expected`.
+async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    addr: SocketAddr,
+    path: &str,
+    expected: &[(u16, u16)],
+    io_failure: &(dyn Fn(&str, std::io::Error) -> CheckFailed + Sync),
+) -> Result<(), CheckFailed> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: weir-health-check\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| io_failure("send to", e))?;
+    let mut head = [0u8; 64];
+    let mut read = 0;
+    // The status line fits in the first bytes; read until the code is in
+    // or the peer closes.
+    while read < 12 {
+        let n = stream
+            .read(&mut head[read..])
+            .await
+            .map_err(|e| io_failure("read from", e))?;
+        if n == 0 {
+            break;
+        }
+        read += n;
+    }
+    let line = String::from_utf8_lossy(&head[..read]);
+    let code: u16 = line
+        .strip_prefix("HTTP/1.")
+        .and_then(|rest| rest.get(2..5))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| {
+            CheckFailed::new(
+                FailureReason::UnexpectedResponse,
+                format!("{addr} did not answer HTTP"),
+            )
+        })?;
+    if expected.iter().any(|(a, b)| (*a..=*b).contains(&code)) {
+        Ok(())
+    } else {
+        Err(CheckFailed::new(
+            FailureReason::UnexpectedResponse,
+            format!("GET {path} answered {code}"),
+        ))
+    }
+}
+
+/// Accepts any certificate: a health check asks whether a member serves
+/// TLS, not who it is (Octavia's amphora checks with `verify none` too).
+/// Signatures are still checked, so the handshake is a real one.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The client side of TLS checks, built once.
+fn tls_checks() -> tokio_rustls::TlsConnector {
+    static CONNECTOR: std::sync::OnceLock<tokio_rustls::TlsConnector> = std::sync::OnceLock::new();
+    CONNECTOR
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .expect("ring supports TLS 1.2 and 1.3")
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth();
+            tokio_rustls::TlsConnector::from(Arc::new(config))
+        })
+        .clone()
+}
+
+/// A TLS handshake with the member (no SNI: it is named by address).
+async fn tls_handshake(
+    stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, CheckFailed> {
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    tls_checks().connect(name, stream).await.map_err(|e| {
+        CheckFailed::new(
+            FailureReason::UnexpectedResponse,
+            format!("TLS handshake with {addr}: {e}"),
+        )
+    })
 }
 
 /// Octavia's UDP-CONNECT: a datagram to a closed UDP port draws an ICMP

@@ -431,12 +431,16 @@ fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
             let kind = match kind {
                 "tcp" => CheckKind::Tcp,
                 "udp-connect" => CheckKind::UdpConnect,
-                "http" => {
+                "tls-hello" => CheckKind::TlsHello,
+                kind @ ("http" | "https") => {
                     let codes = row.text("hc_codes")?;
-                    CheckKind::Http {
-                        path: row.text("hc_path")?,
-                        expected: weir_core::pool::parse_codes("hc_codes", &codes)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    let path = row.text("hc_path")?;
+                    let expected = weir_core::pool::parse_codes("hc_codes", &codes)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    if kind == "https" {
+                        CheckKind::Https { path, expected }
+                    } else {
+                        CheckKind::Http { path, expected }
                     }
                 }
                 other => return Err(StoreError::Corrupt(format!("hc_type {other:?}"))),
@@ -522,8 +526,14 @@ fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
     let (kind, path, codes) = match &c.kind {
         CheckKind::Tcp => ("tcp", None, None),
         CheckKind::UdpConnect => ("udp-connect", None, None),
+        CheckKind::TlsHello => ("tls-hello", None, None),
         CheckKind::Http { path, expected } => (
             "http",
+            Some(path.clone()),
+            Some(weir_core::pool::format_codes(expected)),
+        ),
+        CheckKind::Https { path, expected } => (
+            "https",
             Some(path.clone()),
             Some(weir_core::pool::format_codes(expected)),
         ),

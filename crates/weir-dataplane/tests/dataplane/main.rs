@@ -11,4 +11,5 @@ mod limits;
 mod pool;
 mod smuggling;
 mod tcp;
+mod tls_checks;
 mod udp;

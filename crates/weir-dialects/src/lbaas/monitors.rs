@@ -72,9 +72,8 @@ pub(super) fn check_kind(kind: &str) -> Result<&'static str, LbaasError> {
         "PING" => Err(LbaasError::unsupported(
             "health monitor type PING (Weir sends no ICMP; use TCP or UDP-CONNECT)",
         )),
-        "HTTPS" | "TLS-HELLO" => Err(LbaasError::unsupported(format!(
-            "health monitor type {kind} (TLS checks come with HTTPS listeners)"
-        ))),
+        "HTTPS" => Ok("https"),
+        "TLS-HELLO" => Ok("tls-hello"),
         other => Err(LbaasError::bad_request(format!(
             "Invalid input for field/attribute type. Value: '{other}'. \
              Value should be one of HTTP, HTTPS, PING, SCTP, TCP, TLS-HELLO, UDP-CONNECT"
@@ -87,6 +86,8 @@ pub(super) fn kind_name(kind: &CheckKind, flavor: Flavor) -> &'static str {
     match (kind, flavor) {
         (CheckKind::Tcp, _) => "TCP",
         (CheckKind::Http { .. }, _) => "HTTP",
+        (CheckKind::Https { .. }, _) => "HTTPS",
+        (CheckKind::TlsHello, _) => "TLS-HELLO",
         (CheckKind::UdpConnect, Flavor::Huawei) => "UDP_CONNECT",
         (CheckKind::UdpConnect, _) => "UDP-CONNECT",
     }
@@ -101,6 +102,8 @@ pub(super) fn monitor_spec(
         (None, Some(c)) => match c.kind {
             CheckKind::Tcp => "tcp",
             CheckKind::Http { .. } => "http",
+            CheckKind::Https { .. } => "https",
+            CheckKind::TlsHello => "tls-hello",
             CheckKind::UdpConnect => "udp-connect",
         },
         (None, None) => {
@@ -113,10 +116,14 @@ pub(super) fn monitor_spec(
     let count = |v: Option<Lenient>| v.map(|v| u32::try_from(v.0).unwrap_or(0));
     // An update that leaves the type alone keeps the path and codes.
     let (path, codes) = match current.map(|c| &c.kind) {
-        Some(CheckKind::Http { path, expected }) if kind == "http" => (
-            m.url_path.clone().or(Some(path.clone())),
-            m.expected_codes.clone().or(Some(format_codes(expected))),
-        ),
+        Some(CheckKind::Http { path, expected } | CheckKind::Https { path, expected })
+            if kind == "http" || kind == "https" =>
+        {
+            (
+                m.url_path.clone().or(Some(path.clone())),
+                m.expected_codes.clone().or(Some(format_codes(expected))),
+            )
+        }
         _ => (m.url_path.clone(), m.expected_codes.clone()),
     };
     Ok(HealthCheckSpec {

@@ -299,8 +299,10 @@ pub(super) fn monitor_view(pool: &Pool, flavor: Flavor) -> Option<Value> {
     let hc = pool.health_check.as_ref()?;
     let kind = kind_name(&hc.kind, flavor);
     let (path, codes) = match &hc.kind {
-        CheckKind::Http { path, expected } => (Some(path.clone()), Some(format_codes(expected))),
-        CheckKind::Tcp | CheckKind::UdpConnect => (None, None),
+        CheckKind::Http { path, expected } | CheckKind::Https { path, expected } => {
+            (Some(path.clone()), Some(format_codes(expected)))
+        }
+        CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::TlsHello => (None, None),
     };
     Some(json!({
         "id": pool.id.as_str(),
@@ -312,7 +314,7 @@ pub(super) fn monitor_view(pool: &Pool, flavor: Flavor) -> Option<Value> {
         "max_retries_down": hc.fall,
         "url_path": path,
         "expected_codes": codes,
-        "http_method": if kind == "HTTP" { Some("GET") } else { None },
+        "http_method": if matches!(kind, "HTTP" | "HTTPS") { Some("GET") } else { None },
         "monitor_port": hc.port,
         "pools": [{"id": pool.id.as_str()}],
         "pool_id": pool.id.as_str(),

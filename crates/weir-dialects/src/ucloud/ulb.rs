@@ -351,7 +351,8 @@ async fn vserver_view(call: &Call, lb: &LoadBalancer, l: &Listener) -> Result<Va
     }
     let (monitor, path) = match pool.health_check.as_ref().map(|h| &h.kind) {
         None => ("Port", None),
-        Some(CheckKind::Tcp | CheckKind::UdpConnect) => ("Port", None),
+        Some(CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::TlsHello) => ("Port", None),
+        Some(CheckKind::Https { path, .. }) => ("Path", Some(path.clone())),
         Some(CheckKind::Http { path, .. }) => ("Path", Some(path.clone())),
     };
     Ok(json!({
