@@ -192,6 +192,8 @@ pub struct ListenerView {
     /// default for the protocol.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout_ms: Option<u64>,
+    /// The headers an HTTP listener adds for its backends.
+    pub forwarded_headers: ForwardedHeadersView,
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
@@ -243,12 +245,25 @@ impl From<&Listener> for ListenerView {
             enabled: l.enabled,
             max_connections: l.max_connections,
             idle_timeout_ms: l.idle_timeout_ms,
+            forwarded_headers: ForwardedHeadersView {
+                x_forwarded_for: l.forwarded_headers.forwarded_for,
+                x_forwarded_proto: l.forwarded_headers.forwarded_proto,
+                x_forwarded_port: l.forwarded_headers.forwarded_port,
+            },
             description: l.description.clone(),
             created_at: l.created_at.to_string(),
             updated_at: l.updated_at.to_string(),
             operating_status: None,
         }
     }
+}
+
+/// Which `X-Forwarded-*` headers a listener adds.
+#[derive(Serialize)]
+pub struct ForwardedHeadersView {
+    pub x_forwarded_for: bool,
+    pub x_forwarded_proto: bool,
+    pub x_forwarded_port: bool,
 }
 
 #[derive(Serialize)]

@@ -171,6 +171,19 @@ pub struct NewListener {
     pub description: Option<String>,
     /// Created stopped (Octavia `admin_state_up: false`).
     pub disabled: bool,
+    /// The headers an HTTP listener adds; `None`: the default.
+    pub forwarded_headers: Option<ForwardedHeaders>,
+}
+
+/// Only an HTTP listener adds headers.
+fn check_forwarded_headers(protocol: Protocol, headers: ForwardedHeaders) -> Result<(), Error> {
+    if protocol != Protocol::Http && headers != ForwardedHeaders::default() {
+        return Err(Error::invalid(
+            "forwarded_headers",
+            "only an http listener adds headers",
+        ));
+    }
+    Ok(())
 }
 
 /// A new listener together with its default pool.
@@ -197,6 +210,7 @@ pub struct ListenerUpdate {
     /// listener's own pool). The caller checks the group with
     /// [`crate::group::check_attach`].
     pub group_pool_id: Option<Option<String>>,
+    pub forwarded_headers: Option<ForwardedHeaders>,
 }
 
 /// Applies `update` under the same rules as creation.
@@ -212,6 +226,10 @@ pub fn plan_listener_update(
     }
     if let Some(group) = &update.group_pool_id {
         next.group_pool_id = group.as_deref().map(PoolId::new);
+    }
+    if let Some(headers) = update.forwarded_headers {
+        check_forwarded_headers(next.protocol, headers)?;
+        next.forwarded_headers = headers;
     }
     if let Some(name) = &update.name {
         validate_name("name", name)?;
@@ -383,6 +401,8 @@ pub fn plan_listener(
     }
     let description = req.description.clone().unwrap_or_default();
     validate_description("description", &description)?;
+    let forwarded_headers = req.forwarded_headers.unwrap_or_default();
+    check_forwarded_headers(protocol, forwarded_headers)?;
     let id = ListenerId::new(ids.next_id());
     let pool = Pool::new(
         PoolId::new(ids.next_id()),
@@ -407,6 +427,7 @@ pub fn plan_listener(
             enabled: !req.disabled,
             max_connections,
             idle_timeout_ms,
+            forwarded_headers,
             default_pool_id: pool.id.clone(),
             description,
             created_at: now,

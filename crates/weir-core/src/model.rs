@@ -334,6 +334,65 @@ impl ListenerPorts {
     }
 }
 
+/// The headers an HTTP listener adds for its backends (Octavia's
+/// `insert_headers`, AWS's `X-Forwarded-*`). Whatever is on or off, what
+/// a client sends under these names is dropped: a backend never reads a
+/// client's claim as Weir's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ForwardedHeaders {
+    /// `X-Forwarded-For`: the client's address.
+    pub forwarded_for: bool,
+    /// `X-Forwarded-Proto`: the scheme the client used.
+    pub forwarded_proto: bool,
+    /// `X-Forwarded-Port`: the listener port the client connected to.
+    pub forwarded_port: bool,
+}
+
+impl Default for ForwardedHeaders {
+    /// What Weir has always sent: the client's address and scheme.
+    fn default() -> Self {
+        Self {
+            forwarded_for: true,
+            forwarded_proto: true,
+            forwarded_port: false,
+        }
+    }
+}
+
+impl ForwardedHeaders {
+    /// The stored form: the names that are on, `for,proto,port` order.
+    pub fn to_spec(self) -> String {
+        [
+            (self.forwarded_for, "for"),
+            (self.forwarded_proto, "proto"),
+            (self.forwarded_port, "port"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect::<Vec<_>>()
+        .join(",")
+    }
+
+    /// Parses [`Self::to_spec`]'s form back.
+    pub fn from_spec(spec: &str) -> Option<Self> {
+        let mut out = Self {
+            forwarded_for: false,
+            forwarded_proto: false,
+            forwarded_port: false,
+        };
+        for name in spec.split(',').filter(|n| !n.is_empty()) {
+            match name {
+                "for" => out.forwarded_for = true,
+                "proto" => out.forwarded_proto = true,
+                "port" => out.forwarded_port = true,
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
 /// A listener: protocol and ports on its load balancer's VIP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
@@ -361,6 +420,8 @@ pub struct Listener {
     /// A connection (UDP: flow) silent both ways this long is closed;
     /// `None`: the data plane's default for the protocol.
     pub idle_timeout_ms: Option<u64>,
+    /// HTTP listeners only; others keep the default.
+    pub forwarded_headers: ForwardedHeaders,
     pub default_pool_id: PoolId,
     pub description: String,
     pub created_at: Timestamp,

@@ -42,6 +42,7 @@ pub struct ListenerSpec {
     /// `None`: the data plane's default (see [`crate::limits`]).
     pub max_connections: Option<u32>,
     pub idle_timeout_ms: Option<u64>,
+    pub forwarded_headers: ForwardedHeaders,
 }
 
 /// A pool's backends and checks.
@@ -305,6 +306,7 @@ pub fn listener_spec(
         backend_port: listener.backend_port,
         max_connections: listener.max_connections,
         idle_timeout_ms: listener.idle_timeout_ms,
+        forwarded_headers: listener.forwarded_headers,
         pools,
     }
 }
@@ -382,6 +384,7 @@ mod tests {
             enabled: true,
             max_connections: None,
             idle_timeout_ms: None,
+            forwarded_headers: ForwardedHeaders::default(),
             default_pool_id: "own".into(),
             description: String::new(),
             created_at: crate::Timestamp(0),

@@ -335,13 +335,44 @@ fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
         ),
         201,
     );
-    // Turning a header off, or a header Weir does not send: 501.
-    for headers in [
-        json!({"X-Forwarded-For": "false"}),
-        json!({"X-Forwarded-ELB-IP": "true"}),
-    ] {
-        status(&create(86, json!({ "insert_headers": headers })), 501);
-    }
+    // Exactly the headers set to true are added, and shown; a header Weir
+    // cannot add is 501.
+    let chosen = status(
+        &create(
+            86,
+            json!({"insert_headers": {"X-Forwarded-For": "false", "X-Forwarded-Port": "true"}}),
+        ),
+        201,
+    );
+    assert_eq!(
+        chosen["listener"]["insert_headers"],
+        json!({"X-Forwarded-Port": "true"})
+    );
+    let updated = o.call(
+        "PUT",
+        &format!("/listeners/{}", text(&chosen, "/listener/id")),
+        Some(json!({"listener": {"insert_headers": {"X-Forwarded-For": true}}})),
+    );
+    assert_eq!(
+        status(&updated, 200)["listener"]["insert_headers"],
+        json!({"X-Forwarded-For": "true"})
+    );
+    status(
+        &create(
+            87,
+            json!({"insert_headers": {"X-Forwarded-ELB-IP": "true"}}),
+        ),
+        501,
+    );
+    let tcp_headers = o.call(
+        "POST",
+        "/listeners",
+        Some(
+            json!({"listener": {"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 88,
+                                  "insert_headers": {"X-Forwarded-Port": "true"}}}),
+        ),
+    );
+    status(&tcp_headers, 400);
     // TLS termination and the others are options Weir lacks; HTTPS passes
     // TLS through and collides on its port with any other TCP listener.
     for protocol in ["TERMINATED_HTTPS", "SCTP", "PROMETHEUS"] {

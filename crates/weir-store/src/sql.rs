@@ -417,6 +417,11 @@ fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
                 u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("idle_timeout_ms: {n}")))
             })
             .transpose()?,
+        forwarded_headers: {
+            let spec = row.text("forwarded_headers")?;
+            ForwardedHeaders::from_spec(&spec)
+                .ok_or_else(|| StoreError::Corrupt(format!("forwarded_headers {spec:?}")))?
+        },
         default_pool_id: PoolId::new(row.text("default_pool_id")?),
         description: row.text("description")?,
         created_at: ts(row, "created_at")?,
@@ -1556,7 +1561,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.exec(
             "UPDATE listeners SET name = $1, scheduler = $2, proxy_protocol = $3, enabled = $4, \
              max_connections = $5, idle_timeout_ms = $6, description = $7, group_pool_id = $8, \
-             updated_at = $9 WHERE id = $10",
+             updated_at = $9, forwarded_headers = $10 WHERE id = $11",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -1568,6 +1573,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 &l.description,
                 l.group_pool_id.as_ref().map(PoolId::as_str),
                 l.updated_at.millis(),
+                l.forwarded_headers.to_spec(),
                 l.id.as_str(),
             ],
         )
@@ -1600,8 +1606,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.exec(
             "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, \
              proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
-             max_connections, idle_timeout_ms, description, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             max_connections, idle_timeout_ms, description, updated_at, forwarded_headers) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -1621,6 +1627,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.idle_timeout_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
                 &l.description,
                 l.updated_at.millis(),
+                l.forwarded_headers.to_spec(),
             ],
         )
         .await?;

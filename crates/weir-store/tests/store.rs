@@ -113,6 +113,11 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         enabled: true,
         max_connections: Some(1234),
         idle_timeout_ms: Some(60_000),
+        forwarded_headers: ForwardedHeaders {
+            forwarded_for: false,
+            forwarded_proto: true,
+            forwarded_port: true,
+        },
         default_pool_id: "pool1".into(),
         description: "udp ranges".into(),
         created_at: t(5),

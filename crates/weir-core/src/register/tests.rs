@@ -42,6 +42,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         enabled: true,
         max_connections: None,
         idle_timeout_ms: None,
+        forwarded_headers: ForwardedHeaders::default(),
         default_pool_id: "pool-1".into(),
         description: String::new(),
         created_at: ts(),

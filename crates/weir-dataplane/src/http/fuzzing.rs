@@ -74,6 +74,8 @@ pub fn parse_request(
         client_ip,
         settings,
         shared: shared(),
+        forwarded: Default::default(),
+        port: 80,
     };
     match head::parse_request(buf, &cx) {
         Ok(Some((used, head))) => Ok(Some(Request { used, head })),

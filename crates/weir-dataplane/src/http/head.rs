@@ -143,6 +143,10 @@ pub(super) struct RequestContext<'a> {
     pub client_ip: &'a str,
     pub settings: &'a HttpSettings,
     pub shared: &'a Shared,
+    /// What the listener adds for its backends.
+    pub forwarded: weir_core::model::ForwardedHeaders,
+    /// The listener port the client connected to (`X-Forwarded-Port`).
+    pub port: u16,
 }
 
 /// The fields Weir reads or rewrites, told apart once per field.
@@ -158,6 +162,7 @@ enum Field {
     /// `X-Real-IP` and `Forwarded`: client claims about its address.
     AddressClaim,
     ForwardedProto,
+    ForwardedPort,
     RequestId,
     Expect,
 }
@@ -177,6 +182,7 @@ fn classify(name: &str) -> Field {
         14 if is("content-length") => Field::ContentLength,
         15 if is("x-forwarded-for") => Field::ForwardedFor,
         16 if is("proxy-connection") => Field::HopByHop,
+        16 if is("x-forwarded-port") => Field::ForwardedPort,
         17 if is("transfer-encoding") => Field::TransferEncoding,
         17 if is("x-forwarded-proto") => Field::ForwardedProto,
         19 if is("proxy-authorization") => Field::HopByHop,
@@ -405,7 +411,8 @@ pub(super) fn parse_request(
             | Field::ContentLength
             | Field::TransferEncoding
             | Field::ForwardedFor
-            | Field::ForwardedProto => continue,
+            | Field::ForwardedProto
+            | Field::ForwardedPort => continue,
             Field::AddressClaim if !append_chain => continue,
             Field::Host => {}
             _ if dropped(h) => continue,
@@ -424,18 +431,28 @@ pub(super) fn parse_request(
         push_header(&mut out, h.name, h.value);
     }
     push_framing(&mut out, framing);
-    out.extend_from_slice(b"X-Forwarded-For: ");
-    if append_chain {
-        for h in headers {
-            if classify(h.name) == Field::ForwardedFor && !dropped(h) && !h.value.is_empty() {
-                out.extend_from_slice(h.value);
-                out.extend_from_slice(b", ");
+    // A client's own X-Forwarded-* fields were dropped above whatever the
+    // listener adds: turning a header off must not let a client's claim
+    // through in its place.
+    if cx.forwarded.forwarded_for {
+        out.extend_from_slice(b"X-Forwarded-For: ");
+        if append_chain {
+            for h in headers {
+                if classify(h.name) == Field::ForwardedFor && !dropped(h) && !h.value.is_empty() {
+                    out.extend_from_slice(h.value);
+                    out.extend_from_slice(b", ");
+                }
             }
         }
+        out.extend_from_slice(cx.client_ip.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(cx.client_ip.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    push_header(&mut out, "X-Forwarded-Proto", b"http");
+    if cx.forwarded.forwarded_proto {
+        push_header(&mut out, "X-Forwarded-Proto", b"http");
+    }
+    if cx.forwarded.forwarded_port {
+        push_header(&mut out, "X-Forwarded-Port", cx.port.to_string().as_bytes());
+    }
     let request_id = request_id.unwrap_or_else(|| cx.shared.next_request_id());
     push_header(&mut out, "X-Request-Id", request_id.as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -604,6 +621,8 @@ mod tests {
             client_ip: "192.0.2.1",
             settings: &settings,
             shared: &shared,
+            forwarded: Default::default(),
+            port: 80,
         };
         match parse_request(raw, &cx) {
             Ok(Some((_, head))) => Ok(String::from_utf8(head.bytes).unwrap()),
@@ -622,6 +641,8 @@ mod tests {
             client_ip: "192.0.2.1",
             settings: &settings,
             shared: &shared,
+            forwarded: Default::default(),
+            port: 80,
         };
         let (_, request) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &cx)
             .unwrap()

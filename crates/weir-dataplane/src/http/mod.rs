@@ -178,10 +178,13 @@ async fn serve_client(
     // back to its pool only with nothing left in it.
     let mut ubuf = BytesMut::with_capacity(CHUNK);
     let client_ip = peer.ip().to_string();
+    // Read once per connection: a header change applies to new ones.
     let cx = RequestContext {
         client_ip: &client_ip,
         settings,
         shared: &shared,
+        forwarded: runtime.spec().forwarded_headers,
+        port,
     };
     // The first request's head is due `head_timeout` after the accept,
     // whether or not its first byte has come (a silent connection is a

@@ -394,3 +394,52 @@ async fn a_trusted_chain_is_appended_to_when_the_policy_says_so() {
     assert!(got.contains("\r\nX-Real-IP: 10.0.0.1\r\n"), "{got:?}");
     assert_eq!(got.matches("X-Forwarded-For").count(), 1, "{got:?}");
 }
+
+/// The headers a listener adds are its own choice (Octavia's
+/// `insert_headers`): here the port but not the address; and a client's
+/// own `X-Forwarded-*` claims never reach the backend, on or off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_adds_the_forwarded_headers_it_is_told_to() {
+    let dp = dataplane();
+    let (addr, recording) = recording_backend().await;
+    let v = vip();
+    dp.apply(with_listener(
+        topology(
+            1,
+            v,
+            Protocol::Http,
+            Scheduler::Wrr,
+            vec![backend("b", addr, 1)],
+            None,
+            1000,
+        ),
+        |l| {
+            l.forwarded_headers = weir_core::model::ForwardedHeaders {
+                forwarded_for: false,
+                forwarded_proto: true,
+                forwarded_port: true,
+            }
+        },
+    ));
+    let mut stream = TcpStream::connect(v).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Port: 1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    let got = String::from_utf8_lossy(&recording.lock().unwrap()[0].bytes).into_owned();
+    assert!(
+        got.contains(&format!("\r\nX-Forwarded-Port: {}\r\n", v.port())),
+        "{got:?}"
+    );
+    assert!(got.contains("\r\nX-Forwarded-Proto: http\r\n"), "{got:?}");
+    assert!(!got.contains("X-Forwarded-For"), "{got:?}");
+    assert!(
+        !got.contains("6.6.6.6"),
+        "the client's claim is dropped: {got:?}"
+    );
+    assert_eq!(got.matches("X-Forwarded-Port").count(), 1, "{got:?}");
+}

@@ -197,6 +197,7 @@ pub fn topology(
         pools: vec!["pool".into()],
         max_connections: None,
         idle_timeout_ms: None,
+        forwarded_headers: Default::default(),
     };
     Arc::new(Topology {
         revision,

@@ -174,34 +174,66 @@ impl Unhonoured {
     }
 }
 
-/// Octavia's `insert_headers`: on an HTTP listener Weir always sends
-/// `X-Forwarded-For` and `X-Forwarded-Proto`, so asking for them is
-/// honoured; turning them off, or any other header, is not yet.
-pub(super) fn check_insert_headers(
+/// Octavia's `insert_headers` as the headers an HTTP listener adds:
+/// exactly those set to `"true"` (Octavia's meaning; a listener made
+/// without the field keeps Weir's default, `X-Forwarded-For` and
+/// `X-Forwarded-Proto`). A header Weir cannot add is 501.
+pub(super) fn insert_headers(
     headers: Option<&Value>,
-    protocol: Protocol,
-) -> Result<(), LbaasError> {
+) -> Result<Option<ForwardedHeaders>, LbaasError> {
     let Some(map) = headers.filter(|v| !v.is_null()) else {
-        return Ok(());
+        return Ok(None);
     };
     let map = map.as_object().ok_or_else(|| {
         LbaasError::bad_request("Invalid input for field/attribute insert_headers: not an object")
     })?;
+    let mut out = ForwardedHeaders {
+        forwarded_for: false,
+        forwarded_proto: false,
+        forwarded_port: false,
+    };
     for (name, value) in map {
         let on = match value {
             Value::Bool(b) => *b,
-            Value::String(s) => s.eq_ignore_ascii_case("true"),
-            _ => false,
+            Value::String(s) if s.eq_ignore_ascii_case("true") => true,
+            Value::String(s) if s.eq_ignore_ascii_case("false") => false,
+            _ => {
+                return Err(LbaasError::bad_request(format!(
+                    "Invalid input for field/attribute insert_headers. Value: '{value}' for {name}: true or false"
+                )))
+            }
         };
-        let always = protocol == Protocol::Http
-            && matches!(name.as_str(), "X-Forwarded-For" | "X-Forwarded-Proto");
-        if !(on && always) {
-            return Err(LbaasError::unsupported(format!(
-                "insert_headers {name}: {value} (an HTTP listener always sends X-Forwarded-For and X-Forwarded-Proto, and no other)"
-            )));
+        match name.as_str() {
+            "X-Forwarded-For" => out.forwarded_for = on,
+            "X-Forwarded-Proto" => out.forwarded_proto = on,
+            "X-Forwarded-Port" => out.forwarded_port = on,
+            other => {
+                return Err(LbaasError::unsupported(format!(
+                    "insert_headers {other} (an HTTP listener can add X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Port)"
+                )))
+            }
         }
     }
-    Ok(())
+    Ok(Some(out))
+}
+
+/// The `insert_headers` view of what a listener adds.
+pub(super) fn insert_headers_view(l: &Listener) -> Value {
+    if l.protocol != Protocol::Http {
+        return json!({});
+    }
+    let h = l.forwarded_headers;
+    let mut out = serde_json::Map::new();
+    for (on, name) in [
+        (h.forwarded_for, "X-Forwarded-For"),
+        (h.forwarded_proto, "X-Forwarded-Proto"),
+        (h.forwarded_port, "X-Forwarded-Port"),
+    ] {
+        if on {
+            out.insert(name.to_owned(), json!("true"));
+        }
+    }
+    Value::Object(out)
 }
 
 /// A body naming another project than the load balancer's.
@@ -279,10 +311,7 @@ pub(super) async fn create_listener(
         .project_id;
     check_owner([&req.project_id, &req.tenant_id], &owner)?;
     let protocol = listener_protocol(&req.protocol.ok_or_else(|| missing("protocol"))?)?;
-    check_insert_headers(
-        req.insert_headers.as_ref(),
-        protocol.parse().unwrap_or(Protocol::Tcp),
-    )?;
+    let forwarded_headers = insert_headers(req.insert_headers.as_ref())?;
     let port = req.protocol_port.ok_or_else(|| missing("protocol_port"))?.0;
     let c = &d.control;
     let listener = c
@@ -302,6 +331,7 @@ pub(super) async fn create_listener(
                 group_pool_id: req.default_pool_id,
                 description: req.description,
                 disabled: req.admin_state_up == Some(false),
+                forwarded_headers,
                 max_connections: req
                     .connection_limit
                     .map(connection_limit)
@@ -360,8 +390,7 @@ pub(super) async fn update_listener(
     req.unhonoured.refuse()?;
     let c = &d.control;
     let id = ListenerId::new(param(&p, "listener_id"));
-    let current = c.get_listener(&ctx.principal, &id).await.map_err(fail)?;
-    check_insert_headers(req.insert_headers.as_ref(), current.protocol)?;
+    let forwarded_headers = insert_headers(req.insert_headers.as_ref())?;
     for fixed in [
         "loadbalancer_id",
         "protocol",
@@ -386,6 +415,7 @@ pub(super) async fn update_listener(
                 enabled: req.admin_state_up,
                 max_connections: req.connection_limit.map(connection_limit).transpose()?,
                 group_pool_id: req.default_pool_id,
+                forwarded_headers,
                 ..ListenerUpdate::default()
             },
         )

@@ -135,13 +135,7 @@ pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Valu
         "operating_status": operating,
         "project_id": l.project_id.as_str(),
         "tenant_id": l.project_id.as_str(),
-        // What Weir sends (check_insert_headers): an HTTP listener always
-        // adds these two.
-        "insert_headers": if l.protocol == Protocol::Http {
-            json!({"X-Forwarded-For": "true", "X-Forwarded-Proto": "true"})
-        } else {
-            json!({})
-        },
+        "insert_headers": insert_headers_view(l),
         "default_tls_container_ref": null,
         "sni_container_refs": [],
         "client_ca_tls_container_ref": null,

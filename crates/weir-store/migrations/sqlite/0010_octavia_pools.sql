@@ -19,3 +19,5 @@ UPDATE load_balancers SET updated_at = created_at;
 -- A member's own health-check target (Octavia monitor_address/port).
 ALTER TABLE backends ADD COLUMN monitor_address TEXT;
 ALTER TABLE backends ADD COLUMN monitor_port INTEGER;
+-- The headers an HTTP listener adds (Octavia insert_headers).
+ALTER TABLE listeners ADD COLUMN forwarded_headers TEXT NOT NULL DEFAULT 'for,proto';
