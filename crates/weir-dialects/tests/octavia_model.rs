@@ -346,7 +346,7 @@ fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
     );
     assert_eq!(
         chosen["listener"]["insert_headers"],
-        json!({"X-Forwarded-Port": "true"})
+        json!({"X-Forwarded-For": "false", "X-Forwarded-Proto": "false", "X-Forwarded-Port": "true"})
     );
     let updated = o.call(
         "PUT",
@@ -355,7 +355,7 @@ fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
     );
     assert_eq!(
         status(&updated, 200)["listener"]["insert_headers"],
-        json!({"X-Forwarded-For": "true"})
+        json!({"X-Forwarded-For": "true", "X-Forwarded-Proto": "false", "X-Forwarded-Port": "false"})
     );
     status(
         &create(

@@ -217,7 +217,8 @@ pub(super) fn insert_headers(
     Ok(Some(out))
 }
 
-/// The `insert_headers` view of what a listener adds.
+/// The `insert_headers` view of what an HTTP listener adds: each header
+/// it can add, `"true"` or `"false"`.
 pub(super) fn insert_headers_view(l: &Listener) -> Value {
     if l.protocol != Protocol::Http {
         return json!({});
@@ -229,9 +230,7 @@ pub(super) fn insert_headers_view(l: &Listener) -> Value {
         (h.forwarded_proto, "X-Forwarded-Proto"),
         (h.forwarded_port, "X-Forwarded-Port"),
     ] {
-        if on {
-            out.insert(name.to_owned(), json!("true"));
-        }
+        out.insert(name.to_owned(), json!(if on { "true" } else { "false" }));
     }
     Value::Object(out)
 }

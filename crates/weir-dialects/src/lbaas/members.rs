@@ -3,7 +3,9 @@
 
 use super::*;
 
+/// Every field of an Octavia/Huawei member; any other is refused by name.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct MemberBody {
     address: Option<String>,
     protocol_port: Option<Lenient>,
@@ -18,6 +20,12 @@ pub(super) struct MemberBody {
     /// Not kept yet: refused unless null, so a 2xx never hides an ignored
     /// tag.
     tags: Option<Value>,
+    /// Ignored, as Octavia does: a member is its pool's project's
+    /// (neutron-lbaas tempest `test_create_with_project_id_is_ignored`).
+    #[serde(rename = "project_id")]
+    _project_id: Option<Value>,
+    #[serde(rename = "tenant_id")]
+    _tenant_id: Option<Value>,
 }
 
 /// Refuses an Octavia field Weir accepts only as null (or empty: `""`,
