@@ -412,3 +412,44 @@ fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
     );
     status(&reply, 501);
 }
+
+#[test]
+fn one_provider_no_flavors_no_zones() {
+    let o = Octavia::start();
+    let providers = status(&o.call("GET", "/providers", None), 200);
+    assert_eq!(
+        providers["providers"],
+        json!([{"name": "weir", "description": "Weir's own data plane"}])
+    );
+    for rest in [
+        "/providers/weir/flavor_capabilities",
+        "/providers/weir/availability_zone_capabilities",
+        "/flavors",
+        "/flavorprofiles",
+        "/availabilityzones",
+        "/availabilityzoneprofiles",
+    ] {
+        let body = status(&o.call("GET", rest, None), 200);
+        let plural = rest.rsplit('/').next().unwrap();
+        assert_eq!(body[plural], json!([]), "{rest}: {body}");
+    }
+    status(
+        &o.call("GET", "/providers/amphora/flavor_capabilities", None),
+        404,
+    );
+    status(&o.call("GET", "/flavors/some-id", None), 404);
+    let made = o.call(
+        "POST",
+        "/flavors",
+        Some(json!({"flavor": {"name": "gold", "flavor_profile_id": "x"}})),
+    );
+    status(&made, 501);
+    // A load balancer names no flavor or zone, and refuses one.
+    let subnet = o.server.inventory.subnet.clone();
+    let refused = o.call(
+        "POST",
+        "/loadbalancers",
+        Some(json!({"loadbalancer": {"vip_subnet_id": subnet, "flavor_id": "gold"}})),
+    );
+    status(&refused, 400);
+}

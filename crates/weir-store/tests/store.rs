@@ -152,8 +152,9 @@ fn backend(id: &str, address: &str, ports: BackendPorts) -> Backend {
         weight: 65_535,
         enabled: true,
         backup: false,
-        monitor_address: None,
-        monitor_port: None,
+        // A health-check target of its own, so every case round-trips it.
+        monitor_address: Some("10.0.1.250".parse().unwrap()),
+        monitor_port: Some(65_535),
         name: "b".into(),
         created_at: t(10),
         updated_at: t(10),

@@ -117,7 +117,9 @@ enum Reaches {
     /// Exactly this on one connection (the normalised request).
     Exactly(String),
     /// Exactly this (a head, at most a valid prefix of its body), and then
-    /// its connection was closed.
+    /// its connection was closed; or nothing at all, when the bad framing
+    /// is found before the head is on its way (it depends on how the
+    /// reads fall: on a loaded machine the whole request is often in one).
     Truncated(String),
 }
 
@@ -551,7 +553,7 @@ async fn verdict(recording: &Recording, reaches: &Reaches) -> Result<(), String>
                 .filter(|r| !r.bytes.is_empty())
                 .map(|r| (String::from_utf8_lossy(&r.bytes).into_owned(), r.closed))
                 .collect();
-            if !closed || got != [(want.clone(), true)] {
+            if !closed || !(got.is_empty() || got == [(want.clone(), true)]) {
                 return Err(format!(
                     "backend received {got:?}, want [({want:?}, closed)]"
                 ));

@@ -8,6 +8,7 @@
 //! `error_code`/`error_msg` together, which both SDKs read
 //! (research: sdk-wire-formats §6.2).
 
+mod catalog;
 mod l7;
 mod listeners;
 pub mod listing;
@@ -43,6 +44,7 @@ use weir_core::{Error, ResourceKind};
 
 use crate::common::{parse_json, JsonProblem, Lenient, BODY_LIMIT};
 use crate::Dialects;
+use catalog::*;
 use l7::*;
 use listeners::*;
 use loadbalancers::*;
@@ -422,6 +424,38 @@ pub fn routes() -> Router<Dialects> {
         .route(
             "/healthmonitors/{monitor_id}",
             get(show_monitor).put(update_monitor).delete(delete_monitor),
+        )
+        .route("/providers", get(list_providers))
+        .route(
+            "/providers/{provider}/flavor_capabilities",
+            get(provider_capabilities),
+        )
+        .route(
+            "/providers/{provider}/availability_zone_capabilities",
+            get(provider_capabilities),
+        )
+        .route("/flavors", get(list_none).post(create_none))
+        .route(
+            "/flavors/{id}",
+            get(missing_one).put(missing_one).delete(missing_one),
+        )
+        .route("/flavorprofiles", get(list_none).post(create_none))
+        .route(
+            "/flavorprofiles/{id}",
+            get(missing_one).put(missing_one).delete(missing_one),
+        )
+        .route("/availabilityzones", get(list_none).post(create_none))
+        .route(
+            "/availabilityzones/{id}",
+            get(missing_one).put(missing_one).delete(missing_one),
+        )
+        .route(
+            "/availabilityzoneprofiles",
+            get(list_none).post(create_none),
+        )
+        .route(
+            "/availabilityzoneprofiles/{id}",
+            get(missing_one).put(missing_one).delete(missing_one),
         )
         .route("/l7policies", get(list_l7policies).post(create_l7policy))
         .route(

@@ -18,6 +18,6 @@ ALTER TABLE load_balancers ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;
 UPDATE load_balancers SET updated_at = created_at;
 -- A member's own health-check target (Octavia monitor_address/port).
 ALTER TABLE backends ADD COLUMN monitor_address TEXT;
-ALTER TABLE backends ADD COLUMN monitor_port INTEGER;
+ALTER TABLE backends ADD COLUMN monitor_port BIGINT;
 -- The headers an HTTP listener adds (Octavia insert_headers).
 ALTER TABLE listeners ADD COLUMN forwarded_headers TEXT NOT NULL DEFAULT 'for,proto';

@@ -1,0 +1,69 @@
+//! What Weir's one provider offers, as Octavia's provider, flavor and
+//! availability-zone APIs describe it: the provider `weir`, with no
+//! flavors and no availability zones (one data plane serves every load
+//! balancer alike). Lists are empty rather than missing, ids are unknown,
+//! and creating a flavor or zone is the provider's "unsupported" (501).
+
+use super::*;
+
+/// The provider's description (`GET /providers`).
+pub const PROVIDER_DESCRIPTION: &str = "Weir's own data plane";
+
+pub(super) async fn list_providers(
+    Query(q): Query<Vec<(String, String)>>,
+    Here(here): Here,
+) -> LbResult {
+    let items = vec![json!({"name": "weir", "description": PROVIDER_DESCRIPTION})];
+    ok(listing::list(items, &q, "providers", &here)?)
+}
+
+/// `GET /providers/{provider}/flavor_capabilities` and
+/// `…/availability_zone_capabilities`: none, for the one provider.
+pub(super) async fn provider_capabilities(
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Query<Vec<(String, String)>>,
+    Here(here): Here,
+    uri: axum::http::Uri,
+) -> LbResult {
+    let provider = param(&p, "provider");
+    if provider != "weir" {
+        return Err(LbaasError::not_found(format!(
+            "Provider {provider} could not be found."
+        )));
+    }
+    let plural = if uri.path().ends_with("availability_zone_capabilities") {
+        "availability_zone_capabilities"
+    } else {
+        "flavor_capabilities"
+    };
+    ok(listing::list(Vec::new(), &q, plural, &here)?)
+}
+
+/// `GET /flavors`, `/flavorprofiles`, `/availabilityzones`,
+/// `/availabilityzoneprofiles`: none exist.
+pub(super) async fn list_none(
+    Query(q): Query<Vec<(String, String)>>,
+    Here(here): Here,
+    uri: axum::http::Uri,
+) -> LbResult {
+    let plural = uri
+        .path()
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("flavors")
+        .to_owned();
+    ok(listing::list(Vec::new(), &q, &plural, &here)?)
+}
+
+pub(super) async fn create_none(RawBody(_): RawBody) -> LbaasError {
+    LbaasError::unsupported(
+        "flavors and availability zones (one data plane serves every load balancer alike)",
+    )
+}
+
+pub(super) async fn missing_one(
+    Path(p): Path<HashMap<String, String>>,
+    RawBody(_): RawBody,
+) -> LbaasError {
+    LbaasError::not_found(format!("{} could not be found.", param(&p, "id")))
+}
