@@ -1,0 +1,341 @@
+//! Row decoding: every model type from the named columns of a row, and
+//! the column forms the writes use.
+
+use super::*;
+
+pub(super) fn parsed<T: FromStr>(row: &impl Columns, name: &str) -> StoreResult<T> {
+    let text = row.text(name)?;
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{name}: cannot parse {text:?}")))
+}
+
+pub(super) fn ts(row: &impl Columns, name: &str) -> StoreResult<Timestamp> {
+    Ok(Timestamp(row.int(name)?))
+}
+
+pub(super) fn u64_col(row: &impl Columns, name: &str) -> StoreResult<u64> {
+    let v = row.int(name)?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{name}: {v}")))
+}
+
+pub(super) fn port_col(row: &impl Columns, name: &str) -> StoreResult<Option<u16>> {
+    row.opt_int(name)?
+        .map(|p| u16::try_from(p).map_err(|_| StoreError::Corrupt(format!("{name}: {p}"))))
+        .transpose()
+}
+
+pub(super) fn project_from(row: &impl Columns) -> StoreResult<Project> {
+    Ok(Project {
+        id: ProjectId::new(row.text("id")?),
+        name: row.text("name")?,
+        access_key_id: row.text("access_key_id")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+pub(super) fn vpc_from(row: &impl Columns) -> StoreResult<Vpc> {
+    Ok(Vpc {
+        id: VpcId::new(row.text("id")?),
+        project_id: ProjectId::new(row.text("project_id")?),
+        name: row.text("name")?,
+        cidr: parsed(row, "cidr")?,
+        has_border_gateway: row.flag("has_border_gateway")?,
+        shared: row.flag("shared")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+pub(super) fn subnet_from(row: &impl Columns) -> StoreResult<Subnet> {
+    Ok(Subnet {
+        id: SubnetId::new(row.text("id")?),
+        project_id: ProjectId::new(row.text("project_id")?),
+        vpc_id: VpcId::new(row.text("vpc_id")?),
+        name: row.text("name")?,
+        cidr: parsed(row, "cidr")?,
+        shared: row.flag("shared")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+pub(super) fn enum_col<T: FromStr<Err = ()>>(row: &impl Columns, name: &str) -> StoreResult<T> {
+    parsed(row, name)
+}
+
+pub(super) fn instance_from(row: &impl Columns) -> StoreResult<Instance> {
+    Ok(Instance {
+        id: InstanceId::new(row.text("id")?),
+        project_id: ProjectId::new(row.text("project_id")?),
+        subnet_id: SubnetId::new(row.text("subnet_id")?),
+        vpc_id: VpcId::new(row.text("vpc_id")?),
+        name: row.text("name")?,
+        instance_type: enum_col(row, "instance_type")?,
+        state: enum_col(row, "state")?,
+        private_ip: parsed(row, "private_ip")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+pub(super) fn lb_from(row: &impl Columns) -> StoreResult<LoadBalancer> {
+    Ok(LoadBalancer {
+        id: LoadBalancerId::new(row.text("id")?),
+        project_id: ProjectId::new(row.text("project_id")?),
+        name: row.text("name")?,
+        subnet_id: SubnetId::new(row.text("subnet_id")?),
+        vpc_id: VpcId::new(row.text("vpc_id")?),
+        vip: parsed(row, "vip")?,
+        status: enum_col(row, "status")?,
+        default_pool_id: PoolId::new(row.text("default_pool_id")?),
+        description: row.text("description")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+pub(super) fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
+    let spec = row.text("ports")?;
+    Ok(Listener {
+        id: ListenerId::new(row.text("id")?),
+        project_id: ProjectId::new(row.text("project_id")?),
+        lb_id: LoadBalancerId::new(row.text("lb_id")?),
+        name: row.text("name")?,
+        protocol: enum_col(row, "protocol")?,
+        ports: ListenerPorts::from_spec(&spec)
+            .ok_or_else(|| StoreError::Corrupt(format!("listener ports {spec:?}")))?,
+        forwarding_mode: enum_col(row, "forwarding_mode")?,
+        scheduler: enum_col(row, "scheduler")?,
+        proxy_protocol: enum_col(row, "proxy_protocol")?,
+        backend_port: port_col(row, "backend_port")?,
+        group_pool_id: row.opt_text("group_pool_id")?.map(PoolId::new),
+        enabled: row.flag("enabled")?,
+        max_connections: row
+            .opt_int("max_connections")?
+            .map(|n| {
+                u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("max_connections: {n}")))
+            })
+            .transpose()?,
+        idle_timeout_ms: row
+            .opt_int("idle_timeout_ms")?
+            .map(|n| {
+                u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("idle_timeout_ms: {n}")))
+            })
+            .transpose()?,
+        forwarded_headers: {
+            let spec = row.text("forwarded_headers")?;
+            ForwardedHeaders::from_spec(&spec)
+                .ok_or_else(|| StoreError::Corrupt(format!("forwarded_headers {spec:?}")))?
+        },
+        default_pool_id: PoolId::new(row.text("default_pool_id")?),
+        description: row.text("description")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
+    let health_check = match row.opt_text("hc_type")?.as_deref() {
+        None => None,
+        Some(kind) => {
+            let kind = match kind {
+                "tcp" => CheckKind::Tcp,
+                "udp-connect" => CheckKind::UdpConnect,
+                "tls-hello" => CheckKind::TlsHello,
+                kind @ ("http" | "https") => {
+                    let codes = row.text("hc_codes")?;
+                    let path = row.text("hc_path")?;
+                    let expected = weir_core::pool::parse_codes("hc_codes", &codes)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    if kind == "https" {
+                        CheckKind::Https { path, expected }
+                    } else {
+                        CheckKind::Http { path, expected }
+                    }
+                }
+                other => return Err(StoreError::Corrupt(format!("hc_type {other:?}"))),
+            };
+            let count = |name: &str| {
+                let v = row.int(name)?;
+                u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{name}: {v}")))
+            };
+            Some(HealthCheck {
+                kind,
+                interval_ms: u64_col(row, "hc_interval_ms")?,
+                timeout_ms: u64_col(row, "hc_timeout_ms")?,
+                rise: count("hc_rise")?,
+                fall: count("hc_fall")?,
+                port: port_col(row, "hc_port")?,
+            })
+        }
+    };
+    Ok(Pool {
+        id: PoolId::new(row.text("id")?),
+        project_id: ProjectId::new(row.text("project_id")?),
+        lb_id: LoadBalancerId::new(row.text("lb_id")?),
+        listener_id: row.opt_text("listener_id")?.map(ListenerId::new),
+        name: row.text("name")?,
+        health_check,
+        drain_timeout_ms: u64_col(row, "drain_timeout_ms")?,
+        slow_start_ms: u64_col(row, "slow_start_ms")?,
+        scheduler: row
+            .opt_text("scheduler")?
+            .map(|s| {
+                s.parse()
+                    .map_err(|()| StoreError::Corrupt(format!("pool scheduler {s:?}")))
+            })
+            .transpose()?,
+        protocol: row
+            .opt_text("protocol")?
+            .map(|s| {
+                s.parse()
+                    .map_err(|()| StoreError::Corrupt(format!("pool protocol {s:?}")))
+            })
+            .transpose()?,
+        persistence: row
+            .opt_text("persistence")?
+            .map(|s| {
+                s.parse()
+                    .map_err(|()| StoreError::Corrupt(format!("pool persistence {s:?}")))
+            })
+            .transpose()?,
+        enabled: row.flag("enabled")?,
+        description: row.text("description")?,
+        monitor_name: row.text("monitor_name")?,
+        monitor_enabled: row.flag("monitor_enabled")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+/// The health-check columns of a pool, in statement order.
+pub(super) struct HcColumns {
+    pub(super) kind: Option<&'static str>,
+    pub(super) interval_ms: Option<i64>,
+    pub(super) timeout_ms: Option<i64>,
+    pub(super) rise: Option<i64>,
+    pub(super) fall: Option<i64>,
+    pub(super) port: Option<i64>,
+    pub(super) path: Option<String>,
+    pub(super) codes: Option<String>,
+}
+
+pub(super) fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
+    let Some(c) = check else {
+        return HcColumns {
+            kind: None,
+            interval_ms: None,
+            timeout_ms: None,
+            rise: None,
+            fall: None,
+            port: None,
+            path: None,
+            codes: None,
+        };
+    };
+    let (kind, path, codes) = match &c.kind {
+        CheckKind::Tcp => ("tcp", None, None),
+        CheckKind::UdpConnect => ("udp-connect", None, None),
+        CheckKind::TlsHello => ("tls-hello", None, None),
+        CheckKind::Http { path, expected } => (
+            "http",
+            Some(path.clone()),
+            Some(weir_core::pool::format_codes(expected)),
+        ),
+        CheckKind::Https { path, expected } => (
+            "https",
+            Some(path.clone()),
+            Some(weir_core::pool::format_codes(expected)),
+        ),
+    };
+    HcColumns {
+        kind: Some(kind),
+        interval_ms: i64::try_from(c.interval_ms).ok(),
+        timeout_ms: i64::try_from(c.timeout_ms).ok(),
+        rise: Some(i64::from(c.rise)),
+        fall: Some(i64::from(c.fall)),
+        port: c.port.map(i64::from),
+        path,
+        codes,
+    }
+}
+
+/// Backend ports as stored: NULL inherits, `80` is one port, `[80,443]` a
+/// list (kept distinct from one port so a one-element list round-trips).
+pub(super) fn ports_to_text(ports: &BackendPorts) -> Option<String> {
+    match ports {
+        BackendPorts::Inherit => None,
+        BackendPorts::One(p) => Some(p.to_string()),
+        BackendPorts::List(list) => Some(format!(
+            "[{}]",
+            list.iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        )),
+    }
+}
+
+pub(super) fn ports_from_text(text: Option<String>) -> StoreResult<BackendPorts> {
+    let corrupt = |t: &str| StoreError::Corrupt(format!("backend ports {t:?}"));
+    match text {
+        None => Ok(BackendPorts::Inherit),
+        Some(t) => match t.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            Some(list) => list
+                .split(',')
+                .map(|p| p.parse::<u16>().map_err(|_| corrupt(&t)))
+                .collect::<StoreResult<Vec<_>>>()
+                .map(BackendPorts::List),
+            None => t.parse().map(BackendPorts::One).map_err(|_| corrupt(&t)),
+        },
+    }
+}
+
+pub(super) fn backend_from(row: &impl Columns) -> StoreResult<Backend> {
+    let weight = row.int("weight")?;
+    Ok(Backend {
+        id: BackendId::new(row.text("id")?),
+        project_id: ProjectId::new(row.text("project_id")?),
+        pool_id: PoolId::new(row.text("pool_id")?),
+        lb_id: LoadBalancerId::new(row.text("lb_id")?),
+        listener_id: row.opt_text("listener_id")?.map(ListenerId::new),
+        instance_id: row.opt_text("instance_id")?.map(InstanceId::new),
+        subnet_id: row.opt_text("subnet_id")?.map(SubnetId::new),
+        address: parsed(row, "address")?,
+        ports: ports_from_text(row.opt_text("ports")?)?,
+        weight: u16::try_from(weight)
+            .map_err(|_| StoreError::Corrupt(format!("weight {weight}")))?,
+        enabled: row.flag("enabled")?,
+        backup: row.flag("backup")?,
+        name: row.text("name")?,
+        monitor_address: row
+            .opt_text("monitor_address")?
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("monitor_address {a:?}")))
+            })
+            .transpose()?,
+        monitor_port: port_col(row, "monitor_port")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+pub(super) fn change_from(row: &impl Columns) -> StoreResult<ChangeRecord> {
+    Ok(ChangeRecord {
+        revision: u64_col(row, "revision")?,
+        entity: row.text("entity")?,
+        entity_id: row.text("entity_id")?,
+        op: row.text("op")?,
+        lb_id: row.opt_text("lb_id")?.map(LoadBalancerId::new),
+        pool_id: row.opt_text("pool_id")?.map(PoolId::new),
+    })
+}
+
+pub(super) fn all<R: Columns, T>(rows: Vec<R>, f: fn(&R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+pub(super) fn one<R: Columns, T>(
+    row: Option<R>,
+    f: fn(&R) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    row.as_ref().map(f).transpose()
+}

@@ -1,0 +1,713 @@
+//! [`StoreTx`]: one write transaction on any database, each command in a
+//! savepoint of its own, every write logged in the change log.
+
+use super::*;
+
+/// The load balancer and pool a change-log row belongs to.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    lb: Option<&'a str>,
+    pool: Option<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    const NONE: Scope<'static> = Scope {
+        lb: None,
+        pool: None,
+    };
+
+    fn lb(id: &'a LoadBalancerId) -> Self {
+        Scope {
+            lb: Some(id.as_str()),
+            pool: None,
+        }
+    }
+
+    fn backend(b: &'a Backend) -> Self {
+        Scope {
+            lb: Some(b.lb_id.as_str()),
+            pool: Some(b.pool_id.as_str()),
+        }
+    }
+
+    fn pool(p: &'a Pool) -> Self {
+        Scope {
+            lb: Some(p.lb_id.as_str()),
+            pool: Some(p.id.as_str()),
+        }
+    }
+}
+
+/// The current command's savepoint. It is opened lazily, right before the
+/// command's first statement, reads included: on PostgreSQL any failing
+/// statement (a read the server refuses, a lock or statement timeout)
+/// aborts the whole transaction until it rolls back to a savepoint, so a
+/// read outside one would fail every other command of the group. A
+/// command that fails while planning, before any statement, costs none.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Savepoint {
+    /// No command is running, or it has not asked for one.
+    None,
+    /// Asked for; opened at the first statement.
+    Pending,
+    /// Opened.
+    Open,
+}
+
+/// One write transaction on any database.
+pub(crate) struct WriteTx<D> {
+    conn: D,
+    savepoint: Savepoint,
+}
+
+impl<D: TxDriver> WriteTx<D> {
+    pub(crate) fn new(conn: D) -> Self {
+        Self {
+            conn,
+            savepoint: Savepoint::None,
+        }
+    }
+
+    /// Appends one change-log row per entity touched. `scope` names the
+    /// load balancer and pool the change belongs to, so a follower can tell
+    /// what to reload without reading the (possibly deleted) entity.
+    async fn log(
+        &mut self,
+        project: &ProjectId,
+        entity: &str,
+        ids: &[&str],
+        op: &str,
+        scope: Scope<'_>,
+    ) -> StoreResult<()> {
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO change_log (project_id, entity, entity_id, op, lb_id, pool_id) VALUES {}",
+                value_rows(chunk.len(), 6)
+            );
+            let mut bound = Vec::with_capacity(chunk.len() * 6);
+            for id in chunk {
+                bound.extend(args![
+                    project.as_str(),
+                    entity,
+                    *id,
+                    op,
+                    scope.lb,
+                    scope.pool
+                ]);
+            }
+            self.w().await?.execute(&sql, bound).await?;
+        }
+        Ok(())
+    }
+
+    /// The connection for any statement: opens the command's savepoint
+    /// first if one is pending.
+    async fn w(&mut self) -> StoreResult<&mut D> {
+        if self.savepoint == Savepoint::Pending {
+            self.conn.execute("SAVEPOINT command", Vec::new()).await?;
+            self.savepoint = Savepoint::Open;
+        }
+        Ok(&mut self.conn)
+    }
+
+    /// Deletes a pool with its backends (the change log is the caller's).
+    async fn delete_pool_rows(&mut self, pool: &str) -> StoreResult<()> {
+        self.exec("DELETE FROM backends WHERE pool_id = $1", args![pool])
+            .await?;
+        self.exec("DELETE FROM pools WHERE id = $1", args![pool])
+            .await?;
+        Ok(())
+    }
+
+    async fn exec(&mut self, sql: &str, bound: Vec<Arg<'_>>) -> StoreResult<u64> {
+        self.w().await?.execute(sql, bound).await
+    }
+
+    async fn insert_pool(&mut self, p: &Pool) -> StoreResult<()> {
+        let hc = hc_columns(p.health_check.as_ref());
+        self.exec(
+            "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
+             hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, slow_start_ms, created_at, \
+             scheduler, protocol, enabled, description, monitor_name, updated_at, monitor_enabled, persistence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21, $22, $23, $24)",
+            args![
+                p.id.as_str(),
+                p.project_id.as_str(),
+                p.lb_id.as_str(),
+                p.listener_id.as_ref().map(ListenerId::as_str),
+                &p.name,
+                hc.kind,
+                hc.interval_ms,
+                hc.timeout_ms,
+                hc.rise,
+                hc.fall,
+                hc.port,
+                hc.path,
+                hc.codes,
+                i64::try_from(p.drain_timeout_ms).unwrap_or(i64::MAX),
+                i64::try_from(p.slow_start_ms).unwrap_or(i64::MAX),
+                p.created_at.millis(),
+                p.scheduler.map(Scheduler::as_str),
+                p.protocol.map(PoolProtocol::as_str),
+                p.enabled,
+                &p.description,
+                &p.monitor_name,
+                p.updated_at.millis(),
+                p.monitor_enabled,
+                p.persistence.map(Persistence::as_str),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<D: TxDriver> Lend for WriteTx<D> {
+    type D = D;
+    async fn driver(&mut self) -> StoreResult<&mut D> {
+        self.w().await
+    }
+}
+
+#[async_trait]
+impl<D: TxDriver> StoreTx for WriteTx<D> {
+    async fn insert_project(
+        &mut self,
+        project: &Project,
+        token_hash: &str,
+        access_key_secret: &str,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO projects (id, name, token_hash, access_key_id, access_key_secret, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            args![
+                project.id.as_str(),
+                &project.name,
+                token_hash,
+                &project.access_key_id,
+                access_key_secret,
+                project.created_at.millis(),
+            ],
+        )
+        .await?;
+        self.log(
+            &project.id,
+            "project",
+            &[project.id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
+    }
+
+    async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO vpcs (id, project_id, name, cidr, has_border_gateway, shared, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            args![
+                vpc.id.as_str(),
+                vpc.project_id.as_str(),
+                &vpc.name,
+                vpc.cidr.to_string(),
+                vpc.has_border_gateway,
+                vpc.shared,
+                vpc.created_at.millis(),
+            ],
+        )
+        .await?;
+        self.log(
+            &vpc.project_id,
+            "vpc",
+            &[vpc.id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
+    }
+
+    async fn insert_subnet(&mut self, subnet: &Subnet) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO subnets (id, project_id, vpc_id, name, cidr, shared, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            args![
+                subnet.id.as_str(),
+                subnet.project_id.as_str(),
+                subnet.vpc_id.as_str(),
+                &subnet.name,
+                subnet.cidr.to_string(),
+                subnet.shared,
+                subnet.created_at.millis(),
+            ],
+        )
+        .await?;
+        self.log(
+            &subnet.project_id,
+            "subnet",
+            &[subnet.id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
+    }
+
+    async fn insert_instance(&mut self, i: &Instance) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO instances (id, project_id, subnet_id, vpc_id, name, instance_type, state, private_ip, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            args![
+                i.id.as_str(),
+                i.project_id.as_str(),
+                i.subnet_id.as_str(),
+                i.vpc_id.as_str(),
+                &i.name,
+                i.instance_type.as_str(),
+                i.state.as_str(),
+                i.private_ip.to_string(),
+                i.created_at.millis(),
+            ],
+        )
+        .await?;
+        self.log(
+            &i.project_id,
+            "instance",
+            &[i.id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
+    }
+
+    async fn update_instance(&mut self, i: &Instance) -> StoreResult<()> {
+        self.exec(
+            "UPDATE instances SET name = $1, state = $2 WHERE id = $3",
+            args![&i.name, i.state.as_str(), i.id.as_str()],
+        )
+        .await?;
+        self.log(
+            &i.project_id,
+            "instance",
+            &[i.id.as_str()],
+            "update",
+            Scope::NONE,
+        )
+        .await
+    }
+
+    async fn insert_load_balancer(&mut self, lb: &LoadBalancer, pool: &Pool) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO load_balancers (id, project_id, name, subnet_id, vpc_id, vip, status, default_pool_id, created_at, \
+             description, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            args![
+                lb.id.as_str(),
+                lb.project_id.as_str(),
+                &lb.name,
+                lb.subnet_id.as_str(),
+                lb.vpc_id.as_str(),
+                lb.vip.to_string(),
+                lb.status.as_str(),
+                lb.default_pool_id.as_str(),
+                lb.created_at.millis(),
+                &lb.description,
+                lb.updated_at.millis(),
+            ],
+        )
+        .await?;
+        self.insert_pool(pool).await?;
+        self.log(
+            &lb.project_id,
+            "load_balancer",
+            &[lb.id.as_str()],
+            "create",
+            Scope::lb(&lb.id),
+        )
+        .await
+    }
+
+    async fn set_load_balancer_status(
+        &mut self,
+        lb: &LoadBalancer,
+        status: LbStatus,
+    ) -> StoreResult<()> {
+        self.exec(
+            "UPDATE load_balancers SET status = $1 WHERE id = $2",
+            args![status.as_str(), lb.id.as_str()],
+        )
+        .await?;
+        self.log(
+            &lb.project_id,
+            "load_balancer",
+            &[lb.id.as_str()],
+            "update",
+            Scope::lb(&lb.id),
+        )
+        .await
+    }
+
+    async fn update_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
+        self.exec(
+            "UPDATE load_balancers SET name = $1, description = $2, status = $3, updated_at = $4 WHERE id = $5",
+            args![
+                &lb.name,
+                &lb.description,
+                lb.status.as_str(),
+                lb.updated_at.millis(),
+                lb.id.as_str()
+            ],
+        )
+        .await?;
+        self.log(
+            &lb.project_id,
+            "load_balancer",
+            &[lb.id.as_str()],
+            "update",
+            Scope::lb(&lb.id),
+        )
+        .await
+    }
+
+    async fn delete_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
+        let id = lb.id.as_str();
+        self.exec("DELETE FROM backends WHERE lb_id = $1", args![id])
+            .await?;
+        // Listeners may point at the server groups about to go.
+        self.exec(
+            "UPDATE listeners SET group_pool_id = NULL WHERE lb_id = $1",
+            args![id],
+        )
+        .await?;
+        self.exec("DELETE FROM pools WHERE lb_id = $1", args![id])
+            .await?;
+        self.exec("DELETE FROM listeners WHERE lb_id = $1", args![id])
+            .await?;
+        self.exec("DELETE FROM load_balancers WHERE id = $1", args![id])
+            .await?;
+        self.log(
+            &lb.project_id,
+            "load_balancer",
+            &[id],
+            "delete",
+            Scope::lb(&lb.id),
+        )
+        .await
+    }
+
+    async fn insert_server_group(&mut self, pool: &Pool) -> StoreResult<()> {
+        self.insert_pool(pool).await?;
+        self.log(
+            &pool.project_id,
+            "pool",
+            &[pool.id.as_str()],
+            "create",
+            Scope::pool(pool),
+        )
+        .await
+    }
+
+    async fn delete_server_group(&mut self, pool: &Pool) -> StoreResult<()> {
+        let id = pool.id.as_str();
+        self.delete_pool_rows(id).await?;
+        self.log(&pool.project_id, "pool", &[id], "delete", Scope::pool(pool))
+            .await
+    }
+
+    async fn update_listener(&mut self, l: &Listener) -> StoreResult<()> {
+        self.exec(
+            "UPDATE listeners SET name = $1, scheduler = $2, proxy_protocol = $3, enabled = $4, \
+             max_connections = $5, idle_timeout_ms = $6, description = $7, group_pool_id = $8, \
+             updated_at = $9, forwarded_headers = $10 WHERE id = $11",
+            args![
+                &l.name,
+                l.scheduler.as_str(),
+                l.proxy_protocol.as_str(),
+                l.enabled,
+                l.max_connections.map(i64::from),
+                l.idle_timeout_ms
+                    .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                &l.description,
+                l.group_pool_id.as_ref().map(PoolId::as_str),
+                l.updated_at.millis(),
+                l.forwarded_headers.to_spec(),
+                l.id.as_str(),
+            ],
+        )
+        .await?;
+        self.log(
+            &l.project_id,
+            "listener",
+            &[l.id.as_str()],
+            "update",
+            Scope::lb(&l.lb_id),
+        )
+        .await
+    }
+
+    async fn delete_listener(&mut self, l: &Listener) -> StoreResult<()> {
+        self.delete_pool_rows(l.default_pool_id.as_str()).await?;
+        self.exec("DELETE FROM listeners WHERE id = $1", args![l.id.as_str()])
+            .await?;
+        self.log(
+            &l.project_id,
+            "listener",
+            &[l.id.as_str()],
+            "delete",
+            Scope::lb(&l.lb_id),
+        )
+        .await
+    }
+
+    async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, \
+             proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
+             max_connections, idle_timeout_ms, description, updated_at, forwarded_headers) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+            args![
+                l.id.as_str(),
+                l.project_id.as_str(),
+                l.lb_id.as_str(),
+                &l.name,
+                l.protocol.as_str(),
+                l.ports.to_spec(),
+                l.forwarding_mode.as_str(),
+                l.scheduler.as_str(),
+                l.proxy_protocol.as_str(),
+                l.default_pool_id.as_str(),
+                l.created_at.millis(),
+                l.backend_port.map(i64::from),
+                l.group_pool_id.as_ref().map(PoolId::as_str),
+                l.enabled,
+                l.max_connections.map(i64::from),
+                l.idle_timeout_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                &l.description,
+                l.updated_at.millis(),
+                l.forwarded_headers.to_spec(),
+            ],
+        )
+        .await?;
+        self.insert_pool(pool).await?;
+        self.log(
+            &l.project_id,
+            "listener",
+            &[l.id.as_str()],
+            "create",
+            Scope::lb(&l.lb_id),
+        )
+        .await
+    }
+
+    async fn insert_backends(&mut self, backends: &[Backend]) -> StoreResult<()> {
+        let Some(first) = backends.first() else {
+            return Ok(());
+        };
+        const WIDTH: usize = 18;
+        for chunk in backends.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO backends (id, project_id, pool_id, lb_id, listener_id, instance_id, subnet_id, address, ports, \
+                 port_key, weight, enabled, backup, name, created_at, updated_at, monitor_address, monitor_port) VALUES {}",
+                value_rows(chunk.len(), WIDTH)
+            );
+            let mut bound = Vec::with_capacity(chunk.len() * WIDTH);
+            for b in chunk {
+                bound.extend(args![
+                    b.id.as_str(),
+                    b.project_id.as_str(),
+                    b.pool_id.as_str(),
+                    b.lb_id.as_str(),
+                    b.listener_id.as_ref().map(ListenerId::as_str),
+                    b.instance_id.as_ref().map(InstanceId::as_str),
+                    b.subnet_id.as_ref().map(SubnetId::as_str),
+                    b.address.to_string(),
+                    ports_to_text(&b.ports),
+                    i64::from(b.ports.key()),
+                    i64::from(b.weight),
+                    b.enabled,
+                    b.backup,
+                    b.name.as_str(),
+                    b.created_at.millis(),
+                    b.updated_at.millis(),
+                    b.monitor_address.map(|a| a.to_string()),
+                    b.monitor_port.map(i64::from),
+                ]);
+            }
+            self.exec(&sql, bound).await?;
+        }
+        let ids: Vec<&str> = backends.iter().map(|b| b.id.as_str()).collect();
+        self.log(
+            &first.project_id,
+            "backend",
+            &ids,
+            "create",
+            Scope::backend(first),
+        )
+        .await
+    }
+
+    async fn update_pool(&mut self, p: &Pool) -> StoreResult<()> {
+        let hc = hc_columns(p.health_check.as_ref());
+        self.exec(
+            "UPDATE pools SET hc_type = $1, hc_interval_ms = $2, hc_timeout_ms = $3, hc_rise = $4, hc_fall = $5, \
+             hc_port = $6, hc_path = $7, hc_codes = $8, drain_timeout_ms = $9, slow_start_ms = $10, name = $11, \
+             scheduler = $12, enabled = $13, description = $14, monitor_name = $15, updated_at = $16, \
+             monitor_enabled = $17, persistence = $18 WHERE id = $19",
+            args![
+                hc.kind,
+                hc.interval_ms,
+                hc.timeout_ms,
+                hc.rise,
+                hc.fall,
+                hc.port,
+                hc.path,
+                hc.codes,
+                i64::try_from(p.drain_timeout_ms).unwrap_or(i64::MAX),
+                i64::try_from(p.slow_start_ms).unwrap_or(i64::MAX),
+                &p.name,
+                p.scheduler.map(Scheduler::as_str),
+                p.enabled,
+                &p.description,
+                &p.monitor_name,
+                p.updated_at.millis(),
+                p.monitor_enabled,
+                p.persistence.map(Persistence::as_str),
+                p.id.as_str(),
+            ],
+        )
+        .await?;
+        self.log(
+            &p.project_id,
+            "pool",
+            &[p.id.as_str()],
+            "update",
+            Scope::pool(p),
+        )
+        .await
+    }
+
+    async fn update_backend(&mut self, b: &Backend) -> StoreResult<()> {
+        self.exec(
+            "UPDATE backends SET weight = $1, enabled = $2, backup = $3, name = $4, updated_at = $5, \
+             ports = $6, port_key = $7, monitor_address = $8, monitor_port = $9 WHERE id = $10",
+            args![
+                i64::from(b.weight),
+                b.enabled,
+                b.backup,
+                &b.name,
+                b.updated_at.millis(),
+                ports_to_text(&b.ports),
+                i64::from(b.ports.key()),
+                b.monitor_address.map(|a| a.to_string()),
+                b.monitor_port.map(i64::from),
+                b.id.as_str(),
+            ],
+        )
+        .await?;
+        self.log(
+            &b.project_id,
+            "backend",
+            &[b.id.as_str()],
+            "update",
+            Scope::backend(b),
+        )
+        .await
+    }
+
+    async fn delete_backend(&mut self, b: &Backend) -> StoreResult<()> {
+        self.exec("DELETE FROM backends WHERE id = $1", args![b.id.as_str()])
+            .await?;
+        self.log(
+            &b.project_id,
+            "backend",
+            &[b.id.as_str()],
+            "delete",
+            Scope::backend(b),
+        )
+        .await
+    }
+
+    async fn put_idempotency_record(
+        &mut self,
+        project: &ProjectId,
+        operation: &str,
+        token: &str,
+        record: &IdempotencyRecord,
+        created_at: Timestamp,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO idempotency_records (project_id, operation, token, fingerprint, response, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            args![
+                project.as_str(),
+                operation,
+                token,
+                &record.fingerprint,
+                &record.response,
+                created_at.millis(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn compact(
+        &mut self,
+        records_before: Timestamp,
+        keep_revisions: u64,
+    ) -> StoreResult<Compacted> {
+        let idempotency_records = self
+            .exec(
+                "DELETE FROM idempotency_records WHERE created_at < $1",
+                args![records_before.millis()],
+            )
+            .await?;
+        let latest = self.revision().await?;
+        let through = latest.saturating_sub(keep_revisions.max(1));
+        let mut change_log_rows = 0;
+        if through > self.compacted_through().await? {
+            let through = i64::try_from(through).unwrap_or(i64::MAX);
+            change_log_rows = self
+                .exec(
+                    "DELETE FROM change_log WHERE revision <= $1",
+                    args![through],
+                )
+                .await?;
+            self.exec(
+                "UPDATE change_log_horizon SET revision = $1 WHERE id = 1",
+                args![through],
+            )
+            .await?;
+        }
+        Ok(Compacted {
+            change_log_rows,
+            idempotency_records,
+        })
+    }
+
+    async fn savepoint(&mut self) -> StoreResult<()> {
+        self.savepoint = Savepoint::Pending;
+        Ok(())
+    }
+
+    async fn release_savepoint(&mut self) -> StoreResult<()> {
+        // Kept on the stack rather than released: COMMIT releases them all,
+        // and a later ROLLBACK TO finds the newest one of this name, which
+        // is always the current command's. One round trip saved per write.
+        self.savepoint = Savepoint::None;
+        Ok(())
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        if self.savepoint == Savepoint::Open {
+            self.conn
+                .execute("ROLLBACK TO SAVEPOINT command", Vec::new())
+                .await?;
+        }
+        self.savepoint = Savepoint::None;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.conn.commit().await
+    }
+}
