@@ -5,6 +5,10 @@ use crate::{Error, Timestamp};
 
 /// Bounds of the check timing, in milliseconds.
 pub const MIN_INTERVAL_MS: u64 = 50;
+/// A TLS check costs a handshake (a millisecond of CPU, not a connect's
+/// microseconds): a tenant's thousand members checked every 50 ms would
+/// take the data plane's cores, so TLS checks run at most once a second.
+pub const MIN_TLS_INTERVAL_MS: u64 = 1_000;
 pub const MAX_INTERVAL_MS: u64 = 3_600_000;
 /// Longest drain timeout (AWS allows an hour as well).
 pub const MAX_DRAIN_TIMEOUT_MS: u64 = 3_600_000;
@@ -144,10 +148,14 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
         }
     };
     let interval_ms = spec.interval_ms.unwrap_or(2_000);
-    if !(MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&interval_ms) {
+    let min = match kind {
+        CheckKind::Https { .. } | CheckKind::TlsHello => MIN_TLS_INTERVAL_MS,
+        _ => MIN_INTERVAL_MS,
+    };
+    if !(min..=MAX_INTERVAL_MS).contains(&interval_ms) {
         return Err(Error::invalid(
             f("interval_ms"),
-            format!("must be in {MIN_INTERVAL_MS}-{MAX_INTERVAL_MS}"),
+            format!("must be in {min}-{MAX_INTERVAL_MS} for this check"),
         ));
     }
     // Checks of one backend never overlap (the next starts an interval
@@ -310,6 +318,11 @@ mod tests {
             HealthCheckSpec {
                 kind: "udp-connect".into(),
                 path: Some("/".into()),
+                ..Default::default()
+            },
+            HealthCheckSpec {
+                kind: "tls-hello".into(),
+                interval_ms: Some(999),
                 ..Default::default()
             },
             HealthCheckSpec {
