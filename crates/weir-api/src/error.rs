@@ -76,6 +76,13 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
             kind: QuotaKind::BackendsPerRequest,
             ..
         } => (S::BAD_REQUEST, "TooManyBackendsInRequest"),
+        Error::QuotaExceeded {
+            kind:
+                QuotaKind::LoadBalancersPerProject
+                | QuotaKind::ListenersPerLoadBalancer
+                | QuotaKind::ServerGroupsPerLoadBalancer,
+            ..
+        } => (S::FORBIDDEN, "QuotaExceeded"),
         Error::IdempotencyMismatch { .. } => (S::CONFLICT, "ClientTokenReused"),
         Error::ListenerPortInUse { .. } => (S::CONFLICT, "Conflict"),
         Error::Conflict { .. } => (S::CONFLICT, "Conflict"),

@@ -43,6 +43,12 @@ pub enum QuotaKind {
     BackendsPerPool,
     /// Backends named in one request (Aliyun: 20).
     BackendsPerRequest,
+    /// Load balancers of one project.
+    LoadBalancersPerProject,
+    /// Listeners of one load balancer.
+    ListenersPerLoadBalancer,
+    /// Server groups (Octavia pools) of one load balancer.
+    ServerGroupsPerLoadBalancer,
 }
 
 /// Every way a command can be refused by the domain rules.
@@ -152,6 +158,9 @@ pub enum Error {
     #[error("{}: limit is {limit}, the request would make {requested}", match kind {
         QuotaKind::BackendsPerPool => "too many backends in the pool",
         QuotaKind::BackendsPerRequest => "too many backends in one request",
+        QuotaKind::LoadBalancersPerProject => "too many load balancers in the project",
+        QuotaKind::ListenersPerLoadBalancer => "too many listeners on the load balancer",
+        QuotaKind::ServerGroupsPerLoadBalancer => "too many pools on the load balancer",
     })]
     QuotaExceeded {
         kind: QuotaKind,

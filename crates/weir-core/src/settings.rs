@@ -48,14 +48,45 @@ pub struct Limits {
     pub backends_per_pool: usize,
     /// Backends in one registration request (a dialect may narrow it).
     pub backends_per_request: usize,
+    /// Load balancers one project may hold (each takes a VIP).
+    pub load_balancers_per_project: usize,
+    /// Listeners on one load balancer (each binds sockets).
+    pub listeners_per_load_balancer: usize,
+    /// Server groups (Octavia pools) on one load balancer (each may run
+    /// health checks).
+    pub server_groups_per_load_balancer: usize,
 }
 
 impl Default for Limits {
+    /// A tenant gets room to work, not to exhaust the VIP ranges, the
+    /// sockets or the checker (AWS allows 50 load balancers and 50
+    /// listeners each; Weir a little more of the first).
     fn default() -> Self {
         Self {
             backends_per_pool: 1000,
             backends_per_request: 5000,
+            load_balancers_per_project: 100,
+            listeners_per_load_balancer: 50,
+            server_groups_per_load_balancer: 100,
         }
+    }
+}
+
+impl Limits {
+    /// Refuses one more of `kind` when `existing` already reach `limit`.
+    pub fn room_for_one(
+        kind: crate::error::QuotaKind,
+        existing: usize,
+        limit: usize,
+    ) -> Result<(), crate::Error> {
+        if existing >= limit {
+            return Err(crate::Error::QuotaExceeded {
+                kind,
+                limit,
+                requested: existing + 1,
+            });
+        }
+        Ok(())
     }
 }
 

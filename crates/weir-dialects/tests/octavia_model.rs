@@ -453,3 +453,49 @@ fn one_provider_no_flavors_no_zones() {
     );
     status(&refused, 400);
 }
+
+/// Per-project and per-load-balancer limits (`[limits]`) hold through
+/// Octavia: 403 "Quota has been met", nothing written, and room again once
+/// something is deleted.
+#[test]
+fn limits_on_load_balancers_listeners_and_pools() {
+    let mut settings = weir_core::settings::Settings::default();
+    settings.limits.load_balancers_per_project = 2;
+    settings.limits.listeners_per_load_balancer = 1;
+    settings.limits.server_groups_per_load_balancer = 1;
+    let server = harness::start_many(settings, 1).remove(0);
+    let (_, token) = server.keystone_token();
+    let o = Octavia { server, token };
+    let subnet = o.server.inventory.subnet.clone();
+    let new_lb = || {
+        o.call(
+            "POST",
+            "/loadbalancers",
+            Some(json!({"loadbalancer": {"vip_subnet_id": subnet}})),
+        )
+    };
+    let lb = text(&status(&new_lb(), 201), "/loadbalancer/id");
+    status(&new_lb(), 201);
+    let over = status(&new_lb(), 403);
+    assert!(over["faultstring"]
+        .as_str()
+        .unwrap()
+        .starts_with("Quota has been met for resources: LoadBalancer"));
+    let listed = status(&o.call("GET", "/loadbalancers", None), 200);
+    assert_eq!(listed["loadbalancers"].as_array().unwrap().len(), 2);
+
+    o.listener(&lb, "TCP", 80, json!({}));
+    let second = o.call(
+        "POST",
+        "/listeners",
+        Some(json!({"listener": {"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 81}})),
+    );
+    status(&second, 403);
+
+    let pool =
+        || o.pool(json!({"loadbalancer_id": lb, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}));
+    let first = text(&status(&pool(), 201), "/pool/id");
+    status(&pool(), 403);
+    status(&o.call("DELETE", &format!("/pools/{first}"), None), 204);
+    status(&pool(), 201);
+}

@@ -140,6 +140,9 @@ struct NetworkSection {
 struct LimitsSection {
     backends_per_pool: Option<usize>,
     backends_per_request: Option<usize>,
+    load_balancers_per_project: Option<usize>,
+    listeners_per_load_balancer: Option<usize>,
+    server_groups_per_load_balancer: Option<usize>,
 }
 
 /// Everything `weir serve` runs with.
@@ -286,6 +289,18 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             .limits
             .backends_per_request
             .unwrap_or(defaults.backends_per_request),
+        load_balancers_per_project: file
+            .limits
+            .load_balancers_per_project
+            .unwrap_or(defaults.load_balancers_per_project),
+        listeners_per_load_balancer: file
+            .limits
+            .listeners_per_load_balancer
+            .unwrap_or(defaults.listeners_per_load_balancer),
+        server_groups_per_load_balancer: file
+            .limits
+            .server_groups_per_load_balancer
+            .unwrap_or(defaults.server_groups_per_load_balancer),
     };
     let durability = match file.store.durability.as_deref() {
         None | Some("full") => Durability::Full,

@@ -1,5 +1,8 @@
 //! Load balancers, listeners, server groups and pool settings.
 
+use weir_core::error::QuotaKind;
+use weir_core::settings::Limits;
+
 use super::*;
 
 impl Control {
@@ -54,6 +57,12 @@ impl Control {
                     return Ok(principal.check(found, ResourceKind::LoadBalancer, id.as_str())?);
                 }
             }
+            // After the replay check: a replay is not one more.
+            Limits::room_for_one(
+                QuotaKind::LoadBalancersPerProject,
+                tx.load_balancers(Some(&owner)).await?.len(),
+                settings.limits.load_balancers_per_project,
+            )?;
             let mut used = tx.used_vips().await?;
             let at = now();
             // A VIP that is some backend's address would take that
@@ -205,10 +214,12 @@ impl Control {
         lb_pool: Option<PoolUpdate>,
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
+        let limit = self.settings.limits.listeners_per_load_balancer;
         let listener = command!(self.writer, |tx| {
             let lb = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let siblings = tx.listeners_of(&lb_id).await?;
+            Limits::room_for_one(QuotaKind::ListenersPerLoadBalancer, siblings.len(), limit)?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
             plan.default_pool = plan_pool_update(&plan.default_pool, &pool, now())?;
             if let Some(group) = &plan.listener.group_pool_id {
@@ -285,6 +296,17 @@ impl Control {
             let found = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(found, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let at = now();
+            let groups = tx
+                .pools_of(&lb.id)
+                .await?
+                .iter()
+                .filter(|p| group::is_server_group(&lb, p))
+                .count();
+            Limits::room_for_one(
+                QuotaKind::ServerGroupsPerLoadBalancer,
+                groups,
+                settings.limits.server_groups_per_load_balancer,
+            )?;
             let pool = group::plan_server_group(&lb, &req, &mut UuidIds, at)?;
             let attached = match &attach_to {
                 Some(id) => {

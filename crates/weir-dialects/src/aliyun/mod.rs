@@ -125,6 +125,15 @@ impl AliError {
                 QuotaKind::BackendsPerRequest => {
                     (S::BAD_REQUEST, "InvalidParameter.BackendServersTooMany")
                 }
+                QuotaKind::LoadBalancersPerProject => {
+                    (S::BAD_REQUEST, "QuotaExceeded.LoadBalancersPerUser")
+                }
+                QuotaKind::ListenersPerLoadBalancer => {
+                    (S::BAD_REQUEST, "QuotaExceeded.ListenersPerLoadBalancer")
+                }
+                QuotaKind::ServerGroupsPerLoadBalancer => {
+                    (S::BAD_REQUEST, "QuotaExceeded.VServerGroupsPerLoadBalancer")
+                }
             },
             Error::IdempotencyMismatch { .. } => (S::BAD_REQUEST, "IdempotentParameterMismatch"),
             Error::ListenerPortInUse { .. } => (S::BAD_REQUEST, "ListenerAlreadyExists"),

@@ -225,6 +225,20 @@ impl LbaasError {
                     format!("Quota has been met for resources: Member ({domain})"),
                 ),
                 QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, codes::INVALID, domain.to_string()),
+                QuotaKind::LoadBalancersPerProject
+                | QuotaKind::ListenersPerLoadBalancer
+                | QuotaKind::ServerGroupsPerLoadBalancer => {
+                    let resource = match kind {
+                        QuotaKind::LoadBalancersPerProject => "LoadBalancer",
+                        QuotaKind::ListenersPerLoadBalancer => "Listener",
+                        _ => "Pool",
+                    };
+                    (
+                        S::FORBIDDEN,
+                        codes::FORBIDDEN,
+                        format!("Quota has been met for resources: {resource} ({domain})"),
+                    )
+                }
             },
             Error::LoadBalancerNotRunning { .. } => (S::CONFLICT, codes::IMMUTABLE, domain.to_string()),
             Error::InstanceNotRunning { .. }

@@ -45,6 +45,9 @@ pub mod codes {
     pub const INSTANCE_NOT_IN_VPC: i64 = 4033;
     pub const GATEWAY_REQUIRED: i64 = 4034;
     pub const BACKEND_QUOTA: i64 = 4035;
+    /// Weir's code for the project's and load balancer's other limits
+    /// (load balancers, VServers, server groups), next to 4035.
+    pub const RESOURCE_QUOTA: i64 = 4038;
     pub const CONFLICT: i64 = 4036;
     pub const PORT_IN_USE: i64 = 4037;
     pub const BACKEND_EXISTS: i64 = 4078;
@@ -127,6 +130,9 @@ impl UcError {
             Error::QuotaExceeded { kind, .. } => match kind {
                 QuotaKind::BackendsPerPool => BACKEND_QUOTA,
                 QuotaKind::BackendsPerRequest => PARAMETER_INVALID,
+                QuotaKind::LoadBalancersPerProject
+                | QuotaKind::ListenersPerLoadBalancer
+                | QuotaKind::ServerGroupsPerLoadBalancer => RESOURCE_QUOTA,
             },
             Error::ListenerPortInUse { .. } => PORT_IN_USE,
             Error::Conflict { .. } => CONFLICT,

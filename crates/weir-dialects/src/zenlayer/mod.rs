@@ -155,6 +155,16 @@ impl ZcError {
                     (S::BAD_REQUEST, "INVALID_RS_QUOTA_EXCEED_PER_LISTENER")
                 }
                 QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, "INVALID_PARAMETER"),
+                QuotaKind::LoadBalancersPerProject => (
+                    S::BAD_REQUEST,
+                    "OPERATION_DENIED_LOAD_BALANCER_QUOTA_EXCEED",
+                ),
+                QuotaKind::ListenersPerLoadBalancer => {
+                    (S::BAD_REQUEST, "OPERATION_DENIED_LISTENER_QUOTA_EXCEED")
+                }
+                QuotaKind::ServerGroupsPerLoadBalancer => {
+                    (S::BAD_REQUEST, "OPERATION_DENIED_QUOTA_EXCEED")
+                }
             },
             Error::IdempotencyMismatch { .. } => (S::CONFLICT, "INVALID_CLIENT_TOKEN_CONFLICT"),
             Error::ListenerPortInUse { .. } => (S::CONFLICT, "INVALID_LISTENER_PORT_CONFLICT"),
