@@ -35,6 +35,8 @@ pub trait LiveView: Send + Sync {
     fn listener(&self, id: &ListenerId) -> Option<ListenerLive>;
     /// A served listener's traffic counters.
     fn listener_stats(&self, id: &ListenerId) -> Option<weir_core::status::ListenerStats>;
+    /// Binds again, now, every listener whose bind failed.
+    fn retry_binds(&self);
     /// The store revision the data plane has applied, as it moves.
     fn applied(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Appends Prometheus text exposition of live traffic.

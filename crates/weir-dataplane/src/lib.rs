@@ -158,6 +158,9 @@ pub struct DataPlane {
     running: Arc<Mutex<Running>>,
     registry: Registry,
     applied: watch::Sender<u64>,
+    /// Asks [`Self::follow`] for a bind retry now, from any thread (a
+    /// failover), instead of at the next `bind_retry` tick.
+    retry_now: Arc<tokio::sync::Notify>,
 }
 
 impl DataPlane {
@@ -169,7 +172,15 @@ impl DataPlane {
             running: Arc::default(),
             registry: Arc::default(),
             applied: watch::channel(0).0,
+            retry_now: Arc::default(),
         }
+    }
+
+    /// Has the follower bind again, at once, every listener whose bind
+    /// failed (Octavia's failover of a load balancer). Safe from any
+    /// runtime: the retry runs on the data plane's own.
+    pub fn retry_binds_soon(&self) {
+        self.retry_now.notify_one();
     }
 
     /// Applies every topology `topologies` publishes, starting with the
@@ -190,6 +201,7 @@ impl DataPlane {
                         break;
                     }
                     _ = retry.tick() => self.retry_failed_binds(),
+                    _ = self.retry_now.notified() => self.retry_failed_binds(),
                 }
             }
         }

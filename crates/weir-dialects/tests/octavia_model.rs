@@ -437,6 +437,31 @@ fn one_provider_no_flavors_no_zones() {
         &o.call("GET", "/providers/amphora/flavor_capabilities", None),
         404,
     );
+    // With no amphora to replace, a failover re-applies the load balancer.
+    let lb = text(
+        &status(
+            &o.call(
+                "POST",
+                "/loadbalancers",
+                Some(json!({"loadbalancer": {"vip_subnet_id": o.server.inventory.subnet}})),
+            ),
+            201,
+        ),
+        "/loadbalancer/id",
+    );
+    let before = status(&o.call("GET", &format!("/loadbalancers/{lb}"), None), 200);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    status(
+        &o.call("PUT", &format!("/loadbalancers/{lb}/failover"), None),
+        202,
+    );
+    let after = status(&o.call("GET", &format!("/loadbalancers/{lb}"), None), 200);
+    assert_eq!(after["loadbalancer"]["provisioning_status"], "ACTIVE");
+    assert_ne!(
+        after["loadbalancer"]["updated_at"],
+        before["loadbalancer"]["updated_at"]
+    );
+    status(&o.call("PUT", "/loadbalancers/nope/failover", None), 404);
     status(&o.call("GET", "/flavors/some-id", None), 404);
     let made = o.call(
         "POST",

@@ -233,6 +233,10 @@ impl LiveView for LiveDataPlane {
         self.0.listener_stats(id)
     }
 
+    fn retry_binds(&self) {
+        self.0.retry_binds_soon();
+    }
+
     fn render_metrics(&self, out: &mut String) {
         self.0.render_metrics(out);
     }

@@ -171,6 +171,33 @@ impl Control {
         Ok(lb)
     }
 
+    /// Re-applies a load balancer (Octavia's failover, with no amphora to
+    /// replace): every node's follower reloads it from the store, and the
+    /// data plane binds again at once any of its listeners whose bind
+    /// failed, instead of at the next retry.
+    pub async fn failover_load_balancer(
+        &self,
+        principal: &Principal,
+        id: LoadBalancerId,
+    ) -> ControlResult<LoadBalancer> {
+        let principal = principal.clone();
+        let lb = command!(self.writer, |tx| {
+            let found = tx.load_balancer(&id).await?;
+            let current = principal.check(found, ResourceKind::LoadBalancer, id.as_str())?;
+            let touched = LoadBalancer {
+                updated_at: now(),
+                ..current
+            };
+            tx.update_load_balancer(&touched).await?;
+            Ok(touched)
+        })?;
+        self.settle().await;
+        if let Some(live) = self.live.get() {
+            live.retry_binds();
+        }
+        Ok(lb)
+    }
+
     /// Deletes a load balancer; with listeners only when `cascade`.
     pub async fn delete_load_balancer(
         &self,

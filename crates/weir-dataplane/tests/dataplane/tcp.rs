@@ -921,3 +921,45 @@ async fn checks_go_to_the_backends_own_monitor_target() {
     let counts = spread(v, 10).await;
     assert_eq!(counts.get("b"), Some(&10), "{counts:?}");
 }
+
+/// A failover (`DataPlane::retry_binds_soon`) binds a failed listener at
+/// once, from any thread, not at the next `bind_retry` tick (an hour here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_binds_a_failed_listener_at_once() {
+    let dp = dataplane_with(|c| c.bind_retry = Duration::from_secs(3600));
+    let v = vip();
+    let (a, _ta) = tcp_backend("a").await;
+    let squatter = std::net::TcpListener::bind(v).unwrap();
+    let (topologies, follow) = tokio::sync::watch::channel(topology(
+        1,
+        v,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        vec![backend("a", a, 1)],
+        None,
+        1000,
+    ));
+    tokio::spawn(dp.clone().follow(follow));
+    let failed = || {
+        matches!(
+            dp.listener_live(&"listener".into()),
+            Some(weir_core::status::ListenerLive::Error(_))
+        )
+    };
+    assert!(eventually(Duration::from_secs(5), async || failed()).await);
+    drop(squatter);
+    // From a thread of no runtime at all, as the API's would be.
+    let nudge = dp.clone();
+    std::thread::spawn(move || nudge.retry_binds_soon())
+        .join()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            dp.listener_live(&"listener".into()) == Some(weir_core::status::ListenerLive::Active)
+        })
+        .await,
+        "bound without waiting for the hourly retry"
+    );
+    assert_eq!(tag_of(v).await.as_deref(), Some("a"));
+    drop(topologies);
+}

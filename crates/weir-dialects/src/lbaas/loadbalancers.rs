@@ -292,3 +292,18 @@ pub(super) async fn lb_status(
         "listeners": listeners,
     }}}))
 }
+
+/// `PUT /loadbalancers/{id}/failover`: 202, as Octavia; see
+/// [`Control::failover_load_balancer`] for what it does without amphorae.
+pub(super) async fn lb_failover(
+    State(d): State<Dialects>,
+    Extension(ctx): Extension<Ctx>,
+    Path(p): Path<HashMap<String, String>>,
+    RawBody(_): RawBody,
+) -> LbResult {
+    d.control
+        .failover_load_balancer(&ctx.principal, LoadBalancerId::new(param(&p, "lb_id")))
+        .await
+        .map_err(fail)?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}

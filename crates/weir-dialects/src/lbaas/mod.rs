@@ -24,7 +24,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -413,6 +413,7 @@ pub fn routes() -> Router<Dialects> {
         )
         .route("/loadbalancers/{lb_id}/stats", get(lb_stats))
         .route("/loadbalancers/{lb_id}/status", get(lb_status))
+        .route("/loadbalancers/{lb_id}/failover", put(lb_failover))
         .route("/listeners", get(list_listeners).post(create_listener))
         .route("/listeners/{listener_id}/stats", get(listener_stats))
         .route(

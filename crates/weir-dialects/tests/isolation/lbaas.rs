@@ -414,6 +414,13 @@ fn probes() -> Vec<Probe> {
             none,
         ),
         p(
+            "PUT",
+            "/loadbalancers/{lb_id}/failover",
+            NotFound,
+            |_, t, f| format!("/loadbalancers/{}/failover", id(t, f, "lb")),
+            none,
+        ),
+        p(
             "GET",
             "/loadbalancers/{lb_id}/status",
             NotFound,
