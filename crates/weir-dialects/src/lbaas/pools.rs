@@ -103,10 +103,21 @@ pub(super) async fn list_pools(
     Here(here): Here,
 ) -> LbResult {
     let c = &d.control;
+    let p = &ctx.principal;
     let mut items = Vec::new();
-    for id in all_pools(c, &ctx.principal).await? {
-        let (pool, listeners, members) = pool_full(c, &ctx.principal, &id).await?;
-        items.push(pool_view(c, &pool, &listeners, &members));
+    // One listener read per load balancer, one member read per pool: a
+    // tenant at its limits lists in O(pools) reads, not O(pools × listeners).
+    for lb in c.list_load_balancers(p).await.map_err(fail)? {
+        let listeners = c.list_listeners(p, &lb.id).await.map_err(fail)?;
+        for pool in groups_of(c, p, &lb).await? {
+            let (_, _, members) = any_pool(c, p, &pool.id).await?;
+            let users: Vec<Listener> = listeners
+                .iter()
+                .filter(|l| l.group_pool_id.as_ref() == Some(&pool.id))
+                .cloned()
+                .collect();
+            items.push(pool_view(c, &pool, &users, &members));
+        }
     }
     ok(listing::list(items, &q, "pools", &here)?)
 }
