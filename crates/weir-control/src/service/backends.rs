@@ -97,30 +97,6 @@ impl Control {
         })
     }
 
-    /// Empties a pool — every backend deregistered, settings applied (an
-    /// Octavia pool delete: the pool itself is structural) — in one write.
-    pub async fn clear_pool(
-        &self,
-        principal: &Principal,
-        id: PoolId,
-        update: PoolUpdate,
-    ) -> ControlResult<Pool> {
-        let principal = principal.clone();
-        let limit = self.settings.limits.backends_per_pool;
-        command!(self.writer, |tx| {
-            let found = tx.pool(&id).await?;
-            let current = principal.check(found, ResourceKind::Pool, id.as_str())?;
-            let next = plan_pool_update(&current, &update, now())?;
-            for b in all_backends(tx, &id, limit).await? {
-                tx.delete_backend(&b).await?;
-            }
-            if next != current {
-                tx.update_pool(&next).await?;
-            }
-            Ok(next)
-        })
-    }
-
     /// Applies each update to the backends its selector names in one
     /// pool, all or none.
     pub async fn update_selected(

@@ -454,37 +454,6 @@ impl Control {
         Ok(listener)
     }
 
-    /// Changes a listener and its default pool together (Octavia sets the
-    /// scheduler and PROXY protocol through the pool), in one write.
-    pub async fn update_listener_and_pool(
-        &self,
-        principal: &Principal,
-        id: ListenerId,
-        listener_update: ListenerUpdate,
-        pool_update: PoolUpdate,
-    ) -> ControlResult<(Listener, Pool)> {
-        let principal = principal.clone();
-        let updated = command!(self.writer, |tx| {
-            let found = tx.listener(&id).await?;
-            let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
-            let next = loadbalancer::plan_listener_update(&current, &listener_update, now())?;
-            check_new_group(tx, &principal, &current, &next).await?;
-            let found = tx.pool(&current.default_pool_id).await?;
-            let pool =
-                principal.check(found, ResourceKind::Pool, current.default_pool_id.as_str())?;
-            let next_pool = plan_pool_update(&pool, &pool_update, now())?;
-            if next != current {
-                tx.update_listener(&next).await?;
-            }
-            if next_pool != pool {
-                tx.update_pool(&next_pool).await?;
-            }
-            Ok((next, next_pool))
-        })?;
-        self.settle().await;
-        Ok(updated)
-    }
-
     /// Lists the pools of a load balancer: its LB-wide pool, then each
     /// listener's default pool.
     pub async fn list_pools(
