@@ -454,8 +454,8 @@ impl Control {
         Ok(listener)
     }
 
-    /// Lists the pools of a load balancer: its LB-wide pool, then each
-    /// listener's default pool.
+    /// Lists every pool of a load balancer: its LB-wide pool, each
+    /// listener's own pool and its server groups.
     pub async fn list_pools(
         &self,
         principal: &Principal,
