@@ -166,8 +166,8 @@ impl PoolBody {
             refuse_unhonoured("", name, value.as_ref())?;
         }
         if self.tls_enabled == Some(true) {
-            return Err(LbaasError::bad_request(
-                "Invalid input for field/attribute tls_enabled. Value: 'True'. Weir does not re-encrypt to members yet",
+            return Err(LbaasError::unsupported(
+                "tls_enabled true (Weir does not re-encrypt to members yet)",
             ));
         }
         // A pool always belongs to its load balancer's project.
