@@ -13,7 +13,7 @@ use weir_core::backend::BackendUpdate;
 use weir_core::ids::*;
 use weir_core::inventory::{InstanceUpdate, NewInstance, NewSubnet, NewVpc};
 use weir_core::loadbalancer::{LbAction, NewListener, NewLoadBalancer};
-use weir_core::model::{Backend, Listener};
+use weir_core::model::{Backend, ForwardedHeaders, Listener};
 use weir_core::pool::{HealthCheckSpec, PoolUpdate};
 use weir_core::register::{BackendSpec, DuplicatePolicy, RegisterPolicy};
 
@@ -337,6 +337,7 @@ struct CreateLb {
     name: String,
     subnet_id: String,
     vip: Option<String>,
+    description: Option<String>,
 }
 
 async fn create_lb(
@@ -349,7 +350,7 @@ async fn create_lb(
         vip: req.vip,
         vpc_id: None,
         stopped: false,
-        ..Default::default()
+        description: req.description,
     };
     let lb = c
         .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
@@ -426,6 +427,18 @@ struct CreateListener {
     max_connections: Option<u64>,
     /// Absent: the data plane's idle timeout for the protocol.
     idle_timeout_ms: Option<u64>,
+    description: Option<String>,
+    /// HTTP listeners: which `X-Forwarded-*` headers to add; absent: For
+    /// and Proto.
+    forwarded_headers: Option<ForwardedHeadersBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForwardedHeadersBody {
+    x_forwarded_for: bool,
+    x_forwarded_proto: bool,
+    x_forwarded_port: bool,
 }
 
 async fn create_listener(
@@ -449,7 +462,13 @@ async fn create_listener(
         group_pool_id: None,
         max_connections: req.max_connections,
         idle_timeout_ms: req.idle_timeout_ms,
-        ..Default::default()
+        description: req.description,
+        disabled: false,
+        forwarded_headers: req.forwarded_headers.map(|h| ForwardedHeaders {
+            forwarded_for: h.x_forwarded_for,
+            forwarded_proto: h.x_forwarded_proto,
+            forwarded_port: h.x_forwarded_port,
+        }),
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))

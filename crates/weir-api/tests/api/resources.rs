@@ -219,8 +219,30 @@ fn listeners_have_ports_modes_and_a_default_pool() {
     assert_error(&udp_proxy, 400, "InvalidField");
     assert_eq!(udp_proxy.body["error"]["field"], "proxy_protocol");
 
+    // An HTTP listener's forwarded headers and a description are kept;
+    // headers on a TCP listener are refused.
+    let http = s.create(
+        &path,
+        &f.token,
+        json!({"protocol": "http", "port": 9300, "description": "web",
+               "forwarded_headers": {"x_forwarded_for": false, "x_forwarded_proto": true, "x_forwarded_port": true}}),
+    );
+    assert_eq!(http["description"], "web");
+    assert_eq!(
+        http["forwarded_headers"],
+        json!({"x_forwarded_for": false, "x_forwarded_proto": true, "x_forwarded_port": true})
+    );
+    let tcp_headers = s.post(
+        &path,
+        &f.token,
+        json!({"protocol": "tcp", "port": 9301,
+               "forwarded_headers": {"x_forwarded_for": false, "x_forwarded_proto": true, "x_forwarded_port": true}}),
+    );
+    assert_error(&tcp_headers, 400, "InvalidField");
+    assert_eq!(tcp_headers.body["error"]["field"], "forwarded_headers");
+
     let all = s.get(&path, &f.token).body;
-    assert_eq!(all["listeners"].as_array().unwrap().len(), 3);
+    assert_eq!(all["listeners"].as_array().unwrap().len(), 4);
     assert_eq!(all["listeners"][0]["proxy_protocol"], "none");
     assert!(
         all["listeners"][0].get("max_connections").is_none(),
@@ -266,7 +288,7 @@ fn listeners_have_ports_modes_and_a_default_pool() {
             .as_array()
             .unwrap()
             .len(),
-        4,
+        5,
         "nothing refused was written"
     );
 }
