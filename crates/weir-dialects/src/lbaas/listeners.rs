@@ -390,6 +390,7 @@ pub(super) async fn update_listener(
     let c = &d.control;
     let id = ListenerId::new(param(&p, "listener_id"));
     let forwarded_headers = insert_headers(req.insert_headers.as_ref())?;
+    let fields: serde_json::Map<String, Value> = body(&raw, "listener")?;
     for fixed in [
         "loadbalancer_id",
         "protocol",
@@ -397,7 +398,6 @@ pub(super) async fn update_listener(
         "project_id",
         "tenant_id",
     ] {
-        let fields: serde_json::Map<String, Value> = body(&raw, "listener")?;
         if fields.contains_key(fixed) {
             return Err(LbaasError::bad_request(format!(
                 "Invalid input for field/attribute {fixed}: it cannot be changed on a listener."
