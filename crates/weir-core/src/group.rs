@@ -7,6 +7,7 @@
 
 use crate::ids::*;
 use crate::inventory::{validate_description, validate_name};
+use crate::loadbalancer::parse_enum;
 use crate::model::*;
 use crate::{Error, Timestamp};
 
@@ -24,19 +25,6 @@ pub struct NewServerGroup {
     pub persistence: Option<String>,
     /// Created serving nothing (Octavia `admin_state_up: false`).
     pub disabled: bool,
-}
-
-fn parse<T: std::str::FromStr<Err = ()>>(
-    field: &str,
-    text: &str,
-    names: &[&str],
-) -> Result<T, Error> {
-    text.parse().map_err(|()| {
-        Error::invalid(
-            field,
-            format!("{text:?} is not one of {}", names.join(", ")),
-        )
-    })
 }
 
 /// Plans a server group of `lb`.
@@ -61,17 +49,17 @@ pub fn plan_server_group(
     pool.scheduler = req
         .scheduler
         .as_deref()
-        .map(|s| parse("scheduler", s, Scheduler::NAMES))
+        .map(|s| parse_enum("scheduler", s, Scheduler::NAMES))
         .transpose()?;
     pool.protocol = req
         .protocol
         .as_deref()
-        .map(|p| parse("protocol", p, PoolProtocol::NAMES))
+        .map(|p| parse_enum("protocol", p, PoolProtocol::NAMES))
         .transpose()?;
     pool.persistence = req
         .persistence
         .as_deref()
-        .map(|p| parse("persistence", p, Persistence::NAMES))
+        .map(|p| parse_enum("persistence", p, Persistence::NAMES))
         .transpose()?;
     pool.enabled = !req.disabled;
     Ok(pool)

@@ -273,7 +273,8 @@ pub fn parse_port(field: &str, port: u32) -> Result<u16, Error> {
     }
 }
 
-fn parse_enum<T: std::str::FromStr<Err = ()>>(
+/// Parses a wire enum, naming every accepted name when it is none of them.
+pub(crate) fn parse_enum<T: std::str::FromStr<Err = ()>>(
     field: &str,
     text: &str,
     names: &[&str],

@@ -1,5 +1,6 @@
 //! Pool settings: active health checks, the drain timeout and slow start.
 
+use crate::loadbalancer::parse_enum;
 use crate::model::{CheckKind, HealthCheck, Persistence, Pool, Scheduler};
 use crate::{Error, Timestamp};
 
@@ -206,29 +207,19 @@ pub fn plan_pool_update(
         next.monitor_name = name.clone();
     }
     if let Some(scheduler) = &update.scheduler {
-        next.scheduler = match scheduler {
-            None => None,
-            Some(s) => Some(s.parse().map_err(|()| {
-                Error::invalid(
-                    "scheduler",
-                    format!("{s:?} is not one of {}", Scheduler::NAMES.join(", ")),
-                )
-            })?),
-        };
+        next.scheduler = scheduler
+            .as_deref()
+            .map(|s| parse_enum("scheduler", s, Scheduler::NAMES))
+            .transpose()?;
     }
     if let Some(enabled) = update.enabled {
         next.enabled = enabled;
     }
     if let Some(persistence) = &update.persistence {
-        next.persistence = match persistence {
-            None => None,
-            Some(p) => Some(p.parse().map_err(|()| {
-                Error::invalid(
-                    "persistence",
-                    format!("{p:?} is not one of {}", Persistence::NAMES.join(", ")),
-                )
-            })?),
-        };
+        next.persistence = persistence
+            .as_deref()
+            .map(|p| parse_enum("persistence", p, Persistence::NAMES))
+            .transpose()?;
     }
     if let Some(enabled) = update.monitor_enabled {
         next.monitor_enabled = enabled;

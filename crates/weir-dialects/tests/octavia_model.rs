@@ -524,3 +524,55 @@ fn limits_on_load_balancers_listeners_and_pools() {
     status(&o.call("DELETE", &format!("/pools/{first}"), None), 204);
     status(&pool(), 201);
 }
+
+/// A health-check target sent through the declarative batch (`PUT
+/// …/members`) is held to the member address rules too, for a new member
+/// and for one already there; nothing of a refused batch is written.
+#[test]
+fn a_batch_cannot_aim_checks_outside_the_callers_networks() {
+    let o = Octavia::start();
+    let inv = o.server.inventory.clone();
+    let lb = text(
+        &status(
+            &o.call(
+                "POST",
+                "/loadbalancers",
+                Some(json!({"loadbalancer": {"vip_subnet_id": inv.subnet}})),
+            ),
+            201,
+        ),
+        "/loadbalancer/id",
+    );
+    let pool = text(
+        &status(
+            &o.pool(
+                json!({"loadbalancer_id": lb, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}),
+            ),
+            201,
+        ),
+        "/pool/id",
+    );
+    let batch = |monitor: &str| {
+        o.call(
+            "PUT",
+            &format!("/pools/{pool}/members"),
+            Some(
+                json!({"members": [{"address": inv.vms[0].ip, "protocol_port": 80,
+                                     "monitor_address": monitor}]}),
+            ),
+        )
+    };
+    status(&batch("169.254.169.254"), 400);
+    let members = || status(&o.call("GET", &format!("/pools/{pool}/members"), None), 200);
+    assert_eq!(members()["members"], json!([]));
+    status(&batch(&inv.vms[1].ip), 202);
+    assert_eq!(members()["members"][0]["monitor_address"], inv.vms[1].ip);
+    for hostile in ["169.254.169.254", "192.168.77.7"] {
+        status(&batch(hostile), 400);
+        assert_eq!(
+            members()["members"][0]["monitor_address"],
+            inv.vms[1].ip,
+            "{hostile}: the member keeps its target"
+        );
+    }
+}

@@ -235,22 +235,6 @@ pub(super) fn insert_headers_view(l: &Listener) -> Value {
     Value::Object(out)
 }
 
-/// A body naming another project than the load balancer's.
-pub(super) fn check_owner(
-    named: [&Option<String>; 2],
-    owner: &ProjectId,
-) -> Result<(), LbaasError> {
-    for named in named.into_iter().flatten() {
-        if named != owner.as_str() {
-            return Err(LbaasError::bad_request(format!(
-                "Invalid input for field/attribute project_id. Value: '{named}'. \
-                 It must be the project the resource is created in"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Octavia's `connection_limit`: -1 (its default) means "the provider's
 /// default", here `dataplane.max_connections` (Octavia's amphora driver
 /// likewise maps it to HAProxy's default of 50,000); a positive value is
@@ -371,11 +355,6 @@ pub(super) struct UpdateListener {
     insert_headers: Option<Value>,
     #[serde(flatten)]
     unhonoured: Unhonoured,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 pub(super) async fn update_listener(

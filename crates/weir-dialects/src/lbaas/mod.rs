@@ -493,6 +493,29 @@ pub fn routes() -> Router<Dialects> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
+/// Refuses a body naming another project than the one the resource is
+/// created in (its load balancer's, or the caller's).
+fn check_owner(named: [&Option<String>; 2], owner: &ProjectId) -> Result<(), LbaasError> {
+    for named in named.into_iter().flatten() {
+        if named != owner.as_str() {
+            return Err(LbaasError::bad_request(format!(
+                "Invalid input for field/attribute project_id. Value: '{named}'. \
+                 It must be the project the resource is created in"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// Answers a request for an unknown LBaaS path in the LBaaS shape.
 pub async fn not_found() -> LbaasError {
     LbaasError::not_found("The resource could not be found.")

@@ -49,14 +49,7 @@ impl MonitorBody {
         }
         refuse_unhonoured("", "domain_name", self.domain_name.as_ref())?;
         refuse_unhonoured("", "tags", self.tags.as_ref())?;
-        for named in [&self.project_id, &self.tenant_id].into_iter().flatten() {
-            if named != owner.as_str() {
-                return Err(LbaasError::bad_request(format!(
-                    "Invalid input for field/attribute project_id. Value: '{named}'. A health monitor belongs to its pool's project"
-                )));
-            }
-        }
-        Ok(())
+        check_owner([&self.project_id, &self.tenant_id], owner)
     }
 }
 

@@ -20,6 +20,38 @@ pub(super) async fn pool_full(
     p: &Principal,
     pool_id: &PoolId,
 ) -> Result<(Pool, Vec<Listener>, Vec<Backend>), LbaasError> {
+    let (_, pool, listeners, members) = pool_on_lb(c, p, pool_id).await?;
+    Ok((pool, listeners, members))
+}
+
+/// [`pool_full`] of a server group: the structural pools of the other
+/// dialects cannot be changed or deleted through LBaaS.
+pub(super) async fn group_full(
+    c: &Control,
+    p: &Principal,
+    pool_id: &PoolId,
+) -> Result<(Pool, Vec<Listener>, Vec<Backend>), LbaasError> {
+    let (lb, pool, listeners, members) = pool_on_lb(c, p, pool_id).await?;
+    if is_server_group(&lb, &pool) {
+        Ok((pool, listeners, members))
+    } else {
+        Err(LbaasError::new(
+            StatusCode::CONFLICT,
+            codes::CONFLICT,
+            format!(
+                "Pool {pool_id} is the own pool of a listener or load balancer made through another API; \
+                 it cannot be changed or deleted here."
+            ),
+        ))
+    }
+}
+
+/// [`pool_full`] with the pool's load balancer.
+async fn pool_on_lb(
+    c: &Control,
+    p: &Principal,
+    pool_id: &PoolId,
+) -> Result<(LoadBalancer, Pool, Vec<Listener>, Vec<Backend>), LbaasError> {
     let (pool, own, members) = any_pool(c, p, pool_id).await?;
     let lb = c.get_load_balancer(p, &pool.lb_id).await.map_err(fail)?;
     let listeners = if is_server_group(&lb, &pool) {
@@ -32,30 +64,7 @@ pub(super) async fn pool_full(
     } else {
         own.into_iter().collect()
     };
-    Ok((pool, listeners, members))
-}
-
-/// [`pool_full`] of a server group: the structural pools of the other
-/// dialects cannot be changed or deleted through LBaaS.
-pub(super) async fn group_full(
-    c: &Control,
-    p: &Principal,
-    pool_id: &PoolId,
-) -> Result<(Pool, Vec<Listener>, Vec<Backend>), LbaasError> {
-    let full = pool_full(c, p, pool_id).await?;
-    let lb = c.get_load_balancer(p, &full.0.lb_id).await.map_err(fail)?;
-    if is_server_group(&lb, &full.0) {
-        Ok(full)
-    } else {
-        Err(LbaasError::new(
-            StatusCode::CONFLICT,
-            codes::CONFLICT,
-            format!(
-                "Pool {pool_id} is the own pool of a listener or load balancer made through another API; \
-                 it cannot be changed or deleted here."
-            ),
-        ))
-    }
+    Ok((lb, pool, listeners, members))
 }
 
 /// Any pool of the caller with its own listener and members; 404 as
@@ -171,20 +180,8 @@ impl PoolBody {
             ));
         }
         // A pool always belongs to its load balancer's project.
-        for named in [&self.project_id, &self.tenant_id].into_iter().flatten() {
-            if named != owner.as_str() {
-                return Err(LbaasError::bad_request(format!(
-                    "Invalid input for field/attribute project_id. Value: '{named}'. A pool belongs to its load balancer's project"
-                )));
-            }
-        }
-        Ok(())
+        check_owner([&self.project_id, &self.tenant_id], owner)
     }
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Value>>, D::Error> {
-    Option::<Value>::deserialize(d).map(Some)
 }
 
 /// Octavia's `session_persistence` as Weir's [`Persistence`] wire name:
