@@ -427,6 +427,15 @@ struct CreateListener {
     max_connections: Option<u64>,
     /// Absent: the data plane's idle timeout for the protocol.
     idle_timeout_ms: Option<u64>,
+    /// Absent: `dataplane.connect_timeout_ms`.
+    connect_timeout_ms: Option<u64>,
+    /// How long a backend may stay silent; absent: the data plane's default.
+    backend_timeout_ms: Option<u64>,
+    /// The most a connection's first bytes may be held for inspection.
+    inspect_timeout_ms: Option<u64>,
+    /// Client networks that may connect; absent or empty: any.
+    #[serde(default)]
+    allowed_cidrs: Vec<String>,
     description: Option<String>,
     /// HTTP listeners: which `X-Forwarded-*` headers to add; absent: For
     /// and Proto.
@@ -462,6 +471,10 @@ async fn create_listener(
         group_pool_id: None,
         max_connections: req.max_connections,
         idle_timeout_ms: req.idle_timeout_ms,
+        connect_timeout_ms: req.connect_timeout_ms,
+        backend_timeout_ms: req.backend_timeout_ms,
+        inspect_timeout_ms: req.inspect_timeout_ms,
+        allowed_cidrs: weir_core::limits::parse_cidrs("allowed_cidrs", &req.allowed_cidrs)?,
         description: req.description,
         disabled: false,
         forwarded_headers: req.forwarded_headers.map(|h| ForwardedHeaders {

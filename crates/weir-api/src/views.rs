@@ -192,6 +192,19 @@ pub struct ListenerView {
     /// default for the protocol.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout_ms: Option<u64>,
+    /// How long a backend may take to accept; absent: the data plane's
+    /// `dataplane.connect_timeout_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_ms: Option<u64>,
+    /// How long a backend may stay silent; absent: the data plane's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_timeout_ms: Option<u64>,
+    /// The most a connection's first bytes may be held for inspection
+    /// (Weir holds none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inspect_timeout_ms: Option<u64>,
+    /// Client networks that may connect; empty: any.
+    pub allowed_cidrs: Vec<String>,
     /// The headers an HTTP listener adds for its backends.
     pub forwarded_headers: ForwardedHeadersView,
     pub description: String,
@@ -245,6 +258,10 @@ impl From<&Listener> for ListenerView {
             enabled: l.enabled,
             max_connections: l.max_connections,
             idle_timeout_ms: l.idle_timeout_ms,
+            connect_timeout_ms: l.connect_timeout_ms,
+            backend_timeout_ms: l.backend_timeout_ms,
+            inspect_timeout_ms: l.inspect_timeout_ms,
+            allowed_cidrs: l.allowed_cidrs.iter().map(ToString::to_string).collect(),
             forwarded_headers: ForwardedHeadersView {
                 x_forwarded_for: l.forwarded_headers.forwarded_for,
                 x_forwarded_proto: l.forwarded_headers.forwarded_proto,

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 use crate::address;
 use crate::ids::*;
 use crate::inventory::{validate_description, validate_name};
@@ -168,6 +170,11 @@ pub struct NewListener {
     /// See [`crate::limits`]; `None`: the data plane's defaults.
     pub max_connections: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    pub backend_timeout_ms: Option<u64>,
+    pub inspect_timeout_ms: Option<u64>,
+    /// Client networks that may connect; empty: any.
+    pub allowed_cidrs: Vec<IpNet>,
     pub description: Option<String>,
     /// Created stopped (Octavia `admin_state_up: false`).
     pub disabled: bool,
@@ -205,6 +212,11 @@ pub struct ListenerUpdate {
     /// `Some(None)`: back to the data plane's default.
     pub max_connections: Option<Option<u64>>,
     pub idle_timeout_ms: Option<Option<u64>>,
+    pub connect_timeout_ms: Option<Option<u64>>,
+    pub backend_timeout_ms: Option<Option<u64>>,
+    pub inspect_timeout_ms: Option<Option<u64>>,
+    /// Replaces the allow list (empty: any client).
+    pub allowed_cidrs: Option<Vec<IpNet>>,
     pub description: Option<String>,
     /// The server group to forward to; `Some(None)`: none (back to the
     /// listener's own pool). The caller checks the group with
@@ -213,8 +225,10 @@ pub struct ListenerUpdate {
     pub forwarded_headers: Option<ForwardedHeaders>,
 }
 
-/// Applies `update` under the same rules as creation.
+/// Applies `update` under the same rules as creation; `lb` is the
+/// listener's load balancer (its VIP's family bounds the allow list).
 pub fn plan_listener_update(
+    lb: &LoadBalancer,
     current: &Listener,
     update: &ListenerUpdate,
     now: Timestamp,
@@ -243,6 +257,18 @@ pub fn plan_listener_update(
     }
     if let Some(idle) = update.idle_timeout_ms {
         next.idle_timeout_ms = limits::idle_timeout_ms(idle)?;
+    }
+    if let Some(ms) = update.connect_timeout_ms {
+        next.connect_timeout_ms = limits::connect_timeout_ms(ms)?;
+    }
+    if let Some(ms) = update.backend_timeout_ms {
+        next.backend_timeout_ms = limits::backend_timeout_ms(ms)?;
+    }
+    if let Some(ms) = update.inspect_timeout_ms {
+        next.inspect_timeout_ms = limits::inspect_timeout_ms(ms)?;
+    }
+    if let Some(cidrs) = &update.allowed_cidrs {
+        next.allowed_cidrs = limits::allowed_cidrs(lb.vip, cidrs)?;
     }
     if let Some(s) = &update.scheduler {
         next.scheduler = parse_enum("scheduler", s, Scheduler::NAMES)?;
@@ -377,6 +403,10 @@ pub fn plan_listener(
     };
     let max_connections = limits::max_connections(req.max_connections)?;
     let idle_timeout_ms = limits::idle_timeout_ms(req.idle_timeout_ms)?;
+    let connect_timeout_ms = limits::connect_timeout_ms(req.connect_timeout_ms)?;
+    let backend_timeout_ms = limits::backend_timeout_ms(req.backend_timeout_ms)?;
+    let inspect_timeout_ms = limits::inspect_timeout_ms(req.inspect_timeout_ms)?;
+    let allowed_cidrs = limits::allowed_cidrs(lb.vip, &req.allowed_cidrs)?;
     let mine = ports.ranges();
     // Ports collide by transport: a TCP, an HTTP and a TLS listener on one
     // VIP port would all need the same TCP socket.
@@ -428,6 +458,10 @@ pub fn plan_listener(
             enabled: !req.disabled,
             max_connections,
             idle_timeout_ms,
+            connect_timeout_ms,
+            backend_timeout_ms,
+            inspect_timeout_ms,
+            allowed_cidrs,
             forwarded_headers,
             default_pool_id: pool.id.clone(),
             description,

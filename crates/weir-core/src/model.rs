@@ -418,8 +418,29 @@ pub struct Listener {
     /// `dataplane.max_connections`.
     pub max_connections: Option<u32>,
     /// A connection (UDP: flow) silent both ways this long is closed;
-    /// `None`: the data plane's default for the protocol.
+    /// `None`: the data plane's default for the protocol. On HTTP, how
+    /// long the client may stay silent: between requests and inside a
+    /// request body (Octavia `timeout_client_data`).
     pub idle_timeout_ms: Option<u64>,
+    /// How long a backend may take to accept a connection; `None`:
+    /// `dataplane.connect_timeout_ms` (Octavia `timeout_member_connect`).
+    pub connect_timeout_ms: Option<u64>,
+    /// How long a backend may stay silent (Octavia `timeout_member_data`):
+    /// on HTTP, the wait for a response head and between reads of its
+    /// body; a TCP connection (UDP: flow) moves bytes both ways through
+    /// both sockets, so it is closed once silent for the shorter of this
+    /// and `idle_timeout_ms`, as HAProxy's client and server timeouts do
+    /// in TCP mode. `None`: the data plane's default.
+    pub backend_timeout_ms: Option<u64>,
+    /// The most a new connection's first bytes may be held to inspect
+    /// them (Octavia `timeout_tcp_inspect`). Weir picks a backend without
+    /// waiting for content, so no connection is ever held; the bound is
+    /// kept so that it reads back. `None`: 0.
+    pub inspect_timeout_ms: Option<u64>,
+    /// Client networks that may connect (Octavia `allowed_cidrs`); empty:
+    /// any. Others are refused at accept (UDP: their datagrams dropped)
+    /// before a backend is chosen.
+    pub allowed_cidrs: Vec<IpNet>,
     /// HTTP listeners only; others keep the default.
     pub forwarded_headers: ForwardedHeaders,
     pub default_pool_id: PoolId,

@@ -42,7 +42,22 @@ pub struct ListenerSpec {
     /// `None`: the data plane's default (see [`crate::limits`]).
     pub max_connections: Option<u32>,
     pub idle_timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    pub backend_timeout_ms: Option<u64>,
+    /// Client networks that may connect; empty: any.
+    pub allowed_cidrs: Vec<ipnet::IpNet>,
     pub forwarded_headers: ForwardedHeaders,
+}
+
+impl ListenerSpec {
+    /// How long a relayed connection (UDP: flow) may stay silent both
+    /// ways: the shorter of the client's idle timeout (`default` when the
+    /// listener names none) and the backend's, if named.
+    pub fn relay_idle_ms(&self, default_ms: u64) -> u64 {
+        let client = self.idle_timeout_ms.unwrap_or(default_ms);
+        self.backend_timeout_ms
+            .map_or(client, |backend| client.min(backend))
+    }
 }
 
 /// A pool's backends and checks.
@@ -306,6 +321,9 @@ pub fn listener_spec(
         backend_port: listener.backend_port,
         max_connections: listener.max_connections,
         idle_timeout_ms: listener.idle_timeout_ms,
+        connect_timeout_ms: listener.connect_timeout_ms,
+        backend_timeout_ms: listener.backend_timeout_ms,
+        allowed_cidrs: listener.allowed_cidrs.clone(),
         forwarded_headers: listener.forwarded_headers,
         pools,
     }
@@ -384,6 +402,10 @@ mod tests {
             enabled: true,
             max_connections: None,
             idle_timeout_ms: None,
+            connect_timeout_ms: None,
+            backend_timeout_ms: None,
+            inspect_timeout_ms: None,
+            allowed_cidrs: Vec::new(),
             forwarded_headers: ForwardedHeaders::default(),
             default_pool_id: "own".into(),
             description: String::new(),

@@ -54,10 +54,16 @@ impl Egress {
         }
     }
 
-    /// A TCP connection to `addr`, within the connect timeout.
-    pub async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+    /// A TCP connection to `addr`, within `timeout` (a listener's own) or
+    /// else the configured connect timeout.
+    pub async fn connect(
+        &self,
+        addr: SocketAddr,
+        timeout: Option<Duration>,
+    ) -> io::Result<TcpStream> {
         self.check(addr)?;
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr))
+        let timeout = timeout.unwrap_or(self.connect_timeout);
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| {
                 io::Error::new(
@@ -113,7 +119,7 @@ mod tests {
             "IPv4-mapped is the IPv4 address"
         );
         let err = egress
-            .connect("[::ffff:10.1.2.3]:80".parse().unwrap())
+            .connect("[::ffff:10.1.2.3]:80".parse().unwrap(), None)
             .await
             .unwrap_err();
         assert_eq!(
@@ -122,7 +128,7 @@ mod tests {
             "a mapped address outside the list is refused without dialling"
         );
         let err = egress
-            .connect("10.1.2.3:80".parse().unwrap())
+            .connect("10.1.2.3:80".parse().unwrap(), None)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);

@@ -390,6 +390,14 @@ impl DataPlane {
                 l.failures.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(out, "# TYPE weir_listener_denied_total counter");
+        for (id, l) in &running.listeners {
+            let _ = writeln!(
+                out,
+                "weir_listener_denied_total{{listener=\"{id}\"}} {}",
+                l.denied.load(Ordering::Relaxed)
+            );
+        }
         let _ = writeln!(out, "# TYPE weir_listener_up gauge");
         for (id, l) in &running.listeners {
             let up = u8::from(l.status() == ListenerLive::Active);

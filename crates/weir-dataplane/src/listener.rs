@@ -133,6 +133,9 @@ pub struct ListenerRuntime {
     status: Mutex<ListenerLive>,
     pub connections: AtomicU64,
     pub failures: AtomicU64,
+    /// Connections (UDP: datagrams) from clients outside the listener's
+    /// allowed networks, refused before any backend was chosen.
+    pub denied: AtomicU64,
     /// The connection (UDP: flow) cap and what holds it.
     pub slots: Arc<Slots>,
     /// `dataplane.max_connections`, for specs that name no cap.
@@ -147,6 +150,16 @@ pub struct ListenerRuntime {
 impl ListenerRuntime {
     pub fn spec(&self) -> Arc<ListenerSpec> {
         self.spec.load_full()
+    }
+
+    /// Whether `client` may connect now (the allow list of the current
+    /// spec, so a change applies to the next accept); counts refusals.
+    pub fn admits(&self, client: std::net::IpAddr) -> bool {
+        let allowed = weir_core::limits::client_allowed(&self.spec.load().allowed_cidrs, client);
+        if !allowed {
+            self.denied.fetch_add(1, Ordering::Relaxed);
+        }
+        allowed
     }
 
     pub fn pools(&self) -> Arc<Vec<Arc<PoolRuntime>>> {
@@ -198,6 +211,7 @@ impl ListenerRuntime {
             status: Mutex::new(ListenerLive::Active),
             connections: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            denied: AtomicU64::new(0),
             stopped: watch::channel(false).0,
         });
         let status = match bind_all(&spec, &runtime, shared) {
@@ -304,6 +318,14 @@ pub async fn accept_each<F, Fut>(
         match accepted {
             Ok((stream, peer)) => {
                 out_of_fds = false;
+                if !runtime.admits(peer.ip()) {
+                    // Refused before a byte is read or a backend dialled:
+                    // a reset, so the client learns at once and nothing
+                    // lingers in TIME_WAIT on the VIP.
+                    let _ = stream.set_zero_linger();
+                    tracing::debug!(%peer, "client outside the listener's allowed networks");
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let served = serve(stream, peer);
                 tokio::spawn(async move {

@@ -51,12 +51,13 @@ async fn connect_upstream(
     let scheduler = spec.scheduler;
     // Backends without a port of their own: one port for every attempt.
     let dial_port = spec.inherited_port(port);
+    let connect_timeout = spec.connect_timeout_ms.map(Duration::from_millis);
     let pools = runtime.pools();
     let mut tried = Vec::new();
     for _ in 0..shared.config.connect_attempts {
         let (pool, backend) = pick(&pools, scheduler, client, &tried)?;
         let addr = PoolRuntime::address(&backend, dial_port);
-        match shared.egress.connect(addr).await {
+        match shared.egress.connect(addr, connect_timeout).await {
             Ok(stream) => {
                 pool.record_success(&backend);
                 return Some((stream, backend));
@@ -107,10 +108,11 @@ async fn serve(
     }
     let guard = ConnGuard::new(backend);
     let mut closer = guard.backend().closer();
-    let idle_timeout = runtime
-        .spec()
-        .idle_timeout_ms
-        .map_or(shared.config.tcp_idle_timeout, Duration::from_millis);
+    let idle_timeout = Duration::from_millis(
+        runtime
+            .spec()
+            .relay_idle_ms(shared.config.tcp_idle_timeout.as_millis() as u64),
+    );
     let activity = Activity::new();
     tokio::select! {
         copied = relay(&mut client, &mut upstream, &activity) => {

@@ -75,6 +75,11 @@ pub async fn serve(
                 (upstream, backend)
             }
             None => {
+                // Only a new flow is checked: one admitted before an
+                // allow-list change lives on, as a TCP connection does.
+                if !runtime.admits(client.ip()) {
+                    continue;
+                }
                 let Some(slot) = admit(&runtime, &shared, &flows, client) else {
                     runtime.slots.saturated.fetch_add(1, Ordering::Relaxed);
                     continue;
@@ -177,9 +182,9 @@ async fn open_flow(start: FlowStart<'_>) -> Option<(Arc<UdpSocket>, Arc<BackendR
     let scheduler = spec.scheduler;
     // Backends without a port of their own: one port for every attempt.
     let dial_port = spec.inherited_port(port);
-    let idle = spec
-        .idle_timeout_ms
-        .map_or(shared.config.udp_idle_timeout, Duration::from_millis);
+    let idle = Duration::from_millis(
+        spec.relay_idle_ms(shared.config.udp_idle_timeout.as_millis() as u64),
+    );
     let pools = runtime.pools();
     let mut tried = Vec::new();
     for _ in 0..shared.config.connect_attempts {

@@ -318,8 +318,8 @@ fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
     };
     // Settings Weir has no room for yet: 400 naming the field.
     for (port, field, value) in [
-        (81, "allowed_cidrs", json!(["10.0.0.0/8"])),
-        (82, "timeout_client_data", json!(1000)),
+        (81, "tls_versions", json!(["TLSv1.2"])),
+        (82, "hsts_max_age", json!(1000)),
         (83, "default_tls_container_ref", json!("http://barbican/c")),
         (84, "no_such_field", json!(true)),
     ] {
@@ -411,6 +411,120 @@ fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
         ),
     );
     status(&reply, 501);
+}
+
+#[test]
+fn listener_timeouts_and_allowed_cidrs_are_kept_checked_and_reset() {
+    let o = Octavia::start();
+    let subnet = o.server.inventory.subnet.clone();
+    let lb = text(
+        &status(
+            &o.call(
+                "POST",
+                "/loadbalancers",
+                Some(json!({"loadbalancer": {"vip_subnet_id": subnet}})),
+            ),
+            201,
+        ),
+        "/loadbalancer/id",
+    );
+    let create = |port: u16, extra: Value| {
+        let mut body = json!({"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": port});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        o.call("POST", "/listeners", Some(json!({ "listener": body })))
+    };
+    // What octavia-tempest-plugin sends at API 2.1 and 2.12.
+    let made = status(
+        &create(
+            90,
+            json!({"timeout_client_data": 1000, "timeout_member_connect": 1000,
+                   "timeout_member_data": 1000, "timeout_tcp_inspect": 50,
+                   "allowed_cidrs": ["192.0.1.0/24"]}),
+        ),
+        201,
+    );
+    let l = &made["listener"];
+    assert_eq!(l["timeout_client_data"], 1000);
+    assert_eq!(l["timeout_member_connect"], 1000);
+    assert_eq!(l["timeout_member_data"], 1000);
+    assert_eq!(l["timeout_tcp_inspect"], 50);
+    assert_eq!(l["allowed_cidrs"], json!(["192.0.1.0/24"]));
+    let id = text(&made, "/listener/id");
+    // Networks of another IP version than the VIP's, and values out of
+    // range, are 400 naming the field; nothing is created.
+    for (port, field, value) in [
+        (
+            91,
+            "allowed_cidrs",
+            json!(["192.0.1.0/24", "2001:db8:a0b:12f0::/64"]),
+        ),
+        (92, "allowed_cidrs", json!(["192.0.1.0/33"])),
+        (93, "allowed_cidrs", json!("192.0.1.0/24")),
+        (94, "timeout_client_data", json!(999)),
+        (95, "timeout_member_data", json!(-1)),
+        (96, "timeout_member_connect", json!(0)),
+        (97, "timeout_tcp_inspect", json!(86_400_001)),
+        (98, "timeout_client_data", json!("soon")),
+    ] {
+        let body = status(&create(port, json!({ field: value })), 400);
+        assert!(body.to_string().contains(field), "{field}: {body}");
+    }
+    let listed = status(
+        &o.call("GET", &format!("/listeners?loadbalancer_id={lb}"), None),
+        200,
+    );
+    assert_eq!(listed["listeners"].as_array().unwrap().len(), 1);
+    // An update changes what it names; null returns to the default.
+    let updated = status(
+        &o.call(
+            "PUT",
+            &format!("/listeners/{id}"),
+            Some(
+                json!({"listener": {"timeout_client_data": 2000, "timeout_member_connect": 2000,
+                                     "timeout_member_data": 2000, "timeout_tcp_inspect": 100,
+                                     "allowed_cidrs": ["10.0.0.0/8", "192.0.2.5"]}}),
+            ),
+        ),
+        200,
+    );
+    let l = &updated["listener"];
+    assert_eq!(
+        (&l["timeout_client_data"], &l["timeout_member_connect"]),
+        (&json!(2000), &json!(2000))
+    );
+    assert_eq!(
+        (&l["timeout_member_data"], &l["timeout_tcp_inspect"]),
+        (&json!(2000), &json!(100))
+    );
+    assert_eq!(l["allowed_cidrs"], json!(["10.0.0.0/8", "192.0.2.5/32"]));
+    let bad = o.call(
+        "PUT",
+        &format!("/listeners/{id}"),
+        Some(json!({"listener": {"allowed_cidrs": ["2001:db8::/32"]}})),
+    );
+    status(&bad, 400);
+    let reset = status(
+        &o.call(
+            "PUT",
+            &format!("/listeners/{id}"),
+            Some(
+                json!({"listener": {"timeout_client_data": null, "timeout_member_data": null,
+                                     "timeout_member_connect": null, "timeout_tcp_inspect": null,
+                                     "allowed_cidrs": null}}),
+            ),
+        ),
+        200,
+    );
+    let shown = status(&o.call("GET", &format!("/listeners/{id}"), None), 200);
+    assert_eq!(reset, shown);
+    let l = &shown["listener"];
+    assert_eq!(l["timeout_client_data"], Value::Null);
+    assert_eq!(l["timeout_member_connect"], Value::Null);
+    assert_eq!(l["timeout_member_data"], Value::Null);
+    assert_eq!(l["timeout_tcp_inspect"], 0);
+    assert_eq!(l["allowed_cidrs"], Value::Null);
 }
 
 #[test]

@@ -113,6 +113,13 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         enabled: true,
         max_connections: Some(1234),
         idle_timeout_ms: Some(60_000),
+        connect_timeout_ms: Some(1_500),
+        backend_timeout_ms: Some(45_000),
+        inspect_timeout_ms: Some(50),
+        allowed_cidrs: vec![
+            "192.0.2.0/24".parse().unwrap(),
+            "198.51.100.7/32".parse().unwrap(),
+        ],
         forwarded_headers: ForwardedHeaders {
             forwarded_for: false,
             forwarded_proto: true,
@@ -175,6 +182,14 @@ async fn entities_round_trip(store: Arc<dyn Store>) {
         let changed = Listener {
             max_connections: cap,
             idle_timeout_ms: idle,
+            connect_timeout_ms: idle.map(|ms| ms + 1),
+            backend_timeout_ms: idle.map(|ms| ms + 2),
+            inspect_timeout_ms: cap.map(u64::from),
+            allowed_cidrs: if cap.is_some() {
+                vec!["2001:db8::/32".parse().unwrap()]
+            } else {
+                Vec::new()
+            },
             ..listener.clone()
         };
         let mut tx = store.begin().await.unwrap();

@@ -225,6 +225,8 @@ fn http_settings(dp: &DataplaneSection) -> Result<weir_dataplane::http::HttpSett
             defaults.response_timeout,
         )?,
         idempotent_attempts,
+        // Per listener only: the data plane's own is `connect_timeout_ms`.
+        connect_timeout: None,
     })
 }
 

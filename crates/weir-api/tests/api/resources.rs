@@ -259,7 +259,39 @@ fn listeners_have_ports_modes_and_a_default_pool() {
     let id = capped["id"].as_str().unwrap();
     let read = s.get(&format!("/v1/listeners/{id}"), &f.token).body;
     assert_eq!(read["max_connections"], 100);
+    assert_eq!(read["allowed_cidrs"], json!([]), "empty: any client");
+
+    let guarded = s.create(
+        &path,
+        &f.token,
+        json!({"protocol": "http", "port": 9102, "connect_timeout_ms": 1500,
+               "backend_timeout_ms": 30000, "inspect_timeout_ms": 0,
+               "allowed_cidrs": ["192.0.2.0/24", "198.51.100.7"]}),
+    );
+    assert_eq!(guarded["connect_timeout_ms"], 1500);
+    assert_eq!(guarded["backend_timeout_ms"], 30000);
+    assert_eq!(guarded["inspect_timeout_ms"], 0);
+    assert_eq!(
+        guarded["allowed_cidrs"],
+        json!(["192.0.2.0/24", "198.51.100.7/32"])
+    );
     for (body, field) in [
+        (
+            json!({"protocol": "tcp", "port": 9101, "connect_timeout_ms": 0}),
+            "connect_timeout_ms",
+        ),
+        (
+            json!({"protocol": "tcp", "port": 9101, "backend_timeout_ms": 999}),
+            "backend_timeout_ms",
+        ),
+        (
+            json!({"protocol": "tcp", "port": 9101, "allowed_cidrs": ["2001:db8::/32"]}),
+            "allowed_cidrs",
+        ),
+        (
+            json!({"protocol": "tcp", "port": 9101, "allowed_cidrs": ["10.0.0.0/8", "ten"]}),
+            "allowed_cidrs[1]",
+        ),
         (
             json!({"protocol": "tcp", "port": 9101, "max_connections": 0}),
             "max_connections",
@@ -288,7 +320,7 @@ fn listeners_have_ports_modes_and_a_default_pool() {
             .as_array()
             .unwrap()
             .len(),
-        5,
+        6,
         "nothing refused was written"
     );
 }

@@ -443,7 +443,9 @@ impl Control {
         let listener = command!(self.writer, |tx| {
             let found = tx.listener(&id).await?;
             let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
-            let next = loadbalancer::plan_listener_update(&current, &update, now())?;
+            let lb = tx.load_balancer(&current.lb_id).await?;
+            let lb = principal.check(lb, ResourceKind::LoadBalancer, current.lb_id.as_str())?;
+            let next = loadbalancer::plan_listener_update(&lb, &current, &update, now())?;
             check_new_group(tx, &principal, &current, &next).await?;
             if next != current {
                 tx.update_listener(&next).await?;

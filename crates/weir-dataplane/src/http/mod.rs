@@ -39,6 +39,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
+use weir_core::topology::ListenerSpec;
+
 use crate::listener::ListenerRuntime;
 use crate::Shared;
 
@@ -48,7 +50,8 @@ use head::{HeadError, Refusal, RequestContext};
 const CHUNK: usize = 16 * 1024;
 
 /// Limits and policies of the HTTP listeners (`dataplane.http_*` in the
-/// configuration file; per-listener overrides come later).
+/// configuration file); [`HttpSettings::for_listener`] applies a
+/// listener's own timeouts.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// From a connection's accept (or a keep-alive request's first byte) to
@@ -80,6 +83,33 @@ pub struct HttpSettings {
     /// `proxy_next_upstream` does. Other requests may have been acted on,
     /// so they only move on when the connect fails.
     pub idempotent_attempts: usize,
+    /// How long a backend may take to accept a connection; `None`:
+    /// `dataplane.connect_timeout_ms`. Only a listener sets it.
+    pub connect_timeout: Option<Duration>,
+}
+
+impl HttpSettings {
+    /// These settings with a listener's own timeouts: its client idle
+    /// timeout bounds the wait between requests and inside a request body
+    /// (and shortens the head's deadline, never lengthens it: a long
+    /// keep-alive must not open the door to slowloris); its backend
+    /// timeout bounds the wait for a response head and between reads of a
+    /// response body; its connect timeout bounds backend connects.
+    pub fn for_listener(&self, spec: &ListenerSpec) -> Self {
+        let mut out = self.clone();
+        if let Some(client) = spec.idle_timeout_ms.map(Duration::from_millis) {
+            out.keepalive_timeout = client;
+            out.body_timeout = client;
+            out.head_timeout = out.head_timeout.min(client);
+        }
+        if let Some(backend) = spec.backend_timeout_ms.map(Duration::from_millis) {
+            out.response_timeout = backend;
+        }
+        if let Some(connect) = spec.connect_timeout_ms.map(Duration::from_millis) {
+            out.connect_timeout = Some(connect);
+        }
+        out
+    }
 }
 
 impl Default for HttpSettings {
@@ -93,6 +123,7 @@ impl Default for HttpSettings {
             forwarded_for: ForwardedFor::Replace,
             response_timeout: Duration::from_secs(60),
             idempotent_attempts: 16,
+            connect_timeout: None,
         }
     }
 }
@@ -172,7 +203,9 @@ async fn serve_client(
     runtime: Arc<ListenerRuntime>,
     shared: Arc<Shared>,
 ) {
-    let settings = &shared.config.http;
+    // Read once per connection: a listener's new timeouts apply to new
+    // connections.
+    let settings = &shared.config.http.for_listener(&runtime.spec());
     let mut cbuf = BytesMut::with_capacity(CHUNK);
     // Reused by every request of this connection: a backend connection goes
     // back to its pool only with nothing left in it.
@@ -242,7 +275,7 @@ async fn serve_client(
             client: &mut cbuf,
             upstream: &mut ubuf,
         };
-        match upstream::forward(&mut client, buffers, &head, peer, port, &runtime, &shared).await {
+        match upstream::forward(&mut client, buffers, &head, peer, port, &runtime, &cx).await {
             Some(true) if head.keep_alive => continue,
             _ => return,
         }

@@ -25,12 +25,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::body::{self, BodyRules};
-use super::head::{self, Framing, HeadError, RequestHead};
+use super::head::{self, Framing, HeadError, RequestContext, RequestHead};
 use super::{answer, refuse, Refusal, CHUNK};
 use crate::listener::ListenerRuntime;
 use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime};
 use crate::tcp::pick;
-use crate::Shared;
 
 /// An open connection to a backend.
 struct Upstream {
@@ -60,7 +59,7 @@ enum Reuse {
 async fn checkout(
     backend: &BackendRuntime,
     addr: SocketAddr,
-    shared: &Shared,
+    cx: &RequestContext<'_>,
     reuse: Reuse,
 ) -> io::Result<Upstream> {
     while let Some(stream) = (reuse != Reuse::Fresh)
@@ -83,7 +82,11 @@ async fn checkout(
             });
         }
     }
-    let stream = shared.egress.connect(addr).await?;
+    let stream = cx
+        .shared
+        .egress
+        .connect(addr, cx.settings.connect_timeout)
+        .await?;
     Ok(Upstream {
         stream,
         pooled: false,
@@ -151,8 +154,9 @@ pub(super) async fn forward(
     peer: SocketAddr,
     port: u16,
     runtime: &ListenerRuntime,
-    shared: &Shared,
+    cx: &RequestContext<'_>,
 ) -> Option<bool> {
+    let shared = cx.shared;
     let spec = runtime.spec();
     let scheduler = spec.scheduler;
     // Backends without a port of their own: one port for every attempt.
@@ -185,7 +189,7 @@ pub(super) async fn forward(
         };
         let addr = PoolRuntime::address(&backend, dial_port);
         ubuf.clear();
-        match attempt(client, cbuf, ubuf, head, &backend, addr, shared, reuse).await {
+        match attempt(client, cbuf, ubuf, head, &backend, addr, cx, reuse).await {
             Attempt::Done(keep) => {
                 pool.record_success(&backend);
                 return Some(keep);
@@ -256,11 +260,11 @@ async fn attempt(
     head: &RequestHead,
     backend: &Arc<BackendRuntime>,
     addr: SocketAddr,
-    shared: &Shared,
+    cx: &RequestContext<'_>,
     reuse: Reuse,
 ) -> Attempt {
-    let settings = &shared.config.http;
-    let mut up = match checkout(backend, addr, shared, reuse).await {
+    let settings = cx.settings;
+    let mut up = match checkout(backend, addr, cx, reuse).await {
         Ok(up) => up,
         Err(e) => return Attempt::Failed(Failure::connect(addr, &e)),
     };
@@ -384,8 +388,11 @@ async fn attempt(
             continue;
         }
         backend.count_status(response.status);
+        // A backend silent mid-body is given up on like one silent before
+        // its head (HAProxy's `timeout server`, nginx's
+        // `proxy_read_timeout`): otherwise it holds the client for ever.
         let rules = BodyRules {
-            idle: None,
+            idle: Some(settings.response_timeout),
             max_trailer_bytes: head::MAX_RESPONSE_HEAD,
             max_trailers: head::MAX_HEADERS_LIMIT,
             dechunk: response.dechunk,

@@ -8,6 +8,7 @@ mod health_privacy;
 mod http;
 mod http_limits;
 mod limits;
+mod policy;
 mod pool;
 mod smuggling;
 mod tcp;

@@ -197,6 +197,9 @@ pub fn topology(
         pools: vec!["pool".into()],
         max_connections: None,
         idle_timeout_ms: None,
+        connect_timeout_ms: None,
+        backend_timeout_ms: None,
+        allowed_cidrs: Vec::new(),
         forwarded_headers: Default::default(),
     };
     Arc::new(Topology {

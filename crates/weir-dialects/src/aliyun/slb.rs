@@ -459,6 +459,10 @@ async fn create_listener(call: &Call, protocol: &str) -> ActionResult {
                 group_pool_id: p.opt("VServerGroupId").map(str::to_owned),
                 max_connections: None,
                 idle_timeout_ms: None,
+                connect_timeout_ms: None,
+                backend_timeout_ms: None,
+                inspect_timeout_ms: None,
+                allowed_cidrs: Vec::new(),
                 ..Default::default()
             },
             PoolUpdate {

@@ -62,13 +62,75 @@ pub(super) struct CreateListener {
     insert_headers: Option<Value>,
     project_id: Option<String>,
     tenant_id: Option<String>,
+    // Octavia's four timeouts (API 2.1), in milliseconds; on update
+    // `null` returns one to the data plane's default. Not flattened: serde
+    // loses a flattened field's name in its errors.
+    #[serde(default, deserialize_with = "present")]
+    timeout_client_data: Option<Option<Lenient>>,
+    #[serde(default, deserialize_with = "present")]
+    timeout_member_connect: Option<Option<Lenient>>,
+    #[serde(default, deserialize_with = "present")]
+    timeout_member_data: Option<Option<Lenient>>,
+    #[serde(default, deserialize_with = "present")]
+    timeout_tcp_inspect: Option<Option<Lenient>>,
+    allowed_cidrs: Option<Vec<String>>,
     #[serde(flatten)]
     unhonoured: Unhonoured,
 }
 
-/// Listener fields Weir has no setting for yet (TLS termination, the
-/// per-listener timeouts and source ranges of the listener-policy work,
-/// nested creation, tags).
+/// One Octavia timeout as Weir's milliseconds: absent stays absent,
+/// `null` is the default, a negative number is Octavia's 400 (the core
+/// bounds the rest).
+fn timeout_ms(
+    name: &str,
+    value: Option<Option<Lenient>>,
+) -> Result<Option<Option<u64>>, LbaasError> {
+    value
+        .map(|v| {
+            v.map(|Lenient(n)| {
+                u64::try_from(n).map_err(|_| {
+                    LbaasError::bad_request(format!(
+                        "Invalid input for field/attribute {name}. Value: '{n}'. Value must be at least 0."
+                    ))
+                })
+            })
+            .transpose()
+        })
+        .transpose()
+}
+
+/// The four timeouts as Weir's (client idle, backend connect, backend
+/// idle, inspection).
+type ListenerTimeouts = [Option<Option<u64>>; 4];
+
+/// A body's four timeouts (client data, member connect, member data, TCP
+/// inspect) as Weir's.
+fn listener_timeouts(values: [Option<Option<Lenient>>; 4]) -> Result<ListenerTimeouts, LbaasError> {
+    const NAMES: [&str; 4] = [
+        "timeout_client_data",
+        "timeout_member_connect",
+        "timeout_member_data",
+        "timeout_tcp_inspect",
+    ];
+    let mut out = [None; 4];
+    for ((slot, name), value) in out.iter_mut().zip(NAMES).zip(values) {
+        *slot = timeout_ms(name, value)?;
+    }
+    Ok(out)
+}
+
+/// Octavia's `allowed_cidrs` as networks (`null`: any client).
+fn allowed_cidrs(
+    cidrs: Option<Vec<String>>,
+) -> Result<Option<Vec<weir_core::limits::Cidr>>, LbaasError> {
+    cidrs
+        .map(|c| weir_core::limits::parse_cidrs("allowed_cidrs", &c))
+        .transpose()
+        .map_err(|e| LbaasError::from_control(e.into()))
+}
+
+/// Listener fields Weir has no setting for yet (TLS termination, nested
+/// creation, tags).
 #[derive(Deserialize, Default)]
 pub(super) struct Unhonoured {
     default_tls_container_ref: Option<Value>,
@@ -76,11 +138,6 @@ pub(super) struct Unhonoured {
     client_ca_tls_container_ref: Option<Value>,
     client_authentication: Option<Value>,
     client_crl_container_ref: Option<Value>,
-    timeout_client_data: Option<Value>,
-    timeout_member_connect: Option<Value>,
-    timeout_member_data: Option<Value>,
-    timeout_tcp_inspect: Option<Value>,
-    allowed_cidrs: Option<Value>,
     tls_ciphers: Option<Value>,
     tls_versions: Option<Value>,
     alpn_protocols: Option<Value>,
@@ -148,11 +205,6 @@ impl Unhonoured {
                 &self.client_ca_tls_container_ref,
             ),
             ("client_crl_container_ref", &self.client_crl_container_ref),
-            ("timeout_client_data", &self.timeout_client_data),
-            ("timeout_member_connect", &self.timeout_member_connect),
-            ("timeout_member_data", &self.timeout_member_data),
-            ("timeout_tcp_inspect", &self.timeout_tcp_inspect),
-            ("allowed_cidrs", &self.allowed_cidrs),
             ("tls_ciphers", &self.tls_ciphers),
             ("tls_versions", &self.tls_versions),
             ("alpn_protocols", &self.alpn_protocols),
@@ -296,6 +348,14 @@ pub(super) async fn create_listener(
     let protocol = listener_protocol(&req.protocol.ok_or_else(|| missing("protocol"))?)?;
     let forwarded_headers = insert_headers(req.insert_headers.as_ref())?;
     let port = req.protocol_port.ok_or_else(|| missing("protocol_port"))?.0;
+    let [client, connect, member, inspect] = listener_timeouts([
+        req.timeout_client_data,
+        req.timeout_member_connect,
+        req.timeout_member_data,
+        req.timeout_tcp_inspect,
+    ])?
+    .map(Option::flatten);
+    let allowed_cidrs = allowed_cidrs(req.allowed_cidrs)?.unwrap_or_default();
     let c = &d.control;
     let listener = c
         .create_listener(
@@ -320,7 +380,11 @@ pub(super) async fn create_listener(
                     .map(connection_limit)
                     .transpose()?
                     .flatten(),
-                idle_timeout_ms: None,
+                idle_timeout_ms: client,
+                connect_timeout_ms: connect,
+                backend_timeout_ms: member,
+                inspect_timeout_ms: inspect,
+                allowed_cidrs,
             },
         )
         .await
@@ -353,6 +417,20 @@ pub(super) struct UpdateListener {
     #[serde(default, deserialize_with = "present")]
     default_pool_id: Option<Option<String>>,
     insert_headers: Option<Value>,
+    // Octavia's four timeouts (API 2.1), in milliseconds; on update
+    // `null` returns one to the data plane's default. Not flattened: serde
+    // loses a flattened field's name in its errors.
+    #[serde(default, deserialize_with = "present")]
+    timeout_client_data: Option<Option<Lenient>>,
+    #[serde(default, deserialize_with = "present")]
+    timeout_member_connect: Option<Option<Lenient>>,
+    #[serde(default, deserialize_with = "present")]
+    timeout_member_data: Option<Option<Lenient>>,
+    #[serde(default, deserialize_with = "present")]
+    timeout_tcp_inspect: Option<Option<Lenient>>,
+    /// `null` or `[]`: any client.
+    #[serde(default, deserialize_with = "present")]
+    allowed_cidrs: Option<Option<Vec<String>>>,
     #[serde(flatten)]
     unhonoured: Unhonoured,
 }
@@ -369,6 +447,16 @@ pub(super) async fn update_listener(
     let c = &d.control;
     let id = ListenerId::new(param(&p, "listener_id"));
     let forwarded_headers = insert_headers(req.insert_headers.as_ref())?;
+    let [client, connect, member, inspect] = listener_timeouts([
+        req.timeout_client_data,
+        req.timeout_member_connect,
+        req.timeout_member_data,
+        req.timeout_tcp_inspect,
+    ])?;
+    let cidrs = match req.allowed_cidrs {
+        None => None,
+        Some(list) => Some(allowed_cidrs(list)?.unwrap_or_default()),
+    };
     let fields: serde_json::Map<String, Value> = body(&raw, "listener")?;
     for fixed in [
         "loadbalancer_id",
@@ -394,6 +482,11 @@ pub(super) async fn update_listener(
                 max_connections: req.connection_limit.map(connection_limit).transpose()?,
                 group_pool_id: req.default_pool_id,
                 forwarded_headers,
+                idle_timeout_ms: client,
+                connect_timeout_ms: connect,
+                backend_timeout_ms: member,
+                inspect_timeout_ms: inspect,
+                allowed_cidrs: cidrs,
                 ..ListenerUpdate::default()
             },
         )

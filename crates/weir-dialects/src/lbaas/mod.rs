@@ -278,10 +278,22 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
 
 /// Core messages name fields the native way; LBaaS callers know theirs.
 fn lbaas_names(message: &str) -> String {
-    message
+    let renamed = message
         .replace("backends[", "members[")
         .replace("].port", "].protocol_port")
-        .replace("].enabled", "].admin_state_up")
+        .replace("].enabled", "].admin_state_up");
+    // A listener setting is named as the caller sent it.
+    for (weir, octavia) in [
+        ("idle_timeout_ms: ", "timeout_client_data: "),
+        ("connect_timeout_ms: ", "timeout_member_connect: "),
+        ("backend_timeout_ms: ", "timeout_member_data: "),
+        ("inspect_timeout_ms: ", "timeout_tcp_inspect: "),
+    ] {
+        if let Some(rest) = renamed.strip_prefix(weir) {
+            return format!("Invalid input for field/attribute {octavia}{rest}");
+        }
+    }
+    renamed
 }
 
 impl IntoResponse for LbaasError {

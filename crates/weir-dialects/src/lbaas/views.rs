@@ -136,6 +136,14 @@ pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Valu
         "project_id": l.project_id.as_str(),
         "tenant_id": l.project_id.as_str(),
         "insert_headers": insert_headers_view(l),
+        // Unset timeouts are the data plane's defaults, which the API does
+        // not know (they are the operator's settings): null, not a guess.
+        "timeout_client_data": l.idle_timeout_ms,
+        "timeout_member_connect": l.connect_timeout_ms,
+        "timeout_member_data": l.backend_timeout_ms,
+        "timeout_tcp_inspect": l.inspect_timeout_ms.unwrap_or(0),
+        "allowed_cidrs": (!l.allowed_cidrs.is_empty())
+            .then(|| l.allowed_cidrs.iter().map(ToString::to_string).collect::<Vec<_>>()),
         "default_tls_container_ref": null,
         "sni_container_refs": [],
         "client_ca_tls_container_ref": null,

@@ -252,6 +252,10 @@ async fn create_vserver(call: &Call) -> ActionResult {
                 group_pool_id: None,
                 max_connections: None,
                 idle_timeout_ms: None,
+                connect_timeout_ms: None,
+                backend_timeout_ms: None,
+                inspect_timeout_ms: None,
+                allowed_cidrs: Vec::new(),
                 ..Default::default()
             },
             PoolUpdate {

@@ -389,6 +389,10 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
         group_pool_id: None,
         max_connections: None,
         idle_timeout_ms: None,
+        connect_timeout_ms: None,
+        backend_timeout_ms: None,
+        inspect_timeout_ms: None,
+        allowed_cidrs: Vec::new(),
         ..Default::default()
     };
     let listener = call

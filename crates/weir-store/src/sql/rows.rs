@@ -18,6 +18,13 @@ pub(super) fn u64_col(row: &impl Columns, name: &str) -> StoreResult<u64> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{name}: {v}")))
 }
 
+/// An optional millisecond setting.
+pub(super) fn millis_col(row: &impl Columns, name: &str) -> StoreResult<Option<u64>> {
+    row.opt_int(name)?
+        .map(|n| u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{name}: {n}"))))
+        .transpose()
+}
+
 pub(super) fn port_col(row: &impl Columns, name: &str) -> StoreResult<Option<u16>> {
     row.opt_int(name)?
         .map(|p| u16::try_from(p).map_err(|_| StoreError::Corrupt(format!("{name}: {p}"))))
@@ -113,12 +120,20 @@ pub(super) fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
                 u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("max_connections: {n}")))
             })
             .transpose()?,
-        idle_timeout_ms: row
-            .opt_int("idle_timeout_ms")?
-            .map(|n| {
-                u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("idle_timeout_ms: {n}")))
-            })
-            .transpose()?,
+        idle_timeout_ms: millis_col(row, "idle_timeout_ms")?,
+        connect_timeout_ms: millis_col(row, "connect_timeout_ms")?,
+        backend_timeout_ms: millis_col(row, "backend_timeout_ms")?,
+        inspect_timeout_ms: millis_col(row, "inspect_timeout_ms")?,
+        allowed_cidrs: {
+            let spec = row.text("allowed_cidrs")?;
+            spec.split(',')
+                .filter(|n| !n.is_empty())
+                .map(|n| {
+                    n.parse()
+                        .map_err(|_| StoreError::Corrupt(format!("allowed_cidrs {spec:?}")))
+                })
+                .collect::<StoreResult<_>>()?
+        },
         forwarded_headers: {
             let spec = row.text("forwarded_headers")?;
             ForwardedHeaders::from_spec(&spec)

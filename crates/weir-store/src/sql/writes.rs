@@ -3,6 +3,21 @@
 
 use super::*;
 
+/// An optional millisecond setting as a column value (the core bounds
+/// every one far below `i64::MAX`).
+fn millis_arg(ms: Option<u64>) -> Option<i64> {
+    ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+/// A listener's allow list as its column: comma-separated networks.
+fn cidrs_arg(cidrs: &[impl std::fmt::Display]) -> String {
+    cidrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The load balancer and pool a change-log row belongs to.
 #[derive(Clone, Copy)]
 struct Scope<'a> {
@@ -417,19 +432,23 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.exec(
             "UPDATE listeners SET name = $1, scheduler = $2, proxy_protocol = $3, enabled = $4, \
              max_connections = $5, idle_timeout_ms = $6, description = $7, group_pool_id = $8, \
-             updated_at = $9, forwarded_headers = $10 WHERE id = $11",
+             updated_at = $9, forwarded_headers = $10, connect_timeout_ms = $11, \
+             backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14 WHERE id = $15",
             args![
                 &l.name,
                 l.scheduler.as_str(),
                 l.proxy_protocol.as_str(),
                 l.enabled,
                 l.max_connections.map(i64::from),
-                l.idle_timeout_ms
-                    .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                millis_arg(l.idle_timeout_ms),
                 &l.description,
                 l.group_pool_id.as_ref().map(PoolId::as_str),
                 l.updated_at.millis(),
                 l.forwarded_headers.to_spec(),
+                millis_arg(l.connect_timeout_ms),
+                millis_arg(l.backend_timeout_ms),
+                millis_arg(l.inspect_timeout_ms),
+                cidrs_arg(&l.allowed_cidrs),
                 l.id.as_str(),
             ],
         )
@@ -462,8 +481,10 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.exec(
             "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, \
              proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
-             max_connections, idle_timeout_ms, description, updated_at, forwarded_headers) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
+             connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+             $20, $21, $22, $23)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -480,10 +501,14 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.group_pool_id.as_ref().map(PoolId::as_str),
                 l.enabled,
                 l.max_connections.map(i64::from),
-                l.idle_timeout_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                millis_arg(l.idle_timeout_ms),
                 &l.description,
                 l.updated_at.millis(),
                 l.forwarded_headers.to_spec(),
+                millis_arg(l.connect_timeout_ms),
+                millis_arg(l.backend_timeout_ms),
+                millis_arg(l.inspect_timeout_ms),
+                cidrs_arg(&l.allowed_cidrs),
             ],
         )
         .await?;
