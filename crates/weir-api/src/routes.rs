@@ -351,6 +351,7 @@ async fn create_lb(
         vpc_id: None,
         stopped: false,
         description: req.description,
+        tags: Vec::new(),
     };
     let lb = c
         .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
@@ -469,6 +470,7 @@ async fn create_listener(
             forwarded_proto: h.x_forwarded_proto,
             forwarded_port: h.x_forwarded_port,
         }),
+        tags: Vec::new(),
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))

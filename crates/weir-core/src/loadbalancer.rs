@@ -10,6 +10,7 @@ use crate::inventory::{validate_description, validate_name};
 use crate::limits;
 use crate::model::*;
 use crate::settings::NetworkSettings;
+use crate::tags;
 use crate::{Error, ResourceKind, Timestamp};
 
 /// A load balancer as requested.
@@ -24,6 +25,8 @@ pub struct NewLoadBalancer {
     /// `admin_state_up: false` on create).
     pub stopped: bool,
     pub description: Option<String>,
+    /// Checked by [`crate::tags::validate`].
+    pub tags: Vec<String>,
 }
 
 /// A change to a load balancer's name, description or lifecycle.
@@ -33,6 +36,8 @@ pub struct LoadBalancerUpdate {
     pub description: Option<String>,
     /// Start or stop, as [`plan_lb_action`].
     pub action: Option<LbAction>,
+    /// Replaces the tags (empty clears them); `None` leaves them.
+    pub tags: Option<Vec<String>>,
 }
 
 /// Applies `update` under the rules of creation.
@@ -53,6 +58,7 @@ pub fn plan_lb_update(
     if let Some(action) = update.action {
         next.status = plan_lb_action(current, action)?;
     }
+    tags::apply("tags", &mut next.tags, update.tags.as_deref())?;
     if next != *current {
         next.updated_at = now;
     }
@@ -86,6 +92,7 @@ pub fn plan_load_balancer(
     validate_name("name", &req.name)?;
     let description = req.description.clone().unwrap_or_default();
     validate_description("description", &description)?;
+    let tags = tags::validate("tags", &req.tags)?;
     if let Some(vpc_id) = &req.vpc_id {
         if vpc_id != subnet.vpc_id.as_str() {
             return Err(Error::SubnetNotInVpc {
@@ -132,6 +139,7 @@ pub fn plan_load_balancer(
             description,
             created_at: now,
             updated_at: now,
+            tags,
         },
         default_pool: pool,
     })
@@ -173,6 +181,8 @@ pub struct NewListener {
     pub disabled: bool,
     /// The headers an HTTP listener adds; `None`: the default.
     pub forwarded_headers: Option<ForwardedHeaders>,
+    /// Checked by [`crate::tags::validate`].
+    pub tags: Vec<String>,
 }
 
 /// Only an HTTP listener adds headers.
@@ -211,6 +221,8 @@ pub struct ListenerUpdate {
     /// [`crate::group::check_attach`].
     pub group_pool_id: Option<Option<String>>,
     pub forwarded_headers: Option<ForwardedHeaders>,
+    /// Replaces the tags (empty clears them); `None` leaves them.
+    pub tags: Option<Vec<String>>,
 }
 
 /// Applies `update` under the same rules as creation.
@@ -244,6 +256,7 @@ pub fn plan_listener_update(
     if let Some(idle) = update.idle_timeout_ms {
         next.idle_timeout_ms = limits::idle_timeout_ms(idle)?;
     }
+    tags::apply("tags", &mut next.tags, update.tags.as_deref())?;
     if let Some(s) = &update.scheduler {
         next.scheduler = parse_enum("scheduler", s, Scheduler::NAMES)?;
     }
@@ -404,6 +417,7 @@ pub fn plan_listener(
     validate_description("description", &description)?;
     let forwarded_headers = req.forwarded_headers.unwrap_or_default();
     check_forwarded_headers(protocol, forwarded_headers)?;
+    let tags = tags::validate("tags", &req.tags)?;
     let id = ListenerId::new(ids.next_id());
     let pool = Pool::new(
         PoolId::new(ids.next_id()),
@@ -433,6 +447,7 @@ pub fn plan_listener(
             description,
             created_at: now,
             updated_at: now,
+            tags,
         },
         default_pool: pool,
     })
@@ -503,6 +518,7 @@ mod tests {
                 vpc_id: None,
                 stopped: false,
                 description: None,
+                tags: Vec::new(),
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -526,6 +542,7 @@ mod tests {
                 vpc_id: None,
                 stopped: false,
                 description: None,
+                tags: Vec::new(),
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -545,6 +562,7 @@ mod tests {
                 vpc_id: None,
                 stopped: false,
                 description: None,
+                tags: Vec::new(),
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),

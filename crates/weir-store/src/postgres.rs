@@ -60,6 +60,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/postgres/0005_octavia_pools.sql"),
     ),
+    (7, include_str!("../migrations/postgres/0007_tags.sql")),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

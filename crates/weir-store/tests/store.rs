@@ -80,6 +80,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         description: "the front door".into(),
         created_at: t(4),
         updated_at: t(4),
+        tags: vec!["edge".into(), "prod".into()],
     };
     let lb_pool = Pool::new(
         "lbpool".into(),
@@ -122,6 +123,8 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         description: "udp ranges".into(),
         created_at: t(5),
         updated_at: t(5),
+        // Quotes, commas and non-ASCII survive the JSON column.
+        tags: vec!["a,b".into(), "say \"hi\"".into(), "é".into()],
     };
     let pool = Pool {
         id: "pool1".into(),
@@ -158,6 +161,7 @@ fn backend(id: &str, address: &str, ports: BackendPorts) -> Backend {
         name: "b".into(),
         created_at: t(10),
         updated_at: t(10),
+        tags: vec![format!("member-{id}")],
     }
 }
 
@@ -650,6 +654,8 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
         monitor_name: "hm".into(),
         monitor_enabled: false,
         updated_at: t(6),
+        tags: vec!["group".into()],
+        monitor_tags: vec!["hm".into(), "checked".into()],
         ..Pool::new(
             "group1".into(),
             (&lb.project_id, &lb.id),
@@ -734,6 +740,83 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
     assert_eq!(r.listener(&"l2".into()).await.unwrap(), None);
 }
 
+/// Tags on every resource are written, read back, replaced and cleared.
+async fn tags_round_trip_and_update(store: Arc<dyn Store>) {
+    let (lb, listener) = seed(&*store).await;
+    let group = Pool {
+        tags: vec!["blue".into()],
+        monitor_tags: vec!["hm".into()],
+        ..Pool::new(
+            "g1".into(),
+            (&lb.project_id, &lb.id),
+            None,
+            "g".into(),
+            t(5),
+        )
+    };
+    let member = Backend {
+        pool_id: "g1".into(),
+        ..backend("m1", "10.0.1.7", BackendPorts::One(80))
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_server_group(&group).await.unwrap();
+    tx.insert_backends(std::slice::from_ref(&member))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(
+        r.load_balancer(&lb.id).await.unwrap().unwrap().tags,
+        ["edge", "prod"]
+    );
+    assert_eq!(
+        r.listener(&listener.id).await.unwrap().unwrap().tags,
+        listener.tags
+    );
+    assert_eq!(r.pool(&group.id).await.unwrap(), Some(group.clone()));
+    assert_eq!(r.backend(&member.id).await.unwrap(), Some(member.clone()));
+    // A pool made without tags reads back none.
+    assert!(r
+        .pool(&lb.default_pool_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .tags
+        .is_empty());
+    drop(r);
+
+    for tags in [vec!["one".to_owned(); 1], Vec::new()] {
+        let lb2 = LoadBalancer {
+            tags: tags.clone(),
+            ..lb.clone()
+        };
+        let l2 = Listener {
+            tags: tags.clone(),
+            ..listener.clone()
+        };
+        let g2 = Pool {
+            tags: tags.clone(),
+            monitor_tags: tags.clone(),
+            ..group.clone()
+        };
+        let m2 = Backend {
+            tags: tags.clone(),
+            ..member.clone()
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.update_load_balancer(&lb2).await.unwrap();
+        tx.update_listener(&l2).await.unwrap();
+        tx.update_pool(&g2).await.unwrap();
+        tx.update_backend(&m2).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut r = store.read().await.unwrap();
+        assert_eq!(r.load_balancer(&lb.id).await.unwrap(), Some(lb2));
+        assert_eq!(r.listener(&listener.id).await.unwrap(), Some(l2));
+        assert_eq!(r.pool(&group.id).await.unwrap(), Some(g2));
+        assert_eq!(r.backend(&member.id).await.unwrap(), Some(m2));
+    }
+}
+
 /// Every case above, once per store.
 macro_rules! for_each_store {
     ($($case:ident),* $(,)?) => {
@@ -772,4 +855,5 @@ for_each_store!(
     deleting_a_listener_takes_its_pool_and_backends_and_is_logged,
     pool_settings_round_trip_and_changes_are_scoped,
     server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb,
+    tags_round_trip_and_update,
 );

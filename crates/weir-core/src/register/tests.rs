@@ -47,6 +47,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         description: String::new(),
         created_at: ts(),
         updated_at: ts(),
+        tags: Vec::new(),
     }
 }
 
@@ -64,6 +65,7 @@ fn snapshot() -> RegisterSnapshot {
             description: String::new(),
             created_at: ts(),
             updated_at: ts(),
+            tags: Vec::new(),
         },
         vpc: Vpc {
             id: "vpc-1".into(),
@@ -213,6 +215,7 @@ fn existing(address: &str, port: u16, instance: Option<&str>) -> Backend {
         name: String::new(),
         created_at: ts(),
         updated_at: ts(),
+        tags: Vec::new(),
         monitor_address: None,
         monitor_port: None,
     }

@@ -321,6 +321,7 @@ pub(super) async fn create_listener(
                     .transpose()?
                     .flatten(),
                 idle_timeout_ms: None,
+                tags: Vec::new(),
             },
         )
         .await

@@ -119,6 +119,7 @@ pub(super) async fn create_lb(
                 vpc_id: req.vip_network_id,
                 stopped: req.admin_state_up == Some(false),
                 description: req.description,
+                tags: Vec::new(),
             },
         )
         .await
@@ -168,6 +169,7 @@ pub(super) async fn update_lb(
                 action: req
                     .admin_state_up
                     .map(|up| if up { LbAction::Start } else { LbAction::Stop }),
+                tags: None,
             },
         )
         .await

@@ -319,6 +319,7 @@ pub(super) async fn create_pool(
                 )?
                 .map(str::to_owned),
                 disabled: req.admin_state_up == Some(false),
+                tags: Vec::new(),
             },
             listener.as_ref().map(|l| l.id.clone()),
             Vec::new(),

@@ -128,9 +128,10 @@ impl<D: TxDriver> WriteTx<D> {
         self.exec(
             "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
              hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, slow_start_ms, created_at, \
-             scheduler, protocol, enabled, description, monitor_name, updated_at, monitor_enabled, persistence) \
+             scheduler, protocol, enabled, description, monitor_name, updated_at, monitor_enabled, persistence, \
+             tags, monitor_tags) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24)",
+             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
             args![
                 p.id.as_str(),
                 p.project_id.as_str(),
@@ -156,6 +157,8 @@ impl<D: TxDriver> WriteTx<D> {
                 p.updated_at.millis(),
                 p.monitor_enabled,
                 p.persistence.map(Persistence::as_str),
+                tags_to_text(&p.tags),
+                tags_to_text(&p.monitor_tags),
             ],
         )
         .await?;
@@ -298,8 +301,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn insert_load_balancer(&mut self, lb: &LoadBalancer, pool: &Pool) -> StoreResult<()> {
         self.exec(
             "INSERT INTO load_balancers (id, project_id, name, subnet_id, vpc_id, vip, status, default_pool_id, created_at, \
-             description, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             description, updated_at, tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             args![
                 lb.id.as_str(),
                 lb.project_id.as_str(),
@@ -312,6 +315,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 lb.created_at.millis(),
                 &lb.description,
                 lb.updated_at.millis(),
+                tags_to_text(&lb.tags),
             ],
         )
         .await?;
@@ -348,12 +352,14 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
 
     async fn update_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
         self.exec(
-            "UPDATE load_balancers SET name = $1, description = $2, status = $3, updated_at = $4 WHERE id = $5",
+            "UPDATE load_balancers SET name = $1, description = $2, status = $3, updated_at = $4, tags = $5 \
+             WHERE id = $6",
             args![
                 &lb.name,
                 &lb.description,
                 lb.status.as_str(),
                 lb.updated_at.millis(),
+                tags_to_text(&lb.tags),
                 lb.id.as_str()
             ],
         )
@@ -417,7 +423,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.exec(
             "UPDATE listeners SET name = $1, scheduler = $2, proxy_protocol = $3, enabled = $4, \
              max_connections = $5, idle_timeout_ms = $6, description = $7, group_pool_id = $8, \
-             updated_at = $9, forwarded_headers = $10 WHERE id = $11",
+             updated_at = $9, forwarded_headers = $10, tags = $11 WHERE id = $12",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -430,6 +436,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.group_pool_id.as_ref().map(PoolId::as_str),
                 l.updated_at.millis(),
                 l.forwarded_headers.to_spec(),
+                tags_to_text(&l.tags),
                 l.id.as_str(),
             ],
         )
@@ -462,8 +469,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.exec(
             "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, \
              proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
-             max_connections, idle_timeout_ms, description, updated_at, forwarded_headers) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -484,6 +491,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 &l.description,
                 l.updated_at.millis(),
                 l.forwarded_headers.to_spec(),
+                tags_to_text(&l.tags),
             ],
         )
         .await?;
@@ -502,11 +510,12 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         let Some(first) = backends.first() else {
             return Ok(());
         };
-        const WIDTH: usize = 18;
+        const WIDTH: usize = 19;
         for chunk in backends.chunks(INSERT_CHUNK) {
             let sql = format!(
                 "INSERT INTO backends (id, project_id, pool_id, lb_id, listener_id, instance_id, subnet_id, address, ports, \
-                 port_key, weight, enabled, backup, name, created_at, updated_at, monitor_address, monitor_port) VALUES {}",
+                 port_key, weight, enabled, backup, name, created_at, updated_at, monitor_address, monitor_port, tags) \
+                 VALUES {}",
                 value_rows(chunk.len(), WIDTH)
             );
             let mut bound = Vec::with_capacity(chunk.len() * WIDTH);
@@ -530,6 +539,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                     b.updated_at.millis(),
                     b.monitor_address.map(|a| a.to_string()),
                     b.monitor_port.map(i64::from),
+                    tags_to_text(&b.tags),
                 ]);
             }
             self.exec(&sql, bound).await?;
@@ -551,7 +561,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             "UPDATE pools SET hc_type = $1, hc_interval_ms = $2, hc_timeout_ms = $3, hc_rise = $4, hc_fall = $5, \
              hc_port = $6, hc_path = $7, hc_codes = $8, drain_timeout_ms = $9, slow_start_ms = $10, name = $11, \
              scheduler = $12, enabled = $13, description = $14, monitor_name = $15, updated_at = $16, \
-             monitor_enabled = $17, persistence = $18 WHERE id = $19",
+             monitor_enabled = $17, persistence = $18, tags = $19, monitor_tags = $20 WHERE id = $21",
             args![
                 hc.kind,
                 hc.interval_ms,
@@ -571,6 +581,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 p.updated_at.millis(),
                 p.monitor_enabled,
                 p.persistence.map(Persistence::as_str),
+                tags_to_text(&p.tags),
+                tags_to_text(&p.monitor_tags),
                 p.id.as_str(),
             ],
         )
@@ -588,7 +600,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn update_backend(&mut self, b: &Backend) -> StoreResult<()> {
         self.exec(
             "UPDATE backends SET weight = $1, enabled = $2, backup = $3, name = $4, updated_at = $5, \
-             ports = $6, port_key = $7, monitor_address = $8, monitor_port = $9 WHERE id = $10",
+             ports = $6, port_key = $7, monitor_address = $8, monitor_port = $9, tags = $10 WHERE id = $11",
             args![
                 i64::from(b.weight),
                 b.enabled,
@@ -599,6 +611,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 i64::from(b.ports.key()),
                 b.monitor_address.map(|a| a.to_string()),
                 b.monitor_port.map(i64::from),
+                tags_to_text(&b.tags),
                 b.id.as_str(),
             ],
         )
