@@ -64,11 +64,13 @@ pub(super) struct CreateListener {
     tenant_id: Option<String>,
     #[serde(flatten)]
     unhonoured: Unhonoured,
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Value>>,
 }
 
 /// Listener fields Weir has no setting for yet (TLS termination, the
 /// per-listener timeouts and source ranges of the listener-policy work,
-/// nested creation, tags).
+/// nested creation).
 #[derive(Deserialize, Default)]
 pub(super) struct Unhonoured {
     default_tls_container_ref: Option<Value>,
@@ -89,7 +91,6 @@ pub(super) struct Unhonoured {
     hsts_preload: Option<Value>,
     default_pool: Option<Value>,
     l7policies: Option<Value>,
-    tags: Option<Value>,
 }
 
 /// The listener fields Weir knows (serde cannot deny unknown fields next
@@ -161,7 +162,6 @@ impl Unhonoured {
             ("hsts_preload", &self.hsts_preload),
             ("default_pool", &self.default_pool),
             ("l7policies", &self.l7policies),
-            ("tags", &self.tags),
         ] {
             refuse_unhonoured("", name, value.as_ref())?;
         }
@@ -283,6 +283,7 @@ pub(super) async fn create_listener(
     };
     known_fields(&raw, "listener", LISTENER_FIELDS)?;
     req.unhonoured.refuse()?;
+    let tags = tags_field("", &req.tags)?.unwrap_or_default();
     let lb = req
         .loadbalancer_id
         .ok_or_else(|| missing("loadbalancer_id"))?;
@@ -321,7 +322,7 @@ pub(super) async fn create_listener(
                     .transpose()?
                     .flatten(),
                 idle_timeout_ms: None,
-                tags: Vec::new(),
+                tags,
             },
         )
         .await
@@ -356,6 +357,9 @@ pub(super) struct UpdateListener {
     insert_headers: Option<Value>,
     #[serde(flatten)]
     unhonoured: Unhonoured,
+    /// Absent leaves them, `null` clears them.
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Value>>,
 }
 
 pub(super) async fn update_listener(
@@ -395,6 +399,7 @@ pub(super) async fn update_listener(
                 max_connections: req.connection_limit.map(connection_limit).transpose()?,
                 group_pool_id: req.default_pool_id,
                 forwarded_headers,
+                tags: tags_field("", &req.tags)?,
                 ..ListenerUpdate::default()
             },
         )
