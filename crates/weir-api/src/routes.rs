@@ -338,6 +338,8 @@ struct CreateLb {
     subnet_id: String,
     vip: Option<String>,
     description: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 async fn create_lb(
@@ -351,7 +353,7 @@ async fn create_lb(
         vpc_id: None,
         stopped: false,
         description: req.description,
-        tags: Vec::new(),
+        tags: req.tags,
     };
     let lb = c
         .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
@@ -432,6 +434,8 @@ struct CreateListener {
     /// HTTP listeners: which `X-Forwarded-*` headers to add; absent: For
     /// and Proto.
     forwarded_headers: Option<ForwardedHeadersBody>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -470,7 +474,7 @@ async fn create_listener(
             forwarded_proto: h.x_forwarded_proto,
             forwarded_port: h.x_forwarded_port,
         }),
-        tags: Vec::new(),
+        tags: req.tags,
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))
@@ -578,6 +582,7 @@ struct BackendBody {
     enabled: Option<bool>,
     backup: Option<bool>,
     name: Option<String>,
+    tags: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -623,6 +628,7 @@ async fn register(
             enabled: b.enabled,
             backup: b.backup,
             name: b.name,
+            tags: b.tags,
             ..BackendSpec::default()
         })
         .collect();
@@ -750,6 +756,8 @@ struct PatchBackend {
     enabled: Option<bool>,
     backup: Option<bool>,
     name: Option<String>,
+    /// Replaces the tags (`[]` clears them).
+    tags: Option<Vec<String>>,
 }
 
 async fn update_backend(
@@ -763,6 +771,7 @@ async fn update_backend(
         enabled: req.enabled,
         backup: req.backup,
         name: req.name,
+        tags: req.tags,
         ..BackendUpdate::default()
     };
     let backend = c
