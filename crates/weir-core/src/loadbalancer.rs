@@ -652,6 +652,52 @@ mod tests {
     }
 
     #[test]
+    fn tags_are_replaced_cleared_or_left_and_move_the_update_time() {
+        let lb = lb();
+        let tagged = |tags: Option<&[&str]>, at: i64| {
+            let update = LoadBalancerUpdate {
+                tags: tags.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
+                ..LoadBalancerUpdate::default()
+            };
+            plan_lb_update(&lb, &update, Timestamp(at))
+        };
+        let next = tagged(Some(&["a", "b", "a"]), 5).unwrap();
+        assert_eq!(next.tags, ["a", "b"]);
+        assert_eq!(next.updated_at, Timestamp(5));
+        let same = plan_lb_update(&next, &LoadBalancerUpdate::default(), Timestamp(9)).unwrap();
+        assert_eq!(same, next, "absent leaves them and the time");
+        let cleared = plan_lb_update(
+            &next,
+            &LoadBalancerUpdate {
+                tags: Some(Vec::new()),
+                ..LoadBalancerUpdate::default()
+            },
+            Timestamp(9),
+        )
+        .unwrap();
+        assert!(cleared.tags.is_empty());
+        assert_eq!(cleared.updated_at, Timestamp(9));
+        assert!(matches!(
+            tagged(Some(&["\u{0}"]), 5),
+            Err(Error::InvalidField { field, .. }) if field == "tags[0]"
+        ));
+
+        let listener = plan_listener(
+            &lb,
+            &[],
+            &NewListener {
+                protocol: "tcp".into(),
+                port: Some(80),
+                tags: vec!["x".repeat(256)],
+                ..NewListener::default()
+            },
+            &mut SequentialIds::default(),
+            Timestamp(1),
+        );
+        assert!(matches!(listener, Err(Error::InvalidField { field, .. }) if field == "tags[0]"));
+    }
+
+    #[test]
     fn lifecycle() {
         let mut lb = lb();
         assert_eq!(

@@ -12,6 +12,11 @@ use weir_store::postgres::PgStore;
 use weir_store::sqlite::{Durability, SqliteStore};
 use weir_store::{IdempotencyRecord, Page, Store, StoreError};
 
+// The tag cases, kept apart so that this file stays readable.
+#[path = "store/tags.rs"]
+mod tags;
+use tags::tags_round_trip_and_update;
+
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Full)
@@ -738,83 +743,6 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
     assert_eq!(r.pool(&"group1".into()).await.unwrap(), None);
     assert_eq!(r.backend(&"gb1".into()).await.unwrap(), None);
     assert_eq!(r.listener(&"l2".into()).await.unwrap(), None);
-}
-
-/// Tags on every resource are written, read back, replaced and cleared.
-async fn tags_round_trip_and_update(store: Arc<dyn Store>) {
-    let (lb, listener) = seed(&*store).await;
-    let group = Pool {
-        tags: vec!["blue".into()],
-        monitor_tags: vec!["hm".into()],
-        ..Pool::new(
-            "g1".into(),
-            (&lb.project_id, &lb.id),
-            None,
-            "g".into(),
-            t(5),
-        )
-    };
-    let member = Backend {
-        pool_id: "g1".into(),
-        ..backend("m1", "10.0.1.7", BackendPorts::One(80))
-    };
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_server_group(&group).await.unwrap();
-    tx.insert_backends(std::slice::from_ref(&member))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let mut r = store.read().await.unwrap();
-    assert_eq!(
-        r.load_balancer(&lb.id).await.unwrap().unwrap().tags,
-        ["edge", "prod"]
-    );
-    assert_eq!(
-        r.listener(&listener.id).await.unwrap().unwrap().tags,
-        listener.tags
-    );
-    assert_eq!(r.pool(&group.id).await.unwrap(), Some(group.clone()));
-    assert_eq!(r.backend(&member.id).await.unwrap(), Some(member.clone()));
-    // A pool made without tags reads back none.
-    assert!(r
-        .pool(&lb.default_pool_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .tags
-        .is_empty());
-    drop(r);
-
-    for tags in [vec!["one".to_owned(); 1], Vec::new()] {
-        let lb2 = LoadBalancer {
-            tags: tags.clone(),
-            ..lb.clone()
-        };
-        let l2 = Listener {
-            tags: tags.clone(),
-            ..listener.clone()
-        };
-        let g2 = Pool {
-            tags: tags.clone(),
-            monitor_tags: tags.clone(),
-            ..group.clone()
-        };
-        let m2 = Backend {
-            tags: tags.clone(),
-            ..member.clone()
-        };
-        let mut tx = store.begin().await.unwrap();
-        tx.update_load_balancer(&lb2).await.unwrap();
-        tx.update_listener(&l2).await.unwrap();
-        tx.update_pool(&g2).await.unwrap();
-        tx.update_backend(&m2).await.unwrap();
-        tx.commit().await.unwrap();
-        let mut r = store.read().await.unwrap();
-        assert_eq!(r.load_balancer(&lb.id).await.unwrap(), Some(lb2));
-        assert_eq!(r.listener(&listener.id).await.unwrap(), Some(l2));
-        assert_eq!(r.pool(&group.id).await.unwrap(), Some(g2));
-        assert_eq!(r.backend(&member.id).await.unwrap(), Some(m2));
-    }
 }
 
 /// Every case above, once per store.
