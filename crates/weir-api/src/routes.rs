@@ -338,6 +338,8 @@ struct CreateLb {
     subnet_id: String,
     vip: Option<String>,
     description: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 async fn create_lb(
@@ -351,6 +353,7 @@ async fn create_lb(
         vpc_id: None,
         stopped: false,
         description: req.description,
+        tags: req.tags,
     };
     let lb = c
         .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
@@ -440,6 +443,8 @@ struct CreateListener {
     /// HTTP listeners: which `X-Forwarded-*` headers to add; absent: For
     /// and Proto.
     forwarded_headers: Option<ForwardedHeadersBody>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -482,6 +487,7 @@ async fn create_listener(
             forwarded_proto: h.x_forwarded_proto,
             forwarded_port: h.x_forwarded_port,
         }),
+        tags: req.tags,
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))
@@ -589,6 +595,7 @@ struct BackendBody {
     enabled: Option<bool>,
     backup: Option<bool>,
     name: Option<String>,
+    tags: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -634,6 +641,7 @@ async fn register(
             enabled: b.enabled,
             backup: b.backup,
             name: b.name,
+            tags: b.tags,
             ..BackendSpec::default()
         })
         .collect();
@@ -761,6 +769,8 @@ struct PatchBackend {
     enabled: Option<bool>,
     backup: Option<bool>,
     name: Option<String>,
+    /// Replaces the tags (`[]` clears them).
+    tags: Option<Vec<String>>,
 }
 
 async fn update_backend(
@@ -774,6 +784,7 @@ async fn update_backend(
         enabled: req.enabled,
         backup: req.backup,
         name: req.name,
+        tags: req.tags,
         ..BackendUpdate::default()
     };
     let backend = c

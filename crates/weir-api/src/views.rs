@@ -117,6 +117,7 @@ pub struct LoadBalancerView {
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
+    pub tags: Vec<String>,
     /// Live state from the data plane (its listeners' worst); absent when
     /// none runs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,6 +148,7 @@ impl From<&LoadBalancer> for LoadBalancerView {
             description: l.description.clone(),
             created_at: l.created_at.to_string(),
             updated_at: l.updated_at.to_string(),
+            tags: l.tags.clone(),
             operating_status: None,
         }
     }
@@ -210,6 +212,7 @@ pub struct ListenerView {
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
+    pub tags: Vec<String>,
     /// Live state from the data plane; absent when none runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operating_status: Option<ListenerStatusView>,
@@ -270,6 +273,7 @@ impl From<&Listener> for ListenerView {
             description: l.description.clone(),
             created_at: l.created_at.to_string(),
             updated_at: l.updated_at.to_string(),
+            tags: l.tags.clone(),
             operating_status: None,
         }
     }
@@ -436,6 +440,7 @@ pub struct BackendView {
     pub monitor_port: Option<u16>,
     pub created_at: String,
     pub updated_at: String,
+    pub tags: Vec<String>,
     /// Live state from the data plane; absent when none runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<BackendStatusView>,
@@ -474,6 +479,7 @@ impl From<&Backend> for BackendView {
             name: b.name.clone(),
             created_at: b.created_at.to_string(),
             updated_at: b.updated_at.to_string(),
+            tags: b.tags.clone(),
             status: None,
         }
     }

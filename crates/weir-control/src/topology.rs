@@ -360,6 +360,7 @@ mod tests {
                     vpc_id: None,
                     stopped: false,
                     description: None,
+                    tags: Vec::new(),
                 },
             )
             .await

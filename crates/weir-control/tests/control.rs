@@ -90,6 +90,7 @@ async fn topology_follows_registrations_and_lifecycle() {
                 vpc_id: None,
                 stopped: false,
                 description: None,
+                tags: Vec::new(),
             },
         )
         .await
@@ -231,6 +232,7 @@ async fn startup_loads_what_is_stored() {
                     vpc_id: None,
                     stopped: false,
                     description: None,
+                    tags: Vec::new(),
                 },
             )
             .await
@@ -356,6 +358,7 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
                 vpc_id: None,
                 stopped: false,
                 description: None,
+                tags: Vec::new(),
             },
         )
         .await
@@ -527,6 +530,7 @@ async fn client_tokens_expire_after_the_idempotency_ttl() {
                 vpc_id: None,
                 stopped: false,
                 description: None,
+                tags: Vec::new(),
             },
         )
         .await
@@ -642,6 +646,7 @@ async fn a_shared_vpc_serves_every_project_and_a_private_one_only_its_own() {
         vpc_id: None,
         stopped: false,
         description: None,
+        tags: Vec::new(),
     };
     let lb = control
         .create_load_balancer(&other, subnets[0].id.clone(), new_lb())

@@ -107,6 +107,8 @@ pub struct BackendUpdate {
     pub monitor_address: Option<Option<String>>,
     /// A new health-check port (`Some(None)`: the traffic port).
     pub monitor_port: Option<Option<i64>>,
+    /// Replaces the tags (empty clears them); `None` leaves them.
+    pub tags: Option<Vec<String>>,
 }
 
 /// Moves a backend to another port: allowed only where a backend may
@@ -168,6 +170,7 @@ pub fn plan_backend_update(
             .map(|p| crate::register::parse_monitor_port("monitor_port", p))
             .transpose()?;
     }
+    crate::tags::apply("tags", &mut next.tags, update.tags.as_deref())?;
     if next != *current {
         next.updated_at = now;
     }
@@ -238,6 +241,11 @@ pub fn plan_batch(
                     ..BackendUpdate::default()
                 };
                 let mut next = plan_backend_update(&existing[at], &update, policy, now)?;
+                // Named by position, as every other field of the batch.
+                crate::tags::apply(&field("tags"), &mut next.tags, spec.tags.as_deref())?;
+                if next.tags != existing[at].tags {
+                    next.updated_at = now;
+                }
                 // The caller holds a changed monitor address to the
                 // address rules ([`BatchPlan::updated`]).
                 if let Some(text) = &spec.monitor_address {
@@ -290,6 +298,7 @@ mod tests {
             name: String::new(),
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
+            tags: Vec::new(),
             monitor_address: None,
             monitor_port: None,
         }

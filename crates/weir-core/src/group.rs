@@ -25,6 +25,8 @@ pub struct NewServerGroup {
     pub persistence: Option<String>,
     /// Created serving nothing (Octavia `admin_state_up: false`).
     pub disabled: bool,
+    /// Checked by [`crate::tags::validate`].
+    pub tags: Vec<String>,
 }
 
 /// Plans a server group of `lb`.
@@ -62,6 +64,7 @@ pub fn plan_server_group(
         .map(|p| parse_enum("persistence", p, Persistence::NAMES))
         .transpose()?;
     pool.enabled = !req.disabled;
+    pool.tags = crate::tags::validate("tags", &req.tags)?;
     Ok(pool)
 }
 
@@ -172,6 +175,7 @@ mod tests {
             description: String::new(),
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
+            tags: Vec::new(),
         }
     }
 

@@ -22,6 +22,7 @@
 //! - [`backend`]: backend update rules.
 //! - [`pool`]: pool settings: health checks and drain timeout.
 //! - [`limits`]: per-listener connection caps and idle timeouts.
+//! - [`tags`]: the tags every resource keeps (Octavia API 2.5).
 //! - [`status`]: live state reported by the data plane.
 //! - [`topology`]: what the data plane must run, compiled from the model.
 //! - [`idempotency`]: client-token replay decisions.
@@ -41,6 +42,7 @@ pub mod pool;
 pub mod register;
 pub mod settings;
 pub mod status;
+pub mod tags;
 pub mod time;
 pub mod topology;
 

@@ -12,6 +12,7 @@ use crate::inventory::{validate_description, validate_name};
 use crate::limits;
 use crate::model::*;
 use crate::settings::NetworkSettings;
+use crate::tags;
 use crate::{Error, ResourceKind, Timestamp};
 
 /// A load balancer as requested.
@@ -26,6 +27,8 @@ pub struct NewLoadBalancer {
     /// `admin_state_up: false` on create).
     pub stopped: bool,
     pub description: Option<String>,
+    /// Checked by [`crate::tags::validate`].
+    pub tags: Vec<String>,
 }
 
 /// A change to a load balancer's name, description or lifecycle.
@@ -35,6 +38,8 @@ pub struct LoadBalancerUpdate {
     pub description: Option<String>,
     /// Start or stop, as [`plan_lb_action`].
     pub action: Option<LbAction>,
+    /// Replaces the tags (empty clears them); `None` leaves them.
+    pub tags: Option<Vec<String>>,
 }
 
 /// Applies `update` under the rules of creation.
@@ -55,6 +60,7 @@ pub fn plan_lb_update(
     if let Some(action) = update.action {
         next.status = plan_lb_action(current, action)?;
     }
+    tags::apply("tags", &mut next.tags, update.tags.as_deref())?;
     if next != *current {
         next.updated_at = now;
     }
@@ -88,6 +94,7 @@ pub fn plan_load_balancer(
     validate_name("name", &req.name)?;
     let description = req.description.clone().unwrap_or_default();
     validate_description("description", &description)?;
+    let tags = tags::validate("tags", &req.tags)?;
     if let Some(vpc_id) = &req.vpc_id {
         if vpc_id != subnet.vpc_id.as_str() {
             return Err(Error::SubnetNotInVpc {
@@ -134,6 +141,7 @@ pub fn plan_load_balancer(
             description,
             created_at: now,
             updated_at: now,
+            tags,
         },
         default_pool: pool,
     })
@@ -180,6 +188,8 @@ pub struct NewListener {
     pub disabled: bool,
     /// The headers an HTTP listener adds; `None`: the default.
     pub forwarded_headers: Option<ForwardedHeaders>,
+    /// Checked by [`crate::tags::validate`].
+    pub tags: Vec<String>,
 }
 
 /// Only an HTTP listener adds headers.
@@ -223,6 +233,8 @@ pub struct ListenerUpdate {
     /// [`crate::group::check_attach`].
     pub group_pool_id: Option<Option<String>>,
     pub forwarded_headers: Option<ForwardedHeaders>,
+    /// Replaces the tags (empty clears them); `None` leaves them.
+    pub tags: Option<Vec<String>>,
 }
 
 /// Applies `update` under the same rules as creation; `lb` is the
@@ -270,6 +282,7 @@ pub fn plan_listener_update(
     if let Some(cidrs) = &update.allowed_cidrs {
         next.allowed_cidrs = limits::allowed_cidrs(lb.vip, cidrs)?;
     }
+    tags::apply("tags", &mut next.tags, update.tags.as_deref())?;
     if let Some(s) = &update.scheduler {
         next.scheduler = parse_enum("scheduler", s, Scheduler::NAMES)?;
     }
@@ -434,6 +447,7 @@ pub fn plan_listener(
     validate_description("description", &description)?;
     let forwarded_headers = req.forwarded_headers.unwrap_or_default();
     check_forwarded_headers(protocol, forwarded_headers)?;
+    let tags = tags::validate("tags", &req.tags)?;
     let id = ListenerId::new(ids.next_id());
     let pool = Pool::new(
         PoolId::new(ids.next_id()),
@@ -467,6 +481,7 @@ pub fn plan_listener(
             description,
             created_at: now,
             updated_at: now,
+            tags,
         },
         default_pool: pool,
     })
@@ -537,6 +552,7 @@ mod tests {
                 vpc_id: None,
                 stopped: false,
                 description: None,
+                tags: Vec::new(),
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -560,6 +576,7 @@ mod tests {
                 vpc_id: None,
                 stopped: false,
                 description: None,
+                tags: Vec::new(),
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -579,6 +596,7 @@ mod tests {
                 vpc_id: None,
                 stopped: false,
                 description: None,
+                tags: Vec::new(),
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -665,6 +683,52 @@ mod tests {
             listener(dr_http, &[]),
             Err(Error::InvalidField { .. })
         ));
+    }
+
+    #[test]
+    fn tags_are_replaced_cleared_or_left_and_move_the_update_time() {
+        let lb = lb();
+        let tagged = |tags: Option<&[&str]>, at: i64| {
+            let update = LoadBalancerUpdate {
+                tags: tags.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
+                ..LoadBalancerUpdate::default()
+            };
+            plan_lb_update(&lb, &update, Timestamp(at))
+        };
+        let next = tagged(Some(&["a", "b", "a"]), 5).unwrap();
+        assert_eq!(next.tags, ["a", "b"]);
+        assert_eq!(next.updated_at, Timestamp(5));
+        let same = plan_lb_update(&next, &LoadBalancerUpdate::default(), Timestamp(9)).unwrap();
+        assert_eq!(same, next, "absent leaves them and the time");
+        let cleared = plan_lb_update(
+            &next,
+            &LoadBalancerUpdate {
+                tags: Some(Vec::new()),
+                ..LoadBalancerUpdate::default()
+            },
+            Timestamp(9),
+        )
+        .unwrap();
+        assert!(cleared.tags.is_empty());
+        assert_eq!(cleared.updated_at, Timestamp(9));
+        assert!(matches!(
+            tagged(Some(&["\u{0}"]), 5),
+            Err(Error::InvalidField { field, .. }) if field == "tags[0]"
+        ));
+
+        let listener = plan_listener(
+            &lb,
+            &[],
+            &NewListener {
+                protocol: "tcp".into(),
+                port: Some(80),
+                tags: vec!["x".repeat(256)],
+                ..NewListener::default()
+            },
+            &mut SequentialIds::default(),
+            Timestamp(1),
+        );
+        assert!(matches!(listener, Err(Error::InvalidField { field, .. }) if field == "tags[0]"));
     }
 
     #[test]

@@ -233,6 +233,8 @@ pub struct LoadBalancer {
     pub description: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Labels for people and their tools ([`crate::tags`]).
+    pub tags: Vec<String>,
 }
 
 /// An inclusive range of ports, `start <= end`.
@@ -447,6 +449,8 @@ pub struct Listener {
     pub description: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Labels for people and their tools ([`crate::tags`]).
+    pub tags: Vec<String>,
 }
 
 impl Listener {
@@ -514,6 +518,10 @@ pub struct Pool {
     pub monitor_enabled: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Labels for people and their tools ([`crate::tags`]).
+    pub tags: Vec<String>,
+    /// The health check's own tags (Octavia's health monitor `tags`).
+    pub monitor_tags: Vec<String>,
 }
 
 impl Pool {
@@ -543,6 +551,8 @@ impl Pool {
             monitor_enabled: true,
             created_at: now,
             updated_at: now,
+            tags: Vec::new(),
+            monitor_tags: Vec::new(),
         }
     }
 }
@@ -639,6 +649,8 @@ pub struct Backend {
     pub monitor_port: Option<u16>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Labels for people and their tools ([`crate::tags`]).
+    pub tags: Vec<String>,
 }
 
 /// A resource that belongs to one project (every resource but a project

@@ -53,6 +53,11 @@ pub struct PoolUpdate {
     pub monitor_name: Option<String>,
     /// Run (true) or keep but not run (false) the health check.
     pub monitor_enabled: Option<bool>,
+    /// Replaces the pool's tags (empty clears them); `None` leaves them.
+    pub tags: Option<Vec<String>>,
+    /// Replaces the health check's tags, likewise. Removing the check
+    /// (`health_check: Some(None)`) clears them.
+    pub monitor_tags: Option<Vec<String>>,
 }
 
 /// Parses `200`, `200-399`, `200,204,300-302`.
@@ -226,7 +231,16 @@ pub fn plan_pool_update(
     }
     if let Some(check) = &update.health_check {
         next.health_check = check.as_ref().map(plan_health_check).transpose()?;
+        if next.health_check.is_none() {
+            next.monitor_tags.clear();
+        }
     }
+    crate::tags::apply("tags", &mut next.tags, update.tags.as_deref())?;
+    crate::tags::apply(
+        "monitor_tags",
+        &mut next.monitor_tags,
+        update.monitor_tags.as_deref(),
+    )?;
     if let Some(ms) = update.drain_timeout_ms {
         if ms > MAX_DRAIN_TIMEOUT_MS {
             return Err(Error::invalid(

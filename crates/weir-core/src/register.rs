@@ -114,6 +114,9 @@ pub struct BackendSpec {
     /// `monitor_address`, `monitor_port`); see [`check_monitor_address`].
     pub monitor_address: Option<String>,
     pub monitor_port: Option<i64>,
+    /// Checked by [`crate::tags::validate`]; `None` has none (and, in a
+    /// declarative batch, leaves an existing backend's as they are).
+    pub tags: Option<Vec<String>>,
 }
 
 /// The state a registration is planned against, loaded by the caller.
@@ -334,6 +337,7 @@ pub fn plan_register(
             .monitor_port
             .map(|p| parse_monitor_port(&field("monitor_port"), p))
             .transpose()?;
+        let tags = crate::tags::validate(&field("tags"), spec.tags.as_deref().unwrap_or_default())?;
         plan.backends.push(Backend {
             id: BackendId::new(ids.next_id()),
             project_id: lb.project_id.clone(),
@@ -352,6 +356,7 @@ pub fn plan_register(
             monitor_port,
             created_at: now,
             updated_at: now,
+            tags,
         });
     }
 

@@ -386,6 +386,7 @@ mod tests {
             description: String::new(),
             created_at: crate::Timestamp(0),
             updated_at: crate::Timestamp(0),
+            tags: Vec::new(),
         };
         let listener = Listener {
             id: "l".into(),
@@ -411,6 +412,7 @@ mod tests {
             description: String::new(),
             created_at: crate::Timestamp(0),
             updated_at: crate::Timestamp(0),
+            tags: Vec::new(),
         };
         let mut group = Pool::new(
             "g".into(),

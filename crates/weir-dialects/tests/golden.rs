@@ -732,8 +732,8 @@ fn octavia_version_document_and_a_network_only_load_balancer() {
         stopped.json()["loadbalancer"]["operating_status"],
         "OFFLINE"
     );
-    // A description is kept, an update's time is kept; tags are not kept
-    // yet and are refused, never silently dropped.
+    // A description is kept, an update's time is kept; a tag too long
+    // for Octavia is refused, never silently cut.
     let described = s.octavia_at(
         "/load-balancer/v2/lbaas",
         &token,
@@ -762,7 +762,7 @@ fn octavia_version_document_and_a_network_only_load_balancer() {
         &token,
         "POST",
         "/loadbalancers",
-        Some(&json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "tags": ["a"]}})),
+        Some(&json!({"loadbalancer": {"vip_subnet_id": inv.subnet, "tags": ["a".repeat(256)]}})),
     );
     assert_eq!(tagged.status, 400, "{}", tagged.text);
     assert!(tagged.text.contains("tags"), "{}", tagged.text);

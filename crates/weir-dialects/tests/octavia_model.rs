@@ -229,7 +229,7 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
     };
     for (field, value) in [
         ("session_persistence", json!({"type": "NO_SUCH_TYPE"})),
-        ("tags", json!(["a"])),
+        ("tags", json!("not a list")),
         ("ca_tls_container_ref", json!("http://barbican/secret")),
         ("no_such_field", json!(1)),
     ] {

@@ -60,6 +60,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/postgres/0005_octavia_pools.sql"),
     ),
+    (7, include_str!("../migrations/postgres/0007_tags.sql")),
     (
         8,
         include_str!("../migrations/postgres/0008_listener_timeouts_acl.sql"),

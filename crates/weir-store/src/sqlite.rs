@@ -49,6 +49,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_octavia_pools.sql"),
     ),
+    (12, include_str!("../migrations/sqlite/0012_tags.sql")),
     (
         13,
         include_str!("../migrations/sqlite/0013_listener_timeouts_acl.sql"),

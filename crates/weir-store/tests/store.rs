@@ -12,6 +12,11 @@ use weir_store::postgres::PgStore;
 use weir_store::sqlite::{Durability, SqliteStore};
 use weir_store::{IdempotencyRecord, Page, Store, StoreError};
 
+// The tag cases, kept apart so that this file stays readable.
+#[path = "store/tags.rs"]
+mod tags;
+use tags::tags_round_trip_and_update;
+
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Full)
@@ -80,6 +85,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         description: "the front door".into(),
         created_at: t(4),
         updated_at: t(4),
+        tags: vec!["edge".into(), "prod".into()],
     };
     let lb_pool = Pool::new(
         "lbpool".into(),
@@ -129,6 +135,8 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         description: "udp ranges".into(),
         created_at: t(5),
         updated_at: t(5),
+        // Quotes, commas and non-ASCII survive the JSON column.
+        tags: vec!["a,b".into(), "say \"hi\"".into(), "é".into()],
     };
     let pool = Pool {
         id: "pool1".into(),
@@ -165,6 +173,7 @@ fn backend(id: &str, address: &str, ports: BackendPorts) -> Backend {
         name: "b".into(),
         created_at: t(10),
         updated_at: t(10),
+        tags: vec![format!("member-{id}")],
     }
 }
 
@@ -665,6 +674,8 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
         monitor_name: "hm".into(),
         monitor_enabled: false,
         updated_at: t(6),
+        tags: vec!["group".into()],
+        monitor_tags: vec!["hm".into(), "checked".into()],
         ..Pool::new(
             "group1".into(),
             (&lb.project_id, &lb.id),
@@ -787,4 +798,5 @@ for_each_store!(
     deleting_a_listener_takes_its_pool_and_backends_and_is_logged,
     pool_settings_round_trip_and_changes_are_scoped,
     server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb,
+    tags_round_trip_and_update,
 );

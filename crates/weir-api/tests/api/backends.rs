@@ -385,3 +385,61 @@ fn concurrent_writes_to_one_lb_all_succeed() {
     );
     assert_eq!(pool_size(&s, &f), 32);
 }
+
+#[test]
+fn load_balancers_listeners_and_backends_keep_tags() {
+    let s = start();
+    let f = fixture(&s);
+    // Made without tags: an empty list, never absent.
+    let plain = s.get(&format!("/v1/loadbalancers/{}", f.lb), &f.token);
+    assert_eq!(plain.body["tags"], json!([]));
+
+    let lb = s.create(
+        "/v1/loadbalancers",
+        &f.token,
+        json!({"subnet_id": f.subnet, "tags": ["web", "prod", "web"]}),
+    );
+    assert_eq!(lb["tags"], json!(["web", "prod"]), "duplicates collapse");
+    let lb_id = lb["id"].as_str().unwrap();
+    let listener = s.create(
+        &format!("/v1/loadbalancers/{lb_id}/listeners"),
+        &f.token,
+        json!({"protocol": "tcp", "port": 80, "tags": ["edge"]}),
+    );
+    assert_eq!(listener["tags"], json!(["edge"]));
+    let shown = s.get(
+        &format!("/v1/listeners/{}", listener["id"].as_str().unwrap()),
+        &f.token,
+    );
+    assert_eq!(shown.body["tags"], json!(["edge"]));
+
+    let reply = register(
+        &s,
+        &f,
+        json!({"backends": [{"address": "10.0.1.60", "port": 8080, "tags": ["b"]}]}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let backend = &reply.body["backends"][0];
+    assert_eq!(backend["tags"], json!(["b"]));
+    let path = format!("/v1/backends/{}", backend["id"].as_str().unwrap());
+    let renamed = s.call("PATCH", &path, &f.token, Some(json!({"name": "n"})));
+    assert_eq!(renamed.body["tags"], json!(["b"]), "absent keeps them");
+    let replaced = s.call("PATCH", &path, &f.token, Some(json!({"tags": ["c", "d"]})));
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    assert_eq!(replaced.body["tags"], json!(["c", "d"]));
+    let cleared = s.call("PATCH", &path, &f.token, Some(json!({"tags": []})));
+    assert_eq!(cleared.body["tags"], json!([]));
+
+    // The core's rules, as every other invalid field.
+    let too_long = s.post(
+        "/v1/loadbalancers",
+        &f.token,
+        json!({"subnet_id": f.subnet, "tags": ["x".repeat(256)]}),
+    );
+    assert_error(&too_long, 400, "InvalidField");
+    assert_eq!(too_long.body["error"]["field"], "tags[0]");
+    let too_many: Vec<String> = (0..101).map(|i| i.to_string()).collect();
+    let refused = s.call("PATCH", &path, &f.token, Some(json!({"tags": too_many})));
+    assert_error(&refused, 400, "InvalidField");
+    assert_eq!(refused.body["error"]["field"], "tags");
+}

@@ -51,6 +51,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         description: String::new(),
         created_at: ts(),
         updated_at: ts(),
+        tags: Vec::new(),
     }
 }
 
@@ -68,6 +69,7 @@ fn snapshot() -> RegisterSnapshot {
             description: String::new(),
             created_at: ts(),
             updated_at: ts(),
+            tags: Vec::new(),
         },
         vpc: Vpc {
             id: "vpc-1".into(),
@@ -217,6 +219,7 @@ fn existing(address: &str, port: u16, instance: Option<&str>) -> Backend {
         name: String::new(),
         created_at: ts(),
         updated_at: ts(),
+        tags: Vec::new(),
         monitor_address: None,
         monitor_port: None,
     }

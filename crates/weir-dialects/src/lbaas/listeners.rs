@@ -76,6 +76,8 @@ pub(super) struct CreateListener {
     allowed_cidrs: Option<Vec<String>>,
     #[serde(flatten)]
     unhonoured: Unhonoured,
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Value>>,
 }
 
 /// One Octavia timeout as Weir's milliseconds: absent stays absent,
@@ -130,7 +132,7 @@ fn allowed_cidrs(
 }
 
 /// Listener fields Weir has no setting for yet (TLS termination, nested
-/// creation, tags).
+/// creation).
 #[derive(Deserialize, Default)]
 pub(super) struct Unhonoured {
     default_tls_container_ref: Option<Value>,
@@ -146,7 +148,6 @@ pub(super) struct Unhonoured {
     hsts_preload: Option<Value>,
     default_pool: Option<Value>,
     l7policies: Option<Value>,
-    tags: Option<Value>,
 }
 
 /// The listener fields Weir knows (serde cannot deny unknown fields next
@@ -213,7 +214,6 @@ impl Unhonoured {
             ("hsts_preload", &self.hsts_preload),
             ("default_pool", &self.default_pool),
             ("l7policies", &self.l7policies),
-            ("tags", &self.tags),
         ] {
             refuse_unhonoured("", name, value.as_ref())?;
         }
@@ -335,6 +335,7 @@ pub(super) async fn create_listener(
     };
     known_fields(&raw, "listener", LISTENER_FIELDS)?;
     req.unhonoured.refuse()?;
+    let tags = tags_field("", &req.tags)?.unwrap_or_default();
     let lb = req
         .loadbalancer_id
         .ok_or_else(|| missing("loadbalancer_id"))?;
@@ -385,6 +386,7 @@ pub(super) async fn create_listener(
                 backend_timeout_ms: member,
                 inspect_timeout_ms: inspect,
                 allowed_cidrs,
+                tags,
             },
         )
         .await
@@ -433,6 +435,9 @@ pub(super) struct UpdateListener {
     allowed_cidrs: Option<Option<Vec<String>>>,
     #[serde(flatten)]
     unhonoured: Unhonoured,
+    /// Absent leaves them, `null` clears them.
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Value>>,
 }
 
 pub(super) async fn update_listener(
@@ -487,6 +492,7 @@ pub(super) async fn update_listener(
                 backend_timeout_ms: member,
                 inspect_timeout_ms: inspect,
                 allowed_cidrs: cidrs,
+                tags: tags_field("", &req.tags)?,
                 ..ListenerUpdate::default()
             },
         )

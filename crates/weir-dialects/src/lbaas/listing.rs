@@ -1,11 +1,14 @@
 //! OpenStack list semantics over rendered resources: filters on any
-//! top-level attribute, `fields`, `sort` (or `sort_key`/`sort_dir`),
-//! `limit`/`marker`/`page_reverse` paging and `<resource>_links`.
+//! top-level attribute (`tags` by the four tag filters, `tags`,
+//! `tags-any`, `not-tags`, `not-tags-any`, never by equality), `fields`,
+//! `sort` (or `sort_key`/`sort_dir`), `limit`/`marker`/`page_reverse`
+//! paging and `<resource>_links`.
 
 use std::cmp::Ordering;
 
 use serde_json::{json, Map, Value};
 
+use super::tags::{tags_match, TAG_FILTERS};
 use super::LbaasError;
 use crate::common::pct;
 
@@ -55,10 +58,13 @@ pub fn list(
     let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.as_str());
     let mut items: Vec<Value> = items
         .into_iter()
+        .filter(|item| tags_match(item, query))
         .filter(|item| {
             query
                 .iter()
-                .filter(|(k, _)| !CONTROL_KEYS.contains(&k.as_str()))
+                .filter(|(k, _)| {
+                    !CONTROL_KEYS.contains(&k.as_str()) && !TAG_FILTERS.contains(&k.as_str())
+                })
                 .all(|(k, want)| match item.get(k.as_str()) {
                     // openstacksdk sends Python booleans: `True`.
                     Some(Value::Bool(b)) => want.eq_ignore_ascii_case(&b.to_string()),

@@ -41,8 +41,8 @@ pub(super) struct CreateLb {
     provider: Option<String>,
     project_id: Option<String>,
     tenant_id: Option<String>,
-    /// Not kept yet: refused unless null or empty.
-    tags: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Value>>,
     vip_port_id: Option<Value>,
     vip_qos_policy_id: Option<Value>,
     flavor_id: Option<Value>,
@@ -58,8 +58,8 @@ pub(super) async fn create_lb(
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: CreateLb = body(&raw, "loadbalancer")?;
+    let tags = tags_field("", &req.tags)?.unwrap_or_default();
     for (name, value) in [
-        ("tags", &req.tags),
         ("vip_port_id", &req.vip_port_id),
         ("vip_qos_policy_id", &req.vip_qos_policy_id),
         ("flavor_id", &req.flavor_id),
@@ -119,6 +119,7 @@ pub(super) async fn create_lb(
                 vpc_id: req.vip_network_id,
                 stopped: req.admin_state_up == Some(false),
                 description: req.description,
+                tags,
             },
         )
         .await
@@ -145,8 +146,9 @@ pub(super) struct UpdateLb {
     admin_state_up: Option<bool>,
     name: Option<String>,
     description: Option<String>,
-    /// Refused unless empty: tags are not kept yet.
-    tags: Option<Value>,
+    /// Absent leaves them, `null` clears them.
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Value>>,
 }
 
 pub(super) async fn update_lb(
@@ -156,7 +158,7 @@ pub(super) async fn update_lb(
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: UpdateLb = body(&raw, "loadbalancer")?;
-    refuse_unhonoured("", "tags", req.tags.as_ref())?;
+    let tags = tags_field("", &req.tags)?;
     let c = &d.control;
     let lb = c
         .update_load_balancer(
@@ -168,6 +170,7 @@ pub(super) async fn update_lb(
                 action: req
                     .admin_state_up
                     .map(|up| if up { LbAction::Start } else { LbAction::Stop }),
+                tags,
             },
         )
         .await

@@ -17,9 +17,9 @@ pub(super) struct MemberBody {
     /// The member's own health-check target.
     monitor_address: Option<String>,
     monitor_port: Option<Lenient>,
-    /// Not kept yet: refused unless null, so a 2xx never hides an ignored
-    /// tag.
-    tags: Option<Value>,
+    /// Absent leaves them (in a batch), `null` clears them.
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Value>>,
     /// Ignored, as Octavia does: a member is its pool's project's
     /// (neutron-lbaas tempest `test_create_with_project_id_is_ignored`).
     #[serde(rename = "project_id")]
@@ -55,7 +55,7 @@ pub(super) fn member_spec(
             "Invalid input for field/attribute {field}{f}. Value: None. Mandatory field missing."
         ))
     };
-    refuse_unhonoured(field, "tags", m.tags.as_ref())?;
+    let tags = tags_field(field, &m.tags)?;
     let address = m.address.ok_or_else(|| missing("address"))?;
     let port = m.protocol_port.ok_or_else(|| missing("protocol_port"))?.0;
     if !(1..=65535).contains(&port) {
@@ -76,6 +76,7 @@ pub(super) fn member_spec(
         name: m.name,
         monitor_address: m.monitor_address.filter(|a| !a.is_empty()),
         monitor_port: m.monitor_port.map(|p| p.0),
+        tags,
         ..BackendSpec::default()
     })
 }
@@ -215,10 +216,12 @@ pub(super) async fn update_member(
                         .0,
                 ))
             }
-            ("tags", Value::Null) => {}
+            ("tags", v) => {
+                update.tags = tags_field("", &Some(Some(v.clone()).filter(|v| !v.is_null())))?
+            }
             (
-                "address" | "protocol_port" | "subnet_id" | "monitor_address" | "tags"
-                | "admin_state_up" | "name" | "backup",
+                "address" | "protocol_port" | "subnet_id" | "monitor_address" | "admin_state_up"
+                | "name" | "backup",
                 _,
             ) => {
                 return Err(LbaasError::bad_request(format!(

@@ -16,6 +16,7 @@ mod loadbalancers;
 mod members;
 mod monitors;
 mod pools;
+mod tags;
 mod views;
 
 use std::collections::HashMap;
@@ -51,6 +52,7 @@ use loadbalancers::*;
 use members::*;
 use monitors::*;
 use pools::*;
+use tags::*;
 use views::*;
 
 /// Which cloud's rules apply to a request.

@@ -23,7 +23,9 @@ pub(super) struct MonitorBody {
     http_method: Option<String>,
     http_version: Option<Value>,
     domain_name: Option<Value>,
-    tags: Option<Value>,
+    /// Absent leaves them, `null` clears them.
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Value>>,
     project_id: Option<String>,
     tenant_id: Option<String>,
 }
@@ -31,7 +33,7 @@ pub(super) struct MonitorBody {
 impl MonitorBody {
     /// Refuses what Weir cannot do: other HTTP methods and versions than
     /// the GET over HTTP/1.1 its checks send, a Host of the caller's
-    /// choosing, tags; and a body naming another project.
+    /// choosing; and a body naming another project.
     fn refuse_unhonoured(&self, owner: &ProjectId) -> Result<(), LbaasError> {
         if let Some(method) = self.http_method.as_deref().filter(|m| *m != "GET") {
             return Err(LbaasError::unsupported(format!(
@@ -48,7 +50,6 @@ impl MonitorBody {
             }
         }
         refuse_unhonoured("", "domain_name", self.domain_name.as_ref())?;
-        refuse_unhonoured("", "tags", self.tags.as_ref())?;
         check_owner([&self.project_id, &self.tenant_id], owner)
     }
 }
@@ -179,6 +180,7 @@ pub(super) async fn create_monitor(
                 health_check: Some(Some(spec)),
                 monitor_name: Some(req.name.unwrap_or_default()),
                 monitor_enabled: Some(req.admin_state_up.unwrap_or(true)),
+                monitor_tags: Some(tags_field("", &req.tags)?.unwrap_or_default()),
                 ..PoolUpdate::default()
             },
         )
@@ -237,6 +239,7 @@ pub(super) async fn update_monitor(
                 health_check: Some(Some(spec)),
                 monitor_name: req.name,
                 monitor_enabled: req.admin_state_up,
+                monitor_tags: tags_field("", &req.tags)?,
                 ..PoolUpdate::default()
             },
         )

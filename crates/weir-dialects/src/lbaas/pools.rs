@@ -149,7 +149,9 @@ pub(super) struct PoolBody {
     /// `null` (`Some(None)`) clears it on update; absent leaves it.
     #[serde(default, deserialize_with = "present")]
     session_persistence: Option<Option<Value>>,
-    tags: Option<Value>,
+    /// Likewise.
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Value>>,
     tls_enabled: Option<bool>,
     tls_container_ref: Option<Value>,
     ca_tls_container_ref: Option<Value>,
@@ -163,7 +165,6 @@ impl PoolBody {
     /// Refuses what Weir cannot honour; `owner` is the project the pool
     /// belongs to (its load balancer's).
     fn refuse_unhonoured(&self, owner: &ProjectId) -> Result<(), LbaasError> {
-        refuse_unhonoured("", "tags", self.tags.as_ref())?;
         for (name, value) in [
             ("tls_container_ref", &self.tls_container_ref),
             ("ca_tls_container_ref", &self.ca_tls_container_ref),
@@ -319,6 +320,7 @@ pub(super) async fn create_pool(
                 )?
                 .map(str::to_owned),
                 disabled: req.admin_state_up == Some(false),
+                tags: tags_field("", &req.tags)?.unwrap_or_default(),
             },
             listener.as_ref().map(|l| l.id.clone()),
             Vec::new(),
@@ -392,6 +394,7 @@ pub(super) async fn update_pool(
                 .map(algorithm)
                 .transpose()?
                 .map(|s| Some(s.to_owned())),
+            tags: tags_field("", &req.tags)?,
             ..PoolUpdate::default()
         },
     )

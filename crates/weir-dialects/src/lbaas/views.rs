@@ -114,7 +114,7 @@ pub(super) fn lb_view(
         "availability_zone": null,
         "created_at": lb.created_at.to_string(),
         "updated_at": lb.updated_at.to_string(),
-        "tags": [],
+        "tags": lb.tags,
     })
 }
 
@@ -152,7 +152,7 @@ pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Valu
         "l7policies": [],
         "created_at": l.created_at.to_string(),
         "updated_at": l.updated_at.to_string(),
-        "tags": [],
+        "tags": l.tags,
     })
 }
 
@@ -269,7 +269,7 @@ pub(super) fn pool_view(
         "alpn_protocols": null,
         "created_at": pool.created_at.to_string(),
         "updated_at": pool.updated_at.to_string(),
-        "tags": [],
+        "tags": pool.tags,
     })
 }
 
@@ -293,7 +293,7 @@ pub(super) fn member_view(c: &Control, b: &Backend, monitored: bool) -> Value {
         "monitor_port": b.monitor_port,
         "created_at": b.created_at.to_string(),
         "updated_at": b.updated_at.to_string(),
-        "tags": [],
+        "tags": b.tags,
     })
 }
 
@@ -327,6 +327,6 @@ pub(super) fn monitor_view(pool: &Pool, flavor: Flavor) -> Option<Value> {
         "tenant_id": pool.project_id.as_str(),
         "created_at": pool.created_at.to_string(),
         "updated_at": pool.updated_at.to_string(),
-        "tags": [],
+        "tags": pool.monitor_tags,
     }))
 }

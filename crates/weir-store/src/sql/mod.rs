@@ -26,7 +26,7 @@ use crate::{
     StoreResult, StoreTx,
 };
 
-/// Rows per multi-row INSERT: 16 columns × 500 stays well under both
+/// Rows per multi-row INSERT: 19 columns × 500 stays well under both
 /// databases' bind-parameter limits (SQLite 32,766, PostgreSQL 65,535).
 const INSERT_CHUNK: usize = 500;
 

@@ -31,6 +31,17 @@ pub(super) fn port_col(row: &impl Columns, name: &str) -> StoreResult<Option<u16
         .transpose()
 }
 
+/// Tags as stored: a JSON array of strings (`[]` for none).
+pub(super) fn tags_to_text(tags: &[String]) -> String {
+    serde_json::Value::from(tags).to_string()
+}
+
+pub(super) fn tags_col(row: &impl Columns, name: &str) -> StoreResult<Vec<String>> {
+    let text = row.text(name)?;
+    serde_json::from_str(&text)
+        .map_err(|_| StoreError::Corrupt(format!("{name}: not a JSON list of strings: {text:?}")))
+}
+
 pub(super) fn project_from(row: &impl Columns) -> StoreResult<Project> {
     Ok(Project {
         id: ProjectId::new(row.text("id")?),
@@ -95,6 +106,7 @@ pub(super) fn lb_from(row: &impl Columns) -> StoreResult<LoadBalancer> {
         description: row.text("description")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
+        tags: tags_col(row, "tags")?,
     })
 }
 
@@ -143,6 +155,7 @@ pub(super) fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
         description: row.text("description")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
+        tags: tags_col(row, "tags")?,
     })
 }
 
@@ -217,6 +230,8 @@ pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
         monitor_enabled: row.flag("monitor_enabled")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
+        tags: tags_col(row, "tags")?,
+        monitor_tags: tags_col(row, "monitor_tags")?,
     })
 }
 
@@ -330,6 +345,7 @@ pub(super) fn backend_from(row: &impl Columns) -> StoreResult<Backend> {
         monitor_port: port_col(row, "monitor_port")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
+        tags: tags_col(row, "tags")?,
     })
 }
 

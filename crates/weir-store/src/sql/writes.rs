@@ -143,9 +143,10 @@ impl<D: TxDriver> WriteTx<D> {
         self.exec(
             "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
              hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, slow_start_ms, created_at, \
-             scheduler, protocol, enabled, description, monitor_name, updated_at, monitor_enabled, persistence) \
+             scheduler, protocol, enabled, description, monitor_name, updated_at, monitor_enabled, persistence, \
+             tags, monitor_tags) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24)",
+             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
             args![
                 p.id.as_str(),
                 p.project_id.as_str(),
@@ -171,6 +172,8 @@ impl<D: TxDriver> WriteTx<D> {
                 p.updated_at.millis(),
                 p.monitor_enabled,
                 p.persistence.map(Persistence::as_str),
+                tags_to_text(&p.tags),
+                tags_to_text(&p.monitor_tags),
             ],
         )
         .await?;
@@ -313,8 +316,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn insert_load_balancer(&mut self, lb: &LoadBalancer, pool: &Pool) -> StoreResult<()> {
         self.exec(
             "INSERT INTO load_balancers (id, project_id, name, subnet_id, vpc_id, vip, status, default_pool_id, created_at, \
-             description, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             description, updated_at, tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             args![
                 lb.id.as_str(),
                 lb.project_id.as_str(),
@@ -327,6 +330,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 lb.created_at.millis(),
                 &lb.description,
                 lb.updated_at.millis(),
+                tags_to_text(&lb.tags),
             ],
         )
         .await?;
@@ -363,12 +367,14 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
 
     async fn update_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
         self.exec(
-            "UPDATE load_balancers SET name = $1, description = $2, status = $3, updated_at = $4 WHERE id = $5",
+            "UPDATE load_balancers SET name = $1, description = $2, status = $3, updated_at = $4, tags = $5 \
+             WHERE id = $6",
             args![
                 &lb.name,
                 &lb.description,
                 lb.status.as_str(),
                 lb.updated_at.millis(),
+                tags_to_text(&lb.tags),
                 lb.id.as_str()
             ],
         )
@@ -433,7 +439,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             "UPDATE listeners SET name = $1, scheduler = $2, proxy_protocol = $3, enabled = $4, \
              max_connections = $5, idle_timeout_ms = $6, description = $7, group_pool_id = $8, \
              updated_at = $9, forwarded_headers = $10, connect_timeout_ms = $11, \
-             backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14 WHERE id = $15",
+             backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14, \
+             tags = $15 WHERE id = $16",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -449,6 +456,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 millis_arg(l.backend_timeout_ms),
                 millis_arg(l.inspect_timeout_ms),
                 cidrs_arg(&l.allowed_cidrs),
+                tags_to_text(&l.tags),
                 l.id.as_str(),
             ],
         )
@@ -482,9 +490,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, \
              proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
              max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
-             connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs) \
+             connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs, tags) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23)",
+             $20, $21, $22, $23, $24)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -509,6 +517,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 millis_arg(l.backend_timeout_ms),
                 millis_arg(l.inspect_timeout_ms),
                 cidrs_arg(&l.allowed_cidrs),
+                tags_to_text(&l.tags),
             ],
         )
         .await?;
@@ -527,11 +536,12 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         let Some(first) = backends.first() else {
             return Ok(());
         };
-        const WIDTH: usize = 18;
+        const WIDTH: usize = 19;
         for chunk in backends.chunks(INSERT_CHUNK) {
             let sql = format!(
                 "INSERT INTO backends (id, project_id, pool_id, lb_id, listener_id, instance_id, subnet_id, address, ports, \
-                 port_key, weight, enabled, backup, name, created_at, updated_at, monitor_address, monitor_port) VALUES {}",
+                 port_key, weight, enabled, backup, name, created_at, updated_at, monitor_address, monitor_port, tags) \
+                 VALUES {}",
                 value_rows(chunk.len(), WIDTH)
             );
             let mut bound = Vec::with_capacity(chunk.len() * WIDTH);
@@ -555,6 +565,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                     b.updated_at.millis(),
                     b.monitor_address.map(|a| a.to_string()),
                     b.monitor_port.map(i64::from),
+                    tags_to_text(&b.tags),
                 ]);
             }
             self.exec(&sql, bound).await?;
@@ -576,7 +587,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             "UPDATE pools SET hc_type = $1, hc_interval_ms = $2, hc_timeout_ms = $3, hc_rise = $4, hc_fall = $5, \
              hc_port = $6, hc_path = $7, hc_codes = $8, drain_timeout_ms = $9, slow_start_ms = $10, name = $11, \
              scheduler = $12, enabled = $13, description = $14, monitor_name = $15, updated_at = $16, \
-             monitor_enabled = $17, persistence = $18 WHERE id = $19",
+             monitor_enabled = $17, persistence = $18, tags = $19, monitor_tags = $20 WHERE id = $21",
             args![
                 hc.kind,
                 hc.interval_ms,
@@ -596,6 +607,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 p.updated_at.millis(),
                 p.monitor_enabled,
                 p.persistence.map(Persistence::as_str),
+                tags_to_text(&p.tags),
+                tags_to_text(&p.monitor_tags),
                 p.id.as_str(),
             ],
         )
@@ -613,7 +626,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn update_backend(&mut self, b: &Backend) -> StoreResult<()> {
         self.exec(
             "UPDATE backends SET weight = $1, enabled = $2, backup = $3, name = $4, updated_at = $5, \
-             ports = $6, port_key = $7, monitor_address = $8, monitor_port = $9 WHERE id = $10",
+             ports = $6, port_key = $7, monitor_address = $8, monitor_port = $9, tags = $10 WHERE id = $11",
             args![
                 i64::from(b.weight),
                 b.enabled,
@@ -624,6 +637,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 i64::from(b.ports.key()),
                 b.monitor_address.map(|a| a.to_string()),
                 b.monitor_port.map(i64::from),
+                tags_to_text(&b.tags),
                 b.id.as_str(),
             ],
         )
