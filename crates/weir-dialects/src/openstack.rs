@@ -137,22 +137,51 @@ async fn version(headers: HeaderMap) -> Json<Value> {
 
 /// Octavia's version document, unauthenticated as Octavia's is: clients
 /// (tempest's Octavia client, keystoneauth's discovery) read the `CURRENT`
-/// version from it. Weir claims the API version whose fields it honours
-/// (see `docs/dialects/openstack.md`).
+/// version from it. Like Octavia's it lists every version up to the
+/// current one; Weir claims the version whose fields it honours or
+/// refuses with Octavia's 501 (see `docs/dialects/openstack.md`).
 async fn octavia_versions(headers: HeaderMap) -> Json<Value> {
     let base = base_url(&headers);
-    Json(json!({"versions": [{
-        "id": OCTAVIA_API_VERSION,
-        "status": "CURRENT",
-        "updated": "2016-12-11T00:00:00Z",
-        "links": [{"rel": "self", "href": format!("{base}{LOAD_BALANCER_PREFIX}/v2")}],
-    }]}))
+    let href = format!("{base}{LOAD_BALANCER_PREFIX}/v2");
+    let versions: Vec<Value> = OCTAVIA_API_VERSIONS
+        .iter()
+        .enumerate()
+        .map(|(i, (id, updated))| {
+            let current = i + 1 == OCTAVIA_API_VERSIONS.len();
+            json!({
+                "id": id,
+                "status": if current { "CURRENT" } else { "SUPPORTED" },
+                "updated": updated,
+                "links": [{"rel": "self", "href": href}],
+            })
+        })
+        .collect();
+    Json(json!({ "versions": versions }))
 }
 
-/// The Octavia API version Weir implements: 2.0, the base LBaaS v2 API.
-/// Later versions add fields (listener timeouts in 2.1, tags in 2.5, ...)
-/// that clients would expect honoured once it is claimed.
-const OCTAVIA_API_VERSION: &str = "v2.0";
+/// The Octavia API versions Weir implements, the last one current, with
+/// Octavia's own dates. Up to 2.13: listener timeouts (2.1), tags (2.5),
+/// flavors (2.6: none, and creating one is 501), TLS client
+/// authentication (2.8: 501 until Weir terminates TLS), L7 redirect codes
+/// (2.9: L7 policies are 501), monitor Host header and HTTP version
+/// (2.10), additive member batches (2.11), `allowed_cidrs` (2.12) and
+/// SOURCE_IP_PORT (2.13). 2.14 (availability zones) would need zones.
+const OCTAVIA_API_VERSIONS: &[(&str, &str)] = &[
+    ("v2.0", "2016-12-11T00:00:00Z"),
+    ("v2.1", "2018-04-20T00:00:00Z"),
+    ("v2.2", "2018-07-31T00:00:00Z"),
+    ("v2.3", "2018-12-18T00:00:00Z"),
+    ("v2.4", "2018-12-19T00:00:00Z"),
+    ("v2.5", "2019-01-21T00:00:00Z"),
+    ("v2.6", "2019-01-25T00:00:00Z"),
+    ("v2.7", "2018-01-25T12:00:00Z"),
+    ("v2.8", "2019-02-12T00:00:00Z"),
+    ("v2.9", "2019-03-04T00:00:00Z"),
+    ("v2.10", "2019-03-05T00:00:00Z"),
+    ("v2.11", "2019-06-24T00:00:00Z"),
+    ("v2.12", "2019-09-11T00:00:00Z"),
+    ("v2.13", "2019-09-13T00:00:00Z"),
+];
 
 #[derive(Deserialize)]
 struct AuthRequest {
