@@ -147,8 +147,26 @@ wire_enum!(
 wire_enum!(
     /// Backend selection algorithm: weighted round robin, least connections,
     /// source hashing.
-    Scheduler { Wrr = "wrr", Lc = "lc", Sh = "sh" }
+    Scheduler {
+        Wrr = "wrr",
+        Lc = "lc",
+        /// Consistent hashing (Maglev) of the client address: every
+        /// connection of one client goes to one backend.
+        Sh = "sh",
+        /// Consistent hashing of the client address and port (Octavia's
+        /// SOURCE_IP_PORT): one connection or UDP flow stays on one
+        /// backend, a client's connections spread.
+        ShPort = "sh-port"
+    }
 );
+
+impl Scheduler {
+    /// Whether it picks by hashing the client (the pool needs a Maglev
+    /// table).
+    pub fn hashes(self) -> bool {
+        matches!(self, Self::Sh | Self::ShPort)
+    }
+}
 
 /// A project (tenant). Credentials are handled by the control layer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -240,10 +240,9 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
             "{field}: the error names the field: {body}"
         );
     }
-    // Hashing on the source port as well is an option Weir's provider
-    // does not have: Octavia's 501, which clients treat as "unsupported".
+    // Cookies and re-encryption are options Weir's provider does not
+    // have: Octavia's 501, which clients treat as "unsupported".
     for (field, value) in [
-        ("lb_algorithm", json!("SOURCE_IP_PORT")),
         ("session_persistence", json!({"type": "HTTP_COOKIE"})),
         (
             "session_persistence",
@@ -575,4 +574,56 @@ fn a_batch_cannot_aim_checks_outside_the_callers_networks() {
             "{hostile}: the member keeps its target"
         );
     }
+}
+
+/// SOURCE_IP_PORT (API 2.13): hashing of the client address and port,
+/// kept, shown, and changed to and from like any other algorithm.
+#[test]
+fn source_ip_port_is_an_algorithm_like_the_others() {
+    let o = Octavia::start();
+    let subnet = o.server.inventory.subnet.clone();
+    let lb = text(
+        &status(
+            &o.call(
+                "POST",
+                "/loadbalancers",
+                Some(json!({"loadbalancer": {"vip_subnet_id": subnet}})),
+            ),
+            201,
+        ),
+        "/loadbalancer/id",
+    );
+    for protocol in ["TCP", "UDP", "HTTP"] {
+        let created = status(
+            &o.pool(json!({"loadbalancer_id": lb, "protocol": protocol,
+                            "lb_algorithm": "SOURCE_IP_PORT"})),
+            201,
+        );
+        assert_eq!(text(&created, "/pool/lb_algorithm"), "SOURCE_IP_PORT");
+        let id = text(&created, "/pool/id");
+        let shown = status(&o.call("GET", &format!("/pools/{id}"), None), 200);
+        assert_eq!(text(&shown, "/pool/lb_algorithm"), "SOURCE_IP_PORT");
+        for algorithm in ["ROUND_ROBIN", "SOURCE_IP", "SOURCE_IP_PORT"] {
+            let updated = status(
+                &o.call(
+                    "PUT",
+                    &format!("/pools/{id}"),
+                    Some(json!({"pool": {"lb_algorithm": algorithm}})),
+                ),
+                200,
+            );
+            assert_eq!(text(&updated, "/pool/lb_algorithm"), algorithm);
+            let shown = status(&o.call("GET", &format!("/pools/{id}"), None), 200);
+            assert_eq!(text(&shown, "/pool/lb_algorithm"), algorithm);
+        }
+    }
+    let listed = status(
+        &o.call("GET", "/pools?lb_algorithm=SOURCE_IP_PORT", None),
+        200,
+    );
+    assert_eq!(listed["pools"].as_array().unwrap().len(), 3);
+    // A misspelt algorithm is still the 400 that names the field.
+    let reply = o.pool(json!({"loadbalancer_id": lb, "protocol": "TCP",
+                              "lb_algorithm": "SOURCE_PORT"}));
+    assert!(status(&reply, 400).to_string().contains("lb_algorithm"));
 }

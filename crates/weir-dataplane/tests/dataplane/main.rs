@@ -4,6 +4,7 @@
 mod support;
 
 mod gray;
+mod hashing;
 mod health_privacy;
 mod http;
 mod http_limits;

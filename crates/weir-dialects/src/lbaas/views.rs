@@ -153,6 +153,7 @@ pub(super) fn algorithm_name(s: Scheduler) -> &'static str {
         Scheduler::Wrr => "ROUND_ROBIN",
         Scheduler::Lc => "LEAST_CONNECTIONS",
         Scheduler::Sh => "SOURCE_IP",
+        Scheduler::ShPort => "SOURCE_IP_PORT",
     }
 }
 
@@ -161,10 +162,7 @@ pub(super) fn algorithm(name: &str) -> Result<&'static str, LbaasError> {
         "ROUND_ROBIN" => Ok("wrr"),
         "LEAST_CONNECTIONS" => Ok("lc"),
         "SOURCE_IP" => Ok("sh"),
-        // Octavia's answer for an option its provider cannot do.
-        "SOURCE_IP_PORT" => Err(LbaasError::unsupported(
-            "lb_algorithm SOURCE_IP_PORT (Weir hashes on the source address only: SOURCE_IP)",
-        )),
+        "SOURCE_IP_PORT" => Ok("sh-port"),
         other => Err(LbaasError::bad_request(format!(
             "Invalid input for field/attribute lb_algorithm. Value: '{other}'. Value should be one of ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP, SOURCE_IP_PORT"
         ))),

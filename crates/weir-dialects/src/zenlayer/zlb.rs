@@ -359,7 +359,9 @@ pub fn scheduler_name(s: Scheduler) -> &'static str {
     match s {
         Scheduler::Wrr => "wrr",
         Scheduler::Lc => "wlc",
-        Scheduler::Sh => "mh",
+        // Zenlayer documents no port-hashing scheduler; a pool given
+        // SOURCE_IP_PORT through Octavia reads as its nearest, Maglev.
+        Scheduler::Sh | Scheduler::ShPort => "mh",
     }
 }
 
