@@ -60,6 +60,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/postgres/0005_octavia_pools.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_monitor_http.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod check_requests;
 mod gray;
 mod hashing;
 mod health_privacy;

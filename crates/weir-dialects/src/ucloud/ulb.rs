@@ -281,6 +281,7 @@ fn check(kind: &str, path: Option<String>) -> HealthCheckSpec {
         port: None,
         path,
         expected_codes: None,
+        ..HealthCheckSpec::default()
     }
 }
 

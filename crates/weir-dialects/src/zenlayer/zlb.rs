@@ -240,12 +240,12 @@ fn health_view(pool: &Pool) -> Value {
                 CheckKind::Tcp => ("TCP", None, None),
                 CheckKind::UdpConnect => ("UDP", None, None),
                 CheckKind::TlsHello => ("TCP", None, None),
-                CheckKind::Https { path, expected } => (
+                CheckKind::Https { path, expected, .. } => (
                     "HTTPS",
                     Some(path.clone()),
                     Some(weir_core::pool::format_codes(expected)),
                 ),
-                CheckKind::Http { path, expected } => (
+                CheckKind::Http { path, expected, .. } => (
                     "HTTP",
                     Some(path.clone()),
                     Some(weir_core::pool::format_codes(expected)),
