@@ -530,6 +530,9 @@ struct HealthCheckBody {
     port: Option<u32>,
     path: Option<String>,
     expected_codes: Option<String>,
+    method: Option<String>,
+    http_version: Option<String>,
+    host: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -569,6 +572,9 @@ async fn update_pool(
                 port: h.port,
                 path: h.path,
                 expected_codes: h.expected_codes,
+                method: h.method,
+                http_version: h.http_version,
+                host: h.host,
             })
         }),
         drain_timeout_ms: req.drain_timeout_ms,

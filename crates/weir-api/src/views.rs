@@ -298,23 +298,38 @@ pub struct HealthCheckView {
     pub port: Option<u16>,
     pub path: Option<String>,
     pub expected_codes: Option<String>,
+    /// HTTP(S) checks: the request's method, HTTP version and Host (null:
+    /// the member's address on HTTP/1.1, none on 1.0).
+    pub method: Option<&'static str>,
+    pub http_version: Option<&'static str>,
+    pub host: Option<String>,
 }
 
 impl From<&HealthCheck> for HealthCheckView {
     fn from(c: &HealthCheck) -> Self {
-        let (kind, path, expected_codes) = match &c.kind {
-            CheckKind::Tcp => ("tcp", None, None),
-            CheckKind::UdpConnect => ("udp-connect", None, None),
-            CheckKind::TlsHello => ("tls-hello", None, None),
-            CheckKind::Https { path, expected } => (
+        let (kind, path, expected_codes, request) = match &c.kind {
+            CheckKind::Tcp => ("tcp", None, None, None),
+            CheckKind::UdpConnect => ("udp-connect", None, None, None),
+            CheckKind::TlsHello => ("tls-hello", None, None, None),
+            CheckKind::Https {
+                path,
+                expected,
+                request,
+            } => (
                 "https",
                 Some(path.clone()),
                 Some(weir_core::pool::format_codes(expected)),
+                Some(request),
             ),
-            CheckKind::Http { path, expected } => (
+            CheckKind::Http {
+                path,
+                expected,
+                request,
+            } => (
                 "http",
                 Some(path.clone()),
                 Some(weir_core::pool::format_codes(expected)),
+                Some(request),
             ),
         };
         Self {
@@ -326,6 +341,9 @@ impl From<&HealthCheck> for HealthCheckView {
             port: c.port,
             path,
             expected_codes,
+            method: request.map(|r| r.method.as_str()),
+            http_version: request.map(|r| r.version.as_str()),
+            host: request.and_then(|r| r.host.clone()),
         }
     }
 }

@@ -147,8 +147,26 @@ wire_enum!(
 wire_enum!(
     /// Backend selection algorithm: weighted round robin, least connections,
     /// source hashing.
-    Scheduler { Wrr = "wrr", Lc = "lc", Sh = "sh" }
+    Scheduler {
+        Wrr = "wrr",
+        Lc = "lc",
+        /// Consistent hashing (Maglev) of the client address: every
+        /// connection of one client goes to one backend.
+        Sh = "sh",
+        /// Consistent hashing of the client address and port (Octavia's
+        /// SOURCE_IP_PORT): one connection or UDP flow stays on one
+        /// backend, a client's connections spread.
+        ShPort = "sh-port"
+    }
 );
+
+impl Scheduler {
+    /// Whether it picks by hashing the client (the pool needs a Maglev
+    /// table).
+    pub fn hashes(self) -> bool {
+        matches!(self, Self::Sh | Self::ShPort)
+    }
+}
 
 /// A project (tenant). Credentials are handled by the control layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -557,15 +575,70 @@ impl Pool {
     }
 }
 
+wire_enum!(
+    /// The method of an HTTP check (Octavia's `http_method`, less CONNECT,
+    /// whose target is a host and port, not a path, and whose success
+    /// turns the connection into a tunnel: no check of a path).
+    HttpMethod {
+        Get = "GET",
+        Head = "HEAD",
+        Options = "OPTIONS",
+        Post = "POST",
+        Put = "PUT",
+        Patch = "PATCH",
+        Delete = "DELETE",
+        Trace = "TRACE"
+    }
+);
+
+impl HttpMethod {
+    /// Whether requests of this method normally carry a body: a check
+    /// sends none, and says so with `Content-Length: 0`, since without a
+    /// length a server may wait for one.
+    pub fn expects_body(self) -> bool {
+        matches!(self, Self::Post | Self::Put | Self::Patch)
+    }
+}
+
+wire_enum!(
+    /// The HTTP version of a check's request line (Octavia's
+    /// `http_version`).
+    HttpVersion { Http10 = "1.0", Http11 = "1.1" }
+);
+
+/// What an HTTP(S) check sends besides its path. The default is what
+/// checks always sent: `GET` over HTTP/1.1 with the member's address as
+/// Host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CheckRequest {
+    pub method: HttpMethod,
+    pub version: HttpVersion,
+    /// The Host header (Octavia's `domain_name`), a DNS name checked by
+    /// [`crate::pool::plan_health_check`]. Without one, HTTP/1.1 sends the
+    /// member's address and HTTP/1.0 no Host.
+    pub host: Option<String>,
+}
+
+impl Default for CheckRequest {
+    fn default() -> Self {
+        Self {
+            method: HttpMethod::Get,
+            version: HttpVersion::Http11,
+            host: None,
+        }
+    }
+}
+
 /// What an active check does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CheckKind {
     /// A TCP connect succeeds.
     Tcp,
-    /// An HTTP GET of `path` answers with a status in `expected`.
+    /// An HTTP request for `path` answers with a status in `expected`.
     Http {
         path: String,
         expected: Vec<(u16, u16)>,
+        request: CheckRequest,
     },
     /// The HTTP check over TLS (Octavia's HTTPS monitor). The member's
     /// certificate is not verified, as Octavia's amphora does not: the
@@ -573,6 +646,7 @@ pub enum CheckKind {
     Https {
         path: String,
         expected: Vec<(u16, u16)>,
+        request: CheckRequest,
     },
     /// A TLS handshake completes (Octavia's TLS-HELLO), certificate
     /// unverified.

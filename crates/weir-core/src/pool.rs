@@ -1,7 +1,9 @@
 //! Pool settings: active health checks, the drain timeout and slow start.
 
 use crate::loadbalancer::parse_enum;
-use crate::model::{CheckKind, HealthCheck, Persistence, Pool, Scheduler};
+use crate::model::{
+    CheckKind, CheckRequest, HealthCheck, HttpMethod, HttpVersion, Persistence, Pool, Scheduler,
+};
 use crate::{Error, Timestamp};
 
 /// Bounds of the check timing, in milliseconds.
@@ -30,6 +32,12 @@ pub struct HealthCheckSpec {
     pub path: Option<String>,
     /// HTTP only: `200`, `200-399`, `200,204,300-302`; default `200-399`.
     pub expected_codes: Option<String>,
+    /// HTTP only: an [`HttpMethod`] name; default `GET`.
+    pub method: Option<String>,
+    /// HTTP only: `1.0` or `1.1` (default).
+    pub http_version: Option<String>,
+    /// HTTP only: the Host header, a DNS name ([`check_host`]).
+    pub host: Option<String>,
 }
 
 /// A change to a pool's settings. `health_check: Some(None)` removes the
@@ -98,25 +106,75 @@ pub fn format_codes(codes: &[(u16, u16)]) -> String {
         .join(",")
 }
 
+/// Holds a check's Host to a DNS name (Octavia's `domain_name`): labels
+/// of letters, digits and inner hyphens, at most 63 bytes each and 253 in
+/// all, an optional final dot. It is written into the check's request as
+/// given, so anything else (a space, CR/LF, a colon) could smuggle header
+/// lines or another target into it.
+pub fn check_host(field: &str, host: &str) -> Result<(), Error> {
+    let bad = |why: &str| Error::invalid(field, format!("{host:?} is not a DNS name: {why}"));
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if name.is_empty() || name.len() > 253 {
+        return Err(bad("1-253 characters"));
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(bad("each label has 1-63 characters"));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(bad("only letters, digits, '-' and '.'"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(bad("a label neither starts nor ends with '-'"));
+        }
+    }
+    Ok(())
+}
+
+/// The request of an HTTP check from its spec, defaults filled.
+fn plan_check_request(spec: &HealthCheckSpec) -> Result<CheckRequest, Error> {
+    let f = |name: &str| format!("health_check.{name}");
+    let mut request = CheckRequest::default();
+    if let Some(method) = &spec.method {
+        request.method = parse_enum(&f("method"), method, HttpMethod::NAMES)?;
+    }
+    if let Some(version) = &spec.http_version {
+        request.version = parse_enum(&f("http_version"), version, HttpVersion::NAMES)?;
+    }
+    if let Some(host) = &spec.host {
+        check_host(&f("host"), host)?;
+        request.host = Some(host.clone());
+    }
+    Ok(request)
+}
+
 /// Validates a health check, filling defaults (interval 2 s, timeout 1 s,
 /// rise 2, fall 3).
 pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
     let f = |name: &str| format!("health_check.{name}");
+    let http_only = spec.path.is_some()
+        || spec.expected_codes.is_some()
+        || spec.method.is_some()
+        || spec.http_version.is_some()
+        || spec.host.is_some();
     let kind = match spec.kind.as_str() {
         "tcp" => {
-            if spec.path.is_some() || spec.expected_codes.is_some() {
+            if http_only {
                 return Err(Error::invalid(
                     f("path"),
-                    "path and expected_codes apply to http checks only",
+                    "path, expected_codes, method, http_version and host apply to http checks only",
                 ));
             }
             CheckKind::Tcp
         }
         "udp-connect" | "tls-hello" => {
-            if spec.path.is_some() || spec.expected_codes.is_some() {
+            if http_only {
                 return Err(Error::invalid(
                     f("path"),
-                    "path and expected_codes apply to http checks only",
+                    "path, expected_codes, method, http_version and host apply to http checks only",
                 ));
             }
             if spec.kind == "tls-hello" {
@@ -140,10 +198,19 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
                 &f("expected_codes"),
                 spec.expected_codes.as_deref().unwrap_or("200-399"),
             )?;
+            let request = plan_check_request(spec)?;
             if spec.kind == "https" {
-                CheckKind::Https { path, expected }
+                CheckKind::Https {
+                    path,
+                    expected,
+                    request,
+                }
             } else {
-                CheckKind::Http { path, expected }
+                CheckKind::Http {
+                    path,
+                    expected,
+                    request,
+                }
             }
         }
         other => {
@@ -302,7 +369,8 @@ mod tests {
             http.kind,
             CheckKind::Http {
                 path: "/health".into(),
-                expected: vec![(200, 200), (204, 206)]
+                expected: vec![(200, 200), (204, 206)],
+                request: CheckRequest::default(),
             }
         );
         for bad in [
@@ -360,6 +428,84 @@ mod tests {
                 matches!(plan_health_check(&bad), Err(Error::InvalidField { .. })),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn http_checks_take_a_method_a_version_and_a_host() {
+        let spec = |method: &str, version: &str, host: &str| HealthCheckSpec {
+            kind: "https".into(),
+            method: Some(method.into()),
+            http_version: Some(version.into()),
+            host: Some(host.into()),
+            ..Default::default()
+        };
+        let check = plan_health_check(&spec("HEAD", "1.0", "example.com")).unwrap();
+        let CheckKind::Https { request, .. } = check.kind else {
+            panic!("{:?}", check.kind);
+        };
+        assert_eq!(
+            request,
+            CheckRequest {
+                method: HttpMethod::Head,
+                version: HttpVersion::Http10,
+                host: Some("example.com".into()),
+            }
+        );
+        assert!(HttpMethod::Post.expects_body() && !HttpMethod::Delete.expects_body());
+        for host in [
+            "a",
+            "health.example.com.",
+            "xn--bcher-kva.example",
+            "a1-b2.c3",
+        ] {
+            assert!(check_host("h", host).is_ok(), "{host}");
+        }
+        let long_label = "a".repeat(64);
+        let long_name = ["abcdefghi"; 26].join(".");
+        for host in [
+            "",
+            ".",
+            "example.com\r\nX-Injected: 1",
+            "example.com\nX: 1",
+            "example .com",
+            "example.com:80",
+            "user@example.com",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "exa_mple.com",
+            "ex/ample",
+            long_label.as_str(),
+            long_name.as_str(),
+        ] {
+            assert!(
+                matches!(
+                    plan_health_check(&spec("GET", "1.1", host)),
+                    Err(Error::InvalidField { field, .. }) if field == "health_check.host"
+                ),
+                "{host:?}"
+            );
+        }
+        for (method, version) in [
+            ("CONNECT", "1.1"),
+            ("get", "1.1"),
+            ("GET", "2"),
+            ("GET", "1"),
+        ] {
+            assert!(
+                plan_health_check(&spec(method, version, "example.com")).is_err(),
+                "{method} {version}"
+            );
+        }
+        // They mean nothing to a check that sends no HTTP.
+        for kind in ["tcp", "tls-hello", "udp-connect"] {
+            let spec = HealthCheckSpec {
+                kind: kind.into(),
+                method: Some("GET".into()),
+                ..Default::default()
+            };
+            assert!(plan_health_check(&spec).is_err(), "{kind}");
         }
     }
 }

@@ -6,11 +6,14 @@
 //!   index. The cycle is exactly nginx's order (`5:1:1` -> `a a b a c a a`).
 //! - Source hashing uses a Maglev table: each backend fills slots in its own
 //!   permutation order, weighted, so a change of the backend set moves only
-//!   about its share of keys.
+//!   about its share of keys. The key is the client address, or address and
+//!   port ([`source_key`]).
 //! - Least connections compares `active / weight` across the candidates.
 //! - Slow start ([`ramped_weights`]) shrinks the weight of a backend that
 //!   has just joined or recovered, in proportion to how far into its ramp
 //!   it is; every algorithm above then works on the ramped weights.
+
+use std::net::{IpAddr, SocketAddr};
 
 /// The longest SWRR cycle kept; larger weight sums are scaled down
 /// proportionally (shares stay within 1/`MAX_CYCLE` of exact).
@@ -151,6 +154,29 @@ pub fn hash(bytes: &[u8], seed: u64) -> u64 {
     h ^ (h >> 33)
 }
 
+/// The key a hashing scheduler looks up in the Maglev table: the client
+/// address, and with `with_port` (SOURCE_IP_PORT) its port too, so each
+/// connection or UDP flow of one client hashes on its own.
+pub fn source_key(client: SocketAddr, with_port: bool) -> u64 {
+    let mut bytes = [0u8; 18];
+    let len = match client.ip() {
+        IpAddr::V4(v4) => {
+            bytes[..4].copy_from_slice(&v4.octets());
+            4
+        }
+        IpAddr::V6(v6) => {
+            bytes[..16].copy_from_slice(&v6.octets());
+            16
+        }
+    };
+    if with_port {
+        bytes[len..len + 2].copy_from_slice(&client.port().to_be_bytes());
+        hash(&bytes[..len + 2], 0)
+    } else {
+        hash(&bytes[..len], 0)
+    }
+}
+
 /// A Maglev lookup table over backends identified by `keys` (stable ids)
 /// with `weights`; each slot holds a backend index. Empty when every
 /// weight is zero.
@@ -268,6 +294,32 @@ pub fn ramped_weights(weights: &[u32], ramp: &[Option<u32>]) -> Vec<u32> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn source_keys_with_and_without_the_port() {
+        let a: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        // SOURCE_IP: the port does not matter, and the key is the one the
+        // address alone always hashed to.
+        assert_eq!(source_key(a, false), source_key(b, false));
+        assert_eq!(source_key(a, false), hash(&[127, 0, 0, 1], 0));
+        // SOURCE_IP_PORT: one connection is one key, its neighbour another.
+        assert_eq!(source_key(a, true), source_key(a, true));
+        assert_ne!(source_key(a, true), source_key(b, true));
+        assert_ne!(source_key(a, true), source_key(a, false));
+        let v6: SocketAddr = "[2001:db8::1]:40000".parse().unwrap();
+        assert_ne!(source_key(v6, true), source_key(v6, false));
+        // Over a table of two equal backends, a few hundred ports of one
+        // address reach both, each about half the time.
+        let table = maglev_table(&["x", "y"], &[1, 1]);
+        let n = table.len() as u64;
+        let mut seen = [0u32; 2];
+        for port in 40_000..40_400u16 {
+            let key = source_key(SocketAddr::from(([127, 0, 0, 1], port)), true);
+            seen[table[(key % n) as usize] as usize] += 1;
+        }
+        assert!(seen.iter().all(|&c| c > 120), "{seen:?}");
+    }
 
     #[test]
     fn swrr_matches_nginx_order() {

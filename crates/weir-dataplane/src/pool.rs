@@ -8,7 +8,7 @@
 //! taken only on those transitions, never when a connection picks a backend.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -333,7 +333,7 @@ impl Tier {
     fn pick(
         &self,
         scheduler: Scheduler,
-        client: IpAddr,
+        client: SocketAddr,
         counter: &AtomicUsize,
         exclude: &[BackendId],
     ) -> Option<Arc<BackendRuntime>> {
@@ -368,15 +368,12 @@ impl Tier {
                 balance::least_connections(&candidates, start % candidates.len())
                     .map(|i| self.members[i].clone())
             }
-            Scheduler::Sh => {
+            Scheduler::Sh | Scheduler::ShPort => {
                 let n = self.maglev.len();
                 if n == 0 {
                     return None;
                 }
-                let key = match client {
-                    IpAddr::V4(v4) => balance::hash(&v4.octets(), 0),
-                    IpAddr::V6(v6) => balance::hash(&v6.octets(), 0),
-                };
+                let key = balance::source_key(client, scheduler == Scheduler::ShPort);
                 let start = (key % n as u64) as usize;
                 // Excluded (failed) backends pass their keys on to the next
                 // slot's owner; everyone else keeps theirs.
@@ -466,7 +463,7 @@ impl PoolRuntime {
     pub fn pick(
         &self,
         scheduler: Scheduler,
-        client: IpAddr,
+        client: SocketAddr,
         exclude: &[BackendId],
     ) -> Option<Arc<BackendRuntime>> {
         let snap = self.snapshot.load();

@@ -44,7 +44,7 @@ pub async fn accept_loop(
 async fn connect_upstream(
     runtime: &ListenerRuntime,
     shared: &Shared,
-    client: std::net::IpAddr,
+    client: SocketAddr,
     port: u16,
 ) -> Option<(TcpStream, Arc<BackendRuntime>)> {
     let spec = runtime.spec();
@@ -71,11 +71,12 @@ async fn connect_upstream(
     None
 }
 
-/// The first pool (own, then LB-wide) with an eligible backend decides.
+/// The first pool (own, then LB-wide) with an eligible backend decides;
+/// `client` is the whole source address, for the schedulers that hash it.
 pub fn pick(
     pools: &[Arc<PoolRuntime>],
     scheduler: weir_core::model::Scheduler,
-    client: std::net::IpAddr,
+    client: SocketAddr,
     exclude: &[weir_core::ids::BackendId],
 ) -> Option<(Arc<PoolRuntime>, Arc<BackendRuntime>)> {
     pools
@@ -91,7 +92,7 @@ async fn serve(
     shared: Arc<Shared>,
 ) {
     runtime.connections.fetch_add(1, Ordering::Relaxed);
-    let Some((mut upstream, backend)) = connect_upstream(&runtime, &shared, peer.ip(), port).await
+    let Some((mut upstream, backend)) = connect_upstream(&runtime, &shared, peer, port).await
     else {
         runtime.failures.fetch_add(1, Ordering::Relaxed);
         // No backend could take it: close at once so the client sees it.

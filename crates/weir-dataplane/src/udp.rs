@@ -188,7 +188,7 @@ async fn open_flow(start: FlowStart<'_>) -> Option<(Arc<UdpSocket>, Arc<BackendR
     let pools = runtime.pools();
     let mut tried = Vec::new();
     for _ in 0..shared.config.connect_attempts {
-        let (pool, backend) = pick(&pools, scheduler, client.ip(), &tried)?;
+        let (pool, backend) = pick(&pools, scheduler, client, &tried)?;
         match shared
             .egress
             .udp(PoolRuntime::address(&backend, dial_port))

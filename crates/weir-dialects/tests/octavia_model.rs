@@ -240,10 +240,9 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
             "{field}: the error names the field: {body}"
         );
     }
-    // Hashing on the source port as well is an option Weir's provider
-    // does not have: Octavia's 501, which clients treat as "unsupported".
+    // Cookies and re-encryption are options Weir's provider does not
+    // have: Octavia's 501, which clients treat as "unsupported".
     for (field, value) in [
-        ("lb_algorithm", json!("SOURCE_IP_PORT")),
         ("session_persistence", json!({"type": "HTTP_COOKIE"})),
         (
             "session_persistence",
@@ -689,4 +688,175 @@ fn a_batch_cannot_aim_checks_outside_the_callers_networks() {
             "{hostile}: the member keeps its target"
         );
     }
+}
+
+/// SOURCE_IP_PORT (API 2.13): hashing of the client address and port,
+/// kept, shown, and changed to and from like any other algorithm.
+#[test]
+fn source_ip_port_is_an_algorithm_like_the_others() {
+    let o = Octavia::start();
+    let subnet = o.server.inventory.subnet.clone();
+    let lb = text(
+        &status(
+            &o.call(
+                "POST",
+                "/loadbalancers",
+                Some(json!({"loadbalancer": {"vip_subnet_id": subnet}})),
+            ),
+            201,
+        ),
+        "/loadbalancer/id",
+    );
+    for protocol in ["TCP", "UDP", "HTTP"] {
+        let created = status(
+            &o.pool(json!({"loadbalancer_id": lb, "protocol": protocol,
+                            "lb_algorithm": "SOURCE_IP_PORT"})),
+            201,
+        );
+        assert_eq!(text(&created, "/pool/lb_algorithm"), "SOURCE_IP_PORT");
+        let id = text(&created, "/pool/id");
+        let shown = status(&o.call("GET", &format!("/pools/{id}"), None), 200);
+        assert_eq!(text(&shown, "/pool/lb_algorithm"), "SOURCE_IP_PORT");
+        for algorithm in ["ROUND_ROBIN", "SOURCE_IP", "SOURCE_IP_PORT"] {
+            let updated = status(
+                &o.call(
+                    "PUT",
+                    &format!("/pools/{id}"),
+                    Some(json!({"pool": {"lb_algorithm": algorithm}})),
+                ),
+                200,
+            );
+            assert_eq!(text(&updated, "/pool/lb_algorithm"), algorithm);
+            let shown = status(&o.call("GET", &format!("/pools/{id}"), None), 200);
+            assert_eq!(text(&shown, "/pool/lb_algorithm"), algorithm);
+        }
+    }
+    let listed = status(
+        &o.call("GET", "/pools?lb_algorithm=SOURCE_IP_PORT", None),
+        200,
+    );
+    assert_eq!(listed["pools"].as_array().unwrap().len(), 3);
+    // A misspelt algorithm is still the 400 that names the field.
+    let reply = o.pool(json!({"loadbalancer_id": lb, "protocol": "TCP",
+                              "lb_algorithm": "SOURCE_PORT"}));
+    assert!(status(&reply, 400).to_string().contains("lb_algorithm"));
+}
+
+/// A monitor's request (API 2.10): `http_method`, `http_version` and
+/// `domain_name` are kept, shown and changed; a domain name that could
+/// carry header lines into the check is 400, CONNECT is the provider's 501.
+#[test]
+fn monitors_send_the_method_version_and_domain_asked_for() {
+    let o = Octavia::start();
+    let subnet = o.server.inventory.subnet.clone();
+    let lb = text(
+        &status(
+            &o.call(
+                "POST",
+                "/loadbalancers",
+                Some(json!({"loadbalancer": {"vip_subnet_id": subnet}})),
+            ),
+            201,
+        ),
+        "/loadbalancer/id",
+    );
+    let pool = |protocol: &str| {
+        text(
+            &status(
+                &o.pool(json!({"loadbalancer_id": lb, "protocol": protocol,
+                               "lb_algorithm": "ROUND_ROBIN"})),
+                201,
+            ),
+            "/pool/id",
+        )
+    };
+    let http_pool = pool("HTTP");
+    let monitor = |pool: &str, kind: &str, extra: Value| {
+        let mut body = json!({"pool_id": pool, "type": kind, "delay": 5, "timeout": 3,
+                              "max_retries": 2});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        o.call(
+            "POST",
+            "/healthmonitors",
+            Some(json!({ "healthmonitor": body })),
+        )
+    };
+    for (extra, want) in [
+        (json!({"domain_name": "example.com\r\nX-Injected: 1"}), 400),
+        (json!({"domain_name": "example .com"}), 400),
+        (json!({"domain_name": "example.com:8080"}), 400),
+        (json!({"domain_name": 7}), 400),
+        (json!({"http_version": 2.0}), 400),
+        (json!({"http_method": "FETCH"}), 400),
+        (json!({"http_method": "CONNECT"}), 501),
+    ] {
+        let reply = monitor(&http_pool, "HTTP", extra.clone());
+        let body = status(&reply, want);
+        let field = extra.as_object().unwrap().keys().next().unwrap().clone();
+        assert!(
+            body["faultstring"].as_str().unwrap().contains(&field),
+            "{extra}: {body}"
+        );
+    }
+    let made = status(
+        &monitor(
+            &http_pool,
+            "HTTP",
+            json!({"http_method": "HEAD", "http_version": 1.0,
+                   "domain_name": "example.com", "url_path": "/up"}),
+        ),
+        201,
+    );
+    let shown = status(
+        &o.call("GET", &format!("/healthmonitors/{http_pool}"), None),
+        200,
+    );
+    for m in [&made, &shown] {
+        assert_eq!(m["healthmonitor"]["http_method"], "HEAD", "{m}");
+        assert_eq!(m["healthmonitor"]["http_version"], json!(1.0), "{m}");
+        assert_eq!(m["healthmonitor"]["domain_name"], "example.com", "{m}");
+    }
+    let update = |fields: Value| {
+        status(
+            &o.call(
+                "PUT",
+                &format!("/healthmonitors/{http_pool}"),
+                Some(json!({ "healthmonitor": fields })),
+            ),
+            200,
+        )["healthmonitor"]
+            .clone()
+    };
+    // What an update does not name is kept.
+    let m = update(json!({"http_method": "POST"}));
+    assert_eq!(
+        (&m["http_method"], &m["http_version"], &m["domain_name"]),
+        (&json!("POST"), &json!(1.0), &json!("example.com"))
+    );
+    let m = update(json!({"http_version": "1.1", "domain_name": null}));
+    assert_eq!(
+        (&m["http_method"], &m["http_version"], &m["domain_name"]),
+        (&json!("POST"), &json!(1.1), &Value::Null)
+    );
+    let refused = o.call(
+        "PUT",
+        &format!("/healthmonitors/{http_pool}"),
+        Some(json!({"healthmonitor": {"domain_name": "a.com\nHost: b.com"}})),
+    );
+    status(&refused, 400);
+    // A TCP monitor sends no HTTP: GET (every view's method) means
+    // nothing there, anything else is refused.
+    let tcp_pool = pool("TCP");
+    status(
+        &monitor(&tcp_pool, "TCP", json!({"http_method": "HEAD"})),
+        400,
+    );
+    let tcp = status(
+        &monitor(&tcp_pool, "TCP", json!({"http_method": "GET"})),
+        201,
+    );
+    assert_eq!(tcp["healthmonitor"]["http_method"], Value::Null);
+    assert_eq!(tcp["healthmonitor"]["http_version"], Value::Null);
 }

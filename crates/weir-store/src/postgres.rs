@@ -60,6 +60,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/postgres/0005_octavia_pools.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_monitor_http.sql"),
+    ),
     (7, include_str!("../migrations/postgres/0007_tags.sql")),
     (
         8,

@@ -49,6 +49,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_octavia_pools.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_monitor_http.sql"),
+    ),
     (12, include_str!("../migrations/sqlite/0012_tags.sql")),
     (
         13,

@@ -585,12 +585,30 @@ async fn pool_settings_round_trip_and_changes_are_scoped(store: Arc<dyn Store>) 
             kind: CheckKind::Http {
                 path: "/up".into(),
                 expected: vec![(200, 299), (404, 404)],
+                request: CheckRequest::default(),
             },
             interval_ms: 500,
             timeout_ms: 200,
             rise: 1,
             fall: 2,
             port: Some(8081),
+        },
+        // Octavia's http_method, http_version and domain_name.
+        HealthCheck {
+            kind: CheckKind::Https {
+                path: "/up".into(),
+                expected: vec![(200, 200)],
+                request: CheckRequest {
+                    method: HttpMethod::Head,
+                    version: HttpVersion::Http10,
+                    host: Some("health.example.com".into()),
+                },
+            },
+            interval_ms: 1000,
+            timeout_ms: 200,
+            rise: 4,
+            fall: 2,
+            port: None,
         },
         HealthCheck {
             kind: CheckKind::Tcp,
@@ -625,7 +643,7 @@ async fn pool_settings_round_trip_and_changes_are_scoped(store: Arc<dyn Store>) 
         .changes_since(start, 100)
         .await
         .unwrap();
-    assert_eq!(changes.len(), 4);
+    assert_eq!(changes.len(), 6, "a pool update and a backend per check");
     assert!(changes.windows(2).all(|w| w[0].revision < w[1].revision));
     assert_eq!(
         (changes[0].entity.as_str(), changes[0].op.as_str()),

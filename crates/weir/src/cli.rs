@@ -204,7 +204,7 @@ pub enum ListenerCmd {
         /// proxy, nat or dr.
         #[arg(long)]
         mode: Option<String>,
-        /// wrr, lc or sh.
+        /// wrr, lc, sh (source address hash) or sh-port (address and port).
         #[arg(long)]
         scheduler: Option<String>,
         /// none, v1 or v2: a PROXY protocol header towards the backends

@@ -395,6 +395,47 @@ fn pools_take_health_checks_drain_timeouts_and_slow_start() {
     assert_error(&bad, 400, "InvalidField");
     assert_eq!(bad.body["error"]["field"], "health_check.rise");
 
+    // What an HTTP check sends: method, version, Host; a Host that is not
+    // a DNS name could carry header lines into the check, and is refused.
+    let asked = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(
+            json!({"health_check": {"type": "http", "path": "/up", "method": "HEAD",
+                                      "http_version": "1.0", "host": "example.com"}}),
+        ),
+    );
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let hc = &asked.body["health_check"];
+    assert_eq!(
+        (&hc["method"], &hc["http_version"], &hc["host"]),
+        (&json!("HEAD"), &json!("1.0"), &json!("example.com"))
+    );
+    assert_eq!(s.get(&path, &f.token).body, asked.body);
+    let injected = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"health_check": {"type": "http", "host": "a.com\r\nX-Evil: 1"}})),
+    );
+    assert_error(&injected, 400, "InvalidField");
+    assert_eq!(injected.body["error"]["field"], "health_check.host");
+    let plain = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"health_check": {"type": "http", "path": "/up", "interval_ms": 500}})),
+    );
+    assert_eq!(
+        (
+            &plain.body["health_check"]["method"],
+            &plain.body["health_check"]["host"]
+        ),
+        (&json!("GET"), &serde_json::Value::Null),
+        "the defaults: GET, the member's address as Host"
+    );
+
     let kept = s.call(
         "PATCH",
         &path,

@@ -184,7 +184,7 @@ pub(super) async fn forward(
     let mut tried = Vec::new();
     let mut last_failure: Option<(Arc<BackendRuntime>, Failure)> = None;
     while tried.len() < max_backends {
-        let Some((pool, backend)) = pick(&pools, scheduler, peer.ip(), &tried) else {
+        let Some((pool, backend)) = pick(&pools, scheduler, peer, &tried) else {
             break;
         };
         let addr = PoolRuntime::address(&backend, dial_port);

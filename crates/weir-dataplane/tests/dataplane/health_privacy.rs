@@ -78,6 +78,7 @@ async fn a_wrong_http_answer_reads_unexpected_response() {
         Some(check(CheckKind::Http {
             path: "/health".into(),
             expected: vec![(200, 299)],
+            request: Default::default(),
         })),
         1000,
     ));

@@ -20,7 +20,7 @@ use crate::http_limits::one_request;
 use crate::support::*;
 
 /// An HTTP backend answering `tag` and echoing the forwarding headers.
-async fn http_backend(tag: &'static str) -> SocketAddr {
+pub(crate) async fn http_backend(tag: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

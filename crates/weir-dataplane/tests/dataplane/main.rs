@@ -3,7 +3,9 @@
 
 mod support;
 
+mod check_requests;
 mod gray;
+mod hashing;
 mod health_privacy;
 mod http;
 mod http_limits;

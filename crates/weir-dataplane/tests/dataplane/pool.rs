@@ -61,7 +61,7 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
         // Every backend but the last one serving is ejected: passive
         // health never empties a pool.
         for scheduler in [Scheduler::Wrr, Scheduler::Lc] {
-            let client = "127.0.0.1".parse().unwrap();
+            let client = "127.0.0.1:40000".parse().unwrap();
             let survivor = pool
                 .pick(scheduler, client, &[])
                 .expect("the last backend serves");
@@ -108,7 +108,7 @@ async fn a_backend_ejected_again_stays_out_longer_until_it_serves_well() {
     };
     let pool = PoolRuntime::new(spec, egress, ejection, registry.clone());
     let b = registry.lock().unwrap()[&"b".into()].clone();
-    let client = "127.0.0.1".parse().unwrap();
+    let client = "127.0.0.1:40000".parse().unwrap();
     let steady = ["steady".into()];
     let picks_b = || pool.pick(Scheduler::Wrr, client, &steady).is_some();
     let back_within = async |limit: Duration| {

@@ -110,6 +110,7 @@ async fn an_https_check_reads_the_status_over_tls() {
     let https = CheckKind::Https {
         path: "/health".into(),
         expected: vec![(200, 299)],
+        request: Default::default(),
     };
     assert_eq!(
         state_of(https, vec![("ok", ok), ("failing", failing)]).await,

@@ -425,6 +425,7 @@ fn health_spec(call: &Call, protocol: &str) -> Result<Option<HealthCheckSpec>, A
         port: count("HealthCheckConnectPort")?,
         path: p.opt("HealthCheckURI").map(str::to_owned),
         expected_codes: p.opt("HealthCheckHttpCode").map(http_codes).transpose()?,
+        ..HealthCheckSpec::default()
     }))
 }
 

@@ -21,8 +21,11 @@ pub(super) struct MonitorBody {
     name: Option<String>,
     admin_state_up: Option<bool>,
     http_method: Option<String>,
-    http_version: Option<Value>,
-    domain_name: Option<Value>,
+    /// `null` (`Some(None)`) goes back to the default on update.
+    #[serde(default, deserialize_with = "present")]
+    http_version: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "present")]
+    domain_name: Option<Option<Value>>,
     /// Absent leaves them, `null` clears them.
     #[serde(default, deserialize_with = "present")]
     tags: Option<Option<Value>>,
@@ -31,26 +34,65 @@ pub(super) struct MonitorBody {
 }
 
 impl MonitorBody {
-    /// Refuses what Weir cannot do: other HTTP methods and versions than
-    /// the GET over HTTP/1.1 its checks send, a Host of the caller's
-    /// choosing; and a body naming another project.
+    /// Refuses what Weir cannot do: CONNECT checks; and a body naming
+    /// another project.
     fn refuse_unhonoured(&self, owner: &ProjectId) -> Result<(), LbaasError> {
-        if let Some(method) = self.http_method.as_deref().filter(|m| *m != "GET") {
-            return Err(LbaasError::unsupported(format!(
-                "http_method {method} (Weir's checks send GET)"
-            )));
+        if self.http_method.as_deref() == Some("CONNECT") {
+            // CONNECT names a host and port, not url_path, and a member
+            // that answers it 2xx opens a tunnel: a check of nothing.
+            return Err(LbaasError::unsupported(
+                "http_method CONNECT (its target is a host and port, not url_path; \
+                 use GET, HEAD or OPTIONS)",
+            ));
         }
-        match &self.http_version {
-            None | Some(Value::Null) => {}
-            Some(v) if v.as_f64() == Some(1.1) || v.as_str() == Some("1.1") => {}
-            Some(v) => {
-                return Err(LbaasError::unsupported(format!(
-                    "http_version {v} (Weir's checks speak HTTP/1.1)"
-                )))
-            }
-        }
-        refuse_unhonoured("", "domain_name", self.domain_name.as_ref())?;
         check_owner([&self.project_id, &self.tenant_id], owner)
+    }
+}
+
+/// Octavia's `http_method` (CONNECT was refused as 501 before).
+fn http_method(method: &str) -> Result<String, LbaasError> {
+    if HttpMethod::NAMES.contains(&method) {
+        Ok(method.to_owned())
+    } else {
+        Err(LbaasError::bad_request(format!(
+            "Invalid input for field/attribute http_method. Value: '{method}'. \
+             Value should be one of CONNECT, DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT, TRACE"
+        )))
+    }
+}
+
+/// Octavia's `http_version`: 1.0 or 1.1, a number as Octavia shows it or
+/// its text; `null` is unset.
+fn http_version(v: &Value) -> Result<Option<String>, LbaasError> {
+    for version in HttpVersion::NAMES {
+        if v.as_str() == Some(version) || v.as_f64() == version.parse().ok() {
+            return Ok(Some((*version).to_owned()));
+        }
+    }
+    if v.is_null() {
+        return Ok(None);
+    }
+    Err(LbaasError::bad_request(format!(
+        "Invalid input for field/attribute http_version. Value: '{v}'. Value should be one of 1.0, 1.1"
+    )))
+}
+
+/// Octavia's `domain_name`, the checks' Host: a DNS name, held to the
+/// core's rule here to answer in Octavia's words; `null` is unset.
+fn domain_name(v: &Value) -> Result<Option<String>, LbaasError> {
+    let bad = || {
+        LbaasError::bad_request(format!(
+            "Invalid input for field/attribute domain_name. Value: '{v}'. \
+             Value should match the pattern of a domain name (letters, digits, '-' and '.')"
+        ))
+    };
+    match v {
+        Value::Null => Ok(None),
+        Value::String(name) => {
+            weir_core::pool::check_host("domain_name", name).map_err(|_| bad())?;
+            Ok(Some(name.clone()))
+        }
+        _ => Err(bad()),
     }
 }
 
@@ -108,17 +150,57 @@ pub(super) fn monitor_spec(
     };
     let secs = |v: Option<Lenient>| v.map(|v| u64::try_from(v.0).unwrap_or(0).saturating_mul(1000));
     let count = |v: Option<Lenient>| v.map(|v| u32::try_from(v.0).unwrap_or(0));
-    // An update that leaves the type alone keeps the path and codes.
-    let (path, codes) = match current.map(|c| &c.kind) {
-        Some(CheckKind::Http { path, expected } | CheckKind::Https { path, expected })
-            if kind == "http" || kind == "https" =>
-        {
-            (
-                m.url_path.clone().or(Some(path.clone())),
-                m.expected_codes.clone().or(Some(format_codes(expected))),
-            )
-        }
-        _ => (m.url_path.clone(), m.expected_codes.clone()),
+    let is_http = kind == "http" || kind == "https";
+    // GET is every monitor's method in Octavia's and Huawei's views, and
+    // clients send it back with TCP monitors too: there it means nothing.
+    let method = m
+        .http_method
+        .as_deref()
+        .filter(|method| is_http || *method != "GET")
+        .map(http_method)
+        .transpose()?;
+    let version = match &m.http_version {
+        Some(Some(v)) => http_version(v)?,
+        _ => None,
+    };
+    let host = match &m.domain_name {
+        Some(Some(v)) => domain_name(v)?,
+        _ => None,
+    };
+    // An update that leaves the type alone keeps what it does not name;
+    // a null version or domain name goes back to the default.
+    let (path, codes, method, version, host) = match current.map(|c| &c.kind) {
+        Some(
+            CheckKind::Http {
+                path,
+                expected,
+                request,
+            }
+            | CheckKind::Https {
+                path,
+                expected,
+                request,
+            },
+        ) if is_http => (
+            m.url_path.clone().or(Some(path.clone())),
+            m.expected_codes.clone().or(Some(format_codes(expected))),
+            method.or(Some(request.method.as_str().to_owned())),
+            match m.http_version {
+                None => Some(request.version.as_str().to_owned()),
+                Some(_) => version,
+            },
+            match m.domain_name {
+                None => request.host.clone(),
+                Some(_) => host,
+            },
+        ),
+        _ => (
+            m.url_path.clone(),
+            m.expected_codes.clone(),
+            method,
+            version,
+            host,
+        ),
     };
     Ok(HealthCheckSpec {
         kind: kind.to_owned(),
@@ -132,6 +214,9 @@ pub(super) fn monitor_spec(
             .or(current.and_then(|c| c.port).map(u32::from)),
         path,
         expected_codes: codes,
+        method,
+        http_version: version,
+        host,
     })
 }
 

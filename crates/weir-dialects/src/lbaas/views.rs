@@ -161,6 +161,7 @@ pub(super) fn algorithm_name(s: Scheduler) -> &'static str {
         Scheduler::Wrr => "ROUND_ROBIN",
         Scheduler::Lc => "LEAST_CONNECTIONS",
         Scheduler::Sh => "SOURCE_IP",
+        Scheduler::ShPort => "SOURCE_IP_PORT",
     }
 }
 
@@ -169,10 +170,7 @@ pub(super) fn algorithm(name: &str) -> Result<&'static str, LbaasError> {
         "ROUND_ROBIN" => Ok("wrr"),
         "LEAST_CONNECTIONS" => Ok("lc"),
         "SOURCE_IP" => Ok("sh"),
-        // Octavia's answer for an option its provider cannot do.
-        "SOURCE_IP_PORT" => Err(LbaasError::unsupported(
-            "lb_algorithm SOURCE_IP_PORT (Weir hashes on the source address only: SOURCE_IP)",
-        )),
+        "SOURCE_IP_PORT" => Ok("sh-port"),
         other => Err(LbaasError::bad_request(format!(
             "Invalid input for field/attribute lb_algorithm. Value: '{other}'. Value should be one of ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP, SOURCE_IP_PORT"
         ))),
@@ -300,12 +298,28 @@ pub(super) fn member_view(c: &Control, b: &Backend, monitored: bool) -> Value {
 pub(super) fn monitor_view(pool: &Pool, flavor: Flavor) -> Option<Value> {
     let hc = pool.health_check.as_ref()?;
     let kind = kind_name(&hc.kind, flavor);
-    let (path, codes) = match &hc.kind {
-        CheckKind::Http { path, expected } | CheckKind::Https { path, expected } => {
-            (Some(path.clone()), Some(format_codes(expected)))
+    let (path, codes, request) = match &hc.kind {
+        CheckKind::Http {
+            path,
+            expected,
+            request,
         }
-        CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::TlsHello => (None, None),
+        | CheckKind::Https {
+            path,
+            expected,
+            request,
+        } => (
+            Some(path.clone()),
+            Some(format_codes(expected)),
+            Some(request),
+        ),
+        CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::TlsHello => (None, None, None),
     };
+    // Octavia shows the version as a number (1.0, 1.1).
+    let version = request.map(|r| match r.version {
+        HttpVersion::Http10 => json!(1.0),
+        HttpVersion::Http11 => json!(1.1),
+    });
     Some(json!({
         "id": pool.id.as_str(),
         "name": pool.monitor_name,
@@ -316,7 +330,9 @@ pub(super) fn monitor_view(pool: &Pool, flavor: Flavor) -> Option<Value> {
         "max_retries_down": hc.fall,
         "url_path": path,
         "expected_codes": codes,
-        "http_method": if matches!(kind, "HTTP" | "HTTPS") { Some("GET") } else { None },
+        "http_method": request.map(|r| r.method.as_str()),
+        "http_version": version,
+        "domain_name": request.and_then(|r| r.host.as_deref()),
         "monitor_port": hc.port,
         "pools": [{"id": pool.id.as_str()}],
         "pool_id": pool.id.as_str(),

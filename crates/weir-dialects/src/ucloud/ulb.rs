@@ -197,6 +197,7 @@ fn method_name(s: Scheduler) -> &'static str {
         Scheduler::Wrr => "WeightRoundrobin",
         Scheduler::Lc => "Leastconn",
         Scheduler::Sh => "ConsistentHash",
+        Scheduler::ShPort => "ConsistentHashPort",
     }
 }
 
@@ -215,7 +216,9 @@ async fn create_vserver(call: &Call) -> ActionResult {
     let scheduler = match p.opt("Method").unwrap_or("Roundrobin") {
         "Roundrobin" | "WeightRoundrobin" | "Backup" => "wrr",
         "Leastconn" => "lc",
-        "Source" | "ConsistentHash" | "SourcePort" | "ConsistentHashPort" => "sh",
+        "Source" | "ConsistentHash" => "sh",
+        // UCloud's hash of the client address and port.
+        "SourcePort" | "ConsistentHashPort" => "sh-port",
         other => {
             return Err(UcError::invalid(format!(
                 "Params [Method] not valid: {other:?}"
@@ -282,6 +285,7 @@ fn check(kind: &str, path: Option<String>) -> HealthCheckSpec {
         port: None,
         path,
         expected_codes: None,
+        ..HealthCheckSpec::default()
     }
 }
 

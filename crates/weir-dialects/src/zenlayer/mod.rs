@@ -286,6 +286,7 @@ pub fn health_spec(f: CheckFields<'_>) -> Result<Option<HealthCheckSpec>, ZcErro
         port: f.port,
         path: f.path.map(str::to_owned),
         expected_codes: codes,
+        ..HealthCheckSpec::default()
     }))
 }
 

@@ -240,12 +240,12 @@ fn health_view(pool: &Pool) -> Value {
                 CheckKind::Tcp => ("TCP", None, None),
                 CheckKind::UdpConnect => ("UDP", None, None),
                 CheckKind::TlsHello => ("TCP", None, None),
-                CheckKind::Https { path, expected } => (
+                CheckKind::Https { path, expected, .. } => (
                     "HTTPS",
                     Some(path.clone()),
                     Some(weir_core::pool::format_codes(expected)),
                 ),
-                CheckKind::Http { path, expected } => (
+                CheckKind::Http { path, expected, .. } => (
                     "HTTP",
                     Some(path.clone()),
                     Some(weir_core::pool::format_codes(expected)),
@@ -359,7 +359,9 @@ pub fn scheduler_name(s: Scheduler) -> &'static str {
     match s {
         Scheduler::Wrr => "wrr",
         Scheduler::Lc => "wlc",
-        Scheduler::Sh => "mh",
+        // Zenlayer documents no port-hashing scheduler; a pool given
+        // SOURCE_IP_PORT through Octavia reads as its nearest, Maglev.
+        Scheduler::Sh | Scheduler::ShPort => "mh",
     }
 }
 

@@ -172,10 +172,19 @@ pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
                     let path = row.text("hc_path")?;
                     let expected = weir_core::pool::parse_codes("hc_codes", &codes)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let request = check_request_from(row)?;
                     if kind == "https" {
-                        CheckKind::Https { path, expected }
+                        CheckKind::Https {
+                            path,
+                            expected,
+                            request,
+                        }
                     } else {
-                        CheckKind::Http { path, expected }
+                        CheckKind::Http {
+                            path,
+                            expected,
+                            request,
+                        }
                     }
                 }
                 other => return Err(StoreError::Corrupt(format!("hc_type {other:?}"))),
@@ -235,6 +244,24 @@ pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
     })
 }
 
+/// An HTTP check's request; NULL columns (rows older than them) are the
+/// defaults checks always sent.
+fn check_request_from(row: &impl Columns) -> StoreResult<CheckRequest> {
+    let mut request = CheckRequest::default();
+    if let Some(m) = row.opt_text("hc_method")? {
+        request.method = m
+            .parse()
+            .map_err(|()| StoreError::Corrupt(format!("hc_method {m:?}")))?;
+    }
+    if let Some(v) = row.opt_text("hc_version")? {
+        request.version = v
+            .parse()
+            .map_err(|()| StoreError::Corrupt(format!("hc_version {v:?}")))?;
+    }
+    request.host = row.opt_text("hc_host")?;
+    Ok(request)
+}
+
 /// The health-check columns of a pool, in statement order.
 pub(super) struct HcColumns {
     pub(super) kind: Option<&'static str>,
@@ -245,6 +272,9 @@ pub(super) struct HcColumns {
     pub(super) port: Option<i64>,
     pub(super) path: Option<String>,
     pub(super) codes: Option<String>,
+    pub(super) method: Option<&'static str>,
+    pub(super) version: Option<&'static str>,
+    pub(super) host: Option<String>,
 }
 
 pub(super) fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
@@ -258,21 +288,34 @@ pub(super) fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
             port: None,
             path: None,
             codes: None,
+            method: None,
+            version: None,
+            host: None,
         };
     };
-    let (kind, path, codes) = match &c.kind {
-        CheckKind::Tcp => ("tcp", None, None),
-        CheckKind::UdpConnect => ("udp-connect", None, None),
-        CheckKind::TlsHello => ("tls-hello", None, None),
-        CheckKind::Http { path, expected } => (
+    let (kind, path, codes, request) = match &c.kind {
+        CheckKind::Tcp => ("tcp", None, None, None),
+        CheckKind::UdpConnect => ("udp-connect", None, None, None),
+        CheckKind::TlsHello => ("tls-hello", None, None, None),
+        CheckKind::Http {
+            path,
+            expected,
+            request,
+        } => (
             "http",
             Some(path.clone()),
             Some(weir_core::pool::format_codes(expected)),
+            Some(request),
         ),
-        CheckKind::Https { path, expected } => (
+        CheckKind::Https {
+            path,
+            expected,
+            request,
+        } => (
             "https",
             Some(path.clone()),
             Some(weir_core::pool::format_codes(expected)),
+            Some(request),
         ),
     };
     HcColumns {
@@ -284,6 +327,9 @@ pub(super) fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
         port: c.port.map(i64::from),
         path,
         codes,
+        method: request.map(|r| r.method.as_str()),
+        version: request.map(|r| r.version.as_str()),
+        host: request.and_then(|r| r.host.clone()),
     }
 }
 
