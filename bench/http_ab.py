@@ -1,10 +1,14 @@
 """Side by side: two `weir` binaries' CPU per HTTP keep-alive request.
 
     python3 bench/http_ab.py OLD_BINARY NEW_BINARY [--rounds 4] [--duration 5]
+                             [--body-bytes N]
 
 Uses bench/dataplane.py's helpers (nginx backends, wrk -t2 -c64, the proxy's
 user + system CPU from /proc) on a port block of its own (19600+), so it
-can run beside the full bench. Rounds alternate which binary goes first;
+can run beside the full bench. With --body-bytes the backends serve a
+static file of that size (a response body the proxy relays on its own,
+past the head it reads) instead of their 9-byte answer. Rounds alternate
+which binary goes first;
 Weir runs with one data-plane worker. Build each binary with
 `cargo build --release -p weir` from the commit to compare."""
 import argparse
@@ -22,19 +26,34 @@ dp.BACKENDS = [19601, 19602, 19603]
 PORT = 19641
 
 
+def file_backends_conf(work, size):
+    """nginx backends that each serve one static file of `size` bytes."""
+    root = os.path.join(work, "www")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "index.html"), "wb") as f:
+        f.write(b"x" * size)
+    servers = "\n".join(
+        f"server {{ listen 127.0.0.1:{p} reuseport backlog=4096; keepalive_requests 1000000; "
+        f"location / {{ root {root}; }} }}"
+        for p in dp.BACKENDS)
+    return dp.nginx_conf(work, f"http {{ access_log off; {servers} }}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("old")
     ap.add_argument("new")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--body-bytes", type=int, default=0)
     args = ap.parse_args()
     binaries = {"old": args.old, "new": args.new}
     work = tempfile.mkdtemp(prefix="weir-ab-")
     procs = dp.Procs()
     runs = {name: [] for name in binaries}
     try:
-        procs.start(["nginx", "-c", dp.backends_conf(work)])
+        procs.start(["nginx", "-c", file_backends_conf(work, args.body_bytes)
+                     if args.body_bytes else dp.backends_conf(work)])
         for p in dp.BACKENDS:
             dp.wait_port(p)
         for r in range(args.rounds):
