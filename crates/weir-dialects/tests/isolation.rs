@@ -140,7 +140,7 @@ fn every_route() -> BTreeSet<Route> {
     }
 
     let native = routed(
-        include_str!("../../weir-api/src/routes.rs"),
+        include_str!("../../weir-api/src/routes/mod.rs"),
         "pub fn router(",
     );
     let openapi: serde_json::Value =
@@ -158,7 +158,10 @@ fn every_route() -> BTreeSet<Route> {
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert_eq!(native, documented, "routes.rs and openapi.json disagree");
+    assert_eq!(
+        native, documented,
+        "routes/mod.rs and openapi.json disagree"
+    );
     let skipped: BTreeSet<&str> = native::NOT_PROBED
         .iter()
         .chain(lbaas::NOT_PROBED)

@@ -213,6 +213,40 @@ pub enum ListenerCmd {
         proxy_protocol: Option<String>,
         #[arg(long, default_value = "")]
         name: String,
+        /// A client network (or address) that may connect; repeat for
+        /// several. Without any, every client may.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+    },
+    /// Change a listener; what is not given stays.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Replace the allow list with these networks; repeat for several.
+        #[arg(long = "allow", conflicts_with = "allow_any")]
+        allow: Vec<String>,
+        /// Let every client connect (clears the allow list).
+        #[arg(long)]
+        allow_any: bool,
+        /// How long a client may stay silent, in ms.
+        #[arg(long)]
+        idle_timeout_ms: Option<u64>,
+        /// How long a backend may take to accept, in ms.
+        #[arg(long)]
+        connect_timeout_ms: Option<u64>,
+        /// How long a backend may stay silent, in ms.
+        #[arg(long)]
+        backend_timeout_ms: Option<u64>,
+        /// Connections served at once.
+        #[arg(long)]
+        max_connections: Option<u64>,
+        /// Stop serving the listener.
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Serve it again.
+        #[arg(long)]
+        enable: bool,
     },
     /// Show a listener.
     Show { id: String },

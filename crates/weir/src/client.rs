@@ -208,6 +208,7 @@ fn build(command: Command) -> Result<Call, String> {
             scheduler,
             proxy_protocol,
             name,
+            allow,
         }) => {
             let ranges = port_range
                 .iter()
@@ -235,10 +236,52 @@ fn build(command: Command) -> Result<Call, String> {
             if all_ports {
                 body["all_ports"] = json!(true);
             }
+            if !allow.is_empty() {
+                body["allowed_cidrs"] = json!(allow);
+            }
             call(
                 "POST",
                 format!("/v1/loadbalancers/{lb}/listeners"),
                 Some(body),
+                Show::Object,
+            )
+        }
+        Command::Listener(ListenerCmd::Update {
+            id,
+            name,
+            allow,
+            allow_any,
+            idle_timeout_ms,
+            connect_timeout_ms,
+            backend_timeout_ms,
+            max_connections,
+            disable,
+            enable,
+        }) => {
+            let mut body = serde_json::Map::new();
+            if let Some(name) = name {
+                body.insert("name".into(), json!(name));
+            }
+            if allow_any || !allow.is_empty() {
+                body.insert("allowed_cidrs".into(), json!(allow));
+            }
+            for (field, value) in [
+                ("idle_timeout_ms", idle_timeout_ms),
+                ("connect_timeout_ms", connect_timeout_ms),
+                ("backend_timeout_ms", backend_timeout_ms),
+                ("max_connections", max_connections),
+            ] {
+                if let Some(v) = value {
+                    body.insert(field.into(), json!(v));
+                }
+            }
+            if disable || enable {
+                body.insert("enabled".into(), json!(enable));
+            }
+            call(
+                "PATCH",
+                format!("/v1/listeners/{id}"),
+                Some(Value::Object(body)),
                 Show::Object,
             )
         }

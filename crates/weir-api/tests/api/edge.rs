@@ -101,7 +101,7 @@ fn openapi_documents_every_route() {
         ("/v1/loadbalancers/{id}/start", &["post"]),
         ("/v1/loadbalancers/{id}/listeners", &["get", "post"]),
         ("/v1/loadbalancers/{id}/backends", &["post"]),
-        ("/v1/listeners/{id}", &["get"]),
+        ("/v1/listeners/{id}", &["get", "patch"]),
         ("/v1/listeners/{id}/backends", &["get", "post"]),
         ("/v1/pools/{id}", &["get", "patch"]),
         ("/v1/pools/{id}/backends", &["get", "post"]),

@@ -477,3 +477,88 @@ fn pools_take_health_checks_drain_timeouts_and_slow_start() {
     assert_eq!(too_long.body["error"]["field"], "slow_start_ms");
     assert_eq!(s.get(&path, &f.token).body["slow_start_ms"], 30000);
 }
+
+#[test]
+fn listeners_change_their_timeouts_allow_list_and_tags_in_place() {
+    let s = start();
+    let f = fixture(&s);
+    let made = s.create(
+        &format!("/v1/loadbalancers/{}/listeners", f.lb),
+        &f.token,
+        json!({"protocol": "http", "port": 9200, "allowed_cidrs": ["192.0.2.0/24"]}),
+    );
+    let path = format!("/v1/listeners/{}", made["id"].as_str().unwrap());
+    let changed = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"allowed_cidrs": ["198.51.100.0/24", "203.0.113.9"],
+                    "idle_timeout_ms": 5000, "connect_timeout_ms": 250,
+                    "backend_timeout_ms": 9000, "max_connections": 10,
+                    "tags": ["blue"], "name": "renamed"})),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let l = &changed.body;
+    assert_eq!(
+        l["allowed_cidrs"],
+        json!(["198.51.100.0/24", "203.0.113.9/32"])
+    );
+    assert_eq!(
+        (&l["idle_timeout_ms"], &l["connect_timeout_ms"]),
+        (&json!(5000), &json!(250))
+    );
+    assert_eq!(
+        (&l["backend_timeout_ms"], &l["max_connections"]),
+        (&json!(9000), &json!(10))
+    );
+    assert_eq!(
+        (&l["tags"], &l["name"]),
+        (&json!(["blue"]), &json!("renamed"))
+    );
+    assert_eq!(s.get(&path, &f.token).body, changed.body);
+    // Refused whole: nothing of a bad change is kept.
+    for (body, field) in [
+        (
+            json!({"allowed_cidrs": ["2001:db8::/32"], "name": "x"}),
+            "allowed_cidrs",
+        ),
+        (json!({"allowed_cidrs": ["nope"]}), "allowed_cidrs[0]"),
+        (json!({"backend_timeout_ms": 1}), "backend_timeout_ms"),
+    ] {
+        let refused = s.call("PATCH", &path, &f.token, Some(body));
+        assert_error(&refused, 400, "InvalidField");
+        assert_eq!(refused.body["error"]["field"], field);
+    }
+    let unknown = s.call("PATCH", &path, &f.token, Some(json!({"protocol": "tcp"})));
+    assert_eq!(unknown.status, 400);
+    assert_eq!(s.get(&path, &f.token).body, changed.body);
+    // null returns to the data plane's defaults; [] allows any client.
+    let reset = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(
+            json!({"allowed_cidrs": [], "idle_timeout_ms": null, "connect_timeout_ms": null,
+                    "backend_timeout_ms": null, "max_connections": null}),
+        ),
+    );
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert_eq!(reset.body["allowed_cidrs"], json!([]));
+    for unset in [
+        "idle_timeout_ms",
+        "connect_timeout_ms",
+        "backend_timeout_ms",
+        "max_connections",
+    ] {
+        assert!(reset.body.get(unset).is_none(), "{unset}: {}", reset.body);
+    }
+    // Another project's listener is not found, and stays as it was.
+    let other = fixture_named(&s, "other");
+    let theirs = s.call(
+        "PATCH",
+        &path,
+        &other.token,
+        Some(json!({"allowed_cidrs": []})),
+    );
+    assert_eq!(theirs.status, 404);
+}

@@ -1,4 +1,4 @@
-//! Native `/v1` (crates/weir-api/src/routes.rs): project A's bearer
+//! Native `/v1` (crates/weir-api/src/routes/): project A's bearer
 //! token on every route that takes an id, with B's ids.
 
 use serde_json::json;
@@ -204,6 +204,16 @@ pub fn sweep(s: &mut Sweep) {
             "GET",
             |_, t| format!("/v1/listeners/{}", t.get("native.listener")),
             None,
+        ),
+    );
+    s.probe(
+        Native,
+        "PATCH /v1/listeners/{id}",
+        Expect::NotFound,
+        on(
+            "PATCH",
+            |_, t| format!("/v1/listeners/{}", t.get("native.listener")),
+            Some(json!({"allowed_cidrs": [], "enabled": false})),
         ),
     );
     s.probe(

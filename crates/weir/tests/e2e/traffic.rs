@@ -221,3 +221,101 @@ fn registered_backends_carry_traffic_within_milliseconds() {
     );
     assert!(metrics.contains(&format!("weir_listener_up{{listener=\"{listener_id}\"}} 1")));
 }
+
+/// The allow list end to end: a client outside it reaches no backend, and
+/// `weir listener update --allow` lets it in on its next connection.
+#[test]
+fn an_allow_list_change_from_the_cli_applies_to_the_next_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let octet = 20 + (std::process::id() + 97) % 200;
+    let config = dir.path().join("weir.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
+        ),
+    )
+    .unwrap();
+    let admin = "acl-admin";
+    let server = serve_with(dir.path(), Some(admin), Some(&config));
+    let url = &server.url;
+    let (token, subnet_id) = tenant(url, admin);
+    let (status, lb) = request(
+        "POST",
+        &format!("{url}/v1/loadbalancers"),
+        &token,
+        Some(json!({"subnet_id": subnet_id})),
+    );
+    assert_eq!(status, 201, "{lb}");
+    let vip: std::net::IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
+    let port = {
+        let probe = TcpListener::bind((vip, 0)).unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    // Only 127.0.0.2 may connect: this test's client is 127.0.0.1.
+    let listener = weir_json(
+        url,
+        &token,
+        &[
+            "listener",
+            "create",
+            "--lb",
+            lb["id"].as_str().unwrap(),
+            "--protocol",
+            "tcp",
+            "--port",
+            &port.to_string(),
+            "--allow",
+            "127.0.0.2/32",
+        ],
+    );
+    assert_eq!(listener["allowed_cidrs"], json!(["127.0.0.2/32"]));
+    let listener_id = listener["id"].as_str().unwrap();
+    let a = tagging_backend("a");
+    let (status, body) = request(
+        "POST",
+        &format!("{url}/v1/listeners/{listener_id}/backends"),
+        &token,
+        Some(json!({"backends": [{"address": "127.0.0.1", "port": a.port()}]})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let front = SocketAddr::new(vip, port);
+    // The backend is registered and applied, and still never reached.
+    let (_, health) = request("GET", &format!("{url}/healthz"), &token, None);
+    let revision = health["revision"].as_u64().unwrap();
+    let start = Instant::now();
+    while applied_revision(url, admin) < revision && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(tag_of(front), None, "a client outside the allow list");
+    let updated = weir_json(
+        url,
+        &token,
+        &["listener", "update", listener_id, "--allow", "127.0.0.0/8"],
+    );
+    assert_eq!(updated["allowed_cidrs"], json!(["127.0.0.0/8"]));
+    until_tag(front, "a");
+    // A bad network is refused whole, by the CLI's exit status.
+    let (ok, _, err) = weir(
+        url,
+        &token,
+        &[
+            "listener",
+            "update",
+            listener_id,
+            "--allow",
+            "2001:db8::/32",
+        ],
+    );
+    assert!(!ok, "an IPv6 network on an IPv4 VIP: {err}");
+    assert_eq!(tag_of(front).as_deref(), Some("a"));
+    weir_json(
+        url,
+        &token,
+        &["listener", "update", listener_id, "--allow", "127.0.0.2"],
+    );
+    let start = Instant::now();
+    while tag_of(front).is_some() {
+        assert!(start.elapsed() < Duration::from_secs(10), "still admitted");
+    }
+}

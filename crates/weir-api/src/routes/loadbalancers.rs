@@ -1,0 +1,339 @@
+//! Load balancers, their listeners and pools.
+
+use super::*;
+
+// === load balancers ===
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateLb {
+    #[serde(default)]
+    name: String,
+    subnet_id: String,
+    vip: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+pub(super) async fn create_lb(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    JsonBody(req): JsonBody<CreateLb>,
+) -> ApiResult {
+    let new = NewLoadBalancer {
+        name: req.name,
+        vip: req.vip,
+        vpc_id: None,
+        stopped: false,
+        description: req.description,
+        tags: req.tags,
+    };
+    let lb = c
+        .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
+        .await?;
+    created(lb_view(&c, lb).await?)
+}
+
+pub(super) async fn list_lbs(State(c): State<Control>, Auth(p): Auth) -> ApiResult {
+    let lbs = c.list_load_balancers(&p).await?;
+    ok(json!({"loadbalancers": lb_views(&c, &lbs).await?}))
+}
+
+pub(super) async fn get_lb(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let lb = c.get_load_balancer(&p, &LoadBalancerId::new(id)).await?;
+    ok(lb_view(&c, lb).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeleteLbQuery {
+    #[serde(default)]
+    cascade: bool,
+}
+
+pub(super) async fn delete_lb(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    query: Result<Query<DeleteLbQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = query.map_err(|e| ApiError::invalid_request(e.body_text(), None))?;
+    c.delete_load_balancer(&p, LoadBalancerId::new(id), q.cascade)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(super) async fn stop_lb(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let lb = c
+        .load_balancer_action(&p, LoadBalancerId::new(id), LbAction::Stop)
+        .await?;
+    ok(lb_view(&c, lb).await?)
+}
+
+pub(super) async fn start_lb(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let lb = c
+        .load_balancer_action(&p, LoadBalancerId::new(id), LbAction::Start)
+        .await?;
+    ok(lb_view(&c, lb).await?)
+}
+
+// === listeners ===
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PortRangeBody {
+    start: u32,
+    end: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateListener {
+    #[serde(default)]
+    name: String,
+    protocol: String,
+    port: Option<u32>,
+    port_ranges: Option<Vec<PortRangeBody>>,
+    #[serde(default)]
+    all_ports: bool,
+    forwarding_mode: Option<String>,
+    scheduler: Option<String>,
+    proxy_protocol: Option<String>,
+    /// Absent: the data plane's `dataplane.max_connections`.
+    max_connections: Option<u64>,
+    /// Absent: the data plane's idle timeout for the protocol.
+    idle_timeout_ms: Option<u64>,
+    /// Absent: `dataplane.connect_timeout_ms`.
+    connect_timeout_ms: Option<u64>,
+    /// How long a backend may stay silent; absent: the data plane's default.
+    backend_timeout_ms: Option<u64>,
+    /// The most a connection's first bytes may be held for inspection.
+    inspect_timeout_ms: Option<u64>,
+    /// Client networks that may connect; absent or empty: any.
+    #[serde(default)]
+    allowed_cidrs: Vec<String>,
+    description: Option<String>,
+    /// HTTP listeners: which `X-Forwarded-*` headers to add; absent: For
+    /// and Proto.
+    forwarded_headers: Option<ForwardedHeadersBody>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ForwardedHeadersBody {
+    x_forwarded_for: bool,
+    x_forwarded_proto: bool,
+    x_forwarded_port: bool,
+}
+
+pub(super) async fn create_listener(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<CreateListener>,
+) -> ApiResult {
+    let new = NewListener {
+        name: req.name,
+        protocol: req.protocol,
+        port: req.port,
+        port_ranges: req
+            .port_ranges
+            .map(|r| r.into_iter().map(|r| (r.start, r.end)).collect()),
+        all_ports: req.all_ports,
+        forwarding_mode: req.forwarding_mode,
+        scheduler: req.scheduler,
+        proxy_protocol: req.proxy_protocol,
+        backend_port: None,
+        group_pool_id: None,
+        max_connections: req.max_connections,
+        idle_timeout_ms: req.idle_timeout_ms,
+        connect_timeout_ms: req.connect_timeout_ms,
+        backend_timeout_ms: req.backend_timeout_ms,
+        inspect_timeout_ms: req.inspect_timeout_ms,
+        allowed_cidrs: weir_core::limits::parse_cidrs("allowed_cidrs", &req.allowed_cidrs)?,
+        description: req.description,
+        disabled: false,
+        forwarded_headers: req.forwarded_headers.map(|h| ForwardedHeaders {
+            forwarded_for: h.x_forwarded_for,
+            forwarded_proto: h.x_forwarded_proto,
+            forwarded_port: h.x_forwarded_port,
+        }),
+        tags: req.tags,
+    };
+    let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
+    created(listener_view(&c, &listener))
+}
+
+pub(super) async fn list_listeners(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let listeners = c.list_listeners(&p, &LoadBalancerId::new(id)).await?;
+    let views: Vec<ListenerView> = listeners.iter().map(|l| listener_view(&c, l)).collect();
+    ok(json!({ "listeners": views }))
+}
+
+pub(super) async fn get_listener(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(listener_view(
+        &c,
+        &c.get_listener(&p, &ListenerId::new(id)).await?,
+    ))
+}
+
+/// A listener change: what it names changes, `null` returns a limit or
+/// timeout to the data plane's default, and the rest stays.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatchListener {
+    name: Option<String>,
+    description: Option<String>,
+    /// false stops serving the listener, true serves it again.
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    max_connections: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    idle_timeout_ms: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    connect_timeout_ms: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    backend_timeout_ms: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    inspect_timeout_ms: Option<Option<u64>>,
+    /// Replaces the allow list; `null` or `[]`: any client.
+    #[serde(default, deserialize_with = "present")]
+    allowed_cidrs: Option<Option<Vec<String>>>,
+    forwarded_headers: Option<ForwardedHeadersBody>,
+    tags: Option<Vec<String>>,
+}
+
+pub(super) async fn update_listener(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<PatchListener>,
+) -> ApiResult {
+    let allowed_cidrs = match req.allowed_cidrs {
+        None => None,
+        Some(list) => Some(weir_core::limits::parse_cidrs(
+            "allowed_cidrs",
+            &list.unwrap_or_default(),
+        )?),
+    };
+    let update = ListenerUpdate {
+        name: req.name,
+        description: req.description,
+        enabled: req.enabled,
+        max_connections: req.max_connections,
+        idle_timeout_ms: req.idle_timeout_ms,
+        connect_timeout_ms: req.connect_timeout_ms,
+        backend_timeout_ms: req.backend_timeout_ms,
+        inspect_timeout_ms: req.inspect_timeout_ms,
+        allowed_cidrs,
+        forwarded_headers: req.forwarded_headers.map(|h| ForwardedHeaders {
+            forwarded_for: h.x_forwarded_for,
+            forwarded_proto: h.x_forwarded_proto,
+            forwarded_port: h.x_forwarded_port,
+        }),
+        tags: req.tags,
+        ..ListenerUpdate::default()
+    };
+    let listener = c.update_listener(&p, ListenerId::new(id), update).await?;
+    ok(listener_view(&c, &listener))
+}
+
+pub(super) async fn get_pool(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(PoolView::from(&c.get_pool(&p, &PoolId::new(id)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HealthCheckBody {
+    #[serde(rename = "type")]
+    kind: String,
+    interval_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    rise: Option<u32>,
+    fall: Option<u32>,
+    port: Option<u32>,
+    path: Option<String>,
+    expected_codes: Option<String>,
+    method: Option<String>,
+    http_version: Option<String>,
+    host: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatchPool {
+    /// `null` removes the check; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    health_check: Option<Option<HealthCheckBody>>,
+    drain_timeout_ms: Option<u64>,
+    /// 0 turns slow start off.
+    slow_start_ms: Option<u64>,
+}
+
+/// Tells "absent" (outer `None`) from "null" (`Some(None)`).
+pub(super) fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+pub(super) async fn update_pool(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<PatchPool>,
+) -> ApiResult {
+    let update = PoolUpdate {
+        health_check: req.health_check.map(|check| {
+            check.map(|h| HealthCheckSpec {
+                kind: h.kind,
+                interval_ms: h.interval_ms,
+                timeout_ms: h.timeout_ms,
+                rise: h.rise,
+                fall: h.fall,
+                port: h.port,
+                path: h.path,
+                expected_codes: h.expected_codes,
+                method: h.method,
+                http_version: h.http_version,
+                host: h.host,
+            })
+        }),
+        drain_timeout_ms: req.drain_timeout_ms,
+        slow_start_ms: req.slow_start_ms,
+        name: None,
+        ..Default::default()
+    };
+    ok(PoolView::from(
+        &c.update_pool(&p, PoolId::new(id), update).await?,
+    ))
+}

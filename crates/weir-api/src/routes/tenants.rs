@@ -1,0 +1,172 @@
+//! Projects and the inventory their load balancers refer to: VPCs,
+//! subnets, instances.
+
+use super::*;
+
+// === projects ===
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateProject {
+    name: String,
+}
+
+pub(super) async fn create_project(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    JsonBody(req): JsonBody<CreateProject>,
+) -> ApiResult {
+    let made = c.create_project(&p, req.name).await?;
+    let view = ProjectView::from(&made.project);
+    created(json!({
+        "id": view.id,
+        "name": view.name,
+        "access_key_id": view.access_key_id,
+        "created_at": view.created_at,
+        "token": made.token,
+        "access_key_secret": made.access_key_secret,
+    }))
+}
+
+pub(super) async fn list_projects(State(c): State<Control>, Auth(p): Auth) -> ApiResult {
+    let projects = c.list_projects(&p).await?;
+    ok(json!({"projects": views::<_, ProjectView>(&projects)}))
+}
+
+// === inventory ===
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateVpc {
+    project_id: String,
+    #[serde(default)]
+    name: String,
+    cidr: String,
+    #[serde(default)]
+    has_border_gateway: bool,
+    /// Every project may use it (see `Vpc::shared`).
+    #[serde(default)]
+    shared: bool,
+}
+
+pub(super) async fn create_vpc(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    JsonBody(req): JsonBody<CreateVpc>,
+) -> ApiResult {
+    let new = NewVpc {
+        name: req.name,
+        cidr: req.cidr,
+        has_border_gateway: req.has_border_gateway,
+        shared: req.shared,
+    };
+    let vpc = c
+        .create_vpc(&p, ProjectId::new(req.project_id), new)
+        .await?;
+    created(VpcView::from(&vpc))
+}
+
+pub(super) async fn list_vpcs(State(c): State<Control>, Auth(p): Auth) -> ApiResult {
+    ok(json!({"vpcs": views::<_, VpcView>(&c.list_vpcs(&p).await?)}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateSubnet {
+    vpc_id: String,
+    #[serde(default)]
+    name: String,
+    cidr: String,
+}
+
+pub(super) async fn create_subnet(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    JsonBody(req): JsonBody<CreateSubnet>,
+) -> ApiResult {
+    let new = NewSubnet {
+        name: req.name,
+        cidr: req.cidr,
+    };
+    let subnet = c.create_subnet(&p, VpcId::new(req.vpc_id), new).await?;
+    created(SubnetView::from(&subnet))
+}
+
+pub(super) async fn list_subnets(State(c): State<Control>, Auth(p): Auth) -> ApiResult {
+    ok(json!({"subnets": views::<_, SubnetView>(&c.list_subnets(&p).await?)}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateInstance {
+    project_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(rename = "type", default = "default_instance_type")]
+    instance_type: String,
+    subnet_id: String,
+    private_ip: String,
+    state: Option<String>,
+}
+
+pub(super) fn default_instance_type() -> String {
+    "vm".to_owned()
+}
+
+pub(super) async fn create_instance(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    JsonBody(req): JsonBody<CreateInstance>,
+) -> ApiResult {
+    let new = NewInstance {
+        name: req.name,
+        instance_type: req.instance_type,
+        private_ip: req.private_ip,
+        state: req.state,
+    };
+    let instance = c
+        .create_instance(
+            &p,
+            ProjectId::new(req.project_id),
+            SubnetId::new(req.subnet_id),
+            new,
+        )
+        .await?;
+    created(InstanceView::from(&instance))
+}
+
+pub(super) async fn list_instances(State(c): State<Control>, Auth(p): Auth) -> ApiResult {
+    ok(json!({"instances": views::<_, InstanceView>(&c.list_instances(&p).await?)}))
+}
+
+pub(super) async fn get_instance(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(InstanceView::from(
+        &c.get_instance(&p, &InstanceId::new(id)).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatchInstance {
+    name: Option<String>,
+    state: Option<String>,
+}
+
+pub(super) async fn update_instance(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<PatchInstance>,
+) -> ApiResult {
+    let update = InstanceUpdate {
+        name: req.name,
+        state: req.state,
+    };
+    ok(InstanceView::from(
+        &c.update_instance(&p, InstanceId::new(id), update).await?,
+    ))
+}
