@@ -32,6 +32,9 @@ def file_backends_conf(work, size):
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "index.html"), "wb") as f:
         f.write(b"x" * size)
+    # nginx's workers drop root: they must be able to read the file.
+    for path, mode in ((work, 0o755), (root, 0o755), (os.path.join(root, "index.html"), 0o644)):
+        os.chmod(path, mode)
     servers = "\n".join(
         f"server {{ listen 127.0.0.1:{p} reuseport backlog=4096; keepalive_requests 1000000; "
         f"location / {{ root {root}; }} }}"

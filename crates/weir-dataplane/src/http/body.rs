@@ -48,11 +48,20 @@ async fn fill<S: AsyncRead + Unpin>(
     idle: Option<Duration>,
 ) -> io::Result<()> {
     buf.reserve(CHUNK);
-    let n = match idle {
-        Some(limit) => tokio::time::timeout(limit, src.read_buf(buf))
+    let mut read = std::pin::pin!(src.read_buf(buf));
+    // Bytes already waiting need no timer: a timer is armed only when the
+    // sender is actually silent (one registration per stall, not one per
+    // read of a body that streams in).
+    let ready = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(read.as_mut(), cx))
+    })
+    .await;
+    let n = match (ready, idle) {
+        (std::task::Poll::Ready(n), _) => n?,
+        (std::task::Poll::Pending, Some(limit)) => tokio::time::timeout(limit, read)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "body stalled"))??,
-        None => src.read_buf(buf).await?,
+        (std::task::Poll::Pending, None) => read.await?,
     };
     if n == 0 {
         return Err(io::Error::new(
