@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use weir_core::ids::BackendId;
+use weir_core::ids::{BackendId, PoolId};
 use weir_core::model::{HealthCheck, Scheduler};
 use weir_core::status::{BackendLive, BackendState};
 use weir_core::topology::{BackendChange, BackendSet, BackendTarget, PoolSpec};
@@ -94,6 +94,9 @@ struct Status {
 #[derive(Debug)]
 pub struct BackendRuntime {
     pub id: BackendId,
+    /// What an HTTP_COOKIE listener's cookie names this backend by
+    /// ([`balance::cookie_token`]).
+    pub cookie_token: u64,
     target: ArcSwap<BackendTarget>,
     pub active: AtomicU64,
     pub total: AtomicU64,
@@ -135,10 +138,16 @@ fn ramp_progress(since: Option<Instant>, window: Duration, now: Instant) -> Opti
 }
 
 impl BackendRuntime {
-    fn new(target: Arc<BackendTarget>, checked: Option<&HealthCheck>, egress: &Egress) -> Self {
+    fn new(
+        pool: &PoolId,
+        target: Arc<BackendTarget>,
+        checked: Option<&HealthCheck>,
+        egress: &Egress,
+    ) -> Self {
         let egress_denied = !egress.allows(target.address);
         Self {
             id: target.id.clone(),
+            cookie_token: balance::cookie_token(pool.as_str(), target.id.as_str()),
             status: Mutex::new(Status {
                 tracker: checked.map(|c| Tracker::new(c.rise, c.fall)),
                 reason: egress_denied.then(|| egress.refusal(target.address)),
@@ -368,22 +377,53 @@ impl Tier {
                 balance::least_connections(&candidates, start % candidates.len())
                     .map(|i| self.members[i].clone())
             }
-            Scheduler::Sh | Scheduler::ShPort => {
-                let n = self.maglev.len();
-                if n == 0 {
-                    return None;
-                }
-                let key = balance::source_key(client, scheduler == Scheduler::ShPort);
-                let start = (key % n as u64) as usize;
-                // Excluded (failed) backends pass their keys on to the next
-                // slot's owner; everyone else keeps theirs.
-                (0..n)
-                    .map(|k| self.maglev[(start + k) % n] as usize)
-                    .find(|&i| allowed(i))
-                    .map(|i| self.members[i].clone())
-            }
+            Scheduler::Sh | Scheduler::ShPort => self.hashed(
+                balance::source_key(client, scheduler == Scheduler::ShPort),
+                exclude,
+            ),
         }
     }
+
+    /// The Maglev table's owner of `key`.
+    fn hashed(&self, key: u64, exclude: &[BackendId]) -> Option<Arc<BackendRuntime>> {
+        let n = self.maglev.len();
+        if n == 0 {
+            return None;
+        }
+        let start = (key % n as u64) as usize;
+        // Excluded (failed) backends pass their keys on to the next
+        // slot's owner; everyone else keeps theirs.
+        (0..n)
+            .map(|k| self.maglev[(start + k) % n] as usize)
+            .find(|&i| !exclude.contains(&self.members[i].id))
+            .map(|i| self.members[i].clone())
+    }
+
+    /// What a sticky key picks here, if anyone: only members of the tier
+    /// are found, which are the eligible backends (healthy, enabled, not
+    /// draining, not ejected), so a client naming any token or hash
+    /// chooses at most among those.
+    fn sticky(&self, key: Sticky, exclude: &[BackendId]) -> Option<Arc<BackendRuntime>> {
+        match key {
+            Sticky::Backend(token) => self
+                .members
+                .iter()
+                .find(|m| m.cookie_token == token && !exclude.contains(&m.id))
+                .cloned(),
+            Sticky::Hash(key) => self.hashed(key, exclude),
+        }
+    }
+}
+
+/// What an HTTP request carries to stay on one backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sticky {
+    /// HTTP_COOKIE: the [`BackendRuntime::cookie_token`] of the backend
+    /// that answered before.
+    Backend(u64),
+    /// APP_COOKIE: the hash of the application cookie's value, looked up
+    /// in the Maglev table.
+    Hash(u64),
 }
 
 /// What the connection path reads: eligible primaries and backups.
@@ -472,6 +512,24 @@ impl PoolRuntime {
             .or_else(|| snap.backup.pick(scheduler, client, &self.counter, exclude))
     }
 
+    /// [`Self::pick`], but the backend `sticky` names (or hashes to) first
+    /// when it is eligible and not excluded. Primaries come first as
+    /// ever: a key naming a backup is honoured only while no primary is.
+    pub fn pick_sticky(
+        &self,
+        scheduler: Scheduler,
+        client: SocketAddr,
+        sticky: Sticky,
+        exclude: &[BackendId],
+    ) -> Option<Arc<BackendRuntime>> {
+        let snap = self.snapshot.load();
+        let tier = |t: &Tier| {
+            t.sticky(sticky, exclude)
+                .or_else(|| t.pick(scheduler, client, &self.counter, exclude))
+        };
+        tier(&snap.primary).or_else(|| tier(&snap.backup))
+    }
+
     /// Takes a new configuration: new backends join (checked first when the
     /// pool has checks), changed ones update in place keeping their state,
     /// removed ones drain.
@@ -527,6 +585,7 @@ impl PoolRuntime {
                             }
                             None => {
                                 let runtime = Arc::new(BackendRuntime::new(
+                                    &spec.id,
                                     target.clone(),
                                     spec.health_check.as_ref(),
                                     &self.egress,
