@@ -21,8 +21,8 @@ pub struct NewServerGroup {
     pub scheduler: Option<String>,
     /// A [`PoolProtocol`] wire name.
     pub protocol: Option<String>,
-    /// A [`Persistence`] wire name.
-    pub persistence: Option<String>,
+    /// Session persistence ([`crate::pool::plan_persistence`]).
+    pub persistence: Option<crate::pool::PersistenceSpec>,
     /// Created serving nothing (Octavia `admin_state_up: false`).
     pub disabled: bool,
     /// Checked by [`crate::tags::validate`].
@@ -60,8 +60,8 @@ pub fn plan_server_group(
         .transpose()?;
     pool.persistence = req
         .persistence
-        .as_deref()
-        .map(|p| parse_enum("persistence", p, Persistence::NAMES))
+        .as_ref()
+        .map(|p| crate::pool::plan_persistence(p, pool.protocol))
         .transpose()?;
     pool.enabled = !req.disabled;
     pool.tags = crate::tags::validate("tags", &req.tags)?;

@@ -137,12 +137,88 @@ impl PoolProtocol {
 }
 
 wire_enum!(
-    /// How a server group keeps a client on one backend (Octavia's
-    /// `session_persistence`). Source-IP persistence is consistent hashing
-    /// of the client address (the `sh` scheduler, Maglev), whatever the
-    /// group's algorithm; cookies come with the listener-policy work.
-    Persistence { SourceIp = "source-ip" }
+    /// The kinds of [`Persistence`], by wire name.
+    PersistenceKind {
+        SourceIp = "source-ip",
+        HttpCookie = "http-cookie",
+        AppCookie = "app-cookie"
+    }
 );
+
+/// The cookie an HTTP listener inserts for [`Persistence::HttpCookie`]:
+/// its value is an opaque token of the backend (a hash of the pool and
+/// backend ids), never its address.
+pub const STICKY_COOKIE: &str = "WEIRSRV";
+
+/// Longest application cookie name (Octavia's column is 255 wide).
+pub const MAX_COOKIE_NAME: usize = 255;
+
+/// How a server group keeps a client on one backend (Octavia's
+/// `session_persistence`). Source-IP persistence is consistent hashing
+/// of the client address (the `sh` scheduler, Maglev), whatever the
+/// group's algorithm; the cookie kinds are HTTP only (the pool's protocol
+/// is HTTP, see [`crate::pool::check_persistence`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Persistence {
+    SourceIp,
+    /// Weir inserts [`STICKY_COOKIE`] naming the backend that answered;
+    /// a request carrying it goes back there while that backend is
+    /// eligible.
+    HttpCookie,
+    /// Requests carrying the application's cookie of this name are
+    /// consistently hashed (Maglev) on its value.
+    AppCookie {
+        cookie_name: String,
+    },
+}
+
+impl Persistence {
+    pub fn kind(&self) -> PersistenceKind {
+        match self {
+            Self::SourceIp => PersistenceKind::SourceIp,
+            Self::HttpCookie => PersistenceKind::HttpCookie,
+            Self::AppCookie { .. } => PersistenceKind::AppCookie,
+        }
+    }
+
+    /// Whether the HTTP engine honours it (by cookie).
+    pub fn cookie_kind(&self) -> bool {
+        !matches!(self, Self::SourceIp)
+    }
+
+    /// The application cookie's name, for [`Self::AppCookie`] only.
+    pub fn cookie_name(&self) -> Option<&str> {
+        match self {
+            Self::AppCookie { cookie_name } => Some(cookie_name),
+            _ => None,
+        }
+    }
+
+    /// The stored form (one TEXT column): the kind's wire name, and for
+    /// an application cookie `app-cookie:NAME` (a cookie name is a token,
+    /// which never holds a colon).
+    pub fn to_stored(&self) -> String {
+        match self {
+            Self::AppCookie { cookie_name } => format!("app-cookie:{cookie_name}"),
+            other => other.kind().as_str().to_owned(),
+        }
+    }
+
+    /// Reads [`Self::to_stored`]'s form back; `None` for anything else.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        match text.split_once(':') {
+            Some(("app-cookie", name)) if !name.is_empty() => Some(Self::AppCookie {
+                cookie_name: name.to_owned(),
+            }),
+            Some(_) => None,
+            None => match text.parse().ok()? {
+                PersistenceKind::SourceIp => Some(Self::SourceIp),
+                PersistenceKind::HttpCookie => Some(Self::HttpCookie),
+                PersistenceKind::AppCookie => None,
+            },
+        }
+    }
+}
 
 wire_enum!(
     /// Backend selection algorithm: weighted round robin, least connections,

@@ -2,7 +2,8 @@
 
 use crate::loadbalancer::parse_enum;
 use crate::model::{
-    CheckKind, CheckRequest, HealthCheck, HttpMethod, HttpVersion, Persistence, Pool, Scheduler,
+    CheckKind, CheckRequest, HealthCheck, HttpMethod, HttpVersion, Persistence, PersistenceKind,
+    Pool, PoolProtocol, Scheduler, MAX_COOKIE_NAME,
 };
 use crate::{Error, Timestamp};
 
@@ -40,6 +41,77 @@ pub struct HealthCheckSpec {
     pub host: Option<String>,
 }
 
+/// Session persistence as requested.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersistenceSpec {
+    /// A [`PersistenceKind`] wire name.
+    pub kind: String,
+    /// The application cookie's name: required for `app-cookie`, refused
+    /// for the other kinds (Octavia's rule).
+    pub cookie_name: Option<String>,
+}
+
+/// Plans session persistence for a pool whose backends speak `protocol`.
+/// The cookie kinds need HTTP, where Weir reads and writes cookies: an
+/// HTTP pool serves only HTTP listeners, so no TCP, UDP or passthrough
+/// listener ever carries them.
+pub fn plan_persistence(
+    spec: &PersistenceSpec,
+    protocol: Option<PoolProtocol>,
+) -> Result<Persistence, Error> {
+    let kind: PersistenceKind = parse_enum("persistence", &spec.kind, PersistenceKind::NAMES)?;
+    let persistence = match (kind, &spec.cookie_name) {
+        (PersistenceKind::AppCookie, Some(name)) => {
+            check_cookie_name("cookie_name", name)?;
+            Persistence::AppCookie {
+                cookie_name: name.clone(),
+            }
+        }
+        (PersistenceKind::AppCookie, None) => {
+            return Err(Error::invalid(
+                "cookie_name",
+                "app-cookie persistence needs the application's cookie name",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(Error::invalid(
+                "cookie_name",
+                format!("only app-cookie persistence takes a cookie name, not {kind}"),
+            ))
+        }
+        (PersistenceKind::SourceIp, None) => Persistence::SourceIp,
+        (PersistenceKind::HttpCookie, None) => Persistence::HttpCookie,
+    };
+    if kind != PersistenceKind::SourceIp && protocol != Some(PoolProtocol::Http) {
+        let protocol = protocol.map_or("unspecified", PoolProtocol::as_str);
+        return Err(Error::invalid(
+            "persistence",
+            format!("{kind} persistence needs an http pool, not {protocol}"),
+        ));
+    }
+    Ok(persistence)
+}
+
+/// A cookie name is an RFC 6265 `token` (RFC 9110 §5.6.2): visible ASCII
+/// without separators, so no space, `=`, `;`, `,` or control character
+/// can end it early or smuggle another cookie in; 1-255 bytes.
+pub fn check_cookie_name(field: &str, name: &str) -> Result<(), Error> {
+    if name.is_empty() || name.len() > MAX_COOKIE_NAME {
+        return Err(Error::invalid(
+            field,
+            format!("a cookie name is 1-{MAX_COOKIE_NAME} characters"),
+        ));
+    }
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if !name.bytes().all(tchar) {
+        return Err(Error::invalid(
+            field,
+            format!("{name:?} is not a cookie name (letters, digits and !#$%&'*+-.^_`|~ only)"),
+        ));
+    }
+    Ok(())
+}
+
 /// A change to a pool's settings. `health_check: Some(None)` removes the
 /// check.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,8 +127,8 @@ pub struct PoolUpdate {
     pub scheduler: Option<Option<String>>,
     /// Serve (true) or serve nothing (false).
     pub enabled: Option<bool>,
-    /// A [`crate::model::Persistence`] wire name; `Some(None)`: none.
-    pub persistence: Option<Option<String>>,
+    /// Session persistence ([`plan_persistence`]); `Some(None)`: none.
+    pub persistence: Option<Option<PersistenceSpec>>,
     /// The health check's name (Octavia's health monitor `name`).
     pub monitor_name: Option<String>,
     /// Run (true) or keep but not run (false) the health check.
@@ -289,8 +361,8 @@ pub fn plan_pool_update(
     }
     if let Some(persistence) = &update.persistence {
         next.persistence = persistence
-            .as_deref()
-            .map(|p| parse_enum("persistence", p, Persistence::NAMES))
+            .as_ref()
+            .map(|p| plan_persistence(p, current.protocol))
             .transpose()?;
     }
     if let Some(enabled) = update.monitor_enabled {
@@ -507,5 +579,138 @@ mod tests {
             };
             assert!(plan_health_check(&spec).is_err(), "{kind}");
         }
+    }
+
+    fn spec(kind: &str, cookie_name: Option<&str>) -> PersistenceSpec {
+        PersistenceSpec {
+            kind: kind.into(),
+            cookie_name: cookie_name.map(Into::into),
+        }
+    }
+
+    fn invalid_field(r: Result<Persistence, Error>) -> String {
+        match r {
+            Err(Error::InvalidField { field, .. }) => field,
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn persistence_kinds_and_their_cookie_names() {
+        let http = Some(PoolProtocol::Http);
+        assert_eq!(
+            plan_persistence(&spec("app-cookie", Some("JSESSIONID")), http).unwrap(),
+            Persistence::AppCookie {
+                cookie_name: "JSESSIONID".into()
+            }
+        );
+        assert_eq!(
+            plan_persistence(&spec("http-cookie", None), http).unwrap(),
+            Persistence::HttpCookie
+        );
+        // Source IP needs no HTTP.
+        assert_eq!(
+            plan_persistence(&spec("source-ip", None), Some(PoolProtocol::Udp)).unwrap(),
+            Persistence::SourceIp
+        );
+        // Octavia: the name is required for APP_COOKIE, refused otherwise.
+        assert_eq!(
+            invalid_field(plan_persistence(&spec("app-cookie", None), http)),
+            "cookie_name"
+        );
+        for kind in ["http-cookie", "source-ip"] {
+            assert_eq!(
+                invalid_field(plan_persistence(&spec(kind, Some("c")), http)),
+                "cookie_name",
+                "{kind}"
+            );
+        }
+        assert_eq!(
+            invalid_field(plan_persistence(&spec("sticky", None), http)),
+            "persistence"
+        );
+    }
+
+    #[test]
+    fn cookie_persistence_needs_an_http_pool() {
+        for protocol in [
+            None,
+            Some(PoolProtocol::Tcp),
+            Some(PoolProtocol::Udp),
+            Some(PoolProtocol::Https),
+            Some(PoolProtocol::Proxy),
+        ] {
+            for p in [spec("http-cookie", None), spec("app-cookie", Some("sid"))] {
+                assert_eq!(
+                    invalid_field(plan_persistence(&p, protocol)),
+                    "persistence",
+                    "{p:?} on {protocol:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn cookie_names_are_tokens() {
+        for good in [
+            "sid",
+            "JSESSIONID",
+            "a.b-c_d!#$%&'*+^`|~9",
+            &"x".repeat(255),
+        ] {
+            assert!(check_cookie_name("cookie_name", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a=b",
+            "a;b",
+            "a,b",
+            "a\tb",
+            "a\r\nSet-Cookie",
+            "a\u{7f}",
+            "a:b",
+            "\"q\"",
+            "caf\u{e9}",
+            &"x".repeat(256),
+        ] {
+            assert!(check_cookie_name("cookie_name", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn persistence_is_stored_in_one_text_column() {
+        for p in [
+            Persistence::SourceIp,
+            Persistence::HttpCookie,
+            Persistence::AppCookie {
+                cookie_name: "sid".into(),
+            },
+        ] {
+            assert_eq!(Persistence::from_stored(&p.to_stored()), Some(p));
+        }
+        for bad in ["app-cookie", "app-cookie:", "source-ip:x", "cookie"] {
+            assert_eq!(Persistence::from_stored(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_update_plans_persistence_against_the_pools_protocol() {
+        let mut pool = Pool::new(
+            "p".into(),
+            (&"proj".into(), &"lb".into()),
+            None,
+            "p".into(),
+            Timestamp(0),
+        );
+        pool.protocol = Some(PoolProtocol::Tcp);
+        let update = PoolUpdate {
+            persistence: Some(Some(spec("http-cookie", None))),
+            ..Default::default()
+        };
+        assert!(plan_pool_update(&pool, &update, Timestamp(1)).is_err());
+        pool.protocol = Some(PoolProtocol::Http);
+        let next = plan_pool_update(&pool, &update, Timestamp(1)).unwrap();
+        assert_eq!(next.persistence, Some(Persistence::HttpCookie));
     }
 }

@@ -47,6 +47,9 @@ pub struct ListenerSpec {
     /// Client networks that may connect; empty: any.
     pub allowed_cidrs: Vec<ipnet::IpNet>,
     pub forwarded_headers: ForwardedHeaders,
+    /// The cookie persistence of the pool served, for the HTTP engine
+    /// (HTTP listeners only; source-IP persistence is the scheduler).
+    pub persistence: Option<Persistence>,
 }
 
 impl ListenerSpec {
@@ -325,6 +328,9 @@ pub fn listener_spec(
         backend_timeout_ms: listener.backend_timeout_ms,
         allowed_cidrs: listener.allowed_cidrs.clone(),
         forwarded_headers: listener.forwarded_headers,
+        persistence: served
+            .and_then(|p| p.persistence.clone())
+            .filter(|p| p.cookie_kind() && listener.protocol == Protocol::Http),
         pools,
     }
 }
@@ -439,6 +445,25 @@ mod tests {
         assert_eq!(
             listener_spec(&lb, &listener, Some(&group)).scheduler,
             Scheduler::Sh
+        );
+        assert_eq!(
+            listener_spec(&lb, &listener, Some(&group)).persistence,
+            None
+        );
+        // Cookie persistence reaches an HTTP listener's engine, and only
+        // an HTTP listener's.
+        group.persistence = Some(Persistence::HttpCookie);
+        assert_eq!(
+            listener_spec(&lb, &listener, Some(&group)).persistence,
+            None
+        );
+        let http = Listener {
+            protocol: Protocol::Http,
+            ..listener.clone()
+        };
+        assert_eq!(
+            listener_spec(&lb, &http, Some(&group)).persistence,
+            Some(Persistence::HttpCookie)
         );
         group.enabled = false;
         assert!(listener_spec(&lb, &listener, Some(&group)).pools.is_empty());

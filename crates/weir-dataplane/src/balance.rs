@@ -154,6 +154,17 @@ pub fn hash(bytes: &[u8], seed: u64) -> u64 {
     h ^ (h >> 33)
 }
 
+/// The opaque token an HTTP_COOKIE cookie names a backend by: a hash of
+/// the pool and backend ids, so the cookie says nothing of the backend's
+/// address, and the same backend in another pool has another token.
+pub fn cookie_token(pool: &str, backend: &str) -> u64 {
+    let mut bytes = Vec::with_capacity(pool.len() + backend.len() + 1);
+    bytes.extend_from_slice(pool.as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(backend.as_bytes());
+    hash(&bytes, 3)
+}
+
 /// The key a hashing scheduler looks up in the Maglev table: the client
 /// address, and with `with_port` (SOURCE_IP_PORT) its port too, so each
 /// connection or UDP flow of one client hashes on its own.

@@ -38,7 +38,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::sync::watch;
 use weir_core::ids::{BackendId, ListenerId, PoolId};
-use weir_core::model::ListenerPorts;
+use weir_core::model::{ListenerPorts, Persistence};
 use weir_core::status::{BackendLive, ListenerLive};
 use weir_core::topology::{ListenerSpec, Topology};
 
@@ -318,7 +318,8 @@ impl DataPlane {
             };
             for pool in &spec.pools {
                 let hint = hints.entry(pool).or_insert((false, port));
-                hint.0 |= spec.scheduler.hashes();
+                hint.0 |= spec.scheduler.hashes()
+                    || matches!(spec.persistence, Some(Persistence::AppCookie { .. }));
             }
         }
         for (id, pool) in &running.pools {

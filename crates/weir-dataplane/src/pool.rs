@@ -16,14 +16,18 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use weir_core::ids::BackendId;
+use weir_core::ids::{BackendId, PoolId};
 use weir_core::model::{HealthCheck, Scheduler};
 use weir_core::status::{BackendLive, BackendState};
 use weir_core::topology::{BackendChange, BackendSet, BackendTarget, PoolSpec};
 
+mod tier;
+
 use crate::balance;
 use crate::egress::Egress;
 use crate::health::{Tracker, Verdict};
+pub use tier::Sticky;
+use tier::Tier;
 
 /// Idle HTTP connections kept per backend.
 const MAX_IDLE_PER_BACKEND: usize = 256;
@@ -94,6 +98,9 @@ struct Status {
 #[derive(Debug)]
 pub struct BackendRuntime {
     pub id: BackendId,
+    /// What an HTTP_COOKIE listener's cookie names this backend by
+    /// ([`balance::cookie_token`]).
+    pub cookie_token: u64,
     target: ArcSwap<BackendTarget>,
     pub active: AtomicU64,
     pub total: AtomicU64,
@@ -135,10 +142,16 @@ fn ramp_progress(since: Option<Instant>, window: Duration, now: Instant) -> Opti
 }
 
 impl BackendRuntime {
-    fn new(target: Arc<BackendTarget>, checked: Option<&HealthCheck>, egress: &Egress) -> Self {
+    fn new(
+        pool: &PoolId,
+        target: Arc<BackendTarget>,
+        checked: Option<&HealthCheck>,
+        egress: &Egress,
+    ) -> Self {
         let egress_denied = !egress.allows(target.address);
         Self {
             id: target.id.clone(),
+            cookie_token: balance::cookie_token(pool.as_str(), target.id.as_str()),
             status: Mutex::new(Status {
                 tracker: checked.map(|c| Tracker::new(c.rise, c.fall)),
                 reason: egress_denied.then(|| egress.refusal(target.address)),
@@ -298,94 +311,6 @@ impl Drop for ConnGuard {
     }
 }
 
-/// Eligible backends of one tier with their selection tables.
-#[derive(Default)]
-struct Tier {
-    members: Vec<Arc<BackendRuntime>>,
-    weights: Vec<u32>,
-    cycle: Vec<u32>,
-    maglev: Vec<u32>,
-}
-
-impl Tier {
-    /// `ramp[i]`: member `i`'s slow-start progress, if it is ramping.
-    fn build(members: Vec<Arc<BackendRuntime>>, ramp: &[Option<u32>], with_maglev: bool) -> Self {
-        let configured: Vec<u32> = members
-            .iter()
-            .map(|m| u32::from(m.target.load().weight))
-            .collect();
-        let weights = balance::ramped_weights(&configured, ramp);
-        let cycle = balance::swrr_cycle(&weights);
-        let maglev = if with_maglev {
-            let keys: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-            balance::maglev_table(&keys, &weights)
-        } else {
-            Vec::new()
-        };
-        Self {
-            members,
-            weights,
-            cycle,
-            maglev,
-        }
-    }
-
-    fn pick(
-        &self,
-        scheduler: Scheduler,
-        client: SocketAddr,
-        counter: &AtomicUsize,
-        exclude: &[BackendId],
-    ) -> Option<Arc<BackendRuntime>> {
-        if self.members.is_empty() {
-            return None;
-        }
-        let allowed = |i: usize| !exclude.contains(&self.members[i].id);
-        match scheduler {
-            Scheduler::Wrr => {
-                let n = self.cycle.len();
-                for _ in 0..n {
-                    let i = self.cycle[counter.fetch_add(1, Ordering::Relaxed) % n] as usize;
-                    if allowed(i) {
-                        return Some(self.members[i].clone());
-                    }
-                }
-                None
-            }
-            Scheduler::Lc => {
-                let candidates: Vec<(u64, u32)> = self
-                    .members
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| {
-                        (
-                            m.active.load(Ordering::Relaxed),
-                            if allowed(i) { self.weights[i] } else { 0 },
-                        )
-                    })
-                    .collect();
-                let start = counter.fetch_add(1, Ordering::Relaxed);
-                balance::least_connections(&candidates, start % candidates.len())
-                    .map(|i| self.members[i].clone())
-            }
-            Scheduler::Sh | Scheduler::ShPort => {
-                let n = self.maglev.len();
-                if n == 0 {
-                    return None;
-                }
-                let key = balance::source_key(client, scheduler == Scheduler::ShPort);
-                let start = (key % n as u64) as usize;
-                // Excluded (failed) backends pass their keys on to the next
-                // slot's owner; everyone else keeps theirs.
-                (0..n)
-                    .map(|k| self.maglev[(start + k) % n] as usize)
-                    .find(|&i| allowed(i))
-                    .map(|i| self.members[i].clone())
-            }
-        }
-    }
-}
-
 /// What the connection path reads: eligible primaries and backups.
 #[derive(Default)]
 pub struct Snapshot {
@@ -472,6 +397,24 @@ impl PoolRuntime {
             .or_else(|| snap.backup.pick(scheduler, client, &self.counter, exclude))
     }
 
+    /// [`Self::pick`], but the backend `sticky` names (or hashes to) first
+    /// when it is eligible and not excluded. Primaries come first as
+    /// ever: a key naming a backup is honoured only while no primary is.
+    pub fn pick_sticky(
+        &self,
+        scheduler: Scheduler,
+        client: SocketAddr,
+        sticky: Sticky,
+        exclude: &[BackendId],
+    ) -> Option<Arc<BackendRuntime>> {
+        let snap = self.snapshot.load();
+        let tier = |t: &Tier| {
+            t.sticky(sticky, exclude)
+                .or_else(|| t.pick(scheduler, client, &self.counter, exclude))
+        };
+        tier(&snap.primary).or_else(|| tier(&snap.backup))
+    }
+
     /// Takes a new configuration: new backends join (checked first when the
     /// pool has checks), changed ones update in place keeping their state,
     /// removed ones drain.
@@ -527,6 +470,7 @@ impl PoolRuntime {
                             }
                             None => {
                                 let runtime = Arc::new(BackendRuntime::new(
+                                    &spec.id,
                                     target.clone(),
                                     spec.health_check.as_ref(),
                                     &self.egress,

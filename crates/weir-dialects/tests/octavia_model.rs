@@ -240,14 +240,10 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
             "{field}: the error names the field: {body}"
         );
     }
-    // Cookies and re-encryption are options Weir's provider does not
-    // have: Octavia's 501, which clients treat as "unsupported".
+    // Persistence timeouts and re-encryption are options Weir's provider
+    // does not have: Octavia's 501, which clients treat as "unsupported".
+    // (Cookie persistence: `octavia_persistence.rs`.)
     for (field, value) in [
-        ("session_persistence", json!({"type": "HTTP_COOKIE"})),
-        (
-            "session_persistence",
-            json!({"type": "APP_COOKIE", "cookie_name": "c"}),
-        ),
         (
             "session_persistence",
             json!({"type": "SOURCE_IP", "persistence_timeout": 60}),

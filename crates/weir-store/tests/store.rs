@@ -740,6 +740,30 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
         Some(&group),
         "a pool's settings, slow start among them, round-trip"
     );
+    drop(r);
+    // Every persistence kind round-trips, the application cookie's name
+    // with it.
+    for persistence in [
+        Persistence::HttpCookie,
+        Persistence::AppCookie {
+            cookie_name: "JSESSIONID".into(),
+        },
+        Persistence::SourceIp,
+    ] {
+        let changed = Pool {
+            persistence: Some(persistence),
+            ..group.clone()
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.update_pool(&changed).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut r = store.read().await.unwrap();
+        assert_eq!(
+            r.pool(&"group1".into()).await.unwrap().as_ref(),
+            Some(&changed)
+        );
+    }
+    let mut r = store.read().await.unwrap();
     let changes = r.changes_since(before, 10).await.unwrap();
     assert!(changes
         .iter()

@@ -76,6 +76,7 @@ pub fn parse_request(
         shared: shared(),
         forwarded: Default::default(),
         port: 80,
+        sticky_cookie: None,
     };
     match head::parse_request(buf, &cx) {
         Ok(Some((used, head))) => Ok(Some(Request { used, head })),

@@ -120,6 +120,9 @@ pub(super) struct RequestHead {
     /// proxy answers that itself, as nginx does, rather than relaying it.
     pub expect_continue: bool,
     pub request_id: String,
+    /// The value of the persistence cookie the listener reads
+    /// ([`RequestContext::sticky_cookie`]), if the request carries it.
+    pub sticky: Option<Vec<u8>>,
 }
 
 /// A parsed response, already rewritten for the client.
@@ -147,6 +150,9 @@ pub(super) struct RequestContext<'a> {
     pub forwarded: weir_core::model::ForwardedHeaders,
     /// The listener port the client connected to (`X-Forwarded-Port`).
     pub port: u16,
+    /// The cookie the listener's persistence reads; `None` (the common
+    /// case) looks at no `Cookie` field.
+    pub sticky_cookie: Option<&'a [u8]>,
 }
 
 /// The fields Weir reads or rewrites, told apart once per field.
@@ -392,6 +398,7 @@ pub(super) fn parse_request(
         |h: &httparse::Header<'_>| connection.names_fields && named_by_connection(headers, h.name);
     let mut expect_continue = false;
     let mut request_id: Option<String> = None;
+    let mut sticky: Option<Vec<u8>> = None;
     let mut out = Vec::with_capacity(used + 128);
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
@@ -427,6 +434,11 @@ pub(super) fn parse_request(
                 continue;
             }
             _ => {}
+        }
+        if let Some(name) = cx.sticky_cookie {
+            if sticky.is_none() && h.name.eq_ignore_ascii_case("cookie") {
+                sticky = super::sticky::find(h.value, name).map(<[u8]>::to_vec);
+            }
         }
         push_header(&mut out, h.name, h.value);
     }
@@ -467,6 +479,7 @@ pub(super) fn parse_request(
             idempotent: is_idempotent(method),
             expect_continue,
             request_id,
+            sticky,
         },
     )))
 }
@@ -623,6 +636,7 @@ mod tests {
             shared: &shared,
             forwarded: Default::default(),
             port: 80,
+            sticky_cookie: None,
         };
         match parse_request(raw, &cx) {
             Ok(Some((_, head))) => Ok(String::from_utf8(head.bytes).unwrap()),
@@ -643,6 +657,7 @@ mod tests {
             shared: &shared,
             forwarded: Default::default(),
             port: 80,
+            sticky_cookie: None,
         };
         let (_, request) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &cx)
             .unwrap()

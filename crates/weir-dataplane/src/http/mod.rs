@@ -26,6 +26,7 @@ mod body;
 #[doc(hidden)]
 pub mod fuzzing;
 mod head;
+mod sticky;
 mod upstream;
 
 use std::io;
@@ -211,13 +212,17 @@ async fn serve_client(
     // back to its pool only with nothing left in it.
     let mut ubuf = BytesMut::with_capacity(CHUNK);
     let client_ip = peer.ip().to_string();
-    // Read once per connection: a header change applies to new ones.
+    // Read once per connection: a header or persistence change applies to
+    // new ones.
+    let spec = runtime.spec();
+    let persistence = spec.persistence.as_ref();
     let cx = RequestContext {
         client_ip: &client_ip,
         settings,
         shared: &shared,
-        forwarded: runtime.spec().forwarded_headers,
+        forwarded: spec.forwarded_headers,
         port,
+        sticky_cookie: persistence.and_then(sticky::cookie_name).map(str::as_bytes),
     };
     // The first request's head is due `head_timeout` after the accept,
     // whether or not its first byte has come (a silent connection is a
@@ -275,7 +280,13 @@ async fn serve_client(
             client: &mut cbuf,
             upstream: &mut ubuf,
         };
-        match upstream::forward(&mut client, buffers, &head, peer, port, &runtime, &cx).await {
+        let to = upstream::Destination {
+            peer,
+            port,
+            runtime: &runtime,
+            persistence,
+        };
+        match upstream::forward(&mut client, buffers, &head, to, &cx).await {
             Some(true) if head.keep_alive => continue,
             _ => return,
         }

@@ -26,10 +26,13 @@ use tokio::net::TcpStream;
 
 use super::body::{self, BodyRules};
 use super::head::{self, Framing, HeadError, RequestContext, RequestHead};
+use super::sticky;
 use super::{answer, refuse, Refusal, CHUNK};
 use crate::listener::ListenerRuntime;
-use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime};
+use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime, Sticky};
 use crate::tcp::pick;
+use weir_core::ids::BackendId;
+use weir_core::model::{Persistence, Scheduler};
 
 /// An open connection to a backend.
 struct Upstream {
@@ -145,19 +148,57 @@ impl Failure {
     }
 }
 
+/// Where a request goes: the client, the port it came in on, the listener
+/// and the persistence its connection started with.
+pub(super) struct Destination<'a> {
+    pub peer: SocketAddr,
+    pub port: u16,
+    pub runtime: &'a ListenerRuntime,
+    pub persistence: Option<&'a Persistence>,
+}
+
+/// The first pool (own, then LB-wide) with an eligible backend decides,
+/// as in [`pick`]; a sticky key first picks what it names there.
+fn pick_for(
+    pools: &[Arc<PoolRuntime>],
+    scheduler: Scheduler,
+    client: SocketAddr,
+    sticky: Option<Sticky>,
+    exclude: &[BackendId],
+) -> Option<(Arc<PoolRuntime>, Arc<BackendRuntime>)> {
+    let Some(sticky) = sticky else {
+        return pick(pools, scheduler, client, exclude);
+    };
+    pools.iter().find_map(|p| {
+        p.pick_sticky(scheduler, client, sticky, exclude)
+            .map(|b| (p.clone(), b))
+    })
+}
+
 /// Sends one request to a backend and relays the answer. `Some(keep)` when
 /// the client connection is still in a clean state.
 pub(super) async fn forward(
     client: &mut TcpStream,
     buffers: Buffers<'_>,
     head: &RequestHead,
-    peer: SocketAddr,
-    port: u16,
-    runtime: &ListenerRuntime,
+    to: Destination<'_>,
     cx: &RequestContext<'_>,
 ) -> Option<bool> {
+    let Destination {
+        peer,
+        port,
+        runtime,
+        persistence,
+    } = to;
     let shared = cx.shared;
     let spec = runtime.spec();
+    // A sticky backend that fails is in `tried` like any other, so a
+    // retry moves on to the normal pick (and an HTTP_COOKIE client gets
+    // the new backend's cookie).
+    let sticky = persistence
+        .zip(head.sticky.as_deref())
+        .and_then(|(p, value)| sticky::key(p, value));
+    let inserts_cookie = matches!(persistence, Some(Persistence::HttpCookie));
     let scheduler = spec.scheduler;
     // Backends without a port of their own: one port for every attempt.
     let dial_port = spec.inherited_port(port);
@@ -184,12 +225,23 @@ pub(super) async fn forward(
     let mut tried = Vec::new();
     let mut last_failure: Option<(Arc<BackendRuntime>, Failure)> = None;
     while tried.len() < max_backends {
-        let Some((pool, backend)) = pick(&pools, scheduler, peer, &tried) else {
+        let Some((pool, backend)) = pick_for(&pools, scheduler, peer, sticky, &tried) else {
             break;
         };
         let addr = PoolRuntime::address(&backend, dial_port);
+        let set_cookie = if inserts_cookie && sticky != Some(Sticky::Backend(backend.cookie_token))
+        {
+            sticky::set_cookie(backend.cookie_token)
+        } else {
+            Vec::new()
+        };
+        let to = Target {
+            backend: &backend,
+            addr,
+            set_cookie: &set_cookie,
+        };
         ubuf.clear();
-        match attempt(client, cbuf, ubuf, head, &backend, addr, cx, reuse).await {
+        match attempt(client, cbuf, ubuf, head, to, cx, reuse).await {
             Attempt::Done(keep) => {
                 pool.record_success(&backend);
                 return Some(keep);
@@ -252,17 +304,28 @@ pub(super) async fn forward(
     sent.ok().map(|()| keep)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The backend one attempt goes to, and what its response head gains.
+struct Target<'a> {
+    backend: &'a Arc<BackendRuntime>,
+    addr: SocketAddr,
+    /// A `Set-Cookie` line (HTTP_COOKIE) or nothing.
+    set_cookie: &'a [u8],
+}
+
 async fn attempt(
     client: &mut TcpStream,
     cbuf: &mut BytesMut,
     ubuf: &mut BytesMut,
     head: &RequestHead,
-    backend: &Arc<BackendRuntime>,
-    addr: SocketAddr,
+    to: Target<'_>,
     cx: &RequestContext<'_>,
     reuse: Reuse,
 ) -> Attempt {
+    let Target {
+        backend,
+        addr,
+        set_cookie,
+    } = to;
     let settings = cx.settings;
     let mut up = match checkout(backend, addr, cx, reuse).await {
         Ok(up) => up,
@@ -363,6 +426,7 @@ async fn attempt(
         let keep_client = head.keep_alive && !to_client_closes;
         let mut out = response.bytes;
         if !interim {
+            out.extend_from_slice(set_cookie);
             if !keep_client {
                 out.extend_from_slice(b"Connection: close\r\n");
             } else if head.http10 {

@@ -13,6 +13,7 @@ mod limits;
 mod policy;
 mod pool;
 mod smuggling;
+mod sticky;
 mod tcp;
 mod tls_checks;
 mod udp;

@@ -201,6 +201,7 @@ pub fn topology(
         backend_timeout_ms: None,
         allowed_cidrs: Vec::new(),
         forwarded_headers: Default::default(),
+        persistence: None,
     };
     Arc::new(Topology {
         revision,

@@ -10,6 +10,7 @@
 //! deleted here (409).
 
 use weir_core::group::{is_server_group, NewServerGroup, WhenInUse};
+use weir_core::pool::PersistenceSpec;
 
 use super::*;
 
@@ -185,52 +186,65 @@ impl PoolBody {
     }
 }
 
-/// Octavia's `session_persistence` as Weir's [`Persistence`] wire name:
-/// source-IP persistence is honoured (consistent hashing of the client
-/// address); cookies are options Weir's provider does not have yet.
-pub(super) fn persistence(sp: Option<&Value>) -> Result<Option<&'static str>, LbaasError> {
+/// Octavia's `session_persistence` as Weir's [`PersistenceSpec`]: every
+/// type is honoured (SOURCE_IP: consistent hashing of the client address;
+/// HTTP_COOKIE: a `WEIRSRV` cookie Weir inserts; APP_COOKIE: consistent
+/// hashing of the named application cookie's value). `cookie_name` is
+/// checked by the core (required for APP_COOKIE, refused otherwise, a
+/// token), and so is the pool's protocol (cookies need HTTP); timeouts and
+/// granularity are options Weir does not have (501).
+pub(super) fn persistence(sp: Option<&Value>) -> Result<Option<PersistenceSpec>, LbaasError> {
     let Some(sp) = sp.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
     let field = |name: &str| sp.get(name).filter(|v| !v.is_null());
-    match field("type").and_then(Value::as_str) {
-        Some("SOURCE_IP") => {
-            for name in [
+    let kind = match field("type").and_then(Value::as_str) {
+        Some("SOURCE_IP") => "source-ip",
+        Some("HTTP_COOKIE") => "http-cookie",
+        Some("APP_COOKIE") => "app-cookie",
+        _ => {
+            return Err(LbaasError::bad_request(format!(
+                "Invalid input for field/attribute session_persistence. Value: '{sp}'. \
+                 type should be one of SOURCE_IP, HTTP_COOKIE, APP_COOKIE"
+            )))
+        }
+    };
+    if let Some(unknown) = sp.as_object().and_then(|o| {
+        o.keys().find(|k| {
+            ![
+                "type",
                 "cookie_name",
                 "persistence_timeout",
                 "persistence_granularity",
-            ] {
-                if let Some(v) = field(name) {
-                    return Err(LbaasError::unsupported(format!(
-                        "session_persistence {name} {v} (SOURCE_IP persistence hashes the client address)"
-                    )));
-                }
-            }
-            if let Some(unknown) = sp.as_object().and_then(|o| {
-                o.keys().find(|k| {
-                    ![
-                        "type",
-                        "cookie_name",
-                        "persistence_timeout",
-                        "persistence_granularity",
-                    ]
-                    .contains(&k.as_str())
-                })
-            }) {
-                return Err(LbaasError::bad_request(format!(
-                    "Invalid input for field/attribute session_persistence: unknown attribute {unknown}"
-                )));
-            }
-            Ok(Some("source-ip"))
-        }
-        Some(kind @ ("HTTP_COOKIE" | "APP_COOKIE")) => Err(LbaasError::unsupported(format!(
-            "session_persistence {kind} (cookie persistence is not built yet)"
-        ))),
-        _ => Err(LbaasError::bad_request(format!(
-            "Invalid input for field/attribute session_persistence. Value: '{sp}'. \
-             type should be one of SOURCE_IP, HTTP_COOKIE, APP_COOKIE"
-        ))),
+            ]
+            .contains(&k.as_str())
+        })
+    }) {
+        return Err(LbaasError::bad_request(format!(
+            "Invalid input for field/attribute session_persistence: unknown attribute {unknown}"
+        )));
     }
+    for name in ["persistence_timeout", "persistence_granularity"] {
+        if let Some(v) = field(name) {
+            return Err(LbaasError::unsupported(format!(
+                "session_persistence {name} {v} (Weir keeps persistence for as long as the member serves)"
+            )));
+        }
+    }
+    let cookie_name = match field("cookie_name") {
+        None => None,
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(other) => {
+            return Err(LbaasError::bad_request(format!(
+                "Invalid input for field/attribute session_persistence. Value: '{sp}'. \
+                 cookie_name {other} is not a string"
+            )))
+        }
+    };
+    Ok(Some(PersistenceSpec {
+        kind: kind.to_owned(),
+        cookie_name,
+    }))
 }
 
 /// Octavia's pool protocol as Weir's [`PoolProtocol`] wire name.
@@ -317,8 +331,7 @@ pub(super) async fn create_pool(
                 protocol: Some(group_protocol(protocol)?.to_owned()),
                 persistence: persistence(
                     req.session_persistence.as_ref().and_then(Option::as_ref),
-                )?
-                .map(str::to_owned),
+                )?,
                 disabled: req.admin_state_up == Some(false),
                 tags: tags_field("", &req.tags)?.unwrap_or_default(),
             },
@@ -386,7 +399,7 @@ pub(super) async fn update_pool(
             persistence: req
                 .session_persistence
                 .as_ref()
-                .map(|sp| persistence(sp.as_ref()).map(|p| p.map(str::to_owned)))
+                .map(|sp| persistence(sp.as_ref()))
                 .transpose()?,
             scheduler: req
                 .lb_algorithm

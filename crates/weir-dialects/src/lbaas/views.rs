@@ -248,11 +248,16 @@ pub(super) fn pool_view(
         "loadbalancer_id": pool.lb_id.as_str(),
         "members": members.iter().map(|b| json!({"id": b.id.as_str()})).collect::<Vec<_>>(),
         "healthmonitor_id": pool.health_check.as_ref().map(|_| pool.id.as_str()),
-        "session_persistence": pool.persistence.map(|p| match p {
-            Persistence::SourceIp => json!({"type": "SOURCE_IP", "cookie_name": null,
-                                            "persistence_timeout": null,
-                                            "persistence_granularity": null}),
-        }),
+        "session_persistence": pool.persistence.as_ref().map(|p| json!({
+            "type": match p {
+                Persistence::SourceIp => "SOURCE_IP",
+                Persistence::HttpCookie => "HTTP_COOKIE",
+                Persistence::AppCookie { .. } => "APP_COOKIE",
+            },
+            "cookie_name": p.cookie_name(),
+            "persistence_timeout": null,
+            "persistence_granularity": null,
+        })),
         "admin_state_up": pool.enabled,
         "provisioning_status": "ACTIVE",
         "operating_status": operating,

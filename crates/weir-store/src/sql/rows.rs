@@ -229,8 +229,8 @@ pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
         persistence: row
             .opt_text("persistence")?
             .map(|s| {
-                s.parse()
-                    .map_err(|()| StoreError::Corrupt(format!("pool persistence {s:?}")))
+                Persistence::from_stored(&s)
+                    .ok_or_else(|| StoreError::Corrupt(format!("pool persistence {s:?}")))
             })
             .transpose()?,
         enabled: row.flag("enabled")?,
