@@ -20,7 +20,9 @@ Usage: bench/dataplane.py [--duration 10] [--rounds 3] [--only weir-w1,haproxy]
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WEIR = os.path.join(ROOT, "target/release/weir")
+# WEIR_BIN: a release binary built elsewhere (another worktree, an older
+# commit); without it the script builds this tree's.
+WEIR = os.environ.get("WEIR_BIN") or os.path.join(ROOT, "target/release/weir")
 BASE = 19200  # port block used by this script
 BACKENDS = [BASE + 1, BASE + 2, BASE + 3]
 IPERF = BASE + 11
@@ -370,7 +372,8 @@ def main():
                     help="only measure registration -> traffic across two nodes sharing this PostgreSQL database")
     args = ap.parse_args()
     d = args.duration
-    subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
+    if not os.environ.get("WEIR_BIN"):
+        subprocess.run(["cargo", "build", "--release", "-p", "weir"], cwd=ROOT, check=True)
     if args.cross_node:
         work = tempfile.mkdtemp(prefix="weir-bench-")
         procs = Procs()
