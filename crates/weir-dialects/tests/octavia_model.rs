@@ -7,46 +7,15 @@
 // The golden suite's harness, shared whole; this suite drives Octavia only.
 #[path = "golden/harness.rs"]
 mod harness;
+#[path = "golden/octavia.rs"]
+mod octavia;
 
 use serde_json::{json, Value};
 
-use harness::{Reply, Server};
-
-#[track_caller]
-fn status(reply: &Reply, want: u16) -> Value {
-    assert_eq!(reply.status, want, "{}\n-> {}", reply.request, reply.text);
-    if reply.text.is_empty() {
-        Value::Null
-    } else {
-        reply.json()
-    }
-}
-
-#[track_caller]
-fn text(body: &Value, pointer: &str) -> String {
-    body.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no {pointer} in {body}"))
-        .to_owned()
-}
-
-struct Octavia {
-    server: Server,
-    token: String,
-}
+use harness::Reply;
+use octavia::{status, text, Octavia};
 
 impl Octavia {
-    fn start() -> Self {
-        let server = harness::start();
-        let (_, token) = server.keystone_token();
-        Self { server, token }
-    }
-
-    fn call(&self, method: &str, rest: &str, body: Option<Value>) -> Reply {
-        self.server
-            .octavia(&self.token, method, rest, body.as_ref())
-    }
-
     fn pool(&self, body: Value) -> Reply {
         self.call("POST", "/pools", Some(json!({ "pool": body })))
     }
