@@ -66,7 +66,8 @@ pub(super) fn key(persistence: &Persistence, value: &[u8]) -> Option<Sticky> {
 }
 
 fn parse_token(value: &[u8]) -> Option<u64> {
-    if value.len() != 16 {
+    // from_str_radix alone would take a sign ("+123…").
+    if value.len() != 16 || !value.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
     let text = std::str::from_utf8(value).ok()?;
@@ -104,7 +105,13 @@ mod tests {
             key(&Persistence::HttpCookie, value),
             Some(Sticky::Backend(token))
         );
-        for forged in [&b""[..], b"10.0.0.1:80", b"0123456789abcdeg", b"123"] {
+        for forged in [
+            &b""[..],
+            b"10.0.0.1:80",
+            b"0123456789abcdeg",
+            b"123",
+            b"+123456789abcdef",
+        ] {
             assert_eq!(key(&Persistence::HttpCookie, forged), None);
         }
         let app = Persistence::AppCookie {
@@ -112,5 +119,25 @@ mod tests {
         };
         assert_eq!(key(&app, b"u1"), key(&app, b"u1"));
         assert_ne!(key(&app, b"u1"), key(&app, b"u2"));
+    }
+
+    proptest::proptest! {
+        /// Whatever a client sends in a `Cookie` field, the finder returns
+        /// a piece of that field or nothing, and a token parses only from
+        /// 16 hex digits.
+        #[test]
+        fn any_cookie_field_yields_a_piece_of_itself(
+            field in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+        ) {
+            if let Some(value) = find(&field, &name) {
+                let start = value.as_ptr() as usize - field.as_ptr() as usize;
+                proptest::prop_assert!(start + value.len() <= field.len());
+                proptest::prop_assert!(!value.contains(&b';'));
+            }
+            if let Some(Sticky::Backend(_)) = key(&Persistence::HttpCookie, &field) {
+                proptest::prop_assert!(field.len() == 16 && field.iter().all(u8::is_ascii_hexdigit));
+            }
+        }
     }
 }
