@@ -170,6 +170,7 @@ vip_ranges = ["{vip_net}"]
 {store}
 [limits]
 backends_per_pool = 100000
+listeners_per_load_balancer = 1000
 [dataplane]
 enabled = {"true" if dataplane else "false"}
 workers = {workers}
