@@ -29,6 +29,27 @@ async fn tag_from(source: &str, vip: SocketAddr) -> Option<String> {
     (n > 0).then(|| line.trim().to_owned())
 }
 
+/// A listener on `vip` with one backend, changed by `change`.
+fn one_backend(
+    vip: SocketAddr,
+    protocol: Protocol,
+    (id, addr): (&str, SocketAddr),
+    change: impl Fn(&mut weir_core::topology::ListenerSpec),
+) -> std::sync::Arc<weir_core::topology::Topology> {
+    with_listener(
+        topology(
+            1,
+            vip,
+            protocol,
+            Scheduler::Wrr,
+            vec![backend(id, addr, 1)],
+            None,
+            1000,
+        ),
+        change,
+    )
+}
+
 fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
     list.iter().map(|n| n.parse().unwrap()).collect()
 }
@@ -38,16 +59,7 @@ async fn tcp_clients_outside_the_allowed_networks_never_reach_a_backend() {
     let dp = dataplane();
     let (a, _ta) = tcp_backend("a").await;
     let v = vip();
-    let base = topology(
-        1,
-        v,
-        Protocol::Tcp,
-        Scheduler::Wrr,
-        vec![backend("a", a, 1)],
-        None,
-        1000,
-    );
-    dp.apply(with_listener(base.clone(), |l| {
+    dp.apply(one_backend(v, Protocol::Tcp, ("a", a), |l| {
         l.allowed_cidrs = nets(&["127.0.0.2/32"]);
     }));
     assert_eq!(tag_from("127.0.0.2", v).await.as_deref(), Some("a"));
@@ -57,7 +69,7 @@ async fn tcp_clients_outside_the_allowed_networks_never_reach_a_backend() {
     // Refused before a backend was chosen: no connection counted to it.
     assert_eq!(metric(&dp, "weir_backend_connections_total", "a"), Some(1));
     // A change applies to the next connection.
-    let mut widened = (*with_listener(base, |l| {
+    let mut widened = (*one_backend(v, Protocol::Tcp, ("a", a), |l| {
         l.allowed_cidrs = nets(&["127.0.0.0/8"]);
     }))
     .clone();
@@ -139,18 +151,9 @@ async fn http_clients_outside_the_allowed_networks_get_no_answer() {
     let dp = dataplane();
     let ok = ok_backend().await;
     let v = vip();
-    dp.apply(with_listener(
-        topology(
-            1,
-            v,
-            Protocol::Http,
-            Scheduler::Wrr,
-            vec![backend("ok", ok, 1)],
-            None,
-            1000,
-        ),
-        |l| l.allowed_cidrs = nets(&["127.0.0.2/31"]),
-    ));
+    dp.apply(one_backend(v, Protocol::Http, ("ok", ok), |l| {
+        l.allowed_cidrs = nets(&["127.0.0.2/31"])
+    }));
     assert!(http_from("127.0.0.3", v, GET)
         .await
         .starts_with("HTTP/1.1 200"));
@@ -164,18 +167,9 @@ async fn udp_datagrams_from_outside_the_allowed_networks_open_no_flow() {
     let dp = dataplane();
     let (a, _ta) = udp_backend("a").await;
     let v = vip();
-    dp.apply(with_listener(
-        topology(
-            1,
-            v,
-            Protocol::Udp,
-            Scheduler::Wrr,
-            vec![backend("a", a, 1)],
-            None,
-            1000,
-        ),
-        |l| l.allowed_cidrs = nets(&["127.0.0.2/32"]),
-    ));
+    dp.apply(one_backend(v, Protocol::Udp, ("a", a), |l| {
+        l.allowed_cidrs = nets(&["127.0.0.2/32"])
+    }));
     let ask = |socket: UdpSocket, text: &'static str| async move {
         socket.send_to(text.as_bytes(), v).await.unwrap();
         let mut buf = [0u8; 256];
@@ -204,18 +198,9 @@ async fn a_silent_tcp_connection_closes_at_the_backend_timeout_when_shorter() {
     let dp = dataplane();
     let (a, _ta) = tcp_backend("a").await;
     let v = vip();
-    dp.apply(with_listener(
-        topology(
-            1,
-            v,
-            Protocol::Tcp,
-            Scheduler::Wrr,
-            vec![backend("a", a, 1)],
-            None,
-            1000,
-        ),
-        |l| l.backend_timeout_ms = Some(400),
-    ));
+    dp.apply(one_backend(v, Protocol::Tcp, ("a", a), |l| {
+        l.backend_timeout_ms = Some(400)
+    }));
     let (_, mut conn) = open(v).await;
     for i in 0..6 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -237,18 +222,9 @@ async fn an_http_listener_waits_for_a_backend_as_long_as_it_says() {
     let dp = dataplane();
     let silent = silent_backend().await;
     let v = vip();
-    dp.apply(with_listener(
-        topology(
-            1,
-            v,
-            Protocol::Http,
-            Scheduler::Wrr,
-            vec![backend("silent", silent, 1)],
-            None,
-            1000,
-        ),
-        |l| l.backend_timeout_ms = Some(300),
-    ));
+    dp.apply(one_backend(v, Protocol::Http, ("silent", silent), |l| {
+        l.backend_timeout_ms = Some(300)
+    }));
     let post = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     let answer = http_from("127.0.0.1", v, post).await;
     assert!(answer.starts_with("HTTP/1.1 504"), "{answer:?}");
@@ -264,18 +240,9 @@ async fn an_idle_keep_alive_client_is_closed_at_the_listeners_client_timeout() {
     let dp = dataplane();
     let ok = ok_backend().await;
     let v = vip();
-    dp.apply(with_listener(
-        topology(
-            1,
-            v,
-            Protocol::Http,
-            Scheduler::Wrr,
-            vec![backend("ok", ok, 1)],
-            None,
-            1000,
-        ),
-        |l| l.idle_timeout_ms = Some(300),
-    ));
+    dp.apply(one_backend(v, Protocol::Http, ("ok", ok), |l| {
+        l.idle_timeout_ms = Some(300)
+    }));
     let mut conn = BufReader::new(TcpStream::connect(v).await.unwrap());
     conn.get_mut()
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -322,18 +289,9 @@ async fn backend_connects_give_up_at_the_listeners_connect_timeout() {
         return;
     }
     let v = vip();
-    dp.apply(with_listener(
-        topology(
-            1,
-            v,
-            Protocol::Http,
-            Scheduler::Wrr,
-            vec![backend("full", full, 1)],
-            None,
-            1000,
-        ),
-        |l| l.connect_timeout_ms = Some(200),
-    ));
+    dp.apply(one_backend(v, Protocol::Http, ("full", full), |l| {
+        l.connect_timeout_ms = Some(200)
+    }));
     // Bounded well under the data plane's own minute: only the listener's
     // timeout can answer in time.
     let answer = tokio::time::timeout(Duration::from_secs(20), http_from("127.0.0.1", v, GET))
