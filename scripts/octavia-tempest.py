@@ -33,22 +33,24 @@ VENV = os.path.join(ROOT, ".venv-tempest")
 PINS = ["tempest==47.0.0", "octavia-tempest-plugin==3.5.0"]
 ADMIN = "tempest-admin"
 
-# Account name -> (tempest roles, tempest types). The roles are what the
-# plugin's credential list asks for with RBAC_test_type = none; tempest
-# picks accounts by them.
+# Account name -> (tempest roles, tempest types, Weir role). The tempest
+# roles are what the plugin's credential lists ask for; tempest picks
+# accounts by them. The Weir role is what the account's credential really
+# may do: each account is a Weir project, and its access key is a
+# credential of that role.
 ACCOUNTS = {
-    "admin": (["admin"], ["admin"]),
-    "primary": (["member"], []),
-    "lb_admin": (["load-balancer_admin"], []),
-    "lb_observer": (["load-balancer_observer", "reader"], []),
-    "lb_global_observer": (["load-balancer_global_observer", "reader"], []),
-    "lb_member": (["load-balancer_member", "member"], []),
-    "lb_member2": (["load-balancer_member", "member"], []),
+    "admin": (["admin"], ["admin"], "admin"),
+    "primary": (["member"], [], "member"),
+    "lb_admin": (["load-balancer_admin"], [], "admin"),
+    "lb_observer": (["load-balancer_observer", "reader"], [], "reader"),
+    "lb_global_observer": (["load-balancer_global_observer", "reader"], [], "observer"),
+    "lb_member": (["load-balancer_member", "member"], [], "member"),
+    "lb_member2": (["load-balancer_member", "member"], [], "member"),
     # Tempest hands any free account to a request whose roles it covers
     # (primary takes whichever is left): spares keep every class served.
-    "spare1": (["load-balancer_member", "member"], []),
-    "spare2": (["load-balancer_member", "member"], []),
-    "spare3": (["load-balancer_member", "member"], []),
+    "spare1": (["load-balancer_member", "member"], [], "member"),
+    "spare2": (["load-balancer_member", "member"], [], "member"),
+    "spare3": (["load-balancer_member", "member"], [], "member"),
 }
 
 
@@ -109,11 +111,16 @@ def bootstrap(url):
     """One project per account; the shared test network. Returns the
     accounts (for accounts.yaml) and the network and subnet ids."""
     accounts, projects = [], {}
-    for name, (roles, types) in ACCOUNTS.items():
+    for name, (roles, types, weir_role) in ACCOUNTS.items():
         status, project = api(url, "POST", "/v1/projects", ADMIN, {"name": f"tempest-{name}"})
         assert status == 201, project
         projects[name] = project
-        entry = {"username": project["access_key_id"], "password": project["access_key_secret"],
+        key = project
+        if weir_role != "member":
+            status, key = api(url, "POST", f"/v1/projects/{project['id']}/credentials", ADMIN,
+                              {"role": weir_role, "name": f"tempest {name}"})
+            assert status == 201, key
+        entry = {"username": key["access_key_id"], "password": key["access_key_secret"],
                  "project_name": project["name"], "domain_name": "Default", "roles": roles}
         if types:
             entry["types"] = types
@@ -175,7 +182,13 @@ run_validation = False
 
 [load_balancer]
 provider = weir
-RBAC_test_type = none
+# Octavia's owner-or-admin checks: every test also tries its calls with
+# the other accounts and expects 403/404 where they are not the owner or
+# an admin. (`advanced` expects a Keystone `member` without a
+# load-balancer_* role to be refused everything, while Weir's roles follow
+# Keystone's defaults, where `member` may use the service;
+# `keystone_default_roles` needs Keystone's admin API to create users.)
+RBAC_test_type = owner_or_admin
 # Logging them needs Keystone's admin API (role assignments), which Weir has not.
 log_user_roles = False
 test_network_override = {network_id}

@@ -737,7 +737,7 @@ class OctaviaTest(LbaasTestCase):
 
     def test_no_or_bad_token_is_401(self):
         lb, listener, pool = self.stack()
-        for what, token in (("no token", None), ("bad token", "wks1.x.1.y")):
+        for what, token in (("no token", None), ("bad token", "wks2.x.1.y")):
             with self.subTest(what):
                 resp = self.octavia_raw("POST", "/pools/%s/members" % pool.id,
                                         {"member": {"address": self.addr(88), "protocol_port": 80}}, token=token)

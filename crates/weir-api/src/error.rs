@@ -109,7 +109,9 @@ impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> Self {
         let (status, code, message) = match e {
             ControlError::Domain(e) => return e.into(),
-            ControlError::AdminOnly => (StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
+            ControlError::AdminOnly | ControlError::ReadOnly(_) => {
+                (StatusCode::FORBIDDEN, "Forbidden", e.to_string())
+            }
             ControlError::Store(ref detail) => {
                 // Logged here, where it is handled; the client gets no internals.
                 tracing::error!(%detail, "store failure");

@@ -24,6 +24,28 @@ impl From<&Project> for ProjectView {
     }
 }
 
+/// A credential without its secrets (they are shown once, at creation).
+#[derive(Serialize)]
+pub struct CredentialView {
+    pub access_key_id: String,
+    pub project_id: String,
+    pub role: &'static str,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<&Credential> for CredentialView {
+    fn from(c: &Credential) -> Self {
+        Self {
+            access_key_id: c.access_key_id.clone(),
+            project_id: c.project_id.to_string(),
+            role: c.role.as_str(),
+            name: c.name.clone(),
+            created_at: c.created_at.to_string(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct VpcView {
     pub id: String,

@@ -3,32 +3,72 @@
 
 use sha2::{Digest, Sha256};
 use weir_core::ids::ProjectId;
-use weir_core::model::Owned;
+use weir_core::model::{Owned, Role};
 use weir_core::{Error, ResourceKind};
 
-/// The authenticated caller.
+use crate::ControlError;
+
+/// The authenticated caller, with what its role lets it do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    /// The operator: may manage the inventory and see every project.
+    /// The operator (the admin token, or an `admin` credential): may
+    /// manage the inventory and every project's resources.
     Admin,
-    /// A tenant: sees only its own project's resources.
+    /// A project's `member`: reads and writes its own project's resources.
     Project(ProjectId),
+    /// A project's `reader`: reads its own project's resources, writes
+    /// nothing.
+    Reader(ProjectId),
+    /// A global `observer`: reads every project's resources, writes
+    /// nothing.
+    Observer,
 }
 
 impl Principal {
+    /// The principal a credential of `project` with `role` acts as.
+    pub fn with_role(project: ProjectId, role: Role) -> Self {
+        match role {
+            Role::Reader => Principal::Reader(project),
+            Role::Member => Principal::Project(project),
+            Role::Observer => Principal::Observer,
+            Role::Admin => Principal::Admin,
+        }
+    }
+
+    /// The caller's role.
+    pub fn role(&self) -> Role {
+        match self {
+            Principal::Admin => Role::Admin,
+            Principal::Project(_) => Role::Member,
+            Principal::Reader(_) => Role::Reader,
+            Principal::Observer => Role::Observer,
+        }
+    }
+
     /// Whether the caller may see resources of `project`.
     pub fn sees(&self, project: &ProjectId) -> bool {
-        match self {
-            Principal::Admin => true,
-            Principal::Project(p) => p == project,
+        match self.scope() {
+            None => true,
+            Some(p) => p == project,
         }
     }
 
     /// The project filter for list operations (`None`: all projects).
     pub fn scope(&self) -> Option<&ProjectId> {
         match self {
-            Principal::Admin => None,
-            Principal::Project(p) => Some(p),
+            Principal::Admin | Principal::Observer => None,
+            Principal::Project(p) | Principal::Reader(p) => Some(p),
+        }
+    }
+
+    /// Refuses a write to a principal that only reads. Every command
+    /// passes here before it reaches the writer (the `command!` macro
+    /// takes the principal for that reason).
+    pub fn may_write(&self) -> Result<(), ControlError> {
+        if self.role().writes() {
+            Ok(())
+        } else {
+            Err(ControlError::ReadOnly(self.role()))
         }
     }
 
@@ -103,5 +143,27 @@ mod tests {
         assert!(p.sees(&"a".into()));
         assert!(!p.sees(&"b".into()));
         assert!(Principal::Admin.sees(&"b".into()));
+    }
+
+    #[test]
+    fn readers_read_and_never_write() {
+        let reader = Principal::with_role("a".into(), Role::Reader);
+        assert!(reader.sees(&"a".into()));
+        assert!(!reader.sees(&"b".into()));
+        assert!(matches!(
+            reader.may_write(),
+            Err(ControlError::ReadOnly(Role::Reader))
+        ));
+        let observer = Principal::with_role("a".into(), Role::Observer);
+        assert!(observer.sees(&"b".into()));
+        assert_eq!(observer.scope(), None);
+        assert!(observer.may_write().is_err());
+        assert!(Principal::with_role("a".into(), Role::Member)
+            .may_write()
+            .is_ok());
+        assert_eq!(
+            Principal::with_role("a".into(), Role::Admin),
+            Principal::Admin
+        );
     }
 }

@@ -57,6 +57,11 @@ pub enum ControlError {
     /// Only the operator (admin token) may do this.
     #[error("this operation needs the admin token")]
     AdminOnly,
+    /// The caller's role only reads (a `reader` or an `observer`).
+    #[error(
+        "this credential's role ({0}) may only read; writing needs a member or admin credential"
+    )]
+    ReadOnly(weir_core::model::Role),
     /// The store failed; nothing of the command was written.
     #[error("the store failed: {0}")]
     Store(String),

@@ -18,6 +18,7 @@ pub enum ResourceKind {
     Listener,
     Pool,
     Backend,
+    Credential,
 }
 
 impl ResourceKind {
@@ -32,6 +33,7 @@ impl ResourceKind {
             Self::Listener => "listener",
             Self::Pool => "pool",
             Self::Backend => "backend",
+            Self::Credential => "credential",
         }
     }
 }

@@ -253,6 +253,75 @@ pub struct Project {
     pub created_at: Timestamp,
 }
 
+wire_enum!(
+    /// What a credential may do. Octavia's default roles, folded into four:
+    /// a project's `reader` (Octavia's `load-balancer_observer`, Keystone's
+    /// `reader`) reads its project, a `member` (the default; Octavia's
+    /// `load-balancer_member`) reads and writes it, an `observer`
+    /// (`load-balancer_global_observer`) reads every project and writes
+    /// nothing, an `admin` (`admin`, `load-balancer_admin`) is the operator.
+    Role { Reader = "reader", Member = "member", Observer = "observer", Admin = "admin" }
+);
+
+impl Role {
+    /// The role a set of Keystone role names grants: the strongest one
+    /// named, by Octavia's default policy (its own `load-balancer_*` roles
+    /// and Keystone's default `reader`/`member`/`admin`). `None`: no role
+    /// that reaches the load-balancer service.
+    pub fn from_keystone<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Role> {
+        names
+            .into_iter()
+            .filter_map(|name| match name {
+                "admin" | "load-balancer_admin" => Some(Role::Admin),
+                "load-balancer_global_observer" => Some(Role::Observer),
+                "member" | "load-balancer_member" => Some(Role::Member),
+                "reader" | "load-balancer_observer" => Some(Role::Reader),
+                _ => None,
+            })
+            .max_by_key(|role| role.rank())
+    }
+
+    /// The Keystone role names a token of this role carries, so that
+    /// clients reading the token see what Octavia's policy would.
+    pub fn keystone_names(self) -> &'static [&'static str] {
+        match self {
+            Role::Reader => &["reader", "load-balancer_observer"],
+            Role::Member => &["member", "reader", "load-balancer_member"],
+            Role::Observer => &["reader", "load-balancer_global_observer"],
+            Role::Admin => &["admin", "member", "reader", "load-balancer_admin"],
+        }
+    }
+
+    /// Whether the role writes (creates, changes, deletes) anything.
+    pub fn writes(self) -> bool {
+        matches!(self, Role::Member | Role::Admin)
+    }
+
+    /// Order of strength, for a token naming several roles: writing beats
+    /// reading, every project beats one.
+    fn rank(self) -> u8 {
+        match self {
+            Role::Reader => 0,
+            Role::Observer => 1,
+            Role::Member => 2,
+            Role::Admin => 3,
+        }
+    }
+}
+
+/// An extra credential of a project (besides the token and access key it
+/// was created with, which are `member`): a bearer token and an access
+/// key that act with `role`. Its secrets are shown once, at creation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The access key id; also the credential's id.
+    pub access_key_id: String,
+    pub project_id: ProjectId,
+    pub role: Role,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
 /// A VPC of a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vpc {
@@ -819,7 +888,16 @@ macro_rules! owned_by_project_id {
     )*};
 }
 
-owned_by_project_id!(Vpc, Subnet, Instance, LoadBalancer, Listener, Pool, Backend);
+owned_by_project_id!(
+    Vpc,
+    Subnet,
+    Instance,
+    LoadBalancer,
+    Listener,
+    Pool,
+    Backend,
+    Credential
+);
 
 impl Owned for Project {
     fn owner(&self) -> &ProjectId {

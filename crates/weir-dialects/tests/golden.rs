@@ -475,7 +475,7 @@ fn openstack_octavia() {
     let inv = s.inventory.clone();
 
     let (reply, token) = s.keystone_token();
-    assert!(token.starts_with("wks1."), "{token}");
+    assert!(token.starts_with("wks2."), "{token}");
     golden(&mut r, "octavia_01_keystone_token", &reply, 201);
     let api = |method: &str, rest: &str, body: Option<Value>| {
         s.octavia(&token, method, rest, body.as_ref())

@@ -186,7 +186,7 @@ fn every_route() -> BTreeSet<Route> {
             format!("{method} {}{path}", lbaas::HUAWEI_PREFIX),
         ));
     }
-    let openstack = routed(include_str!("../src/openstack.rs"), "pub(crate) fn routes(");
+    let openstack = routed(include_str!("../src/openstack/mod.rs"), "pub(crate) fn routes(");
     for route in openstack.iter().map(named) {
         if skipped.contains(route.as_str()) {
             continue;
@@ -200,7 +200,7 @@ fn every_route() -> BTreeSet<Route> {
     }
     // The nests themselves must be the prefixes the sweep probes.
     for source in [
-        include_str!("../src/openstack.rs"),
+        include_str!("../src/openstack/mod.rs"),
         include_str!("../src/huawei/mod.rs"),
     ] {
         for nest in source.match_indices(".nest(\"") {

@@ -102,6 +102,9 @@ pub struct ProjectCredentials {
     /// The access key secret, kept in clear because request signatures
     /// (HMAC) are verified with it.
     pub access_key_secret: String,
+    /// What the key may do: `member` for the key a project was created
+    /// with, the credential's role for the others.
+    pub role: Role,
 }
 
 /// A stored idempotency record: the request fingerprint and the response.
@@ -116,7 +119,7 @@ pub struct IdempotencyRecord {
 pub struct ChangeRecord {
     pub revision: u64,
     /// `project`, `vpc`, `subnet`, `instance`, `load_balancer`, `listener`,
-    /// `pool` or `backend`.
+    /// `pool`, `backend` or `credential`.
     pub entity: String,
     pub entity_id: String,
     /// `create`, `update` or `delete`.
@@ -138,6 +141,13 @@ pub trait Reads: Send {
         access_key_id: &str,
     ) -> StoreResult<Option<ProjectCredentials>>;
     async fn projects(&mut self) -> StoreResult<Vec<Project>>;
+    /// An extra credential by the hash of its bearer token.
+    async fn credential_by_token_hash(
+        &mut self,
+        token_hash: &str,
+    ) -> StoreResult<Option<Credential>>;
+    /// A project's extra credentials, oldest first.
+    async fn credentials(&mut self, project: &ProjectId) -> StoreResult<Vec<Credential>>;
 
     async fn vpc(&mut self, id: &VpcId) -> StoreResult<Option<Vpc>>;
     async fn vpcs(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Vpc>>;
@@ -225,6 +235,14 @@ pub trait StoreTx: Reads {
         token_hash: &str,
         access_key_secret: &str,
     ) -> StoreResult<()>;
+    async fn insert_credential(
+        &mut self,
+        credential: &Credential,
+        token_hash: &str,
+        access_key_secret: &str,
+    ) -> StoreResult<()>;
+    /// Deletes an extra credential: its token and key stop working.
+    async fn delete_credential(&mut self, credential: &Credential) -> StoreResult<()>;
     async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()>;
     async fn insert_subnet(&mut self, subnet: &Subnet) -> StoreResult<()>;
     async fn insert_instance(&mut self, instance: &Instance) -> StoreResult<()>;

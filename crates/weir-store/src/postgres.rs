@@ -69,6 +69,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgres/0008_listener_timeouts_acl.sql"),
     ),
+    (
+        9,
+        include_str!("../migrations/postgres/0009_credentials.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

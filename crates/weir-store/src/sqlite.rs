@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/sqlite/0013_listener_timeouts_acl.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_credentials.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

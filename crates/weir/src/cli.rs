@@ -84,6 +84,38 @@ pub enum ProjectCmd {
     Create { name: String },
     /// List projects.
     List,
+    /// Credentials of a project beyond its first (admin): each a bearer
+    /// token and an access key acting with a role.
+    #[command(subcommand)]
+    Credential(CredentialCmd),
+}
+
+#[derive(Subcommand)]
+pub enum CredentialCmd {
+    /// Create a credential; prints its token and access key (shown only once).
+    Create {
+        /// The project it belongs to.
+        #[arg(long)]
+        project: String,
+        /// reader (reads its project), member (reads and writes it),
+        /// observer (reads every project) or admin (the operator).
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List a project's credentials (no secrets).
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    /// Revoke a credential: its token, access key and Keystone tokens stop.
+    Revoke {
+        #[arg(long)]
+        project: String,
+        /// The credential's access key id.
+        access_key_id: String,
+    },
 }
 
 #[derive(Subcommand)]

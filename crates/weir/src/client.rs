@@ -93,6 +93,34 @@ fn build(command: Command) -> Result<Call, String> {
             None,
             Show::Table("projects", &["id", "name", "access_key_id", "created_at"]),
         ),
+        Command::Project(ProjectCmd::Credential(CredentialCmd::Create {
+            project,
+            role,
+            name,
+        })) => call(
+            "POST",
+            format!("/v1/projects/{project}/credentials"),
+            Some(json!({"role": role, "name": name})),
+            Show::Object,
+        ),
+        Command::Project(ProjectCmd::Credential(CredentialCmd::List { project })) => call(
+            "GET",
+            format!("/v1/projects/{project}/credentials"),
+            None,
+            Show::Table(
+                "credentials",
+                &["access_key_id", "role", "name", "created_at"],
+            ),
+        ),
+        Command::Project(ProjectCmd::Credential(CredentialCmd::Revoke {
+            project,
+            access_key_id,
+        })) => call(
+            "DELETE",
+            format!("/v1/projects/{project}/credentials/{access_key_id}"),
+            None,
+            Show::Done(format!("revoked credential {access_key_id}")),
+        ),
         Command::Vpc(VpcCmd::Create {
             project,
             cidr,

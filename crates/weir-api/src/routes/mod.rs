@@ -13,7 +13,7 @@ use weir_core::backend::BackendUpdate;
 use weir_core::ids::*;
 use weir_core::inventory::{InstanceUpdate, NewInstance, NewSubnet, NewVpc};
 use weir_core::loadbalancer::{LbAction, ListenerUpdate, NewListener, NewLoadBalancer};
-use weir_core::model::{Backend, ForwardedHeaders, Listener};
+use weir_core::model::{Backend, ForwardedHeaders, Listener, Role};
 use weir_core::pool::{HealthCheckSpec, PoolUpdate};
 use weir_core::register::{BackendSpec, DuplicatePolicy, RegisterPolicy};
 
@@ -42,6 +42,14 @@ pub fn router(control: Control) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/projects", post(create_project).get(list_projects))
+        .route(
+            "/v1/projects/{id}/credentials",
+            post(create_credential).get(list_credentials),
+        )
+        .route(
+            "/v1/projects/{id}/credentials/{access_key_id}",
+            axum::routing::delete(delete_credential),
+        )
         .route("/v1/vpcs", post(create_vpc).get(list_vpcs))
         .route("/v1/subnets", post(create_subnet).get(list_subnets))
         .route("/v1/instances", post(create_instance).get(list_instances))

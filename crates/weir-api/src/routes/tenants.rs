@@ -33,6 +33,53 @@ pub(super) async fn list_projects(State(c): State<Control>, Auth(p): Auth) -> Ap
     ok(json!({"projects": views::<_, ProjectView>(&projects)}))
 }
 
+// === credentials ===
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateCredential {
+    role: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub(super) async fn create_credential(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(project): Path<String>,
+    JsonBody(req): JsonBody<CreateCredential>,
+) -> ApiResult {
+    let role: Role = req.role.parse().map_err(|()| {
+        weir_core::Error::invalid("role", format!("must be one of {}", Role::NAMES.join(", ")))
+    })?;
+    let made = c
+        .create_credential(&p, ProjectId::new(project), role, req.name)
+        .await?;
+    let mut view =
+        serde_json::to_value(CredentialView::from(&made.credential)).expect("a view serialises");
+    view["token"] = made.token.into();
+    view["access_key_secret"] = made.access_key_secret.into();
+    created(view)
+}
+
+pub(super) async fn list_credentials(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(project): Path<String>,
+) -> ApiResult {
+    let list = c.list_credentials(&p, &ProjectId::new(project)).await?;
+    ok(json!({"credentials": views::<_, CredentialView>(&list)}))
+}
+
+pub(super) async fn delete_credential(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult {
+    c.delete_credential(&p, ProjectId::new(project), id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 // === inventory ===
 
 #[derive(Deserialize)]

@@ -32,7 +32,7 @@ impl Control {
     ) -> ControlResult<Vec<Backend>> {
         let principal = principal.clone();
         let limit = self.settings.limits.backends_per_pool;
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let (pool, _) = resolve_target(tx, &principal, &target).await?;
             let all = all_backends(tx, &pool.id, limit).await?;
             let chosen: Vec<Backend> = select_backends(&all, &selectors, missing, field)?
@@ -59,7 +59,7 @@ impl Control {
     ) -> ControlResult<BatchOutcome> {
         let principal = principal.clone();
         let settings = self.settings.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let target = RegisterTarget::Pool(pool_id);
             let (pool, _) = resolve_target(tx, &principal, &target).await?;
             let existing = all_backends(tx, &pool.id, settings.limits.backends_per_pool).await?;
@@ -110,7 +110,7 @@ impl Control {
         let principal = principal.clone();
         let limit = self.settings.limits.backends_per_pool;
         let settings = self.settings.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let (pool, _) = resolve_target(tx, &principal, &target).await?;
             let before = all_backends(tx, &pool.id, limit).await?;
             let mut all = before.clone();
@@ -161,12 +161,9 @@ impl Control {
         }
         let principal = principal.clone();
         let settings = self.settings.clone();
-        self.writer
-            .write(move |mut tx| async move {
-                let result = register_in(&mut *tx, &principal, &req, &settings).await;
-                (tx, result)
-            })
-            .await
+        command!(self.writer, principal, |tx| {
+            register_in(tx, &principal, &req, &settings).await
+        })
     }
 
     /// Lists a pool's backends, oldest first, `page.limit` at a time.
@@ -203,7 +200,7 @@ impl Control {
         update: PoolUpdate,
     ) -> ControlResult<Pool> {
         let principal = principal.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let current = tx.pool(&id).await?;
             let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
             let next = plan_pool_update(&current, &update, now())?;
@@ -234,7 +231,7 @@ impl Control {
     ) -> ControlResult<Backend> {
         let principal = principal.clone();
         let settings = self.settings.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let current = tx.backend(&id).await?;
             let current = principal.check(current, ResourceKind::Backend, id.as_str())?;
             let mut next = plan_backend_update(&current, &update, &policy, now())?;
@@ -267,7 +264,7 @@ impl Control {
         id: BackendId,
     ) -> ControlResult<Backend> {
         let principal = principal.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let current = tx.backend(&id).await?;
             let current = principal.check(current, ResourceKind::Backend, id.as_str())?;
             tx.delete_backend(&current).await?;

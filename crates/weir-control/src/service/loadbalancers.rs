@@ -33,14 +33,14 @@ impl Control {
         }
         let principal = principal.clone();
         let settings = self.settings.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let not_found = || Error::not_found(ResourceKind::Subnet, subnet_id.as_str());
             let subnet = tx.subnet(&subnet_id).await?.ok_or_else(not_found)?;
             // A shared subnet serves every project; the load balancer is
             // the caller's (the operator's lands in the subnet's project).
-            let owner = match &principal {
-                Principal::Project(p) => p.clone(),
-                Principal::Admin => subnet.project_id.clone(),
+            let owner = match principal.scope() {
+                Some(p) => p.clone(),
+                None => subnet.project_id.clone(),
             };
             if !subnet.usable_by(&owner) {
                 return Err(not_found().into());
@@ -135,7 +135,7 @@ impl Control {
         action: LbAction,
     ) -> ControlResult<LoadBalancer> {
         let principal = principal.clone();
-        let lb = command!(self.writer, |tx| {
+        let lb = command!(self.writer, principal, |tx| {
             let lb = tx.load_balancer(&id).await?;
             let mut lb = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
             let status = loadbalancer::plan_lb_action(&lb, action)?;
@@ -158,7 +158,7 @@ impl Control {
         update: LoadBalancerUpdate,
     ) -> ControlResult<LoadBalancer> {
         let principal = principal.clone();
-        let lb = command!(self.writer, |tx| {
+        let lb = command!(self.writer, principal, |tx| {
             let lb = tx.load_balancer(&id).await?;
             let current = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
             let next = loadbalancer::plan_lb_update(&current, &update, now())?;
@@ -181,7 +181,7 @@ impl Control {
         id: LoadBalancerId,
     ) -> ControlResult<LoadBalancer> {
         let principal = principal.clone();
-        let lb = command!(self.writer, |tx| {
+        let lb = command!(self.writer, principal, |tx| {
             let found = tx.load_balancer(&id).await?;
             let current = principal.check(found, ResourceKind::LoadBalancer, id.as_str())?;
             let touched = LoadBalancer {
@@ -206,7 +206,7 @@ impl Control {
         cascade: bool,
     ) -> ControlResult<()> {
         let principal = principal.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let lb = tx.load_balancer(&id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, id.as_str())?;
             let listeners = tx.listeners_of(&id).await?;
@@ -242,7 +242,7 @@ impl Control {
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
         let limit = self.settings.limits.listeners_per_load_balancer;
-        let listener = command!(self.writer, |tx| {
+        let listener = command!(self.writer, principal, |tx| {
             let lb = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let siblings = tx.listeners_of(&lb_id).await?;
@@ -319,7 +319,7 @@ impl Control {
         let principal = principal.clone();
         let settings = self.settings.clone();
         let attaching = attach_to.is_some();
-        let created = command!(self.writer, |tx| {
+        let created = command!(self.writer, principal, |tx| {
             let found = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(found, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let at = now();
@@ -381,7 +381,7 @@ impl Control {
         when_in_use: WhenInUse,
     ) -> ControlResult<Pool> {
         let principal = principal.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let found = tx.pool(&id).await?;
             let pool = principal.check(found, ResourceKind::Pool, id.as_str())?;
             let lb = tx
@@ -412,7 +412,7 @@ impl Control {
     ) -> ControlResult<Vec<Backend>> {
         let principal = principal.clone();
         let settings = self.settings.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let (pool, _) = resolve_target(tx, &principal, &target).await?;
             let all = all_backends(tx, &pool.id, settings.limits.backends_per_pool).await?;
             let gone: Vec<Backend> = select_backends(&all, &old, WhenMissing::Fail, field)?
@@ -440,7 +440,7 @@ impl Control {
         update: ListenerUpdate,
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
-        let listener = command!(self.writer, |tx| {
+        let listener = command!(self.writer, principal, |tx| {
             let found = tx.listener(&id).await?;
             let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
             let lb = tx.load_balancer(&current.lb_id).await?;
@@ -477,7 +477,7 @@ impl Control {
         id: ListenerId,
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let found = tx.listener(&id).await?;
             let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
             tx.delete_listener(&listener).await?;

@@ -38,8 +38,12 @@ const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 /// Runs `$body` as one command of the next group commit, with `$tx`
 /// bound to the transaction; the command's result is returned once the
 /// group has committed (see [`Writer::write`]).
+///
+/// A principal whose role only reads is refused before anything is
+/// queued: every command names its principal here, so none can forget.
 macro_rules! command {
-    ($writer:expr, |$tx:ident| $body:block) => {
+    ($writer:expr, $principal:expr, |$tx:ident| $body:block) => {{
+        $principal.may_write()?;
         $writer
             .write(move |mut tx| async move {
                 let result = async {
@@ -50,7 +54,7 @@ macro_rules! command {
                 (tx, result)
             })
             .await
-    };
+    }};
 }
 
 mod backends;
@@ -133,17 +137,76 @@ pub struct BatchOutcome {
     pub deleted: Vec<Backend>,
 }
 
+/// A credential just created, with the only copy of its secrets.
+#[derive(Debug, Clone)]
+pub struct CredentialCreated {
+    pub credential: Credential,
+    pub token: String,
+    pub access_key_secret: String,
+}
+
 /// A project's access key, for verifying a dialect's request signature.
 #[derive(Debug, Clone)]
 pub struct AccessKey {
+    /// The access key id (a Keystone user name or application credential).
+    pub id: String,
     pub project_id: ProjectId,
     pub secret: String,
+    /// What requests signed with it may do.
+    pub role: Role,
 }
 
 impl AccessKey {
     /// The principal a request signed with this key acts as.
     pub fn principal(&self) -> Principal {
-        Principal::Project(self.project_id.clone())
+        Principal::with_role(self.project_id.clone(), self.role)
+    }
+}
+
+/// How long a node trusts what it looked up about a token or access key.
+/// A credential revoked here stops at once (the node evicts it); on the
+/// other nodes sharing the store, within this long.
+const CREDENTIAL_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Token hashes and access key ids already looked up, each with when.
+struct CredentialCache<T> {
+    entries: RwLock<HashMap<String, (T, std::time::Instant)>>,
+}
+
+impl<T: Clone> CredentialCache<T> {
+    fn get(&self, key: &str) -> Option<T> {
+        let entries = self.entries.read().expect("credential cache lock");
+        let (value, at) = entries.get(key)?;
+        (at.elapsed() < CREDENTIAL_CACHE_TTL).then(|| value.clone())
+    }
+
+    fn put(&self, key: String, value: T) {
+        let mut entries = self.entries.write().expect("credential cache lock");
+        // Stale entries go when the map grows, so the cache stays bounded by
+        // the credentials used within one TTL.
+        if entries.len() >= 4096 {
+            entries.retain(|_, (_, at)| at.elapsed() < CREDENTIAL_CACHE_TTL);
+        }
+        entries.insert(key, (value, std::time::Instant::now()));
+    }
+
+    fn clear(&self) {
+        self.entries.write().expect("credential cache lock").clear();
+    }
+
+    fn evict(&self, key: &str) {
+        self.entries
+            .write()
+            .expect("credential cache lock")
+            .remove(key);
+    }
+}
+
+impl<T> Default for CredentialCache<T> {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::default(),
+        }
     }
 }
 
@@ -151,12 +214,11 @@ impl AccessKey {
 #[derive(Clone)]
 pub struct Control {
     store: Arc<dyn Store>,
-    /// Token hash → project, filled on first use. Valid for as long as
-    /// tokens are neither rotated nor projects deleted (neither exists yet;
-    /// whoever adds them must evict here).
-    token_cache: Arc<RwLock<HashMap<String, ProjectId>>>,
-    /// Access key id → key, filled on first use (same lifetime caveat).
-    key_cache: Arc<RwLock<HashMap<String, AccessKey>>>,
+    /// Token hash → principal, filled on first use, trusted for
+    /// [`CREDENTIAL_CACHE_TTL`]; a revoked credential is evicted.
+    token_cache: Arc<CredentialCache<Principal>>,
+    /// Access key id → key, likewise.
+    key_cache: Arc<CredentialCache<AccessKey>>,
     topology: watch::Receiver<Arc<Topology>>,
     live: Arc<OnceLock<Arc<dyn LiveView>>>,
     writer: Writer,
@@ -348,14 +410,8 @@ impl Control {
     /// Looks up an access key by id, for a dialect to verify a signature
     /// with its secret.
     pub async fn access_key(&self, access_key_id: &str) -> ControlResult<Option<AccessKey>> {
-        let cached = self
-            .key_cache
-            .read()
-            .expect("key cache lock")
-            .get(access_key_id)
-            .cloned();
-        if cached.is_some() {
-            return Ok(cached);
+        if let Some(key) = self.key_cache.get(access_key_id) {
+            return Ok(Some(key));
         }
         let found = self
             .reader()
@@ -364,43 +420,50 @@ impl Control {
             .await?;
         Ok(found.map(|c| {
             let key = AccessKey {
+                id: access_key_id.to_owned(),
                 project_id: c.project.id,
                 secret: c.access_key_secret,
+                role: c.role,
             };
-            let mut cache = self.key_cache.write().expect("key cache lock");
-            cache.insert(access_key_id.to_owned(), key.clone());
+            self.key_cache.put(access_key_id.to_owned(), key.clone());
             key
         }))
     }
 
-    /// Resolves a bearer token to its principal.
+    /// The project an access key belongs to.
+    pub async fn project_of_key(&self, key: &AccessKey) -> ControlResult<Option<Project>> {
+        Ok(self.reader().await?.project(&key.project_id).await?)
+    }
+
+    /// Resolves a bearer token to its principal: the admin token, a
+    /// project's own token (member) or one of its credentials (their role).
     pub async fn authenticate(&self, token: &str) -> ControlResult<Option<Principal>> {
         if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
             return Ok(Some(Principal::Admin));
         }
         // The lookup is by hash, so timing reveals nothing about the token.
         let hash = hash_token(token);
-        let cached = self
-            .token_cache
-            .read()
-            .expect("token cache lock")
-            .get(&hash)
-            .cloned();
-        if let Some(id) = cached {
-            return Ok(Some(Principal::Project(id)));
+        if let Some(principal) = self.token_cache.get(&hash) {
+            return Ok(Some(principal));
         }
-        let project = self.reader().await?.project_by_token_hash(&hash).await?;
-        Ok(project.map(|p| {
-            let mut cache = self.token_cache.write().expect("token cache lock");
-            cache.insert(hash, p.id.clone());
-            Principal::Project(p.id)
-        }))
+        let mut reads = self.reader().await?;
+        let principal = match reads.project_by_token_hash(&hash).await? {
+            Some(p) => Some(Principal::Project(p.id)),
+            None => reads
+                .credential_by_token_hash(&hash)
+                .await?
+                .map(|c| Principal::with_role(c.project_id, c.role)),
+        };
+        if let Some(principal) = &principal {
+            self.token_cache.put(hash, principal.clone());
+        }
+        Ok(principal)
     }
 
     fn admin_only(principal: &Principal) -> ControlResult<()> {
         match principal {
             Principal::Admin => Ok(()),
-            Principal::Project(_) => Err(ControlError::AdminOnly),
+            _ => Err(ControlError::AdminOnly),
         }
     }
 }

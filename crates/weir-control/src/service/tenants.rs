@@ -35,6 +35,85 @@ impl Control {
         Ok(created)
     }
 
+    /// Gives a project another credential (admin): a bearer token and an
+    /// access key that act with `role`. The secrets are returned once.
+    pub async fn create_credential(
+        &self,
+        principal: &Principal,
+        project_id: ProjectId,
+        role: Role,
+        name: String,
+    ) -> ControlResult<CredentialCreated> {
+        Self::admin_only(principal)?;
+        if !name.is_empty() {
+            inventory::validate_name("name", &name)?;
+        }
+        let token = random_token("wt_");
+        let secret = random_token("");
+        let credential = Credential {
+            access_key_id: format!("WK{}", random_string(UPPER_ALNUM, 20)),
+            project_id,
+            role,
+            name,
+            created_at: now(),
+        };
+        let created = CredentialCreated {
+            credential: credential.clone(),
+            token: token.clone(),
+            access_key_secret: secret.clone(),
+        };
+        command!(self.writer, principal, |tx| {
+            let project = tx.project(&credential.project_id).await?;
+            let id = credential.project_id.as_str();
+            Principal::Admin.check(project, ResourceKind::Project, id)?;
+            tx.insert_credential(&credential, &hash_token(&token), &secret)
+                .await?;
+            Ok(())
+        })?;
+        Ok(created)
+    }
+
+    /// A project's extra credentials, without their secrets (admin).
+    pub async fn list_credentials(
+        &self,
+        principal: &Principal,
+        project_id: &ProjectId,
+    ) -> ControlResult<Vec<Credential>> {
+        Self::admin_only(principal)?;
+        let mut reads = self.reader().await?;
+        let project = reads.project(project_id).await?;
+        Principal::Admin.check(project, ResourceKind::Project, project_id.as_str())?;
+        Ok(reads.credentials(project_id).await?)
+    }
+
+    /// Revokes a credential (admin): its token and access key stop working
+    /// on this node at once, on the others within the credential cache's
+    /// lifetime (5 s).
+    pub async fn delete_credential(
+        &self,
+        principal: &Principal,
+        project_id: ProjectId,
+        access_key_id: String,
+    ) -> ControlResult<()> {
+        Self::admin_only(principal)?;
+        let id = access_key_id.clone();
+        command!(self.writer, principal, |tx| {
+            let credential = tx
+                .credentials(&project_id)
+                .await?
+                .into_iter()
+                .find(|c| c.access_key_id == id)
+                .ok_or_else(|| Error::not_found(ResourceKind::Credential, &id))?;
+            tx.delete_credential(&credential).await?;
+            Ok(())
+        })?;
+        self.key_cache.evict(&access_key_id);
+        // Tokens are cached by hash, which a revocation cannot name: every
+        // cached token is looked up again.
+        self.token_cache.clear();
+        Ok(())
+    }
+
     /// Lists projects (admin) or the caller's own.
     pub async fn list_projects(&self, principal: &Principal) -> ControlResult<Vec<Project>> {
         let all = self.reader().await?.projects().await?;
@@ -51,7 +130,7 @@ impl Control {
         req: NewVpc,
     ) -> ControlResult<Vpc> {
         Self::admin_only(principal)?;
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let project = tx.project(&project_id).await?;
             Principal::Admin.check(project, ResourceKind::Project, project_id.as_str())?;
             let vpc = inventory::plan_vpc(&project_id, &req, UuidIds.next_id(), now())?;
@@ -73,7 +152,7 @@ impl Control {
         req: NewSubnet,
     ) -> ControlResult<Subnet> {
         Self::admin_only(principal)?;
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let vpc = tx.vpc(&vpc_id).await?;
             let vpc = Principal::Admin.check(vpc, ResourceKind::Vpc, vpc_id.as_str())?;
             let siblings = tx.subnets_of_vpc(&vpc_id).await?;
@@ -98,7 +177,7 @@ impl Control {
         req: NewInstance,
     ) -> ControlResult<Instance> {
         Self::admin_only(principal)?;
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let owner = Principal::Project(project_id);
             let subnet = tx.subnet(&subnet_id).await?;
             let subnet = owner.check(subnet, ResourceKind::Subnet, subnet_id.as_str())?;
@@ -119,7 +198,7 @@ impl Control {
         update: InstanceUpdate,
     ) -> ControlResult<Instance> {
         Self::admin_only(principal)?;
-        command!(self.writer, |tx| {
+        command!(self.writer, principal, |tx| {
             let current = tx.instance(&id).await?;
             let current = Principal::Admin.check(current, ResourceKind::Instance, id.as_str())?;
             let next = inventory::plan_instance_update(&current, &update)?;

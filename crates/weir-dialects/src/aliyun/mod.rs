@@ -62,7 +62,7 @@ impl AliError {
         use StatusCode as S;
         let domain = match e {
             ControlError::Domain(d) => d,
-            ControlError::AdminOnly => {
+            ControlError::AdminOnly | ControlError::ReadOnly(_) => {
                 return Self::new(S::FORBIDDEN, "Forbidden.RAM", e.to_string())
             }
             ControlError::Store(_) => {
@@ -94,7 +94,7 @@ impl AliError {
                 ResourceKind::Backend => (S::NOT_FOUND, "BackendServer.NotExist"),
                 ResourceKind::Subnet => (S::NOT_FOUND, "InvalidVSwitchId.NotFound"),
                 ResourceKind::Vpc => (S::NOT_FOUND, "InvalidVpcId.NotFound"),
-                ResourceKind::Project => (S::FORBIDDEN, "Forbidden.RAM"),
+                ResourceKind::Project | ResourceKind::Credential => (S::FORBIDDEN, "Forbidden.RAM"),
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }

@@ -13,7 +13,6 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use weir_control::Principal;
 
 use crate::common::{unix_now, BODY_LIMIT};
 use crate::lbaas::{self, Ctx, Flavor, LbaasError};
@@ -91,7 +90,7 @@ async fn authenticate(d: &Dialects, req: Request) -> Result<Request, LbaasError>
     }
     let mut req = lbaas::with_body(parts, bytes.to_vec());
     req.extensions_mut().insert(Ctx {
-        principal: Principal::Project(key.project_id),
+        principal: key.principal(),
         flavor: Flavor::Huawei,
     });
     Ok(req)

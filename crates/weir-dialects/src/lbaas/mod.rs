@@ -164,6 +164,18 @@ impl LbaasError {
             ControlError::AdminOnly => {
                 return Self::new(S::FORBIDDEN, codes::FORBIDDEN, e.to_string())
             }
+            // Octavia's own words for a policy refusal, which its clients
+            // show as they are.
+            ControlError::ReadOnly(role) => {
+                return Self::new(
+                    S::FORBIDDEN,
+                    codes::FORBIDDEN,
+                    format!(
+                        "Policy does not allow this request to be performed. \
+                         (role {role} may only read)"
+                    ),
+                )
+            }
             ControlError::Store(_) => {
                 tracing::error!(error = %e, "lbaas: control failure");
                 return Self::new(
@@ -275,6 +287,7 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::Vpc => "Network",
         ResourceKind::Instance => "Server",
         ResourceKind::Project => "Project",
+        ResourceKind::Credential => "Credential",
     }
 }
 

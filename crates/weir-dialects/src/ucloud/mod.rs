@@ -87,7 +87,9 @@ impl UcError {
         use codes::*;
         let domain = match e {
             ControlError::Domain(d) => d,
-            ControlError::AdminOnly => return Self::new(NO_PERMISSION, e.to_string()),
+            ControlError::AdminOnly | ControlError::ReadOnly(_) => {
+                return Self::new(NO_PERMISSION, e.to_string())
+            }
             ControlError::Store(_)
             | ControlError::Unavailable
             | ControlError::StoreUnavailable(_)
@@ -104,7 +106,7 @@ impl UcError {
                 ResourceKind::Backend => BACKEND_NOT_FOUND,
                 ResourceKind::Instance => RESOURCE_NOT_FOUND,
                 ResourceKind::Subnet | ResourceKind::Vpc => NETWORK_NOT_FOUND,
-                ResourceKind::Project => NO_PERMISSION,
+                ResourceKind::Project | ResourceKind::Credential => NO_PERMISSION,
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }

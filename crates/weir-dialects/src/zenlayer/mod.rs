@@ -81,7 +81,7 @@ impl ZcError {
         use StatusCode as S;
         let domain = match e {
             ControlError::Domain(d) => d,
-            ControlError::AdminOnly => {
+            ControlError::AdminOnly | ControlError::ReadOnly(_) => {
                 return Self::new(S::FORBIDDEN, "OPERATION_DENIED", e.to_string())
             }
             ControlError::Store(_) => {
@@ -119,7 +119,9 @@ impl ZcError {
                 },
                 ResourceKind::Subnet => (S::NOT_FOUND, "INVALID_SUBNET_NOT_FOUND"),
                 ResourceKind::Vpc => (S::NOT_FOUND, "INVALID_VPC_NOT_FOUND"),
-                ResourceKind::Project => (S::NOT_FOUND, "INVALID_PROJECT_NOT_FOUND"),
+                ResourceKind::Project | ResourceKind::Credential => {
+                    (S::NOT_FOUND, "INVALID_PROJECT_NOT_FOUND")
+                }
             },
             Error::InvalidField { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::LoadBalancerNotRunning { .. } => (S::BAD_REQUEST, "INVALID_LB_STATUS"),

@@ -419,6 +419,33 @@ fn form(pairs: &[(String, String)]) -> String {
 }
 
 impl Server {
+    /// A handle on the same server that acts with a new credential of
+    /// this handle's project with `role` (`reader`, `member`, `observer`,
+    /// `admin`), made by the operator: its bearer token and access key
+    /// replace the project's own.
+    pub fn with_role(&self, role: &str) -> Server {
+        let body = serde_json::json!({"role": role, "name": format!("{role} key")}).to_string();
+        let path = format!("/v1/projects/{}/credentials", self.inventory.project);
+        let reply = self.send(
+            "POST",
+            &path,
+            &[
+                ("Authorization", "Bearer golden-admin".to_owned()),
+                ("Content-Type", "application/json".to_owned()),
+            ],
+            body.as_bytes(),
+            format!("POST {path} {body}"),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        let made = reply.json();
+        let text = |k: &str| made[k].as_str().expect(k).to_owned();
+        let mut copy = self.clone();
+        copy.inventory.access_key_id = text("access_key_id");
+        copy.inventory.secret = text("access_key_secret");
+        copy.inventory.token = text("token");
+        copy
+    }
+
     /// A handle on the same server that signs as the second project.
     pub fn as_other(&self) -> Server {
         Server {

@@ -57,6 +57,28 @@ pub fn sweep(s: &mut Sweep) {
             Some(json!({"name": "x"})),
         ),
     );
+    for (method, body) in [("POST", Some(json!({"role": "admin"}))), ("GET", None)] {
+        s.probe(
+            Native,
+            &format!("{method} /v1/projects/{{id}}/credentials"),
+            OPERATOR_ONLY,
+            on(
+                method,
+                |_, t| format!("/v1/projects/{}/credentials", t.get("project")),
+                body,
+            ),
+        );
+    }
+    s.probe(
+        Native,
+        "DELETE /v1/projects/{id}/credentials/{access_key_id}",
+        OPERATOR_ONLY,
+        on(
+            "DELETE",
+            |_, t| format!("/v1/projects/{}/credentials/WKNONE", t.get("project")),
+            None,
+        ),
+    );
     s.probe(
         Native,
         "POST /v1/vpcs",

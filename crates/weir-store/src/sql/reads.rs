@@ -42,12 +42,59 @@ impl<L: Lend> Reads for L {
                 args![access_key_id],
             )
             .await?;
+        if row.is_some() {
+            return one(row, |r| {
+                Ok(ProjectCredentials {
+                    project: project_from(r)?,
+                    access_key_secret: r.text("access_key_secret")?,
+                    role: Role::Member,
+                })
+            });
+        }
+        let row = self
+            .driver()
+            .await?
+            .fetch_optional(
+                "SELECT p.id, p.name, p.access_key_id, p.created_at, \
+                 c.access_key_secret, c.role \
+                 FROM credentials c JOIN projects p ON p.id = c.project_id \
+                 WHERE c.access_key_id = $1",
+                args![access_key_id],
+            )
+            .await?;
         one(row, |r| {
             Ok(ProjectCredentials {
                 project: project_from(r)?,
                 access_key_secret: r.text("access_key_secret")?,
+                role: enum_col(r, "role")?,
             })
         })
+    }
+
+    async fn credential_by_token_hash(
+        &mut self,
+        token_hash: &str,
+    ) -> StoreResult<Option<Credential>> {
+        select_one(
+            self.driver().await?,
+            "credentials",
+            "token_hash",
+            token_hash,
+            credential_from,
+        )
+        .await
+    }
+
+    async fn credentials(&mut self, project: &ProjectId) -> StoreResult<Vec<Credential>> {
+        let rows = self
+            .driver()
+            .await?
+            .fetch_all(
+                "SELECT * FROM credentials WHERE project_id = $1 ORDER BY created_at, access_key_id",
+                args![project.as_str()],
+            )
+            .await?;
+        rows.iter().map(credential_from).collect()
     }
 
     async fn projects(&mut self) -> StoreResult<Vec<Project>> {

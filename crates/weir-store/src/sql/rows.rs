@@ -51,6 +51,16 @@ pub(super) fn project_from(row: &impl Columns) -> StoreResult<Project> {
     })
 }
 
+pub(super) fn credential_from(row: &impl Columns) -> StoreResult<Credential> {
+    Ok(Credential {
+        access_key_id: row.text("access_key_id")?,
+        project_id: ProjectId::new(row.text("project_id")?),
+        role: enum_col(row, "role")?,
+        name: row.text("name")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
 pub(super) fn vpc_from(row: &impl Columns) -> StoreResult<Vpc> {
     Ok(Vpc {
         id: VpcId::new(row.text("id")?),

@@ -223,6 +223,53 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         .await
     }
 
+    async fn insert_credential(
+        &mut self,
+        credential: &Credential,
+        token_hash: &str,
+        access_key_secret: &str,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO credentials \
+             (access_key_id, project_id, role, name, token_hash, access_key_secret, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            args![
+                &credential.access_key_id,
+                credential.project_id.as_str(),
+                credential.role.as_str(),
+                &credential.name,
+                token_hash,
+                access_key_secret,
+                credential.created_at.millis(),
+            ],
+        )
+        .await?;
+        self.log(
+            &credential.project_id,
+            "credential",
+            &[credential.access_key_id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
+    }
+
+    async fn delete_credential(&mut self, credential: &Credential) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM credentials WHERE access_key_id = $1",
+            args![&credential.access_key_id],
+        )
+        .await?;
+        self.log(
+            &credential.project_id,
+            "credential",
+            &[credential.access_key_id.as_str()],
+            "delete",
+            Scope::NONE,
+        )
+        .await
+    }
+
     async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()> {
         self.exec(
             "INSERT INTO vpcs (id, project_id, name, cidr, has_border_gateway, shared, created_at) \
