@@ -40,6 +40,9 @@ pub struct Config {
     pub ucloud_replay_window: Option<Duration>,
     /// Lifetime of Keystone tokens (default one hour).
     pub keystone_token_ttl: Option<Duration>,
+    /// The operator's own Keystone, when Octavia's tokens are its (the
+    /// built-in Keystone is then not served); `None`: Weir's own.
+    pub external_keystone: Option<openstack::ExternalKeystone>,
 }
 
 /// What every dialect handler needs.
@@ -49,6 +52,9 @@ pub struct Dialects {
     pub config: Arc<Config>,
     ucloud_replays: Arc<common::ReplayGuard>,
     tokens: Arc<openstack::Tokens>,
+    /// Validates Octavia's tokens with the operator's Keystone, in
+    /// external-Keystone mode.
+    external_keystone: Option<Arc<openstack::KeystoneClient>>,
     /// Alibaba signature nonces seen within twice the clock-skew window.
     aliyun_nonces: Arc<common::ReplayGuard>,
     /// Zenlayer signatures, each single-use until its timestamp leaves the
@@ -78,8 +84,13 @@ impl Dialects {
         let ttl = config
             .keystone_token_ttl
             .unwrap_or(openstack::DEFAULT_TOKEN_TTL);
+        let external_keystone = config
+            .external_keystone
+            .clone()
+            .map(|k| Arc::new(openstack::KeystoneClient::new(k)));
         Self {
             control,
+            external_keystone,
             config: Arc::new(config),
             ucloud_replays: Arc::new(common::ReplayGuard::with_limits(window, limits)),
             tokens: Arc::new(openstack::Tokens::new(key, ttl)),

@@ -186,7 +186,10 @@ fn every_route() -> BTreeSet<Route> {
             format!("{method} {}{path}", lbaas::HUAWEI_PREFIX),
         ));
     }
-    let openstack = routed(include_str!("../src/openstack/mod.rs"), "pub(crate) fn routes(");
+    let openstack = routed(
+        include_str!("../src/openstack/mod.rs"),
+        "pub(crate) fn routes(",
+    );
     for route in openstack.iter().map(named) {
         if skipped.contains(route.as_str()) {
             continue;

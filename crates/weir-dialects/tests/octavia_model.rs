@@ -529,17 +529,23 @@ fn one_provider_no_flavors_no_zones() {
     );
     let before = status(&o.call("GET", &format!("/loadbalancers/{lb}"), None), 200);
     std::thread::sleep(std::time::Duration::from_millis(5));
-    status(
-        &o.call("PUT", &format!("/loadbalancers/{lb}/failover"), None),
-        202,
-    );
+    // Octavia lets only admins fail over: the owner is refused, an admin
+    // credential is not.
+    let failover = format!("/loadbalancers/{lb}/failover");
+    status(&o.call("PUT", &failover, None), 403);
+    let (_, admin) = o.server.with_role("admin").keystone_token();
+    status(&o.server.octavia(&admin, "PUT", &failover, None), 202);
     let after = status(&o.call("GET", &format!("/loadbalancers/{lb}"), None), 200);
     assert_eq!(after["loadbalancer"]["provisioning_status"], "ACTIVE");
     assert_ne!(
         after["loadbalancer"]["updated_at"],
         before["loadbalancer"]["updated_at"]
     );
-    status(&o.call("PUT", "/loadbalancers/nope/failover", None), 404);
+    status(
+        &o.server
+            .octavia(&admin, "PUT", "/loadbalancers/nope/failover", None),
+        404,
+    );
     status(&o.call("GET", "/flavors/some-id", None), 404);
     let made = o.call(
         "POST",

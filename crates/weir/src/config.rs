@@ -35,6 +35,34 @@ struct FileConfig {
     dialects: DialectsSection,
     #[serde(default)]
     api: ApiSection,
+    /// The operator's own Keystone (external-Keystone mode).
+    keystone: Option<KeystoneSection>,
+}
+
+/// `[keystone]`: Octavia's tokens are validated by the operator's
+/// Keystone, as keystonemiddleware's `[keystone_authtoken]` does.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeystoneSection {
+    /// The identity v3 endpoint, e.g. `http://keystone.internal:5000/v3`.
+    url: String,
+    /// Weir's service user and its project.
+    username: String,
+    /// The password; `WEIR_KEYSTONE_PASSWORD` overrides it, so it need not
+    /// be in the file.
+    password: Option<String>,
+    #[serde(default = "default_domain")]
+    user_domain_name: String,
+    project_name: String,
+    #[serde(default = "default_domain")]
+    project_domain_name: String,
+    /// Longest a validated token is trusted before Keystone is asked
+    /// again (a revocation takes effect within it; default 60).
+    cache_secs: Option<u64>,
+}
+
+fn default_domain() -> String {
+    "Default".to_owned()
 }
 
 #[derive(Deserialize, Default)]
@@ -408,7 +436,28 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
     if regions.is_empty() || regions.iter().any(|r| r.trim().is_empty()) {
         return Err("regions: list at least one non-empty region name".to_owned());
     }
+    let external_keystone = match file.keystone {
+        None => None,
+        Some(k) => {
+            let password = std::env::var("WEIR_KEYSTONE_PASSWORD")
+                .ok()
+                .or(k.password)
+                .ok_or("keystone.password (or WEIR_KEYSTONE_PASSWORD) is required")?;
+            let keystone = weir_dialects::openstack::ExternalKeystone {
+                url: k.url,
+                username: k.username,
+                password,
+                user_domain: k.user_domain_name,
+                project_name: k.project_name,
+                project_domain: k.project_domain_name,
+                cache: std::time::Duration::from_secs(k.cache_secs.unwrap_or(60)),
+            };
+            keystone.check()?;
+            Some(keystone)
+        }
+    };
     let dialects = weir_dialects::Config {
+        external_keystone,
         ucloud_replay_window: file
             .dialects
             .ucloud_replay_window_secs

@@ -174,12 +174,15 @@ impl Control {
     /// Re-applies a load balancer (Octavia's failover, with no amphora to
     /// replace): every node's follower reloads it from the store, and the
     /// data plane binds again at once any of its listeners whose bind
-    /// failed, instead of at the next retry.
+    /// failed, instead of at the next retry. Admin only, as in Octavia.
     pub async fn failover_load_balancer(
         &self,
         principal: &Principal,
         id: LoadBalancerId,
     ) -> ControlResult<LoadBalancer> {
+        // Octavia's policy: failover is the operator's (it moves a load
+        // balancer between amphorae, which tenants do not see).
+        Self::admin_only(principal)?;
         let principal = principal.clone();
         let lb = command!(self.writer, principal, |tx| {
             let found = tx.load_balancer(&id).await?;

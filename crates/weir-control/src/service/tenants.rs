@@ -35,6 +35,45 @@ impl Control {
         Ok(created)
     }
 
+    /// The project with `id`, created under `name` on first use (admin):
+    /// how projects of an operator's own Keystone become Weir projects.
+    /// Its own token and access key are random and never shown: the
+    /// Keystone's tokens are its credentials. A name Weir would refuse is
+    /// replaced by the id.
+    pub async fn ensure_project(
+        &self,
+        principal: &Principal,
+        id: ProjectId,
+        name: String,
+    ) -> ControlResult<Project> {
+        Self::admin_only(principal)?;
+        if let Some(found) = self.reader().await?.project(&id).await? {
+            return Ok(found);
+        }
+        let name = if inventory::validate_name("name", &name).is_ok() && !name.is_empty() {
+            name
+        } else {
+            id.to_string()
+        };
+        let project = Project {
+            id,
+            name,
+            access_key_id: format!("WK{}", random_string(UPPER_ALNUM, 20)),
+            created_at: now(),
+        };
+        let (token, secret) = (random_token("wt_"), random_token(""));
+        command!(self.writer, principal, |tx| {
+            // Two first requests of one project race here; the writer runs
+            // them one after the other, and the second finds the first's.
+            if let Some(found) = tx.project(&project.id).await? {
+                return Ok(found);
+            }
+            tx.insert_project(&project, &hash_token(&token), &secret)
+                .await?;
+            Ok(project)
+        })
+    }
+
     /// Gives a project another credential (admin): a bearer token and an
     /// access key that act with `role`. The secrets are returned once.
     pub async fn create_credential(

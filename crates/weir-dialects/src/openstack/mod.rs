@@ -23,8 +23,11 @@ use serde_json::{json, Value};
 use crate::lbaas::{self, Ctx, Flavor, LbaasError};
 use crate::Dialects;
 
+mod external;
 mod keystone;
 mod neutron;
+
+pub use external::{ExternalKeystone, KeystoneClient, Refusal};
 
 use keystone::{issue_token, validate_token, version};
 pub use keystone::{Tokens, DEFAULT_TOKEN_TTL};
@@ -51,13 +54,22 @@ pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
         .route("/v2.0/networks/{id}", get(show_network))
         .route("/v2.0/ports", get(list_ports))
         .route("/v2.0/ports/{id}", get(show_port))
-        .layer(middleware::from_fn_with_state(state, token_layer));
+        .layer(middleware::from_fn_with_state(state.clone(), token_layer));
+    // With the operator's own Keystone, clients get their tokens there:
+    // Weir's Keystone is not served, so no client is handed a token the
+    // operator's Keystone never issued.
+    let keystone = if state.external_keystone.is_some() {
+        Router::new()
+    } else {
+        Router::new()
+            .route("/v3", get(version))
+            .route("/v3/", get(version))
+            .route("/v3/auth/tokens", post(issue_token).get(validate_token))
+    };
     Router::new()
         .route(LOAD_BALANCER_PREFIX, get(octavia_versions))
         .route("/load-balancer/", get(octavia_versions))
-        .route("/v3", get(version))
-        .route("/v3/", get(version))
-        .route("/v3/auth/tokens", post(issue_token).get(validate_token))
+        .merge(keystone)
         .merge(lbaas)
 }
 
@@ -130,16 +142,40 @@ async fn token_layer(State(d): State<Dialects>, mut req: Request, next: Next) ->
         .get("x-auth-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    match d.tokens.principal(&d.control, token).await {
-        Some(principal) => {
-            req.extensions_mut().insert(Ctx {
-                principal,
-                flavor: Flavor::Octavia,
-            });
-            next.run(req).await
-        }
-        None => lbaas::reject(LbaasError::unauthorized(
+    let unauthorized = || {
+        lbaas::reject(LbaasError::unauthorized(
             "Authentication required: a valid, unexpired X-Auth-Token from /v3/auth/tokens",
-        )),
-    }
+        ))
+    };
+    let principal = match &d.external_keystone {
+        None => d.tokens.principal(&d.control, token).await,
+        Some(keystone) => match keystone.principal(&d.control, token).await {
+            Ok(principal) => Some(principal),
+            Err(Refusal::Invalid) => None,
+            Err(Refusal::NoRole) => {
+                return lbaas::reject(LbaasError::new(
+                    StatusCode::FORBIDDEN,
+                    lbaas::codes::FORBIDDEN,
+                    "Policy does not allow this request to be performed. (the token's roles \
+                     include none of reader, member, admin or load-balancer_*)",
+                ))
+            }
+            Err(Refusal::Unavailable(reason)) => {
+                tracing::warn!(%reason, "external Keystone");
+                return lbaas::reject(LbaasError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    lbaas::codes::INTERNAL,
+                    "the identity service cannot be reached to validate the token; retry later",
+                ));
+            }
+        },
+    };
+    let Some(principal) = principal else {
+        return unauthorized();
+    };
+    req.extensions_mut().insert(Ctx {
+        principal,
+        flavor: Flavor::Octavia,
+    });
+    next.run(req).await
 }

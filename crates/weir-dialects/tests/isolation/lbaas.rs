@@ -416,7 +416,7 @@ fn probes() -> Vec<Probe> {
         p(
             "PUT",
             "/loadbalancers/{lb_id}/failover",
-            NotFound,
+            Uniform("the operator's (Octavia's policy): 403 for any id"),
             |_, t, f| format!("/loadbalancers/{}/failover", id(t, f, "lb")),
             none,
         ),
