@@ -152,6 +152,31 @@ class KeystoneTest(LbaasTestCase):
         self.assertEqual(lbs, [])
         self.assertTrue(conn.auth_token)
 
+    def test_a_reader_credential_reads_and_is_refused_writes_then_revoked(self):
+        made = self.native.ok("POST", "/v1/projects/%s/credentials" % self.project.id,
+                              {"role": "reader", "name": "dashboard"})
+        self.assertEqual(made["role"], "reader", made)
+        reader = self.os_conn(self.project, ak=made["access_key_id"], sk=made["access_key_secret"])
+        member = self.os_conn(self.project)
+        lb = self.os_step("member creates a load balancer", lambda: member.load_balancer.create_load_balancer(
+            vip_subnet_id=self.world.subnet["id"], name="read-me"))
+        self.addCleanup(member.load_balancer.delete_load_balancer, lb)
+        seen = self.os_step("reader lists", lambda: [x.id for x in reader.load_balancer.load_balancers()])
+        self.assertIn(lb.id, seen)
+        self.assertOsError(lambda: reader.load_balancer.update_load_balancer(lb, name="renamed"),
+                           os_exc.ForbiddenException, 403, "reader renames",
+                           message_re="Policy does not allow this request to be performed")
+        self.assertOsError(lambda: reader.load_balancer.delete_load_balancer(lb),
+                           os_exc.ForbiddenException, 403, "reader deletes")
+        self.assertEqual(member.load_balancer.get_load_balancer(lb.id).name, "read-me")
+        # Revoked: the reader's session stops at once (its cached token is refused, and so is a
+        # new sign-in); the member's does not.
+        self.native.ok("DELETE", "/v1/projects/%s/credentials/%s" % (self.project.id, made["access_key_id"]))
+        # keystoneauth signs in again on the 401, and that is refused too.
+        with self.assertRaises(ks_exc.Unauthorized):
+            list(reader.load_balancer.load_balancers())
+        self.os_step("member still lists", lambda: list(member.load_balancer.load_balancers()))
+
     def test_wrong_secret_is_401(self):
         for body in (keystone_app_cred_body(self.project.ak, self.project.sk + "x"),
                      keystone_password_body(self.project.ak, "wrong", project_id=self.project.id),
