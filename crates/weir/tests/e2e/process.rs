@@ -117,6 +117,93 @@ fn the_cli_registers_lists_updates_and_deregisters() {
 }
 
 #[test]
+fn the_cli_gives_a_project_a_reader_credential_and_revokes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), Some("cli-admin"));
+    let url = &server.url;
+    let (token, listener) = cli_setup(url, "cli-admin");
+    let project = weir_json(url, "cli-admin", &["project", "list"])["projects"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let made = weir_json(
+        url,
+        "cli-admin",
+        &[
+            "project",
+            "credential",
+            "create",
+            "--project",
+            &project,
+            "--role",
+            "reader",
+            "--name",
+            "dashboard",
+        ],
+    );
+    assert_eq!(made["role"], "reader");
+    let reader = made["token"].as_str().unwrap();
+    let key = made["access_key_id"].as_str().unwrap();
+
+    // The reader lists; its write is refused in one clear line.
+    let listed = weir_json(url, reader, &["backend", "list", "--listener", &listener]);
+    assert_eq!(listed["backends"], json!([]));
+    let (ok, _, err) = weir(
+        url,
+        reader,
+        &[
+            "backend",
+            "register",
+            "--listener",
+            &listener,
+            "--address",
+            "10.0.1.10",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.starts_with("error: Forbidden (403):") && err.contains("reader"),
+        "{err}"
+    );
+
+    // Listed as a table without secrets; only the operator may.
+    let (ok, table, err) = weir(
+        url,
+        "cli-admin",
+        &["project", "credential", "list", "--project", &project],
+    );
+    assert!(ok, "{err}");
+    assert!(table.contains(key) && table.contains("reader") && table.contains("dashboard"));
+    assert!(!table.contains(reader), "{table}");
+    let (ok, _, err) = weir(
+        url,
+        &token,
+        &["project", "credential", "list", "--project", &project],
+    );
+    assert!(!ok && err.contains("Forbidden"), "{err}");
+
+    let (ok, out, err) = weir(
+        url,
+        "cli-admin",
+        &[
+            "project",
+            "credential",
+            "revoke",
+            "--project",
+            &project,
+            key,
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("revoked"), "{out}");
+    let (ok, _, err) = weir(url, reader, &["lb", "list"]);
+    assert!(!ok && err.contains("Unauthenticated"), "{err}");
+    let (ok, _, err) = weir(url, &token, &["lb", "list"]);
+    assert!(ok, "{err}");
+}
+
+#[test]
 fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let admin = "durable-admin";
