@@ -66,7 +66,7 @@ pub fn inspect(certificate: &str, private_key: &str, now: Timestamp) -> Result<I
         .iter()
         .enumerate()
         .map(|(i, der)| match X509Certificate::from_der(der) {
-            Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+            Ok((&[], cert)) => Ok(cert),
             _ => Err(bad_cert(format!(
                 "certificate {} of the chain is not valid X.509",
                 i + 1
