@@ -80,7 +80,8 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
             kind:
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
-                | QuotaKind::ServerGroupsPerLoadBalancer,
+                | QuotaKind::ServerGroupsPerLoadBalancer
+                | QuotaKind::CertificatesPerProject,
             ..
         } => (S::FORBIDDEN, "QuotaExceeded"),
         Error::IdempotencyMismatch { .. } => (S::CONFLICT, "ClientTokenReused"),

@@ -24,6 +24,40 @@ impl From<&Project> for ProjectView {
     }
 }
 
+/// A certificate as anyone may see it: never its private key.
+#[derive(Serialize)]
+pub struct CertificateView {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub subject: String,
+    pub names: Vec<String>,
+    pub fingerprint_sha256: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub key_type: String,
+    pub chain_length: u32,
+    pub created_at: String,
+}
+
+impl From<&Certificate> for CertificateView {
+    fn from(c: &Certificate) -> Self {
+        Self {
+            id: c.id.to_string(),
+            project_id: c.project_id.to_string(),
+            name: c.name.clone(),
+            subject: c.subject.clone(),
+            names: c.names.clone(),
+            fingerprint_sha256: c.fingerprint_sha256.clone(),
+            not_before: c.not_before.to_string(),
+            not_after: c.not_after.to_string(),
+            key_type: c.key_type.clone(),
+            chain_length: c.chain_length,
+            created_at: c.created_at.to_string(),
+        }
+    }
+}
+
 /// A credential without its secrets (they are shown once, at creation).
 #[derive(Serialize)]
 pub struct CredentialView {

@@ -15,6 +15,7 @@
 
 mod auth;
 mod maintenance;
+pub mod secrets;
 mod service;
 mod topology;
 pub mod writer;

@@ -19,6 +19,7 @@ pub enum ResourceKind {
     Pool,
     Backend,
     Credential,
+    Certificate,
 }
 
 impl ResourceKind {
@@ -34,6 +35,7 @@ impl ResourceKind {
             Self::Pool => "pool",
             Self::Backend => "backend",
             Self::Credential => "credential",
+            Self::Certificate => "certificate",
         }
     }
 }
@@ -51,6 +53,8 @@ pub enum QuotaKind {
     ListenersPerLoadBalancer,
     /// Server groups (Octavia pools) of one load balancer.
     ServerGroupsPerLoadBalancer,
+    /// TLS certificates of one project.
+    CertificatesPerProject,
 }
 
 /// Every way a command can be refused by the domain rules.
@@ -163,6 +167,7 @@ pub enum Error {
         QuotaKind::LoadBalancersPerProject => "too many load balancers in the project",
         QuotaKind::ListenersPerLoadBalancer => "too many listeners on the load balancer",
         QuotaKind::ServerGroupsPerLoadBalancer => "too many pools on the load balancer",
+        QuotaKind::CertificatesPerProject => "too many certificates in the project",
     })]
     QuotaExceeded {
         kind: QuotaKind,

@@ -67,6 +67,8 @@ id_type!(
     PoolId,
     /// A registered backend.
     BackendId,
+    /// A TLS certificate with its private key.
+    CertificateId,
 );
 
 /// Longest id accepted anywhere (UUIDs take 36; operators' and clouds'

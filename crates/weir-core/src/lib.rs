@@ -30,6 +30,7 @@
 
 pub mod address;
 pub mod backend;
+pub mod certificate;
 pub mod error;
 pub mod group;
 pub mod idempotency;

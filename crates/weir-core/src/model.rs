@@ -309,6 +309,29 @@ impl Role {
     }
 }
 
+/// A TLS certificate chain of a project with its private key, as the
+/// views show it: the chain itself and the sealed key live in the store
+/// beside it, never in the model (nothing can leak what it does not hold).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    pub id: CertificateId,
+    pub project_id: ProjectId,
+    pub name: String,
+    /// The leaf's subject (RFC 4514).
+    pub subject: String,
+    /// The leaf's DNS and IP subject alternative names.
+    pub names: Vec<String>,
+    /// SHA-256 of the leaf, lowercase hex.
+    pub fingerprint_sha256: String,
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
+    /// `RSA-2048`, `ECDSA-P256`, …
+    pub key_type: String,
+    /// Certificates in the chain, the leaf included.
+    pub chain_length: u32,
+    pub created_at: Timestamp,
+}
+
 /// An extra credential of a project (besides the token and access key it
 /// was created with, which are `member`): a bearer token and an access
 /// key that act with `role`. Its secrets are shown once, at creation.
@@ -896,7 +919,8 @@ owned_by_project_id!(
     Listener,
     Pool,
     Backend,
-    Credential
+    Credential,
+    Certificate
 );
 
 impl Owned for Project {

@@ -55,6 +55,8 @@ pub struct Limits {
     /// Server groups (Octavia pools) on one load balancer (each may run
     /// health checks).
     pub server_groups_per_load_balancer: usize,
+    /// TLS certificates one project may hold (each holds a private key).
+    pub certificates_per_project: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +70,7 @@ impl Default for Limits {
             load_balancers_per_project: 100,
             listeners_per_load_balancer: 50,
             server_groups_per_load_balancer: 100,
+            certificates_per_project: 100,
         }
     }
 }

@@ -149,6 +149,16 @@ pub trait Reads: Send {
     /// A project's extra credentials, oldest first.
     async fn credentials(&mut self, project: &ProjectId) -> StoreResult<Vec<Credential>>;
 
+    async fn certificate(&mut self, id: &CertificateId) -> StoreResult<Option<Certificate>>;
+    /// Certificates of `project` (all with `None`), oldest first.
+    async fn certificates(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Certificate>>;
+    /// A certificate's chain (PEM) and sealed private key, for the data
+    /// plane to serve; never for a view.
+    async fn certificate_material(
+        &mut self,
+        id: &CertificateId,
+    ) -> StoreResult<Option<(String, String)>>;
+
     async fn vpc(&mut self, id: &VpcId) -> StoreResult<Option<Vpc>>;
     async fn vpcs(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Vpc>>;
     async fn subnet(&mut self, id: &SubnetId) -> StoreResult<Option<Subnet>>;
@@ -241,6 +251,13 @@ pub trait StoreTx: Reads {
         token_hash: &str,
         access_key_secret: &str,
     ) -> StoreResult<()>;
+    async fn insert_certificate(
+        &mut self,
+        certificate: &Certificate,
+        chain_pem: &str,
+        sealed_key: &str,
+    ) -> StoreResult<()>;
+    async fn delete_certificate(&mut self, certificate: &Certificate) -> StoreResult<()>;
     /// Deletes an extra credential: its token and key stop working.
     async fn delete_credential(&mut self, credential: &Credential) -> StoreResult<()>;
     async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()>;

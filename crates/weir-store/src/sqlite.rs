@@ -62,6 +62,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/sqlite/0014_credentials.sql"),
     ),
+    (
+        30,
+        include_str!("../migrations/sqlite/0030_certificates.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

@@ -58,6 +58,33 @@ pub enum Command {
     /// Backends registered in pools.
     #[command(subcommand)]
     Backend(BackendCmd),
+    /// TLS certificates (a chain and its private key, sealed at rest).
+    #[command(subcommand)]
+    Cert(CertCmd),
+}
+
+#[derive(Subcommand)]
+pub enum CertCmd {
+    /// Upload a certificate chain (PEM, leaf first) and its private key.
+    Create {
+        /// The chain's PEM file.
+        #[arg(long)]
+        cert: PathBuf,
+        /// The private key's PEM file (never shown again).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// The project (the operator must name one).
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// List certificates.
+    List,
+    /// Show a certificate (without its key).
+    Show { id: String },
+    /// Delete a certificate and its key.
+    Delete { id: String },
 }
 
 #[derive(Args)]

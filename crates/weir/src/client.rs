@@ -121,6 +121,41 @@ fn build(command: Command) -> Result<Call, String> {
             None,
             Show::Done(format!("revoked credential {access_key_id}")),
         ),
+        Command::Cert(CertCmd::Create {
+            cert,
+            key,
+            name,
+            project,
+        }) => {
+            let read = |path: &std::path::Path| {
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            };
+            let mut body =
+                json!({"name": name, "certificate": read(&cert)?, "private_key": read(&key)?});
+            if let Some(project) = project {
+                body["project_id"] = project.into();
+            }
+            call("POST", "/v1/certificates", Some(body), Show::Object)
+        }
+        Command::Cert(CertCmd::List) => call(
+            "GET",
+            "/v1/certificates",
+            None,
+            Show::Table(
+                "certificates",
+                &["id", "name", "subject", "key_type", "not_after"],
+            ),
+        ),
+        Command::Cert(CertCmd::Show { id }) => {
+            call("GET", format!("/v1/certificates/{id}"), None, Show::Object)
+        }
+        Command::Cert(CertCmd::Delete { id }) => call(
+            "DELETE",
+            format!("/v1/certificates/{id}"),
+            None,
+            Show::Done(format!("deleted certificate {id}")),
+        ),
         Command::Vpc(VpcCmd::Create {
             project,
             cidr,

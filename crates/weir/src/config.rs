@@ -171,6 +171,7 @@ struct LimitsSection {
     load_balancers_per_project: Option<usize>,
     listeners_per_load_balancer: Option<usize>,
     server_groups_per_load_balancer: Option<usize>,
+    certificates_per_project: Option<usize>,
 }
 
 /// Everything `weir serve` runs with.
@@ -331,6 +332,10 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             .limits
             .server_groups_per_load_balancer
             .unwrap_or(defaults.server_groups_per_load_balancer),
+        certificates_per_project: file
+            .limits
+            .certificates_per_project
+            .unwrap_or(defaults.certificates_per_project),
     };
     let durability = match file.store.durability.as_deref() {
         None | Some("full") => Durability::Full,

@@ -64,6 +64,7 @@ async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> 
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let admin_token = admin_token(&config.data_dir)?;
+    let secrets_key = secrets_key(&config.data_dir)?;
     let store: Arc<dyn Store> = match &config.store {
         StoreConfig::Sqlite { durability } => {
             let db = config.data_dir.join("weir.db");
@@ -86,7 +87,8 @@ async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> 
     let control = Control::start_with(store, config.settings, admin_token, config.retention)
         .await
         .map_err(|e| e.to_string())?
-        .with_metrics_token(config.metrics_token);
+        .with_metrics_token(config.metrics_token)
+        .with_secrets_key(secrets_key);
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
         let dp = handle.block_on_spawn(dp_config.engine, control.topology());
         control.set_live_view(Arc::new(LiveDataPlane(dp)));
@@ -123,6 +125,30 @@ fn admin_token(data_dir: &Path) -> Result<String, String> {
     write_private(&path, &token).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("admin token (saved to {}): {token}", path.display());
     Ok(token)
+}
+
+/// The key that seals private keys at rest: `WEIR_SECRETS_KEY` (64 hex
+/// digits; every node sharing a PostgreSQL registry needs the same one)
+/// when set; otherwise the key in `<data_dir>/secrets-key`, made on first
+/// start (mode 0600). It is never in the database: a copy of the database
+/// alone opens no private key.
+fn secrets_key(data_dir: &Path) -> Result<[u8; 32], String> {
+    use weir_control::secrets::{key_hex, new_key, parse_key};
+    if let Ok(text) = std::env::var("WEIR_SECRETS_KEY") {
+        if !text.is_empty() {
+            return parse_key(&text)
+                .ok_or_else(|| "WEIR_SECRETS_KEY: expected 64 hex digits".into());
+        }
+    }
+    let path = data_dir.join("secrets-key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return parse_key(&text)
+            .ok_or_else(|| format!("{}: expected 64 hex digits", path.display()));
+    }
+    let key = new_key();
+    write_private(&path, &format!("{}\n", key_hex(&key)))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(key)
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {

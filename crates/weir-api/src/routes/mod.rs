@@ -22,10 +22,12 @@ use crate::error::{status_and_code, ApiError};
 use crate::views::*;
 
 mod backends;
+mod certificates;
 mod loadbalancers;
 mod tenants;
 
 use backends::*;
+use certificates::*;
 use loadbalancers::*;
 use tenants::*;
 
@@ -49,6 +51,14 @@ pub fn router(control: Control) -> Router {
         .route(
             "/v1/projects/{id}/credentials/{access_key_id}",
             axum::routing::delete(delete_credential),
+        )
+        .route(
+            "/v1/certificates",
+            post(create_certificate).get(list_certificates),
+        )
+        .route(
+            "/v1/certificates/{id}",
+            get(get_certificate).delete(delete_certificate),
         )
         .route("/v1/vpcs", post(create_vpc).get(list_vpcs))
         .route("/v1/subnets", post(create_subnet).get(list_subnets))

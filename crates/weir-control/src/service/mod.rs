@@ -58,8 +58,11 @@ macro_rules! command {
 }
 
 mod backends;
+mod certificates;
 mod loadbalancers;
 mod tenants;
+
+pub use certificates::UploadedCertificate;
 
 /// Longest a listener or load-balancer command waits for the data plane to
 /// apply it before answering (it takes well under a millisecond normally).
@@ -226,6 +229,8 @@ pub struct Control {
     admin_token: Arc<str>,
     /// A token that reads `/metrics` and nothing else (operators' scrapers).
     metrics_token: Option<Arc<str>>,
+    /// Seals private keys before they reach the store.
+    secrets: Arc<crate::secrets::SecretBox>,
 }
 
 impl Control {
@@ -260,6 +265,7 @@ impl Control {
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
             metrics_token: None,
+            secrets: Arc::new(crate::secrets::SecretBox::ephemeral()),
         })
     }
 
@@ -271,6 +277,15 @@ impl Control {
         now: Timestamp,
     ) -> ControlResult<weir_store::Compacted> {
         crate::maintenance::sweep(&self.writer, retention, now).await
+    }
+
+    /// Seals private keys with `key` (the deployment's secrets key, kept
+    /// outside the database). Without it, a key drawn at start is used and
+    /// what it sealed cannot be opened after a restart: `weir serve`
+    /// always sets one.
+    pub fn with_secrets_key(mut self, key: [u8; 32]) -> Self {
+        self.secrets = Arc::new(crate::secrets::SecretBox::new(key));
+        self
     }
 
     /// Lets `token` read the metrics, besides the admin token (an empty

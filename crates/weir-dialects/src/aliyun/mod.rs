@@ -95,6 +95,7 @@ impl AliError {
                 ResourceKind::Subnet => (S::NOT_FOUND, "InvalidVSwitchId.NotFound"),
                 ResourceKind::Vpc => (S::NOT_FOUND, "InvalidVpcId.NotFound"),
                 ResourceKind::Project | ResourceKind::Credential => (S::FORBIDDEN, "Forbidden.RAM"),
+                ResourceKind::Certificate => (S::NOT_FOUND, "ServerCertificateId.NotFound"),
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -133,6 +134,9 @@ impl AliError {
                 }
                 QuotaKind::ServerGroupsPerLoadBalancer => {
                     (S::BAD_REQUEST, "QuotaExceeded.VServerGroupsPerLoadBalancer")
+                }
+                QuotaKind::CertificatesPerProject => {
+                    (S::BAD_REQUEST, "QuotaExceeded.ServerCertificatesPerUser")
                 }
             },
             Error::IdempotencyMismatch { .. } => (S::BAD_REQUEST, "IdempotentParameterMismatch"),

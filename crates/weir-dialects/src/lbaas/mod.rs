@@ -241,10 +241,12 @@ impl LbaasError {
                 QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, codes::INVALID, domain.to_string()),
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
-                | QuotaKind::ServerGroupsPerLoadBalancer => {
+                | QuotaKind::ServerGroupsPerLoadBalancer
+                | QuotaKind::CertificatesPerProject => {
                     let resource = match kind {
                         QuotaKind::LoadBalancersPerProject => "LoadBalancer",
                         QuotaKind::ListenersPerLoadBalancer => "Listener",
+                        QuotaKind::CertificatesPerProject => "Certificate",
                         _ => "Pool",
                     };
                     (
@@ -288,6 +290,7 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::Instance => "Server",
         ResourceKind::Project => "Project",
         ResourceKind::Credential => "Credential",
+        ResourceKind::Certificate => "Certificate",
     }
 }
 

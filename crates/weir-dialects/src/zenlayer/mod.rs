@@ -122,6 +122,7 @@ impl ZcError {
                 ResourceKind::Project | ResourceKind::Credential => {
                     (S::NOT_FOUND, "INVALID_PROJECT_NOT_FOUND")
                 }
+                ResourceKind::Certificate => (S::NOT_FOUND, "INVALID_CERTIFICATE_NOT_FOUND"),
             },
             Error::InvalidField { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::LoadBalancerNotRunning { .. } => (S::BAD_REQUEST, "INVALID_LB_STATUS"),
@@ -164,7 +165,7 @@ impl ZcError {
                 QuotaKind::ListenersPerLoadBalancer => {
                     (S::BAD_REQUEST, "OPERATION_DENIED_LISTENER_QUOTA_EXCEED")
                 }
-                QuotaKind::ServerGroupsPerLoadBalancer => {
+                QuotaKind::ServerGroupsPerLoadBalancer | QuotaKind::CertificatesPerProject => {
                     (S::BAD_REQUEST, "OPERATION_DENIED_QUOTA_EXCEED")
                 }
             },

@@ -32,6 +32,7 @@ pub fn sweep(s: &mut Sweep) {
         "/v1/subnets",
         "/v1/instances",
         "/v1/loadbalancers",
+        "/v1/certificates",
     ] {
         s.probe(
             Native,
@@ -110,6 +111,28 @@ pub fn sweep(s: &mut Sweep) {
             "PATCH",
             |_, t| format!("/v1/instances/{}", t.get("vm0")),
             Some(json!({"state": "stopped"})),
+        ),
+    );
+    for method in ["GET", "DELETE"] {
+        s.probe(
+            Native,
+            &format!("{method} /v1/certificates/{{id}}"),
+            Expect::NotFound,
+            on(
+                method,
+                |_, t| format!("/v1/certificates/{}", t.get("certificate")),
+                None,
+            ),
+        );
+    }
+    s.probe(
+        Native,
+        "POST /v1/certificates",
+        Expect::NotFound,
+        with(
+            "POST",
+            |_, _| "/v1/certificates".into(),
+            |_, t| json!({"project_id": t.get("project"), "certificate": "x", "private_key": "y"}),
         ),
     );
     s.probe(

@@ -109,6 +109,23 @@ pub fn build(c: &Client, token: &str) -> Ids {
         200,
     );
     ids.set("native.lb", lb);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["www.example.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let uploaded = ok(
+        native(
+            c,
+            "POST",
+            "/v1/certificates",
+            Some(
+                &json!({"name": "web", "certificate": cert.pem(), "private_key": key.serialize_pem()}),
+            ),
+        ),
+        201,
+    );
+    ids.set("certificate", field(&uploaded, "/id"));
     ids.set("native.listener", listener);
     ids.set("native.pool", pool);
 
@@ -410,6 +427,7 @@ pub fn snapshot(c: &Client, token: &str, ids: &Ids) -> Value {
         "instances": get("/v1/instances"),
         "vpcs": get("/v1/vpcs"),
         "subnets": get("/v1/subnets"),
+        "certificates": get("/v1/certificates"),
     });
     let lbs: Vec<String> = out["loadbalancers"]["loadbalancers"]
         .as_array()

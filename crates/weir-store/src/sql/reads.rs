@@ -85,6 +85,45 @@ impl<L: Lend> Reads for L {
         .await
     }
 
+    async fn certificate(&mut self, id: &CertificateId) -> StoreResult<Option<Certificate>> {
+        select_one(
+            self.driver().await?,
+            "certificates",
+            "id",
+            id.as_str(),
+            certificate_from,
+        )
+        .await
+    }
+
+    async fn certificates(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Certificate>> {
+        select_scoped(
+            self.driver().await?,
+            "certificates",
+            project,
+            certificate_from,
+        )
+        .await
+    }
+
+    async fn certificate_material(
+        &mut self,
+        id: &CertificateId,
+    ) -> StoreResult<Option<(String, String)>> {
+        if !well_formed(id.as_str()) {
+            return Ok(None);
+        }
+        let row = self
+            .driver()
+            .await?
+            .fetch_optional(
+                "SELECT chain_pem, sealed_key FROM certificates WHERE id = $1",
+                args![id.as_str()],
+            )
+            .await?;
+        one(row, |r| Ok((r.text("chain_pem")?, r.text("sealed_key")?)))
+    }
+
     async fn credentials(&mut self, project: &ProjectId) -> StoreResult<Vec<Credential>> {
         let rows = self
             .driver()

@@ -51,6 +51,23 @@ pub(super) fn project_from(row: &impl Columns) -> StoreResult<Project> {
     })
 }
 
+pub(super) fn certificate_from(row: &impl Columns) -> StoreResult<Certificate> {
+    Ok(Certificate {
+        id: CertificateId::new(row.text("id")?),
+        project_id: ProjectId::new(row.text("project_id")?),
+        name: row.text("name")?,
+        subject: row.text("subject")?,
+        names: tags_col(row, "names")?,
+        fingerprint_sha256: row.text("fingerprint_sha256")?,
+        not_before: ts(row, "not_before")?,
+        not_after: ts(row, "not_after")?,
+        key_type: row.text("key_type")?,
+        chain_length: u32::try_from(row.int("chain_length")?)
+            .map_err(|_| StoreError::Corrupt("chain_length".into()))?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
 pub(super) fn credential_from(row: &impl Columns) -> StoreResult<Credential> {
     Ok(Credential {
         access_key_id: row.text("access_key_id")?,

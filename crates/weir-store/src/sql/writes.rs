@@ -254,6 +254,59 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         .await
     }
 
+    async fn insert_certificate(
+        &mut self,
+        c: &Certificate,
+        chain_pem: &str,
+        sealed_key: &str,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO certificates (id, project_id, name, subject, names, fingerprint_sha256, \
+             not_before, not_after, key_type, chain_length, chain_pem, sealed_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            args![
+                c.id.as_str(),
+                c.project_id.as_str(),
+                &c.name,
+                &c.subject,
+                tags_to_text(&c.names),
+                &c.fingerprint_sha256,
+                c.not_before.millis(),
+                c.not_after.millis(),
+                &c.key_type,
+                i64::from(c.chain_length),
+                chain_pem,
+                sealed_key,
+                c.created_at.millis(),
+            ],
+        )
+        .await?;
+        self.log(
+            &c.project_id,
+            "certificate",
+            &[c.id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
+    }
+
+    async fn delete_certificate(&mut self, c: &Certificate) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM certificates WHERE id = $1",
+            args![c.id.as_str()],
+        )
+        .await?;
+        self.log(
+            &c.project_id,
+            "certificate",
+            &[c.id.as_str()],
+            "delete",
+            Scope::NONE,
+        )
+        .await
+    }
+
     async fn delete_credential(&mut self, credential: &Credential) -> StoreResult<()> {
         self.exec(
             "DELETE FROM credentials WHERE access_key_id = $1",

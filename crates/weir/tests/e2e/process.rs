@@ -204,6 +204,88 @@ fn the_cli_gives_a_project_a_reader_credential_and_revokes_it() {
 }
 
 #[test]
+fn the_cli_uploads_a_certificate_whose_key_is_sealed_outside_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), Some("cli-admin"));
+    let url = &server.url;
+    let (token, _) = cli_setup(url, "cli-admin");
+
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["shop.example.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (files.path().join("c.pem"), files.path().join("k.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let (cert_path, key_path) = (cert_file.to_str().unwrap(), key_file.to_str().unwrap());
+
+    let made = weir_json(
+        url,
+        &token,
+        &[
+            "cert", "create", "--cert", cert_path, "--key", key_path, "--name", "shop",
+        ],
+    );
+    let id = made["id"].as_str().unwrap().to_owned();
+    assert_eq!(made["names"], json!(["shop.example.test"]));
+    assert!(made.get("private_key").is_none(), "{made}");
+    let (ok, table, err) = weir(url, &token, &["cert", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        table.contains(&id) && table.contains("ECDSA-P256"),
+        "{table}"
+    );
+    let shown = weir_json(url, &token, &["cert", "show", &id]);
+    assert_eq!(shown["fingerprint_sha256"], made["fingerprint_sha256"]);
+
+    // The key sits sealed in the database; its key is a file beside it.
+    let body_line = key.serialize_pem().lines().nth(1).unwrap().to_owned();
+    let db = std::fs::read(dir.path().join("weir-data/weir.db")).unwrap_or_default();
+    let wal = std::fs::read(dir.path().join("weir-data/weir.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains(&body_line) && !text.contains("BEGIN PRIVATE KEY"));
+    }
+    let key_file = dir.path().join("weir-data/secrets-key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim().len(), 64);
+
+    // A key that is not the certificate's: refused by field, in one line.
+    let other = rcgen::KeyPair::generate().unwrap();
+    std::fs::write(key_file_other(&files), other.serialize_pem()).unwrap();
+    let (ok, _, err) = weir(
+        url,
+        &token,
+        &[
+            "cert",
+            "create",
+            "--cert",
+            cert_path,
+            "--key",
+            key_file_other(&files).to_str().unwrap(),
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("private_key") && err.contains("does not belong"),
+        "{err}"
+    );
+
+    let (ok, out, err) = weir(url, &token, &["cert", "delete", &id]);
+    assert!(ok && out.contains("deleted"), "{err}");
+    let (ok, _, err) = weir(url, &token, &["cert", "show", &id]);
+    assert!(!ok && err.contains("NotFound"), "{err}");
+}
+
+fn key_file_other(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("other.pem")
+}
+
+#[test]
 fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let admin = "durable-admin";

@@ -51,6 +51,7 @@ fn spawn(mut cmd: Command, cwd: &Path, admin_token: Option<&str>, config: Option
         .env("WEIR_EGRESS_ALLOW", "127.0.0.0/8")
         .env_remove("WEIR_DATA_DIR")
         .env_remove("WEIR_CONFIG")
+        .env_remove("WEIR_SECRETS_KEY")
         .env("WEIR_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

@@ -1,0 +1,120 @@
+//! TLS certificates of a project (issue 15): uploaded as PEM, read and
+//! held to the rules by `weir-tls`, the private key sealed before it is
+//! stored; shown without it, ever.
+
+use weir_core::certificate::{self, NewCertificate};
+
+use super::*;
+
+/// A certificate as a tenant uploads it.
+#[derive(Debug, Clone)]
+pub struct UploadedCertificate {
+    /// Whose it is: the caller's project (a project principal may omit it
+    /// or name its own); the operator must name one.
+    pub project_id: Option<ProjectId>,
+    pub name: String,
+    /// PEM, the leaf first, then its issuers.
+    pub certificate: String,
+    /// PEM: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+    pub private_key: String,
+}
+
+impl Control {
+    /// Stores a certificate and its sealed key.
+    pub async fn create_certificate(
+        &self,
+        principal: &Principal,
+        upload: UploadedCertificate,
+    ) -> ControlResult<Certificate> {
+        principal.may_write()?;
+        let project = match (principal.scope(), upload.project_id) {
+            (Some(own), None) => own.clone(),
+            (Some(own), Some(named)) if &named == own => named,
+            (Some(_), Some(named)) => {
+                return Err(Error::not_found(ResourceKind::Project, named).into())
+            }
+            (None, Some(named)) => named,
+            (None, None) => {
+                return Err(Error::invalid("project_id", "the operator names the project").into())
+            }
+        };
+        let now = now();
+        let seen = weir_tls::inspect(&upload.certificate, &upload.private_key, now)?;
+        let new = NewCertificate {
+            name: upload.name,
+            subject: seen.subject,
+            names: seen.names,
+            fingerprint_sha256: seen.fingerprint_sha256,
+            not_before: seen.not_before,
+            not_after: seen.not_after,
+            key_type: seen.key_type,
+            chain_length: u32::try_from(seen.chain_length).unwrap_or(u32::MAX),
+        };
+        let id = UuidIds.next_id();
+        let sealed = self.secrets.seal(upload.private_key.as_bytes(), &id);
+        let chain = upload.certificate;
+        let settings = self.settings.clone();
+        command!(self.writer, principal, |tx| {
+            let found = tx.project(&project).await?;
+            Principal::Admin.check(found, ResourceKind::Project, project.as_str())?;
+            let existing = tx.certificates(Some(&project)).await?.len();
+            let made = certificate::plan_certificate(&project, new, existing, &settings, id, now)?;
+            tx.insert_certificate(&made, &chain, &sealed).await?;
+            Ok(made)
+        })
+    }
+
+    pub async fn get_certificate(
+        &self,
+        principal: &Principal,
+        id: &CertificateId,
+    ) -> ControlResult<Certificate> {
+        let found = self.reader().await?.certificate(id).await?;
+        Ok(principal.check(found, ResourceKind::Certificate, id.as_str())?)
+    }
+
+    /// The caller's certificates (every project's for the operator and
+    /// observers), oldest first.
+    pub async fn list_certificates(
+        &self,
+        principal: &Principal,
+    ) -> ControlResult<Vec<Certificate>> {
+        Ok(self.reader().await?.certificates(principal.scope()).await?)
+    }
+
+    /// Deletes a certificate. (No listener can name one until HTTPS
+    /// listeners land; then one in use is refused here.)
+    pub async fn delete_certificate(
+        &self,
+        principal: &Principal,
+        id: CertificateId,
+    ) -> ControlResult<()> {
+        let principal = principal.clone();
+        command!(self.writer, principal, |tx| {
+            let found = tx.certificate(&id).await?;
+            let current = principal.check(found, ResourceKind::Certificate, id.as_str())?;
+            tx.delete_certificate(&current).await?;
+            Ok(())
+        })
+    }
+
+    /// A certificate's chain and private key (PEM), opened, for the data
+    /// plane to serve. `None` when it is gone or its key does not open
+    /// with this deployment's secrets key (logged: the operator changed
+    /// the key).
+    pub async fn certificate_material(
+        &self,
+        id: &CertificateId,
+    ) -> ControlResult<Option<(String, String)>> {
+        let Some((chain, sealed)) = self.reader().await?.certificate_material(id).await? else {
+            return Ok(None);
+        };
+        match self.secrets.open(&sealed, id.as_str()) {
+            Some(key) => Ok(String::from_utf8(key).ok().map(|key| (chain, key))),
+            None => {
+                tracing::error!(certificate = %id, "a sealed private key does not open with this secrets key");
+                Ok(None)
+            }
+        }
+    }
+}
