@@ -181,6 +181,11 @@ pub enum Error {
     /// resource still in use).
     #[error("{reason}")]
     Conflict { reason: String },
+
+    /// A valid request this deployment cannot honour (a PING check where
+    /// the data plane cannot send ICMP): refused, never half-done.
+    #[error("{field}: {reason}")]
+    Unsupported { field: String, reason: String },
 }
 
 fn port_suffix(port: u16) -> String {

@@ -731,6 +731,10 @@ pub enum CheckKind {
     /// (Octavia's UDP-CONNECT): a closed port fails, an open or silent
     /// one passes.
     UdpConnect,
+    /// An ICMP (ICMPv6) echo request draws the matching echo reply within
+    /// the timeout (Octavia's PING, UCloud's `Ping`). Planned only where
+    /// the data plane can send ICMP ([`crate::settings::Capabilities`]).
+    Ping,
 }
 
 /// An active health check of a pool (HAProxy's rise/fall hysteresis).

@@ -242,13 +242,14 @@ impl Control {
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
         let limit = self.settings.limits.listeners_per_load_balancer;
+        let capabilities = self.settings.capabilities;
         let listener = command!(self.writer, |tx| {
             let lb = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let siblings = tx.listeners_of(&lb_id).await?;
             Limits::room_for_one(QuotaKind::ListenersPerLoadBalancer, siblings.len(), limit)?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
-            plan.default_pool = plan_pool_update(&plan.default_pool, &pool, now())?;
+            plan.default_pool = plan_pool_update(&plan.default_pool, &pool, capabilities, now())?;
             if let Some(group) = &plan.listener.group_pool_id {
                 let found = tx.pool(group).await?;
                 let group = principal.check(found, ResourceKind::Pool, group.as_str())?;
@@ -265,7 +266,7 @@ impl Control {
                         .unwrap_or_else(|| lb.default_pool_id.clone());
                     let found = tx.pool(&served).await?;
                     let current = principal.check(found, ResourceKind::Pool, served.as_str())?;
-                    let next = plan_pool_update(&current, update, now())?;
+                    let next = plan_pool_update(&current, update, capabilities, now())?;
                     (next != current).then_some(next)
                 }
                 None => None,

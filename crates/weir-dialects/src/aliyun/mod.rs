@@ -138,6 +138,8 @@ impl AliError {
             Error::IdempotencyMismatch { .. } => (S::BAD_REQUEST, "IdempotentParameterMismatch"),
             Error::ListenerPortInUse { .. } => (S::BAD_REQUEST, "ListenerAlreadyExists"),
             Error::Conflict { .. } => (S::BAD_REQUEST, "OperationFailed.Conflict"),
+            // SLB's own checks are TCP, HTTP and UDP; mapped for completeness.
+            Error::Unsupported { .. } => (S::BAD_REQUEST, "UnsupportedOperation"),
         };
         let message = match &domain {
             Error::BackendExists { address, port, .. } => format!(

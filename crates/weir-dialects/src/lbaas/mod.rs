@@ -243,6 +243,11 @@ impl LbaasError {
                 }
             },
             Error::LoadBalancerNotRunning { .. } => (S::CONFLICT, codes::IMMUTABLE, domain.to_string()),
+            Error::Unsupported { reason, .. } => (
+                S::NOT_IMPLEMENTED,
+                codes::NOT_IMPLEMENTED,
+                format!("Provider 'weir' does not support a requested option: {reason}"),
+            ),
             Error::InstanceNotRunning { .. }
             | Error::Conflict { .. }
             | Error::ListenerPortInUse { .. }

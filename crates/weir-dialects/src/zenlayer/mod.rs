@@ -169,6 +169,8 @@ impl ZcError {
             Error::IdempotencyMismatch { .. } => (S::CONFLICT, "INVALID_CLIENT_TOKEN_CONFLICT"),
             Error::ListenerPortInUse { .. } => (S::CONFLICT, "INVALID_LISTENER_PORT_CONFLICT"),
             Error::Conflict { .. } => (S::CONFLICT, "RESOURCE_CONFLICT"),
+            // Zenlayer's own checks are TCP and HTTP; mapped for completeness.
+            Error::Unsupported { .. } => (S::BAD_REQUEST, "UNSUPPORTED_OPERATION"),
         };
         let message = match &domain {
             // The core's wording names the pool and the existing id; a

@@ -167,6 +167,7 @@ pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
                 "tcp" => CheckKind::Tcp,
                 "udp-connect" => CheckKind::UdpConnect,
                 "tls-hello" => CheckKind::TlsHello,
+                "ping" => CheckKind::Ping,
                 kind @ ("http" | "https") => {
                     let codes = row.text("hc_codes")?;
                     let path = row.text("hc_path")?;
@@ -297,6 +298,7 @@ pub(super) fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
         CheckKind::Tcp => ("tcp", None, None, None),
         CheckKind::UdpConnect => ("udp-connect", None, None, None),
         CheckKind::TlsHello => ("tls-hello", None, None, None),
+        CheckKind::Ping => ("ping", None, None, None),
         CheckKind::Http {
             path,
             expected,
