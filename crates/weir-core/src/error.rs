@@ -18,6 +18,8 @@ pub enum ResourceKind {
     Listener,
     Pool,
     Backend,
+    FlavorProfile,
+    Flavor,
 }
 
 impl ResourceKind {
@@ -32,6 +34,8 @@ impl ResourceKind {
             Self::Listener => "listener",
             Self::Pool => "pool",
             Self::Backend => "backend",
+            Self::FlavorProfile => "flavor profile",
+            Self::Flavor => "flavor",
         }
     }
 }

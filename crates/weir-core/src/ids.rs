@@ -67,6 +67,10 @@ id_type!(
     PoolId,
     /// A registered backend.
     BackendId,
+    /// An operator's flavor profile (Octavia's provider settings).
+    FlavorProfileId,
+    /// An operator's flavor: a named profile tenants pick on create.
+    FlavorId,
 );
 
 /// Longest id accepted anywhere (UUIDs take 36; operators' and clouds'

@@ -329,6 +329,9 @@ pub struct LoadBalancer {
     pub updated_at: Timestamp,
     /// Labels for people and their tools ([`crate::tags`]).
     pub tags: Vec<String>,
+    /// The flavor it was created with (Octavia's `flavor_id`), kept and
+    /// shown; it holds the flavor against deletion.
+    pub flavor_id: Option<FlavorId>,
 }
 
 /// An inclusive range of ports, `start <= end`.

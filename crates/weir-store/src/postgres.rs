@@ -69,6 +69,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgres/0008_listener_timeouts_acl.sql"),
     ),
+    // 9 is reserved for another change.
+    (10, include_str!("../migrations/postgres/0010_flavors.sql")),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -58,6 +58,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/sqlite/0013_listener_timeouts_acl.sql"),
     ),
+    // 14 is reserved for another change.
+    (15, include_str!("../migrations/sqlite/0015_flavors.sql")),
 ];
 
 /// How hard commits are pushed to disk.

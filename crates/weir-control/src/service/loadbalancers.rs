@@ -57,6 +57,13 @@ impl Control {
                     return Ok(principal.check(found, ResourceKind::LoadBalancer, id.as_str())?);
                 }
             }
+            // The flavor is read in the same transaction that writes the
+            // load balancer, so a flavor deleted or disabled meanwhile is
+            // not taken.
+            if let Some(flavor_id) = &req.flavor_id {
+                let found = tx.flavor(flavor_id).await?;
+                weir_core::flavor::check_usable(flavor_id, found.as_ref())?;
+            }
             // After the replay check: a replay is not one more.
             Limits::room_for_one(
                 QuotaKind::LoadBalancersPerProject,

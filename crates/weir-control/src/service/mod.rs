@@ -54,6 +54,7 @@ macro_rules! command {
 }
 
 mod backends;
+mod flavors;
 mod loadbalancers;
 mod tenants;
 
@@ -397,7 +398,10 @@ impl Control {
         }))
     }
 
-    fn admin_only(principal: &Principal) -> ControlResult<()> {
+    /// Refuses anyone but the operator. Public so that a front end can
+    /// answer 403 before it reads a body, as Octavia checks policy before
+    /// validating (the commands check it again themselves).
+    pub fn admin_only(principal: &Principal) -> ControlResult<()> {
         match principal {
             Principal::Admin => Ok(()),
             Principal::Project(_) => Err(ControlError::AdminOnly),

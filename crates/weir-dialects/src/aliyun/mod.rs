@@ -95,6 +95,10 @@ impl AliError {
                 ResourceKind::Subnet => (S::NOT_FOUND, "InvalidVSwitchId.NotFound"),
                 ResourceKind::Vpc => (S::NOT_FOUND, "InvalidVpcId.NotFound"),
                 ResourceKind::Project => (S::FORBIDDEN, "Forbidden.RAM"),
+                // Octavia's flavors; SLB never names one.
+                ResourceKind::FlavorProfile | ResourceKind::Flavor => {
+                    (S::NOT_FOUND, "InvalidParameter.NotFound")
+                }
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }

@@ -9,6 +9,7 @@
 //! (research: sdk-wire-formats §6.2).
 
 mod catalog;
+mod flavors;
 mod l7;
 mod listeners;
 pub mod listing;
@@ -280,6 +281,8 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::Vpc => "Network",
         ResourceKind::Instance => "Server",
         ResourceKind::Project => "Project",
+        ResourceKind::FlavorProfile => "Flavor profile",
+        ResourceKind::Flavor => "Flavor",
     }
 }
 
@@ -468,15 +471,25 @@ pub fn routes() -> Router<Dialects> {
             "/providers/{provider}/availability_zone_capabilities",
             get(provider_capabilities),
         )
-        .route("/flavors", get(list_none).post(create_none))
+        .route(
+            "/flavors",
+            get(flavors::list_flavors).post(flavors::create_flavor),
+        )
         .route(
             "/flavors/{id}",
-            get(missing_one).put(missing_one).delete(missing_one),
+            get(flavors::show_flavor)
+                .put(flavors::update_flavor)
+                .delete(flavors::delete_flavor),
         )
-        .route("/flavorprofiles", get(list_none).post(create_none))
+        .route(
+            "/flavorprofiles",
+            get(flavors::list_profiles).post(flavors::create_profile),
+        )
         .route(
             "/flavorprofiles/{id}",
-            get(missing_one).put(missing_one).delete(missing_one),
+            get(flavors::show_profile)
+                .put(flavors::update_profile)
+                .delete(flavors::delete_profile),
         )
         .route("/availabilityzones", get(list_none).post(create_none))
         .route(

@@ -110,7 +110,7 @@ pub(super) fn lb_view(
         "listeners": listeners.iter().map(|l| json!({"id": l.id.as_str()})).collect::<Vec<_>>(),
         "pools": pools.iter().map(|p| json!({"id": p.id.as_str()})).collect::<Vec<_>>(),
         "provider": "weir",
-        "flavor_id": null,
+        "flavor_id": lb.flavor_id.as_ref().map(FlavorId::as_str),
         "availability_zone": null,
         "created_at": lb.created_at.to_string(),
         "updated_at": lb.updated_at.to_string(),

@@ -105,6 +105,8 @@ impl UcError {
                 ResourceKind::Instance => RESOURCE_NOT_FOUND,
                 ResourceKind::Subnet | ResourceKind::Vpc => NETWORK_NOT_FOUND,
                 ResourceKind::Project => NO_PERMISSION,
+                // Octavia's flavors; UCloud never names one.
+                ResourceKind::FlavorProfile | ResourceKind::Flavor => RESOURCE_NOT_FOUND,
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }

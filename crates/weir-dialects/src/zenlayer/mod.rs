@@ -111,6 +111,10 @@ impl ZcError {
                     (S::NOT_FOUND, "INVALID_LB_LISTENER_NOT_FOUND")
                 }
                 ResourceKind::LoadBalancer => (S::NOT_FOUND, "INVALID_LB_NOT_FOUND"),
+                // Octavia's flavors; Zenlayer never names one.
+                ResourceKind::FlavorProfile | ResourceKind::Flavor => {
+                    (S::NOT_FOUND, "INVALID_PARAMETER")
+                }
                 ResourceKind::Backend => match service {
                     // ZLB names backends by server, and "Backend server does
                     // not exist" is its page's INVALID_INSTANCE_NOT_FOUND.
