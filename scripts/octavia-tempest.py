@@ -208,6 +208,8 @@ check_interval = 1
 check_timeout = 30
 enabled_provider_drivers = weir:Weir's own data plane
 loadbalancer_topology = SINGLE
+# Weir's one flavor capability, in its own words (not the amphora's).
+expected_flavor_capability = loadbalancer_topology:The load balancer topology. One of: SINGLE - One data plane per node and no standby.
 
 [loadbalancer-feature-enabled]
 not_implemented_is_error = False

@@ -87,6 +87,7 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
         Error::IdempotencyMismatch { .. } => (S::CONFLICT, "ClientTokenReused"),
         Error::ListenerPortInUse { .. } => (S::CONFLICT, "Conflict"),
         Error::Conflict { .. } => (S::CONFLICT, "Conflict"),
+        Error::Unsupported { .. } => (S::NOT_IMPLEMENTED, "Unsupported"),
     }
 }
 

@@ -367,6 +367,7 @@ impl From<&HealthCheck> for HealthCheckView {
             CheckKind::Tcp => ("tcp", None, None, None),
             CheckKind::UdpConnect => ("udp-connect", None, None, None),
             CheckKind::TlsHello => ("tls-hello", None, None, None),
+            CheckKind::Ping => ("ping", None, None, None),
             CheckKind::Https {
                 path,
                 expected,

@@ -361,6 +361,7 @@ mod tests {
                     stopped: false,
                     description: None,
                     tags: Vec::new(),
+                    flavor_id: None,
                 },
             )
             .await

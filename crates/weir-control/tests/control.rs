@@ -91,6 +91,7 @@ async fn topology_follows_registrations_and_lifecycle() {
                 stopped: false,
                 description: None,
                 tags: Vec::new(),
+                flavor_id: None,
             },
         )
         .await
@@ -233,6 +234,7 @@ async fn startup_loads_what_is_stored() {
                     stopped: false,
                     description: None,
                     tags: Vec::new(),
+                    flavor_id: None,
                 },
             )
             .await
@@ -359,6 +361,7 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
                 stopped: false,
                 description: None,
                 tags: Vec::new(),
+                flavor_id: None,
             },
         )
         .await
@@ -531,6 +534,7 @@ async fn client_tokens_expire_after_the_idempotency_ttl() {
                 stopped: false,
                 description: None,
                 tags: Vec::new(),
+                flavor_id: None,
             },
         )
         .await
@@ -647,6 +651,7 @@ async fn a_shared_vpc_serves_every_project_and_a_private_one_only_its_own() {
         stopped: false,
         description: None,
         tags: Vec::new(),
+        flavor_id: None,
     };
     let lb = control
         .create_load_balancer(&other, subnets[0].id.clone(), new_lb())

@@ -20,6 +20,8 @@ pub enum ResourceKind {
     Backend,
     Credential,
     Certificate,
+    FlavorProfile,
+    Flavor,
 }
 
 impl ResourceKind {
@@ -36,6 +38,8 @@ impl ResourceKind {
             Self::Backend => "backend",
             Self::Credential => "credential",
             Self::Certificate => "certificate",
+            Self::FlavorProfile => "flavor profile",
+            Self::Flavor => "flavor",
         }
     }
 }
@@ -188,6 +192,11 @@ pub enum Error {
     /// resource still in use).
     #[error("{reason}")]
     Conflict { reason: String },
+
+    /// A valid request this deployment cannot honour (a PING check where
+    /// the data plane cannot send ICMP): refused, never half-done.
+    #[error("{field}: {reason}")]
+    Unsupported { field: String, reason: String },
 }
 
 fn port_suffix(port: u16) -> String {

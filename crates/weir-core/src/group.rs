@@ -176,6 +176,7 @@ mod tests {
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
             tags: Vec::new(),
+            flavor_id: None,
         }
     }
 

@@ -69,6 +69,10 @@ id_type!(
     BackendId,
     /// A TLS certificate with its private key.
     CertificateId,
+    /// An operator's flavor profile (Octavia's provider settings).
+    FlavorProfileId,
+    /// An operator's flavor: a named profile tenants pick on create.
+    FlavorId,
 );
 
 /// Longest id accepted anywhere (UUIDs take 36; operators' and clouds'

@@ -17,6 +17,8 @@
 //!   membership, the VIP rules.
 //! - [`inventory`]: VPC, subnet and instance rules.
 //! - [`loadbalancer`]: load balancer and listener rules, VIP allocation.
+//! - [`flavor`]: flavor profiles and flavors (Octavia API 2.6): the one
+//!   capability, `loadbalancer_topology`, and the in-use rules.
 //! - [`register`]: the backend registration planner (the union of the five
 //!   pages) and its per-dialect [`register::RegisterPolicy`].
 //! - [`backend`]: backend update rules.
@@ -32,6 +34,7 @@ pub mod address;
 pub mod backend;
 pub mod certificate;
 pub mod error;
+pub mod flavor;
 pub mod group;
 pub mod idempotency;
 pub mod ids;

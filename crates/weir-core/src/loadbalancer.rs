@@ -29,6 +29,9 @@ pub struct NewLoadBalancer {
     pub description: Option<String>,
     /// Checked by [`crate::tags::validate`].
     pub tags: Vec<String>,
+    /// An enabled flavor ([`crate::flavor::check_usable`], checked by the
+    /// caller against the stored flavor in the same transaction).
+    pub flavor_id: Option<FlavorId>,
 }
 
 /// A change to a load balancer's name, description or lifecycle.
@@ -142,6 +145,7 @@ pub fn plan_load_balancer(
             created_at: now,
             updated_at: now,
             tags,
+            flavor_id: req.flavor_id.clone(),
         },
         default_pool: pool,
     })
@@ -553,6 +557,7 @@ mod tests {
                 stopped: false,
                 description: None,
                 tags: Vec::new(),
+                flavor_id: None,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -577,6 +582,7 @@ mod tests {
                 stopped: false,
                 description: None,
                 tags: Vec::new(),
+                flavor_id: None,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),
@@ -597,6 +603,7 @@ mod tests {
                 stopped: false,
                 description: None,
                 tags: Vec::new(),
+                flavor_id: None,
             },
             &NetworkSettings::default(),
             &mut SequentialIds::default(),

@@ -421,6 +421,9 @@ pub struct LoadBalancer {
     pub updated_at: Timestamp,
     /// Labels for people and their tools ([`crate::tags`]).
     pub tags: Vec<String>,
+    /// The flavor it was created with (Octavia's `flavor_id`), kept and
+    /// shown; it holds the flavor against deletion.
+    pub flavor_id: Option<FlavorId>,
 }
 
 /// An inclusive range of ports, `start <= end`.
@@ -823,6 +826,10 @@ pub enum CheckKind {
     /// (Octavia's UDP-CONNECT): a closed port fails, an open or silent
     /// one passes.
     UdpConnect,
+    /// An ICMP (ICMPv6) echo request draws the matching echo reply within
+    /// the timeout (Octavia's PING, UCloud's `Ping`). Planned only where
+    /// the data plane can send ICMP ([`crate::settings::Capabilities`]).
+    Ping,
 }
 
 /// An active health check of a pool (HAProxy's rise/fall hysteresis).

@@ -5,6 +5,7 @@ use crate::model::{
     CheckKind, CheckRequest, HealthCheck, HttpMethod, HttpVersion, Persistence, PersistenceKind,
     Pool, PoolProtocol, Scheduler, MAX_COOKIE_NAME,
 };
+use crate::settings::Capabilities;
 use crate::{Error, Timestamp};
 
 /// Bounds of the check timing, in milliseconds.
@@ -22,7 +23,7 @@ pub const MAX_SLOW_START_MS: u64 = 3_600_000;
 /// A health check as requested; absent fields take HAProxy's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthCheckSpec {
-    /// `tcp` or `http`.
+    /// `tcp`, `http`, `https`, `tls-hello`, `udp-connect` or `ping`.
     pub kind: String,
     pub interval_ms: Option<u64>,
     pub timeout_ms: Option<u64>,
@@ -223,9 +224,29 @@ fn plan_check_request(spec: &HealthCheckSpec) -> Result<CheckRequest, Error> {
     Ok(request)
 }
 
+/// The one rule of what a check needs from the data plane: PING needs
+/// ICMP. Every dialect gets the same answer (each in its own words) for a
+/// deployment whose data plane cannot send an echo request.
+pub fn check_supported(kind: &CheckKind, capabilities: Capabilities) -> Result<(), Error> {
+    match kind {
+        CheckKind::Ping if !capabilities.icmp_echo => Err(Error::Unsupported {
+            field: "health_check.type".to_owned(),
+            reason: "PING checks need ICMP, and this deployment's data plane cannot send \
+                     echo requests (no ping socket admitted by net.ipv4.ping_group_range, \
+                     no CAP_NET_RAW)"
+                .to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Validates a health check, filling defaults (interval 2 s, timeout 1 s,
-/// rise 2, fall 3).
-pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
+/// rise 2, fall 3), and refuses a kind the data plane cannot run
+/// ([`check_supported`]).
+pub fn plan_health_check(
+    spec: &HealthCheckSpec,
+    capabilities: Capabilities,
+) -> Result<HealthCheck, Error> {
     let f = |name: &str| format!("health_check.{name}");
     let http_only = spec.path.is_some()
         || spec.expected_codes.is_some()
@@ -254,6 +275,20 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
             } else {
                 CheckKind::UdpConnect
             }
+        }
+        "ping" => {
+            if http_only {
+                return Err(Error::invalid(
+                    f("path"),
+                    "path, expected_codes, method, http_version and host apply to http checks only",
+                ));
+            }
+            // An echo request goes to an address; a port would be taken
+            // and never used.
+            if spec.port.is_some() {
+                return Err(Error::invalid(f("port"), "a ping check has no port"));
+            }
+            CheckKind::Ping
         }
         "http" | "https" => {
             let path = spec.path.clone().unwrap_or_else(|| "/".to_owned());
@@ -288,10 +323,11 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
         other => {
             return Err(Error::invalid(
                 f("type"),
-                format!("{other:?} is not one of tcp, http, https, tls-hello, udp-connect"),
+                format!("{other:?} is not one of tcp, http, https, tls-hello, udp-connect, ping"),
             ))
         }
     };
+    check_supported(&kind, capabilities)?;
     let interval_ms = spec.interval_ms.unwrap_or(2_000);
     let min = match kind {
         CheckKind::Https { .. } | CheckKind::TlsHello => MIN_TLS_INTERVAL_MS,
@@ -331,10 +367,12 @@ pub fn plan_health_check(spec: &HealthCheckSpec) -> Result<HealthCheck, Error> {
     })
 }
 
-/// Applies an update to a pool.
+/// Applies an update to a pool; a health check is planned against what
+/// the data plane can do.
 pub fn plan_pool_update(
     current: &Pool,
     update: &PoolUpdate,
+    capabilities: Capabilities,
     now: Timestamp,
 ) -> Result<Pool, Error> {
     let mut next = current.clone();
@@ -369,7 +407,10 @@ pub fn plan_pool_update(
         next.monitor_enabled = enabled;
     }
     if let Some(check) = &update.health_check {
-        next.health_check = check.as_ref().map(plan_health_check).transpose()?;
+        next.health_check = check
+            .as_ref()
+            .map(|c| plan_health_check(c, capabilities))
+            .transpose()?;
         if next.health_check.is_none() {
             next.monitor_tags.clear();
         }
@@ -408,33 +449,45 @@ pub fn plan_pool_update(
 mod tests {
     use super::*;
 
+    /// A data plane that can send ICMP.
+    const CAN: Capabilities = Capabilities { icmp_echo: true };
+
     #[test]
     fn checks_get_defaults_and_limits() {
-        let tcp = plan_health_check(&HealthCheckSpec {
-            kind: "tcp".into(),
-            ..Default::default()
-        })
+        let tcp = plan_health_check(
+            &HealthCheckSpec {
+                kind: "tcp".into(),
+                ..Default::default()
+            },
+            CAN,
+        )
         .unwrap();
         assert_eq!(
             (tcp.interval_ms, tcp.timeout_ms, tcp.rise, tcp.fall),
             (2000, 1000, 2, 3)
         );
-        let http = plan_health_check(&HealthCheckSpec {
-            kind: "http".into(),
-            path: Some("/health".into()),
-            expected_codes: Some("200,204-206".into()),
-            interval_ms: Some(100),
-            ..Default::default()
-        })
+        let http = plan_health_check(
+            &HealthCheckSpec {
+                kind: "http".into(),
+                path: Some("/health".into()),
+                expected_codes: Some("200,204-206".into()),
+                interval_ms: Some(100),
+                ..Default::default()
+            },
+            CAN,
+        )
         .unwrap();
         assert_eq!(http.timeout_ms, 100);
         // A timeout past the interval only spaces the checks out.
-        let slow = plan_health_check(&HealthCheckSpec {
-            kind: "udp-connect".into(),
-            interval_ms: Some(2_000),
-            timeout_ms: Some(3_000),
-            ..Default::default()
-        })
+        let slow = plan_health_check(
+            &HealthCheckSpec {
+                kind: "udp-connect".into(),
+                interval_ms: Some(2_000),
+                timeout_ms: Some(3_000),
+                ..Default::default()
+            },
+            CAN,
+        )
         .unwrap();
         assert_eq!((slow.kind, slow.timeout_ms), (CheckKind::UdpConnect, 3_000));
         assert_eq!(
@@ -497,7 +550,10 @@ mod tests {
             },
         ] {
             assert!(
-                matches!(plan_health_check(&bad), Err(Error::InvalidField { .. })),
+                matches!(
+                    plan_health_check(&bad, CAN),
+                    Err(Error::InvalidField { .. })
+                ),
                 "{bad:?}"
             );
         }
@@ -512,7 +568,7 @@ mod tests {
             host: Some(host.into()),
             ..Default::default()
         };
-        let check = plan_health_check(&spec("HEAD", "1.0", "example.com")).unwrap();
+        let check = plan_health_check(&spec("HEAD", "1.0", "example.com"), CAN).unwrap();
         let CheckKind::Https { request, .. } = check.kind else {
             panic!("{:?}", check.kind);
         };
@@ -553,7 +609,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    plan_health_check(&spec("GET", "1.1", host)),
+                    plan_health_check(&spec("GET", "1.1", host), CAN),
                     Err(Error::InvalidField { field, .. }) if field == "health_check.host"
                 ),
                 "{host:?}"
@@ -566,7 +622,7 @@ mod tests {
             ("GET", "1"),
         ] {
             assert!(
-                plan_health_check(&spec(method, version, "example.com")).is_err(),
+                plan_health_check(&spec(method, version, "example.com"), CAN).is_err(),
                 "{method} {version}"
             );
         }
@@ -577,8 +633,77 @@ mod tests {
                 method: Some("GET".into()),
                 ..Default::default()
             };
-            assert!(plan_health_check(&spec).is_err(), "{kind}");
+            assert!(plan_health_check(&spec, CAN).is_err(), "{kind}");
         }
+    }
+
+    #[test]
+    fn ping_needs_icmp_and_takes_no_port_or_http_fields() {
+        let ping = HealthCheckSpec {
+            kind: "ping".into(),
+            ..Default::default()
+        };
+        let planned = plan_health_check(&ping, CAN).unwrap();
+        assert_eq!(
+            (planned.kind, planned.interval_ms, planned.timeout_ms),
+            (CheckKind::Ping, 2_000, 1_000)
+        );
+        // The rule every dialect shares: no ICMP, no PING.
+        let refused = plan_health_check(&ping, Capabilities::default()).unwrap_err();
+        assert!(
+            matches!(&refused, Error::Unsupported { field, .. } if field == "health_check.type"),
+            "{refused:?}"
+        );
+        // Other kinds do not depend on ICMP.
+        let tcp = HealthCheckSpec {
+            kind: "tcp".into(),
+            ..Default::default()
+        };
+        assert!(plan_health_check(&tcp, Capabilities::default()).is_ok());
+        for bad in [
+            HealthCheckSpec {
+                port: Some(80),
+                ..ping.clone()
+            },
+            HealthCheckSpec {
+                path: Some("/".into()),
+                ..ping.clone()
+            },
+            HealthCheckSpec {
+                expected_codes: Some("200".into()),
+                ..ping.clone()
+            },
+            HealthCheckSpec {
+                method: Some("GET".into()),
+                ..ping.clone()
+            },
+        ] {
+            assert!(
+                matches!(
+                    plan_health_check(&bad, CAN),
+                    Err(Error::InvalidField { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        // A pool update plans the check against the same capabilities.
+        let pool = Pool::new(
+            "p".into(),
+            (&"proj".into(), &"lb".into()),
+            None,
+            "p".into(),
+            Timestamp(0),
+        );
+        let update = PoolUpdate {
+            health_check: Some(Some(ping)),
+            ..Default::default()
+        };
+        assert!(matches!(
+            plan_pool_update(&pool, &update, Capabilities::default(), Timestamp(1)),
+            Err(Error::Unsupported { .. })
+        ));
+        let next = plan_pool_update(&pool, &update, CAN, Timestamp(1)).unwrap();
+        assert_eq!(next.health_check.map(|c| c.kind), Some(CheckKind::Ping));
     }
 
     fn spec(kind: &str, cookie_name: Option<&str>) -> PersistenceSpec {
@@ -708,9 +833,9 @@ mod tests {
             persistence: Some(Some(spec("http-cookie", None))),
             ..Default::default()
         };
-        assert!(plan_pool_update(&pool, &update, Timestamp(1)).is_err());
+        assert!(plan_pool_update(&pool, &update, CAN, Timestamp(1)).is_err());
         pool.protocol = Some(PoolProtocol::Http);
-        let next = plan_pool_update(&pool, &update, Timestamp(1)).unwrap();
+        let next = plan_pool_update(&pool, &update, CAN, Timestamp(1)).unwrap();
         assert_eq!(next.persistence, Some(Persistence::HttpCookie));
     }
 }

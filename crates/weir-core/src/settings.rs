@@ -96,6 +96,18 @@ impl Limits {
 /// The region every deployment answers to unless configured otherwise.
 pub const DEFAULT_REGION: &str = "local";
 
+/// What this deployment's data plane can do, found out once at startup
+/// by the composition root (never by an adapter) and read by the rules
+/// that depend on it. The default claims nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The data plane can send ICMP echo requests (an unprivileged ping
+    /// socket admitted by `net.ipv4.ping_group_range`, or a raw socket
+    /// with CAP_NET_RAW): PING checks need it
+    /// ([`crate::pool::plan_health_check`]).
+    pub icmp_echo: bool,
+}
+
 /// Everything the rules need from configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -104,6 +116,8 @@ pub struct Settings {
     /// Region names the dialects answer to; a request naming another gets
     /// that dialect's invalid-region error. The first is the default.
     pub regions: Vec<String>,
+    /// What the data plane was found able to do.
+    pub capabilities: Capabilities,
 }
 
 impl Default for Settings {
@@ -112,6 +126,7 @@ impl Default for Settings {
             network: NetworkSettings::default(),
             limits: Limits::default(),
             regions: vec![DEFAULT_REGION.to_owned()],
+            capabilities: Capabilities::default(),
         }
     }
 }

@@ -393,6 +393,7 @@ mod tests {
             created_at: crate::Timestamp(0),
             updated_at: crate::Timestamp(0),
             tags: Vec::new(),
+            flavor_id: None,
         };
         let listener = Listener {
             id: "l".into(),

@@ -1,5 +1,6 @@
-//! The egress guard: the only code that opens outbound connections, and it
-//! opens them only to addresses inside `dataplane.egress_allow`.
+//! The egress guard: the only code that opens outbound connections (and
+//! the ICMP sockets of PING checks), and it opens them only to addresses
+//! inside `dataplane.egress_allow`.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -8,11 +9,15 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::net::{TcpStream, UdpSocket};
 
+use crate::icmp::{IcmpSocket, IcmpSupport};
+
 /// The allow-list and the dialers that honour it.
 #[derive(Debug, Clone)]
 pub struct Egress {
     allow: Vec<IpNet>,
     connect_timeout: Duration,
+    /// Which ICMP sockets this process can open (none unless told).
+    icmp: IcmpSupport,
 }
 
 impl Egress {
@@ -20,7 +25,14 @@ impl Egress {
         Self {
             allow,
             connect_timeout,
+            icmp: IcmpSupport::default(),
         }
+    }
+
+    /// The same guard, sending echo requests through the sockets found.
+    pub fn with_icmp(mut self, icmp: IcmpSupport) -> Self {
+        self.icmp = icmp;
+        self
     }
 
     /// Whether `ip` may be dialled. IPv4-mapped IPv6 is judged as the IPv4
@@ -92,6 +104,21 @@ impl Egress {
             })?
     }
 
+    /// An ICMP echo socket for `ip` (judged, like every dial, against the
+    /// allow-list; an IPv4-mapped address is pinged as the IPv4 address it
+    /// reaches). Fails when this process has no ICMP socket of its family.
+    pub fn icmp(&self, ip: IpAddr) -> io::Result<IcmpSocket> {
+        let ip = weir_core::address::canonical(ip);
+        self.check(SocketAddr::new(ip, 0))?;
+        let kind = self.icmp.kind_for(ip).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("no ICMP socket for {ip}'s address family"),
+            )
+        })?;
+        IcmpSocket::open(kind, ip)
+    }
+
     /// A UDP socket connected to `addr`, for one client flow.
     pub async fn udp(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
         self.check(addr)?;
@@ -138,5 +165,17 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        // Echo requests are held to the same list, whatever sockets exist.
+        let pinger = egress.clone().with_icmp(IcmpSupport {
+            v4: Some(crate::icmp::SocketKind::Raw),
+            v6: Some(crate::icmp::SocketKind::Raw),
+        });
+        for outside in ["10.1.2.3", "::ffff:10.1.2.3", "2001:db8::1"] {
+            let err = pinger.icmp(outside.parse().unwrap()).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{outside}");
+        }
+        // Without a socket of its family, an allowed address is not pinged.
+        let err = egress.icmp("127.0.0.1".parse().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
     }
 }

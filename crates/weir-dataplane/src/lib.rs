@@ -9,7 +9,8 @@
 //! - [`listener`], [`tcp`], [`udp`], [`http`]: sockets and proxying (the
 //!   HTTP/1.1 engine is our own, on `httparse`: one task per client
 //!   connection, no hops between the two sockets).
-//! - [`egress`]: the only code that opens outbound sockets.
+//! - [`egress`]: the only code that opens outbound sockets; [`icmp`]: the
+//!   echo exchange of PING checks, through sockets egress opens.
 //! - [`fd`]: the descriptor limit and the reserve left to the API.
 //! - [`proxy_protocol`]: PROXY protocol v1/v2 headers towards TCP backends.
 //!
@@ -22,6 +23,7 @@ pub mod egress;
 pub mod fd;
 pub mod health;
 pub mod http;
+pub mod icmp;
 pub mod listener;
 pub mod pool;
 pub mod probe;
@@ -73,6 +75,9 @@ pub struct Config {
     /// Descriptors the data plane leaves to the rest of the process (at
     /// most a quarter of the limit).
     pub fd_reserve: u64,
+    /// The ICMP sockets PING checks may use; the composition root sets it
+    /// from [`icmp::IcmpSupport::detect`]. None by default.
+    pub icmp: icmp::IcmpSupport,
 }
 
 impl Default for Config {
@@ -94,6 +99,7 @@ impl Default for Config {
             tcp_idle_timeout: Duration::from_secs(15 * 60),
             udp_max_flows_per_source: 256,
             fd_reserve: 1024,
+            icmp: icmp::IcmpSupport::default(),
         }
     }
 }
@@ -111,7 +117,8 @@ impl Shared {
     /// What [`DataPlane::new`] starts from; also the one honest way to
     /// give the parsers a context outside a running data plane.
     pub(crate) fn new(config: Config) -> Self {
-        let egress = Egress::new(config.egress_allow.clone(), config.connect_timeout);
+        let egress =
+            Egress::new(config.egress_allow.clone(), config.connect_timeout).with_icmp(config.icmp);
         let boot = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

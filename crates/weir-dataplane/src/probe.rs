@@ -1,4 +1,5 @@
-//! Active health checks: the IO half of [`crate::health`]. One task per
+//! Active health checks (TCP, HTTP(S), TLS-HELLO, UDP-CONNECT, and PING
+//! through [`crate::icmp`]): the IO half of [`crate::health`]. One task per
 //! backend of a pool with checks; the first check runs at once, so a new
 //! backend takes traffic as soon as it passes.
 
@@ -50,12 +51,22 @@ pub async fn check_once(
                 .await
                 .map_err(|e| io_failure("datagram to", e));
         }
+        if check.kind == CheckKind::Ping {
+            // An echo request goes to the address; the port means nothing.
+            let socket = egress
+                .icmp(addr.ip())
+                .map_err(|e| io_failure("echo request to", e))?;
+            return socket
+                .echo()
+                .await
+                .map_err(|e| io_failure("echo request to", e));
+        }
         let stream = egress
             .connect_within(addr, timeout)
             .await
             .map_err(|e| io_failure("connect to", e))?;
         match &check.kind {
-            CheckKind::Tcp | CheckKind::UdpConnect => Ok(()),
+            CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::Ping => Ok(()),
             CheckKind::Http {
                 path,
                 expected,

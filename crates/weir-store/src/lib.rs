@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 
 use async_trait::async_trait;
+use weir_core::flavor::{Flavor, FlavorProfile};
 use weir_core::ids::*;
 use weir_core::model::*;
 
@@ -213,6 +214,16 @@ pub trait Reads: Send {
 
     async fn pools_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Pool>>;
 
+    /// The operator's flavor catalogue (no project: every one may read it).
+    async fn flavor_profile(&mut self, id: &FlavorProfileId) -> StoreResult<Option<FlavorProfile>>;
+    async fn flavor_profiles(&mut self) -> StoreResult<Vec<FlavorProfile>>;
+    async fn flavor(&mut self, id: &FlavorId) -> StoreResult<Option<Flavor>>;
+    async fn flavors(&mut self) -> StoreResult<Vec<Flavor>>;
+    /// Flavors naming `profile` (an index lookup).
+    async fn count_flavors_of_profile(&mut self, profile: &FlavorProfileId) -> StoreResult<usize>;
+    /// Load balancers, of any project, created with `flavor`.
+    async fn count_load_balancers_of_flavor(&mut self, flavor: &FlavorId) -> StoreResult<usize>;
+
     /// Change-log rows after `revision`, oldest first, at most `limit`.
     async fn changes_since(
         &mut self,
@@ -297,6 +308,14 @@ pub trait StoreTx: Reads {
     async fn insert_backends(&mut self, backends: &[Backend]) -> StoreResult<()>;
     async fn update_backend(&mut self, backend: &Backend) -> StoreResult<()>;
     async fn delete_backend(&mut self, backend: &Backend) -> StoreResult<()>;
+    async fn insert_flavor_profile(&mut self, profile: &FlavorProfile) -> StoreResult<()>;
+    /// Writes a profile's name, provider, data and update time.
+    async fn update_flavor_profile(&mut self, profile: &FlavorProfile) -> StoreResult<()>;
+    async fn delete_flavor_profile(&mut self, profile: &FlavorProfile) -> StoreResult<()>;
+    async fn insert_flavor(&mut self, flavor: &Flavor) -> StoreResult<()>;
+    /// Writes a flavor's name, description, enabled flag and update time.
+    async fn update_flavor(&mut self, flavor: &Flavor) -> StoreResult<()>;
+    async fn delete_flavor(&mut self, flavor: &Flavor) -> StoreResult<()>;
     async fn put_idempotency_record(
         &mut self,
         project: &ProjectId,

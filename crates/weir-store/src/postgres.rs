@@ -73,9 +73,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/postgres/0009_credentials.sql"),
     ),
+    (10, include_str!("../migrations/postgres/0010_flavors.sql")),
     (
-        25,
-        include_str!("../migrations/postgres/0025_certificates.sql"),
+        11,
+        include_str!("../migrations/postgres/0011_certificates.sql"),
     ),
 ];
 

@@ -62,9 +62,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/sqlite/0014_credentials.sql"),
     ),
+    (15, include_str!("../migrations/sqlite/0015_flavors.sql")),
     (
-        30,
-        include_str!("../migrations/sqlite/0030_certificates.sql"),
+        16,
+        include_str!("../migrations/sqlite/0016_certificates.sql"),
     ),
 ];
 

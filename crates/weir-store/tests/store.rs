@@ -86,6 +86,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         created_at: t(4),
         updated_at: t(4),
         tags: vec!["edge".into(), "prod".into()],
+        flavor_id: None,
     };
     let lb_pool = Pool::new(
         "lbpool".into(),

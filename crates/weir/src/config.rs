@@ -398,6 +398,8 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             workers,
             engine: weir_dataplane::Config {
                 egress_allow,
+                // Found out by `serve`, once, before the data plane starts.
+                icmp: defaults.icmp,
                 connect_timeout: dp.connect_timeout_ms.map_or(defaults.connect_timeout, ms),
                 connect_attempts: dp
                     .connect_attempts
@@ -497,6 +499,8 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             network,
             limits,
             regions,
+            // Found out by `serve` once the data plane is known to run.
+            capabilities: Default::default(),
         },
     })
 }

@@ -55,7 +55,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> Result<(), String> {
+async fn run(
+    mut config: ServeConfig,
+    dataplane: Option<tokio::runtime::Handle>,
+) -> Result<(), String> {
     // Before the data plane reads the limit it budgets under.
     match weir_dataplane::fd::raise_nofile_limit() {
         Ok((soft, hard)) => tracing::info!(soft, hard, "open-file limit"),
@@ -65,6 +68,17 @@ async fn run(config: ServeConfig, dataplane: Option<tokio::runtime::Handle>) -> 
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let admin_token = admin_token(&config.data_dir)?;
     let secrets_key = secrets_key(&config.data_dir)?;
+    // Whether PING checks can run is found out here, once, by opening the
+    // sockets they would use; the core learns it as a capability (and
+    // refuses PING without it, in every dialect), the data plane as the
+    // sockets to use. A node without a data plane runs no checks and
+    // claims no ICMP.
+    if let Some(dp) = config.dataplane.as_mut() {
+        let icmp = weir_dataplane::icmp::IcmpSupport::detect();
+        tracing::info!(ipv4 = ?icmp.v4, ipv6 = ?icmp.v6, "ICMP echo sockets for PING checks");
+        dp.engine.icmp = icmp;
+        config.settings.capabilities.icmp_echo = icmp.any();
+    }
     let store: Arc<dyn Store> = match &config.store {
         StoreConfig::Sqlite { durability } => {
             let db = config.data_dir.join("weir.db");

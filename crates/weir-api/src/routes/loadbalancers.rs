@@ -28,6 +28,7 @@ pub(super) async fn create_lb(
         stopped: false,
         description: req.description,
         tags: req.tags,
+        flavor_id: None,
     };
     let lb = c
         .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)

@@ -200,10 +200,11 @@ impl Control {
         update: PoolUpdate,
     ) -> ControlResult<Pool> {
         let principal = principal.clone();
+        let capabilities = self.settings.capabilities;
         command!(self.writer, principal, |tx| {
             let current = tx.pool(&id).await?;
             let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
-            let next = plan_pool_update(&current, &update, now())?;
+            let next = plan_pool_update(&current, &update, capabilities, now())?;
             if next != current {
                 tx.update_pool(&next).await?;
             }

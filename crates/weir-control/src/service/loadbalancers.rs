@@ -57,6 +57,13 @@ impl Control {
                     return Ok(principal.check(found, ResourceKind::LoadBalancer, id.as_str())?);
                 }
             }
+            // The flavor is read in the same transaction that writes the
+            // load balancer, so a flavor deleted or disabled meanwhile is
+            // not taken.
+            if let Some(flavor_id) = &req.flavor_id {
+                let found = tx.flavor(flavor_id).await?;
+                weir_core::flavor::check_usable(flavor_id, found.as_ref())?;
+            }
             // After the replay check: a replay is not one more.
             Limits::room_for_one(
                 QuotaKind::LoadBalancersPerProject,
@@ -245,13 +252,14 @@ impl Control {
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
         let limit = self.settings.limits.listeners_per_load_balancer;
+        let capabilities = self.settings.capabilities;
         let listener = command!(self.writer, principal, |tx| {
             let lb = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let siblings = tx.listeners_of(&lb_id).await?;
             Limits::room_for_one(QuotaKind::ListenersPerLoadBalancer, siblings.len(), limit)?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
-            plan.default_pool = plan_pool_update(&plan.default_pool, &pool, now())?;
+            plan.default_pool = plan_pool_update(&plan.default_pool, &pool, capabilities, now())?;
             if let Some(group) = &plan.listener.group_pool_id {
                 let found = tx.pool(group).await?;
                 let group = principal.check(found, ResourceKind::Pool, group.as_str())?;
@@ -268,7 +276,7 @@ impl Control {
                         .unwrap_or_else(|| lb.default_pool_id.clone());
                     let found = tx.pool(&served).await?;
                     let current = principal.check(found, ResourceKind::Pool, served.as_str())?;
-                    let next = plan_pool_update(&current, update, now())?;
+                    let next = plan_pool_update(&current, update, capabilities, now())?;
                     (next != current).then_some(next)
                 }
                 None => None,

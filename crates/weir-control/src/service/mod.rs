@@ -59,6 +59,7 @@ macro_rules! command {
 
 mod backends;
 mod certificates;
+mod flavors;
 mod loadbalancers;
 mod tenants;
 
@@ -475,7 +476,10 @@ impl Control {
         Ok(principal)
     }
 
-    fn admin_only(principal: &Principal) -> ControlResult<()> {
+    /// Refuses anyone but the operator. Public so that a front end can
+    /// answer 403 before it reads a body, as Octavia checks policy before
+    /// validating (the commands check it again themselves).
+    pub fn admin_only(principal: &Principal) -> ControlResult<()> {
         match principal {
             Principal::Admin => Ok(()),
             _ => Err(ControlError::AdminOnly),

@@ -70,6 +70,7 @@ fn snapshot() -> RegisterSnapshot {
             created_at: ts(),
             updated_at: ts(),
             tags: Vec::new(),
+            flavor_id: None,
         },
         vpc: Vpc {
             id: "vpc-1".into(),

@@ -10,6 +10,7 @@ mod health_privacy;
 mod http;
 mod http_limits;
 mod limits;
+mod ping;
 mod policy;
 mod pool;
 mod smuggling;

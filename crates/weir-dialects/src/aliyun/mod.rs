@@ -96,6 +96,10 @@ impl AliError {
                 ResourceKind::Vpc => (S::NOT_FOUND, "InvalidVpcId.NotFound"),
                 ResourceKind::Project | ResourceKind::Credential => (S::FORBIDDEN, "Forbidden.RAM"),
                 ResourceKind::Certificate => (S::NOT_FOUND, "ServerCertificateId.NotFound"),
+                // Octavia's flavors; SLB never names one.
+                ResourceKind::FlavorProfile | ResourceKind::Flavor => {
+                    (S::NOT_FOUND, "InvalidParameter.NotFound")
+                }
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -142,6 +146,8 @@ impl AliError {
             Error::IdempotencyMismatch { .. } => (S::BAD_REQUEST, "IdempotentParameterMismatch"),
             Error::ListenerPortInUse { .. } => (S::BAD_REQUEST, "ListenerAlreadyExists"),
             Error::Conflict { .. } => (S::BAD_REQUEST, "OperationFailed.Conflict"),
+            // SLB's own checks are TCP, HTTP and UDP; mapped for completeness.
+            Error::Unsupported { .. } => (S::BAD_REQUEST, "UnsupportedOperation"),
         };
         let message = match &domain {
             Error::BackendExists { address, port, .. } => format!(

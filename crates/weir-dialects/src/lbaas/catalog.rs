@@ -1,8 +1,9 @@
-//! What Weir's one provider offers, as Octavia's provider, flavor and
-//! availability-zone APIs describe it: the provider `weir`, with no
-//! flavors and no availability zones (one data plane serves every load
-//! balancer alike). Lists are empty rather than missing, ids are unknown,
-//! and creating a flavor or zone is the provider's "unsupported" (501).
+//! What Weir's one provider offers, as Octavia's provider and
+//! availability-zone APIs describe it: the provider `weir`, its flavor
+//! capabilities (`super::flavors`), and no availability zones (one data
+//! plane serves every load balancer alike). Zone lists are empty rather
+//! than missing, ids are unknown, and creating a zone is the provider's
+//! "unsupported" (501).
 
 use super::*;
 
@@ -17,8 +18,9 @@ pub(super) async fn list_providers(
     ok(listing::list(items, &q, "providers", &here)?)
 }
 
-/// `GET /providers/{provider}/flavor_capabilities` and
-/// `…/availability_zone_capabilities`: none, for the one provider.
+/// `GET /providers/{provider}/flavor_capabilities` (the one capability,
+/// `loadbalancer_topology`) and `…/availability_zone_capabilities`
+/// (none), for the one provider.
 pub(super) async fn provider_capabilities(
     Path(p): Path<HashMap<String, String>>,
     Query(q): Query<Vec<(String, String)>>,
@@ -31,16 +33,15 @@ pub(super) async fn provider_capabilities(
             "Provider {provider} could not be found."
         )));
     }
-    let plural = if uri.path().ends_with("availability_zone_capabilities") {
-        "availability_zone_capabilities"
+    let (plural, items) = if uri.path().ends_with("availability_zone_capabilities") {
+        ("availability_zone_capabilities", Vec::new())
     } else {
-        "flavor_capabilities"
+        ("flavor_capabilities", super::flavors::capabilities())
     };
-    ok(listing::list(Vec::new(), &q, plural, &here)?)
+    ok(listing::list(items, &q, plural, &here)?)
 }
 
-/// `GET /flavors`, `/flavorprofiles`, `/availabilityzones`,
-/// `/availabilityzoneprofiles`: none exist.
+/// `GET /availabilityzones`, `/availabilityzoneprofiles`: none exist.
 pub(super) async fn list_none(
     Query(q): Query<Vec<(String, String)>>,
     Here(here): Here,
@@ -50,15 +51,13 @@ pub(super) async fn list_none(
         .path()
         .rsplit('/')
         .find(|s| !s.is_empty())
-        .unwrap_or("flavors")
+        .unwrap_or("availabilityzones")
         .to_owned();
     ok(listing::list(Vec::new(), &q, &plural, &here)?)
 }
 
 pub(super) async fn create_none(RawBody(_): RawBody) -> LbaasError {
-    LbaasError::unsupported(
-        "flavors and availability zones (one data plane serves every load balancer alike)",
-    )
+    LbaasError::unsupported("availability zones (one data plane serves every load balancer alike)")
 }
 
 pub(super) async fn missing_one(

@@ -62,7 +62,6 @@ pub(super) async fn create_lb(
     for (name, value) in [
         ("vip_port_id", &req.vip_port_id),
         ("vip_qos_policy_id", &req.vip_qos_policy_id),
-        ("flavor_id", &req.flavor_id),
         ("availability_zone", &req.availability_zone),
         ("additional_vips", &req.additional_vips),
         ("listeners", &req.listeners),
@@ -86,6 +85,7 @@ pub(super) async fn create_lb(
         }
         None => {}
     }
+    let flavor_id = flavors::flavor_id(req.flavor_id.as_ref())?;
     let c = &d.control;
     let subnet = match (req.vip_subnet_id, &req.vip_network_id) {
         (Some(subnet), _) => subnet,
@@ -120,10 +120,11 @@ pub(super) async fn create_lb(
                 stopped: req.admin_state_up == Some(false),
                 description: req.description,
                 tags,
+                flavor_id,
             },
         )
         .await
-        .map_err(fail)?;
+        .map_err(flavors::lb_create_fail)?;
     created(json!({"loadbalancer": lb_full(c, &ctx.principal, &lb).await?}))
 }
 

@@ -9,6 +9,7 @@
 //! (research: sdk-wire-formats §6.2).
 
 mod catalog;
+mod flavors;
 mod l7;
 mod listeners;
 pub mod listing;
@@ -257,6 +258,11 @@ impl LbaasError {
                 }
             },
             Error::LoadBalancerNotRunning { .. } => (S::CONFLICT, codes::IMMUTABLE, domain.to_string()),
+            Error::Unsupported { reason, .. } => (
+                S::NOT_IMPLEMENTED,
+                codes::NOT_IMPLEMENTED,
+                format!("Provider 'weir' does not support a requested option: {reason}"),
+            ),
             Error::InstanceNotRunning { .. }
             | Error::Conflict { .. }
             | Error::ListenerPortInUse { .. }
@@ -291,6 +297,8 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::Project => "Project",
         ResourceKind::Credential => "Credential",
         ResourceKind::Certificate => "Certificate",
+        ResourceKind::FlavorProfile => "Flavor profile",
+        ResourceKind::Flavor => "Flavor",
     }
 }
 
@@ -479,15 +487,25 @@ pub fn routes() -> Router<Dialects> {
             "/providers/{provider}/availability_zone_capabilities",
             get(provider_capabilities),
         )
-        .route("/flavors", get(list_none).post(create_none))
+        .route(
+            "/flavors",
+            get(flavors::list_flavors).post(flavors::create_flavor),
+        )
         .route(
             "/flavors/{id}",
-            get(missing_one).put(missing_one).delete(missing_one),
+            get(flavors::show_flavor)
+                .put(flavors::update_flavor)
+                .delete(flavors::delete_flavor),
         )
-        .route("/flavorprofiles", get(list_none).post(create_none))
+        .route(
+            "/flavorprofiles",
+            get(flavors::list_profiles).post(flavors::create_profile),
+        )
         .route(
             "/flavorprofiles/{id}",
-            get(missing_one).put(missing_one).delete(missing_one),
+            get(flavors::show_profile)
+                .put(flavors::update_profile)
+                .delete(flavors::delete_profile),
         )
         .route("/availabilityzones", get(list_none).post(create_none))
         .route(

@@ -96,18 +96,16 @@ fn domain_name(v: &Value) -> Result<Option<String>, LbaasError> {
     }
 }
 
-/// Octavia's monitor type as Weir's check kind; the TLS ones and ICMP are
-/// options Weir's provider does not have (501, which Octavia clients read
-/// as "unsupported").
+/// Octavia's monitor type as Weir's check kind. PING is an ICMP echo
+/// check where the data plane can send ICMP; elsewhere the core refuses
+/// it (`pool::check_supported`), which reads as Octavia's 501.
 pub(super) fn check_kind(kind: &str) -> Result<&'static str, LbaasError> {
     match kind {
         "TCP" => Ok("tcp"),
         "HTTP" => Ok("http"),
         // Huawei ELB spells it with an underscore.
         "UDP-CONNECT" | "UDP_CONNECT" => Ok("udp-connect"),
-        "PING" => Err(LbaasError::unsupported(
-            "health monitor type PING (Weir sends no ICMP; use TCP or UDP-CONNECT)",
-        )),
+        "PING" => Ok("ping"),
         "HTTPS" => Ok("https"),
         "TLS-HELLO" => Ok("tls-hello"),
         other => Err(LbaasError::bad_request(format!(
@@ -124,6 +122,7 @@ pub(super) fn kind_name(kind: &CheckKind, flavor: Flavor) -> &'static str {
         (CheckKind::Http { .. }, _) => "HTTP",
         (CheckKind::Https { .. }, _) => "HTTPS",
         (CheckKind::TlsHello, _) => "TLS-HELLO",
+        (CheckKind::Ping, _) => "PING",
         (CheckKind::UdpConnect, Flavor::Huawei) => "UDP_CONNECT",
         (CheckKind::UdpConnect, _) => "UDP-CONNECT",
     }
@@ -141,6 +140,7 @@ pub(super) fn monitor_spec(
             CheckKind::Https { .. } => "https",
             CheckKind::TlsHello => "tls-hello",
             CheckKind::UdpConnect => "udp-connect",
+            CheckKind::Ping => "ping",
         },
         (None, None) => {
             return Err(LbaasError::bad_request(
@@ -153,6 +153,24 @@ pub(super) fn monitor_spec(
     let is_http = kind == "http" || kind == "https";
     // GET is every monitor's method in Octavia's and Huawei's views, and
     // clients send it back with TCP monitors too: there it means nothing.
+    // Anything else HTTP-only on another type is Octavia's 400, in its
+    // order and words.
+    if !is_http {
+        let named = [
+            (
+                "http_method",
+                m.http_method.as_deref().is_some_and(|x| x != "GET"),
+            ),
+            ("url_path", m.url_path.is_some()),
+            ("expected_codes", m.expected_codes.is_some()),
+        ];
+        if let Some((field, _)) = named.iter().find(|(_, given)| *given) {
+            return Err(LbaasError::bad_request(format!(
+                "{field} is not a valid option for health monitors of type {}",
+                kind.to_ascii_uppercase()
+            )));
+        }
+    }
     let method = m
         .http_method
         .as_deref()

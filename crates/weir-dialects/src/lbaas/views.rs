@@ -110,7 +110,7 @@ pub(super) fn lb_view(
         "listeners": listeners.iter().map(|l| json!({"id": l.id.as_str()})).collect::<Vec<_>>(),
         "pools": pools.iter().map(|p| json!({"id": p.id.as_str()})).collect::<Vec<_>>(),
         "provider": "weir",
-        "flavor_id": null,
+        "flavor_id": lb.flavor_id.as_ref().map(FlavorId::as_str),
         "availability_zone": null,
         "created_at": lb.created_at.to_string(),
         "updated_at": lb.updated_at.to_string(),
@@ -318,7 +318,9 @@ pub(super) fn monitor_view(pool: &Pool, flavor: Flavor) -> Option<Value> {
             Some(format_codes(expected)),
             Some(request),
         ),
-        CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::TlsHello => (None, None, None),
+        CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::TlsHello | CheckKind::Ping => {
+            (None, None, None)
+        }
     };
     // Octavia shows the version as a number (1.0, 1.1).
     let version = request.map(|r| match r.version {

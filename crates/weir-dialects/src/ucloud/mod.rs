@@ -108,6 +108,8 @@ impl UcError {
                 ResourceKind::Subnet | ResourceKind::Vpc => NETWORK_NOT_FOUND,
                 ResourceKind::Project | ResourceKind::Credential => NO_PERMISSION,
                 ResourceKind::Certificate => RESOURCE_NOT_FOUND,
+                // Octavia's flavors; UCloud never names one.
+                ResourceKind::FlavorProfile | ResourceKind::Flavor => RESOURCE_NOT_FOUND,
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -140,12 +142,19 @@ impl UcError {
             },
             Error::ListenerPortInUse { .. } => PORT_IN_USE,
             Error::Conflict { .. } => CONFLICT,
+            // UCloud answers an option it cannot take as a bad parameter.
+            Error::Unsupported { .. } => PARAMETER_INVALID,
         };
         let message = match &domain {
             Error::BackendExists { address, port, .. } => format!(
                 "backend {} already exists on this VServer",
                 crate::common::endpoint(*address, *port)
             ),
+            // The only unsupported option UCloud can ask for is a Ping
+            // monitor.
+            Error::Unsupported { reason, .. } => {
+                format!("Params [MonitorType] not valid: Ping: {reason}")
+            }
             _ => message,
         };
         Self::new(code, message)

@@ -227,7 +227,10 @@ async fn create_vserver(call: &Call) -> ActionResult {
     };
     let health = match p.opt("MonitorType") {
         None => None,
-        Some("Port" | "Ping") => Some(check("tcp", None)),
+        Some("Port") => Some(check("tcp", None)),
+        // A real ICMP echo check; refused (Params [MonitorType] not
+        // valid) where the data plane cannot send ICMP.
+        Some("Ping") => Some(check("ping", None)),
         Some("Path") => Some(check("http", Some(p.opt("Path").unwrap_or("/").to_owned()))),
         Some(other) => {
             return Err(UcError::invalid(format!(
@@ -360,6 +363,7 @@ async fn vserver_view(call: &Call, lb: &LoadBalancer, l: &Listener) -> Result<Va
     let (monitor, path) = match pool.health_check.as_ref().map(|h| &h.kind) {
         None => ("Port", None),
         Some(CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::TlsHello) => ("Port", None),
+        Some(CheckKind::Ping) => ("Ping", None),
         Some(CheckKind::Https { path, .. }) => ("Path", Some(path.clone())),
         Some(CheckKind::Http { path, .. }) => ("Path", Some(path.clone())),
     };

@@ -111,6 +111,10 @@ impl ZcError {
                     (S::NOT_FOUND, "INVALID_LB_LISTENER_NOT_FOUND")
                 }
                 ResourceKind::LoadBalancer => (S::NOT_FOUND, "INVALID_LB_NOT_FOUND"),
+                // Octavia's flavors; Zenlayer never names one.
+                ResourceKind::FlavorProfile | ResourceKind::Flavor => {
+                    (S::NOT_FOUND, "INVALID_PARAMETER")
+                }
                 ResourceKind::Backend => match service {
                     // ZLB names backends by server, and "Backend server does
                     // not exist" is its page's INVALID_INSTANCE_NOT_FOUND.
@@ -172,6 +176,8 @@ impl ZcError {
             Error::IdempotencyMismatch { .. } => (S::CONFLICT, "INVALID_CLIENT_TOKEN_CONFLICT"),
             Error::ListenerPortInUse { .. } => (S::CONFLICT, "INVALID_LISTENER_PORT_CONFLICT"),
             Error::Conflict { .. } => (S::CONFLICT, "RESOURCE_CONFLICT"),
+            // Zenlayer's own checks are TCP and HTTP; mapped for completeness.
+            Error::Unsupported { .. } => (S::BAD_REQUEST, "UNSUPPORTED_OPERATION"),
         };
         let message = match &domain {
             // The core's wording names the pool and the existing id; a

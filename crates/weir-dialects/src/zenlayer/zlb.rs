@@ -240,6 +240,8 @@ fn health_view(pool: &Pool) -> Value {
                 CheckKind::Tcp => ("TCP", None, None),
                 CheckKind::UdpConnect => ("UDP", None, None),
                 CheckKind::TlsHello => ("TCP", None, None),
+                // Made through another dialect (Octavia, UCloud).
+                CheckKind::Ping => ("PING", None, None),
                 CheckKind::Https { path, expected, .. } => (
                     "HTTPS",
                     Some(path.clone()),

@@ -55,6 +55,9 @@ const fn p(
 
 use Expect::{Empty, NotFound, Uniform};
 
+/// The operator's flavor catalogue: a project gets 403 whatever it names.
+const OPERATOR_ONLY: &str = "the operator's flavor catalogue: 403 for any project and any id";
+
 fn probes() -> Vec<Probe> {
     vec![
         p(
@@ -434,7 +437,11 @@ fn probes() -> Vec<Probe> {
             |_, t, f| format!("/listeners/{}/stats", id(t, f, "listener")),
             none,
         ),
-        // One provider, no flavors or zones: the same answer for everyone.
+        // One provider, its one flavor capability, no zones: the same
+        // answer for everyone. Flavors are the operator's catalogue,
+        // shared by every project (B's load balancer ids name none);
+        // their writes and the profiles are the operator's alone: 403 for
+        // any project whatever the id.
         p(
             "GET",
             "/providers",
@@ -445,7 +452,7 @@ fn probes() -> Vec<Probe> {
         p(
             "GET",
             "/providers/{provider}/flavor_capabilities",
-            Uniform("none, for everyone"),
+            Uniform("loadbalancer_topology, for everyone"),
             |_, _, _| "/providers/weir/flavor_capabilities".into(),
             none,
         ),
@@ -460,7 +467,7 @@ fn probes() -> Vec<Probe> {
         p(
             "POST",
             "/flavors",
-            Uniform("an option Weir lacks: 501 for everyone"),
+            Uniform(OPERATOR_ONLY),
             |_, _, _| "/flavors".into(),
             |_, _, _| Some(json!({"name": "x"})),
         ),
@@ -474,49 +481,49 @@ fn probes() -> Vec<Probe> {
         p(
             "PUT",
             "/flavors/{id}",
-            NotFound,
+            Uniform(OPERATOR_ONLY),
             |_, t, f| format!("/flavors/{}", id(t, f, "lb")),
             |_, _, _| Some(json!({"name": "x"})),
         ),
         p(
             "DELETE",
             "/flavors/{id}",
-            NotFound,
+            Uniform(OPERATOR_ONLY),
             |_, t, f| format!("/flavors/{}", id(t, f, "lb")),
             |_, _, _| Some(json!({"name": "x"})),
         ),
         p(
             "GET",
             "/flavorprofiles",
-            Empty,
+            Uniform(OPERATOR_ONLY),
             |_, _, _| "/flavorprofiles".into(),
             none,
         ),
         p(
             "POST",
             "/flavorprofiles",
-            Uniform("an option Weir lacks: 501 for everyone"),
+            Uniform(OPERATOR_ONLY),
             |_, _, _| "/flavorprofiles".into(),
             |_, _, _| Some(json!({"name": "x"})),
         ),
         p(
             "GET",
             "/flavorprofiles/{id}",
-            NotFound,
+            Uniform(OPERATOR_ONLY),
             |_, t, f| format!("/flavorprofiles/{}", id(t, f, "lb")),
             |_, _, _| Some(json!({"name": "x"})),
         ),
         p(
             "PUT",
             "/flavorprofiles/{id}",
-            NotFound,
+            Uniform(OPERATOR_ONLY),
             |_, t, f| format!("/flavorprofiles/{}", id(t, f, "lb")),
             |_, _, _| Some(json!({"name": "x"})),
         ),
         p(
             "DELETE",
             "/flavorprofiles/{id}",
-            NotFound,
+            Uniform(OPERATOR_ONLY),
             |_, t, f| format!("/flavorprofiles/{}", id(t, f, "lb")),
             |_, _, _| Some(json!({"name": "x"})),
         ),

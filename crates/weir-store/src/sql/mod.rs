@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use weir_core::flavor::{Flavor, FlavorProfile};
 use weir_core::ids::*;
 use weir_core::model::*;
 use weir_core::Timestamp;
@@ -320,6 +321,22 @@ async fn select_one<D: Driver, T>(
     }
     let sql = format!("SELECT * FROM {table} WHERE {column} = $1");
     one(conn.fetch_optional(&sql, args![value]).await?, f)
+}
+
+/// `SELECT COUNT(*) FROM table WHERE column = value` (an indexed column).
+async fn count_where<D: Driver>(
+    conn: &mut D,
+    table: &str,
+    column: &str,
+    value: &str,
+) -> StoreResult<usize> {
+    if !well_formed(value) {
+        return Ok(0);
+    }
+    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = $1");
+    let row = conn.fetch_optional(&sql, args![value]).await?;
+    let n = row.map(|r| r.int("n")).transpose()?;
+    Ok(n.and_then(|n| usize::try_from(n).ok()).unwrap_or(0))
 }
 
 /// `SELECT * FROM table WHERE column = value ORDER BY id`.

@@ -357,6 +357,62 @@ impl<L: Lend> Reads for L {
         .await
     }
 
+    async fn flavor_profile(&mut self, id: &FlavorProfileId) -> StoreResult<Option<FlavorProfile>> {
+        select_one(
+            self.driver().await?,
+            "flavor_profiles",
+            "id",
+            id.as_str(),
+            flavor_profile_from,
+        )
+        .await
+    }
+
+    async fn flavor_profiles(&mut self) -> StoreResult<Vec<FlavorProfile>> {
+        select_scoped(
+            self.driver().await?,
+            "flavor_profiles",
+            None,
+            flavor_profile_from,
+        )
+        .await
+    }
+
+    async fn flavor(&mut self, id: &FlavorId) -> StoreResult<Option<Flavor>> {
+        select_one(
+            self.driver().await?,
+            "flavors",
+            "id",
+            id.as_str(),
+            flavor_from,
+        )
+        .await
+    }
+
+    async fn flavors(&mut self) -> StoreResult<Vec<Flavor>> {
+        select_scoped(self.driver().await?, "flavors", None, flavor_from).await
+    }
+
+    async fn count_flavors_of_profile(&mut self, profile: &FlavorProfileId) -> StoreResult<usize> {
+        count_where(
+            self.driver().await?,
+            "flavors",
+            "profile_id",
+            profile.as_str(),
+        )
+        .await
+    }
+
+    async fn count_load_balancers_of_flavor(&mut self, flavor: &FlavorId) -> StoreResult<usize> {
+        count_where(
+            self.driver().await?,
+            "load_balancers",
+            "flavor_id",
+            flavor.as_str(),
+        )
+        .await
+    }
+
     async fn count_backends(&mut self, pool: &PoolId) -> StoreResult<usize> {
         if !well_formed(pool.as_str()) {
             return Ok(0);

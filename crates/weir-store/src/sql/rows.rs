@@ -134,6 +134,30 @@ pub(super) fn lb_from(row: &impl Columns) -> StoreResult<LoadBalancer> {
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
         tags: tags_col(row, "tags")?,
+        flavor_id: row.opt_text("flavor_id")?.map(FlavorId::new),
+    })
+}
+
+pub(super) fn flavor_profile_from(row: &impl Columns) -> StoreResult<FlavorProfile> {
+    Ok(FlavorProfile {
+        id: FlavorProfileId::new(row.text("id")?),
+        name: row.text("name")?,
+        provider: row.text("provider")?,
+        data: row.text("data")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+pub(super) fn flavor_from(row: &impl Columns) -> StoreResult<Flavor> {
+    Ok(Flavor {
+        id: FlavorId::new(row.text("id")?),
+        name: row.text("name")?,
+        description: row.text("description")?,
+        profile_id: FlavorProfileId::new(row.text("profile_id")?),
+        enabled: row.flag("enabled")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
     })
 }
 
@@ -194,6 +218,7 @@ pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
                 "tcp" => CheckKind::Tcp,
                 "udp-connect" => CheckKind::UdpConnect,
                 "tls-hello" => CheckKind::TlsHello,
+                "ping" => CheckKind::Ping,
                 kind @ ("http" | "https") => {
                     let codes = row.text("hc_codes")?;
                     let path = row.text("hc_path")?;
@@ -324,6 +349,7 @@ pub(super) fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
         CheckKind::Tcp => ("tcp", None, None, None),
         CheckKind::UdpConnect => ("udp-connect", None, None, None),
         CheckKind::TlsHello => ("tls-hello", None, None, None),
+        CheckKind::Ping => ("ping", None, None, None),
         CheckKind::Http {
             path,
             expected,

@@ -115,6 +115,14 @@ impl<D: TxDriver> WriteTx<D> {
         Ok(())
     }
 
+    /// Logs a change to the operator's flavor catalogue. It belongs to no
+    /// project and no load balancer (the empty project id, which no id
+    /// can be), so followers reload nothing for it.
+    async fn log_catalogue(&mut self, entity: &str, id: &str, op: &str) -> StoreResult<()> {
+        self.log(&ProjectId::new(""), entity, &[id], op, Scope::NONE)
+            .await
+    }
+
     /// The connection for any statement: opens the command's savepoint
     /// first if one is pending.
     async fn w(&mut self) -> StoreResult<&mut D> {
@@ -419,8 +427,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn insert_load_balancer(&mut self, lb: &LoadBalancer, pool: &Pool) -> StoreResult<()> {
         self.exec(
             "INSERT INTO load_balancers (id, project_id, name, subnet_id, vpc_id, vip, status, default_pool_id, created_at, \
-             description, updated_at, tags) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             description, updated_at, tags, flavor_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             args![
                 lb.id.as_str(),
                 lb.project_id.as_str(),
@@ -434,6 +442,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 &lb.description,
                 lb.updated_at.millis(),
                 tags_to_text(&lb.tags),
+                lb.flavor_id.as_ref().map(FlavorId::as_str),
             ],
         )
         .await?;
@@ -466,6 +475,91 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             Scope::lb(&lb.id),
         )
         .await
+    }
+
+    async fn insert_flavor_profile(&mut self, p: &FlavorProfile) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO flavor_profiles (id, name, provider, data, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            args![
+                p.id.as_str(),
+                &p.name,
+                &p.provider,
+                &p.data,
+                p.created_at.millis(),
+                p.updated_at.millis(),
+            ],
+        )
+        .await?;
+        self.log_catalogue("flavor_profile", p.id.as_str(), "create")
+            .await
+    }
+
+    async fn update_flavor_profile(&mut self, p: &FlavorProfile) -> StoreResult<()> {
+        self.exec(
+            "UPDATE flavor_profiles SET name = $1, provider = $2, data = $3, updated_at = $4 \
+             WHERE id = $5",
+            args![
+                &p.name,
+                &p.provider,
+                &p.data,
+                p.updated_at.millis(),
+                p.id.as_str()
+            ],
+        )
+        .await?;
+        self.log_catalogue("flavor_profile", p.id.as_str(), "update")
+            .await
+    }
+
+    async fn delete_flavor_profile(&mut self, p: &FlavorProfile) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM flavor_profiles WHERE id = $1",
+            args![p.id.as_str()],
+        )
+        .await?;
+        self.log_catalogue("flavor_profile", p.id.as_str(), "delete")
+            .await
+    }
+
+    async fn insert_flavor(&mut self, f: &Flavor) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO flavors (id, name, description, profile_id, enabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            args![
+                f.id.as_str(),
+                &f.name,
+                &f.description,
+                f.profile_id.as_str(),
+                f.enabled,
+                f.created_at.millis(),
+                f.updated_at.millis(),
+            ],
+        )
+        .await?;
+        self.log_catalogue("flavor", f.id.as_str(), "create").await
+    }
+
+    async fn update_flavor(&mut self, f: &Flavor) -> StoreResult<()> {
+        self.exec(
+            "UPDATE flavors SET name = $1, description = $2, enabled = $3, updated_at = $4 \
+             WHERE id = $5",
+            args![
+                &f.name,
+                &f.description,
+                f.enabled,
+                f.updated_at.millis(),
+                f.id.as_str()
+            ],
+        )
+        .await?;
+        self.log_catalogue("flavor", f.id.as_str(), "update").await
+    }
+
+    async fn delete_flavor(&mut self, f: &Flavor) -> StoreResult<()> {
+        self.exec("DELETE FROM flavors WHERE id = $1", args![f.id.as_str()])
+            .await?;
+        self.log_catalogue("flavor", f.id.as_str(), "delete").await
     }
 
     async fn update_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
