@@ -29,6 +29,7 @@ fn upload(name: &str, project: Option<&weir_core::ids::ProjectId>) -> UploadedCe
         name: name.into(),
         certificate,
         private_key,
+        required_names: Vec::new(),
     }
 }
 

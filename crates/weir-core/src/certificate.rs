@@ -18,6 +18,9 @@ pub struct NewCertificate {
     pub not_after: Timestamp,
     pub key_type: String,
     pub chain_length: u32,
+    /// Names the uploader says the certificate serves (Huawei's `domain`):
+    /// each must be one of its own, or the upload is refused.
+    pub required_names: Vec<String>,
 }
 
 /// The certificate to store for `project`, which holds `existing` already.
@@ -30,6 +33,22 @@ pub fn plan_certificate(
     now: Timestamp,
 ) -> Result<Certificate, Error> {
     inventory::validate_name("name", &new.name)?;
+    let unknown: Vec<&str> = new
+        .required_names
+        .iter()
+        .map(String::as_str)
+        .filter(|wanted| !new.names.iter().any(|own| own.eq_ignore_ascii_case(wanted)))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::invalid(
+            "domain",
+            format!(
+                "{} not among the certificate's names ({})",
+                unknown.join(","),
+                new.names.join(",")
+            ),
+        ));
+    }
     Limits::room_for_one(
         QuotaKind::CertificatesPerProject,
         existing,
@@ -64,6 +83,7 @@ mod tests {
             not_after: Timestamp(1),
             key_type: "ECDSA-P256".into(),
             chain_length: 1,
+            required_names: Vec::new(),
         }
     }
 
@@ -95,5 +115,18 @@ mod tests {
         let settings = Settings::default();
         let p = ProjectId::new("p");
         assert!(plan_certificate(&p, new("a\nb"), 0, &settings, "c".into(), Timestamp(5)).is_err());
+    }
+
+    #[test]
+    fn named_domains_must_be_the_certificates_own() {
+        let settings = Settings::default();
+        let p = ProjectId::new("p");
+        let mut ok = new("web");
+        ok.required_names = vec!["A.example.test".into()];
+        assert!(plan_certificate(&p, ok, 0, &settings, "c".into(), Timestamp(5)).is_ok());
+        let mut bad = new("web");
+        bad.required_names = vec!["b.example.test".into()];
+        let err = plan_certificate(&p, bad, 0, &settings, "c".into(), Timestamp(5)).unwrap_err();
+        assert!(matches!(err, Error::InvalidField { ref field, .. } if field == "domain"));
     }
 }

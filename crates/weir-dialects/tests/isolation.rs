@@ -186,6 +186,16 @@ fn every_route() -> BTreeSet<Route> {
             format!("{method} {}{path}", lbaas::HUAWEI_PREFIX),
         ));
     }
+    let certificates = routed(
+        include_str!("../src/lbaas/certificates.rs"),
+        "pub fn routes(",
+    );
+    for (method, path) in &certificates {
+        out.insert((
+            Dialect::Huawei,
+            format!("{method} {}{path}", lbaas::HUAWEI_PREFIX),
+        ));
+    }
     let openstack = routed(
         include_str!("../src/openstack/mod.rs"),
         "pub(crate) fn routes(",

@@ -28,6 +28,7 @@ pub(super) async fn create_certificate(
         name: req.name,
         certificate: req.certificate,
         private_key: req.private_key,
+        required_names: Vec::new(),
     };
     created(CertificateView::from(
         &c.create_certificate(&p, upload).await?,

@@ -17,6 +17,8 @@ pub struct UploadedCertificate {
     pub certificate: String,
     /// PEM: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
     pub private_key: String,
+    /// Names the certificate must carry (Huawei's `domain`); none: any.
+    pub required_names: Vec<String>,
 }
 
 impl Control {
@@ -49,6 +51,7 @@ impl Control {
             not_after: seen.not_after,
             key_type: seen.key_type,
             chain_length: u32::try_from(seen.chain_length).unwrap_or(u32::MAX),
+            required_names: upload.required_names,
         };
         let id = UuidIds.next_id();
         let sealed = self.secrets.seal(upload.private_key.as_bytes(), &id);

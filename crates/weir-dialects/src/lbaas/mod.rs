@@ -9,6 +9,7 @@
 //! (research: sdk-wire-formats §6.2).
 
 mod catalog;
+pub mod certificates;
 mod flavors;
 mod l7;
 mod listeners;

@@ -696,6 +696,52 @@ fn probes() -> Vec<Probe> {
     ]
 }
 
+/// Huawei ELB's own `/certificates` (`lbaas::certificates::routes`),
+/// served on the Huawei prefix only.
+fn huawei_certificate_probes() -> Vec<Probe> {
+    vec![
+        p(
+            "GET",
+            "/certificates",
+            Empty,
+            |_, t, _| format!("/certificates?id={}", t.get("certificate")),
+            none,
+        ),
+        p(
+            "GET",
+            "/certificates/{certificate_id}",
+            NotFound,
+            |_, t, _| format!("/certificates/{}", t.get("certificate")),
+            none,
+        ),
+        p(
+            "DELETE",
+            "/certificates/{certificate_id}",
+            NotFound,
+            |_, t, _| format!("/certificates/{}", t.get("certificate")),
+            none,
+        ),
+        p(
+            "PUT",
+            "/certificates/{certificate_id}",
+            Uniform("changing a certificate is not offered: 501 for any id"),
+            |_, t, _| format!("/certificates/{}", t.get("certificate")),
+            |_, _, _| Some(json!({"name": "x"})),
+        ),
+        p(
+            "POST",
+            "/certificates",
+            Uniform("another project named in the body: 403 ELB.1003 for any project"),
+            |_, _, _| "/certificates".into(),
+            |_, t, _| {
+                Some(
+                    json!({"project_id": t.get("project"), "certificate": "x", "private_key": "y"}),
+                )
+            },
+        ),
+    ]
+}
+
 pub const OCTAVIA_PREFIXES: &[&str] = &[
     "/load-balancer/v2.0/lbaas",
     "/load-balancer/v2/lbaas",
@@ -720,7 +766,7 @@ pub fn sweep(s: &mut Sweep, token: &str) {
             });
         }
     }
-    for probe in probes() {
+    for probe in probes().into_iter().chain(huawei_certificate_probes()) {
         let route = format!("{} {HUAWEI_PREFIX}{}", probe.method, probe.route);
         let body = |a: &Ids, t: &Ids| {
             // Seed 004: a Huawei member always names its subnet.
