@@ -43,6 +43,9 @@ from aliyunsdkslb.request.v20140515 import (
     SetLoadBalancerStatusRequest,
     StartLoadBalancerListenerRequest,
     StopLoadBalancerListenerRequest,
+    UploadServerCertificateRequest,
+    DescribeServerCertificatesRequest,
+    DeleteServerCertificateRequest,
 )
 
 from tests.sdk import aliyun_support as ali
@@ -1000,3 +1003,81 @@ class AliyunVServerGroups(AliyunTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AliyunServerCertificates(AliyunTestCase):
+    """UploadServerCertificate, DescribeServerCertificates, DeleteServerCertificate (issue 15)
+    over Weir's certificates: the key is checked against the certificate, sealed at rest and
+    never answered."""
+
+    @classmethod
+    def bootstrap(cls):
+        cls.w = World(cls.native, "alc", 10, 20, vms=0)
+        cls.other = World(cls.native, "alc-b", 10, 30, vms=0)
+
+    @staticmethod
+    def bundle(name):
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        key = ec.generate_private_key(ec.SECP384R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=90))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+                .sign(key, hashes.SHA384()))
+        return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+                key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                  serialization.NoEncryption()).decode())
+
+    def test_upload_describe_delete(self):
+        client = self.classic(self.w.project)
+        cert, key = self.bundle("shop.example.test")
+        made = self.acs(client, req(UploadServerCertificateRequest, ServerCertificate=cert, PrivateKey=key,
+                                    ServerCertificateName="shop"))
+        cid = made["ServerCertificateId"]
+        self.assertEqual((made["ServerCertificateName"], made["CommonName"]), ("shop", "shop.example.test"))
+        self.assertEqual(made["SubjectAlternativeNames"]["SubjectAlternativeName"], ["shop.example.test"])
+        self.assertNotIn("PrivateKey", json.dumps(made))
+        listed = self.acs(client, req(DescribeServerCertificatesRequest))
+        ids = [c["ServerCertificateId"] for c in listed["ServerCertificates"]["ServerCertificate"]]
+        self.assertEqual(ids, [cid])
+        one = self.acs(client, req(DescribeServerCertificatesRequest, ServerCertificateId=cid))
+        self.assertEqual(len(one["ServerCertificates"]["ServerCertificate"]), 1)
+        # Another project's client sees nothing of it and cannot delete it.
+        other = self.classic(self.other.project)
+        none = self.acs(other, req(DescribeServerCertificatesRequest, ServerCertificateId=cid))
+        self.assertEqual(none["ServerCertificates"]["ServerCertificate"], [])
+        self.assertAcsError(lambda: other.do_action_with_exception(req(DeleteServerCertificateRequest,
+                                                                       ServerCertificateId=cid)),
+                            "ServerCertificateId.NotFound", 404, "another project's delete")
+        self.acs(client, req(DeleteServerCertificateRequest, ServerCertificateId=cid))
+        listed = self.acs(client, req(DescribeServerCertificatesRequest))
+        self.assertEqual(listed["ServerCertificates"]["ServerCertificate"], [])
+
+    def test_refusals_store_nothing(self):
+        client = self.classic(self.w.project)
+        cert, key = self.bundle("a.example.test")
+        _, other_key = self.bundle("b.example.test")
+        for what, params, code, message in (
+            ("another certificate's key", dict(ServerCertificate=cert, PrivateKey=other_key),
+             "InvalidParameter", "private_key"),
+            ("not PEM", dict(ServerCertificate="hello", PrivateKey=key), "InvalidParameter", "certificate"),
+            ("a certificate of Alibaba's certificate service",
+             dict(AliCloudCertificateId="123", AliCloudCertificateName="x"), "UnsupportedOperation",
+             "AliCloudCertificate"),
+        ):
+            self.assertAcsError(lambda: client.do_action_with_exception(req(UploadServerCertificateRequest,
+                                                                            **params)),
+                                code, 400, what, message_re=message)
+        self.assertAcsError(lambda: client.do_action_with_exception(req(UploadServerCertificateRequest,
+                                                                        PrivateKey=key)),
+                            "MissingParameter", 400, "no certificate")
+        listed = self.acs(client, req(DescribeServerCertificatesRequest))
+        self.assertEqual(listed["ServerCertificates"]["ServerCertificate"], [])
+

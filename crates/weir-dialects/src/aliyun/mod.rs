@@ -10,6 +10,7 @@
 //! - [`slb`]: the actions.
 //! - [`AliError::from_control`]: the one canonical-error table.
 
+mod certificates;
 pub mod sign;
 pub mod slb;
 

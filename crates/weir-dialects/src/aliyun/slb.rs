@@ -88,6 +88,9 @@ pub const ACTIONS: &[&str] = &[
     "SetVServerGroupAttribute",
     "ModifyVServerGroupBackendServers",
     "DeleteVServerGroup",
+    "UploadServerCertificate",
+    "DescribeServerCertificates",
+    "DeleteServerCertificate",
 ];
 
 pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
@@ -115,6 +118,9 @@ pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
         "SetVServerGroupAttribute" => set_vserver_group_attribute(call).await,
         "ModifyVServerGroupBackendServers" => modify_vserver_group_servers(call).await,
         "DeleteVServerGroup" => delete_vserver_group(call).await,
+        "UploadServerCertificate" => super::certificates::upload(call).await,
+        "DescribeServerCertificates" => super::certificates::describe(call).await,
+        "DeleteServerCertificate" => super::certificates::delete(call).await,
         other => Err(AliError::new(
             axum::http::StatusCode::NOT_FOUND,
             "InvalidAction.NotFound",

@@ -257,6 +257,22 @@ pub fn sweep(s: &mut Sweep) {
         ("DeleteVServerGroup", Expect::NotFound, |_, t| {
             vec![("VServerGroupId", t.get("aliyun.group").into())]
         }),
+        ("DescribeServerCertificates", Expect::Empty, |_, t| {
+            vec![("ServerCertificateId", t.get("certificate").into())]
+        }),
+        ("DeleteServerCertificate", Expect::NotFound, |_, t| {
+            vec![("ServerCertificateId", t.get("certificate").into())]
+        }),
+        (
+            "UploadServerCertificate",
+            Expect::Uniform("names no tenant's id; a bad PEM is 400 for anyone"),
+            |_, _| {
+                vec![
+                    ("ServerCertificate", "x".into()),
+                    ("PrivateKey", "y".into()),
+                ]
+            },
+        ),
     ];
     for &(action, expect, params) in probes {
         s.probe(Aliyun, action, expect, move |c, a, t| {

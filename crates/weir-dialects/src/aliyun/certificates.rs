@@ -1,0 +1,125 @@
+//! SLB server certificates: `UploadServerCertificate`,
+//! `DescribeServerCertificates`, `DeleteServerCertificate`, over Weir's
+//! certificates (`/v1/certificates`: checked by `weir-tls`, the key
+//! sealed at rest). Certificates from Alibaba's certificate service
+//! (`AliCloudCertificateId`) and resource groups are not Weir's: refused.
+
+use serde_json::{json, Value};
+use weir_control::UploadedCertificate;
+use weir_core::ids::CertificateId;
+use weir_core::model::Certificate;
+
+use super::{AliError, Call};
+
+type ActionResult = Result<Value, AliError>;
+
+fn fail(e: weir_control::ControlError) -> AliError {
+    AliError::from_control(e)
+}
+
+fn view(c: &Certificate, region: &str) -> Value {
+    let common_name = c
+        .subject
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("CN="))
+        .unwrap_or_default();
+    json!({
+        "ServerCertificateId": c.id.as_str(),
+        "ServerCertificateName": c.name,
+        // SLB shows an MD5-looking colon list; Weir's is SHA-256, in hex.
+        "Fingerprint": c.fingerprint_sha256,
+        "CommonName": common_name,
+        "SubjectAlternativeNames": {"SubjectAlternativeName": c.names},
+        "ExpireTime": c.not_after.to_string(),
+        "ExpireTimeStamp": c.not_after.millis(),
+        "CreateTime": c.created_at.to_string(),
+        "CreateTimeStamp": c.created_at.millis(),
+        "RegionId": region,
+        "IsAliCloudCertificate": 0,
+        "AliCloudCertificateId": "",
+        "AliCloudCertificateName": "",
+        "ResourceGroupId": "",
+    })
+}
+
+fn region(call: &Call) -> String {
+    call.params
+        .opt("RegionId")
+        .unwrap_or_else(|| call.dialects.control.settings().default_region())
+        .to_owned()
+}
+
+fn refuse_foreign(call: &Call) -> Result<(), AliError> {
+    for name in [
+        "AliCloudCertificateId",
+        "AliCloudCertificateName",
+        "AliCloudCertificateRegionId",
+    ] {
+        if call.params.opt(name).is_some() {
+            return Err(AliError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "UnsupportedOperation",
+                format!("{name}: certificates of Alibaba Cloud's certificate service are not served; upload the PEM (ServerCertificate, PrivateKey)"),
+            ));
+        }
+    }
+    if call.params.opt("ResourceGroupId").is_some() {
+        return Err(AliError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "UnsupportedOperation",
+            "ResourceGroupId: resource groups are not kept",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn upload(call: &Call) -> ActionResult {
+    refuse_foreign(call)?;
+    let upload = UploadedCertificate {
+        project_id: None,
+        name: call
+            .params
+            .opt("ServerCertificateName")
+            .unwrap_or_default()
+            .to_owned(),
+        certificate: call.params.req("ServerCertificate")?.to_owned(),
+        private_key: call.params.req("PrivateKey")?.to_owned(),
+        required_names: Vec::new(),
+    };
+    let made = call
+        .dialects
+        .control
+        .create_certificate(&call.principal, upload)
+        .await
+        .map_err(fail)?;
+    Ok(view(&made, &region(call)))
+}
+
+pub(super) async fn describe(call: &Call) -> ActionResult {
+    refuse_foreign(call)?;
+    let region = region(call);
+    let control = &call.dialects.control;
+    let wanted: Option<Vec<&str>> = call
+        .params
+        .opt("ServerCertificateId")
+        .map(|ids| ids.split(',').map(str::trim).collect());
+    let listed: Vec<Value> = control
+        .list_certificates(&call.principal)
+        .await
+        .map_err(fail)?
+        .iter()
+        .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(&c.id.as_str())))
+        .map(|c| view(c, &region))
+        .collect();
+    Ok(json!({"ServerCertificates": {"ServerCertificate": listed}}))
+}
+
+pub(super) async fn delete(call: &Call) -> ActionResult {
+    let id = CertificateId::new(call.params.req("ServerCertificateId")?);
+    call.dialects
+        .control
+        .delete_certificate(&call.principal, id)
+        .await
+        .map_err(fail)?;
+    Ok(json!({}))
+}
