@@ -465,3 +465,73 @@ class UCloudBackends(h.WeirTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UCloudSSL(h.WeirTestCase):
+    """CreateSSL, DescribeSSL, DeleteSSL (issue 15) over Weir's certificates: the key is checked
+    against the certificate, sealed at rest and never answered."""
+
+    @classmethod
+    def bootstrap(cls):
+        cls.w = h.World(cls.native, "ussl", 10, 40, vms=0)
+        cls.other = h.World(cls.native, "ussl-b", 10, 41, vms=0)
+
+    @staticmethod
+    def bundle(name):
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=90))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+                .sign(key, hashes.SHA256()))
+        return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+                key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()).decode())
+
+    def test_create_describe_delete(self):
+        ulb = self.ulb(self.w.project)
+        cert, key = self.bundle("shop.example.test")
+        # The whole PEM in SSLContent, and the parts apart: both are one certificate each.
+        whole = self.step("CreateSSL SSLContent", lambda: ulb.create_ssl(
+            {"SSLName": "whole", "SSLContent": cert + key}))["SSLId"]
+        parts = self.step("CreateSSL parts", lambda: ulb.create_ssl(
+            {"SSLName": "parts", "UserCert": cert, "PrivateKey": key}))["SSLId"]
+        listed = self.step("DescribeSSL", lambda: ulb.describe_ssl({}))
+        self.assertEqual(listed["TotalCount"], 2)
+        by_id = {s["SSLId"]: s for s in listed["DataSet"]}
+        self.assertEqual(set(by_id), {whole, parts})
+        self.assertEqual(by_id[whole]["Domains"], "shop.example.test")
+        self.assertEqual(by_id[whole]["HashValue"], by_id[parts]["HashValue"])
+        self.assertFalse(any(s.get("SSLContent") for s in listed["DataSet"]), "a key was answered")
+        one = self.step("DescribeSSL one", lambda: ulb.describe_ssl({"SSLId": whole}))
+        self.assertEqual([s["SSLId"] for s in one["DataSet"]], [whole])
+        # Another project neither sees nor deletes it.
+        other = self.ulb(self.other.project)
+        self.assertEqual(self.step("DescribeSSL other", lambda: other.describe_ssl({"SSLId": whole}))["DataSet"], [])
+        self.assertUcError(lambda: other.delete_ssl({"SSLId": whole}), CODES["RESOURCE_NOT_FOUND"],
+                           "DeleteSSL of another project's")
+        for ssl_id in (whole, parts):
+            self.step("DeleteSSL", lambda: ulb.delete_ssl({"SSLId": ssl_id}))
+        self.assertEqual(self.step("DescribeSSL after", lambda: ulb.describe_ssl({}))["TotalCount"], 0)
+
+    def test_refusals_store_nothing(self):
+        ulb = self.ulb(self.w.project)
+        cert, key = self.bundle("a.example.test")
+        _, other_key = self.bundle("b.example.test")
+        for what, params in (
+            ("another certificate's key", {"SSLName": "x", "UserCert": cert, "PrivateKey": other_key}),
+            ("not PEM", {"SSLName": "x", "SSLContent": "hello"}),
+            ("a UCloud certificate-service id", {"SSLName": "x", "USSLId": "ussl-1"}),
+        ):
+            self.assertUcError(lambda: ulb.create_ssl(params), CODES["INVALID_PARAMETER"], what)
+        self.assertUcError(lambda: ulb.invoke("CreateSSL", {"SSLName": "x", "UserCert": cert}),
+                           CODES["MISSING_PARAMETER"], "no key")
+        self.assertEqual(self.step("DescribeSSL", lambda: ulb.describe_ssl({}))["TotalCount"], 0)

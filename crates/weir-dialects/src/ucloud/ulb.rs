@@ -47,6 +47,9 @@ pub const ACTIONS: &[&str] = &[
     "AllocateBackendBatch",
     "UpdateBackendAttribute",
     "ReleaseBackend",
+    "CreateSSL",
+    "DescribeSSL",
+    "DeleteSSL",
 ];
 
 pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
@@ -61,6 +64,9 @@ pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
         "AllocateBackendBatch" => allocate_backend_batch(call).await,
         "UpdateBackendAttribute" => update_backend_attribute(call).await,
         "ReleaseBackend" => release_backend(call).await,
+        "CreateSSL" => super::ssl::create(call).await,
+        "DescribeSSL" => super::ssl::describe(call).await,
+        "DeleteSSL" => super::ssl::delete(call).await,
         "" => Err(UcError::missing("Action")),
         other => Err(UcError::new(
             codes::ACTION_UNKNOWN,

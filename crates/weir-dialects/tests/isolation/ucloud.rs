@@ -131,6 +131,17 @@ pub fn sweep(s: &mut Sweep) {
                 ("BackendId", t.get("ucloud.backend").into()),
             ]
         }),
+        ("DescribeSSL", Expect::Empty, |_, t| {
+            vec![("SSLId", t.get("certificate").into())]
+        }),
+        ("DeleteSSL", Expect::NotFound, |_, t| {
+            vec![("SSLId", t.get("certificate").into())]
+        }),
+        (
+            "CreateSSL",
+            Expect::Uniform("names no tenant's id; a bad PEM is refused for anyone"),
+            |_, _| vec![("SSLName", "x".into()), ("SSLContent", "x".into())],
+        ),
     ];
     for &(action, expect, params) in probes {
         s.probe(Ucloud, action, expect, move |c, a, t| {
