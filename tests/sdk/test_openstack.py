@@ -79,6 +79,17 @@ MEMBER_QUOTA = 4  # [limits] backends_per_pool of OctaviaTest's server
 NATIVE_SCHEDULER = {"ROUND_ROBIN": "wrr", "LEAST_CONNECTIONS": "lc", "SOURCE_IP": "sh"}
 
 
+def _icmp_available():
+    """Whether this user may open an ICMP echo socket (unprivileged ping socket or raw)."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW):
+        try:
+            socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP).close()
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def _now_utc():
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -912,9 +923,17 @@ class OctaviaTest(LbaasTestCase):
                 pool_id=tcp_pool.id, type=kind, delay=2, timeout=1, max_retries=1))
             self.assertEqual(hm.type, kind)
             self.os_step("delete monitor", lambda: self.conn.load_balancer.delete_health_monitor(hm))
-        self.assertOsError(lambda: self.conn.load_balancer.create_health_monitor(
-            pool_id=tcp_pool.id, type="PING", delay=2, timeout=1, max_retries=1), os_exc.HttpException,
-            501, "PING monitor", message_re="does not support")
+        # PING is honoured where the server can send ICMP echo (it finds out at start, as this
+        # test does, with the same user's rights: a ping socket, else a raw one), else 501.
+        if _icmp_available():
+            hm = self.os_step("create PING monitor", lambda: self.conn.load_balancer.create_health_monitor(
+                pool_id=tcp_pool.id, type="PING", delay=2, timeout=1, max_retries=1))
+            self.assertEqual((hm.type, hm.url_path, hm.expected_codes), ("PING", None, None))
+            self.os_step("delete monitor", lambda: self.conn.load_balancer.delete_health_monitor(hm))
+        else:
+            self.assertOsError(lambda: self.conn.load_balancer.create_health_monitor(
+                pool_id=tcp_pool.id, type="PING", delay=2, timeout=1, max_retries=1), os_exc.HttpException,
+                501, "PING monitor", message_re="does not support")
         self.assertOsError(lambda: self.conn.load_balancer.create_health_monitor(
             pool_id=tcp_pool.id, type="SCTP-BOGUS", delay=2, timeout=1, max_retries=1), os_exc.BadRequestException,
             400, "unknown monitor type")
