@@ -80,7 +80,10 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
             kind:
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
-                | QuotaKind::ServerGroupsPerLoadBalancer,
+                | QuotaKind::ServerGroupsPerLoadBalancer
+                | QuotaKind::L7PoliciesPerListener
+                | QuotaKind::L7RulesPerPolicy
+                | QuotaKind::L7RulesPerListener,
             ..
         } => (S::FORBIDDEN, "QuotaExceeded"),
         Error::IdempotencyMismatch { .. } => (S::CONFLICT, "ClientTokenReused"),

@@ -19,6 +19,8 @@ pub enum ResourceKind {
     Pool,
     Backend,
     Credential,
+    L7Policy,
+    L7Rule,
 }
 
 impl ResourceKind {
@@ -34,6 +36,8 @@ impl ResourceKind {
             Self::Pool => "pool",
             Self::Backend => "backend",
             Self::Credential => "credential",
+            Self::L7Policy => "L7 policy",
+            Self::L7Rule => "L7 rule",
         }
     }
 }
@@ -51,6 +55,11 @@ pub enum QuotaKind {
     ListenersPerLoadBalancer,
     /// Server groups (Octavia pools) of one load balancer.
     ServerGroupsPerLoadBalancer,
+    /// L7 policies of one listener ([`crate::l7`]).
+    L7PoliciesPerListener,
+    /// Rules of one L7 policy, and of all the policies of one listener.
+    L7RulesPerPolicy,
+    L7RulesPerListener,
 }
 
 /// Every way a command can be refused by the domain rules.
@@ -163,6 +172,9 @@ pub enum Error {
         QuotaKind::LoadBalancersPerProject => "too many load balancers in the project",
         QuotaKind::ListenersPerLoadBalancer => "too many listeners on the load balancer",
         QuotaKind::ServerGroupsPerLoadBalancer => "too many pools on the load balancer",
+        QuotaKind::L7PoliciesPerListener => "too many L7 policies on the listener",
+        QuotaKind::L7RulesPerPolicy => "too many rules in the L7 policy",
+        QuotaKind::L7RulesPerListener => "too many L7 rules on the listener",
     })]
     QuotaExceeded {
         kind: QuotaKind,

@@ -67,6 +67,10 @@ id_type!(
     PoolId,
     /// A registered backend.
     BackendId,
+    /// An L7 policy of an HTTP listener.
+    L7PolicyId,
+    /// A rule of an L7 policy.
+    L7RuleId,
 );
 
 /// Longest id accepted anywhere (UUIDs take 36; operators' and clouds'

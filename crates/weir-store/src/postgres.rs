@@ -73,6 +73,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/postgres/0009_credentials.sql"),
     ),
+    (
+        15,
+        include_str!("../migrations/postgres/0015_l7_policies.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -62,6 +62,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/sqlite/0014_credentials.sql"),
     ),
+    (
+        20,
+        include_str!("../migrations/sqlite/0020_l7_policies.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

@@ -95,6 +95,9 @@ impl AliError {
                 ResourceKind::Subnet => (S::NOT_FOUND, "InvalidVSwitchId.NotFound"),
                 ResourceKind::Vpc => (S::NOT_FOUND, "InvalidVpcId.NotFound"),
                 ResourceKind::Project | ResourceKind::Credential => (S::FORBIDDEN, "Forbidden.RAM"),
+                ResourceKind::L7Policy | ResourceKind::L7Rule => {
+                    (S::NOT_FOUND, "InvalidRuleId.NotFound")
+                }
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -133,6 +136,11 @@ impl AliError {
                 }
                 QuotaKind::ServerGroupsPerLoadBalancer => {
                     (S::BAD_REQUEST, "QuotaExceeded.VServerGroupsPerLoadBalancer")
+                }
+                QuotaKind::L7PoliciesPerListener
+                | QuotaKind::L7RulesPerPolicy
+                | QuotaKind::L7RulesPerListener => {
+                    (S::BAD_REQUEST, "QuotaExceeded.RulesPerListener")
                 }
             },
             Error::IdempotencyMismatch { .. } => (S::BAD_REQUEST, "IdempotentParameterMismatch"),

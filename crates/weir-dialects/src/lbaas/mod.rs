@@ -241,10 +241,13 @@ impl LbaasError {
                 QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, codes::INVALID, domain.to_string()),
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
-                | QuotaKind::ServerGroupsPerLoadBalancer => {
+                | QuotaKind::ServerGroupsPerLoadBalancer
+                | QuotaKind::L7PoliciesPerListener | QuotaKind::L7RulesPerPolicy | QuotaKind::L7RulesPerListener => {
                     let resource = match kind {
                         QuotaKind::LoadBalancersPerProject => "LoadBalancer",
                         QuotaKind::ListenersPerLoadBalancer => "Listener",
+                        QuotaKind::L7PoliciesPerListener => "L7Policy",
+                        QuotaKind::L7RulesPerPolicy | QuotaKind::L7RulesPerListener => "L7Rule",
                         _ => "Pool",
                     };
                     (
@@ -288,6 +291,8 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::Instance => "Server",
         ResourceKind::Project => "Project",
         ResourceKind::Credential => "Credential",
+        ResourceKind::L7Policy => "L7 Policy",
+        ResourceKind::L7Rule => "L7 Rule",
     }
 }
 

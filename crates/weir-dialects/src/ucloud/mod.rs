@@ -107,6 +107,7 @@ impl UcError {
                 ResourceKind::Instance => RESOURCE_NOT_FOUND,
                 ResourceKind::Subnet | ResourceKind::Vpc => NETWORK_NOT_FOUND,
                 ResourceKind::Project | ResourceKind::Credential => NO_PERMISSION,
+                ResourceKind::L7Policy | ResourceKind::L7Rule => RESOURCE_NOT_FOUND,
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -134,7 +135,10 @@ impl UcError {
                 QuotaKind::BackendsPerRequest => PARAMETER_INVALID,
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
-                | QuotaKind::ServerGroupsPerLoadBalancer => RESOURCE_QUOTA,
+                | QuotaKind::ServerGroupsPerLoadBalancer
+                | QuotaKind::L7PoliciesPerListener
+                | QuotaKind::L7RulesPerPolicy
+                | QuotaKind::L7RulesPerListener => RESOURCE_QUOTA,
             },
             Error::ListenerPortInUse { .. } => PORT_IN_USE,
             Error::Conflict { .. } => CONFLICT,

@@ -122,6 +122,10 @@ impl ZcError {
                 ResourceKind::Project | ResourceKind::Credential => {
                     (S::NOT_FOUND, "INVALID_PROJECT_NOT_FOUND")
                 }
+                // Zenlayer has no L7 policies; they are not named there.
+                ResourceKind::L7Policy | ResourceKind::L7Rule => {
+                    (S::NOT_FOUND, "INVALID_PARAMETER")
+                }
             },
             Error::InvalidField { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::LoadBalancerNotRunning { .. } => (S::BAD_REQUEST, "INVALID_LB_STATUS"),
@@ -164,7 +168,10 @@ impl ZcError {
                 QuotaKind::ListenersPerLoadBalancer => {
                     (S::BAD_REQUEST, "OPERATION_DENIED_LISTENER_QUOTA_EXCEED")
                 }
-                QuotaKind::ServerGroupsPerLoadBalancer => {
+                QuotaKind::ServerGroupsPerLoadBalancer
+                | QuotaKind::L7PoliciesPerListener
+                | QuotaKind::L7RulesPerPolicy
+                | QuotaKind::L7RulesPerListener => {
                     (S::BAD_REQUEST, "OPERATION_DENIED_QUOTA_EXCEED")
                 }
             },
