@@ -434,17 +434,27 @@ pub fn path_of(target: &[u8]) -> &[u8] {
     }
 }
 
-/// The query of a request target with its `?`, if any (for prefix
-/// redirects).
-pub fn path_and_query(target: &[u8]) -> &[u8] {
-    let path = path_of(target);
-    // The path is a sub-slice of the target; the query follows it.
-    let start = path.as_ptr() as usize - target.as_ptr() as usize;
-    let rest = &target[start..];
-    match rest.iter().position(|&b| b == b'#') {
-        Some(f) => &rest[..f],
-        None => rest,
-    }
+/// Appends a request target's path and query (no fragment) to a
+/// `Location` value being built for a prefix redirect, percent-encoding
+/// what is not visible ASCII ([`push_location`]).
+pub fn push_path_and_query(out: &mut Vec<u8>, target: &[u8]) {
+    let from = if target.first() == Some(&b'/') {
+        target
+    } else if let Some(at) = find(target, b"://") {
+        let rest = &target[at + 3..];
+        match rest.iter().position(|&b| b == b'/' || b == b'?') {
+            Some(i) if rest[i] == b'/' => &rest[i..],
+            Some(i) => {
+                out.push(b'/');
+                &rest[i..]
+            }
+            None => b"/",
+        }
+    } else {
+        target
+    };
+    let end = from.iter().position(|&b| b == b'#').unwrap_or(from.len());
+    push_location(out, &from[..end]);
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

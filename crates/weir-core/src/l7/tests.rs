@@ -606,8 +606,16 @@ fn locations_cannot_be_broken_by_the_request() {
     let mut out = b"http://x".to_vec();
     push_location(&mut out, b"/a\r\nSet-Cookie: x b\xff");
     assert_eq!(out, b"http://x/a%0D%0ASet-Cookie:%20x%20b%FF");
-    assert_eq!(path_and_query(b"/a/b?c=d#e"), b"/a/b?c=d");
-    assert_eq!(path_and_query(b"http://h/p?q"), b"/p?q");
+    for (target, want) in [
+        (&b"/a/b?c=d#e"[..], &b"/a/b?c=d"[..]),
+        (b"http://h/p?q", b"/p?q"),
+        (b"http://h?q", b"/?q"),
+        (b"http://h", b"/"),
+    ] {
+        let mut out = Vec::new();
+        push_path_and_query(&mut out, target);
+        assert_eq!(out, want);
+    }
     assert_eq!(host_without_port(b"h:1"), b"h");
     assert_eq!(extension_of(b"/a/b.tar.gz"), Some(&b"gz"[..]));
 }
