@@ -81,7 +81,10 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
                 | QuotaKind::ServerGroupsPerLoadBalancer
-                | QuotaKind::CertificatesPerProject,
+                | QuotaKind::CertificatesPerProject
+                | QuotaKind::L7PoliciesPerListener
+                | QuotaKind::L7RulesPerPolicy
+                | QuotaKind::L7RulesPerListener,
             ..
         } => (S::FORBIDDEN, "QuotaExceeded"),
         Error::IdempotencyMismatch { .. } => (S::CONFLICT, "ClientTokenReused"),

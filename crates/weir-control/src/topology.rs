@@ -19,9 +19,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use weir_core::ids::*;
+use weir_core::l7::L7Policy;
 use weir_core::model::{LbStatus, Pool};
 use weir_core::topology::{
-    listener_spec, served_pool_id, BackendSet, BackendTarget, PoolSpec, Topology,
+    listener_spec, served_pool_id, with_l7, BackendSet, BackendTarget, PoolSpec, Topology,
 };
 use weir_store::{Page, Reads, Store, StoreResult};
 
@@ -57,6 +58,7 @@ impl Follower {
             return Ok(());
         };
         let pools = reads.pools_of(lb_id).await?;
+        let policies = reads.l7_policies_of_lb(lb_id).await?;
         // A stopped listener stays configured but is not served.
         for listener in reads
             .listeners_of(lb_id)
@@ -65,7 +67,13 @@ impl Follower {
             .filter(|l| l.enabled)
         {
             let served = pools.iter().find(|p| &p.id == served_pool_id(&listener));
-            let spec = Arc::new(listener_spec(&lb, &listener, served));
+            let own: Vec<L7Policy> = policies
+                .iter()
+                .filter(|p| p.listener_id == listener.id)
+                .cloned()
+                .collect();
+            let spec = listener_spec(&lb, &listener, served);
+            let spec = Arc::new(with_l7(spec, &listener, &own, &pools));
             self.topology.listeners.insert(listener.id.clone(), spec);
         }
         // Pools that went with a listener or a server group go here too,
@@ -158,7 +166,8 @@ impl Follower {
             revision = last.revision;
             for c in &changes {
                 match (c.entity.as_str(), &c.lb_id, &c.pool_id) {
-                    ("load_balancer" | "listener", Some(lb), _) => {
+                    // An L7 change recompiles its listener's spec.
+                    ("load_balancer" | "listener" | "l7policy" | "l7rule", Some(lb), _) => {
                         lbs.insert(lb.clone());
                     }
                     // A pool's algorithm, protocol and state shape the specs

@@ -22,6 +22,8 @@ pub enum ResourceKind {
     Certificate,
     FlavorProfile,
     Flavor,
+    L7Policy,
+    L7Rule,
 }
 
 impl ResourceKind {
@@ -40,6 +42,8 @@ impl ResourceKind {
             Self::Certificate => "certificate",
             Self::FlavorProfile => "flavor profile",
             Self::Flavor => "flavor",
+            Self::L7Policy => "L7 policy",
+            Self::L7Rule => "L7 rule",
         }
     }
 }
@@ -59,6 +63,11 @@ pub enum QuotaKind {
     ServerGroupsPerLoadBalancer,
     /// TLS certificates of one project.
     CertificatesPerProject,
+    /// L7 policies of one listener ([`crate::l7`]).
+    L7PoliciesPerListener,
+    /// Rules of one L7 policy, and of all the policies of one listener.
+    L7RulesPerPolicy,
+    L7RulesPerListener,
 }
 
 /// Every way a command can be refused by the domain rules.
@@ -172,6 +181,9 @@ pub enum Error {
         QuotaKind::ListenersPerLoadBalancer => "too many listeners on the load balancer",
         QuotaKind::ServerGroupsPerLoadBalancer => "too many pools on the load balancer",
         QuotaKind::CertificatesPerProject => "too many certificates in the project",
+        QuotaKind::L7PoliciesPerListener => "too many L7 policies on the listener",
+        QuotaKind::L7RulesPerPolicy => "too many rules in the L7 policy",
+        QuotaKind::L7RulesPerListener => "too many L7 rules on the listener",
     })]
     QuotaExceeded {
         kind: QuotaKind,

@@ -73,6 +73,10 @@ id_type!(
     FlavorProfileId,
     /// An operator's flavor: a named profile tenants pick on create.
     FlavorId,
+    /// An L7 policy of an HTTP listener.
+    L7PolicyId,
+    /// A rule of an L7 policy.
+    L7RuleId,
 );
 
 /// Longest id accepted anywhere (UUIDs take 36; operators' and clouds'

@@ -23,6 +23,8 @@
 //!   pages) and its per-dialect [`register::RegisterPolicy`].
 //! - [`backend`]: backend update rules.
 //! - [`pool`]: pool settings: health checks and drain timeout.
+//! - [`l7`]: L7 policies and rules of HTTP listeners (Octavia's), their
+//!   validation, positions, and the compiled matcher the HTTP engine runs.
 //! - [`limits`]: per-listener connection caps and idle timeouts.
 //! - [`tags`]: the tags every resource keeps (Octavia API 2.5).
 //! - [`status`]: live state reported by the data plane.
@@ -39,6 +41,7 @@ pub mod group;
 pub mod idempotency;
 pub mod ids;
 pub mod inventory;
+pub mod l7;
 pub mod limits;
 pub mod loadbalancer;
 pub mod model;

@@ -10,6 +10,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::ids::*;
+use crate::l7::matcher::L7Table;
+use crate::l7::L7Policy;
 use crate::model::*;
 
 /// What the data plane runs at one store revision.
@@ -49,6 +51,23 @@ pub struct ListenerSpec {
     pub forwarded_headers: ForwardedHeaders,
     /// The cookie persistence of the pool served, for the HTTP engine
     /// (HTTP listeners only; source-IP persistence is the scheduler).
+    pub persistence: Option<Persistence>,
+    /// The listener's L7 policies, compiled ([`crate::l7::matcher`]);
+    /// `None`: none can match (HTTP listeners only).
+    pub l7: Option<Arc<L7Table>>,
+    /// The pools its REDIRECT_TO_POOL policies forward to, indexed by
+    /// [`Route::Pool`](crate::l7::matcher::Route::Pool).
+    pub l7_targets: Vec<L7Target>,
+}
+
+/// A pool an L7 policy forwards to, with what the engine needs of it:
+/// its own algorithm and cookie persistence, as for a listener's pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L7Target {
+    pub pool_id: PoolId,
+    /// false: the pool serves nothing (disabled), requests get 503.
+    pub enabled: bool,
+    pub scheduler: Scheduler,
     pub persistence: Option<Persistence>,
 }
 
@@ -332,7 +351,46 @@ pub fn listener_spec(
             .and_then(|p| p.persistence.clone())
             .filter(|p| p.cookie_kind() && listener.protocol == Protocol::Http),
         pools,
+        l7: None,
+        l7_targets: Vec::new(),
     }
+}
+
+/// Adds a listener's L7 policies to its spec (compiled once here, per
+/// topology change); `pools` are its load balancer's pools.
+pub fn with_l7(
+    mut spec: ListenerSpec,
+    listener: &Listener,
+    policies: &[L7Policy],
+    pools: &[Pool],
+) -> ListenerSpec {
+    if listener.protocol != Protocol::Http || policies.is_empty() {
+        return spec;
+    }
+    let mut targets: Vec<L7Target> = Vec::new();
+    let table = L7Table::compile(policies, |pool_id| {
+        if let Some(i) = targets.iter().position(|t| &t.pool_id == pool_id) {
+            return i;
+        }
+        let pool = pools.iter().find(|p| &p.id == pool_id);
+        let scheduler = match pool {
+            Some(p) if p.persistence == Some(Persistence::SourceIp) => Scheduler::Sh,
+            _ => pool.and_then(|p| p.scheduler).unwrap_or(listener.scheduler),
+        };
+        targets.push(L7Target {
+            pool_id: pool_id.clone(),
+            // A pool gone meanwhile serves nothing, like a disabled one.
+            enabled: pool.is_some_and(|p| p.enabled),
+            scheduler,
+            persistence: pool
+                .and_then(|p| p.persistence.clone())
+                .filter(Persistence::cookie_kind),
+        });
+        targets.len() - 1
+    });
+    spec.l7 = table.map(Arc::new);
+    spec.l7_targets = targets;
+    spec
 }
 
 /// The pool [`listener_spec`] takes a listener's algorithm and protocol

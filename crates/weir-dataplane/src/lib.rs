@@ -225,7 +225,12 @@ impl DataPlane {
             .map(|(id, l)| (id.clone(), l.clone()))
             .collect();
         for (id, old) in failed {
-            let fresh = ListenerRuntime::start(old.spec(), old.pools().to_vec(), &self.shared);
+            let fresh = ListenerRuntime::start(
+                old.spec(),
+                old.pools().to_vec(),
+                (*old.l7_pools()).clone(),
+                &self.shared,
+            );
             if fresh.status() == ListenerLive::Active {
                 tracing::info!(listener = %id, "listener bound after an earlier failure");
             }
@@ -296,19 +301,31 @@ impl DataPlane {
                 .iter()
                 .filter_map(|p| running.pools.get(p).cloned())
                 .collect();
+            // A disabled target serves nothing: its list stays empty.
+            let l7: listener::L7Pools = spec
+                .l7_targets
+                .iter()
+                .map(|t| {
+                    let pool = running.pools.get(&t.pool_id).filter(|_| t.enabled);
+                    (
+                        t.pool_id.clone(),
+                        Arc::new(pool.cloned().into_iter().collect()),
+                    )
+                })
+                .collect();
             match running.listeners.get(id) {
                 Some(current) if same_sockets(&current.spec(), spec) => {
                     if !Arc::ptr_eq(&current.spec(), spec) {
-                        current.update(spec.clone(), pools);
+                        current.update(spec.clone(), pools, l7);
                     }
                 }
                 Some(current) => {
                     current.stop();
-                    let fresh = ListenerRuntime::start(spec.clone(), pools, &self.shared);
+                    let fresh = ListenerRuntime::start(spec.clone(), pools, l7, &self.shared);
                     running.listeners.insert(id.clone(), fresh);
                 }
                 None => {
-                    let fresh = ListenerRuntime::start(spec.clone(), pools, &self.shared);
+                    let fresh = ListenerRuntime::start(spec.clone(), pools, l7, &self.shared);
                     running.listeners.insert(id.clone(), fresh);
                 }
             }
@@ -327,6 +344,11 @@ impl DataPlane {
                 let hint = hints.entry(pool).or_insert((false, port));
                 hint.0 |= spec.scheduler.hashes()
                     || matches!(spec.persistence, Some(Persistence::AppCookie { .. }));
+            }
+            for target in &spec.l7_targets {
+                let hint = hints.entry(&target.pool_id).or_insert((false, port));
+                hint.0 |= target.scheduler.hashes()
+                    || matches!(target.persistence, Some(Persistence::AppCookie { .. }));
             }
         }
         for (id, pool) in &running.pools {

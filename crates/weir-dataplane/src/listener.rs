@@ -8,6 +8,7 @@
 //! when the process nears its descriptor limit ([`crate::fd`]), and an
 //! accept that fails with EMFILE/ENFILE backs off instead of spinning.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use weir_core::ids::PoolId;
 use weir_core::model::{ListenerPorts, Protocol};
 use weir_core::status::ListenerLive;
 use weir_core::topology::ListenerSpec;
@@ -125,10 +127,16 @@ impl Slots {
     }
 }
 
+/// The pools a listener's L7 policies forward to, by id (a connection
+/// evaluates the spec it read, so its route names a pool, never an index
+/// into a list that may have changed since), each as a one-pool list.
+pub type L7Pools = HashMap<PoolId, Arc<Vec<Arc<PoolRuntime>>>>;
+
 /// A listener at run time.
 pub struct ListenerRuntime {
     spec: ArcSwap<ListenerSpec>,
     pools: ArcSwap<Vec<Arc<PoolRuntime>>>,
+    l7_pools: ArcSwap<L7Pools>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     status: Mutex<ListenerLive>,
     pub connections: AtomicU64,
@@ -166,16 +174,24 @@ impl ListenerRuntime {
         self.pools.load_full()
     }
 
+    /// The pools L7 policies forward to.
+    pub fn l7_pools(&self) -> Arc<L7Pools> {
+        self.l7_pools.load_full()
+    }
+
     pub fn status(&self) -> ListenerLive {
         lock(&self.status).clone()
     }
 
     /// Takes a new spec that binds the same sockets (pools, scheduler).
-    pub fn update(&self, spec: Arc<ListenerSpec>, pools: Vec<Arc<PoolRuntime>>) {
+    pub fn update(&self, spec: Arc<ListenerSpec>, pools: Vec<Arc<PoolRuntime>>, l7: L7Pools) {
         self.slots
             .set_limit(spec.max_connections.unwrap_or(self.default_cap) as usize);
-        self.spec.store(spec);
+        // Pools first: a connection that reads the new spec finds the
+        // pools its routes name.
+        self.l7_pools.store(Arc::new(l7));
         self.pools.store(Arc::new(pools));
+        self.spec.store(spec);
     }
 
     /// Stops accepting. Open TCP connections and UDP flows carry on until
@@ -199,6 +215,7 @@ impl ListenerRuntime {
     pub fn start(
         spec: Arc<ListenerSpec>,
         pools: Vec<Arc<PoolRuntime>>,
+        l7: L7Pools,
         shared: &Arc<Shared>,
     ) -> Arc<Self> {
         let default_cap = shared.config.max_connections;
@@ -207,6 +224,7 @@ impl ListenerRuntime {
             default_cap,
             spec: ArcSwap::new(spec.clone()),
             pools: ArcSwap::from_pointee(pools),
+            l7_pools: ArcSwap::from_pointee(l7),
             tasks: Mutex::default(),
             status: Mutex::new(ListenerLive::Active),
             connections: AtomicU64::new(0),

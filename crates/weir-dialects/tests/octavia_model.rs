@@ -363,7 +363,8 @@ fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
                              "protocol": "HTTPS", "lb_algorithm": "ROUND_ROBIN"}));
     assert_eq!(text(&status(&pool, 201), "/pool/protocol"), "HTTPS");
 
-    // No L7 policies: an empty list, 404 for any id, 501 to create one.
+    // L7 policies read HTTP requests: none on a passed-through HTTPS
+    // listener (400), an empty list, 404 for an id that names none.
     let listed = status(&o.call("GET", "/l7policies", None), 200);
     assert_eq!(listed["l7policies"], json!([]));
     status(&o.call("GET", "/l7policies/nope", None), 404);
@@ -374,7 +375,7 @@ fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
             json!({"l7policy": {"listener_id": text(&https, "/listener/id"), "action": "REJECT"}}),
         ),
     );
-    status(&reply, 501);
+    status(&reply, 400);
 }
 
 #[test]

@@ -22,6 +22,7 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use weir_core::flavor::{Flavor, FlavorProfile};
 use weir_core::ids::*;
+use weir_core::l7::{L7Policy, L7Rule};
 use weir_core::model::*;
 
 /// Why a store call failed.
@@ -120,7 +121,7 @@ pub struct IdempotencyRecord {
 pub struct ChangeRecord {
     pub revision: u64,
     /// `project`, `vpc`, `subnet`, `instance`, `load_balancer`, `listener`,
-    /// `pool`, `backend` or `credential`.
+    /// `pool`, `backend`, `credential`, `l7policy` or `l7rule`.
     pub entity: String,
     pub entity_id: String,
     /// `create`, `update` or `delete`.
@@ -223,6 +224,13 @@ pub trait Reads: Send {
     async fn count_flavors_of_profile(&mut self, profile: &FlavorProfileId) -> StoreResult<usize>;
     /// Load balancers, of any project, created with `flavor`.
     async fn count_load_balancers_of_flavor(&mut self, flavor: &FlavorId) -> StoreResult<usize>;
+    /// An L7 policy with its rules (oldest first).
+    async fn l7_policy(&mut self, id: &L7PolicyId) -> StoreResult<Option<L7Policy>>;
+    /// A listener's L7 policies with their rules, by position.
+    async fn l7_policies_of(&mut self, listener: &ListenerId) -> StoreResult<Vec<L7Policy>>;
+    /// Every L7 policy of a load balancer's listeners, by listener and
+    /// position.
+    async fn l7_policies_of_lb(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<L7Policy>>;
 
     /// Change-log rows after `revision`, oldest first, at most `limit`.
     async fn changes_since(
@@ -316,6 +324,15 @@ pub trait StoreTx: Reads {
     /// Writes a flavor's name, description, enabled flag and update time.
     async fn update_flavor(&mut self, flavor: &Flavor) -> StoreResult<()>;
     async fn delete_flavor(&mut self, flavor: &Flavor) -> StoreResult<()>;
+    /// Adds an L7 policy with its rules.
+    async fn insert_l7_policy(&mut self, policy: &L7Policy) -> StoreResult<()>;
+    /// Writes a policy's own fields (its rules are written one by one).
+    async fn update_l7_policy(&mut self, policy: &L7Policy) -> StoreResult<()>;
+    /// Deletes a policy with its rules.
+    async fn delete_l7_policy(&mut self, policy: &L7Policy) -> StoreResult<()>;
+    async fn insert_l7_rule(&mut self, policy: &L7Policy, rule: &L7Rule) -> StoreResult<()>;
+    async fn update_l7_rule(&mut self, policy: &L7Policy, rule: &L7Rule) -> StoreResult<()>;
+    async fn delete_l7_rule(&mut self, policy: &L7Policy, rule: &L7Rule) -> StoreResult<()>;
     async fn put_idempotency_record(
         &mut self,
         project: &ProjectId,

@@ -67,6 +67,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../migrations/sqlite/0016_certificates.sql"),
     ),
+    (
+        17,
+        include_str!("../migrations/sqlite/0017_l7_policies.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

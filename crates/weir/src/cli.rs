@@ -61,6 +61,9 @@ pub enum Command {
     /// TLS certificates (a chain and its private key, sealed at rest).
     #[command(subcommand)]
     Cert(CertCmd),
+    /// L7 policies of HTTP listeners and their rules.
+    #[command(subcommand)]
+    L7policy(L7PolicyCmd),
 }
 
 #[derive(Subcommand)]
@@ -84,6 +87,51 @@ pub enum CertCmd {
     /// Show a certificate (without its key).
     Show { id: String },
     /// Delete a certificate and its key.
+    Delete { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum L7PolicyCmd {
+    /// Create an L7 policy on an HTTP listener.
+    Create {
+        #[arg(long)]
+        listener: String,
+        /// reject, redirect-to-pool, redirect-to-url or redirect-prefix.
+        #[arg(long)]
+        action: String,
+        /// The pool of redirect-to-pool (a server group of the same load
+        /// balancer).
+        #[arg(long)]
+        pool: Option<String>,
+        /// The URL of redirect-to-url (not `--url`: that names the API).
+        #[arg(long)]
+        redirect_url: Option<String>,
+        /// The prefix of redirect-prefix (the request's path and query
+        /// are appended).
+        #[arg(long)]
+        prefix: Option<String>,
+        /// 301, 302 (default), 303, 307 or 308, for redirects.
+        #[arg(long)]
+        code: Option<u16>,
+        /// 1-based; inserting shifts the others. Default: last.
+        #[arg(long)]
+        position: Option<u64>,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// A rule `TYPE:COMPARE[:KEY]=VALUE` (`path:starts-with=/api`,
+        /// `header:equal-to:X-Env=prod`), `!` first to invert; repeat
+        /// for several (all must match).
+        #[arg(long = "rule")]
+        rules: Vec<String>,
+    },
+    /// List a listener's L7 policies by position.
+    List {
+        #[arg(long)]
+        listener: String,
+    },
+    /// Show an L7 policy with its rules.
+    Show { id: String },
+    /// Delete an L7 policy with its rules.
     Delete { id: String },
 }
 

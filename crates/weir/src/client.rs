@@ -27,6 +27,16 @@ enum Show {
 }
 
 const LB_COLUMNS: &[&str] = &["id", "name", "vip", "status", "subnet_id"];
+const L7_COLUMNS: &[&str] = &[
+    "id",
+    "position",
+    "action",
+    "redirect_pool_id",
+    "redirect_url",
+    "redirect_prefix",
+    "enabled",
+    "name",
+];
 const LISTENER_COLUMNS: &[&str] = &[
     "id",
     "name",
@@ -348,6 +358,55 @@ fn build(command: Command) -> Result<Call, String> {
                 Show::Object,
             )
         }
+        Command::L7policy(L7PolicyCmd::Create {
+            listener,
+            action,
+            pool,
+            redirect_url,
+            prefix,
+            code,
+            position,
+            name,
+            rules,
+        }) => {
+            let rules = rules
+                .iter()
+                .map(|r| rule_body(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut body = json!({"name": name, "action": action, "rules": rules});
+            for (field, value) in [
+                ("redirect_pool_id", pool.map(Value::from)),
+                ("redirect_url", redirect_url.map(Value::from)),
+                ("redirect_prefix", prefix.map(Value::from)),
+                ("redirect_http_code", code.map(Value::from)),
+                ("position", position.map(Value::from)),
+            ] {
+                if let Some(v) = value {
+                    body[field] = v;
+                }
+            }
+            call(
+                "POST",
+                format!("/v1/listeners/{listener}/l7policies"),
+                Some(body),
+                Show::Object,
+            )
+        }
+        Command::L7policy(L7PolicyCmd::List { listener }) => call(
+            "GET",
+            format!("/v1/listeners/{listener}/l7policies"),
+            None,
+            Show::Table("l7policies", L7_COLUMNS),
+        ),
+        Command::L7policy(L7PolicyCmd::Show { id }) => {
+            call("GET", format!("/v1/l7policies/{id}"), None, Show::Object)
+        }
+        Command::L7policy(L7PolicyCmd::Delete { id }) => call(
+            "DELETE",
+            format!("/v1/l7policies/{id}"),
+            None,
+            Show::Done(format!("deleted L7 policy {id}")),
+        ),
         Command::Listener(ListenerCmd::Show { id }) => {
             call("GET", format!("/v1/listeners/{id}"), None, Show::Object)
         }
@@ -536,6 +595,27 @@ pub fn main(args: &ClientArgs, command: Command, json_output: bool) -> ExitCode 
             ExitCode::FAILURE
         }
     }
+}
+
+/// A rule of `weir l7policy create --rule`: `[!]TYPE:COMPARE[:KEY]=VALUE`
+/// (the value may hold `=` and `:`; the server checks every part).
+fn rule_body(spec: &str) -> Result<Value, String> {
+    let (invert, spec) = match spec.strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, spec),
+    };
+    let bad = || format!("--rule {spec:?}: expected TYPE:COMPARE[:KEY]=VALUE");
+    let (lhs, value) = spec.split_once('=').ok_or_else(bad)?;
+    let mut parts = lhs.splitn(3, ':');
+    let (Some(rule_type), Some(compare)) = (parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let mut body = json!({"type": rule_type, "compare_type": compare, "value": value,
+                          "invert": invert});
+    if let Some(key) = parts.next() {
+        body["key"] = json!(key);
+    }
+    Ok(body)
 }
 
 fn cell(v: &Value) -> String {

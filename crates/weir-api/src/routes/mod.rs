@@ -23,11 +23,13 @@ use crate::views::*;
 
 mod backends;
 mod certificates;
+mod l7;
 mod loadbalancers;
 mod tenants;
 
 use backends::*;
 use certificates::*;
+use l7::*;
 use loadbalancers::*;
 use tenants::*;
 
@@ -83,6 +85,21 @@ pub fn router(control: Control) -> Router {
         .route(
             "/v1/listeners/{id}/backends",
             post(register_on_listener).get(list_listener_backends),
+        )
+        .route(
+            "/v1/listeners/{id}/l7policies",
+            post(create_l7policy).get(list_l7policies),
+        )
+        .route(
+            "/v1/l7policies/{id}",
+            get(get_l7policy)
+                .patch(update_l7policy)
+                .delete(delete_l7policy),
+        )
+        .route("/v1/l7policies/{id}/rules", post(create_l7rule))
+        .route(
+            "/v1/l7policies/{id}/rules/{rule_id}",
+            axum::routing::delete(delete_l7rule),
         )
         .route("/v1/pools/{id}", get(get_pool).patch(update_pool))
         .route(

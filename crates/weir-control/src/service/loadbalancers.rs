@@ -400,6 +400,9 @@ impl Control {
                 .await?
                 .ok_or_else(|| Error::not_found(ResourceKind::LoadBalancer, &pool.lb_id))?;
             let listeners = tx.listeners_of(&lb.id).await?;
+            // A pool an L7 policy forwards to stays (Octavia: 409).
+            let policies = tx.l7_policies_of_lb(&lb.id).await?;
+            weir_core::l7::check_pool_unused(&pool.id, &policies)?;
             let detached =
                 group::plan_server_group_delete(&lb, &pool, &listeners, when_in_use, now())?;
             for listener in &detached {

@@ -1,5 +1,6 @@
 //! The commands and queries of the control plane, one module per command
-//! family ([`tenants`]: projects and inventory, [`loadbalancers`], [`backends`]); this module holds
+//! family ([`tenants`]: projects and inventory, [`loadbalancers`], [`backends`],
+//! [`l7`]: L7 policies and rules); this module holds
 //! [`Control`] itself, its start, authentication and the shared helpers.
 
 use std::collections::HashMap;
@@ -60,6 +61,7 @@ macro_rules! command {
 mod backends;
 mod certificates;
 mod flavors;
+mod l7;
 mod loadbalancers;
 mod tenants;
 

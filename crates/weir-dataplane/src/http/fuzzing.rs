@@ -77,6 +77,8 @@ pub fn parse_request(
         forwarded: Default::default(),
         port: 80,
         sticky_cookie: None,
+        l7: None,
+        l7_targets: &[],
     };
     match head::parse_request(buf, &cx) {
         Ok(Some((used, head))) => Ok(Some(Request { used, head })),

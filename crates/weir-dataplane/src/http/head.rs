@@ -38,6 +38,8 @@ use tokio::net::TcpStream;
 
 use super::{ForwardedFor, HttpSettings, CHUNK};
 use crate::Shared;
+use weir_core::l7::matcher::{self, L7Table, Route};
+use weir_core::topology::L7Target;
 
 /// Largest response head accepted from a backend (backends are the
 /// operator's; big `Set-Cookie` lists are theirs to send).
@@ -121,8 +123,23 @@ pub(super) struct RequestHead {
     pub expect_continue: bool,
     pub request_id: String,
     /// The value of the persistence cookie the listener reads
-    /// ([`RequestContext::sticky_cookie`]), if the request carries it.
+    /// ([`RequestContext::sticky_cookie`]), if the request carries it (or,
+    /// for a request an L7 policy sends to a pool, that pool's cookie).
     pub sticky: Option<Vec<u8>>,
+    /// What the listener's L7 policies decided; `None`: the default pool.
+    pub route: Option<Routed>,
+}
+
+/// An L7 policy's decision for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Routed {
+    /// Forward to the listener's `l7_targets[i]`.
+    Pool(usize),
+    /// Answer here: a redirect (with its `Location`) or 403.
+    Answer {
+        status: u16,
+        location: Option<Vec<u8>>,
+    },
 }
 
 /// A parsed response, already rewritten for the client.
@@ -153,6 +170,11 @@ pub(super) struct RequestContext<'a> {
     /// The cookie the listener's persistence reads; `None` (the common
     /// case) looks at no `Cookie` field.
     pub sticky_cookie: Option<&'a [u8]>,
+    /// The listener's compiled L7 policies (read per request, so a change
+    /// applies to the next request); `None` (the common case) costs
+    /// nothing.
+    pub l7: Option<&'a L7Table>,
+    pub l7_targets: &'a [L7Target],
 }
 
 /// The fields Weir reads or rewrites, told apart once per field.
@@ -399,6 +421,7 @@ pub(super) fn parse_request(
     let mut expect_continue = false;
     let mut request_id: Option<String> = None;
     let mut sticky: Option<Vec<u8>> = None;
+    let mut host: Option<&[u8]> = None;
     let mut out = Vec::with_capacity(used + 128);
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
@@ -421,7 +444,7 @@ pub(super) fn parse_request(
             | Field::ForwardedProto
             | Field::ForwardedPort => continue,
             Field::AddressClaim if !append_chain => continue,
-            Field::Host => {}
+            Field::Host => host = Some(h.value),
             _ if dropped(h) => continue,
             Field::Expect if has_token(h.value, b"100-continue") => {
                 expect_continue = true;
@@ -468,6 +491,26 @@ pub(super) fn parse_request(
     let request_id = request_id.unwrap_or_else(|| cx.shared.next_request_id());
     push_header(&mut out, "X-Request-Id", request_id.as_bytes());
     out.extend_from_slice(b"\r\n");
+    let route = cx.l7.and_then(|table| route(table, host, path, headers));
+    if let Some(Routed::Pool(i)) = &route {
+        // The target pool's own cookie, if it reads another than the
+        // listener's default pool does.
+        let wanted = cx
+            .l7_targets
+            .get(*i)
+            .and_then(|t| t.persistence.as_ref())
+            .and_then(super::sticky::cookie_name)
+            .map(str::as_bytes);
+        if wanted != cx.sticky_cookie {
+            sticky = wanted.and_then(|name| {
+                headers
+                    .iter()
+                    .filter(|h| h.name.eq_ignore_ascii_case("cookie"))
+                    .find_map(|h| super::sticky::find(h.value, name))
+                    .map(<[u8]>::to_vec)
+            });
+        }
+    }
     Ok(Some((
         used,
         RequestHead {
@@ -480,8 +523,39 @@ pub(super) fn parse_request(
             expect_continue,
             request_id,
             sticky,
+            route,
         },
     )))
+}
+
+/// Evaluates the listener's L7 policies on a parsed head.
+fn route(
+    table: &L7Table,
+    host: Option<&[u8]>,
+    target: &str,
+    headers: &[httparse::Header<'_>],
+) -> Option<Routed> {
+    let fields = headers.iter().map(|h| (h.name, h.value));
+    Some(match table.evaluate(host, target.as_bytes(), fields)? {
+        Route::Pool(i) => Routed::Pool(*i),
+        Route::Reject => Routed::Answer {
+            status: 403,
+            location: None,
+        },
+        Route::RedirectUrl { url, code } => Routed::Answer {
+            status: *code,
+            location: Some(url.as_bytes().to_vec()),
+        },
+        Route::RedirectPrefix { prefix, code } => {
+            let mut location = Vec::with_capacity(prefix.len() + target.len());
+            location.extend_from_slice(prefix.as_bytes());
+            matcher::push_path_and_query(&mut location, target.as_bytes());
+            Routed::Answer {
+                status: *code,
+                location: Some(location),
+            }
+        }
+    })
 }
 
 fn has_token(value: &[u8], token: &[u8]) -> bool {
@@ -637,6 +711,8 @@ mod tests {
             forwarded: Default::default(),
             port: 80,
             sticky_cookie: None,
+            l7: None,
+            l7_targets: &[],
         };
         match parse_request(raw, &cx) {
             Ok(Some((_, head))) => Ok(String::from_utf8(head.bytes).unwrap()),
@@ -658,6 +734,8 @@ mod tests {
             forwarded: Default::default(),
             port: 80,
             sticky_cookie: None,
+            l7: None,
+            l7_targets: &[],
         };
         let (_, request) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &cx)
             .unwrap()

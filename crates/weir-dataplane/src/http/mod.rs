@@ -45,7 +45,7 @@ use weir_core::topology::ListenerSpec;
 use crate::listener::ListenerRuntime;
 use crate::Shared;
 
-use head::{HeadError, Refusal, RequestContext};
+use head::{HeadError, Refusal, RequestContext, RequestHead, Routed};
 
 /// Read buffer growth step and body copy size.
 const CHUNK: usize = 16 * 1024;
@@ -197,6 +197,52 @@ async fn refuse(client: &mut TcpStream, refusal: Refusal, request_id: &str) {
     .await;
 }
 
+/// Answers a request an L7 policy redirects or rejects. A request with a
+/// body closes the connection after the answer (its body is not read, so
+/// nothing after it can be parsed); `Some(keep)` as for a forward.
+async fn answer_l7(
+    client: &mut TcpStream,
+    status: u16,
+    location: Option<&[u8]>,
+    head: &RequestHead,
+) -> Option<bool> {
+    let keep = head.keep_alive && !head.framing.has_body() && !head.expect_continue;
+    let Some(location) = location else {
+        let sent = answer(
+            client,
+            status,
+            "Forbidden",
+            "request refused by an L7 policy",
+            &head.request_id,
+            keep,
+        )
+        .await;
+        return sent.ok().map(|()| keep);
+    };
+    let reason = match status {
+        301 => "Moved Permanently",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        _ => "Found",
+    };
+    let mut out = Vec::with_capacity(160 + location.len());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    head::push_decimal(&mut out, u64::from(status));
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    // The location is a validated URL, or a validated prefix and the
+    // request's path percent-encoded outside visible ASCII: no CR or LF.
+    head::push_header(&mut out, "Location", location);
+    out.extend_from_slice(b"Content-Length: 0\r\n");
+    head::push_header(&mut out, "X-Request-Id", head.request_id.as_bytes());
+    let connection: &[u8] = if keep { b"keep-alive" } else { b"close" };
+    head::push_header(&mut out, "Connection", connection);
+    out.extend_from_slice(b"\r\n");
+    client.write_all(&out).await.ok().map(|()| keep)
+}
+
 async fn serve_client(
     mut client: TcpStream,
     peer: SocketAddr,
@@ -216,14 +262,7 @@ async fn serve_client(
     // new ones.
     let spec = runtime.spec();
     let persistence = spec.persistence.as_ref();
-    let cx = RequestContext {
-        client_ip: &client_ip,
-        settings,
-        shared: &shared,
-        forwarded: spec.forwarded_headers,
-        port,
-        sticky_cookie: persistence.and_then(sticky::cookie_name).map(str::as_bytes),
-    };
+    let sticky_cookie = persistence.and_then(sticky::cookie_name).map(str::as_bytes);
     // The first request's head is due `head_timeout` after the accept,
     // whether or not its first byte has come (a silent connection is a
     // slowloris too); later ones may idle `keepalive_timeout` first.
@@ -253,6 +292,19 @@ async fn serve_client(
         let deadline = head_deadline
             .take()
             .unwrap_or_else(|| Instant::now() + settings.head_timeout);
+        // L7 policies are read per request: a change applies to the next
+        // request, also on connections kept alive.
+        let current = runtime.spec();
+        let cx = RequestContext {
+            client_ip: &client_ip,
+            settings,
+            shared: &shared,
+            forwarded: spec.forwarded_headers,
+            port,
+            sticky_cookie,
+            l7: current.l7.as_deref(),
+            l7_targets: &current.l7_targets,
+        };
         let read = head::read_head(&mut client, &mut cbuf, settings.max_head_bytes, |b| {
             head::parse_request(b, &cx)
         });
@@ -280,11 +332,22 @@ async fn serve_client(
             client: &mut cbuf,
             upstream: &mut ubuf,
         };
+        let l7_target = match &head.route {
+            Some(Routed::Answer { status, location }) => {
+                match answer_l7(&mut client, *status, location.as_deref(), &head).await {
+                    Some(true) => continue,
+                    _ => return,
+                }
+            }
+            Some(Routed::Pool(i)) => current.l7_targets.get(*i),
+            None => None,
+        };
         let to = upstream::Destination {
             peer,
             port,
             runtime: &runtime,
             persistence,
+            l7_target,
         };
         match upstream::forward(&mut client, buffers, &head, to, &cx).await {
             Some(true) if head.keep_alive => continue,

@@ -33,6 +33,7 @@ use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime, Sticky
 use crate::tcp::pick;
 use weir_core::ids::BackendId;
 use weir_core::model::{Persistence, Scheduler};
+use weir_core::topology::L7Target;
 
 /// An open connection to a backend.
 struct Upstream {
@@ -155,6 +156,8 @@ pub(super) struct Destination<'a> {
     pub port: u16,
     pub runtime: &'a ListenerRuntime,
     pub persistence: Option<&'a Persistence>,
+    /// The pool an L7 policy chose, instead of the listener's own.
+    pub l7_target: Option<&'a L7Target>,
 }
 
 /// The first pool (own, then LB-wide) with an eligible backend decides,
@@ -189,9 +192,24 @@ pub(super) async fn forward(
         port,
         runtime,
         persistence,
+        l7_target,
     } = to;
     let shared = cx.shared;
     let spec = runtime.spec();
+    // An L7 target serves with its own algorithm and persistence, as the
+    // listener's own pool does with its.
+    let (pools, scheduler, persistence) = match l7_target {
+        Some(t) => (
+            runtime
+                .l7_pools()
+                .get(&t.pool_id)
+                .cloned()
+                .unwrap_or_default(),
+            t.scheduler,
+            t.persistence.as_ref(),
+        ),
+        None => (runtime.pools(), spec.scheduler, persistence),
+    };
     // A sticky backend that fails is in `tried` like any other, so a
     // retry moves on to the normal pick (and an HTTP_COOKIE client gets
     // the new backend's cookie).
@@ -199,10 +217,8 @@ pub(super) async fn forward(
         .zip(head.sticky.as_deref())
         .and_then(|(p, value)| sticky::key(p, value));
     let inserts_cookie = matches!(persistence, Some(Persistence::HttpCookie));
-    let scheduler = spec.scheduler;
     // Backends without a port of their own: one port for every attempt.
     let dial_port = spec.inherited_port(port);
-    let pools = runtime.pools();
     let Buffers {
         client: cbuf,
         upstream: ubuf,

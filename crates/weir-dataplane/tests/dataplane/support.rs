@@ -202,6 +202,8 @@ pub fn topology(
         allowed_cidrs: Vec::new(),
         forwarded_headers: Default::default(),
         persistence: None,
+        l7: None,
+        l7_targets: Vec::new(),
     };
     Arc::new(Topology {
         revision,

@@ -101,6 +101,9 @@ impl AliError {
                 ResourceKind::FlavorProfile | ResourceKind::Flavor => {
                     (S::NOT_FOUND, "InvalidParameter.NotFound")
                 }
+                ResourceKind::L7Policy | ResourceKind::L7Rule => {
+                    (S::NOT_FOUND, "InvalidRuleId.NotFound")
+                }
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -142,6 +145,11 @@ impl AliError {
                 }
                 QuotaKind::CertificatesPerProject => {
                     (S::BAD_REQUEST, "QuotaExceeded.ServerCertificatesPerUser")
+                }
+                QuotaKind::L7PoliciesPerListener
+                | QuotaKind::L7RulesPerPolicy
+                | QuotaKind::L7RulesPerListener => {
+                    (S::BAD_REQUEST, "QuotaExceeded.RulesPerListener")
                 }
             },
             Error::IdempotencyMismatch { .. } => (S::BAD_REQUEST, "IdempotentParameterMismatch"),

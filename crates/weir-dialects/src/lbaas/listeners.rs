@@ -38,11 +38,11 @@ pub(super) async fn list_listeners(
     Here(here): Here,
 ) -> LbResult {
     let c = &d.control;
-    let items = all_listeners(c, &ctx.principal)
-        .await?
-        .iter()
-        .map(|(l, running)| listener_view(c, l, *running))
-        .collect();
+    let mut items = Vec::new();
+    for (l, running) in all_listeners(c, &ctx.principal).await? {
+        let l7 = l7_refs(c, &ctx.principal, &l.id).await?;
+        items.push(listener_view(c, &l, running, l7));
+    }
     ok(listing::list(items, &q, "listeners", &here)?)
 }
 
@@ -392,7 +392,8 @@ pub(super) async fn create_listener(
         .await
         .map_err(fail)?;
     let running = lb_running(c, &ctx.principal, &listener).await?;
-    created(json!({"listener": listener_view(c, &listener, running)}))
+    let l7 = l7_refs(c, &ctx.principal, &listener.id).await?;
+    created(json!({"listener": listener_view(c, &listener, running, l7)}))
 }
 
 pub(super) async fn show_listener(
@@ -406,7 +407,8 @@ pub(super) async fn show_listener(
         .await
         .map_err(fail)?;
     let running = lb_running(c, &ctx.principal, &l).await?;
-    ok(json!({"listener": listener_view(c, &l, running)}))
+    let l7 = l7_refs(c, &ctx.principal, &l.id).await?;
+    ok(json!({"listener": listener_view(c, &l, running, l7)}))
 }
 
 #[derive(Deserialize)]
@@ -499,7 +501,8 @@ pub(super) async fn update_listener(
         .await
         .map_err(fail)?;
     let running = lb_running(c, &ctx.principal, &l).await?;
-    ok(json!({"listener": listener_view(c, &l, running)}))
+    let l7 = l7_refs(c, &ctx.principal, &l.id).await?;
+    ok(json!({"listener": listener_view(c, &l, running, l7)}))
 }
 
 pub(super) async fn delete_listener(

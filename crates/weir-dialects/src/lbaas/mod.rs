@@ -1,5 +1,5 @@
 //! The OpenStack LBaaS v2 resource model — load balancers, listeners,
-//! pools, members, health monitors — as Octavia's `/v2.0/lbaas` and Huawei
+//! pools, members, health monitors, L7 policies and rules — as Octavia's `/v2.0/lbaas` and Huawei
 //! ELB's `/v2/{project_id}/elb` both speak it. The two dialects differ in
 //! how they authenticate (their own routers insert a [`Ctx`]) and in a few
 //! member rules ([`Flavor`]); the JSON shapes and the error body are one.
@@ -244,11 +244,16 @@ impl LbaasError {
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
                 | QuotaKind::ServerGroupsPerLoadBalancer
-                | QuotaKind::CertificatesPerProject => {
+                | QuotaKind::CertificatesPerProject
+                | QuotaKind::L7PoliciesPerListener
+                | QuotaKind::L7RulesPerPolicy
+                | QuotaKind::L7RulesPerListener => {
                     let resource = match kind {
                         QuotaKind::LoadBalancersPerProject => "LoadBalancer",
                         QuotaKind::ListenersPerLoadBalancer => "Listener",
                         QuotaKind::CertificatesPerProject => "Certificate",
+                        QuotaKind::L7PoliciesPerListener => "L7Policy",
+                        QuotaKind::L7RulesPerPolicy | QuotaKind::L7RulesPerListener => "L7Rule",
                         _ => "Pool",
                     };
                     (
@@ -300,6 +305,8 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::Certificate => "Certificate",
         ResourceKind::FlavorProfile => "Flavor profile",
         ResourceKind::Flavor => "Flavor",
+        ResourceKind::L7Policy => "L7 Policy",
+        ResourceKind::L7Rule => "L7 Rule",
     }
 }
 
@@ -524,19 +531,17 @@ pub fn routes() -> Router<Dialects> {
         .route("/l7policies", get(list_l7policies).post(create_l7policy))
         .route(
             "/l7policies/{l7policy_id}",
-            get(missing_l7policy)
-                .put(missing_l7policy)
-                .delete(missing_l7policy),
+            get(show_l7policy)
+                .put(update_l7policy)
+                .delete(delete_l7policy),
         )
         .route(
             "/l7policies/{l7policy_id}/rules",
-            get(missing_l7policy).post(create_l7rule),
+            get(list_l7rules).post(create_l7rule),
         )
         .route(
             "/l7policies/{l7policy_id}/rules/{rule_id}",
-            get(missing_l7policy)
-                .put(missing_l7policy)
-                .delete(missing_l7policy),
+            get(show_l7rule).put(update_l7rule).delete(delete_l7rule),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -118,7 +118,9 @@ pub(super) fn lb_view(
     })
 }
 
-pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Value {
+/// A listener; `l7` is its policies' `[{"id"}]` by position
+/// ([`l7_refs`]).
+pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool, l7: Vec<Value>) -> Value {
     let (provisioning, operating) = listener_status(c, l, lb_running);
     json!({
         "id": l.id.as_str(),
@@ -149,7 +151,7 @@ pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool) -> Valu
         "client_ca_tls_container_ref": null,
         "client_authentication": "NONE",
         "client_crl_container_ref": null,
-        "l7policies": [],
+        "l7policies": l7,
         "created_at": l.created_at.to_string(),
         "updated_at": l.updated_at.to_string(),
         "tags": l.tags,

@@ -111,6 +111,7 @@ impl UcError {
                 ResourceKind::Certificate => RESOURCE_NOT_FOUND,
                 // Octavia's flavors; UCloud never names one.
                 ResourceKind::FlavorProfile | ResourceKind::Flavor => RESOURCE_NOT_FOUND,
+                ResourceKind::L7Policy | ResourceKind::L7Rule => RESOURCE_NOT_FOUND,
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -139,7 +140,10 @@ impl UcError {
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
                 | QuotaKind::ServerGroupsPerLoadBalancer
-                | QuotaKind::CertificatesPerProject => RESOURCE_QUOTA,
+                | QuotaKind::CertificatesPerProject
+                | QuotaKind::L7PoliciesPerListener
+                | QuotaKind::L7RulesPerPolicy
+                | QuotaKind::L7RulesPerListener => RESOURCE_QUOTA,
             },
             Error::ListenerPortInUse { .. } => PORT_IN_USE,
             Error::Conflict { .. } => CONFLICT,

@@ -127,6 +127,10 @@ impl ZcError {
                     (S::NOT_FOUND, "INVALID_PROJECT_NOT_FOUND")
                 }
                 ResourceKind::Certificate => (S::NOT_FOUND, "INVALID_CERTIFICATE_NOT_FOUND"),
+                // Zenlayer has no L7 policies; they are not named there.
+                ResourceKind::L7Policy | ResourceKind::L7Rule => {
+                    (S::NOT_FOUND, "INVALID_PARAMETER")
+                }
             },
             Error::InvalidField { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::LoadBalancerNotRunning { .. } => (S::BAD_REQUEST, "INVALID_LB_STATUS"),
@@ -169,7 +173,11 @@ impl ZcError {
                 QuotaKind::ListenersPerLoadBalancer => {
                     (S::BAD_REQUEST, "OPERATION_DENIED_LISTENER_QUOTA_EXCEED")
                 }
-                QuotaKind::ServerGroupsPerLoadBalancer | QuotaKind::CertificatesPerProject => {
+                QuotaKind::ServerGroupsPerLoadBalancer
+                | QuotaKind::CertificatesPerProject
+                | QuotaKind::L7PoliciesPerListener
+                | QuotaKind::L7RulesPerPolicy
+                | QuotaKind::L7RulesPerListener => {
                     (S::BAD_REQUEST, "OPERATION_DENIED_QUOTA_EXCEED")
                 }
             },

@@ -597,59 +597,86 @@ fn probes() -> Vec<Probe> {
             |_, t, f| format!("/availabilityzoneprofiles/{}", id(t, f, "lb")),
             |_, _, _| Some(json!({"name": "x"})),
         ),
-        // Weir has no L7 policies: none to list, show or change for
-        // anyone, and creating one is the provider's 501 for everyone.
+        // L7 policies and rules: B's are not found, nor listed, nor
+        // usable as a target or a parent; A's own policy cannot point at
+        // B's pool.
         p(
             "GET",
             "/l7policies",
             Empty,
-            |_, _, _| "/l7policies".into(),
+            |_, t, f| format!("/l7policies?id={}", id(t, f, "l7policy")),
+            none,
+        ),
+        p(
+            "GET",
+            "/l7policies",
+            Empty,
+            |_, t, f| format!("/l7policies?listener_id={}", id(t, f, "http_listener")),
             none,
         ),
         p(
             "POST",
             "/l7policies",
-            Uniform("L7 policies are an option Weir lacks: 501 whatever listener it names"),
+            NotFound,
             |_, _, _| "/l7policies".into(),
             |_, t, f| {
-                Some(json!({"l7policy": {"listener_id": id(t, f, "listener"), "action": "REJECT"}}))
+                Some(
+                    json!({"l7policy": {"listener_id": id(t, f, "http_listener"), "action": "REJECT"}}),
+                )
+            },
+        ),
+        p(
+            "POST",
+            "/l7policies",
+            NotFound,
+            |_, _, _| "/l7policies".into(),
+            |a, t, f| {
+                Some(
+                    json!({"l7policy": {"listener_id": id(a, f, "http_listener"),
+                    "action": "REDIRECT_TO_POOL", "redirect_pool_id": id(t, f, "http_pool")}}),
+                )
             },
         ),
         p(
             "GET",
             "/l7policies/{l7policy_id}",
             NotFound,
-            |_, t, f| format!("/l7policies/{}", id(t, f, "listener")),
+            |_, t, f| format!("/l7policies/{}", id(t, f, "l7policy")),
+            none,
+        ),
+        p(
+            "PUT",
+            "/l7policies/{l7policy_id}",
+            NotFound,
+            |_, t, f| format!("/l7policies/{}", id(t, f, "l7policy")),
             |_, _, _| Some(json!({"l7policy": {"name": "x"}})),
         ),
         p(
             "PUT",
             "/l7policies/{l7policy_id}",
             NotFound,
-            |_, t, f| format!("/l7policies/{}", id(t, f, "listener")),
-            |_, _, _| Some(json!({"l7policy": {"name": "x"}})),
+            |a, _, f| format!("/l7policies/{}", id(a, f, "l7policy")),
+            |_, t, f| Some(json!({"l7policy": {"redirect_pool_id": id(t, f, "http_pool")}})),
         ),
         p(
             "DELETE",
             "/l7policies/{l7policy_id}",
             NotFound,
-            |_, t, f| format!("/l7policies/{}", id(t, f, "listener")),
-            |_, _, _| Some(json!({"l7policy": {"name": "x"}})),
+            |_, t, f| format!("/l7policies/{}", id(t, f, "l7policy")),
+            none,
         ),
         p(
             "GET",
             "/l7policies/{l7policy_id}/rules",
             NotFound,
-            |_, t, f| format!("/l7policies/{}/rules", id(t, f, "listener")),
-            |_, _, _| {
-                Some(json!({"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/"}}))
-            },
+            |_, t, f| format!("/l7policies/{}/rules", id(t, f, "l7policy")),
+            none,
         ),
         p(
             "POST",
             "/l7policies/{l7policy_id}/rules",
             NotFound,
-            |_, t, f| format!("/l7policies/{}/rules", id(t, f, "listener")),
+            |_, t, f| format!("/l7policies/{}/rules", id(t, f, "l7policy")),
             |_, _, _| {
                 Some(json!({"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/"}}))
             },
@@ -661,11 +688,25 @@ fn probes() -> Vec<Probe> {
             |_, t, f| {
                 format!(
                     "/l7policies/{}/rules/{}",
-                    id(t, f, "listener"),
-                    id(t, f, "pool")
+                    id(t, f, "l7policy"),
+                    id(t, f, "l7rule")
                 )
             },
-            |_, _, _| Some(json!({"rule": {"value": "/"}})),
+            none,
+        ),
+        // B's rule under A's own policy.
+        p(
+            "GET",
+            "/l7policies/{l7policy_id}/rules/{rule_id}",
+            NotFound,
+            |a, t, f| {
+                format!(
+                    "/l7policies/{}/rules/{}",
+                    id(a, f, "l7policy"),
+                    id(t, f, "l7rule")
+                )
+            },
+            none,
         ),
         p(
             "PUT",
@@ -674,11 +715,24 @@ fn probes() -> Vec<Probe> {
             |_, t, f| {
                 format!(
                     "/l7policies/{}/rules/{}",
-                    id(t, f, "listener"),
-                    id(t, f, "pool")
+                    id(t, f, "l7policy"),
+                    id(t, f, "l7rule")
                 )
             },
-            |_, _, _| Some(json!({"rule": {"value": "/"}})),
+            |_, _, _| Some(json!({"rule": {"value": "/x"}})),
+        ),
+        p(
+            "PUT",
+            "/l7policies/{l7policy_id}/rules/{rule_id}",
+            NotFound,
+            |a, t, f| {
+                format!(
+                    "/l7policies/{}/rules/{}",
+                    id(a, f, "l7policy"),
+                    id(t, f, "l7rule")
+                )
+            },
+            |_, _, _| Some(json!({"rule": {"value": "/x"}})),
         ),
         p(
             "DELETE",
@@ -687,11 +741,24 @@ fn probes() -> Vec<Probe> {
             |_, t, f| {
                 format!(
                     "/l7policies/{}/rules/{}",
-                    id(t, f, "listener"),
-                    id(t, f, "pool")
+                    id(t, f, "l7policy"),
+                    id(t, f, "l7rule")
                 )
             },
-            |_, _, _| Some(json!({"rule": {"value": "/"}})),
+            none,
+        ),
+        p(
+            "DELETE",
+            "/l7policies/{l7policy_id}/rules/{rule_id}",
+            NotFound,
+            |a, t, f| {
+                format!(
+                    "/l7policies/{}/rules/{}",
+                    id(a, f, "l7policy"),
+                    id(t, f, "l7rule")
+                )
+            },
+            none,
         ),
     ]
 }

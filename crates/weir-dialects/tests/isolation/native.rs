@@ -292,6 +292,102 @@ pub fn sweep(s: &mut Sweep) {
         ),
     );
 
+    // L7 policies and rules (one registry: Octavia's, named natively).
+    s.probe(
+        Native,
+        "GET /v1/listeners/{id}/l7policies",
+        Expect::NotFound,
+        on(
+            "GET",
+            |_, t| format!("/v1/listeners/{}/l7policies", t.get("os.http_listener")),
+            None,
+        ),
+    );
+    s.probe(
+        Native,
+        "POST /v1/listeners/{id}/l7policies",
+        Expect::NotFound,
+        on(
+            "POST",
+            |_, t| format!("/v1/listeners/{}/l7policies", t.get("os.http_listener")),
+            Some(json!({"action": "reject"})),
+        ),
+    );
+    s.probe(
+        Native,
+        "POST /v1/listeners/{id}/l7policies",
+        Expect::NotFound,
+        with(
+            "POST",
+            |a, _| format!("/v1/listeners/{}/l7policies", a.get("os.http_listener")),
+            |_, t| json!({"action": "redirect-to-pool", "redirect_pool_id": t.get("os.http_pool")}),
+        ),
+    );
+    for method in ["GET", "PATCH", "DELETE"] {
+        s.probe(
+            Native,
+            &format!("{method} /v1/l7policies/{{id}}"),
+            Expect::NotFound,
+            on(
+                method,
+                |_, t| format!("/v1/l7policies/{}", t.get("os.l7policy")),
+                (method == "PATCH").then(|| json!({"name": "x"})),
+            ),
+        );
+    }
+    s.probe(
+        Native,
+        "PATCH /v1/l7policies/{id}",
+        Expect::NotFound,
+        with(
+            "PATCH",
+            |a, _| format!("/v1/l7policies/{}", a.get("os.l7policy")),
+            |_, t| json!({"redirect_pool_id": t.get("os.http_pool")}),
+        ),
+    );
+    s.probe(
+        Native,
+        "POST /v1/l7policies/{id}/rules",
+        Expect::NotFound,
+        on(
+            "POST",
+            |_, t| format!("/v1/l7policies/{}/rules", t.get("os.l7policy")),
+            Some(json!({"type": "path", "compare_type": "equal-to", "value": "/"})),
+        ),
+    );
+    s.probe(
+        Native,
+        "DELETE /v1/l7policies/{id}/rules/{rule_id}",
+        Expect::NotFound,
+        on(
+            "DELETE",
+            |_, t| {
+                format!(
+                    "/v1/l7policies/{}/rules/{}",
+                    t.get("os.l7policy"),
+                    t.get("os.l7rule")
+                )
+            },
+            None,
+        ),
+    );
+    s.probe(
+        Native,
+        "DELETE /v1/l7policies/{id}/rules/{rule_id}",
+        Expect::NotFound,
+        on(
+            "DELETE",
+            |a, t| {
+                format!(
+                    "/v1/l7policies/{}/rules/{}",
+                    a.get("os.l7policy"),
+                    t.get("os.l7rule")
+                )
+            },
+            None,
+        ),
+    );
+
     s.probe(
         Native,
         "GET /v1/pools/{id}",

@@ -320,6 +320,9 @@ pub fn build(c: &Client, token: &str) -> Ids {
         ),
         "/healthmonitor/id",
     );
+    l7_world(&mut ids, "os", &lb, |method, rest, body| {
+        os(method, rest, body, 201)
+    });
     ids.set("os.lb", lb);
     ids.set("os.listener", field(&listener, "/listener/id"));
     ids.set("os.pool", pool);
@@ -358,11 +361,55 @@ pub fn build(c: &Client, token: &str) -> Ids {
         ),
         "/member/id",
     );
+    l7_world(&mut ids, "hw", &lb, hw);
     ids.set("hw.lb", lb);
     ids.set("hw.listener", field(&listener, "/listener/id"));
     ids.set("hw.pool", pool);
     ids.set("hw.member", member);
     ids
+}
+
+/// An HTTP listener on `lb` with an HTTP pool, an L7 policy forwarding
+/// to it and one rule (`{family}.http_listener`, `.http_pool`,
+/// `.l7policy`, `.l7rule`).
+fn l7_world(ids: &mut Ids, family: &str, lb: &str, create: impl Fn(&str, &str, Value) -> Reply) {
+    let listener = field(
+        &create(
+            "POST",
+            "/listeners",
+            json!({"listener": {"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 81}}),
+        ),
+        "/listener/id",
+    );
+    let pool = field(
+        &create(
+            "POST",
+            "/pools",
+            json!({"pool": {"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}}),
+        ),
+        "/pool/id",
+    );
+    let policy = field(
+        &create(
+            "POST",
+            "/l7policies",
+            json!({"l7policy": {"listener_id": listener, "action": "REDIRECT_TO_POOL",
+                                "redirect_pool_id": pool, "position": 1}}),
+        ),
+        "/l7policy/id",
+    );
+    let rule = field(
+        &create(
+            "POST",
+            &format!("/l7policies/{policy}/rules"),
+            json!({"rule": {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}}),
+        ),
+        "/rule/id",
+    );
+    ids.set(&format!("{family}.http_listener"), listener);
+    ids.set(&format!("{family}.http_pool"), pool);
+    ids.set(&format!("{family}.l7policy"), policy);
+    ids.set(&format!("{family}.l7rule"), rule);
 }
 
 /// An instance of the project at `ip` that the other project has no
@@ -447,7 +494,13 @@ pub fn snapshot(c: &Client, token: &str, ids: &Ids) -> Value {
         }
         out[format!("listeners:{lb}")] = listeners;
     }
-    for rest in ["/loadbalancers", "/listeners", "/pools", "/healthmonitors"] {
+    for rest in [
+        "/loadbalancers",
+        "/listeners",
+        "/pools",
+        "/healthmonitors",
+        "/l7policies",
+    ] {
         out[format!("octavia:{rest}")] = ok(c.octavia(token, "GET", rest, None), 200).json();
     }
     let pools: Vec<String> = out["octavia:/pools"]["pools"]
@@ -458,6 +511,16 @@ pub fn snapshot(c: &Client, token: &str, ids: &Ids) -> Value {
         .collect();
     for pool in pools {
         let rest = format!("/pools/{pool}/members");
+        out[format!("octavia:{rest}")] = ok(c.octavia(token, "GET", &rest, None), 200).json();
+    }
+    let policies: Vec<String> = out["octavia:/l7policies"]["l7policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    for policy in policies {
+        let rest = format!("/l7policies/{policy}/rules");
         out[format!("octavia:{rest}")] = ok(c.octavia(token, "GET", &rest, None), 200).json();
     }
     let lb = ids.get("aliyun.lb");

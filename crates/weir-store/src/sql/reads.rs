@@ -1,6 +1,8 @@
 //! [`Reads`] for anything that lends a [`Driver`]: a pooled reader or a
 //! write transaction.
 
+use weir_core::l7::L7Policy;
+
 use super::*;
 
 #[async_trait]
@@ -472,6 +474,20 @@ impl<L: Lend> Reads for L {
                 response: r.text("response")?,
             })
         })
+    }
+
+    async fn l7_policy(&mut self, id: &L7PolicyId) -> StoreResult<Option<L7Policy>> {
+        Ok(l7::policies_where(self.driver().await?, "id", id.as_str())
+            .await?
+            .pop())
+    }
+
+    async fn l7_policies_of(&mut self, listener: &ListenerId) -> StoreResult<Vec<L7Policy>> {
+        l7::policies_where(self.driver().await?, "listener_id", listener.as_str()).await
+    }
+
+    async fn l7_policies_of_lb(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<L7Policy>> {
+        l7::policies_where(self.driver().await?, "lb_id", lb.as_str()).await
     }
 
     async fn pools_of(&mut self, lb: &LoadBalancerId) -> StoreResult<Vec<Pool>> {

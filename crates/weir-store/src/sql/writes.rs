@@ -1,6 +1,8 @@
 //! [`StoreTx`]: one write transaction on any database, each command in a
 //! savepoint of its own, every write logged in the change log.
 
+use weir_core::l7::{L7Policy, L7Rule};
+
 use super::*;
 
 /// An optional millisecond setting as a column value (the core bounds
@@ -20,7 +22,7 @@ fn cidrs_arg(cidrs: &[impl std::fmt::Display]) -> String {
 
 /// The load balancer and pool a change-log row belongs to.
 #[derive(Clone, Copy)]
-struct Scope<'a> {
+pub(super) struct Scope<'a> {
     lb: Option<&'a str>,
     pool: Option<&'a str>,
 }
@@ -31,7 +33,7 @@ impl<'a> Scope<'a> {
         pool: None,
     };
 
-    fn lb(id: &'a LoadBalancerId) -> Self {
+    pub(super) fn lb(id: &'a LoadBalancerId) -> Self {
         Scope {
             lb: Some(id.as_str()),
             pool: None,
@@ -86,7 +88,7 @@ impl<D: TxDriver> WriteTx<D> {
     /// Appends one change-log row per entity touched. `scope` names the
     /// load balancer and pool the change belongs to, so a follower can tell
     /// what to reload without reading the (possibly deleted) entity.
-    async fn log(
+    pub(super) async fn log(
         &mut self,
         project: &ProjectId,
         entity: &str,
@@ -142,7 +144,7 @@ impl<D: TxDriver> WriteTx<D> {
         Ok(())
     }
 
-    async fn exec(&mut self, sql: &str, bound: Vec<Arg<'_>>) -> StoreResult<u64> {
+    pub(super) async fn exec(&mut self, sql: &str, bound: Vec<Arg<'_>>) -> StoreResult<u64> {
         self.w().await?.execute(sql, bound).await
     }
 
@@ -588,6 +590,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
 
     async fn delete_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
         let id = lb.id.as_str();
+        self.l7_delete_where("lb_id", id).await?;
         self.exec("DELETE FROM backends WHERE lb_id = $1", args![id])
             .await?;
         // Listeners may point at the server groups about to go.
@@ -669,6 +672,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     }
 
     async fn delete_listener(&mut self, l: &Listener) -> StoreResult<()> {
+        self.l7_delete_where("listener_id", l.id.as_str()).await?;
         self.delete_pool_rows(l.default_pool_id.as_str()).await?;
         self.exec("DELETE FROM listeners WHERE id = $1", args![l.id.as_str()])
             .await?;
@@ -864,6 +868,30 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             Scope::backend(b),
         )
         .await
+    }
+
+    async fn insert_l7_policy(&mut self, policy: &L7Policy) -> StoreResult<()> {
+        self.l7_insert_policy(policy).await
+    }
+
+    async fn update_l7_policy(&mut self, policy: &L7Policy) -> StoreResult<()> {
+        self.l7_update_policy(policy).await
+    }
+
+    async fn delete_l7_policy(&mut self, policy: &L7Policy) -> StoreResult<()> {
+        self.l7_delete_policy(policy).await
+    }
+
+    async fn insert_l7_rule(&mut self, policy: &L7Policy, rule: &L7Rule) -> StoreResult<()> {
+        self.l7_insert_rule(policy, rule).await
+    }
+
+    async fn update_l7_rule(&mut self, policy: &L7Policy, rule: &L7Rule) -> StoreResult<()> {
+        self.l7_update_rule(policy, rule).await
+    }
+
+    async fn delete_l7_rule(&mut self, policy: &L7Policy, rule: &L7Rule) -> StoreResult<()> {
+        self.l7_delete_rule(policy, rule).await
     }
 
     async fn put_idempotency_record(

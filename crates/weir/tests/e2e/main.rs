@@ -3,6 +3,7 @@
 mod support;
 
 mod fds;
+mod l7;
 mod process;
 mod shared_store;
 mod traffic;
