@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::address;
+use crate::certificate;
 use crate::ids::*;
 use crate::inventory::{validate_description, validate_name};
 use crate::limits;
@@ -194,14 +195,19 @@ pub struct NewListener {
     pub forwarded_headers: Option<ForwardedHeaders>,
     /// Checked by [`crate::tags::validate`].
     pub tags: Vec<String>,
+    /// HTTPS listeners: the certificates served, the default first
+    /// (checked by [`crate::certificate::listener_certificate_ids`]; the
+    /// caller checks that they are the project's with
+    /// [`crate::certificate::check_owned`]).
+    pub certificate_ids: Vec<String>,
 }
 
-/// Only an HTTP listener adds headers.
+/// Only an HTTP (or HTTPS) listener adds headers.
 fn check_forwarded_headers(protocol: Protocol, headers: ForwardedHeaders) -> Result<(), Error> {
-    if protocol != Protocol::Http && headers != ForwardedHeaders::default() {
+    if !protocol.is_http() && headers != ForwardedHeaders::default() {
         return Err(Error::invalid(
             "forwarded_headers",
-            "only an http listener adds headers",
+            "only an http or https listener adds headers",
         ));
     }
     Ok(())
@@ -239,6 +245,9 @@ pub struct ListenerUpdate {
     pub forwarded_headers: Option<ForwardedHeaders>,
     /// Replaces the tags (empty clears them); `None` leaves them.
     pub tags: Option<Vec<String>>,
+    /// Replaces an HTTPS listener's certificates (rotation); the caller
+    /// checks ownership as on create.
+    pub certificate_ids: Option<Vec<String>>,
 }
 
 /// Applies `update` under the same rules as creation; `lb` is the
@@ -256,6 +265,9 @@ pub fn plan_listener_update(
     }
     if let Some(group) = &update.group_pool_id {
         next.group_pool_id = group.as_deref().map(PoolId::new);
+    }
+    if let Some(ids) = &update.certificate_ids {
+        next.certificate_ids = certificate::listener_certificate_ids(next.protocol, ids)?;
     }
     if let Some(headers) = update.forwarded_headers {
         check_forwarded_headers(next.protocol, headers)?;
@@ -402,12 +414,13 @@ pub fn plan_listener(
             "the PROXY protocol is sent to backends of tcp listeners only (http listeners add X-Forwarded-For)",
         ));
     }
-    if protocol == Protocol::Http && forwarding_mode != ForwardingMode::Proxy {
+    if protocol.is_http() && forwarding_mode != ForwardingMode::Proxy {
         return Err(Error::invalid(
             "forwarding_mode",
-            "an http listener terminates HTTP and can only forward in proxy mode",
+            format!("an {protocol} listener terminates HTTP and can only forward in proxy mode"),
         ));
     }
+    let certificate_ids = certificate::listener_certificate_ids(protocol, &req.certificate_ids)?;
     let backend_port = match req.backend_port {
         None => None,
         Some(_) if !ports.is_single() => {
@@ -481,6 +494,7 @@ pub fn plan_listener(
             inspect_timeout_ms,
             allowed_cidrs,
             forwarded_headers,
+            certificate_ids,
             default_pool_id: pool.id.clone(),
             description,
             created_at: now,

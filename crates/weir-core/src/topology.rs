@@ -50,6 +50,42 @@ pub struct ListenerSpec {
     /// The cookie persistence of the pool served, for the HTTP engine
     /// (HTTP listeners only; source-IP persistence is the scheduler).
     pub persistence: Option<Persistence>,
+    /// HTTPS listeners: what the control plane opened of their
+    /// certificates (it alone holds the secrets key; the data plane never
+    /// reads the store). `None` on other listeners, and on an HTTPS one
+    /// until the follower has filled it in, which the data plane refuses
+    /// to serve.
+    pub tls: Option<Arc<ListenerTls>>,
+}
+
+/// The certificates an HTTPS listener serves, or why it cannot serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerTls {
+    /// In the listener's order: the first is the default.
+    Serve(Vec<CertificateMaterial>),
+    /// A certificate is gone or its key does not open with this node's
+    /// secrets key: the listener reports this and serves nothing, rather
+    /// than serving without TLS or with fewer names.
+    Unavailable(String),
+}
+
+/// One certificate's chain and opened private key (PEM), as uploaded and
+/// checked by `weir-tls`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateMaterial {
+    pub id: CertificateId,
+    pub chain_pem: Arc<str>,
+    pub key_pem: Arc<str>,
+}
+
+impl std::fmt::Debug for CertificateMaterial {
+    /// Never the key: specs are logged and compared in test output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateMaterial")
+            .field("id", &self.id)
+            .field("chain_pem_bytes", &self.chain_pem.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ListenerSpec {
@@ -330,8 +366,9 @@ pub fn listener_spec(
         forwarded_headers: listener.forwarded_headers,
         persistence: served
             .and_then(|p| p.persistence.clone())
-            .filter(|p| p.cookie_kind() && listener.protocol == Protocol::Http),
+            .filter(|p| p.cookie_kind() && listener.protocol.is_http()),
         pools,
+        tls: None,
     }
 }
 
@@ -415,6 +452,7 @@ mod tests {
             inspect_timeout_ms: None,
             allowed_cidrs: Vec::new(),
             forwarded_headers: ForwardedHeaders::default(),
+            certificate_ids: Vec::new(),
             default_pool_id: "own".into(),
             description: String::new(),
             created_at: crate::Timestamp(0),

@@ -78,6 +78,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/postgres/0011_certificates.sql"),
     ),
+    (
+        20,
+        include_str!("../migrations/postgres/0020_listener_certificates.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

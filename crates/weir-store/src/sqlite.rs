@@ -67,6 +67,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../migrations/sqlite/0016_certificates.sql"),
     ),
+    (
+        25,
+        include_str!("../migrations/sqlite/0025_listener_certificates.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

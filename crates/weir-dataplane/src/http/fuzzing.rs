@@ -77,6 +77,7 @@ pub fn parse_request(
         forwarded: Default::default(),
         port: 80,
         sticky_cookie: None,
+        tls: false,
     };
     match head::parse_request(buf, &cx) {
         Ok(Some((used, head))) => Ok(Some(Request { used, head })),

@@ -9,6 +9,7 @@ mod hashing;
 mod health_privacy;
 mod http;
 mod http_limits;
+mod https;
 mod limits;
 mod ping;
 mod policy;

@@ -202,6 +202,7 @@ pub fn topology(
         allowed_cidrs: Vec::new(),
         forwarded_headers: Default::default(),
         persistence: None,
+        tls: None,
     };
     Arc::new(Topology {
         revision,
