@@ -240,7 +240,7 @@ async fn https_listeners_serve_their_projects_certificates_and_hold_them() {
         .update_listener(&pa, listener.id.clone(), rotate(vec![two.id.to_string()]))
         .await
         .unwrap();
-    assert_eq!(rotated.certificate_ids, [two.id.clone()]);
+    assert_eq!(rotated.certificate_ids, std::slice::from_ref(&two.id));
     let tls = tls_of(&control, &listener.id, |t| ids(t) == [two.id.to_string()]).await;
     assert_eq!(ids(&tls), [two.id.to_string()]);
     control

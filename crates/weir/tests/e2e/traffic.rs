@@ -405,7 +405,7 @@ fn an_https_listener_made_with_the_cli_terminates_tls_and_picks_by_sni() {
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let files = tempfile::tempdir().unwrap();
-    let mut upload = |name: &str| {
+    let upload = |name: &str| {
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
             .unwrap()
