@@ -265,6 +265,9 @@ pub struct ListenerView {
     pub allowed_cidrs: Vec<String>,
     /// The headers an HTTP listener adds for its backends.
     pub forwarded_headers: ForwardedHeadersView,
+    /// HTTPS listeners: the certificates served, the default first;
+    /// empty for every other protocol.
+    pub certificate_ids: Vec<String>,
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
@@ -326,6 +329,7 @@ impl From<&Listener> for ListenerView {
                 x_forwarded_proto: l.forwarded_headers.forwarded_proto,
                 x_forwarded_port: l.forwarded_headers.forwarded_port,
             },
+            certificate_ids: l.certificate_ids.iter().map(ToString::to_string).collect(),
             description: l.description.clone(),
             created_at: l.created_at.to_string(),
             updated_at: l.updated_at.to_string(),

@@ -10,6 +10,43 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_L
 /// apart from this one.
 const VERSION: &str = "v1:";
 
+/// The deployment's box, shared by the commands (which seal) and the
+/// topology follower (which opens keys for HTTPS listeners). Set once at
+/// start in production; a change (tests set the key after starting) wakes
+/// the follower to reopen every listener's keys.
+pub struct SecretCell {
+    current: std::sync::RwLock<std::sync::Arc<SecretBox>>,
+    pub(crate) changed: tokio::sync::Notify,
+}
+
+impl SecretCell {
+    pub fn new(secrets: SecretBox) -> Self {
+        Self {
+            current: std::sync::RwLock::new(std::sync::Arc::new(secrets)),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The box in use now.
+    pub fn get(&self) -> std::sync::Arc<SecretBox> {
+        // A poisoned lock still holds a whole Arc: nothing is half-written.
+        match self.current.read() {
+            Ok(b) => b.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the box and tells the follower.
+    pub fn set(&self, secrets: SecretBox) {
+        let next = std::sync::Arc::new(secrets);
+        match self.current.write() {
+            Ok(mut b) => *b = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        self.changed.notify_one();
+    }
+}
+
 /// Seals and opens secrets with one 256-bit key.
 pub struct SecretBox {
     key: LessSafeKey,

@@ -8,6 +8,13 @@
 //! arrived meanwhile. Unchanged listeners and pools keep their `Arc`s, so
 //! the data plane can skip them by pointer.
 //!
+//! HTTPS listeners get their certificates' chains and opened keys in
+//! their specs ([`ListenerTls`]): the follower reads them with the
+//! listener and opens each key with the deployment's [`SecretCell`], so
+//! the data plane never reads the store nor holds the secrets key. A
+//! certificate that is gone or whose key does not open makes the spec
+//! say so, and the data plane serves nothing on that listener.
+//!
 //! The change log is compacted (`StoreTx::compact`): a follower that finds
 //! its revision below the compacted horizon may have missed rows, so it
 //! loads everything again, as at startup. The horizon is read after the
@@ -20,11 +27,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use weir_core::ids::*;
 use weir_core::l7::L7Policy;
-use weir_core::model::{LbStatus, Pool};
+use weir_core::model::{LbStatus, Listener, Pool, Protocol};
 use weir_core::topology::{
-    listener_spec, served_pool_id, with_l7, BackendSet, BackendTarget, PoolSpec, Topology,
+    listener_spec, served_pool_id, with_l7, BackendSet, BackendTarget, CertificateMaterial,
+    ListenerTls, PoolSpec, Topology,
 };
 use weir_store::{Page, Reads, Store, StoreResult};
+
+use crate::secrets::{SecretBox, SecretCell};
 
 /// Rows read per change-log query.
 const CHANGES_PER_READ: usize = 10_000;
@@ -32,16 +42,59 @@ const CHANGES_PER_READ: usize = 10_000;
 const POLL: Duration = Duration::from_secs(1);
 
 /// The follower's working state: pools with their backends by id.
-#[derive(Default)]
 struct Follower {
     topology: Topology,
     /// Shared copy-on-write with the published topology: a change copies
     /// one shard of its pool, not the pool.
     backends: HashMap<PoolId, BackendSet>,
     pools: HashMap<PoolId, Pool>,
+    /// Opens HTTPS listeners' private keys.
+    secrets: Arc<SecretCell>,
+}
+
+/// What an HTTPS listener serves: every certificate it names, opened, or
+/// why not (the first failure).
+async fn listener_tls(
+    reads: &mut dyn Reads,
+    secrets: &SecretBox,
+    listener: &Listener,
+) -> StoreResult<ListenerTls> {
+    let mut served = Vec::with_capacity(listener.certificate_ids.len());
+    for id in &listener.certificate_ids {
+        let Some((chain, sealed)) = reads.certificate_material(id).await? else {
+            return Ok(ListenerTls::Unavailable(format!(
+                "certificate {id} is gone"
+            )));
+        };
+        let Some(key) = secrets
+            .open(&sealed, id.as_str())
+            .and_then(|k| String::from_utf8(k).ok())
+        else {
+            tracing::error!(listener = %listener.id, certificate = %id,
+                "a sealed private key does not open with this node's secrets key");
+            return Ok(ListenerTls::Unavailable(format!(
+                "the private key of certificate {id} does not open with this node's secrets key"
+            )));
+        };
+        served.push(CertificateMaterial {
+            id: id.clone(),
+            chain_pem: chain.into(),
+            key_pem: key.into(),
+        });
+    }
+    Ok(ListenerTls::Serve(served))
 }
 
 impl Follower {
+    fn new(secrets: Arc<SecretCell>) -> Self {
+        Self {
+            topology: Topology::default(),
+            backends: HashMap::new(),
+            pools: HashMap::new(),
+            secrets,
+        }
+    }
+
     /// (Re)loads a load balancer: its listeners, and for new pools their
     /// backends. A load balancer that is gone or not RUNNING disappears from
     /// the topology.
@@ -72,7 +125,11 @@ impl Follower {
                 .filter(|p| p.listener_id == listener.id)
                 .cloned()
                 .collect();
-            let spec = listener_spec(&lb, &listener, served);
+            let mut spec = listener_spec(&lb, &listener, served);
+            if listener.protocol == Protocol::Https {
+                let secrets = self.secrets.get();
+                spec.tls = Some(Arc::new(listener_tls(reads, &secrets, &listener).await?));
+            }
             let spec = Arc::new(with_l7(spec, &listener, &own, &pools));
             self.topology.listeners.insert(listener.id.clone(), spec);
         }
@@ -122,8 +179,8 @@ impl Follower {
     }
 
     /// Everything, as of the store's latest revision.
-    async fn load_all(reads: &mut dyn Reads) -> StoreResult<Self> {
-        let mut follower = Follower::default();
+    async fn load_all(reads: &mut dyn Reads, secrets: Arc<SecretCell>) -> StoreResult<Self> {
+        let mut follower = Follower::new(secrets);
         // Read first: a change committed during the load is applied again
         // by the next catch-up, which is harmless.
         let revision = reads.revision().await?;
@@ -148,7 +205,7 @@ impl Follower {
                 revision = before,
                 "the change log was compacted past this follower; reloading everything"
             );
-            *self = Self::load_all(reads).await?;
+            *self = Self::load_all(reads, self.secrets.clone()).await?;
             return Ok(true);
         }
         Ok(applied)
@@ -249,8 +306,9 @@ impl Follower {
 pub(crate) async fn spawn(
     store: Arc<dyn Store>,
     mut revisions: watch::Receiver<u64>,
+    secrets: Arc<SecretCell>,
 ) -> StoreResult<watch::Receiver<Arc<Topology>>> {
-    let mut follower = Follower::load_all(&mut *store.read().await?).await?;
+    let mut follower = Follower::load_all(&mut *store.read().await?, secrets.clone()).await?;
     let (tx, rx) = watch::channel(Arc::new(follower.topology.clone()));
     // This process's commits wake the follower through the writer; other
     // nodes' (a shared store) through the store's signal; the poll is the
@@ -259,6 +317,7 @@ pub(crate) async fn spawn(
     let poll = foreign.as_ref().map_or(POLL, |f| f.poll);
     tokio::spawn(async move {
         let mut writer_alive = true;
+        let mut reload = false;
         loop {
             let foreign_commit = async {
                 match &foreign {
@@ -274,8 +333,21 @@ pub(crate) async fn spawn(
                 }
                 () = foreign_commit => {}
                 () = tokio::time::sleep(poll) => {}
+                () = secrets.changed.notified() => {
+                    // Keys opened with the old box are reopened: all of
+                    // them, as at startup.
+                    reload = true;
+                }
             }
             let applied = match store.read().await {
+                Ok(mut reads) if std::mem::take(&mut reload) => {
+                    Follower::load_all(&mut *reads, secrets.clone())
+                        .await
+                        .map(|fresh| {
+                            follower = fresh;
+                            true
+                        })
+                }
                 Ok(mut reads) => follower.catch_up(&mut *reads).await,
                 Err(e) => Err(e),
             };
@@ -381,7 +453,8 @@ mod tests {
             .unwrap();
 
         // The stalled follower stops here.
-        let mut behind = Follower::load_all(&mut *store.read().await.unwrap())
+        let secrets = Arc::new(SecretCell::new(SecretBox::ephemeral()));
+        let mut behind = Follower::load_all(&mut *store.read().await.unwrap(), secrets.clone())
             .await
             .unwrap();
         assert!(behind.topology.listeners.contains_key(&first.id));
@@ -419,7 +492,7 @@ mod tests {
 
         let mut reads = store.read().await.unwrap();
         assert!(behind.catch_up(&mut *reads).await.unwrap());
-        let fresh = Follower::load_all(&mut *reads).await.unwrap();
+        let fresh = Follower::load_all(&mut *reads, secrets).await.unwrap();
         assert!(behind.topology.listeners.contains_key(&second.id));
         assert_eq!(
             behind.topology.pools[&first.default_pool_id].backends.len(),

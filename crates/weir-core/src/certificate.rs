@@ -1,11 +1,101 @@
 //! The rules of a project's certificates that are not about the bytes
-//! (those are `weir-tls`'s): a name, and room in the project.
+//! (those are `weir-tls`'s): a name, room in the project, and how HTTPS
+//! listeners name them (how many, whose, and that one in use stays).
+
+use std::collections::HashSet;
 
 use crate::error::QuotaKind;
 use crate::ids::{CertificateId, ProjectId};
-use crate::model::Certificate;
+use crate::model::{Certificate, Listener, Protocol};
 use crate::settings::{Limits, Settings};
-use crate::{inventory, Error, Timestamp};
+use crate::{inventory, Error, ResourceKind, Timestamp};
+
+/// Most certificates one HTTPS listener serves (the default and those
+/// chosen by SNI). Each is parsed into the listener's TLS configuration,
+/// so the bound keeps that, and the SNI table, small.
+pub const MAX_CERTIFICATES_PER_LISTENER: usize = 50;
+
+/// The certificates a listener of `protocol` names, checked for shape:
+/// an HTTPS listener names 1 to [`MAX_CERTIFICATES_PER_LISTENER`], no
+/// id twice (the first is the default); any other listener names none
+/// (a certificate it would never serve is refused, not ignored).
+pub fn listener_certificate_ids(
+    protocol: Protocol,
+    ids: &[String],
+) -> Result<Vec<CertificateId>, Error> {
+    const FIELD: &str = "certificate_ids";
+    if protocol != Protocol::Https {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(Error::invalid(
+            FIELD,
+            format!("only an https listener serves certificates, not {protocol}"),
+        ));
+    }
+    if ids.is_empty() {
+        return Err(Error::invalid(
+            FIELD,
+            "an https listener needs at least one certificate (the first is the default)",
+        ));
+    }
+    if ids.len() > MAX_CERTIFICATES_PER_LISTENER {
+        return Err(Error::invalid(
+            FIELD,
+            format!("at most {MAX_CERTIFICATES_PER_LISTENER} certificates per listener"),
+        ));
+    }
+    let mut seen = HashSet::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        if !seen.insert(id.as_str()) {
+            return Err(Error::invalid(
+                format!("{FIELD}[{i}]"),
+                format!("certificate {id} is named twice"),
+            ));
+        }
+    }
+    Ok(ids
+        .iter()
+        .map(|id| CertificateId::new(id.clone()))
+        .collect())
+}
+
+/// Checks that every certificate `ids` names is one of `project`'s:
+/// `found` holds what the store returned for those ids. One missing or
+/// of another project is "not found", as for any other resource.
+pub fn check_owned(
+    project: &ProjectId,
+    ids: &[CertificateId],
+    found: &[Certificate],
+) -> Result<(), Error> {
+    for id in ids {
+        let owned = found
+            .iter()
+            .any(|c| &c.id == id && &c.project_id == project);
+        if !owned {
+            return Err(Error::not_found(ResourceKind::Certificate, id));
+        }
+    }
+    Ok(())
+}
+
+/// A certificate that a listener serves is not deleted: that would leave
+/// the listener nothing (or less) to serve. `users` are the listeners
+/// naming it; the refusal names the first.
+pub fn check_delete(certificate: &Certificate, users: &[Listener]) -> Result<(), Error> {
+    match users.first() {
+        None => Ok(()),
+        Some(listener) => Err(Error::conflict(format!(
+            "certificate {} is in use by listener {}{}; take it off the listener first",
+            certificate.id,
+            listener.id,
+            match users.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            }
+        ))),
+    }
+}
 
 /// What an upload says about its certificate once `weir-tls` has read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +198,80 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn only_https_listeners_name_certificates_one_to_fifty_without_repeats() {
+        let ids = |n: usize| (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>();
+        let field = |r: Result<Vec<CertificateId>, Error>| match r {
+            Err(Error::InvalidField { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            listener_certificate_ids(Protocol::Https, &ids(2)).unwrap(),
+            [CertificateId::new("c0"), CertificateId::new("c1")]
+        );
+        assert_eq!(
+            listener_certificate_ids(Protocol::Https, &ids(MAX_CERTIFICATES_PER_LISTENER))
+                .unwrap()
+                .len(),
+            MAX_CERTIFICATES_PER_LISTENER
+        );
+        assert_eq!(
+            field(listener_certificate_ids(Protocol::Https, &[])),
+            "certificate_ids"
+        );
+        assert_eq!(
+            field(listener_certificate_ids(
+                Protocol::Https,
+                &ids(MAX_CERTIFICATES_PER_LISTENER + 1)
+            )),
+            "certificate_ids"
+        );
+        let twice = vec!["a".to_owned(), "b".to_owned(), "a".to_owned()];
+        assert_eq!(
+            field(listener_certificate_ids(Protocol::Https, &twice)),
+            "certificate_ids[2]"
+        );
+        for other in [
+            Protocol::Http,
+            Protocol::Tcp,
+            Protocol::TlsPassthrough,
+            Protocol::Udp,
+        ] {
+            assert!(listener_certificate_ids(other, &[]).unwrap().is_empty());
+            assert_eq!(
+                field(listener_certificate_ids(other, &ids(1))),
+                "certificate_ids"
+            );
+        }
+    }
+
+    #[test]
+    fn another_projects_certificate_is_not_found() {
+        let mine = plan_certificate(
+            &ProjectId::new("p"),
+            new("a"),
+            0,
+            &Settings::default(),
+            "c1".into(),
+            Timestamp(0),
+        )
+        .unwrap();
+        let theirs = Certificate {
+            id: CertificateId::new("c2"),
+            project_id: ProjectId::new("q"),
+            ..mine.clone()
+        };
+        let found = [mine, theirs];
+        let p = ProjectId::new("p");
+        assert!(check_owned(&p, &[CertificateId::new("c1")], &found).is_ok());
+        for missing in ["c2", "c3"] {
+            assert!(matches!(
+                check_owned(&p, &[CertificateId::new("c1"), CertificateId::new(missing)], &found),
+                Err(Error::NotFound { kind: ResourceKind::Certificate, id }) if id == missing
+            ));
+        }
     }
 
     #[test]

@@ -299,9 +299,10 @@ pub struct L7PolicyPlan {
 }
 
 /// Refuses L7 policies on a listener that cannot evaluate them: only HTTP
-/// listeners parse requests (TCP, UDP and TLS passthrough relay bytes).
+/// and HTTPS (terminated) listeners parse requests (TCP, UDP and TLS
+/// passthrough relay bytes).
 pub fn check_listener(listener: &Listener) -> Result<(), Error> {
-    if listener.protocol != Protocol::Http {
+    if !listener.protocol.is_http() {
         return Err(Error::invalid(
             "listener_id",
             format!(

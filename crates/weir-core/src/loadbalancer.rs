@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::address;
+use crate::certificate;
 use crate::ids::*;
 use crate::inventory::{validate_description, validate_name};
 use crate::limits;
@@ -194,14 +195,19 @@ pub struct NewListener {
     pub forwarded_headers: Option<ForwardedHeaders>,
     /// Checked by [`crate::tags::validate`].
     pub tags: Vec<String>,
+    /// HTTPS listeners: the certificates served, the default first
+    /// (checked by [`crate::certificate::listener_certificate_ids`]; the
+    /// caller checks that they are the project's with
+    /// [`crate::certificate::check_owned`]).
+    pub certificate_ids: Vec<String>,
 }
 
-/// Only an HTTP listener adds headers.
+/// Only an HTTP (or HTTPS) listener adds headers.
 fn check_forwarded_headers(protocol: Protocol, headers: ForwardedHeaders) -> Result<(), Error> {
-    if protocol != Protocol::Http && headers != ForwardedHeaders::default() {
+    if !protocol.is_http() && headers != ForwardedHeaders::default() {
         return Err(Error::invalid(
             "forwarded_headers",
-            "only an http listener adds headers",
+            "only an http or https listener adds headers",
         ));
     }
     Ok(())
@@ -239,6 +245,9 @@ pub struct ListenerUpdate {
     pub forwarded_headers: Option<ForwardedHeaders>,
     /// Replaces the tags (empty clears them); `None` leaves them.
     pub tags: Option<Vec<String>>,
+    /// Replaces an HTTPS listener's certificates (rotation); the caller
+    /// checks ownership as on create.
+    pub certificate_ids: Option<Vec<String>>,
 }
 
 /// Applies `update` under the same rules as creation; `lb` is the
@@ -256,6 +265,9 @@ pub fn plan_listener_update(
     }
     if let Some(group) = &update.group_pool_id {
         next.group_pool_id = group.as_deref().map(PoolId::new);
+    }
+    if let Some(ids) = &update.certificate_ids {
+        next.certificate_ids = certificate::listener_certificate_ids(next.protocol, ids)?;
     }
     if let Some(headers) = update.forwarded_headers {
         check_forwarded_headers(next.protocol, headers)?;
@@ -402,12 +414,13 @@ pub fn plan_listener(
             "the PROXY protocol is sent to backends of tcp listeners only (http listeners add X-Forwarded-For)",
         ));
     }
-    if protocol == Protocol::Http && forwarding_mode != ForwardingMode::Proxy {
+    if protocol.is_http() && forwarding_mode != ForwardingMode::Proxy {
         return Err(Error::invalid(
             "forwarding_mode",
-            "an http listener terminates HTTP and can only forward in proxy mode",
+            format!("an {protocol} listener terminates HTTP and can only forward in proxy mode"),
         ));
     }
+    let certificate_ids = certificate::listener_certificate_ids(protocol, &req.certificate_ids)?;
     let backend_port = match req.backend_port {
         None => None,
         Some(_) if !ports.is_single() => {
@@ -481,6 +494,7 @@ pub fn plan_listener(
             inspect_timeout_ms,
             allowed_cidrs,
             forwarded_headers,
+            certificate_ids,
             default_pool_id: pool.id.clone(),
             description,
             created_at: now,
@@ -529,230 +543,4 @@ pub fn plan_lb_delete(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ids::SequentialIds;
-
-    fn subnet() -> Subnet {
-        Subnet {
-            id: "sn".into(),
-            project_id: "p".into(),
-            vpc_id: "v".into(),
-            name: "s".into(),
-            cidr: "10.0.0.0/24".parse().unwrap(),
-            shared: false,
-            created_at: Timestamp(0),
-        }
-    }
-
-    fn lb() -> LoadBalancer {
-        plan_load_balancer(
-            &subnet().project_id,
-            &subnet(),
-            &HashSet::new(),
-            &NewLoadBalancer {
-                name: "lb".into(),
-                vip: None,
-                vpc_id: None,
-                stopped: false,
-                description: None,
-                tags: Vec::new(),
-                flavor_id: None,
-            },
-            &NetworkSettings::default(),
-            &mut SequentialIds::default(),
-            Timestamp(0),
-        )
-        .unwrap()
-        .load_balancer
-    }
-
-    #[test]
-    fn vips_are_allocated_first_free() {
-        let mut used = HashSet::new();
-        used.insert("127.0.1.1".parse().unwrap());
-        let plan = plan_load_balancer(
-            &subnet().project_id,
-            &subnet(),
-            &used,
-            &NewLoadBalancer {
-                name: "lb".into(),
-                vip: None,
-                vpc_id: None,
-                stopped: false,
-                description: None,
-                tags: Vec::new(),
-                flavor_id: None,
-            },
-            &NetworkSettings::default(),
-            &mut SequentialIds::default(),
-            Timestamp(0),
-        )
-        .unwrap();
-        assert_eq!(plan.load_balancer.vip.to_string(), "127.0.1.2");
-        assert_eq!(plan.load_balancer.status, LbStatus::Running);
-        assert_eq!(plan.default_pool.listener_id, None);
-        let taken = plan_load_balancer(
-            &subnet().project_id,
-            &subnet(),
-            &used,
-            &NewLoadBalancer {
-                name: "lb".into(),
-                vip: Some("127.0.1.1".into()),
-                vpc_id: None,
-                stopped: false,
-                description: None,
-                tags: Vec::new(),
-                flavor_id: None,
-            },
-            &NetworkSettings::default(),
-            &mut SequentialIds::default(),
-            Timestamp(0),
-        );
-        assert!(matches!(taken, Err(Error::Conflict { .. })));
-    }
-
-    fn listener(req: NewListener, siblings: &[Listener]) -> Result<Listener, Error> {
-        plan_listener(
-            &lb(),
-            siblings,
-            &req,
-            &mut SequentialIds::default(),
-            Timestamp(0),
-        )
-        .map(|p| p.listener)
-    }
-
-    #[test]
-    fn listener_ports_are_exclusive_and_non_overlapping() {
-        let tcp80 = NewListener {
-            name: "a".into(),
-            protocol: "tcp".into(),
-            port: Some(80),
-            ..Default::default()
-        };
-        let first = listener(tcp80.clone(), &[]).unwrap();
-        assert_eq!(first.scheduler, Scheduler::Wrr);
-        assert!(matches!(
-            listener(tcp80.clone(), std::slice::from_ref(&first)),
-            Err(Error::ListenerPortInUse { .. })
-        ));
-        let udp80 = NewListener {
-            protocol: "udp".into(),
-            ..tcp80.clone()
-        };
-        assert!(listener(udp80, std::slice::from_ref(&first)).is_ok());
-        let range = NewListener {
-            port: None,
-            port_ranges: Some(vec![(70, 90)]),
-            ..tcp80.clone()
-        };
-        assert!(matches!(
-            listener(range, std::slice::from_ref(&first)),
-            Err(Error::ListenerPortInUse { .. })
-        ));
-        let both = NewListener {
-            all_ports: true,
-            ..tcp80.clone()
-        };
-        assert!(matches!(
-            listener(both, &[]),
-            Err(Error::InvalidField { .. })
-        ));
-        let to_8080 = NewListener {
-            backend_port: Some(8080),
-            ..tcp80.clone()
-        };
-        assert_eq!(listener(to_8080, &[]).unwrap().backend_port, Some(8080));
-        let range_to_8080 = NewListener {
-            port: None,
-            port_ranges: Some(vec![(70, 90)]),
-            backend_port: Some(8080),
-            ..tcp80.clone()
-        };
-        assert!(matches!(
-            listener(range_to_8080, &[]),
-            Err(Error::InvalidField { field, .. }) if field == "backend_port"
-        ));
-        let zero = NewListener {
-            port: Some(0),
-            ..tcp80.clone()
-        };
-        assert!(
-            matches!(listener(zero, &[]), Err(Error::InvalidField { field, .. }) if field == "port")
-        );
-        let dr_http = NewListener {
-            protocol: "http".into(),
-            forwarding_mode: Some("dr".into()),
-            ..tcp80
-        };
-        assert!(matches!(
-            listener(dr_http, &[]),
-            Err(Error::InvalidField { .. })
-        ));
-    }
-
-    #[test]
-    fn tags_are_replaced_cleared_or_left_and_move_the_update_time() {
-        let lb = lb();
-        let tagged = |tags: Option<&[&str]>, at: i64| {
-            let update = LoadBalancerUpdate {
-                tags: tags.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
-                ..LoadBalancerUpdate::default()
-            };
-            plan_lb_update(&lb, &update, Timestamp(at))
-        };
-        let next = tagged(Some(&["a", "b", "a"]), 5).unwrap();
-        assert_eq!(next.tags, ["a", "b"]);
-        assert_eq!(next.updated_at, Timestamp(5));
-        let same = plan_lb_update(&next, &LoadBalancerUpdate::default(), Timestamp(9)).unwrap();
-        assert_eq!(same, next, "absent leaves them and the time");
-        let cleared = plan_lb_update(
-            &next,
-            &LoadBalancerUpdate {
-                tags: Some(Vec::new()),
-                ..LoadBalancerUpdate::default()
-            },
-            Timestamp(9),
-        )
-        .unwrap();
-        assert!(cleared.tags.is_empty());
-        assert_eq!(cleared.updated_at, Timestamp(9));
-        assert!(matches!(
-            tagged(Some(&["\u{0}"]), 5),
-            Err(Error::InvalidField { field, .. }) if field == "tags[0]"
-        ));
-
-        let listener = plan_listener(
-            &lb,
-            &[],
-            &NewListener {
-                protocol: "tcp".into(),
-                port: Some(80),
-                tags: vec!["x".repeat(256)],
-                ..NewListener::default()
-            },
-            &mut SequentialIds::default(),
-            Timestamp(1),
-        );
-        assert!(matches!(listener, Err(Error::InvalidField { field, .. }) if field == "tags[0]"));
-    }
-
-    #[test]
-    fn lifecycle() {
-        let mut lb = lb();
-        assert_eq!(
-            plan_lb_action(&lb, LbAction::Stop).unwrap(),
-            LbStatus::Stopped
-        );
-        lb.status = LbStatus::Stopped;
-        assert_eq!(
-            plan_lb_action(&lb, LbAction::Start).unwrap(),
-            LbStatus::Running
-        );
-        lb.status = LbStatus::Creating;
-        assert!(plan_lb_action(&lb, LbAction::Start).is_err());
-        assert!(plan_lb_delete(&lb, 1, false).is_err());
-        assert!(plan_lb_delete(&lb, 1, true).is_ok());
-    }
-}
+mod tests;

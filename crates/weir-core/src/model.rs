@@ -66,8 +66,11 @@ wire_enum!(
         /// TLS passed through untouched to backends that terminate it
         /// (Octavia's `HTTPS`): served as TCP, kept as said so that pools
         /// and views know what the bytes are. Terminating TLS is another
-        /// protocol (the HTTPS issue).
-        TlsPassthrough = "tls-passthrough"
+        /// protocol, [`Protocol::Https`].
+        TlsPassthrough = "tls-passthrough",
+        /// TLS terminated by Weir with the listener's certificates, then
+        /// HTTP/1.1 served by the same engine as `http`.
+        Https = "https"
     }
 );
 
@@ -82,6 +85,13 @@ impl Protocol {
     /// passthrough), so a PROXY header may go first.
     pub fn is_stream_relay(self) -> bool {
         matches!(self, Self::Tcp | Self::TlsPassthrough)
+    }
+
+    /// Whether Weir reads the requests (HTTP, and HTTPS once TLS is
+    /// terminated): forwarded headers, cookie persistence and HTTP pools
+    /// apply.
+    pub fn is_http(self) -> bool {
+        matches!(self, Self::Http | Self::Https)
     }
 }
 wire_enum!(
@@ -122,7 +132,7 @@ impl PoolProtocol {
                 matches!(self, Self::Https | Self::Tcp | Self::Proxy | Self::ProxyV2)
             }
             Protocol::Udp => self == Self::Udp,
-            Protocol::Http => self == Self::Http,
+            Protocol::Http | Protocol::Https => self == Self::Http,
         }
     }
 
@@ -632,8 +642,12 @@ pub struct Listener {
     /// any. Others are refused at accept (UDP: their datagrams dropped)
     /// before a backend is chosen.
     pub allowed_cidrs: Vec<IpNet>,
-    /// HTTP listeners only; others keep the default.
+    /// HTTP and HTTPS listeners only; others keep the default.
     pub forwarded_headers: ForwardedHeaders,
+    /// HTTPS listeners only (and at least one there): the certificates
+    /// served, the first by default, the others when a client's SNI names
+    /// one of theirs. Certificates of the listener's project.
+    pub certificate_ids: Vec<CertificateId>,
     pub default_pool_id: PoolId,
     pub description: String,
     pub created_at: Timestamp,

@@ -58,6 +58,12 @@ pub struct ListenerSpec {
     /// The pools its REDIRECT_TO_POOL policies forward to, indexed by
     /// [`Route::Pool`](crate::l7::matcher::Route::Pool).
     pub l7_targets: Vec<L7Target>,
+    /// HTTPS listeners: what the control plane opened of their
+    /// certificates (it alone holds the secrets key; the data plane never
+    /// reads the store). `None` on other listeners, and on an HTTPS one
+    /// until the follower has filled it in, which the data plane refuses
+    /// to serve.
+    pub tls: Option<Arc<ListenerTls>>,
 }
 
 /// A pool an L7 policy forwards to, with what the engine needs of it:
@@ -69,6 +75,36 @@ pub struct L7Target {
     pub enabled: bool,
     pub scheduler: Scheduler,
     pub persistence: Option<Persistence>,
+}
+
+/// The certificates an HTTPS listener serves, or why it cannot serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerTls {
+    /// In the listener's order: the first is the default.
+    Serve(Vec<CertificateMaterial>),
+    /// A certificate is gone or its key does not open with this node's
+    /// secrets key: the listener reports this and serves nothing, rather
+    /// than serving without TLS or with fewer names.
+    Unavailable(String),
+}
+
+/// One certificate's chain and opened private key (PEM), as uploaded and
+/// checked by `weir-tls`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateMaterial {
+    pub id: CertificateId,
+    pub chain_pem: Arc<str>,
+    pub key_pem: Arc<str>,
+}
+
+impl std::fmt::Debug for CertificateMaterial {
+    /// Never the key: specs are logged and compared in test output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateMaterial")
+            .field("id", &self.id)
+            .field("chain_pem_bytes", &self.chain_pem.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ListenerSpec {
@@ -349,10 +385,11 @@ pub fn listener_spec(
         forwarded_headers: listener.forwarded_headers,
         persistence: served
             .and_then(|p| p.persistence.clone())
-            .filter(|p| p.cookie_kind() && listener.protocol == Protocol::Http),
+            .filter(|p| p.cookie_kind() && listener.protocol.is_http()),
         pools,
         l7: None,
         l7_targets: Vec::new(),
+        tls: None,
     }
 }
 
@@ -364,7 +401,7 @@ pub fn with_l7(
     policies: &[L7Policy],
     pools: &[Pool],
 ) -> ListenerSpec {
-    if listener.protocol != Protocol::Http || policies.is_empty() {
+    if !listener.protocol.is_http() || policies.is_empty() {
         return spec;
     }
     let mut targets: Vec<L7Target> = Vec::new();
@@ -473,6 +510,7 @@ mod tests {
             inspect_timeout_ms: None,
             allowed_cidrs: Vec::new(),
             forwarded_headers: ForwardedHeaders::default(),
+            certificate_ids: Vec::new(),
             default_pool_id: "own".into(),
             description: String::new(),
             created_at: crate::Timestamp(0),

@@ -8,7 +8,8 @@
 //! - [`pool`]: pools and backends at run time, the lock-free snapshot.
 //! - [`listener`], [`tcp`], [`udp`], [`http`]: sockets and proxying (the
 //!   HTTP/1.1 engine is our own, on `httparse`: one task per client
-//!   connection, no hops between the two sockets).
+//!   connection, no hops between the two sockets); [`tls`]: HTTPS
+//!   listeners, a rustls handshake in front of the same engine.
 //! - [`egress`]: the only code that opens outbound sockets; [`icmp`]: the
 //!   echo exchange of PING checks, through sockets egress opens.
 //! - [`fd`]: the descriptor limit and the reserve left to the API.
@@ -29,6 +30,7 @@ pub mod pool;
 pub mod probe;
 pub mod proxy_protocol;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 
 use std::collections::HashMap;
@@ -314,7 +316,12 @@ impl DataPlane {
                 })
                 .collect();
             match running.listeners.get(id) {
-                Some(current) if same_sockets(&current.spec(), spec) => {
+                // One that failed (a bind, certificates it could not
+                // serve) is started again with the new spec at once.
+                Some(current)
+                    if same_sockets(&current.spec(), spec)
+                        && !matches!(current.status(), ListenerLive::Error(_)) =>
+                {
                     if !Arc::ptr_eq(&current.spec(), spec) {
                         current.update(spec.clone(), pools, l7);
                     }
@@ -426,6 +433,17 @@ impl DataPlane {
                 out,
                 "weir_listener_denied_total{{listener=\"{id}\"}} {}",
                 l.denied.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# TYPE weir_listener_tls_handshake_failures_total counter"
+        );
+        for (id, l) in &running.listeners {
+            let _ = writeln!(
+                out,
+                "weir_listener_tls_handshake_failures_total{{listener=\"{id}\"}} {}",
+                l.tls_handshake_failures.load(Ordering::Relaxed)
             );
         }
         let _ = writeln!(out, "# TYPE weir_listener_up gauge");

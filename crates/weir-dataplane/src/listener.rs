@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use weir_core::ids::PoolId;
@@ -153,6 +153,11 @@ pub struct ListenerRuntime {
     /// serving its next request from pools that are gone. A restarted
     /// listener is a new runtime, so clients reconnect to it.
     stopped: watch::Sender<bool>,
+    /// HTTPS listeners: the TLS configuration new handshakes use, replaced
+    /// when the certificates change (open sessions keep theirs).
+    tls: ArcSwapOption<rustls::ServerConfig>,
+    /// Handshakes that failed or did not finish in time (HTTPS).
+    pub tls_handshake_failures: AtomicU64,
 }
 
 impl ListenerRuntime {
@@ -170,6 +175,11 @@ impl ListenerRuntime {
         allowed
     }
 
+    /// The TLS configuration for a new handshake (HTTPS listeners).
+    pub fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.load_full()
+    }
+
     pub fn pools(&self) -> Arc<Vec<Arc<PoolRuntime>>> {
         self.pools.load_full()
     }
@@ -183,15 +193,32 @@ impl ListenerRuntime {
         lock(&self.status).clone()
     }
 
-    /// Takes a new spec that binds the same sockets (pools, scheduler).
+    /// Takes a new spec that binds the same sockets (pools, scheduler,
+    /// certificates). New certificates apply to the next handshake; ones
+    /// that cannot be served stop the accept loops and report why (the
+    /// bind retry tries again), and open sessions carry on.
     pub fn update(&self, spec: Arc<ListenerSpec>, pools: Vec<Arc<PoolRuntime>>, l7: L7Pools) {
         self.slots
             .set_limit(spec.max_connections.unwrap_or(self.default_cap) as usize);
+        let tls_changed = spec.protocol == Protocol::Https && self.spec.load().tls != spec.tls;
         // Pools first: a connection that reads the new spec finds the
         // pools its routes name.
         self.l7_pools.store(Arc::new(l7));
         self.pools.store(Arc::new(pools));
-        self.spec.store(spec);
+        self.spec.store(spec.clone());
+        if tls_changed {
+            match crate::tls::server_config(&spec) {
+                Ok(config) => self.tls.store(Some(config)),
+                Err(reason) => {
+                    tracing::warn!(listener = %spec.id, %reason, "listener not served");
+                    for task in lock(&self.tasks).drain(..) {
+                        task.abort();
+                    }
+                    self.tls.store(None);
+                    *lock(&self.status) = ListenerLive::Error(reason);
+                }
+            }
+        }
     }
 
     /// Stops accepting. Open TCP connections and UDP flows carry on until
@@ -231,13 +258,25 @@ impl ListenerRuntime {
             failures: AtomicU64::new(0),
             denied: AtomicU64::new(0),
             stopped: watch::channel(false).0,
+            tls: ArcSwapOption::empty(),
+            tls_handshake_failures: AtomicU64::new(0),
         });
-        let status = match bind_all(&spec, &runtime, shared) {
-            Ok(tasks) => {
-                *lock(&runtime.tasks) = tasks;
-                ListenerLive::Active
+        let tls = match spec.protocol {
+            Protocol::Https => crate::tls::server_config(&spec).map(Some),
+            _ => Ok(None),
+        };
+        let status = match tls {
+            Err(reason) => ListenerLive::Error(reason),
+            Ok(config) => {
+                runtime.tls.store(config);
+                match bind_all(&spec, &runtime, shared) {
+                    Ok(tasks) => {
+                        *lock(&runtime.tasks) = tasks;
+                        ListenerLive::Active
+                    }
+                    Err(status) => status,
+                }
             }
-            Err(status) => status,
         };
         if let ListenerLive::Error(reason) | ListenerLive::Unsupported(reason) = &status {
             tracing::warn!(listener = %spec.id, %reason, "listener not served");
@@ -275,9 +314,15 @@ fn bind_all(
     for port in ports {
         let addr = SocketAddr::new(spec.vip, port);
         let bound = match spec.protocol {
-            Protocol::Tcp | Protocol::Http | Protocol::TlsPassthrough => {
+            Protocol::Tcp | Protocol::Http | Protocol::TlsPassthrough | Protocol::Https => {
                 bind_tcp(addr).map(|l| match spec.protocol {
                     Protocol::Http => tokio::spawn(crate::http::accept_loop(
+                        l,
+                        port,
+                        runtime.clone(),
+                        shared.clone(),
+                    )),
+                    Protocol::Https => tokio::spawn(crate::tls::accept_loop(
                         l,
                         port,
                         runtime.clone(),

@@ -154,6 +154,12 @@ pub trait Reads: Send {
     async fn certificate(&mut self, id: &CertificateId) -> StoreResult<Option<Certificate>>;
     /// Certificates of `project` (all with `None`), oldest first.
     async fn certificates(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Certificate>>;
+    /// The listeners that name `certificate` (its project's: no other can),
+    /// oldest first; a certificate in use is not deleted.
+    async fn listeners_using_certificate(
+        &mut self,
+        certificate: &Certificate,
+    ) -> StoreResult<Vec<Listener>>;
     /// A certificate's chain (PEM) and sealed private key, for the data
     /// plane to serve; never for a view.
     async fn certificate_material(

@@ -82,6 +82,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/postgres/0012_l7_policies.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_listener_certificates.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -71,6 +71,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../migrations/sqlite/0017_l7_policies.sql"),
     ),
+    (
+        18,
+        include_str!("../migrations/sqlite/0018_listener_certificates.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

@@ -132,6 +132,8 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
             forwarded_proto: true,
             forwarded_port: true,
         },
+        // The store keeps the list in order (the core keeps it to HTTPS).
+        certificate_ids: vec!["cert-b".into(), "cert-a".into()],
         default_pool_id: "pool1".into(),
         description: "udp ranges".into(),
         created_at: t(5),

@@ -7,6 +7,11 @@
 //! fingerprint, validity, key type) so no one has to parse it again.
 //!
 //! Pure and synchronous: the caller passes `now`.
+//!
+//! [`server`] turns what was stored back into what a listener serves: the
+//! rustls configuration and the SNI resolver.
+
+pub mod server;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -296,7 +296,8 @@ pub enum ListenerCmd {
     Create {
         #[arg(long)]
         lb: String,
-        /// tcp, udp or http.
+        /// tcp, udp, http, https (TLS terminated by Weir; give --cert) or
+        /// tls-passthrough.
         #[arg(long)]
         protocol: String,
         /// A single port.
@@ -324,6 +325,10 @@ pub enum ListenerCmd {
         /// several. Without any, every client may.
         #[arg(long = "allow")]
         allow: Vec<String>,
+        /// A certificate id an https listener serves; repeat for several
+        /// (the first is the default, the others are chosen by SNI).
+        #[arg(long = "cert")]
+        cert: Vec<String>,
     },
     /// Change a listener; what is not given stays.
     Update {
@@ -354,6 +359,10 @@ pub enum ListenerCmd {
         /// Serve it again.
         #[arg(long)]
         enable: bool,
+        /// Replace an https listener's certificates (rotation: new
+        /// handshakes get them); repeat for several, the default first.
+        #[arg(long = "cert")]
+        cert: Vec<String>,
     },
     /// Show a listener.
     Show { id: String },

@@ -282,6 +282,7 @@ fn build(command: Command) -> Result<Call, String> {
             proxy_protocol,
             name,
             allow,
+            cert,
         }) => {
             let ranges = port_range
                 .iter()
@@ -312,6 +313,9 @@ fn build(command: Command) -> Result<Call, String> {
             if !allow.is_empty() {
                 body["allowed_cidrs"] = json!(allow);
             }
+            if !cert.is_empty() {
+                body["certificate_ids"] = json!(cert);
+            }
             call(
                 "POST",
                 format!("/v1/loadbalancers/{lb}/listeners"),
@@ -330,8 +334,12 @@ fn build(command: Command) -> Result<Call, String> {
             max_connections,
             disable,
             enable,
+            cert,
         }) => {
             let mut body = serde_json::Map::new();
+            if !cert.is_empty() {
+                body.insert("certificate_ids".into(), json!(cert));
+            }
             if let Some(name) = name {
                 body.insert("name".into(), json!(name));
             }

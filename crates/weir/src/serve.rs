@@ -98,11 +98,16 @@ async fn run(
             Arc::new(store.with_poll(*poll))
         }
     };
-    let control = Control::start_with(store, config.settings, admin_token, config.retention)
-        .await
-        .map_err(|e| e.to_string())?
-        .with_metrics_token(config.metrics_token)
-        .with_secrets_key(secrets_key);
+    let control = Control::start_keyed(
+        store,
+        config.settings,
+        admin_token,
+        config.retention,
+        Some(secrets_key),
+    )
+    .await
+    .map_err(|e| e.to_string())?
+    .with_metrics_token(config.metrics_token);
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
         let dp = handle.block_on_spawn(dp_config.engine, control.topology());
         control.set_live_view(Arc::new(LiveDataPlane(dp)));

@@ -132,6 +132,10 @@ pub(super) struct CreateListener {
     forwarded_headers: Option<ForwardedHeadersBody>,
     #[serde(default)]
     tags: Vec<String>,
+    /// HTTPS listeners: the certificates served, the default first, the
+    /// others chosen by SNI.
+    #[serde(default)]
+    certificate_ids: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +179,7 @@ pub(super) async fn create_listener(
             forwarded_port: h.x_forwarded_port,
         }),
         tags: req.tags,
+        certificate_ids: req.certificate_ids,
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))
@@ -225,6 +230,9 @@ pub(super) struct PatchListener {
     allowed_cidrs: Option<Option<Vec<String>>>,
     forwarded_headers: Option<ForwardedHeadersBody>,
     tags: Option<Vec<String>>,
+    /// Replaces an HTTPS listener's certificates (rotation: new
+    /// handshakes get them, open connections carry on).
+    certificate_ids: Option<Vec<String>>,
 }
 
 pub(super) async fn update_listener(
@@ -256,6 +264,7 @@ pub(super) async fn update_listener(
             forwarded_port: h.x_forwarded_port,
         }),
         tags: req.tags,
+        certificate_ids: req.certificate_ids,
         ..ListenerUpdate::default()
     };
     let listener = c.update_listener(&p, ListenerId::new(id), update).await?;

@@ -3,6 +3,7 @@
 //! One integration binary for the crate keeps link time down.
 
 mod harness;
+mod https;
 
 mod backends;
 mod edge;

@@ -54,7 +54,7 @@ impl Control {
             required_names: upload.required_names,
         };
         let id = UuidIds.next_id();
-        let sealed = self.secrets.seal(upload.private_key.as_bytes(), &id);
+        let sealed = self.secrets.get().seal(upload.private_key.as_bytes(), &id);
         let chain = upload.certificate;
         let settings = self.settings.clone();
         command!(self.writer, principal, |tx| {
@@ -85,8 +85,8 @@ impl Control {
         Ok(self.reader().await?.certificates(principal.scope()).await?)
     }
 
-    /// Deletes a certificate. (No listener can name one until HTTPS
-    /// listeners land; then one in use is refused here.)
+    /// Deletes a certificate; one a listener serves is refused (409,
+    /// naming the listener) until the listener lets go of it.
     pub async fn delete_certificate(
         &self,
         principal: &Principal,
@@ -96,6 +96,8 @@ impl Control {
         command!(self.writer, principal, |tx| {
             let found = tx.certificate(&id).await?;
             let current = principal.check(found, ResourceKind::Certificate, id.as_str())?;
+            let users = tx.listeners_using_certificate(&current).await?;
+            certificate::check_delete(&current, &users)?;
             tx.delete_certificate(&current).await?;
             Ok(())
         })
@@ -112,7 +114,7 @@ impl Control {
         let Some((chain, sealed)) = self.reader().await?.certificate_material(id).await? else {
             return Ok(None);
         };
-        match self.secrets.open(&sealed, id.as_str()) {
+        match self.secrets.get().open(&sealed, id.as_str()) {
             Some(key) => Ok(String::from_utf8(key).ok().map(|key| (chain, key))),
             None => {
                 tracing::error!(certificate = %id, "a sealed private key does not open with this secrets key");

@@ -259,6 +259,7 @@ impl Control {
             let siblings = tx.listeners_of(&lb_id).await?;
             Limits::room_for_one(QuotaKind::ListenersPerLoadBalancer, siblings.len(), limit)?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
+            check_certificates(tx, &plan.listener).await?;
             plan.default_pool = plan_pool_update(&plan.default_pool, &pool, capabilities, now())?;
             if let Some(group) = &plan.listener.group_pool_id {
                 let found = tx.pool(group).await?;
@@ -461,6 +462,9 @@ impl Control {
             let lb = principal.check(lb, ResourceKind::LoadBalancer, current.lb_id.as_str())?;
             let next = loadbalancer::plan_listener_update(&lb, &current, &update, now())?;
             check_new_group(tx, &principal, &current, &next).await?;
+            if next.certificate_ids != current.certificate_ids {
+                check_certificates(tx, &next).await?;
+            }
             if next != current {
                 tx.update_listener(&next).await?;
             }
@@ -498,4 +502,15 @@ impl Control {
             Ok(listener)
         })
     }
+}
+
+/// Holds an HTTPS listener's certificates to its project, read in the
+/// writing transaction (so one deleted meanwhile is not named).
+async fn check_certificates(tx: &mut dyn StoreTx, listener: &Listener) -> ControlResult<()> {
+    let mut found = Vec::with_capacity(listener.certificate_ids.len());
+    for id in &listener.certificate_ids {
+        found.extend(tx.certificate(id).await?);
+    }
+    weir_core::certificate::check_owned(&listener.project_id, &listener.certificate_ids, &found)?;
+    Ok(())
 }

@@ -232,8 +232,9 @@ pub struct Control {
     admin_token: Arc<str>,
     /// A token that reads `/metrics` and nothing else (operators' scrapers).
     metrics_token: Option<Arc<str>>,
-    /// Seals private keys before they reach the store.
-    secrets: Arc<crate::secrets::SecretBox>,
+    /// Seals private keys before they reach the store; the topology
+    /// follower opens them with the same cell.
+    secrets: Arc<crate::secrets::SecretCell>,
 }
 
 impl Control {
@@ -254,10 +255,28 @@ impl Control {
         admin_token: String,
         retention: Retention,
     ) -> ControlResult<Self> {
+        Self::start_keyed(store, settings, admin_token, retention, None).await
+    }
+
+    /// Starts the control plane on `store` with the deployment's secrets
+    /// key (`None`: one drawn now, see [`Self::with_secrets_key`]), so the
+    /// first topology already holds every HTTPS listener's opened keys.
+    pub async fn start_keyed(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        admin_token: String,
+        retention: Retention,
+        secrets_key: Option<[u8; 32]>,
+    ) -> ControlResult<Self> {
+        let secrets = Arc::new(crate::secrets::SecretCell::new(match secrets_key {
+            Some(key) => crate::secrets::SecretBox::new(key),
+            None => crate::secrets::SecretBox::ephemeral(),
+        }));
         let revision = store.read().await?.revision().await?;
         let writer = Writer::spawn(store.clone(), revision);
         crate::maintenance::spawn(writer.downgrade(), retention, now);
-        let topology = crate::topology::spawn(store.clone(), writer.revision()).await?;
+        let topology =
+            crate::topology::spawn(store.clone(), writer.revision(), secrets.clone()).await?;
         Ok(Self {
             writer,
             store,
@@ -268,7 +287,7 @@ impl Control {
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
             metrics_token: None,
-            secrets: Arc::new(crate::secrets::SecretBox::ephemeral()),
+            secrets,
         })
     }
 
@@ -285,9 +304,10 @@ impl Control {
     /// Seals private keys with `key` (the deployment's secrets key, kept
     /// outside the database). Without it, a key drawn at start is used and
     /// what it sealed cannot be opened after a restart: `weir serve`
-    /// always sets one.
-    pub fn with_secrets_key(mut self, key: [u8; 32]) -> Self {
-        self.secrets = Arc::new(crate::secrets::SecretBox::new(key));
+    /// always sets one (through [`Self::start_keyed`]). The topology
+    /// follower reopens every HTTPS listener's keys with the new one.
+    pub fn with_secrets_key(self, key: [u8; 32]) -> Self {
+        self.secrets.set(crate::secrets::SecretBox::new(key));
         self
     }
 

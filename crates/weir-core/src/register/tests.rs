@@ -47,6 +47,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         inspect_timeout_ms: None,
         allowed_cidrs: Vec::new(),
         forwarded_headers: ForwardedHeaders::default(),
+        certificate_ids: Vec::new(),
         default_pool_id: "pool-1".into(),
         description: String::new(),
         created_at: ts(),

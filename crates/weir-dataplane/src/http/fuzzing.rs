@@ -79,6 +79,7 @@ pub fn parse_request(
         sticky_cookie: None,
         l7: None,
         l7_targets: &[],
+        tls: false,
     };
     match head::parse_request(buf, &cx) {
         Ok(Some((used, head))) => Ok(Some(Request { used, head })),

@@ -33,8 +33,7 @@ use std::io;
 use std::mem::MaybeUninit;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{ForwardedFor, HttpSettings, CHUNK};
 use crate::Shared;
@@ -175,6 +174,9 @@ pub(super) struct RequestContext<'a> {
     /// nothing.
     pub l7: Option<&'a L7Table>,
     pub l7_targets: &'a [L7Target],
+    /// The client came over TLS Weir terminated (`X-Forwarded-Proto:
+    /// https`).
+    pub tls: bool,
 }
 
 /// The fields Weir reads or rewrites, told apart once per field.
@@ -483,7 +485,8 @@ pub(super) fn parse_request(
         out.extend_from_slice(b"\r\n");
     }
     if cx.forwarded.forwarded_proto {
-        push_header(&mut out, "X-Forwarded-Proto", b"http");
+        let proto: &[u8] = if cx.tls { b"https" } else { b"http" };
+        push_header(&mut out, "X-Forwarded-Proto", proto);
     }
     if cx.forwarded.forwarded_port {
         push_header(&mut out, "X-Forwarded-Port", cx.port.to_string().as_bytes());
@@ -659,8 +662,8 @@ pub(super) fn may_end(buf: &[u8], from: usize) -> bool {
 /// Reads until `parse` finds a complete head in `buf`, at most `max`
 /// bytes. The head is parsed only once an empty line may have arrived, so
 /// a head sent a byte at a time costs one pass, not one per read.
-pub(super) async fn read_head<T>(
-    stream: &mut TcpStream,
+pub(super) async fn read_head<S: AsyncRead + Unpin, T>(
+    stream: &mut S,
     buf: &mut BytesMut,
     max: usize,
     mut parse: impl FnMut(&[u8]) -> Result<Option<(usize, T)>, Refusal>,
@@ -713,6 +716,7 @@ mod tests {
             sticky_cookie: None,
             l7: None,
             l7_targets: &[],
+            tls: false,
         };
         match parse_request(raw, &cx) {
             Ok(Some((_, head))) => Ok(String::from_utf8(head.bytes).unwrap()),
@@ -736,6 +740,7 @@ mod tests {
             sticky_cookie: None,
             l7: None,
             l7_targets: &[],
+            tls: false,
         };
         let (_, request) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &cx)
             .unwrap()

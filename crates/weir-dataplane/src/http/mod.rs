@@ -36,8 +36,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 use weir_core::topology::ListenerSpec;
@@ -160,14 +160,14 @@ pub async fn accept_loop(
 ) {
     crate::listener::accept_each(listener, &runtime, &shared, |stream, peer| {
         runtime.connections.fetch_add(1, Ordering::Relaxed);
-        serve_client(stream, peer, port, runtime.clone(), shared.clone())
+        serve_client(stream, peer, port, runtime.clone(), shared.clone(), false)
     })
     .await;
 }
 
 /// A minimal response of the proxy itself.
-async fn answer(
-    client: &mut TcpStream,
+async fn answer<C: AsyncWrite + Unpin>(
+    client: &mut C,
     status: u16,
     reason: &str,
     message: &str,
@@ -185,7 +185,7 @@ async fn answer(
 
 /// Answers a refused request and leaves the connection to be closed: after
 /// a framing error nothing that follows on it can be trusted.
-async fn refuse(client: &mut TcpStream, refusal: Refusal, request_id: &str) {
+async fn refuse<C: AsyncWrite + Unpin>(client: &mut C, refusal: Refusal, request_id: &str) {
     let _ = answer(
         client,
         refusal.status,
@@ -200,8 +200,8 @@ async fn refuse(client: &mut TcpStream, refusal: Refusal, request_id: &str) {
 /// Answers a request an L7 policy redirects or rejects. A request with a
 /// body closes the connection after the answer (its body is not read, so
 /// nothing after it can be parsed); `Some(keep)` as for a forward.
-async fn answer_l7(
-    client: &mut TcpStream,
+async fn answer_l7<C: AsyncWrite + Unpin>(
+    client: &mut C,
     status: u16,
     location: Option<&[u8]>,
     head: &RequestHead,
@@ -243,12 +243,15 @@ async fn answer_l7(
     client.write_all(&out).await.ok().map(|()| keep)
 }
 
-async fn serve_client(
-    mut client: TcpStream,
+/// Serves one client connection: plain TCP, or (`tls`) the stream of a
+/// TLS session Weir terminated ([`crate::tls`]).
+pub(crate) async fn serve_client<C: AsyncRead + AsyncWrite + Unpin>(
+    mut client: C,
     peer: SocketAddr,
     port: u16,
     runtime: Arc<ListenerRuntime>,
     shared: Arc<Shared>,
+    tls: bool,
 ) {
     // Read once per connection: a listener's new timeouts apply to new
     // connections.
@@ -304,6 +307,7 @@ async fn serve_client(
             sticky_cookie,
             l7: current.l7.as_deref(),
             l7_targets: &current.l7_targets,
+            tls,
         };
         let read = head::read_head(&mut client, &mut cbuf, settings.max_head_bytes, |b| {
             head::parse_request(b, &cx)

@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::body::{self, BodyRules};
@@ -180,8 +180,8 @@ fn pick_for(
 
 /// Sends one request to a backend and relays the answer. `Some(keep)` when
 /// the client connection is still in a clean state.
-pub(super) async fn forward(
-    client: &mut TcpStream,
+pub(super) async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut C,
     buffers: Buffers<'_>,
     head: &RequestHead,
     to: Destination<'_>,
@@ -328,8 +328,8 @@ struct Target<'a> {
     set_cookie: &'a [u8],
 }
 
-async fn attempt(
-    client: &mut TcpStream,
+async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut C,
     cbuf: &mut BytesMut,
     ubuf: &mut BytesMut,
     head: &RequestHead,

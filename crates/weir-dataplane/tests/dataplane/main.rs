@@ -9,6 +9,7 @@ mod hashing;
 mod health_privacy;
 mod http;
 mod http_limits;
+mod https;
 mod l7;
 mod limits;
 mod ping;

@@ -204,6 +204,7 @@ pub fn topology(
         persistence: None,
         l7: None,
         l7_targets: Vec::new(),
+        tls: None,
     };
     Arc::new(Topology {
         revision,

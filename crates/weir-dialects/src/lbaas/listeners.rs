@@ -272,7 +272,7 @@ pub(super) fn insert_headers(
 /// The `insert_headers` view of what an HTTP listener adds: each header
 /// it can add, `"true"` or `"false"`.
 pub(super) fn insert_headers_view(l: &Listener) -> Value {
-    if l.protocol != Protocol::Http {
+    if !l.protocol.is_http() {
         return json!({});
     }
     let h = l.forwarded_headers;
@@ -387,6 +387,7 @@ pub(super) async fn create_listener(
                 inspect_timeout_ms: inspect,
                 allowed_cidrs,
                 tags,
+                certificate_ids: Vec::new(),
             },
         )
         .await

@@ -196,7 +196,7 @@ pub(super) fn pool_protocol(pool: &Pool, listener: Option<&Listener>) -> &'stati
             (Protocol::Tcp, ProxyProtocol::None) => "TCP",
             (Protocol::TlsPassthrough, _) => "HTTPS",
             (Protocol::Udp, _) => "UDP",
-            (Protocol::Http, _) => "HTTP",
+            (Protocol::Http | Protocol::Https, _) => "HTTP",
         },
     }
 }
@@ -208,6 +208,9 @@ pub(super) fn octavia_protocol(p: Protocol) -> &'static str {
         Protocol::Udp => "UDP",
         Protocol::Http => "HTTP",
         Protocol::TlsPassthrough => "HTTPS",
+        // Terminated by Weir; Octavia cannot create one yet (no key
+        // manager), but one made natively shows as what it is.
+        Protocol::Https => "TERMINATED_HTTPS",
     }
 }
 

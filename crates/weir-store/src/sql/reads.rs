@@ -108,6 +108,28 @@ impl<L: Lend> Reads for L {
         .await
     }
 
+    async fn listeners_using_certificate(
+        &mut self,
+        certificate: &Certificate,
+    ) -> StoreResult<Vec<Listener>> {
+        // Only the certificate's project can name it (the core checks
+        // ownership), so its listeners are the ones to look through; the
+        // ids are a JSON list, compared exactly here rather than with a
+        // LIKE pattern that one id's text could match inside another's.
+        let listeners = select_where(
+            self.driver().await?,
+            "listeners",
+            "project_id",
+            certificate.project_id.as_str(),
+            listener_from,
+        )
+        .await?;
+        Ok(listeners
+            .into_iter()
+            .filter(|l| l.certificate_ids.contains(&certificate.id))
+            .collect())
+    }
+
     async fn certificate_material(
         &mut self,
         id: &CertificateId,

@@ -36,6 +36,12 @@ pub(super) fn tags_to_text(tags: &[String]) -> String {
     serde_json::Value::from(tags).to_string()
 }
 
+/// A listener's certificates as their column: a JSON list of ids, in the
+/// listener's order.
+pub(super) fn certificate_ids_to_text(ids: &[CertificateId]) -> String {
+    serde_json::Value::from(ids.iter().map(CertificateId::as_str).collect::<Vec<_>>()).to_string()
+}
+
 pub(super) fn tags_col(row: &impl Columns, name: &str) -> StoreResult<Vec<String>> {
     let text = row.text(name)?;
     serde_json::from_str(&text)
@@ -207,6 +213,10 @@ pub(super) fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
         tags: tags_col(row, "tags")?,
+        certificate_ids: tags_col(row, "certificate_ids")?
+            .into_iter()
+            .map(CertificateId::new)
+            .collect(),
     })
 }
 

@@ -319,3 +319,194 @@ fn an_allow_list_change_from_the_cli_applies_to_the_next_connection() {
         assert!(start.elapsed() < Duration::from_secs(10), "still admitted");
     }
 }
+
+/// An HTTP backend on 127.0.0.1 that answers each request with the
+/// `X-Forwarded-Proto` it was given, then closes.
+fn proto_echo_backend() -> SocketAddr {
+    use std::io::Read;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let proto = text
+                .lines()
+                .find_map(|l| l.strip_prefix("x-forwarded-proto:"))
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{proto}",
+                proto.len()
+            );
+        }
+    });
+    addr
+}
+
+/// One GET over TLS to `front` naming `sni`, verified against `ca`:
+/// the leaf the listener showed and the response.
+fn https_get(front: SocketAddr, ca: &rcgen::Certificate, sni: &str) -> (Vec<u8>, String) {
+    use std::io::Read;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(sni.to_owned()).unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect_timeout(&front, Duration::from_secs(2)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    write!(
+        tls,
+        "GET / HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out);
+    let leaf = tls.conn.peer_certificates().unwrap()[0].to_vec();
+    (leaf, String::from_utf8_lossy(&out).into_owned())
+}
+
+#[test]
+fn an_https_listener_made_with_the_cli_terminates_tls_and_picks_by_sni() {
+    let dir = tempfile::tempdir().unwrap();
+    let octet = 20 + (std::process::id() + 151) % 200;
+    let config = dir.path().join("weir.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.11.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
+        ),
+    )
+    .unwrap();
+    let admin = "tls-admin";
+    let server = serve_with(dir.path(), Some(admin), Some(&config));
+    let url = &server.url;
+    let (token, subnet_id) = tenant(url, admin);
+
+    // A CA and two sites it signs, uploaded with the CLI.
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let upload = |name: &str| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        let (c, k) = (
+            files.path().join(format!("{name}.crt")),
+            files.path().join(format!("{name}.key")),
+        );
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        let made = weir_json(
+            url,
+            &token,
+            &[
+                "cert",
+                "create",
+                "--cert",
+                c.to_str().unwrap(),
+                "--key",
+                k.to_str().unwrap(),
+                "--name",
+                name,
+            ],
+        );
+        (made["id"].as_str().unwrap().to_owned(), cert.der().to_vec())
+    };
+    let (shop, shop_der) = upload("shop.example.test");
+    let (api, api_der) = upload("api.example.test");
+
+    let (status, lb) = request(
+        "POST",
+        &format!("{url}/v1/loadbalancers"),
+        &token,
+        Some(json!({"subnet_id": subnet_id})),
+    );
+    assert_eq!(status, 201, "{lb}");
+    let vip: std::net::IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
+    let port = {
+        let probe = TcpListener::bind((vip, 0)).unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let listener = weir_json(
+        url,
+        &token,
+        &[
+            "listener",
+            "create",
+            "--lb",
+            lb["id"].as_str().unwrap(),
+            "--protocol",
+            "https",
+            "--port",
+            &port.to_string(),
+            "--cert",
+            &shop,
+            "--cert",
+            &api,
+        ],
+    );
+    assert_eq!(listener["certificate_ids"], json!([shop, api]));
+    let listener_id = listener["id"].as_str().unwrap().to_owned();
+    let backend = proto_echo_backend();
+    let (status, body) = request(
+        "POST",
+        &format!("{url}/v1/listeners/{listener_id}/backends"),
+        &token,
+        Some(json!({"backends": [{"address": "127.0.0.1", "port": backend.port()}]})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, health) = request("GET", &format!("{url}/healthz"), &token, None);
+    let revision = health["revision"].as_u64().unwrap();
+    let start = Instant::now();
+    while applied_revision(url, admin) < revision && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    let front = SocketAddr::new(vip, port);
+    let (leaf, answer) = https_get(front, &ca, "api.example.test");
+    assert_eq!(leaf, api_der);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nhttps"), "{answer}");
+    let (leaf, _) = https_get(front, &ca, "shop.example.test");
+    assert_eq!(leaf, shop_der);
+
+    // In use: the CLI's delete is refused, naming the listener.
+    let (ok, _, err) = weir(url, &token, &["cert", "delete", &shop]);
+    assert!(
+        !ok && err.contains("Conflict") && err.contains(&listener_id),
+        "{err}"
+    );
+    // Rotation from the CLI, then the certificate can go.
+    let updated = weir_json(
+        url,
+        &token,
+        &["listener", "update", &listener_id, "--cert", &api],
+    );
+    assert_eq!(updated["certificate_ids"], json!([api]));
+    let (leaf, answer) = https_get(front, &ca, "api.example.test");
+    assert_eq!(leaf, api_der);
+    assert!(answer.ends_with("https"), "{answer}");
+    let (ok, _, err) = weir(url, &token, &["cert", "delete", &shop]);
+    assert!(ok, "{err}");
+}

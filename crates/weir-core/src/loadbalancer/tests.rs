@@ -1,0 +1,298 @@
+//! The load-balancer and listener planners' rules, one test per rule.
+
+use super::*;
+use crate::ids::SequentialIds;
+
+fn subnet() -> Subnet {
+    Subnet {
+        id: "sn".into(),
+        project_id: "p".into(),
+        vpc_id: "v".into(),
+        name: "s".into(),
+        cidr: "10.0.0.0/24".parse().unwrap(),
+        shared: false,
+        created_at: Timestamp(0),
+    }
+}
+
+fn lb() -> LoadBalancer {
+    plan_load_balancer(
+        &subnet().project_id,
+        &subnet(),
+        &HashSet::new(),
+        &NewLoadBalancer {
+            name: "lb".into(),
+            vip: None,
+            vpc_id: None,
+            stopped: false,
+            description: None,
+            tags: Vec::new(),
+            flavor_id: None,
+        },
+        &NetworkSettings::default(),
+        &mut SequentialIds::default(),
+        Timestamp(0),
+    )
+    .unwrap()
+    .load_balancer
+}
+
+#[test]
+fn vips_are_allocated_first_free() {
+    let mut used = HashSet::new();
+    used.insert("127.0.1.1".parse().unwrap());
+    let plan = plan_load_balancer(
+        &subnet().project_id,
+        &subnet(),
+        &used,
+        &NewLoadBalancer {
+            name: "lb".into(),
+            vip: None,
+            vpc_id: None,
+            stopped: false,
+            description: None,
+            tags: Vec::new(),
+            flavor_id: None,
+        },
+        &NetworkSettings::default(),
+        &mut SequentialIds::default(),
+        Timestamp(0),
+    )
+    .unwrap();
+    assert_eq!(plan.load_balancer.vip.to_string(), "127.0.1.2");
+    assert_eq!(plan.load_balancer.status, LbStatus::Running);
+    assert_eq!(plan.default_pool.listener_id, None);
+    let taken = plan_load_balancer(
+        &subnet().project_id,
+        &subnet(),
+        &used,
+        &NewLoadBalancer {
+            name: "lb".into(),
+            vip: Some("127.0.1.1".into()),
+            vpc_id: None,
+            stopped: false,
+            description: None,
+            tags: Vec::new(),
+            flavor_id: None,
+        },
+        &NetworkSettings::default(),
+        &mut SequentialIds::default(),
+        Timestamp(0),
+    );
+    assert!(matches!(taken, Err(Error::Conflict { .. })));
+}
+
+fn listener(req: NewListener, siblings: &[Listener]) -> Result<Listener, Error> {
+    plan_listener(
+        &lb(),
+        siblings,
+        &req,
+        &mut SequentialIds::default(),
+        Timestamp(0),
+    )
+    .map(|p| p.listener)
+}
+
+#[test]
+fn listener_ports_are_exclusive_and_non_overlapping() {
+    let tcp80 = NewListener {
+        name: "a".into(),
+        protocol: "tcp".into(),
+        port: Some(80),
+        ..Default::default()
+    };
+    let first = listener(tcp80.clone(), &[]).unwrap();
+    assert_eq!(first.scheduler, Scheduler::Wrr);
+    assert!(matches!(
+        listener(tcp80.clone(), std::slice::from_ref(&first)),
+        Err(Error::ListenerPortInUse { .. })
+    ));
+    let udp80 = NewListener {
+        protocol: "udp".into(),
+        ..tcp80.clone()
+    };
+    assert!(listener(udp80, std::slice::from_ref(&first)).is_ok());
+    let range = NewListener {
+        port: None,
+        port_ranges: Some(vec![(70, 90)]),
+        ..tcp80.clone()
+    };
+    assert!(matches!(
+        listener(range, std::slice::from_ref(&first)),
+        Err(Error::ListenerPortInUse { .. })
+    ));
+    let both = NewListener {
+        all_ports: true,
+        ..tcp80.clone()
+    };
+    assert!(matches!(
+        listener(both, &[]),
+        Err(Error::InvalidField { .. })
+    ));
+    let to_8080 = NewListener {
+        backend_port: Some(8080),
+        ..tcp80.clone()
+    };
+    assert_eq!(listener(to_8080, &[]).unwrap().backend_port, Some(8080));
+    let range_to_8080 = NewListener {
+        port: None,
+        port_ranges: Some(vec![(70, 90)]),
+        backend_port: Some(8080),
+        ..tcp80.clone()
+    };
+    assert!(matches!(
+        listener(range_to_8080, &[]),
+        Err(Error::InvalidField { field, .. }) if field == "backend_port"
+    ));
+    let zero = NewListener {
+        port: Some(0),
+        ..tcp80.clone()
+    };
+    assert!(
+        matches!(listener(zero, &[]), Err(Error::InvalidField { field, .. }) if field == "port")
+    );
+    let dr_http = NewListener {
+        protocol: "http".into(),
+        forwarding_mode: Some("dr".into()),
+        ..tcp80
+    };
+    assert!(matches!(
+        listener(dr_http, &[]),
+        Err(Error::InvalidField { .. })
+    ));
+}
+
+#[test]
+fn https_listeners_are_http_behind_tls_and_take_tcp_ports() {
+    let https = NewListener {
+        name: "tls".into(),
+        protocol: "https".into(),
+        port: Some(443),
+        certificate_ids: vec!["c1".into(), "c2".into()],
+        forwarded_headers: Some(ForwardedHeaders {
+            forwarded_for: true,
+            forwarded_proto: true,
+            forwarded_port: true,
+        }),
+        ..Default::default()
+    };
+    let made = listener(https.clone(), &[]).unwrap();
+    assert_eq!(made.protocol, Protocol::Https);
+    assert_eq!(made.certificate_ids.len(), 2);
+    assert!(made.forwarded_headers.forwarded_port);
+    // HTTP rules: proxy mode only, no PROXY header.
+    for bad in [
+        NewListener {
+            forwarding_mode: Some("nat".into()),
+            ..https.clone()
+        },
+        NewListener {
+            proxy_protocol: Some("v1".into()),
+            ..https.clone()
+        },
+    ] {
+        assert!(matches!(
+            listener(bad, &[]),
+            Err(Error::InvalidField { .. })
+        ));
+    }
+    // Its port is a TCP port: a tcp listener on it collides.
+    let tcp443 = NewListener {
+        protocol: "tcp".into(),
+        certificate_ids: Vec::new(),
+        forwarded_headers: None,
+        ..https.clone()
+    };
+    assert!(matches!(
+        listener(tcp443, std::slice::from_ref(&made)),
+        Err(Error::ListenerPortInUse { .. })
+    ));
+    // Rotation replaces the list under the same rules; other
+    // protocols cannot take one.
+    let rotate = |ids: &[&str]| ListenerUpdate {
+        certificate_ids: Some(ids.iter().map(|s| (*s).to_owned()).collect()),
+        ..ListenerUpdate::default()
+    };
+    let next = plan_listener_update(&lb(), &made, &rotate(&["c3"]), Timestamp(9)).unwrap();
+    assert_eq!(next.certificate_ids, [CertificateId::new("c3")]);
+    assert_eq!(next.updated_at, Timestamp(9));
+    assert!(plan_listener_update(&lb(), &made, &rotate(&[]), Timestamp(9)).is_err());
+    let tcp = listener(
+        NewListener {
+            protocol: "tcp".into(),
+            port: Some(80),
+            ..Default::default()
+        },
+        &[],
+    )
+    .unwrap();
+    assert!(plan_listener_update(&lb(), &tcp, &rotate(&["c3"]), Timestamp(9)).is_err());
+    // Its pools are HTTP pools.
+    assert!(PoolProtocol::Http.serves(Protocol::Https));
+    assert!(!PoolProtocol::Https.serves(Protocol::Https));
+    assert!(!PoolProtocol::Tcp.serves(Protocol::Https));
+}
+
+#[test]
+fn tags_are_replaced_cleared_or_left_and_move_the_update_time() {
+    let lb = lb();
+    let tagged = |tags: Option<&[&str]>, at: i64| {
+        let update = LoadBalancerUpdate {
+            tags: tags.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
+            ..LoadBalancerUpdate::default()
+        };
+        plan_lb_update(&lb, &update, Timestamp(at))
+    };
+    let next = tagged(Some(&["a", "b", "a"]), 5).unwrap();
+    assert_eq!(next.tags, ["a", "b"]);
+    assert_eq!(next.updated_at, Timestamp(5));
+    let same = plan_lb_update(&next, &LoadBalancerUpdate::default(), Timestamp(9)).unwrap();
+    assert_eq!(same, next, "absent leaves them and the time");
+    let cleared = plan_lb_update(
+        &next,
+        &LoadBalancerUpdate {
+            tags: Some(Vec::new()),
+            ..LoadBalancerUpdate::default()
+        },
+        Timestamp(9),
+    )
+    .unwrap();
+    assert!(cleared.tags.is_empty());
+    assert_eq!(cleared.updated_at, Timestamp(9));
+    assert!(matches!(
+        tagged(Some(&["\u{0}"]), 5),
+        Err(Error::InvalidField { field, .. }) if field == "tags[0]"
+    ));
+
+    let listener = plan_listener(
+        &lb,
+        &[],
+        &NewListener {
+            protocol: "tcp".into(),
+            port: Some(80),
+            tags: vec!["x".repeat(256)],
+            ..NewListener::default()
+        },
+        &mut SequentialIds::default(),
+        Timestamp(1),
+    );
+    assert!(matches!(listener, Err(Error::InvalidField { field, .. }) if field == "tags[0]"));
+}
+
+#[test]
+fn lifecycle() {
+    let mut lb = lb();
+    assert_eq!(
+        plan_lb_action(&lb, LbAction::Stop).unwrap(),
+        LbStatus::Stopped
+    );
+    lb.status = LbStatus::Stopped;
+    assert_eq!(
+        plan_lb_action(&lb, LbAction::Start).unwrap(),
+        LbStatus::Running
+    );
+    lb.status = LbStatus::Creating;
+    assert!(plan_lb_action(&lb, LbAction::Start).is_err());
+    assert!(plan_lb_delete(&lb, 1, false).is_err());
+    assert!(plan_lb_delete(&lb, 1, true).is_ok());
+}

@@ -1,0 +1,263 @@
+//! Serving TLS: an HTTPS listener's rustls configuration, built from the
+//! certificates the control plane opened, and the resolver that picks one
+//! per handshake by the client's SNI.
+//!
+//! The pick ([`SniTable::pick`]) is exact name first, then a wildcard
+//! (`*.example.com` covers exactly one more label: `a.example.com`, not
+//! `example.com` nor `a.b.example.com`), else the listener's first
+//! certificate. Names come from the leaf's DNS subject alternative names
+//! (what browsers match; the subject's CN is not read). Among
+//! certificates claiming the same name the earlier one in the listener's
+//! list wins, so the order a tenant gives is the order served.
+//!
+//! The table is built once per configuration (a listener's certificates
+//! change by replacing the whole configuration), so a handshake costs one
+//! lowercase copy of the SNI and at most two hash lookups, whatever a
+//! client sends: rustls has already refused a server name that is not a
+//! syntactically valid DNS name (at most 253 bytes) before we see it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+use x509_parser::prelude::*;
+
+/// TLS sessions one listener remembers for resumption by session id
+/// (TLS 1.2; TLS 1.3 resumes by ticket): bounded, about 200 bytes each,
+/// evicted oldest first by rustls.
+const SESSION_CACHE: usize = 4096;
+
+/// The certificate index each name maps to.
+#[derive(Debug, Default, Clone)]
+pub struct SniTable {
+    exact: HashMap<String, usize>,
+    /// Keyed by the parent of a `*.` pattern: `*.example.com` is under
+    /// `example.com`.
+    wildcard: HashMap<String, usize>,
+}
+
+impl SniTable {
+    /// A table over each certificate's names, in the listener's order.
+    pub fn new<N: AsRef<str>>(names: &[Vec<N>]) -> Self {
+        let mut table = Self::default();
+        for (index, names) in names.iter().enumerate() {
+            for name in names {
+                let name = name.as_ref().trim_end_matches('.').to_ascii_lowercase();
+                match name.strip_prefix("*.") {
+                    // A wildcard covers one whole label: `*.com`-like
+                    // patterns are the issuer's business, but a pattern
+                    // with another `*` (`f*.example.com`) or an empty
+                    // parent matches nothing here.
+                    Some(parent) if !parent.is_empty() && !parent.contains('*') => {
+                        table.wildcard.entry(parent.to_owned()).or_insert(index);
+                    }
+                    Some(_) => {}
+                    None if name.is_empty() || name.contains('*') => {}
+                    None => {
+                        table.exact.entry(name).or_insert(index);
+                    }
+                }
+            }
+        }
+        table
+    }
+
+    /// The certificate for a client that named `sni` (or none): exact
+    /// name, then wildcard, then the first (index 0).
+    pub fn pick(&self, sni: Option<&str>) -> usize {
+        let Some(sni) = sni else { return 0 };
+        let name = sni.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(&i) = self.exact.get(&name) {
+            return i;
+        }
+        match name.split_once('.') {
+            Some((label, parent)) if !label.is_empty() && !parent.is_empty() => {
+                self.wildcard.get(parent).copied().unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// Picks a listener's certificate per handshake by SNI.
+#[derive(Debug)]
+pub struct SniResolver {
+    table: SniTable,
+    /// Never empty: [`server_config`] refuses an empty list.
+    keys: Vec<Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.keys.get(self.table.pick(hello.server_name())).cloned()
+    }
+}
+
+/// One certificate to serve: its chain and private key, PEM.
+pub struct Material<'a> {
+    /// For error messages.
+    pub id: &'a str,
+    pub chain_pem: &'a str,
+    pub key_pem: &'a str,
+}
+
+/// The server configuration of an HTTPS listener: TLS 1.3 and 1.2 (ring's
+/// cipher suites), certificates picked by SNI with the first as the
+/// default, ALPN `http/1.1`, resumption by session id (a bounded cache)
+/// and by ticket (a fresh ticket key per configuration, rotated by
+/// rustls every 6 hours; a certificate change makes a new configuration,
+/// so resumption after it is a full handshake). Errors name the
+/// certificate that cannot be served.
+pub fn server_config(certificates: &[Material<'_>]) -> Result<Arc<ServerConfig>, String> {
+    if certificates.is_empty() {
+        return Err("no certificate to serve".into());
+    }
+    let mut keys = Vec::with_capacity(certificates.len());
+    let mut names = Vec::with_capacity(certificates.len());
+    for m in certificates {
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(m.chain_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("certificate {}: chain is not PEM: {e}", m.id))?;
+        let Some(leaf) = chain.first() else {
+            return Err(format!("certificate {}: empty chain", m.id));
+        };
+        names.push(leaf_dns_names(leaf));
+        let key = PrivateKeyDer::from_pem_slice(m.key_pem.as_bytes())
+            .map_err(|_| format!("certificate {}: the private key is not PEM", m.id))?;
+        let signer = rustls::crypto::ring::sign::any_supported_type(&key)
+            .map_err(|e| format!("certificate {}: {e}", m.id))?;
+        keys.push(Arc::new(CertifiedKey::new(chain, signer)));
+    }
+    let resolver = SniResolver {
+        table: SniTable::new(&names),
+        keys,
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
+    Ok(Arc::new(config))
+}
+
+/// The leaf's DNS subject alternative names (IP names cannot be asked
+/// for by SNI, RFC 6066 §3).
+fn leaf_dns_names(leaf: &CertificateDer<'_>) -> Vec<String> {
+    let Ok((_, cert)) = X509Certificate::from_der(leaf) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn table() -> SniTable {
+        SniTable::new(&[
+            vec!["default.test"],
+            vec!["a.example.com", "*.example.com"],
+            vec!["*.example.com", "B.Example.Com", "exact.example.com"],
+            vec!["f*.other.test", "*.", "*", "*.*.test", ""],
+        ])
+    }
+
+    #[test]
+    fn exact_then_wildcard_then_the_first() {
+        let t = table();
+        assert_eq!(t.pick(None), 0);
+        assert_eq!(t.pick(Some("default.test")), 0);
+        assert_eq!(t.pick(Some("a.example.com")), 1);
+        // Exact in a later certificate beats a wildcard in an earlier one.
+        assert_eq!(t.pick(Some("exact.example.com")), 2);
+        assert_eq!(
+            t.pick(Some("b.example.com")),
+            2,
+            "names compare without case"
+        );
+        assert_eq!(
+            t.pick(Some("B.EXAMPLE.COM.")),
+            2,
+            "a trailing dot is the same name"
+        );
+        // The first certificate claiming a wildcard has it.
+        assert_eq!(t.pick(Some("zzz.example.com")), 1);
+        // One label only.
+        assert_eq!(t.pick(Some("example.com")), 0);
+        assert_eq!(t.pick(Some("x.y.example.com")), 0);
+        assert_eq!(t.pick(Some(".example.com")), 0);
+        // Malformed patterns match nothing.
+        assert_eq!(t.pick(Some("foo.other.test")), 0);
+        assert_eq!(t.pick(Some("a.b.test")), 0);
+        assert_eq!(t.pick(Some("")), 0);
+        assert_eq!(t.pick(Some(".")), 0);
+    }
+
+    proptest! {
+        /// Whatever a client names, the pick is a certificate the listener
+        /// has, and it is the one a plain reading of the rules gives.
+        #[test]
+        fn any_name_picks_what_the_rules_say(
+            patterns in proptest::collection::vec(
+                proptest::collection::vec("(\\*\\.)?[a-cA-C.*]{0,6}", 0..4), 1..6),
+            sni in proptest::option::of("[a-cA-C.*\\-]{0,10}"),
+        ) {
+            let t = SniTable::new(&patterns);
+            let got = t.pick(sni.as_deref());
+            prop_assert!(got < patterns.len().max(1));
+            prop_assert_eq!(got, model(&patterns, sni.as_deref()));
+        }
+    }
+
+    /// The rules as a direct scan, no tables.
+    fn model(patterns: &[Vec<String>], sni: Option<&str>) -> usize {
+        let Some(sni) = sni else { return 0 };
+        let sni = sni.trim_end_matches('.').to_ascii_lowercase();
+        let norm = |p: &String| p.trim_end_matches('.').to_ascii_lowercase();
+        let exact = patterns.iter().position(|names| {
+            names
+                .iter()
+                .map(norm)
+                .any(|p| !p.starts_with("*.") && !p.is_empty() && !p.contains('*') && p == sni)
+        });
+        if let Some(i) = exact {
+            return i;
+        }
+        let Some((label, parent)) = sni.split_once('.') else {
+            return 0;
+        };
+        if label.is_empty() || parent.is_empty() {
+            return 0;
+        }
+        patterns
+            .iter()
+            .position(|names| {
+                names.iter().map(norm).any(|p| {
+                    p.strip_prefix("*.").is_some_and(|rest| {
+                        !rest.is_empty() && !rest.contains('*') && rest == parent
+                    })
+                })
+            })
+            .unwrap_or(0)
+    }
+}
