@@ -214,7 +214,7 @@ expected_flavor_capability = loadbalancer_topology:The load balancer topology. O
 [loadbalancer-feature-enabled]
 not_implemented_is_error = False
 terminated_tls_enabled = False
-l7_protocol_enabled = False
+l7_protocol_enabled = True
 session_persistence_enabled = True
 log_offload_enabled = False
 spare_pool_enabled = False
