@@ -124,7 +124,7 @@ fn every_route() -> BTreeSet<Route> {
         (
             Dialect::Aliyun,
             weir_dialects::aliyun::slb::ACTIONS,
-            include_str!("../src/aliyun/slb.rs"),
+            include_str!("../src/aliyun/slb/mod.rs"),
         ),
     ];
     for (dialect, listed, source) in actions {
