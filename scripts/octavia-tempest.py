@@ -212,7 +212,7 @@ loadbalancer_topology = SINGLE
 [loadbalancer-feature-enabled]
 not_implemented_is_error = False
 terminated_tls_enabled = False
-l7_protocol_enabled = False
+l7_protocol_enabled = True
 session_persistence_enabled = True
 log_offload_enabled = False
 spare_pool_enabled = False

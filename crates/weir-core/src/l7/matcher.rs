@@ -51,13 +51,17 @@ struct Policy {
     rules: Vec<u16>,
 }
 
+/// Prefixes (or suffixes) by length: `(length, value -> rules)`, one map
+/// per distinct length.
+type Affixes = Vec<(usize, HashMap<Box<[u8]>, Vec<u16>>)>;
+
 /// The rules of one subject, by comparison.
 #[derive(Default)]
 struct Subject {
     equal: HashMap<Box<[u8]>, Vec<u16>>,
     /// `(length, prefix -> rules)`, one map per distinct length.
-    prefixes: Vec<(usize, HashMap<Box<[u8]>, Vec<u16>>)>,
-    suffixes: Vec<(usize, HashMap<Box<[u8]>, Vec<u16>>)>,
+    prefixes: Affixes,
+    suffixes: Affixes,
     /// Substrings (escaped) and regexes, with the rule of each pattern.
     patterns: Vec<(String, u16)>,
     set: Option<RegexSet>,
@@ -66,7 +70,7 @@ struct Subject {
 }
 
 impl Subject {
-    fn add_affix(list: &mut Vec<(usize, HashMap<Box<[u8]>, Vec<u16>>)>, value: &[u8], rule: u16) {
+    fn add_affix(list: &mut Affixes, value: &[u8], rule: u16) {
         let len = value.len();
         let slot = match list.iter().position(|(l, _)| *l == len) {
             Some(i) => i,

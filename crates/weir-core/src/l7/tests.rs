@@ -307,7 +307,7 @@ fn pool_targets_are_http_groups_of_the_load_balancer() {
     let used = plan(&[], &policy_with(to("web"), None, vec![]))
         .unwrap()
         .policy;
-    assert!(check_pool_unused(&"web".into(), &[used.clone()]).is_err());
+    assert!(check_pool_unused(&"web".into(), std::slice::from_ref(&used)).is_err());
     assert!(check_pool_unused(&"tcp".into(), &[used]).is_ok());
 }
 
