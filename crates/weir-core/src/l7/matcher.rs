@@ -179,6 +179,8 @@ pub struct L7Table {
     headers: HashMap<Box<[u8]>, usize>,
     /// Cookie name (case-sensitive) -> subject.
     cookies: HashMap<Box<[u8]>, usize>,
+    /// Each pool `compile` named, in the order it named them.
+    target_order: Vec<PoolId>,
 }
 
 impl PartialEq for L7Table {
@@ -209,6 +211,17 @@ fn class(action: &L7Action) -> u8 {
 }
 
 impl L7Table {
+    /// The policies it was compiled from.
+    pub fn source(&self) -> &[L7Policy] {
+        &self.source
+    }
+
+    /// The pools of its REDIRECT_TO_POOL routes in the order
+    /// [`Self::compile`] asked for their index.
+    pub fn target_order(&self) -> &[PoolId] {
+        &self.target_order
+    }
+
     /// Compiles a listener's policies; `target` gives the index of a
     /// REDIRECT_TO_POOL pool in the listener's targets. `None` when no
     /// policy can match (none enabled with an enabled rule): the engine
@@ -235,11 +248,15 @@ impl L7Table {
             file_type: None,
             headers: HashMap::new(),
             cookies: HashMap::new(),
+            target_order: Vec::new(),
         };
         let mut next_rule: u16 = 0;
         for p in order {
             let route = match &p.action {
-                L7Action::RedirectToPool { pool_id } => Route::Pool(target(pool_id)),
+                L7Action::RedirectToPool { pool_id } => {
+                    table.target_order.push(pool_id.clone());
+                    Route::Pool(target(pool_id))
+                }
                 L7Action::RedirectToUrl { url, code } => Route::RedirectUrl {
                     url: url.clone(),
                     code: *code,

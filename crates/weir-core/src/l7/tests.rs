@@ -703,3 +703,55 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_unchanged_listener_keeps_its_compiled_table() {
+    use crate::topology::{listener_spec, with_l7};
+    let (lb, l) = (lb(), listener("http"));
+    let pools = [group("web", Some("http"))];
+    let to_web = ActionSpec {
+        action: Some("redirect-to-pool".into()),
+        redirect_pool_id: Some(Some("web".into())),
+        ..Default::default()
+    };
+    let mut list = Vec::new();
+    for action in [reject(), to_web] {
+        let req = policy_with(action, None, vec![rule("path", "regex", None, "^/a")]);
+        let p = plan_policy(
+            &lb,
+            &l,
+            &list,
+            &pools,
+            &req,
+            &mut Ids(list.len() as u32 * 10),
+            Timestamp(1),
+        )
+        .unwrap();
+        apply(&mut list, p);
+    }
+    let first = with_l7(listener_spec(&lb, &l, None), &l, &list, &pools, None);
+    let table = first.l7.clone().unwrap();
+    let again = with_l7(
+        listener_spec(&lb, &l, None),
+        &l,
+        &list,
+        &pools,
+        Some(&table),
+    );
+    assert!(std::sync::Arc::ptr_eq(&table, again.l7.as_ref().unwrap()));
+    assert_eq!(again.l7_targets, first.l7_targets);
+    assert_eq!(again.l7_targets[0].pool_id.as_str(), "web");
+    // A changed policy compiles afresh.
+    list[0].rules[0].value = "^/b".into();
+    let changed = with_l7(
+        listener_spec(&lb, &l, None),
+        &l,
+        &list,
+        &pools,
+        Some(&table),
+    );
+    assert!(!std::sync::Arc::ptr_eq(
+        &table,
+        changed.l7.as_ref().unwrap()
+    ));
+}
