@@ -24,9 +24,11 @@
 //! Limits (Weir's; Octavia leaves them to quotas): [`MAX_POLICIES`] per
 //! listener, [`MAX_RULES_PER_POLICY`] per policy and [`MAX_RULES`] per
 //! listener in all (the matcher keeps one bit per rule on the stack), values
-//! and keys at most 255 bytes (Octavia's columns), and every regex compiled
-//! here with [`REGEX_SIZE_LIMIT`] and a nesting limit, so a tenant cannot
-//! make the data plane build a huge automaton. The `regex` crate matches in
+//! and keys at most 255 bytes (Octavia's columns), every regex compiled
+//! here with [`REGEX_SIZE_LIMIT`] and a nesting limit, and the patterns of
+//! one subject of a listener within [`matcher::SET_BUDGET`] together
+//! ([`matcher::check_budget`]), so a tenant cannot make the data plane
+//! build a huge automaton or run a long NFA pass per request. The `regex` crate matches in
 //! linear time (no backtracking), so no pattern is catastrophic at run
 //! time.
 

@@ -26,10 +26,62 @@ use super::*;
 /// Bits of the per-request match set: one per rule of the listener.
 const WORDS: usize = MAX_RULES.div_ceil(64);
 
-/// Largest compiled regex set of one subject; past it each regex runs on
-/// its own (same answers, more time), so a listener's memory stays
-/// bounded whatever its rules.
-const SET_SIZE_LIMIT: usize = 64 * 1024 * 1024;
+/// Compiled size bound of the substring and regex patterns of one subject
+/// of a listener, together: the planner refuses rules past it
+/// ([`check_budget`]), which bounds both the memory of a listener's table
+/// and the work of one pass when the regex engine has to fall back from
+/// its lazy DFA to simulating the NFA (linear in the subject times the
+/// NFA's size).
+pub const SET_BUDGET: usize = 2 * 1024 * 1024;
+
+/// The table's own limit: the budget, so a set the planner let through
+/// always compiles (past it each regex would run on its own: the same
+/// answers, more time).
+const SET_SIZE_LIMIT: usize = SET_BUDGET;
+
+/// Refuses a listener's policies when the substring and regex patterns
+/// that one subject would be compared with compile past [`SET_BUDGET`]
+/// together. Every rule counts, enabled or not (enabling one later is
+/// not checked again).
+pub fn check_budget(policies: &[L7Policy]) -> Result<(), Error> {
+    let mut groups: HashMap<(RuleType, String), Vec<String>> = HashMap::new();
+    for r in policies.iter().flat_map(|p| &p.rules) {
+        let pattern = match r.compare_type {
+            CompareType::Regex => r.value.clone(),
+            CompareType::Contains => regex::escape(plain_value(&r.value)),
+            _ => continue,
+        };
+        let key = match r.rule_type {
+            RuleType::Header => r.key.as_deref().unwrap_or_default().to_ascii_lowercase(),
+            RuleType::Cookie => r.key.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        groups.entry((r.rule_type, key)).or_default().push(pattern);
+    }
+    for ((rule_type, key), patterns) in groups {
+        let built = RegexSetBuilder::new(&patterns)
+            .size_limit(SET_BUDGET)
+            .nest_limit(REGEX_NEST_LIMIT)
+            .case_insensitive(rule_type == RuleType::HostName)
+            .build();
+        if let Err(regex::Error::CompiledTooBig(_)) = built {
+            let subject = if key.is_empty() {
+                rule_type.to_string()
+            } else {
+                format!("{rule_type} {key}")
+            };
+            return Err(Error::invalid(
+                "value",
+                format!(
+                    "the listener's regular expressions and substrings on {subject} compile \
+                     larger than {} KiB together",
+                    SET_BUDGET / 1024
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// What a matched policy does, ready to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -755,3 +755,86 @@ fn an_unchanged_listener_keeps_its_compiled_table() {
         changed.l7.as_ref().unwrap()
     ));
 }
+
+#[test]
+fn a_listeners_patterns_on_one_subject_share_a_budget() {
+    // Each under the per-regex limit, together past the subject's budget.
+    let heavy = |i: usize| rule("path", "regex", None, &format!("^/{i}/\\w"));
+    let mut list = Vec::new();
+    let mut refused = None;
+    for i in 0..MAX_POLICIES {
+        let req = policy_with(reject(), None, (0..10).map(|j| heavy(i * 10 + j)).collect());
+        let p = plan(&list, &req).unwrap();
+        let mut next = list.clone();
+        apply(&mut next, p);
+        match check_budget(&next) {
+            Ok(()) => list = next,
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let e = refused.expect("a thousand Unicode-class regexes exceed the budget");
+    assert!(e.to_string().contains("together"), "{e}");
+    // The same count of plain prefixes costs no regex budget at all.
+    let prefixes: Vec<L7Policy> = (0..MAX_POLICIES)
+        .map(|i| {
+            let req = policy_with(
+                reject(),
+                None,
+                (0..10)
+                    .map(|j| rule("path", "starts-with", None, &format!("/{i}/{j}")))
+                    .collect(),
+            );
+            plan(&[], &req).unwrap().policy
+        })
+        .collect();
+    assert!(check_budget(&prefixes).is_ok());
+    // Regexes on different headers have a budget each.
+    let on = |key: &str| {
+        plan(
+            &[],
+            &policy_with(
+                reject(),
+                None,
+                vec![rule("header", "regex", Some(key), "^a\\w")],
+            ),
+        )
+        .unwrap()
+        .policy
+    };
+    assert!(check_budget(&[on("X-A"), on("X-B")]).is_ok());
+}
+
+#[test]
+fn a_thousand_routing_rules_fit_the_budget() {
+    // bench/l7_rules.py's mix: 1,000 rules, 143 ASCII regexes and 143
+    // substrings on the path among them.
+    let policies: Vec<L7Policy> = (0..MAX_POLICIES)
+        .map(|p| {
+            let rules = (0..10)
+                .map(|k| {
+                    let i = p * 10 + k;
+                    match i % 7 {
+                        0 => rule("path", "starts-with", None, &format!("/p{i}/")),
+                        1 => rule("path", "regex", None, &format!("^/r{i}/[0-9]+/(a|b)$")),
+                        2 => rule("host-name", "equal-to", None, &format!("h{i}.example")),
+                        3 => rule("header", "equal-to", Some(&format!("X-H{}", i % 20)), "v"),
+                        4 => rule("cookie", "equal-to", Some(&format!("c{}", i % 20)), "v"),
+                        5 => rule("path", "contains", None, &format!("/seg{i}/")),
+                        _ => rule("host-name", "ends-with", None, &format!(".d{i}.example")),
+                    }
+                })
+                .collect();
+            plan(&[], &policy_with(reject(), None, rules))
+                .unwrap()
+                .policy
+        })
+        .collect();
+    assert_eq!(
+        policies.iter().map(|p| p.rules.len()).sum::<usize>(),
+        MAX_RULES
+    );
+    check_budget(&policies).unwrap();
+}
