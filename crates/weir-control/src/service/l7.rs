@@ -45,7 +45,8 @@ impl Control {
                 l7::plan_policy(&lb, &listener, &existing, &pools, &req, &mut UuidIds, now())?;
             let mut all = existing.clone();
             all.push(plan.policy.clone());
-            l7::matcher::check_budget(&all)?;
+            let touched: Vec<&L7Rule> = plan.policy.rules.iter().collect();
+            l7::matcher::check_budget(&all, &touched)?;
             for moved in &plan.moved {
                 tx.update_l7_policy(moved).await?;
             }
@@ -151,7 +152,7 @@ impl Control {
             if let Some(p) = all.iter_mut().find(|p| p.id == policy.id) {
                 p.rules.push(rule.clone());
             }
-            l7::matcher::check_budget(&all)?;
+            l7::matcher::check_budget(&all, &[&rule])?;
             tx.insert_l7_rule(&policy, &rule).await?;
             policy.rules.push(rule.clone());
             Ok((policy, rule))
@@ -179,7 +180,7 @@ impl Control {
                     *r = next.clone();
                 }
             }
-            l7::matcher::check_budget(&all)?;
+            l7::matcher::check_budget(&all, &[&next])?;
             if &next != current {
                 tx.update_l7_rule(&policy, &next).await?;
             }

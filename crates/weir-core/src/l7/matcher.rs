@@ -39,24 +39,43 @@ pub const SET_BUDGET: usize = 2 * 1024 * 1024;
 /// answers, more time).
 const SET_SIZE_LIMIT: usize = SET_BUDGET;
 
+/// The set a substring or regex rule joins: its subject; `None` for the
+/// other comparisons.
+fn pattern_subject(r: &L7Rule) -> Option<(RuleType, String)> {
+    if !matches!(r.compare_type, CompareType::Regex | CompareType::Contains) {
+        return None;
+    }
+    let key = match r.rule_type {
+        RuleType::Header => r.key.as_deref().unwrap_or_default().to_ascii_lowercase(),
+        RuleType::Cookie => r.key.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    Some((r.rule_type, key))
+}
+
 /// Refuses a listener's policies when the substring and regex patterns
 /// that one subject would be compared with compile past [`SET_BUDGET`]
 /// together. Every rule counts, enabled or not (enabling one later is
-/// not checked again).
-pub fn check_budget(policies: &[L7Policy]) -> Result<(), Error> {
+/// not checked again). Only the subjects of `touched` (the rules a
+/// command writes) are compiled: the others were checked when written,
+/// and a command adding no pattern compiles nothing (the check runs in
+/// the store's single writer).
+pub fn check_budget(policies: &[L7Policy], touched: &[&L7Rule]) -> Result<(), Error> {
+    let wanted: Vec<(RuleType, String)> =
+        touched.iter().filter_map(|r| pattern_subject(r)).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
     let mut groups: HashMap<(RuleType, String), Vec<String>> = HashMap::new();
     for r in policies.iter().flat_map(|p| &p.rules) {
+        let Some(subject) = pattern_subject(r).filter(|s| wanted.contains(s)) else {
+            continue;
+        };
         let pattern = match r.compare_type {
             CompareType::Regex => r.value.clone(),
-            CompareType::Contains => regex::escape(plain_value(&r.value)),
-            _ => continue,
+            _ => regex::escape(plain_value(&r.value)),
         };
-        let key = match r.rule_type {
-            RuleType::Header => r.key.as_deref().unwrap_or_default().to_ascii_lowercase(),
-            RuleType::Cookie => r.key.clone().unwrap_or_default(),
-            _ => String::new(),
-        };
-        groups.entry((r.rule_type, key)).or_default().push(pattern);
+        groups.entry(subject).or_default().push(pattern);
     }
     for ((rule_type, key), patterns) in groups {
         let built = RegexSetBuilder::new(&patterns)
