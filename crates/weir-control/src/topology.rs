@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use weir_core::ids::*;
+use weir_core::l7::matcher::L7Table;
 use weir_core::l7::L7Policy;
 use weir_core::model::{LbStatus, Listener, Pool, Protocol};
 use weir_core::topology::{
@@ -103,6 +104,15 @@ impl Follower {
             .load_balancer(lb_id)
             .await?
             .filter(|lb| lb.status == LbStatus::Running);
+        // Compiled L7 tables are kept for listeners whose policies did
+        // not change (`with_l7`).
+        let previous: HashMap<ListenerId, Arc<L7Table>> = self
+            .topology
+            .listeners
+            .iter()
+            .filter(|(_, l)| &l.lb_id == lb_id)
+            .filter_map(|(id, l)| Some((id.clone(), l.l7.clone()?)))
+            .collect();
         self.topology.listeners.retain(|_, l| &l.lb_id != lb_id);
         let Some(lb) = lb else {
             self.topology.pools.retain(|_, p| &p.lb_id != lb_id);
@@ -130,7 +140,8 @@ impl Follower {
                 let secrets = self.secrets.get();
                 spec.tls = Some(Arc::new(listener_tls(reads, &secrets, &listener).await?));
             }
-            let spec = Arc::new(with_l7(spec, &listener, &own, &pools));
+            let kept = previous.get(&listener.id);
+            let spec = Arc::new(with_l7(spec, &listener, &own, &pools, kept));
             self.topology.listeners.insert(listener.id.clone(), spec);
         }
         // Pools that went with a listener or a server group go here too,

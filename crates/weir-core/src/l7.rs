@@ -24,15 +24,21 @@
 //! Limits (Weir's; Octavia leaves them to quotas): [`MAX_POLICIES`] per
 //! listener, [`MAX_RULES_PER_POLICY`] per policy and [`MAX_RULES`] per
 //! listener in all (the matcher keeps one bit per rule on the stack), values
-//! and keys at most 255 bytes (Octavia's columns), and every regex compiled
-//! here with [`REGEX_SIZE_LIMIT`] and a nesting limit, so a tenant cannot
-//! make the data plane build a huge automaton. The `regex` crate matches in
+//! and keys at most 255 bytes (Octavia's columns), every regex compiled
+//! here with [`REGEX_SIZE_LIMIT`] and a nesting limit, and the patterns of
+//! one subject of a listener within [`matcher::SET_BUDGET`] together
+//! ([`matcher::check_budget`]), so a tenant cannot make the data plane
+//! build a huge automaton or run a long NFA pass per request. The `regex` crate matches in
 //! linear time (no backtracking), so no pattern is catastrophic at run
 //! time.
 
 pub mod matcher;
+mod rules;
 #[cfg(test)]
 mod tests;
+
+use rules::build_rule;
+pub use rules::{check_key, compile_regex, plain_value};
 
 use std::fmt;
 use std::str::FromStr;
@@ -719,187 +725,6 @@ pub fn check_url(field: &str, url: &str) -> Result<(), Error> {
         return Err(bad("a redirect carries no fragment"));
     }
     Ok(())
-}
-
-/// RFC 7230 `tchar`.
-fn tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// A header or cookie name: an RFC 7230 token of 1-255 bytes (Octavia's
-/// "header name").
-pub fn check_key(field: &str, key: &str) -> Result<(), Error> {
-    if key.is_empty() || key.len() > MAX_VALUE_LEN || !key.bytes().all(tchar) {
-        return Err(Error::invalid(
-            field,
-            format!(
-                "{key:?} is not a header or cookie name (1-{MAX_VALUE_LEN} letters, digits and !#$%&'*+-.^_`|~)"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Compiles a rule's regex with Weir's bounds; the error is the tenant's.
-pub fn compile_regex(
-    field: &str,
-    pattern: &str,
-    case_insensitive: bool,
-) -> Result<regex::Regex, Error> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .nest_limit(REGEX_NEST_LIMIT)
-        .case_insensitive(case_insensitive)
-        .build()
-        .map_err(|e| {
-            let why = match e {
-                regex::Error::CompiledTooBig(_) => format!(
-                    "the regular expression compiles larger than {} KiB",
-                    REGEX_SIZE_LIMIT / 1024
-                ),
-                regex::Error::Syntax(text) => {
-                    // The parser's message spans lines; keep the last.
-                    let last = text.lines().rev().find(|l| !l.trim().is_empty());
-                    format!(
-                        "invalid regular expression: {}",
-                        last.unwrap_or("syntax").trim()
-                    )
-                }
-                other => format!("invalid regular expression: {other}"),
-            };
-            Error::invalid(field, why)
-        })
-}
-
-/// A value compared as text (not a regex): Octavia's header-value rule,
-/// visible ASCII without spaces, or a quoted string (`"a b"`) whose
-/// quotes are not part of what is compared; a cookie value is an RFC 6265
-/// `cookie-octet` string.
-fn check_plain_value(field: &str, rule_type: RuleType, value: &str) -> Result<(), Error> {
-    let quoted = value.len() >= 2 && value.starts_with('"') && value.ends_with('"');
-    let ok = match rule_type {
-        RuleType::Cookie => value
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"\",;\\".contains(&b)),
-        _ if quoted => value[1..value.len() - 1]
-            .bytes()
-            .all(|b| (b == b' ' || b.is_ascii_graphic()) && b != b'"'),
-        _ => value.bytes().all(|b| b.is_ascii_graphic()),
-    };
-    if !ok {
-        let what = if rule_type == RuleType::Cookie {
-            "a cookie value is visible ASCII without spaces, '\"', ',', ';' or '\\'"
-        } else {
-            "a value is visible ASCII without spaces, or a quoted string"
-        };
-        return Err(Error::invalid(field, format!("Invalid characters: {what}")));
-    }
-    Ok(())
-}
-
-/// The text a non-regex value compares with: a quoted value loses its
-/// quotes.
-pub fn plain_value(value: &str) -> &str {
-    if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
-        &value[1..value.len() - 1]
-    } else {
-        value
-    }
-}
-
-fn build_rule(
-    at: &str,
-    req: &NewL7Rule,
-    policy_id: &L7PolicyId,
-    project_id: &ProjectId,
-    ids: &mut dyn IdSource,
-    now: Timestamp,
-) -> Result<L7Rule, Error> {
-    let field = |name: &str| format!("{at}{name}");
-    let rule_type: RuleType = req.rule_type.parse().map_err(|()| {
-        Error::invalid(
-            field("type"),
-            format!(
-                "{:?} is not one of {}",
-                req.rule_type,
-                RuleType::NAMES.join(", ")
-            ),
-        )
-    })?;
-    let compare_type: CompareType = req.compare_type.parse().map_err(|()| {
-        Error::invalid(
-            field("compare_type"),
-            format!(
-                "{:?} is not one of {}",
-                req.compare_type,
-                CompareType::NAMES.join(", ")
-            ),
-        )
-    })?;
-    let tags = crate::tags::validate(&field("tags"), &req.tags)?;
-    let keyed = matches!(rule_type, RuleType::Header | RuleType::Cookie);
-    match (&req.key, keyed) {
-        (Some(key), true) => check_key(&field("key"), key)?,
-        (None, true) => {
-            return Err(Error::invalid(
-                field("key"),
-                format!("L7 rule type {rule_type} requires a key"),
-            ))
-        }
-        (Some(_), false) => {
-            return Err(Error::invalid(
-                field("key"),
-                format!("L7 rule type {rule_type} takes no key"),
-            ))
-        }
-        (None, false) => {}
-    }
-    if rule_type == RuleType::FileType
-        && !matches!(compare_type, CompareType::EqualTo | CompareType::Regex)
-    {
-        return Err(Error::invalid(
-            field("compare_type"),
-            "invalid comparison type for rule type file-type (equal-to or regex)",
-        ));
-    }
-    let value = &req.value;
-    if value.is_empty() {
-        return Err(Error::invalid(
-            field("value"),
-            "rule value may not be empty",
-        ));
-    }
-    if value.len() > MAX_VALUE_LEN {
-        return Err(Error::invalid(
-            field("value"),
-            format!("longer than {MAX_VALUE_LEN} bytes"),
-        ));
-    }
-    if compare_type == CompareType::Regex {
-        if value.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                field("value"),
-                "contains control characters",
-            ));
-        }
-        compile_regex(&field("value"), value, rule_type == RuleType::HostName)?;
-    } else {
-        check_plain_value(&field("value"), rule_type, value)?;
-    }
-    Ok(L7Rule {
-        id: L7RuleId::new(ids.next_id()),
-        project_id: project_id.clone(),
-        policy_id: policy_id.clone(),
-        rule_type,
-        compare_type,
-        key: req.key.clone(),
-        value: value.clone(),
-        invert: req.invert,
-        enabled: !req.disabled,
-        tags,
-        created_at: now,
-        updated_at: now,
-    })
 }
 
 /// The pools a deleted server group must not be: those a policy forwards

@@ -393,19 +393,23 @@ pub fn listener_spec(
     }
 }
 
-/// Adds a listener's L7 policies to its spec (compiled once here, per
-/// topology change); `pools` are its load balancer's pools.
+/// Adds a listener's L7 policies to its spec (compiled here, once per
+/// topology change); `pools` are its load balancer's pools. `previous` is
+/// the table the listener had: kept as it is when its policies did not
+/// change, so a change elsewhere on the load balancer (a pool, a
+/// listener, a neighbour's policy) recompiles no regex.
 pub fn with_l7(
     mut spec: ListenerSpec,
     listener: &Listener,
     policies: &[L7Policy],
     pools: &[Pool],
+    previous: Option<&Arc<L7Table>>,
 ) -> ListenerSpec {
     if !listener.protocol.is_http() || policies.is_empty() {
         return spec;
     }
     let mut targets: Vec<L7Target> = Vec::new();
-    let table = L7Table::compile(policies, |pool_id| {
+    let table = compile_or_keep(policies, previous, |pool_id| {
         if let Some(i) = targets.iter().position(|t| &t.pool_id == pool_id) {
             return i;
         }
@@ -425,9 +429,29 @@ pub fn with_l7(
         });
         targets.len() - 1
     });
-    spec.l7 = table.map(Arc::new);
+    spec.l7 = table;
     spec.l7_targets = targets;
     spec
+}
+
+/// [`with_l7`]'s compile, skipped when `previous` was compiled from the
+/// same policies; the targets are still named through `target`, in the
+/// same order as a compile names them (policies by evaluation order), so
+/// their indices match the kept table's.
+fn compile_or_keep(
+    policies: &[L7Policy],
+    previous: Option<&Arc<L7Table>>,
+    mut target: impl FnMut(&PoolId) -> usize,
+) -> Option<Arc<L7Table>> {
+    match previous {
+        Some(table) if table.source() == policies => {
+            for pool in table.target_order() {
+                target(pool);
+            }
+            Some(table.clone())
+        }
+        _ => L7Table::compile(policies, target).map(Arc::new),
+    }
 }
 
 /// The pool [`listener_spec`] takes a listener's algorithm and protocol

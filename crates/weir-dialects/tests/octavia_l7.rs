@@ -394,3 +394,33 @@ fn only_http_listeners_and_http_pools() {
     let reply = w.policy(json!({"action": "REDIRECT_TO_POOL", "redirect_pool_id": tcp_pool}));
     assert_eq!(reply.status, 400, "{}", reply.text);
 }
+
+#[test]
+fn a_cascade_delete_of_the_load_balancer_takes_the_policies() {
+    let w = world();
+    let policy = id(&w.created(json!({"action": "REJECT", "rules": [
+        {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/x"}]})));
+    let lb = text(
+        &status(
+            &w.o.call("GET", &format!("/listeners/{}", w.listener), None),
+            200,
+        ),
+        "/listener/loadbalancer_id",
+    );
+    // Without cascade a load balancer with listeners stays (409).
+    assert_eq!(
+        w.o.call("DELETE", &format!("/loadbalancers/{lb}"), None)
+            .status,
+        409
+    );
+    status(
+        &w.o.call("DELETE", &format!("/loadbalancers/{lb}?cascade=true"), None),
+        204,
+    );
+    status(
+        &w.o.call("GET", &format!("/l7policies/{policy}"), None),
+        404,
+    );
+    let listed = status(&w.o.call("GET", "/l7policies", None), 200);
+    assert_eq!(listed["l7policies"], json!([]));
+}

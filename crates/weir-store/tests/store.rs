@@ -17,6 +17,10 @@ use weir_store::{IdempotencyRecord, Page, Store, StoreError};
 mod tags;
 use tags::tags_round_trip_and_update;
 
+#[path = "store/l7.rs"]
+mod l7;
+use l7::l7_policies_round_trip_and_cascade;
+
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Full)
@@ -844,4 +848,5 @@ for_each_store!(
     pool_settings_round_trip_and_changes_are_scoped,
     server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb,
     tags_round_trip_and_update,
+    l7_policies_round_trip_and_cascade,
 );

@@ -43,6 +43,10 @@ impl Control {
             let pools = tx.pools_of(&lb.id).await?;
             let plan =
                 l7::plan_policy(&lb, &listener, &existing, &pools, &req, &mut UuidIds, now())?;
+            let mut all = existing.clone();
+            all.push(plan.policy.clone());
+            let touched: Vec<&L7Rule> = plan.policy.rules.iter().collect();
+            l7::matcher::check_budget(&all, &touched)?;
             for moved in &plan.moved {
                 tx.update_l7_policy(moved).await?;
             }
@@ -142,13 +146,13 @@ impl Control {
         let principal = principal.clone();
         let created = command!(self.writer, principal, |tx| {
             let (_, mut policy) = policy_in(tx, &principal, &policy_id).await?;
-            let on_listener: usize = tx
-                .l7_policies_of(&policy.listener_id)
-                .await?
-                .iter()
-                .map(|p| p.rules.len())
-                .sum();
+            let mut all = tx.l7_policies_of(&policy.listener_id).await?;
+            let on_listener: usize = all.iter().map(|p| p.rules.len()).sum();
             let rule = l7::plan_rule(&policy, on_listener, &req, &mut UuidIds, now())?;
+            if let Some(p) = all.iter_mut().find(|p| p.id == policy.id) {
+                p.rules.push(rule.clone());
+            }
+            l7::matcher::check_budget(&all, &[&rule])?;
             tx.insert_l7_rule(&policy, &rule).await?;
             policy.rules.push(rule.clone());
             Ok((policy, rule))
@@ -170,6 +174,13 @@ impl Control {
             let (_, policy) = policy_in(tx, &principal, &policy_id).await?;
             let current = rule_of(&policy, &rule_id)?;
             let next = l7::plan_rule_update(current, &update, now())?;
+            let mut all = tx.l7_policies_of(&policy.listener_id).await?;
+            for r in all.iter_mut().flat_map(|p| p.rules.iter_mut()) {
+                if r.id == next.id {
+                    *r = next.clone();
+                }
+            }
+            l7::matcher::check_budget(&all, &[&next])?;
             if &next != current {
                 tx.update_l7_rule(&policy, &next).await?;
             }

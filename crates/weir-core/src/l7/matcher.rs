@@ -26,10 +26,81 @@ use super::*;
 /// Bits of the per-request match set: one per rule of the listener.
 const WORDS: usize = MAX_RULES.div_ceil(64);
 
-/// Largest compiled regex set of one subject; past it each regex runs on
-/// its own (same answers, more time), so a listener's memory stays
-/// bounded whatever its rules.
-const SET_SIZE_LIMIT: usize = 64 * 1024 * 1024;
+/// Compiled size bound of the substring and regex patterns of one subject
+/// of a listener, together: the planner refuses rules past it
+/// ([`check_budget`]), which bounds both the memory of a listener's table
+/// and the work of one pass when the regex engine has to fall back from
+/// its lazy DFA to simulating the NFA (linear in the subject times the
+/// NFA's size).
+pub const SET_BUDGET: usize = 2 * 1024 * 1024;
+
+/// The table's own limit: the budget, so a set the planner let through
+/// always compiles (past it each regex would run on its own: the same
+/// answers, more time).
+const SET_SIZE_LIMIT: usize = SET_BUDGET;
+
+/// The set a substring or regex rule joins: its subject; `None` for the
+/// other comparisons.
+fn pattern_subject(r: &L7Rule) -> Option<(RuleType, String)> {
+    if !matches!(r.compare_type, CompareType::Regex | CompareType::Contains) {
+        return None;
+    }
+    let key = match r.rule_type {
+        RuleType::Header => r.key.as_deref().unwrap_or_default().to_ascii_lowercase(),
+        RuleType::Cookie => r.key.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    Some((r.rule_type, key))
+}
+
+/// Refuses a listener's policies when the substring and regex patterns
+/// that one subject would be compared with compile past [`SET_BUDGET`]
+/// together. Every rule counts, enabled or not (enabling one later is
+/// not checked again). Only the subjects of `touched` (the rules a
+/// command writes) are compiled: the others were checked when written,
+/// and a command adding no pattern compiles nothing (the check runs in
+/// the store's single writer).
+pub fn check_budget(policies: &[L7Policy], touched: &[&L7Rule]) -> Result<(), Error> {
+    let wanted: Vec<(RuleType, String)> =
+        touched.iter().filter_map(|r| pattern_subject(r)).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut groups: HashMap<(RuleType, String), Vec<String>> = HashMap::new();
+    for r in policies.iter().flat_map(|p| &p.rules) {
+        let Some(subject) = pattern_subject(r).filter(|s| wanted.contains(s)) else {
+            continue;
+        };
+        let pattern = match r.compare_type {
+            CompareType::Regex => r.value.clone(),
+            _ => regex::escape(plain_value(&r.value)),
+        };
+        groups.entry(subject).or_default().push(pattern);
+    }
+    for ((rule_type, key), patterns) in groups {
+        let built = RegexSetBuilder::new(&patterns)
+            .size_limit(SET_BUDGET)
+            .nest_limit(REGEX_NEST_LIMIT)
+            .case_insensitive(rule_type == RuleType::HostName)
+            .build();
+        if let Err(regex::Error::CompiledTooBig(_)) = built {
+            let subject = if key.is_empty() {
+                rule_type.to_string()
+            } else {
+                format!("{rule_type} {key}")
+            };
+            return Err(Error::invalid(
+                "value",
+                format!(
+                    "the listener's regular expressions and substrings on {subject} compile \
+                     larger than {} KiB together",
+                    SET_BUDGET / 1024
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// What a matched policy does, ready to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,17 +122,17 @@ struct Policy {
     rules: Vec<u16>,
 }
 
-/// Rules by the bytes they compare with (an affix of one length, or the
-/// whole value).
-type RulesByBytes = HashMap<Box<[u8]>, Vec<u16>>;
+/// Prefixes (or suffixes) by length: `(length, value -> rules)`, one map
+/// per distinct length.
+type Affixes = Vec<(usize, HashMap<Box<[u8]>, Vec<u16>>)>;
 
 /// The rules of one subject, by comparison.
 #[derive(Default)]
 struct Subject {
     equal: HashMap<Box<[u8]>, Vec<u16>>,
     /// `(length, prefix -> rules)`, one map per distinct length.
-    prefixes: Vec<(usize, RulesByBytes)>,
-    suffixes: Vec<(usize, RulesByBytes)>,
+    prefixes: Affixes,
+    suffixes: Affixes,
     /// Substrings (escaped) and regexes, with the rule of each pattern.
     patterns: Vec<(String, u16)>,
     set: Option<RegexSet>,
@@ -70,7 +141,7 @@ struct Subject {
 }
 
 impl Subject {
-    fn add_affix(list: &mut Vec<(usize, RulesByBytes)>, value: &[u8], rule: u16) {
+    fn add_affix(list: &mut Affixes, value: &[u8], rule: u16) {
         let len = value.len();
         let slot = match list.iter().position(|(l, _)| *l == len) {
             Some(i) => i,
@@ -179,6 +250,8 @@ pub struct L7Table {
     headers: HashMap<Box<[u8]>, usize>,
     /// Cookie name (case-sensitive) -> subject.
     cookies: HashMap<Box<[u8]>, usize>,
+    /// Each pool `compile` named, in the order it named them.
+    target_order: Vec<PoolId>,
 }
 
 impl PartialEq for L7Table {
@@ -209,6 +282,17 @@ fn class(action: &L7Action) -> u8 {
 }
 
 impl L7Table {
+    /// The policies it was compiled from.
+    pub fn source(&self) -> &[L7Policy] {
+        &self.source
+    }
+
+    /// The pools of its REDIRECT_TO_POOL routes in the order
+    /// [`Self::compile`] asked for their index.
+    pub fn target_order(&self) -> &[PoolId] {
+        &self.target_order
+    }
+
     /// Compiles a listener's policies; `target` gives the index of a
     /// REDIRECT_TO_POOL pool in the listener's targets. `None` when no
     /// policy can match (none enabled with an enabled rule): the engine
@@ -235,11 +319,15 @@ impl L7Table {
             file_type: None,
             headers: HashMap::new(),
             cookies: HashMap::new(),
+            target_order: Vec::new(),
         };
         let mut next_rule: u16 = 0;
         for p in order {
             let route = match &p.action {
-                L7Action::RedirectToPool { pool_id } => Route::Pool(target(pool_id)),
+                L7Action::RedirectToPool { pool_id } => {
+                    table.target_order.push(pool_id.clone());
+                    Route::Pool(target(pool_id))
+                }
                 L7Action::RedirectToUrl { url, code } => Route::RedirectUrl {
                     url: url.clone(),
                     code: *code,

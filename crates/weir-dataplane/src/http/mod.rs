@@ -10,6 +10,11 @@
 //! task hops sit between the two sockets, which is what lets a single
 //! worker keep up with HAProxy.
 //!
+//! A listener's L7 policies are evaluated on each parsed head
+//! ([`head`], with the table the core compiled once per change): the
+//! request goes to the policy's pool, or is answered here with a redirect
+//! or 403 (`answer_l7`).
+//!
 //! Framing is strict (RFC 9112, request smuggling): every head is parsed
 //! and written again for the next hop, so what a backend sees is one
 //! canonical reading of what the client sent; anything with two readings is

@@ -307,3 +307,59 @@ async fn closed_within_raw(conn: &mut TcpStream, limit: Duration) -> bool {
         Ok(Ok(0) | Err(_))
     )
 }
+
+/// A policy's pool keeps its own cookie persistence: the answer through
+/// the policy sets Weir's cookie, and the cookie keeps the client on that
+/// backend, while the listener's own pool has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_pool_keeps_its_own_cookie_persistence() {
+    let dp = dataplane();
+    let v = vip();
+    let default = http_backend("default").await;
+    let (w1, w2) = (http_backend("w1").await, http_backend("w2").await);
+    let policies = [policy(
+        1,
+        to_web(),
+        vec![rule(RuleType::Path, CompareType::StartsWith, None, "/api")],
+    )];
+    let mut t = (*build(1, v, &policies, default, w1)).clone();
+    let mut spec = (**t.listeners.values().next().unwrap()).clone();
+    spec.l7_targets[0].persistence = Some(Persistence::HttpCookie);
+    t.listeners.insert(spec.id.clone(), Arc::new(spec));
+    t.pools.insert(
+        "web".into(),
+        Arc::new(PoolSpec {
+            id: "web".into(),
+            lb_id: "lb".into(),
+            health_check: None,
+            drain_timeout_ms: 1000,
+            slow_start_ms: 0,
+            backends: [backend("w1", w1, 1), backend("w2", w2, 1)]
+                .into_iter()
+                .collect(),
+        }),
+    );
+    dp.apply(Arc::new(t));
+    let raw = "GET /api/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    let text = one_request(&mut connect(v).await, raw.as_bytes()).await;
+    let (head, first) = text.split_once("\r\n\r\n").unwrap();
+    let token = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Set-Cookie: WEIRSRV="))
+        .and_then(|v| v.split(';').next())
+        .expect(head)
+        .to_owned();
+    for _ in 0..10 {
+        let raw = format!("GET /api/y HTTP/1.1\r\nHost: h\r\nCookie: WEIRSRV={token}\r\nConnection: close\r\n\r\n");
+        let text = one_request(&mut connect(v).await, raw.as_bytes()).await;
+        assert_eq!(text.split_once("\r\n\r\n").unwrap().1, first, "{text}");
+    }
+    // The listener's own pool sets no cookie.
+    let text = one_request(
+        &mut connect(v).await,
+        b"GET /else HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(!text.contains("WEIRSRV"), "{text}");
+    assert!(text.ends_with("default"), "{text}");
+}
