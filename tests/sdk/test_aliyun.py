@@ -1071,6 +1071,9 @@ class AliyunServerCertificates(AliyunTestCase):
             ("a certificate of Alibaba's certificate service",
              dict(AliCloudCertificateId="123", AliCloudCertificateName="x"), "UnsupportedOperation",
              "AliCloudCertificate"),
+            ("tags, which are not kept", dict(ServerCertificate=cert, PrivateKey=key,
+                                              Tags=[{"Key": "env", "Value": "prod"}]),
+             "UnsupportedOperation", "Tag"),
         ):
             self.assertAcsError(lambda: client.do_action_with_exception(req(UploadServerCertificateRequest,
                                                                             **params)),

@@ -63,6 +63,13 @@ fn refuse_foreign(call: &Call) -> Result<(), AliError> {
             ));
         }
     }
+    if call.params.any_prefixed("Tag.") {
+        return Err(AliError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "UnsupportedOperation",
+            "Tag: tags on server certificates are not kept",
+        ));
+    }
     if call.params.opt("ResourceGroupId").is_some() {
         return Err(AliError::new(
             axum::http::StatusCode::BAD_REQUEST,

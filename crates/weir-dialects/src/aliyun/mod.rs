@@ -194,6 +194,14 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// Whether any parameter's name starts with `prefix` (`Tag.` for the
+    /// `Tag.N.Key` lists), case-insensitively as [`Params::opt`].
+    pub fn any_prefixed(&self, prefix: &str) -> bool {
+        self.pairs
+            .iter()
+            .any(|(k, _)| k.len() >= prefix.len() && k[..prefix.len()].eq_ignore_ascii_case(prefix))
+    }
+
     pub fn req(&self, name: &str) -> Result<&str, AliError> {
         self.opt(name).ok_or_else(|| AliError::missing(name))
     }
