@@ -189,6 +189,30 @@ def weir_binary():
     return path
 
 
+
+def self_signed_pem(name, curve="P-256", key_format="PKCS8"):
+    """A self-signed certificate for DNS name `name` (SAN and CN) and its key, both PEM, valid
+    from yesterday for 90 days. `curve`: P-256 or P-384; `key_format`: PKCS8 or
+    TraditionalOpenSSL (SEC1)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    ec_curve, digest = {"P-256": (ec.SECP256R1(), hashes.SHA256()), "P-384": (ec.SECP384R1(), hashes.SHA384())}[curve]
+    key = ec.generate_private_key(ec_curve)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, digest))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, getattr(serialization.PrivateFormat, key_format),
+                              serialization.NoEncryption()).decode())
+
 class WeirServer:
     """`weir serve --listen 127.0.0.1:0` on a temporary data dir."""
 

@@ -51,7 +51,7 @@ from aliyunsdkslb.request.v20140515 import (
 from tests.sdk import aliyun_support as ali
 from tests.sdk.aliyun_support import REGION, AliyunTestCase, World, servers_json
 from tests.sdk.aliyun_support import tea_models as tm
-from tests.sdk.harness import REPO
+from tests.sdk.harness import REPO, self_signed_pem
 from tests.sdk.lbaas_support import openstack_connection, os_exc
 
 MINUTE = 60
@@ -1015,29 +1015,10 @@ class AliyunServerCertificates(AliyunTestCase):
         cls.w = World(cls.native, "alc", 10, 20, vms=0)
         cls.other = World(cls.native, "alc-b", 10, 30, vms=0)
 
-    @staticmethod
-    def bundle(name):
-        import datetime
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-        key = ec.generate_private_key(ec.SECP384R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(days=1))
-                .not_valid_after(now + datetime.timedelta(days=90))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-                .sign(key, hashes.SHA384()))
-        return (cert.public_bytes(serialization.Encoding.PEM).decode(),
-                key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                  serialization.NoEncryption()).decode())
 
     def test_upload_describe_delete(self):
         client = self.classic(self.w.project)
-        cert, key = self.bundle("shop.example.test")
+        cert, key = self_signed_pem("shop.example.test", "P-384", "TraditionalOpenSSL")
         made = self.acs(client, req(UploadServerCertificateRequest, ServerCertificate=cert, PrivateKey=key,
                                     ServerCertificateName="shop"))
         cid = made["ServerCertificateId"]
@@ -1062,8 +1043,8 @@ class AliyunServerCertificates(AliyunTestCase):
 
     def test_refusals_store_nothing(self):
         client = self.classic(self.w.project)
-        cert, key = self.bundle("a.example.test")
-        _, other_key = self.bundle("b.example.test")
+        cert, key = self_signed_pem("a.example.test", "P-384", "TraditionalOpenSSL")
+        _, other_key = self_signed_pem("b.example.test", "P-384", "TraditionalOpenSSL")
         for what, params, code, message in (
             ("another certificate's key", dict(ServerCertificate=cert, PrivateKey=other_key),
              "InvalidParameter", "private_key"),

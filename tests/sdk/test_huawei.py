@@ -11,6 +11,7 @@ Addresses 10.x are data only: the server's data plane may dial 127.0.0.0/8 only.
 
 import uuid
 
+from tests.sdk.harness import self_signed_pem
 from tests.sdk.lbaas_support import (
     LbaasTestCase,
     World,
@@ -146,30 +147,9 @@ class HuaweiElbTest(LbaasTestCase):
 
     # ---- certificates (issue 15) ----------------------------------------------
 
-    @staticmethod
-    def _bundle(name):
-        """A self-signed ECDSA P-256 certificate for `name` and its key, PEM."""
-        import datetime
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(days=1))
-                .not_valid_after(now + datetime.timedelta(days=30))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-                .sign(key, hashes.SHA256()))
-        pem_cert = cert.public_bytes(serialization.Encoding.PEM).decode()
-        pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-        return pem_cert, pem_key
 
     def test_certificates_are_uploaded_listed_and_deleted_without_their_key(self):
-        cert, key = self._bundle("shop.example.test")
+        cert, key = self_signed_pem("shop.example.test")
         made = self.hw_step("create_certificate", lambda: self.client.create_certificate(
             elb.CreateCertificateRequest(body=elb.CreateCertificateRequestBody(
                 certificate=cert, private_key=key, name="shop", domain="shop.example.test", type="server"))))
@@ -195,8 +175,8 @@ class HuaweiElbTest(LbaasTestCase):
             certificate_id=made.id)), 404, "ELB.1002", "a deleted certificate")
 
     def test_bad_certificates_get_huaweis_errors(self):
-        cert, key = self._bundle("a.example.test")
-        _, other_key = self._bundle("b.example.test")
+        cert, key = self_signed_pem("a.example.test")
+        _, other_key = self_signed_pem("b.example.test")
         body = elb.CreateCertificateRequestBody
         for what, req, status, code in (
             ("a key of another certificate", body(certificate=cert, private_key=other_key), 400, "ELB.1001"),

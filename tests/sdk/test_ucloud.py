@@ -476,29 +476,10 @@ class UCloudSSL(h.WeirTestCase):
         cls.w = h.World(cls.native, "ussl", 10, 40, vms=0)
         cls.other = h.World(cls.native, "ussl-b", 10, 41, vms=0)
 
-    @staticmethod
-    def bundle(name):
-        import datetime
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(days=1))
-                .not_valid_after(now + datetime.timedelta(days=90))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-                .sign(key, hashes.SHA256()))
-        return (cert.public_bytes(serialization.Encoding.PEM).decode(),
-                key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()).decode())
 
     def test_create_describe_delete(self):
         ulb = self.ulb(self.w.project)
-        cert, key = self.bundle("shop.example.test")
+        cert, key = h.self_signed_pem("shop.example.test")
         # The whole PEM in SSLContent, and the parts apart: both are one certificate each.
         whole = self.step("CreateSSL SSLContent", lambda: ulb.create_ssl(
             {"SSLName": "whole", "SSLContent": cert + key}))["SSLId"]
@@ -524,8 +505,8 @@ class UCloudSSL(h.WeirTestCase):
 
     def test_refusals_store_nothing(self):
         ulb = self.ulb(self.w.project)
-        cert, key = self.bundle("a.example.test")
-        _, other_key = self.bundle("b.example.test")
+        cert, key = h.self_signed_pem("a.example.test")
+        _, other_key = h.self_signed_pem("b.example.test")
         for what, params in (
             ("another certificate's key", {"SSLName": "x", "UserCert": cert, "PrivateKey": other_key}),
             ("not PEM", {"SSLName": "x", "SSLContent": "hello"}),

@@ -13,10 +13,6 @@ use super::{AliError, Call};
 
 type ActionResult = Result<Value, AliError>;
 
-fn fail(e: weir_control::ControlError) -> AliError {
-    AliError::from_control(e)
-}
-
 fn view(c: &Certificate, region: &str) -> Value {
     let common_name = c
         .subject
@@ -40,13 +36,6 @@ fn view(c: &Certificate, region: &str) -> Value {
         "AliCloudCertificateName": "",
         "ResourceGroupId": "",
     })
-}
-
-fn region(call: &Call) -> String {
-    call.params
-        .opt("RegionId")
-        .unwrap_or_else(|| call.dialects.control.settings().default_region())
-        .to_owned()
 }
 
 fn refuse_foreign(call: &Call) -> Result<(), AliError> {
@@ -98,13 +87,13 @@ pub(super) async fn upload(call: &Call) -> ActionResult {
         .control
         .create_certificate(&call.principal, upload)
         .await
-        .map_err(fail)?;
-    Ok(view(&made, &region(call)))
+        .map_err(AliError::from_control)?;
+    Ok(view(&made, &call.region()))
 }
 
 pub(super) async fn describe(call: &Call) -> ActionResult {
     refuse_foreign(call)?;
-    let region = region(call);
+    let region = call.region();
     let control = &call.dialects.control;
     let wanted: Option<Vec<&str>> = call
         .params
@@ -113,7 +102,7 @@ pub(super) async fn describe(call: &Call) -> ActionResult {
     let listed: Vec<Value> = control
         .list_certificates(&call.principal)
         .await
-        .map_err(fail)?
+        .map_err(AliError::from_control)?
         .iter()
         .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(&c.id.as_str())))
         .map(|c| view(c, &region))
@@ -127,6 +116,6 @@ pub(super) async fn delete(call: &Call) -> ActionResult {
         .control
         .delete_certificate(&call.principal, id)
         .await
-        .map_err(fail)?;
+        .map_err(AliError::from_control)?;
     Ok(json!({}))
 }

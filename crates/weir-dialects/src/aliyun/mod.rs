@@ -226,6 +226,16 @@ pub struct Call {
     pub params: Params,
 }
 
+impl Call {
+    /// The `RegionId` asked for, or the deployment's default.
+    pub fn region(&self) -> String {
+        self.params
+            .opt("RegionId")
+            .unwrap_or_else(|| self.dialects.control.settings().default_region())
+            .to_owned()
+    }
+}
+
 pub(crate) fn routes() -> Router<Dialects> {
     Router::new().route("/", any(endpoint))
 }

@@ -14,10 +14,6 @@ use super::{Call, UcError};
 
 type ActionResult = Result<Value, UcError>;
 
-fn fail(e: weir_control::ControlError) -> UcError {
-    UcError::from_control(e)
-}
-
 fn view(c: &Certificate) -> Value {
     json!({
         "SSLId": c.id.as_str(),
@@ -70,7 +66,7 @@ pub(super) async fn create(call: &Call) -> ActionResult {
         .control
         .create_certificate(&call.principal, upload)
         .await
-        .map_err(fail)?;
+        .map_err(UcError::from_control)?;
     Ok(json!({"SSLId": made.id.as_str()}))
 }
 
@@ -82,7 +78,7 @@ pub(super) async fn describe(call: &Call) -> ActionResult {
         .control
         .list_certificates(&call.principal)
         .await
-        .map_err(fail)?
+        .map_err(UcError::from_control)?
         .iter()
         .filter(|c| wanted.is_none_or(|w| w == c.id.as_str()))
         .map(view)
@@ -100,6 +96,6 @@ pub(super) async fn delete(call: &Call) -> ActionResult {
         .control
         .delete_certificate(&call.principal, id)
         .await
-        .map_err(fail)?;
+        .map_err(UcError::from_control)?;
     Ok(json!({}))
 }

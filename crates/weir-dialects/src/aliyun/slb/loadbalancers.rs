@@ -46,7 +46,7 @@ pub(super) fn lb_summary(call: &Call, lb: &LoadBalancer) -> Value {
         "VpcId": lb.vpc_id.as_str(),
         "VSwitchId": lb.subnet_id.as_str(),
         "NetworkType": "vpc",
-        "RegionId": region(call),
+        "RegionId": call.region(),
         "CreateTime": create_time,
         "CreateTimeStamp": stamp,
     })

@@ -148,13 +148,6 @@ fn fail(e: weir_control::ControlError) -> AliError {
     AliError::from_control(e)
 }
 
-fn region(call: &Call) -> String {
-    call.params
-        .opt("RegionId")
-        .unwrap_or_else(|| call.dialects.control.settings().default_region())
-        .to_owned()
-}
-
 fn status_name(s: LbStatus) -> &'static str {
     match s {
         LbStatus::Running => "active",
