@@ -18,10 +18,12 @@ pub const MAX_CERTIFICATES_PER_LISTENER: usize = 50;
 /// The certificates a listener of `protocol` names, checked for shape:
 /// an HTTPS listener names 1 to [`MAX_CERTIFICATES_PER_LISTENER`], no
 /// id twice (the first is the default); any other listener names none
-/// (a certificate it would never serve is refused, not ignored).
+/// (a certificate it would never serve is refused, not ignored). An
+/// HTTPS listener serving from the key manager (`has_refs`) names none.
 pub fn listener_certificate_ids(
     protocol: Protocol,
     ids: &[String],
+    has_refs: bool,
 ) -> Result<Vec<CertificateId>, Error> {
     const FIELD: &str = "certificate_ids";
     if protocol != Protocol::Https {
@@ -31,6 +33,15 @@ pub fn listener_certificate_ids(
         return Err(Error::invalid(
             FIELD,
             format!("only an https listener serves certificates, not {protocol}"),
+        ));
+    }
+    if has_refs {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(Error::invalid(
+            FIELD,
+            "an https listener serves either certificates or key-manager refs, not both",
         ));
     }
     if ids.is_empty() {

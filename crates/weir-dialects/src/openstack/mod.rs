@@ -38,6 +38,10 @@ use neutron::{list_networks, list_ports, list_subnets, show_network, show_port, 
 /// version document (the Aliyun dialect owns an unsigned `GET /`).
 pub const LOAD_BALANCER_PREFIX: &str = "/load-balancer";
 
+/// Where the catalog points the `key-manager` service (Barbican's v1 API
+/// under `{prefix}/v1`); a TERMINATED_HTTPS listener's refs must name it.
+pub const KEY_MANAGER_PREFIX: &str = "/key-manager";
+
 pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
     let lbaas = Router::new()
         .nest("/load-balancer/v2.0/lbaas", lbaas::routes())
@@ -80,7 +84,7 @@ pub(super) fn keystone_error(status: StatusCode, message: impl Into<String>) -> 
     (status, Json(body)).into_response()
 }
 
-pub(super) fn base_url(headers: &HeaderMap) -> String {
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())

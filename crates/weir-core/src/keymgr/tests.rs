@@ -1,0 +1,3 @@
+//! The key manager rules, one test per rule.
+
+use super::*;
