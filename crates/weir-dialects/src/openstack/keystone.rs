@@ -272,6 +272,7 @@ fn token_body(
         "catalog": [
             {"type": "load-balancer", "name": "octavia", "id": "load-balancer", "endpoints": endpoints(&format!("{base}{LOAD_BALANCER_PREFIX}"))},
             {"type": "network", "name": "neutron", "id": "network", "endpoints": endpoints(&base)},
+            {"type": "key-manager", "name": "barbican", "id": "key-manager", "endpoints": endpoints(&format!("{base}{}", super::KEY_MANAGER_PREFIX))},
             {"type": "identity", "name": "keystone", "id": "identity", "endpoints": endpoints(&format!("{base}/v3"))},
         ],
     }})

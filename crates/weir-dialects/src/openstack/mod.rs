@@ -3,7 +3,9 @@
 //! pointing back at Weir), the read side of Neutron ([`neutron`]) and
 //! Octavia's LBaaS v2 API under `/load-balancer/v2/lbaas` (and the older
 //! prefix-less paths), the routes openstacksdk, python-octaviaclient and
-//! neutron-lbaas clients use.
+//! neutron-lbaas clients use, and Barbican's key-manager API
+//! ([`barbican`]) under `/key-manager/v1`, which TERMINATED_HTTPS
+//! listeners take their certificates from.
 //!
 //! A project's access key is its application credential (id and secret)
 //! and its user (name and password); a token carries the role of the key
@@ -23,6 +25,7 @@ use serde_json::{json, Value};
 use crate::lbaas::{self, Ctx, Flavor, LbaasError};
 use crate::Dialects;
 
+mod barbican;
 mod external;
 mod keystone;
 mod neutron;
@@ -58,6 +61,8 @@ pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
         .route("/v2.0/networks/{id}", get(show_network))
         .route("/v2.0/ports", get(list_ports))
         .route("/v2.0/ports/{id}", get(show_port))
+        // Barbican's API (TERMINATED_HTTPS listeners' certificates).
+        .nest("/key-manager/v1", barbican::routes())
         .layer(middleware::from_fn_with_state(state.clone(), token_layer));
     // With the operator's own Keystone, clients get their tokens there:
     // Weir's Keystone is not served, so no client is handed a token the
@@ -74,6 +79,7 @@ pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
         .route(LOAD_BALANCER_PREFIX, get(octavia_versions))
         .route("/load-balancer/", get(octavia_versions))
         .merge(keystone)
+        .merge(barbican::version_routes())
         .merge(lbaas)
 }
 
