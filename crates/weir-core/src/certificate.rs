@@ -219,29 +219,30 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            listener_certificate_ids(Protocol::Https, &ids(2)).unwrap(),
+            listener_certificate_ids(Protocol::Https, &ids(2), false).unwrap(),
             [CertificateId::new("c0"), CertificateId::new("c1")]
         );
         assert_eq!(
-            listener_certificate_ids(Protocol::Https, &ids(MAX_CERTIFICATES_PER_LISTENER))
+            listener_certificate_ids(Protocol::Https, &ids(MAX_CERTIFICATES_PER_LISTENER), false)
                 .unwrap()
                 .len(),
             MAX_CERTIFICATES_PER_LISTENER
         );
         assert_eq!(
-            field(listener_certificate_ids(Protocol::Https, &[])),
+            field(listener_certificate_ids(Protocol::Https, &[], false)),
             "certificate_ids"
         );
         assert_eq!(
             field(listener_certificate_ids(
                 Protocol::Https,
-                &ids(MAX_CERTIFICATES_PER_LISTENER + 1)
+                &ids(MAX_CERTIFICATES_PER_LISTENER + 1),
+                false
             )),
             "certificate_ids"
         );
         let twice = vec!["a".to_owned(), "b".to_owned(), "a".to_owned()];
         assert_eq!(
-            field(listener_certificate_ids(Protocol::Https, &twice)),
+            field(listener_certificate_ids(Protocol::Https, &twice, false)),
             "certificate_ids[2]"
         );
         for other in [
@@ -250,12 +251,22 @@ mod tests {
             Protocol::TlsPassthrough,
             Protocol::Udp,
         ] {
-            assert!(listener_certificate_ids(other, &[]).unwrap().is_empty());
+            assert!(listener_certificate_ids(other, &[], false)
+                .unwrap()
+                .is_empty());
             assert_eq!(
-                field(listener_certificate_ids(other, &ids(1))),
+                field(listener_certificate_ids(other, &ids(1), false)),
                 "certificate_ids"
             );
         }
+        // An https listener serving key-manager refs names no certificate.
+        assert!(listener_certificate_ids(Protocol::Https, &[], true)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            field(listener_certificate_ids(Protocol::Https, &ids(1), true)),
+            "certificate_ids"
+        );
     }
 
     #[test]
