@@ -63,9 +63,11 @@ fn decode_payload(
         keymgr::content_type("payload_content_type", content_type).map_err(invalid)?;
     let bytes = match (content_type.as_str(), encoding) {
         ("text/plain", None) => payload.to_vec(),
-        ("text/plain", Some(e)) => return Err(KmError::bad_request(format!(
+        ("text/plain", Some(e)) => {
+            return Err(KmError::bad_request(format!(
             "payload_content_encoding {e:?} is not valid for text/plain (send the text as it is)"
-        ))),
+        )))
+        }
         (_, Some(e)) if e.eq_ignore_ascii_case("base64") => {
             let text: Vec<u8> = payload
                 .iter()
