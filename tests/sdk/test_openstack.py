@@ -355,12 +355,14 @@ class OctaviaTest(LbaasTestCase):
                                                        protocol_port=port), os_exc.NotFoundException, 404,
                            "a listener on an unknown load balancer")
         self.assertEqual(len(self.os_step("get_load_balancer", lambda: lbx.get_load_balancer(lb.id)).listeners), 1)
-        # An HTTP listener would need the same TCP socket: 409 too. TLS termination is Octavia's 501.
+        # An HTTP listener would need the same TCP socket: 409 too. TLS termination needs its
+        # certificate (tests/sdk/test_keymgr.py serves it).
         self.assertOsError(lambda: lbx.create_listener(loadbalancer_id=lb.id, protocol="HTTP", protocol_port=port),
                            os_exc.ConflictException, 409, "an HTTP listener on a TCP listener's port")
         self.assertOsError(lambda: lbx.create_listener(loadbalancer_id=lb.id, protocol="TERMINATED_HTTPS",
                                                        protocol_port=free_port(lb.vip_address)),
-                           os_exc.HttpException, 501, "TERMINATED_HTTPS", message_re="does not support")
+                           os_exc.BadRequestException, 400, "TERMINATED_HTTPS without a certificate",
+                           message_re="default certificate container reference")
 
     def test_listener_connection_limit_is_kept_and_bounded(self):
         """connection_limit (issue 14, hole 7): -1 is the default (Weir's dataplane.max_connections),

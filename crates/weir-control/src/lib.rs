@@ -14,6 +14,7 @@
 //! Reads go straight to the store's reader pool.
 
 mod auth;
+mod keymaterial;
 mod maintenance;
 pub mod secrets;
 mod service;

@@ -13,7 +13,10 @@
 //! listener and opens each key with the deployment's [`SecretCell`], so
 //! the data plane never reads the store nor holds the secrets key. A
 //! certificate that is gone or whose key does not open makes the spec
-//! say so, and the data plane serves nothing on that listener.
+//! say so, and the data plane serves nothing on that listener. Listeners
+//! serving from the key manager (Octavia's TERMINATED_HTTPS) get their
+//! secrets opened and read into a chain and key the same way
+//! ([`crate::keymaterial`]).
 //!
 //! The change log is compacted (`StoreTx::compact`): a follower that finds
 //! its revision below the compacted horizon may have missed rows, so it
@@ -60,7 +63,40 @@ async fn listener_tls(
     secrets: &SecretBox,
     listener: &Listener,
 ) -> StoreResult<ListenerTls> {
-    let mut served = Vec::with_capacity(listener.certificate_ids.len());
+    let mut served = Vec::with_capacity(listener.certificate_ids.len() + listener.tls_refs.len());
+    let now = weir_core::Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+    );
+    for r in &listener.tls_refs {
+        let pem = match crate::keymaterial::tls_ref_material(
+            reads,
+            secrets,
+            &listener.project_id,
+            r,
+            now,
+        )
+        .await?
+        {
+            Ok(pem) => pem,
+            Err(why) => {
+                return Ok(ListenerTls::Unavailable(format!(
+                    "{} cannot be served: {why}",
+                    r.href
+                )))
+            }
+        };
+        let id = match &r.target {
+            weir_core::keymgr::KeyRef::Secret(id) => id.as_str(),
+            weir_core::keymgr::KeyRef::Container(id) => id.as_str(),
+        };
+        served.push(CertificateMaterial {
+            id: CertificateId::new(id),
+            chain_pem: pem.chain.into(),
+            key_pem: pem.key.into(),
+        });
+    }
     for id in &listener.certificate_ids {
         let Some((chain, sealed)) = reads.certificate_material(id).await? else {
             return Ok(ListenerTls::Unavailable(format!(

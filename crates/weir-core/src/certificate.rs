@@ -18,10 +18,12 @@ pub const MAX_CERTIFICATES_PER_LISTENER: usize = 50;
 /// The certificates a listener of `protocol` names, checked for shape:
 /// an HTTPS listener names 1 to [`MAX_CERTIFICATES_PER_LISTENER`], no
 /// id twice (the first is the default); any other listener names none
-/// (a certificate it would never serve is refused, not ignored).
+/// (a certificate it would never serve is refused, not ignored). An
+/// HTTPS listener serving from the key manager (`has_refs`) names none.
 pub fn listener_certificate_ids(
     protocol: Protocol,
     ids: &[String],
+    has_refs: bool,
 ) -> Result<Vec<CertificateId>, Error> {
     const FIELD: &str = "certificate_ids";
     if protocol != Protocol::Https {
@@ -31,6 +33,15 @@ pub fn listener_certificate_ids(
         return Err(Error::invalid(
             FIELD,
             format!("only an https listener serves certificates, not {protocol}"),
+        ));
+    }
+    if has_refs {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(Error::invalid(
+            FIELD,
+            "an https listener serves either certificates or key-manager refs, not both",
         ));
     }
     if ids.is_empty() {
@@ -208,29 +219,30 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            listener_certificate_ids(Protocol::Https, &ids(2)).unwrap(),
+            listener_certificate_ids(Protocol::Https, &ids(2), false).unwrap(),
             [CertificateId::new("c0"), CertificateId::new("c1")]
         );
         assert_eq!(
-            listener_certificate_ids(Protocol::Https, &ids(MAX_CERTIFICATES_PER_LISTENER))
+            listener_certificate_ids(Protocol::Https, &ids(MAX_CERTIFICATES_PER_LISTENER), false)
                 .unwrap()
                 .len(),
             MAX_CERTIFICATES_PER_LISTENER
         );
         assert_eq!(
-            field(listener_certificate_ids(Protocol::Https, &[])),
+            field(listener_certificate_ids(Protocol::Https, &[], false)),
             "certificate_ids"
         );
         assert_eq!(
             field(listener_certificate_ids(
                 Protocol::Https,
-                &ids(MAX_CERTIFICATES_PER_LISTENER + 1)
+                &ids(MAX_CERTIFICATES_PER_LISTENER + 1),
+                false
             )),
             "certificate_ids"
         );
         let twice = vec!["a".to_owned(), "b".to_owned(), "a".to_owned()];
         assert_eq!(
-            field(listener_certificate_ids(Protocol::Https, &twice)),
+            field(listener_certificate_ids(Protocol::Https, &twice, false)),
             "certificate_ids[2]"
         );
         for other in [
@@ -239,12 +251,22 @@ mod tests {
             Protocol::TlsPassthrough,
             Protocol::Udp,
         ] {
-            assert!(listener_certificate_ids(other, &[]).unwrap().is_empty());
+            assert!(listener_certificate_ids(other, &[], false)
+                .unwrap()
+                .is_empty());
             assert_eq!(
-                field(listener_certificate_ids(other, &ids(1))),
+                field(listener_certificate_ids(other, &ids(1), false)),
                 "certificate_ids"
             );
         }
+        // An https listener serving key-manager refs names no certificate.
+        assert!(listener_certificate_ids(Protocol::Https, &[], true)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            field(listener_certificate_ids(Protocol::Https, &ids(1), true)),
+            "certificate_ids"
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum ResourceKind {
     Flavor,
     L7Policy,
     L7Rule,
+    Secret,
+    Container,
 }
 
 impl ResourceKind {
@@ -44,6 +46,8 @@ impl ResourceKind {
             Self::Flavor => "flavor",
             Self::L7Policy => "L7 policy",
             Self::L7Rule => "L7 rule",
+            Self::Secret => "secret",
+            Self::Container => "container",
         }
     }
 }
@@ -68,6 +72,10 @@ pub enum QuotaKind {
     /// Rules of one L7 policy, and of all the policies of one listener.
     L7RulesPerPolicy,
     L7RulesPerListener,
+    /// Key-manager secrets of one project ([`crate::keymgr`]).
+    SecretsPerProject,
+    /// Key-manager containers of one project.
+    ContainersPerProject,
 }
 
 /// Every way a command can be refused by the domain rules.
@@ -184,6 +192,8 @@ pub enum Error {
         QuotaKind::L7PoliciesPerListener => "too many L7 policies on the listener",
         QuotaKind::L7RulesPerPolicy => "too many rules in the L7 policy",
         QuotaKind::L7RulesPerListener => "too many L7 rules on the listener",
+        QuotaKind::SecretsPerProject => "too many secrets in the project",
+        QuotaKind::ContainersPerProject => "too many containers in the project",
     })]
     QuotaExceeded {
         kind: QuotaKind,

@@ -77,6 +77,10 @@ id_type!(
     L7PolicyId,
     /// A rule of an L7 policy.
     L7RuleId,
+    /// A key-manager secret (Barbican's).
+    SecretId,
+    /// A key-manager container of named secrets.
+    ContainerId,
 );
 
 /// Longest id accepted anywhere (UUIDs take 36; operators' and clouds'

@@ -41,6 +41,7 @@ pub mod group;
 pub mod idempotency;
 pub mod ids;
 pub mod inventory;
+pub mod keymgr;
 pub mod l7;
 pub mod limits;
 pub mod loadbalancer;
@@ -51,6 +52,7 @@ pub mod settings;
 pub mod status;
 pub mod tags;
 pub mod time;
+pub mod tls;
 pub mod topology;
 
 pub use error::{Error, ResourceKind};

@@ -10,6 +10,7 @@ use crate::address;
 use crate::certificate;
 use crate::ids::*;
 use crate::inventory::{validate_description, validate_name};
+use crate::keymgr;
 use crate::limits;
 use crate::model::*;
 use crate::settings::NetworkSettings;
@@ -200,6 +201,11 @@ pub struct NewListener {
     /// caller checks that they are the project's with
     /// [`crate::certificate::check_owned`]).
     pub certificate_ids: Vec<String>,
+    /// HTTPS listeners serving from the key manager instead (checked by
+    /// [`crate::keymgr::listener_tls_refs`]; the caller resolves them).
+    pub tls_refs: Vec<crate::keymgr::TlsRef>,
+    /// HTTPS listeners: versions, suites, ALPN ([`crate::tls::check`]).
+    pub tls_options: crate::tls::TlsOptions,
 }
 
 /// Only an HTTP (or HTTPS) listener adds headers.
@@ -248,6 +254,14 @@ pub struct ListenerUpdate {
     /// Replaces an HTTPS listener's certificates (rotation); the caller
     /// checks ownership as on create.
     pub certificate_ids: Option<Vec<String>>,
+    /// Replaces the key-manager refs (rotation); the caller resolves them.
+    pub tls_refs: Option<Vec<crate::keymgr::TlsRef>>,
+    /// `Some(empty)`: back to the default versions.
+    pub tls_versions: Option<Vec<crate::tls::TlsVersion>>,
+    /// `Some(None)`: back to every suite.
+    pub tls_ciphers: Option<Option<String>>,
+    /// `Some(empty)`: back to the default ALPN.
+    pub alpn_protocols: Option<Vec<String>>,
 }
 
 /// Applies `update` under the same rules as creation; `lb` is the
@@ -266,9 +280,31 @@ pub fn plan_listener_update(
     if let Some(group) = &update.group_pool_id {
         next.group_pool_id = group.as_deref().map(PoolId::new);
     }
-    if let Some(ids) = &update.certificate_ids {
-        next.certificate_ids = certificate::listener_certificate_ids(next.protocol, ids)?;
+    if let Some(refs) = &update.tls_refs {
+        next.tls_refs = keymgr::listener_tls_refs(next.protocol, refs)?;
     }
+    if let Some(ids) = &update.certificate_ids {
+        next.certificate_ids =
+            certificate::listener_certificate_ids(next.protocol, ids, !next.tls_refs.is_empty())?;
+    }
+    if next.protocol == Protocol::Https
+        && next.certificate_ids.is_empty() == next.tls_refs.is_empty()
+    {
+        return Err(Error::invalid(
+            "certificate_ids",
+            "an https listener serves either certificates or key-manager refs",
+        ));
+    }
+    if let Some(versions) = &update.tls_versions {
+        next.tls_options.versions = versions.clone();
+    }
+    if let Some(ciphers) = &update.tls_ciphers {
+        next.tls_options.ciphers = ciphers.clone();
+    }
+    if let Some(alpn) = &update.alpn_protocols {
+        next.tls_options.alpn = alpn.clone();
+    }
+    crate::tls::check(next.protocol, &next.tls_options)?;
     if let Some(headers) = update.forwarded_headers {
         check_forwarded_headers(next.protocol, headers)?;
         next.forwarded_headers = headers;
@@ -420,7 +456,13 @@ pub fn plan_listener(
             format!("an {protocol} listener terminates HTTP and can only forward in proxy mode"),
         ));
     }
-    let certificate_ids = certificate::listener_certificate_ids(protocol, &req.certificate_ids)?;
+    let tls_refs = keymgr::listener_tls_refs(protocol, &req.tls_refs)?;
+    let certificate_ids = certificate::listener_certificate_ids(
+        protocol,
+        &req.certificate_ids,
+        !tls_refs.is_empty(),
+    )?;
+    crate::tls::check(protocol, &req.tls_options)?;
     let backend_port = match req.backend_port {
         None => None,
         Some(_) if !ports.is_single() => {
@@ -495,6 +537,8 @@ pub fn plan_listener(
             allowed_cidrs,
             forwarded_headers,
             certificate_ids,
+            tls_refs,
+            tls_options: req.tls_options.clone(),
             default_pool_id: pool.id.clone(),
             description,
             created_at: now,

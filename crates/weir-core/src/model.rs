@@ -648,6 +648,13 @@ pub struct Listener {
     /// served, the first by default, the others when a client's SNI names
     /// one of theirs. Certificates of the listener's project.
     pub certificate_ids: Vec<CertificateId>,
+    /// HTTPS listeners that serve from the key manager instead (Octavia's
+    /// TERMINATED_HTTPS): its secrets or containers, the first the
+    /// default; an HTTPS listener names these or `certificate_ids`,
+    /// never both.
+    pub tls_refs: Vec<crate::keymgr::TlsRef>,
+    /// HTTPS listeners only: versions, suites and ALPN offered.
+    pub tls_options: crate::tls::TlsOptions,
     pub default_pool_id: PoolId,
     pub description: String,
     pub created_at: Timestamp,
@@ -933,6 +940,8 @@ macro_rules! owned_by_project_id {
 }
 
 owned_by_project_id!(
+    crate::keymgr::Secret,
+    crate::keymgr::Container,
     Vpc,
     Subnet,
     Instance,

@@ -57,6 +57,13 @@ pub struct Limits {
     pub server_groups_per_load_balancer: usize,
     /// TLS certificates one project may hold (each holds a private key).
     pub certificates_per_project: usize,
+    /// Key-manager secrets one project may hold.
+    pub secrets_per_project: usize,
+    /// Key-manager containers one project may hold.
+    pub containers_per_project: usize,
+    /// Largest secret payload, in bytes (Barbican's default
+    /// `max_allowed_secret_in_bytes`, 10,000).
+    pub secret_max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -71,6 +78,9 @@ impl Default for Limits {
             listeners_per_load_balancer: 50,
             server_groups_per_load_balancer: 100,
             certificates_per_project: 100,
+            secrets_per_project: 500,
+            containers_per_project: 500,
+            secret_max_bytes: 10_000,
         }
     }
 }

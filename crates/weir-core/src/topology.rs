@@ -64,6 +64,8 @@ pub struct ListenerSpec {
     /// until the follower has filled it in, which the data plane refuses
     /// to serve.
     pub tls: Option<Arc<ListenerTls>>,
+    /// HTTPS listeners: the versions, suites and ALPN offered.
+    pub tls_options: crate::tls::TlsOptions,
 }
 
 /// A pool an L7 policy forwards to, with what the engine needs of it:
@@ -390,6 +392,7 @@ pub fn listener_spec(
         l7: None,
         l7_targets: Vec::new(),
         tls: None,
+        tls_options: listener.tls_options.clone(),
     }
 }
 
@@ -535,6 +538,8 @@ mod tests {
             allowed_cidrs: Vec::new(),
             forwarded_headers: ForwardedHeaders::default(),
             certificate_ids: Vec::new(),
+            tls_refs: Vec::new(),
+            tls_options: Default::default(),
             default_pool_id: "own".into(),
             description: String::new(),
             created_at: crate::Timestamp(0),

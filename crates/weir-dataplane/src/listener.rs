@@ -200,7 +200,10 @@ impl ListenerRuntime {
     pub fn update(&self, spec: Arc<ListenerSpec>, pools: Vec<Arc<PoolRuntime>>, l7: L7Pools) {
         self.slots
             .set_limit(spec.max_connections.unwrap_or(self.default_cap) as usize);
-        let tls_changed = spec.protocol == Protocol::Https && self.spec.load().tls != spec.tls;
+        let tls_changed = spec.protocol == Protocol::Https && {
+            let old = self.spec.load();
+            old.tls != spec.tls || old.tls_options != spec.tls_options
+        };
         // Pools first: a connection that reads the new spec finds the
         // pools its routes name.
         self.l7_pools.store(Arc::new(l7));

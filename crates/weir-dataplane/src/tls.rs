@@ -47,7 +47,7 @@ pub fn server_config(spec: &ListenerSpec) -> Result<Arc<rustls::ServerConfig>, S
                     key_pem: &c.key_pem,
                 })
                 .collect();
-            weir_tls::server::server_config(&material)
+            weir_tls::server::server_config_with(&material, &spec.tls_options)
         }
     }
 }

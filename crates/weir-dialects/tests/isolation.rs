@@ -21,6 +21,8 @@
 mod aliyun;
 #[path = "golden/harness.rs"]
 mod harness;
+#[path = "isolation/keymgr.rs"]
+mod keymgr;
 #[path = "isolation/lbaas.rs"]
 mod lbaas;
 #[path = "isolation/native.rs"]
@@ -49,8 +51,10 @@ fn project_a_cannot_see_or_touch_project_b_on_any_route() {
     let (clients, _dir) = harness::start_projects(&["tenant-a", "tenant-b"]);
     let (a, b) = (&clients[0], &clients[1]);
     let (a_token, b_token) = (token(a), token(b));
-    let a_ids = world::build(a, &a_token);
+    let mut a_ids = world::build(a, &a_token);
     let mut b_ids = world::build(b, &b_token);
+    keymgr::build(a, &a_token, &mut a_ids);
+    keymgr::build(b, &b_token, &mut b_ids);
     world::lone_instance(b, &mut b_ids, "10.0.1.31");
     world::stop_some(b, &b_ids);
 
@@ -68,6 +72,7 @@ fn project_a_cannot_see_or_touch_project_b_on_any_route() {
     ucloud::sweep(&mut sweep);
     aliyun::sweep(&mut sweep);
     lbaas::sweep(&mut sweep, &a_token);
+    keymgr::sweep(&mut sweep, &a_token);
 
     let routes = every_route();
     let missing: Vec<&Route> = routes.difference(&sweep.covered).collect();
@@ -211,6 +216,16 @@ fn every_route() -> BTreeSet<Route> {
         };
         out.insert((dialect, route));
     }
+    let barbican = routed(
+        include_str!("../src/openstack/barbican/mod.rs"),
+        "pub(super) fn routes(",
+    );
+    for (method, path) in &barbican {
+        out.insert((
+            Dialect::KeyManager,
+            format!("{method} {}{path}", keymgr::PREFIX),
+        ));
+    }
     // The nests themselves must be the prefixes the sweep probes.
     for source in [
         include_str!("../src/openstack/mod.rs"),
@@ -220,7 +235,9 @@ fn every_route() -> BTreeSet<Route> {
             let rest = &source[nest.0 + ".nest(\"".len()..];
             let prefix = &rest[..rest.find('"').unwrap()];
             assert!(
-                lbaas::OCTAVIA_PREFIXES.contains(&prefix) || prefix == lbaas::HUAWEI_PREFIX,
+                lbaas::OCTAVIA_PREFIXES.contains(&prefix)
+                    || prefix == lbaas::HUAWEI_PREFIX
+                    || prefix == keymgr::PREFIX,
                 "an LBaaS prefix the sweep does not probe: {prefix}"
             );
         }

@@ -22,6 +22,7 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use weir_core::flavor::{Flavor, FlavorProfile};
 use weir_core::ids::*;
+use weir_core::keymgr::{Container, Secret};
 use weir_core::l7::{L7Policy, L7Rule};
 use weir_core::model::*;
 
@@ -167,6 +168,22 @@ pub trait Reads: Send {
         id: &CertificateId,
     ) -> StoreResult<Option<(String, String)>>;
 
+    async fn secret(&mut self, id: &SecretId) -> StoreResult<Option<Secret>>;
+    /// Secrets of `project` (all with `None`), oldest first.
+    async fn secrets(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Secret>>;
+    /// A secret with its sealed payload (`None` until one is stored), for
+    /// the payload call and the listeners that serve it; never a view.
+    async fn secret_with_payload(
+        &mut self,
+        id: &SecretId,
+    ) -> StoreResult<Option<(Secret, Option<String>)>>;
+    async fn container(&mut self, id: &ContainerId) -> StoreResult<Option<Container>>;
+    /// Containers of `project` (all with `None`), oldest first.
+    async fn containers(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Container>>;
+    /// Every listener of `project`, oldest first (what may use its
+    /// secrets).
+    async fn listeners_of_project(&mut self, project: &ProjectId) -> StoreResult<Vec<Listener>>;
+
     async fn vpc(&mut self, id: &VpcId) -> StoreResult<Option<Vpc>>;
     async fn vpcs(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Vpc>>;
     async fn subnet(&mut self, id: &SubnetId) -> StoreResult<Option<Subnet>>;
@@ -283,6 +300,21 @@ pub trait StoreTx: Reads {
         sealed_key: &str,
     ) -> StoreResult<()>;
     async fn delete_certificate(&mut self, certificate: &Certificate) -> StoreResult<()>;
+    /// A secret with its sealed payload, if it came with one.
+    async fn insert_secret(
+        &mut self,
+        secret: &Secret,
+        sealed_payload: Option<&str>,
+    ) -> StoreResult<()>;
+    /// The payload of a secret made without one (`secret` as planned).
+    async fn set_secret_payload(
+        &mut self,
+        secret: &Secret,
+        sealed_payload: &str,
+    ) -> StoreResult<()>;
+    async fn delete_secret(&mut self, secret: &Secret) -> StoreResult<()>;
+    async fn insert_container(&mut self, container: &Container) -> StoreResult<()>;
+    async fn delete_container(&mut self, container: &Container) -> StoreResult<()>;
     /// Deletes an extra credential: its token and key stop working.
     async fn delete_credential(&mut self, credential: &Credential) -> StoreResult<()>;
     async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()>;

@@ -86,6 +86,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/postgres/0013_listener_certificates.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_key_manager.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -138,6 +138,22 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         },
         // The store keeps the list in order (the core keeps it to HTTPS).
         certificate_ids: vec!["cert-b".into(), "cert-a".into()],
+        // Key-manager refs and TLS options round-trip through their columns.
+        tls_refs: vec![
+            weir_core::keymgr::TlsRef {
+                href: "http://h/key-manager/v1/secrets/s1".into(),
+                target: weir_core::keymgr::KeyRef::Secret("s1".into()),
+            },
+            weir_core::keymgr::TlsRef {
+                href: "http://h/key-manager/v1/containers/c1".into(),
+                target: weir_core::keymgr::KeyRef::Container("c1".into()),
+            },
+        ],
+        tls_options: weir_core::tls::TlsOptions {
+            versions: vec![weir_core::tls::TlsVersion::Tls13],
+            ciphers: Some("TLS_AES_128_GCM_SHA256".into()),
+            alpn: vec!["http/1.1".into()],
+        },
         default_pool_id: "pool1".into(),
         description: "udp ranges".into(),
         created_at: t(5),

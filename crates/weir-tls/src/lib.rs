@@ -9,8 +9,11 @@
 //! Pure and synchronous: the caller passes `now`.
 //!
 //! [`server`] turns what was stored back into what a listener serves: the
-//! rustls configuration and the SNI resolver.
+//! rustls configuration and the SNI resolver. [`bundle`] reads the
+//! key manager's payloads (PKCS#12, PEM bundles, certificate containers)
+//! into the PEM that [`inspect`] holds to the same rules.
 
+pub mod bundle;
 pub mod server;
 
 use rustls::pki_types::pem::PemObject;

@@ -24,6 +24,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
+use weir_core::tls::{TlsOptions, TlsVersion};
 use x509_parser::prelude::*;
 
 /// TLS sessions one listener remembers for resumption by session id
@@ -113,6 +114,16 @@ pub struct Material<'a> {
 /// so resumption after it is a full handshake). Errors name the
 /// certificate that cannot be served.
 pub fn server_config(certificates: &[Material<'_>]) -> Result<Arc<ServerConfig>, String> {
+    server_config_with(certificates, &TlsOptions::default())
+}
+
+/// [`server_config`] with a listener's own versions, suites and ALPN
+/// ids (checked by `weir_core::tls` before they were stored; one that
+/// still cannot be built is an error, never a silent default).
+pub fn server_config_with(
+    certificates: &[Material<'_>],
+    options: &TlsOptions,
+) -> Result<Arc<ServerConfig>, String> {
     if certificates.is_empty() {
         return Err("no certificate to serve".into());
     }
@@ -137,16 +148,56 @@ pub fn server_config(certificates: &[Material<'_>]) -> Result<Arc<ServerConfig>,
         table: SniTable::new(&names),
         keys,
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites = cipher_suites(options)?;
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = options
+        .versions()
+        .iter()
+        .map(|v| match v {
+            TlsVersion::Tls12 => &rustls::version::TLS12,
+            TlsVersion::Tls13 => &rustls::version::TLS13,
+        })
+        .collect();
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&versions)
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = options.alpn().into_iter().map(String::into_bytes).collect();
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
     config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
     Ok(Arc::new(config))
+}
+
+/// The suites `options` name (IANA names, from `weir_core::tls`): a
+/// TLS 1.3 suite named restricts TLS 1.3 to those named, so a list of
+/// TLS 1.2 suites only leaves TLS 1.3 every suite. Every suite: none named.
+fn cipher_suites(options: &TlsOptions) -> Result<Vec<rustls::SupportedCipherSuite>, String> {
+    let all = rustls::crypto::ring::ALL_CIPHER_SUITES;
+    let named = options.suites();
+    if named.is_empty() {
+        return Ok(all.to_vec());
+    }
+    let iana = |s: &rustls::SupportedCipherSuite| {
+        let name = format!("{:?}", s.suite());
+        // rustls names TLS 1.3 suites TLS13_…, IANA TLS_….
+        name.replacen("TLS13_", "TLS_", 1)
+    };
+    let any13 = named.iter().any(|n| !n.contains("_WITH_"));
+    let mut out = Vec::new();
+    for name in &named {
+        match all.iter().find(|s| iana(s) == *name) {
+            Some(suite) => out.push(*suite),
+            None => return Err(format!("cipher suite {name} is not available")),
+        }
+    }
+    if !any13 {
+        out.extend(
+            all.iter()
+                .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_))),
+        );
+    }
+    Ok(out)
 }
 
 /// The leaf's DNS subject alternative names (IP names cannot be asked

@@ -172,6 +172,9 @@ struct LimitsSection {
     listeners_per_load_balancer: Option<usize>,
     server_groups_per_load_balancer: Option<usize>,
     certificates_per_project: Option<usize>,
+    secrets_per_project: Option<usize>,
+    containers_per_project: Option<usize>,
+    secret_max_bytes: Option<usize>,
 }
 
 /// Everything `weir serve` runs with.
@@ -336,6 +339,18 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             .limits
             .certificates_per_project
             .unwrap_or(defaults.certificates_per_project),
+        secrets_per_project: file
+            .limits
+            .secrets_per_project
+            .unwrap_or(defaults.secrets_per_project),
+        containers_per_project: file
+            .limits
+            .containers_per_project
+            .unwrap_or(defaults.containers_per_project),
+        secret_max_bytes: file
+            .limits
+            .secret_max_bytes
+            .unwrap_or(defaults.secret_max_bytes),
     };
     let durability = match file.store.durability.as_deref() {
         None | Some("full") => Durability::Full,

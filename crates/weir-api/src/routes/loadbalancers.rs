@@ -180,6 +180,8 @@ pub(super) async fn create_listener(
         }),
         tags: req.tags,
         certificate_ids: req.certificate_ids,
+        tls_refs: Vec::new(),
+        tls_options: Default::default(),
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))

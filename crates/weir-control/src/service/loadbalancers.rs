@@ -253,6 +253,7 @@ impl Control {
         let principal = principal.clone();
         let limit = self.settings.limits.listeners_per_load_balancer;
         let capabilities = self.settings.capabilities;
+        let secrets = self.secrets.get();
         let listener = command!(self.writer, principal, |tx| {
             let lb = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
@@ -260,6 +261,7 @@ impl Control {
             Limits::room_for_one(QuotaKind::ListenersPerLoadBalancer, siblings.len(), limit)?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
             check_certificates(tx, &plan.listener).await?;
+            super::keymgr::check_tls_refs(tx, &secrets, &plan.listener).await?;
             plan.default_pool = plan_pool_update(&plan.default_pool, &pool, capabilities, now())?;
             if let Some(group) = &plan.listener.group_pool_id {
                 let found = tx.pool(group).await?;
@@ -455,6 +457,7 @@ impl Control {
         update: ListenerUpdate,
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
+        let secrets = self.secrets.get();
         let listener = command!(self.writer, principal, |tx| {
             let found = tx.listener(&id).await?;
             let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
@@ -464,6 +467,9 @@ impl Control {
             check_new_group(tx, &principal, &current, &next).await?;
             if next.certificate_ids != current.certificate_ids {
                 check_certificates(tx, &next).await?;
+            }
+            if next.tls_refs != current.tls_refs {
+                super::keymgr::check_tls_refs(tx, &secrets, &next).await?;
             }
             if next != current {
                 tx.update_listener(&next).await?;

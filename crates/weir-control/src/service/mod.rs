@@ -61,6 +61,7 @@ macro_rules! command {
 mod backends;
 mod certificates;
 mod flavors;
+mod keymgr;
 mod l7;
 mod loadbalancers;
 mod tenants;

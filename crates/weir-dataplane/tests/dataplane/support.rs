@@ -205,6 +205,7 @@ pub fn topology(
         l7: None,
         l7_targets: Vec::new(),
         tls: None,
+        tls_options: Default::default(),
     };
     Arc::new(Topology {
         revision,

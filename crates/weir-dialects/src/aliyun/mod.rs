@@ -101,6 +101,10 @@ impl AliError {
                 ResourceKind::FlavorProfile | ResourceKind::Flavor => {
                     (S::NOT_FOUND, "InvalidParameter.NotFound")
                 }
+                // The key manager is OpenStack's; SLB never names its ids.
+                ResourceKind::Secret | ResourceKind::Container => {
+                    (S::NOT_FOUND, "InvalidParameter.NotFound")
+                }
                 ResourceKind::L7Policy | ResourceKind::L7Rule => {
                     (S::NOT_FOUND, "InvalidRuleId.NotFound")
                 }
@@ -150,6 +154,9 @@ impl AliError {
                 | QuotaKind::L7RulesPerPolicy
                 | QuotaKind::L7RulesPerListener => {
                     (S::BAD_REQUEST, "QuotaExceeded.RulesPerListener")
+                }
+                QuotaKind::SecretsPerProject | QuotaKind::ContainersPerProject => {
+                    (S::BAD_REQUEST, "QuotaExceeded.ServerCertificatesPerUser")
                 }
             },
             Error::IdempotencyMismatch { .. } => (S::BAD_REQUEST, "IdempotentParameterMismatch"),

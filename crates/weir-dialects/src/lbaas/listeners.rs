@@ -131,18 +131,12 @@ fn allowed_cidrs(
         .map_err(|e| LbaasError::from_control(e.into()))
 }
 
-/// Listener fields Weir has no setting for yet (TLS termination, nested
-/// creation).
+/// Listener fields Weir has no setting for yet (HSTS, nested creation);
+/// the TLS ones are [`TlsBody`]'s.
 #[derive(Deserialize, Default)]
 pub(super) struct Unhonoured {
-    default_tls_container_ref: Option<Value>,
-    sni_container_refs: Option<Value>,
-    client_ca_tls_container_ref: Option<Value>,
-    client_authentication: Option<Value>,
-    client_crl_container_ref: Option<Value>,
-    tls_ciphers: Option<Value>,
-    tls_versions: Option<Value>,
-    alpn_protocols: Option<Value>,
+    #[serde(flatten)]
+    tls: TlsBody,
     hsts_max_age: Option<Value>,
     hsts_include_subdomains: Option<Value>,
     hsts_preload: Option<Value>,
@@ -183,6 +177,9 @@ const LISTENER_FIELDS: &[&str] = &[
     "default_pool",
     "l7policies",
     "tags",
+    // Huawei's.
+    "tls_ciphers_policy",
+    "http2_enable",
 ];
 
 /// Refuses a body field outside `known`, by name, as Octavia does.
@@ -199,16 +196,6 @@ pub(super) fn known_fields(raw: &[u8], wrapper: &str, known: &[&str]) -> Result<
 impl Unhonoured {
     fn refuse(&self) -> Result<(), LbaasError> {
         for (name, value) in [
-            ("default_tls_container_ref", &self.default_tls_container_ref),
-            ("sni_container_refs", &self.sni_container_refs),
-            (
-                "client_ca_tls_container_ref",
-                &self.client_ca_tls_container_ref,
-            ),
-            ("client_crl_container_ref", &self.client_crl_container_ref),
-            ("tls_ciphers", &self.tls_ciphers),
-            ("tls_versions", &self.tls_versions),
-            ("alpn_protocols", &self.alpn_protocols),
             ("hsts_max_age", &self.hsts_max_age),
             ("hsts_include_subdomains", &self.hsts_include_subdomains),
             ("hsts_preload", &self.hsts_preload),
@@ -217,12 +204,7 @@ impl Unhonoured {
         ] {
             refuse_unhonoured("", name, value.as_ref())?;
         }
-        match self.client_authentication.as_ref().and_then(Value::as_str) {
-            None | Some("NONE") => Ok(()),
-            Some(other) => Err(LbaasError::unsupported(format!(
-                "client_authentication {other} (Weir does not terminate TLS yet)"
-            ))),
-        }
+        Ok(())
     }
 }
 
@@ -310,9 +292,9 @@ pub(super) fn listener_protocol(p: &str) -> Result<&'static str, LbaasError> {
         "HTTP" => Ok("http"),
         // Octavia's HTTPS passes TLS through to members that terminate it.
         "HTTPS" => Ok("tls-passthrough"),
-        "TERMINATED_HTTPS" => Err(LbaasError::unsupported(
-            "protocol TERMINATED_HTTPS (Weir does not terminate TLS yet; HTTPS passes it through)",
-        )),
+        // Terminated by Weir, with certificates from the key manager
+        // (Octavia) or Weir's certificates (Huawei).
+        "TERMINATED_HTTPS" => Ok("https"),
         "SCTP" => Err(LbaasError::unsupported("protocol SCTP")),
         "PROMETHEUS" => Err(LbaasError::unsupported("protocol PROMETHEUS")),
         other => Err(LbaasError::bad_request(format!(
@@ -325,6 +307,7 @@ pub(super) fn listener_protocol(p: &str) -> Result<&'static str, LbaasError> {
 pub(super) async fn create_listener(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
+    headers: axum::http::HeaderMap,
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: CreateListener = body(&raw, "listener")?;
@@ -346,7 +329,12 @@ pub(super) async fn create_listener(
         .map_err(fail)?
         .project_id;
     check_owner([&req.project_id, &req.tenant_id], &owner)?;
-    let protocol = listener_protocol(&req.protocol.ok_or_else(|| missing("protocol"))?)?;
+    let octavia_protocol = req.protocol.ok_or_else(|| missing("protocol"))?;
+    let protocol = listener_protocol(&octavia_protocol)?;
+    let tls = req
+        .unhonoured
+        .tls
+        .create(ctx.flavor, &headers, &octavia_protocol)?;
     let forwarded_headers = insert_headers(req.insert_headers.as_ref())?;
     let port = req.protocol_port.ok_or_else(|| missing("protocol_port"))?.0;
     let [client, connect, member, inspect] = listener_timeouts([
@@ -387,7 +375,9 @@ pub(super) async fn create_listener(
                 inspect_timeout_ms: inspect,
                 allowed_cidrs,
                 tags,
-                certificate_ids: Vec::new(),
+                certificate_ids: tls.certificate_ids,
+                tls_refs: tls.refs,
+                tls_options: tls.options,
             },
         )
         .await
@@ -447,6 +437,7 @@ pub(super) async fn update_listener(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
     Path(p): Path<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: UpdateListener = body(&raw, "listener")?;
@@ -454,6 +445,8 @@ pub(super) async fn update_listener(
     req.unhonoured.refuse()?;
     let c = &d.control;
     let id = ListenerId::new(param(&p, "listener_id"));
+    let current = c.get_listener(&ctx.principal, &id).await.map_err(fail)?;
+    let tls = req.unhonoured.tls.change(ctx.flavor, &headers, &current)?;
     let forwarded_headers = insert_headers(req.insert_headers.as_ref())?;
     let [client, connect, member, inspect] = listener_timeouts([
         req.timeout_client_data,
@@ -496,6 +489,11 @@ pub(super) async fn update_listener(
                 inspect_timeout_ms: inspect,
                 allowed_cidrs: cidrs,
                 tags: tags_field("", &req.tags)?,
+                certificate_ids: tls.certificate_ids,
+                tls_refs: tls.refs,
+                tls_versions: tls.versions,
+                tls_ciphers: tls.ciphers,
+                alpn_protocols: tls.alpn,
                 ..ListenerUpdate::default()
             },
         )

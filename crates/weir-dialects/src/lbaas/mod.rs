@@ -19,6 +19,7 @@ mod members;
 mod monitors;
 mod pools;
 mod tags;
+mod tls;
 mod views;
 
 use std::collections::HashMap;
@@ -55,6 +56,7 @@ use members::*;
 use monitors::*;
 use pools::*;
 use tags::*;
+use tls::*;
 use views::*;
 
 /// Which cloud's rules apply to a request.
@@ -247,13 +249,17 @@ impl LbaasError {
                 | QuotaKind::CertificatesPerProject
                 | QuotaKind::L7PoliciesPerListener
                 | QuotaKind::L7RulesPerPolicy
-                | QuotaKind::L7RulesPerListener => {
+                | QuotaKind::L7RulesPerListener
+                | QuotaKind::SecretsPerProject
+                | QuotaKind::ContainersPerProject => {
                     let resource = match kind {
                         QuotaKind::LoadBalancersPerProject => "LoadBalancer",
                         QuotaKind::ListenersPerLoadBalancer => "Listener",
                         QuotaKind::CertificatesPerProject => "Certificate",
                         QuotaKind::L7PoliciesPerListener => "L7Policy",
                         QuotaKind::L7RulesPerPolicy | QuotaKind::L7RulesPerListener => "L7Rule",
+                        QuotaKind::SecretsPerProject => "Secret",
+                        QuotaKind::ContainersPerProject => "Container",
                         _ => "Pool",
                     };
                     (
@@ -307,6 +313,8 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::Flavor => "Flavor",
         ResourceKind::L7Policy => "L7 Policy",
         ResourceKind::L7Rule => "L7 Rule",
+        ResourceKind::Secret => "Secret",
+        ResourceKind::Container => "Container",
     }
 }
 

@@ -122,7 +122,7 @@ pub(super) fn lb_view(
 /// ([`l7_refs`]).
 pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool, l7: Vec<Value>) -> Value {
     let (provisioning, operating) = listener_status(c, l, lb_running);
-    json!({
+    let mut view = json!({
         "id": l.id.as_str(),
         "name": l.name,
         "description": l.description,
@@ -146,8 +146,6 @@ pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool, l7: Vec
         "timeout_tcp_inspect": l.inspect_timeout_ms.unwrap_or(0),
         "allowed_cidrs": (!l.allowed_cidrs.is_empty())
             .then(|| l.allowed_cidrs.iter().map(ToString::to_string).collect::<Vec<_>>()),
-        "default_tls_container_ref": null,
-        "sni_container_refs": [],
         "client_ca_tls_container_ref": null,
         "client_authentication": "NONE",
         "client_crl_container_ref": null,
@@ -155,7 +153,11 @@ pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool, l7: Vec
         "created_at": l.created_at.to_string(),
         "updated_at": l.updated_at.to_string(),
         "tags": l.tags,
-    })
+    });
+    if let Value::Object(map) = &mut view {
+        tls_view(l, map);
+    }
+    view
 }
 
 pub(super) fn algorithm_name(s: Scheduler) -> &'static str {

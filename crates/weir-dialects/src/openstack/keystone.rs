@@ -58,6 +58,16 @@ impl Tokens {
         (token, expires)
     }
 
+    /// A token for `access_key_id` that ends when `expires` (unix
+    /// seconds) does: Keystone's `token` method rescopes a token without
+    /// extending it, so a chain of them never outlives the first.
+    fn issue_until(&self, access_key_id: &str, expires: i64) -> String {
+        format!(
+            "{TOKEN_PREFIX}.{access_key_id}.{expires}.{}",
+            self.mac(access_key_id, expires)
+        )
+    }
+
     /// The access key a token was issued for, if it is genuine and
     /// unexpired (whether the key still exists is the caller's lookup).
     pub fn verify<'t>(&self, token: &'t str, now: i64) -> Option<&'t str> {
@@ -112,6 +122,15 @@ struct Identity {
     methods: Vec<String>,
     application_credential: Option<AppCredential>,
     password: Option<Password>,
+    token: Option<TokenMethod>,
+}
+
+/// Keystone's `token` method: a token of Weir's Keystone for a new one
+/// of the same key, project and expiry (keystoneauth's `v3.Token`, which
+/// octavia-tempest-plugin's Barbican client uses).
+#[derive(Deserialize)]
+struct TokenMethod {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +190,7 @@ pub(super) async fn issue_token(
             "The request you have made requires authentication.",
         )
     };
+    let mut until = None;
     let (method, key, user_name) = if identity
         .methods
         .iter()
@@ -200,10 +220,32 @@ pub(super) async fn issue_token(
             Some(p) => ("password", p, user.to_owned()),
             None => return unauthorized(),
         }
+    } else if identity.methods.iter().any(|m| m == "token") {
+        let Some(given) = &identity.token else {
+            return keystone_error(StatusCode::BAD_REQUEST, "token is missing");
+        };
+        let Some(key_id) = d.tokens.verify(&given.id, unix_now()) else {
+            return unauthorized();
+        };
+        let Some(expires) = given
+            .id
+            .rsplit('.')
+            .nth(1)
+            .and_then(|e| e.parse::<i64>().ok())
+        else {
+            return unauthorized();
+        };
+        match d.control.access_key(key_id).await {
+            Ok(Some(key)) => {
+                until = Some(expires);
+                ("token", key, key_id.to_owned())
+            }
+            _ => return unauthorized(),
+        }
     } else {
         return keystone_error(
             StatusCode::UNAUTHORIZED,
-            "only the application_credential and password methods are supported",
+            "only the application_credential, password and token methods are supported",
         );
     };
     let Ok(Some(project)) = d.control.project_of_key(&key).await else {
@@ -220,7 +262,10 @@ pub(super) async fn issue_token(
         }
     }
     let now = unix_now();
-    let (token, expires) = d.tokens.issue(&user_name, now);
+    let (token, expires) = match until {
+        Some(expires) => (d.tokens.issue_until(&user_name, expires), expires),
+        None => d.tokens.issue(&user_name, now),
+    };
     let body = token_body(&d, &headers, method, &project, &key, now, expires);
     let mut resp = (StatusCode::CREATED, Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&token) {
@@ -272,6 +317,7 @@ fn token_body(
         "catalog": [
             {"type": "load-balancer", "name": "octavia", "id": "load-balancer", "endpoints": endpoints(&format!("{base}{LOAD_BALANCER_PREFIX}"))},
             {"type": "network", "name": "neutron", "id": "network", "endpoints": endpoints(&base)},
+            {"type": "key-manager", "name": "barbican", "id": "key-manager", "endpoints": endpoints(&format!("{base}{}", super::KEY_MANAGER_PREFIX))},
             {"type": "identity", "name": "keystone", "id": "identity", "endpoints": endpoints(&format!("{base}/v3"))},
         ],
     }})

@@ -3,7 +3,9 @@
 //! pointing back at Weir), the read side of Neutron ([`neutron`]) and
 //! Octavia's LBaaS v2 API under `/load-balancer/v2/lbaas` (and the older
 //! prefix-less paths), the routes openstacksdk, python-octaviaclient and
-//! neutron-lbaas clients use.
+//! neutron-lbaas clients use, and Barbican's key-manager API
+//! ([`barbican`]) under `/key-manager/v1`, which TERMINATED_HTTPS
+//! listeners take their certificates from.
 //!
 //! A project's access key is its application credential (id and secret)
 //! and its user (name and password); a token carries the role of the key
@@ -23,6 +25,7 @@ use serde_json::{json, Value};
 use crate::lbaas::{self, Ctx, Flavor, LbaasError};
 use crate::Dialects;
 
+mod barbican;
 mod external;
 mod keystone;
 mod neutron;
@@ -37,6 +40,10 @@ use neutron::{list_networks, list_ports, list_subnets, show_network, show_port, 
 /// deployments serve it under this prefix, and its root must be Octavia's
 /// version document (the Aliyun dialect owns an unsigned `GET /`).
 pub const LOAD_BALANCER_PREFIX: &str = "/load-balancer";
+
+/// Where the catalog points the `key-manager` service (Barbican's v1 API
+/// under `{prefix}/v1`); a TERMINATED_HTTPS listener's refs must name it.
+pub const KEY_MANAGER_PREFIX: &str = "/key-manager";
 
 pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
     let lbaas = Router::new()
@@ -54,6 +61,8 @@ pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
         .route("/v2.0/networks/{id}", get(show_network))
         .route("/v2.0/ports", get(list_ports))
         .route("/v2.0/ports/{id}", get(show_port))
+        // Barbican's API (TERMINATED_HTTPS listeners' certificates).
+        .nest("/key-manager/v1", barbican::routes())
         .layer(middleware::from_fn_with_state(state.clone(), token_layer));
     // With the operator's own Keystone, clients get their tokens there:
     // Weir's Keystone is not served, so no client is handed a token the
@@ -70,6 +79,7 @@ pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
         .route(LOAD_BALANCER_PREFIX, get(octavia_versions))
         .route("/load-balancer/", get(octavia_versions))
         .merge(keystone)
+        .merge(barbican::version_routes())
         .merge(lbaas)
 }
 
@@ -80,7 +90,7 @@ pub(super) fn keystone_error(status: StatusCode, message: impl Into<String>) -> 
     (status, Json(body)).into_response()
 }
 
-pub(super) fn base_url(headers: &HeaderMap) -> String {
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())

@@ -112,6 +112,7 @@ impl UcError {
                 // Octavia's flavors; UCloud never names one.
                 ResourceKind::FlavorProfile | ResourceKind::Flavor => RESOURCE_NOT_FOUND,
                 ResourceKind::L7Policy | ResourceKind::L7Rule => RESOURCE_NOT_FOUND,
+                ResourceKind::Secret | ResourceKind::Container => RESOURCE_NOT_FOUND,
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -143,7 +144,9 @@ impl UcError {
                 | QuotaKind::CertificatesPerProject
                 | QuotaKind::L7PoliciesPerListener
                 | QuotaKind::L7RulesPerPolicy
-                | QuotaKind::L7RulesPerListener => RESOURCE_QUOTA,
+                | QuotaKind::L7RulesPerListener
+                | QuotaKind::SecretsPerProject
+                | QuotaKind::ContainersPerProject => RESOURCE_QUOTA,
             },
             Error::ListenerPortInUse { .. } => PORT_IN_USE,
             Error::Conflict { .. } => CONFLICT,

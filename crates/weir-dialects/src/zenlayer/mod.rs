@@ -128,9 +128,10 @@ impl ZcError {
                 }
                 ResourceKind::Certificate => (S::NOT_FOUND, "INVALID_CERTIFICATE_NOT_FOUND"),
                 // Zenlayer has no L7 policies; they are not named there.
-                ResourceKind::L7Policy | ResourceKind::L7Rule => {
-                    (S::NOT_FOUND, "INVALID_PARAMETER")
-                }
+                ResourceKind::L7Policy
+                | ResourceKind::L7Rule
+                | ResourceKind::Secret
+                | ResourceKind::Container => (S::NOT_FOUND, "INVALID_PARAMETER"),
             },
             Error::InvalidField { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::LoadBalancerNotRunning { .. } => (S::BAD_REQUEST, "INVALID_LB_STATUS"),
@@ -177,7 +178,9 @@ impl ZcError {
                 | QuotaKind::CertificatesPerProject
                 | QuotaKind::L7PoliciesPerListener
                 | QuotaKind::L7RulesPerPolicy
-                | QuotaKind::L7RulesPerListener => {
+                | QuotaKind::L7RulesPerListener
+                | QuotaKind::SecretsPerProject
+                | QuotaKind::ContainersPerProject => {
                     (S::BAD_REQUEST, "OPERATION_DENIED_QUOTA_EXCEED")
                 }
             },

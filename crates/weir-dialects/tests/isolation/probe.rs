@@ -71,6 +71,8 @@ pub enum Dialect {
     /// Octavia under `/v2.0/lbaas` and `/v2/lbaas`, and Neutron's read side.
     Octavia,
     Huawei,
+    /// Barbican's key-manager API under `/key-manager/v1`.
+    KeyManager,
 }
 
 impl Dialect {
@@ -98,6 +100,8 @@ impl Dialect {
                     && text("/Code")
                         .is_some_and(|c| c.ends_with(".NotFound") || c == "BackendServer.NotExist")
             }
+            // Barbican's 404: `{"code": 404, "title": "Not Found", ...}`.
+            Self::KeyManager => status == 404 && body["code"].as_u64() == Some(404),
             // Keystone answers a token it cannot find with 404.
             Self::Keystone => status == 404,
             // 404 ELB.1002; a subnet, VPC or instance named in a body is

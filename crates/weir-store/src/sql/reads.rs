@@ -130,6 +130,75 @@ impl<L: Lend> Reads for L {
             .collect())
     }
 
+    async fn secret(&mut self, id: &SecretId) -> StoreResult<Option<weir_core::keymgr::Secret>> {
+        select_one(
+            self.driver().await?,
+            "secrets",
+            "id",
+            id.as_str(),
+            keymgr::secret_from,
+        )
+        .await
+    }
+
+    async fn secrets(
+        &mut self,
+        project: Option<&ProjectId>,
+    ) -> StoreResult<Vec<weir_core::keymgr::Secret>> {
+        select_scoped(
+            self.driver().await?,
+            "secrets",
+            project,
+            keymgr::secret_from,
+        )
+        .await
+    }
+
+    async fn secret_with_payload(
+        &mut self,
+        id: &SecretId,
+    ) -> StoreResult<Option<(weir_core::keymgr::Secret, Option<String>)>> {
+        keymgr::secret_with_payload(self.driver().await?, id).await
+    }
+
+    async fn container(
+        &mut self,
+        id: &ContainerId,
+    ) -> StoreResult<Option<weir_core::keymgr::Container>> {
+        select_one(
+            self.driver().await?,
+            "containers",
+            "id",
+            id.as_str(),
+            keymgr::container_from,
+        )
+        .await
+    }
+
+    async fn containers(
+        &mut self,
+        project: Option<&ProjectId>,
+    ) -> StoreResult<Vec<weir_core::keymgr::Container>> {
+        select_scoped(
+            self.driver().await?,
+            "containers",
+            project,
+            keymgr::container_from,
+        )
+        .await
+    }
+
+    async fn listeners_of_project(&mut self, project: &ProjectId) -> StoreResult<Vec<Listener>> {
+        select_where(
+            self.driver().await?,
+            "listeners",
+            "project_id",
+            project.as_str(),
+            listener_from,
+        )
+        .await
+    }
+
     async fn certificate_material(
         &mut self,
         id: &CertificateId,

@@ -217,6 +217,8 @@ pub(super) fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
             .into_iter()
             .map(CertificateId::new)
             .collect(),
+        tls_refs: super::keymgr::tls_refs_col(row)?,
+        tls_options: super::keymgr::tls_options_col(row)?,
     })
 }
 

@@ -28,7 +28,7 @@ pub(super) struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    const NONE: Scope<'static> = Scope {
+    pub(super) const NONE: Scope<'static> = Scope {
         lb: None,
         pool: None,
     };
@@ -315,6 +315,40 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             Scope::NONE,
         )
         .await
+    }
+
+    async fn insert_secret(
+        &mut self,
+        secret: &weir_core::keymgr::Secret,
+        sealed_payload: Option<&str>,
+    ) -> StoreResult<()> {
+        self.km_insert_secret(secret, sealed_payload).await
+    }
+
+    async fn set_secret_payload(
+        &mut self,
+        secret: &weir_core::keymgr::Secret,
+        sealed_payload: &str,
+    ) -> StoreResult<()> {
+        self.km_set_payload(secret, sealed_payload).await
+    }
+
+    async fn delete_secret(&mut self, secret: &weir_core::keymgr::Secret) -> StoreResult<()> {
+        self.km_delete_secret(secret).await
+    }
+
+    async fn insert_container(
+        &mut self,
+        container: &weir_core::keymgr::Container,
+    ) -> StoreResult<()> {
+        self.km_insert_container(container).await
+    }
+
+    async fn delete_container(
+        &mut self,
+        container: &weir_core::keymgr::Container,
+    ) -> StoreResult<()> {
+        self.km_delete_container(container).await
     }
 
     async fn delete_credential(&mut self, credential: &Credential) -> StoreResult<()> {
@@ -640,7 +674,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              max_connections = $5, idle_timeout_ms = $6, description = $7, group_pool_id = $8, \
              updated_at = $9, forwarded_headers = $10, connect_timeout_ms = $11, \
              backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14, \
-             tags = $15, certificate_ids = $16 WHERE id = $17",
+             tags = $15, certificate_ids = $16, tls_refs = $17, tls_versions = $18, \
+             tls_ciphers = $19, alpn_protocols = $20 WHERE id = $21",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -658,6 +693,10 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 cidrs_arg(&l.allowed_cidrs),
                 tags_to_text(&l.tags),
                 certificate_ids_to_text(&l.certificate_ids),
+                keymgr::tls_refs_to_text(&l.tls_refs),
+                keymgr::tls_versions_to_text(&l.tls_options),
+                l.tls_options.ciphers.as_deref(),
+                tags_to_text(&l.tls_options.alpn),
                 l.id.as_str(),
             ],
         )
@@ -693,9 +732,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
              max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
              connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs, tags, \
-             certificate_ids) \
+             certificate_ids, tls_refs, tls_versions, tls_ciphers, alpn_protocols) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24, $25)",
+             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -722,6 +761,10 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 cidrs_arg(&l.allowed_cidrs),
                 tags_to_text(&l.tags),
                 certificate_ids_to_text(&l.certificate_ids),
+                keymgr::tls_refs_to_text(&l.tls_refs),
+                keymgr::tls_versions_to_text(&l.tls_options),
+                l.tls_options.ciphers.as_deref(),
+                tags_to_text(&l.tls_options.alpn),
             ],
         )
         .await?;

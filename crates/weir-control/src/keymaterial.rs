@@ -1,0 +1,107 @@
+//! What a listener's key-manager ref serves: the secret (or a
+//! certificate container's secrets) read, opened with the deployment's
+//! secrets key, and turned into a chain and key by `weir-tls`. One
+//! function for both callers, so what a command accepted is exactly what
+//! the topology follower later serves: the listener commands (which
+//! refuse a ref that does not resolve) and the follower (which reports
+//! the listener unavailable instead).
+
+use weir_core::ids::{ProjectId, SecretId};
+use weir_core::keymgr::{self, ContainerKind, KeyRef, TlsRef};
+use weir_core::Timestamp;
+use weir_store::{Reads, StoreResult};
+
+use crate::secrets::SecretBox;
+
+/// A ref's chain and key (PEM), or why it cannot be served. `Err` is a
+/// store failure; the inner `Err` a reason fit for the tenant (it names
+/// nothing of another project: another project's secret is "not found").
+pub async fn tls_ref_material<R: Reads + ?Sized>(
+    reads: &mut R,
+    secrets: &SecretBox,
+    project: &ProjectId,
+    r: &TlsRef,
+    now: Timestamp,
+) -> StoreResult<Result<weir_tls::bundle::Pem, String>> {
+    let pem = match &r.target {
+        KeyRef::Secret(id) => match payload(reads, secrets, project, id, now).await? {
+            Ok(bytes) => weir_tls::bundle::from_secret(&bytes),
+            Err(why) => Err(why),
+        },
+        KeyRef::Container(id) => {
+            let container = reads
+                .container(id)
+                .await?
+                .filter(|c| &c.project_id == project);
+            let Some(container) = container else {
+                return Ok(Err(format!("container {id} not found")));
+            };
+            if container.kind != ContainerKind::Certificate {
+                return Ok(Err(format!(
+                    "container {id} is a {} container, not a certificate container",
+                    container.kind.as_str()
+                )));
+            }
+            let mut parts: [Option<Vec<u8>>; 4] = Default::default();
+            for (slot, name) in parts.iter_mut().zip([
+                "certificate",
+                "private_key",
+                "intermediates",
+                "private_key_passphrase",
+            ]) {
+                if let Some(secret) = container.secret(name) {
+                    match payload(reads, secrets, project, secret, now).await? {
+                        Ok(bytes) => *slot = Some(bytes),
+                        Err(why) => return Ok(Err(format!("{name}: {why}"))),
+                    }
+                }
+            }
+            let [cert, key, intermediates, passphrase] = parts;
+            match cert {
+                None => Err("the container has no certificate".into()),
+                Some(cert) => weir_tls::bundle::from_parts(
+                    &cert,
+                    key.as_deref(),
+                    intermediates.as_deref(),
+                    passphrase.as_deref(),
+                ),
+            }
+        }
+    };
+    Ok(
+        pem.and_then(|pem| match weir_tls::inspect(&pem.chain, &pem.key, now) {
+            Ok(_) => Ok(pem),
+            Err(e) => Err(match e {
+                weir_core::Error::InvalidField { field, reason } => format!("{field}: {reason}"),
+                other => other.to_string(),
+            }),
+        }),
+    )
+}
+
+/// A secret's payload, opened: the project's, stored, not expired.
+async fn payload<R: Reads + ?Sized>(
+    reads: &mut R,
+    secrets: &SecretBox,
+    project: &ProjectId,
+    id: &SecretId,
+    now: Timestamp,
+) -> StoreResult<Result<Vec<u8>, String>> {
+    let found = reads
+        .secret_with_payload(id)
+        .await?
+        .filter(|(s, _)| &s.project_id == project);
+    let Some((secret, sealed)) = found else {
+        return Ok(Err(format!("secret {id} not found")));
+    };
+    if keymgr::expired(&secret, now) {
+        return Ok(Err(format!("secret {id} has expired")));
+    }
+    let Some(sealed) = sealed else {
+        return Ok(Err(format!("secret {id} has no payload")));
+    };
+    Ok(secrets.open(&sealed, id.as_str()).ok_or_else(|| {
+        tracing::error!(secret = %id, "a sealed payload does not open with this node's secrets key");
+        format!("the payload of secret {id} does not open with this node's secrets key")
+    }))
+}

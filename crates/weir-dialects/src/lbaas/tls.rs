@@ -1,0 +1,325 @@
+//! A listener's TLS fields: Octavia's TERMINATED_HTTPS refs (key-manager
+//! URLs, which must name this Weir's own key manager), Huawei's (its
+//! certificate ids), the TLS options of Octavia API 2.15/2.17/2.20, and
+//! the client-certificate fields (API 2.8), refused until Weir verifies
+//! client certificates.
+
+use axum::http::HeaderMap;
+use weir_core::keymgr::{KeyRef, TlsRef};
+use weir_core::tls::{self as tlsopt, TlsOptions, TlsVersion};
+
+use super::*;
+
+/// The TLS fields of a listener body; `Some(None)` is an explicit null.
+#[derive(Deserialize, Default)]
+pub(super) struct TlsBody {
+    #[serde(default, deserialize_with = "present")]
+    default_tls_container_ref: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    sni_container_refs: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    tls_versions: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    tls_ciphers: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    alpn_protocols: Option<Option<Vec<String>>>,
+    client_ca_tls_container_ref: Option<Value>,
+    client_authentication: Option<Value>,
+    client_crl_container_ref: Option<Value>,
+    /// Huawei: its security policy, and HTTP/2 towards clients.
+    tls_ciphers_policy: Option<Value>,
+    http2_enable: Option<Value>,
+}
+
+/// What a create body says about TLS, as Weir's.
+#[derive(Default)]
+pub(super) struct TlsCreate {
+    pub refs: Vec<TlsRef>,
+    pub certificate_ids: Vec<String>,
+    pub options: TlsOptions,
+}
+
+/// What an update body changes.
+#[derive(Default)]
+pub(super) struct TlsChange {
+    pub refs: Option<Vec<TlsRef>>,
+    pub certificate_ids: Option<Vec<String>>,
+    pub versions: Option<Vec<TlsVersion>>,
+    pub ciphers: Option<Option<String>>,
+    pub alpn: Option<Vec<String>>,
+}
+
+fn could_not_retrieve(href: &str) -> LbaasError {
+    LbaasError::bad_request(format!("Could not retrieve certificate: ['{href}']"))
+}
+
+/// A key-manager URL as what it names: it must be this Weir's own key
+/// manager (the host the request came to, the `/key-manager/v1/` path)
+/// naming a secret or a container; anything else is Octavia's 400.
+fn key_ref(headers: &HeaderMap, href: &str) -> Result<TlsRef, LbaasError> {
+    let base = format!(
+        "{}{}/v1/",
+        crate::openstack::base_url(headers),
+        crate::openstack::KEY_MANAGER_PREFIX
+    );
+    let rest = href
+        .strip_prefix(&base)
+        .ok_or_else(|| could_not_retrieve(href))?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let target = match rest.split_once('/') {
+        Some(("secrets", id)) if weir_core::ids::well_formed(id) && !id.contains('/') => {
+            KeyRef::Secret(SecretId::new(id))
+        }
+        Some(("containers", id)) if weir_core::ids::well_formed(id) && !id.contains('/') => {
+            KeyRef::Container(ContainerId::new(id))
+        }
+        _ => return Err(could_not_retrieve(href)),
+    };
+    Ok(TlsRef {
+        href: href.to_owned(),
+        target,
+    })
+}
+
+impl TlsBody {
+    /// The client-certificate fields (mTLS, API 2.8) and Huawei's own.
+    fn refuse_unhonoured(&self) -> Result<(), LbaasError> {
+        for (name, value) in [
+            (
+                "client_ca_tls_container_ref",
+                &self.client_ca_tls_container_ref,
+            ),
+            ("client_crl_container_ref", &self.client_crl_container_ref),
+        ] {
+            if value.as_ref().is_some_and(|v| !v.is_null()) {
+                return Err(LbaasError::unsupported(format!(
+                    "{name} (Weir does not verify client certificates yet)"
+                )));
+            }
+        }
+        match self.client_authentication.as_ref() {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s == "NONE" => {}
+            Some(Value::String(s)) if s == "OPTIONAL" || s == "MANDATORY" => {
+                return Err(LbaasError::unsupported(format!(
+                    "client_authentication {s} (Weir does not verify client certificates yet)"
+                )))
+            }
+            Some(other) => {
+                return Err(LbaasError::bad_request(format!(
+                    "Invalid input for field/attribute client_authentication. Value: '{other}'. \
+                     Value should be one of NONE, OPTIONAL, MANDATORY"
+                )))
+            }
+        }
+        if self
+            .tls_ciphers_policy
+            .as_ref()
+            .is_some_and(|v| !v.is_null())
+        {
+            return Err(LbaasError::unsupported(
+                "tls_ciphers_policy (Weir serves TLS 1.2 and 1.3 with ECDHE AES-GCM and \
+                 ChaCha20-Poly1305 suites, which no Huawei policy names exactly)",
+            ));
+        }
+        match &self.http2_enable {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(()),
+            Some(Value::Bool(true)) => Err(LbaasError::unsupported(
+                "http2_enable true (HTTP/2 is not served yet)",
+            )),
+            Some(other) => Err(LbaasError::bad_request(format!(
+                "Invalid input for field/attribute http2_enable. Value: '{other}'. true or false"
+            ))),
+        }
+    }
+
+    /// The refs as Weir's: key-manager URLs for Octavia, certificate ids
+    /// for Huawei (whose certificates are Weir's).
+    fn refs(
+        flavor: Flavor,
+        headers: &HeaderMap,
+        default: &str,
+        sni: &[String],
+    ) -> Result<(Vec<TlsRef>, Vec<String>), LbaasError> {
+        let all = std::iter::once(default).chain(sni.iter().map(String::as_str));
+        match flavor {
+            Flavor::Octavia => Ok((
+                all.map(|href| key_ref(headers, href))
+                    .collect::<Result<_, _>>()?,
+                Vec::new(),
+            )),
+            Flavor::Huawei => Ok((Vec::new(), all.map(str::to_owned).collect())),
+        }
+    }
+
+    fn options(&self) -> Result<TlsOptions, LbaasError> {
+        let mut out = TlsOptions::default();
+        if let Some(Some(v)) = &self.tls_versions {
+            out.versions = tlsopt::parse_versions("tls_versions", v).map_err(domain)?;
+        }
+        if let Some(Some(c)) = &self.tls_ciphers {
+            tlsopt::parse_ciphers("tls_ciphers", c).map_err(domain)?;
+            out.ciphers = Some(c.clone());
+        }
+        if let Some(Some(a)) = &self.alpn_protocols {
+            out.alpn = tlsopt::parse_alpn("alpn_protocols", a).map_err(domain)?;
+        }
+        Ok(out)
+    }
+
+    /// A create body's TLS, for a listener of Octavia protocol `protocol`.
+    pub(super) fn create(
+        &self,
+        flavor: Flavor,
+        headers: &HeaderMap,
+        protocol: &str,
+    ) -> Result<TlsCreate, LbaasError> {
+        self.refuse_unhonoured()?;
+        let default = self.default_tls_container_ref.clone().flatten();
+        let sni = self
+            .sni_container_refs
+            .clone()
+            .flatten()
+            .unwrap_or_default();
+        let options = self.options()?;
+        if protocol != "TERMINATED_HTTPS" {
+            if default.is_some() || !sni.is_empty() {
+                return Err(LbaasError::bad_request(
+                    "Certificate container references are only allowed on TERMINATED_HTTPS \
+                     protocol listeners.",
+                ));
+            }
+            return Ok(TlsCreate {
+                options,
+                ..TlsCreate::default()
+            });
+        }
+        let Some(default) = default else {
+            return Err(LbaasError::bad_request(
+                "An SNI or default certificate container reference must be provided for \
+                 TERMINATED_HTTPS listeners.",
+            ));
+        };
+        let (refs, certificate_ids) = Self::refs(flavor, headers, &default, &sni)?;
+        Ok(TlsCreate {
+            refs,
+            certificate_ids,
+            options,
+        })
+    }
+
+    /// An update body's TLS changes for `current`.
+    pub(super) fn change(
+        &self,
+        flavor: Flavor,
+        headers: &HeaderMap,
+        current: &Listener,
+    ) -> Result<TlsChange, LbaasError> {
+        self.refuse_unhonoured()?;
+        let mut out = TlsChange::default();
+        let touches_refs =
+            self.default_tls_container_ref.is_some() || self.sni_container_refs.is_some();
+        if touches_refs {
+            if current.protocol != Protocol::Https {
+                let given = matches!(self.default_tls_container_ref, Some(Some(_)))
+                    || matches!(&self.sni_container_refs, Some(Some(l)) if !l.is_empty());
+                if given {
+                    return Err(LbaasError::bad_request(
+                        "Certificate container references are only allowed on \
+                         TERMINATED_HTTPS protocol listeners.",
+                    ));
+                }
+            } else {
+                let (current_default, current_sni) = current_refs(current);
+                let default = match &self.default_tls_container_ref {
+                    None => current_default,
+                    Some(Some(d)) => Some(d.clone()),
+                    Some(None) => None,
+                };
+                let Some(default) = default else {
+                    return Err(LbaasError::bad_request(
+                        "A TERMINATED_HTTPS listener keeps its default_tls_container_ref.",
+                    ));
+                };
+                let sni = match &self.sni_container_refs {
+                    None => current_sni,
+                    Some(list) => list.clone().unwrap_or_default(),
+                };
+                let (refs, ids) = Self::refs(flavor, headers, &default, &sni)?;
+                if flavor == Flavor::Octavia {
+                    out.refs = Some(refs);
+                } else {
+                    out.certificate_ids = Some(ids);
+                }
+            }
+        }
+        let parsed = self.options()?;
+        if let Some(v) = &self.tls_versions {
+            out.versions = Some(if v.is_some() {
+                parsed.versions
+            } else {
+                Vec::new()
+            });
+        }
+        if let Some(c) = &self.tls_ciphers {
+            out.ciphers = Some(
+                c.as_ref()
+                    .map(|_| parsed.ciphers.clone().unwrap_or_default()),
+            );
+        }
+        if let Some(a) = &self.alpn_protocols {
+            out.alpn = Some(if a.is_some() { parsed.alpn } else { Vec::new() });
+        }
+        Ok(out)
+    }
+}
+
+fn domain(e: Error) -> LbaasError {
+    LbaasError::from_control(e.into())
+}
+
+/// A listener's default ref and SNI refs as shown: the key-manager URLs
+/// given, or (a listener made with Weir certificates, Huawei's way) the
+/// certificate ids.
+pub(super) fn current_refs(l: &Listener) -> (Option<String>, Vec<String>) {
+    let all: Vec<String> = if l.tls_refs.is_empty() {
+        l.certificate_ids
+            .iter()
+            .map(|id| id.as_str().to_owned())
+            .collect()
+    } else {
+        l.tls_refs.iter().map(|r| r.href.clone()).collect()
+    };
+    let mut it = all.into_iter();
+    (it.next(), it.collect())
+}
+
+/// The TLS fields of a listener's view: Octavia's defaults on a
+/// TERMINATED_HTTPS listener, null on the others.
+pub(super) fn tls_view(l: &Listener, out: &mut serde_json::Map<String, Value>) {
+    let (default, sni) = current_refs(l);
+    out.insert("default_tls_container_ref".into(), json!(default));
+    out.insert("sni_container_refs".into(), json!(sni));
+    let https = l.protocol == Protocol::Https;
+    let o = &l.tls_options;
+    out.insert(
+        "tls_versions".into(),
+        if https {
+            json!(o.versions().iter().map(|v| v.as_str()).collect::<Vec<_>>())
+        } else {
+            Value::Null
+        },
+    );
+    out.insert(
+        "tls_ciphers".into(),
+        if https {
+            json!(o.ciphers())
+        } else {
+            Value::Null
+        },
+    );
+    out.insert(
+        "alpn_protocols".into(),
+        if https { json!(o.alpn()) } else { Value::Null },
+    );
+}
