@@ -296,8 +296,9 @@ pub enum ListenerCmd {
     Create {
         #[arg(long)]
         lb: String,
-        /// tcp, udp, http, https (TLS terminated by Weir; give --cert) or
-        /// tls-passthrough.
+        /// tcp, udp, http, https (TLS terminated by Weir; give --cert),
+        /// tls-passthrough, or prometheus (serves this load balancer's
+        /// metrics on GET /metrics; forwards nothing).
         #[arg(long)]
         protocol: String,
         /// A single port.

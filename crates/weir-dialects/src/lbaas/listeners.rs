@@ -303,8 +303,12 @@ pub(super) fn connection_limit(limit: Lenient) -> Result<Option<u64>, LbaasError
     }
 }
 
-pub(super) fn listener_protocol(p: &str) -> Result<&'static str, LbaasError> {
+/// A listener protocol by its Octavia name. SCTP needs the kernel's SCTP
+/// sockets, which this data plane does not open; PROMETHEUS (API 2.25)
+/// is Octavia's, so Huawei ELB refuses it as any protocol it lacks.
+pub(super) fn listener_protocol(p: &str, flavor: Flavor) -> Result<&'static str, LbaasError> {
     match p {
+        "PROMETHEUS" if flavor == Flavor::Octavia => Ok("prometheus"),
         "TCP" => Ok("tcp"),
         "UDP" => Ok("udp"),
         "HTTP" => Ok("http"),
@@ -313,13 +317,26 @@ pub(super) fn listener_protocol(p: &str) -> Result<&'static str, LbaasError> {
         "TERMINATED_HTTPS" => Err(LbaasError::unsupported(
             "protocol TERMINATED_HTTPS (Weir does not terminate TLS yet; HTTPS passes it through)",
         )),
-        "SCTP" => Err(LbaasError::unsupported("protocol SCTP")),
-        "PROMETHEUS" => Err(LbaasError::unsupported("protocol PROMETHEUS")),
+        "SCTP" if flavor == Flavor::Octavia => Err(sctp()),
         other => Err(LbaasError::bad_request(format!(
             "Invalid input for field/attribute protocol. Value: '{other}'. \
-             Value should be one of HTTP, HTTPS, PROMETHEUS, SCTP, TCP, TERMINATED_HTTPS, UDP"
+             Value should be one of {}",
+            match flavor {
+                Flavor::Octavia => "HTTP, HTTPS, PROMETHEUS, SCTP, TCP, TERMINATED_HTTPS, UDP",
+                Flavor::Huawei => "HTTP, HTTPS, TCP, TERMINATED_HTTPS, UDP",
+            }
         ))),
     }
+}
+
+/// SCTP (API 2.23), for listeners and pools alike: Weir's data plane
+/// opens no SCTP sockets (this host's kernel has no SCTP module loaded,
+/// `/proc/net/sctp` is absent), so the provider cannot do it.
+pub(super) fn sctp() -> LbaasError {
+    LbaasError::unsupported(
+        "protocol SCTP (the data plane opens no SCTP sockets: the kernel's SCTP \
+         support is not available to it)",
+    )
 }
 
 pub(super) async fn create_listener(
@@ -346,7 +363,10 @@ pub(super) async fn create_listener(
         .map_err(fail)?
         .project_id;
     check_owner([&req.project_id, &req.tenant_id], &owner)?;
-    let protocol = listener_protocol(&req.protocol.ok_or_else(|| missing("protocol"))?)?;
+    let protocol = listener_protocol(
+        &req.protocol.ok_or_else(|| missing("protocol"))?,
+        ctx.flavor,
+    )?;
     let forwarded_headers = insert_headers(req.insert_headers.as_ref())?;
     let port = req.protocol_port.ok_or_else(|| missing("protocol_port"))?.0;
     let [client, connect, member, inspect] = listener_timeouts([

@@ -322,6 +322,8 @@ fn lbaas_names(message: &str) -> String {
         ("connect_timeout_ms: ", "timeout_member_connect: "),
         ("backend_timeout_ms: ", "timeout_member_data: "),
         ("inspect_timeout_ms: ", "timeout_tcp_inspect: "),
+        ("group_pool_id: ", "default_pool_id: "),
+        ("forwarded_headers: ", "insert_headers: "),
     ] {
         if let Some(rest) = renamed.strip_prefix(weir) {
             return format!("Invalid input for field/attribute {octavia}{rest}");
