@@ -549,6 +549,20 @@ pub fn routes() -> Router<Dialects> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
+/// Octavia's amphora API (`/v2/octavia/amphorae`), for the operator
+/// alone as in Octavia: Weir's data plane is no amphora, so the list is
+/// empty and every id, on every action, is an unknown amphora.
+pub fn amphora_routes() -> Router<Dialects> {
+    Router::new()
+        .route("/amphorae", get(list_amphorae))
+        .route("/amphorae/{id}", get(no_amphora).delete(no_amphora))
+        .route("/amphorae/{id}/stats", get(no_amphora))
+        .route("/amphorae/{id}/failover", put(no_amphora))
+        .route("/amphorae/{id}/config", put(no_amphora))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
 /// Refuses a body naming another project than the one the resource is
 /// created in (its load balancer's, or the caller's).
 fn check_owner(named: [&Option<String>; 2], owner: &ProjectId) -> Result<(), LbaasError> {
