@@ -186,6 +186,15 @@ fn every_route() -> BTreeSet<Route> {
             format!("{method} {}{path}", lbaas::HUAWEI_PREFIX),
         ));
     }
+    let amphorae = routed(
+        include_str!("../src/lbaas/mod.rs"),
+        "pub fn amphora_routes(",
+    );
+    for (method, path) in &amphorae {
+        for prefix in lbaas::AMPHORA_PREFIXES {
+            out.insert((Dialect::Octavia, format!("{method} {prefix}{path}")));
+        }
+    }
     let certificates = routed(
         include_str!("../src/lbaas/certificates.rs"),
         "pub fn routes(",
@@ -220,7 +229,9 @@ fn every_route() -> BTreeSet<Route> {
             let rest = &source[nest.0 + ".nest(\"".len()..];
             let prefix = &rest[..rest.find('"').unwrap()];
             assert!(
-                lbaas::OCTAVIA_PREFIXES.contains(&prefix) || prefix == lbaas::HUAWEI_PREFIX,
+                lbaas::OCTAVIA_PREFIXES.contains(&prefix)
+                    || lbaas::AMPHORA_PREFIXES.contains(&prefix)
+                    || prefix == lbaas::HUAWEI_PREFIX,
                 "an LBaaS prefix the sweep does not probe: {prefix}"
             );
         }

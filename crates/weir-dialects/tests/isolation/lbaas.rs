@@ -816,6 +816,47 @@ pub const OCTAVIA_PREFIXES: &[&str] = &[
     "/v2/lbaas",
 ];
 pub const HUAWEI_PREFIX: &str = "/v2/{project_id}/elb";
+/// Where Octavia's operator API of amphorae is served (`lbaas::amphora_routes`).
+pub const AMPHORA_PREFIXES: &[&str] = &[
+    "/load-balancer/v2/octavia",
+    "/load-balancer/v2.0/octavia",
+    "/v2/octavia",
+    "/v2.0/octavia",
+];
+
+/// The amphora API is the operator's: a project gets 403 whatever it names
+/// (there are no amphorae, so no tenant's id can be told apart either).
+fn amphora_probes(s: &mut Sweep, token: &str) {
+    const WHY: &str = "the operator's amphora API: 403 for any project and any id";
+    for prefix in AMPHORA_PREFIXES {
+        for (method, route, rest) in [
+            ("GET", "/amphorae", "/amphorae".to_owned()),
+            ("GET", "/amphorae/{id}", "/amphorae/ID".to_owned()),
+            ("DELETE", "/amphorae/{id}", "/amphorae/ID".to_owned()),
+            (
+                "GET",
+                "/amphorae/{id}/stats",
+                "/amphorae/ID/stats".to_owned(),
+            ),
+            (
+                "PUT",
+                "/amphorae/{id}/failover",
+                "/amphorae/ID/failover".to_owned(),
+            ),
+            (
+                "PUT",
+                "/amphorae/{id}/config",
+                "/amphorae/ID/config".to_owned(),
+            ),
+        ] {
+            let named = format!("{method} {prefix}{route}");
+            s.probe(Dialect::Octavia, &named, Expect::Uniform(WHY), |c, _, t| {
+                let rest = rest.replace("ID", &id(t, "os", "lb"));
+                c.octavia_at(prefix, token, method, &rest, None)
+            });
+        }
+    }
+}
 
 pub fn sweep(s: &mut Sweep, token: &str) {
     for prefix in OCTAVIA_PREFIXES {
@@ -858,6 +899,7 @@ pub fn sweep(s: &mut Sweep, token: &str) {
             },
         );
     }
+    amphora_probes(s, token);
     neutron_and_keystone(s, token);
 }
 
