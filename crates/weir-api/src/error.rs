@@ -84,7 +84,8 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
                 | QuotaKind::CertificatesPerProject
                 | QuotaKind::L7PoliciesPerListener
                 | QuotaKind::L7RulesPerPolicy
-                | QuotaKind::L7RulesPerListener,
+                | QuotaKind::L7RulesPerListener
+                | QuotaKind::Project(_),
             ..
         } => (S::FORBIDDEN, "QuotaExceeded"),
         Error::IdempotencyMismatch { .. } => (S::CONFLICT, "ClientTokenReused"),

@@ -57,6 +57,10 @@ pub struct Limits {
     pub server_groups_per_load_balancer: usize,
     /// TLS certificates one project may hold (each holds a private key).
     pub certificates_per_project: usize,
+    /// The default per-project quotas (`quotas.*`); unset: load balancers
+    /// as [`Self::load_balancers_per_project`], the rest unlimited
+    /// ([`crate::quota::defaults`]).
+    pub project_quotas: crate::quota::Quotas,
 }
 
 impl Default for Limits {
@@ -71,6 +75,7 @@ impl Default for Limits {
             listeners_per_load_balancer: 50,
             server_groups_per_load_balancer: 100,
             certificates_per_project: 100,
+            project_quotas: crate::quota::Quotas::default(),
         }
     }
 }

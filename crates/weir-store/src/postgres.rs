@@ -86,6 +86,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/postgres/0013_listener_certificates.sql"),
     ),
+    (
+        16,
+        include_str!("../migrations/postgres/0016_project_quotas.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -75,6 +75,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         18,
         include_str!("../migrations/sqlite/0018_listener_certificates.sql"),
     ),
+    (
+        21,
+        include_str!("../migrations/sqlite/0021_project_quotas.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

@@ -18,6 +18,7 @@ mod loadbalancers;
 mod members;
 mod monitors;
 mod pools;
+mod quotas;
 mod tags;
 mod views;
 
@@ -241,6 +242,11 @@ impl LbaasError {
                     format!("Quota has been met for resources: Member ({domain})"),
                 ),
                 QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, codes::INVALID, domain.to_string()),
+                QuotaKind::Project(r) => (
+                    S::FORBIDDEN,
+                    codes::FORBIDDEN,
+                    format!("Quota has been met for resources: {} ({domain})", r.class_name()),
+                ),
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
                 | QuotaKind::ServerGroupsPerLoadBalancer
@@ -547,6 +553,24 @@ pub fn routes() -> Router<Dialects> {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Octavia's resource routes: the shared ones and what only Octavia has
+/// (the quotas API; Huawei ELB's quotas are another API).
+pub fn octavia_routes() -> Router<Dialects> {
+    routes()
+        .route("/quotas", get(quotas::list_quotas))
+        .route("/quotas/defaults", get(quotas::quota_defaults))
+        .route(
+            "/quotas/{project_id}",
+            get(quotas::show_quota)
+                .put(quotas::update_quota)
+                .delete(quotas::reset_quota),
+        )
+        .route(
+            "/quotas/{project_id}/default",
+            get(quotas::project_defaults),
+        )
 }
 
 /// Octavia's amphora API (`/v2/octavia/amphorae`), for the operator

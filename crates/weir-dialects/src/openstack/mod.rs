@@ -40,12 +40,12 @@ pub const LOAD_BALANCER_PREFIX: &str = "/load-balancer";
 
 pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
     let lbaas = Router::new()
-        .nest("/load-balancer/v2.0/lbaas", lbaas::routes())
-        .nest("/load-balancer/v2/lbaas", lbaas::routes())
+        .nest("/load-balancer/v2.0/lbaas", lbaas::octavia_routes())
+        .nest("/load-balancer/v2/lbaas", lbaas::octavia_routes())
         // The prefix-less paths of earlier catalogs stay for clients that
         // kept an endpoint.
-        .nest("/v2.0/lbaas", lbaas::routes())
-        .nest("/v2/lbaas", lbaas::routes())
+        .nest("/v2.0/lbaas", lbaas::octavia_routes())
+        .nest("/v2/lbaas", lbaas::octavia_routes())
         // Octavia's operator API of amphorae (2.21 adds delete): Weir
         // runs none.
         .nest("/load-balancer/v2/octavia", lbaas::amphora_routes())

@@ -135,7 +135,8 @@ impl UcError {
             | Error::DuplicateInstanceInRequest { .. }
             | Error::DuplicateAddressInRequest { .. } => BACKEND_EXISTS,
             Error::QuotaExceeded { kind, .. } => match kind {
-                QuotaKind::BackendsPerPool => BACKEND_QUOTA,
+                QuotaKind::BackendsPerPool
+                | QuotaKind::Project(weir_core::quota::QuotaResource::Member) => BACKEND_QUOTA,
                 QuotaKind::BackendsPerRequest => PARAMETER_INVALID,
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
@@ -143,7 +144,8 @@ impl UcError {
                 | QuotaKind::CertificatesPerProject
                 | QuotaKind::L7PoliciesPerListener
                 | QuotaKind::L7RulesPerPolicy
-                | QuotaKind::L7RulesPerListener => RESOURCE_QUOTA,
+                | QuotaKind::L7RulesPerListener
+                | QuotaKind::Project(_) => RESOURCE_QUOTA,
             },
             Error::ListenerPortInUse { .. } => PORT_IN_USE,
             Error::Conflict { .. } => CONFLICT,

@@ -273,6 +273,7 @@ macro_rules! apply_migrations {
 pub(crate) use apply_migrations;
 
 mod l7;
+mod quotas;
 mod reads;
 mod rows;
 mod writes;

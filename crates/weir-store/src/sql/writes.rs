@@ -28,7 +28,7 @@ pub(super) struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    const NONE: Scope<'static> = Scope {
+    pub(super) const NONE: Scope<'static> = Scope {
         lb: None,
         pool: None,
     };
@@ -477,6 +477,14 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             Scope::lb(&lb.id),
         )
         .await
+    }
+
+    async fn put_project_quotas(
+        &mut self,
+        project: &ProjectId,
+        quotas: &weir_core::quota::Quotas,
+    ) -> StoreResult<()> {
+        self.quotas_put(project, quotas).await
     }
 
     async fn insert_flavor_profile(&mut self, p: &FlavorProfile) -> StoreResult<()> {
