@@ -186,6 +186,15 @@ fn every_route() -> BTreeSet<Route> {
             format!("{method} {}{path}", lbaas::HUAWEI_PREFIX),
         ));
     }
+    let octavia_only = routed(
+        include_str!("../src/lbaas/mod.rs"),
+        "pub fn octavia_routes(",
+    );
+    for (method, path) in &octavia_only {
+        for prefix in lbaas::OCTAVIA_PREFIXES {
+            out.insert((Dialect::Octavia, format!("{method} {prefix}{path}")));
+        }
+    }
     let amphorae = routed(
         include_str!("../src/lbaas/mod.rs"),
         "pub fn amphora_routes(",

@@ -120,11 +120,6 @@ pub(super) struct SetQuotas {
     l7rule: Option<Option<i64>>,
 }
 
-/// Tells a field sent as `null` from one left out.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
-}
-
 pub(super) async fn get_quotas(
     State(c): State<Control>,
     Auth(p): Auth,

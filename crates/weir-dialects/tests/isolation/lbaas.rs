@@ -824,6 +824,57 @@ pub const AMPHORA_PREFIXES: &[&str] = &[
     "/v2.0/octavia",
 ];
 
+/// Octavia's quotas API (`lbaas::octavia_routes`): a project reads its
+/// own; another project's is "not found"; writes are the operator's.
+fn quota_probes(s: &mut Sweep, token: &str) {
+    const WHY: &str = "the operator writes quotas: 403 for any project and any id";
+    for prefix in OCTAVIA_PREFIXES {
+        let get = |c: &Client, rest: String| c.octavia_at(prefix, token, "GET", &rest, None);
+        let o = Dialect::Octavia;
+        s.probe(o, &format!("GET {prefix}/quotas"), Empty, |c, _, _| {
+            get(c, "/quotas".into())
+        });
+        s.probe(o, &format!("GET {prefix}/quotas"), Empty, |c, _, t| {
+            get(c, format!("/quotas?project_id={}", t.get("project")))
+        });
+        s.probe(
+            o,
+            &format!("GET {prefix}/quotas/defaults"),
+            Empty,
+            |c, _, _| get(c, "/quotas/defaults".into()),
+        );
+        s.probe(
+            o,
+            &format!("GET {prefix}/quotas/{{project_id}}"),
+            NotFound,
+            |c, _, t| get(c, format!("/quotas/{}", t.get("project"))),
+        );
+        s.probe(
+            o,
+            &format!("GET {prefix}/quotas/{{project_id}}/default"),
+            NotFound,
+            |c, _, t| get(c, format!("/quotas/{}/default", t.get("project"))),
+        );
+        for method in ["PUT", "DELETE"] {
+            s.probe(
+                o,
+                &format!("{method} {prefix}/quotas/{{project_id}}"),
+                Expect::Uniform(WHY),
+                |c, _, t| {
+                    let body = (method == "PUT").then(|| json!({"quota": {"member": 1}}));
+                    c.octavia_at(
+                        prefix,
+                        token,
+                        method,
+                        &format!("/quotas/{}", t.get("project")),
+                        body.as_ref(),
+                    )
+                },
+            );
+        }
+    }
+}
+
 /// The amphora API is the operator's: a project gets 403 whatever it names
 /// (there are no amphorae, so no tenant's id can be told apart either).
 fn amphora_probes(s: &mut Sweep, token: &str) {
@@ -900,6 +951,7 @@ pub fn sweep(s: &mut Sweep, token: &str) {
         );
     }
     amphora_probes(s, token);
+    quota_probes(s, token);
     neutron_and_keystone(s, token);
 }
 
