@@ -41,10 +41,15 @@ fn view(q: &ProjectQuotas) -> Value {
 /// value (-1 unlimited), `null` returns it to the default, a field left
 /// out is left. Unknown fields and a value given twice under both names
 /// are refused.
-fn quota_update(raw: &[u8]) -> Result<QuotaUpdate, LbaasError> {
+fn quota_update(raw: &[u8], project: &ProjectId) -> Result<QuotaUpdate, LbaasError> {
     let fields: serde_json::Map<String, Value> = body(raw, "quota")?;
     let mut out: Vec<(QuotaResource, Option<i64>)> = Vec::new();
     for (name, value) in &fields {
+        // Clients may echo the project; only the path's is taken.
+        if matches!(name.as_str(), "project_id" | "tenant_id") {
+            check_owner([&value.as_str().map(str::to_owned), &None], project)?;
+            continue;
+        }
         let r = QuotaResource::ALL
             .into_iter()
             .find(|r| r.as_str() == name)
@@ -146,8 +151,8 @@ pub(super) async fn update_quota(
     RawBody(raw): RawBody,
 ) -> LbResult {
     Control::admin_only(&ctx.principal).map_err(fail)?;
-    let update = quota_update(&raw)?;
     let project = ProjectId::new(param(&p, "project_id"));
+    let update = quota_update(&raw, &project)?;
     let q = d
         .control
         .set_project_quotas(&ctx.principal, project, update)
