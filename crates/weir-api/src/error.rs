@@ -86,7 +86,8 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
                 | QuotaKind::L7RulesPerPolicy
                 | QuotaKind::L7RulesPerListener
                 | QuotaKind::SecretsPerProject
-                | QuotaKind::ContainersPerProject,
+                | QuotaKind::ContainersPerProject
+                | QuotaKind::Project(_),
             ..
         } => (S::FORBIDDEN, "QuotaExceeded"),
         Error::IdempotencyMismatch { .. } => (S::CONFLICT, "ClientTokenReused"),

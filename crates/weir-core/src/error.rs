@@ -76,6 +76,9 @@ pub enum QuotaKind {
     SecretsPerProject,
     /// Key-manager containers of one project.
     ContainersPerProject,
+    /// A project's quota of one resource ([`crate::quota`]; load
+    /// balancers are [`QuotaKind::LoadBalancersPerProject`]).
+    Project(crate::quota::QuotaResource),
 }
 
 /// Every way a command can be refused by the domain rules.
@@ -183,6 +186,7 @@ pub enum Error {
 
     /// A quota would be exceeded.
     #[error("{}: limit is {limit}, the request would make {requested}", match kind {
+        QuotaKind::Project(r) => project_quota(*r),
         QuotaKind::BackendsPerPool => "too many backends in the pool",
         QuotaKind::BackendsPerRequest => "too many backends in one request",
         QuotaKind::LoadBalancersPerProject => "too many load balancers in the project",
@@ -251,5 +255,19 @@ impl Error {
         Self::Conflict {
             reason: reason.into(),
         }
+    }
+}
+
+/// The message of a project quota.
+fn project_quota(r: crate::quota::QuotaResource) -> &'static str {
+    use crate::quota::QuotaResource as R;
+    match r {
+        R::LoadBalancer => "the project's load balancer quota is met",
+        R::Listener => "the project's listener quota is met",
+        R::Pool => "the project's pool quota is met",
+        R::HealthMonitor => "the project's health monitor quota is met",
+        R::Member => "the project's member quota is met",
+        R::L7Policy => "the project's L7 policy quota is met",
+        R::L7Rule => "the project's L7 rule quota is met",
     }
 }

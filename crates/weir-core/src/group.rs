@@ -86,6 +86,15 @@ pub fn check_attach(lb: &LoadBalancer, listener: &Listener, group: &Pool) -> Res
             ),
         ));
     }
+    if !listener.protocol.forwards() {
+        return Err(Error::invalid(
+            "group_pool_id",
+            format!(
+                "a {} listener answers itself and has no pool",
+                listener.protocol
+            ),
+        ));
+    }
     match group.protocol {
         Some(p) if !p.serves(listener.protocol) => Err(Error::invalid(
             "group_pool_id",

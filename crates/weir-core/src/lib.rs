@@ -47,6 +47,7 @@ pub mod limits;
 pub mod loadbalancer;
 pub mod model;
 pub mod pool;
+pub mod quota;
 pub mod register;
 pub mod settings;
 pub mod status;

@@ -219,6 +219,53 @@ fn check_forwarded_headers(protocol: Protocol, headers: ForwardedHeaders) -> Res
     Ok(())
 }
 
+/// A listener that forwards nothing (`prometheus`) has no pool to name.
+fn no_pool(protocol: Protocol) -> Error {
+    Error::invalid(
+        "group_pool_id",
+        format!("a {protocol} listener answers itself and has no pool"),
+    )
+}
+
+/// What a `prometheus` listener cannot have: it serves one port of its
+/// load balancer's VIP in proxy mode and forwards nothing, so a pool, a
+/// backend port, a scheduler or a PROXY header would be settings it then
+/// ignores.
+fn check_prometheus(
+    protocol: Protocol,
+    req: &NewListener,
+    ports: &ListenerPorts,
+    mode: ForwardingMode,
+) -> Result<(), Error> {
+    if protocol.forwards() {
+        return Ok(());
+    }
+    if req.group_pool_id.is_some() {
+        return Err(no_pool(protocol));
+    }
+    let refused = [
+        ("port", !ports.is_single(), "a single port"),
+        (
+            "forwarding_mode",
+            mode != ForwardingMode::Proxy,
+            "proxy mode",
+        ),
+        (
+            "backend_port",
+            req.backend_port.is_some(),
+            "no backend port",
+        ),
+        ("scheduler", req.scheduler.is_some(), "no scheduler"),
+    ];
+    match refused.into_iter().find(|(_, bad, _)| *bad) {
+        Some((field, _, wants)) => Err(Error::invalid(
+            field,
+            format!("a {protocol} listener answers itself: it takes {wants}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A new listener together with its default pool.
 #[derive(Debug, Clone)]
 pub struct ListenerPlan {
@@ -278,6 +325,9 @@ pub fn plan_listener_update(
         next.description = text.clone();
     }
     if let Some(group) = &update.group_pool_id {
+        if group.is_some() && !next.protocol.forwards() {
+            return Err(no_pool(next.protocol));
+        }
         next.group_pool_id = group.as_deref().map(PoolId::new);
     }
     if let Some(refs) = &update.tls_refs {
@@ -456,6 +506,7 @@ pub fn plan_listener(
             format!("an {protocol} listener terminates HTTP and can only forward in proxy mode"),
         ));
     }
+    check_prometheus(protocol, req, &ports, forwarding_mode)?;
     let tls_refs = keymgr::listener_tls_refs(protocol, &req.tls_refs)?;
     let certificate_ids = certificate::listener_certificate_ids(
         protocol,

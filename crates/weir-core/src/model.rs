@@ -70,7 +70,12 @@ wire_enum!(
         TlsPassthrough = "tls-passthrough",
         /// TLS terminated by Weir with the listener's certificates, then
         /// HTTP/1.1 served by the same engine as `http`.
-        Https = "https"
+        Https = "https",
+        /// Serves the Prometheus text exposition of its own load
+        /// balancer's listeners, pools and members on `GET /metrics`
+        /// (Octavia API 2.25); it forwards nothing, so it has no pools,
+        /// L7 policies or added headers ([`Protocol::forwards`]).
+        Prometheus = "prometheus"
     }
 );
 
@@ -92,6 +97,13 @@ impl Protocol {
     /// apply.
     pub fn is_http(self) -> bool {
         matches!(self, Self::Http | Self::Https)
+    }
+
+    /// Whether the listener forwards to backends at all: a `prometheus`
+    /// listener answers itself, so pools, members and L7 policies are
+    /// refused on it.
+    pub fn forwards(self) -> bool {
+        !matches!(self, Self::Prometheus)
     }
 }
 wire_enum!(
@@ -133,6 +145,7 @@ impl PoolProtocol {
             }
             Protocol::Udp => self == Self::Udp,
             Protocol::Http | Protocol::Https => self == Self::Http,
+            Protocol::Prometheus => false,
         }
     }
 

@@ -209,6 +209,15 @@ pub fn plan_register(
             status: lb.status.to_string(),
         });
     }
+    if let Some(l) = snap.listener.as_ref().filter(|l| !l.protocol.forwards()) {
+        return Err(Error::invalid(
+            "backends",
+            format!(
+                "listener {} is a {} listener and has no backends",
+                l.id, l.protocol
+            ),
+        ));
+    }
     if specs.is_empty() {
         return Err(Error::invalid("backends", "must name at least one backend"));
     }

@@ -64,6 +64,10 @@ pub struct Limits {
     /// Largest secret payload, in bytes (Barbican's default
     /// `max_allowed_secret_in_bytes`, 10,000).
     pub secret_max_bytes: usize,
+    /// The default per-project quotas (`quotas.*`); unset: load balancers
+    /// as [`Self::load_balancers_per_project`], the rest unlimited
+    /// ([`crate::quota::defaults`]).
+    pub project_quotas: crate::quota::Quotas,
 }
 
 impl Default for Limits {
@@ -81,6 +85,7 @@ impl Default for Limits {
             secrets_per_project: 500,
             containers_per_project: 500,
             secret_max_bytes: 10_000,
+            project_quotas: crate::quota::Quotas::default(),
         }
     }
 }

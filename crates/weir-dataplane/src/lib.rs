@@ -26,8 +26,10 @@ pub mod health;
 pub mod http;
 pub mod icmp;
 pub mod listener;
+mod metrics;
 pub mod pool;
 pub mod probe;
+pub mod prometheus;
 pub mod proxy_protocol;
 pub mod tcp;
 pub mod tls;
@@ -113,6 +115,8 @@ pub struct Shared {
     pub fds: fd::FdBudget,
     request_ids: AtomicU64,
     boot: u64,
+    /// What `prometheus` listeners render (empty outside a data plane).
+    scraper: metrics::Scraper,
 }
 
 impl Shared {
@@ -130,6 +134,7 @@ impl Shared {
             config,
             request_ids: AtomicU64::new(0),
             boot,
+            scraper: metrics::Scraper::default(),
         }
     }
 
@@ -154,7 +159,7 @@ fn push_hex(out: &mut String, n: u64) {
 }
 
 #[derive(Default)]
-struct Running {
+pub(crate) struct Running {
     topology: Arc<Topology>,
     listeners: HashMap<ListenerId, Arc<ListenerRuntime>>,
     pools: HashMap<PoolId, Arc<PoolRuntime>>,
@@ -176,10 +181,17 @@ impl DataPlane {
     /// A data plane running nothing yet. Call from within a tokio runtime:
     /// every task it starts runs there.
     pub fn new(config: Config) -> Self {
+        let running: Arc<Mutex<Running>> = Arc::default();
+        let registry: Registry = Arc::default();
+        let mut shared = Shared::new(config);
+        shared.scraper = metrics::Scraper {
+            running: Arc::downgrade(&running),
+            registry: Arc::downgrade(&registry),
+        };
         Self {
-            shared: Arc::new(Shared::new(config)),
-            running: Arc::default(),
-            registry: Arc::default(),
+            shared: Arc::new(shared),
+            running,
+            registry,
             applied: watch::channel(0).0,
             retry_now: Arc::default(),
         }
@@ -402,7 +414,8 @@ impl DataPlane {
         Some(stats)
     }
 
-    /// Prometheus text exposition of per-listener and per-backend traffic.
+    /// Prometheus text exposition of per-listener and per-backend traffic,
+    /// with the process-wide gauges (the operator's `/metrics`).
     pub fn render_metrics(&self, out: &mut String) {
         let _ = writeln!(out, "# TYPE weir_dataplane_applied_revision gauge");
         let _ = writeln!(
@@ -410,127 +423,10 @@ impl DataPlane {
             "weir_dataplane_applied_revision {}",
             *self.applied.borrow()
         );
+        metrics::render_listeners(out, &lock(&self.running), None);
+        metrics::render_process(out, &self.shared.fds);
         let running = lock(&self.running);
-        let _ = writeln!(out, "# TYPE weir_listener_connections_total counter");
-        for (id, l) in &running.listeners {
-            let _ = writeln!(
-                out,
-                "weir_listener_connections_total{{listener=\"{id}\"}} {}",
-                l.connections.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(out, "# TYPE weir_listener_failures_total counter");
-        for (id, l) in &running.listeners {
-            let _ = writeln!(
-                out,
-                "weir_listener_failures_total{{listener=\"{id}\"}} {}",
-                l.failures.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(out, "# TYPE weir_listener_denied_total counter");
-        for (id, l) in &running.listeners {
-            let _ = writeln!(
-                out,
-                "weir_listener_denied_total{{listener=\"{id}\"}} {}",
-                l.denied.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# TYPE weir_listener_tls_handshake_failures_total counter"
-        );
-        for (id, l) in &running.listeners {
-            let _ = writeln!(
-                out,
-                "weir_listener_tls_handshake_failures_total{{listener=\"{id}\"}} {}",
-                l.tls_handshake_failures.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(out, "# TYPE weir_listener_up gauge");
-        for (id, l) in &running.listeners {
-            let up = u8::from(l.status() == ListenerLive::Active);
-            let _ = writeln!(out, "weir_listener_up{{listener=\"{id}\"}} {up}");
-        }
-        type ListenerFamily = (&'static str, &'static str, fn(&ListenerRuntime) -> u64);
-        let limits: [ListenerFamily; 3] = [
-            ("weir_listener_active_connections", "gauge", |l| {
-                l.slots.open() as u64
-            }),
-            ("weir_listener_max_connections", "gauge", |l| {
-                l.slots.limit() as u64
-            }),
-            ("weir_listener_saturated_total", "counter", |l| {
-                l.slots.saturated.load(Ordering::Relaxed)
-            }),
-        ];
-        for (name, kind, value) in limits {
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            for (id, l) in &running.listeners {
-                let _ = writeln!(out, "{name}{{listener=\"{id}\"}} {}", value(l));
-            }
-        }
-        drop(running);
-        let fds = &self.shared.fds;
-        let _ = writeln!(out, "# TYPE weir_process_open_fds gauge");
-        let _ = writeln!(out, "weir_process_open_fds {}", fd::open_fds().unwrap_or(0));
-        let _ = writeln!(out, "# TYPE weir_process_max_fds gauge");
-        let _ = writeln!(out, "weir_process_max_fds {}", fds.limit());
-        let _ = writeln!(out, "# TYPE weir_dataplane_fd_reserve gauge");
-        let _ = writeln!(out, "weir_dataplane_fd_reserve {}", fds.reserve());
-        let _ = writeln!(out, "# TYPE weir_dataplane_fd_refusals_total counter");
-        let _ = writeln!(
-            out,
-            "weir_dataplane_fd_refusals_total {}",
-            fds.refusals.load(Ordering::Relaxed)
-        );
-        let registry = lock(&self.registry);
-        type Family = (&'static str, &'static str, fn(&pool::BackendRuntime) -> u64);
-        let families: [Family; 9] = [
-            ("weir_backend_active_connections", "gauge", |b| {
-                b.active.load(Ordering::Relaxed)
-            }),
-            ("weir_backend_connections_total", "counter", |b| {
-                b.total.load(Ordering::Relaxed)
-            }),
-            ("weir_backend_bytes_sent_total", "counter", |b| {
-                b.bytes_out.load(Ordering::Relaxed)
-            }),
-            ("weir_backend_bytes_received_total", "counter", |b| {
-                b.bytes_in.load(Ordering::Relaxed)
-            }),
-            ("weir_backend_connect_failures_total", "counter", |b| {
-                b.connect_failures.load(Ordering::Relaxed)
-            }),
-            ("weir_backend_failed_responses_total", "counter", |b| {
-                b.response_failures.load(Ordering::Relaxed)
-            }),
-            ("weir_backend_check_latency_microseconds", "gauge", |b| {
-                b.check_latency_us.load(Ordering::Relaxed)
-            }),
-            ("weir_backend_checks_total", "counter", |b| {
-                b.checks.load(Ordering::Relaxed)
-            }),
-            ("weir_backend_healthy", "gauge", |b| {
-                u64::from(b.live().state == weir_core::status::BackendState::Healthy)
-            }),
-        ];
-        for (name, kind, value) in families {
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            for (id, b) in registry.iter() {
-                let _ = writeln!(out, "{name}{{backend=\"{id}\"}} {}", value(b));
-            }
-        }
-        let _ = writeln!(out, "# TYPE weir_backend_http_responses_total counter");
-        for (id, b) in registry.iter() {
-            for (class, counter) in b.responses.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "weir_backend_http_responses_total{{backend=\"{id}\",class=\"{}xx\"}} {}",
-                    class + 1,
-                    counter.load(Ordering::Relaxed)
-                );
-            }
-        }
+        metrics::render_backends(out, &running, &lock(&self.registry), None);
     }
 }
 

@@ -317,6 +317,13 @@ fn bind_all(
     for port in ports {
         let addr = SocketAddr::new(spec.vip, port);
         let bound = match spec.protocol {
+            Protocol::Prometheus => bind_tcp(addr).map(|l| {
+                tokio::spawn(crate::prometheus::accept_loop(
+                    l,
+                    runtime.clone(),
+                    shared.clone(),
+                ))
+            }),
             Protocol::Tcp | Protocol::Http | Protocol::TlsPassthrough | Protocol::Https => {
                 bind_tcp(addr).map(|l| match spec.protocol {
                     Protocol::Http => tokio::spawn(crate::http::accept_loop(

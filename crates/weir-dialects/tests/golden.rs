@@ -696,16 +696,16 @@ fn octavia_version_document_and_a_network_only_load_balancer() {
         let versions = reply.json()["versions"].clone();
         let versions = versions.as_array().unwrap();
         // Every version up to the one claimed, as Octavia lists them; the
-        // claim is 2.13 (SOURCE_IP_PORT), the last whose fields Weir
-        // honours or refuses with Octavia's 501.
+        // claim is 2.25 (PROMETHEUS listeners), the last whose fields
+        // Weir honours or refuses with Octavia's 400 or 501.
         let current: Vec<_> = versions
             .iter()
             .filter(|v| v["status"] == "CURRENT")
             .collect();
         assert_eq!(current.len(), 1, "{versions:?}");
-        assert_eq!(current[0]["id"], "v2.13");
+        assert_eq!(current[0]["id"], "v2.25");
         assert_eq!(versions[0]["id"], "v2.0");
-        assert_eq!(versions.len(), 14);
+        assert_eq!(versions.len(), 26);
         for v in versions {
             let href = v["links"][0]["href"].as_str().unwrap().to_owned();
             assert!(href.ends_with("/load-balancer/v2"), "{href}");

@@ -191,6 +191,24 @@ fn every_route() -> BTreeSet<Route> {
             format!("{method} {}{path}", lbaas::HUAWEI_PREFIX),
         ));
     }
+    let octavia_only = routed(
+        include_str!("../src/lbaas/mod.rs"),
+        "pub fn octavia_routes(",
+    );
+    for (method, path) in &octavia_only {
+        for prefix in lbaas::OCTAVIA_PREFIXES {
+            out.insert((Dialect::Octavia, format!("{method} {prefix}{path}")));
+        }
+    }
+    let amphorae = routed(
+        include_str!("../src/lbaas/mod.rs"),
+        "pub fn amphora_routes(",
+    );
+    for (method, path) in &amphorae {
+        for prefix in lbaas::AMPHORA_PREFIXES {
+            out.insert((Dialect::Octavia, format!("{method} {prefix}{path}")));
+        }
+    }
     let certificates = routed(
         include_str!("../src/lbaas/certificates.rs"),
         "pub fn routes(",
@@ -236,6 +254,7 @@ fn every_route() -> BTreeSet<Route> {
             let prefix = &rest[..rest.find('"').unwrap()];
             assert!(
                 lbaas::OCTAVIA_PREFIXES.contains(&prefix)
+                    || lbaas::AMPHORA_PREFIXES.contains(&prefix)
                     || prefix == lbaas::HUAWEI_PREFIX
                     || prefix == keymgr::PREFIX,
                 "an LBaaS prefix the sweep does not probe: {prefix}"

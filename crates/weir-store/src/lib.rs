@@ -247,6 +247,22 @@ pub trait Reads: Send {
     async fn count_flavors_of_profile(&mut self, profile: &FlavorProfileId) -> StoreResult<usize>;
     /// Load balancers, of any project, created with `flavor`.
     async fn count_load_balancers_of_flavor(&mut self, flavor: &FlavorId) -> StoreResult<usize>;
+    /// The quotas the operator set for `project` (`None`: none, every
+    /// value the default).
+    async fn project_quotas(
+        &mut self,
+        project: &ProjectId,
+    ) -> StoreResult<Option<weir_core::quota::Quotas>>;
+    /// Every project with quotas set, by project id.
+    async fn all_project_quotas(
+        &mut self,
+    ) -> StoreResult<Vec<(ProjectId, weir_core::quota::Quotas)>>;
+    /// How many of `resource` the project holds.
+    async fn count_in_project(
+        &mut self,
+        project: &ProjectId,
+        resource: weir_core::quota::QuotaResource,
+    ) -> StoreResult<usize>;
     /// An L7 policy with its rules (oldest first).
     async fn l7_policy(&mut self, id: &L7PolicyId) -> StoreResult<Option<L7Policy>>;
     /// A listener's L7 policies with their rules, by position.
@@ -362,6 +378,12 @@ pub trait StoreTx: Reads {
     /// Writes a flavor's name, description, enabled flag and update time.
     async fn update_flavor(&mut self, flavor: &Flavor) -> StoreResult<()>;
     async fn delete_flavor(&mut self, flavor: &Flavor) -> StoreResult<()>;
+    /// Replaces a project's quotas (all defaults: none kept).
+    async fn put_project_quotas(
+        &mut self,
+        project: &ProjectId,
+        quotas: &weir_core::quota::Quotas,
+    ) -> StoreResult<()>;
     /// Adds an L7 policy with its rules.
     async fn insert_l7_policy(&mut self, policy: &L7Policy) -> StoreResult<()>;
     /// Writes a policy's own fields (its rules are written one by one).

@@ -90,6 +90,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/postgres/0014_key_manager.sql"),
     ),
+    (
+        16,
+        include_str!("../migrations/postgres/0016_project_quotas.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

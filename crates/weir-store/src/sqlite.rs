@@ -79,6 +79,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         19,
         include_str!("../migrations/sqlite/0019_key_manager.sql"),
     ),
+    (
+        21,
+        include_str!("../migrations/sqlite/0021_project_quotas.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

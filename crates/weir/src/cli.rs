@@ -163,6 +163,37 @@ pub enum ProjectCmd {
     /// token and an access key acting with a role.
     #[command(subcommand)]
     Credential(CredentialCmd),
+    /// A project's quotas (setting them is the operator's): what it may
+    /// hold in every dialect.
+    #[command(subcommand)]
+    Quota(QuotaCmd),
+}
+
+#[derive(Subcommand)]
+pub enum QuotaCmd {
+    /// The quotas in force and what was set.
+    Show { project: String },
+    /// Sets quotas: each a count, -1 for unlimited or `default`; the
+    /// others are left.
+    Set {
+        project: String,
+        #[arg(long)]
+        load_balancer: Option<String>,
+        #[arg(long)]
+        listener: Option<String>,
+        #[arg(long)]
+        pool: Option<String>,
+        #[arg(long)]
+        health_monitor: Option<String>,
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        l7policy: Option<String>,
+        #[arg(long)]
+        l7rule: Option<String>,
+    },
+    /// Returns every quota to the default.
+    Reset { project: String },
 }
 
 #[derive(Subcommand)]
@@ -296,8 +327,9 @@ pub enum ListenerCmd {
     Create {
         #[arg(long)]
         lb: String,
-        /// tcp, udp, http, https (TLS terminated by Weir; give --cert) or
-        /// tls-passthrough.
+        /// tcp, udp, http, https (TLS terminated by Weir; give --cert),
+        /// tls-passthrough, or prometheus (serves this load balancer's
+        /// metrics on GET /metrics; forwards nothing).
         #[arg(long)]
         protocol: String,
         /// A single port.

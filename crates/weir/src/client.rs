@@ -131,6 +131,58 @@ fn build(command: Command) -> Result<Call, String> {
             None,
             Show::Done(format!("revoked credential {access_key_id}")),
         ),
+        Command::Project(ProjectCmd::Quota(QuotaCmd::Show { project })) => call(
+            "GET",
+            format!("/v1/projects/{project}/quotas"),
+            None,
+            Show::Object,
+        ),
+        Command::Project(ProjectCmd::Quota(QuotaCmd::Set {
+            project,
+            load_balancer,
+            listener,
+            pool,
+            health_monitor,
+            member,
+            l7policy,
+            l7rule,
+        })) => {
+            let mut body = serde_json::Map::new();
+            for (name, value) in [
+                ("load_balancer", load_balancer),
+                ("listener", listener),
+                ("pool", pool),
+                ("health_monitor", health_monitor),
+                ("member", member),
+                ("l7policy", l7policy),
+                ("l7rule", l7rule),
+            ] {
+                let Some(text) = value else { continue };
+                let value = match text.as_str() {
+                    "default" => Value::Null,
+                    n => json!(n.parse::<i64>().map_err(|_| format!(
+                        "--{}: {n:?} is not a count, -1 or default",
+                        name.replace('_', "-")
+                    ))?),
+                };
+                body.insert(name.to_owned(), value);
+            }
+            if body.is_empty() {
+                return Err("name at least one quota to set (--member 100, --pool -1, …)".into());
+            }
+            call(
+                "PUT",
+                format!("/v1/projects/{project}/quotas"),
+                Some(Value::Object(body)),
+                Show::Object,
+            )
+        }
+        Command::Project(ProjectCmd::Quota(QuotaCmd::Reset { project })) => call(
+            "DELETE",
+            format!("/v1/projects/{project}/quotas"),
+            None,
+            Show::Object,
+        ),
         Command::Cert(CertCmd::Create {
             cert,
             key,

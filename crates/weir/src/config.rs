@@ -27,6 +27,9 @@ struct FileConfig {
     network: NetworkSection,
     #[serde(default)]
     limits: LimitsSection,
+    /// `[quotas]`: the default per-project quotas (-1 unlimited).
+    #[serde(default)]
+    quotas: QuotasSection,
     #[serde(default)]
     dataplane: DataplaneSection,
     /// Region names the cloud dialects answer to (default `["local"]`).
@@ -175,6 +178,45 @@ struct LimitsSection {
     secrets_per_project: Option<usize>,
     containers_per_project: Option<usize>,
     secret_max_bytes: Option<usize>,
+}
+
+/// The default quota of each resource per project; a project's own
+/// (Octavia's quotas API, `weir project quota set`) overrides it. Load
+/// balancers default to `limits.load_balancers_per_project`; the rest to
+/// unlimited (-1).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct QuotasSection {
+    load_balancer: Option<i64>,
+    listener: Option<i64>,
+    pool: Option<i64>,
+    health_monitor: Option<i64>,
+    member: Option<i64>,
+    l7policy: Option<i64>,
+    l7rule: Option<i64>,
+}
+
+impl QuotasSection {
+    fn quotas(&self) -> Result<weir_core::quota::Quotas, String> {
+        use weir_core::quota::{check_value, QuotaResource as R, Quotas};
+        let mut out = Quotas::default();
+        for (r, value) in [
+            (R::LoadBalancer, self.load_balancer),
+            (R::Listener, self.listener),
+            (R::Pool, self.pool),
+            (R::HealthMonitor, self.health_monitor),
+            (R::Member, self.member),
+            (R::L7Policy, self.l7policy),
+            (R::L7Rule, self.l7rule),
+        ] {
+            let value = value
+                .map(|v| check_value(r, v))
+                .transpose()
+                .map_err(|e| format!("quotas.{e}"))?;
+            out.set(r, value);
+        }
+        Ok(out)
+    }
 }
 
 /// Everything `weir serve` runs with.
@@ -351,6 +393,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             .limits
             .secret_max_bytes
             .unwrap_or(defaults.secret_max_bytes),
+        project_quotas: file.quotas.quotas()?,
     };
     let durability = match file.store.durability.as_deref() {
         None | Some("full") => Durability::Full,

@@ -51,6 +51,10 @@ pub fn router(control: Control) -> Router {
             post(create_credential).get(list_credentials),
         )
         .route(
+            "/v1/projects/{id}/quotas",
+            get(get_quotas).put(set_quotas).delete(reset_quotas),
+        )
+        .route(
             "/v1/projects/{id}/credentials/{access_key_id}",
             axum::routing::delete(delete_credential),
         )

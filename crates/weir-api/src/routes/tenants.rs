@@ -80,6 +80,89 @@ pub(super) async fn delete_credential(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+// === quotas ===
+
+/// A project's quotas: those in force, and what the operator set (`null`:
+/// the default).
+fn quotas_view(q: &weir_control::ProjectQuotas) -> serde_json::Value {
+    use weir_core::quota::QuotaResource;
+    let values = |quotas: &weir_core::quota::Quotas| {
+        QuotaResource::ALL
+            .iter()
+            .map(|r| (r.as_str().to_owned(), json!(quotas.get(*r))))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    json!({
+        "project_id": q.project_id.as_str(),
+        "quotas": values(&q.effective),
+        "set": values(&q.set),
+    })
+}
+
+/// `PUT /v1/projects/{id}/quotas`: each field a count, -1 (unlimited) or
+/// `null` (back to the default); fields left out are left.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SetQuotas {
+    #[serde(default, deserialize_with = "present")]
+    load_balancer: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    listener: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pool: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    health_monitor: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    member: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    l7policy: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    l7rule: Option<Option<i64>>,
+}
+
+pub(super) async fn get_quotas(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(project): Path<String>,
+) -> ApiResult {
+    let q = c.project_quotas(&p, &ProjectId::new(project)).await?;
+    ok(quotas_view(&q))
+}
+
+pub(super) async fn set_quotas(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(project): Path<String>,
+    JsonBody(req): JsonBody<SetQuotas>,
+) -> ApiResult {
+    use weir_core::quota::{QuotaResource as R, QuotaUpdate};
+    let update = [
+        (R::LoadBalancer, req.load_balancer),
+        (R::Listener, req.listener),
+        (R::Pool, req.pool),
+        (R::HealthMonitor, req.health_monitor),
+        (R::Member, req.member),
+        (R::L7Policy, req.l7policy),
+        (R::L7Rule, req.l7rule),
+    ]
+    .into_iter()
+    .filter_map(|(r, v)| v.map(|v| (r, v)))
+    .collect();
+    let q = c
+        .set_project_quotas(&p, ProjectId::new(project), QuotaUpdate(update))
+        .await?;
+    ok(quotas_view(&q))
+}
+
+pub(super) async fn reset_quotas(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(project): Path<String>,
+) -> ApiResult {
+    let q = c.reset_project_quotas(&p, ProjectId::new(project)).await?;
+    ok(quotas_view(&q))
+}
+
 // === inventory ===
 
 #[derive(Deserialize)]

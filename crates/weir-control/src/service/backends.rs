@@ -201,10 +201,20 @@ impl Control {
     ) -> ControlResult<Pool> {
         let principal = principal.clone();
         let capabilities = self.settings.capabilities;
+        let limits = self.settings.limits;
         command!(self.writer, principal, |tx| {
             let current = tx.pool(&id).await?;
             let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
             let next = plan_pool_update(&current, &update, capabilities, now())?;
+            let added = current.health_check.is_none() && next.health_check.is_some();
+            quota_room(
+                tx,
+                &limits,
+                &current.project_id,
+                QuotaResource::HealthMonitor,
+                usize::from(added),
+            )
+            .await?;
             if next != current {
                 tx.update_pool(&next).await?;
             }

@@ -32,6 +32,7 @@ impl Control {
         req: NewL7Policy,
     ) -> ControlResult<L7Policy> {
         let principal = principal.clone();
+        let limits = self.settings.limits;
         let policy = command!(self.writer, principal, |tx| {
             let found = tx.listener(&listener_id).await?;
             let listener = principal.check(found, ResourceKind::Listener, listener_id.as_str())?;
@@ -47,6 +48,10 @@ impl Control {
             all.push(plan.policy.clone());
             let touched: Vec<&L7Rule> = plan.policy.rules.iter().collect();
             l7::matcher::check_budget(&all, &touched)?;
+            let project = &listener.project_id;
+            quota_room(tx, &limits, project, QuotaResource::L7Policy, 1).await?;
+            let rules = plan.policy.rules.len();
+            quota_room(tx, &limits, project, QuotaResource::L7Rule, rules).await?;
             for moved in &plan.moved {
                 tx.update_l7_policy(moved).await?;
             }
@@ -144,8 +149,10 @@ impl Control {
         req: NewL7Rule,
     ) -> ControlResult<(L7Policy, L7Rule)> {
         let principal = principal.clone();
+        let limits = self.settings.limits;
         let created = command!(self.writer, principal, |tx| {
             let (_, mut policy) = policy_in(tx, &principal, &policy_id).await?;
+            quota_room(tx, &limits, &policy.project_id, QuotaResource::L7Rule, 1).await?;
             let mut all = tx.l7_policies_of(&policy.listener_id).await?;
             let on_listener: usize = all.iter().map(|p| p.rules.len()).sum();
             let rule = l7::plan_rule(&policy, on_listener, &req, &mut UuidIds, now())?;

@@ -65,11 +65,7 @@ impl Control {
                 weir_core::flavor::check_usable(flavor_id, found.as_ref())?;
             }
             // After the replay check: a replay is not one more.
-            Limits::room_for_one(
-                QuotaKind::LoadBalancersPerProject,
-                tx.load_balancers(Some(&owner)).await?.len(),
-                settings.limits.load_balancers_per_project,
-            )?;
+            quota_room(tx, &settings.limits, &owner, QuotaResource::LoadBalancer, 1).await?;
             let mut used = tx.used_vips().await?;
             let at = now();
             // A VIP that is some backend's address would take that
@@ -251,7 +247,8 @@ impl Control {
         lb_pool: Option<PoolUpdate>,
     ) -> ControlResult<Listener> {
         let principal = principal.clone();
-        let limit = self.settings.limits.listeners_per_load_balancer;
+        let limits = self.settings.limits;
+        let limit = limits.listeners_per_load_balancer;
         let capabilities = self.settings.capabilities;
         let secrets = self.secrets.get();
         let listener = command!(self.writer, principal, |tx| {
@@ -259,6 +256,7 @@ impl Control {
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
             let siblings = tx.listeners_of(&lb_id).await?;
             Limits::room_for_one(QuotaKind::ListenersPerLoadBalancer, siblings.len(), limit)?;
+            quota_room(tx, &limits, &lb.project_id, QuotaResource::Listener, 1).await?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
             check_certificates(tx, &plan.listener).await?;
             super::keymgr::check_tls_refs(tx, &secrets, &plan.listener).await?;
@@ -284,6 +282,28 @@ impl Control {
                 }
                 None => None,
             };
+            // Checks the listener's own pool and the pool it serves
+            // gain count against the health monitor quota.
+            let checks = usize::from(plan.default_pool.health_check.is_some())
+                + lb_pool_next
+                    .as_ref()
+                    .map_or(0, |p| usize::from(p.health_check.is_some()));
+            let had = match (&lb_pool, &lb_pool_next) {
+                (Some(_), Some(next)) => usize::from(
+                    tx.pool(&next.id)
+                        .await?
+                        .is_some_and(|p| p.health_check.is_some()),
+                ),
+                _ => 0,
+            };
+            quota_room(
+                tx,
+                &limits,
+                &lb.project_id,
+                QuotaResource::HealthMonitor,
+                checks.saturating_sub(had),
+            )
+            .await?;
             tx.insert_listener(&plan.listener, &plan.default_pool)
                 .await?;
             if let Some(next) = lb_pool_next {
@@ -348,7 +368,16 @@ impl Control {
                 groups,
                 settings.limits.server_groups_per_load_balancer,
             )?;
+            quota_room(tx, &settings.limits, &lb.project_id, QuotaResource::Pool, 1).await?;
             let pool = group::plan_server_group(&lb, &req, &mut UuidIds, at)?;
+            quota_room(
+                tx,
+                &settings.limits,
+                &lb.project_id,
+                QuotaResource::HealthMonitor,
+                usize::from(pool.health_check.is_some()),
+            )
+            .await?;
             let attached = match &attach_to {
                 Some(id) => {
                     let found = tx.listener(id).await?;

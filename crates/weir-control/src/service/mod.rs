@@ -22,6 +22,7 @@ use weir_core::loadbalancer::{
 };
 use weir_core::model::*;
 use weir_core::pool::{plan_pool_update, PoolUpdate};
+use weir_core::quota::QuotaResource;
 use weir_core::register::{self, BackendSpec, IgnoredBackend, RegisterPolicy, RegisterSnapshot};
 use weir_core::settings::Settings;
 use weir_core::status::{BackendLive, ListenerLive};
@@ -64,9 +65,12 @@ mod flavors;
 mod keymgr;
 mod l7;
 mod loadbalancers;
+mod quotas;
 mod tenants;
 
 pub use certificates::UploadedCertificate;
+use quotas::quota_room;
+pub use quotas::ProjectQuotas;
 
 /// Longest a listener or load-balancer command waits for the data plane to
 /// apply it before answering (it takes well under a millisecond normally).
@@ -591,6 +595,14 @@ async fn register_in(
         &mut UuidIds,
         at,
     )?;
+    quota_room(
+        tx,
+        &settings.limits,
+        &project,
+        QuotaResource::Member,
+        plan.backends.len(),
+    )
+    .await?;
     tx.insert_backends(&plan.backends).await?;
     if let (Some(token), Some(fingerprint)) = (&req.client_token, fingerprint) {
         let ids: Vec<&str> = plan.backends.iter().map(|b| b.id.as_str()).collect();

@@ -234,6 +234,110 @@ fn https_listeners_are_http_behind_tls_and_take_tcp_ports() {
 }
 
 #[test]
+fn prometheus_listeners_answer_themselves_and_forward_nothing() {
+    let prom = NewListener {
+        name: "metrics".into(),
+        protocol: "prometheus".into(),
+        port: Some(9100),
+        allowed_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
+        max_connections: Some(10),
+        idle_timeout_ms: Some(5_000),
+        ..Default::default()
+    };
+    let made = listener(prom.clone(), &[]).unwrap();
+    assert_eq!(made.protocol, Protocol::Prometheus);
+    assert_eq!(made.allowed_cidrs.len(), 1);
+    assert_eq!(made.max_connections, Some(10));
+    // What it would ignore is refused, each by name.
+    for (field, bad) in [
+        (
+            "group_pool_id",
+            NewListener {
+                group_pool_id: Some("g".into()),
+                ..prom.clone()
+            },
+        ),
+        (
+            "forwarding_mode",
+            NewListener {
+                forwarding_mode: Some("nat".into()),
+                ..prom.clone()
+            },
+        ),
+        (
+            "backend_port",
+            NewListener {
+                backend_port: Some(80),
+                ..prom.clone()
+            },
+        ),
+        (
+            "scheduler",
+            NewListener {
+                scheduler: Some("wlc".into()),
+                ..prom.clone()
+            },
+        ),
+        (
+            "port",
+            NewListener {
+                port: None,
+                port_ranges: Some(vec![(9100, 9101)]),
+                ..prom.clone()
+            },
+        ),
+        (
+            "proxy_protocol",
+            NewListener {
+                proxy_protocol: Some("v2".into()),
+                ..prom.clone()
+            },
+        ),
+        (
+            "forwarded_headers",
+            NewListener {
+                forwarded_headers: Some(ForwardedHeaders {
+                    forwarded_for: true,
+                    forwarded_proto: false,
+                    forwarded_port: false,
+                }),
+                ..prom.clone()
+            },
+        ),
+    ] {
+        assert!(
+            matches!(listener(bad, &[]), Err(Error::InvalidField { field: f, .. }) if f == field),
+            "{field}"
+        );
+    }
+    // It takes a TCP port like any TCP-borne listener.
+    let tcp = NewListener {
+        protocol: "tcp".into(),
+        allowed_cidrs: Vec::new(),
+        ..prom.clone()
+    };
+    assert!(matches!(
+        listener(tcp, std::slice::from_ref(&made)),
+        Err(Error::ListenerPortInUse { .. })
+    ));
+    // No pool can be attached later either, and no pool serves it.
+    let attach = ListenerUpdate {
+        group_pool_id: Some(Some("g".into())),
+        ..ListenerUpdate::default()
+    };
+    assert!(plan_listener_update(&lb(), &made, &attach, Timestamp(1)).is_err());
+    for p in PoolProtocol::NAMES {
+        let p: PoolProtocol = p.parse().unwrap();
+        assert!(!p.serves(Protocol::Prometheus));
+    }
+    let detach = ListenerUpdate {
+        group_pool_id: Some(None),
+        ..ListenerUpdate::default()
+    };
+    assert!(plan_listener_update(&lb(), &made, &detach, Timestamp(1)).is_ok());
+}
+
+#[test]
 fn tags_are_replaced_cleared_or_left_and_move_the_update_time() {
     let lb = lb();
     let tagged = |tags: Option<&[&str]>, at: i64| {

@@ -24,6 +24,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use weir_control::{ControlError, Principal};
 use weir_core::error::QuotaKind;
+use weir_core::quota::QuotaResource;
 use weir_core::{Error, ResourceKind};
 
 use crate::common::{self, unix_now, Use, BODY_LIMIT};
@@ -158,6 +159,21 @@ impl AliError {
                 QuotaKind::SecretsPerProject | QuotaKind::ContainersPerProject => {
                     (S::BAD_REQUEST, "QuotaExceeded.ServerCertificatesPerUser")
                 }
+                // A project quota the operator set (Octavia's quotas API)
+                // binds SLB calls too, in SLB's words for that resource.
+                QuotaKind::Project(r) => (
+                    S::BAD_REQUEST,
+                    match r {
+                        QuotaResource::Member => "QuotaExceeded.BackendServer",
+                        QuotaResource::Listener => "QuotaExceeded.ListenersPerLoadBalancer",
+                        QuotaResource::Pool => "QuotaExceeded.VServerGroupsPerLoadBalancer",
+                        QuotaResource::L7Policy | QuotaResource::L7Rule => {
+                            "QuotaExceeded.RulesPerListener"
+                        }
+                        QuotaResource::LoadBalancer => "QuotaExceeded.LoadBalancersPerUser",
+                        QuotaResource::HealthMonitor => "QuotaExceeded",
+                    },
+                ),
             },
             Error::IdempotencyMismatch { .. } => (S::BAD_REQUEST, "IdempotentParameterMismatch"),
             Error::ListenerPortInUse { .. } => (S::BAD_REQUEST, "ListenerAlreadyExists"),

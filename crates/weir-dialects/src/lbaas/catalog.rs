@@ -3,7 +3,8 @@
 //! capabilities (`super::flavors`), and no availability zones (one data
 //! plane serves every load balancer alike). Zone lists are empty rather
 //! than missing, ids are unknown, and creating a zone is the provider's
-//! "unsupported" (501).
+//! "unsupported" (501). No amphorae either: the operator's amphora API
+//! lists none and knows no id.
 
 use super::*;
 
@@ -65,4 +66,27 @@ pub(super) async fn missing_one(
     RawBody(_): RawBody,
 ) -> LbaasError {
     LbaasError::not_found(format!("{} could not be found.", param(&p, "id")))
+}
+
+/// `GET /octavia/amphorae`: none, to the operator; anyone else is refused
+/// by policy, as Octavia refuses them.
+pub(super) async fn list_amphorae(
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<Vec<(String, String)>>,
+    Here(here): Here,
+) -> LbResult {
+    Control::admin_only(&ctx.principal).map_err(fail)?;
+    ok(listing::list(Vec::new(), &q, "amphorae", &here)?)
+}
+
+/// Any action on one amphora: the operator learns it is unknown.
+pub(super) async fn no_amphora(
+    Extension(ctx): Extension<Ctx>,
+    Path(p): Path<HashMap<String, String>>,
+    RawBody(_): RawBody,
+) -> LbaasError {
+    if let Err(e) = Control::admin_only(&ctx.principal) {
+        return fail(e);
+    }
+    LbaasError::not_found(format!("Amphora {} could not be found.", param(&p, "id")))
 }

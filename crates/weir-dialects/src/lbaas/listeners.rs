@@ -285,8 +285,12 @@ pub(super) fn connection_limit(limit: Lenient) -> Result<Option<u64>, LbaasError
     }
 }
 
-pub(super) fn listener_protocol(p: &str) -> Result<&'static str, LbaasError> {
+/// A listener protocol by its Octavia name. SCTP needs the kernel's SCTP
+/// sockets, which this data plane does not open; PROMETHEUS (API 2.25)
+/// is Octavia's, so Huawei ELB refuses it as any protocol it lacks.
+pub(super) fn listener_protocol(p: &str, flavor: Flavor) -> Result<&'static str, LbaasError> {
     match p {
+        "PROMETHEUS" if flavor == Flavor::Octavia => Ok("prometheus"),
         "TCP" => Ok("tcp"),
         "UDP" => Ok("udp"),
         "HTTP" => Ok("http"),
@@ -295,13 +299,26 @@ pub(super) fn listener_protocol(p: &str) -> Result<&'static str, LbaasError> {
         // Terminated by Weir, with certificates from the key manager
         // (Octavia) or Weir's certificates (Huawei).
         "TERMINATED_HTTPS" => Ok("https"),
-        "SCTP" => Err(LbaasError::unsupported("protocol SCTP")),
-        "PROMETHEUS" => Err(LbaasError::unsupported("protocol PROMETHEUS")),
+        "SCTP" if flavor == Flavor::Octavia => Err(sctp()),
         other => Err(LbaasError::bad_request(format!(
             "Invalid input for field/attribute protocol. Value: '{other}'. \
-             Value should be one of HTTP, HTTPS, PROMETHEUS, SCTP, TCP, TERMINATED_HTTPS, UDP"
+             Value should be one of {}",
+            match flavor {
+                Flavor::Octavia => "HTTP, HTTPS, PROMETHEUS, SCTP, TCP, TERMINATED_HTTPS, UDP",
+                Flavor::Huawei => "HTTP, HTTPS, TCP, TERMINATED_HTTPS, UDP",
+            }
         ))),
     }
+}
+
+/// SCTP (API 2.23), for listeners and pools alike: Weir's data plane
+/// opens no SCTP sockets (this host's kernel has no SCTP module loaded,
+/// `/proc/net/sctp` is absent), so the provider cannot do it.
+pub(super) fn sctp() -> LbaasError {
+    LbaasError::unsupported(
+        "protocol SCTP (the data plane opens no SCTP sockets: the kernel's SCTP \
+         support is not available to it)",
+    )
 }
 
 pub(super) async fn create_listener(
@@ -330,7 +347,7 @@ pub(super) async fn create_listener(
         .project_id;
     check_owner([&req.project_id, &req.tenant_id], &owner)?;
     let octavia_protocol = req.protocol.ok_or_else(|| missing("protocol"))?;
-    let protocol = listener_protocol(&octavia_protocol)?;
+    let protocol = listener_protocol(&octavia_protocol, ctx.flavor)?;
     let tls = req
         .unhonoured
         .tls

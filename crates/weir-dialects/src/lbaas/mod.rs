@@ -18,6 +18,7 @@ mod loadbalancers;
 mod members;
 mod monitors;
 mod pools;
+mod quotas;
 mod tags;
 mod tls;
 mod views;
@@ -243,6 +244,11 @@ impl LbaasError {
                     format!("Quota has been met for resources: Member ({domain})"),
                 ),
                 QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, codes::INVALID, domain.to_string()),
+                QuotaKind::Project(r) => (
+                    S::FORBIDDEN,
+                    codes::FORBIDDEN,
+                    format!("Quota has been met for resources: {} ({domain})", r.class_name()),
+                ),
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
                 | QuotaKind::ServerGroupsPerLoadBalancer
@@ -330,6 +336,8 @@ fn lbaas_names(message: &str) -> String {
         ("connect_timeout_ms: ", "timeout_member_connect: "),
         ("backend_timeout_ms: ", "timeout_member_data: "),
         ("inspect_timeout_ms: ", "timeout_tcp_inspect: "),
+        ("group_pool_id: ", "default_pool_id: "),
+        ("forwarded_headers: ", "insert_headers: "),
     ] {
         if let Some(rest) = renamed.strip_prefix(weir) {
             return format!("Invalid input for field/attribute {octavia}{rest}");
@@ -551,6 +559,38 @@ pub fn routes() -> Router<Dialects> {
             "/l7policies/{l7policy_id}/rules/{rule_id}",
             get(show_l7rule).put(update_l7rule).delete(delete_l7rule),
         )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Octavia's resource routes: the shared ones and what only Octavia has
+/// (the quotas API; Huawei ELB's quotas are another API).
+pub fn octavia_routes() -> Router<Dialects> {
+    routes()
+        .route("/quotas", get(quotas::list_quotas))
+        .route("/quotas/defaults", get(quotas::quota_defaults))
+        .route(
+            "/quotas/{project_id}",
+            get(quotas::show_quota)
+                .put(quotas::update_quota)
+                .delete(quotas::reset_quota),
+        )
+        .route(
+            "/quotas/{project_id}/default",
+            get(quotas::project_defaults),
+        )
+}
+
+/// Octavia's amphora API (`/v2/octavia/amphorae`), for the operator
+/// alone as in Octavia: Weir's data plane is no amphora, so the list is
+/// empty and every id, on every action, is an unknown amphora.
+pub fn amphora_routes() -> Router<Dialects> {
+    Router::new()
+        .route("/amphorae", get(list_amphorae))
+        .route("/amphorae/{id}", get(no_amphora).delete(no_amphora))
+        .route("/amphorae/{id}/stats", get(no_amphora))
+        .route("/amphorae/{id}/failover", put(no_amphora))
+        .route("/amphorae/{id}/config", put(no_amphora))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -108,6 +108,8 @@ pub(super) fn check_kind(kind: &str) -> Result<&'static str, LbaasError> {
         "PING" => Ok("ping"),
         "HTTPS" => Ok("https"),
         "TLS-HELLO" => Ok("tls-hello"),
+        // An SCTP INIT check needs the SCTP sockets the data plane lacks.
+        "SCTP" => Err(sctp()),
         other => Err(LbaasError::bad_request(format!(
             "Invalid input for field/attribute type. Value: '{other}'. \
              Value should be one of HTTP, HTTPS, PING, SCTP, TCP, TLS-HELLO, UDP-CONNECT"

@@ -256,9 +256,10 @@ pub(super) fn group_protocol(p: &str) -> Result<&'static str, LbaasError> {
         "HTTPS" => Ok("https"),
         "PROXY" => Ok("proxy"),
         "PROXYV2" => Ok("proxyv2"),
+        "SCTP" => Err(sctp()),
         other => Err(LbaasError::bad_request(format!(
             "Invalid input for field/attribute protocol. Value: '{other}'. \
-             Value should be one of TCP, UDP, HTTP, HTTPS, PROXY, PROXYV2"
+             Value should be one of HTTP, HTTPS, PROXY, PROXYV2, SCTP, TCP, UDP"
         ))),
     }
 }

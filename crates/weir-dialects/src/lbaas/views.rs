@@ -149,6 +149,11 @@ pub(super) fn listener_view(c: &Control, l: &Listener, lb_running: bool, l7: Vec
         "client_ca_tls_container_ref": null,
         "client_authentication": "NONE",
         "client_crl_container_ref": null,
+        // TLS settings of TERMINATED_HTTPS listeners (API 2.15, 2.17,
+        // 2.20); Octavia shows them null on every other listener.
+        "tls_ciphers": null,
+        "tls_versions": null,
+        "alpn_protocols": null,
         "l7policies": l7,
         "created_at": l.created_at.to_string(),
         "updated_at": l.updated_at.to_string(),
@@ -199,6 +204,7 @@ pub(super) fn pool_protocol(pool: &Pool, listener: Option<&Listener>) -> &'stati
             (Protocol::TlsPassthrough, _) => "HTTPS",
             (Protocol::Udp, _) => "UDP",
             (Protocol::Http | Protocol::Https, _) => "HTTP",
+            (Protocol::Prometheus, _) => "PROMETHEUS",
         },
     }
 }
@@ -213,6 +219,7 @@ pub(super) fn octavia_protocol(p: Protocol) -> &'static str {
         // Terminated by Weir; Octavia cannot create one yet (no key
         // manager), but one made natively shows as what it is.
         Protocol::Https => "TERMINATED_HTTPS",
+        Protocol::Prometheus => "PROMETHEUS",
     }
 }
 

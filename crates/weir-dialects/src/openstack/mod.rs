@@ -47,12 +47,18 @@ pub const KEY_MANAGER_PREFIX: &str = "/key-manager";
 
 pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
     let lbaas = Router::new()
-        .nest("/load-balancer/v2.0/lbaas", lbaas::routes())
-        .nest("/load-balancer/v2/lbaas", lbaas::routes())
+        .nest("/load-balancer/v2.0/lbaas", lbaas::octavia_routes())
+        .nest("/load-balancer/v2/lbaas", lbaas::octavia_routes())
         // The prefix-less paths of earlier catalogs stay for clients that
         // kept an endpoint.
-        .nest("/v2.0/lbaas", lbaas::routes())
-        .nest("/v2/lbaas", lbaas::routes())
+        .nest("/v2.0/lbaas", lbaas::octavia_routes())
+        .nest("/v2/lbaas", lbaas::octavia_routes())
+        // Octavia's operator API of amphorae (2.21 adds delete): Weir
+        // runs none.
+        .nest("/load-balancer/v2/octavia", lbaas::amphora_routes())
+        .nest("/load-balancer/v2.0/octavia", lbaas::amphora_routes())
+        .nest("/v2/octavia", lbaas::amphora_routes())
+        .nest("/v2.0/octavia", lbaas::amphora_routes())
         // The read side of Neutron that clients use to resolve names and
         // ids (python-octaviaclient looks `--vip-subnet-id` up there).
         .route("/v2.0/subnets", get(list_subnets))
@@ -128,7 +134,14 @@ async fn octavia_versions(headers: HeaderMap) -> Json<Value> {
 /// authentication (2.8: 501 until Weir terminates TLS), L7 redirect codes
 /// (2.9: L7 policies are 501), monitor Host header and HTTP version
 /// (2.10), additive member batches (2.11), `allowed_cidrs` (2.12) and
-/// SOURCE_IP_PORT (2.13). 2.14 (availability zones) would need zones.
+/// SOURCE_IP_PORT (2.13). 2.14 to 2.25: availability zones (none exist,
+/// creating one is 501), listener and pool TLS ciphers, versions and
+/// ALPN (2.15, 2.17, 2.18, 2.20, 2.24: refused, Weir's Octavia listeners
+/// do not terminate TLS and its pools do not re-encrypt), HTTP and TCP
+/// monitors of UDP pools (2.16: honoured, the check dials the member's
+/// port over TCP), L7 quotas (2.19), amphora delete (2.21: there are no
+/// amphorae, every id is unknown), PROXYV2 pools (2.22), SCTP (2.23: 501,
+/// no SCTP sockets) and PROMETHEUS listeners (2.25).
 const OCTAVIA_API_VERSIONS: &[(&str, &str)] = &[
     ("v2.0", "2016-12-11T00:00:00Z"),
     ("v2.1", "2018-04-20T00:00:00Z"),
@@ -144,6 +157,18 @@ const OCTAVIA_API_VERSIONS: &[(&str, &str)] = &[
     ("v2.11", "2019-06-24T00:00:00Z"),
     ("v2.12", "2019-09-11T00:00:00Z"),
     ("v2.13", "2019-09-13T00:00:00Z"),
+    ("v2.14", "2019-10-10T00:00:00Z"),
+    ("v2.15", "2020-03-10T00:00:00Z"),
+    ("v2.16", "2020-03-15T00:00:00Z"),
+    ("v2.17", "2020-04-29T00:00:00Z"),
+    ("v2.18", "2020-04-29T01:00:00Z"),
+    ("v2.19", "2020-05-12T00:00:00Z"),
+    ("v2.20", "2020-08-24T00:00:00Z"),
+    ("v2.21", "2020-09-03T00:00:00Z"),
+    ("v2.22", "2020-09-08T00:00:00Z"),
+    ("v2.23", "2020-09-08T01:00:00Z"),
+    ("v2.24", "2020-09-15T00:00:00Z"),
+    ("v2.25", "2021-10-02T00:00:00Z"),
 ];
 
 async fn token_layer(State(d): State<Dialects>, mut req: Request, next: Next) -> Response {

@@ -136,7 +136,8 @@ impl UcError {
             | Error::DuplicateInstanceInRequest { .. }
             | Error::DuplicateAddressInRequest { .. } => BACKEND_EXISTS,
             Error::QuotaExceeded { kind, .. } => match kind {
-                QuotaKind::BackendsPerPool => BACKEND_QUOTA,
+                QuotaKind::BackendsPerPool
+                | QuotaKind::Project(weir_core::quota::QuotaResource::Member) => BACKEND_QUOTA,
                 QuotaKind::BackendsPerRequest => PARAMETER_INVALID,
                 QuotaKind::LoadBalancersPerProject
                 | QuotaKind::ListenersPerLoadBalancer
@@ -146,7 +147,8 @@ impl UcError {
                 | QuotaKind::L7RulesPerPolicy
                 | QuotaKind::L7RulesPerListener
                 | QuotaKind::SecretsPerProject
-                | QuotaKind::ContainersPerProject => RESOURCE_QUOTA,
+                | QuotaKind::ContainersPerProject
+                | QuotaKind::Project(_) => RESOURCE_QUOTA,
             },
             Error::ListenerPortInUse { .. } => PORT_IN_USE,
             Error::Conflict { .. } => CONFLICT,

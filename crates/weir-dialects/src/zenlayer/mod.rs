@@ -167,11 +167,13 @@ impl ZcError {
                     (S::BAD_REQUEST, "INVALID_RS_QUOTA_EXCEED_PER_LISTENER")
                 }
                 QuotaKind::BackendsPerRequest => (S::BAD_REQUEST, "INVALID_PARAMETER"),
-                QuotaKind::LoadBalancersPerProject => (
+                QuotaKind::LoadBalancersPerProject
+                | QuotaKind::Project(weir_core::quota::QuotaResource::LoadBalancer) => (
                     S::BAD_REQUEST,
                     "OPERATION_DENIED_LOAD_BALANCER_QUOTA_EXCEED",
                 ),
-                QuotaKind::ListenersPerLoadBalancer => {
+                QuotaKind::ListenersPerLoadBalancer
+                | QuotaKind::Project(weir_core::quota::QuotaResource::Listener) => {
                     (S::BAD_REQUEST, "OPERATION_DENIED_LISTENER_QUOTA_EXCEED")
                 }
                 QuotaKind::ServerGroupsPerLoadBalancer
@@ -180,9 +182,8 @@ impl ZcError {
                 | QuotaKind::L7RulesPerPolicy
                 | QuotaKind::L7RulesPerListener
                 | QuotaKind::SecretsPerProject
-                | QuotaKind::ContainersPerProject => {
-                    (S::BAD_REQUEST, "OPERATION_DENIED_QUOTA_EXCEED")
-                }
+                | QuotaKind::ContainersPerProject
+                | QuotaKind::Project(_) => (S::BAD_REQUEST, "OPERATION_DENIED_QUOTA_EXCEED"),
             },
             Error::IdempotencyMismatch { .. } => (S::CONFLICT, "INVALID_CLIENT_TOKEN_CONFLICT"),
             Error::ListenerPortInUse { .. } => (S::CONFLICT, "INVALID_LISTENER_PORT_CONFLICT"),

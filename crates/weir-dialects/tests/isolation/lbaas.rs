@@ -816,6 +816,98 @@ pub const OCTAVIA_PREFIXES: &[&str] = &[
     "/v2/lbaas",
 ];
 pub const HUAWEI_PREFIX: &str = "/v2/{project_id}/elb";
+/// Where Octavia's operator API of amphorae is served (`lbaas::amphora_routes`).
+pub const AMPHORA_PREFIXES: &[&str] = &[
+    "/load-balancer/v2/octavia",
+    "/load-balancer/v2.0/octavia",
+    "/v2/octavia",
+    "/v2.0/octavia",
+];
+
+/// Octavia's quotas API (`lbaas::octavia_routes`): a project reads its
+/// own; another project's is "not found"; writes are the operator's.
+fn quota_probes(s: &mut Sweep, token: &str) {
+    const WHY: &str = "the operator writes quotas: 403 for any project and any id";
+    for prefix in OCTAVIA_PREFIXES {
+        let get = |c: &Client, rest: String| c.octavia_at(prefix, token, "GET", &rest, None);
+        let o = Dialect::Octavia;
+        s.probe(o, &format!("GET {prefix}/quotas"), Empty, |c, _, _| {
+            get(c, "/quotas".into())
+        });
+        s.probe(o, &format!("GET {prefix}/quotas"), Empty, |c, _, t| {
+            get(c, format!("/quotas?project_id={}", t.get("project")))
+        });
+        s.probe(
+            o,
+            &format!("GET {prefix}/quotas/defaults"),
+            Empty,
+            |c, _, _| get(c, "/quotas/defaults".into()),
+        );
+        s.probe(
+            o,
+            &format!("GET {prefix}/quotas/{{project_id}}"),
+            NotFound,
+            |c, _, t| get(c, format!("/quotas/{}", t.get("project"))),
+        );
+        s.probe(
+            o,
+            &format!("GET {prefix}/quotas/{{project_id}}/default"),
+            NotFound,
+            |c, _, t| get(c, format!("/quotas/{}/default", t.get("project"))),
+        );
+        for method in ["PUT", "DELETE"] {
+            s.probe(
+                o,
+                &format!("{method} {prefix}/quotas/{{project_id}}"),
+                Expect::Uniform(WHY),
+                |c, _, t| {
+                    let body = (method == "PUT").then(|| json!({"quota": {"member": 1}}));
+                    c.octavia_at(
+                        prefix,
+                        token,
+                        method,
+                        &format!("/quotas/{}", t.get("project")),
+                        body.as_ref(),
+                    )
+                },
+            );
+        }
+    }
+}
+
+/// The amphora API is the operator's: a project gets 403 whatever it names
+/// (there are no amphorae, so no tenant's id can be told apart either).
+fn amphora_probes(s: &mut Sweep, token: &str) {
+    const WHY: &str = "the operator's amphora API: 403 for any project and any id";
+    for prefix in AMPHORA_PREFIXES {
+        for (method, route, rest) in [
+            ("GET", "/amphorae", "/amphorae".to_owned()),
+            ("GET", "/amphorae/{id}", "/amphorae/ID".to_owned()),
+            ("DELETE", "/amphorae/{id}", "/amphorae/ID".to_owned()),
+            (
+                "GET",
+                "/amphorae/{id}/stats",
+                "/amphorae/ID/stats".to_owned(),
+            ),
+            (
+                "PUT",
+                "/amphorae/{id}/failover",
+                "/amphorae/ID/failover".to_owned(),
+            ),
+            (
+                "PUT",
+                "/amphorae/{id}/config",
+                "/amphorae/ID/config".to_owned(),
+            ),
+        ] {
+            let named = format!("{method} {prefix}{route}");
+            s.probe(Dialect::Octavia, &named, Expect::Uniform(WHY), |c, _, t| {
+                let rest = rest.replace("ID", &id(t, "os", "lb"));
+                c.octavia_at(prefix, token, method, &rest, None)
+            });
+        }
+    }
+}
 
 pub fn sweep(s: &mut Sweep, token: &str) {
     for prefix in OCTAVIA_PREFIXES {
@@ -858,6 +950,8 @@ pub fn sweep(s: &mut Sweep, token: &str) {
             },
         );
     }
+    amphora_probes(s, token);
+    quota_probes(s, token);
     neutron_and_keystone(s, token);
 }
 

@@ -72,6 +72,28 @@ pub fn sweep(s: &mut Sweep) {
     }
     s.probe(
         Native,
+        "GET /v1/projects/{id}/quotas",
+        Expect::NotFound,
+        on(
+            "GET",
+            |_, t| format!("/v1/projects/{}/quotas", t.get("project")),
+            None,
+        ),
+    );
+    for (method, body) in [("PUT", Some(json!({"member": 1}))), ("DELETE", None)] {
+        s.probe(
+            Native,
+            &format!("{method} /v1/projects/{{id}}/quotas"),
+            OPERATOR_ONLY,
+            on(
+                method,
+                |_, t| format!("/v1/projects/{}/quotas", t.get("project")),
+                body,
+            ),
+        );
+    }
+    s.probe(
+        Native,
         "DELETE /v1/projects/{id}/credentials/{access_key_id}",
         OPERATOR_ONLY,
         on(

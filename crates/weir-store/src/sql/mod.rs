@@ -274,6 +274,7 @@ pub(crate) use apply_migrations;
 
 mod keymgr;
 mod l7;
+mod quotas;
 mod reads;
 mod rows;
 mod writes;

@@ -486,6 +486,27 @@ impl<L: Lend> Reads for L {
         select_scoped(self.driver().await?, "flavors", None, flavor_from).await
     }
 
+    async fn project_quotas(
+        &mut self,
+        project: &ProjectId,
+    ) -> StoreResult<Option<weir_core::quota::Quotas>> {
+        quotas::quotas_of(self.driver().await?, project).await
+    }
+
+    async fn all_project_quotas(
+        &mut self,
+    ) -> StoreResult<Vec<(ProjectId, weir_core::quota::Quotas)>> {
+        quotas::all_quotas(self.driver().await?).await
+    }
+
+    async fn count_in_project(
+        &mut self,
+        project: &ProjectId,
+        resource: weir_core::quota::QuotaResource,
+    ) -> StoreResult<usize> {
+        quotas::count(self.driver().await?, project, resource).await
+    }
+
     async fn count_flavors_of_profile(&mut self, profile: &FlavorProfileId) -> StoreResult<usize> {
         count_where(
             self.driver().await?,

@@ -513,6 +513,14 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         .await
     }
 
+    async fn put_project_quotas(
+        &mut self,
+        project: &ProjectId,
+        quotas: &weir_core::quota::Quotas,
+    ) -> StoreResult<()> {
+        self.quotas_put(project, quotas).await
+    }
+
     async fn insert_flavor_profile(&mut self, p: &FlavorProfile) -> StoreResult<()> {
         self.exec(
             "INSERT INTO flavor_profiles (id, name, provider, data, created_at, updated_at) \

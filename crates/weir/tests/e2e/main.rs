@@ -5,5 +5,6 @@ mod support;
 mod fds;
 mod l7;
 mod process;
+mod prometheus;
 mod shared_store;
 mod traffic;
