@@ -24,6 +24,8 @@ pub enum ResourceKind {
     Flavor,
     L7Policy,
     L7Rule,
+    /// An HTTPS listener's domain extension ([`crate::sni`]).
+    DomainExtension,
 }
 
 impl ResourceKind {
@@ -44,6 +46,7 @@ impl ResourceKind {
             Self::Flavor => "flavor",
             Self::L7Policy => "L7 policy",
             Self::L7Rule => "L7 rule",
+            Self::DomainExtension => "domain extension",
         }
     }
 }

@@ -48,6 +48,7 @@ pub mod model;
 pub mod pool;
 pub mod register;
 pub mod settings;
+pub mod sni;
 pub mod status;
 pub mod tags;
 pub mod time;

@@ -200,6 +200,68 @@ pub struct NewListener {
     /// caller checks that they are the project's with
     /// [`crate::certificate::check_owned`]).
     pub certificate_ids: Vec<String>,
+    /// An HTTPS listener made before its certificate (UCloud's VServer,
+    /// bound with `BindSSL` later): it may name none, and serves nothing
+    /// until it does.
+    pub certificates_later: bool,
+    /// HTTP listeners: answer every request with a redirect to the HTTPS
+    /// listener of the same load balancer on this port ([`redirect_target`]).
+    pub redirect_https_port: Option<u32>,
+}
+
+/// The port an HTTP listener redirects to: an HTTPS listener of the same
+/// load balancer (`siblings`) listens on it. Only an HTTP listener
+/// redirects (an HTTPS one is already there; TCP and UDP carry no URL).
+pub fn redirect_target(
+    protocol: Protocol,
+    port: Option<u32>,
+    siblings: &[Listener],
+) -> Result<Option<u16>, Error> {
+    const FIELD: &str = "redirect_https_port";
+    let Some(port) = port else { return Ok(None) };
+    if protocol != Protocol::Http {
+        return Err(Error::invalid(
+            FIELD,
+            format!("only an http listener redirects to https, not {protocol}"),
+        ));
+    }
+    let port = parse_port(FIELD, port)?;
+    let target = siblings
+        .iter()
+        .any(|l| l.protocol == Protocol::Https && l.single_port() == Some(port));
+    if !target {
+        return Err(Error::invalid(
+            FIELD,
+            format!("no https listener of this load balancer listens on port {port}"),
+        ));
+    }
+    Ok(Some(port))
+}
+
+/// Checks an updated listener's redirect against the load balancer's
+/// other listeners (the planner has checked the protocol and port).
+pub fn check_redirect(next: &Listener, siblings: &[Listener]) -> Result<(), Error> {
+    let others: Vec<Listener> = siblings.iter().filter(|l| l.id != next.id).cloned().collect();
+    redirect_target(next.protocol, next.redirect_https_port.map(u32::from), &others).map(|_| ())
+}
+
+/// An HTTPS listener an HTTP listener redirects to is not deleted: the
+/// redirect would send every client to a closed port.
+pub fn check_listener_delete(listener: &Listener, siblings: &[Listener]) -> Result<(), Error> {
+    if listener.protocol != Protocol::Https {
+        return Ok(());
+    }
+    let port = listener.single_port();
+    match siblings
+        .iter()
+        .find(|l| l.id != listener.id && l.redirect_https_port.is_some() && l.redirect_https_port == port)
+    {
+        None => Ok(()),
+        Some(from) => Err(Error::conflict(format!(
+            "listener {} redirects to listener {}; change or delete it first",
+            from.id, listener.id
+        ))),
+    }
 }
 
 /// Only an HTTP (or HTTPS) listener adds headers.
@@ -248,6 +310,11 @@ pub struct ListenerUpdate {
     /// Replaces an HTTPS listener's certificates (rotation); the caller
     /// checks ownership as on create.
     pub certificate_ids: Option<Vec<String>>,
+    /// As [`NewListener::certificates_later`]: the new list may be empty.
+    pub certificates_later: bool,
+    /// `Some(None)`: forward again; `Some(Some(port))`: redirect (the
+    /// caller checks the target with [`check_redirect`]).
+    pub redirect_https_port: Option<Option<u32>>,
 }
 
 /// Applies `update` under the same rules as creation; `lb` is the
@@ -267,7 +334,23 @@ pub fn plan_listener_update(
         next.group_pool_id = group.as_deref().map(PoolId::new);
     }
     if let Some(ids) = &update.certificate_ids {
-        next.certificate_ids = certificate::listener_certificate_ids(next.protocol, ids)?;
+        next.certificate_ids = if update.certificates_later {
+            certificate::listener_certificate_ids_later(next.protocol, ids)?
+        } else {
+            certificate::listener_certificate_ids(next.protocol, ids)?
+        };
+    }
+    if let Some(port) = update.redirect_https_port {
+        next.redirect_https_port = match port {
+            None => None,
+            Some(_) if next.protocol != Protocol::Http => {
+                return Err(Error::invalid(
+                    "redirect_https_port",
+                    format!("only an http listener redirects to https, not {}", next.protocol),
+                ))
+            }
+            Some(p) => Some(parse_port("redirect_https_port", p)?),
+        };
     }
     if let Some(headers) = update.forwarded_headers {
         check_forwarded_headers(next.protocol, headers)?;
@@ -420,7 +503,12 @@ pub fn plan_listener(
             format!("an {protocol} listener terminates HTTP and can only forward in proxy mode"),
         ));
     }
-    let certificate_ids = certificate::listener_certificate_ids(protocol, &req.certificate_ids)?;
+    let certificate_ids = if req.certificates_later {
+        certificate::listener_certificate_ids_later(protocol, &req.certificate_ids)?
+    } else {
+        certificate::listener_certificate_ids(protocol, &req.certificate_ids)?
+    };
+    let redirect_https_port = redirect_target(protocol, req.redirect_https_port, siblings)?;
     let backend_port = match req.backend_port {
         None => None,
         Some(_) if !ports.is_single() => {
@@ -495,6 +583,8 @@ pub fn plan_listener(
             allowed_cidrs,
             forwarded_headers,
             certificate_ids,
+            domain_extensions: Vec::new(),
+            redirect_https_port,
             default_pool_id: pool.id.clone(),
             description,
             created_at: now,

@@ -64,6 +64,9 @@ pub struct ListenerSpec {
     /// until the follower has filled it in, which the data plane refuses
     /// to serve.
     pub tls: Option<Arc<ListenerTls>>,
+    /// HTTP listeners: answer every request with a redirect to HTTPS on
+    /// this port instead of forwarding it.
+    pub redirect_https_port: Option<u16>,
 }
 
 /// A pool an L7 policy forwards to, with what the engine needs of it:
@@ -95,6 +98,11 @@ pub struct CertificateMaterial {
     pub id: CertificateId,
     pub chain_pem: Arc<str>,
     pub key_pem: Arc<str>,
+    /// Names (a DNS name or `*.` and one) a client's SNI picks this
+    /// certificate by before any certificate's own names: a domain
+    /// extension's domain ([`crate::sni`]); empty for the listener's own
+    /// certificates.
+    pub domains: Vec<String>,
 }
 
 impl std::fmt::Debug for CertificateMaterial {
@@ -103,6 +111,7 @@ impl std::fmt::Debug for CertificateMaterial {
         f.debug_struct("CertificateMaterial")
             .field("id", &self.id)
             .field("chain_pem_bytes", &self.chain_pem.len())
+            .field("domains", &self.domains)
             .finish_non_exhaustive()
     }
 }
@@ -390,6 +399,7 @@ pub fn listener_spec(
         l7: None,
         l7_targets: Vec::new(),
         tls: None,
+        redirect_https_port: listener.redirect_https_port,
     }
 }
 
@@ -535,6 +545,8 @@ mod tests {
             allowed_cidrs: Vec::new(),
             forwarded_headers: ForwardedHeaders::default(),
             certificate_ids: Vec::new(),
+            domain_extensions: Vec::new(),
+            redirect_https_port: None,
             default_pool_id: "own".into(),
             description: String::new(),
             created_at: crate::Timestamp(0),

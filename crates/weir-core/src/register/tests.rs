@@ -48,6 +48,8 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         allowed_cidrs: Vec::new(),
         forwarded_headers: ForwardedHeaders::default(),
         certificate_ids: Vec::new(),
+        domain_extensions: Vec::new(),
+        redirect_https_port: None,
         default_pool_id: "pool-1".into(),
         description: String::new(),
         created_at: ts(),
