@@ -60,8 +60,20 @@ async fn listener_tls(
     secrets: &SecretBox,
     listener: &Listener,
 ) -> StoreResult<ListenerTls> {
+    // The listener's own certificates, then each domain extension's, with
+    // the domain its SNI entry takes first.
+    let wanted = listener
+        .certificate_ids
+        .iter()
+        .map(|id| (id, None))
+        .chain(
+            listener
+                .domain_extensions
+                .iter()
+                .map(|d| (&d.certificate_id, Some(d.domain.clone()))),
+        );
     let mut served = Vec::with_capacity(listener.certificate_ids.len());
-    for id in &listener.certificate_ids {
+    for (id, domain) in wanted {
         let Some((chain, sealed)) = reads.certificate_material(id).await? else {
             return Ok(ListenerTls::Unavailable(format!(
                 "certificate {id} is gone"
@@ -81,6 +93,7 @@ async fn listener_tls(
             id: id.clone(),
             chain_pem: chain.into(),
             key_pem: key.into(),
+            domains: domain.into_iter().collect(),
         });
     }
     Ok(ListenerTls::Serve(served))

@@ -86,6 +86,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/postgres/0013_listener_certificates.sql"),
     ),
+    (
+        15,
+        include_str!("../migrations/postgres/0015_listener_https_options.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -75,6 +75,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         18,
         include_str!("../migrations/sqlite/0018_listener_certificates.sql"),
     ),
+    (
+        20,
+        include_str!("../migrations/sqlite/0020_listener_https_options.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

@@ -138,6 +138,12 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         },
         // The store keeps the list in order (the core keeps it to HTTPS).
         certificate_ids: vec!["cert-b".into(), "cert-a".into()],
+        domain_extensions: vec![weir_core::model::DomainExtension {
+            id: "l1.de-1".into(),
+            domain: "*.example.com".into(),
+            certificate_id: "cert-c".into(),
+        }],
+        redirect_https_port: Some(443),
         default_pool_id: "pool1".into(),
         description: "udp ranges".into(),
         created_at: t(5),

@@ -205,6 +205,7 @@ pub fn topology(
         l7: None,
         l7_targets: Vec::new(),
         tls: None,
+        redirect_https_port: None,
     };
     Arc::new(Topology {
         revision,

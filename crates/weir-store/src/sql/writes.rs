@@ -640,7 +640,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              max_connections = $5, idle_timeout_ms = $6, description = $7, group_pool_id = $8, \
              updated_at = $9, forwarded_headers = $10, connect_timeout_ms = $11, \
              backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14, \
-             tags = $15, certificate_ids = $16 WHERE id = $17",
+             tags = $15, certificate_ids = $16, domain_extensions = $17, \
+             redirect_https_port = $18 WHERE id = $19",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -658,6 +659,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 cidrs_arg(&l.allowed_cidrs),
                 tags_to_text(&l.tags),
                 certificate_ids_to_text(&l.certificate_ids),
+                domain_extensions_to_text(&l.domain_extensions),
+                l.redirect_https_port.map(i64::from),
                 l.id.as_str(),
             ],
         )
@@ -693,9 +696,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
              max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
              connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs, tags, \
-             certificate_ids) \
+             certificate_ids, domain_extensions, redirect_https_port) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24, $25)",
+             $20, $21, $22, $23, $24, $25, $26, $27)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -722,6 +725,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 cidrs_arg(&l.allowed_cidrs),
                 tags_to_text(&l.tags),
                 certificate_ids_to_text(&l.certificate_ids),
+                domain_extensions_to_text(&l.domain_extensions),
+                l.redirect_https_port.map(i64::from),
             ],
         )
         .await?;
