@@ -136,6 +136,9 @@ pub(super) struct CreateListener {
     /// others chosen by SNI.
     #[serde(default)]
     certificate_ids: Vec<String>,
+    /// HTTP listeners: answer every request with a 301 to the HTTPS
+    /// listener of the same load balancer on this port.
+    redirect_https_port: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +183,8 @@ pub(super) async fn create_listener(
         }),
         tags: req.tags,
         certificate_ids: req.certificate_ids,
+        certificates_later: false,
+        redirect_https_port: req.redirect_https_port,
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))
@@ -233,6 +238,9 @@ pub(super) struct PatchListener {
     /// Replaces an HTTPS listener's certificates (rotation: new
     /// handshakes get them, open connections carry on).
     certificate_ids: Option<Vec<String>>,
+    /// A port redirects to HTTPS there; `null` forwards again.
+    #[serde(default, deserialize_with = "present")]
+    redirect_https_port: Option<Option<u32>>,
 }
 
 pub(super) async fn update_listener(
@@ -265,6 +273,7 @@ pub(super) async fn update_listener(
         }),
         tags: req.tags,
         certificate_ids: req.certificate_ids,
+        redirect_https_port: req.redirect_https_port,
         ..ListenerUpdate::default()
     };
     let listener = c.update_listener(&p, ListenerId::new(id), update).await?;

@@ -388,6 +388,7 @@ pub(super) async fn create_listener(
                 allowed_cidrs,
                 tags,
                 certificate_ids: Vec::new(),
+                ..Default::default()
             },
         )
         .await

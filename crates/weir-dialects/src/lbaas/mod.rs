@@ -307,6 +307,8 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::Flavor => "Flavor",
         ResourceKind::L7Policy => "L7 Policy",
         ResourceKind::L7Rule => "L7 Rule",
+        // Aliyun's; LBaaS never names one.
+        ResourceKind::DomainExtension => "Domain extension",
     }
 }
 

@@ -112,6 +112,8 @@ impl UcError {
                 // Octavia's flavors; UCloud never names one.
                 ResourceKind::FlavorProfile | ResourceKind::Flavor => RESOURCE_NOT_FOUND,
                 ResourceKind::L7Policy | ResourceKind::L7Rule => RESOURCE_NOT_FOUND,
+                // Aliyun's domain extensions; UCloud never names one.
+                ResourceKind::DomainExtension => RESOURCE_NOT_FOUND,
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }

@@ -131,6 +131,8 @@ impl ZcError {
                 ResourceKind::L7Policy | ResourceKind::L7Rule => {
                     (S::NOT_FOUND, "INVALID_PARAMETER")
                 }
+                // Aliyun's domain extensions; Zenlayer never names one.
+                ResourceKind::DomainExtension => (S::NOT_FOUND, "INVALID_PARAMETER"),
             },
             Error::InvalidField { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::LoadBalancerNotRunning { .. } => (S::BAD_REQUEST, "INVALID_LB_STATUS"),
