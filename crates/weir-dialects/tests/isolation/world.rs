@@ -270,8 +270,31 @@ pub fn build(c: &Client, token: &str) -> Ids {
         ),
         "/VServerGroupId",
     );
+    let certificate = ids.get("certificate").to_owned();
+    slb(
+        "CreateLoadBalancerHTTPSListener",
+        &[
+            ("LoadBalancerId", &lb),
+            ("ListenerPort", "443"),
+            ("BackendServerPort", "8443"),
+            ("ServerCertificateId", &certificate),
+        ],
+    );
+    let extension = field(
+        &slb(
+            "CreateDomainExtension",
+            &[
+                ("LoadBalancerId", &lb),
+                ("ListenerPort", "443"),
+                ("Domain", "www.example.test"),
+                ("ServerCertificateId", &certificate),
+            ],
+        ),
+        "/DomainExtensionId",
+    );
     ids.set("aliyun.lb", lb);
     ids.set("aliyun.group", group);
+    ids.set("aliyun.extension", extension);
 
     // OpenStack Octavia.
     let os = |method: &str, rest: &str, body: Value, status: u16| {
