@@ -554,13 +554,18 @@ pub fn plan_listener(
     check_forwarded_headers(protocol, forwarded_headers)?;
     let tags = tags::validate("tags", &req.tags)?;
     let id = ListenerId::new(ids.next_id());
-    let pool = Pool::new(
+    let mut pool = Pool::new(
         PoolId::new(ids.next_id()),
         (&lb.project_id, &lb.id),
         Some(id.clone()),
         format!("{}-default", req.name),
         now,
     );
+    // An HTTP(S) listener's own pool is spoken to in HTTP: what lets it
+    // carry cookie persistence (Aliyun's StickySession on the listener).
+    if protocol.is_http() {
+        pool.protocol = Some(PoolProtocol::Http);
+    }
     Ok(ListenerPlan {
         listener: Listener {
             id,
