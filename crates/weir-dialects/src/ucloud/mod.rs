@@ -8,6 +8,7 @@
 //! - [`UcError::from_control`]: the one canonical-error table.
 
 pub mod sign;
+mod https;
 mod ssl;
 pub mod ulb;
 

@@ -225,6 +225,29 @@ pub fn build(c: &Client, token: &str) -> Ids {
         ),
         "/BackendId",
     );
+    let https = field(
+        &ok(
+            c.ucloud(&[
+                ("Action", "CreateVServer"),
+                ("ULBId", &ulb),
+                ("Protocol", "HTTPS"),
+                ("FrontendPort", "443"),
+            ]),
+            200,
+        ),
+        "/VServerId",
+    );
+    let certificate = ids.get("certificate").to_owned();
+    ok(
+        c.ucloud(&[
+            ("Action", "BindSSL"),
+            ("ULBId", &ulb),
+            ("VServerId", &https),
+            ("SSLId", &certificate),
+        ]),
+        200,
+    );
+    ids.set("ucloud.https", https);
     ids.set("ucloud.ulb", ulb);
     ids.set("ucloud.vserver", vserver);
     ids.set("ucloud.backend", backend);
