@@ -268,6 +268,13 @@ pub struct ListenerView {
     /// HTTPS listeners: the certificates served, the default first;
     /// empty for every other protocol.
     pub certificate_ids: Vec<String>,
+    /// HTTPS listeners: domains served with a chosen certificate before
+    /// any certificate's own names (Aliyun's domain extensions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domain_extensions: Vec<DomainExtensionView>,
+    /// HTTP listeners that redirect every request to HTTPS on this port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_https_port: Option<u16>,
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
@@ -330,6 +337,16 @@ impl From<&Listener> for ListenerView {
                 x_forwarded_port: l.forwarded_headers.forwarded_port,
             },
             certificate_ids: l.certificate_ids.iter().map(ToString::to_string).collect(),
+            domain_extensions: l
+                .domain_extensions
+                .iter()
+                .map(|d| DomainExtensionView {
+                    id: d.id.clone(),
+                    domain: d.domain.clone(),
+                    certificate_id: d.certificate_id.to_string(),
+                })
+                .collect(),
+            redirect_https_port: l.redirect_https_port,
             description: l.description.clone(),
             created_at: l.created_at.to_string(),
             updated_at: l.updated_at.to_string(),
@@ -340,6 +357,14 @@ impl From<&Listener> for ListenerView {
 }
 
 /// Which `X-Forwarded-*` headers a listener adds.
+/// One domain extension of an HTTPS listener.
+#[derive(Debug, Serialize)]
+pub struct DomainExtensionView {
+    pub id: String,
+    pub domain: String,
+    pub certificate_id: String,
+}
+
 #[derive(Serialize)]
 pub struct ForwardedHeadersView {
     pub x_forwarded_for: bool,

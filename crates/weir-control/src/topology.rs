@@ -63,7 +63,7 @@ async fn listener_tls(
     secrets: &SecretBox,
     listener: &Listener,
 ) -> StoreResult<ListenerTls> {
-    let mut served = Vec::with_capacity(listener.certificate_ids.len() + listener.tls_refs.len());
+    let mut served = Vec::with_capacity(listener.certificate_ids.len() + listener.tls_refs.len() + listener.domain_extensions.len());
     let now = weir_core::Timestamp(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -95,9 +95,22 @@ async fn listener_tls(
             id: CertificateId::new(id),
             chain_pem: pem.chain.into(),
             key_pem: pem.key.into(),
+            domains: Vec::new(),
         });
     }
-    for id in &listener.certificate_ids {
+    // The listener's own certificates, then each domain extension's, with
+    // the domain its SNI entry takes first.
+    let wanted = listener
+        .certificate_ids
+        .iter()
+        .map(|id| (id, None))
+        .chain(
+            listener
+                .domain_extensions
+                .iter()
+                .map(|d| (&d.certificate_id, Some(d.domain.clone()))),
+        );
+    for (id, domain) in wanted {
         let Some((chain, sealed)) = reads.certificate_material(id).await? else {
             return Ok(ListenerTls::Unavailable(format!(
                 "certificate {id} is gone"
@@ -117,6 +130,7 @@ async fn listener_tls(
             id: id.clone(),
             chain_pem: chain.into(),
             key_pem: key.into(),
+            domains: domain.into_iter().collect(),
         });
     }
     Ok(ListenerTls::Serve(served))

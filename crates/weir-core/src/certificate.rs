@@ -71,6 +71,29 @@ pub fn listener_certificate_ids(
         .collect())
 }
 
+/// As [`listener_certificate_ids`], but an HTTPS listener may name none
+/// yet (one made before its certificate, as UCloud's VServers are): it
+/// then serves nothing until one is named.
+pub fn listener_certificate_ids_later(
+    protocol: Protocol,
+    ids: &[String],
+) -> Result<Vec<CertificateId>, Error> {
+    if protocol == Protocol::Https && ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    listener_certificate_ids(protocol, ids, false)
+}
+
+/// Whether `listener` serves `certificate`: as one of its own or for a
+/// domain extension ([`crate::sni`]).
+pub fn serves(listener: &Listener, certificate: &CertificateId) -> bool {
+    listener.certificate_ids.contains(certificate)
+        || listener
+            .domain_extensions
+            .iter()
+            .any(|d| &d.certificate_id == certificate)
+}
+
 /// Checks that every certificate `ids` names is one of `project`'s:
 /// `found` holds what the store returned for those ids. One missing or
 /// of another project is "not found", as for any other resource.

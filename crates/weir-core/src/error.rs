@@ -26,6 +26,8 @@ pub enum ResourceKind {
     L7Rule,
     Secret,
     Container,
+    /// An HTTPS listener's domain extension ([`crate::sni`]).
+    DomainExtension,
 }
 
 impl ResourceKind {
@@ -48,6 +50,7 @@ impl ResourceKind {
             Self::L7Rule => "L7 rule",
             Self::Secret => "secret",
             Self::Container => "container",
+            Self::DomainExtension => "domain extension",
         }
     }
 }

@@ -50,6 +50,7 @@ pub mod pool;
 pub mod quota;
 pub mod register;
 pub mod settings;
+pub mod sni;
 pub mod status;
 pub mod tags;
 pub mod time;

@@ -206,6 +206,68 @@ pub struct NewListener {
     pub tls_refs: Vec<crate::keymgr::TlsRef>,
     /// HTTPS listeners: versions, suites, ALPN ([`crate::tls::check`]).
     pub tls_options: crate::tls::TlsOptions,
+    /// An HTTPS listener made before its certificate (UCloud's VServer,
+    /// bound with `BindSSL` later): it may name none, and serves nothing
+    /// until it does.
+    pub certificates_later: bool,
+    /// HTTP listeners: answer every request with a redirect to the HTTPS
+    /// listener of the same load balancer on this port ([`redirect_target`]).
+    pub redirect_https_port: Option<u32>,
+}
+
+/// The port an HTTP listener redirects to: an HTTPS listener of the same
+/// load balancer (`siblings`) listens on it. Only an HTTP listener
+/// redirects (an HTTPS one is already there; TCP and UDP carry no URL).
+pub fn redirect_target(
+    protocol: Protocol,
+    port: Option<u32>,
+    siblings: &[Listener],
+) -> Result<Option<u16>, Error> {
+    const FIELD: &str = "redirect_https_port";
+    let Some(port) = port else { return Ok(None) };
+    if protocol != Protocol::Http {
+        return Err(Error::invalid(
+            FIELD,
+            format!("only an http listener redirects to https, not {protocol}"),
+        ));
+    }
+    let port = parse_port(FIELD, port)?;
+    let target = siblings
+        .iter()
+        .any(|l| l.protocol == Protocol::Https && l.single_port() == Some(port));
+    if !target {
+        return Err(Error::invalid(
+            FIELD,
+            format!("no https listener of this load balancer listens on port {port}"),
+        ));
+    }
+    Ok(Some(port))
+}
+
+/// Checks an updated listener's redirect against the load balancer's
+/// other listeners (the planner has checked the protocol and port).
+pub fn check_redirect(next: &Listener, siblings: &[Listener]) -> Result<(), Error> {
+    let others: Vec<Listener> = siblings.iter().filter(|l| l.id != next.id).cloned().collect();
+    redirect_target(next.protocol, next.redirect_https_port.map(u32::from), &others).map(|_| ())
+}
+
+/// An HTTPS listener an HTTP listener redirects to is not deleted: the
+/// redirect would send every client to a closed port.
+pub fn check_listener_delete(listener: &Listener, siblings: &[Listener]) -> Result<(), Error> {
+    if listener.protocol != Protocol::Https {
+        return Ok(());
+    }
+    let port = listener.single_port();
+    match siblings
+        .iter()
+        .find(|l| l.id != listener.id && l.redirect_https_port.is_some() && l.redirect_https_port == port)
+    {
+        None => Ok(()),
+        Some(from) => Err(Error::conflict(format!(
+            "listener {} redirects to listener {}; change or delete it first",
+            from.id, listener.id
+        ))),
+    }
 }
 
 /// Only an HTTP (or HTTPS) listener adds headers.
@@ -309,6 +371,11 @@ pub struct ListenerUpdate {
     pub tls_ciphers: Option<Option<String>>,
     /// `Some(empty)`: back to the default ALPN.
     pub alpn_protocols: Option<Vec<String>>,
+    /// As [`NewListener::certificates_later`]: the new list may be empty.
+    pub certificates_later: bool,
+    /// `Some(None)`: forward again; `Some(Some(port))`: redirect (the
+    /// caller checks the target with [`check_redirect`]).
+    pub redirect_https_port: Option<Option<u32>>,
 }
 
 /// Applies `update` under the same rules as creation; `lb` is the
@@ -334,10 +401,30 @@ pub fn plan_listener_update(
         next.tls_refs = keymgr::listener_tls_refs(next.protocol, refs)?;
     }
     if let Some(ids) = &update.certificate_ids {
-        next.certificate_ids =
-            certificate::listener_certificate_ids(next.protocol, ids, !next.tls_refs.is_empty())?;
+        next.certificate_ids = if update.certificates_later {
+            certificate::listener_certificate_ids_later(next.protocol, ids)?
+        } else {
+            certificate::listener_certificate_ids(next.protocol, ids, !next.tls_refs.is_empty())?
+        };
     }
+    if let Some(port) = update.redirect_https_port {
+        next.redirect_https_port = match port {
+            None => None,
+            Some(_) if next.protocol != Protocol::Http => {
+                return Err(Error::invalid(
+                    "redirect_https_port",
+                    format!("only an http listener redirects to https, not {}", next.protocol),
+                ))
+            }
+            Some(p) => Some(parse_port("redirect_https_port", p)?),
+        };
+    }
+    // Certificates or key-manager refs, never both; none only for a
+    // listener whose certificate comes later (UCloud's BindSSL).
+    let tls_changed = update.certificate_ids.is_some() || update.tls_refs.is_some();
     if next.protocol == Protocol::Https
+        && tls_changed
+        && !(next.certificate_ids.is_empty() && update.certificates_later)
         && next.certificate_ids.is_empty() == next.tls_refs.is_empty()
     {
         return Err(Error::invalid(
@@ -508,12 +595,13 @@ pub fn plan_listener(
     }
     check_prometheus(protocol, req, &ports, forwarding_mode)?;
     let tls_refs = keymgr::listener_tls_refs(protocol, &req.tls_refs)?;
-    let certificate_ids = certificate::listener_certificate_ids(
-        protocol,
-        &req.certificate_ids,
-        !tls_refs.is_empty(),
-    )?;
+    let certificate_ids = if req.certificates_later && tls_refs.is_empty() {
+        certificate::listener_certificate_ids_later(protocol, &req.certificate_ids)?
+    } else {
+        certificate::listener_certificate_ids(protocol, &req.certificate_ids, !tls_refs.is_empty())?
+    };
     crate::tls::check(protocol, &req.tls_options)?;
+    let redirect_https_port = redirect_target(protocol, req.redirect_https_port, siblings)?;
     let backend_port = match req.backend_port {
         None => None,
         Some(_) if !ports.is_single() => {
@@ -559,13 +647,18 @@ pub fn plan_listener(
     check_forwarded_headers(protocol, forwarded_headers)?;
     let tags = tags::validate("tags", &req.tags)?;
     let id = ListenerId::new(ids.next_id());
-    let pool = Pool::new(
+    let mut pool = Pool::new(
         PoolId::new(ids.next_id()),
         (&lb.project_id, &lb.id),
         Some(id.clone()),
         format!("{}-default", req.name),
         now,
     );
+    // An HTTP(S) listener's own pool is spoken to in HTTP: what lets it
+    // carry cookie persistence (Aliyun's StickySession on the listener).
+    if protocol.is_http() {
+        pool.protocol = Some(PoolProtocol::Http);
+    }
     Ok(ListenerPlan {
         listener: Listener {
             id,
@@ -590,6 +683,8 @@ pub fn plan_listener(
             certificate_ids,
             tls_refs,
             tls_options: req.tls_options.clone(),
+            domain_extensions: Vec::new(),
+            redirect_https_port,
             default_pool_id: pool.id.clone(),
             description,
             created_at: now,

@@ -607,6 +607,20 @@ impl ForwardedHeaders {
     }
 }
 
+/// A domain an HTTPS listener serves with a chosen certificate (Aliyun's
+/// domain extension): a client whose SNI names `domain` (exactly, or
+/// under a `*.` domain) gets `certificate_id`, whatever names the
+/// listener's other certificates claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainExtension {
+    /// `<listener id>.de-<uuid>`: the listener is found from the id alone
+    /// ([`crate::sni::listener_of_extension`]).
+    pub id: String,
+    /// Lower case, a DNS name or `*.` and one.
+    pub domain: String,
+    pub certificate_id: CertificateId,
+}
+
 /// A listener: protocol and ports on its load balancer's VIP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
@@ -668,6 +682,15 @@ pub struct Listener {
     pub tls_refs: Vec<crate::keymgr::TlsRef>,
     /// HTTPS listeners only: versions, suites and ALPN offered.
     pub tls_options: crate::tls::TlsOptions,
+    /// HTTPS listeners only: certificates chosen for a client's SNI by
+    /// the domain named here before any certificate's own names (Aliyun's
+    /// domain extensions; [`crate::sni`]).
+    pub domain_extensions: Vec<DomainExtension>,
+    /// HTTP listeners only: every request is answered with a redirect to
+    /// `https://<host>:<port><path?query>`, where `port` is an HTTPS
+    /// listener of the same load balancer, instead of being forwarded
+    /// (Aliyun `ListenerForward` + `ForwardPort`).
+    pub redirect_https_port: Option<u16>,
     pub default_pool_id: PoolId,
     pub description: String,
     pub created_at: Timestamp,

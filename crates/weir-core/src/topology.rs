@@ -66,6 +66,9 @@ pub struct ListenerSpec {
     pub tls: Option<Arc<ListenerTls>>,
     /// HTTPS listeners: the versions, suites and ALPN offered.
     pub tls_options: crate::tls::TlsOptions,
+    /// HTTP listeners: answer every request with a redirect to HTTPS on
+    /// this port instead of forwarding it.
+    pub redirect_https_port: Option<u16>,
 }
 
 /// A pool an L7 policy forwards to, with what the engine needs of it:
@@ -97,6 +100,11 @@ pub struct CertificateMaterial {
     pub id: CertificateId,
     pub chain_pem: Arc<str>,
     pub key_pem: Arc<str>,
+    /// Names (a DNS name or `*.` and one) a client's SNI picks this
+    /// certificate by before any certificate's own names: a domain
+    /// extension's domain ([`crate::sni`]); empty for the listener's own
+    /// certificates.
+    pub domains: Vec<String>,
 }
 
 impl std::fmt::Debug for CertificateMaterial {
@@ -105,6 +113,7 @@ impl std::fmt::Debug for CertificateMaterial {
         f.debug_struct("CertificateMaterial")
             .field("id", &self.id)
             .field("chain_pem_bytes", &self.chain_pem.len())
+            .field("domains", &self.domains)
             .finish_non_exhaustive()
     }
 }
@@ -393,6 +402,7 @@ pub fn listener_spec(
         l7_targets: Vec::new(),
         tls: None,
         tls_options: listener.tls_options.clone(),
+        redirect_https_port: listener.redirect_https_port,
     }
 }
 
@@ -540,6 +550,8 @@ mod tests {
             certificate_ids: Vec::new(),
             tls_refs: Vec::new(),
             tls_options: Default::default(),
+            domain_extensions: Vec::new(),
+            redirect_https_port: None,
             default_pool_id: "own".into(),
             description: String::new(),
             created_at: crate::Timestamp(0),

@@ -45,6 +45,7 @@ pub fn server_config(spec: &ListenerSpec) -> Result<Arc<rustls::ServerConfig>, S
                     id: c.id.as_str(),
                     chain_pem: &c.chain_pem,
                     key_pem: &c.key_pem,
+                    domains: &c.domains,
                 })
                 .collect();
             weir_tls::server::server_config_with(&material, &spec.tls_options)

@@ -91,6 +91,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0014_key_manager.sql"),
     ),
     (
+        15,
+        include_str!("../migrations/postgres/0015_listener_https_options.sql"),
+    ),
+    (
         16,
         include_str!("../migrations/postgres/0016_project_quotas.sql"),
     ),

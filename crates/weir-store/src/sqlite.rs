@@ -80,6 +80,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0019_key_manager.sql"),
     ),
     (
+        20,
+        include_str!("../migrations/sqlite/0020_listener_https_options.sql"),
+    ),
+    (
         21,
         include_str!("../migrations/sqlite/0021_project_quotas.sql"),
     ),

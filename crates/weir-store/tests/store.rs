@@ -154,6 +154,12 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
             ciphers: Some("TLS_AES_128_GCM_SHA256".into()),
             alpn: vec!["http/1.1".into()],
         },
+        domain_extensions: vec![weir_core::model::DomainExtension {
+            id: "l1.de-1".into(),
+            domain: "*.example.com".into(),
+            certificate_id: "cert-c".into(),
+        }],
+        redirect_https_port: Some(443),
         default_pool_id: "pool1".into(),
         description: "udp ranges".into(),
         created_at: t(5),

@@ -10,6 +10,11 @@
 //! certificates claiming the same name the earlier one in the listener's
 //! list wins, so the order a tenant gives is the order served.
 //!
+//! A listener's domain extensions ([`Material::domains`]) come first:
+//! a client whose SNI names an extension's domain (exactly, then under an
+//! extension's `*.` domain) gets that extension's certificate, whatever
+//! the certificates' own names say; only then are those read.
+//!
 //! The table is built once per configuration (a listener's certificates
 //! change by replacing the whole configuration), so a handshake costs one
 //! lowercase copy of the SNI and at most two hash lookups, whatever a
@@ -70,24 +75,50 @@ impl SniTable {
     /// The certificate for a client that named `sni` (or none): exact
     /// name, then wildcard, then the first (index 0).
     pub fn pick(&self, sni: Option<&str>) -> usize {
-        let Some(sni) = sni else { return 0 };
-        let name = sni.trim_end_matches('.').to_ascii_lowercase();
-        if let Some(&i) = self.exact.get(&name) {
-            return i;
+        sni.and_then(|sni| self.find(&sni.trim_end_matches('.').to_ascii_lowercase()))
+            .unwrap_or(0)
+    }
+
+    /// The certificate an already lower-cased `name` matches, exactly or
+    /// under a wildcard, if any.
+    fn find(&self, name: &str) -> Option<usize> {
+        if let Some(&i) = self.exact.get(name) {
+            return Some(i);
         }
         match name.split_once('.') {
             Some((label, parent)) if !label.is_empty() && !parent.is_empty() => {
-                self.wildcard.get(parent).copied().unwrap_or(0)
+                self.wildcard.get(parent).copied()
             }
-            _ => 0,
+            _ => None,
         }
+    }
+}
+
+/// A listener's two tables: its domain extensions, read first, then its
+/// certificates' own names.
+#[derive(Debug, Default, Clone)]
+pub struct SniChoice {
+    pub domains: SniTable,
+    pub names: SniTable,
+}
+
+impl SniChoice {
+    /// The certificate for `sni`: an extension's domain, else a
+    /// certificate's name, else the first.
+    pub fn pick(&self, sni: Option<&str>) -> usize {
+        let Some(sni) = sni else { return 0 };
+        let name = sni.trim_end_matches('.').to_ascii_lowercase();
+        self.domains
+            .find(&name)
+            .or_else(|| self.names.find(&name))
+            .unwrap_or(0)
     }
 }
 
 /// Picks a listener's certificate per handshake by SNI.
 #[derive(Debug)]
 pub struct SniResolver {
-    table: SniTable,
+    table: SniChoice,
     /// Never empty: [`server_config`] refuses an empty list.
     keys: Vec<Arc<CertifiedKey>>,
 }
@@ -104,6 +135,9 @@ pub struct Material<'a> {
     pub id: &'a str,
     pub chain_pem: &'a str,
     pub key_pem: &'a str,
+    /// Domains this certificate is chosen for before any certificate's
+    /// own names (a domain extension's); empty for most.
+    pub domains: &'a [String],
 }
 
 /// The server configuration of an HTTPS listener: TLS 1.3 and 1.2 (ring's
@@ -129,6 +163,10 @@ pub fn server_config_with(
     }
     let mut keys = Vec::with_capacity(certificates.len());
     let mut names = Vec::with_capacity(certificates.len());
+    let domains: Vec<Vec<&str>> = certificates
+        .iter()
+        .map(|m| m.domains.iter().map(String::as_str).collect())
+        .collect();
     for m in certificates {
         let chain: Vec<CertificateDer<'static>> =
             CertificateDer::pem_slice_iter(m.chain_pem.as_bytes())
@@ -145,7 +183,10 @@ pub fn server_config_with(
         keys.push(Arc::new(CertifiedKey::new(chain, signer)));
     }
     let resolver = SniResolver {
-        table: SniTable::new(&names),
+        table: SniChoice {
+            domains: SniTable::new(&domains),
+            names: SniTable::new(&names),
+        },
         keys,
     };
     let mut provider = rustls::crypto::ring::default_provider();
@@ -262,6 +303,20 @@ mod tests {
         assert_eq!(t.pick(Some("a.b.test")), 0);
         assert_eq!(t.pick(Some("")), 0);
         assert_eq!(t.pick(Some(".")), 0);
+    }
+
+    #[test]
+    fn a_domain_extension_comes_before_every_certificates_own_names() {
+        let choice = SniChoice {
+            // Certificate 2 for www.example.com, certificate 1 for any
+            // other one label under example.com.
+            domains: SniTable::new(&[vec![], vec!["*.example.com"], vec!["www.example.com"]]),
+            names: SniTable::new(&[vec!["www.example.com", "api.example.com"], vec![], vec![]]),
+        };
+        assert_eq!(choice.pick(Some("WWW.example.com")), 2);
+        assert_eq!(choice.pick(Some("api.example.com")), 1);
+        assert_eq!(choice.pick(Some("other.test")), 0);
+        assert_eq!(choice.pick(None), 0);
     }
 
     proptest! {

@@ -361,6 +361,10 @@ pub enum ListenerCmd {
         /// (the first is the default, the others are chosen by SNI).
         #[arg(long = "cert")]
         cert: Vec<String>,
+        /// An http listener that answers every request with a 301 to the
+        /// https listener of the same load balancer on this port.
+        #[arg(long)]
+        redirect_https_port: Option<u32>,
     },
     /// Change a listener; what is not given stays.
     Update {
@@ -395,6 +399,12 @@ pub enum ListenerCmd {
         /// handshakes get them); repeat for several, the default first.
         #[arg(long = "cert")]
         cert: Vec<String>,
+        /// Redirect every request to the https listener on this port.
+        #[arg(long, conflicts_with = "no_redirect")]
+        redirect_https_port: Option<u32>,
+        /// Forward again instead of redirecting.
+        #[arg(long)]
+        no_redirect: bool,
     },
     /// Show a listener.
     Show { id: String },

@@ -335,6 +335,7 @@ fn build(command: Command) -> Result<Call, String> {
             name,
             allow,
             cert,
+            redirect_https_port,
         }) => {
             let ranges = port_range
                 .iter()
@@ -368,6 +369,9 @@ fn build(command: Command) -> Result<Call, String> {
             if !cert.is_empty() {
                 body["certificate_ids"] = json!(cert);
             }
+            if let Some(port) = redirect_https_port {
+                body["redirect_https_port"] = json!(port);
+            }
             call(
                 "POST",
                 format!("/v1/loadbalancers/{lb}/listeners"),
@@ -387,8 +391,16 @@ fn build(command: Command) -> Result<Call, String> {
             disable,
             enable,
             cert,
+            redirect_https_port,
+            no_redirect,
         }) => {
             let mut body = serde_json::Map::new();
+            if let Some(port) = redirect_https_port {
+                body.insert("redirect_https_port".into(), json!(port));
+            }
+            if no_redirect {
+                body.insert("redirect_https_port".into(), serde_json::Value::Null);
+            }
             if !cert.is_empty() {
                 body.insert("certificate_ids".into(), json!(cert));
             }

@@ -136,6 +136,9 @@ pub(super) struct CreateListener {
     /// others chosen by SNI.
     #[serde(default)]
     certificate_ids: Vec<String>,
+    /// HTTP listeners: answer every request with a 301 to the HTTPS
+    /// listener of the same load balancer on this port.
+    redirect_https_port: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +185,8 @@ pub(super) async fn create_listener(
         certificate_ids: req.certificate_ids,
         tls_refs: Vec::new(),
         tls_options: Default::default(),
+        certificates_later: false,
+        redirect_https_port: req.redirect_https_port,
     };
     let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
     created(listener_view(&c, &listener))
@@ -235,6 +240,9 @@ pub(super) struct PatchListener {
     /// Replaces an HTTPS listener's certificates (rotation: new
     /// handshakes get them, open connections carry on).
     certificate_ids: Option<Vec<String>>,
+    /// A port redirects to HTTPS there; `null` forwards again.
+    #[serde(default, deserialize_with = "present")]
+    redirect_https_port: Option<Option<u32>>,
 }
 
 pub(super) async fn update_listener(
@@ -267,6 +275,7 @@ pub(super) async fn update_listener(
         }),
         tags: req.tags,
         certificate_ids: req.certificate_ids,
+        redirect_https_port: req.redirect_https_port,
         ..ListenerUpdate::default()
     };
     let listener = c.update_listener(&p, ListenerId::new(id), update).await?;

@@ -2,6 +2,7 @@
 
 use weir_core::error::QuotaKind;
 use weir_core::settings::Limits;
+use weir_core::sni::{self, DomainExtensionChange};
 
 use super::*;
 
@@ -500,6 +501,12 @@ impl Control {
             if next.tls_refs != current.tls_refs {
                 super::keymgr::check_tls_refs(tx, &secrets, &next).await?;
             }
+            if next.redirect_https_port.is_some()
+                && next.redirect_https_port != current.redirect_https_port
+            {
+                let siblings = tx.listeners_of(&lb.id).await?;
+                loadbalancer::check_redirect(&next, &siblings)?;
+            }
             if next != current {
                 tx.update_listener(&next).await?;
             }
@@ -533,9 +540,40 @@ impl Control {
         command!(self.writer, principal, |tx| {
             let found = tx.listener(&id).await?;
             let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            let siblings = tx.listeners_of(&listener.lb_id).await?;
+            loadbalancer::check_listener_delete(&listener, &siblings)?;
             tx.delete_listener(&listener).await?;
             Ok(listener)
         })
+    }
+
+    /// Adds, changes or deletes one of an HTTPS listener's domain
+    /// extensions ([`weir_core::sni`]), the certificate read in the same
+    /// transaction; answers the listener as it now is.
+    pub async fn change_domain_extension(
+        &self,
+        principal: &Principal,
+        id: ListenerId,
+        change: DomainExtensionChange,
+    ) -> ControlResult<Listener> {
+        let principal = principal.clone();
+        let listener = command!(self.writer, principal, |tx| {
+            let found = tx.listener(&id).await?;
+            let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            let certificate = match change.certificate_id() {
+                Some(cert) => tx.certificate(&cert).await?,
+                None => None,
+            };
+            let new_id = sni::extension_id(&current.id, &UuidIds.next_id());
+            let next =
+                sni::plan_domain_extension(&current, &change, certificate.as_ref(), new_id, now())?;
+            if next != current {
+                tx.update_listener(&next).await?;
+            }
+            Ok(next)
+        })?;
+        self.settle().await;
+        Ok(listener)
     }
 }
 

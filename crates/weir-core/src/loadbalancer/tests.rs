@@ -400,3 +400,88 @@ fn lifecycle() {
     assert!(plan_lb_delete(&lb, 1, false).is_err());
     assert!(plan_lb_delete(&lb, 1, true).is_ok());
 }
+
+#[test]
+fn an_http_listener_redirects_only_to_an_https_listener_of_its_load_balancer() {
+    let https = listener(
+        NewListener {
+            name: "s".into(),
+            protocol: "https".into(),
+            port: Some(443),
+            certificate_ids: vec!["c".into()],
+            ..Default::default()
+        },
+        &[],
+    )
+    .unwrap();
+    let tcp = listener(
+        NewListener {
+            name: "t".into(),
+            protocol: "tcp".into(),
+            port: Some(8443),
+            ..Default::default()
+        },
+        &[],
+    )
+    .unwrap();
+    let siblings = [https.clone(), tcp];
+    let redirect = |protocol: &str, port: u32| NewListener {
+        name: "r".into(),
+        protocol: protocol.into(),
+        port: Some(80),
+        redirect_https_port: Some(port),
+        ..Default::default()
+    };
+    let mut made = listener(redirect("http", 443), &siblings).unwrap();
+    made.id = "redirecting".into();
+    assert_eq!(made.redirect_https_port, Some(443));
+    // A TCP listener's port, a port with nothing, another load balancer's
+    // listener (not among the siblings): refused.
+    for (req, others) in [
+        (redirect("http", 8443), &siblings[..]),
+        (redirect("http", 444), &siblings[..]),
+        (redirect("http", 443), &[][..]),
+        (redirect("http", 0), &siblings[..]),
+        (redirect("tcp", 443), &siblings[..]),
+    ] {
+        match listener(req, others) {
+            Err(Error::InvalidField { field, .. }) => assert_eq!(field, "redirect_https_port"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The target stays while a redirect names it.
+    assert!(matches!(
+        check_listener_delete(&https, &[made.clone()]),
+        Err(Error::Conflict { .. })
+    ));
+    assert!(check_listener_delete(&https, &[]).is_ok());
+    // An update is checked against the others, itself excluded.
+    let off = plan_listener_update(
+        &lb(),
+        &made,
+        &ListenerUpdate {
+            redirect_https_port: Some(None),
+            ..Default::default()
+        },
+        Timestamp(3),
+    )
+    .unwrap();
+    assert_eq!(off.redirect_https_port, None);
+    let mut wrong = made.clone();
+    wrong.redirect_https_port = Some(8443);
+    assert!(check_redirect(&wrong, &siblings).is_err());
+    assert!(check_redirect(&made, &siblings).is_ok());
+}
+
+#[test]
+fn an_https_listener_may_wait_for_its_certificate_only_when_asked() {
+    let req = |later| NewListener {
+        name: "s".into(),
+        protocol: "https".into(),
+        port: Some(443),
+        certificates_later: later,
+        ..Default::default()
+    };
+    assert!(listener(req(false), &[]).is_err());
+    assert!(listener(req(true), &[]).unwrap().certificate_ids.is_empty());
+}

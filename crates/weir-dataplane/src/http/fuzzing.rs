@@ -80,6 +80,7 @@ pub fn parse_request(
         l7: None,
         l7_targets: &[],
         tls: false,
+        redirect_https_port: None,
     };
     match head::parse_request(buf, &cx) {
         Ok(Some((used, head))) => Ok(Some(Request { used, head })),

@@ -177,6 +177,9 @@ pub(super) struct RequestContext<'a> {
     /// The client came over TLS Weir terminated (`X-Forwarded-Proto:
     /// https`).
     pub tls: bool,
+    /// The listener redirects every request to HTTPS on this port
+    /// instead of forwarding it (read per request, as the L7 table).
+    pub redirect_https_port: Option<u16>,
 }
 
 /// The fields Weir reads or rewrites, told apart once per field.
@@ -494,7 +497,17 @@ pub(super) fn parse_request(
     let request_id = request_id.unwrap_or_else(|| cx.shared.next_request_id());
     push_header(&mut out, "X-Request-Id", request_id.as_bytes());
     out.extend_from_slice(b"\r\n");
-    let route = cx.l7.and_then(|table| route(table, host, path, headers));
+    let route = match cx.redirect_https_port {
+        Some(port) => {
+            let location = https_location(host, path, port)
+                .ok_or(Refusal::bad("a redirect to https needs a Host that is a name or an address"))?;
+            Some(Routed::Answer {
+                status: 301,
+                location: Some(location),
+            })
+        }
+        None => cx.l7.and_then(|table| route(table, host, path, headers)),
+    };
     if let Some(Routed::Pool(i)) = &route {
         // The target pool's own cookie, if it reads another than the
         // listener's default pool does.
@@ -559,6 +572,54 @@ fn route(
             }
         }
     })
+}
+
+/// Where an HTTP listener's redirect sends a request:
+/// `https://<host>[:<port>]<path?query>`, the host being the request's
+/// `Host` without its port (`:443` is left out, as browsers write it).
+/// `None` when that `Host` is not a DNS-like name, an IPv4 address or a
+/// bracketed IPv6 literal with an optional numeric port: nothing a client
+/// sends may end the `Location` field or smuggle another authority into
+/// it (`@`, `/`, `\`, spaces, control bytes).
+pub(super) fn https_location(host: Option<&[u8]>, target: &str, port: u16) -> Option<Vec<u8>> {
+    let host = host?;
+    let port_ok = |p: &[u8]| p.len() <= 5 && p.iter().all(u8::is_ascii_digit);
+    let name: &[u8] = if host.first() == Some(&b'[') {
+        let end = host.iter().position(|&b| b == b']')?;
+        let literal = &host[1..end];
+        let rest = &host[end + 1..];
+        let literal_ok = literal.len() >= 2
+            && literal.iter().all(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.');
+        let rest_ok = rest.is_empty() || (rest[0] == b':' && port_ok(&rest[1..]));
+        if !literal_ok || !rest_ok {
+            return None;
+        }
+        &host[..=end]
+    } else {
+        let name = match host.iter().position(|&b| b == b':') {
+            Some(colon) if port_ok(&host[colon + 1..]) => &host[..colon],
+            Some(_) => return None,
+            None => host,
+        };
+        let name_ok = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'.');
+        if !name_ok {
+            return None;
+        }
+        name
+    };
+    let mut out = Vec::with_capacity(16 + name.len() + target.len());
+    out.extend_from_slice(b"https://");
+    out.extend_from_slice(name);
+    if port != 443 {
+        out.push(b':');
+        push_decimal(&mut out, u64::from(port));
+    }
+    matcher::push_path_and_query(&mut out, target.as_bytes());
+    Some(out)
 }
 
 fn has_token(value: &[u8], token: &[u8]) -> bool {
@@ -717,6 +778,7 @@ mod tests {
             l7: None,
             l7_targets: &[],
             tls: false,
+            redirect_https_port: None,
         };
         match parse_request(raw, &cx) {
             Ok(Some((_, head))) => Ok(String::from_utf8(head.bytes).unwrap()),
@@ -741,6 +803,7 @@ mod tests {
             l7: None,
             l7_targets: &[],
             tls: false,
+            redirect_https_port: None,
         };
         let (_, request) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &cx)
             .unwrap()
@@ -754,6 +817,41 @@ mod tests {
             .unwrap();
         assert_eq!(ok.status, 100);
         assert!(ok.bytes.starts_with(b"HTTP/1.1 100 Continue\r\n"));
+    }
+
+    #[test]
+    fn a_redirect_to_https_keeps_host_path_and_query_and_nothing_a_client_smuggles() {
+        let at = |host: &[u8], target: &str, port| {
+            https_location(Some(host), target, port).map(|l| String::from_utf8(l).unwrap())
+        };
+        assert_eq!(
+            at(b"www.example.com:8080", "/a/b?x=1#frag", 443).as_deref(),
+            Some("https://www.example.com/a/b?x=1")
+        );
+        assert_eq!(at(b"10.0.0.5", "/", 8443).as_deref(), Some("https://10.0.0.5:8443/"));
+        assert_eq!(at(b"[::1]:80", "/p", 443).as_deref(), Some("https://[::1]/p"));
+        // Control bytes in the path are percent-encoded, never written raw.
+        assert_eq!(
+            at(b"h.test", "/a\r\nb", 443).as_deref(),
+            Some("https://h.test/a%0D%0Ab")
+        );
+        for hostile in [
+            &b"evil.test@good.test"[..],
+            b"good.test/evil",
+            b"good.test\\evil",
+            b"a b",
+            b"",
+            b":443",
+            b"h.test:44x",
+            b"h.test:1:2",
+            b"[::1",
+            b"[x]",
+            b"[::1]evil",
+            b"h.test\r\nSet-Cookie: a=b",
+        ] {
+            assert_eq!(at(hostile, "/", 443), None, "{hostile:?}");
+        }
+        assert_eq!(https_location(None, "/", 443), None);
     }
 
     #[test]

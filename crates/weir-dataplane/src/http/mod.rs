@@ -313,6 +313,7 @@ pub(crate) async fn serve_client<C: AsyncRead + AsyncWrite + Unpin>(
             l7: current.l7.as_deref(),
             l7_targets: &current.l7_targets,
             tls,
+            redirect_https_port: current.redirect_https_port,
         };
         let read = head::read_head(&mut client, &mut cbuf, settings.max_head_bytes, |b| {
             head::parse_request(b, &cx)

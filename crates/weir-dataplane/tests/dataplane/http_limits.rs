@@ -443,3 +443,41 @@ async fn a_listener_adds_the_forwarded_headers_it_is_told_to() {
     );
     assert_eq!(got.matches("X-Forwarded-Port").count(), 1, "{got:?}");
 }
+
+/// An HTTP listener that redirects to HTTPS answers every request with a
+/// 301 to the same host and path on the HTTPS port, and never reaches a
+/// backend; a Host that cannot be written into a URL is 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirecting_listener_answers_301_to_https_and_forwards_nothing() {
+    let dp = dataplane();
+    let (addr, recording) = recording_backend().await;
+    let v = vip();
+    dp.apply(with_listener(
+        topology(
+            1,
+            v,
+            Protocol::Http,
+            Scheduler::Wrr,
+            vec![backend("b", addr, 1)],
+            None,
+            1000,
+        ),
+        |l| l.redirect_https_port = Some(8443),
+    ));
+    let mut stream = TcpStream::connect(v).await.unwrap();
+    stream
+        .write_all(b"GET /a/b?q=1 HTTP/1.1\r\nHost: www.example.test:80\r\n\r\nGET /next HTTP/1.1\r\nHost: evil@x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 301 Moved Permanently\r\n"), "{answer:?}");
+    assert!(
+        answer.contains("\r\nLocation: https://www.example.test:8443/a/b?q=1\r\n"),
+        "{answer:?}"
+    );
+    // The keep-alive connection carried on to the second request.
+    assert!(answer.contains("HTTP/1.1 400"), "{answer:?}");
+    assert!(recording.lock().unwrap().is_empty(), "nothing is forwarded");
+}

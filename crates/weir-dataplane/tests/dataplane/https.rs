@@ -56,6 +56,7 @@ impl Ca {
                 id: id.into(),
                 chain_pem: cert.pem().into(),
                 key_pem: key.serialize_pem().into(),
+                domains: Vec::new(),
             },
         }
     }

@@ -206,6 +206,7 @@ pub fn topology(
         l7_targets: Vec::new(),
         tls: None,
         tls_options: Default::default(),
+        redirect_https_port: None,
     };
     Arc::new(Topology {
         revision,

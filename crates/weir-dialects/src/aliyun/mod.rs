@@ -109,6 +109,7 @@ impl AliError {
                 ResourceKind::L7Policy | ResourceKind::L7Rule => {
                     (S::NOT_FOUND, "InvalidRuleId.NotFound")
                 }
+                ResourceKind::DomainExtension => (S::NOT_FOUND, "DomainExtensionId.NotFound"),
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }

@@ -395,6 +395,7 @@ pub(super) async fn create_listener(
                 certificate_ids: tls.certificate_ids,
                 tls_refs: tls.refs,
                 tls_options: tls.options,
+                ..Default::default()
             },
         )
         .await

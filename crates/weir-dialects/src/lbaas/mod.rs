@@ -321,6 +321,8 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::L7Rule => "L7 Rule",
         ResourceKind::Secret => "Secret",
         ResourceKind::Container => "Container",
+        // Aliyun's; LBaaS never names one.
+        ResourceKind::DomainExtension => "Domain extension",
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`UcError::from_control`]: the one canonical-error table.
 
 pub mod sign;
+mod https;
 mod ssl;
 pub mod ulb;
 
@@ -113,6 +114,8 @@ impl UcError {
                 ResourceKind::FlavorProfile | ResourceKind::Flavor => RESOURCE_NOT_FOUND,
                 ResourceKind::L7Policy | ResourceKind::L7Rule => RESOURCE_NOT_FOUND,
                 ResourceKind::Secret | ResourceKind::Container => RESOURCE_NOT_FOUND,
+                // Aliyun's domain extensions; UCloud never names one.
+                ResourceKind::DomainExtension => RESOURCE_NOT_FOUND,
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }

@@ -1,5 +1,7 @@
-//! ULB actions: ULBs, VServers and seed 002's AllocateBackend (by resource
-//! id or by IP with its VPC and subnet), translated to control calls.
+//! ULB actions: ULBs, VServers (their HTTP(S) options, `BindSSL` and
+//! `UnbindSSL` are [`super::https`]'s) and seed 002's AllocateBackend (by
+//! resource id or by IP with its VPC and subnet), translated to control
+//! calls.
 
 use serde_json::{json, Value};
 use weir_control::{RegisterRequest, RegisterTarget};
@@ -42,6 +44,7 @@ pub const ACTIONS: &[&str] = &[
     "DeleteULB",
     "CreateVServer",
     "DescribeVServer",
+    "UpdateVServerAttribute",
     "DeleteVServer",
     "AllocateBackend",
     "AllocateBackendBatch",
@@ -50,6 +53,8 @@ pub const ACTIONS: &[&str] = &[
     "CreateSSL",
     "DescribeSSL",
     "DeleteSSL",
+    "BindSSL",
+    "UnbindSSL",
 ];
 
 pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
@@ -59,6 +64,10 @@ pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
         "DeleteULB" => delete_ulb(call).await,
         "CreateVServer" => create_vserver(call).await,
         "DescribeVServer" => describe_vserver(call).await,
+        "UpdateVServerAttribute" => {
+            let method = call.params.opt("Method").map(method).transpose()?;
+            super::https::update(call, method).await
+        }
         "DeleteVServer" => delete_vserver(call).await,
         "AllocateBackend" => allocate_backend(call).await,
         "AllocateBackendBatch" => allocate_backend_batch(call).await,
@@ -67,6 +76,8 @@ pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
         "CreateSSL" => super::ssl::create(call).await,
         "DescribeSSL" => super::ssl::describe(call).await,
         "DeleteSSL" => super::ssl::delete(call).await,
+        "BindSSL" => super::https::bind(call).await,
+        "UnbindSSL" => super::https::unbind(call).await,
         "" => Err(UcError::missing("Action")),
         other => Err(UcError::new(
             codes::ACTION_UNKNOWN,
@@ -219,25 +230,19 @@ async fn create_vserver(call: &Call) -> ActionResult {
             )))
         }
     };
-    let scheduler = match p.opt("Method").unwrap_or("Roundrobin") {
-        "Roundrobin" | "WeightRoundrobin" | "Backup" => "wrr",
-        "Leastconn" => "lc",
-        "Source" | "ConsistentHash" => "sh",
-        // UCloud's hash of the client address and port.
-        "SourcePort" | "ConsistentHashPort" => "sh-port",
-        other => {
-            return Err(UcError::invalid(format!(
-                "Params [Method] not valid: {other:?}"
-            )))
-        }
-    };
+    let scheduler = method(p.opt("Method").unwrap_or("Roundrobin"))?;
+    let protocol = p.opt("Protocol").unwrap_or("HTTP").to_ascii_lowercase();
+    let options = super::https::options(call, &protocol)?;
     let health = match p.opt("MonitorType") {
         None => None,
         Some("Port") => Some(check("tcp", None)),
         // A real ICMP echo check; refused (Params [MonitorType] not
         // valid) where the data plane cannot send ICMP.
         Some("Ping") => Some(check("ping", None)),
-        Some("Path") => Some(check("http", Some(p.opt("Path").unwrap_or("/").to_owned()))),
+        Some("Path") => Some(HealthCheckSpec {
+            host: options.check_host.clone(),
+            ..check("http", Some(p.opt("Path").unwrap_or("/").to_owned()))
+        }),
         Some(other) => {
             return Err(UcError::invalid(format!(
                 "Params [MonitorType] not valid: {other:?} is not Port, Path or Ping"
@@ -253,7 +258,9 @@ async fn create_vserver(call: &Call) -> ActionResult {
             lb.id,
             NewListener {
                 name: p.opt("VServerName").unwrap_or_default().to_owned(),
-                protocol: p.opt("Protocol").unwrap_or("HTTP").to_ascii_lowercase(),
+                // An HTTPS VServer gets its certificate with BindSSL.
+                certificates_later: protocol == "https",
+                protocol,
                 port: Some(u32::try_from(port).unwrap_or(0)),
                 port_ranges: None,
                 all_ports: false,
@@ -263,15 +270,17 @@ async fn create_vserver(call: &Call) -> ActionResult {
                 backend_port: None,
                 group_pool_id: None,
                 max_connections: None,
-                idle_timeout_ms: None,
                 connect_timeout_ms: None,
                 backend_timeout_ms: None,
                 inspect_timeout_ms: None,
                 allowed_cidrs: Vec::new(),
+                idle_timeout_ms: options.idle_timeout_ms,
+                redirect_https_port: options.redirect_https_port.flatten(),
                 ..Default::default()
             },
             PoolUpdate {
                 health_check: health.map(Some),
+                persistence: options.persistence,
                 drain_timeout_ms: None,
                 slow_start_ms: None,
                 name: None,
@@ -282,6 +291,20 @@ async fn create_vserver(call: &Call) -> ActionResult {
         .await
         .map_err(fail)?;
     Ok(json!({"VServerId": listener.id.as_str()}))
+}
+
+/// UCloud's `Method` as the core's scheduler.
+fn method(name: &str) -> Result<&'static str, UcError> {
+    match name {
+        "Roundrobin" | "WeightRoundrobin" | "Backup" => Ok("wrr"),
+        "Leastconn" => Ok("lc"),
+        "Source" | "ConsistentHash" => Ok("sh"),
+        // UCloud's hash of the client address and port.
+        "SourcePort" | "ConsistentHashPort" => Ok("sh-port"),
+        other => Err(UcError::invalid(format!(
+            "Params [Method] not valid: {other:?}"
+        ))),
+    }
 }
 
 fn check(kind: &str, path: Option<String>) -> HealthCheckSpec {
@@ -384,7 +407,20 @@ async fn vserver_view(call: &Call, lb: &LoadBalancer, l: &Listener) -> Result<Va
         "Method": method_name(l.scheduler),
         "MonitorType": monitor,
         "Path": path,
-        "Status": 0,
+        // An HTTPS VServer without a certificate serves nothing: abnormal.
+        "Status": i32::from(l.protocol == Protocol::Https && l.certificate_ids.is_empty()),
+        "SSLSet": super::https::ssl_set(call, l).await?,
+        "ForwardPort": l.redirect_https_port.unwrap_or(0),
+        "ClientTimeout": l.idle_timeout_ms.map(|ms| ms / 1000),
+        "PersistenceType": match &pool.persistence {
+            Some(Persistence::HttpCookie) => "ServerInsert",
+            Some(Persistence::AppCookie { .. }) => "UserDefined",
+            _ => "None",
+        },
+        "PersistenceInfo": match &pool.persistence {
+            Some(Persistence::AppCookie { cookie_name }) => cookie_name.as_str(),
+            _ => "",
+        },
         "BackendSet": set,
     }))
 }

@@ -131,7 +131,8 @@ impl ZcError {
                 ResourceKind::L7Policy
                 | ResourceKind::L7Rule
                 | ResourceKind::Secret
-                | ResourceKind::Container => (S::NOT_FOUND, "INVALID_PARAMETER"),
+                | ResourceKind::Container
+                | ResourceKind::DomainExtension => (S::NOT_FOUND, "INVALID_PARAMETER"),
             },
             Error::InvalidField { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::LoadBalancerNotRunning { .. } => (S::BAD_REQUEST, "INVALID_LB_STATUS"),

@@ -111,6 +111,103 @@ pub fn sweep(s: &mut Sweep) {
                 ]
             },
         ),
+        ("CreateLoadBalancerHTTPSListener", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "8443".into()),
+                ("ServerCertificateId", a.get("certificate").into()),
+            ]
+        }),
+        // A's own load balancer serving B's certificate.
+        ("CreateLoadBalancerHTTPSListener", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("ListenerPort", "8443".into()),
+                ("ServerCertificateId", t.get("certificate").into()),
+            ]
+        }),
+        (
+            "DescribeLoadBalancerHTTPListenerAttribute",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "80".into()),
+                ]
+            },
+        ),
+        (
+            "DescribeLoadBalancerHTTPSListenerAttribute",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "443".into()),
+                ]
+            },
+        ),
+        (
+            "SetLoadBalancerHTTPSListenerAttribute",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "443".into()),
+                    ("Description", "x".into()),
+                ]
+            },
+        ),
+        (
+            "SetLoadBalancerHTTPSListenerAttribute",
+            Expect::NotFound,
+            |a, t| {
+                vec![
+                    ("LoadBalancerId", a.get("aliyun.lb").into()),
+                    ("ListenerPort", "443".into()),
+                    ("ServerCertificateId", t.get("certificate").into()),
+                ]
+            },
+        ),
+        ("CreateDomainExtension", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "443".into()),
+                ("Domain", "a.example.test".into()),
+                ("ServerCertificateId", a.get("certificate").into()),
+            ]
+        }),
+        ("CreateDomainExtension", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("ListenerPort", "443".into()),
+                ("Domain", "www.example.test".into()),
+                ("ServerCertificateId", t.get("certificate").into()),
+            ]
+        }),
+        ("DescribeDomainExtensions", Expect::NotFound, |_, t| {
+            vec![
+                ("LoadBalancerId", t.get("aliyun.lb").into()),
+                ("ListenerPort", "443".into()),
+            ]
+        }),
+        ("DescribeDomainExtensionAttribute", Expect::NotFound, |_, t| {
+            vec![("DomainExtensionId", t.get("aliyun.extension").into())]
+        }),
+        ("SetDomainExtensionAttribute", Expect::NotFound, |a, t| {
+            vec![
+                ("DomainExtensionId", t.get("aliyun.extension").into()),
+                ("ServerCertificateId", a.get("certificate").into()),
+            ]
+        }),
+        ("SetDomainExtensionAttribute", Expect::NotFound, |a, t| {
+            vec![
+                ("DomainExtensionId", a.get("aliyun.extension").into()),
+                ("ServerCertificateId", t.get("certificate").into()),
+            ]
+        }),
+        ("DeleteDomainExtension", Expect::NotFound, |_, t| {
+            vec![("DomainExtensionId", t.get("aliyun.extension").into())]
+        }),
         ("StartLoadBalancerListener", Expect::NotFound, |_, t| {
             vec![
                 ("LoadBalancerId", t.get("aliyun.lb").into()),

@@ -61,6 +61,49 @@ pub fn sweep(s: &mut Sweep) {
                 ("VServerId", t.get("ucloud.vserver").into()),
             ]
         }),
+        ("UpdateVServerAttribute", Expect::NotFound, |_, t| {
+            vec![
+                ("ULBId", t.get("ucloud.ulb").into()),
+                ("VServerId", t.get("ucloud.vserver").into()),
+                ("VServerName", "x".into()),
+            ]
+        }),
+        ("UpdateVServerAttribute", Expect::NotFound, |a, t| {
+            vec![
+                ("ULBId", a.get("ucloud.ulb").into()),
+                ("VServerId", t.get("ucloud.vserver").into()),
+                ("VServerName", "x".into()),
+            ]
+        }),
+        ("BindSSL", Expect::NotFound, |a, t| {
+            vec![
+                ("ULBId", t.get("ucloud.ulb").into()),
+                ("VServerId", t.get("ucloud.https").into()),
+                ("SSLId", a.get("certificate").into()),
+            ]
+        }),
+        // A's own VServer with B's certificate.
+        ("BindSSL", Expect::NotFound, |a, t| {
+            vec![
+                ("ULBId", a.get("ucloud.ulb").into()),
+                ("VServerId", a.get("ucloud.https").into()),
+                ("SSLId", t.get("certificate").into()),
+            ]
+        }),
+        ("UnbindSSL", Expect::NotFound, |_, t| {
+            vec![
+                ("ULBId", t.get("ucloud.ulb").into()),
+                ("VServerId", t.get("ucloud.https").into()),
+                ("SSLId", t.get("certificate").into()),
+            ]
+        }),
+        ("UnbindSSL", Expect::NotFound, |a, t| {
+            vec![
+                ("ULBId", a.get("ucloud.ulb").into()),
+                ("VServerId", a.get("ucloud.https").into()),
+                ("SSLId", t.get("certificate").into()),
+            ]
+        }),
         ("DeleteVServer", Expect::NotFound, |_, t| {
             vec![
                 ("ULBId", t.get("ucloud.ulb").into()),

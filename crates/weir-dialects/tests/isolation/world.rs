@@ -225,6 +225,29 @@ pub fn build(c: &Client, token: &str) -> Ids {
         ),
         "/BackendId",
     );
+    let https = field(
+        &ok(
+            c.ucloud(&[
+                ("Action", "CreateVServer"),
+                ("ULBId", &ulb),
+                ("Protocol", "HTTPS"),
+                ("FrontendPort", "443"),
+            ]),
+            200,
+        ),
+        "/VServerId",
+    );
+    let certificate = ids.get("certificate").to_owned();
+    ok(
+        c.ucloud(&[
+            ("Action", "BindSSL"),
+            ("ULBId", &ulb),
+            ("VServerId", &https),
+            ("SSLId", &certificate),
+        ]),
+        200,
+    );
+    ids.set("ucloud.https", https);
     ids.set("ucloud.ulb", ulb);
     ids.set("ucloud.vserver", vserver);
     ids.set("ucloud.backend", backend);
@@ -270,8 +293,31 @@ pub fn build(c: &Client, token: &str) -> Ids {
         ),
         "/VServerGroupId",
     );
+    let certificate = ids.get("certificate").to_owned();
+    slb(
+        "CreateLoadBalancerHTTPSListener",
+        &[
+            ("LoadBalancerId", &lb),
+            ("ListenerPort", "443"),
+            ("BackendServerPort", "8443"),
+            ("ServerCertificateId", &certificate),
+        ],
+    );
+    let extension = field(
+        &slb(
+            "CreateDomainExtension",
+            &[
+                ("LoadBalancerId", &lb),
+                ("ListenerPort", "443"),
+                ("Domain", "www.example.test"),
+                ("ServerCertificateId", &certificate),
+            ],
+        ),
+        "/DomainExtensionId",
+    );
     ids.set("aliyun.lb", lb);
     ids.set("aliyun.group", group);
+    ids.set("aliyun.extension", extension);
 
     // OpenStack Octavia.
     let os = |method: &str, rest: &str, body: Value, status: u16| {

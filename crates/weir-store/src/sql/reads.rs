@@ -126,7 +126,7 @@ impl<L: Lend> Reads for L {
         .await?;
         Ok(listeners
             .into_iter()
-            .filter(|l| l.certificate_ids.contains(&certificate.id))
+            .filter(|l| weir_core::certificate::serves(l, &certificate.id))
             .collect())
     }
 

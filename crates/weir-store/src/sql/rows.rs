@@ -42,6 +42,31 @@ pub(super) fn certificate_ids_to_text(ids: &[CertificateId]) -> String {
     serde_json::Value::from(ids.iter().map(CertificateId::as_str).collect::<Vec<_>>()).to_string()
 }
 
+/// A listener's domain extensions as their column: a JSON list of
+/// `[id, domain, certificate id]`.
+pub(super) fn domain_extensions_to_text(list: &[DomainExtension]) -> String {
+    serde_json::Value::from(
+        list.iter()
+            .map(|d| vec![d.id.as_str(), d.domain.as_str(), d.certificate_id.as_str()])
+            .collect::<Vec<_>>(),
+    )
+    .to_string()
+}
+
+fn domain_extensions_col(row: &impl Columns) -> StoreResult<Vec<DomainExtension>> {
+    let text = row.text("domain_extensions")?;
+    let triples: Vec<(String, String, String)> = serde_json::from_str(&text)
+        .map_err(|_| StoreError::Corrupt(format!("domain_extensions: {text:?}")))?;
+    Ok(triples
+        .into_iter()
+        .map(|(id, domain, certificate)| DomainExtension {
+            id,
+            domain,
+            certificate_id: CertificateId::new(certificate),
+        })
+        .collect())
+}
+
 pub(super) fn tags_col(row: &impl Columns, name: &str) -> StoreResult<Vec<String>> {
     let text = row.text(name)?;
     serde_json::from_str(&text)
@@ -219,6 +244,8 @@ pub(super) fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
             .collect(),
         tls_refs: super::keymgr::tls_refs_col(row)?,
         tls_options: super::keymgr::tls_options_col(row)?,
+        domain_extensions: domain_extensions_col(row)?,
+        redirect_https_port: port_col(row, "redirect_https_port")?,
     })
 }
 

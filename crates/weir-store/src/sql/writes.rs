@@ -683,7 +683,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              updated_at = $9, forwarded_headers = $10, connect_timeout_ms = $11, \
              backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14, \
              tags = $15, certificate_ids = $16, tls_refs = $17, tls_versions = $18, \
-             tls_ciphers = $19, alpn_protocols = $20 WHERE id = $21",
+             tls_ciphers = $19, alpn_protocols = $20, domain_extensions = $21, \
+             redirect_https_port = $22 WHERE id = $23",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -705,6 +706,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 keymgr::tls_versions_to_text(&l.tls_options),
                 l.tls_options.ciphers.as_deref(),
                 tags_to_text(&l.tls_options.alpn),
+                domain_extensions_to_text(&l.domain_extensions),
+                l.redirect_https_port.map(i64::from),
                 l.id.as_str(),
             ],
         )
@@ -740,9 +743,10 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
              max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
              connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs, tags, \
-             certificate_ids, tls_refs, tls_versions, tls_ciphers, alpn_protocols) \
+             certificate_ids, tls_refs, tls_versions, tls_ciphers, alpn_protocols, \
+             domain_extensions, redirect_https_port) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -773,6 +777,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 keymgr::tls_versions_to_text(&l.tls_options),
                 l.tls_options.ciphers.as_deref(),
                 tags_to_text(&l.tls_options.alpn),
+                domain_extensions_to_text(&l.domain_extensions),
+                l.redirect_https_port.map(i64::from),
             ],
         )
         .await?;

@@ -1,5 +1,6 @@
-//! Listeners: TCP, UDP and HTTP listeners with their health checks;
-//! start, stop, delete.
+//! Listeners: TCP, UDP, HTTP and HTTPS listeners with their health
+//! checks (the HTTP(S) options are [`super::https`]'s); start, stop,
+//! delete.
 
 use super::*;
 
@@ -48,6 +49,8 @@ pub(super) fn health_spec(
         "HealthCheckTimeout",
         "HealthCheckURI",
         "HealthCheckHttpCode",
+        "HealthCheckMethod",
+        "HealthCheckDomain",
     ];
     let switch = p.opt("HealthCheck").or_else(|| p.opt("HealthCheckSwitch"));
     let wanted = match switch {
@@ -91,6 +94,22 @@ pub(super) fn health_spec(
         port: count("HealthCheckConnectPort")?,
         path: p.opt("HealthCheckURI").map(str::to_owned),
         expected_codes: p.opt("HealthCheckHttpCode").map(http_codes).transpose()?,
+        method: match p.opt("HealthCheckMethod") {
+            None => None,
+            Some(m) if m.eq_ignore_ascii_case("head") || m.eq_ignore_ascii_case("get") => {
+                Some(m.to_ascii_uppercase())
+            }
+            Some(other) => {
+                return Err(AliError::invalid(format!(
+                    "The parameter HealthCheckMethod is invalid: {other:?} is not head or get."
+                )))
+            }
+        },
+        // `$_ip` is Aliyun's "the server's own address": no Host of ours.
+        host: p
+            .opt("HealthCheckDomain")
+            .filter(|d| *d != "$_ip")
+            .map(str::to_owned),
         ..HealthCheckSpec::default()
     }))
 }
@@ -102,7 +121,25 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
         .int("ListenerPort")?
         .ok_or_else(|| AliError::missing("ListenerPort"))?;
     let backend_port = p.int("BackendServerPort")?;
-    let mut health = health_spec(call, protocol)?;
+    let check_protocol = if protocol == "https" { "http" } else { protocol };
+    let mut health = health_spec(call, check_protocol)?;
+    let is_http = protocol == "http" || protocol == "https";
+    let options = if is_http {
+        super::https::http_options(call, protocol == "https", true)?
+    } else {
+        super::https::HttpOptions::default()
+    };
+    let certificate_ids = if protocol == "https" {
+        vec![p.req("ServerCertificateId")?.to_owned()]
+    } else {
+        Vec::new()
+    };
+    if options.persistence.is_some() && p.opt("VServerGroupId").is_some() {
+        return Err(super::https::unsupported(
+            "StickySession",
+            "a listener forwarding to a VServer group takes the group's session persistence; create the listener without VServerGroupId, or without StickySession",
+        ));
+    }
     // The default server group is checked on the port it serves.
     if let (Some(check), Some(port)) = (health.as_mut(), backend_port) {
         check.port = check.port.or(u32::try_from(port).ok());
@@ -125,15 +162,19 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
                 backend_port: backend_port.map(wide),
                 group_pool_id: p.opt("VServerGroupId").map(str::to_owned),
                 max_connections: None,
-                idle_timeout_ms: None,
+                idle_timeout_ms: options.idle_timeout_ms,
                 connect_timeout_ms: None,
-                backend_timeout_ms: None,
+                backend_timeout_ms: options.backend_timeout_ms,
                 inspect_timeout_ms: None,
                 allowed_cidrs: Vec::new(),
+                forwarded_headers: options.forwarded_headers,
+                certificate_ids,
+                redirect_https_port: options.redirect_https_port.flatten(),
                 ..Default::default()
             },
             PoolUpdate {
                 health_check: health.clone().map(Some),
+                persistence: options.persistence.clone(),
                 ..PoolUpdate::default()
             },
             // The listener's check watches the default server group.

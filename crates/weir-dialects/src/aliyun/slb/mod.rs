@@ -1,11 +1,13 @@
-//! SLB actions: load balancers, TCP/UDP/HTTP listeners and the default
+//! SLB actions: load balancers, TCP/UDP/HTTP/HTTPS listeners (with
+//! HTTPS domain extensions) and the default
 //! server group (`AddBackendServers` of seed 003, `RemoveBackendServers`,
 //! `SetBackendServers`), translated to control calls. The default server
 //! group is the load balancer's LB-wide pool; each listener dials its
 //! servers on `BackendServerPort`.
 //!
 //! This module holds the action list, the dispatcher and what every
-//! family shares; the actions are in [`loadbalancers`], [`listeners`],
+//! family shares; the actions are in [`loadbalancers`], [`listeners`]
+//! (with [`https`]: the HTTP(S) options and attributes; [`domains`]),
 //! [`servers`] (the default server group and health) and [`groups`]
 //! (VServer groups); certificates are `super::certificates`.
 
@@ -25,7 +27,9 @@ use weir_core::Timestamp;
 use super::{AliError, Call};
 use crate::common::Lenient;
 
+mod domains;
 mod groups;
+mod https;
 mod listeners;
 mod loadbalancers;
 mod servers;
@@ -88,6 +92,15 @@ pub const ACTIONS: &[&str] = &[
     "CreateLoadBalancerTCPListener",
     "CreateLoadBalancerUDPListener",
     "CreateLoadBalancerHTTPListener",
+    "CreateLoadBalancerHTTPSListener",
+    "DescribeLoadBalancerHTTPListenerAttribute",
+    "DescribeLoadBalancerHTTPSListenerAttribute",
+    "SetLoadBalancerHTTPSListenerAttribute",
+    "CreateDomainExtension",
+    "DescribeDomainExtensions",
+    "DescribeDomainExtensionAttribute",
+    "SetDomainExtensionAttribute",
+    "DeleteDomainExtension",
     "StartLoadBalancerListener",
     "StopLoadBalancerListener",
     "DeleteLoadBalancerListener",
@@ -118,6 +131,19 @@ pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
         "CreateLoadBalancerTCPListener" => create_listener(call, "tcp").await,
         "CreateLoadBalancerUDPListener" => create_listener(call, "udp").await,
         "CreateLoadBalancerHTTPListener" => create_listener(call, "http").await,
+        "CreateLoadBalancerHTTPSListener" => create_listener(call, "https").await,
+        "DescribeLoadBalancerHTTPListenerAttribute" => {
+            https::describe_attribute(call, Protocol::Http).await
+        }
+        "DescribeLoadBalancerHTTPSListenerAttribute" => {
+            https::describe_attribute(call, Protocol::Https).await
+        }
+        "SetLoadBalancerHTTPSListenerAttribute" => https::set_https_attribute(call).await,
+        "CreateDomainExtension" => domains::create(call).await,
+        "DescribeDomainExtensions" => domains::describe(call).await,
+        "DescribeDomainExtensionAttribute" => domains::describe_attribute(call).await,
+        "SetDomainExtensionAttribute" => domains::set_attribute(call).await,
+        "DeleteDomainExtension" => domains::delete(call).await,
         "StartLoadBalancerListener" => set_listener_enabled(call, true).await,
         "StopLoadBalancerListener" => set_listener_enabled(call, false).await,
         "DeleteLoadBalancerListener" => delete_listener(call).await,
