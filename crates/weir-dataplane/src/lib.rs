@@ -452,7 +452,7 @@ impl DataPlane {
             let _ = writeln!(out, "weir_listener_up{{listener=\"{id}\"}} {up}");
         }
         type ListenerFamily = (&'static str, &'static str, fn(&ListenerRuntime) -> u64);
-        let limits: [ListenerFamily; 3] = [
+        let limits: [ListenerFamily; 6] = [
             ("weir_listener_active_connections", "gauge", |l| {
                 l.slots.open() as u64
             }),
@@ -461,6 +461,15 @@ impl DataPlane {
             }),
             ("weir_listener_saturated_total", "counter", |l| {
                 l.slots.saturated.load(Ordering::Relaxed)
+            }),
+            ("weir_listener_upgrades_total", "counter", |l| {
+                l.upgrades.load(Ordering::Relaxed)
+            }),
+            ("weir_listener_h2_connections_total", "counter", |l| {
+                l.h2_connections.load(Ordering::Relaxed)
+            }),
+            ("weir_listener_h2_streams_total", "counter", |l| {
+                l.h2_streams.load(Ordering::Relaxed)
             }),
         ];
         for (name, kind, value) in limits {

@@ -32,6 +32,7 @@ mod body;
 pub mod fuzzing;
 mod head;
 mod sticky;
+mod upgrade;
 mod upstream;
 
 use std::io;

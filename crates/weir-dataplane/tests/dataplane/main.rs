@@ -20,3 +20,4 @@ mod sticky;
 mod tcp;
 mod tls_checks;
 mod udp;
+mod websocket;

@@ -1,0 +1,117 @@
+//! The head parser's unit tests: rewrites, refusals and the end-of-head scan.
+
+use super::*;
+
+/// The head the backend gets for `raw`, or the refusal's status.
+fn rewritten(raw: &[u8]) -> Result<String, u16> {
+    let shared = Shared::new(crate::Config::default());
+    let settings = HttpSettings::default();
+    let cx = RequestContext {
+        client_ip: "192.0.2.1",
+        settings: &settings,
+        shared: &shared,
+        forwarded: Default::default(),
+        port: 80,
+        sticky_cookie: None,
+        l7: None,
+        l7_targets: &[],
+        tls: false,
+    };
+    match parse_request(raw, &cx) {
+        Ok(Some((_, head))) => Ok(String::from_utf8(head.bytes).unwrap()),
+        Ok(None) => panic!("incomplete"),
+        Err(refusal) => Err(refusal.status),
+    }
+}
+
+#[test]
+fn a_response_status_below_100_is_refused() {
+    // Found by fuzz/fuzz_targets/http_framing.rs: `056` was written
+    // back as `HTTP/1.1 56`, which no client can parse.
+    let shared = Shared::new(crate::Config::default());
+    let settings = HttpSettings::default();
+    let cx = RequestContext {
+        client_ip: "192.0.2.1",
+        settings: &settings,
+        shared: &shared,
+        forwarded: Default::default(),
+        port: 80,
+        sticky_cookie: None,
+        l7: None,
+        l7_targets: &[],
+        tls: false,
+    };
+    let (_, request) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &cx)
+        .unwrap()
+        .unwrap();
+    for head in [&b"HTTP/1.1 056 OK\r\n\r\n"[..], b"HTTP/1.1 000 X\r\n\r\n"] {
+        let refusal = parse_response(head, &request).err().expect("refused");
+        assert_eq!(refusal.status, 502);
+    }
+    let (_, ok) = parse_response(b"HTTP/1.1 100 Continue\r\n\r\n", &request)
+        .unwrap()
+        .unwrap();
+    assert_eq!(ok.status, 100);
+    assert!(ok.bytes.starts_with(b"HTTP/1.1 100 Continue\r\n"));
+}
+
+#[test]
+fn an_http10_request_without_host_goes_on_with_an_empty_one() {
+    // Found by fuzz/fuzz_targets/http_framing.rs: the head went on as
+    // HTTP/1.1 with no Host, which Weir itself (and any backend)
+    // refuses.
+    let head = rewritten(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    assert!(head.starts_with("GET / HTTP/1.1\r\nHost: \r\n"), "{head:?}");
+    assert_eq!(head.matches("Host:").count(), 1, "{head:?}");
+    assert!(rewritten(head.as_bytes()).is_ok(), "{head:?}");
+    let with_host = rewritten(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(with_host.matches("Host:").count(), 1, "{with_host:?}");
+}
+
+#[test]
+fn decimals_are_written_like_format() {
+    for n in [0u64, 7, 10, 200, 404, 599, 65_535, u64::MAX] {
+        let mut out = Vec::new();
+        push_decimal(&mut out, n);
+        assert_eq!(out, n.to_string().into_bytes());
+    }
+}
+
+#[test]
+fn content_length_is_digits_only() {
+    assert_eq!(parse_length(b"0"), Some(0));
+    assert_eq!(parse_length(b"0042"), Some(42));
+    assert_eq!(parse_length(b"18446744073709551615"), Some(u64::MAX));
+    for bad in [
+        &b""[..],
+        b"+5",
+        b"-1",
+        b"5, 6",
+        b"5 5",
+        b"0x5",
+        b"18446744073709551616",
+    ] {
+        assert_eq!(
+            parse_length(bad),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+#[test]
+fn a_head_may_end_only_at_an_empty_line() {
+    assert!(!may_end(b"GET / HTTP/1.1\r\nHost: x\r\n", 0));
+    assert!(may_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0));
+    assert!(may_end(b"GET / HTTP/1.1\nHost: x\n\n", 0));
+    assert!(may_end(b"GET / HTTP/1.1\r\nHost: x\n\r\n", 0));
+    // Split across reads: the scan restarts two bytes back.
+    let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    for cut in 1..head.len() {
+        assert!(
+            may_end(head, cut) || cut == head.len(),
+            "cut at {cut} missed the end"
+        );
+    }
+}
