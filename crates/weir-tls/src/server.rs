@@ -105,14 +105,24 @@ pub struct Material<'a> {
     pub key_pem: &'a str,
 }
 
+/// The ALPN protocols an HTTPS listener offers unless it names its own,
+/// in the server's order of preference: HTTP/2 first, so a client that
+/// offers both speaks h2.
+pub const DEFAULT_ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
+
 /// The server configuration of an HTTPS listener: TLS 1.3 and 1.2 (ring's
 /// cipher suites), certificates picked by SNI with the first as the
-/// default, ALPN `http/1.1`, resumption by session id (a bounded cache)
+/// default, ALPN `alpn` (a listener's list, else [`DEFAULT_ALPN`]; rustls
+/// picks the first of the server's list the client offers, and a client
+/// offering none of them fails the handshake), resumption by session id (a bounded cache)
 /// and by ticket (a fresh ticket key per configuration, rotated by
 /// rustls every 6 hours; a certificate change makes a new configuration,
 /// so resumption after it is a full handshake). Errors name the
 /// certificate that cannot be served.
-pub fn server_config(certificates: &[Material<'_>]) -> Result<Arc<ServerConfig>, String> {
+pub fn server_config(
+    certificates: &[Material<'_>],
+    alpn: &[&[u8]],
+) -> Result<Arc<ServerConfig>, String> {
     if certificates.is_empty() {
         return Err("no certificate to serve".into());
     }
@@ -143,7 +153,7 @@ pub fn server_config(certificates: &[Material<'_>]) -> Result<Arc<ServerConfig>,
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
     config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
     Ok(Arc::new(config))

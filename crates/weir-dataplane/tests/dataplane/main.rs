@@ -5,6 +5,7 @@ mod support;
 
 mod check_requests;
 mod gray;
+mod h2;
 mod hashing;
 mod health_privacy;
 mod http;

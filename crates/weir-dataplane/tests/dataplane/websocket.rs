@@ -31,6 +31,8 @@ async fn ws_backend() -> (SocketAddr, Seen) {
         while let Ok((stream, _)) = listener.accept().await {
             let record = record.clone();
             tokio::spawn(async move {
+                // The callback's error type is tungstenite's, not ours.
+                #[allow(clippy::result_large_err)]
                 let callback = |req: &Request, res: Response| {
                     let mut head = String::new();
                     for (name, value) in req.headers() {
