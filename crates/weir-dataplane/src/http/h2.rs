@@ -88,6 +88,33 @@ enum Event {
     Deadline,
 }
 
+/// Streams a connection opened, and how many its client reset after
+/// they were taken.
+#[derive(Default)]
+struct Resets {
+    opened: u64,
+    reset: u64,
+}
+
+impl Resets {
+    /// Counts a stream that ended; true once the client is judged to be
+    /// resetting streams as an attack.
+    fn finished(&mut self, reset: bool) -> bool {
+        self.reset += u64::from(reset);
+        self.reset > RESET_BUDGET && self.reset * 2 > self.opened
+    }
+}
+
+/// Ends a connection whose client misbehaves: GOAWAY `ENHANCE_YOUR_CALM`
+/// now, and the deadline by which it is closed (long enough for the
+/// GOAWAY to leave).
+fn calm_down<T: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut h2::server::Connection<T, bytes::Bytes>,
+) -> Instant {
+    conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+    Instant::now() + Duration::from_secs(1)
+}
+
 /// Serves one HTTP/2 connection until the client closes it, it idles out,
 /// or the listener stops and its streams are done.
 pub(crate) async fn serve<C: AsyncRead + AsyncWrite + Unpin>(io: C, origin: Origin) {
@@ -123,20 +150,25 @@ pub(crate) async fn serve<C: AsyncRead + AsyncWrite + Unpin>(io: C, origin: Orig
     let mut stopped = origin.runtime.stopped();
     let mut idle_since = Instant::now();
     let mut closing: Option<Instant> = None;
-    let (mut opened, mut resets) = (0u64, 0u64);
-    let far = Duration::from_secs(365 * 24 * 3600);
+    let mut resets = Resets::default();
     loop {
-        let idle_at = if streams.is_empty() && closing.is_none() {
-            idle_since + settings.keepalive_timeout
-        } else {
-            Instant::now() + far
-        };
-        let close_at = closing.unwrap_or_else(|| Instant::now() + far);
-        let stop = *stopped.borrow_and_update() && closing.is_none();
-        let event = if stop {
+        // Reaped without waiting, so the task count is the live streams'.
+        while let Some(done) = streams.try_join_next() {
+            idle_since = Instant::now();
+            if resets.finished(done.unwrap_or(false)) && closing.is_none() {
+                tracing::debug!(client = %origin.peer, "HTTP/2 rapid reset");
+                closing = Some(calm_down(&mut conn));
+            }
+        }
+        let idle = streams.is_empty() && closing.is_none();
+        let idle_at = idle_since + settings.keepalive_timeout;
+        let close_at = closing.unwrap_or(idle_at);
+        let event = if *stopped.borrow_and_update() && closing.is_none() {
             Event::Stop
         } else {
             tokio::select! {
+                biased;
+                _ = stopped.changed(), if closing.is_none() => Event::Stop,
                 accepted = conn.accept() => match accepted {
                     Some(Ok((request, respond))) => {
                         Event::Stream(Box::new(stream::Accepted { request, respond }))
@@ -150,33 +182,28 @@ pub(crate) async fn serve<C: AsyncRead + AsyncWrite + Unpin>(io: C, origin: Orig
                 Some(done) = streams.join_next(), if !streams.is_empty() => {
                     Event::Finished(done.unwrap_or(false))
                 }
-                () = tokio::time::sleep_until(idle_at) => Event::Idle,
-                () = tokio::time::sleep_until(close_at) => Event::Deadline,
-                _ = stopped.changed(), if closing.is_none() => Event::Stop,
+                () = tokio::time::sleep_until(idle_at), if idle => Event::Idle,
+                () = tokio::time::sleep_until(close_at), if closing.is_some() => Event::Deadline,
             }
         };
         match event {
             Event::Stream(accepted) => {
                 origin.runtime.h2_streams.fetch_add(1, Ordering::Relaxed);
-                opened += 1;
+                resets.opened += 1;
                 if streams.len() >= 2 * MAX_STREAMS as usize {
                     // Only streams the client reset and opened again can
                     // outnumber the concurrency limit.
                     tracing::debug!(client = %origin.peer, "HTTP/2 stream tasks over the limit");
-                    conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
-                    // Long enough for the GOAWAY to leave.
-                    closing = Some(Instant::now() + Duration::from_secs(1));
+                    closing = Some(calm_down(&mut conn));
                     continue;
                 }
                 streams.spawn(stream::serve(*accepted, origin.clone()));
             }
             Event::Finished(reset) => {
                 idle_since = Instant::now();
-                resets += u64::from(reset);
-                if resets > RESET_BUDGET && resets * 2 > opened && closing.is_none() {
-                    tracing::debug!(client = %origin.peer, resets, "HTTP/2 rapid reset");
-                    conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
-                    closing = Some(Instant::now() + Duration::from_secs(1));
+                if resets.finished(reset) && closing.is_none() {
+                    tracing::debug!(client = %origin.peer, "HTTP/2 rapid reset");
+                    closing = Some(calm_down(&mut conn));
                 }
             }
             Event::Idle | Event::Stop => {
@@ -188,4 +215,23 @@ pub(crate) async fn serve<C: AsyncRead + AsyncWrite + Unpin>(io: C, origin: Orig
     }
     // Whatever is still running served a connection that is gone.
     streams.abort_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resets_are_an_attack_past_the_budget_and_half_the_streams() {
+        let mut r = Resets::default();
+        // A browser cancelling some of many streams is not.
+        r.opened = 1000;
+        assert!(!(0..200).any(|_| r.finished(true)));
+        assert!(!(0..500).any(|_| r.finished(false)));
+        let mut r = Resets::default();
+        r.opened = RESET_BUDGET + 1;
+        let judged: Vec<bool> = (0..=RESET_BUDGET).map(|_| r.finished(true)).collect();
+        assert!(!judged[..RESET_BUDGET as usize].iter().any(|j| *j));
+        assert!(judged[RESET_BUDGET as usize]);
+    }
 }
