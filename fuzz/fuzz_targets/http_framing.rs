@@ -162,6 +162,15 @@ fn check_request(buf: &[u8], request: &Request, settings: &HttpSettings) {
     let close = connection.iter().any(|t| t == "close");
     let keep = connection.iter().any(|t| t == "keep-alive");
     assert_eq!(request.keep_alive(), !close && (!original.http10 || keep));
+    // A WebSocket handshake (and only one) goes on as an upgrade: HTTP/1.1
+    // GET, Connection naming upgrade, an Upgrade naming websocket, no body
+    // (with a body it must have been refused).
+    let websocket = tokens(&named(&original.fields, "upgrade"))
+        .iter()
+        .any(|t| t == "websocket");
+    let asks = connection.iter().any(|t| t == "upgrade") && websocket && !original.http10;
+    assert!(!(asks && expected != Framing::None && expected != Framing::Length(0)), "an upgrade with a body accepted");
+    assert_eq!(request.upgrade(), asks && original.method == "GET");
 
     // The rewritten head: CRLF lines, nothing bare inside one.
     let out = request.bytes();
@@ -195,7 +204,12 @@ fn check_request(buf: &[u8], request: &Request, settings: &HttpSettings) {
         framing_fields <= 1,
         "{framing_fields} framing fields written"
     );
-    for (name, _) in &again.fields {
+    for (name, value) in &again.fields {
+        if request.upgrade() && (name == "connection" || name == "upgrade") {
+            // Weir's own two fields, exactly.
+            assert!(value == b"upgrade" || value == b"websocket", "{name} forwarded as {value:?}");
+            continue;
+        }
         assert!(
             !HOP_BY_HOP.contains(&name.as_str()),
             "hop-by-hop {name} forwarded"
@@ -225,6 +239,7 @@ fn check_request(buf: &[u8], request: &Request, settings: &HttpSettings) {
     assert_eq!(reparsed.idempotent(), request.idempotent());
     assert_eq!(reparsed.is_head(), request.is_head());
     assert_eq!(reparsed.request_id(), request.request_id());
+    assert_eq!(reparsed.upgrade(), request.upgrade());
     // Connection is hop-by-hop: the backend hop is always kept open, the
     // client's own keep-alive is decided above.
     assert!(reparsed.keep_alive() && !reparsed.http10() && !reparsed.expect_continue());

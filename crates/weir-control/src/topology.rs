@@ -63,7 +63,9 @@ async fn listener_tls(
     secrets: &SecretBox,
     listener: &Listener,
 ) -> StoreResult<ListenerTls> {
-    let mut served = Vec::with_capacity(listener.certificate_ids.len() + listener.tls_refs.len() + listener.domain_extensions.len());
+    let mut served = Vec::with_capacity(
+        listener.certificate_ids.len() + listener.tls_refs.len() + listener.domain_extensions.len(),
+    );
     let now = weir_core::Timestamp(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -100,16 +102,12 @@ async fn listener_tls(
     }
     // The listener's own certificates, then each domain extension's, with
     // the domain its SNI entry takes first.
-    let wanted = listener
-        .certificate_ids
-        .iter()
-        .map(|id| (id, None))
-        .chain(
-            listener
-                .domain_extensions
-                .iter()
-                .map(|d| (&d.certificate_id, Some(d.domain.clone()))),
-        );
+    let wanted = listener.certificate_ids.iter().map(|id| (id, None)).chain(
+        listener
+            .domain_extensions
+            .iter()
+            .map(|d| (&d.certificate_id, Some(d.domain.clone()))),
+    );
     for (id, domain) in wanted {
         let Some((chain, sealed)) = reads.certificate_material(id).await? else {
             return Ok(ListenerTls::Unavailable(format!(

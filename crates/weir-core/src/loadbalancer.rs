@@ -247,8 +247,17 @@ pub fn redirect_target(
 /// Checks an updated listener's redirect against the load balancer's
 /// other listeners (the planner has checked the protocol and port).
 pub fn check_redirect(next: &Listener, siblings: &[Listener]) -> Result<(), Error> {
-    let others: Vec<Listener> = siblings.iter().filter(|l| l.id != next.id).cloned().collect();
-    redirect_target(next.protocol, next.redirect_https_port.map(u32::from), &others).map(|_| ())
+    let others: Vec<Listener> = siblings
+        .iter()
+        .filter(|l| l.id != next.id)
+        .cloned()
+        .collect();
+    redirect_target(
+        next.protocol,
+        next.redirect_https_port.map(u32::from),
+        &others,
+    )
+    .map(|_| ())
 }
 
 /// An HTTPS listener an HTTP listener redirects to is not deleted: the
@@ -258,10 +267,9 @@ pub fn check_listener_delete(listener: &Listener, siblings: &[Listener]) -> Resu
         return Ok(());
     }
     let port = listener.single_port();
-    match siblings
-        .iter()
-        .find(|l| l.id != listener.id && l.redirect_https_port.is_some() && l.redirect_https_port == port)
-    {
+    match siblings.iter().find(|l| {
+        l.id != listener.id && l.redirect_https_port.is_some() && l.redirect_https_port == port
+    }) {
         None => Ok(()),
         Some(from) => Err(Error::conflict(format!(
             "listener {} redirects to listener {}; change or delete it first",
@@ -413,7 +421,10 @@ pub fn plan_listener_update(
             Some(_) if next.protocol != Protocol::Http => {
                 return Err(Error::invalid(
                     "redirect_https_port",
-                    format!("only an http listener redirects to https, not {}", next.protocol),
+                    format!(
+                        "only an http listener redirects to https, not {}",
+                        next.protocol
+                    ),
                 ))
             }
             Some(p) => Some(parse_port("redirect_https_port", p)?),

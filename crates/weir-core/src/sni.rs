@@ -34,8 +34,13 @@ pub enum DomainExtensionChange {
         certificate_id: String,
     },
     /// Another certificate for the extension's domain.
-    Set { id: String, certificate_id: String },
-    Delete { id: String },
+    Set {
+        id: String,
+        certificate_id: String,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 impl DomainExtensionChange {
@@ -104,7 +109,12 @@ pub fn covers(certificate: &Certificate, domain: &str) -> bool {
     })
 }
 
-fn check_certificate(listener: &Listener, certificate: Option<&Certificate>, id: &CertificateId, domain: &str) -> Result<(), Error> {
+fn check_certificate(
+    listener: &Listener,
+    certificate: Option<&Certificate>,
+    id: &CertificateId,
+    domain: &str,
+) -> Result<(), Error> {
     let found: Vec<Certificate> = certificate.cloned().into_iter().collect();
     check_owned(&listener.project_id, std::slice::from_ref(id), &found)?;
     let Some(certificate) = certificate else {
@@ -135,7 +145,10 @@ pub fn plan_domain_extension(
     if listener.protocol != Protocol::Https {
         return Err(Error::invalid(
             "listener",
-            format!("only an https listener has domain extensions, not {}", listener.protocol),
+            format!(
+                "only an https listener has domain extensions, not {}",
+                listener.protocol
+            ),
         ));
     }
     let mut next = listener.clone();
@@ -146,7 +159,10 @@ pub fn plan_domain_extension(
             .ok_or_else(|| Error::not_found(ResourceKind::DomainExtension, id))
     };
     match change {
-        DomainExtensionChange::Add { domain, certificate_id } => {
+        DomainExtensionChange::Add {
+            domain,
+            certificate_id,
+        } => {
             let domain = check_domain("domain", domain)?;
             let id = CertificateId::new(certificate_id.clone());
             check_certificate(listener, certificate, &id, &domain)?;

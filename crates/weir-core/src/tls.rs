@@ -77,8 +77,9 @@ impl TlsOptions {
 }
 
 pub const DEFAULT_VERSIONS: &[TlsVersion] = &[TlsVersion::Tls12, TlsVersion::Tls13];
-/// HTTP/1.1 only until the engine speaks HTTP/2.
-pub const DEFAULT_ALPN: &[&str] = &["http/1.1"];
+/// HTTP/2 first, so a client offering both speaks h2 (rustls picks the
+/// first of the server's list the client offers).
+pub const DEFAULT_ALPN: &[&str] = &["h2", "http/1.1"];
 
 /// The suites Weir's TLS offers: OpenSSL's name and the IANA one.
 /// TLS 1.3 suites go by their IANA names in OpenSSL strings too.
@@ -228,8 +229,8 @@ pub fn parse_versions(field: &str, names: &[String]) -> Result<Vec<TlsVersion>, 
     Ok(out)
 }
 
-/// Octavia's `alpn_protocols`: `http/1.1` and `http/1.0` are served;
-/// `h2` waits for the HTTP/2 engine (501).
+/// Octavia's `alpn_protocols`: `h2` (the data plane's HTTP/2 engine),
+/// `http/1.1` and `http/1.0` are served, in the order given.
 pub fn parse_alpn(field: &str, names: &[String]) -> Result<Vec<String>, Error> {
     if names.is_empty() {
         return Err(Error::invalid(field, "names no protocol"));
@@ -237,16 +238,10 @@ pub fn parse_alpn(field: &str, names: &[String]) -> Result<Vec<String>, Error> {
     let mut out: Vec<String> = Vec::new();
     for name in names {
         match name.as_str() {
-            "http/1.1" | "http/1.0" => {
+            "h2" | "http/1.1" | "http/1.0" => {
                 if !out.contains(name) {
                     out.push(name.clone());
                 }
-            }
-            "h2" => {
-                return Err(Error::Unsupported {
-                    field: field.to_owned(),
-                    reason: "alpn_protocols h2 (HTTP/2 is not served yet)".into(),
-                })
             }
             other => {
                 return Err(Error::invalid(
@@ -333,10 +328,10 @@ mod tests {
             Err(Error::InvalidField { .. })
         ));
         assert!(parse_versions("v", &[]).is_err());
-        assert!(matches!(
-            parse_alpn("a", &v(&["h2", "http/1.1"])),
-            Err(Error::Unsupported { .. })
-        ));
+        assert_eq!(
+            parse_alpn("a", &v(&["h2", "http/1.1", "h2"])).unwrap(),
+            ["h2", "http/1.1"]
+        );
         assert_eq!(parse_alpn("a", &v(&["http/1.1"])).unwrap(), ["http/1.1"]);
     }
 

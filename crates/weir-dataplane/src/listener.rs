@@ -158,6 +158,12 @@ pub struct ListenerRuntime {
     tls: ArcSwapOption<rustls::ServerConfig>,
     /// Handshakes that failed or did not finish in time (HTTPS).
     pub tls_handshake_failures: AtomicU64,
+    /// HTTP connections that became a WebSocket tunnel after a `101`.
+    pub upgrades: AtomicU64,
+    /// HTTP/2 connections (ALPN `h2`, or h2c by prior knowledge).
+    pub h2_connections: AtomicU64,
+    /// HTTP/2 streams (requests) served.
+    pub h2_streams: AtomicU64,
 }
 
 impl ListenerRuntime {
@@ -263,6 +269,9 @@ impl ListenerRuntime {
             stopped: watch::channel(false).0,
             tls: ArcSwapOption::empty(),
             tls_handshake_failures: AtomicU64::new(0),
+            upgrades: AtomicU64::new(0),
+            h2_connections: AtomicU64::new(0),
+            h2_streams: AtomicU64::new(0),
         });
         let tls = match spec.protocol {
             Protocol::Https => crate::tls::server_config(&spec).map(Some),

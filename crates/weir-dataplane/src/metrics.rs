@@ -21,7 +21,7 @@ use crate::Running;
 type ListenerFamily = (&'static str, &'static str, fn(&ListenerRuntime) -> u64);
 type BackendFamily = (&'static str, &'static str, fn(&BackendRuntime) -> u64);
 
-const LISTENER_FAMILIES: [ListenerFamily; 8] = [
+const LISTENER_FAMILIES: [ListenerFamily; 11] = [
     ("weir_listener_connections_total", "counter", |l| {
         l.connections.load(Ordering::Relaxed)
     }),
@@ -47,6 +47,15 @@ const LISTENER_FAMILIES: [ListenerFamily; 8] = [
     }),
     ("weir_listener_saturated_total", "counter", |l| {
         l.slots.saturated.load(Ordering::Relaxed)
+    }),
+    ("weir_listener_upgrades_total", "counter", |l| {
+        l.upgrades.load(Ordering::Relaxed)
+    }),
+    ("weir_listener_h2_connections_total", "counter", |l| {
+        l.h2_connections.load(Ordering::Relaxed)
+    }),
+    ("weir_listener_h2_streams_total", "counter", |l| {
+        l.h2_streams.load(Ordering::Relaxed)
     }),
 ];
 

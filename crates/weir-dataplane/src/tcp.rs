@@ -131,14 +131,15 @@ async fn serve(
     }
 }
 
-/// When a connection last moved bytes, in milliseconds since it began.
-struct Activity {
+/// When a connection last moved bytes, in milliseconds since it began
+/// (also an HTTP connection's tunnel after an upgrade).
+pub(crate) struct Activity {
     start: Instant,
     last_ms: AtomicU64,
 }
 
 impl Activity {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
@@ -146,13 +147,13 @@ impl Activity {
     }
 
     /// Bytes moved just now.
-    fn touch(&self) {
+    pub(crate) fn touch(&self) {
         let now = self.start.elapsed().as_millis() as u64;
         self.last_ms.store(now, Ordering::Relaxed);
     }
 
     /// Resolves once no bytes have moved for `timeout`.
-    async fn idle_for(&self, timeout: Duration) {
+    pub(crate) async fn idle_for(&self, timeout: Duration) {
         loop {
             let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
             let quiet = self.start.elapsed().saturating_sub(last);

@@ -5,7 +5,8 @@
 //! [`ListenerRuntime::tls_config`], so a certificate change applies to the
 //! next handshake while open connections keep the session they have), then
 //! the decrypted stream is served by [`crate::http`] exactly as a plain
-//! HTTP connection, with `X-Forwarded-Proto: https`.
+//! HTTP connection, with `X-Forwarded-Proto: https`: HTTP/2 when ALPN
+//! chose `h2` ([`crate::http::h2`]), else HTTP/1.1.
 //!
 //! A handshake is bounded by the listener's head timeout (a client that
 //! connects and never finishes, or sends something that is not TLS, is
@@ -101,7 +102,18 @@ async fn serve(
             return;
         }
     };
-    crate::http::serve_client(&mut tls, peer, port, runtime, shared, true).await;
+    let origin = crate::http::Origin {
+        peer,
+        port,
+        runtime,
+        shared,
+        tls: true,
+    };
+    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        crate::http::h2::serve(&mut tls, origin).await;
+    } else {
+        crate::http::serve_connection(&mut tls, origin, crate::http::Start::fresh()).await;
+    }
     // A clean end of the session (close_notify), so a client reading a
     // body delimited by the close can tell it from a truncation.
     let _ = tokio::time::timeout(CLOSE_NOTIFY, tls.shutdown()).await;

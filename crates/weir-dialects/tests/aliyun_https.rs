@@ -27,10 +27,11 @@ fn answer(reply: &Reply, status: u16, code: &str) -> Value {
 
 fn upload(s: &Server, names: &[&str]) -> String {
     let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
+    let cert =
+        rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
     let reply = s.aliyun(
         "UploadServerCertificate",
         &[
@@ -71,7 +72,11 @@ fn https(s: &Server, lb: &str, port: &str, cert: &str, extra: &[(&str, &str)]) -
 }
 
 fn listeners(s: &Server, lb: &str) -> Value {
-    let reply = s.aliyun("DescribeLoadBalancerAttribute", &[("LoadBalancerId", lb)], false);
+    let reply = s.aliyun(
+        "DescribeLoadBalancerAttribute",
+        &[("LoadBalancerId", lb)],
+        false,
+    );
     answer(&reply, 200, "")["ListenerPortsAndProtocol"].clone()
 }
 
@@ -92,7 +97,11 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
         &[("TLSCipherPolicy", "tls_cipher_policy_1_0")],
         &[("CACertificateId", "ca-1")],
         &[("Tag.1.Key", "k"), ("Tag.1.Value", "v")],
-        &[("StickySession", "on"), ("StickySessionType", "insert"), ("CookieTimeout", "60")],
+        &[
+            ("StickySession", "on"),
+            ("StickySessionType", "insert"),
+            ("CookieTimeout", "60"),
+        ],
     ] {
         let reply = https(&s, &lb, "443", &cert, extra);
         answer(&reply, 400, "UnsupportedOperation");
@@ -113,7 +122,10 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
         false,
     );
     answer(&missing, 400, "MissingParameter");
-    assert_eq!(listeners(&s, &lb)["ListenerPortAndProtocol"], Value::Array(vec![]));
+    assert_eq!(
+        listeners(&s, &lb)["ListenerPortAndProtocol"],
+        Value::Array(vec![])
+    );
     // What Weir does honour is accepted and reads back.
     let made = https(
         &s,
@@ -149,7 +161,10 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
     assert_eq!(got["XForwardedFor_proto"], "on", "{got}");
     assert_eq!(got["StickySessionType"], "server", "{got}");
     assert_eq!(got["Cookie"], "session", "{got}");
-    assert_eq!(listeners(&s, &lb)["ListenerPortAndProtocol"][0]["ListenerProtocol"], "https");
+    assert_eq!(
+        listeners(&s, &lb)["ListenerPortAndProtocol"][0]["ListenerProtocol"],
+        "https"
+    );
 }
 
 #[test]
@@ -167,15 +182,34 @@ fn another_projects_certificate_is_not_found_and_one_in_use_is_not_deleted() {
     // Rotating to another project's certificate: not found, nothing changes.
     let set = a.aliyun(
         "SetLoadBalancerHTTPSListenerAttribute",
-        &[("LoadBalancerId", &lb), ("ListenerPort", "443"), ("ServerCertificateId", &theirs)],
+        &[
+            ("LoadBalancerId", &lb),
+            ("ListenerPort", "443"),
+            ("ServerCertificateId", &theirs),
+        ],
         false,
     );
     answer(&set, 404, "ServerCertificateId.NotFound");
-    let delete = a.aliyun("DeleteServerCertificate", &[("ServerCertificateId", &mine)], false);
+    let delete = a.aliyun(
+        "DeleteServerCertificate",
+        &[("ServerCertificateId", &mine)],
+        false,
+    );
     let body = answer(&delete, 400, "OperationFailed.Conflict");
-    assert!(body["Message"].as_str().unwrap().contains("in use"), "{body}");
+    assert!(
+        body["Message"].as_str().unwrap().contains("in use"),
+        "{body}"
+    );
     // B's certificate is still B's, and B may delete it.
-    answer(&b.aliyun("DeleteServerCertificate", &[("ServerCertificateId", &theirs)], false), 200, "");
+    answer(
+        &b.aliyun(
+            "DeleteServerCertificate",
+            &[("ServerCertificateId", &theirs)],
+            false,
+        ),
+        200,
+        "",
+    );
 }
 
 #[test]
@@ -199,7 +233,14 @@ fn a_domain_extension_needs_a_domain_its_certificate_carries() {
             false,
         )
     };
-    for bad in ["not a domain", "a.b\r\nX: y", "*", "*.test.*", "x.*.example.test", ""] {
+    for bad in [
+        "not a domain",
+        "a.b\r\nX: y",
+        "*",
+        "*.test.*",
+        "x.*.example.test",
+        "",
+    ] {
         let reply = add(bad, &wildcard);
         assert_eq!(reply.status, 400, "{bad:?}: {}", reply.text);
     }
@@ -209,30 +250,53 @@ fn a_domain_extension_needs_a_domain_its_certificate_carries() {
         answer(&add(uncovered, &wildcard), 400, "InvalidParameter");
     }
     answer(&add("*.example.test", &default), 400, "InvalidParameter");
-    answer(&add("www.example.test", &theirs), 404, "ServerCertificateId.NotFound");
+    answer(
+        &add("www.example.test", &theirs),
+        404,
+        "ServerCertificateId.NotFound",
+    );
     let made = answer(&add("www.example.test", &wildcard), 200, "");
     let id = made["DomainExtensionId"].as_str().unwrap().to_owned();
-    answer(&add("WWW.example.test", &wildcard), 400, "OperationFailed.Conflict");
+    answer(
+        &add("WWW.example.test", &wildcard),
+        400,
+        "OperationFailed.Conflict",
+    );
     answer(&add("*.example.test", &wildcard), 200, "");
     // The extension's certificate is in use too.
     answer(
-        &a.aliyun("DeleteServerCertificate", &[("ServerCertificateId", &wildcard)], false),
+        &a.aliyun(
+            "DeleteServerCertificate",
+            &[("ServerCertificateId", &wildcard)],
+            false,
+        ),
         400,
         "OperationFailed.Conflict",
     );
     // Set to a certificate that does not carry the domain: refused.
     let set = a.aliyun(
         "SetDomainExtensionAttribute",
-        &[("DomainExtensionId", &id), ("ServerCertificateId", &default)],
+        &[
+            ("DomainExtensionId", &id),
+            ("ServerCertificateId", &default),
+        ],
         false,
     );
     answer(&set, 400, "InvalidParameter");
     // Forged and foreign ids are not found, as ones that never were.
     for forged in [format!("{id}x"), "nothing".into(), format!("{lb}.de-1")] {
-        let reply = a.aliyun("DeleteDomainExtension", &[("DomainExtensionId", &forged)], false);
+        let reply = a.aliyun(
+            "DeleteDomainExtension",
+            &[("DomainExtensionId", &forged)],
+            false,
+        );
         answer(&reply, 404, "DomainExtensionId.NotFound");
     }
-    let reply = b.aliyun("DescribeDomainExtensionAttribute", &[("DomainExtensionId", &id)], false);
+    let reply = b.aliyun(
+        "DescribeDomainExtensionAttribute",
+        &[("DomainExtensionId", &id)],
+        false,
+    );
     answer(&reply, 404, "DomainExtensionId.NotFound");
     let listed = answer(
         &a.aliyun(
@@ -243,9 +307,32 @@ fn a_domain_extension_needs_a_domain_its_certificate_carries() {
         200,
         "",
     );
-    assert_eq!(listed["DomainExtensions"]["DomainExtension"].as_array().unwrap().len(), 2, "{listed}");
-    answer(&a.aliyun("DeleteDomainExtension", &[("DomainExtensionId", &id)], false), 200, "");
-    answer(&a.aliyun("DeleteDomainExtension", &[("DomainExtensionId", &id)], false), 404, "DomainExtensionId.NotFound");
+    assert_eq!(
+        listed["DomainExtensions"]["DomainExtension"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{listed}"
+    );
+    answer(
+        &a.aliyun(
+            "DeleteDomainExtension",
+            &[("DomainExtensionId", &id)],
+            false,
+        ),
+        200,
+        "",
+    );
+    answer(
+        &a.aliyun(
+            "DeleteDomainExtension",
+            &[("DomainExtensionId", &id)],
+            false,
+        ),
+        404,
+        "DomainExtensionId.NotFound",
+    );
 }
 
 #[test]
@@ -257,7 +344,11 @@ fn a_redirect_goes_only_to_an_https_listener_of_the_same_load_balancer() {
     answer(&https(&s, &other, "443", &cert, &[]), 200, "");
     let tcp = s.aliyun(
         "CreateLoadBalancerTCPListener",
-        &[("LoadBalancerId", &lb), ("ListenerPort", "8443"), ("BackendServerPort", "80")],
+        &[
+            ("LoadBalancerId", &lb),
+            ("ListenerPort", "8443"),
+            ("BackendServerPort", "80"),
+        ],
         false,
     );
     answer(&tcp, 200, "");
@@ -294,7 +385,11 @@ fn a_redirect_goes_only_to_an_https_listener_of_the_same_load_balancer() {
     // The target stays while the redirect names it.
     let delete = s.aliyun(
         "DeleteLoadBalancerListener",
-        &[("LoadBalancerId", &lb), ("ListenerPort", "443"), ("ListenerProtocol", "https")],
+        &[
+            ("LoadBalancerId", &lb),
+            ("ListenerPort", "443"),
+            ("ListenerProtocol", "https"),
+        ],
         false,
     );
     answer(&delete, 400, "OperationFailed.Conflict");

@@ -142,7 +142,9 @@ pub struct Material<'a> {
 
 /// The server configuration of an HTTPS listener: TLS 1.3 and 1.2 (ring's
 /// cipher suites), certificates picked by SNI with the first as the
-/// default, ALPN `http/1.1`, resumption by session id (a bounded cache)
+/// default, the listener's ALPN list (else `weir_core::tls::DEFAULT_ALPN`; rustls
+/// picks the first of the server's list the client offers, and a client
+/// offering none of them fails the handshake), resumption by session id (a bounded cache)
 /// and by ticket (a fresh ticket key per configuration, rotated by
 /// rustls every 6 hours; a certificate change makes a new configuration,
 /// so resumption after it is a full handshake). Errors name the

@@ -28,12 +28,22 @@ fn listener(protocol: &str) -> Listener {
         name: protocol.into(),
         protocol: protocol.into(),
         port: Some(443),
-        certificate_ids: if protocol == "https" { vec!["c0".into()] } else { Vec::new() },
+        certificate_ids: if protocol == "https" {
+            vec!["c0".into()]
+        } else {
+            Vec::new()
+        },
         ..Default::default()
     };
-    plan_listener(&lb(), &[], &req, &mut SequentialIds::default(), Timestamp(1))
-        .unwrap()
-        .listener
+    plan_listener(
+        &lb(),
+        &[],
+        &req,
+        &mut SequentialIds::default(),
+        Timestamp(1),
+    )
+    .unwrap()
+    .listener
 }
 
 fn cert(id: &str, project: &str, names: &[&str]) -> Certificate {
@@ -59,7 +69,11 @@ fn add(domain: &str, cert_id: &str) -> DomainExtensionChange {
     }
 }
 
-fn plan(l: &Listener, change: &DomainExtensionChange, c: Option<&Certificate>) -> Result<Listener, Error> {
+fn plan(
+    l: &Listener,
+    change: &DomainExtensionChange,
+    c: Option<&Certificate>,
+) -> Result<Listener, Error> {
     plan_domain_extension(l, change, c, extension_id(&l.id, "x"), Timestamp(2))
 }
 
@@ -71,7 +85,10 @@ fn an_extension_maps_a_covered_domain_to_the_projects_certificate() {
     assert_eq!(next.domain_extensions.len(), 1);
     assert_eq!(next.domain_extensions[0].domain, "www.example.com");
     assert_eq!(next.domain_extensions[0].certificate_id.as_str(), "b");
-    assert_eq!(listener_of_extension(&next.domain_extensions[0].id), Some(l.id.clone()));
+    assert_eq!(
+        listener_of_extension(&next.domain_extensions[0].id),
+        Some(l.id.clone())
+    );
     assert_eq!(next.updated_at, Timestamp(2));
 }
 
@@ -89,7 +106,13 @@ fn another_projects_or_an_unknown_certificate_is_not_found() {
     for found in [Some(&theirs), None] {
         let err = plan(&l, &add("a.example.com", "b"), found).unwrap_err();
         assert!(
-            matches!(err, Error::NotFound { kind: ResourceKind::Certificate, .. }),
+            matches!(
+                err,
+                Error::NotFound {
+                    kind: ResourceKind::Certificate,
+                    ..
+                }
+            ),
             "{err:?}"
         );
     }
@@ -98,14 +121,31 @@ fn another_projects_or_an_unknown_certificate_is_not_found() {
 #[test]
 fn a_domain_is_a_dns_name_or_one_wildcard_label_before_one() {
     for bad in [
-        "", "com", "a..example.com", "-a.example.com", "a b.example.com", "a.example.com\r\nX: y",
-        "*", "*.com", "a.*.example.com", "**.example.com", "*example.com", "é.example.com",
-        &format!("{}.com", "a".repeat(64)), &format!("{}com", "a.".repeat(130)),
+        "",
+        "com",
+        "a..example.com",
+        "-a.example.com",
+        "a b.example.com",
+        "a.example.com\r\nX: y",
+        "*",
+        "*.com",
+        "a.*.example.com",
+        "**.example.com",
+        "*example.com",
+        "é.example.com",
+        &format!("{}.com", "a".repeat(64)),
+        &format!("{}com", "a.".repeat(130)),
     ] {
         assert!(check_domain("domain", bad).is_err(), "{bad:?} accepted");
     }
-    assert_eq!(check_domain("domain", "*.Example.com").unwrap(), "*.example.com");
-    assert_eq!(check_domain("domain", "x-1.example.com").unwrap(), "x-1.example.com");
+    assert_eq!(
+        check_domain("domain", "*.Example.com").unwrap(),
+        "*.example.com"
+    );
+    assert_eq!(
+        check_domain("domain", "x-1.example.com").unwrap(),
+        "x-1.example.com"
+    );
 }
 
 #[test]
@@ -131,7 +171,14 @@ fn one_extension_per_domain_and_at_most_fifty() {
     assert!(matches!(again, Error::Conflict { .. }), "{again:?}");
     for i in 1..MAX_DOMAIN_EXTENSIONS_PER_LISTENER {
         let id = extension_id(&l.id, &i.to_string());
-        l = plan_domain_extension(&l, &add(&format!("h{i}.example.com"), "w"), Some(&wild), id, Timestamp(3)).unwrap();
+        l = plan_domain_extension(
+            &l,
+            &add(&format!("h{i}.example.com"), "w"),
+            Some(&wild),
+            id,
+            Timestamp(3),
+        )
+        .unwrap();
     }
     assert!(plan(&l, &add("last.example.com", "w"), Some(&wild)).is_err());
 }
@@ -142,21 +189,41 @@ fn set_changes_the_certificate_under_the_same_rules_and_delete_removes() {
     let other = cert("o", "p", &["other.test"]);
     let l = plan(&listener("https"), &add("a.example.com", "w"), Some(&wild)).unwrap();
     let id = l.domain_extensions[0].id.clone();
-    let set = |c: &Certificate| DomainExtensionChange::Set { id: id.clone(), certificate_id: c.id.to_string() };
+    let set = |c: &Certificate| DomainExtensionChange::Set {
+        id: id.clone(),
+        certificate_id: c.id.to_string(),
+    };
     assert!(plan(&l, &set(&other), Some(&other)).is_err());
     let exact = cert("e", "p", &["a.example.com"]);
     let next = plan(&l, &set(&exact), Some(&exact)).unwrap();
     assert_eq!(next.domain_extensions[0].certificate_id.as_str(), "e");
-    let gone = plan(&next, &DomainExtensionChange::Delete { id: id.clone() }, None).unwrap();
+    let gone = plan(
+        &next,
+        &DomainExtensionChange::Delete { id: id.clone() },
+        None,
+    )
+    .unwrap();
     assert!(gone.domain_extensions.is_empty());
     let missing = plan(&gone, &DomainExtensionChange::Delete { id }, None).unwrap_err();
-    assert!(matches!(missing, Error::NotFound { kind: ResourceKind::DomainExtension, .. }));
+    assert!(matches!(
+        missing,
+        Error::NotFound {
+            kind: ResourceKind::DomainExtension,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn an_extension_id_names_its_listener_or_nothing() {
-    assert_eq!(listener_of_extension("l1.de-abc"), Some(ListenerId::new("l1")));
-    assert_eq!(listener_of_extension("a.de-b.de-c"), Some(ListenerId::new("a.de-b")));
+    assert_eq!(
+        listener_of_extension("l1.de-abc"),
+        Some(ListenerId::new("l1"))
+    );
+    assert_eq!(
+        listener_of_extension("a.de-b.de-c"),
+        Some(ListenerId::new("a.de-b"))
+    );
     for bad in ["", "l1", ".de-abc", "l1.de-", "de-abc"] {
         assert_eq!(listener_of_extension(bad), None, "{bad:?}");
     }

@@ -61,6 +61,10 @@ impl Request {
     pub fn request_id(&self) -> &str {
         &self.head.request_id
     }
+    /// A WebSocket handshake forwarded with `Upgrade: websocket`.
+    pub fn upgrade(&self) -> bool {
+        self.head.upgrade
+    }
 }
 
 /// Parses a request head from a client at `client_ip`: `Ok(None)` when

@@ -25,9 +25,11 @@
 //! The framing headers the next hop sees are Weir's own (`Content-Length:
 //! n` or `Transfer-Encoding: chunked`), hop-by-hop fields and every field
 //! the `Connection` header names are removed (except `Host`; the framing
-//! fields are rewritten anyway). `Upgrade` is hop-by-hop here, so no
-//! WebSocket handshake passes yet: tunnelling it will mean keeping
-//! `Upgrade` and `Connection: upgrade` for that one request.
+//! fields are rewritten anyway). `Upgrade` is hop-by-hop too, except for
+//! a WebSocket handshake ([`super::upgrade`] has the rules): that request
+//! goes on with `Connection: upgrade` and `Upgrade: websocket` alone, and
+//! only a `101` naming `websocket` in answer to it is taken (any other 101
+//! is a 502).
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -127,6 +129,9 @@ pub(super) struct RequestHead {
     pub sticky: Option<Vec<u8>>,
     /// What the listener's L7 policies decided; `None`: the default pool.
     pub route: Option<Routed>,
+    /// A WebSocket handshake: it went on with `Upgrade: websocket`, and a
+    /// `101` naming it turns the connection into a tunnel.
+    pub upgrade: bool,
 }
 
 /// An L7 policy's decision for one request.
@@ -154,6 +159,8 @@ pub(super) struct ResponseHead {
     /// The head without its final blank line, so `Connection` can still be
     /// added.
     pub bytes: Vec<u8>,
+    /// A `101` to a WebSocket handshake: what follows is the tunnel.
+    pub switching: bool,
 }
 
 /// What the request parser needs from its connection.
@@ -198,6 +205,7 @@ enum Field {
     ForwardedPort,
     RequestId,
     Expect,
+    Upgrade,
 }
 
 fn classify(name: &str) -> Field {
@@ -207,12 +215,15 @@ fn classify(name: &str) -> Field {
         2 if is("te") => Field::HopByHop,
         4 if is("host") => Field::Host,
         6 if is("expect") => Field::Expect,
-        7 if is("trailer") || is("upgrade") => Field::HopByHop,
+        7 if is("trailer") => Field::HopByHop,
+        7 if is("upgrade") => Field::Upgrade,
         9 if is("x-real-ip") || is("forwarded") => Field::AddressClaim,
         10 if is("connection") => Field::Connection,
         10 if is("keep-alive") => Field::HopByHop,
         12 if is("x-request-id") => Field::RequestId,
         14 if is("content-length") => Field::ContentLength,
+        // h2c's upgrade settings: never forwarded (`Upgrade: h2c` is not).
+        14 if is("http2-settings") => Field::HopByHop,
         15 if is("x-forwarded-for") => Field::ForwardedFor,
         16 if is("proxy-connection") => Field::HopByHop,
         16 if is("x-forwarded-port") => Field::ForwardedPort,
@@ -246,6 +257,9 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 struct ConnectionTokens {
     close: bool,
     keep_alive: bool,
+    /// `upgrade`: the message asks to switch protocols (the `Upgrade`
+    /// field it names is Weir's to write, see [`super::upgrade`]).
+    upgrade: bool,
     /// Some token names a field to remove.
     names_fields: bool,
 }
@@ -256,6 +270,8 @@ struct Survey {
     framing: Framing,
     hosts: usize,
     connection: ConnectionTokens,
+    /// Some `Upgrade` field names `websocket`.
+    websocket: bool,
 }
 
 /// Reads the fields Weir decides on, or says why the framing is
@@ -265,8 +281,10 @@ fn survey(headers: &[httparse::Header<'_>], http10: bool) -> Result<Survey, &'st
     let mut chunked = false;
     let mut hosts = 0;
     let mut connection = ConnectionTokens::default();
+    let mut websocket = false;
     for h in headers {
         match classify(h.name) {
+            Field::Upgrade => websocket |= super::upgrade::names_websocket(h.value),
             Field::TransferEncoding => {
                 if chunked {
                     return Err("more than one Transfer-Encoding field");
@@ -290,6 +308,8 @@ fn survey(headers: &[httparse::Header<'_>], http10: bool) -> Result<Survey, &'st
                         connection.close = true;
                     } else if t.eq_ignore_ascii_case(b"keep-alive") {
                         connection.keep_alive = true;
+                    } else if t.eq_ignore_ascii_case(b"upgrade") {
+                        connection.upgrade = true;
                     } else {
                         connection.names_fields = true;
                     }
@@ -309,6 +329,7 @@ fn survey(headers: &[httparse::Header<'_>], http10: bool) -> Result<Survey, &'st
         framing,
         hosts,
         connection,
+        websocket,
     })
 }
 
@@ -415,10 +436,14 @@ pub(super) fn parse_request(
         framing,
         hosts,
         connection,
+        websocket,
     } = survey(headers, http10).map_err(Refusal::bad)?;
     if hosts > 1 || (hosts == 0 && !http10) {
         return Err(Refusal::bad("a request needs exactly one Host field"));
     }
+    let upgrade =
+        super::upgrade::request_upgrades(method, http10, connection.upgrade, websocket, framing)
+            .map_err(Refusal::bad)?;
     let keep_alive = !connection.close && (!http10 || connection.keep_alive);
     let append_chain = cx.settings.forwarded_for == ForwardedFor::Append;
     let dropped =
@@ -447,7 +472,8 @@ pub(super) fn parse_request(
             | Field::TransferEncoding
             | Field::ForwardedFor
             | Field::ForwardedProto
-            | Field::ForwardedPort => continue,
+            | Field::ForwardedPort
+            | Field::Upgrade => continue,
             Field::AddressClaim if !append_chain => continue,
             Field::Host => host = Some(h.value),
             _ if dropped(h) => continue,
@@ -471,6 +497,9 @@ pub(super) fn parse_request(
         push_header(&mut out, h.name, h.value);
     }
     push_framing(&mut out, framing);
+    if upgrade {
+        out.extend_from_slice(super::upgrade::REQUEST_FIELDS);
+    }
     // A client's own X-Forwarded-* fields were dropped above whatever the
     // listener adds: turning a header off must not let a client's claim
     // through in its place.
@@ -499,8 +528,9 @@ pub(super) fn parse_request(
     out.extend_from_slice(b"\r\n");
     let route = match cx.redirect_https_port {
         Some(port) => {
-            let location = https_location(host, path, port)
-                .ok_or(Refusal::bad("a redirect to https needs a Host that is a name or an address"))?;
+            let location = https_location(host, path, port).ok_or(Refusal::bad(
+                "a redirect to https needs a Host that is a name or an address",
+            ))?;
             Some(Routed::Answer {
                 status: 301,
                 location: Some(location),
@@ -540,6 +570,7 @@ pub(super) fn parse_request(
             request_id,
             sticky,
             route,
+            upgrade,
         },
     )))
 }
@@ -589,7 +620,9 @@ pub(super) fn https_location(host: Option<&[u8]>, target: &str, port: u16) -> Op
         let literal = &host[1..end];
         let rest = &host[end + 1..];
         let literal_ok = literal.len() >= 2
-            && literal.iter().all(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.');
+            && literal
+                .iter()
+                .all(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.');
         let rest_ok = rest.is_empty() || (rest[0] == b':' && port_ok(&rest[1..]));
         if !literal_ok || !rest_ok {
             return None;
@@ -657,8 +690,13 @@ pub(super) fn parse_response(
     let Survey {
         framing: declared,
         connection,
+        websocket,
         ..
     } = survey(headers, http10).map_err(bad)?;
+    let switching = status == 101;
+    if switching {
+        super::upgrade::check_switch(request.upgrade, websocket).map_err(bad)?;
+    }
     let mut reusable = !connection.close && (!http10 || connection.keep_alive);
     let mut out = Vec::with_capacity(used + 64);
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -672,12 +710,16 @@ pub(super) fn parse_response(
             | Field::HopByHop
             | Field::ContentLength
             | Field::TransferEncoding
+            | Field::Upgrade
             | Field::RequestId => continue,
             _ if connection.names_fields && named_by_connection(headers, h.name) => continue,
             _ => push_header(&mut out, h.name, h.value),
         }
     }
     push_header(&mut out, "X-Request-Id", request.request_id.as_bytes());
+    if switching {
+        out.extend_from_slice(super::upgrade::RESPONSE_FIELDS);
+    }
     let informational = (100..200).contains(&status);
     let no_body = request.is_head || informational || status == 204 || status == 304;
     // The declared framing still describes a HEAD or 304 answer's
@@ -702,8 +744,9 @@ pub(super) fn parse_response(
             status,
             framing,
             dechunk: framing == Framing::Chunked && request.http10,
-            reusable,
+            reusable: reusable && !switching,
             bytes: out,
+            switching,
         },
     )))
 }
@@ -761,157 +804,4 @@ pub(super) async fn read_head<S: AsyncRead + Unpin, T>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The head the backend gets for `raw`, or the refusal's status.
-    fn rewritten(raw: &[u8]) -> Result<String, u16> {
-        let shared = Shared::new(crate::Config::default());
-        let settings = HttpSettings::default();
-        let cx = RequestContext {
-            client_ip: "192.0.2.1",
-            settings: &settings,
-            shared: &shared,
-            forwarded: Default::default(),
-            port: 80,
-            sticky_cookie: None,
-            l7: None,
-            l7_targets: &[],
-            tls: false,
-            redirect_https_port: None,
-        };
-        match parse_request(raw, &cx) {
-            Ok(Some((_, head))) => Ok(String::from_utf8(head.bytes).unwrap()),
-            Ok(None) => panic!("incomplete"),
-            Err(refusal) => Err(refusal.status),
-        }
-    }
-
-    #[test]
-    fn a_response_status_below_100_is_refused() {
-        // Found by fuzz/fuzz_targets/http_framing.rs: `056` was written
-        // back as `HTTP/1.1 56`, which no client can parse.
-        let shared = Shared::new(crate::Config::default());
-        let settings = HttpSettings::default();
-        let cx = RequestContext {
-            client_ip: "192.0.2.1",
-            settings: &settings,
-            shared: &shared,
-            forwarded: Default::default(),
-            port: 80,
-            sticky_cookie: None,
-            l7: None,
-            l7_targets: &[],
-            tls: false,
-            redirect_https_port: None,
-        };
-        let (_, request) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &cx)
-            .unwrap()
-            .unwrap();
-        for head in [&b"HTTP/1.1 056 OK\r\n\r\n"[..], b"HTTP/1.1 000 X\r\n\r\n"] {
-            let refusal = parse_response(head, &request).err().expect("refused");
-            assert_eq!(refusal.status, 502);
-        }
-        let (_, ok) = parse_response(b"HTTP/1.1 100 Continue\r\n\r\n", &request)
-            .unwrap()
-            .unwrap();
-        assert_eq!(ok.status, 100);
-        assert!(ok.bytes.starts_with(b"HTTP/1.1 100 Continue\r\n"));
-    }
-
-    #[test]
-    fn a_redirect_to_https_keeps_host_path_and_query_and_nothing_a_client_smuggles() {
-        let at = |host: &[u8], target: &str, port| {
-            https_location(Some(host), target, port).map(|l| String::from_utf8(l).unwrap())
-        };
-        assert_eq!(
-            at(b"www.example.com:8080", "/a/b?x=1#frag", 443).as_deref(),
-            Some("https://www.example.com/a/b?x=1")
-        );
-        assert_eq!(at(b"10.0.0.5", "/", 8443).as_deref(), Some("https://10.0.0.5:8443/"));
-        assert_eq!(at(b"[::1]:80", "/p", 443).as_deref(), Some("https://[::1]/p"));
-        // Control bytes in the path are percent-encoded, never written raw.
-        assert_eq!(
-            at(b"h.test", "/a\r\nb", 443).as_deref(),
-            Some("https://h.test/a%0D%0Ab")
-        );
-        for hostile in [
-            &b"evil.test@good.test"[..],
-            b"good.test/evil",
-            b"good.test\\evil",
-            b"a b",
-            b"",
-            b":443",
-            b"h.test:44x",
-            b"h.test:1:2",
-            b"[::1",
-            b"[x]",
-            b"[::1]evil",
-            b"h.test\r\nSet-Cookie: a=b",
-        ] {
-            assert_eq!(at(hostile, "/", 443), None, "{hostile:?}");
-        }
-        assert_eq!(https_location(None, "/", 443), None);
-    }
-
-    #[test]
-    fn an_http10_request_without_host_goes_on_with_an_empty_one() {
-        // Found by fuzz/fuzz_targets/http_framing.rs: the head went on as
-        // HTTP/1.1 with no Host, which Weir itself (and any backend)
-        // refuses.
-        let head = rewritten(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-        assert!(head.starts_with("GET / HTTP/1.1\r\nHost: \r\n"), "{head:?}");
-        assert_eq!(head.matches("Host:").count(), 1, "{head:?}");
-        assert!(rewritten(head.as_bytes()).is_ok(), "{head:?}");
-        let with_host = rewritten(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-        assert_eq!(with_host.matches("Host:").count(), 1, "{with_host:?}");
-    }
-
-    #[test]
-    fn decimals_are_written_like_format() {
-        for n in [0u64, 7, 10, 200, 404, 599, 65_535, u64::MAX] {
-            let mut out = Vec::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().into_bytes());
-        }
-    }
-
-    #[test]
-    fn content_length_is_digits_only() {
-        assert_eq!(parse_length(b"0"), Some(0));
-        assert_eq!(parse_length(b"0042"), Some(42));
-        assert_eq!(parse_length(b"18446744073709551615"), Some(u64::MAX));
-        for bad in [
-            &b""[..],
-            b"+5",
-            b"-1",
-            b"5, 6",
-            b"5 5",
-            b"0x5",
-            b"18446744073709551616",
-        ] {
-            assert_eq!(
-                parse_length(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-    }
-
-    #[test]
-    fn a_head_may_end_only_at_an_empty_line() {
-        assert!(!may_end(b"GET / HTTP/1.1\r\nHost: x\r\n", 0));
-        assert!(may_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0));
-        assert!(may_end(b"GET / HTTP/1.1\nHost: x\n\n", 0));
-        assert!(may_end(b"GET / HTTP/1.1\r\nHost: x\n\r\n", 0));
-        // Split across reads: the scan restarts two bytes back.
-        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-        for cut in 1..head.len() {
-            assert!(
-                may_end(head, cut) || cut == head.len(),
-                "cut at {cut} missed the end"
-            );
-        }
-    }
-}
+mod tests;

@@ -30,8 +30,11 @@
 mod body;
 #[doc(hidden)]
 pub mod fuzzing;
+pub(crate) mod h2;
+mod h2c;
 mod head;
 mod sticky;
+mod upgrade;
 mod upstream;
 
 use std::io;
@@ -42,7 +45,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use weir_core::topology::ListenerSpec;
@@ -165,7 +168,7 @@ pub async fn accept_loop(
 ) {
     crate::listener::accept_each(listener, &runtime, &shared, |stream, peer| {
         runtime.connections.fetch_add(1, Ordering::Relaxed);
-        serve_client(stream, peer, port, runtime.clone(), shared.clone(), false)
+        serve_client(stream, peer, port, runtime.clone(), shared.clone())
     })
     .await;
 }
@@ -248,20 +251,103 @@ async fn answer_l7<C: AsyncWrite + Unpin>(
     client.write_all(&out).await.ok().map(|()| keep)
 }
 
-/// Serves one client connection: plain TCP, or (`tls`) the stream of a
-/// TLS session Weir terminated ([`crate::tls`]).
-pub(crate) async fn serve_client<C: AsyncRead + AsyncWrite + Unpin>(
-    mut client: C,
+/// Where a client connection came from: what every request on it is
+/// served with.
+#[derive(Clone)]
+pub(crate) struct Origin {
+    pub peer: SocketAddr,
+    /// The listener port it connected to.
+    pub port: u16,
+    pub runtime: Arc<ListenerRuntime>,
+    pub shared: Arc<Shared>,
+    /// Over TLS Weir terminated (`X-Forwarded-Proto: https`).
+    pub tls: bool,
+}
+
+/// How an HTTP/1.1 connection starts.
+pub(crate) struct Start {
+    /// Bytes already read from the client.
+    pub buf: BytesMut,
+    /// When the first head is due; `None`: `head_timeout` from now.
+    pub deadline: Option<Instant>,
+    /// One HTTP/2 stream's request written as HTTP/1.1 ([`h2`]): served
+    /// even after the listener stopped, since the connection's GOAWAY
+    /// lets the streams it took finish.
+    pub stream: bool,
+}
+
+impl Start {
+    pub(crate) fn fresh() -> Self {
+        Self {
+            buf: BytesMut::with_capacity(CHUNK),
+            deadline: None,
+            stream: false,
+        }
+    }
+}
+
+/// Serves one plain-TCP client connection: HTTP/2 when it opens with the
+/// HTTP/2 preface (h2c by prior knowledge, [`h2c::sniff`]), else HTTP/1.1.
+async fn serve_client(
+    mut client: TcpStream,
     peer: SocketAddr,
     port: u16,
     runtime: Arc<ListenerRuntime>,
     shared: Arc<Shared>,
-    tls: bool,
 ) {
+    let head_timeout = shared
+        .config
+        .http
+        .for_listener(&runtime.spec())
+        .head_timeout;
+    let mut buf = BytesMut::with_capacity(CHUNK);
+    let deadline = Instant::now() + head_timeout;
+    let sniffed = tokio::time::timeout_at(deadline, h2c::sniff(&mut client, &mut buf)).await;
+    let origin = Origin {
+        peer,
+        port,
+        runtime,
+        shared,
+        tls: false,
+    };
+    match sniffed {
+        Ok(Ok(h2c::Sniffed::Http2)) => h2::serve(h2c::Rewind::new(buf, client), origin).await,
+        Ok(Ok(h2c::Sniffed::Http1)) => {
+            let start = Start {
+                buf,
+                deadline: Some(deadline),
+                stream: false,
+            };
+            serve_connection(client, origin, start).await;
+        }
+        // Closed, or silent past the head deadline, before a request.
+        _ => {}
+    }
+}
+
+/// Serves one HTTP/1.1 client connection: plain TCP, the stream of a TLS
+/// session Weir terminated ([`crate::tls`]), or one HTTP/2 stream
+/// ([`Start::stream`]).
+pub(crate) async fn serve_connection<C: AsyncRead + AsyncWrite + Unpin>(
+    mut client: C,
+    origin: Origin,
+    start: Start,
+) {
+    let Origin {
+        peer,
+        port,
+        runtime,
+        shared,
+        tls,
+    } = origin;
+    let Start {
+        buf: mut cbuf,
+        deadline,
+        stream,
+    } = start;
     // Read once per connection: a listener's new timeouts apply to new
     // connections.
     let settings = &shared.config.http.for_listener(&runtime.spec());
-    let mut cbuf = BytesMut::with_capacity(CHUNK);
     // Reused by every request of this connection: a backend connection goes
     // back to its pool only with nothing left in it.
     let mut ubuf = BytesMut::with_capacity(CHUNK);
@@ -274,13 +360,14 @@ pub(crate) async fn serve_client<C: AsyncRead + AsyncWrite + Unpin>(
     // The first request's head is due `head_timeout` after the accept,
     // whether or not its first byte has come (a silent connection is a
     // slowloris too); later ones may idle `keepalive_timeout` first.
-    let mut head_deadline = Some(Instant::now() + settings.head_timeout);
+    let mut head_deadline =
+        Some(deadline.unwrap_or_else(|| Instant::now() + settings.head_timeout));
     let mut stopped = runtime.stopped();
     loop {
         // A stopped listener's pools are gone: serving on would answer
         // 503 for ever to a client that keeps its connection. Closing an
         // idle keep-alive connection is what clients expect and retry.
-        if *stopped.borrow_and_update() {
+        if *stopped.borrow_and_update() && !stream {
             return;
         }
         if cbuf.is_empty() {
@@ -294,7 +381,7 @@ pub(crate) async fn serve_client<C: AsyncRead + AsyncWrite + Unpin>(
                     // for an idle keep-alive connection.
                     _ => return,
                 },
-                _ = stopped.changed() => return,
+                _ = stopped.changed(), if !stream => return,
             }
         }
         let deadline = head_deadline

@@ -19,6 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -27,6 +28,7 @@ use tokio::net::TcpStream;
 use super::body::{self, BodyRules};
 use super::head::{self, Framing, HeadError, RequestContext, RequestHead};
 use super::sticky;
+use super::upgrade;
 use super::{answer, refuse, Refusal, CHUNK};
 use crate::listener::ListenerRuntime;
 use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime, Sticky};
@@ -111,6 +113,9 @@ enum Attempt {
     /// The exchange broke after the client saw part of it, or cannot be
     /// repeated: close the client connection.
     Broken,
+    /// The member switched to WebSocket and the client has its `101`:
+    /// what is left is the tunnel ([`super::upgrade`]).
+    Upgraded(TcpStream, ConnGuard),
 }
 
 /// A backend's failure to serve one attempt.
@@ -285,6 +290,19 @@ pub(super) async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Attempt::Broken => return None,
+            Attempt::Upgraded(stream, guard) => {
+                pool.record_success(&backend);
+                runtime.upgrades.fetch_add(1, Ordering::Relaxed);
+                let idle = Duration::from_millis(
+                    spec.relay_idle_ms(shared.config.tcp_idle_timeout.as_millis() as u64),
+                );
+                let limits = upgrade::TunnelLimits { idle };
+                let (out, back) = upgrade::tunnel(client, cbuf, stream, ubuf, &guard, limits).await;
+                backend.bytes_out.fetch_add(out, Ordering::Relaxed);
+                backend.bytes_in.fetch_add(back, Ordering::Relaxed);
+                // The connection spoke another protocol: it ends with it.
+                return Some(false);
+            }
         }
     }
     runtime.failures.fetch_add(1, Ordering::Relaxed);
@@ -441,8 +459,12 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
         let to_client_closes = response.framing == Framing::Close || response.dechunk;
         let keep_client = head.keep_alive && !to_client_closes;
         let mut out = response.bytes;
-        if !interim {
+        if !interim || response.switching {
+            // A WebSocket handshake is routed like any request, so it
+            // gets its persistence cookie too.
             out.extend_from_slice(set_cookie);
+        }
+        if !interim {
             if !keep_client {
                 out.extend_from_slice(b"Connection: close\r\n");
             } else if head.http10 {
@@ -464,6 +486,10 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
             return Attempt::Broken;
         }
         sent_any = true;
+        if response.switching {
+            backend.count_status(response.status);
+            return Attempt::Upgraded(up.stream, guard);
+        }
         if interim {
             continue;
         }

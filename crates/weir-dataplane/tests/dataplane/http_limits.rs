@@ -472,7 +472,10 @@ async fn a_redirecting_listener_answers_301_to_https_and_forwards_nothing() {
     let answer = read_until_closed(&mut stream, Duration::from_secs(5))
         .await
         .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 301 Moved Permanently\r\n"), "{answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 301 Moved Permanently\r\n"),
+        "{answer:?}"
+    );
     assert!(
         answer.contains("\r\nLocation: https://www.example.test:8443/a/b?q=1\r\n"),
         "{answer:?}"

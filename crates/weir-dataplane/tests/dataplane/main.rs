@@ -5,6 +5,7 @@ mod support;
 
 mod check_requests;
 mod gray;
+mod h2;
 mod hashing;
 mod health_privacy;
 mod http;
@@ -20,3 +21,4 @@ mod sticky;
 mod tcp;
 mod tls_checks;
 mod udp;
+mod websocket;

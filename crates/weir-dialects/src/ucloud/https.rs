@@ -44,7 +44,10 @@ pub(super) fn options(call: &Call, protocol: &str) -> Result<VServerOptions, UcE
         return Err(refuse("EnableHTTP2", "HTTP/2 is not served yet; send 0"));
     }
     if p.int("EnableCompression")?.is_some_and(|v| v != 0) {
-        return Err(refuse("EnableCompression", "Weir does not compress responses; send 0"));
+        return Err(refuse(
+            "EnableCompression",
+            "Weir does not compress responses; send 0",
+        ));
     }
     if p.opt("SecurityPolicyId").is_some() {
         return Err(refuse(
@@ -61,13 +64,21 @@ pub(super) fn options(call: &Call, protocol: &str) -> Result<VServerOptions, UcE
     let idle_timeout_ms = match p.int("ClientTimeout")? {
         None => None,
         Some(s) if (1..=86400).contains(&s) => Some(s.unsigned_abs() * 1000),
-        Some(s) => return Err(refuse("ClientTimeout", &format!("{s} is not 1-86400 seconds"))),
+        Some(s) => {
+            return Err(refuse(
+                "ClientTimeout",
+                &format!("{s} is not 1-86400 seconds"),
+            ))
+        }
     };
     let redirect_https_port = match p.int("ForwardPort")? {
         None => None,
         Some(0) => Some(None),
         Some(_) if protocol != "http" => {
-            return Err(refuse("ForwardPort", "only an HTTP VServer redirects to HTTPS"))
+            return Err(refuse(
+                "ForwardPort",
+                "only an HTTP VServer redirects to HTTPS",
+            ))
         }
         Some(port) => Some(Some(u32::try_from(port).unwrap_or(0))),
     };
@@ -75,7 +86,10 @@ pub(super) fn options(call: &Call, protocol: &str) -> Result<VServerOptions, UcE
         None => None,
         Some("None") => Some(None),
         Some(_) if !http => {
-            return Err(refuse("PersistenceType", "cookie persistence needs an HTTP or HTTPS VServer"))
+            return Err(refuse(
+                "PersistenceType",
+                "cookie persistence needs an HTTP or HTTPS VServer",
+            ))
         }
         Some("ServerInsert") => Some(Some(PersistenceSpec {
             kind: "http-cookie".into(),
@@ -105,7 +119,10 @@ async fn vserver(call: &Call) -> Result<Listener, UcError> {
     let p = &call.params;
     let lb_id = LoadBalancerId::new(p.req("ULBId")?);
     let control = &call.dialects.control;
-    let lb = control.get_load_balancer(&call.principal, &lb_id).await.map_err(fail)?;
+    let lb = control
+        .get_load_balancer(&call.principal, &lb_id)
+        .await
+        .map_err(fail)?;
     let id = p.req("VServerId")?;
     let l = control
         .get_listener(&call.principal, &ListenerId::new(id))
@@ -126,10 +143,16 @@ pub(super) async fn bind(call: &Call) -> ActionResult {
     let ssl = call.params.req("SSLId")?.to_owned();
     let l = vserver(call).await?;
     if l.protocol != Protocol::Https {
-        return Err(refuse("VServerId", "only an HTTPS VServer takes a certificate"));
+        return Err(refuse(
+            "VServerId",
+            "only an HTTPS VServer takes a certificate",
+        ));
     }
     if l.certificate_ids.iter().any(|c| c.as_str() == ssl) {
-        return Err(UcError::new(codes::CONFLICT, format!("SSL {ssl} is already bound to VServer {}", l.id)));
+        return Err(UcError::new(
+            codes::CONFLICT,
+            format!("SSL {ssl} is already bound to VServer {}", l.id),
+        ));
     }
     let mut ids: Vec<String> = l.certificate_ids.iter().map(ToString::to_string).collect();
     ids.push(ssl);
@@ -202,7 +225,10 @@ pub(super) async fn update(call: &Call, scheduler: Option<&'static str>) -> Acti
     let l = vserver(call).await?;
     if let Some(protocol) = p.opt("Protocol") {
         if !protocol.eq_ignore_ascii_case(l.protocol.as_str()) {
-            return Err(refuse("Protocol", "a VServer's protocol is not changed; create another"));
+            return Err(refuse(
+                "Protocol",
+                "a VServer's protocol is not changed; create another",
+            ));
         }
     }
     if p.opt("ListenType").is_some() || p.opt("MonitorType").is_some() || p.opt("Path").is_some() {
@@ -213,7 +239,10 @@ pub(super) async fn update(call: &Call, scheduler: Option<&'static str>) -> Acti
     }
     let o = options(call, l.protocol.as_str())?;
     if o.check_host.is_some() {
-        return Err(refuse("Domain", "the health check is set when the VServer is created"));
+        return Err(refuse(
+            "Domain",
+            "the health check is set when the VServer is created",
+        ));
     }
     let control = &call.dialects.control;
     let l = control

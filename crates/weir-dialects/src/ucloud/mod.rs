@@ -7,8 +7,8 @@
 //! - [`ulb`]: the actions.
 //! - [`UcError::from_control`]: the one canonical-error table.
 
-pub mod sign;
 mod https;
+pub mod sign;
 mod ssl;
 pub mod ulb;
 

@@ -111,21 +111,29 @@ pub fn sweep(s: &mut Sweep) {
                 ]
             },
         ),
-        ("CreateLoadBalancerHTTPSListener", Expect::NotFound, |a, t| {
-            vec![
-                ("LoadBalancerId", t.get("aliyun.lb").into()),
-                ("ListenerPort", "8443".into()),
-                ("ServerCertificateId", a.get("certificate").into()),
-            ]
-        }),
+        (
+            "CreateLoadBalancerHTTPSListener",
+            Expect::NotFound,
+            |a, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "8443".into()),
+                    ("ServerCertificateId", a.get("certificate").into()),
+                ]
+            },
+        ),
         // A's own load balancer serving B's certificate.
-        ("CreateLoadBalancerHTTPSListener", Expect::NotFound, |a, t| {
-            vec![
-                ("LoadBalancerId", a.get("aliyun.lb").into()),
-                ("ListenerPort", "8443".into()),
-                ("ServerCertificateId", t.get("certificate").into()),
-            ]
-        }),
+        (
+            "CreateLoadBalancerHTTPSListener",
+            Expect::NotFound,
+            |a, t| {
+                vec![
+                    ("LoadBalancerId", a.get("aliyun.lb").into()),
+                    ("ListenerPort", "8443".into()),
+                    ("ServerCertificateId", t.get("certificate").into()),
+                ]
+            },
+        ),
         (
             "DescribeLoadBalancerHTTPListenerAttribute",
             Expect::NotFound,
@@ -190,9 +198,11 @@ pub fn sweep(s: &mut Sweep) {
                 ("ListenerPort", "443".into()),
             ]
         }),
-        ("DescribeDomainExtensionAttribute", Expect::NotFound, |_, t| {
-            vec![("DomainExtensionId", t.get("aliyun.extension").into())]
-        }),
+        (
+            "DescribeDomainExtensionAttribute",
+            Expect::NotFound,
+            |_, t| vec![("DomainExtensionId", t.get("aliyun.extension").into())],
+        ),
         ("SetDomainExtensionAttribute", Expect::NotFound, |a, t| {
             vec![
                 ("DomainExtensionId", t.get("aliyun.extension").into()),

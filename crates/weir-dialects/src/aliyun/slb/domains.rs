@@ -46,7 +46,11 @@ async fn find(call: &Call, id: &str) -> Result<(Listener, DomainExtension), AliE
     Ok((listener, extension))
 }
 
-async fn change(call: &Call, listener: ListenerId, change: DomainExtensionChange) -> Result<Listener, AliError> {
+async fn change(
+    call: &Call,
+    listener: ListenerId,
+    change: DomainExtensionChange,
+) -> Result<Listener, AliError> {
     call.dialects
         .control
         .change_domain_extension(&call.principal, listener, change)
@@ -105,7 +109,12 @@ pub(super) async fn set_attribute(call: &Call) -> ActionResult {
     let id = call.params.req("DomainExtensionId")?.to_owned();
     let certificate_id = call.params.req("ServerCertificateId")?.to_owned();
     let (l, _) = find(call, &id).await?;
-    change(call, l.id, DomainExtensionChange::Set { id, certificate_id }).await?;
+    change(
+        call,
+        l.id,
+        DomainExtensionChange::Set { id, certificate_id },
+    )
+    .await?;
     Ok(json!({}))
 }
 

@@ -62,33 +62,59 @@ pub(super) struct HttpOptions {
 /// Reads (and refuses what Weir does not do of) an HTTP or HTTPS
 /// listener's parameters. `creating`: Aliyun's defaults apply to what is
 /// absent; on Set, absent is unchanged.
-pub(super) fn http_options(call: &Call, https: bool, creating: bool) -> Result<HttpOptions, AliError> {
+pub(super) fn http_options(
+    call: &Call,
+    https: bool,
+    creating: bool,
+) -> Result<HttpOptions, AliError> {
     let p = &call.params;
-    if on_off(call, "AclStatus")? == Some(true) || p.opt("AclId").is_some() || p.opt("AclType").is_some() {
+    if on_off(call, "AclStatus")? == Some(true)
+        || p.opt("AclId").is_some()
+        || p.opt("AclType").is_some()
+    {
         return Err(unsupported("AclStatus", "access control lists are not served; the native API's allowed_cidrs is Weir's allow list"));
     }
     if let Some(b) = p.int("Bandwidth")? {
         if b != -1 {
-            return Err(unsupported("Bandwidth", "bandwidth caps are not enforced; only -1 (unlimited) is served"));
+            return Err(unsupported(
+                "Bandwidth",
+                "bandwidth caps are not enforced; only -1 (unlimited) is served",
+            ));
         }
     }
     if on_off(call, "Gzip")? == Some(true) {
-        return Err(unsupported("Gzip", "Weir does not compress responses; send Gzip=off"));
+        return Err(unsupported(
+            "Gzip",
+            "Weir does not compress responses; send Gzip=off",
+        ));
     }
-    for name in ["XForwardedFor_SLBIP", "XForwardedFor_SLBID", "XForwardedFor_ClientSrcPort"] {
+    for name in [
+        "XForwardedFor_SLBIP",
+        "XForwardedFor_SLBID",
+        "XForwardedFor_ClientSrcPort",
+    ] {
         if on_off(call, name)? == Some(true) {
-            return Err(unsupported(name, "this header is not added; X-Forwarded-For, -Proto and -Port are"));
+            return Err(unsupported(
+                name,
+                "this header is not added; X-Forwarded-For, -Proto and -Port are",
+            ));
         }
     }
     if p.any_prefixed("Tag.") {
         return Err(unsupported("Tag", "tags on SLB listeners are not kept"));
     }
     if p.opt("CookieTimeout").is_some() {
-        return Err(unsupported("CookieTimeout", "the inserted cookie lasts the browser session; omit CookieTimeout"));
+        return Err(unsupported(
+            "CookieTimeout",
+            "the inserted cookie lasts the browser session; omit CookieTimeout",
+        ));
     }
     if https {
         if on_off(call, "EnableHttp2")? == Some(true) {
-            return Err(unsupported("EnableHttp2", "HTTP/2 is not served yet; send EnableHttp2=off"));
+            return Err(unsupported(
+                "EnableHttp2",
+                "HTTP/2 is not served yet; send EnableHttp2=off",
+            ));
         }
         if let Some(policy) = p.opt("TLSCipherPolicy") {
             if policy != CIPHER_POLICY {
@@ -96,28 +122,45 @@ pub(super) fn http_options(call: &Call, https: bool, creating: bool) -> Result<H
             }
         }
         if p.opt("CACertificateId").is_some() {
-            return Err(unsupported("CACertificateId", "client certificates (mutual TLS) are not verified"));
+            return Err(unsupported(
+                "CACertificateId",
+                "client certificates (mutual TLS) are not verified",
+            ));
         }
     } else {
-        for name in ["EnableHttp2", "TLSCipherPolicy", "CACertificateId", "ServerCertificateId"] {
+        for name in [
+            "EnableHttp2",
+            "TLSCipherPolicy",
+            "CACertificateId",
+            "ServerCertificateId",
+        ] {
             if p.opt(name).is_some() {
-                return Err(AliError::invalid(format!("The parameter {name} is only for HTTPS listeners.")));
+                return Err(AliError::invalid(format!(
+                    "The parameter {name} is only for HTTPS listeners."
+                )));
             }
         }
     }
-    let headers = ["XForwardedFor", "XForwardedFor_proto", "XForwardedFor_SLBPORT"]
-        .iter()
-        .map(|name| on_off(call, name))
-        .collect::<Result<Vec<_>, _>>()?;
-    let forwarded_headers = (creating || headers.iter().any(Option::is_some)).then(|| ForwardedHeaders {
-        // Aliyun's defaults: the client's address on, the rest off.
-        forwarded_for: headers[0].unwrap_or(true),
-        forwarded_proto: headers[1].unwrap_or(false),
-        forwarded_port: headers[2].unwrap_or(false),
-    });
+    let headers = [
+        "XForwardedFor",
+        "XForwardedFor_proto",
+        "XForwardedFor_SLBPORT",
+    ]
+    .iter()
+    .map(|name| on_off(call, name))
+    .collect::<Result<Vec<_>, _>>()?;
+    let forwarded_headers =
+        (creating || headers.iter().any(Option::is_some)).then(|| ForwardedHeaders {
+            // Aliyun's defaults: the client's address on, the rest off.
+            forwarded_for: headers[0].unwrap_or(true),
+            forwarded_proto: headers[1].unwrap_or(false),
+            forwarded_port: headers[2].unwrap_or(false),
+        });
     let persistence = match on_off(call, "StickySession")? {
         None | Some(false) if p.opt("StickySessionType").is_some() && !creating => {
-            return Err(AliError::invalid("The parameter StickySessionType needs StickySession=on."))
+            return Err(AliError::invalid(
+                "The parameter StickySessionType needs StickySession=on.",
+            ))
         }
         None => None,
         Some(false) => Some(None),
@@ -138,11 +181,23 @@ pub(super) fn http_options(call: &Call, https: bool, creating: bool) -> Result<H
         })),
     };
     let redirect_https_port = match (https, on_off(call, "ListenerForward")?) {
-        (true, Some(_)) => return Err(AliError::invalid("The parameter ListenerForward is only for HTTP listeners.")),
-        (_, Some(true)) => Some(Some(u32::try_from(p.int("ForwardPort")?.ok_or_else(|| AliError::missing("ForwardPort"))?).unwrap_or(0))),
+        (true, Some(_)) => {
+            return Err(AliError::invalid(
+                "The parameter ListenerForward is only for HTTP listeners.",
+            ))
+        }
+        (_, Some(true)) => Some(Some(
+            u32::try_from(
+                p.int("ForwardPort")?
+                    .ok_or_else(|| AliError::missing("ForwardPort"))?,
+            )
+            .unwrap_or(0),
+        )),
         (_, Some(false)) => Some(None),
         (_, None) if p.opt("ForwardPort").is_some() => {
-            return Err(AliError::invalid("The parameter ForwardPort needs ListenerForward=on."))
+            return Err(AliError::invalid(
+                "The parameter ForwardPort needs ListenerForward=on.",
+            ))
         }
         (_, None) => None,
     };
@@ -179,7 +234,11 @@ pub(super) async fn describe_attribute(call: &Call, protocol: Protocol) -> Actio
         return Err(AliError::new(
             axum::http::StatusCode::NOT_FOUND,
             "InvalidListener.NotFound",
-            format!("There is no {protocol} listener on port {} of load balancer {}.", l.single_port().unwrap_or(0), lb.id),
+            format!(
+                "There is no {protocol} listener on port {} of load balancer {}.",
+                l.single_port().unwrap_or(0),
+                lb.id
+            ),
         ));
     }
     let (own, _, _) = call
@@ -268,13 +327,22 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
         return Err(AliError::new(
             axum::http::StatusCode::NOT_FOUND,
             "InvalidListener.NotFound",
-            format!("There is no HTTPS listener on port {} of load balancer {}.", l.single_port().unwrap_or(0), lb.id),
+            format!(
+                "There is no HTTPS listener on port {} of load balancer {}.",
+                l.single_port().unwrap_or(0),
+                lb.id
+            ),
         ));
     }
     // A new default certificate; the others stay (SNI), without it twice.
     let certificate_ids = p.opt("ServerCertificateId").map(|new| {
         std::iter::once(new.to_owned())
-            .chain(l.certificate_ids.iter().map(ToString::to_string).filter(|c| c != new))
+            .chain(
+                l.certificate_ids
+                    .iter()
+                    .map(ToString::to_string)
+                    .filter(|c| c != new),
+            )
             .collect::<Vec<_>>()
     });
     let update = ListenerUpdate {
@@ -297,18 +365,29 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
     }
     let switch_given = p.opt("HealthCheck").is_some();
     let pool_update = PoolUpdate {
-        health_check: if health.is_some() || switch_given { Some(health.clone()) } else { None },
+        health_check: if health.is_some() || switch_given {
+            Some(health.clone())
+        } else {
+            None
+        },
         persistence: options.persistence.clone(),
         ..PoolUpdate::default()
     };
     if pool_update.health_check.is_some() || pool_update.persistence.is_some() {
         control
-            .update_pool(&call.principal, l.default_pool_id.clone(), pool_update.clone())
+            .update_pool(
+                &call.principal,
+                l.default_pool_id.clone(),
+                pool_update.clone(),
+            )
             .await
             .map_err(fail)?;
         // The check also watches the group or default server group served.
         if let Some(check) = pool_update.health_check {
-            let served = l.group_pool_id.clone().unwrap_or(lb.default_pool_id.clone());
+            let served = l
+                .group_pool_id
+                .clone()
+                .unwrap_or(lb.default_pool_id.clone());
             let update = PoolUpdate {
                 health_check: Some(check),
                 ..PoolUpdate::default()

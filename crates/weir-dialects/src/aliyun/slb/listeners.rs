@@ -121,7 +121,11 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
         .int("ListenerPort")?
         .ok_or_else(|| AliError::missing("ListenerPort"))?;
     let backend_port = p.int("BackendServerPort")?;
-    let check_protocol = if protocol == "https" { "http" } else { protocol };
+    let check_protocol = if protocol == "https" {
+        "http"
+    } else {
+        protocol
+    };
     let mut health = health_spec(call, check_protocol)?;
     let is_http = protocol == "http" || protocol == "https";
     let options = if is_http {
