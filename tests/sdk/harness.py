@@ -879,6 +879,27 @@ class TokenHTTPBackend(TokenTCPBackend):
         self.thread.start()
 
 
+def alpn_of(host, port, sni, offer=("h2", "http/1.1"), deadline_s=10.0):
+    """The ALPN protocol a TLS listener picks from `offer` (None: none), retried (bounded)
+    until the handshake completes (a listener is applied a moment after its answer)."""
+    import ssl
+    assert_loopback(host)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(list(offer))
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2) as raw:
+                with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+                    return tls.selected_alpn_protocol()
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+
+
 def free_port(host):
     """A port free on `host` right now (the listener binds it a moment later)."""
     assert_loopback(host)

@@ -101,7 +101,10 @@ class AliyunHttps(ali.AliyunTestCase):
                              BackendServers=json.dumps([{"ServerId": inst["id"], "Weight": "100"}])))
         attr = self.acs(client, req(DescribeLoadBalancerHTTPSListenerAttributeRequest, LoadBalancerId=lb_id,
                                     ListenerPort=port))
-        self.assertEqual((attr["ServerCertificateId"], attr["Status"]), (default_id, "running"), attr)
+        self.assertEqual((attr["ServerCertificateId"], attr["Status"], attr["EnableHttp2"]),
+                         (default_id, "running", "off"), attr)
+        # EnableHttp2=off: a client offering h2 gets HTTP/1.1.
+        self.assertEqual(h.alpn_of(address, port, "default.weir.test"), "http/1.1")
 
         status, body, der = tls_get(address, port, "default.weir.test", default_pem)
         self.assertEqual((status, body), (200, backend.token))
@@ -176,8 +179,18 @@ class UCloudHttps(h.WeirTestCase):
              "VPCId": self.vpc["id"], "SubnetId": self.subnet["id"], "Port": backend.port}))
         # A refused option changes nothing.
         self.assertUcError(lambda: ulb.update_vserver_attribute(
-            {"ULBId": ulb_id, "VServerId": vs, "EnableHTTP2": 1}), 230, "EnableHTTP2=1")
+            {"ULBId": ulb_id, "VServerId": vs, "EnableHTTP2": 2}), 230, "EnableHTTP2=2")
+        self.assertEqual(self.uc_vserver_info(ulb, ulb_id, vs)["EnableHTTP2"], 0)
         self.step("BindSSL", lambda: ulb.bind_ssl({"ULBId": ulb_id, "VServerId": vs, "SSLId": ssl_id}))
+        # HTTP/2 is off by default (UCloud's default), and on once asked for.
+        self.assertEqual(h.alpn_of(address, port, "uc.weir.test"), "http/1.1")
+        self.step("UpdateVServerAttribute", lambda: ulb.update_vserver_attribute(
+            {"ULBId": ulb_id, "VServerId": vs, "EnableHTTP2": 1}))
+        self.assertEqual(self.uc_vserver_info(ulb, ulb_id, vs)["EnableHTTP2"], 1)
+        end = time.monotonic() + 10
+        while h.alpn_of(address, port, "uc.weir.test") != "h2" and time.monotonic() < end:
+            time.sleep(0.1)
+        self.assertEqual(h.alpn_of(address, port, "uc.weir.test"), "h2")
         bound = self.uc_vserver_info(ulb, ulb_id, vs)
         self.assertEqual((bound["Status"], [s["SSLId"] for s in bound["SSLSet"]], bound["ClientTimeout"]),
                          (0, [ssl_id], 30), bound)

@@ -12,6 +12,7 @@ import datetime
 import http.client
 import socket
 import ssl
+import time
 
 from barbicanclient import client as barbican_client
 from barbicanclient import exceptions as barbican_exc
@@ -24,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3 as ks_v3
 
-from tests.sdk.harness import REGION, TokenHTTPBackend, self_signed_pem
+from tests.sdk.harness import REGION, TokenHTTPBackend, alpn_of, self_signed_pem
 from tests.sdk.lbaas_support import (
     LbaasTestCase,
     World,
@@ -226,8 +227,11 @@ class KeyManagerTest(LbaasTestCase):
         self.assertEqual(listener.default_tls_container_ref, main_ref)
         self.assertEqual(listener.sni_container_refs, [sni_ref])
         self.assertEqual(listener.tls_versions, ["TLSv1.2", "TLSv1.3"])
-        self.assertEqual(listener.alpn_protocols, ["http/1.1"])
+        # HTTP/2 first by default: a client offering both speaks h2.
+        self.assertEqual(listener.alpn_protocols, ["h2", "http/1.1"])
         port = listener.protocol_port
+        self.assertEqual(alpn_of(lb.vip_address, port, "www.example.test"), "h2")
+        self.assertEqual(alpn_of(lb.vip_address, port, "www.example.test", offer=["http/1.1"]), "http/1.1")
         self.assertEqual(served_cert(lb.vip_address, port, "www.example.test")[0], der(main_cert))
         self.assertEqual(served_cert(lb.vip_address, port, "api.example.test")[0], der(sni_cert))
         self.assertEqual(served_cert(lb.vip_address, port, "other.example.test")[0], der(main_cert))
@@ -304,7 +308,7 @@ class KeyManagerTest(LbaasTestCase):
         for what, fields, status in [
             ("TLSv1.1", {"tls_versions": ["TLSv1.1", "TLSv1.2"]}, 501),
             ("an unknown version", {"tls_versions": ["TLSv9"]}, 400),
-            ("alpn h2 (HTTP/2 is not served yet)", {"alpn_protocols": ["h2", "http/1.1"]}, 501),
+            ("an unknown ALPN id", {"alpn_protocols": ["spdy/3"]}, 400),
             ("a cipher Weir's TLS lacks", {"tls_ciphers": "DHE-RSA-AES128-GCM-SHA256"}, 501),
             ("an unknown cipher", {"tls_ciphers": "NOPE-CIPHER"}, 400),
         ]:
@@ -327,9 +331,20 @@ class KeyManagerTest(LbaasTestCase):
         cert, key = make_cert("opt.example.test")
         ref = self.store(self.conn, p12(cert, key))
         lb, listener, _ = self.https_stack(ref, tls_versions=["TLSv1.2"],
-                                           tls_ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
-        self.assertEqual((listener.tls_versions, listener.tls_ciphers),
-                         (["TLSv1.2"], "ECDHE-ECDSA-AES128-GCM-SHA256"))
+                                           tls_ciphers="ECDHE-ECDSA-AES128-GCM-SHA256",
+                                           alpn_protocols=["http/1.1"])
+        self.assertEqual((listener.tls_versions, listener.tls_ciphers, listener.alpn_protocols),
+                         (["TLSv1.2"], "ECDHE-ECDSA-AES128-GCM-SHA256", ["http/1.1"]))
+        # A listener without h2 in its list never speaks it, whatever the client offers.
+        self.assertEqual(alpn_of(lb.vip_address, listener.protocol_port, "opt.example.test"), "http/1.1")
+        # And the list changes with an update: h2 is offered from the next handshake.
+        self.os_step("update_listener", lambda: self.conn.load_balancer.update_listener(
+            listener.id, alpn_protocols=["h2", "http/1.1"]))
+        end = time.monotonic() + 10
+        while alpn_of(lb.vip_address, listener.protocol_port, "opt.example.test") != "h2" \
+                and time.monotonic() < end:
+            time.sleep(0.1)
+        self.assertEqual(alpn_of(lb.vip_address, listener.protocol_port, "opt.example.test"), "h2")
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -389,14 +404,24 @@ class HuaweiTerminatedHttpsTest(LbaasTestCase):
                            lambda a: backend.token in a)
         self.assertIn(backend.token, answer)
         self.assertIn(backend.token, https_get(lb.vip_address, port, "shop.example.test", main_pem))
-        # Another project's certificate is not found; Huawei's TLS policy and HTTP/2 are refused.
+        # Huawei's HTTP/2 is off unless asked for: this listener speaks HTTP/1.1 to an h2 client,
+        # and one made with http2_enable speaks h2.
+        self.assertEqual(alpn_of(lb.vip_address, port, "shop.example.test"), "http/1.1")
+        h2_port = free_port(lb.vip_address)
+        h2 = self.hw_step("create_listener", lambda: self.client.create_listener(hw_create_listener(
+            lb.id, "TERMINATED_HTTPS", h2_port, default_tls_container_ref=main_id, http2_enable=True))).listener
+        self.assertTrue(h2.http2_enable)
+        self.assertEqual(alpn_of(lb.vip_address, h2_port, "shop.example.test"), "h2")
+        self.assertHwError(lambda: self.client.create_listener(hw_create_listener(
+            lb.id, "HTTP", free_port(lb.vip_address), http2_enable=True)),
+            400, "ELB.1001", "http2_enable on an HTTP listener")
+        # Another project's certificate is not found; Huawei's TLS policy and client certificates are refused.
         theirs, _ = self.certificate(self.client_b, "b.example.test")
         self.assertHwError(lambda: self.client.create_listener(hw_create_listener(
             lb.id, "TERMINATED_HTTPS", free_port(lb.vip_address), default_tls_container_ref=theirs)),
             404, "ELB.1002", "another project's certificate")
         for what, fields in [
             ("tls_ciphers_policy", {"tls_ciphers_policy": "tls-1-2"}),
-            ("http2_enable", {"http2_enable": True}),
             ("mutual TLS", {"client_ca_tls_container_ref": main_id}),
         ]:
             # The provider's 501 (the SDK raises it as a server exception).

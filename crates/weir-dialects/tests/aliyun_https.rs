@@ -93,7 +93,6 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
         &[("XForwardedFor_SLBIP", "on")],
         &[("XForwardedFor_SLBID", "on")],
         &[("XForwardedFor_ClientSrcPort", "on")],
-        &[("EnableHttp2", "on")],
         &[("TLSCipherPolicy", "tls_cipher_policy_1_0")],
         &[("CACertificateId", "ca-1")],
         &[("Tag.1.Key", "k"), ("Tag.1.Value", "v")],

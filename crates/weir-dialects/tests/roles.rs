@@ -320,3 +320,48 @@ fn a_revoked_credential_stops_everywhere_at_once() {
         "{body}"
     );
 }
+
+/// A key-manager secret is a private key more often than not: the
+/// project's reader and the global observer see that it exists, and
+/// never its payload; the member who stored it reads it back.
+#[test]
+fn only_a_writing_credential_of_the_project_reads_a_secret_payload() {
+    let server = harness::start_with(harness::Options {
+        second_project: true,
+        ..Default::default()
+    });
+    const KM: &str = "/key-manager/v1";
+    let (_, token) = subject_token(&server);
+    let stored = server.octavia_at(
+        KM,
+        &token,
+        "POST",
+        "/secrets",
+        Some(&json!({"name": "key", "payload": "not for auditors",
+                     "payload_content_type": "text/plain"})),
+    );
+    assert_eq!(stored.status, 201, "{}", stored.text);
+    let href = field(&stored, "/secret_ref");
+    let id = href.rsplit('/').next().unwrap().to_owned();
+    let payload = |c: &Server, token: &str| {
+        c.octavia_at(KM, token, "GET", &format!("/secrets/{id}/payload"), None)
+    };
+    let mine = payload(&server, &token);
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    assert_eq!(mine.text, "not for auditors");
+
+    let reader = server.with_role("reader");
+    let (_, reader_token) = subject_token(&reader);
+    let observer = server.as_other().with_role("observer");
+    let (_, observer_token) = subject_token(&observer);
+    for (who, c, t) in [
+        ("reader", &reader, &reader_token),
+        ("observer", &observer, &observer_token),
+    ] {
+        let meta = c.octavia_at(KM, t, "GET", &format!("/secrets/{id}"), None);
+        assert_eq!(expect(&meta, 200)["name"], "key", "{who}");
+        let refused = payload(c, t);
+        assert_eq!(refused.status, 403, "{who}: {}", refused.text);
+        assert!(!refused.text.contains("not for auditors"), "{who}");
+    }
+}

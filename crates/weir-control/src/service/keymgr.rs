@@ -76,7 +76,11 @@ impl Control {
     }
 
     /// A secret with its payload, opened. A secret without a payload, or
-    /// one that has expired, has none to give ("not found").
+    /// one that has expired, has none to give ("not found"). A principal
+    /// that only reads (a project's reader, the global observer) sees the
+    /// secret's metadata but never its payload: a private key is not
+    /// something an auditor's credential should be able to take away
+    /// (Barbican's `secret:decrypt` is not a reader's either).
     pub async fn secret_payload(
         &self,
         principal: &Principal,
@@ -90,6 +94,7 @@ impl Control {
             ),
             None => return Err(Error::not_found(ResourceKind::Secret, id).into()),
         };
+        principal.may_write()?;
         let sealed = sealed
             .filter(|_| !keymgr::expired(&secret, now()))
             .ok_or_else(|| Error::not_found(ResourceKind::Secret, id))?;

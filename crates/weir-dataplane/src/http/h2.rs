@@ -223,13 +223,17 @@ mod tests {
 
     #[test]
     fn resets_are_an_attack_past_the_budget_and_half_the_streams() {
-        let mut r = Resets::default();
         // A browser cancelling some of many streams is not.
-        r.opened = 1000;
+        let mut r = Resets {
+            opened: 1000,
+            ..Default::default()
+        };
         assert!(!(0..200).any(|_| r.finished(true)));
         assert!(!(0..500).any(|_| r.finished(false)));
-        let mut r = Resets::default();
-        r.opened = RESET_BUDGET + 1;
+        let mut r = Resets {
+            opened: RESET_BUDGET + 1,
+            ..Default::default()
+        };
         let judged: Vec<bool> = (0..=RESET_BUDGET).map(|_| r.finished(true)).collect();
         assert!(!judged[..RESET_BUDGET as usize].iter().any(|j| *j));
         assert!(judged[RESET_BUDGET as usize]);

@@ -122,15 +122,39 @@ impl TlsBody {
                  ChaCha20-Poly1305 suites, which no Huawei policy names exactly)",
             ));
         }
+        self.http2().map(|_| ())
+    }
+
+    /// Huawei's `http2_enable`: whether the listener's ALPN offers `h2`.
+    fn http2(&self) -> Result<Option<bool>, LbaasError> {
         match &self.http2_enable {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(()),
-            Some(Value::Bool(true)) => Err(LbaasError::unsupported(
-                "http2_enable true (HTTP/2 is not served yet)",
-            )),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(other) => Err(LbaasError::bad_request(format!(
                 "Invalid input for field/attribute http2_enable. Value: '{other}'. true or false"
             ))),
         }
+    }
+
+    /// The ALPN list Huawei's `http2_enable` asks for: HTTP/2 is off
+    /// unless it is switched on, so a Huawei listener never offers `h2`
+    /// to a client its owner did not ask it to.
+    fn huawei_alpn(http2: bool) -> Vec<String> {
+        let ids: &[&str] = if http2 {
+            &["h2", "http/1.1"]
+        } else {
+            &["http/1.1"]
+        };
+        ids.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn http2_only_on_tls(https: bool, http2: Option<bool>) -> Result<(), LbaasError> {
+        if http2 == Some(true) && !https {
+            return Err(LbaasError::bad_request(
+                "http2_enable is only allowed on TERMINATED_HTTPS listeners.",
+            ));
+        }
+        Ok(())
     }
 
     /// The refs as Weir's: key-manager URLs for Octavia, certificate ids
@@ -161,7 +185,13 @@ impl TlsBody {
             tlsopt::parse_ciphers("tls_ciphers", c).map_err(domain)?;
             out.ciphers = Some(c.clone());
         }
-        if let Some(Some(a)) = &self.alpn_protocols {
+        // An empty list names nothing: the default, as `null` (what a
+        // listener without TLS shows, so tools send it back).
+        if let Some(Some(a)) = self
+            .alpn_protocols
+            .as_ref()
+            .filter(|a| a.as_ref().is_some_and(|a| !a.is_empty()))
+        {
             out.alpn = tlsopt::parse_alpn("alpn_protocols", a).map_err(domain)?;
         }
         Ok(out)
@@ -181,7 +211,14 @@ impl TlsBody {
             .clone()
             .flatten()
             .unwrap_or_default();
-        let options = self.options()?;
+        let mut options = self.options()?;
+        if flavor == Flavor::Huawei {
+            let http2 = self.http2()?;
+            Self::http2_only_on_tls(protocol == "TERMINATED_HTTPS", http2)?;
+            if protocol == "TERMINATED_HTTPS" && options.alpn.is_empty() {
+                options.alpn = Self::huawei_alpn(http2 == Some(true));
+            }
+        }
         if protocol != "TERMINATED_HTTPS" {
             if default.is_some() || !sni.is_empty() {
                 return Err(LbaasError::bad_request(
@@ -270,6 +307,13 @@ impl TlsBody {
         if let Some(a) = &self.alpn_protocols {
             out.alpn = Some(if a.is_some() { parsed.alpn } else { Vec::new() });
         }
+        if flavor == Flavor::Huawei {
+            let http2 = self.http2()?;
+            Self::http2_only_on_tls(current.protocol == Protocol::Https, http2)?;
+            if let (Some(on), Protocol::Https) = (http2, current.protocol) {
+                out.alpn = Some(Self::huawei_alpn(on));
+            }
+        }
         Ok(out)
     }
 }
@@ -321,5 +365,10 @@ pub(super) fn tls_view(l: &Listener, out: &mut serde_json::Map<String, Value>) {
     out.insert(
         "alpn_protocols".into(),
         if https { json!(o.alpn()) } else { Value::Null },
+    );
+    // Huawei's view of the same list.
+    out.insert(
+        "http2_enable".into(),
+        json!(https && o.alpn().iter().any(|p| p == "h2")),
     );
 }

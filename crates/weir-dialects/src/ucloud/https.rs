@@ -34,15 +34,24 @@ pub(super) struct VServerOptions {
     pub persistence: Option<Option<PersistenceSpec>>,
     /// The health check's Host (`Domain`).
     pub check_host: Option<String>,
+    /// `EnableHTTP2` as the listener's ALPN list (`None`: not given).
+    pub alpn: Option<Vec<String>>,
 }
 
 /// Reads a VServer's options for `protocol` (lower case), refusing what
 /// Weir does not do.
 pub(super) fn options(call: &Call, protocol: &str) -> Result<VServerOptions, UcError> {
     let p = &call.params;
-    if p.int("EnableHTTP2")?.is_some_and(|v| v != 0) {
-        return Err(refuse("EnableHTTP2", "HTTP/2 is not served yet; send 0"));
-    }
+    // UCloud's default is off: h2 is offered only when asked for.
+    let alpn = match p.int("EnableHTTP2")? {
+        None => None,
+        Some(_) if protocol != "https" => {
+            return Err(refuse("EnableHTTP2", "only an HTTPS VServer speaks HTTP/2"))
+        }
+        Some(0) => Some(vec!["http/1.1".to_owned()]),
+        Some(1) => Some(vec!["h2".to_owned(), "http/1.1".to_owned()]),
+        Some(other) => return Err(refuse("EnableHTTP2", &format!("{other} is not 0 or 1"))),
+    };
     if p.int("EnableCompression")?.is_some_and(|v| v != 0) {
         return Err(refuse(
             "EnableCompression",
@@ -111,6 +120,7 @@ pub(super) fn options(call: &Call, protocol: &str) -> Result<VServerOptions, UcE
         redirect_https_port,
         persistence,
         check_host: p.opt("Domain").map(str::to_owned),
+        alpn,
     })
 }
 
@@ -254,6 +264,7 @@ pub(super) async fn update(call: &Call, scheduler: Option<&'static str>) -> Acti
                 scheduler: scheduler.map(str::to_owned),
                 idle_timeout_ms: o.idle_timeout_ms.map(Some),
                 redirect_https_port: o.redirect_https_port,
+                alpn_protocols: o.alpn.clone(),
                 ..ListenerUpdate::default()
             },
         )

@@ -250,6 +250,13 @@ async fn create_vserver(call: &Call) -> ActionResult {
         }
     };
     let port = p.int("FrontendPort")?.unwrap_or(80);
+    let default_alpn = options.alpn.clone().unwrap_or_else(|| {
+        if protocol == "https" {
+            vec!["http/1.1".to_owned()]
+        } else {
+            Vec::new()
+        }
+    });
     let listener = call
         .dialects
         .control
@@ -276,6 +283,11 @@ async fn create_vserver(call: &Call) -> ActionResult {
                 allowed_cidrs: Vec::new(),
                 idle_timeout_ms: options.idle_timeout_ms,
                 redirect_https_port: options.redirect_https_port.flatten(),
+                // HTTPS VServers speak HTTP/1.1 unless EnableHTTP2=1.
+                tls_options: weir_core::tls::TlsOptions {
+                    alpn: default_alpn,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             PoolUpdate {
@@ -411,6 +423,9 @@ async fn vserver_view(call: &Call, lb: &LoadBalancer, l: &Listener) -> Result<Va
         "Status": i32::from(l.protocol == Protocol::Https && l.certificate_ids.is_empty()),
         "SSLSet": super::https::ssl_set(call, l).await?,
         "ForwardPort": l.redirect_https_port.unwrap_or(0),
+        "EnableHTTP2": i32::from(
+            l.protocol == Protocol::Https && l.tls_options.alpn().iter().any(|p| p == "h2"),
+        ),
         "ClientTimeout": l.idle_timeout_ms.map(|ms| ms / 1000),
         "PersistenceType": match &pool.persistence {
             Some(Persistence::HttpCookie) => "ServerInsert",

@@ -57,6 +57,9 @@ pub(super) struct HttpOptions {
     pub persistence: Option<Option<PersistenceSpec>>,
     /// HTTP: `ListenerForward`/`ForwardPort`; `Some(None)`: forward again.
     pub redirect_https_port: Option<Option<u32>>,
+    /// HTTPS: `EnableHttp2` as the listener's ALPN list; `Some(empty)`:
+    /// the default (`h2` first), `None`: unchanged.
+    pub alpn: Option<Vec<String>>,
 }
 
 /// Reads (and refuses what Weir does not do of) an HTTP or HTTPS
@@ -109,13 +112,14 @@ pub(super) fn http_options(
             "the inserted cookie lasts the browser session; omit CookieTimeout",
         ));
     }
+    let mut alpn = None;
     if https {
-        if on_off(call, "EnableHttp2")? == Some(true) {
-            return Err(unsupported(
-                "EnableHttp2",
-                "HTTP/2 is not served yet; send EnableHttp2=off",
-            ));
-        }
+        // Aliyun's default is on: the default ALPN list, h2 first.
+        alpn = match on_off(call, "EnableHttp2")? {
+            Some(true) => Some(Vec::new()),
+            Some(false) => Some(vec!["http/1.1".to_owned()]),
+            None => None,
+        };
         if let Some(policy) = p.opt("TLSCipherPolicy") {
             if policy != CIPHER_POLICY {
                 return Err(unsupported("TLSCipherPolicy", &format!("Weir serves TLS 1.2 and 1.3 with ECDHE AEAD suites only, which is {CIPHER_POLICY}")));
@@ -207,6 +211,7 @@ pub(super) fn http_options(
         forwarded_headers,
         persistence,
         redirect_https_port,
+        alpn,
     })
 }
 
@@ -295,7 +300,7 @@ pub(super) async fn describe_attribute(call: &Call, protocol: Protocol) -> Actio
     }
     if protocol == Protocol::Https {
         out["ServerCertificateId"] = json!(l.certificate_ids.first().map(CertificateId::as_str));
-        out["EnableHttp2"] = json!("off");
+        out["EnableHttp2"] = json!(flag(l.tls_options.alpn().iter().any(|p| p == "h2")));
         out["TLSCipherPolicy"] = json!(CIPHER_POLICY);
         out["DomainExtensions"] = json!({"DomainExtension": l.domain_extensions.iter().map(super::domains::view).collect::<Vec<_>>()});
     } else {
@@ -353,6 +358,7 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
         forwarded_headers: options.forwarded_headers,
         group_pool_id: group,
         certificate_ids,
+        alpn_protocols: options.alpn.clone(),
         ..ListenerUpdate::default()
     };
     let control = &call.dialects.control;

@@ -174,6 +174,10 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
                 forwarded_headers: options.forwarded_headers,
                 certificate_ids,
                 redirect_https_port: options.redirect_https_port.flatten(),
+                tls_options: weir_core::tls::TlsOptions {
+                    alpn: options.alpn.clone().unwrap_or_default(),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             PoolUpdate {
