@@ -71,16 +71,16 @@ class OctaviaPrometheusTest(LbaasTestCase):
         self.assertOsError(lambda: self.conn.load_balancer.create_listener(
             loadbalancer_id=lb.id, protocol="PROMETHEUS", protocol_port=free_port(lb.vip_address),
             default_pool_id=pool.id), os_exc.BadRequestException, 400, "PROMETHEUS with a default pool")
-        self.assertOsError(lambda: self.conn.load_balancer.update_listener(prom, default_pool_id=pool.id),
+        self.assertOsError(lambda: self.conn.load_balancer.update_listener(prom.id, default_pool_id=pool.id),
                            os_exc.BadRequestException, 400, "default pool set on PROMETHEUS")
 
         # Its allow list holds: this client (127.0.0.1) is outside the new one.
         self.os_step("update_listener allowed_cidrs", lambda: self.conn.load_balancer.update_listener(
-            prom, allowed_cidrs=["127.0.0.2/32"]))
+            prom.id, allowed_cidrs=["127.0.0.2/32"]))
         status, err = scrape(lb.vip_address, port)
         self.assertIsNone(status, "a client outside allowed_cidrs was answered: %s" % err)
         self.os_step("update_listener allowed_cidrs", lambda: self.conn.load_balancer.update_listener(
-            prom, allowed_cidrs=None))
+            prom.id, allowed_cidrs=None))
         self.assertEqual(scrape(lb.vip_address, port)[0], 200)
 
         # Another project does not see it.
@@ -101,7 +101,7 @@ class OctaviaQuotaTest(LbaasTestCase):
 
     def test_quotas_set_by_the_operator_bind_the_project(self):
         project = self.world.project.id
-        defaults = self.os_step("get_quota_default", lambda: self.conn.load_balancer.get_quota_default(project))
+        defaults = self.os_step("get_quota_default", lambda: self.conn.load_balancer.get_quota_default())
         self.assertEqual(defaults.load_balancers, 100)
         self.assertEqual(defaults.members, -1)
 
