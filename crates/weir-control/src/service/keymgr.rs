@@ -182,6 +182,29 @@ impl Control {
 /// key that pass the upload rules. Read in the writing transaction, so a
 /// secret deleted meanwhile is not named. A ref that does not resolve is
 /// refused in Octavia's words ("Could not retrieve certificate").
+/// A re-encrypting pool's CA ref, resolved in the transaction that
+/// stores the pool: one that would not verify anything is refused, as a
+/// listener's certificate ref is ("Could not retrieve certificate").
+pub(super) async fn check_pool_ca(
+    tx: &mut dyn StoreTx,
+    secrets: &crate::secrets::SecretBox,
+    pool: &weir_core::model::Pool,
+) -> ControlResult<()> {
+    let Some(r) = pool.upstream_tls.as_ref().and_then(|u| u.ca.as_ref()) else {
+        return Ok(());
+    };
+    if let Err(why) =
+        crate::keymaterial::ca_ref_material(tx, secrets, &pool.project_id, r, now()).await?
+    {
+        return Err(Error::invalid(
+            "ca_tls_container_ref",
+            format!("Could not retrieve certificate: {} ({why})", r.href),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 pub(super) async fn check_tls_refs(
     tx: &mut dyn StoreTx,
     secrets: &crate::secrets::SecretBox,
