@@ -103,6 +103,11 @@ fn pools_re_encrypt_with_and_without_a_ca_and_refuse_what_they_cannot() {
     );
     assert_eq!(shown["pool"]["ca_tls_container_ref"], json!(ca));
 
+    // The CA secret is not deleted while the pool verifies with it.
+    let ca_id = ca.rsplit('/').next().unwrap().to_owned();
+    let in_use = server.octavia_at(KM, &t, "DELETE", &format!("/secrets/{ca_id}"), None);
+    assert_eq!(in_use.status, 409, "{}", in_use.text);
+
     // Update: the CA cleared keeps TLS on, unverified; tls_enabled false
     // turns it all off.
     let cleared = status(
@@ -117,6 +122,9 @@ fn pools_re_encrypt_with_and_without_a_ca_and_refuse_what_they_cannot() {
     assert_eq!(cleared["pool"]["tls_enabled"], true);
     assert_eq!(cleared["pool"]["ca_tls_container_ref"], Value::Null);
     assert_eq!(cleared["pool"]["tls_versions"], json!(["TLSv1.3"]));
+    let let_go = server.octavia_at(KM, &t, "DELETE", &format!("/secrets/{ca_id}"), None);
+    assert_eq!(let_go.status, 204, "{}", let_go.text);
+    let ca = secret(&server, &t, &ca_pem());
     let off = status(
         &server.octavia(
             &t,
@@ -128,6 +136,16 @@ fn pools_re_encrypt_with_and_without_a_ca_and_refuse_what_they_cannot() {
     );
     assert_eq!(off["pool"]["tls_enabled"], false);
     assert_eq!(off["pool"]["tls_versions"], Value::Null);
+
+    // What clients send for "none" with TLS off is accepted, as before.
+    let none = status(
+        &pool(
+            json!({"tls_enabled": false, "ca_tls_container_ref": "", "tls_versions": [],
+                     "tls_ciphers": "", "alpn_protocols": []}),
+        ),
+        201,
+    );
+    assert_eq!(none["pool"]["tls_enabled"], false);
 
     // Hostile or mistaken input, each a 400 that names the problem and
     // stores nothing.

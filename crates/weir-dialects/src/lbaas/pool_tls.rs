@@ -29,11 +29,11 @@ pub(super) struct PoolTlsBody {
 
 impl PoolTlsBody {
     /// Whether the body names any TLS setting other than `tls_enabled`
-    /// with a value.
+    /// with a value (`""` and `[]` are what clients send for "none").
     fn names_options(&self) -> bool {
-        matches!(self.ca_tls_container_ref, Some(Some(_)))
-            || matches!(self.tls_versions, Some(Some(_)))
-            || matches!(self.tls_ciphers, Some(Some(_)))
+        matches!(&self.ca_tls_container_ref, Some(Some(r)) if !r.is_empty())
+            || matches!(&self.tls_versions, Some(Some(v)) if !v.is_empty())
+            || matches!(&self.tls_ciphers, Some(Some(c)) if !c.is_empty())
             || matches!(&self.alpn_protocols, Some(Some(a)) if !a.is_empty())
     }
 
@@ -91,20 +91,24 @@ impl PoolTlsBody {
         if let Some(ca) = &self.ca_tls_container_ref {
             next.ca = ca
                 .as_deref()
+                .filter(|href| !href.is_empty())
                 .map(|href| super::tls::key_ref(headers, href))
                 .transpose()?;
         }
         if let Some(v) = &self.tls_versions {
             next.options.versions = match v {
-                Some(v) => tlsopt::parse_versions("tls_versions", v).map_err(domain)?,
-                None => Vec::new(),
+                Some(v) if !v.is_empty() => {
+                    tlsopt::parse_versions("tls_versions", v).map_err(domain)?
+                }
+                _ => Vec::new(),
             };
         }
         if let Some(c) = &self.tls_ciphers {
+            let c = c.as_ref().filter(|c| !c.is_empty());
             if let Some(c) = c {
                 tlsopt::parse_ciphers("tls_ciphers", c).map_err(domain)?;
             }
-            next.options.ciphers = c.clone();
+            next.options.ciphers = c.cloned();
         }
         if let Some(a) = &self.alpn_protocols {
             next.options.alpn = match a {
