@@ -317,3 +317,36 @@ async fn a_tcp_pool_relays_over_tls() {
     assert_eq!(n, 0);
     assert_eq!(handshakes.load(Ordering::Relaxed), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_ca_never_reuses_a_connection_made_under_the_old_one() {
+    let issuer = ca();
+    let (member, handshakes) = tls_member(&issuer).await;
+    let dp = dataplane();
+    let vip = vip();
+    let top = |revision| {
+        topology(
+            revision,
+            vip,
+            Protocol::Http,
+            Scheduler::Wrr,
+            vec![backend("m", member, 1)],
+            None,
+            1000,
+        )
+    };
+    dp.apply(reencrypting(top(1), None));
+    let mut conn = TcpStream::connect(vip).await.unwrap();
+    assert_eq!(request(&mut conn).await.0, 200);
+    assert_eq!(handshakes.load(Ordering::Relaxed), 1);
+    // Verifying now: the idle connection made without verification is
+    // dropped, and the next request verifies on a new handshake.
+    dp.apply(reencrypting(top(2), Some(&issuer.pem)));
+    assert_eq!(request(&mut conn).await.0, 200);
+    assert_eq!(handshakes.load(Ordering::Relaxed), 2);
+    // And a stranger CA refuses the member even with a connection idle.
+    let stranger = ca();
+    dp.apply(reencrypting(top(3), Some(&stranger.pem)));
+    assert_eq!(request(&mut conn).await.0, 502);
+    assert_eq!(handshakes.load(Ordering::Relaxed), 2);
+}
