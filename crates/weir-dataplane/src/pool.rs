@@ -26,6 +26,7 @@ mod tier;
 use crate::balance;
 use crate::egress::Egress;
 use crate::health::{Tracker, Verdict};
+use crate::upstream_tls::{Dialer, MemberStream};
 pub use tier::Sticky;
 use tier::Tier;
 
@@ -107,6 +108,8 @@ pub struct BackendRuntime {
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub connect_failures: AtomicU64,
+    /// TLS handshakes with the member that failed (re-encrypting pools).
+    pub tls_failures: AtomicU64,
     /// Connected attempts that got no usable answer ([`PassiveFailure::Response`]).
     pub response_failures: AtomicU64,
     /// Failures of either kind since the last success; outside the status lock so
@@ -122,8 +125,9 @@ pub struct BackendRuntime {
     /// Active checks run, passed or failed.
     pub checks: AtomicU64,
     status: Mutex<Status>,
-    /// Idle HTTP connections to this backend, most recent last.
-    idle_connections: Mutex<Vec<tokio::net::TcpStream>>,
+    /// Idle HTTP connections to this backend, most recent last, with the
+    /// generation of the pool's dialer that made each.
+    idle_connections: Mutex<Vec<(u64, MemberStream)>>,
     idle: Notify,
     close: watch::Sender<bool>,
     /// The pool's slow-start window, for the live view.
@@ -172,6 +176,7 @@ impl BackendRuntime {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
+            tls_failures: AtomicU64::new(0),
             response_failures: AtomicU64::new(0),
             consecutive_failures: AtomicU32::new(0),
             ejections: AtomicU32::new(0),
@@ -190,22 +195,29 @@ impl BackendRuntime {
         self.target.load_full()
     }
 
-    /// An idle HTTP connection to reuse, if any (most recent first: it is
-    /// the least likely to have been closed by the backend).
-    pub fn take_idle(&self) -> Option<tokio::net::TcpStream> {
-        lock(&self.idle_connections).pop()
+    /// An idle HTTP connection made by dialer `generation` to reuse, if
+    /// any (most recent first: it is the least likely to have been closed
+    /// by the backend); those of another generation are closed.
+    pub fn take_idle(&self, generation: u64) -> Option<MemberStream> {
+        let mut idle = lock(&self.idle_connections);
+        while let Some((made_by, stream)) = idle.pop() {
+            if made_by == generation {
+                return Some(stream);
+            }
+        }
+        None
     }
 
     /// Returns an HTTP connection for reuse; beyond the cap, or once the
     /// backend is leaving, it is closed instead.
-    pub fn put_idle(&self, stream: tokio::net::TcpStream) {
+    pub fn put_idle(&self, stream: MemberStream, generation: u64) {
         let leaving = {
             let s = lock(&self.status);
             s.removed || s.drain_deadline.is_some()
         };
         let mut idle = lock(&self.idle_connections);
         if !leaving && idle.len() < MAX_IDLE_PER_BACKEND {
-            idle.push(stream);
+            idle.push((generation, stream));
         }
     }
 
@@ -328,6 +340,9 @@ pub struct PoolRuntime {
     backends: Mutex<BTreeMap<BackendId, Arc<BackendRuntime>>>,
     checks: Mutex<HashMap<BackendId, JoinHandle<()>>>,
     snapshot: ArcSwap<Snapshot>,
+    /// How members are dialled (in the clear or over TLS), built once per
+    /// configuration of the pool's TLS.
+    dialer: ArcSwap<Dialer>,
     /// Serialises rebuilds: two transitions rebuilding at once could
     /// otherwise store their snapshots out of order, the older one last.
     rebuilding: Mutex<()>,
@@ -363,6 +378,7 @@ impl PoolRuntime {
             backends: Mutex::default(),
             checks: Mutex::default(),
             snapshot: ArcSwap::default(),
+            dialer: ArcSwap::from_pointee(Dialer::new(spec.tls.as_deref())),
             rebuilding: Mutex::new(()),
             counter: AtomicUsize::new(0),
             wants_hash: AtomicBool::new(false),
@@ -380,6 +396,11 @@ impl PoolRuntime {
 
     pub fn default_port(&self) -> u16 {
         self.default_port.load(Ordering::Relaxed)
+    }
+
+    /// How members are dialled now.
+    pub fn dialer(&self) -> Arc<Dialer> {
+        self.dialer.load_full()
     }
 
     /// Picks a backend for a new connection: primaries first, backups only
@@ -430,6 +451,10 @@ impl PoolRuntime {
     fn apply_as(&self, spec: Arc<PoolSpec>, starting: bool) {
         let previous = std::mem::replace(&mut *lock(&self.spec), spec.clone());
         let checks_changed = previous.health_check != spec.health_check;
+        if previous.tls != spec.tls {
+            self.dialer
+                .store(Arc::new(Dialer::new(spec.tls.as_deref())));
+        }
         let slow_start = Duration::from_millis(spec.slow_start_ms);
         let drain = Duration::from_millis(spec.drain_timeout_ms);
         let mut to_drain = Vec::new();

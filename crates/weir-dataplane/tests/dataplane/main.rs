@@ -16,6 +16,7 @@ mod limits;
 mod ping;
 mod policy;
 mod pool;
+mod reencrypt;
 mod smuggling;
 mod sticky;
 mod tcp;
