@@ -4,6 +4,7 @@ mod support;
 
 mod fds;
 mod l7;
+mod metrics_doc;
 mod process;
 mod prometheus;
 mod shared_store;
