@@ -45,6 +45,8 @@ pub(super) fn options(call: &Call, protocol: &str) -> Result<VServerOptions, UcE
     // UCloud's default is off: h2 is offered only when asked for.
     let alpn = match p.int("EnableHTTP2")? {
         None => None,
+        // Off is what every other VServer is: 0 says nothing new.
+        Some(0) if protocol != "https" => None,
         Some(_) if protocol != "https" => {
             return Err(refuse("EnableHTTP2", "only an HTTPS VServer speaks HTTP/2"))
         }
