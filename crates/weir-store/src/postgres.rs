@@ -98,6 +98,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../migrations/postgres/0016_project_quotas.sql"),
     ),
+    (18, include_str!("../migrations/postgres/0018_acls.sql")),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

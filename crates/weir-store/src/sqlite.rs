@@ -87,6 +87,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         21,
         include_str!("../migrations/sqlite/0021_project_quotas.sql"),
     ),
+    (23, include_str!("../migrations/sqlite/0023_acls.sql")),
 ];
 
 /// How hard commits are pushed to disk.
