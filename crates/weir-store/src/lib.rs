@@ -182,8 +182,7 @@ pub trait Reads: Send {
     async fn containers(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Container>>;
     async fn acl(&mut self, id: &AclId) -> StoreResult<Option<weir_core::acl::Acl>>;
     /// Access control lists of `project` (all with `None`), oldest first.
-    async fn acls(&mut self, project: Option<&ProjectId>)
-        -> StoreResult<Vec<weir_core::acl::Acl>>;
+    async fn acls(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<weir_core::acl::Acl>>;
     /// The listeners naming an ACL (an ACL in use is not deleted).
     async fn listeners_using_acl(&mut self, id: &AclId) -> StoreResult<Vec<Listener>>;
     /// Every listener of `project`, oldest first (what may use its

@@ -174,6 +174,7 @@ pub(super) async fn create_listener(
         backend_timeout_ms: req.backend_timeout_ms,
         inspect_timeout_ms: req.inspect_timeout_ms,
         allowed_cidrs: weir_core::limits::parse_cidrs("allowed_cidrs", &req.allowed_cidrs)?,
+        acl: None,
         description: req.description,
         disabled: false,
         forwarded_headers: req.forwarded_headers.map(|h| ForwardedHeaders {

@@ -70,7 +70,14 @@ pub(super) async fn listeners_using<D: Driver>(
     conn: &mut D,
     acl: &AclId,
 ) -> StoreResult<Vec<Listener>> {
-    select_where(conn, "listeners", "acl_id", acl.as_str(), super::rows::listener_from).await
+    select_where(
+        conn,
+        "listeners",
+        "acl_id",
+        acl.as_str(),
+        super::rows::listener_from,
+    )
+    .await
 }
 
 impl<D: TxDriver> WriteTx<D> {
@@ -90,19 +97,36 @@ impl<D: TxDriver> WriteTx<D> {
             ],
         )
         .await?;
-        self.log(&a.project_id, "acl", &[a.id.as_str()], "create", Scope::NONE)
-            .await
+        self.log(
+            &a.project_id,
+            "acl",
+            &[a.id.as_str()],
+            "create",
+            Scope::NONE,
+        )
+        .await
     }
 
     pub(super) async fn acl_update(&mut self, a: &Acl) -> StoreResult<()> {
         let entries = entries_to_text(a)?;
         self.exec(
             "UPDATE acls SET name = $1, entries = $2, updated_at = $3 WHERE id = $4",
-            args![&a.name, entries.as_str(), a.updated_at.millis(), a.id.as_str()],
+            args![
+                &a.name,
+                entries.as_str(),
+                a.updated_at.millis(),
+                a.id.as_str()
+            ],
         )
         .await?;
-        self.log(&a.project_id, "acl", &[a.id.as_str()], "update", Scope::NONE)
-            .await?;
+        self.log(
+            &a.project_id,
+            "acl",
+            &[a.id.as_str()],
+            "update",
+            Scope::NONE,
+        )
+        .await?;
         // Each listener naming it recompiles its rule.
         let users = listeners_using(self.w().await?, &a.id).await?;
         for l in &users {
@@ -121,7 +145,13 @@ impl<D: TxDriver> WriteTx<D> {
     pub(super) async fn acl_delete(&mut self, a: &Acl) -> StoreResult<()> {
         self.exec("DELETE FROM acls WHERE id = $1", args![a.id.as_str()])
             .await?;
-        self.log(&a.project_id, "acl", &[a.id.as_str()], "delete", Scope::NONE)
-            .await
+        self.log(
+            &a.project_id,
+            "acl",
+            &[a.id.as_str()],
+            "delete",
+            Scope::NONE,
+        )
+        .await
     }
 }

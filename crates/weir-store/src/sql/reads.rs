@@ -189,13 +189,17 @@ impl<L: Lend> Reads for L {
     }
 
     async fn acl(&mut self, id: &AclId) -> StoreResult<Option<weir_core::acl::Acl>> {
-        select_one(self.driver().await?, "acls", "id", id.as_str(), acls::acl_from).await
+        select_one(
+            self.driver().await?,
+            "acls",
+            "id",
+            id.as_str(),
+            acls::acl_from,
+        )
+        .await
     }
 
-    async fn acls(
-        &mut self,
-        project: Option<&ProjectId>,
-    ) -> StoreResult<Vec<weir_core::acl::Acl>> {
+    async fn acls(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<weir_core::acl::Acl>> {
         select_scoped(self.driver().await?, "acls", project, acls::acl_from).await
     }
 

@@ -36,10 +36,16 @@ pub(crate) async fn acls_round_trip_and_reload_their_listeners(store: Arc<dyn St
     tx.commit().await.unwrap();
     let mut r = store.read().await.unwrap();
     assert_eq!(r.acl(&acl.id).await.unwrap().as_ref(), Some(&acl));
-    assert_eq!(r.acls(Some(&lb.project_id)).await.unwrap(), vec![acl.clone()]);
+    assert_eq!(
+        r.acls(Some(&lb.project_id)).await.unwrap(),
+        vec![acl.clone()]
+    );
     assert_eq!(r.acls(Some(&"p2".into())).await.unwrap(), Vec::new());
     assert_eq!(r.acl(&AclId::new("nope\0")).await.unwrap(), None);
-    assert_eq!(r.listener(&listener.id).await.unwrap().unwrap().acl, named.acl);
+    assert_eq!(
+        r.listener(&listener.id).await.unwrap().unwrap().acl,
+        named.acl
+    );
     assert_eq!(
         r.listeners_using_acl(&acl.id).await.unwrap(),
         vec![r.listener(&listener.id).await.unwrap().unwrap()]
