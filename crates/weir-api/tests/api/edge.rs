@@ -110,6 +110,10 @@ fn openapi_documents_every_route() {
         ("/v1/pools/{id}", &["get", "patch"]),
         ("/v1/pools/{id}/backends", &["get", "post"]),
         ("/v1/backends/{id}", &["get", "patch", "delete"]),
+        ("/v1/acls", &["get", "post"]),
+        ("/v1/acls/{id}", &["get", "patch", "delete"]),
+        ("/v1/acls/{id}/entries", &["post"]),
+        ("/v1/acls/{id}/entries/remove", &["post"]),
     ] {
         for m in methods {
             assert!(
