@@ -462,6 +462,35 @@ pub struct PoolView {
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Members dialled over TLS (set through Octavia's pool
+    /// `tls_enabled`); absent: in the clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_tls: Option<BackendTlsView>,
+}
+
+/// A re-encrypting pool's TLS towards its members.
+#[derive(Serialize)]
+pub struct BackendTlsView {
+    /// Whether members' certificate chains are verified (against
+    /// `ca_ref`); false: not verified, as the pool asked.
+    pub verify: bool,
+    /// The key-manager ref of the CA bundle, as given.
+    pub ca_ref: Option<String>,
+    pub tls_versions: Vec<&'static str>,
+    pub tls_ciphers: String,
+    pub alpn_protocols: Vec<String>,
+}
+
+impl From<&weir_core::upstream_tls::UpstreamTls> for BackendTlsView {
+    fn from(u: &weir_core::upstream_tls::UpstreamTls) -> Self {
+        Self {
+            verify: u.verifies(),
+            ca_ref: u.ca.as_ref().map(|r| r.href.clone()),
+            tls_versions: u.options.versions().iter().map(|v| v.as_str()).collect(),
+            tls_ciphers: u.options.ciphers(),
+            alpn_protocols: u.alpn(),
+        }
+    }
 }
 
 impl From<&Pool> for PoolView {
@@ -481,6 +510,7 @@ impl From<&Pool> for PoolView {
             description: p.description.clone(),
             created_at: p.created_at.to_string(),
             updated_at: p.updated_at.to_string(),
+            backend_tls: p.upstream_tls.as_ref().map(BackendTlsView::from),
         }
     }
 }

@@ -105,3 +105,55 @@ async fn payload<R: Reads + ?Sized>(
         format!("the payload of secret {id} does not open with this node's secrets key")
     }))
 }
+
+/// What a re-encrypting pool's CA ref holds: a secret's PEM certificates,
+/// or a certificate container's `certificate` and `intermediates`,
+/// checked by `weir_tls::client::ca_certificates`. Like
+/// [`tls_ref_material`], one function for the pool commands (which refuse
+/// a ref that does not resolve) and the follower (which makes the pool
+/// dial nothing). The inner `Err` is fit for the tenant.
+pub async fn ca_ref_material<R: Reads + ?Sized>(
+    reads: &mut R,
+    secrets: &SecretBox,
+    project: &ProjectId,
+    r: &TlsRef,
+    now: Timestamp,
+) -> StoreResult<Result<String, String>> {
+    let bytes = match &r.target {
+        KeyRef::Secret(id) => match payload(reads, secrets, project, id, now).await? {
+            Ok(bytes) => bytes,
+            Err(why) => return Ok(Err(why)),
+        },
+        KeyRef::Container(id) => {
+            let container = reads
+                .container(id)
+                .await?
+                .filter(|c| &c.project_id == project);
+            let Some(container) = container else {
+                return Ok(Err(format!("container {id} not found")));
+            };
+            if container.kind != ContainerKind::Certificate {
+                return Ok(Err(format!(
+                    "container {id} is a {} container, not a certificate container",
+                    container.kind.as_str()
+                )));
+            }
+            let mut bundle = Vec::new();
+            for name in ["certificate", "intermediates"] {
+                if let Some(secret) = container.secret(name) {
+                    match payload(reads, secrets, project, secret, now).await? {
+                        Ok(bytes) => {
+                            bundle.extend_from_slice(&bytes);
+                            bundle.push(b'\n');
+                        }
+                        Err(why) => return Ok(Err(format!("{name}: {why}"))),
+                    }
+                }
+            }
+            bundle
+        }
+    };
+    Ok(weir_tls::client::ca_certificates(&bytes).and_then(|_| {
+        String::from_utf8(bytes).map_err(|_| "the CA bundle is not PEM text".to_owned())
+    }))
+}

@@ -35,7 +35,7 @@ use weir_core::l7::L7Policy;
 use weir_core::model::{LbStatus, Listener, Pool, Protocol};
 use weir_core::topology::{
     listener_spec, served_pool_id, with_l7, BackendSet, BackendTarget, CertificateMaterial,
-    ListenerTls, PoolSpec, Topology,
+    ListenerTls, PoolSpec, PoolTls, Topology,
 };
 use weir_store::{Page, Reads, Store, StoreResult};
 
@@ -53,6 +53,8 @@ struct Follower {
     /// one shard of its pool, not the pool.
     backends: HashMap<PoolId, BackendSet>,
     pools: HashMap<PoolId, Pool>,
+    /// Re-encrypting pools' TLS, resolved when the pool is (re)loaded.
+    pool_tls: HashMap<PoolId, Arc<PoolTls>>,
     /// Opens HTTPS listeners' private keys.
     secrets: Arc<SecretCell>,
 }
@@ -135,12 +137,47 @@ async fn listener_tls(
     Ok(ListenerTls::Serve(served))
 }
 
+/// A re-encrypting pool's TLS: its settings and CA bundle, or why the
+/// bundle cannot be had (the pool then dials nothing).
+async fn pool_tls(reads: &mut dyn Reads, secrets: &SecretBox, pool: &Pool) -> StoreResult<PoolTls> {
+    let Some(settings) = pool.upstream_tls.clone() else {
+        return Ok(PoolTls::Unavailable("the pool does not re-encrypt".into()));
+    };
+    let ca_pem = match &settings.ca {
+        None => None,
+        Some(r) => {
+            match crate::keymaterial::ca_ref_material(reads, secrets, &pool.project_id, r, now())
+                .await?
+            {
+                Ok(pem) => Some(Arc::from(pem)),
+                Err(why) => {
+                    return Ok(PoolTls::Unavailable(format!(
+                        "{} cannot be used: {why}",
+                        r.href
+                    )))
+                }
+            }
+        }
+    };
+    Ok(PoolTls::Dial { settings, ca_pem })
+}
+
+/// Now, for expiry checks of key-manager secrets.
+fn now() -> weir_core::Timestamp {
+    weir_core::Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+    )
+}
+
 impl Follower {
     fn new(secrets: Arc<SecretCell>) -> Self {
         Self {
             topology: Topology::default(),
             backends: HashMap::new(),
             pools: HashMap::new(),
+            pool_tls: HashMap::new(),
             secrets,
         }
     }
@@ -227,8 +264,24 @@ impl Follower {
                     backends.iter().map(BackendTarget::from).collect(),
                 );
             }
-            self.pools.insert(pool.id.clone(), pool);
+            self.set_pool(reads, pool).await?;
         }
+        Ok(())
+    }
+
+    /// Keeps `pool` with its TLS resolved ([`pool_tls`]).
+    async fn set_pool(&mut self, reads: &mut dyn Reads, pool: Pool) -> StoreResult<()> {
+        match &pool.upstream_tls {
+            Some(_) => {
+                let secrets = self.secrets.get();
+                let tls = pool_tls(reads, &secrets, &pool).await?;
+                self.pool_tls.insert(pool.id.clone(), Arc::new(tls));
+            }
+            None => {
+                self.pool_tls.remove(&pool.id);
+            }
+        }
+        self.pools.insert(pool.id.clone(), pool);
         Ok(())
     }
 
@@ -244,6 +297,7 @@ impl Follower {
                     drain_timeout_ms: pool.drain_timeout_ms,
                     slow_start_ms: pool.slow_start_ms,
                     backends: backends.clone(),
+                    tls: self.pool_tls.get(pool_id).cloned(),
                 };
                 self.topology.pools.insert(pool_id.clone(), Arc::new(spec));
             }
@@ -335,7 +389,7 @@ impl Follower {
             if self.pools.contains_key(pool_id) {
                 match reads.pool(pool_id).await? {
                     Some(pool) => {
-                        self.pools.insert(pool_id.clone(), pool);
+                        self.set_pool(reads, pool).await?;
                     }
                     None => {
                         self.pools.remove(pool_id);
@@ -372,6 +426,7 @@ impl Follower {
         }
         let known = &self.pools;
         self.topology.pools.retain(|id, _| known.contains_key(id));
+        self.pool_tls.retain(|id, _| known.contains_key(id));
         self.topology.revision = revision;
         Ok(true)
     }

@@ -27,6 +27,8 @@ pub struct NewServerGroup {
     pub disabled: bool,
     /// Checked by [`crate::tags::validate`].
     pub tags: Vec<String>,
+    /// Members dialled over TLS ([`crate::upstream_tls::check`]).
+    pub upstream_tls: Option<crate::upstream_tls::UpstreamTls>,
 }
 
 /// Plans a server group of `lb`.
@@ -65,6 +67,10 @@ pub fn plan_server_group(
         .transpose()?;
     pool.enabled = !req.disabled;
     pool.tags = crate::tags::validate("tags", &req.tags)?;
+    if let Some(upstream) = &req.upstream_tls {
+        crate::upstream_tls::check("tls_enabled", pool.protocol, upstream)?;
+        pool.upstream_tls = Some(upstream.clone());
+    }
     Ok(pool)
 }
 

@@ -58,6 +58,7 @@ pub mod tags;
 pub mod time;
 pub mod tls;
 pub mod topology;
+pub mod upstream_tls;
 
 pub use error::{Error, ResourceKind};
 pub use time::Timestamp;

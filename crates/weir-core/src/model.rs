@@ -771,6 +771,9 @@ pub struct Pool {
     pub tags: Vec<String>,
     /// The health check's own tags (Octavia's health monitor `tags`).
     pub monitor_tags: Vec<String>,
+    /// Members are dialled over TLS ([`crate::upstream_tls`]); `None`:
+    /// in the clear.
+    pub upstream_tls: Option<crate::upstream_tls::UpstreamTls>,
 }
 
 impl Pool {
@@ -802,6 +805,7 @@ impl Pool {
             updated_at: now,
             tags: Vec::new(),
             monitor_tags: Vec::new(),
+            upstream_tls: None,
         }
     }
 }

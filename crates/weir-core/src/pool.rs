@@ -139,6 +139,9 @@ pub struct PoolUpdate {
     /// Replaces the health check's tags, likewise. Removing the check
     /// (`health_check: Some(None)`) clears them.
     pub monitor_tags: Option<Vec<String>>,
+    /// Members dialled over TLS ([`crate::upstream_tls`]); `Some(None)`:
+    /// in the clear again.
+    pub upstream_tls: Option<Option<crate::upstream_tls::UpstreamTls>>,
 }
 
 /// Parses `200`, `200-399`, `200,204,300-302`.
@@ -405,6 +408,12 @@ pub fn plan_pool_update(
     }
     if let Some(enabled) = update.monitor_enabled {
         next.monitor_enabled = enabled;
+    }
+    if let Some(upstream) = &update.upstream_tls {
+        if let Some(u) = upstream {
+            crate::upstream_tls::check("tls_enabled", current.protocol, u)?;
+        }
+        next.upstream_tls = upstream.clone();
     }
     if let Some(check) = &update.health_check {
         next.health_check = check

@@ -143,6 +143,22 @@ pub struct PoolSpec {
     /// How long a joining or recovering backend ramps up; 0 is off.
     pub slow_start_ms: u64,
     pub backends: BackendSet,
+    /// Members dialled over TLS; `None`: in the clear.
+    pub tls: Option<Arc<PoolTls>>,
+}
+
+/// A re-encrypting pool's TLS as the follower resolved it: the settings
+/// and the CA bundle read from the key manager, or why they cannot be
+/// had. An unavailable pool dials nothing (never in the clear instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolTls {
+    Dial {
+        settings: crate::upstream_tls::UpstreamTls,
+        /// The CA bundle (PEM) members are verified against; `None`:
+        /// not verified, as the pool asked.
+        ca_pem: Option<Arc<str>>,
+    },
+    Unavailable(String),
 }
 
 /// Shards of a [`BackendSet`]: a change to one backend copies one shard in

@@ -66,6 +66,12 @@ impl Egress {
         }
     }
 
+    /// The configured connect timeout (a TLS handshake to a member gets
+    /// as long again).
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
     /// A TCP connection to `addr`, within `timeout` (a listener's own) or
     /// else the configured connect timeout.
     pub async fn connect(

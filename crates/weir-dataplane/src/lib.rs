@@ -34,6 +34,7 @@ pub mod proxy_protocol;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
+pub mod upstream_tls;
 
 use std::collections::HashMap;
 use std::fmt::Write;

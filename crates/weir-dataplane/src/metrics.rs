@@ -59,7 +59,7 @@ const LISTENER_FAMILIES: [ListenerFamily; 11] = [
     }),
 ];
 
-const BACKEND_FAMILIES: [BackendFamily; 9] = [
+const BACKEND_FAMILIES: [BackendFamily; 10] = [
     ("weir_backend_active_connections", "gauge", |b| {
         b.active.load(Ordering::Relaxed)
     }),
@@ -74,6 +74,11 @@ const BACKEND_FAMILIES: [BackendFamily; 9] = [
     }),
     ("weir_backend_connect_failures_total", "counter", |b| {
         b.connect_failures.load(Ordering::Relaxed)
+    }),
+    // Also counted among the connect failures: a failed handshake sent
+    // nothing of the request.
+    ("weir_backend_tls_failures_total", "counter", |b| {
+        b.tls_failures.load(Ordering::Relaxed)
     }),
     ("weir_backend_failed_responses_total", "counter", |b| {
         b.response_failures.load(Ordering::Relaxed)

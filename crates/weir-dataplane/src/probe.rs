@@ -34,6 +34,21 @@ pub async fn check_once(
     check: &HealthCheck,
     addr: SocketAddr,
 ) -> Result<(), CheckFailed> {
+    check_member(egress, check, addr, None).await
+}
+
+/// [`check_once`] for a member of a re-encrypting pool, `member_tls`
+/// being the pool's connector: its HTTP checks run over the pool's TLS
+/// (HAProxy's `check-ssl` on an `ssl` server, as Octavia configures it),
+/// verifying what traffic verifies, so a member whose certificate the
+/// pool's CA does not sign is down. TCP, TLS-HELLO and HTTPS checks are
+/// as in any pool.
+pub async fn check_member(
+    egress: &Egress,
+    check: &HealthCheck,
+    addr: SocketAddr,
+    member_tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<(), CheckFailed> {
     use FailureReason::{ConnectionFailed, NotAllowed};
     let timeout = Duration::from_millis(check.timeout_ms);
     let io_failure = |stage: &str, e: std::io::Error| {
@@ -73,16 +88,22 @@ pub async fn check_once(
                 request,
             } => {
                 let head = request_head(request, path, addr);
-                http_exchange(stream, addr, &head, expected, &io_failure).await
+                match member_tls {
+                    Some(connector) => {
+                        let tls = tls_handshake(stream, addr, Some(connector)).await?;
+                        http_exchange(tls, addr, &head, expected, &io_failure).await
+                    }
+                    None => http_exchange(stream, addr, &head, expected, &io_failure).await,
+                }
             }
-            CheckKind::TlsHello => tls_handshake(stream, addr).await.map(drop),
+            CheckKind::TlsHello => tls_handshake(stream, addr, None).await.map(drop),
             CheckKind::Https {
                 path,
                 expected,
                 request,
             } => {
                 let head = request_head(request, path, addr);
-                let tls = tls_handshake(stream, addr).await?;
+                let tls = tls_handshake(stream, addr, None).await?;
                 http_exchange(tls, addr, &head, expected, &io_failure).await
             }
         }
@@ -170,57 +191,6 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Accepts any certificate: a health check asks whether a member serves
-/// TLS, not who it is (Octavia's amphora checks with `verify none` too).
-/// Signatures are still checked, so the handshake is a real one.
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// The client side of TLS checks, built once.
 fn tls_checks() -> tokio_rustls::TlsConnector {
     static CONNECTOR: std::sync::OnceLock<tokio_rustls::TlsConnector> = std::sync::OnceLock::new();
@@ -231,20 +201,25 @@ fn tls_checks() -> tokio_rustls::TlsConnector {
                 .with_safe_default_protocol_versions()
                 .expect("ring supports TLS 1.2 and 1.3")
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_custom_certificate_verifier(Arc::new(
+                    weir_tls::client::UnverifiedMember::new(provider),
+                ))
                 .with_no_client_auth();
             tokio_rustls::TlsConnector::from(Arc::new(config))
         })
         .clone()
 }
 
-/// A TLS handshake with the member (no SNI: it is named by address).
+/// A TLS handshake with the member (no SNI: it is named by address),
+/// with `connector` (a re-encrypting pool's own) or the checks' own.
 async fn tls_handshake(
     stream: tokio::net::TcpStream,
     addr: SocketAddr,
+    connector: Option<&tokio_rustls::TlsConnector>,
 ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, CheckFailed> {
-    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-    tls_checks().connect(name, stream).await.map_err(|e| {
+    let name = weir_tls::client::member_name(addr.ip());
+    let connector = connector.cloned().unwrap_or_else(tls_checks);
+    connector.connect(name, stream).await.map_err(|e| {
         CheckFailed::new(
             FailureReason::UnexpectedResponse,
             format!("TLS handshake with {addr}: {e}"),
@@ -284,7 +259,16 @@ pub async fn run(
             .unwrap_or_else(|| target.port_for(pool.default_port()));
         let addr = SocketAddr::new(target.monitor_address.unwrap_or(target.address), port);
         let started = std::time::Instant::now();
-        let result = check_once(&egress, &check, addr).await;
+        let dialer = pool.dialer();
+        let result = match dialer.unavailable() {
+            // A pool that cannot have its TLS dials nothing, checks
+            // included.
+            Some(why) => Err(CheckFailed::new(
+                FailureReason::ConnectionFailed,
+                format!("TLS to members: {why}"),
+            )),
+            None => check_member(&egress, &check, addr, dialer.connector()).await,
+        };
         backend
             .checks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

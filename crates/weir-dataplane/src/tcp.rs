@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::listener::ListenerRuntime;
 use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime};
+use crate::upstream_tls::MemberStream;
 use crate::Shared;
 
 /// Per-direction copy buffer: it starts small, so a short connection costs
@@ -46,7 +47,7 @@ async fn connect_upstream(
     shared: &Shared,
     client: SocketAddr,
     port: u16,
-) -> Option<(TcpStream, Arc<BackendRuntime>)> {
+) -> Option<(MemberStream, Arc<BackendRuntime>)> {
     let spec = runtime.spec();
     let scheduler = spec.scheduler;
     // Backends without a port of their own: one port for every attempt.
@@ -57,7 +58,11 @@ async fn connect_upstream(
     for _ in 0..shared.config.connect_attempts {
         let (pool, backend) = pick(&pools, scheduler, client, &tried)?;
         let addr = PoolRuntime::address(&backend, dial_port);
-        match shared.egress.connect(addr, connect_timeout).await {
+        let dialer = pool.dialer();
+        match dialer
+            .connect(&shared.egress, &backend, addr, connect_timeout)
+            .await
+        {
             Ok(stream) => {
                 pool.record_success(&backend);
                 return Some((stream, backend));
@@ -115,8 +120,14 @@ async fn serve(
             .relay_idle_ms(shared.config.tcp_idle_timeout.as_millis() as u64),
     );
     let activity = Activity::new();
+    let copy = async {
+        match &mut upstream {
+            MemberStream::Plain(upstream) => relay(&mut client, upstream, &activity).await,
+            MemberStream::Tls(upstream) => relay_tls(&mut client, upstream, &activity).await,
+        }
+    };
     tokio::select! {
-        copied = relay(&mut client, &mut upstream, &activity) => {
+        copied = copy => {
             if let Ok((to_backend, to_client)) = copied {
                 guard.backend().bytes_out.fetch_add(to_backend, Ordering::Relaxed);
                 guard.backend().bytes_in.fetch_add(to_client, Ordering::Relaxed);
@@ -182,6 +193,49 @@ async fn relay(
         pump(client_read, upstream_write, &finished, activity),
         pump(upstream_read, client_write, &finished, activity)
     )
+}
+
+/// [`relay`] to a member dialled over TLS: the bytes are encrypted in
+/// user space, so they are always copied (never spliced).
+async fn relay_tls<U: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut TcpStream,
+    upstream: &mut U,
+    activity: &Activity,
+) -> std::io::Result<(u64, u64)> {
+    let (client_read, client_write) = client.split();
+    let (upstream_read, upstream_write) = tokio::io::split(upstream);
+    let finished = AtomicBool::new(false);
+    tokio::try_join!(
+        copy_pump(client_read, upstream_write, &finished, activity),
+        copy_pump(upstream_read, client_write, &finished, activity)
+    )
+}
+
+/// Copies one direction between any two streams, passing the first EOF
+/// on as a half-close (a TLS close_notify towards a member).
+async fn copy_pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    mut from: R,
+    mut to: W,
+    finished: &AtomicBool,
+    activity: &Activity,
+) -> std::io::Result<u64> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; COPY_MAX];
+    let mut total = 0u64;
+    loop {
+        let n = from.read(&mut buf).await?;
+        activity.touch();
+        if n == 0 {
+            if first_to_finish(finished) {
+                to.shutdown().await?;
+            }
+            return Ok(total);
+        }
+        to.write_all(&buf[..n]).await?;
+        to.flush().await?;
+        activity.touch();
+        total += n as u64;
+    }
 }
 
 /// Called by a direction at its EOF: true when it is the first, and so must

@@ -209,15 +209,17 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
             "{field}: the error names the field: {body}"
         );
     }
-    // Persistence timeouts and re-encryption are options Weir's provider
-    // does not have: Octavia's 501, which clients treat as "unsupported".
-    // (Cookie persistence: `octavia_persistence.rs`.)
+    // Persistence timeouts and client certificates towards members are
+    // options Weir's provider does not have: Octavia's 501, which clients
+    // treat as "unsupported". (Cookie persistence:
+    // `octavia_persistence.rs`; re-encryption: `octavia_pool_tls.rs`.)
     for (field, value) in [
         (
             "session_persistence",
             json!({"type": "SOURCE_IP", "persistence_timeout": 60}),
         ),
-        ("tls_enabled", json!(true)),
+        ("tls_container_ref", json!("http://barbican/containers/c")),
+        ("crl_container_ref", json!("http://barbican/secrets/s")),
     ] {
         let reply = o.pool(with(field, value));
         assert!(status(&reply, 501)["faultstring"]

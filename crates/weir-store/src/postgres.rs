@@ -98,6 +98,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../migrations/postgres/0016_project_quotas.sql"),
     ),
+    (
+        17,
+        include_str!("../migrations/postgres/0017_pool_upstream_tls.sql"),
+    ),
     (18, include_str!("../migrations/postgres/0018_acls.sql")),
 ];
 

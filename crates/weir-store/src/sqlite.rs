@@ -87,6 +87,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         21,
         include_str!("../migrations/sqlite/0021_project_quotas.sql"),
     ),
+    (
+        22,
+        include_str!("../migrations/sqlite/0022_pool_upstream_tls.sql"),
+    ),
     (23, include_str!("../migrations/sqlite/0023_acls.sql")),
 ];
 

@@ -797,6 +797,65 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
             Some(&changed)
         );
     }
+    // Re-encryption round-trips: verifying against a CA ref with every
+    // option set, not verifying with none, and back to the clear.
+    use weir_core::keymgr::{KeyRef, TlsRef};
+    use weir_core::tls::{TlsOptions, TlsVersion};
+    use weir_core::upstream_tls::UpstreamTls;
+    for upstream in [
+        Some(UpstreamTls {
+            ca: Some(TlsRef {
+                href: "http://weir.test/key-manager/v1/secrets/s-ca".into(),
+                target: KeyRef::Secret("s-ca".into()),
+            }),
+            options: TlsOptions {
+                versions: vec![TlsVersion::Tls13],
+                ciphers: Some("TLS_AES_128_GCM_SHA256".into()),
+                alpn: vec!["http/1.1".into()],
+            },
+        }),
+        Some(UpstreamTls {
+            ca: Some(TlsRef {
+                href: "c".into(),
+                target: KeyRef::Container("c-ca".into()),
+            }),
+            options: TlsOptions::default(),
+        }),
+        Some(UpstreamTls::default()),
+        None,
+    ] {
+        let changed = Pool {
+            upstream_tls: upstream,
+            ..group.clone()
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.update_pool(&changed).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut r = store.read().await.unwrap();
+        assert_eq!(
+            r.pool(&"group1".into()).await.unwrap().as_ref(),
+            Some(&changed)
+        );
+    }
+    let with_tls = Pool {
+        id: "group-tls".into(),
+        upstream_tls: Some(UpstreamTls::default()),
+        ..group.clone()
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_server_group(&with_tls).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store
+            .read()
+            .await
+            .unwrap()
+            .pool(&"group-tls".into())
+            .await
+            .unwrap(),
+        Some(with_tls),
+        "created with re-encryption"
+    );
     let mut r = store.read().await.unwrap();
     let changes = r.changes_since(before, 10).await.unwrap();
     assert!(changes

@@ -14,6 +14,7 @@
 //! into the PEM that [`inspect`] holds to the same rules.
 
 pub mod bundle;
+pub mod client;
 pub mod server;
 
 use rustls::pki_types::pem::PemObject;

@@ -215,7 +215,9 @@ pub fn server_config_with(
 /// The suites `options` name (IANA names, from `weir_core::tls`): a
 /// TLS 1.3 suite named restricts TLS 1.3 to those named, so a list of
 /// TLS 1.2 suites only leaves TLS 1.3 every suite. Every suite: none named.
-fn cipher_suites(options: &TlsOptions) -> Result<Vec<rustls::SupportedCipherSuite>, String> {
+pub(crate) fn cipher_suites(
+    options: &TlsOptions,
+) -> Result<Vec<rustls::SupportedCipherSuite>, String> {
     let all = rustls::crypto::ring::ALL_CIPHER_SUITES;
     let named = options.suites();
     if named.is_empty() {

@@ -202,10 +202,14 @@ impl Control {
         let principal = principal.clone();
         let capabilities = self.settings.capabilities;
         let limits = self.settings.limits;
+        let secrets = self.secrets.get();
         command!(self.writer, principal, |tx| {
             let current = tx.pool(&id).await?;
             let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
             let next = plan_pool_update(&current, &update, capabilities, now())?;
+            if next.upstream_tls != current.upstream_tls {
+                super::keymgr::check_pool_ca(tx, &secrets, &next).await?;
+            }
             let added = current.health_check.is_none() && next.health_check.is_some();
             quota_room(
                 tx,

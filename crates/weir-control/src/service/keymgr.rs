@@ -117,6 +117,8 @@ impl Control {
             let listeners = tx.listeners_of_project(&current.project_id).await?;
             let containers = tx.containers(Some(&current.project_id)).await?;
             keymgr::check_delete(&KeyRef::Secret(id.clone()), &listeners, &containers)?;
+            let pools = project_pools(tx, &current.project_id).await?;
+            keymgr::check_pool_delete(&KeyRef::Secret(id.clone()), &pools, &containers)?;
             tx.delete_secret(&current).await?;
             Ok(())
         })
@@ -171,6 +173,8 @@ impl Control {
             let current = principal.check(found, ResourceKind::Container, id.as_str())?;
             let listeners = tx.listeners_of_project(&current.project_id).await?;
             keymgr::check_delete(&KeyRef::Container(id.clone()), &listeners, &[])?;
+            let pools = project_pools(tx, &current.project_id).await?;
+            keymgr::check_pool_delete(&KeyRef::Container(id.clone()), &pools, &[])?;
             tx.delete_container(&current).await?;
             Ok(())
         })
@@ -182,6 +186,41 @@ impl Control {
 /// key that pass the upload rules. Read in the writing transaction, so a
 /// secret deleted meanwhile is not named. A ref that does not resolve is
 /// refused in Octavia's words ("Could not retrieve certificate").
+/// Every pool of `project`'s load balancers (for the delete checks).
+async fn project_pools(
+    tx: &mut dyn StoreTx,
+    project: &weir_core::ids::ProjectId,
+) -> ControlResult<Vec<weir_core::model::Pool>> {
+    let mut pools = Vec::new();
+    for lb in tx.load_balancers(Some(project)).await? {
+        pools.extend(tx.pools_of(&lb.id).await?);
+    }
+    Ok(pools)
+}
+
+/// A re-encrypting pool's CA ref, resolved in the transaction that
+/// stores the pool: one that would not verify anything is refused, as a
+/// listener's certificate ref is ("Could not retrieve certificate").
+pub(super) async fn check_pool_ca(
+    tx: &mut dyn StoreTx,
+    secrets: &crate::secrets::SecretBox,
+    pool: &weir_core::model::Pool,
+) -> ControlResult<()> {
+    let Some(r) = pool.upstream_tls.as_ref().and_then(|u| u.ca.as_ref()) else {
+        return Ok(());
+    };
+    if let Err(why) =
+        crate::keymaterial::ca_ref_material(tx, secrets, &pool.project_id, r, now()).await?
+    {
+        return Err(Error::invalid(
+            "ca_tls_container_ref",
+            format!("Could not retrieve certificate: {} ({why})", r.href),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 pub(super) async fn check_tls_refs(
     tx: &mut dyn StoreTx,
     secrets: &crate::secrets::SecretBox,

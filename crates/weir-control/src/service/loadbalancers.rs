@@ -354,6 +354,7 @@ impl Control {
     ) -> ControlResult<(Pool, Vec<Backend>)> {
         let principal = principal.clone();
         let settings = self.settings.clone();
+        let secrets = self.secrets.get();
         let attaching = attach_to.is_some();
         let created = command!(self.writer, principal, |tx| {
             let found = tx.load_balancer(&lb_id).await?;
@@ -372,6 +373,7 @@ impl Control {
             )?;
             quota_room(tx, &settings.limits, &lb.project_id, QuotaResource::Pool, 1).await?;
             let pool = group::plan_server_group(&lb, &req, &mut UuidIds, at)?;
+            super::keymgr::check_pool_ca(tx, &secrets, &pool).await?;
             quota_room(
                 tx,
                 &settings.limits,

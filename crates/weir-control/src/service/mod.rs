@@ -432,6 +432,14 @@ impl Control {
     /// every committed change, so that an answer about listeners tells
     /// whether they are bound rather than "pending". Without a data plane
     /// it returns at once.
+    /// [`Self::settle`] for a dialect whose answers show what the data
+    /// plane has applied (Octavia's member `provisioning_status`): after
+    /// it, a member just registered reads ACTIVE, not PENDING_CREATE
+    /// behind a load balancer that already reads ACTIVE.
+    pub async fn settled(&self) {
+        self.settle().await;
+    }
+
     async fn settle(&self) {
         let Some(live) = self.live.get() else { return };
         let target = *self.writer.revision().borrow();

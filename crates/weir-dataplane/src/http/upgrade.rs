@@ -32,9 +32,9 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::upstream_tls::MemberStream;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::head::Framing;
 use crate::pool::ConnGuard;
@@ -109,7 +109,7 @@ pub(super) struct TunnelLimits {
 pub(super) async fn tunnel<C: AsyncRead + AsyncWrite + Unpin>(
     client: &mut C,
     early: &mut BytesMut,
-    mut upstream: TcpStream,
+    mut upstream: MemberStream,
     late: &mut BytesMut,
     guard: &ConnGuard,
     limits: TunnelLimits,
@@ -123,7 +123,7 @@ pub(super) async fn tunnel<C: AsyncRead + AsyncWrite + Unpin>(
     early.clear();
     late.clear();
     let (client_read, client_write) = tokio::io::split(client);
-    let (member_read, member_write) = upstream.split();
+    let (member_read, member_write) = tokio::io::split(upstream);
     let finished = AtomicBool::new(false);
     let both = async {
         tokio::join!(

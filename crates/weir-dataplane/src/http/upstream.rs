@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::body::{self, BodyRules};
 use super::head::{self, Framing, HeadError, RequestContext, RequestHead};
@@ -33,14 +32,17 @@ use super::{answer, refuse, Refusal, CHUNK};
 use crate::listener::ListenerRuntime;
 use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime, Sticky};
 use crate::tcp::pick;
+use crate::upstream_tls::{Dialer, MemberStream};
 use weir_core::ids::BackendId;
 use weir_core::model::{Persistence, Scheduler};
 use weir_core::topology::L7Target;
 
-/// An open connection to a backend.
+/// An open connection to a backend, and the generation of the pool's
+/// dialer that made it.
 struct Upstream {
-    stream: TcpStream,
+    stream: MemberStream,
     pooled: bool,
+    generation: u64,
 }
 
 /// A client connection's read buffers, kept across its requests.
@@ -61,41 +63,52 @@ enum Reuse {
     Fresh,
 }
 
-/// An idle pooled connection to `backend`, or a new one.
+/// An idle pooled connection to `backend` made by the pool's current
+/// dialer, or a new one (over TLS when the pool re-encrypts).
 async fn checkout(
     backend: &BackendRuntime,
+    dialer: &Dialer,
     addr: SocketAddr,
     cx: &RequestContext<'_>,
     reuse: Reuse,
 ) -> io::Result<Upstream> {
+    let generation = dialer.generation;
     while let Some(stream) = (reuse != Reuse::Fresh)
-        .then(|| backend.take_idle())
+        .then(|| backend.take_idle(generation))
         .flatten()
     {
         if reuse == Reuse::Idle {
             return Ok(Upstream {
                 stream,
                 pooled: true,
+                generation,
             });
         }
         // An idle connection the backend has closed reads EOF (or an
-        // error) at once; anything else means it is still usable.
+        // error) at once; anything else means it is still usable. (A
+        // byte read here, TLS or not, discards the connection.)
         let mut byte = [0u8; 1];
-        if matches!(stream.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+        if matches!(stream.tcp().try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        {
             return Ok(Upstream {
                 stream,
                 pooled: true,
+                generation,
             });
         }
     }
-    let stream = cx
-        .shared
-        .egress
-        .connect(addr, cx.settings.connect_timeout)
+    let stream = dialer
+        .connect(
+            &cx.shared.egress,
+            backend,
+            addr,
+            cx.settings.connect_timeout,
+        )
         .await?;
     Ok(Upstream {
         stream,
         pooled: false,
+        generation,
     })
 }
 
@@ -115,7 +128,7 @@ enum Attempt {
     Broken,
     /// The member switched to WebSocket and the client has its `101`:
     /// what is left is the tunnel ([`super::upgrade`]).
-    Upgraded(TcpStream, ConnGuard),
+    Upgraded(MemberStream, ConnGuard),
 }
 
 /// A backend's failure to serve one attempt.
@@ -256,8 +269,10 @@ pub(super) async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
         } else {
             Vec::new()
         };
+        let dialer = pool.dialer();
         let to = Target {
             backend: &backend,
+            dialer: &dialer,
             addr,
             set_cookie: &set_cookie,
         };
@@ -341,6 +356,7 @@ pub(super) async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
 /// The backend one attempt goes to, and what its response head gains.
 struct Target<'a> {
     backend: &'a Arc<BackendRuntime>,
+    dialer: &'a Dialer,
     addr: SocketAddr,
     /// A `Set-Cookie` line (HTTP_COOKIE) or nothing.
     set_cookie: &'a [u8],
@@ -357,11 +373,12 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
 ) -> Attempt {
     let Target {
         backend,
+        dialer,
         addr,
         set_cookie,
     } = to;
     let settings = cx.settings;
-    let mut up = match checkout(backend, addr, cx, reuse).await {
+    let mut up = match checkout(backend, dialer, addr, cx, reuse).await {
         Ok(up) => up,
         Err(e) => return Attempt::Failed(Failure::connect(addr, &e)),
     };
@@ -511,7 +528,7 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
         }
         drop(guard);
         if response.reusable && ubuf.is_empty() {
-            backend.put_idle(up.stream);
+            backend.put_idle(up.stream, up.generation);
         }
         return Attempt::Done(keep_client);
     }

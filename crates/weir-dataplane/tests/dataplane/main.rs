@@ -17,6 +17,7 @@ mod limits;
 mod ping;
 mod policy;
 mod pool;
+mod reencrypt;
 mod smuggling;
 mod sticky;
 mod tcp;

@@ -30,6 +30,7 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
             health_check: None,
             drain_timeout_ms: 1000,
             slow_start_ms: 0,
+            tls: None,
             backends: backends.into_iter().collect(),
         });
         let egress = Egress::new(vec!["127.0.0.0/8".parse().unwrap()], Duration::from_secs(1));
@@ -84,6 +85,7 @@ async fn a_backend_ejected_again_stays_out_longer_until_it_serves_well() {
         health_check: None,
         drain_timeout_ms: 1000,
         slow_start_ms: 0,
+        tls: None,
         // "b" fails; "steady" keeps the pool serving, without which "b"
         // would never be ejected.
         backends: ["b", "steady"]

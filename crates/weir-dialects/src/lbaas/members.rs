@@ -126,6 +126,7 @@ pub(super) async fn create_member(
             e.message = e.message.replace("members[0].", "member.");
             e
         })?;
+    c.settled().await;
     let pool = c.get_pool(&ctx.principal, &pool_id).await.map_err(fail)?;
     let b = outcome.backends.first().ok_or_else(|| {
         LbaasError::new(
@@ -330,5 +331,6 @@ pub(super) async fn batch_members(
         .batch_backends(&ctx.principal, pool, specs, additive, ctx.flavor.policy())
         .await
         .map_err(fail)?;
+    d.control.settled().await;
     Ok(StatusCode::ACCEPTED.into_response())
 }

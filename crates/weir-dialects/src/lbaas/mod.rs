@@ -17,6 +17,7 @@ pub mod listing;
 mod loadbalancers;
 mod members;
 mod monitors;
+mod pool_tls;
 mod pools;
 mod quotas;
 mod tags;

@@ -9,8 +9,12 @@
 //! monitor managed (one registry, several faces), but not changed or
 //! deleted here (409).
 
+use axum::http::HeaderMap;
 use weir_core::group::{is_server_group, NewServerGroup, WhenInUse};
 use weir_core::pool::PersistenceSpec;
+use weir_core::upstream_tls::UpstreamTls;
+
+use super::pool_tls::PoolTlsBody;
 
 use super::*;
 
@@ -133,7 +137,7 @@ pub(super) async fn list_pools(
 }
 
 /// Every field of Octavia's pool body; those Weir cannot honour yet are
-/// refused unless they say "none" ([`refuse_unhonoured`]), and any other
+/// refused unless they say "none" ([`super::pool_tls`]), and any other
 /// field is refused by name, as Octavia's own API does.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,36 +157,44 @@ pub(super) struct PoolBody {
     /// Likewise.
     #[serde(default, deserialize_with = "present")]
     tags: Option<Option<Value>>,
+    /// Re-encryption to members ([`super::pool_tls`]).
     tls_enabled: Option<bool>,
     tls_container_ref: Option<Value>,
-    ca_tls_container_ref: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    ca_tls_container_ref: Option<Option<String>>,
     crl_container_ref: Option<Value>,
-    tls_versions: Option<Value>,
-    tls_ciphers: Option<Value>,
-    alpn_protocols: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    tls_versions: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    tls_ciphers: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    alpn_protocols: Option<Option<Vec<String>>>,
 }
 
 impl PoolBody {
-    /// Refuses what Weir cannot honour; `owner` is the project the pool
-    /// belongs to (its load balancer's).
-    fn refuse_unhonoured(&self, owner: &ProjectId) -> Result<(), LbaasError> {
-        for (name, value) in [
-            ("tls_container_ref", &self.tls_container_ref),
-            ("ca_tls_container_ref", &self.ca_tls_container_ref),
-            ("crl_container_ref", &self.crl_container_ref),
-            ("tls_versions", &self.tls_versions),
-            ("tls_ciphers", &self.tls_ciphers),
-            ("alpn_protocols", &self.alpn_protocols),
-        ] {
-            refuse_unhonoured("", name, value.as_ref())?;
-        }
-        if self.tls_enabled == Some(true) {
-            return Err(LbaasError::unsupported(
-                "tls_enabled true (Weir does not re-encrypt to members yet)",
-            ));
-        }
-        // A pool always belongs to its load balancer's project.
+    /// The pool belongs to its load balancer's project (`owner`).
+    fn check_owner(&self, owner: &ProjectId) -> Result<(), LbaasError> {
         check_owner([&self.project_id, &self.tenant_id], owner)
+    }
+
+    /// What the body says about TLS to members, read against the pool's
+    /// `current` re-encryption ([`PoolTlsBody::apply`]).
+    fn upstream_tls(
+        &self,
+        flavor: Flavor,
+        headers: &HeaderMap,
+        current: Option<&UpstreamTls>,
+    ) -> Result<Option<Option<UpstreamTls>>, LbaasError> {
+        PoolTlsBody {
+            tls_enabled: self.tls_enabled,
+            tls_container_ref: self.tls_container_ref.clone(),
+            ca_tls_container_ref: self.ca_tls_container_ref.clone(),
+            crl_container_ref: self.crl_container_ref.clone(),
+            tls_versions: self.tls_versions.clone(),
+            tls_ciphers: self.tls_ciphers.clone(),
+            alpn_protocols: self.alpn_protocols.clone(),
+        }
+        .apply(flavor, headers, current)
     }
 }
 
@@ -282,6 +294,7 @@ fn protocol_mismatch(e: ControlError, protocol: &str, listener: Option<&Listener
 pub(super) async fn create_pool(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: PoolBody = body(&raw, "pool")?;
@@ -320,7 +333,8 @@ pub(super) async fn create_pool(
         .get_load_balancer(&ctx.principal, &lb_id)
         .await
         .map_err(fail)?;
-    req.refuse_unhonoured(&lb.project_id)?;
+    req.check_owner(&lb.project_id)?;
+    let upstream_tls = req.upstream_tls(ctx.flavor, &headers, None)?.flatten();
     let (pool, _) = c
         .create_server_group(
             &ctx.principal,
@@ -335,6 +349,7 @@ pub(super) async fn create_pool(
                 )?,
                 disabled: req.admin_state_up == Some(false),
                 tags: tags_field("", &req.tags)?.unwrap_or_default(),
+                upstream_tls,
             },
             listener.as_ref().map(|l| l.id.clone()),
             Vec::new(),
@@ -371,6 +386,7 @@ pub(super) async fn update_pool(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
     Path(p): Path<HashMap<String, String>>,
+    headers: HeaderMap,
     RawBody(raw): RawBody,
 ) -> LbResult {
     let req: PoolBody = body(&raw, "pool")?;
@@ -389,7 +405,8 @@ pub(super) async fn update_pool(
     let c = &d.control;
     let id = PoolId::new(param(&p, "pool_id"));
     let (current, _, _) = group_full(c, &ctx.principal, &id).await?;
-    req.refuse_unhonoured(&current.project_id)?;
+    req.check_owner(&current.project_id)?;
+    let upstream_tls = req.upstream_tls(ctx.flavor, &headers, current.upstream_tls.as_ref())?;
     c.update_pool(
         &ctx.principal,
         id.clone(),
@@ -409,6 +426,7 @@ pub(super) async fn update_pool(
                 .transpose()?
                 .map(|s| Some(s.to_owned())),
             tags: tags_field("", &req.tags)?,
+            upstream_tls,
             ..PoolUpdate::default()
         },
     )

@@ -56,7 +56,7 @@ fn could_not_retrieve(href: &str) -> LbaasError {
 /// A key-manager URL as what it names: it must be this Weir's own key
 /// manager (the host the request came to, the `/key-manager/v1/` path)
 /// naming a secret or a container; anything else is Octavia's 400.
-fn key_ref(headers: &HeaderMap, href: &str) -> Result<TlsRef, LbaasError> {
+pub(super) fn key_ref(headers: &HeaderMap, href: &str) -> Result<TlsRef, LbaasError> {
     let base = format!(
         "{}{}/v1/",
         crate::openstack::base_url(headers),
@@ -318,7 +318,7 @@ impl TlsBody {
     }
 }
 
-fn domain(e: Error) -> LbaasError {
+pub(super) fn domain(e: Error) -> LbaasError {
     LbaasError::from_control(e.into())
 }
 

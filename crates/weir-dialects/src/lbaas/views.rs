@@ -250,7 +250,7 @@ pub(super) fn pool_view(
         .scheduler
         .or(first.map(|l| l.scheduler))
         .unwrap_or(Scheduler::Wrr);
-    json!({
+    let mut view = json!({
         "id": pool.id.as_str(),
         "name": pool.name,
         "description": pool.description,
@@ -277,17 +277,16 @@ pub(super) fn pool_view(
         "operating_status": operating,
         "project_id": pool.project_id.as_str(),
         "tenant_id": pool.project_id.as_str(),
-        "tls_enabled": false,
-        "tls_container_ref": null,
-        "ca_tls_container_ref": null,
-        "crl_container_ref": null,
-        "tls_versions": null,
-        "tls_ciphers": null,
-        "alpn_protocols": null,
         "created_at": pool.created_at.to_string(),
         "updated_at": pool.updated_at.to_string(),
         "tags": pool.tags,
-    })
+    });
+    if let Some(fields) = view.as_object_mut() {
+        for (name, value) in super::pool_tls::view_fields(pool) {
+            fields.insert(name.to_owned(), value);
+        }
+    }
+    view
 }
 
 pub(super) fn member_view(c: &Control, b: &Backend, monitored: bool) -> Value {

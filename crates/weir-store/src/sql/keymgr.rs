@@ -6,6 +6,7 @@
 
 use weir_core::keymgr::{Container, ContainerKind, KeyRef, Secret, TlsRef};
 use weir_core::tls::{TlsOptions, TlsVersion};
+use weir_core::upstream_tls::UpstreamTls;
 
 use super::writes::Scope;
 use super::*;
@@ -68,8 +69,14 @@ pub(super) fn tls_refs_to_text(refs: &[TlsRef]) -> String {
 
 pub(super) fn tls_refs_col(row: &impl Columns) -> StoreResult<Vec<TlsRef>> {
     let text = row.text("tls_refs")?;
-    let corrupt = || StoreError::Corrupt(format!("tls_refs: {text:?}"));
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|_| corrupt())?;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|_| StoreError::Corrupt(format!("tls_refs: {text:?}")))?;
+    refs_from(&rows, "tls_refs", &text)
+}
+
+/// Refs stored as `{href, kind, id}` objects.
+fn refs_from(rows: &[serde_json::Value], column: &str, text: &str) -> StoreResult<Vec<TlsRef>> {
+    let corrupt = || StoreError::Corrupt(format!("{column}: {text:?}"));
     rows.iter()
         .map(|r| {
             let field = |name: &str| {
@@ -90,6 +97,71 @@ pub(super) fn tls_refs_col(row: &impl Columns) -> StoreResult<Vec<TlsRef>> {
             })
         })
         .collect()
+}
+
+/// A pool's re-encryption as its `upstream_tls` column (NULL: none).
+pub(super) fn upstream_tls_to_text(u: Option<&UpstreamTls>) -> Option<String> {
+    let u = u?;
+    let ca: serde_json::Value = match &u.ca {
+        Some(r) => serde_json::from_str(&tls_refs_to_text(std::slice::from_ref(r)))
+            .ok()
+            .and_then(|v: serde_json::Value| v.get(0).cloned())
+            .unwrap_or_default(),
+        None => serde_json::Value::Null,
+    };
+    let versions: Vec<&str> = u.options.versions.iter().map(|v| v.as_str()).collect();
+    Some(
+        serde_json::json!({
+            "ca": ca,
+            "versions": versions,
+            "ciphers": u.options.ciphers,
+            "alpn": u.options.alpn,
+        })
+        .to_string(),
+    )
+}
+
+pub(super) fn upstream_tls_col(row: &impl Columns) -> StoreResult<Option<UpstreamTls>> {
+    let Some(text) = row.opt_text("upstream_tls")? else {
+        return Ok(None);
+    };
+    let corrupt = || StoreError::Corrupt(format!("upstream_tls: {text:?}"));
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| corrupt())?;
+    let ca = match v.get("ca") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(r) => refs_from(std::slice::from_ref(r), "upstream_tls", &text)?
+            .into_iter()
+            .next(),
+    };
+    let strings = |name: &str| -> StoreResult<Vec<String>> {
+        v.get(name)
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(corrupt)?
+            .iter()
+            .map(|s| s.as_str().map(str::to_owned).ok_or_else(corrupt))
+            .collect()
+    };
+    let versions = strings("versions")?
+        .into_iter()
+        .map(|v| match v.as_str() {
+            "TLSv1.2" => Ok(TlsVersion::Tls12),
+            "TLSv1.3" => Ok(TlsVersion::Tls13),
+            _ => Err(corrupt()),
+        })
+        .collect::<StoreResult<_>>()?;
+    let ciphers = match v.get("ciphers") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(corrupt()),
+    };
+    Ok(Some(UpstreamTls {
+        ca,
+        options: TlsOptions {
+            versions,
+            ciphers,
+            alpn: strings("alpn")?,
+        },
+    }))
 }
 
 pub(super) fn tls_versions_to_text(options: &TlsOptions) -> String {

@@ -333,6 +333,7 @@ pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
         updated_at: ts(row, "updated_at")?,
         tags: tags_col(row, "tags")?,
         monitor_tags: tags_col(row, "monitor_tags")?,
+        upstream_tls: super::keymgr::upstream_tls_col(row)?,
     })
 }
 

@@ -5,6 +5,7 @@ mod support;
 mod acls;
 mod fds;
 mod l7;
+mod metrics_doc;
 mod process;
 mod prometheus;
 mod shared_store;

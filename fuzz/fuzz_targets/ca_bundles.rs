@@ -1,0 +1,19 @@
+//! A re-encrypting pool's CA bundle (`weir_tls::client::ca_certificates`,
+//! the payload a tenant stores in the key manager): arbitrary bytes never
+//! panic, an accepted bundle holds 1 to `MAX_CA_CERTIFICATES`
+//! certificates, and a client configuration builds from it (what the
+//! command accepted is what the data plane then dials with).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use weir_core::upstream_tls::UpstreamTls;
+use weir_tls::client::{ca_certificates, client_config, MAX_CA_CERTIFICATES};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(certs) = ca_certificates(data) {
+        assert!(!certs.is_empty() && certs.len() <= MAX_CA_CERTIFICATES);
+        client_config(&UpstreamTls::default(), Some(data))
+            .expect("an accepted CA bundle builds a client configuration");
+    }
+});
