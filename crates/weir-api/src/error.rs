@@ -87,6 +87,8 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
                 | QuotaKind::L7RulesPerListener
                 | QuotaKind::SecretsPerProject
                 | QuotaKind::ContainersPerProject
+                | QuotaKind::AclsPerProject
+                | QuotaKind::AclEntriesPerAcl
                 | QuotaKind::Project(_),
             ..
         } => (S::FORBIDDEN, "QuotaExceeded"),

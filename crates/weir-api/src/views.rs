@@ -263,6 +263,9 @@ pub struct ListenerView {
     pub inspect_timeout_ms: Option<u64>,
     /// Client networks that may connect; empty: any.
     pub allowed_cidrs: Vec<String>,
+    /// The access control list applied, and how (`allow` / `deny`).
+    pub acl_id: Option<String>,
+    pub acl_mode: Option<&'static str>,
     /// The headers an HTTP listener adds for its backends.
     pub forwarded_headers: ForwardedHeadersView,
     /// HTTPS listeners: the certificates served, the default first;
@@ -331,6 +334,8 @@ impl From<&Listener> for ListenerView {
             backend_timeout_ms: l.backend_timeout_ms,
             inspect_timeout_ms: l.inspect_timeout_ms,
             allowed_cidrs: l.allowed_cidrs.iter().map(ToString::to_string).collect(),
+            acl_id: l.acl.as_ref().map(|a| a.acl_id.to_string()),
+            acl_mode: l.acl.as_ref().map(|a| a.mode.as_str()),
             forwarded_headers: ForwardedHeadersView {
                 x_forwarded_for: l.forwarded_headers.forwarded_for,
                 x_forwarded_proto: l.forwarded_headers.forwarded_proto,
@@ -622,4 +627,43 @@ impl From<&Backend> for BackendView {
 /// Converts a slice of core values into views.
 pub fn views<'a, T: 'a, V: From<&'a T>>(items: &'a [T]) -> Vec<V> {
     items.iter().map(V::from).collect()
+}
+
+/// An access control list with its entries.
+#[derive(Serialize)]
+pub struct AclView {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub ip_version: &'static str,
+    pub entries: Vec<AclEntryView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Serialize)]
+pub struct AclEntryView {
+    pub cidr: String,
+    pub comment: String,
+}
+
+impl From<&weir_core::acl::Acl> for AclView {
+    fn from(a: &weir_core::acl::Acl) -> Self {
+        Self {
+            id: a.id.to_string(),
+            project_id: a.project_id.to_string(),
+            name: a.name.clone(),
+            ip_version: a.ip_version.as_str(),
+            entries: a
+                .entries
+                .iter()
+                .map(|e| AclEntryView {
+                    cidr: e.cidr.to_string(),
+                    comment: e.comment.clone(),
+                })
+                .collect(),
+            created_at: a.created_at.to_string(),
+            updated_at: a.updated_at.to_string(),
+        }
+    }
 }

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use weir_core::acl::{Acl, AclRule};
 use weir_core::ids::*;
 use weir_core::l7::matcher::L7Table;
 use weir_core::l7::L7Policy;
@@ -221,6 +222,21 @@ impl Follower {
                 .cloned()
                 .collect();
             let mut spec = listener_spec(&lb, &listener, served);
+            if let Some(named) = &listener.acl {
+                // Gone (never while named: deleting one in use is
+                // refused): an allow list of nothing, a deny list of
+                // nothing, as the mode says.
+                let acl = reads.acl(&named.acl_id).await?.unwrap_or_else(|| Acl {
+                    id: named.acl_id.clone(),
+                    project_id: listener.project_id.clone(),
+                    name: String::new(),
+                    ip_version: weir_core::acl::IpVersion::V4,
+                    entries: Vec::new(),
+                    created_at: listener.created_at,
+                    updated_at: listener.created_at,
+                });
+                spec.acl = Some(Arc::new(AclRule::compile(&acl, named.mode)));
+            }
             if listener.protocol == Protocol::Https {
                 let secrets = self.secrets.get();
                 spec.tls = Some(Arc::new(listener_tls(reads, &secrets, &listener).await?));

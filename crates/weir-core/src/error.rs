@@ -28,6 +28,8 @@ pub enum ResourceKind {
     Container,
     /// An HTTPS listener's domain extension ([`crate::sni`]).
     DomainExtension,
+    /// An access control list ([`crate::acl`]).
+    Acl,
 }
 
 impl ResourceKind {
@@ -51,6 +53,7 @@ impl ResourceKind {
             Self::Secret => "secret",
             Self::Container => "container",
             Self::DomainExtension => "domain extension",
+            Self::Acl => "access control list",
         }
     }
 }
@@ -79,6 +82,10 @@ pub enum QuotaKind {
     SecretsPerProject,
     /// Key-manager containers of one project.
     ContainersPerProject,
+    /// Access control lists of one project ([`crate::acl`]).
+    AclsPerProject,
+    /// Entries of one access control list.
+    AclEntriesPerAcl,
     /// A project's quota of one resource ([`crate::quota`]; load
     /// balancers are [`QuotaKind::LoadBalancersPerProject`]).
     Project(crate::quota::QuotaResource),
@@ -201,6 +208,8 @@ pub enum Error {
         QuotaKind::L7RulesPerListener => "too many L7 rules on the listener",
         QuotaKind::SecretsPerProject => "too many secrets in the project",
         QuotaKind::ContainersPerProject => "too many containers in the project",
+        QuotaKind::AclsPerProject => "too many access control lists in the project",
+        QuotaKind::AclEntriesPerAcl => "too many entries in the access control list",
     })]
     QuotaExceeded {
         kind: QuotaKind,

@@ -81,6 +81,8 @@ id_type!(
     SecretId,
     /// A key-manager container of named secrets.
     ContainerId,
+    /// An access control list of a project ([`crate::acl`]).
+    AclId,
 );
 
 /// Longest id accepted anywhere (UUIDs take 36; operators' and clouds'

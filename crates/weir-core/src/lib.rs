@@ -25,6 +25,7 @@
 //! - [`pool`]: pool settings: health checks and drain timeout.
 //! - [`l7`]: L7 policies and rules of HTTP listeners (Octavia's), their
 //!   validation, positions, and the compiled matcher the HTTP engine runs.
+//! - [`acl`]: access control lists, a listener's allow or deny rule.
 //! - [`limits`]: per-listener connection caps and idle timeouts.
 //! - [`tags`]: the tags every resource keeps (Octavia API 2.5).
 //! - [`status`]: live state reported by the data plane.
@@ -32,6 +33,7 @@
 //! - [`idempotency`]: client-token replay decisions.
 //! - [`time`]: the injected timestamp type.
 
+pub mod acl;
 pub mod address;
 pub mod backend;
 pub mod certificate;

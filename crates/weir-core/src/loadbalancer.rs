@@ -189,6 +189,9 @@ pub struct NewListener {
     pub inspect_timeout_ms: Option<u64>,
     /// Client networks that may connect; empty: any.
     pub allowed_cidrs: Vec<IpNet>,
+    /// An access control list of the project and its mode; the caller
+    /// checks it with [`crate::acl::check_attach`].
+    pub acl: Option<crate::acl::ListenerAcl>,
     pub description: Option<String>,
     /// Created stopped (Octavia `admin_state_up: false`).
     pub disabled: bool,
@@ -360,6 +363,9 @@ pub struct ListenerUpdate {
     pub inspect_timeout_ms: Option<Option<u64>>,
     /// Replaces the allow list (empty: any client).
     pub allowed_cidrs: Option<Vec<IpNet>>,
+    /// `Some(None)`: no ACL; `Some(Some(_))`: this one (the caller checks
+    /// it with [`crate::acl::check_attach`]).
+    pub acl: Option<Option<crate::acl::ListenerAcl>>,
     pub description: Option<String>,
     /// The server group to forward to; `Some(None)`: none (back to the
     /// listener's own pool). The caller checks the group with
@@ -481,6 +487,9 @@ pub fn plan_listener_update(
     }
     if let Some(cidrs) = &update.allowed_cidrs {
         next.allowed_cidrs = limits::allowed_cidrs(lb.vip, cidrs)?;
+    }
+    if let Some(acl) = &update.acl {
+        next.acl = acl.clone();
     }
     tags::apply("tags", &mut next.tags, update.tags.as_deref())?;
     if let Some(s) = &update.scheduler {
@@ -690,6 +699,7 @@ pub fn plan_listener(
             backend_timeout_ms,
             inspect_timeout_ms,
             allowed_cidrs,
+            acl: req.acl.clone(),
             forwarded_headers,
             certificate_ids,
             tls_refs,

@@ -669,6 +669,9 @@ pub struct Listener {
     /// any. Others are refused at accept (UDP: their datagrams dropped)
     /// before a backend is chosen.
     pub allowed_cidrs: Vec<IpNet>,
+    /// The project's access control list this listener applies, and how
+    /// ([`crate::acl`]); on top of `allowed_cidrs`.
+    pub acl: Option<crate::acl::ListenerAcl>,
     /// HTTP and HTTPS listeners only; others keep the default.
     pub forwarded_headers: ForwardedHeaders,
     /// HTTPS listeners only (and at least one there): the certificates

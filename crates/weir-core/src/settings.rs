@@ -64,6 +64,11 @@ pub struct Limits {
     /// Largest secret payload, in bytes (Barbican's default
     /// `max_allowed_secret_in_bytes`, 10,000).
     pub secret_max_bytes: usize,
+    /// Access control lists one project may hold (Aliyun's default, 50).
+    pub acls_per_project: usize,
+    /// Entries of one access control list (Aliyun's, 300); the data
+    /// plane's match costs a binary search whatever the count.
+    pub acl_entries_per_acl: usize,
     /// The default per-project quotas (`quotas.*`); unset: load balancers
     /// as [`Self::load_balancers_per_project`], the rest unlimited
     /// ([`crate::quota::defaults`]).
@@ -85,6 +90,8 @@ impl Default for Limits {
             secrets_per_project: 500,
             containers_per_project: 500,
             secret_max_bytes: 10_000,
+            acls_per_project: 50,
+            acl_entries_per_acl: 300,
             project_quotas: crate::quota::Quotas::default(),
         }
     }

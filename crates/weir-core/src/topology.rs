@@ -48,6 +48,9 @@ pub struct ListenerSpec {
     pub backend_timeout_ms: Option<u64>,
     /// Client networks that may connect; empty: any.
     pub allowed_cidrs: Vec<ipnet::IpNet>,
+    /// The listener's ACL, compiled (the follower reads it with the
+    /// listener); `None`: none named. A client must pass both.
+    pub acl: Option<Arc<crate::acl::AclRule>>,
     pub forwarded_headers: ForwardedHeaders,
     /// The cookie persistence of the pool served, for the HTTP engine
     /// (HTTP listeners only; source-IP persistence is the scheduler).
@@ -409,6 +412,7 @@ pub fn listener_spec(
         connect_timeout_ms: listener.connect_timeout_ms,
         backend_timeout_ms: listener.backend_timeout_ms,
         allowed_cidrs: listener.allowed_cidrs.clone(),
+        acl: None,
         forwarded_headers: listener.forwarded_headers,
         persistence: served
             .and_then(|p| p.persistence.clone())
@@ -562,6 +566,7 @@ mod tests {
             backend_timeout_ms: None,
             inspect_timeout_ms: None,
             allowed_cidrs: Vec::new(),
+            acl: None,
             forwarded_headers: ForwardedHeaders::default(),
             certificate_ids: Vec::new(),
             tls_refs: Vec::new(),

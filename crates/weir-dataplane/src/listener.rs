@@ -171,10 +171,13 @@ impl ListenerRuntime {
         self.spec.load_full()
     }
 
-    /// Whether `client` may connect now (the allow list of the current
-    /// spec, so a change applies to the next accept); counts refusals.
+    /// Whether `client` may connect now (the allow list and ACL rule of
+    /// the current spec, so a change applies to the next accept); counts
+    /// refusals.
     pub fn admits(&self, client: std::net::IpAddr) -> bool {
-        let allowed = weir_core::limits::client_allowed(&self.spec.load().allowed_cidrs, client);
+        let spec = self.spec.load();
+        let allowed =
+            weir_core::acl::client_admitted(&spec.allowed_cidrs, spec.acl.as_deref(), client);
         if !allowed {
             self.denied.fetch_add(1, Ordering::Relaxed);
         }

@@ -86,9 +86,7 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
     let cert = upload(&s, &["www.example.test"]);
     let lb = load_balancer(&s);
     for extra in [
-        &[("AclStatus", "on")][..],
-        &[("AclId", "acl-1")],
-        &[("Bandwidth", "10")],
+        &[("Bandwidth", "10")][..],
         &[("Gzip", "on")],
         &[("XForwardedFor_SLBIP", "on")],
         &[("XForwardedFor_SLBID", "on")],
@@ -111,6 +109,9 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
         &[("ListenerForward", "on"), ("ForwardPort", "80")],
         &[("StickySession", "on"), ("StickySessionType", "rewrite")],
         &[("XForwardedFor", "maybe")],
+        // ACL parameters are honoured (tests/aliyun_acls.rs), and an
+        // incomplete set is refused, never dropped.
+        &[("AclId", "acl-1")],
     ] {
         let reply = https(&s, &lb, "443", &cert, extra);
         answer(&reply, 400, "InvalidParameter");
@@ -121,6 +122,16 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
         false,
     );
     answer(&missing, 400, "MissingParameter");
+    for extra in [
+        &[("AclStatus", "on"), ("AclId", "acl-1")][..],
+        &[("AclStatus", "on"), ("AclType", "black")],
+    ] {
+        answer(
+            &https(&s, &lb, "443", &cert, extra),
+            400,
+            "MissingParameter",
+        );
+    }
     assert_eq!(
         listeners(&s, &lb)["ListenerPortAndProtocol"],
         Value::Array(vec![])

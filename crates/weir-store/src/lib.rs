@@ -180,6 +180,11 @@ pub trait Reads: Send {
     async fn container(&mut self, id: &ContainerId) -> StoreResult<Option<Container>>;
     /// Containers of `project` (all with `None`), oldest first.
     async fn containers(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Container>>;
+    async fn acl(&mut self, id: &AclId) -> StoreResult<Option<weir_core::acl::Acl>>;
+    /// Access control lists of `project` (all with `None`), oldest first.
+    async fn acls(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<weir_core::acl::Acl>>;
+    /// The listeners naming an ACL (an ACL in use is not deleted).
+    async fn listeners_using_acl(&mut self, id: &AclId) -> StoreResult<Vec<Listener>>;
     /// Every listener of `project`, oldest first (what may use its
     /// secrets).
     async fn listeners_of_project(&mut self, project: &ProjectId) -> StoreResult<Vec<Listener>>;
@@ -330,6 +335,11 @@ pub trait StoreTx: Reads {
     ) -> StoreResult<()>;
     async fn delete_secret(&mut self, secret: &Secret) -> StoreResult<()>;
     async fn insert_container(&mut self, container: &Container) -> StoreResult<()>;
+    async fn insert_acl(&mut self, acl: &weir_core::acl::Acl) -> StoreResult<()>;
+    /// Its name and entries; logged as an update of every listener
+    /// naming it, so their data planes apply the new entries.
+    async fn update_acl(&mut self, acl: &weir_core::acl::Acl) -> StoreResult<()>;
+    async fn delete_acl(&mut self, acl: &weir_core::acl::Acl) -> StoreResult<()>;
     async fn delete_container(&mut self, container: &Container) -> StoreResult<()>;
     /// Deletes an extra credential: its token and key stop working.
     async fn delete_credential(&mut self, credential: &Credential) -> StoreResult<()>;

@@ -102,6 +102,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../migrations/postgres/0017_pool_upstream_tls.sql"),
     ),
+    (18, include_str!("../migrations/postgres/0018_acls.sql")),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -91,6 +91,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("../migrations/sqlite/0022_pool_upstream_tls.sql"),
     ),
+    (23, include_str!("../migrations/sqlite/0023_acls.sql")),
 ];
 
 /// How hard commits are pushed to disk.

@@ -17,6 +17,10 @@ use weir_store::{IdempotencyRecord, Page, Store, StoreError};
 mod tags;
 use tags::tags_round_trip_and_update;
 
+#[path = "store/acls.rs"]
+mod acls;
+use acls::acls_round_trip_and_reload_their_listeners;
+
 #[path = "store/l7.rs"]
 mod l7;
 use l7::l7_policies_round_trip_and_cascade;
@@ -131,6 +135,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
             "192.0.2.0/24".parse().unwrap(),
             "198.51.100.7/32".parse().unwrap(),
         ],
+        acl: None,
         forwarded_headers: ForwardedHeaders {
             forwarded_for: false,
             forwarded_proto: true,
@@ -930,4 +935,5 @@ for_each_store!(
     server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb,
     tags_round_trip_and_update,
     l7_policies_round_trip_and_cascade,
+    acls_round_trip_and_reload_their_listeners,
 );

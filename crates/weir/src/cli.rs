@@ -61,6 +61,9 @@ pub enum Command {
     /// TLS certificates (a chain and its private key, sealed at rest).
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Access control lists: networks a listener allows or denies.
+    #[command(subcommand)]
+    Acl(AclCmd),
     /// L7 policies of HTTP listeners and their rules.
     #[command(subcommand)]
     L7policy(L7PolicyCmd),
@@ -88,6 +91,37 @@ pub enum CertCmd {
     Show { id: String },
     /// Delete a certificate and its key.
     Delete { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum AclCmd {
+    /// Create an access control list.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// ipv4 (default) or ipv6.
+        #[arg(long)]
+        ip_version: Option<String>,
+        /// The project (the operator must name one).
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// List access control lists.
+    List,
+    /// Show a list with its entries and the listeners naming it.
+    Show { id: String },
+    /// Delete a list no listener names.
+    Delete { id: String },
+    /// Add a network (or an address) to a list; listeners naming it apply
+    /// it to their next connection.
+    AddEntry {
+        id: String,
+        cidr: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Remove a network from a list.
+    RemoveEntry { id: String, cidr: String },
 }
 
 #[derive(Subcommand)]
@@ -357,6 +391,12 @@ pub enum ListenerCmd {
         /// several. Without any, every client may.
         #[arg(long = "allow")]
         allow: Vec<String>,
+        /// An access control list to apply (with --acl-mode).
+        #[arg(long, requires = "acl_mode")]
+        acl: Option<String>,
+        /// allow (only the list's networks) or deny (all but them).
+        #[arg(long, requires = "acl")]
+        acl_mode: Option<String>,
         /// A certificate id an https listener serves; repeat for several
         /// (the first is the default, the others are chosen by SNI).
         #[arg(long = "cert")]
@@ -377,6 +417,15 @@ pub enum ListenerCmd {
         /// Let every client connect (clears the allow list).
         #[arg(long)]
         allow_any: bool,
+        /// Apply this access control list (with --acl-mode).
+        #[arg(long, requires = "acl_mode", conflicts_with = "no_acl")]
+        acl: Option<String>,
+        /// allow (only the list's networks) or deny (all but them).
+        #[arg(long, requires = "acl")]
+        acl_mode: Option<String>,
+        /// Remove the listener's access control list.
+        #[arg(long)]
+        no_acl: bool,
         /// How long a client may stay silent, in ms.
         #[arg(long)]
         idle_timeout_ms: Option<u64>,

@@ -218,6 +218,47 @@ fn build(command: Command) -> Result<Call, String> {
             None,
             Show::Done(format!("deleted certificate {id}")),
         ),
+        Command::Acl(AclCmd::Create {
+            name,
+            ip_version,
+            project,
+        }) => {
+            let mut body = json!({"name": name});
+            if let Some(v) = ip_version {
+                body["ip_version"] = v.into();
+            }
+            if let Some(project) = project {
+                body["project_id"] = project.into();
+            }
+            call("POST", "/v1/acls", Some(body), Show::Object)
+        }
+        Command::Acl(AclCmd::List) => call(
+            "GET",
+            "/v1/acls",
+            None,
+            Show::Table("acls", &["id", "name", "ip_version", "created_at"]),
+        ),
+        Command::Acl(AclCmd::Show { id }) => {
+            call("GET", format!("/v1/acls/{id}"), None, Show::Object)
+        }
+        Command::Acl(AclCmd::Delete { id }) => call(
+            "DELETE",
+            format!("/v1/acls/{id}"),
+            None,
+            Show::Done(format!("deleted access control list {id}")),
+        ),
+        Command::Acl(AclCmd::AddEntry { id, cidr, comment }) => call(
+            "POST",
+            format!("/v1/acls/{id}/entries"),
+            Some(json!({"entries": [{"cidr": cidr, "comment": comment}]})),
+            Show::Object,
+        ),
+        Command::Acl(AclCmd::RemoveEntry { id, cidr }) => call(
+            "POST",
+            format!("/v1/acls/{id}/entries/remove"),
+            Some(json!({"cidrs": [cidr]})),
+            Show::Object,
+        ),
         Command::Vpc(VpcCmd::Create {
             project,
             cidr,
@@ -334,6 +375,8 @@ fn build(command: Command) -> Result<Call, String> {
             proxy_protocol,
             name,
             allow,
+            acl,
+            acl_mode,
             cert,
             redirect_https_port,
         }) => {
@@ -366,6 +409,10 @@ fn build(command: Command) -> Result<Call, String> {
             if !allow.is_empty() {
                 body["allowed_cidrs"] = json!(allow);
             }
+            if let (Some(acl), Some(mode)) = (acl, acl_mode) {
+                body["acl_id"] = json!(acl);
+                body["acl_mode"] = json!(mode);
+            }
             if !cert.is_empty() {
                 body["certificate_ids"] = json!(cert);
             }
@@ -384,6 +431,9 @@ fn build(command: Command) -> Result<Call, String> {
             name,
             allow,
             allow_any,
+            acl,
+            acl_mode,
+            no_acl,
             idle_timeout_ms,
             connect_timeout_ms,
             backend_timeout_ms,
@@ -409,6 +459,13 @@ fn build(command: Command) -> Result<Call, String> {
             }
             if allow_any || !allow.is_empty() {
                 body.insert("allowed_cidrs".into(), json!(allow));
+            }
+            if let (Some(acl), Some(mode)) = (acl, acl_mode) {
+                body.insert("acl_id".into(), json!(acl));
+                body.insert("acl_mode".into(), json!(mode));
+            }
+            if no_acl {
+                body.insert("acl_id".into(), serde_json::Value::Null);
             }
             for (field, value) in [
                 ("idle_timeout_ms", idle_timeout_ms),

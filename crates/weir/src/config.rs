@@ -178,6 +178,8 @@ struct LimitsSection {
     secrets_per_project: Option<usize>,
     containers_per_project: Option<usize>,
     secret_max_bytes: Option<usize>,
+    acls_per_project: Option<usize>,
+    acl_entries_per_acl: Option<usize>,
 }
 
 /// The default quota of each resource per project; a project's own
@@ -393,6 +395,14 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             .limits
             .secret_max_bytes
             .unwrap_or(defaults.secret_max_bytes),
+        acls_per_project: file
+            .limits
+            .acls_per_project
+            .unwrap_or(defaults.acls_per_project),
+        acl_entries_per_acl: file
+            .limits
+            .acl_entries_per_acl
+            .unwrap_or(defaults.acl_entries_per_acl),
         project_quotas: file.quotas.quotas()?,
     };
     let durability = match file.store.durability.as_deref() {

@@ -126,6 +126,10 @@ pub(super) struct CreateListener {
     /// Client networks that may connect; absent or empty: any.
     #[serde(default)]
     allowed_cidrs: Vec<String>,
+    /// An access control list of the project, applied as `acl_mode`
+    /// (`allow`: only its networks; `deny`: all but them).
+    acl_id: Option<String>,
+    acl_mode: Option<String>,
     description: Option<String>,
     /// HTTP listeners: which `X-Forwarded-*` headers to add; absent: For
     /// and Proto.
@@ -174,6 +178,7 @@ pub(super) async fn create_listener(
         backend_timeout_ms: req.backend_timeout_ms,
         inspect_timeout_ms: req.inspect_timeout_ms,
         allowed_cidrs: weir_core::limits::parse_cidrs("allowed_cidrs", &req.allowed_cidrs)?,
+        acl: listener_acl(req.acl_id, req.acl_mode)?,
         description: req.description,
         disabled: false,
         forwarded_headers: req.forwarded_headers.map(|h| ForwardedHeaders {
@@ -235,6 +240,10 @@ pub(super) struct PatchListener {
     /// Replaces the allow list; `null` or `[]`: any client.
     #[serde(default, deserialize_with = "present")]
     allowed_cidrs: Option<Option<Vec<String>>>,
+    /// Names an ACL with `acl_mode`; `null` removes the listener's.
+    #[serde(default, deserialize_with = "present")]
+    acl_id: Option<Option<String>>,
+    acl_mode: Option<String>,
     forwarded_headers: Option<ForwardedHeadersBody>,
     tags: Option<Vec<String>>,
     /// Replaces an HTTPS listener's certificates (rotation: new
@@ -258,7 +267,16 @@ pub(super) async fn update_listener(
             &list.unwrap_or_default(),
         )?),
     };
+    let acl = match req.acl_id {
+        None => listener_acl(None, req.acl_mode)?.map(Some),
+        Some(None) if req.acl_mode.is_some() => {
+            return Err(weir_core::Error::invalid("acl_mode", "acl_id null removes the ACL").into())
+        }
+        Some(None) => Some(None),
+        Some(Some(id)) => Some(listener_acl(Some(id), req.acl_mode)?),
+    };
     let update = ListenerUpdate {
+        acl,
         name: req.name,
         description: req.description,
         enabled: req.enabled,

@@ -21,12 +21,14 @@ use crate::edge::{request_id, Auth, JsonBody, BODY_LIMIT};
 use crate::error::{status_and_code, ApiError};
 use crate::views::*;
 
+mod acls;
 mod backends;
 mod certificates;
 mod l7;
 mod loadbalancers;
 mod tenants;
 
+use acls::*;
 use backends::*;
 use certificates::*;
 use l7::*;
@@ -58,6 +60,13 @@ pub fn router(control: Control) -> Router {
             "/v1/projects/{id}/credentials/{access_key_id}",
             axum::routing::delete(delete_credential),
         )
+        .route("/v1/acls", post(create_acl).get(list_acls))
+        .route(
+            "/v1/acls/{id}",
+            get(get_acl).patch(update_acl).delete(delete_acl),
+        )
+        .route("/v1/acls/{id}/entries", post(add_acl_entries))
+        .route("/v1/acls/{id}/entries/remove", post(remove_acl_entries))
         .route(
             "/v1/certificates",
             post(create_certificate).get(list_certificates),

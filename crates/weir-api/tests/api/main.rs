@@ -2,6 +2,7 @@
 //! 127.0.0.1:0 with its own SQLite file per test, a blocking HTTP client.
 //! One integration binary for the crate keeps link time down.
 
+mod acls;
 mod harness;
 mod https;
 

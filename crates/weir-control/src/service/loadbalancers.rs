@@ -260,6 +260,7 @@ impl Control {
             quota_room(tx, &limits, &lb.project_id, QuotaResource::Listener, 1).await?;
             let mut plan = loadbalancer::plan_listener(&lb, &siblings, &req, &mut UuidIds, now())?;
             check_certificates(tx, &plan.listener).await?;
+            super::acls::check_listener_acl(tx, &lb, plan.listener.acl.as_ref()).await?;
             super::keymgr::check_tls_refs(tx, &secrets, &plan.listener).await?;
             plan.default_pool = plan_pool_update(&plan.default_pool, &pool, capabilities, now())?;
             if let Some(group) = &plan.listener.group_pool_id {
@@ -499,6 +500,9 @@ impl Control {
             check_new_group(tx, &principal, &current, &next).await?;
             if next.certificate_ids != current.certificate_ids {
                 check_certificates(tx, &next).await?;
+            }
+            if next.acl.is_some() && next.acl != current.acl {
+                super::acls::check_listener_acl(tx, &lb, next.acl.as_ref()).await?;
             }
             if next.tls_refs != current.tls_refs {
                 super::keymgr::check_tls_refs(tx, &secrets, &next).await?;

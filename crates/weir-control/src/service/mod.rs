@@ -59,6 +59,7 @@ macro_rules! command {
     }};
 }
 
+mod acls;
 mod backends;
 mod certificates;
 mod flavors;

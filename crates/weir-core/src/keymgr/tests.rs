@@ -204,6 +204,7 @@ fn what_a_listener_serves_from_is_not_deleted() {
         backend_timeout_ms: None,
         inspect_timeout_ms: None,
         allowed_cidrs: Vec::new(),
+        acl: None,
         forwarded_headers: ForwardedHeaders::default(),
         certificate_ids: Vec::new(),
         tls_refs: Vec::new(),

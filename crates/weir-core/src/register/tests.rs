@@ -46,6 +46,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         backend_timeout_ms: None,
         inspect_timeout_ms: None,
         allowed_cidrs: Vec::new(),
+        acl: None,
         forwarded_headers: ForwardedHeaders::default(),
         certificate_ids: Vec::new(),
         tls_refs: Vec::new(),

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod acl;
 mod check_requests;
 mod gray;
 mod h2;

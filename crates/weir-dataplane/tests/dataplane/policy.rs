@@ -13,7 +13,7 @@ use crate::support::*;
 
 /// Connects to `vip` from the loopback address `source`; the backend's tag
 /// line, or `None` when the connection is refused, reset or closed first.
-async fn tag_from(source: &str, vip: SocketAddr) -> Option<String> {
+pub(crate) async fn tag_from(source: &str, vip: SocketAddr) -> Option<String> {
     let socket = TcpSocket::new_v4().unwrap();
     socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
     let stream = tokio::time::timeout(Duration::from_secs(5), socket.connect(vip))
@@ -30,7 +30,7 @@ async fn tag_from(source: &str, vip: SocketAddr) -> Option<String> {
 }
 
 /// A listener on `vip` with one backend, changed by `change`.
-fn one_backend(
+pub(crate) fn one_backend(
     vip: SocketAddr,
     protocol: Protocol,
     (id, addr): (&str, SocketAddr),
@@ -50,7 +50,7 @@ fn one_backend(
     )
 }
 
-fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+pub(crate) fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
     list.iter().map(|n| n.parse().unwrap()).collect()
 }
 

@@ -201,6 +201,7 @@ pub fn topology(
         connect_timeout_ms: None,
         backend_timeout_ms: None,
         allowed_cidrs: Vec::new(),
+        acl: None,
         forwarded_headers: Default::default(),
         persistence: None,
         l7: None,

@@ -110,6 +110,7 @@ impl AliError {
                     (S::NOT_FOUND, "InvalidRuleId.NotFound")
                 }
                 ResourceKind::DomainExtension => (S::NOT_FOUND, "DomainExtensionId.NotFound"),
+                ResourceKind::Acl => (S::NOT_FOUND, "AclNotExist"),
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -157,6 +158,8 @@ impl AliError {
                 | QuotaKind::L7RulesPerListener => {
                     (S::BAD_REQUEST, "QuotaExceeded.RulesPerListener")
                 }
+                QuotaKind::AclsPerProject => (S::BAD_REQUEST, "QuotaExceeded.AclsPerUser"),
+                QuotaKind::AclEntriesPerAcl => (S::BAD_REQUEST, "QuotaExceeded.AclEntry"),
                 QuotaKind::SecretsPerProject | QuotaKind::ContainersPerProject => {
                     (S::BAD_REQUEST, "QuotaExceeded.ServerCertificatesPerUser")
                 }

@@ -258,7 +258,9 @@ impl LbaasError {
                 | QuotaKind::L7RulesPerPolicy
                 | QuotaKind::L7RulesPerListener
                 | QuotaKind::SecretsPerProject
-                | QuotaKind::ContainersPerProject => {
+                | QuotaKind::ContainersPerProject
+                | QuotaKind::AclsPerProject
+                | QuotaKind::AclEntriesPerAcl => {
                     let resource = match kind {
                         QuotaKind::LoadBalancersPerProject => "LoadBalancer",
                         QuotaKind::ListenersPerLoadBalancer => "Listener",
@@ -267,6 +269,7 @@ impl LbaasError {
                         QuotaKind::L7RulesPerPolicy | QuotaKind::L7RulesPerListener => "L7Rule",
                         QuotaKind::SecretsPerProject => "Secret",
                         QuotaKind::ContainersPerProject => "Container",
+                        QuotaKind::AclsPerProject | QuotaKind::AclEntriesPerAcl => "Whitelist",
                         _ => "Pool",
                     };
                     (
@@ -324,6 +327,7 @@ fn lbaas_kind(kind: ResourceKind) -> &'static str {
         ResourceKind::Container => "Container",
         // Aliyun's; LBaaS never names one.
         ResourceKind::DomainExtension => "Domain extension",
+        ResourceKind::Acl => "Whitelist",
     }
 }
 

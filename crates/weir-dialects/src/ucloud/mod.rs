@@ -115,7 +115,7 @@ impl UcError {
                 ResourceKind::L7Policy | ResourceKind::L7Rule => RESOURCE_NOT_FOUND,
                 ResourceKind::Secret | ResourceKind::Container => RESOURCE_NOT_FOUND,
                 // Aliyun's domain extensions; UCloud never names one.
-                ResourceKind::DomainExtension => RESOURCE_NOT_FOUND,
+                ResourceKind::DomainExtension | ResourceKind::Acl => RESOURCE_NOT_FOUND,
             },
             Error::InvalidField { .. }
             | Error::InstanceTypeMismatch { .. }
@@ -151,6 +151,8 @@ impl UcError {
                 | QuotaKind::L7RulesPerListener
                 | QuotaKind::SecretsPerProject
                 | QuotaKind::ContainersPerProject
+                | QuotaKind::AclsPerProject
+                | QuotaKind::AclEntriesPerAcl
                 | QuotaKind::Project(_) => RESOURCE_QUOTA,
             },
             Error::ListenerPortInUse { .. } => PORT_IN_USE,

@@ -132,7 +132,8 @@ impl ZcError {
                 | ResourceKind::L7Rule
                 | ResourceKind::Secret
                 | ResourceKind::Container
-                | ResourceKind::DomainExtension => (S::NOT_FOUND, "INVALID_PARAMETER"),
+                | ResourceKind::DomainExtension
+                | ResourceKind::Acl => (S::NOT_FOUND, "INVALID_PARAMETER"),
             },
             Error::InvalidField { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Error::LoadBalancerNotRunning { .. } => (S::BAD_REQUEST, "INVALID_LB_STATUS"),
@@ -184,6 +185,8 @@ impl ZcError {
                 | QuotaKind::L7RulesPerListener
                 | QuotaKind::SecretsPerProject
                 | QuotaKind::ContainersPerProject
+                | QuotaKind::AclsPerProject
+                | QuotaKind::AclEntriesPerAcl
                 | QuotaKind::Project(_) => (S::BAD_REQUEST, "OPERATION_DENIED_QUOTA_EXCEED"),
             },
             Error::IdempotencyMismatch { .. } => (S::CONFLICT, "INVALID_CLIENT_TOKEN_CONFLICT"),

@@ -380,6 +380,65 @@ pub fn sweep(s: &mut Sweep) {
                 ]
             },
         ),
+        (
+            "CreateAccessControlList",
+            Expect::Uniform("names no tenant's id"),
+            |_, _| vec![("AclName", String::new())],
+        ),
+        (
+            "DescribeAccessControlLists",
+            Expect::Uniform("lists the caller's own ACLs; names no id"),
+            |_, _| vec![("AclName", "office".into())],
+        ),
+        (
+            "DescribeAccessControlListAttribute",
+            Expect::NotFound,
+            |_, t| vec![("AclId", t.get("aliyun.acl").into())],
+        ),
+        ("AddAccessControlListEntry", Expect::NotFound, |_, t| {
+            vec![
+                ("AclId", t.get("aliyun.acl").into()),
+                ("AclEntrys", r#"[{"entry": "198.51.100.0/24"}]"#.into()),
+            ]
+        }),
+        ("RemoveAccessControlListEntry", Expect::NotFound, |_, t| {
+            vec![
+                ("AclId", t.get("aliyun.acl").into()),
+                ("AclEntrys", r#"[{"entry": "192.0.2.0/24"}]"#.into()),
+            ]
+        }),
+        ("SetAccessControlListAttribute", Expect::NotFound, |_, t| {
+            vec![
+                ("AclId", t.get("aliyun.acl").into()),
+                ("AclName", "mine".into()),
+            ]
+        }),
+        ("DeleteAccessControlList", Expect::NotFound, |_, t| {
+            vec![("AclId", t.get("aliyun.acl").into())]
+        }),
+        // A's own listener naming B's ACL.
+        ("CreateLoadBalancerTCPListener", Expect::NotFound, |a, t| {
+            vec![
+                ("LoadBalancerId", a.get("aliyun.lb").into()),
+                ("ListenerPort", "81".into()),
+                ("AclStatus", "on".into()),
+                ("AclType", "white".into()),
+                ("AclId", t.get("aliyun.acl").into()),
+            ]
+        }),
+        (
+            "SetLoadBalancerHTTPSListenerAttribute",
+            Expect::NotFound,
+            |a, t| {
+                vec![
+                    ("LoadBalancerId", a.get("aliyun.lb").into()),
+                    ("ListenerPort", "443".into()),
+                    ("AclStatus", "on".into()),
+                    ("AclType", "black".into()),
+                    ("AclId", t.get("aliyun.acl").into()),
+                ]
+            },
+        ),
     ];
     for &(action, expect, params) in probes {
         s.probe(Aliyun, action, expect, move |c, a, t| {

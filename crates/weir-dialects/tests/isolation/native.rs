@@ -33,6 +33,7 @@ pub fn sweep(s: &mut Sweep) {
         "/v1/instances",
         "/v1/loadbalancers",
         "/v1/certificates",
+        "/v1/acls",
     ] {
         s.probe(
             Native,
@@ -133,6 +134,69 @@ pub fn sweep(s: &mut Sweep) {
             "PATCH",
             |_, t| format!("/v1/instances/{}", t.get("vm0")),
             Some(json!({"state": "stopped"})),
+        ),
+    );
+    // Access control lists: B's (made through Aliyun) is not found.
+    for method in ["GET", "DELETE"] {
+        s.probe(
+            Native,
+            &format!("{method} /v1/acls/{{id}}"),
+            Expect::NotFound,
+            on(
+                method,
+                |_, t| format!("/v1/acls/{}", t.get("aliyun.acl")),
+                None,
+            ),
+        );
+    }
+    s.probe(
+        Native,
+        "PATCH /v1/acls/{id}",
+        Expect::NotFound,
+        on(
+            "PATCH",
+            |_, t| format!("/v1/acls/{}", t.get("aliyun.acl")),
+            Some(json!({"name": "mine"})),
+        ),
+    );
+    s.probe(
+        Native,
+        "POST /v1/acls/{id}/entries",
+        Expect::NotFound,
+        on(
+            "POST",
+            |_, t| format!("/v1/acls/{}/entries", t.get("aliyun.acl")),
+            Some(json!({"entries": [{"cidr": "198.51.100.0/24"}]})),
+        ),
+    );
+    s.probe(
+        Native,
+        "POST /v1/acls/{id}/entries/remove",
+        Expect::NotFound,
+        on(
+            "POST",
+            |_, t| format!("/v1/acls/{}/entries/remove", t.get("aliyun.acl")),
+            Some(json!({"cidrs": ["192.0.2.0/24"]})),
+        ),
+    );
+    s.probe(
+        Native,
+        "POST /v1/acls",
+        Expect::NotFound,
+        with(
+            "POST",
+            |_, _| "/v1/acls".into(),
+            |_, t| json!({"project_id": t.get("project"), "name": "x"}),
+        ),
+    );
+    s.probe(
+        Native,
+        "PATCH /v1/listeners/{id}",
+        Expect::NotFound,
+        with(
+            "PATCH",
+            |a, _| format!("/v1/listeners/{}", a.get("native.listener")),
+            |_, t| json!({"acl_id": t.get("aliyun.acl"), "acl_mode": "deny"}),
         ),
     );
     for method in ["GET", "DELETE"] {

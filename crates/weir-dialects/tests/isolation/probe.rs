@@ -94,11 +94,15 @@ impl Dialect {
                         .as_i64()
                         .is_some_and(|c| [4018, 4019, 4027, 4086, 4103].contains(&c))
             }
-            // 404 *.NotFound or BackendServer.NotExist (docs/dialects/aliyun.md).
+            // 404 *.NotFound, BackendServer.NotExist or AclNotExist
+            // (docs/dialects/aliyun.md).
             Self::Aliyun => {
                 status == 404
-                    && text("/Code")
-                        .is_some_and(|c| c.ends_with(".NotFound") || c == "BackendServer.NotExist")
+                    && text("/Code").is_some_and(|c| {
+                        c.ends_with(".NotFound")
+                            || c == "BackendServer.NotExist"
+                            || c == "AclNotExist"
+                    })
             }
             // Barbican's 404: `{"code": 404, "title": "Not Found", ...}`.
             Self::KeyManager => status == 404 && body["code"].as_u64() == Some(404),

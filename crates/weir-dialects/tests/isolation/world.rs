@@ -315,6 +315,36 @@ pub fn build(c: &Client, token: &str) -> Ids {
         ),
         "/DomainExtensionId",
     );
+    // An access control list, in use by a listener of its own.
+    let acl = field(
+        &slb(
+            "CreateAccessControlList",
+            &[("AclName", "office"), ("AddressIPVersion", "ipv4")],
+        ),
+        "/AclId",
+    );
+    slb(
+        "AddAccessControlListEntry",
+        &[
+            ("AclId", &acl),
+            (
+                "AclEntrys",
+                r#"[{"entry": "192.0.2.0/24", "comment": "office"}]"#,
+            ),
+        ],
+    );
+    slb(
+        "CreateLoadBalancerUDPListener",
+        &[
+            ("LoadBalancerId", &lb),
+            ("ListenerPort", "53"),
+            ("BackendServerPort", "53"),
+            ("AclStatus", "on"),
+            ("AclType", "black"),
+            ("AclId", &acl),
+        ],
+    );
+    ids.set("aliyun.acl", acl);
     ids.set("aliyun.lb", lb);
     ids.set("aliyun.group", group);
     ids.set("aliyun.extension", extension);

@@ -272,6 +272,7 @@ macro_rules! apply_migrations {
 }
 pub(crate) use apply_migrations;
 
+mod acls;
 mod keymgr;
 mod l7;
 mod quotas;

@@ -188,6 +188,25 @@ impl<L: Lend> Reads for L {
         .await
     }
 
+    async fn acl(&mut self, id: &AclId) -> StoreResult<Option<weir_core::acl::Acl>> {
+        select_one(
+            self.driver().await?,
+            "acls",
+            "id",
+            id.as_str(),
+            acls::acl_from,
+        )
+        .await
+    }
+
+    async fn acls(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<weir_core::acl::Acl>> {
+        select_scoped(self.driver().await?, "acls", project, acls::acl_from).await
+    }
+
+    async fn listeners_using_acl(&mut self, id: &AclId) -> StoreResult<Vec<Listener>> {
+        acls::listeners_using(self.driver().await?, id).await
+    }
+
     async fn listeners_of_project(&mut self, project: &ProjectId) -> StoreResult<Vec<Listener>> {
         select_where(
             self.driver().await?,

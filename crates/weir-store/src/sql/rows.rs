@@ -246,6 +246,7 @@ pub(super) fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
         tls_options: super::keymgr::tls_options_col(row)?,
         domain_extensions: domain_extensions_col(row)?,
         redirect_https_port: port_col(row, "redirect_https_port")?,
+        acl: super::acls::listener_acl_col(row)?,
     })
 }
 

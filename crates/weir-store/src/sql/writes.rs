@@ -127,7 +127,7 @@ impl<D: TxDriver> WriteTx<D> {
 
     /// The connection for any statement: opens the command's savepoint
     /// first if one is pending.
-    async fn w(&mut self) -> StoreResult<&mut D> {
+    pub(super) async fn w(&mut self) -> StoreResult<&mut D> {
         if self.savepoint == Savepoint::Pending {
             self.conn.execute("SAVEPOINT command", Vec::new()).await?;
             self.savepoint = Savepoint::Open;
@@ -324,6 +324,18 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         sealed_payload: Option<&str>,
     ) -> StoreResult<()> {
         self.km_insert_secret(secret, sealed_payload).await
+    }
+
+    async fn insert_acl(&mut self, acl: &weir_core::acl::Acl) -> StoreResult<()> {
+        self.acl_insert(acl).await
+    }
+
+    async fn update_acl(&mut self, acl: &weir_core::acl::Acl) -> StoreResult<()> {
+        self.acl_update(acl).await
+    }
+
+    async fn delete_acl(&mut self, acl: &weir_core::acl::Acl) -> StoreResult<()> {
+        self.acl_delete(acl).await
     }
 
     async fn set_secret_payload(
@@ -685,7 +697,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14, \
              tags = $15, certificate_ids = $16, tls_refs = $17, tls_versions = $18, \
              tls_ciphers = $19, alpn_protocols = $20, domain_extensions = $21, \
-             redirect_https_port = $22 WHERE id = $23",
+             redirect_https_port = $22, acl_id = $23, acl_mode = $24 WHERE id = $25",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -709,6 +721,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 tags_to_text(&l.tls_options.alpn),
                 domain_extensions_to_text(&l.domain_extensions),
                 l.redirect_https_port.map(i64::from),
+                acls::listener_acl_args(l).0,
+                acls::listener_acl_args(l).1,
                 l.id.as_str(),
             ],
         )
@@ -745,9 +759,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
              connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs, tags, \
              certificate_ids, tls_refs, tls_versions, tls_ciphers, alpn_protocols, \
-             domain_extensions, redirect_https_port) \
+             domain_extensions, redirect_https_port, acl_id, acl_mode) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
+             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -780,6 +794,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 tags_to_text(&l.tls_options.alpn),
                 domain_extensions_to_text(&l.domain_extensions),
                 l.redirect_https_port.map(i64::from),
+                acls::listener_acl_args(l).0,
+                acls::listener_acl_args(l).1,
             ],
         )
         .await?;

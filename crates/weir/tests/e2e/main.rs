@@ -2,6 +2,7 @@
 
 mod support;
 
+mod acls;
 mod fds;
 mod l7;
 mod metrics_doc;

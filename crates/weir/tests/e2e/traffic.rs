@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::support::*;
 
 /// A TCP backend on 127.0.0.1 that writes `tag\n` to every connection.
-fn tagging_backend(tag: &'static str) -> SocketAddr {
+pub(crate) fn tagging_backend(tag: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -23,7 +23,7 @@ fn tagging_backend(tag: &'static str) -> SocketAddr {
 
 /// Polls until `addr` answers with `want` (or, with `None`, never with
 /// `avoid`); returns how long it took.
-fn until_tag(addr: SocketAddr, want: &str) -> Duration {
+pub(crate) fn until_tag(addr: SocketAddr, want: &str) -> Duration {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
         if tag_of(addr).as_deref() == Some(want) {

@@ -3,7 +3,7 @@
 //! `SetLoadBalancerHTTPSListenerAttribute` may ask and how each is
 //! honoured (timeouts, `X-Forwarded-*` headers, sticky sessions, the
 //! certificate, the redirect to HTTPS) or refused with
-//! `UnsupportedOperation` (ACLs, bandwidth caps, gzip, the extra
+//! `UnsupportedOperation` (bandwidth caps, gzip, the extra
 //! `X-Forwarded-SLB*` headers, mutual TLS, HTTP/2, cipher policies other
 //! than the one Weir serves); and the two attribute reads.
 
@@ -71,12 +71,6 @@ pub(super) fn http_options(
     creating: bool,
 ) -> Result<HttpOptions, AliError> {
     let p = &call.params;
-    if on_off(call, "AclStatus")? == Some(true)
-        || p.opt("AclId").is_some()
-        || p.opt("AclType").is_some()
-    {
-        return Err(unsupported("AclStatus", "access control lists are not served; the native API's allowed_cidrs is Weir's allow list"));
-    }
     if let Some(b) = p.int("Bandwidth")? {
         if b != -1 {
             return Err(unsupported(
@@ -267,11 +261,11 @@ pub(super) async fn describe_attribute(call: &Call, protocol: Protocol) -> Actio
         "XForwardedFor_SLBID": "off",
         "XForwardedFor_ClientSrcPort": "off",
         "Gzip": "off",
-        "AclStatus": "off",
         "IdleTimeout": l.idle_timeout_ms.map(|ms| ms / 1000),
         "RequestTimeout": l.backend_timeout_ms.map(|ms| ms / 1000),
         "VServerGroupId": l.group_pool_id.as_ref().map(PoolId::as_str),
     });
+    super::acls::listener_view(&l, &mut out);
     match &own.persistence {
         Some(Persistence::HttpCookie) => {
             out["StickySession"] = json!("on");
@@ -328,6 +322,7 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
     };
     let lb = lb(call).await?;
     let l = listener(call, &lb).await?;
+    let acl = super::acls::listener_acl(call, l.acl.as_ref())?;
     if l.protocol != Protocol::Https {
         return Err(AliError::new(
             axum::http::StatusCode::NOT_FOUND,
@@ -359,6 +354,7 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
         group_pool_id: group,
         certificate_ids,
         alpn_protocols: options.alpn.clone(),
+        acl,
         ..ListenerUpdate::default()
     };
     let control = &call.dialects.control;

@@ -127,6 +127,7 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
         protocol
     };
     let mut health = health_spec(call, check_protocol)?;
+    let acl = super::acls::listener_acl(call, None)?.flatten();
     let is_http = protocol == "http" || protocol == "https";
     let options = if is_http {
         super::https::http_options(call, protocol == "https", true)?
@@ -171,6 +172,7 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
                 backend_timeout_ms: options.backend_timeout_ms,
                 inspect_timeout_ms: None,
                 allowed_cidrs: Vec::new(),
+                acl,
                 forwarded_headers: options.forwarded_headers,
                 certificate_ids,
                 redirect_https_port: options.redirect_https_port.flatten(),

@@ -9,7 +9,8 @@
 //! family shares; the actions are in [`loadbalancers`], [`listeners`]
 //! (with [`https`]: the HTTP(S) options and attributes; [`domains`]),
 //! [`servers`] (the default server group and health) and [`groups`]
-//! (VServer groups); certificates are `super::certificates`.
+//! (VServer groups), [`acls`] (access control lists and a listener's
+//! ACL parameters); certificates are `super::certificates`.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -27,6 +28,7 @@ use weir_core::Timestamp;
 use super::{AliError, Call};
 use crate::common::Lenient;
 
+mod acls;
 mod domains;
 mod groups;
 mod https;
@@ -119,6 +121,13 @@ pub const ACTIONS: &[&str] = &[
     "UploadServerCertificate",
     "DescribeServerCertificates",
     "DeleteServerCertificate",
+    "CreateAccessControlList",
+    "AddAccessControlListEntry",
+    "RemoveAccessControlListEntry",
+    "DescribeAccessControlLists",
+    "DescribeAccessControlListAttribute",
+    "SetAccessControlListAttribute",
+    "DeleteAccessControlList",
 ];
 
 pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
@@ -162,6 +171,13 @@ pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
         "UploadServerCertificate" => super::certificates::upload(call).await,
         "DescribeServerCertificates" => super::certificates::describe(call).await,
         "DeleteServerCertificate" => super::certificates::delete(call).await,
+        "CreateAccessControlList" => acls::create(call).await,
+        "AddAccessControlListEntry" => acls::add_entries(call).await,
+        "RemoveAccessControlListEntry" => acls::remove_entries(call).await,
+        "DescribeAccessControlLists" => acls::describe(call).await,
+        "DescribeAccessControlListAttribute" => acls::describe_attribute(call).await,
+        "SetAccessControlListAttribute" => acls::set_attribute(call).await,
+        "DeleteAccessControlList" => acls::delete(call).await,
         other => Err(AliError::new(
             axum::http::StatusCode::NOT_FOUND,
             "InvalidAction.NotFound",
