@@ -12,15 +12,7 @@ use crate::traffic::{tagging_backend, until_tag};
 #[test]
 fn a_deny_list_from_the_cli_applies_to_the_next_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let octet = 20 + (std::process::id() + 131) % 200;
-    let config = dir.path().join("weir.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
-        ),
-    )
-    .unwrap();
+    let config = loopback_config(dir.path(), 173, 9);
     let admin = "acl-cli-admin";
     let server = serve_with(dir.path(), Some(admin), Some(&config));
     let url = &server.url;

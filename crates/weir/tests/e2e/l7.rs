@@ -29,15 +29,7 @@ fn head_of(front: SocketAddr, target: &str) -> String {
 #[test]
 fn an_l7_policy_from_the_cli_redirects_until_deleted() {
     let dir = tempfile::tempdir().unwrap();
-    let octet = 20 + (std::process::id() + 131) % 200;
-    let config = dir.path().join("weir.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
-        ),
-    )
-    .unwrap();
+    let config = loopback_config(dir.path(), 131, 9);
     let admin = "l7-admin";
     let server = serve_with(dir.path(), Some(admin), Some(&config));
     let url = &server.url;

@@ -82,15 +82,7 @@ fn backend(url: &str, t: &Tenant, listener_id: &str, port: u16) -> (u16, Value) 
 #[test]
 fn a_prometheus_listener_serves_only_its_load_balancers_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let octet = 20 + (std::process::id() + 157) % 200;
-    let config = dir.path().join("weir.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.11.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
-        ),
-    )
-    .unwrap();
+    let config = loopback_config(dir.path(), 157, 11);
     let admin = "prom-admin";
     let server = serve_with(dir.path(), Some(admin), Some(&config));
     let url = &server.url;

@@ -208,3 +208,21 @@ pub fn cli_setup(url: &str, admin: &str) -> (String, String) {
     );
     (token, listener["id"].as_str().unwrap().to_owned())
 }
+
+/// A settings file for a server whose VIPs are loopback addresses of its
+/// own, `127.<a>.<net>.0/24` (`a` from the process id and `seed`, so
+/// tests running side by side, in one process or several, draw apart
+/// when their seeds differ), with members on loopback and one data-plane
+/// worker.
+pub fn loopback_config(dir: &Path, seed: u32, net: u8) -> std::path::PathBuf {
+    let octet = 20 + (std::process::id() + seed) % 200;
+    let config = dir.join("weir.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.{net}.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
+        ),
+    )
+    .unwrap();
+    config
+}

@@ -227,15 +227,7 @@ fn registered_backends_carry_traffic_within_milliseconds() {
 #[test]
 fn an_allow_list_change_from_the_cli_applies_to_the_next_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let octet = 20 + (std::process::id() + 97) % 200;
-    let config = dir.path().join("weir.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.9.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
-        ),
-    )
-    .unwrap();
+    let config = loopback_config(dir.path(), 97, 9);
     let admin = "acl-admin";
     let server = serve_with(dir.path(), Some(admin), Some(&config));
     let url = &server.url;
@@ -385,15 +377,7 @@ fn https_get(front: SocketAddr, ca: &rcgen::Certificate, sni: &str) -> (Vec<u8>,
 #[test]
 fn an_https_listener_made_with_the_cli_terminates_tls_and_picks_by_sni() {
     let dir = tempfile::tempdir().unwrap();
-    let octet = 20 + (std::process::id() + 151) % 200;
-    let config = dir.path().join("weir.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[network]\nbackend_ranges = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\nexternal_backend_ranges = [\"127.0.0.0/8\"]\nvip_ranges = [\"127.{octet}.11.0/24\"]\n\n[dataplane]\negress_allow = [\"127.0.0.0/8\"]\nworkers = 1\n"
-        ),
-    )
-    .unwrap();
+    let config = loopback_config(dir.path(), 151, 11);
     let admin = "tls-admin";
     let server = serve_with(dir.path(), Some(admin), Some(&config));
     let url = &server.url;
