@@ -2,7 +2,7 @@
 //! list that holds this test's client (127.0.0.1) reaches no backend, and
 //! `weir acl remove-entry` lets the client in on its next connection.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
 use serde_json::json;
 
@@ -16,19 +16,7 @@ fn a_deny_list_from_the_cli_applies_to_the_next_connection() {
     let admin = "acl-cli-admin";
     let server = serve_with(dir.path(), Some(admin), Some(&config));
     let url = &server.url;
-    let (token, subnet_id) = tenant(url, admin);
-    let (status, lb) = request(
-        "POST",
-        &format!("{url}/v1/loadbalancers"),
-        &token,
-        Some(json!({"subnet_id": subnet_id})),
-    );
-    assert_eq!(status, 201, "{lb}");
-    let vip: std::net::IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
-    let port = {
-        let probe = TcpListener::bind((vip, 0)).unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let (token, lb, vip, port) = tenant_lb_and_port(url, admin);
     let acl = weir_json(url, &token, &["acl", "create", "--name", "blocked"]);
     let acl_id = acl["id"].as_str().unwrap();
     let filled = weir_json(

@@ -3,10 +3,8 @@
 //! backend), `list` showing it, and `delete` taking it away.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-
-use serde_json::json;
 
 use crate::support::*;
 
@@ -33,19 +31,7 @@ fn an_l7_policy_from_the_cli_redirects_until_deleted() {
     let admin = "l7-admin";
     let server = serve_with(dir.path(), Some(admin), Some(&config));
     let url = &server.url;
-    let (token, subnet_id) = tenant(url, admin);
-    let (status, lb) = request(
-        "POST",
-        &format!("{url}/v1/loadbalancers"),
-        &token,
-        Some(json!({"subnet_id": subnet_id})),
-    );
-    assert_eq!(status, 201, "{lb}");
-    let vip: std::net::IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
-    let port = {
-        let probe = TcpListener::bind((vip, 0)).unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let (token, lb, vip, port) = tenant_lb_and_port(url, admin);
     let listener = weir_json(
         url,
         &token,

@@ -226,3 +226,23 @@ pub fn loopback_config(dir: &Path, seed: u32, net: u8) -> std::path::PathBuf {
     .unwrap();
     config
 }
+
+/// A new tenant with a load balancer on `url`: its token, the load
+/// balancer, its VIP and a port free on that VIP right now.
+pub fn tenant_lb_and_port(url: &str, admin: &str) -> (String, Value, std::net::IpAddr, u16) {
+    let (token, subnet_id) = tenant(url, admin);
+    let (status, lb) = request(
+        "POST",
+        &format!("{url}/v1/loadbalancers"),
+        &token,
+        Some(serde_json::json!({"subnet_id": subnet_id})),
+    );
+    assert_eq!(status, 201, "{lb}");
+    let vip: std::net::IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
+    let port = std::net::TcpListener::bind((vip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    (token, lb, vip, port)
+}

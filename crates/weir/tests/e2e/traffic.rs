@@ -231,19 +231,7 @@ fn an_allow_list_change_from_the_cli_applies_to_the_next_connection() {
     let admin = "acl-admin";
     let server = serve_with(dir.path(), Some(admin), Some(&config));
     let url = &server.url;
-    let (token, subnet_id) = tenant(url, admin);
-    let (status, lb) = request(
-        "POST",
-        &format!("{url}/v1/loadbalancers"),
-        &token,
-        Some(json!({"subnet_id": subnet_id})),
-    );
-    assert_eq!(status, 201, "{lb}");
-    let vip: std::net::IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
-    let port = {
-        let probe = TcpListener::bind((vip, 0)).unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let (token, lb, vip, port) = tenant_lb_and_port(url, admin);
     // Only 127.0.0.2 may connect: this test's client is 127.0.0.1.
     let listener = weir_json(
         url,
