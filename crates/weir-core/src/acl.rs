@@ -243,7 +243,7 @@ pub fn plan_add_entries(
             return Err(Error::invalid(
                 &field,
                 format!(
-                    "{net} is not an {} network (the ACL's IP version)",
+                    "{net} is not an {} network {WRONG_VERSION}",
                     current.ip_version.as_str()
                 ),
             ));
@@ -251,7 +251,7 @@ pub fn plan_add_entries(
         check_text(&format!("{field}.comment"), &entry.comment, MAX_COMMENT_LEN)?;
         if next.entries.iter().any(|e| e.cidr == net) {
             return Err(Error::conflict(format!(
-                "{net} is already an entry of ACL {}",
+                "{net} {DUPLICATE_ENTRY} {}",
                 current.id
             )));
         }
@@ -305,12 +305,45 @@ pub fn check_attach<'a>(
     Ok(acl)
 }
 
+/// Words of the refusals below that a dialect with its own code for each
+/// case tells apart by [`refusal`]; kept here, beside the messages.
+const DUPLICATE_ENTRY: &str = "is already an entry of ACL";
+const IN_USE: &str = "is in use by listener";
+const WRONG_VERSION: &str = "(the ACL's IP version)";
+
+/// The ACL refusals a dialect may name apart from the generic ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// An entry the ACL already has.
+    DuplicateEntry,
+    /// Deleting an ACL a listener names.
+    InUse,
+    /// An entry of the other IP version.
+    WrongVersion,
+}
+
+/// Which of [`Refusal`] `e` is, if any (an error of this module's rules).
+pub fn refusal(e: &Error) -> Option<Refusal> {
+    match e {
+        Error::Conflict { reason } if reason.contains(DUPLICATE_ENTRY) => {
+            Some(Refusal::DuplicateEntry)
+        }
+        Error::Conflict { reason } if reason.contains(IN_USE) => Some(Refusal::InUse),
+        Error::InvalidField { field, reason }
+            if field.starts_with("entries[") && reason.contains(WRONG_VERSION) =>
+        {
+            Some(Refusal::WrongVersion)
+        }
+        _ => None,
+    }
+}
+
 /// An ACL some listener names is not deleted (409).
 pub fn check_delete(acl: &Acl, users: &[Listener]) -> Result<(), Error> {
     match users.first() {
         None => Ok(()),
         Some(l) => Err(Error::conflict(format!(
-            "ACL {} is in use by listener {}{}",
+            "ACL {} {IN_USE} {}{}",
             acl.id,
             l.id,
             if users.len() > 1 {

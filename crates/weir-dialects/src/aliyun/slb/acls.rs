@@ -31,18 +31,21 @@ fn acl_error(id: &str, e: weir_control::ControlError) -> AliError {
                 kind: weir_core::ResourceKind::Acl,
                 ..
             } => return not_found(id),
-            E::Conflict { reason } if reason.contains("already an entry") => {
-                return AliError::new(bad, "InvalidParam.AclEntryExists", reason.clone())
+            _ => {
+                use weir_core::acl::Refusal as R;
+                let code = match weir_core::acl::refusal(domain) {
+                    Some(R::DuplicateEntry) => "InvalidParam.AclEntryExists",
+                    Some(R::InUse) => "OperationFailed.AclBindedWithVip",
+                    Some(R::WrongVersion) => "IllegalEntry",
+                    None => return fail(e),
+                };
+                let message = match domain {
+                    E::InvalidField { field, reason } => format!("{field}: {reason}"),
+                    E::Conflict { reason } => reason.clone(),
+                    other => other.to_string(),
+                };
+                return AliError::new(bad, code, message);
             }
-            E::Conflict { reason } if reason.contains("in use") => {
-                return AliError::new(bad, "OperationFailed.AclBindedWithVip", reason.clone())
-            }
-            E::InvalidField { field, reason }
-                if field.starts_with("entries[") && reason.contains("IP version") =>
-            {
-                return AliError::new(bad, "IllegalEntry", format!("{field}: {reason}"))
-            }
-            _ => {}
         }
     }
     fail(e)
