@@ -133,13 +133,15 @@ async fn run(
         applied,
         topology: control.topology(),
     };
-    crate::cluster::spawn(cluster, gate).await?;
+    let leave = crate::cluster::spawn(cluster, gate).await?;
     let app =
         weir_api::router(control.clone()).merge(weir_dialects::router(control, config.dialects));
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    leave.leave().await;
+    served
 }
 
 /// `WEIR_ADMIN_TOKEN` when set; otherwise the token saved in the data

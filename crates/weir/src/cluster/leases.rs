@@ -100,6 +100,8 @@ pub async fn run(
     timings: LeaseTimings,
     held: Held,
     addresses: Option<Addresses>,
+    mut leave: watch::Receiver<bool>,
+    done: tokio::sync::oneshot::Sender<()>,
 ) {
     let every = Duration::from_millis(timings.renew_every_ms);
     let hold = Duration::from_millis(timings.hold_ms);
@@ -119,6 +121,19 @@ pub async fn run(
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = sleep_until(deadline) => {}
+            _ = leave.changed() => {
+                // Shutting down: let go of every VIP now and expire the
+                // leases, so another node takes them at its next round
+                // instead of after the lease time.
+                let cluster = ctx.store.cluster();
+                for (vip, m) in std::mem::take(&mut mine) {
+                    let_go(vip, &held, addresses.as_ref()).await;
+                    let released = tokio::time::timeout(every, cluster.release_lease(vip, &record.id, m.epoch)).await;
+                    tracing::info!(%vip, epoch = m.epoch, released = matches!(released, Ok(Ok(true))), "left the VIP");
+                }
+                let _ = done.send(());
+                return;
+            }
         }
         let now = Instant::now();
         let expired: Vec<IpAddr> = mine

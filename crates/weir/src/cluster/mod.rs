@@ -210,9 +210,23 @@ pub struct Context {
     pub topology: watch::Receiver<Arc<Topology>>,
 }
 
+/// Lets go of this node's VIPs when `serve` stops (`failover` mode).
+pub struct Leave(Option<(watch::Sender<bool>, tokio::sync::oneshot::Receiver<()>)>);
+
+impl Leave {
+    /// Takes the VIPs off the interface and releases their leases, waiting
+    /// at most two seconds for the store.
+    pub async fn leave(self) {
+        if let Some((tell, done)) = self.0 {
+            let _ = tell.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
+        }
+    }
+}
+
 /// Registers this node and keeps its heartbeat (and, in `failover` mode,
 /// its leases) going until the process ends.
-pub async fn spawn(ctx: Context, gate: Gate) -> Result<(), String> {
+pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
     let id = node_id(&ctx.data_dir)?;
     let record = NodeRecord {
         id: id.clone(),
@@ -245,6 +259,7 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<(), String> {
     match gate.held {
         None => {
             tokio::spawn(heartbeats(ctx, record, timings));
+            Ok(Leave(None))
         }
         Some(held) => {
             let interface = ctx.config.vip_interface.clone();
@@ -257,10 +272,14 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<(), String> {
                 ),
                 None => None,
             };
-            tokio::spawn(leases::run(ctx, record, timings, held, addresses));
+            let (tell, leave) = watch::channel(false);
+            let (done, finished) = tokio::sync::oneshot::channel();
+            tokio::spawn(leases::run(
+                ctx, record, timings, held, addresses, leave, done,
+            ));
+            Ok(Leave(Some((tell, finished))))
         }
     }
-    Ok(())
 }
 
 /// `none` mode: the heartbeat alone.
