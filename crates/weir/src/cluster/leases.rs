@@ -28,6 +28,10 @@ use weir_core::topology::Topology;
 use super::vip::Addresses;
 use super::Context;
 
+/// How long a node taking a VIP listens for another host answering ARP
+/// for it: on one segment a reply takes well under a millisecond.
+const PROBE_WAIT: Duration = Duration::from_millis(30);
+
 /// The VIPs this node serves, as the gate task sees them.
 #[derive(Clone)]
 pub struct Held(watch::Sender<BTreeSet<IpAddr>>);
@@ -197,6 +201,16 @@ pub async fn run(
                 // not be covered by the lease.
                 continue;
             }
+            let new = !mine.contains_key(&vip);
+            if let (true, Some(addresses)) = (new, &addresses) {
+                // A killed owner's address may still answer: take the VIP
+                // up only once nobody does (the lease stays this node's
+                // meanwhile, renewed every round).
+                if addresses.answered_elsewhere(vip, PROBE_WAIT).await {
+                    tracing::info!(%vip, epoch, "the VIP still answers elsewhere; waiting");
+                    continue;
+                }
+            }
             // Refreshes the address's kernel lifetime, or adds it.
             if let Some(addresses) = &addresses {
                 if let Err(e) = addresses.add(vip).await {
@@ -204,7 +218,7 @@ pub async fn run(
                     continue;
                 }
             }
-            let new = mine.insert(vip, Mine { epoch, until }).is_none();
+            mine.insert(vip, Mine { epoch, until });
             if new {
                 tracing::info!(%vip, epoch, "holding the VIP");
                 held.set(vip, true);

@@ -144,6 +144,75 @@ impl Addresses {
     }
 }
 
+impl Addresses {
+    /// Whether another hardware address answers ARP for `vip` within
+    /// `wait` (RFC 5227's probe, sender address 0.0.0.0). A node that
+    /// takes a lease checks first: a node killed while holding the VIP
+    /// cannot remove its address, and its kernel answers until the
+    /// address's lifetime ends; taking the VIP up only once nobody
+    /// answers keeps two nodes from answering at once. IPv6 is not
+    /// probed (no answer is ever seen).
+    pub async fn answered_elsewhere(&self, vip: IpAddr, wait: std::time::Duration) -> bool {
+        let IpAddr::V4(v4) = vip else {
+            return false;
+        };
+        let (mac, link) = (self.mac, self.link);
+        tokio::task::spawn_blocking(move || match probe(mac, &link, v4, wait) {
+            Ok(answered) => answered,
+            Err(e) => {
+                tracing::warn!(%vip, error = %e, "cannot probe for the VIP; taking it");
+                false
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+fn probe(
+    mac: [u8; 6],
+    link: &LinkAddr,
+    vip: Ipv4Addr,
+    wait: std::time::Duration,
+) -> nix::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let fd = socket::socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        socket::SockProtocol::EthAll,
+    )?;
+    socket::bind(fd.as_raw_fd(), link)?;
+    socket::setsockopt(
+        &fd,
+        socket::sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(0, 5_000),
+    )?;
+    let mut request = gratuitous_arp(mac, vip);
+    request[28..32].copy_from_slice(&[0; 4]);
+    socket::sendto(fd.as_raw_fd(), &request, link, MsgFlags::empty())?;
+    let end = std::time::Instant::now() + wait;
+    let mut frame = [0u8; 128];
+    while std::time::Instant::now() < end {
+        let Ok(n) = socket::recv(fd.as_raw_fd(), &mut frame, MsgFlags::empty()) else {
+            continue;
+        };
+        if answers(&frame[..n], mac, vip) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `frame` is an ARP reply from another host claiming `vip`.
+fn answers(frame: &[u8], mac: [u8; 6], vip: Ipv4Addr) -> bool {
+    frame.len() >= 42
+        && frame[12..14] == [0x08, 0x06]
+        && frame[20..22] == [0, 2]
+        && frame[22..28] != mac
+        && frame[28..32] == vip.octets()
+}
+
 /// An Ethernet broadcast carrying an ARP request for `vip` from `vip`
 /// (RFC 5227's announcement): every neighbour updates its entry.
 pub fn gratuitous_arp(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
@@ -225,6 +294,19 @@ mod tests {
         assert_eq!(&f[22..28], &MAC);
         assert_eq!(&f[28..32], &vip.octets());
         assert_eq!(&f[38..42], &vip.octets());
+    }
+
+    #[test]
+    fn only_another_hosts_reply_for_the_vip_counts_as_an_answer() {
+        let vip = Ipv4Addr::new(198, 18, 0, 100);
+        let other = [0x02, 9, 9, 9, 9, 9];
+        let mut reply = gratuitous_arp(other, vip);
+        reply[20..22].copy_from_slice(&[0, 2]);
+        assert!(answers(&reply, MAC, vip));
+        assert!(!answers(&reply, other, vip), "our own reply");
+        assert!(!answers(&reply, MAC, Ipv4Addr::new(198, 18, 0, 101)));
+        assert!(!answers(&gratuitous_arp(other, vip), MAC, vip), "a request");
+        assert!(!answers(&reply[..41], MAC, vip));
     }
 
     #[test]
