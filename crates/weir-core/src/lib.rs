@@ -32,11 +32,14 @@
 //! - [`topology`]: what the data plane must run, compiled from the model.
 //! - [`idempotency`]: client-token replay decisions.
 //! - [`time`]: the injected timestamp type.
+//! - [`cluster`]: node states, VIP lease timings and who should hold
+//!   which VIP.
 
 pub mod acl;
 pub mod address;
 pub mod backend;
 pub mod certificate;
+pub mod cluster;
 pub mod error;
 pub mod flavor;
 pub mod group;

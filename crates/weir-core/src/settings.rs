@@ -140,6 +140,8 @@ pub struct Settings {
     pub regions: Vec<String>,
     /// What the data plane was found able to do.
     pub capabilities: Capabilities,
+    /// Node membership and VIP ownership (`[cluster]`).
+    pub cluster: crate::cluster::ClusterSettings,
 }
 
 impl Default for Settings {
@@ -149,6 +151,7 @@ impl Default for Settings {
             limits: Limits::default(),
             regions: vec![DEFAULT_REGION.to_owned()],
             capabilities: Capabilities::default(),
+            cluster: crate::cluster::ClusterSettings::default(),
         }
     }
 }

@@ -438,6 +438,9 @@ pub trait Store: Send + Sync + 'static {
     async fn read(&self) -> StoreResult<Box<dyn Reads>>;
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
 
+    /// Node membership and VIP leases, outside the change log.
+    fn cluster(&self) -> std::sync::Arc<dyn Cluster>;
+
     /// Commits that did not pass through this process (other nodes
     /// sharing the database): a signal that fires when one may have
     /// happened, and how often to read the change log anyway in case a
@@ -447,6 +450,123 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 }
+
+/// What the registry holds about the cluster, read at one moment of the
+/// database's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterView {
+    /// The database's time of the reading, milliseconds since the epoch.
+    pub now_ms: i64,
+    pub nodes: Vec<weir_core::cluster::NodeRecord>,
+    pub leases: Vec<weir_core::cluster::Lease>,
+}
+
+/// Node membership and VIP leases: single autocommit statements, never
+/// inside a registry write (a heartbeat must not queue behind the writer
+/// lock, nor log a change). Times are the database's.
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// Whether several nodes can share this store, and so hold leases
+    /// against each other (PostgreSQL).
+    fn shared(&self) -> bool;
+    /// Writes the node's row, its heartbeat stamped now.
+    async fn heartbeat(&self, node: &weir_core::cluster::NodeRecord) -> StoreResult<()>;
+    /// Stamps the node's start (after its first heartbeat).
+    async fn started(&self, id: &str) -> StoreResult<()>;
+    async fn view(&self) -> StoreResult<ClusterView>;
+    /// Compare-and-set: takes `vip` if its lease is at `seen_epoch` (0: no
+    /// lease yet) and expired. The new epoch, or `None`: another node
+    /// moved first.
+    async fn acquire_lease(
+        &self,
+        vip: IpAddr,
+        node: &str,
+        seen_epoch: u64,
+        ttl_ms: u64,
+    ) -> StoreResult<Option<u64>>;
+    /// Extends a live lease held at `epoch`; false: it expired or moved.
+    async fn renew_lease(
+        &self,
+        vip: IpAddr,
+        node: &str,
+        epoch: u64,
+        ttl_ms: u64,
+    ) -> StoreResult<bool>;
+    /// Expires a lease held at `epoch` (its row and epoch stay).
+    async fn release_lease(&self, vip: IpAddr, node: &str, epoch: u64) -> StoreResult<bool>;
+}
+
+/// [`Cluster`] over any driver, given how to open a connection that may
+/// write and how the database spells "now, in milliseconds".
+macro_rules! cluster_impl {
+    ($store:ty, $conn:expr, $now:expr, $shared:expr) => {
+        #[async_trait::async_trait]
+        impl crate::Cluster for $store {
+            fn shared(&self) -> bool {
+                $shared
+            }
+
+            async fn heartbeat(
+                &self,
+                node: &weir_core::cluster::NodeRecord,
+            ) -> crate::StoreResult<()> {
+                let mut conn = $conn(self).await?;
+                crate::sql::cluster::heartbeat(&mut conn, $now, node).await
+            }
+
+            async fn started(&self, id: &str) -> crate::StoreResult<()> {
+                let mut conn = $conn(self).await?;
+                crate::sql::cluster::started(&mut conn, $now, id).await
+            }
+
+            async fn view(&self) -> crate::StoreResult<crate::ClusterView> {
+                let mut conn = $conn(self).await?;
+                let nodes = crate::sql::cluster::nodes(&mut conn).await?;
+                let leases = crate::sql::cluster::leases(&mut conn).await?;
+                // Read last: no row read above is from after it.
+                let now_ms = crate::sql::cluster::now_ms(&mut conn, $now).await?;
+                Ok(crate::ClusterView {
+                    now_ms,
+                    nodes,
+                    leases,
+                })
+            }
+
+            async fn acquire_lease(
+                &self,
+                vip: std::net::IpAddr,
+                node: &str,
+                seen_epoch: u64,
+                ttl_ms: u64,
+            ) -> crate::StoreResult<Option<u64>> {
+                let mut conn = $conn(self).await?;
+                crate::sql::cluster::acquire(&mut conn, $now, vip, node, seen_epoch, ttl_ms).await
+            }
+
+            async fn renew_lease(
+                &self,
+                vip: std::net::IpAddr,
+                node: &str,
+                epoch: u64,
+                ttl_ms: u64,
+            ) -> crate::StoreResult<bool> {
+                let mut conn = $conn(self).await?;
+                crate::sql::cluster::renew(&mut conn, $now, vip, node, epoch, ttl_ms).await
+            }
+
+            async fn release_lease(
+                &self,
+                vip: std::net::IpAddr,
+                node: &str,
+                epoch: u64,
+            ) -> crate::StoreResult<bool> {
+                let mut conn = $conn(self).await?;
+                crate::sql::cluster::release(&mut conn, vip, node, epoch).await
+            }
+        }
+    };
+}
+pub(crate) use cluster_impl;
 
 /// How a follower learns of other writers' commits.
 #[derive(Clone)]

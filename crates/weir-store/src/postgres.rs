@@ -103,6 +103,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0017_pool_upstream_tls.sql"),
     ),
     (18, include_str!("../migrations/postgres/0018_acls.sql")),
+    (19, include_str!("../migrations/postgres/0019_cluster.sql")),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different
@@ -287,6 +288,10 @@ impl Store for PgStore {
         Ok(Box::new(WriteTx::new(PgTx(tx))))
     }
 
+    fn cluster(&self) -> Arc<dyn crate::Cluster> {
+        Arc::new(self.clone())
+    }
+
     fn foreign_commits(&self) -> Option<ForeignCommits> {
         Some(ForeignCommits {
             signal: self.commits.clone(),
@@ -297,6 +302,16 @@ impl Store for PgStore {
 
 /// A pooled connection outside any transaction.
 struct PgReader(PoolConnection<Postgres>);
+
+async fn cluster_conn(store: &PgStore) -> StoreResult<PgReader> {
+    Ok(PgReader(store.pool.acquire().await?))
+}
+
+/// Milliseconds since the Unix epoch at the statement's execution
+/// (`clock_timestamp`, not the transaction's start).
+const NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+
+crate::cluster_impl!(PgStore, cluster_conn, NOW_MS, true);
 
 /// A connection inside a write transaction (holding the writer lock).
 struct PgTx(Transaction<'static, Postgres>);

@@ -92,6 +92,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0022_pool_upstream_tls.sql"),
     ),
     (23, include_str!("../migrations/sqlite/0023_acls.sql")),
+    (24, include_str!("../migrations/sqlite/0024_cluster.sql")),
 ];
 
 /// How hard commits are pushed to disk.
@@ -153,9 +154,27 @@ impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         Ok(Box::new(WriteTx::new(SqliteTx(self.writer.begin().await?))))
     }
+
+    fn cluster(&self) -> std::sync::Arc<dyn crate::Cluster> {
+        std::sync::Arc::new(self.clone())
+    }
 }
 
-/// A pooled read-only connection.
+/// The writer connection outside a transaction, for the cluster's
+/// autocommit statements (one node: its heartbeat waits for a commit in
+/// flight at most).
+async fn cluster_conn(store: &SqliteStore) -> StoreResult<SqliteReader> {
+    Ok(SqliteReader(store.writer.acquire().await?))
+}
+
+/// Milliseconds since the Unix epoch (the Julian day of 1970-01-01 is
+/// 2440587.5).
+const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
+crate::cluster_impl!(SqliteStore, cluster_conn, NOW_MS, false);
+
+/// A pooled connection: read-only from the readers' pool, or the writer
+/// outside a transaction (the cluster's statements).
 struct SqliteReader(PoolConnection<Sqlite>);
 
 /// The writer connection inside a transaction.

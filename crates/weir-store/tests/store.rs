@@ -21,6 +21,10 @@ use tags::tags_round_trip_and_update;
 mod acls;
 use acls::acls_round_trip_and_reload_their_listeners;
 
+#[path = "store/cluster.rs"]
+mod cluster;
+use cluster::{leases_are_compare_and_set_on_the_epoch, nodes_heartbeat_in_place};
+
 #[path = "store/l7.rs"]
 mod l7;
 use l7::l7_policies_round_trip_and_cascade;
@@ -936,4 +940,6 @@ for_each_store!(
     tags_round_trip_and_update,
     l7_policies_round_trip_and_cascade,
     acls_round_trip_and_reload_their_listeners,
+    nodes_heartbeat_in_place,
+    leases_are_compare_and_set_on_the_epoch,
 );

@@ -67,6 +67,15 @@ pub enum Command {
     /// L7 policies of HTTP listeners and their rules.
     #[command(subcommand)]
     L7policy(L7PolicyCmd),
+    /// The cluster's nodes (the operator's).
+    #[command(subcommand)]
+    Node(NodeCmd),
+}
+
+#[derive(Subcommand)]
+pub enum NodeCmd {
+    /// List nodes: state (up, suspect, down), applied revision, VIPs.
+    List,
 }
 
 #[derive(Subcommand)]

@@ -232,6 +232,23 @@ fn build(command: Command) -> Result<Call, String> {
             }
             call("POST", "/v1/acls", Some(body), Show::Object)
         }
+        Command::Node(NodeCmd::List) => call(
+            "GET",
+            "/v1/nodes",
+            None,
+            Show::Table(
+                "nodes",
+                &[
+                    "id",
+                    "name",
+                    "state",
+                    "api_address",
+                    "applied_revision",
+                    "heartbeat_age_ms",
+                    "vips",
+                ],
+            ),
+        ),
         Command::Acl(AclCmd::List) => call(
             "GET",
             "/v1/acls",

@@ -40,6 +40,8 @@ struct FileConfig {
     api: ApiSection,
     /// The operator's own Keystone (external-Keystone mode).
     keystone: Option<KeystoneSection>,
+    #[serde(default)]
+    cluster: crate::cluster::ClusterSection,
 }
 
 /// `[keystone]`: Octavia's tokens are validated by the operator's
@@ -235,6 +237,8 @@ pub struct ServeConfig {
     /// Reads `/metrics` besides the admin token (`api.metrics_token`,
     /// `WEIR_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
+    /// This node's part in a cluster (`[cluster]`).
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
@@ -507,6 +511,10 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
     } else {
         None
     };
+    let (cluster_settings, cluster) = file.cluster.check(
+        matches!(store, StoreConfig::Postgres { .. }),
+        dataplane.is_some(),
+    )?;
     let regions = file.regions.unwrap_or_else(|| Settings::default().regions);
     if regions.is_empty() || regions.iter().any(|r| r.trim().is_empty()) {
         return Err("regions: list at least one non-empty region name".to_owned());
@@ -569,7 +577,9 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             regions,
             // Found out by `serve` once the data plane is known to run.
             capabilities: Default::default(),
+            cluster: cluster_settings,
         },
+        cluster,
     })
 }
 

@@ -98,8 +98,9 @@ async fn run(
             Arc::new(store.with_poll(*poll))
         }
     };
+    let cluster_settings = config.settings.cluster;
     let control = Control::start_keyed(
-        store,
+        store.clone(),
         config.settings,
         admin_token,
         config.retention,
@@ -108,8 +109,11 @@ async fn run(
     .await
     .map_err(|e| e.to_string())?
     .with_metrics_token(config.metrics_token);
+    let gate = crate::cluster::gate(&cluster_settings, control.topology());
+    let mut applied = None;
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
-        let dp = handle.block_on_spawn(dp_config.engine, control.topology());
+        let dp = handle.block_on_spawn(dp_config.engine, gate.topology.clone());
+        applied = Some(dp.applied());
         control.set_live_view(Arc::new(LiveDataPlane(dp)));
     }
     let listener = TcpListener::bind(&config.listen)
@@ -120,12 +124,24 @@ async fn run(
     println!("weir listening on http://{addr}");
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+    let cluster = crate::cluster::Context {
+        store: store.clone(),
+        settings: cluster_settings,
+        config: config.cluster,
+        data_dir: config.data_dir.clone(),
+        api_address: addr.to_string(),
+        applied,
+        topology: control.topology(),
+    };
+    let leave = crate::cluster::spawn(cluster, gate).await?;
     let app =
         weir_api::router(control.clone()).merge(weir_dialects::router(control, config.dialects));
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    leave.leave().await;
+    served
 }
 
 /// `WEIR_ADMIN_TOKEN` when set; otherwise the token saved in the data

@@ -26,6 +26,7 @@ mod backends;
 mod certificates;
 mod l7;
 mod loadbalancers;
+mod nodes;
 mod tenants;
 
 use acls::*;
@@ -33,6 +34,7 @@ use backends::*;
 use certificates::*;
 use l7::*;
 use loadbalancers::*;
+use nodes::*;
 use tenants::*;
 
 type ApiResult = Result<Response, ApiError>;
@@ -60,6 +62,7 @@ pub fn router(control: Control) -> Router {
             "/v1/projects/{id}/credentials/{access_key_id}",
             axum::routing::delete(delete_credential),
         )
+        .route("/v1/nodes", get(list_nodes))
         .route("/v1/acls", post(create_acl).get(list_acls))
         .route(
             "/v1/acls/{id}",

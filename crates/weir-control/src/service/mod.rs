@@ -66,10 +66,12 @@ mod flavors;
 mod keymgr;
 mod l7;
 mod loadbalancers;
+mod nodes;
 mod quotas;
 mod tenants;
 
 pub use certificates::UploadedCertificate;
+pub use nodes::NodeStatus;
 use quotas::quota_room;
 pub use quotas::ProjectQuotas;
 

@@ -273,6 +273,7 @@ macro_rules! apply_migrations {
 pub(crate) use apply_migrations;
 
 mod acls;
+pub(crate) mod cluster;
 mod keymgr;
 mod l7;
 mod quotas;

@@ -3,6 +3,7 @@
 mod support;
 
 mod acls;
+mod cluster;
 mod fds;
 mod l7;
 mod metrics_doc;

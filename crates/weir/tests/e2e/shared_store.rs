@@ -16,7 +16,7 @@ use crate::support::*;
 /// A schema of this test's own in the configured database, as a store URL;
 /// `None` without one (unless `WEIR_REQUIRE_POSTGRES` demands it, as CI
 /// does, so a broken setup fails instead of skipping).
-fn postgres_schema_url() -> Option<String> {
+pub(crate) fn postgres_schema_url() -> Option<String> {
     let Ok(url) = std::env::var("WEIR_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var_os("WEIR_REQUIRE_POSTGRES").is_none(),

@@ -1,0 +1,323 @@
+//! This node's part in a cluster: its row in the registry (id kept in the
+//! data directory, heartbeat every sixth of `cluster.node_timeout_ms`)
+//! and, in `failover` mode, the VIP leases it holds (`leases`) and the
+//! addresses it puts on its interface (`vip`). `serve` calls [`gate`]
+//! before the data plane starts and [`spawn`] once the API is bound.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::watch;
+use weir_core::cluster::{
+    ClusterSettings, LeaseTimings, NodeRecord, VipMode, MAX_NODE_TIMEOUT_MS, MIN_NODE_TIMEOUT_MS,
+};
+use weir_core::topology::Topology;
+use weir_store::Store;
+
+mod leases;
+mod vip;
+
+/// `[cluster]` as written in the settings file.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// Shown in `weir node list` (default: the host name).
+    node_name: Option<String>,
+    /// A node silent this long is down; a VIP lease lasts this long past
+    /// its last renewal (default 3000).
+    node_timeout_ms: Option<u64>,
+    /// "none" (default) or "failover".
+    vip_mode: Option<String>,
+    /// The interface a `failover` node adds the VIPs it holds to.
+    vip_interface: Option<String>,
+    /// Addresses this node's data plane is reached at, for the node list.
+    data_addresses: Option<Vec<String>>,
+}
+
+/// What `serve` needs of the cluster settings besides the core's.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterConfig {
+    pub node_name: Option<String>,
+    /// Set exactly when the mode is `failover` and a data plane runs.
+    pub vip_interface: Option<String>,
+    pub data_addresses: Vec<IpAddr>,
+}
+
+impl ClusterSection {
+    /// Checks the section against the store and the data plane: every
+    /// setting given is one this node will act on, or an error.
+    pub fn check(
+        &self,
+        postgres: bool,
+        dataplane: bool,
+    ) -> Result<(ClusterSettings, ClusterConfig), String> {
+        let node_timeout_ms = self
+            .node_timeout_ms
+            .unwrap_or(weir_core::cluster::DEFAULT_NODE_TIMEOUT_MS);
+        if !(MIN_NODE_TIMEOUT_MS..=MAX_NODE_TIMEOUT_MS).contains(&node_timeout_ms) {
+            return Err(format!(
+                "cluster.node_timeout_ms must be between {MIN_NODE_TIMEOUT_MS} and {MAX_NODE_TIMEOUT_MS}"
+            ));
+        }
+        let vip_mode = match self.vip_mode.as_deref() {
+            None => VipMode::None,
+            Some(text) => VipMode::parse(text).ok_or_else(|| {
+                format!("cluster.vip_mode: {text:?} is not \"none\" or \"failover\"")
+            })?,
+        };
+        if vip_mode == VipMode::Failover && !postgres {
+            return Err(
+                "cluster.vip_mode = \"failover\" needs a PostgreSQL store (store.url): \
+                 VIP leases are held against other nodes, and a SQLite store has one node"
+                    .to_owned(),
+            );
+        }
+        let vip_interface = match (&self.vip_interface, vip_mode, dataplane) {
+            (None, VipMode::Failover, true) => {
+                return Err(
+                    "cluster.vip_mode = \"failover\" needs cluster.vip_interface, \
+                     the interface the VIPs this node holds are added to"
+                        .to_owned(),
+                )
+            }
+            (Some(_), VipMode::None, _) => {
+                return Err(
+                    "cluster.vip_interface applies to cluster.vip_mode = \"failover\" only"
+                        .to_owned(),
+                )
+            }
+            (Some(_), VipMode::Failover, false) => {
+                return Err("cluster.vip_interface: this node runs no data plane \
+                     (dataplane.enabled = false), so it holds no VIP"
+                    .to_owned())
+            }
+            (Some(name), VipMode::Failover, true) => Some(interface_name(name)?),
+            (None, _, _) => None,
+        };
+        let data_addresses = self
+            .data_addresses
+            .iter()
+            .flatten()
+            .map(|a| {
+                a.parse::<IpAddr>()
+                    .map_err(|_| format!("cluster.data_addresses: {a:?} is not an IP address"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if data_addresses.len() > 16 {
+            return Err("cluster.data_addresses: at most 16".to_owned());
+        }
+        let node_name = match &self.node_name {
+            Some(name)
+                if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) =>
+            {
+                return Err("cluster.node_name: 1 to 64 printable characters".to_owned())
+            }
+            other => other.clone(),
+        };
+        Ok((
+            ClusterSettings {
+                node_timeout_ms,
+                vip_mode,
+            },
+            ClusterConfig {
+                node_name,
+                vip_interface,
+                data_addresses,
+            },
+        ))
+    }
+}
+
+/// A Linux interface name: 1 to 15 bytes, none of them a slash, a colon,
+/// white space or a control character.
+fn interface_name(name: &str) -> Result<String, String> {
+    let ok = (1..=15).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':');
+    if ok && name != "." && name != ".." {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "cluster.vip_interface: {name:?} is not an interface name"
+        ))
+    }
+}
+
+/// This node's id: `<data_dir>/node-id`, made on first start, so a
+/// restarted node is the same row (and finds the leases it still holds).
+pub fn node_id(data_dir: &Path) -> Result<String, String> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if weir_core::ids::well_formed(text.trim()) => return Ok(text.trim().to_owned()),
+        Ok(_) => return Err(format!("{}: not a node id", path.display())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot read {}: {e}", path.display()))
+        }
+        Err(_) => {}
+    }
+    let id = format!("node-{}", uuid::Uuid::now_v7());
+    std::fs::write(&path, format!("{id}\n"))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(id)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "weir".to_owned())
+}
+
+/// Where the data plane's listeners come from: the topology itself, or
+/// in `failover` mode the topology cut to the VIPs this node holds.
+pub struct Gate {
+    pub topology: watch::Receiver<Arc<Topology>>,
+    held: Option<leases::Held>,
+}
+
+/// Sets up the data plane's view of the topology before it starts.
+pub fn gate(settings: &ClusterSettings, topology: watch::Receiver<Arc<Topology>>) -> Gate {
+    match settings.vip_mode {
+        VipMode::None => Gate {
+            topology,
+            held: None,
+        },
+        VipMode::Failover => {
+            let (held, topology) = leases::Held::gate(topology);
+            Gate {
+                topology,
+                held: Some(held),
+            }
+        }
+    }
+}
+
+/// Everything the heartbeat loop reports and acts with.
+pub struct Context {
+    pub store: Arc<dyn Store>,
+    pub settings: ClusterSettings,
+    pub config: ClusterConfig,
+    pub data_dir: std::path::PathBuf,
+    pub api_address: String,
+    /// The data plane's applied revision (`None`: no data plane).
+    pub applied: Option<watch::Receiver<u64>>,
+    /// The whole topology (the VIPs there are to hold).
+    pub topology: watch::Receiver<Arc<Topology>>,
+}
+
+/// Lets go of this node's VIPs when `serve` stops (`failover` mode).
+pub struct Leave(Option<(watch::Sender<bool>, tokio::sync::oneshot::Receiver<()>)>);
+
+impl Leave {
+    /// Takes the VIPs off the interface and releases their leases, waiting
+    /// at most two seconds for the store.
+    pub async fn leave(self) {
+        if let Some((tell, done)) = self.0 {
+            let _ = tell.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
+        }
+    }
+}
+
+/// Registers this node and keeps its heartbeat (and, in `failover` mode,
+/// its leases) going until the process ends.
+pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
+    let id = node_id(&ctx.data_dir)?;
+    let record = NodeRecord {
+        id: id.clone(),
+        name: ctx.config.node_name.clone().unwrap_or_else(host_name),
+        api_address: ctx.api_address.clone(),
+        data_addresses: ctx
+            .config
+            .data_addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        holds_vips: ctx.applied.is_some(),
+        applied_revision: ctx.applied.as_ref().map_or(0, |a| *a.borrow()),
+        started_ms: 0,
+        heartbeat_ms: 0,
+    };
+    let cluster = ctx.store.cluster();
+    // The first heartbeat is not optional: a node that cannot write its
+    // row at start says so and stops, as for any store it cannot open.
+    cluster
+        .heartbeat(&record)
+        .await
+        .map_err(|e| format!("cannot register this node: {e}"))?;
+    cluster
+        .started(&id)
+        .await
+        .map_err(|e| format!("cannot register this node: {e}"))?;
+    tracing::info!(node = %id, name = %record.name, mode = ctx.settings.vip_mode.as_str(), "registered in the cluster");
+    let timings = LeaseTimings::from_timeout(ctx.settings.node_timeout_ms);
+    match gate.held {
+        None => {
+            tokio::spawn(heartbeats(ctx, record, timings));
+            Ok(Leave(None))
+        }
+        Some(held) => {
+            let interface = ctx.config.vip_interface.clone();
+            let addresses = match interface {
+                // Whole seconds (the kernel's unit), at most the hold, so
+                // a crashed node's address goes about when its lease does.
+                Some(name) => Some(
+                    vip::Addresses::open(&name, u32::try_from(timings.hold_ms / 1000).unwrap_or(1))
+                        .await?,
+                ),
+                None => None,
+            };
+            let (tell, leave) = watch::channel(false);
+            let (done, finished) = tokio::sync::oneshot::channel();
+            tokio::spawn(leases::run(
+                ctx, record, timings, held, addresses, leave, done,
+            ));
+            Ok(Leave(Some((tell, finished))))
+        }
+    }
+}
+
+/// `none` mode: the heartbeat alone.
+async fn heartbeats(ctx: Context, mut record: NodeRecord, timings: LeaseTimings) {
+    let cluster = ctx.store.cluster();
+    let every = Duration::from_millis(timings.renew_every_ms);
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(every).await;
+        record.applied_revision = ctx.applied.as_ref().map_or(0, |a| *a.borrow());
+        let beat = tokio::time::timeout(every, cluster.heartbeat(&record)).await;
+        failing = report(beat, failing);
+    }
+}
+
+/// Logs a heartbeat's failure once, and its recovery; whether it failed.
+fn report(
+    beat: Result<weir_store::StoreResult<()>, tokio::time::error::Elapsed>,
+    failing: bool,
+) -> bool {
+    match beat {
+        Ok(Ok(())) => {
+            if failing {
+                tracing::info!("heartbeats reach the registry again");
+            }
+            false
+        }
+        Ok(Err(e)) => {
+            if !failing {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+            true
+        }
+        Err(_) => {
+            if !failing {
+                tracing::warn!("heartbeat timed out");
+            }
+            true
+        }
+    }
+}
