@@ -66,6 +66,7 @@ mod flavors;
 mod keymgr;
 mod l7;
 mod loadbalancers;
+mod networks;
 mod quotas;
 mod tenants;
 

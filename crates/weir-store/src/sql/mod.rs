@@ -275,6 +275,7 @@ pub(crate) use apply_migrations;
 mod acls;
 mod keymgr;
 mod l7;
+mod networks;
 mod quotas;
 mod reads;
 mod rows;
