@@ -11,6 +11,7 @@ fn subnet() -> Subnet {
         name: "s".into(),
         cidr: "10.0.0.0/24".parse().unwrap(),
         shared: false,
+        granted: true,
         created_at: Timestamp(0),
     }
 }
