@@ -309,6 +309,61 @@ pub fn plan_instance_update(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_project_network_holds_subnets_of_both_versions_within_its_limit() {
+        let limits = crate::settings::Limits {
+            networks_per_project: 2,
+            ..Default::default()
+        };
+        let p = ProjectId::from("p");
+        let net = plan_network(&p, "dual", 1, &limits, "n".into(), Timestamp(0)).unwrap();
+        assert_eq!(net.cidr, None);
+        assert!(!net.shared);
+        let v4 = subnet(&net, "10.1.1.0/24", &[]).unwrap();
+        let v6 = subnet(&net, "fd00:1::/64", std::slice::from_ref(&v4)).unwrap();
+        // A claimed subnet grants no addresses; an operator VPC's does.
+        assert!(!v4.granted && !v6.granted);
+        assert!(subnet(&vpc(), "10.0.1.0/24", &[]).unwrap().granted);
+        // Overlap within the network is refused, across versions never.
+        assert!(matches!(
+            subnet(&net, "10.1.0.0/16", &[v4.clone(), v6.clone()]),
+            Err(Error::Conflict { .. })
+        ));
+        // The limit counts what the project holds.
+        assert!(matches!(
+            plan_network(&p, "third", 2, &limits, "n3".into(), Timestamp(0)),
+            Err(Error::QuotaExceeded {
+                kind: crate::error::QuotaKind::NetworksPerProject,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_subnet_in_use_is_not_deleted() {
+        let id = SubnetId::from("s");
+        assert!(check_subnet_delete(&id, SubnetUsers::default()).is_ok());
+        for users in [
+            SubnetUsers {
+                load_balancers: 1,
+                ..Default::default()
+            },
+            SubnetUsers {
+                instances: 2,
+                ..Default::default()
+            },
+            SubnetUsers {
+                backends: 1,
+                ..Default::default()
+            },
+        ] {
+            assert!(matches!(
+                check_subnet_delete(&id, users),
+                Err(Error::Conflict { .. })
+            ));
+        }
+    }
+
     fn vpc() -> Vpc {
         plan_vpc(
             &ProjectId::from("p"),

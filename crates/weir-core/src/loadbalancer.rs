@@ -163,40 +163,26 @@ pub fn plan_load_balancer(
 }
 
 /// The first free host address of the VIP ranges of the subnet's IP
-/// version: inside the subnet first, when a range overlaps it (a VIP in
-/// the subnet it is said to be on), else anywhere in those ranges.
+/// version, in the operator's order (a VIP of the other version would
+/// not be reachable from that subnet's clients).
 fn allocate_vip(
     used: &HashSet<IpAddr>,
     subnet: &Subnet,
     network: &NetworkSettings,
 ) -> Result<IpAddr, Error> {
     let v4 = subnet.cidr.addr().is_ipv4();
-    let free = |ip: &IpAddr| !used.contains(ip) && address::vip_refusal(*ip, network).is_none();
-    let ranges: Vec<IpNet> = network
+    network
         .vip_ranges
         .iter()
         .map(|r| address::canonical_net(*r))
         .filter(|r| r.addr().is_ipv4() == v4)
-        .collect();
-    // The overlap of a range and the subnet is the smaller of the two.
-    let inside = ranges.iter().filter_map(|r| {
-        if r.contains(&subnet.cidr) {
-            Some(subnet.cidr)
-        } else if subnet.cidr.contains(r) {
-            Some(*r)
-        } else {
-            None
-        }
-    });
-    inside
-        .chain(ranges.iter().copied())
         // An IPv6 subnet's first address is its routers' anycast address
         // (RFC 4291), which Neutron never hands out either.
         .flat_map(|r| {
             r.hosts()
                 .filter(move |ip| !(ip.is_ipv6() && *ip == r.network() && r.prefix_len() < 127))
         })
-        .find(free)
+        .find(|ip| !used.contains(ip) && address::vip_refusal(*ip, network).is_none())
         .ok_or_else(|| {
             Error::conflict(format!(
                 "no free IPv{} VIP left in network.vip_ranges",
