@@ -40,11 +40,13 @@ fn lb() -> LoadBalancer {
 
 /// A load balancer on `subnet` with `vip`, VIPs from both versions.
 fn on_subnet(cidr: &str, vip: Option<&str>) -> Result<LoadBalancer, Error> {
-    let mut network = NetworkSettings::default();
-    network.vip_ranges = vec![
-        "127.0.1.0/24".parse().unwrap(),
-        "fd00:1::/64".parse().unwrap(),
-    ];
+    let network = NetworkSettings {
+        vip_ranges: vec![
+            "127.0.1.0/24".parse().unwrap(),
+            "fd00:1::/64".parse().unwrap(),
+        ],
+        ..NetworkSettings::default()
+    };
     let subnet = Subnet {
         cidr: cidr.parse().unwrap(),
         ..subnet()
