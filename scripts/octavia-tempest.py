@@ -3,19 +3,29 @@
 suite, octavia-tempest-plugin, against a fresh `weir serve` and print its
 totals.
 
-What it does, all on loopback:
+What it does, all on loopback, inside a network namespace of its own:
   1. a virtual environment `.venv-tempest` with tempest and
-     octavia-tempest-plugin at the pinned versions (made once);
-  2. `weir serve` on a temporary data directory: VIPs from 127.0.8.0/21
-     (the data plane binds them), members are data only (192.0.2.0/24,
-     TEST-NET-1; `dataplane.egress_allow` is loopback, so none is dialled);
-  3. one Weir project per pre-provisioned tempest account (tempest cannot
+     octavia-tempest-plugin at the pinned versions (made once, before the
+     namespace, which has no route out);
+  2. the script runs itself again under `unshare --net`: a fresh network
+     namespace whose only interface is its loopback, where the plugin's
+     VIP subnets (10.1.1.0/24 and fdde:1a92:7523:70a0::/64, the plugin's
+     defaults) are local routes on `lo` (and the namespace's own
+     `net.ipv6.ip_nonlocal_bind`), so the data plane binds IPv4 and IPv6
+     VIPs there and connections to them arrive; nothing there reaches the
+     host's networks, and the namespace ends with the script;
+  3. `weir serve` on a temporary data directory: VIPs from those two
+     subnets; members are data only (192.0.2.0/24 and 2001:db8::/32,
+     documentation ranges granted as `external_backend_ranges`;
+     `dataplane.egress_allow` is loopback, so none is dialled);
+  4. one Weir project per pre-provisioned tempest account (tempest cannot
      create users here: Weir has no Keystone admin API), each with its
      access key as user name and secret as password;
-  4. the test network: a VPC and subnet of the lb_member project, shared
-     with every project of the run (an OpenStack `shared` network), named
-     in `test_network_override` / `test_subnet_override`;
-  5. `tempest run` of the API tests (`octavia_tempest_plugin.tests.api`),
+  5. no test network is given: the plugin makes its own through Weir's
+     Neutron API as the test project, each test class one VIP network with
+     an IPv4 and an IPv6 subnet and two member networks, and deletes them
+     after the class (`test_with_ipv6 = True`);
+  6. `tempest run` of the API tests (`octavia_tempest_plugin.tests.api`),
      one worker, and the totals and failing tests at the end.
 
 Not part of .ci/run (it takes several minutes); results go in
@@ -23,6 +33,8 @@ docs/dialects/openstack.md.
 
 Usage: scripts/octavia-tempest.py [--regex REGEX] [--workers 1] [--keep]
        WEIR_BIN=path (default target/debug/weir, built if missing)
+Needs root (or user namespaces) for `unshare --net`; `--no-netns` runs on
+the host's loopback with IPv6 off (the IPv4 VIP subnet is then 127.0.8.0/24).
 """
 import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, time
 import urllib.error, urllib.request
@@ -90,14 +102,48 @@ def api(url, method, path, token, body=None):
         return e.code, json.loads(e.read() or b"null")
 
 
-def start_weir(work):
+# The plugin's own defaults for the subnets it makes. The VIP subnets are
+# Weir's VIP ranges, local routes on the namespace's loopback; the member
+# subnets are never used by the API tests (their members are documentation
+# addresses), and the members' ranges are granted, never dialled.
+VIP_SUBNET = "10.1.1.0/24"
+VIP_IPV6_SUBNET = "fdde:1a92:7523:70a0::/64"
+MEMBER_RANGES = ["192.0.2.0/24", "2001:db8::/32"]
+# Without a namespace: a loopback subnet the host binds as it is, and no
+# IPv6 (the host's loopback has ::1 alone).
+HOST_VIP_SUBNET = "127.0.8.0/24"
+
+
+def enter_netns():
+    """Runs this script again in a network namespace of its own (the
+    caller waits for it); returns only inside it, after making the VIP
+    subnets local on its loopback."""
+    if os.environ.get("WEIR_TEMPEST_NETNS") != "1":
+        env = dict(os.environ, WEIR_TEMPEST_NETNS="1")
+        run = subprocess.run(["unshare", "--net", "--", sys.executable, *sys.argv], env=env)
+        sys.exit(run.returncode)
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "route", "add", "local", VIP_SUBNET, "dev", "lo"],
+                ["ip", "-6", "route", "add", "local", VIP_IPV6_SUBNET, "dev", "lo"],
+                # IPv6 binds only assigned addresses; a local route
+                # delivers the whole subnet, and this namespace's own
+                # setting lets the data plane bind in it.
+                ["sysctl", "-q", "-w", "net.ipv6.ip_nonlocal_bind=1"]):
+        subprocess.run(cmd, check=True)
+
+
+def start_weir(work, netns):
     if not os.path.exists(WEIR):
         subprocess.run(["cargo", "build", "-p", "weir"], cwd=ROOT, check=True)
     port = free_port()
     cfg = os.path.join(work, "weir.toml")
+    vips = [VIP_SUBNET, VIP_IPV6_SUBNET] if netns else [HOST_VIP_SUBNET]
+    members = json.dumps(MEMBER_RANGES)
     with open(cfg, "w") as f:
-        f.write('[network]\nbackend_ranges = ["10.0.0.0/8", "192.0.2.0/24", "127.0.0.0/8"]\n'
-                'vip_ranges = ["127.0.8.0/21"]\n'
+        f.write(f'[network]\nbackend_ranges = ["10.0.0.0/8", "127.0.0.0/8", "fc00::/7", '
+                f'{members[1:-1]}]\n'
+                f'external_backend_ranges = {members}\n'
+                f'vip_ranges = {json.dumps(vips)}\n'
                 '[dataplane]\nworkers = 1\negress_allow = ["127.0.0.0/8"]\n')
     env = dict(os.environ, WEIR_ADMIN_TOKEN=ADMIN, WEIR_LOG=os.environ.get("WEIR_LOG", "warn"))
     log = open(os.path.join(work, "weir.log"), "w")
@@ -116,8 +162,7 @@ def start_weir(work):
 
 
 def bootstrap(url):
-    """One project per account; the shared test network. Returns the
-    accounts (for accounts.yaml) and the network and subnet ids."""
+    """One project per account. Returns the accounts (for accounts.yaml)."""
     accounts, projects = [], {}
     for name, (roles, types, weir_role) in ACCOUNTS.items():
         status, project = api(url, "POST", "/v1/projects", ADMIN, {"name": f"tempest-{name}"})
@@ -133,15 +178,7 @@ def bootstrap(url):
         if types:
             entry["types"] = types
         accounts.append(entry)
-    owner = projects["lb_member"]
-    status, vpc = api(url, "POST", "/v1/vpcs", ADMIN,
-                      {"project_id": owner["id"], "cidr": "192.0.0.0/16", "name": "tempest-net",
-                       "shared": True})
-    assert status == 201, vpc
-    status, subnet = api(url, "POST", "/v1/subnets", ADMIN,
-                         {"vpc_id": vpc["id"], "cidr": "192.0.2.0/24", "name": "tempest-subnet"})
-    assert status == 201, subnet
-    return accounts, vpc["id"], subnet["id"]
+    return accounts
 
 
 def write_accounts(path, accounts):
@@ -150,7 +187,9 @@ def write_accounts(path, accounts):
         json.dump(accounts, f, indent=1)
 
 
-def write_conf(path, url, accounts_file, network_id, subnet_id, log_file):
+def write_conf(path, url, accounts_file, log_file, netns):
+    ipv6 = "True" if netns else "False"
+    vip_subnet = VIP_SUBNET if netns else HOST_VIP_SUBNET
     conf = f"""[DEFAULT]
 log_file = {log_file}
 debug = True
@@ -202,12 +241,16 @@ provider = weir
 RBAC_test_type = none
 # Logging them needs Keystone's admin API (role assignments), which Weir has not.
 log_user_roles = False
-test_network_override = {network_id}
-# test_subnet_override is left out: octavia-tempest-plugin 3.5.0 keeps
-# the whole `{{"subnet": ...}}` body it reads for it and then fails on
-# `subnet["id"]`; with the network alone, load balancers name
-# `vip_network_id` and Weir picks its first subnet, as Octavia does.
-test_with_ipv6 = False
+# No test network is given: the plugin makes its own through Weir's
+# Neutron API (a VIP network with an IPv4 and an IPv6 subnet, two member
+# networks), as the test project. With one given, octavia-tempest-plugin
+# 3.5.0 reads its IPv6 subnet from `test_IPv6_subnet_override`, an option
+# it never registers, and fails every class.
+test_with_ipv6 = {ipv6}
+vip_subnet_cidr = {vip_subnet}
+vip_ipv6_subnet_cidr = {VIP_IPV6_SUBNET}
+# No subnet pools: the IPv6 VIP subnet is made with its CIDR.
+default_ipv6_subnetpool =
 build_interval = 1
 build_timeout = 30
 lb_build_interval = 1
@@ -241,20 +284,24 @@ def main():
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--list", action="store_true", help="only list the selected tests")
+    ap.add_argument("--no-netns", action="store_true",
+                    help="run on the host's loopback, without IPv6 (no namespace)")
     args = ap.parse_args()
     tempest = venv()
+    if not args.no_netns:
+        enter_netns()
     work = tempfile.mkdtemp(prefix="weir-tempest-")
-    proc, url = start_weir(work)
+    proc, url = start_weir(work, not args.no_netns)
     try:
-        accounts, network_id, subnet_id = bootstrap(url)
+        accounts = bootstrap(url)
         ws = os.path.join(work, "ws")
         # Workspace names are global to the user (~/.tempest): one per run.
         name = os.path.basename(work)
         subprocess.run([tempest, "init", "--name", name, ws], check=True, capture_output=True)
         accounts_file = os.path.join(ws, "etc", "accounts.yaml")
         write_accounts(accounts_file, accounts)
-        write_conf(os.path.join(ws, "etc", "tempest.conf"), url, accounts_file, network_id,
-                   subnet_id, os.path.join(ws, "tempest.log"))
+        write_conf(os.path.join(ws, "etc", "tempest.conf"), url, accounts_file,
+                   os.path.join(ws, "tempest.log"), not args.no_netns)
         cmd = [tempest, "run", "--regex", args.regex, "--concurrency", str(args.workers)]
         if args.list:
             cmd = [tempest, "run", "--list-tests", "--regex", args.regex]

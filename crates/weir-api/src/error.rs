@@ -89,6 +89,8 @@ pub fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
                 | QuotaKind::ContainersPerProject
                 | QuotaKind::AclsPerProject
                 | QuotaKind::AclEntriesPerAcl
+                | QuotaKind::NetworksPerProject
+                | QuotaKind::SubnetsPerProject
                 | QuotaKind::Project(_),
             ..
         } => (S::FORBIDDEN, "QuotaExceeded"),

@@ -85,7 +85,9 @@ pub struct VpcView {
     pub id: String,
     pub project_id: String,
     pub name: String,
-    pub cidr: String,
+    /// `null` for a network a project made through Neutron: its subnets
+    /// are its address space.
+    pub cidr: Option<String>,
     pub has_border_gateway: bool,
     pub shared: bool,
     pub created_at: String,
@@ -97,7 +99,7 @@ impl From<&Vpc> for VpcView {
             id: v.id.to_string(),
             project_id: v.project_id.to_string(),
             name: v.name.clone(),
-            cidr: v.cidr.to_string(),
+            cidr: v.cidr.map(|c| c.to_string()),
             has_border_gateway: v.has_border_gateway,
             shared: v.shared,
             created_at: v.created_at.to_string(),

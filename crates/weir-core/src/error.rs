@@ -86,6 +86,10 @@ pub enum QuotaKind {
     AclsPerProject,
     /// Entries of one access control list.
     AclEntriesPerAcl,
+    /// Networks (VPCs) a project made itself ([`crate::inventory`]).
+    NetworksPerProject,
+    /// Subnets a project made itself.
+    SubnetsPerProject,
     /// A project's quota of one resource ([`crate::quota`]; load
     /// balancers are [`QuotaKind::LoadBalancersPerProject`]).
     Project(crate::quota::QuotaResource),
@@ -210,6 +214,8 @@ pub enum Error {
         QuotaKind::ContainersPerProject => "too many containers in the project",
         QuotaKind::AclsPerProject => "too many access control lists in the project",
         QuotaKind::AclEntriesPerAcl => "too many entries in the access control list",
+        QuotaKind::NetworksPerProject => "too many networks in the project",
+        QuotaKind::SubnetsPerProject => "too many subnets in the project",
     })]
     QuotaExceeded {
         kind: QuotaKind,

@@ -1,5 +1,11 @@
 //! Inventory rules: VPCs, subnets and instances. The inventory is what
 //! registration by instance id resolves against.
+//!
+//! The operator builds it (a VPC with its CIDR); a project may also make
+//! its own networks and subnets, as Neutron clients do (a network without
+//! a CIDR of its own, holding subnets of either IP version), bounded by
+//! `limits.networks_per_project` and `limits.subnets_per_project`, and
+//! delete them while nothing uses them.
 
 use std::net::IpAddr;
 
@@ -94,11 +100,67 @@ pub fn plan_vpc(
         id: VpcId::new(id),
         project_id: project_id.clone(),
         name: req.name.clone(),
-        cidr,
+        cidr: Some(cidr),
         has_border_gateway: req.has_border_gateway,
         shared: req.shared,
         created_at: now,
     })
+}
+
+/// Plans a network a project makes itself (Neutron's network create): no
+/// CIDR of its own, so its subnets may be of either IP version, and never
+/// shared (sharing makes it usable by every project: the operator's
+/// decision). `existing` counts the networks the project made already.
+pub fn plan_network(
+    project_id: &ProjectId,
+    name: &str,
+    existing: usize,
+    limits: &crate::settings::Limits,
+    id: String,
+    now: Timestamp,
+) -> Result<Vpc, Error> {
+    validate_name("name", name)?;
+    crate::settings::Limits::room_for_one(
+        crate::error::QuotaKind::NetworksPerProject,
+        existing,
+        limits.networks_per_project,
+    )?;
+    Ok(Vpc {
+        id: VpcId::new(id),
+        project_id: project_id.clone(),
+        name: name.to_owned(),
+        cidr: None,
+        has_border_gateway: false,
+        shared: false,
+        created_at: now,
+    })
+}
+
+/// What still uses a subnet or network: a subnet in use is not deleted,
+/// so no load balancer, instance or member is left naming one that is
+/// gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubnetUsers {
+    pub load_balancers: usize,
+    pub instances: usize,
+    pub backends: usize,
+}
+
+/// Refuses to delete subnet `id` (or, with `network`, a network holding
+/// it) while anything uses it.
+pub fn check_subnet_delete(id: &SubnetId, users: SubnetUsers) -> Result<(), Error> {
+    let what = [
+        (users.load_balancers, "load balancer"),
+        (users.instances, "instance"),
+        (users.backends, "member"),
+    ];
+    match what.iter().find(|(n, _)| *n > 0) {
+        None => Ok(()),
+        Some((n, kind)) => Err(Error::conflict(format!(
+            "subnet {id} is in use by {n} {kind}{}",
+            if *n == 1 { "" } else { "s" }
+        ))),
+    }
 }
 
 /// A subnet as requested.
@@ -109,7 +171,8 @@ pub struct NewSubnet {
 }
 
 /// Validates a new subnet against its VPC and the VPC's other subnets: it
-/// must lie inside the VPC and overlap none of them.
+/// must lie inside the VPC's CIDR, if it has one, and overlap none of
+/// them (subnets of the other IP version never overlap).
 pub fn plan_subnet(
     vpc: &Vpc,
     siblings: &[Subnet],
@@ -119,10 +182,10 @@ pub fn plan_subnet(
 ) -> Result<Subnet, Error> {
     validate_name("name", &req.name)?;
     let cidr = parse_cidr("cidr", &req.cidr)?;
-    if !vpc.cidr.contains(&cidr) {
+    if let Some(space) = vpc.cidr.filter(|space| !space.contains(&cidr)) {
         return Err(Error::invalid(
             "cidr",
-            format!("{cidr} is not inside the VPC's {}", vpc.cidr),
+            format!("{cidr} is not inside the VPC's {space}"),
         ));
     }
     if let Some(other) = siblings
@@ -141,6 +204,7 @@ pub fn plan_subnet(
         name: req.name.clone(),
         cidr,
         shared: vpc.shared,
+        granted: vpc.cidr.is_some(),
         created_at: now,
     })
 }
@@ -244,6 +308,61 @@ pub fn plan_instance_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_project_network_holds_subnets_of_both_versions_within_its_limit() {
+        let limits = crate::settings::Limits {
+            networks_per_project: 2,
+            ..Default::default()
+        };
+        let p = ProjectId::from("p");
+        let net = plan_network(&p, "dual", 1, &limits, "n".into(), Timestamp(0)).unwrap();
+        assert_eq!(net.cidr, None);
+        assert!(!net.shared);
+        let v4 = subnet(&net, "10.1.1.0/24", &[]).unwrap();
+        let v6 = subnet(&net, "fd00:1::/64", std::slice::from_ref(&v4)).unwrap();
+        // A claimed subnet grants no addresses; an operator VPC's does.
+        assert!(!v4.granted && !v6.granted);
+        assert!(subnet(&vpc(), "10.0.1.0/24", &[]).unwrap().granted);
+        // Overlap within the network is refused, across versions never.
+        assert!(matches!(
+            subnet(&net, "10.1.0.0/16", &[v4.clone(), v6.clone()]),
+            Err(Error::Conflict { .. })
+        ));
+        // The limit counts what the project holds.
+        assert!(matches!(
+            plan_network(&p, "third", 2, &limits, "n3".into(), Timestamp(0)),
+            Err(Error::QuotaExceeded {
+                kind: crate::error::QuotaKind::NetworksPerProject,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_subnet_in_use_is_not_deleted() {
+        let id = SubnetId::from("s");
+        assert!(check_subnet_delete(&id, SubnetUsers::default()).is_ok());
+        for users in [
+            SubnetUsers {
+                load_balancers: 1,
+                ..Default::default()
+            },
+            SubnetUsers {
+                instances: 2,
+                ..Default::default()
+            },
+            SubnetUsers {
+                backends: 1,
+                ..Default::default()
+            },
+        ] {
+            assert!(matches!(
+                check_subnet_delete(&id, users),
+                Err(Error::Conflict { .. })
+            ));
+        }
+    }
 
     fn vpc() -> Vpc {
         plan_vpc(

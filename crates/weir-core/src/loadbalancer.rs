@@ -110,6 +110,15 @@ pub fn plan_load_balancer(
     let vip = match &req.vip {
         Some(text) => {
             let vip = address::check_vip(text, network)?;
+            if vip.is_ipv4() != subnet.cidr.addr().is_ipv4() {
+                return Err(Error::VipNotAllowed {
+                    vip: text.clone(),
+                    reason: format!(
+                        "subnet {} is {}, the VIP must be of its IP version",
+                        subnet.id, subnet.cidr
+                    ),
+                });
+            }
             if used_vips.contains(&vip) {
                 return Err(Error::conflict(format!(
                     "VIP {vip} is already used by another load balancer"
@@ -117,7 +126,7 @@ pub fn plan_load_balancer(
             }
             vip
         }
-        None => allocate_vip(used_vips, network)?,
+        None => allocate_vip(used_vips, subnet, network)?,
     };
     let id = LoadBalancerId::new(ids.next_id());
     let pool = Pool::new(
@@ -153,14 +162,33 @@ pub fn plan_load_balancer(
     })
 }
 
-/// First host address of the VIP ranges not in `used`.
-fn allocate_vip(used: &HashSet<IpAddr>, network: &NetworkSettings) -> Result<IpAddr, Error> {
+/// The first free host address of the VIP ranges of the subnet's IP
+/// version, in the operator's order (a VIP of the other version would
+/// not be reachable from that subnet's clients).
+fn allocate_vip(
+    used: &HashSet<IpAddr>,
+    subnet: &Subnet,
+    network: &NetworkSettings,
+) -> Result<IpAddr, Error> {
+    let v4 = subnet.cidr.addr().is_ipv4();
     network
         .vip_ranges
         .iter()
-        .flat_map(|range| address::canonical_net(*range).hosts())
+        .map(|r| address::canonical_net(*r))
+        .filter(|r| r.addr().is_ipv4() == v4)
+        // An IPv6 subnet's first address is its routers' anycast address
+        // (RFC 4291), which Neutron never hands out either.
+        .flat_map(|r| {
+            r.hosts()
+                .filter(move |ip| !(ip.is_ipv6() && *ip == r.network() && r.prefix_len() < 127))
+        })
         .find(|ip| !used.contains(ip) && address::vip_refusal(*ip, network).is_none())
-        .ok_or_else(|| Error::conflict("no free VIP left in network.vip_ranges"))
+        .ok_or_else(|| {
+            Error::conflict(format!(
+                "no free IPv{} VIP left in network.vip_ranges",
+                if v4 { 4 } else { 6 }
+            ))
+        })
 }
 
 /// A listener as requested; exactly one of `port`, `port_ranges` and

@@ -374,7 +374,10 @@ pub struct Vpc {
     pub id: VpcId,
     pub project_id: ProjectId,
     pub name: String,
-    pub cidr: IpNet,
+    /// Its address space, or `None` for a network a project made through
+    /// Neutron, which names none: its subnets, of either IP version, are
+    /// then its address space.
+    pub cidr: Option<IpNet>,
     pub has_border_gateway: bool,
     /// Every project may put load balancers on it and register addresses
     /// in it (OpenStack's `shared` network, an operator's provider
@@ -391,7 +394,8 @@ impl Vpc {
     }
 }
 
-/// A subnet; its CIDR lies inside its VPC's.
+/// A subnet of one IP version; its CIDR lies inside its VPC's, when the
+/// VPC has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subnet {
     pub id: SubnetId,
@@ -401,6 +405,13 @@ pub struct Subnet {
     pub cidr: IpNet,
     /// Its VPC's [`Vpc::shared`] (fixed when the VPC is created).
     pub shared: bool,
+    /// Its addresses are the project's by the operator's grant: it lies
+    /// inside a VPC CIDR the operator gave. A subnet of a network the
+    /// project made itself is only what the project claims, so a member
+    /// address in it must still be granted otherwise
+    /// (`network.external_backend_ranges`): a claimed subnet is never a
+    /// way to reach another project's addresses.
+    pub granted: bool,
     pub created_at: Timestamp,
 }
 

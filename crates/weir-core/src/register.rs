@@ -606,7 +606,8 @@ fn check_address(
 
 /// A bare address (no instance of the caller behind it) must lie in the
 /// caller's own network: the load balancer's VPC, the subnet the request
-/// names (already checked to be the caller's), or a range the operator
+/// names (already checked to be the caller's, and granted: see
+/// [`Subnet::granted`]), or a range the operator
 /// grants outside VPCs. Address spaces of projects overlap, so this asks
 /// "is it inside my networks", never "is it someone else's instance":
 /// otherwise project A could publish project B's private service on A's
@@ -618,11 +619,12 @@ fn check_own_network(
     settings: &Settings,
 ) -> Result<(), Error> {
     let lb = &snap.load_balancer;
-    let in_vpc = in_ranges(std::slice::from_ref(&snap.vpc.cidr), address);
+    let in_vpc = in_ranges(snap.vpc.cidr.as_slice(), address);
     let in_named_subnet = spec.subnet_id.as_ref().is_some_and(|id| {
         snap.subnets.iter().any(|s| {
             s.id.as_str() == id
                 && s.usable_by(&lb.project_id)
+                && s.granted
                 && in_ranges(std::slice::from_ref(&s.cidr), address)
         })
     });

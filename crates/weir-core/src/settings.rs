@@ -69,6 +69,11 @@ pub struct Limits {
     /// Entries of one access control list (Aliyun's, 300); the data
     /// plane's match costs a binary search whatever the count.
     pub acl_entries_per_acl: usize,
+    /// Networks (VPCs) and subnets one project may hold when it makes
+    /// one itself (Neutron's default quotas, 100 each); the operator's
+    /// own creates are not held to them.
+    pub networks_per_project: usize,
+    pub subnets_per_project: usize,
     /// The default per-project quotas (`quotas.*`); unset: load balancers
     /// as [`Self::load_balancers_per_project`], the rest unlimited
     /// ([`crate::quota::defaults`]).
@@ -92,6 +97,8 @@ impl Default for Limits {
             secret_max_bytes: 10_000,
             acls_per_project: 50,
             acl_entries_per_acl: 300,
+            networks_per_project: 100,
+            subnets_per_project: 100,
             project_quotas: crate::quota::Quotas::default(),
         }
     }

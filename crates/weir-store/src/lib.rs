@@ -195,6 +195,13 @@ pub trait Reads: Send {
     async fn subnets(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Subnet>>;
     async fn subnets_of_vpc(&mut self, vpc: &VpcId) -> StoreResult<Vec<Subnet>>;
     async fn subnets_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Subnet>>;
+    /// What names a subnet (one in use is not deleted).
+    async fn subnet_users(
+        &mut self,
+        id: &SubnetId,
+    ) -> StoreResult<weir_core::inventory::SubnetUsers>;
+    /// How many VPCs and subnets a project holds.
+    async fn count_networks(&mut self, project: &ProjectId) -> StoreResult<(usize, usize)>;
     async fn instance(&mut self, id: &InstanceId) -> StoreResult<Option<Instance>>;
     async fn instances(&mut self, project: Option<&ProjectId>) -> StoreResult<Vec<Instance>>;
     async fn instance_by_ip(&mut self, vpc: &VpcId, ip: IpAddr) -> StoreResult<Option<Instance>>;
@@ -345,6 +352,9 @@ pub trait StoreTx: Reads {
     async fn delete_credential(&mut self, credential: &Credential) -> StoreResult<()>;
     async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()>;
     async fn insert_subnet(&mut self, subnet: &Subnet) -> StoreResult<()>;
+    async fn delete_subnet(&mut self, subnet: &Subnet) -> StoreResult<()>;
+    /// Deletes a VPC whose subnets are deleted.
+    async fn delete_vpc(&mut self, vpc: &Vpc) -> StoreResult<()>;
     async fn insert_instance(&mut self, instance: &Instance) -> StoreResult<()>;
     async fn update_instance(&mut self, instance: &Instance) -> StoreResult<()>;
     async fn insert_load_balancer(

@@ -71,7 +71,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         id: "v1".into(),
         project_id: "p1".into(),
         name: "v".into(),
-        cidr: "10.0.0.0/16".parse().unwrap(),
+        cidr: Some("10.0.0.0/16".parse().unwrap()),
         has_border_gateway: true,
         shared: false,
         created_at: t(2),
@@ -83,6 +83,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         name: "s".into(),
         cidr: "10.0.1.0/24".parse().unwrap(),
         shared: false,
+        granted: true,
         created_at: t(3),
     };
     let lb = LoadBalancer {
@@ -900,6 +901,63 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
 }
 
 /// Every case above, once per store.
+async fn project_networks_round_trip_count_their_users_and_delete(store: Arc<dyn Store>) {
+    let (lb, _) = seed(&*store).await;
+    // A network a project made: no CIDR, a subnet of each IP version,
+    // neither granted.
+    let net = Vpc {
+        id: "n1".into(),
+        project_id: "p1".into(),
+        name: "dual".into(),
+        cidr: None,
+        has_border_gateway: false,
+        shared: false,
+        created_at: t(20),
+    };
+    let sub = |id: &str, cidr: &str| Subnet {
+        id: id.into(),
+        project_id: "p1".into(),
+        vpc_id: "n1".into(),
+        name: id.into(),
+        cidr: cidr.parse().unwrap(),
+        shared: false,
+        granted: false,
+        created_at: t(21),
+    };
+    let (v4, v6) = (sub("n1-4", "10.1.1.0/24"), sub("n1-6", "fd00:1::/64"));
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_vpc(&net).await.unwrap();
+    tx.insert_subnet(&v4).await.unwrap();
+    tx.insert_subnet(&v6).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.vpc(&net.id).await.unwrap(), Some(net.clone()));
+    assert_eq!(
+        r.subnets_of_vpc(&net.id).await.unwrap(),
+        vec![v4.clone(), v6.clone()]
+    );
+    // The seeded operator subnet is granted and named by the load balancer.
+    let seeded = r.subnet(&lb.subnet_id).await.unwrap().unwrap();
+    assert!(seeded.granted);
+    assert_eq!(
+        r.subnet_users(&lb.subnet_id).await.unwrap().load_balancers,
+        1
+    );
+    assert_eq!(r.subnet_users(&v6.id).await.unwrap(), Default::default());
+    assert_eq!(r.count_networks(&"p1".into()).await.unwrap(), (2, 3));
+    drop(r);
+
+    let mut tx = store.begin().await.unwrap();
+    tx.delete_subnet(&v4).await.unwrap();
+    tx.delete_subnet(&v6).await.unwrap();
+    tx.delete_vpc(&net).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.vpc(&net.id).await.unwrap(), None);
+    assert_eq!(r.subnet(&v6.id).await.unwrap(), None);
+    assert_eq!(r.count_networks(&"p1".into()).await.unwrap(), (1, 1));
+}
+
 macro_rules! for_each_store {
     ($($case:ident),* $(,)?) => {
         mod sqlite_store {
@@ -942,4 +1000,5 @@ for_each_store!(
     acls_round_trip_and_reload_their_listeners,
     nodes_heartbeat_in_place,
     leases_are_compare_and_set_on_the_epoch,
+    project_networks_round_trip_count_their_users_and_delete,
 );

@@ -182,6 +182,8 @@ struct LimitsSection {
     secret_max_bytes: Option<usize>,
     acls_per_project: Option<usize>,
     acl_entries_per_acl: Option<usize>,
+    networks_per_project: Option<usize>,
+    subnets_per_project: Option<usize>,
 }
 
 /// The default quota of each resource per project; a project's own
@@ -407,6 +409,14 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             .limits
             .acl_entries_per_acl
             .unwrap_or(defaults.acl_entries_per_acl),
+        networks_per_project: file
+            .limits
+            .networks_per_project
+            .unwrap_or(defaults.networks_per_project),
+        subnets_per_project: file
+            .limits
+            .subnets_per_project
+            .unwrap_or(defaults.subnets_per_project),
         project_quotas: file.quotas.quotas()?,
     };
     let durability = match file.store.durability.as_deref() {

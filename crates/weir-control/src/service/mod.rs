@@ -67,6 +67,7 @@ mod keymgr;
 mod l7;
 mod loadbalancers;
 mod nodes;
+mod networks;
 mod quotas;
 mod tenants;
 

@@ -183,24 +183,6 @@ impl Control {
         Ok(self.reader().await?.vpcs(principal.scope()).await?)
     }
 
-    /// Creates a subnet in a VPC (admin).
-    pub async fn create_subnet(
-        &self,
-        principal: &Principal,
-        vpc_id: VpcId,
-        req: NewSubnet,
-    ) -> ControlResult<Subnet> {
-        Self::admin_only(principal)?;
-        command!(self.writer, principal, |tx| {
-            let vpc = tx.vpc(&vpc_id).await?;
-            let vpc = Principal::Admin.check(vpc, ResourceKind::Vpc, vpc_id.as_str())?;
-            let siblings = tx.subnets_of_vpc(&vpc_id).await?;
-            let subnet = inventory::plan_subnet(&vpc, &siblings, &req, UuidIds.next_id(), now())?;
-            tx.insert_subnet(&subnet).await?;
-            Ok(subnet)
-        })
-    }
-
     /// Lists subnets the caller sees.
     pub async fn list_subnets(&self, principal: &Principal) -> ControlResult<Vec<Subnet>> {
         Ok(self.reader().await?.subnets(principal.scope()).await?)

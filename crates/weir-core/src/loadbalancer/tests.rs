@@ -11,6 +11,7 @@ fn subnet() -> Subnet {
         name: "s".into(),
         cidr: "10.0.0.0/24".parse().unwrap(),
         shared: false,
+        granted: true,
         created_at: Timestamp(0),
     }
 }
@@ -35,6 +36,69 @@ fn lb() -> LoadBalancer {
     )
     .unwrap()
     .load_balancer
+}
+
+/// A load balancer on `subnet` with `vip`, VIPs from both versions.
+fn on_subnet(cidr: &str, vip: Option<&str>) -> Result<LoadBalancer, Error> {
+    let network = NetworkSettings {
+        vip_ranges: vec![
+            "127.0.1.0/24".parse().unwrap(),
+            "fd00:1::/64".parse().unwrap(),
+        ],
+        ..NetworkSettings::default()
+    };
+    let subnet = Subnet {
+        cidr: cidr.parse().unwrap(),
+        ..subnet()
+    };
+    plan_load_balancer(
+        &subnet.project_id,
+        &subnet,
+        &HashSet::new(),
+        &NewLoadBalancer {
+            name: "lb".into(),
+            vip: vip.map(str::to_owned),
+            vpc_id: None,
+            stopped: false,
+            description: None,
+            tags: Vec::new(),
+            flavor_id: None,
+        },
+        &network,
+        &mut SequentialIds::default(),
+        Timestamp(0),
+    )
+    .map(|plan| plan.load_balancer)
+}
+
+#[test]
+fn a_vip_is_of_its_subnets_ip_version() {
+    // Allocated: the first free host of the ranges of that version, never
+    // an IPv6 range's anycast first address.
+    assert_eq!(
+        on_subnet("10.0.0.0/24", None).unwrap().vip.to_string(),
+        "127.0.1.1"
+    );
+    assert_eq!(
+        on_subnet("fd00:9::/64", None).unwrap().vip.to_string(),
+        "fd00:1::1"
+    );
+    // Named: of the other version, refused.
+    assert!(matches!(
+        on_subnet("10.0.0.0/24", Some("fd00:1::5")),
+        Err(Error::VipNotAllowed { .. })
+    ));
+    assert!(matches!(
+        on_subnet("fd00:9::/64", Some("127.0.1.5")),
+        Err(Error::VipNotAllowed { .. })
+    ));
+    assert_eq!(
+        on_subnet("fd00:9::/64", Some("fd00:1::5"))
+            .unwrap()
+            .vip
+            .to_string(),
+        "fd00:1::5"
+    );
 }
 
 #[test]

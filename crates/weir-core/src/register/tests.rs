@@ -82,7 +82,7 @@ fn snapshot() -> RegisterSnapshot {
             id: "vpc-1".into(),
             project_id: P.into(),
             name: "v".into(),
-            cidr: "10.0.0.0/16".parse().unwrap(),
+            cidr: Some("10.0.0.0/16".parse().unwrap()),
             has_border_gateway: false,
             shared: false,
             created_at: ts(),
@@ -152,6 +152,7 @@ fn snapshot() -> RegisterSnapshot {
                 name: "s".into(),
                 cidr: "10.0.0.0/24".parse().unwrap(),
                 shared: false,
+                granted: true,
                 created_at: ts(),
             },
             Subnet {
@@ -161,6 +162,7 @@ fn snapshot() -> RegisterSnapshot {
                 name: "s9".into(),
                 cidr: "10.9.0.0/24".parse().unwrap(),
                 shared: false,
+                granted: true,
                 created_at: ts(),
             },
         ],
@@ -500,6 +502,7 @@ fn a_named_subnet_is_own_network_only_when_it_is_the_callers() {
         name: "theirs".into(),
         cidr: "10.0.4.0/24".parse().unwrap(),
         shared: false,
+        granted: true,
         created_at: ts(),
     });
     let spec = BackendSpec {

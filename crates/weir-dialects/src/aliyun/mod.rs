@@ -160,6 +160,10 @@ impl AliError {
                 }
                 QuotaKind::AclsPerProject => (S::BAD_REQUEST, "QuotaExceeded.AclsPerUser"),
                 QuotaKind::AclEntriesPerAcl => (S::BAD_REQUEST, "QuotaExceeded.AclEntry"),
+                // Networks are made through Neutron, never through SLB.
+                QuotaKind::NetworksPerProject | QuotaKind::SubnetsPerProject => {
+                    (S::BAD_REQUEST, "QuotaExceeded")
+                }
                 QuotaKind::SecretsPerProject | QuotaKind::ContainersPerProject => {
                     (S::BAD_REQUEST, "QuotaExceeded.ServerCertificatesPerUser")
                 }

@@ -260,7 +260,9 @@ impl LbaasError {
                 | QuotaKind::SecretsPerProject
                 | QuotaKind::ContainersPerProject
                 | QuotaKind::AclsPerProject
-                | QuotaKind::AclEntriesPerAcl => {
+                | QuotaKind::AclEntriesPerAcl
+                | QuotaKind::NetworksPerProject
+                | QuotaKind::SubnetsPerProject => {
                     let resource = match kind {
                         QuotaKind::LoadBalancersPerProject => "LoadBalancer",
                         QuotaKind::ListenersPerLoadBalancer => "Listener",
@@ -270,6 +272,8 @@ impl LbaasError {
                         QuotaKind::SecretsPerProject => "Secret",
                         QuotaKind::ContainersPerProject => "Container",
                         QuotaKind::AclsPerProject | QuotaKind::AclEntriesPerAcl => "Whitelist",
+                        QuotaKind::NetworksPerProject => "Network",
+                        QuotaKind::SubnetsPerProject => "Subnet",
                         _ => "Pool",
                     };
                     (

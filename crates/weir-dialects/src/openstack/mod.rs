@@ -34,7 +34,10 @@ pub use external::{ExternalKeystone, KeystoneClient, Refusal};
 
 use keystone::{issue_token, validate_token, version};
 pub use keystone::{Tokens, DEFAULT_TOKEN_TTL};
-use neutron::{list_networks, list_ports, list_subnets, show_network, show_port, show_subnet};
+use neutron::{
+    create_network, create_subnet, delete_network, delete_subnet, list_networks, list_ports,
+    list_subnets, show_network, show_port, show_subnet,
+};
 
 /// Where the catalog points the `load-balancer` service: Octavia's own
 /// deployments serve it under this prefix, and its root must be Octavia's
@@ -59,12 +62,16 @@ pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
         .nest("/load-balancer/v2.0/octavia", lbaas::amphora_routes())
         .nest("/v2/octavia", lbaas::amphora_routes())
         .nest("/v2.0/octavia", lbaas::amphora_routes())
-        // The read side of Neutron that clients use to resolve names and
-        // ids (python-octaviaclient looks `--vip-subnet-id` up there).
-        .route("/v2.0/subnets", get(list_subnets))
-        .route("/v2.0/subnets/{id}", get(show_subnet))
-        .route("/v2.0/networks", get(list_networks))
-        .route("/v2.0/networks/{id}", get(show_network))
+        // Neutron's networks and subnets: read by clients resolving names
+        // and ids (python-octaviaclient looks `--vip-subnet-id` up there),
+        // made and deleted by projects that build their own networks.
+        .route("/v2.0/subnets", get(list_subnets).post(create_subnet))
+        .route("/v2.0/subnets/{id}", get(show_subnet).delete(delete_subnet))
+        .route("/v2.0/networks", get(list_networks).post(create_network))
+        .route(
+            "/v2.0/networks/{id}",
+            get(show_network).delete(delete_network),
+        )
         .route("/v2.0/ports", get(list_ports))
         .route("/v2.0/ports/{id}", get(show_port))
         // Barbican's API (TERMINATED_HTTPS listeners' certificates).

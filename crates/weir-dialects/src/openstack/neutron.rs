@@ -1,13 +1,22 @@
-//! The read side of Neutron that clients use to resolve names and ids:
-//! networks (VPCs), subnets, and the VIP ports Octavia would have made.
+//! Neutron: networks (VPCs) and subnets, read by clients resolving names
+//! and ids, and made and deleted by projects ([`writes`]), and the VIP
+//! ports Octavia would have made.
 
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 use crate::lbaas::{self, Ctx, LbaasError};
 use crate::Dialects;
 
+mod writes;
+
+use writes::NeutronError;
+pub(super) use writes::{create_network, create_subnet, delete_network, delete_subnet};
+
+/// Weir's subnets have no gateway, DHCP, pools, DNS or routes (a subnet
+/// body naming them is refused): shown empty, as Neutron shows unset ones.
 fn subnet_view(s: &weir_core::model::Subnet) -> Value {
     json!({
         "id": s.id.as_str(),
@@ -18,6 +27,14 @@ fn subnet_view(s: &weir_core::model::Subnet) -> Value {
         "project_id": s.project_id.as_str(),
         "tenant_id": s.project_id.as_str(),
         "enable_dhcp": false,
+        "gateway_ip": null,
+        "allocation_pools": [],
+        "dns_nameservers": [],
+        "host_routes": [],
+        "ipv6_address_mode": null,
+        "ipv6_ra_mode": null,
+        "subnetpool_id": null,
+        "description": "",
         "shared": s.shared,
         "created_at": s.created_at.to_string(),
         "tags": [],
@@ -30,6 +47,7 @@ fn network_view(v: &weir_core::model::Vpc, subnets: &[weir_core::model::Subnet])
         "name": v.name,
         "status": "ACTIVE",
         "admin_state_up": true,
+        "description": "",
         "subnets": subnets.iter().filter(|s| s.vpc_id == v.id).map(|s| s.id.as_str()).collect::<Vec<_>>(),
         "project_id": v.project_id.as_str(),
         "tenant_id": v.project_id.as_str(),
@@ -133,13 +151,14 @@ pub(super) async fn show_subnet(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, LbaasError> {
+) -> Result<Json<Value>, Response> {
     neutron_subnets(&d, &ctx)
-        .await?
+        .await
+        .map_err(IntoResponse::into_response)?
         .iter()
         .find(|s| s.id.as_str() == id)
         .map(|s| Json(json!({"subnet": subnet_view(s)})))
-        .ok_or_else(|| LbaasError::not_found(format!("Subnet {id} could not be found.")))
+        .ok_or_else(|| NeutronError::subnet_not_found(&id).into_response())
 }
 
 pub(super) async fn list_networks(
@@ -157,10 +176,12 @@ pub(super) async fn show_network(
     State(d): State<Dialects>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, LbaasError> {
-    let (vpcs, subnets) = neutron_networks(&d, &ctx).await?;
+) -> Result<Json<Value>, Response> {
+    let (vpcs, subnets) = neutron_networks(&d, &ctx)
+        .await
+        .map_err(IntoResponse::into_response)?;
     vpcs.iter()
         .find(|v| v.id.as_str() == id)
         .map(|v| Json(json!({"network": network_view(v, &subnets)})))
-        .ok_or_else(|| LbaasError::not_found(format!("Network {id} could not be found.")))
+        .ok_or_else(|| NeutronError::network_not_found(&id).into_response())
 }

@@ -153,6 +153,8 @@ impl UcError {
                 | QuotaKind::ContainersPerProject
                 | QuotaKind::AclsPerProject
                 | QuotaKind::AclEntriesPerAcl
+                | QuotaKind::NetworksPerProject
+                | QuotaKind::SubnetsPerProject
                 | QuotaKind::Project(_) => RESOURCE_QUOTA,
             },
             Error::ListenerPortInUse { .. } => PORT_IN_USE,

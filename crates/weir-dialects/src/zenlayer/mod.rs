@@ -187,6 +187,8 @@ impl ZcError {
                 | QuotaKind::ContainersPerProject
                 | QuotaKind::AclsPerProject
                 | QuotaKind::AclEntriesPerAcl
+                | QuotaKind::NetworksPerProject
+                | QuotaKind::SubnetsPerProject
                 | QuotaKind::Project(_) => (S::BAD_REQUEST, "OPERATION_DENIED_QUOTA_EXCEED"),
             },
             Error::IdempotencyMismatch { .. } => (S::CONFLICT, "INVALID_CLIENT_TOKEN_CONFLICT"),

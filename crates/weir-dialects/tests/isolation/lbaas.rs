@@ -973,6 +973,36 @@ fn neutron_and_keystone(s: &mut Sweep, token: &str) {
     s.probe(o, "GET /v2.0/networks/{id}", NotFound, |c, _, t| {
         get(c, format!("/networks/{}", t.get("vpc")))
     });
+    // B's network named in a subnet create, B's project in a network
+    // create, and B's subnet and network deleted: Neutron's 404, and
+    // nothing of B's changes.
+    s.probe(o, "POST /v2.0/subnets", NotFound, |c, _, t| {
+        let body =
+            json!({"subnet": {"network_id": t.get("vpc"), "cidr": "10.0.9.0/24", "ip_version": 4}});
+        c.octavia_at("/v2.0", token, "POST", "/subnets", Some(&body))
+    });
+    s.probe(o, "POST /v2.0/networks", NotFound, |c, _, t| {
+        let body = json!({"network": {"name": "mine", "project_id": t.get("project")}});
+        c.octavia_at("/v2.0", token, "POST", "/networks", Some(&body))
+    });
+    s.probe(o, "DELETE /v2.0/subnets/{id}", NotFound, |c, _, t| {
+        c.octavia_at(
+            "/v2.0",
+            token,
+            "DELETE",
+            &format!("/subnets/{}", t.get("subnet")),
+            None,
+        )
+    });
+    s.probe(o, "DELETE /v2.0/networks/{id}", NotFound, |c, _, t| {
+        c.octavia_at(
+            "/v2.0",
+            token,
+            "DELETE",
+            &format!("/networks/{}", t.get("vpc")),
+            None,
+        )
+    });
     // A load balancer's VIP port has its id.
     s.probe(o, "GET /v2.0/ports", Empty, |c, _, t| {
         get(c, format!("/ports?id={}", t.get("os.lb")))

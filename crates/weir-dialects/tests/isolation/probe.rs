@@ -110,8 +110,12 @@ impl Dialect {
             Self::Keystone => status == 404,
             // 404 ELB.1002; a subnet, VPC or instance named in a body is
             // Octavia's 400 ELB.1001 "… not found." (docs/dialects/openstack.md).
+            // Neutron's routes answer Neutron's 404 (`NetworkNotFound`,
+            // `SubnetNotFound`, `ProjectNotFound`).
             Self::Octavia | Self::Huawei => {
-                (status == 404 && text("/error_code") == Some("ELB.1002"))
+                (status == 404
+                    && (text("/error_code") == Some("ELB.1002")
+                        || text("/NeutronError/type").is_some_and(|t| t.ends_with("NotFound"))))
                     || (status == 400
                         && text("/error_code") == Some("ELB.1001")
                         && text("/faultstring").is_some_and(|m| m.ends_with("not found.")))

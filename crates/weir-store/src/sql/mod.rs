@@ -276,6 +276,7 @@ mod acls;
 pub(crate) mod cluster;
 mod keymgr;
 mod l7;
+mod networks;
 mod quotas;
 mod reads;
 mod rows;

@@ -286,6 +286,17 @@ impl<L: Lend> Reads for L {
         .await
     }
 
+    async fn subnet_users(
+        &mut self,
+        id: &SubnetId,
+    ) -> StoreResult<weir_core::inventory::SubnetUsers> {
+        networks::subnet_users(self.driver().await?, id).await
+    }
+
+    async fn count_networks(&mut self, project: &ProjectId) -> StoreResult<(usize, usize)> {
+        networks::count_networks(self.driver().await?, project).await
+    }
+
     async fn subnets_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Subnet>> {
         select_in(
             self.driver().await?,

@@ -114,7 +114,12 @@ pub(super) fn vpc_from(row: &impl Columns) -> StoreResult<Vpc> {
         id: VpcId::new(row.text("id")?),
         project_id: ProjectId::new(row.text("project_id")?),
         name: row.text("name")?,
-        cidr: parsed(row, "cidr")?,
+        // The empty text: a network a project made, which names no CIDR
+        // (migration 0027).
+        cidr: match row.text("cidr")?.as_str() {
+            "" => None,
+            _ => Some(parsed(row, "cidr")?),
+        },
         has_border_gateway: row.flag("has_border_gateway")?,
         shared: row.flag("shared")?,
         created_at: ts(row, "created_at")?,
@@ -129,6 +134,7 @@ pub(super) fn subnet_from(row: &impl Columns) -> StoreResult<Subnet> {
         name: row.text("name")?,
         cidr: parsed(row, "cidr")?,
         shared: row.flag("shared")?,
+        granted: row.flag("granted")?,
         created_at: ts(row, "created_at")?,
     })
 }

@@ -388,7 +388,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 vpc.id.as_str(),
                 vpc.project_id.as_str(),
                 &vpc.name,
-                vpc.cidr.to_string(),
+                vpc.cidr.map(|c| c.to_string()).unwrap_or_default(),
                 vpc.has_border_gateway,
                 vpc.shared,
                 vpc.created_at.millis(),
@@ -407,8 +407,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
 
     async fn insert_subnet(&mut self, subnet: &Subnet) -> StoreResult<()> {
         self.exec(
-            "INSERT INTO subnets (id, project_id, vpc_id, name, cidr, shared, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO subnets (id, project_id, vpc_id, name, cidr, shared, granted, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             args![
                 subnet.id.as_str(),
                 subnet.project_id.as_str(),
@@ -416,6 +416,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 &subnet.name,
                 subnet.cidr.to_string(),
                 subnet.shared,
+                subnet.granted,
                 subnet.created_at.millis(),
             ],
         )
@@ -428,6 +429,14 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             Scope::NONE,
         )
         .await
+    }
+
+    async fn delete_subnet(&mut self, subnet: &Subnet) -> StoreResult<()> {
+        self.subnet_delete(subnet).await
+    }
+
+    async fn delete_vpc(&mut self, vpc: &Vpc) -> StoreResult<()> {
+        self.vpc_delete(vpc).await
     }
 
     async fn insert_instance(&mut self, i: &Instance) -> StoreResult<()> {
