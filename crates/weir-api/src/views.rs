@@ -266,6 +266,9 @@ pub struct ListenerView {
     /// The access control list applied, and how (`allow` / `deny`).
     pub acl_id: Option<String>,
     pub acl_mode: Option<&'static str>,
+    /// False when the list is named but switched off (Huawei's
+    /// `enable_whitelist: false`): every client connects.
+    pub acl_enabled: Option<bool>,
     /// The headers an HTTP listener adds for its backends.
     pub forwarded_headers: ForwardedHeadersView,
     /// HTTPS listeners: the certificates served, the default first;
@@ -336,6 +339,7 @@ impl From<&Listener> for ListenerView {
             allowed_cidrs: l.allowed_cidrs.iter().map(ToString::to_string).collect(),
             acl_id: l.acl.as_ref().map(|a| a.acl_id.to_string()),
             acl_mode: l.acl.as_ref().map(|a| a.mode.as_str()),
+            acl_enabled: l.acl.as_ref().map(|a| a.enabled),
             forwarded_headers: ForwardedHeadersView {
                 x_forwarded_for: l.forwarded_headers.forwarded_for,
                 x_forwarded_proto: l.forwarded_headers.forwarded_proto,

@@ -92,6 +92,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0022_pool_upstream_tls.sql"),
     ),
     (23, include_str!("../migrations/sqlite/0023_acls.sql")),
+    (
+        25,
+        include_str!("../migrations/sqlite/0025_listener_policy.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

@@ -697,7 +697,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14, \
              tags = $15, certificate_ids = $16, tls_refs = $17, tls_versions = $18, \
              tls_ciphers = $19, alpn_protocols = $20, domain_extensions = $21, \
-             redirect_https_port = $22, acl_id = $23, acl_mode = $24 WHERE id = $25",
+             redirect_https_port = $22, acl_id = $23, acl_mode = $24, acl_enabled = $25 \
+             WHERE id = $26",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -723,6 +724,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.redirect_https_port.map(i64::from),
                 acls::listener_acl_args(l).0,
                 acls::listener_acl_args(l).1,
+                acls::listener_acl_enabled(l),
                 l.id.as_str(),
             ],
         )
@@ -759,9 +761,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
              connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs, tags, \
              certificate_ids, tls_refs, tls_versions, tls_ciphers, alpn_protocols, \
-             domain_extensions, redirect_https_port, acl_id, acl_mode) \
+             domain_extensions, redirect_https_port, acl_id, acl_mode, acl_enabled) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
+             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -796,6 +798,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.redirect_https_port.map(i64::from),
                 acls::listener_acl_args(l).0,
                 acls::listener_acl_args(l).1,
+                acls::listener_acl_enabled(l),
             ],
         )
         .await?;
