@@ -397,13 +397,20 @@ pub struct HealthCheckView {
     pub method: Option<&'static str>,
     pub http_version: Option<&'static str>,
     pub host: Option<String>,
+    /// `udp-connect` checks with a payload: what is sent and expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
 }
 
 impl From<&HealthCheck> for HealthCheckView {
     fn from(c: &HealthCheck) -> Self {
         let (kind, path, expected_codes, request) = match &c.kind {
             CheckKind::Tcp => ("tcp", None, None, None),
-            CheckKind::UdpConnect => ("udp-connect", None, None, None),
+            CheckKind::UdpConnect | CheckKind::UdpPayload { .. } => {
+                ("udp-connect", None, None, None)
+            }
             CheckKind::TlsHello => ("tls-hello", None, None, None),
             CheckKind::Ping => ("ping", None, None, None),
             CheckKind::Https {
@@ -438,6 +445,14 @@ impl From<&HealthCheck> for HealthCheckView {
             expected_codes,
             method: request.map(|r| r.method.as_str()),
             http_version: request.map(|r| r.version.as_str()),
+            send: match &c.kind {
+                CheckKind::UdpPayload { send, .. } => Some(send.clone()),
+                _ => None,
+            },
+            expect: match &c.kind {
+                CheckKind::UdpPayload { expect, .. } => expect.clone(),
+                _ => None,
+            },
             host: request.and_then(|r| r.host.clone()),
         }
     }
