@@ -158,3 +158,22 @@ class AliyunStreamAttributes(AliyunTestCase):
         self.acs(self.client, req(SetLoadBalancerUDPListenerAttributeRequest, LoadBalancerId=lb_id, ListenerPort=port,
                                   HealthCheckSwitch="off"))
         self.assertEqual(describe()["HealthCheck"], "off")
+
+    def test_create_takes_the_same_parameters(self):
+        lb_id, address = self.lb()
+        port = ali.free_port(address)
+        for extra, code in (({"Bandwidth": 10}, "UnsupportedOperation"),
+                            ({"PersistenceTimeout": 30}, "UnsupportedOperation"),
+                            ({"MasterSlaveServerGroupId": "rsp-1"}, "UnsupportedOperation"),
+                            ({"EstablishedTimeout": 1000}, "InvalidParameter")):
+            with self.subTest(**{k: str(v) for k, v in extra.items()}):
+                self.assertAcsError(lambda: self.client.do_action_with_exception(req(
+                    CreateLoadBalancerTCPListenerRequest, LoadBalancerId=lb_id, ListenerPort=port,
+                    BackendServerPort=9, **extra)), code, 400, "Create %r" % extra)
+        self.acs(self.client, req(CreateLoadBalancerTCPListenerRequest, LoadBalancerId=lb_id, ListenerPort=port,
+                                  BackendServerPort=9, Bandwidth=-1, EstablishedTimeout=120,
+                                  ProxyProtocolV2Enabled="true", ConnectionDrain="on", ConnectionDrainTimeout=20))
+        got = self.tcp_attribute(lb_id, port)
+        self.assertEqual((got["EstablishedTimeout"], got["ProxyProtocolV2Enabled"], got["ConnectionDrain"],
+                          got["ConnectionDrainTimeout"]), (120, True, "on", 20))
+        self.assertEqual(self.native.listener(self.listener_id(lb_id, port))["proxy_protocol"], "v2")

@@ -388,7 +388,7 @@ fn a_listener_list_is_an_allow_list_of_the_vip_family_named_by_the_listener() {
         Timestamp(5),
     )
     .unwrap();
-    assert!(AclRule::compile(&empty, AclMode::Allow).admits("10.0.0.1".parse().unwrap()) == false);
+    assert!(!AclRule::compile(&empty, AclMode::Allow).admits("10.0.0.1".parse().unwrap()));
 }
 
 #[test]
@@ -490,7 +490,7 @@ fn switching_and_removing_a_listener_list() {
     assert_eq!(off.acl.as_ref().map(|a| a.enabled), Some(false));
     assert_eq!(plan_list_enabled(&off, false, Timestamp(7)), off);
     // Removed, the list goes with it unless another listener names it.
-    let (bare, orphan) = plan_list_removal(&off, &[off.clone()], Timestamp(8));
+    let (bare, orphan) = plan_list_removal(&off, std::slice::from_ref(&off), Timestamp(8));
     assert_eq!(bare.acl, None);
     assert_eq!(orphan, Some(made.id.clone()));
     let mut other = tcp_listener("p1");

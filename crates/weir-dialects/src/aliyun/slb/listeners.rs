@@ -170,6 +170,13 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
     } else {
         super::https::HttpOptions::default()
     };
+    // TCP and UDP listeners' own parameters, honoured or refused as on
+    // their Set actions.
+    let stream = match protocol {
+        "tcp" => super::stream::stream_options(call, Protocol::Tcp)?,
+        "udp" => super::stream::stream_options(call, Protocol::Udp)?,
+        _ => super::stream::StreamOptions::default(),
+    };
     let certificate_ids = if protocol == "https" {
         vec![p.req("ServerCertificateId")?.to_owned()]
     } else {
@@ -199,11 +206,11 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
                 all_ports: false,
                 forwarding_mode: None,
                 scheduler: Some(scheduler(p.opt("Scheduler").unwrap_or("wrr"))?.to_owned()),
-                proxy_protocol: None,
+                proxy_protocol: stream.proxy_protocol.map(str::to_owned),
                 backend_port: backend_port.map(wide),
                 group_pool_id: p.opt("VServerGroupId").map(str::to_owned),
                 max_connections: None,
-                idle_timeout_ms: options.idle_timeout_ms,
+                idle_timeout_ms: options.idle_timeout_ms.or(stream.idle_timeout_ms),
                 connect_timeout_ms: None,
                 backend_timeout_ms: options.backend_timeout_ms,
                 inspect_timeout_ms: None,
@@ -221,11 +228,13 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
             PoolUpdate {
                 health_check: health.clone().map(Some),
                 persistence: options.persistence.clone(),
+                drain_timeout_ms: stream.drain_ms,
                 ..PoolUpdate::default()
             },
-            // The listener's check watches the default server group.
-            health.map(|check| PoolUpdate {
-                health_check: Some(Some(check)),
+            // The listener's check and draining are the pool it serves.
+            (health.is_some() || stream.drain_ms.is_some()).then(|| PoolUpdate {
+                health_check: health.map(Some),
+                drain_timeout_ms: stream.drain_ms,
                 ..PoolUpdate::default()
             }),
         )

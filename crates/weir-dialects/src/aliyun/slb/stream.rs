@@ -147,19 +147,23 @@ fn refusals(call: &Call, protocol: Protocol) -> Result<(), AliError> {
     Ok(())
 }
 
-/// `SetLoadBalancerTCPListenerAttribute` / `…UDP…`: the listener is
-/// changed in one command, then its pools' check and draining.
-pub(super) async fn set_attribute(call: &Call, protocol: Protocol) -> ActionResult {
+/// What a TCP or UDP listener's own parameters ask of the core, on
+/// create and Set (absent: unchanged, or the default on create).
+#[derive(Default)]
+pub(super) struct StreamOptions {
+    /// TCP's `EstablishedTimeout`, as the idle timeout.
+    pub idle_timeout_ms: Option<u64>,
+    /// `ProxyProtocolV2Enabled`: `v2` or `none`.
+    pub proxy_protocol: Option<&'static str>,
+    /// `ConnectionDrain`: the served pool's drain (0: none).
+    pub drain_ms: Option<u64>,
+}
+
+/// Reads a TCP or UDP listener's own parameters, refusing what Weir does
+/// not do ([`refusals`]).
+pub(super) fn stream_options(call: &Call, protocol: Protocol) -> Result<StreamOptions, AliError> {
     let p = &call.params;
     refusals(call, protocol)?;
-    let mut health = health_spec(call, protocol.as_str())?;
-    let scheduler = p.opt("Scheduler").map(scheduler).transpose()?;
-    let group = match (on_off(call, "VServerGroup")?, p.opt("VServerGroupId")) {
-        (Some(false), _) => Some(None),
-        (_, Some(id)) => Some(Some(id.to_owned())),
-        (Some(true), None) => return Err(AliError::missing("VServerGroupId")),
-        (None, None) => None,
-    };
     let established = match p.int("EstablishedTimeout")? {
         None => None,
         Some(s) if (10..=900).contains(&s) => Some(s.unsigned_abs() * 1000),
@@ -196,6 +200,30 @@ pub(super) async fn set_attribute(call: &Call, protocol: Protocol) -> ActionResu
                 "The parameter ConnectionDrainTimeout is invalid: {s} is not 10-900 seconds."
             )))
         }
+        (None, None) => None,
+    };
+    Ok(StreamOptions {
+        idle_timeout_ms: established,
+        proxy_protocol: proxy,
+        drain_ms,
+    })
+}
+
+/// `SetLoadBalancerTCPListenerAttribute` / `…UDP…`: the listener is
+/// changed in one command, then its pools' check and draining.
+pub(super) async fn set_attribute(call: &Call, protocol: Protocol) -> ActionResult {
+    let p = &call.params;
+    let StreamOptions {
+        idle_timeout_ms: established,
+        proxy_protocol: proxy,
+        drain_ms,
+    } = stream_options(call, protocol)?;
+    let mut health = health_spec(call, protocol.as_str())?;
+    let scheduler = p.opt("Scheduler").map(scheduler).transpose()?;
+    let group = match (on_off(call, "VServerGroup")?, p.opt("VServerGroupId")) {
+        (Some(false), _) => Some(None),
+        (_, Some(id)) => Some(Some(id.to_owned())),
+        (Some(true), None) => return Err(AliError::missing("VServerGroupId")),
         (None, None) => None,
     };
     let lb = lb(call).await?;
