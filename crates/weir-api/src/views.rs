@@ -268,6 +268,9 @@ pub struct ListenerView {
     /// The access control list applied, and how (`allow` / `deny`).
     pub acl_id: Option<String>,
     pub acl_mode: Option<&'static str>,
+    /// False when the list is named but switched off (Huawei's
+    /// `enable_whitelist: false`): every client connects.
+    pub acl_enabled: Option<bool>,
     /// The headers an HTTP listener adds for its backends.
     pub forwarded_headers: ForwardedHeadersView,
     /// HTTPS listeners: the certificates served, the default first;
@@ -338,6 +341,7 @@ impl From<&Listener> for ListenerView {
             allowed_cidrs: l.allowed_cidrs.iter().map(ToString::to_string).collect(),
             acl_id: l.acl.as_ref().map(|a| a.acl_id.to_string()),
             acl_mode: l.acl.as_ref().map(|a| a.mode.as_str()),
+            acl_enabled: l.acl.as_ref().map(|a| a.enabled),
             forwarded_headers: ForwardedHeadersView {
                 x_forwarded_for: l.forwarded_headers.forwarded_for,
                 x_forwarded_proto: l.forwarded_headers.forwarded_proto,
@@ -395,13 +399,20 @@ pub struct HealthCheckView {
     pub method: Option<&'static str>,
     pub http_version: Option<&'static str>,
     pub host: Option<String>,
+    /// `udp-connect` checks with a payload: what is sent and expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
 }
 
 impl From<&HealthCheck> for HealthCheckView {
     fn from(c: &HealthCheck) -> Self {
         let (kind, path, expected_codes, request) = match &c.kind {
             CheckKind::Tcp => ("tcp", None, None, None),
-            CheckKind::UdpConnect => ("udp-connect", None, None, None),
+            CheckKind::UdpConnect | CheckKind::UdpPayload { .. } => {
+                ("udp-connect", None, None, None)
+            }
             CheckKind::TlsHello => ("tls-hello", None, None, None),
             CheckKind::Ping => ("ping", None, None, None),
             CheckKind::Https {
@@ -436,6 +447,14 @@ impl From<&HealthCheck> for HealthCheckView {
             expected_codes,
             method: request.map(|r| r.method.as_str()),
             http_version: request.map(|r| r.version.as_str()),
+            send: match &c.kind {
+                CheckKind::UdpPayload { send, .. } => Some(send.clone()),
+                _ => None,
+            },
+            expect: match &c.kind {
+                CheckKind::UdpPayload { expect, .. } => expect.clone(),
+                _ => None,
+            },
             host: request.and_then(|r| r.host.clone()),
         }
     }

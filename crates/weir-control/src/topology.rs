@@ -222,7 +222,8 @@ impl Follower {
                 .cloned()
                 .collect();
             let mut spec = listener_spec(&lb, &listener, served);
-            if let Some(named) = &listener.acl {
+            // A list named but switched off admits everyone.
+            if let Some(named) = listener.acl.as_ref().filter(|a| a.enabled) {
                 // Gone (never while named: deleting one in use is
                 // refused): an allow list of nothing, a deny list of
                 // nothing, as the mode says.

@@ -128,6 +128,21 @@ impl Owned for Acl {
 pub struct ListenerAcl {
     pub acl_id: AclId,
     pub mode: AclMode,
+    /// Off: named but not applied (Huawei's `enable_whitelist: false`,
+    /// which keeps the list for later); every other dialect names an ACL
+    /// to apply it.
+    pub enabled: bool,
+}
+
+impl ListenerAcl {
+    /// An ACL named to be applied.
+    pub fn applied(acl_id: AclId, mode: AclMode) -> Self {
+        Self {
+            acl_id,
+            mode,
+            enabled: true,
+        }
+    }
 }
 
 fn check_text(field: &str, text: &str, max: usize) -> Result<(), Error> {
@@ -439,6 +454,9 @@ impl AclRule {
 pub fn client_admitted(allowed: &[IpNet], acl: Option<&AclRule>, client: IpAddr) -> bool {
     crate::limits::client_allowed(allowed, client) && acl.is_none_or(|r| r.admits(client))
 }
+
+mod listener;
+pub use listener::*;
 
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@
 //! - [`l7`]: L7 policies and rules of HTTP listeners (Octavia's), their
 //!   validation, positions, and the compiled matcher the HTTP engine runs.
 //! - [`acl`]: access control lists, a listener's allow or deny rule.
+//! - [`udp_check`]: UDP payload health checks: payload rules, the match.
 //! - [`limits`]: per-listener connection caps and idle timeouts.
 //! - [`tags`]: the tags every resource keeps (Octavia API 2.5).
 //! - [`status`]: live state reported by the data plane.
@@ -61,6 +62,7 @@ pub mod tags;
 pub mod time;
 pub mod tls;
 pub mod topology;
+pub mod udp_check;
 pub mod upstream_tls;
 
 pub use error::{Error, ResourceKind};

@@ -901,6 +901,13 @@ pub enum CheckKind {
     /// (Octavia's UDP-CONNECT): a closed port fails, an open or silent
     /// one passes.
     UdpConnect,
+    /// UDP-CONNECT with the tenant's datagram, and, when `expect` is set,
+    /// up only on that answer ([`crate::udp_check`]: Aliyun's
+    /// `HealthCheckReq`/`HealthCheckExp`, UCloud's `RequestMsg`/`ResponseMsg`).
+    UdpPayload {
+        send: String,
+        expect: Option<String>,
+    },
     /// An ICMP (ICMPv6) echo request draws the matching echo reply within
     /// the timeout (Octavia's PING, UCloud's `Ping`). Planned only where
     /// the data plane can send ICMP ([`crate::settings::Capabilities`]).

@@ -40,6 +40,10 @@ pub struct HealthCheckSpec {
     pub http_version: Option<String>,
     /// HTTP only: the Host header, a DNS name ([`check_host`]).
     pub host: Option<String>,
+    /// `udp-connect` only: the datagram to send ([`crate::udp_check`]).
+    pub send: Option<String>,
+    /// `udp-connect` with `send` only: the answer that means up.
+    pub expect: Option<String>,
 }
 
 /// Session persistence as requested.
@@ -256,6 +260,12 @@ pub fn plan_health_check(
         || spec.method.is_some()
         || spec.http_version.is_some()
         || spec.host.is_some();
+    if spec.kind != "udp-connect" && (spec.send.is_some() || spec.expect.is_some()) {
+        return Err(Error::invalid(
+            f("send"),
+            "a payload and an expected answer apply to udp-connect checks only",
+        ));
+    }
     let kind = match spec.kind.as_str() {
         "tcp" => {
             if http_only {
@@ -273,10 +283,25 @@ pub fn plan_health_check(
                     "path, expected_codes, method, http_version and host apply to http checks only",
                 ));
             }
-            if spec.kind == "tls-hello" {
-                CheckKind::TlsHello
-            } else {
-                CheckKind::UdpConnect
+            match (spec.kind.as_str(), &spec.send, &spec.expect) {
+                ("tls-hello", _, _) => CheckKind::TlsHello,
+                (_, None, None) => CheckKind::UdpConnect,
+                (_, None, Some(_)) => {
+                    return Err(Error::invalid(
+                        f("expect"),
+                        "an expected answer needs the payload it answers (send)",
+                    ))
+                }
+                (_, Some(send), expect) => {
+                    crate::udp_check::check_text(&f("send"), send)?;
+                    if let Some(expect) = expect {
+                        crate::udp_check::check_text(&f("expect"), expect)?;
+                    }
+                    CheckKind::UdpPayload {
+                        send: send.clone(),
+                        expect: expect.clone(),
+                    }
+                }
             }
         }
         "ping" => {

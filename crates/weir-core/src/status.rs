@@ -53,7 +53,8 @@ pub enum FailureReason {
     /// Connecting, sending or reading failed or timed out, whatever the
     /// errno.
     ConnectionFailed,
-    /// The backend answered, but not as the HTTP check expects.
+    /// The backend answered, but not as the check expects (HTTP status,
+    /// a UDP payload check's answer).
     UnexpectedResponse,
     /// Traffic reached the backend but got no usable answer (passive
     /// health: closed, reset, not HTTP, or too slow).

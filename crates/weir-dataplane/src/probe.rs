@@ -1,4 +1,5 @@
-//! Active health checks (TCP, HTTP(S), TLS-HELLO, UDP-CONNECT, and PING
+//! Active health checks (TCP, HTTP(S), TLS-HELLO, UDP-CONNECT, UDP
+//! payload checks, and PING
 //! through [`crate::icmp`]): the IO half of [`crate::health`]. One task per
 //! backend of a pool with checks; the first check runs at once, so a new
 //! backend takes traffic as soon as it passes.
@@ -66,6 +67,9 @@ pub async fn check_member(
                 .await
                 .map_err(|e| io_failure("datagram to", e));
         }
+        if let CheckKind::UdpPayload { send, expect } = &check.kind {
+            return udp_payload(egress, addr, timeout, send, expect.as_deref(), &io_failure).await;
+        }
         if check.kind == CheckKind::Ping {
             // An echo request goes to the address; the port means nothing.
             let socket = egress
@@ -81,7 +85,10 @@ pub async fn check_member(
             .await
             .map_err(|e| io_failure("connect to", e))?;
         match &check.kind {
-            CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::Ping => Ok(()),
+            CheckKind::Tcp
+            | CheckKind::UdpConnect
+            | CheckKind::UdpPayload { .. }
+            | CheckKind::Ping => Ok(()),
             CheckKind::Http {
                 path,
                 expected,
@@ -238,6 +245,49 @@ async fn udp_connect(egress: &Egress, addr: SocketAddr, timeout: Duration) -> st
     match tokio::time::timeout(timeout * 3 / 4, socket.recv(&mut answer)).await {
         Ok(Err(e)) => Err(e),
         Ok(Ok(_)) | Err(_) => Ok(()),
+    }
+}
+
+/// A UDP payload check ([`weir_core::udp_check`]): `send` goes out; with
+/// `expect`, the first answer must match it (silence runs into the
+/// caller's timeout, an ICMP unreachable is a failed receive); without,
+/// UDP-CONNECT's rule with the tenant's datagram.
+async fn udp_payload(
+    egress: &Egress,
+    addr: SocketAddr,
+    timeout: Duration,
+    send: &str,
+    expect: Option<&str>,
+    io_failure: &impl Fn(&str, std::io::Error) -> CheckFailed,
+) -> Result<(), CheckFailed> {
+    let socket = egress
+        .udp(addr)
+        .await
+        .map_err(|e| io_failure("datagram to", e))?;
+    socket
+        .send(send.as_bytes())
+        .await
+        .map_err(|e| io_failure("datagram to", e))?;
+    // Room for the longest answer that can match, and a byte more to tell
+    // a longer one apart.
+    let mut answer = [0u8; weir_core::udp_check::MAX_PAYLOAD_BYTES + 3];
+    let Some(expect) = expect else {
+        return match tokio::time::timeout(timeout * 3 / 4, socket.recv(&mut answer)).await {
+            Ok(Err(e)) => Err(io_failure("datagram to", e)),
+            Ok(Ok(_)) | Err(_) => Ok(()),
+        };
+    };
+    let n = socket
+        .recv(&mut answer)
+        .await
+        .map_err(|e| io_failure("answer from", e))?;
+    if weir_core::udp_check::answer_matches(expect, &answer[..n]) {
+        Ok(())
+    } else {
+        Err(CheckFailed::new(
+            FailureReason::UnexpectedResponse,
+            format!("{addr} answered {n} bytes that are not the expected answer"),
+        ))
     }
 }
 

@@ -213,7 +213,11 @@ fn every_route() -> BTreeSet<Route> {
         include_str!("../src/lbaas/certificates.rs"),
         "pub fn routes(",
     );
-    for (method, path) in &certificates {
+    let whitelists = routed(
+        include_str!("../src/lbaas/whitelists.rs"),
+        "pub fn routes(",
+    );
+    for (method, path) in certificates.iter().chain(&whitelists) {
         out.insert((
             Dialect::Huawei,
             format!("{method} {}{path}", lbaas::HUAWEI_PREFIX),

@@ -136,10 +136,10 @@ pub(super) fn listener_acl(
 ) -> Result<Option<ListenerAcl>, weir_core::Error> {
     match (acl_id, acl_mode) {
         (None, None) => Ok(None),
-        (Some(id), Some(mode)) => Ok(Some(ListenerAcl {
-            acl_id: AclId::new(id),
-            mode: AclMode::parse("acl_mode", &mode)?,
-        })),
+        (Some(id), Some(mode)) => Ok(Some(ListenerAcl::applied(
+            AclId::new(id),
+            AclMode::parse("acl_mode", &mode)?,
+        ))),
         (Some(_), None) => Err(weir_core::Error::invalid(
             "acl_mode",
             "name allow or deny with acl_id",

@@ -323,6 +323,8 @@ pub(super) struct HealthCheckBody {
     method: Option<String>,
     http_version: Option<String>,
     host: Option<String>,
+    send: Option<String>,
+    expect: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -365,6 +367,8 @@ pub(super) async fn update_pool(
                 method: h.method,
                 http_version: h.http_version,
                 host: h.host,
+                send: h.send,
+                expect: h.expect,
             })
         }),
         drain_timeout_ms: req.drain_timeout_ms,

@@ -184,6 +184,7 @@ fn a_listener_names_an_acl_of_its_project_and_vip_family() {
     let wanted = ListenerAcl {
         acl_id: v4.id.clone(),
         mode: AclMode::Deny,
+        enabled: true,
     };
     let p1 = ProjectId::new("p1");
     assert!(check_attach(&p1, "127.0.1.1".parse().unwrap(), &wanted, Some(&v4)).is_ok());
@@ -290,4 +291,211 @@ mod matching {
             }
         }
     }
+}
+
+fn tcp_listener(project: &str) -> Listener {
+    use crate::loadbalancer::{plan_listener, NewListener};
+    let lb = crate::model::LoadBalancer {
+        id: "lb".into(),
+        project_id: project.into(),
+        name: "lb".into(),
+        subnet_id: "s".into(),
+        vpc_id: "v".into(),
+        vip: "10.0.0.5".parse().unwrap(),
+        status: crate::model::LbStatus::Running,
+        default_pool_id: "lb-wide".into(),
+        description: String::new(),
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+        tags: Vec::new(),
+        flavor_id: None,
+    };
+    let req = NewListener {
+        name: "tcp".into(),
+        protocol: "tcp".into(),
+        port: Some(80),
+        ..Default::default()
+    };
+    plan_listener(&lb, &[], &req, &mut SequentialIds::default(), Timestamp(1))
+        .unwrap()
+        .listener
+}
+
+fn nets(texts: &[&str]) -> Vec<IpNet> {
+    texts.iter().map(|t| parse_entry("e", t).unwrap()).collect()
+}
+
+#[test]
+fn a_listener_list_is_an_allow_list_of_the_vip_family_named_by_the_listener() {
+    let l = tcp_listener("p1");
+    let limits = Limits::default();
+    let vip = "10.0.0.5".parse().unwrap();
+    let (made, next) = plan_listener_list(
+        &l,
+        vip,
+        &nets(&["10.1.0.0/16", "192.0.2.7"]),
+        false,
+        0,
+        &limits,
+        AclId::new("acl-9"),
+        Timestamp(5),
+    )
+    .unwrap();
+    assert_eq!(made.project_id, l.project_id);
+    assert_eq!(made.ip_version, IpVersion::V4);
+    assert_eq!(made.entries.len(), 2);
+    assert_eq!(
+        next.acl,
+        Some(ListenerAcl {
+            acl_id: made.id.clone(),
+            mode: AclMode::Allow,
+            enabled: false,
+        })
+    );
+    assert_eq!(allow_list(&next).map(|a| a.enabled), Some(false));
+    // An IPv6 entry on an IPv4 VIP, and one network twice, are refused.
+    let wrong = plan_listener_list(
+        &l,
+        vip,
+        &nets(&["2001:db8::/32"]),
+        true,
+        0,
+        &limits,
+        AclId::new("a"),
+        Timestamp(5),
+    );
+    assert_eq!(refusal(&wrong.unwrap_err()), Some(Refusal::WrongVersion));
+    let twice = plan_listener_list(
+        &l,
+        vip,
+        &nets(&["10.0.0.0/8", "10.0.0.0/8"]),
+        true,
+        0,
+        &limits,
+        AclId::new("a"),
+        Timestamp(5),
+    );
+    assert_eq!(refusal(&twice.unwrap_err()), Some(Refusal::DuplicateEntry));
+    // An empty list made on (Huawei: no address may connect) is allowed.
+    let (empty, _) = plan_listener_list(
+        &l,
+        vip,
+        &[],
+        true,
+        0,
+        &limits,
+        AclId::new("a"),
+        Timestamp(5),
+    )
+    .unwrap();
+    assert!(!AclRule::compile(&empty, AclMode::Allow).admits("10.0.0.1".parse().unwrap()));
+}
+
+#[test]
+fn a_listener_gets_no_second_list_and_the_project_quota_holds() {
+    let l = tcp_listener("p1");
+    let limits = Limits::default();
+    let vip = "10.0.0.5".parse().unwrap();
+    let (_, named) = plan_listener_list(
+        &l,
+        vip,
+        &[],
+        true,
+        0,
+        &limits,
+        AclId::new("a"),
+        Timestamp(5),
+    )
+    .unwrap();
+    let again = plan_listener_list(
+        &named,
+        vip,
+        &[],
+        true,
+        0,
+        &limits,
+        AclId::new("b"),
+        Timestamp(6),
+    );
+    assert!(matches!(again, Err(Error::Conflict { .. })));
+    let full = plan_listener_list(
+        &l,
+        vip,
+        &[],
+        true,
+        limits.acls_per_project,
+        &limits,
+        AclId::new("b"),
+        Timestamp(6),
+    );
+    assert!(matches!(full, Err(Error::QuotaExceeded { .. })));
+    // A deny list is not an allow list.
+    let mut denying = l.clone();
+    denying.acl = Some(ListenerAcl::applied(AclId::new("d"), AclMode::Deny));
+    assert!(allow_list(&denying).is_none());
+}
+
+#[test]
+fn entries_are_replaced_whole_keeping_comments_and_the_entry_limit() {
+    let current = acl(IpVersion::V4, &["10.0.0.0/8", "192.0.2.0/24"]);
+    let mut commented = current.clone();
+    commented.entries[1].comment = "office".into();
+    let limits = Limits::default();
+    let next = plan_replace_entries(
+        &commented,
+        &nets(&["192.0.2.0/24", "198.51.100.1"]),
+        &limits,
+        Timestamp(9),
+    )
+    .unwrap();
+    assert_eq!(
+        next.entries
+            .iter()
+            .map(|e| (e.cidr.to_string(), e.comment.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("192.0.2.0/24".to_owned(), "office"),
+            ("198.51.100.1/32".to_owned(), "")
+        ]
+    );
+    assert!(plan_replace_entries(&current, &[], &limits, Timestamp(9))
+        .unwrap()
+        .entries
+        .is_empty());
+    let many: Vec<IpNet> = (0..=limits.acl_entries_per_acl)
+        .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap())
+        .collect();
+    assert!(matches!(
+        plan_replace_entries(&current, &many, &limits, Timestamp(9)),
+        Err(Error::QuotaExceeded { .. })
+    ));
+}
+
+#[test]
+fn switching_and_removing_a_listener_list() {
+    let l = tcp_listener("p1");
+    let limits = Limits::default();
+    let (made, on) = plan_listener_list(
+        &l,
+        "10.0.0.5".parse().unwrap(),
+        &[],
+        true,
+        0,
+        &limits,
+        AclId::new("a"),
+        Timestamp(5),
+    )
+    .unwrap();
+    let off = plan_list_enabled(&on, false, Timestamp(6));
+    assert_eq!(off.acl.as_ref().map(|a| a.enabled), Some(false));
+    assert_eq!(plan_list_enabled(&off, false, Timestamp(7)), off);
+    // Removed, the list goes with it unless another listener names it.
+    let (bare, orphan) = plan_list_removal(&off, std::slice::from_ref(&off), Timestamp(8));
+    assert_eq!(bare.acl, None);
+    assert_eq!(orphan, Some(made.id.clone()));
+    let mut other = tcp_listener("p1");
+    other.id = "other".into();
+    other.acl = Some(ListenerAcl::applied(made.id.clone(), AclMode::Allow));
+    let (_, kept) = plan_list_removal(&off, &[off.clone(), other], Timestamp(8));
+    assert_eq!(kept, None);
 }

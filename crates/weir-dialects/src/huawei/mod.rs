@@ -19,8 +19,11 @@ use crate::lbaas::{self, Ctx, Flavor, LbaasError};
 use crate::Dialects;
 
 pub(crate) fn routes(state: Dialects) -> Router<Dialects> {
-    // Huawei's own resources (certificates) beside the shared LBaaS ones.
-    let elb = lbaas::routes().merge(lbaas::certificates::routes());
+    // Huawei's own resources (certificates, whitelists) beside the
+    // shared LBaaS ones.
+    let elb = lbaas::routes()
+        .merge(lbaas::certificates::routes())
+        .merge(lbaas::whitelists::routes());
     Router::new()
         .nest("/v2/{project_id}/elb", elb)
         .layer(middleware::from_fn_with_state(state, aksk_layer))

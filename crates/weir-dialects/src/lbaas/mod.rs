@@ -23,6 +23,7 @@ mod quotas;
 mod tags;
 mod tls;
 mod views;
+pub mod whitelists;
 
 use std::collections::HashMap;
 

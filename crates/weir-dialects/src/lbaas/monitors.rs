@@ -125,8 +125,10 @@ pub(super) fn kind_name(kind: &CheckKind, flavor: Flavor) -> &'static str {
         (CheckKind::Https { .. }, _) => "HTTPS",
         (CheckKind::TlsHello, _) => "TLS-HELLO",
         (CheckKind::Ping, _) => "PING",
-        (CheckKind::UdpConnect, Flavor::Huawei) => "UDP_CONNECT",
-        (CheckKind::UdpConnect, _) => "UDP-CONNECT",
+        // A payload check (Aliyun's, UCloud's) is a UDP-CONNECT with a
+        // datagram of the tenant's choosing.
+        (CheckKind::UdpConnect | CheckKind::UdpPayload { .. }, Flavor::Huawei) => "UDP_CONNECT",
+        (CheckKind::UdpConnect | CheckKind::UdpPayload { .. }, _) => "UDP-CONNECT",
     }
 }
 
@@ -141,7 +143,7 @@ pub(super) fn monitor_spec(
             CheckKind::Http { .. } => "http",
             CheckKind::Https { .. } => "https",
             CheckKind::TlsHello => "tls-hello",
-            CheckKind::UdpConnect => "udp-connect",
+            CheckKind::UdpConnect | CheckKind::UdpPayload { .. } => "udp-connect",
             CheckKind::Ping => "ping",
         },
         (None, None) => {
@@ -237,6 +239,16 @@ pub(super) fn monitor_spec(
         method,
         http_version: version,
         host,
+        // A UDP payload check made elsewhere keeps its payload while it
+        // stays a UDP check (Octavia has no field for it).
+        send: match current.map(|c| &c.kind) {
+            Some(CheckKind::UdpPayload { send, .. }) if kind == "udp-connect" => Some(send.clone()),
+            _ => None,
+        },
+        expect: match current.map(|c| &c.kind) {
+            Some(CheckKind::UdpPayload { expect, .. }) if kind == "udp-connect" => expect.clone(),
+            _ => None,
+        },
     })
 }
 

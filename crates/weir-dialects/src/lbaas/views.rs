@@ -331,9 +331,11 @@ pub(super) fn monitor_view(pool: &Pool, flavor: Flavor) -> Option<Value> {
             Some(format_codes(expected)),
             Some(request),
         ),
-        CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::TlsHello | CheckKind::Ping => {
-            (None, None, None)
-        }
+        CheckKind::Tcp
+        | CheckKind::UdpConnect
+        | CheckKind::UdpPayload { .. }
+        | CheckKind::TlsHello
+        | CheckKind::Ping => (None, None, None),
     };
     // Octavia shows the version as a number (1.0, 1.1).
     let version = request.map(|r| match r.version {

@@ -3,8 +3,8 @@
 //! certificate and serve nothing (DescribeVServer `Status` 1) until
 //! `BindSSL` gives them one; `UnbindSSL`; the HTTP → HTTPS redirect
 //! (`ForwardPort`), `ClientTimeout`, session persistence; and what Weir
-//! refuses rather than ignores (HTTP/2, compression, TLS security
-//! policies, UDP check messages).
+//! refuses rather than ignores (compression, TLS security policies);
+//! a UDP VServer's check messages (`RequestMsg`/`ResponseMsg`).
 
 use serde_json::{json, Value};
 use weir_core::ids::*;
@@ -36,6 +36,11 @@ pub(super) struct VServerOptions {
     pub check_host: Option<String>,
     /// `EnableHTTP2` as the listener's ALPN list (`None`: not given).
     pub alpn: Option<Vec<String>>,
+    /// A UDP VServer's `Port` check: the datagram sent (`RequestMsg`)
+    /// and the answer that means up (`ResponseMsg`), held to
+    /// [`weir_core::udp_check`] by the core.
+    pub check_send: Option<String>,
+    pub check_expect: Option<String>,
 }
 
 /// Reads a VServer's options for `protocol` (lower case), refusing what
@@ -66,9 +71,14 @@ pub(super) fn options(call: &Call, protocol: &str) -> Result<VServerOptions, UcE
             "Weir serves one TLS policy: TLS 1.2 and 1.3 with ECDHE AEAD suites",
         ));
     }
-    for name in ["RequestMsg", "ResponseMsg"] {
-        if p.opt(name).is_some() {
-            return Err(refuse(name, "UDP check messages are not sent"));
+    let check_send = p.opt("RequestMsg").map(str::to_owned);
+    let check_expect = p.opt("ResponseMsg").map(str::to_owned);
+    for (name, given) in [("RequestMsg", &check_send), ("ResponseMsg", &check_expect)] {
+        if given.is_some() && protocol != "udp" {
+            return Err(refuse(name, "check messages are for UDP VServers"));
+        }
+        if given.is_some() && p.opt("MonitorType") != Some("Port") {
+            return Err(refuse(name, "check messages go with MonitorType Port"));
         }
     }
     let http = protocol == "http" || protocol == "https";
@@ -123,6 +133,8 @@ pub(super) fn options(call: &Call, protocol: &str) -> Result<VServerOptions, UcE
         persistence,
         check_host: p.opt("Domain").map(str::to_owned),
         alpn,
+        check_send,
+        check_expect,
     })
 }
 
@@ -250,11 +262,17 @@ pub(super) async fn update(call: &Call, scheduler: Option<&'static str>) -> Acti
         ));
     }
     let o = options(call, l.protocol.as_str())?;
-    if o.check_host.is_some() {
-        return Err(refuse(
-            "Domain",
-            "the health check is set when the VServer is created",
-        ));
+    for (name, given) in [
+        ("Domain", o.check_host.is_some()),
+        ("RequestMsg", o.check_send.is_some()),
+        ("ResponseMsg", o.check_expect.is_some()),
+    ] {
+        if given {
+            return Err(refuse(
+                name,
+                "the health check is set when the VServer is created",
+            ));
+        }
     }
     let control = &call.dialects.control;
     let l = control

@@ -235,6 +235,15 @@ async fn create_vserver(call: &Call) -> ActionResult {
     let options = super::https::options(call, &protocol)?;
     let health = match p.opt("MonitorType") {
         None => None,
+        // A UDP VServer with check messages sends them and waits for the
+        // answer (weir_core::udp_check).
+        Some("Port") if options.check_send.is_some() || options.check_expect.is_some() => {
+            Some(HealthCheckSpec {
+                send: options.check_send.clone(),
+                expect: options.check_expect.clone(),
+                ..check("udp-connect", None)
+            })
+        }
         Some("Port") => Some(check("tcp", None)),
         // A real ICMP echo check; refused (Params [MonitorType] not
         // valid) where the data plane cannot send ICMP.
@@ -403,7 +412,12 @@ async fn vserver_view(call: &Call, lb: &LoadBalancer, l: &Listener) -> Result<Va
     }
     let (monitor, path) = match pool.health_check.as_ref().map(|h| &h.kind) {
         None => ("Port", None),
-        Some(CheckKind::Tcp | CheckKind::UdpConnect | CheckKind::TlsHello) => ("Port", None),
+        Some(
+            CheckKind::Tcp
+            | CheckKind::UdpConnect
+            | CheckKind::UdpPayload { .. }
+            | CheckKind::TlsHello,
+        ) => ("Port", None),
         Some(CheckKind::Ping) => ("Ping", None),
         Some(CheckKind::Https { path, .. }) => ("Path", Some(path.clone())),
         Some(CheckKind::Http { path, .. }) => ("Path", Some(path.clone())),
@@ -419,6 +433,14 @@ async fn vserver_view(call: &Call, lb: &LoadBalancer, l: &Listener) -> Result<Va
         "Method": method_name(l.scheduler),
         "MonitorType": monitor,
         "Path": path,
+        "RequestMsg": match pool.health_check.as_ref().map(|h| &h.kind) {
+            Some(CheckKind::UdpPayload { send, .. }) => send.as_str(),
+            _ => "",
+        },
+        "ResponseMsg": match pool.health_check.as_ref().map(|h| &h.kind) {
+            Some(CheckKind::UdpPayload { expect: Some(e), .. }) => e.as_str(),
+            _ => "",
+        },
         // An HTTPS VServer without a certificate serves nothing: abnormal.
         "Status": i32::from(l.protocol == Protocol::Https && l.certificate_ids.is_empty()),
         "SSLSet": super::https::ssl_set(call, l).await?,

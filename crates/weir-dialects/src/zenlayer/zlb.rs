@@ -238,7 +238,7 @@ fn health_view(pool: &Pool) -> Value {
         Some(hc) => {
             let (kind, path, codes) = match &hc.kind {
                 CheckKind::Tcp => ("TCP", None, None),
-                CheckKind::UdpConnect => ("UDP", None, None),
+                CheckKind::UdpConnect | CheckKind::UdpPayload { .. } => ("UDP", None, None),
                 CheckKind::TlsHello => ("TCP", None, None),
                 // Made through another dialect (Octavia, UCloud).
                 CheckKind::Ping => ("PING", None, None),

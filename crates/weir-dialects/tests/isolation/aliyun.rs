@@ -145,6 +145,48 @@ pub fn sweep(s: &mut Sweep) {
             },
         ),
         (
+            "DescribeLoadBalancerTCPListenerAttribute",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "80".into()),
+                ]
+            },
+        ),
+        (
+            "SetLoadBalancerTCPListenerAttribute",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "80".into()),
+                    ("Description", "x".into()),
+                ]
+            },
+        ),
+        (
+            "DescribeLoadBalancerUDPListenerAttribute",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "53".into()),
+                ]
+            },
+        ),
+        (
+            "SetLoadBalancerUDPListenerAttribute",
+            Expect::NotFound,
+            |_, t| {
+                vec![
+                    ("LoadBalancerId", t.get("aliyun.lb").into()),
+                    ("ListenerPort", "53".into()),
+                    ("Description", "x".into()),
+                ]
+            },
+        ),
+        (
             "DescribeLoadBalancerHTTPSListenerAttribute",
             Expect::NotFound,
             |_, t| {
@@ -435,6 +477,19 @@ pub fn sweep(s: &mut Sweep) {
                     ("ListenerPort", "443".into()),
                     ("AclStatus", "on".into()),
                     ("AclType", "black".into()),
+                    ("AclId", t.get("aliyun.acl").into()),
+                ]
+            },
+        ),
+        (
+            "SetLoadBalancerTCPListenerAttribute",
+            Expect::NotFound,
+            |a, t| {
+                vec![
+                    ("LoadBalancerId", a.get("aliyun.lb").into()),
+                    ("ListenerPort", "80".into()),
+                    ("AclStatus", "on".into()),
+                    ("AclType", "white".into()),
                     ("AclId", t.get("aliyun.acl").into()),
                 ]
             },

@@ -809,6 +809,48 @@ fn huawei_certificate_probes() -> Vec<Probe> {
     ]
 }
 
+/// Huawei ELB's own `/whitelists` (`lbaas::whitelists::routes`): B's
+/// listener has one; its id is the listener's.
+fn huawei_whitelist_probes() -> Vec<Probe> {
+    vec![
+        p(
+            "GET",
+            "/whitelists",
+            Empty,
+            |_, t, _| format!("/whitelists?listener_id={}", t.get("hw.listener")),
+            none,
+        ),
+        p(
+            "GET",
+            "/whitelists/{whitelist_id}",
+            NotFound,
+            |_, t, _| format!("/whitelists/{}", t.get("hw.listener")),
+            none,
+        ),
+        p(
+            "PUT",
+            "/whitelists/{whitelist_id}",
+            NotFound,
+            |_, t, _| format!("/whitelists/{}", t.get("hw.listener")),
+            |_, _, _| Some(json!({"whitelist": {"whitelist": "", "enable_whitelist": false}})),
+        ),
+        p(
+            "DELETE",
+            "/whitelists/{whitelist_id}",
+            NotFound,
+            |_, t, _| format!("/whitelists/{}", t.get("hw.listener")),
+            none,
+        ),
+        p(
+            "POST",
+            "/whitelists",
+            NotFound,
+            |_, _, _| "/whitelists".into(),
+            |_, t, _| Some(json!({"whitelist": {"listener_id": t.get("hw.listener")}})),
+        ),
+    ]
+}
+
 pub const OCTAVIA_PREFIXES: &[&str] = &[
     "/load-balancer/v2.0/lbaas",
     "/load-balancer/v2/lbaas",
@@ -925,7 +967,11 @@ pub fn sweep(s: &mut Sweep, token: &str) {
             });
         }
     }
-    for probe in probes().into_iter().chain(huawei_certificate_probes()) {
+    for probe in probes()
+        .into_iter()
+        .chain(huawei_certificate_probes())
+        .chain(huawei_whitelist_probes())
+    {
         let route = format!("{} {HUAWEI_PREFIX}{}", probe.method, probe.route);
         let body = |a: &Ids, t: &Ids| {
             // Seed 004: a Huawei member always names its subnet.

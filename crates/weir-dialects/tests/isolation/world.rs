@@ -437,6 +437,13 @@ pub fn build(c: &Client, token: &str) -> Ids {
         ),
         "/member/id",
     );
+    // A whitelist of the listener (Huawei's; its id is the listener's).
+    hw(
+        "POST",
+        "/whitelists",
+        json!({"whitelist": {"listener_id": field(&listener, "/listener/id"),
+                             "whitelist": "192.0.2.0/24"}}),
+    );
     l7_world(&mut ids, "hw", &lb, hw);
     ids.set("hw.lb", lb);
     ids.set("hw.listener", field(&listener, "/listener/id"));

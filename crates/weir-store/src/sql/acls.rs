@@ -45,7 +45,7 @@ fn entries_to_text(acl: &Acl) -> StoreResult<String> {
     serde_json::to_string(&pairs).map_err(|e| StoreError::Corrupt(format!("acl entries: {e}")))
 }
 
-/// A listener's `acl_id` and `acl_mode` columns.
+/// A listener's `acl_id`, `acl_mode` and `acl_enabled` columns.
 pub(super) fn listener_acl_col(row: &impl Columns) -> StoreResult<Option<ListenerAcl>> {
     match (row.opt_text("acl_id")?, row.opt_text("acl_mode")?) {
         (None, _) => Ok(None),
@@ -53,6 +53,7 @@ pub(super) fn listener_acl_col(row: &impl Columns) -> StoreResult<Option<Listene
             acl_id: AclId::new(id),
             mode: AclMode::parse("acl_mode", &mode)
                 .map_err(|_| StoreError::Corrupt(format!("acl_mode {mode:?}")))?,
+            enabled: row.flag("acl_enabled")?,
         })),
         (Some(id), None) => Err(StoreError::Corrupt(format!("acl {id} without a mode"))),
     }
@@ -63,6 +64,11 @@ pub(super) fn listener_acl_args(l: &Listener) -> (Option<&str>, Option<&'static 
         Some(a) => (Some(a.acl_id.as_str()), Some(a.mode.as_str())),
         None => (None, None),
     }
+}
+
+/// `acl_enabled`: true without an ACL (the column's default).
+pub(super) fn listener_acl_enabled(l: &Listener) -> bool {
+    l.acl.as_ref().is_none_or(|a| a.enabled)
 }
 
 /// The listeners naming `acl`, by id.

@@ -263,6 +263,12 @@ pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
             let kind = match kind {
                 "tcp" => CheckKind::Tcp,
                 "udp-connect" => CheckKind::UdpConnect,
+                "udp-payload" => CheckKind::UdpPayload {
+                    send: row
+                        .opt_text("hc_send")?
+                        .ok_or_else(|| StoreError::Corrupt("udp-payload without hc_send".into()))?,
+                    expect: row.opt_text("hc_expect")?,
+                },
                 "tls-hello" => CheckKind::TlsHello,
                 "ping" => CheckKind::Ping,
                 kind @ ("http" | "https") => {
@@ -374,6 +380,8 @@ pub(super) struct HcColumns {
     pub(super) method: Option<&'static str>,
     pub(super) version: Option<&'static str>,
     pub(super) host: Option<String>,
+    pub(super) send: Option<String>,
+    pub(super) expect: Option<String>,
 }
 
 pub(super) fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
@@ -390,11 +398,14 @@ pub(super) fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
             method: None,
             version: None,
             host: None,
+            send: None,
+            expect: None,
         };
     };
     let (kind, path, codes, request) = match &c.kind {
         CheckKind::Tcp => ("tcp", None, None, None),
         CheckKind::UdpConnect => ("udp-connect", None, None, None),
+        CheckKind::UdpPayload { .. } => ("udp-payload", None, None, None),
         CheckKind::TlsHello => ("tls-hello", None, None, None),
         CheckKind::Ping => ("ping", None, None, None),
         CheckKind::Http {
@@ -430,6 +441,14 @@ pub(super) fn hc_columns(check: Option<&HealthCheck>) -> HcColumns {
         method: request.map(|r| r.method.as_str()),
         version: request.map(|r| r.version.as_str()),
         host: request.and_then(|r| r.host.clone()),
+        send: match &c.kind {
+            CheckKind::UdpPayload { send, .. } => Some(send.clone()),
+            _ => None,
+        },
+        expect: match &c.kind {
+            CheckKind::UdpPayload { expect, .. } => expect.clone(),
+            _ => None,
+        },
     }
 }
 

@@ -154,9 +154,9 @@ impl<D: TxDriver> WriteTx<D> {
             "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
              hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, slow_start_ms, created_at, \
              scheduler, protocol, enabled, description, monitor_name, updated_at, monitor_enabled, persistence, \
-             tags, monitor_tags, hc_method, hc_version, hc_host, upstream_tls) \
+             tags, monitor_tags, hc_method, hc_version, hc_host, upstream_tls, hc_send, hc_expect) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)",
+             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
             args![
                 p.id.as_str(),
                 p.project_id.as_str(),
@@ -188,6 +188,8 @@ impl<D: TxDriver> WriteTx<D> {
                 hc.version,
                 hc.host,
                 super::keymgr::upstream_tls_to_text(p.upstream_tls.as_ref()),
+                hc.send,
+                hc.expect,
             ],
         )
         .await?;
@@ -706,7 +708,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14, \
              tags = $15, certificate_ids = $16, tls_refs = $17, tls_versions = $18, \
              tls_ciphers = $19, alpn_protocols = $20, domain_extensions = $21, \
-             redirect_https_port = $22, acl_id = $23, acl_mode = $24 WHERE id = $25",
+             redirect_https_port = $22, acl_id = $23, acl_mode = $24, acl_enabled = $25 \
+             WHERE id = $26",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -732,6 +735,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.redirect_https_port.map(i64::from),
                 acls::listener_acl_args(l).0,
                 acls::listener_acl_args(l).1,
+                acls::listener_acl_enabled(l),
                 l.id.as_str(),
             ],
         )
@@ -768,9 +772,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
              connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs, tags, \
              certificate_ids, tls_refs, tls_versions, tls_ciphers, alpn_protocols, \
-             domain_extensions, redirect_https_port, acl_id, acl_mode) \
+             domain_extensions, redirect_https_port, acl_id, acl_mode, acl_enabled) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
+             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -805,6 +809,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 l.redirect_https_port.map(i64::from),
                 acls::listener_acl_args(l).0,
                 acls::listener_acl_args(l).1,
+                acls::listener_acl_enabled(l),
             ],
         )
         .await?;
@@ -875,7 +880,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              hc_port = $6, hc_path = $7, hc_codes = $8, drain_timeout_ms = $9, slow_start_ms = $10, name = $11, \
              scheduler = $12, enabled = $13, description = $14, monitor_name = $15, updated_at = $16, \
              monitor_enabled = $17, persistence = $18, tags = $19, monitor_tags = $20, hc_method = $21, \
-             hc_version = $22, hc_host = $23, upstream_tls = $24 WHERE id = $25",
+             hc_version = $22, hc_host = $23, upstream_tls = $24, hc_send = $25, hc_expect = $26 \
+             WHERE id = $27",
             args![
                 hc.kind,
                 hc.interval_ms,
@@ -901,6 +907,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 hc.version,
                 hc.host,
                 super::keymgr::upstream_tls_to_text(p.upstream_tls.as_ref()),
+                hc.send,
+                hc.expect,
                 p.id.as_str(),
             ],
         )

@@ -31,6 +31,7 @@ pub(crate) async fn acls_round_trip_and_reload_their_listeners(store: Arc<dyn St
     named.acl = Some(ListenerAcl {
         acl_id: acl.id.clone(),
         mode: AclMode::Deny,
+        enabled: false,
     });
     tx.update_listener(&named).await.unwrap();
     tx.commit().await.unwrap();

@@ -338,7 +338,14 @@ pub(super) fn listener_acl(
             let mode = mode
                 .or_else(|| current.map(|c| c.mode))
                 .ok_or_else(|| AliError::missing("AclType"))?;
-            Ok(Some(Some(ListenerAcl { acl_id, mode })))
+            // On applies the list; an `AclType` or `AclId` alone keeps
+            // a list switched off (another dialect's) off.
+            let enabled = status.unwrap_or_else(|| current.is_none_or(|c| c.enabled));
+            Ok(Some(Some(ListenerAcl {
+                acl_id,
+                mode,
+                enabled,
+            })))
         }
         (None, _) if id.is_some() || mode.is_some() => Err(AliError::invalid(
             "The parameters AclId and AclType need AclStatus=on.",
@@ -350,7 +357,10 @@ pub(super) fn listener_acl(
 /// What `Describe*ListenerAttribute` shows of a listener's ACL.
 pub(super) fn listener_view(l: &Listener, out: &mut Value) {
     match &l.acl {
+        // A list named but switched off (a Huawei whitelist) is off here:
+        // it admits everyone.
         None => out["AclStatus"] = json!("off"),
+        Some(a) if !a.enabled => out["AclStatus"] = json!("off"),
         Some(a) => {
             out["AclStatus"] = json!("on");
             out["AclType"] = json!(acl_type_name(a.mode));

@@ -51,6 +51,8 @@ pub(super) fn health_spec(
         "HealthCheckHttpCode",
         "HealthCheckMethod",
         "HealthCheckDomain",
+        "HealthCheckReq",
+        "HealthCheckExp",
     ];
     let switch = p.opt("HealthCheck").or_else(|| p.opt("HealthCheckSwitch"));
     let wanted = match switch {
@@ -63,10 +65,14 @@ pub(super) fn health_spec(
         }
         None => CHECK_PARAMS.iter().any(|name| p.opt(name).is_some()),
     };
+    let payload = udp_check_payload(call, protocol)?;
     if !wanted {
         return Ok(None);
     }
     let kind = match (protocol, p.opt("HealthCheckType")) {
+        // A UDP listener's check with a request string is a UDP one
+        // (weir_core::udp_check).
+        ("udp", _) if payload.0.is_some() || payload.1.is_some() => "udp-connect",
         ("http", _) | (_, Some("http")) => "http",
         (_, None | Some("tcp")) => "tcp",
         (_, Some(other)) => {
@@ -110,8 +116,38 @@ pub(super) fn health_spec(
             .opt("HealthCheckDomain")
             .filter(|d| *d != "$_ip")
             .map(str::to_owned),
+        send: payload.0,
+        expect: payload.1,
         ..HealthCheckSpec::default()
     }))
+}
+
+/// A UDP listener's `HealthCheckReq` and `HealthCheckExp`: letters and
+/// digits, at most 64 (SLB's own bounds, inside the core's); on any
+/// other listener they are refused rather than dropped.
+fn udp_check_payload(
+    call: &Call,
+    protocol: &str,
+) -> Result<(Option<String>, Option<String>), AliError> {
+    let mut out = [None, None];
+    for (slot, name) in out.iter_mut().zip(["HealthCheckReq", "HealthCheckExp"]) {
+        let Some(text) = call.params.opt(name) else {
+            continue;
+        };
+        if protocol != "udp" {
+            return Err(AliError::invalid(format!(
+                "The parameter {name} is only for UDP listeners."
+            )));
+        }
+        if text.is_empty() || text.len() > 64 || !text.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(AliError::invalid(format!(
+                "The parameter {name} is invalid: 1-64 letters and digits."
+            )));
+        }
+        *slot = Some(text.to_owned());
+    }
+    let [send, expect] = out;
+    Ok((send, expect))
 }
 
 pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult {
@@ -133,6 +169,13 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
         super::https::http_options(call, protocol == "https", true)?
     } else {
         super::https::HttpOptions::default()
+    };
+    // TCP and UDP listeners' own parameters, honoured or refused as on
+    // their Set actions.
+    let stream = match protocol {
+        "tcp" => super::stream::stream_options(call, Protocol::Tcp)?,
+        "udp" => super::stream::stream_options(call, Protocol::Udp)?,
+        _ => super::stream::StreamOptions::default(),
     };
     let certificate_ids = if protocol == "https" {
         vec![p.req("ServerCertificateId")?.to_owned()]
@@ -163,11 +206,11 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
                 all_ports: false,
                 forwarding_mode: None,
                 scheduler: Some(scheduler(p.opt("Scheduler").unwrap_or("wrr"))?.to_owned()),
-                proxy_protocol: None,
+                proxy_protocol: stream.proxy_protocol.map(str::to_owned),
                 backend_port: backend_port.map(wide),
                 group_pool_id: p.opt("VServerGroupId").map(str::to_owned),
                 max_connections: None,
-                idle_timeout_ms: options.idle_timeout_ms,
+                idle_timeout_ms: options.idle_timeout_ms.or(stream.idle_timeout_ms),
                 connect_timeout_ms: None,
                 backend_timeout_ms: options.backend_timeout_ms,
                 inspect_timeout_ms: None,
@@ -185,11 +228,13 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
             PoolUpdate {
                 health_check: health.clone().map(Some),
                 persistence: options.persistence.clone(),
+                drain_timeout_ms: stream.drain_ms,
                 ..PoolUpdate::default()
             },
-            // The listener's check watches the default server group.
-            health.map(|check| PoolUpdate {
-                health_check: Some(Some(check)),
+            // The listener's check and draining are the pool it serves.
+            (health.is_some() || stream.drain_ms.is_some()).then(|| PoolUpdate {
+                health_check: health.map(Some),
+                drain_timeout_ms: stream.drain_ms,
                 ..PoolUpdate::default()
             }),
         )

@@ -7,7 +7,8 @@
 //!
 //! This module holds the action list, the dispatcher and what every
 //! family shares; the actions are in [`loadbalancers`], [`listeners`]
-//! (with [`https`]: the HTTP(S) options and attributes; [`domains`]),
+//! (with [`https`]: the HTTP(S) options and attributes; [`stream`]: the
+//! TCP and UDP attributes; [`domains`]),
 //! [`servers`] (the default server group and health) and [`groups`]
 //! (VServer groups), [`acls`] (access control lists and a listener's
 //! ACL parameters); certificates are `super::certificates`.
@@ -35,6 +36,7 @@ mod https;
 mod listeners;
 mod loadbalancers;
 mod servers;
+mod stream;
 
 use groups::*;
 use listeners::*;
@@ -98,6 +100,10 @@ pub const ACTIONS: &[&str] = &[
     "DescribeLoadBalancerHTTPListenerAttribute",
     "DescribeLoadBalancerHTTPSListenerAttribute",
     "SetLoadBalancerHTTPSListenerAttribute",
+    "DescribeLoadBalancerTCPListenerAttribute",
+    "DescribeLoadBalancerUDPListenerAttribute",
+    "SetLoadBalancerTCPListenerAttribute",
+    "SetLoadBalancerUDPListenerAttribute",
     "CreateDomainExtension",
     "DescribeDomainExtensions",
     "DescribeDomainExtensionAttribute",
@@ -148,6 +154,14 @@ pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
             https::describe_attribute(call, Protocol::Https).await
         }
         "SetLoadBalancerHTTPSListenerAttribute" => https::set_https_attribute(call).await,
+        "DescribeLoadBalancerTCPListenerAttribute" => {
+            stream::describe_attribute(call, Protocol::Tcp).await
+        }
+        "DescribeLoadBalancerUDPListenerAttribute" => {
+            stream::describe_attribute(call, Protocol::Udp).await
+        }
+        "SetLoadBalancerTCPListenerAttribute" => stream::set_attribute(call, Protocol::Tcp).await,
+        "SetLoadBalancerUDPListenerAttribute" => stream::set_attribute(call, Protocol::Udp).await,
         "CreateDomainExtension" => domains::create(call).await,
         "DescribeDomainExtensions" => domains::describe(call).await,
         "DescribeDomainExtensionAttribute" => domains::describe_attribute(call).await,
