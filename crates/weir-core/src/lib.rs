@@ -32,6 +32,8 @@
 //! - [`topology`]: what the data plane must run, compiled from the model.
 //! - [`idempotency`]: client-token replay decisions.
 //! - [`time`]: the injected timestamp type.
+//! - [`takeover`]: the messages a running server and its successor
+//!   exchange when one hands its sockets to the other.
 
 pub mod acl;
 pub mod address;
@@ -55,6 +57,7 @@ pub mod settings;
 pub mod sni;
 pub mod status;
 pub mod tags;
+pub mod takeover;
 pub mod time;
 pub mod tls;
 pub mod topology;
