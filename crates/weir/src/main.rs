@@ -4,11 +4,13 @@
 //! - [`config`]: settings from the optional TOML file and flags.
 //! - [`serve`]: the composition root of the server.
 //! - [`client`]: the CLI commands and their output.
+//! - [`takeover`]: restarts that drop nothing (`--takeover`, SIGUSR2).
 
 mod cli;
 mod client;
 mod config;
 mod serve;
+mod takeover;
 
 use clap::Parser;
 
