@@ -321,7 +321,10 @@ async fn paused_writes_commit_nothing_until_resumed() {
         .await
         .unwrap();
     let admin = Principal::Admin;
-    control.create_project(&admin, "before".into()).await.unwrap();
+    control
+        .create_project(&admin, "before".into())
+        .await
+        .unwrap();
     let before = *control.revision().borrow();
     control.pause_writes().await;
     let refused = control.create_project(&admin, "during".into()).await;
@@ -339,7 +342,10 @@ async fn paused_writes_commit_nothing_until_resumed() {
         .collect();
     assert_eq!(names, ["before"]);
     control.resume_writes();
-    control.create_project(&admin, "after".into()).await.unwrap();
+    control
+        .create_project(&admin, "after".into())
+        .await
+        .unwrap();
     assert!(*control.revision().borrow() > before);
 }
 

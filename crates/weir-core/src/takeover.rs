@@ -326,10 +326,7 @@ mod tests {
                 b"WEIR-TAKEOVER 1 DRAINING 99999999999999999999",
                 WireError::Malformed("DRAINING needs milliseconds"),
             ),
-            (
-                b"WEIR-TAKEOVER 1  READY",
-                WireError::Unknown(String::new()),
-            ),
+            (b"WEIR-TAKEOVER 1  READY", WireError::Unknown(String::new())),
         ];
         for (bytes, want) in cases {
             assert_eq!(
