@@ -226,11 +226,30 @@ fn a_takeover_under_load_fails_no_request() {
         })
         .collect();
     until_ok(&tally, 0, 200);
+    // A kept-alive connection, quiet while the successor starts.
+    let mut quiet = Client::connect(front).unwrap();
+    assert!(quiet.get().unwrap(), "kept alive before the takeover");
 
     let before = tally.ok.load(Ordering::Relaxed);
     let new = serve_takeover(dir.path(), Some(admin), Some(&config));
     // The API socket itself moved: same address, port 0 notwithstanding.
     assert_eq!(new.url, url);
+    // The old process keeps serving it while it drains, and its next
+    // answer once draining says `Connection: close` (answers before that
+    // keep it alive); the old process waits for it.
+    let start = Instant::now();
+    while quiet.get().expect("the quiet connection is served") {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "never told to close"
+        );
+        assert!(
+            old.child.try_wait().unwrap().is_none(),
+            "exited with a connection open"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(quiet);
     let status = exited(&mut old.child);
     assert!(status.success(), "the old process exited cleanly: {status}");
     let during = tally.ok.load(Ordering::Relaxed) - before;
@@ -442,4 +461,140 @@ fn a_hostile_takeover_socket_peer_changes_nothing() {
     assert!(exited(&mut old.child).success());
     Client::connect(front).and_then(|mut c| c.get()).unwrap();
     still_writes(&url, admin, "successor");
+}
+
+/// A UDP backend on 127.0.0.1 that sends every datagram back.
+fn udp_echo() -> SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let _ = socket.send_to(&buf[..n], from);
+        }
+    });
+    addr
+}
+
+/// One datagram through `front` and back, from a new client socket
+/// (retried a few times: UDP may drop).
+fn udp_round_trip(front: SocketAddr, payload: &[u8]) -> bool {
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    (0..10).any(|_| {
+        client.send_to(payload, front).unwrap();
+        matches!(client.recv_from(&mut buf), Ok((n, _)) if &buf[..n] == payload)
+    })
+}
+
+/// The process that listens on the data directory's takeover socket
+/// (its peer credentials name it).
+fn takeover_socket_owner(dir: &Path) -> i32 {
+    let path = dir.join("weir-data").join("takeover.sock");
+    let start = Instant::now();
+    loop {
+        let fd = rustix::net::socket_with(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::SEQPACKET,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        let addr = rustix::net::SocketAddrUnix::new(&path).unwrap();
+        if rustix::net::connect(&fd, &addr).is_ok() {
+            return rustix::net::sockopt::socket_peercred(&fd)
+                .unwrap()
+                .pid
+                .as_raw_nonzero()
+                .get();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no takeover socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ends a process this test did not start (a successor started by
+/// SIGUSR2), when dropped.
+struct Reaped(i32);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.to_string())
+            .status();
+    }
+}
+
+#[test]
+fn sigusr2_starts_a_successor_that_takes_udp_and_the_api_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = takeover_config(dir.path(), 177);
+    // Flows idle out quickly, so the old process's drain ends with them.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace("workers = 1\n", "workers = 1\nudp_idle_timeout_ms = 500\n");
+    std::fs::write(&config, text).unwrap();
+    let admin = "usr2-admin";
+    let mut old = serve_with(dir.path(), Some(admin), Some(&config));
+    let url = old.url.clone();
+    let (token, lb, vip, _) = tenant_lb_and_port(&url, admin);
+    let port = std::net::UdpSocket::bind((vip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (status, listener) = request(
+        "POST",
+        &format!(
+            "{url}/v1/loadbalancers/{}/listeners",
+            lb["id"].as_str().unwrap()
+        ),
+        &token,
+        Some(json!({"protocol": "udp", "port": port})),
+    );
+    assert_eq!(status, 201, "{listener}");
+    let echo = udp_echo();
+    let (status, body) = request(
+        "POST",
+        &format!(
+            "{url}/v1/listeners/{}/backends",
+            listener["id"].as_str().unwrap()
+        ),
+        &token,
+        Some(json!({"backends": [{"address": "127.0.0.1", "port": echo.port()}]})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let front = SocketAddr::new(vip, port);
+    assert!(udp_round_trip(front, b"before"), "served before");
+    let old_pid = i32::try_from(old.child.id()).unwrap();
+    assert_eq!(takeover_socket_owner(dir.path()), old_pid);
+
+    let sent = std::process::Command::new("kill")
+        .arg("-USR2")
+        .arg(old_pid.to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = exited(&mut old.child);
+    assert!(status.success(), "the old process exited cleanly: {status}");
+    let successor = takeover_socket_owner(dir.path());
+    assert_ne!(successor, old_pid);
+    let _reaped = Reaped(successor);
+
+    // The successor serves the same UDP socket and the same API socket,
+    // and owns the store.
+    assert!(udp_round_trip(front, b"after"), "served after");
+    let (status, project) = request(
+        "POST",
+        &format!("{url}/v1/projects"),
+        admin,
+        Some(json!({"name": "after-usr2"})),
+    );
+    assert_eq!(status, 201, "{project}");
 }
