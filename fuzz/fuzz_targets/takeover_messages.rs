@@ -13,28 +13,26 @@ fuzz_target!(|data: &[u8]| {
     let Some((&steer, record)) = data.split_first() else {
         return;
     };
-    match Message::decode(record) {
-        Ok(message) => {
-            let encoded = message.encode();
-            assert_eq!(Message::decode(&encoded).as_ref(), Ok(&message));
-            if let Message::Sockets { last, roles } = &message {
-                let mut tally = Tally::default();
-                let received = if steer & 1 == 0 {
-                    roles.len()
-                } else {
-                    usize::from(steer >> 1)
-                };
-                let api = roles.iter().filter(|r| **r == Role::Api).count();
-                match tally.record(*last, roles, received) {
-                    Ok(done) => {
-                        assert_eq!(done, *last);
-                        assert_eq!(received, roles.len());
-                        assert!(api <= 1 && received <= MAX_SOCKETS);
-                    }
-                    Err(_) => assert!(received != roles.len() || api > 1),
-                }
+    let Ok(message) = Message::decode(record) else {
+        return;
+    };
+    let encoded = message.encode();
+    assert_eq!(Message::decode(&encoded).as_ref(), Ok(&message));
+    if let Message::Sockets { last, roles } = &message {
+        let mut tally = Tally::default();
+        let received = if steer & 1 == 0 {
+            roles.len()
+        } else {
+            usize::from(steer >> 1)
+        };
+        let api = roles.iter().filter(|r| **r == Role::Api).count();
+        match tally.record(*last, roles, received) {
+            Ok(done) => {
+                assert_eq!(done, *last);
+                assert_eq!(received, roles.len());
+                assert!(api <= 1 && received <= MAX_SOCKETS);
             }
+            Err(_) => assert!(received != roles.len() || api > 1),
         }
-        Err(_) => {}
     }
 });
