@@ -1,9 +1,17 @@
 //! The group-commit writer: one task owns the write side of the store and
 //! commits every command queued while the previous commit was flushing in
 //! one transaction, each command in its own savepoint.
+//!
+//! The writer can be paused ([`Writer::pause`]): a process handing its
+//! place to a successor (`weir serve --takeover`) must stop writing before
+//! the successor starts, so no two writers of one SQLite database (or one
+//! node's place in a PostgreSQL registry) ever overlap. A paused writer
+//! commits nothing and answers every command "unavailable, nothing
+//! written, try again", which a client retries against the successor.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -27,11 +35,25 @@ struct Job {
     not_run: Box<dyn FnOnce(ControlError) + Send>,
 }
 
+/// Whether the writer may commit, and the turn a commit holds.
+#[derive(Default)]
+struct Gate {
+    paused: AtomicBool,
+    /// Held by the writer task for each group, from the pause check to the
+    /// commit's end: a pause that has taken it once knows no commit is
+    /// under way and none will start.
+    turn: tokio::sync::Mutex<()>,
+}
+
+/// Why a paused writer refused a command.
+const PAUSED: &str = "writes are paused while this node hands over to its successor";
+
 /// The sending side: queues commands for the writer task.
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
     revision: watch::Receiver<u64>,
+    gate: Arc<Gate>,
 }
 
 /// A handle that does not keep the writer running: background tasks hold
@@ -40,6 +62,7 @@ pub struct Writer {
 pub struct WeakWriter {
     jobs: mpsc::WeakSender<Job>,
     revision: watch::Receiver<u64>,
+    gate: Arc<Gate>,
 }
 
 impl WeakWriter {
@@ -48,6 +71,7 @@ impl WeakWriter {
         Some(Writer {
             jobs: self.jobs.upgrade()?,
             revision: self.revision.clone(),
+            gate: self.gate.clone(),
         })
     }
 }
@@ -58,7 +82,25 @@ impl Writer {
         WeakWriter {
             jobs: self.jobs.downgrade(),
             revision: self.revision.clone(),
+            gate: self.gate.clone(),
         }
+    }
+
+    /// Stops committing: returns once no transaction of this writer is
+    /// open and none will begin until [`Self::resume`]; meanwhile every
+    /// command is answered [`ControlError::StoreUnavailable`] (nothing
+    /// written).
+    pub async fn pause(&self) {
+        self.gate.paused.store(true, Ordering::SeqCst);
+        // A group that checked the flag before it was set is committing
+        // under the turn; once we hold it, that group is done.
+        drop(self.gate.turn.lock().await);
+    }
+
+    /// Commits again after [`Self::pause`] (a takeover that did not
+    /// happen).
+    pub fn resume(&self) {
+        self.gate.paused.store(false, Ordering::SeqCst);
     }
 
     /// Starts the writer task on `store`, publishing each committed revision
@@ -66,10 +108,12 @@ impl Writer {
     pub fn spawn(store: Arc<dyn Store>, revision: u64) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_GROUP);
         let (rev_tx, rev_rx) = watch::channel(revision);
-        tokio::spawn(run(store, rx, rev_tx));
+        let gate = Arc::new(Gate::default());
+        tokio::spawn(run(store, rx, rev_tx, gate.clone()));
         Self {
             jobs,
             revision: rev_rx,
+            gate,
         }
     }
 
@@ -125,9 +169,22 @@ fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
     slot.lock().unwrap_or_else(PoisonError::into_inner).take()
 }
 
-async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>, revision: watch::Sender<u64>) {
+async fn run(
+    store: Arc<dyn Store>,
+    mut jobs: mpsc::Receiver<Job>,
+    revision: watch::Sender<u64>,
+    gate: Arc<Gate>,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let _turn = gate.turn.lock().await;
+        if gate.paused.load(Ordering::SeqCst) {
+            let error = ControlError::StoreUnavailable(PAUSED.to_owned());
+            for job in group.drain(..) {
+                (job.not_run)(error.clone());
+            }
+            continue;
+        }
         // Each group runs in a task of its own so that a panic in one
         // command rolls back its group (the transaction is dropped, the
         // callers see Unavailable) instead of ending every later write.

@@ -307,6 +307,48 @@ async fn a_panicking_command_does_not_stop_the_writer() {
     assert_eq!(after.unwrap(), 0, "later commands still run");
 }
 
+/// A takeover pauses this process's writes before the successor opens
+/// the store: a paused control plane commits nothing and says so in a
+/// retryable way; resumed (a takeover that failed), it writes again.
+#[tokio::test]
+async fn paused_writes_commit_nothing_until_resumed() {
+    use weir_control::ControlError;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal)
+        .await
+        .unwrap();
+    let control = Control::start(Arc::new(store), Settings::default(), "admin".into())
+        .await
+        .unwrap();
+    let admin = Principal::Admin;
+    control
+        .create_project(&admin, "before".into())
+        .await
+        .unwrap();
+    let before = *control.revision().borrow();
+    control.pause_writes().await;
+    let refused = control.create_project(&admin, "during".into()).await;
+    assert!(
+        matches!(refused, Err(ControlError::StoreUnavailable(_))),
+        "{refused:?}"
+    );
+    assert_eq!(*control.revision().borrow(), before, "nothing committed");
+    let names: Vec<String> = control
+        .list_projects(&admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["before"]);
+    control.resume_writes();
+    control
+        .create_project(&admin, "after".into())
+        .await
+        .unwrap();
+    assert!(*control.revision().borrow() > before);
+}
+
 #[tokio::test]
 async fn topology_drops_what_goes_and_skips_stopped_listeners() {
     use weir_core::loadbalancer::ListenerUpdate;

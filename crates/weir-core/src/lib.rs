@@ -35,6 +35,8 @@
 //! - [`time`]: the injected timestamp type.
 //! - [`cluster`]: node states, VIP lease timings and who should hold
 //!   which VIP.
+//! - [`takeover`]: the messages a running server and its successor
+//!   exchange when one hands its sockets to the other.
 
 pub mod acl;
 pub mod address;
@@ -59,6 +61,7 @@ pub mod settings;
 pub mod sni;
 pub mod status;
 pub mod tags;
+pub mod takeover;
 pub mod time;
 pub mod tls;
 pub mod topology;

@@ -14,6 +14,8 @@
 //!   echo exchange of PING checks, through sockets egress opens.
 //! - [`fd`]: the descriptor limit and the reserve left to the API.
 //! - [`proxy_protocol`]: PROXY protocol v1/v2 headers towards TCP backends.
+//! - [`handover`]: listening sockets passed to a successor process, and
+//!   the drain of the process that passed them.
 //!
 //! [`DataPlane::apply`] is the one path for startup and change: it diffs the
 //! new topology against what runs (by pointer, then by value) and touches
@@ -22,6 +24,7 @@
 pub mod balance;
 pub mod egress;
 pub mod fd;
+pub mod handover;
 pub mod health;
 pub mod http;
 pub mod icmp;
@@ -118,6 +121,8 @@ pub struct Shared {
     boot: u64,
     /// What `prometheus` listeners render (empty outside a data plane).
     scraper: metrics::Scraper,
+    /// Sockets inherited from a predecessor, and this process's drain.
+    pub(crate) handover: handover::Handover,
 }
 
 impl Shared {
@@ -136,6 +141,7 @@ impl Shared {
             request_ids: AtomicU64::new(0),
             boot,
             scraper: metrics::Scraper::default(),
+            handover: handover::Handover::default(),
         }
     }
 
@@ -212,6 +218,8 @@ impl DataPlane {
         let mut retry = tokio::time::interval(self.shared.config.bind_retry);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Frozen while a successor takes the sockets over.
+            self.shared.handover.unheld().await;
             let topology = topologies.borrow_and_update().clone();
             self.apply(topology);
             loop {
@@ -232,6 +240,9 @@ impl DataPlane {
     /// Binds again every listener whose bind failed (the port may have been
     /// freed since); one that now binds starts serving with its pools.
     pub fn retry_failed_binds(&self) {
+        if self.shared.handover.is_held() {
+            return;
+        }
         let mut running = lock(&self.running);
         let failed: Vec<(ListenerId, Arc<ListenerRuntime>)> = running
             .listeners

@@ -137,7 +137,11 @@ pub struct ListenerRuntime {
     spec: ArcSwap<ListenerSpec>,
     pools: ArcSwap<Vec<Arc<PoolRuntime>>>,
     l7_pools: ArcSwap<L7Pools>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// A duplicate of each bound socket, for a successor process
+    /// ([`crate::handover`]); dropped with the accept loops, so a stopped
+    /// listener's port closes.
+    pub(crate) sockets: Mutex<Vec<std::os::fd::OwnedFd>>,
     status: Mutex<ListenerLive>,
     pub connections: AtomicU64,
     pub failures: AtomicU64,
@@ -226,6 +230,7 @@ impl ListenerRuntime {
                     for task in lock(&self.tasks).drain(..) {
                         task.abort();
                     }
+                    lock(&self.sockets).clear();
                     self.tls.store(None);
                     *lock(&self.status) = ListenerLive::Error(reason);
                 }
@@ -240,6 +245,7 @@ impl ListenerRuntime {
         for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
+        lock(&self.sockets).clear();
         self.stopped.send_replace(true);
     }
 
@@ -265,6 +271,7 @@ impl ListenerRuntime {
             pools: ArcSwap::from_pointee(pools),
             l7_pools: ArcSwap::from_pointee(l7),
             tasks: Mutex::default(),
+            sockets: Mutex::default(),
             status: Mutex::new(ListenerLive::Active),
             connections: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -329,7 +336,7 @@ fn bind_all(
     for port in ports {
         let addr = SocketAddr::new(spec.vip, port);
         let bound = match spec.protocol {
-            Protocol::Prometheus => bind_tcp(addr).map(|l| {
+            Protocol::Prometheus => crate::handover::bind_tcp(runtime, shared, addr).map(|l| {
                 tokio::spawn(crate::prometheus::accept_loop(
                     l,
                     runtime.clone(),
@@ -337,7 +344,7 @@ fn bind_all(
                 ))
             }),
             Protocol::Tcp | Protocol::Http | Protocol::TlsPassthrough | Protocol::Https => {
-                bind_tcp(addr).map(|l| match spec.protocol {
+                crate::handover::bind_tcp(runtime, shared, addr).map(|l| match spec.protocol {
                     Protocol::Http => tokio::spawn(crate::http::accept_loop(
                         l,
                         port,
@@ -358,7 +365,7 @@ fn bind_all(
                     )),
                 })
             }
-            Protocol::Udp => bind_udp(addr)
+            Protocol::Udp => crate::handover::bind_udp(runtime, shared, addr)
                 .map(|s| tokio::spawn(crate::udp::serve(s, port, runtime.clone(), shared.clone()))),
         };
         match bound {
@@ -367,6 +374,7 @@ fn bind_all(
                 for t in tasks {
                     t.abort();
                 }
+                lock(&runtime.sockets).clear();
                 return Err(ListenerLive::Error(format!(
                     "cannot bind {} {addr}: {e}",
                     spec.protocol
@@ -439,7 +447,7 @@ pub async fn accept_each<F, Fut>(
 /// use by default (std's 128 drops bursts of new connections).
 const BACKLOG: u32 = 1024;
 
-fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+pub(crate) fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -450,7 +458,7 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(BACKLOG)
 }
 
-fn bind_udp(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+pub(crate) fn bind_udp(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
     let socket = std::net::UdpSocket::bind(addr)?;
     socket.set_nonblocking(true)?;
     tokio::net::UdpSocket::from_std(socket)

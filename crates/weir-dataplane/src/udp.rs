@@ -53,6 +53,8 @@ pub async fn serve(
     runtime: Arc<ListenerRuntime>,
     shared: Arc<Shared>,
 ) {
+    // An inherited socket is read only once the predecessor stopped.
+    shared.handover.udp_turn().await;
     let socket = Arc::new(socket);
     let flows: Flows = Arc::default();
     let epoch = Instant::now();

@@ -194,6 +194,13 @@ pub struct ServeArgs {
     /// data directory.
     #[arg(long, env = "WEIR_STORE_URL")]
     pub store_url: Option<String>,
+    /// Take the place of the `weir serve` running on this data directory
+    /// without dropping a connection: its listening sockets are passed
+    /// over `takeover.sock`, then it drains and exits (README, "Upgrade
+    /// without downtime"). SIGUSR2 to a running server does the same with
+    /// its own binary.
+    #[arg(long)]
+    pub takeover: bool,
 }
 
 #[derive(Subcommand)]

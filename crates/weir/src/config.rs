@@ -42,6 +42,38 @@ struct FileConfig {
     keystone: Option<KeystoneSection>,
     #[serde(default)]
     cluster: crate::cluster::ClusterSection,
+    #[serde(default)]
+    takeover: TakeoverSection,
+}
+
+/// `[takeover]`: restarts that drop nothing (`weir serve --takeover`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TakeoverSection {
+    /// How long a replaced process serves its open connections before it
+    /// exits (default 30000).
+    drain_timeout_ms: Option<u64>,
+    /// How long a process that passed its sockets waits for its
+    /// successor to serve before it takes them back (default 60000).
+    timeout_ms: Option<u64>,
+}
+
+impl TakeoverSection {
+    fn settings(&self) -> Result<crate::takeover::Settings, String> {
+        let defaults = crate::takeover::Settings::default();
+        let ms = |key: &str, value: Option<u64>, default| match value {
+            None => Ok(default),
+            Some(0) => Err(format!("takeover.{key} must be at least 1")),
+            Some(ms) if ms > 24 * 3600 * 1000 => {
+                Err(format!("takeover.{key} must be at most 86400000 (a day)"))
+            }
+            Some(ms) => Ok(std::time::Duration::from_millis(ms)),
+        };
+        Ok(crate::takeover::Settings {
+            drain: ms("drain_timeout_ms", self.drain_timeout_ms, defaults.drain)?,
+            timeout: ms("timeout_ms", self.timeout_ms, defaults.timeout)?,
+        })
+    }
 }
 
 /// `[keystone]`: Octavia's tokens are validated by the operator's
@@ -241,6 +273,8 @@ pub struct ServeConfig {
     pub metrics_token: Option<String>,
     /// This node's part in a cluster (`[cluster]`).
     pub cluster: crate::cluster::ClusterConfig,
+    /// `[takeover]`: the drain and handover bounds.
+    pub takeover: crate::takeover::Settings,
 }
 
 fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
@@ -563,6 +597,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
             .map(std::time::Duration::from_secs),
     };
     Ok(ServeConfig {
+        takeover: file.takeover.settings()?,
         dataplane,
         dialects,
         retention: retention(&file.store),

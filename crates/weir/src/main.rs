@@ -4,12 +4,14 @@
 //! - [`config`]: settings from the optional TOML file and flags.
 //! - [`serve`]: the composition root of the server.
 //! - [`client`]: the CLI commands and their output.
+//! - [`takeover`]: restarts that drop nothing (`--takeover`, SIGUSR2).
 
 mod cli;
 mod client;
 mod cluster;
 mod config;
 mod serve;
+mod takeover;
 
 use clap::Parser;
 

@@ -1,12 +1,12 @@
 //! `weir serve`: opens the store, starts the control plane and serves the
-//! API until SIGINT or SIGTERM.
+//! API until SIGINT or SIGTERM, or until a successor takes its place
+//! ([`crate::takeover`]).
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
 use weir_control::{Control, LiveView};
 use weir_core::ids::{BackendId, ListenerId};
 use weir_core::status::{BackendLive, ListenerLive};
@@ -19,6 +19,8 @@ use crate::cli::ServeArgs;
 use crate::config::{self, ServeConfig, StoreConfig};
 
 pub fn main(args: ServeArgs) -> ExitCode {
+    // Before anything can replace the binary: SIGUSR2 starts this path.
+    let exe = crate::takeover::Exe::current();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
@@ -46,7 +48,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
         .as_ref()
         .map(|dp| DataPlaneRuntime::start(dp.workers));
     let dataplane = dataplane_runtime.as_ref().map(DataPlaneRuntime::handle);
-    match runtime.block_on(run(config, dataplane)) {
+    match runtime.block_on(run(config, dataplane, args.takeover, exe)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -58,6 +60,8 @@ pub fn main(args: ServeArgs) -> ExitCode {
 async fn run(
     mut config: ServeConfig,
     dataplane: Option<tokio::runtime::Handle>,
+    takeover: bool,
+    exe: crate::takeover::Exe,
 ) -> Result<(), String> {
     // Before the data plane reads the limit it budgets under.
     match weir_dataplane::fd::raise_nofile_limit() {
@@ -66,6 +70,30 @@ async fn run(
     }
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    // Before the store opens: a predecessor stops writing before it hands
+    // its sockets over.
+    // A successor on the same node would meet its predecessor's leases
+    // and VIP addresses half-released; in `failover` mode a planned
+    // restart is a stop (the VIPs move to another node) and a start.
+    if takeover && config.settings.cluster.vip_mode == weir_core::cluster::VipMode::Failover {
+        return Err("--takeover is refused in cluster.vip_mode = \"failover\": stop the node \
+             (SIGTERM: its VIPs move to another node at once) and start it again"
+            .into());
+    }
+    let mut inherited = if takeover {
+        let dir = config.data_dir.clone();
+        let inherited = tokio::task::spawn_blocking(move || crate::takeover::take_over(&dir))
+            .await
+            .map_err(|e| e.to_string())??;
+        tracing::info!(
+            sockets = inherited.data.len(),
+            "received the predecessor's sockets"
+        );
+        Some(inherited)
+    } else {
+        crate::takeover::refuse_if_running(&config.data_dir)?;
+        None
+    };
     let admin_token = admin_token(&config.data_dir)?;
     let secrets_key = secrets_key(&config.data_dir)?;
     // Whether PING checks can run is found out here, once, by opening the
@@ -111,14 +139,22 @@ async fn run(
     .with_metrics_token(config.metrics_token);
     let gate = crate::cluster::gate(&cluster_settings, control.topology());
     let mut applied = None;
+    let mut served_dp = None;
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
-        let dp = handle.block_on_spawn(dp_config.engine, gate.topology.clone());
+        let sockets = inherited
+            .as_mut()
+            .map(|i| std::mem::take(&mut i.data))
+            .unwrap_or_default();
+        let dp = handle.block_on_spawn(dp_config.engine, gate.topology.clone(), sockets);
         applied = Some(dp.applied());
-        control.set_live_view(Arc::new(LiveDataPlane(dp)));
+        control.set_live_view(Arc::new(LiveDataPlane(dp.clone())));
+        served_dp = Some(dp);
     }
-    let listener = TcpListener::bind(&config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listener = crate::takeover::api_listener(
+        &config.listen,
+        inherited.as_mut().and_then(|i| i.api.take()),
+    )
+    .await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // Printed on stdout so scripts and tests can find a port-0 address.
     println!("weir listening on http://{addr}");
@@ -134,12 +170,19 @@ async fn run(
         topology: control.topology(),
     };
     let leave = crate::cluster::spawn(cluster, gate).await?;
-    let app =
-        weir_api::router(control.clone()).merge(weir_dialects::router(control, config.dialects));
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string());
+    let app = weir_api::router(control.clone())
+        .merge(weir_dialects::router(control.clone(), config.dialects));
+    let served = crate::takeover::run(crate::takeover::Running {
+        control,
+        dataplane: served_dp,
+        api: listener,
+        app,
+        data_dir: config.data_dir,
+        settings: config.takeover,
+        exe,
+        inherited,
+    })
+    .await;
     leave.leave().await;
     served
 }
@@ -197,17 +240,6 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
-}
-
 /// The data plane's own runtime. One worker gets a current-thread runtime
 /// on a thread of its own: every connection task then runs in arrival
 /// order on one thread, with none of the work-stealing bookkeeping that a
@@ -257,6 +289,7 @@ trait SpawnDataPlane {
         &self,
         config: weir_dataplane::Config,
         topology: tokio::sync::watch::Receiver<Arc<weir_core::topology::Topology>>,
+        inherited: Vec<std::os::fd::OwnedFd>,
     ) -> DataPlane;
 }
 
@@ -265,10 +298,15 @@ impl SpawnDataPlane for tokio::runtime::Handle {
         &self,
         config: weir_dataplane::Config,
         topology: tokio::sync::watch::Receiver<Arc<weir_core::topology::Topology>>,
+        inherited: Vec<std::os::fd::OwnedFd>,
     ) -> DataPlane {
         // Created inside its runtime: every task it starts runs there.
         let _entered = self.enter();
         let dp = DataPlane::new(config);
+        // Before the first topology: its listeners adopt these.
+        if !inherited.is_empty() {
+            dp.inherit(inherited);
+        }
         self.spawn(dp.clone().follow(topology));
         dp
     }

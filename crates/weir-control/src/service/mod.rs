@@ -453,6 +453,19 @@ impl Control {
         let _ = tokio::time::timeout(SETTLE_TIMEOUT, reached).await;
     }
 
+    /// Stops writing to the store (a takeover: the successor must not
+    /// write before this process has stopped): returns once no commit is
+    /// under way; until [`Self::resume_writes`], commands are answered
+    /// "unavailable, nothing written, try again".
+    pub async fn pause_writes(&self) {
+        self.writer.pause().await;
+    }
+
+    /// Writes again after [`Self::pause_writes`] (the takeover failed).
+    pub fn resume_writes(&self) {
+        self.writer.resume();
+    }
+
     /// Follows committed revisions of the change log.
     pub fn revision(&self) -> watch::Receiver<u64> {
         self.writer.revision()

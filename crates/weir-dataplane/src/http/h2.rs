@@ -148,6 +148,8 @@ pub(crate) async fn serve<C: AsyncRead + AsyncWrite + Unpin>(io: C, origin: Orig
         .fetch_add(1, Ordering::Relaxed);
     let mut streams = JoinSet::new();
     let mut stopped = origin.runtime.stopped();
+    // Draining for a successor ends the connection as a stop does (GOAWAY).
+    let mut draining = origin.shared.handover.draining();
     let mut idle_since = Instant::now();
     let mut closing: Option<Instant> = None;
     let mut resets = Resets::default();
@@ -163,12 +165,15 @@ pub(crate) async fn serve<C: AsyncRead + AsyncWrite + Unpin>(io: C, origin: Orig
         let idle = streams.is_empty() && closing.is_none();
         let idle_at = idle_since + settings.keepalive_timeout;
         let close_at = closing.unwrap_or(idle_at);
-        let event = if *stopped.borrow_and_update() && closing.is_none() {
+        let event = if (*stopped.borrow_and_update() || *draining.borrow_and_update())
+            && closing.is_none()
+        {
             Event::Stop
         } else {
             tokio::select! {
                 biased;
                 _ = stopped.changed(), if closing.is_none() => Event::Stop,
+                _ = draining.changed(), if closing.is_none() => Event::Stop,
                 accepted = conn.accept() => match accepted {
                     Some(Ok((request, respond))) => {
                         Event::Stream(Box::new(stream::Accepted { request, respond }))

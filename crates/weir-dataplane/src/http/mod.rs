@@ -405,7 +405,7 @@ pub(crate) async fn serve_connection<C: AsyncRead + AsyncWrite + Unpin>(
         let read = head::read_head(&mut client, &mut cbuf, settings.max_head_bytes, |b| {
             head::parse_request(b, &cx)
         });
-        let head = match tokio::time::timeout_at(deadline, read).await {
+        let mut head = match tokio::time::timeout_at(deadline, read).await {
             Ok(Ok(head)) => head,
             Ok(Err(HeadError::Refused(refusal))) => {
                 refuse(&mut client, refusal, &shared.next_request_id()).await;
@@ -425,6 +425,12 @@ pub(crate) async fn serve_connection<C: AsyncRead + AsyncWrite + Unpin>(
                 return;
             }
         };
+        // Draining for a successor: this answer says `Connection: close`
+        // and the connection ends after it, so the client's next request
+        // opens a connection the successor accepts.
+        if shared.handover.is_draining() {
+            head.keep_alive = false;
+        }
         let buffers = upstream::Buffers {
             client: &mut cbuf,
             upstream: &mut ubuf,

@@ -10,4 +10,5 @@ mod metrics_doc;
 mod process;
 mod prometheus;
 mod shared_store;
+mod takeover;
 mod traffic;

@@ -34,6 +34,14 @@ pub fn serve_with(cwd: &Path, admin_token: Option<&str>, config: Option<&Path>) 
     spawn(Command::new(BIN), cwd, admin_token, config)
 }
 
+/// `weir serve --takeover` in `cwd`: the successor of the server running
+/// there, with the same settings.
+pub fn serve_takeover(cwd: &Path, admin_token: Option<&str>, config: Option<&Path>) -> Served {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").arg("--takeover");
+    spawn_args(cmd, cwd, admin_token, config)
+}
+
 /// Like [`serve_with`], under an open-file limit of `nofile` (soft and
 /// hard, through util-linux's `prlimit`).
 pub fn serve_with_nofile(cwd: &Path, admin: &str, config: &Path, nofile: u64) -> Served {
@@ -45,8 +53,17 @@ pub fn serve_with_nofile(cwd: &Path, admin: &str, config: &Path, nofile: u64) ->
 }
 
 fn spawn(mut cmd: Command, cwd: &Path, admin_token: Option<&str>, config: Option<&Path>) -> Served {
-    cmd.arg("serve")
-        .current_dir(cwd)
+    cmd.arg("serve");
+    spawn_args(cmd, cwd, admin_token, config)
+}
+
+fn spawn_args(
+    mut cmd: Command,
+    cwd: &Path,
+    admin_token: Option<&str>,
+    config: Option<&Path>,
+) -> Served {
+    cmd.current_dir(cwd)
         .env("WEIR_LISTEN", "127.0.0.1:0")
         .env("WEIR_EGRESS_ALLOW", "127.0.0.0/8")
         .env_remove("WEIR_DATA_DIR")
