@@ -103,6 +103,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0017_pool_upstream_tls.sql"),
     ),
     (18, include_str!("../migrations/postgres/0018_acls.sql")),
+    (21, include_str!("../migrations/postgres/0021_watch.sql")),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -92,6 +92,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0022_pool_upstream_tls.sql"),
     ),
     (23, include_str!("../migrations/sqlite/0023_acls.sql")),
+    (26, include_str!("../migrations/sqlite/0026_watch.sql")),
 ];
 
 /// How hard commits are pushed to disk.

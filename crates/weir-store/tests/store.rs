@@ -21,6 +21,10 @@ use tags::tags_round_trip_and_update;
 mod acls;
 use acls::acls_round_trip_and_reload_their_listeners;
 
+#[path = "store/watch.rs"]
+mod watch;
+use watch::projects_number_their_own_changes;
+
 #[path = "store/l7.rs"]
 mod l7;
 use l7::l7_policies_round_trip_and_cascade;
@@ -936,4 +940,5 @@ for_each_store!(
     tags_round_trip_and_update,
     l7_policies_round_trip_and_cascade,
     acls_round_trip_and_reload_their_listeners,
+    projects_number_their_own_changes,
 );
