@@ -59,6 +59,7 @@ pub mod time;
 pub mod tls;
 pub mod topology;
 pub mod upstream_tls;
+pub mod watch;
 
 pub use error::{Error, ResourceKind};
 pub use time::Timestamp;
