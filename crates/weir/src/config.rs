@@ -123,6 +123,44 @@ pub struct DataplaneConfig {
 struct ApiSection {
     /// A bearer token that reads `/metrics` (besides the admin token).
     metrics_token: Option<String>,
+    /// `GET /v1/watch` streams open at once on this node.
+    watch_max_watchers: Option<usize>,
+    /// ... and per project.
+    watch_max_per_project: Option<usize>,
+    /// Events queued for one watcher before it is cut as too slow.
+    watch_buffer: Option<usize>,
+    /// Seconds between keep-alive comments on an idle stream.
+    watch_keepalive_secs: Option<u64>,
+}
+
+/// The watch stream's limits: each given one at least 1.
+fn watch_settings(api: &ApiSection) -> Result<weir_control::watch::WatchSettings, String> {
+    let mut settings = weir_control::watch::WatchSettings::default();
+    let positive = |key: &str, v: Option<usize>, into: &mut usize| match v {
+        Some(0) => Err(format!("api.{key} must be at least 1")),
+        Some(n) => {
+            *into = n;
+            Ok(())
+        }
+        None => Ok(()),
+    };
+    positive(
+        "watch_max_watchers",
+        api.watch_max_watchers,
+        &mut settings.max_watchers,
+    )?;
+    positive(
+        "watch_max_per_project",
+        api.watch_max_per_project,
+        &mut settings.max_per_project,
+    )?;
+    positive("watch_buffer", api.watch_buffer, &mut settings.buffer)?;
+    match api.watch_keepalive_secs {
+        Some(0) => return Err("api.watch_keepalive_secs must be at least 1".to_owned()),
+        Some(secs) => settings.keepalive = std::time::Duration::from_secs(secs),
+        None => {}
+    }
+    Ok(settings)
 }
 
 #[derive(Deserialize, Default)]
@@ -235,6 +273,8 @@ pub struct ServeConfig {
     /// Reads `/metrics` besides the admin token (`api.metrics_token`,
     /// `WEIR_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
+    /// The watch stream's limits (`api.watch_*`).
+    pub watch: weir_control::watch::WatchSettings,
 }
 
 fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
@@ -548,6 +588,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
         dataplane,
         dialects,
         retention: retention(&file.store),
+        watch: watch_settings(&file.api)?,
         metrics_token: std::env::var("WEIR_METRICS_TOKEN")
             .ok()
             .or(file.api.metrics_token.clone())

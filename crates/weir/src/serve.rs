@@ -107,7 +107,8 @@ async fn run(
     )
     .await
     .map_err(|e| e.to_string())?
-    .with_metrics_token(config.metrics_token);
+    .with_metrics_token(config.metrics_token)
+    .with_watch_settings(config.watch);
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
         let dp = handle.block_on_spawn(dp_config.engine, control.topology());
         control.set_live_view(Arc::new(LiveDataPlane(dp)));
@@ -284,5 +285,9 @@ impl LiveView for LiveDataPlane {
 
     fn render_metrics(&self, out: &mut String) {
         self.0.render_metrics(out);
+    }
+
+    fn transitions(&self) -> Option<tokio::sync::broadcast::Receiver<weir_core::watch::LiveEvent>> {
+        Some(self.0.live_events())
     }
 }

@@ -27,6 +27,7 @@ mod certificates;
 mod l7;
 mod loadbalancers;
 mod tenants;
+mod watch;
 
 use acls::*;
 use backends::*;
@@ -34,6 +35,7 @@ use certificates::*;
 use l7::*;
 use loadbalancers::*;
 use tenants::*;
+use watch::*;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -47,6 +49,7 @@ pub fn router(control: Control) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
+        .route("/v1/watch", get(watch_events))
         .route("/v1/projects", post(create_project).get(list_projects))
         .route(
             "/v1/projects/{id}/credentials",
