@@ -20,8 +20,8 @@ use tokio::task::JoinHandle;
 use weir_core::ids::BackendId;
 use weir_core::model::Scheduler;
 use weir_core::status::BackendState;
-use weir_core::watch::{LiveEvent, LiveState, LiveSubject};
 use weir_core::topology::{BackendChange, BackendSet, PoolSpec};
+use weir_core::watch::{LiveEvent, LiveState, LiveSubject};
 
 mod backend;
 mod tier;

@@ -73,7 +73,9 @@ async fn backend_health_and_drain_are_published_once_each() {
     ));
     let before = until_state(&mut events, "a", &LiveState::Backend(BackendState::Healthy)).await;
     assert!(
-        before.iter().all(|s| *s == LiveState::Backend(BackendState::Checking)),
+        before
+            .iter()
+            .all(|s| *s == LiveState::Backend(BackendState::Checking)),
         "{before:?}"
     );
     // The backend dies: its checks fail and it turns unhealthy, with the
@@ -155,7 +157,11 @@ async fn a_listener_is_published_failed_then_bound() {
     assert_eq!(failed.state, LiveState::ListenerFailed);
     assert_eq!(failed.kind(), "listener.failed");
     assert!(
-        failed.reason.as_deref().unwrap_or("").contains("cannot bind"),
+        failed
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("cannot bind"),
         "{failed:?}"
     );
     // Retrying while the port is held publishes nothing new.

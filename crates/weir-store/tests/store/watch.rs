@@ -149,9 +149,6 @@ pub(super) async fn projects_number_their_own_changes(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].project_revision, p1_head + 1);
-    let (unknown_head, unknown_oldest) = r
-        .project_log_position(&"nobody".into())
-        .await
-        .unwrap();
+    let (unknown_head, unknown_oldest) = r.project_log_position(&"nobody".into()).await.unwrap();
     assert_eq!((unknown_head, unknown_oldest), (0, None));
 }
