@@ -67,6 +67,17 @@ pub enum Command {
     /// L7 policies of HTTP listeners and their rules.
     #[command(subcommand)]
     L7policy(L7PolicyCmd),
+    /// Print changes and live-state transitions as they happen
+    /// (`GET /v1/watch`), reconnecting from the last one seen.
+    Watch(WatchArgs),
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Start after this position (a project's own, or the global revision
+    /// for the admin); without it, from now.
+    #[arg(long)]
+    pub since: Option<u64>,
 }
 
 #[derive(Subcommand)]

@@ -4,11 +4,13 @@
 //! - [`config`]: settings from the optional TOML file and flags.
 //! - [`serve`]: the composition root of the server.
 //! - [`client`]: the CLI commands and their output.
+//! - [`watch`]: `weir watch`, the event stream printed as it comes.
 
 mod cli;
 mod client;
 mod config;
 mod serve;
+mod watch;
 
 use clap::Parser;
 
@@ -23,6 +25,7 @@ fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Serve(args) => serve::main(args),
+        cli::Command::Watch(args) => watch::main(&cli.client, &args, cli.json),
         command => client::main(&cli.client, command, cli.json),
     }
 }
