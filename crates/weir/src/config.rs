@@ -675,4 +675,35 @@ mod tests {
             assert!(http(text).is_err(), "{text} accepted");
         }
     }
+
+    fn watch(text: &str) -> Result<weir_control::watch::WatchSettings, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        watch_settings(&file.api)
+    }
+
+    #[test]
+    fn watch_limits_default_map_and_refuse_zero() {
+        assert_eq!(
+            watch("").unwrap(),
+            weir_control::watch::WatchSettings::default()
+        );
+        let set = watch(
+            "[api]\nwatch_max_watchers = 5\nwatch_max_per_project = 2\nwatch_buffer = 7\nwatch_keepalive_secs = 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (set.max_watchers, set.max_per_project, set.buffer),
+            (5, 2, 7)
+        );
+        assert_eq!(set.keepalive, std::time::Duration::from_secs(3));
+        for text in [
+            "[api]\nwatch_max_watchers = 0",
+            "[api]\nwatch_max_per_project = 0",
+            "[api]\nwatch_buffer = 0",
+            "[api]\nwatch_keepalive_secs = 0",
+            "[api]\nwatch_max_watcher = 5",
+        ] {
+            assert!(watch(text).is_err(), "{text} accepted");
+        }
+    }
 }
