@@ -6,10 +6,12 @@
 //! - [`error`]: the one `core::Error` → (status, code) table.
 //! - [`views`]: response bodies.
 //! - [`routes`]: the handlers and the router.
+//! - [`sse`]: reading a Server-Sent Events stream (clients of `/v1/watch`).
 
 pub mod edge;
 pub mod error;
 pub mod routes;
+pub mod sse;
 pub mod views;
 
 pub use routes::router;

@@ -19,6 +19,7 @@ mod maintenance;
 pub mod secrets;
 mod service;
 mod topology;
+pub mod watch;
 pub mod writer;
 
 pub use auth::{hash_token, random_token, Principal};
@@ -43,6 +44,11 @@ pub trait LiveView: Send + Sync {
     fn applied(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Appends Prometheus text exposition of live traffic.
     fn render_metrics(&self, out: &mut String);
+    /// Live-state transitions from now on, for the watch stream (`None`:
+    /// this view reports none).
+    fn transitions(&self) -> Option<tokio::sync::broadcast::Receiver<weir_core::watch::LiveEvent>> {
+        None
+    }
 }
 
 /// What a client is told when its commit's outcome is unknown.

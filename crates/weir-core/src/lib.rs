@@ -67,6 +67,7 @@ pub mod tls;
 pub mod topology;
 pub mod udp_check;
 pub mod upstream_tls;
+pub mod watch;
 
 pub use error::{Error, ResourceKind};
 pub use time::Timestamp;

@@ -23,6 +23,7 @@
 
 pub mod balance;
 pub mod egress;
+pub mod events;
 pub mod fd;
 pub mod handover;
 pub mod health;
@@ -53,6 +54,7 @@ use weir_core::status::{BackendLive, ListenerLive};
 use weir_core::topology::{ListenerSpec, Topology};
 
 use crate::egress::Egress;
+use crate::events::LiveEvents;
 use crate::listener::ListenerRuntime;
 use crate::pool::{lock, Ejection, PoolRuntime, Registry};
 
@@ -170,6 +172,9 @@ pub(crate) struct Running {
     topology: Arc<Topology>,
     listeners: HashMap<ListenerId, Arc<ListenerRuntime>>,
     pools: HashMap<PoolId, Arc<PoolRuntime>>,
+    /// Each listener's state last published as a live transition: bound
+    /// (`true`) or failed.
+    published: HashMap<ListenerId, bool>,
 }
 
 /// The data plane. Cheap to clone.
@@ -182,6 +187,8 @@ pub struct DataPlane {
     /// Asks [`Self::follow`] for a bind retry now, from any thread (a
     /// failover), instead of at the next `bind_retry` tick.
     retry_now: Arc<tokio::sync::Notify>,
+    /// Live-state transitions of backends and listeners.
+    events: LiveEvents,
 }
 
 impl DataPlane {
@@ -201,6 +208,46 @@ impl DataPlane {
             registry,
             applied: watch::channel(0).0,
             retry_now: Arc::default(),
+            events: LiveEvents::channel(),
+        }
+    }
+
+    /// Every live-state transition from now on (bounded: a receiver that
+    /// falls behind loses the oldest and is told how many).
+    pub fn live_events(&self) -> tokio::sync::broadcast::Receiver<weir_core::watch::LiveEvent> {
+        self.events
+            .subscribe()
+            .expect("a data plane always has its channel")
+    }
+
+    /// Publishes the listeners whose state moved to bound or failed since
+    /// last published, and forgets those that are gone.
+    fn publish_listeners(&self, running: &mut Running) {
+        let Running {
+            listeners,
+            published,
+            ..
+        } = running;
+        published.retain(|id, _| listeners.contains_key(id));
+        for (id, runtime) in listeners.iter() {
+            let (bound, reason) = match runtime.status() {
+                ListenerLive::Active => (true, None),
+                ListenerLive::Error(reason) => (false, Some(reason)),
+                ListenerLive::Pending | ListenerLive::Unsupported(_) => continue,
+            };
+            if published.insert(id.clone(), bound) == Some(bound) {
+                continue;
+            }
+            self.events.publish(weir_core::watch::LiveEvent {
+                lb_id: runtime.spec().lb_id.clone(),
+                subject: weir_core::watch::LiveSubject::Listener { id: id.clone() },
+                state: if bound {
+                    weir_core::watch::LiveState::ListenerBound
+                } else {
+                    weir_core::watch::LiveState::ListenerFailed
+                },
+                reason,
+            });
         }
     }
 
@@ -262,6 +309,7 @@ impl DataPlane {
             }
             running.listeners.insert(id, fresh);
         }
+        self.publish_listeners(&mut running);
     }
 
     /// The revision of the last applied topology.
@@ -292,6 +340,7 @@ impl DataPlane {
                         self.shared.egress.clone(),
                         self.shared.config.ejection,
                         self.registry.clone(),
+                        self.events.clone(),
                     );
                     running.pools.insert(id.clone(), runtime);
                 }
@@ -389,6 +438,7 @@ impl DataPlane {
                 pool.rebuild();
             }
         }
+        self.publish_listeners(&mut running);
         self.applied.send_replace(topology.revision);
     }
 

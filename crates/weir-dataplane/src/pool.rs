@@ -19,12 +19,15 @@ use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 use weir_core::ids::BackendId;
 use weir_core::model::Scheduler;
+use weir_core::status::BackendState;
 use weir_core::topology::{BackendChange, BackendSet, PoolSpec};
+use weir_core::watch::{LiveEvent, LiveState, LiveSubject};
 
 mod backend;
 mod tier;
 
 use crate::egress::Egress;
+use crate::events::LiveEvents;
 use crate::health::{Tracker, Verdict};
 use crate::upstream_tls::Dialer;
 pub(crate) use backend::lock;
@@ -69,6 +72,8 @@ pub struct PoolRuntime {
     ejection: Ejection,
     /// Every backend of every pool by id, for the API's live view.
     registry: Registry,
+    /// Where backends' live transitions go.
+    events: LiveEvents,
     /// Weak self, for the tasks this pool spawns.
     me: std::sync::Weak<PoolRuntime>,
 }
@@ -79,6 +84,7 @@ impl PoolRuntime {
         egress: Egress,
         ejection: Ejection,
         registry: Registry,
+        events: LiveEvents,
     ) -> Arc<Self> {
         let pool = Arc::new_cyclic(|me| Self {
             spec: Mutex::new(Arc::new(PoolSpec {
@@ -97,6 +103,7 @@ impl PoolRuntime {
             egress,
             ejection,
             registry,
+            events,
             me: me.clone(),
         });
         // Backends present when the pool starts do not slow-start.
@@ -308,9 +315,17 @@ impl PoolRuntime {
         let now = Instant::now();
         let window = Duration::from_millis(lock(&self.spec).slow_start_ms);
         let mut members: Vec<(Arc<BackendRuntime>, Option<u32>)> = Vec::new();
+        let mut transitions = Vec::new();
         for backend in lock(&self.backends).values() {
             let eligible = backend.eligible(now);
             let mut s = lock(&backend.status);
+            // Every health, ejection and drain change rebuilds, so this is
+            // where a backend's live state is seen to move.
+            let state = state_of(&backend.target.load(), &s, now);
+            if s.published != Some(state) {
+                s.published = Some(state);
+                transitions.push((backend.id.clone(), state, transition_reason(state, &s)));
+            }
             if !eligible {
                 s.serving_since = None;
                 // Awaiting its first verdict keeps a start-up backend
@@ -350,9 +365,31 @@ impl PoolRuntime {
             primary: tier(primary),
             backup: tier(backup),
         }));
+        for (id, state, reason) in transitions {
+            self.publish(id, state, reason);
+        }
         if ramping {
             self.schedule_ramp_step(window);
         }
+    }
+
+    /// Publishes a backend's transition to `state`.
+    fn publish(&self, id: BackendId, state: BackendState, reason: Option<String>) {
+        if !self.events.wanted() {
+            return;
+        }
+        let spec = lock(&self.spec);
+        let event = LiveEvent {
+            lb_id: spec.lb_id.clone(),
+            subject: LiveSubject::Backend {
+                id,
+                pool_id: spec.id.clone(),
+            },
+            state: LiveState::Backend(state),
+            reason,
+        };
+        drop(spec);
+        self.events.publish(event);
     }
 
     /// Rebuilds again a step later while a backend ramps: sixteen steps
@@ -471,12 +508,23 @@ impl PoolRuntime {
     /// then they are closed.
     fn drain(&self, backend: Arc<BackendRuntime>, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        let round = {
+        let (round, began) = {
             let mut s = lock(&backend.status);
             s.drain_deadline = Some(deadline);
             s.drain_round += 1;
-            s.drain_round
+            // Published here, before the drain's task can end it, so a
+            // drain with nothing open still reads draining, then drained.
+            let began = s.published != Some(BackendState::Draining);
+            s.published = Some(BackendState::Draining);
+            (s.drain_round, began)
         };
+        if began {
+            self.publish(
+                backend.id.clone(),
+                BackendState::Draining,
+                Some(DRAINING_REASON.to_owned()),
+            );
+        }
         let me = self.me.clone();
         tokio::spawn(async move {
             let idle = async {
@@ -506,8 +554,17 @@ impl PoolRuntime {
                 }
                 s.drain_deadline = None;
                 s.drained = true;
-                s.removed
+                let state = state_of(&backend.target.load(), &s, Instant::now());
+                let moved = (s.published != Some(state)).then(|| {
+                    s.published = Some(state);
+                    transition_reason(state, &s)
+                });
+                (s.removed, moved.map(|reason| (state, reason)))
             };
+            let (removed, moved) = removed;
+            if let (Some((state, reason)), Some(pool)) = (moved, me.upgrade()) {
+                pool.publish(backend.id.clone(), state, reason);
+            }
             tracing::info!(backend = %backend.id, timed_out, "drained");
             if let (true, Some(pool)) = (removed, me.upgrade()) {
                 lock(&pool.backends).remove(&backend.id);
@@ -550,5 +607,16 @@ impl Drop for PoolRuntime {
         for (_, task) in lock(&self.checks).drain() {
             task.abort();
         }
+    }
+}
+
+/// What a transition event says beside the state: why a backend is
+/// unhealthy (the view's tenant-facing reason), that a draining one's
+/// connections are finishing.
+fn transition_reason(state: BackendState, s: &backend::Status) -> Option<String> {
+    match state {
+        BackendState::Unhealthy => s.reason.clone(),
+        BackendState::Draining => Some(DRAINING_REASON.to_owned()),
+        _ => None,
     }
 }

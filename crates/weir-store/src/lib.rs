@@ -121,6 +121,13 @@ pub struct IdempotencyRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRecord {
     pub revision: u64,
+    /// The project the change belongs to (the empty id for the operator's
+    /// catalogue).
+    pub project_id: ProjectId,
+    /// The row's position among its project's rows: 1, 2, 3... with no
+    /// gaps, whatever other projects wrote (what a project's watch stream
+    /// numbers its events by).
+    pub project_revision: u64,
     /// `project`, `vpc`, `subnet`, `instance`, `load_balancer`, `listener`,
     /// `pool`, `backend`, `credential`, `l7policy` or `l7rule`.
     pub entity: String,
@@ -289,6 +296,25 @@ pub trait Reads: Send {
         revision: u64,
         limit: usize,
     ) -> StoreResult<Vec<ChangeRecord>>;
+
+    /// `project`'s change-log rows after its own position `after`
+    /// (`ChangeRecord::project_revision`) and at most global revision
+    /// `through`, oldest first, at most `limit`.
+    async fn project_changes_since(
+        &mut self,
+        project: &ProjectId,
+        after: u64,
+        through: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChangeRecord>>;
+
+    /// Where `project`'s own numbering stands: its latest position (0:
+    /// none yet) and the oldest position still in the log (`None`: every
+    /// row was compacted away, or there never was one).
+    async fn project_log_position(
+        &mut self,
+        project: &ProjectId,
+    ) -> StoreResult<(u64, Option<u64>)>;
 
     /// The latest committed revision of the change log (0 when empty).
     async fn revision(&mut self) -> StoreResult<u64>;

@@ -24,6 +24,9 @@ use acls::acls_round_trip_and_reload_their_listeners;
 #[path = "store/cluster.rs"]
 mod cluster;
 use cluster::{leases_are_compare_and_set_on_the_epoch, nodes_heartbeat_in_place};
+#[path = "store/watch.rs"]
+mod watch;
+use watch::projects_number_their_own_changes;
 
 #[path = "store/l7.rs"]
 mod l7;
@@ -1001,4 +1004,5 @@ for_each_store!(
     nodes_heartbeat_in_place,
     leases_are_compare_and_set_on_the_epoch,
     project_networks_round_trip_count_their_users_and_delete,
+    projects_number_their_own_changes,
 );

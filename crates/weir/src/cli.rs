@@ -70,12 +70,23 @@ pub enum Command {
     /// The cluster's nodes (the operator's).
     #[command(subcommand)]
     Node(NodeCmd),
+    /// Print changes and live-state transitions as they happen
+    /// (`GET /v1/watch`), reconnecting from the last one seen.
+    Watch(WatchArgs),
 }
 
 #[derive(Subcommand)]
 pub enum NodeCmd {
     /// List nodes: state (up, suspect, down), applied revision, VIPs.
     List,
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Start after this position (a project's own, or the global revision
+    /// for the admin); without it, from now.
+    #[arg(long)]
+    pub since: Option<u64>,
 }
 
 #[derive(Subcommand)]

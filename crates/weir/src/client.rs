@@ -90,7 +90,7 @@ fn split_address(text: &str) -> Result<(String, Option<i64>), String> {
 
 fn build(command: Command) -> Result<Call, String> {
     Ok(match command {
-        Command::Serve(_) => unreachable!("handled by main"),
+        Command::Serve(_) | Command::Watch(_) => unreachable!("handled by main"),
         Command::Project(ProjectCmd::Create { name }) => call(
             "POST",
             "/v1/projects",

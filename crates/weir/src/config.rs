@@ -157,6 +157,44 @@ pub struct DataplaneConfig {
 struct ApiSection {
     /// A bearer token that reads `/metrics` (besides the admin token).
     metrics_token: Option<String>,
+    /// `GET /v1/watch` streams open at once on this node.
+    watch_max_watchers: Option<usize>,
+    /// ... and per project.
+    watch_max_per_project: Option<usize>,
+    /// Events queued for one watcher before it is cut as too slow.
+    watch_buffer: Option<usize>,
+    /// Seconds between keep-alive comments on an idle stream.
+    watch_keepalive_secs: Option<u64>,
+}
+
+/// The watch stream's limits: each given one at least 1.
+fn watch_settings(api: &ApiSection) -> Result<weir_control::watch::WatchSettings, String> {
+    let mut settings = weir_control::watch::WatchSettings::default();
+    let positive = |key: &str, v: Option<usize>, into: &mut usize| match v {
+        Some(0) => Err(format!("api.{key} must be at least 1")),
+        Some(n) => {
+            *into = n;
+            Ok(())
+        }
+        None => Ok(()),
+    };
+    positive(
+        "watch_max_watchers",
+        api.watch_max_watchers,
+        &mut settings.max_watchers,
+    )?;
+    positive(
+        "watch_max_per_project",
+        api.watch_max_per_project,
+        &mut settings.max_per_project,
+    )?;
+    positive("watch_buffer", api.watch_buffer, &mut settings.buffer)?;
+    match api.watch_keepalive_secs {
+        Some(0) => return Err("api.watch_keepalive_secs must be at least 1".to_owned()),
+        Some(secs) => settings.keepalive = std::time::Duration::from_secs(secs),
+        None => {}
+    }
+    Ok(settings)
 }
 
 #[derive(Deserialize, Default)]
@@ -275,6 +313,8 @@ pub struct ServeConfig {
     pub cluster: crate::cluster::ClusterConfig,
     /// `[takeover]`: the drain and handover bounds.
     pub takeover: crate::takeover::Settings,
+    /// The watch stream's limits (`api.watch_*`).
+    pub watch: weir_control::watch::WatchSettings,
 }
 
 fn cidrs(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
@@ -601,6 +641,7 @@ pub fn load(args: &ServeArgs) -> Result<ServeConfig, String> {
         dataplane,
         dialects,
         retention: retention(&file.store),
+        watch: watch_settings(&file.api)?,
         metrics_token: std::env::var("WEIR_METRICS_TOKEN")
             .ok()
             .or(file.api.metrics_token.clone())
@@ -687,6 +728,37 @@ mod tests {
             "[dataplane]\nhttp_idempotent_attempts = 1000",
         ] {
             assert!(http(text).is_err(), "{text} accepted");
+        }
+    }
+
+    fn watch(text: &str) -> Result<weir_control::watch::WatchSettings, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        watch_settings(&file.api)
+    }
+
+    #[test]
+    fn watch_limits_default_map_and_refuse_zero() {
+        assert_eq!(
+            watch("").unwrap(),
+            weir_control::watch::WatchSettings::default()
+        );
+        let set = watch(
+            "[api]\nwatch_max_watchers = 5\nwatch_max_per_project = 2\nwatch_buffer = 7\nwatch_keepalive_secs = 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (set.max_watchers, set.max_per_project, set.buffer),
+            (5, 2, 7)
+        );
+        assert_eq!(set.keepalive, std::time::Duration::from_secs(3));
+        for text in [
+            "[api]\nwatch_max_watchers = 0",
+            "[api]\nwatch_max_per_project = 0",
+            "[api]\nwatch_buffer = 0",
+            "[api]\nwatch_keepalive_secs = 0",
+            "[api]\nwatch_max_watcher = 5",
+        ] {
+            assert!(watch(text).is_err(), "{text} accepted");
         }
     }
 }

@@ -5,6 +5,7 @@
 //! - [`serve`]: the composition root of the server.
 //! - [`client`]: the CLI commands and their output.
 //! - [`takeover`]: restarts that drop nothing (`--takeover`, SIGUSR2).
+//! - [`watch`]: `weir watch`, the event stream printed as it comes.
 
 mod cli;
 mod client;
@@ -12,6 +13,7 @@ mod cluster;
 mod config;
 mod serve;
 mod takeover;
+mod watch;
 
 use clap::Parser;
 
@@ -26,6 +28,7 @@ fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Serve(args) => serve::main(args),
+        cli::Command::Watch(args) => watch::main(&cli.client, &args, cli.json),
         command => client::main(&cli.client, command, cli.json),
     }
 }

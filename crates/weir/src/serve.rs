@@ -136,7 +136,8 @@ async fn run(
     )
     .await
     .map_err(|e| e.to_string())?
-    .with_metrics_token(config.metrics_token);
+    .with_metrics_token(config.metrics_token)
+    .with_watch_settings(config.watch);
     let gate = crate::cluster::gate(&cluster_settings, control.topology());
     let mut applied = None;
     let mut served_dp = None;
@@ -338,5 +339,9 @@ impl LiveView for LiveDataPlane {
 
     fn render_metrics(&self, out: &mut String) {
         self.0.render_metrics(out);
+    }
+
+    fn transitions(&self) -> Option<tokio::sync::broadcast::Receiver<weir_core::watch::LiveEvent>> {
+        Some(self.0.live_events())
     }
 }

@@ -28,6 +28,7 @@ mod l7;
 mod loadbalancers;
 mod nodes;
 mod tenants;
+mod watch;
 
 use acls::*;
 use backends::*;
@@ -36,6 +37,7 @@ use l7::*;
 use loadbalancers::*;
 use nodes::*;
 use tenants::*;
+use watch::*;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -49,6 +51,7 @@ pub fn router(control: Control) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
+        .route("/v1/watch", get(watch_events))
         .route("/v1/projects", post(create_project).get(list_projects))
         .route(
             "/v1/projects/{id}/credentials",

@@ -58,6 +58,52 @@ pub fn start_full(settings: Settings, metrics_token: Option<&str>) -> Server {
     }
 }
 
+/// Starts a server whose control plane `adjust` configures, handing back
+/// that control plane and its runtime for what a test cannot do over HTTP
+/// (a compaction sweep).
+pub fn start_adjusted(
+    settings: Settings,
+    adjust: impl FnOnce(Control) -> Control + Send + 'static,
+) -> (Server, Control, tokio::runtime::Handle) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("weir.db");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = rt.handle().clone();
+        rt.block_on(async move {
+            let control = adjust(
+                Control::start(
+                    weir_store::testing::store(&db, Durability::Full).await,
+                    settings,
+                    ADMIN.to_owned(),
+                )
+                .await
+                .unwrap(),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send((listener.local_addr().unwrap(), control.clone(), handle))
+                .unwrap();
+            axum::serve(listener, weir_api::router(control))
+                .await
+                .unwrap();
+        });
+    });
+    let (addr, control, handle) = rx.recv().unwrap();
+    (
+        Server {
+            url: format!("http://{addr}"),
+            _dir: dir,
+        },
+        control,
+        handle,
+    )
+}
+
 /// One response: status, JSON body (Null when empty), request id header.
 #[derive(Debug)]
 pub struct Reply {

@@ -10,3 +10,4 @@ mod backends;
 mod edge;
 mod resources;
 mod tenancy;
+mod watch;

@@ -244,6 +244,8 @@ pub struct Control {
     /// Seals private keys before they reach the store; the topology
     /// follower opens them with the same cell.
     secrets: Arc<crate::secrets::SecretCell>,
+    /// Hands committed changes and live transitions to watchers.
+    pub(crate) watch_hub: Arc<crate::watch::Hub>,
 }
 
 impl Control {
@@ -286,7 +288,10 @@ impl Control {
         crate::maintenance::spawn(writer.downgrade(), retention, now);
         let topology =
             crate::topology::spawn(store.clone(), writer.revision(), secrets.clone()).await?;
+        let watch_hub =
+            crate::watch::Hub::spawn(store.clone(), revision, writer.revision(), topology.clone());
         Ok(Self {
+            watch_hub,
             writer,
             store,
             token_cache: Arc::default(),
@@ -351,6 +356,9 @@ impl Control {
 
     /// Connects the data plane's live view (once, at startup).
     pub fn set_live_view(&self, view: Arc<dyn LiveView>) {
+        if let Some(events) = view.transitions() {
+            crate::watch::follow_live(&self.watch_hub, self.store.clone(), events);
+        }
         let _ = self.live.set(view);
     }
 
@@ -396,6 +404,11 @@ impl Control {
         out.push_str(&format!("weir_store_revision {revision}\n"));
         out.push_str("# TYPE weir_topology_revision gauge\n");
         out.push_str(&format!("weir_topology_revision {applied}\n"));
+        let (watchers, cut) = self.watch_hub.counts();
+        out.push_str("# TYPE weir_watch_watchers gauge\n");
+        out.push_str(&format!("weir_watch_watchers {watchers}\n"));
+        out.push_str("# TYPE weir_watch_cut_total counter\n");
+        out.push_str(&format!("weir_watch_cut_total {cut}\n"));
         if let Some(live) = self.live.get() {
             live.render_metrics(&mut out);
         }
@@ -471,7 +484,7 @@ impl Control {
         self.writer.revision()
     }
 
-    async fn reader(&self) -> ControlResult<Box<dyn Reads>> {
+    pub(crate) async fn reader(&self) -> ControlResult<Box<dyn Reads>> {
         Ok(self.store.read().await?)
     }
 

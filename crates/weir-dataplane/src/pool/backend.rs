@@ -83,7 +83,37 @@ pub(super) struct Status {
     pub(super) skip_first_ramp: bool,
     /// This turn of serving does not ramp (it began at startup).
     pub(super) ramp_exempt: bool,
+    /// The state last published as a live transition (`None`: none yet).
+    pub(super) published: Option<BackendState>,
 }
+
+/// A backend's state as the live view names it, from its configuration
+/// and status (the one reading, for the view and for transitions).
+pub(super) fn state_of(t: &BackendTarget, s: &Status, now: Instant) -> BackendState {
+    if s.drain_deadline.is_some() || (s.removed && !s.drained) {
+        BackendState::Draining
+    } else if s.removed {
+        // Drained and about to leave its pool: never healthy again.
+        BackendState::Drained
+    } else if !t.enabled {
+        if s.drained {
+            BackendState::Drained
+        } else {
+            BackendState::Disabled
+        }
+    } else if s.egress_denied || s.failing_unejected || s.ejected_until.is_some_and(|u| u > now) {
+        BackendState::Unhealthy
+    } else {
+        match s.tracker.as_ref().map(Tracker::verdict) {
+            Some(Verdict::Unknown) => BackendState::Checking,
+            Some(Verdict::Down) => BackendState::Unhealthy,
+            Some(Verdict::Up) | None => BackendState::Healthy,
+        }
+    }
+}
+
+/// The reason shown beside a draining backend.
+pub(super) const DRAINING_REASON: &str = "no new connections; open ones are finishing";
 
 /// One backend's live state, shared by every snapshot that contains it.
 #[derive(Debug)]
@@ -159,6 +189,7 @@ impl BackendRuntime {
                 serving_since: None,
                 skip_first_ramp: false,
                 ramp_exempt: false,
+                published: None,
             }),
             target: ArcSwap::new(target),
             active: AtomicU64::new(0),
@@ -246,39 +277,20 @@ impl BackendRuntime {
         let t = self.target.load();
         let s = lock(&self.status);
         let active = self.active.load(Ordering::Relaxed);
-        let (state, reason) = if s.drain_deadline.is_some() || (s.removed && !s.drained) {
-            (
-                BackendState::Draining,
-                Some("no new connections; open ones are finishing".to_owned()),
-            )
-        } else if !t.enabled {
-            let state = if s.drained {
-                BackendState::Drained
-            } else {
-                BackendState::Disabled
-            };
-            (state, None)
-        } else if s.egress_denied
-            || s.failing_unejected
-            || s.ejected_until.is_some_and(|u| u > Instant::now())
-        {
-            (BackendState::Unhealthy, s.reason.clone())
-        } else {
-            match s.tracker.as_ref().map(Tracker::verdict) {
-                Some(Verdict::Unknown) => (BackendState::Checking, None),
-                Some(Verdict::Down) => (BackendState::Unhealthy, s.reason.clone()),
-                Some(Verdict::Up) | None => {
-                    let ramp = ramp_progress(s.serving_since, slow_start, Instant::now())
-                        .filter(|_| !s.ramp_exempt);
-                    let reason = ramp.map(|p| {
-                        format!(
-                            "slow start: {}% of its weight",
-                            p * 100 / balance::RAMP_DONE
-                        )
-                    });
-                    (BackendState::Healthy, reason)
-                }
-            }
+        let now = Instant::now();
+        let state = state_of(&t, &s, now);
+        let reason = match state {
+            BackendState::Draining => Some(DRAINING_REASON.to_owned()),
+            BackendState::Unhealthy => s.reason.clone(),
+            BackendState::Healthy => ramp_progress(s.serving_since, slow_start, now)
+                .filter(|_| !s.ramp_exempt)
+                .map(|p| {
+                    format!(
+                        "slow start: {}% of its weight",
+                        p * 100 / balance::RAMP_DONE
+                    )
+                }),
+            BackendState::Checking | BackendState::Disabled | BackendState::Drained => None,
         };
         BackendLive {
             state,

@@ -5,6 +5,7 @@ mod support;
 
 mod acl;
 mod check_requests;
+mod events;
 mod gray;
 mod h2;
 mod hashing;

@@ -38,7 +38,7 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
             after_failures: 1,
             period: Duration::from_secs(3600),
         };
-        let pool = PoolRuntime::new(spec, egress, ejection, registry.clone());
+        let pool = PoolRuntime::new(spec, egress, ejection, registry.clone(), Default::default());
         let members: Vec<_> = registry.lock().unwrap().values().cloned().collect();
         // Eject every backend from four threads at once: each ejection
         // rebuilds the snapshot, and none may be lost.
@@ -108,7 +108,7 @@ async fn a_backend_ejected_again_stays_out_longer_until_it_serves_well() {
         after_failures: 1,
         period,
     };
-    let pool = PoolRuntime::new(spec, egress, ejection, registry.clone());
+    let pool = PoolRuntime::new(spec, egress, ejection, registry.clone(), Default::default());
     let b = registry.lock().unwrap()[&"b".into()].clone();
     let client = "127.0.0.1:40000".parse().unwrap();
     let steady = ["steady".into()];

@@ -662,6 +662,56 @@ impl<L: Lend> Reads for L {
         all(rows, change_from)
     }
 
+    async fn project_changes_since(
+        &mut self,
+        project: &ProjectId,
+        after: u64,
+        through: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChangeRecord>> {
+        let rows = self
+            .driver()
+            .await?
+            .fetch_all(
+                "SELECT * FROM change_log WHERE project_id = $1 AND project_revision > $2 \
+                 AND revision <= $3 ORDER BY project_revision LIMIT $4",
+                args![
+                    project.as_str(),
+                    i64::try_from(after).unwrap_or(i64::MAX),
+                    i64::try_from(through).unwrap_or(i64::MAX),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+            )
+            .await?;
+        all(rows, change_from)
+    }
+
+    async fn project_log_position(
+        &mut self,
+        project: &ProjectId,
+    ) -> StoreResult<(u64, Option<u64>)> {
+        let driver = self.driver().await?;
+        let head = driver
+            .fetch_optional(
+                "SELECT revision FROM project_log_heads WHERE project_id = $1",
+                args![project.as_str()],
+            )
+            .await?
+            .map(|r| u64_col(&r, "revision"))
+            .transpose()?
+            .unwrap_or(0);
+        let oldest = driver
+            .fetch_optional(
+                "SELECT project_revision FROM change_log WHERE project_id = $1 \
+                 ORDER BY project_revision LIMIT 1",
+                args![project.as_str()],
+            )
+            .await?
+            .map(|r| u64_col(&r, "project_revision"))
+            .transpose()?;
+        Ok((head, oldest))
+    }
+
     async fn revision(&mut self) -> StoreResult<u64> {
         let row = self
             .driver()

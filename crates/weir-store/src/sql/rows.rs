@@ -517,6 +517,8 @@ pub(super) fn backend_from(row: &impl Columns) -> StoreResult<Backend> {
 pub(super) fn change_from(row: &impl Columns) -> StoreResult<ChangeRecord> {
     Ok(ChangeRecord {
         revision: u64_col(row, "revision")?,
+        project_id: ProjectId::new(row.text("project_id")?),
+        project_revision: u64_col(row, "project_revision")?,
         entity: row.text("entity")?,
         entity_id: row.text("entity_id")?,
         op: row.text("op")?,

@@ -97,19 +97,41 @@ impl<D: TxDriver> WriteTx<D> {
         scope: Scope<'_>,
     ) -> StoreResult<()> {
         for chunk in ids.chunks(INSERT_CHUNK) {
+            // The project's own numbering moves on by the chunk in the same
+            // savepoint, so a command rolled back takes its numbers with it
+            // and a project's positions have no gaps.
+            let count = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+            let head = self
+                .w()
+                .await?
+                .fetch_optional(
+                    "INSERT INTO project_log_heads (project_id, revision) VALUES ($1, $2) \
+                     ON CONFLICT (project_id) DO UPDATE \
+                     SET revision = project_log_heads.revision + excluded.revision \
+                     RETURNING revision",
+                    args![project.as_str(), count],
+                )
+                .await?
+                .map(|r| r.int("revision"))
+                .transpose()?
+                .unwrap_or(count);
+            let first = head - count + 1;
             let sql = format!(
-                "INSERT INTO change_log (project_id, entity, entity_id, op, lb_id, pool_id) VALUES {}",
-                value_rows(chunk.len(), 6)
+                "INSERT INTO change_log (project_id, entity, entity_id, op, lb_id, pool_id, \
+                 project_revision) VALUES {}",
+                value_rows(chunk.len(), 7)
             );
-            let mut bound = Vec::with_capacity(chunk.len() * 6);
-            for id in chunk {
+            let mut bound = Vec::with_capacity(chunk.len() * 7);
+            for (k, id) in chunk.iter().enumerate() {
+                let position = first + i64::try_from(k).unwrap_or(i64::MAX);
                 bound.extend(args![
                     project.as_str(),
                     entity,
                     *id,
                     op,
                     scope.lb,
-                    scope.pool
+                    scope.pool,
+                    position
                 ]);
             }
             self.w().await?.execute(&sql, bound).await?;
