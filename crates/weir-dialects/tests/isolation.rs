@@ -213,10 +213,7 @@ fn every_route() -> BTreeSet<Route> {
         include_str!("../src/lbaas/certificates.rs"),
         "pub fn routes(",
     );
-    let whitelists = routed(
-        include_str!("../src/lbaas/whitelists.rs"),
-        "pub fn routes(",
-    );
+    let whitelists = routed(include_str!("../src/lbaas/whitelists.rs"), "pub fn routes(");
     for (method, path) in certificates.iter().chain(&whitelists) {
         out.insert((
             Dialect::Huawei,

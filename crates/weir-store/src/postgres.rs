@@ -104,9 +104,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (18, include_str!("../migrations/postgres/0018_acls.sql")),
     (19, include_str!("../migrations/postgres/0019_cluster.sql")),
-    (20, include_str!("../migrations/postgres/0020_listener_policy.sql")),
+    (
+        20,
+        include_str!("../migrations/postgres/0020_listener_policy.sql"),
+    ),
     (21, include_str!("../migrations/postgres/0021_watch.sql")),
-    (22, include_str!("../migrations/postgres/0022_project_networks.sql")),
+    (
+        22,
+        include_str!("../migrations/postgres/0022_project_networks.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

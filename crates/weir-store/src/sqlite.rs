@@ -93,9 +93,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (23, include_str!("../migrations/sqlite/0023_acls.sql")),
     (24, include_str!("../migrations/sqlite/0024_cluster.sql")),
-    (25, include_str!("../migrations/sqlite/0025_listener_policy.sql")),
+    (
+        25,
+        include_str!("../migrations/sqlite/0025_listener_policy.sql"),
+    ),
     (26, include_str!("../migrations/sqlite/0026_watch.sql")),
-    (27, include_str!("../migrations/sqlite/0027_project_networks.sql")),
+    (
+        27,
+        include_str!("../migrations/sqlite/0027_project_networks.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

@@ -76,9 +76,11 @@ async fn run(
     // and VIP addresses half-released; in `failover` mode a planned
     // restart is a stop (the VIPs move to another node) and a start.
     if takeover && config.settings.cluster.vip_mode == weir_core::cluster::VipMode::Failover {
-        return Err("--takeover is refused in cluster.vip_mode = \"failover\": stop the node \
+        return Err(
+            "--takeover is refused in cluster.vip_mode = \"failover\": stop the node \
              (SIGTERM: its VIPs move to another node at once) and start it again"
-            .into());
+                .into(),
+        );
     }
     let mut inherited = if takeover {
         let dir = config.data_dir.clone();

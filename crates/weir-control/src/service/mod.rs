@@ -66,8 +66,8 @@ mod flavors;
 mod keymgr;
 mod l7;
 mod loadbalancers;
-mod nodes;
 mod networks;
+mod nodes;
 mod quotas;
 mod tenants;
 
