@@ -34,7 +34,7 @@ async fn vpc_of_p2(store: &dyn Store, n: u32) {
         id: format!("p2-v{n}").as_str().into(),
         project_id: "p2".into(),
         name: "v".into(),
-        cidr: "10.9.0.0/16".parse().unwrap(),
+        cidr: Some("10.9.0.0/16".parse().unwrap()),
         has_border_gateway: false,
         shared: false,
         created_at: t(2),
