@@ -574,6 +574,10 @@ pub const NOT_PROBED: &[(&str, &str)] = &[
         "operator-facing and takes no id: it needs the admin or metrics token (a tenant's gets 401), tested in weir-api tests/api/edge.rs",
     ),
     (
+        "GET /v1/nodes",
+        "the operator's cluster view, no project's resource and no id: a project's token is refused (403), tested in weir tests/e2e/cluster.rs",
+    ),
+    (
         "GET /v1/watch",
         "a stream, not an answer, and it takes no id: that a project's stream carries none of another project's changes (ids, names, or how many: positions are the project's own) is tested over a socket in weir-api tests/api/watch.rs",
     ),
