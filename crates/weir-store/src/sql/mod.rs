@@ -274,8 +274,12 @@ pub(crate) use apply_migrations;
 
 mod acls;
 pub(crate) mod cluster;
+mod flavors;
+mod inventory;
 mod keymgr;
 mod l7;
+mod listeners;
+mod loadbalancers;
 mod networks;
 mod quotas;
 mod reads;

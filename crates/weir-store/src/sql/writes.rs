@@ -7,12 +7,12 @@ use super::*;
 
 /// An optional millisecond setting as a column value (the core bounds
 /// every one far below `i64::MAX`).
-fn millis_arg(ms: Option<u64>) -> Option<i64> {
+pub(super) fn millis_arg(ms: Option<u64>) -> Option<i64> {
     ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
 /// A listener's allow list as its column: comma-separated networks.
-fn cidrs_arg(cidrs: &[impl std::fmt::Display]) -> String {
+pub(super) fn cidrs_arg(cidrs: &[impl std::fmt::Display]) -> String {
     cidrs
         .iter()
         .map(ToString::to_string)
@@ -142,7 +142,12 @@ impl<D: TxDriver> WriteTx<D> {
     /// Logs a change to the operator's flavor catalogue. It belongs to no
     /// project and no load balancer (the empty project id, which no id
     /// can be), so followers reload nothing for it.
-    async fn log_catalogue(&mut self, entity: &str, id: &str, op: &str) -> StoreResult<()> {
+    pub(super) async fn log_catalogue(
+        &mut self,
+        entity: &str,
+        id: &str,
+        op: &str,
+    ) -> StoreResult<()> {
         self.log(&ProjectId::new(""), entity, &[id], op, Scope::NONE)
             .await
     }
@@ -158,7 +163,7 @@ impl<D: TxDriver> WriteTx<D> {
     }
 
     /// Deletes a pool with its backends (the change log is the caller's).
-    async fn delete_pool_rows(&mut self, pool: &str) -> StoreResult<()> {
+    pub(super) async fn delete_pool_rows(&mut self, pool: &str) -> StoreResult<()> {
         self.exec("DELETE FROM backends WHERE pool_id = $1", args![pool])
             .await?;
         self.exec("DELETE FROM pools WHERE id = $1", args![pool])
@@ -170,7 +175,7 @@ impl<D: TxDriver> WriteTx<D> {
         self.w().await?.execute(sql, bound).await
     }
 
-    async fn insert_pool(&mut self, p: &Pool) -> StoreResult<()> {
+    pub(super) async fn insert_pool(&mut self, p: &Pool) -> StoreResult<()> {
         let hc = hc_columns(p.health_check.as_ref());
         self.exec(
             "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
@@ -405,54 +410,11 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     }
 
     async fn insert_vpc(&mut self, vpc: &Vpc) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO vpcs (id, project_id, name, cidr, has_border_gateway, shared, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            args![
-                vpc.id.as_str(),
-                vpc.project_id.as_str(),
-                &vpc.name,
-                vpc.cidr.map(|c| c.to_string()).unwrap_or_default(),
-                vpc.has_border_gateway,
-                vpc.shared,
-                vpc.created_at.millis(),
-            ],
-        )
-        .await?;
-        self.log(
-            &vpc.project_id,
-            "vpc",
-            &[vpc.id.as_str()],
-            "create",
-            Scope::NONE,
-        )
-        .await
+        self.insert_vpc_row(vpc).await
     }
 
     async fn insert_subnet(&mut self, subnet: &Subnet) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO subnets (id, project_id, vpc_id, name, cidr, shared, granted, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            args![
-                subnet.id.as_str(),
-                subnet.project_id.as_str(),
-                subnet.vpc_id.as_str(),
-                &subnet.name,
-                subnet.cidr.to_string(),
-                subnet.shared,
-                subnet.granted,
-                subnet.created_at.millis(),
-            ],
-        )
-        .await?;
-        self.log(
-            &subnet.project_id,
-            "subnet",
-            &[subnet.id.as_str()],
-            "create",
-            Scope::NONE,
-        )
-        .await
+        self.insert_subnet_row(subnet).await
     }
 
     async fn delete_subnet(&mut self, subnet: &Subnet) -> StoreResult<()> {
@@ -464,79 +426,15 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     }
 
     async fn insert_instance(&mut self, i: &Instance) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO instances (id, project_id, subnet_id, vpc_id, name, instance_type, state, private_ip, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            args![
-                i.id.as_str(),
-                i.project_id.as_str(),
-                i.subnet_id.as_str(),
-                i.vpc_id.as_str(),
-                &i.name,
-                i.instance_type.as_str(),
-                i.state.as_str(),
-                i.private_ip.to_string(),
-                i.created_at.millis(),
-            ],
-        )
-        .await?;
-        self.log(
-            &i.project_id,
-            "instance",
-            &[i.id.as_str()],
-            "create",
-            Scope::NONE,
-        )
-        .await
+        self.insert_instance_row(i).await
     }
 
     async fn update_instance(&mut self, i: &Instance) -> StoreResult<()> {
-        self.exec(
-            "UPDATE instances SET name = $1, state = $2 WHERE id = $3",
-            args![&i.name, i.state.as_str(), i.id.as_str()],
-        )
-        .await?;
-        self.log(
-            &i.project_id,
-            "instance",
-            &[i.id.as_str()],
-            "update",
-            Scope::NONE,
-        )
-        .await
+        self.update_instance_row(i).await
     }
 
     async fn insert_load_balancer(&mut self, lb: &LoadBalancer, pool: &Pool) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO load_balancers (id, project_id, name, subnet_id, vpc_id, vip, status, default_pool_id, created_at, \
-             description, updated_at, tags, flavor_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            args![
-                lb.id.as_str(),
-                lb.project_id.as_str(),
-                &lb.name,
-                lb.subnet_id.as_str(),
-                lb.vpc_id.as_str(),
-                lb.vip.to_string(),
-                lb.status.as_str(),
-                lb.default_pool_id.as_str(),
-                lb.created_at.millis(),
-                &lb.description,
-                lb.updated_at.millis(),
-                tags_to_text(&lb.tags),
-                lb.flavor_id.as_ref().map(FlavorId::as_str),
-            ],
-        )
-        .await?;
-        self.insert_pool(pool).await?;
-        self.log(
-            &lb.project_id,
-            "load_balancer",
-            &[lb.id.as_str()],
-            "create",
-            Scope::lb(&lb.id),
-        )
-        .await
+        self.insert_load_balancer_row(lb, pool).await
     }
 
     async fn set_load_balancer_status(
@@ -544,19 +442,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         lb: &LoadBalancer,
         status: LbStatus,
     ) -> StoreResult<()> {
-        self.exec(
-            "UPDATE load_balancers SET status = $1 WHERE id = $2",
-            args![status.as_str(), lb.id.as_str()],
-        )
-        .await?;
-        self.log(
-            &lb.project_id,
-            "load_balancer",
-            &[lb.id.as_str()],
-            "update",
-            Scope::lb(&lb.id),
-        )
-        .await
+        self.set_load_balancer_status_row(lb, status).await
     }
 
     async fn put_project_quotas(
@@ -568,139 +454,35 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     }
 
     async fn insert_flavor_profile(&mut self, p: &FlavorProfile) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO flavor_profiles (id, name, provider, data, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            args![
-                p.id.as_str(),
-                &p.name,
-                &p.provider,
-                &p.data,
-                p.created_at.millis(),
-                p.updated_at.millis(),
-            ],
-        )
-        .await?;
-        self.log_catalogue("flavor_profile", p.id.as_str(), "create")
-            .await
+        self.insert_flavor_profile_row(p).await
     }
 
     async fn update_flavor_profile(&mut self, p: &FlavorProfile) -> StoreResult<()> {
-        self.exec(
-            "UPDATE flavor_profiles SET name = $1, provider = $2, data = $3, updated_at = $4 \
-             WHERE id = $5",
-            args![
-                &p.name,
-                &p.provider,
-                &p.data,
-                p.updated_at.millis(),
-                p.id.as_str()
-            ],
-        )
-        .await?;
-        self.log_catalogue("flavor_profile", p.id.as_str(), "update")
-            .await
+        self.update_flavor_profile_row(p).await
     }
 
     async fn delete_flavor_profile(&mut self, p: &FlavorProfile) -> StoreResult<()> {
-        self.exec(
-            "DELETE FROM flavor_profiles WHERE id = $1",
-            args![p.id.as_str()],
-        )
-        .await?;
-        self.log_catalogue("flavor_profile", p.id.as_str(), "delete")
-            .await
+        self.delete_flavor_profile_row(p).await
     }
 
     async fn insert_flavor(&mut self, f: &Flavor) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO flavors (id, name, description, profile_id, enabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            args![
-                f.id.as_str(),
-                &f.name,
-                &f.description,
-                f.profile_id.as_str(),
-                f.enabled,
-                f.created_at.millis(),
-                f.updated_at.millis(),
-            ],
-        )
-        .await?;
-        self.log_catalogue("flavor", f.id.as_str(), "create").await
+        self.insert_flavor_row(f).await
     }
 
     async fn update_flavor(&mut self, f: &Flavor) -> StoreResult<()> {
-        self.exec(
-            "UPDATE flavors SET name = $1, description = $2, enabled = $3, updated_at = $4 \
-             WHERE id = $5",
-            args![
-                &f.name,
-                &f.description,
-                f.enabled,
-                f.updated_at.millis(),
-                f.id.as_str()
-            ],
-        )
-        .await?;
-        self.log_catalogue("flavor", f.id.as_str(), "update").await
+        self.update_flavor_row(f).await
     }
 
     async fn delete_flavor(&mut self, f: &Flavor) -> StoreResult<()> {
-        self.exec("DELETE FROM flavors WHERE id = $1", args![f.id.as_str()])
-            .await?;
-        self.log_catalogue("flavor", f.id.as_str(), "delete").await
+        self.delete_flavor_row(f).await
     }
 
     async fn update_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
-        self.exec(
-            "UPDATE load_balancers SET name = $1, description = $2, status = $3, updated_at = $4, tags = $5 \
-             WHERE id = $6",
-            args![
-                &lb.name,
-                &lb.description,
-                lb.status.as_str(),
-                lb.updated_at.millis(),
-                tags_to_text(&lb.tags),
-                lb.id.as_str()
-            ],
-        )
-        .await?;
-        self.log(
-            &lb.project_id,
-            "load_balancer",
-            &[lb.id.as_str()],
-            "update",
-            Scope::lb(&lb.id),
-        )
-        .await
+        self.update_load_balancer_row(lb).await
     }
 
     async fn delete_load_balancer(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
-        let id = lb.id.as_str();
-        self.l7_delete_where("lb_id", id).await?;
-        self.exec("DELETE FROM backends WHERE lb_id = $1", args![id])
-            .await?;
-        // Listeners may point at the server groups about to go.
-        self.exec(
-            "UPDATE listeners SET group_pool_id = NULL WHERE lb_id = $1",
-            args![id],
-        )
-        .await?;
-        self.exec("DELETE FROM pools WHERE lb_id = $1", args![id])
-            .await?;
-        self.exec("DELETE FROM listeners WHERE lb_id = $1", args![id])
-            .await?;
-        self.exec("DELETE FROM load_balancers WHERE id = $1", args![id])
-            .await?;
-        self.log(
-            &lb.project_id,
-            "load_balancer",
-            &[id],
-            "delete",
-            Scope::lb(&lb.id),
-        )
-        .await
+        self.delete_load_balancer_row(lb).await
     }
 
     async fn insert_server_group(&mut self, pool: &Pool) -> StoreResult<()> {
@@ -723,127 +505,15 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     }
 
     async fn update_listener(&mut self, l: &Listener) -> StoreResult<()> {
-        self.exec(
-            "UPDATE listeners SET name = $1, scheduler = $2, proxy_protocol = $3, enabled = $4, \
-             max_connections = $5, idle_timeout_ms = $6, description = $7, group_pool_id = $8, \
-             updated_at = $9, forwarded_headers = $10, connect_timeout_ms = $11, \
-             backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14, \
-             tags = $15, certificate_ids = $16, tls_refs = $17, tls_versions = $18, \
-             tls_ciphers = $19, alpn_protocols = $20, domain_extensions = $21, \
-             redirect_https_port = $22, acl_id = $23, acl_mode = $24, acl_enabled = $25 \
-             WHERE id = $26",
-            args![
-                &l.name,
-                l.scheduler.as_str(),
-                l.proxy_protocol.as_str(),
-                l.enabled,
-                l.max_connections.map(i64::from),
-                millis_arg(l.idle_timeout_ms),
-                &l.description,
-                l.group_pool_id.as_ref().map(PoolId::as_str),
-                l.updated_at.millis(),
-                l.forwarded_headers.to_spec(),
-                millis_arg(l.connect_timeout_ms),
-                millis_arg(l.backend_timeout_ms),
-                millis_arg(l.inspect_timeout_ms),
-                cidrs_arg(&l.allowed_cidrs),
-                tags_to_text(&l.tags),
-                certificate_ids_to_text(&l.certificate_ids),
-                keymgr::tls_refs_to_text(&l.tls_refs),
-                keymgr::tls_versions_to_text(&l.tls_options),
-                l.tls_options.ciphers.as_deref(),
-                tags_to_text(&l.tls_options.alpn),
-                domain_extensions_to_text(&l.domain_extensions),
-                l.redirect_https_port.map(i64::from),
-                acls::listener_acl_args(l).0,
-                acls::listener_acl_args(l).1,
-                acls::listener_acl_enabled(l),
-                l.id.as_str(),
-            ],
-        )
-        .await?;
-        self.log(
-            &l.project_id,
-            "listener",
-            &[l.id.as_str()],
-            "update",
-            Scope::lb(&l.lb_id),
-        )
-        .await
+        self.update_listener_row(l).await
     }
 
     async fn delete_listener(&mut self, l: &Listener) -> StoreResult<()> {
-        self.l7_delete_where("listener_id", l.id.as_str()).await?;
-        self.delete_pool_rows(l.default_pool_id.as_str()).await?;
-        self.exec("DELETE FROM listeners WHERE id = $1", args![l.id.as_str()])
-            .await?;
-        self.log(
-            &l.project_id,
-            "listener",
-            &[l.id.as_str()],
-            "delete",
-            Scope::lb(&l.lb_id),
-        )
-        .await
+        self.delete_listener_row(l).await
     }
 
     async fn insert_listener(&mut self, l: &Listener, pool: &Pool) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO listeners (id, project_id, lb_id, name, protocol, ports, forwarding_mode, scheduler, \
-             proxy_protocol, default_pool_id, created_at, backend_port, group_pool_id, enabled, \
-             max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
-             connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs, tags, \
-             certificate_ids, tls_refs, tls_versions, tls_ciphers, alpn_protocols, \
-             domain_extensions, redirect_https_port, acl_id, acl_mode, acl_enabled) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)",
-            args![
-                l.id.as_str(),
-                l.project_id.as_str(),
-                l.lb_id.as_str(),
-                &l.name,
-                l.protocol.as_str(),
-                l.ports.to_spec(),
-                l.forwarding_mode.as_str(),
-                l.scheduler.as_str(),
-                l.proxy_protocol.as_str(),
-                l.default_pool_id.as_str(),
-                l.created_at.millis(),
-                l.backend_port.map(i64::from),
-                l.group_pool_id.as_ref().map(PoolId::as_str),
-                l.enabled,
-                l.max_connections.map(i64::from),
-                millis_arg(l.idle_timeout_ms),
-                &l.description,
-                l.updated_at.millis(),
-                l.forwarded_headers.to_spec(),
-                millis_arg(l.connect_timeout_ms),
-                millis_arg(l.backend_timeout_ms),
-                millis_arg(l.inspect_timeout_ms),
-                cidrs_arg(&l.allowed_cidrs),
-                tags_to_text(&l.tags),
-                certificate_ids_to_text(&l.certificate_ids),
-                keymgr::tls_refs_to_text(&l.tls_refs),
-                keymgr::tls_versions_to_text(&l.tls_options),
-                l.tls_options.ciphers.as_deref(),
-                tags_to_text(&l.tls_options.alpn),
-                domain_extensions_to_text(&l.domain_extensions),
-                l.redirect_https_port.map(i64::from),
-                acls::listener_acl_args(l).0,
-                acls::listener_acl_args(l).1,
-                acls::listener_acl_enabled(l),
-            ],
-        )
-        .await?;
-        self.insert_pool(pool).await?;
-        self.log(
-            &l.project_id,
-            "listener",
-            &[l.id.as_str()],
-            "create",
-            Scope::lb(&l.lb_id),
-        )
-        .await
+        self.insert_listener_row(l, pool).await
     }
 
     async fn insert_backends(&mut self, backends: &[Backend]) -> StoreResult<()> {
