@@ -25,6 +25,10 @@ use acls::acls_round_trip_and_reload_their_listeners;
 mod l7;
 use l7::l7_policies_round_trip_and_cascade;
 
+#[path = "store/spellings.rs"]
+mod spellings;
+use spellings::member_spellings_round_trip;
+
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Full)
@@ -198,12 +202,14 @@ fn backend(id: &str, address: &str, ports: BackendPorts) -> Backend {
         instance_id: None,
         subnet_id: None,
         address: address.parse().unwrap(),
+        address_text: None,
         ports,
         weight: 65_535,
         enabled: true,
         backup: false,
         // A health-check target of its own, so every case round-trips it.
         monitor_address: Some("10.0.1.250".parse().unwrap()),
+        monitor_address_text: None,
         monitor_port: Some(65_535),
         name: "b".into(),
         created_at: t(10),
@@ -995,4 +1001,5 @@ for_each_store!(
     l7_policies_round_trip_and_cascade,
     acls_round_trip_and_reload_their_listeners,
     project_networks_round_trip_count_their_users_and_delete,
+    member_spellings_round_trip,
 );
