@@ -7,9 +7,14 @@
 //! the backlog the kernel drops SYNs and clients retry. The same holds
 //! when the process nears its descriptor limit ([`crate::fd`]), and an
 //! accept that fails with EMFILE/ENFILE backs off instead of spinning.
+//!
+//! A stopped listener frees its TCP ports before `stop` returns (see
+//! [`ListenerRuntime::stop`]), so a listener started next on the same
+//! address binds at once instead of failing with EADDRINUSE.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -138,6 +143,9 @@ pub struct ListenerRuntime {
     pools: ArcSwap<Vec<Arc<PoolRuntime>>>,
     l7_pools: ArcSwap<L7Pools>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Duplicates of the listening TCP sockets the tasks own, to shut
+    /// them down when the listener stops ([`Self::stop`]).
+    sockets: Mutex<Vec<OwnedFd>>,
     status: Mutex<ListenerLive>,
     pub connections: AtomicU64,
     pub failures: AtomicU64,
@@ -226,6 +234,7 @@ impl ListenerRuntime {
                     for task in lock(&self.tasks).drain(..) {
                         task.abort();
                     }
+                    self.release_sockets();
                     self.tls.store(None);
                     *lock(&self.status) = ListenerLive::Error(reason);
                 }
@@ -240,7 +249,21 @@ impl ListenerRuntime {
         for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
+        self.release_sockets();
         self.stopped.send_replace(true);
+    }
+
+    /// Frees the listener's TCP ports now. An aborted accept task drops
+    /// its socket only when the runtime next polls it, so a listener bound
+    /// right after on the same address (a new listener replacing a deleted
+    /// one in the next topology, or a bind retry) could still find the
+    /// port listening and fail with EADDRINUSE. Shutting the listening
+    /// socket down (through a duplicate: shutdown acts on the socket, not
+    /// the descriptor) takes it out of LISTEN at once on Linux, which is
+    /// all SO_REUSEADDR needs to let the next bind through; the task's
+    /// accept then fails until the abort lands and closes the descriptor.
+    fn release_sockets(&self) {
+        release(lock(&self.sockets).drain(..));
     }
 
     /// Whether [`Self::stop`] was called, and a receiver that sees it.
@@ -265,6 +288,7 @@ impl ListenerRuntime {
             pools: ArcSwap::from_pointee(pools),
             l7_pools: ArcSwap::from_pointee(l7),
             tasks: Mutex::default(),
+            sockets: Mutex::default(),
             status: Mutex::new(ListenerLive::Active),
             connections: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -285,8 +309,9 @@ impl ListenerRuntime {
             Ok(config) => {
                 runtime.tls.store(config);
                 match bind_all(&spec, &runtime, shared) {
-                    Ok(tasks) => {
+                    Ok((tasks, sockets)) => {
                         *lock(&runtime.tasks) = tasks;
+                        *lock(&runtime.sockets) = sockets;
                         ListenerLive::Active
                     }
                     Err(status) => status,
@@ -319,17 +344,29 @@ fn ports(spec: &ListenerSpec, max: usize) -> Result<Vec<u16>, ListenerLive> {
     }
 }
 
+/// Shuts listening sockets down (see [`ListenerRuntime::release_sockets`]).
+fn release(sockets: impl Iterator<Item = OwnedFd>) {
+    for socket in sockets {
+        // A socket already shut down or closed has nothing to release.
+        let _ = nix::sys::socket::shutdown(socket.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+    }
+}
+
+/// Bound ports: the tasks serving them, and duplicates of the TCP sockets.
+type Bound = (Vec<JoinHandle<()>>, Vec<OwnedFd>);
+
 fn bind_all(
     spec: &ListenerSpec,
     runtime: &Arc<ListenerRuntime>,
     shared: &Arc<Shared>,
-) -> Result<Vec<JoinHandle<()>>, ListenerLive> {
+) -> Result<Bound, ListenerLive> {
     let ports = ports(spec, shared.config.max_ports_per_listener)?;
     let mut tasks = Vec::with_capacity(ports.len());
+    let mut sockets = Vec::with_capacity(ports.len());
     for port in ports {
         let addr = SocketAddr::new(spec.vip, port);
         let bound = match spec.protocol {
-            Protocol::Prometheus => bind_tcp(addr).map(|l| {
+            Protocol::Prometheus => bind_tcp(addr, &mut sockets).map(|l| {
                 tokio::spawn(crate::prometheus::accept_loop(
                     l,
                     runtime.clone(),
@@ -337,7 +374,7 @@ fn bind_all(
                 ))
             }),
             Protocol::Tcp | Protocol::Http | Protocol::TlsPassthrough | Protocol::Https => {
-                bind_tcp(addr).map(|l| match spec.protocol {
+                bind_tcp(addr, &mut sockets).map(|l| match spec.protocol {
                     Protocol::Http => tokio::spawn(crate::http::accept_loop(
                         l,
                         port,
@@ -367,6 +404,8 @@ fn bind_all(
                 for t in tasks {
                     t.abort();
                 }
+                // The ports bound so far are free for the bind retry.
+                release(sockets.into_iter());
                 return Err(ListenerLive::Error(format!(
                     "cannot bind {} {addr}: {e}",
                     spec.protocol
@@ -374,7 +413,7 @@ fn bind_all(
             }
         }
     }
-    Ok(tasks)
+    Ok((tasks, sockets))
 }
 
 /// Accepts connections until the task is aborted, handing each (with
@@ -439,7 +478,9 @@ pub async fn accept_each<F, Fut>(
 /// use by default (std's 128 drops bursts of new connections).
 const BACKLOG: u32 = 1024;
 
-fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+/// Binds and listens on `addr`, keeping a duplicate of the socket in
+/// `held` for [`release`].
+fn bind_tcp(addr: SocketAddr, held: &mut Vec<OwnedFd>) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -447,7 +488,9 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(BACKLOG)
+    let listener = socket.listen(BACKLOG)?;
+    held.push(listener.as_fd().try_clone_to_owned()?);
+    Ok(listener)
 }
 
 fn bind_udp(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
