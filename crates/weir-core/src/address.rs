@@ -24,6 +24,25 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
 }
 
+/// The longest text an IP literal can have: eight full IPv6 groups with
+/// the last two written as dotted IPv4
+/// (`0000:0000:0000:0000:0000:0000:255.255.255.255`).
+pub const MAX_LITERAL_LEN: usize = 45;
+
+/// The caller's own spelling of `address`, worth keeping beside it:
+/// Octavia stores a member address as the caller wrote it
+/// (`2001:db8:0:0:0:0:0:1`) and shows that text back, where Weir's form
+/// is `2001:db8::1`. Only a text that is itself an IP literal parsing to
+/// exactly `address` is kept (so nothing unvalidated is ever echoed, and
+/// the IPv4-mapped spelling of an IPv4 address, which [`canonical`] folds,
+/// is not); `None` when it is the canonical text already.
+pub fn spelling(text: &str, address: IpAddr) -> Option<String> {
+    (text.len() <= MAX_LITERAL_LEN
+        && text.parse::<IpAddr>() == Ok(address)
+        && text != address.to_string())
+    .then(|| text.to_owned())
+}
+
 /// A range in canonical form: `::ffff:10.0.0.0/104` becomes `10.0.0.0/8`,
 /// so an operator who writes the mapped form gets the range they meant.
 pub fn canonical_net(net: IpNet) -> IpNet {
@@ -110,6 +129,44 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_a_literal_of_the_same_address_is_kept_as_its_spelling() {
+        let v6 = ip("2001:db8::1");
+        assert_eq!(
+            spelling("2001:db8:0:0:0:0:0:1", v6).as_deref(),
+            Some("2001:db8:0:0:0:0:0:1")
+        );
+        assert_eq!(
+            spelling("2001:DB8:0000::0001", v6).as_deref(),
+            Some("2001:DB8:0000::0001")
+        );
+        assert_eq!(spelling("2001:db8::1", v6), None, "already canonical");
+        assert_eq!(spelling("10.0.0.1", ip("10.0.0.1")), None);
+        // Texts the parser refuses, another address, and the mapped form
+        // the canonical address folds away are never kept.
+        for text in [
+            "2001:db8::1%eth0",
+            " 2001:db8::1",
+            "2001:db8::1 ",
+            "[2001:db8::1]",
+            "2001:db8::2",
+            "2001:db8:0:0:0:0:0:1/128",
+            "02001:db8::1",
+            "",
+        ] {
+            assert_eq!(spelling(text, v6), None, "{text:?}");
+        }
+        assert_eq!(spelling("::ffff:10.0.0.1", ip("10.0.0.1")), None);
+        assert_eq!(spelling("010.0.0.1", ip("10.0.0.1")), None);
+        // The longest literal there is fits; nothing longer can parse.
+        let longest = "0000:0000:0000:0000:0000:0000:255.255.255.255";
+        assert_eq!(longest.len(), MAX_LITERAL_LEN);
+        assert_eq!(
+            spelling(longest, ip("::ffff:ffff")).as_deref(),
+            Some(longest)
+        );
     }
 
     #[test]

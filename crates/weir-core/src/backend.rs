@@ -249,10 +249,11 @@ pub fn plan_batch(
                 // The caller holds a changed monitor address to the
                 // address rules ([`BatchPlan::updated`]).
                 if let Some(text) = &spec.monitor_address {
-                    next.monitor_address =
-                        Some(text.parse::<IpAddr>().map(canonical).map_err(|_| {
-                            Error::invalid(field("monitor_address"), "is not an IP address")
-                        })?);
+                    let address = text.parse::<IpAddr>().map(canonical).map_err(|_| {
+                        Error::invalid(field("monitor_address"), "is not an IP address")
+                    })?;
+                    next.monitor_address = Some(address);
+                    next.monitor_address_text = crate::address::spelling(text, address);
                     if next != existing[at] {
                         next.updated_at = now;
                     }
@@ -291,6 +292,7 @@ mod tests {
             instance_id: instance.map(InstanceId::from),
             subnet_id: None,
             address: ip.parse().unwrap(),
+            address_text: None,
             ports: BackendPorts::One(port),
             weight: 1,
             enabled: true,
@@ -300,6 +302,7 @@ mod tests {
             updated_at: Timestamp(0),
             tags: Vec::new(),
             monitor_address: None,
+            monitor_address_text: None,
             monitor_port: None,
         }
     }

@@ -965,6 +965,10 @@ pub struct Backend {
     /// The subnet the caller registered it with, if any.
     pub subnet_id: Option<SubnetId>,
     pub address: IpAddr,
+    /// The caller's spelling of `address` when it is not the canonical
+    /// text ([`crate::address::spelling`]); identity and every rule use
+    /// `address`.
+    pub address_text: Option<String>,
     pub ports: BackendPorts,
     /// 0 means "no new connections".
     pub weight: u16,
@@ -975,6 +979,8 @@ pub struct Backend {
     /// Health-checked at this address instead of its own (Octavia's
     /// member `monitor_address`); held to the same address rules.
     pub monitor_address: Option<IpAddr>,
+    /// The caller's spelling of `monitor_address`, as for `address_text`.
+    pub monitor_address_text: Option<String>,
     /// Health-checked on this port instead of its traffic port (Octavia's
     /// member `monitor_port`).
     pub monitor_port: Option<u16>,
@@ -982,6 +988,24 @@ pub struct Backend {
     pub updated_at: Timestamp,
     /// Labels for people and their tools ([`crate::tags`]).
     pub tags: Vec<String>,
+}
+
+impl Backend {
+    /// The address as its caller wrote it (Octavia shows members so).
+    pub fn address_as_written(&self) -> String {
+        self.address_text
+            .clone()
+            .unwrap_or_else(|| self.address.to_string())
+    }
+
+    /// The health-check address as its caller wrote it.
+    pub fn monitor_address_as_written(&self) -> Option<String> {
+        self.monitor_address.map(|a| {
+            self.monitor_address_text
+                .clone()
+                .unwrap_or_else(|| a.to_string())
+        })
+    }
 }
 
 /// A resource that belongs to one project (every resource but a project

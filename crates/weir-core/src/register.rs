@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 pub use crate::address::METADATA_ADDRESS;
-use crate::address::{canonical, in_ranges};
+use crate::address::{canonical, in_ranges, spelling};
 use crate::error::QuotaKind;
 use crate::ids::*;
 use crate::inventory::{parse_ip, validate_name};
@@ -346,6 +346,14 @@ pub fn plan_register(
             .monitor_port
             .map(|p| parse_monitor_port(&field("monitor_port"), p))
             .transpose()?;
+        // The caller's spellings, kept only where they are literals of the
+        // very addresses the rules above were applied to.
+        let address_text = spec.address.as_deref().and_then(|t| spelling(t, address));
+        let monitor_address_text = spec
+            .monitor_address
+            .as_deref()
+            .zip(monitor_address)
+            .and_then(|(t, a)| spelling(t, a));
         let tags = crate::tags::validate(&field("tags"), spec.tags.as_deref().unwrap_or_default())?;
         plan.backends.push(Backend {
             id: BackendId::new(ids.next_id()),
@@ -356,12 +364,14 @@ pub fn plan_register(
             instance_id: instance.map(|i| i.id.clone()),
             subnet_id: spec.subnet_id.as_deref().map(SubnetId::new),
             address,
+            address_text,
             ports,
             weight,
             enabled: spec.enabled.unwrap_or(true),
             backup: spec.backup.unwrap_or(false),
             name,
             monitor_address,
+            monitor_address_text,
             monitor_port,
             created_at: now,
             updated_at: now,
@@ -715,5 +725,7 @@ pub fn check_name(field: &str, name: Option<&str>, rule: NameRule) -> Result<Str
     }
 }
 
+#[cfg(test)]
+mod spelling_tests;
 #[cfg(test)]
 mod tests;

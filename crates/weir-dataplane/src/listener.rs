@@ -7,9 +7,14 @@
 //! the backlog the kernel drops SYNs and clients retry. The same holds
 //! when the process nears its descriptor limit ([`crate::fd`]), and an
 //! accept that fails with EMFILE/ENFILE backs off instead of spinning.
+//!
+//! A stopped listener frees its TCP ports before `stop` returns (see
+//! [`ListenerRuntime::stop`]), so a listener started next on the same
+//! address binds at once instead of failing with EADDRINUSE.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -138,9 +143,9 @@ pub struct ListenerRuntime {
     pools: ArcSwap<Vec<Arc<PoolRuntime>>>,
     l7_pools: ArcSwap<L7Pools>,
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// A duplicate of each bound socket, for a successor process
-    /// ([`crate::handover`]); dropped with the accept loops, so a stopped
-    /// listener's port closes.
+    /// A duplicate of each bound socket: for a successor process
+    /// ([`crate::handover`]), and to shut a stopped listener's sockets
+    /// down at once ([`Self::release_sockets`]).
     pub(crate) sockets: Mutex<Vec<std::os::fd::OwnedFd>>,
     status: Mutex<ListenerLive>,
     pub connections: AtomicU64,
@@ -230,7 +235,7 @@ impl ListenerRuntime {
                     for task in lock(&self.tasks).drain(..) {
                         task.abort();
                     }
-                    lock(&self.sockets).clear();
+                    self.release_sockets();
                     self.tls.store(None);
                     *lock(&self.status) = ListenerLive::Error(reason);
                 }
@@ -245,8 +250,21 @@ impl ListenerRuntime {
         for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
-        lock(&self.sockets).clear();
+        self.release_sockets();
         self.stopped.send_replace(true);
+    }
+
+    /// Frees the listener's TCP ports now. An aborted accept task drops
+    /// its socket only when the runtime next polls it, so a listener bound
+    /// right after on the same address (a new listener replacing a deleted
+    /// one in the next topology, or a bind retry) could still find the
+    /// port listening and fail with EADDRINUSE. Shutting the listening
+    /// socket down (through a duplicate: shutdown acts on the socket, not
+    /// the descriptor) takes it out of LISTEN at once on Linux, which is
+    /// all SO_REUSEADDR needs to let the next bind through; the task's
+    /// accept then fails until the abort lands and closes the descriptor.
+    fn release_sockets(&self) {
+        release(lock(&self.sockets).drain(..));
     }
 
     /// Whether [`Self::stop`] was called, and a receiver that sees it.
@@ -326,6 +344,14 @@ fn ports(spec: &ListenerSpec, max: usize) -> Result<Vec<u16>, ListenerLive> {
     }
 }
 
+/// Shuts listening sockets down (see [`ListenerRuntime::release_sockets`]).
+fn release(sockets: impl Iterator<Item = OwnedFd>) {
+    for socket in sockets {
+        // A socket already shut down or closed has nothing to release.
+        let _ = nix::sys::socket::shutdown(socket.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+    }
+}
+
 fn bind_all(
     spec: &ListenerSpec,
     runtime: &Arc<ListenerRuntime>,
@@ -374,7 +400,8 @@ fn bind_all(
                 for t in tasks {
                     t.abort();
                 }
-                lock(&runtime.sockets).clear();
+                // The ports bound so far are free for the bind retry.
+                release(lock(&runtime.sockets).drain(..));
                 return Err(ListenerLive::Error(format!(
                     "cannot bind {} {addr}: {e}",
                     spec.protocol

@@ -113,6 +113,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("../migrations/postgres/0022_project_networks.sql"),
     ),
+    (
+        23,
+        include_str!("../migrations/postgres/0023_member_address_spelling.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -102,6 +102,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         27,
         include_str!("../migrations/sqlite/0027_project_networks.sql"),
     ),
+    (
+        28,
+        include_str!("../migrations/sqlite/0028_member_address_spelling.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

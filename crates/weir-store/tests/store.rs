@@ -32,6 +32,10 @@ use watch::projects_number_their_own_changes;
 mod l7;
 use l7::l7_policies_round_trip_and_cascade;
 
+#[path = "store/spellings.rs"]
+mod spellings;
+use spellings::member_spellings_round_trip;
+
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Full)
@@ -205,12 +209,14 @@ fn backend(id: &str, address: &str, ports: BackendPorts) -> Backend {
         instance_id: None,
         subnet_id: None,
         address: address.parse().unwrap(),
+        address_text: None,
         ports,
         weight: 65_535,
         enabled: true,
         backup: false,
         // A health-check target of its own, so every case round-trips it.
         monitor_address: Some("10.0.1.250".parse().unwrap()),
+        monitor_address_text: None,
         monitor_port: Some(65_535),
         name: "b".into(),
         created_at: t(10),
@@ -1005,4 +1011,5 @@ for_each_store!(
     leases_are_compare_and_set_on_the_epoch,
     project_networks_round_trip_count_their_users_and_delete,
     projects_number_their_own_changes,
+    member_spellings_round_trip,
 );

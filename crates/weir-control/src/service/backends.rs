@@ -300,12 +300,16 @@ async fn apply_monitor_address(
     let Some(change) = change else {
         return Ok(());
     };
-    let address = match change {
-        None => None,
-        Some(text) => Some(check_monitor(tx, next, text, settings).await?),
+    let (address, spelled) = match change {
+        None => (None, None),
+        Some(text) => {
+            let address = check_monitor(tx, next, text, settings).await?;
+            (Some(address), weir_core::address::spelling(text, address))
+        }
     };
-    if address != next.monitor_address {
+    if address != next.monitor_address || spelled != next.monitor_address_text {
         next.monitor_address = address;
+        next.monitor_address_text = spelled;
         next.updated_at = at;
     }
     Ok(())

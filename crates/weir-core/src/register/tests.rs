@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 const P: &str = "proj";
 
-fn ts() -> Timestamp {
+pub(super) fn ts() -> Timestamp {
     Timestamp(1_000)
 }
 
@@ -61,7 +61,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
     }
 }
 
-fn snapshot() -> RegisterSnapshot {
+pub(super) fn snapshot() -> RegisterSnapshot {
     RegisterSnapshot {
         load_balancer: LoadBalancer {
             id: "lb-1".into(),
@@ -177,7 +177,7 @@ fn by_instance(id: &str) -> BackendSpec {
     }
 }
 
-fn by_address(ip: &str) -> BackendSpec {
+pub(super) fn by_address(ip: &str) -> BackendSpec {
     BackendSpec {
         address: Some(ip.into()),
         ..Default::default()
@@ -211,7 +211,7 @@ fn plan(specs: &[BackendSpec]) -> Result<RegisterPlan, Error> {
     plan_with(&snapshot(), specs, &RegisterPolicy::native())
 }
 
-fn existing(address: &str, port: u16, instance: Option<&str>) -> Backend {
+pub(super) fn existing(address: &str, port: u16, instance: Option<&str>) -> Backend {
     Backend {
         id: "be-old".into(),
         project_id: P.into(),
@@ -221,6 +221,7 @@ fn existing(address: &str, port: u16, instance: Option<&str>) -> Backend {
         instance_id: instance.map(InstanceId::from),
         subnet_id: None,
         address: address.parse().unwrap(),
+        address_text: None,
         ports: BackendPorts::One(port),
         weight: 1,
         enabled: true,
@@ -230,6 +231,7 @@ fn existing(address: &str, port: u16, instance: Option<&str>) -> Backend {
         updated_at: ts(),
         tags: Vec::new(),
         monitor_address: None,
+        monitor_address_text: None,
         monitor_port: None,
     }
 }
@@ -389,7 +391,7 @@ fn addresses_must_be_private_and_never_reserved() {
     );
 }
 
-fn with_settings(
+pub(super) fn with_settings(
     snap: &RegisterSnapshot,
     specs: &[BackendSpec],
     settings: &Settings,

@@ -18,6 +18,7 @@ mod limits;
 mod ping;
 mod policy;
 mod pool;
+mod rebind;
 mod reencrypt;
 mod smuggling;
 mod sticky;

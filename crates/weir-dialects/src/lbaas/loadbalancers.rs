@@ -268,7 +268,7 @@ pub(super) async fn lb_status(
                 .iter()
                 .map(|b| {
                     let (provisioning, operating) = member_status(c, b, monitored);
-                    json!({"id": b.id.as_str(), "name": b.name, "address": b.address.to_string(),
+                    json!({"id": b.id.as_str(), "name": b.name, "address": b.address_as_written(),
                            "protocol_port": b.ports.key(), "provisioning_status": provisioning,
                            "operating_status": operating})
                 })

@@ -294,7 +294,9 @@ pub(super) fn member_view(c: &Control, b: &Backend, monitored: bool) -> Value {
     json!({
         "id": b.id.as_str(),
         "name": b.name,
-        "address": b.address.to_string(),
+        // Octavia and Neutron LBaaS keep a member's address as its caller
+        // wrote it; so does Weir, once it is a literal of the same address.
+        "address": b.address_as_written(),
         "protocol_port": b.ports.key(),
         "weight": b.weight,
         "admin_state_up": b.enabled,
@@ -305,7 +307,7 @@ pub(super) fn member_view(c: &Control, b: &Backend, monitored: bool) -> Value {
         "pool_id": b.pool_id.as_str(),
         "provisioning_status": provisioning,
         "operating_status": operating,
-        "monitor_address": b.monitor_address.map(|a| a.to_string()),
+        "monitor_address": b.monitor_address_as_written(),
         "monitor_port": b.monitor_port,
         "created_at": b.created_at.to_string(),
         "updated_at": b.updated_at.to_string(),

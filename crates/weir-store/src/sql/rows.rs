@@ -485,6 +485,14 @@ pub(super) fn ports_from_text(text: Option<String>) -> StoreResult<BackendPorts>
 
 pub(super) fn backend_from(row: &impl Columns) -> StoreResult<Backend> {
     let weight = row.int("weight")?;
+    let address = parsed(row, "address")?;
+    let monitor_address = row
+        .opt_text("monitor_address")?
+        .map(|a| {
+            a.parse()
+                .map_err(|_| StoreError::Corrupt(format!("monitor_address {a:?}")))
+        })
+        .transpose()?;
     Ok(Backend {
         id: BackendId::new(row.text("id")?),
         project_id: ProjectId::new(row.text("project_id")?),
@@ -493,25 +501,40 @@ pub(super) fn backend_from(row: &impl Columns) -> StoreResult<Backend> {
         listener_id: row.opt_text("listener_id")?.map(ListenerId::new),
         instance_id: row.opt_text("instance_id")?.map(InstanceId::new),
         subnet_id: row.opt_text("subnet_id")?.map(SubnetId::new),
-        address: parsed(row, "address")?,
+        address_text: spelling_col(row, "address_text", Some(address))?,
+        address,
         ports: ports_from_text(row.opt_text("ports")?)?,
         weight: u16::try_from(weight)
             .map_err(|_| StoreError::Corrupt(format!("weight {weight}")))?,
         enabled: row.flag("enabled")?,
         backup: row.flag("backup")?,
         name: row.text("name")?,
-        monitor_address: row
-            .opt_text("monitor_address")?
-            .map(|a| {
-                a.parse()
-                    .map_err(|_| StoreError::Corrupt(format!("monitor_address {a:?}")))
-            })
-            .transpose()?,
+        monitor_address_text: spelling_col(row, "monitor_address_text", monitor_address)?,
+        monitor_address,
         monitor_port: port_col(row, "monitor_port")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
         tags: tags_col(row, "tags")?,
     })
+}
+
+/// A caller's spelling of an address (migration 0028): read back only if
+/// it is still a literal of that very address, so a row edited behind
+/// Weir's back can never make an API echo arbitrary text.
+fn spelling_col(
+    row: &impl Columns,
+    name: &str,
+    address: Option<std::net::IpAddr>,
+) -> StoreResult<Option<String>> {
+    match (row.opt_text(name)?, address) {
+        (None, _) => Ok(None),
+        (Some(text), Some(address))
+            if weir_core::address::spelling(&text, address).as_deref() == Some(&text) =>
+        {
+            Ok(Some(text))
+        }
+        (Some(text), _) => Err(StoreError::Corrupt(format!("{name} {text:?}"))),
+    }
 }
 
 pub(super) fn change_from(row: &impl Columns) -> StoreResult<ChangeRecord> {

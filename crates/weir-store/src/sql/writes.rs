@@ -520,11 +520,12 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         let Some(first) = backends.first() else {
             return Ok(());
         };
-        const WIDTH: usize = 19;
+        const WIDTH: usize = 21;
         for chunk in backends.chunks(INSERT_CHUNK) {
             let sql = format!(
                 "INSERT INTO backends (id, project_id, pool_id, lb_id, listener_id, instance_id, subnet_id, address, ports, \
-                 port_key, weight, enabled, backup, name, created_at, updated_at, monitor_address, monitor_port, tags) \
+                 port_key, weight, enabled, backup, name, created_at, updated_at, monitor_address, monitor_port, tags, \
+                 address_text, monitor_address_text) \
                  VALUES {}",
                 value_rows(chunk.len(), WIDTH)
             );
@@ -550,6 +551,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                     b.monitor_address.map(|a| a.to_string()),
                     b.monitor_port.map(i64::from),
                     tags_to_text(&b.tags),
+                    b.address_text.as_deref(),
+                    b.monitor_address_text.as_deref(),
                 ]);
             }
             self.exec(&sql, bound).await?;
@@ -618,7 +621,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn update_backend(&mut self, b: &Backend) -> StoreResult<()> {
         self.exec(
             "UPDATE backends SET weight = $1, enabled = $2, backup = $3, name = $4, updated_at = $5, \
-             ports = $6, port_key = $7, monitor_address = $8, monitor_port = $9, tags = $10 WHERE id = $11",
+             ports = $6, port_key = $7, monitor_address = $8, monitor_port = $9, tags = $10, \
+             monitor_address_text = $11 WHERE id = $12",
             args![
                 i64::from(b.weight),
                 b.enabled,
@@ -630,6 +634,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 b.monitor_address.map(|a| a.to_string()),
                 b.monitor_port.map(i64::from),
                 tags_to_text(&b.tags),
+                b.monitor_address_text.as_deref(),
                 b.id.as_str(),
             ],
         )
