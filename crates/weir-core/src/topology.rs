@@ -577,6 +577,7 @@ mod tests {
             certificate_ids: Vec::new(),
             tls_refs: Vec::new(),
             tls_options: Default::default(),
+            client_auth: Default::default(),
             domain_extensions: Vec::new(),
             redirect_https_port: None,
             default_pool_id: "own".into(),

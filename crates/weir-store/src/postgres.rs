@@ -113,6 +113,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("../migrations/postgres/0022_project_networks.sql"),
     ),
+    (
+        24,
+        include_str!("../migrations/postgres/0024_listener_client_auth.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

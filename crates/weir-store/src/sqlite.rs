@@ -102,6 +102,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         27,
         include_str!("../migrations/sqlite/0027_project_networks.sql"),
     ),
+    (
+        29,
+        include_str!("../migrations/sqlite/0029_listener_client_auth.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.
