@@ -102,6 +102,15 @@ impl TlsBody {
         if mode.is_none() && ca.is_none() && crl.is_none() {
             return Ok(None);
         }
+        // Huawei's refs are its certificate ids, not key-manager URLs:
+        // refused before they are read as either.
+        let named = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
+        let asks = mode.is_some_and(|m| !m.is_null() && m.as_str() != Some("NONE"));
+        if flavor == Flavor::Huawei && (asks || named(ca) || named(crl)) {
+            return Err(LbaasError::unsupported(
+                "client certificate verification on Huawei listeners",
+            ));
+        }
         let mut out = current.clone();
         match mode {
             None => {}
@@ -136,11 +145,6 @@ impl TlsBody {
                     )))
                 }
             }
-        }
-        if flavor == Flavor::Huawei && !out.is_off() {
-            return Err(LbaasError::unsupported(
-                "client certificate verification on Huawei listeners",
-            ));
         }
         Ok(Some(out))
     }
