@@ -84,3 +84,74 @@ pub fn verifier(verify: &ClientVerify) -> Result<Arc<dyn ClientCertVerifier>, St
     }
     builder.build().map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ca(name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().unwrap();
+        (params.self_signed(&key).unwrap(), key)
+    }
+
+    fn crl(issuer: &(rcgen::Certificate, rcgen::KeyPair)) -> String {
+        rcgen::CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2024, 1, 1),
+            next_update: rcgen::date_time_ymd(2099, 1, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer.0, &issuer.1)
+        .unwrap()
+        .pem()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_crl_is_pem_signed_by_the_bundle() {
+        let mine = ca("mine");
+        let theirs = ca("theirs");
+        let bundle = mine.0.pem();
+        assert_eq!(
+            crls(bundle.as_bytes(), crl(&mine).as_bytes())
+                .unwrap()
+                .len(),
+            1
+        );
+        let foreign = crls(bundle.as_bytes(), crl(&theirs).as_bytes()).unwrap_err();
+        assert!(foreign.contains("not signed"), "{foreign}");
+        assert!(crls(bundle.as_bytes(), b"garbage").is_err());
+        assert!(crls(b"garbage", crl(&mine).as_bytes()).is_err());
+        // The issuer's name alone is not enough: a CRL by another key
+        // under the same name is refused.
+        let impostor = ca("mine");
+        assert!(crls(bundle.as_bytes(), crl(&impostor).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn verifiers_build_for_both_modes_and_refuse_garbage() {
+        let mine = ca("mine");
+        for mandatory in [true, false] {
+            let v = ClientVerify {
+                mandatory,
+                ca_pem: mine.0.pem().into(),
+                crl_pem: Some(crl(&mine).into()),
+            };
+            let built = verifier(&v).unwrap();
+            assert_eq!(built.client_auth_mandatory(), mandatory);
+        }
+        let bad = ClientVerify {
+            mandatory: true,
+            ca_pem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+            crl_pem: None,
+        };
+        assert!(verifier(&bad).is_err());
+    }
+}
