@@ -323,7 +323,7 @@ class KeyManagerTest(LbaasTestCase):
             "loadbalancer_id": lb.id, "protocol": "TERMINATED_HTTPS", "protocol_port": port,
             "default_tls_container_ref": good, "client_authentication": "MANDATORY"}},
             token=self.conn.auth_token)
-        self.assertEqual(resp.status, 501, "client certificates: %r" % resp)
+        self.assertEqual(resp.status, 400, "MANDATORY without a client CA: %r" % resp)
         # Nothing was made by the refusals.
         self.assertEqual(lbx.get_load_balancer(lb.id).listeners, [])
 

@@ -240,7 +240,18 @@ impl Follower {
             }
             if listener.protocol == Protocol::Https {
                 let secrets = self.secrets.get();
-                spec.tls = Some(Arc::new(listener_tls(reads, &secrets, &listener).await?));
+                let mut tls = listener_tls(reads, &secrets, &listener).await?;
+                // A CA or CRL that no longer resolves serves nothing,
+                // never a listener that stops verifying its clients.
+                match crate::keymaterial::client_verify_material(reads, &secrets, &listener, now())
+                    .await?
+                {
+                    Ok(verify) => spec.client_verify = verify.map(Arc::new),
+                    Err((field, why)) => {
+                        tls = ListenerTls::Unavailable(format!("{field}: {why}"));
+                    }
+                }
+                spec.tls = Some(Arc::new(tls));
             }
             let kept = previous.get(&listener.id);
             let spec = Arc::new(with_l7(spec, &listener, &own, &pools, kept));

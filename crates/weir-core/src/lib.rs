@@ -42,6 +42,7 @@ pub mod acl;
 pub mod address;
 pub mod backend;
 pub mod certificate;
+pub mod client_auth;
 pub mod cluster;
 pub mod error;
 pub mod flavor;

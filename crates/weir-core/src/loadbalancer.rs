@@ -237,6 +237,10 @@ pub struct NewListener {
     pub tls_refs: Vec<crate::keymgr::TlsRef>,
     /// HTTPS listeners: versions, suites, ALPN ([`crate::tls::check`]).
     pub tls_options: crate::tls::TlsOptions,
+    /// HTTPS listeners: client-certificate verification
+    /// ([`crate::client_auth::check`]; the caller resolves the refs and
+    /// holds their bytes to `weir-tls`'s rules).
+    pub client_auth: crate::client_auth::ClientAuth,
     /// An HTTPS listener made before its certificate (UCloud's VServer,
     /// bound with `BindSSL` later): it may name none, and serves nothing
     /// until it does.
@@ -413,6 +417,9 @@ pub struct ListenerUpdate {
     pub tls_ciphers: Option<Option<String>>,
     /// `Some(empty)`: back to the default ALPN.
     pub alpn_protocols: Option<Vec<String>>,
+    /// Replaces the client-certificate verification whole (the caller
+    /// merges a dialect's per-field changes and resolves the refs).
+    pub client_auth: Option<crate::client_auth::ClientAuth>,
     /// As [`NewListener::certificates_later`]: the new list may be empty.
     pub certificates_later: bool,
     /// `Some(None)`: forward again; `Some(Some(port))`: redirect (the
@@ -487,6 +494,10 @@ pub fn plan_listener_update(
         next.tls_options.alpn = alpn.clone();
     }
     crate::tls::check(next.protocol, &next.tls_options)?;
+    if let Some(auth) = &update.client_auth {
+        crate::client_auth::check(next.protocol, auth)?;
+        next.client_auth = auth.clone();
+    }
     if let Some(headers) = update.forwarded_headers {
         check_forwarded_headers(next.protocol, headers)?;
         next.forwarded_headers = headers;
@@ -649,6 +660,7 @@ pub fn plan_listener(
         certificate::listener_certificate_ids(protocol, &req.certificate_ids, !tls_refs.is_empty())?
     };
     crate::tls::check(protocol, &req.tls_options)?;
+    crate::client_auth::check(protocol, &req.client_auth)?;
     let redirect_https_port = redirect_target(protocol, req.redirect_https_port, siblings)?;
     let backend_port = match req.backend_port {
         None => None,
@@ -732,6 +744,7 @@ pub fn plan_listener(
             certificate_ids,
             tls_refs,
             tls_options: req.tls_options.clone(),
+            client_auth: req.client_auth.clone(),
             domain_extensions: Vec::new(),
             redirect_https_port,
             default_pool_id: pool.id.clone(),

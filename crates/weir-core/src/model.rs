@@ -696,6 +696,9 @@ pub struct Listener {
     pub tls_refs: Vec<crate::keymgr::TlsRef>,
     /// HTTPS listeners only: versions, suites and ALPN offered.
     pub tls_options: crate::tls::TlsOptions,
+    /// HTTPS listeners only: client-certificate verification
+    /// ([`crate::client_auth`]); off by default.
+    pub client_auth: crate::client_auth::ClientAuth,
     /// HTTPS listeners only: certificates chosen for a client's SNI by
     /// the domain named here before any certificate's own names (Aliyun's
     /// domain extensions; [`crate::sni`]).

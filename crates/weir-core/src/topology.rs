@@ -69,6 +69,11 @@ pub struct ListenerSpec {
     pub tls: Option<Arc<ListenerTls>>,
     /// HTTPS listeners: the versions, suites and ALPN offered.
     pub tls_options: crate::tls::TlsOptions,
+    /// HTTPS listeners that verify client certificates: the opened CA
+    /// bundle and CRL ([`crate::client_auth`]); `None`: clients are not
+    /// asked for one. A ref that no longer resolves makes `tls`
+    /// [`ListenerTls::Unavailable`], never a listener that stops verifying.
+    pub client_verify: Option<Arc<crate::client_auth::ClientVerify>>,
     /// HTTP listeners: answer every request with a redirect to HTTPS on
     /// this port instead of forwarding it.
     pub redirect_https_port: Option<u16>,
@@ -422,6 +427,7 @@ pub fn listener_spec(
         l7_targets: Vec::new(),
         tls: None,
         tls_options: listener.tls_options.clone(),
+        client_verify: None,
         redirect_https_port: listener.redirect_https_port,
     }
 }
@@ -571,6 +577,7 @@ mod tests {
             certificate_ids: Vec::new(),
             tls_refs: Vec::new(),
             tls_options: Default::default(),
+            client_auth: Default::default(),
             domain_extensions: Vec::new(),
             redirect_https_port: None,
             default_pool_id: "own".into(),

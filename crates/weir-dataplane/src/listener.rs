@@ -220,7 +220,9 @@ impl ListenerRuntime {
             .set_limit(spec.max_connections.unwrap_or(self.default_cap) as usize);
         let tls_changed = spec.protocol == Protocol::Https && {
             let old = self.spec.load();
-            old.tls != spec.tls || old.tls_options != spec.tls_options
+            old.tls != spec.tls
+                || old.tls_options != spec.tls_options
+                || old.client_verify != spec.client_verify
         };
         // Pools first: a connection that reads the new spec finds the
         // pools its routes name.

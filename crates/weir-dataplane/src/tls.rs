@@ -49,7 +49,11 @@ pub fn server_config(spec: &ListenerSpec) -> Result<Arc<rustls::ServerConfig>, S
                     domains: &c.domains,
                 })
                 .collect();
-            weir_tls::server::server_config_with(&material, &spec.tls_options)
+            weir_tls::server::server_config_verifying(
+                &material,
+                &spec.tls_options,
+                spec.client_verify.as_deref(),
+            )
         }
     }
 }

@@ -117,6 +117,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         23,
         include_str!("../migrations/postgres/0023_member_address_spelling.sql"),
     ),
+    (
+        24,
+        include_str!("../migrations/postgres/0024_listener_client_auth.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -106,6 +106,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         28,
         include_str!("../migrations/sqlite/0028_member_address_spelling.sql"),
     ),
+    (
+        29,
+        include_str!("../migrations/sqlite/0029_listener_client_auth.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

@@ -171,6 +171,18 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
             ciphers: Some("TLS_AES_128_GCM_SHA256".into()),
             alpn: vec!["http/1.1".into()],
         },
+        // Client-certificate verification round-trips through its column.
+        client_auth: weir_core::client_auth::ClientAuth {
+            mode: weir_core::client_auth::ClientAuthMode::Optional,
+            ca: Some(weir_core::keymgr::TlsRef {
+                href: "http://h/key-manager/v1/secrets/ca".into(),
+                target: weir_core::keymgr::KeyRef::Secret("ca".into()),
+            }),
+            crl: Some(weir_core::keymgr::TlsRef {
+                href: "http://h/key-manager/v1/containers/crl".into(),
+                target: weir_core::keymgr::KeyRef::Container("crl".into()),
+            }),
+        },
         domain_extensions: vec![weir_core::model::DomainExtension {
             id: "l1.de-1".into(),
             domain: "*.example.com".into(),

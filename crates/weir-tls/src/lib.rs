@@ -15,6 +15,7 @@
 
 pub mod bundle;
 pub mod client;
+pub mod client_auth;
 pub mod server;
 
 use rustls::pki_types::pem::PemObject;

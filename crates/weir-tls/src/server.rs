@@ -160,6 +160,16 @@ pub fn server_config_with(
     certificates: &[Material<'_>],
     options: &TlsOptions,
 ) -> Result<Arc<ServerConfig>, String> {
+    server_config_verifying(certificates, options, None)
+}
+
+/// [`server_config_with`] that also verifies clients' certificates when
+/// `clients` names a CA bundle ([`crate::client_auth::verifier`]).
+pub fn server_config_verifying(
+    certificates: &[Material<'_>],
+    options: &TlsOptions,
+    clients: Option<&weir_core::client_auth::ClientVerify>,
+) -> Result<Arc<ServerConfig>, String> {
     if certificates.is_empty() {
         return Err("no certificate to serve".into());
     }
@@ -201,11 +211,17 @@ pub fn server_config_with(
             TlsVersion::Tls13 => &rustls::version::TLS13,
         })
         .collect();
-    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+    let builder = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&versions)
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
+        .map_err(|e| e.to_string())?;
+    let builder = match clients {
+        Some(verify) => builder.with_client_cert_verifier(
+            crate::client_auth::verifier(verify)
+                .map_err(|e| format!("client certificate verification: {e}"))?,
+        ),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = options.alpn().into_iter().map(String::into_bytes).collect();
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
     config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;

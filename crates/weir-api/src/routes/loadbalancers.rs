@@ -190,6 +190,7 @@ pub(super) async fn create_listener(
         certificate_ids: req.certificate_ids,
         tls_refs: Vec::new(),
         tls_options: Default::default(),
+        client_auth: Default::default(),
         certificates_later: false,
         redirect_https_port: req.redirect_https_port,
     };

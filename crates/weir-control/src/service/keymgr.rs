@@ -221,6 +221,22 @@ pub(super) async fn check_pool_ca(
     Ok(())
 }
 
+/// A listener's client CA bundle and CRL, resolved in the transaction
+/// that stores the listener: one that does not resolve in its project,
+/// or whose bytes `weir-tls` refuses, is Octavia's 400.
+pub(super) async fn check_client_auth(
+    tx: &mut dyn StoreTx,
+    secrets: &crate::secrets::SecretBox,
+    listener: &Listener,
+) -> ControlResult<()> {
+    if let Err((field, why)) =
+        crate::keymaterial::client_verify_material(tx, secrets, listener, now()).await?
+    {
+        return Err(Error::invalid(field, format!("Could not retrieve certificate: {why}")).into());
+    }
+    Ok(())
+}
+
 pub(super) async fn check_tls_refs(
     tx: &mut dyn StoreTx,
     secrets: &crate::secrets::SecretBox,

@@ -262,6 +262,7 @@ impl Control {
             check_certificates(tx, &plan.listener).await?;
             super::acls::check_listener_acl(tx, &lb, plan.listener.acl.as_ref()).await?;
             super::keymgr::check_tls_refs(tx, &secrets, &plan.listener).await?;
+            super::keymgr::check_client_auth(tx, &secrets, &plan.listener).await?;
             plan.default_pool = plan_pool_update(&plan.default_pool, &pool, capabilities, now())?;
             if let Some(group) = &plan.listener.group_pool_id {
                 let found = tx.pool(group).await?;
@@ -506,6 +507,9 @@ impl Control {
             }
             if next.tls_refs != current.tls_refs {
                 super::keymgr::check_tls_refs(tx, &secrets, &next).await?;
+            }
+            if next.client_auth != current.client_auth {
+                super::keymgr::check_client_auth(tx, &secrets, &next).await?;
             }
             if next.redirect_https_port.is_some()
                 && next.redirect_https_port != current.redirect_https_port

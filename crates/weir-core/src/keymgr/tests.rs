@@ -209,6 +209,7 @@ fn what_a_listener_serves_from_is_not_deleted() {
         certificate_ids: Vec::new(),
         tls_refs: Vec::new(),
         tls_options: Default::default(),
+        client_auth: Default::default(),
         domain_extensions: Vec::new(),
         redirect_https_port: None,
         default_pool_id: "pool-1".into(),

@@ -51,6 +51,7 @@ fn listener(ports: ListenerPorts, mode: ForwardingMode) -> Listener {
         certificate_ids: Vec::new(),
         tls_refs: Vec::new(),
         tls_options: Default::default(),
+        client_auth: Default::default(),
         domain_extensions: Vec::new(),
         redirect_https_port: None,
         default_pool_id: "pool-1".into(),

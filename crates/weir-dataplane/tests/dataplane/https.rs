@@ -61,6 +61,13 @@ impl Ca {
         }
     }
 
+    /// Roots holding this CA.
+    pub(crate) fn roots(&self) -> rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.cert.der().clone()).unwrap();
+        roots
+    }
+
     /// A client that verifies against this CA, offering `alpn`.
     pub(crate) fn client(&self, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();

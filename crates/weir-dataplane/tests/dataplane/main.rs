@@ -15,6 +15,7 @@ mod http_limits;
 mod https;
 mod l7;
 mod limits;
+mod mtls;
 mod ping;
 mod policy;
 mod pool;

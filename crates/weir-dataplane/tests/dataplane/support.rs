@@ -208,6 +208,7 @@ pub fn topology(
         l7_targets: Vec::new(),
         tls: None,
         tls_options: Default::default(),
+        client_verify: None,
         redirect_https_port: None,
     };
     Arc::new(Topology {

@@ -395,6 +395,7 @@ pub(super) async fn create_listener(
                 certificate_ids: tls.certificate_ids,
                 tls_refs: tls.refs,
                 tls_options: tls.options,
+                client_auth: tls.client_auth,
                 ..Default::default()
             },
         )
@@ -512,6 +513,7 @@ pub(super) async fn update_listener(
                 tls_versions: tls.versions,
                 tls_ciphers: tls.ciphers,
                 alpn_protocols: tls.alpn,
+                client_auth: tls.client_auth,
                 ..ListenerUpdate::default()
             },
         )

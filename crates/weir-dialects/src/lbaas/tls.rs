@@ -1,10 +1,12 @@
 //! A listener's TLS fields: Octavia's TERMINATED_HTTPS refs (key-manager
 //! URLs, which must name this Weir's own key manager), Huawei's (its
 //! certificate ids), the TLS options of Octavia API 2.15/2.17/2.20, and
-//! the client-certificate fields (API 2.8), refused until Weir verifies
-//! client certificates.
+//! the client-certificate fields (API 2.8: `client_authentication`,
+//! `client_ca_tls_container_ref`, `client_crl_container_ref`, key-manager
+//! URLs as the certificate refs; Octavia's only, Huawei's refused).
 
 use axum::http::HeaderMap;
+use weir_core::client_auth::{ClientAuth, ClientAuthMode};
 use weir_core::keymgr::{KeyRef, TlsRef};
 use weir_core::tls::{self as tlsopt, TlsOptions, TlsVersion};
 
@@ -37,6 +39,7 @@ pub(super) struct TlsCreate {
     pub refs: Vec<TlsRef>,
     pub certificate_ids: Vec<String>,
     pub options: TlsOptions,
+    pub client_auth: ClientAuth,
 }
 
 /// What an update body changes.
@@ -47,6 +50,7 @@ pub(super) struct TlsChange {
     pub versions: Option<Vec<TlsVersion>>,
     pub ciphers: Option<Option<String>>,
     pub alpn: Option<Vec<String>>,
+    pub client_auth: Option<ClientAuth>,
 }
 
 fn could_not_retrieve(href: &str) -> LbaasError {
@@ -82,28 +86,42 @@ pub(super) fn key_ref(headers: &HeaderMap, href: &str) -> Result<TlsRef, LbaasEr
 }
 
 impl TlsBody {
-    /// The client-certificate fields (mTLS, API 2.8) and Huawei's own.
-    fn refuse_unhonoured(&self) -> Result<(), LbaasError> {
-        for (name, value) in [
-            (
-                "client_ca_tls_container_ref",
-                &self.client_ca_tls_container_ref,
-            ),
-            ("client_crl_container_ref", &self.client_crl_container_ref),
-        ] {
-            if value.as_ref().is_some_and(|v| !v.is_null()) {
-                return Err(LbaasError::unsupported(format!(
-                    "{name} (Weir does not verify client certificates yet)"
-                )));
-            }
+    /// The client-certificate fields merged over `current`: `None` when
+    /// the body names none of them. Octavia's refs are key-manager URLs
+    /// of this Weir (resolved in the listener's project by the control
+    /// plane); Huawei's listeners do not verify clients (501).
+    fn client_auth(
+        &self,
+        flavor: Flavor,
+        headers: &HeaderMap,
+        current: &ClientAuth,
+    ) -> Result<Option<ClientAuth>, LbaasError> {
+        let mode = self.client_authentication.as_ref();
+        let ca = self.client_ca_tls_container_ref.as_ref();
+        let crl = self.client_crl_container_ref.as_ref();
+        if mode.is_none() && ca.is_none() && crl.is_none() {
+            return Ok(None);
         }
-        match self.client_authentication.as_ref() {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) if s == "NONE" => {}
-            Some(Value::String(s)) if s == "OPTIONAL" || s == "MANDATORY" => {
-                return Err(LbaasError::unsupported(format!(
-                    "client_authentication {s} (Weir does not verify client certificates yet)"
-                )))
+        // Huawei's refs are its certificate ids, not key-manager URLs:
+        // refused before they are read as either.
+        let named = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
+        let asks = mode.is_some_and(|m| !m.is_null() && m.as_str() != Some("NONE"));
+        if flavor == Flavor::Huawei && (asks || named(ca) || named(crl)) {
+            return Err(LbaasError::unsupported(
+                "client certificate verification on Huawei listeners",
+            ));
+        }
+        let mut out = current.clone();
+        match mode {
+            None => {}
+            Some(Value::Null) => out.mode = ClientAuthMode::None,
+            Some(Value::String(s)) => {
+                out.mode = ClientAuthMode::parse("client_authentication", s).map_err(|_| {
+                    LbaasError::bad_request(format!(
+                        "Invalid input for field/attribute client_authentication. Value: \
+                         '{s}'. Value should be one of NONE, OPTIONAL, MANDATORY"
+                    ))
+                })?
             }
             Some(other) => {
                 return Err(LbaasError::bad_request(format!(
@@ -112,6 +130,27 @@ impl TlsBody {
                 )))
             }
         }
+        for (name, value, slot) in [
+            ("client_ca_tls_container_ref", ca, &mut out.ca),
+            ("client_crl_container_ref", crl, &mut out.crl),
+        ] {
+            match value {
+                None => {}
+                Some(Value::Null) => *slot = None,
+                Some(Value::String(href)) => *slot = Some(key_ref(headers, href)?),
+                Some(other) => {
+                    return Err(LbaasError::bad_request(format!(
+                        "Invalid input for field/attribute {name}. Value: '{other}'. \
+                         Value should be a string"
+                    )))
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Huawei's own fields Weir does not honour.
+    fn refuse_unhonoured(&self) -> Result<(), LbaasError> {
         if self
             .tls_ciphers_policy
             .as_ref()
@@ -212,6 +251,9 @@ impl TlsBody {
             .flatten()
             .unwrap_or_default();
         let mut options = self.options()?;
+        let client_auth = self
+            .client_auth(flavor, headers, &ClientAuth::default())?
+            .unwrap_or_default();
         if flavor == Flavor::Huawei {
             let http2 = self.http2()?;
             Self::http2_only_on_tls(protocol == "TERMINATED_HTTPS", http2)?;
@@ -228,6 +270,7 @@ impl TlsBody {
             }
             return Ok(TlsCreate {
                 options,
+                client_auth,
                 ..TlsCreate::default()
             });
         }
@@ -242,6 +285,7 @@ impl TlsBody {
             refs,
             certificate_ids,
             options,
+            client_auth,
         })
     }
 
@@ -253,7 +297,10 @@ impl TlsBody {
         current: &Listener,
     ) -> Result<TlsChange, LbaasError> {
         self.refuse_unhonoured()?;
-        let mut out = TlsChange::default();
+        let mut out = TlsChange {
+            client_auth: self.client_auth(flavor, headers, &current.client_auth)?,
+            ..TlsChange::default()
+        };
         let touches_refs =
             self.default_tls_container_ref.is_some() || self.sni_container_refs.is_some();
         if touches_refs {
@@ -365,6 +412,16 @@ pub(super) fn tls_view(l: &Listener, out: &mut serde_json::Map<String, Value>) {
     out.insert(
         "alpn_protocols".into(),
         if https { json!(o.alpn()) } else { Value::Null },
+    );
+    let auth = &l.client_auth;
+    out.insert("client_authentication".into(), json!(auth.mode.as_str()));
+    out.insert(
+        "client_ca_tls_container_ref".into(),
+        json!(auth.ca.as_ref().map(|r| &r.href)),
+    );
+    out.insert(
+        "client_crl_container_ref".into(),
+        json!(auth.crl.as_ref().map(|r| &r.href)),
     );
     // Huawei's view of the same list.
     out.insert(

@@ -4,6 +4,7 @@
 //! payload never changes once stored and one in use is not deleted, so
 //! no listener needs reloading for them.
 
+use weir_core::client_auth::{ClientAuth, ClientAuthMode};
 use weir_core::keymgr::{Container, ContainerKind, KeyRef, Secret, TlsRef};
 use weir_core::tls::{TlsOptions, TlsVersion};
 use weir_core::upstream_tls::UpstreamTls;
@@ -97,6 +98,58 @@ fn refs_from(rows: &[serde_json::Value], column: &str, text: &str) -> StoreResul
             })
         })
         .collect()
+}
+
+/// One ref as its stored object, or null.
+fn ref_value(r: Option<&TlsRef>) -> serde_json::Value {
+    r.and_then(|r| {
+        serde_json::from_str::<serde_json::Value>(&tls_refs_to_text(std::slice::from_ref(r)))
+            .ok()
+            .and_then(|v| v.get(0).cloned())
+    })
+    .unwrap_or(serde_json::Value::Null)
+}
+
+/// A listener's client-certificate verification as its `client_auth`
+/// column (NULL: off).
+pub(super) fn client_auth_to_text(a: &ClientAuth) -> Option<String> {
+    if a.is_off() {
+        return None;
+    }
+    Some(
+        serde_json::json!({
+            "mode": a.mode.as_str(),
+            "ca": ref_value(a.ca.as_ref()),
+            "crl": ref_value(a.crl.as_ref()),
+        })
+        .to_string(),
+    )
+}
+
+pub(super) fn client_auth_col(row: &impl Columns) -> StoreResult<ClientAuth> {
+    let Some(text) = row.opt_text("client_auth")? else {
+        return Ok(ClientAuth::default());
+    };
+    let corrupt = || StoreError::Corrupt(format!("client_auth: {text:?}"));
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| corrupt())?;
+    let mode = v
+        .get("mode")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(corrupt)?;
+    let mode = ClientAuthMode::parse("client_auth", mode).map_err(|_| corrupt())?;
+    let one = |name: &str| -> StoreResult<Option<TlsRef>> {
+        match v.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(r) => Ok(refs_from(std::slice::from_ref(r), "client_auth", &text)?
+                .into_iter()
+                .next()),
+        }
+    };
+    Ok(ClientAuth {
+        mode,
+        ca: one("ca")?,
+        crl: one("crl")?,
+    })
 }
 
 /// A pool's re-encryption as its `upstream_tls` column (NULL: none).

@@ -14,8 +14,8 @@ impl<D: TxDriver> WriteTx<D> {
              backend_timeout_ms = $12, inspect_timeout_ms = $13, allowed_cidrs = $14, \
              tags = $15, certificate_ids = $16, tls_refs = $17, tls_versions = $18, \
              tls_ciphers = $19, alpn_protocols = $20, domain_extensions = $21, \
-             redirect_https_port = $22, acl_id = $23, acl_mode = $24, acl_enabled = $25 \
-             WHERE id = $26",
+             redirect_https_port = $22, acl_id = $23, acl_mode = $24, acl_enabled = $25, \
+             client_auth = $26 WHERE id = $27",
             args![
                 &l.name,
                 l.scheduler.as_str(),
@@ -42,6 +42,7 @@ impl<D: TxDriver> WriteTx<D> {
                 acls::listener_acl_args(l).0,
                 acls::listener_acl_args(l).1,
                 acls::listener_acl_enabled(l),
+                keymgr::client_auth_to_text(&l.client_auth),
                 l.id.as_str(),
             ],
         )
@@ -82,9 +83,9 @@ impl<D: TxDriver> WriteTx<D> {
              max_connections, idle_timeout_ms, description, updated_at, forwarded_headers, \
              connect_timeout_ms, backend_timeout_ms, inspect_timeout_ms, allowed_cidrs, tags, \
              certificate_ids, tls_refs, tls_versions, tls_ciphers, alpn_protocols, \
-             domain_extensions, redirect_https_port, acl_id, acl_mode, acl_enabled) \
+             domain_extensions, redirect_https_port, acl_id, acl_mode, acl_enabled, client_auth) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)",
+             $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)",
             args![
                 l.id.as_str(),
                 l.project_id.as_str(),
@@ -120,6 +121,7 @@ impl<D: TxDriver> WriteTx<D> {
                 acls::listener_acl_args(l).0,
                 acls::listener_acl_args(l).1,
                 acls::listener_acl_enabled(l),
+                keymgr::client_auth_to_text(&l.client_auth),
             ],
         )
         .await?;

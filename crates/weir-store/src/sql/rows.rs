@@ -250,6 +250,7 @@ pub(super) fn listener_from(row: &impl Columns) -> StoreResult<Listener> {
             .collect(),
         tls_refs: super::keymgr::tls_refs_col(row)?,
         tls_options: super::keymgr::tls_options_col(row)?,
+        client_auth: super::keymgr::client_auth_col(row)?,
         domain_extensions: domain_extensions_col(row)?,
         redirect_https_port: port_col(row, "redirect_https_port")?,
         acl: super::acls::listener_acl_col(row)?,
