@@ -416,7 +416,15 @@ pub fn listener_tls_refs(protocol: Protocol, refs: &[TlsRef]) -> Result<Vec<TlsR
 /// Whether `listener` serves from `target`, directly or (for a secret)
 /// through one of `containers`.
 fn uses(listener: &Listener, target: &KeyRef, containers: &[Container]) -> bool {
-    listener.tls_refs.iter().any(|r| {
+    // The client CA and CRL (mTLS) count as much as the served
+    // certificate: without them the listener verifies no client.
+    let client_auth = &listener.client_auth;
+    let mut refs = listener
+        .tls_refs
+        .iter()
+        .chain(client_auth.ca.iter())
+        .chain(client_auth.crl.iter());
+    refs.any(|r| {
         &r.target == target
             || match (&r.target, target) {
                 (KeyRef::Container(c), KeyRef::Secret(s)) => containers
@@ -427,9 +435,10 @@ fn uses(listener: &Listener, target: &KeyRef, containers: &[Container]) -> bool 
     })
 }
 
-/// A secret or container a listener serves from is not deleted (409,
-/// naming the listener), as a certificate in use is not: the listener
-/// would be left without its certificate. `listeners` and `containers`
+/// A secret or container a listener serves from, or verifies clients
+/// with (its client CA or CRL), is not deleted (409, naming the
+/// listener), as a certificate in use is not: the listener would be left
+/// without its certificate or its client check. `listeners` and `containers`
 /// are the project's.
 pub fn check_delete(
     target: &KeyRef,

@@ -242,6 +242,30 @@ fn what_a_listener_serves_from_is_not_deleted() {
         ));
     }
     assert!(check_delete(&KeyRef::Secret(SecretId::new("free")), &users, &containers).is_ok());
+    // A client CA and a CRL (mTLS) are in use as much.
+    let mut verifying = users[0].clone();
+    verifying.tls_refs.clear();
+    verifying.client_auth.ca = Some(TlsRef {
+        href: "h/ca".into(),
+        target: KeyRef::Secret(SecretId::new("client-ca")),
+    });
+    verifying.client_auth.crl = Some(TlsRef {
+        href: "h/crl".into(),
+        target: KeyRef::Secret(SecretId::new("client-crl")),
+    });
+    let users = [verifying];
+    for id in ["client-ca", "client-crl"] {
+        assert!(matches!(
+            check_delete(&KeyRef::Secret(SecretId::new(id)), &users, &containers),
+            Err(Error::Conflict { .. })
+        ));
+    }
+    assert!(check_delete(
+        &KeyRef::Secret(SecretId::new("direct")),
+        &users,
+        &containers
+    )
+    .is_ok());
 }
 
 #[test]
