@@ -256,11 +256,11 @@ def run(args):
             results.append({"kill": i + 1, "node": name, "withdrawn_after_s": withdrawn,
                             "failed": len(failed), "failing_for_s": round(last_failure, 3),
                             "requests_in_window": len(window)})
-            print(json.dumps(results[-1]), flush=True)
             nodes[name] = start_node(world, name, args.weir, store_url, args.timeout_ms, *socks[name])
             back_at = time.time()
             if wait_hops(world, vip, 2, 30):
                 results[-1]["announced_again_after_s"] = round(time.time() - back_at, 3)
+            print(json.dumps(results[-1]), flush=True)
         # A planned stop withdraws first: no connection should fail.
         wait_hops(world, vip, 2, 20)
         time.sleep(1)
