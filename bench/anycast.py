@@ -16,7 +16,9 @@ PostgreSQL is a throwaway cluster on a Unix socket (bench/failover.py's).
 
 The run checks, in order: a load balancer whose listener has no healthy
 backend is not announced; once one is, both nodes are (two next hops);
-then, in a client loop of new HTTP connections every 10 ms (bounded in
+a node cut off from the backend (a blackhole route in its namespace,
+a TCP health check on the pool) withdraws while the other keeps the VIP,
+and announces again once the backend is back; then, in a client loop of new HTTP connections every 10 ms (bounded in
 count and time), each round kills one node's Weir with SIGKILL (its BIRD
 keeps running: the address's kernel lifetime runs out and BIRD withdraws
 the route by itself), counts the failed connections and how long they
@@ -234,6 +236,20 @@ def run(args):
         assert reg.get("backends"), reg
         checks["both_announced"] = wait_hops(world, vip, 2, 30)
         print(json.dumps({"vip": vip, "next_hops": next_hops(world, vip)}), flush=True)
+        # Health is each node's own: with a TCP check on the pool, a node
+        # cut off from the backend (a blackhole route in its namespace)
+        # withdraws the VIP while the other keeps it, and announces it
+        # again once the backend is back.
+        pool = api(world, "n1", "PATCH", f"/v1/pools/{listener['default_pool_id']}",
+                   {"health_check": {"type": "tcp", "interval_ms": 200, "timeout_ms": 150,
+                                     "rise": 2, "fall": 2}}, token)
+        assert pool.get("health_check"), pool
+        n1 = world.ns["n1"]
+        sh("ip", "-n", n1, "route", "add", "blackhole", f"{NET}.20/32")
+        cut_off = wait_hops(world, vip, 1, 15) and next_hops(world, vip) == [f"{NET}.12"]
+        sh("ip", "-n", n1, "route", "del", "blackhole", f"{NET}.20/32")
+        checks["a_node_cut_off_from_its_backends_withdraws"] = cut_off
+        checks["and_announces_again_when_they_are_back"] = wait_hops(world, vip, 2, 15)
         limit = 25.0 * args.kills + 30
         client_out = os.path.join(world.tmp, "client.jsonl")
         client = world.spawn("c", [sys.executable, "-c", CLIENT, vip, str(limit), str(int(limit * 100)), client_out])
