@@ -73,10 +73,16 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         .file_name()
         .ok_or_else(|| std::io::Error::other("not a file path"))?;
     let tmp = path.with_file_name(format!(".{}.weir-tmp", name.to_string_lossy()));
+    // A leftover (or a link someone planted in a shared directory) is
+    // removed, never followed; creating exclusively then fails rather
+    // than write through a link made in between.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         // BIRD may run as its own user: it must read the file.
         .mode(0o644)
         .open(&tmp)?;
@@ -260,6 +266,17 @@ mod tests {
             "{err}"
         );
         assert!(bird.publish(&BTreeSet::from([vip(3)])).await.unwrap());
+        // A link planted where the temporary file goes is removed, not
+        // written through.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(".weir-anycast.conf.weir-tmp"))
+            .unwrap();
+        assert!(bird.publish(&BTreeSet::from([vip(4)])).await.unwrap());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(std::fs::read_to_string(&include)
+            .unwrap()
+            .contains("198.18.1.4/32"));
         // No temporary file is left behind.
         let left: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
