@@ -7,8 +7,8 @@
 //! lifetime, so the listeners can bind and so a killed node's addresses,
 //! and with them BIRD's direct routes, run out by themselves), reads its
 //! data plane's live state and publishes the VIPs that serve. On a
-//! shutdown it withdraws everything, waits a round for the routers to
-//! move new connections away, and takes the addresses off; on a handover
+//! shutdown it withdraws everything, waits a round (0.5 to 1 s) for the
+//! routers to move new connections away, and takes the addresses off; on a handover
 //! to a successor (`--takeover`) it leaves both to the successor.
 
 use std::collections::BTreeSet;
@@ -180,10 +180,13 @@ async fn withdraw_all(
             let count = announced.map_or(0, BTreeSet::len);
             metrics.withdrew(count);
             tracing::info!(withdrawn = count, "withdrew every VIP before stopping");
-            // The withdrawal travels BIRD → its peers → their kernels
-            // (milliseconds); connections routed here meanwhile are
-            // still served.
-            tokio::time::sleep(every.min(Duration::from_secs(1))).await;
+            // The withdrawal travels BIRD (which reconfigures in the
+            // background) → its peers → their kernels: milliseconds when
+            // idle, more on a loaded machine; connections routed here
+            // meanwhile are still served. A round, within half a second
+            // and a second.
+            tokio::time::sleep(every.clamp(Duration::from_millis(500), Duration::from_secs(1)))
+                .await;
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot withdraw the VIPs from BIRD; their addresses go instead")

@@ -330,7 +330,7 @@ enum Leaving {
 impl Leave {
     /// `failover`: takes the VIPs off the interface and releases their
     /// leases, waiting at most two seconds for the store. `anycast` on a
-    /// stop: withdraws every VIP from BIRD, waits a moment for the routers
+    /// stop: withdraws every VIP from BIRD, waits 0.5 to 1 s for the routers
     /// and takes the addresses off (at most five seconds in all).
     pub async fn leave(self, departure: Departure) {
         match self.0 {
