@@ -294,6 +294,29 @@ class ConsoleInBrowser(unittest.TestCase):
         self.assertEqual(b.run("return localStorage.length"), 0)
         self.assertNotIn(self.project_token, b.run("return location.href"))
 
+        # Weight, by keyboard-typed value and confirmation.
+        sel = f'#backends tr[data-id="{row["id"]}"]'
+        b.type(f"{sel} input.weight", "50")
+        b.click(f"{sel} .set-weight")
+        b.wait("the confirmation", lambda: b.run("return document.getElementById('confirm').open"))
+        b.click("#confirm-ok")
+        path = f"/v1/backends/{row['id']}"
+        b.wait("the new weight", lambda: api(self.url, "GET", path, self.project_token)[1]["weight"] == 50)
+
+        # Escape backs out of a deregistration; Confirm does it.
+        b.click(f"{sel} .deregister")
+        b.wait("the confirmation", lambda: b.run("return document.getElementById('confirm').open"))
+        b.keys("\ue00c")
+        b.wait("the dialog closed", lambda: not b.run("return document.getElementById('confirm').open"))
+        self.assertEqual(api(self.url, "GET", path, self.project_token)[0], 200)
+        b.click(f"{sel} .deregister")
+        b.wait("the confirmation", lambda: b.run("return document.getElementById('confirm').open"))
+        b.click("#confirm-ok")
+        b.wait("the row gone", lambda: self.backend_row() is None)
+        self.assertEqual(api(self.url, "GET", path, self.project_token)[0], 404)
+        # The changes panel names the backend once the console knows it.
+        self.assertIn(XSS_NAME, self.text("#changes"))
+
         # Signing out forgets the token.
         b.click("#signout")
         b.wait("signed out", lambda: not b.run("return document.getElementById('signin').hidden"))

@@ -127,6 +127,19 @@ function poll(step) {
   session.poll = setTimeout(tick, POLL_MS);
 }
 
+/**
+ * Replaces a polled table only when what it shows changed, and keeps the
+ * keyboard focus on the same link (a re-read must not throw a keyboard
+ * user back to the top of the page).
+ */
+function swapTable(root, fresh) {
+  const old = root.querySelector(".table-wrap");
+  if (!old || old.textContent === fresh.textContent) return;
+  const focused = old.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+  old.replaceWith(fresh);
+  if (focused) [...fresh.querySelectorAll("a")].find((a) => a.getAttribute("href") === focused)?.focus();
+}
+
 function crumbs(...items) {
   const list = h("ol");
   const all = [["Load balancers", "#/"], ...items];
@@ -140,8 +153,12 @@ function crumbs(...items) {
 
 const nameOf = (x) => (x.name ? x.name : x.id);
 
+/** Learns a resource's name, and names it in changes listed before. */
 function remember(kind, x) {
-  session.names.set(x.id, `${kind} ${nameOf(x)}`);
+  const label = `${kind} ${nameOf(x)}`;
+  if (session.names.get(x.id) === label) return;
+  session.names.set(x.id, label);
+  for (const el of document.querySelectorAll(`#changes [data-subject="${CSS.escape(x.id)}"]`)) el.textContent = label;
 }
 
 function table(caption, headers, rows, empty) {
@@ -181,7 +198,7 @@ async function homeView(root) {
     return table("Load balancers", ["Name", "VIP", "Status", "Operating status"], rows, "No load balancers yet.");
   };
   fill(root, h("h1", { tabindex: -1 }, "Load balancers"), await draw());
-  poll(async () => root.querySelector(".table-wrap")?.replaceWith(await draw()));
+  poll(async () => swapTable(root, await draw()));
 }
 
 async function lbView(root, id) {
@@ -206,7 +223,7 @@ async function lbView(root, id) {
       ["Tags", lb.tags.length ? lb.tags.join(", ") : null],
       ["Load-balancer-wide pool", h("a", { href: `#/pool/${seg(lb.default_pool_id)}` }, "Backends")]]),
     await draw());
-  poll(async () => root.querySelector(".table-wrap")?.replaceWith(await draw()));
+  poll(async () => swapTable(root, await draw()));
 }
 
 // --- pools and backends -----------------------------------------------------
@@ -222,7 +239,7 @@ async function poolView(root, id) {
   const draining = new Map();
   const tbody = h("tbody");
   const headers = ["Backend", "Weight", "State", "Open", "Requests/s", "Connections/s", "Errors/s", "Actions"];
-  const tableEl = h("table", { id: "backends" }, h("caption", {}, "Backends"),
+  const tableEl = h("table", { id: "backends" }, h("caption", { class: "visually-hidden" }, "Backends"),
     h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))), tbody);
   const counts = h("p", { class: "muted", id: "backend-count" });
 
@@ -428,8 +445,9 @@ function onChange({ event, data }) {
   if (event === "end") text = `stream ended (${data.reason}); resuming`;
   else if (event === "live_lost") text = data.message;
   else {
-    const who = session.names.get(data.id) ?? `${data.resource} ${String(data.id).slice(0, 8)}`;
-    text = data.state ? `${who} is ${data.state}${data.reason ? `: ${data.reason}` : ""}` : `${who} ${data.action}`;
+    const who = h("span", { "data-subject": String(data.id) },
+      session.names.get(data.id) ?? `${data.resource} ${String(data.id).slice(0, 8)}`);
+    text = data.state ? [who, ` is ${data.state}${data.reason ? `: ${data.reason}` : ""}`] : [who, ` ${data.action}`];
   }
   list.prepend(h("li", { class: data.state ? `change change-${data.state}` : "change" },
     h("time", {}, when), " ", text));
