@@ -179,7 +179,7 @@ class ConsoleInBrowser(unittest.TestCase):
         b.keys(token + "\ue007")
         b.wait("signed in", lambda: b.run("return document.getElementById('signin').hidden"))
 
-    def backend_row(self):
+    def backend_row(self, name=XSS_NAME):
         return self.browser.run("""
             const row = [...document.querySelectorAll('#backends tbody tr[data-id]')]
               .find(r => r.querySelector('th .name').textContent === arguments[0]);
@@ -187,8 +187,9 @@ class ConsoleInBrowser(unittest.TestCase):
             const rate = (k) => Number(row.querySelector(`[data-rate="${k}"]`)?.textContent ?? 'NaN');
             return {id: row.dataset.id, state: row.querySelector('.badge')?.textContent,
                     text: row.textContent, progress: !!row.querySelector('progress'),
+                    reason: row.querySelector('td.state .reason')?.textContent ?? null,
                     req: rate('req'), conn: rate('conn'), toggle: row.querySelector('.toggle').textContent};
-        """, XSS_NAME)
+        """, name)
 
     def test_operator_flow(self):
         b = self.browser
@@ -233,13 +234,23 @@ class ConsoleInBrowser(unittest.TestCase):
         self.assertIn(XSS_NAME, row["text"])
         self.shot("05-backend-healthy")
 
-        # Bounded traffic through the listener: at most 600 requests or 12 s.
+        # A backend that refuses its checks: unhealthy, with the reason.
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            dead_port = closed.getsockname()[1]
+        status, _ = api(self.url, "POST", f"/v1/pools/{self.listener['default_pool_id']}/backends", self.project_token,
+                        {"backends": [{"address": "127.0.0.1", "port": dead_port, "name": "web-2"}]})
+        self.assertEqual(status, 201)
+        down = b.wait("web-2 unhealthy", lambda: (r := self.backend_row("web-2")) and r["state"] == "unhealthy" and r)
+        self.assertTrue(down["reason"], down)
+
+        # Bounded traffic through the listener: at most 1000 requests or 15 s.
         stop = threading.Event()
         sent = {"ok": 0}
 
         def load():
-            deadline = time.monotonic() + 12
-            for _ in range(600):
+            deadline = time.monotonic() + 15
+            for _ in range(1000):
                 if stop.is_set() or time.monotonic() > deadline:
                     return
                 sent["ok"] += through(self.front, timeout=5)
@@ -249,8 +260,10 @@ class ConsoleInBrowser(unittest.TestCase):
         loader.start()
         try:
             row = b.wait("the request rate to move", lambda: (r := self.backend_row()) and r["req"] > 0 and r["conn"] > 0 and r)
+            # A few seconds of the series, for the screenshot to show a line.
             b.wait("a few points of the chart", lambda: b.run(
-                "return document.querySelectorAll('#backends tr[data-id] td.chart polyline').length") >= 2)
+                "const p = document.querySelector('#backends tr[data-id] td.chart polyline');"
+                " return p ? p.getAttribute('points').split(' ').length : 0;") >= 5, timeout=14)
             self.shot("06-traffic")
         finally:
             stop.set()

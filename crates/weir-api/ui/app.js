@@ -294,6 +294,7 @@ function backendRow(b, refresh) {
   const err = h("td", { class: "chart" });
   const label = () => nameOf(current);
   let current = b;
+  let shownWeight = b.weight;
 
   const weightInput = h("input", { type: "number", min: 0, max: 65535, value: b.weight, id: `weight-${b.id}`, class: "weight", inputmode: "numeric" });
   const weightLabel = h("label", { for: `weight-${b.id}`, class: "visually-hidden" });
@@ -327,7 +328,12 @@ function backendRow(b, refresh) {
       if (renamed) fill(name, nameOf(b2));
       fill(address, `${b2.address}${b2.port ? `:${b2.port}` : ""}${b2.ports ? `:${b2.ports.join(",")}` : ""}`);
       weightLabel.textContent = `Weight of ${nameOf(b2)}`;
-      if (document.activeElement !== weightInput) weightInput.value = b2.weight;
+      // An edit not yet applied stays in the field unless the weight itself
+      // changed on the server (another operator, the CLI).
+      if (b2.weight !== shownWeight) {
+        shownWeight = b2.weight;
+        weightInput.value = b2.weight;
+      }
       toggle.textContent = b2.enabled ? "Disable" : "Enable";
       toggle.setAttribute("aria-label", `${b2.enabled ? "Disable" : "Enable"} ${nameOf(b2)}`);
       remove.setAttribute("aria-label", `Deregister ${nameOf(b2)}`);
