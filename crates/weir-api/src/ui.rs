@@ -78,6 +78,32 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
 form-action 'none'; frame-ancestors 'none'";
 
+/// What every other answer on the API address carries: it is data (JSON,
+/// XML, text) and never a page, so a browser shown one directly runs and
+/// loads nothing from it. The console shares this origin, and its token
+/// sits in the origin's `sessionStorage`: a tenant string that some
+/// answer echoed unescaped must not become script here.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Middleware for the whole API address (native, dialects, console):
+/// answers that set no policy of their own get [`API_CSP`], and all get
+/// `nosniff`.
+pub async fn harden(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(API_CSP),
+        );
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
 /// The routes of the console: `/ui`, `/ui/` and `/ui/{file}`.
 pub fn router() -> Router {
     Router::new()

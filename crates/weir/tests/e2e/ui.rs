@@ -228,6 +228,37 @@ fn unknown_console_paths_and_traversal_are_404() {
     }
 }
 
+#[test]
+fn api_answers_are_never_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), Some("ui-admin"));
+    let url = &server.url;
+    // The native API, an error, a dialect (Keystone's version document,
+    // Aliyun's XML error): data, on the origin whose storage holds the
+    // console's token, so none may run or load anything in a browser.
+    for path in [
+        "/healthz",
+        "/v1/openapi.json",
+        "/v1/loadbalancers",
+        "/v1/nope",
+        "/v3",
+        "/?Action=DescribeLoadBalancers&Format=XML&x=%3Cscript%3Ealert(1)%3C/script%3E",
+    ] {
+        let (status, headers, _) = raw(url, "GET", path);
+        assert!(status < 500, "{path}: {status}");
+        assert_eq!(
+            header(&headers, "content-security-policy"),
+            Some("default-src 'none'; frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&headers, "x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+}
+
 /// An HTTP backend on loopback answering `200 ok`, one request per
 /// connection.
 fn http_backend() -> SocketAddr {
