@@ -121,7 +121,16 @@ function poll(step) {
   const view = session.view;
   const tick = async () => {
     if (view !== session.view || !token()) return;
-    try { await step(); } catch (e) { if (e instanceof ApiError && e.status === 401) return showSignIn("The token is no longer accepted; sign in again."); }
+    try {
+      await step();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        signOut();
+        showSignIn("The token is no longer accepted; sign in again.");
+        return;
+      }
+      // Anything else (a restart, a network blip): the next tick retries.
+    }
     if (view === session.view) session.poll = setTimeout(tick, POLL_MS);
   };
   session.poll = setTimeout(tick, POLL_MS);
@@ -186,6 +195,7 @@ function liveState(op) {
 // --- load balancers ---------------------------------------------------------
 
 async function homeView(root) {
+  const view = session.view;
   crumbs();
   const draw = async () => {
     const { loadbalancers } = await get("/v1/loadbalancers");
@@ -197,12 +207,16 @@ async function homeView(root) {
       h("td", {}, liveState(lb.operating_status))));
     return table("Load balancers", ["Name", "VIP", "Status", "Operating status"], rows, "No load balancers yet.");
   };
-  fill(root, h("h1", { tabindex: -1 }, "Load balancers"), await draw());
+  const first = await draw();
+  if (view !== session.view) return;
+  fill(root, h("h1", { tabindex: -1 }, "Load balancers"), first);
   poll(async () => swapTable(root, await draw()));
 }
 
 async function lbView(root, id) {
+  const view = session.view;
   const lb = await get(`/v1/loadbalancers/${seg(id)}`);
+  if (view !== session.view) return;
   remember("load balancer", lb);
   crumbs([nameOf(lb), `#/lb/${seg(lb.id)}`]);
   const draw = async () => {
@@ -216,22 +230,26 @@ async function lbView(root, id) {
       h("td", {}, h("a", { href: `#/pool/${seg(l.default_pool_id)}`, "aria-label": `Backends of listener ${nameOf(l)}` }, "Backends"))));
     return table("Listeners", ["Name", "Protocol", "Port", "State", "Pool"], rows, "No listeners.");
   };
+  const first = await draw();
+  if (view !== session.view) return;
   fill(root,
     h("h1", { tabindex: -1 }, `Load balancer ${nameOf(lb)}`),
     facts([["ID", lb.id], ["VIP", lb.vip], ["Status", badge(lb.status)],
       ["Operating status", liveState(lb.operating_status)], ["Description", lb.description || null],
       ["Tags", lb.tags.length ? lb.tags.join(", ") : null],
       ["Load-balancer-wide pool", h("a", { href: `#/pool/${seg(lb.default_pool_id)}` }, "Backends")]]),
-    await draw());
+    first);
   poll(async () => swapTable(root, await draw()));
 }
 
 // --- pools and backends -----------------------------------------------------
 
 async function poolView(root, id) {
+  const view = session.view;
   const pool = await get(`/v1/pools/${seg(id)}`);
   remember("pool", pool);
   const lb = await get(`/v1/loadbalancers/${seg(pool.load_balancer_id)}`).catch(() => null);
+  if (view !== session.view) return;
   crumbs(...(lb ? [[nameOf(lb), `#/lb/${seg(lb.id)}`]] : []), [`Pool ${nameOf(pool)}`, `#/pool/${seg(pool.id)}`]);
   const hc = pool.health_check;
   const rates = new Rates(60);
