@@ -307,8 +307,13 @@ class ConsoleInBrowser(unittest.TestCase):
         self.assertEqual(b.run("return localStorage.length"), 0)
         self.assertNotIn(self.project_token, b.run("return location.href"))
 
-        # Weight, by keyboard-typed value and confirmation.
+        # Weight, by keyboard-typed value and confirmation; an empty field
+        # is refused in words, never sent as 0.
         sel = f'#backends tr[data-id="{row["id"]}"]'
+        b.clear(f"{sel} input.weight")
+        b.click(f"{sel} .set-weight")
+        b.wait("the refusal", lambda: "whole number" in (self.text("#view .flash.error") or ""))
+        self.assertFalse(b.run("return document.getElementById('confirm').open"))
         b.type(f"{sel} input.weight", "50")
         b.click(f"{sel} .set-weight")
         b.wait("the confirmation", lambda: b.run("return document.getElementById('confirm').open"))

@@ -111,6 +111,9 @@ class Browser:
     def click(self, css):
         self.cmd("POST", f"/element/{self.find(css)}/click", {})
 
+    def clear(self, css):
+        self.cmd("POST", f"/element/{self.find(css)}/clear", {})
+
     def type(self, css, text):
         element = self.find(css)
         self.cmd("POST", f"/element/{element}/clear", {})

@@ -262,7 +262,7 @@ async function poolView(root, id) {
   const counts = h("p", { class: "muted", id: "backend-count" });
 
   const refresh = async () => {
-    const { backends } = await get(`/v1/pools/${seg(id)}/backends?limit=1000`);
+    const { backends, next_marker: more } = await get(`/v1/pools/${seg(id)}/backends?limit=1000`);
     const now = Date.now();
     const seen = new Set();
     for (const b of backends) {
@@ -281,7 +281,8 @@ async function poolView(root, id) {
     }
     for (const [bid, row] of rows) if (!seen.has(bid)) { row.tr.remove(); rows.delete(bid); }
     rates.retain(seen);
-    counts.textContent = `${backends.length} backend${backends.length === 1 ? "" : "s"}`;
+    counts.textContent = more ? `the first ${backends.length} backends (the CLI lists all)`
+      : `${backends.length} backend${backends.length === 1 ? "" : "s"}`;
     tbody.querySelector(".empty")?.remove();
     if (backends.length === 0) tbody.append(h("tr", { class: "empty" }, h("td", { colspan: headers.length, class: "muted" }, "No backends registered.")));
   };
@@ -321,9 +322,19 @@ function backendRow(b, refresh) {
   const remove = h("button", { type: "button", class: "deregister danger" }, "Deregister");
   weight.append(weightLabel, weightInput, setWeight);
 
-  setWeight.addEventListener("click", () => act(`Set the weight of ${label()} to ${weightInput.value}?`,
-    "Set weight", () => call("PATCH", `/v1/backends/${seg(current.id)}`, { weight: Number(weightInput.value) }),
-    `Weight of ${label()} set to ${weightInput.value}.`, refresh));
+  setWeight.addEventListener("click", () => {
+    // An empty or fractional field is not silently a weight of 0; the API
+    // holds the range.
+    const w = weightInput.valueAsNumber;
+    if (!Number.isInteger(w)) {
+      flash(`The weight of ${label()} must be a whole number.`, true);
+      weightInput.focus();
+      return;
+    }
+    act(`Set the weight of ${label()} to ${w}?`, "Set weight",
+      () => call("PATCH", `/v1/backends/${seg(current.id)}`, { weight: w }),
+      `Weight of ${label()} set to ${w}.`, refresh);
+  });
   toggle.addEventListener("click", () => {
     const enable = !current.enabled;
     act(enable ? `Enable ${label()}? It takes new connections once healthy.`
