@@ -340,6 +340,41 @@ class ConsoleInBrowser(unittest.TestCase):
         b.wait("signed out", lambda: not b.run("return document.getElementById('signin').hidden"))
         self.assertIsNone(b.run("return sessionStorage.getItem('weir.token')"))
 
+    def test_sse_parser_across_chunk_boundaries(self):
+        """The console's reader of /v1/watch (watch.js), in the browser: the
+        same events whatever the network's chunking, CRLF cut in two
+        included, and a line that never ends is refused, not buffered."""
+        b = self.browser
+        b.get(f"{self.url}/ui/")
+        stream = ('id: 1\r\nevent: backend.created\r\ndata: {"a":1}\r\n\r\n'
+                  ': keep-alive\n\nevent: x\ndata: line1\ndata: line2\n\n'
+                  'id: 7\rdata: z\r\r')
+        got = b.run_async("""
+            const [stream, done] = arguments;
+            import('/ui/watch.js').then(({SseParser}) => {
+              const runs = [];
+              for (let size = 1; size <= stream.length; size++) {
+                const events = [];
+                const p = new SseParser((e) => events.push(e));
+                for (let i = 0; i < stream.length; i += size) p.push(stream.slice(i, i + size));
+                p.finish();
+                runs.push(JSON.stringify(events));
+              }
+              let refused = false;
+              try { new SseParser(() => {}).push('x'.repeat(70000)); } catch { refused = true; }
+              done({runs, refused});
+            }, (e) => done({error: String(e)}));
+        """, stream)
+        self.assertNotIn("error", got)
+        expected = [
+            {"event": "backend.created", "data": '{"a":1}', "id": "1"},
+            {"event": "x", "data": "line1\nline2", "id": None},
+            {"event": "message", "data": "z", "id": "7"},
+        ]
+        for size, run in enumerate(got["runs"], start=1):
+            self.assertEqual(json.loads(run), expected, f"chunks of {size}")
+        self.assertTrue(got["refused"])
+
     def test_zz_admin_view(self):
         b = self.browser
         b.run("sessionStorage.clear()")

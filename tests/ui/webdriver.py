@@ -105,6 +105,10 @@ class Browser:
         """Runs `script` (a function body; `arguments` holds args) in the page."""
         return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def run_async(self, script, *args):
+        """Like run; the script calls its last argument with the result."""
+        return self.cmd("POST", "/execute/async", {"script": script, "args": list(args)})
+
     def find(self, css):
         return self.cmd("POST", "/element", {"using": "css selector", "value": css})[ELEMENT]
 

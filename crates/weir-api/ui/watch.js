@@ -26,6 +26,9 @@ export class SseParser {
     this.buffer += text;
     let nl;
     while ((nl = this.buffer.search(/\r\n|\r|\n/)) >= 0) {
+      // A CR that ends the chunk may be the first half of a CRLF cut by the
+      // network: wait for the next chunk before reading it as a line end.
+      if (nl === this.buffer.length - 1 && this.buffer[nl] === "\r") break;
       const line = this.buffer.slice(0, nl);
       const width = this.buffer.startsWith("\r\n", nl) ? 2 : 1;
       this.buffer = this.buffer.slice(nl + width);
@@ -33,6 +36,15 @@ export class SseParser {
     }
     // A peer that never ends a line would grow this without bound.
     if (this.buffer.length > MAX_LINE) throw new Error("watch stream line too long");
+  }
+
+  /** The stream ended: a CR held back is a line end after all. */
+  finish() {
+    if (this.buffer.endsWith("\r")) {
+      this.buffer = this.buffer.slice(0, -1);
+      this.line(this.buffer);
+      this.buffer = "";
+    }
   }
 
   line(line) {
@@ -85,7 +97,10 @@ export function follow(onEvent, onState) {
     });
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
+      if (done) {
+        parser.finish();
+        return;
+      }
       parser.push(value);
     }
   }
