@@ -184,7 +184,8 @@ async fn run(
     // is registered: a service manager may count on it now.
     crate::notify::ready();
     let app = weir_api::router(control.clone())
-        .merge(weir_dialects::router(control.clone(), config.dialects));
+        .merge(weir_dialects::router(control.clone(), config.dialects))
+        .layer(axum::middleware::from_fn(weir_api::ui::harden));
     let served = crate::takeover::run(crate::takeover::Running {
         control,
         dataplane: served_dp,
