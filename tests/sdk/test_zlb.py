@@ -388,6 +388,20 @@ class ZlbListeners(h.WeirTestCase):
         self.assertEqual((check.get("type"), check.get("port"), check.get("interval_ms"), check.get("timeout_ms"),
                           check.get("path")), ("http", 8081, 3000, 2000, "/healthz"), "native pool %r" % pool)
 
+    def test_health_check_fail_open(self):
+        """healthCheck.failOpen (issue 16) is the pool's fail-open: kept, read back, shown natively; off when
+        not sent."""
+        hc = {"enabled": True, "checkType": "TCP", "checkDelayLoop": 3, "failOpen": True}
+        lid = self.zlb_listener(self.client, self.lb, port="18710", protocol="TCP", healthCheck=hc)
+        (l,) = self.describe(listenerIds=[lid])
+        self.assertIs(l.healthCheck.failOpen, True)
+        self.assertIs(self.native.pool(self.native.listener(lid)["default_pool_id"])["fail_open"], True)
+        plain = self.zlb_listener(self.client, self.lb, port="18711", protocol="TCP",
+                                  healthCheck={"enabled": True, "checkType": "TCP"})
+        (l,) = self.describe(listenerIds=[plain])
+        self.assertIs(l.healthCheck.failOpen, False)
+        self.assertIs(self.native.pool(self.native.listener(plain)["default_pool_id"])["fail_open"], False)
+
     def test_describe_filters(self):
         """DescribeListeners filters: listenerIds, protocol."""
         t = self.zlb_listener(self.client, self.lb, port="18800", protocol="TCP")

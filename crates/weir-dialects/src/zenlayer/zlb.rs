@@ -216,6 +216,9 @@ struct HealthCheck {
     check_retry: Option<u32>,
     check_http_get_url: Option<String>,
     check_http_status_code: Option<Value>,
+    /// When every backend fails the check, all of them take traffic
+    /// (`weir_core::fail_open`); the listener's pool's setting.
+    fail_open: Option<bool>,
 }
 
 fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
@@ -234,7 +237,7 @@ fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
 
 fn health_view(pool: &Pool) -> Value {
     match &pool.health_check {
-        None => json!({"enabled": false}),
+        None => json!({"enabled": false, "failOpen": pool.fail_open}),
         Some(hc) => {
             let (kind, path, codes) = match &hc.kind {
                 CheckKind::Tcp => ("TCP", None, None),
@@ -262,6 +265,7 @@ fn health_view(pool: &Pool) -> Value {
                 "checkRetry": hc.fall,
                 "checkHttpGetUrl": path,
                 "checkHttpStatusCode": codes,
+                "failOpen": pool.fail_open,
             })
         }
     }
@@ -407,6 +411,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
             new,
             PoolUpdate {
                 health_check: health,
+                fail_open: req.health_check.as_ref().and_then(|hc| hc.fail_open),
                 drain_timeout_ms: None,
                 slow_start_ms: None,
                 name: None,
