@@ -454,3 +454,25 @@ class AliyunSweep(AliyunTestCase):
         got = self.call("DescribeDomainExtensions", {"LoadBalancerId": w["lb"], "ListenerPort": w["https_port"]})
         self.assertEqual([d["Domain"] for d in got["DomainExtensions"]["DomainExtension"]], ["sweep.weir.test"])
 
+
+    # ---- reads: a filter Weir would not apply is refused --------------------------------------
+
+    def test_describe_filters_are_applied_or_refused(self):
+        w = self.world()
+        listed = lambda **f: {lb["LoadBalancerId"] for lb in self.call(  # noqa: E731
+            "DescribeLoadBalancers", f)["LoadBalancers"]["LoadBalancer"]}
+        self.assertIn(w["lb"], listed(Address=w["address"], AddressIPVersion="ipv4", AddressType="intranet",
+                                      NetworkType="vpc", LoadBalancerStatus="active"))
+        self.assertEqual(listed(LoadBalancerId=w["lb"], AddressType="internet"), set())
+        self.assertEqual(listed(LoadBalancerId=w["lb"], AddressIPVersion="ipv6"), set())
+        self.assertEqual(listed(LoadBalancerId=w["lb"], LoadBalancerStatus="inactive"), set())
+        self.assertEqual(listed(Address="127.0.0.254"), set())
+        for field, value in (("ServerId", "i-1"), ("MasterZoneId", "local-a"), ("PayType", "PayOnDemand"),
+                             ("Tags", [{"Key": "team", "Value": "a"}]), ("ResourceGroupId", "rg-1")):
+            with self.subTest(field=field):
+                self.assertAcsError(lambda: self.client.do_action_with_exception(sdk_request(
+                    "DescribeLoadBalancers", {field: value})), UNSUPPORTED, 400, "DescribeLoadBalancers %s" % field)
+        groups = lambda **f: [g["VServerGroupName"] for g in self.call(  # noqa: E731
+            "DescribeVServerGroups", dict(LoadBalancerId=w["lb"], **f))["VServerGroups"]["VServerGroup"]]
+        self.assertEqual(groups(Description="sweep"), ["sweep"])
+        self.assertEqual(groups(Description="nothing-by-this-name"), [])

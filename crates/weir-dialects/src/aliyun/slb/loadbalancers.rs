@@ -157,6 +157,18 @@ pub(super) async fn describe_load_balancers(call: &Call) -> ActionResult {
                 .is_none_or(|v| v == lb.subnet_id.as_str())
         })
         .filter(|lb| p.opt("LoadBalancerName").is_none_or(|n| lb.name == n))
+        .filter(|lb| p.opt("Address").is_none_or(|a| lb.vip.to_string() == a))
+        .filter(|lb| {
+            p.opt("AddressIPVersion")
+                .is_none_or(|v| v == if lb.vip.is_ipv4() { "ipv4" } else { "ipv6" })
+        })
+        // Every Weir load balancer is an intranet one in a VPC.
+        .filter(|_| p.opt("AddressType").is_none_or(|t| t == "intranet"))
+        .filter(|_| p.opt("NetworkType").is_none_or(|t| t == "vpc"))
+        .filter(|lb| {
+            p.opt("LoadBalancerStatus")
+                .is_none_or(|s| s == status_name(lb.status))
+        })
         .collect();
     let number = p.int("PageNumber")?.unwrap_or(1);
     let size = p.int("PageSize")?.unwrap_or(50);
