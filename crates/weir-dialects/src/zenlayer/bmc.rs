@@ -187,6 +187,7 @@ fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
         timeout_secs: hc.check_connect_timeout,
         retry: hc.check_retry,
         path: hc.http_check_path.as_deref(),
+        host: None,
         codes: hc.http_code.as_ref(),
         codes_field: "httpCode",
     })
