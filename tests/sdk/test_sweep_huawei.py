@@ -64,6 +64,26 @@ CREATE = {
                    invert=H(True)),
 }
 
+UPDATE = {
+    "Loadbalancer": dict(PROTECTION, admin_state_up=H(False), name=H("renamed"), description=H("changed")),
+    "Listener": dict(PROTECTION, admin_state_up=H(False), name=H("renamed"), description=H("changed"),
+                     connection_limit=H(20), default_pool_id=H("{pool}"), insert_headers=INSERT_HEADERS,
+                     default_tls_container_ref=H(where=TLS), sni_container_refs=H(where=TLS), http2_enable=H(where=TLS),
+                     client_ca_tls_container_ref=R("ca-1", *UNSUPPORTED, names="client certificate"),
+                     tls_ciphers_policy=R("tls-1-2", *UNSUPPORTED)),
+    "Pool": dict(PROTECTION, admin_state_up=H(False), name=H("renamed"), description=H("changed"),
+                 lb_algorithm=H("LEAST_CONNECTIONS"), session_persistence=H({"type": "SOURCE_IP"})),
+    # Registered enabled, then disabled like any member.
+    "Member": dict(admin_state_up=H(False), name=H("renamed"), weight=H(9)),
+    "Healthmonitor": dict(admin_state_up=H(False), delay=H(9), timeout=H(6), max_retries=H(7), name=H("renamed"),
+                          domain_name=H("other.weir.test"), expected_codes=H("202"), http_method=H("GET"),
+                          monitor_port=H(8082), url_path=H("/y"), type=R("TCP")),
+    "L7policy": dict(admin_state_up=H(False), name=H("renamed"), description=H("changed"),
+                     redirect_pool_id=H("{pool}"), redirect_listener_id=R("{listener}")),
+    "L7rule": dict(admin_state_up=H(False), compare_type=H("STARTS_WITH"), invert=H(True),
+                   key=H(where="test_huawei"), value=H("/other")),
+}
+
 
 def sdk_fields(name):
     return set(getattr(elb, name).openapi_types)
@@ -116,6 +136,7 @@ class HuaweiSweep(LbaasTestCase):
                 l7policy=elb.CreateL7policyReq(**base)))).l7policy
         if kind == "L7rule":
             policy = self.create("L7policy")
+            self._rule_policy = policy.id
             base = dict(type="PATH", compare_type="EQUAL_TO", value="/a")
             base.update(f)
             return c.create_l7rule(elb.CreateL7ruleRequest(l7policy_id=policy.id, body=elb.CreateL7ruleRequestBody(
@@ -126,6 +147,67 @@ class HuaweiSweep(LbaasTestCase):
         for kind, fields in CREATE.items():
             with self.subTest(kind=kind):
                 self.assertEqual(set(fields), sdk_fields("Create%sReq" % kind), kind)
+
+    def update(self, kind, made, **f):
+        c = self.client
+        if kind == "Loadbalancer":
+            return c.update_loadbalancer(elb.UpdateLoadbalancerRequest(loadbalancer_id=made.id, body=elb.UpdateLoadbalancerRequestBody(
+                loadbalancer=elb.UpdateLoadbalancerReq(**f)))).loadbalancer
+        if kind == "Listener":
+            return c.update_listener(elb.UpdateListenerRequest(listener_id=made.id, body=elb.UpdateListenerRequestBody(
+                listener=elb.UpdateListenerReq(**f)))).listener
+        if kind == "Pool":
+            return c.update_pool(elb.UpdatePoolRequest(pool_id=made.id, body=elb.UpdatePoolRequestBody(
+                pool=elb.UpdatePoolReq(**f)))).pool
+        if kind == "Member":
+            return c.update_member(elb.UpdateMemberRequest(pool_id=self.pool.id, member_id=made.id,
+                                                           body=elb.UpdateMemberRequestBody(member=elb.UpdateMemberReq(**f)))).member
+        if kind == "Healthmonitor":
+            return c.update_healthmonitor(elb.UpdateHealthmonitorRequest(
+                healthmonitor_id=made.id, body=elb.UpdateHealthmonitorRequestBody(
+                    healthmonitor=elb.UpdateHealthmonitorReq(**f)))).healthmonitor
+        if kind == "L7policy":
+            return c.update_l7policies(elb.UpdateL7policiesRequest(l7policy_id=made.id, body=elb.UpdateL7policiesRequestBody(
+                l7policy=elb.UpdateL7policyReq(**f)))).l7policy
+        if kind == "L7rule":
+            return c.update_l7rule(elb.UpdateL7ruleRequest(l7policy_id=made.l7policy_id if hasattr(made, "l7policy_id")
+                                                           else self._rule_policy, l7rule_id=made.id,
+                                                           body=elb.UpdateL7ruleRequestBody(rule=elb.UpdateL7ruleReq(**f)))).rule
+        raise AssertionError(kind)
+
+    def test_the_table_declares_every_field_of_every_update_model(self):
+        for kind, fields in UPDATE.items():
+            with self.subTest(kind=kind):
+                self.assertEqual(set(fields), sdk_fields("Update%sReq" % kind), kind)
+
+    def test_updates_honour_or_refuse_each_field(self):
+        for kind, fields in UPDATE.items():
+            made = self.create(kind)
+            for field, o in fields.items():
+                if isinstance(o, H) and o.where is None:
+                    with self.subTest(kind=kind, field=field, outcome="honoured"):
+                        try:
+                            got = self.update(kind, made, **{field: self.fill(o.value)})
+                        except hw_exc.SdkException as e:
+                            self.fail("update %s %s: %s" % (kind, field, e))
+                        want = self.fill(o.value)
+                        have = getattr(got, field)
+                        if isinstance(want, dict):
+                            have = {k: (have or {}).get(k) for k in want} if isinstance(have, dict) else \
+                                {k: getattr(have, k) for k in want}
+                        self.assertEqual(have, want, "update %s: %s read back as %r" % (kind, field, have))
+                elif isinstance(o, R):
+                    with self.subTest(kind=kind, field=field, outcome="refused"):
+                        before = self.native.call("GET", "/healthz")[1]["revision"]
+                        try:
+                            self.update(kind, made, **{field: self.fill(o.value)})
+                        except (hw_exc.ClientRequestException, hw_exc.ServerResponseException) as e:
+                            self.assertEqual((e.status_code, e.error_code), (o.status, o.code), "%s %s: %s" % (
+                                kind, field, e.error_msg))
+                        else:
+                            self.fail("update %s with %s=%r was accepted" % (kind, field, o.value))
+                        self.assertEqual(self.native.call("GET", "/healthz")[1]["revision"], before,
+                                         "update %s %s: a refusal wrote" % (kind, field))
 
     def test_honoured_fields_are_read_back(self):
         for kind, fields in CREATE.items():
