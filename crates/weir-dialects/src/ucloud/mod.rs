@@ -5,6 +5,7 @@
 //!
 //! - [`sign`]: the pure signature check.
 //! - [`ulb`]: the actions.
+//! - [`known`]: the parameters each action reads; any other is 230.
 //! - [`UcError::from_control`]: the one canonical-error table.
 
 mod https;
