@@ -58,6 +58,10 @@ pub enum Command {
     /// Backends registered in pools.
     #[command(subcommand)]
     Backend(BackendCmd),
+    /// Pools' settings (a listener's default pool, a load balancer's
+    /// LB-wide pool, server groups).
+    #[command(subcommand)]
+    Pool(PoolCmd),
     /// TLS certificates (a chain and its private key, sealed at rest).
     #[command(subcommand)]
     Cert(CertCmd),
@@ -488,6 +492,26 @@ pub enum ListenerCmd {
     List {
         #[arg(long)]
         lb: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PoolCmd {
+    /// A pool's settings.
+    Show { id: String },
+    /// Change a pool's settings; those not given are left.
+    Update {
+        id: String,
+        /// on: when every backend fails its health check, all backends
+        /// in service take traffic rather than none (off by default).
+        #[arg(long, value_parser = ["on", "off"])]
+        fail_open: Option<String>,
+        /// Ramp joining backends up over this long; 0 is off.
+        #[arg(long)]
+        slow_start_ms: Option<u64>,
+        /// How long a removed backend's connections may live.
+        #[arg(long)]
+        drain_timeout_ms: Option<u64>,
     },
 }
 

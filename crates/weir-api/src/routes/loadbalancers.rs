@@ -337,6 +337,8 @@ pub(super) struct PatchPool {
     drain_timeout_ms: Option<u64>,
     /// 0 turns slow start off.
     slow_start_ms: Option<u64>,
+    /// Serve every backend when all fail their checks; false: none.
+    fail_open: Option<bool>,
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
@@ -374,6 +376,7 @@ pub(super) async fn update_pool(
         }),
         drain_timeout_ms: req.drain_timeout_ms,
         slow_start_ms: req.slow_start_ms,
+        fail_open: req.fail_open,
         name: None,
         ..Default::default()
     };
