@@ -3,10 +3,13 @@
 mod support;
 
 mod acls;
+mod cli_output;
 mod cluster;
+mod dashboard;
 mod fds;
 mod l7;
 mod metrics_doc;
+mod parity;
 mod process;
 mod prometheus;
 mod shared_store;
