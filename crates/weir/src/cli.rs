@@ -640,6 +640,8 @@ pub enum BackendCmd {
     Deregister { id: String },
 }
 
+// Parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum PoolCmd {
     /// Show a pool: its health check, drain timeout and slow start.
