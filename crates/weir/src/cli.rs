@@ -559,6 +559,9 @@ pub enum ListenerCmd {
         #[arg(long)]
         lb: String,
     },
+    /// Delete a listener with its own pool and that pool's backends
+    /// (their connections drain).
+    Delete { id: String },
 }
 
 /// Which pool a backend command addresses.
@@ -644,6 +647,12 @@ pub enum BackendCmd {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum PoolCmd {
+    /// List a load balancer's pools: each listener's own and its server
+    /// groups.
+    List {
+        #[arg(long)]
+        lb: String,
+    },
     /// Show a pool: its health check, drain timeout and slow start.
     Show { id: String },
     /// Change a pool; what is not given stays. A health check given

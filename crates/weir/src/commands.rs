@@ -1,6 +1,7 @@
 //! The client commands that complete the native API's parity with the
-//! dialects (`docs/parity.md`): pools, and the show, update and rule
-//! commands of instances, access control lists and L7 policies. Each
+//! dialects (`docs/parity.md`): pools, listener delete, and the show,
+//! update and rule commands of instances, access control lists and L7
+//! policies. Each
 //! builds one request as [`crate::client`]'s do.
 
 use serde_json::{json, Map, Value};
@@ -9,9 +10,32 @@ use crate::cli::*;
 use crate::client::{call, call_clearing, rule_body, Call};
 use crate::output::Show;
 
+const POOL_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "listener_id",
+    "protocol",
+    "scheduler",
+    "health_check.type",
+    "drain_timeout_ms",
+    "slow_start_ms",
+];
+
 /// The request of one of these commands; `None` for any other command.
 pub fn build(command: &Command) -> Option<Result<Call, String>> {
     Some(Ok(match command {
+        Command::Pool(PoolCmd::List { lb }) => call(
+            "GET",
+            format!("/v1/loadbalancers/{lb}/pools"),
+            None,
+            Show::Table("pools", POOL_COLUMNS),
+        ),
+        Command::Listener(ListenerCmd::Delete { id }) => call(
+            "DELETE",
+            format!("/v1/listeners/{id}"),
+            None,
+            Show::Done(format!("deleted listener {id}")),
+        ),
         Command::Pool(PoolCmd::Show { id }) => {
             call("GET", format!("/v1/pools/{id}"), None, Show::Object)
         }

@@ -55,6 +55,13 @@ pub fn wide_columns(key: &str) -> &'static [&'static str] {
             "load_balancer_id",
         ],
         "l7policies" => &["listener_id", "redirect_http_code", "rules", "created_at"],
+        "pools" => &[
+            "health_check",
+            "enabled",
+            "backend_tls",
+            "load_balancer_id",
+            "created_at",
+        ],
         "certificates" => &[
             "names",
             "not_before",
@@ -207,11 +214,16 @@ pub fn print(show: &Show, value: &Value, format: Format) {
 }
 
 fn print_table(columns: &[&str], rows: &[Vec<String>]) {
-    // `status.state` is headed STATE, `status.active_connections`
-    // ACTIVE_CONNECTIONS.
+    // A backend's `status.state` is headed STATE; other nested members
+    // by their path (`health_check.type`: HEALTH_CHECK_TYPE).
     let heads: Vec<String> = columns
         .iter()
-        .map(|c| c.rsplit('.').next().unwrap_or(c).to_uppercase())
+        .map(|c| {
+            c.strip_prefix("status.")
+                .unwrap_or(c)
+                .replace('.', "_")
+                .to_uppercase()
+        })
         .collect();
     let widths: Vec<usize> = heads
         .iter()

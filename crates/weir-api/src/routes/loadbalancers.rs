@@ -301,6 +301,25 @@ pub(super) async fn update_listener(
     ok(listener_view(&c, &listener))
 }
 
+pub(super) async fn delete_listener(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    c.delete_listener(&p, ListenerId::new(id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(super) async fn list_pools(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let pools = c.list_pools(&p, &LoadBalancerId::new(id)).await?;
+    let views: Vec<PoolView> = pools.iter().map(PoolView::from).collect();
+    ok(json!({ "pools": views }))
+}
+
 pub(super) async fn get_pool(
     State(c): State<Control>,
     Auth(p): Auth,

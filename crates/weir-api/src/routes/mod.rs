@@ -96,10 +96,13 @@ pub fn router(control: Control) -> Router {
             "/v1/loadbalancers/{id}/listeners",
             post(create_listener).get(list_listeners),
         )
+        .route("/v1/loadbalancers/{id}/pools", get(list_pools))
         .route("/v1/loadbalancers/{id}/backends", post(register_on_lb))
         .route(
             "/v1/listeners/{id}",
-            get(get_listener).patch(update_listener),
+            get(get_listener)
+                .patch(update_listener)
+                .delete(delete_listener),
         )
         .route(
             "/v1/listeners/{id}/backends",

@@ -330,4 +330,47 @@ fn pool_instance_acl_and_l7_commands_and_clearing_flags_take_effect() {
         Some(0),
         "{without}"
     );
+
+    // pool list: each listener's own pool; another project's load
+    // balancer is not found.
+    let pools = weir_json(url, &token, &["pool", "list", "--lb", &lb]);
+    let ids: Vec<&str> = pools["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    let http_pool = http["default_pool_id"].as_str().unwrap();
+    assert!(
+        ids.contains(&pool.as_str()) && ids.contains(&http_pool),
+        "{pools}"
+    );
+    let table = ok(url, &token, &["pool", "list", "--lb", &lb]);
+    assert!(
+        header(&table).contains(&"HEALTH_CHECK_TYPE".to_owned()),
+        "{table}"
+    );
+    let (ok_other, _, err) = weir(url, &other, &["pool", "list", "--lb", &lb]);
+    assert!(!ok_other && err.contains("404"), "{err}");
+
+    // listener delete: another project's attempt is not found and
+    // deletes nothing; the owner's takes the listener and its pool.
+    let (ok_other, _, err) = weir(url, &other, &["listener", "delete", http_id]);
+    assert!(!ok_other && err.contains("404"), "{err}");
+    assert_eq!(
+        weir_json(url, &token, &["listener", "show", http_id])["id"],
+        http_id
+    );
+    let gone = ok(url, &token, &["listener", "delete", http_id]);
+    assert!(gone.contains(http_id), "{gone}");
+    let (ok_show, _, err) = weir(url, &token, &["listener", "show", http_id]);
+    assert!(!ok_show && err.contains("404"), "{err}");
+    let (ok_pool, _, err) = weir(url, &token, &["pool", "show", http_pool]);
+    assert!(!ok_pool && err.contains("404"), "{err}");
+    let left = weir_json(url, &token, &["listener", "list", "--lb", &lb]);
+    assert_eq!(
+        left["listeners"].as_array().map(Vec::len),
+        Some(1),
+        "{left}"
+    );
 }
