@@ -439,6 +439,14 @@ pub enum LbCmd {
     List,
     /// Show a load balancer.
     Show { id: String },
+    /// Rename a load balancer or change its description.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
     /// Stop a load balancer.
     Stop { id: String },
     /// Start a load balancer.

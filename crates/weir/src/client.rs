@@ -704,6 +704,7 @@ fn build(command: Command) -> Result<Call, String> {
             Show::Done(format!("deregistered backend {id}")),
         ),
         Command::Pool(_)
+        | Command::Lb(LbCmd::Update { .. })
         | Command::Listener(ListenerCmd::Delete { .. })
         | Command::Instance(InstanceCmd::Show { .. })
         | Command::Acl(AclCmd::Update { .. })

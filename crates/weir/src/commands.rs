@@ -1,5 +1,6 @@
 //! The client commands that complete the native API's parity with the
-//! dialects (`docs/parity.md`): pools, listener delete, and the show,
+//! dialects (`docs/parity.md`): pools, load balancer update, listener
+//! delete, and the show,
 //! update and rule commands of instances, access control lists and L7
 //! policies. Each
 //! builds one request as [`crate::client`]'s do.
@@ -30,6 +31,23 @@ pub fn build(command: &Command) -> Option<Result<Call, String>> {
             None,
             Show::Table("pools", POOL_COLUMNS),
         ),
+        Command::Lb(LbCmd::Update {
+            id,
+            name,
+            description,
+        }) => {
+            if name.is_none() && description.is_none() {
+                return Some(Err(
+                    "name at least one change (--name, --description)".into()
+                ));
+            }
+            call(
+                "PATCH",
+                format!("/v1/loadbalancers/{id}"),
+                Some(json!({ "name": name, "description": description })),
+                Show::Object,
+            )
+        }
         Command::Listener(ListenerCmd::Delete { id }) => call(
             "DELETE",
             format!("/v1/listeners/{id}"),

@@ -50,6 +50,34 @@ pub(super) async fn get_lb(
     ok(lb_view(&c, lb).await?)
 }
 
+/// A load balancer's change: what it names changes, the rest stays
+/// (stopping and starting are their own routes).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatchLb {
+    name: Option<String>,
+    description: Option<String>,
+    tags: Option<Vec<String>>,
+}
+
+pub(super) async fn update_lb(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<PatchLb>,
+) -> ApiResult {
+    let update = LoadBalancerUpdate {
+        name: req.name,
+        description: req.description,
+        action: None,
+        tags: req.tags,
+    };
+    let lb = c
+        .update_load_balancer(&p, LoadBalancerId::new(id), update)
+        .await?;
+    ok(lb_view(&c, lb).await?)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DeleteLbQuery {

@@ -291,6 +291,12 @@ pub fn sweep(s: &mut Sweep) {
     );
     s.probe(
         Native,
+        "PATCH /v1/loadbalancers/{id}",
+        Expect::NotFound,
+        on("PATCH", lb, Some(json!({"name": "taken"}))),
+    );
+    s.probe(
+        Native,
         "GET /v1/loadbalancers/{id}/pools",
         Expect::NotFound,
         on(

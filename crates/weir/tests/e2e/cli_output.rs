@@ -331,6 +331,18 @@ fn pool_instance_acl_and_l7_commands_and_clearing_flags_take_effect() {
         "{without}"
     );
 
+    // lb update: the name changes, the rest stays; another project's is
+    // not found.
+    let before = weir_json(url, &token, &["lb", "show", &lb]);
+    let renamed = weir_json(url, &token, &["lb", "update", &lb, "--name", "shop"]);
+    assert_eq!(renamed["name"], "shop");
+    assert_eq!(renamed["vip"], before["vip"]);
+    let (ok_other, _, err) = weir(url, &other, &["lb", "update", &lb, "--name", "x"]);
+    assert!(!ok_other && err.contains("404"), "{err}");
+    assert_eq!(weir_json(url, &token, &["lb", "show", &lb])["name"], "shop");
+    let (ok_none, _, err) = weir(url, &token, &["lb", "update", &lb]);
+    assert!(!ok_none && err.contains("at least one change"), "{err}");
+
     // pool list: each listener's own pool; another project's load
     // balancer is not found.
     let pools = weir_json(url, &token, &["pool", "list", "--lb", &lb]);
