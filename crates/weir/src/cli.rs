@@ -439,6 +439,8 @@ pub enum LbCmd {
     List,
     /// Show a load balancer.
     Show { id: String },
+    /// Traffic totals of a load balancer (the sum over its listeners).
+    Stats { id: String },
     /// Rename a load balancer or change its description.
     Update {
         id: String,
@@ -570,6 +572,8 @@ pub enum ListenerCmd {
     /// Delete a listener with its own pool and that pool's backends
     /// (their connections drain).
     Delete { id: String },
+    /// Traffic totals of a listener.
+    Stats { id: String },
 }
 
 /// Which pool a backend command addresses.

@@ -704,8 +704,8 @@ fn build(command: Command) -> Result<Call, String> {
             Show::Done(format!("deregistered backend {id}")),
         ),
         Command::Pool(_)
-        | Command::Lb(LbCmd::Update { .. })
-        | Command::Listener(ListenerCmd::Delete { .. })
+        | Command::Lb(LbCmd::Update { .. } | LbCmd::Stats { .. })
+        | Command::Listener(ListenerCmd::Delete { .. } | ListenerCmd::Stats { .. })
         | Command::Instance(InstanceCmd::Show { .. })
         | Command::Acl(AclCmd::Update { .. })
         | Command::L7policy(

@@ -48,6 +48,18 @@ pub fn build(command: &Command) -> Option<Result<Call, String>> {
                 Show::Object,
             )
         }
+        Command::Lb(LbCmd::Stats { id }) => call(
+            "GET",
+            format!("/v1/loadbalancers/{id}/stats"),
+            None,
+            Show::Object,
+        ),
+        Command::Listener(ListenerCmd::Stats { id }) => call(
+            "GET",
+            format!("/v1/listeners/{id}/stats"),
+            None,
+            Show::Object,
+        ),
         Command::Listener(ListenerCmd::Delete { id }) => call(
             "DELETE",
             format!("/v1/listeners/{id}"),

@@ -338,6 +338,41 @@ pub(super) async fn delete_listener(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Traffic totals from this node's data plane.
+fn stats_json(s: &weir_core::status::ListenerStats) -> serde_json::Value {
+    json!({
+        "active_connections": s.active_connections,
+        "total_connections": s.total_connections,
+        "bytes_in": s.bytes_in,
+        "bytes_out": s.bytes_out,
+        "request_errors": s.request_errors,
+    })
+}
+
+pub(super) async fn listener_stats(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let listener = c.get_listener(&p, &ListenerId::new(id)).await?;
+    ok(stats_json(&c.listener_stats(&listener)))
+}
+
+/// The sum over the load balancer's listeners.
+pub(super) async fn lb_stats(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let total = c
+        .list_listeners(&p, &LoadBalancerId::new(id))
+        .await?
+        .iter()
+        .map(|l| c.listener_stats(l))
+        .fold(Default::default(), |a, b| a + b);
+    ok(stats_json(&total))
+}
+
 pub(super) async fn list_pools(
     State(c): State<Control>,
     Auth(p): Auth,

@@ -102,6 +102,8 @@ pub fn router(control: Control) -> Router {
             post(create_listener).get(list_listeners),
         )
         .route("/v1/loadbalancers/{id}/pools", get(list_pools))
+        .route("/v1/loadbalancers/{id}/stats", get(lb_stats))
+        .route("/v1/listeners/{id}/stats", get(listener_stats))
         .route("/v1/loadbalancers/{id}/backends", post(register_on_lb))
         .route(
             "/v1/listeners/{id}",

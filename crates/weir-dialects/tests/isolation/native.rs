@@ -297,6 +297,26 @@ pub fn sweep(s: &mut Sweep) {
     );
     s.probe(
         Native,
+        "GET /v1/loadbalancers/{id}/stats",
+        Expect::NotFound,
+        on(
+            "GET",
+            |_, t| format!("/v1/loadbalancers/{}/stats", t.get("native.lb")),
+            None,
+        ),
+    );
+    s.probe(
+        Native,
+        "GET /v1/listeners/{id}/stats",
+        Expect::NotFound,
+        on(
+            "GET",
+            |_, t| format!("/v1/listeners/{}/stats", t.get("native.listener")),
+            None,
+        ),
+    );
+    s.probe(
+        Native,
         "GET /v1/loadbalancers/{id}/pools",
         Expect::NotFound,
         on(

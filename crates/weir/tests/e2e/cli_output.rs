@@ -331,6 +331,23 @@ fn pool_instance_acl_and_l7_commands_and_clearing_flags_take_effect() {
         "{without}"
     );
 
+    // stats: the listener's and its load balancer's totals; another
+    // project's are not found.
+    for args in [["listener", "stats", &listener], ["lb", "stats", &lb]] {
+        let stats = weir_json(url, &token, &args);
+        for key in [
+            "active_connections",
+            "total_connections",
+            "bytes_in",
+            "bytes_out",
+            "request_errors",
+        ] {
+            assert!(stats[key].is_u64(), "{args:?}: {key} in {stats}");
+        }
+        let (ok_other, _, err) = weir(url, &other, &args);
+        assert!(!ok_other && err.contains("404"), "{err}");
+    }
+
     // lb update: the name changes, the rest stays; another project's is
     // not found.
     let before = weir_json(url, &token, &["lb", "show", &lb]);
