@@ -14,6 +14,7 @@ mod client;
 mod cluster;
 mod commands;
 mod config;
+mod notify;
 mod output;
 mod serve;
 mod takeover;
