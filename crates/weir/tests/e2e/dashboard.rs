@@ -86,6 +86,13 @@ fn labels_of(family: &str, series: &str) -> BTreeSet<&'static str> {
     if family == "weir_backend_http_responses_total" {
         labels.insert("class");
     }
+    match family {
+        "weir_node_up" => labels.extend(["node", "name"]),
+        "weir_node_applied_revision_lag" => labels.extend(["node"]),
+        "weir_vip_served" => labels.extend(["vip"]),
+        "weir_vip_lease_epoch" => labels.extend(["vip", "owner"]),
+        _ => {}
+    }
     if series.ends_with("_bucket") {
         labels.insert("le");
     }
