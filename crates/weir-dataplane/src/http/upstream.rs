@@ -402,6 +402,11 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
             Attempt::Failed(Failure::connect(addr, &e))
         };
     }
+    // What crosses the wire with the member, heads included, as the TCP
+    // relay and the dialects' byte statistics count it.
+    backend
+        .bytes_out
+        .fetch_add(head.bytes.len() as u64, Ordering::Relaxed);
     if head.framing.has_body() {
         if head.expect_continue
             && cbuf.is_empty()
@@ -418,7 +423,11 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
             max_trailers: settings.max_headers,
             dechunk: false,
         };
-        if let Err(e) = body::relay(client, cbuf, &mut up.stream, head.framing, rules).await {
+        let relayed = body::relay(client, cbuf, &mut up.stream, head.framing, rules).await;
+        if let Ok(n) = relayed {
+            backend.bytes_out.fetch_add(n, Ordering::Relaxed);
+        }
+        if let Err(e) = relayed {
             tracing::debug!(request_id = %head.request_id, error = %e, "request body relay failed");
             // The backend connection is dropped with a partial body: it
             // can never read what follows as a request of its own.
@@ -478,6 +487,9 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
                 return Attempt::Failed(Failure::response(504, message));
             }
         };
+        backend
+            .bytes_in
+            .fetch_add(response.bytes.len() as u64, Ordering::Relaxed);
         let interim = (100..200).contains(&response.status);
         if interim && head.http10 {
             // An HTTP/1.0 client knows no interim answers (RFC 9110 §15.2).
