@@ -96,6 +96,14 @@ pub enum Command {
     /// The cluster's nodes (the operator's).
     #[command(subcommand)]
     Node(NodeCmd),
+    /// Flavors: what a load balancer may be created as (the operator
+    /// writes them, every project reads them).
+    #[command(subcommand)]
+    Flavor(FlavorCmd),
+    /// Flavor profiles: the provider settings flavors name (the
+    /// operator's).
+    #[command(subcommand)]
+    Flavorprofile(FlavorProfileCmd),
     /// Print changes and live-state transitions as they happen
     /// (`GET /v1/watch`), reconnecting from the last one seen.
     Watch(WatchArgs),
@@ -255,6 +263,19 @@ pub enum L7PolicyCmd {
     RuleAdd { id: String, rule: String },
     /// Remove a rule from a policy.
     RuleRemove { id: String, rule_id: String },
+    /// Change a rule in place: a new match `[!]TYPE:COMPARE[:KEY]=VALUE`
+    /// (replacing the whole match, as `rule-add` writes it), or switch it
+    /// on or off.
+    RuleUpdate {
+        id: String,
+        rule_id: String,
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
 }
 
 #[derive(Args)]
@@ -659,6 +680,42 @@ pub enum BackendCmd {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum PoolCmd {
+    /// Create a server group on a load balancer: a pool with its own
+    /// algorithm and protocol (register its backends with
+    /// `weir backend register --pool`).
+    Create {
+        #[arg(long)]
+        lb: String,
+        #[arg(long)]
+        name: String,
+        /// The group's own scheduler; absent: each listener's.
+        #[arg(long)]
+        scheduler: Option<String>,
+        /// What the members speak: tcp, udp, http, https, proxy or
+        /// proxyv2; absent: whatever the listener speaks.
+        #[arg(long)]
+        protocol: Option<String>,
+        /// A listener (forwarding to no server group yet) that forwards
+        /// to this group.
+        #[arg(long)]
+        listener: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a server group with its backends.
+    Delete {
+        id: String,
+        /// Send the listeners forwarding to it back to their own pools
+        /// (without it, a group in use is refused).
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Rename a pool.
+    Rename {
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
     /// List a load balancer's pools: each listener's own and its server
     /// groups.
     List {
@@ -713,4 +770,66 @@ pub enum PoolCmd {
         #[arg(long, value_parser = ["on", "off"])]
         fail_open: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum FlavorCmd {
+    /// Create a flavor of a profile.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        profile: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// Create it disabled: no load balancer may use it yet.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List flavors.
+    List,
+    /// Show a flavor.
+    Show { id: String },
+    /// Rename, describe, enable or disable a flavor.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Delete a flavor no load balancer uses.
+    Delete { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum FlavorProfileCmd {
+    /// Create a flavor profile of the `weir` provider.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Capabilities as a JSON object, e.g.
+        /// '{"loadbalancer_topology":"SINGLE"}'.
+        #[arg(long)]
+        data: Option<String>,
+    },
+    /// List flavor profiles.
+    List,
+    /// Show a flavor profile.
+    Show { id: String },
+    /// Rename a profile or replace its data (fixed while a flavor uses
+    /// it).
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        data: Option<String>,
+    },
+    /// Delete a flavor profile no flavor uses.
+    Delete { id: String },
 }

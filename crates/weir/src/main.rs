@@ -14,6 +14,8 @@ mod client;
 mod cluster;
 mod commands;
 mod config;
+mod flavors;
+mod groups;
 mod notify;
 mod output;
 mod serve;

@@ -49,6 +49,60 @@ pub fn sweep(s: &mut Sweep) {
         native(c, "GET", "/v1/openapi.json", None)
     });
 
+    // The flavor catalogue is the operator's: a project's token writes
+    // nothing and reads no profile, whatever id it names.
+    for (method, route, path, body) in [
+        (
+            "POST",
+            "POST /v1/flavors",
+            "/v1/flavors",
+            Some(json!({"name": "x", "profile_id": "x"})),
+        ),
+        (
+            "PATCH",
+            "PATCH /v1/flavors/{id}",
+            "/v1/flavors/none",
+            Some(json!({"enabled": false})),
+        ),
+        (
+            "DELETE",
+            "DELETE /v1/flavors/{id}",
+            "/v1/flavors/none",
+            None,
+        ),
+        (
+            "POST",
+            "POST /v1/flavorprofiles",
+            "/v1/flavorprofiles",
+            Some(json!({"name": "x"})),
+        ),
+        ("GET", "GET /v1/flavorprofiles", "/v1/flavorprofiles", None),
+        (
+            "GET",
+            "GET /v1/flavorprofiles/{id}",
+            "/v1/flavorprofiles/none",
+            None,
+        ),
+        (
+            "PATCH",
+            "PATCH /v1/flavorprofiles/{id}",
+            "/v1/flavorprofiles/none",
+            Some(json!({"name": "x"})),
+        ),
+        (
+            "DELETE",
+            "DELETE /v1/flavorprofiles/{id}",
+            "/v1/flavorprofiles/none",
+            None,
+        ),
+    ] {
+        s.probe(Native, route, OPERATOR_ONLY, move |c, _, _| {
+            native(c, method, path, body.as_ref())
+        });
+    }
+    s.probe(Native, "GET /v1/flavors", Expect::Empty, |c, _, _| {
+        native(c, "GET", "/v1/flavors", None)
+    });
     s.probe(
         Native,
         "POST /v1/projects",
@@ -520,6 +574,40 @@ pub fn sweep(s: &mut Sweep) {
         ),
     );
 
+    // B's rule, under B's policy or under A's own.
+    s.probe(
+        Native,
+        "PATCH /v1/l7policies/{id}/rules/{rule_id}",
+        Expect::NotFound,
+        on(
+            "PATCH",
+            |_, t| {
+                format!(
+                    "/v1/l7policies/{}/rules/{}",
+                    t.get("os.l7policy"),
+                    t.get("os.l7rule")
+                )
+            },
+            Some(json!({"value": "/mine"})),
+        ),
+    );
+    s.probe(
+        Native,
+        "PATCH /v1/l7policies/{id}/rules/{rule_id}",
+        Expect::NotFound,
+        on(
+            "PATCH",
+            |a, t| {
+                format!(
+                    "/v1/l7policies/{}/rules/{}",
+                    a.get("os.l7policy"),
+                    t.get("os.l7rule")
+                )
+            },
+            Some(json!({"value": "/mine"})),
+        ),
+    );
+
     s.probe(
         Native,
         "GET /v1/pools/{id}",
@@ -547,6 +635,48 @@ pub fn sweep(s: &mut Sweep) {
         on(
             "GET",
             |_, t| format!("/v1/pools/{}/backends", t.get("native.pool")),
+            None,
+        ),
+    );
+    // Server groups: made on B's load balancer, attached to B's
+    // listener from A's, renamed or deleted by A.
+    s.probe(
+        Native,
+        "POST /v1/loadbalancers/{id}/pools",
+        Expect::NotFound,
+        on(
+            "POST",
+            |_, t| format!("/v1/loadbalancers/{}/pools", t.get("native.lb")),
+            Some(json!({"name": "intruder"})),
+        ),
+    );
+    s.probe(
+        Native,
+        "POST /v1/loadbalancers/{id}/pools",
+        Expect::NotFound,
+        with(
+            "POST",
+            |a, _| format!("/v1/loadbalancers/{}/pools", a.get("native.lb")),
+            |_, t| json!({"name": "intruder", "listener_id": t.get("native.listener")}),
+        ),
+    );
+    s.probe(
+        Native,
+        "PATCH /v1/pools/{id}",
+        Expect::NotFound,
+        on(
+            "PATCH",
+            |_, t| format!("/v1/pools/{}", t.get("native.pool")),
+            Some(json!({"name": "mine"})),
+        ),
+    );
+    s.probe(
+        Native,
+        "DELETE /v1/pools/{id}",
+        Expect::NotFound,
+        on(
+            "DELETE",
+            |_, t| format!("/v1/pools/{}?detach=true", t.get("native.pool")),
             None,
         ),
     );
@@ -618,6 +748,10 @@ pub const NOT_PROBED: &[(&str, &str)] = &[
     (
         "GET /metrics",
         "operator-facing and takes no id: it needs the admin or metrics token (a tenant's gets 401), tested in weir-api tests/api/edge.rs",
+    ),
+    (
+        "GET /v1/flavors/{id}",
+        "a flavor belongs to no project: every project reads the operator's catalogue (a load balancer names a flavor), tested in weir tests/e2e/flavors.rs",
     ),
     (
         "GET /v1/nodes",
