@@ -716,6 +716,20 @@ pub enum PoolCmd {
         #[arg(long)]
         name: String,
     },
+    /// Make a pool's backends these, in one write: the ones already
+    /// there (same address and port) stay, new ones are registered, the
+    /// others deregistered (kept with --additive-only).
+    ReplaceBackends {
+        id: String,
+        /// ADDRESS:PORT (IPv6: [ADDR]:PORT), or ADDRESS with --port;
+        /// repeatable. None at all empties the pool.
+        #[arg(long)]
+        address: Vec<String>,
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long)]
+        additive_only: bool,
+    },
     /// List a load balancer's pools: each listener's own and its server
     /// groups.
     List {

@@ -25,7 +25,7 @@ const POOL_COLUMNS: &[&str] = &[
 /// The request of one of these commands; `None` for any other command.
 pub fn build(command: &Command) -> Option<Result<Call, String>> {
     if let Some(built) = crate::groups::build(command) {
-        return Some(Ok(built));
+        return Some(built);
     }
     if let Some(built) = crate::flavors::build(command) {
         return Some(built);

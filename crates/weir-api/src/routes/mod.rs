@@ -158,7 +158,9 @@ pub fn router(control: Control) -> Router {
         )
         .route(
             "/v1/pools/{id}/backends",
-            post(register_on_pool).get(list_pool_backends),
+            post(register_on_pool)
+                .get(list_pool_backends)
+                .put(replace_pool_backends),
         )
         .route(
             "/v1/backends/{id}",

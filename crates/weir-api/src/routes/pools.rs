@@ -75,3 +75,67 @@ pub(super) async fn delete_pool(
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// One backend of the set a pool should have: matched to the pool's by
+/// address and port.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DesiredBackend {
+    address: String,
+    port: i64,
+    subnet_id: Option<String>,
+    weight: Option<i64>,
+    enabled: Option<bool>,
+    backup: Option<bool>,
+    name: Option<String>,
+    tags: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReplaceBackendsBody {
+    backends: Vec<DesiredBackend>,
+    /// true: the pool's backends not named stay; false: they go.
+    #[serde(default)]
+    additive_only: bool,
+}
+
+/// Makes a pool's backends the set given, in one write (Octavia's batch
+/// member update): those named are updated, the new ones registered, the
+/// rest deregistered unless `additive_only`.
+pub(super) async fn replace_pool_backends(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ReplaceBackendsBody>,
+) -> ApiResult {
+    let desired = req
+        .backends
+        .into_iter()
+        .map(|b| BackendSpec {
+            address: Some(b.address),
+            port: Some(b.port),
+            subnet_id: b.subnet_id,
+            weight: b.weight,
+            enabled: b.enabled,
+            backup: b.backup,
+            name: b.name,
+            tags: b.tags,
+            ..BackendSpec::default()
+        })
+        .collect();
+    let outcome = c
+        .batch_backends(
+            &p,
+            PoolId::new(id),
+            desired,
+            req.additive_only,
+            RegisterPolicy::native(),
+        )
+        .await?;
+    ok(json!({
+        "created": views::<_, BackendView>(&outcome.created),
+        "updated": views::<_, BackendView>(&outcome.updated),
+        "deleted": views::<_, BackendView>(&outcome.deleted),
+    }))
+}

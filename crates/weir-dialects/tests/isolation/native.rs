@@ -638,6 +638,32 @@ pub fn sweep(s: &mut Sweep) {
             None,
         ),
     );
+    // The batch replace: of B's pool, and of A's own with a backend
+    // placed in B's subnet.
+    s.probe(
+        Native,
+        "PUT /v1/pools/{id}/backends",
+        Expect::NotFound,
+        on(
+            "PUT",
+            |_, t| format!("/v1/pools/{}/backends", t.get("native.pool")),
+            Some(json!({"backends": []})),
+        ),
+    );
+    s.probe(
+        Native,
+        "PUT /v1/pools/{id}/backends",
+        Expect::NotFound,
+        with(
+            "PUT",
+            |a, _| format!("/v1/pools/{}/backends", a.get("native.pool")),
+            |_, t| {
+                json!({"additive_only": true, "backends": [
+                    {"address": "10.0.1.14", "port": 8082, "subnet_id": t.get("subnet")}
+                ]})
+            },
+        ),
+    );
     // Server groups: made on B's load balancer, attached to B's
     // listener from A's, renamed or deleted by A.
     s.probe(

@@ -160,3 +160,106 @@ fn server_group_create_rename_and_delete_through_the_cli() {
     );
     assert!(ok, "{err}");
 }
+
+#[test]
+fn replace_backends_makes_the_pool_the_set_given_in_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = "replace-admin";
+    let server = serve(dir.path(), Some(admin));
+    let url = &server.url;
+    let (token, listener) = cli_setup(url, admin);
+    let pool = weir_json(url, &token, &["listener", "show", &listener])["default_pool_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for address in ["10.0.1.10:80", "10.0.1.11:80"] {
+        weir_json(
+            url,
+            &token,
+            &["backend", "register", "--pool", &pool, "--address", address],
+        );
+    }
+    let addresses = |listed: &serde_json::Value| -> Vec<String> {
+        let mut all: Vec<String> = listed["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{}:{}", b["address"].as_str().unwrap(), b["port"]))
+            .collect();
+        all.sort();
+        all
+    };
+
+    // .11 stays, .12 arrives, .10 goes.
+    let out = weir_json(
+        url,
+        &token,
+        &[
+            "pool",
+            "replace-backends",
+            &pool,
+            "--address",
+            "10.0.1.11:80",
+            "--address",
+            "10.0.1.12",
+            "--port",
+            "80",
+        ],
+    );
+    assert_eq!(out["created"].as_array().unwrap().len(), 1, "{out}");
+    // .11 is named as it is: nothing of it changes.
+    assert_eq!(out["updated"], serde_json::json!([]), "{out}");
+    assert_eq!(out["deleted"][0]["address"], "10.0.1.10", "{out}");
+    let listed = weir_json(url, &token, &["backend", "list", "--pool", &pool]);
+    assert_eq!(addresses(&listed), ["10.0.1.11:80", "10.0.1.12:80"]);
+
+    // A bad member refuses the whole set: nothing changes.
+    for (args, code) in [
+        (
+            vec!["--address", "10.0.1.13:80", "--address", "10.9.9.9:80"],
+            "400",
+        ),
+        (
+            vec!["--address", "10.0.1.13:80", "--address", "10.0.1.13:80"],
+            "409",
+        ),
+    ] {
+        let mut all = vec!["pool", "replace-backends", &pool];
+        all.extend(args.iter().copied());
+        let (ok, _, err) = weir(url, &token, &all);
+        assert!(!ok && err.contains(code), "{all:?}: {err}");
+    }
+    let (ok, _, err) = weir(
+        url,
+        &token,
+        &["pool", "replace-backends", &pool, "--address", "10.0.1.13"],
+    );
+    assert!(!ok && err.contains("port"), "{err}");
+    let unchanged = weir_json(url, &token, &["backend", "list", "--pool", &pool]);
+    assert_eq!(addresses(&unchanged), addresses(&listed));
+
+    // Additive: nothing goes; another project's pool is not found.
+    weir_json(
+        url,
+        &token,
+        &[
+            "pool",
+            "replace-backends",
+            &pool,
+            "--address",
+            "10.0.1.13:80",
+            "--additive-only",
+        ],
+    );
+    let more = weir_json(url, &token, &["backend", "list", "--pool", &pool]);
+    assert_eq!(addresses(&more).len(), 3, "{more}");
+    let (other, _) = tenant(url, admin);
+    let (ok, _, err) = weir(url, &other, &["pool", "replace-backends", &pool]);
+    assert!(!ok && err.contains("404"), "{err}");
+    let still = weir_json(url, &token, &["backend", "list", "--pool", &pool]);
+    assert_eq!(addresses(&still).len(), 3, "{still}");
+    // No address at all empties the pool.
+    weir_json(url, &token, &["pool", "replace-backends", &pool]);
+    let empty = weir_json(url, &token, &["backend", "list", "--pool", &pool]);
+    assert_eq!(addresses(&empty).len(), 0, "{empty}");
+}
