@@ -96,6 +96,10 @@ pub enum Command {
     /// The cluster's nodes (the operator's).
     #[command(subcommand)]
     Node(NodeCmd),
+    /// Domain extensions of HTTPS listeners: a domain served with a
+    /// chosen certificate.
+    #[command(subcommand)]
+    Domain(DomainCmd),
     /// Flavors: what a load balancer may be created as (the operator
     /// writes them, every project reads them).
     #[command(subcommand)]
@@ -846,4 +850,32 @@ pub enum FlavorProfileCmd {
     },
     /// Delete a flavor profile no flavor uses.
     Delete { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum DomainCmd {
+    /// Serve a domain of an HTTPS listener with a chosen certificate
+    /// (before any certificate's own names).
+    Add {
+        #[arg(long)]
+        listener: String,
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        cert: String,
+    },
+    /// Serve a domain extension with another certificate.
+    Set {
+        id: String,
+        #[arg(long)]
+        listener: String,
+        #[arg(long)]
+        cert: String,
+    },
+    /// Remove a domain extension.
+    Remove {
+        id: String,
+        #[arg(long)]
+        listener: String,
+    },
 }

@@ -706,6 +706,7 @@ fn build(command: Command) -> Result<Call, String> {
         Command::Pool(_)
         | Command::Flavor(_)
         | Command::Flavorprofile(_)
+        | Command::Domain(_)
         | Command::Lb(LbCmd::Update { .. } | LbCmd::Stats { .. })
         | Command::Listener(ListenerCmd::Delete { .. } | ListenerCmd::Stats { .. })
         | Command::Instance(InstanceCmd::Show { .. })

@@ -1,6 +1,6 @@
 //! The client commands that complete the native API's parity with the
 //! dialects (`docs/parity.md`): pools, load balancer update, listener
-//! delete, and the show,
+//! delete, an HTTPS listener's domain extensions, and the show,
 //! update and rule commands of instances, access control lists and L7
 //! policies. Each
 //! builds one request as [`crate::client`]'s do.
@@ -139,6 +139,28 @@ pub fn build(command: &Command) -> Option<Result<Call, String>> {
             format!("/v1/l7policies/{id}/rules/{rule_id}"),
             None,
             Show::Done(format!("removed rule {rule_id}")),
+        ),
+        Command::Domain(DomainCmd::Add {
+            listener,
+            domain,
+            cert,
+        }) => call(
+            "POST",
+            format!("/v1/listeners/{listener}/domains"),
+            Some(json!({ "domain": domain, "certificate_id": cert })),
+            Show::Object,
+        ),
+        Command::Domain(DomainCmd::Set { id, listener, cert }) => call(
+            "PATCH",
+            format!("/v1/listeners/{listener}/domains/{id}"),
+            Some(json!({ "certificate_id": cert })),
+            Show::Object,
+        ),
+        Command::Domain(DomainCmd::Remove { id, listener }) => call(
+            "DELETE",
+            format!("/v1/listeners/{listener}/domains/{id}"),
+            None,
+            Show::Done(format!("removed domain extension {id}")),
         ),
         Command::L7policy(L7PolicyCmd::RuleUpdate {
             id,

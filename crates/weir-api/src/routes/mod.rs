@@ -26,6 +26,7 @@ use crate::views::*;
 mod acls;
 mod backends;
 mod certificates;
+mod domains;
 mod flavors;
 mod l7;
 mod loadbalancers;
@@ -37,6 +38,7 @@ mod watch;
 use acls::*;
 use backends::*;
 use certificates::*;
+use domains::*;
 use flavors::*;
 use l7::*;
 use loadbalancers::*;
@@ -136,6 +138,11 @@ pub fn router(control: Control) -> Router {
         .route(
             "/v1/listeners/{id}/backends",
             post(register_on_listener).get(list_listener_backends),
+        )
+        .route("/v1/listeners/{id}/domains", post(add_domain))
+        .route(
+            "/v1/listeners/{id}/domains/{domain_id}",
+            axum::routing::patch(set_domain).delete(delete_domain),
         )
         .route(
             "/v1/listeners/{id}/l7policies",

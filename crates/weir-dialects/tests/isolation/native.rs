@@ -638,6 +638,50 @@ pub fn sweep(s: &mut Sweep) {
             None,
         ),
     );
+    // Domain extensions on B's listener (with A's own certificate), and
+    // B's extension changed or removed.
+    s.probe(
+        Native,
+        "POST /v1/listeners/{id}/domains",
+        Expect::NotFound,
+        with(
+            "POST",
+            |_, t| format!("/v1/listeners/{}/domains", t.get("native.listener")),
+            |a, _| json!({"domain": "shop.example.test", "certificate_id": a.get("certificate")}),
+        ),
+    );
+    s.probe(
+        Native,
+        "PATCH /v1/listeners/{id}/domains/{domain_id}",
+        Expect::NotFound,
+        with(
+            "PATCH",
+            |_, t| {
+                format!(
+                    "/v1/listeners/{}/domains/{}",
+                    t.get("native.listener"),
+                    t.get("aliyun.extension")
+                )
+            },
+            |a, _| json!({"certificate_id": a.get("certificate")}),
+        ),
+    );
+    s.probe(
+        Native,
+        "DELETE /v1/listeners/{id}/domains/{domain_id}",
+        Expect::NotFound,
+        on(
+            "DELETE",
+            |_, t| {
+                format!(
+                    "/v1/listeners/{}/domains/{}",
+                    t.get("native.listener"),
+                    t.get("aliyun.extension")
+                )
+            },
+            None,
+        ),
+    );
     // The batch replace: of B's pool, and of A's own with a backend
     // placed in B's subnet.
     s.probe(
