@@ -325,6 +325,8 @@ pub enum ProjectCmd {
 
 #[derive(Subcommand)]
 pub enum QuotaCmd {
+    /// Every project with quotas set (the operator); a project: its own.
+    List,
     /// The quotas in force and what was set.
     Show { project: String },
     /// Sets quotas: each a count, -1 for unlimited or `default`; the

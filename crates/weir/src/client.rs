@@ -707,6 +707,7 @@ fn build(command: Command) -> Result<Call, String> {
         | Command::Flavor(_)
         | Command::Flavorprofile(_)
         | Command::Domain(_)
+        | Command::Project(ProjectCmd::Quota(QuotaCmd::List))
         | Command::Lb(LbCmd::Update { .. } | LbCmd::Stats { .. })
         | Command::Listener(ListenerCmd::Delete { .. } | ListenerCmd::Stats { .. })
         | Command::Instance(InstanceCmd::Show { .. })

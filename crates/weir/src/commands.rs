@@ -162,6 +162,21 @@ pub fn build(command: &Command) -> Option<Result<Call, String>> {
             None,
             Show::Done(format!("removed domain extension {id}")),
         ),
+        Command::Project(ProjectCmd::Quota(QuotaCmd::List)) => call(
+            "GET",
+            "/v1/quotas",
+            None,
+            Show::Table(
+                "quotas",
+                &[
+                    "project_id",
+                    "quotas.load_balancer",
+                    "quotas.listener",
+                    "quotas.pool",
+                    "quotas.member",
+                ],
+            ),
+        ),
         Command::L7policy(L7PolicyCmd::RuleUpdate {
             id,
             rule_id,

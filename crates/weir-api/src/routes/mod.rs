@@ -65,6 +65,7 @@ pub fn router(control: Control) -> Router {
             "/v1/projects/{id}/credentials",
             post(create_credential).get(list_credentials),
         )
+        .route("/v1/quotas", get(list_quotas))
         .route(
             "/v1/projects/{id}/quotas",
             get(get_quotas).put(set_quotas).delete(reset_quotas),

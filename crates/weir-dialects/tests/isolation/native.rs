@@ -34,6 +34,7 @@ pub fn sweep(s: &mut Sweep) {
         "/v1/loadbalancers",
         "/v1/certificates",
         "/v1/acls",
+        "/v1/quotas",
     ] {
         s.probe(
             Native,

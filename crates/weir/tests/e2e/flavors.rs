@@ -1,7 +1,8 @@
 //! `weir flavorprofile …` and `weir flavor …` through the real binary:
 //! the operator writes the catalogue, a project reads flavors but no
 //! profile and writes nothing, capabilities Weir cannot run are refused,
-//! and a profile a flavor uses stays.
+//! and a profile a flavor uses stays. Also the operator's listing of
+//! every project's quotas (`weir project quota list`).
 
 use crate::support::*;
 
@@ -131,4 +132,53 @@ fn the_operator_keeps_the_flavor_catalogue() {
     assert!(ok, "{err}");
     let listed = weir_json(url, admin, &["flavorprofile", "list"]);
     assert_eq!(listed["flavorprofiles"], serde_json::json!([]));
+}
+
+#[test]
+fn the_operator_lists_every_projects_quotas_a_project_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = "quota-list-admin";
+    let server = serve(dir.path(), Some(admin));
+    let url = &server.url;
+    let one_project = weir_json(url, admin, &["project", "create", "one"]);
+    let two_project = weir_json(url, admin, &["project", "create", "two"]);
+    let (one, two) = (
+        one_project["token"].as_str().unwrap().to_owned(),
+        two_project["token"].as_str().unwrap().to_owned(),
+    );
+    let one_id = one_project["id"].as_str().unwrap();
+    let two_id = two_project["id"].as_str().unwrap();
+    for id in [one_id, two_id] {
+        weir_json(
+            url,
+            admin,
+            &["project", "quota", "set", id, "--load-balancer", "7"],
+        );
+    }
+    let all = weir_json(url, admin, &["project", "quota", "list"]);
+    let ids: Vec<&str> = all["quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["project_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&one_id) && ids.contains(&two_id), "{all}");
+    assert_eq!(all["quotas"][0]["quotas"]["load_balancer"], 7, "{all}");
+    let table = weir(url, admin, &["project", "quota", "list"]).1;
+    assert!(
+        table
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("QUOTAS_LOAD_BALANCER"),
+        "{table}"
+    );
+    // A project sees its own only.
+    for (token, own, other) in [(&one, one_id, two_id), (&two, two_id, one_id)] {
+        let mine = weir_json(url, token, &["project", "quota", "list"]);
+        let text = mine.to_string();
+        assert_eq!(mine["quotas"].as_array().unwrap().len(), 1, "{mine}");
+        assert_eq!(mine["quotas"][0]["project_id"], own);
+        assert!(!text.contains(other), "{text}");
+    }
 }
