@@ -10,6 +10,7 @@
 //! - [`watch`]: `weir watch`, the event stream printed as it comes.
 
 mod cli;
+mod cli_catalog;
 mod client;
 mod cluster;
 mod commands;
