@@ -208,7 +208,7 @@ impl Control {
             let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
             let next = plan_pool_update(&current, &update, capabilities, now())?;
             if next.upstream_tls != current.upstream_tls {
-                super::keymgr::check_pool_ca(tx, &secrets, &next).await?;
+                super::keymgr::check_pool_tls(tx, &secrets, &next).await?;
             }
             let added = current.health_check.is_none() && next.health_check.is_some();
             quota_room(
