@@ -152,6 +152,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
             forwarded_for: false,
             forwarded_proto: true,
             forwarded_port: true,
+            client_cert: Default::default(),
         },
         // The store keeps the list in order (the core keeps it to HTTPS).
         certificate_ids: vec!["cert-b".into(), "cert-a".into()],
