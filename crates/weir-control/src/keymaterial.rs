@@ -285,7 +285,17 @@ pub async fn pool_tls_material<R: Reads + ?Sized>(
         }
     }
     // What the data plane will build, built once here, so a command never
-    // stores what the follower then could not dial with.
+    // stores what the follower then could not dial with. A CRL webpki
+    // cannot read (one without a CRL number, say) is named as the CRL.
+    if let (Some(r), Some(_)) = (&upstream.crl, &material.crl_pem) {
+        let verifying = UpstreamMaterial {
+            client: None,
+            ..material.clone()
+        };
+        if let Err(why) = weir_tls::client::client_config(upstream, &verifying) {
+            return Ok(Err((CRL, format!("{} ({why})", r.href))));
+        }
+    }
     if let Err(why) = weir_tls::client::client_config(upstream, &material) {
         return Ok(Err(("tls_enabled", why)));
     }

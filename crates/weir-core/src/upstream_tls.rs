@@ -178,6 +178,71 @@ pub fn check(
     Ok(())
 }
 
+/// What a listener's own pool (one that names no protocol) has its
+/// members speak: HTTP behind http and https listeners, TCP behind tcp
+/// ones (PROXY v1/v2 when the listener sends that header first), the
+/// backends' own TLS behind tls-passthrough; nothing for prometheus.
+pub fn listener_speaks(listener: &crate::model::Listener) -> Option<PoolProtocol> {
+    use crate::model::{Protocol, ProxyProtocol};
+    Some(match listener.protocol {
+        Protocol::Http | Protocol::Https => PoolProtocol::Http,
+        Protocol::Tcp => match listener.proxy_protocol {
+            ProxyProtocol::None => PoolProtocol::Tcp,
+            ProxyProtocol::V1 => PoolProtocol::Proxy,
+            ProxyProtocol::V2 => PoolProtocol::ProxyV2,
+        },
+        Protocol::TlsPassthrough => PoolProtocol::Https,
+        Protocol::Udp => PoolProtocol::Udp,
+        Protocol::Prometheus => return None,
+    })
+}
+
+/// A key-manager ref as the native API names one: `secrets/<id>` or
+/// `containers/<id>` of the caller's project (the key manager's own
+/// paths, without its host); anything else is 400 naming `field`.
+pub fn native_ref(field: &str, text: &str) -> Result<TlsRef, Error> {
+    use crate::ids::{ContainerId, SecretId};
+    use crate::keymgr::KeyRef;
+    let bad = || {
+        Error::invalid(
+            field,
+            format!("{text:?} is not a key-manager ref: secrets/<id> or containers/<id>"),
+        )
+    };
+    let (kind, id) = text.split_once('/').ok_or_else(bad)?;
+    if !crate::ids::well_formed(id) || id.contains('/') {
+        return Err(bad());
+    }
+    let target = match kind {
+        "secrets" => KeyRef::Secret(SecretId::new(id)),
+        "containers" => KeyRef::Container(ContainerId::new(id)),
+        _ => return Err(bad()),
+    };
+    Ok(TlsRef {
+        href: text.to_owned(),
+        target,
+    })
+}
+
+/// The native API's explicit `verify` against the CA it names: members
+/// are verified exactly when a CA bundle is named, so `verify: true`
+/// without one (nothing to verify against) and `verify: false` with one
+/// (a CA that would verify nothing) are both refused rather than one of
+/// them silently ignored.
+pub fn check_verify(verify: Option<bool>, upstream: &UpstreamTls) -> Result<(), Error> {
+    match (verify, upstream.ca.is_some()) {
+        (Some(true), false) => Err(Error::invalid(
+            "backend_tls.verify",
+            "verifying members needs the CA bundle they are verified against (ca_ref)",
+        )),
+        (Some(false), true) => Err(Error::invalid(
+            "backend_tls.verify",
+            "a CA bundle is only used to verify members: drop ca_ref to not verify",
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +350,30 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn native_refs_and_verify() {
+        assert!(native_ref("ca_ref", "secrets/abc-1").is_ok());
+        assert!(native_ref("ca_ref", "containers/abc-1").is_ok());
+        for bad in [
+            "",
+            "abc",
+            "secrets/",
+            "keys/abc",
+            "secrets/a/b",
+            "http://x/secrets/a",
+        ] {
+            assert!(native_ref("ca_ref", bad).is_err(), "{bad:?}");
+        }
+        let with_ca = UpstreamTls {
+            ca: Some(secret("s")),
+            ..UpstreamTls::default()
+        };
+        assert!(check_verify(Some(true), &with_ca).is_ok());
+        assert!(check_verify(Some(false), &with_ca).is_err());
+        assert!(check_verify(Some(true), &UpstreamTls::default()).is_err());
+        assert!(check_verify(None, &UpstreamTls::default()).is_ok());
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub enum Command {
     /// Backends registered in pools.
     #[command(subcommand)]
     Backend(BackendCmd),
+    /// Pools: show one, set its TLS towards its backends.
+    #[command(subcommand)]
+    Pool(PoolCmd),
     /// TLS certificates (a chain and its private key, sealed at rest).
     #[command(subcommand)]
     Cert(CertCmd),
@@ -87,6 +90,42 @@ pub struct WatchArgs {
     /// for the admin); without it, from now.
     #[arg(long)]
     pub since: Option<u64>,
+}
+
+#[derive(Subcommand)]
+pub enum PoolCmd {
+    /// Show a pool (its backend TLS included).
+    Show { id: String },
+    /// Dial the pool's backends over TLS (replaces its TLS settings
+    /// whole), or in the clear again with --off.
+    Tls {
+        id: String,
+        /// Back to the clear.
+        #[arg(long, conflicts_with_all = ["ca_ref", "crl_ref", "client_cert_ref", "server_name", "tls_versions", "no_verify"])]
+        off: bool,
+        /// The CA bundle backends are verified against: a key-manager
+        /// ref, secrets/<id> or containers/<id>.
+        #[arg(long)]
+        ca_ref: Option<String>,
+        /// Do not verify backends (the default without --ca-ref; refused
+        /// with it).
+        #[arg(long)]
+        no_verify: bool,
+        /// CRLs backends' certificates are checked against (secrets/<id>;
+        /// needs --ca-ref).
+        #[arg(long)]
+        crl_ref: Option<String>,
+        /// The client certificate presented to backends (secrets/<id> or
+        /// containers/<id>).
+        #[arg(long)]
+        client_cert_ref: Option<String>,
+        /// The name backends are dialled by (SNI), checked with --ca-ref.
+        #[arg(long)]
+        server_name: Option<String>,
+        /// TLS versions offered, comma-separated (TLSv1.2,TLSv1.3).
+        #[arg(long, value_delimiter = ',')]
+        tls_versions: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]

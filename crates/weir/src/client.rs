@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 
 use crate::cli::*;
 
+mod pools;
+
 /// One API call and how to show its answer.
 struct Call {
     method: &'static str,
@@ -91,6 +93,7 @@ fn split_address(text: &str) -> Result<(String, Option<i64>), String> {
 fn build(command: Command) -> Result<Call, String> {
     Ok(match command {
         Command::Serve(_) | Command::Watch(_) => unreachable!("handled by main"),
+        Command::Pool(cmd) => pools::build(cmd),
         Command::Project(ProjectCmd::Create { name }) => call(
             "POST",
             "/v1/projects",

@@ -339,6 +339,10 @@ pub(super) struct PatchPool {
     drain_timeout_ms: Option<u64>,
     /// 0 turns slow start off.
     slow_start_ms: Option<u64>,
+    /// Members dialled over TLS ([`super::pool_tls`]); `null`: in the
+    /// clear; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    backend_tls: Option<Option<super::pool_tls::BackendTlsBody>>,
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
@@ -377,9 +381,15 @@ pub(super) async fn update_pool(
         drain_timeout_ms: req.drain_timeout_ms,
         slow_start_ms: req.slow_start_ms,
         name: None,
+        upstream_tls: req
+            .backend_tls
+            .map(|b| b.map(|b| b.into_upstream()).transpose())
+            .transpose()?,
         ..Default::default()
     };
     ok(PoolView::from(
-        &c.update_pool(&p, PoolId::new(id), update).await?,
+        &c.update_pool(&p, PoolId::new(id), update)
+            .await
+            .map_err(super::pool_tls::native_field)?,
     ))
 }

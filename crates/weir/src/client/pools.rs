@@ -1,0 +1,54 @@
+//! `weir pool`: show a pool, and set the TLS its backends are dialled
+//! with (`backend_tls` of `PATCH /v1/pools/{id}`).
+
+use serde_json::{json, Value};
+
+use super::{call, Call, Show};
+use crate::cli::PoolCmd;
+
+pub(super) fn build(cmd: PoolCmd) -> Call {
+    match cmd {
+        PoolCmd::Show { id } => call("GET", format!("/v1/pools/{id}"), None, Show::Object),
+        PoolCmd::Tls {
+            id,
+            off,
+            ca_ref,
+            no_verify,
+            crl_ref,
+            client_cert_ref,
+            server_name,
+            tls_versions,
+        } => {
+            let tls = if off {
+                Value::Null
+            } else {
+                let mut body = serde_json::Map::new();
+                for (name, value) in [
+                    ("ca_ref", ca_ref),
+                    ("crl_ref", crl_ref),
+                    ("client_certificate_ref", client_cert_ref),
+                    ("server_name", server_name),
+                ] {
+                    if let Some(v) = value {
+                        body.insert(name.to_owned(), json!(v));
+                    }
+                }
+                // Sent only when said: the server refuses it beside a CA
+                // rather than ignoring one of the two.
+                if no_verify {
+                    body.insert("verify".to_owned(), json!(false));
+                }
+                if !tls_versions.is_empty() {
+                    body.insert("tls_versions".to_owned(), json!(tls_versions));
+                }
+                Value::Object(body)
+            };
+            call(
+                "PATCH",
+                format!("/v1/pools/{id}"),
+                Some(json!({ "backend_tls": tls })),
+                Show::Object,
+            )
+        }
+    }
+}
