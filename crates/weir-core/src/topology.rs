@@ -158,6 +158,9 @@ pub struct PoolSpec {
 /// nothing (never in the clear, unverified or without its certificate
 /// instead).
 #[derive(Debug, Clone, PartialEq, Eq)]
+// One per re-encrypting pool, always behind an `Arc` (`PoolSpec::tls`):
+// boxing the large variant would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum PoolTls {
     Dial {
         settings: crate::upstream_tls::UpstreamTls,

@@ -217,16 +217,14 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
     // Octavia's 501, which clients treat as "unsupported". (Cookie
     // persistence: `octavia_persistence.rs`; re-encryption:
     // `octavia_pool_tls.rs`, `octavia_pool_mtls.rs`.)
-    for (field, value) in [(
+    let reply = o.pool(with(
         "session_persistence",
         json!({"type": "SOURCE_IP", "persistence_timeout": 60}),
-    )] {
-        let reply = o.pool(with(field, value));
-        assert!(status(&reply, 501)["faultstring"]
-            .as_str()
-            .unwrap()
-            .starts_with("Provider 'weir' does not support a requested option"));
-    }
+    ));
+    assert!(status(&reply, 501)["faultstring"]
+        .as_str()
+        .unwrap()
+        .starts_with("Provider 'weir' does not support a requested option"));
     // Source-IP persistence is honoured: kept, shown, cleared by null.
     let sticky = status(
         &o.pool(with("session_persistence", json!({"type": "SOURCE_IP"}))),
