@@ -165,7 +165,7 @@ fn a_redirect_to_https_keeps_host_path_and_query_and_nothing_a_client_smuggles()
 fn a_tls_listener_drops_every_x_ssl_field_and_a_plain_one_passes_them() {
     let shared = Shared::new(crate::Config::default());
     let settings = HttpSettings::default();
-    let raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-SSL-Client-CN: admin\r\nx-ssl-\r\n\
+    let raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-SSL-Client-CN: admin\r\nx-ssl-: v\r\n\
                 X-Ssl-Anything: 1\r\nX-SSLx: kept\r\n\r\n";
     let head = |tls: bool| {
         let cx = RequestContext {
