@@ -10,6 +10,9 @@ Addresses 10.x are data only: the server's data plane may dial 127.0.0.0/8 only.
 
 import datetime
 import http.client
+import json
+import os
+import subprocess
 import http.server
 import secrets
 import ssl
@@ -22,7 +25,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.sdk.harness import TokenHTTPBackend, _TokenHTTPHandler, assert_loopback, http_get
+from tests.sdk.harness import (
+    TokenHTTPBackend,
+    _TokenHTTPHandler,
+    assert_loopback,
+    http_get,
+    weir_binary,
+)
 from tests.sdk.lbaas_support import (
     LbaasTestCase,
     World,
@@ -344,3 +353,21 @@ class PoolTlsTest(LbaasTestCase):
         # Another project's token does not see the pool.
         status, _ = self.native.call("PATCH", path, {"backend_tls": None}, token=self.other.project.token)
         self.assertEqual(status, 404)
+        # The CLI says the same: back to the right name, then --no-verify beside a CA is refused
+        # (never one of the two ignored), then --off.
+        env = dict(os.environ, WEIR_URL=self.server.url, WEIR_TOKEN=token)
+
+        def weir(*args):
+            return subprocess.run([weir_binary(), "--json", "pool", "tls", pool.id, *args], env=env,
+                                  capture_output=True, text=True, timeout=30)
+        done = weir("--ca-ref", "secrets/" + ca, "--client-cert-ref", "secrets/" + bundle,
+                    "--server-name", "member.test")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout)["backend_tls"]["server_name"], "member.test")
+        refused = weir("--ca-ref", "secrets/" + ca, "--no-verify")
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("verify", refused.stderr + refused.stdout)
+        off = weir("--off")
+        self.assertEqual(off.returncode, 0, off.stderr)
+        self.assertNotIn("backend_tls", json.loads(off.stdout))
+        self.assertFalse(self.conn.load_balancer.get_pool(pool.id).tls_enabled)

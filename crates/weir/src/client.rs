@@ -688,12 +688,19 @@ fn build(command: Command) -> Result<Call, String> {
     })
 }
 
+/// Fields whose `null` is a request, inserted only when a flag asks for
+/// it (`--no-redirect`, `--no-acl`, `weir pool tls --off`): never
+/// dropped, or the flag would do nothing.
+const CLEARED_BY_NULL: &[&str] = &["redirect_https_port", "acl_id", "backend_tls"];
+
 /// Drops `null` members so optional flags left out are not sent.
 fn without_nulls(body: Value) -> Value {
     match body {
-        Value::Object(map) => {
-            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
-        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(k, v)| !v.is_null() || CLEARED_BY_NULL.contains(&k.as_str()))
+                .collect(),
+        ),
         other => other,
     }
 }
