@@ -552,6 +552,14 @@ pub struct BackendStatusView {
     pub state: &'static str,
     pub reason: Option<String>,
     pub active_connections: u64,
+    /// Totals since the data plane started serving the backend: a client
+    /// reads twice and divides for a rate (the console's charts).
+    pub total_connections: u64,
+    pub requests: u64,
+    pub responses_5xx: u64,
+    pub failures: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
 impl From<&BackendLive> for BackendStatusView {
@@ -560,6 +568,12 @@ impl From<&BackendLive> for BackendStatusView {
             state: l.state.as_str(),
             reason: l.reason.clone(),
             active_connections: l.active_connections,
+            total_connections: l.stats.total_connections,
+            requests: l.stats.requests,
+            responses_5xx: l.stats.responses_5xx,
+            failures: l.stats.failures,
+            bytes_in: l.stats.bytes_in,
+            bytes_out: l.stats.bytes_out,
         }
     }
 }

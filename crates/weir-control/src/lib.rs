@@ -51,6 +51,13 @@ pub trait LiveView: Send + Sync {
     }
 }
 
+/// The cluster's part of the operator's `/metrics` (node states, VIP
+/// ownership), kept by the composition root's cluster loop.
+pub trait ClusterMetrics: Send + Sync {
+    /// Appends Prometheus text exposition.
+    fn render_metrics(&self, out: &mut String);
+}
+
 /// What a client is told when its commit's outcome is unknown.
 pub const COMMIT_OUTCOME_UNKNOWN: &str =
     "the store connection was lost during commit: the write may have happened; \

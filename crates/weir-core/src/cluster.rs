@@ -8,6 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+pub mod anycast;
+pub mod bird;
+
 /// How VIPs are held across nodes (`cluster.vip_mode`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum VipMode {
@@ -18,6 +21,9 @@ pub enum VipMode {
     /// Each VIP has exactly one owner at a time, by lease; the owner adds
     /// the address to its interface and announces it (L2 failover).
     Failover,
+    /// Every healthy node serves every VIP and announces it through the
+    /// operator's routing daemon (BGP with ECMP): [`anycast`].
+    Anycast,
 }
 
 impl VipMode {
@@ -25,6 +31,7 @@ impl VipMode {
         match text {
             "none" => Some(Self::None),
             "failover" => Some(Self::Failover),
+            "anycast" => Some(Self::Anycast),
             _ => None,
         }
     }
@@ -33,6 +40,7 @@ impl VipMode {
         match self {
             Self::None => "none",
             Self::Failover => "failover",
+            Self::Anycast => "anycast",
         }
     }
 }

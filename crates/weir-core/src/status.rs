@@ -91,6 +91,25 @@ pub struct BackendLive {
     /// never a raw probe error.
     pub reason: Option<String>,
     pub active_connections: u64,
+    /// Traffic counters, for rates a client computes between two reads.
+    pub stats: BackendStats,
+}
+
+/// A backend's traffic since the data plane started serving it (totals
+/// that only grow while it stays in its pool).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackendStats {
+    /// Connections opened to the backend (HTTP: reused ones count once).
+    pub total_connections: u64,
+    /// HTTP responses relayed from it, of any status (0 on TCP and UDP).
+    pub requests: u64,
+    /// Of those, 5xx answers.
+    pub responses_5xx: u64,
+    /// Attempts that got no usable answer: failed connects, failed TLS
+    /// handshakes with the member, closes or resets before a response.
+    pub failures: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
 /// A listener's traffic since the data plane started serving it

@@ -11,6 +11,7 @@ mod cli;
 mod client;
 mod cluster;
 mod config;
+mod notify;
 mod serve;
 mod takeover;
 mod watch;

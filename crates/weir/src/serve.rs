@@ -163,7 +163,14 @@ async fn run(
     println!("weir listening on http://{addr}");
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+    let cluster_metrics = Arc::new(crate::cluster::metrics::ClusterMetrics::default());
+    control.set_cluster_metrics(Arc::new(crate::cluster::metrics::Rendered {
+        metrics: cluster_metrics.clone(),
+        topology: control.topology(),
+    }));
     let cluster = crate::cluster::Context {
+        dataplane: served_dp.clone(),
+        metrics: cluster_metrics,
         store: store.clone(),
         settings: cluster_settings,
         config: config.cluster,
@@ -173,8 +180,12 @@ async fn run(
         topology: control.topology(),
     };
     let leave = crate::cluster::spawn(cluster, gate).await?;
+    // The API is bound, the data plane follows the topology and the node
+    // is registered: a service manager may count on it now.
+    crate::notify::ready();
     let app = weir_api::router(control.clone())
-        .merge(weir_dialects::router(control.clone(), config.dialects));
+        .merge(weir_dialects::router(control.clone(), config.dialects))
+        .layer(axum::middleware::from_fn(weir_api::ui::harden));
     let served = crate::takeover::run(crate::takeover::Running {
         control,
         dataplane: served_dp,
@@ -186,8 +197,21 @@ async fn run(
         inherited,
     })
     .await;
-    leave.leave().await;
-    served
+    crate::notify::stopping();
+    match served {
+        Ok(crate::takeover::Ended::HandedOver) => {
+            leave.leave(crate::cluster::Departure::HandOver).await;
+            Ok(())
+        }
+        Ok(crate::takeover::Ended::Stopped) => {
+            leave.leave(crate::cluster::Departure::Stop).await;
+            Ok(())
+        }
+        Err(e) => {
+            leave.leave(crate::cluster::Departure::Stop).await;
+            Err(e)
+        }
+    }
 }
 
 /// `WEIR_ADMIN_TOKEN` when set; otherwise the token saved in the data

@@ -236,6 +236,8 @@ pub struct Control {
     key_cache: Arc<CredentialCache<AccessKey>>,
     topology: watch::Receiver<Arc<Topology>>,
     live: Arc<OnceLock<Arc<dyn LiveView>>>,
+    /// The cluster loop's metrics, once it runs.
+    cluster_metrics: Arc<OnceLock<Arc<dyn crate::ClusterMetrics>>>,
     writer: Writer,
     settings: Arc<Settings>,
     admin_token: Arc<str>,
@@ -298,6 +300,7 @@ impl Control {
             key_cache: Arc::default(),
             topology,
             live: Arc::default(),
+            cluster_metrics: Arc::default(),
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
             metrics_token: None,
@@ -362,6 +365,11 @@ impl Control {
         let _ = self.live.set(view);
     }
 
+    /// Connects the cluster loop's metrics (once, at startup).
+    pub fn set_cluster_metrics(&self, metrics: Arc<dyn crate::ClusterMetrics>) {
+        let _ = self.cluster_metrics.set(metrics);
+    }
+
     /// Whether a data plane reports its live state (so "not in the live
     /// view" means "not applied yet").
     pub fn has_live_view(&self) -> bool {
@@ -411,6 +419,9 @@ impl Control {
         out.push_str(&format!("weir_watch_cut_total {cut}\n"));
         if let Some(live) = self.live.get() {
             live.render_metrics(&mut out);
+        }
+        if let Some(cluster) = self.cluster_metrics.get() {
+            cluster.render_metrics(&mut out);
         }
         out
     }

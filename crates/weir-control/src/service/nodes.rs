@@ -18,8 +18,9 @@ pub struct NodeStatus {
     /// Milliseconds since its last heartbeat, on the database's clock.
     pub heartbeat_age_ms: i64,
     /// In `failover` mode the VIPs it holds a live lease on; in `none`
-    /// mode every VIP of the running listeners, if it runs a data plane
-    /// and is not down (each such node binds them all).
+    /// and `anycast` modes every VIP of the running listeners, if it runs
+    /// a data plane and is not down (each such node binds them all; an
+    /// `anycast` node announces those its health checks can serve).
     pub vips: Vec<IpAddr>,
 }
 
@@ -50,10 +51,12 @@ impl Control {
                         .filter(|l| l.owner == node.id && l.live_at(view.now_ms))
                         .map(|l| l.vip)
                         .collect(),
-                    VipMode::None if node.holds_vips && state != NodeState::Down => {
+                    VipMode::None | VipMode::Anycast
+                        if node.holds_vips && state != NodeState::Down =>
+                    {
                         all_vips.iter().copied().collect()
                     }
-                    VipMode::None => Vec::new(),
+                    VipMode::None | VipMode::Anycast => Vec::new(),
                 };
                 NodeStatus {
                     node,

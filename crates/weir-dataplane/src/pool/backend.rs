@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{watch, Notify};
 use weir_core::ids::{BackendId, PoolId};
 use weir_core::model::HealthCheck;
-use weir_core::status::{BackendLive, BackendState};
+use weir_core::status::{BackendLive, BackendState, BackendStats};
 use weir_core::topology::BackendTarget;
 
 use crate::balance;
@@ -292,10 +292,21 @@ impl BackendRuntime {
                 }),
             BackendState::Checking | BackendState::Disabled | BackendState::Drained => None,
         };
+        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
         BackendLive {
             state,
             reason,
             active_connections: active,
+            stats: BackendStats {
+                total_connections: count(&self.total),
+                requests: self.responses.iter().map(count).sum(),
+                responses_5xx: count(&self.responses[4]),
+                failures: count(&self.connect_failures)
+                    + count(&self.tls_failures)
+                    + count(&self.response_failures),
+                bytes_in: count(&self.bytes_in),
+                bytes_out: count(&self.bytes_out),
+            },
         }
     }
 }

@@ -227,6 +227,8 @@ pub async fn run(
                 }
             }
         }
+        ctx.metrics
+            .serving(&vips(&ctx), &mine.keys().copied().collect());
     }
 }
 
@@ -265,6 +267,7 @@ async fn round(
     let cluster = ctx.store.cluster();
     cluster.heartbeat(record).await?;
     let view = cluster.view().await?;
+    ctx.metrics.saw(&view, ctx.settings.node_timeout_ms);
     let members: Vec<Member> = view
         .nodes
         .iter()
@@ -298,6 +301,11 @@ async fn round(
                     .acquire_lease(vip, me, seen_epoch, timings.ttl_ms)
                     .await?
                 {
+                    if seen_epoch > 0 {
+                        // Someone held it before: a failover (or a VIP
+                        // moving after a release).
+                        ctx.metrics.failed_over();
+                    }
                     outcomes.push((vip, Outcome::Hold(epoch)));
                 }
             }

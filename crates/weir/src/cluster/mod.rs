@@ -1,8 +1,10 @@
 //! This node's part in a cluster: its row in the registry (id kept in the
-//! data directory, heartbeat every sixth of `cluster.node_timeout_ms`)
-//! and, in `failover` mode, the VIP leases it holds (`leases`) and the
-//! addresses it puts on its interface (`vip`). `serve` calls [`gate`]
-//! before the data plane starts and [`spawn`] once the API is bound.
+//! data directory, heartbeat every sixth of `cluster.node_timeout_ms`);
+//! in `failover` mode the VIP leases it holds (`leases`) and the
+//! addresses it puts on its interface (`vip`); in `anycast` mode the VIPs
+//! it announces through BIRD (`anycast`, `bird`); the cluster's metrics
+//! (`metrics`). `serve` calls [`gate`] before the data plane starts and
+//! [`spawn`] once the API is bound.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -17,7 +19,10 @@ use weir_core::cluster::{
 use weir_core::topology::Topology;
 use weir_store::Store;
 
+mod anycast;
+mod bird;
 mod leases;
+pub mod metrics;
 mod vip;
 
 /// `[cluster]` as written in the settings file.
@@ -29,10 +34,15 @@ pub struct ClusterSection {
     /// A node silent this long is down; a VIP lease lasts this long past
     /// its last renewal (default 3000).
     node_timeout_ms: Option<u64>,
-    /// "none" (default) or "failover".
+    /// "none" (default), "failover" or "anycast".
     vip_mode: Option<String>,
-    /// The interface a `failover` node adds the VIPs it holds to.
+    /// The interface a `failover` node adds the VIPs it holds to, or an
+    /// `anycast` node every VIP (BIRD's direct routes come from it).
     vip_interface: Option<String>,
+    /// `anycast`: BIRD's control socket (default /run/bird/bird.ctl).
+    bird_socket: Option<String>,
+    /// `anycast`: the file Weir writes and BIRD's configuration includes.
+    bird_include: Option<String>,
     /// Addresses this node's data plane is reached at, for the node list.
     data_addresses: Option<Vec<String>>,
 }
@@ -41,10 +51,23 @@ pub struct ClusterSection {
 #[derive(Debug, Clone, Default)]
 pub struct ClusterConfig {
     pub node_name: Option<String>,
-    /// Set exactly when the mode is `failover` and a data plane runs.
+    /// Set exactly when the mode is `failover` or `anycast` and a data
+    /// plane runs.
     pub vip_interface: Option<String>,
     pub data_addresses: Vec<IpAddr>,
+    /// Set exactly when the mode is `anycast` and a data plane runs.
+    pub bird: Option<BirdConfig>,
 }
+
+/// Where an `anycast` node's announcements go.
+#[derive(Debug, Clone)]
+pub struct BirdConfig {
+    pub socket: std::path::PathBuf,
+    pub include: std::path::PathBuf,
+}
+
+/// Debian's and BIRD's own default control socket.
+const DEFAULT_BIRD_SOCKET: &str = "/run/bird/bird.ctl";
 
 impl ClusterSection {
     /// Checks the section against the store and the data plane: every
@@ -65,7 +88,7 @@ impl ClusterSection {
         let vip_mode = match self.vip_mode.as_deref() {
             None => VipMode::None,
             Some(text) => VipMode::parse(text).ok_or_else(|| {
-                format!("cluster.vip_mode: {text:?} is not \"none\" or \"failover\"")
+                format!("cluster.vip_mode: {text:?} is not \"none\", \"failover\" or \"anycast\"")
             })?,
         };
         if vip_mode == VipMode::Failover && !postgres {
@@ -83,20 +106,34 @@ impl ClusterSection {
                         .to_owned(),
                 )
             }
-            (Some(_), VipMode::None, _) => {
+            (None, VipMode::Anycast, true) => {
                 return Err(
-                    "cluster.vip_interface applies to cluster.vip_mode = \"failover\" only"
+                    "cluster.vip_mode = \"anycast\" needs cluster.vip_interface, \
+                     the interface every VIP is added to and BIRD announces from (lo will do)"
                         .to_owned(),
                 )
             }
-            (Some(_), VipMode::Failover, false) => {
+            (Some(_), VipMode::None, _) => {
+                return Err(
+                    "cluster.vip_interface applies to cluster.vip_mode = \"failover\" or \"anycast\" only"
+                        .to_owned(),
+                )
+            }
+            (Some(_), VipMode::Failover | VipMode::Anycast, false) => {
                 return Err("cluster.vip_interface: this node runs no data plane \
                      (dataplane.enabled = false), so it holds no VIP"
                     .to_owned())
             }
             (Some(name), VipMode::Failover, true) => Some(interface_name(name)?),
+            (Some(name), VipMode::Anycast, true) => {
+                let name = interface_name(name)?;
+                weir_core::cluster::bird::check_interface(&name)
+                    .map_err(|e| format!("cluster.vip_interface: {e}"))?;
+                Some(name)
+            }
             (None, _, _) => None,
         };
+        let bird = self.bird(vip_mode, dataplane)?;
         let data_addresses = self
             .data_addresses
             .iter()
@@ -126,8 +163,62 @@ impl ClusterSection {
                 node_name,
                 vip_interface,
                 data_addresses,
+                bird,
             },
         ))
+    }
+
+    /// `cluster.bird_*`: required (the include file) in `anycast` mode
+    /// on a node with a data plane, refused anywhere else.
+    fn bird(&self, vip_mode: VipMode, dataplane: bool) -> Result<Option<BirdConfig>, String> {
+        let given = self.bird_socket.is_some() || self.bird_include.is_some();
+        if vip_mode != VipMode::Anycast {
+            return if given {
+                Err("cluster.bird_socket and cluster.bird_include apply to \
+                     cluster.vip_mode = \"anycast\" only"
+                    .to_owned())
+            } else {
+                Ok(None)
+            };
+        }
+        if !dataplane {
+            return if given {
+                Err("cluster.bird_include: this node runs no data plane \
+                     (dataplane.enabled = false), so it announces no VIP"
+                    .to_owned())
+            } else {
+                Ok(None)
+            };
+        }
+        let path = |key: &str, text: &str| {
+            if text.is_empty() || text.contains('\0') {
+                Err(format!("cluster.{key}: {text:?} is not a path"))
+            } else {
+                Ok(std::path::PathBuf::from(text))
+            }
+        };
+        let include = match &self.bird_include {
+            Some(text) => path("bird_include", text)?,
+            None => {
+                return Err(
+                    "cluster.vip_mode = \"anycast\" needs cluster.bird_include, \
+                     the file Weir writes the announced VIPs to and BIRD's configuration \
+                     includes"
+                        .to_owned(),
+                )
+            }
+        };
+        if include.file_name().is_none() {
+            return Err(format!(
+                "cluster.bird_include: {} is not a file path",
+                include.display()
+            ));
+        }
+        let socket = path(
+            "bird_socket",
+            self.bird_socket.as_deref().unwrap_or(DEFAULT_BIRD_SOCKET),
+        )?;
+        Ok(Some(BirdConfig { socket, include }))
     }
 }
 
@@ -183,7 +274,8 @@ pub struct Gate {
 /// Sets up the data plane's view of the topology before it starts.
 pub fn gate(settings: &ClusterSettings, topology: watch::Receiver<Arc<Topology>>) -> Gate {
     match settings.vip_mode {
-        VipMode::None => Gate {
+        // An anycast node serves every VIP: what it announces is BIRD's.
+        VipMode::None | VipMode::Anycast => Gate {
             topology,
             held: None,
         },
@@ -208,18 +300,49 @@ pub struct Context {
     pub applied: Option<watch::Receiver<u64>>,
     /// The whole topology (the VIPs there are to hold).
     pub topology: watch::Receiver<Arc<Topology>>,
+    /// The data plane (`None`: none runs), whose live state an `anycast`
+    /// node announces by.
+    pub dataplane: Option<weir_dataplane::DataPlane>,
+    pub metrics: Arc<metrics::ClusterMetrics>,
 }
 
-/// Lets go of this node's VIPs when `serve` stops (`failover` mode).
-pub struct Leave(Option<(watch::Sender<bool>, tokio::sync::oneshot::Receiver<()>)>);
+/// How `serve` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// For good: let go of every VIP.
+    Stop,
+    /// A successor (`--takeover`) serves on with this node's id: its VIPs
+    /// stay where they are.
+    HandOver,
+}
+
+/// Lets go of this node's VIPs when `serve` stops.
+pub struct Leave(Option<Leaving>);
+
+enum Leaving {
+    Failover(watch::Sender<bool>, tokio::sync::oneshot::Receiver<()>),
+    Anycast(
+        watch::Sender<Option<Departure>>,
+        tokio::sync::oneshot::Receiver<()>,
+    ),
+}
 
 impl Leave {
-    /// Takes the VIPs off the interface and releases their leases, waiting
-    /// at most two seconds for the store.
-    pub async fn leave(self) {
-        if let Some((tell, done)) = self.0 {
-            let _ = tell.send(true);
-            let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
+    /// `failover`: takes the VIPs off the interface and releases their
+    /// leases, waiting at most two seconds for the store. `anycast` on a
+    /// stop: withdraws every VIP from BIRD, waits 0.5 to 1 s for the routers
+    /// and takes the addresses off (at most five seconds in all).
+    pub async fn leave(self, departure: Departure) {
+        match self.0 {
+            None => {}
+            Some(Leaving::Failover(tell, done)) => {
+                let _ = tell.send(true);
+                let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
+            }
+            Some(Leaving::Anycast(tell, done)) => {
+                let _ = tell.send(Some(departure));
+                let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+            }
         }
     }
 }
@@ -256,6 +379,28 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
         .map_err(|e| format!("cannot register this node: {e}"))?;
     tracing::info!(node = %id, name = %record.name, mode = ctx.settings.vip_mode.as_str(), "registered in the cluster");
     let timings = LeaseTimings::from_timeout(ctx.settings.node_timeout_ms);
+    // Whole seconds (the kernel's unit), at most the hold, so a crashed
+    // node's address goes about when its lease (or announcement) should.
+    let lifetime_secs = u32::try_from(timings.hold_ms / 1000).unwrap_or(1);
+    if let (VipMode::Anycast, Some(bird), Some(interface), Some(dataplane)) = (
+        ctx.settings.vip_mode,
+        ctx.config.bird.clone(),
+        ctx.config.vip_interface.clone(),
+        ctx.dataplane.clone(),
+    ) {
+        let announcer = anycast::Announcer {
+            addresses: vip::Addresses::open(&interface, lifetime_secs).await?,
+            bird: bird::Bird::new(bird.socket, bird.include, interface),
+            dataplane,
+        };
+        let (tell, leave) = watch::channel(None);
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let metrics = ctx.metrics.clone();
+        tokio::spawn(anycast::run(
+            ctx, record, timings, announcer, metrics, leave, done,
+        ));
+        return Ok(Leave(Some(Leaving::Anycast(tell, finished))));
+    }
     match gate.held {
         None => {
             tokio::spawn(heartbeats(ctx, record, timings));
@@ -266,10 +411,7 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
             let addresses = match interface {
                 // Whole seconds (the kernel's unit), at most the hold, so
                 // a crashed node's address goes about when its lease does.
-                Some(name) => Some(
-                    vip::Addresses::open(&name, u32::try_from(timings.hold_ms / 1000).unwrap_or(1))
-                        .await?,
-                ),
+                Some(name) => Some(vip::Addresses::open(&name, lifetime_secs).await?),
                 None => None,
             };
             let (tell, leave) = watch::channel(false);
@@ -277,12 +419,13 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
             tokio::spawn(leases::run(
                 ctx, record, timings, held, addresses, leave, done,
             ));
-            Ok(Leave(Some((tell, finished))))
+            Ok(Leave(Some(Leaving::Failover(tell, finished))))
         }
     }
 }
 
-/// `none` mode: the heartbeat alone.
+/// `none` mode (and a node without a data plane): the heartbeat, and
+/// the registry's view for the metrics.
 async fn heartbeats(ctx: Context, mut record: NodeRecord, timings: LeaseTimings) {
     let cluster = ctx.store.cluster();
     let every = Duration::from_millis(timings.renew_every_ms);
@@ -290,8 +433,26 @@ async fn heartbeats(ctx: Context, mut record: NodeRecord, timings: LeaseTimings)
     loop {
         tokio::time::sleep(every).await;
         record.applied_revision = ctx.applied.as_ref().map_or(0, |a| *a.borrow());
-        let beat = tokio::time::timeout(every, cluster.heartbeat(&record)).await;
-        failing = report(beat, failing);
+        let beat = tokio::time::timeout(every, async {
+            cluster.heartbeat(&record).await?;
+            cluster.view().await
+        })
+        .await;
+        if let Ok(Ok(view)) = &beat {
+            ctx.metrics.saw(view, ctx.settings.node_timeout_ms);
+            if record.holds_vips {
+                // Every node with a data plane binds every VIP.
+                let vips: std::collections::BTreeSet<IpAddr> = ctx
+                    .topology
+                    .borrow()
+                    .listeners
+                    .values()
+                    .map(|l| l.vip)
+                    .collect();
+                ctx.metrics.serving(&vips, &vips);
+            }
+        }
+        failing = report(beat.map(|r| r.map(|_| ())), failing);
     }
 }
 

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use weir_core::takeover::{Message, Role, Tally};
 
-pub use old::{run, Running};
+pub use old::{run, Ended, Running};
 pub use reexec::Exe;
 
 /// How long the old process lets its API requests in flight finish before

@@ -86,9 +86,18 @@ impl ApiServer {
     }
 }
 
+/// How serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// SIGINT or SIGTERM: this node stops.
+    Stopped,
+    /// A successor holds the sockets and serves on as this node.
+    HandedOver,
+}
+
 /// Serves until SIGINT or SIGTERM, or until a successor took over and the
 /// drain ended.
-pub async fn run(running: Running) -> Result<(), String> {
+pub async fn run(running: Running) -> Result<Ended, String> {
     use tokio::signal::unix::{signal, SignalKind};
     let Running {
         control,
@@ -142,7 +151,7 @@ pub async fn run(running: Running) -> Result<(), String> {
             tracing::info!("shutting down");
             server.stop(API_DRAIN).await;
             listening.unlink_if_ours();
-            return Ok(());
+            return Ok(Ended::Stopped);
         };
         // A stray Ready or Abort belongs to no handover.
         let Request::Begin { pid, reply } = request else {
@@ -159,8 +168,9 @@ pub async fn run(running: Running) -> Result<(), String> {
         let _ = reply.send(sockets);
         let verdict = if handed {
             tokio::select! {
-                _ = term.recv() => return Ok(()),
-                _ = interrupt.recv() => return Ok(()),
+                // The successor holds the sockets: it serves on.
+                _ = term.recv() => return Ok(Ended::HandedOver),
+                _ = interrupt.recv() => return Ok(Ended::HandedOver),
                 verdict = incoming.recv() => verdict,
             }
         } else {
@@ -175,7 +185,7 @@ pub async fn run(running: Running) -> Result<(), String> {
                     None => 0,
                 };
                 tracing::info!(cut = left, "drained; exiting");
-                return Ok(());
+                return Ok(Ended::HandedOver);
             }
             _ => {
                 tracing::warn!(

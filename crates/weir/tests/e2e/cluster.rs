@@ -79,10 +79,16 @@ fn write(dir: &Path, text: &str) -> std::path::PathBuf {
 }
 
 fn refused(config: &str, expect: &str) {
+    refused_with(config, &[], expect);
+}
+
+fn refused_with(config: &str, flags: &[&str], expect: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), config);
     let out = std::process::Command::new(BIN)
-        .args(["serve", "--config"])
+        .arg("serve")
+        .args(flags)
+        .arg("--config")
         .arg(&path)
         .current_dir(dir.path())
         .env("WEIR_LISTEN", "127.0.0.1:0")
@@ -99,10 +105,36 @@ fn cluster_settings_that_cannot_work_are_refused_at_start() {
         "[cluster]\nvip_mode = \"failover\"\nvip_interface = \"lo\"\n",
         "needs a PostgreSQL store",
     );
-    refused("[cluster]\nvip_mode = \"anycast\"\n", "cluster.vip_mode");
+    refused("[cluster]\nvip_mode = \"active\"\n", "cluster.vip_mode");
     refused(
         "[cluster]\nvip_interface = \"eth0\"\n",
-        "applies to cluster.vip_mode = \"failover\" only",
+        "applies to cluster.vip_mode = \"failover\" or \"anycast\" only",
+    );
+    // Anycast (SQLite will do): an interface, one BIRD can read, and the
+    // include file; the BIRD settings in no other mode.
+    refused(
+        "[cluster]\nvip_mode = \"anycast\"\nbird_include = \"/tmp/x.conf\"\n",
+        "needs cluster.vip_interface",
+    );
+    refused(
+        "[cluster]\nvip_mode = \"anycast\"\nvip_interface = \"lo\"\n",
+        "needs cluster.bird_include",
+    );
+    refused(
+        "[cluster]\nvip_mode = \"anycast\"\nvip_interface = \"vip*\"\nbird_include = \"/tmp/x.conf\"\n",
+        "cannot be named in BIRD's configuration",
+    );
+    refused(
+        "[cluster]\nvip_mode = \"anycast\"\nvip_interface = \"lo\"\nbird_include = \"\"\n",
+        "cluster.bird_include",
+    );
+    refused(
+        "[cluster]\nbird_socket = \"/run/bird/bird.ctl\"\n",
+        "apply to cluster.vip_mode = \"anycast\" only",
+    );
+    refused(
+        "[dataplane]\nenabled = false\n[cluster]\nvip_mode = \"anycast\"\nbird_include = \"/tmp/x.conf\"\n",
+        "runs no data plane",
     );
     refused(
         "[cluster]\nnode_timeout_ms = 10\n",
@@ -134,6 +166,108 @@ fn cluster_settings_that_cannot_work_are_refused_at_start() {
         ),
         "runs no data plane",
     );
+}
+
+#[test]
+fn a_takeover_is_refused_in_failover_mode_before_anything_opens() {
+    // The store URL is never dialled: the refusal comes first, so the
+    // running node's leases are never met by a second process.
+    let pg = "[store]\nurl = \"postgres://127.0.0.1:1/none\"\n";
+    refused_with(
+        &format!("{pg}[cluster]\nvip_mode = \"failover\"\nvip_interface = \"lo\"\n"),
+        &["--takeover"],
+        "--takeover is refused in cluster.vip_mode = \"failover\"",
+    );
+}
+
+/// An `anycast` node on SQLite with a real BIRD on a private control
+/// socket: it writes the include file (nothing announced: no load
+/// balancer) and BIRD takes it; `/metrics` has the cluster's families;
+/// systemd's readiness datagram arrives. No load balancer is made, so
+/// no address is added to the host's `lo`.
+#[test]
+fn an_anycast_node_publishes_to_bird_and_says_ready() {
+    let Some(bird) = ["/usr/sbin/bird", "/usr/local/sbin/bird", "/usr/bin/bird"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("anycast e2e skipped: no bird binary (apt-get install bird2)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let include = dir.path().join("weir-anycast.conf");
+    let socket = dir.path().join("bird.ctl");
+    std::fs::write(&include, "").unwrap();
+    let bird_conf = dir.path().join("bird.conf");
+    std::fs::write(
+        &bird_conf,
+        format!(
+            "router id 198.18.0.1;\nprotocol device {{ }}\ninclude \"{}\";\n",
+            include.display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = std::process::Command::new(bird)
+        .arg("-f")
+        .arg("-c")
+        .arg(&bird_conf)
+        .arg("-s")
+        .arg(&socket)
+        .arg("-P")
+        .arg(dir.path().join("bird.pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let config = write(
+        dir.path(),
+        &format!(
+            "[dataplane]\nworkers = 1\n[cluster]\nnode_timeout_ms = 600\nvip_mode = \"anycast\"\n\
+             vip_interface = \"lo\"\nbird_socket = \"{}\"\nbird_include = \"{}\"\n",
+            socket.display(),
+            include.display()
+        ),
+    );
+    let admin = "anycast-admin";
+    let served = serve_with_env(
+        dir.path(),
+        Some(admin),
+        Some(&config),
+        ("NOTIFY_SOCKET", notify_path.as_os_str()),
+    );
+    let mut buf = [0u8; 256];
+    let n = notify.recv(&mut buf).expect("a readiness datagram");
+    let said = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(said.contains("READY=1\n"), "{said}");
+    assert!(
+        said.contains(&format!("MAINPID={}\n", served.child.id())),
+        "{said}"
+    );
+    let published = eventually(Duration::from_secs(20), || {
+        std::fs::read_to_string(&include).is_ok_and(|t| {
+            t.contains("protocol direct weir_anycast") && t.contains("interface \"lo\"")
+        })
+    });
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(
+        published,
+        "{:?}",
+        std::fs::read_to_string(&include).unwrap_or_default()
+    );
+    let text = ureq::get(&format!("{}/metrics", served.url))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(text.contains("weir_node_up{node=\"node-"), "{text}");
+    assert!(text.contains("weir_anycast_withdrawals_total 0"), "{text}");
 }
 
 #[test]

@@ -12,3 +12,4 @@ mod prometheus;
 mod shared_store;
 mod takeover;
 mod traffic;
+mod ui;

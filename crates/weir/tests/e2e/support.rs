@@ -34,6 +34,18 @@ pub fn serve_with(cwd: &Path, admin_token: Option<&str>, config: Option<&Path>) 
     spawn(Command::new(BIN), cwd, admin_token, config)
 }
 
+/// Like [`serve_with`], with one more environment variable.
+pub fn serve_with_env(
+    cwd: &Path,
+    admin_token: Option<&str>,
+    config: Option<&Path>,
+    (key, value): (&str, &std::ffi::OsStr),
+) -> Served {
+    let mut cmd = Command::new(BIN);
+    cmd.env(key, value);
+    spawn(cmd, cwd, admin_token, config)
+}
+
 /// `weir serve --takeover` in `cwd`: the successor of the server running
 /// there, with the same settings.
 pub fn serve_takeover(cwd: &Path, admin_token: Option<&str>, config: Option<&Path>) -> Served {
