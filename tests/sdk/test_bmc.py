@@ -122,6 +122,25 @@ class BmcLoadBalancersAndListeners(h.WeirTestCase):
             model(M.DescribeListenersRequest, loadBalancerIds=[lb])))
         self.assertEqual([x.listenerId for x in resp.dataSet], [one])
 
+    def test_create_listener_client_token_replay(self):
+        """CreateListener with a clientToken replayed -> the same listenerId, one listener; the same token with
+        another request -> 409 INVALID_CLIENT_TOKEN_CONFLICT, nothing written (issue 16: the token was accepted
+        and not used before)."""
+        lb = self.bmc_lb(self.client, self.w.subnet)
+        token = "lsn-" + secrets.token_hex(8)
+        req = model(M.CreateListenerRequest, loadBalancerId=lb, listenerName="idem", portList=[18094],
+                    protocol="TCP", clientToken=token)
+        first = self.step("BMC CreateListener", lambda: self.client.CreateListener(req)).listenerId
+        second = self.step("BMC CreateListener replay", lambda: self.client.CreateListener(req)).listenerId
+        self.assertEqual(first, second, "a replayed clientToken answered another listener")
+        other = model(M.CreateListenerRequest, loadBalancerId=lb, listenerName="idem", portList=[18095],
+                      protocol="TCP", clientToken=token)
+        self.assertZcError(lambda: self.client.CreateListener(other), "INVALID_CLIENT_TOKEN_CONFLICT", 409,
+                           "the same token for another port")
+        resp = self.step("BMC DescribeListeners", lambda: self.client.DescribeListeners(
+            model(M.DescribeListenersRequest, loadBalancerIds=[lb])))
+        self.assertEqual([x.listenerId for x in resp.dataSet], [first], "one listener, the first")
+
     def test_listener_bad_protocol(self):
         """CreateListener protocol outside TCP|UDP -> 400 INVALID_PARAMETER, nothing written."""
         lb = self.bmc_lb(self.client, self.w.subnet)

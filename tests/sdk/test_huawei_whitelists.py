@@ -13,6 +13,7 @@ Every address is in 127.0.0.0/8; every wait is bounded.
 import socket
 import time
 
+from tests.sdk import aliyun_support as ali
 from tests.sdk.lbaas_support import (
     LbaasTestCase,
     TokenTCPBackend,
@@ -111,6 +112,17 @@ class HuaweiWhitelists(LbaasTestCase):
             update_req(made.id, enable_whitelist=False))).whitelist
         self.assertEqual((off.enable_whitelist, off.whitelist), (False, made.whitelist))
         self.assertEqual(served_from(OTHER, address, port), backend.token, "whitelist off: any client")
+        # Seen from Alibaba's SLB: the listener's list reads off with its type and id kept, and the
+        # list's related listener says it is off.
+        acl_id = self.native.listener(listener.id)["acl_id"]
+        aliyun = lambda action, params: ali.v1_request(  # noqa: E731
+            self.server, action, params, ak=self.world.project.ak, sk=self.world.project.sk).json
+        attr = aliyun("DescribeLoadBalancerTCPListenerAttribute", {"LoadBalancerId": lb.id, "ListenerPort": port})
+        self.assertEqual((attr.get("AclStatus"), attr.get("AclType"), attr.get("AclId")), ("off", "white", acl_id),
+                         attr)
+        related = aliyun("DescribeAccessControlListAttribute", {"AclId": acl_id})["RelatedListeners"]
+        self.assertEqual([(r["ListenerPort"], r["AclType"], r["AclStatus"]) for r in related["RelatedListener"]],
+                         [(port, "white", "off")])
         # On again with the other client's network instead: turned round at the next connection.
         on = self.hw_step("update_whitelist on", lambda: self.client.update_whitelist(
             update_req(made.id, enable_whitelist=True, whitelist=OTHER))).whitelist

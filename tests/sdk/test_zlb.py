@@ -377,7 +377,7 @@ class ZlbListeners(h.WeirTestCase):
         """healthCheck {enabled, checkType, checkPort, checkDelayLoop, checkConnTimeout, checkRetry,
         checkHttpGetUrl} is kept and drives the pool's native health check."""
         hc = {"enabled": True, "checkType": "HTTP", "checkPort": 8081, "checkDelayLoop": 3, "checkConnTimeout": 2,
-              "checkRetry": 2, "checkHttpGetUrl": "/healthz"}
+              "checkRetry": 2, "checkHttpGetUrl": "/healthz", "checkHttpGetHost": "check.weir.test"}
         lid = self.zlb_listener(self.client, self.lb, port="18700", protocol="HTTP", healthCheck=hc)
         (l,) = self.describe(listenerIds=[lid])
         self.assertIsNotNone(l.healthCheck, "DescribeListeners: healthCheck missing")
@@ -386,7 +386,22 @@ class ZlbListeners(h.WeirTestCase):
         pool = self.native.pool(self.native.listener(lid)["default_pool_id"])
         check = pool.get("health_check") or {}
         self.assertEqual((check.get("type"), check.get("port"), check.get("interval_ms"), check.get("timeout_ms"),
-                          check.get("path")), ("http", 8081, 3000, 2000, "/healthz"), "native pool %r" % pool)
+                          check.get("path"), check.get("host")), ("http", 8081, 3000, 2000, "/healthz",
+                                                                   "check.weir.test"), "native pool %r" % pool)
+
+    def test_health_check_fail_open(self):
+        """healthCheck.failOpen (issue 16) is the pool's fail-open: kept, read back, shown natively; off when
+        not sent."""
+        hc = {"enabled": True, "checkType": "TCP", "checkDelayLoop": 3, "failOpen": True}
+        lid = self.zlb_listener(self.client, self.lb, port="18710", protocol="TCP", healthCheck=hc)
+        (l,) = self.describe(listenerIds=[lid])
+        self.assertIs(l.healthCheck.failOpen, True)
+        self.assertIs(self.native.pool(self.native.listener(lid)["default_pool_id"])["fail_open"], True)
+        plain = self.zlb_listener(self.client, self.lb, port="18711", protocol="TCP",
+                                  healthCheck={"enabled": True, "checkType": "TCP"})
+        (l,) = self.describe(listenerIds=[plain])
+        self.assertIs(l.healthCheck.failOpen, False)
+        self.assertIs(self.native.pool(self.native.listener(plain)["default_pool_id"])["fail_open"], False)
 
     def test_describe_filters(self):
         """DescribeListeners filters: listenerIds, protocol."""

@@ -470,6 +470,9 @@ pub struct PoolView {
     pub health_check: Option<HealthCheckView>,
     pub drain_timeout_ms: u64,
     pub slow_start_ms: u64,
+    /// When every backend fails its checks, all of them serve rather
+    /// than none.
+    pub fail_open: bool,
     /// A server group's own algorithm (Octavia pools); absent: each
     /// listener's scheduler.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -535,6 +538,7 @@ impl From<&Pool> for PoolView {
             health_check: p.health_check.as_ref().map(HealthCheckView::from),
             drain_timeout_ms: p.drain_timeout_ms,
             slow_start_ms: p.slow_start_ms,
+            fail_open: p.fail_open,
             scheduler: p.scheduler.map(Scheduler::as_str),
             protocol: p.protocol.map(PoolProtocol::as_str),
             enabled: p.enabled,

@@ -299,6 +299,7 @@ impl Follower {
                     health_check: pool.health_check.clone().filter(|_| pool.monitor_enabled),
                     drain_timeout_ms: pool.drain_timeout_ms,
                     slow_start_ms: pool.slow_start_ms,
+                    fail_open: pool.fail_open,
                     backends: backends.clone(),
                     tls: self.pool_tls.get(pool_id).cloned(),
                 };

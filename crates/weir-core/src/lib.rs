@@ -45,6 +45,7 @@ pub mod certificate;
 pub mod client_auth;
 pub mod cluster;
 pub mod error;
+pub mod fail_open;
 pub mod flavor;
 pub mod group;
 pub mod idempotency;

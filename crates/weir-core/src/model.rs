@@ -861,6 +861,9 @@ pub struct Pool {
     /// Members are dialled over TLS ([`crate::upstream_tls`]); `None`:
     /// in the clear.
     pub upstream_tls: Option<crate::upstream_tls::UpstreamTls>,
+    /// When every backend fails its checks, serve them all rather than
+    /// none ([`crate::fail_open`]); off by default.
+    pub fail_open: bool,
 }
 
 impl Pool {
@@ -893,6 +896,7 @@ impl Pool {
             tags: Vec::new(),
             monitor_tags: Vec::new(),
             upstream_tls: None,
+            fail_open: false,
         }
     }
 }

@@ -125,6 +125,8 @@ pub struct PoolUpdate {
     pub drain_timeout_ms: Option<u64>,
     /// 0 turns slow start off.
     pub slow_start_ms: Option<u64>,
+    /// Fail open when every backend is down ([`crate::fail_open`]).
+    pub fail_open: Option<bool>,
     pub name: Option<String>,
     pub description: Option<String>,
     /// A server group's own algorithm ([`Pool::scheduler`]); `Some(None)`:
@@ -477,6 +479,9 @@ pub fn plan_pool_update(
             ));
         }
         next.slow_start_ms = ms;
+    }
+    if let Some(on) = update.fail_open {
+        next.fail_open = on;
     }
     if next != *current {
         next.updated_at = now;

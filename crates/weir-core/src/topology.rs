@@ -147,6 +147,9 @@ pub struct PoolSpec {
     pub drain_timeout_ms: u64,
     /// How long a joining or recovering backend ramps up; 0 is off.
     pub slow_start_ms: u64,
+    /// Every backend in service serves when none passes its checks
+    /// ([`crate::fail_open`]).
+    pub fail_open: bool,
     pub backends: BackendSet,
     /// Members dialled over TLS; `None`: in the clear.
     pub tls: Option<Arc<PoolTls>>,

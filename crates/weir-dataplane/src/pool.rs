@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
+use weir_core::fail_open::Candidate;
 use weir_core::ids::BackendId;
 use weir_core::model::Scheduler;
 use weir_core::status::BackendState;
@@ -68,6 +69,9 @@ pub struct PoolRuntime {
     pub default_port: AtomicU16,
     /// Whether a rebuild is already scheduled to move slow starts along.
     ramp_tick: AtomicBool,
+    /// Whether the last rebuild failed open (every backend down, all
+    /// serving): logged on each change, not on every rebuild.
+    failing_open: AtomicBool,
     egress: Egress,
     ejection: Ejection,
     /// Every backend of every pool by id, for the API's live view.
@@ -100,6 +104,7 @@ impl PoolRuntime {
             wants_hash: AtomicBool::new(false),
             default_port: AtomicU16::new(0),
             ramp_tick: AtomicBool::new(false),
+            failing_open: AtomicBool::new(false),
             egress,
             ejection,
             registry,
@@ -313,11 +318,20 @@ impl PoolRuntime {
     /// [`Self::rebuild`] for a caller that holds the rebuild lock.
     fn rebuild_serialised(&self, _serial: &MutexGuard<'_, ()>) {
         let now = Instant::now();
-        let window = Duration::from_millis(lock(&self.spec).slow_start_ms);
+        let (window, fail_open) = {
+            let spec = lock(&self.spec);
+            (Duration::from_millis(spec.slow_start_ms), spec.fail_open)
+        };
         let mut members: Vec<(Arc<BackendRuntime>, Option<u32>)> = Vec::new();
+        // In service but failing their checks (or ejected): what a pool
+        // that fails open serves when no backend is eligible.
+        let mut down: Vec<(Arc<BackendRuntime>, Option<u32>)> = Vec::new();
         let mut transitions = Vec::new();
         for backend in lock(&self.backends).values() {
             let eligible = backend.eligible(now);
+            if !eligible && backend.in_service() {
+                down.push((backend.clone(), None));
+            }
             let mut s = lock(&backend.status);
             // Every health, ejection and drain change rebuilds, so this is
             // where a backend's live state is seen to move.
@@ -350,6 +364,33 @@ impl PoolRuntime {
             };
             drop(s);
             members.push((backend.clone(), ramp));
+        }
+        let candidates: Vec<Candidate> = members
+            .iter()
+            .map(|_| Candidate {
+                in_service: true,
+                eligible: true,
+            })
+            .chain(down.iter().map(|_| Candidate {
+                in_service: true,
+                eligible: false,
+            }))
+            .collect();
+        let (chosen, open) = weir_core::fail_open::serving(&candidates, fail_open);
+        if open {
+            members = down
+                .into_iter()
+                .zip(&chosen[members.len()..])
+                .filter_map(|(m, &c)| c.then_some(m))
+                .collect();
+        }
+        if self.failing_open.swap(open, Ordering::Relaxed) != open {
+            let pool = lock(&self.spec).id.clone();
+            if open {
+                tracing::warn!(%pool, backends = members.len(), "every backend is down: the pool fails open and serves them all");
+            } else {
+                tracing::info!(%pool, "the pool no longer fails open");
+            }
         }
         // Members come in id order (the map's), a stable order that keeps
         // the rotation and the hash table stable across rebuilds.

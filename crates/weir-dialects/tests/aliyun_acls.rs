@@ -305,7 +305,8 @@ fn listeners_name_an_acl_of_their_project_and_family_which_stays_while_named() {
     let related = attribute(&s, &acl)["RelatedListeners"]["RelatedListener"].clone();
     assert_eq!(
         related,
-        json!([{"LoadBalancerId": lb, "ListenerPort": 80, "Protocol": "tcp", "AclType": "black"}])
+        json!([{"LoadBalancerId": lb, "ListenerPort": 80, "Protocol": "tcp", "AclType": "black",
+                 "AclStatus": "on"}])
     );
     // In use: not deleted; the other project cannot see it at all.
     answer(

@@ -121,6 +121,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         24,
         include_str!("../migrations/postgres/0024_listener_client_auth.sql"),
     ),
+    (
+        25,
+        include_str!("../migrations/postgres/0025_pool_fail_open.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -110,6 +110,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         29,
         include_str!("../migrations/sqlite/0029_listener_client_auth.sql"),
     ),
+    (
+        30,
+        include_str!("../migrations/sqlite/0030_pool_fail_open.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

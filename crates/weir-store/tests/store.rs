@@ -755,6 +755,7 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
         updated_at: t(6),
         tags: vec!["group".into()],
         monitor_tags: vec!["hm".into(), "checked".into()],
+        fail_open: true,
         ..Pool::new(
             "group1".into(),
             (&lb.project_id, &lb.id),
@@ -799,20 +800,24 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
     assert_eq!(
         r.pool(&"group1".into()).await.unwrap().as_ref(),
         Some(&group),
-        "a pool's settings, slow start among them, round-trip"
+        "a pool's settings, slow start and fail-open among them, round-trip"
     );
     drop(r);
     // Every persistence kind round-trips, the application cookie's name
     // with it.
-    for persistence in [
-        Persistence::HttpCookie,
-        Persistence::AppCookie {
-            cookie_name: "JSESSIONID".into(),
-        },
-        Persistence::SourceIp,
+    for (persistence, fail_open) in [
+        (Persistence::HttpCookie, false),
+        (
+            Persistence::AppCookie {
+                cookie_name: "JSESSIONID".into(),
+            },
+            true,
+        ),
+        (Persistence::SourceIp, true),
     ] {
         let changed = Pool {
             persistence: Some(persistence),
+            fail_open,
             ..group.clone()
         };
         let mut tx = store.begin().await.unwrap();

@@ -58,7 +58,8 @@ pub enum Command {
     /// Backends registered in pools.
     #[command(subcommand)]
     Backend(BackendCmd),
-    /// Pools: show one, set its TLS towards its backends.
+    /// Pools' settings (a listener's default pool, a load balancer's
+    /// LB-wide pool, server groups).
     #[command(subcommand)]
     Pool(PoolCmd),
     /// TLS certificates (a chain and its private key, sealed at rest).
@@ -90,42 +91,6 @@ pub struct WatchArgs {
     /// for the admin); without it, from now.
     #[arg(long)]
     pub since: Option<u64>,
-}
-
-#[derive(Subcommand)]
-pub enum PoolCmd {
-    /// Show a pool (its backend TLS included).
-    Show { id: String },
-    /// Dial the pool's backends over TLS (replaces its TLS settings
-    /// whole), or in the clear again with --off.
-    Tls {
-        id: String,
-        /// Back to the clear.
-        #[arg(long, conflicts_with_all = ["ca_ref", "crl_ref", "client_cert_ref", "server_name", "tls_versions", "no_verify"])]
-        off: bool,
-        /// The CA bundle backends are verified against: a key-manager
-        /// ref, secrets/<id> or containers/<id>.
-        #[arg(long)]
-        ca_ref: Option<String>,
-        /// Do not verify backends (the default without --ca-ref; refused
-        /// with it).
-        #[arg(long)]
-        no_verify: bool,
-        /// CRLs backends' certificates are checked against (secrets/<id>;
-        /// needs --ca-ref).
-        #[arg(long)]
-        crl_ref: Option<String>,
-        /// The client certificate presented to backends (secrets/<id> or
-        /// containers/<id>).
-        #[arg(long)]
-        client_cert_ref: Option<String>,
-        /// The name backends are dialled by (SNI), checked with --ca-ref.
-        #[arg(long)]
-        server_name: Option<String>,
-        /// TLS versions offered, comma-separated (TLSv1.2,TLSv1.3).
-        #[arg(long, value_delimiter = ',')]
-        tls_versions: Vec<String>,
-    },
 }
 
 #[derive(Subcommand)]
@@ -527,6 +492,56 @@ pub enum ListenerCmd {
     List {
         #[arg(long)]
         lb: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PoolCmd {
+    /// A pool's settings.
+    Show { id: String },
+    /// Change a pool's settings; those not given are left.
+    Update {
+        id: String,
+        /// on: when every backend fails its health check, all backends
+        /// in service take traffic rather than none (off by default).
+        #[arg(long, value_parser = ["on", "off"])]
+        fail_open: Option<String>,
+        /// Ramp joining backends up over this long; 0 is off.
+        #[arg(long)]
+        slow_start_ms: Option<u64>,
+        /// How long a removed backend's connections may live.
+        #[arg(long)]
+        drain_timeout_ms: Option<u64>,
+    },
+    /// Dial the pool's backends over TLS (replaces its TLS settings
+    /// whole), or in the clear again with --off.
+    Tls {
+        id: String,
+        /// Back to the clear.
+        #[arg(long, conflicts_with_all = ["ca_ref", "crl_ref", "client_cert_ref", "server_name", "tls_versions", "no_verify"])]
+        off: bool,
+        /// The CA bundle backends are verified against: a key-manager
+        /// ref, secrets/<id> or containers/<id>.
+        #[arg(long)]
+        ca_ref: Option<String>,
+        /// Do not verify backends (the default without --ca-ref; refused
+        /// with it).
+        #[arg(long)]
+        no_verify: bool,
+        /// CRLs backends' certificates are checked against (secrets/<id>;
+        /// needs --ca-ref).
+        #[arg(long)]
+        crl_ref: Option<String>,
+        /// The client certificate presented to backends (secrets/<id> or
+        /// containers/<id>).
+        #[arg(long)]
+        client_cert_ref: Option<String>,
+        /// The name backends are dialled by (SNI), checked with --ca-ref.
+        #[arg(long)]
+        server_name: Option<String>,
+        /// TLS versions offered, comma-separated (TLSv1.2,TLSv1.3).
+        #[arg(long, value_delimiter = ',')]
+        tls_versions: Vec<String>,
     },
 }
 

@@ -93,7 +93,7 @@ fn split_address(text: &str) -> Result<(String, Option<i64>), String> {
 fn build(command: Command) -> Result<Call, String> {
     Ok(match command {
         Command::Serve(_) | Command::Watch(_) => unreachable!("handled by main"),
-        Command::Pool(cmd) => pools::build(cmd),
+        Command::Pool(cmd @ PoolCmd::Tls { .. }) => pools::build(cmd),
         Command::Project(ProjectCmd::Create { name }) => call(
             "POST",
             "/v1/projects",
@@ -653,6 +653,33 @@ fn build(command: Command) -> Result<Call, String> {
                 path = format!("{path}?{}", query.join("&"));
             }
             call("GET", path, None, Show::Table("backends", BACKEND_COLUMNS))
+        }
+        Command::Pool(PoolCmd::Show { id }) => {
+            call("GET", format!("/v1/pools/{id}"), None, Show::Object)
+        }
+        Command::Pool(PoolCmd::Update {
+            id,
+            fail_open,
+            slow_start_ms,
+            drain_timeout_ms,
+        }) => {
+            // Only what was given: a null health_check would remove it.
+            let mut body = serde_json::Map::new();
+            if let Some(on) = fail_open {
+                body.insert("fail_open".into(), json!(on == "on"));
+            }
+            if let Some(ms) = slow_start_ms {
+                body.insert("slow_start_ms".into(), json!(ms));
+            }
+            if let Some(ms) = drain_timeout_ms {
+                body.insert("drain_timeout_ms".into(), json!(ms));
+            }
+            call(
+                "PATCH",
+                format!("/v1/pools/{id}"),
+                Some(Value::Object(body)),
+                Show::Object,
+            )
         }
         Command::Backend(BackendCmd::Show { id }) => {
             call("GET", format!("/v1/backends/{id}"), None, Show::Object)

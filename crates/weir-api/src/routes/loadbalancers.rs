@@ -339,6 +339,8 @@ pub(super) struct PatchPool {
     drain_timeout_ms: Option<u64>,
     /// 0 turns slow start off.
     slow_start_ms: Option<u64>,
+    /// Serve every backend when all fail their checks; false: none.
+    fail_open: Option<bool>,
     /// Members dialled over TLS ([`super::pool_tls`]); `null`: in the
     /// clear; absent leaves it.
     #[serde(default, deserialize_with = "present")]
@@ -380,6 +382,7 @@ pub(super) async fn update_pool(
         }),
         drain_timeout_ms: req.drain_timeout_ms,
         slow_start_ms: req.slow_start_ms,
+        fail_open: req.fail_open,
         name: None,
         upstream_tls: req
             .backend_tls

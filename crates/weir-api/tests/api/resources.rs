@@ -476,6 +476,19 @@ fn pools_take_health_checks_drain_timeouts_and_slow_start() {
     assert_error(&too_long, 400, "InvalidField");
     assert_eq!(too_long.body["error"]["field"], "slow_start_ms");
     assert_eq!(s.get(&path, &f.token).body["slow_start_ms"], 30000);
+
+    // Fail-open: off by default, set and cleared on its own.
+    assert_eq!(s.get(&path, &f.token).body["fail_open"], false);
+    let open = s.call("PATCH", &path, &f.token, Some(json!({"fail_open": true})));
+    assert_eq!(open.status, 200, "{}", open.body);
+    assert_eq!(open.body["fail_open"], true);
+    assert_eq!(open.body["slow_start_ms"], 30000, "other settings stay");
+    assert_eq!(s.get(&path, &f.token).body["fail_open"], true);
+    let wrong = s.call("PATCH", &path, &f.token, Some(json!({"fail_open": "yes"})));
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert_eq!(s.get(&path, &f.token).body["fail_open"], true);
+    let closed = s.call("PATCH", &path, &f.token, Some(json!({"fail_open": false})));
+    assert_eq!(closed.body["fail_open"], false);
 }
 
 #[test]

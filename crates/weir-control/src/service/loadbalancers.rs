@@ -247,6 +247,26 @@ impl Control {
         pool: PoolUpdate,
         lb_pool: Option<PoolUpdate>,
     ) -> ControlResult<Listener> {
+        self.create_listener_with_pool_once(principal, lb_id, req, pool, lb_pool, None)
+            .await
+    }
+
+    /// [`Self::create_listener_with_pool`], idempotent under a client
+    /// token (Zenlayer BMC's `clientToken`): a replay of the same request
+    /// answers the listener it made, the same token with another request
+    /// is a conflict.
+    pub async fn create_listener_with_pool_once(
+        &self,
+        principal: &Principal,
+        lb_id: LoadBalancerId,
+        req: NewListener,
+        pool: PoolUpdate,
+        lb_pool: Option<PoolUpdate>,
+        client_token: Option<String>,
+    ) -> ControlResult<Listener> {
+        if let Some(token) = &client_token {
+            idempotency::validate_token("client_token", token)?;
+        }
         let principal = principal.clone();
         let limits = self.settings.limits;
         let limit = limits.listeners_per_load_balancer;
@@ -255,6 +275,20 @@ impl Control {
         let listener = command!(self.writer, principal, |tx| {
             let lb = tx.load_balancer(&lb_id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, lb_id.as_str())?;
+            let fingerprint = hex(&Sha256::digest(
+                format!("{lb_id:?}|{req:?}|{pool:?}|{lb_pool:?}").as_bytes(),
+            ));
+            if let Some(token) = &client_token {
+                let stored = tx
+                    .idempotency_record(&lb.project_id, OP_CREATE_LISTENER, token)
+                    .await?
+                    .map(|r| (r.fingerprint, r.response));
+                if let Replay::Respond(id) = idempotency::decide(token, stored, &fingerprint)? {
+                    let id = ListenerId::new(id);
+                    let found = tx.listener(&id).await?;
+                    return Ok(principal.check(found, ResourceKind::Listener, id.as_str())?);
+                }
+            }
             let siblings = tx.listeners_of(&lb_id).await?;
             Limits::room_for_one(QuotaKind::ListenersPerLoadBalancer, siblings.len(), limit)?;
             quota_room(tx, &limits, &lb.project_id, QuotaResource::Listener, 1).await?;
@@ -311,6 +345,15 @@ impl Control {
                 .await?;
             if let Some(next) = lb_pool_next {
                 tx.update_pool(&next).await?;
+            }
+            if let Some(token) = &client_token {
+                let record = IdempotencyRecord {
+                    fingerprint,
+                    response: plan.listener.id.to_string(),
+                };
+                let at = plan.listener.created_at;
+                tx.put_idempotency_record(&lb.project_id, OP_CREATE_LISTENER, token, &record, at)
+                    .await?;
             }
             Ok(plan.listener)
         })?;

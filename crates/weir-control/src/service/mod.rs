@@ -84,6 +84,8 @@ const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 const OP_REGISTER: &str = "register_backends";
 /// Idempotency scope of load balancer creation.
 const OP_CREATE_LB: &str = "create_load_balancer";
+/// Idempotency scope of listener creation (Zenlayer BMC `clientToken`).
+const OP_CREATE_LISTENER: &str = "create_listener";
 
 /// Fresh ids: UUIDv7, so id order is creation order and keyset paging by
 /// id lists backends oldest first.

@@ -260,15 +260,22 @@ impl BackendRuntime {
     pub(super) fn eligible(&self, now: Instant) -> bool {
         let t = self.target.load();
         let s = lock(&self.status);
-        t.enabled
-            && t.weight > 0
-            && !s.removed
-            && !s.egress_denied
-            && s.drain_deadline.is_none()
+        Self::serves(&t, &s)
             && s.ejected_until.is_none_or(|until| until <= now)
             && s.tracker
                 .as_ref()
                 .is_none_or(|tr| tr.verdict() == Verdict::Up)
+    }
+
+    /// In service whatever its health: enabled, weighted, not draining nor
+    /// removed, dialable. What a pool that fails open serves when no
+    /// backend is [`Self::eligible`] ([`weir_core::fail_open`]).
+    pub(super) fn in_service(&self) -> bool {
+        Self::serves(&self.target.load(), &lock(&self.status))
+    }
+
+    fn serves(t: &BackendTarget, s: &Status) -> bool {
+        t.enabled && t.weight > 0 && !s.removed && !s.egress_denied && s.drain_deadline.is_none()
     }
 
     /// The live view for the API; `slow_start` is the pool's ramp.

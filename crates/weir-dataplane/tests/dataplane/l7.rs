@@ -101,6 +101,7 @@ fn build(
             health_check: None,
             drain_timeout_ms: 1000,
             slow_start_ms: 0,
+            fail_open: false,
             tls: None,
             backends: [backend("web", web, 1)].into_iter().collect(),
         }),
@@ -335,6 +336,7 @@ async fn a_policy_pool_keeps_its_own_cookie_persistence() {
             health_check: None,
             drain_timeout_ms: 1000,
             slow_start_ms: 0,
+            fail_open: false,
             tls: None,
             backends: [backend("w1", w1, 1), backend("w2", w2, 1)]
                 .into_iter()

@@ -6,6 +6,7 @@ mod support;
 mod acl;
 mod check_requests;
 mod events;
+mod fail_open;
 mod gray;
 mod h2;
 mod hashing;

@@ -30,6 +30,7 @@ async fn concurrent_transitions_never_leave_a_stale_snapshot() {
             health_check: None,
             drain_timeout_ms: 1000,
             slow_start_ms: 0,
+            fail_open: false,
             tls: None,
             backends: backends.into_iter().collect(),
         });
@@ -85,6 +86,7 @@ async fn a_backend_ejected_again_stays_out_longer_until_it_serves_well() {
         health_check: None,
         drain_timeout_ms: 1000,
         slow_start_ms: 0,
+        fail_open: false,
         tls: None,
         // "b" fails; "steady" keeps the pool serving, without which "b"
         // would never be ejected.

@@ -182,6 +182,7 @@ pub fn topology(
         health_check: check,
         drain_timeout_ms,
         slow_start_ms: 0,
+        fail_open: false,
         tls: None,
         backends: backends.into_iter().collect(),
     };

@@ -225,6 +225,11 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every parameter's name, in the order sent.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.pairs.iter().map(|(k, _)| k.as_str())
+    }
+
     /// Whether any parameter's name starts with `prefix` (`Tag.` for the
     /// `Tag.N.Key` lists), case-insensitively as [`Params::opt`].
     pub fn any_prefixed(&self, prefix: &str) -> bool {

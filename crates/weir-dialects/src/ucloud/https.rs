@@ -255,9 +255,12 @@ pub(super) async fn update(call: &Call, scheduler: Option<&'static str>) -> Acti
             ));
         }
     }
-    if p.opt("ListenType").is_some() || p.opt("MonitorType").is_some() || p.opt("Path").is_some() {
+    if let Some(name) = ["ListenType", "MonitorType", "Path"]
+        .into_iter()
+        .find(|name| p.opt(name).is_some())
+    {
         return Err(refuse(
-            "ListenType",
+            name,
             "the listen type and health check are set when the VServer is created",
         ));
     }

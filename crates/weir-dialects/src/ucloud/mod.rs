@@ -5,9 +5,11 @@
 //!
 //! - [`sign`]: the pure signature check.
 //! - [`ulb`]: the actions.
+//! - [`known`]: the parameters each action reads; any other is 230.
 //! - [`UcError::from_control`]: the one canonical-error table.
 
 mod https;
+mod known;
 pub mod sign;
 mod ssl;
 pub mod ulb;
@@ -206,6 +208,11 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every parameter's name.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+
     pub fn req(&self, name: &str) -> Result<&str, UcError> {
         self.opt(name).ok_or_else(|| UcError::missing(name))
     }
@@ -310,6 +317,7 @@ async fn endpoint(State(d): State<Dialects>, req: Request) -> Response {
             principal,
             params,
         };
+        known::check(&action, &call.params)?;
         ulb::dispatch(&call, &action).await
     }
     .await;

@@ -97,6 +97,8 @@ fn secs(t: weir_core::Timestamp) -> i64 {
 async fn create_ulb(call: &Call) -> ActionResult {
     let p = &call.params;
     let subnet = p.req("SubnetId")?;
+    let v6 = super::known::subnet_is_v6(call, subnet).await?;
+    super::known::check_create_ulb(call, v6)?;
     let lb = call
         .dialects
         .control
@@ -107,6 +109,7 @@ async fn create_ulb(call: &Call) -> ActionResult {
                 name: p.opt("ULBName").unwrap_or_default().to_owned(),
                 vip: p.opt("PrivateIp").map(str::to_owned),
                 vpc_id: p.opt("VPCId").map(str::to_owned),
+                description: p.opt("Remark").map(str::to_owned),
                 stopped: false,
                 ..Default::default()
             },
@@ -175,6 +178,7 @@ async fn describe_ulb(call: &Call) -> ActionResult {
             "PrivateIP": lb.vip.to_string(),
             "IPVersion": if lb.vip.is_ipv4() { "IPv4" } else { "IPv6" },
             "ULBType": "InnerMode",
+            "Remark": lb.description,
             "IPSet": [],
             "CreateTime": secs(lb.created_at),
             "VServerSet": vservers,

@@ -187,6 +187,7 @@ fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
         timeout_secs: hc.check_connect_timeout,
         retry: hc.check_retry,
         path: hc.http_check_path.as_deref(),
+        host: None,
         codes: hc.http_code.as_ref(),
         codes_field: "httpCode",
     })
@@ -202,10 +203,7 @@ struct CreateListener {
     scheduler: Option<String>,
     kind: Option<String>,
     health_check: Option<HealthCheck>,
-    /// Accepted as before (docs/dialects/zenlayer.md): a retried create
-    /// meets its own listener's ports and is refused as a port conflict,
-    /// so it never creates a second listener.
-    #[allow(dead_code, reason = "documented as accepted, not yet stored")]
+    /// A replay of the same create answers the listener it made.
     client_token: Option<String>,
 }
 
@@ -221,7 +219,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
     };
     let listener = call
         .control
-        .create_listener_with_pool(
+        .create_listener_with_pool_once(
             &call.principal,
             LoadBalancerId::new(req.load_balancer_id),
             NewListener {
@@ -251,6 +249,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
                 ..Default::default()
             },
             None,
+            req.client_token,
         )
         .await
         .map_err(fail)?;

@@ -266,6 +266,8 @@ pub struct CheckFields<'a> {
     pub timeout_secs: Option<u64>,
     pub retry: Option<u32>,
     pub path: Option<&'a str>,
+    /// An HTTP check's Host header (ZLB `checkHttpGetHost`).
+    pub host: Option<&'a str>,
     /// Status codes as a string, a number or a list of either.
     pub codes: Option<&'a Value>,
     /// The codes field's wire name, for errors.
@@ -312,6 +314,7 @@ pub fn health_spec(f: CheckFields<'_>) -> Result<Option<HealthCheckSpec>, ZcErro
         fall: f.retry,
         port: f.port,
         path: f.path.map(str::to_owned),
+        host: f.host.map(str::to_owned),
         expected_codes: codes,
         ..HealthCheckSpec::default()
     }))

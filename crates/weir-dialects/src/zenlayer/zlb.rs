@@ -215,7 +215,11 @@ struct HealthCheck {
     check_conn_timeout: Option<u64>,
     check_retry: Option<u32>,
     check_http_get_url: Option<String>,
+    check_http_get_host: Option<String>,
     check_http_status_code: Option<Value>,
+    /// When every backend fails the check, all of them take traffic
+    /// (`weir_core::fail_open`); the listener's pool's setting.
+    fail_open: Option<bool>,
 }
 
 fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
@@ -227,6 +231,7 @@ fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
         timeout_secs: hc.check_conn_timeout,
         retry: hc.check_retry,
         path: hc.check_http_get_url.as_deref(),
+        host: hc.check_http_get_host.as_deref(),
         codes: hc.check_http_status_code.as_ref(),
         codes_field: "checkHttpStatusCode",
     })
@@ -234,23 +239,33 @@ fn health_spec(hc: &HealthCheck) -> Result<Option<HealthCheckSpec>, ZcError> {
 
 fn health_view(pool: &Pool) -> Value {
     match &pool.health_check {
-        None => json!({"enabled": false}),
+        None => json!({"enabled": false, "failOpen": pool.fail_open}),
         Some(hc) => {
-            let (kind, path, codes) = match &hc.kind {
-                CheckKind::Tcp => ("TCP", None, None),
-                CheckKind::UdpConnect | CheckKind::UdpPayload { .. } => ("UDP", None, None),
-                CheckKind::TlsHello => ("TCP", None, None),
+            let (kind, path, codes, host) = match &hc.kind {
+                CheckKind::Tcp => ("TCP", None, None, None),
+                CheckKind::UdpConnect | CheckKind::UdpPayload { .. } => ("UDP", None, None, None),
+                CheckKind::TlsHello => ("TCP", None, None, None),
                 // Made through another dialect (Octavia, UCloud).
-                CheckKind::Ping => ("PING", None, None),
-                CheckKind::Https { path, expected, .. } => (
+                CheckKind::Ping => ("PING", None, None, None),
+                CheckKind::Https {
+                    path,
+                    expected,
+                    request,
+                } => (
                     "HTTPS",
                     Some(path.clone()),
                     Some(weir_core::pool::format_codes(expected)),
+                    request.host.clone(),
                 ),
-                CheckKind::Http { path, expected, .. } => (
+                CheckKind::Http {
+                    path,
+                    expected,
+                    request,
+                } => (
                     "HTTP",
                     Some(path.clone()),
                     Some(weir_core::pool::format_codes(expected)),
+                    request.host.clone(),
                 ),
             };
             json!({
@@ -261,7 +276,9 @@ fn health_view(pool: &Pool) -> Value {
                 "checkConnTimeout": hc.timeout_ms / 1000,
                 "checkRetry": hc.fall,
                 "checkHttpGetUrl": path,
+                "checkHttpGetHost": host,
                 "checkHttpStatusCode": codes,
+                "failOpen": pool.fail_open,
             })
         }
     }
@@ -407,6 +424,7 @@ async fn create_listener(call: &Call, req: CreateListener) -> ActionResult {
             new,
             PoolUpdate {
                 health_check: health,
+                fail_open: req.health_check.as_ref().and_then(|hc| hc.fail_open),
                 drain_timeout_ms: None,
                 slow_start_ms: None,
                 name: None,

@@ -342,6 +342,7 @@ pub(super) fn pool_from(row: &impl Columns) -> StoreResult<Pool> {
         description: row.text("description")?,
         monitor_name: row.text("monitor_name")?,
         monitor_enabled: row.flag("monitor_enabled")?,
+        fail_open: row.flag("fail_open")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
         tags: tags_col(row, "tags")?,

@@ -181,9 +181,9 @@ impl<D: TxDriver> WriteTx<D> {
             "INSERT INTO pools (id, project_id, lb_id, listener_id, name, hc_type, hc_interval_ms, hc_timeout_ms, \
              hc_rise, hc_fall, hc_port, hc_path, hc_codes, drain_timeout_ms, slow_start_ms, created_at, \
              scheduler, protocol, enabled, description, monitor_name, updated_at, monitor_enabled, persistence, \
-             tags, monitor_tags, hc_method, hc_version, hc_host, upstream_tls, hc_send, hc_expect) \
+             tags, monitor_tags, hc_method, hc_version, hc_host, upstream_tls, hc_send, hc_expect, fail_open) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
+             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
             args![
                 p.id.as_str(),
                 p.project_id.as_str(),
@@ -217,6 +217,7 @@ impl<D: TxDriver> WriteTx<D> {
                 super::keymgr::upstream_tls_to_text(p.upstream_tls.as_ref()),
                 hc.send,
                 hc.expect,
+                p.fail_open,
             ],
         )
         .await?;
@@ -575,8 +576,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
              hc_port = $6, hc_path = $7, hc_codes = $8, drain_timeout_ms = $9, slow_start_ms = $10, name = $11, \
              scheduler = $12, enabled = $13, description = $14, monitor_name = $15, updated_at = $16, \
              monitor_enabled = $17, persistence = $18, tags = $19, monitor_tags = $20, hc_method = $21, \
-             hc_version = $22, hc_host = $23, upstream_tls = $24, hc_send = $25, hc_expect = $26 \
-             WHERE id = $27",
+             hc_version = $22, hc_host = $23, upstream_tls = $24, hc_send = $25, hc_expect = $26, \
+             fail_open = $27 WHERE id = $28",
             args![
                 hc.kind,
                 hc.interval_ms,
@@ -604,6 +605,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 super::keymgr::upstream_tls_to_text(p.upstream_tls.as_ref()),
                 hc.send,
                 hc.expect,
+                p.fail_open,
                 p.id.as_str(),
             ],
         )

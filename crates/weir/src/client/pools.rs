@@ -1,5 +1,5 @@
-//! `weir pool`: show a pool, and set the TLS its backends are dialled
-//! with (`backend_tls` of `PATCH /v1/pools/{id}`).
+//! `weir pool tls`: the TLS a pool's backends are dialled with
+//! (`backend_tls` of `PATCH /v1/pools/{id}`).
 
 use serde_json::{json, Value};
 
@@ -8,7 +8,9 @@ use crate::cli::PoolCmd;
 
 pub(super) fn build(cmd: PoolCmd) -> Call {
     match cmd {
-        PoolCmd::Show { id } => call("GET", format!("/v1/pools/{id}"), None, Show::Object),
+        PoolCmd::Show { .. } | PoolCmd::Update { .. } => {
+            unreachable!("`weir pool show`/`update` are built with the other commands")
+        }
         PoolCmd::Tls {
             id,
             off,

@@ -4,6 +4,7 @@ mod support;
 
 mod acls;
 mod cluster;
+mod fail_open;
 mod fds;
 mod l7;
 mod metrics_doc;

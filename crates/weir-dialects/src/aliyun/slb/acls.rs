@@ -277,6 +277,9 @@ pub(super) async fn describe_attribute(call: &Call) -> ActionResult {
                 "ListenerPort": l.single_port(),
                 "Protocol": l.protocol.as_str(),
                 "AclType": l.acl.as_ref().map(|a| acl_type_name(a.mode)),
+                // Weir's addition: a listener naming the list with it
+                // switched off (a Huawei whitelist) admits everyone.
+                "AclStatus": if l.acl.as_ref().is_some_and(|a| a.enabled) { "on" } else { "off" },
             })
         })
         .collect();
@@ -357,12 +360,12 @@ pub(super) fn listener_acl(
 /// What `Describe*ListenerAttribute` shows of a listener's ACL.
 pub(super) fn listener_view(l: &Listener, out: &mut Value) {
     match &l.acl {
-        // A list named but switched off (a Huawei whitelist) is off here:
-        // it admits everyone.
         None => out["AclStatus"] = json!("off"),
-        Some(a) if !a.enabled => out["AclStatus"] = json!("off"),
+        // A list named but switched off (a Huawei whitelist) reads off,
+        // since it admits everyone, and keeps its type and id, as SLB
+        // shows a list switched off.
         Some(a) => {
-            out["AclStatus"] = json!("on");
+            out["AclStatus"] = json!(if a.enabled { "on" } else { "off" });
             out["AclType"] = json!(acl_type_name(a.mode));
             out["AclId"] = json!(a.acl_id.as_str());
         }

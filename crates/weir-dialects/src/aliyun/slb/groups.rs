@@ -127,6 +127,8 @@ pub(super) async fn describe_vserver_groups(call: &Call) -> ActionResult {
         .map_err(fail)?
         .iter()
         .filter(|p| is_server_group(&lb, p))
+        // `Description` is SLB's filter on the group's name.
+        .filter(|p| call.params.opt("Description").is_none_or(|d| p.name == d))
         .map(|p| {
             let users: Vec<Value> = listeners
                 .iter()

@@ -288,8 +288,18 @@ pub(super) async fn describe_attribute(call: &Call, protocol: Protocol) -> Actio
             out["HealthyThreshold"] = json!(check.rise);
             out["UnhealthyThreshold"] = json!(check.fall);
             out["HealthCheckConnectPort"] = json!(check.port);
-            if let CheckKind::Http { path, .. } | CheckKind::Https { path, .. } = &check.kind {
-                out["HealthCheckURI"] = json!(path);
+            if let CheckKind::Http {
+                path,
+                expected,
+                request,
+            }
+            | CheckKind::Https {
+                path,
+                expected,
+                request,
+            } = &check.kind
+            {
+                super::listeners::http_check_view(&mut out, path, expected, request);
             }
         }
     }

@@ -31,6 +31,30 @@ pub(super) fn http_codes(text: &str) -> Result<String, AliError> {
         .map(|v| v.join(","))
 }
 
+/// An HTTP check's parameters as SLB's attribute reads show them: the
+/// URI, the Host (`$_ip`: the server's address), the method and the
+/// codes as `http_Nxx` classes (a range inside one class reads as it).
+pub(super) fn http_check_view(
+    out: &mut Value,
+    path: &str,
+    expected: &[(u16, u16)],
+    request: &CheckRequest,
+) {
+    out["HealthCheckURI"] = json!(path);
+    out["HealthCheckDomain"] = json!(request.host.as_deref().unwrap_or("$_ip"));
+    out["HealthCheckMethod"] = json!(request.method.as_str().to_ascii_lowercase());
+    let mut classes: Vec<String> = Vec::new();
+    for (lo, hi) in expected {
+        for class in (lo / 100)..=(hi / 100) {
+            let name = format!("http_{class}xx");
+            if !classes.contains(&name) {
+                classes.push(name);
+            }
+        }
+    }
+    out["HealthCheckHttpCode"] = json!(classes.join(","));
+}
+
 pub(super) fn health_spec(
     call: &Call,
     protocol: &str,

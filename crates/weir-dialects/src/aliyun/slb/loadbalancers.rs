@@ -6,6 +6,8 @@ pub(super) async fn create_load_balancer(call: &Call) -> ActionResult {
     let p = &call.params;
     p.req("RegionId")?;
     let subnet = p.req("VSwitchId")?;
+    create_refusals(call)?;
+    check_ip_version(call, subnet).await?;
     let lb = call
         .dialects
         .control
@@ -32,6 +34,89 @@ pub(super) async fn create_load_balancer(call: &Call) -> ActionResult {
         "NetworkType": "vpc",
         "AddressIPVersion": if lb.vip.is_ipv4() { "ipv4" } else { "ipv6" },
     }))
+}
+
+/// `CreateLoadBalancer`'s billing and protection parameters: accepted
+/// when they say what Weir does (an intranet, pay-as-you-go instance
+/// without deletion or modification protection), refused otherwise; the
+/// parameters with no such value (bandwidth, specs, zones, prepaid terms,
+/// resource groups, tags) are fenced by `known`.
+fn create_refusals(call: &Call) -> Result<(), AliError> {
+    const SAYS_WHAT_WEIR_DOES: &[(&str, &str, &str)] = &[
+        (
+            "AddressType",
+            "intranet",
+            "Weir's addresses are the VSwitch's own (intranet); there are no public addresses",
+        ),
+        (
+            "PayType",
+            "PayOnDemand",
+            "there is no billing; only PayOnDemand is accepted",
+        ),
+        (
+            "InstanceChargeType",
+            "PayByCLCU",
+            "there are no instance specifications; only PayByCLCU is accepted",
+        ),
+        (
+            "InternetChargeType",
+            "paybytraffic",
+            "there is no internet bandwidth billing; only paybytraffic is accepted",
+        ),
+        (
+            "DeleteProtection",
+            "off",
+            "deletion protection is not enforced; send off",
+        ),
+        (
+            "ModificationProtectionStatus",
+            "NonProtection",
+            "modification protection is not enforced; send NonProtection",
+        ),
+    ];
+    for (name, served, why) in SAYS_WHAT_WEIR_DOES {
+        if call
+            .params
+            .opt(name)
+            .is_some_and(|v| !v.eq_ignore_ascii_case(served))
+        {
+            return Err(super::https::unsupported(name, why));
+        }
+    }
+    Ok(())
+}
+
+/// `AddressIPVersion` is honoured as a check: the VIP comes from the
+/// VSwitch (or `Address`), so the version asked must be the VSwitch's.
+async fn check_ip_version(call: &Call, subnet: &str) -> Result<(), AliError> {
+    let Some(asked) = call.params.opt("AddressIPVersion") else {
+        return Ok(());
+    };
+    let v6 = match asked {
+        "ipv4" => false,
+        "ipv6" => true,
+        other => {
+            return Err(AliError::invalid(format!(
+                "The parameter AddressIPVersion is invalid: {other:?} is not ipv4 or ipv6."
+            )))
+        }
+    };
+    let subnets = call
+        .dialects
+        .control
+        .list_subnets(&call.principal)
+        .await
+        .map_err(fail)?;
+    // An unknown VSwitch is the create's own not-found answer.
+    if let Some(s) = subnets.iter().find(|s| s.id.as_str() == subnet) {
+        if s.cidr.addr().is_ipv6() != v6 {
+            return Err(AliError::invalid(format!(
+                "The parameter AddressIPVersion is invalid: VSwitch {subnet} is {}, not {asked}.",
+                if v6 { "ipv4" } else { "ipv6" }
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn lb_summary(call: &Call, lb: &LoadBalancer) -> Value {
@@ -72,6 +157,18 @@ pub(super) async fn describe_load_balancers(call: &Call) -> ActionResult {
                 .is_none_or(|v| v == lb.subnet_id.as_str())
         })
         .filter(|lb| p.opt("LoadBalancerName").is_none_or(|n| lb.name == n))
+        .filter(|lb| p.opt("Address").is_none_or(|a| lb.vip.to_string() == a))
+        .filter(|lb| {
+            p.opt("AddressIPVersion")
+                .is_none_or(|v| v == if lb.vip.is_ipv4() { "ipv4" } else { "ipv6" })
+        })
+        // Every Weir load balancer is an intranet one in a VPC.
+        .filter(|_| p.opt("AddressType").is_none_or(|t| t == "intranet"))
+        .filter(|_| p.opt("NetworkType").is_none_or(|t| t == "vpc"))
+        .filter(|lb| {
+            p.opt("LoadBalancerStatus")
+                .is_none_or(|s| s == status_name(lb.status))
+        })
         .collect();
     let number = p.int("PageNumber")?.unwrap_or(1);
     let size = p.int("PageSize")?.unwrap_or(50);

@@ -11,7 +11,8 @@
 //! TCP and UDP attributes; [`domains`]),
 //! [`servers`] (the default server group and health) and [`groups`]
 //! (VServer groups), [`acls`] (access control lists and a listener's
-//! ACL parameters); certificates are `super::certificates`.
+//! ACL parameters); certificates are `super::certificates`. [`known`]
+//! fences every write action to the parameters it reads.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -33,6 +34,7 @@ mod acls;
 mod domains;
 mod groups;
 mod https;
+mod known;
 mod listeners;
 mod loadbalancers;
 mod servers;
@@ -137,6 +139,7 @@ pub const ACTIONS: &[&str] = &[
 ];
 
 pub(super) async fn dispatch(call: &Call, action: &str) -> ActionResult {
+    known::check(action, &call.params)?;
     match action {
         "CreateLoadBalancer" => create_load_balancer(call).await,
         "DescribeLoadBalancers" => describe_load_balancers(call).await,

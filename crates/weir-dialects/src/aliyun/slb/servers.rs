@@ -189,6 +189,7 @@ pub(super) fn health_word(call: &Call, b: &Backend, checked: bool) -> &'static s
 pub(super) async fn describe_health_status(call: &Call) -> ActionResult {
     let lb = lb(call).await?;
     let port = call.params.int("ListenerPort")?;
+    let protocol = call.params.opt("ListenerProtocol");
     let listeners: Vec<Listener> = call
         .dialects
         .control
@@ -197,6 +198,7 @@ pub(super) async fn describe_health_status(call: &Call) -> ActionResult {
         .map_err(fail)?
         .into_iter()
         .filter(|l| port.is_none_or(|p| l.single_port().map(i64::from) == Some(p)))
+        .filter(|l| protocol.is_none_or(|p| p.eq_ignore_ascii_case(l.protocol.as_str())))
         .collect();
     let (pool, _, group) = call
         .dialects

@@ -88,9 +88,18 @@ pub(super) async fn describe_attribute(call: &Call, protocol: Protocol) -> Actio
             out["UnhealthyThreshold"] = json!(check.fall);
             out["HealthCheckConnectPort"] = json!(check.port);
             match &check.kind {
-                CheckKind::Http { path, .. } | CheckKind::Https { path, .. } => {
+                CheckKind::Http {
+                    path,
+                    expected,
+                    request,
+                }
+                | CheckKind::Https {
+                    path,
+                    expected,
+                    request,
+                } => {
                     out["HealthCheckType"] = json!("http");
-                    out["HealthCheckURI"] = json!(path);
+                    super::listeners::http_check_view(&mut out, path, expected, request);
                 }
                 CheckKind::UdpPayload { send, expect } => {
                     out["HealthCheckReq"] = json!(send);
@@ -175,6 +184,12 @@ pub(super) fn stream_options(call: &Call, protocol: Protocol) -> Result<StreamOp
     };
     let proxy = match p.opt("ProxyProtocolV2Enabled") {
         None => None,
+        Some("true") if protocol == Protocol::Udp => {
+            return Err(super::https::unsupported(
+                "ProxyProtocolV2Enabled",
+                "the PROXY v2 header is sent before a TCP stream only; UDP datagrams carry none; send false",
+            ))
+        }
         Some("true") => Some("v2"),
         Some("false") => Some("none"),
         Some(other) => {
