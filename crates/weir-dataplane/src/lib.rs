@@ -27,6 +27,7 @@ pub mod events;
 pub mod fd;
 pub mod handover;
 pub mod health;
+pub mod histogram;
 pub mod http;
 pub mod icmp;
 pub mod listener;

@@ -27,6 +27,7 @@ use weir_core::model::{ListenerPorts, Protocol};
 use weir_core::status::ListenerLive;
 use weir_core::topology::ListenerSpec;
 
+use crate::histogram::Histogram;
 use crate::pool::{lock, PoolRuntime};
 use crate::Shared;
 
@@ -173,6 +174,9 @@ pub struct ListenerRuntime {
     pub h2_connections: AtomicU64,
     /// HTTP/2 streams (requests) served.
     pub h2_streams: AtomicU64,
+    /// HTTP requests forwarded to a pool: from the complete request head
+    /// to the response head written to the client.
+    pub request_duration: Histogram,
 }
 
 impl ListenerRuntime {
@@ -302,6 +306,7 @@ impl ListenerRuntime {
             upgrades: AtomicU64::new(0),
             h2_connections: AtomicU64::new(0),
             h2_streams: AtomicU64::new(0),
+            request_duration: Histogram::default(),
         });
         let tls = match spec.protocol {
             Protocol::Https => crate::tls::server_config(&spec).map(Some),

@@ -108,6 +108,11 @@ pub(crate) fn render_listeners(out: &mut String, running: &Running, lb: Option<&
             let _ = writeln!(out, "{name}{{listener=\"{id}\"}} {}", value(l));
         }
     }
+    let name = "weir_listener_request_duration_seconds";
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (id, l) in &listeners {
+        l.request_duration.render(out, name, "listener", id);
+    }
 }
 
 /// The process-wide gauges: the operator's alone.
@@ -166,6 +171,11 @@ pub(crate) fn render_backends(
                 counter.load(Ordering::Relaxed)
             );
         }
+    }
+    let name = "weir_backend_connect_duration_seconds";
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (id, b) in &backends {
+        b.connect_duration.render(out, name, "backend", id);
     }
 }
 

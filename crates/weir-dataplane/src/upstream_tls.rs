@@ -102,7 +102,9 @@ impl Dialer {
             backend.tls_failures.fetch_add(1, Ordering::Relaxed);
             return Err(io::Error::other(format!("TLS to members: {why}")));
         }
+        let started = std::time::Instant::now();
         let stream = egress.connect(addr, timeout).await?;
+        backend.connect_duration.observe(started.elapsed());
         let Mode::Tls(connector, _) = &self.mode else {
             return Ok(MemberStream::Plain(stream));
         };

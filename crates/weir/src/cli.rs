@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Weir: register backends with load-balancer listeners.
 #[derive(Parser)]
@@ -13,8 +13,31 @@ pub struct Cli {
     /// Print the API's JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// How to print answers: table, wide (lists get more columns) or
+    /// json (as --json).
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The output format, `--json` counting as `-o json`.
+    pub fn format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            self.output
+        }
+    }
+}
+
+/// How the client commands print an answer ([`crate::output`]).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Wide,
+    Json,
 }
 
 /// Where the client commands send requests.
@@ -58,8 +81,7 @@ pub enum Command {
     /// Backends registered in pools.
     #[command(subcommand)]
     Backend(BackendCmd),
-    /// Pools' settings (a listener's default pool, a load balancer's
-    /// LB-wide pool, server groups).
+    /// Pools (server groups): health check, drain, slow start.
     #[command(subcommand)]
     Pool(PoolCmd),
     /// TLS certificates (a chain and its private key, sealed at rest).
@@ -77,6 +99,13 @@ pub enum Command {
     /// Print changes and live-state transitions as they happen
     /// (`GET /v1/watch`), reconnecting from the last one seen.
     Watch(WatchArgs),
+    /// Print a shell completion script: `weir completions bash >
+    /// /etc/bash_completion.d/weir` (zsh: into a directory of `$fpath`
+    /// as `_weir`; fish: `~/.config/fish/completions/weir.fish`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -136,6 +165,12 @@ pub enum AclCmd {
     Show { id: String },
     /// Delete a list no listener names.
     Delete { id: String },
+    /// Rename a list.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
     /// Add a network (or an address) to a list; listeners naming it apply
     /// it to their next connection.
     AddEntry {
@@ -191,6 +226,35 @@ pub enum L7PolicyCmd {
     Show { id: String },
     /// Delete an L7 policy with its rules.
     Delete { id: String },
+    /// Change an L7 policy; what is not given stays.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// reject, redirect-to-pool, redirect-to-url or redirect-prefix.
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long)]
+        pool: Option<String>,
+        #[arg(long)]
+        redirect_url: Option<String>,
+        #[arg(long)]
+        prefix: Option<String>,
+        #[arg(long)]
+        code: Option<u16>,
+        /// 1-based; moving shifts the others.
+        #[arg(long)]
+        position: Option<u64>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Add a rule to a policy: `[!]TYPE:COMPARE[:KEY]=VALUE`, as `--rule`
+    /// of create.
+    RuleAdd { id: String, rule: String },
+    /// Remove a rule from a policy.
+    RuleRemove { id: String, rule_id: String },
 }
 
 #[derive(Args)]
@@ -347,6 +411,8 @@ pub enum InstanceCmd {
     },
     /// List instances.
     List,
+    /// Show an instance.
+    Show { id: String },
     /// Change an instance's state or name (admin).
     Update {
         id: String,
@@ -373,6 +439,16 @@ pub enum LbCmd {
     List,
     /// Show a load balancer.
     Show { id: String },
+    /// Traffic totals of a load balancer (the sum over its listeners).
+    Stats { id: String },
+    /// Rename a load balancer or change its description.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
     /// Stop a load balancer.
     Stop { id: String },
     /// Start a load balancer.
@@ -493,56 +569,11 @@ pub enum ListenerCmd {
         #[arg(long)]
         lb: String,
     },
-}
-
-#[derive(Subcommand)]
-pub enum PoolCmd {
-    /// A pool's settings.
-    Show { id: String },
-    /// Change a pool's settings; those not given are left.
-    Update {
-        id: String,
-        /// on: when every backend fails its health check, all backends
-        /// in service take traffic rather than none (off by default).
-        #[arg(long, value_parser = ["on", "off"])]
-        fail_open: Option<String>,
-        /// Ramp joining backends up over this long; 0 is off.
-        #[arg(long)]
-        slow_start_ms: Option<u64>,
-        /// How long a removed backend's connections may live.
-        #[arg(long)]
-        drain_timeout_ms: Option<u64>,
-    },
-    /// Dial the pool's backends over TLS (replaces its TLS settings
-    /// whole), or in the clear again with --off.
-    Tls {
-        id: String,
-        /// Back to the clear.
-        #[arg(long, conflicts_with_all = ["ca_ref", "crl_ref", "client_cert_ref", "server_name", "tls_versions", "no_verify"])]
-        off: bool,
-        /// The CA bundle backends are verified against: a key-manager
-        /// ref, secrets/<id> or containers/<id>.
-        #[arg(long)]
-        ca_ref: Option<String>,
-        /// Do not verify backends (the default without --ca-ref; refused
-        /// with it).
-        #[arg(long)]
-        no_verify: bool,
-        /// CRLs backends' certificates are checked against (secrets/<id>;
-        /// needs --ca-ref).
-        #[arg(long)]
-        crl_ref: Option<String>,
-        /// The client certificate presented to backends (secrets/<id> or
-        /// containers/<id>).
-        #[arg(long)]
-        client_cert_ref: Option<String>,
-        /// The name backends are dialled by (SNI), checked with --ca-ref.
-        #[arg(long)]
-        server_name: Option<String>,
-        /// TLS versions offered, comma-separated (TLSv1.2,TLSv1.3).
-        #[arg(long, value_delimiter = ',')]
-        tls_versions: Vec<String>,
-    },
+    /// Delete a listener with its own pool and that pool's backends
+    /// (their connections drain).
+    Delete { id: String },
+    /// Traffic totals of a listener.
+    Stats { id: String },
 }
 
 /// Which pool a backend command addresses.
@@ -622,4 +653,94 @@ pub enum BackendCmd {
     },
     /// Deregister a backend.
     Deregister { id: String },
+}
+
+// Parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum PoolCmd {
+    /// List a load balancer's pools: each listener's own and its server
+    /// groups.
+    List {
+        #[arg(long)]
+        lb: String,
+    },
+    /// Show a pool: its health check, drain timeout and slow start.
+    Show { id: String },
+    /// Change a pool; what is not given stays. A health check given
+    /// replaces the pool's whole check.
+    Update {
+        id: String,
+        /// tcp, http, https, tls-hello, udp-connect or ping.
+        #[arg(long, conflicts_with = "no_health_check")]
+        health_check: Option<String>,
+        #[arg(long, requires = "health_check")]
+        interval_ms: Option<u64>,
+        #[arg(long, requires = "health_check")]
+        timeout_ms: Option<u64>,
+        /// Passes in a row that make a backend healthy.
+        #[arg(long, requires = "health_check")]
+        rise: Option<u32>,
+        /// Failures in a row that make it unhealthy.
+        #[arg(long, requires = "health_check")]
+        fall: Option<u32>,
+        /// Check this port instead of the traffic port.
+        #[arg(long, requires = "health_check")]
+        check_port: Option<u16>,
+        /// http/https checks: the path asked for.
+        #[arg(long, requires = "health_check")]
+        path: Option<String>,
+        /// http/https checks: codes that pass, e.g. 200,204-206.
+        #[arg(long, requires = "health_check")]
+        expected_codes: Option<String>,
+        /// http/https checks: the method (GET by default).
+        #[arg(long, requires = "health_check")]
+        method: Option<String>,
+        /// http/https checks: the Host header.
+        #[arg(long, requires = "health_check")]
+        host: Option<String>,
+        /// Stop checking: every enabled backend serves.
+        #[arg(long)]
+        no_health_check: bool,
+        /// How long a removed or disabled backend's connections may finish.
+        #[arg(long)]
+        drain_timeout_ms: Option<u64>,
+        /// A joining backend ramps to its full weight over this long; 0 off.
+        #[arg(long)]
+        slow_start_ms: Option<u64>,
+        /// on: when every backend fails its health check, all backends
+        /// in service take traffic rather than none (off by default).
+        #[arg(long, value_parser = ["on", "off"])]
+        fail_open: Option<String>,
+    },
+    /// Dial the pool's backends over TLS (replaces its TLS settings
+    /// whole), or in the clear again with --off.
+    Tls {
+        id: String,
+        /// Back to the clear.
+        #[arg(long, conflicts_with_all = ["ca_ref", "crl_ref", "client_cert_ref", "server_name", "tls_versions", "no_verify"])]
+        off: bool,
+        /// The CA bundle backends are verified against: a key-manager
+        /// ref, secrets/<id> or containers/<id>.
+        #[arg(long)]
+        ca_ref: Option<String>,
+        /// Do not verify backends (the default without --ca-ref; refused
+        /// with it).
+        #[arg(long)]
+        no_verify: bool,
+        /// CRLs backends' certificates are checked against (secrets/<id>;
+        /// needs --ca-ref).
+        #[arg(long)]
+        crl_ref: Option<String>,
+        /// The client certificate presented to backends (secrets/<id> or
+        /// containers/<id>).
+        #[arg(long)]
+        client_cert_ref: Option<String>,
+        /// The name backends are dialled by (SNI), checked with --ca-ref.
+        #[arg(long)]
+        server_name: Option<String>,
+        /// TLS versions offered, comma-separated (TLSv1.2,TLSv1.3).
+        #[arg(long, value_delimiter = ',')]
+        tls_versions: Vec<String>,
+    },
 }

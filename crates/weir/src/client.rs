@@ -1,31 +1,27 @@
 //! The client subcommands: each builds one API request, then prints the
-//! answer as a table (or the raw JSON with `--json`). Errors print as one
-//! line with the API's code and exit non-zero.
+//! answer ([`crate::output`]: a table, `-o wide`, or the raw JSON with
+//! `--json`). Errors print as one line with the API's code and exit
+//! non-zero.
 
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
 
 use crate::cli::*;
+use crate::commands;
+use crate::output::{self, Show};
 
 mod pools;
 
 /// One API call and how to show its answer.
-struct Call {
+pub struct Call {
     method: &'static str,
     path: String,
     body: Option<Value>,
     show: Show,
-}
-
-/// How to print a response.
-enum Show {
-    /// A list under this key, with these columns.
-    Table(&'static str, &'static [&'static str]),
-    /// One object as `key: value` lines.
-    Object,
-    /// Nothing but a confirmation line.
-    Done(String),
+    /// The body's `null` members are sent (they clear a field); else
+    /// they stand for flags left out and are dropped.
+    explicit_nulls: bool,
 }
 
 const LB_COLUMNS: &[&str] = &["id", "name", "vip", "status", "subnet_id"];
@@ -61,12 +57,32 @@ const BACKEND_COLUMNS: &[&str] = &[
     "name",
 ];
 
-fn call(method: &'static str, path: impl Into<String>, body: Option<Value>, show: Show) -> Call {
+pub fn call(
+    method: &'static str,
+    path: impl Into<String>,
+    body: Option<Value>,
+    show: Show,
+) -> Call {
     Call {
         method,
         path: path.into(),
         body,
         show,
+        explicit_nulls: false,
+    }
+}
+
+/// A call whose body was built member by member: a `null` in it clears
+/// the field (`--no-acl`, `--no-redirect`, `--no-health-check`).
+pub fn call_clearing(
+    method: &'static str,
+    path: impl Into<String>,
+    body: Value,
+    show: Show,
+) -> Call {
+    Call {
+        explicit_nulls: true,
+        ..call(method, path, Some(body), show)
     }
 }
 
@@ -91,8 +107,13 @@ fn split_address(text: &str) -> Result<(String, Option<i64>), String> {
 }
 
 fn build(command: Command) -> Result<Call, String> {
+    if let Some(built) = commands::build(&command) {
+        return built;
+    }
     Ok(match command {
-        Command::Serve(_) | Command::Watch(_) => unreachable!("handled by main"),
+        Command::Serve(_) | Command::Watch(_) | Command::Completions { .. } => {
+            unreachable!("handled by main")
+        }
         Command::Pool(cmd @ PoolCmd::Tls { .. }) => pools::build(cmd),
         Command::Project(ProjectCmd::Create { name }) => call(
             "POST",
@@ -500,10 +521,10 @@ fn build(command: Command) -> Result<Call, String> {
             if disable || enable {
                 body.insert("enabled".into(), json!(enable));
             }
-            call(
+            call_clearing(
                 "PATCH",
                 format!("/v1/listeners/{id}"),
-                Some(Value::Object(body)),
+                Value::Object(body),
                 Show::Object,
             )
         }
@@ -654,33 +675,6 @@ fn build(command: Command) -> Result<Call, String> {
             }
             call("GET", path, None, Show::Table("backends", BACKEND_COLUMNS))
         }
-        Command::Pool(PoolCmd::Show { id }) => {
-            call("GET", format!("/v1/pools/{id}"), None, Show::Object)
-        }
-        Command::Pool(PoolCmd::Update {
-            id,
-            fail_open,
-            slow_start_ms,
-            drain_timeout_ms,
-        }) => {
-            // Only what was given: a null health_check would remove it.
-            let mut body = serde_json::Map::new();
-            if let Some(on) = fail_open {
-                body.insert("fail_open".into(), json!(on == "on"));
-            }
-            if let Some(ms) = slow_start_ms {
-                body.insert("slow_start_ms".into(), json!(ms));
-            }
-            if let Some(ms) = drain_timeout_ms {
-                body.insert("drain_timeout_ms".into(), json!(ms));
-            }
-            call(
-                "PATCH",
-                format!("/v1/pools/{id}"),
-                Some(Value::Object(body)),
-                Show::Object,
-            )
-        }
         Command::Backend(BackendCmd::Show { id }) => {
             call("GET", format!("/v1/backends/{id}"), None, Show::Object)
         }
@@ -712,27 +706,30 @@ fn build(command: Command) -> Result<Call, String> {
             None,
             Show::Done(format!("deregistered backend {id}")),
         ),
+        Command::Pool(_)
+        | Command::Lb(LbCmd::Update { .. } | LbCmd::Stats { .. })
+        | Command::Listener(ListenerCmd::Delete { .. } | ListenerCmd::Stats { .. })
+        | Command::Instance(InstanceCmd::Show { .. })
+        | Command::Acl(AclCmd::Update { .. })
+        | Command::L7policy(
+            L7PolicyCmd::Update { .. }
+            | L7PolicyCmd::RuleAdd { .. }
+            | L7PolicyCmd::RuleRemove { .. },
+        ) => unreachable!("built by commands::build"),
     })
 }
-
-/// Fields whose `null` is a request, inserted only when a flag asks for
-/// it (`--no-redirect`, `--no-acl`, `weir pool tls --off`): never
-/// dropped, or the flag would do nothing.
-const CLEARED_BY_NULL: &[&str] = &["redirect_https_port", "acl_id", "backend_tls"];
 
 /// Drops `null` members so optional flags left out are not sent.
 fn without_nulls(body: Value) -> Value {
     match body {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(k, v)| !v.is_null() || CLEARED_BY_NULL.contains(&k.as_str()))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
+        }
         other => other,
     }
 }
 
-pub fn main(args: &ClientArgs, command: Command, json_output: bool) -> ExitCode {
+pub fn main(args: &ClientArgs, command: Command, format: Format) -> ExitCode {
     let call = match build(command) {
         Ok(c) => c,
         Err(e) => {
@@ -746,6 +743,7 @@ pub fn main(args: &ClientArgs, command: Command, json_output: bool) -> ExitCode 
         request = request.set("Authorization", &format!("Bearer {token}"));
     }
     let result = match call.body {
+        Some(body) if call.explicit_nulls => request.send_json(body),
         Some(body) => request.send_json(without_nulls(body)),
         None => request.call(),
     };
@@ -753,11 +751,7 @@ pub fn main(args: &ClientArgs, command: Command, json_output: bool) -> ExitCode 
         Ok(response) => {
             let text = response.into_string().unwrap_or_default();
             let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            if json_output {
-                println!("{}", serde_json::to_string_pretty(&value).unwrap_or(text));
-            } else {
-                print_value(&call.show, &value);
-            }
+            output::print(&call.show, &value, format);
             ExitCode::SUCCESS
         }
         Err(ureq::Error::Status(status, response)) => {
@@ -782,7 +776,7 @@ pub fn main(args: &ClientArgs, command: Command, json_output: bool) -> ExitCode 
 
 /// A rule of `weir l7policy create --rule`: `[!]TYPE:COMPARE[:KEY]=VALUE`
 /// (the value may hold `=` and `:`; the server checks every part).
-fn rule_body(spec: &str) -> Result<Value, String> {
+pub fn rule_body(spec: &str) -> Result<Value, String> {
     let (invert, spec) = match spec.strip_prefix('!') {
         Some(rest) => (true, rest),
         None => (false, spec),
@@ -799,89 +793,4 @@ fn rule_body(spec: &str) -> Result<Value, String> {
         body["key"] = json!(key);
     }
     Ok(body)
-}
-
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => "-".to_owned(),
-        Value::String(s) if s.is_empty() => "-".to_owned(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
-    }
-}
-
-/// A member by dotted path (`status.state`); `Null` when absent.
-fn field<'a>(item: &'a Value, path: &str) -> &'a Value {
-    path.split('.').fold(item, |v, key| &v[key])
-}
-
-fn print_value(show: &Show, value: &Value) {
-    match show {
-        Show::Done(line) => println!("{line}"),
-        Show::Object => {
-            if let Value::Object(map) = value {
-                let width = map.keys().map(String::len).max().unwrap_or(0);
-                for (k, v) in map {
-                    println!("{k:width$}  {}", cell(v));
-                }
-            }
-        }
-        Show::Table(key, columns) => {
-            let rows: Vec<Vec<String>> = value[*key]
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .map(|item| columns.iter().map(|c| cell(field(item, c))).collect())
-                        .collect()
-                })
-                .unwrap_or_default();
-            print_table(columns, &rows);
-            if let Some(marker) = value["next_marker"].as_str() {
-                println!("(more: --marker {marker})");
-            }
-            if let Some(ignored) = value["ignored"].as_array().filter(|i| !i.is_empty()) {
-                for item in ignored {
-                    println!(
-                        "ignored #{}: {}",
-                        cell(&item["index"]),
-                        cell(&item["message"])
-                    );
-                }
-            }
-        }
-    }
-}
-
-fn print_table(columns: &[&str], rows: &[Vec<String>]) {
-    let widths: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain([c.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:w$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    // `status.state` is headed STATE.
-    line(
-        columns
-            .iter()
-            .map(|c| c.rsplit('.').next().unwrap_or(c).to_uppercase())
-            .collect(),
-    );
-    for row in rows {
-        line(row.clone());
-    }
 }

@@ -3,20 +3,24 @@
 //!
 //! - [`config`]: settings from the optional TOML file and flags.
 //! - [`serve`]: the composition root of the server.
-//! - [`client`]: the CLI commands and their output.
+//! - [`client`]: the CLI commands ([`commands`]: pools and the updates
+//!   completing the native API's parity); [`output`]: tables, `-o wide`,
+//!   JSON.
 //! - [`takeover`]: restarts that drop nothing (`--takeover`, SIGUSR2).
 //! - [`watch`]: `weir watch`, the event stream printed as it comes.
 
 mod cli;
 mod client;
 mod cluster;
+mod commands;
 mod config;
 mod notify;
+mod output;
 mod serve;
 mod takeover;
 mod watch;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 /// mimalloc instead of glibc's malloc: the data plane allocates and frees
 /// per request (buffers, HTTP/2 streams and their tasks), and glibc's
@@ -27,9 +31,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    let format = cli.format();
     match cli.command {
         cli::Command::Serve(args) => serve::main(args),
-        cli::Command::Watch(args) => watch::main(&cli.client, &args, cli.json),
-        command => client::main(&cli.client, command, cli.json),
+        cli::Command::Watch(args) => watch::main(&cli.client, &args, format == cli::Format::Json),
+        cli::Command::Completions { shell } => {
+            let mut command = cli::Cli::command();
+            clap_complete::generate(shell, &mut command, "weir", &mut std::io::stdout());
+            std::process::ExitCode::SUCCESS
+        }
+        command => client::main(&cli.client, command, format),
     }
 }

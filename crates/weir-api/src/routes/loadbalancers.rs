@@ -50,6 +50,34 @@ pub(super) async fn get_lb(
     ok(lb_view(&c, lb).await?)
 }
 
+/// A load balancer's change: what it names changes, the rest stays
+/// (stopping and starting are their own routes).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatchLb {
+    name: Option<String>,
+    description: Option<String>,
+    tags: Option<Vec<String>>,
+}
+
+pub(super) async fn update_lb(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<PatchLb>,
+) -> ApiResult {
+    let update = LoadBalancerUpdate {
+        name: req.name,
+        description: req.description,
+        action: None,
+        tags: req.tags,
+    };
+    let lb = c
+        .update_load_balancer(&p, LoadBalancerId::new(id), update)
+        .await?;
+    ok(lb_view(&c, lb).await?)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DeleteLbQuery {
@@ -301,6 +329,60 @@ pub(super) async fn update_listener(
     };
     let listener = c.update_listener(&p, ListenerId::new(id), update).await?;
     ok(listener_view(&c, &listener))
+}
+
+pub(super) async fn delete_listener(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    c.delete_listener(&p, ListenerId::new(id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Traffic totals from this node's data plane.
+fn stats_json(s: &weir_core::status::ListenerStats) -> serde_json::Value {
+    json!({
+        "active_connections": s.active_connections,
+        "total_connections": s.total_connections,
+        "bytes_in": s.bytes_in,
+        "bytes_out": s.bytes_out,
+        "request_errors": s.request_errors,
+    })
+}
+
+pub(super) async fn listener_stats(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let listener = c.get_listener(&p, &ListenerId::new(id)).await?;
+    ok(stats_json(&c.listener_stats(&listener)))
+}
+
+/// The sum over the load balancer's listeners.
+pub(super) async fn lb_stats(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let total = c
+        .list_listeners(&p, &LoadBalancerId::new(id))
+        .await?
+        .iter()
+        .map(|l| c.listener_stats(l))
+        .fold(Default::default(), |a, b| a + b);
+    ok(stats_json(&total))
+}
+
+pub(super) async fn list_pools(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let pools = c.list_pools(&p, &LoadBalancerId::new(id)).await?;
+    let views: Vec<PoolView> = pools.iter().map(PoolView::from).collect();
+    ok(json!({ "pools": views }))
 }
 
 pub(super) async fn get_pool(

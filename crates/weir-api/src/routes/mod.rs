@@ -12,7 +12,9 @@ use weir_control::{Control, Page, RegisterRequest, RegisterTarget};
 use weir_core::backend::BackendUpdate;
 use weir_core::ids::*;
 use weir_core::inventory::{InstanceUpdate, NewInstance, NewSubnet, NewVpc};
-use weir_core::loadbalancer::{LbAction, ListenerUpdate, NewListener, NewLoadBalancer};
+use weir_core::loadbalancer::{
+    LbAction, ListenerUpdate, LoadBalancerUpdate, NewListener, NewLoadBalancer,
+};
 use weir_core::model::{Backend, ForwardedHeaders, Listener, Role};
 use weir_core::pool::{HealthCheckSpec, PoolUpdate};
 use weir_core::register::{BackendSpec, DuplicatePolicy, RegisterPolicy};
@@ -90,17 +92,25 @@ pub fn router(control: Control) -> Router {
             get(get_instance).patch(update_instance),
         )
         .route("/v1/loadbalancers", post(create_lb).get(list_lbs))
-        .route("/v1/loadbalancers/{id}", get(get_lb).delete(delete_lb))
+        .route(
+            "/v1/loadbalancers/{id}",
+            get(get_lb).patch(update_lb).delete(delete_lb),
+        )
         .route("/v1/loadbalancers/{id}/stop", post(stop_lb))
         .route("/v1/loadbalancers/{id}/start", post(start_lb))
         .route(
             "/v1/loadbalancers/{id}/listeners",
             post(create_listener).get(list_listeners),
         )
+        .route("/v1/loadbalancers/{id}/pools", get(list_pools))
+        .route("/v1/loadbalancers/{id}/stats", get(lb_stats))
+        .route("/v1/listeners/{id}/stats", get(listener_stats))
         .route("/v1/loadbalancers/{id}/backends", post(register_on_lb))
         .route(
             "/v1/listeners/{id}",
-            get(get_listener).patch(update_listener),
+            get(get_listener)
+                .patch(update_listener)
+                .delete(delete_listener),
         )
         .route(
             "/v1/listeners/{id}/backends",

@@ -19,7 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -29,6 +29,7 @@ use super::head::{self, Framing, HeadError, RequestContext, RequestHead};
 use super::sticky;
 use super::upgrade;
 use super::{answer, refuse, Refusal, CHUNK};
+use crate::histogram::Histogram;
 use crate::listener::ListenerRuntime;
 use crate::pool::{BackendRuntime, ConnGuard, PassiveFailure, PoolRuntime, Sticky};
 use crate::tcp::pick;
@@ -213,6 +214,8 @@ pub(super) async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
         l7_target,
     } = to;
     let shared = cx.shared;
+    // The head was just read: the request's latency counts from here.
+    let started = Instant::now();
     let spec = runtime.spec();
     // An L7 target serves with its own algorithm and persistence, as the
     // listener's own pool does with its.
@@ -275,6 +278,7 @@ pub(super) async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
             dialer: &dialer,
             addr,
             set_cookie: &set_cookie,
+            latency: (&runtime.request_duration, started),
         };
         ubuf.clear();
         match attempt(client, cbuf, ubuf, head, to, cx, reuse).await {
@@ -350,6 +354,8 @@ pub(super) async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
             .await
         }
     };
+    // Weir's own answer is the response head this request waited for.
+    runtime.request_duration.observe(started.elapsed());
     sent.ok().map(|()| keep)
 }
 
@@ -360,6 +366,9 @@ struct Target<'a> {
     addr: SocketAddr,
     /// A `Set-Cookie` line (HTTP_COOKIE) or nothing.
     set_cookie: &'a [u8],
+    /// The listener's request histogram and when the request's head was
+    /// read: the final response head's write is observed there.
+    latency: (&'a Histogram, Instant),
 }
 
 async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
@@ -376,6 +385,7 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
         dialer,
         addr,
         set_cookie,
+        latency,
     } = to;
     let settings = cx.settings;
     let mut up = match checkout(backend, dialer, addr, cx, reuse).await {
@@ -392,6 +402,11 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
             Attempt::Failed(Failure::connect(addr, &e))
         };
     }
+    // What crosses the wire with the member, heads included, as the TCP
+    // relay and the dialects' byte statistics count it.
+    backend
+        .bytes_out
+        .fetch_add(head.bytes.len() as u64, Ordering::Relaxed);
     if head.framing.has_body() {
         if head.expect_continue
             && cbuf.is_empty()
@@ -408,7 +423,11 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
             max_trailers: settings.max_headers,
             dechunk: false,
         };
-        if let Err(e) = body::relay(client, cbuf, &mut up.stream, head.framing, rules).await {
+        let relayed = body::relay(client, cbuf, &mut up.stream, head.framing, rules).await;
+        if let Ok(n) = relayed {
+            backend.bytes_out.fetch_add(n, Ordering::Relaxed);
+        }
+        if let Err(e) = relayed {
             tracing::debug!(request_id = %head.request_id, error = %e, "request body relay failed");
             // The backend connection is dropped with a partial body: it
             // can never read what follows as a request of its own.
@@ -468,6 +487,9 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
                 return Attempt::Failed(Failure::response(504, message));
             }
         };
+        backend
+            .bytes_in
+            .fetch_add(response.bytes.len() as u64, Ordering::Relaxed);
         let interim = (100..200).contains(&response.status);
         if interim && head.http10 {
             // An HTTP/1.0 client knows no interim answers (RFC 9110 §15.2).
@@ -501,6 +523,9 @@ async fn attempt<C: AsyncRead + AsyncWrite + Unpin>(
         }
         if client.write_all(&out).await.is_err() {
             return Attempt::Broken;
+        }
+        if !interim || response.switching {
+            latency.0.observe(latency.1.elapsed());
         }
         sent_any = true;
         if response.switching {

@@ -18,6 +18,7 @@ use weir_core::topology::BackendTarget;
 use crate::balance;
 use crate::egress::Egress;
 use crate::health::{Tracker, Verdict};
+use crate::histogram::Histogram;
 use crate::upstream_tls::MemberStream;
 
 /// Idle HTTP connections kept per backend.
@@ -144,6 +145,9 @@ pub struct BackendRuntime {
     pub check_latency_us: AtomicU64,
     /// Active checks run, passed or failed.
     pub checks: AtomicU64,
+    /// How long traffic's TCP connects to the member took (successful
+    /// ones; a TLS handshake after it is not included).
+    pub connect_duration: Histogram,
     pub(super) status: Mutex<Status>,
     /// Idle HTTP connections to this backend, most recent last, with the
     /// generation of the pool's dialer that made each.
@@ -204,6 +208,7 @@ impl BackendRuntime {
             responses: Default::default(),
             check_latency_us: AtomicU64::new(0),
             checks: AtomicU64::new(0),
+            connect_duration: Histogram::default(),
             idle_connections: Mutex::default(),
             idle: Notify::new(),
             close: watch::channel(false).0,

@@ -311,6 +311,22 @@ GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         answer.contains("connection: close") || answer.contains("Connection: close"),
         "the last answer closes: {answer}"
     );
+    // Heads count with bodies, each way: what went to the member is at
+    // least the three request heads and bodies as the client sent them
+    // (less the one header the engine may rewrite), and what came back at
+    // least the three answers' bodies plus a status line each.
+    let sent = metric(&dp, "weir_backend_bytes_sent_total", "echo").unwrap();
+    let received = metric(&dp, "weir_backend_bytes_received_total", "echo").unwrap();
+    let request_bytes = request.len() as u64;
+    assert!(
+        sent >= request_bytes - 32 && sent < request_bytes * 4,
+        "sent {sent} for a {request_bytes}-byte request stream"
+    );
+    let bodies_len: u64 = bodies.iter().map(|b| b.len() as u64).sum();
+    assert!(
+        received >= bodies_len + 3 * "HTTP/1.1 200 OK\r\n".len() as u64,
+        "received {received}: {answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

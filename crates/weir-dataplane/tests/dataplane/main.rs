@@ -15,6 +15,7 @@ mod http;
 mod http_limits;
 mod https;
 mod l7;
+mod latency;
 mod limits;
 mod mtls;
 mod ping;

@@ -291,6 +291,42 @@ pub fn sweep(s: &mut Sweep) {
     );
     s.probe(
         Native,
+        "PATCH /v1/loadbalancers/{id}",
+        Expect::NotFound,
+        on("PATCH", lb, Some(json!({"name": "taken"}))),
+    );
+    s.probe(
+        Native,
+        "GET /v1/loadbalancers/{id}/stats",
+        Expect::NotFound,
+        on(
+            "GET",
+            |_, t| format!("/v1/loadbalancers/{}/stats", t.get("native.lb")),
+            None,
+        ),
+    );
+    s.probe(
+        Native,
+        "GET /v1/listeners/{id}/stats",
+        Expect::NotFound,
+        on(
+            "GET",
+            |_, t| format!("/v1/listeners/{}/stats", t.get("native.listener")),
+            None,
+        ),
+    );
+    s.probe(
+        Native,
+        "GET /v1/loadbalancers/{id}/pools",
+        Expect::NotFound,
+        on(
+            "GET",
+            |_, t| format!("/v1/loadbalancers/{}/pools", t.get("native.lb")),
+            None,
+        ),
+    );
+    s.probe(
+        Native,
         "POST /v1/loadbalancers/{id}/listeners",
         Expect::NotFound,
         on(
@@ -327,6 +363,16 @@ pub fn sweep(s: &mut Sweep) {
         ),
     );
 
+    s.probe(
+        Native,
+        "DELETE /v1/listeners/{id}",
+        Expect::NotFound,
+        on(
+            "DELETE",
+            |_, t| format!("/v1/listeners/{}", t.get("native.listener")),
+            None,
+        ),
+    );
     s.probe(
         Native,
         "GET /v1/listeners/{id}",

@@ -3,13 +3,14 @@
 
 use serde_json::{json, Value};
 
-use super::{call, Call, Show};
+use super::{call_clearing, Call};
 use crate::cli::PoolCmd;
+use crate::output::Show;
 
 pub(super) fn build(cmd: PoolCmd) -> Call {
     match cmd {
-        PoolCmd::Show { .. } | PoolCmd::Update { .. } => {
-            unreachable!("`weir pool show`/`update` are built with the other commands")
+        PoolCmd::List { .. } | PoolCmd::Show { .. } | PoolCmd::Update { .. } => {
+            unreachable!("`weir pool list`/`show`/`update` are built with the other commands")
         }
         PoolCmd::Tls {
             id,
@@ -45,10 +46,11 @@ pub(super) fn build(cmd: PoolCmd) -> Call {
                 }
                 Value::Object(body)
             };
-            call(
+            // `--off` is a null that clears: sent as built.
+            call_clearing(
                 "PATCH",
                 format!("/v1/pools/{id}"),
-                Some(json!({ "backend_tls": tls })),
+                json!({ "backend_tls": tls }),
                 Show::Object,
             )
         }

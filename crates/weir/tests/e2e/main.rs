@@ -3,11 +3,14 @@
 mod support;
 
 mod acls;
+mod cli_output;
 mod cluster;
+mod dashboard;
 mod fail_open;
 mod fds;
 mod l7;
 mod metrics_doc;
+mod parity;
 mod process;
 mod prometheus;
 mod shared_store;

@@ -10,7 +10,7 @@ use crate::support::*;
 const DOC: &str = include_str!("../../../../docs/metrics.md");
 
 /// `family -> type` from the doc's tables (`| \`name\` | type | ... |`).
-fn documented() -> BTreeMap<String, String> {
+pub(crate) fn documented() -> BTreeMap<String, String> {
     DOC.lines()
         .filter_map(|line| {
             let mut cells = line.split('|').map(str::trim).skip(1);

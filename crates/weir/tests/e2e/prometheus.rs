@@ -136,6 +136,21 @@ fn a_prometheus_listener_serves_only_its_load_balancers_metrics() {
         )),
         "{body}"
     );
+    // The latency histograms are its own too (nothing was dialled yet).
+    assert!(
+        body.contains(&format!(
+            "weir_listener_request_duration_seconds_bucket{{listener=\"{}\",le=\"+Inf\"}} 0",
+            tcp_ids[0]
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "weir_backend_connect_duration_seconds_count{{backend=\"{}\"}} 0",
+            backend_ids[0]
+        )),
+        "{body}"
+    );
     // …and nothing of the other tenant's, nor of the process.
     for foreign in [&tcp_ids[1], &backend_ids[1]] {
         assert!(
