@@ -313,12 +313,22 @@ pub fn check_listener_delete(listener: &Listener, siblings: &[Listener]) -> Resu
     }
 }
 
-/// Only an HTTP (or HTTPS) listener adds headers.
+/// Only an HTTP (or HTTPS) listener adds headers, and only one that
+/// terminates TLS (https) has client certificates to describe.
 fn check_forwarded_headers(protocol: Protocol, headers: ForwardedHeaders) -> Result<(), Error> {
     if !protocol.is_http() && headers != ForwardedHeaders::default() {
         return Err(Error::invalid(
             "forwarded_headers",
             "only an http or https listener adds headers",
+        ));
+    }
+    if protocol != Protocol::Https && headers.client_cert.any() {
+        return Err(Error::invalid(
+            "forwarded_headers",
+            format!(
+                "{} only on an https listener (TLS terminated by Weir)",
+                headers.client_cert.names().collect::<Vec<_>>().join(", ")
+            ),
         ));
     }
     Ok(())

@@ -571,6 +571,9 @@ pub struct ForwardedHeaders {
     pub forwarded_proto: bool,
     /// `X-Forwarded-Port`: the listener port the client connected to.
     pub forwarded_port: bool,
+    /// The client-certificate headers (Octavia's `X-SSL-*`) an HTTPS
+    /// listener adds.
+    pub client_cert: ClientCertHeaders,
 }
 
 impl Default for ForwardedHeaders {
@@ -580,13 +583,76 @@ impl Default for ForwardedHeaders {
             forwarded_for: true,
             forwarded_proto: true,
             forwarded_port: false,
+            client_cert: ClientCertHeaders::NONE,
         }
+    }
+}
+
+/// The client-certificate headers an HTTPS listener adds for its members
+/// (Octavia's `X-SSL-*` insert_headers), one bit per
+/// [`ClientCertHeaders::NAMES`] entry. Whatever is on, an HTTPS
+/// listener drops every `X-SSL-*` field a client sends, so a member never
+/// reads a client's claim about its own certificate as Weir's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ClientCertHeaders(u8);
+
+impl ClientCertHeaders {
+    pub const NONE: Self = Self(0);
+    /// Octavia's names, in the order of the bits.
+    pub const NAMES: [&'static str; 8] = [
+        "X-SSL-Client-Verify",
+        "X-SSL-Client-Has-Cert",
+        "X-SSL-Client-DN",
+        "X-SSL-Client-CN",
+        "X-SSL-Issuer",
+        "X-SSL-Client-SHA1",
+        "X-SSL-Client-Not-Before",
+        "X-SSL-Client-Not-After",
+    ];
+
+    /// The index of a header name (exact, as Octavia's list has it).
+    pub fn index(name: &str) -> Option<usize> {
+        Self::NAMES.iter().position(|n| *n == name)
+    }
+
+    pub fn has(self, i: usize) -> bool {
+        i < 8 && self.0 & (1 << i) != 0
+    }
+
+    #[must_use]
+    pub fn with(self, i: usize, on: bool) -> Self {
+        if i >= 8 {
+            return self;
+        }
+        if on {
+            Self(self.0 | (1 << i))
+        } else {
+            Self(self.0 & !(1 << i))
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.0 != 0
+    }
+
+    /// The names that are on, in order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMES
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.has(*i))
+            .map(|(_, n)| *n)
     }
 }
 
 impl ForwardedHeaders {
     /// The stored form: the names that are on, `for,proto,port` order.
     pub fn to_spec(self) -> String {
+        let lower: Vec<String> = self
+            .client_cert
+            .names()
+            .map(str::to_ascii_lowercase)
+            .collect();
         [
             (self.forwarded_for, "for"),
             (self.forwarded_proto, "proto"),
@@ -595,6 +661,7 @@ impl ForwardedHeaders {
         .iter()
         .filter(|(on, _)| *on)
         .map(|(_, name)| *name)
+        .chain(lower.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join(",")
     }
@@ -605,13 +672,19 @@ impl ForwardedHeaders {
             forwarded_for: false,
             forwarded_proto: false,
             forwarded_port: false,
+            client_cert: ClientCertHeaders::NONE,
         };
         for name in spec.split(',').filter(|n| !n.is_empty()) {
             match name {
                 "for" => out.forwarded_for = true,
                 "proto" => out.forwarded_proto = true,
                 "port" => out.forwarded_port = true,
-                _ => return None,
+                other => {
+                    let i = ClientCertHeaders::NAMES
+                        .iter()
+                        .position(|n| n.eq_ignore_ascii_case(other))?;
+                    out.client_cert = out.client_cert.with(i, true);
+                }
             }
         }
         Some(out)

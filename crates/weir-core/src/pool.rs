@@ -148,6 +148,10 @@ pub struct PoolUpdate {
     /// Members dialled over TLS ([`crate::upstream_tls`]); `Some(None)`:
     /// in the clear again.
     pub upstream_tls: Option<Option<crate::upstream_tls::UpstreamTls>>,
+    /// What the pool's listener has its members speak, for a pool that
+    /// names no protocol of its own (a native listener's own pool): the
+    /// caller reads it ([`crate::upstream_tls::listener_speaks`]).
+    pub listener_speaks: Option<crate::model::PoolProtocol>,
 }
 
 /// Parses `200`, `200-399`, `200,204,300-302`.
@@ -438,7 +442,8 @@ pub fn plan_pool_update(
     }
     if let Some(upstream) = &update.upstream_tls {
         if let Some(u) = upstream {
-            crate::upstream_tls::check("tls_enabled", current.protocol, u)?;
+            let protocol = current.protocol.or(update.listener_speaks);
+            crate::upstream_tls::check("tls_enabled", protocol, u)?;
         }
         next.upstream_tls = upstream.clone();
     }

@@ -29,6 +29,7 @@ mod certificates;
 mod l7;
 mod loadbalancers;
 mod nodes;
+mod pool_tls;
 mod tenants;
 mod watch;
 

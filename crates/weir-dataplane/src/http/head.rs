@@ -182,8 +182,11 @@ pub(super) struct RequestContext<'a> {
     pub l7: Option<&'a L7Table>,
     pub l7_targets: &'a [L7Target],
     /// The client came over TLS Weir terminated (`X-Forwarded-Proto:
-    /// https`).
+    /// https`); every `X-SSL-*` field a client sends is then dropped.
     pub tls: bool,
+    /// The client's verified certificate, for the listener's `X-SSL-*`
+    /// headers.
+    pub client_cert: Option<&'a weir_tls::client_facts::CertFacts>,
     /// The listener redirects every request to HTTPS on this port
     /// instead of forwarding it (read per request, as the L7 table).
     pub redirect_https_port: Option<u16>,
@@ -475,6 +478,10 @@ pub(super) fn parse_request(
             | Field::ForwardedPort
             | Field::Upgrade => continue,
             Field::AddressClaim if !append_chain => continue,
+            // On a TLS listener `X-SSL-*` is Weir's to say (the client
+            // certificate's headers), on or off: a client's own is a
+            // forgery of its certificate.
+            Field::Other if cx.tls && super::ssl_headers::is_claim(h.name) => continue,
             Field::Host => host = Some(h.value),
             _ if dropped(h) => continue,
             Field::Expect if has_token(h.value, b"100-continue") => {
@@ -522,6 +529,9 @@ pub(super) fn parse_request(
     }
     if cx.forwarded.forwarded_port {
         push_header(&mut out, "X-Forwarded-Port", cx.port.to_string().as_bytes());
+    }
+    if cx.tls && cx.forwarded.client_cert.any() {
+        super::ssl_headers::push(&mut out, cx.forwarded.client_cert, cx.client_cert);
     }
     let request_id = request_id.unwrap_or_else(|| cx.shared.next_request_id());
     push_header(&mut out, "X-Request-Id", request_id.as_bytes());
