@@ -7,13 +7,20 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use weir_core::upstream_tls::UpstreamTls;
+use weir_core::upstream_tls::{UpstreamMaterial, UpstreamTls};
 use weir_tls::client::{ca_certificates, client_config, MAX_CA_CERTIFICATES};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(certs) = ca_certificates(data) {
         assert!(!certs.is_empty() && certs.len() <= MAX_CA_CERTIFICATES);
-        client_config(&UpstreamTls::default(), Some(data))
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        let material = UpstreamMaterial {
+            ca_pem: Some(text.into()),
+            ..UpstreamMaterial::default()
+        };
+        client_config(&UpstreamTls::default(), &material)
             .expect("an accepted CA bundle builds a client configuration");
     }
 });

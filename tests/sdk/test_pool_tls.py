@@ -1,6 +1,7 @@
 """Re-encryption through openstacksdk: Octavia pools with `tls_enabled` dial their members over
 TLS, verifying them against `ca_tls_container_ref` (a key-manager secret holding PEM
-certificates) when the pool names one. The members are real TLS servers on loopback with a
+certificates) when the pool names one, presenting `tls_container_ref` (a client certificate) to
+members that require one, and checking `crl_container_ref`. The members are real TLS servers on loopback with a
 certificate a test CA issued; every request goes through a real HTTP listener. Hostile input:
 another project's CA ref, a payload that is not PEM, TLS on a UDP pool.
 
@@ -9,6 +10,9 @@ Addresses 10.x are data only: the server's data plane may dial 127.0.0.0/8 only.
 
 import datetime
 import http.client
+import json
+import os
+import subprocess
 import http.server
 import secrets
 import ssl
@@ -21,7 +25,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.sdk.harness import TokenHTTPBackend, _TokenHTTPHandler, assert_loopback, http_get
+from tests.sdk.harness import (
+    TokenHTTPBackend,
+    _TokenHTTPHandler,
+    assert_loopback,
+    http_get,
+    weir_binary,
+)
 from tests.sdk.lbaas_support import (
     LbaasTestCase,
     World,
@@ -68,20 +78,39 @@ def pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def crl_pem(ca, serials):
+    """A CRL of `ca` revoking `serials` (PEM text)."""
+    ca_cert, ca_key = ca
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+               .last_update(now - datetime.timedelta(days=1))
+               .next_update(now + datetime.timedelta(days=30))
+               .add_extension(x509.CRLNumber(1), critical=False))
+    for serial in serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial)
+            .revocation_date(now - datetime.timedelta(hours=1)).build())
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+
 class TlsTokenBackend(TokenHTTPBackend):
     """A TokenHTTPBackend that speaks only TLS, with a certificate `ca` issued; it counts the
-    handshakes it completed."""
+    handshakes it completed. With `client_ca` it requires a client certificate that CA signed."""
 
-    def __init__(self, host, ca):
+    def __init__(self, host, ca, client_ca=None):
         assert_loopback(host)
         cert, key = issue(ca, "member.test")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if client_ca is not None:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cadata=pem(client_ca[0]))
         with tempfile.NamedTemporaryFile() as c, tempfile.NamedTemporaryFile() as k:
             c.write(cert)
             c.flush()
             k.write(key)
             k.flush()
             ctx.load_cert_chain(c.name, k.name)
+        self.cert_pem = cert
         self.token = ("weir-tls-backend-" + secrets.token_hex(8)).encode()
         self.handshakes = 0
         backend = self
@@ -227,3 +256,118 @@ class PoolTlsTest(LbaasTestCase):
             loadbalancer_id=lb.id, protocol="UDP", lb_algorithm="ROUND_ROBIN", tls_enabled=True),
             os_exc.BadRequestException, 400, "TLS on a UDP pool", message_re="UDP")
         self.assertEqual(list(lbx.pools(loadbalancer_id=lb.id)), [], "nothing refused was stored")
+
+    def test_a_member_that_requires_a_client_certificate_gets_the_pools(self):
+        issuer, clients = make_ca("members-ca"), make_ca("clients-ca")
+        backend = TlsTokenBackend("127.0.0.1", issuer, client_ca=clients)
+        self.addCleanup(backend.close)
+        cert, key = issue(clients, "weir-pool.test")
+        bundle = self.store_pem(self.conn, (cert + key).decode(), "client-bundle")
+        right = self.store_pem(self.conn, pem(issuer[0]), "issuer")
+        lbx = self.conn.load_balancer
+        # Without the certificate the member refuses the handshake: 502.
+        lb, port, pool = self.stack(tls_enabled=True, ca_tls_container_ref=right)
+        self.member(pool, backend)
+        status, _ = get_once(lb.vip_address, port)
+        self.assertEqual(status, 502)
+        self.assertEqual(backend.handshakes, 0)
+        # openstacksdk's Pool has no tls_container_ref: the wire field, raw.
+        resp = self.octavia_raw("PUT", "/pools/" + pool.id, {"pool": {"tls_container_ref": bundle}},
+                                token=self.conn.auth_token)
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(resp.json["pool"]["tls_container_ref"], bundle)
+        end = time.monotonic() + 10
+        while True:
+            status, body = get_once(lb.vip_address, port)
+            if status == 200 or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        self.assertEqual((status, body), (200, backend.token))
+        self.assertGreaterEqual(backend.handshakes, 1)
+        # The key manager keeps the secret while the pool presents it.
+        self.assertOsError(lambda: self.conn.key_manager.delete_secret(bundle.rsplit("/", 1)[1]),
+                           os_exc.ConflictException, 409, "deleting a client certificate in use")
+        # A CRL of the members' CA revoking this member: the handshake fails again.
+        member_cert = x509.load_pem_x509_certificate(backend.cert_pem)
+        crl_ref = self.store_pem(self.conn, crl_pem(issuer, [member_cert.serial_number]), "crl")
+        pool = self.os_step("update_pool", lambda: lbx.update_pool(pool, crl_container_ref=crl_ref))
+        self.assertEqual(pool.crl_container_ref, crl_ref)
+        end = time.monotonic() + 10
+        while True:
+            status, _ = get_once(lb.vip_address, port)
+            if status == 502 or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        self.assertEqual(status, 502)
+        # Another project's certificate is not there (400), and nothing changes.
+        cert_b, key_b = issue(clients, "theirs.test")
+        theirs = self.store_pem(self.conn_b, (cert_b + key_b).decode(), "theirs")
+        resp = self.octavia_raw("PUT", "/pools/" + pool.id, {"pool": {"tls_container_ref": theirs}},
+                                token=self.conn.auth_token)
+        self.assertEqual(resp.status, 400, resp)
+        self.assertNotIn(self.other.project.id, str(resp))
+
+    def test_the_native_api_sets_the_same_backend_tls(self):
+        """`PATCH /v1/pools/{id}` `backend_tls` with refs to secrets made through openstacksdk:
+        a client certificate, the members' CA and their name (SNI, checked)."""
+        issuer, clients = make_ca("native-members-ca"), make_ca("native-clients-ca")
+        backend = TlsTokenBackend("127.0.0.1", issuer, client_ca=clients)
+        self.addCleanup(backend.close)
+        cert, key = issue(clients, "weir-pool.test")
+        bundle = self.store_pem(self.conn, (cert + key).decode(), "native-client").rsplit("/", 1)[1]
+        ca = self.store_pem(self.conn, pem(issuer[0]), "native-ca").rsplit("/", 1)[1]
+        lb, port, pool = self.stack()
+        self.member(pool, backend)
+        token = self.world.project.token
+        path = "/v1/pools/" + pool.id
+        status, body = self.native.call("PATCH", path, {"backend_tls": {
+            "ca_ref": "secrets/" + ca, "client_certificate_ref": "secrets/" + bundle,
+            "server_name": "member.test"}}, token=token)
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["backend_tls"]["verify"], body["backend_tls"]["server_name"]),
+                         (True, "member.test"))
+        # Octavia sees the same setting.
+        shown = self.conn.load_balancer.get_pool(pool.id)
+        self.assertTrue(shown.tls_enabled)
+        # (The ref as the native caller gave it: Weir's key-manager path, not a URL.)
+        self.assertEqual(shown.ca_tls_container_ref, "secrets/" + ca)
+        end = time.monotonic() + 10
+        while True:
+            status, got = get_once(lb.vip_address, port)
+            if status == 200 or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        self.assertEqual((status, got), (200, backend.token))
+        # A name the member's certificate does not carry: refused though the CA signed it.
+        status, body = self.native.call("PATCH", path, {"backend_tls": {
+            "ca_ref": "secrets/" + ca, "client_certificate_ref": "secrets/" + bundle,
+            "server_name": "other.test"}}, token=token)
+        self.assertEqual(status, 200, body)
+        end = time.monotonic() + 10
+        while True:
+            status, _ = get_once(lb.vip_address, port)
+            if status == 502 or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        self.assertEqual(status, 502)
+        # Another project's token does not see the pool.
+        status, _ = self.native.call("PATCH", path, {"backend_tls": None}, token=self.other.project.token)
+        self.assertEqual(status, 404)
+        # The CLI says the same: back to the right name, then --no-verify beside a CA is refused
+        # (never one of the two ignored), then --off.
+        env = dict(os.environ, WEIR_URL=self.server.url, WEIR_TOKEN=token)
+
+        def weir(*args):
+            return subprocess.run([weir_binary(), "--json", "pool", "tls", pool.id, *args], env=env,
+                                  capture_output=True, text=True, timeout=30)
+        done = weir("--ca-ref", "secrets/" + ca, "--client-cert-ref", "secrets/" + bundle,
+                    "--server-name", "member.test")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout)["backend_tls"]["server_name"], "member.test")
+        refused = weir("--ca-ref", "secrets/" + ca, "--no-verify")
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("verify", refused.stderr + refused.stdout)
+        off = weir("--off")
+        self.assertEqual(off.returncode, 0, off.stderr)
+        self.assertNotIn("backend_tls", json.loads(off.stdout))
+        self.assertFalse(self.conn.load_balancer.get_pool(pool.id).tls_enabled)

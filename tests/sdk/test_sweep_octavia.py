@@ -60,7 +60,7 @@ TABLE = {
         session_persistence=H({"type": "APP_COOKIE", "cookie_name": "sid"}), tls_enabled=H(True),
         ca_tls_container_ref=H(where="test_pool_tls"), tls_ciphers=H(where="test_pool_tls"),
         tls_versions=H(where="test_pool_tls"), alpn_protocols=H(where="test_pool_tls"),
-        crl_container_ref=R(REF, 501)),
+        crl_container_ref=H(where="test_pool_tls")),
     "Member": dict(
         COMMON, address=ID, protocol_port=ID, name=H("sweep-m"), weight=H(5), backup=H(True),
         monitor_address=H("127.0.0.50"), monitor_port=H(8081), subnet_id=H("{subnet}", update=False)),

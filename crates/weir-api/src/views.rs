@@ -486,8 +486,9 @@ pub struct PoolView {
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
-    /// Members dialled over TLS (set through Octavia's pool
-    /// `tls_enabled`); absent: in the clear.
+    /// Members dialled over TLS (`backend_tls` of `PATCH
+    /// /v1/pools/{id}`, or Octavia's pool `tls_enabled`); absent: in the
+    /// clear.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend_tls: Option<BackendTlsView>,
 }
@@ -500,6 +501,12 @@ pub struct BackendTlsView {
     pub verify: bool,
     /// The key-manager ref of the CA bundle, as given.
     pub ca_ref: Option<String>,
+    /// The key-manager ref of the CRLs members are checked against.
+    pub crl_ref: Option<String>,
+    /// The key-manager ref of the client certificate presented to them.
+    pub client_certificate_ref: Option<String>,
+    /// The name members are dialled by (SNI) and verified against.
+    pub server_name: Option<String>,
     pub tls_versions: Vec<&'static str>,
     pub tls_ciphers: String,
     pub alpn_protocols: Vec<String>,
@@ -510,6 +517,9 @@ impl From<&weir_core::upstream_tls::UpstreamTls> for BackendTlsView {
         Self {
             verify: u.verifies(),
             ca_ref: u.ca.as_ref().map(|r| r.href.clone()),
+            crl_ref: u.crl.as_ref().map(|r| r.href.clone()),
+            client_certificate_ref: u.client_cert.as_ref().map(|r| r.href.clone()),
+            server_name: u.server_name.clone(),
             tls_versions: u.options.versions().iter().map(|v| v.as_str()).collect(),
             tls_ciphers: u.options.ciphers(),
             alpn_protocols: u.alpn(),

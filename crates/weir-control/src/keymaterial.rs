@@ -219,3 +219,85 @@ pub async fn client_verify_material<R: Reads + ?Sized>(
     // NONE with a CA: stored and shown, as Octavia does; nothing verified.
     Ok(Ok((auth.mode != ClientAuthMode::None).then_some(verify)))
 }
+
+/// What a re-encrypting pool's refs hold (`weir_core::upstream_tls`): the
+/// CA bundle as [`ca_ref_material`] reads it, the CRLs (a secret holding
+/// PEM CRLs, each signed by a certificate of that bundle) and the client
+/// certificate as [`tls_ref_material`] reads a listener's (a chain and
+/// key held to the upload rules). The inner `Err` names the field (in
+/// Octavia's words) and is fit for the tenant; one function for the pool
+/// commands, which refuse it, and the follower, which then dials nothing.
+pub async fn pool_tls_material<R: Reads + ?Sized>(
+    reads: &mut R,
+    secrets: &SecretBox,
+    project: &ProjectId,
+    upstream: &weir_core::upstream_tls::UpstreamTls,
+    now: Timestamp,
+) -> StoreResult<Result<weir_core::upstream_tls::UpstreamMaterial, (&'static str, String)>> {
+    use weir_core::upstream_tls::{ClientCertificate, UpstreamMaterial};
+    const CA: &str = "ca_tls_container_ref";
+    const CRL: &str = "crl_container_ref";
+    const CERT: &str = "tls_container_ref";
+    let mut material = UpstreamMaterial::default();
+    if let Some(r) = &upstream.ca {
+        match ca_ref_material(reads, secrets, project, r, now).await? {
+            Ok(pem) => material.ca_pem = Some(pem.into()),
+            Err(why) => return Ok(Err((CA, format!("{} ({why})", r.href)))),
+        }
+    }
+    if let Some(r) = &upstream.crl {
+        let KeyRef::Secret(id) = &r.target else {
+            return Ok(Err((
+                CRL,
+                format!(
+                    "{} (a CRL is a secret holding PEM, not a container)",
+                    r.href
+                ),
+            )));
+        };
+        let Some(ca_pem) = &material.ca_pem else {
+            return Ok(Err((
+                CRL,
+                format!("{} (a CRL needs the CA bundle)", r.href),
+            )));
+        };
+        let bytes = match payload(reads, secrets, project, id, now).await? {
+            Ok(bytes) => bytes,
+            Err(why) => return Ok(Err((CRL, format!("{} ({why})", r.href)))),
+        };
+        if let Err(why) = weir_tls::client_auth::crls(ca_pem.as_bytes(), &bytes) {
+            return Ok(Err((CRL, format!("{} ({why})", r.href))));
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => material.crl_pem = Some(text.into()),
+            Err(_) => return Ok(Err((CRL, format!("{} (not PEM text)", r.href)))),
+        }
+    }
+    if let Some(r) = &upstream.client_cert {
+        match tls_ref_material(reads, secrets, project, r, now).await? {
+            Ok(pem) => {
+                material.client = Some(ClientCertificate {
+                    chain_pem: pem.chain.into(),
+                    key_pem: pem.key.into(),
+                })
+            }
+            Err(why) => return Ok(Err((CERT, format!("{} ({why})", r.href)))),
+        }
+    }
+    // What the data plane will build, built once here, so a command never
+    // stores what the follower then could not dial with. A CRL webpki
+    // cannot read (one without a CRL number, say) is named as the CRL.
+    if let (Some(r), Some(_)) = (&upstream.crl, &material.crl_pem) {
+        let verifying = UpstreamMaterial {
+            client: None,
+            ..material.clone()
+        };
+        if let Err(why) = weir_tls::client::client_config(upstream, &verifying) {
+            return Ok(Err((CRL, format!("{} ({why})", r.href))));
+        }
+    }
+    if let Err(why) = weir_tls::client::client_config(upstream, &material) {
+        return Ok(Err(("tls_enabled", why)));
+    }
+    Ok(Ok(material))
+}

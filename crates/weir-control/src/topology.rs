@@ -137,29 +137,20 @@ async fn listener_tls(
     Ok(ListenerTls::Serve(served))
 }
 
-/// A re-encrypting pool's TLS: its settings and CA bundle, or why the
-/// bundle cannot be had (the pool then dials nothing).
+/// A re-encrypting pool's TLS: its settings and what its refs hold, or
+/// why they cannot be had (the pool then dials nothing).
 async fn pool_tls(reads: &mut dyn Reads, secrets: &SecretBox, pool: &Pool) -> StoreResult<PoolTls> {
     let Some(settings) = pool.upstream_tls.clone() else {
         return Ok(PoolTls::Unavailable("the pool does not re-encrypt".into()));
     };
-    let ca_pem = match &settings.ca {
-        None => None,
-        Some(r) => {
-            match crate::keymaterial::ca_ref_material(reads, secrets, &pool.project_id, r, now())
-                .await?
-            {
-                Ok(pem) => Some(Arc::from(pem)),
-                Err(why) => {
-                    return Ok(PoolTls::Unavailable(format!(
-                        "{} cannot be used: {why}",
-                        r.href
-                    )))
-                }
-            }
-        }
-    };
-    Ok(PoolTls::Dial { settings, ca_pem })
+    match crate::keymaterial::pool_tls_material(reads, secrets, &pool.project_id, &settings, now())
+        .await?
+    {
+        Ok(material) => Ok(PoolTls::Dial { settings, material }),
+        Err((field, why)) => Ok(PoolTls::Unavailable(format!(
+            "{field} cannot be used: {why}"
+        ))),
+    }
 }
 
 /// Now, for expiry checks of key-manager secrets.

@@ -466,30 +466,31 @@ pub fn check_delete(
     )))
 }
 
-/// A secret or container a re-encrypting pool verifies its members
-/// against (its `ca_tls_container_ref`, directly or through a container)
-/// is not deleted either (409, naming the pool): the pool would be left
-/// dialling nothing. `pools` and `containers` are the project's.
+/// A secret or container a re-encrypting pool names (its CA bundle, CRL
+/// or client certificate, directly or through a container) is not
+/// deleted either (409, naming the pool and the role): the pool would be
+/// left dialling nothing. `pools` and `containers` are the project's.
 pub fn check_pool_delete(
     target: &KeyRef,
     pools: &[crate::model::Pool],
     containers: &[Container],
 ) -> Result<(), Error> {
-    let uses = |p: &&crate::model::Pool| {
+    let names = |r: &TlsRef| {
+        &r.target == target
+            || match (&r.target, target) {
+                (KeyRef::Container(c), KeyRef::Secret(s)) => containers
+                    .iter()
+                    .any(|k| &k.id == c && k.secret_refs.iter().any(|(_, id)| id == s)),
+                _ => false,
+            }
+    };
+    let found = pools.iter().find_map(|p| {
         p.upstream_tls
             .as_ref()
-            .and_then(|u| u.ca.as_ref())
-            .is_some_and(|r| {
-                &r.target == target
-                    || match (&r.target, target) {
-                        (KeyRef::Container(c), KeyRef::Secret(s)) => containers
-                            .iter()
-                            .any(|k| &k.id == c && k.secret_refs.iter().any(|(_, id)| id == s)),
-                        _ => false,
-                    }
-            })
-    };
-    let Some(pool) = pools.iter().find(uses) else {
+            .and_then(|u| u.refs().find(|(_, r)| names(r)))
+            .map(|(role, _)| (p, role))
+    });
+    let Some((pool, role)) = found else {
         return Ok(());
     };
     let what = match target {
@@ -497,7 +498,7 @@ pub fn check_pool_delete(
         KeyRef::Container(id) => format!("container {id}"),
     };
     Err(Error::conflict(format!(
-        "{what} is in use by pool {} as its CA bundle; take it off the pool first",
+        "{what} is in use by pool {} as its {role}; take it off the pool first",
         pool.id
     )))
 }

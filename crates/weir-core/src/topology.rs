@@ -156,15 +156,18 @@ pub struct PoolSpec {
 }
 
 /// A re-encrypting pool's TLS as the follower resolved it: the settings
-/// and the CA bundle read from the key manager, or why they cannot be
-/// had. An unavailable pool dials nothing (never in the clear instead).
+/// and what its refs hold (CA bundle, CRLs, client certificate) read from
+/// the key manager, or why they cannot be had. An unavailable pool dials
+/// nothing (never in the clear, unverified or without its certificate
+/// instead).
 #[derive(Debug, Clone, PartialEq, Eq)]
+// One per re-encrypting pool, always behind an `Arc` (`PoolSpec::tls`):
+// boxing the large variant would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum PoolTls {
     Dial {
         settings: crate::upstream_tls::UpstreamTls,
-        /// The CA bundle (PEM) members are verified against; `None`:
-        /// not verified, as the pool asked.
-        ca_pem: Option<Arc<str>>,
+        material: crate::upstream_tls::UpstreamMaterial,
     },
     Unavailable(String),
 }

@@ -458,6 +458,17 @@ impl PoolRuntime {
             if let Err(reason) = result {
                 s.reason = Some(reason);
             }
+            // The last backend serving, failing traffic, is kept but reads
+            // unhealthy until something shows it serves again: a passing
+            // check does, as a served request does, or with no traffic it
+            // would read unhealthy for ever.
+            if passed && s.failing_unejected {
+                s.failing_unejected = false;
+                backend.consecutive_failures.store(0, Ordering::Relaxed);
+                if s.tracker.as_ref().map(Tracker::verdict) == Some(Verdict::Up) {
+                    s.reason = None;
+                }
+            }
             let changed = s.tracker.as_mut().and_then(|t| t.record(passed));
             if changed == Some(Verdict::Up) {
                 s.reason = None;

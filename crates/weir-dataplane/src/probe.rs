@@ -39,16 +39,16 @@ pub async fn check_once(
 }
 
 /// [`check_once`] for a member of a re-encrypting pool, `member_tls`
-/// being the pool's connector: its HTTP checks run over the pool's TLS
+/// being the pool's dialer: its HTTP checks run over the pool's TLS
 /// (HAProxy's `check-ssl` on an `ssl` server, as Octavia configures it),
-/// verifying what traffic verifies, so a member whose certificate the
-/// pool's CA does not sign is down. TCP, TLS-HELLO and HTTPS checks are
+/// verifying and presenting what traffic does, so a member whose
+/// certificate the pool's CA does not sign, or its CRL revokes, is down. TCP, TLS-HELLO and HTTPS checks are
 /// as in any pool.
 pub async fn check_member(
     egress: &Egress,
     check: &HealthCheck,
     addr: SocketAddr,
-    member_tls: Option<&tokio_rustls::TlsConnector>,
+    member_tls: Option<&crate::upstream_tls::Dialer>,
 ) -> Result<(), CheckFailed> {
     use FailureReason::{ConnectionFailed, NotAllowed};
     let timeout = Duration::from_millis(check.timeout_ms);
@@ -95,9 +95,9 @@ pub async fn check_member(
                 request,
             } => {
                 let head = request_head(request, path, addr);
-                match member_tls {
-                    Some(connector) => {
-                        let tls = tls_handshake(stream, addr, Some(connector)).await?;
+                match member_tls.and_then(|d| d.connector().map(|c| (c, d.name(addr.ip())))) {
+                    Some(pool_tls) => {
+                        let tls = tls_handshake(stream, addr, Some(pool_tls)).await?;
                         http_exchange(tls, addr, &head, expected, &io_failure).await
                     }
                     None => http_exchange(stream, addr, &head, expected, &io_failure).await,
@@ -217,15 +217,21 @@ fn tls_checks() -> tokio_rustls::TlsConnector {
         .clone()
 }
 
-/// A TLS handshake with the member (no SNI: it is named by address),
-/// with `connector` (a re-encrypting pool's own) or the checks' own.
+/// A TLS handshake with the member, with a re-encrypting pool's own
+/// connector and the name it dials by, or the checks' own (no SNI: the
+/// member is named by address).
 async fn tls_handshake(
     stream: tokio::net::TcpStream,
     addr: SocketAddr,
-    connector: Option<&tokio_rustls::TlsConnector>,
+    pool_tls: Option<(
+        &tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
 ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, CheckFailed> {
-    let name = weir_tls::client::member_name(addr.ip());
-    let connector = connector.cloned().unwrap_or_else(tls_checks);
+    let (connector, name) = match pool_tls {
+        Some((c, name)) => (c.clone(), name),
+        None => (tls_checks(), weir_tls::client::member_name(addr.ip())),
+    };
     connector.connect(name, stream).await.map_err(|e| {
         CheckFailed::new(
             FailureReason::UnexpectedResponse,
@@ -317,7 +323,7 @@ pub async fn run(
                 FailureReason::ConnectionFailed,
                 format!("TLS to members: {why}"),
             )),
-            None => check_member(&egress, &check, addr, dialer.connector()).await,
+            None => check_member(&egress, &check, addr, Some(&dialer)).await,
         };
         backend
             .checks

@@ -106,12 +106,25 @@ async fn serve(
             return;
         }
     };
+    // Described once per connection, and only for a listener that adds
+    // an X-SSL-* header: the certificate is the session's.
+    let client_cert = if runtime.spec().forwarded_headers.client_cert.any() {
+        tls.get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| weir_tls::client_facts::facts(leaf))
+            .map(Arc::new)
+    } else {
+        None
+    };
     let origin = crate::http::Origin {
         peer,
         port,
         runtime,
         shared,
         tls: true,
+        client_cert,
     };
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
         crate::http::h2::serve(&mut tls, origin).await;

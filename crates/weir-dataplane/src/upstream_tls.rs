@@ -40,7 +40,9 @@ pub struct Dialer {
 
 enum Mode {
     Plain,
-    Tls(TlsConnector),
+    /// The connector and the name members are dialled by, if the pool
+    /// names one (else their address: no SNI).
+    Tls(TlsConnector, Option<rustls::pki_types::ServerName<'static>>),
     /// The pool re-encrypts but its TLS cannot be had: every dial fails
     /// with this reason.
     Unavailable(String),
@@ -52,12 +54,17 @@ impl Dialer {
         let mode = match tls {
             None => Mode::Plain,
             Some(PoolTls::Unavailable(why)) => Mode::Unavailable(why.clone()),
-            Some(PoolTls::Dial { settings, ca_pem }) => {
-                match weir_tls::client::client_config(
-                    settings,
-                    ca_pem.as_deref().map(str::as_bytes),
-                ) {
-                    Ok(config) => Mode::Tls(TlsConnector::from(config)),
+            Some(PoolTls::Dial { settings, material }) => {
+                match weir_tls::client::client_config(settings, material) {
+                    Ok(config) => Mode::Tls(
+                        TlsConnector::from(config),
+                        settings.server_name.as_ref().map(|_| {
+                            weir_tls::client::dial_name(
+                                Some(settings),
+                                std::net::Ipv4Addr::UNSPECIFIED.into(),
+                            )
+                        }),
+                    ),
                     Err(why) => {
                         tracing::warn!(%why, "a pool's TLS to its members cannot be built");
                         Mode::Unavailable(why)
@@ -98,11 +105,11 @@ impl Dialer {
         let started = std::time::Instant::now();
         let stream = egress.connect(addr, timeout).await?;
         backend.connect_duration.observe(started.elapsed());
-        let Mode::Tls(connector) = &self.mode else {
+        let Mode::Tls(connector, _) = &self.mode else {
             return Ok(MemberStream::Plain(stream));
         };
         let timeout = timeout.unwrap_or_else(|| egress.connect_timeout());
-        let name = weir_tls::client::member_name(addr.ip());
+        let name = self.name(addr.ip());
         match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
             Ok(Ok(tls)) => Ok(MemberStream::Tls(Box::new(tls))),
             Ok(Err(e)) => {
@@ -123,11 +130,20 @@ impl Dialer {
     }
 
     /// The connector a re-encrypting pool's HTTP checks use: the pool's
-    /// own, so a check verifies what traffic verifies.
+    /// own, so a check verifies (and presents) what traffic does.
     pub fn connector(&self) -> Option<&TlsConnector> {
         match &self.mode {
-            Mode::Tls(c) => Some(c),
+            Mode::Tls(c, _) => Some(c),
             _ => None,
+        }
+    }
+
+    /// The name a member at `ip` is dialled by: the pool's server name
+    /// (SNI) if it names one, else the address (no SNI).
+    pub fn name(&self, ip: std::net::IpAddr) -> rustls::pki_types::ServerName<'static> {
+        match &self.mode {
+            Mode::Tls(_, Some(name)) => name.clone(),
+            _ => weir_tls::client::member_name(ip),
         }
     }
 

@@ -200,6 +200,10 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
         ("session_persistence", json!({"type": "NO_SUCH_TYPE"})),
         ("tags", json!("not a list")),
         ("ca_tls_container_ref", json!("http://barbican/secret")),
+        // Without tls_enabled a member certificate or CRL would act on
+        // nothing: refused, not kept unused.
+        ("tls_container_ref", json!("http://barbican/containers/c")),
+        ("crl_container_ref", json!("http://barbican/secrets/s")),
         ("no_such_field", json!(1)),
     ] {
         let reply = o.pool(with(field, value));
@@ -209,24 +213,18 @@ fn pool_fields_weir_cannot_honour_are_refused_by_name() {
             "{field}: the error names the field: {body}"
         );
     }
-    // Persistence timeouts and client certificates towards members are
-    // options Weir's provider does not have: Octavia's 501, which clients
-    // treat as "unsupported". (Cookie persistence:
-    // `octavia_persistence.rs`; re-encryption: `octavia_pool_tls.rs`.)
-    for (field, value) in [
-        (
-            "session_persistence",
-            json!({"type": "SOURCE_IP", "persistence_timeout": 60}),
-        ),
-        ("tls_container_ref", json!("http://barbican/containers/c")),
-        ("crl_container_ref", json!("http://barbican/secrets/s")),
-    ] {
-        let reply = o.pool(with(field, value));
-        assert!(status(&reply, 501)["faultstring"]
-            .as_str()
-            .unwrap()
-            .starts_with("Provider 'weir' does not support a requested option"));
-    }
+    // Persistence timeouts are an option Weir's provider does not have:
+    // Octavia's 501, which clients treat as "unsupported". (Cookie
+    // persistence: `octavia_persistence.rs`; re-encryption:
+    // `octavia_pool_tls.rs`, `octavia_pool_mtls.rs`.)
+    let reply = o.pool(with(
+        "session_persistence",
+        json!({"type": "SOURCE_IP", "persistence_timeout": 60}),
+    ));
+    assert!(status(&reply, 501)["faultstring"]
+        .as_str()
+        .unwrap()
+        .starts_with("Provider 'weir' does not support a requested option"));
     // Source-IP persistence is honoured: kept, shown, cleared by null.
     let sticky = status(
         &o.pool(with("session_persistence", json!({"type": "SOURCE_IP"}))),
@@ -336,6 +334,16 @@ fn listener_fields_weir_cannot_honour_are_refused_and_https_passes_through() {
             json!({"insert_headers": {"X-Forwarded-ELB-IP": "true"}}),
         ),
         501,
+    );
+    // The client-certificate headers are TERMINATED_HTTPS's (Octavia's
+    // list for the protocol): 400 on HTTP, naming the header.
+    let ssl_on_http = status(
+        &create(87, json!({"insert_headers": {"X-SSL-Client-CN": "true"}})),
+        400,
+    );
+    assert!(
+        ssl_on_http.to_string().contains("X-SSL-Client-CN"),
+        "{ssl_on_http}"
     );
     let tcp_headers = o.call(
         "POST",

@@ -152,6 +152,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
             forwarded_for: false,
             forwarded_proto: true,
             forwarded_port: true,
+            client_cert: Default::default(),
         },
         // The store keeps the list in order (the core keeps it to HTTPS).
         certificate_ids: vec!["cert-b".into(), "cert-a".into()],
@@ -844,12 +845,31 @@ async fn server_groups_come_and_go_with_their_backends_and_cascade_with_the_lb(
                 ciphers: Some("TLS_AES_128_GCM_SHA256".into()),
                 alpn: vec!["http/1.1".into()],
             },
+            ..UpstreamTls::default()
         }),
         Some(UpstreamTls {
             ca: Some(TlsRef {
                 href: "c".into(),
                 target: KeyRef::Container("c-ca".into()),
             }),
+            options: TlsOptions::default(),
+            ..UpstreamTls::default()
+        }),
+        // A CRL, a client certificate and a server name (native).
+        Some(UpstreamTls {
+            ca: Some(TlsRef {
+                href: "s-ca".into(),
+                target: KeyRef::Secret("s-ca".into()),
+            }),
+            crl: Some(TlsRef {
+                href: "s-crl".into(),
+                target: KeyRef::Secret("s-crl".into()),
+            }),
+            client_cert: Some(TlsRef {
+                href: "c-client".into(),
+                target: KeyRef::Container("c-client".into()),
+            }),
+            server_name: Some("member.test".into()),
             options: TlsOptions::default(),
         }),
         Some(UpstreamTls::default()),

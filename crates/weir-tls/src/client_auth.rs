@@ -52,7 +52,7 @@ pub fn crls(
         });
         if !signed {
             return Err(format!(
-                "CRL {} is not signed by a certificate of the client CA bundle",
+                "CRL {} is not signed by a certificate of the CA bundle",
                 i + 1
             ));
         }

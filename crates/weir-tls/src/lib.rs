@@ -16,6 +16,7 @@
 pub mod bundle;
 pub mod client;
 pub mod client_auth;
+pub mod client_facts;
 pub mod server;
 
 use rustls::pki_types::pem::PemObject;

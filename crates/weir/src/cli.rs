@@ -792,4 +792,34 @@ pub enum PoolCmd {
         #[arg(long, value_parser = ["on", "off"])]
         fail_open: Option<String>,
     },
+    /// Dial the pool's backends over TLS (replaces its TLS settings
+    /// whole), or in the clear again with --off.
+    Tls {
+        id: String,
+        /// Back to the clear.
+        #[arg(long, conflicts_with_all = ["ca_ref", "crl_ref", "client_cert_ref", "server_name", "tls_versions", "no_verify"])]
+        off: bool,
+        /// The CA bundle backends are verified against: a key-manager
+        /// ref, secrets/<id> or containers/<id>.
+        #[arg(long)]
+        ca_ref: Option<String>,
+        /// Do not verify backends (the default without --ca-ref; refused
+        /// with it).
+        #[arg(long)]
+        no_verify: bool,
+        /// CRLs backends' certificates are checked against (secrets/<id>;
+        /// needs --ca-ref).
+        #[arg(long)]
+        crl_ref: Option<String>,
+        /// The client certificate presented to backends (secrets/<id> or
+        /// containers/<id>).
+        #[arg(long)]
+        client_cert_ref: Option<String>,
+        /// The name backends are dialled by (SNI), checked with --ca-ref.
+        #[arg(long)]
+        server_name: Option<String>,
+        /// TLS versions offered, comma-separated (TLSv1.2,TLSv1.3).
+        #[arg(long, value_delimiter = ',')]
+        tls_versions: Vec<String>,
+    },
 }

@@ -11,6 +11,8 @@ use crate::cli::*;
 use crate::commands;
 use crate::output::{self, Show};
 
+mod pools;
+
 /// One API call and how to show its answer.
 pub struct Call {
     method: &'static str,
@@ -112,6 +114,7 @@ fn build(command: Command) -> Result<Call, String> {
         Command::Serve(_) | Command::Watch(_) | Command::Completions { .. } => {
             unreachable!("handled by main")
         }
+        Command::Pool(cmd @ PoolCmd::Tls { .. }) => pools::build(cmd),
         Command::Project(ProjectCmd::Create { name }) => call(
             "POST",
             "/v1/projects",

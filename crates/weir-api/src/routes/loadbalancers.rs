@@ -213,6 +213,7 @@ pub(super) async fn create_listener(
             forwarded_for: h.x_forwarded_for,
             forwarded_proto: h.x_forwarded_proto,
             forwarded_port: h.x_forwarded_port,
+            client_cert: Default::default(),
         }),
         tags: req.tags,
         certificate_ids: req.certificate_ids,
@@ -319,6 +320,7 @@ pub(super) async fn update_listener(
             forwarded_for: h.x_forwarded_for,
             forwarded_proto: h.x_forwarded_proto,
             forwarded_port: h.x_forwarded_port,
+            client_cert: Default::default(),
         }),
         tags: req.tags,
         certificate_ids: req.certificate_ids,
@@ -423,6 +425,10 @@ pub(super) struct PatchPool {
     slow_start_ms: Option<u64>,
     /// Serve every backend when all fail their checks; false: none.
     fail_open: Option<bool>,
+    /// Members dialled over TLS ([`super::pool_tls`]); `null`: in the
+    /// clear; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    backend_tls: Option<Option<super::pool_tls::BackendTlsBody>>,
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
@@ -462,9 +468,15 @@ pub(super) async fn update_pool(
         slow_start_ms: req.slow_start_ms,
         fail_open: req.fail_open,
         name: req.name,
+        upstream_tls: req
+            .backend_tls
+            .map(|b| b.map(|b| b.into_upstream()).transpose())
+            .transpose()?,
         ..Default::default()
     };
     ok(PoolView::from(
-        &c.update_pool(&p, PoolId::new(id), update).await?,
+        &c.update_pool(&p, PoolId::new(id), update)
+            .await
+            .map_err(super::pool_tls::native_field)?,
     ))
 }

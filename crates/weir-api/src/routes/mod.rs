@@ -31,6 +31,7 @@ mod flavors;
 mod l7;
 mod loadbalancers;
 mod nodes;
+mod pool_tls;
 mod pools;
 mod tenants;
 mod watch;

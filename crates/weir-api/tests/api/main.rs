@@ -5,6 +5,7 @@
 mod acls;
 mod harness;
 mod https;
+mod pool_tls;
 
 mod backends;
 mod edge;

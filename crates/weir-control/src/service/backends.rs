@@ -206,9 +206,20 @@ impl Control {
         command!(self.writer, principal, |tx| {
             let current = tx.pool(&id).await?;
             let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
+            let mut update = update.clone();
+            if update.upstream_tls.is_some() && current.protocol.is_none() {
+                // A listener's own pool speaks what its listener does.
+                if let Some(listener) = &current.listener_id {
+                    update.listener_speaks = tx
+                        .listener(listener)
+                        .await?
+                        .as_ref()
+                        .and_then(weir_core::upstream_tls::listener_speaks);
+                }
+            }
             let next = plan_pool_update(&current, &update, capabilities, now())?;
             if next.upstream_tls != current.upstream_tls {
-                super::keymgr::check_pool_ca(tx, &secrets, &next).await?;
+                super::keymgr::check_pool_tls(tx, &secrets, &next).await?;
             }
             let added = current.health_check.is_none() && next.health_check.is_some();
             quota_room(

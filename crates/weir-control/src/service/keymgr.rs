@@ -198,25 +198,23 @@ async fn project_pools(
     Ok(pools)
 }
 
-/// A re-encrypting pool's CA ref, resolved in the transaction that
-/// stores the pool: one that would not verify anything is refused, as a
-/// listener's certificate ref is ("Could not retrieve certificate").
-pub(super) async fn check_pool_ca(
+/// A re-encrypting pool's refs (CA bundle, CRL, client certificate),
+/// resolved in the transaction that stores the pool: one that would not
+/// verify or present anything is refused, as a listener's certificate ref
+/// is ("Could not retrieve certificate").
+pub(super) async fn check_pool_tls(
     tx: &mut dyn StoreTx,
     secrets: &crate::secrets::SecretBox,
     pool: &weir_core::model::Pool,
 ) -> ControlResult<()> {
-    let Some(r) = pool.upstream_tls.as_ref().and_then(|u| u.ca.as_ref()) else {
+    let Some(upstream) = pool.upstream_tls.as_ref() else {
         return Ok(());
     };
-    if let Err(why) =
-        crate::keymaterial::ca_ref_material(tx, secrets, &pool.project_id, r, now()).await?
+    if let Err((field, why)) =
+        crate::keymaterial::pool_tls_material(tx, secrets, &pool.project_id, upstream, now())
+            .await?
     {
-        return Err(Error::invalid(
-            "ca_tls_container_ref",
-            format!("Could not retrieve certificate: {} ({why})", r.href),
-        )
-        .into());
+        return Err(Error::invalid(field, format!("Could not retrieve certificate: {why}")).into());
     }
     Ok(())
 }

@@ -417,7 +417,7 @@ impl Control {
             )?;
             quota_room(tx, &settings.limits, &lb.project_id, QuotaResource::Pool, 1).await?;
             let pool = group::plan_server_group(&lb, &req, &mut UuidIds, at)?;
-            super::keymgr::check_pool_ca(tx, &secrets, &pool).await?;
+            super::keymgr::check_pool_tls(tx, &secrets, &pool).await?;
             quota_room(
                 tx,
                 &settings.limits,

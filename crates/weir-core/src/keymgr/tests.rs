@@ -285,3 +285,56 @@ fn only_https_listeners_name_refs_and_none_twice() {
     let many: Vec<TlsRef> = (0..51).map(|i| r(&i.to_string())).collect();
     assert!(listener_tls_refs(Protocol::Https, &many).is_err());
 }
+
+#[test]
+fn what_a_pool_dials_with_is_not_deleted() {
+    let r = |id: &str| TlsRef {
+        href: format!("h/{id}"),
+        target: KeyRef::Secret(SecretId::new(id)),
+    };
+    let mut pool = crate::model::Pool::new(
+        crate::ids::PoolId::new("pool-1"),
+        (&project(), &crate::ids::LoadBalancerId::new("lb-1")),
+        None,
+        String::new(),
+        Timestamp(0),
+    );
+    pool.upstream_tls = Some(crate::upstream_tls::UpstreamTls {
+        ca: Some(r("ca")),
+        crl: Some(r("crl")),
+        client_cert: Some(TlsRef {
+            href: "h/c".into(),
+            target: KeyRef::Container(ContainerId::new("box")),
+        }),
+        ..Default::default()
+    });
+    let container = Container {
+        id: ContainerId::new("box"),
+        project_id: project(),
+        name: String::new(),
+        kind: ContainerKind::Certificate,
+        secret_refs: vec![("certificate".into(), SecretId::new("in-box"))],
+        created_at: Timestamp(0),
+    };
+    let pools = [pool];
+    let containers = [container];
+    for (target, role) in [
+        (KeyRef::Secret(SecretId::new("ca")), "CA bundle"),
+        (KeyRef::Secret(SecretId::new("crl")), "CRL"),
+        (
+            KeyRef::Secret(SecretId::new("in-box")),
+            "client certificate",
+        ),
+        (
+            KeyRef::Container(ContainerId::new("box")),
+            "client certificate",
+        ),
+    ] {
+        let err = check_pool_delete(&target, &pools, &containers).unwrap_err();
+        assert!(
+            matches!(&err, Error::Conflict { .. }) && err.to_string().contains(role),
+            "{target:?}: {err}"
+        );
+    }
+    assert!(check_pool_delete(&KeyRef::Secret(SecretId::new("free")), &pools, &containers).is_ok());
+}

@@ -237,6 +237,7 @@ fn https_listeners_are_http_behind_tls_and_take_tcp_ports() {
             forwarded_for: true,
             forwarded_proto: true,
             forwarded_port: true,
+            client_cert: Default::default(),
         }),
         ..Default::default()
     };
@@ -364,6 +365,7 @@ fn prometheus_listeners_answer_themselves_and_forward_nothing() {
                     forwarded_for: true,
                     forwarded_proto: false,
                     forwarded_port: false,
+                    client_cert: Default::default(),
                 }),
                 ..prom.clone()
             },

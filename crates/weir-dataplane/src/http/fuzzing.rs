@@ -84,6 +84,7 @@ pub fn parse_request(
         l7: None,
         l7_targets: &[],
         tls: false,
+        client_cert: None,
         redirect_https_port: None,
     };
     match head::parse_request(buf, &cx) {

@@ -182,8 +182,11 @@ pub(super) struct RequestContext<'a> {
     pub l7: Option<&'a L7Table>,
     pub l7_targets: &'a [L7Target],
     /// The client came over TLS Weir terminated (`X-Forwarded-Proto:
-    /// https`).
+    /// https`); every `X-SSL-*` field a client sends is then dropped.
     pub tls: bool,
+    /// The client's verified certificate, for the listener's `X-SSL-*`
+    /// headers.
+    pub client_cert: Option<&'a weir_tls::client_facts::CertFacts>,
     /// The listener redirects every request to HTTPS on this port
     /// instead of forwarding it (read per request, as the L7 table).
     pub redirect_https_port: Option<u16>,
@@ -475,6 +478,10 @@ pub(super) fn parse_request(
             | Field::ForwardedPort
             | Field::Upgrade => continue,
             Field::AddressClaim if !append_chain => continue,
+            // On a TLS listener `X-SSL-*` is Weir's to say (the client
+            // certificate's headers), on or off: a client's own is a
+            // forgery of its certificate.
+            Field::Other if cx.tls && super::ssl_headers::is_claim(h.name) => continue,
             Field::Host => host = Some(h.value),
             _ if dropped(h) => continue,
             Field::Expect if has_token(h.value, b"100-continue") => {
@@ -522,6 +529,9 @@ pub(super) fn parse_request(
     }
     if cx.forwarded.forwarded_port {
         push_header(&mut out, "X-Forwarded-Port", cx.port.to_string().as_bytes());
+    }
+    if cx.tls && cx.forwarded.client_cert.any() {
+        super::ssl_headers::push(&mut out, cx.forwarded.client_cert, cx.client_cert);
     }
     let request_id = request_id.unwrap_or_else(|| cx.shared.next_request_id());
     push_header(&mut out, "X-Request-Id", request_id.as_bytes());
@@ -659,98 +669,6 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
     tokens(value).any(|t| t.eq_ignore_ascii_case(token))
 }
 
-/// Parses a response head from `buf`; `Ok(None)` when more bytes are
-/// needed. A refusal means the backend cannot be trusted with this
-/// connection: the client gets 502 and the connection is not reused.
-pub(super) fn parse_response(
-    buf: &[u8],
-    request: &RequestHead,
-) -> Result<Option<(usize, ResponseHead)>, Refusal> {
-    let bad = |message| Refusal {
-        status: 502,
-        message,
-    };
-    let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS_LIMIT];
-    let mut res = httparse::Response::new(&mut []);
-    let used = match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut res, buf, &mut storage)
-        .map_err(|_| bad("malformed response head from the backend"))?
-    {
-        httparse::Status::Complete(n) => n,
-        httparse::Status::Partial => return Ok(None),
-    };
-    let status = res.code.unwrap_or(502);
-    // httparse takes any three digits; below 100 is no status (RFC 9110
-    // §15) and would be written back as fewer than three.
-    if status < 100 {
-        return Err(bad("response status below 100 from the backend"));
-    }
-    let http10 = res.version.unwrap_or(1) == 0;
-    let headers: &[httparse::Header<'_>] = res.headers;
-    let Survey {
-        framing: declared,
-        connection,
-        websocket,
-        ..
-    } = survey(headers, http10).map_err(bad)?;
-    let switching = status == 101;
-    if switching {
-        super::upgrade::check_switch(request.upgrade, websocket).map_err(bad)?;
-    }
-    let mut reusable = !connection.close && (!http10 || connection.keep_alive);
-    let mut out = Vec::with_capacity(used + 64);
-    out.extend_from_slice(b"HTTP/1.1 ");
-    push_decimal(&mut out, u64::from(status));
-    out.push(b' ');
-    out.extend_from_slice(res.reason.unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for h in headers {
-        match classify(h.name) {
-            Field::Connection
-            | Field::HopByHop
-            | Field::ContentLength
-            | Field::TransferEncoding
-            | Field::Upgrade
-            | Field::RequestId => continue,
-            _ if connection.names_fields && named_by_connection(headers, h.name) => continue,
-            _ => push_header(&mut out, h.name, h.value),
-        }
-    }
-    push_header(&mut out, "X-Request-Id", request.request_id.as_bytes());
-    if switching {
-        out.extend_from_slice(super::upgrade::RESPONSE_FIELDS);
-    }
-    let informational = (100..200).contains(&status);
-    let no_body = request.is_head || informational || status == 204 || status == 304;
-    // The declared framing still describes a HEAD or 304 answer's
-    // representation; 1xx and 204 have none.
-    let framing = match declared {
-        _ if informational || status == 204 => Framing::None,
-        Framing::Chunked if request.http10 => Framing::Close,
-        other => other,
-    };
-    push_framing(&mut out, framing);
-    let framing = match declared {
-        _ if no_body => Framing::None,
-        Framing::None => Framing::Close,
-        other => other,
-    };
-    if framing == Framing::Close {
-        reusable = false;
-    }
-    Ok(Some((
-        used,
-        ResponseHead {
-            status,
-            framing,
-            dechunk: framing == Framing::Chunked && request.http10,
-            reusable: reusable && !switching,
-            bytes: out,
-            switching,
-        },
-    )))
-}
-
 /// Whether a head (or trailer section) may end in `buf` at a line feed at
 /// or after `from`: an empty line, ended by CRLF or a bare LF.
 pub(super) fn may_end(buf: &[u8], from: usize) -> bool {
@@ -802,6 +720,9 @@ pub(super) async fn read_head<S: AsyncRead + Unpin, T>(
         }
     }
 }
+
+mod response;
+pub(super) use response::parse_response;
 
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,7 @@ pub mod fuzzing;
 pub(crate) mod h2;
 mod h2c;
 mod head;
+mod ssl_headers;
 mod sticky;
 mod upgrade;
 mod upstream;
@@ -262,6 +263,10 @@ pub(crate) struct Origin {
     pub shared: Arc<Shared>,
     /// Over TLS Weir terminated (`X-Forwarded-Proto: https`).
     pub tls: bool,
+    /// The client's verified certificate, described for the listener's
+    /// `X-SSL-*` headers (made only when one is on); `None`: none
+    /// presented, or no such header asked for.
+    pub client_cert: Option<Arc<weir_tls::client_facts::CertFacts>>,
 }
 
 /// How an HTTP/1.1 connection starts.
@@ -309,6 +314,7 @@ async fn serve_client(
         runtime,
         shared,
         tls: false,
+        client_cert: None,
     };
     match sniffed {
         Ok(Ok(h2c::Sniffed::Http2)) => h2::serve(h2c::Rewind::new(buf, client), origin).await,
@@ -339,6 +345,7 @@ pub(crate) async fn serve_connection<C: AsyncRead + AsyncWrite + Unpin>(
         runtime,
         shared,
         tls,
+        client_cert,
     } = origin;
     let Start {
         buf: mut cbuf,
@@ -400,6 +407,7 @@ pub(crate) async fn serve_connection<C: AsyncRead + AsyncWrite + Unpin>(
             l7: current.l7.as_deref(),
             l7_targets: &current.l7_targets,
             tls,
+            client_cert: client_cert.as_deref(),
             redirect_https_port: current.redirect_https_port,
         };
         let read = head::read_head(&mut client, &mut cbuf, settings.max_head_bytes, |b| {

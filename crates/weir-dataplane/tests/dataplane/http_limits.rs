@@ -418,6 +418,7 @@ async fn a_listener_adds_the_forwarded_headers_it_is_told_to() {
                 forwarded_for: false,
                 forwarded_proto: true,
                 forwarded_port: true,
+                client_cert: Default::default(),
             }
         },
     ));

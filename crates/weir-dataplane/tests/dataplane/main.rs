@@ -23,6 +23,7 @@ mod policy;
 mod pool;
 mod rebind;
 mod reencrypt;
+mod reencrypt_mtls;
 mod smuggling;
 mod sticky;
 mod tcp;

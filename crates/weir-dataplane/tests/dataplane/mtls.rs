@@ -295,3 +295,177 @@ async fn a_crl_another_ca_signed_leaves_the_listener_unserved() {
     let refused = request(vip, client(&server_ca, Some(&clients.client(1)))).await;
     assert!(refused.is_err(), "{refused:?}");
 }
+
+/// A backend that answers each request with its head as received (the
+/// body), so a test reads exactly the fields Weir sent.
+async fn head_echo_backend() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head: Vec<u8> = seen.drain(..end + 4).collect();
+                        let mut answer =
+                            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", head.len())
+                                .into_bytes();
+                        answer.extend_from_slice(&head);
+                        if stream.write_all(&answer).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// One GET with `extra` header lines over a new connection: the head the
+/// backend received, its field names lower-cased.
+async fn forwarded_head(
+    vip: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    extra: &str,
+) -> Vec<(String, String)> {
+    let tcp = TcpStream::connect(vip).await.unwrap();
+    let name = ServerName::try_from("app.test").unwrap();
+    let mut tls = TlsConnector::from(config).connect(name, tcp).await.unwrap();
+    let req = format!("GET / HTTP/1.1\r\nHost: app.test\r\n{extra}Connection: close\r\n\r\n");
+    tls.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{text}");
+    body.lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
+        .collect()
+}
+
+fn field<'a>(head: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase();
+    let mut found = head.iter().filter(|(n, _)| *n == name);
+    let first = found.next().map(|(_, v)| v.as_str());
+    assert!(found.next().is_none(), "{name} twice: {head:?}");
+    first
+}
+
+const FORGED: &str = "X-SSL-Client-Verify: 0\r\nX-SSL-Client-DN: /CN=admin\r\n\
+                      x-ssl-client-has-cert: true\r\nX-SSL-Whatever: 1\r\n";
+
+#[tokio::test]
+async fn client_certificate_headers_are_weirs_and_never_the_clients() {
+    use weir_core::model::ClientCertHeaders;
+    let server_ca = Ca::new();
+    let site = server_ca.leaf("c1", &["app.test"]);
+    let clients = ClientCa::new("tenant client CA");
+    let dp = dataplane();
+    let vip = vip();
+    let backend = head_echo_backend().await;
+    let verify = ClientVerify {
+        mandatory: false,
+        ca_pem: clients.pem(),
+        crl_pem: None,
+    };
+    let all = (0..8).fold(ClientCertHeaders::NONE, |h, i| h.with(i, true));
+    let with_headers = |h: ClientCertHeaders, revision| {
+        with_listener(
+            verifying(vip, backend, &site, verify.clone(), revision),
+            move |l| {
+                l.forwarded_headers.client_cert = h;
+            },
+        )
+    };
+    dp.apply(with_headers(all, 1));
+    bound(&dp).await;
+
+    // A client with a certificate the CA signed: every header, Octavia's
+    // formats, and none of the client's own X-SSL-* fields.
+    let cert = clients.client(5);
+    let head = forwarded_head(vip, client(&server_ca, Some(&cert)), FORGED).await;
+    assert_eq!(field(&head, "X-SSL-Client-Verify"), Some("0"));
+    assert_eq!(field(&head, "X-SSL-Client-Has-Cert"), Some("true"));
+    assert_eq!(field(&head, "X-SSL-Client-DN"), Some("\"/CN=client 5\""));
+    assert_eq!(field(&head, "X-SSL-Client-CN"), Some("\"client 5\""));
+    assert_eq!(
+        field(&head, "X-SSL-Issuer"),
+        Some("\"/CN=tenant client CA\"")
+    );
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert.der);
+    let hex: String = sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    assert_eq!(
+        field(&head, "X-SSL-Client-SHA1"),
+        Some(format!("\"{hex}\"").as_str())
+    );
+    let (_, parsed) = x509_parser::parse_x509_certificate(&cert.der).unwrap();
+    // UTCTime's two-digit years before 2050, GeneralizedTime's four
+    // after (rcgen's default end is 4096).
+    let stamp = |t: x509_parser::time::ASN1Time| {
+        let d = t.to_datetime();
+        let year = if d.year() < 2050 {
+            format!("{:02}", d.year() % 100)
+        } else {
+            d.year().to_string()
+        };
+        format!(
+            "\"{year}{:02}{:02}{:02}{:02}{:02}Z\"",
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        )
+    };
+    assert_eq!(
+        field(&head, "X-SSL-Client-Not-Before"),
+        Some(stamp(parsed.validity().not_before).as_str())
+    );
+    assert_eq!(
+        field(&head, "X-SSL-Client-Not-After"),
+        Some(stamp(parsed.validity().not_after).as_str())
+    );
+    assert!(field(&head, "X-SSL-Whatever").is_none(), "{head:?}");
+
+    // Without a certificate (OPTIONAL): no certificate facts, and still
+    // none of the forged ones.
+    let head = forwarded_head(vip, client(&server_ca, None), FORGED).await;
+    assert_eq!(field(&head, "X-SSL-Client-Verify"), Some("0"));
+    assert_eq!(field(&head, "X-SSL-Client-Has-Cert"), Some("false"));
+    for name in ["X-SSL-Client-DN", "X-SSL-Client-CN", "X-SSL-Whatever"] {
+        assert!(field(&head, name).is_none(), "{name}: {head:?}");
+    }
+
+    // Headers off: the client's claims are dropped all the same.
+    dp.apply(with_headers(ClientCertHeaders::NONE, 2));
+    let head = forwarded_head(vip, client(&server_ca, Some(&cert)), FORGED).await;
+    assert!(
+        head.iter().all(|(n, _)| !n.starts_with("x-ssl-")),
+        "{head:?}"
+    );
+    // Only the ones asked for.
+    let two = ClientCertHeaders::NONE.with(1, true).with(3, true);
+    dp.apply(with_headers(two, 3));
+    let head = forwarded_head(vip, client(&server_ca, Some(&cert)), FORGED).await;
+    let ssl: Vec<&str> = head
+        .iter()
+        .filter(|(n, _)| n.starts_with("x-ssl-"))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(ssl, ["x-ssl-client-has-cert", "x-ssl-client-cn"]);
+}

@@ -1,4 +1,5 @@
-//! Pool snapshots under concurrent transitions.
+//! Pool snapshots under concurrent transitions, and passive health of
+//! the last backend serving.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,5 +144,81 @@ async fn a_backend_ejected_again_stays_out_longer_until_it_serves_well() {
     assert!(
         back_within(period * 5 / 2).await,
         "one period after a success"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_backend_failing_traffic_reads_healthy_again_once_its_check_passes() {
+    use weir_core::model::{CheckKind, HealthCheck};
+    use weir_core::status::BackendState;
+    // Traffic goes to a closed port; the check to an open one, so the
+    // check keeps passing while traffic fails.
+    let check_port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry: Registry = Arc::default();
+    let spec = Arc::new(PoolSpec {
+        id: "pool".into(),
+        lb_id: "lb".into(),
+        health_check: Some(HealthCheck {
+            kind: CheckKind::Tcp,
+            interval_ms: 50,
+            timeout_ms: 1000,
+            rise: 1,
+            fall: 1,
+            port: Some(check_port.local_addr().unwrap().port()),
+        }),
+        drain_timeout_ms: 1000,
+        slow_start_ms: 0,
+        fail_open: false,
+        tls: None,
+        backends: [BackendTarget {
+            id: "only".into(),
+            address: "127.0.0.1".parse().unwrap(),
+            ports: BackendPorts::One(9),
+            weight: 1,
+            enabled: true,
+            backup: false,
+            monitor_address: None,
+            monitor_port: None,
+        }]
+        .into_iter()
+        .collect(),
+    });
+    let egress = Egress::new(vec!["127.0.0.0/8".parse().unwrap()], Duration::from_secs(1));
+    let ejection = Ejection {
+        after_failures: 1,
+        period: Duration::from_secs(3600),
+    };
+    let pool = PoolRuntime::new(spec, egress, ejection, registry.clone(), Default::default());
+    let only = registry.lock().unwrap()[&"only".into()].clone();
+    let state_becomes = async |want: BackendState| {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::time::Instant::now() < deadline {
+            if only.live().state == want {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    };
+    assert!(
+        state_becomes(BackendState::Healthy).await,
+        "{:?}",
+        only.live()
+    );
+    pool.record_failure(&only, PassiveFailure::Connect, &"refused");
+    assert_eq!(
+        only.live().state,
+        BackendState::Unhealthy,
+        "failing traffic"
+    );
+    let client = "127.0.0.1:40000".parse().unwrap();
+    assert!(
+        pool.pick(Scheduler::Wrr, client, &[]).is_some(),
+        "the last backend serving is never ejected"
+    );
+    assert!(
+        state_becomes(BackendState::Healthy).await,
+        "a passing check shows it serves: {:?}",
+        only.live()
     );
 }

@@ -14,18 +14,18 @@ use tokio::net::{TcpListener, TcpStream};
 use weir_core::model::{CheckKind, HealthCheck, Protocol, Scheduler};
 use weir_core::status::BackendState;
 use weir_core::topology::{PoolTls, Topology};
-use weir_core::upstream_tls::UpstreamTls;
+use weir_core::upstream_tls::{UpstreamMaterial, UpstreamTls};
 
 use crate::support::*;
 
 /// A CA: its certificate (PEM) and what signs with it.
-struct Ca {
-    pem: String,
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
+pub(crate) struct Ca {
+    pub(crate) pem: String,
+    pub(crate) cert: rcgen::Certificate,
+    pub(crate) key: rcgen::KeyPair,
 }
 
-fn ca() -> Ca {
+pub(crate) fn ca() -> Ca {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let key = rcgen::KeyPair::generate().unwrap();
@@ -101,7 +101,10 @@ fn reencrypting(topology: Arc<Topology>, ca_pem: Option<&str>) -> Arc<Topology> 
         let mut spec = (**pool).clone();
         spec.tls = Some(Arc::new(PoolTls::Dial {
             settings: UpstreamTls::default(),
-            ca_pem: ca_pem.map(Arc::from),
+            material: UpstreamMaterial {
+                ca_pem: ca_pem.map(Arc::from),
+                ..UpstreamMaterial::default()
+            },
         }));
         *pool = Arc::new(spec);
     }
@@ -109,7 +112,7 @@ fn reencrypting(topology: Arc<Topology>, ca_pem: Option<&str>) -> Arc<Topology> 
 }
 
 /// One request on an open client connection: the status and body.
-async fn request(conn: &mut TcpStream) -> (u16, String) {
+pub(crate) async fn request(conn: &mut TcpStream) -> (u16, String) {
     conn.write_all(b"GET /x HTTP/1.1\r\nHost: lb.test\r\n\r\n")
         .await
         .unwrap();
@@ -142,7 +145,7 @@ async fn request(conn: &mut TcpStream) -> (u16, String) {
     }
 }
 
-fn http_check() -> HealthCheck {
+pub(crate) fn http_check() -> HealthCheck {
     HealthCheck {
         kind: CheckKind::Http {
             path: "/health".into(),

@@ -211,7 +211,9 @@ impl Unhonoured {
 /// Octavia's `insert_headers` as the headers an HTTP listener adds:
 /// exactly those set to `"true"` (Octavia's meaning; a listener made
 /// without the field keeps Weir's default, `X-Forwarded-For` and
-/// `X-Forwarded-Proto`). A header Weir cannot add is 501.
+/// `X-Forwarded-Proto`), the `X-SSL-*` client-certificate headers
+/// included (TERMINATED_HTTPS only, the core's rule). A header Weir
+/// cannot add is 501.
 pub(super) fn insert_headers(
     headers: Option<&Value>,
 ) -> Result<Option<ForwardedHeaders>, LbaasError> {
@@ -225,6 +227,7 @@ pub(super) fn insert_headers(
         forwarded_for: false,
         forwarded_proto: false,
         forwarded_port: false,
+        client_cert: Default::default(),
     };
     for (name, value) in map {
         let on = match value {
@@ -241,11 +244,17 @@ pub(super) fn insert_headers(
             "X-Forwarded-For" => out.forwarded_for = on,
             "X-Forwarded-Proto" => out.forwarded_proto = on,
             "X-Forwarded-Port" => out.forwarded_port = on,
-            other => {
-                return Err(LbaasError::unsupported(format!(
-                    "insert_headers {other} (an HTTP listener can add X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Port)"
-                )))
-            }
+            other => match ClientCertHeaders::index(other) {
+                // Which protocol may add them is the core's rule (400).
+                Some(i) => out.client_cert = out.client_cert.with(i, on),
+                None => {
+                    return Err(LbaasError::unsupported(format!(
+                        "insert_headers {other} (an HTTP listener can add X-Forwarded-For, \
+                         X-Forwarded-Proto and X-Forwarded-Port, a TERMINATED_HTTPS one also \
+                         the X-SSL-* client-certificate headers)"
+                    )))
+                }
+            },
         }
     }
     Ok(Some(out))
@@ -265,6 +274,10 @@ pub(super) fn insert_headers_view(l: &Listener) -> Value {
         (h.forwarded_port, "X-Forwarded-Port"),
     ] {
         out.insert(name.to_owned(), json!(if on { "true" } else { "false" }));
+    }
+    // The client-certificate headers a TERMINATED_HTTPS listener adds.
+    for name in h.client_cert.names() {
+        out.insert(name.to_owned(), json!("true"));
     }
     Value::Object(out)
 }

@@ -1,13 +1,12 @@
 //! A pool's re-encryption fields (Octavia API 2.8 `tls_enabled`,
-//! `ca_tls_container_ref`; 2.18 `tls_versions`, `tls_ciphers`; 2.24
-//! `alpn_protocols`) as Weir's `weir_core::upstream_tls::UpstreamTls`.
-//! The CA ref is a key-manager URL of this Weir, read like a listener's
-//! refs (`tls::key_ref`); what it holds is checked by the control plane
-//! in the command's transaction. A client certificate for members
-//! (`tls_container_ref`) and revocation lists (`crl_container_ref`) are
-//! refused (501) until Weir presents and checks them. Huawei's ELB v2
-//! pools have none of these fields' meaning (no key manager): there
-//! `tls_enabled: true` and every TLS field is refused as before.
+//! `ca_tls_container_ref`, `crl_container_ref`, `tls_container_ref`;
+//! 2.18 `tls_versions`, `tls_ciphers`; 2.24 `alpn_protocols`) as Weir's
+//! `weir_core::upstream_tls::UpstreamTls`. The refs are key-manager URLs
+//! of this Weir, read like a listener's refs (`tls::key_ref`); what they
+//! hold is checked by the control plane in the command's transaction.
+//! Huawei's ELB v2 pools have none of these fields' meaning (no key
+//! manager): there `tls_enabled: true` and every TLS field is refused as
+//! before.
 
 use axum::http::HeaderMap;
 use weir_core::tls::{self as tlsopt, TlsOptions};
@@ -19,9 +18,9 @@ use super::*;
 #[derive(Default)]
 pub(super) struct PoolTlsBody {
     pub tls_enabled: Option<bool>,
-    pub tls_container_ref: Option<Value>,
+    pub tls_container_ref: Option<Option<String>>,
     pub ca_tls_container_ref: Option<Option<String>>,
-    pub crl_container_ref: Option<Value>,
+    pub crl_container_ref: Option<Option<String>>,
     pub tls_versions: Option<Option<Vec<String>>>,
     pub tls_ciphers: Option<Option<String>>,
     pub alpn_protocols: Option<Option<Vec<String>>>,
@@ -32,6 +31,8 @@ impl PoolTlsBody {
     /// with a value (`""` and `[]` are what clients send for "none").
     fn names_options(&self) -> bool {
         matches!(&self.ca_tls_container_ref, Some(Some(r)) if !r.is_empty())
+            || matches!(&self.crl_container_ref, Some(Some(r)) if !r.is_empty())
+            || matches!(&self.tls_container_ref, Some(Some(r)) if !r.is_empty())
             || matches!(&self.tls_versions, Some(Some(v)) if !v.is_empty())
             || matches!(&self.tls_ciphers, Some(Some(c)) if !c.is_empty())
             || matches!(&self.alpn_protocols, Some(Some(a)) if !a.is_empty())
@@ -46,22 +47,6 @@ impl PoolTlsBody {
         headers: &HeaderMap,
         current: Option<&UpstreamTls>,
     ) -> Result<Option<Option<UpstreamTls>>, LbaasError> {
-        for (name, value, why) in [
-            (
-                "tls_container_ref",
-                &self.tls_container_ref,
-                "Weir presents no client certificate to members yet",
-            ),
-            (
-                "crl_container_ref",
-                &self.crl_container_ref,
-                "Weir does not check members against revocation lists yet",
-            ),
-        ] {
-            if value.as_ref().is_some_and(|v| !v.is_null()) {
-                return Err(LbaasError::unsupported(format!("{name} ({why})")));
-            }
-        }
         if flavor == Flavor::Huawei && (self.tls_enabled == Some(true) || self.names_options()) {
             return Err(LbaasError::unsupported(
                 "pool TLS (ELB v2 pools do not re-encrypt to members)",
@@ -69,6 +54,8 @@ impl PoolTlsBody {
         }
         let touched = self.tls_enabled.is_some()
             || self.ca_tls_container_ref.is_some()
+            || self.crl_container_ref.is_some()
+            || self.tls_container_ref.is_some()
             || self.tls_versions.is_some()
             || self.tls_ciphers.is_some()
             || self.alpn_protocols.is_some();
@@ -81,19 +68,28 @@ impl PoolTlsBody {
             // unused: a 2xx would claim them honoured.
             if self.names_options() {
                 return Err(LbaasError::bad_request(
-                    "ca_tls_container_ref, tls_versions, tls_ciphers and alpn_protocols \
-                     take effect only with tls_enabled true; set it too.",
+                    "ca_tls_container_ref, crl_container_ref, tls_container_ref, \
+                     tls_versions, tls_ciphers and alpn_protocols take effect only \
+                     with tls_enabled true; set it too.",
                 ));
             }
             return Ok(Some(None));
         }
         let mut next = current.cloned().unwrap_or_default();
-        if let Some(ca) = &self.ca_tls_container_ref {
-            next.ca = ca
-                .as_deref()
+        let read = |r: &Option<String>| {
+            r.as_deref()
                 .filter(|href| !href.is_empty())
                 .map(|href| super::tls::key_ref(headers, href))
-                .transpose()?;
+                .transpose()
+        };
+        if let Some(r) = &self.ca_tls_container_ref {
+            next.ca = read(r)?;
+        }
+        if let Some(r) = &self.crl_container_ref {
+            next.crl = read(r)?;
+        }
+        if let Some(r) = &self.tls_container_ref {
+            next.client_cert = read(r)?;
         }
         if let Some(v) = &self.tls_versions {
             next.options.versions = match v {
@@ -139,12 +135,15 @@ pub(super) fn view_fields(pool: &Pool) -> [(&'static str, Value); 7] {
     let options: &TlsOptions = &u.options;
     [
         ("tls_enabled", json!(true)),
-        ("tls_container_ref", Value::Null),
+        (
+            "tls_container_ref",
+            json!(u.client_cert.as_ref().map(|r| &r.href)),
+        ),
         (
             "ca_tls_container_ref",
             json!(u.ca.as_ref().map(|r| &r.href)),
         ),
-        ("crl_container_ref", Value::Null),
+        ("crl_container_ref", json!(u.crl.as_ref().map(|r| &r.href))),
         (
             "tls_versions",
             json!(options

@@ -159,10 +159,12 @@ pub(super) struct PoolBody {
     tags: Option<Option<Value>>,
     /// Re-encryption to members ([`super::pool_tls`]).
     tls_enabled: Option<bool>,
-    tls_container_ref: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    tls_container_ref: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     ca_tls_container_ref: Option<Option<String>>,
-    crl_container_ref: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    crl_container_ref: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     tls_versions: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]

@@ -155,17 +155,24 @@ pub(super) fn client_auth_col(row: &impl Columns) -> StoreResult<ClientAuth> {
 /// A pool's re-encryption as its `upstream_tls` column (NULL: none).
 pub(super) fn upstream_tls_to_text(u: Option<&UpstreamTls>) -> Option<String> {
     let u = u?;
-    let ca: serde_json::Value = match &u.ca {
-        Some(r) => serde_json::from_str(&tls_refs_to_text(std::slice::from_ref(r)))
-            .ok()
-            .and_then(|v: serde_json::Value| v.get(0).cloned())
-            .unwrap_or_default(),
-        None => serde_json::Value::Null,
+    let one = |r: &Option<TlsRef>| -> serde_json::Value {
+        match r {
+            Some(r) => serde_json::from_str(&tls_refs_to_text(std::slice::from_ref(r)))
+                .ok()
+                .and_then(|v: serde_json::Value| v.get(0).cloned())
+                .unwrap_or_default(),
+            None => serde_json::Value::Null,
+        }
     };
     let versions: Vec<&str> = u.options.versions.iter().map(|v| v.as_str()).collect();
+    // `crl`, `cert` and `server_name` came after 0022: a row without them
+    // reads as none (no migration needed for a JSON column).
     Some(
         serde_json::json!({
-            "ca": ca,
+            "ca": one(&u.ca),
+            "crl": one(&u.crl),
+            "cert": one(&u.client_cert),
+            "server_name": u.server_name,
             "versions": versions,
             "ciphers": u.options.ciphers,
             "alpn": u.options.alpn,
@@ -180,11 +187,18 @@ pub(super) fn upstream_tls_col(row: &impl Columns) -> StoreResult<Option<Upstrea
     };
     let corrupt = || StoreError::Corrupt(format!("upstream_tls: {text:?}"));
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| corrupt())?;
-    let ca = match v.get("ca") {
+    let one = |name: &str| -> StoreResult<Option<TlsRef>> {
+        match v.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(r) => Ok(refs_from(std::slice::from_ref(r), "upstream_tls", &text)?
+                .into_iter()
+                .next()),
+        }
+    };
+    let server_name = match v.get("server_name") {
         None | Some(serde_json::Value::Null) => None,
-        Some(r) => refs_from(std::slice::from_ref(r), "upstream_tls", &text)?
-            .into_iter()
-            .next(),
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(corrupt()),
     };
     let strings = |name: &str| -> StoreResult<Vec<String>> {
         v.get(name)
@@ -208,7 +222,10 @@ pub(super) fn upstream_tls_col(row: &impl Columns) -> StoreResult<Option<Upstrea
         Some(_) => return Err(corrupt()),
     };
     Ok(Some(UpstreamTls {
-        ca,
+        ca: one("ca")?,
+        crl: one("crl")?,
+        client_cert: one("cert")?,
+        server_name,
         options: TlsOptions {
             versions,
             ciphers,

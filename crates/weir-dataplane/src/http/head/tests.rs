@@ -16,6 +16,7 @@ fn rewritten(raw: &[u8]) -> Result<String, u16> {
         l7: None,
         l7_targets: &[],
         tls: false,
+        client_cert: None,
         redirect_https_port: None,
     };
     match parse_request(raw, &cx) {
@@ -41,6 +42,7 @@ fn a_response_status_below_100_is_refused() {
         l7: None,
         l7_targets: &[],
         tls: false,
+        client_cert: None,
         redirect_https_port: None,
     };
     let (_, request) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &cx)
@@ -157,4 +159,37 @@ fn a_redirect_to_https_keeps_host_path_and_query_and_nothing_a_client_smuggles()
         assert_eq!(at(hostile, "/", 443), None, "{hostile:?}");
     }
     assert_eq!(https_location(None, "/", 443), None);
+}
+
+#[test]
+fn a_tls_listener_drops_every_x_ssl_field_and_a_plain_one_passes_them() {
+    let shared = Shared::new(crate::Config::default());
+    let settings = HttpSettings::default();
+    let raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-SSL-Client-CN: admin\r\nx-ssl-: v\r\n\
+                X-Ssl-Anything: 1\r\nX-SSLx: kept\r\n\r\n";
+    let head = |tls: bool| {
+        let cx = RequestContext {
+            client_ip: "192.0.2.1",
+            settings: &settings,
+            shared: &shared,
+            forwarded: Default::default(),
+            port: 443,
+            sticky_cookie: None,
+            l7: None,
+            l7_targets: &[],
+            tls,
+            client_cert: None,
+            redirect_https_port: None,
+        };
+        let (_, request) = parse_request(raw, &cx).unwrap().unwrap();
+        String::from_utf8(request.bytes)
+            .unwrap()
+            .to_ascii_lowercase()
+    };
+    let over_tls = head(true);
+    assert!(!over_tls.contains("x-ssl-"), "{over_tls}");
+    // `X-SSLx` is not an `X-SSL-` field.
+    assert!(over_tls.contains("x-sslx: kept"), "{over_tls}");
+    let plain = head(false);
+    assert!(plain.contains("x-ssl-client-cn: admin"), "{plain}");
 }

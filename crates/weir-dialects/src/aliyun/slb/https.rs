@@ -153,6 +153,7 @@ pub(super) fn http_options(
             forwarded_for: headers[0].unwrap_or(true),
             forwarded_proto: headers[1].unwrap_or(false),
             forwarded_port: headers[2].unwrap_or(false),
+            client_cert: Default::default(),
         });
     let persistence = match on_off(call, "StickySession")? {
         None | Some(false) if p.opt("StickySessionType").is_some() && !creating => {
