@@ -27,6 +27,8 @@ mod keymgr;
 mod lbaas;
 #[path = "isolation/native.rs"]
 mod native;
+#[path = "isolation/native_parity.rs"]
+mod native_parity;
 #[path = "isolation/probe.rs"]
 mod probe;
 #[path = "isolation/ucloud.rs"]
@@ -68,6 +70,7 @@ fn project_a_cannot_see_or_touch_project_b_on_any_route() {
 
     let mut sweep = Sweep::new(a, &a_ids, &b_ids);
     native::sweep(&mut sweep);
+    native_parity::sweep(&mut sweep);
     zenlayer::sweep(&mut sweep);
     ucloud::sweep(&mut sweep);
     aliyun::sweep(&mut sweep);

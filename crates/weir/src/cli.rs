@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::cli_catalog::{DomainCmd, FlavorCmd, FlavorProfileCmd};
+
 /// Weir: register backends with load-balancer listeners.
 #[derive(Parser)]
 #[command(name = "weir", version, about)]
@@ -96,6 +98,18 @@ pub enum Command {
     /// The cluster's nodes (the operator's).
     #[command(subcommand)]
     Node(NodeCmd),
+    /// Domain extensions of HTTPS listeners: a domain served with a
+    /// chosen certificate.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Flavors: what a load balancer may be created as (the operator
+    /// writes them, every project reads them).
+    #[command(subcommand)]
+    Flavor(FlavorCmd),
+    /// Flavor profiles: the provider settings flavors name (the
+    /// operator's).
+    #[command(subcommand)]
+    Flavorprofile(FlavorProfileCmd),
     /// Print changes and live-state transitions as they happen
     /// (`GET /v1/watch`), reconnecting from the last one seen.
     Watch(WatchArgs),
@@ -255,6 +269,19 @@ pub enum L7PolicyCmd {
     RuleAdd { id: String, rule: String },
     /// Remove a rule from a policy.
     RuleRemove { id: String, rule_id: String },
+    /// Change a rule in place: a new match `[!]TYPE:COMPARE[:KEY]=VALUE`
+    /// (replacing the whole match, as `rule-add` writes it), or switch it
+    /// on or off.
+    RuleUpdate {
+        id: String,
+        rule_id: String,
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
 }
 
 #[derive(Args)]
@@ -300,6 +327,8 @@ pub enum ProjectCmd {
 
 #[derive(Subcommand)]
 pub enum QuotaCmd {
+    /// Every project with quotas set (the operator); a project: its own.
+    List,
     /// The quotas in force and what was set.
     Show { project: String },
     /// Sets quotas: each a count, -1 for unlimited or `default`; the
@@ -659,6 +688,56 @@ pub enum BackendCmd {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum PoolCmd {
+    /// Create a server group on a load balancer: a pool with its own
+    /// algorithm and protocol (register its backends with
+    /// `weir backend register --pool`).
+    Create {
+        #[arg(long)]
+        lb: String,
+        #[arg(long)]
+        name: String,
+        /// The group's own scheduler; absent: each listener's.
+        #[arg(long)]
+        scheduler: Option<String>,
+        /// What the members speak: tcp, udp, http, https, proxy or
+        /// proxyv2; absent: whatever the listener speaks.
+        #[arg(long)]
+        protocol: Option<String>,
+        /// A listener (forwarding to no server group yet) that forwards
+        /// to this group.
+        #[arg(long)]
+        listener: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a server group with its backends.
+    Delete {
+        id: String,
+        /// Send the listeners forwarding to it back to their own pools
+        /// (without it, a group in use is refused).
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Rename a pool.
+    Rename {
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Make a pool's backends these, in one write: the ones already
+    /// there (same address and port) stay, new ones are registered, the
+    /// others deregistered (kept with --additive-only).
+    ReplaceBackends {
+        id: String,
+        /// ADDRESS:PORT (IPv6: [ADDR]:PORT), or ADDRESS with --port;
+        /// repeatable. None at all empties the pool.
+        #[arg(long)]
+        address: Vec<String>,
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long)]
+        additive_only: bool,
+    },
     /// List a load balancer's pools: each listener's own and its server
     /// groups.
     List {

@@ -707,6 +707,10 @@ fn build(command: Command) -> Result<Call, String> {
             Show::Done(format!("deregistered backend {id}")),
         ),
         Command::Pool(_)
+        | Command::Flavor(_)
+        | Command::Flavorprofile(_)
+        | Command::Domain(_)
+        | Command::Project(ProjectCmd::Quota(QuotaCmd::List))
         | Command::Lb(LbCmd::Update { .. } | LbCmd::Stats { .. })
         | Command::Listener(ListenerCmd::Delete { .. } | ListenerCmd::Stats { .. })
         | Command::Instance(InstanceCmd::Show { .. })
@@ -714,7 +718,8 @@ fn build(command: Command) -> Result<Call, String> {
         | Command::L7policy(
             L7PolicyCmd::Update { .. }
             | L7PolicyCmd::RuleAdd { .. }
-            | L7PolicyCmd::RuleRemove { .. },
+            | L7PolicyCmd::RuleRemove { .. }
+            | L7PolicyCmd::RuleUpdate { .. },
         ) => unreachable!("built by commands::build"),
     })
 }

@@ -1,6 +1,6 @@
 //! The client commands that complete the native API's parity with the
 //! dialects (`docs/parity.md`): pools, load balancer update, listener
-//! delete, and the show,
+//! delete, an HTTPS listener's domain extensions, and the show,
 //! update and rule commands of instances, access control lists and L7
 //! policies. Each
 //! builds one request as [`crate::client`]'s do.
@@ -24,6 +24,12 @@ const POOL_COLUMNS: &[&str] = &[
 
 /// The request of one of these commands; `None` for any other command.
 pub fn build(command: &Command) -> Option<Result<Call, String>> {
+    if let Some(built) = crate::groups::build(command) {
+        return Some(built);
+    }
+    if let Some(built) = crate::flavors::build(command) {
+        return Some(built);
+    }
     Some(Ok(match command {
         Command::Pool(PoolCmd::List { lb }) => call(
             "GET",
@@ -134,6 +140,77 @@ pub fn build(command: &Command) -> Option<Result<Call, String>> {
             None,
             Show::Done(format!("removed rule {rule_id}")),
         ),
+        Command::Domain(DomainCmd::Add {
+            listener,
+            domain,
+            cert,
+        }) => call(
+            "POST",
+            format!("/v1/listeners/{listener}/domains"),
+            Some(json!({ "domain": domain, "certificate_id": cert })),
+            Show::Object,
+        ),
+        Command::Domain(DomainCmd::Set { id, listener, cert }) => call(
+            "PATCH",
+            format!("/v1/listeners/{listener}/domains/{id}"),
+            Some(json!({ "certificate_id": cert })),
+            Show::Object,
+        ),
+        Command::Domain(DomainCmd::Remove { id, listener }) => call(
+            "DELETE",
+            format!("/v1/listeners/{listener}/domains/{id}"),
+            None,
+            Show::Done(format!("removed domain extension {id}")),
+        ),
+        Command::Project(ProjectCmd::Quota(QuotaCmd::List)) => call(
+            "GET",
+            "/v1/quotas",
+            None,
+            Show::Table(
+                "quotas",
+                &[
+                    "project_id",
+                    "quotas.load_balancer",
+                    "quotas.listener",
+                    "quotas.pool",
+                    "quotas.member",
+                ],
+            ),
+        ),
+        Command::L7policy(L7PolicyCmd::RuleUpdate {
+            id,
+            rule_id,
+            rule,
+            enable,
+            disable,
+        }) => {
+            let mut body = match rule.as_deref().map(rule_body).transpose() {
+                // The whole match is replaced: a rule given without a key
+                // drops the old one.
+                Ok(Some(mut body)) => {
+                    if body.get("key").is_none() {
+                        body["key"] = Value::Null;
+                    }
+                    body
+                }
+                Ok(None) => json!({}),
+                Err(e) => return Some(Err(e)),
+            };
+            if *enable || *disable {
+                body["enabled"] = json!(*enable);
+            }
+            if body.as_object().is_some_and(Map::is_empty) {
+                return Some(Err(
+                    "name at least one change (--rule, --enable, --disable)".into(),
+                ));
+            }
+            call_clearing(
+                "PATCH",
+                format!("/v1/l7policies/{id}/rules/{rule_id}"),
+                body,
+                Show::Object,
+            )
+        }
         _ => return None,
     }))
 }

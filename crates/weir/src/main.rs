@@ -10,10 +10,13 @@
 //! - [`watch`]: `weir watch`, the event stream printed as it comes.
 
 mod cli;
+mod cli_catalog;
 mod client;
 mod cluster;
 mod commands;
 mod config;
+mod flavors;
+mod groups;
 mod notify;
 mod output;
 mod serve;

@@ -4,7 +4,9 @@
 //! policy. The wire names are the core's (`redirect-to-pool`,
 //! `starts-with`, ...).
 
-use weir_core::l7::{ActionSpec, L7Policy, L7PolicyUpdate, L7Rule, NewL7Policy, NewL7Rule};
+use weir_core::l7::{
+    ActionSpec, L7Policy, L7PolicyUpdate, L7Rule, L7RuleUpdate, NewL7Policy, NewL7Rule,
+};
 
 use super::loadbalancers::present;
 use super::*;
@@ -212,4 +214,41 @@ pub(super) async fn delete_l7rule(
     c.delete_l7_rule(&p, L7PolicyId::new(id), L7RuleId::new(rule_id))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A rule change: what it names changes, `key: null` drops the key (a
+/// header or cookie rule needs one), the rest stays.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatchRule {
+    #[serde(rename = "type")]
+    rule_type: Option<String>,
+    compare_type: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    key: Option<Option<String>>,
+    value: Option<String>,
+    invert: Option<bool>,
+    enabled: Option<bool>,
+    tags: Option<Vec<String>>,
+}
+
+pub(super) async fn update_l7rule(
+    State(c): State<Control>,
+    Auth(p): Auth,
+    Path((id, rule_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<PatchRule>,
+) -> ApiResult {
+    let update = L7RuleUpdate {
+        rule_type: req.rule_type,
+        compare_type: req.compare_type,
+        key: req.key,
+        value: req.value,
+        invert: req.invert,
+        enabled: req.enabled,
+        tags: req.tags,
+    };
+    let rule = c
+        .update_l7_rule(&p, L7PolicyId::new(id), L7RuleId::new(rule_id), update)
+        .await?;
+    ok(rule_view(&rule))
 }

@@ -415,6 +415,8 @@ pub(super) struct HealthCheckBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PatchPool {
+    /// Renames the pool (Aliyun SetVServerGroupAttribute).
+    name: Option<String>,
     /// `null` removes the check; absent leaves it.
     #[serde(default, deserialize_with = "present")]
     health_check: Option<Option<HealthCheckBody>>,
@@ -465,7 +467,7 @@ pub(super) async fn update_pool(
         drain_timeout_ms: req.drain_timeout_ms,
         slow_start_ms: req.slow_start_ms,
         fail_open: req.fail_open,
-        name: None,
+        name: req.name,
         upstream_tls: req
             .backend_tls
             .map(|b| b.map(|b| b.into_upstream()).transpose())

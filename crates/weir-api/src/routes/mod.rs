@@ -26,19 +26,25 @@ use crate::views::*;
 mod acls;
 mod backends;
 mod certificates;
+mod domains;
+mod flavors;
 mod l7;
 mod loadbalancers;
 mod nodes;
 mod pool_tls;
+mod pools;
 mod tenants;
 mod watch;
 
 use acls::*;
 use backends::*;
 use certificates::*;
+use domains::*;
+use flavors::*;
 use l7::*;
 use loadbalancers::*;
 use nodes::*;
+use pools::*;
 use tenants::*;
 use watch::*;
 
@@ -60,6 +66,7 @@ pub fn router(control: Control) -> Router {
             "/v1/projects/{id}/credentials",
             post(create_credential).get(list_credentials),
         )
+        .route("/v1/quotas", get(list_quotas))
         .route(
             "/v1/projects/{id}/quotas",
             get(get_quotas).put(set_quotas).delete(reset_quotas),
@@ -69,6 +76,21 @@ pub fn router(control: Control) -> Router {
             axum::routing::delete(delete_credential),
         )
         .route("/v1/nodes", get(list_nodes))
+        .route("/v1/flavors", post(create_flavor).get(list_flavors))
+        .route(
+            "/v1/flavors/{id}",
+            get(get_flavor).patch(update_flavor).delete(delete_flavor),
+        )
+        .route(
+            "/v1/flavorprofiles",
+            post(create_flavor_profile).get(list_flavor_profiles),
+        )
+        .route(
+            "/v1/flavorprofiles/{id}",
+            get(get_flavor_profile)
+                .patch(update_flavor_profile)
+                .delete(delete_flavor_profile),
+        )
         .route("/v1/acls", post(create_acl).get(list_acls))
         .route(
             "/v1/acls/{id}",
@@ -102,7 +124,10 @@ pub fn router(control: Control) -> Router {
             "/v1/loadbalancers/{id}/listeners",
             post(create_listener).get(list_listeners),
         )
-        .route("/v1/loadbalancers/{id}/pools", get(list_pools))
+        .route(
+            "/v1/loadbalancers/{id}/pools",
+            get(list_pools).post(create_pool),
+        )
         .route("/v1/loadbalancers/{id}/stats", get(lb_stats))
         .route("/v1/listeners/{id}/stats", get(listener_stats))
         .route("/v1/loadbalancers/{id}/backends", post(register_on_lb))
@@ -115,6 +140,11 @@ pub fn router(control: Control) -> Router {
         .route(
             "/v1/listeners/{id}/backends",
             post(register_on_listener).get(list_listener_backends),
+        )
+        .route("/v1/listeners/{id}/domains", post(add_domain))
+        .route(
+            "/v1/listeners/{id}/domains/{domain_id}",
+            axum::routing::patch(set_domain).delete(delete_domain),
         )
         .route(
             "/v1/listeners/{id}/l7policies",
@@ -129,12 +159,17 @@ pub fn router(control: Control) -> Router {
         .route("/v1/l7policies/{id}/rules", post(create_l7rule))
         .route(
             "/v1/l7policies/{id}/rules/{rule_id}",
-            axum::routing::delete(delete_l7rule),
+            axum::routing::delete(delete_l7rule).patch(update_l7rule),
         )
-        .route("/v1/pools/{id}", get(get_pool).patch(update_pool))
+        .route(
+            "/v1/pools/{id}",
+            get(get_pool).patch(update_pool).delete(delete_pool),
+        )
         .route(
             "/v1/pools/{id}/backends",
-            post(register_on_pool).get(list_pool_backends),
+            post(register_on_pool)
+                .get(list_pool_backends)
+                .put(replace_pool_backends),
         )
         .route(
             "/v1/backends/{id}",

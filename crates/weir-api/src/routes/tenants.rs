@@ -120,6 +120,13 @@ pub(super) struct SetQuotas {
     l7rule: Option<Option<i64>>,
 }
 
+/// `GET /v1/quotas`: the operator: every project with quotas set; a
+/// project: its own.
+pub(super) async fn list_quotas(State(c): State<Control>, Auth(p): Auth) -> ApiResult {
+    let all = c.list_project_quotas(&p).await?;
+    ok(json!({"quotas": all.iter().map(quotas_view).collect::<Vec<_>>()}))
+}
+
 pub(super) async fn get_quotas(
     State(c): State<Control>,
     Auth(p): Auth,

@@ -85,3 +85,89 @@ fn https_listeners_name_certificates_and_hold_them() {
     let gone = s.call("DELETE", &format!("/v1/certificates/{one}"), &f.token, None);
     assert_eq!(gone.status, 204, "{}", gone.body);
 }
+
+/// Domain extensions natively: a domain served with a chosen
+/// certificate, another certificate for it, then removed; another
+/// project's certificate or listener is not found, and a malformed domain
+/// changes nothing.
+#[test]
+fn domain_extensions_are_made_changed_and_deleted() {
+    let s = start();
+    let f = fixture(&s);
+    let other = fixture_named(&s, "other");
+    let one = certificate(&s, &f.token, "one.example.test");
+    let two = certificate(&s, &f.token, "shop.example.test");
+    let renewed = certificate(&s, &f.token, "shop.example.test");
+    let theirs = certificate(&s, &other.token, "theirs.example.test");
+    let listener = s.create(
+        &format!("/v1/loadbalancers/{}/listeners", f.lb),
+        &f.token,
+        json!({"protocol": "https", "port": 443, "certificate_ids": [one]}),
+    );
+    let id = listener["id"].as_str().unwrap();
+    let domains = format!("/v1/listeners/{id}/domains");
+
+    let made = s.create(
+        &domains,
+        &f.token,
+        json!({"domain": "shop.example.test", "certificate_id": two}),
+    );
+    let ext = &made["domain_extensions"][0];
+    assert_eq!(ext["domain"], "shop.example.test", "{made}");
+    assert_eq!(ext["certificate_id"], two.as_str());
+    let ext_id = ext["id"].as_str().unwrap().to_owned();
+
+    let foreign = s.post(
+        &domains,
+        &f.token,
+        json!({"domain": "theirs.example.test", "certificate_id": theirs}),
+    );
+    assert_eq!(foreign.status, 404, "{:?}", foreign.body);
+    let bad = s.post(
+        &domains,
+        &f.token,
+        json!({"domain": "not a domain", "certificate_id": two}),
+    );
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+    let theirs_listener = s.post(
+        &domains,
+        &other.token,
+        json!({"domain": "theirs.example.test", "certificate_id": theirs}),
+    );
+    assert_eq!(theirs_listener.status, 404, "{:?}", theirs_listener.body);
+    let shown = s.get(&format!("/v1/listeners/{id}"), &f.token);
+    assert_eq!(shown.body["domain_extensions"].as_array().unwrap().len(), 1);
+
+    let path = format!("{domains}/{ext_id}");
+    let set = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"certificate_id": renewed})),
+    );
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert_eq!(
+        set.body["domain_extensions"][0]["certificate_id"],
+        renewed.as_str()
+    );
+    // A certificate that does not cover the domain is refused.
+    let uncovered = s.call(
+        "PATCH",
+        &path,
+        &f.token,
+        Some(json!({"certificate_id": one})),
+    );
+    assert_eq!(uncovered.status, 400, "{:?}", uncovered.body);
+    let not_theirs = s.call("DELETE", &path, &other.token, None);
+    assert_eq!(not_theirs.status, 404, "{:?}", not_theirs.body);
+    let gone = s.call("DELETE", &path, &f.token, None);
+    assert_eq!(gone.status, 204, "{:?}", gone.body);
+    let again = s.call("DELETE", &path, &f.token, None);
+    assert_eq!(again.status, 404, "{:?}", again.body);
+    let shown = s.get(&format!("/v1/listeners/{id}"), &f.token);
+    assert!(
+        shown.body["domain_extensions"].is_null(),
+        "{:?}",
+        shown.body
+    );
+}

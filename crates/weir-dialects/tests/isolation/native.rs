@@ -8,7 +8,7 @@ use crate::world::native;
 
 /// Inventory writes are the operator's: a project token gets 403
 /// Forbidden whatever it names (docs/errors.md), so nothing is learnt.
-const OPERATOR_ONLY: Expect = Expect::Uniform("operator-only route: 403 Forbidden for any id");
+pub const OPERATOR_ONLY: Expect = Expect::Uniform("operator-only route: 403 Forbidden for any id");
 
 pub fn sweep(s: &mut Sweep) {
     let on =
@@ -34,6 +34,7 @@ pub fn sweep(s: &mut Sweep) {
         "/v1/loadbalancers",
         "/v1/certificates",
         "/v1/acls",
+        "/v1/quotas",
     ] {
         s.probe(
             Native,
@@ -618,6 +619,10 @@ pub const NOT_PROBED: &[(&str, &str)] = &[
     (
         "GET /metrics",
         "operator-facing and takes no id: it needs the admin or metrics token (a tenant's gets 401), tested in weir-api tests/api/edge.rs",
+    ),
+    (
+        "GET /v1/flavors/{id}",
+        "a flavor belongs to no project: every project reads the operator's catalogue (a load balancer names a flavor), tested in weir tests/e2e/flavors.rs",
     ),
     (
         "GET /v1/nodes",

@@ -9,8 +9,14 @@ use crate::output::Show;
 
 pub(super) fn build(cmd: PoolCmd) -> Call {
     match cmd {
-        PoolCmd::List { .. } | PoolCmd::Show { .. } | PoolCmd::Update { .. } => {
-            unreachable!("`weir pool list`/`show`/`update` are built with the other commands")
+        PoolCmd::List { .. }
+        | PoolCmd::Show { .. }
+        | PoolCmd::Update { .. }
+        | PoolCmd::Create { .. }
+        | PoolCmd::Delete { .. }
+        | PoolCmd::Rename { .. }
+        | PoolCmd::ReplaceBackends { .. } => {
+            unreachable!("built with the other commands (commands.rs, groups.rs)")
         }
         PoolCmd::Tls {
             id,

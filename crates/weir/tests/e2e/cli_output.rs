@@ -318,6 +318,50 @@ fn pool_instance_acl_and_l7_commands_and_clearing_flags_take_effect() {
         Some(1),
         "{with_rule}"
     );
+    // rule-update: the match is replaced in place (same id), a header
+    // rule needs its key, a match the core refuses changes nothing, and
+    // another project's rule is not found.
+    let updated = weir_json(
+        url,
+        &token,
+        &[
+            "l7policy",
+            "rule-update",
+            policy_id,
+            rule_id,
+            "--rule",
+            "!header:equal-to:X-Env=staging",
+            "--disable",
+        ],
+    );
+    assert_eq!(updated["id"], rule_id);
+    assert_eq!(updated["type"], "header");
+    assert_eq!(updated["key"], "X-Env");
+    assert_eq!(updated["invert"], true);
+    assert_eq!(updated["enabled"], false);
+    for bad in ["header:equal-to=staging", "path:sounds-like=/api"] {
+        let (ok_bad, _, err) = weir(
+            url,
+            &token,
+            &["l7policy", "rule-update", policy_id, rule_id, "--rule", bad],
+        );
+        assert!(!ok_bad && err.contains("400"), "{bad}: {err}");
+    }
+    let kept = weir_json(url, &token, &["l7policy", "show", policy_id]);
+    assert_eq!(kept["rules"][0]["key"], "X-Env", "{kept}");
+    let (ok_empty, _, err) = weir(
+        url,
+        &token,
+        &["l7policy", "rule-update", policy_id, rule_id],
+    );
+    assert!(!ok_empty && err.contains("at least one change"), "{err}");
+    let (intruder, _) = tenant(url, admin);
+    let (ok_other, _, err) = weir(
+        url,
+        &intruder,
+        &["l7policy", "rule-update", policy_id, rule_id, "--enable"],
+    );
+    assert!(!ok_other && err.contains("404"), "{err}");
     let removed = ok(
         url,
         &token,

@@ -8,6 +8,8 @@ mod cluster;
 mod dashboard;
 mod fail_open;
 mod fds;
+mod flavors;
+mod groups;
 mod l7;
 mod metrics_doc;
 mod parity;
