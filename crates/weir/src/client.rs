@@ -541,7 +541,7 @@ fn build(command: Command) -> Result<Call, String> {
         }) => {
             let rules = rules
                 .iter()
-                .map(|r| rule_body(r))
+                .map(|r| commands::rule_body(r))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut body = json!({"name": name, "action": action, "rules": rules});
             for (field, value) in [
@@ -777,25 +777,4 @@ pub fn main(args: &ClientArgs, command: Command, format: Format) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// A rule of `weir l7policy create --rule`: `[!]TYPE:COMPARE[:KEY]=VALUE`
-/// (the value may hold `=` and `:`; the server checks every part).
-pub fn rule_body(spec: &str) -> Result<Value, String> {
-    let (invert, spec) = match spec.strip_prefix('!') {
-        Some(rest) => (true, rest),
-        None => (false, spec),
-    };
-    let bad = || format!("--rule {spec:?}: expected TYPE:COMPARE[:KEY]=VALUE");
-    let (lhs, value) = spec.split_once('=').ok_or_else(bad)?;
-    let mut parts = lhs.splitn(3, ':');
-    let (Some(rule_type), Some(compare)) = (parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    let mut body = json!({"type": rule_type, "compare_type": compare, "value": value,
-                          "invert": invert});
-    if let Some(key) = parts.next() {
-        body["key"] = json!(key);
-    }
-    Ok(body)
 }

@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::cli::*;
-use crate::client::{call, call_clearing, rule_body, Call};
+use crate::client::{call, call_clearing, Call};
 use crate::output::Show;
 
 const POOL_COLUMNS: &[&str] = &[
@@ -283,4 +283,25 @@ fn pool_update(command: &PoolCmd) -> Result<Call, String> {
         Value::Object(body),
         Show::Object,
     ))
+}
+
+/// A rule of `weir l7policy create --rule`: `[!]TYPE:COMPARE[:KEY]=VALUE`
+/// (the value may hold `=` and `:`; the server checks every part).
+pub fn rule_body(spec: &str) -> Result<Value, String> {
+    let (invert, spec) = match spec.strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, spec),
+    };
+    let bad = || format!("--rule {spec:?}: expected TYPE:COMPARE[:KEY]=VALUE");
+    let (lhs, value) = spec.split_once('=').ok_or_else(bad)?;
+    let mut parts = lhs.splitn(3, ':');
+    let (Some(rule_type), Some(compare)) = (parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let mut body = json!({"type": rule_type, "compare_type": compare, "value": value,
+                          "invert": invert});
+    if let Some(key) = parts.next() {
+        body["key"] = json!(key);
+    }
+    Ok(body)
 }

@@ -11,6 +11,7 @@
 
 mod cli;
 mod cli_catalog;
+mod cli_pools;
 mod client;
 mod cluster;
 mod commands;
