@@ -203,10 +203,10 @@ fn tls_checks() -> tokio_rustls::TlsConnector {
     static CONNECTOR: std::sync::OnceLock<tokio_rustls::TlsConnector> = std::sync::OnceLock::new();
     CONNECTOR
         .get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let provider = weir_tls::crypto::shared_provider();
             let config = rustls::ClientConfig::builder_with_provider(provider.clone())
                 .with_safe_default_protocol_versions()
-                .expect("ring supports TLS 1.2 and 1.3")
+                .expect("the provider supports TLS 1.2 and 1.3")
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(
                     weir_tls::client::UnverifiedMember::new(provider),

@@ -131,7 +131,7 @@ fn from_pkcs12(bytes: &[u8]) -> Result<Pem, String> {
         ));
     };
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_bag.key.as_der().to_vec()));
-    let signer = rustls::crypto::ring::sign::any_supported_type(&key)
+    let signer = crate::crypto::signing_key(&key)
         .map_err(|_| "the PKCS#12 private key is of a type Weir's TLS cannot sign with")?;
     let spki = signer
         .public_key()

@@ -60,7 +60,7 @@ pub fn client_config(
     upstream: &UpstreamTls,
     material: &UpstreamMaterial,
 ) -> Result<Arc<ClientConfig>, String> {
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = crate::crypto::provider();
     provider.cipher_suites = crate::server::cipher_suites(&upstream.options)?;
     let provider = Arc::new(provider);
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = upstream

@@ -73,7 +73,7 @@ pub fn verifier(verify: &ClientVerify) -> Result<Arc<dyn ClientCertVerifier>, St
     let has_crls = !crls.is_empty();
     let mut builder = WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
-        Arc::new(rustls::crypto::ring::default_provider()),
+        crate::crypto::shared_provider(),
     )
     .with_crls(crls);
     if has_crls {

@@ -17,6 +17,7 @@ pub mod bundle;
 pub mod client;
 pub mod client_auth;
 pub mod client_facts;
+pub mod crypto;
 pub mod server;
 
 use rustls::pki_types::pem::PemObject;
@@ -108,7 +109,7 @@ pub fn inspect(certificate: &str, private_key: &str, now: Timestamp) -> Result<I
 
     let key = PrivateKeyDer::from_pem_slice(private_key.as_bytes())
         .map_err(|_| bad_key("not a PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC)".into()))?;
-    let signer = rustls::crypto::ring::sign::any_supported_type(&key)
+    let signer = crate::crypto::signing_key(&key)
         .map_err(|_| bad_key("a key algorithm Weir's TLS cannot sign with".into()))?;
     let matches = signer
         .public_key()

@@ -140,8 +140,8 @@ pub struct Material<'a> {
     pub domains: &'a [String],
 }
 
-/// The server configuration of an HTTPS listener: TLS 1.3 and 1.2 (ring's
-/// cipher suites), certificates picked by SNI with the first as the
+/// The server configuration of an HTTPS listener: TLS 1.3 and 1.2 (the
+/// provider's cipher suites, [`crate::crypto`]), certificates picked by SNI with the first as the
 /// default, the listener's ALPN list (else `weir_core::tls::DEFAULT_ALPN`; rustls
 /// picks the first of the server's list the client offers, and a client
 /// offering none of them fails the handshake), resumption by session id (a bounded cache)
@@ -190,7 +190,7 @@ pub fn server_config_verifying(
         names.push(leaf_dns_names(leaf));
         let key = PrivateKeyDer::from_pem_slice(m.key_pem.as_bytes())
             .map_err(|_| format!("certificate {}: the private key is not PEM", m.id))?;
-        let signer = rustls::crypto::ring::sign::any_supported_type(&key)
+        let signer = crate::crypto::signing_key(&key)
             .map_err(|e| format!("certificate {}: {e}", m.id))?;
         keys.push(Arc::new(CertifiedKey::new(chain, signer)));
     }
@@ -201,7 +201,7 @@ pub fn server_config_verifying(
         },
         keys,
     };
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = crate::crypto::provider();
     provider.cipher_suites = cipher_suites(options)?;
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = options
         .versions()
@@ -224,7 +224,7 @@ pub fn server_config_verifying(
     let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = options.alpn().into_iter().map(String::into_bytes).collect();
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
-    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
+    config.ticketer = crate::crypto::ticketer().map_err(|e| e.to_string())?;
     Ok(Arc::new(config))
 }
 
@@ -234,7 +234,7 @@ pub fn server_config_verifying(
 pub(crate) fn cipher_suites(
     options: &TlsOptions,
 ) -> Result<Vec<rustls::SupportedCipherSuite>, String> {
-    let all = rustls::crypto::ring::ALL_CIPHER_SUITES;
+    let all = crate::crypto::all_cipher_suites();
     let named = options.suites();
     if named.is_empty() {
         return Ok(all.to_vec());

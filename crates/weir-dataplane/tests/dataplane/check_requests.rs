@@ -43,7 +43,7 @@ async fn recording_member(tls: bool) -> (SocketAddr, mpsc::UnboundedReceiver<Str
         let cert = rcgen::generate_simple_self_signed(vec!["member.test".to_owned()]).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            weir_tls::crypto::provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()

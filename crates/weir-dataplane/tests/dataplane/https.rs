@@ -73,7 +73,7 @@ impl Ca {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.cert.der().clone()).unwrap();
         let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            weir_tls::crypto::provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -92,7 +92,7 @@ impl Ca {
         roots.add(self.cert.der().clone()).unwrap();
         Arc::new(
             rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
+                weir_tls::crypto::provider(),
             ))
             .with_protocol_versions(&[version])
             .unwrap()
@@ -148,7 +148,7 @@ fn trusting_client() -> Arc<rustls::ClientConfig> {
             self.0.signature_verification_algorithms.supported_schemes()
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = weir_tls::crypto::shared_provider();
     Arc::new(
         rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -206,9 +206,13 @@ fn presented(tls: &TlsStream<TcpStream>) -> CertificateDer<'static> {
 /// Sends a GET and reads one response (Content-Length framed): the head
 /// and the body.
 async fn get<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut S) -> (String, String) {
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
-        .await
-        .unwrap();
+    get_with(conn, "").await
+}
+
+/// [`get`] with more header lines (each ending in CRLF).
+async fn get_with<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut S, extra: &str) -> (String, String) {
+    let request = format!("GET / HTTP/1.1\r\nHost: app.test\r\n{extra}\r\n");
+    conn.write_all(request.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let read = async {
@@ -293,6 +297,55 @@ async fn a_request_over_tls_reaches_the_backend_as_https() {
         listener_metric(&dp, "weir_listener_tls_handshake_failures_total"),
         Some(0)
     );
+}
+
+/// An idle connection holds a small read buffer (`IDLE_READ`, 4 KiB): a
+/// head several times longer still arrives whole, in one write or split
+/// across the buffer's edge, on a fresh connection and after an idle
+/// pause on a kept-alive one.
+#[tokio::test]
+async fn heads_longer_than_the_idle_buffer_are_read_whole() {
+    let ca = Ca::new();
+    let site = ca.leaf("c1", &["app.test"]);
+    let dp = dataplane();
+    let vip = vip();
+    let b = http_backend("tls-backend").await;
+    dp.apply(https_topology(1, vip, b, &[&site]));
+    bound(&dp).await;
+
+    let pad = format!("X-Pad: {}\r\n", "p".repeat(12 * 1024));
+    let mut tls = connect(vip, ca.client(&[b"http/1.1"]), "app.test")
+        .await
+        .unwrap();
+    for round in 0..3 {
+        let (head, body) = get_with(&mut tls, &pad).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "round {round}: {head}");
+        assert_eq!(body, "tls-backend");
+        // Idle long enough for the listener to be waiting on the client
+        // with its buffers released.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (head, _) = get(&mut tls).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "round {round}: {head}");
+    }
+    // The same head written in small pieces, crossing 4 KiB on a
+    // boundary the server cannot predict.
+    let request = format!("GET / HTTP/1.1\r\nHost: app.test\r\n{pad}\r\n");
+    for piece in request.as_bytes().chunks(1000) {
+        tls.write_all(piece).await.unwrap();
+        tls.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !reply.windows(11).any(|w| w == b"tls-backend") {
+        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut chunk))
+            .await
+            .expect("a response in time")
+            .unwrap();
+        assert!(n > 0, "closed before a whole response");
+        reply.extend_from_slice(&chunk[..n]);
+    }
+    assert!(reply.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&reply));
 }
 
 #[tokio::test]

@@ -96,7 +96,7 @@ impl ClientCa {
 /// A client trusting the listener's server CA, presenting `cert` if any.
 fn client(server_ca: &Ca, cert: Option<&ClientCert>) -> Arc<rustls::ClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        weir_tls::crypto::provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()

@@ -46,7 +46,7 @@ async fn tls_member(issuer: &Ca) -> (SocketAddr, Arc<AtomicU32>) {
     let cert = params.signed_by(&key, &issuer.cert, &issuer.key).unwrap();
     let der_key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        weir_tls::crypto::provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()

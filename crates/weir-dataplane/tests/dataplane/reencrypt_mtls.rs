@@ -35,7 +35,7 @@ async fn member(issuer: &Ca, serial: u64, clients: &Ca) -> Member {
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &issuer.cert, &issuer.key).unwrap();
     let der_key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = weir_tls::crypto::shared_provider();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(clients.cert.der().clone()).unwrap();
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
