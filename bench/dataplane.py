@@ -154,10 +154,12 @@ def api(url, method, path, token, body=None):
 class Weir:
     """A `weir serve` with a tenant, a load balancer and helpers."""
 
-    def __init__(self, procs, work, workers, vip_net, store_url=None, dataplane=True, setup=True):
+    def __init__(self, procs, work, workers, vip_net, store_url=None, dataplane=True, setup=True,
+                 binary=None, extra=""):
         """`store_url`: a PostgreSQL registry instead of SQLite; `setup`:
         create a tenant and a load balancer (a second node of a shared
-        registry needs none)."""
+        registry needs none); `binary`: another weir than WEIR; `extra`:
+        more `[dataplane]` settings."""
         self.dir = tempfile.mkdtemp(prefix="weir-dp-", dir=work)
         cfg = f"{self.dir}/weir.toml"
         store = f'url = "{store_url}"' if store_url else 'durability = "normal"'
@@ -175,9 +177,9 @@ listeners_per_load_balancer = 1000
 enabled = {"true" if dataplane else "false"}
 workers = {workers}
 egress_allow = ["127.0.0.0/8"]
-""")
+{extra}""")
         env = dict(os.environ, WEIR_ADMIN_TOKEN=ADMIN, WEIR_LOG="warn", WEIR_EGRESS_ALLOW="127.0.0.0/8")
-        self.proc = procs.start([WEIR, "serve", "--data-dir", self.dir, "--listen", "127.0.0.1:0", "--config", cfg],
+        self.proc = procs.start([binary or WEIR, "serve", "--data-dir", self.dir, "--listen", "127.0.0.1:0", "--config", cfg],
                                 env=env, stdout=subprocess.PIPE, text=True)
         line = ""
         deadline = time.time() + 30
