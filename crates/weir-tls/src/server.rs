@@ -190,8 +190,8 @@ pub fn server_config_verifying(
         names.push(leaf_dns_names(leaf));
         let key = PrivateKeyDer::from_pem_slice(m.key_pem.as_bytes())
             .map_err(|_| format!("certificate {}: the private key is not PEM", m.id))?;
-        let signer = crate::crypto::signing_key(&key)
-            .map_err(|e| format!("certificate {}: {e}", m.id))?;
+        let signer =
+            crate::crypto::signing_key(&key).map_err(|e| format!("certificate {}: {e}", m.id))?;
         keys.push(Arc::new(CertifiedKey::new(chain, signer)));
     }
     let resolver = SniResolver {

@@ -42,14 +42,13 @@ async fn recording_member(tls: bool) -> (SocketAddr, mpsc::UnboundedReceiver<Str
     let acceptor = tls.then(|| {
         let cert = rcgen::generate_simple_self_signed(vec!["member.test".to_owned()]).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            weir_tls::crypto::provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key)
-        .unwrap();
+        let config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(weir_tls::crypto::provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.cert.der().clone()], key)
+                .unwrap();
         tokio_rustls::TlsAcceptor::from(Arc::new(config))
     });
     tokio::spawn(async move {

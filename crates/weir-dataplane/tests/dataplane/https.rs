@@ -72,13 +72,12 @@ impl Ca {
     pub(crate) fn client(&self, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.cert.der().clone()).unwrap();
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            weir_tls::crypto::provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(weir_tls::crypto::provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Arc::new(config)
     }
@@ -91,13 +90,11 @@ impl Ca {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.cert.der().clone()).unwrap();
         Arc::new(
-            rustls::ClientConfig::builder_with_provider(Arc::new(
-                weir_tls::crypto::provider(),
-            ))
-            .with_protocol_versions(&[version])
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
+            rustls::ClientConfig::builder_with_provider(Arc::new(weir_tls::crypto::provider()))
+                .with_protocol_versions(&[version])
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
         )
     }
 }
@@ -210,7 +207,10 @@ async fn get<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut S) -> (String, String
 }
 
 /// [`get`] with more header lines (each ending in CRLF).
-async fn get_with<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut S, extra: &str) -> (String, String) {
+async fn get_with<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut S,
+    extra: &str,
+) -> (String, String) {
     let request = format!("GET / HTTP/1.1\r\nHost: app.test\r\n{extra}\r\n");
     conn.write_all(request.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
@@ -345,7 +345,11 @@ async fn heads_longer_than_the_idle_buffer_are_read_whole() {
         assert!(n > 0, "closed before a whole response");
         reply.extend_from_slice(&chunk[..n]);
     }
-    assert!(reply.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&reply));
+    assert!(
+        reply.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
 }
 
 #[tokio::test]

@@ -95,12 +95,11 @@ impl ClientCa {
 
 /// A client trusting the listener's server CA, presenting `cert` if any.
 fn client(server_ca: &Ca, cert: Option<&ClientCert>) -> Arc<rustls::ClientConfig> {
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        weir_tls::crypto::provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(server_ca.roots());
+    let builder =
+        rustls::ClientConfig::builder_with_provider(Arc::new(weir_tls::crypto::provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(server_ca.roots());
     Arc::new(match cert {
         Some(c) => builder
             .with_client_auth_cert(

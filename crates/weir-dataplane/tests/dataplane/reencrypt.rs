@@ -45,14 +45,13 @@ async fn tls_member(issuer: &Ca) -> (SocketAddr, Arc<AtomicU32>) {
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &issuer.cert, &issuer.key).unwrap();
     let der_key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        weir_tls::crypto::provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.der().clone()], der_key)
-    .unwrap();
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(weir_tls::crypto::provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der_key)
+            .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
