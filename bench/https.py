@@ -23,7 +23,8 @@ the same rounds as `weir-base`. Modes (`--modes`, default all):
   idle        memory per idle TLS connection: `--idle` connections
               opened (TLS 1.3 handshake done, no request), RSS of the
               proxy's processes before and with them open, divided by the
-              count. 9,500 by default: HAProxy reserves two descriptors per
+              count, from the first round only (fresh processes: HAProxy and
+              nginx keep their pools afterwards). 9,500 by default: HAProxy reserves two descriptors per
               `maxconn`, so under a hard limit of 20,000 descriptors (this
               machine's, which root cannot raise in its container) it holds
               at most 9,993 connections; give 10000 where the limit allows.
@@ -301,6 +302,11 @@ def report(results, cases, names, rounds):
         med = {}
         for name in names:
             runs = results[(case, name)]
+            if mode == "idle":
+                # Only a fresh process's growth counts: HAProxy and nginx
+                # keep their pools after the first round's connections
+                # close, and grow by nothing in the next.
+                runs = runs[:1]
             vals = sorted(x[key] for x in runs if x[key] is not None)
             med[name] = statistics.median(vals) if vals else None
             rate = ""
