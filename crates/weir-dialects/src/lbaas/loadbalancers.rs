@@ -172,6 +172,9 @@ pub(super) async fn update_lb(
                     .admin_state_up
                     .map(|up| if up { LbAction::Start } else { LbAction::Stop }),
                 tags,
+                // No dialect names a VIP mode: its load balancers keep
+                // whatever the operator set natively.
+                vip_mode: None,
             },
         )
         .await
