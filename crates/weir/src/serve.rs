@@ -75,7 +75,13 @@ async fn run(
     // A successor on the same node would meet its predecessor's leases
     // and VIP addresses half-released; in `failover` mode a planned
     // restart is a stop (the VIPs move to another node) and a start.
-    if takeover && config.settings.cluster.vip_mode == weir_core::cluster::VipMode::Failover {
+    if takeover
+        && config
+            .settings
+            .cluster
+            .vip_modes
+            .contains(weir_core::cluster::VipMode::Failover)
+    {
         return Err(
             "--takeover is refused in cluster.vip_mode = \"failover\": stop the node \
              (SIGTERM: its VIPs move to another node at once) and start it again"

@@ -121,6 +121,8 @@ pub(super) async fn create_lb(
                 description: req.description,
                 tags,
                 flavor_id,
+                // The deployment's mode: no dialect names one.
+                vip_mode: None,
             },
         )
         .await
