@@ -24,6 +24,7 @@ mod anycast;
 mod bird;
 mod leases;
 pub mod metrics;
+pub mod remote;
 mod vip;
 
 /// `[cluster]` as written in the settings file.
