@@ -296,3 +296,119 @@ fn further_vip_modes_need_what_their_mode_needs() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A listener with one tagging backend on load balancer `lb` at `vip`:
+/// the front address.
+fn listener_with_backend(url: &str, token: &str, lb: &Value, tag: &'static str) -> SocketAddr {
+    let vip: std::net::IpAddr = lb["vip"].as_str().unwrap().parse().unwrap();
+    let port = std::net::TcpListener::bind((vip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (status, listener) = request(
+        "POST",
+        &format!(
+            "{url}/v1/loadbalancers/{}/listeners",
+            lb["id"].as_str().unwrap()
+        ),
+        token,
+        Some(json!({"protocol": "tcp", "port": port})),
+    );
+    assert_eq!(status, 201, "{listener}");
+    let backend = tagging_backend(tag);
+    let (status, body) = request(
+        "POST",
+        &format!(
+            "{url}/v1/listeners/{}/backends",
+            listener["id"].as_str().unwrap()
+        ),
+        token,
+        Some(json!({"backends": [{"address": "127.0.0.1", "port": backend.port()}]})),
+    );
+    assert_eq!(status, 201, "{body}");
+    SocketAddr::new(vip, port)
+}
+
+/// On PostgreSQL, a deployment of `none` that may lease: only the load
+/// balancer in `failover` gets a lease, both are served (the gate passes
+/// the unleased one), and a mode change releases or takes the lease.
+/// The held VIP goes on `lo` as a /32 inside 127/8, which is there
+/// anyway; it runs out by its kernel lifetime once the node is gone.
+#[test]
+fn only_failover_load_balancers_are_leased_and_a_mode_change_moves_the_lease() {
+    let Some(store_url) = crate::shared_store::postgres_schema_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = loopback_config(dir.path(), 181, 45);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[store]\nurl = \"{store_url}\"\n\n[cluster]\nnode_timeout_ms = 600\n\
+         vip_mode = \"none\"\nvip_modes = [\"failover\"]\nvip_interface = \"lo\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let admin = "vip-mode-lease-admin";
+    let served = serve_with(dir.path(), Some(admin), Some(&config));
+    let url = &served.url;
+    let (token, subnet) = tenant(url, admin);
+    let create = |body: Value| {
+        let (status, lb) = request("POST", &format!("{url}/v1/loadbalancers"), admin, Some(body));
+        assert_eq!(status, 201, "{lb}");
+        lb
+    };
+    let plain = create(json!({"subnet_id": subnet}));
+    let leased = create(json!({"subnet_id": subnet, "vip_mode": "failover"}));
+    assert_eq!(leased["vip_mode"], "failover");
+    let plain_front = listener_with_backend(url, &token, &plain, "plain");
+    let leased_front = listener_with_backend(url, &token, &leased, "leased");
+    let lease_of = |vip: std::net::IpAddr| {
+        let text = ureq::get(&format!("{url}/metrics"))
+            .set("Authorization", &format!("Bearer {admin}"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        text.contains(&format!("weir_vip_lease_epoch{{vip=\"{vip}\""))
+    };
+    assert!(
+        eventually(Duration::from_secs(15), || lease_of(leased_front.ip())),
+        "the failover load balancer's VIP was never leased"
+    );
+    until_tag(leased_front, "leased");
+    until_tag(plain_front, "plain");
+    assert!(!lease_of(plain_front.ip()), "a none VIP is never leased");
+    let (_, nodes) = request("GET", &format!("{url}/v1/nodes"), admin, None);
+    let vips = nodes["nodes"][0]["vips"].clone();
+    for front in [plain_front, leased_front] {
+        assert!(
+            vips.as_array()
+                .unwrap()
+                .contains(&json!(front.ip().to_string())),
+            "{nodes}"
+        );
+    }
+
+    // Swap the two: the lease goes with the mode, both stay served.
+    let (status, body) = patch_lb(
+        url,
+        admin,
+        leased["id"].as_str().unwrap(),
+        json!({"vip_mode": "none"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = patch_lb(
+        url,
+        admin,
+        plain["id"].as_str().unwrap(),
+        json!({"vip_mode": "failover"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        eventually(Duration::from_secs(15), || !lease_of(leased_front.ip())
+            && lease_of(plain_front.ip())),
+        "the lease did not follow the mode"
+    );
+    until_tag(leased_front, "leased");
+    until_tag(plain_front, "plain");
+}
