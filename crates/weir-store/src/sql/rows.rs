@@ -174,9 +174,11 @@ pub(super) fn lb_from(row: &impl Columns) -> StoreResult<LoadBalancer> {
         flavor_id: row.opt_text("flavor_id")?.map(FlavorId::new),
         vip_mode: match row.opt_text("vip_mode")? {
             None => None,
-            Some(text) => Some(weir_core::cluster::VipMode::parse(&text).ok_or_else(|| {
-                StoreError::Corrupt(format!("load_balancers.vip_mode {text:?}"))
-            })?),
+            Some(text) => {
+                Some(weir_core::cluster::VipMode::parse(&text).ok_or_else(|| {
+                    StoreError::Corrupt(format!("load_balancers.vip_mode {text:?}"))
+                })?)
+            }
         },
     })
 }

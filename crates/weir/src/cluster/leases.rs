@@ -248,8 +248,11 @@ pub async fn run(
                 }
             }
         }
-        ctx.metrics
-            .serving(VipMode::Failover, &vips(&ctx), &mine.keys().copied().collect());
+        ctx.metrics.serving(
+            VipMode::Failover,
+            &vips(&ctx),
+            &mine.keys().copied().collect(),
+        );
         super::report_unmanaged(&ctx, record.holds_vips);
     }
 }

@@ -273,7 +273,10 @@ pub fn spawn(control: Control, store: Arc<dyn Store>, token: String, node_timeou
             if answered > 0 && !installed {
                 control.set_live_view(view.clone());
                 installed = true;
-                tracing::info!(peers = answered, "showing live state read from the nodes with a data plane");
+                tracing::info!(
+                    peers = answered,
+                    "showing live state read from the nodes with a data plane"
+                );
             }
             match error {
                 Some(e) if !failing => {
@@ -320,7 +323,10 @@ mod tests {
         let stats = stats.unwrap();
         assert_eq!((stats.active_connections, stats.total_connections), (3, 7));
         assert_eq!(stats.request_errors, 1);
-        assert!(!m.listeners.contains_key(&ListenerId::new("l2")), "an unknown state is left out");
+        assert!(
+            !m.listeners.contains_key(&ListenerId::new("l2")),
+            "an unknown state is left out"
+        );
         // The first node's (by id) verdict on a backend stands.
         assert_eq!(
             m.backends.get(&BackendId::new("b1")).unwrap().state,
@@ -342,7 +348,10 @@ mod tests {
         };
         assert_eq!(peer_address(&node), None);
         node.data_addresses = vec!["198.18.0.5".into()];
-        assert_eq!(peer_address(&node), Some("198.18.0.5:8480".parse().unwrap()));
+        assert_eq!(
+            peer_address(&node),
+            Some("198.18.0.5:8480".parse().unwrap())
+        );
         node.api_address = "127.0.0.1:9".into();
         assert_eq!(peer_address(&node), Some("127.0.0.1:9".parse().unwrap()));
         node.api_address = "not an address".into();

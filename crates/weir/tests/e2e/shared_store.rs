@@ -175,7 +175,13 @@ fn a_backend_registered_on_one_node_is_served_by_another() {
         last["backends"][0]["status"]["state"] == "healthy"
     });
     assert!(shown.is_some(), "no live state on the API node: {last}");
-    let (_, lb_view) = on(&api_only, "GET", &format!("/v1/loadbalancers/{lb_id}"), &token, None);
+    let (_, lb_view) = on(
+        &api_only,
+        "GET",
+        &format!("/v1/loadbalancers/{lb_id}"),
+        &token,
+        None,
+    );
     assert_eq!(lb_view["operating_status"]["state"], "active", "{lb_view}");
     // The route it reads is the nodes' (and the operator's), no one else's.
     let live_url = |node: &Served| format!("{}/v1/cluster/live", node.url);

@@ -88,7 +88,10 @@ fn a_vip_mode_is_the_operators_and_one_the_deployment_runs() {
     let (status, body) = patch_lb(url, admin, id, json!({"vip_mode": "failover"}));
     assert_eq!(status, 400, "{body}");
     let (_, shown) = request("GET", &format!("{url}/v1/loadbalancers/{id}"), &token, None);
-    assert_eq!(shown["vip_mode"], "none", "a refused change keeps it: {shown}");
+    assert_eq!(
+        shown["vip_mode"], "none",
+        "a refused change keeps it: {shown}"
+    );
     let (status, body) = patch_lb(url, admin, id, json!({"name": "front"}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["vip_mode"], "none", "{body}");
@@ -200,9 +203,8 @@ fn a_mode_change_moves_the_vip_between_anycast_and_none() {
     assert_eq!(status, 201, "{body}");
     let front = SocketAddr::new(vip, port);
     until_tag(front, "any");
-    let names_vip = || {
-        std::fs::read_to_string(&include).is_ok_and(|t| t.contains(&format!("{vip}/32")))
-    };
+    let names_vip =
+        || std::fs::read_to_string(&include).is_ok_and(|t| t.contains(&format!("{vip}/32")));
     let served_metric = |value: u8| {
         let text = ureq::get(&format!("{url}/metrics"))
             .set("Authorization", &format!("Bearer {admin}"))
@@ -353,7 +355,12 @@ fn only_failover_load_balancers_are_leased_and_a_mode_change_moves_the_lease() {
     let url = &served.url;
     let (token, subnet) = tenant(url, admin);
     let create = |body: Value| {
-        let (status, lb) = request("POST", &format!("{url}/v1/loadbalancers"), admin, Some(body));
+        let (status, lb) = request(
+            "POST",
+            &format!("{url}/v1/loadbalancers"),
+            admin,
+            Some(body),
+        );
         assert_eq!(status, 201, "{lb}");
         lb
     };
