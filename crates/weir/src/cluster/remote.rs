@@ -213,10 +213,12 @@ fn fetch(addr: SocketAddr, token: &str) -> Result<Snapshot, String> {
     serde_json::from_reader(reader).map_err(|e| e.to_string())
 }
 
-/// Starts asking the peers, every sixth of the node timeout (at least
-/// 250 ms); installs the view in `control` once one has answered.
+/// Starts asking the peers, every sixth of the node timeout but at most
+/// once a second (each answer names every listener and backend, so a
+/// large registry's is not small); installs the view in `control` once
+/// one has answered.
 pub fn spawn(control: Control, store: Arc<dyn Store>, token: String, node_timeout_ms: u64) {
-    let every = Duration::from_millis((node_timeout_ms / 6).max(250));
+    let every = Duration::from_millis((node_timeout_ms / 6).max(1000));
     let view = Arc::new(RemoteLive {
         merged: Mutex::default(),
         applied: watch::Sender::new(u64::MAX),
