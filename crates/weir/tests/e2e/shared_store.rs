@@ -174,7 +174,8 @@ fn a_backend_registered_on_one_node_is_served_by_another() {
         last = listed;
         last["backends"][0]["status"]["state"] == "healthy"
     });
-    assert!(shown.is_some(), "no live state on the API node: {last}");
+    let shown = shown.unwrap_or_else(|| panic!("no live state on the API node: {last}"));
+    eprintln!("live state on the node without a data plane after {shown:?}");
     let (_, lb_view) = on(
         &api_only,
         "GET",
