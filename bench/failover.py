@@ -8,20 +8,29 @@ benchmarking range): no packet leaves them. PostgreSQL is a throwaway
 cluster listening on a Unix socket only (a file in a temporary directory,
 which every namespace sees), so no database packet exists at all.
 
+Each node reaches PostgreSQL through a forwarding proxy of its own (a
+Unix socket per node), which the test can cut: a partition of that node
+from the database while its clients still reach it.
+
 A client loop in the client namespace opens a new TCP connection to the
 VIP every 10 ms (bounded in count and time) and sends an HTTP request;
 an ARP prober there asks who has the VIP every 20 ms and records every
 hardware address that answers each question. Each round kills the owning
 node with SIGKILL, measures the gap until requests succeed again (through
 the other node) and the failed requests, then restarts the killed node
-(which must not take the VIP back).
+(which must not take the VIP back). Then each partition round cuts the
+owner's database path while the client loop runs, measures when the
+owner takes the VIP off its interface (the fence: within 5T/6 of the
+cut) and when the other node puts it on, heals the cut, and checks that
+the old owner takes nothing back.
 
-Usage (root): bench/failover.py [--kills N] [--timeout-ms T] [--weir PATH]
+Usage (root): bench/failover.py [--kills N] [--partitions N] [--timeout-ms T] [--weir PATH]
 Exits 0 with a notice when it cannot create namespaces (not root, no
 `ip netns`); with --check, exits non-zero unless every kill failed over
 to the other node, the killed node's address went, the restarted node
-took nothing back, a SIGTERM failed over too, and no ARP question was
-answered by two MACs.
+took nothing back, every partitioned owner took its address off before
+the other node put it on and took nothing back once healed, a SIGTERM
+failed over too, and no ARP question was answered by two MACs.
 """
 
 import argparse
@@ -95,7 +104,21 @@ class World:
         sh("runuser", "-u", "postgres", "--", self.pg_bin("initdb"), "-D", pg, "-U", "weir", "--auth=trust", "-N")
         sh("runuser", "-u", "postgres", "--", self.pg_bin("pg_ctl"), "-D", pg, "-w", "-l", os.path.join(pg, "log"),
            "-o", f"-k {pg} -c listen_addresses='' -c fsync=off", "start")
-        return f"postgres://weir@localhost/postgres?host={pg}"
+        return pg
+
+    def proxy(self, key, pg):
+        """Starts `key`'s path to PostgreSQL; returns its process and URL."""
+        d = os.path.join(self.tmp, f"px-{key}")
+        os.mkdir(d)
+        sock = os.path.join(d, ".s.PGSQL.5432")
+        p = subprocess.Popen([sys.executable, "-c", PROXY, sock, os.path.join(pg, ".s.PGSQL.5432")])
+        self.procs.append(p)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock + ".ready"):
+            if time.monotonic() > deadline or p.poll() is not None:
+                raise SystemExit(f"the database proxy of {key} did not start")
+            time.sleep(0.02)
+        return p, f"postgres://weir@localhost/postgres?host={d}"
 
 
 def api(world, ns, method, path, body=None, token=ADMIN):
@@ -207,6 +230,55 @@ with open(out, "w", buffering=1) as f:
 """
 
 
+# A node's own path to PostgreSQL: accepts on `listen` (a Unix socket)
+# and forwards to `upstream`. SIGUSR1 cuts it: nothing more flows either
+# way and new connections wait, as behind a dropped link; SIGUSR2 heals
+# it: the frozen connections are closed (as a partition longer than the
+# peers' patience would end them) and new ones flow again.
+PROXY = r"""
+import asyncio, os, signal, sys
+listen, upstream = sys.argv[1], sys.argv[2]
+async def main():
+    flowing = asyncio.Event(); flowing.set()
+    pairs = set()
+    async def pump(r, w):
+        try:
+            while True:
+                data = await r.read(65536)
+                if not data:
+                    break
+                await flowing.wait()
+                w.write(data); await w.drain()
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            w.close()
+    async def serve(cr, cw):
+        await flowing.wait()
+        try:
+            ur, uw = await asyncio.open_unix_connection(upstream)
+        except OSError:
+            cw.close(); return
+        tasks = [asyncio.ensure_future(pump(cr, uw)), asyncio.ensure_future(pump(ur, cw))]
+        pair = (tasks[0], tasks[1], cw, uw); pairs.add(pair)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        pairs.discard(pair)
+    def cut():
+        flowing.clear()
+    def heal():
+        for a, b, cw, uw in list(pairs):
+            a.cancel(); b.cancel(); cw.close(); uw.close()
+        flowing.set()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, cut)
+    loop.add_signal_handler(signal.SIGUSR2, heal)
+    server = await asyncio.start_unix_server(serve, listen)
+    open(listen + ".ready", "w").close()
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
 def owner(world, alive):
     for key in alive:
         nodes = api(world, key, "GET", "/v1/nodes").get("nodes", [])
@@ -224,6 +296,67 @@ def read_lines(path):
         return []
 
 
+def has_vip(world, key, vip):
+    addrs = sh("ip", "-n", world.ns[key], "-o", "addr", "show", "dev", "eth0").stdout
+    return f" {vip}/" in addrs
+
+
+def partition(world, nodes, proxies, vip, client_out, timeout_ms, n):
+    """Cuts the owner from the database (not from its clients), measures
+    the fence and the move, heals the cut and checks nothing moves back."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        lines = read_lines(client_out)
+        name = owner(world, nodes)[0]
+        if lines and lines[-1][1] and name and has_vip(world, name, vip):
+            break
+        time.sleep(0.05)
+    else:
+        raise SystemExit("no node serves the VIP before the partition")
+    other = "n2" if name == "n1" else "n1"
+    cut_at = time.time()
+    proxies[name].send_signal(signal.SIGUSR1)
+    # Watch both interfaces: when the owner's address goes and when the
+    # other node's comes (polled every few ms; bounded in time).
+    # The order is proven only when the owner's address was seen gone in
+    # an earlier poll than the other's was seen present.
+    off = on = None
+    off_poll = on_poll = None
+    polls = 0
+    deadline = time.monotonic() + 10 * timeout_ms / 1000 + 5
+    while time.monotonic() < deadline and (off is None or on is None):
+        polls += 1
+        if off is None and not has_vip(world, name, vip):
+            off, off_poll = time.time() - cut_at, polls
+        if on is None and has_vip(world, other, vip):
+            on, on_poll = time.time() - cut_at, polls
+    # The clients' view: the first request to fail after the cut and the
+    # first to succeed after that.
+    deadline = time.monotonic() + 10
+    gap = failed = None
+    while time.monotonic() < deadline and gap is None:
+        time.sleep(0.05)
+        after = [l for l in read_lines(client_out) if l[0] > cut_at]
+        first_bad = next((i for i, l in enumerate(after) if not l[1]), None)
+        if first_bad is None:
+            continue
+        back = next((l for l in after[first_bad:] if l[1]), None)
+        if back:
+            gap = back[0] - after[first_bad][0]
+            failed = sum(1 for l in after if l[0] <= back[0] and not l[1])
+    new_owner = owner(world, [other])[0]
+    # Heal, give the old owner three lease times, and look again.
+    proxies[name].send_signal(signal.SIGUSR2)
+    time.sleep(3 * timeout_ms / 1000)
+    taken_back = owner(world, nodes)[0] != other or has_vip(world, name, vip)
+    result = {"partition": n, "owner": name, "new_owner": new_owner,
+              "owner_off_s": off, "other_on_s": on, "gap_s": gap, "failed": failed or 0,
+              "fenced_first": off_poll is not None and on_poll is not None and off_poll < on_poll,
+              "taken_back": taken_back}
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def run(args):
     world = World(os.getpid() % 10000)
     try:
@@ -234,9 +367,12 @@ def run(args):
         return 0
     results = []
     try:
-        store_url = world.postgres()
+        pg = world.postgres()
+        proxies, urls = {}, {}
+        for k in ("n1", "n2"):
+            proxies[k], urls[k] = world.proxy(k, pg)
         world.spawn("be", [sys.executable, "-c", BACKEND])
-        nodes = {k: start_node(world, k, args.weir, store_url, args.timeout_ms) for k in ("n1", "n2")}
+        nodes = {k: start_node(world, k, args.weir, urls[k], args.timeout_ms) for k in ("n1", "n2")}
         project = api(world, "n1", "POST", "/v1/projects", {"name": "failover"})
         vpc = api(world, "n1", "POST", "/v1/vpcs", {"project_id": project["id"], "cidr": "10.0.0.0/16"})
         subnet = api(world, "n1", "POST", "/v1/subnets", {"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})
@@ -251,7 +387,7 @@ def run(args):
         deadline = time.monotonic() + 20
         while owner(world, nodes)[0] is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        limit = 25.0 * args.kills + 30
+        limit = 25.0 * args.kills + 15.0 * args.partitions + 30
         client_out = os.path.join(world.tmp, "client.jsonl")
         arp_out = os.path.join(world.tmp, "arp.jsonl")
         client = world.spawn("c", [sys.executable, "-c", CLIENT, vip, str(limit), str(int(limit * 100)), client_out])
@@ -294,12 +430,14 @@ def run(args):
             results.append({"kill": i + 1, "owner": name, "new_owner": new_owner, "gap_s": gap,
                             "failed": failed, "old_address_gone_after_s": gone})
             print(json.dumps(results[-1]), flush=True)
-            nodes[name] = start_node(world, name, args.weir, store_url, args.timeout_ms)
+            nodes[name] = start_node(world, name, args.weir, urls[name], args.timeout_ms)
             time.sleep(3 * args.timeout_ms / 1000)
             back = owner(world, nodes)[0]
             if back != new_owner:
                 results[-1]["stolen_back"] = True
                 print(f"the restarted node took the VIP: {back}", flush=True)
+        cuts = [partition(world, nodes, proxies, vip, client_out, args.timeout_ms, i + 1)
+                for i in range(args.partitions)]
         # A planned stop (SIGTERM): the owner lets go and releases its
         # lease, so the other node takes the VIP at its next round.
         time.sleep(1)
@@ -334,11 +472,19 @@ def run(args):
             "macs_seen": macs,
             "requests": len(read_lines(client_out)),
             "sigterm": term,
+            "partitions": len(cuts),
+            "partition_owner_off_median_s": statistics.median(
+                [c["owner_off_s"] for c in cuts if c["owner_off_s"] is not None] or [float("nan")]),
+            "partition_gap_median_s": statistics.median(
+                [c["gap_s"] for c in cuts if c["gap_s"] is not None] or [float("nan")]),
+            "partition_failed_median": statistics.median([c["failed"] for c in cuts] or [0]),
+            "fence_s": 5 * args.timeout_ms / 6000,
         }
         print(json.dumps(summary), flush=True)
         if args.check:
             ok = summary["recovered"] == args.kills and term is not None and not double and all(
-                r["old_address_gone_after_s"] is not None and not r.get("stolen_back") for r in results)
+                r["old_address_gone_after_s"] is not None and not r.get("stolen_back") for r in results) and all(
+                c["fenced_first"] and not c["taken_back"] and c["new_owner"] for c in cuts)
             if not ok:
                 print("failover check FAILED", flush=True)
                 return 1
@@ -351,6 +497,7 @@ def run(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=10)
+    ap.add_argument("--partitions", type=int, default=10)
     ap.add_argument("--timeout-ms", type=int, default=600)
     ap.add_argument("--weir", default="target/debug/weir")
     ap.add_argument("--check", action="store_true")
