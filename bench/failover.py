@@ -406,6 +406,14 @@ def run(args):
             killed_at = time.time()
             nodes[name].send_signal(signal.SIGKILL)
             nodes[name].wait()
+            # The dead node's address goes: taken off by its guard, or else
+            # with its kernel lifetime (polled every few ms from the kill).
+            gone = None
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if not has_vip(world, name, vip):
+                    gone = time.time() - killed_at
+                    break
             deadline = time.monotonic() + 20
             recovered = None
             while time.monotonic() < deadline and recovered is None:
@@ -417,15 +425,6 @@ def run(args):
             after = [l for l in read_lines(client_out) if killed_at < l[0] <= (recovered or time.time())]
             failed = sum(1 for l in after if not l[1])
             new_owner = owner(world, [survivor])[0]
-            # The dead node's address goes with its kernel lifetime.
-            gone = None
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                addrs = sh("ip", "-n", world.ns[name], "-o", "addr", "show", "dev", "eth0").stdout
-                if f" {vip}/" not in addrs:
-                    gone = time.time() - killed_at
-                    break
-                time.sleep(0.05)
             gap = None if recovered is None else recovered - killed_at
             results.append({"kill": i + 1, "owner": name, "new_owner": new_owner, "gap_s": gap,
                             "failed": failed, "old_address_gone_after_s": gone})

@@ -3,8 +3,9 @@
 //! in `failover` mode the VIP leases it holds (`leases`) and the
 //! addresses it puts on its interface (`vip`); in `anycast` mode the VIPs
 //! it announces through BIRD (`anycast`, `bird`); the cluster's metrics
-//! (`metrics`). `serve` calls [`gate`] before the data plane starts and
-//! [`spawn`] once the API is bound.
+//! (`metrics`); the `failover` node's guard process that takes its VIPs
+//! off should it die (`guard`). `serve` calls [`gate`] before the data
+//! plane starts and [`spawn`] once the API is bound.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -21,6 +22,7 @@ use weir_store::Store;
 
 mod anycast;
 mod bird;
+pub mod guard;
 mod leases;
 pub mod metrics;
 mod vip;
@@ -411,7 +413,11 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
             let addresses = match interface {
                 // Whole seconds (the kernel's unit), at most the hold, so
                 // a crashed node's address goes about when its lease does.
-                Some(name) => Some(vip::Addresses::open(&name, lifetime_secs).await?),
+                Some(name) => Some(
+                    vip::Addresses::open(&name, lifetime_secs)
+                        .await?
+                        .guarded(guard::Guard::start(&name)?),
+                ),
                 None => None,
             };
             let (tell, leave) = watch::channel(false);

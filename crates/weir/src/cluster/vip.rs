@@ -6,8 +6,10 @@
 //!
 //! Each address is added with a valid lifetime of a few seconds and
 //! re-added (refreshing it) at every renewal: if the process dies without
-//! removing it (`kill -9`), the kernel drops it when the lifetime runs
-//! out, so a crashed node does not answer for the VIP for ever.
+//! removing it (`kill -9`), its guard ([`super::guard`]) removes it at
+//! once, and should the guard be gone too, the kernel drops it when the
+//! lifetime runs out, so a crashed node does not answer for the VIP for
+//! ever.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -26,6 +28,8 @@ pub struct Addresses {
     link: LinkAddr,
     /// Seconds the kernel keeps an address not refreshed.
     lifetime_secs: u32,
+    /// Told before an address goes on and after it comes off (`failover`).
+    guard: Option<super::guard::Guard>,
 }
 
 impl Addresses {
@@ -66,13 +70,32 @@ impl Addresses {
             mac,
             link: packet_link,
             lifetime_secs: lifetime_secs.max(1),
+            guard: None,
         })
+    }
+
+    /// From now on `guard` removes what is on should this process die.
+    pub fn guarded(mut self, guard: super::guard::Guard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// A successor serves on with the addresses that are on: the guard
+    /// must leave them when this process ends.
+    pub fn hand_over(&self) {
+        if let Some(guard) = &self.guard {
+            guard.hand_over();
+        }
     }
 
     /// Adds `vip` as a host address (/32, /128 without duplicate address
     /// detection, which would keep it unusable for a second), or
     /// refreshes its lifetime when it is there.
     pub async fn add(&self, vip: IpAddr) -> Result<(), String> {
+        // The guard hears of it first, so no moment has it on unguarded.
+        if let Some(guard) = &self.guard {
+            guard.on(vip);
+        }
         let prefix = if vip.is_ipv4() { 32 } else { 128 };
         let mut request = self.handle.address().add(self.index, vip, prefix).replace();
         let message = request.message_mut();
@@ -112,6 +135,9 @@ impl Addresses {
                 .execute()
                 .await
                 .map_err(|e| format!("cannot remove {vip} from {}: {e}", self.name))?;
+        }
+        if let Some(guard) = &self.guard {
+            guard.off(vip);
         }
         Ok(())
     }
