@@ -18,19 +18,23 @@ an ARP prober there asks who has the VIP every 20 ms and records every
 hardware address that answers each question. Each round kills the owning
 node with SIGKILL, measures the gap until requests succeed again (through
 the other node) and the failed requests, then restarts the killed node
-(which must not take the VIP back). Then each partition round cuts the
-owner's database path while the client loop runs, measures when the
+(which must not take the VIP back). Each takeover round restarts the
+owner with `weir serve --takeover` and counts failed requests (none may
+fail, and the VIP must stay on that node). Then each partition round
+cuts the owner's database path while the client loop runs, measures when the
 owner takes the VIP off its interface (the fence: within 5T/6 of the
 cut) and when the other node puts it on, heals the cut, and checks that
 the old owner takes nothing back.
 
-Usage (root): bench/failover.py [--kills N] [--partitions N] [--timeout-ms T] [--weir PATH]
+Usage (root): bench/failover.py [--kills N] [--takeovers N] [--partitions N] [--timeout-ms T]
+                               [--weir PATH]
 Exits 0 with a notice when it cannot create namespaces (not root, no
 `ip netns`); with --check, exits non-zero unless every kill failed over
 to the other node, the killed node's address went, the restarted node
-took nothing back, every partitioned owner took its address off before
-the other node put it on and took nothing back once healed, a SIGTERM
-failed over too, and no ARP question was answered by two MACs.
+took nothing back, no request failed across a takeover, every
+partitioned owner took its address off before the other node put it on
+and took nothing back once healed, a SIGTERM failed over too, and no ARP
+question was answered by two MACs.
 """
 
 import argparse
@@ -133,7 +137,7 @@ def api(world, ns, method, path, body=None, token=ADMIN):
         return {}
 
 
-def start_node(world, key, weir, store_url, timeout_ms):
+def start_node(world, key, weir, store_url, timeout_ms, takeover=False):
     data = os.path.join(world.tmp, key)
     os.makedirs(data, exist_ok=True)
     config = os.path.join(data, "weir.toml")
@@ -152,13 +156,19 @@ node_name = "{key}"
 node_timeout_ms = {timeout_ms}
 vip_mode = "failover"
 vip_interface = "eth0"
+[takeover]
+drain_timeout_ms = 1000
 """)
     env = dict(os.environ, WEIR_ADMIN_TOKEN=ADMIN, WEIR_LISTEN="127.0.0.1:8480", WEIR_LOG="warn",
                WEIR_EGRESS_ALLOW=f"{NET}.0/24")
     env.pop("WEIR_SECRETS_KEY", None)
     log = open(os.path.join(data, "log"), "a")
-    proc = world.spawn(key, [weir, "serve", "--config", config, "--data-dir", data],
+    proc = world.spawn(key, [weir, "serve", "--config", config, "--data-dir", data,
+                             *(["--takeover"] if takeover else [])],
                        env=env, stdout=log, stderr=log)
+    if takeover:
+        # The predecessor answers /healthz until it has handed over.
+        return proc
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if api(world, key, "GET", "/healthz").get("status") == "ok":
@@ -301,6 +311,38 @@ def has_vip(world, key, vip):
     return f" {vip}/" in addrs
 
 
+def takeover(world, nodes, urls, vip, client_out, args, n):
+    """Restarts the owner with `weir serve --takeover` under the client
+    loop: the successor (same node id) adopts the leases and the address;
+    nothing may fail and the VIP must stay on that node."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        lines = read_lines(client_out)
+        name = owner(world, nodes)[0]
+        if lines and lines[-1][1] and name and has_vip(world, name, vip):
+            break
+        time.sleep(0.05)
+    else:
+        raise SystemExit("no node serves the VIP before the takeover")
+    old = nodes[name]
+    started = time.time()
+    new = start_node(world, name, args.weir, urls[name], args.timeout_ms, takeover=True)
+    try:
+        old.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"the predecessor of {name} never handed over")
+    nodes[name] = new
+    handed = time.time() - started
+    # Three lease times after the predecessor left: the successor renews.
+    time.sleep(3 * args.timeout_ms / 1000)
+    kept = owner(world, nodes)[0] == name and has_vip(world, name, vip) and new.poll() is None
+    window = [l for l in read_lines(client_out) if l[0] > started]
+    result = {"takeover": n, "node": name, "handed_over_after_s": handed, "requests": len(window),
+              "failed": sum(1 for l in window if not l[1]), "kept": kept}
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def partition(world, nodes, proxies, vip, client_out, timeout_ms, n):
     """Cuts the owner from the database (not from its clients), measures
     the fence and the move, heals the cut and checks nothing moves back."""
@@ -387,7 +429,7 @@ def run(args):
         deadline = time.monotonic() + 20
         while owner(world, nodes)[0] is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        limit = 25.0 * args.kills + 15.0 * args.partitions + 30
+        limit = 25.0 * args.kills + 15.0 * args.partitions + 15.0 * args.takeovers + 30
         client_out = os.path.join(world.tmp, "client.jsonl")
         arp_out = os.path.join(world.tmp, "arp.jsonl")
         client = world.spawn("c", [sys.executable, "-c", CLIENT, vip, str(limit), str(int(limit * 100)), client_out])
@@ -435,6 +477,8 @@ def run(args):
             if back != new_owner:
                 results[-1]["stolen_back"] = True
                 print(f"the restarted node took the VIP: {back}", flush=True)
+        handovers = [takeover(world, nodes, urls, vip, client_out, args, i + 1)
+                     for i in range(args.takeovers)]
         cuts = [partition(world, nodes, proxies, vip, client_out, args.timeout_ms, i + 1)
                 for i in range(args.partitions)]
         # A planned stop (SIGTERM): the owner lets go and releases its
@@ -478,12 +522,15 @@ def run(args):
                 [c["gap_s"] for c in cuts if c["gap_s"] is not None] or [float("nan")]),
             "partition_failed_median": statistics.median([c["failed"] for c in cuts] or [0]),
             "fence_s": 5 * args.timeout_ms / 6000,
+            "takeovers": len(handovers),
+            "takeover_failed": sum(h["failed"] for h in handovers),
         }
         print(json.dumps(summary), flush=True)
         if args.check:
             ok = summary["recovered"] == args.kills and term is not None and not double and all(
                 r["old_address_gone_after_s"] is not None and not r.get("stolen_back") for r in results) and all(
-                c["fenced_first"] and not c["taken_back"] and c["new_owner"] for c in cuts)
+                c["fenced_first"] and not c["taken_back"] and c["new_owner"] for c in cuts) and all(
+                h["failed"] == 0 and h["kept"] for h in handovers)
             if not ok:
                 print("failover check FAILED", flush=True)
                 return 1
@@ -497,6 +544,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=10)
     ap.add_argument("--partitions", type=int, default=10)
+    ap.add_argument("--takeovers", type=int, default=3)
     ap.add_argument("--timeout-ms", type=int, default=600)
     ap.add_argument("--weir", default="target/debug/weir")
     ap.add_argument("--check", action="store_true")

@@ -273,8 +273,17 @@ pub struct Gate {
     held: Option<leases::Held>,
 }
 
-/// Sets up the data plane's view of the topology before it starts.
-pub fn gate(settings: &ClusterSettings, topology: watch::Receiver<Arc<Topology>>) -> Gate {
+/// Sets up the data plane's view of the topology before it starts. A
+/// `failover` successor (`takeover`) starts with the VIPs its predecessor
+/// has on the interface open, so its data plane adopts their listening
+/// sockets instead of closing them; its first round with the store keeps
+/// those it holds and lets the others go.
+pub fn gate(
+    settings: &ClusterSettings,
+    config: &ClusterConfig,
+    takeover: bool,
+    topology: watch::Receiver<Arc<Topology>>,
+) -> Gate {
     match settings.vip_mode {
         // An anycast node serves every VIP: what it announces is BIRD's.
         VipMode::None | VipMode::Anycast => Gate {
@@ -282,7 +291,11 @@ pub fn gate(settings: &ClusterSettings, topology: watch::Receiver<Arc<Topology>>
             held: None,
         },
         VipMode::Failover => {
-            let (held, topology) = leases::Held::gate(topology);
+            let adopted = match (&config.vip_interface, takeover) {
+                (Some(interface), true) => vip::on_interface(interface),
+                _ => Default::default(),
+            };
+            let (held, topology) = leases::Held::gate(topology, adopted);
             Gate {
                 topology,
                 held: Some(held),
@@ -306,6 +319,9 @@ pub struct Context {
     /// node announces by.
     pub dataplane: Option<weir_dataplane::DataPlane>,
     pub metrics: Arc<metrics::ClusterMetrics>,
+    /// Started with `--takeover`: a predecessor with this node's id is
+    /// handing its sockets (and in `failover` mode its VIPs) over.
+    pub takeover: bool,
 }
 
 /// How `serve` ends.
@@ -322,7 +338,10 @@ pub enum Departure {
 pub struct Leave(Option<Leaving>);
 
 enum Leaving {
-    Failover(watch::Sender<bool>, tokio::sync::oneshot::Receiver<()>),
+    Failover(
+        watch::Sender<Option<Departure>>,
+        tokio::sync::oneshot::Receiver<()>,
+    ),
     Anycast(
         watch::Sender<Option<Departure>>,
         tokio::sync::oneshot::Receiver<()>,
@@ -330,15 +349,17 @@ enum Leaving {
 }
 
 impl Leave {
-    /// `failover`: takes the VIPs off the interface and releases their
-    /// leases, waiting at most two seconds for the store. `anycast` on a
+    /// `failover` on a stop: takes the VIPs off the interface and
+    /// releases their leases, waiting at most two seconds for the store;
+    /// on a hand-over: stops renewing and leaves the addresses to the
+    /// successor, which renews the same leases. `anycast` on a
     /// stop: withdraws every VIP from BIRD, waits 0.5 to 1 s for the routers
     /// and takes the addresses off (at most five seconds in all).
     pub async fn leave(self, departure: Departure) {
         match self.0 {
             None => {}
             Some(Leaving::Failover(tell, done)) => {
-                let _ = tell.send(true);
+                let _ = tell.send(Some(departure));
                 let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
             }
             Some(Leaving::Anycast(tell, done)) => {
@@ -420,7 +441,7 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
                 ),
                 None => None,
             };
-            let (tell, leave) = watch::channel(false);
+            let (tell, leave) = watch::channel(None);
             let (done, finished) = tokio::sync::oneshot::channel();
             tokio::spawn(leases::run(
                 ctx, record, timings, held, addresses, leave, done,

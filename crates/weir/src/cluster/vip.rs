@@ -18,6 +18,23 @@ use nix::sys::socket::{self, AddressFamily, LinkAddr, MsgFlags, SockFlag, SockTy
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, CacheInfo};
 use rtnetlink::packet_route::link::LinkAttribute;
 
+/// The addresses on `interface` now (none when it cannot be read).
+pub fn on_interface(interface: &str) -> std::collections::BTreeSet<IpAddr> {
+    let Ok(all) = nix::ifaddrs::getifaddrs() else {
+        return Default::default();
+    };
+    all.filter(|i| i.interface_name == interface)
+        .filter_map(|i| {
+            let address = i.address?;
+            if let Some(v4) = address.as_sockaddr_in() {
+                Some(IpAddr::V4(v4.ip()))
+            } else {
+                address.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+            }
+        })
+        .collect()
+}
+
 /// The interface the node's VIPs go on.
 pub struct Addresses {
     handle: rtnetlink::Handle,
