@@ -27,7 +27,10 @@ cut) and when the other node puts it on, heals the cut, and checks that
 the old owner takes nothing back.
 
 Usage (root): bench/failover.py [--kills N] [--takeovers N] [--partitions N] [--timeout-ms T]
-                               [--weir PATH]
+                               [--ipv6] [--kill-guard] [--weir PATH]
+--ipv6 makes the VIP an IPv6 address (neighbour discovery instead of ARP);
+--kill-guard kills each node's VIP guard with it, so the dead node's
+address outlives it and the taker's probe must wait for it to go.
 Exits 0 with a notice when it cannot create namespaces (not root, no
 `ip netns`); with --check, exits non-zero unless every kill failed over
 to the other node, the killed node's address went, the restarted node
@@ -49,6 +52,9 @@ import tempfile
 import time
 
 NET = "198.18.0"
+# With --ipv6 the VIP is an IPv6 address (documentation range, inside
+# the namespaces only): neighbour discovery instead of ARP.
+NET6 = "2001:db8:18:"
 ADMIN = "failover-admin"
 
 
@@ -76,6 +82,7 @@ class World:
             sh("ip", "link", "add", port, "netns", br, "type", "veth", "peer", "name", "eth0", "netns", ns)
             sh("ip", "-n", br, "link", "set", port, "master", "br0", "up")
             sh("ip", "-n", ns, "addr", "add", f"{NET}.{host}/24", "dev", "eth0")
+            sh("ip", "-n", ns, "addr", "add", f"{NET6}:{host}/64", "dev", "eth0", "nodad")
             sh("ip", "-n", ns, "link", "set", "eth0", "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
 
@@ -147,7 +154,7 @@ url = "{store_url}"
 [network]
 backend_ranges = ["{NET}.0/24"]
 external_backend_ranges = ["{NET}.0/24"]
-vip_ranges = ["{NET}.96/28"]
+vip_ranges = ["{NET}.96/28", "{NET6}:100/120"]
 [dataplane]
 workers = 1
 egress_allow = ["{NET}.0/24"]
@@ -289,6 +296,44 @@ asyncio.run(main())
 """
 
 
+# Who has the VIP (IPv6)? A neighbour solicitation every 20 ms; records
+# each one's advertising MACs.
+NDP = r"""
+import socket, struct, sys, time, json
+vip, limit, out = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86dd))
+s.bind(("eth0", 0)); s.settimeout(0.005)
+mac = s.getsockname()[4]
+target = socket.inet_pton(socket.AF_INET6, vip)
+me = socket.inet_pton(socket.AF_INET6, "2001:db8:18::2")
+group = bytes.fromhex("ff0200000000000000000001ff") + target[13:]
+def csum(data):
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+icmp = bytes([135, 0, 0, 0, 0, 0, 0, 0]) + target + bytes([1, 1]) + mac
+c = csum(me + group + struct.pack("!I", len(icmp)) + b"\0\0\0\x3a" + icmp)
+icmp = icmp[:2] + struct.pack("!H", c) + icmp[4:]
+req = (b"\x33\x33\xff" + target[13:] + mac + b"\x86\xdd"
+       + struct.pack("!IHBB", 0x60000000, len(icmp), 58, 255) + me + group + icmp)
+end = time.time() + limit
+with open(out, "w", buffering=1) as f:
+    while time.time() < end:
+        t = time.time(); s.send(req); seen = set(); stop = t + 0.015
+        while time.time() < stop:
+            try:
+                frame = s.recv(256)
+            except OSError:
+                continue
+            if (len(frame) >= 78 and frame[12:14] == b"\x86\xdd" and frame[20] == 58
+                    and frame[54] == 136 and frame[62:78] == target):
+                seen.add(frame[6:12].hex(":"))
+        f.write(json.dumps([t, sorted(seen)]) + "\n")
+        time.sleep(0.005)
+"""
+
+
 def owner(world, alive):
     for key in alive:
         nodes = api(world, key, "GET", "/v1/nodes").get("nodes", [])
@@ -416,10 +461,16 @@ def run(args):
         world.spawn("be", [sys.executable, "-c", BACKEND])
         nodes = {k: start_node(world, k, args.weir, urls[k], args.timeout_ms) for k in ("n1", "n2")}
         project = api(world, "n1", "POST", "/v1/projects", {"name": "failover"})
-        vpc = api(world, "n1", "POST", "/v1/vpcs", {"project_id": project["id"], "cidr": "10.0.0.0/16"})
-        subnet = api(world, "n1", "POST", "/v1/subnets", {"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})
+        cidrs = ("fd00:10::/48", "fd00:10:0:1::/64") if args.ipv6 else ("10.0.0.0/16", "10.0.1.0/24")
+        vpc = api(world, "n1", "POST", "/v1/vpcs", {"project_id": project["id"], "cidr": cidrs[0]})
+        subnet = api(world, "n1", "POST", "/v1/subnets", {"vpc_id": vpc["id"], "cidr": cidrs[1]})
+        assert "id" in subnet, (vpc, subnet)
         token = project["token"]
-        lb = api(world, "n1", "POST", "/v1/loadbalancers", {"subnet_id": subnet["id"]}, token)
+        lb_body = {"subnet_id": subnet["id"]}
+        if args.ipv6:
+            lb_body["vip"] = f"{NET6}:164"
+        lb = api(world, "n1", "POST", "/v1/loadbalancers", lb_body, token)
+        assert "id" in lb, lb
         listener = api(world, "n1", "POST", f"/v1/loadbalancers/{lb['id']}/listeners",
                        {"protocol": "tcp", "port": 80}, token)
         reg = api(world, "n1", "POST", f"/v1/listeners/{listener['id']}/backends",
@@ -433,7 +484,7 @@ def run(args):
         client_out = os.path.join(world.tmp, "client.jsonl")
         arp_out = os.path.join(world.tmp, "arp.jsonl")
         client = world.spawn("c", [sys.executable, "-c", CLIENT, vip, str(limit), str(int(limit * 100)), client_out])
-        arp = world.spawn("c", [sys.executable, "-c", ARP, vip, str(limit), arp_out])
+        arp = world.spawn("c", [sys.executable, "-c", NDP if args.ipv6 else ARP, vip, str(limit), arp_out])
         for i in range(args.kills):
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
@@ -445,6 +496,14 @@ def run(args):
             if name is None:
                 raise SystemExit("no node holds the VIP")
             survivor = "n2" if name == "n1" else "n1"
+            if args.kill_guard:
+                # The guard too (as a kill of the whole control group
+                # would): the address then lingers for its kernel
+                # lifetime, and the taker's probe must see it.
+                pid = nodes[name].pid
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    for child in f.read().split():
+                        os.kill(int(child), signal.SIGKILL)
             killed_at = time.time()
             nodes[name].send_signal(signal.SIGKILL)
             nodes[name].wait()
@@ -545,6 +604,9 @@ def main():
     ap.add_argument("--kills", type=int, default=10)
     ap.add_argument("--partitions", type=int, default=10)
     ap.add_argument("--takeovers", type=int, default=3)
+    ap.add_argument("--ipv6", action="store_true", help="an IPv6 VIP (neighbour discovery)")
+    ap.add_argument("--kill-guard", action="store_true",
+                    help="kill each node's VIP guard with it, so the taker's probe has an address to find")
     ap.add_argument("--timeout-ms", type=int, default=600)
     ap.add_argument("--weir", default="target/debug/weir")
     ap.add_argument("--check", action="store_true")

@@ -28,8 +28,9 @@ use weir_core::topology::Topology;
 use super::vip::Addresses;
 use super::{Context, Departure};
 
-/// How long a node taking a VIP listens for another host answering ARP
-/// for it: on one segment a reply takes well under a millisecond.
+/// How long a node taking a VIP listens for another host answering its
+/// ARP probe or neighbour solicitation for it: on one segment a reply
+/// takes well under a millisecond.
 const PROBE_WAIT: Duration = Duration::from_millis(30);
 
 /// The VIPs this node serves, as the gate task sees them.
