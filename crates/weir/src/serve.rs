@@ -191,6 +191,7 @@ async fn run(
         settings: config.takeover,
         exe,
         inherited,
+        successor_ready: leave.successor_ready(),
     })
     .await;
     crate::notify::stopping();

@@ -143,6 +143,10 @@ pub async fn run(
                     }
                     tracing::info!(vips = mine.len(), "handed the VIPs over to the successor");
                     let _ = done.send(());
+                    // The gate stays as it is while the data plane drains
+                    // (it would see a closed topology otherwise).
+                    let _keep = held;
+                    std::future::pending::<()>().await;
                     return;
                 }
                 // Shutting down: let go of every VIP now and expire the

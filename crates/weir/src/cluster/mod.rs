@@ -349,6 +349,22 @@ enum Leaving {
 }
 
 impl Leave {
+    /// What to do once a `--takeover` successor serves: a `failover`
+    /// node hands its VIPs over then (the successor renews their leases
+    /// and keeps the addresses), not at the end of its drain, so nothing
+    /// of this process (its lease loop, its guard) touches them again.
+    pub fn successor_ready(&self) -> Box<dyn Fn() + Send> {
+        match &self.0 {
+            Some(Leaving::Failover(tell, _)) => {
+                let tell = tell.clone();
+                Box::new(move || {
+                    let _ = tell.send(Some(Departure::HandOver));
+                })
+            }
+            _ => Box::new(|| {}),
+        }
+    }
+
     /// `failover` on a stop: takes the VIPs off the interface and
     /// releases their leases, waiting at most two seconds for the store;
     /// on a hand-over: stops renewing and leaves the addresses to the
