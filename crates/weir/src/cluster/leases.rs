@@ -14,6 +14,12 @@
 //! statement ran on the database, itself after `sent`; `hold` plus one
 //! round (the most the check can be late) is below `ttl`, so the old
 //! owner is gone first (`LeaseTimings`).
+//!
+//! A `--takeover` successor is the same node: it starts with the VIPs on
+//! its interface served (its gate opens them, so its data plane adopts
+//! their sockets), keeps those its first round renews and lets the rest
+//! go; its predecessor hands over at the successor's READY and leaves the
+//! addresses in place.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
