@@ -556,6 +556,13 @@ pub enum ListenerCmd {
         id: String,
         #[arg(long)]
         name: Option<String>,
+        /// Forward to this server group of the load balancer (see `weir
+        /// pool create`) instead of the listener's own pool.
+        #[arg(long, conflicts_with = "own_pool")]
+        group_pool: Option<String>,
+        /// Forward to the listener's own pool again.
+        #[arg(long)]
+        own_pool: bool,
         /// Replace the allow list with these networks; repeat for several.
         #[arg(long = "allow", conflicts_with = "allow_any")]
         allow: Vec<String>,

@@ -476,6 +476,8 @@ fn build(command: Command) -> Result<Call, String> {
         Command::Listener(ListenerCmd::Update {
             id,
             name,
+            group_pool,
+            own_pool,
             allow,
             allow_any,
             acl,
@@ -503,6 +505,12 @@ fn build(command: Command) -> Result<Call, String> {
             }
             if let Some(name) = name {
                 body.insert("name".into(), json!(name));
+            }
+            if let Some(group) = group_pool {
+                body.insert("group_pool_id".into(), json!(group));
+            }
+            if own_pool {
+                body.insert("group_pool_id".into(), serde_json::Value::Null);
             }
             if allow_any || !allow.is_empty() {
                 body.insert("allowed_cidrs".into(), json!(allow));

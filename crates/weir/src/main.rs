@@ -34,6 +34,13 @@ use clap::{CommandFactory, Parser};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // A `failover` node's guard: the node's own child, not a command.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == cluster::guard::ARG)
+    {
+        return cluster::guard::main();
+    }
     let cli = cli::Cli::parse();
     let format = cli.format();
     match cli.command {

@@ -72,22 +72,6 @@ async fn run(
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     // Before the store opens: a predecessor stops writing before it hands
     // its sockets over.
-    // A successor on the same node would meet its predecessor's leases
-    // and VIP addresses half-released; in `failover` mode a planned
-    // restart is a stop (the VIPs move to another node) and a start.
-    if takeover
-        && config
-            .settings
-            .cluster
-            .vip_modes
-            .contains(weir_core::cluster::VipMode::Failover)
-    {
-        return Err(
-            "--takeover is refused in cluster.vip_mode = \"failover\": stop the node \
-             (SIGTERM: its VIPs move to another node at once) and start it again"
-                .into(),
-        );
-    }
     let mut inherited = if takeover {
         let dir = config.data_dir.clone();
         let inherited = tokio::task::spawn_blocking(move || crate::takeover::take_over(&dir))
@@ -147,7 +131,12 @@ async fn run(
     .with_metrics_token(config.metrics_token)
     .with_watch_settings(config.watch)
     .with_cluster_token(weir_control::cluster_token(&secrets_key));
-    let gate = crate::cluster::gate(&cluster_settings, control.topology());
+    let gate = crate::cluster::gate(
+        &cluster_settings,
+        &config.cluster,
+        takeover,
+        control.topology(),
+    );
     let mut applied = None;
     let mut served_dp = None;
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
@@ -185,6 +174,7 @@ async fn run(
         api_address: addr.to_string(),
         applied,
         topology: control.topology(),
+        takeover,
     };
     let leave = crate::cluster::spawn(cluster, gate).await?;
     if served_dp.is_none() {
@@ -212,6 +202,7 @@ async fn run(
         settings: config.takeover,
         exe,
         inherited,
+        successor_ready: leave.successor_ready(),
     })
     .await;
     crate::notify::stopping();

@@ -276,6 +276,10 @@ pub(super) async fn get_listener(
 #[serde(deny_unknown_fields)]
 pub(super) struct PatchListener {
     name: Option<String>,
+    /// Forward to this server group of the load balancer instead of the
+    /// listener's own pool; `null` returns to the own pool.
+    #[serde(default, deserialize_with = "present")]
+    group_pool_id: Option<Option<String>>,
     description: Option<String>,
     /// false stops serving the listener, true serves it again.
     enabled: Option<bool>,
@@ -330,6 +334,7 @@ pub(super) async fn update_listener(
     let update = ListenerUpdate {
         acl,
         name: req.name,
+        group_pool_id: req.group_pool_id,
         description: req.description,
         enabled: req.enabled,
         max_connections: req.max_connections,

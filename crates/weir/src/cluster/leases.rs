@@ -14,6 +14,12 @@
 //! statement ran on the database, itself after `sent`; `hold` plus one
 //! round (the most the check can be late) is below `ttl`, so the old
 //! owner is gone first (`LeaseTimings`).
+//!
+//! A `--takeover` successor is the same node: it starts with the VIPs on
+//! its interface served (its gate opens them, so its data plane adopts
+//! their sockets), keeps those its first round renews and lets the rest
+//! go; its predecessor hands over at the successor's READY and leaves the
+//! addresses in place.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -29,10 +35,11 @@ use weir_core::cluster::{
 use weir_core::topology::Topology;
 
 use super::vip::Addresses;
-use super::Context;
+use super::{Context, Departure};
 
-/// How long a node taking a VIP listens for another host answering ARP
-/// for it: on one segment a reply takes well under a millisecond.
+/// How long a node taking a VIP listens for another host answering its
+/// ARP probe or neighbour solicitation for it: on one segment a reply
+/// takes well under a millisecond.
 const PROBE_WAIT: Duration = Duration::from_millis(30);
 
 /// The VIPs this node serves, as the gate task sees them.
@@ -46,8 +53,9 @@ impl Held {
     pub fn gate(
         settings: ClusterSettings,
         mut topology: watch::Receiver<Arc<Topology>>,
+        adopted: BTreeSet<IpAddr>,
     ) -> (Held, watch::Receiver<Arc<Topology>>) {
-        let (held_tx, mut held) = watch::channel(BTreeSet::new());
+        let (held_tx, mut held) = watch::channel(adopted);
         let first = cut(
             &settings,
             &topology.borrow_and_update(),
@@ -125,20 +133,25 @@ pub async fn run(
     timings: LeaseTimings,
     held: Held,
     addresses: Option<Addresses>,
-    mut leave: watch::Receiver<bool>,
+    mut leave: watch::Receiver<Option<Departure>>,
     done: tokio::sync::oneshot::Sender<()>,
 ) {
     let every = Duration::from_millis(timings.renew_every_ms);
     let hold = Duration::from_millis(timings.hold_ms);
     let mut mine: BTreeMap<IpAddr, Mine> = BTreeMap::new();
     // A node that crashed holding VIPs may have left them on its
-    // interface: it holds nothing now.
-    if let Some(addresses) = &addresses {
-        for vip in vips(&ctx) {
-            if let Err(e) = addresses.remove(vip).await {
-                tracing::warn!(%vip, error = %e, "cannot clear a VIP left on the interface");
-            }
-        }
+    // interface: it holds nothing now. A successor (`--takeover`) finds
+    // its predecessor's addresses on instead, which still serve: it keeps
+    // them while it renews their leases (the same node id, so the same
+    // owner and epoch) and clears only what its first round finds it
+    // does not hold.
+    // Until when an adopted VIP may wait for the round that confirms it:
+    // the predecessor's own fence covers it meanwhile (it renews until it
+    // hands over), and the kernel lifetime it last refreshed, at most the
+    // hold, covers the rest.
+    let mut adopting = ctx.takeover.then(|| Instant::now() + hold);
+    if adopting.is_none() {
+        clear(&ctx, &held, addresses.as_ref(), &mine).await;
     }
     let mut failing = false;
     loop {
@@ -147,6 +160,22 @@ pub async fn run(
             _ = tokio::time::sleep(every) => {}
             _ = sleep_until(deadline) => {}
             _ = leave.changed() => {
+                if *leave.borrow() == Some(Departure::HandOver) {
+                    // The successor renews the same leases and serves on
+                    // with the addresses as they are: leave them, and
+                    // tell the guard so (it would take them off when this
+                    // process ends).
+                    if let Some(addresses) = &addresses {
+                        addresses.hand_over();
+                    }
+                    tracing::info!(vips = mine.len(), "handed the VIPs over to the successor");
+                    let _ = done.send(());
+                    // The gate stays as it is while the data plane drains
+                    // (it would see a closed topology otherwise).
+                    let _keep = held;
+                    std::future::pending::<()>().await;
+                    return;
+                }
                 // Shutting down: let go of every VIP now and expire the
                 // leases, so another node takes them at its next round
                 // instead of after the lease time.
@@ -170,6 +199,11 @@ pub async fn run(
             let epoch = mine.remove(&vip).map_or(0, |m| m.epoch);
             tracing::warn!(%vip, epoch, "lease not renewed in time: letting the VIP go");
             let_go(&ctx, vip, &held, addresses.as_ref()).await;
+        }
+        if adopting.is_some_and(|until| until <= now) {
+            tracing::warn!("no round confirmed the predecessor's VIPs in time: letting them go");
+            clear(&ctx, &held, addresses.as_ref(), &mine).await;
+            adopting = None;
         }
         let sent = Instant::now();
         record.applied_revision = ctx.applied.as_ref().map_or(0, |a| *a.borrow());
@@ -248,12 +282,30 @@ pub async fn run(
                 }
             }
         }
+        if adopting.take().is_some() {
+            clear(&ctx, &held, addresses.as_ref(), &mine).await;
+        }
         ctx.metrics.serving(
             VipMode::Failover,
             &vips(&ctx),
             &mine.keys().copied().collect(),
         );
         super::report_unmanaged(&ctx, record.holds_vips);
+    }
+}
+
+/// Stops serving every VIP of the topology this node does not hold and
+/// takes it off the interface.
+async fn clear(
+    ctx: &Context,
+    held: &Held,
+    addresses: Option<&Addresses>,
+    mine: &BTreeMap<IpAddr, Mine>,
+) {
+    for vip in vips(ctx) {
+        if !mine.contains_key(&vip) {
+            let_go(ctx, vip, held, addresses).await;
+        }
     }
 }
 

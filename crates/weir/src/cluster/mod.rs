@@ -3,8 +3,9 @@
 //! in `failover` mode the VIP leases it holds (`leases`) and the
 //! addresses it puts on its interface (`vip`); in `anycast` mode the VIPs
 //! it announces through BIRD (`anycast`, `bird`); the cluster's metrics
-//! (`metrics`). `serve` calls [`gate`] before the data plane starts and
-//! [`spawn`] once the API is bound.
+//! (`metrics`); the `failover` node's guard process that takes its VIPs
+//! off should it die (`guard`). `serve` calls [`gate`] before the data
+//! plane starts and [`spawn`] once the API is bound.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -22,6 +23,7 @@ use weir_store::Store;
 
 mod anycast;
 mod bird;
+pub mod guard;
 mod leases;
 pub mod metrics;
 pub mod remote;
@@ -304,10 +306,23 @@ pub struct Gate {
 /// Sets up the data plane's view of the topology before it starts: cut
 /// to the held VIPs' listeners when any load balancer may be in
 /// `failover` mode (the others' pass: an anycast node serves every
-/// anycast VIP, what it announces is BIRD's).
-pub fn gate(settings: &ClusterSettings, topology: watch::Receiver<Arc<Topology>>) -> Gate {
+/// anycast VIP, what it announces is BIRD's). A `failover` successor
+/// (`takeover`) starts with the VIPs its predecessor has on the
+/// interface open, so its data plane adopts their listening sockets
+/// instead of closing them; its first round with the store keeps those
+/// it holds and lets the others go.
+pub fn gate(
+    settings: &ClusterSettings,
+    config: &ClusterConfig,
+    takeover: bool,
+    topology: watch::Receiver<Arc<Topology>>,
+) -> Gate {
     if settings.vip_modes.contains(VipMode::Failover) {
-        let (held, topology) = leases::Held::gate(*settings, topology);
+        let adopted = match (&config.vip_interface, takeover) {
+            (Some(interface), true) => vip::on_interface(interface),
+            _ => Default::default(),
+        };
+        let (held, topology) = leases::Held::gate(*settings, topology, adopted);
         Gate {
             topology,
             held: Some(held),
@@ -349,6 +364,9 @@ pub struct Context {
     /// node announces by.
     pub dataplane: Option<weir_dataplane::DataPlane>,
     pub metrics: Arc<metrics::ClusterMetrics>,
+    /// Started with `--takeover`: a predecessor with this node's id is
+    /// handing its sockets (and in `failover` mode its VIPs) over.
+    pub takeover: bool,
 }
 
 /// How `serve` ends.
@@ -366,7 +384,10 @@ pub enum Departure {
 pub struct Leave(Vec<Leaving>);
 
 enum Leaving {
-    Failover(watch::Sender<bool>, tokio::sync::oneshot::Receiver<()>),
+    Failover(
+        watch::Sender<Option<Departure>>,
+        tokio::sync::oneshot::Receiver<()>,
+    ),
     Anycast(
         watch::Sender<Option<Departure>>,
         tokio::sync::oneshot::Receiver<()>,
@@ -374,24 +395,41 @@ enum Leaving {
 }
 
 impl Leave {
-    /// `failover`: takes the VIPs off the interface and releases their
-    /// leases, waiting at most two seconds for the store. `anycast` on a
+    /// What to do once a `--takeover` successor serves: a `failover`
+    /// node hands its VIPs over then (the successor renews their leases
+    /// and keeps the addresses), not at the end of its drain, so nothing
+    /// of this process (its lease loop, its guard) touches them again.
+    pub fn successor_ready(&self) -> Box<dyn Fn() + Send> {
+        let failover = self.0.iter().find_map(|l| match l {
+            Leaving::Failover(tell, _) => Some(tell.clone()),
+            Leaving::Anycast(..) => None,
+        });
+        match failover {
+            Some(tell) => Box::new(move || {
+                let _ = tell.send(Some(Departure::HandOver));
+            }),
+            None => Box::new(|| {}),
+        }
+    }
+
+    /// `failover` on a stop: takes the VIPs off the interface and
+    /// releases their leases, waiting at most two seconds for the store;
+    /// on a hand-over: stops renewing and leaves the addresses to the
+    /// successor, which renews the same leases. `anycast` on a
     /// stop: withdraws every VIP from BIRD, waits 0.5 to 1 s for the routers
     /// and takes the addresses off (at most five seconds in all).
     pub async fn leave(self, departure: Departure) {
         // Every loop is told first, so both regimes let go side by side.
         let mut waits = Vec::new();
         for leaving in self.0 {
-            match leaving {
-                Leaving::Failover(tell, done) => {
-                    let _ = tell.send(true);
-                    waits.push((Duration::from_secs(2), done, tell_keep(tell)));
-                }
-                Leaving::Anycast(tell, done) => {
-                    let _ = tell.send(Some(departure));
-                    waits.push((Duration::from_secs(5), done, tell_keep(tell)));
-                }
-            }
+            let (limit, tell, done) = match leaving {
+                Leaving::Failover(tell, done) => (Duration::from_secs(2), tell, done),
+                Leaving::Anycast(tell, done) => (Duration::from_secs(5), tell, done),
+            };
+            let _ = tell.send(Some(departure));
+            // Kept open until the loop is done: a dropped sender would
+            // read as a change.
+            waits.push((limit, done, tell));
         }
         for (limit, done, _tell) in waits {
             let _ = tokio::time::timeout(limit, done).await;
@@ -475,10 +513,14 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
             let addresses = match interface {
                 // Whole seconds (the kernel's unit), at most the hold, so
                 // a crashed node's address goes about when its lease does.
-                Some(name) => Some(vip::Addresses::open(&name, lifetime_secs).await?),
+                Some(name) => Some(
+                    vip::Addresses::open(&name, lifetime_secs)
+                        .await?
+                        .guarded(guard::Guard::start(&name)?),
+                ),
                 None => None,
             };
-            let (tell, leave) = watch::channel(false);
+            let (tell, leave) = watch::channel(None);
             let (done, finished) = tokio::sync::oneshot::channel();
             tokio::spawn(leases::run(
                 ctx, record, timings, held, addresses, leave, done,
@@ -548,10 +590,4 @@ fn report(
             true
         }
     }
-}
-
-/// Keeps a loop's departure channel open until it is done (a dropped
-/// sender would read as a change, or end the loop's watch).
-fn tell_keep<T: Send + Sync + 'static>(tell: watch::Sender<T>) -> Box<dyn std::any::Any + Send> {
-    Box::new(tell)
 }

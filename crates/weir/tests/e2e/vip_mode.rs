@@ -275,27 +275,9 @@ fn further_vip_modes_need_what_their_mode_needs() {
         "cluster.vip_modes naming \"anycast\" needs cluster.bird_include",
     );
     let pg = "[store]\nurl = \"postgres://127.0.0.1:1/none\"\n";
-    // A deployment that may lease some VIPs refuses a takeover as a
-    // failover one does, before the store is dialled.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("weir.toml");
-    std::fs::write(
-        &path,
-        format!("{pg}[cluster]\nvip_modes = [\"failover\"]\nvip_interface = \"lo\"\n"),
-    )
-    .unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["serve", "--takeover", "--config"])
-        .arg(&path)
-        .current_dir(dir.path())
-        .env("WEIR_LISTEN", "127.0.0.1:0")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--takeover is refused"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    refused(
+        &format!("{pg}[cluster]\nvip_modes = [\"failover\"]\n"),
+        "cluster.vip_modes naming \"failover\" needs cluster.vip_interface",
     );
 }
 
