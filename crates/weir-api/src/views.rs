@@ -176,6 +176,9 @@ pub struct LoadBalancerView {
     pub created_at: String,
     pub updated_at: String,
     pub tags: Vec<String>,
+    /// Its own VIP mode (`none`, `failover`, `anycast`); `null`: the
+    /// deployment's `cluster.vip_mode`.
+    pub vip_mode: Option<&'static str>,
     /// Live state from the data plane (its listeners' worst); absent when
     /// none runs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -207,6 +210,7 @@ impl From<&LoadBalancer> for LoadBalancerView {
             created_at: l.created_at.to_string(),
             updated_at: l.updated_at.to_string(),
             tags: l.tags.clone(),
+            vip_mode: l.vip_mode.map(|m| m.as_str()),
             operating_status: None,
         }
     }

@@ -577,6 +577,7 @@ mod tests {
                     description: None,
                     tags: Vec::new(),
                     flavor_id: None,
+                    vip_mode: None,
                 },
             )
             .await

@@ -125,6 +125,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         25,
         include_str!("../migrations/postgres/0025_pool_fail_open.sql"),
     ),
+    (
+        27,
+        include_str!("../migrations/postgres/0027_lb_vip_mode.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

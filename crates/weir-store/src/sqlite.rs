@@ -114,6 +114,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         30,
         include_str!("../migrations/sqlite/0030_pool_fail_open.sql"),
     ),
+    (
+        32,
+        include_str!("../migrations/sqlite/0032_lb_vip_mode.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

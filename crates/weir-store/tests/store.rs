@@ -23,7 +23,10 @@ use acls::acls_round_trip_and_reload_their_listeners;
 
 #[path = "store/cluster.rs"]
 mod cluster;
-use cluster::{leases_are_compare_and_set_on_the_epoch, nodes_heartbeat_in_place};
+use cluster::{
+    lb_vip_mode_round_trips_and_is_logged, leases_are_compare_and_set_on_the_epoch,
+    nodes_heartbeat_in_place,
+};
 #[path = "store/watch.rs"]
 mod watch;
 use watch::projects_number_their_own_changes;
@@ -107,6 +110,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         updated_at: t(4),
         tags: vec!["edge".into(), "prod".into()],
         flavor_id: None,
+        vip_mode: None,
     };
     let lb_pool = Pool::new(
         "lbpool".into(),
@@ -1046,6 +1050,7 @@ for_each_store!(
     acls_round_trip_and_reload_their_listeners,
     nodes_heartbeat_in_place,
     leases_are_compare_and_set_on_the_epoch,
+    lb_vip_mode_round_trips_and_is_logged,
     project_networks_round_trip_count_their_users_and_delete,
     projects_number_their_own_changes,
     member_spellings_round_trip,

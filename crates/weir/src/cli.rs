@@ -464,6 +464,11 @@ pub enum LbCmd {
         /// VIP; allocated from network.vip_ranges when absent.
         #[arg(long)]
         vip: Option<String>,
+        /// How its VIP is held across nodes: none, failover or anycast
+        /// (the operator's, among cluster.vip_modes); absent: the
+        /// deployment's cluster.vip_mode.
+        #[arg(long)]
+        vip_mode: Option<String>,
     },
     /// List load balancers.
     List,
@@ -471,13 +476,16 @@ pub enum LbCmd {
     Show { id: String },
     /// Traffic totals of a load balancer (the sum over its listeners).
     Stats { id: String },
-    /// Rename a load balancer or change its description.
+    /// Rename a load balancer, change its description or its VIP mode.
     Update {
         id: String,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
         description: Option<String>,
+        /// none, failover, anycast, or inherit (back to cluster.vip_mode).
+        #[arg(long)]
+        vip_mode: Option<String>,
     },
     /// Stop a load balancer.
     Stop { id: String },

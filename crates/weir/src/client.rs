@@ -372,12 +372,18 @@ fn build(command: Command) -> Result<Call, String> {
             Some(json!({"state": state, "name": name})),
             Show::Object,
         ),
-        Command::Lb(LbCmd::Create { subnet, name, vip }) => call(
-            "POST",
-            "/v1/loadbalancers",
-            Some(json!({"subnet_id": subnet, "name": name, "vip": vip})),
-            Show::Object,
-        ),
+        Command::Lb(LbCmd::Create {
+            subnet,
+            name,
+            vip,
+            vip_mode,
+        }) => {
+            let mut body = json!({"subnet_id": subnet, "name": name, "vip": vip});
+            if let Some(mode) = vip_mode {
+                body["vip_mode"] = json!(mode);
+            }
+            call("POST", "/v1/loadbalancers", Some(body), Show::Object)
+        }
         Command::Lb(LbCmd::List) => call(
             "GET",
             "/v1/loadbalancers",

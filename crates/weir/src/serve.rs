@@ -129,7 +129,8 @@ async fn run(
     .await
     .map_err(|e| e.to_string())?
     .with_metrics_token(config.metrics_token)
-    .with_watch_settings(config.watch);
+    .with_watch_settings(config.watch)
+    .with_cluster_token(weir_control::cluster_token(&secrets_key));
     let gate = crate::cluster::gate(
         &cluster_settings,
         &config.cluster,
@@ -176,6 +177,16 @@ async fn run(
         takeover,
     };
     let leave = crate::cluster::spawn(cluster, gate).await?;
+    if served_dp.is_none() {
+        // No data plane here: show the live state of the nodes that
+        // have one (docs/HA.md).
+        crate::cluster::remote::spawn(
+            control.clone(),
+            store.clone(),
+            weir_control::cluster_token(&secrets_key),
+            cluster_settings.node_timeout_ms,
+        );
+    }
     // The API is bound, the data plane follows the topology and the node
     // is registered: a service manager may count on it now.
     crate::notify::ready();

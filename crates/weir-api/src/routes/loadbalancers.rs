@@ -14,6 +14,20 @@ pub(super) struct CreateLb {
     description: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+    /// `none`, `failover` or `anycast` (the operator's, among
+    /// `cluster.vip_modes`); absent: the deployment's `cluster.vip_mode`.
+    vip_mode: Option<String>,
+}
+
+/// A VIP mode as the API spells it.
+fn vip_mode(text: &str) -> Result<weir_core::cluster::VipMode, ApiError> {
+    weir_core::cluster::VipMode::parse(text).ok_or_else(|| {
+        weir_core::Error::invalid(
+            "vip_mode",
+            format!("{text:?} is not \"none\", \"failover\" or \"anycast\""),
+        )
+        .into()
+    })
 }
 
 pub(super) async fn create_lb(
@@ -29,6 +43,7 @@ pub(super) async fn create_lb(
         description: req.description,
         tags: req.tags,
         flavor_id: None,
+        vip_mode: req.vip_mode.as_deref().map(vip_mode).transpose()?,
     };
     let lb = c
         .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
@@ -58,6 +73,9 @@ pub(super) struct PatchLb {
     name: Option<String>,
     description: Option<String>,
     tags: Option<Vec<String>>,
+    /// A VIP mode; `null`: back to the deployment's.
+    #[serde(default, deserialize_with = "present")]
+    vip_mode: Option<Option<String>>,
 }
 
 pub(super) async fn update_lb(
@@ -71,6 +89,10 @@ pub(super) async fn update_lb(
         description: req.description,
         action: None,
         tags: req.tags,
+        vip_mode: match req.vip_mode {
+            None => None,
+            Some(text) => Some(text.as_deref().map(vip_mode).transpose()?),
+        },
     };
     let lb = c
         .update_load_balancer(&p, LoadBalancerId::new(id), update)

@@ -76,6 +76,7 @@ pub fn router(control: Control) -> Router {
             axum::routing::delete(delete_credential),
         )
         .route("/v1/nodes", get(list_nodes))
+        .route("/v1/cluster/live", get(cluster_live))
         .route("/v1/flavors", post(create_flavor).get(list_flavors))
         .route(
             "/v1/flavors/{id}",

@@ -62,6 +62,7 @@ macro_rules! command {
 mod acls;
 mod backends;
 mod certificates;
+mod cluster_live;
 mod flavors;
 mod keymgr;
 mod l7;
@@ -72,6 +73,7 @@ mod quotas;
 mod tenants;
 
 pub use certificates::UploadedCertificate;
+pub use cluster_live::LiveSnapshot;
 pub use nodes::NodeStatus;
 use quotas::quota_room;
 pub use quotas::ProjectQuotas;
@@ -245,6 +247,9 @@ pub struct Control {
     admin_token: Arc<str>,
     /// A token that reads `/metrics` and nothing else (operators' scrapers).
     metrics_token: Option<Arc<str>>,
+    /// The token other nodes read this node's live state with
+    /// ([`crate::auth::cluster_token`]).
+    cluster_token: Option<Arc<str>>,
     /// Seals private keys before they reach the store; the topology
     /// follower opens them with the same cell.
     secrets: Arc<crate::secrets::SecretCell>,
@@ -306,6 +311,7 @@ impl Control {
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
             metrics_token: None,
+            cluster_token: None,
             secrets,
         })
     }

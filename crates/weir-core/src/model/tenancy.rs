@@ -194,4 +194,7 @@ pub struct LoadBalancer {
     /// The flavor it was created with (Octavia's `flavor_id`), kept and
     /// shown; it holds the flavor against deletion.
     pub flavor_id: Option<FlavorId>,
+    /// How its VIP is held across nodes (native `vip_mode`, the
+    /// operator's); `None`: `cluster.vip_mode`. No dialect sets it.
+    pub vip_mode: Option<crate::cluster::VipMode>,
 }

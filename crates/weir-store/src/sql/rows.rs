@@ -172,6 +172,14 @@ pub(super) fn lb_from(row: &impl Columns) -> StoreResult<LoadBalancer> {
         updated_at: ts(row, "updated_at")?,
         tags: tags_col(row, "tags")?,
         flavor_id: row.opt_text("flavor_id")?.map(FlavorId::new),
+        vip_mode: match row.opt_text("vip_mode")? {
+            None => None,
+            Some(text) => {
+                Some(weir_core::cluster::VipMode::parse(&text).ok_or_else(|| {
+                    StoreError::Corrupt(format!("load_balancers.vip_mode {text:?}"))
+                })?)
+            }
+        },
     })
 }
 

@@ -28,7 +28,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
-use weir_core::cluster::{node_state, plan_leases, LeaseAction, LeaseTimings, Member, NodeRecord};
+use weir_core::cluster::{
+    node_state, plan_leases, ClusterSettings, LeaseAction, LeaseTimings, Member, NodeRecord,
+    VipMode,
+};
 use weir_core::topology::Topology;
 
 use super::vip::Addresses;
@@ -48,11 +51,16 @@ impl Held {
     /// standby's health checks are warm when a VIP comes to it), updated
     /// when either changes.
     pub fn gate(
+        settings: ClusterSettings,
         mut topology: watch::Receiver<Arc<Topology>>,
         adopted: BTreeSet<IpAddr>,
     ) -> (Held, watch::Receiver<Arc<Topology>>) {
         let (held_tx, mut held) = watch::channel(adopted);
-        let first = cut(&topology.borrow_and_update(), &held.borrow_and_update());
+        let first = cut(
+            &settings,
+            &topology.borrow_and_update(),
+            &held.borrow_and_update(),
+        );
         let (out, rx) = watch::channel(Arc::new(first));
         tokio::spawn(async move {
             loop {
@@ -60,13 +68,22 @@ impl Held {
                     changed = topology.changed() => if changed.is_err() { return },
                     changed = held.changed() => if changed.is_err() { return },
                 }
-                let next = cut(&topology.borrow_and_update(), &held.borrow_and_update());
+                let next = cut(
+                    &settings,
+                    &topology.borrow_and_update(),
+                    &held.borrow_and_update(),
+                );
                 if out.send(Arc::new(next)).is_err() {
                     return;
                 }
             }
         });
         (Held(held_tx), rx)
+    }
+
+    /// Whether this node holds `vip`'s lease and serves it now.
+    pub fn holds(&self, vip: IpAddr) -> bool {
+        self.0.borrow().contains(&vip)
     }
 
     fn set(&self, vip: IpAddr, on: bool) {
@@ -80,13 +97,17 @@ impl Held {
     }
 }
 
-fn cut(topology: &Topology, held: &BTreeSet<IpAddr>) -> Topology {
+/// Listeners of load balancers in another mode pass: they are not
+/// leased.
+fn cut(settings: &ClusterSettings, topology: &Topology, held: &BTreeSet<IpAddr>) -> Topology {
     Topology {
         revision: topology.revision,
         listeners: topology
             .listeners
             .iter()
-            .filter(|(_, l)| held.contains(&l.vip))
+            .filter(|(_, l)| {
+                held.contains(&l.vip) || settings.mode_of(l.vip_mode) != VipMode::Failover
+            })
             .map(|(id, l)| (id.clone(), l.clone()))
             .collect(),
         pools: topology.pools.clone(),
@@ -160,7 +181,7 @@ pub async fn run(
                 // instead of after the lease time.
                 let cluster = ctx.store.cluster();
                 for (vip, m) in std::mem::take(&mut mine) {
-                    let_go(vip, &held, addresses.as_ref()).await;
+                    let_go(&ctx, vip, &held, addresses.as_ref()).await;
                     let released = tokio::time::timeout(every, cluster.release_lease(vip, &record.id, m.epoch)).await;
                     tracing::info!(%vip, epoch = m.epoch, released = matches!(released, Ok(Ok(true))), "left the VIP");
                 }
@@ -177,7 +198,7 @@ pub async fn run(
         for vip in expired {
             let epoch = mine.remove(&vip).map_or(0, |m| m.epoch);
             tracing::warn!(%vip, epoch, "lease not renewed in time: letting the VIP go");
-            let_go(vip, &held, addresses.as_ref()).await;
+            let_go(&ctx, vip, &held, addresses.as_ref()).await;
         }
         if adopting.is_some_and(|until| until <= now) {
             tracing::warn!("no round confirmed the predecessor's VIPs in time: letting them go");
@@ -223,7 +244,7 @@ pub async fn run(
         for vip in lost {
             let epoch = mine.remove(&vip).map_or(0, |m| m.epoch);
             tracing::info!(%vip, epoch, "lease gone: letting the VIP go");
-            let_go(vip, &held, addresses.as_ref()).await;
+            let_go(&ctx, vip, &held, addresses.as_ref()).await;
         }
         for (vip, outcome) in outcomes {
             let Outcome::Hold(epoch) = outcome else {
@@ -264,8 +285,12 @@ pub async fn run(
         if adopting.take().is_some() {
             clear(&ctx, &held, addresses.as_ref(), &mine).await;
         }
-        ctx.metrics
-            .serving(&vips(&ctx), &mine.keys().copied().collect());
+        ctx.metrics.serving(
+            VipMode::Failover,
+            &vips(&ctx),
+            &mine.keys().copied().collect(),
+        );
+        super::report_unmanaged(&ctx, record.holds_vips);
     }
 }
 
@@ -279,7 +304,7 @@ async fn clear(
 ) {
     for vip in vips(ctx) {
         if !mine.contains_key(&vip) {
-            let_go(vip, held, addresses).await;
+            let_go(ctx, vip, held, addresses).await;
         }
     }
 }
@@ -291,23 +316,21 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Stops serving `vip` and takes it off the interface.
-async fn let_go(vip: IpAddr, held: &Held, addresses: Option<&Addresses>) {
+/// Stops serving `vip` and takes it off the interface, unless its load
+/// balancer moved to `anycast`, whose loop keeps the address.
+async fn let_go(ctx: &Context, vip: IpAddr, held: &Held, addresses: Option<&Addresses>) {
     held.set(vip, false);
-    if let Some(addresses) = addresses {
+    let anycast = super::vips_in(&ctx.settings, &ctx.topology.borrow(), VipMode::Anycast);
+    if let (false, Some(addresses)) = (anycast.contains(&vip), addresses) {
         if let Err(e) = addresses.remove(vip).await {
             tracing::error!(%vip, error = %e, "cannot remove the VIP from the interface");
         }
     }
 }
 
+/// The VIPs to lease: those of load balancers in `failover` mode.
 fn vips(ctx: &Context) -> BTreeSet<IpAddr> {
-    ctx.topology
-        .borrow()
-        .listeners
-        .values()
-        .map(|l| l.vip)
-        .collect()
+    super::vips_in(&ctx.settings, &ctx.topology.borrow(), VipMode::Failover)
 }
 
 /// One heartbeat and lease round against the store.

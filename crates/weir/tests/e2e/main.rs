@@ -19,3 +19,4 @@ mod shared_store;
 mod takeover;
 mod traffic;
 mod ui;
+mod vip_mode;
