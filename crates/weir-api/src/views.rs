@@ -560,6 +560,9 @@ pub struct BackendStatusView {
     pub state: &'static str,
     pub reason: Option<String>,
     pub active_connections: u64,
+    /// While draining: when the connections still open are closed
+    /// (RFC 3339).
+    pub drain_deadline: Option<String>,
     /// Totals since the data plane started serving the backend: a client
     /// reads twice and divides for a rate (the console's charts).
     pub total_connections: u64,
@@ -576,6 +579,7 @@ impl From<&BackendLive> for BackendStatusView {
             state: l.state.as_str(),
             reason: l.reason.clone(),
             active_connections: l.active_connections,
+            drain_deadline: l.drain_deadline.map(|t| t.to_string()),
             total_connections: l.stats.total_connections,
             requests: l.stats.requests,
             responses_5xx: l.stats.responses_5xx,

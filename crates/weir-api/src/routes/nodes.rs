@@ -112,6 +112,7 @@ fn live_json(s: &weir_control::LiveSnapshot) -> serde_json::Value {
                 "state": b.state.as_str(),
                 "reason": b.reason,
                 "active_connections": b.active_connections,
+                "drain_deadline": b.drain_deadline.map(|t| t.to_string()),
                 "stats": {
                     "total_connections": b.stats.total_connections,
                     "requests": b.stats.requests,

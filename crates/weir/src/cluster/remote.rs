@@ -107,6 +107,9 @@ struct BackendEntry {
     state: String,
     reason: Option<String>,
     active_connections: u64,
+    /// Absent from a peer of an older build.
+    #[serde(default)]
+    drain_deadline: Option<String>,
     stats: BackendStatsEntry,
 }
 
@@ -179,6 +182,10 @@ impl Merged {
                     state,
                     reason: b.reason,
                     active_connections: b.active_connections,
+                    drain_deadline: b
+                        .drain_deadline
+                        .as_deref()
+                        .and_then(weir_core::time::Timestamp::parse_rfc3339),
                     stats: BackendStats {
                         total_connections: b.stats.total_connections,
                         requests: b.stats.requests,
