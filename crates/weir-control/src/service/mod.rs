@@ -29,8 +29,8 @@ use weir_core::status::{BackendLive, ListenerLive};
 use weir_core::topology::Topology;
 use weir_core::{Error, ResourceKind, Timestamp};
 use weir_store::{
-    IdempotencyRecord, Page, Reads, RegistrationQuery, RegistrationReads, RegistrationTarget, Store,
-    StoreTx,
+    IdempotencyRecord, Page, Reads, RegistrationQuery, RegistrationReads, RegistrationTarget,
+    Store, StoreTx,
 };
 
 use crate::auth::{constant_time_eq, hash_token, hex, random_string, random_token, Principal};

@@ -302,6 +302,7 @@ macro_rules! apply_migrations {
 pub(crate) use apply_migrations;
 
 mod acls;
+mod change_log;
 pub(crate) mod cluster;
 mod flavors;
 mod inventory;

@@ -36,8 +36,8 @@ impl<'a> Target<'a> {
                 Some("$1".to_owned()),
             ),
         };
-        let listener =
-            listener.unwrap_or_else(|| format!("(SELECT listener_id FROM pools WHERE id = {pool})"));
+        let listener = listener
+            .unwrap_or_else(|| format!("(SELECT listener_id FROM pools WHERE id = {pool})"));
         let lb = lb.unwrap_or_else(|| format!("(SELECT lb_id FROM pools WHERE id = {pool})"));
         Self {
             id,
@@ -108,7 +108,10 @@ impl<D: TxDriver> WriteTx<D> {
         let one = |sql: String, args| Some(Statement::new(sql, args));
         push(
             Part::Listener,
-            one(format!("SELECT * FROM listeners WHERE id = {}", t.listener), id()),
+            one(
+                format!("SELECT * FROM listeners WHERE id = {}", t.listener),
+                id(),
+            ),
         );
         push(
             Part::Pool,
@@ -116,7 +119,10 @@ impl<D: TxDriver> WriteTx<D> {
         );
         push(
             Part::Lb,
-            one(format!("SELECT * FROM load_balancers WHERE id = {}", t.lb), id()),
+            one(
+                format!("SELECT * FROM load_balancers WHERE id = {}", t.lb),
+                id(),
+            ),
         );
         push(
             Part::Vpc,
@@ -148,7 +154,14 @@ impl<D: TxDriver> WriteTx<D> {
         );
         push(
             Part::Overlapping,
-            select_in_statement("*", "backends", &in_pool, id(), "instance_id", &instance_ids),
+            select_in_statement(
+                "*",
+                "backends",
+                &in_pool,
+                id(),
+                "instance_id",
+                &instance_ids,
+            ),
         );
         push(
             Part::Count,

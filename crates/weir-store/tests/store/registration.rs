@@ -133,7 +133,9 @@ pub(crate) async fn registration_reads_follow_instances(store: Arc<dyn Store>) {
     let on_it = backend("b3", "10.0.1.7", BackendPorts::One(80));
     let mut tx = store.begin().await.unwrap();
     tx.insert_instance(&instance).await.unwrap();
-    tx.insert_backends(&[on_it.clone()]).await.unwrap();
+    tx.insert_backends(std::slice::from_ref(&on_it))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     let reads: RegistrationReads = tx
@@ -160,7 +162,7 @@ pub(crate) async fn a_nul_in_text_is_never_cut_short(store: Arc<dyn Store>) {
         ..backend("b9", "10.0.1.9", BackendPorts::One(80))
     };
     let mut tx = store.begin().await.unwrap();
-    let written = tx.insert_backends(&[member.clone()]).await;
+    let written = tx.insert_backends(std::slice::from_ref(&member)).await;
     if written.is_ok() {
         tx.commit().await.unwrap();
         let mut r = store.read().await.unwrap();
