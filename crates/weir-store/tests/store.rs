@@ -35,6 +35,13 @@ use watch::projects_number_their_own_changes;
 mod l7;
 use l7::l7_policies_round_trip_and_cascade;
 
+#[path = "store/registration.rs"]
+mod registration;
+use registration::{
+    a_nul_in_text_is_never_cut_short, registration_reads_follow_instances,
+    registration_reads_match_the_single_reads,
+};
+
 #[path = "store/spellings.rs"]
 mod spellings;
 use spellings::member_spellings_round_trip;
@@ -1054,4 +1061,7 @@ for_each_store!(
     project_networks_round_trip_count_their_users_and_delete,
     projects_number_their_own_changes,
     member_spellings_round_trip,
+    registration_reads_match_the_single_reads,
+    registration_reads_follow_instances,
+    a_nul_in_text_is_never_cut_short,
 );
