@@ -125,6 +125,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         25,
         include_str!("../migrations/postgres/0025_pool_fail_open.sql"),
     ),
+    (
+        26,
+        include_str!("../migrations/postgres/0026_certificate_kind.sql"),
+    ),
 ];
 
 /// Advisory-lock keys, one pair per schema: registries in different

@@ -114,6 +114,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         30,
         include_str!("../migrations/sqlite/0030_pool_fail_open.sql"),
     ),
+    (
+        31,
+        include_str!("../migrations/sqlite/0031_certificate_kind.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.

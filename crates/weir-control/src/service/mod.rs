@@ -71,7 +71,7 @@ mod nodes;
 mod quotas;
 mod tenants;
 
-pub use certificates::UploadedCertificate;
+pub use certificates::{UploadedCa, UploadedCertificate};
 pub use nodes::NodeStatus;
 use quotas::quota_room;
 pub use quotas::ProjectQuotas;

@@ -51,6 +51,7 @@ fn cert(id: &str, project: &str, names: &[&str]) -> Certificate {
         id: id.into(),
         project_id: project.into(),
         name: id.into(),
+        kind: crate::model::CertificateKind::Server,
         subject: String::new(),
         names: names.iter().map(|n| (*n).to_owned()).collect(),
         fingerprint_sha256: String::new(),
