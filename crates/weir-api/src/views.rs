@@ -2,8 +2,8 @@
 //! (the core stays free of serde).
 
 use serde::Serialize;
-use weir_core::model::*;
 use weir_core::keymgr::KeyRef;
+use weir_core::model::*;
 use weir_core::status::{BackendLive, ListenerLive};
 
 #[derive(Serialize)]

@@ -59,10 +59,7 @@ impl ClientAuthBody {
             }
             Some(Some(id)) => {
                 if !weir_core::ids::well_formed(&id) {
-                    return Err(Error::not_found(
-                        weir_core::ResourceKind::Certificate,
-                        &id,
-                    ));
+                    return Err(Error::not_found(weir_core::ResourceKind::Certificate, &id));
                 }
                 out.ca = Some(TlsRef {
                     href: id.clone(),

@@ -42,9 +42,7 @@ fn upload_project(principal: &Principal, named: Option<ProjectId>) -> ControlRes
         (Some(own), Some(named)) if &named == own => Ok(named),
         (Some(_), Some(named)) => Err(Error::not_found(ResourceKind::Project, named).into()),
         (None, Some(named)) => Ok(named),
-        (None, None) => {
-            Err(Error::invalid("project_id", "the operator names the project").into())
-        }
+        (None, None) => Err(Error::invalid("project_id", "the operator names the project").into()),
     }
 }
 

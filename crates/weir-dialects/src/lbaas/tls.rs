@@ -121,9 +121,7 @@ impl TlsBody {
                     mode: ClientAuthMode::Mandatory,
                     ca: Some(TlsRef {
                         href: id.clone(),
-                        target: KeyRef::Certificate(weir_core::ids::CertificateId::new(
-                            id.clone(),
-                        )),
+                        target: KeyRef::Certificate(weir_core::ids::CertificateId::new(id.clone())),
                     }),
                     crl: None,
                 }))
