@@ -368,6 +368,48 @@ mod tests {
         }
     }
 
+    fn made(id: &str, project: &str, kind: CertificateKind) -> Certificate {
+        let mut new = new(id);
+        new.kind = kind;
+        let mut c = plan_certificate(
+            &ProjectId::new(project),
+            new,
+            0,
+            &Settings::default(),
+            id.into(),
+            Timestamp(0),
+        )
+        .unwrap();
+        c.project_id = ProjectId::new(project);
+        c
+    }
+
+    #[test]
+    fn a_client_ca_is_a_ca_certificate_of_the_listeners_project() {
+        let p = ProjectId::new("p");
+        let ca = made("ca", "p", CertificateKind::Ca);
+        let server = made("srv", "p", CertificateKind::Server);
+        let theirs = made("theirs", "q", CertificateKind::Ca);
+        let id = |c: &Certificate| c.id.clone();
+        assert!(check_client_ca(&p, &id(&ca), Some(&ca), "f").is_ok());
+        assert!(matches!(
+            check_client_ca(&p, &id(&server), Some(&server), "f"),
+            Err(Error::InvalidField { field, reason }) if field == "f" && reason.contains("server")
+        ));
+        for (cid, found) in [(id(&theirs), Some(&theirs)), (CertificateId::new("gone"), None)] {
+            assert!(matches!(
+                check_client_ca(&p, &cid, found, "f"),
+                Err(Error::NotFound { kind: ResourceKind::Certificate, .. })
+            ));
+        }
+        // And the other way: a CA certificate is never served.
+        assert!(matches!(
+            check_owned(&p, &[id(&ca)], std::slice::from_ref(&ca)),
+            Err(Error::InvalidField { field, .. }) if field == "certificate_ids"
+        ));
+        assert!(check_owned(&p, &[id(&server)], std::slice::from_ref(&server)).is_ok());
+    }
+
     #[test]
     fn names_follow_the_name_rules() {
         let settings = Settings::default();

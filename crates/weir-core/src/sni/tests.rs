@@ -229,3 +229,26 @@ fn an_extension_id_names_its_listener_or_nothing() {
         assert_eq!(listener_of_extension(bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn a_listener_verifying_clients_with_a_ca_certificate_uses_it() {
+    use crate::client_auth::{ClientAuth, ClientAuthMode};
+    use crate::keymgr::{KeyRef, TlsRef};
+    let with_ca = |ca: Option<&str>| {
+        let mut l = listener("https");
+        l.client_auth = ClientAuth {
+            mode: ClientAuthMode::Mandatory,
+            ca: ca.map(|id| TlsRef {
+                href: id.into(),
+                target: KeyRef::Certificate(id.into()),
+            }),
+            crl: None,
+        };
+        l
+    };
+    let ca: crate::ids::CertificateId = "ca".into();
+    // A CA in use is not deleted: the listener would verify no client.
+    assert!(crate::certificate::serves(&with_ca(Some("ca")), &ca));
+    assert!(!crate::certificate::serves(&with_ca(Some("other")), &ca));
+    assert!(!crate::certificate::serves(&with_ca(None), &ca));
+}
