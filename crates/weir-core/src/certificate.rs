@@ -396,10 +396,16 @@ mod tests {
             check_client_ca(&p, &id(&server), Some(&server), "f"),
             Err(Error::InvalidField { field, reason }) if field == "f" && reason.contains("server")
         ));
-        for (cid, found) in [(id(&theirs), Some(&theirs)), (CertificateId::new("gone"), None)] {
+        for (cid, found) in [
+            (id(&theirs), Some(&theirs)),
+            (CertificateId::new("gone"), None),
+        ] {
             assert!(matches!(
                 check_client_ca(&p, &cid, found, "f"),
-                Err(Error::NotFound { kind: ResourceKind::Certificate, .. })
+                Err(Error::NotFound {
+                    kind: ResourceKind::Certificate,
+                    ..
+                })
             ));
         }
         // And the other way: a CA certificate is never served.

@@ -247,6 +247,7 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
                     alpn: options.alpn.clone().unwrap_or_default(),
                     ..Default::default()
                 },
+                client_auth: options.client_auth.clone().unwrap_or_default(),
                 ..Default::default()
             },
             PoolUpdate {
