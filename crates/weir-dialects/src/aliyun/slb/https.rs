@@ -198,11 +198,10 @@ pub(super) fn http_options(
         }
         (_, None) => None,
     };
-    let client_auth = if https {
-        p.opt("CACertificateId").map(client_ca)
-    } else {
-        None
-    };
+    // Sent empty (`opt` reads that as absent), it turns two-way
+    // authentication off.
+    let ca_sent = p.names().any(|n| n.eq_ignore_ascii_case("CACertificateId"));
+    let client_auth = (https && ca_sent).then(|| client_ca(p.opt("CACertificateId").unwrap_or("")));
     Ok(HttpOptions {
         client_auth,
         idle_timeout_ms: seconds(call, "IdleTimeout", (1, 60))?,
