@@ -195,7 +195,7 @@ class AliyunTwoWayAuth(ali.AliyunTestCase):
         create = dict(LoadBalancerId=lb_id, ListenerPort=port, BackendServerPort=backend.port, Bandwidth=-1,
                       ServerCertificateId=served, StickySession="off")
         for what, ca, code, status in [("a server certificate", served, "InvalidParameter", 400),
-                                       ("another project's CA", theirs, "ServerCertificateId.NotFound", 404)]:
+                                       ("another project's CA", theirs, "CACertificateId.NotFound", 404)]:
             self.assertAcsError(lambda: client.do_action_with_exception(req(
                 CreateLoadBalancerHTTPSListenerRequest, CACertificateId=ca, **create)), code, status, what)
         self.acs(client, req(CreateLoadBalancerHTTPSListenerRequest, CACertificateId=ca_id, **create))

@@ -105,7 +105,7 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
     // A CA certificate that is not there (two-way authentication) is not found,
     // and a server certificate is no CA.
     let reply = https(&s, &lb, "443", &cert, &[("CACertificateId", "ca-1")]);
-    answer(&reply, 404, "ServerCertificateId.NotFound");
+    answer(&reply, 404, "CACertificateId.NotFound");
     let reply = https(&s, &lb, "443", &cert, &[("CACertificateId", &cert)]);
     answer(&reply, 400, "InvalidParameter");
     for extra in [

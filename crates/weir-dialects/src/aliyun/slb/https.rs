@@ -233,6 +233,18 @@ fn client_ca(id: &str) -> weir_core::client_auth::ClientAuth {
     }
 }
 
+/// The control plane names any missing certificate as a server
+/// certificate; the one `CACertificateId` named is SLB's
+/// `CACertificateId.NotFound`.
+pub(super) fn ca_not_found(call: &Call, mut err: AliError) -> AliError {
+    if let Some(ca) = call.params.opt("CACertificateId") {
+        if err.code == "ServerCertificateId.NotFound" && err.message.contains(ca) {
+            err.code = "CACertificateId.NotFound";
+        }
+    }
+    err
+}
+
 fn scheduler_name(s: Scheduler) -> &'static str {
     match s {
         Scheduler::Wrr => "wrr",
@@ -399,7 +411,7 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
     let l = control
         .update_listener(&call.principal, l.id, update)
         .await
-        .map_err(fail)?;
+        .map_err(|e| ca_not_found(call, fail(e)))?;
     if let (Some(check), Some(port)) = (health.as_mut(), l.backend_port) {
         check.port = check.port.or(Some(u32::from(port)));
     }

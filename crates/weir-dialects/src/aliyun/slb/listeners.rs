@@ -264,7 +264,7 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
             }),
         )
         .await
-        .map_err(fail)?;
+        .map_err(|e| super::https::ca_not_found(call, fail(e)))?;
     Ok(json!({}))
 }
 
