@@ -128,6 +128,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0025_pool_fail_open.sql"),
     ),
     (
+        26,
+        include_str!("../migrations/postgres/0026_certificate_kind.sql"),
+    ),
+    (
         27,
         include_str!("../migrations/postgres/0027_lb_vip_mode.sql"),
     ),

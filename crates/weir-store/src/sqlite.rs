@@ -115,6 +115,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0030_pool_fail_open.sql"),
     ),
     (
+        31,
+        include_str!("../migrations/sqlite/0031_certificate_kind.sql"),
+    ),
+    (
         32,
         include_str!("../migrations/sqlite/0032_lb_vip_mode.sql"),
     ),

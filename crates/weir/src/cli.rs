@@ -139,14 +139,19 @@ pub struct WatchArgs {
 
 #[derive(Subcommand)]
 pub enum CertCmd {
-    /// Upload a certificate chain (PEM, leaf first) and its private key.
+    /// Upload a certificate chain (PEM, leaf first) and its private key,
+    /// or (--ca) CA certificates that listeners verify clients with.
     Create {
         /// The chain's PEM file.
-        #[arg(long)]
-        cert: PathBuf,
+        #[arg(long, required_unless_present = "ca", requires = "key")]
+        cert: Option<PathBuf>,
         /// The private key's PEM file (never shown again).
-        #[arg(long)]
-        key: PathBuf,
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// A PEM file of CA certificates (1 to 100, no key): a CA
+        /// certificate for `weir listener ... --client-ca`.
+        #[arg(long, conflicts_with_all = ["cert", "key"])]
+        ca: Option<PathBuf>,
         #[arg(long, default_value = "")]
         name: String,
         /// The project (the operator must name one).
@@ -550,6 +555,8 @@ pub enum ListenerCmd {
         /// https listener of the same load balancer on this port.
         #[arg(long)]
         redirect_https_port: Option<u32>,
+        #[command(flatten)]
+        client_auth: crate::cli_client_auth::ClientAuthArgs,
     },
     /// Change a listener; what is not given stays.
     Update {
@@ -606,6 +613,8 @@ pub enum ListenerCmd {
         /// Forward again instead of redirecting.
         #[arg(long)]
         no_redirect: bool,
+        #[command(flatten)]
+        client_auth: crate::cli_client_auth::ClientAuthArgs,
     },
     /// Show a listener.
     Show { id: String },

@@ -11,6 +11,7 @@
 
 mod cli;
 mod cli_catalog;
+mod cli_client_auth;
 mod cli_pools;
 mod client;
 mod cluster;

@@ -26,6 +26,7 @@ use crate::views::*;
 mod acls;
 mod backends;
 mod certificates;
+mod client_auth;
 mod domains;
 mod flavors;
 mod l7;

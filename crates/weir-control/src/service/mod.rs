@@ -75,7 +75,7 @@ mod nodes;
 mod quotas;
 mod tenants;
 
-pub use certificates::UploadedCertificate;
+pub use certificates::{UploadedCa, UploadedCertificate};
 pub use cluster_live::LiveSnapshot;
 pub use nodes::NodeStatus;
 use quotas::quota_room;

@@ -293,8 +293,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     ) -> StoreResult<()> {
         self.exec(
             "INSERT INTO certificates (id, project_id, name, subject, names, fingerprint_sha256, \
-             not_before, not_after, key_type, chain_length, chain_pem, sealed_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             not_before, not_after, key_type, chain_length, chain_pem, sealed_key, created_at, \
+             kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             args![
                 c.id.as_str(),
                 c.project_id.as_str(),
@@ -309,6 +309,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 chain_pem,
                 sealed_key,
                 c.created_at.millis(),
+                c.kind.as_str(),
             ],
         )
         .await?;

@@ -12,6 +12,7 @@ mod flavors;
 mod groups;
 mod l7;
 mod metrics_doc;
+mod mtls;
 mod parity;
 mod process;
 mod prometheus;
