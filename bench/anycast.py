@@ -210,7 +210,9 @@ def run(args):
     checks = {}
     results = []
     try:
-        store_url = world.postgres()
+        # World.postgres() gives the database's directory (its socket's
+        # too); the nodes dial it directly, no proxy needed here.
+        store_url = f"postgres://weir@localhost/postgres?host={world.postgres()}"
         world.spawn("be", [sys.executable, "-c", BACKEND])
         world.bird("r", router_config())
         socks = {}

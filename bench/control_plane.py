@@ -18,6 +18,9 @@ Usage: bench/control_plane.py [--duration 10] [--registrations-only]
        [--store-url postgres://...]  (every server on PostgreSQL instead,
        each in a fresh schema made with psql; scripts/postgres-for-tests
        starts a local one)
+       [--nodes N]  (with --store-url: the registrations go to N servers
+       sharing one schema, the 32 clients spread over them; the CPU per
+       registration is all the nodes' together)
 """
 import argparse, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -66,10 +69,12 @@ def store_section():
     return f'[store]\nurl = "{STORE_URL}{sep}options=-csearch_path%3D{schema}"\n'
 
 
-def start_server(data_dir, config):
+def start_server(data_dir, config, section=None):
+    """`section`: a `[store]` section to share (nodes of one registry);
+    by default a fresh one."""
     cfg = os.path.join(data_dir, "weir.toml")
     with open(cfg, "w") as f:
-        f.write(store_section() + config)
+        f.write((store_section() if section is None else section) + config)
     env = dict(os.environ, WEIR_ADMIN_TOKEN=ADMIN, WEIR_LOG="warn")
     proc = subprocess.Popen(
         [WEIR, "serve", "--data-dir", data_dir,
@@ -108,27 +113,58 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def bench_registrations(duration, dataplane=True):
-    data_dir = tempfile.mkdtemp(prefix="weir-bench-")
-    proc, port = start_server(data_dir, "" if dataplane else "[dataplane]\nenabled = false\n")
+def bench_registrations(duration, dataplane=True, nodes=1):
+    """Single-backend registrations from 32 clients; with `nodes` > 1,
+    that many servers on one PostgreSQL schema, the clients spread over
+    them. Returns the rate, p50, p99 and the servers' CPU per
+    registration (user + sys from /proc, all nodes together)."""
+    data_dirs = [tempfile.mkdtemp(prefix="weir-bench-") for _ in range(nodes)]
+    procs = []
     try:
+        section = store_section()
+        # 64 listeners on one load balancer: above the default limit of 50.
+        config = "[limits]\nlisteners_per_load_balancer = 64\n"
+        if not dataplane:
+            config += "[dataplane]\nenabled = false\n"
+        ports = []
+        for data_dir in data_dirs:
+            proc, port = start_server(data_dir, config, section)
+            procs.append(proc)
+            ports.append(port)
         # 64 listeners with the default quota of 1,000 backends each: the
         # load spreads as a real fleet's would, and no pool outgrows it.
-        tenant, listeners = setup(Api(port, ADMIN), listeners=64)
+        tenant, listeners = setup(Api(ports[0], ADMIN), listeners=64)
         paths = ",".join(f"/v1/listeners/{l['id']}/backends" for l in listeners)
-        out = subprocess.run(
-            ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-s", os.path.join(ROOT, "bench/register.lua"),
-             f"http://127.0.0.1:{port}", "--", paths, tenant.token],
-            capture_output=True, text=True, timeout=duration + 60)
-        if out.returncode != 0 or "unexpected status" in out.stderr:
-            sys.exit(out.stdout + out.stderr)
-        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
-        lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out.stdout, re.M))
+        time.sleep(0.5)  # let every node's data plane apply the setup
+        cpu0 = sum(cpu_seconds(p.pid) for p in procs)
+        # One wrk per node, each with its share of the 32 connections and
+        # its own address block (the Lua script's thread ids are offset).
+        runs = []
+        for n, port in enumerate(ports):
+            conns = 32 // nodes + (1 if n < 32 % nodes else 0)
+            runs.append(subprocess.Popen(
+                ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency", "-s",
+                 os.path.join(ROOT, "bench/register.lua"), f"http://127.0.0.1:{port}", "--",
+                 paths, tenant.token, str(n * 2)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outs = []
+        for run in runs:
+            stdout, stderr = run.communicate(timeout=duration + 60)
+            if run.returncode != 0 or "unexpected status" in stderr:
+                sys.exit(stdout + stderr)
+            outs.append(stdout)
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+        rate = sum(float(re.search(r"Requests/sec:\s+([\d.]+)", o).group(1)) for o in outs)
+        done = sum(int(re.search(r"(\d+) requests in", o).group(1)) for o in outs)
+        lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", outs[0], re.M))
         count = len(tenant.call("GET", f"/v1/pools/{listeners[0]['default_pool_id']}/backends?limit=1000")["backends"])
         assert count > 0
-        return rate, lat.get("50"), lat.get("99")
+        return rate, lat.get("50"), lat.get("99"), cpu * 1e6 / done
     finally:
-        proc.kill(); proc.wait(); shutil.rmtree(data_dir)
+        for proc in procs:
+            proc.kill(); proc.wait()
+        for data_dir in data_dirs:
+            shutil.rmtree(data_dir)
 
 
 def cpu_seconds(pid):
@@ -203,6 +239,7 @@ def main():
     ap.add_argument("--compare-dataplane", type=int, default=0, metavar="ROUNDS")
     ap.add_argument("--pool-sizes", default="", metavar="N,N,...")
     ap.add_argument("--store-url", default="", metavar="postgres://...")
+    ap.add_argument("--nodes", type=int, default=1, metavar="N")
     args = ap.parse_args()
     global STORE_URL
     STORE_URL = args.store_url or None
@@ -225,9 +262,13 @@ def main():
         print(f"registrations/s, data plane off:       {[round(r) for r in off]}, median {m_off:.0f}")
         print(f"ratio on/off: {m_on / m_off:.2f}")
         return
-    rate, p50, p99 = bench_registrations(args.duration)
+    if args.nodes > 1 and not STORE_URL:
+        sys.exit("--nodes needs --store-url: nodes share a PostgreSQL registry")
+    rate, p50, p99, cpu_us = bench_registrations(args.duration, nodes=args.nodes)
     if args.registrations_only:
-        print(f"single registrations, 32 clients, {args.duration}s: {rate:.0f}/s, p50 {p50}, p99 {p99}")
+        nodes = f", {args.nodes} nodes" if args.nodes > 1 else ""
+        print(f"single registrations, 32 clients{nodes}, {args.duration}s: {rate:.0f}/s, "
+              f"p50 {p50}, p99 {p99}, server {cpu_us:.0f} µs CPU / registration")
         return
     batch_ms, list_ms, total, rss = bench_batch_and_list()
     print(f"cpu: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")

@@ -10,13 +10,16 @@ function setup(thread)
 end
 
 -- args: a comma-separated list of registration paths (one per listener),
--- then the project token. Requests rotate over the listeners.
+-- the project token, and optionally an offset added to the thread ids (so
+-- several wrk processes, one per node, never send the same address).
+-- Requests rotate over the listeners.
 function init(args)
   paths = {}
   for p in string.gmatch(args[1], "[^,]+") do
     table.insert(paths, p)
   end
   token = args[2]
+  tid = tid + (tonumber(args[3]) or 0)
 end
 
 function request()

@@ -15,6 +15,10 @@ import time
 
 from aliyunsdkslb.request.v20140515 import (
     AddBackendServersRequest,
+    DeleteCACertificateRequest,
+    DescribeCACertificatesRequest,
+    SetLoadBalancerHTTPSListenerAttributeRequest,
+    UploadCACertificateRequest,
     CreateDomainExtensionRequest,
     CreateLoadBalancerHTTPListenerRequest,
     CreateLoadBalancerHTTPSListenerRequest,
@@ -149,6 +153,79 @@ class AliyunHttps(ali.AliyunTestCase):
             finally:
                 conn.close()
         self.assertEqual(location, "https://www.weir.test:%d/a/b?x=1" % port)
+
+
+class AliyunTwoWayAuth(ali.AliyunTestCase):
+    """UploadCACertificate and an HTTPS listener's CACertificateId: real handshakes with Python's `ssl`,
+    refused without a client certificate the CA signed, served with one."""
+
+    @classmethod
+    def bootstrap(cls):
+        cls.p = cls.native.project("ali-mtls")
+        cls.other = cls.native.project("ali-mtls-b")
+        cls.vpc = cls.native.vpc(cls.p, "127.0.0.0/16", name="loopback")
+        cls.subnet = cls.native.subnet(cls.vpc, "127.0.0.0/24")
+
+    def test_a_ca_certificate_makes_the_https_listener_verify_clients(self):
+        from tests.sdk.test_huawei_mtls import mtls_get_raw
+        from tests.sdk.test_listener_mtls import issue, key_pem, make_ca, pem
+        backend = h.TokenHTTPBackend("127.0.0.62")
+        self.addCleanup(backend.close)
+        inst = self.native.instance(self.p, self.subnet, "127.0.0.62", name="mtls-backend")
+        client = self.classic(self.p)
+        server_ca, clients, stranger = make_ca("site"), make_ca("clients"), make_ca("stranger")
+        site, site_key = issue(server_ca, "app.example.test", server_name="app.example.test")
+        served = self.acs(client, req(UploadServerCertificateRequest, ServerCertificate=pem(site),
+                                      PrivateKey=key_pem(site_key)))["ServerCertificateId"]
+        made = self.acs(client, req(UploadCACertificateRequest, CACertificate=pem(clients[0]),
+                                    CACertificateName="clients"))
+        ca_id = made["CACertificateId"]
+        self.assertEqual((made["CACertificateName"], made["CommonName"]), ("clients", "clients"))
+        listed = self.acs(client, req(DescribeCACertificatesRequest))["CACertificates"]["CACertificate"]
+        self.assertEqual([c["CACertificateId"] for c in listed], [ca_id])
+        # A key with the CA, a server certificate as the CA, another project's CA: refused.
+        self.assertAcsError(lambda: client.do_action_with_exception(req(
+            UploadCACertificateRequest, CACertificate=pem(clients[0]) + key_pem(clients[1]))),
+            "InvalidParameter", 400, "a key in the CA bundle")
+        theirs = self.acs(self.classic(self.other), req(UploadCACertificateRequest,
+                                                        CACertificate=pem(stranger[0])))["CACertificateId"]
+        made = self.acs(client, req(CreateLoadBalancerRequest, VSwitchId=self.subnet["id"], VpcId=self.vpc["id"]))
+        lb_id, address = made["LoadBalancerId"], ali.assert_loopback(made["Address"])
+        port = ali.free_port(address)
+        create = dict(LoadBalancerId=lb_id, ListenerPort=port, BackendServerPort=backend.port, Bandwidth=-1,
+                      ServerCertificateId=served, StickySession="off")
+        for what, ca, code, status in [("a server certificate", served, "InvalidParameter", 400),
+                                       ("another project's CA", theirs, "CACertificateId.NotFound", 404)]:
+            self.assertAcsError(lambda: client.do_action_with_exception(req(
+                CreateLoadBalancerHTTPSListenerRequest, CACertificateId=ca, **create)), code, status, what)
+        self.acs(client, req(CreateLoadBalancerHTTPSListenerRequest, CACertificateId=ca_id, **create))
+        self.acs(client, req(AddBackendServersRequest, LoadBalancerId=lb_id,
+                             BackendServers=json.dumps([{"ServerId": inst["id"], "Weight": "100"}])))
+        attr = self.acs(client, req(DescribeLoadBalancerHTTPSListenerAttributeRequest, LoadBalancerId=lb_id,
+                                    ListenerPort=port))
+        self.assertEqual(attr["CACertificateId"], ca_id, attr)
+
+        def attempt(who):
+            try:
+                return mtls_get_raw(address, port, server_ca, who)
+            except (ssl.SSLError, OSError):
+                return None
+
+        alice = issue(clients, "alice")
+        end = time.monotonic() + 10
+        while attempt(alice) is None and time.monotonic() < end:
+            time.sleep(0.1)
+        self.assertIn(backend.token, attempt(alice))
+        self.assertIsNone(attempt(None), "served without a client certificate")
+        self.assertIsNone(attempt(issue(stranger, "mallory")), "served a stranger's certificate")
+        # In use: not deleted. Then off (an empty CACertificateId): one-way again, and the CA goes.
+        self.assertAcsError(lambda: client.do_action_with_exception(req(
+            DeleteCACertificateRequest, CACertificateId=ca_id)), "OperationFailed.Conflict", 400, "a CA in use")
+        self.acs(client, req(SetLoadBalancerHTTPSListenerAttributeRequest, LoadBalancerId=lb_id, ListenerPort=port,
+                             CACertificateId=""))
+        self.assertIn(backend.token, attempt(None))
+        self.acs(client, req(DeleteCACertificateRequest, CACertificateId=ca_id))
+        self.assertEqual(self.acs(client, req(DescribeCACertificatesRequest))["CACertificates"]["CACertificate"], [])
 
 
 class UCloudHttps(h.WeirTestCase):

@@ -415,14 +415,14 @@ class HuaweiTerminatedHttpsTest(LbaasTestCase):
         self.assertHwError(lambda: self.client.create_listener(hw_create_listener(
             lb.id, "HTTP", free_port(lb.vip_address), http2_enable=True)),
             400, "ELB.1001", "http2_enable on an HTTP listener")
-        # Another project's certificate is not found; Huawei's TLS policy and client certificates are refused.
+        # Another project's certificate is not found; Huawei's TLS policy is refused (two-way authentication
+        # is test_huawei_mtls's).
         theirs, _ = self.certificate(self.client_b, "b.example.test")
         self.assertHwError(lambda: self.client.create_listener(hw_create_listener(
             lb.id, "TERMINATED_HTTPS", free_port(lb.vip_address), default_tls_container_ref=theirs)),
             404, "ELB.1002", "another project's certificate")
         for what, fields in [
             ("tls_ciphers_policy", {"tls_ciphers_policy": "tls-1-2"}),
-            ("mutual TLS", {"client_ca_tls_container_ref": main_id}),
         ]:
             # The provider's 501 (the SDK raises it as a server exception).
             with self.assertRaises(ServerResponseException, msg=what) as raised:

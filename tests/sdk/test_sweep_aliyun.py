@@ -151,7 +151,8 @@ def http_fields(https, creating):
                   "EnableHttp2": H("off"),
                   "TLSCipherPolicy": ONLY("tls_cipher_policy_1_2_strict_with_1_3", "tls_cipher_policy_1_0",
                                           read="TLSCipherPolicy"),
-                  "CACertificateId": R("{cert2}")})
+                  # Two-way authentication with a CA certificate (test_https_dialects: the handshakes).
+                  "CACertificateId": H("{ca}")})
     else:
         f.update({"ListenerForward": H("on", read=None, with_={"ForwardPort": "{https_port}"},
                                        where="test_https_dialects: the 301 to HTTPS"),
@@ -211,6 +212,9 @@ TABLE = {
         AliCloudCertificateId=R("ali-1"), AliCloudCertificateName=R("ali"), AliCloudCertificateRegionId=R("local"),
         ResourceGroupId=R("rg-sweep"), Tags=R([{"Key": "team", "Value": "a"}])),
     "DeleteServerCertificate": plain("ServerCertificateId"),
+    "UploadCACertificate": plain("CACertificate", CACertificateName=H("sweep-ca", read=None),
+                                 ResourceGroupId=R("rg-sweep"), Tags=R([{"Key": "team", "Value": "a"}])),
+    "DeleteCACertificate": plain("CACertificateId"),
     "CreateAccessControlList": plain(AclName=H("sweep-acl"), AddressIPVersion=H("ipv6"),
                                      ResourceGroupId=R("rg-sweep"), Tags=R([{"Key": "team", "Value": "a"}])),
     "AddAccessControlListEntry": plain("AclId", AclEntrys=H("{entries}", read=None)),
@@ -288,6 +292,8 @@ class AliyunSweep(AliyunTestCase):
                                                       "ServerCertificateId": cert})
         return {"lb": lb_id, "address": address, "vip": self.vip(231), "group": group, "acl": acl, "cert": cert,
                 "cert2": self.cert("sweep.weir.test"), "https_port": https_port,
+                "ca": self.call("UploadCACertificate", {
+                    "CACertificate": self_signed_pem("ca.sweep.weir.test")[0]})["CACertificateId"],
                 "servers": servers_json({"ServerId": self.inst["id"], "Weight": "50"}),
                 "entries": json.dumps([{"entry": "127.0.0.250/32", "comment": "sweep"}])}
 

@@ -16,6 +16,7 @@ from tests.sdk.lbaas_support import (LbaasTestCase, World, assert_loopback, elb,
 
 ID = "identity"
 TLS = "test_https_dialects (TERMINATED_HTTPS listeners)"
+MTLS = "test_huawei_mtls (two-way authentication)"
 
 
 class H:
@@ -46,7 +47,7 @@ CREATE = {
                      description=H("sweep"), connection_limit=H(10), default_pool_id=H("{pool}"),
                      insert_headers=INSERT_HEADERS,
                      default_tls_container_ref=H(where=TLS), sni_container_refs=H(where=TLS),
-                     http2_enable=H(where=TLS), client_ca_tls_container_ref=R("ca-1", *UNSUPPORTED, names="client certificate"),
+                     http2_enable=H(where=TLS), client_ca_tls_container_ref=H(where=MTLS),
                      tls_ciphers_policy=R("tls-1-2", *UNSUPPORTED)),
     "Pool": dict(COMMON, **PROTECTION, protocol=ID, lb_algorithm=ID, loadbalancer_id=ID, listener_id=ID,
                  name=H("sweep-p"), description=H("sweep"), session_persistence=H({"type": "HTTP_COOKIE"})),
@@ -69,7 +70,7 @@ UPDATE = {
     "Listener": dict(PROTECTION, admin_state_up=H(False), name=H("renamed"), description=H("changed"),
                      connection_limit=H(20), default_pool_id=H("{pool}"), insert_headers=INSERT_HEADERS,
                      default_tls_container_ref=H(where=TLS), sni_container_refs=H(where=TLS), http2_enable=H(where=TLS),
-                     client_ca_tls_container_ref=R("ca-1", *UNSUPPORTED, names="client certificate"),
+                     client_ca_tls_container_ref=H(where=MTLS),
                      tls_ciphers_policy=R("tls-1-2", *UNSUPPORTED)),
     "Pool": dict(PROTECTION, admin_state_up=H(False), name=H("renamed"), description=H("changed"),
                  lb_algorithm=H("LEAST_CONNECTIONS"), session_persistence=H({"type": "SOURCE_IP"})),

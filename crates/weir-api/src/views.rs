@@ -2,6 +2,7 @@
 //! (the core stays free of serde).
 
 use serde::Serialize;
+use weir_core::keymgr::KeyRef;
 use weir_core::model::*;
 use weir_core::status::{BackendLive, ListenerLive};
 
@@ -24,12 +25,40 @@ impl From<&Project> for ProjectView {
     }
 }
 
+/// A listener's client-certificate mode in the native API's words; none
+/// when verification is off.
+fn client_auth_mode(auth: &weir_core::client_auth::ClientAuth) -> Option<&'static str> {
+    use weir_core::client_auth::ClientAuthMode;
+    if auth.is_off() {
+        return None;
+    }
+    Some(match auth.mode {
+        ClientAuthMode::None => "none",
+        ClientAuthMode::Optional => "optional",
+        ClientAuthMode::Mandatory => "mandatory",
+    })
+}
+
+/// A key-manager ref as the native API writes one (`secrets/<id>`,
+/// `containers/<id>`); a certificate is no key-manager ref.
+fn native_key_ref(target: &KeyRef) -> Option<String> {
+    match target {
+        KeyRef::Secret(id) => Some(format!("secrets/{id}")),
+        KeyRef::Container(id) => Some(format!("containers/{id}")),
+        KeyRef::Certificate(_) => None,
+    }
+}
+
 /// A certificate as anyone may see it: never its private key.
 #[derive(Serialize)]
 pub struct CertificateView {
     pub id: String,
     pub project_id: String,
     pub name: String,
+    /// `server` (a chain and its key, served) or `ca` (CA certificates
+    /// without a key, verifying client certificates).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
     pub subject: String,
     pub names: Vec<String>,
     pub fingerprint_sha256: String,
@@ -46,6 +75,7 @@ impl From<&Certificate> for CertificateView {
             id: c.id.to_string(),
             project_id: c.project_id.to_string(),
             name: c.name.clone(),
+            kind: c.kind.as_str(),
             subject: c.subject.clone(),
             names: c.names.clone(),
             fingerprint_sha256: c.fingerprint_sha256.clone(),
@@ -176,6 +206,9 @@ pub struct LoadBalancerView {
     pub created_at: String,
     pub updated_at: String,
     pub tags: Vec<String>,
+    /// Its own VIP mode (`none`, `failover`, `anycast`); `null`: the
+    /// deployment's `cluster.vip_mode`.
+    pub vip_mode: Option<&'static str>,
     /// Live state from the data plane (its listeners' worst); absent when
     /// none runs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -207,6 +240,7 @@ impl From<&LoadBalancer> for LoadBalancerView {
             created_at: l.created_at.to_string(),
             updated_at: l.updated_at.to_string(),
             tags: l.tags.clone(),
+            vip_mode: l.vip_mode.map(|m| m.as_str()),
             operating_status: None,
         }
     }
@@ -283,6 +317,19 @@ pub struct ListenerView {
     /// HTTP listeners that redirect every request to HTTPS on this port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_https_port: Option<u16>,
+    /// HTTPS listeners verifying client certificates (mTLS): `none`,
+    /// `optional` or `mandatory`; absent when off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_authentication: Option<&'static str>,
+    /// The CA certificate client chains are verified against (for a CA an
+    /// Octavia caller named in the key manager, `client_ca_ref`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ca_certificate_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ca_ref: Option<String>,
+    /// Revocation lists, a key-manager ref (`secrets/<id>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_crl_ref: Option<String>,
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
@@ -358,6 +405,21 @@ impl From<&Listener> for ListenerView {
                 })
                 .collect(),
             redirect_https_port: l.redirect_https_port,
+            client_authentication: client_auth_mode(&l.client_auth),
+            client_ca_certificate_id: match l.client_auth.ca.as_ref().map(|r| &r.target) {
+                Some(KeyRef::Certificate(id)) => Some(id.to_string()),
+                _ => None,
+            },
+            client_ca_ref: l
+                .client_auth
+                .ca
+                .as_ref()
+                .and_then(|r| native_key_ref(&r.target)),
+            client_crl_ref: l
+                .client_auth
+                .crl
+                .as_ref()
+                .and_then(|r| native_key_ref(&r.target)),
             description: l.description.clone(),
             created_at: l.created_at.to_string(),
             updated_at: l.updated_at.to_string(),
@@ -556,6 +618,9 @@ pub struct BackendStatusView {
     pub state: &'static str,
     pub reason: Option<String>,
     pub active_connections: u64,
+    /// While draining: when the connections still open are closed
+    /// (RFC 3339).
+    pub drain_deadline: Option<String>,
     /// Totals since the data plane started serving the backend: a client
     /// reads twice and divides for a rate (the console's charts).
     pub total_connections: u64,
@@ -572,6 +637,7 @@ impl From<&BackendLive> for BackendStatusView {
             state: l.state.as_str(),
             reason: l.reason.clone(),
             active_connections: l.active_connections,
+            drain_deadline: l.drain_deadline.map(|t| t.to_string()),
             total_connections: l.stats.total_connections,
             requests: l.stats.requests,
             responses_5xx: l.stats.responses_5xx,

@@ -376,7 +376,11 @@ function backendRow(b, refresh) {
       const parts = [badge(st.state)];
       if (st.reason) parts.push(h("span", { class: "reason" }, st.reason));
       if (st.state === "draining" && drainSince !== undefined && drainMs > 0) {
-        const elapsed = Math.min(now - drainSince, drainMs);
+        // The server's deadline when it gives one (a drain begun before
+        // this page opened); else the time this page first saw it draining.
+        const deadline = st.drain_deadline ? Date.parse(st.drain_deadline) : NaN;
+        const elapsed = Number.isNaN(deadline) ? Math.min(now - drainSince, drainMs)
+          : Math.max(0, Math.min(drainMs - (deadline - now), drainMs));
         parts.push(h("progress", { max: drainMs, value: elapsed, "aria-label": `Drain of ${nameOf(b2)}` }),
           h("span", { class: "reason" }, `${st.active_connections} open, at most ${Math.ceil((drainMs - elapsed) / 1000)} s left`));
       }

@@ -86,6 +86,17 @@ impl Principal {
     }
 }
 
+/// The bearer token nodes read each other's live state with
+/// (`GET /v1/cluster/live`): SHA-256 over a label and the secrets key
+/// every node of a registry shares, so it is neither stored nor
+/// configured apart, and a node with another key is refused.
+pub fn cluster_token(secrets_key: &[u8; 32]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"weir cluster live state v1\0");
+    hash.update(secrets_key);
+    format!("wcl_{}", hex(&hash.finalize()))
+}
+
 /// SHA-256 of a bearer token, hex; only hashes are stored.
 pub fn hash_token(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))

@@ -67,6 +67,9 @@ pub async fn tls_ref_material<R: Reads + ?Sized>(
                 ),
             }
         }
+        KeyRef::Certificate(id) => Err(format!(
+            "certificate {id} is a CA certificate, which verifies clients and is never served"
+        )),
     };
     Ok(
         pem.and_then(|pem| match weir_tls::inspect(&pem.chain, &pem.key, now) {
@@ -151,6 +154,24 @@ pub async fn ca_ref_material<R: Reads + ?Sized>(
                 }
             }
             bundle
+        }
+        KeyRef::Certificate(id) => {
+            // Weir's own CA certificate: the project's and of kind CA
+            // (the listener commands hold it to that with the core's
+            // `check_client_ca` first, for the dialect's 404 and 400).
+            let found = reads.certificate(id).await?;
+            if let Err(e) =
+                weir_core::certificate::check_client_ca(project, id, found.as_ref(), "ca")
+            {
+                return Ok(Err(match e {
+                    weir_core::Error::InvalidField { reason, .. } => reason,
+                    other => other.to_string(),
+                }));
+            }
+            match reads.certificate_material(id).await? {
+                Some((chain, _)) => chain.into_bytes(),
+                None => return Ok(Err(format!("certificate {id} not found"))),
+            }
         }
     };
     Ok(weir_tls::client::ca_certificates(&bytes).and_then(|_| {

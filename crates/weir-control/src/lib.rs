@@ -22,7 +22,7 @@ mod topology;
 pub mod watch;
 pub mod writer;
 
-pub use auth::{hash_token, random_token, Principal};
+pub use auth::{cluster_token, hash_token, random_token, Principal};
 pub use maintenance::Retention;
 pub use service::*;
 pub use weir_store::Page;
@@ -48,6 +48,11 @@ pub trait LiveView: Send + Sync {
     /// this view reports none).
     fn transitions(&self) -> Option<tokio::sync::broadcast::Receiver<weir_core::watch::LiveEvent>> {
         None
+    }
+    /// Whether this is this node's own data plane (a view read from
+    /// other nodes is not served on to others).
+    fn local(&self) -> bool {
+        true
     }
 }
 

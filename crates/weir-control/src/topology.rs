@@ -92,10 +92,7 @@ async fn listener_tls(
                 )))
             }
         };
-        let id = match &r.target {
-            weir_core::keymgr::KeyRef::Secret(id) => id.as_str(),
-            weir_core::keymgr::KeyRef::Container(id) => id.as_str(),
-        };
+        let id = r.target.id();
         served.push(CertificateMaterial {
             id: CertificateId::new(id),
             chain_pem: pem.chain.into(),
@@ -577,6 +574,7 @@ mod tests {
                     description: None,
                     tags: Vec::new(),
                     flavor_id: None,
+                    vip_mode: None,
                 },
             )
             .await

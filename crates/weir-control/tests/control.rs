@@ -92,6 +92,7 @@ async fn topology_follows_registrations_and_lifecycle() {
                 description: None,
                 tags: Vec::new(),
                 flavor_id: None,
+                vip_mode: None,
             },
         )
         .await
@@ -235,6 +236,7 @@ async fn startup_loads_what_is_stored() {
                     description: None,
                     tags: Vec::new(),
                     flavor_id: None,
+                    vip_mode: None,
                 },
             )
             .await
@@ -404,6 +406,7 @@ async fn topology_drops_what_goes_and_skips_stopped_listeners() {
                 description: None,
                 tags: Vec::new(),
                 flavor_id: None,
+                vip_mode: None,
             },
         )
         .await
@@ -577,6 +580,7 @@ async fn client_tokens_expire_after_the_idempotency_ttl() {
                 description: None,
                 tags: Vec::new(),
                 flavor_id: None,
+                vip_mode: None,
             },
         )
         .await
@@ -694,6 +698,7 @@ async fn a_shared_vpc_serves_every_project_and_a_private_one_only_its_own() {
         description: None,
         tags: Vec::new(),
         flavor_id: None,
+        vip_mode: None,
     };
     let lb = control
         .create_load_balancer(&other, subnets[0].id.clone(), new_lb())

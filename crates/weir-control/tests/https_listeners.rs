@@ -88,6 +88,7 @@ async fn project_with_lb(control: &Control, name: &str) -> (ProjectId, LoadBalan
                 description: None,
                 tags: Vec::new(),
                 flavor_id: None,
+                vip_mode: None,
             },
         )
         .await

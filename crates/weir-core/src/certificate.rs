@@ -1,12 +1,17 @@
 //! The rules of a project's certificates that are not about the bytes
 //! (those are `weir-tls`'s): a name, room in the project, and how HTTPS
 //! listeners name them (how many, whose, and that one in use stays).
+//! Server certificates are served; CA certificates
+//! ([`CertificateKind::Ca`], a bundle without a key) only verify client
+//! certificates ([`crate::client_auth`]), and neither stands in for the
+//! other.
 
 use std::collections::HashSet;
 
 use crate::error::QuotaKind;
 use crate::ids::{CertificateId, ProjectId};
-use crate::model::{Certificate, Listener, Protocol};
+use crate::keymgr::KeyRef;
+use crate::model::{Certificate, CertificateKind, Listener, Protocol};
 use crate::settings::{Limits, Settings};
 use crate::{inventory, Error, ResourceKind, Timestamp};
 
@@ -84,14 +89,45 @@ pub fn listener_certificate_ids_later(
     listener_certificate_ids(protocol, ids, false)
 }
 
-/// Whether `listener` serves `certificate`: as one of its own or for a
-/// domain extension ([`crate::sni`]).
+/// Whether `listener` uses `certificate`: serves it as one of its own or
+/// for a domain extension ([`crate::sni`]), or verifies clients with it
+/// (its client CA, [`crate::client_auth`]).
 pub fn serves(listener: &Listener, certificate: &CertificateId) -> bool {
     listener.certificate_ids.contains(certificate)
         || listener
             .domain_extensions
             .iter()
             .any(|d| &d.certificate_id == certificate)
+        || listener
+            .client_auth
+            .ca
+            .as_ref()
+            .is_some_and(|r| matches!(&r.target, KeyRef::Certificate(id) if id == certificate))
+}
+
+/// A listener's client CA named as a certificate of Weir's: `found` is
+/// what the store holds under that id. One missing or of another project
+/// is "not found"; a server certificate is not a CA (`field`, the
+/// caller's name for the CA).
+pub fn check_client_ca(
+    project: &ProjectId,
+    id: &CertificateId,
+    found: Option<&Certificate>,
+    field: &str,
+) -> Result<(), Error> {
+    match found {
+        Some(c) if &c.project_id == project => match c.kind {
+            CertificateKind::Ca => Ok(()),
+            CertificateKind::Server => Err(Error::invalid(
+                field,
+                format!(
+                    "certificate {id} is a server certificate; client certificates are \
+                     verified with a CA certificate"
+                ),
+            )),
+        },
+        _ => Err(Error::not_found(ResourceKind::Certificate, id)),
+    }
 }
 
 /// Checks that every certificate `ids` names is one of `project`'s:
@@ -105,9 +141,19 @@ pub fn check_owned(
     for id in ids {
         let owned = found
             .iter()
-            .any(|c| &c.id == id && &c.project_id == project);
-        if !owned {
-            return Err(Error::not_found(ResourceKind::Certificate, id));
+            .find(|c| &c.id == id && &c.project_id == project);
+        match owned {
+            None => return Err(Error::not_found(ResourceKind::Certificate, id)),
+            Some(c) if c.kind == CertificateKind::Ca => {
+                return Err(Error::invalid(
+                    "certificate_ids",
+                    format!(
+                        "certificate {id} is a CA certificate, which verifies clients; a \
+                         listener serves a server certificate (a chain and its key)"
+                    ),
+                ))
+            }
+            Some(_) => {}
         }
     }
     Ok(())
@@ -135,6 +181,7 @@ pub fn check_delete(certificate: &Certificate, users: &[Listener]) -> Result<(),
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCertificate {
     pub name: String,
+    pub kind: CertificateKind,
     pub subject: String,
     pub names: Vec<String>,
     pub fingerprint_sha256: String,
@@ -182,6 +229,7 @@ pub fn plan_certificate(
         id: CertificateId::new(id),
         project_id: project.clone(),
         name: new.name,
+        kind: new.kind,
         subject: new.subject,
         names: new.names,
         fingerprint_sha256: new.fingerprint_sha256,
@@ -200,6 +248,7 @@ mod tests {
     fn new(name: &str) -> NewCertificate {
         NewCertificate {
             name: name.into(),
+            kind: CertificateKind::Server,
             subject: "CN=a".into(),
             names: vec!["a.example.test".into()],
             fingerprint_sha256: "00".repeat(32),
@@ -317,6 +366,54 @@ mod tests {
                 Err(Error::NotFound { kind: ResourceKind::Certificate, id }) if id == missing
             ));
         }
+    }
+
+    fn made(id: &str, project: &str, kind: CertificateKind) -> Certificate {
+        let mut new = new(id);
+        new.kind = kind;
+        let mut c = plan_certificate(
+            &ProjectId::new(project),
+            new,
+            0,
+            &Settings::default(),
+            id.into(),
+            Timestamp(0),
+        )
+        .unwrap();
+        c.project_id = ProjectId::new(project);
+        c
+    }
+
+    #[test]
+    fn a_client_ca_is_a_ca_certificate_of_the_listeners_project() {
+        let p = ProjectId::new("p");
+        let ca = made("ca", "p", CertificateKind::Ca);
+        let server = made("srv", "p", CertificateKind::Server);
+        let theirs = made("theirs", "q", CertificateKind::Ca);
+        let id = |c: &Certificate| c.id.clone();
+        assert!(check_client_ca(&p, &id(&ca), Some(&ca), "f").is_ok());
+        assert!(matches!(
+            check_client_ca(&p, &id(&server), Some(&server), "f"),
+            Err(Error::InvalidField { field, reason }) if field == "f" && reason.contains("server")
+        ));
+        for (cid, found) in [
+            (id(&theirs), Some(&theirs)),
+            (CertificateId::new("gone"), None),
+        ] {
+            assert!(matches!(
+                check_client_ca(&p, &cid, found, "f"),
+                Err(Error::NotFound {
+                    kind: ResourceKind::Certificate,
+                    ..
+                })
+            ));
+        }
+        // And the other way: a CA certificate is never served.
+        assert!(matches!(
+            check_owned(&p, &[id(&ca)], std::slice::from_ref(&ca)),
+            Err(Error::InvalidField { field, .. }) if field == "certificate_ids"
+        ));
+        assert!(check_owned(&p, &[id(&server)], std::slice::from_ref(&server)).is_ok());
     }
 
     #[test]

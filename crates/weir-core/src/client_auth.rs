@@ -11,6 +11,13 @@
 //! certificates, a CRL signed by one of them) are `weir-tls`'s, checked
 //! when the ref is set and again when the listener's configuration is
 //! built.
+//!
+//! The CA may also be one of Weir's own CA certificates
+//! ([`KeyRef::Certificate`](crate::keymgr::KeyRef), Huawei's `client`
+//! certificates and the native `client_ca_certificate_id`): the same
+//! bundle reaches the data plane as [`ClientVerify`] either way, and
+//! [`crate::certificate::check_client_ca`] keeps a server certificate
+//! out.
 
 use crate::keymgr::TlsRef;
 use crate::model::Protocol;
@@ -57,7 +64,8 @@ impl ClientAuthMode {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientAuth {
     pub mode: ClientAuthMode,
-    /// The CA bundle client chains are verified against.
+    /// The CA bundle client chains are verified against: a key-manager
+    /// ref, or a CA certificate of Weir's.
     pub ca: Option<TlsRef>,
     /// Revoked certificates, checked for the client's certificate.
     pub crl: Option<TlsRef>,

@@ -11,8 +11,9 @@ use std::net::IpAddr;
 pub mod anycast;
 pub mod bird;
 
-/// How VIPs are held across nodes (`cluster.vip_mode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How VIPs are held across nodes (`cluster.vip_mode`, and a load
+/// balancer's own `vip_mode`, which overrides it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum VipMode {
     /// Every node binds every VIP it can, as a single node does; VIPs are
     /// announced outside Weir (the default, and SQLite's only mode).
@@ -43,6 +44,48 @@ impl VipMode {
             Self::Anycast => "anycast",
         }
     }
+
+    const ALL: [Self; 3] = [Self::None, Self::Failover, Self::Anycast];
+
+    fn bit(self) -> u8 {
+        match self {
+            Self::None => 1,
+            Self::Failover => 2,
+            Self::Anycast => 4,
+        }
+    }
+}
+
+/// The modes a deployment runs (`cluster.vip_modes`): the ones its load
+/// balancers may choose, and so the loops every node runs. Always holds
+/// `cluster.vip_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VipModes(u8);
+
+impl VipModes {
+    pub fn only(mode: VipMode) -> Self {
+        Self(mode.bit())
+    }
+
+    pub fn with(self, mode: VipMode) -> Self {
+        Self(self.0 | mode.bit())
+    }
+
+    pub fn contains(self, mode: VipMode) -> bool {
+        self.0 & mode.bit() != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = VipMode> {
+        VipMode::ALL.into_iter().filter(move |m| self.contains(*m))
+    }
+
+    /// As the settings file spells it: `"none", "anycast"`.
+    pub fn describe(self) -> String {
+        self.iter()
+            .map(|m| format!("{:?}", m.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The cluster settings the rules read.
@@ -51,7 +94,57 @@ pub struct ClusterSettings {
     /// A node silent for longer than this is down (and a lease lasts this
     /// long past its last renewal).
     pub node_timeout_ms: u64,
+    /// The mode of load balancers that name none.
     pub vip_mode: VipMode,
+    /// Every mode a load balancer may be in (holds `vip_mode`).
+    pub vip_modes: VipModes,
+}
+
+impl ClusterSettings {
+    /// The mode a load balancer's VIP is held in: its own, else the
+    /// deployment's.
+    pub fn mode_of(&self, own: Option<VipMode>) -> VipMode {
+        own.unwrap_or(self.vip_mode)
+    }
+
+    /// Whether a load balancer may ask for `mode` here: only a mode the
+    /// deployment runs (every node runs its loop and has what it needs:
+    /// `failover` a PostgreSQL store and an interface, `anycast` BIRD),
+    /// else it would be stored and not honoured.
+    pub fn check_lb_vip_mode(&self, own: Option<VipMode>) -> Result<(), crate::Error> {
+        match own {
+            Some(mode) if !self.vip_modes.contains(mode) => Err(crate::Error::invalid(
+                "vip_mode",
+                format!(
+                    "{:?} is not a mode this deployment runs (cluster.vip_modes: {}){}",
+                    mode.as_str(),
+                    self.vip_modes.describe(),
+                    match mode {
+                        VipMode::Failover =>
+                            "; failover needs a PostgreSQL store shared by the nodes",
+                        VipMode::Anycast => "; anycast needs BIRD beside every node",
+                        VipMode::None => "",
+                    }
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The VIPs in `mode` among `listeners` (a VIP and its load
+    /// balancer's own mode each): a VIP is one load balancer's, so it is
+    /// in exactly one mode.
+    pub fn vips_in(
+        &self,
+        mode: VipMode,
+        listeners: impl IntoIterator<Item = (IpAddr, Option<VipMode>)>,
+    ) -> BTreeSet<IpAddr> {
+        listeners
+            .into_iter()
+            .filter(|(_, own)| self.mode_of(*own) == mode)
+            .map(|(vip, _)| vip)
+            .collect()
+    }
 }
 
 /// Default of `cluster.node_timeout_ms`.
@@ -68,6 +161,7 @@ impl Default for ClusterSettings {
         Self {
             node_timeout_ms: DEFAULT_NODE_TIMEOUT_MS,
             vip_mode: VipMode::None,
+            vip_modes: VipModes::only(VipMode::None),
         }
     }
 }

@@ -192,6 +192,7 @@ mod tests {
             updated_at: Timestamp(0),
             tags: Vec::new(),
             flavor_id: None,
+            vip_mode: None,
         }
     }
 

@@ -364,11 +364,36 @@ pub fn plan_container(
     })
 }
 
-/// What a listener's TLS reference names in the key manager.
+/// What a listener's TLS reference names in the key manager, or (a
+/// client CA only, [`crate::client_auth`]) one of Weir's own CA
+/// certificates.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyRef {
     Secret(SecretId),
     Container(ContainerId),
+    /// A certificate of kind CA (`/v1/certificates`, Huawei's `client`
+    /// certificates): never a served certificate, never a secret.
+    Certificate(crate::ids::CertificateId),
+}
+
+impl KeyRef {
+    /// How a conflict names it.
+    pub fn describe(&self) -> String {
+        match self {
+            KeyRef::Secret(id) => format!("secret {id}"),
+            KeyRef::Container(id) => format!("container {id}"),
+            KeyRef::Certificate(id) => format!("certificate {id}"),
+        }
+    }
+
+    /// The id, whatever it names.
+    pub fn id(&self) -> &str {
+        match self {
+            KeyRef::Secret(id) => id.as_str(),
+            KeyRef::Container(id) => id.as_str(),
+            KeyRef::Certificate(id) => id.as_str(),
+        }
+    }
 }
 
 /// A key-manager reference a TLS-terminating listener serves: the URL the
@@ -452,10 +477,7 @@ pub fn check_delete(
     let Some(first) = users.first() else {
         return Ok(());
     };
-    let what = match target {
-        KeyRef::Secret(id) => format!("secret {id}"),
-        KeyRef::Container(id) => format!("container {id}"),
-    };
+    let what = target.describe();
     Err(Error::conflict(format!(
         "{what} is in use by listener {}{}; take it off the listener first",
         first.id,
@@ -493,10 +515,7 @@ pub fn check_pool_delete(
     let Some((pool, role)) = found else {
         return Ok(());
     };
-    let what = match target {
-        KeyRef::Secret(id) => format!("secret {id}"),
-        KeyRef::Container(id) => format!("container {id}"),
-    };
+    let what = target.describe();
     Err(Error::conflict(format!(
         "{what} is in use by pool {} as its {role}; take it off the pool first",
         pool.id

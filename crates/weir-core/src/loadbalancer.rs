@@ -34,6 +34,10 @@ pub struct NewLoadBalancer {
     /// An enabled flavor ([`crate::flavor::check_usable`], checked by the
     /// caller against the stored flavor in the same transaction).
     pub flavor_id: Option<FlavorId>,
+    /// Its own VIP mode ([`crate::cluster::ClusterSettings::check_lb_vip_mode`],
+    /// checked by the caller, which holds the settings); `None`: the
+    /// deployment's.
+    pub vip_mode: Option<crate::cluster::VipMode>,
 }
 
 /// A change to a load balancer's name, description or lifecycle.
@@ -45,6 +49,9 @@ pub struct LoadBalancerUpdate {
     pub action: Option<LbAction>,
     /// Replaces the tags (empty clears them); `None` leaves them.
     pub tags: Option<Vec<String>>,
+    /// `Some(None)`: back to the deployment's mode; `None` leaves it.
+    /// Checked by the caller as on create.
+    pub vip_mode: Option<Option<crate::cluster::VipMode>>,
 }
 
 /// Applies `update` under the rules of creation.
@@ -66,6 +73,9 @@ pub fn plan_lb_update(
         next.status = plan_lb_action(current, action)?;
     }
     tags::apply("tags", &mut next.tags, update.tags.as_deref())?;
+    if let Some(mode) = update.vip_mode {
+        next.vip_mode = mode;
+    }
     if next != *current {
         next.updated_at = now;
     }
@@ -157,6 +167,7 @@ pub fn plan_load_balancer(
             updated_at: now,
             tags,
             flavor_id: req.flavor_id.clone(),
+            vip_mode: req.vip_mode,
         },
         default_pool: pool,
     })

@@ -91,6 +91,9 @@ pub struct BackendLive {
     /// never a raw probe error.
     pub reason: Option<String>,
     pub active_connections: u64,
+    /// While draining: when the connections still open are closed (the
+    /// pool's drain timeout after the drain began), on the wall clock.
+    pub drain_deadline: Option<crate::time::Timestamp>,
     /// Traffic counters, for rates a client computes between two reads.
     pub stats: BackendStats,
 }

@@ -77,6 +77,9 @@ pub struct ListenerSpec {
     /// HTTP listeners: answer every request with a redirect to HTTPS on
     /// this port instead of forwarding it.
     pub redirect_https_port: Option<u16>,
+    /// Its load balancer's own VIP mode (`None`: the deployment's), which
+    /// says which cluster loop serves the VIP; the data plane ignores it.
+    pub vip_mode: Option<crate::cluster::VipMode>,
 }
 
 /// A pool an L7 policy forwards to, with what the engine needs of it:
@@ -435,6 +438,7 @@ pub fn listener_spec(
         tls_options: listener.tls_options.clone(),
         client_verify: None,
         redirect_https_port: listener.redirect_https_port,
+        vip_mode: lb.vip_mode,
     }
 }
 
@@ -558,6 +562,7 @@ mod tests {
             updated_at: crate::Timestamp(0),
             tags: Vec::new(),
             flavor_id: None,
+            vip_mode: None,
         };
         let listener = Listener {
             id: "l".into(),

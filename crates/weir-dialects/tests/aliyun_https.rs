@@ -92,7 +92,6 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
         &[("XForwardedFor_SLBID", "on")],
         &[("XForwardedFor_ClientSrcPort", "on")],
         &[("TLSCipherPolicy", "tls_cipher_policy_1_0")],
-        &[("CACertificateId", "ca-1")],
         &[("Tag.1.Key", "k"), ("Tag.1.Value", "v")],
         &[
             ("StickySession", "on"),
@@ -103,6 +102,12 @@ fn every_option_weir_does_not_honour_is_refused_and_nothing_is_made() {
         let reply = https(&s, &lb, "443", &cert, extra);
         answer(&reply, 400, "UnsupportedOperation");
     }
+    // A CA certificate that is not there (two-way authentication) is not found,
+    // and a server certificate is no CA.
+    let reply = https(&s, &lb, "443", &cert, &[("CACertificateId", "ca-1")]);
+    answer(&reply, 404, "CACertificateId.NotFound");
+    let reply = https(&s, &lb, "443", &cert, &[("CACertificateId", &cert)]);
+    answer(&reply, 400, "InvalidParameter");
     for extra in [
         &[("IdleTimeout", "61")][..],
         &[("RequestTimeout", "0")],

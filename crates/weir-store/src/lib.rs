@@ -11,6 +11,7 @@
 //! Rows map to `weir_core` types by hand in `sql`; no row struct leaks.
 
 pub mod postgres;
+pub mod registration;
 mod sql;
 pub mod sqlite;
 #[doc(hidden)]
@@ -25,6 +26,8 @@ use weir_core::ids::*;
 use weir_core::keymgr::{Container, Secret};
 use weir_core::l7::{L7Policy, L7Rule};
 use weir_core::model::*;
+
+pub use registration::{RegistrationQuery, RegistrationReads, RegistrationTarget};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -439,6 +442,12 @@ pub trait StoreTx: Reads {
     async fn insert_l7_rule(&mut self, policy: &L7Policy, rule: &L7Rule) -> StoreResult<()>;
     async fn update_l7_rule(&mut self, policy: &L7Policy, rule: &L7Rule) -> StoreResult<()>;
     async fn delete_l7_rule(&mut self, policy: &L7Policy, rule: &L7Rule) -> StoreResult<()>;
+    /// Everything a backend registration reads, in one round trip where
+    /// the database has them ([`registration`]).
+    async fn registration_reads(
+        &mut self,
+        query: &RegistrationQuery<'_>,
+    ) -> StoreResult<RegistrationReads>;
     async fn put_idempotency_record(
         &mut self,
         project: &ProjectId,

@@ -38,7 +38,9 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::Notify;
 
-use crate::sql::{Reader, TxDriver, WriteTx};
+use crate::sql::{Reader, Statement, TxDriver, WriteTx};
+
+mod batch;
 use crate::{ForeignCommits, Reads, Store, StoreError, StoreResult, StoreTx};
 
 /// Schema migrations in order; each runs once, in its own transaction.
@@ -124,6 +126,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         25,
         include_str!("../migrations/postgres/0025_pool_fail_open.sql"),
+    ),
+    (
+        26,
+        include_str!("../migrations/postgres/0026_certificate_kind.sql"),
+    ),
+    (
+        27,
+        include_str!("../migrations/postgres/0027_lb_vip_mode.sql"),
     ),
 ];
 
@@ -301,11 +311,18 @@ impl Store for PgStore {
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(WRITER_LOCK).execute(&mut *tx).await?;
-        // Queued now, delivered at commit (never on rollback): COMMIT is
-        // then the transaction's only statement whose outcome can be in
-        // doubt.
-        sqlx::query(NOTIFY).execute(&mut *tx).await?;
+        // The lock, and the notification (queued now, delivered at commit,
+        // never on rollback: COMMIT is then the transaction's only
+        // statement whose outcome can be in doubt), in one round trip.
+        // A lock that times out fails here; dropping `tx` rolls back.
+        batch::batch(
+            &mut tx,
+            vec![
+                Statement::new(WRITER_LOCK, Vec::new()),
+                Statement::new(NOTIFY, Vec::new()),
+            ],
+        )
+        .await?;
         Ok(Box::new(WriteTx::new(PgTx(tx))))
     }
 
@@ -337,7 +354,14 @@ crate::cluster_impl!(PgStore, cluster_conn, NOW_MS, true);
 /// A connection inside a write transaction (holding the writer lock).
 struct PgTx(Transaction<'static, Postgres>);
 
-crate::sql::sqlx_driver!(Postgres, PgRow, crate::sql::as_written, PgReader, PgTx);
+crate::sql::sqlx_driver!(
+    Postgres,
+    PgRow,
+    crate::sql::as_written,
+    batch::batch,
+    PgReader,
+    PgTx
+);
 
 #[async_trait]
 impl TxDriver for PgTx {

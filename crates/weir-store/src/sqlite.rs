@@ -114,6 +114,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         30,
         include_str!("../migrations/sqlite/0030_pool_fail_open.sql"),
     ),
+    (
+        31,
+        include_str!("../migrations/sqlite/0031_certificate_kind.sql"),
+    ),
+    (
+        32,
+        include_str!("../migrations/sqlite/0032_lb_vip_mode.sql"),
+    ),
 ];
 
 /// How hard commits are pushed to disk.
@@ -205,9 +213,30 @@ crate::sql::sqlx_driver!(
     Sqlite,
     SqliteRow,
     crate::sql::positional,
+    batch,
     SqliteReader,
     SqliteTx
 );
+
+/// [`crate::sql::Driver::batch`]: in-process, so one statement after the
+/// other, each prepared once and cached like any other. Statements
+/// without arguments (savepoints, named per command) are not cached.
+async fn batch(
+    conn: &mut sqlx::SqliteConnection,
+    statements: Vec<crate::sql::Statement<'_>>,
+) -> StoreResult<Vec<Vec<SqliteRow>>> {
+    let mut out = Vec::with_capacity(statements.len());
+    for s in statements {
+        let sql = crate::sql::positional(&s.sql);
+        let cached = !s.args.is_empty();
+        let rows = crate::sql::bound_query::<Sqlite>(&sql, s.args)
+            .persistent(cached)
+            .fetch_all(&mut *conn)
+            .await?;
+        out.push(rows);
+    }
+    Ok(out)
+}
 
 #[async_trait]
 impl TxDriver for SqliteTx {

@@ -23,7 +23,10 @@ use acls::acls_round_trip_and_reload_their_listeners;
 
 #[path = "store/cluster.rs"]
 mod cluster;
-use cluster::{leases_are_compare_and_set_on_the_epoch, nodes_heartbeat_in_place};
+use cluster::{
+    lb_vip_mode_round_trips_and_is_logged, leases_are_compare_and_set_on_the_epoch,
+    nodes_heartbeat_in_place,
+};
 #[path = "store/watch.rs"]
 mod watch;
 use watch::projects_number_their_own_changes;
@@ -31,6 +34,13 @@ use watch::projects_number_their_own_changes;
 #[path = "store/l7.rs"]
 mod l7;
 use l7::l7_policies_round_trip_and_cascade;
+
+#[path = "store/registration.rs"]
+mod registration;
+use registration::{
+    a_nul_in_text_is_never_cut_short, registration_reads_follow_instances,
+    registration_reads_match_the_single_reads,
+};
 
 #[path = "store/spellings.rs"]
 mod spellings;
@@ -107,6 +117,7 @@ async fn seed(store: &dyn Store) -> (LoadBalancer, Listener) {
         updated_at: t(4),
         tags: vec!["edge".into(), "prod".into()],
         flavor_id: None,
+        vip_mode: None,
     };
     let lb_pool = Pool::new(
         "lbpool".into(),
@@ -1046,7 +1057,11 @@ for_each_store!(
     acls_round_trip_and_reload_their_listeners,
     nodes_heartbeat_in_place,
     leases_are_compare_and_set_on_the_epoch,
+    lb_vip_mode_round_trips_and_is_logged,
     project_networks_round_trip_count_their_users_and_delete,
     projects_number_their_own_changes,
     member_spellings_round_trip,
+    registration_reads_match_the_single_reads,
+    registration_reads_follow_instances,
+    a_nul_in_text_is_never_cut_short,
 );

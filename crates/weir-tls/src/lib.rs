@@ -14,6 +14,7 @@
 //! into the PEM that [`inspect`] holds to the same rules.
 
 pub mod bundle;
+pub mod ca;
 pub mod client;
 pub mod client_auth;
 pub mod client_facts;

@@ -139,14 +139,19 @@ pub struct WatchArgs {
 
 #[derive(Subcommand)]
 pub enum CertCmd {
-    /// Upload a certificate chain (PEM, leaf first) and its private key.
+    /// Upload a certificate chain (PEM, leaf first) and its private key,
+    /// or (--ca) CA certificates that listeners verify clients with.
     Create {
         /// The chain's PEM file.
-        #[arg(long)]
-        cert: PathBuf,
+        #[arg(long, required_unless_present = "ca", requires = "key")]
+        cert: Option<PathBuf>,
         /// The private key's PEM file (never shown again).
-        #[arg(long)]
-        key: PathBuf,
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// A PEM file of CA certificates (1 to 100, no key): a CA
+        /// certificate for `weir listener ... --client-ca`.
+        #[arg(long, conflicts_with_all = ["cert", "key"])]
+        ca: Option<PathBuf>,
         #[arg(long, default_value = "")]
         name: String,
         /// The project (the operator must name one).
@@ -464,6 +469,11 @@ pub enum LbCmd {
         /// VIP; allocated from network.vip_ranges when absent.
         #[arg(long)]
         vip: Option<String>,
+        /// How its VIP is held across nodes: none, failover or anycast
+        /// (the operator's, among cluster.vip_modes); absent: the
+        /// deployment's cluster.vip_mode.
+        #[arg(long)]
+        vip_mode: Option<String>,
     },
     /// List load balancers.
     List,
@@ -471,13 +481,16 @@ pub enum LbCmd {
     Show { id: String },
     /// Traffic totals of a load balancer (the sum over its listeners).
     Stats { id: String },
-    /// Rename a load balancer or change its description.
+    /// Rename a load balancer, change its description or its VIP mode.
     Update {
         id: String,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
         description: Option<String>,
+        /// none, failover, anycast, or inherit (back to cluster.vip_mode).
+        #[arg(long)]
+        vip_mode: Option<String>,
     },
     /// Stop a load balancer.
     Stop { id: String },
@@ -542,12 +555,21 @@ pub enum ListenerCmd {
         /// https listener of the same load balancer on this port.
         #[arg(long)]
         redirect_https_port: Option<u32>,
+        #[command(flatten)]
+        client_auth: crate::cli_client_auth::ClientAuthArgs,
     },
     /// Change a listener; what is not given stays.
     Update {
         id: String,
         #[arg(long)]
         name: Option<String>,
+        /// Forward to this server group of the load balancer (see `weir
+        /// pool create`) instead of the listener's own pool.
+        #[arg(long, conflicts_with = "own_pool")]
+        group_pool: Option<String>,
+        /// Forward to the listener's own pool again.
+        #[arg(long)]
+        own_pool: bool,
         /// Replace the allow list with these networks; repeat for several.
         #[arg(long = "allow", conflicts_with = "allow_any")]
         allow: Vec<String>,
@@ -591,6 +613,8 @@ pub enum ListenerCmd {
         /// Forward again instead of redirecting.
         #[arg(long)]
         no_redirect: bool,
+        #[command(flatten)]
+        client_auth: crate::cli_client_auth::ClientAuthArgs,
     },
     /// Show a listener.
     Show { id: String },

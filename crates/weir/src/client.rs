@@ -210,6 +210,7 @@ fn build(command: Command) -> Result<Call, String> {
         Command::Cert(CertCmd::Create {
             cert,
             key,
+            ca,
             name,
             project,
         }) => {
@@ -217,8 +218,13 @@ fn build(command: Command) -> Result<Call, String> {
                 std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))
             };
-            let mut body =
-                json!({"name": name, "certificate": read(&cert)?, "private_key": read(&key)?});
+            let mut body = match (ca, cert, key) {
+                (Some(ca), _, _) => json!({"name": name, "type": "ca", "certificate": read(&ca)?}),
+                (None, Some(cert), Some(key)) => {
+                    json!({"name": name, "certificate": read(&cert)?, "private_key": read(&key)?})
+                }
+                _ => return Err("give --cert and --key, or --ca".into()),
+            };
             if let Some(project) = project {
                 body["project_id"] = project.into();
             }
@@ -230,7 +236,7 @@ fn build(command: Command) -> Result<Call, String> {
             None,
             Show::Table(
                 "certificates",
-                &["id", "name", "subject", "key_type", "not_after"],
+                &["id", "name", "type", "subject", "key_type", "not_after"],
             ),
         ),
         Command::Cert(CertCmd::Show { id }) => {
@@ -372,12 +378,18 @@ fn build(command: Command) -> Result<Call, String> {
             Some(json!({"state": state, "name": name})),
             Show::Object,
         ),
-        Command::Lb(LbCmd::Create { subnet, name, vip }) => call(
-            "POST",
-            "/v1/loadbalancers",
-            Some(json!({"subnet_id": subnet, "name": name, "vip": vip})),
-            Show::Object,
-        ),
+        Command::Lb(LbCmd::Create {
+            subnet,
+            name,
+            vip,
+            vip_mode,
+        }) => {
+            let mut body = json!({"subnet_id": subnet, "name": name, "vip": vip});
+            if let Some(mode) = vip_mode {
+                body["vip_mode"] = json!(mode);
+            }
+            call("POST", "/v1/loadbalancers", Some(body), Show::Object)
+        }
         Command::Lb(LbCmd::List) => call(
             "GET",
             "/v1/loadbalancers",
@@ -420,6 +432,7 @@ fn build(command: Command) -> Result<Call, String> {
             acl_mode,
             cert,
             redirect_https_port,
+            client_auth,
         }) => {
             let ranges = port_range
                 .iter()
@@ -460,6 +473,9 @@ fn build(command: Command) -> Result<Call, String> {
             if let Some(port) = redirect_https_port {
                 body["redirect_https_port"] = json!(port);
             }
+            for (field, value) in client_auth.fields() {
+                body[field] = value;
+            }
             call(
                 "POST",
                 format!("/v1/loadbalancers/{lb}/listeners"),
@@ -470,6 +486,8 @@ fn build(command: Command) -> Result<Call, String> {
         Command::Listener(ListenerCmd::Update {
             id,
             name,
+            group_pool,
+            own_pool,
             allow,
             allow_any,
             acl,
@@ -484,8 +502,13 @@ fn build(command: Command) -> Result<Call, String> {
             cert,
             redirect_https_port,
             no_redirect,
+            client_auth,
         }) => {
-            let mut body = serde_json::Map::new();
+            let mut body: serde_json::Map<_, _> = client_auth
+                .fields()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
             if let Some(port) = redirect_https_port {
                 body.insert("redirect_https_port".into(), json!(port));
             }
@@ -497,6 +520,12 @@ fn build(command: Command) -> Result<Call, String> {
             }
             if let Some(name) = name {
                 body.insert("name".into(), json!(name));
+            }
+            if let Some(group) = group_pool {
+                body.insert("group_pool_id".into(), json!(group));
+            }
+            if own_pool {
+                body.insert("group_pool_id".into(), serde_json::Value::Null);
             }
             if allow_any || !allow.is_empty() {
                 body.insert("allowed_cidrs".into(), json!(allow));

@@ -41,16 +41,34 @@ pub fn build(command: &Command) -> Option<Result<Call, String>> {
             id,
             name,
             description,
+            vip_mode,
         }) => {
-            if name.is_none() && description.is_none() {
+            if name.is_none() && description.is_none() && vip_mode.is_none() {
                 return Some(Err(
-                    "name at least one change (--name, --description)".into()
+                    "name at least one change (--name, --description, --vip-mode)".into(),
                 ));
             }
-            call(
+            // Built member by member: a null vip_mode is sent, and means
+            // "back to the deployment's mode".
+            let mut body = Map::new();
+            for (field, value) in [("name", name), ("description", description)] {
+                if let Some(v) = value {
+                    body.insert(field.into(), json!(v));
+                }
+            }
+            match vip_mode.as_deref() {
+                None => {}
+                Some("inherit") => {
+                    body.insert("vip_mode".into(), Value::Null);
+                }
+                Some(mode) => {
+                    body.insert("vip_mode".into(), json!(mode));
+                }
+            }
+            call_clearing(
                 "PATCH",
                 format!("/v1/loadbalancers/{id}"),
-                Some(json!({ "name": name, "description": description })),
+                Value::Object(body),
                 Show::Object,
             )
         }

@@ -11,6 +11,7 @@
 
 mod cli;
 mod cli_catalog;
+mod cli_client_auth;
 mod cli_pools;
 mod client;
 mod cluster;
@@ -34,6 +35,13 @@ use clap::{CommandFactory, Parser};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // A `failover` node's guard: the node's own child, not a command.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == cluster::guard::ARG)
+    {
+        return cluster::guard::main();
+    }
     let cli = cli::Cli::parse();
     let format = cli.format();
     match cli.command {

@@ -72,16 +72,6 @@ async fn run(
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     // Before the store opens: a predecessor stops writing before it hands
     // its sockets over.
-    // A successor on the same node would meet its predecessor's leases
-    // and VIP addresses half-released; in `failover` mode a planned
-    // restart is a stop (the VIPs move to another node) and a start.
-    if takeover && config.settings.cluster.vip_mode == weir_core::cluster::VipMode::Failover {
-        return Err(
-            "--takeover is refused in cluster.vip_mode = \"failover\": stop the node \
-             (SIGTERM: its VIPs move to another node at once) and start it again"
-                .into(),
-        );
-    }
     let mut inherited = if takeover {
         let dir = config.data_dir.clone();
         let inherited = tokio::task::spawn_blocking(move || crate::takeover::take_over(&dir))
@@ -139,8 +129,14 @@ async fn run(
     .await
     .map_err(|e| e.to_string())?
     .with_metrics_token(config.metrics_token)
-    .with_watch_settings(config.watch);
-    let gate = crate::cluster::gate(&cluster_settings, control.topology());
+    .with_watch_settings(config.watch)
+    .with_cluster_token(weir_control::cluster_token(&secrets_key));
+    let gate = crate::cluster::gate(
+        &cluster_settings,
+        &config.cluster,
+        takeover,
+        control.topology(),
+    );
     let mut applied = None;
     let mut served_dp = None;
     if let (Some(handle), Some(dp_config)) = (dataplane, config.dataplane) {
@@ -178,8 +174,19 @@ async fn run(
         api_address: addr.to_string(),
         applied,
         topology: control.topology(),
+        takeover,
     };
     let leave = crate::cluster::spawn(cluster, gate).await?;
+    if served_dp.is_none() {
+        // No data plane here: show the live state of the nodes that
+        // have one (docs/HA.md).
+        crate::cluster::remote::spawn(
+            control.clone(),
+            store.clone(),
+            weir_control::cluster_token(&secrets_key),
+            cluster_settings.node_timeout_ms,
+        );
+    }
     // The API is bound, the data plane follows the topology and the node
     // is registered: a service manager may count on it now.
     crate::notify::ready();
@@ -195,6 +202,7 @@ async fn run(
         settings: config.takeover,
         exe,
         inherited,
+        successor_ready: leave.successor_ready(),
     })
     .await;
     crate::notify::stopping();

@@ -1,7 +1,8 @@
 //! TLS certificates: uploaded as PEM with their private key, shown
-//! without it.
+//! without it; CA certificates (`type: "ca"`, no key), which listeners
+//! verify client certificates with.
 
-use weir_control::UploadedCertificate;
+use weir_control::{UploadedCa, UploadedCertificate};
 
 use super::*;
 
@@ -14,8 +15,11 @@ pub(super) struct CreateCertificate {
     name: String,
     /// PEM chain, leaf first.
     certificate: String,
-    /// PEM private key of the leaf.
-    private_key: String,
+    /// PEM private key of the leaf; never with `type: "ca"`.
+    private_key: Option<String>,
+    /// `server` (default) or `ca`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
 pub(super) async fn create_certificate(
@@ -23,11 +27,46 @@ pub(super) async fn create_certificate(
     Auth(p): Auth,
     JsonBody(req): JsonBody<CreateCertificate>,
 ) -> ApiResult {
+    let ca = match req.kind.as_deref() {
+        None | Some("server") => false,
+        Some("ca") => true,
+        Some(other) => {
+            return Err(weir_core::Error::invalid(
+                "type",
+                format!("{other:?} is not one of server, ca"),
+            )
+            .into())
+        }
+    };
+    if ca {
+        if req.private_key.is_some() {
+            return Err(weir_core::Error::invalid(
+                "private_key",
+                "a CA certificate has no private key: upload the CA certificates only",
+            )
+            .into());
+        }
+        let upload = UploadedCa {
+            project_id: req.project_id.map(ProjectId::new),
+            name: req.name,
+            certificate: req.certificate,
+        };
+        return created(CertificateView::from(
+            &c.create_ca_certificate(&p, upload).await?,
+        ));
+    }
+    let Some(private_key) = req.private_key else {
+        return Err(weir_core::Error::invalid(
+            "private_key",
+            "a server certificate needs its private key (PEM)",
+        )
+        .into());
+    };
     let upload = UploadedCertificate {
         project_id: req.project_id.map(ProjectId::new),
         name: req.name,
         certificate: req.certificate,
-        private_key: req.private_key,
+        private_key,
         required_names: Vec::new(),
     };
     created(CertificateView::from(

@@ -14,6 +14,20 @@ pub(super) struct CreateLb {
     description: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+    /// `none`, `failover` or `anycast` (the operator's, among
+    /// `cluster.vip_modes`); absent: the deployment's `cluster.vip_mode`.
+    vip_mode: Option<String>,
+}
+
+/// A VIP mode as the API spells it.
+fn vip_mode(text: &str) -> Result<weir_core::cluster::VipMode, ApiError> {
+    weir_core::cluster::VipMode::parse(text).ok_or_else(|| {
+        weir_core::Error::invalid(
+            "vip_mode",
+            format!("{text:?} is not \"none\", \"failover\" or \"anycast\""),
+        )
+        .into()
+    })
 }
 
 pub(super) async fn create_lb(
@@ -29,6 +43,7 @@ pub(super) async fn create_lb(
         description: req.description,
         tags: req.tags,
         flavor_id: None,
+        vip_mode: req.vip_mode.as_deref().map(vip_mode).transpose()?,
     };
     let lb = c
         .create_load_balancer(&p, SubnetId::new(req.subnet_id), new)
@@ -58,6 +73,9 @@ pub(super) struct PatchLb {
     name: Option<String>,
     description: Option<String>,
     tags: Option<Vec<String>>,
+    /// A VIP mode; `null`: back to the deployment's.
+    #[serde(default, deserialize_with = "present")]
+    vip_mode: Option<Option<String>>,
 }
 
 pub(super) async fn update_lb(
@@ -71,6 +89,10 @@ pub(super) async fn update_lb(
         description: req.description,
         action: None,
         tags: req.tags,
+        vip_mode: match req.vip_mode {
+            None => None,
+            Some(text) => Some(text.as_deref().map(vip_mode).transpose()?),
+        },
     };
     let lb = c
         .update_load_balancer(&p, LoadBalancerId::new(id), update)
@@ -171,6 +193,12 @@ pub(super) struct CreateListener {
     /// HTTP listeners: answer every request with a 301 to the HTTPS
     /// listener of the same load balancer on this port.
     redirect_https_port: Option<u32>,
+    /// HTTPS listeners: client certificates (mTLS), `none`, `optional`
+    /// or `mandatory` (default with a CA), verified against a CA
+    /// certificate of the project, with revocation lists (`secrets/<id>`).
+    client_authentication: Option<String>,
+    client_ca_certificate_id: Option<String>,
+    client_crl_ref: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +215,13 @@ pub(super) async fn create_listener(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<CreateListener>,
 ) -> ApiResult {
+    let client_auth = super::client_auth::ClientAuthBody {
+        client_authentication: req.client_authentication,
+        client_ca_certificate_id: req.client_ca_certificate_id.map(Some),
+        client_crl_ref: req.client_crl_ref.map(Some),
+    }
+    .merge(&Default::default())?
+    .unwrap_or_default();
     let new = NewListener {
         name: req.name,
         protocol: req.protocol,
@@ -219,11 +254,14 @@ pub(super) async fn create_listener(
         certificate_ids: req.certificate_ids,
         tls_refs: Vec::new(),
         tls_options: Default::default(),
-        client_auth: Default::default(),
+        client_auth,
         certificates_later: false,
         redirect_https_port: req.redirect_https_port,
     };
-    let listener = c.create_listener(&p, LoadBalancerId::new(id), new).await?;
+    let listener = c
+        .create_listener(&p, LoadBalancerId::new(id), new)
+        .await
+        .map_err(super::client_auth::native_field)?;
     created(listener_view(&c, &listener))
 }
 
@@ -254,6 +292,10 @@ pub(super) async fn get_listener(
 #[serde(deny_unknown_fields)]
 pub(super) struct PatchListener {
     name: Option<String>,
+    /// Forward to this server group of the load balancer instead of the
+    /// listener's own pool; `null` returns to the own pool.
+    #[serde(default, deserialize_with = "present")]
+    group_pool_id: Option<Option<String>>,
     description: Option<String>,
     /// false stops serving the listener, true serves it again.
     enabled: Option<bool>,
@@ -282,6 +324,12 @@ pub(super) struct PatchListener {
     /// A port redirects to HTTPS there; `null` forwards again.
     #[serde(default, deserialize_with = "present")]
     redirect_https_port: Option<Option<u32>>,
+    /// Client certificates (mTLS); a CA `null` turns verification off.
+    client_authentication: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    client_ca_certificate_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    client_crl_ref: Option<Option<String>>,
 }
 
 pub(super) async fn update_listener(
@@ -305,9 +353,22 @@ pub(super) async fn update_listener(
         Some(None) => Some(None),
         Some(Some(id)) => Some(listener_acl(Some(id), req.acl_mode)?),
     };
+    let client_auth = super::client_auth::ClientAuthBody {
+        client_authentication: req.client_authentication,
+        client_ca_certificate_id: req.client_ca_certificate_id,
+        client_crl_ref: req.client_crl_ref,
+    };
+    let client_auth = if client_auth.is_empty() {
+        None
+    } else {
+        let current = c.get_listener(&p, &ListenerId::new(id.clone())).await?;
+        client_auth.merge(&current.client_auth)?
+    };
     let update = ListenerUpdate {
+        client_auth,
         acl,
         name: req.name,
+        group_pool_id: req.group_pool_id,
         description: req.description,
         enabled: req.enabled,
         max_connections: req.max_connections,
@@ -327,7 +388,10 @@ pub(super) async fn update_listener(
         redirect_https_port: req.redirect_https_port,
         ..ListenerUpdate::default()
     };
-    let listener = c.update_listener(&p, ListenerId::new(id), update).await?;
+    let listener = c
+        .update_listener(&p, ListenerId::new(id), update)
+        .await
+        .map_err(super::client_auth::native_field)?;
     ok(listener_view(&c, &listener))
 }
 

@@ -26,6 +26,7 @@ use crate::views::*;
 mod acls;
 mod backends;
 mod certificates;
+mod client_auth;
 mod domains;
 mod flavors;
 mod l7;
@@ -76,6 +77,7 @@ pub fn router(control: Control) -> Router {
             axum::routing::delete(delete_credential),
         )
         .route("/v1/nodes", get(list_nodes))
+        .route("/v1/cluster/live", get(cluster_live))
         .route("/v1/flavors", post(create_flavor).get(list_flavors))
         .route(
             "/v1/flavors/{id}",

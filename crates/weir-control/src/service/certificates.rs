@@ -1,8 +1,10 @@
 //! TLS certificates of a project (issue 15): uploaded as PEM, read and
 //! held to the rules by `weir-tls`, the private key sealed before it is
-//! stored; shown without it, ever.
+//! stored; shown without it, ever. CA certificates (a bundle without a
+//! key, for client-certificate verification) are stored beside them.
 
 use weir_core::certificate::{self, NewCertificate};
+use weir_core::model::CertificateKind;
 
 use super::*;
 
@@ -21,6 +23,29 @@ pub struct UploadedCertificate {
     pub required_names: Vec<String>,
 }
 
+/// A CA certificate as a tenant uploads it: PEM CA certificates, no key.
+#[derive(Debug, Clone)]
+pub struct UploadedCa {
+    /// As [`UploadedCertificate::project_id`].
+    pub project_id: Option<ProjectId>,
+    pub name: String,
+    /// PEM, 1 to 100 CA certificates.
+    pub certificate: String,
+}
+
+/// The project an upload goes to: the caller's (named or not), or the
+/// one the operator names.
+fn upload_project(principal: &Principal, named: Option<ProjectId>) -> ControlResult<ProjectId> {
+    principal.may_write()?;
+    match (principal.scope(), named) {
+        (Some(own), None) => Ok(own.clone()),
+        (Some(own), Some(named)) if &named == own => Ok(named),
+        (Some(_), Some(named)) => Err(Error::not_found(ResourceKind::Project, named).into()),
+        (None, Some(named)) => Ok(named),
+        (None, None) => Err(Error::invalid("project_id", "the operator names the project").into()),
+    }
+}
+
 impl Control {
     /// Stores a certificate and its sealed key.
     pub async fn create_certificate(
@@ -28,22 +53,12 @@ impl Control {
         principal: &Principal,
         upload: UploadedCertificate,
     ) -> ControlResult<Certificate> {
-        principal.may_write()?;
-        let project = match (principal.scope(), upload.project_id) {
-            (Some(own), None) => own.clone(),
-            (Some(own), Some(named)) if &named == own => named,
-            (Some(_), Some(named)) => {
-                return Err(Error::not_found(ResourceKind::Project, named).into())
-            }
-            (None, Some(named)) => named,
-            (None, None) => {
-                return Err(Error::invalid("project_id", "the operator names the project").into())
-            }
-        };
+        let project = upload_project(principal, upload.project_id)?;
         let now = now();
         let seen = weir_tls::inspect(&upload.certificate, &upload.private_key, now)?;
         let new = NewCertificate {
             name: upload.name,
+            kind: CertificateKind::Server,
             subject: seen.subject,
             names: seen.names,
             fingerprint_sha256: seen.fingerprint_sha256,
@@ -63,6 +78,41 @@ impl Control {
             let existing = tx.certificates(Some(&project)).await?.len();
             let made = certificate::plan_certificate(&project, new, existing, &settings, id, now)?;
             tx.insert_certificate(&made, &chain, &sealed).await?;
+            Ok(made)
+        })
+    }
+
+    /// Stores a CA certificate (a bundle client certificates are
+    /// verified against); it has no key, so nothing is sealed.
+    pub async fn create_ca_certificate(
+        &self,
+        principal: &Principal,
+        upload: UploadedCa,
+    ) -> ControlResult<Certificate> {
+        let project = upload_project(principal, upload.project_id)?;
+        let now = now();
+        let seen = weir_tls::ca::inspect_ca(&upload.certificate, "certificate", now)?;
+        let new = NewCertificate {
+            name: upload.name,
+            kind: CertificateKind::Ca,
+            subject: seen.subject,
+            names: seen.names,
+            fingerprint_sha256: seen.fingerprint_sha256,
+            not_before: seen.not_before,
+            not_after: seen.not_after,
+            key_type: seen.key_type,
+            chain_length: u32::try_from(seen.chain_length).unwrap_or(u32::MAX),
+            required_names: Vec::new(),
+        };
+        let id = UuidIds.next_id();
+        let chain = upload.certificate;
+        let settings = self.settings.clone();
+        command!(self.writer, principal, |tx| {
+            let found = tx.project(&project).await?;
+            Principal::Admin.check(found, ResourceKind::Project, project.as_str())?;
+            let existing = tx.certificates(Some(&project)).await?.len();
+            let made = certificate::plan_certificate(&project, new, existing, &settings, id, now)?;
+            tx.insert_certificate(&made, &chain, "").await?;
             Ok(made)
         })
     }

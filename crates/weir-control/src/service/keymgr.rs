@@ -227,6 +227,17 @@ pub(super) async fn check_client_auth(
     secrets: &crate::secrets::SecretBox,
     listener: &Listener,
 ) -> ControlResult<()> {
+    // A CA named as one of Weir's certificates: not found when it is not
+    // the project's, refused when it is a server certificate.
+    if let Some(KeyRef::Certificate(id)) = listener.client_auth.ca.as_ref().map(|r| &r.target) {
+        let found = tx.certificate(id).await?;
+        weir_core::certificate::check_client_ca(
+            &listener.project_id,
+            id,
+            found.as_ref(),
+            "client_ca_tls_container_ref",
+        )?;
+    }
     if let Err((field, why)) =
         crate::keymaterial::client_verify_material(tx, secrets, listener, now()).await?
     {

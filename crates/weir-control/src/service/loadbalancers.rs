@@ -32,6 +32,7 @@ impl Control {
         if let Some(token) = &client_token {
             idempotency::validate_token("client_token", token)?;
         }
+        self.check_vip_mode(principal, req.vip_mode)?;
         let principal = principal.clone();
         let settings = self.settings.clone();
         command!(self.writer, principal, |tx| {
@@ -109,6 +110,21 @@ impl Control {
         })
     }
 
+    /// A load balancer's own VIP mode is the operator's (it decides how
+    /// the operator's network reaches the VIP: leases on an L2 segment or
+    /// BGP announcements) and must be a mode the deployment runs, else it
+    /// would be stored and not honoured.
+    fn check_vip_mode(
+        &self,
+        principal: &Principal,
+        mode: Option<weir_core::cluster::VipMode>,
+    ) -> ControlResult<()> {
+        if mode.is_some() {
+            Self::admin_only(principal)?;
+        }
+        Ok(self.settings.cluster.check_lb_vip_mode(mode)?)
+    }
+
     /// Shows one load balancer.
     pub async fn get_load_balancer(
         &self,
@@ -161,6 +177,11 @@ impl Control {
         id: LoadBalancerId,
         update: LoadBalancerUpdate,
     ) -> ControlResult<LoadBalancer> {
+        if let Some(mode) = update.vip_mode {
+            // Clearing the operator's choice is the operator's too.
+            Self::admin_only(principal)?;
+            self.check_vip_mode(principal, mode)?;
+        }
         let principal = principal.clone();
         let lb = command!(self.writer, principal, |tx| {
             let lb = tx.load_balancer(&id).await?;

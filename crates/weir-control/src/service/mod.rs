@@ -28,7 +28,10 @@ use weir_core::settings::Settings;
 use weir_core::status::{BackendLive, ListenerLive};
 use weir_core::topology::Topology;
 use weir_core::{Error, ResourceKind, Timestamp};
-use weir_store::{IdempotencyRecord, Page, Reads, Store, StoreTx};
+use weir_store::{
+    IdempotencyRecord, Page, Reads, RegistrationQuery, RegistrationReads, RegistrationTarget,
+    Store, StoreTx,
+};
 
 use crate::auth::{constant_time_eq, hash_token, hex, random_string, random_token, Principal};
 use crate::writer::Writer;
@@ -62,6 +65,7 @@ macro_rules! command {
 mod acls;
 mod backends;
 mod certificates;
+mod cluster_live;
 mod flavors;
 mod keymgr;
 mod l7;
@@ -71,7 +75,8 @@ mod nodes;
 mod quotas;
 mod tenants;
 
-pub use certificates::UploadedCertificate;
+pub use certificates::{UploadedCa, UploadedCertificate};
+pub use cluster_live::LiveSnapshot;
 pub use nodes::NodeStatus;
 use quotas::quota_room;
 pub use quotas::ProjectQuotas;
@@ -245,6 +250,9 @@ pub struct Control {
     admin_token: Arc<str>,
     /// A token that reads `/metrics` and nothing else (operators' scrapers).
     metrics_token: Option<Arc<str>>,
+    /// The token other nodes read this node's live state with
+    /// ([`crate::auth::cluster_token`]).
+    cluster_token: Option<Arc<str>>,
     /// Seals private keys before they reach the store; the topology
     /// follower opens them with the same cell.
     secrets: Arc<crate::secrets::SecretCell>,
@@ -306,6 +314,7 @@ impl Control {
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
             metrics_token: None,
+            cluster_token: None,
             secrets,
         })
     }
@@ -579,15 +588,34 @@ async fn register_in(
     req: &RegisterRequest,
     settings: &Settings,
 ) -> ControlResult<RegisterOutcome> {
-    let (pool, listener) = resolve_target(tx, principal, &req.target).await?;
-    let project = pool.project_id.clone();
-
     // Only a request with a client token needs its fingerprint.
     let fingerprint = req.client_token.as_ref().map(|_| fingerprint(req));
+    let keys = register::snapshot_keys(&req.backends);
+    // Everything the command reads, asked for at once: one round trip to
+    // PostgreSQL. Rows are held to the principal before anything is used.
+    let target = match &req.target {
+        RegisterTarget::Pool(id) => RegistrationTarget::Pool(id),
+        RegisterTarget::Listener(id) | RegisterTarget::ListenerOn(_, id) => {
+            RegistrationTarget::Listener(id)
+        }
+        RegisterTarget::LoadBalancer(id) => RegistrationTarget::LoadBalancer(id),
+    };
+    let reads = tx
+        .registration_reads(&RegistrationQuery {
+            target,
+            instance_ids: &keys.instance_ids,
+            addresses: &keys.addresses,
+            subnet_ids: &keys.subnet_ids,
+            idempotency: req.client_token.as_deref().map(|t| (OP_REGISTER, t)),
+        })
+        .await?;
+    let (pool, listener) = registration_target(principal, &req.target, &reads)?;
+    let project = pool.project_id.clone();
+
     if let (Some(token), Some(fingerprint)) = (&req.client_token, &fingerprint) {
-        let stored = tx
-            .idempotency_record(&project, OP_REGISTER, token)
-            .await?
+        let stored = reads
+            .idempotency
+            .clone()
             .map(|r| (r.fingerprint, r.response));
         if let Replay::Respond(ids) = idempotency::decide(token, stored, fingerprint)? {
             let ids: Vec<String> = ids
@@ -605,33 +633,20 @@ async fn register_in(
         }
     }
 
-    let lb = tx
-        .load_balancer(&pool.lb_id)
-        .await?
+    let lb = reads
+        .load_balancer
+        .filter(|lb| lb.id == pool.lb_id)
         .ok_or_else(|| Error::not_found(ResourceKind::LoadBalancer, &pool.lb_id))?;
-    let vpc = tx
-        .vpc(&lb.vpc_id)
-        .await?
+    let vpc = reads
+        .vpc
+        .filter(|vpc| vpc.id == lb.vpc_id)
         .ok_or_else(|| Error::not_found(ResourceKind::Vpc, &lb.vpc_id))?;
-    let keys = register::snapshot_keys(&req.backends);
-    let instances = tx
-        .instances_by_ids_or_ips(&keys.instance_ids, &keys.addresses)
-        .await?;
-    // Uniqueness must also see the addresses behind instance ids and the
-    // instances behind addresses.
-    let mut addresses = keys.addresses.clone();
-    addresses.extend(instances.iter().map(|i| i.private_ip));
-    let mut instance_ids = keys.instance_ids.clone();
-    instance_ids.extend(instances.iter().map(|i| i.id.to_string()));
-    let vips = tx.vips_among(&addresses).await?;
     let snapshot = RegisterSnapshot {
-        overlapping: tx
-            .overlapping_backends(&pool.id, &addresses, &instance_ids)
-            .await?,
-        vips,
-        pool_backend_count: tx.count_backends(&pool.id).await?,
-        subnets: tx.subnets_by_ids(&keys.subnet_ids).await?,
-        instances,
+        overlapping: reads.overlapping,
+        vips: reads.vips,
+        pool_backend_count: reads.backend_count,
+        subnets: reads.subnets,
+        instances: reads.instances,
         load_balancer: lb,
         vpc,
         listener,
@@ -646,12 +661,13 @@ async fn register_in(
         &mut UuidIds,
         at,
     )?;
-    quota_room(
+    quotas::quota_room_with(
         tx,
         &settings.limits,
         &project,
         QuotaResource::Member,
         plan.backends.len(),
+        reads.quotas,
     )
     .await?;
     tx.insert_backends(&plan.backends).await?;
@@ -669,6 +685,44 @@ async fn register_in(
         ignored: plan.ignored,
         replayed: false,
     })
+}
+
+/// [`resolve_target`] over rows already read: the same checks in the same
+/// order, so a caller learns the same "not found".
+fn registration_target(
+    principal: &Principal,
+    target: &RegisterTarget,
+    reads: &RegistrationReads,
+) -> ControlResult<(Pool, Option<Listener>)> {
+    let (pool_id, listener) = match target {
+        RegisterTarget::Pool(id) => (id.clone(), None),
+        RegisterTarget::Listener(id) => {
+            let found = reads.listener.clone().filter(|l| &l.id == id);
+            let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            (listener.default_pool_id.clone(), Some(listener))
+        }
+        RegisterTarget::ListenerOn(lb, id) => {
+            let found = reads
+                .listener
+                .clone()
+                .filter(|l| &l.id == id && &l.lb_id == lb);
+            let listener = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            (listener.default_pool_id.clone(), Some(listener))
+        }
+        RegisterTarget::LoadBalancer(id) => {
+            let found = reads.load_balancer.clone().filter(|lb| &lb.id == id);
+            let lb = principal.check(found, ResourceKind::LoadBalancer, id.as_str())?;
+            (lb.default_pool_id, None)
+        }
+    };
+    let found = reads.pool.clone().filter(|p| p.id == pool_id);
+    let pool = principal.check(found, ResourceKind::Pool, pool_id.as_str())?;
+    let listener = match (listener, &pool.listener_id) {
+        (Some(known), _) => Some(known),
+        (None, Some(id)) => reads.listener.clone().filter(|l| &l.id == id),
+        (None, None) => None,
+    };
+    Ok((pool, listener))
 }
 
 /// Checks the server group an update points a listener at, when it

@@ -17,10 +17,11 @@ pub struct NodeStatus {
     pub state: NodeState,
     /// Milliseconds since its last heartbeat, on the database's clock.
     pub heartbeat_age_ms: i64,
-    /// In `failover` mode the VIPs it holds a live lease on; in `none`
-    /// and `anycast` modes every VIP of the running listeners, if it runs
-    /// a data plane and is not down (each such node binds them all; an
-    /// `anycast` node announces those its health checks can serve).
+    /// The `failover` VIPs it holds a live lease on, and every VIP of the
+    /// running listeners in `none` and `anycast` modes (each load
+    /// balancer's own, else the deployment's), if it runs a data plane and
+    /// is not down (each such node binds them all; an `anycast` node
+    /// announces those its health checks can serve).
     pub vips: Vec<IpAddr>,
 }
 
@@ -31,11 +32,14 @@ impl Control {
         Self::admin_only(principal)?;
         let view = self.store.cluster().view().await?;
         let timeout = self.settings.cluster.node_timeout_ms;
-        let all_vips: BTreeSet<IpAddr> = self
+        // VIPs every node with a data plane binds: those not leased.
+        let cluster = self.settings.cluster;
+        let unleased: BTreeSet<IpAddr> = self
             .topology
             .borrow()
             .listeners
             .values()
+            .filter(|l| cluster.mode_of(l.vip_mode) != VipMode::Failover)
             .map(|l| l.vip)
             .collect();
         Ok(view
@@ -44,20 +48,16 @@ impl Control {
             .map(|node| {
                 let age = view.now_ms.saturating_sub(node.heartbeat_ms);
                 let state = node_state(age, timeout);
-                let vips = match self.settings.cluster.vip_mode {
-                    VipMode::Failover => view
-                        .leases
-                        .iter()
-                        .filter(|l| l.owner == node.id && l.live_at(view.now_ms))
-                        .map(|l| l.vip)
-                        .collect(),
-                    VipMode::None | VipMode::Anycast
-                        if node.holds_vips && state != NodeState::Down =>
-                    {
-                        all_vips.iter().copied().collect()
-                    }
-                    VipMode::None | VipMode::Anycast => Vec::new(),
-                };
+                let mut vips: BTreeSet<IpAddr> = view
+                    .leases
+                    .iter()
+                    .filter(|l| l.owner == node.id && l.live_at(view.now_ms))
+                    .map(|l| l.vip)
+                    .collect();
+                if node.holds_vips && state != NodeState::Down {
+                    vips.extend(&unleased);
+                }
+                let vips = vips.into_iter().collect();
                 NodeStatus {
                     node,
                     state,

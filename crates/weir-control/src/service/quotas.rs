@@ -29,8 +29,24 @@ pub(super) async fn quota_room(
     if adding == 0 {
         return Ok(());
     }
-    let set = tx.project_quotas(project).await?.unwrap_or_default();
-    let quotas = set.or(&quota::defaults(limits));
+    let set = tx.project_quotas(project).await?;
+    quota_room_with(tx, limits, project, r, adding, set).await
+}
+
+/// [`quota_room`] with the project's quotas already read in the same
+/// transaction (a registration reads them with everything else).
+pub(super) async fn quota_room_with(
+    tx: &mut dyn StoreTx,
+    limits: &Limits,
+    project: &ProjectId,
+    r: QuotaResource,
+    adding: usize,
+    set: Option<Quotas>,
+) -> ControlResult<()> {
+    if adding == 0 {
+        return Ok(());
+    }
+    let quotas = set.unwrap_or_default().or(&quota::defaults(limits));
     if quotas.limit(r).is_none() {
         return Ok(());
     }

@@ -309,6 +309,7 @@ fn tcp_listener(project: &str) -> Listener {
         updated_at: Timestamp(0),
         tags: Vec::new(),
         flavor_id: None,
+        vip_mode: None,
     };
     let req = NewListener {
         name: "tcp".into(),

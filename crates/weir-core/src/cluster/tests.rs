@@ -243,3 +243,111 @@ proptest! {
         prop_assert!(max - min <= 1, "{:?}", counts);
     }
 }
+
+fn mixed(default: VipMode) -> ClusterSettings {
+    ClusterSettings {
+        vip_mode: default,
+        vip_modes: VipModes::only(default)
+            .with(VipMode::Failover)
+            .with(VipMode::Anycast),
+        ..ClusterSettings::default()
+    }
+}
+
+#[test]
+fn a_load_balancer_may_choose_only_a_mode_the_deployment_runs() {
+    // A single-node SQLite deployment runs `none` alone: `failover` is
+    // refused with what it needs, not stored and ignored.
+    let single = ClusterSettings::default();
+    assert!(single.check_lb_vip_mode(None).is_ok());
+    assert!(single.check_lb_vip_mode(Some(VipMode::None)).is_ok());
+    let err = single
+        .check_lb_vip_mode(Some(VipMode::Failover))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("PostgreSQL"), "{err}");
+    assert!(err.contains("cluster.vip_modes: \"none\""), "{err}");
+    assert!(single.check_lb_vip_mode(Some(VipMode::Anycast)).is_err());
+    // A deployment running failover and anycast takes either, not `none`.
+    let both = mixed(VipMode::Failover);
+    assert!(both.check_lb_vip_mode(Some(VipMode::Anycast)).is_ok());
+    assert!(both.check_lb_vip_mode(Some(VipMode::Failover)).is_ok());
+    assert!(both.check_lb_vip_mode(None).is_ok());
+    assert!(both.check_lb_vip_mode(Some(VipMode::None)).is_err());
+    assert_eq!(both.vip_modes.describe(), "\"failover\", \"anycast\"");
+}
+
+#[test]
+fn with_mixed_modes_only_failover_vips_are_leased() {
+    let settings = mixed(VipMode::Failover);
+    // vip 1 inherits failover, 2 is anycast, 3 names failover, 4 anycast
+    // by its own choice in an anycast-default deployment below.
+    let listeners = [
+        (vip(1), None),
+        (vip(2), Some(VipMode::Anycast)),
+        (vip(3), Some(VipMode::Failover)),
+        (vip(3), Some(VipMode::Failover)),
+    ];
+    let failover = settings.vips_in(VipMode::Failover, listeners);
+    assert_eq!(failover, BTreeSet::from([vip(1), vip(3)]));
+    assert_eq!(
+        settings.vips_in(VipMode::Anycast, listeners),
+        BTreeSet::from([vip(2)])
+    );
+    assert!(settings.vips_in(VipMode::None, listeners).is_empty());
+    let anycast_default = mixed(VipMode::Anycast);
+    assert_eq!(
+        anycast_default.vips_in(VipMode::Anycast, listeners),
+        BTreeSet::from([vip(1), vip(2)])
+    );
+
+    // Node a held vip 2 before its load balancer moved to anycast: the
+    // plan over the failover VIPs releases it; the others are spread.
+    let members = [member("a", NodeState::Up), member("b", NodeState::Up)];
+    let leases = [lease(2, "a", 5, 2000)];
+    let plan_a = plan_leases("a", &failover, &members, &leases, 1000);
+    let plan_b = plan_leases("b", &failover, &members, &leases, 1000);
+    assert!(plan_a.contains(&LeaseAction::Release {
+        vip: vip(2),
+        epoch: 5
+    }));
+    let acquired = |plan: &[LeaseAction]| -> BTreeSet<IpAddr> {
+        plan.iter()
+            .filter_map(|a| match a {
+                LeaseAction::Acquire { vip, .. } => Some(*vip),
+                _ => None,
+            })
+            .collect()
+    };
+    let (a, b) = (acquired(&plan_a), acquired(&plan_b));
+    assert!(a.is_disjoint(&b), "{a:?} {b:?}");
+    assert_eq!(&a | &b, failover, "every failover VIP has one taker");
+    assert!(!a.contains(&vip(2)) && !b.contains(&vip(2)));
+}
+
+proptest! {
+    /// Whatever the load balancers' own modes, each VIP is in exactly one
+    /// regime, the one its load balancer's mode (or the default) names.
+    #[test]
+    fn every_vip_is_in_exactly_one_regime(
+        specs in proptest::collection::vec((0u8..8, 0u8..4), 0..16),
+        default in 0u8..3,
+    ) {
+        let mode = |n: u8| [VipMode::None, VipMode::Failover, VipMode::Anycast].get(usize::from(n)).copied();
+        let settings = mixed(mode(default).unwrap());
+        // One mode per VIP, as one VIP is one load balancer's.
+        let mut own = std::collections::BTreeMap::new();
+        for (n, m) in &specs {
+            own.entry(*n).or_insert(mode(*m));
+        }
+        let listeners: Vec<_> = own.iter().map(|(n, m)| (vip(*n), *m)).collect();
+        let sets = [VipMode::None, VipMode::Failover, VipMode::Anycast]
+            .map(|m| settings.vips_in(m, listeners.iter().copied()));
+        for (v, m) in &listeners {
+            let expected = settings.mode_of(*m);
+            for (i, set) in sets.iter().enumerate() {
+                prop_assert_eq!(set.contains(v), mode(u8::try_from(i).unwrap()) == Some(expected));
+            }
+        }
+    }
+}

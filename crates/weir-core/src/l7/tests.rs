@@ -22,6 +22,7 @@ fn lb() -> LoadBalancer {
         updated_at: Timestamp(0),
         tags: Vec::new(),
         flavor_id: None,
+        vip_mode: None,
     }
 }
 

@@ -29,6 +29,7 @@ fn lb() -> LoadBalancer {
             description: None,
             tags: Vec::new(),
             flavor_id: None,
+            vip_mode: None,
         },
         &NetworkSettings::default(),
         &mut SequentialIds::default(),
@@ -63,6 +64,7 @@ fn on_subnet(cidr: &str, vip: Option<&str>) -> Result<LoadBalancer, Error> {
             description: None,
             tags: Vec::new(),
             flavor_id: None,
+            vip_mode: None,
         },
         &network,
         &mut SequentialIds::default(),
@@ -117,6 +119,7 @@ fn vips_are_allocated_first_free() {
             description: None,
             tags: Vec::new(),
             flavor_id: None,
+            vip_mode: None,
         },
         &NetworkSettings::default(),
         &mut SequentialIds::default(),
@@ -138,6 +141,7 @@ fn vips_are_allocated_first_free() {
             description: None,
             tags: Vec::new(),
             flavor_id: None,
+            vip_mode: None,
         },
         &NetworkSettings::default(),
         &mut SequentialIds::default(),
@@ -550,4 +554,25 @@ fn an_https_listener_may_wait_for_its_certificate_only_when_asked() {
     };
     assert!(listener(req(false), &[]).is_err());
     assert!(listener(req(true), &[]).unwrap().certificate_ids.is_empty());
+}
+
+#[test]
+fn a_vip_mode_is_set_left_or_cleared_and_moves_the_update_time() {
+    use crate::cluster::VipMode;
+    let lb = lb();
+    let with = |mode: Option<Option<VipMode>>, from: &LoadBalancer, at: i64| {
+        let update = LoadBalancerUpdate {
+            vip_mode: mode,
+            ..LoadBalancerUpdate::default()
+        };
+        plan_lb_update(from, &update, Timestamp(at)).unwrap()
+    };
+    let anycast = with(Some(Some(VipMode::Anycast)), &lb, 5);
+    assert_eq!(anycast.vip_mode, Some(VipMode::Anycast));
+    assert_eq!(anycast.updated_at, Timestamp(5));
+    let left = with(None, &anycast, 9);
+    assert_eq!(left, anycast, "absent leaves it and the time");
+    let cleared = with(Some(None), &anycast, 9);
+    assert_eq!(cleared.vip_mode, None);
+    assert_eq!(cleared.updated_at, Timestamp(9));
 }

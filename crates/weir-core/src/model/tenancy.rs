@@ -68,14 +68,46 @@ impl Role {
     }
 }
 
-/// A TLS certificate chain of a project with its private key, as the
-/// views show it: the chain itself and the sealed key live in the store
-/// beside it, never in the model (nothing can leak what it does not hold).
+/// What a certificate is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CertificateKind {
+    /// A chain and its private key, served by HTTPS listeners.
+    #[default]
+    Server,
+    /// A bundle of CA certificates without a key (Huawei's `client`
+    /// certificate): what a listener verifies client certificates with.
+    Ca,
+}
+
+impl CertificateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Server => "server",
+            Self::Ca => "ca",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "server" => Some(Self::Server),
+            "ca" => Some(Self::Ca),
+            _ => None,
+        }
+    }
+}
+
+/// A TLS certificate chain of a project with its private key (or, of
+/// kind [`CertificateKind::Ca`], a CA bundle without one), as the views
+/// show it: the chain itself and the sealed key live in the store beside
+/// it, never in the model (nothing can leak what it does not hold). A CA
+/// bundle's subject, names, fingerprint and key type are its first
+/// certificate's, its validity the span every certificate of it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Certificate {
     pub id: CertificateId,
     pub project_id: ProjectId,
     pub name: String,
+    pub kind: CertificateKind,
     /// The leaf's subject (RFC 4514).
     pub subject: String,
     /// The leaf's DNS and IP subject alternative names.
@@ -86,7 +118,7 @@ pub struct Certificate {
     pub not_after: Timestamp,
     /// `RSA-2048`, `ECDSA-P256`, …
     pub key_type: String,
-    /// Certificates in the chain, the leaf included.
+    /// Certificates in the chain, the leaf included (a CA bundle's count).
     pub chain_length: u32,
     pub created_at: Timestamp,
 }
@@ -194,4 +226,7 @@ pub struct LoadBalancer {
     /// The flavor it was created with (Octavia's `flavor_id`), kept and
     /// shown; it holds the flavor against deletion.
     pub flavor_id: Option<FlavorId>,
+    /// How its VIP is held across nodes (native `vip_mode`, the
+    /// operator's); `None`: `cluster.vip_mode`. No dialect sets it.
+    pub vip_mode: Option<crate::cluster::VipMode>,
 }

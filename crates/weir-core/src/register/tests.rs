@@ -78,6 +78,7 @@ pub(super) fn snapshot() -> RegisterSnapshot {
             updated_at: ts(),
             tags: Vec::new(),
             flavor_id: None,
+            vip_mode: None,
         },
         vpc: Vpc {
             id: "vpc-1".into(),

@@ -20,6 +20,7 @@ fn lb() -> LoadBalancer {
         updated_at: Timestamp(0),
         tags: Vec::new(),
         flavor_id: None,
+        vip_mode: None,
     }
 }
 
@@ -51,6 +52,7 @@ fn cert(id: &str, project: &str, names: &[&str]) -> Certificate {
         id: id.into(),
         project_id: project.into(),
         name: id.into(),
+        kind: crate::model::CertificateKind::Server,
         subject: String::new(),
         names: names.iter().map(|n| (*n).to_owned()).collect(),
         fingerprint_sha256: String::new(),
@@ -227,4 +229,27 @@ fn an_extension_id_names_its_listener_or_nothing() {
     for bad in ["", "l1", ".de-abc", "l1.de-", "de-abc"] {
         assert_eq!(listener_of_extension(bad), None, "{bad:?}");
     }
+}
+
+#[test]
+fn a_listener_verifying_clients_with_a_ca_certificate_uses_it() {
+    use crate::client_auth::{ClientAuth, ClientAuthMode};
+    use crate::keymgr::{KeyRef, TlsRef};
+    let with_ca = |ca: Option<&str>| {
+        let mut l = listener("https");
+        l.client_auth = ClientAuth {
+            mode: ClientAuthMode::Mandatory,
+            ca: ca.map(|id| TlsRef {
+                href: id.into(),
+                target: KeyRef::Certificate(id.into()),
+            }),
+            crl: None,
+        };
+        l
+    };
+    let ca: crate::ids::CertificateId = "ca".into();
+    // A CA in use is not deleted: the listener would verify no client.
+    assert!(crate::certificate::serves(&with_ca(Some("ca")), &ca));
+    assert!(!crate::certificate::serves(&with_ca(Some("other")), &ca));
+    assert!(!crate::certificate::serves(&with_ca(None), &ca));
 }

@@ -305,10 +305,25 @@ impl BackendRuntime {
             BackendState::Checking | BackendState::Disabled | BackendState::Drained => None,
         };
         let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        // The deadline is on the monotonic clock; shown on the wall clock
+        // it moves with a clock step, which a reader of a status can bear.
+        let drain_deadline = match (state, s.drain_deadline) {
+            (BackendState::Draining, Some(deadline)) => {
+                let left = deadline.saturating_duration_since(now);
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                Some(weir_core::Timestamp(
+                    i64::try_from((wall + left).as_millis()).unwrap_or(i64::MAX),
+                ))
+            }
+            _ => None,
+        };
         BackendLive {
             state,
             reason,
             active_connections: active,
+            drain_deadline,
             stats: BackendStats {
                 total_connections: count(&self.total),
                 requests: self.responses.iter().map(count).sum(),

@@ -211,6 +211,7 @@ pub fn topology(
         tls_options: Default::default(),
         client_verify: None,
         redirect_https_port: None,
+        vip_mode: None,
     };
     Arc::new(Topology {
         revision,

@@ -258,6 +258,13 @@ async fn removal_drains_open_connections_until_the_deadline() {
     ));
     let (tag, mut conn) = open(v).await;
     assert_eq!(tag, "a");
+    let wall_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let before = wall_ms();
     dp.apply(topology(
         2,
         v,
@@ -267,9 +274,17 @@ async fn removal_drains_open_connections_until_the_deadline() {
         None,
         400,
     ));
-    assert_eq!(
-        dp.backend_live(&"a".into()).unwrap().state,
-        BackendState::Draining
+    let live = dp.backend_live(&"a".into()).unwrap();
+    let after = wall_ms();
+    assert_eq!(live.state, BackendState::Draining);
+    // The deadline shown is the drain's start plus the pool's 400 ms.
+    let deadline = live
+        .drain_deadline
+        .expect("a draining backend shows its deadline")
+        .millis();
+    assert!(
+        (before..=after + 400).contains(&deadline) && deadline >= before + 350,
+        "deadline {deadline} outside [{before}, {after}] + 400 ms"
     );
     assert_eq!(
         tag_of(v).await.as_deref(),

@@ -1,12 +1,18 @@
 //! Huawei ELB v2's `/certificates` (shared load balancers): a project's
-//! server certificates, as `huaweicloudsdkelb`'s `create_certificate`,
+//! server certificates and `client` (CA) certificates, the bundle a
+//! listener's `client_ca_tls_container_ref` verifies client certificates
+//! with (no private key: Huawei ignores one sent with a `client`
+//! certificate, Weir refuses it, since a key uploaded where none belongs
+//! is a mistake to report, not a secret to drop silently), as
+//! `huaweicloudsdkelb`'s `create_certificate`,
 //! `list_certificates`, `show_certificate` and `delete_certificate` send
 //! them. Bodies are flat (no wrapper object). They are Weir's certificates
 //! (`/v1/certificates`): checked by `weir-tls`, the key sealed at rest.
 //! Huawei's answers carry `private_key`; Weir's never do (the field reads
 //! null), so no API returns a key once uploaded.
 
-use weir_control::UploadedCertificate;
+use weir_control::{UploadedCa, UploadedCertificate};
+use weir_core::model::CertificateKind;
 
 use super::*;
 
@@ -24,7 +30,10 @@ fn certificate_view(c: &Certificate) -> Value {
         "admin_state_up": true,
         "name": c.name,
         "description": "",
-        "type": "server",
+        "type": match c.kind {
+            CertificateKind::Server => "server",
+            CertificateKind::Ca => "client",
+        },
         "domain": if c.names.is_empty() { Value::Null } else { Value::from(c.names.join(",")) },
         "private_key": null,
         "certificate": null,
@@ -77,11 +86,16 @@ pub(super) async fn create_certificate(
 ) -> LbResult {
     let req: CreateBody = flat_body(&raw)?;
     let unsupported = |what: &str| Err(LbaasError::unsupported(what.to_owned()));
-    if req.kind.as_deref().is_some_and(|k| k != "server") {
-        // Client (CA) certificates verify clients: mutual TLS comes with
-        // TLS termination's later part.
-        return unsupported("certificate type client (mutual TLS)");
-    }
+    let client = match req.kind.as_deref() {
+        None | Some("server") => false,
+        Some("client") => true,
+        Some(other) => {
+            return Err(LbaasError::bad_request(format!(
+                "Invalid input for field/attribute type. Value: '{other}'. Value should be \
+                 one of server, client"
+            )))
+        }
+    };
     if req.admin_state_up == Some(false) {
         return unsupported("a disabled certificate");
     }
@@ -117,6 +131,36 @@ pub(super) async fn create_certificate(
             codes::FORBIDDEN,
             "project_id is not the project of this access key",
         ));
+    }
+    if client {
+        if req.private_key.as_deref().is_some_and(|k| !k.is_empty()) {
+            return Err(LbaasError::bad_request(
+                "Invalid input for field/attribute private_key. A client (CA) certificate \
+                 has no private key: upload the CA certificates only.",
+            ));
+        }
+        if req.domain.as_deref().is_some_and(|d| !d.trim().is_empty()) {
+            return Err(LbaasError::bad_request(
+                "Invalid input for field/attribute domain. Only a server certificate names \
+                 domains.",
+            ));
+        }
+        let Some(certificate) = req.certificate else {
+            return Err(LbaasError::bad_request(
+                "Invalid input for field/attribute certificate. Mandatory field missing.",
+            ));
+        };
+        let upload = UploadedCa {
+            project_id: None,
+            name: req.name.unwrap_or_default(),
+            certificate,
+        };
+        let made = d
+            .control
+            .create_ca_certificate(&ctx.principal, upload)
+            .await
+            .map_err(fail)?;
+        return ok(certificate_view(&made));
     }
     let (Some(certificate), Some(private_key)) = (req.certificate, req.private_key) else {
         return Err(LbaasError::bad_request(

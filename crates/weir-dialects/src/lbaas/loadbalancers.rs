@@ -121,6 +121,8 @@ pub(super) async fn create_lb(
                 description: req.description,
                 tags,
                 flavor_id,
+                // The deployment's mode: no dialect names one.
+                vip_mode: None,
             },
         )
         .await
@@ -172,6 +174,9 @@ pub(super) async fn update_lb(
                     .admin_state_up
                     .map(|up| if up { LbAction::Start } else { LbAction::Stop }),
                 tags,
+                // No dialect names a VIP mode: its load balancers keep
+                // whatever the operator set natively.
+                vip_mode: None,
             },
         )
         .await

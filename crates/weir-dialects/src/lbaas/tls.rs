@@ -3,7 +3,10 @@
 //! certificate ids), the TLS options of Octavia API 2.15/2.17/2.20, and
 //! the client-certificate fields (API 2.8: `client_authentication`,
 //! `client_ca_tls_container_ref`, `client_crl_container_ref`, key-manager
-//! URLs as the certificate refs; Octavia's only, Huawei's refused).
+//! URLs as the certificate refs). Huawei names only
+//! `client_ca_tls_container_ref`, the id of one of its `client` (CA)
+//! certificates: a CA set is two-way authentication, so the listener
+//! then verifies clients as Octavia's MANDATORY does; null takes it off.
 
 use axum::http::HeaderMap;
 use weir_core::client_auth::{ClientAuth, ClientAuthMode};
@@ -86,10 +89,54 @@ pub(super) fn key_ref(headers: &HeaderMap, href: &str) -> Result<TlsRef, LbaasEr
 }
 
 impl TlsBody {
+    /// Huawei's two-way authentication: `client_ca_tls_container_ref`,
+    /// a CA certificate's id (resolved in the listener's project by the
+    /// control plane: another project's is not found, a server
+    /// certificate refused). Octavia's `client_authentication` and CRL
+    /// are not Huawei's fields: anything but their empty values is 501.
+    fn huawei_client_auth(
+        mode: Option<&Value>,
+        ca: Option<&Value>,
+        crl: Option<&Value>,
+    ) -> Result<Option<ClientAuth>, LbaasError> {
+        let asks = mode.is_some_and(|m| !m.is_null() && m.as_str() != Some("NONE"));
+        if asks || crl.is_some_and(|v| !v.is_null()) {
+            return Err(LbaasError::unsupported(
+                "client_authentication and client_crl_container_ref on Huawei listeners \
+                 (client_ca_tls_container_ref turns two-way authentication on)",
+            ));
+        }
+        match ca {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(ClientAuth::default())),
+            Some(Value::String(id)) if id.is_empty() => Ok(Some(ClientAuth::default())),
+            Some(Value::String(id)) => {
+                if id.len() > 128 {
+                    return Err(LbaasError::bad_request(
+                        "Invalid input for field/attribute client_ca_tls_container_ref. \
+                         Value: longer than 128 characters.",
+                    ));
+                }
+                Ok(Some(ClientAuth {
+                    mode: ClientAuthMode::Mandatory,
+                    ca: Some(TlsRef {
+                        href: id.clone(),
+                        target: KeyRef::Certificate(weir_core::ids::CertificateId::new(id.clone())),
+                    }),
+                    crl: None,
+                }))
+            }
+            Some(other) => Err(LbaasError::bad_request(format!(
+                "Invalid input for field/attribute client_ca_tls_container_ref. Value: \
+                 '{other}'. Value should be a string"
+            ))),
+        }
+    }
+
     /// The client-certificate fields merged over `current`: `None` when
     /// the body names none of them. Octavia's refs are key-manager URLs
     /// of this Weir (resolved in the listener's project by the control
-    /// plane); Huawei's listeners do not verify clients (501).
+    /// plane); Huawei's are [`Self::huawei_client_auth`].
     fn client_auth(
         &self,
         flavor: Flavor,
@@ -102,14 +149,8 @@ impl TlsBody {
         if mode.is_none() && ca.is_none() && crl.is_none() {
             return Ok(None);
         }
-        // Huawei's refs are its certificate ids, not key-manager URLs:
-        // refused before they are read as either.
-        let named = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
-        let asks = mode.is_some_and(|m| !m.is_null() && m.as_str() != Some("NONE"));
-        if flavor == Flavor::Huawei && (asks || named(ca) || named(crl)) {
-            return Err(LbaasError::unsupported(
-                "client certificate verification on Huawei listeners",
-            ));
+        if flavor == Flavor::Huawei {
+            return Self::huawei_client_auth(mode, ca, crl);
         }
         let mut out = current.clone();
         match mode {

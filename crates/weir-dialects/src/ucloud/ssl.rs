@@ -80,6 +80,8 @@ pub(super) async fn describe(call: &Call) -> ActionResult {
         .await
         .map_err(UcError::from_control)?
         .iter()
+        // CA certificates (other dialects' mTLS) are no SSL certificates here.
+        .filter(|c| c.kind == weir_core::model::CertificateKind::Server)
         .filter(|c| wanted.is_none_or(|w| w == c.id.as_str()))
         .map(view)
         .collect();
@@ -92,8 +94,19 @@ pub(super) async fn describe(call: &Call) -> ActionResult {
 
 pub(super) async fn delete(call: &Call) -> ActionResult {
     let id = CertificateId::new(call.params.req("SSLId")?);
-    call.dialects
-        .control
+    let control = &call.dialects.control;
+    let found = control
+        .get_certificate(&call.principal, &id)
+        .await
+        .map_err(UcError::from_control)?;
+    if found.kind != weir_core::model::CertificateKind::Server {
+        // A CA certificate is not one of UCloud's: not found, as another
+        // project's.
+        return Err(UcError::from_control(
+            weir_core::Error::not_found(weir_core::ResourceKind::Certificate, &id).into(),
+        ));
+    }
+    control
         .delete_certificate(&call.principal, id)
         .await
         .map_err(UcError::from_control)?;

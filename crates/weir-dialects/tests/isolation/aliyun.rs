@@ -422,6 +422,19 @@ pub fn sweep(s: &mut Sweep) {
                 ]
             },
         ),
+        // The target's certificate as a CA certificate id: a CA certificate
+        // of another project is as invisible as its server certificates.
+        ("DescribeCACertificates", Expect::Empty, |_, t| {
+            vec![("CACertificateId", t.get("certificate").into())]
+        }),
+        ("DeleteCACertificate", Expect::NotFound, |_, t| {
+            vec![("CACertificateId", t.get("certificate").into())]
+        }),
+        (
+            "UploadCACertificate",
+            Expect::Uniform("names no tenant's id; a bad PEM is 400 for anyone"),
+            |_, _| vec![("CACertificate", "x".into())],
+        ),
         (
             "CreateAccessControlList",
             Expect::Uniform("names no tenant's id"),

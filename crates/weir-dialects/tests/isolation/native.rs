@@ -629,6 +629,10 @@ pub const NOT_PROBED: &[(&str, &str)] = &[
         "the operator's cluster view, no project's resource and no id: a project's token is refused (403), tested in weir tests/e2e/cluster.rs",
     ),
     (
+        "GET /v1/cluster/live",
+        "the nodes' route and no id: only the cluster token (derived from the shared secrets key) or the admin token reads it, a project's token gets 401, tested in weir tests/e2e/shared_store.rs",
+    ),
+    (
         "GET /v1/watch",
         "a stream, not an answer, and it takes no id: that a project's stream carries none of another project's changes (ids, names, or how many: positions are the project's own) is tested over a socket in weir-api tests/api/watch.rs",
     ),

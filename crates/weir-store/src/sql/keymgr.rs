@@ -61,6 +61,7 @@ pub(super) fn tls_refs_to_text(refs: &[TlsRef]) -> String {
             let (kind, id) = match &r.target {
                 KeyRef::Secret(id) => ("secret", id.as_str()),
                 KeyRef::Container(id) => ("container", id.as_str()),
+                KeyRef::Certificate(id) => ("certificate", id.as_str()),
             };
             serde_json::json!({"href": r.href, "kind": kind, "id": id})
         })
@@ -90,6 +91,7 @@ fn refs_from(rows: &[serde_json::Value], column: &str, text: &str) -> StoreResul
             let target = match field("kind")?.as_str() {
                 "secret" => KeyRef::Secret(SecretId::new(id)),
                 "container" => KeyRef::Container(ContainerId::new(id)),
+                "certificate" => KeyRef::Certificate(CertificateId::new(id)),
                 _ => return Err(corrupt()),
             };
             Ok(TlsRef {

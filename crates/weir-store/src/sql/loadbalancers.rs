@@ -2,6 +2,8 @@
 //! update and delete (everything under it goes with it). [`StoreTx`] in
 //! `writes` delegates here.
 
+use weir_core::cluster::VipMode;
+
 use super::writes::Scope;
 use super::*;
 
@@ -13,8 +15,8 @@ impl<D: TxDriver> WriteTx<D> {
     ) -> StoreResult<()> {
         self.exec(
             "INSERT INTO load_balancers (id, project_id, name, subnet_id, vpc_id, vip, status, default_pool_id, created_at, \
-             description, updated_at, tags, flavor_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             description, updated_at, tags, flavor_id, vip_mode) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             args![
                 lb.id.as_str(),
                 lb.project_id.as_str(),
@@ -29,6 +31,7 @@ impl<D: TxDriver> WriteTx<D> {
                 lb.updated_at.millis(),
                 tags_to_text(&lb.tags),
                 lb.flavor_id.as_ref().map(FlavorId::as_str),
+                lb.vip_mode.map(VipMode::as_str),
             ],
         )
         .await?;
@@ -65,14 +68,15 @@ impl<D: TxDriver> WriteTx<D> {
 
     pub(super) async fn update_load_balancer_row(&mut self, lb: &LoadBalancer) -> StoreResult<()> {
         self.exec(
-            "UPDATE load_balancers SET name = $1, description = $2, status = $3, updated_at = $4, tags = $5 \
-             WHERE id = $6",
+            "UPDATE load_balancers SET name = $1, description = $2, status = $3, updated_at = $4, tags = $5, \
+             vip_mode = $6 WHERE id = $7",
             args![
                 &lb.name,
                 &lb.description,
                 lb.status.as_str(),
                 lb.updated_at.millis(),
                 tags_to_text(&lb.tags),
+                lb.vip_mode.map(VipMode::as_str),
                 lb.id.as_str()
             ],
         )

@@ -91,6 +91,22 @@ macro_rules! args {
     ($($v:expr),* $(,)?) => { vec![$(crate::sql::Arg::from($v)),*] };
 }
 
+/// One statement of a [`Driver::batch`]: text with `$N` placeholders and
+/// its arguments.
+pub(crate) struct Statement<'a> {
+    pub sql: Cow<'a, str>,
+    pub args: Vec<Arg<'a>>,
+}
+
+impl<'a> Statement<'a> {
+    pub fn new(sql: impl Into<Cow<'a, str>>, args: Vec<Arg<'a>>) -> Self {
+        Self {
+            sql: sql.into(),
+            args,
+        }
+    }
+}
+
 /// Named columns of a result row, in the types the schema uses.
 pub(crate) trait Columns {
     fn text(&self, name: &str) -> StoreResult<String>;
@@ -111,6 +127,11 @@ pub(crate) trait Driver: Send {
         sql: &str,
         args: Vec<Arg<'_>>,
     ) -> StoreResult<Option<Self::Row>>;
+    /// Runs `statements` in order and returns each one's rows. PostgreSQL
+    /// sends them in one round trip ([`crate::postgres`]); SQLite, which
+    /// has no round trips, runs them one by one. A failing statement
+    /// fails the batch; the ones after it do not run.
+    async fn batch(&mut self, statements: Vec<Statement<'_>>) -> StoreResult<Vec<Vec<Self::Row>>>;
 }
 
 /// A driver holding an open transaction.
@@ -176,9 +197,10 @@ where
 
 /// [`Columns`] for a sqlx row type, and [`Driver`] for newtypes whose `.0`
 /// derefs to that database's connection: the whole of a database module's
-/// part of the seam, the same for every sqlx database.
+/// part of the seam, the same for every sqlx database but `$batch`, how it
+/// runs several statements ([`Driver::batch`]).
 macro_rules! sqlx_driver {
-    ($db:ty, $row:ty, $spell:path, $($conn:ty),+) => {
+    ($db:ty, $row:ty, $spell:path, $batch:path, $($conn:ty),+) => {
         impl crate::sql::Columns for $row {
             fn text(&self, name: &str) -> StoreResult<String> {
                 crate::sql::column::<$db, _, _>(self, name)
@@ -234,6 +256,13 @@ macro_rules! sqlx_driver {
                         .fetch_optional(&mut *self.0)
                         .await?)
                 }
+
+                async fn batch(
+                    &mut self,
+                    statements: Vec<crate::sql::Statement<'_>>,
+                ) -> StoreResult<Vec<Vec<$row>>> {
+                    $batch(&mut *self.0, statements).await
+                }
             }
         )+
     };
@@ -273,6 +302,7 @@ macro_rules! apply_migrations {
 pub(crate) use apply_migrations;
 
 mod acls;
+mod change_log;
 pub(crate) mod cluster;
 mod flavors;
 mod inventory;
@@ -283,6 +313,7 @@ mod loadbalancers;
 mod networks;
 mod quotas;
 mod reads;
+mod registration;
 mod rows;
 mod writes;
 

@@ -8,7 +8,7 @@ use weir_core::quota::{QuotaResource, Quotas};
 use super::writes::Scope;
 use super::*;
 
-fn quotas_from(row: &impl Columns) -> StoreResult<Quotas> {
+pub(super) fn quotas_from(row: &impl Columns) -> StoreResult<Quotas> {
     let mut q = Quotas::default();
     for r in QuotaResource::ALL {
         q.set(r, row.opt_int(r.as_str())?);

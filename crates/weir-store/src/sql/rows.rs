@@ -87,6 +87,11 @@ pub(super) fn certificate_from(row: &impl Columns) -> StoreResult<Certificate> {
         id: CertificateId::new(row.text("id")?),
         project_id: ProjectId::new(row.text("project_id")?),
         name: row.text("name")?,
+        kind: {
+            let kind = row.text("kind")?;
+            weir_core::model::CertificateKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("certificate kind {kind:?}")))?
+        },
         subject: row.text("subject")?,
         names: tags_col(row, "names")?,
         fingerprint_sha256: row.text("fingerprint_sha256")?,
@@ -172,6 +177,14 @@ pub(super) fn lb_from(row: &impl Columns) -> StoreResult<LoadBalancer> {
         updated_at: ts(row, "updated_at")?,
         tags: tags_col(row, "tags")?,
         flavor_id: row.opt_text("flavor_id")?.map(FlavorId::new),
+        vip_mode: match row.opt_text("vip_mode")? {
+            None => None,
+            Some(text) => {
+                Some(weir_core::cluster::VipMode::parse(&text).ok_or_else(|| {
+                    StoreError::Corrupt(format!("load_balancers.vip_mode {text:?}"))
+                })?)
+            }
+        },
     })
 }
 

@@ -3,6 +3,8 @@
 
 use weir_core::l7::{L7Policy, L7Rule};
 
+use super::change_log::log_statements;
+
 use super::*;
 
 /// An optional millisecond setting as a column value (the core bounds
@@ -23,8 +25,8 @@ pub(super) fn cidrs_arg(cidrs: &[impl std::fmt::Display]) -> String {
 /// The load balancer and pool a change-log row belongs to.
 #[derive(Clone, Copy)]
 pub(super) struct Scope<'a> {
-    lb: Option<&'a str>,
-    pool: Option<&'a str>,
+    pub(super) lb: Option<&'a str>,
+    pub(super) pool: Option<&'a str>,
 }
 
 impl<'a> Scope<'a> {
@@ -40,7 +42,7 @@ impl<'a> Scope<'a> {
         }
     }
 
-    fn backend(b: &'a Backend) -> Self {
+    pub(super) fn backend(b: &'a Backend) -> Self {
         Scope {
             lb: Some(b.lb_id.as_str()),
             pool: Some(b.pool_id.as_str()),
@@ -75,6 +77,9 @@ enum Savepoint {
 pub(crate) struct WriteTx<D> {
     conn: D,
     savepoint: Savepoint,
+    /// Commands begun so far: each command's savepoint has a name of its
+    /// own (`command_N`), so a rollback can only ever reach its own.
+    commands: u64,
 }
 
 impl<D: TxDriver> WriteTx<D> {
@@ -82,6 +87,7 @@ impl<D: TxDriver> WriteTx<D> {
         Self {
             conn,
             savepoint: Savepoint::None,
+            commands: 0,
         }
     }
 
@@ -96,46 +102,9 @@ impl<D: TxDriver> WriteTx<D> {
         op: &str,
         scope: Scope<'_>,
     ) -> StoreResult<()> {
-        for chunk in ids.chunks(INSERT_CHUNK) {
-            // The project's own numbering moves on by the chunk in the same
-            // savepoint, so a command rolled back takes its numbers with it
-            // and a project's positions have no gaps.
-            let count = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-            let head = self
-                .w()
-                .await?
-                .fetch_optional(
-                    "INSERT INTO project_log_heads (project_id, revision) VALUES ($1, $2) \
-                     ON CONFLICT (project_id) DO UPDATE \
-                     SET revision = project_log_heads.revision + excluded.revision \
-                     RETURNING revision",
-                    args![project.as_str(), count],
-                )
-                .await?
-                .map(|r| r.int("revision"))
-                .transpose()?
-                .unwrap_or(count);
-            let first = head - count + 1;
-            let sql = format!(
-                "INSERT INTO change_log (project_id, entity, entity_id, op, lb_id, pool_id, \
-                 project_revision) VALUES {}",
-                value_rows(chunk.len(), 7)
-            );
-            let mut bound = Vec::with_capacity(chunk.len() * 7);
-            for (k, id) in chunk.iter().enumerate() {
-                let position = first + i64::try_from(k).unwrap_or(i64::MAX);
-                bound.extend(args![
-                    project.as_str(),
-                    entity,
-                    *id,
-                    op,
-                    scope.lb,
-                    scope.pool,
-                    position
-                ]);
-            }
-            self.w().await?.execute(&sql, bound).await?;
-        }
+        let mut statements = Vec::new();
+        log_statements(&mut statements, project, entity, ids, op, scope);
+        self.batch(statements).await?;
         Ok(())
     }
 
@@ -156,10 +125,31 @@ impl<D: TxDriver> WriteTx<D> {
     /// first if one is pending.
     pub(super) async fn w(&mut self) -> StoreResult<&mut D> {
         if self.savepoint == Savepoint::Pending {
-            self.conn.execute("SAVEPOINT command", Vec::new()).await?;
-            self.savepoint = Savepoint::Open;
+            self.batch(Vec::new()).await?;
         }
         Ok(&mut self.conn)
+    }
+
+    /// Runs `statements` in one round trip where the database allows
+    /// ([`Driver::batch`]), the pending savepoint, if any, first.
+    pub(super) async fn batch(
+        &mut self,
+        mut statements: Vec<Statement<'_>>,
+    ) -> StoreResult<Vec<Vec<D::Row>>> {
+        let opening = self.savepoint == Savepoint::Pending;
+        if opening {
+            let sql = format!("SAVEPOINT command_{}", self.commands);
+            statements.insert(0, Statement::new(sql, Vec::new()));
+            // Open from here on, even if the batch fails after it: the
+            // rollback then finds it, or fails the group when it never
+            // opened; it never finds an earlier command's.
+            self.savepoint = Savepoint::Open;
+        }
+        let mut out = self.conn.batch(statements).await?;
+        if opening && !out.is_empty() {
+            out.remove(0);
+        }
+        Ok(out)
     }
 
     /// Deletes a pool with its backends (the change log is the caller's).
@@ -303,8 +293,8 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     ) -> StoreResult<()> {
         self.exec(
             "INSERT INTO certificates (id, project_id, name, subject, names, fingerprint_sha256, \
-             not_before, not_after, key_type, chain_length, chain_pem, sealed_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             not_before, not_after, key_type, chain_length, chain_pem, sealed_key, created_at, \
+             kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             args![
                 c.id.as_str(),
                 c.project_id.as_str(),
@@ -319,6 +309,7 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                 chain_pem,
                 sealed_key,
                 c.created_at.millis(),
+                c.kind.as_str(),
             ],
         )
         .await?;
@@ -522,6 +513,9 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             return Ok(());
         };
         const WIDTH: usize = 21;
+        // The rows and their change log in one batch: one round trip on
+        // PostgreSQL for a registration's writes.
+        let mut statements = Vec::new();
         for chunk in backends.chunks(INSERT_CHUNK) {
             let sql = format!(
                 "INSERT INTO backends (id, project_id, pool_id, lb_id, listener_id, instance_id, subnet_id, address, ports, \
@@ -556,17 +550,19 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
                     b.monitor_address_text.as_deref(),
                 ]);
             }
-            self.exec(&sql, bound).await?;
+            statements.push(Statement::new(sql, bound));
         }
         let ids: Vec<&str> = backends.iter().map(|b| b.id.as_str()).collect();
-        self.log(
+        log_statements(
+            &mut statements,
             &first.project_id,
             "backend",
             &ids,
             "create",
             Scope::backend(first),
-        )
-        .await
+        );
+        self.batch(statements).await?;
+        Ok(())
     }
 
     async fn update_pool(&mut self, p: &Pool) -> StoreResult<()> {
@@ -688,6 +684,13 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         self.l7_delete_rule(policy, rule).await
     }
 
+    async fn registration_reads(
+        &mut self,
+        query: &crate::RegistrationQuery<'_>,
+    ) -> StoreResult<crate::RegistrationReads> {
+        self.registration_batch(query).await
+    }
+
     async fn put_idempotency_record(
         &mut self,
         project: &ProjectId,
@@ -747,22 +750,23 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     }
 
     async fn savepoint(&mut self) -> StoreResult<()> {
+        self.commands += 1;
         self.savepoint = Savepoint::Pending;
         Ok(())
     }
 
     async fn release_savepoint(&mut self) -> StoreResult<()> {
         // Kept on the stack rather than released: COMMIT releases them all,
-        // and a later ROLLBACK TO finds the newest one of this name, which
-        // is always the current command's. One round trip saved per write.
+        // and each has a name of its own. One round trip saved per write.
         self.savepoint = Savepoint::None;
         Ok(())
     }
 
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
         if self.savepoint == Savepoint::Open {
+            let sql = format!("ROLLBACK TO SAVEPOINT command_{}", self.commands);
             self.conn
-                .execute("ROLLBACK TO SAVEPOINT command", Vec::new())
+                .batch(vec![Statement::new(sql, Vec::new())])
                 .await?;
         }
         self.savepoint = Savepoint::None;

@@ -119,3 +119,57 @@ pub(crate) async fn leases_are_compare_and_set_on_the_epoch(store: Arc<dyn Store
         Some(2)
     );
 }
+
+/// A load balancer's own VIP mode is stored on create, changed and
+/// cleared by an update (back to the deployment's), and each change is
+/// logged with the load balancer's scope, so every node's follower
+/// reloads it and moves the VIP between regimes.
+pub(crate) async fn lb_vip_mode_round_trips_and_is_logged(store: Arc<dyn Store>) {
+    use weir_core::cluster::VipMode;
+    use weir_core::model::LoadBalancer;
+    let (lb, _) = super::seed(&*store).await;
+    assert_eq!(lb.vip_mode, None, "seeded inheriting");
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.load_balancer(&lb.id).await.unwrap(), Some(lb.clone()));
+    drop(r);
+    for mode in [
+        Some(VipMode::Anycast),
+        Some(VipMode::Failover),
+        Some(VipMode::None),
+        None,
+    ] {
+        let before = store.read().await.unwrap().revision().await.unwrap();
+        let next = LoadBalancer {
+            vip_mode: mode,
+            ..lb.clone()
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.update_load_balancer(&next).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut r = store.read().await.unwrap();
+        assert_eq!(r.load_balancer(&lb.id).await.unwrap(), Some(next));
+        let changes = r.changes_since(before, 10).await.unwrap();
+        assert_eq!(changes.len(), 1, "{mode:?}");
+        assert_eq!(changes[0].lb_id.as_ref(), Some(&lb.id));
+    }
+    // A second load balancer created with a mode keeps it from the start.
+    let mut second = LoadBalancer {
+        vip_mode: Some(VipMode::Anycast),
+        ..lb.clone()
+    };
+    second.id = "lb-any".into();
+    second.vip = "10.0.1.77".parse().unwrap();
+    second.default_pool_id = "lb-any-pool".into();
+    let pool = weir_core::model::Pool::new(
+        second.default_pool_id.clone(),
+        (&second.project_id, &second.id),
+        None,
+        "default".to_owned(),
+        second.created_at,
+    );
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_load_balancer(&second, &pool).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.load_balancer(&second.id).await.unwrap(), Some(second));
+}

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use weir_core::cluster::anycast::{announcements, changes, ListenerReadiness};
-use weir_core::cluster::{LeaseTimings, NodeRecord};
+use weir_core::cluster::{LeaseTimings, NodeRecord, VipMode};
 use weir_core::status::{BackendState, ListenerLive};
 use weir_core::topology::Topology;
 use weir_dataplane::DataPlane;
@@ -33,6 +33,12 @@ pub struct Announcer {
     pub addresses: Addresses,
     pub bird: Bird,
     pub dataplane: DataPlane,
+    /// Whether this loop heartbeats (not when the lease loop runs too).
+    pub beats: bool,
+    /// The lease loop's held VIPs when it runs: a VIP whose load balancer
+    /// moved to `failover` and whose lease this node took keeps its
+    /// address.
+    pub held: Option<super::leases::Held>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -67,24 +73,27 @@ pub async fn run(
             }
         }
         first = false;
-        record.applied_revision = ctx.applied.as_ref().map_or(0, |a| *a.borrow());
-        let beat = tokio::time::timeout(every, async {
-            cluster.heartbeat(&record).await?;
-            cluster.view().await
-        })
-        .await;
-        match beat {
-            Ok(Ok(view)) => {
-                metrics.saw(&view, ctx.settings.node_timeout_ms);
-                failing = super::report(Ok(Ok(())), failing);
+        if announcer.beats {
+            record.applied_revision = ctx.applied.as_ref().map_or(0, |a| *a.borrow());
+            let beat = tokio::time::timeout(every, async {
+                cluster.heartbeat(&record).await?;
+                cluster.view().await
+            })
+            .await;
+            match beat {
+                Ok(Ok(view)) => {
+                    metrics.saw(&view, ctx.settings.node_timeout_ms);
+                    super::report_unmanaged(&ctx, record.holds_vips);
+                    failing = super::report(Ok(Ok(())), failing);
+                }
+                Ok(Err(e)) => failing = super::report(Ok(Err(e)), failing),
+                Err(elapsed) => failing = super::report(Err(elapsed), failing),
             }
-            Ok(Err(e)) => failing = super::report(Ok(Err(e)), failing),
-            Err(elapsed) => failing = super::report(Err(elapsed), failing),
         }
         // Serving does not hang on the registry: a node that cannot reach
         // it serves the topology it has, as in `none` mode.
         let topology = ctx.topology.borrow().clone();
-        let vips: BTreeSet<IpAddr> = topology.listeners.values().map(|l| l.vip).collect();
+        let vips = super::vips_in(&ctx.settings, &topology, VipMode::Anycast);
         let mut added = false;
         for vip in &vips {
             match announcer.addresses.add(*vip).await {
@@ -94,6 +103,12 @@ pub async fn run(
         }
         let gone: Vec<IpAddr> = on_interface.difference(&vips).copied().collect();
         for vip in gone {
+            // Its load balancer moved to `failover` and this node holds
+            // the lease: the address is the lease loop's now.
+            if announcer.held.as_ref().is_some_and(|h| h.holds(vip)) {
+                on_interface.remove(&vip);
+                continue;
+            }
             if let Err(e) = announcer.addresses.remove(vip).await {
                 tracing::warn!(%vip, error = %e, "cannot remove a VIP no load balancer has");
             }
@@ -104,7 +119,7 @@ pub async fn run(
             // data plane's next retry.
             announcer.dataplane.retry_binds_soon();
         }
-        let ready = readiness(&topology, &announcer.dataplane);
+        let ready = readiness(&topology, &vips, &announcer.dataplane);
         let wanted: BTreeSet<IpAddr> = announcements(false, &ready)
             .intersection(&on_interface)
             .copied()
@@ -132,15 +147,25 @@ pub async fn run(
                 }
             }
         }
-        metrics.serving(&vips, announced.as_ref().unwrap_or(&BTreeSet::new()));
+        metrics.serving(
+            VipMode::Anycast,
+            &vips,
+            announced.as_ref().unwrap_or(&BTreeSet::new()),
+        );
     }
 }
 
-/// Every listener as this node's data plane serves it now.
-fn readiness(topology: &Topology, dp: &DataPlane) -> Vec<ListenerReadiness> {
+/// Every listener of the anycast `vips` as this node's data plane serves
+/// it now.
+fn readiness(
+    topology: &Topology,
+    vips: &BTreeSet<IpAddr>,
+    dp: &DataPlane,
+) -> Vec<ListenerReadiness> {
     topology
         .listeners
         .values()
+        .filter(|l| vips.contains(&l.vip))
         .map(|l| {
             let pools = l.pools.iter().chain(
                 l.l7_targets

@@ -14,6 +14,12 @@
 //! statement ran on the database, itself after `sent`; `hold` plus one
 //! round (the most the check can be late) is below `ttl`, so the old
 //! owner is gone first (`LeaseTimings`).
+//!
+//! A `--takeover` successor is the same node: it starts with the VIPs on
+//! its interface served (its gate opens them, so its data plane adopts
+//! their sockets), keeps those its first round renews and lets the rest
+//! go; its predecessor hands over at the successor's READY and leaves the
+//! addresses in place.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -22,14 +28,18 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
-use weir_core::cluster::{node_state, plan_leases, LeaseAction, LeaseTimings, Member, NodeRecord};
+use weir_core::cluster::{
+    node_state, plan_leases, ClusterSettings, LeaseAction, LeaseTimings, Member, NodeRecord,
+    VipMode,
+};
 use weir_core::topology::Topology;
 
 use super::vip::Addresses;
-use super::Context;
+use super::{Context, Departure};
 
-/// How long a node taking a VIP listens for another host answering ARP
-/// for it: on one segment a reply takes well under a millisecond.
+/// How long a node taking a VIP listens for another host answering its
+/// ARP probe or neighbour solicitation for it: on one segment a reply
+/// takes well under a millisecond.
 const PROBE_WAIT: Duration = Duration::from_millis(30);
 
 /// The VIPs this node serves, as the gate task sees them.
@@ -41,10 +51,16 @@ impl Held {
     /// standby's health checks are warm when a VIP comes to it), updated
     /// when either changes.
     pub fn gate(
+        settings: ClusterSettings,
         mut topology: watch::Receiver<Arc<Topology>>,
+        adopted: BTreeSet<IpAddr>,
     ) -> (Held, watch::Receiver<Arc<Topology>>) {
-        let (held_tx, mut held) = watch::channel(BTreeSet::new());
-        let first = cut(&topology.borrow_and_update(), &held.borrow_and_update());
+        let (held_tx, mut held) = watch::channel(adopted);
+        let first = cut(
+            &settings,
+            &topology.borrow_and_update(),
+            &held.borrow_and_update(),
+        );
         let (out, rx) = watch::channel(Arc::new(first));
         tokio::spawn(async move {
             loop {
@@ -52,13 +68,22 @@ impl Held {
                     changed = topology.changed() => if changed.is_err() { return },
                     changed = held.changed() => if changed.is_err() { return },
                 }
-                let next = cut(&topology.borrow_and_update(), &held.borrow_and_update());
+                let next = cut(
+                    &settings,
+                    &topology.borrow_and_update(),
+                    &held.borrow_and_update(),
+                );
                 if out.send(Arc::new(next)).is_err() {
                     return;
                 }
             }
         });
         (Held(held_tx), rx)
+    }
+
+    /// Whether this node holds `vip`'s lease and serves it now.
+    pub fn holds(&self, vip: IpAddr) -> bool {
+        self.0.borrow().contains(&vip)
     }
 
     fn set(&self, vip: IpAddr, on: bool) {
@@ -72,13 +97,17 @@ impl Held {
     }
 }
 
-fn cut(topology: &Topology, held: &BTreeSet<IpAddr>) -> Topology {
+/// Listeners of load balancers in another mode pass: they are not
+/// leased.
+fn cut(settings: &ClusterSettings, topology: &Topology, held: &BTreeSet<IpAddr>) -> Topology {
     Topology {
         revision: topology.revision,
         listeners: topology
             .listeners
             .iter()
-            .filter(|(_, l)| held.contains(&l.vip))
+            .filter(|(_, l)| {
+                held.contains(&l.vip) || settings.mode_of(l.vip_mode) != VipMode::Failover
+            })
             .map(|(id, l)| (id.clone(), l.clone()))
             .collect(),
         pools: topology.pools.clone(),
@@ -104,20 +133,25 @@ pub async fn run(
     timings: LeaseTimings,
     held: Held,
     addresses: Option<Addresses>,
-    mut leave: watch::Receiver<bool>,
+    mut leave: watch::Receiver<Option<Departure>>,
     done: tokio::sync::oneshot::Sender<()>,
 ) {
     let every = Duration::from_millis(timings.renew_every_ms);
     let hold = Duration::from_millis(timings.hold_ms);
     let mut mine: BTreeMap<IpAddr, Mine> = BTreeMap::new();
     // A node that crashed holding VIPs may have left them on its
-    // interface: it holds nothing now.
-    if let Some(addresses) = &addresses {
-        for vip in vips(&ctx) {
-            if let Err(e) = addresses.remove(vip).await {
-                tracing::warn!(%vip, error = %e, "cannot clear a VIP left on the interface");
-            }
-        }
+    // interface: it holds nothing now. A successor (`--takeover`) finds
+    // its predecessor's addresses on instead, which still serve: it keeps
+    // them while it renews their leases (the same node id, so the same
+    // owner and epoch) and clears only what its first round finds it
+    // does not hold.
+    // Until when an adopted VIP may wait for the round that confirms it:
+    // the predecessor's own fence covers it meanwhile (it renews until it
+    // hands over), and the kernel lifetime it last refreshed, at most the
+    // hold, covers the rest.
+    let mut adopting = ctx.takeover.then(|| Instant::now() + hold);
+    if adopting.is_none() {
+        clear(&ctx, &held, addresses.as_ref(), &mine).await;
     }
     let mut failing = false;
     loop {
@@ -126,12 +160,28 @@ pub async fn run(
             _ = tokio::time::sleep(every) => {}
             _ = sleep_until(deadline) => {}
             _ = leave.changed() => {
+                if *leave.borrow() == Some(Departure::HandOver) {
+                    // The successor renews the same leases and serves on
+                    // with the addresses as they are: leave them, and
+                    // tell the guard so (it would take them off when this
+                    // process ends).
+                    if let Some(addresses) = &addresses {
+                        addresses.hand_over();
+                    }
+                    tracing::info!(vips = mine.len(), "handed the VIPs over to the successor");
+                    let _ = done.send(());
+                    // The gate stays as it is while the data plane drains
+                    // (it would see a closed topology otherwise).
+                    let _keep = held;
+                    std::future::pending::<()>().await;
+                    return;
+                }
                 // Shutting down: let go of every VIP now and expire the
                 // leases, so another node takes them at its next round
                 // instead of after the lease time.
                 let cluster = ctx.store.cluster();
                 for (vip, m) in std::mem::take(&mut mine) {
-                    let_go(vip, &held, addresses.as_ref()).await;
+                    let_go(&ctx, vip, &held, addresses.as_ref()).await;
                     let released = tokio::time::timeout(every, cluster.release_lease(vip, &record.id, m.epoch)).await;
                     tracing::info!(%vip, epoch = m.epoch, released = matches!(released, Ok(Ok(true))), "left the VIP");
                 }
@@ -148,7 +198,12 @@ pub async fn run(
         for vip in expired {
             let epoch = mine.remove(&vip).map_or(0, |m| m.epoch);
             tracing::warn!(%vip, epoch, "lease not renewed in time: letting the VIP go");
-            let_go(vip, &held, addresses.as_ref()).await;
+            let_go(&ctx, vip, &held, addresses.as_ref()).await;
+        }
+        if adopting.is_some_and(|until| until <= now) {
+            tracing::warn!("no round confirmed the predecessor's VIPs in time: letting them go");
+            clear(&ctx, &held, addresses.as_ref(), &mine).await;
+            adopting = None;
         }
         let sent = Instant::now();
         record.applied_revision = ctx.applied.as_ref().map_or(0, |a| *a.borrow());
@@ -189,7 +244,7 @@ pub async fn run(
         for vip in lost {
             let epoch = mine.remove(&vip).map_or(0, |m| m.epoch);
             tracing::info!(%vip, epoch, "lease gone: letting the VIP go");
-            let_go(vip, &held, addresses.as_ref()).await;
+            let_go(&ctx, vip, &held, addresses.as_ref()).await;
         }
         for (vip, outcome) in outcomes {
             let Outcome::Hold(epoch) = outcome else {
@@ -227,8 +282,30 @@ pub async fn run(
                 }
             }
         }
-        ctx.metrics
-            .serving(&vips(&ctx), &mine.keys().copied().collect());
+        if adopting.take().is_some() {
+            clear(&ctx, &held, addresses.as_ref(), &mine).await;
+        }
+        ctx.metrics.serving(
+            VipMode::Failover,
+            &vips(&ctx),
+            &mine.keys().copied().collect(),
+        );
+        super::report_unmanaged(&ctx, record.holds_vips);
+    }
+}
+
+/// Stops serving every VIP of the topology this node does not hold and
+/// takes it off the interface.
+async fn clear(
+    ctx: &Context,
+    held: &Held,
+    addresses: Option<&Addresses>,
+    mine: &BTreeMap<IpAddr, Mine>,
+) {
+    for vip in vips(ctx) {
+        if !mine.contains_key(&vip) {
+            let_go(ctx, vip, held, addresses).await;
+        }
     }
 }
 
@@ -239,23 +316,21 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Stops serving `vip` and takes it off the interface.
-async fn let_go(vip: IpAddr, held: &Held, addresses: Option<&Addresses>) {
+/// Stops serving `vip` and takes it off the interface, unless its load
+/// balancer moved to `anycast`, whose loop keeps the address.
+async fn let_go(ctx: &Context, vip: IpAddr, held: &Held, addresses: Option<&Addresses>) {
     held.set(vip, false);
-    if let Some(addresses) = addresses {
+    let anycast = super::vips_in(&ctx.settings, &ctx.topology.borrow(), VipMode::Anycast);
+    if let (false, Some(addresses)) = (anycast.contains(&vip), addresses) {
         if let Err(e) = addresses.remove(vip).await {
             tracing::error!(%vip, error = %e, "cannot remove the VIP from the interface");
         }
     }
 }
 
+/// The VIPs to lease: those of load balancers in `failover` mode.
 fn vips(ctx: &Context) -> BTreeSet<IpAddr> {
-    ctx.topology
-        .borrow()
-        .listeners
-        .values()
-        .map(|l| l.vip)
-        .collect()
+    super::vips_in(&ctx.settings, &ctx.topology.borrow(), VipMode::Failover)
 }
 
 /// One heartbeat and lease round against the store.

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use weir_core::cluster::{node_state, NodeState};
+use weir_core::cluster::{node_state, NodeState, VipMode};
 use weir_store::ClusterView;
 
 /// What the last round saw.
@@ -22,8 +22,8 @@ struct Snapshot {
     leases: Vec<(IpAddr, String, u64)>,
     /// Every VIP of the topology, and whether this node serves it
     /// (`failover`: holds the lease; `anycast`: announces it; `none`:
-    /// every one).
-    vips: Vec<(IpAddr, bool)>,
+    /// every one), by mode: each regime's loop reports its own.
+    vips: std::collections::BTreeMap<VipMode, Vec<(IpAddr, bool)>>,
 }
 
 #[derive(Default)]
@@ -67,9 +67,11 @@ impl ClusterMetrics {
         snapshot.leases = leases;
     }
 
-    /// Records which of `all` this node serves.
-    pub fn serving(&self, all: &BTreeSet<IpAddr>, served: &BTreeSet<IpAddr>) {
-        lock(&self.snapshot).vips = all.iter().map(|v| (*v, served.contains(v))).collect();
+    /// Records which of `all`, the VIPs in `mode`, this node serves.
+    pub fn serving(&self, mode: VipMode, all: &BTreeSet<IpAddr>, served: &BTreeSet<IpAddr>) {
+        lock(&self.snapshot)
+            .vips
+            .insert(mode, all.iter().map(|v| (*v, served.contains(v))).collect());
     }
 
     pub fn failed_over(&self) {
@@ -110,7 +112,9 @@ impl ClusterMetrics {
             );
         }
         out.push_str("# TYPE weir_vip_served gauge\n");
-        for (vip, served) in &snapshot.vips {
+        let mut vips: Vec<&(IpAddr, bool)> = snapshot.vips.values().flatten().collect();
+        vips.sort();
+        for (vip, served) in vips {
             let _ = writeln!(
                 out,
                 "weir_vip_served{{vip=\"{vip}\"}} {}",
@@ -198,7 +202,11 @@ mod tests {
             now_ms: 10_100,
         };
         m.saw(&view, 3000);
-        m.serving(&BTreeSet::from([vip]), &BTreeSet::from([vip]));
+        m.serving(
+            VipMode::Failover,
+            &BTreeSet::from([vip]),
+            &BTreeSet::from([vip]),
+        );
         m.failed_over();
         m.withdrew(2);
         let mut out = String::new();

@@ -3,8 +3,9 @@
 //! in `failover` mode the VIP leases it holds (`leases`) and the
 //! addresses it puts on its interface (`vip`); in `anycast` mode the VIPs
 //! it announces through BIRD (`anycast`, `bird`); the cluster's metrics
-//! (`metrics`). `serve` calls [`gate`] before the data plane starts and
-//! [`spawn`] once the API is bound.
+//! (`metrics`); the `failover` node's guard process that takes its VIPs
+//! off should it die (`guard`). `serve` calls [`gate`] before the data
+//! plane starts and [`spawn`] once the API is bound.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -14,15 +15,18 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::watch;
 use weir_core::cluster::{
-    ClusterSettings, LeaseTimings, NodeRecord, VipMode, MAX_NODE_TIMEOUT_MS, MIN_NODE_TIMEOUT_MS,
+    ClusterSettings, LeaseTimings, NodeRecord, VipMode, VipModes, MAX_NODE_TIMEOUT_MS,
+    MIN_NODE_TIMEOUT_MS,
 };
 use weir_core::topology::Topology;
 use weir_store::Store;
 
 mod anycast;
 mod bird;
+pub mod guard;
 mod leases;
 pub mod metrics;
+pub mod remote;
 mod vip;
 
 /// `[cluster]` as written in the settings file.
@@ -36,6 +40,9 @@ pub struct ClusterSection {
     node_timeout_ms: Option<u64>,
     /// "none" (default), "failover" or "anycast".
     vip_mode: Option<String>,
+    /// Further modes load balancers may choose (their `vip_mode`); this
+    /// node runs the loop of each, and needs what each needs.
+    vip_modes: Option<Vec<String>>,
     /// The interface a `failover` node adds the VIPs it holds to, or an
     /// `anycast` node every VIP (BIRD's direct routes come from it).
     vip_interface: Option<String>,
@@ -91,49 +98,69 @@ impl ClusterSection {
                 format!("cluster.vip_mode: {text:?} is not \"none\", \"failover\" or \"anycast\"")
             })?,
         };
-        if vip_mode == VipMode::Failover && !postgres {
-            return Err(
-                "cluster.vip_mode = \"failover\" needs a PostgreSQL store (store.url): \
-                 VIP leases are held against other nodes, and a SQLite store has one node"
-                    .to_owned(),
-            );
+        let mut vip_modes = VipModes::only(vip_mode);
+        for text in self.vip_modes.iter().flatten() {
+            vip_modes = vip_modes.with(VipMode::parse(text).ok_or_else(|| {
+                format!("cluster.vip_modes: {text:?} is not \"none\", \"failover\" or \"anycast\"")
+            })?);
         }
-        let vip_interface = match (&self.vip_interface, vip_mode, dataplane) {
-            (None, VipMode::Failover, true) => {
+        // How the settings name a mode in an error: the default, or one of
+        // the further modes.
+        let named = |mode: VipMode| {
+            if mode == vip_mode {
+                format!("cluster.vip_mode = {:?}", mode.as_str())
+            } else {
+                format!("cluster.vip_modes naming {:?}", mode.as_str())
+            }
+        };
+        let failover = vip_modes.contains(VipMode::Failover);
+        let anycast = vip_modes.contains(VipMode::Anycast);
+        if failover && !postgres {
+            return Err(format!(
+                "{} needs a PostgreSQL store (store.url): \
+                 VIP leases are held against other nodes, and a SQLite store has one node",
+                named(VipMode::Failover)
+            ));
+        }
+        let vip_interface = match (&self.vip_interface, failover || anycast, dataplane) {
+            (None, true, true) => {
+                return Err(if failover {
+                    format!(
+                        "{} needs cluster.vip_interface, \
+                         the interface the VIPs this node holds are added to",
+                        named(VipMode::Failover)
+                    )
+                } else {
+                    format!(
+                        "{} needs cluster.vip_interface, \
+                         the interface every VIP is added to and BIRD announces from (lo will do)",
+                        named(VipMode::Anycast)
+                    )
+                })
+            }
+            (Some(_), false, _) => {
                 return Err(
-                    "cluster.vip_mode = \"failover\" needs cluster.vip_interface, \
-                     the interface the VIPs this node holds are added to"
+                    "cluster.vip_interface applies to cluster.vip_mode = \"failover\" or \"anycast\" only \
+                     (or cluster.vip_modes naming one)"
                         .to_owned(),
                 )
             }
-            (None, VipMode::Anycast, true) => {
-                return Err(
-                    "cluster.vip_mode = \"anycast\" needs cluster.vip_interface, \
-                     the interface every VIP is added to and BIRD announces from (lo will do)"
-                        .to_owned(),
-                )
-            }
-            (Some(_), VipMode::None, _) => {
-                return Err(
-                    "cluster.vip_interface applies to cluster.vip_mode = \"failover\" or \"anycast\" only"
-                        .to_owned(),
-                )
-            }
-            (Some(_), VipMode::Failover | VipMode::Anycast, false) => {
+            (Some(_), true, false) => {
                 return Err("cluster.vip_interface: this node runs no data plane \
                      (dataplane.enabled = false), so it holds no VIP"
                     .to_owned())
             }
-            (Some(name), VipMode::Failover, true) => Some(interface_name(name)?),
-            (Some(name), VipMode::Anycast, true) => {
+            (Some(name), true, true) => {
                 let name = interface_name(name)?;
-                weir_core::cluster::bird::check_interface(&name)
-                    .map_err(|e| format!("cluster.vip_interface: {e}"))?;
+                if anycast {
+                    weir_core::cluster::bird::check_interface(&name)
+                        .map_err(|e| format!("cluster.vip_interface: {e}"))?;
+                }
                 Some(name)
             }
             (None, _, _) => None,
         };
-        let bird = self.bird(vip_mode, dataplane)?;
+        let bird = self.bird(anycast, &named(VipMode::Anycast), dataplane)?;
         let data_addresses = self
             .data_addresses
             .iter()
@@ -158,6 +185,7 @@ impl ClusterSection {
             ClusterSettings {
                 node_timeout_ms,
                 vip_mode,
+                vip_modes,
             },
             ClusterConfig {
                 node_name,
@@ -170,12 +198,17 @@ impl ClusterSection {
 
     /// `cluster.bird_*`: required (the include file) in `anycast` mode
     /// on a node with a data plane, refused anywhere else.
-    fn bird(&self, vip_mode: VipMode, dataplane: bool) -> Result<Option<BirdConfig>, String> {
+    fn bird(
+        &self,
+        anycast: bool,
+        named: &str,
+        dataplane: bool,
+    ) -> Result<Option<BirdConfig>, String> {
         let given = self.bird_socket.is_some() || self.bird_include.is_some();
-        if vip_mode != VipMode::Anycast {
+        if !anycast {
             return if given {
                 Err("cluster.bird_socket and cluster.bird_include apply to \
-                     cluster.vip_mode = \"anycast\" only"
+                     cluster.vip_mode = \"anycast\" only (or cluster.vip_modes naming it)"
                     .to_owned())
             } else {
                 Ok(None)
@@ -200,12 +233,11 @@ impl ClusterSection {
         let include = match &self.bird_include {
             Some(text) => path("bird_include", text)?,
             None => {
-                return Err(
-                    "cluster.vip_mode = \"anycast\" needs cluster.bird_include, \
+                return Err(format!(
+                    "{named} needs cluster.bird_include, \
                      the file Weir writes the announced VIPs to and BIRD's configuration \
                      includes"
-                        .to_owned(),
-                )
+                ))
             }
         };
         if include.file_name().is_none() {
@@ -271,25 +303,53 @@ pub struct Gate {
     held: Option<leases::Held>,
 }
 
-/// Sets up the data plane's view of the topology before it starts.
-pub fn gate(settings: &ClusterSettings, topology: watch::Receiver<Arc<Topology>>) -> Gate {
-    match settings.vip_mode {
-        // An anycast node serves every VIP: what it announces is BIRD's.
-        VipMode::None | VipMode::Anycast => Gate {
+/// Sets up the data plane's view of the topology before it starts: cut
+/// to the held VIPs' listeners when any load balancer may be in
+/// `failover` mode (the others' pass: an anycast node serves every
+/// anycast VIP, what it announces is BIRD's). A `failover` successor
+/// (`takeover`) starts with the VIPs its predecessor has on the
+/// interface open, so its data plane adopts their listening sockets
+/// instead of closing them; its first round with the store keeps those
+/// it holds and lets the others go.
+pub fn gate(
+    settings: &ClusterSettings,
+    config: &ClusterConfig,
+    takeover: bool,
+    topology: watch::Receiver<Arc<Topology>>,
+) -> Gate {
+    if settings.vip_modes.contains(VipMode::Failover) {
+        let adopted = match (&config.vip_interface, takeover) {
+            (Some(interface), true) => vip::on_interface(interface),
+            _ => Default::default(),
+        };
+        let (held, topology) = leases::Held::gate(*settings, topology, adopted);
+        Gate {
+            topology,
+            held: Some(held),
+        }
+    } else {
+        Gate {
             topology,
             held: None,
-        },
-        VipMode::Failover => {
-            let (held, topology) = leases::Held::gate(topology);
-            Gate {
-                topology,
-                held: Some(held),
-            }
         }
     }
 }
 
+/// The VIPs of the topology's listeners whose load balancers are in
+/// `mode` (their own, else the deployment's).
+fn vips_in(
+    settings: &ClusterSettings,
+    topology: &Topology,
+    mode: VipMode,
+) -> std::collections::BTreeSet<IpAddr> {
+    settings.vips_in(
+        mode,
+        topology.listeners.values().map(|l| (l.vip, l.vip_mode)),
+    )
+}
+
 /// Everything the heartbeat loop reports and acts with.
+#[derive(Clone)]
 pub struct Context {
     pub store: Arc<dyn Store>,
     pub settings: ClusterSettings,
@@ -304,6 +364,9 @@ pub struct Context {
     /// node announces by.
     pub dataplane: Option<weir_dataplane::DataPlane>,
     pub metrics: Arc<metrics::ClusterMetrics>,
+    /// Started with `--takeover`: a predecessor with this node's id is
+    /// handing its sockets (and in `failover` mode its VIPs) over.
+    pub takeover: bool,
 }
 
 /// How `serve` ends.
@@ -316,11 +379,15 @@ pub enum Departure {
     HandOver,
 }
 
-/// Lets go of this node's VIPs when `serve` stops.
-pub struct Leave(Option<Leaving>);
+/// Lets go of this node's VIPs when `serve` stops: of each regime it
+/// runs.
+pub struct Leave(Vec<Leaving>);
 
 enum Leaving {
-    Failover(watch::Sender<bool>, tokio::sync::oneshot::Receiver<()>),
+    Failover(
+        watch::Sender<Option<Departure>>,
+        tokio::sync::oneshot::Receiver<()>,
+    ),
     Anycast(
         watch::Sender<Option<Departure>>,
         tokio::sync::oneshot::Receiver<()>,
@@ -328,21 +395,44 @@ enum Leaving {
 }
 
 impl Leave {
-    /// `failover`: takes the VIPs off the interface and releases their
-    /// leases, waiting at most two seconds for the store. `anycast` on a
+    /// What to do once a `--takeover` successor serves: a `failover`
+    /// node hands its VIPs over then (the successor renews their leases
+    /// and keeps the addresses), not at the end of its drain, so nothing
+    /// of this process (its lease loop, its guard) touches them again.
+    pub fn successor_ready(&self) -> Box<dyn Fn() + Send> {
+        let failover = self.0.iter().find_map(|l| match l {
+            Leaving::Failover(tell, _) => Some(tell.clone()),
+            Leaving::Anycast(..) => None,
+        });
+        match failover {
+            Some(tell) => Box::new(move || {
+                let _ = tell.send(Some(Departure::HandOver));
+            }),
+            None => Box::new(|| {}),
+        }
+    }
+
+    /// `failover` on a stop: takes the VIPs off the interface and
+    /// releases their leases, waiting at most two seconds for the store;
+    /// on a hand-over: stops renewing and leaves the addresses to the
+    /// successor, which renews the same leases. `anycast` on a
     /// stop: withdraws every VIP from BIRD, waits 0.5 to 1 s for the routers
     /// and takes the addresses off (at most five seconds in all).
     pub async fn leave(self, departure: Departure) {
-        match self.0 {
-            None => {}
-            Some(Leaving::Failover(tell, done)) => {
-                let _ = tell.send(true);
-                let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
-            }
-            Some(Leaving::Anycast(tell, done)) => {
-                let _ = tell.send(Some(departure));
-                let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
-            }
+        // Every loop is told first, so both regimes let go side by side.
+        let mut waits = Vec::new();
+        for leaving in self.0 {
+            let (limit, tell, done) = match leaving {
+                Leaving::Failover(tell, done) => (Duration::from_secs(2), tell, done),
+                Leaving::Anycast(tell, done) => (Duration::from_secs(5), tell, done),
+            };
+            let _ = tell.send(Some(departure));
+            // Kept open until the loop is done: a dropped sender would
+            // read as a change.
+            waits.push((limit, done, tell));
+        }
+        for (limit, done, _tell) in waits {
+            let _ = tokio::time::timeout(limit, done).await;
         }
     }
 }
@@ -382,8 +472,12 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
     // Whole seconds (the kernel's unit), at most the hold, so a crashed
     // node's address goes about when its lease (or announcement) should.
     let lifetime_secs = u32::try_from(timings.hold_ms / 1000).unwrap_or(1);
-    if let (VipMode::Anycast, Some(bird), Some(interface), Some(dataplane)) = (
-        ctx.settings.vip_mode,
+    let mut leaving = Vec::new();
+    // One loop heartbeats: the lease loop when it runs (its round is a
+    // heartbeat), else the anycast loop, else a bare heartbeat loop.
+    let lease_loop = gate.held.is_some();
+    if let (true, Some(bird), Some(interface), Some(dataplane)) = (
+        ctx.settings.vip_modes.contains(VipMode::Anycast),
         ctx.config.bird.clone(),
         ctx.config.vip_interface.clone(),
         ctx.dataplane.clone(),
@@ -392,36 +486,61 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
             addresses: vip::Addresses::open(&interface, lifetime_secs).await?,
             bird: bird::Bird::new(bird.socket, bird.include, interface),
             dataplane,
+            beats: !lease_loop,
+            held: gate.held.clone(),
         };
         let (tell, leave) = watch::channel(None);
         let (done, finished) = tokio::sync::oneshot::channel();
         let metrics = ctx.metrics.clone();
         tokio::spawn(anycast::run(
-            ctx, record, timings, announcer, metrics, leave, done,
+            ctx.clone(),
+            record.clone(),
+            timings,
+            announcer,
+            metrics,
+            leave,
+            done,
         ));
-        return Ok(Leave(Some(Leaving::Anycast(tell, finished))));
+        leaving.push(Leaving::Anycast(tell, finished));
     }
     match gate.held {
-        None => {
+        None if leaving.is_empty() => {
             tokio::spawn(heartbeats(ctx, record, timings));
-            Ok(Leave(None))
         }
+        None => {}
         Some(held) => {
             let interface = ctx.config.vip_interface.clone();
             let addresses = match interface {
                 // Whole seconds (the kernel's unit), at most the hold, so
                 // a crashed node's address goes about when its lease does.
-                Some(name) => Some(vip::Addresses::open(&name, lifetime_secs).await?),
+                Some(name) => Some(
+                    vip::Addresses::open(&name, lifetime_secs)
+                        .await?
+                        .guarded(guard::Guard::start(&name)?),
+                ),
                 None => None,
             };
-            let (tell, leave) = watch::channel(false);
+            let (tell, leave) = watch::channel(None);
             let (done, finished) = tokio::sync::oneshot::channel();
             tokio::spawn(leases::run(
                 ctx, record, timings, held, addresses, leave, done,
             ));
-            Ok(Leave(Some(Leaving::Failover(tell, finished))))
+            leaving.push(Leaving::Failover(tell, finished));
         }
     }
+    Ok(Leave(leaving))
+}
+
+/// What the heartbeating loop reports of the `none` regime: every node
+/// with a data plane binds those VIPs.
+fn report_unmanaged(ctx: &Context, holds_vips: bool) {
+    let vips = vips_in(&ctx.settings, &ctx.topology.borrow(), VipMode::None);
+    let served = if holds_vips {
+        vips.clone()
+    } else {
+        std::collections::BTreeSet::new()
+    };
+    ctx.metrics.serving(VipMode::None, &vips, &served);
 }
 
 /// `none` mode (and a node without a data plane): the heartbeat, and
@@ -440,17 +559,7 @@ async fn heartbeats(ctx: Context, mut record: NodeRecord, timings: LeaseTimings)
         .await;
         if let Ok(Ok(view)) = &beat {
             ctx.metrics.saw(view, ctx.settings.node_timeout_ms);
-            if record.holds_vips {
-                // Every node with a data plane binds every VIP.
-                let vips: std::collections::BTreeSet<IpAddr> = ctx
-                    .topology
-                    .borrow()
-                    .listeners
-                    .values()
-                    .map(|l| l.vip)
-                    .collect();
-                ctx.metrics.serving(&vips, &vips);
-            }
+            report_unmanaged(&ctx, record.holds_vips);
         }
         failing = report(beat.map(|r| r.map(|_| ())), failing);
     }

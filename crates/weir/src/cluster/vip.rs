@@ -6,8 +6,10 @@
 //!
 //! Each address is added with a valid lifetime of a few seconds and
 //! re-added (refreshing it) at every renewal: if the process dies without
-//! removing it (`kill -9`), the kernel drops it when the lifetime runs
-//! out, so a crashed node does not answer for the VIP for ever.
+//! removing it (`kill -9`), its guard ([`super::guard`]) removes it at
+//! once, and should the guard be gone too, the kernel drops it when the
+//! lifetime runs out, so a crashed node does not answer for the VIP for
+//! ever.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -15,6 +17,23 @@ use futures_util::stream::TryStreamExt;
 use nix::sys::socket::{self, AddressFamily, LinkAddr, MsgFlags, SockFlag, SockType};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, CacheInfo};
 use rtnetlink::packet_route::link::LinkAttribute;
+
+/// The addresses on `interface` now (none when it cannot be read).
+pub fn on_interface(interface: &str) -> std::collections::BTreeSet<IpAddr> {
+    let Ok(all) = nix::ifaddrs::getifaddrs() else {
+        return Default::default();
+    };
+    all.filter(|i| i.interface_name == interface)
+        .filter_map(|i| {
+            let address = i.address?;
+            if let Some(v4) = address.as_sockaddr_in() {
+                Some(IpAddr::V4(v4.ip()))
+            } else {
+                address.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+            }
+        })
+        .collect()
+}
 
 /// The interface the node's VIPs go on.
 pub struct Addresses {
@@ -26,6 +45,8 @@ pub struct Addresses {
     link: LinkAddr,
     /// Seconds the kernel keeps an address not refreshed.
     lifetime_secs: u32,
+    /// Told before an address goes on and after it comes off (`failover`).
+    guard: Option<super::guard::Guard>,
 }
 
 impl Addresses {
@@ -66,13 +87,32 @@ impl Addresses {
             mac,
             link: packet_link,
             lifetime_secs: lifetime_secs.max(1),
+            guard: None,
         })
+    }
+
+    /// From now on `guard` removes what is on should this process die.
+    pub fn guarded(mut self, guard: super::guard::Guard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// A successor serves on with the addresses that are on: the guard
+    /// must leave them when this process ends.
+    pub fn hand_over(&self) {
+        if let Some(guard) = &self.guard {
+            guard.hand_over();
+        }
     }
 
     /// Adds `vip` as a host address (/32, /128 without duplicate address
     /// detection, which would keep it unusable for a second), or
     /// refreshes its lifetime when it is there.
     pub async fn add(&self, vip: IpAddr) -> Result<(), String> {
+        // The guard hears of it first, so no moment has it on unguarded.
+        if let Some(guard) = &self.guard {
+            guard.on(vip);
+        }
         let prefix = if vip.is_ipv4() { 32 } else { 128 };
         let mut request = self.handle.address().add(self.index, vip, prefix).replace();
         let message = request.message_mut();
@@ -113,6 +153,9 @@ impl Addresses {
                 .await
                 .map_err(|e| format!("cannot remove {vip} from {}: {e}", self.name))?;
         }
+        if let Some(guard) = &self.guard {
+            guard.off(vip);
+        }
         Ok(())
     }
 
@@ -145,19 +188,25 @@ impl Addresses {
 }
 
 impl Addresses {
-    /// Whether another hardware address answers ARP for `vip` within
-    /// `wait` (RFC 5227's probe, sender address 0.0.0.0). A node that
-    /// takes a lease checks first: a node killed while holding the VIP
-    /// cannot remove its address, and its kernel answers until the
-    /// address's lifetime ends; taking the VIP up only once nobody
-    /// answers keeps two nodes from answering at once. IPv6 is not
-    /// probed (no answer is ever seen).
+    /// Whether another hardware address claims `vip` within `wait`: for
+    /// IPv4 an ARP request from 0.0.0.0 (RFC 5227's probe) and a reply
+    /// from another host; for IPv6 a neighbour solicitation from `::`
+    /// (duplicate address detection, RFC 4862) and an advertisement of
+    /// the VIP from another host. A node that takes a lease checks first:
+    /// an address a dead node left (its guard gone too) answers until its
+    /// lifetime ends; taking the VIP up only once nobody answers keeps two
+    /// nodes from answering at once.
     pub async fn answered_elsewhere(&self, vip: IpAddr, wait: std::time::Duration) -> bool {
-        let IpAddr::V4(v4) = vip else {
-            return false;
-        };
         let (mac, link) = (self.mac, self.link);
-        tokio::task::spawn_blocking(move || match probe(mac, &link, v4, wait) {
+        let request = match vip {
+            IpAddr::V4(v4) => arp_probe(mac, v4),
+            IpAddr::V6(v6) => dad_probe(mac, v6),
+        };
+        let answer = move |frame: &[u8]| match vip {
+            IpAddr::V4(v4) => answers(frame, mac, v4),
+            IpAddr::V6(v6) => advertises(frame, mac, v6),
+        };
+        tokio::task::spawn_blocking(move || match probe(&link, &request, answer, wait) {
             Ok(answered) => answered,
             Err(e) => {
                 tracing::warn!(%vip, error = %e, "cannot probe for the VIP; taking it");
@@ -169,10 +218,12 @@ impl Addresses {
     }
 }
 
+/// Sends `request` on `link` and listens for `wait` for a frame `answer`
+/// accepts.
 fn probe(
-    mac: [u8; 6],
     link: &LinkAddr,
-    vip: Ipv4Addr,
+    request: &[u8],
+    answer: impl Fn(&[u8]) -> bool,
     wait: std::time::Duration,
 ) -> nix::Result<bool> {
     use std::os::fd::AsRawFd;
@@ -188,20 +239,71 @@ fn probe(
         socket::sockopt::ReceiveTimeout,
         &nix::sys::time::TimeVal::new(0, 5_000),
     )?;
-    let mut request = gratuitous_arp(mac, vip);
-    request[28..32].copy_from_slice(&[0; 4]);
-    socket::sendto(fd.as_raw_fd(), &request, link, MsgFlags::empty())?;
+    socket::sendto(fd.as_raw_fd(), request, link, MsgFlags::empty())?;
     let end = std::time::Instant::now() + wait;
     let mut frame = [0u8; 128];
     while std::time::Instant::now() < end {
         let Ok(n) = socket::recv(fd.as_raw_fd(), &mut frame, MsgFlags::empty()) else {
             continue;
         };
-        if answers(&frame[..n], mac, vip) {
+        if answer(&frame[..n]) {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// RFC 5227's ARP probe: a request for `vip` from 0.0.0.0, so no
+/// neighbour learns anything from it.
+fn arp_probe(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
+    let mut request = gratuitous_arp(mac, vip);
+    request[28..32].copy_from_slice(&[0; 4]);
+    request
+}
+
+/// A neighbour solicitation for `vip` from `::` to its solicited-node
+/// group (RFC 4862's duplicate address detection): a host holding `vip`
+/// answers with an advertisement to all nodes; no neighbour learns
+/// anything from it.
+fn dad_probe(mac: [u8; 6], vip: Ipv6Addr) -> Vec<u8> {
+    let o = vip.octets();
+    let group = Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    );
+    let mut icmp = Vec::with_capacity(24);
+    icmp.extend_from_slice(&[135, 0, 0, 0, 0, 0, 0, 0]);
+    icmp.extend_from_slice(&o);
+    let sum = icmpv6_checksum(Ipv6Addr::UNSPECIFIED, group, &icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut f = Vec::with_capacity(14 + 40 + icmp.len());
+    f.extend_from_slice(&[0x33, 0x33, 0xff, o[13], o[14], o[15]]);
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&0x86ddu16.to_be_bytes());
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&u16::try_from(icmp.len()).unwrap_or(0).to_be_bytes());
+    f.extend_from_slice(&[58, 255]);
+    f.extend_from_slice(&Ipv6Addr::UNSPECIFIED.octets());
+    f.extend_from_slice(&group.octets());
+    f.extend_from_slice(&icmp);
+    f
+}
+
+/// Whether `frame` is a neighbour advertisement of `vip` from another
+/// host (ICMPv6 right after the fixed header, as NDP sends it).
+fn advertises(frame: &[u8], mac: [u8; 6], vip: Ipv6Addr) -> bool {
+    frame.len() >= 78
+        && frame[12..14] == [0x86, 0xdd]
+        && frame[6..12] != mac
+        && frame[20] == 58
+        && frame[54] == 136
+        && frame[62..78] == vip.octets()
 }
 
 /// Whether `frame` is an ARP reply from another host claiming `vip`.
@@ -307,6 +409,38 @@ mod tests {
         assert!(!answers(&reply, MAC, Ipv4Addr::new(198, 18, 0, 101)));
         assert!(!answers(&gratuitous_arp(other, vip), MAC, vip), "a request");
         assert!(!answers(&reply[..41], MAC, vip));
+    }
+
+    #[test]
+    fn a_dad_probe_asks_the_solicited_node_group_from_nowhere() {
+        let vip: Ipv6Addr = "2001:db8::1:2:3".parse().unwrap();
+        let f = dad_probe(MAC, vip);
+        assert_eq!(&f[0..6], &[0x33, 0x33, 0xff, 0x02, 0x00, 0x03]);
+        assert_eq!(f[20], 58);
+        assert_eq!(f[21], 255);
+        assert_eq!(&f[22..38], &[0; 16], "source ::");
+        let group: Ipv6Addr = "ff02::1:ff02:3".parse().unwrap();
+        assert_eq!(&f[38..54], &group.octets());
+        let icmp = &f[54..];
+        assert_eq!(icmp.len(), 24, "no link-layer option from ::");
+        assert_eq!(icmp[0], 135);
+        assert_eq!(&icmp[8..24], &vip.octets());
+        assert_eq!(icmpv6_checksum(Ipv6Addr::UNSPECIFIED, group, icmp), 0);
+    }
+
+    #[test]
+    fn only_another_hosts_advertisement_of_the_vip_counts() {
+        let vip: Ipv6Addr = "2001:db8::64".parse().unwrap();
+        let other = [0x02, 9, 9, 9, 9, 9];
+        let na = unsolicited_na(other, vip);
+        assert!(advertises(&na, MAC, vip));
+        assert!(!advertises(&na, other, vip), "our own");
+        assert!(!advertises(&na, MAC, "2001:db8::65".parse().unwrap()));
+        assert!(
+            !advertises(&dad_probe(other, vip), MAC, vip),
+            "a solicitation"
+        );
+        assert!(!advertises(&na[..77], MAC, vip));
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct Running {
     pub exe: Exe,
     /// Set when this process took over from a predecessor.
     pub inherited: Option<Inherited>,
+    /// Called once a successor said READY (it serves on as this node),
+    /// before the drain: what this node holds for the node passes to it.
+    pub successor_ready: Box<dyn Fn() + Send>,
 }
 
 /// The API server on a duplicate of the kept listening socket, so it can
@@ -108,6 +111,7 @@ pub async fn run(running: Running) -> Result<Ended, String> {
         settings,
         exe,
         inherited,
+        successor_ready,
     } = running;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -178,6 +182,7 @@ pub async fn run(running: Running) -> Result<Ended, String> {
         };
         match verdict {
             Some(Request::Ready { reply }) => {
+                successor_ready();
                 let _ = reply.send(settings.drain);
                 tracing::info!(successor = pid, drain = ?settings.drain, "draining for the successor");
                 let left = match &dataplane {

@@ -116,12 +116,41 @@ fn server_group_create_rename_and_delete_through_the_cli() {
     );
     assert!(!ok && err.contains("400"), "{err}");
 
+    // `listener update` moves the listener between its own pool and the
+    // group, and refuses a group it cannot name.
+    let back = weir_json(
+        url,
+        &token,
+        &["listener", "update", &listener, "--own-pool"],
+    );
+    assert!(back["group_pool_id"].is_null(), "{back}");
+    let (ok, _, err) = weir(
+        url,
+        &token,
+        &["listener", "update", &listener, "--group-pool", "pool-nope"],
+    );
+    assert!(!ok && err.contains("404"), "{err}");
+    let (ok, _, err) = weir(
+        url,
+        &token,
+        &["listener", "update", &listener, "--group-pool", &own_pool],
+    );
+    assert!(!ok && err.contains("400"), "{err}");
+    assert!(weir_json(url, &token, &["listener", "show", &listener])["group_pool_id"].is_null());
+    let moved = weir_json(
+        url,
+        &token,
+        &["listener", "update", &listener, "--group-pool", &id],
+    );
+    assert_eq!(moved["group_pool_id"], id.as_str());
+
     // Another project sees none of it.
     let (other, _) = tenant(url, admin);
     for args in [
         vec!["pool", "rename", &id, "--name", "mine"],
         vec!["pool", "delete", &id, "--detach"],
         vec!["pool", "create", "--lb", &lb, "--name", "intruder"],
+        vec!["listener", "update", &listener, "--own-pool"],
     ] {
         let (ok, _, err) = weir(url, &other, &args);
         assert!(!ok && err.contains("404"), "{args:?}: {err}");

@@ -1,7 +1,10 @@
 //! Several nodes, one PostgreSQL registry: a backend registered through one
 //! node's API carries traffic through another node's data plane (woken by
 //! the commit's notification: the poll is set to a minute, so only that
-//! can make it in time), and the nodes allocate from one pool of VIPs. Runs when `WEIR_TEST_POSTGRES_URL`
+//! can make it in time), and the nodes allocate from one pool of VIPs; the
+//! node without a data plane shows the serving node's live state, read
+//! over `/v1/cluster/live` with the token both derive from the shared
+//! secrets key. Runs when `WEIR_TEST_POSTGRES_URL`
 //! names a database the test may create a schema in (`.ci/run` sets one up).
 
 use std::io::Write;
@@ -71,15 +74,21 @@ fn a_backend_registered_on_one_node_is_served_by_another() {
     let admin = "shared-admin";
     let data_node = tempfile::tempdir().unwrap();
     let api_node = tempfile::tempdir().unwrap();
-    let serving = serve_with(
+    // Nodes of one registry share the secrets key, and from it the
+    // cluster token.
+    let shared_key = "5e".repeat(32);
+    let key = ("WEIR_SECRETS_KEY", std::ffi::OsStr::new(&shared_key));
+    let serving = serve_with_env(
         data_node.path(),
         Some(admin),
         Some(&node_config(data_node.path(), &store_url, octet, true)),
+        key,
     );
-    let api_only = serve_with(
+    let api_only = serve_with_env(
         api_node.path(),
         Some(admin),
         Some(&node_config(api_node.path(), &store_url, octet, false)),
+        key,
     );
     let on = |node: &Served, method: &str, path: &str, token: &str, body: Option<Value>| {
         request(method, &format!("{}{path}", node.url), token, body)
@@ -151,6 +160,49 @@ fn a_backend_registered_on_one_node_is_served_by_another() {
         listed["backends"][0]["status"]["state"], "healthy",
         "{listed}"
     );
+    // The node without a data plane shows it too, read from the serving
+    // node (within a few of its rounds, a sixth of the node timeout).
+    let mut last = Value::Null;
+    let shown = within(Duration::from_secs(15), || {
+        let (_, listed) = on(
+            &api_only,
+            "GET",
+            &format!("/v1/listeners/{listener_id}/backends"),
+            &token,
+            None,
+        );
+        last = listed;
+        last["backends"][0]["status"]["state"] == "healthy"
+    });
+    let shown = shown.unwrap_or_else(|| panic!("no live state on the API node: {last}"));
+    eprintln!("live state on the node without a data plane after {shown:?}");
+    let (_, lb_view) = on(
+        &api_only,
+        "GET",
+        &format!("/v1/loadbalancers/{lb_id}"),
+        &token,
+        None,
+    );
+    assert_eq!(lb_view["operating_status"]["state"], "active", "{lb_view}");
+    // The route it reads is the nodes' (and the operator's), no one else's.
+    let live_url = |node: &Served| format!("{}/v1/cluster/live", node.url);
+    for who in ["", "nope", token.as_str()] {
+        let (status, body) = request("GET", &live_url(&serving), who, None);
+        assert_eq!(status, 401, "{who:?}: {body}");
+    }
+    let (status, live) = request("GET", &live_url(&serving), admin, None);
+    assert_eq!(status, 200, "{live}");
+    assert!(
+        live["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["id"] == backend_id.as_str() && b["state"] == "healthy"),
+        "{live}"
+    );
+    // A node without a data plane passes nothing on.
+    let (status, body) = request("GET", &live_url(&api_only), admin, None);
+    assert_eq!(status, 404, "{body}");
 
     // A load balancer created on the serving node gets another VIP: one
     // allocation for the whole registry.

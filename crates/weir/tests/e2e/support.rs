@@ -75,12 +75,16 @@ fn spawn_args(
     admin_token: Option<&str>,
     config: Option<&Path>,
 ) -> Served {
+    // A key the caller set (`serve_with_env`) stays; the runner's never
+    // leaks in.
+    if cmd.get_envs().all(|(k, _)| k != "WEIR_SECRETS_KEY") {
+        cmd.env_remove("WEIR_SECRETS_KEY");
+    }
     cmd.current_dir(cwd)
         .env("WEIR_LISTEN", "127.0.0.1:0")
         .env("WEIR_EGRESS_ALLOW", "127.0.0.0/8")
         .env_remove("WEIR_DATA_DIR")
         .env_remove("WEIR_CONFIG")
-        .env_remove("WEIR_SECRETS_KEY")
         .env("WEIR_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

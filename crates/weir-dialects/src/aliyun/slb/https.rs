@@ -60,6 +60,10 @@ pub(super) struct HttpOptions {
     /// HTTPS: `EnableHttp2` as the listener's ALPN list; `Some(empty)`:
     /// the default (`h2` first), `None`: unchanged.
     pub alpn: Option<Vec<String>>,
+    /// HTTPS: `CACertificateId`, two-way authentication (a CA certificate
+    /// of the project; every client presents a certificate it signed);
+    /// `Some(off)` for an empty id on Set, `None`: unchanged.
+    pub client_auth: Option<weir_core::client_auth::ClientAuth>,
 }
 
 /// Reads (and refuses what Weir does not do of) an HTTP or HTTPS
@@ -118,12 +122,6 @@ pub(super) fn http_options(
             if policy != CIPHER_POLICY {
                 return Err(unsupported("TLSCipherPolicy", &format!("Weir serves TLS 1.2 and 1.3 with ECDHE AEAD suites only, which is {CIPHER_POLICY}")));
             }
-        }
-        if p.opt("CACertificateId").is_some() {
-            return Err(unsupported(
-                "CACertificateId",
-                "client certificates (mutual TLS) are not verified",
-            ));
         }
     } else {
         for name in [
@@ -200,7 +198,12 @@ pub(super) fn http_options(
         }
         (_, None) => None,
     };
+    // Sent empty (`opt` reads that as absent), it turns two-way
+    // authentication off.
+    let ca_sent = p.names().any(|n| n.eq_ignore_ascii_case("CACertificateId"));
+    let client_auth = (https && ca_sent).then(|| client_ca(p.opt("CACertificateId").unwrap_or("")));
     Ok(HttpOptions {
+        client_auth,
         idle_timeout_ms: seconds(call, "IdleTimeout", (1, 60))?,
         backend_timeout_ms: seconds(call, "RequestTimeout", (1, 180))?,
         forwarded_headers,
@@ -208,6 +211,38 @@ pub(super) fn http_options(
         redirect_https_port,
         alpn,
     })
+}
+
+/// `CACertificateId` as the listener's client verification: SLB's
+/// two-way authentication is mandatory (a client without a certificate
+/// the CA signed gets no connection); empty turns it off. The control
+/// plane holds the id to a CA certificate of the listener's project.
+fn client_ca(id: &str) -> weir_core::client_auth::ClientAuth {
+    use weir_core::client_auth::{ClientAuth, ClientAuthMode};
+    use weir_core::keymgr::{KeyRef, TlsRef};
+    if id.is_empty() {
+        return ClientAuth::default();
+    }
+    ClientAuth {
+        mode: ClientAuthMode::Mandatory,
+        ca: Some(TlsRef {
+            href: id.to_owned(),
+            target: KeyRef::Certificate(CertificateId::new(id)),
+        }),
+        crl: None,
+    }
+}
+
+/// The control plane names any missing certificate as a server
+/// certificate; the one `CACertificateId` named is SLB's
+/// `CACertificateId.NotFound`.
+pub(super) fn ca_not_found(call: &Call, mut err: AliError) -> AliError {
+    if let Some(ca) = call.params.opt("CACertificateId") {
+        if err.code == "ServerCertificateId.NotFound" && err.message.contains(ca) {
+            err.code = "CACertificateId.NotFound";
+        }
+    }
+    err
 }
 
 fn scheduler_name(s: Scheduler) -> &'static str {
@@ -307,6 +342,9 @@ pub(super) async fn describe_attribute(call: &Call, protocol: Protocol) -> Actio
         out["ServerCertificateId"] = json!(l.certificate_ids.first().map(CertificateId::as_str));
         out["EnableHttp2"] = json!(flag(l.tls_options.alpn().iter().any(|p| p == "h2")));
         out["TLSCipherPolicy"] = json!(CIPHER_POLICY);
+        if let Some(ca) = &l.client_auth.ca {
+            out["CACertificateId"] = json!(ca.href);
+        }
         out["DomainExtensions"] = json!({"DomainExtension": l.domain_extensions.iter().map(super::domains::view).collect::<Vec<_>>()});
     } else {
         out["ListenerForward"] = json!(flag(l.redirect_https_port.is_some()));
@@ -365,6 +403,7 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
         group_pool_id: group,
         certificate_ids,
         alpn_protocols: options.alpn.clone(),
+        client_auth: options.client_auth.clone(),
         acl,
         ..ListenerUpdate::default()
     };
@@ -372,7 +411,7 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
     let l = control
         .update_listener(&call.principal, l.id, update)
         .await
-        .map_err(fail)?;
+        .map_err(|e| ca_not_found(call, fail(e)))?;
     if let (Some(check), Some(port)) = (health.as_mut(), l.backend_port) {
         check.port = check.port.or(Some(u32::from(port)));
     }

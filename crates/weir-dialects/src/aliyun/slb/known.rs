@@ -498,6 +498,20 @@ pub(super) const KNOWN: &[(&str, &[&str])] = &[
     ),
     ("DeleteServerCertificate", &["ServerCertificateId"]),
     (
+        "UploadCACertificate",
+        &[
+            "CACertificate",
+            "CACertificateName",
+            "ResourceGroupId",
+            "Tag",
+        ],
+    ),
+    (
+        "DescribeCACertificates",
+        &["CACertificateId", "ResourceGroupId", "Tag"],
+    ),
+    ("DeleteCACertificate", &["CACertificateId"]),
+    (
         "CreateAccessControlList",
         &["AclName", "AddressIPVersion", "ResourceGroupId", "Tag"],
     ),

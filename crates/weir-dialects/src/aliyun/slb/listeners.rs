@@ -247,6 +247,7 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
                     alpn: options.alpn.clone().unwrap_or_default(),
                     ..Default::default()
                 },
+                client_auth: options.client_auth.clone().unwrap_or_default(),
                 ..Default::default()
             },
             PoolUpdate {
@@ -263,7 +264,7 @@ pub(super) async fn create_listener(call: &Call, protocol: &str) -> ActionResult
             }),
         )
         .await
-        .map_err(fail)?;
+        .map_err(|e| super::https::ca_not_found(call, fail(e)))?;
     Ok(json!({}))
 }
 
