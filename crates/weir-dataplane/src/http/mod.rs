@@ -63,6 +63,10 @@ const CHUNK: usize = 16 * 1024;
 /// common behind a browser-facing listener) keeps 4 KiB rather than two
 /// `CHUNK`s; a longer head grows the buffer as it arrives.
 const IDLE_READ: usize = 4 * 1024;
+/// How long a keep-alive connection may stay silent before it gives its
+/// buffers back: longer than a busy client's gap between requests, so
+/// those allocate nothing per request.
+const IDLE_GRACE: Duration = Duration::from_secs(1);
 
 /// Limits and policies of the HTTP listeners (`dataplane.http_*` in the
 /// configuration file); [`HttpSettings::for_listener`] applies a
@@ -385,25 +389,34 @@ pub(crate) async fn serve_connection<C: AsyncRead + AsyncWrite + Unpin>(
             return;
         }
         if cbuf.is_empty() {
-            let deadline =
-                head_deadline.unwrap_or_else(|| Instant::now() + settings.keepalive_timeout);
-            // An idle connection holds no response buffer (cleared at each
-            // request anyway) and a small read buffer.
-            if ubuf.capacity() > 0 {
-                ubuf = BytesMut::new();
-            }
-            if cbuf.capacity() > IDLE_READ {
-                cbuf = BytesMut::new();
-            }
+            let now = Instant::now();
+            let deadline = head_deadline.unwrap_or_else(|| now + settings.keepalive_timeout);
+            // A busy connection keeps its buffers from one request to the
+            // next; one that stays silent past `IDLE_GRACE` gives the
+            // response buffer back and keeps a small read buffer, so
+            // thousands of idle keep-alive connections hold little. One
+            // timer either way: the wait ends at the grace first.
+            let mut grace = Some(now + IDLE_GRACE).filter(|g| *g < deadline);
             cbuf.reserve(IDLE_READ);
-            tokio::select! {
-                read = tokio::time::timeout_at(deadline, client.read_buf(&mut cbuf)) => match read {
-                    Ok(Ok(n)) if n > 0 => {}
-                    // Nothing asked yet: close quietly, as HAProxy does
-                    // for an idle keep-alive connection.
-                    _ => return,
-                },
-                _ = stopped.changed(), if !stream => return,
+            loop {
+                let until = grace.unwrap_or(deadline);
+                tokio::select! {
+                    read = tokio::time::timeout_at(until, client.read_buf(&mut cbuf)) => match read {
+                        Ok(Ok(n)) if n > 0 => break,
+                        // A read that timed out moved no byte (the future
+                        // is dropped while pending), so waiting on is safe.
+                        Err(_) if grace.take().is_some() => {
+                            ubuf = BytesMut::new();
+                            if cbuf.capacity() > IDLE_READ {
+                                cbuf = BytesMut::with_capacity(IDLE_READ);
+                            }
+                        }
+                        // Nothing asked yet: close quietly, as HAProxy
+                        // does for an idle keep-alive connection.
+                        _ => return,
+                    },
+                    _ = stopped.changed(), if !stream => return,
+                }
             }
         }
         let deadline = head_deadline
