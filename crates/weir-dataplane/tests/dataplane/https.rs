@@ -357,6 +357,36 @@ async fn heads_longer_than_the_idle_buffer_are_read_whole() {
 }
 
 #[tokio::test]
+async fn the_listener_picks_aes_128_gcm_over_a_client_asking_aes_256_first() {
+    let ca = Ca::new();
+    let site = ca.leaf("c1", &["app.test"]);
+    let dp = dataplane();
+    let vip = vip();
+    let b = http_backend("b").await;
+    dp.apply(https_topology(1, vip, b, &[&site]));
+    bound(&dp).await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.cert.der().clone()).unwrap();
+    let mut provider = weir_tls::crypto::provider();
+    // OpenSSL's own client order: AES-256 first.
+    provider.cipher_suites = vec![
+        rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384,
+        rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256,
+    ];
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut tls = connect(vip, Arc::new(client), "app.test").await.unwrap();
+    let suite = tls.get_ref().1.negotiated_cipher_suite().unwrap().suite();
+    assert_eq!(suite, rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+    let (head, _) = get(&mut tls).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+#[tokio::test]
 async fn sni_picks_the_exact_name_then_the_wildcard_then_the_first() {
     let ca = Ca::new();
     let default = ca.leaf("default", &["default.test"]);
