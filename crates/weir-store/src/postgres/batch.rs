@@ -32,6 +32,9 @@ pub(crate) async fn batch(
     if statements.is_empty() {
         return Ok(Vec::new());
     }
+    if !literal_batches() {
+        return one_by_one(conn, statements).await;
+    }
     let Some(text) = render(&statements) else {
         return one_by_one(conn, statements).await;
     };
@@ -62,7 +65,20 @@ pub(crate) async fn batch(
     Ok(out)
 }
 
-/// The fallback: each statement bound and sent on its own.
+/// Whether batches go as one message (`WEIR_PG_BATCH=literal`, read
+/// once). Off by default: measured on a quiet host (docs/BENCHMARKS.md,
+/// "Registry writes"), the one-message batch cut Weir's CPU per
+/// registration to 0.66x but PostgreSQL parses and plans every literal
+/// statement afresh, and the registration rate fell to 0.83x of bound,
+/// prepared statements. Kept for the next step (prepared statements
+/// executed in one message) and for measuring.
+fn literal_batches() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("WEIR_PG_BATCH").is_ok_and(|v| v == "literal"))
+}
+
+/// Each statement bound (a prepared statement sqlx caches per
+/// connection) and sent on its own: the default.
 async fn one_by_one(
     conn: &mut PgConnection,
     statements: Vec<Statement<'_>>,
