@@ -69,7 +69,7 @@ pub(crate) async fn batch(
 /// once). Off by default: measured on a quiet host (docs/BENCHMARKS.md,
 /// "Registry writes"), the one-message batch cut Weir's CPU per
 /// registration to 0.66x but PostgreSQL parses and plans every literal
-/// statement afresh, and the registration rate fell to 0.83x of bound,
+/// statement afresh, and the registration rate fell to 0.84x of bound,
 /// prepared statements. Kept for the next step (prepared statements
 /// executed in one message) and for measuring.
 fn literal_batches() -> bool {
