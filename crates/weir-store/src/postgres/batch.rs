@@ -1,4 +1,6 @@
-//! Several statements in one round trip to PostgreSQL.
+//! A command's batch of statements on PostgreSQL: by default each sent
+//! bound and prepared, one round trip each; with `WEIR_PG_BATCH=literal`
+//! all in one round trip, as below (measured slower: [`literal_batches`]).
 //!
 //! sqlx sends each bound statement on its own and waits for its answer, so
 //! a command of ten statements costs ten round trips, each a wake-up of
