@@ -16,6 +16,10 @@ Needs the Debian packages wrk, haproxy, nginx, libnginx-mod-stream, iperf3.
 Usage: bench/dataplane.py [--duration 10] [--rounds 3] [--only weir-w1,haproxy]
        bench/dataplane.py --cross-node postgres://...  (registration on one
        node -> traffic through another, both on that database)
+       bench/dataplane.py --https [bench/https.py's options]  (TLS: full and
+       resumed handshakes, keep-alive, idle memory; see bench/https.py)
+       bench/dataplane.py --h2 [bench/h2.py's options]  (HTTP/2 over 64
+       streams with h2load, WebSocket; see bench/h2.py)
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
@@ -496,4 +500,12 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # The HTTPS and HTTP/2 runs share this file's backends and process
+    # handling but have their own modes: `--https`/`--h2` hands the rest of
+    # the command line to them.
+    if len(sys.argv) > 1 and sys.argv[1] in ("--https", "--h2"):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        mode = sys.argv.pop(1)
+        __import__("https" if mode == "--https" else "h2").main()
+    else:
+        main()

@@ -80,6 +80,7 @@ pub fn parse_request(
         shared: shared(),
         forwarded: Default::default(),
         port: 80,
+        local_ip: std::net::Ipv4Addr::new(198, 51, 100, 7).into(),
         sticky_cookie: None,
         l7: None,
         l7_targets: &[],

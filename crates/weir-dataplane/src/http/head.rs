@@ -173,6 +173,9 @@ pub(super) struct RequestContext<'a> {
     pub forwarded: weir_core::model::ForwardedHeaders,
     /// The listener port the client connected to (`X-Forwarded-Port`).
     pub port: u16,
+    /// The listener's address: with `port`, the authority of a request
+    /// that names none (an HTTP/1.0 request without `Host`).
+    pub local_ip: std::net::IpAddr,
     /// The cookie the listener's persistence reads; `None` (the common
     /// case) looks at no `Cookie` field.
     pub sticky_cookie: Option<&'a [u8]>,
@@ -461,10 +464,17 @@ pub(super) fn parse_request(
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     // The head goes on as HTTP/1.1, which must carry a Host (RFC 9112
-    // §3.2: a backend answers 400 without one); an HTTP/1.0 client that
-    // sent none named no authority, which is written as an empty value.
+    // §3.2). An HTTP/1.0 client that sent none asked for the connection's
+    // own authority (RFC 9112 §3.3: the local address and port), which is
+    // what the backend gets: an empty Host is a 400 at nginx and most
+    // servers, and a connection they close, where HAProxy and nginx in
+    // front of them answer 200.
     if hosts == 0 {
-        push_header(&mut out, "Host", b"");
+        let authority = match cx.local_ip {
+            std::net::IpAddr::V4(ip) => format!("{ip}:{}", cx.port),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", cx.port),
+        };
+        push_header(&mut out, "Host", authority.as_bytes());
     }
     for h in headers {
         match classify(h.name) {

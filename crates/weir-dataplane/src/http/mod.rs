@@ -431,6 +431,7 @@ pub(crate) async fn serve_connection<C: AsyncRead + AsyncWrite + Unpin>(
             shared: &shared,
             forwarded: spec.forwarded_headers,
             port,
+            local_ip: spec.vip,
             sticky_cookie,
             l7: current.l7.as_deref(),
             l7_targets: &current.l7_targets,

@@ -485,3 +485,27 @@ async fn a_redirecting_listener_answers_301_to_https_and_forwards_nothing() {
     assert!(answer.contains("HTTP/1.1 400"), "{answer:?}");
     assert!(recording.lock().unwrap().is_empty(), "nothing is forwarded");
 }
+
+/// An HTTP/1.0 client that names no host (`openssl s_time -www`, old
+/// monitors) is forwarded with the listener's own authority, so the
+/// backend answers it and keeps the connection for the next client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http10_request_without_host_reaches_the_backend_with_the_listeners_authority() {
+    let dp = dataplane_with(HttpSettings::default());
+    let (addr, recording) = recording_backend().await;
+    let v = serve(&dp, addr);
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(v).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+        let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    }
+    let got = recording.lock().unwrap().clone();
+    // One upstream connection carried the three requests.
+    assert_eq!(got.len(), 1, "{got:?}");
+    let bytes = String::from_utf8_lossy(&got[0].bytes).into_owned();
+    let host = format!("\r\nHost: {}:{}\r\n", v.ip(), v.port());
+    assert_eq!(bytes.matches(&host).count(), 3, "{bytes:?}");
+}

@@ -12,6 +12,7 @@ fn rewritten(raw: &[u8]) -> Result<String, u16> {
         shared: &shared,
         forwarded: Default::default(),
         port: 80,
+        local_ip: std::net::Ipv4Addr::new(198, 51, 100, 7).into(),
         sticky_cookie: None,
         l7: None,
         l7_targets: &[],
@@ -38,6 +39,7 @@ fn a_response_status_below_100_is_refused() {
         shared: &shared,
         forwarded: Default::default(),
         port: 80,
+        local_ip: std::net::Ipv4Addr::new(198, 51, 100, 7).into(),
         sticky_cookie: None,
         l7: None,
         l7_targets: &[],
@@ -60,16 +62,22 @@ fn a_response_status_below_100_is_refused() {
 }
 
 #[test]
-fn an_http10_request_without_host_goes_on_with_an_empty_one() {
+fn an_http10_request_without_host_goes_on_with_the_listeners_authority() {
     // Found by fuzz/fuzz_targets/http_framing.rs: the head went on as
     // HTTP/1.1 with no Host, which Weir itself (and any backend)
-    // refuses.
+    // refuses. An empty Host was no better: nginx answers it 400 and
+    // closes the connection. RFC 9112 §3.3: the authority is the
+    // connection's local address and port.
     let head = rewritten(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-    assert!(head.starts_with("GET / HTTP/1.1\r\nHost: \r\n"), "{head:?}");
+    assert!(
+        head.starts_with("GET / HTTP/1.1\r\nHost: 198.51.100.7:80\r\n"),
+        "{head:?}"
+    );
     assert_eq!(head.matches("Host:").count(), 1, "{head:?}");
     assert!(rewritten(head.as_bytes()).is_ok(), "{head:?}");
     let with_host = rewritten(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(with_host.matches("Host:").count(), 1, "{with_host:?}");
+    assert!(with_host.contains("Host: x\r\n"), "{with_host:?}");
 }
 
 #[test]
@@ -174,6 +182,7 @@ fn a_tls_listener_drops_every_x_ssl_field_and_a_plain_one_passes_them() {
             shared: &shared,
             forwarded: Default::default(),
             port: 443,
+            local_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             sticky_cookie: None,
             l7: None,
             l7_targets: &[],
