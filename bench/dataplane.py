@@ -92,6 +92,25 @@ def backends_conf(work):
     return nginx_conf(work, f"http {{ access_log off; {servers} }}")
 
 
+def process_tree(pid):
+    """A process and its descendants (nginx's worker, Weir's guard)."""
+    out = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                for c in f.read().split():
+                    out += process_tree(int(c))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return out
+
+
+def pin(pid, cpus):
+    """Every thread of a process and its descendants on `cpus` only."""
+    for p in process_tree(pid):
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(p)], capture_output=True)
+
+
 def cpu_seconds(pid):
     """User + system CPU of a process and its descendants (nginx's worker)."""
     if pid is None:
@@ -109,10 +128,11 @@ def cpu_seconds(pid):
     return total
 
 
-def wrk(url, duration, close=False, pid=None):
+def wrk(url, duration, close=False, pid=None, cpus=None):
     """One wrk run; with `pid`, also the proxy's CPU per request in µs, a
-    figure far less sensitive to the shared machine's noise than req/s."""
-    args = ["wrk", "-t2", "-c64", "--latency"] + (["-H", "Connection: close"] if close else [])
+    figure far less sensitive to the shared machine's noise than req/s.
+    `cpus` (e.g. "1") runs wrk on those CPUs only."""
+    args = (["taskset", "-c", cpus] if cpus else []) + ["wrk", "-t2", "-c64", "--latency"] + (["-H", "Connection: close"] if close else [])
     subprocess.run(args + ["-d2s", url], capture_output=True, timeout=60)  # warm-up
     cpu0 = cpu_seconds(pid)
     out = subprocess.run(args + [f"-d{duration}s", url], capture_output=True, text=True, timeout=duration + 60).stdout

@@ -19,7 +19,10 @@ the same rounds as `weir-base`. Modes (`--modes`, default all):
               ticket, no key exchange), ECDSA; the share of connections
               the client saw resumed is printed.
   keepalive   wrk -t2 -c64 keep-alive over TLS 1.3 (requests, no
-              handshakes).
+              handshakes). With `--pin`, each proxy runs alone on CPU 0
+              and wrk and the backends on CPU 1 (where the machine has
+              two), so the rate measures the proxy's capacity rather than
+              a client and a proxy sharing two cores.
   idle        memory per idle TLS connection: `--idle` connections
               opened (TLS 1.3 handshake done, no request), RSS of the
               proxy's processes before and with them open, divided by the
@@ -43,7 +46,7 @@ proxy goes first; medians over rounds.
 
 Needs the Debian packages wrk, haproxy, nginx, libnginx-mod-stream, openssl.
 Usage: bench/https.py [--duration 8] [--rounds 3] [--clients 4]
-       [--modes full,resumed,keepalive,idle] [--idle 10000] [--base BINARY]
+       [--modes full,resumed,keepalive,idle] [--idle 10000] [--base BINARY] [--pin]
        (WEIR_BIN as dataplane.py)
 """
 import argparse, asyncio, os, re, resource, ssl, statistics, subprocess, sys, tempfile, time
@@ -228,6 +231,8 @@ def main():
     ap.add_argument("--modes", default="full,resumed,keepalive,idle")
     ap.add_argument("--idle", type=int, default=9500)
     ap.add_argument("--base", help="another weir binary, measured as weir-base")
+    ap.add_argument("--pin", action="store_true",
+                    help="keepalive: the proxy on CPU 0, wrk and the backends on CPU 1")
     args = ap.parse_args()
     modes = args.modes.split(",")
     if not os.path.exists(dp.WEIR):
@@ -241,7 +246,7 @@ def main():
     work = tempfile.mkdtemp(prefix="weir-https-")
     procs = dp.Procs()
     try:
-        procs.start(["nginx", "-c", dp.backends_conf(work)])
+        backends = procs.start(["nginx", "-c", dp.backends_conf(work)])
         for p in dp.BACKENDS:
             dp.wait_port(p)
         crt, key, both = certificate(work)
@@ -280,7 +285,16 @@ def main():
                         line = (f"{res['hs']:>8.0f} hs/s  cpu/conn {res['cpu_us'] or 0:7.1f} µs  "
                                 f"resumed {res['resumed']:.0%}  errors {res['errors']}")
                     elif mode == "keepalive":
-                        res = dp.wrk(f"https://{host}:{port}/", args.duration, pid=pid)
+                        if args.pin:
+                            # The proxy alone on CPU 0; the load and the
+                            # backends on CPU 1; everything back after.
+                            dp.pin(pid, "0")
+                            dp.pin(backends.pid, "1")
+                        res = dp.wrk(f"https://{host}:{port}/", args.duration, pid=pid,
+                                     cpus="1" if args.pin else None)
+                        if args.pin:
+                            dp.pin(pid, "0-1")
+                            dp.pin(backends.pid, "0-1")
                         line = f"{res['rps']:>8.0f} req/s  cpu/req {res['cpu_us']:7.1f} µs  p99 {res['p99']} ms  errors {res['errors']}"
                     else:
                         res = asyncio.run(hold_idle(host, port, args.idle, pid))

@@ -563,6 +563,9 @@ pub struct BackendTlsView {
     pub verify: bool,
     /// The key-manager ref of the CA bundle, as given.
     pub ca_ref: Option<String>,
+    /// The CA certificate (`POST /v1/certificates {type: "ca"}`) members
+    /// are verified against, when the pool names one instead of a ref.
+    pub ca_certificate_id: Option<String>,
     /// The key-manager ref of the CRLs members are checked against.
     pub crl_ref: Option<String>,
     /// The key-manager ref of the client certificate presented to them.
@@ -578,7 +581,15 @@ impl From<&weir_core::upstream_tls::UpstreamTls> for BackendTlsView {
     fn from(u: &weir_core::upstream_tls::UpstreamTls) -> Self {
         Self {
             verify: u.verifies(),
-            ca_ref: u.ca.as_ref().map(|r| r.href.clone()),
+            ca_ref: u
+                .ca
+                .as_ref()
+                .filter(|r| !matches!(r.target, KeyRef::Certificate(_)))
+                .map(|r| r.href.clone()),
+            ca_certificate_id: u.ca.as_ref().and_then(|r| match &r.target {
+                KeyRef::Certificate(id) => Some(id.to_string()),
+                _ => None,
+            }),
             crl_ref: u.crl.as_ref().map(|r| r.href.clone()),
             client_certificate_ref: u.client_cert.as_ref().map(|r| r.href.clone()),
             server_name: u.server_name.clone(),

@@ -121,8 +121,8 @@ pub fn check_client_ca(
             CertificateKind::Server => Err(Error::invalid(
                 field,
                 format!(
-                    "certificate {id} is a server certificate; client certificates are \
-                     verified with a CA certificate"
+                    "certificate {id} is a server certificate; peers' certificates \
+                     are verified with a CA certificate"
                 ),
             )),
         },

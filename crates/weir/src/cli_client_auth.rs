@@ -1,7 +1,7 @@
 //! The client-certificate (mTLS) flags of `weir listener create|update`:
 //! one clap group flattened into both, and the body fields they send
-//! (`client_authentication`, `client_ca_certificate_id`, `client_crl_ref`
-//! of the native API), kept apart so `cli.rs` and `client.rs` stay small.
+//! (`client_authentication`, `client_ca_certificate_id` or `client_ca_ref`,
+//! `client_crl_ref` of the native API), kept apart so `cli.rs` and `client.rs` stay small.
 
 use clap::Args;
 use serde_json::{json, Value};
@@ -13,6 +13,10 @@ pub struct ClientAuthArgs {
     /// --client-auth says otherwise).
     #[arg(long, conflicts_with = "no_client_ca")]
     pub client_ca: Option<String>,
+    /// Or a CA bundle in the key manager: `secrets/<id>` or
+    /// `containers/<id>`.
+    #[arg(long, conflicts_with_all = ["no_client_ca", "client_ca"])]
+    pub client_ca_ref: Option<String>,
     /// none, optional (a client without a certificate is served) or
     /// mandatory.
     #[arg(long)]
@@ -35,6 +39,9 @@ impl ClientAuthArgs {
         }
         if let Some(ca) = &self.client_ca {
             out.push(("client_ca_certificate_id", json!(ca)));
+        }
+        if let Some(ca) = &self.client_ca_ref {
+            out.push(("client_ca_ref", json!(ca)));
         }
         if let Some(mode) = &self.client_auth {
             out.push(("client_authentication", json!(mode)));

@@ -116,12 +116,16 @@ pub enum PoolCmd {
     Tls {
         id: String,
         /// Back to the clear.
-        #[arg(long, conflicts_with_all = ["ca_ref", "crl_ref", "client_cert_ref", "server_name", "tls_versions", "no_verify"])]
+        #[arg(long, conflicts_with_all = ["ca_ref", "ca_cert", "crl_ref", "client_cert_ref", "server_name", "tls_versions", "no_verify"])]
         off: bool,
         /// The CA bundle backends are verified against: a key-manager
         /// ref, secrets/<id> or containers/<id>.
         #[arg(long)]
         ca_ref: Option<String>,
+        /// Or a CA certificate of the project (`weir cert create --ca`)
+        /// backends are verified against.
+        #[arg(long, conflicts_with = "ca_ref")]
+        ca_cert: Option<String>,
         /// Do not verify backends (the default without --ca-ref; refused
         /// with it).
         #[arg(long)]

@@ -198,6 +198,9 @@ pub(super) struct CreateListener {
     /// certificate of the project, with revocation lists (`secrets/<id>`).
     client_authentication: Option<String>,
     client_ca_certificate_id: Option<String>,
+    /// Or a CA bundle in the key manager (`secrets/<id>`,
+    /// `containers/<id>`).
+    client_ca_ref: Option<String>,
     client_crl_ref: Option<String>,
 }
 
@@ -215,9 +218,11 @@ pub(super) async fn create_listener(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<CreateListener>,
 ) -> ApiResult {
+    let ca_by_ref = req.client_ca_ref.is_some();
     let client_auth = super::client_auth::ClientAuthBody {
         client_authentication: req.client_authentication,
         client_ca_certificate_id: req.client_ca_certificate_id.map(Some),
+        client_ca_ref: req.client_ca_ref.map(Some),
         client_crl_ref: req.client_crl_ref.map(Some),
     }
     .merge(&Default::default())?
@@ -261,7 +266,7 @@ pub(super) async fn create_listener(
     let listener = c
         .create_listener(&p, LoadBalancerId::new(id), new)
         .await
-        .map_err(super::client_auth::native_field)?;
+        .map_err(|e| super::client_auth::native_field(e, ca_by_ref))?;
     created(listener_view(&c, &listener))
 }
 
@@ -329,6 +334,8 @@ pub(super) struct PatchListener {
     #[serde(default, deserialize_with = "present")]
     client_ca_certificate_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    client_ca_ref: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     client_crl_ref: Option<Option<String>>,
 }
 
@@ -353,9 +360,11 @@ pub(super) async fn update_listener(
         Some(None) => Some(None),
         Some(Some(id)) => Some(listener_acl(Some(id), req.acl_mode)?),
     };
+    let ca_by_ref = req.client_ca_ref.is_some();
     let client_auth = super::client_auth::ClientAuthBody {
         client_authentication: req.client_authentication,
         client_ca_certificate_id: req.client_ca_certificate_id,
+        client_ca_ref: req.client_ca_ref,
         client_crl_ref: req.client_crl_ref,
     };
     let client_auth = if client_auth.is_empty() {
@@ -391,7 +400,7 @@ pub(super) async fn update_listener(
     let listener = c
         .update_listener(&p, ListenerId::new(id), update)
         .await
-        .map_err(super::client_auth::native_field)?;
+        .map_err(|e| super::client_auth::native_field(e, ca_by_ref))?;
     ok(listener_view(&c, &listener))
 }
 

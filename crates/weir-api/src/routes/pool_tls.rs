@@ -2,11 +2,15 @@
 //! `PATCH /v1/pools/{id}`): the same `weir_core::upstream_tls::UpstreamTls`
 //! Octavia's pool fields set, with the native names. Refs are the key
 //! manager's (`secrets/<id>`, `containers/<id>` of the caller's project),
-//! resolved by the control plane in the command's transaction. An object
+//! resolved by the control plane in the command's transaction; the CA may
+//! instead be a CA certificate of the project (`ca_certificate_id`, as a
+//! listener's `client_ca_certificate_id`). An object
 //! replaces the pool's TLS whole (a field left out is off or default);
 //! `null` dials members in the clear.
 
 use serde::Deserialize;
+use weir_core::ids::CertificateId;
+use weir_core::keymgr::{KeyRef, TlsRef};
 use weir_core::tls::{self as tlsopt, TlsOptions};
 use weir_core::upstream_tls::{self, UpstreamTls};
 use weir_core::Error;
@@ -16,6 +20,8 @@ use weir_core::Error;
 pub(super) struct BackendTlsBody {
     /// The CA bundle members' chains are verified against.
     ca_ref: Option<String>,
+    /// Or a CA certificate of the project (`type: "ca"`).
+    ca_certificate_id: Option<String>,
     /// Whether members are verified; must agree with `ca_ref` (default:
     /// verified exactly when a CA is named).
     verify: Option<bool>,
@@ -51,8 +57,28 @@ impl BackendTlsBody {
         if let Some(c) = &ciphers {
             tlsopt::parse_ciphers("backend_tls.tls_ciphers", c)?;
         }
+        let ca = match (self.ca_ref, self.ca_certificate_id) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "backend_tls.ca_certificate_id",
+                    "name the CA once: ca_ref or ca_certificate_id",
+                ))
+            }
+            (Some(r), None) => one("backend_tls.ca_ref", Some(r))?,
+            (None, Some(id)) => {
+                // A malformed id names nothing: not found, as any other.
+                if !weir_core::ids::well_formed(&id) {
+                    return Err(Error::not_found(weir_core::ResourceKind::Certificate, &id));
+                }
+                Some(TlsRef {
+                    href: id.clone(),
+                    target: KeyRef::Certificate(CertificateId::new(id)),
+                })
+            }
+            (None, None) => None,
+        };
         let upstream = UpstreamTls {
-            ca: one("backend_tls.ca_ref", self.ca_ref)?,
+            ca,
             crl: one("backend_tls.crl_ref", self.crl_ref)?,
             client_cert: one(
                 "backend_tls.client_certificate_ref",

@@ -148,6 +148,14 @@ impl Control {
             let current = principal.check(found, ResourceKind::Certificate, id.as_str())?;
             let users = tx.listeners_using_certificate(&current).await?;
             certificate::check_delete(&current, &users)?;
+            // A CA certificate a re-encrypting pool verifies its members
+            // with is kept like a listener's.
+            let pools = super::keymgr::project_pools(tx, &current.project_id).await?;
+            weir_core::keymgr::check_pool_delete(
+                &weir_core::keymgr::KeyRef::Certificate(id.clone()),
+                &pools,
+                &[],
+            )?;
             tx.delete_certificate(&current).await?;
             Ok(())
         })

@@ -181,13 +181,8 @@ impl Control {
     }
 }
 
-/// Holds a listener's key-manager refs to what they must name: its
-/// project's secrets or certificate containers holding a certificate and
-/// key that pass the upload rules. Read in the writing transaction, so a
-/// secret deleted meanwhile is not named. A ref that does not resolve is
-/// refused in Octavia's words ("Could not retrieve certificate").
 /// Every pool of `project`'s load balancers (for the delete checks).
-async fn project_pools(
+pub(super) async fn project_pools(
     tx: &mut dyn StoreTx,
     project: &weir_core::ids::ProjectId,
 ) -> ControlResult<Vec<weir_core::model::Pool>> {
@@ -210,6 +205,18 @@ pub(super) async fn check_pool_tls(
     let Some(upstream) = pool.upstream_tls.as_ref() else {
         return Ok(());
     };
+    // A CA named as one of Weir's certificates (native
+    // `backend_tls.ca_certificate_id`): not found when it is not the
+    // project's, refused when it is a server certificate.
+    if let Some(KeyRef::Certificate(id)) = upstream.ca.as_ref().map(|r| &r.target) {
+        let found = tx.certificate(id).await?;
+        weir_core::certificate::check_client_ca(
+            &pool.project_id,
+            id,
+            found.as_ref(),
+            "ca_tls_container_ref",
+        )?;
+    }
     if let Err((field, why)) =
         crate::keymaterial::pool_tls_material(tx, secrets, &pool.project_id, upstream, now())
             .await?
@@ -246,6 +253,11 @@ pub(super) async fn check_client_auth(
     Ok(())
 }
 
+/// Holds a listener's key-manager refs to what they must name: its
+/// project's secrets or certificate containers holding a certificate and
+/// key that pass the upload rules. Read in the writing transaction, so a
+/// secret deleted meanwhile is not named. A ref that does not resolve is
+/// refused in Octavia's words ("Could not retrieve certificate").
 pub(super) async fn check_tls_refs(
     tx: &mut dyn StoreTx,
     secrets: &crate::secrets::SecretBox,

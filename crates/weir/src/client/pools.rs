@@ -22,6 +22,7 @@ pub(super) fn build(cmd: PoolCmd) -> Call {
             id,
             off,
             ca_ref,
+            ca_cert,
             no_verify,
             crl_ref,
             client_cert_ref,
@@ -34,6 +35,7 @@ pub(super) fn build(cmd: PoolCmd) -> Call {
                 let mut body = serde_json::Map::new();
                 for (name, value) in [
                     ("ca_ref", ca_ref),
+                    ("ca_certificate_id", ca_cert),
                     ("crl_ref", crl_ref),
                     ("client_certificate_ref", client_cert_ref),
                     ("server_name", server_name),

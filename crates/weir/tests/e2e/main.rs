@@ -14,6 +14,7 @@ mod l7;
 mod metrics_doc;
 mod mtls;
 mod parity;
+mod pool_ca;
 mod process;
 mod prometheus;
 mod shared_store;

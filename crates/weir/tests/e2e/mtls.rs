@@ -13,12 +13,12 @@ use serde_json::json;
 
 use crate::support::*;
 
-struct Ca {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
+pub(crate) struct Ca {
+    pub cert: rcgen::Certificate,
+    pub key: rcgen::KeyPair,
 }
 
-fn ca(name: &str) -> Ca {
+pub(crate) fn ca(name: &str) -> Ca {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -32,7 +32,7 @@ fn ca(name: &str) -> Ca {
 }
 
 /// A certificate `by` signs: a server one for `name`, or a client one.
-fn issue(by: &Ca, name: &str, server: bool) -> (rcgen::Certificate, rcgen::KeyPair) {
+pub(crate) fn issue(by: &Ca, name: &str, server: bool) -> (rcgen::Certificate, rcgen::KeyPair) {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = if server {
         rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap()
@@ -107,7 +107,7 @@ fn get(
 }
 
 /// Polls (at most 10 s) until `get` says `want`.
-fn until(what: &str, mut get: impl FnMut() -> Result<String, String>, want: bool) {
+pub(crate) fn until(what: &str, mut get: impl FnMut() -> Result<String, String>, want: bool) {
     let start = Instant::now();
     loop {
         let got = get();
@@ -228,6 +228,24 @@ fn an_https_listener_verifies_clients_against_a_ca_certificate_made_with_the_cli
             json!({"certificate_ids": [ca_id]}),
             400,
             Some("certificate_ids"),
+        ),
+        (
+            "a key-manager CA that is not there",
+            json!({"client_ca_ref": "secrets/no-such-secret"}),
+            400,
+            Some("client_ca_ref"),
+        ),
+        (
+            "a CA ref outside the key manager",
+            json!({"client_ca_ref": "http://evil.example/secrets/x"}),
+            400,
+            Some("client_ca_ref"),
+        ),
+        (
+            "the CA named twice",
+            json!({"client_ca_certificate_id": ca_id, "client_ca_ref": "secrets/abc"}),
+            400,
+            Some("client_ca_ref"),
         ),
     ] {
         let (got, body) = https(extra);
