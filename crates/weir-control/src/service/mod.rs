@@ -243,6 +243,10 @@ pub struct Control {
     key_cache: Arc<CredentialCache<AccessKey>>,
     topology: watch::Receiver<Arc<Topology>>,
     live: Arc<OnceLock<Arc<dyn LiveView>>>,
+    /// On a node with a data plane, the live state read from the other
+    /// nodes: shown for what its own data plane does not serve (a
+    /// `failover` standby's listeners).
+    peer_live: Arc<OnceLock<Arc<dyn LiveView>>>,
     /// The cluster loop's metrics, once it runs.
     cluster_metrics: Arc<OnceLock<Arc<dyn crate::ClusterMetrics>>>,
     writer: Writer,
@@ -310,6 +314,7 @@ impl Control {
             key_cache: Arc::default(),
             topology,
             live: Arc::default(),
+            peer_live: Arc::default(),
             cluster_metrics: Arc::default(),
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
@@ -376,6 +381,15 @@ impl Control {
         let _ = self.live.set(view);
     }
 
+    /// Connects the live state of the other nodes (once, at startup, on
+    /// a node with a data plane of its own): a listener or backend its
+    /// own data plane does not report is shown as they report it. It
+    /// never reaches [`Self::live_snapshot`], so no node passes another's
+    /// state on.
+    pub fn set_peer_live_view(&self, view: Arc<dyn LiveView>) {
+        let _ = self.peer_live.set(view);
+    }
+
     /// Connects the cluster loop's metrics (once, at startup).
     pub fn set_cluster_metrics(&self, metrics: Arc<dyn crate::ClusterMetrics>) {
         let _ = self.cluster_metrics.set(metrics);
@@ -387,31 +401,47 @@ impl Control {
         self.live.get().is_some()
     }
 
-    /// The data plane's view of a backend, when a data plane runs.
+    /// The data plane's view of a backend, when a data plane runs: this
+    /// node's own verdict, else (a backend it does not check) the other
+    /// nodes'.
     pub fn backend_live(&self, id: &BackendId) -> Option<BackendLive> {
-        self.live.get().and_then(|v| v.backend(id))
+        self.live
+            .get()
+            .and_then(|v| v.backend(id))
+            .or_else(|| self.peer_live.get().and_then(|v| v.backend(id)))
     }
 
     /// The data plane's view of a listener, when a data plane runs:
     /// `Pending` while an enabled listener is missing from it and it has
     /// not yet applied the store's latest revision. Once it has caught up,
     /// a missing listener is one it does not serve (its load balancer is
-    /// stopped): no live state.
+    /// stopped, or another node holds its `failover` VIP): the other
+    /// nodes' state, else none.
     pub fn listener_live(&self, listener: &Listener) -> Option<ListenerLive> {
         let live = self.live.get()?;
-        live.listener(&listener.id).or_else(|| {
-            let behind = *live.applied().borrow() < *self.writer.revision().borrow();
-            (listener.enabled && behind).then_some(ListenerLive::Pending)
-        })
+        live.listener(&listener.id)
+            .or_else(|| self.peer_live.get().and_then(|p| p.listener(&listener.id)))
+            .or_else(|| {
+                let behind = *live.applied().borrow() < *self.writer.revision().borrow();
+                (listener.enabled && behind).then_some(ListenerLive::Pending)
+            })
     }
 
-    /// A listener's traffic counters; zero when no data plane serves it
-    /// (stopped, or not applied yet: nothing has flowed).
+    /// A listener's traffic counters; those of the nodes serving it when
+    /// this node's data plane does not (a `failover` standby); zero when
+    /// no data plane serves it (stopped, or not applied yet: nothing has
+    /// flowed).
     pub fn listener_stats(&self, listener: &Listener) -> weir_core::status::ListenerStats {
-        self.live
-            .get()
-            .and_then(|live| live.listener_stats(&listener.id))
-            .unwrap_or_default()
+        let Some(live) = self.live.get() else {
+            return Default::default();
+        };
+        if live.listener(&listener.id).is_none() {
+            // Served elsewhere (a `failover` standby): the serving nodes'.
+            if let Some(peers) = self.peer_live.get() {
+                return peers.listener_stats(&listener.id).unwrap_or_default();
+            }
+        }
+        live.listener_stats(&listener.id).unwrap_or_default()
     }
 
     /// Prometheus text: control-plane gauges, then the data plane's.

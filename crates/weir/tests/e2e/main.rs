@@ -17,6 +17,7 @@ mod parity;
 mod process;
 mod prometheus;
 mod shared_store;
+mod standby_live;
 mod takeover;
 mod traffic;
 mod ui;
