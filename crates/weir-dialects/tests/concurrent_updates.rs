@@ -1,7 +1,8 @@
 //! Two updates of one resource at once, each changing a different part
 //! of a field a dialect merges (an Octavia health monitor's `delay` and
 //! `max_retries`, both parts of the pool's check; an Aliyun listener's
-//! `AclType` and `AclId`, both parts of its ACL): the dialect merges
+//! `AclType` and `AclId`, both parts of its ACL; two UCloud certificates
+//! bound to one VServer): the dialect merges
 //! inside the writer's transaction (`Control::update_pool_with`,
 //! `update_listener_with`), so neither is lost between a read and a write.
 //! Real sockets, two client threads released together, a bounded number
@@ -236,6 +237,109 @@ fn two_aliyun_acl_changes_at_once_both_stay() {
             (shown["AclType"].clone(), shown["AclId"].clone()),
             (json!(kind), json!(acl)),
             "round {round}: an update was lost: {shown}"
+        );
+    }
+}
+
+#[track_caller]
+fn ucloud_ok(reply: &harness::Reply) -> Value {
+    assert_eq!(reply.status, 200, "{}\n-> {}", reply.request, reply.text);
+    let body = reply.json();
+    assert_eq!(body["RetCode"], 0, "{}\n-> {}", reply.request, reply.text);
+    body
+}
+
+/// Two BindSSL of different certificates at once both stay, and two
+/// UnbindSSL at once leave none: the list changes as the write reads it.
+#[test]
+fn two_ucloud_certificate_binds_at_once_both_stay() {
+    let s = Arc::new(harness::start());
+    let inv = &s.inventory;
+    let ulb = ucloud_ok(&s.ucloud(&[
+        ("Action", "CreateULB"),
+        ("ULBName", "web"),
+        ("VPCId", &inv.vpc),
+        ("SubnetId", &inv.subnet),
+    ]))["ULBId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let vserver = ucloud_ok(&s.ucloud(&[
+        ("Action", "CreateVServer"),
+        ("ULBId", &ulb),
+        ("VServerName", "https-443"),
+        ("Protocol", "HTTPS"),
+        ("FrontendPort", "443"),
+        ("ListenType", "RequestProxy"),
+    ]))["VServerId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let certificates: Vec<String> = ["a.example", "b.example"]
+        .iter()
+        .map(|name| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = rcgen::CertificateParams::new(vec![(*name).to_owned()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            let pem = format!("{}{}", cert.pem(), key.serialize_pem());
+            ucloud_ok(&s.ucloud(&[
+                ("Action", "CreateSSL"),
+                ("SSLName", name),
+                ("SSLContent", &pem),
+            ]))["SSLId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let act = |action: &'static str, ssl: &str| {
+        let (s, ulb, vserver, ssl) = (s.clone(), ulb.clone(), vserver.clone(), ssl.to_owned());
+        move || {
+            s.ucloud(&[
+                ("Action", action),
+                ("ULBId", &ulb),
+                ("VServerId", &vserver),
+                ("SSLId", &ssl),
+            ])
+        }
+    };
+    let bound = || {
+        let shown = ucloud_ok(&s.ucloud(&[
+            ("Action", "DescribeVServer"),
+            ("ULBId", &ulb),
+            ("VServerId", &vserver),
+        ]));
+        let mut ids: Vec<String> = shown["DataSet"][0]["SSLSet"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no SSLSet: {shown}"))
+            .iter()
+            .map(|c| c["SSLId"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = certificates.clone();
+    both.sort();
+    for round in 0..ROUNDS.min(15) {
+        let (a, b) = at_once(
+            act("BindSSL", &certificates[0]),
+            act("BindSSL", &certificates[1]),
+        );
+        ucloud_ok(&a);
+        ucloud_ok(&b);
+        assert_eq!(bound(), both, "round {round}: a bind was lost");
+        let (a, b) = at_once(
+            act("UnbindSSL", &certificates[0]),
+            act("UnbindSSL", &certificates[1]),
+        );
+        ucloud_ok(&a);
+        ucloud_ok(&b);
+        assert_eq!(
+            bound(),
+            Vec::<String>::new(),
+            "round {round}: an unbind was lost"
         );
     }
 }
