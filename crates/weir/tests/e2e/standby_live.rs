@@ -2,8 +2,8 @@
 //! nodes with data planes on one PostgreSQL registry, in `failover` mode
 //! on `lo` (the VIP is a /32 inside 127/8, there anyway); only the VIP's
 //! holder binds the listener, and the other node's views read the
-//! holder's `/v1/cluster/live` for it: the listener active, the load
-//! balancer running, the holder's counters. Its own `/v1/cluster/live`
+//! holder's `/v1/cluster/live` for it: the listener active (Octavia's
+//! ONLINE), the load balancer running, the holder's counters. Its own `/v1/cluster/live`
 //! still answers only what it serves itself. Runs when
 //! `WEIR_TEST_POSTGRES_URL` names a database (`.ci/run` sets one up).
 
@@ -64,7 +64,28 @@ fn a_failover_standby_shows_the_holders_listener_state_and_counters() {
         Some(&config(dir_b.path(), &store_url, octet, "beta")),
         key,
     );
-    let (token, subnet) = tenant(&a.url, admin);
+    let (status, project) = request(
+        "POST",
+        &format!("{}/v1/projects", a.url),
+        admin,
+        Some(json!({"name": "standby"})),
+    );
+    assert_eq!(status, 201, "{project}");
+    let token = project["token"].as_str().unwrap().to_owned();
+    let (_, vpc) = request(
+        "POST",
+        &format!("{}/v1/vpcs", a.url),
+        admin,
+        Some(json!({"project_id": project["id"], "cidr": "10.0.0.0/16"})),
+    );
+    let (status, subnet) = request(
+        "POST",
+        &format!("{}/v1/subnets", a.url),
+        admin,
+        Some(json!({"vpc_id": vpc["id"], "cidr": "10.0.1.0/24"})),
+    );
+    assert_eq!(status, 201, "{subnet}");
+    let subnet = subnet["id"].clone();
     let (status, lb) = request(
         "POST",
         &format!("{}/v1/loadbalancers", a.url),
@@ -161,6 +182,35 @@ fn a_failover_standby_shows_the_holders_listener_state_and_counters() {
     );
     assert_eq!(lb_view["operating_status"]["state"], "active", "{lb_view}");
     assert_eq!(lb_view["status"], "RUNNING", "{lb_view}");
+
+    // Octavia on the standby says the same: the listener ONLINE.
+    let keystone = ureq::post(&format!("{}/v3/auth/tokens", standby.url))
+        .send_json(json!({"auth": {"identity": {
+            "methods": ["application_credential"],
+            "application_credential": {
+                "id": project["access_key_id"],
+                "secret": project["access_key_secret"],
+            },
+        }}}))
+        .expect("a Keystone token");
+    let os_token = keystone.header("x-subject-token").unwrap().to_owned();
+    let octavia: Value = ureq::get(&format!(
+        "{}/v2.0/lbaas/listeners/{listener_id}",
+        standby.url
+    ))
+    .set("X-Auth-Token", &os_token)
+    .call()
+    .expect("Octavia's listener")
+    .into_json()
+    .unwrap();
+    assert_eq!(
+        (
+            &octavia["listener"]["operating_status"],
+            &octavia["listener"]["provisioning_status"]
+        ),
+        (&json!("ONLINE"), &json!("ACTIVE")),
+        "{octavia}"
+    );
 
     // What the standby answers other nodes is its own data plane's only:
     // the holder's listener is not passed on.
