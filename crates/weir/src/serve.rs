@@ -177,16 +177,23 @@ async fn run(
         takeover,
     };
     let leave = crate::cluster::spawn(cluster, gate).await?;
-    if served_dp.is_none() {
-        // No data plane here: show the live state of the nodes that
-        // have one (docs/HA.md).
-        crate::cluster::remote::spawn(
-            control.clone(),
-            store.clone(),
-            weir_control::cluster_token(&secrets_key),
-            cluster_settings.node_timeout_ms,
-        );
-    }
+    // Show the live state of the nodes with a data plane: on a node
+    // without one, all of it; on one with its own, what it does not
+    // serve (docs/HA.md).
+    let asker = match &served_dp {
+        None => crate::cluster::remote::Asker::ApiNode,
+        Some(dp) => crate::cluster::remote::Asker::DataNode {
+            id: crate::cluster::node_id(&config.data_dir)?,
+            dataplane: dp.clone(),
+        },
+    };
+    crate::cluster::remote::spawn(
+        control.clone(),
+        store.clone(),
+        weir_control::cluster_token(&secrets_key),
+        cluster_settings.node_timeout_ms,
+        asker,
+    );
     // The API is bound, the data plane follows the topology and the node
     // is registered: a service manager may count on it now.
     crate::notify::ready();

@@ -367,14 +367,7 @@ pub(super) async fn update_listener(
         client_ca_ref: req.client_ca_ref,
         client_crl_ref: req.client_crl_ref,
     };
-    let client_auth = if client_auth.is_empty() {
-        None
-    } else {
-        let current = c.get_listener(&p, &ListenerId::new(id.clone())).await?;
-        client_auth.merge(&current.client_auth)?
-    };
     let update = ListenerUpdate {
-        client_auth,
         acl,
         name: req.name,
         group_pool_id: req.group_pool_id,
@@ -397,10 +390,19 @@ pub(super) async fn update_listener(
         redirect_https_port: req.redirect_https_port,
         ..ListenerUpdate::default()
     };
+    // The client-authentication fields merge over the listener's inside
+    // the writer's transaction, so a concurrent change of the others is
+    // not lost.
     let listener = c
-        .update_listener(&p, ListenerId::new(id), update)
+        .update_listener_with(&p, ListenerId::new(id), move |current| {
+            Ok::<_, weir_core::Error>(ListenerUpdate {
+                client_auth: client_auth.merge(&current.client_auth)?,
+                ..update
+            })
+        })
         .await
-        .map_err(|e| super::client_auth::native_field(e, ca_by_ref))?;
+        .map_err(|e| super::client_auth::native_field(e, ca_by_ref))?
+        .map_err(|e| super::client_auth::native_field(e.into(), ca_by_ref))?;
     ok(listener_view(&c, &listener))
 }
 

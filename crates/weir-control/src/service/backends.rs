@@ -199,6 +199,25 @@ impl Control {
         id: PoolId,
         update: PoolUpdate,
     ) -> ControlResult<Pool> {
+        let merged = self
+            .update_pool_with(principal, id, move |_| {
+                Ok::<_, std::convert::Infallible>(update)
+            })
+            .await?;
+        Ok(merged.unwrap_or_else(|never| match never {}))
+    }
+
+    /// A dialect's read-merge-write of a pool (a health monitor's fields
+    /// merged into the check it has): `merge` makes the update from the
+    /// pool as the writer's transaction reads it, so a concurrent update
+    /// is never overwritten with what was read before. `merge`'s own
+    /// error (the caller's dialect's) writes nothing.
+    pub async fn update_pool_with<E: Send + 'static>(
+        &self,
+        principal: &Principal,
+        id: PoolId,
+        merge: impl FnOnce(&Pool) -> Result<PoolUpdate, E> + Send + 'static,
+    ) -> ControlResult<Result<Pool, E>> {
         let principal = principal.clone();
         let capabilities = self.settings.capabilities;
         let limits = self.settings.limits;
@@ -206,7 +225,10 @@ impl Control {
         command!(self.writer, principal, |tx| {
             let current = tx.pool(&id).await?;
             let current = principal.check(current, ResourceKind::Pool, id.as_str())?;
-            let mut update = update.clone();
+            let mut update = match merge(&current) {
+                Ok(update) => update,
+                Err(e) => return Ok(Err(e)),
+            };
             if update.upstream_tls.is_some() && current.protocol.is_none() {
                 // A listener's own pool speaks what its listener does.
                 if let Some(listener) = &current.listener_id {
@@ -233,7 +255,7 @@ impl Control {
             if next != current {
                 tx.update_pool(&next).await?;
             }
-            Ok(next)
+            Ok(Ok(next))
         })
     }
 

@@ -554,11 +554,34 @@ impl Control {
         id: ListenerId,
         update: ListenerUpdate,
     ) -> ControlResult<Listener> {
+        let merged = self
+            .update_listener_with(principal, id, move |_| {
+                Ok::<_, std::convert::Infallible>(update)
+            })
+            .await?;
+        Ok(merged.unwrap_or_else(|never| match never {}))
+    }
+
+    /// A dialect's read-merge-write of a listener: `merge` makes the
+    /// update from the listener as the writer's transaction reads it, so
+    /// a field it merges (a certificate list, client authentication)
+    /// never overwrites a concurrent update with what it read before.
+    /// `merge`'s own error (the caller's dialect's) writes nothing.
+    pub async fn update_listener_with<E: Send + 'static>(
+        &self,
+        principal: &Principal,
+        id: ListenerId,
+        merge: impl FnOnce(&Listener) -> Result<ListenerUpdate, E> + Send + 'static,
+    ) -> ControlResult<Result<Listener, E>> {
         let principal = principal.clone();
         let secrets = self.secrets.get();
         let listener = command!(self.writer, principal, |tx| {
             let found = tx.listener(&id).await?;
             let current = principal.check(found, ResourceKind::Listener, id.as_str())?;
+            let update = match merge(&current) {
+                Ok(update) => update,
+                Err(e) => return Ok(Err(e)),
+            };
             let lb = tx.load_balancer(&current.lb_id).await?;
             let lb = principal.check(lb, ResourceKind::LoadBalancer, current.lb_id.as_str())?;
             let next = loadbalancer::plan_listener_update(&lb, &current, &update, now())?;
@@ -584,9 +607,11 @@ impl Control {
             if next != current {
                 tx.update_listener(&next).await?;
             }
-            Ok(next)
+            Ok(Ok(next))
         })?;
-        self.settle().await;
+        if listener.is_ok() {
+            self.settle().await;
+        }
         Ok(listener)
     }
 

@@ -25,7 +25,7 @@ use weir_core::pool::{plan_pool_update, PoolUpdate};
 use weir_core::quota::QuotaResource;
 use weir_core::register::{self, BackendSpec, IgnoredBackend, RegisterPolicy, RegisterSnapshot};
 use weir_core::settings::Settings;
-use weir_core::status::{BackendLive, ListenerLive};
+use weir_core::status::ListenerLive;
 use weir_core::topology::Topology;
 use weir_core::{Error, ResourceKind, Timestamp};
 use weir_store::{
@@ -69,6 +69,7 @@ mod cluster_live;
 mod flavors;
 mod keymgr;
 mod l7;
+mod live;
 mod loadbalancers;
 mod networks;
 mod nodes;
@@ -243,6 +244,10 @@ pub struct Control {
     key_cache: Arc<CredentialCache<AccessKey>>,
     topology: watch::Receiver<Arc<Topology>>,
     live: Arc<OnceLock<Arc<dyn LiveView>>>,
+    /// On a node with a data plane, the live state read from the other
+    /// nodes: shown for what its own data plane does not serve (a
+    /// `failover` standby's listeners).
+    peer_live: Arc<OnceLock<Arc<dyn LiveView>>>,
     /// The cluster loop's metrics, once it runs.
     cluster_metrics: Arc<OnceLock<Arc<dyn crate::ClusterMetrics>>>,
     writer: Writer,
@@ -310,6 +315,7 @@ impl Control {
             key_cache: Arc::default(),
             topology,
             live: Arc::default(),
+            peer_live: Arc::default(),
             cluster_metrics: Arc::default(),
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
@@ -366,52 +372,6 @@ impl Control {
     /// The data plane's topology, kept current from the change log.
     pub fn topology(&self) -> watch::Receiver<Arc<Topology>> {
         self.topology.clone()
-    }
-
-    /// Connects the data plane's live view (once, at startup).
-    pub fn set_live_view(&self, view: Arc<dyn LiveView>) {
-        if let Some(events) = view.transitions() {
-            crate::watch::follow_live(&self.watch_hub, self.store.clone(), events);
-        }
-        let _ = self.live.set(view);
-    }
-
-    /// Connects the cluster loop's metrics (once, at startup).
-    pub fn set_cluster_metrics(&self, metrics: Arc<dyn crate::ClusterMetrics>) {
-        let _ = self.cluster_metrics.set(metrics);
-    }
-
-    /// Whether a data plane reports its live state (so "not in the live
-    /// view" means "not applied yet").
-    pub fn has_live_view(&self) -> bool {
-        self.live.get().is_some()
-    }
-
-    /// The data plane's view of a backend, when a data plane runs.
-    pub fn backend_live(&self, id: &BackendId) -> Option<BackendLive> {
-        self.live.get().and_then(|v| v.backend(id))
-    }
-
-    /// The data plane's view of a listener, when a data plane runs:
-    /// `Pending` while an enabled listener is missing from it and it has
-    /// not yet applied the store's latest revision. Once it has caught up,
-    /// a missing listener is one it does not serve (its load balancer is
-    /// stopped): no live state.
-    pub fn listener_live(&self, listener: &Listener) -> Option<ListenerLive> {
-        let live = self.live.get()?;
-        live.listener(&listener.id).or_else(|| {
-            let behind = *live.applied().borrow() < *self.writer.revision().borrow();
-            (listener.enabled && behind).then_some(ListenerLive::Pending)
-        })
-    }
-
-    /// A listener's traffic counters; zero when no data plane serves it
-    /// (stopped, or not applied yet: nothing has flowed).
-    pub fn listener_stats(&self, listener: &Listener) -> weir_core::status::ListenerStats {
-        self.live
-            .get()
-            .and_then(|live| live.listener_stats(&listener.id))
-            .unwrap_or_default()
     }
 
     /// Prometheus text: control-plane gauges, then the data plane's.

@@ -477,8 +477,9 @@ pub(super) async fn update_listener(
     req.unhonoured.refuse()?;
     let c = &d.control;
     let id = ListenerId::new(param(&p, "listener_id"));
-    let current = c.get_listener(&ctx.principal, &id).await.map_err(fail)?;
-    let tls = req.unhonoured.tls.change(ctx.flavor, &headers, &current)?;
+    // Read first so a listener of another project is 404 before the
+    // body's own errors, as ever; the merge itself reads it again below.
+    c.get_listener(&ctx.principal, &id).await.map_err(fail)?;
     let forwarded_headers = insert_headers(req.insert_headers.as_ref())?;
     let [client, connect, member, inspect] = listener_timeouts([
         req.timeout_client_data,
@@ -504,34 +505,41 @@ pub(super) async fn update_listener(
             )));
         }
     }
+    let base = ListenerUpdate {
+        name: req.name,
+        description: req.description,
+        enabled: req.admin_state_up,
+        max_connections: req.connection_limit.map(connection_limit).transpose()?,
+        group_pool_id: req.default_pool_id,
+        forwarded_headers,
+        idle_timeout_ms: client,
+        connect_timeout_ms: connect,
+        backend_timeout_ms: member,
+        inspect_timeout_ms: inspect,
+        allowed_cidrs: cidrs,
+        tags: tags_field("", &req.tags)?,
+        ..ListenerUpdate::default()
+    };
+    // The TLS fields merge into what the listener has (the default
+    // certificate with the SNI list, client authentication's three
+    // fields): inside the writer's transaction, so a concurrent update's
+    // are never lost between the read and the write.
+    let (tls, flavor) = (req.unhonoured.tls, ctx.flavor);
     let l = c
-        .update_listener(
-            &ctx.principal,
-            id,
-            ListenerUpdate {
-                name: req.name,
-                description: req.description,
-                enabled: req.admin_state_up,
-                max_connections: req.connection_limit.map(connection_limit).transpose()?,
-                group_pool_id: req.default_pool_id,
-                forwarded_headers,
-                idle_timeout_ms: client,
-                connect_timeout_ms: connect,
-                backend_timeout_ms: member,
-                inspect_timeout_ms: inspect,
-                allowed_cidrs: cidrs,
-                tags: tags_field("", &req.tags)?,
+        .update_listener_with(&ctx.principal, id, move |current| {
+            let tls = tls.change(flavor, &headers, current)?;
+            Ok::<_, LbaasError>(ListenerUpdate {
                 certificate_ids: tls.certificate_ids,
                 tls_refs: tls.refs,
                 tls_versions: tls.versions,
                 tls_ciphers: tls.ciphers,
                 alpn_protocols: tls.alpn,
                 client_auth: tls.client_auth,
-                ..ListenerUpdate::default()
-            },
-        )
+                ..base
+            })
+        })
         .await
-        .map_err(fail)?;
+        .map_err(fail)??;
     let running = lb_running(c, &ctx.principal, &l).await?;
     let l7 = l7_refs(c, &ctx.principal, &l.id).await?;
     ok(json!({"listener": listener_view(c, &l, running, l7)}))

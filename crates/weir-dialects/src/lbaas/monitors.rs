@@ -282,28 +282,36 @@ pub(super) async fn create_monitor(
     let (pool, _, _) = pool_full(c, &ctx.principal, &PoolId::new(pool_id.as_str())).await?;
     req.refuse_unhonoured(&pool.project_id)?;
     if pool.health_check.is_some() {
-        return Err(LbaasError::new(
-            StatusCode::CONFLICT,
-            codes::CONFLICT,
-            format!("Pool {pool_id} already has a health monitor"),
-        ));
+        return Err(already_monitored(&pool_id));
     }
     let spec = monitor_spec(&req, None)?;
+    let update = PoolUpdate {
+        health_check: Some(Some(spec)),
+        monitor_name: Some(req.name.unwrap_or_default()),
+        monitor_enabled: Some(req.admin_state_up.unwrap_or(true)),
+        monitor_tags: Some(tags_field("", &req.tags)?.unwrap_or_default()),
+        ..PoolUpdate::default()
+    };
+    // Checked again inside the writer's transaction: of two creates at
+    // once, one is a conflict rather than overwriting the other.
     let pool = c
-        .update_pool(
-            &ctx.principal,
-            pool.id,
-            PoolUpdate {
-                health_check: Some(Some(spec)),
-                monitor_name: Some(req.name.unwrap_or_default()),
-                monitor_enabled: Some(req.admin_state_up.unwrap_or(true)),
-                monitor_tags: Some(tags_field("", &req.tags)?.unwrap_or_default()),
-                ..PoolUpdate::default()
-            },
-        )
+        .update_pool_with(&ctx.principal, pool.id, move |current| {
+            if current.health_check.is_some() {
+                return Err(already_monitored(&pool_id));
+            }
+            Ok(update)
+        })
         .await
-        .map_err(fail)?;
+        .map_err(fail)??;
     created(json!({"healthmonitor": monitor_view(&pool, ctx.flavor)}))
+}
+
+fn already_monitored(pool_id: &str) -> LbaasError {
+    LbaasError::new(
+        StatusCode::CONFLICT,
+        codes::CONFLICT,
+        format!("Pool {pool_id} already has a health monitor"),
+    )
 }
 
 pub(super) async fn monitored_pool(
@@ -347,21 +355,31 @@ pub(super) async fn update_monitor(
             "Invalid input for field/attribute pool_id or type: they cannot be changed on a health monitor.",
         ));
     }
-    let spec = monitor_spec(&req, pool.health_check.as_ref())?;
+    // Checked against the check the pool has now, so a bad value is
+    // refused before the write as ever...
+    monitor_spec(&req, pool.health_check.as_ref())?;
+    let tags = tags_field("", &req.tags)?;
+    let id = param(&p, "monitor_id").to_owned();
+    // ...and merged into it inside the writer's transaction, so two
+    // updates of different fields at once both stay, and a monitor
+    // deleted meanwhile is not brought back.
     let pool = c
-        .update_pool(
-            &ctx.principal,
-            pool.id,
-            PoolUpdate {
-                health_check: Some(Some(spec)),
+        .update_pool_with(&ctx.principal, pool.id, move |current| {
+            let Some(check) = current.health_check.as_ref() else {
+                return Err(LbaasError::not_found(format!(
+                    "Health Monitor {id} could not be found."
+                )));
+            };
+            Ok(PoolUpdate {
+                health_check: Some(Some(monitor_spec(&req, Some(check))?)),
                 monitor_name: req.name,
                 monitor_enabled: req.admin_state_up,
-                monitor_tags: tags_field("", &req.tags)?,
+                monitor_tags: tags,
                 ..PoolUpdate::default()
-            },
-        )
+            })
+        })
         .await
-        .map_err(fail)?;
+        .map_err(fail)??;
     ok(json!({"healthmonitor": monitor_view(&pool, ctx.flavor)}))
 }
 

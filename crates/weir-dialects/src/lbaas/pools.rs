@@ -187,6 +187,11 @@ impl PoolBody {
         headers: &HeaderMap,
         current: Option<&UpstreamTls>,
     ) -> Result<Option<Option<UpstreamTls>>, LbaasError> {
+        self.tls_body().apply(flavor, headers, current)
+    }
+
+    /// The body's TLS fields on their own, to merge later.
+    fn tls_body(&self) -> PoolTlsBody {
         PoolTlsBody {
             tls_enabled: self.tls_enabled,
             tls_container_ref: self.tls_container_ref.clone(),
@@ -196,7 +201,6 @@ impl PoolBody {
             tls_ciphers: self.tls_ciphers.clone(),
             alpn_protocols: self.alpn_protocols.clone(),
         }
-        .apply(flavor, headers, current)
     }
 }
 
@@ -408,32 +412,37 @@ pub(super) async fn update_pool(
     let id = PoolId::new(param(&p, "pool_id"));
     let (current, _, _) = group_full(c, &ctx.principal, &id).await?;
     req.check_owner(&current.project_id)?;
-    let upstream_tls = req.upstream_tls(ctx.flavor, &headers, current.upstream_tls.as_ref())?;
-    c.update_pool(
-        &ctx.principal,
-        id.clone(),
-        PoolUpdate {
-            name: req.name,
-            description: req.description,
-            enabled: req.admin_state_up,
-            persistence: req
-                .session_persistence
-                .as_ref()
-                .map(|sp| persistence(sp.as_ref()))
-                .transpose()?,
-            scheduler: req
-                .lb_algorithm
-                .as_deref()
-                .map(algorithm)
-                .transpose()?
-                .map(|s| Some(s.to_owned())),
-            tags: tags_field("", &req.tags)?,
-            upstream_tls,
-            ..PoolUpdate::default()
-        },
-    )
+    // Refused before the write as ever; merged into the pool's
+    // re-encryption again inside the writer's transaction, so a
+    // concurrent update's TLS fields are not lost.
+    req.upstream_tls(ctx.flavor, &headers, current.upstream_tls.as_ref())?;
+    let (tls, flavor) = (req.tls_body(), ctx.flavor);
+    let base = PoolUpdate {
+        name: req.name,
+        description: req.description,
+        enabled: req.admin_state_up,
+        persistence: req
+            .session_persistence
+            .as_ref()
+            .map(|sp| persistence(sp.as_ref()))
+            .transpose()?,
+        scheduler: req
+            .lb_algorithm
+            .as_deref()
+            .map(algorithm)
+            .transpose()?
+            .map(|s| Some(s.to_owned())),
+        tags: tags_field("", &req.tags)?,
+        ..PoolUpdate::default()
+    };
+    c.update_pool_with(&ctx.principal, id.clone(), move |current| {
+        Ok::<_, LbaasError>(PoolUpdate {
+            upstream_tls: tls.apply(flavor, &headers, current.upstream_tls.as_ref())?,
+            ..base
+        })
+    })
     .await
-    .map_err(fail)?;
+    .map_err(fail)??;
     let (pool, listeners, members) = pool_full(c, &ctx.principal, &id).await?;
     ok(json!({"pool": pool_view(c, &pool, &listeners, &members)}))
 }

@@ -172,15 +172,21 @@ pub(super) async fn bind(call: &Call) -> ActionResult {
             "only an HTTPS VServer takes a certificate",
         ));
     }
-    if l.certificate_ids.iter().any(|c| c.as_str() == ssl) {
-        return Err(UcError::new(
-            codes::CONFLICT,
-            format!("SSL {ssl} is already bound to VServer {}", l.id),
-        ));
-    }
-    let mut ids: Vec<String> = l.certificate_ids.iter().map(ToString::to_string).collect();
-    ids.push(ssl);
-    set_certificates(call, l.id, ids).await
+    // The list is changed as the writer's transaction reads it, so two
+    // binds (or a bind and an unbind) at once both take effect.
+    let vserver_id = l.id.clone();
+    set_certificates(call, l.id, move |current| {
+        if current.contains(&ssl) {
+            return Err(UcError::new(
+                codes::CONFLICT,
+                format!("SSL {ssl} is already bound to VServer {}", vserver_id),
+            ));
+        }
+        let mut ids = current.to_vec();
+        ids.push(ssl);
+        Ok(ids)
+    })
+    .await
 }
 
 /// `UnbindSSL`: the VServer stops serving the certificate; without any
@@ -188,35 +194,42 @@ pub(super) async fn bind(call: &Call) -> ActionResult {
 pub(super) async fn unbind(call: &Call) -> ActionResult {
     let ssl = call.params.req("SSLId")?.to_owned();
     let l = vserver(call).await?;
-    if !l.certificate_ids.iter().any(|c| c.as_str() == ssl) {
-        return Err(UcError::new(
-            codes::RESOURCE_NOT_FOUND,
-            format!("SSL {ssl} is not bound to VServer {}", l.id),
-        ));
-    }
-    let ids = l
-        .certificate_ids
-        .iter()
-        .map(ToString::to_string)
-        .filter(|c| *c != ssl)
-        .collect();
-    set_certificates(call, l.id, ids).await
+    let vserver_id = l.id.clone();
+    set_certificates(call, l.id, move |current| {
+        if !current.contains(&ssl) {
+            return Err(UcError::new(
+                codes::RESOURCE_NOT_FOUND,
+                format!("SSL {ssl} is not bound to VServer {}", vserver_id),
+            ));
+        }
+        Ok(current.iter().filter(|c| **c != ssl).cloned().collect())
+    })
+    .await
 }
 
-async fn set_certificates(call: &Call, id: ListenerId, ids: Vec<String>) -> ActionResult {
+/// Sets a VServer's certificates to what `change` makes of the ones it
+/// has, inside the writer's transaction.
+async fn set_certificates(
+    call: &Call,
+    id: ListenerId,
+    change: impl FnOnce(&[String]) -> Result<Vec<String>, UcError> + Send + 'static,
+) -> ActionResult {
     call.dialects
         .control
-        .update_listener(
-            &call.principal,
-            id,
-            ListenerUpdate {
-                certificate_ids: Some(ids),
+        .update_listener_with(&call.principal, id, move |current| {
+            let ids: Vec<String> = current
+                .certificate_ids
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            Ok(ListenerUpdate {
+                certificate_ids: Some(change(&ids)?),
                 certificates_later: true,
                 ..ListenerUpdate::default()
-            },
-        )
+            })
+        })
         .await
-        .map_err(fail)?;
+        .map_err(fail)??;
     Ok(json!({}))
 }
 

@@ -9,7 +9,10 @@
 //! data plane's live state and publishes the VIPs that serve. On a
 //! shutdown it withdraws everything, waits a round (0.5 to 1 s) for the
 //! routers to move new connections away, and takes the addresses off; on a handover
-//! to a successor (`--takeover`) it leaves both to the successor.
+//! to a successor (`--takeover`, at the successor's READY) it stops and
+//! leaves both to the successor. Killed, it leaves the addresses to the
+//! guard (`super::guard`), which takes them off at once, so BIRD's direct
+//! routes go with them.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -66,6 +69,12 @@ pub async fn run(
                     let departure = *leave.borrow();
                     if departure == Some(Departure::Stop) {
                         withdraw_all(&mut announcer, &on_interface, announced.as_ref(), &metrics, every).await;
+                    } else {
+                        // The successor refreshes and announces the same
+                        // VIPs: the guard must leave them when this
+                        // process ends.
+                        announcer.addresses.hand_over();
+                        tracing::info!(vips = on_interface.len(), "handed the anycast VIPs over to the successor");
                     }
                     let _ = done.send(());
                     return;

@@ -1,13 +1,17 @@
-//! The VIP guard of a `failover` node: a child process (`weir` run again
-//! with the hidden first argument [`ARG`]) that takes the node's VIP
-//! addresses off its interface when the node's process dies without doing
-//! so itself (`kill -9`, a crash).
+//! The VIP guard of a `failover` or `anycast` node: a child process
+//! (`weir` run again with the hidden first argument [`ARG`]) that takes
+//! the node's VIP addresses off its interface when the node's process
+//! dies without doing so itself (`kill -9`, a crash). One guard serves
+//! both regimes of a node (they share the interface, and a VIP passing
+//! from one regime's loop to the other's stays on).
 //!
 //! Why a process: a killed process runs no code, and the kernel keeps an
 //! address until its valid lifetime runs out, whole seconds at least; the
 //! node taking the VIP over must wait until nobody answers ARP for it, so
 //! a dead owner's address used to set the failover gap (1.2 s at
-//! `node_timeout_ms = 600`). The guard is told over a pipe, its standard
+//! `node_timeout_ms = 600`); an `anycast` node's address is what BIRD's
+//! `direct` route lives by, so a dead node kept its share of the routers'
+//! new connections, refused, until the lifetime ran out. The guard is told over a pipe, its standard
 //! input, which VIPs the node is about to put on (`+vip`) and has taken
 //! off (`-vip`); the node holds the pipe's only write end, so the kernel
 //! closes it when the node dies, however it dies, and the guard reads
@@ -79,6 +83,9 @@ struct Inner {
     pipe: Option<ChildStdin>,
     /// What the guard was told is on, so a renewal tells it nothing new.
     on: BTreeSet<IpAddr>,
+    /// Handed over to a successor: what this process puts on from now on
+    /// (a loop's last round) is the successor's too, never the guard's.
+    handed_over: bool,
 }
 
 impl Guard {
@@ -98,6 +105,7 @@ impl Guard {
             inner: Mutex::new(Inner {
                 pipe: child.stdin,
                 on: BTreeSet::new(),
+                handed_over: false,
             }),
         })
     }
@@ -105,7 +113,7 @@ impl Guard {
     /// Before `vip` goes on the interface.
     pub fn on(&self, vip: IpAddr) {
         let mut inner = self.lock();
-        if inner.on.insert(vip) {
+        if !inner.handed_over && inner.on.insert(vip) {
             inner.tell(Told::On(vip));
         }
     }
@@ -123,7 +131,10 @@ impl Guard {
     pub fn hand_over(&self) {
         let mut inner = self.lock();
         inner.on.clear();
-        inner.tell(Told::HandOver);
+        if !inner.handed_over {
+            inner.handed_over = true;
+            inner.tell(Told::HandOver);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -231,6 +242,31 @@ mod tests {
         for bad in ["", "+", "*198.18.0.1", "+not-an-ip", "==", "+198.18.0.1 x"] {
             assert_eq!(Told::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn after_a_hand_over_nothing_is_the_guards_again() {
+        // No child: what the node would tell is what it keeps.
+        let guard = Guard {
+            inner: Mutex::new(Inner {
+                pipe: None,
+                on: BTreeSet::new(),
+                handed_over: false,
+            }),
+        };
+        let (a, b) = (
+            "198.18.1.100".parse().unwrap(),
+            "198.18.1.101".parse().unwrap(),
+        );
+        guard.on(a);
+        assert!(guard.lock().on.contains(&a));
+        guard.hand_over();
+        // A loop's last round (the other regime's, say) puts an address
+        // on again: the successor's, never the guard's to remove.
+        guard.on(b);
+        guard.on(a);
+        assert!(guard.lock().on.is_empty());
+        assert!(guard.lock().handed_over);
     }
 
     #[test]

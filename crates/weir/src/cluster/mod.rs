@@ -3,8 +3,8 @@
 //! in `failover` mode the VIP leases it holds (`leases`) and the
 //! addresses it puts on its interface (`vip`); in `anycast` mode the VIPs
 //! it announces through BIRD (`anycast`, `bird`); the cluster's metrics
-//! (`metrics`); the `failover` node's guard process that takes its VIPs
-//! off should it die (`guard`). `serve` calls [`gate`] before the data
+//! (`metrics`); the guard process that takes a node's VIPs off should it
+//! die (`guard`). `serve` calls [`gate`] before the data
 //! plane starts and [`spawn`] once the API is bound.
 
 use std::net::IpAddr;
@@ -395,21 +395,27 @@ enum Leaving {
 }
 
 impl Leave {
-    /// What to do once a `--takeover` successor serves: a `failover`
-    /// node hands its VIPs over then (the successor renews their leases
-    /// and keeps the addresses), not at the end of its drain, so nothing
-    /// of this process (its lease loop, its guard) touches them again.
+    /// What to do once a `--takeover` successor serves: the node hands
+    /// its VIPs over then (a `failover` successor renews their leases and
+    /// keeps the addresses, an `anycast` one refreshes and announces
+    /// them), not at the end of its drain, so nothing of this process
+    /// (its loops, its guard) touches them again.
     pub fn successor_ready(&self) -> Box<dyn Fn() + Send> {
-        let failover = self.0.iter().find_map(|l| match l {
-            Leaving::Failover(tell, _) => Some(tell.clone()),
-            Leaving::Anycast(..) => None,
-        });
-        match failover {
-            Some(tell) => Box::new(move || {
+        // Both regimes: the guard they share must hear of the hand-over
+        // before this process can die in its drain, and an `anycast`
+        // loop stops refreshing what the successor's now refreshes.
+        let tells: Vec<_> = self
+            .0
+            .iter()
+            .map(|l| match l {
+                Leaving::Failover(tell, _) | Leaving::Anycast(tell, _) => tell.clone(),
+            })
+            .collect();
+        Box::new(move || {
+            for tell in &tells {
                 let _ = tell.send(Some(Departure::HandOver));
-            }),
-            None => Box::new(|| {}),
-        }
+            }
+        })
     }
 
     /// `failover` on a stop: takes the VIPs off the interface and
@@ -476,14 +482,25 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
     // One loop heartbeats: the lease loop when it runs (its round is a
     // heartbeat), else the anycast loop, else a bare heartbeat loop.
     let lease_loop = gate.held.is_some();
+    // One guard for the interface, whichever regimes put VIPs on it: a
+    // killed node's addresses (and with them an `anycast` node's BIRD
+    // routes) go at once, not when their kernel lifetime runs out.
+    let guard = match &ctx.config.vip_interface {
+        Some(name) => Some(Arc::new(guard::Guard::start(name)?)),
+        None => None,
+    };
     if let (true, Some(bird), Some(interface), Some(dataplane)) = (
         ctx.settings.vip_modes.contains(VipMode::Anycast),
         ctx.config.bird.clone(),
         ctx.config.vip_interface.clone(),
         ctx.dataplane.clone(),
     ) {
+        let mut addresses = vip::Addresses::open(&interface, lifetime_secs).await?;
+        if let Some(guard) = &guard {
+            addresses = addresses.guarded(guard.clone());
+        }
         let announcer = anycast::Announcer {
-            addresses: vip::Addresses::open(&interface, lifetime_secs).await?,
+            addresses,
             bird: bird::Bird::new(bird.socket, bird.include, interface),
             dataplane,
             beats: !lease_loop,
@@ -510,15 +527,15 @@ pub async fn spawn(ctx: Context, gate: Gate) -> Result<Leave, String> {
         None => {}
         Some(held) => {
             let interface = ctx.config.vip_interface.clone();
-            let addresses = match interface {
+            let addresses = match (interface, &guard) {
                 // Whole seconds (the kernel's unit), at most the hold, so
                 // a crashed node's address goes about when its lease does.
-                Some(name) => Some(
+                (Some(name), Some(guard)) => Some(
                     vip::Addresses::open(&name, lifetime_secs)
                         .await?
-                        .guarded(guard::Guard::start(&name)?),
+                        .guarded(guard.clone()),
                 ),
-                None => None,
+                _ => None,
             };
             let (tell, leave) = watch::channel(None);
             let (done, finished) = tokio::sync::oneshot::channel();

@@ -1,18 +1,25 @@
-//! A node without a data plane shows the live state of the nodes that
-//! have one (issue 17): every round it asks each up node with a data
-//! plane (at most [`MAX_NODES`], by id) for `GET /v1/cluster/live` at its
-//! registered API address, with the cluster token, a bounded time and a
-//! bounded body, and merges the answers into the `LiveView` its API
-//! reads. Installed only once a node has answered, so a node alone (or
-//! whose peers all fail) shows what it showed before: no live state.
+//! The live state of other nodes (issue 17), read from their
+//! `GET /v1/cluster/live` at their registered API addresses with the
+//! cluster token, a bounded time and a bounded body (at most
+//! [`MAX_NODES`] up nodes with a data plane, by id, never this node):
+//!
+//! - a node without a data plane shows nothing else: the merge is its
+//!   whole `LiveView`, installed once a node has answered, so a node
+//!   alone (or whose peers all fail) shows what it showed before: no live
+//!   state. Its applied revision reads as caught up, so the view never
+//!   holds a write back (the peers follow the registry by themselves);
+//! - a node with a data plane shows its own state first, and the merge
+//!   only for the listeners (and backends) its data plane does not serve
+//!   (a `failover` standby's): it asks only while the topology has such a
+//!   listener, and `Control::live_snapshot` never includes the merge, so
+//!   no node passes another's state on and no two ask each other in a
+//!   circle.
 //!
 //! Merging: a listener is `active` if it is on any node (in `failover`
 //! mode only the VIP's holder serves it), else the first node's state;
 //! its counters are summed over the nodes. A backend's state is the
 //! first node's by id: each node checks every backend from itself
 //! (standbys too), so the answers differ only where the network does.
-//! The view never holds a write back: its applied revision reads as
-//! caught up, since the peers' own follow the registry by themselves.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -220,37 +227,102 @@ fn fetch(addr: SocketAddr, token: &str) -> Result<Snapshot, String> {
     serde_json::from_reader(reader).map_err(|e| e.to_string())
 }
 
+/// Who asks, and what it does with the answers.
+pub enum Asker {
+    /// A node without a data plane: the merge is its whole live view.
+    ApiNode,
+    /// A node with one (`id`): the merge fills in what its data plane
+    /// does not serve.
+    DataNode {
+        id: String,
+        dataplane: weir_dataplane::DataPlane,
+    },
+}
+
+impl Asker {
+    /// Whether this round needs the peers: always for an API node; for a
+    /// data node only while a listener of the topology (the running load
+    /// balancers') is not on its own data plane.
+    fn needs_peers(&self, control: &Control) -> bool {
+        match self {
+            Asker::ApiNode => true,
+            Asker::DataNode { dataplane, .. } => control
+                .topology()
+                .borrow()
+                .listeners
+                .keys()
+                .any(|id| dataplane.listener_live(id).is_none()),
+        }
+    }
+
+    /// This node's id when it has a data plane (and so a row that
+    /// `peers` must leave out).
+    fn own_id(&self) -> Option<&str> {
+        match self {
+            Asker::ApiNode => None,
+            Asker::DataNode { id, .. } => Some(id),
+        }
+    }
+}
+
+/// The up nodes with a data plane other than `own`, by id, at most
+/// [`MAX_NODES`].
+fn peers(
+    cluster: weir_store::ClusterView,
+    own: Option<&str>,
+    node_timeout_ms: u64,
+) -> Vec<NodeRecord> {
+    let mut up: Vec<NodeRecord> = cluster
+        .nodes
+        .into_iter()
+        .filter(|n| {
+            n.holds_vips
+                && own != Some(n.id.as_str())
+                && node_state(
+                    cluster.now_ms.saturating_sub(n.heartbeat_ms),
+                    node_timeout_ms,
+                ) == NodeState::Up
+        })
+        .collect();
+    up.sort_by(|a, b| a.id.cmp(&b.id));
+    up.truncate(MAX_NODES);
+    up
+}
+
 /// Starts asking the peers, every sixth of the node timeout but at most
 /// once a second (each answer names every listener and backend, so a
-/// large registry's is not small); installs the view in `control` once
-/// one has answered.
-pub fn spawn(control: Control, store: Arc<dyn Store>, token: String, node_timeout_ms: u64) {
+/// large registry's is not small). An API node's view is installed in
+/// `control` once one has answered; a data node's at once, as the
+/// fallback of its own.
+pub fn spawn(
+    control: Control,
+    store: Arc<dyn Store>,
+    token: String,
+    node_timeout_ms: u64,
+    asker: Asker,
+) {
     let every = Duration::from_millis((node_timeout_ms / 6).max(1000));
     let view = Arc::new(RemoteLive {
         merged: Mutex::default(),
         applied: watch::Sender::new(u64::MAX),
     });
+    let mut installed = false;
+    if let Asker::DataNode { .. } = asker {
+        control.set_peer_live_view(view.clone());
+        installed = true;
+    }
     tokio::spawn(async move {
-        let mut installed = false;
         let mut failing = false;
         loop {
+            if !asker.needs_peers(&control) {
+                // Everything is served here: nothing to ask, and nothing
+                // of an earlier round to show.
+                *lock(&view.merged) = Merged::default();
+                tokio::time::sleep(every).await;
+                continue;
+            }
             let peers = match store.cluster().view().await {
-                Ok(cluster) => {
-                    let mut up: Vec<NodeRecord> = cluster
-                        .nodes
-                        .into_iter()
-                        .filter(|n| {
-                            n.holds_vips
-                                && node_state(
-                                    cluster.now_ms.saturating_sub(n.heartbeat_ms),
-                                    node_timeout_ms,
-                                ) == NodeState::Up
-                        })
-                        .collect();
-                    up.sort_by(|a, b| a.id.cmp(&b.id));
-                    up.truncate(MAX_NODES);
-                    up
-                }
+                Ok(cluster) => peers(cluster, asker.own_id(), node_timeout_ms),
                 Err(_) => Vec::new(),
             };
             let asks: Vec<_> = peers
@@ -341,6 +413,38 @@ mod tests {
             m.backends.get(&BackendId::new("b1")).unwrap().state,
             BackendState::Healthy
         );
+    }
+
+    fn node(id: &str, holds_vips: bool, heartbeat_ms: i64) -> NodeRecord {
+        NodeRecord {
+            id: id.into(),
+            name: id.into(),
+            api_address: "127.0.0.1:9".into(),
+            data_addresses: vec![],
+            holds_vips,
+            applied_revision: 0,
+            started_ms: 0,
+            heartbeat_ms,
+        }
+    }
+
+    #[test]
+    fn a_data_node_asks_the_other_up_data_nodes_never_itself() {
+        let view = || weir_store::ClusterView {
+            now_ms: 10_000,
+            nodes: vec![
+                node("c", true, 9_900),
+                node("a", true, 9_900),
+                node("self", true, 9_900),
+                node("api", false, 9_900),
+                node("gone", true, 1_000),
+            ],
+            leases: vec![],
+        };
+        let ids = |nodes: Vec<NodeRecord>| nodes.into_iter().map(|n| n.id).collect::<Vec<_>>();
+        assert_eq!(ids(peers(view(), None, 3000)), ["a", "c", "self"]);
+        // A data node's own data plane stands for itself.
+        assert_eq!(ids(peers(view(), Some("self"), 3000)), ["a", "c"]);
     }
 
     #[test]

@@ -45,8 +45,9 @@ pub struct Addresses {
     link: LinkAddr,
     /// Seconds the kernel keeps an address not refreshed.
     lifetime_secs: u32,
-    /// Told before an address goes on and after it comes off (`failover`).
-    guard: Option<super::guard::Guard>,
+    /// Told before an address goes on and after it comes off; one per
+    /// node, shared by its `failover` and `anycast` loops.
+    guard: Option<std::sync::Arc<super::guard::Guard>>,
 }
 
 impl Addresses {
@@ -92,7 +93,7 @@ impl Addresses {
     }
 
     /// From now on `guard` removes what is on should this process die.
-    pub fn guarded(mut self, guard: super::guard::Guard) -> Self {
+    pub fn guarded(mut self, guard: std::sync::Arc<super::guard::Guard>) -> Self {
         self.guard = Some(guard);
         self
     }

@@ -18,6 +18,7 @@ mod pool_ca;
 mod process;
 mod prometheus;
 mod shared_store;
+mod standby_live;
 mod takeover;
 mod traffic;
 mod ui;

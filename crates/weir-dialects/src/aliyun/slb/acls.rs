@@ -310,50 +310,77 @@ pub(super) fn listener_acl(
     call: &Call,
     current: Option<&ListenerAcl>,
 ) -> Result<Option<Option<ListenerAcl>>, AliError> {
-    let p = &call.params;
-    let status = match p.opt("AclStatus") {
-        None => None,
-        Some("on") => Some(true),
-        Some("off") => Some(false),
-        Some(other) => {
-            return Err(AliError::invalid(format!(
-                "The parameter AclStatus is invalid: {other:?} is not on or off."
-            )))
+    AclParams::read(call)?.merge(current)
+}
+
+/// The ACL parameters of a call, read before the listener is: a Set
+/// merges them into the listener's ACL inside the writer's transaction
+/// ([`AclParams::merge`]), so a concurrent Set's part is not lost.
+#[derive(Clone)]
+pub(super) struct AclParams {
+    status: Option<bool>,
+    mode: Option<AclMode>,
+    id: Option<AclId>,
+}
+
+impl AclParams {
+    pub(super) fn read(call: &Call) -> Result<Self, AliError> {
+        let p = &call.params;
+        let status = match p.opt("AclStatus") {
+            None => None,
+            Some("on") => Some(true),
+            Some("off") => Some(false),
+            Some(other) => {
+                return Err(AliError::invalid(format!(
+                    "The parameter AclStatus is invalid: {other:?} is not on or off."
+                )))
+            }
+        };
+        let mode = match p.opt("AclType") {
+            None => None,
+            Some("white") => Some(AclMode::Allow),
+            Some("black") => Some(AclMode::Deny),
+            Some(other) => {
+                return Err(AliError::invalid(format!(
+                    "The parameter AclType is invalid: {other:?} is not white or black."
+                )))
+            }
+        };
+        let id = p.opt("AclId").map(AclId::new);
+        Ok(Self { status, mode, id })
+    }
+
+    /// See [`listener_acl`].
+    pub(super) fn merge(
+        self,
+        current: Option<&ListenerAcl>,
+    ) -> Result<Option<Option<ListenerAcl>>, AliError> {
+        let Self { status, mode, id } = self;
+        match (status, current) {
+            (Some(false), _) => Ok(Some(None)),
+            (Some(true), _) | (None, Some(_))
+                if id.is_some() || mode.is_some() || status.is_some() =>
+            {
+                let acl_id = id
+                    .or_else(|| current.map(|c| c.acl_id.clone()))
+                    .ok_or_else(|| AliError::missing("AclId"))?;
+                let mode = mode
+                    .or_else(|| current.map(|c| c.mode))
+                    .ok_or_else(|| AliError::missing("AclType"))?;
+                // On applies the list; an `AclType` or `AclId` alone keeps
+                // a list switched off (another dialect's) off.
+                let enabled = status.unwrap_or_else(|| current.is_none_or(|c| c.enabled));
+                Ok(Some(Some(ListenerAcl {
+                    acl_id,
+                    mode,
+                    enabled,
+                })))
+            }
+            (None, _) if id.is_some() || mode.is_some() => Err(AliError::invalid(
+                "The parameters AclId and AclType need AclStatus=on.",
+            )),
+            _ => Ok(None),
         }
-    };
-    let mode = match p.opt("AclType") {
-        None => None,
-        Some("white") => Some(AclMode::Allow),
-        Some("black") => Some(AclMode::Deny),
-        Some(other) => {
-            return Err(AliError::invalid(format!(
-                "The parameter AclType is invalid: {other:?} is not white or black."
-            )))
-        }
-    };
-    let id = p.opt("AclId").map(AclId::new);
-    match (status, current) {
-        (Some(false), _) => Ok(Some(None)),
-        (Some(true), _) | (None, Some(_)) if id.is_some() || mode.is_some() || status.is_some() => {
-            let acl_id = id
-                .or_else(|| current.map(|c| c.acl_id.clone()))
-                .ok_or_else(|| AliError::missing("AclId"))?;
-            let mode = mode
-                .or_else(|| current.map(|c| c.mode))
-                .ok_or_else(|| AliError::missing("AclType"))?;
-            // On applies the list; an `AclType` or `AclId` alone keeps
-            // a list switched off (another dialect's) off.
-            let enabled = status.unwrap_or_else(|| current.is_none_or(|c| c.enabled));
-            Ok(Some(Some(ListenerAcl {
-                acl_id,
-                mode,
-                enabled,
-            })))
-        }
-        (None, _) if id.is_some() || mode.is_some() => Err(AliError::invalid(
-            "The parameters AclId and AclType need AclStatus=on.",
-        )),
-        _ => Ok(None),
     }
 }
 

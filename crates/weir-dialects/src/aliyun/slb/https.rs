@@ -371,7 +371,9 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
     };
     let lb = lb(call).await?;
     let l = listener(call, &lb).await?;
-    let acl = super::acls::listener_acl(call, l.acl.as_ref())?;
+    let acl = super::acls::AclParams::read(call)?;
+    // Refused before the write as ever; merged again below.
+    acl.clone().merge(l.acl.as_ref())?;
     if l.protocol != Protocol::Https {
         return Err(AliError::new(
             axum::http::StatusCode::NOT_FOUND,
@@ -383,17 +385,7 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
             ),
         ));
     }
-    // A new default certificate; the others stay (SNI), without it twice.
-    let certificate_ids = p.opt("ServerCertificateId").map(|new| {
-        std::iter::once(new.to_owned())
-            .chain(
-                l.certificate_ids
-                    .iter()
-                    .map(ToString::to_string)
-                    .filter(|c| c != new),
-            )
-            .collect::<Vec<_>>()
-    });
+    let new_default = p.opt("ServerCertificateId").map(str::to_owned);
     let update = ListenerUpdate {
         name: p.opt("Description").map(str::to_owned),
         scheduler: scheduler.map(str::to_owned),
@@ -401,17 +393,36 @@ pub(super) async fn set_https_attribute(call: &Call) -> ActionResult {
         backend_timeout_ms: options.backend_timeout_ms.map(Some),
         forwarded_headers: options.forwarded_headers,
         group_pool_id: group,
-        certificate_ids,
         alpn_protocols: options.alpn.clone(),
         client_auth: options.client_auth.clone(),
-        acl,
         ..ListenerUpdate::default()
     };
     let control = &call.dialects.control;
+    // The certificate list and the ACL merge into the listener's inside
+    // the writer's transaction: a concurrent Set's part is not lost.
     let l = control
-        .update_listener(&call.principal, l.id, update)
+        .update_listener_with(&call.principal, l.id, move |current| {
+            // A new default certificate; the others stay (SNI), without
+            // it twice.
+            let certificate_ids = new_default.map(|new| {
+                std::iter::once(new.clone())
+                    .chain(
+                        current
+                            .certificate_ids
+                            .iter()
+                            .map(ToString::to_string)
+                            .filter(|c| *c != new),
+                    )
+                    .collect::<Vec<_>>()
+            });
+            Ok::<_, AliError>(ListenerUpdate {
+                certificate_ids,
+                acl: acl.merge(current.acl.as_ref())?,
+                ..update
+            })
+        })
         .await
-        .map_err(|e| ca_not_found(call, fail(e)))?;
+        .map_err(|e| ca_not_found(call, fail(e)))??;
     if let (Some(check), Some(port)) = (health.as_mut(), l.backend_port) {
         check.port = check.port.or(Some(u32::from(port)));
     }

@@ -250,21 +250,29 @@ pub(super) async fn set_attribute(call: &Call, protocol: Protocol) -> ActionResu
     if !same {
         return Err(not_this_protocol(&lb, &l, protocol));
     }
-    let acl = super::acls::listener_acl(call, l.acl.as_ref())?;
+    let acl = super::acls::AclParams::read(call)?;
+    // Refused before the write as ever; merged again below.
+    acl.clone().merge(l.acl.as_ref())?;
     let update = ListenerUpdate {
         name: p.opt("Description").map(str::to_owned),
         scheduler: scheduler.map(str::to_owned),
         proxy_protocol: proxy.map(str::to_owned),
         idle_timeout_ms: established.map(Some),
         group_pool_id: group,
-        acl,
         ..ListenerUpdate::default()
     };
     let control = &call.dialects.control;
+    // The ACL's parameters merge into the listener's ACL inside the
+    // writer's transaction: a concurrent Set's part is not lost.
     let l = control
-        .update_listener(&call.principal, l.id, update)
+        .update_listener_with(&call.principal, l.id, move |current| {
+            Ok::<_, AliError>(ListenerUpdate {
+                acl: acl.merge(current.acl.as_ref())?,
+                ..update
+            })
+        })
         .await
-        .map_err(fail)?;
+        .map_err(fail)??;
     if let (Some(check), Some(port)) = (health.as_mut(), l.backend_port) {
         check.port = check.port.or(Some(u32::from(port)));
     }
