@@ -11,8 +11,9 @@
 //! - a `Content-Length` that is not plain digits (`+5`, `-1`, `5, 6`,
 //!   `0x5`, overflow) or appears twice, even with the same value;
 //! - a request without exactly one `Host` (HTTP/1.1) or with two (an
-//!   HTTP/1.0 request without one goes on as HTTP/1.1 with an empty
-//!   `Host`, RFC 9112 §3.2);
+//!   HTTP/1.0 request without one goes on as HTTP/1.1 with the
+//!   listener's address and port as its `Host`, the authority RFC 9112
+//!   §3.3 reconstructs for it);
 //! - a response status below 100 (httparse takes any three digits);
 //! - what `httparse` refuses: obs-fold (a field line starting with space or
 //!   tab), a bare CR, a field name with a byte outside `token`, a space
