@@ -127,11 +127,17 @@ pub(crate) trait Driver: Send {
         sql: &str,
         args: Vec<Arg<'_>>,
     ) -> StoreResult<Option<Self::Row>>;
-    /// Runs `statements` in order and returns each one's rows. PostgreSQL
-    /// sends them in one round trip ([`crate::postgres`]); SQLite, which
-    /// has no round trips, runs them one by one. A failing statement
-    /// fails the batch; the ones after it do not run.
-    async fn batch(&mut self, statements: Vec<Statement<'_>>) -> StoreResult<Vec<Vec<Self::Row>>>;
+    /// Runs `statements` in order and returns each one's rows: in one
+    /// round trip on PostgreSQL ([`crate::postgres`]), in one hand-off to
+    /// SQLite's worker thread ([`crate::sqlite`]). A failing statement
+    /// fails the batch; the ones after it do not run. `done` counts the
+    /// statements that completed, failed batch or not, so a caller knows
+    /// whether a leading `SAVEPOINT` opened.
+    async fn batch(
+        &mut self,
+        statements: Vec<Statement<'_>>,
+        done: &mut usize,
+    ) -> StoreResult<Vec<Vec<Self::Row>>>;
 }
 
 /// A driver holding an open transaction.
@@ -197,10 +203,11 @@ where
 
 /// [`Columns`] for a sqlx row type, and [`Driver`] for newtypes whose `.0`
 /// derefs to that database's connection: the whole of a database module's
-/// part of the seam, the same for every sqlx database but `$batch`, how it
-/// runs several statements ([`Driver::batch`]).
+/// part of the seam, the same for every sqlx database but each newtype's
+/// `$batch`, how it runs several statements ([`Driver::batch`]), given
+/// the newtype itself.
 macro_rules! sqlx_driver {
-    ($db:ty, $row:ty, $spell:path, $batch:path, $($conn:ty),+) => {
+    ($db:ty, $row:ty, $spell:path, $($conn:ty => $batch:path),+) => {
         impl crate::sql::Columns for $row {
             fn text(&self, name: &str) -> StoreResult<String> {
                 crate::sql::column::<$db, _, _>(self, name)
@@ -260,8 +267,9 @@ macro_rules! sqlx_driver {
                 async fn batch(
                     &mut self,
                     statements: Vec<crate::sql::Statement<'_>>,
+                    done: &mut usize,
                 ) -> StoreResult<Vec<Vec<$row>>> {
-                    $batch(&mut *self.0, statements).await
+                    $batch(self, statements, done).await
                 }
             }
         )+
