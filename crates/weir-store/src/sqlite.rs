@@ -152,6 +152,11 @@ impl SqliteStore {
                 Durability::Normal => SqliteSynchronous::Normal,
             })
             .foreign_keys(true)
+            // Each command's savepoint keeps the pages it changes in a
+            // statement journal, a temporary file by default: one write
+            // system call per page. In memory it costs a copy; the WAL,
+            // not this journal, is what makes a commit durable.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(10));
         // A file has no peer to hang up: the pool's test of an idle
         // connection would only cost a hand-off to its worker per use.
