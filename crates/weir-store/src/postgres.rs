@@ -391,6 +391,7 @@ crate::sql::sqlx_driver!(
     Postgres,
     PgRow,
     crate::sql::as_written,
+    keep_planned: false,
     PgReader => reader_batch,
     PgTx => tx_batch
 );

@@ -222,6 +222,7 @@ crate::sql::sqlx_driver!(
     Sqlite,
     SqliteRow,
     crate::sql::positional,
+    keep_planned: true,
     SqliteReader => reader_batch,
     SqliteTx => tx_batch
 );
