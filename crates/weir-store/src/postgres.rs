@@ -139,16 +139,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
 
 /// Advisory-lock keys, one pair per schema: registries in different
 /// schemas of one database neither share nor block each other's locks.
-const WRITER_LOCK: &str =
-    "SELECT pg_advisory_xact_lock(hashtext('weir writer ' || coalesce(current_schema(), '')))";
+/// Every write transaction's start, in one round trip: BEGIN, the writer
+/// lock, and the notification (queued now, delivered at commit, never on
+/// rollback: COMMIT is then the transaction's only statement whose
+/// outcome can be in doubt).
+const BEGIN_LOCKED: &str = "BEGIN; \
+    SELECT pg_advisory_xact_lock(hashtext('weir writer ' || coalesce(current_schema(), ''))); \
+    SELECT pg_notify('weir_changes', coalesce(current_schema(), ''))";
+/// The same after a start that failed (a lock that timed out): its
+/// transaction is still open on the connection, aborted, and would refuse
+/// every statement but ROLLBACK.
+const BEGIN_LOCKED_AFTER_FAILURE: &str = "ROLLBACK; BEGIN; \
+    SELECT pg_advisory_xact_lock(hashtext('weir writer ' || coalesce(current_schema(), ''))); \
+    SELECT pg_notify('weir_changes', coalesce(current_schema(), ''))";
 const MIGRATION_LOCK: &str =
     "SELECT pg_advisory_lock(hashtext('weir migration ' || coalesce(current_schema(), '')))";
 const MIGRATION_UNLOCK: &str =
     "SELECT pg_advisory_unlock(hashtext('weir migration ' || coalesce(current_schema(), '')))";
 
-/// Connections per node: the writer, the commit listener (one, held for
-/// good), the follower and API readers.
-const MAX_CONNECTIONS: u32 = 8;
+/// Connections per node besides the writer's: the commit listener (one,
+/// held for good), the follower and API readers.
+const MAX_CONNECTIONS: u32 = 7;
 
 /// How long a connection may take: a node whose database does not answer
 /// fails at start with the reason (its supervisor restarts it) rather than
@@ -161,7 +172,6 @@ pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
 
 /// The notification channel; the payload names the schema.
 const CHANNEL: &str = "weir_changes";
-const NOTIFY: &str = "SELECT pg_notify('weir_changes', coalesce(current_schema(), ''))";
 
 /// Bounds on how long a node's statements may wait on PostgreSQL, set on
 /// every connection it opens.
@@ -206,6 +216,13 @@ impl Timeouts {
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The writer's own pool of one connection, so the statements it has
+    /// prepared ([`batch::Prepared`]) are known to be on the connection
+    /// the next transaction gets.
+    writer: PgPool,
+    prepared: Arc<batch::Prepared>,
+    /// The last transaction start failed, leaving its transaction open.
+    begin_failed: Arc<std::sync::atomic::AtomicBool>,
     poll: Duration,
     commits: Arc<Notify>,
 }
@@ -227,13 +244,27 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         migrate(&pool).await?;
+        let prepared = Arc::new(batch::Prepared::default());
+        let counted = prepared.clone();
+        let writer = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(move |_, _| {
+                counted.connected();
+                Box::pin(async { Ok(()) })
+            })
+            .connect_with(options)
+            .await?;
         let commits = Arc::new(Notify::new());
         listen_for_commits(&pool, commits.clone()).await?;
         Ok(Self {
             pool,
+            writer,
+            prepared,
+            begin_failed: Arc::default(),
             poll: DEFAULT_POLL,
             commits,
         })
@@ -310,20 +341,21 @@ impl Store for PgStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
-        let mut tx = self.pool.begin().await?;
-        // The lock, and the notification (queued now, delivered at commit,
-        // never on rollback: COMMIT is then the transaction's only
-        // statement whose outcome can be in doubt), in one round trip.
-        // A lock that times out fails here; dropping `tx` rolls back.
-        batch::batch(
-            &mut tx,
-            vec![
-                Statement::new(WRITER_LOCK, Vec::new()),
-                Statement::new(NOTIFY, Vec::new()),
-            ],
-        )
-        .await?;
-        Ok(Box::new(WriteTx::new(PgTx(tx))))
+        use std::sync::atomic::Ordering;
+        let start = if self.begin_failed.swap(false, Ordering::SeqCst) {
+            BEGIN_LOCKED_AFTER_FAILURE
+        } else {
+            BEGIN_LOCKED
+        };
+        // A lock that times out fails here, its transaction left open
+        // (sqlx rolls back only a transaction it saw begin): the next
+        // start rolls it back first.
+        let tx = self.writer.begin_with(start).await.inspect_err(|e| {
+            if matches!(e, sqlx::Error::Database(_)) && !crate::connection_lost(e) {
+                self.begin_failed.store(true, Ordering::SeqCst);
+            }
+        })?;
+        Ok(Box::new(WriteTx::new(PgTx(tx, self.prepared.clone()))))
     }
 
     fn cluster(&self) -> Arc<dyn crate::Cluster> {
@@ -351,17 +383,34 @@ const NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGIN
 
 crate::cluster_impl!(PgStore, cluster_conn, NOW_MS, true);
 
-/// A connection inside a write transaction (holding the writer lock).
-struct PgTx(Transaction<'static, Postgres>);
+/// A connection inside a write transaction (holding the writer lock),
+/// and the statements it has prepared.
+struct PgTx(Transaction<'static, Postgres>, Arc<batch::Prepared>);
 
 crate::sql::sqlx_driver!(
     Postgres,
     PgRow,
     crate::sql::as_written,
-    batch::batch,
-    PgReader,
-    PgTx
+    keep_planned: false,
+    PgReader => reader_batch,
+    PgTx => tx_batch
 );
+
+async fn reader_batch(
+    conn: &mut PgReader,
+    statements: Vec<Statement<'_>>,
+    done: &mut usize,
+) -> StoreResult<Vec<Vec<PgRow>>> {
+    batch::batch(&mut conn.0, statements, done, None).await
+}
+
+async fn tx_batch(
+    conn: &mut PgTx,
+    statements: Vec<Statement<'_>>,
+    done: &mut usize,
+) -> StoreResult<Vec<Vec<PgRow>>> {
+    batch::batch(&mut conn.0, statements, done, Some(&conn.1)).await
+}
 
 #[async_trait]
 impl TxDriver for PgTx {

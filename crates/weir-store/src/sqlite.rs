@@ -152,15 +152,24 @@ impl SqliteStore {
                 Durability::Normal => SqliteSynchronous::Normal,
             })
             .foreign_keys(true)
+            // Each command's savepoint keeps the pages it changes in a
+            // statement journal, a temporary file by default: one write
+            // system call per page. In memory it costs a copy; the WAL,
+            // not this journal, is what makes a commit durable.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(10));
+        // A file has no peer to hang up: the pool's test of an idle
+        // connection would only cost a hand-off to its worker per use.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         migrate(&writer).await?;
         // Readers open after migrating: the schema and the WAL index exist.
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Self { writer, readers })
@@ -213,27 +222,75 @@ crate::sql::sqlx_driver!(
     Sqlite,
     SqliteRow,
     crate::sql::positional,
-    batch,
-    SqliteReader,
-    SqliteTx
+    keep_planned: true,
+    SqliteReader => reader_batch,
+    SqliteTx => tx_batch
 );
 
-/// [`crate::sql::Driver::batch`]: in-process, so one statement after the
-/// other, each prepared once and cached like any other. Statements
-/// without arguments (savepoints, named per command) are not cached.
+async fn reader_batch(
+    conn: &mut SqliteReader,
+    statements: Vec<crate::sql::Statement<'_>>,
+    done: &mut usize,
+) -> StoreResult<Vec<Vec<SqliteRow>>> {
+    batch(&mut conn.0, statements, done).await
+}
+
+async fn tx_batch(
+    conn: &mut SqliteTx,
+    statements: Vec<crate::sql::Statement<'_>>,
+    done: &mut usize,
+) -> StoreResult<Vec<Vec<SqliteRow>>> {
+    batch(&mut conn.0, statements, done).await
+}
+
+/// [`crate::sql::Driver::batch`]: the statements joined into one text,
+/// their arguments in one list, run as one query. sqlx hands every query
+/// to the connection's worker thread and its rows back over channels,
+/// each hand-off a thread wake-up either way; one query per batch makes
+/// it one. SQLite prepares a multi-statement text one statement at a
+/// time and sqlx binds each its share of the anonymous (`?`) arguments
+/// in order, so a statement means what it means alone; the prepared
+/// statements are cached under the whole text like any other.
 async fn batch(
     conn: &mut sqlx::SqliteConnection,
     statements: Vec<crate::sql::Statement<'_>>,
+    done: &mut usize,
 ) -> StoreResult<Vec<Vec<SqliteRow>>> {
-    let mut out = Vec::with_capacity(statements.len());
+    use futures_util::TryStreamExt;
+    use sqlx::{Either, Executor};
+
+    let count = statements.len();
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let mut text = String::new();
+    let mut args = Vec::new();
     for s in statements {
-        let sql = crate::sql::positional(&s.sql);
-        let cached = !s.args.is_empty();
-        let rows = crate::sql::bound_query::<Sqlite>(&sql, s.args)
-            .persistent(cached)
-            .fetch_all(&mut *conn)
-            .await?;
-        out.push(rows);
+        text.push_str(&crate::sql::positional(&s.sql));
+        text.push_str(";\n");
+        args.extend(s.args);
+    }
+    let mut out: Vec<Vec<SqliteRow>> = Vec::with_capacity(count);
+    let mut rows = Vec::new();
+    {
+        let query = crate::sql::bound_query::<Sqlite>(&text, args);
+        let mut results = conn.fetch_many(query);
+        // Each statement's rows come before its completion.
+        while let Some(item) = results.try_next().await? {
+            match item {
+                Either::Left(_) => {
+                    out.push(std::mem::take(&mut rows));
+                    *done += 1;
+                }
+                Either::Right(row) => rows.push(row),
+            }
+        }
+    }
+    if out.len() != count {
+        return Err(crate::StoreError::Database(format!(
+            "a batch of {count} statements answered {}",
+            out.len()
+        )));
     }
     Ok(out)
 }

@@ -1,5 +1,6 @@
 //! PostgreSQL under faults: a node stalled while holding the writer lock,
-//! and a connection that dies before COMMIT is answered. Skipped without
+//! a connection that dies before COMMIT is answered, and a writer
+//! connection replaced between writes (its prepared statements gone). Skipped without
 //! `WEIR_TEST_POSTGRES_URL` (unless `WEIR_REQUIRE_POSTGRES` says it must
 //! run, as in CI).
 
@@ -98,4 +99,61 @@ async fn a_connection_lost_before_commit_is_answered_reports_an_unknown_outcome(
     // store must not claim either outcome. Reading again tells.
     let mut reads = store.read().await.unwrap();
     assert_eq!(reads.project(&"p1".into()).await.unwrap(), None);
+}
+
+/// The server process of this schema's writer, while it holds the lock.
+async fn writer_pid(admin: &mut sqlx::PgConnection) -> i32 {
+    sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 \
+         AND objid::text::bigint = (hashtext('weir writer ' || current_schema())::bigint & 4294967295)",
+    )
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_new_writer_connection_prepares_its_statements_again() {
+    let Some(url) = schema().await else { return };
+    let store = PgStore::connect(&url).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    // The first write prepares its change-log statements on the writer's
+    // connection, the second executes them there.
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_project(&project("p1"), "h1", "s").await.unwrap();
+    let first = writer_pid(&mut admin).await;
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_project(&project("p2"), "h2", "s").await.unwrap();
+    assert_eq!(writer_pid(&mut admin).await, first, "one writer connection");
+    tx.commit().await.unwrap();
+
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 10000)")
+        .bind(first)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(ended, "the writer's connection was ended");
+    // The pool replaces the dead connection, which holds no prepared
+    // statement: the next write prepares them again, and works the first
+    // time (an EXECUTE of a name the server does not know would fail it).
+    for id in ["p3", "p4"] {
+        let mut tx = tokio::time::timeout(BOUND, store.begin())
+            .await
+            .unwrap()
+            .expect("a new writer connection");
+        tx.insert_project(&project(id), id, "s").await.unwrap();
+        assert_ne!(writer_pid(&mut admin).await, first, "a new connection");
+        tx.commit().await.unwrap();
+    }
+    let mut reads = store.read().await.unwrap();
+    for id in ["p1", "p2", "p3", "p4"] {
+        assert!(reads.project(&id.into()).await.unwrap().is_some(), "{id}");
+    }
+    let changes = reads.changes_since(0, 100).await.unwrap();
+    assert_eq!(
+        changes.len(),
+        4,
+        "one change-log row per write: {changes:?}"
+    );
 }

@@ -127,11 +127,28 @@ pub(crate) trait Driver: Send {
         sql: &str,
         args: Vec<Arg<'_>>,
     ) -> StoreResult<Option<Self::Row>>;
-    /// Runs `statements` in order and returns each one's rows. PostgreSQL
-    /// sends them in one round trip ([`crate::postgres`]); SQLite, which
-    /// has no round trips, runs them one by one. A failing statement
-    /// fails the batch; the ones after it do not run.
-    async fn batch(&mut self, statements: Vec<Statement<'_>>) -> StoreResult<Vec<Vec<Self::Row>>>;
+    /// [`Driver::fetch_all`] planned for these arguments every time. A
+    /// PostgreSQL statement sqlx keeps prepared gets a generic plan after
+    /// a few runs, made with the table's size then: planned while a fresh
+    /// registry's table was nearly empty, an id lookup became a
+    /// sequential scan and stayed one as the table grew. SQLite plans
+    /// when it prepares and keeps its statements.
+    async fn fetch_all_planned(
+        &mut self,
+        sql: &str,
+        args: Vec<Arg<'_>>,
+    ) -> StoreResult<Vec<Self::Row>>;
+    /// Runs `statements` in order and returns each one's rows: in one
+    /// round trip on PostgreSQL ([`crate::postgres`]), in one hand-off to
+    /// SQLite's worker thread ([`crate::sqlite`]). A failing statement
+    /// fails the batch; the ones after it do not run. `done` counts the
+    /// statements that completed, failed batch or not, so a caller knows
+    /// whether a leading `SAVEPOINT` opened.
+    async fn batch(
+        &mut self,
+        statements: Vec<Statement<'_>>,
+        done: &mut usize,
+    ) -> StoreResult<Vec<Vec<Self::Row>>>;
 }
 
 /// A driver holding an open transaction.
@@ -197,10 +214,11 @@ where
 
 /// [`Columns`] for a sqlx row type, and [`Driver`] for newtypes whose `.0`
 /// derefs to that database's connection: the whole of a database module's
-/// part of the seam, the same for every sqlx database but `$batch`, how it
-/// runs several statements ([`Driver::batch`]).
+/// part of the seam, the same for every sqlx database but each newtype's
+/// `$batch`, how it runs several statements ([`Driver::batch`]), given
+/// the newtype itself.
 macro_rules! sqlx_driver {
-    ($db:ty, $row:ty, $spell:path, $batch:path, $($conn:ty),+) => {
+    ($db:ty, $row:ty, $spell:path, keep_planned: $keep:expr, $($conn:ty => $batch:path),+) => {
         impl crate::sql::Columns for $row {
             fn text(&self, name: &str) -> StoreResult<String> {
                 crate::sql::column::<$db, _, _>(self, name)
@@ -257,11 +275,24 @@ macro_rules! sqlx_driver {
                         .await?)
                 }
 
+                async fn fetch_all_planned(
+                    &mut self,
+                    sql: &str,
+                    args: Vec<crate::sql::Arg<'_>>,
+                ) -> StoreResult<Vec<$row>> {
+                    let sql = $spell(sql);
+                    Ok(crate::sql::bound_query::<$db>(&sql, args)
+                        .persistent($keep)
+                        .fetch_all(&mut *self.0)
+                        .await?)
+                }
+
                 async fn batch(
                     &mut self,
                     statements: Vec<crate::sql::Statement<'_>>,
+                    done: &mut usize,
                 ) -> StoreResult<Vec<Vec<$row>>> {
-                    $batch(&mut *self.0, statements).await
+                    $batch(self, statements, done).await
                 }
             }
         )+
@@ -450,15 +481,44 @@ async fn select_in<'a, D: Driver, T>(
     values: &'a [String],
     f: fn(&D::Row) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
+    match select_in_statement(table, prefix, column, values) {
+        Some((sql, bound)) => all(conn.fetch_all(&sql, bound).await?, f),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// [`select_in`] planned for its values each time
+/// ([`Driver::fetch_all_planned`]).
+async fn select_in_planned<'a, D: Driver, T>(
+    conn: &mut D,
+    table: &str,
+    column: &str,
+    values: &'a [String],
+    f: fn(&D::Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    match select_in_statement(table, unscoped(), column, values) {
+        Some((sql, bound)) => all(conn.fetch_all_planned(&sql, bound).await?, f),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The text and arguments of a [`select_in`], or `None` when no value can
+/// be an id.
+fn select_in_statement<'a>(
+    table: &str,
+    prefix: (&str, Vec<Arg<'a>>),
+    column: &str,
+    values: &'a [String],
+) -> Option<(String, Vec<Arg<'a>>)> {
     let values: Vec<&'a String> = values.iter().filter(|v| well_formed(v)).collect();
     if values.is_empty() {
-        return Ok(Vec::new());
+        return None;
     }
     let (condition, mut bound) = prefix;
     let list = placeholders(bound.len() + 1, values.len());
     let sql = format!("SELECT * FROM {table} WHERE {condition}{column} IN ({list})");
     bound.extend(values.into_iter().map(Arg::from));
-    all(conn.fetch_all(&sql, bound).await?, f)
+    Some((sql, bound))
 }
 
 /// No extra condition before an IN list.

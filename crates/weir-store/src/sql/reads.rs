@@ -469,15 +469,9 @@ impl<L: Lend> Reads for L {
     }
 
     async fn backends_by_ids(&mut self, ids: &[String]) -> StoreResult<Vec<Backend>> {
-        select_in(
-            self.driver().await?,
-            "backends",
-            unscoped(),
-            "id",
-            ids,
-            backend_from,
-        )
-        .await
+        // The follower's read after every commit: planned each time, or a
+        // plan cached while `backends` was nearly empty scans it whole.
+        select_in_planned(self.driver().await?, "backends", "id", ids, backend_from).await
     }
 
     async fn flavor_profile(&mut self, id: &FlavorProfileId) -> StoreResult<Option<FlavorProfile>> {

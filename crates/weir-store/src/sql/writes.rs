@@ -63,6 +63,15 @@ impl<'a> Scope<'a> {
 /// aborts the whole transaction until it rolls back to a savepoint, so a
 /// read outside one would fail every other command of the group. A
 /// command that fails while planning, before any statement, costs none.
+///
+/// Every command's savepoint has the same name ([`SAVEPOINT`]), so the
+/// statement that opens it is the same text each time, prepared once and
+/// batched with the command's first statements. `ROLLBACK TO` reaches
+/// the most recent savepoint of that name, which is the command's own
+/// only if its `SAVEPOINT` ran: the batch says how many of its
+/// statements completed, and a command whose savepoint never opened
+/// ([`Savepoint::Lost`]) fails the whole group rather than roll back
+/// into the command before it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Savepoint {
     /// No command is running, or it has not asked for one.
@@ -71,15 +80,17 @@ enum Savepoint {
     Pending,
     /// Opened.
     Open,
+    /// Sent, but its batch failed before it completed.
+    Lost,
 }
+
+/// The one savepoint name; see [`Savepoint`].
+const SAVEPOINT: &str = "SAVEPOINT command";
 
 /// One write transaction on any database.
 pub(crate) struct WriteTx<D> {
     conn: D,
     savepoint: Savepoint,
-    /// Commands begun so far: each command's savepoint has a name of its
-    /// own (`command_N`), so a rollback can only ever reach its own.
-    commands: u64,
 }
 
 impl<D: TxDriver> WriteTx<D> {
@@ -87,7 +98,6 @@ impl<D: TxDriver> WriteTx<D> {
         Self {
             conn,
             savepoint: Savepoint::None,
-            commands: 0,
         }
     }
 
@@ -138,14 +148,20 @@ impl<D: TxDriver> WriteTx<D> {
     ) -> StoreResult<Vec<Vec<D::Row>>> {
         let opening = self.savepoint == Savepoint::Pending;
         if opening {
-            let sql = format!("SAVEPOINT command_{}", self.commands);
-            statements.insert(0, Statement::new(sql, Vec::new()));
-            // Open from here on, even if the batch fails after it: the
-            // rollback then finds it, or fails the group when it never
-            // opened; it never finds an earlier command's.
-            self.savepoint = Savepoint::Open;
+            statements.insert(0, Statement::new(SAVEPOINT, Vec::new()));
         }
-        let mut out = self.conn.batch(statements).await?;
+        let mut done = 0;
+        let result = self.conn.batch(statements, &mut done).await;
+        if opening {
+            // Open once its statement completed, even if a later one of
+            // the batch failed: the rollback then finds it.
+            self.savepoint = if done > 0 {
+                Savepoint::Open
+            } else {
+                Savepoint::Lost
+            };
+        }
+        let mut out = result?;
         if opening && !out.is_empty() {
             out.remove(0);
         }
@@ -750,26 +766,33 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     }
 
     async fn savepoint(&mut self) -> StoreResult<()> {
-        self.commands += 1;
         self.savepoint = Savepoint::Pending;
         Ok(())
     }
 
     async fn release_savepoint(&mut self) -> StoreResult<()> {
         // Kept on the stack rather than released: COMMIT releases them all,
-        // and each has a name of its own. One round trip saved per write.
+        // and a rollback reaches the latest. One round trip saved per write.
         self.savepoint = Savepoint::None;
         Ok(())
     }
 
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        if self.savepoint == Savepoint::Open {
-            let sql = format!("ROLLBACK TO SAVEPOINT command_{}", self.commands);
-            self.conn
-                .batch(vec![Statement::new(sql, Vec::new())])
-                .await?;
+        let state = std::mem::replace(&mut self.savepoint, Savepoint::None);
+        match state {
+            Savepoint::Open => {
+                let rollback = Statement::new("ROLLBACK TO SAVEPOINT command", Vec::new());
+                self.conn.batch(vec![rollback], &mut 0).await?;
+            }
+            // The latest savepoint of the name is an earlier command's:
+            // rolling back to it would undo that command too.
+            Savepoint::Lost => {
+                return Err(StoreError::Database(
+                    "a command's savepoint did not open; its group is rolled back".into(),
+                ))
+            }
+            Savepoint::None | Savepoint::Pending => {}
         }
-        self.savepoint = Savepoint::None;
         Ok(())
     }
 
