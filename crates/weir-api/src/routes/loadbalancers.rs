@@ -549,9 +549,15 @@ pub(super) async fn update_pool(
             .transpose()?,
         ..Default::default()
     };
+    let ca_by_certificate = update
+        .upstream_tls
+        .as_ref()
+        .and_then(|u| u.as_ref())
+        .and_then(|u| u.ca.as_ref())
+        .is_some_and(|r| matches!(r.target, weir_core::keymgr::KeyRef::Certificate(_)));
     ok(PoolView::from(
         &c.update_pool(&p, PoolId::new(id), update)
             .await
-            .map_err(super::pool_tls::native_field)?,
+            .map_err(|e| super::pool_tls::native_field(e, ca_by_certificate))?,
     ))
 }

@@ -97,12 +97,17 @@ impl BackendTlsBody {
 }
 
 /// The control plane and the core name a pool's TLS fields as Octavia
-/// does; a native caller reads them under `backend_tls`.
-pub(super) fn native_field(e: weir_control::ControlError) -> weir_control::ControlError {
+/// does; a native caller reads them under `backend_tls`
+/// (`ca_by_certificate`: the body named the CA as `ca_certificate_id`).
+pub(super) fn native_field(
+    e: weir_control::ControlError,
+    ca_by_certificate: bool,
+) -> weir_control::ControlError {
     use weir_control::ControlError;
     match e {
         ControlError::Domain(Error::InvalidField { field, reason }) => {
             let native = match field.as_str() {
+                "ca_tls_container_ref" if ca_by_certificate => "backend_tls.ca_certificate_id",
                 "ca_tls_container_ref" => "backend_tls.ca_ref",
                 "crl_container_ref" => "backend_tls.crl_ref",
                 "tls_container_ref" => "backend_tls.client_certificate_ref",

@@ -139,32 +139,42 @@ fn a_pool_verifies_its_members_against_a_ca_certificate_of_the_project() {
 
     // What a hostile or mistaken tenant sends: refused, nothing stored.
     let pool_path = format!("{url}/v1/pools/{pool}");
-    for (what, tls, status) in [
+    for (what, tls, status, field) in [
         (
             "another project's CA",
             json!({"ca_certificate_id": theirs_id}),
             404,
+            None,
         ),
         (
             "an unknown CA",
             json!({"ca_certificate_id": "no-such-ca"}),
             404,
+            None,
         ),
-        ("a malformed id", json!({"ca_certificate_id": "../x"}), 404),
+        (
+            "a malformed id",
+            json!({"ca_certificate_id": "../x"}),
+            404,
+            None,
+        ),
         (
             "a server certificate as the CA",
             json!({"ca_certificate_id": served_id}),
             400,
+            Some("backend_tls.ca_certificate_id"),
         ),
         (
             "the CA named twice",
             json!({"ca_certificate_id": ca_id, "ca_ref": "secrets/abc"}),
             400,
+            Some("backend_tls.ca_certificate_id"),
         ),
         (
             "a CA and no verification",
             json!({"ca_certificate_id": ca_id, "verify": false}),
             400,
+            Some("backend_tls.verify"),
         ),
     ] {
         let (got, body) = request(
@@ -174,6 +184,9 @@ fn a_pool_verifies_its_members_against_a_ca_certificate_of_the_project() {
             Some(json!({ "backend_tls": tls })),
         );
         assert_eq!(got, status, "{what}: {body}");
+        if let Some(field) = field {
+            assert_eq!(body["error"]["field"], field, "{what}: {body}");
+        }
         let (_, shown) = request("GET", &pool_path, &token, None);
         assert!(shown.get("backend_tls").is_none(), "{what}: {shown}");
     }
