@@ -322,20 +322,24 @@ impl PoolRuntime {
             let spec = lock(&self.spec);
             (Duration::from_millis(spec.slow_start_ms), spec.fail_open)
         };
-        let mut members: Vec<(Arc<BackendRuntime>, Option<u32>)> = Vec::new();
+        // (backend, ramp, backup): each backend's target and status are
+        // read once per rebuild, under one lock (a rebuild follows every
+        // registration into the pool, so this loop is the apply's cost).
+        let mut members: Vec<(Arc<BackendRuntime>, Option<u32>, bool)> = Vec::new();
         // In service but failing their checks (or ejected): what a pool
         // that fails open serves when no backend is eligible.
-        let mut down: Vec<(Arc<BackendRuntime>, Option<u32>)> = Vec::new();
+        let mut down: Vec<(Arc<BackendRuntime>, Option<u32>, bool)> = Vec::new();
         let mut transitions = Vec::new();
         for backend in lock(&self.backends).values() {
-            let eligible = backend.eligible(now);
-            if !eligible && backend.in_service() {
-                down.push((backend.clone(), None));
-            }
+            let target = backend.target.load();
             let mut s = lock(&backend.status);
+            let eligible = BackendRuntime::eligible_in(&target, &s, now);
+            if !eligible && BackendRuntime::serves(&target, &s) {
+                down.push((backend.clone(), None, target.backup));
+            }
             // Every health, ejection and drain change rebuilds, so this is
             // where a backend's live state is seen to move.
-            let state = state_of(&backend.target.load(), &s, now);
+            let state = state_of(&target, &s, now);
             if s.published != Some(state) {
                 s.published = Some(state);
                 transitions.push((backend.id.clone(), state, transition_reason(state, &s)));
@@ -363,7 +367,7 @@ impl PoolRuntime {
                 ramp_progress(s.serving_since, window, now)
             };
             drop(s);
-            members.push((backend.clone(), ramp));
+            members.push((backend.clone(), ramp, target.backup));
         }
         let candidates: Vec<Candidate> = members
             .iter()
@@ -394,12 +398,11 @@ impl PoolRuntime {
         }
         // Members come in id order (the map's), a stable order that keeps
         // the rotation and the hash table stable across rebuilds.
-        let ramping = members.iter().any(|(_, r)| r.is_some());
-        let (backup, primary): (Vec<_>, Vec<_>) =
-            members.into_iter().partition(|b| b.0.target.load().backup);
+        let ramping = members.iter().any(|(_, r, _)| r.is_some());
+        let (backup, primary): (Vec<_>, Vec<_>) = members.into_iter().partition(|b| b.2);
         let with_maglev = self.wants_hash.load(Ordering::Relaxed);
-        let tier = |m: Vec<(Arc<BackendRuntime>, Option<u32>)>| {
-            let (members, ramp): (Vec<_>, Vec<_>) = m.into_iter().unzip();
+        let tier = |m: Vec<(Arc<BackendRuntime>, Option<u32>, bool)>| {
+            let (members, ramp): (Vec<_>, Vec<_>) = m.into_iter().map(|(b, r, _)| (b, r)).unzip();
             Tier::build(members, &ramp, with_maglev)
         };
         self.snapshot.store(Arc::new(Snapshot {

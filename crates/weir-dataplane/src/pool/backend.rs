@@ -262,10 +262,12 @@ impl BackendRuntime {
         self.close.subscribe()
     }
 
-    pub(super) fn eligible(&self, now: Instant) -> bool {
-        let t = self.target.load();
-        let s = lock(&self.status);
-        Self::serves(&t, &s)
+    /// Whether a backend with this target and status takes new traffic:
+    /// in service ([`Self::serves`]), not ejected, and up by its checks
+    /// (or unchecked). Given what the caller read, so a pool rebuild reads
+    /// each backend once, under one lock.
+    pub(super) fn eligible_in(t: &BackendTarget, s: &Status, now: Instant) -> bool {
+        Self::serves(t, s)
             && s.ejected_until.is_none_or(|until| until <= now)
             && s.tracker
                 .as_ref()
@@ -274,12 +276,8 @@ impl BackendRuntime {
 
     /// In service whatever its health: enabled, weighted, not draining nor
     /// removed, dialable. What a pool that fails open serves when no
-    /// backend is [`Self::eligible`] ([`weir_core::fail_open`]).
-    pub(super) fn in_service(&self) -> bool {
-        Self::serves(&self.target.load(), &lock(&self.status))
-    }
-
-    fn serves(t: &BackendTarget, s: &Status) -> bool {
+    /// backend is [`Self::eligible_in`] ([`weir_core::fail_open`]).
+    pub(super) fn serves(t: &BackendTarget, s: &Status) -> bool {
         t.enabled && t.weight > 0 && !s.removed && !s.egress_denied && s.drain_deadline.is_none()
     }
 
