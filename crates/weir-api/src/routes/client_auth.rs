@@ -36,6 +36,19 @@ fn mode(text: &str) -> Result<ClientAuthMode, Error> {
     }
 }
 
+/// A CA named by a certificate id of the project (a listener's client CA,
+/// a pool's member CA); a malformed id names nothing: not found, as any
+/// other.
+pub(super) fn certificate_ref(id: String) -> Result<TlsRef, Error> {
+    if !weir_core::ids::well_formed(&id) {
+        return Err(Error::not_found(weir_core::ResourceKind::Certificate, &id));
+    }
+    Ok(TlsRef {
+        href: id.clone(),
+        target: KeyRef::Certificate(CertificateId::new(id)),
+    })
+}
+
 impl ClientAuthBody {
     /// Whether the body names none of the fields.
     pub(super) fn is_empty(&self) -> bool {
@@ -66,15 +79,7 @@ impl ClientAuthBody {
                 ))
             }
             (Some(None), None) | (None, Some(None)) => Some(None),
-            (Some(Some(id)), None) => {
-                if !weir_core::ids::well_formed(&id) {
-                    return Err(Error::not_found(weir_core::ResourceKind::Certificate, &id));
-                }
-                Some(Some(TlsRef {
-                    href: id.clone(),
-                    target: KeyRef::Certificate(CertificateId::new(id)),
-                }))
-            }
+            (Some(Some(id)), None) => Some(Some(certificate_ref(id)?)),
             (None, Some(Some(text))) => Some(Some(weir_core::upstream_tls::native_ref(
                 "client_ca_ref",
                 &text,

@@ -9,8 +9,6 @@
 //! `null` dials members in the clear.
 
 use serde::Deserialize;
-use weir_core::ids::CertificateId;
-use weir_core::keymgr::{KeyRef, TlsRef};
 use weir_core::tls::{self as tlsopt, TlsOptions};
 use weir_core::upstream_tls::{self, UpstreamTls};
 use weir_core::Error;
@@ -65,16 +63,7 @@ impl BackendTlsBody {
                 ))
             }
             (Some(r), None) => one("backend_tls.ca_ref", Some(r))?,
-            (None, Some(id)) => {
-                // A malformed id names nothing: not found, as any other.
-                if !weir_core::ids::well_formed(&id) {
-                    return Err(Error::not_found(weir_core::ResourceKind::Certificate, &id));
-                }
-                Some(TlsRef {
-                    href: id.clone(),
-                    target: KeyRef::Certificate(CertificateId::new(id)),
-                })
-            }
+            (None, Some(id)) => Some(super::client_auth::certificate_ref(id)?),
             (None, None) => None,
         };
         let upstream = UpstreamTls {
