@@ -1,6 +1,11 @@
 //! The group-commit writer: one task owns the write side of the store and
 //! commits every command queued while the previous commit was flushing in
-//! one transaction, each command in its own savepoint.
+//! one transaction, each command in its own savepoint. Registrations name
+//! what they will read when they queue, and the writer reads all of a
+//! group's at once before running it (`StoreTx::prefetch_registrations`):
+//! with the store holding their writes back to ride with the next
+//! statement, a group of registrations costs PostgreSQL about four round
+//! trips whatever its size, instead of two per command.
 //!
 //! The writer can be paused ([`Writer::pause`]): a process handing its
 //! place to a successor (`weir serve --takeover`) must stop writing before
@@ -15,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot, watch};
-use weir_store::{Store, StoreTx};
+use weir_store::{OwnedRegistrationQuery, RegistrationQuery, Store, StoreTx};
 
 use crate::{ControlError, ControlResult};
 
@@ -28,6 +33,9 @@ type JobFuture = Pin<Box<dyn Future<Output = (Tx, Deliver, bool)> + Send>>;
 
 /// One queued command.
 struct Job {
+    /// What the command will read, when it is a registration: read for
+    /// the whole group at once before any command runs.
+    prefetch: Option<OwnedRegistrationQuery>,
     run: Box<dyn FnOnce(Tx) -> JobFuture + Send>,
     /// Answers the caller with the group's error when the command never
     /// ran (the transaction could not begin, or an earlier command's
@@ -131,11 +139,28 @@ impl Writer {
         F: FnOnce(Tx) -> Fut + Send + 'static,
         Fut: Future<Output = (Tx, ControlResult<T>)> + Send + 'static,
     {
+        self.write_reading_ahead(None, command).await
+    }
+
+    /// [`Self::write`] for a registration that will ask
+    /// `registration_reads` for `prefetch`: the writer reads it together
+    /// with the rest of the group's ([`StoreTx::prefetch_registrations`]).
+    pub async fn write_reading_ahead<T, F, Fut>(
+        &self,
+        prefetch: Option<OwnedRegistrationQuery>,
+        command: F,
+    ) -> ControlResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Tx) -> Fut + Send + 'static,
+        Fut: Future<Output = (Tx, ControlResult<T>)> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         // Whichever of the two paths answers takes the sender.
         let reply = Arc::new(Mutex::new(Some(reply)));
         let unanswered = reply.clone();
         let job = Job {
+            prefetch,
             run: Box::new(move |tx| {
                 Box::pin(async move {
                     let (tx, result) = command(tx).await;
@@ -230,6 +255,20 @@ async fn commit_group(
             return Err(error);
         }
     };
+    let queries: Vec<RegistrationQuery<'_>> = group
+        .iter()
+        .filter_map(|job| job.prefetch.as_ref().map(OwnedRegistrationQuery::query))
+        .collect();
+    if !queries.is_empty() {
+        if let Err(e) = tx.prefetch_registrations(&queries).await {
+            let error = ControlError::from(e);
+            for job in group.drain(..) {
+                (job.not_run)(error.clone());
+            }
+            return Err(error);
+        }
+    }
+    drop(queries);
     let mut failure: Option<ControlError> = None;
     for job in group.drain(..) {
         if let Some(error) = &failure {
@@ -257,7 +296,7 @@ async fn commit_group(
     if let Some(e) = failure {
         return Err(e);
     }
-    let rev = tx.revision().await?;
+    let rev = tx.revision_to_commit().await?;
     tx.commit().await?;
     Ok(rev)
 }

@@ -27,7 +27,10 @@ use weir_core::keymgr::{Container, Secret};
 use weir_core::l7::{L7Policy, L7Rule};
 use weir_core::model::*;
 
-pub use registration::{RegistrationQuery, RegistrationReads, RegistrationTarget};
+pub use registration::{
+    OwnedRegistrationQuery, OwnedRegistrationTarget, RegistrationQuery, RegistrationReads,
+    RegistrationTarget,
+};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -448,6 +451,24 @@ pub trait StoreTx: Reads {
         &mut self,
         query: &RegistrationQuery<'_>,
     ) -> StoreResult<RegistrationReads>;
+    /// Reads ahead, in one round trip, what the group's queued
+    /// registrations will ask [`StoreTx::registration_reads`] for; each
+    /// answer is handed to its command only while nothing the group wrote
+    /// since could have changed it (see `sql::writes`). A failure fails
+    /// the group: the transaction is not usable after it on PostgreSQL.
+    /// The queries hold only well-formed ids and addresses, so nothing a
+    /// tenant sends can make the reads fail for everyone in the group.
+    async fn prefetch_registrations(
+        &mut self,
+        _queries: &[RegistrationQuery<'_>],
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+    /// The revision the transaction will commit as, read together with
+    /// any writes still held back for it (one round trip before COMMIT).
+    async fn revision_to_commit(&mut self) -> StoreResult<u64> {
+        self.revision().await
+    }
     async fn put_idempotency_record(
         &mut self,
         project: &ProjectId,

@@ -67,3 +67,42 @@ pub struct RegistrationReads {
     /// The idempotency record of the query's token, if stored.
     pub idempotency: Option<IdempotencyRecord>,
 }
+
+/// [`RegistrationTarget`] holding its id, for a query asked for before
+/// its command runs ([`OwnedRegistrationQuery`]).
+#[derive(Debug, Clone)]
+pub enum OwnedRegistrationTarget {
+    Pool(PoolId),
+    Listener(ListenerId),
+    LoadBalancer(LoadBalancerId),
+}
+
+/// A [`RegistrationQuery`] that owns what it names: the group-commit
+/// writer collects one per queued registration and reads them all at the
+/// start of the group ([`crate::StoreTx::prefetch_registrations`]).
+#[derive(Debug, Clone)]
+pub struct OwnedRegistrationQuery {
+    pub target: OwnedRegistrationTarget,
+    pub instance_ids: Vec<String>,
+    pub addresses: Vec<IpAddr>,
+    pub subnet_ids: Vec<String>,
+}
+
+impl OwnedRegistrationQuery {
+    /// The query, borrowing from `self` (no idempotency record: a
+    /// registration with a client token is never read ahead, see
+    /// [`crate::StoreTx::prefetch_registrations`]).
+    pub fn query(&self) -> RegistrationQuery<'_> {
+        RegistrationQuery {
+            target: match &self.target {
+                OwnedRegistrationTarget::Pool(id) => RegistrationTarget::Pool(id),
+                OwnedRegistrationTarget::Listener(id) => RegistrationTarget::Listener(id),
+                OwnedRegistrationTarget::LoadBalancer(id) => RegistrationTarget::LoadBalancer(id),
+            },
+            instance_ids: &self.instance_ids,
+            addresses: &self.addresses,
+            subnet_ids: &self.subnet_ids,
+            idempotency: None,
+        }
+    }
+}

@@ -38,7 +38,8 @@ use l7::l7_policies_round_trip_and_cascade;
 #[path = "store/registration.rs"]
 mod registration;
 use registration::{
-    a_nul_in_text_is_never_cut_short, registration_reads_follow_instances,
+    a_held_write_that_fails_fails_the_group, a_nul_in_text_is_never_cut_short,
+    reads_ahead_see_the_groups_earlier_registrations, registration_reads_follow_instances,
     registration_reads_match_the_single_reads,
 };
 
@@ -317,9 +318,15 @@ async fn identity_in_a_pool_is_unique(store: Arc<dyn Store>) {
     tx.insert_backends(&[backend("b1", "10.0.1.1", BackendPorts::One(80))])
         .await
         .unwrap();
-    let clash = tx
+    // Refused by the time the transaction commits (the rows may be held
+    // to go out with its next statement).
+    let clash = match tx
         .insert_backends(&[backend("b2", "10.0.1.1", BackendPorts::One(80))])
-        .await;
+        .await
+    {
+        Ok(()) => tx.commit().await,
+        Err(e) => Err(e),
+    };
     assert!(matches!(clash, Err(StoreError::Unique(_))), "{clash:?}");
 }
 
@@ -1064,4 +1071,6 @@ for_each_store!(
     registration_reads_match_the_single_reads,
     registration_reads_follow_instances,
     a_nul_in_text_is_never_cut_short,
+    reads_ahead_see_the_groups_earlier_registrations,
+    a_held_write_that_fails_fails_the_group,
 );

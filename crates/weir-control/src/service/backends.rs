@@ -161,7 +161,8 @@ impl Control {
         }
         let principal = principal.clone();
         let settings = self.settings.clone();
-        command!(self.writer, principal, |tx| {
+        let ahead = registration_ahead(&req);
+        command!(self.writer, principal, ahead = ahead, |tx| {
             register_in(tx, &principal, &req, &settings).await
         })
     }

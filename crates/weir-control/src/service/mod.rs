@@ -29,8 +29,8 @@ use weir_core::status::ListenerLive;
 use weir_core::topology::Topology;
 use weir_core::{Error, ResourceKind, Timestamp};
 use weir_store::{
-    IdempotencyRecord, Page, Reads, RegistrationQuery, RegistrationReads, RegistrationTarget,
-    Store, StoreTx,
+    IdempotencyRecord, OwnedRegistrationQuery, OwnedRegistrationTarget, Page, Reads,
+    RegistrationQuery, RegistrationReads, RegistrationTarget, Store, StoreTx,
 };
 
 use crate::auth::{constant_time_eq, hash_token, hex, random_string, random_token, Principal};
@@ -47,10 +47,15 @@ const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 /// A principal whose role only reads is refused before anything is
 /// queued: every command names its principal here, so none can forget.
 macro_rules! command {
-    ($writer:expr, $principal:expr, |$tx:ident| $body:block) => {{
+    ($writer:expr, $principal:expr, |$tx:ident| $body:block) => {
+        command!($writer, $principal, ahead = None, |$tx| $body)
+    };
+    // `ahead`: the registration query the writer may read ahead
+    // (`Writer::write_reading_ahead`).
+    ($writer:expr, $principal:expr, ahead = $ahead:expr, |$tx:ident| $body:block) => {{
         $principal.may_write()?;
         $writer
-            .write(move |mut tx| async move {
+            .write_reading_ahead($ahead, move |mut tx| async move {
                 let result = async {
                     let $tx: &mut dyn StoreTx = &mut *tx;
                     $body
@@ -644,6 +649,29 @@ async fn register_in(
         backends: plan.backends,
         ignored: plan.ignored,
         replayed: false,
+    })
+}
+
+/// What a registration without a client token will read, for the writer
+/// to read ahead with the rest of its group; `None` with a token (its
+/// idempotency record is read with the command).
+fn registration_ahead(req: &RegisterRequest) -> Option<OwnedRegistrationQuery> {
+    if req.client_token.is_some() {
+        return None;
+    }
+    let keys = register::snapshot_keys(&req.backends);
+    let target = match &req.target {
+        RegisterTarget::Pool(id) => OwnedRegistrationTarget::Pool(id.clone()),
+        RegisterTarget::Listener(id) | RegisterTarget::ListenerOn(_, id) => {
+            OwnedRegistrationTarget::Listener(id.clone())
+        }
+        RegisterTarget::LoadBalancer(id) => OwnedRegistrationTarget::LoadBalancer(id.clone()),
+    };
+    Some(OwnedRegistrationQuery {
+        target,
+        instance_ids: keys.instance_ids,
+        addresses: keys.addresses,
+        subnet_ids: keys.subnet_ids,
     })
 }
 

@@ -105,6 +105,34 @@ impl<'a> Statement<'a> {
             args,
         }
     }
+
+    /// Whether the statement can wait to go out with a later batch: no
+    /// argument is a text the database may refuse for what it holds (a NUL
+    /// byte, which PostgreSQL's text type cannot store).
+    pub fn holdable(&self) -> bool {
+        self.args.iter().all(|a| match a {
+            Arg::Text(Some(t)) => !t.contains('\0'),
+            _ => true,
+        })
+    }
+
+    /// The statement holding copies of what it borrowed, to be sent later.
+    pub fn into_owned(self) -> Statement<'static> {
+        Statement {
+            sql: Cow::Owned(self.sql.into_owned()),
+            args: self.args.into_iter().map(Arg::into_owned).collect(),
+        }
+    }
+}
+
+impl Arg<'_> {
+    fn into_owned(self) -> Arg<'static> {
+        match self {
+            Arg::Text(t) => Arg::Text(t.map(|t| Cow::Owned(t.into_owned()))),
+            Arg::Int(n) => Arg::Int(n),
+            Arg::Bool(b) => Arg::Bool(b),
+        }
+    }
 }
 
 /// Named columns of a result row, in the types the schema uses.

@@ -89,163 +89,216 @@ enum Part {
     Idempotency,
 }
 
+/// One query's statements, and which part of the answer each is.
+struct Planned {
+    parts: Vec<Part>,
+    statements: Vec<Statement<'static>>,
+}
+
+/// The statements that read everything `q` asks for, or `None` when its
+/// target cannot be an id (then nothing is found, without asking).
+fn registration_statements(q: &RegistrationQuery<'_>) -> Option<Planned> {
+    let t = Target::of(q.target);
+    if !well_formed(t.id) {
+        return None;
+    }
+    let id = || args![t.id];
+    let addresses: Vec<String> = q.addresses.iter().map(IpAddr::to_string).collect();
+    let addresses = listed(&addresses);
+    let instance_ids = listed(q.instance_ids);
+    let subnet_ids = listed(q.subnet_ids);
+    let mut wanted: Vec<(Part, Option<Statement<'_>>)> = Vec::with_capacity(13);
+    let mut push = |part, s| wanted.push((part, s));
+    let one = |sql: String, args| Some(Statement::new(sql, args));
+    push(
+        Part::Listener,
+        one(
+            format!("SELECT * FROM listeners WHERE id = {}", t.listener),
+            id(),
+        ),
+    );
+    push(
+        Part::Pool,
+        one(format!("SELECT * FROM pools WHERE id = {}", t.pool), id()),
+    );
+    push(
+        Part::Lb,
+        one(
+            format!("SELECT * FROM load_balancers WHERE id = {}", t.lb),
+            id(),
+        ),
+    );
+    push(
+        Part::Vpc,
+        one(
+            format!(
+                "SELECT * FROM vpcs WHERE id = (SELECT vpc_id FROM load_balancers WHERE id = {})",
+                t.lb
+            ),
+            id(),
+        ),
+    );
+    push(
+        Part::Instances,
+        select_in_statement("*", "instances", "", Vec::new(), "id", &instance_ids),
+    );
+    push(
+        Part::Instances,
+        select_in_statement("*", "instances", "", Vec::new(), "private_ip", &addresses),
+    );
+    push(
+        Part::Vips,
+        select_in_statement("vip", "load_balancers", "", Vec::new(), "vip", &addresses),
+    );
+    // Two index lookups rather than one OR, as `overlapping_backends`.
+    let in_pool = format!("pool_id = {} AND ", t.pool);
+    push(
+        Part::Overlapping,
+        select_in_statement("*", "backends", &in_pool, id(), "address", &addresses),
+    );
+    push(
+        Part::Overlapping,
+        select_in_statement(
+            "*",
+            "backends",
+            &in_pool,
+            id(),
+            "instance_id",
+            &instance_ids,
+        ),
+    );
+    push(
+        Part::Count,
+        one(
+            format!("SELECT backend_count FROM pools WHERE id = {}", t.pool),
+            id(),
+        ),
+    );
+    push(
+        Part::Subnets,
+        select_in_statement("*", "subnets", "", Vec::new(), "id", &subnet_ids),
+    );
+    let project = format!("(SELECT project_id FROM pools WHERE id = {})", t.pool);
+    push(
+        Part::Quotas,
+        one(
+            format!("SELECT * FROM project_quotas WHERE project_id = {project}"),
+            id(),
+        ),
+    );
+    if let Some((operation, token)) = q.idempotency {
+        push(
+            Part::Idempotency,
+            one(
+                format!(
+                    "SELECT fingerprint, response FROM idempotency_records \
+                     WHERE project_id = {project} AND operation = $2 AND token = $3"
+                ),
+                args![t.id, operation, token],
+            ),
+        );
+    }
+    let (parts, statements): (Vec<Part>, Vec<Statement<'_>>) = wanted
+        .into_iter()
+        .filter_map(|(part, s)| Some((part, s?)))
+        .unzip();
+    Some(Planned {
+        parts,
+        statements: statements.into_iter().map(Statement::into_owned).collect(),
+    })
+}
+
+/// A query's answers, in the order of its [`Planned`] statements.
+fn registration_answers<R: Columns>(
+    planned_parts: &[Part],
+    answers: impl IntoIterator<Item = Vec<R>>,
+) -> StoreResult<RegistrationReads> {
+    let mut out = RegistrationReads::default();
+    for (part, rows) in planned_parts.iter().copied().zip(answers) {
+        let first = rows.first();
+        match part {
+            Part::Listener => out.listener = first.map(listener_from).transpose()?,
+            Part::Pool => out.pool = first.map(pool_from).transpose()?,
+            Part::Lb => out.load_balancer = first.map(lb_from).transpose()?,
+            Part::Vpc => out.vpc = first.map(vpc_from).transpose()?,
+            Part::Instances => {
+                for i in all(rows, instance_from)? {
+                    if !out.instances.iter().any(|f| f.id == i.id) {
+                        out.instances.push(i);
+                    }
+                }
+            }
+            Part::Vips => {
+                for row in &rows {
+                    out.vips.insert(parsed(row, "vip")?);
+                }
+            }
+            Part::Overlapping => {
+                for b in all(rows, backend_from)? {
+                    if !out.overlapping.iter().any(|f| f.id == b.id) {
+                        out.overlapping.push(b);
+                    }
+                }
+            }
+            Part::Count => {
+                let n = first.map(|r| r.int("backend_count")).transpose()?;
+                out.backend_count = n.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+            }
+            Part::Subnets => out.subnets = all(rows, subnet_from)?,
+            Part::Quotas => out.quotas = first.map(quotas_from).transpose()?,
+            Part::Idempotency => {
+                out.idempotency = first
+                    .map(|r| {
+                        Ok::<_, StoreError>(IdempotencyRecord {
+                            fingerprint: r.text("fingerprint")?,
+                            response: r.text("response")?,
+                        })
+                    })
+                    .transpose()?;
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl<D: TxDriver> WriteTx<D> {
     pub(super) async fn registration_batch(
         &mut self,
         q: &RegistrationQuery<'_>,
     ) -> StoreResult<RegistrationReads> {
-        let t = Target::of(q.target);
-        if !well_formed(t.id) {
+        let Some(planned) = registration_statements(q) else {
             return Ok(RegistrationReads::default());
-        }
-        let id = || args![t.id];
-        let addresses: Vec<String> = q.addresses.iter().map(IpAddr::to_string).collect();
-        let addresses = listed(&addresses);
-        let instance_ids = listed(q.instance_ids);
-        let subnet_ids = listed(q.subnet_ids);
-        let mut wanted: Vec<(Part, Option<Statement<'_>>)> = Vec::with_capacity(13);
-        let mut push = |part, s| wanted.push((part, s));
-        let one = |sql: String, args| Some(Statement::new(sql, args));
-        push(
-            Part::Listener,
-            one(
-                format!("SELECT * FROM listeners WHERE id = {}", t.listener),
-                id(),
-            ),
-        );
-        push(
-            Part::Pool,
-            one(format!("SELECT * FROM pools WHERE id = {}", t.pool), id()),
-        );
-        push(
-            Part::Lb,
-            one(
-                format!("SELECT * FROM load_balancers WHERE id = {}", t.lb),
-                id(),
-            ),
-        );
-        push(
-            Part::Vpc,
-            one(
-                format!(
-                    "SELECT * FROM vpcs WHERE id = (SELECT vpc_id FROM load_balancers WHERE id = {})",
-                    t.lb
-                ),
-                id(),
-            ),
-        );
-        push(
-            Part::Instances,
-            select_in_statement("*", "instances", "", Vec::new(), "id", &instance_ids),
-        );
-        push(
-            Part::Instances,
-            select_in_statement("*", "instances", "", Vec::new(), "private_ip", &addresses),
-        );
-        push(
-            Part::Vips,
-            select_in_statement("vip", "load_balancers", "", Vec::new(), "vip", &addresses),
-        );
-        // Two index lookups rather than one OR, as `overlapping_backends`.
-        let in_pool = format!("pool_id = {} AND ", t.pool);
-        push(
-            Part::Overlapping,
-            select_in_statement("*", "backends", &in_pool, id(), "address", &addresses),
-        );
-        push(
-            Part::Overlapping,
-            select_in_statement(
-                "*",
-                "backends",
-                &in_pool,
-                id(),
-                "instance_id",
-                &instance_ids,
-            ),
-        );
-        push(
-            Part::Count,
-            one(
-                format!("SELECT backend_count FROM pools WHERE id = {}", t.pool),
-                id(),
-            ),
-        );
-        push(
-            Part::Subnets,
-            select_in_statement("*", "subnets", "", Vec::new(), "id", &subnet_ids),
-        );
-        let project = format!("(SELECT project_id FROM pools WHERE id = {})", t.pool);
-        push(
-            Part::Quotas,
-            one(
-                format!("SELECT * FROM project_quotas WHERE project_id = {project}"),
-                id(),
-            ),
-        );
-        if let Some((operation, token)) = q.idempotency {
-            push(
-                Part::Idempotency,
-                one(
-                    format!(
-                        "SELECT fingerprint, response FROM idempotency_records \
-                         WHERE project_id = {project} AND operation = $2 AND token = $3"
-                    ),
-                    args![t.id, operation, token],
-                ),
-            );
-        }
-        let (parts, statements): (Vec<Part>, Vec<Statement<'_>>) = wanted
-            .into_iter()
-            .filter_map(|(part, s)| Some((part, s?)))
-            .unzip();
-        let answers = self.batch(statements).await?;
-        let mut out = RegistrationReads::default();
-        for (part, rows) in parts.into_iter().zip(answers) {
-            let first = rows.first();
-            match part {
-                Part::Listener => out.listener = first.map(listener_from).transpose()?,
-                Part::Pool => out.pool = first.map(pool_from).transpose()?,
-                Part::Lb => out.load_balancer = first.map(lb_from).transpose()?,
-                Part::Vpc => out.vpc = first.map(vpc_from).transpose()?,
-                Part::Instances => {
-                    for i in all(rows, instance_from)? {
-                        if !out.instances.iter().any(|f| f.id == i.id) {
-                            out.instances.push(i);
-                        }
-                    }
-                }
-                Part::Vips => {
-                    for row in &rows {
-                        out.vips.insert(parsed(row, "vip")?);
-                    }
-                }
-                Part::Overlapping => {
-                    for b in all(rows, backend_from)? {
-                        if !out.overlapping.iter().any(|f| f.id == b.id) {
-                            out.overlapping.push(b);
-                        }
-                    }
-                }
-                Part::Count => {
-                    let n = first.map(|r| r.int("backend_count")).transpose()?;
-                    out.backend_count = n.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
-                }
-                Part::Subnets => out.subnets = all(rows, subnet_from)?,
-                Part::Quotas => out.quotas = first.map(quotas_from).transpose()?,
-                Part::Idempotency => {
-                    out.idempotency = first
-                        .map(|r| {
-                            Ok::<_, StoreError>(IdempotencyRecord {
-                                fingerprint: r.text("fingerprint")?,
-                                response: r.text("response")?,
-                            })
-                        })
-                        .transpose()?;
-                }
-            }
-        }
+        };
+        let answers = self.send(planned.statements).await?;
+        let mut out = registration_answers(&planned.parts, answers)?;
         self.instances_keys(q, &mut out).await?;
         Ok(out)
+    }
+
+    /// [`crate::StoreTx::prefetch_registrations`]: every query's
+    /// statements in one batch. Kept for its command: the answers that
+    /// need nothing more (no instances found, whose keys would be read
+    /// next); queries with an idempotency token are not read ahead.
+    pub(super) async fn prefetch(&mut self, queries: &[RegistrationQuery<'_>]) -> StoreResult<()> {
+        let mut plans = Vec::with_capacity(queries.len());
+        let mut statements = Vec::new();
+        for q in queries.iter().filter(|q| q.idempotency.is_none()) {
+            if let Some(planned) = registration_statements(q) {
+                plans.push((format!("{q:?}"), planned.parts, planned.statements.len()));
+                statements.extend(planned.statements);
+            }
+        }
+        if statements.is_empty() {
+            return Ok(());
+        }
+        let mut answers = self.send(statements).await?.into_iter();
+        for (key, parts, count) in plans {
+            let out = registration_answers(&parts, answers.by_ref().take(count))?;
+            if out.instances.is_empty() {
+                self.read_ahead.insert(key, out);
+            }
+        }
+        Ok(())
     }
 
     /// Uniqueness also sees the addresses behind instance ids and the

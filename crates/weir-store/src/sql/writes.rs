@@ -1,6 +1,8 @@
 //! [`StoreTx`]: one write transaction on any database, each command in a
 //! savepoint of its own, every write logged in the change log.
 
+use std::collections::HashMap;
+
 use weir_core::l7::{L7Policy, L7Rule};
 
 use super::change_log::log_statements;
@@ -78,6 +80,9 @@ enum Savepoint {
     None,
     /// Asked for; opened at the first statement.
     Pending,
+    /// Its `SAVEPOINT` is held back with the command's writes
+    /// ([`WriteTx::defer`]), at `held_from` in the held statements.
+    Held,
     /// Opened.
     Open,
     /// Sent, but its batch failed before it completed.
@@ -88,9 +93,49 @@ enum Savepoint {
 const SAVEPOINT: &str = "SAVEPOINT command";
 
 /// One write transaction on any database.
+///
+/// Two things spare a group of registrations most of its round trips
+/// (on PostgreSQL each is a wake-up of two processes under the writer
+/// lock, which bounds the registry's write rate):
+///
+/// - **Held writes.** A registration's rows, change log and project head
+///   ([`WriteTx::defer`]) wait to go out with the next statement the
+///   transaction sends anyway (the next command's reads, or the revision
+///   read before COMMIT): nothing reads their answers. Every path that
+///   sends a statement sends the held ones first, so the database sees
+///   statements in the order they were made. A held statement that fails
+///   when it goes out belongs to a command already answered "done": the
+///   transaction is then poisoned and the whole group fails (nothing of
+///   it is written), which is also what happens today when COMMIT fails.
+///   Planned writes fail only when the database is in trouble: the
+///   writer lock keeps what a plan read true until COMMIT.
+/// - **Reads ahead.** The writer reads every queued registration's rows
+///   at the start of the group in one batch
+///   ([`crate::StoreTx::prefetch_registrations`]). A command gets its
+///   answer only while it is still true: any statement the group sends
+///   other than a registration's own reads forgets them all, and a
+///   registration's held writes mark their pool, whose readers then read
+///   again (the pool's backends, count and row are what a registration
+///   changes; its listener, load balancer, VPC, instances, VIPs, subnets
+///   and quotas it does not).
 pub(crate) struct WriteTx<D> {
     conn: D,
     savepoint: Savepoint,
+    /// Statements held back to go out with the next batch.
+    held: Vec<Statement<'static>>,
+    /// Where the current command's own held statements start (its
+    /// `SAVEPOINT`), when [`Savepoint::Held`].
+    held_from: usize,
+    /// Why the transaction can no longer commit: a held statement of an
+    /// earlier command failed.
+    poisoned: Option<String>,
+    /// Registration reads done ahead, by query.
+    pub(super) read_ahead: HashMap<String, crate::RegistrationReads>,
+    /// Backends held registrations added since the reads ahead, by pool,
+    /// for commands that are done ...
+    written: HashMap<PoolId, Vec<Backend>>,
+    /// ... and for the command running now (dropped if it rolls back).
+    staged: Vec<Backend>,
 }
 
 impl<D: TxDriver> WriteTx<D> {
@@ -98,6 +143,12 @@ impl<D: TxDriver> WriteTx<D> {
         Self {
             conn,
             savepoint: Savepoint::None,
+            held: Vec::new(),
+            held_from: 0,
+            poisoned: None,
+            read_ahead: HashMap::new(),
+            written: HashMap::new(),
+            staged: Vec::new(),
         }
     }
 
@@ -131,40 +182,125 @@ impl<D: TxDriver> WriteTx<D> {
             .await
     }
 
-    /// The connection for any statement: opens the command's savepoint
-    /// first if one is pending.
+    /// The connection for any statement: sends the held statements and
+    /// opens the command's savepoint first if either is waiting.
     pub(super) async fn w(&mut self) -> StoreResult<&mut D> {
-        if self.savepoint == Savepoint::Pending {
-            self.batch(Vec::new()).await?;
+        self.read_ahead.clear();
+        if self.savepoint == Savepoint::Pending || !self.held.is_empty() {
+            self.send(Vec::new()).await?;
+        } else if let Some(why) = &self.poisoned {
+            return Err(StoreError::Database(why.clone()));
         }
         Ok(&mut self.conn)
     }
 
     /// Runs `statements` in one round trip where the database allows
-    /// ([`Driver::batch`]), the pending savepoint, if any, first.
+    /// ([`Driver::batch`]), after the held statements and the pending
+    /// savepoint, if any. Forgets the reads ahead.
     pub(super) async fn batch(
         &mut self,
-        mut statements: Vec<Statement<'_>>,
+        statements: Vec<Statement<'_>>,
     ) -> StoreResult<Vec<Vec<D::Row>>> {
-        let opening = self.savepoint == Savepoint::Pending;
-        if opening {
-            statements.insert(0, Statement::new(SAVEPOINT, Vec::new()));
+        self.read_ahead.clear();
+        self.send(statements).await
+    }
+
+    /// Holds `statements` (writes whose answers nobody reads) to go out
+    /// with the next batch; `added` are the backends they insert.
+    pub(super) fn defer(&mut self, statements: Vec<Statement<'_>>, added: &[Backend]) {
+        if self.savepoint == Savepoint::Pending {
+            self.held_from = self.held.len();
+            self.held.push(Statement::new(SAVEPOINT, Vec::new()));
+            self.savepoint = Savepoint::Held;
         }
-        let mut done = 0;
-        let result = self.conn.batch(statements, &mut done).await;
+        self.held
+            .extend(statements.into_iter().map(Statement::into_owned));
+        self.staged.extend_from_slice(added);
+    }
+
+    /// A registration's answer read ahead, brought up to date with the
+    /// backends the group's earlier registrations added to its pool: the
+    /// only writes since the read (any other statement forgot it), and
+    /// all a registration reads that they change are the pool's count
+    /// and its backends on the query's addresses or instances.
+    pub(super) fn take_read_ahead(
+        &mut self,
+        q: &crate::RegistrationQuery<'_>,
+    ) -> Option<crate::RegistrationReads> {
+        if self.read_ahead.is_empty() {
+            return None;
+        }
+        let mut reads = self.read_ahead.remove(&format!("{q:?}"))?;
+        let Some(pool) = reads.pool.as_ref().map(|p| p.id.clone()) else {
+            return Some(reads);
+        };
+        if self.staged.iter().any(|b| b.pool_id == pool) {
+            // Not seen in practice (one registration per command): read again.
+            return None;
+        }
+        for b in self.written.get(&pool).into_iter().flatten() {
+            reads.backend_count += 1;
+            let on_address = q.addresses.contains(&b.address);
+            let on_instance = b
+                .instance_id
+                .as_ref()
+                .is_some_and(|i| q.instance_ids.iter().any(|q| q == i.as_str()));
+            if (on_address || on_instance) && !reads.overlapping.iter().any(|o| o.id == b.id) {
+                reads.overlapping.push(b.clone());
+            }
+        }
+        Some(reads)
+    }
+
+    /// [`WriteTx::batch`] without forgetting the reads ahead: the held
+    /// statements, the pending savepoint, then `statements`, in one
+    /// round trip; the answers are `statements`' own.
+    pub(super) async fn send(
+        &mut self,
+        statements: Vec<Statement<'_>>,
+    ) -> StoreResult<Vec<Vec<D::Row>>> {
+        if let Some(why) = &self.poisoned {
+            return Err(StoreError::Database(why.clone()));
+        }
+        let held = std::mem::take(&mut self.held);
+        let opening = self.savepoint == Savepoint::Pending;
+        // Where this command's `SAVEPOINT` is in the batch, if it goes
+        // now; whatever comes before it is earlier commands'.
+        let own_from = match self.savepoint {
+            Savepoint::Held => Some(self.held_from),
+            Savepoint::Pending => Some(held.len()),
+            _ => None,
+        };
+        let ahead = held.len() + usize::from(opening);
+        let mut all: Vec<Statement<'_>> = Vec::with_capacity(ahead + statements.len());
+        all.extend(held);
         if opening {
+            all.push(Statement::new(SAVEPOINT, Vec::new()));
+        }
+        all.extend(statements);
+        let mut done = 0;
+        let result = self.conn.batch(all, &mut done).await;
+        if let Some(at) = own_from {
             // Open once its statement completed, even if a later one of
             // the batch failed: the rollback then finds it.
-            self.savepoint = if done > 0 {
+            self.savepoint = if done > at {
                 Savepoint::Open
             } else {
                 Savepoint::Lost
             };
         }
-        let mut out = result?;
-        if opening && !out.is_empty() {
-            out.remove(0);
-        }
+        let mut out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                if done < own_from.unwrap_or(0) {
+                    self.poisoned = Some(format!(
+                        "a write held for an earlier command of the group failed: {e}"
+                    ));
+                }
+                return Err(e);
+            }
+        };
+        out.drain(..ahead.min(out.len()));
         Ok(out)
     }
 
@@ -577,7 +713,15 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
             "create",
             Scope::backend(first),
         );
-        self.batch(statements).await?;
+        // Held, to go out with the group's next statement: nothing reads
+        // their answers. Not a text PostgreSQL refuses (NUL, which a
+        // tenant may put in a name): sent now, so the refusal is this
+        // command's alone, not its group's when it goes out later.
+        if statements.iter().all(Statement::holdable) {
+            self.defer(statements, backends);
+        } else {
+            self.batch(statements).await?;
+        }
         Ok(())
     }
 
@@ -704,7 +848,10 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         &mut self,
         query: &crate::RegistrationQuery<'_>,
     ) -> StoreResult<crate::RegistrationReads> {
-        self.registration_batch(query).await
+        match self.take_read_ahead(query) {
+            Some(reads) => Ok(reads),
+            None => self.registration_batch(query).await,
+        }
     }
 
     async fn put_idempotency_record(
@@ -773,14 +920,32 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
     async fn release_savepoint(&mut self) -> StoreResult<()> {
         // Kept on the stack rather than released: COMMIT releases them all,
         // and a rollback reaches the latest. One round trip saved per write.
-        self.savepoint = Savepoint::None;
+        // A savepoint still held is not needed at all: the command is done,
+        // and a held write that fails later fails the group, not the
+        // command (one subtransaction fewer on PostgreSQL).
+        if std::mem::replace(&mut self.savepoint, Savepoint::None) == Savepoint::Held {
+            self.held.remove(self.held_from);
+        }
+        for b in self.staged.drain(..) {
+            self.written.entry(b.pool_id.clone()).or_default().push(b);
+        }
         Ok(())
     }
 
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        if let Some(why) = &self.poisoned {
+            return Err(StoreError::Database(why.clone()));
+        }
+        self.staged.clear();
         let state = std::mem::replace(&mut self.savepoint, Savepoint::None);
         match state {
+            // Nothing of the command went out: its held statements go.
+            Savepoint::Held => self.held.truncate(self.held_from),
             Savepoint::Open => {
+                // Held statements after an open savepoint are all this
+                // command's (the send that opened it took every earlier
+                // one): the rollback would undo them anyway.
+                self.held.clear();
                 let rollback = Statement::new("ROLLBACK TO SAVEPOINT command", Vec::new());
                 self.conn.batch(vec![rollback], &mut 0).await?;
             }
@@ -796,7 +961,31 @@ impl<D: TxDriver> StoreTx for WriteTx<D> {
         Ok(())
     }
 
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if !self.held.is_empty() || self.poisoned.is_some() {
+            self.send(Vec::new()).await?;
+        }
         self.conn.commit().await
+    }
+
+    async fn prefetch_registrations(
+        &mut self,
+        queries: &[crate::RegistrationQuery<'_>],
+    ) -> StoreResult<()> {
+        self.prefetch(queries).await
+    }
+
+    async fn revision_to_commit(&mut self) -> StoreResult<u64> {
+        let read = Statement::new(
+            "SELECT revision FROM change_log ORDER BY revision DESC LIMIT 1",
+            Vec::new(),
+        );
+        let answers = self.send(vec![read]).await?;
+        answers
+            .first()
+            .and_then(|rows| rows.first())
+            .map(|r| u64_col(r, "revision"))
+            .transpose()
+            .map(|r| r.unwrap_or(0))
     }
 }

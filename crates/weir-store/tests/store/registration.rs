@@ -174,3 +174,125 @@ pub(crate) async fn a_nul_in_text_is_never_cut_short(store: Arc<dyn Store>) {
         assert_eq!(r.count_backends(&"pool1".into()).await.unwrap(), 0);
     }
 }
+
+/// Registrations read ahead for a whole group (`prefetch_registrations`)
+/// get what a read at their turn would answer: the group's earlier
+/// registrations into the same pool are in the count and the overlaps,
+/// and the writes held back for COMMIT land.
+pub(crate) async fn reads_ahead_see_the_groups_earlier_registrations(store: Arc<dyn Store>) {
+    let (lb, listener) = seed(&*store).await;
+    let seven: Vec<IpAddr> = vec!["10.0.1.7".parse().unwrap()];
+    let eight: Vec<IpAddr> = vec!["10.0.1.8".parse().unwrap()];
+    let pool_id = "pool1".into();
+    let query = |target, addresses| RegistrationQuery {
+        target,
+        instance_ids: &[],
+        addresses,
+        subnet_ids: &[],
+        idempotency: None,
+    };
+    let by_listener = query(RegistrationTarget::Listener(&listener.id), &seven);
+    let by_pool = query(RegistrationTarget::Pool(&pool_id), &seven);
+    let by_lb = query(RegistrationTarget::LoadBalancer(&lb.id), &eight);
+    let mut tx = store.begin().await.unwrap();
+    tx.prefetch_registrations(&[by_listener, by_pool, by_lb])
+        .await
+        .unwrap();
+
+    tx.savepoint().await.unwrap();
+    let first = tx.registration_reads(&by_listener).await.unwrap();
+    assert_eq!(first.listener, Some(listener.clone()));
+    assert_eq!(first.backend_count, 0);
+    assert!(first.overlapping.is_empty());
+    let seventh = backend("b7", "10.0.1.7", BackendPorts::One(80));
+    tx.insert_backends(std::slice::from_ref(&seventh))
+        .await
+        .unwrap();
+    tx.release_savepoint().await.unwrap();
+
+    // The same pool by its id: brought up to date with b7, and the same
+    // as a read at this point.
+    tx.savepoint().await.unwrap();
+    let second = tx.registration_reads(&by_pool).await.unwrap();
+    assert_eq!(second.backend_count, 1);
+    assert_eq!(second.overlapping, vec![seventh.clone()]);
+    let fresh = tx.registration_reads(&by_pool).await.unwrap();
+    assert_eq!(fresh.backend_count, second.backend_count);
+    assert_eq!(fresh.overlapping, second.overlapping);
+    assert_eq!(fresh.pool, second.pool);
+    assert_eq!(fresh.listener, second.listener);
+    tx.release_savepoint().await.unwrap();
+
+    // Another pool is untouched.
+    tx.savepoint().await.unwrap();
+    let third = tx.registration_reads(&by_lb).await.unwrap();
+    assert_eq!(third.pool.as_ref().map(|p| p.id.as_str()), Some("lbpool"));
+    assert_eq!(third.backend_count, 0);
+    assert!(third.overlapping.is_empty());
+    tx.release_savepoint().await.unwrap();
+
+    // A command that fails after its write was held leaves nothing.
+    tx.savepoint().await.unwrap();
+    let dropped = backend("b9", "10.0.1.9", BackendPorts::One(80));
+    tx.insert_backends(std::slice::from_ref(&dropped))
+        .await
+        .unwrap();
+    tx.rollback_to_savepoint().await.unwrap();
+
+    let revision = tx.revision_to_commit().await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    assert_eq!(r.revision().await.unwrap(), revision);
+    let ids: Vec<String> = r
+        .backends_by_ids(&["b7".into(), "b9".into()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id.to_string())
+        .collect();
+    assert_eq!(ids, vec!["b7".to_owned()]);
+}
+
+/// A held write that fails when it finally goes out belongs to a command
+/// already answered: the group can no longer commit, and nothing of it
+/// is written.
+pub(crate) async fn a_held_write_that_fails_fails_the_group(store: Arc<dyn Store>) {
+    seed(&*store).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_backends(&[backend("b1", "10.0.1.5", BackendPorts::One(80))])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    tx.savepoint().await.unwrap();
+    let kept = backend("b2", "10.0.1.6", BackendPorts::One(80));
+    tx.insert_backends(std::slice::from_ref(&kept))
+        .await
+        .unwrap();
+    tx.release_savepoint().await.unwrap();
+    // The same address and port in the same pool: the unique key refuses
+    // it, but only once it goes out, during the next command.
+    tx.savepoint().await.unwrap();
+    tx.insert_backends(&[backend("b3", "10.0.1.5", BackendPorts::One(80))])
+        .await
+        .unwrap();
+    tx.release_savepoint().await.unwrap();
+    tx.savepoint().await.unwrap();
+    assert!(tx.pool(&"pool1".into()).await.is_err());
+    assert!(tx.rollback_to_savepoint().await.is_err());
+    assert!(tx.revision_to_commit().await.is_err());
+    assert!(tx.commit().await.is_err());
+
+    let mut r = store.read().await.unwrap();
+    let found = r
+        .backends_by_ids(&["b1".into(), "b2".into(), "b3".into()])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "only the committed b1: {found:?}");
+    drop(r);
+    // The store is as usable as before.
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_backends(&[kept]).await.unwrap();
+    tx.commit().await.unwrap();
+}
