@@ -252,6 +252,10 @@ impl PgStore {
         let writer = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // No ping before each transaction (a round trip per group under
+            // nobody's lock but still in every write's time): a connection
+            // found dead by BEGIN is replaced then (`Store::begin`).
+            .test_before_acquire(false)
             .after_connect(move |_, _| {
                 counted.connected();
                 Box::pin(async { Ok(()) })
@@ -350,7 +354,17 @@ impl Store for PgStore {
         // A lock that times out fails here, its transaction left open
         // (sqlx rolls back only a transaction it saw begin): the next
         // start rolls it back first.
-        let tx = self.writer.begin_with(start).await.inspect_err(|e| {
+        let mut begun = self.writer.begin_with(start).await;
+        if let Err(e) = &begun {
+            if crate::connection_lost(e) {
+                // The connection died while idle (a restarted server, an
+                // ended session); nothing was sent that could have been
+                // written, so a new connection begins again.
+                tracing::info!(error = %e, "the writer's connection was lost; reconnecting");
+                begun = self.writer.begin_with(start).await;
+            }
+        }
+        let tx = begun.inspect_err(|e| {
             if matches!(e, sqlx::Error::Database(_)) && !crate::connection_lost(e) {
                 self.begin_failed.store(true, Ordering::SeqCst);
             }
