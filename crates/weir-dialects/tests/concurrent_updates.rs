@@ -2,7 +2,8 @@
 //! of a field a dialect merges (an Octavia health monitor's `delay` and
 //! `max_retries`, both parts of the pool's check; an Aliyun listener's
 //! `AclType` and `AclId`, both parts of its ACL; two UCloud certificates
-//! bound to one VServer): the dialect merges
+//! bound to one VServer; an Octavia pool's CA ref and TLS versions, both
+//! parts of its re-encryption settings): the dialect merges
 //! inside the writer's transaction (`Control::update_pool_with`,
 //! `update_listener_with`), so neither is lost between a read and a write.
 //! Real sockets, two client threads released together, a bounded number
@@ -341,5 +342,89 @@ fn two_ucloud_certificate_binds_at_once_both_stay() {
             Vec::<String>::new(),
             "round {round}: an unbind was lost"
         );
+    }
+}
+
+/// A secret of the project holding a fresh CA certificate; its URL.
+fn ca_secret(o: &Octavia) -> String {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let pem = params.self_signed(&key).unwrap().pem();
+    let made = o.server.octavia_at(
+        "/key-manager/v1",
+        &o.token,
+        "POST",
+        "/secrets",
+        Some(&json!({"name": "ca", "payload": pem, "payload_content_type": "text/plain"})),
+    );
+    text(&status(&made, 201), "/secret_ref")
+}
+
+/// An Octavia pool's CA ref and its TLS versions changed at once: both
+/// are parts of the pool's one re-encryption setting, merged inside the
+/// writer's transaction (`Control::update_pool_with`).
+#[test]
+fn a_pool_ca_and_tls_versions_changed_at_once_both_stay() {
+    let o = Arc::new(Octavia::start());
+    let cas = [ca_secret(&o), ca_secret(&o)];
+    let lb = status(
+        &o.call(
+            "POST",
+            "/loadbalancers",
+            Some(json!({"loadbalancer": {"vip_subnet_id": o.server.inventory.subnet}})),
+        ),
+        201,
+    );
+    let pool = status(
+        &o.call(
+            "POST",
+            "/pools",
+            Some(
+                json!({"pool": {"loadbalancer_id": text(&lb, "/loadbalancer/id"),
+                                 "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                                 "tls_enabled": true}}),
+            ),
+        ),
+        201,
+    );
+    let path = format!("/pools/{}", text(&pool, "/pool/id"));
+    let versions = [json!(["TLSv1.3"]), json!(["TLSv1.2", "TLSv1.3"])];
+    for round in 0..ROUNDS {
+        // Each round changes both, so a lost update shows.
+        let ca = cas[round as usize % 2].clone();
+        let wanted = versions[round as usize % 2].clone();
+        let (a, b) = at_once(
+            {
+                let (o, path, ca) = (o.clone(), path.clone(), ca.clone());
+                move || {
+                    o.call(
+                        "PUT",
+                        &path,
+                        Some(json!({"pool": {"ca_tls_container_ref": ca}})),
+                    )
+                }
+            },
+            {
+                let (o, path, wanted) = (o.clone(), path.clone(), wanted.clone());
+                move || {
+                    o.call(
+                        "PUT",
+                        &path,
+                        Some(json!({"pool": {"tls_versions": wanted}})),
+                    )
+                }
+            },
+        );
+        status(&a, 200);
+        status(&b, 200);
+        let shown = status(&o.call("GET", &path, None), 200);
+        assert_eq!(
+            shown["pool"]["ca_tls_container_ref"],
+            json!(ca),
+            "round {round}"
+        );
+        assert_eq!(shown["pool"]["tls_versions"], wanted, "round {round}");
+        assert_eq!(shown["pool"]["tls_enabled"], true, "round {round}");
     }
 }
