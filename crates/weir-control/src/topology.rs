@@ -326,11 +326,15 @@ impl Follower {
     }
 
     /// Applies every change after the current revision; reloads
-    /// everything when the rows it needs were compacted away.
+    /// everything when the rows it needs were compacted away. Compaction
+    /// past the follower shows as a gap in the revisions it reads (the
+    /// log keeps its latest rows), so only a gap costs the read of the
+    /// horizon; gaps also come from rolled-back writes, which burn
+    /// revisions.
     async fn catch_up(&mut self, reads: &mut dyn Reads) -> StoreResult<bool> {
         let before = self.topology.revision;
-        let applied = self.apply_changes(reads).await?;
-        if reads.compacted_through().await? > before {
+        let (applied, gap) = self.apply_changes(reads).await?;
+        if gap && reads.compacted_through().await? > before {
             tracing::info!(
                 revision = before,
                 "the change log was compacted past this follower; reloading everything"
@@ -341,15 +345,21 @@ impl Follower {
         Ok(applied)
     }
 
-    /// Applies the change-log rows after the current revision.
-    async fn apply_changes(&mut self, reads: &mut dyn Reads) -> StoreResult<bool> {
+    /// Applies the change-log rows after the current revision; whether
+    /// any were, and whether their revisions had a gap.
+    async fn apply_changes(&mut self, reads: &mut dyn Reads) -> StoreResult<(bool, bool)> {
         let mut lbs = BTreeSet::new();
         let mut pools = BTreeSet::new();
         let mut backends: BTreeMap<PoolId, BTreeSet<String>> = BTreeMap::new();
         let mut revision = self.topology.revision;
+        let mut gap = false;
         loop {
             let changes = reads.changes_since(revision, CHANGES_PER_READ).await?;
-            let Some(last) = changes.last() else { break };
+            let (Some(first), Some(last)) = (changes.first(), changes.last()) else {
+                break;
+            };
+            gap |= first.revision != revision + 1;
+            let whole_page = changes.len() == CHANGES_PER_READ;
             revision = last.revision;
             for c in &changes {
                 match (c.entity.as_str(), &c.lb_id, &c.pool_id) {
@@ -379,9 +389,13 @@ impl Follower {
                     _ => {}
                 }
             }
+            // A short page was the end of the log: no read to learn so.
+            if !whole_page {
+                break;
+            }
         }
         if revision == self.topology.revision {
-            return Ok(false);
+            return Ok((false, gap));
         }
         for lb in &lbs {
             self.load_lb(reads, lb).await?;
@@ -429,7 +443,7 @@ impl Follower {
         self.topology.pools.retain(|id, _| known.contains_key(id));
         self.pool_tls.retain(|id, _| known.contains_key(id));
         self.topology.revision = revision;
-        Ok(true)
+        Ok((true, gap))
     }
 }
 
