@@ -12,11 +12,12 @@
 //! between nodes.
 //!
 //! Every write transaction also sends `NOTIFY weir_changes` with its schema
-//! and its store's name as payload (delivered at commit, not at all on
-//! rollback); each node listens and wakes its topology follower for the
-//! other nodes' commits (its own wake it through its writer), so a
-//! registration through one node reaches every node's data plane in
-//! milliseconds. A notification
+//! as payload (delivered at commit, not at all on rollback); each node
+//! listens and wakes its topology follower for the other nodes' commits
+//! (a notification carries the PID of the server process that sent it,
+//! and a node knows its writer connection's: its own commits wake its
+//! follower through its writer already), so a registration through one
+//! node reaches every node's data plane in milliseconds. A notification
 //! lost while the listening connection reconnects is covered by polling
 //! the log every `poll`.
 //!
@@ -31,6 +32,7 @@
 //! instead: the server may have committed before the connection died.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,16 +146,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// Every write transaction's start, in one round trip: BEGIN, the writer
 /// lock, and the notification (queued now, delivered at commit, never on
 /// rollback: COMMIT is then the transaction's only statement whose
-/// outcome can be in doubt). The notification names the schema and this
-/// store (`sender`), so a node's own commits, which its writer already
-/// announced to its follower, do not wake the follower a second time.
-fn begin_locked(sender: &str) -> String {
-    format!(
-        "BEGIN; \
-         SELECT pg_advisory_xact_lock(hashtext('weir writer ' || coalesce(current_schema(), ''))); \
-         SELECT pg_notify('weir_changes', coalesce(current_schema(), '') || ' {sender}')"
-    )
-}
+/// outcome can be in doubt).
+const BEGIN_LOCKED: &str = "BEGIN; \
+    SELECT pg_advisory_xact_lock(hashtext('weir writer ' || coalesce(current_schema(), ''))); \
+    SELECT pg_notify('weir_changes', coalesce(current_schema(), ''))";
+/// The same after a start that failed (a lock that timed out): its
+/// transaction is still open on the connection, aborted, and would refuse
+/// every statement but ROLLBACK.
+const BEGIN_LOCKED_AFTER_FAILURE: &str = "ROLLBACK; BEGIN; \
+    SELECT pg_advisory_xact_lock(hashtext('weir writer ' || coalesce(current_schema(), ''))); \
+    SELECT pg_notify('weir_changes', coalesce(current_schema(), ''))";
 const MIGRATION_LOCK: &str =
     "SELECT pg_advisory_lock(hashtext('weir migration ' || coalesce(current_schema(), '')))";
 const MIGRATION_UNLOCK: &str =
@@ -225,12 +227,6 @@ pub struct PgStore {
     prepared: Arc<batch::Prepared>,
     /// The last transaction start failed, leaving its transaction open.
     begin_failed: Arc<std::sync::atomic::AtomicBool>,
-    /// [`begin_locked`] for this store, and the same after a start that
-    /// failed (a lock that timed out): that transaction is still open on
-    /// the connection, aborted, and would refuse every statement but
-    /// ROLLBACK.
-    begin: Arc<str>,
-    begin_after_failure: Arc<str>,
     poll: Duration,
     commits: Arc<Notify>,
 }
@@ -257,6 +253,10 @@ impl PgStore {
         migrate(&pool).await?;
         let prepared = Arc::new(batch::Prepared::default());
         let counted = prepared.clone();
+        // The server process of the writer's connection (0 before it has
+        // one): notifications it sent are this node's own commits.
+        let writer_pid = Arc::new(AtomicU32::new(0));
+        let pid = writer_pid.clone();
         let writer = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -264,23 +264,26 @@ impl PgStore {
             // nobody's lock but still in every write's time): a connection
             // found dead by BEGIN is replaced then (`Store::begin`).
             .test_before_acquire(false)
-            .after_connect(move |_, _| {
+            .after_connect(move |conn, _| {
                 counted.connected();
-                Box::pin(async { Ok(()) })
+                let pid = pid.clone();
+                Box::pin(async move {
+                    let own: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                        .fetch_one(conn)
+                        .await?;
+                    pid.store(u32::try_from(own).unwrap_or(0), Ordering::SeqCst);
+                    Ok(())
+                })
             })
             .connect_with(options)
             .await?;
         let commits = Arc::new(Notify::new());
-        let sender = sender_name();
-        listen_for_commits(&pool, commits.clone(), sender.clone()).await?;
-        let begin = begin_locked(&sender);
+        listen_for_commits(&pool, commits.clone(), writer_pid.clone()).await?;
         Ok(Self {
             pool,
             writer,
             prepared,
             begin_failed: Arc::default(),
-            begin_after_failure: format!("ROLLBACK; {begin}").into(),
-            begin: begin.into(),
             poll: DEFAULT_POLL,
             commits,
         })
@@ -316,39 +319,16 @@ pub async fn fresh_schema(url: &str, prefix: &str) -> StoreResult<String> {
     Ok(format!("{url}{separator}options=-csearch_path%3D{schema}"))
 }
 
-/// A name for this store's notifications, unique among the nodes of a
-/// registry: process, time and a counter.
-fn sender_name() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{}-{}-{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Whether a notification's payload is another store's commit in
-/// `schema`: `schema sender` from this version, the bare schema from an
-/// older node of the same registry.
-fn foreign_commit(payload: &str, schema: &str, own: &str) -> bool {
-    match payload.strip_prefix(schema) {
-        Some("") => true,
-        Some(rest) => rest
-            .strip_prefix(' ')
-            .is_some_and(|sender| !sender.is_empty() && sender != own),
-        None => false,
-    }
-}
-
 /// Listens on [`CHANNEL`] for this schema's commits by other nodes (or
-/// other stores of this process) until the process ends; this store's
-/// own wake its follower through its writer. sqlx's listener reconnects
-/// by itself after a lost connection.
-async fn listen_for_commits(pool: &PgPool, commits: Arc<Notify>, own: String) -> StoreResult<()> {
+/// other stores of this process) until the process ends: a notification
+/// from `own_writer`'s server process is this store's own commit, which
+/// its writer announced to its follower already. sqlx's listener
+/// reconnects by itself after a lost connection.
+async fn listen_for_commits(
+    pool: &PgPool,
+    commits: Arc<Notify>,
+    own_writer: Arc<AtomicU32>,
+) -> StoreResult<()> {
     let schema: String = sqlx::query_scalar("SELECT coalesce(current_schema(), '')")
         .fetch_one(pool)
         .await?;
@@ -357,7 +337,12 @@ async fn listen_for_commits(pool: &PgPool, commits: Arc<Notify>, own: String) ->
     tokio::spawn(async move {
         loop {
             match listener.recv().await {
-                Ok(note) if foreign_commit(note.payload(), &schema, &own) => commits.notify_one(),
+                Ok(note)
+                    if note.payload() == schema
+                        && note.process_id() != own_writer.load(Ordering::SeqCst) =>
+                {
+                    commits.notify_one()
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "lost the commit notifications; polling until they are back");
@@ -388,22 +373,21 @@ impl Store for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         use std::sync::atomic::Ordering;
         let start = if self.begin_failed.swap(false, Ordering::SeqCst) {
-            &self.begin_after_failure
+            BEGIN_LOCKED_AFTER_FAILURE
         } else {
-            &self.begin
+            BEGIN_LOCKED
         };
-        let start = String::from(&**start);
         // A lock that times out fails here, its transaction left open
         // (sqlx rolls back only a transaction it saw begin): the next
         // start rolls it back first.
-        let mut begun = self.writer.begin_with(start.clone()).await;
+        let mut begun = self.writer.begin_with(start).await;
         if let Err(e) = &begun {
             if crate::connection_lost(e) {
                 // The connection died while idle (a restarted server, an
                 // ended session); nothing was sent that could have been
                 // written, so a new connection begins again.
                 tracing::info!(error = %e, "the writer's connection was lost; reconnecting");
-                begun = self.writer.begin_with(start.clone()).await;
+                begun = self.writer.begin_with(start).await;
             }
         }
         let tx = begun.inspect_err(|e| {
@@ -480,22 +464,5 @@ impl TxDriver for PgTx {
                 e.into()
             }
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::foreign_commit;
-
-    #[test]
-    fn a_node_is_woken_by_other_nodes_commits_in_its_schema_only() {
-        assert!(foreign_commit("weir other-1", "weir", "me-1"));
-        assert!(foreign_commit("weir", "weir", "me-1"), "an older node's");
-        assert!(!foreign_commit("weir me-1", "weir", "me-1"), "its own");
-        assert!(!foreign_commit("weir2 other-1", "weir", "me-1"));
-        assert!(!foreign_commit("weirother-1", "weir", "me-1"));
-        assert!(!foreign_commit("weir ", "weir", "me-1"));
-        assert!(!foreign_commit("", "weir", "me-1"));
-        assert!(foreign_commit(" other-1", "", "me-1"), "the default schema");
     }
 }
