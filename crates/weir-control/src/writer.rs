@@ -210,14 +210,35 @@ async fn run(
             }
             continue;
         }
+        let tx = match store.begin().await {
+            Ok(tx) => tx,
+            Err(e) => {
+                // Jobs that never ran still owe their callers an answer.
+                let error = ControlError::from(e);
+                tracing::error!(error = %error, commands = group.len(), "a write transaction could not begin");
+                for job in group.drain(..) {
+                    (job.not_run)(error.clone());
+                }
+                continue;
+            }
+        };
+        // Commands queued while the transaction began join it: on a
+        // registry shared by several nodes that is while another node
+        // held the writer lock, so a group grows with the wait instead of
+        // each command paying its own turn at the lock.
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
         // Each group runs in a task of its own so that a panic in one
         // command rolls back its group (the transaction is dropped, the
         // callers see Unavailable) instead of ending every later write.
         let mut batch = std::mem::replace(&mut group, Vec::with_capacity(MAX_GROUP));
-        let group_store = store.clone();
         let ran = tokio::spawn(async move {
             let mut deliveries = Vec::with_capacity(batch.len());
-            let outcome = commit_group(&*group_store, &mut batch, &mut deliveries).await;
+            let outcome = commit_group(tx, &mut batch, &mut deliveries).await;
             (outcome, deliveries)
         })
         .await;
@@ -237,24 +258,13 @@ async fn run(
     }
 }
 
-/// Runs and commits one group; on any store failure the whole group fails
-/// and nothing of it is written.
+/// Runs and commits one group in `tx`; on any store failure the whole
+/// group fails and nothing of it is written.
 async fn commit_group(
-    store: &dyn Store,
+    mut tx: Tx,
     group: &mut Vec<Job>,
     deliveries: &mut Vec<Deliver>,
 ) -> ControlResult<u64> {
-    let mut tx = match store.begin().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            // Jobs that never ran still owe their callers an answer.
-            let error = ControlError::from(e);
-            for job in group.drain(..) {
-                (job.not_run)(error.clone());
-            }
-            return Err(error);
-        }
-    };
     let queries: Vec<RegistrationQuery<'_>> = group
         .iter()
         .filter_map(|job| job.prefetch.as_ref().map(OwnedRegistrationQuery::query))
