@@ -137,6 +137,7 @@ def bench_registrations(duration, dataplane=True, nodes=1):
         paths = ",".join(f"/v1/listeners/{l['id']}/backends" for l in listeners)
         time.sleep(0.5)  # let every node's data plane apply the setup
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)
+        pg0 = postgres_cpu()
         # One wrk per node, each with its share of the 32 connections and
         # its own address block (the Lua script's thread ids are offset).
         runs = []
@@ -154,17 +155,38 @@ def bench_registrations(duration, dataplane=True, nodes=1):
                 sys.exit(stdout + stderr)
             outs.append(stdout)
         cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+        pg1 = postgres_cpu()
+        pg_cpu = sum(t - pg0.get(pid, 0.0) for pid, t in pg1.items())
         rate = sum(float(re.search(r"Requests/sec:\s+([\d.]+)", o).group(1)) for o in outs)
         done = sum(int(re.search(r"(\d+) requests in", o).group(1)) for o in outs)
         lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", outs[0], re.M))
         count = len(tenant.call("GET", f"/v1/pools/{listeners[0]['default_pool_id']}/backends?limit=1000")["backends"])
         assert count > 0
-        return rate, lat.get("50"), lat.get("99"), cpu * 1e6 / done
+        return rate, lat.get("50"), lat.get("99"), cpu * 1e6 / done, pg_cpu * 1e6 / done
     finally:
         for proc in procs:
             proc.kill(); proc.wait()
         for data_dir in data_dirs:
             shutil.rmtree(data_dir)
+
+
+def postgres_cpu():
+    """User + sys seconds of every live process named `postgres` (the
+    server's backends, the writer's among them, and its helpers), by pid:
+    what PostgreSQL spends for the registrations, read the same way as
+    the servers' own. A process that ends inside the window is missed."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            out[int(pid)] = cpu_seconds(int(pid))
+        except OSError:
+            continue
+    return out
 
 
 def cpu_seconds(pid):
@@ -264,11 +286,12 @@ def main():
         return
     if args.nodes > 1 and not STORE_URL:
         sys.exit("--nodes needs --store-url: nodes share a PostgreSQL registry")
-    rate, p50, p99, cpu_us = bench_registrations(args.duration, nodes=args.nodes)
+    rate, p50, p99, cpu_us, pg_us = bench_registrations(args.duration, nodes=args.nodes)
     if args.registrations_only:
         nodes = f", {args.nodes} nodes" if args.nodes > 1 else ""
+        pg = f", PostgreSQL {pg_us:.0f} µs" if STORE_URL else ""
         print(f"single registrations, 32 clients{nodes}, {args.duration}s: {rate:.0f}/s, "
-              f"p50 {p50}, p99 {p99}, server {cpu_us:.0f} µs CPU / registration")
+              f"p50 {p50}, p99 {p99}, server {cpu_us:.0f} µs CPU / registration{pg}")
         return
     batch_ms, list_ms, total, rss = bench_batch_and_list()
     print(f"cpu: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
