@@ -371,7 +371,6 @@ impl Store for PgStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
-        use std::sync::atomic::Ordering;
         let start = if self.begin_failed.swap(false, Ordering::SeqCst) {
             BEGIN_LOCKED_AFTER_FAILURE
         } else {
